@@ -1,0 +1,3 @@
+from qi_station.cli import main
+
+main()

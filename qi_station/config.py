@@ -1,0 +1,38 @@
+"""Where things live. platformdirs for the defaults; env vars and flags override."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("qi-station", appauthor=False))
+
+
+def config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("qi-station", appauthor=False))
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("QI_STATION_DB")
+    if env:
+        return Path(env)
+    return data_dir() / "station.db"
+
+
+def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
+    return Path(db) if db else default_db_path()
+
+
+def repo_data_dir() -> Path:
+    """The demo data shipped in the repository's ``data/`` directory."""
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "data", here / "data"):
+        if (cand / "demo").is_dir():
+            return cand
+    return here.parent / "data"

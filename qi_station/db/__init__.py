@@ -1,0 +1,1 @@
+"""Station database: engine factory, models, migrations, repositories."""

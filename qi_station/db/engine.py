@@ -1,0 +1,120 @@
+"""Engine factory and the station database opener. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qi_station.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Keep in step with the newest file in migrations/versions (a test checks it).
+SCHEMA_HEAD = "0001"
+BUSY_TIMEOUT_MS = 5000
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+)
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path)}"
+
+
+def make_engine(url_or_path: str | Path, **kw: Any) -> Engine:
+    """Create an engine. SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout."""
+    from sqlalchemy import create_engine, event
+
+    url = str(url_or_path)
+    if "://" not in url:
+        url = sqlite_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:  # pragma: no cover - trivial
+            dbapi_conn.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+            cur = dbapi_conn.cursor()
+            for p in SQLITE_PRAGMAS:
+                cur.execute(p)
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the station pragmas (the fast read path: no SQLAlchemy)."""
+    p = Path(path)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False)
+        else:
+            conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except sqlite3.Error as e:
+        raise DatabaseError(f"cannot open database {p}: {e}") from e
+    conn.isolation_level = None
+    conn.row_factory = sqlite3.Row
+    for pragma in SQLITE_PRAGMAS:
+        if readonly and "journal_mode" in pragma:
+            continue
+        conn.execute(pragma)
+    return conn
+
+
+def current_revision(path: str | Path) -> str | None:
+    p = Path(path)
+    if not p.exists():
+        return None
+    conn = sqlite3.connect(p)
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def run_migrations(url: str, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, revision)
+
+
+def open_db(path: str | Path | None = None) -> Path:
+    """Make sure the station database exists at the newest schema; return its path.
+
+    Alembic is only imported when an upgrade is needed, so opening an up-to-date
+    database costs one tiny query.
+    """
+    from qi_station.config import resolve_db_path
+
+    p = resolve_db_path(path)
+    if current_revision(p) == SCHEMA_HEAD:
+        return p
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseError(f"cannot create {p.parent}: {e}") from e
+    try:
+        run_migrations(sqlite_url(p))
+    except Exception as e:  # noqa: BLE001 - surfaced as a user message
+        raise DatabaseError(f"cannot prepare database {p}: {e}") from e
+    return p

@@ -1,0 +1,251 @@
+"""SQLModel tables. One schema for station and hub (the hub fills ``seq``).
+
+Conventions:
+- ids are UUIDv7 strings born where the row is born;
+- datetimes are naive UTC; dates are local (Asia/Shanghai) calendar dates;
+- money is stored as integer hundredths of 万元 (``cost_saved_cents``);
+- list fields (elements) are JSON arrays of codes;
+- library rows carry the hub's ``rev`` and a ``deleted`` tombstone; ``seq`` is the hub change sequence;
+- requests carry ``s_rev`` (station-owned fields) and ``h_rev`` (hub-owned fields).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Region(SQLModel, table=True):
+    __tablename__ = "region"
+    code: str = Field(primary_key=True, max_length=6)
+    name: str
+    level: str = "city"  # province | city
+    historic: bool = False
+    parent: str | None = None
+
+
+class Station(SQLModel, table=True):
+    __tablename__ = "station"
+    id: str = Field(primary_key=True)
+    code: str = Field(index=True, unique=True)
+    name: str
+    type: str = "园区工作站"
+    service_mode: str = "区域集约"
+    region_code: str = "370100"
+    is_self: bool = False
+    created_at: datetime
+
+
+class LibraryBase(SQLModel):
+    id: str = Field(primary_key=True)
+    name: str
+    name_py: str = ""  # full pinyin, lowercase, no separators
+    name_initials: str = ""  # pinyin initials, lowercase
+    haystack: str = ""  # lowercased name + other searchable text, for substring search
+    city_code: str | None = Field(default=None, index=True)
+    elements: str = "[]"
+    rev: int = 0
+    seq: int = Field(default=0, index=True)
+    deleted: bool = False
+    updated_at: datetime
+
+
+class Expert(LibraryBase, table=True):
+    __tablename__ = "expert"
+    __table_args__ = (Index("ix_expert_name", "name"), Index("ix_expert_initials", "name_initials"),
+                      Index("ix_expert_py", "name_py"))
+    gender: str | None = None
+    title: str | None = None  # 职称
+    employer: str | None = None
+    specialty: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    active_requests: int = 0
+
+
+class Institution(LibraryBase, table=True):
+    __tablename__ = "institution"
+    __table_args__ = (Index("ix_institution_name", "name"), Index("ix_institution_initials", "name_initials"),
+                      Index("ix_institution_py", "name_py"))
+    short_name: str | None = None
+    uscc: str | None = None
+    cma_no: str | None = None
+    cma_expiry: date | None = None
+    cnas_no: str | None = None
+    cnas_expiry: date | None = None
+    scope: str | None = None
+    address: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+
+
+class Equipment(LibraryBase, table=True):
+    __tablename__ = "equipment"
+    __table_args__ = (Index("ix_equipment_name", "name"), Index("ix_equipment_initials", "name_initials"),
+                      Index("ix_equipment_py", "name_py"))
+    model: str | None = None
+    institution_id: str | None = Field(default=None, index=True)
+    shared: bool = False
+    fee: int | None = None  # yuan per unit
+    fee_unit: str | None = None  # hour | sample
+    description: str | None = None
+
+
+class Project(LibraryBase, table=True):
+    __tablename__ = "project"
+    __table_args__ = (Index("ix_project_name", "name"), Index("ix_project_initials", "name_initials"),
+                      Index("ix_project_py", "name_py"))
+    year: int | None = None
+    lead: str | None = None
+    status: str | None = None
+    description: str | None = None
+
+
+class Enterprise(SQLModel, table=True):
+    __tablename__ = "enterprise"
+    __table_args__ = (Index("ix_enterprise_name", "name"), Index("ix_enterprise_initials", "name_initials"),
+                      Index("ix_enterprise_py", "name_py"))
+    id: str = Field(primary_key=True)
+    name: str
+    uscc: str = Field(unique=True)
+    region_code: str
+    city_code: str | None = Field(default=None, index=True)
+    industry: str | None = None
+    scale: str | None = None
+    contact_name: str | None = None
+    phone_e164: str | None = None
+    phone_display: str | None = None
+    name_py: str = ""
+    name_initials: str = ""
+    haystack: str = ""
+    elements: str = "[]"
+    station_code: str | None = None
+    s_rev: int = 1
+    seq: int = 0
+    deleted: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class Request(SQLModel, table=True):
+    __tablename__ = "request"
+    __table_args__ = (
+        Index("ix_request_received", "received_at"),
+        Index("ix_request_status", "status", "promised_date"),
+        Index("ix_request_enterprise", "enterprise_id"),
+        Index("ix_request_updated", "updated_at"),
+    )
+    id: str = Field(primary_key=True)
+    number: str = Field(unique=True)  # STATION-YYYYMM-NNNN
+    station_code: str = Field(index=True)
+    enterprise_id: str = Field(foreign_key="enterprise.id")
+    elements: str = "[]"  # JSON array of element codes
+    sub_type: str | None = None
+    title: str
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    channel: str = "walk_in"
+    urgency: str = "normal"
+    contact_name: str | None = None
+    phone_e164: str | None = None
+    phone_display: str | None = None
+    received_at: datetime
+    promised_date: date
+    status: str = "new"
+    operator: str | None = None
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    result: str | None = Field(default=None, sa_column=Column(Text))
+    problems_solved: int | None = None
+    cost_saved_cents: int | None = None  # hundredths of 万元
+    satisfaction: int | None = None  # 1..5
+    followup_note: str | None = None
+    followup_at: datetime | None = None
+    # hub-owned fields
+    hub_expert_id: str | None = None
+    hub_note: str | None = None
+    hub_priority: str | None = None
+    s_rev: int = 1
+    h_rev: int = 0
+    seq: int = 0
+    deleted: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class RequestEvent(SQLModel, table=True):
+    """Append-only ledger; each row hashes the previous one of the same request."""
+
+    __tablename__ = "request_event"
+    __table_args__ = (UniqueConstraint("request_id", "n"),)
+    id: str = Field(primary_key=True)
+    request_id: str = Field(foreign_key="request.id", index=True)
+    n: int  # 1, 2, 3 ... within the request
+    at: datetime
+    actor: str
+    kind: str  # created | status | edit | referral | note | hub
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str | None = None
+    data: str = "{}"  # JSON
+    prev_hash: str
+    hash: str
+
+
+class Referral(SQLModel, table=True):
+    __tablename__ = "referral"
+    id: str = Field(primary_key=True)
+    request_id: str = Field(foreign_key="request.id", index=True)
+    kind: str  # expert | institution | equipment | project
+    item_id: str = Field(index=True)
+    item_name: str
+    note: str | None = None
+    actor: str
+    created_at: datetime
+
+
+class Outbox(SQLModel, table=True):
+    """Station-side changes waiting for the hub, written in the same transaction as the change."""
+
+    __tablename__ = "outbox"
+    oseq: int | None = Field(default=None, primary_key=True)
+    table_name: str
+    row_id: str
+    op: str  # upsert | insert
+    row_json: str
+    hlc: str
+    created_at: datetime
+
+
+class KV(SQLModel, table=True):
+    """Station state: pull cursor, acked oseq, hub url, keys, last sync ..."""
+
+    __tablename__ = "kv"
+    k: str = Field(primary_key=True)
+    v: str
+
+
+class SyncLog(SQLModel, table=True):
+    __tablename__ = "sync_log"
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime
+    finished_at: datetime | None = None
+    mode: str  # http | bundle-out | bundle-in
+    pushed: int = 0
+    pulled: int = 0
+    ok: bool = False
+    error: str | None = None
+
+
+class SyncConflict(SQLModel, table=True):
+    __tablename__ = "sync_conflict"
+    id: str = Field(primary_key=True)
+    at: datetime
+    table_name: str
+    row_id: str
+    kind: str
+    detail: str
+    resolved: bool = False

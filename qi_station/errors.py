@@ -1,0 +1,48 @@
+"""Errors the core raises. A ``ValidationError`` names the field and the rule."""
+
+from __future__ import annotations
+
+
+class QIError(Exception):
+    """Base class for errors that reach the user as a message (no traceback)."""
+
+    exit_code = 1
+
+
+class ValidationError(QIError):
+    """Bad input: names the field and the rule; nothing was written."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        self.field = field
+        self.rule = rule
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+class NotFoundError(QIError):
+    exit_code = 2
+
+    def __init__(self, what: str, key: str) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(f"{what} not found: {key}")
+
+
+class TransitionError(ValidationError):
+    def __init__(self, from_status: str, to_status: str) -> None:
+        super().__init__(
+            "status",
+            "lifecycle",
+            f"illegal move {from_status} -> {to_status} / 不允许从「{from_status}」转为「{to_status}」",
+        )
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+class DatabaseError(QIError):
+    exit_code = 1

@@ -1,0 +1,98 @@
+"""Pinyin and initials, computed when a record is written (never on the search path).
+
+pypinyin costs ~0.2 s and ~55 MB to import, so it is imported lazily here and this
+module must not be imported by the search or start-up paths.  pypinyin misreads
+several Shandong place names and surnames; the override table fixes them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+# Phrases pypinyin gets wrong in Shandong (place names) and surnames at the start of a name.
+PHRASE_OVERRIDES: dict[str, list[str]] = {
+    "单县": ["shan", "xian"],
+    "费县": ["bi", "xian"],
+    "乐陵": ["lao", "ling"],
+    "长清": ["chang", "qing"],
+    "长岛": ["chang", "dao"],
+    "莘县": ["shen", "xian"],
+    "东阿": ["dong", "e"],
+    "茌平": ["chi", "ping"],
+    "郯城": ["tan", "cheng"],
+    "兖州": ["yan", "zhou"],
+    "即墨": ["ji", "mo"],
+    "蓬莱": ["peng", "lai"],
+    "曲阜": ["qu", "fu"],
+    "莒县": ["ju", "xian"],
+    "莒南": ["ju", "nan"],
+    "沂水": ["yi", "shui"],
+    "临朐": ["lin", "qu"],
+    "鄄城": ["juan", "cheng"],
+    "无棣": ["wu", "di"],
+    "惠民": ["hui", "min"],
+    "长清区": ["chang", "qing", "qu"],
+}
+SURNAME_OVERRIDES: dict[str, str] = {
+    "曾": "zeng",
+    "单": "shan",
+    "解": "xie",
+    "仇": "qiu",
+    "朴": "piao",
+    "查": "zha",
+    "区": "ou",
+    "盖": "ge",
+    "乐": "yue",
+    "尉迟": "yuchi",
+    "缪": "miao",
+    "覃": "qin",
+    "翟": "zhai",
+    "秘": "bi",
+    "种": "chong",
+    "万俟": "moqi",
+}
+
+_RUNS = re.compile(r"[\u3400-\u9fff]+|[A-Za-z0-9]+")
+
+
+@lru_cache(maxsize=1)
+def _engine() -> Any:
+    from pypinyin import Style, load_phrases_dict, lazy_pinyin
+
+    load_phrases_dict({k: [[s] for s in v] for k, v in PHRASE_OVERRIDES.items()})
+    return lazy_pinyin, Style
+
+
+def syllables(text: str, *, person: bool = False) -> list[str]:
+    """Lowercase pinyin syllables; ASCII runs are kept as words prefixed with '#'; others dropped."""
+    lazy_pinyin, Style = _engine()
+    out: list[str] = []
+    first = True
+    for run in _RUNS.findall(text):
+        if run.isascii():
+            out.append("#" + run.lower())
+            first = False
+            continue
+        if person and first:
+            for sur in sorted(SURNAME_OVERRIDES, key=len, reverse=True):
+                if run.startswith(sur):
+                    out.append(SURNAME_OVERRIDES[sur])
+                    run = run[len(sur):]
+                    break
+        first = False
+        if run:
+            out.extend(x.lower() for x in lazy_pinyin(run, style=Style.NORMAL))
+    return out
+
+
+def pinyin_fields(text: str, *, person: bool = False) -> tuple[str, str]:
+    """(full pinyin without separators, initials) for a name.
+
+    ASCII words (model numbers, "CNAS") are kept whole in both fields.
+    """
+    syl = syllables(text, person=person)
+    full = "".join(s.lstrip("#") for s in syl)
+    initials = "".join(s[1:] if s.startswith("#") else s[0] for s in syl if s)
+    return full, initials

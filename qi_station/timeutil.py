@@ -1,0 +1,108 @@
+"""Time helpers. The database stores naive UTC; users think in Asia/Shanghai."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from qi_station.errors import ValidationError
+
+TZ = ZoneInfo("Asia/Shanghai")
+DB_FMT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def now_utc() -> datetime:
+    """Naive UTC now (the storage convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_db(dt: datetime) -> str:
+    """Format a naive-UTC or aware datetime the way SQLAlchemy stores DateTime on SQLite."""
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt.strftime(DB_FMT)
+
+
+def from_db(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def parse_datetime(text: str, field: str = "received_at") -> datetime:
+    """Parse ISO-8601; a time without a zone is Asia/Shanghai. Returns naive UTC."""
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(field, "iso8601", f"not an ISO-8601 time: {text!r} / 时间格式应为 ISO-8601") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=TZ)
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def parse_date(text: str, field: str = "promised") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(field, "date", f"not a date YYYY-MM-DD: {text!r} / 日期格式应为 YYYY-MM-DD") from None
+
+
+def local(dt: datetime) -> datetime:
+    """Naive UTC -> aware Asia/Shanghai."""
+    return dt.replace(tzinfo=UTC).astimezone(TZ)
+
+
+def local_date(dt: datetime) -> date:
+    return local(dt).date()
+
+
+def today_local() -> date:
+    return datetime.now(TZ).date()
+
+
+def month_bounds_utc(month: str) -> tuple[datetime, datetime]:
+    """'YYYY-MM' -> [start, end) as naive UTC, month edges in Asia/Shanghai."""
+    try:
+        y, m = (int(x) for x in month.split("-"))
+        start = datetime(y, m, 1, tzinfo=TZ)
+    except (ValueError, TypeError):
+        raise ValidationError("month", "yyyy-mm", f"not a month YYYY-MM: {month!r} / 月份格式应为 YYYY-MM") from None
+    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=TZ)
+    return (
+        start.astimezone(UTC).replace(tzinfo=None),
+        end.astimezone(UTC).replace(tzinfo=None),
+    )
+
+
+def previous_month(month: str) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    return f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
+
+
+def last_full_month(today: date | None = None) -> str:
+    d = today or today_local()
+    first = d.replace(day=1) - timedelta(days=1)
+    return f"{first.year}-{first.month:02d}"
+
+
+def uuid7(ms: int | None = None) -> str:
+    """RFC 9562 UUIDv7 as a string: 48-bit ms timestamp, version, 74 random bits."""
+    if ms is None:
+        ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(secrets.token_bytes(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def env_now() -> datetime:
+    """Now, overridable by QI_STATION_NOW (tests and demos)."""
+    fake = os.environ.get("QI_STATION_NOW")
+    return parse_datetime(fake) if fake else now_utc()
