@@ -36,3 +36,13 @@ def repo_data_dir() -> Path:
         if (cand / "demo").is_dir():
             return cand
     return here.parent / "data"
+
+
+def default_hub_url(database_url: str | None = None) -> str:
+    """Hub database: --database-url, then QI_HUB_DATABASE_URL, then a SQLite file in the user data dir."""
+    if database_url:
+        return database_url if "://" in database_url else f"sqlite:///{Path(database_url)}"
+    env = os.environ.get("QI_HUB_DATABASE_URL")
+    if env:
+        return env
+    return f"sqlite:///{data_dir() / 'hub.db'}"

@@ -1,0 +1,68 @@
+"""Shared CLI plumbing: global options, JSON output, error handling (no tracebacks for users).
+
+Every sub-command module (reports, sync, hub) uses these so exit codes and messages agree:
+exit 0 on success, 2 on bad input (stderr names the field), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qi_station.errors import QIError, ValidationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class GlobalOpts:
+    db: Path | None = None
+    lang: str = "zh"
+
+
+OPTS = GlobalOpts()
+
+
+def station_db() -> Path:
+    """The station database path (``--db``, ``QI_STATION_DB`` or the default), migrated to head."""
+    from qi_station.db.engine import open_db
+
+    return open_db(OPTS.db)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def error(msg: str) -> None:
+    sys.stderr.write(msg.rstrip() + "\n")
+
+
+def handle_errors(fn: F) -> F:
+    """Turn core errors into a message and an exit code; never a traceback for a user's mistake."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import typer
+
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as e:
+            error(f"error: {e.field}: {e.message} [{e.rule}]")
+            raise typer.Exit(2) from None
+        except QIError as e:
+            error(f"error: {e}")
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            error("interrupted")
+            raise typer.Exit(130) from None
+        except OSError as e:
+            error(f"error: {e}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
