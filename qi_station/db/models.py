@@ -11,7 +11,9 @@ Conventions:
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+
+from pydantic import NaiveDatetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -35,7 +37,7 @@ class Station(SQLModel, table=True):
     service_mode: str = "区域集约"
     region_code: str = "370100"
     is_self: bool = False
-    created_at: datetime
+    created_at: NaiveDatetime
 
 
 class LibraryBase(SQLModel):
@@ -49,7 +51,7 @@ class LibraryBase(SQLModel):
     rev: int = 0
     seq: int = Field(default=0, index=True)
     deleted: bool = False
-    updated_at: datetime
+    updated_at: NaiveDatetime
 
 
 class Expert(LibraryBase, table=True):
@@ -125,8 +127,8 @@ class Enterprise(SQLModel, table=True):
     s_rev: int = 1
     seq: int = 0
     deleted: bool = False
-    created_at: datetime
-    updated_at: datetime
+    created_at: NaiveDatetime
+    updated_at: NaiveDatetime
 
 
 class Request(SQLModel, table=True):
@@ -150,20 +152,20 @@ class Request(SQLModel, table=True):
     contact_name: str | None = None
     phone_e164: str | None = None
     phone_display: str | None = None
-    received_at: datetime
+    received_at: NaiveDatetime
     promised_date: date
     status: str = "new"
     operator: str | None = None
-    accepted_at: datetime | None = None
-    resolved_at: datetime | None = None
-    closed_at: datetime | None = None
-    cancelled_at: datetime | None = None
+    accepted_at: NaiveDatetime | None = None
+    resolved_at: NaiveDatetime | None = None
+    closed_at: NaiveDatetime | None = None
+    cancelled_at: NaiveDatetime | None = None
     result: str | None = Field(default=None, sa_column=Column(Text))
     problems_solved: int | None = None
     cost_saved_cents: int | None = None  # hundredths of 万元
     satisfaction: int | None = None  # 1..5
     followup_note: str | None = None
-    followup_at: datetime | None = None
+    followup_at: NaiveDatetime | None = None
     # hub-owned fields
     hub_expert_id: str | None = None
     hub_note: str | None = None
@@ -172,8 +174,8 @@ class Request(SQLModel, table=True):
     h_rev: int = 0
     seq: int = 0
     deleted: bool = False
-    created_at: datetime
-    updated_at: datetime
+    created_at: NaiveDatetime
+    updated_at: NaiveDatetime
 
 
 class RequestEvent(SQLModel, table=True):
@@ -184,7 +186,7 @@ class RequestEvent(SQLModel, table=True):
     id: str = Field(primary_key=True)
     request_id: str = Field(foreign_key="request.id", index=True)
     n: int  # 1, 2, 3 ... within the request
-    at: datetime
+    at: NaiveDatetime
     actor: str
     kind: str  # created | status | edit | referral | note | hub
     from_status: str | None = None
@@ -204,7 +206,7 @@ class Referral(SQLModel, table=True):
     item_name: str
     note: str | None = None
     actor: str
-    created_at: datetime
+    created_at: NaiveDatetime
 
 
 class Outbox(SQLModel, table=True):
@@ -217,7 +219,7 @@ class Outbox(SQLModel, table=True):
     op: str  # upsert | insert
     row_json: str
     hlc: str
-    created_at: datetime
+    created_at: NaiveDatetime
 
 
 class KV(SQLModel, table=True):
@@ -231,8 +233,8 @@ class KV(SQLModel, table=True):
 class SyncLog(SQLModel, table=True):
     __tablename__ = "sync_log"
     id: int | None = Field(default=None, primary_key=True)
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: NaiveDatetime
+    finished_at: NaiveDatetime | None = None
     mode: str  # http | bundle-out | bundle-in
     pushed: int = 0
     pulled: int = 0
@@ -243,7 +245,7 @@ class SyncLog(SQLModel, table=True):
 class SyncConflict(SQLModel, table=True):
     __tablename__ = "sync_conflict"
     id: str = Field(primary_key=True)
-    at: datetime
+    at: NaiveDatetime
     table_name: str
     row_id: str
     kind: str

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 13:08:11.665220
+Create Date: 2026-11-26 13:12:47.300165
 """
 from collections.abc import Sequence
 
@@ -38,8 +38,8 @@ def upgrade() -> None:
     sa.Column('s_rev', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('uscc')
     )
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('rev', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('model', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('institution_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('shared', sa.Boolean(), nullable=False),
@@ -88,7 +88,7 @@ def upgrade() -> None:
     sa.Column('rev', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('gender', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('employer', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -116,7 +116,7 @@ def upgrade() -> None:
     sa.Column('rev', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('short_name', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('uscc', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('cma_no', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -148,7 +148,7 @@ def upgrade() -> None:
     sa.Column('op', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('row_json', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('hlc', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('oseq')
     )
     op.create_table('project',
@@ -162,7 +162,7 @@ def upgrade() -> None:
     sa.Column('rev', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=True),
     sa.Column('lead', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -192,7 +192,7 @@ def upgrade() -> None:
     sa.Column('service_mode', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('region_code', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('is_self', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('station', schema=None) as batch_op:
@@ -200,7 +200,7 @@ def upgrade() -> None:
 
     op.create_table('sync_conflict',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('table_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('row_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -210,8 +210,8 @@ def upgrade() -> None:
     )
     op.create_table('sync_log',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('pushed', sa.Integer(), nullable=False),
     sa.Column('pulled', sa.Integer(), nullable=False),
@@ -233,20 +233,20 @@ def upgrade() -> None:
     sa.Column('contact_name', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('phone_e164', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('phone_display', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('received_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.Column('promised_date', sa.Date(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('operator', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('accepted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('resolved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('cancelled_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('accepted_at', sa.DateTime(), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(), nullable=True),
     sa.Column('result', sa.Text(), nullable=True),
     sa.Column('problems_solved', sa.Integer(), nullable=True),
     sa.Column('cost_saved_cents', sa.Integer(), nullable=True),
     sa.Column('satisfaction', sa.Integer(), nullable=True),
     sa.Column('followup_note', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('followup_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('followup_at', sa.DateTime(), nullable=True),
     sa.Column('hub_expert_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('hub_note', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('hub_priority', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -254,8 +254,8 @@ def upgrade() -> None:
     sa.Column('h_rev', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('number')
@@ -275,7 +275,7 @@ def upgrade() -> None:
     sa.Column('item_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['request.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -287,7 +287,7 @@ def upgrade() -> None:
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('request_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('from_status', sqlmodel.sql.sqltypes.AutoString(), nullable=True),

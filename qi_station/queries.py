@@ -1,0 +1,179 @@
+"""Read side of the ledger: plain ``sqlite3``, plain dicts (the UI and CLI never see ORM rows)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from qi_station import domain
+from qi_station.errors import NotFoundError, ValidationError
+from qi_station.timeutil import month_bounds_utc, to_db, today_local
+
+SORTS = {
+    "received_desc": "r.received_at DESC, r.number DESC",
+    "received_asc": "r.received_at ASC, r.number ASC",
+    "promised_asc": "r.promised_date ASC, r.received_at ASC",
+    "number": "r.number ASC",
+    "status": "r.status ASC, r.received_at DESC",
+}
+
+LIST_COLS = (
+    "r.id, r.number, r.station_code, r.enterprise_id, e.name AS enterprise_name, e.uscc, e.city_code, "
+    "r.elements, r.sub_type, r.title, r.channel, r.urgency, r.received_at, r.promised_date, r.status, "
+    "r.operator, r.accepted_at, r.resolved_at, r.closed_at, r.cancelled_at, r.problems_solved, "
+    "r.cost_saved_cents, r.satisfaction, r.updated_at"
+)
+
+
+def _conn(db: str | Path | sqlite3.Connection) -> tuple[sqlite3.Connection, bool]:
+    if isinstance(db, sqlite3.Connection):
+        return db, False
+    from qi_station.db.engine import connect
+
+    return connect(Path(db)), True
+
+
+def _decorate(d: dict[str, Any]) -> dict[str, Any]:
+    d["elements"] = json.loads(d.get("elements") or "[]")
+    cents = d.pop("cost_saved_cents", None)
+    d["cost_saved_wan"] = None if cents is None else f"{cents / 100:.2f}"
+    d["overdue"] = d["status"] in domain.OPEN_STATUSES and d["promised_date"] < today_local().isoformat()
+    return d
+
+
+def _filters(
+    status: str | None, month: str | None, overdue: bool, element: str | None, text: str | None,
+    enterprise_id: str | None = None,
+) -> tuple[str, list[Any]]:
+    where: list[str] = ["r.deleted = 0"]
+    params: list[Any] = []
+    if status:
+        statuses = [s.strip() for s in status.split(",") if s.strip()]
+        for s in statuses:
+            if s not in domain.STATUSES:
+                raise ValidationError("status", "choice", f"{s!r} is not one of {', '.join(domain.STATUSES)}")
+        where.append(f"r.status IN ({','.join('?' * len(statuses))})")
+        params += statuses
+    if month:
+        start, end = month_bounds_utc(month)
+        where.append("r.received_at >= ? AND r.received_at < ?")
+        params += [to_db(start), to_db(end)]
+    if overdue:
+        opens = sorted(domain.OPEN_STATUSES)
+        where.append(f"r.status IN ({','.join('?' * len(opens))}) AND r.promised_date < ?")
+        params += [*opens, today_local().isoformat()]
+    if element:
+        code = domain.element_code(element)
+        if code is None:
+            raise ValidationError("element", "element", f"unknown element {element!r}")
+        where.append("instr(r.elements, ?) > 0")
+        params.append(f'"{code}"')
+    if text and text.strip():
+        t = text.strip()
+        where.append("(instr(r.title, ?) > 0 OR instr(r.number, ?) > 0 OR instr(e.name, ?) > 0 OR e.uscc = ?)")
+        params += [t, t.upper(), t, t.upper()]
+    if enterprise_id:
+        where.append("r.enterprise_id = ?")
+        params.append(enterprise_id)
+    return " AND ".join(where), params
+
+
+def list_requests(
+    db: str | Path | sqlite3.Connection,
+    *,
+    status: str | None = None,
+    month: str | None = None,
+    overdue: bool = False,
+    element: str | None = None,
+    text: str | None = None,
+    enterprise_id: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    sort: str = "received_desc",
+) -> list[dict[str, Any]]:
+    if sort not in SORTS:
+        raise ValidationError("sort", "choice", f"sort must be one of {', '.join(SORTS)}")
+    if limit is not None and limit < 0:
+        raise ValidationError("limit", "non_negative", "limit must be ≥ 0")
+    where, params = _filters(status, month, overdue, element, text, enterprise_id)
+    sql = (f"SELECT {LIST_COLS} FROM request r JOIN enterprise e ON e.id = r.enterprise_id "
+           f"WHERE {where} ORDER BY {SORTS[sort]}")
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    conn, close = _conn(db)
+    try:
+        return [_decorate(dict(r)) for r in conn.execute(sql, params)]
+    finally:
+        if close:
+            conn.close()
+
+
+def count_requests(
+    db: str | Path | sqlite3.Connection,
+    *,
+    status: str | None = None,
+    month: str | None = None,
+    overdue: bool = False,
+    element: str | None = None,
+    text: str | None = None,
+    enterprise_id: str | None = None,
+) -> int:
+    where, params = _filters(status, month, overdue, element, text, enterprise_id)
+    join = " JOIN enterprise e ON e.id = r.enterprise_id" if text else ""
+    conn, close = _conn(db)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM request r{join} WHERE {where}", params).fetchone()[0])
+    finally:
+        if close:
+            conn.close()
+
+
+def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]:
+    """Every field of one request (by id or ledger number), its events, referrals and legal moves."""
+    from qi_station.ledger import verify_chain
+
+    conn, close = _conn(db)
+    try:
+        k = (key or "").strip()
+        r = conn.execute(
+            "SELECT r.*, e.name AS enterprise_name, e.uscc, e.region_code, e.city_code, e.industry, e.scale "
+            "FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE (r.id = ? OR r.number = ?) "
+            "AND r.deleted = 0",
+            (k, k.upper()),
+        ).fetchone()
+        if r is None:
+            raise NotFoundError("request", k)
+        d = _decorate(dict(r))
+        d["region_name"] = domain.region_name(d.get("region_code"))
+        d["city_name"] = domain.CITIES.get(d.get("city_code") or "", "")
+        events = [dict(e) for e in conn.execute(
+            "SELECT id, request_id, n, at, actor, kind, from_status, to_status, note, data, prev_hash, hash "
+            "FROM request_event WHERE request_id = ? ORDER BY n", (d["id"],))]
+        ok, bad = verify_chain(events)
+        for e in events:
+            e["data"] = json.loads(e["data"] or "{}")
+        d["events"] = events
+        d["ledger_ok"] = ok
+        d["ledger_broken_at"] = bad
+        d["referrals"] = [dict(x) for x in conn.execute(
+            "SELECT id, kind, item_id, item_name, note, actor, created_at FROM referral WHERE request_id = ? "
+            "ORDER BY created_at", (d["id"],))]
+        d["legal_moves"] = sorted(domain.TRANSITIONS[d["status"]], key=domain.STATUSES.index)
+        d.pop("deleted", None)
+        return d
+    finally:
+        if close:
+            conn.close()
+
+
+def station(db: str | Path | sqlite3.Connection) -> dict[str, Any] | None:
+    conn, close = _conn(db)
+    try:
+        r = conn.execute("SELECT id, code, name, type, service_mode, region_code FROM station WHERE is_self = 1").fetchone()
+        return dict(r) if r else None
+    finally:
+        if close:
+            conn.close()

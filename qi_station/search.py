@@ -1,0 +1,167 @@
+"""Search over the four libraries and enterprises.
+
+The search path is plain ``sqlite3`` and never imports pypinyin: pinyin and initials were
+computed when each row was written.  Why no FTS5: the ``trigram`` tokenizer never matches
+1-2 character queries, which are the most common Chinese queries here; a tiered scan over
+the indexed ``name`` / ``name_initials`` / ``name_py`` columns plus an ``instr`` scan of a
+compact ``haystack`` column answers every length, and user input is only ever a bound
+parameter, so ``"``, ``*``, ``AND``, ``(`` are ordinary characters.
+
+Ranking: exact, then prefix, then substring in the name, then anywhere in the searchable
+text; within each tier the station's own city first, then by name.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qi_station import domain
+from qi_station.errors import ValidationError
+
+MAX_QUERY = 100
+_HIGH = "\U0010ffff"
+
+_EXTRA_COLS = {
+    "expert": "gender, title, employer, specialty, phone, email, active_requests",
+    "institution": "short_name, uscc, cma_no, cma_expiry, cnas_no, cnas_expiry, scope, address, contact, phone",
+    "equipment": "model, institution_id, shared, fee, fee_unit, description, "
+    "(SELECT i.name FROM institution i WHERE i.id = t.institution_id) AS institution_name",
+    "project": "year, lead, status, description",
+    "enterprise": "uscc, region_code, industry, scale, contact_name, phone_display, phone_e164",
+}
+
+
+def _tiers(q: str) -> list[tuple[str, tuple[Any, ...]]]:
+    """(condition, params) per rank tier, best first."""
+    if q.isascii():
+        ql = q.lower()
+        hi = ql + _HIGH
+        return [
+            ("(t.name_initials = ? OR t.name_py = ? OR lower(t.name) = ?)", (ql, ql, ql)),
+            ("((t.name_initials >= ? AND t.name_initials < ?) OR (t.name_py >= ? AND t.name_py < ?))",
+             (ql, hi, ql, hi)),
+            ("(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0)", (ql, ql)),
+            ("instr(t.haystack, ?) > 0", (ql,)),
+        ]
+    return [
+        ("t.name = ?", (q,)),
+        ("(t.name >= ? AND t.name < ?)", (q, q + _HIGH)),
+        ("instr(t.name, ?) > 0", (q,)),
+        ("instr(t.haystack, ?) > 0", (q.lower(),)),
+    ]
+
+
+def _row(kind: str, r: sqlite3.Row) -> dict[str, Any]:
+    d = dict(r)
+    d["kind"] = kind
+    d["elements"] = json.loads(d.get("elements") or "[]")
+    d["city_name"] = domain.CITIES.get(d.get("city_code") or "", "")
+    if "shared" in d:
+        d["shared"] = bool(d["shared"])
+    return d
+
+
+def search(
+    db_path: str | Path | sqlite3.Connection,
+    kind: str,
+    query: str = "",
+    *,
+    element: str | None = None,
+    city: str | None = None,
+    valid_only: bool = False,
+    shared_only: bool = False,
+    own_city: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Ranked matches of ``query`` in one library (or enterprises). Empty query browses."""
+    if kind not in domain.KIND_TABLE:
+        raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
+    table = domain.KIND_TABLE[kind]
+    q = (query or "").strip()
+    if len(q) > MAX_QUERY:
+        raise ValidationError("query", "max_length", f"query is longer than {MAX_QUERY} characters / 查询过长")
+    if any(ord(ch) < 32 for ch in q):
+        raise ValidationError("query", "control_char", "query contains a control character / 含控制字符")
+    if limit is not None and limit < 0:
+        raise ValidationError("limit", "non_negative", "limit must be ≥ 0")
+    where = ["t.deleted = 0"]
+    params: list[Any] = []
+    if element:
+        code = domain.element_code(element)
+        if code is None:
+            raise ValidationError("element", "element", f"unknown element {element!r}")
+        where.append("instr(t.elements, ?) > 0")
+        params.append(f'"{code}"')
+    if city:
+        if city not in domain.CITIES:
+            raise ValidationError("city", "gbt2260", f"not a Shandong city code: {city!r} / 非山东地市代码")
+        where.append("t.city_code = ?")
+        params.append(city)
+    if valid_only and table == "institution":
+        today = date.today().isoformat()
+        where.append("(t.cma_expiry >= ? OR t.cnas_expiry >= ?)")
+        params += [today, today]
+    if shared_only and table == "equipment":
+        where.append("t.shared = 1")
+    cols = f"t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]}"
+    city_order = "(t.city_code IS NOT ?) , t.name" if own_city else "t.name"
+    city_params: tuple[Any, ...] = (own_city,) if own_city else ()
+
+    own = isinstance(db_path, sqlite3.Connection)
+    if own:
+        conn = db_path  # type: ignore[assignment]
+    else:
+        from qi_station.db.engine import connect
+
+        conn = connect(Path(db_path))  # type: ignore[arg-type]
+    try:
+        base = " AND ".join(where)
+        if not q:
+            sql = f"SELECT {cols} FROM {table} t WHERE {base} ORDER BY {city_order}"
+            p: list[Any] = [*params, *city_params]
+            if limit is not None:
+                sql += " LIMIT ? OFFSET ?"
+                p += [limit, offset]
+            return [_row(kind, r) for r in conn.execute(sql, p)]
+        want = None if limit is None else offset + limit
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for cond, tp in _tiers(q):
+            sql = f"SELECT {cols} FROM {table} t WHERE {base} AND {cond} ORDER BY {city_order}"
+            p = [*params, *tp, *city_params]
+            if want is not None:
+                sql += " LIMIT ?"
+                p.append(want)  # earlier tiers may repeat: over-fetch, dedupe below
+            for r in conn.execute(sql, p):
+                if r["id"] in seen:
+                    continue
+                seen.add(r["id"])
+                out.append(_row(kind, r))
+                if want is not None and len(out) >= want:
+                    break
+            if want is not None and len(out) >= want:
+                break
+        return out[offset:]
+    finally:
+        if not own:
+            conn.close()
+
+
+def get_item(db_path: str | Path, kind: str, item_id: str) -> dict[str, Any] | None:
+    table = domain.KIND_TABLE[kind]
+    from qi_station.db.engine import connect
+
+    conn = connect(Path(db_path))
+    try:
+        r = conn.execute(
+            f"SELECT t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]} FROM {table} t WHERE t.id = ?",
+            (item_id,),
+        ).fetchone()
+        return _row(kind, r) if r else None
+    finally:
+        conn.close()
