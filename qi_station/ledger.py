@@ -438,10 +438,6 @@ def move_request(
         raise ValidationError("result", "only_on_resolve", "outcome fields are given only when resolving / 办理结果仅在办结时填写")
     if sat is not None and to_status != "closed":
         raise ValidationError("satisfaction", "after_resolved", "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写")
-    if to_status == "closed" and sat is None:
-        raise ValidationError("satisfaction", "required", "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度")
-    if to_status == "resolved" and not result_t:
-        raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
 
     with write_session(db) as s:
         st = ensure_station(s)
@@ -449,6 +445,10 @@ def move_request(
         frm = req.status
         if not domain.can_move(frm, to_status):
             raise TransitionError(frm, to_status)
+        if to_status == "closed" and sat is None:
+            raise ValidationError("satisfaction", "required", "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度")
+        if to_status == "resolved" and not result_t:
+            raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
         if when < req.received_at:
             raise ValidationError("at", "after_received", "time is before the request was received / 时间早于受理时间")
         data: dict[str, Any] = {}

@@ -1,0 +1,42 @@
+"""Library rows as they are written: pinyin, initials and the search haystack are computed here,
+once, so the search path never needs pypinyin.  Used by the demo loader, the generator and the
+hub's library import.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qi_station import domain
+
+# Extra text searched by substring, per table (besides the name).
+HAYSTACK_FIELDS = {
+    "expert": ("specialty", "employer", "title"),
+    "institution": ("short_name", "uscc", "cma_no", "cnas_no", "scope"),
+    "equipment": ("model", "description"),
+    "project": ("lead", "description"),
+    "enterprise": ("uscc", "industry"),
+}
+
+
+def haystack(table: str, row: dict[str, Any]) -> str:
+    parts = [str(row.get("name") or "")]
+    parts += [str(row[f]) for f in HAYSTACK_FIELDS.get(table, ()) if row.get(f)]
+    city = domain.CITIES.get(row.get("city_code") or "")
+    if city:
+        parts.append(city)
+    return " ".join(parts).lower()
+
+
+def prepare(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """Fill name_py, name_initials, haystack; elements as a JSON array string."""
+    from qi_station.pinyin import pinyin_fields
+
+    out = dict(row)
+    py, ini = pinyin_fields(str(out["name"]), person=(table == "expert"))
+    out["name_py"], out["name_initials"] = py, ini
+    out["haystack"] = haystack(table, out)
+    el = out.get("elements", [])
+    out["elements"] = el if isinstance(el, str) else json.dumps(list(el))
+    return out

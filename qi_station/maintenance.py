@@ -1,0 +1,77 @@
+"""Backup and restore of the station database (SQLite online backup API: consistent while in use)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from qi_station.errors import QIError, ValidationError
+
+
+def backup_db(db: Path, out: Path) -> int:
+    out = Path(out)
+    if out.resolve() == Path(db).resolve():
+        raise ValidationError("out", "different_file", "backup file must differ from the database / 备份文件不能是数据库本身")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    src = sqlite3.connect(db)
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    os.replace(tmp, out)
+    return out.stat().st_size
+
+
+def check_backup(file: Path) -> str:
+    """Return the backup's schema revision, or raise if it is not a sound qi-station database."""
+    if not Path(file).is_file():
+        raise ValidationError("file", "exists", f"no such file: {file} / 文件不存在")
+    try:
+        conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        try:
+            ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            rev = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            conn.execute("SELECT count(*) FROM request").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise ValidationError("file", "qi_station_db", f"not a qi-station database: {e} / 不是有效的备份") from None
+    if ok != "ok" or not rev:
+        raise ValidationError("file", "integrity", f"backup failed its integrity check: {ok} / 备份文件损坏")
+    return str(rev[0])
+
+
+def restore_db(file: Path, db: Path) -> Path | None:
+    """Replace ``db`` with ``file``. The old database is first copied to ``<db>.before-restore``."""
+    from qi_station.db.engine import open_db
+    from qi_station.db.session import dispose_all
+
+    check_backup(file)
+    dispose_all()
+    kept: Path | None = None
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists():
+        kept = db.with_name(db.name + ".before-restore")
+        backup_db(db, kept)
+    src = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(db, timeout=5)
+        try:
+            src.backup(dst)  # page-by-page inside one write transaction on dst
+        except sqlite3.Error as e:
+            raise QIError(f"restore failed, database unchanged: {e}") from e
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    open_db(db)  # upgrade an older backup to the current schema
+    shutil.rmtree(db.with_name(db.name + ".restore-tmp"), ignore_errors=True)
+    return kept
