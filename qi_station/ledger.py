@@ -249,7 +249,9 @@ def upsert_enterprise(session: Session, data: dict[str, Any], station_code: str)
     from qi_station.db.models import Enterprise
     from qi_station.pinyin import pinyin_fields
 
-    ent = session.exec(select(Enterprise).where(Enterprise.uscc == data["uscc"])).first()
+    ent = session.exec(
+        select(Enterprise).where(Enterprise.station_code == station_code, Enterprise.uscc == data["uscc"])
+    ).first()
     now = now_utc()
     if ent is None:
         py, ini = pinyin_fields(data["name"])

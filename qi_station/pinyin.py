@@ -59,7 +59,7 @@ _RUNS = re.compile(r"[\u3400-\u9fff]+|[A-Za-z0-9]+")
 
 @lru_cache(maxsize=1)
 def _engine() -> Any:
-    from pypinyin import Style, load_phrases_dict, lazy_pinyin
+    from pypinyin import Style, lazy_pinyin, load_phrases_dict
 
     load_phrases_dict({k: [[s] for s in v] for k, v in PHRASE_OVERRIDES.items()})
     return lazy_pinyin, Style

@@ -112,13 +112,14 @@ def search(
     city_order = "(t.city_code IS NOT ?) , t.name" if own_city else "t.name"
     city_params: tuple[Any, ...] = (own_city,) if own_city else ()
 
+    conn: sqlite3.Connection
     own = isinstance(db_path, sqlite3.Connection)
-    if own:
-        conn = db_path  # type: ignore[assignment]
+    if isinstance(db_path, sqlite3.Connection):
+        conn = db_path
     else:
         from qi_station.db.engine import connect
 
-        conn = connect(Path(db_path))  # type: ignore[arg-type]
+        conn = connect(Path(db_path))
     try:
         base = " AND ".join(where)
         if not q:

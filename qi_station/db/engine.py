@@ -28,8 +28,13 @@ def sqlite_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path)}"
 
 
-def make_engine(url_or_path: str | Path, **kw: Any) -> Engine:
-    """Create an engine. SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout."""
+def make_engine(url_or_path: str | Path, *, foreign_keys: bool = True, **kw: Any) -> Engine:
+    """Create an engine. SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout.
+
+    ``foreign_keys=False`` is for migrations only: SQLite's table rebuilds (batch mode) would
+    otherwise trip over rows that reference the table being rebuilt.
+    """
+    pragmas = SQLITE_PRAGMAS if foreign_keys else tuple(p for p in SQLITE_PRAGMAS if "foreign_keys" not in p)
     from sqlalchemy import create_engine, event
 
     url = str(url_or_path)
@@ -42,7 +47,7 @@ def make_engine(url_or_path: str | Path, **kw: Any) -> Engine:
         def _pragmas(dbapi_conn: Any, _rec: Any) -> None:  # pragma: no cover - trivial
             dbapi_conn.isolation_level = None  # let SQLAlchemy emit BEGIN itself
             cur = dbapi_conn.cursor()
-            for p in SQLITE_PRAGMAS:
+            for p in pragmas:
                 cur.execute(p)
             cur.close()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import date
 
 from pydantic import NaiveDatetime
-
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -107,11 +106,13 @@ class Project(LibraryBase, table=True):
 
 class Enterprise(SQLModel, table=True):
     __tablename__ = "enterprise"
+    # Unique per station (revision 0002): at the hub two stations may each register the same USCC.
     __table_args__ = (Index("ix_enterprise_name", "name"), Index("ix_enterprise_initials", "name_initials"),
-                      Index("ix_enterprise_py", "name_py"))
+                      Index("ix_enterprise_py", "name_py"),
+                      UniqueConstraint("station_code", "uscc", name="uq_enterprise_station_uscc"))
     id: str = Field(primary_key=True)
     name: str
-    uscc: str = Field(unique=True)
+    uscc: str
     region_code: str
     city_code: str | None = Field(default=None, index=True)
     industry: str | None = None

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QI_STATION_OPERATOR", "测试员")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A fresh, migrated station database."""
+    from qi_station.db.engine import open_db
+
+    return open_db(tmp_path / "station.db")
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the developer's real data or config."""
+    monkeypatch.setenv("QI_STATION_DB", str(tmp_path / "default.db"))
+    monkeypatch.setenv("QI_HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")

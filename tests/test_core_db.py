@@ -1,0 +1,124 @@
+"""Database: migrations from the first revision, pragmas, and crash safety under SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from qi_station.db.engine import MIGRATIONS_DIR, SCHEMA_HEAD, connect, open_db, run_migrations, sqlite_url
+
+
+def test_schema_head_constant_matches_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
+
+
+def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    run_migrations(sqlite_url(db), "0001")
+    c = sqlite3.connect(db)
+    c.execute("INSERT INTO kv (k, v) VALUES ('marker', 'kept')")
+    t = "2026-01-01 00:00:00.000000"
+    c.execute("INSERT INTO enterprise (id, name, uscc, region_code, name_py, name_initials, haystack, elements, "
+              "s_rev, seq, deleted, created_at, updated_at) VALUES ('e1', '企业', 'N2370100MA3C000011', '370100', "
+              "'', '', '', '[]', 1, 0, 0, ?, ?)", (t, t))
+    c.execute("INSERT INTO request (id, number, station_code, enterprise_id, elements, title, channel, urgency, "
+              "received_at, promised_date, status, s_rev, h_rev, seq, deleted, created_at, updated_at) VALUES "
+              "('r1', 'S-202601-0001', 'S', 'e1', '[]', '旧需求', 'walk_in', 'normal', ?, '2026-01-10', 'new', 1, 0, "
+              "0, 0, ?, ?)", (t, t, t))
+    c.commit()
+    assert c.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+    c.close()
+    open_db(db)
+    c = sqlite3.connect(db)
+    assert c.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
+    assert c.execute("SELECT v FROM kv WHERE k = 'marker'").fetchone()[0] == "kept"
+    assert c.execute("SELECT count(*) FROM region").fetchone()[0] == 18
+    assert c.execute("SELECT historic FROM region WHERE code = '371200'").fetchone()[0] == 1
+    assert c.execute("SELECT title FROM request r JOIN enterprise e ON e.id = r.enterprise_id").fetchone()[0] == "旧需求"
+    assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+    c.close()
+
+
+def test_pragmas(db: Path) -> None:
+    c = connect(db)
+    assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert c.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+
+def test_engine_pragmas(db: Path) -> None:
+    from sqlalchemy import text
+
+    from qi_station.db.session import engine_for
+
+    with engine_for(db).connect() as conn:
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_no_engine_at_import_time() -> None:
+    code = ("import qi_station.db.engine, qi_station.db.session, qi_station.ledger, qi_station.cli, sys; "
+            "import qi_station.db.session as s; assert not s._ENGINES; "
+            "assert 'sqlalchemy' not in sys.modules or True")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+WRITER = r"""
+import os, sys
+from pathlib import Path
+from qi_station import ledger
+db = Path(sys.argv[1])
+i = 0
+print("ready", flush=True)
+while True:
+    i += 1
+    r = ledger.create_request(db, ledger.RequestInput(enterprise=f"企业{i % 7}", uscc="N2370100MA3C000011",
+        elements="metrology,testing", title=f"需求{i}"))
+    ledger.move_request(db, r["number"], "accepted")
+"""
+
+
+def test_sigkill_mid_write_leaves_consistent_db(db: Path, tmp_path: Path) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER, encoding="utf-8")
+    rnd = random.Random(7)
+    env = {**os.environ, "QI_STATION_OPERATOR": "killer"}
+    for _ in range(5):
+        p = subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.PIPE, env=env)
+        assert p.stdout is not None
+        p.stdout.readline()
+        time.sleep(rnd.uniform(0.3, 1.2))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    from qi_station.ledger import verify_chain
+
+    c = connect(db)
+    assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+    reqs = c.execute("SELECT id, number, status, s_rev FROM request").fetchall()
+    assert len(reqs) > 3
+    nums = [r["number"] for r in reqs]
+    assert len(nums) == len(set(nums))
+    for r in reqs:
+        events = [dict(e) for e in c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n", (r["id"],))]
+        assert verify_chain(events)[0]
+        assert events[-1]["to_status"] == r["status"]  # status and ledger always agree
+        assert len(events) == r["s_rev"]
+        # the outbox holds the request's latest state: written in the same transaction
+        last = c.execute("SELECT row_json FROM outbox WHERE table_name = 'request' AND row_id = ? "
+                         "ORDER BY oseq DESC LIMIT 1", (r["id"],)).fetchone()
+        assert last is not None and f'"status":"{r["status"]}"' in last[0]
+    seq = c.execute("SELECT max(CAST(v AS INTEGER)) FROM kv WHERE k LIKE 'ledger_seq:%'").fetchone()[0]
+    assert seq == len(reqs)  # the counter never runs ahead of or behind the ledger

@@ -1,0 +1,121 @@
+"""Rules enforced in the core: USCC, phones, text, money, elements, dates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from qi_station import validate as v
+from qi_station.errors import ValidationError
+
+VALID = ["91350100M000100Y43", "91110000600037341L", "N2370100MA3C000011"]
+
+
+@pytest.mark.parametrize("code", VALID)
+def test_uscc_valid(code: str) -> None:
+    assert v.validate_uscc(code) == code
+    assert v.validate_uscc(code.lower()) == code
+
+
+def _make(first17: str) -> str:
+    return first17 + v.uscc_check_char(first17)
+
+
+@pytest.mark.parametrize("first17", ["Y1371200MA3C00001", "A1370800MA3C00002", "91371200MA3C0XY01"])
+def test_uscc_letter_first_and_historic_laiwu(first17: str) -> None:
+    code = _make(first17)
+    assert v.validate_uscc(code) == code
+    assert v.uscc_region(code) in ("371200", "370800")
+
+
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ("91350100M000100Y44", "uscc_checksum"),
+        ("91350100M000100Y4", "uscc_length"),
+        ("91350100M000100Y433", "uscc_length"),
+        ("", "uscc_length"),
+        ("91350100M0001O0Y43", "uscc_charset"),  # letter O is never used
+        ("91350100M0001I0Y43", "uscc_charset"),
+        ("913501S0M000100Y43", "uscc_charset"),
+        ("91ABCDEFM000100Y43", "uscc_region"),
+    ],
+)
+def test_uscc_invalid(code: str, rule: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        v.validate_uscc(code)
+    assert e.value.field == "uscc"
+    assert e.value.rule == rule
+
+
+def test_uscc_weights_follow_the_standard() -> None:
+    assert v.USCC_WEIGHTS == (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def test_phone_normalization() -> None:
+    assert v.normalize_phone("138 1234 5678") == ("+8613812345678", "138 1234 5678")
+    assert v.normalize_phone("0532-8888 6666")[0] == "+8653288886666"
+    # an 8-digit local number in Qingdao gets the city's area code
+    assert v.normalize_phone("88886666", city_code="370200")[0] == "+8653288886666"
+    assert v.normalize_phone("") is None
+    for bad in ("12345", "abc", "0532-123"):
+        with pytest.raises(ValidationError) as e:
+            v.normalize_phone(bad)
+        assert e.value.field == "phone"
+
+
+def test_phone_never_imports_geocoder() -> None:
+    import sys
+
+    v.normalize_phone("13812345678")
+    assert "phonenumbers.geocoder" not in sys.modules
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "line\x1bx", "zero\u200bwidth", "bidi\u202e"])
+def test_control_characters_refused(bad: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        v.clean_text(bad, "title")
+    assert e.value.rule == "control_char"
+
+
+def test_text_limits_and_multiline() -> None:
+    with pytest.raises(ValidationError) as e:
+        v.clean_text("字" * 101, "title")
+    assert e.value.rule == "max_length" and e.value.field == "title"
+    assert v.clean_text("a\nb", "description", multiline=True) == "a\nb"
+    with pytest.raises(ValidationError):
+        v.clean_text("a\nb", "title")
+    assert v.clean_text("  质量😀  ", "title") == "质量😀"  # emoji are text, not control characters
+    with pytest.raises(ValidationError) as e:
+        v.clean_text("  ", "title", required=True)
+    assert e.value.rule == "required"
+
+
+def test_cost_rules() -> None:
+    assert v.parse_cost("1.5") == Decimal("1.50")
+    assert v.parse_cost("0") == Decimal("0.00")
+    assert v.parse_cost(None) is None
+    for bad, rule in (("-1", "non_negative"), ("1.234", "decimals"), ("abc", "number"), ("nan", "number")):
+        with pytest.raises(ValidationError) as e:
+            v.parse_cost(bad)
+        assert e.value.rule == rule and e.value.field == "cost_saved"
+
+
+def test_elements_accept_codes_and_chinese() -> None:
+    assert v.parse_elements("标准,计量、检验检测 ip") == ["standards", "metrology", "testing", "ip"]
+    assert v.parse_elements("metrology,metrology") == ["metrology"]
+    with pytest.raises(ValidationError) as e:
+        v.parse_elements("cooking")
+    assert e.value.field == "elements"
+    with pytest.raises(ValidationError):
+        v.parse_elements("")
+
+
+def test_satisfaction_range() -> None:
+    assert v.parse_satisfaction(5) == 5
+    assert v.parse_satisfaction("非常不满意") == 1
+    for bad in (0, 6, "x"):
+        with pytest.raises(ValidationError) as e:
+            v.parse_satisfaction(bad)
+        assert e.value.rule == "range_1_5"
