@@ -1,0 +1,110 @@
+"""Protocol constants and helpers shared by the station, the hub and bundles (stdlib only)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from qi_station.errors import QIError
+
+PROTOCOL = 2  # the hub accepts PROTOCOL and PROTOCOL - 1
+MIN_PROTOCOL = PROTOCOL - 1
+BUNDLE_FORMAT = "sync-bundle/1"
+PUSH_BATCH = 500
+PULL_PAGE = 5000
+MAX_PULL_PAGE = 20000
+SKEW_WARN_MS = 5 * 60 * 1000
+
+LIBRARY_TABLES = ("expert", "institution", "equipment", "project")
+STATION_TABLES = ("enterprise", "request", "request_event", "referral")
+# apply order inside one batch (foreign keys: enterprise <- request <- event/referral)
+TABLE_RANK = {"enterprise": 0, "request": 1, "request_event": 2, "referral": 3}
+HUB_REQUEST_FIELDS = ("hub_expert_id", "hub_note", "hub_priority")
+PULL_TABLES = (*LIBRARY_TABLES, "request")
+
+
+def schema_head() -> str:
+    from qi_station.db.engine import SCHEMA_HEAD
+
+    return SCHEMA_HEAD
+
+
+def schema_num(s: str | int | None) -> int:
+    try:
+        return int(str(s))
+    except (TypeError, ValueError):
+        return -1
+
+
+class SyncError(QIError):
+    """A refused call or bundle. ``status`` mirrors the HTTP status, ``data`` the JSON detail."""
+
+    exit_code = 1
+
+    def __init__(self, status: int, code: str, message: str, **data: Any) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.data = data
+        super().__init__(f"{message} [{code}]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.data}
+
+
+def check_versions(protocol: Any, schema: Any) -> None:
+    """N and N-1 are accepted; older gets 426, newer a 400 (the hub must be upgraded first)."""
+    from qi_station.db.engine import SCHEMA_HEAD
+
+    p = schema_num(protocol)
+    s = schema_num(schema)
+    head = schema_num(SCHEMA_HEAD)
+    if p < MIN_PROTOCOL or s < head - 1:
+        raise SyncError(426, "upgrade_required",
+                        f"station is too old (protocol {protocol}, schema {schema}); upgrade qi-station / 请升级站点程序",
+                        min_protocol=MIN_PROTOCOL, min_schema=f"{head - 1:04d}")
+    if p > PROTOCOL or s > head:
+        raise SyncError(400, "hub_too_old",
+                        f"hub is older than the station (protocol {protocol}, schema {schema}); upgrade the hub",
+                        protocol=PROTOCOL, schema=SCHEMA_HEAD)
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def sha256_hex(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(("qi-station-token:" + token).encode("utf-8")).hexdigest()
+
+
+def make_enroll_token(code: str, hub_fp: str, secret: str) -> str:
+    """``qie1.<CODE>.<hub key fingerprint>.<secret>``: enough for an offline station to know its code and
+    to pin the hub key it will first see in a reply bundle."""
+    return f"qie1.{code}.{hub_fp}.{secret}"
+
+
+def parse_enroll_token(token: str) -> tuple[str, str, str]:
+    parts = (token or "").strip().split(".")
+    if len(parts) != 4 or parts[0] != "qie1" or not all(parts[1:]):
+        raise SyncError(400, "bad_token", "not an enrollment token (expected qie1.CODE.FP.SECRET) / 注册码格式不对")
+    return parts[1], parts[2], parts[3]
+
+
+def enroll_proof(token: str, pubkey_b64: str) -> str:
+    """Proof of the token bound to the station key; the hub checks it with the stored token hash only."""
+    import hmac
+
+    key = token_hash(token).encode("ascii")
+    return hmac.new(key, ("enroll:" + pubkey_b64).encode("utf-8"), "sha256").hexdigest()
+
+
+def check_enroll_proof(enroll_hash: str, pubkey_b64: str, proof: str) -> bool:
+    import hmac
+
+    want = hmac.new(enroll_hash.encode("ascii"), ("enroll:" + pubkey_b64).encode("utf-8"), "sha256").hexdigest()
+    return hmac.compare_digest(want, proof or "")

@@ -1,0 +1,219 @@
+"""Station-side sync state and THE apply functions (raw sqlite3, bulk SQL; shared by HTTP and bundles).
+
+Applying pulled rows never writes the outbox: it is plain SQL on the tables, and the ledger's outbox
+rows are written only by ledger functions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, PUSH_BATCH, SyncError
+
+_COLS: dict[tuple[str, str], list[str]] = {}
+
+
+def open_conn(db: str | Path) -> sqlite3.Connection:
+    from qi_station.db.engine import connect, open_db
+
+    p = open_db(db)
+    return connect(p)
+
+
+@contextmanager
+def tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def kv_get(conn: sqlite3.Connection, k: str, default: str | None = None) -> str | None:
+    r = conn.execute("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
+    return r[0] if r else default
+
+
+def kv_set(conn: sqlite3.Connection, k: str, v: Any) -> None:
+    conn.execute("INSERT INTO kv(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", (k, str(v)))
+
+
+def kv_del(conn: sqlite3.Connection, k: str) -> None:
+    conn.execute("DELETE FROM kv WHERE k = ?", (k,))
+
+
+def kv_int(conn: sqlite3.Connection, k: str) -> int:
+    try:
+        return int(kv_get(conn, k) or 0)
+    except ValueError:
+        return 0
+
+
+def station_code(conn: sqlite3.Connection) -> str | None:
+    r = conn.execute("SELECT code FROM station WHERE is_self = 1").fetchone()
+    return r[0] if r else kv_get(conn, "station_code")
+
+
+def ensure_keys(conn: sqlite3.Connection) -> tuple[str, str]:
+    """This station's Ed25519 keypair, kept in kv (it travels with the database backup)."""
+    priv, pub = kv_get(conn, "station_privkey"), kv_get(conn, "station_pubkey")
+    if priv and pub:
+        return priv, pub
+    from qi_station.sync import keys
+
+    priv, pub = keys.generate()
+    with tx(conn):
+        if kv_get(conn, "station_privkey"):  # another process won the race
+            return kv_get(conn, "station_privkey") or "", kv_get(conn, "station_pubkey") or ""
+        kv_set(conn, "station_privkey", priv)
+        kv_set(conn, "station_pubkey", pub)
+    return priv, pub
+
+
+def pending(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+
+def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[str, Any]]:
+    """The oldest outbox rows. A full batch is cut after its last request/enterprise row: every ledger
+    transaction ends with one, so an event never travels without the request it belongs to."""
+    rows = conn.execute("SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq LIMIT ?",
+                        (limit,)).fetchall()
+    if len(rows) == limit:
+        cut = max((i for i, r in enumerate(rows) if r[1] in ("request", "enterprise")), default=len(rows) - 1)
+        rows = rows[:cut + 1]
+    return [{"oseq": r[0], "table": r[1], "op": r[2], "row": json.loads(r[3]), "hlc": r[4]} for r in rows]
+
+
+def outbox_lines(conn: sqlite3.Connection) -> tuple[list[bytes], int, int, dict[str, int]]:
+    lines: list[bytes] = []
+    counts: dict[str, int] = {}
+    lo = hi = 0
+    for oseq, t, op, row_json, hlc in conn.execute(
+            "SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq"):
+        lo = lo or oseq
+        hi = oseq
+        counts[t] = counts.get(t, 0) + 1
+        lines.append(('{"oseq":%d,"table":%s,"op":%s,"hlc":%s,"row":%s}\n'
+                      % (oseq, json.dumps(t), json.dumps(op), json.dumps(hlc), row_json)).encode("utf-8"))
+    return lines, lo, hi, counts
+
+
+def ack(conn: sqlite3.Connection, acked: int) -> int:
+    """The hub has everything <= acked: drop it from the outbox (monotonic; own transaction)."""
+    with tx(conn):
+        cur = kv_int(conn, "acked_oseq")
+        if acked > cur:
+            kv_set(conn, "acked_oseq", acked)
+        n = conn.execute("DELETE FROM outbox WHERE oseq <= ?", (max(acked, cur),)).rowcount
+    return n
+
+
+def _cols(conn: sqlite3.Connection, table: str) -> list[str]:
+    key = (str(conn), table)
+    got = _COLS.get(key)
+    if got is None:
+        got = _COLS[key] = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    return got
+
+
+def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any]) -> int:
+    """THE apply function for hub rows (HTTP pull pages and down bundles). Caller holds the transaction.
+    Library rows: upsert guarded by rev. Own requests: only the hub fields (h_rev guard); the status
+    follows the hub when the hub copy has seen every station change (its s_rev >= ours)."""
+    n = 0
+    for t in LIBRARY_TABLES:
+        block = tables.get(t)
+        if not block or not block.get("rows"):
+            continue
+        local = set(_cols(conn, t))
+        cols = list(block["cols"])
+        keep = [i for i, c in enumerate(cols) if c in local]  # an older station ignores unknown columns
+        kc = [cols[i] for i in keep]
+        rows = block["rows"]
+        if len(keep) != len(cols):
+            rows = [[r[i] for i in keep] for r in rows]
+        sets = ", ".join(f"{c} = excluded.{c}" for c in kc if c != "id")
+        sql = (f"INSERT INTO {t} ({', '.join(kc)}) VALUES ({', '.join('?' * len(kc))}) "
+               f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE excluded.rev > {t}.rev")
+        conn.executemany(sql, rows)
+        n += len(rows)
+    block = tables.get("request")
+    if block and block.get("rows"):
+        ci = {c: i for i, c in enumerate(block["cols"])}
+        params = []
+        for r in block["rows"]:
+            params.append((*(r[ci[f]] for f in HUB_REQUEST_FIELDS), r[ci["h_rev"]], r[ci["seq"]], r[ci["s_rev"]],
+                           r[ci["status"]], r[ci["id"]], r[ci["h_rev"]]))
+        conn.executemany(
+            f"UPDATE request SET {', '.join(f + ' = ?' for f in HUB_REQUEST_FIELDS)}, h_rev = ?, seq = ?, "
+            "status = CASE WHEN ? >= s_rev THEN ? ELSE status END WHERE id = ? AND h_rev < ?", params)
+        n += len(params)
+    return n
+
+
+def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | None = None) -> dict[str, Any]:
+    """Apply one page and move the cursor in the SAME transaction (a crash loses at most this page)."""
+    frm, to = int(page.get("since", 0)), int(page["next"])
+    with tx(conn):
+        cur = kv_int(conn, "pull_cursor")
+        if frm > cur:
+            raise SyncError(409, "gap", f"changes start after hub seq {frm} but this station is at {cur}: need an earlier bundle / 缺少更早的数据包",
+                            expected=cur)
+        n = 0
+        if to > cur:
+            n = apply_tables(conn, page.get("tables") or {})
+            kv_set(conn, "pull_cursor", to)
+        if acked is not None:
+            old = kv_int(conn, "acked_oseq")
+            if acked > old:
+                kv_set(conn, "acked_oseq", acked)
+            conn.execute("DELETE FROM outbox WHERE oseq <= ?", (max(acked, old),))
+    return {"applied": n, "cursor": max(cur, to), "stale": to <= cur}
+
+
+def lines_to_tables(changes: bytes) -> dict[str, Any]:
+    tables: dict[str, Any] = {}
+    for i, line in enumerate(changes.decode("utf-8").splitlines(), start=1):
+        if not line:
+            continue
+        try:
+            ch = json.loads(line)
+            t, row = ch["t"], ch["row"]
+        except (ValueError, KeyError, TypeError):
+            raise SyncError(400, "bad_bundle", f"changes.jsonl line {i} is not a change") from None
+        block = tables.get(t)
+        if block is None:
+            block = tables[t] = {"cols": list(row), "rows": []}
+        block["rows"].append([row.get(c) for c in block["cols"]])
+    return tables
+
+
+def log_start(conn: sqlite3.Connection, mode: str) -> int:
+    from qi_station.timeutil import now_utc, to_db
+
+    with tx(conn):
+        cur = conn.execute("INSERT INTO sync_log(started_at, mode, pushed, pulled, ok) VALUES (?, ?, 0, 0, 0)",
+                           (to_db(now_utc()), mode))
+    return int(cur.lastrowid or 0)
+
+
+def log_end(conn: sqlite3.Connection, log_id: int, *, pushed: int, pulled: int, ok: bool, error: str | None) -> None:
+    from qi_station.timeutil import now_utc, to_db
+
+    now = to_db(now_utc())
+    with tx(conn):
+        conn.execute("UPDATE sync_log SET finished_at = ?, pushed = ?, pulled = ?, ok = ?, error = ? WHERE id = ?",
+                     (now, pushed, pulled, 1 if ok else 0, error, log_id))
+        if ok:
+            kv_set(conn, "last_success", now)
+            kv_del(conn, "last_error")
+        elif error:
+            kv_set(conn, "last_error", f"{now} {error}")
