@@ -8,7 +8,7 @@ compact ``haystack`` column answers every length, and user input is only ever a 
 parameter, so ``"``, ``*``, ``AND``, ``(`` are ordinary characters.
 
 Ranking: exact, then prefix, then substring in the name, then anywhere in the searchable
-text; within each tier the station's own city first, then by name.
+text; within each tier the station's own city first.  An empty query browses by name.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...]]]:
         ql = q.lower()
         hi = ql + _HIGH
         return [
-            ("(t.name_initials = ? OR t.name_py = ? OR lower(t.name) = ?)", (ql, ql, ql)),
+            ("(t.name_initials = ? OR t.name_py = ?)", (ql, ql)),
             ("((t.name_initials >= ? AND t.name_initials < ?) OR (t.name_py >= ? AND t.name_py < ?))",
              (ql, hi, ql, hi)),
             ("(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0)", (ql, ql)),
@@ -132,21 +132,23 @@ def search(
         want = None if limit is None else offset + limit
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
+        # Within a tier: own city first, each part read in index order so LIMIT stops the scan
+        # early (an ORDER BY would have to collect and sort every match first).
+        parts = [("t.city_code = ?", (own_city,)), ("t.city_code IS NOT ?", (own_city,))] if own_city else [("1", ())]
         for cond, tp in _tiers(q):
-            sql = f"SELECT {cols} FROM {table} t WHERE {base} AND {cond} ORDER BY {city_order}"
-            p = [*params, *tp, *city_params]
-            if want is not None:
-                sql += " LIMIT ?"
-                p.append(want)  # earlier tiers may repeat: over-fetch, dedupe below
-            for r in conn.execute(sql, p):
-                if r["id"] in seen:
-                    continue
-                seen.add(r["id"])
-                out.append(_row(kind, r))
-                if want is not None and len(out) >= want:
-                    break
-            if want is not None and len(out) >= want:
-                break
+            for part, pp in parts:
+                sql = f"SELECT {cols} FROM {table} t WHERE {base} AND {cond} AND {part}"
+                p = [*params, *tp, *pp]
+                if want is not None:
+                    sql += " LIMIT ?"
+                    p.append(want)  # earlier tiers may repeat: over-fetch, dedupe below
+                for r in conn.execute(sql, p):
+                    if r["id"] in seen:
+                        continue
+                    seen.add(r["id"])
+                    out.append(_row(kind, r))
+                    if want is not None and len(out) >= want:
+                        return out[offset:]
         return out[offset:]
     finally:
         if not own:
