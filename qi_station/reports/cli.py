@@ -1,0 +1,139 @@
+"""``qi-station report monthly`` and ``qi-station hub report monthly``.
+
+Import-light: Typer and the CLI kit only; SQLAlchemy and openpyxl are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from qi_station.clikit import OPTS, handle_errors, station_db
+
+report_app = typer.Typer(help="Monthly summaries 月报.", no_args_is_help=True)
+hub_report_app = typer.Typer(help="Province-wide monthly summaries at the hub 全省月报.", no_args_is_help=True)
+
+FORMATS = ("xlsx", "csv", "json", "md")
+
+MONTH_HELP = "Month YYYY-MM, Asia/Shanghai (default: the last full month)."
+FORMAT_HELP = "xlsx (default), csv (UTF-8 with BOM), json or md."
+OUT_HELP = "Output file (default: qi-report-<station>-<month>.<ext> for xlsx/csv; stdout for json/md)."
+
+
+def _check_format(fmt: str) -> str:
+    from qi_station.errors import ValidationError
+
+    f = (fmt or "").strip().lower()
+    if f not in FORMATS:
+        raise ValidationError("format", "choice", f"--format must be one of {', '.join(FORMATS)}: {fmt!r}")
+    return f
+
+
+def _check_month(month: str | None) -> str:
+    from qi_station.timeutil import last_full_month, month_bounds_utc
+
+    m = (month or "").strip() or last_full_month()
+    month_bounds_utc(m)  # raises ValidationError("month", ...)
+    y, mm = m.split("-")
+    if len(y) != 4 or len(mm) != 2:
+        from qi_station.errors import ValidationError
+
+        raise ValidationError("month", "yyyy-mm", f"not a month YYYY-MM: {m!r} / 月份格式应为 YYYY-MM")
+    return m
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """Progress on stderr, only when stderr is a terminal: query steps, then detail rows written."""
+    if not sys.stderr.isatty():
+        yield (lambda _s: None), (lambda _d, _t: None)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as p:
+        steps = p.add_task(f"{label}: queries", total=9)
+        rows = p.add_task(f"{label}: rows", total=None, visible=False)
+
+        def step(name: str) -> None:
+            p.update(steps, advance=1, description=f"{label}: {name}")
+
+        def row(done: int, total: int) -> None:
+            p.update(rows, completed=done, total=total, visible=True)
+
+        yield step, row
+
+
+def _emit(report: dict[str, Any], fmt: str, out: Path | None, default_stem: str) -> None:
+    from qi_station.reports.writers import render_json, render_markdown, write_report
+
+    lang = "en" if OPTS.lang == "en" else "zh"
+    if out is None and fmt in ("json", "md"):
+        text = render_json(report) if fmt == "json" else render_markdown(report, lang)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(out) if out is not None else Path.cwd() / f"{default_stem}.{fmt}"
+    with _progress("write") as (_step, row):
+        write_report(report, fmt, path, lang=lang, progress=row)
+    typer.echo(str(path))
+
+
+@report_app.command("monthly")
+@handle_errors
+def monthly(
+    month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
+    fmt: str = typer.Option("xlsx", "--format", help=FORMAT_HELP),
+    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+) -> None:
+    """This station's monthly summary 本站月报."""
+    f = _check_format(fmt)
+    m = _check_month(month)
+    from qi_station.reports.compute import monthly_report
+
+    db = station_db()
+    with _progress("report") as (step, _row):
+        report = monthly_report(db, m, progress=step)
+    _emit(report, f, out, f"qi-report-{report['station']['code'] or 'station'}-{m}")
+
+
+@hub_report_app.command("monthly")
+@handle_errors
+def hub_monthly(
+    database_url: str | None = typer.Option(None, "--database-url", help="Hub database URL (default: QI_HUB_DATABASE_URL or the user data dir)."),
+    month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
+    station: str | None = typer.Option(None, "--station", help="One station's report (its code)."),
+    fmt: str = typer.Option("xlsx", "--format", help=FORMAT_HELP),
+    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+) -> None:
+    """Province-wide monthly summary: per station, per city, province 全省月报."""
+    f = _check_format(fmt)
+    m = _check_month(month)
+    from qi_station.config import default_hub_url
+    from qi_station.errors import DatabaseError
+    from qi_station.reports.compute import monthly_report
+
+    url = default_hub_url(database_url)
+    if url.startswith("sqlite:///"):
+        p = Path(url[len("sqlite:///"):])
+        if not p.is_file():
+            raise DatabaseError(f"hub database not found: {p}")
+    code = station.strip().upper() if station else None
+    try:
+        with _progress("report") as (step, _row):
+            report = monthly_report(url, m, station=code, hub=True, progress=step)
+    except Exception as e:  # noqa: BLE001 - connection / schema problems become one message
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(e, SQLAlchemyError):
+            raise DatabaseError(f"cannot read the hub database: {getattr(e, 'orig', None) or e}") from e
+        raise
+    stem = f"qi-report-{code}-{m}" if code else f"qi-report-province-{m}"
+    _emit(report, f, out, stem)

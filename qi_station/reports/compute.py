@@ -1,0 +1,607 @@
+"""Monthly report figures, computed from the ledger (``request_event``) with SQLAlchemy Core.
+
+Every figure is defined in ``docs/reports.md``. The same code runs on the station SQLite database and on
+the hub database (SQLite or PostgreSQL, same schema): plain ``text()`` queries, typed bind parameters
+(naive-UTC ``datetime`` and ``date`` values), one tiny dialect switch for reading JSON event data.
+
+Figures are first accumulated per station (:class:`Acc`); a city or the province is the merge of its
+stations, so additive figures are exact sums and the others (distinct enterprises, medians, rates) are
+recomputed from the merged raw material.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from qi_station import domain
+from qi_station.timeutil import TZ, month_bounds_utc, now_utc, previous_month
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+WINDOW = 12  # months in the chart series (the report month is the last one)
+MOVE_STATUSES = ("accepted", "resolved", "closed", "cancelled")
+COUNT_KEYS = ("received", *MOVE_STATUSES)
+#: figures compared with the previous month
+CHANGE_KEYS = (*COUNT_KEYS, "open_at_end", "overdue_at_end", "problems_solved", "cost_saved_wan")
+#: figures summed from January to the report month
+YTD_KEYS = (*COUNT_KEYS, "problems_solved", "cost_saved_wan", "rated", "satisfied")
+REFERRAL_KINDS = ("expert", "institution", "equipment", "project")
+TOP_N = 10
+UNKNOWN = "unknown"
+
+_OPEN_SQL = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
+_MOVES_SQL = ", ".join(f"'{s}'" for s in MOVE_STATUSES)
+
+
+# ---- value normalisation (SQLite gives text, PostgreSQL gives objects) ------------------------------
+def as_utc(value: Any) -> datetime | None:
+    """A stored datetime (text on SQLite, datetime on PostgreSQL) as naive UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        dt = datetime.fromisoformat(str(value))
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def as_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def local_iso(value: Any) -> str | None:
+    """Naive UTC -> ISO-8601 in Asia/Shanghai, e.g. ``2026-01-31T23:30:00+08:00``."""
+    dt = as_utc(value)
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC).astimezone(TZ).isoformat(timespec="seconds")
+
+
+def month_first_day(month: str) -> date:
+    y, m = (int(x) for x in month.split("-"))
+    return date(y, m, 1)
+
+
+def next_month(month: str) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    return f"{y + (m == 12)}-{m % 12 + 1:02d}"
+
+
+def window_months(month: str, n: int = WINDOW) -> list[str]:
+    months = [month]
+    for _ in range(n - 1):
+        months.append(previous_month(months[-1]))
+    return months[::-1]
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+# ---- per-group raw material ------------------------------------------------------------------------
+@dataclass
+class Acc:
+    """Raw material of one group (a station; cities and the province are merges)."""
+
+    # per window month (index 0 .. WINDOW-1): moves, outcomes, satisfaction, open-count deltas
+    series: dict[str, list[int]] = field(default_factory=lambda: {
+        k: [0] * WINDOW for k in (*COUNT_KEYS, "problems_solved", "cost_cents", "rated", "satisfied", "open_delta")
+    })
+    open_before: int = 0  # open requests at the window's start
+    overdue_end: int = 0
+    overdue_prev_end: int = 0
+    enterprises: set[str] = field(default_factory=set)
+    first_seen: dict[str, datetime] = field(default_factory=dict)  # enterprise -> first request in scope
+    by_element: Counter[str] = field(default_factory=Counter)
+    by_channel: Counter[str] = field(default_factory=Counter)
+    by_city: Counter[str] = field(default_factory=Counter)
+    accept_hours: list[float] = field(default_factory=list)
+    resolve_days: list[float] = field(default_factory=list)
+    referrals: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, id, name)
+    data_as_of: datetime | None = None
+
+    def merge(self, other: Acc) -> Acc:
+        for k, vals in other.series.items():
+            mine = self.series[k]
+            for i, v in enumerate(vals):
+                mine[i] += v
+        self.open_before += other.open_before
+        self.overdue_end += other.overdue_end
+        self.overdue_prev_end += other.overdue_prev_end
+        self.enterprises |= other.enterprises
+        for ent, at in other.first_seen.items():
+            cur = self.first_seen.get(ent)
+            if cur is None or at < cur:
+                self.first_seen[ent] = at
+        self.by_element.update(other.by_element)
+        self.by_channel.update(other.by_channel)
+        self.by_city.update(other.by_city)
+        self.accept_hours += other.accept_hours
+        self.resolve_days += other.resolve_days
+        self.referrals.update(other.referrals)
+        if other.data_as_of and (self.data_as_of is None or other.data_as_of > self.data_as_of):
+            self.data_as_of = other.data_as_of
+        return self
+
+    def open_at(self, idx: int) -> int:
+        """Open requests at the end of window month ``idx``."""
+        return self.open_before + sum(self.series["open_delta"][: idx + 1])
+
+
+def merged(accs: Iterable[Acc]) -> Acc:
+    out = Acc()
+    for a in accs:
+        out.merge(a)
+    return out
+
+
+# ---- SQL helpers --------------------------------------------------------------------------------------
+def _bucket(col: str, n: int = WINDOW, before: bool = False) -> str:
+    """CASE expression: index of the window month ``col`` falls in (``-1`` before the window)."""
+    parts = ["CASE"]
+    if before:
+        parts.append(f"WHEN {col} < :b0 THEN -1")
+    for i in range(n - 1):
+        parts.append(f"WHEN {col} < :b{i + 1} THEN {i}")
+    parts.append(f"ELSE {n - 1} END")
+    return " ".join(parts)
+
+
+def _json_int(dialect: str, col: str, key: str) -> str:
+    if dialect == "postgresql":
+        return f"CAST(CAST({col} AS json) ->> '{key}' AS integer)"
+    return f"CAST(json_extract({col}, '$.{key}') AS INTEGER)"
+
+
+def _json_cents(dialect: str, col: str, key: str) -> str:
+    """A decimal string in the JSON (e.g. ``"12.34"`` 万元) as integer hundredths."""
+    if dialect == "postgresql":
+        return f"CAST(ROUND(CAST(CAST({col} AS json) ->> '{key}' AS numeric) * 100) AS integer)"
+    return f"CAST(ROUND(CAST(json_extract({col}, '$.{key}') AS REAL) * 100) AS INTEGER)"
+
+
+class Q:
+    """Runs ``text()`` queries with typed bind parameters on one connection."""
+
+    def __init__(self, conn: Connection, station: str | None) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self.station = station
+
+    def st(self, alias: str = "r") -> str:
+        return f" AND {alias}.station_code = :st" if self.station else ""
+
+    def rows(self, sql: str, **params: Any) -> Iterator[Any]:
+        from sqlalchemy import Date, DateTime, String, bindparam, text
+
+        if self.station:
+            params["st"] = self.station
+        stmt = text(sql)
+        binds: list[Any] = []
+        for k, v in params.items():
+            if f":{k}" not in sql:
+                continue
+            type_: Any = None
+            if isinstance(v, datetime):
+                type_ = DateTime()
+            elif isinstance(v, date):
+                type_ = Date()
+            elif isinstance(v, str):
+                type_ = String()
+            binds.append(bindparam(k, v, type_=type_))
+        stmt = stmt.bindparams(*binds)
+        return iter(self.conn.execute(stmt))
+
+
+@contextmanager
+def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
+    """A read-only snapshot connection for a report.
+
+    SQLite: the station engine begins with ``BEGIN IMMEDIATE`` (a write lock); a report only reads, so the
+    connection swaps it for a deferred read transaction (one consistent WAL snapshot, writers not blocked).
+    PostgreSQL: ``REPEATABLE READ, READ ONLY`` and ``TIME ZONE 'UTC'`` for the whole transaction.
+    """
+    from qi_station.db.engine import make_engine
+
+    engine = make_engine(url_or_path)
+    try:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                conn.exec_driver_sql("COMMIT")  # end the engine's BEGIN IMMEDIATE at once
+                conn.exec_driver_sql("BEGIN")  # deferred: a read snapshot
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+        else:
+            with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+    finally:
+        engine.dispose()
+
+
+# ---- the figures -------------------------------------------------------------------------------------
+@dataclass
+class Raw:
+    month: str
+    months: list[str]
+    accs: dict[str, Acc]  # per station code
+    stations: dict[str, dict[str, Any]]  # code -> {code, name, region_code, city_code, is_self}
+    details: list[dict[str, Any]]
+    generated_at: datetime
+
+
+def collect(conn: Connection, month: str, station: str | None = None,
+            progress: Callable[[str], None] | None = None) -> Raw:
+    """Run every report query for ``month`` ('YYYY-MM', Asia/Shanghai), optionally one station only."""
+    start, end = month_bounds_utc(month)  # validates the month
+    months = window_months(month)
+    bounds = [month_bounds_utc(m)[0] for m in months] + [end]
+    b = {f"b{i}": v for i, v in enumerate(bounds)}
+    q = Q(conn, station)
+    accs: dict[str, Acc] = {}
+
+    def acc(code: str) -> Acc:
+        a = accs.get(code)
+        if a is None:
+            a = accs[code] = Acc()
+        return a
+
+    def step(name: str) -> None:
+        if progress:
+            progress(name)
+
+    # 1. received per window month
+    step("received")
+    for code, bk, n in q.rows(
+        f"SELECT r.station_code, {_bucket('r.received_at')} AS bk, COUNT(*) FROM request r "
+        f"WHERE r.received_at >= :b0 AND r.received_at < :b{WINDOW} AND NOT r.deleted{q.st()} "
+        "GROUP BY r.station_code, bk", **b,
+    ):
+        acc(code).series["received"][int(bk)] += int(n)
+
+    # 2. requests moved into accepted / resolved / closed / cancelled, per window month; satisfaction
+    step("moves")
+    for code, bk, to_status, n, rated, satisfied in q.rows(
+        f"SELECT r.station_code, {_bucket('e.at')} AS bk, e.to_status, COUNT(DISTINCT e.request_id), "
+        "SUM(CASE WHEN e.to_status = 'closed' AND r.satisfaction IS NOT NULL THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN e.to_status = 'closed' AND r.satisfaction >= 3 THEN 1 ELSE 0 END) "
+        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"WHERE e.at >= :b0 AND e.at < :b{WINDOW} AND e.kind = 'status' AND e.to_status IN ({_MOVES_SQL}) "
+        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status", **b,
+    ):
+        a = acc(code)
+        a.series[to_status][int(bk)] += int(n)
+        if to_status == "closed":
+            a.series["rated"][int(bk)] += int(rated or 0)
+            a.series["satisfied"][int(bk)] += int(satisfied or 0)
+
+    # 3. outcomes of the last resolution of each request within each window month
+    step("outcomes")
+    ps = _json_int(q.dialect, "e.data", "problems_solved")
+    cents = _json_cents(q.dialect, "e.data", "cost_saved")
+    for code, bk, solved, cost in q.rows(
+        f"SELECT r.station_code, {_bucket('e.at')} AS bk, SUM({ps}), SUM({cents}) "
+        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"WHERE e.at >= :b0 AND e.at < :b{WINDOW} AND e.kind = 'status' AND e.to_status = 'resolved' "
+        f"AND NOT r.deleted{q.st()} AND NOT EXISTS (SELECT 1 FROM request_event e2 "
+        "WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
+        f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < :b{WINDOW} AND {_bucket('e2.at')} = {_bucket('e.at')}) "
+        "GROUP BY r.station_code, bk", **b,
+    ):
+        a = acc(code)
+        a.series["problems_solved"][int(bk)] += int(solved or 0)
+        a.series["cost_cents"][int(bk)] += int(cost or 0)
+
+    # 4. open / overdue at month ends, from the event history (sum of open-count deltas before the end)
+    step("open")
+    delta = (f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
+             f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)")
+    for code, bk, d, od, od_prev in q.rows(
+        f"SELECT r.station_code, {_bucket('e.at', before=True)} AS bk, SUM({delta}), "
+        f"SUM(CASE WHEN r.promised_date < :dend THEN {delta} ELSE 0 END), "
+        f"SUM(CASE WHEN e.at < :pend AND r.promised_date < :dprev THEN {delta} ELSE 0 END) "
+        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"WHERE e.at < :b{WINDOW} AND e.kind IN ('created', 'status', 'referral') "
+        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk",
+        **b, dend=month_first_day(next_month(month)), dprev=month_first_day(month), pend=start,
+    ):
+        a = acc(code)
+        if int(bk) < 0:
+            a.open_before += int(d or 0)
+        else:
+            a.series["open_delta"][int(bk)] += int(d or 0)
+        a.overdue_end += int(od or 0)
+        a.overdue_prev_end += int(od_prev or 0)
+
+    # 5. time to accept / resolve (medians), for moves within the month
+    step("durations")
+    accepted: dict[str, tuple[str, float]] = {}
+    resolved: dict[str, tuple[str, datetime, datetime]] = {}
+    for code, rid, to_status, at, received_at, accepted_at in q.rows(
+        "SELECT r.station_code, e.request_id, e.to_status, e.at, r.received_at, r.accepted_at "
+        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        "WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.to_status IN ('accepted', 'resolved') "
+        f"AND NOT r.deleted{q.st()}", s=start, e=end,
+    ):
+        rec = as_utc(received_at)
+        assert rec is not None
+        if to_status == "accepted":
+            first = as_utc(accepted_at)
+            if first is not None and start <= first < end:
+                accepted[rid] = (code, (first - rec).total_seconds() / 3600)
+        else:
+            when = as_utc(at)
+            assert when is not None
+            prev = resolved.get(rid)
+            if prev is None or when > prev[1]:
+                resolved[rid] = (code, when, rec)
+    for code, hours in accepted.values():
+        acc(code).accept_hours.append(hours)
+    for code, when, rec in resolved.values():
+        acc(code).resolve_days.append((when - rec).total_seconds() / 86400)
+
+    # 6. referrals made in the month
+    step("referrals")
+    for code, kind, item_id, item_name, n in q.rows(
+        "SELECT r.station_code, f.kind, f.item_id, f.item_name, COUNT(*) FROM referral f "
+        "JOIN request r ON r.id = f.request_id "
+        f"WHERE f.created_at >= :s AND f.created_at < :e AND NOT r.deleted{q.st()} "
+        "GROUP BY r.station_code, f.kind, f.item_id, f.item_name", s=start, e=end,
+    ):
+        acc(code).referrals[(kind, item_id, item_name)] += int(n)
+
+    # 7. details: every request received or changed in the month, every field
+    step("details")
+    details: list[dict[str, Any]] = []
+    for row in q.rows(
+        "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        "(SELECT COUNT(*) FROM request_event x WHERE x.request_id = r.id AND x.at >= :s AND x.at < :e) AS events_in_month "
+        "FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        f"WHERE NOT r.deleted{q.st()} AND ((r.received_at >= :s AND r.received_at < :e) OR r.id IN "
+        "(SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e)) "
+        "ORDER BY r.received_at, r.number", s=start, e=end,
+    ):
+        d = dict(row._mapping)
+        rec = as_utc(d["received_at"])
+        assert rec is not None
+        d["received_in_month"] = start <= rec < end
+        if d["received_in_month"]:
+            a = acc(d["station_code"])
+            a.enterprises.add(d["enterprise_id"])
+            elements = json.loads(d.get("elements") or "[]")
+            for el in dict.fromkeys(elements):  # a request counts once under each of its elements
+                a.by_element[el] += 1
+            a.by_channel[d.get("channel") or UNKNOWN] += 1
+            a.by_city[d.get("enterprise_city") or UNKNOWN] += 1
+        details.append(d)
+
+    # 8. first request ever (in scope) of the enterprises served this month
+    step("enterprises")
+    for code, ent_id, first in q.rows(
+        "SELECT r.station_code, r.enterprise_id, MIN(r.received_at) FROM request r "
+        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id IN (SELECT r2.enterprise_id FROM request r2 "
+        f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')}) "
+        "GROUP BY r.station_code, r.enterprise_id", s=start, e=end,
+    ):
+        at = as_utc(first)
+        assert at is not None
+        acc(code).first_seen[ent_id] = at
+
+    # 9. stations and data freshness
+    step("stations")
+    for code, newest in q.rows(
+        f"SELECT r.station_code, MAX(r.updated_at) FROM request r WHERE NOT r.deleted{q.st()} GROUP BY r.station_code"
+    ):
+        if code in accs:
+            accs[code].data_as_of = as_utc(newest)
+    stations: dict[str, dict[str, Any]] = {}
+    for code, name, region, is_self in q.rows("SELECT code, name, region_code, is_self FROM station"):
+        stations[code] = {"code": code, "name": name, "region_code": region,
+                          "city_code": domain.city_of(region), "is_self": bool(is_self)}
+    return Raw(month, months, accs, stations, details, now_utc())
+
+
+# ---- figures out of the raw material ---------------------------------------------------------------
+def _cents_to_wan(c: int) -> float:
+    return round(c / 100, 2)
+
+
+def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
+    """The report figures of one group (JSON-ready; the contract of issue 5)."""
+    cur = WINDOW - 1
+    start, _end = month_bounds_utc(month)
+    s = acc.series
+    out: dict[str, Any] = {k: s[k][cur] for k in COUNT_KEYS}
+    out["open_at_end"] = acc.open_at(cur)
+    out["overdue_at_end"] = acc.overdue_end
+    out["enterprises_served"] = len(acc.enterprises)
+    out["new_enterprises"] = sum(1 for e in acc.enterprises if acc.first_seen.get(e, start) >= start)
+    out["by_element"] = {el: acc.by_element[el] for el in domain.ELEMENTS if acc.by_element[el]}
+    out["by_element"].update({k: v for k, v in sorted(acc.by_element.items()) if k not in domain.ELEMENTS})
+    out["by_channel"] = {ch: acc.by_channel[ch] for ch in domain.CHANNELS if acc.by_channel[ch]}
+    out["by_channel"].update({k: v for k, v in sorted(acc.by_channel.items()) if k not in domain.CHANNELS})
+    out["by_city"] = dict(sorted(acc.by_city.items(), key=lambda kv: (kv[0] == UNKNOWN, kv[0])))
+    out["problems_solved"] = s["problems_solved"][cur]
+    out["cost_saved_wan"] = _cents_to_wan(s["cost_cents"][cur])
+    rated, satisfied = s["rated"][cur], s["satisfied"][cur]
+    out["satisfaction"] = {"rated": rated, "satisfied": satisfied,
+                           "rate": round(satisfied / rated, 4) if rated else None}
+    counts = {k: 0 for k in REFERRAL_KINDS}
+    per_kind: dict[str, list[tuple[str, str, int]]] = {k: [] for k in REFERRAL_KINDS}
+    for (kind, item_id, name), n in acc.referrals.items():
+        counts[kind] = counts.get(kind, 0) + n
+        per_kind.setdefault(kind, []).append((item_id, name, n))
+    out["referrals"] = {
+        "counts": counts,
+        "top": {kind: [{"id": i, "name": nm, "count": n}
+                       for i, nm, n in sorted(items, key=lambda t: (-t[2], t[1], t[0]))[:TOP_N]]
+                for kind, items in per_kind.items()},
+    }
+    out["median_hours_to_accept"] = _median(acc.accept_hours)
+    out["median_days_to_resolve"] = _median(acc.resolve_days)
+    # year to date: the report month's year, January .. month
+    year = month[:4]
+    idx = [i for i, m in enumerate(months) if m[:4] == year]
+    ytd: dict[str, Any] = {"from": f"{year}-01", "to": month}
+    for k in YTD_KEYS:
+        src = "cost_cents" if k == "cost_saved_wan" else k
+        total = sum(s[src][i] for i in idx)
+        ytd[k] = _cents_to_wan(total) if k == "cost_saved_wan" else total
+    ytd["satisfaction_rate"] = round(ytd["satisfied"] / ytd["rated"], 4) if ytd["rated"] else None
+    out["year_to_date"] = ytd
+    prev: dict[str, Any] = {k: s[k][cur - 1] for k in COUNT_KEYS}
+    prev["open_at_end"] = acc.open_at(cur - 1)
+    prev["overdue_at_end"] = acc.overdue_prev_end
+    prev["problems_solved"] = s["problems_solved"][cur - 1]
+    prev["cost_saved_wan"] = _cents_to_wan(s["cost_cents"][cur - 1])
+    change: dict[str, Any] = {"previous_month": months[cur - 1]}
+    for k in CHANGE_KEYS:
+        c, p = out[k], prev[k]
+        change[k] = {"previous": p, "delta": round(c - p, 2) if isinstance(c, float) else c - p,
+                     "pct": round((c - p) / p * 100, 1) if p else None}
+    out["change"] = change
+    out["series"] = [
+        {"month": m, **{k: s[k][i] for k in COUNT_KEYS}, "open_at_end": acc.open_at(i)}
+        for i, m in enumerate(months)
+    ]
+    return out
+
+
+DETAIL_FIELDS = (
+    "number", "station_code", "enterprise_name", "enterprise_uscc", "enterprise_city", "elements", "sub_type",
+    "title", "description", "channel", "urgency", "contact_name", "phone_display", "phone_e164", "received_at",
+    "promised_date", "status", "operator", "accepted_at", "resolved_at", "closed_at", "cancelled_at", "result",
+    "problems_solved", "cost_saved_wan", "satisfaction", "followup_note", "followup_at", "hub_expert_id",
+    "hub_note", "hub_priority", "received_in_month", "events_in_month", "id", "enterprise_id", "created_at",
+    "updated_at",
+)
+_DT_FIELDS = ("received_at", "accepted_at", "resolved_at", "closed_at", "cancelled_at", "followup_at",
+              "created_at", "updated_at")
+
+
+def detail_row(d: dict[str, Any]) -> dict[str, Any]:
+    """One details row: every request field, times in Asia/Shanghai ISO-8601, money in 万元."""
+    out: dict[str, Any] = {}
+    for k in DETAIL_FIELDS:
+        if k in _DT_FIELDS:
+            out[k] = local_iso(d.get(k))
+        elif k == "elements":
+            out[k] = json.loads(d.get("elements") or "[]")
+        elif k == "promised_date":
+            pd = as_date(d.get(k))
+            out[k] = pd.isoformat() if pd else None
+        elif k == "cost_saved_wan":
+            c = d.get("cost_saved_cents")
+            out[k] = None if c is None else _cents_to_wan(int(c))
+        elif k == "received_in_month":
+            out[k] = bool(d.get(k))
+        else:
+            out[k] = d.get(k)
+    return out
+
+
+def _station_ref(code: str, stations: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    st = stations.get(code)
+    return {"code": code, "name": st["name"] if st else code}
+
+
+def _as_of(acc: Acc) -> str | None:
+    return local_iso(acc.data_as_of)
+
+
+def station_report(raw: Raw, code: str | None = None) -> dict[str, Any]:
+    """The report of one station (the station's own database, or one station at the hub)."""
+    if code is None:
+        selfs = [c for c, st in raw.stations.items() if st["is_self"]]
+        code = selfs[0] if selfs else (sorted(raw.accs)[0] if raw.accs else "")
+    acc = merged(a for c, a in raw.accs.items() if c == code)
+    return {
+        "month": raw.month,
+        "station": _station_ref(code, raw.stations),
+        "generated_at": local_iso(raw.generated_at),
+        "data_as_of": _as_of(acc),
+        **figures(acc, raw.month, raw.months),
+        "details": [detail_row(d) for d in raw.details if d["station_code"] == code],
+    }
+
+
+def hub_report(raw: Raw) -> dict[str, Any]:
+    """The province-wide report: per station, per city (of the station) and the province."""
+    codes = sorted(raw.accs)
+    by_city: dict[str, list[str]] = {}
+    for c in codes:
+        st = raw.stations.get(c)
+        by_city.setdefault((st or {}).get("city_code") or UNKNOWN, []).append(c)
+    province = merged(raw.accs.values())
+    stations_out = []
+    for c in codes:
+        city = (raw.stations.get(c) or {}).get("city_code") or UNKNOWN
+        stations_out.append({
+            "station": _station_ref(c, raw.stations),
+            "city": {"code": city, "name": domain.CITIES.get(city, city)},
+            "data_as_of": _as_of(raw.accs[c]),
+            **figures(raw.accs[c], raw.month, raw.months),
+        })
+    cities_out = []
+    for city in sorted(by_city, key=lambda x: (x == UNKNOWN, x)):
+        a = merged(raw.accs[c] for c in by_city[city])
+        cities_out.append({
+            "city": {"code": city, "name": domain.CITIES.get(city, city)},
+            "stations": by_city[city],
+            "data_as_of": _as_of(a),
+            **figures(a, raw.month, raw.months),
+        })
+    return {
+        "month": raw.month,
+        "scope": "province",
+        "station": {"code": domain.PROVINCE_CODE, "name": domain.PROVINCE_NAME},
+        "generated_at": local_iso(raw.generated_at),
+        "data_as_of": _as_of(province),
+        **figures(province, raw.month, raw.months),
+        "cities": cities_out,
+        "stations": stations_out,
+        "details": [detail_row(d) for d in raw.details],
+    }
+
+
+def monthly_report(url_or_path: Any, month: str, *, station: str | None = None, hub: bool = False,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Compute a monthly report from a database URL or SQLite path.
+
+    ``hub=False``: the station report (this station's own code unless ``station`` is given).
+    ``hub=True``: the province report; with ``station`` it is that station's report at the hub.
+    """
+    month_bounds_utc(month)
+    with report_connection(url_or_path) as conn:
+        if not hub and station is None:
+            from sqlalchemy import text
+
+            row = conn.execute(text("SELECT code FROM station WHERE is_self = :t").bindparams(t=True)).first()
+            station = row[0] if row else None
+        raw = collect(conn, month, station, progress)
+    if hub and station is None:
+        return hub_report(raw)
+    return station_report(raw, station)

@@ -1,0 +1,496 @@
+"""Report writers: xlsx (openpyxl, native chart), CSV (utf-8-sig), JSON, Markdown.
+
+Every file is written atomically: a temporary file in the target directory, then ``os.replace``.
+Headers are Chinese by default, English with ``lang="en"``. Nothing is ever truncated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from qi_station import domain
+
+FORMATS = ("xlsx", "csv", "json", "md")
+Progress = Callable[[int, int], None]  # (done, total) of the details rows
+
+# ---- labels ----------------------------------------------------------------------------------------
+FIGURE_LABELS: dict[str, tuple[str, str]] = {
+    "received": ("登记需求数", "Requests received"),
+    "accepted": ("受理数", "Accepted"),
+    "resolved": ("办结数", "Resolved"),
+    "closed": ("回访数", "Closed (followed up)"),
+    "cancelled": ("取消数", "Cancelled"),
+    "open_at_end": ("月末未办结数", "Open at month end"),
+    "overdue_at_end": ("月末超期数", "Overdue at month end"),
+    "enterprises_served": ("服务企业数", "Enterprises served"),
+    "new_enterprises": ("新增企业数", "New enterprises"),
+    "problems_solved": ("解决问题数", "Problems solved"),
+    "cost_saved_wan": ("节约成本（万元）", "Cost saved (10k CNY)"),
+    "rated": ("评价数", "Ratings"),
+    "satisfied": ("满意数（基本满意及以上）", "Satisfied (3-5)"),
+    "rate": ("满意率", "Satisfaction rate"),
+    "median_hours_to_accept": ("受理用时中位数（小时）", "Median hours to accept"),
+    "median_days_to_resolve": ("办结用时中位数（天）", "Median days to resolve"),
+}
+WORDS: dict[str, tuple[str, str]] = {
+    "title": ("质量基础设施一站式服务月报", "QI one-stop service monthly report"),
+    "month": ("月份", "Month"),
+    "station": ("站点", "Station"),
+    "generated_at": ("生成时间", "Generated at"),
+    "data_as_of": ("数据截至", "Data as of"),
+    "figure": ("指标", "Figure"),
+    "value": ("本月", "This month"),
+    "previous": ("上月", "Previous month"),
+    "delta": ("环比增减", "Change"),
+    "ytd": ("本年累计", "Year to date"),
+    "series": ("近12个月", "Last 12 months"),
+    "category": ("分类", "Category"),
+    "item": ("项目", "Item"),
+    "count": ("数量", "Count"),
+    "element": ("服务要素", "QI element"),
+    "channel": ("渠道", "Channel"),
+    "city": ("地市", "City"),
+    "referral": ("转办", "Referrals"),
+    "top": ("转办最多", "Most referred"),
+    "overview": ("概览", "Overview"),
+    "breakdowns": ("分类", "Breakdowns"),
+    "details": ("明细", "Details"),
+    "cities": ("地市", "Cities"),
+    "stations": ("站点", "Stations"),
+    "province": ("全省", "Province"),
+    "unknown": ("未知", "Unknown"),
+    "details_note": ("明细（全部记录；完整字段见 xlsx/csv/json）",
+                     "Details (every row; all fields in xlsx/csv/json)"),
+}
+REFERRAL_KIND_LABELS = {"expert": ("专家", "Experts"), "institution": ("机构", "Institutions"),
+                        "equipment": ("设备", "Equipment"), "project": ("项目", "Projects")}
+DETAIL_LABELS: dict[str, tuple[str, str]] = {
+    "number": ("编号", "Number"),
+    "station_code": ("站点编码", "Station"),
+    "enterprise_name": ("企业名称", "Enterprise"),
+    "enterprise_uscc": ("统一社会信用代码", "USCC"),
+    "enterprise_city": ("企业所在地市", "Enterprise city"),
+    "elements": ("服务要素", "Elements"),
+    "sub_type": ("细分类型", "Sub-type"),
+    "title": ("需求标题", "Title"),
+    "description": ("需求描述", "Description"),
+    "channel": ("渠道", "Channel"),
+    "urgency": ("紧急程度", "Urgency"),
+    "contact_name": ("联系人", "Contact"),
+    "phone_display": ("联系电话", "Phone"),
+    "phone_e164": ("电话（E.164）", "Phone (E.164)"),
+    "received_at": ("登记时间", "Received at"),
+    "promised_date": ("承诺办结日期", "Promised date"),
+    "status": ("当前状态", "Current status"),
+    "operator": ("登记人", "Operator"),
+    "accepted_at": ("受理时间", "Accepted at"),
+    "resolved_at": ("办结时间", "Resolved at"),
+    "closed_at": ("回访时间", "Closed at"),
+    "cancelled_at": ("取消时间", "Cancelled at"),
+    "result": ("办理结果", "Result"),
+    "problems_solved": ("解决问题数", "Problems solved"),
+    "cost_saved_wan": ("节约成本（万元）", "Cost saved (10k CNY)"),
+    "satisfaction": ("满意度", "Satisfaction"),
+    "followup_note": ("回访记录", "Follow-up note"),
+    "followup_at": ("回访日期", "Follow-up at"),
+    "hub_expert_id": ("省级指派专家", "Hub expert"),
+    "hub_note": ("省级备注", "Hub note"),
+    "hub_priority": ("省级优先级", "Hub priority"),
+    "received_in_month": ("本月登记", "Received this month"),
+    "events_in_month": ("本月变更次数", "Changes this month"),
+    "id": ("需求ID", "Request id"),
+    "enterprise_id": ("企业ID", "Enterprise id"),
+    "created_at": ("创建时间", "Created at"),
+    "updated_at": ("更新时间", "Updated at"),
+}
+HEADLINE = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end", "overdue_at_end",
+            "enterprises_served", "new_enterprises", "problems_solved", "cost_saved_wan", "rated", "satisfied",
+            "rate", "median_hours_to_accept", "median_days_to_resolve")
+SERIES_KEYS = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end")
+
+
+def _i(lang: str) -> int:
+    return 1 if lang == "en" else 0
+
+
+def word(key: str, lang: str) -> str:
+    return WORDS[key][_i(lang)]
+
+
+def fig_label(key: str, lang: str) -> str:
+    return FIGURE_LABELS[key][_i(lang)]
+
+
+def element_label(code: str, lang: str) -> str:
+    return (domain.ELEMENT_EN if lang == "en" else domain.ELEMENT_ZH).get(code, code)
+
+
+def channel_label(code: str, lang: str) -> str:
+    if lang == "en":
+        return code.replace("_", " ")
+    return domain.CHANNEL_ZH.get(code, code)
+
+
+def city_label(code: str, lang: str) -> str:
+    if code == "unknown" or not code:
+        return word("unknown", lang)
+    name = domain.CITIES.get(code, code)
+    return f"{name} {code}" if lang == "en" else name
+
+
+def status_label(code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    return (domain.STATUS_EN if lang == "en" else domain.STATUS_ZH).get(code, code)
+
+
+def headline_values(report: dict[str, Any]) -> dict[str, Any]:
+    sat = report.get("satisfaction") or {}
+    out = {k: report.get(k) for k in HEADLINE if k not in ("rated", "satisfied", "rate")}
+    out["rated"] = sat.get("rated")
+    out["satisfied"] = sat.get("satisfied")
+    out["rate"] = sat.get("rate")
+    return {k: out[k] for k in HEADLINE}
+
+
+def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, int]]:
+    """(category, item, count) rows: elements, channels, cities, referral counts and top items."""
+    rows: list[tuple[str, str, int]] = []
+    for code, n in (report.get("by_element") or {}).items():
+        rows.append((word("element", lang), element_label(code, lang), n))
+    for code, n in (report.get("by_channel") or {}).items():
+        rows.append((word("channel", lang), channel_label(code, lang), n))
+    for code, n in (report.get("by_city") or {}).items():
+        rows.append((word("city", lang), city_label(code, lang), n))
+    refs = report.get("referrals") or {}
+    for kind, n in (refs.get("counts") or {}).items():
+        rows.append((word("referral", lang), REFERRAL_KIND_LABELS.get(kind, (kind, kind))[_i(lang)], n))
+    for kind, items in (refs.get("top") or {}).items():
+        cat = f"{word('top', lang)} · {REFERRAL_KIND_LABELS.get(kind, (kind, kind))[_i(lang)]}"
+        for it in items:
+            rows.append((cat, str(it["name"]), int(it["count"])))
+    return rows
+
+
+def detail_header(report: dict[str, Any], lang: str) -> list[str]:
+    return [DETAIL_LABELS[k][_i(lang)] for k in _detail_keys(report)]
+
+
+def _detail_keys(report: dict[str, Any]) -> list[str]:
+    det = report.get("details") or []
+    return list(det[0].keys()) if det else list(DETAIL_LABELS)
+
+
+def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
+    """Details rows as display values (labels for codes; every field, nothing cut)."""
+    keys = _detail_keys(report)
+    for d in report.get("details") or []:
+        row: list[Any] = []
+        for k in keys:
+            v = d.get(k)
+            if k == "elements":
+                v = "、".join(element_label(e, lang) for e in v or []) if lang != "en" else \
+                    ", ".join(element_label(e, lang) for e in v or [])
+            elif k == "status":
+                v = status_label(v, lang)
+            elif k == "channel" and v:
+                v = channel_label(v, lang)
+            elif k == "urgency" and v:
+                v = v if lang == "en" else domain.URGENCY_ZH.get(v, v)
+            elif k == "enterprise_city" and v:
+                v = city_label(v, lang)
+            elif k == "received_in_month":
+                v = ("yes" if v else "no") if lang == "en" else ("是" if v else "否")
+            row.append(v)
+        yield row
+
+
+def _station_title(report: dict[str, Any]) -> str:
+    st = report.get("station") or {}
+    return f"{st.get('name', '')}（{st.get('code', '')}）"
+
+
+# ---- atomic files ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_path(out: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``out``; on success it replaces ``out`` atomically."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_text(out: Path, encoding: str = "utf-8", newline: str | None = None) -> Iterator[IO[str]]:
+    with atomic_path(out) as tmp, open(tmp, "w", encoding=encoding, newline=newline) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ---- JSON ------------------------------------------------------------------------------------------
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+# ---- CSV -------------------------------------------------------------------------------------------
+def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Progress | None = None) -> None:
+    """Sections: headline figures, (hub) cities and stations, breakdowns, details. Blank line between."""
+    w = csv.writer(f, lineterminator="\r\n")
+    w.writerow([word("title", lang), report.get("month"), _station_title(report)])
+    w.writerow([word("generated_at", lang), report.get("generated_at")])
+    w.writerow([word("data_as_of", lang), report.get("data_as_of")])
+    w.writerow([])
+    w.writerow([word("figure", lang), word("value", lang), word("previous", lang), word("delta", lang),
+                word("ytd", lang)])
+    change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
+    for k, v in headline_values(report).items():
+        c = change.get(k) or {}
+        w.writerow([fig_label(k, lang), _cell(v), _cell(c.get("previous")), _cell(c.get("delta")),
+                    _cell(ytd.get("satisfaction_rate" if k == "rate" else k))])
+    for group in ("cities", "stations"):
+        if report.get(group):
+            w.writerow([])
+            w.writerow([word(group, lang), *[fig_label(k, lang) for k in HEADLINE]])
+            for g in report[group]:
+                name = g["city"]["name"] if group == "cities" else f"{g['station']['name']}（{g['station']['code']}）"
+                vals = headline_values(g)
+                w.writerow([name, *[_cell(vals[k]) for k in HEADLINE]])
+    w.writerow([])
+    w.writerow([word("category", lang), word("item", lang), word("count", lang)])
+    for row in breakdown_rows(report, lang):
+        w.writerow(row)
+    w.writerow([])
+    w.writerow(detail_header(report, lang))
+    total = len(report.get("details") or [])
+    for i, drow in enumerate(detail_values(report, lang), start=1):
+        w.writerow([_cell(v) for v in drow])
+        if progress and (i % 2000 == 0 or i == total):
+            progress(i, total)
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+# ---- Markdown --------------------------------------------------------------------------------------
+def _md(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.2f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v)) if abs(v) < 1e15 else str(v)
+    s = str(v)
+    return s.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
+    out: list[str] = []
+    out.append(f"# {word('title', lang)} · {report.get('month')} · {_station_title(report)}")
+    out.append("")
+    out.append(f"{word('generated_at', lang)}: {report.get('generated_at')} · "
+               f"{word('data_as_of', lang)}: {report.get('data_as_of') or '—'}")
+    out.append("")
+    change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
+    out.append(f"| {word('figure', lang)} | {word('value', lang)} | {word('previous', lang)} | "
+               f"{word('delta', lang)} | {word('ytd', lang)} |")
+    out.append("|---|---:|---:|---:|---:|")
+    for k, v in headline_values(report).items():
+        c = change.get(k) or {}
+        if k == "rate":
+            vals = [_pct(v), "—", "—", _pct(ytd.get("satisfaction_rate"))]
+        else:
+            vals = [_md(v), _md(c.get("previous")) if c else "—", _signed(c.get("delta")) if c else "—",
+                    _md(ytd.get(k)) if k in ytd else "—"]
+        out.append(f"| {fig_label(k, lang)} | " + " | ".join(vals) + " |")
+    # plain two-column copy (easy to grep / paste into a sentence)
+    for group in ("cities", "stations"):
+        if report.get(group):
+            out.append("")
+            out.append(f"## {word(group, lang)}")
+            out.append("")
+            out.append(f"| {word(group, lang)} | " + " | ".join(fig_label(k, lang) for k in HEADLINE) + " |")
+            out.append("|---|" + "---:|" * len(HEADLINE))
+            for g in report[group]:
+                name = g["city"]["name"] if group == "cities" else f"{g['station']['name']}（{g['station']['code']}）"
+                hv = headline_values(g)
+                out.append(f"| {_md(name)} | " + " | ".join(_pct(hv[k]) if k == "rate" else _md(hv[k])
+                                                           for k in HEADLINE) + " |")
+    out.append("")
+    out.append(f"## {word('breakdowns', lang)}")
+    out.append("")
+    rows = breakdown_rows(report, lang)
+    cats = list(dict.fromkeys(r[0] for r in rows))
+    for cat in cats:
+        out.append(f"### {cat}")
+        out.append("")
+        out.append(f"| {word('item', lang)} | {word('count', lang)} |")
+        out.append("|---|---:|")
+        for _c, item, n in (r for r in rows if r[0] == cat):
+            out.append(f"| {_md(item)} | {n} |")
+        out.append("")
+    out.append(f"## {word('series', lang)}")
+    out.append("")
+    out.append(f"| {word('month', lang)} | " + " | ".join(fig_label(k, lang) for k in SERIES_KEYS) + " |")
+    out.append("|---|" + "---:|" * len(SERIES_KEYS))
+    for s in report.get("series") or []:
+        out.append(f"| {s['month']} | " + " | ".join(_md(s[k]) for k in SERIES_KEYS) + " |")
+    out.append("")
+    out.append(f"## {word('details_note', lang)}")
+    out.append("")
+    keys = ("number", "enterprise_name", "elements", "received_at", "status", "resolved_at")
+    out.append("| " + " | ".join(DETAIL_LABELS[k][_i(lang)] for k in keys) + " |")
+    out.append("|" + "---|" * len(keys))
+    for d in report.get("details") or []:
+        cells = []
+        for k in keys:
+            v = d.get(k)
+            if k == "elements":
+                v = "、".join(element_label(e, lang) for e in v or [])
+            elif k == "status":
+                v = status_label(v, lang)
+            cells.append(_md(v))
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    return "\n".join(out)
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+def _signed(v: Any) -> str:
+    if v is None:
+        return "—"
+    s = _md(v)
+    return s if s.startswith("-") or s == "0" else f"+{s}"
+
+
+# ---- xlsx ------------------------------------------------------------------------------------------
+def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: Progress | None = None) -> None:
+    """概览 (headline + 12-month chart), 分类 (breakdowns), 明细 (every detail row); write-only mode."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+
+    def hdr(ws: Any, values: list[Any]) -> list[Any]:
+        cells = []
+        for v in values:
+            c = WriteOnlyCell(ws, value=v)
+            c.font = bold
+            cells.append(c)
+        return cells
+
+    # 概览
+    ov = wb.create_sheet(word("overview", lang))
+    ov.column_dimensions["A"].width = 26
+    for col in "BCDE":
+        ov.column_dimensions[col].width = 14
+    ov.append(hdr(ov, [word("title", lang), report.get("month")]))
+    ov.append([word("station", lang), _station_title(report)])
+    ov.append([word("generated_at", lang), report.get("generated_at")])
+    ov.append([word("data_as_of", lang), report.get("data_as_of")])
+    ov.append([])
+    ov.append(hdr(ov, [word("figure", lang), word("value", lang), word("previous", lang), word("delta", lang),
+                       word("ytd", lang)]))
+    change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
+    for k, v in headline_values(report).items():
+        c = change.get(k) or {}
+        ov.append([fig_label(k, lang), v, c.get("previous"), c.get("delta"),
+                   ytd.get("satisfaction_rate" if k == "rate" else k)])
+    ov.append([])
+    series = report.get("series") or []
+    first_row = 6 + len(HEADLINE) + 3  # title block 5 rows, header, figures, blank, series title
+    ov.append(hdr(ov, [word("series", lang)]))
+    ov.append(hdr(ov, [word("month", lang), *[fig_label(k, lang) for k in SERIES_KEYS]]))
+    for s in series:
+        ov.append([s["month"], *[s[k] for k in SERIES_KEYS]])
+    if series:
+        header_row = first_row
+        last = header_row + len(series)
+        bar = BarChart()
+        bar.type = "col"
+        bar.title = f"{word('series', lang)} · {_station_title(report)}"
+        bar.y_axis.title = word("count", lang)
+        bar.x_axis.title = word("month", lang)
+        data = Reference(ov, min_col=2, max_col=4, min_row=header_row, max_row=last)
+        cats = Reference(ov, min_col=1, min_row=header_row + 1, max_row=last)
+        bar.add_data(data, titles_from_data=True)
+        bar.set_categories(cats)
+        line = LineChart()
+        line.add_data(Reference(ov, min_col=7, max_col=7, min_row=header_row, max_row=last), titles_from_data=True)
+        bar += line
+        bar.width, bar.height = 24, 10
+        ov.add_chart(bar, "G2")
+
+    # 分类
+    cat = wb.create_sheet(word("breakdowns", lang))
+    cat.column_dimensions["A"].width = 22
+    cat.column_dimensions["B"].width = 30
+    cat.append(hdr(cat, [word("category", lang), word("item", lang), word("count", lang)]))
+    for row in breakdown_rows(report, lang):
+        cat.append(list(row))
+    for group in ("cities", "stations"):
+        if report.get(group):
+            ws = wb.create_sheet(word(group, lang))
+            ws.append(hdr(ws, [word(group, lang), *[fig_label(k, lang) for k in HEADLINE]]))
+            for g in report[group]:
+                name = g["city"]["name"] if group == "cities" else f"{g['station']['name']}（{g['station']['code']}）"
+                vals = headline_values(g)
+                ws.append([name, *[vals[k] for k in HEADLINE]])
+
+    # 明细
+    det = wb.create_sheet(word("details", lang))
+    det.freeze_panes = "B2"
+    det.append(hdr(det, detail_header(report, lang)))
+    total = len(report.get("details") or [])
+    for i, drow in enumerate(detail_values(report, lang), start=1):
+        det.append(drow)
+        if progress and (i % 2000 == 0 or i == total):
+            progress(i, total)
+    wb.save(str(path))
+
+
+# ---- entry point -----------------------------------------------------------------------------------
+def write_report(report: dict[str, Any], fmt: str, out: Path, lang: str = "zh",
+                 progress: Progress | None = None) -> Path:
+    """Write ``report`` as ``fmt`` to ``out`` atomically; returns ``out``."""
+    out = Path(out)
+    if fmt == "xlsx":
+        with atomic_path(out) as tmp:
+            write_xlsx(report, tmp, lang, progress)
+    elif fmt == "csv":
+        with atomic_text(out, encoding="utf-8-sig", newline="") as f:
+            write_csv(report, f, lang, progress)
+    elif fmt == "json":
+        with atomic_text(out) as f:
+            f.write(render_json(report))
+    elif fmt == "md":
+        with atomic_text(out) as f:
+            f.write(render_markdown(report, lang))
+    else:
+        from qi_station.errors import ValidationError
+
+        raise ValidationError("format", "choice", f"format must be one of {', '.join(FORMATS)}")
+    return out
