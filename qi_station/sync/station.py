@@ -159,7 +159,8 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any]) -> int:
     return n
 
 
-def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | None = None) -> dict[str, Any]:
+def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | None = None,
+               extra_kv: dict[str, str] | None = None) -> dict[str, Any]:
     """Apply one page and move the cursor in the SAME transaction (a crash loses at most this page)."""
     frm, to = int(page.get("since", 0)), int(page["next"])
     with tx(conn):
@@ -176,6 +177,8 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | N
             if acked > old:
                 kv_set(conn, "acked_oseq", acked)
             conn.execute("DELETE FROM outbox WHERE oseq <= ?", (max(acked, old),))
+        for k, v in (extra_kv or {}).items():
+            kv_set(conn, k, v)
     return {"applied": n, "cursor": max(cur, to), "stale": to <= cur}
 
 

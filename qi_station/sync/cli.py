@@ -1,0 +1,269 @@
+"""``qi-station sync ...`` and ``qi-station hub ...`` (Typer). Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from qi_station.clikit import OPTS, emit_json, error, handle_errors
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+sync_app = typer.Typer(help="Sync this station with the hub (HTTP or USB bundles).", no_args_is_help=False)
+hub_app = typer.Typer(help="The central hub: libraries, stations, sync service.", no_args_is_help=True)
+
+DB_URL_HELP = "hub database URL (default: QI_HUB_DATABASE_URL, then hub.db in the user data dir)"
+
+
+def sync_errors(fn: F) -> F:
+    """Refused calls/bundles: a message saying why and exit 1 (426: exit 3 so scripts can tell)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from qi_station.sync.proto import SyncError
+
+        try:
+            return fn(*args, **kwargs)
+        except SyncError as e:
+            error(f"error: {e.message} [{e.code}]")
+            raise typer.Exit(3 if e.status == 426 else (2 if e.status in (400, 422) and e.code.startswith("bad_") and e.code != "bad_signature" else 1)) from None
+
+    return handle_errors(wrapper)  # type: ignore[return-value]
+
+
+def _db() -> Path:
+    from qi_station.clikit import station_db
+
+    return station_db()
+
+
+# ---- sync -----------------------------------------------------------------------------------
+@sync_app.callback(invoke_without_command=True)
+def sync_main(ctx: typer.Context,
+              as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+              retries: int = typer.Option(5, "--retries", min=0, max=100, help="retries on network trouble")) -> None:
+    """Push pending changes, then pull from the hub (retries with backoff; progress on stderr)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _run_sync(as_json, retries)
+
+
+@sync_errors
+def _run_sync(as_json: bool, retries: int) -> None:
+    from qi_station.sync.client import run_sync
+
+    db = _db()
+    if as_json or not sys.stderr.isatty():
+        res = run_sync(db, retries=retries)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      console=Console(stderr=True), transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def cb(phase: str, done: int, total: int | None) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task({"push": "上传 push", "pull": "下载 pull", "retry": "重试 retry"}.get(phase, phase), total=total)
+                bar.update(tasks[phase], completed=done, total=total)
+
+            res = run_sync(db, progress=cb, retries=retries)
+    if as_json:
+        emit_json(res)
+    else:
+        typer.echo(f"sync ok: pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']} / 同步完成")
+
+
+@sync_app.command("enroll")
+@sync_errors
+def sync_enroll(token: str = typer.Option(..., "--token", help="one-time enrollment token from `hub add-station`"),
+                hub: str | None = typer.Option(None, "--hub", help="hub URL; omit for offline (bundle) enrollment"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Enroll this station with the hub (online with --hub, else offline by bundle)."""
+    from qi_station.sync.client import enroll
+
+    res = enroll(_db(), token, hub)
+    if as_json:
+        emit_json(res)
+    elif res["mode"] == "online":
+        typer.echo(f"enrolled as {res['station']} with {res['hub']} / 注册成功")
+    else:
+        typer.echo(f"offline enrollment prepared for {res['station']}: {res['next']}")
+
+
+@sync_app.command("status")
+@sync_errors
+def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Hub, last success, pending changes, last error."""
+    from qi_station.sync.client import sync_status
+
+    st = sync_status(_db())
+    if as_json:
+        emit_json(st)
+        return
+    for k in ("station", "hub", "enrolled", "last_success", "pending", "last_error", "pull_cursor", "conflicts"):
+        typer.echo(f"{k:13} {st.get(k) if st.get(k) is not None else '-'}")
+
+
+@sync_app.command("export-bundle")
+@sync_errors
+def sync_export(out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Write everything the hub has not acknowledged into a signed bundle (for a USB stick)."""
+    from qi_station.sync.client import export_bundle
+
+    res = export_bundle(_db(), out)
+    emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['changes']} changes)")
+
+
+@sync_app.command("import-bundle")
+@sync_errors
+def sync_import(file: Path = typer.Argument(..., help="a bundle exported by the hub"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Import a hub bundle (library updates, hub decisions, acknowledgements)."""
+    from qi_station.sync.client import import_bundle
+
+    res = import_bundle(_db(), file)
+    emit_json(res) if as_json else typer.echo(f"{res['status']}: {res['applied']} rows, pending {res['pending']}")
+
+
+# ---- hub ------------------------------------------------------------------------------------
+def _hub(url: str | None, *, init: bool = False) -> Any:
+    from qi_station.sync.hubstore import Hub
+
+    h = Hub(url)
+    return h if init else h.require()
+
+
+@hub_app.command("init")
+@sync_errors
+def hub_init(database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+             library: Path | None = typer.Option(None, "--library", help="library file (csv/xlsx/json); default: demo data"),
+             as_json: bool = typer.Option(False, "--json")) -> None:
+    """Create or upgrade the hub database, its keys, and load the library."""
+    res = _hub(database_url, init=True).init(library)
+    if as_json:
+        emit_json(res)
+    else:
+        typer.echo(f"hub ready at {res['database']} (hub key {res['hub_fingerprint']}); library: {res.get('library', 'unchanged')}")
+
+
+@hub_app.command("serve")
+@sync_errors
+def hub_serve(database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+              host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8787, "--port"),
+              workers: int = typer.Option(1, "--workers", min=1, max=64)) -> None:
+    """Serve the sync API (OpenAPI at /openapi.json)."""
+    from qi_station.sync.hub import serve
+
+    serve(database_url, host, port, workers)
+
+
+@hub_app.command("add-station")
+@sync_errors
+def hub_add_station(code: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
+                    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+    """Register a station; the LAST output line is its one-time enrollment token."""
+    res = _hub(database_url).add_station(code, name)
+    typer.echo(f"station {res['code']} ({res['name']}) id {res['station_id']}; one-time enrollment token:")
+    typer.echo(res["token"])
+
+
+@hub_app.command("revoke-station")
+@sync_errors
+def hub_revoke(code: str = typer.Argument(...),
+               database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+    """Revoke a station's token (its calls and bundles are refused from now on)."""
+    _hub(database_url).revoke_station(code)
+    typer.echo(f"station {code.upper()} revoked")
+
+
+@hub_app.command("stations")
+@sync_errors
+def hub_stations(as_json: bool = typer.Option(False, "--json"),
+                 database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+    """Stations with their sync state."""
+    rows = _hub(database_url).stations()
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        state = "revoked" if r["revoked"] else ("enrolled" if r["enrolled"] else "waiting")
+        typer.echo(f"{r['code']:12} {state:9} acked {r['acked_oseq']:>7}  seen {r['last_seen'] or '-'}  {r['name']}")
+
+
+@hub_app.command("import-library")
+@sync_errors
+def hub_import_library(path: Path = typer.Argument(...),
+                       database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+                       as_json: bool = typer.Option(False, "--json")) -> None:
+    """Import the library (csv/xlsx/json): adds, updates, and tombstones rows missing from the file's tables."""
+    res = _hub(database_url).import_library(path)
+    emit_json(res) if as_json else typer.echo(" ".join(f"{k} {v}" for k, v in res.items()))
+
+
+@hub_app.command("import-bundle")
+@sync_errors
+def hub_import_bundle(file: Path = typer.Argument(...),
+                      database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+                      as_json: bool = typer.Option(False, "--json")) -> None:
+    """Import a station (up) bundle through the same apply code as HTTP push."""
+    res = _hub(database_url).import_bundle(file)
+    emit_json(res) if as_json else typer.echo(f"{res['status']}: station {res['station']}, {res['applied']} changes, acked {res['acked_oseq']}")
+
+
+@hub_app.command("export-bundle")
+@sync_errors
+def hub_export_bundle(station: str = typer.Option(..., "--station"), out: Path = typer.Option(..., "--out"),
+                      database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+                      as_json: bool = typer.Option(False, "--json")) -> None:
+    """Write a signed bundle for a station (everything since what it last reported, plus the ack)."""
+    res = _hub(database_url).export_bundle(station, out)
+    emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['rows']} rows)")
+
+
+@hub_app.command("assign")
+@sync_errors
+def hub_assign(request: str = typer.Argument(..., help="request id or number"),
+               expert: str | None = typer.Option(None, "--expert", help="expert id assigned by the province"),
+               note: str | None = typer.Option(None, "--note"), priority: str | None = typer.Option(None, "--priority"),
+               status: str | None = typer.Option(None, "--status", help="a status move checked by the lifecycle"),
+               database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+    """Hub-side update of a request (flows down to its station)."""
+    res = _hub(database_url).assign(request, expert_id=expert, note=note, priority=priority, status=status)
+    typer.echo(f"request {res['id']}: h_rev {res['h_rev']}{'' if res['changed'] else ' (no change)'}")
+
+
+def _mount_reports() -> None:
+    try:
+        from qi_station.reports.cli import hub_report_app  # type: ignore[import-not-found,unused-ignore]
+    except Exception:  # noqa: BLE001 - the reports module may not exist yet
+        return
+    hub_app.add_typer(hub_report_app, name="report")
+
+
+_mount_reports()
+_ = OPTS
+
+
+def standalone() -> typer.Typer:
+    """``python -m qi_station.sync.cli [--db PATH] sync|hub ...`` (the same commands without the main CLI)."""
+    root = typer.Typer(no_args_is_help=True)
+
+    @root.callback()
+    def _root(db: Path | None = typer.Option(None, "--db", help="station database")) -> None:
+        OPTS.db = db
+
+    root.add_typer(sync_app, name="sync")
+    root.add_typer(hub_app, name="hub")
+    return root
+
+
+if __name__ == "__main__":  # pragma: no cover
+    standalone()()
