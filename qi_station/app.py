@@ -1,0 +1,193 @@
+"""The station TUI: a thin App. Screens live in ``qi_station/screens/`` (one module each).
+
+Start-up paints first: only Textual and this module are imported before the first frame; the
+database is checked (and migrated if needed) in a thread worker, and each screen loads its data in
+its own thread worker.  SQLModel/SQLAlchemy are imported only when something is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from qi_station import keymap
+from qi_station.i18n import set_lang, t
+
+
+def _screen(module: str, cls: str) -> Any:
+    def make() -> Screen[Any]:
+        import importlib
+
+        return getattr(importlib.import_module(f"qi_station.screens.{module}"), cls)()  # type: ignore[no-any-return]
+
+    return make
+
+
+class StationApp(App[None]):
+    """qi-station: the park workstation's daily screens."""
+
+    CSS_PATH = "screens/app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    MODES = {
+        "dashboard": _screen("dashboard", "DashboardScreen"),
+        "ledger": _screen("ledger", "LedgerScreen"),
+        "libraries": _screen("libraries", "LibrariesScreen"),
+        "sync": _screen("sync", "SyncScreen"),
+        "reports": _screen("reports", "ReportsScreen"),
+    }
+    BINDINGS = keymap.bindings("app")
+
+    def __init__(self, db_path: str | Path | None = None, *, lang: str | None = None,
+                 config: dict[str, Any] | None = None, offer_demo: bool = True) -> None:
+        from qi_station.config import resolve_db_path
+
+        self.config_data: dict[str, Any] = config if config is not None else keymap.load_config()
+        self.lang = set_lang(lang or keymap.config_lang(self.config_data) or "zh")
+        super().__init__()
+        from qi_station.screens.base import localize_bindings
+
+        localize_bindings(self)
+        self.db_path: Path = resolve_db_path(db_path)
+        self.ready = False
+        self.db_error: str | None = None
+        self.offer_demo = offer_demo
+        self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
+        self.current_request_label: str = ""
+        self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
+        self.title = t("app.title")
+
+    # ---- start-up -------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        km = keymap.user_keymap(self.config_data)
+        if km:
+            self.set_keymap(km)
+        if "_error" in self.config_data:
+            self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
+        self.switch_mode("dashboard")
+        self.prepare_db()
+
+    @work(thread=True, exclusive=True, group="db")
+    def prepare_db(self) -> None:
+        from qi_station.db.engine import open_db
+
+        try:
+            open_db(self.db_path)
+            from qi_station.dashboard import is_empty
+
+            empty = is_empty(self.db_path)
+        except Exception as e:  # noqa: BLE001 - shown to the user
+            from qi_station.screens.base import error_message
+
+            self.call_from_thread(self._db_failed, error_message(e))
+            return
+        self.call_from_thread(self._db_ready, empty)
+
+    def _db_failed(self, message: str) -> None:
+        self.db_error = message
+        self.notify(message, severity="error", timeout=30)
+        scr = self.screen
+        if hasattr(scr, "show_db_error"):
+            scr.show_db_error(message)
+
+    def _db_ready(self, empty: bool) -> None:
+        self.ready = True
+        refresh = getattr(self.screen, "refresh_data", None)
+        if refresh is not None:
+            refresh()
+        if empty and self.offer_demo:
+            from qi_station.screens.dialogs import ConfirmDialog
+
+            self.push_screen(ConfirmDialog(t("demo.title"), t("demo.question")), self._demo_answer)
+
+    def _demo_answer(self, yes: bool | None) -> None:
+        if yes:
+            self.load_demo()
+
+    @work(thread=True, exclusive=True, group="demo")
+    def load_demo(self) -> None:
+        try:
+            from qi_station.demo import load_demo
+        except ImportError:
+            self.call_from_thread(self.notify, t("demo.missing"), severity="warning")
+            return
+        self.call_from_thread(self.notify, t("demo.loading"))
+        try:
+            load_demo(self.db_path)
+        except Exception as e:  # noqa: BLE001
+            from qi_station.screens.base import error_message
+
+            self.call_from_thread(self.notify, error_message(e), severity="error", timeout=20)
+            return
+        self.call_from_thread(self._demo_loaded)
+
+    def _demo_loaded(self) -> None:
+        self.notify(t("demo.loaded"))
+        refresh = getattr(self.screen, "refresh_data", None)
+        if refresh is not None:
+            refresh()
+
+    # ---- navigation ----------------------------------------------------------------------------
+    def action_goto(self, mode: str) -> None:
+        # leave pushed screens (form, detail) before switching the main screen
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, _main_screens()):
+            self.pop_screen()
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_new_request(self) -> None:
+        from qi_station.screens.request_form import RequestFormScreen
+
+        if isinstance(self.screen, RequestFormScreen):
+            return
+        self.push_screen(RequestFormScreen())
+
+    def open_request(self, request_id: str) -> None:
+        from qi_station.screens.request_detail import RequestDetailScreen
+
+        self.push_screen(RequestDetailScreen(request_id))
+
+    def action_help(self) -> None:
+        from qi_station.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    # ---- command palette: every binding of the app and of the current screen ----------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        seen: set[str] = set()
+        for node in (screen, self):
+            for _key, b in node._bindings:
+                if not b.id or b.id in seen or b.action == "command_palette":
+                    continue
+                seen.add(b.id)
+                keys = self._keymap.get(b.id, b.key)
+                yield SystemCommand(
+                    f"{b.description} ({keys})", t("palette.binding", id=b.id),
+                    _runner(node, b.action),
+                )
+        yield SystemCommand(t("palette.theme"), t("palette.theme_help"), self.action_change_theme)
+
+
+def _runner(node: Any, action: str) -> Any:
+    async def run() -> None:
+        await node.run_action(action)
+
+    return run
+
+
+def _main_screens() -> tuple[type, ...]:
+    from qi_station.screens.base import MainScreen
+
+    return (MainScreen,)
+
+
+def run(db_path: str | Path | None = None, lang: str | None = None) -> None:
+    """Open the station TUI on ``db_path`` (the default database when None)."""
+    StationApp(db_path, lang=lang).run()

@@ -1,0 +1,133 @@
+"""Message catalogues for the TUI: zh-CN (default) and English.
+
+``t("key", n=3)`` looks the key up in the current language and formats it.  Catalogues live in
+``qi_station/locales/{zh,en}.py`` as plain dicts (no parsing at start-up); a test checks that both
+have exactly the same keys.  Core error messages are bilingual ("english / 中文"): :func:`err_text`
+picks the half that matches the language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh", "en")
+_lang = "zh"
+_cat: dict[str, str] | None = None
+
+
+def normalize_lang(lang: str | None) -> str:
+    v = (lang or "zh").strip().lower().replace("_", "-")
+    if v.startswith("en"):
+        return "en"
+    return "zh"
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    if normalize_lang(lang) == "en":
+        from qi_station.locales.en import MESSAGES as EN
+
+        return EN
+    from qi_station.locales.zh import MESSAGES as ZH
+
+    return ZH
+
+
+def set_lang(lang: str | None) -> str:
+    global _lang, _cat
+    _lang = normalize_lang(lang)
+    _cat = catalogue(_lang)
+    return _lang
+
+
+def get_lang() -> str:
+    return _lang
+
+
+def t(key: str, **kw: Any) -> str:
+    global _cat
+    if _cat is None:
+        _cat = catalogue(_lang)
+    text = _cat.get(key)
+    if text is None:
+        return key
+    if kw:
+        try:
+            return text.format(**kw)
+        except (KeyError, IndexError, ValueError):
+            return text
+    return text
+
+
+def status_name(code: str | None) -> str:
+    from qi_station import domain
+
+    if not code:
+        return ""
+    table = domain.STATUS_EN if _lang == "en" else domain.STATUS_ZH
+    return table.get(code, code)
+
+
+def element_name(code: str) -> str:
+    from qi_station import domain
+
+    table = domain.ELEMENT_EN if _lang == "en" else domain.ELEMENT_ZH
+    return table.get(code, code)
+
+
+def elements_text(codes: list[str] | None, sep: str = ", ") -> str:
+    return (sep if _lang == "en" else "、").join(element_name(c) for c in codes or [])
+
+
+def channel_name(code: str | None) -> str:
+    return t(f"channel.{code}") if code else ""
+
+
+def urgency_name(code: str | None) -> str:
+    return t(f"urgency.{code}") if code else ""
+
+
+def satisfaction_name(n: int | None) -> str:
+    from qi_station import domain
+
+    if n is None:
+        return ""
+    table = domain.SATISFACTION_EN if _lang == "en" else domain.SATISFACTION_ZH
+    return table.get(int(n), str(n))
+
+
+def kind_name(kind: str) -> str:
+    """'expert' or 'experts' -> the library's name."""
+    plural = kind if kind.endswith("s") or kind == "equipment" else kind + "s"
+    return t(f"kind.{plural}")
+
+
+def city_name(code: str | None) -> str:
+    from qi_station import domain
+
+    if not code:
+        return ""
+    name = domain.CITIES.get(code) or domain.region_name(code)
+    if _lang == "en":
+        return f"{name} ({code})"
+    return name
+
+
+def err_text(exc: BaseException) -> str:
+    """The user-facing text of a core error, in the current language."""
+    msg = getattr(exc, "message", None) or str(exc)
+    if " / " in msg:
+        en, zh = msg.rsplit(" / ", 1)
+        return en if _lang == "en" else zh
+    return msg
+
+
+def has(key: str) -> bool:
+    global _cat
+    if _cat is None:
+        _cat = catalogue(_lang)
+    return key in _cat
+
+
+def field_label(name: str) -> str:
+    """The label of a form field named by ``ValidationError.field``."""
+    return t(f"field.{name}") if has(f"field.{name}") else name

@@ -1,0 +1,200 @@
+"""Key bindings (every one has an id), the user's config file and saved ledger filters.
+
+The config file is ``config_dir()/config.toml`` (``QI_STATION_CONFIG`` overrides the path)::
+
+    lang = "en"                 # zh (default) | en
+
+    [keys]                      # binding id = keys (comma-separated for several)
+    "app.ledger" = "f3,ctrl+l"
+    "detail.resolve" = "ctrl+d"
+
+    [filters.overdue-metrology] # saved ledger filters
+    status = ""
+    element = "metrology"
+    overdue = true
+
+Read with the stdlib ``tomllib``; written back by :func:`save_filter` (a small writer: strings,
+booleans, integers and tables only).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    key: str
+    action: str
+    description: str  # an i18n catalogue key
+    show: bool = True
+    priority: bool = False
+
+
+# One table for every binding in the app: the default keys live here, the screens take theirs by prefix.
+KEYS: tuple[Key, ...] = (
+    Key("app.help", "f1", "help", "key.help", priority=True),
+    Key("app.dashboard", "f2", "goto('dashboard')", "key.dashboard", priority=True),
+    Key("app.ledger", "f3", "goto('ledger')", "key.ledger", priority=True),
+    Key("app.new_request", "f4", "new_request", "key.new_request", priority=True),
+    Key("app.libraries", "f5", "goto('libraries')", "key.libraries", priority=True),
+    Key("app.sync", "f6", "goto('sync')", "key.sync", priority=True),
+    Key("app.reports", "f7", "goto('reports')", "key.reports", priority=True),
+    Key("app.palette", "ctrl+p", "command_palette", "key.palette", show=False, priority=True),
+    Key("app.quit", "ctrl+q", "quit", "key.quit", priority=True),
+    Key("dash.refresh", "r", "refresh", "key.refresh"),
+    Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
+    Key("dash.followup", "u", "show_followup", "key.show_followup"),
+    Key("ledger.open", "enter", "open", "key.open"),
+    Key("ledger.prev_page", "[", "page(-1)", "key.prev_page"),
+    Key("ledger.next_page", "]", "page(1)", "key.next_page"),
+    Key("ledger.sort", "ctrl+o", "sort", "key.sort"),
+    Key("ledger.search", "ctrl+f", "focus_search", "key.search"),
+    Key("ledger.save_filter", "ctrl+s", "save_filter", "key.save_filter"),
+    Key("ledger.clear", "ctrl+x", "clear_filters", "key.clear_filters"),
+    Key("form.save", "ctrl+s", "save", "key.save", priority=True),
+    Key("form.cancel", "escape", "cancel", "key.back"),
+    Key("detail.accept", "a", "move('accepted')", "key.accept"),
+    Key("detail.start", "s", "move('in_progress')", "key.start"),
+    Key("detail.wait", "w", "move('waiting')", "key.wait"),
+    Key("detail.resolve", "d", "move('resolved')", "key.resolve"),
+    Key("detail.close", "v", "move('closed')", "key.close"),
+    Key("detail.hold", "h", "move('on_hold')", "key.hold"),
+    Key("detail.cancel", "x", "move('cancelled')", "key.cancel_request"),
+    Key("detail.refer", "r", "refer", "key.refer"),
+    Key("detail.back", "escape", "back", "key.back"),
+    Key("lib.next_kind", "ctrl+t", "next_kind", "key.next_kind"),
+    Key("lib.search", "ctrl+f", "focus_search", "key.search"),
+    Key("lib.refer", "ctrl+r", "refer", "key.refer_here"),
+    Key("sync.run", "ctrl+r", "run_sync", "key.run_sync"),
+    Key("sync.export", "ctrl+e", "export_bundle", "key.export_bundle"),
+    Key("sync.import", "ctrl+i", "import_bundle", "key.import_bundle"),
+    Key("sync.refresh", "ctrl+l", "refresh", "key.refresh"),
+    Key("reports.prev", "[", "month(-1)", "key.prev_month"),
+    Key("reports.next", "]", "month(1)", "key.next_month"),
+    Key("reports.export", "ctrl+e", "export", "key.export"),
+    Key("modal.ok", "ctrl+s", "ok", "key.confirm", priority=True),
+    Key("modal.cancel", "escape", "cancel", "key.cancel"),
+    Key("help.close", "escape", "close", "key.close_help"),
+)
+BY_ID = {k.id: k for k in KEYS}
+
+
+def bindings(prefix: str) -> list[Binding]:
+    """Textual bindings for one prefix ('app', 'ledger', ...). Descriptions are catalogue keys;
+    :func:`qi_station.screens.base.localize_bindings` translates them per instance."""
+    from textual.binding import Binding
+
+    return [
+        Binding(k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id,
+                tooltip=k.description)
+        for k in KEYS
+        if k.id.split(".", 1)[0] == prefix
+    ]
+
+
+# ---- config file ----------------------------------------------------------------------------------
+def config_path() -> Path:
+    env = os.environ.get("QI_STATION_CONFIG")
+    if env:
+        return Path(env)
+    from qi_station.config import config_dir
+
+    return config_dir() / "config.toml"
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """The parsed config file; {} when missing. A broken file is reported, not fatal."""
+    p = path or config_path()
+    try:
+        with open(p, "rb") as f:  # tomllib needs bytes; TOML is UTF-8 by definition
+            return tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        return {"_error": f"{p}: {e}"}
+
+
+def user_keymap(cfg: dict[str, Any]) -> dict[str, str]:
+    """{binding id: keys} from the [keys] table, unknown ids dropped."""
+    keys = cfg.get("keys") or {}
+    if not isinstance(keys, dict):
+        return {}
+    return {str(k): str(v) for k, v in keys.items() if k in BY_ID and isinstance(v, str) and v.strip()}
+
+
+def config_lang(cfg: dict[str, Any]) -> str | None:
+    v = cfg.get("lang")
+    return v if isinstance(v, str) else None
+
+
+def saved_filters(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    f = cfg.get("filters") or {}
+    return {str(k): dict(v) for k, v in f.items() if isinstance(v, dict)} if isinstance(f, dict) else {}
+
+
+def _toml_str(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return _toml_str("" if v is None else str(v))
+
+
+def dump_toml(cfg: dict[str, Any]) -> str:
+    """A small TOML writer for this config's shape (scalars, and tables of scalars or of tables)."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for k, v in cfg.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, dict):
+            tables.append((_toml_str(k), v))
+        else:
+            lines.append(f"{_toml_str(k)} = {_toml_value(v)}")
+    while tables:
+        name, tab = tables.pop(0)
+        sub = [(f"{name}.{_toml_str(k)}", v) for k, v in tab.items() if isinstance(v, dict)]
+        lines.append("")
+        lines.append(f"[{name}]")
+        for k, v in tab.items():
+            if not isinstance(v, dict):
+                lines.append(f"{_toml_str(k)} = {_toml_value(v)}")
+        tables[0:0] = sub
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def save_filter(name: str, filters: dict[str, Any], path: Path | None = None) -> Path:
+    """Add or replace a saved ledger filter in the config file (other settings are kept)."""
+    p = path or config_path()
+    cfg = load_config(p)
+    if "_error" in cfg:
+        raise OSError(cfg["_error"])
+    cfg.setdefault("filters", {})[name] = {k: v for k, v in filters.items() if v not in (None,)}
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".toml.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(dump_toml(cfg))
+    os.replace(tmp, p)
+    return p

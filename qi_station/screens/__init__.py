@@ -1,0 +1,1 @@
+"""The TUI screens, one module per screen. Importing this package imports nothing heavy."""

@@ -1,0 +1,107 @@
+"""What every screen shares: translated bindings, error text for core errors, the app handle."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import BindingsMap
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+
+from qi_station.i18n import err_text, t
+
+if TYPE_CHECKING:
+    from qi_station.app import StationApp
+
+
+def localize_bindings(node: DOMNode) -> None:
+    """Replace catalogue keys in this node's binding descriptions with the current language."""
+    keys: dict[str, list[Any]] = {}
+    for key, binds in node._bindings.key_to_bindings.items():
+        out = []
+        for b in binds:
+            if b.description and (b.description.startswith("key.") or b.id):
+                desc = t(b.description) if b.description.startswith("key.") else b.description
+                tip = t(b.tooltip) if b.tooltip and b.tooltip.startswith("key.") else b.tooltip
+                b = dataclasses.replace(b, description=desc, tooltip=tip)
+            out.append(b)
+        keys[key] = out
+    node._bindings = BindingsMap.from_keys(keys)
+
+
+def error_message(exc: BaseException) -> str:
+    """A clear, translated message for any error the core raises."""
+    from qi_station.errors import DatabaseError, NotFoundError, ValidationError
+
+    if isinstance(exc, ValidationError):
+        return err_text(exc)
+    if isinstance(exc, NotFoundError):
+        return t("err.not_found", what=exc.key)
+    raw = str(exc)
+    low = raw.lower()
+    if isinstance(exc, DatabaseError | OSError) or "sqlite" in type(exc).__module__:
+        if "locked" in low or "busy" in low:
+            return t("err.db_locked")
+        if "readonly" in low or "read-only" in low or "read only" in low or "permission" in low:
+            return t("err.db_readonly")
+        if "full" in low or "no space" in low:
+            return t("err.disk_full")
+        return t("err.db", detail=raw[:200])
+    return t("err.unexpected", detail=f"{type(exc).__name__}: {raw[:200]}")
+
+
+class StationScreen(Screen[None]):
+    """Base screen: translated bindings and a typed ``station`` handle on the app."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        localize_bindings(self)
+
+    @property
+    def station(self) -> StationApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def db_path(self) -> Path:
+        return self.station.db_path
+
+    def refresh_data(self) -> None:
+        """Reload what the screen shows (called on mount and when the database becomes ready)."""
+
+    def on_screen_resume(self) -> None:
+        if self.station.ready:
+            self.refresh_data()
+
+
+class StationModal(ModalScreen[Any]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        localize_bindings(self)
+
+    @property
+    def station(self) -> StationApp:
+        return self.app  # type: ignore[return-value]
+
+
+class MainScreen(StationScreen):
+    """A main screen (reached by an F-key): a title bar, the body, the footer."""
+
+    SCREEN_KEY = ""
+
+    def compose(self) -> Any:
+        from textual.widgets import Footer, Static
+
+        yield Static(self.title_text(), id="titlebar", markup=False)
+        yield from self.compose_body()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def title_text(self) -> str:
+        return f" {t('app.title')}  >  {t('screen.' + self.SCREEN_KEY)}   [F1 {t('key.help')}]"
+
+    def compose_body(self) -> Any:
+        yield from ()
+
+    def show_db_error(self, message: str) -> None:
+        self.notify(message, severity="error")

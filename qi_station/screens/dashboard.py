@@ -1,0 +1,95 @@
+"""Dashboard (工作台): today's intake, open by status, overdue, awaiting follow-up, expiring
+certificates, last sync and pending changes, a 12-month sparkline. Figures load in a thread worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Grid, Vertical
+from textual.widgets import Sparkline, Static
+
+from qi_station import keymap
+from qi_station.i18n import status_name, t
+from qi_station.screens.base import MainScreen, error_message
+
+CARDS = ("today_intake", "open_total", "overdue", "awaiting_followup", "expiring_certs")
+
+
+class DashboardScreen(MainScreen):
+    SCREEN_KEY = "dashboard"
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = keymap.bindings("dash")
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="dash-body"):
+            with Grid(id="cards"):
+                for key in CARDS:
+                    with Vertical(classes="card", id=f"card-{key}"):
+                        yield Static(t(f"dash.{key}"), classes="card-title", markup=False)
+                        yield Static("-", classes="card-value", id=f"val-{key}", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("dash.by_status"), classes="panel-title", markup=False)
+                yield Static(t("msg.loading"), id="by-status", markup=False)
+            with Vertical(classes="panel", id="trend"):
+                yield Static(t("dash.trend"), classes="panel-title", markup=False, id="trend-title")
+                yield Sparkline([0] * 12, id="spark")
+                yield Static("", id="months", classes="muted", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("dash.sync"), classes="panel-title", markup=False)
+                yield Static("", id="sync-line", markup=False)
+
+    def on_mount(self) -> None:
+        if self.station.ready:
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="dashboard")
+    def load(self) -> None:
+        from qi_station.dashboard import compute
+
+        try:
+            figs = compute(self.db_path)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.show_db_error, error_message(e))
+            return
+        self.app.call_from_thread(self.show, figs)
+
+    def show(self, figs: Any) -> None:
+        for key in CARDS:
+            self.query_one(f"#val-{key}", Static).update(f"{getattr(figs, key):,}")
+        self.query_one("#card-overdue").set_class(figs.overdue > 0, "alert")
+        parts = [f"{status_name(s)} {n:,}" for s, n in figs.open_by_status.items()]
+        self.query_one("#by-status", Static).update("   ".join(parts))
+        self.query_one("#spark", Sparkline).data = figs.month_counts or [0]
+        if figs.months:
+            first, last = figs.months[0], figs.months[-1]
+            peak = max(figs.month_counts) if figs.month_counts else 0
+            self.query_one("#months", Static).update(
+                t("dash.months", first=first, last=last, peak=f"{peak:,}", this=f"{figs.month_counts[-1]:,}"))
+        if figs.last_sync:
+            state = t("dash.sync_ok") if figs.last_sync_ok else t("dash.sync_failed")
+            line = t("dash.sync_line", at=str(figs.last_sync)[:16], state=state, pending=f"{figs.pending_outbox:,}")
+        else:
+            line = t("dash.sync_never", pending=f"{figs.pending_outbox:,}")
+        self.query_one("#sync-line", Static).update(line)
+        self.add_class("loaded")
+
+    def show_db_error(self, message: str) -> None:
+        self.query_one("#by-status", Static).update(message)
+        self.notify(message, severity="error", timeout=20)
+
+    def action_refresh(self) -> None:
+        if self.station.ready:
+            self.refresh_data()
+
+    def action_show_overdue(self) -> None:
+        self.station.ledger_preset = {"overdue": True}
+        self.app.run_action("goto('ledger')")
+
+    def action_show_followup(self) -> None:
+        self.station.ledger_preset = {"status": "resolved"}
+        self.app.run_action("goto('ledger')")

@@ -1,0 +1,282 @@
+"""Modal dialogs: confirm, one-line input, a lifecycle move (outcome / satisfaction / note), refer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from qi_station import domain, keymap
+from qi_station.i18n import err_text, field_label, kind_name, satisfaction_name, status_name, t
+from qi_station.screens.base import StationModal, error_message
+from qi_station.screens.widgets import Choice
+
+DIALOG_CSS = """
+StationModal { align: center middle; background: $background 60%; }
+StationModal > Vertical { width: 72; max-width: 100%; height: auto; max-height: 100%;
+    background: $panel; padding: 1 2; }
+StationModal .dialog-title { text-style: bold; color: $accent; margin-bottom: 1; }
+StationModal .row { height: auto; margin-bottom: 1; }
+StationModal .row Label { width: 14; }
+StationModal .row Input { width: 1fr; }
+StationModal .buttons { height: auto; align-horizontal: right; }
+StationModal Button { margin-left: 1; min-width: 10; }
+StationModal .error { height: auto; }
+"""
+
+
+class ConfirmDialog(StationModal):
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = keymap.bindings("modal")
+
+    def __init__(self, title: str, question: str) -> None:
+        super().__init__()
+        self._title = title
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="dialog-title", markup=False)
+            yield Static(self._question, markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(t("btn.yes"), id="yes", variant="primary", compact=True)
+                yield Button(t("btn.no"), id="no", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_ok(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class InputDialog(StationModal):
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = keymap.bindings("modal")
+
+    def __init__(self, title: str, label: str, value: str = "") -> None:
+        super().__init__()
+        self._title, self._label, self._value = title, label, value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="dialog-title", markup=False)
+            with Horizontal(classes="row"):
+                yield Label(self._label)
+                yield Input(self._value, id="value", compact=True)
+            with Horizontal(classes="buttons"):
+                yield Button(t("btn.ok"), id="ok", variant="primary", compact=True)
+                yield Button(t("btn.cancel"), id="cancel", compact=True)
+
+    def on_input_submitted(self) -> None:
+        self.action_ok()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def action_ok(self) -> None:
+        self.dismiss(self.query_one("#value", Input).value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class MoveDialog(StationModal):
+    """Move a request: the outcome form on resolve, satisfaction on the follow-up, a note always.
+    The dialog calls the core itself (in a worker) and stays open with the message on an error."""
+
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = keymap.bindings("modal")
+
+    def __init__(self, request_id: str, number: str, to_status: str) -> None:
+        super().__init__()
+        self.request_id, self.number, self.to_status = request_id, number, to_status
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(t("move.title", number=self.number, status=status_name(self.to_status)),
+                         classes="dialog-title", markup=False)
+            if self.to_status == "resolved":
+                with Horizontal(classes="row"):
+                    yield Label(t("field.result"))
+                    yield Input(id="result", compact=True, placeholder=t("ph.result"))
+                with Horizontal(classes="row"):
+                    yield Label(t("field.problems_solved"))
+                    yield Input("1", id="problems_solved", compact=True)
+                with Horizontal(classes="row"):
+                    yield Label(t("field.cost_saved"))
+                    yield Input("0", id="cost_saved", compact=True)
+            if self.to_status == "closed":
+                with Horizontal(classes="row"):
+                    yield Label(t("field.satisfaction"))
+                    yield Choice([(n, f"{n} {satisfaction_name(n)}") for n in (5, 4, 3, 2, 1)], 5,
+                                 id="satisfaction")
+            with Horizontal(classes="row"):
+                yield Label(t("field.note"))
+                yield Input(id="note", compact=True)
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(t("btn.save"), id="ok", variant="primary", compact=True)
+                yield Button(t("btn.cancel"), id="cancel", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def _val(self, wid: str) -> str | None:
+        found = self.query(f"#{wid}")
+        return found.first(Input).value if found else None
+
+    def action_ok(self) -> None:
+        kw: dict[str, Any] = {"note": self._val("note")}
+        if self.to_status == "resolved":
+            kw.update(result=self._val("result"), problems_solved=self._val("problems_solved"),
+                      cost_saved=self._val("cost_saved"))
+        if self.to_status == "closed":
+            kw["satisfaction"] = self.query_one("#satisfaction", Choice).value
+        self.query_one("#error", Static).update(t("msg.saving"))
+        self.save(kw)
+
+    @work(thread=True, exclusive=True, group="move")
+    def save(self, kw: dict[str, Any]) -> None:
+        from qi_station.ledger import move_request
+
+        try:
+            row = move_request(self.station.db_path, self.request_id, self.to_status, **kw)
+        except Exception as e:  # noqa: BLE001 - every failure is shown, the dialog keeps the input
+            self.app.call_from_thread(self._failed, e)
+            return
+        self.app.call_from_thread(self.dismiss, row)
+
+    def _failed(self, e: Exception) -> None:
+        from qi_station.errors import ValidationError
+
+        msg = error_message(e)
+        if isinstance(e, ValidationError):
+            msg = f"{field_label(e.field)}: {err_text(e)}"
+            target = self.query(f"#{e.field}")
+            if target:
+                target.first().focus()
+        self.query_one("#error", Static).update(msg)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReferDialog(StationModal):
+    """Refer a request: pick a library kind, see ranked suggestions, refer to the highlighted one."""
+
+    DEFAULT_CSS = DIALOG_CSS + """
+    ReferDialog OptionList { height: 10; background: $surface; }
+    """
+    BINDINGS = keymap.bindings("modal")
+    KINDS = ("expert", "institution", "equipment", "project")
+
+    def __init__(self, request_id: str, number: str) -> None:
+        super().__init__()
+        self.request_id, self.number = request_id, number
+        self.items: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(t("refer.title", number=self.number), classes="dialog-title", markup=False)
+            with Horizontal(classes="row"):
+                yield Label(t("field.kind"))
+                yield Choice([(k, kind_name(k)) for k in self.KINDS],
+                             "expert", id="kind")
+            yield Static(t("refer.suggestions"), classes="muted")
+            yield OptionList(id="suggestions")
+            with Horizontal(classes="row"):
+                yield Label(t("field.note"))
+                yield Input(id="note", compact=True)
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(t("btn.refer"), id="ok", variant="primary", compact=True)
+                yield Button(t("btn.cancel"), id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.load("expert")
+
+    def on_choice_changed(self, event: Choice.Changed) -> None:
+        self.load(event.value)
+
+    @work(thread=True, exclusive=True, group="suggest")
+    def load(self, kind: str) -> None:
+        from qi_station.matching import suggest
+
+        try:
+            items = suggest(self.station.db_path, self.request_id, kind, limit=10)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.query_one("#error", Static).update, error_message(e))
+            return
+        self.app.call_from_thread(self._show, items)
+
+    def _show(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        ol = self.query_one("#suggestions", OptionList)
+        ol.clear_options()
+        if not items:
+            ol.add_option(Option(t("refer.none"), disabled=True))
+            return
+        for it in items:
+            why = []
+            if it["element_match"]:
+                why.append(t("match.elements", n=it["element_match"]))
+            if it["same_city"]:
+                why.append(t("match.city"))
+            if it["qualified"]:
+                why.append(t("match.qualified"))
+            why.append(t("match.load", n=it["load"]))
+            ol.add_option(Option(f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})",
+                                 id=it["id"]))
+        ol.highlighted = 0
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def on_option_list_option_selected(self) -> None:
+        self.action_ok()
+
+    def action_ok(self) -> None:
+        ol = self.query_one("#suggestions", OptionList)
+        if ol.highlighted is None or not self.items:
+            self.query_one("#error", Static).update(t("refer.pick"))
+            return
+        item = self.items[ol.highlighted]
+        self.refer(item["kind"], item["id"], self.query_one("#note", Input).value)
+
+    @work(thread=True, exclusive=True, group="refer")
+    def refer(self, kind: str, item_id: str, note: str) -> None:
+        from qi_station.ledger import refer_request
+
+        try:
+            row = refer_request(self.station.db_path, self.request_id, kind, item_id, note or None)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.query_one("#error", Static).update, error_message(e))
+            return
+        self.app.call_from_thread(self.dismiss, row)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def status_choices(include_all: bool = True) -> list[tuple[str, str]]:
+    out = [("", t("filter.all_status"))] if include_all else []
+    return out + [(s, status_name(s)) for s in domain.STATUSES]

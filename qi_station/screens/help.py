@@ -1,0 +1,56 @@
+"""Help (F1): the bindings of the screen it was opened from, with the keys as remapped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+
+from qi_station import keymap
+from qi_station.i18n import t
+from qi_station.screens.base import StationModal
+
+
+class HelpScreen(StationModal):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; background: $background 60%; }
+    HelpScreen > Vertical { width: 70; max-width: 100%; height: auto; max-height: 100%;
+        background: $panel; padding: 1 2; }
+    HelpScreen .dialog-title { text-style: bold; color: $accent; }
+    HelpScreen VerticalScroll { height: auto; max-height: 18; }
+    """
+    BINDINGS = keymap.bindings("help")
+
+    def __init__(self, screen: Screen[Any]) -> None:
+        super().__init__()
+        self.target = screen
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(keys, description, binding id) for the target screen and the app."""
+        out: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        km = self.app._keymap
+        for node in (self.target, self.app):
+            for _key, b in node._bindings:
+                if not b.id or b.id in seen:
+                    continue
+                seen.add(b.id)
+                out.append((km.get(b.id, b.key), b.description, b.id))
+        return out
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(t("help.title"), classes="dialog-title", markup=False)
+            with VerticalScroll():
+                lines = [f"{keys:<14} {desc}" for keys, desc, _id in self.rows()]
+                yield Static("\n".join(lines), id="help-keys", markup=False)
+            yield Static(t("help.remap", path=str(keymap.config_path())), classes="muted", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_click(self) -> None:
+        self.dismiss(None)

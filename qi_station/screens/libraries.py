@@ -1,0 +1,237 @@
+"""Libraries: experts, institutions, equipment, projects, enterprises. Search as you type (debounced,
+exclusive thread worker), filters, a detail pane, and "refer the current request to this"."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Static
+
+from qi_station import domain, keymap
+from qi_station.i18n import city_name, element_name, elements_text, kind_name, t
+from qi_station.screens.base import MainScreen, error_message
+from qi_station.screens.widgets import Chip, Choice
+
+DEBOUNCE = 0.03
+RESULTS = 50
+REFER_KIND = {"experts": "expert", "institutions": "institution", "equipment": "equipment", "projects": "project"}
+DETAIL_FIELDS = {
+    "experts": ("title", "employer", "specialty", "gender", "phone", "email", "active_requests"),
+    "institutions": ("short_name", "uscc", "cma_no", "cma_expiry", "cnas_no", "cnas_expiry", "scope", "address",
+                     "contact", "phone"),
+    "equipment": ("model", "institution_name", "shared", "fee", "fee_unit", "description"),
+    "projects": ("year", "lead", "status", "description"),
+    "enterprises": ("uscc", "region_code", "industry", "scale", "contact_name", "phone_display"),
+}
+
+
+def _extra(kind: str, r: dict[str, Any]) -> str:
+    if kind == "experts":
+        return " ".join(x for x in (r.get("title"), r.get("employer")) if x)
+    if kind == "institutions":
+        exp = [x for x in (r.get("cma_expiry"), r.get("cnas_expiry")) if x]
+        return f"CMA/CNAS {max(exp)}" if exp else ""
+    if kind == "equipment":
+        fee = f"{r['fee']}/{t('unit.' + (r.get('fee_unit') or 'hour'))}" if r.get("fee") is not None else ""
+        return f"{t('lib.shared') if r.get('shared') else t('lib.not_shared')} {fee}".strip()
+    if kind == "projects":
+        return " ".join(str(x) for x in (r.get("year"), r.get("status")) if x)
+    return r.get("uscc") or ""
+
+
+class LibrariesScreen(MainScreen):
+    SCREEN_KEY = "libraries"
+    CSS_PATH = "libraries.tcss"
+    BINDINGS = keymap.bindings("lib")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kind = "experts"
+        self.rows: list[dict[str, Any]] = []
+        self._timer: Timer | None = None
+        self._t0: float | None = None
+        self.last_latency_ms: float | None = None
+        self.searches = 0
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="lib-top"):
+            with Horizontal(classes="filter-row"):
+                yield Choice([(k, kind_name(k)) for k in domain.SEARCH_KINDS], "experts", id="kind")
+                yield Input(id="q", placeholder=t("ph.library_search"), compact=True, max_length=100)
+            with Horizontal(classes="filter-row"):
+                yield Choice([("", t("filter.all_elements"))] + [(e, element_name(e)) for e in domain.ELEMENTS],
+                             "", id="f-element")
+                yield Choice([("", t("filter.all_cities"))] + [(c, city_name(c)) for c in domain.CITIES],
+                             "", id="f-city")
+                yield Chip(t("filter.valid_only"), "valid", id="f-valid")
+                yield Chip(t("filter.shared_only"), "shared", id="f-shared")
+                yield Static("", id="lib-count", markup=False)
+        with Horizontal(id="lib-main"):
+            yield DataTable(id="lib-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="lib-detail"):
+                yield Static(t("lib.pick"), id="lib-detail-text", markup=False)
+        yield Static("", id="status-line", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column(t("col.name"), width=22, key="name")
+        table.add_column(t("col.city"), width=8, key="city")
+        table.add_column(t("col.info"), width=14, key="info")
+        self._kind_filters()
+        self.query_one("#q", Input).focus()
+        if self.station.ready:
+            self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        self._update_status()
+        super().on_screen_resume()
+
+    def _kind_filters(self) -> None:
+        self.query_one("#f-valid").display = self.kind == "institutions"
+        self.query_one("#f-shared").display = self.kind == "equipment"
+        self._update_status()
+
+    def _update_status(self) -> None:
+        label = self.station.current_request_label
+        line = t("lib.current", request=label) if label and self.kind in REFER_KIND else (
+            t("lib.no_current") if self.kind in REFER_KIND else "")
+        self.query_one("#status-line", Static).update(line)
+
+    # ---- search ----------------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        self._schedule(0)
+
+    def _schedule(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        params = self._params()
+        if delay:
+            self._timer = self.set_timer(delay, lambda: self.search(params))
+        else:
+            self.search(params)
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "query": self.query_one("#q", Input).value,
+            "element": self.query_one("#f-element", Choice).value or None,
+            "city": self.query_one("#f-city", Choice).value or None,
+            "valid_only": self.query_one("#f-valid", Chip).checked,
+            "shared_only": self.query_one("#f-shared", Chip).checked,
+        }
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._t0 = time.perf_counter()
+        self._schedule(DEBOUNCE)
+
+    def on_choice_changed(self, event: Choice.Changed) -> None:
+        event.stop()
+        if event.choice.id == "kind":
+            self.kind = event.value
+            self._kind_filters()
+        if self.is_mounted and self.station.ready:
+            self._schedule(0)
+
+    def on_chip_toggled(self, event: Chip.Toggled) -> None:
+        event.stop()
+        if self.station.ready:
+            self._schedule(0)
+
+    @work(thread=True, exclusive=True, group="search")
+    def search(self, p: dict[str, Any]) -> None:
+        from qi_station.search import search
+
+        own_city = None
+        try:
+            rows = search(self.station.db_path, p["kind"], p["query"], element=p["element"], city=p["city"],
+                          valid_only=p["valid_only"], shared_only=p["shared_only"], own_city=own_city,
+                          limit=RESULTS)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self._failed, error_message(e))
+            return
+        self.app.call_from_thread(self.show, p, rows)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#lib-count", Static).update(message)
+
+    def show(self, p: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        if p != self._params():
+            return  # a newer search is on its way
+        self.rows = rows
+        table = self.query_one(DataTable)
+        table.clear()
+        for i, r in enumerate(rows):
+            table.add_row(r["name"], r.get("city_name") or "", _extra(p["kind"], r), key=str(i))
+        more = "+" if len(rows) >= RESULTS else ""
+        self.query_one("#lib-count", Static).update(t("lib.count", n=f"{len(rows)}{more}"))
+        if self._t0 is not None:
+            self.last_latency_ms = (time.perf_counter() - self._t0) * 1000
+            self._t0 = None
+        self.searches += 1
+        self.show_detail(0 if rows else None)
+        self.add_class("loaded")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.show_detail(int(event.row_key.value))
+
+    def show_detail(self, idx: int | None) -> None:
+        text = self.query_one("#lib-detail-text", Static)
+        if idx is None or idx >= len(self.rows):
+            text.update(t("lib.none"))
+            return
+        r = self.rows[idx]
+        lines = [r["name"], f"{t('col.city')}: {city_name(r.get('city_code') or '')}",
+                 f"{t('field.elements')}: {elements_text(r.get('elements'))}"]
+        for f in DETAIL_FIELDS.get(r["kind"], ()):
+            v = r.get(f)
+            if v is None or v == "":
+                continue
+            if f == "shared":
+                v = t("lib.shared") if v else t("lib.not_shared")
+            if f == "region_code":
+                v = city_name(str(v))
+            lines.append(f"{t('lib.f.' + f)}: {v}")
+        text.update("\n".join(lines))
+
+    # ---- actions ---------------------------------------------------------------------------------
+    def action_next_kind(self) -> None:
+        self.query_one("#kind", Choice).action_step(1)
+
+    def action_focus_search(self) -> None:
+        self.query_one("#q", Input).focus()
+
+    def on_input_submitted(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_refer(self) -> None:
+        if self.kind not in REFER_KIND:
+            self.notify(t("lib.not_referable"), severity="warning")
+            return
+        req = self.station.current_request
+        if not req:
+            self.notify(t("lib.no_current"), severity="warning")
+            return
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
+            self.notify(t("lib.pick"), severity="warning")
+            return
+        item = self.rows[table.cursor_row]
+        self.refer(req, REFER_KIND[self.kind], item["id"])
+
+    @work(thread=True, exclusive=True, group="refer")
+    def refer(self, request_id: str, kind: str, item_id: str) -> None:
+        from qi_station.ledger import refer_request
+
+        try:
+            row = refer_request(self.station.db_path, request_id, kind, item_id)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, error_message(e), severity="error")
+            return
+        self.app.call_from_thread(self.notify, t("msg.referred", name=row["item_name"]))

@@ -1,0 +1,92 @@
+"""Reports: a month's station summary (from the core) and, when the reports module is installed,
+an export of the monthly summary file."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from qi_station import domain, keymap
+from qi_station.i18n import element_name, t
+from qi_station.screens.base import MainScreen, error_message
+
+
+def reports_available() -> bool:
+    try:
+        return importlib.util.find_spec("qi_station.reports.monthly") is not None or \
+            importlib.util.find_spec("qi_station.reports.export") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def shift_month(month: str, delta: int) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    n = y * 12 + (m - 1) + delta
+    return f"{n // 12}-{n % 12 + 1:02d}"
+
+
+class ReportsScreen(MainScreen):
+    SCREEN_KEY = "reports"
+    CSS_PATH = "reports.tcss"
+    BINDINGS = keymap.bindings("reports")
+
+    def __init__(self) -> None:
+        super().__init__()
+        from qi_station.timeutil import env_now, local
+
+        now = local(env_now())
+        self.month = f"{now.year}-{now.month:02d}"
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="reports-body"):
+            with Vertical(classes="panel"):
+                yield Static("", id="month-title", classes="panel-title", markup=False)
+                yield Static(t("msg.loading"), id="summary", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("reports.by_element"), classes="panel-title", markup=False)
+                yield Static("", id="by-element", markup=False)
+        yield Static(t("reports.cli_hint"), id="status-line", markup=False)
+
+    def on_mount(self) -> None:
+        if self.station.ready:
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        self.query_one("#month-title", Static).update(t("reports.month", month=self.month))
+        self.load(self.month)
+
+    def action_month(self, delta: int) -> None:
+        self.month = shift_month(self.month, delta)
+        self.refresh_data()
+
+    @work(thread=True, exclusive=True, group="report")
+    def load(self, month: str) -> None:
+        from qi_station.dashboard import month_summary
+
+        try:
+            s = month_summary(self.station.db_path, month)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.query_one("#summary", Static).update, error_message(e))
+            return
+        self.app.call_from_thread(self.show, s)
+
+    def show(self, s: dict[str, Any]) -> None:
+        if s["month"] != self.month:
+            return
+        sat = f"{s['satisfaction_avg']:.2f}" if s["satisfaction_avg"] is not None else "-"
+        self.query_one("#summary", Static).update("\n".join([
+            t("reports.received", n=s["received"]),
+            t("reports.resolved", n=s["resolved"], solved=s["problems_solved"], cost=f"{s['cost_saved']:.2f}"),
+            t("reports.closed", n=s["closed"], sat=sat),
+        ]))
+        parts = [f"{element_name(e)} {s['by_element'][e]}" for e in domain.ELEMENTS]
+        self.query_one("#by-element", Static).update("   ".join(parts))
+        self.add_class("loaded")
+
+    def action_export(self) -> None:
+        self.notify(t("reports.cli_hint"))

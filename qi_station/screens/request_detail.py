@@ -1,0 +1,183 @@
+"""Request detail: every field, the event timeline, referrals, and only the legal lifecycle moves as
+actions (resolve asks for the outcome, the follow-up for satisfaction; refer shows ranked matches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Static
+
+from qi_station import keymap
+from qi_station.i18n import (
+    channel_name,
+    city_name,
+    elements_text,
+    kind_name,
+    satisfaction_name,
+    status_name,
+    t,
+    urgency_name,
+)
+from qi_station.screens.base import StationScreen, error_message
+
+MOVE_KEYS = {"accepted": "detail.accept", "in_progress": "detail.start", "waiting": "detail.wait",
+             "resolved": "detail.resolve", "closed": "detail.close", "on_hold": "detail.hold",
+             "cancelled": "detail.cancel"}
+REFERABLE = frozenset({"new", "accepted", "in_progress", "referred", "waiting", "on_hold"})
+
+
+def _time(v: Any) -> str:
+    """A stored naive-UTC time as local 'YYYY-MM-DD HH:MM'."""
+    if not v:
+        return ""
+    from qi_station.timeutil import from_db, local
+
+    try:
+        dt = from_db(v)
+        return local(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
+    except (TypeError, ValueError):
+        return str(v)[:16]
+
+
+class RequestDetailScreen(StationScreen):
+    CSS_PATH = "request_detail.tcss"
+    BINDINGS = keymap.bindings("detail")
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.req: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f" {t('app.title')}  >  {t('screen.detail')}   [F1 {t('key.help')}]",
+                     id="titlebar", markup=False)
+        with VerticalScroll(id="detail"):
+            with Vertical(classes="panel"):
+                yield Static(t("msg.loading"), id="fields", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("detail.actions"), classes="panel-title", markup=False)
+                yield Static("", id="actions", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("detail.referrals"), classes="panel-title", markup=False)
+                yield Static("", id="referrals", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("detail.timeline"), classes="panel-title", markup=False)
+                yield Static("", id="timeline", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.station.current_request = self.request_id
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="detail")
+    def load(self) -> None:
+        from qi_station.queries import get_request
+
+        try:
+            req = get_request(self.station.db_path, self.request_id)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self._failed, error_message(e))
+            return
+        self.app.call_from_thread(self.show, req)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#fields", Static).update(message)
+
+    def show(self, r: dict[str, Any]) -> None:
+        self.req = r
+        self.station.current_request = r["id"]
+        self.station.current_request_label = f"{r['number']} {r['title']}"
+        overdue = f"  [{t('detail.overdue')}]" if r.get("overdue") else ""
+        lines = [
+            f"{t('field.number')}: {r['number']}    {t('field.status')}: {status_name(r['status'])}{overdue}",
+            f"{t('field.enterprise')}: {r['enterprise_name']}",
+            f"{t('field.uscc')}: {r['uscc']}   {t('field.region')}: {city_name(r.get('region_code'))}",
+            f"{t('field.elements')}: {elements_text(r['elements'])}",
+            f"{t('field.title')}: {r['title']}",
+        ]
+        if r.get("description"):
+            lines.append(f"{t('field.description')}: {r['description']}")
+        lines += [
+            f"{t('field.channel')}: {channel_name(r['channel'])}   {t('field.urgency')}: {urgency_name(r['urgency'])}",
+            f"{t('field.received_at')}: {_time(r['received_at'])}   {t('field.promised')}: {r['promised_date']}",
+        ]
+        if r.get("contact_name") or r.get("phone_display"):
+            lines.append(f"{t('field.contact')}: {r.get('contact_name') or ''}   "
+                         f"{t('field.phone')}: {r.get('phone_display') or ''}")
+        lines.append(f"{t('field.operator')}: {r.get('operator') or ''}")
+        if r.get("resolved_at") or r.get("result"):
+            lines.append(f"{t('field.result')}: {r.get('result') or ''}")
+            lines.append(f"{t('field.problems_solved')}: {r.get('problems_solved') or 0}   "
+                         f"{t('field.cost_saved')}: {r.get('cost_saved_wan') or '0.00'}")
+        if r.get("satisfaction"):
+            lines.append(f"{t('field.satisfaction')}: {satisfaction_name(r['satisfaction'])}"
+                         + (f"   {t('field.note')}: {r['followup_note']}" if r.get("followup_note") else ""))
+        if not r.get("ledger_ok", True):
+            lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
+        self.query_one("#fields", Static).update("\n".join(lines))
+        acts = []
+        for st in r["legal_moves"]:
+            kid = MOVE_KEYS.get(st)
+            if kid:
+                acts.append(f"[{self.station._keymap.get(kid, keymap.BY_ID[kid].key)}] {t(keymap.BY_ID[kid].description)}")
+        if r["status"] in REFERABLE:
+            acts.append(f"[{self.station._keymap.get('detail.refer', 'r')}] {t('key.refer')}")
+        self.query_one("#actions", Static).update("   ".join(acts) or t("detail.no_actions"))
+        refs = [f"{_time(x['created_at'])}  {kind_name(x['kind'])}: "
+                f"{x['item_name']}" + (f"  ({x['note']})" if x.get("note") else "") for x in r["referrals"]]
+        self.query_one("#referrals", Static).update("\n".join(refs) or t("detail.no_referrals"))
+        evs = []
+        for e in r["events"]:
+            what = t(f"event.{e['kind']}") if e["kind"] in ("created", "status", "referral", "edit", "note", "hub") else e["kind"]
+            move = ""
+            if e.get("to_status") and e.get("from_status") != e.get("to_status"):
+                move = f" {status_name(e.get('from_status'))} > {status_name(e['to_status'])}" if e.get("from_status") \
+                    else f" {status_name(e['to_status'])}"
+            extra = ""
+            if e["kind"] == "referral":
+                extra = f" {e['data'].get('item_name', '')}"
+            note = f"  ({e['note']})" if e.get("note") else ""
+            evs.append(f"{e['n']:>2}. {_time(e['at'])}  {e['actor']}  {what}{move}{extra}{note}")
+        self.query_one("#timeline", Static).update("\n".join(evs))
+        self.refresh_bindings()
+        self.add_class("loaded")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "move":
+            return self.req is not None and parameters[0] in self.req["legal_moves"]
+        if action == "refer":
+            return self.req is not None and self.req["status"] in REFERABLE
+        return True
+
+    def action_move(self, to_status: str) -> None:
+        from qi_station.screens.dialogs import MoveDialog
+
+        if self.req is None or to_status not in self.req["legal_moves"]:
+            return
+        self.app.push_screen(MoveDialog(self.req["id"], self.req["number"], to_status), self._moved)
+
+    def _moved(self, row: dict[str, Any] | None) -> None:
+        if row:
+            self.notify(t("msg.moved", number=row["number"], status=status_name(row["status"])))
+            self.refresh_data()
+
+    def action_refer(self) -> None:
+        from qi_station.screens.dialogs import ReferDialog
+
+        if self.req is None:
+            return
+        self.app.push_screen(ReferDialog(self.req["id"], self.req["number"]), self._referred)
+
+    def _referred(self, row: dict[str, Any] | None) -> None:
+        if row:
+            self.notify(t("msg.referred", name=row["item_name"]))
+            self.refresh_data()
+
+    def action_back(self) -> None:
+        self.dismiss(None)

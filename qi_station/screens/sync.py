@@ -1,0 +1,147 @@
+"""Sync: last sync, pending changes and the sync log from the core tables; run a sync and export or
+import a bundle file when the sync client (``qi_station.sync.client``) is installed."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, Static
+
+from qi_station import keymap
+from qi_station.i18n import t
+from qi_station.screens.base import MainScreen, error_message
+
+
+def client_available() -> bool:
+    try:
+        return importlib.util.find_spec("qi_station.sync.client") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class SyncScreen(MainScreen):
+    SCREEN_KEY = "sync"
+    CSS_PATH = "sync.tcss"
+    BINDINGS = keymap.bindings("sync")
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="sync-body"):
+            with Vertical(classes="panel"):
+                yield Static(t("sync.status"), classes="panel-title", markup=False)
+                yield Static(t("msg.loading"), id="sync-status", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("sync.bundle"), classes="panel-title", markup=False)
+                with Horizontal(classes="frow"):
+                    yield Label(t("field.bundle_path"))
+                    yield Input(id="bundle", compact=True, placeholder=t("ph.bundle"))
+                yield Static("", id="sync-progress", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("sync.log"), classes="panel-title", markup=False)
+                yield Static("", id="sync-log", markup=False)
+        yield Static(t("sync.available") if client_available() else t("sync.unavailable"), id="status-line",
+                     markup=False)
+
+    def on_mount(self) -> None:
+        if self.station.ready:
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
+
+    @work(thread=True, exclusive=True, group="sync-status")
+    def load(self) -> None:
+        from qi_station.dashboard import sync_figures
+        from qi_station.db.engine import connect
+
+        try:
+            status: dict[str, Any] = {}
+            if client_available():
+                from qi_station.sync import client
+
+                status = dict(client.sync_status(self.station.db_path))
+            conn = connect(self.station.db_path)
+            try:
+                last, ok, pending = sync_figures(conn)
+                log = [dict(r) for r in conn.execute(
+                    "SELECT started_at, mode, pushed, pulled, ok, error FROM sync_log ORDER BY id DESC LIMIT 8")]
+            finally:
+                conn.close()
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.query_one("#sync-status", Static).update, error_message(e))
+            return
+        self.app.call_from_thread(self.show, status, last, ok, pending, log)
+
+    def show(self, status: dict[str, Any], last: str | None, ok: bool | None, pending: int,
+             log: list[dict[str, Any]]) -> None:
+        lines = [
+            t("sync.last", at=str(last)[:16] if last else t("sync.never"),
+              state="" if ok is None else (t("dash.sync_ok") if ok else t("dash.sync_failed"))),
+            t("sync.pending", n=f"{pending:,}"),
+        ]
+        for k, v in status.items():
+            if k not in ("pending", "last_sync") and not isinstance(v, dict | list):
+                lines.append(f"{k}: {v}")
+        self.query_one("#sync-status", Static).update("\n".join(lines))
+        rows = [f"{str(r['started_at'])[:16]}  {r['mode']}  +{r['pushed']}/-{r['pulled']}  "
+                f"{t('dash.sync_ok') if r['ok'] else t('dash.sync_failed')}"
+                + (f"  {str(r['error'])[:40]}" if r.get("error") else "") for r in log]
+        self.query_one("#sync-log", Static).update("\n".join(rows) or t("sync.no_log"))
+        self.add_class("loaded")
+
+    # ---- actions (need the sync client) -----------------------------------------------------------
+    def _need_client(self) -> bool:
+        if not client_available():
+            self.notify(t("sync.unavailable"), severity="warning")
+            return False
+        return True
+
+    def action_run_sync(self) -> None:
+        if self._need_client():
+            self.query_one("#sync-progress", Static).update(t("sync.running"))
+            self.run_job("sync", "")
+
+    def action_export_bundle(self) -> None:
+        if self._need_client():
+            self.run_job("export", self.query_one("#bundle", Input).value.strip())
+
+    def action_import_bundle(self) -> None:
+        path = self.query_one("#bundle", Input).value.strip()
+        if not path:
+            self.notify(t("sync.need_path"), severity="warning")
+            self.query_one("#bundle", Input).focus()
+            return
+        if self._need_client():
+            self.run_job("import", path)
+
+    @work(thread=True, exclusive=True, group="sync-job")
+    def run_job(self, job: str, path: str) -> None:
+        from qi_station.sync import client
+
+        def progress(*args: Any, **kw: Any) -> None:
+            text = " ".join(str(a) for a in args) + " ".join(f"{k}={v}" for k, v in kw.items())
+            self.app.call_from_thread(self.query_one("#sync-progress", Static).update, text[:200])
+
+        try:
+            if job == "sync":
+                result = client.run_sync(self.station.db_path, progress=progress)
+            elif job == "export":
+                result = client.export_bundle(self.station.db_path, path) if path else \
+                    client.export_bundle(self.station.db_path)
+            else:
+                result = client.import_bundle(self.station.db_path, path)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self._done, error_message(e), True)
+            return
+        self.app.call_from_thread(self._done, t("sync.done", result=str(result)[:200]), False)
+
+    def _done(self, message: str, failed: bool) -> None:
+        self.query_one("#sync-progress", Static).update(message)
+        self.notify(message, severity="error" if failed else "information")
+        self.refresh_data()
