@@ -174,6 +174,7 @@ def enroll(db_path: str | Path | None, token: str, hub: str | None = None, *, ht
 
 # ---- HTTP sync ----------------------------------------------------------------------------------
 def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
+    S.fix_oseq(conn)
     total = S.pending(conn)
     done = 0
     while True:
@@ -259,6 +260,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
         if not code or not target:
             raise SyncError(400, "not_enrolled", "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册")
         priv, pub = S.ensure_keys(conn)
+        S.fix_oseq(conn)
         conn.execute("BEGIN")  # one consistent read of outbox + cursor
         try:
             lines, lo, hi, counts = S.outbox_lines(conn)

@@ -45,8 +45,9 @@ _ENGINES: dict[str, Any] = {}
 
 # ---- tables & coercion ----------------------------------------------------------------------
 def core_table(name: str) -> Table:
-    import qi_station.db.models  # noqa: F401 - registers the tables
     from sqlmodel import SQLModel
+
+    import qi_station.db.models  # noqa: F401 - registers the tables
 
     return SQLModel.metadata.tables[name]
 
@@ -198,6 +199,11 @@ class Hub:
             eng = _ENGINES[self.url] = make_engine(self.url)
         return eng  # type: ignore[no-any-return]
 
+    def dispose(self) -> None:
+        eng = _ENGINES.pop(self.url, None)
+        if eng is not None:
+            eng.dispose()
+
     # -- setup --------------------------------------------------------------------------------
     def migrate(self) -> None:
         from qi_station.db.engine import run_migrations
@@ -265,10 +271,12 @@ class Hub:
 
     def _insert(self, t: Table) -> Any:
         if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(t)
+            from sqlalchemy.dialects import sqlite
+
+            return sqlite.insert(t)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(t)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -501,8 +509,8 @@ class Hub:
         ent_ids = [p[3]["id"] for p in prepared if p[2] == "enterprise"]
         ent_owner: dict[str, tuple[str | None, int]] = {}
         for chunk in _chunks(ent_ids, 500):
-            for r in c.execute(sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(tent.c.id.in_(chunk))):
-                ent_owner[r[0]] = (r[1], r[2])
+            for er in c.execute(sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(tent.c.id.in_(chunk))):
+                ent_owner[er[0]] = (er[1], er[2])
         for _rank, _o, table, row, _ch in prepared:
             rid = row["id"] if table == "request" else row.get("request_id")
             if table in ("request", "request_event", "referral"):
@@ -744,7 +752,7 @@ class Hub:
         with self.write() as c:
             written = []
             for rid in ids:
-                r = c.execute(sa.select(t.c.rev, t.c.deleted).where(t.c.id == rid)).first()
+                r: Any = c.execute(sa.select(t.c.rev, t.c.deleted).where(t.c.id == rid)).first()
                 if r is None or r[1]:
                     continue
                 c.execute(t.update().where(t.c.id == rid).values(deleted=True, rev=r[0] + 1, updated_at=now_utc()))
@@ -767,7 +775,7 @@ class Hub:
 
         t = core_table("request")
         with self.write() as c:
-            r = c.execute(sa.select(t).where(sa.or_(t.c.id == request_id, t.c.number == request_id))).mappings().first()
+            r: Any = c.execute(sa.select(t).where(sa.or_(t.c.id == request_id, t.c.number == request_id))).mappings().first()
             if r is None:
                 raise SyncError(404, "unknown_request", f"no request {request_id!r} at this hub")
             vals: dict[str, Any] = {}
@@ -915,7 +923,7 @@ def _norm(v: Any) -> Any:
 def _default(t: Table, k: str) -> Any:
     col = t.c[k]
     if col.default is not None and getattr(col.default, "is_scalar", False):
-        return col.default.arg  # type: ignore[union-attr]
+        return col.default.arg  # type: ignore[attr-defined]
     return None
 
 

@@ -81,6 +81,20 @@ def pending(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
 
+def fix_oseq(conn: sqlite3.Connection) -> int:
+    """Guard for databases created before migration 0002 (outbox.oseq without AUTOINCREMENT restarts
+    at 1 once the outbox was emptied): renumber unacked rows above the acked position, keeping order."""
+    with tx(conn):
+        acked = kv_int(conn, "acked_oseq")
+        mn = conn.execute("SELECT MIN(oseq) FROM outbox").fetchone()[0]
+        if mn is None or mn > acked:
+            return 0
+        shift = acked - mn + 1
+        conn.execute("UPDATE outbox SET oseq = -(oseq + ?)", (shift,))
+        conn.execute("UPDATE outbox SET oseq = -oseq")
+        return shift
+
+
 def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[str, Any]]:
     """The oldest outbox rows. A full batch is cut after its last request/enterprise row: every ledger
     transaction ends with one, so an event never travels without the request it belongs to."""
@@ -101,8 +115,8 @@ def outbox_lines(conn: sqlite3.Connection) -> tuple[list[bytes], int, int, dict[
         lo = lo or oseq
         hi = oseq
         counts[t] = counts.get(t, 0) + 1
-        lines.append(('{"oseq":%d,"table":%s,"op":%s,"hlc":%s,"row":%s}\n'
-                      % (oseq, json.dumps(t), json.dumps(op), json.dumps(hlc), row_json)).encode("utf-8"))
+        lines.append(f'{{"oseq":{int(oseq)},"table":{json.dumps(t)},"op":{json.dumps(op)},"hlc":{json.dumps(hlc)},"row":{row_json}}}\n'
+                     .encode())
     return lines, lo, hi, counts
 
 

@@ -66,6 +66,10 @@ def upgrade() -> None:
     # Two stations may register the same enterprise (same USCC) under their own ids: at the hub the
     # USCC is unique per station, not globally.
     if op.get_bind().dialect.name == "sqlite":
+        # outbox.oseq must never be reused after the outbox is emptied by an ack (0001 made it a plain
+        # rowid, which restarts at max+1 = 1): the hub would skip the new changes as already acked.
+        with op.batch_alter_table("outbox", recreate="always", table_kwargs={"sqlite_autoincrement": True}):
+            pass
         with op.batch_alter_table("enterprise", naming_convention=_NC) as b:
             b.drop_constraint("uq_enterprise_uscc", type_="unique")
             b.create_unique_constraint("uq_enterprise_station_uscc", ["station_code", "uscc"])

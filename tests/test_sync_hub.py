@@ -1,0 +1,450 @@
+"""Hub + station sync over HTTP (FastAPI TestClient) and bundles, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sync_util import (
+    enroll_station,
+    hub_requests,
+    library,
+    pg_available,
+    pg_create,
+    pg_drop,
+    request_input,
+    rows,
+    station_requests,
+)
+
+from qi_station import ledger
+from qi_station.sync import client as C
+from qi_station.sync.proto import PROTOCOL, SyncError
+
+PG = pg_available()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_url(request: Any, tmp_path: Path) -> Any:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    if not PG:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    url = pg_create()
+    try:
+        yield url
+    finally:
+        from qi_station.sync.hubstore import Hub
+
+        Hub(url).dispose()
+        pg_drop(url)
+
+
+@pytest.fixture
+def env(hub_url: str, tmp_path: Path) -> Any:
+    from fastapi.testclient import TestClient
+
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub import create_app
+    from qi_station.sync.hubstore import Hub
+
+    hub = Hub(hub_url)
+    hub.init(demo=False)
+    hub.upsert_library([("expert", {"id": "e-1", "name": "张三", "employer": "山东大学"}),
+                        ("institution", {"id": "i-1", "name": "济南市计量检定测试院", "cma_expiry": "2027-01-01"}),
+                        ("equipment", {"id": "q-1", "name": "三坐标测量机", "shared": True, "fee": 300}),
+                        ("project", {"id": "p-1", "name": "标准化试点", "year": 2025})])
+    tc = TestClient(create_app(hub_url))
+    dbs = {}
+    for code in ("ZB01", "QD02"):
+        db = tmp_path / f"{code}.db"
+        enroll_station(db, hub, tc, code)
+        dbs[code] = db
+    yield hub, tc, dbs
+    tc.close()
+    dispose_all()
+    hub.dispose()
+
+
+def sync(db: Path, tc: Any, **kw: Any) -> dict[str, Any]:
+    return C.run_sync(db, http=tc, sleep=lambda s: None, **kw)
+
+
+def test_end_to_end_http(env: Any) -> None:
+    hub, tc, dbs = env
+    a, b = dbs["ZB01"], dbs["QD02"]
+    r1 = ledger.create_request(a, request_input(1, 1))
+    ledger.move_request(a, r1["id"], "accepted")
+    r2 = ledger.create_request(b, request_input(2, 1))  # same enterprise (USCC) at another station
+    res = sync(a, tc)
+    assert res["pending"] == 0 and res["pushed"] >= 4
+    sync(b, tc)
+    # library arrived, with pinyin computed at the hub
+    assert rows(a, "SELECT name, name_py, name_initials FROM expert") == [("张三", "zhangsan", "zs")]
+    assert rows(b, "SELECT COUNT(*) FROM institution")[0][0] == 1
+    hreq = hub_requests(hub)
+    assert set(hreq) == {r1["id"], r2["id"]}
+    assert hreq[r1["id"]]["status"] == "accepted"
+    assert rows(a, "SELECT COUNT(*) FROM outbox")[0][0] == 0
+    # hub decisions flow down (and pulled rows never write the outbox)
+    hub.assign(r1["id"], expert_id="e-1", note="省局指派", priority="high", status="in_progress")
+    hub.upsert_library([("expert", {"id": "e-2", "name": "曾单"})])
+    hub.delete_library("project", ["p-1"])
+    sync(a, tc, page_size=1)
+    loc = station_requests(a)[r1["id"]]
+    assert (loc["hub_expert_id"], loc["hub_note"], loc["hub_priority"], loc["status"], loc["h_rev"]) == \
+        ("e-1", "省局指派", "high", "in_progress", 1)
+    assert rows(a, "SELECT COUNT(*) FROM outbox")[0][0] == 0
+    assert rows(a, "SELECT deleted FROM project WHERE id='p-1'") == [(1,)]
+    assert library(a) == library(hub)
+    # station moves on from the hub status; events reach the hub once
+    ledger.move_request(a, r1["id"], "waiting")
+    sync(a, tc)
+    sync(a, tc)
+    h = hub_requests(hub)[r1["id"]]
+    assert (h["status"], h["hub_expert_id"], h["s_rev"]) == ("waiting", "e-1", loc["s_rev"] + 1)
+    with hub.engine.connect() as c:
+        import sqlalchemy as sa
+
+        n = c.execute(sa.text("SELECT COUNT(*) FROM request_event WHERE request_id=:r"), {"r": r1["id"]}).scalar()
+    assert n == rows(a, "SELECT COUNT(*) FROM request_event WHERE request_id=?", (r1["id"],))[0][0] == 3
+    # b never sees a's request
+    assert r1["id"] not in station_requests(b)
+    st = C.sync_status(a)
+    assert st["pending"] == 0 and st["last_success"] and st["hub"] == "http://testserver"
+
+
+def test_push_duplicate_lost_reply_and_gap(env: Any) -> None:
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    from qi_station.sync import station as S
+
+    conn = S.open_conn(a)
+    batch = S.next_batch(conn)
+    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    first = hub.push(st, batch)
+    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    again = hub.push(st, batch)  # the reply of the first was "lost": resend is skipped by oseq
+    assert first["acked_oseq"] == again["acked_oseq"] == batch[-1]["oseq"]
+    assert {r["status"] for r in again["results"]} == {"duplicate"}
+    assert len(hub_requests(hub)) == 1
+    ledger.create_request(a, request_input(2, 2))
+    ledger.create_request(a, request_input(3, 3))
+    more = S.next_batch(conn)
+    with pytest.raises(SyncError) as ei:
+        hub.push(st, more[len(batch) + 1:])
+    assert ei.value.status == 409 and ei.value.data["expected"] == batch[-1]["oseq"] + 1
+    assert len(hub_requests(hub)) == 1  # nothing changed
+    conn.close()
+    sync(a, tc)
+    assert len(hub_requests(hub)) == 3
+
+
+def test_auth_refusals(env: Any) -> None:
+    hub, tc, dbs = env
+    a, b = dbs["ZB01"], dbs["QD02"]
+    r = ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": "0002"}
+    assert tc.get("/sync/v1/pull", headers=hdr).status_code == 401
+    assert tc.get("/sync/v1/pull", headers={**hdr, "Authorization": "Bearer nope"}).status_code == 401
+    tok_b = rows(b, "SELECT v FROM kv WHERE k='api_token'")[0][0]
+    auth_b = {**hdr, "Authorization": f"Bearer {tok_b}"}
+    row = station_requests(a)[r["id"]]
+    row["s_rev"] += 5
+    row["title"] = "hijack"
+    row.pop("seq")
+    # B writing A's request (even claiming A's station code)
+    resp = tc.post("/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row}]})
+    assert resp.status_code == 403, resp.text
+    row2 = dict(row, station_code="QD02")
+    resp = tc.post("/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row2}]})
+    assert resp.status_code == 403
+    # an event on A's request
+    ev = {"id": "x-ev", "request_id": r["id"], "n": 99, "at": "2026-01-01 00:00:00.000000", "actor": "b",
+          "kind": "note", "data": "{}", "prev_hash": "0", "hash": "1"}
+    assert tc.post("/sync/v1/push", headers=auth_b,
+                   json={"batch": [{"oseq": 1, "table": "request_event", "row": ev}]}).status_code == 403
+    # a library row
+    lib = {"id": "e-1", "name": "伪造", "rev": 99, "updated_at": "2026-01-01 00:00:00.000000"}
+    resp = tc.post("/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "expert", "row": lib}]})
+    assert resp.status_code == 403 and "library" in resp.json()["message"]
+    assert hub_requests(hub)[r["id"]]["title"] != "hijack"
+    assert library(hub)["e-1"][0] == "张三"
+    # revoked
+    hub.revoke_station("QD02")
+    assert tc.get("/sync/v1/pull", headers=auth_b).status_code == 401
+    with pytest.raises(SyncError) as ei:
+        sync(b, tc)
+    assert ei.value.status == 401
+    # one-time enrollment token
+    tok = hub.add_station("WF03", "潍坊")["token"]
+    from qi_station.sync import keys
+
+    pub = keys.generate()[1]
+    body = {"token": tok, "pubkey": pub}
+    assert tc.post("/sync/v1/enroll", headers=hdr, json=body).status_code == 200
+    assert tc.post("/sync/v1/enroll", headers=hdr, json=body).status_code == 403
+    assert tc.post("/sync/v1/enroll", headers=hdr, json={"token": tok + "x", "pubkey": pub}).status_code == 403
+
+
+def test_versions(env: Any) -> None:
+    hub, tc, dbs = env
+    tok = rows(dbs["ZB01"], "SELECT v FROM kv WHERE k='api_token'")[0][0]
+    auth = {"Authorization": f"Bearer {tok}"}
+    ok = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": "0002"})
+    assert ok.status_code == 200
+    nm1 = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 1), "X-Sync-Schema": "0001"})
+    assert nm1.status_code == 200
+    old = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": "0002"})
+    assert old.status_code == 426 and old.json()["error"] == "upgrade_required"
+    assert tc.get("/sync/v1/pull", headers=auth).status_code == 426
+    assert tc.get("/openapi.json").status_code == 200
+
+
+def test_bundles_online_roundtrip_and_refusals(env: Any, tmp_path: Path) -> None:
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    sync(a, tc)
+    r = ledger.create_request(a, request_input(1, 1))
+    up = tmp_path / "up.zip"
+    C.export_bundle(a, up)
+    # tampering: bit flip inside changes.jsonl (re-zipped), truncation, wrong key, wrong target
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(up) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    flipped = dict(parts, **{"changes.jsonl": parts["changes.jsonl"].replace(b"\xe6\xa0\x87", b"\xe6\xa0\x88", 1)})
+    with zipfile.ZipFile(bad, "w") as z:
+        for n, d in flipped.items():
+            z.writestr(n, d)
+    before = hub_requests(hub)
+    for f, code in ((bad, "tampered"),):
+        with pytest.raises(SyncError) as ei:
+            hub.import_bundle(f)
+        assert ei.value.code == code
+    trunc = tmp_path / "trunc.zip"
+    trunc.write_bytes(up.read_bytes()[: len(up.read_bytes()) // 2])
+    with pytest.raises(SyncError) as ei:
+        hub.import_bundle(trunc)
+    assert ei.value.code == "bad_bundle"
+    # a manifest edited (target) without re-signing
+    m = json.loads(parts["manifest.json"])
+    m["source_id"] = "QD02"
+    forged = tmp_path / "forged.zip"
+    from qi_station.sync.proto import canonical
+
+    with zipfile.ZipFile(forged, "w") as z:
+        z.writestr("manifest.json", canonical(m))
+        z.writestr("changes.jsonl", parts["changes.jsonl"])
+        z.writestr("manifest.sig", parts["manifest.sig"])
+    with pytest.raises(SyncError) as ei:
+        hub.import_bundle(forged)
+    assert ei.value.code == "bad_signature"
+    assert hub_requests(hub) == before
+    # the real one imports once; a replay is a no-op
+    assert hub.import_bundle(up)["status"] == "imported"
+    assert hub.import_bundle(up)["status"] == "already_imported"
+    assert r["id"] in hub_requests(hub)
+    # down bundle: wrong target refused, right one applies the ack, stale replay harmless
+    hub.upsert_library([("expert", {"id": "e-9", "name": "李四"})])
+    down_b = tmp_path / "down_b.zip"
+    hub.export_bundle("QD02", down_b)
+    with pytest.raises(SyncError) as ei:
+        C.import_bundle(a, down_b)
+    assert ei.value.code == "wrong_target"
+    down = tmp_path / "down.zip"
+    hub.export_bundle("ZB01", down)
+    res = C.import_bundle(a, down)
+    assert res["status"] == "imported" and res["pending"] == 0
+    assert "e-9" in library(a)
+    assert C.import_bundle(a, down)["status"] == "stale"
+    # an up bundle handed to a station, a down bundle handed to the hub
+    with pytest.raises(SyncError):
+        C.import_bundle(a, up)
+    with pytest.raises(SyncError):
+        hub.import_bundle(down)
+
+
+def test_down_bundle_gap_and_order(env: Any, tmp_path: Path) -> None:
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    # the hub thinks the station is at 0; bundle 1 covers everything so far
+    b1 = tmp_path / "b1.zip"
+    hub.export_bundle("ZB01", b1)
+    # station reports its cursor through an up bundle only after importing b1; simulate a hub that moved on
+    hub.upsert_library([("expert", {"id": "e-5", "name": "王五"})])
+    import sqlalchemy as sa
+
+    from qi_station.sync.hubstore import hub_tables
+
+    hs = hub_tables()["hub_station"]
+    with hub.engine.begin() as c:
+        c.execute(sa.update(hs).where(hs.c.code == "ZB01").values(station_cursor=10_000))
+    b2 = tmp_path / "b2.zip"
+    hub.export_bundle("ZB01", b2)
+    with pytest.raises(SyncError) as ei:
+        C.import_bundle(a, b2)  # starts after the station's cursor
+    assert ei.value.code == "gap"
+    assert C.import_bundle(a, b1)["status"] == "imported"
+
+
+def test_offline_enrollment(hub_url: str, tmp_path: Path) -> None:
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hubstore import Hub
+
+    hub = Hub(hub_url)
+    hub.init(demo=False)
+    hub.upsert_library([("expert", {"id": "e-1", "name": "张三"})])
+    tok = hub.add_station("LY09", "临沂")["token"]
+    db = tmp_path / "off.db"
+    assert C.enroll(db, tok)["mode"] == "offline-pending"
+    r = ledger.create_request(db, request_input(1, 1))
+    up = tmp_path / "up.zip"
+    C.export_bundle(db, up)
+    # a forged enrollment (another key, the right station code) is refused
+    other = tmp_path / "other.db"
+    C.enroll(other, tok.rsplit(".", 1)[0] + ".wrongsecret")
+    ledger.create_request(other, request_input(2, 2))
+    # (the station code is the same; the proof is not)
+    forged = tmp_path / "forged.zip"
+    C.export_bundle(other, forged)
+    with pytest.raises(SyncError) as ei:
+        hub.import_bundle(forged)
+    assert ei.value.code == "bad_enroll_token"
+    res = hub.import_bundle(up)
+    assert res["status"] == "imported" and r["id"] in hub_requests(hub)
+    # the forged one stays refused now that the station is enrolled with another key
+    with pytest.raises(SyncError):
+        hub.import_bundle(forged)
+    down = tmp_path / "down.zip"
+    hub.export_bundle("LY09", down)
+    assert C.import_bundle(db, down)["pending"] == 0
+    assert "e-1" in library(db)
+    assert rows(db, "SELECT v FROM kv WHERE k='hub_pubkey'")[0][0] == hub.info()["hub_pubkey"]
+    # later bundles keep working (signed by the station key the hub now holds)
+    ledger.move_request(db, r["id"], "accepted")
+    up2 = tmp_path / "up2.zip"
+    C.export_bundle(db, up2)
+    assert hub.import_bundle(up2)["applied"] >= 2
+    assert hub_requests(hub)[r["id"]]["status"] == "accepted"
+    dispose_all()
+    hub.dispose()
+
+
+def test_import_library_files(hub_url: str, tmp_path: Path) -> None:
+    from qi_station.sync.hubstore import Hub
+
+    hub = Hub(hub_url)
+    hub.init(demo=False)
+    f = tmp_path / "lib.json"
+    f.write_text(json.dumps({"expert": [{"id": "a", "name": "单县专家"}, {"id": "b", "name": "曾工"}],
+                             "institution": [{"id": "i", "name": "青岛检测", "cma_expiry": "2027-03-01"}]},
+                            ensure_ascii=False), encoding="utf-8")
+    assert hub.import_library(f) == {"added": 3, "updated": 0, "deleted": 0, "unchanged": 0}
+    f.write_text(json.dumps({"expert": [{"id": "a", "name": "单县专家2"}]}, ensure_ascii=False), encoding="utf-8")
+    assert hub.import_library(f) == {"added": 0, "updated": 1, "deleted": 1, "unchanged": 0}
+    lib = library(hub)
+    assert lib["a"][1] == 2 and lib["b"][2] is True and library(hub, "institution")["i"][2] is False
+    csvf = tmp_path / "equipment.csv"
+    csvf.write_text("id,name,shared,fee\nq1,光谱仪,是,100\n", encoding="utf-8-sig")
+    assert hub.import_library(csvf)["added"] == 1
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "project"
+    ws.append(["id", "name", "year"])
+    ws.append(["p1", "品牌建设", 2025])
+    x = tmp_path / "lib.xlsx"
+    wb.save(x)
+    assert hub.import_library(x)["added"] == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name\nx\n", encoding="utf-8")
+    with pytest.raises(SyncError):
+        hub.import_library(bad)
+    hub.dispose()
+
+
+def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, tc, dbs = env
+    import time as _time
+    from datetime import timedelta
+
+    from qi_station import timeutil
+
+    outcomes = []
+    for code, years in (("ZB01", 10), ("QD02", -10)):
+        db = dbs[code]
+        shift = timedelta(days=365 * years)
+        real_now = timeutil.now_utc
+        monkeypatch.setattr(ledger, "now_utc", lambda s=shift, f=real_now: f() + s)
+        monkeypatch.setattr(ledger.time, "time_ns", lambda s=shift: _time.time_ns.__call__() if False else
+                            int((_time.time() + s.total_seconds()) * 1e9))
+        r = ledger.create_request(db, request_input(1, 1))
+        ledger.move_request(db, r["id"], "accepted")
+        res = sync(db, tc)
+        monkeypatch.undo()
+        hub.assign(r["id"], expert_id="e-1")
+        sync(db, tc)
+        h = hub_requests(hub)[r["id"]]
+        outcomes.append((res["pushed"], h["status"], h["s_rev"], h["h_rev"], station_requests(db)[r["id"]]["hub_expert_id"]))
+    assert outcomes[0] == outcomes[1] == (5, "accepted", 2, 1, "e-1")
+    skews = {s["code"]: s["clock_skew_ms"] for s in hub.stations()}
+    assert skews["ZB01"] is not None
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL not reachable")
+def test_pg_seq_follows_commit_order(tmp_path: Path) -> None:
+    """Concurrent hub writers on PostgreSQL; a reader pulling by cursor meanwhile never skips a row."""
+    from qi_station.sync.hubstore import Hub
+
+    url = pg_create()
+    try:
+        hub = Hub(url)
+        hub.init(demo=False)
+        st = {"code": "NONE", "id": "x", "acked_oseq": 0}
+        stop = threading.Event()
+        seen: dict[str, int] = {}
+        errors: list[BaseException] = []
+
+        def writer(k: int) -> None:
+            try:
+                for i in range(25):
+                    hub.upsert_library([("expert", {"id": f"w{k}-{i}", "name": f"专家{k}-{i}"}),
+                                        ("institution", {"id": f"i{k}-{i}", "name": f"机构{k}-{i}"})])
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        def reader() -> None:
+            cur = 0
+            while True:
+                done = stop.is_set()
+                page = hub.read_changes(st["code"], cur, 7)
+                for t, block in page["tables"].items():
+                    for r in block["rows"]:
+                        seen[f"{t}:{r[0]}"] = r[block["cols"].index("seq")]
+                cur = page["next"]
+                if done and not page["more"]:
+                    return
+
+        ws = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+        rd = threading.Thread(target=reader)
+        rd.start()
+        for w in ws:
+            w.start()
+        for w in ws:
+            w.join()
+        stop.set()
+        rd.join()
+        assert not errors
+        assert len(seen) == 4 * 25 * 2
+        assert len(set(seen.values())) == len(seen)
+        hub.dispose()
+    finally:
+        pg_drop(url)

@@ -1,0 +1,124 @@
+"""Helpers for the sync tests (no tests here)."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QI_STATION_OPERATOR", "tester")
+
+PG_ADMIN = os.environ.get("QI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def uscc(i: int, region: str = "370100") -> str:
+    from qi_station.validate import uscc_check_char
+
+    body = f"91{region}MA{i:07d}"[:17]
+    body = body.replace("I", "1").replace("O", "0")
+    return body + uscc_check_char(body)
+
+
+def request_input(i: int, ent: int = 0, title: str = "标准咨询") -> Any:
+    from qi_station.ledger import RequestInput
+
+    return RequestInput(enterprise=f"测试企业{ent}", uscc=uscc(ent), elements="standards", title=f"{title}{i}")
+
+
+def pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def pg_create() -> str:
+    import psycopg
+
+    name = f"qi_sync_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def pg_drop(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def enroll_station(db: Path, hub: Any, tc: Any, code: str) -> dict[str, Any]:
+    from qi_station.sync.client import enroll
+
+    tok = hub.add_station(code, f"{code}站")["token"]
+    return enroll(db, tok, "http://testserver", http=tc)
+
+
+def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    c = sqlite3.connect(db)
+    try:
+        return c.execute(sql, params).fetchall()
+    finally:
+        c.close()
+
+
+def checkpoint(db: Path) -> None:
+    c = sqlite3.connect(db)
+    try:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        c.close()
+
+
+def copy_db(src: Path, dst: Path) -> Path:
+    checkpoint(src)
+    shutil.copyfile(src, dst)
+    return dst
+
+
+STATION_FIELDS_SKIP = {"seq"}
+
+
+def station_requests(db: Path) -> dict[str, dict[str, Any]]:
+    c = sqlite3.connect(db)
+    c.row_factory = sqlite3.Row
+    try:
+        return {r["id"]: dict(r) for r in c.execute("SELECT * FROM request")}
+    finally:
+        c.close()
+
+
+def hub_requests(hub: Any, code: str | None = None) -> dict[str, dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from qi_station.sync.hubstore import core_table, wire_value
+
+    t = core_table("request")
+    q = sa.select(t)
+    if code:
+        q = q.where(t.c.station_code == code)
+    with hub.engine.connect() as c:
+        return {r["id"]: {k: wire_value(v) for k, v in r.items()} for r in c.execute(q).mappings()}
+
+
+def library(hub_or_db: Any, table: str = "expert") -> dict[str, tuple[Any, ...]]:
+    if isinstance(hub_or_db, Path):
+        return {r[0]: (r[1], r[2], bool(r[3])) for r in rows(hub_or_db, f"SELECT id, name, rev, deleted FROM {table}")}
+    import sqlalchemy as sa
+
+    with hub_or_db.engine.connect() as c:
+        return {r[0]: (r[1], r[2], bool(r[3])) for r in c.execute(sa.text(f"SELECT id, name, rev, deleted FROM {table}"))}
+
+
+def rnd_name(rng: random.Random) -> str:
+    return "".join(rng.choice("张王李赵刘陈杨黄周吴山东济南青岛计量标准") for _ in range(3))
