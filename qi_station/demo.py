@@ -1,0 +1,175 @@
+"""Load the demo data (``data/demo/*.json``) into a station database: ``qi-station init --demo``.
+
+What goes in, in ONE transaction (a crash or an error leaves nothing half-loaded):
+
+- the four libraries and the enterprises from ``data/demo`` (written by ``data/make_demo.py``),
+  with ``name_py`` / ``name_initials`` / ``haystack`` computed by :func:`qi_station.library.prepare`
+  (pypinyin plus the Shandong override dictionary; experts read as person names) and each
+  enterprise checked by :func:`qi_station.ledger.check_enterprise` (USCC, phone);
+- certificate expiries: the JSON stores day offsets (``cma_expiry_days`` …) and they are turned
+  into dates relative to ``today`` here, so some certificates are always "expiring within 90
+  days" and some always "expired", whenever the demo is loaded;
+- ``requests`` requests (default 480) spread over the 12 months before ``today``, in every status,
+  each with its full hash-chained event history (``ledger.verify_chain`` accepts it), outcomes on
+  resolved ones, satisfaction on closed ones, referrals to library items, some overdue; numbers
+  ``STATION-YYYYMM-NNNN`` with this station's code, and the ``ledger_seq:`` counters set so
+  ``ledger.next_number`` continues after them;
+- this station's row if there is none yet (the defaults of ``ledger.ensure_station``).
+
+Demo rows are NOT written to the outbox: they are sample data, not station changes to push to the
+hub. Bulk inserts only (``executemany`` on a plain ``sqlite3`` connection).
+
+Idempotent: on a database that already has the demo library nothing is written and the result is
+``{"skipped": True, ...}``. Deterministic: the same ``seed`` and ``today`` give the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from qi_station import generate as g
+from qi_station.timeutil import TZ
+
+DEMO_KEY = "demo_loaded"
+KIND_FILES = {"expert": "experts", "institution": "institutions", "equipment": "equipment", "project": "projects"}
+
+
+def demo_dir() -> Path:
+    from qi_station.config import repo_data_dir
+
+    return repo_data_dir() / "demo"
+
+
+def read_demo(data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    d = data_dir or demo_dir()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in ("experts", "institutions", "equipment", "projects", "enterprises"):
+        with open(d / f"{name}.json", encoding="utf-8") as f:
+            out[name] = json.load(f)
+    return out
+
+
+def _anchor(today: date | None) -> datetime:
+    """The demo's "now" (aware): ``today`` at 17:30 Asia/Shanghai, never later than the clock."""
+    from qi_station.timeutil import env_now, local
+
+    real = local(env_now().replace(second=0, microsecond=0))
+    if today is None:
+        return real
+    at = datetime.combine(today, time(17, 30), tzinfo=TZ)
+    return min(at, real)
+
+
+def load_demo(
+    db_path: Path | str,
+    *,
+    seed: int = 2021,
+    requests: int = 480,
+    today: date | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Load the demo library, enterprises and ``requests`` requests. Returns counts (see module doc)."""
+    from qi_station.db.engine import connect, open_db
+    from qi_station.ledger import EnterpriseInput, check_enterprise
+    from qi_station.library import haystack, prepare
+    from qi_station.pinyin import pinyin_fields
+
+    path = open_db(db_path)
+    data = read_demo(data_dir)
+    anchor = _anchor(today)
+    day0 = anchor.date()
+    now_ms = g.to_ms(anchor)
+    rng = random.Random(seed)
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            first = data["experts"][0]["id"]
+            if (conn.execute("SELECT 1 FROM kv WHERE k = ?", (DEMO_KEY,)).fetchone()
+                    or conn.execute("SELECT 1 FROM expert WHERE id = ?", (first,)).fetchone()):
+                conn.execute("ROLLBACK")
+                return {"skipped": True, "reason": "demo library already present / 演示数据已存在"}
+            code = g.self_station(conn, rng, now_ms)
+
+            def stamp() -> str:
+                return g.fmt_ms(now_ms - rng.randrange(30 * g.DAY_MS, 400 * g.DAY_MS))
+
+            counts: dict[str, Any] = {"skipped": False}
+            refs: dict[str, list[tuple[str, str]]] = {}
+            columns = {"expert": g.EXPERT_COLUMNS, "institution": g.INSTITUTION_COLUMNS,
+                       "equipment": g.EQUIPMENT_COLUMNS, "project": g.PROJECT_COLUMNS}
+            for table in ("institution", "expert", "equipment", "project"):
+                rows = []
+                for raw in data[KIND_FILES[table]]:
+                    r = dict(raw)
+                    if table == "institution":
+                        for k in ("cma", "cnas"):
+                            off = r.pop(f"{k}_expiry_days", None)
+                            r[f"{k}_expiry"] = (day0 + timedelta(days=off)).isoformat() if off is not None else None
+                    if table == "equipment":
+                        r["shared"] = int(bool(r["shared"]))
+                    r = prepare(table, r)
+                    r.update(rev=1, seq=0, deleted=0, updated_at=stamp())
+                    if table == "expert":
+                        r.setdefault("email", None)
+                        r.setdefault("active_requests", 0)
+                    rows.append(tuple(r.get(c) for c in columns[table]))
+                    refs.setdefault(table, []).append((r["id"], r["name"]))
+                g.insert_rows(conn, table, columns[table], rows)
+                counts[KIND_FILES[table]] = len(rows)
+
+            # enterprises: validated like a hand-typed one; an existing row with the same USCC is reused
+            existing = {u: i for i, u in conn.execute("SELECT id, uscc FROM enterprise WHERE station_code = ?",
+                                                      (code,))}
+            ents: list[g.EntRef] = []
+            rows = []
+            for raw in data["enterprises"]:
+                e = check_enterprise(EnterpriseInput(raw["name"], raw["uscc"], raw.get("industry"), raw.get("scale"),
+                                                     raw.get("contact_name"), raw.get("phone")))
+                els = tuple(raw.get("elements") or ())
+                if e["uscc"] in existing:
+                    ents.append(g.EntRef(existing[e["uscc"]], e["contact_name"], e["phone_e164"], e["phone_display"],
+                                         els))
+                    continue
+                py, ini = pinyin_fields(e["name"])
+                ts = g.fmt_ms(now_ms - rng.randrange(400 * g.DAY_MS, 2000 * g.DAY_MS))
+                row = {**e, "id": raw["id"], "name_py": py, "name_initials": ini,
+                       "haystack": haystack("enterprise", e), "elements": json.dumps(list(els)),
+                       "station_code": code, "s_rev": 1, "seq": 0, "deleted": 0, "created_at": ts, "updated_at": ts}
+                rows.append(tuple(row[c] for c in g.ENTERPRISE_COLUMNS))
+                ents.append(g.EntRef(raw["id"], e["contact_name"], e["phone_e164"], e["phone_display"], els))
+            g.insert_rows(conn, "enterprise", g.ENTERPRISE_COLUMNS, rows)
+            counts["enterprises"] = len(rows)
+
+            counters = g.read_counters(conn, code)
+            n_req = n_ev = n_ref = 0
+            for b in g.synth_requests(rng, requests, station_code=code, enterprises=ents, refs=refs,
+                                      now_ms=now_ms, months=12, counters=counters):
+                g.insert_rows(conn, "request", g.REQUEST_COLUMNS, b.requests)
+                g.insert_rows(conn, "request_event", g.EVENT_COLUMNS, b.events)
+                g.insert_rows(conn, "referral", g.REFERRAL_COLUMNS, b.referrals)
+                n_req += len(b.requests)
+                n_ev += len(b.events)
+                n_ref += len(b.referrals)
+            g.write_counters(conn, counters)
+            conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (DEMO_KEY, g.fmt_ms(now_ms)))
+            counts.update(requests=n_req, events=n_ev, referrals=n_ref)
+            counts["overdue"] = conn.execute(
+                "SELECT count(*) FROM request WHERE station_code = ? AND status IN "
+                "('new','accepted','in_progress','referred','waiting','on_hold') AND promised_date < ?",
+                (code, day0.isoformat()),
+            ).fetchone()[0]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    counts["station_code"] = code
+    counts["today"] = day0.isoformat()
+    return counts
