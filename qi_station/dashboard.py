@@ -16,8 +16,8 @@ from qi_station import domain
 from qi_station.timeutil import TZ, env_now, local, month_bounds_utc, to_db
 
 # kv keys the sync client may use for the last acknowledged outbox sequence (first found wins)
-ACK_KEYS = ("outbox_acked", "acked_oseq", "push_acked_oseq", "push_cursor")
-LAST_SYNC_KEYS = ("last_sync_at", "last_sync")
+ACK_KEYS = ("acked_oseq", "outbox_acked", "push_acked_oseq", "push_cursor")
+LAST_SYNC_KEYS = ("last_success", "last_sync_at", "last_sync")
 EXPIRY_DAYS = 90
 
 

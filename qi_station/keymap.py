@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from textual.binding import Binding
+    from textual.binding import BindingType
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ KEYS: tuple[Key, ...] = (
 BY_ID = {k.id: k for k in KEYS}
 
 
-def bindings(prefix: str) -> list[Binding]:
+def bindings(prefix: str) -> list[BindingType]:
     """Textual bindings for one prefix ('app', 'ledger', ...). Descriptions are catalogue keys;
     :func:`qi_station.screens.base.localize_bindings` translates them per instance."""
     from textual.binding import Binding

@@ -107,3 +107,202 @@ async def test_invalid_uscc_shows_message_and_saves_nothing(station_db: Path) ->
         assert not form.query_one("#err-uscc").has_class("hidden")
     assert rows(station_db, "SELECT count(*) FROM request")[0][0] == before
     assert rows(station_db, "SELECT count(*) FROM enterprise")[0][0] == ents
+
+
+def _request_id(db: Path, number: str) -> str:
+    return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
+
+
+async def test_lifecycle_only_legal_moves(station_db: Path) -> None:
+    """new -> accepted -> in progress through the move dialogs; only legal moves are offered; a referral
+    with nothing to refer to is refused with a message."""
+    from qi_station.screens.dialogs import MoveDialog, ReferDialog
+    from qi_station.screens.request_detail import RequestDetailScreen
+
+    rid = _request_id(station_db, "QI0001-202603-0003")  # new, 商标注册指导 (ip)
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, RequestDetailScreen)
+        footer_actions = {b.binding.id for b in app.screen.active_bindings.values() if b.enabled}
+        assert "detail.accept" in footer_actions and "detail.resolve" not in footer_actions
+        await pilot.press("d")  # resolve is illegal from new: nothing happens
+        await settle(pilot)
+        assert app.screen is detail
+
+        for key, status in (("a", "accepted"), ("s", "in_progress")):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, MoveDialog)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert app.screen is detail
+            assert rows(station_db, "SELECT status FROM request WHERE id = ?", rid)[0][0] == status
+
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ReferDialog)
+        dialog = app.screen
+        assert dialog.items == []  # the request is about IP; no expert in the fixture covers it
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is dialog
+        assert "请先选择" in str(dialog.query_one("#error").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail
+
+    # the fixture has no IP expert: the dialog must say so rather than refer blindly
+    assert rows(station_db, "SELECT count(*) FROM referral WHERE request_id = ?", rid)[0][0] == 0
+
+
+async def test_refer_resolve_close_with_suggestion(station_db: Path) -> None:
+    from qi_station.screens.dialogs import MoveDialog, ReferDialog
+
+    rid = _request_id(station_db, "QI0001-202603-0002")  # in progress, standards + certification
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ReferDialog)
+        assert [i["name"] for i in dialog.items][:2] == ["李秀兰", "单立新"]  # ranked: element + same city
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is detail
+        assert rows(station_db, "SELECT status FROM request WHERE id = ?", rid)[0][0] == "referred"
+        assert rows(station_db, "SELECT item_name FROM referral WHERE request_id = ?", rid) == [("李秀兰",)]
+
+        await pilot.press("d")
+        await settle(pilot)
+        move = app.screen
+        assert isinstance(move, MoveDialog)
+        await pilot.press("ctrl+s")  # no result yet: refused, dialog stays
+        await settle(pilot)
+        assert app.screen is move
+        assert "办结须填写办理结果" in str(move.query_one("#error").render())
+        move.query_one("#result").value = "已制定企业标准"
+        move.query_one("#problems_solved").value = "3"
+        move.query_one("#cost_saved").value = "2.5"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is detail
+        assert "v" in {b.binding.key for b in detail.active_bindings.values() if b.enabled}
+
+        await pilot.press("v")
+        await settle(pilot)
+        assert isinstance(app.screen, MoveDialog)
+        app.screen.query_one("#satisfaction").select(4)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is detail
+        text = str(detail.query_one("#timeline").render())
+        assert "已办结" in text and "已回访" in text
+        assert "无可办理事项" in str(detail.query_one("#actions").render())
+    got = rows(station_db, "SELECT status, result, problems_solved, cost_saved_cents, satisfaction FROM request "
+                           "WHERE id = ?", rid)
+    assert got == [("closed", "已制定企业标准", 3, 250, 4)]
+
+
+async def test_find_expert_by_initials_and_refer(station_db: Path) -> None:
+    from qi_station.screens.libraries import LibrariesScreen
+
+    rid = _request_id(station_db, "QI0001-202603-0001")  # accepted, metrology
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        lib = app.screen
+        assert isinstance(lib, LibrariesScreen)
+        assert "QI0001-202603-0001" in str(lib.query_one("#status-line").render())
+        await pilot.press(*"wjg")
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert [r["name"] for r in lib.rows] == ["王建国"]
+        assert "烟台市计量所" in str(lib.query_one("#lib-detail-text").render())
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+    assert rows(station_db, "SELECT kind, item_name FROM referral WHERE request_id = ?", rid) == [("expert", "王建国")]
+    # accepted stays accepted (referred is reachable only from in progress); the referral is on the ledger
+    assert rows(station_db, "SELECT kind FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1",
+                rid) == [("referral",)]
+
+
+async def test_ledger_filters_sort_and_saved_filter(station_db: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import DataTable
+
+    from qi_station.screens.ledger import LedgerScreen
+
+    cfg = tmp_path / "config.toml"
+    monkeypatch.setenv("QI_STATION_CONFIG", str(cfg))
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        led = app.screen
+        assert isinstance(led, LedgerScreen)
+        table = led.query_one(DataTable)
+        assert table.row_count == 5 and led.total == 5
+
+        led.query_one("#f-status").select("new")
+        await settle(pilot)
+        assert led.total == 2
+        led.query_one("#f-element").select("ip")
+        await settle(pilot)
+        assert led.total == 1
+        led.action_clear_filters()
+        await settle(pilot)
+        assert led.total == 5
+
+        led.query_one("#f-overdue").action_flip()
+        await settle(pilot)
+        assert led.total == 4  # every open request in the fixture is past its promised date
+
+        led.action_clear_filters()
+        led.query_one("#f-month").focus()
+        await pilot.press(*"2026-02")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert led.total == 1
+
+        led.query_one("#f-month").value = ""
+        led.query_one("#f-text").focus()
+        await pilot.press(*"华泰")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert led.total == 2
+
+        await pilot.press("ctrl+s")  # save this filter
+        await settle(pilot)
+        await pilot.press(*"huatai", "enter")
+        await settle(pilot)
+        assert 'huatai' in cfg.read_text(encoding="utf-8")
+
+        led.action_clear_filters()
+        await settle(pilot)
+        assert led.total == 5
+        led.query_one("#f-saved").select("huatai")
+        await settle(pilot)
+        assert led.total == 2
+        assert "huatai" in str(led.query_one("#f-saved").render())
+
+        led.action_sort()  # received ascending
+        await settle(pilot)
+        first = table.coordinate_to_cell_key((0, 0)).row_key.value
+        assert first == _request_id(station_db, "QI0001-202603-0002")
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RequestDetailScreen"

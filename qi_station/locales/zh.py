@@ -233,7 +233,7 @@ MESSAGES: dict[str, str] = {
     "reports.resolved": "办结 {n} 件   解决问题 {solved} 个   节约成本 {cost} 万元",
     "reports.closed": "回访 {n} 件   平均满意度 {sat}",
     "reports.by_element": "按服务要素",
-    "reports.cli_hint": "导出报表: qi-station report monthly --month 年-月",
+    "reports.cli_hint": "Ctrl+E 导出月报   也可用命令 qi-station report monthly --month 年-月",
     # help, palette, messages
     "help.title": "快捷键（当前页面）",
     "help.remap": "可在 {path} 的 [keys] 中改键",
@@ -258,4 +258,14 @@ MESSAGES: dict[str, str] = {
     "err.disk_full": "磁盘已满，未保存任何内容。请清理磁盘后再保存。",
     "err.db": "数据库错误，未保存任何内容: {detail}",
     "err.unexpected": "意外错误: {detail}",
+    "sync.k.hub": "中心地址",
+    "sync.k.station": "站点编码",
+    "sync.k.enrolled": "注册方式",
+    "sync.k.last_success": "上次成功",
+    "sync.k.last_error": "上次错误",
+    "sync.k.conflicts": "未解决冲突",
+    "reports.export_title": "导出月报",
+    "field.report_path": "导出到",
+    "ph.report_path": "文件名，后缀决定格式: xlsx csv json md",
+    "reports.exported": "已导出 {path}",
 }

@@ -88,8 +88,8 @@ class DashboardScreen(MainScreen):
 
     def action_show_overdue(self) -> None:
         self.station.ledger_preset = {"overdue": True}
-        self.app.run_action("goto('ledger')")
+        self.station.action_goto("ledger")
 
     def action_show_followup(self) -> None:
         self.station.ledger_preset = {"status": "resolved"}
-        self.app.run_action("goto('ledger')")
+        self.station.action_goto("ledger")

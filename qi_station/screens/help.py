@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from textual.app import ComposeResult
@@ -38,7 +39,10 @@ class HelpScreen(StationModal):
                 if not b.id or b.id in seen:
                     continue
                 seen.add(b.id)
-                out.append((km.get(b.id, b.key), b.description, b.id))
+                keys = km.get(b.id, b.key)
+                shown = ",".join(self.app.get_key_display(dataclasses.replace(b, key=k.strip()))
+                                 for k in keys.split(","))
+                out.append((shown, b.description, b.id))
         return out
 
     def compose(self) -> ComposeResult:

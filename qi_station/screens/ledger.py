@@ -35,6 +35,7 @@ class LedgerScreen(MainScreen):
         self.sort = "received_desc"
         self._timer: Timer | None = None
         self._applying = False
+        self._quiet: dict[str, str] = {}  # Input values set by code: their Changed is not a user edit
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="filters"):
@@ -86,14 +87,19 @@ class LedgerScreen(MainScreen):
             "sort": self.sort,
         }
 
-    def apply_filters(self, f: dict[str, Any], reload: bool = True) -> None:
+    def apply_filters(self, f: dict[str, Any], reload: bool = True, saved: str = "") -> None:
         self._applying = True
         try:
+            self.query_one("#f-saved", Choice).value = saved
             self.query_one("#f-status", Choice).value = f.get("status") or ""
             self.query_one("#f-element", Choice).value = f.get("element") or ""
-            self.query_one("#f-month", Input).value = str(f.get("month") or "")
-            self.query_one("#f-overdue", Chip).checked = bool(f.get("overdue"))
-            self.query_one("#f-text", Input).value = str(f.get("text") or "")
+            for wid, key in (("f-month", "month"), ("f-text", "text")):
+                inp = self.query_one(f"#{wid}", Input)
+                new = str(f.get(key) or "")
+                if inp.value != new:
+                    self._quiet[wid] = new
+                    inp.value = new
+            self.query_one("#f-overdue", Chip).set_quietly(bool(f.get("overdue")))
             if f.get("sort") in SORTS:
                 self.sort = f["sort"]
                 self._update_sort_label()
@@ -107,6 +113,7 @@ class LedgerScreen(MainScreen):
         if self._applying or not self.is_mounted:
             return
         self.page = 0
+        self.query_one("#f-saved", Choice).value = ""  # a hand-edited filter is no longer the saved one
         if self._timer is not None:
             self._timer.stop()
         if delay:
@@ -117,10 +124,10 @@ class LedgerScreen(MainScreen):
     def on_choice_changed(self, event: Choice.Changed) -> None:
         event.stop()
         if event.choice.id == "f-saved":
-            if event.value and not self._applying:
+            if event.value:
                 saved = keymap.saved_filters(self.station.config_data).get(event.value)
                 if saved:
-                    self.apply_filters(saved)
+                    self.apply_filters(saved, saved=event.value)
             return
         self._changed()
 
@@ -130,6 +137,9 @@ class LedgerScreen(MainScreen):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        if self._quiet.get(event.input.id or "") == event.value:
+            del self._quiet[event.input.id or ""]
+            return
         if event.input.id == "f-month":
             v = event.value.strip()
             if v and len(v) < 7:
@@ -226,10 +236,8 @@ class LedgerScreen(MainScreen):
                 return
             self.station.config_data.setdefault("filters", {})[name] = f
             saved = self.query_one("#f-saved", Choice)
-            saved.options = self._saved_options()
-            self._applying = True
+            saved.set_options(self._saved_options())
             saved.value = name
-            self._applying = False
             self.notify(t("msg.filter_saved", name=name))
 
         self.app.push_screen(InputDialog(t("ledger.save_title"), t("field.filter_name")), done)

@@ -35,7 +35,7 @@ def _extra(kind: str, r: dict[str, Any]) -> str:
         return " ".join(x for x in (r.get("title"), r.get("employer")) if x)
     if kind == "institutions":
         exp = [x for x in (r.get("cma_expiry"), r.get("cnas_expiry")) if x]
-        return f"CMA/CNAS {max(exp)}" if exp else ""
+        return str(max(exp)) if exp else ""
     if kind == "equipment":
         fee = f"{r['fee']}/{t('unit.' + (r.get('fee_unit') or 'hour'))}" if r.get("fee") is not None else ""
         return f"{t('lib.shared') if r.get('shared') else t('lib.not_shared')} {fee}".strip()
@@ -79,9 +79,9 @@ class LibrariesScreen(MainScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column(t("col.name"), width=22, key="name")
-        table.add_column(t("col.city"), width=8, key="city")
-        table.add_column(t("col.info"), width=14, key="info")
+        table.add_column(t("col.name"), width=20, key="name")
+        table.add_column(t("col.city"), width=6, key="city")
+        table.add_column(t("col.info"), width=12, key="info")
         self._kind_filters()
         self.query_one("#q", Input).focus()
         if self.station.ready:

@@ -8,8 +8,8 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, Static
 
 from qi_station import domain, keymap
 from qi_station.i18n import element_name, t
@@ -18,8 +18,7 @@ from qi_station.screens.base import MainScreen, error_message
 
 def reports_available() -> bool:
     try:
-        return importlib.util.find_spec("qi_station.reports.monthly") is not None or \
-            importlib.util.find_spec("qi_station.reports.export") is not None
+        return importlib.util.find_spec("qi_station.reports.compute") is not None
     except (ImportError, ValueError):
         return False
 
@@ -50,6 +49,12 @@ class ReportsScreen(MainScreen):
             with Vertical(classes="panel"):
                 yield Static(t("reports.by_element"), classes="panel-title", markup=False)
                 yield Static("", id="by-element", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("reports.export_title"), classes="panel-title", markup=False)
+                with Horizontal(classes="frow"):
+                    yield Label(t("field.report_path"))
+                    yield Input(id="out", compact=True, placeholder=t("ph.report_path"))
+                yield Static("", id="export-status", markup=False)
         yield Static(t("reports.cli_hint"), id="status-line", markup=False)
 
     def on_mount(self) -> None:
@@ -89,4 +94,33 @@ class ReportsScreen(MainScreen):
         self.add_class("loaded")
 
     def action_export(self) -> None:
-        self.notify(t("reports.cli_hint"))
+        if not reports_available():
+            self.notify(t("reports.cli_hint"), severity="warning")
+            return
+        out = self.query_one("#out", Input).value.strip() or f"qi-report-{self.month}.xlsx"
+        self.query_one("#export-status", Static).update(t("msg.saving"))
+        self.export(self.month, out)
+
+    @work(thread=True, exclusive=True, group="report-export")
+    def export(self, month: str, out: str) -> None:
+        from pathlib import Path
+
+        from qi_station.reports.compute import monthly_report
+        from qi_station.reports.writers import write_report
+
+        path = Path(out).expanduser()
+        fmt = path.suffix.lstrip(".").lower() or "xlsx"
+        if fmt not in ("xlsx", "csv", "json", "md"):
+            fmt = "xlsx"
+            path = path.with_suffix(".xlsx")
+        try:
+            report = monthly_report(self.station.db_path, month)
+            write_report(report, fmt, path, lang=self.station.lang)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self._exported, error_message(e), True)
+            return
+        self.app.call_from_thread(self._exported, t("reports.exported", path=str(path.resolve())), False)
+
+    def _exported(self, message: str, failed: bool) -> None:
+        self.query_one("#export-status", Static).update(message)
+        self.notify(message, severity="error" if failed else "information")

@@ -15,6 +15,8 @@ from qi_station import keymap
 from qi_station.i18n import t
 from qi_station.screens.base import MainScreen, error_message
 
+STATUS_KEYS = ("hub", "station", "enrolled", "last_success", "last_error", "conflicts")
+
 
 def client_available() -> bool:
     try:
@@ -85,9 +87,10 @@ class SyncScreen(MainScreen):
               state="" if ok is None else (t("dash.sync_ok") if ok else t("dash.sync_failed"))),
             t("sync.pending", n=f"{pending:,}"),
         ]
-        for k, v in status.items():
-            if k not in ("pending", "last_sync") and not isinstance(v, dict | list):
-                lines.append(f"{k}: {v}")
+        for k in STATUS_KEYS:
+            v = status.get(k)
+            if v not in (None, ""):
+                lines.append(f"{t('sync.k.' + k)}: {v}")
         self.query_one("#sync-status", Static).update("\n".join(lines))
         rows = [f"{str(r['started_at'])[:16]}  {r['mode']}  +{r['pushed']}/-{r['pulled']}  "
                 f"{t('dash.sync_ok') if r['ok'] else t('dash.sync_failed')}"
@@ -108,8 +111,13 @@ class SyncScreen(MainScreen):
             self.run_job("sync", "")
 
     def action_export_bundle(self) -> None:
+        path = self.query_one("#bundle", Input).value.strip()
+        if not path:
+            self.notify(t("sync.need_path"), severity="warning")
+            self.query_one("#bundle", Input).focus()
+            return
         if self._need_client():
-            self.run_job("export", self.query_one("#bundle", Input).value.strip())
+            self.run_job("export", path)
 
     def action_import_bundle(self) -> None:
         path = self.query_one("#bundle", Input).value.strip()
@@ -132,8 +140,7 @@ class SyncScreen(MainScreen):
             if job == "sync":
                 result = client.run_sync(self.station.db_path, progress=progress)
             elif job == "export":
-                result = client.export_bundle(self.station.db_path, path) if path else \
-                    client.export_bundle(self.station.db_path)
+                result = client.export_bundle(self.station.db_path, path)
             else:
                 result = client.import_bundle(self.station.db_path, path)
         except Exception as e:  # noqa: BLE001

@@ -58,15 +58,23 @@ class Choice(Static, can_focus=True):
 
     @value.setter
     def value(self, v: Any) -> None:
-        self.index = self._index_of(v)
-
-    def watch_index(self, _old: int, _new: int) -> None:
+        """Set quietly (no Changed message): for code restoring a state."""
+        self.set_reactive(Choice.index, self._index_of(v))
         self.update(self._text())
+
+    def select(self, v: Any) -> None:
+        """Set as the user would: posts Changed."""
+        self.value = v
         self.post_message(self.Changed(self, self.value))
+
+    def set_options(self, options: list[tuple[Any, str]]) -> None:
+        current = self.value
+        self.options = options
+        self.value = current
 
     def action_step(self, delta: int) -> None:
         if self.options:
-            self.index = (self.index + delta) % len(self.options)
+            self.select(self.options[(self.index + delta) % len(self.options)][0])
 
     def on_click(self) -> None:
         self.focus()
@@ -76,7 +84,7 @@ class Choice(Static, can_focus=True):
 class Chip(Static, can_focus=True):
     """``[x] label``: Space/Enter/click toggles."""
 
-    BINDINGS = [Binding("space,enter", "toggle", "toggle", show=False)]
+    BINDINGS = [Binding("space,enter", "flip", "toggle", show=False)]
     DEFAULT_CSS = """
     Chip { width: auto; height: 1; padding: 0 1 0 0; margin-right: 1; }
     Chip:focus { background: $accent; color: $text; }
@@ -108,11 +116,16 @@ class Chip(Static, can_focus=True):
     def watch_checked(self, value: bool) -> None:
         self.update(self._text())
         self.set_class(value, "-on")
-        self.post_message(self.Toggled(self))
 
-    def action_toggle(self) -> None:
+    def set_quietly(self, value: bool) -> None:
+        self.set_reactive(Chip.checked, value)
+        self.update(self._text())
+        self.set_class(value, "-on")
+
+    def action_flip(self) -> None:
         self.checked = not self.checked
+        self.post_message(self.Toggled(self))
 
     def on_click(self) -> None:
         self.focus()
-        self.action_toggle()
+        self.action_flip()
