@@ -152,14 +152,17 @@ def merged(accs: Iterable[Acc]) -> Acc:
 
 
 # ---- SQL helpers --------------------------------------------------------------------------------------
-def _bucket(col: str, n: int = WINDOW, before: bool = False) -> str:
-    """CASE expression: index of the window month ``col`` falls in (``-1`` before the window)."""
+def _bucket(col: str, n: int = WINDOW, before: bool = False, after: bool = False) -> str:
+    """CASE expression: index of the window month ``col`` falls in (``-1`` before, ``n`` after the window)."""
     parts = ["CASE"]
     if before:
         parts.append(f"WHEN {col} < :b0 THEN -1")
     for i in range(n - 1):
         parts.append(f"WHEN {col} < :b{i + 1} THEN {i}")
-    parts.append(f"ELSE {n - 1} END")
+    if after:
+        parts.append(f"WHEN {col} < :b{n} THEN {n - 1} ELSE {n} END")
+    else:
+        parts.append(f"ELSE {n - 1} END")
     return " ".join(parts)
 
 
@@ -282,59 +285,57 @@ def collect(conn: Connection, month: str, station: str | None = None,
     ):
         acc(code).series["received"][int(bk)] += int(n)
 
-    # 2. requests moved into accepted / resolved / closed / cancelled, per window month; satisfaction
-    step("moves")
-    for code, bk, to_status, n, rated, satisfied in q.rows(
-        f"SELECT r.station_code, {_bucket('e.at')} AS bk, e.to_status, COUNT(DISTINCT e.request_id), "
-        "SUM(CASE WHEN e.to_status = 'closed' AND r.satisfaction IS NOT NULL THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN e.to_status = 'closed' AND r.satisfaction >= 3 THEN 1 ELSE 0 END) "
-        "FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.at >= :b0 AND e.at < :b{WINDOW} AND e.kind = 'status' AND e.to_status IN ({_MOVES_SQL}) "
-        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status", **b,
-    ):
-        a = acc(code)
-        a.series[to_status][int(bk)] += int(n)
-        if to_status == "closed":
-            a.series["rated"][int(bk)] += int(rated or 0)
-            a.series["satisfied"][int(bk)] += int(satisfied or 0)
-
-    # 3. outcomes of the last resolution of each request within each window month
-    step("outcomes")
+    # 2-4. one pass over the ledger, grouped by station, window month and target status:
+    #  - requests moved into accepted / resolved / closed / cancelled (distinct per month), satisfaction;
+    #  - outcomes of the last resolution of each request within each month (from the event's data);
+    #  - open / overdue at month ends from the event history: the sum of open-count deltas before the end.
+    # No range condition on e.at: the window covers most of a station's history, and a sequential scan beats
+    # an index range scan plus row lookups for that (the month bucket is computed instead).
+    step("ledger")
+    w = WINDOW
     ps = _json_int(q.dialect, "e.data", "problems_solved")
     cents = _json_cents(q.dialect, "e.data", "cost_saved")
-    for code, bk, solved, cost in q.rows(
-        f"SELECT r.station_code, {_bucket('e.at')} AS bk, SUM({ps}), SUM({cents}) "
-        "FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.at >= :b0 AND e.at < :b{WINDOW} AND e.kind = 'status' AND e.to_status = 'resolved' "
-        f"AND NOT r.deleted{q.st()} AND NOT EXISTS (SELECT 1 FROM request_event e2 "
-        "WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
-        f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < :b{WINDOW} AND {_bucket('e2.at')} = {_bucket('e.at')}) "
-        "GROUP BY r.station_code, bk", **b,
-    ):
-        a = acc(code)
-        a.series["problems_solved"][int(bk)] += int(solved or 0)
-        a.series["cost_cents"][int(bk)] += int(cost or 0)
-
-    # 4. open / overdue at month ends, from the event history (sum of open-count deltas before the end)
-    step("open")
     delta = (f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
              f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)")
-    for code, bk, d, od, od_prev in q.rows(
-        f"SELECT r.station_code, {_bucket('e.at', before=True)} AS bk, SUM({delta}), "
-        f"SUM(CASE WHEN r.promised_date < :dend THEN {delta} ELSE 0 END), "
+    in_window = f"e.at >= :b0 AND e.at < :b{w}"
+    move = f"e.kind = 'status' AND e.to_status IN ({_MOVES_SQL}) AND {in_window}"
+    last_resolution = (
+        f"e.kind = 'status' AND e.to_status = 'resolved' AND {in_window} AND NOT EXISTS (SELECT 1 FROM "
+        "request_event e2 WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
+        f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < :b{w} AND {_bucket('e2.at')} = {_bucket('e.at')})"
+    )
+    for code, bk, to_status, n, rated, satisfied, solved, cost, d, od, od_prev in q.rows(
+        f"SELECT r.station_code, {_bucket('e.at', before=True, after=True)} AS bk, e.to_status, "
+        f"COUNT(DISTINCT CASE WHEN {move} THEN e.request_id END), "
+        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction IS NOT NULL THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction >= 3 THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {last_resolution} THEN {ps} END), SUM(CASE WHEN {last_resolution} THEN {cents} END), "
+        f"SUM({delta}), "
+        f"SUM(CASE WHEN e.at < :b{w} AND r.promised_date < :dend THEN {delta} ELSE 0 END), "
         f"SUM(CASE WHEN e.at < :pend AND r.promised_date < :dprev THEN {delta} ELSE 0 END) "
         "FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.at < :b{WINDOW} AND e.kind IN ('created', 'status', 'referral') "
-        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk",
+        f"WHERE e.kind IN ('created', 'status', 'referral') AND ({delta} <> 0 OR ({move})) "
+        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status",
         **b, dend=month_first_day(next_month(month)), dprev=month_first_day(month), pend=start,
     ):
         a = acc(code)
-        if int(bk) < 0:
-            a.open_before += int(d or 0)
-        else:
-            a.series["open_delta"][int(bk)] += int(d or 0)
+        i = int(bk)
         a.overdue_end += int(od or 0)
         a.overdue_prev_end += int(od_prev or 0)
+        if i < 0:
+            a.open_before += int(d or 0)
+            continue
+        if i >= w:  # after the report month
+            continue
+        a.series["open_delta"][i] += int(d or 0)
+        if to_status in MOVE_STATUSES:
+            a.series[to_status][i] += int(n or 0)
+        if to_status == "closed":
+            a.series["rated"][i] += int(rated or 0)
+            a.series["satisfied"][i] += int(satisfied or 0)
+        if to_status == "resolved":
+            a.series["problems_solved"][i] += int(solved or 0)
+            a.series["cost_cents"][i] += int(cost or 0)
 
     # 5. time to accept / resolve (medians), for moves within the month
     step("durations")
@@ -412,11 +413,15 @@ def collect(conn: Connection, month: str, station: str | None = None,
 
     # 9. stations and data freshness
     step("stations")
-    for code, newest in q.rows(
-        f"SELECT r.station_code, MAX(r.updated_at) FROM request r WHERE NOT r.deleted{q.st()} GROUP BY r.station_code"
-    ):
-        if code in accs:
-            accs[code].data_as_of = as_utc(newest)
+    if len(accs) == 1 and not station:  # the station database: one indexed MAX (ix_request_updated)
+        (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request"))
+        next(iter(accs.values())).data_as_of = as_utc(newest)
+    else:
+        for code, newest in q.rows(
+            f"SELECT r.station_code, MAX(r.updated_at) FROM request r WHERE 1 = 1{q.st()} GROUP BY r.station_code"
+        ):
+            if code in accs:
+                accs[code].data_as_of = as_utc(newest)
     stations: dict[str, dict[str, Any]] = {}
     for code, name, region, is_self in q.rows("SELECT code, name, region_code, is_self FROM station"):
         stations[code] = {"code": code, "name": name, "region_code": region,
@@ -596,12 +601,17 @@ def monthly_report(url_or_path: Any, month: str, *, station: str | None = None, 
     """
     month_bounds_utc(month)
     with report_connection(url_or_path) as conn:
-        if not hub and station is None:
-            from sqlalchemy import text
+        if not hub:
+            # The station database holds only this station's requests: no station filter (it would steer
+            # SQLite onto the station_code index, which matches every row), pick the group afterwards.
+            if station is None:
+                from sqlalchemy import text
 
-            row = conn.execute(text("SELECT code FROM station WHERE is_self = :t").bindparams(t=True)).first()
-            station = row[0] if row else None
-        raw = collect(conn, month, station, progress)
+                row = conn.execute(text("SELECT code FROM station WHERE is_self = :t").bindparams(t=True)).first()
+                station = row[0] if row else None
+            raw = collect(conn, month, None, progress)
+        else:
+            raw = collect(conn, month, station, progress)
     if hub and station is None:
         return hub_report(raw)
     return station_report(raw, station)
