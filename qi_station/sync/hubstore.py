@@ -793,8 +793,7 @@ class Hub:
                 vals["status"] = status
             if not vals:
                 return {"id": r["id"], "h_rev": r["h_rev"], "changed": False}
-            vals["h_rev"] = int(r["h_rev"]) + 1
-            vals["updated_at"] = now_utc()
+            vals["h_rev"] = int(r["h_rev"]) + 1  # updated_at is a station-owned field: left alone
             c.execute(t.update().where(t.c.id == r["id"]).values(**vals))
             seq = self.stamp(c, [("request", r["id"])])
         return {"id": r["id"], "h_rev": vals["h_rev"], "seq": seq, "changed": True}
@@ -851,7 +850,7 @@ class Hub:
             out = self.apply_push(c, st, batch)
             cur = manifest.get("station_cursor")
             if isinstance(cur, int) and not isinstance(cur, bool) and cur >= 0:
-                c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(station_cursor=cur))
+                c.execute(sa.update(hs).where(hs.c.id == st["id"], hs.c.station_cursor < cur).values(station_cursor=cur))
             c.execute(hb.insert().values(bundle_id=bid, station_code=code, kind="up", at=now_utc()))
             self.touch(c, st, manifest.get("protocol"), manifest.get("schema"), manifest.get("station_now_ms"))
         return {"bundle_id": bid, "station": code, "status": "imported", "acked_oseq": out["acked_oseq"],
@@ -989,7 +988,7 @@ class _SaExec:
     def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
         import sqlalchemy as sa
 
-        return list(self.conn.execute(sa.text(sql), params).tuples())
+        return list(self.conn.execute(sa.text(sql), params).all())
 
 
 def demo_library_rows() -> list[tuple[str, dict[str, Any]]]:
