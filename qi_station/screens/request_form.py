@@ -44,6 +44,7 @@ class RequestFormScreen(StationScreen):
         self._enterprises: list[dict[str, Any]] = []
         self._filling = False
         self.saving = False
+        self._submitted: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(f" {t('app.title')}  >  {t('screen.new_request')}   [F1 {t('key.help')}]",
@@ -140,8 +141,8 @@ class RequestFormScreen(StationScreen):
                 self._lookup_timer = self.set_timer(LOOKUP_DEBOUNCE, lambda: self.lookup(q))
             else:
                 self.query_one("#ent-list").add_class("hidden")
-        if wid in FIELD_SLOT and wid != "uscc":
-            self._set_error(wid, "")
+        if wid in FIELD_SLOT and wid != "uscc" and self._submitted.get(wid) != event.value:
+            self._set_error(wid, "")  # an edit clears the message (not a late event for the submitted value)
 
     def _check_uscc(self, value: str) -> None:
         from qi_station.errors import ValidationError
@@ -262,7 +263,8 @@ class RequestFormScreen(StationScreen):
         status = self.query_one("#form-error", Static)
         status.update(t("msg.saving"))
         status.set_classes("muted")
-        self.save(self.collect())
+        self._submitted = self.collect()
+        self.save(self._submitted)
 
     @work(thread=True, exclusive=True, group="save")
     def save(self, data: dict[str, Any]) -> None:
