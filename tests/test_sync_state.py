@@ -20,7 +20,15 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from test_sync_util import checkpoint, enroll_station, hub_requests, library, request_input, rows, station_requests
+from test_sync_util import (
+    checkpoint,
+    enroll_station,
+    hub_requests,
+    library,
+    request_input,
+    rows,
+    station_requests,
+)
 
 from qi_station import domain, ledger
 from qi_station.sync import client as C

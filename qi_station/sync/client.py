@@ -210,6 +210,10 @@ def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, ht
              sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Push the outbox, then pull; network trouble is retried with exponential backoff (a refused call is
     not). Each step is idempotent, so a retry after any crash or lost reply is safe."""
+    import os
+
+    page_size = int(os.environ.get("QI_SYNC_PAGE", page_size))
+    batch_size = int(os.environ.get("QI_SYNC_PUSH_BATCH", batch_size))
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
         url, token = S.kv_get(conn, "hub_url"), S.kv_get(conn, "api_token")
