@@ -277,6 +277,15 @@ def test_generate_is_deterministic(gen_db: tuple[Path, dict[str, Any]], tmp_path
     assert _dump(p3, ("expert",))["expert"][:5] != _dump(gen_db[0], ("expert",))["expert"][:5]
 
 
+def test_generate_parallel_gives_the_same_rows(gen_db: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """Rows built in a child process (the large-scale path) equal the in-process ones."""
+    p2 = tmp_path / "par.db"
+    res = g.generate(p2, requests=2000, library=1000, seed=7, now=GEN_NOW, parallel=True)
+    assert res["requests"] == 2000
+    tables = ("request", "request_event", "referral", "kv")
+    assert _dump(p2, tables) == _dump(gen_db[0], tables)
+
+
 def test_generate_then_ledger_continues(tmp_path: Path) -> None:
     p = tmp_path / "cont.db"
     g.generate(p, requests=300, library=100, seed=3, now=datetime.now(UTC).replace(tzinfo=None))
