@@ -358,6 +358,13 @@ def test_cli_bad_month(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -
     assert "format" in p.stderr
 
 
+def test_cli_missing_hub_db(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    p = _cli(["hub-report", "monthly", "--database-url", str(tmp_path / "nope.db"), "--format", "json"],
+             ledger_db[0], tmp_path)
+    assert p.returncode == 1 and "hub database not found" in p.stderr
+    assert not (tmp_path / "nope.db").exists()
+
+
 def test_cli_md_to_stdout(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     p = _cli(["report", "monthly", "--month", MONTH, "--format", "md"], ledger_db[0], tmp_path)
     assert p.returncode == 0, p.stderr
@@ -426,6 +433,28 @@ def _insert(conn: Any, table: str, d: dict[str, Any]) -> None:
     conn.execute(t.insert().values(**row))
 
 
+def _check_hub_cli(hub_url: str, station_db: Path, tmp_path: Path) -> None:
+    p = _cli(["hub-report", "monthly", "--database-url", hub_url, "--month", MONTH, "--format", "json"],
+             station_db, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "TEXTUAL:\n" in p.stderr
+    data = json.loads(p.stdout)
+    assert data["station"]["code"] == "370000" and data["received"] == 10 and len(data["stations"]) == 2
+    p = _cli(["hub-report", "monthly", "--database-url", hub_url, "--month", MONTH, "--station", "qd0001",
+              "--format", "csv"], station_db, tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "qi-report-QD0001-2026-01.csv"
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    p = _cli(["hub-report", "monthly", "--database-url", hub_url, "--month", MONTH], station_db, tmp_path)
+    assert p.returncode == 0, p.stderr
+    import openpyxl
+
+    wb = openpyxl.load_workbook(tmp_path / "qi-report-province-2026-01.xlsx")
+    assert wb.sheetnames == ["概览", "分类", "地市", "站点", "明细"]
+    assert len(list(wb["明细"].iter_rows())) == 1 + 14
+    assert len(list(wb["站点"].iter_rows())) == 1 + 2
+
+
 def _check_hub(hub_url: str, station_db: Path) -> None:
     from qi_station.reports.compute import monthly_report
 
@@ -465,6 +494,7 @@ def test_hub_equals_sum_of_stations_sqlite(ledger_db: tuple[Path, dict[str, str]
     _copy_station_into_hub(ledger_db[0], url, "JN0001", "370100")
     _copy_station_into_hub(ledger_db[0], url, "QD0001", "370200")
     _check_hub(url, ledger_db[0])
+    _check_hub_cli(url, ledger_db[0], tmp_path)
 
 
 PG_URL = os.environ.get("QI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -482,7 +512,7 @@ def _pg_reachable() -> bool:
     return True
 
 
-def test_hub_equals_sum_of_stations_postgres(ledger_db: tuple[Path, dict[str, str]]) -> None:
+def test_hub_equals_sum_of_stations_postgres(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     if not _pg_reachable():
         pytest.skip("PostgreSQL not reachable at " + PG_URL)
     import psycopg
@@ -502,6 +532,7 @@ def test_hub_equals_sum_of_stations_postgres(ledger_db: tuple[Path, dict[str, st
             c.execute("SET TIME ZONE 'America/New_York'")  # the report must not depend on the server zone
             c.execute(f'ALTER DATABASE "{dbname}" SET timezone TO \'Asia/Tokyo\'')
         _check_hub(url, ledger_db[0])
+        _check_hub_cli(url.replace("+psycopg", ""), ledger_db[0], tmp_path)  # a plain postgresql:// URL works
     finally:
         with psycopg.connect(base, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')

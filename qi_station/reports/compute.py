@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from qi_station import domain
@@ -65,11 +65,17 @@ def as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+_SHANGHAI = timedelta(hours=8)
+_FIXED_SINCE = datetime(1991, 9, 15)  # Asia/Shanghai has been a fixed +08:00 (no DST) since then
+
+
 def local_iso(value: Any) -> str | None:
-    """Naive UTC -> ISO-8601 in Asia/Shanghai, e.g. ``2026-01-31T23:30:00+08:00``."""
+    """Naive UTC -> ISO-8601 in Asia/Shanghai, e.g. ``2026-01-31T23:30:00+08:00`` (fast path: fixed +08:00)."""
     dt = as_utc(value)
     if dt is None:
         return None
+    if dt >= _FIXED_SINCE:
+        return (dt + _SHANGHAI).isoformat(timespec="seconds") + "+08:00"
     return dt.replace(tzinfo=UTC).astimezone(TZ).isoformat(timespec="seconds")
 
 
@@ -212,6 +218,15 @@ class Q:
         return iter(self.conn.execute(stmt))
 
 
+def normalize_url(url_or_path: Any) -> Any:
+    """``postgresql://`` / ``postgres://`` -> ``postgresql+psycopg://`` (psycopg 3 is the driver we ship)."""
+    if isinstance(url_or_path, str):
+        for prefix in ("postgresql://", "postgres://"):
+            if url_or_path.startswith(prefix):
+                return "postgresql+psycopg://" + url_or_path[len(prefix):]
+    return url_or_path
+
+
 @contextmanager
 def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
     """A read-only snapshot connection for a report.
@@ -222,7 +237,7 @@ def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
     """
     from qi_station.db.engine import make_engine
 
-    engine = make_engine(url_or_path)
+    engine = make_engine(normalize_url(url_or_path))
     try:
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
@@ -509,22 +524,16 @@ _DT_FIELDS = ("received_at", "accepted_at", "resolved_at", "closed_at", "cancell
 
 def detail_row(d: dict[str, Any]) -> dict[str, Any]:
     """One details row: every request field, times in Asia/Shanghai ISO-8601, money in 万元."""
-    out: dict[str, Any] = {}
-    for k in DETAIL_FIELDS:
-        if k in _DT_FIELDS:
-            out[k] = local_iso(d.get(k))
-        elif k == "elements":
-            out[k] = json.loads(d.get("elements") or "[]")
-        elif k == "promised_date":
-            pd = as_date(d.get(k))
-            out[k] = pd.isoformat() if pd else None
-        elif k == "cost_saved_wan":
-            c = d.get("cost_saved_cents")
-            out[k] = None if c is None else _cents_to_wan(int(c))
-        elif k == "received_in_month":
-            out[k] = bool(d.get(k))
-        else:
-            out[k] = d.get(k)
+    get = d.get
+    out: dict[str, Any] = {k: get(k) for k in DETAIL_FIELDS}
+    for k in _DT_FIELDS:
+        out[k] = local_iso(out[k])
+    out["elements"] = json.loads(get("elements") or "[]")
+    pd = as_date(get("promised_date"))
+    out["promised_date"] = pd.isoformat() if pd else None
+    c = get("cost_saved_cents")
+    out["cost_saved_wan"] = None if c is None else _cents_to_wan(int(c))
+    out["received_in_month"] = bool(get("received_in_month"))
     return out
 
 

@@ -212,8 +212,10 @@ def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
         yield row
 
 
-def _station_title(report: dict[str, Any]) -> str:
+def _station_title(report: dict[str, Any], lang: str = "zh") -> str:
     st = report.get("station") or {}
+    if lang == "en":
+        return f"{st.get('name', '')} ({st.get('code', '')})"
     return f"{st.get('name', '')}（{st.get('code', '')}）"
 
 
@@ -251,7 +253,7 @@ def render_json(report: dict[str, Any]) -> str:
 def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Progress | None = None) -> None:
     """Sections: headline figures, (hub) cities and stations, breakdowns, details. Blank line between."""
     w = csv.writer(f, lineterminator="\r\n")
-    w.writerow([word("title", lang), report.get("month"), _station_title(report)])
+    w.writerow([word("title", lang), report.get("month"), _station_title(report, lang)])
     w.writerow([word("generated_at", lang), report.get("generated_at")])
     w.writerow([word("data_as_of", lang), report.get("data_as_of")])
     w.writerow([])
@@ -303,7 +305,7 @@ def _md(v: Any) -> str:
 
 def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     out: list[str] = []
-    out.append(f"# {word('title', lang)} · {report.get('month')} · {_station_title(report)}")
+    out.append(f"# {word('title', lang)} · {report.get('month')} · {_station_title(report, lang)}")
     out.append("")
     out.append(f"{word('generated_at', lang)}: {report.get('generated_at')} · "
                f"{word('data_as_of', lang)}: {report.get('data_as_of') or '—'}")
@@ -408,7 +410,7 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
     for col in "BCDE":
         ov.column_dimensions[col].width = 14
     ov.append(hdr(ov, [word("title", lang), report.get("month")]))
-    ov.append([word("station", lang), _station_title(report)])
+    ov.append([word("station", lang), _station_title(report, lang)])
     ov.append([word("generated_at", lang), report.get("generated_at")])
     ov.append([word("data_as_of", lang), report.get("data_as_of")])
     ov.append([])
@@ -431,7 +433,7 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
         last = header_row + len(series)
         bar = BarChart()
         bar.type = "col"
-        bar.title = f"{word('series', lang)} · {_station_title(report)}"
+        bar.title = f"{word('series', lang)} · {_station_title(report, lang)}"
         bar.y_axis.title = word("count", lang)
         bar.x_axis.title = word("month", lang)
         data = Reference(ov, min_col=2, max_col=4, min_row=header_row, max_row=last)
