@@ -85,7 +85,11 @@ def machine() -> dict[str, str]:
             ram = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "python": platform.python_version(),
+    try:
+        load = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
+    except OSError:
+        load = "n/a"
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "python": platform.python_version(), "load": load,
             "sqlite": sqlite3.sqlite_version, "os": f"{platform.system()} {platform.release()}"}
 
 
@@ -238,7 +242,7 @@ def report(args: argparse.Namespace, meta: dict[str, Any], save: dict[str, Any],
            lst: dict[str, Any], month: str, mach: dict[str, str]) -> str:
     lines = [
         f"Machine: {mach['nproc']} CPU ({mach['cpu']}), {mach['ram']} RAM, {mach['os']}, Python {mach['python']}, "
-        f"SQLite {mach['sqlite']}. Measured {datetime.now(UTC).strftime('%Y-%m-%d')} by `python benchmarks/bench_core.py`.",
+        f"SQLite {mach['sqlite']}; load average (1/5/15 min) at the end of the run {mach['load']}. Measured {datetime.now(UTC).strftime('%Y-%m-%d')} by `python benchmarks/bench_core.py`.",
         "",
         f"Database: `qi-station generate --requests {args.requests} --library {args.library} --seed {args.seed}` → "
         f"{meta['requests']:,} requests, {meta['events']:,} events, {meta['referrals']:,} referrals, "

@@ -282,7 +282,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
         brand = rng.choice(g.ENT_BRAND_A) + rng.choice(g.ENT_BRAND_B)
         place = "莱芜" if city == "371200" else (g.county_short(county) if rng.random() < 0.5 else g.city_short(city))
         if rng.random() < 0.05:
-            name, prefix, industry = f"{place}{brand}{word}专业合作社", "N2", "农民专业合作社"
+            name, prefix, industry = f"{place}{brand}{rng.choice(g.COOP_WORDS)}专业合作社", "N2", "农民专业合作社"
         else:
             name, prefix = f"{place}{brand}{word}{rng.choice(g.ENT_ORGTYPES)}", "91"
         if name in enames:

@@ -201,6 +201,7 @@ ENT_INDUSTRIES: tuple[tuple[str, str], ...] = (
     ("钢铁", "黑色金属冶炼和压延加工"), ("医疗器械", "专用设备制造"), ("海洋生物", "海洋生物"),
     ("包装", "印刷和记录媒介复制"), ("环保科技", "生态保护和环境治理"), ("精密仪器", "仪器仪表制造"),
 )
+COOP_WORDS = ("果蔬种植", "粮食种植", "畜禽养殖", "茶叶", "中药材种植", "花生种植", "苹果种植", "蔬菜", "食用菌")
 ENT_BRAND_A = "鲁华泰恒金瑞嘉宏盛远天安信博通新海兴永隆"
 ENT_BRAND_B = "华源达丰盛泰昌安利通鑫德力宝威诚信阳润发"
 ENT_ORGTYPES = ("有限公司", "股份有限公司", "集团有限公司", "有限责任公司")
@@ -917,7 +918,7 @@ def gen_enterprises(conn: sqlite3.Connection, rng: random.Random, n: int, now_ms
         brand = choice(ENT_BRAND_A) + choice(ENT_BRAND_B)
         place = county_short(county) if rand() < 0.5 else city_short(city) if city != "371200" else "莱芜"
         if rand() < 0.04:
-            prefix, otype, name_parts = "N2", "专业合作社", (place, brand, word, "专业合作社")
+            prefix, name_parts = "N2", (place, brand, COOP_WORDS[rr(len(COOP_WORDS))], "专业合作社")
             industry = "农民专业合作社"
         else:
             prefix, otype = "91", choice(ENT_ORGTYPES)
