@@ -376,7 +376,7 @@ ADDITIVE = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_
             "problems_solved", "cost_saved_wan")
 
 
-def _copy_station_into_hub(station_db: Path, hub_url: str, code: str, region: str) -> None:
+def _copy_station_into_hub(station_db: Path, hub_url: str, code: str, region: str, station_row: bool = True) -> None:
     """Copy a station's enterprise/request/event/referral/station rows into a hub database (ids renamed)."""
     import sqlite3
 
@@ -391,7 +391,8 @@ def _copy_station_into_hub(station_db: Path, hub_url: str, code: str, region: st
     with eng.begin() as conn:
         st = dict(src.execute("SELECT * FROM station WHERE is_self = 1").fetchone())
         st.update(id=f"{st['id']}-{suffix}", code=code, region_code=region, is_self=False)
-        _insert(conn, "station", st)
+        if station_row:
+            _insert(conn, "station", st)
         for table in ("enterprise", "request", "request_event", "referral"):
             for row in src.execute(f"SELECT * FROM {table}"):
                 d = dict(row)
@@ -536,3 +537,30 @@ def test_hub_equals_sum_of_stations_postgres(ledger_db: tuple[Path, dict[str, st
     finally:
         with psycopg.connect(base, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+def test_hub_without_station_rows(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """The hub knows a station only from its enrolment row (hub_station): name from there, city from the
+    enterprises it served."""
+    import sqlite3
+
+    from qi_station.db.engine import run_migrations, sqlite_url
+    from qi_station.reports.compute import monthly_report
+
+    url = sqlite_url(tmp_path / "hub2.db")
+    run_migrations(url)
+    _copy_station_into_hub(ledger_db[0], url, "JN0001", "370100")
+    _copy_station_into_hub(ledger_db[0], url, "QD0001", "370200", station_row=False)
+    con = sqlite3.connect(tmp_path / "hub2.db")
+    with con:
+        con.execute("CREATE TABLE IF NOT EXISTS hub_station (id TEXT PRIMARY KEY, code TEXT NOT NULL, "
+                    "name TEXT NOT NULL, created_at DATETIME NOT NULL)")
+        con.execute("INSERT INTO hub_station (id, code, name, created_at) "
+                    "VALUES ('x', 'QD0001', '青岛工作站', '2025-01-01 00:00:00.000000')")
+    con.close()
+    hub = monthly_report(url, MONTH, hub=True)
+    qd = next(s for s in hub["stations"] if s["station"]["code"] == "QD0001")
+    assert qd["station"]["name"] == "青岛工作站"
+    assert qd["city"]["code"] == "370600"  # most of its detail rows are enterprises of 烟台
+    assert [c["city"]["code"] for c in hub["cities"]] == ["370100", "370600"]
+    assert hub["received"] == sum(c["received"] for c in hub["cities"]) == 10

@@ -440,8 +440,32 @@ def collect(conn: Connection, month: str, station: str | None = None,
     stations: dict[str, dict[str, Any]] = {}
     for code, name, region, is_self in q.rows("SELECT code, name, region_code, is_self FROM station"):
         stations[code] = {"code": code, "name": name, "region_code": region,
-                          "city_code": domain.city_of(region), "is_self": bool(is_self)}
+                          "city_code": domain.city_of(region), "is_self": bool(is_self), "city_from": "station"}
+    missing = [c for c in accs if c not in stations]
+    if missing:
+        _hub_station_fallback(conn, q, missing, details, stations)
     return Raw(month, months, accs, stations, details, now_utc())
+
+
+def _hub_station_fallback(conn: Connection, q: Q, codes: list[str], details: list[dict[str, Any]],
+                          stations: dict[str, dict[str, Any]]) -> None:
+    """Stations the hub has no ``station`` row for: the name from ``hub_station`` (the hub's enrolment
+    table) when present; the city is the most frequent enterprise city among the station's detail rows."""
+    from sqlalchemy import inspect
+
+    names: dict[str, str] = {}
+    if inspect(conn).has_table("hub_station"):
+        names = {c: n for c, n in q.rows("SELECT code, name FROM hub_station")}
+    cities: dict[str, Counter[str]] = {c: Counter() for c in codes}
+    for d in details:
+        cnt = cities.get(d["station_code"])
+        if cnt is not None and d.get("enterprise_city"):
+            cnt[d["enterprise_city"]] += 1
+    for c in codes:
+        top = sorted(cities[c].items(), key=lambda kv: (-kv[1], kv[0]))
+        city = top[0][0] if top else None
+        stations[c] = {"code": c, "name": names.get(c) or c, "region_code": city, "city_code": city,
+                       "is_self": False, "city_from": "enterprises" if city else None}
 
 
 # ---- figures out of the raw material ---------------------------------------------------------------

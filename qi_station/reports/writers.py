@@ -442,6 +442,8 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
         bar.set_categories(cats)
         line = LineChart()
         line.add_data(Reference(ov, min_col=7, max_col=7, min_row=header_row, max_row=last), titles_from_data=True)
+        for axis in (bar.x_axis, bar.y_axis, line.y_axis):
+            axis.delete = False  # openpyxl 3.1 hides axes by default in newer Excel otherwise
         bar += line
         bar.width, bar.height = 24, 10
         ov.add_chart(bar, "G2")
