@@ -59,7 +59,9 @@ def _progress(label: str) -> Iterator[tuple[Callable[[str], None], Callable[[int
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as p:
-        steps = p.add_task(f"{label}: queries", total=9)
+        from qi_station.reports.compute import STEPS
+
+        steps = p.add_task(f"{label}: queries", total=STEPS)
         rows = p.add_task(f"{label}: rows", total=None, visible=False)
 
         def step(name: str) -> None:

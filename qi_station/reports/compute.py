@@ -12,6 +12,7 @@ recomputed from the merged raw material.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -185,6 +186,10 @@ def _json_cents(dialect: str, col: str, key: str) -> str:
     return f"CAST(ROUND(CAST(json_extract({col}, '$.{key}') AS REAL) * 100) AS INTEGER)"
 
 
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+STEPS = 7  # progress steps reported by collect()
+
+
 class Q:
     """Runs ``text()`` queries with typed bind parameters on one connection."""
 
@@ -202,9 +207,10 @@ class Q:
         if self.station:
             params["st"] = self.station
         stmt = text(sql)
+        used = set(_PARAM.findall(sql))
         binds: list[Any] = []
         for k, v in params.items():
-            if f":{k}" not in sql:
+            if k not in used:
                 continue
             type_: Any = None
             if isinstance(v, datetime):
