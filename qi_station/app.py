@@ -31,7 +31,7 @@ def _screen(module: str, cls: str) -> Any:
 class StationApp(App[None]):
     """qi-station: the park workstation's daily screens."""
 
-    CSS_PATH = "screens/app.tcss"
+    CSS_PATH = Path(__file__).resolve().parent / "screens" / "app.tcss"
     ENABLE_COMMAND_PALETTE = True
     MODES = {
         "dashboard": _screen("dashboard", "DashboardScreen"),
@@ -59,6 +59,9 @@ class StationApp(App[None]):
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
+        from qi_station.screens.base import SharedReader
+
+        self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
 
     # ---- start-up -------------------------------------------------------------------------------
@@ -130,6 +133,9 @@ class StationApp(App[None]):
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None:
             refresh()
+
+    def on_unmount(self) -> None:
+        self.reader.close()
 
     # ---- navigation ----------------------------------------------------------------------------
     def action_goto(self, mode: str) -> None:

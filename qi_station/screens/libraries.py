@@ -17,7 +17,7 @@ from qi_station.i18n import city_name, element_name, elements_text, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.widgets import Chip, Choice
 
-DEBOUNCE = 0.03
+DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
 RESULTS = 50
 REFER_KIND = {"experts": "expert", "institutions": "institution", "equipment": "equipment", "projects": "project"}
 DETAIL_FIELDS = {
@@ -55,8 +55,10 @@ class LibrariesScreen(MainScreen):
         self.rows: list[dict[str, Any]] = []
         self._timer: Timer | None = None
         self._t0: float | None = None
+        self._last_key = 0.0
         self.last_latency_ms: float | None = None
         self.searches = 0
+        self.painted_at = 0.0  # perf_counter when the last results were painted (benchmarks read it)
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="lib-top"):
@@ -126,9 +128,14 @@ class LibrariesScreen(MainScreen):
         }
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        """Debounce with a leading edge: a key after a pause searches at once; a burst of keys (a paste,
+        key repeat, fast typing) is coalesced into one search DEBOUNCE after the last of them."""
         event.stop()
-        self._t0 = time.perf_counter()
-        self._schedule(DEBOUNCE)
+        now = time.perf_counter()
+        burst = now - self._last_key < DEBOUNCE
+        self._last_key = now
+        self._t0 = now
+        self._schedule(DEBOUNCE if burst else 0)
 
     def on_choice_changed(self, event: Choice.Changed) -> None:
         event.stop()
@@ -149,9 +156,10 @@ class LibrariesScreen(MainScreen):
 
         own_city = None
         try:
-            rows = search(self.station.db_path, p["kind"], p["query"], element=p["element"], city=p["city"],
-                          valid_only=p["valid_only"], shared_only=p["shared_only"], own_city=own_city,
-                          limit=RESULTS)
+            with self.station.reader as conn:
+                rows = search(conn, p["kind"], p["query"], element=p["element"], city=p["city"],
+                              valid_only=p["valid_only"], shared_only=p["shared_only"], own_city=own_city,
+                              limit=RESULTS)
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self._failed, error_message(e))
             return
@@ -173,9 +181,13 @@ class LibrariesScreen(MainScreen):
         if self._t0 is not None:
             self.last_latency_ms = (time.perf_counter() - self._t0) * 1000
             self._t0 = None
-        self.searches += 1
         self.show_detail(0 if rows else None)
         self.add_class("loaded")
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        self.painted_at = time.perf_counter()
+        self.searches += 1
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None:

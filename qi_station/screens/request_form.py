@@ -175,7 +175,8 @@ class RequestFormScreen(StationScreen):
         from qi_station.search import search
 
         try:
-            rows = search(self.station.db_path, "enterprises", q, limit=6)
+            with self.station.reader as conn:
+                rows = search(conn, "enterprises", q, limit=6)
         except Exception:  # noqa: BLE001 - a bad query just shows no suggestions
             rows = []
         self.app.call_from_thread(self._show_enterprises, rows)

@@ -1,0 +1,320 @@
+"""TUI benchmark: first frame, interactive dashboard, peak RSS, keystroke-to-results in library search.
+
+    python benchmarks/bench_tui.py                 # build (or reuse) the 1M/200k DB, measure, print Markdown
+    python benchmarks/bench_tui.py --update-docs   # also rewrite the "## TUI" section of docs/benchmarks.md
+
+Every start-up figure is a whole process (spawn to mark), measured beside a hello-world Textual app
+in the same run, alternating, median of N runs.  The app runs headless (Textual renders every frame
+to a null output), through the real CLI entry point (``qi-station --db ...``), with a subclass that
+only records marks:
+
+- first frame: the first screen is composed and painted (``call_after_refresh`` after mount);
+- interactive dashboard: the dashboard's figures (thread worker over the 1M-request DB) are painted;
+- peak RSS: ``ru_maxrss`` of the child process (``os.wait4``).
+
+Keystroke-to-results: in one process (``App.run_test``), a key is pressed in the library search box
+and the clock stops when the result table for that text is painted (debounce included).
+Not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT))
+
+HELLO = r"""
+import os, sys, time
+from textual.app import App
+from textual.widgets import Static
+MARK = sys.argv[1]
+class Hello(App):
+    def compose(self):
+        yield Static("Hello, world")
+    def _display(self, screen, renderable):
+        super()._display(screen, renderable)
+        if renderable is not None and not getattr(self, "_marked", False):
+            self._marked = True
+            with open(MARK, "a", encoding="utf-8") as f:
+                f.write(f"first_frame {time.time()}\n")
+            self.exit()
+Hello().run(headless=True)
+"""
+
+# The marks are taken where a frame is written (App._display): no timers or polling that could
+# delay a paint. "dashboard" is the first frame written after the figures arrived.
+STATION = r"""
+import os, sys, time
+MARK = sys.argv[1]
+def mark(name):
+    with open(MARK, "a", encoding="utf-8") as f:
+        f.write(f"{name} {time.time()}\n")
+import qi_station.app as qa
+class Timed(qa.StationApp):
+    _first = False
+    _done = False
+    def _display(self, screen, renderable):
+        super()._display(screen, renderable)
+        if renderable is None or self._done:
+            return
+        if not self._first:
+            self._first = True
+            mark("first_frame")
+        if self.screen.has_class("loaded"):
+            self._done = True
+            mark("dashboard")
+            self.exit()
+    def run(self, *a, **k):
+        return super().run(headless=True)
+qa.StationApp = Timed
+sys.argv = ["qi-station", "--db", sys.argv[2]]
+from qi_station.cli import main
+main()
+"""
+
+DIRECT = STATION.replace('sys.argv = ["qi-station", "--db", sys.argv[2]]\nfrom qi_station.cli import main\nmain()',
+                         'qa.run(sys.argv[2])')
+
+
+def spawn(code: str, *args: str) -> tuple[dict[str, float], float, float]:
+    """Run one child; return (marks relative to spawn, wall seconds, peak RSS MiB)."""
+    fd, mark_path = tempfile.mkstemp(suffix=".marks")
+    os.close(fd)
+    env = {**os.environ, "QI_STATION_CONFIG": "/nonexistent/qi-bench/config.toml", "TERM": "xterm-256color"}
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-c", code, mark_path, *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, ru = os.wait4(proc.pid, 0)
+    wall = time.time() - t0
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if status != 0:
+        raise SystemExit(f"child failed ({status}): {err[-2000:]}")
+    marks: dict[str, float] = {}
+    with open(mark_path, encoding="utf-8") as f:
+        for line in f:
+            name, ts = line.split()
+            marks[name] = float(ts) - t0
+    os.unlink(mark_path)
+    return marks, wall, ru.ru_maxrss / 1024
+
+
+def ensure_db(requests: int, library: int) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"tui-{requests}-{library}-s1.db"
+    if path.exists():
+        from qi_station.db.engine import current_revision
+
+        if current_revision(path):
+            return path
+    from qi_station.generate import generate
+
+    print(f"generating {path.name} ...", file=sys.stderr)
+    t = time.perf_counter()
+    generate(path, requests=requests, library=library, seed=1, now=datetime(2026, 3, 20, 2, 0))
+    print(f"generated in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return path
+
+
+def startup(db: Path, runs: int) -> dict[str, Any]:
+    hello_ff: list[float] = []
+    hello_rss: list[float] = []
+    res: dict[str, dict[str, list[float]]] = {"cli": {}, "direct": {}}
+    spawn(HELLO)  # warm the page cache for all three
+    spawn(STATION, str(db))
+    spawn(DIRECT, str(db))
+    for _ in range(runs):
+        m, _w, rss = spawn(HELLO)
+        hello_ff.append(m["first_frame"])
+        hello_rss.append(rss)
+        for name, code in (("cli", STATION), ("direct", DIRECT)):
+            m, _w, rss = spawn(code, str(db))
+            r = res[name]
+            r.setdefault("first_frame", []).append(m["first_frame"])
+            r.setdefault("dashboard", []).append(m["dashboard"])
+            r.setdefault("rss", []).append(rss)
+    med = statistics.median
+    out: dict[str, Any] = {"hello_first_frame": med(hello_ff), "hello_rss": max(hello_rss)}
+    for name, r in res.items():
+        out[name] = {"first_frame": med(r["first_frame"]), "dashboard": med(r["dashboard"]), "rss": max(r["rss"]),
+                     "first_frame_all": r["first_frame"], "dashboard_all": r["dashboard"]}
+    return out
+
+
+# typed one key at a time; Chinese is committed by an IME as whole words (inserted, like a paste)
+KEYSTROKES: list[tuple[str, str]] = [
+    ("experts", "w"), ("experts", "wj"), ("experts", "wjg"), ("experts", "z"), ("experts", "zh"),
+    ("experts", "zha"), ("experts", "zhang"), ("institutions", "j"), ("institutions", "jl"),
+    ("institutions", "jn"), ("equipment", "c"), ("equipment", "cl"), ("projects", "x"), ("projects", "xm"),
+    ("enterprises", "s"), ("enterprises", "sd"), ("experts", "王"), ("institutions", "计量"),
+    ("institutions", "检测"), ("equipment", "光谱"), ("enterprises", "烟台"), ("experts", "qx"),
+    ("experts", "xyz"), ("institutions", "zzzq"),
+]
+
+
+async def keystrokes(db: Path) -> dict[str, Any]:
+    from textual import events
+    from textual.widgets import Input
+
+    from qi_station.app import StationApp
+    from qi_station.screens.libraries import LibrariesScreen
+    from qi_station.screens.widgets import Choice
+
+    app = StationApp(db, lang="zh", config={}, offer_demo=False)
+    lat: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not app.ready:
+            await pilot.pause(0.01)
+        await pilot.press("f5")
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        lib = app.screen
+        assert isinstance(lib, LibrariesScreen)
+        inp = lib.query_one("#q", Input)
+        for kind, text in KEYSTROKES:
+            if lib.kind != kind:
+                lib.query_one("#kind", Choice).select(kind)
+                await pilot.pause(0.05)
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.05)
+            prev = inp.value
+            if text.startswith(prev) and len(text) == len(prev) + 1 and text.isascii():
+                key_text = text[-1]
+            else:
+                inp.value = ""
+                await pilot.pause(0.05)
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.05)
+                key_text = text if not text.isascii() else text
+                for ch in text[:-1] if text.isascii() else []:
+                    inp.insert_text_at_cursor(ch)
+                    await pilot.pause(0.05)
+                    await app.workers.wait_for_complete()
+                    await pilot.pause(0.05)
+                key_text = text[-1] if text.isascii() else text
+            n0 = lib.searches
+            t0 = time.perf_counter()
+            if key_text.isascii():
+                app.post_message(events.Key(key_text, key_text))  # as the terminal driver posts it
+            else:
+                inp.insert_text_at_cursor(key_text)  # an IME commits a whole word
+            while lib.searches == n0 or lib.query_one("#q", Input).value != text:
+                await asyncio.sleep(0.0005)
+            dt = (lib.painted_at - t0) * 1000
+            lat.append(dt)
+            by_kind.setdefault(kind, []).append(dt)
+            await pilot.pause(0.02)
+    lat.sort()
+    return {
+        "n": len(lat), "median": statistics.median(lat), "p90": lat[int(len(lat) * 0.9) - 1], "max": lat[-1],
+        "by_kind": {k: statistics.median(v) for k, v in by_kind.items()},
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            m = re.search(r"model name\s*:\s*(.+)", f.read())
+            if m:
+                cpu = m.group(1).strip()
+    except OSError:
+        pass
+    import textual
+
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, Textual {textual.__version__}")
+
+
+def markdown(db: Path, s: dict[str, Any], k: dict[str, Any], size: str) -> str:
+    hello = s["hello_first_frame"]
+
+    def ok(cond: bool) -> str:
+        return "met" if cond else "NOT met"
+
+    rows = []
+    for name, label in (("cli", "`qi-station --db ...` (Typer CLI, then the app)"),
+                        ("direct", "`qi_station.app.run(db)` (the app alone)")):
+        r = s[name]
+        ff, dash = r["first_frame"] / hello, r["dashboard"] / hello
+        rows += [
+            f"| first frame, {label} | {hello:.3f} s | {r['first_frame']:.3f} s | {ff:.2f}x | <= 1.5x: {ok(ff <= 1.5)} |",
+            f"| dashboard with its figures, {label} | {hello:.3f} s | {r['dashboard']:.3f} s | {dash:.2f}x | "
+            f"<= 2.5x: {ok(dash <= 2.5)} |",
+            f"| peak RSS, {label} | {s['hello_rss']:.0f} MiB | {r['rss']:.0f} MiB | | <= 80 MiB: {ok(r['rss'] <= 80)} |",
+        ]
+    lines = [
+        "## TUI",
+        "",
+        f"Machine: {machine()}; load average at the start {os.getloadavg()[0]:.1f} (other jobs were running). "
+        f"Database: `{db.name}` ({size}), generated by `qi_station.generate` (1 000 000 requests, 200 000 "
+        "library rows, seed 1). Produced by `python benchmarks/bench_tui.py --update-docs`: whole processes "
+        "spawned and timed to the frame written (headless Textual), median of the runs, the hello-world app "
+        "measured in the same run, alternating.",
+        "",
+        "| figure | hello-world | qi-station | ratio | goal |",
+        "|---|---|---|---|---|",
+        *rows,
+        f"| library search, keystroke to results painted ({k['n']} keystrokes, 20 ms debounce included) | | "
+        f"median {k['median']:.0f} ms, p90 {k['p90']:.0f} ms, max {k['max']:.0f} ms | | <= 50 ms: "
+        f"{ok(k['median'] <= 50)} |",
+        "",
+        "Median keystroke-to-results by library: "
+        + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in k["by_kind"].items()) + ".",
+        "",
+        "How start-up stays small: the first screen is the dashboard alone (5 figure cards, a sparkline, two",
+        "lines); the database check and every query run in thread workers over stdlib `sqlite3`; SQLModel,",
+        "SQLAlchemy, Alembic, pypinyin and phonenumbers are imported only when something is written (and",
+        "Alembic only when a migration is due). Every dashboard figure is an indexed `COUNT`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def update_docs(section: str) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    pat = re.compile(r"^## TUI\n.*?(?=^## |\Z)", re.S | re.M)
+    if pat.search(text):
+        text = pat.sub(section + "\n", text, count=1)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    with open(DOCS, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=1_000_000)
+    ap.add_argument("--library", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--update-docs", action="store_true")
+    args = ap.parse_args()
+    db = ensure_db(args.requests, args.library)
+    size = f"{db.stat().st_size / 2**20:.0f} MiB"
+    s = startup(db, args.runs)
+    k = asyncio.run(keystrokes(db))
+    print(json.dumps({"startup": s, "keystrokes": k}, indent=2), file=sys.stderr)
+    md = markdown(db, s, k, size)
+    print(md)
+    if args.update_docs:
+        update_docs(md)
+
+
+if __name__ == "__main__":
+    main()
