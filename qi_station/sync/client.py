@@ -192,17 +192,52 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
 
 
 def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_size: int = PULL_PAGE) -> int:
+    """Pages in order; a fetch thread downloads and decodes page k+1 while page k is applied (the cursor
+    of each page is committed with it, so a crash anywhere loses at most the page being applied)."""
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    start = S.kv_int(conn, "pull_cursor")
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def fetch() -> None:
+        since = start
+        try:
+            while not stop.is_set():
+                page = cl.pull(since, page_size)
+                put(page)
+                if not page.get("more"):
+                    return
+                since = int(page["next"])
+        except BaseException as e:  # noqa: BLE001 - handed to the applying thread
+            put(e)
+
+    th = threading.Thread(target=fetch, name="qi-sync-pull", daemon=True)
+    th.start()
     n = 0
-    while True:
-        cur = S.kv_int(conn, "pull_cursor")
-        page = cl.pull(cur, page_size)
-        res = S.apply_page(conn, page, acked=int(page.get("acked_oseq") or 0))
-        n += res["applied"]
-        if progress:
-            head = int(page.get("head") or 0)
-            progress("pull", int(page["next"]), head or None)
-        if not page.get("more"):
-            return n
+    try:
+        while True:
+            item = q.get()
+            if isinstance(item, BaseException):
+                raise item
+            res = S.apply_page(conn, item, acked=int(item.get("acked_oseq") or 0))
+            n += res["applied"]
+            if progress:
+                progress("pull", int(item["next"]), int(item.get("head") or 0) or None)
+            if not item.get("more"):
+                return n
+    finally:
+        stop.set()
+        th.join(120)
 
 
 def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, http: Any = None, retries: int = 5,

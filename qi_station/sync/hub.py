@@ -4,7 +4,6 @@ Run several workers with ``uvicorn qi_station.sync.hub:app_from_env --factory`` 
 ``QI_HUB_DATABASE_URL`` (that is what ``qi-station hub serve --workers N`` does).
 """
 
-import json
 import os
 from typing import Any
 
@@ -126,8 +125,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     def pull(since: int = Query(default=0, ge=0, le=BIG), limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
              station_now_ms: int | None = Query(default=None, ge=-BIG, le=BIG),
              v: tuple[str | None, str | None] = Depends(versions), st: dict[str, Any] = Depends(station)) -> Response:
-        page = hub.pull(st, since, limit, protocol=v[0], schema=v[1], station_now_ms=station_now_ms)
-        body = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = hub.pull_json(st, since, limit, protocol=v[0], schema=v[1], station_now_ms=station_now_ms)
         return Response(content=body, media_type="application/json")
 
     return app

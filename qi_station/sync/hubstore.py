@@ -586,16 +586,18 @@ class Hub:
                                     detail=json.dumps(detail, ensure_ascii=False), resolved=False))
 
     # -- pull (HTTP and down bundles) -----------------------------------------------------------
-    def read_changes(self, station_code: str, since: int, limit: int | None) -> dict[str, Any]:
+    def read_changes(self, station_code: str, since: int, limit: int | None, *, raw: bool = False) -> dict[str, Any]:
         """Rows with seq > since, in seq order, scoped to the station (libraries + its own requests),
-        read in ONE snapshot. Columnar: {tables: {t: {cols, rows}}, next, more, head}."""
+        read in ONE snapshot. Columnar: {tables: {t: {cols, rows}}, next, more, head}. With ``raw`` on
+        SQLite, each table's rows come as JSON text built by SQLite itself (``rows_json``): no Python
+        objects per row on the hot path."""
         if self.is_sqlite:
             assert self.sqlite_path is not None
             conn = sqlite3.connect(self.sqlite_path, timeout=5, check_same_thread=False)
             conn.isolation_level = None
             try:
                 conn.execute("BEGIN")
-                return self._read_changes(_SqliteExec(conn), station_code, since, limit)
+                return self._read_changes(_SqliteExec(conn), station_code, since, limit, raw=raw)
             finally:
                 conn.execute("ROLLBACK") if conn.in_transaction else None
                 conn.close()
@@ -603,7 +605,8 @@ class Hub:
             with sc.begin():
                 return self._read_changes(_SaExec(sc), station_code, since, limit)
 
-    def _read_changes(self, ex: Any, station_code: str, since: int, limit: int | None) -> dict[str, Any]:
+    def _read_changes(self, ex: Any, station_code: str, since: int, limit: int | None, raw: bool = False
+                      ) -> dict[str, Any]:
         import heapq
 
         def where(t: str) -> tuple[str, dict[str, Any]]:
@@ -631,6 +634,13 @@ class Hub:
             if t == "request":
                 cols = ["id", "station_code", "status", "s_rev", "h_rev", "seq", *HUB_REQUEST_FIELDS]
             w, p = where(t)
+            if raw and self.is_sqlite:
+                n, text = ex.rows(f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
+                                  f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)",
+                                  {**p, "cut": cutoff})[0]
+                if n:
+                    tables[t] = {"cols": cols, "rows_json": text}
+                continue
             rows = ex.rows(f"SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq", {**p, "cut": cutoff})
             if rows:
                 if not self.is_sqlite:
@@ -644,9 +654,22 @@ class Hub:
         nxt = cutoff if more else max(head, since)
         return {"since": since, "next": nxt, "more": more, "head": head, "tables": tables}
 
+    def pull_json(self, station: dict[str, Any], since: int, limit: int, *, protocol: Any = PROTOCOL,
+                  schema: Any = None, station_now_ms: Any = None) -> bytes:
+        """The pull reply as JSON bytes (SQLite: row JSON assembled by SQLite; same document as ``pull``)."""
+        page = self.pull(station, since, limit, protocol=protocol, schema=schema, station_now_ms=station_now_ms,
+                         raw=True)
+        tables = page.pop("tables")
+        parts = []
+        for t, block in tables.items():
+            rows = block["rows_json"] if "rows_json" in block else json.dumps(block["rows"], ensure_ascii=False)
+            parts.append(f'{json.dumps(t)}:{{"cols":{json.dumps(block["cols"])},"rows":{rows}}}')
+        head = json.dumps(page, ensure_ascii=False, separators=(",", ":"))
+        return (head[:-1] + ',"tables":{' + ",".join(parts) + "}}").encode("utf-8")
+
     def pull(self, station: dict[str, Any], since: int, limit: int, *, protocol: Any = PROTOCOL, schema: Any = None,
-             station_now_ms: Any = None) -> dict[str, Any]:
-        page = self.read_changes(station["code"], since, limit)
+             station_now_ms: Any = None, raw: bool = False) -> dict[str, Any]:
+        page = self.read_changes(station["code"], since, limit, raw=raw)
         try:
             with self.write() as c:
                 import sqlalchemy as sa
