@@ -101,8 +101,15 @@ def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[s
     rows = conn.execute("SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq LIMIT ?",
                         (limit,)).fetchall()
     if len(rows) == limit:
-        cut = max((i for i, r in enumerate(rows) if r[1] in ("request", "enterprise")), default=len(rows) - 1)
-        rows = rows[:cut + 1]
+        cut = max((i for i, r in enumerate(rows) if r[1] in ("request", "enterprise")), default=-1)
+        if cut >= 0:
+            rows = rows[:cut + 1]
+        else:  # no boundary inside: extend to the end of the transaction group
+            end = conn.execute("SELECT MIN(oseq) FROM outbox WHERE oseq > ? AND table_name IN ('request', 'enterprise')",
+                               (rows[-1][0],)).fetchone()[0]
+            if end is not None:
+                rows = conn.execute("SELECT oseq, table_name, op, row_json, hlc FROM outbox WHERE oseq <= ? "
+                                    "ORDER BY oseq", (end,)).fetchall()
     return [{"oseq": r[0], "table": r[1], "op": r[2], "row": json.loads(r[3]), "hlc": r[4]} for r in rows]
 
 
