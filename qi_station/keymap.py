@@ -53,7 +53,7 @@ KEYS: tuple[Key, ...] = (
     Key("dash.refresh", "r", "refresh", "key.refresh"),
     Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
     Key("dash.followup", "u", "show_followup", "key.show_followup"),
-    Key("ledger.open", "enter", "open", "key.open"),
+    Key("ledger.open", "o", "open", "key.open"),  # Enter on a row opens it too (DataTable)
     Key("ledger.prev_page", "[", "page(-1)", "key.prev_page"),
     Key("ledger.next_page", "]", "page(1)", "key.next_page"),
     Key("ledger.sort", "ctrl+o", "sort", "key.sort"),

@@ -15,22 +15,11 @@ from qi_station.i18n import err_text, field_label, kind_name, satisfaction_name,
 from qi_station.screens.base import StationModal, error_message
 from qi_station.screens.widgets import Choice
 
-DIALOG_CSS = """
-StationModal { align: center middle; background: $background 60%; }
-StationModal > Vertical { width: 72; max-width: 100%; height: auto; max-height: 100%;
-    background: $panel; padding: 1 2; }
-StationModal .dialog-title { text-style: bold; color: $accent; margin-bottom: 1; }
-StationModal .row { height: auto; margin-bottom: 1; }
-StationModal .row Label { width: 14; }
-StationModal .row Input { width: 1fr; }
-StationModal .buttons { height: auto; align-horizontal: right; }
-StationModal Button { margin-left: 1; min-width: 10; }
-StationModal .error { height: auto; }
-"""
+DIALOG_CSS = ""  # the shared dialog styles live in app.tcss (StationModal)
 
 
 class ConfirmDialog(StationModal):
-    DEFAULT_CSS = DIALOG_CSS
+
     BINDINGS = keymap.bindings("modal")
 
     def __init__(self, title: str, question: str) -> None:
@@ -60,7 +49,7 @@ class ConfirmDialog(StationModal):
 
 
 class InputDialog(StationModal):
-    DEFAULT_CSS = DIALOG_CSS
+
     BINDINGS = keymap.bindings("modal")
 
     def __init__(self, title: str, label: str, value: str = "") -> None:
@@ -97,7 +86,7 @@ class MoveDialog(StationModal):
     """Move a request: the outcome form on resolve, satisfaction on the follow-up, a note always.
     The dialog calls the core itself (in a worker) and stays open with the message on an error."""
 
-    DEFAULT_CSS = DIALOG_CSS
+
     BINDINGS = keymap.bindings("modal")
 
     def __init__(self, request_id: str, number: str, to_status: str) -> None:
@@ -180,7 +169,7 @@ class MoveDialog(StationModal):
 class ReferDialog(StationModal):
     """Refer a request: pick a library kind, see ranked suggestions, refer to the highlighted one."""
 
-    DEFAULT_CSS = DIALOG_CSS + """
+    DEFAULT_CSS = """
     ReferDialog OptionList { height: 10; background: $surface; }
     """
     BINDINGS = keymap.bindings("modal")

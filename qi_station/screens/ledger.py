@@ -58,12 +58,32 @@ class LedgerScreen(MainScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, width in (("number", 18), ("status", 10), ("promised", 10), ("enterprise", 16), ("title", 16)):
+        for key, width in self._widths(self.app.size.width).items():
             table.add_column(t(f"col.{key}"), width=width, key=key)
         self._update_sort_label()
         self._take_preset()
         if self.station.ready:
             self.refresh_data()
+
+    @staticmethod
+    def _widths(total: int) -> dict[str, int]:
+        """Column widths for a terminal ``total`` cells wide: enterprise and title share what is left."""
+        from rich.cells import cell_len
+
+        status = min(12, max(8, *(cell_len(status_name(s)) + 2 for s in domain.STATUSES)))
+        fixed = 18 + status + 10
+        rest = max(20, total - fixed - 2 * 5 - 2)
+        ent = max(10, rest * 2 // 5)
+        return {"number": 18, "status": status, "promised": 10, "enterprise": ent, "title": rest - ent}
+
+    def on_resize(self) -> None:
+        table = self.query_one(DataTable)
+        for key, width in self._widths(self.size.width).items():
+            col = table.columns.get(key)  # type: ignore[call-overload]
+            if col is not None and col.width != width:
+                col.width = width
+                table._require_update_dimensions = True
+        table.refresh(layout=True)
 
     def on_screen_resume(self) -> None:
         self._take_preset()
