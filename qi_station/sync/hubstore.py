@@ -586,7 +586,7 @@ class Hub:
                                     detail=json.dumps(detail, ensure_ascii=False), resolved=False))
 
     # -- pull (HTTP and down bundles) -----------------------------------------------------------
-    def read_changes(self, station_code: str, since: int, limit: int | None, *, raw: bool = False) -> dict[str, Any]:
+    def read_changes(self, station_code: str, since: int, limit: int | None, *, raw: bool | str = False) -> dict[str, Any]:
         """Rows with seq > since, in seq order, scoped to the station (libraries + its own requests),
         read in ONE snapshot. Columnar: {tables: {t: {cols, rows}}, next, more, head}. With ``raw`` on
         SQLite, each table's rows come as JSON text built by SQLite itself (``rows_json``): no Python
@@ -605,7 +605,7 @@ class Hub:
             with sc.begin():
                 return self._read_changes(_SaExec(sc), station_code, since, limit)
 
-    def _read_changes(self, ex: Any, station_code: str, since: int, limit: int | None, raw: bool = False
+    def _read_changes(self, ex: Any, station_code: str, since: int, limit: int | None, raw: bool | str = False
                       ) -> dict[str, Any]:
         import heapq
 
@@ -634,6 +634,14 @@ class Hub:
             if t == "request":
                 cols = ["id", "station_code", "status", "s_rev", "h_rev", "seq", *HUB_REQUEST_FIELDS]
             w, p = where(t)
+            if raw == "lines" and self.is_sqlite:
+                pairs = ", ".join(f"'{c}', {c}" for c in cols)
+                n, text = ex.rows(f"SELECT count(*), group_concat(json_object('t', '{t}', 'row', json_object({pairs})), "
+                                  f"char(10)) FROM (SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut "
+                                  "ORDER BY seq)", {**p, "cut": cutoff})[0]
+                if n:
+                    tables[t] = {"cols": cols, "lines": text, "n": n}
+                continue
             if raw and self.is_sqlite:
                 n, text = ex.rows(f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
                                   f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)",
@@ -896,10 +904,14 @@ class Hub:
                 raise SyncError(403, "revoked", f"station {code} was revoked")
             _ = sa
         since = int(st["station_cursor"] or 0)
-        page = self.read_changes(st["code"], since, None)
+        page = self.read_changes(st["code"], since, None, raw="lines")
         lines: list[bytes] = []
         counts: dict[str, int] = {}
         for t, block in page["tables"].items():
+            if "lines" in block:  # SQLite built the JSON lines itself
+                counts[t] = block["n"]
+                lines.append((block["lines"] + "\n").encode("utf-8"))
+                continue
             cols = block["cols"]
             counts[t] = len(block["rows"])
             dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

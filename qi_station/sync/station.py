@@ -205,18 +205,20 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | N
 
 def lines_to_tables(changes: bytes) -> dict[str, Any]:
     tables: dict[str, Any] = {}
-    for i, line in enumerate(changes.decode("utf-8").splitlines(), start=1):
-        if not line:
-            continue
+    body = changes.strip()
+    try:  # one parse for the whole file (lines never contain raw newlines)
+        items = json.loads(b"[" + body.replace(b"\n", b",") + b"]") if body else []
+    except ValueError:
+        raise SyncError(400, "bad_bundle", "changes.jsonl is not JSON lines") from None
+    for i, ch in enumerate(items, start=1):
         try:
-            ch = json.loads(line)
             t, row = ch["t"], ch["row"]
-        except (ValueError, KeyError, TypeError):
+            block = tables.get(t)
+            if block is None:
+                block = tables[t] = {"cols": list(row), "rows": []}
+            block["rows"].append([row.get(c) for c in block["cols"]])
+        except (KeyError, TypeError, AttributeError):
             raise SyncError(400, "bad_bundle", f"changes.jsonl line {i} is not a change") from None
-        block = tables.get(t)
-        if block is None:
-            block = tables[t] = {"cols": list(row), "rows": []}
-        block["rows"].append([row.get(c) for c in block["cols"]])
     return tables
 
 
