@@ -738,9 +738,23 @@ class Hub:
                         r["elements"] = json.dumps(r["elements"], ensure_ascii=False)
                     deleted = bool(raw.get("deleted")) if raw.get("deleted") not in ("", "0", "false", "False", None) else False
                     r["deleted"] = deleted
-                    py, ini = pinyin_fields(name, person=(table == "expert"))
-                    r["name_py"], r["name_initials"] = py, ini
-                    r["haystack"] = " ".join(str(x) for x in [name, *(raw.get(k) for k in _HAY.get(table, ()))] if x).lower()
+                    for k, v in raw.items():  # demo style: cma_expiry_days -> a date relative to today
+                        if k.endswith("_days") and k[:-5] in colnames and isinstance(v, int | float | str) and v not in ("", None):
+                            from datetime import timedelta
+
+                            from qi_station.timeutil import today_local
+
+                            r[k[:-5]] = (today_local() + timedelta(days=int(float(v)))).isoformat()
+                    try:
+                        # the station's own search fields, when present
+                        from qi_station.library import prepare
+
+                        prep = prepare(table, {**r, "elements": r.get("elements") or "[]"})
+                        r["name_py"], r["name_initials"], r["haystack"] = prep["name_py"], prep["name_initials"], prep["haystack"]
+                    except (ImportError, KeyError, TypeError, ValueError):
+                        py, ini = pinyin_fields(name, person=(table == "expert"))
+                        r["name_py"], r["name_initials"] = py, ini
+                        r["haystack"] = " ".join(str(x) for x in [name, *(raw.get(k) for k in _HAY.get(table, ()))] if x).lower()
                     r = coerce_row(table, {k: wire_value(v) for k, v in r.items()})
                     seen.add(rid)
                     old = existing.get(rid)

@@ -1,0 +1,74 @@
+"""The CLI contract for outside scripts: `qi-station hub ...` and `qi-station sync ...`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from test_sync_util import request_input
+
+from qi_station import ledger
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qi_station", *args], capture_output=True, text=True,
+                          encoding="utf-8", env=env or dict(os.environ), timeout=120)
+
+
+def test_cli_offline_roundtrip(tmp_path: Path) -> None:
+    from qi_station.db.session import dispose_all
+
+    url = f"sqlite:///{tmp_path / '中心 hub.db'}"  # non-ASCII path with a space
+    r = run("hub", "init", "--database-url", url, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["library"]["added"] > 0  # the demo library by default
+    r = run("hub", "add-station", "zb01", "--name", "淄博站", "--database-url", url)
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip().splitlines()[-1]
+    assert token.startswith("qie1.ZB01.")
+    db = tmp_path / "站点.db"
+    env = dict(os.environ, QI_STATION_DB=str(db))
+    r = run("sync", "status", "--json", env=env)
+    assert r.returncode == 0 and {"hub", "last_success", "pending", "last_error"} <= set(json.loads(r.stdout))
+    r = run("sync", "enroll", "--token", token, env=env)
+    assert r.returncode == 0, r.stderr
+    req = ledger.create_request(db, request_input(1, 1))
+    up = tmp_path / "up.zip"
+    assert run("sync", "export-bundle", "--out", str(up), env=env).returncode == 0
+    assert json.loads(run("sync", "status", "--json", env=env).stdout)["pending"] == 3
+    # a tampered copy is refused with a reason, and changes nothing
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(up) as z, zipfile.ZipFile(bad, "w") as w:
+        for n in z.namelist():
+            d = z.read(n)
+            w.writestr(n, d.replace(b"1", b"2", 1) if n == "changes.jsonl" else d)
+    r = run("hub", "import-bundle", str(bad), "--database-url", url)
+    assert r.returncode != 0 and "tamper" in r.stderr
+    r = run("hub", "import-bundle", str(up), "--database-url", url, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["status"] == "imported"
+    r = run("hub", "stations", "--json", "--database-url", url)
+    st = json.loads(r.stdout)[0]
+    assert st["code"] == "ZB01" and st["acked_oseq"] == 3 and st["enrolled"]
+    down = tmp_path / "down.zip"
+    assert run("hub", "export-bundle", "--station", "ZB01", "--out", str(down), "--database-url", url).returncode == 0
+    r = run("sync", "import-bundle", str(down), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["pending"] == 0
+    assert run("hub", "assign", req["number"], "--expert", "x", "--database-url", url).returncode == 0
+    assert run("hub", "revoke-station", "ZB01", "--database-url", url).returncode == 0
+    up2 = tmp_path / "up2.zip"
+    run("sync", "export-bundle", "--out", str(up2), env=env)
+    r = run("hub", "import-bundle", str(up2), "--database-url", url)
+    assert r.returncode != 0 and "revoked" in r.stderr
+    # online sync without enrollment is refused with a reason
+    r = run("--db", str(tmp_path / "other.db"), "sync", "--json")
+    assert r.returncode != 0 and "enroll" in r.stderr
+    # a hub command on an uninitialised database says so
+    r = run("hub", "stations", "--database-url", f"sqlite:///{tmp_path / 'none.db'}")
+    assert r.returncode != 0 and "hub init" in r.stderr
+    dispose_all()
