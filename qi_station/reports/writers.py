@@ -417,10 +417,20 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
     ov.append(hdr(ov, [word("figure", lang), word("value", lang), word("previous", lang), word("delta", lang),
                        word("ytd", lang)]))
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
+    fmt = {"rate": "0.0%", "cost_saved_wan": "0.00", "median_hours_to_accept": "0.00",
+           "median_days_to_resolve": "0.00"}
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
-        ov.append([fig_label(k, lang), v, c.get("previous"), c.get("delta"),
-                   ytd.get("satisfaction_rate" if k == "rate" else k)])
+        row: list[Any] = [fig_label(k, lang), v, c.get("previous"), c.get("delta"),
+                          ytd.get("satisfaction_rate" if k == "rate" else k)]
+        if k in fmt:
+            cells: list[Any] = [row[0]]
+            for value in row[1:]:
+                cell = WriteOnlyCell(ov, value=value)
+                cell.number_format = fmt[k]
+                cells.append(cell)
+            row = cells
+        ov.append(row)
     ov.append([])
     series = report.get("series") or []
     first_row = 6 + len(HEADLINE) + 3  # title block 5 rows, header, figures, blank, series title
