@@ -463,8 +463,8 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
     cat.column_dimensions["A"].width = 22
     cat.column_dimensions["B"].width = 30
     cat.append(hdr(cat, [word("category", lang), word("item", lang), word("count", lang)]))
-    for row in breakdown_rows(report, lang):
-        cat.append(list(row))
+    for brow in breakdown_rows(report, lang):
+        cat.append(list(brow))
     for group in ("cities", "stations"):
         if report.get(group):
             ws = wb.create_sheet(word(group, lang))
