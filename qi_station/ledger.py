@@ -410,6 +410,13 @@ def _find_request(session: Session, key: str) -> Any:
     return req
 
 
+def _when(at: str | datetime | None, now: datetime) -> datetime:
+    when = parse_datetime(at, "at") if isinstance(at, str) and at else (at if isinstance(at, datetime) else now)
+    if when > now + timedelta(minutes=5):
+        raise ValidationError("at", "not_future", "time is in the future / 时间不能晚于现在")
+    return when
+
+
 def move_request(
     db: Path,
     key: str,
@@ -433,9 +440,7 @@ def move_request(
     sat = v.parse_satisfaction(satisfaction)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
     now = now_utc()
-    when = parse_datetime(at, "at") if isinstance(at, str) and at else (at if isinstance(at, datetime) else now)
-    if when > now + timedelta(minutes=5):
-        raise ValidationError("at", "not_future", "time is in the future / 时间不能晚于现在")
+    when = _when(at, now)
     if to_status != "resolved" and (result_t or solved is not None or cost is not None):
         raise ValidationError("result", "only_on_resolve", "outcome fields are given only when resolving / 办理结果仅在办结时填写")
     if sat is not None and to_status != "closed":
@@ -451,8 +456,7 @@ def move_request(
             raise ValidationError("satisfaction", "required", "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度")
         if to_status == "resolved" and not result_t:
             raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
-        if when < req.received_at:
-            raise ValidationError("at", "after_received", "time is before the request was received / 时间早于受理时间")
+        _check_not_before_last_event(s, req, when)
         data: dict[str, Any] = {}
         req.status = to_status
         if to_status == "accepted" and req.accepted_at is None:
@@ -485,8 +489,19 @@ def move_request(
         return row_dict(req)
 
 
+def _check_not_before_last_event(session: Session, req: Any, when: datetime) -> None:
+    """The ledger is in time order: a change may not be dated before the request's last event."""
+    from sqlalchemy import text
+
+    if when < req.received_at:
+        raise ValidationError("at", "after_received", "time is before the request was received / 时间早于受理时间")
+    last = session.execute(text("SELECT max(at) FROM request_event WHERE request_id = :r"), {"r": req.id}).scalar()
+    if last is not None and when < (datetime.fromisoformat(last) if isinstance(last, str) else last):
+        raise ValidationError("at", "after_last_event", "time is before the request's last recorded change / 时间早于上一次变更")
+
+
 def refer_request(db: Path, key: str, kind: str, item_id: str, note: str | None = None,
-                  actor: str | None = None) -> dict[str, Any]:
+                  actor: str | None = None, at: str | datetime | None = None) -> dict[str, Any]:
     """Refer a request to a library item. An in-progress request moves to referred."""
     from sqlalchemy import text
 
@@ -496,18 +511,20 @@ def refer_request(db: Path, key: str, kind: str, item_id: str, note: str | None 
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(REFER_KINDS)}")
     note = v.clean_text(note, "note", multiline=True) or None
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
+    now = now_utc()
+    when = _when(at, now)
     with write_session(db) as s:
         st = ensure_station(s)
         req = _find_request(s, key)
+        _check_not_before_last_event(s, req, when)
         item = s.execute(text(f"SELECT id, name, deleted FROM {REFER_KINDS[kind]} WHERE id = :i"),
                          {"i": item_id.strip()}).first()
         if item is None or item[2]:
             raise NotFoundError(kind, item_id)
         if req.status in ("closed", "cancelled", "resolved"):
             raise ValidationError("status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办")
-        now = now_utc()
         ref = Referral(id=uuid7(), request_id=req.id, kind=kind, item_id=item[0], item_name=item[1], note=note,
-                       actor=actor, created_at=now)
+                       actor=actor, created_at=when)
         s.add(ref)
         frm = req.status
         # in progress -> referred; earlier (or waiting) statuses keep theirs: the referral is recorded
@@ -517,7 +534,7 @@ def refer_request(db: Path, key: str, kind: str, item_id: str, note: str | None 
         req.updated_at = now
         s.add(req)
         s.flush()
-        append_event(s, req.id, st.code, at=now, actor=actor, kind="referral", from_status=frm, to_status=to,
+        append_event(s, req.id, st.code, at=when, actor=actor, kind="referral", from_status=frm, to_status=to,
                      note=note, data={"kind": kind, "item_id": item[0], "item_name": item[1]})
         add_outbox(s, "referral", row_dict(ref), st.code, op="insert")
         add_outbox(s, "request", row_dict(req), st.code)

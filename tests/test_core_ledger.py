@@ -232,3 +232,26 @@ def test_unknown_request(db: Path) -> None:
     with pytest.raises(ValidationError) as e:
         ledger.move_request(db, "NOPE-202601-0001", "flying")
     assert e.value.field == "status"
+
+
+def test_changes_cannot_be_dated_before_the_last_event(db: Path) -> None:
+    r = _add(db, received_at="2026-04-01T09:00:00+08:00")
+    ledger.move_request(db, r["number"], "accepted", at="2026-04-03T09:00:00+08:00")
+    before = _counts(db)
+    with pytest.raises(ValidationError) as e:
+        ledger.move_request(db, r["number"], "in_progress", at="2026-04-02T09:00:00+08:00")
+    assert (e.value.field, e.value.rule) == ("at", "after_last_event")
+    with pytest.raises(ValidationError) as e:
+        ledger.move_request(db, r["number"], "in_progress", at="2026-03-02T09:00:00+08:00")
+    assert e.value.rule == "after_received"
+    assert _counts(db) == before
+    ledger.move_request(db, r["number"], "in_progress", at="2026-04-03T09:00:00+08:00")  # same instant is fine
+
+
+def test_postgres_urls_use_psycopg3() -> None:
+    from qi_station.db.engine import normalize_url
+
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("/tmp/x.db") == "sqlite:////tmp/x.db"

@@ -31,7 +31,6 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,17 +119,12 @@ def _add_referrals(db: Path, n: dict[str, str]) -> None:
         con.execute("INSERT INTO institution (id, name, name_py, name_initials, haystack, elements, rev, seq, deleted,"
                     " updated_at) VALUES ('ins-1', '山东计量院', '', '', '山东计量院', '[]', 1, 0, 0, '2025-01-01 00:00:00.000000')")
     con.close()
-    real_now = ledger.now_utc
-    try:  # the core stamps referrals 'now': pin 'now' inside the months of the fixture
-        ledger.now_utc = lambda: datetime(2026, 1, 21, 2, 0)  # type: ignore[assignment]
-        ledger.refer_request(db, n["R1"], "expert", "exp-1")
-        ledger.refer_request(db, n["R8"], "expert", "exp-1")
-        ledger.refer_request(db, n["R8"], "expert", "exp-2")
-        ledger.refer_request(db, n["R7"], "institution", "ins-1")
-        ledger.now_utc = lambda: datetime(2026, 2, 5, 2, 0)  # type: ignore[assignment]
-        ledger.refer_request(db, n["R9"], "expert", "exp-2")
-    finally:
-        ledger.now_utc = real_now  # type: ignore[assignment]
+    jan = "2026-01-31T23:45:00+08:00"  # still January in Shanghai, after every January receipt
+    ledger.refer_request(db, n["R1"], "expert", "exp-1", at=jan)
+    ledger.refer_request(db, n["R8"], "expert", "exp-1", at="2026-01-21T10:00:00+08:00")
+    ledger.refer_request(db, n["R8"], "expert", "exp-2", at="2026-01-21T10:00:00+08:00")
+    ledger.refer_request(db, n["R7"], "institution", "ins-1", at="2026-01-21T10:00:00+08:00")
+    ledger.refer_request(db, n["R9"], "expert", "exp-2", at="2026-02-05T10:00:00+08:00")
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,16 @@ def sqlite_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path)}"
 
 
+def normalize_url(url: str) -> str:
+    """A path becomes a SQLite URL; ``postgresql://`` uses psycopg 3 (psycopg2 is not installed)."""
+    if "://" not in url:
+        return sqlite_url(url)
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
 def make_engine(url_or_path: str | Path, *, foreign_keys: bool = True, **kw: Any) -> Engine:
     """Create an engine. SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout.
 
@@ -37,9 +47,7 @@ def make_engine(url_or_path: str | Path, *, foreign_keys: bool = True, **kw: Any
     pragmas = SQLITE_PRAGMAS if foreign_keys else tuple(p for p in SQLITE_PRAGMAS if "foreign_keys" not in p)
     from sqlalchemy import create_engine, event
 
-    url = str(url_or_path)
-    if "://" not in url:
-        url = sqlite_url(url)
+    url = normalize_url(str(url_or_path))
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kw)
 
