@@ -159,16 +159,22 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any]) -> int:
         keep = [i for i, c in enumerate(cols) if c in local]  # an older station ignores unknown columns
         kc = [cols[i] for i in keep]
         rows = block["rows"]
-        if len(keep) != len(cols):
-            rows = [[r[i] for i in keep] for r in rows]
         sets = ", ".join(f"{c} = excluded.{c}" for c in kc if c != "id")
-        sql = (f"INSERT INTO {t} ({', '.join(kc)}) VALUES ({', '.join('?' * len(kc))}) "
+        if block.get("named"):  # rows are dicts (bundles): named parameters, no per-row conversion
+            values = ", ".join(f":{c}" for c in kc)
+        else:
+            values = ", ".join("?" * len(kc))
+            if len(keep) != len(cols):
+                rows = [[r[i] for i in keep] for r in rows]
+        sql = (f"INSERT INTO {t} ({', '.join(kc)}) VALUES ({values}) "
                f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE excluded.rev > {t}.rev")
         conn.executemany(sql, rows)
         n += len(rows)
     block = tables.get("request")
     if block and block.get("rows"):
         ci = {c: i for i, c in enumerate(block["cols"])}
+        if block.get("named"):
+            ci = {c: c for c in block["cols"]}  # type: ignore[misc]
         params = []
         for r in block["rows"]:
             params.append((*(r[ci[f]] for f in HUB_REQUEST_FIELDS), r[ci["h_rev"]], r[ci["seq"]], r[ci["s_rev"]],
@@ -215,8 +221,10 @@ def lines_to_tables(changes: bytes) -> dict[str, Any]:
             t, row = ch["t"], ch["row"]
             block = tables.get(t)
             if block is None:
-                block = tables[t] = {"cols": list(row), "rows": []}
-            block["rows"].append([row.get(c) for c in block["cols"]])
+                block = tables[t] = {"cols": list(row), "rows": [], "named": True}
+            elif len(row) != len(block["cols"]):
+                row = {c: row.get(c) for c in block["cols"]}
+            block["rows"].append(row)
         except (KeyError, TypeError, AttributeError):
             raise SyncError(400, "bad_bundle", f"changes.jsonl line {i} is not a change") from None
     return tables
