@@ -348,6 +348,7 @@ def request_refer(
     equipment: str | None = typer.Option(None, "--equipment", help="Equipment id."),
     project: str | None = typer.Option(None, "--project", help="Project id."),
     note: str | None = typer.Option(None, "--note"),
+    at: str | None = typer.Option(None, "--at", help="ISO-8601 (default now; no zone = Asia/Shanghai)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Refer a request to a library item 转办."""
@@ -359,7 +360,7 @@ def request_refer(
     if len(given) != 1:
         raise ValidationError("target", "exactly_one", "give exactly one of --expert --institution --equipment --project")
     kind, item = given[0]
-    ref = ledger.refer_request(station_db(), key, kind, item, note)
+    ref = ledger.refer_request(station_db(), key, kind, item, note, at=at)
     if as_json:
         emit_json(present(ref))
     else:
