@@ -72,7 +72,7 @@ class StationApp(App[None]):
         if "_error" in self.config_data:
             self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
         self.switch_mode("dashboard")
-        self.prepare_db()
+        self.call_after_refresh(self.prepare_db)  # paint first, then touch the database
 
     @work(thread=True, exclusive=True, group="db")
     def prepare_db(self) -> None:

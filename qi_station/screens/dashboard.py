@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
@@ -17,6 +18,19 @@ from qi_station.screens.base import MainScreen, error_message
 CARDS = ("today_intake", "open_total", "overdue", "awaiting_followup", "expiring_certs")
 
 
+def _card(title: str, value: str, alert: bool = False) -> Text:
+    out = Text(title + "\n", style="dim")
+    out.append(value, style="bold red" if alert else "bold")
+    return out
+
+
+def _panel(title: str, body: str) -> Text:
+    out = Text(title, style="bold")
+    if body:
+        out.append("\n" + body, style="")
+    return out
+
+
 class DashboardScreen(MainScreen):
     SCREEN_KEY = "dashboard"
     CSS_PATH = "dashboard.tcss"
@@ -24,21 +38,16 @@ class DashboardScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="dash-body"):
+            # few widgets on the first screen: one Static per card and per panel (paint first)
             with Grid(id="cards"):
                 for key in CARDS:
-                    with Vertical(classes="card", id=f"card-{key}"):
-                        yield Static(t(f"dash.{key}"), classes="card-title", markup=False)
-                        yield Static("-", classes="card-value", id=f"val-{key}", markup=False)
-            with Vertical(classes="panel"):
-                yield Static(t("dash.by_status"), classes="panel-title", markup=False)
-                yield Static(t("msg.loading"), id="by-status", markup=False)
+                    yield Static(_card(t(f"dash.{key}"), "-"), classes="card", id=f"card-{key}")
+            yield Static(_panel(t("dash.by_status"), t("msg.loading")), id="by-status", classes="panel")
             with Vertical(classes="panel", id="trend"):
-                yield Static(t("dash.trend"), classes="panel-title", markup=False, id="trend-title")
+                yield Static(_panel(t("dash.trend"), ""), id="trend-title")
                 yield Sparkline([0] * 12, id="spark")
                 yield Static("", id="months", classes="muted", markup=False)
-            with Vertical(classes="panel"):
-                yield Static(t("dash.sync"), classes="panel-title", markup=False)
-                yield Static("", id="sync-line", markup=False)
+            yield Static(_panel(t("dash.sync"), ""), id="sync-line", classes="panel")
 
     def on_mount(self) -> None:
         if self.station.ready:
@@ -60,10 +69,10 @@ class DashboardScreen(MainScreen):
 
     def show(self, figs: Any) -> None:
         for key in CARDS:
-            self.query_one(f"#val-{key}", Static).update(f"{getattr(figs, key):,}")
-        self.query_one("#card-overdue").set_class(figs.overdue > 0, "alert")
+            alert = key == "overdue" and figs.overdue > 0
+            self.query_one(f"#card-{key}", Static).update(_card(t(f"dash.{key}"), f"{getattr(figs, key):,}", alert))
         parts = [f"{status_name(s)} {n:,}" for s, n in figs.open_by_status.items()]
-        self.query_one("#by-status", Static).update("   ".join(parts))
+        self.query_one("#by-status", Static).update(_panel(t("dash.by_status"), "   ".join(parts)))
         self.query_one("#spark", Sparkline).data = figs.month_counts or [0]
         if figs.months:
             first, last = figs.months[0], figs.months[-1]
@@ -75,11 +84,11 @@ class DashboardScreen(MainScreen):
             line = t("dash.sync_line", at=str(figs.last_sync)[:16], state=state, pending=f"{figs.pending_outbox:,}")
         else:
             line = t("dash.sync_never", pending=f"{figs.pending_outbox:,}")
-        self.query_one("#sync-line", Static).update(line)
+        self.query_one("#sync-line", Static).update(_panel(t("dash.sync"), line))
         self.add_class("loaded")
 
     def show_db_error(self, message: str) -> None:
-        self.query_one("#by-status", Static).update(message)
+        self.query_one("#by-status", Static).update(_panel(t("dash.by_status"), message))
         self.notify(message, severity="error", timeout=20)
 
     def action_refresh(self) -> None:
