@@ -377,15 +377,15 @@ class RequestBatch:
     requests: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     referrals: list[tuple[Any, ...]] = field(default_factory=list)
-    counters: dict[str, int] | None = None  # set on the last batch from a child process
 
 
+# The request columns the generator fills (sub_type, description and the hub-owned fields stay NULL).
 REQUEST_COLUMNS = (
-    "id", "number", "station_code", "enterprise_id", "elements", "sub_type", "title", "description", "channel",
+    "id", "number", "station_code", "enterprise_id", "elements", "title", "channel",
     "urgency", "contact_name", "phone_e164", "phone_display", "received_at", "promised_date", "status",
     "operator", "accepted_at", "resolved_at", "closed_at", "cancelled_at", "result", "problems_solved",
-    "cost_saved_cents", "satisfaction", "followup_note", "followup_at", "hub_expert_id", "hub_note",
-    "hub_priority", "s_rev", "h_rev", "seq", "deleted", "created_at", "updated_at",
+    "cost_saved_cents", "satisfaction", "followup_note", "followup_at", "s_rev", "h_rev", "seq", "deleted",
+    "created_at", "updated_at",
 )
 EVENT_COLUMNS = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
                  "prev_hash", "hash")
@@ -473,12 +473,12 @@ def received_times(rng: random.Random, n: int, start_ms: int, end_ms: int) -> li
     """n sorted receive times (epoch ms) in office hours (Asia/Shanghai), mostly on weekdays, < end_ms."""
     first_day, last_day = local_day(start_ms), local_day(end_ms)
     out: list[int] = []
-    rr, rand = rng.randrange, rng.random
+    rand = rng.random
     span = last_day - first_day + 1
     end_tod = end_ms + LOCAL_OFFSET_MS - last_day * DAY_MS
     open_ms, close_ms = 8 * HOUR_MS + 30 * 60_000, 17 * HOUR_MS + 30 * 60_000
     for _ in range(n):
-        d = first_day + rr(span)
+        d = first_day + int(rand() * span)
         wd = (d + 3) % 7  # 0 = Monday (1970-01-01 was a Thursday)
         if wd >= 5 and rand() < 0.85:
             d -= wd - 4
@@ -491,7 +491,7 @@ def received_times(rng: random.Random, n: int, start_ms: int, end_ms: int) -> li
             if hi <= open_ms:
                 d -= 1
                 hi = close_ms
-        out.append(d * DAY_MS - LOCAL_OFFSET_MS + open_ms + rr(hi - open_ms))
+        out.append(d * DAY_MS - LOCAL_OFFSET_MS + open_ms + int(rand() * (hi - open_ms)))
     out.sort()
     return out
 
@@ -526,10 +526,76 @@ def synth_requests(
     single ``created`` event whose ``to_status`` is the final status, with note ``IMPORT_NOTE`` and
     ``"imported": true`` in its data.  That keeps million-request databases fast to build.
     """
-    detailed_from = detailed_from_ms if detailed_from_ms is not None else -1
+    plan = plan_requests(rng, n, station_code=station_code, enterprises=enterprises, refs=refs, now_ms=now_ms,
+                         months=months, counters=counters, chunk=chunk, detailed_from_ms=detailed_from_ms)
+    for k in range(plan.chunks):
+        yield _synth_chunk(plan, k)
+
+
+@dataclass
+class RequestPlan:
+    """Everything a chunk of requests needs; chunks are independent (own RNG, own start counters), so
+    they can be built in any process and still give the same rows."""
+
+    n: int
+    chunk: int
+    seed: int
+    station_code: str
+    enterprises: Sequence[EntRef]
+    refs: Mapping[str, Sequence[tuple[str, str]]]
+    now_ms: int
+    detailed_from: int
+    times: list[int]
+    starts: list[dict[str, int]]
+
+    @property
+    def chunks(self) -> int:
+        return len(self.starts)
+
+
+def plan_requests(
+    rng: random.Random,
+    n: int,
+    *,
+    station_code: str,
+    enterprises: Sequence[EntRef],
+    refs: Mapping[str, Sequence[tuple[str, str]]],
+    now_ms: int,
+    months: int = 12,
+    counters: dict[str, int] | None = None,
+    chunk: int = CHUNK,
+    detailed_from_ms: int | None = None,
+) -> RequestPlan:
+    """Receive times and ledger numbering for ``n`` requests; ``counters`` is advanced in place to the
+    last number used per month."""
     counters = counters if counters is not None else {}
     start_ms = now_ms - int(months * 30.44 * DAY_MS)
     times = received_times(rng, n, start_ms, now_ms - 10 * 60_000)
+    starts: list[dict[str, int]] = []
+    month_key: dict[int, str] = {}
+    for i, rms in enumerate(times):
+        if i % chunk == 0:
+            starts.append(dict(counters))
+        rday = (rms + LOCAL_OFFSET_MS) // DAY_MS
+        mkey = month_key.get(rday)
+        if mkey is None:
+            d = _EPOCH + timedelta(days=rday)
+            mkey = month_key[rday] = f"{station_code}-{d.year}{d.month:02d}"
+        counters[mkey] = counters.get(mkey, 0) + 1
+    return RequestPlan(n=n, chunk=chunk, seed=rng.getrandbits(62), station_code=station_code,
+                       enterprises=enterprises, refs=refs, now_ms=now_ms,
+                       detailed_from=detailed_from_ms if detailed_from_ms is not None else -1,
+                       times=times, starts=starts)
+
+
+def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
+    """Rows of chunk ``k`` of the plan (requests, their events and referrals)."""
+    rng = random.Random(plan.seed * 1_000_003 + k)
+    n, now_ms, detailed_from = plan.n, plan.now_ms, plan.detailed_from
+    station_code, enterprises, refs = plan.station_code, plan.enterprises, plan.refs
+    counters = dict(plan.starts[k])
+    first = k * plan.chunk
+    times = plan.times[first:first + plan.chunk]
     today = local_day(now_ms)
     rand, getrandbits = rng.random, rng.getrandbits
     statuses = domain.STATUSES
@@ -550,7 +616,7 @@ def synth_requests(
     batch = RequestBatch()
     ne = len(enterprises)
     n_ops = len(OPERATORS)
-    for i, rms in enumerate(times):
+    for i, rms in enumerate(times, start=first):
         ent = enterprises[int(rand() * ne)]
         rid = uuid7_from(rms, getrandbits(74))
         # elements: 1..3, biased towards the enterprise's own
@@ -620,6 +686,33 @@ def synth_requests(
         accepted_s = resolved_s = closed_s = cancelled_s = None
         result = followup = None
         solved = cost = sat = None
+        if not detailed:  # back-filled: outcome fields only, no per-step events
+            for p, g in zip(path, gaps, strict=True):
+                t += g
+                if p == "referred":
+                    kind = refer_tbl[int(rand() * len(refer_tbl))]
+                    items = has_refs[kind]
+                    item_id, item_name = items[int(rand() * len(items))]
+                    batch.referrals.append((uuid7_from(t, getrandbits(74)), rid, kind, item_id, item_name,
+                                            IMPORT_NOTE, operator, fmt_ms(t)))
+                elif p == "accepted":
+                    if accepted_s is None:
+                        accepted_s = fmt_ms(t)
+                elif p == "resolved":
+                    resolved_s = fmt_ms(t)
+                    result = RESULTS[int(rand() * len(RESULTS))]
+                    solved = 1 + int(rand() * 5)
+                    cost = int(rand() ** 3 * 5000) if rand() < 0.8 else 0
+                elif p == "closed":
+                    closed_s = fmt_ms(t)
+                    sat = sat_tbl[int(rand() * len(sat_tbl))]
+                    followup = FOLLOWUPS[int(rand() * len(FOLLOWUPS))]
+                elif p == "cancelled":
+                    cancelled_s = fmt_ms(t)
+                elif p == "in_progress" and cur == "resolved":
+                    resolved_s = None
+                cur = p
+            path, gaps = [], []
         for p, g in zip(path, gaps, strict=True):
             t += g
             actor = operator
@@ -672,16 +765,14 @@ def synth_requests(
         if cur != status:  # pragma: no cover - a bug in _path
             raise AssertionError((cur, status))
         batch.requests.append((
-            rid, f"{mkey}-{seqn:04d}", station_code, ent.id, el_json, None, title, None, channel, urgency,
+            rid, f"{mkey}-{seqn:04d}", station_code, ent.id, el_json, title, channel, urgency,
             ent.contact_name, ent.phone_e164, ent.phone_display, received_s, day_str(rday + promise_days), status,
             operator, accepted_s, resolved_s, closed_s, cancelled_s, result, solved, cost, sat, followup,
-            closed_s, None, None, None, ev.n, 0, 0, 0, fmt_ms(created_ms), fmt_ms(max(t, created_ms)),
+            closed_s, ev.n, 0, 0, 0, fmt_ms(created_ms), fmt_ms(max(t, created_ms)),
         ))
-        if len(batch.requests) >= chunk:
-            yield batch
-            batch = RequestBatch()
-    if batch.requests:
-        yield batch
+    return batch
+
+
 
 
 # ---- database helpers --------------------------------------------------------------------------
@@ -962,40 +1053,39 @@ def _drop_secondary_indexes(conn: sqlite3.Connection) -> list[str]:
     return [sql for _, sql in rows]
 
 
-def _child(q: Any, state: Any, n: int, kw: dict[str, Any]) -> None:
+def _worker(q: Any, plan: RequestPlan, w: int, workers: int) -> None:
     try:
-        rng = random.Random()
-        rng.setstate(state)
-        for b in synth_requests(rng, n, **kw):
-            q.put(b)
-        q.put(RequestBatch(counters=kw["counters"]))
+        for k in range(w, plan.chunks, workers):
+            q.put(_synth_chunk(plan, k))
         q.put(None)
     except BaseException as e:  # noqa: BLE001 - handed to the parent
         q.put(e)
 
 
-def _synth_in_child(rng: random.Random, n: int, kw: dict[str, Any]) -> Iterator[RequestBatch]:
-    """``synth_requests`` in a child process (same RNG state, so the same rows) while this process
-    inserts: Python row building and SQLite writing run on two cores. The last batch carries the
-    child's ledger counters."""
+def synth_parallel(plan: RequestPlan, workers: int = 2) -> Iterator[RequestBatch]:
+    """The plan's chunks, in order, built by ``workers`` child processes (chunk k by worker k mod
+    workers) while the caller inserts: Python row building and SQLite writing share the CPUs, and
+    the rows are the same as :func:`synth_requests` would give."""
     import multiprocessing as mp
 
     ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    q = ctx.Queue(maxsize=4)
-    proc = ctx.Process(target=_child, args=(q, rng.getstate(), n, kw), daemon=True)
-    proc.start()
+    queues = [ctx.Queue(maxsize=3) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(queues[w], plan, w, workers), daemon=True) for w in range(workers)]
+    for pr in procs:
+        pr.start()
     try:
-        while True:
-            item = q.get()
-            if item is None:
-                break
+        for k in range(plan.chunks):
+            item = queues[k % workers].get()
             if isinstance(item, BaseException):
                 raise item
+            if item is None:  # pragma: no cover - a worker ended early
+                raise RuntimeError(f"generator worker {k % workers} ended early")
             yield item
     finally:
-        if proc.is_alive():
-            proc.terminate()
-        proc.join()
+        for pr in procs:
+            if pr.is_alive():
+                pr.terminate()
+            pr.join()
 
 
 def generate(
@@ -1022,8 +1112,9 @@ def generate(
     One transaction (a crash or an error leaves the database as it was); secondary indexes are
     dropped and rebuilt inside it; ``synchronous=OFF`` and, when no other connection has the
     database open, a rollback journal instead of WAL are used while it runs. With ``parallel``
-    (default: from 100 000 requests on a machine with ≥ 2 CPUs) the request rows are built in a
-    child process while this one inserts — same RNG state, so the same rows either way.
+    (default: from 100 000 requests on a machine with ≥ 2 CPUs) the request rows are built by two
+    child processes while this one inserts — chunks have their own seeded RNG, so the rows are the
+    same either way.
     Returns counts and timings (seconds).
     """
     from qi_station.db.engine import connect, open_db
@@ -1040,6 +1131,7 @@ def generate(
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")  # 256 MiB
         conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA threads=2")  # helper threads for the index-rebuild sorts
         conn.execute("PRAGMA foreign_keys=OFF")  # the generator writes consistent rows; checked in tests
         try:  # a rollback journal writes a bulk load once; WAL would write it twice
             journal = str(conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]).lower()
@@ -1069,7 +1161,11 @@ def generate(
                                       detailed_from_ms=now_ms - int(detailed_months * 30.44 * DAY_MS))
             if parallel is None:
                 parallel = requests >= 100_000 and (os.cpu_count() or 1) >= 2
-            batches = _synth_in_child(rng, requests, kw) if parallel else synth_requests(rng, requests, **kw)
+            if parallel:
+                plan = plan_requests(rng, requests, **kw)
+                batches: Iterable[RequestBatch] = synth_parallel(plan, workers=2)
+            else:
+                batches = synth_requests(rng, requests, **kw)
             for b in batches:
                 insert_rows(conn, "request", REQUEST_COLUMNS, b.requests)
                 insert_rows(conn, "request_event", EVENT_COLUMNS, b.events)
@@ -1078,8 +1174,6 @@ def generate(
                 n_req += len(b.requests)
                 n_ev += len(b.events)
                 n_ref += len(b.referrals)
-                if b.counters is not None:
-                    counters = b.counters
                 if progress:
                     progress("requests", n_req, requests)
             write_counters(conn, counters)
