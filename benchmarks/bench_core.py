@@ -288,6 +288,12 @@ def report(args: argparse.Namespace, meta: dict[str, Any], save: dict[str, Any],
         f"| CLI `qi-station --db X request list --month {month} --json > /dev/null` | {lst['cli_p50']:.0f} ms (median, "
         f"whole process) | {lst['cli_base_p50']:.0f} ms: `python -c` doing the same SELECT + json.dumps | — |",
         "",
+        "Goals: " + "; ".join(
+            [f"request save p95 ≤ 10 ms {'met' if save['p95'] <= 10 else 'NOT met'}"]
+            + [f"search {cls} p95 ≤ 25 ms {'met' if r['p95'] <= 25 else 'NOT met'}"
+               for cls, r in srch.items() if not cls.startswith(("_", "no match"))]
+            + [f"generate < 60 s {'met' if meta['seconds'] < 60 else 'NOT met'} ({meta['seconds']:.1f} s)"]) + ".",
+        "",
         "Slowest search queries (median): " + "; ".join(srch["_slowest"]) + ".",
         "",
         "Notes: search times include opening a connection per call (as the CLI does). Request saves go into "
