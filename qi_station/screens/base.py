@@ -49,7 +49,11 @@ def error_message(exc: BaseException) -> str:
         if "full" in low or "no space" in low:
             return t("err.disk_full")
         return t("err.db", detail=raw[:200])
+    msg = getattr(exc, "message", None) or raw
+    if isinstance(msg, str) and " / " in msg:  # the core's bilingual messages ("english / 中文"): both
+        return msg[:300]  # halves, the English one often carries the command to run
     return t("err.unexpected", detail=f"{type(exc).__name__}: {raw[:200]}")
+
 
 
 class StationScreen(Screen[None]):
