@@ -1194,13 +1194,18 @@ def generate(
             raise
         t = time.perf_counter()
         conn.execute("PRAGMA optimize")
-        if journal != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA journal_mode=WAL")
+        journal = "wal"
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         timings["finish_s"] = round(time.perf_counter() - t, 2)
     finally:
+        if journal != "wal":  # an error or an early return: the database goes back to WAL all the same
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.Error:
+                pass
         conn.close()
     return {
         "experts": len(refs["expert"]), "institutions": len(refs["institution"]),

@@ -313,6 +313,30 @@ def test_generate_old_requests_are_backfilled(tmp_path: Path) -> None:
     assert _bad_chains(conn) == []
 
 
+def test_generate_failure_leaves_nothing_and_wal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / "crash.db"
+
+    def boom(*a: Any, **k: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(g, "gen_enterprises", boom)
+    with pytest.raises(RuntimeError):
+        g.generate(p, requests=100, library=100, seed=1, now=GEN_NOW)
+    conn = connect(p)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    for t in ("expert", "institution", "station", "request", "kv"):
+        assert conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0, t
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")} >= {
+        "ix_expert_name", "ix_request_received"}
+
+
+def test_generate_same_seed_twice_is_refused(gen_db: tuple[Path, dict[str, Any]]) -> None:
+    before = _dump(gen_db[0], ("request",))
+    again = g.generate(gen_db[0], requests=2000, library=1000, seed=7, now=GEN_NOW)
+    assert again["skipped"] is True
+    assert _dump(gen_db[0], ("request",)) == before
+
+
 def test_uuid7_shape_and_fmt() -> None:
     import uuid
 
