@@ -148,7 +148,7 @@ def load_demo(
             counters = g.read_counters(conn, code)
             n_req = n_ev = n_ref = 0
             for b in g.synth_requests(rng, requests, station_code=code, enterprises=ents, refs=refs,
-                                      now_ms=now_ms, months=12, counters=counters):
+                                      now_ms=now_ms, months=12, counters=counters, describe=True):
                 g.insert_rows(conn, "request", g.REQUEST_COLUMNS, b.requests)
                 g.insert_rows(conn, "request_event", g.EVENT_COLUMNS, b.events)
                 g.insert_rows(conn, "referral", g.REFERRAL_COLUMNS, b.referrals)
