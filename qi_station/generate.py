@@ -226,24 +226,8 @@ REQUEST_TEMPLATES: dict[str, tuple[str, ...]] = {
     "ip": ("专利申请指导", "商标注册咨询", "知识产权质押融资对接", "专利侵权风险排查"),
     "safety": ("特种设备安全隐患排查", "产品质量安全风险评估", "电梯维保质量提升", "压力容器定期检验"),
 }
-DESCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "standards": ("企业拟制定企业标准并在企业标准信息公共服务平台自我声明公开，需要指导编写。",
-                  "出口订单要求符合欧盟标准，企业希望了解国内外标准差异。"),
-    "metrology": ("生产线压力表、温度计到期，需要安排检定校准，希望上门服务。",
-                  "企业能耗较高，希望配备能源计量器具并建立计量管理制度。"),
-    "testing": ("新产品上市前需要第三方检测报告，希望两周内完成。",
-                "市场抽检发现产品指标不合格，企业需要查找原因并复检。"),
-    "certification": ("客户要求企业取得质量管理体系认证，企业不了解流程和费用。",
-                      "产品列入强制性认证目录，需要办理CCC认证。"),
-    "quality": ("产品一次合格率偏低，希望专家现场诊断生产工艺。",
-                "企业计划导入卓越绩效管理模式，申报市长质量奖。"),
-    "brand": ("企业希望申报“好品山东”品牌，需要辅导准备申报材料。",
-              "企业准备打造自主品牌，需要品牌策划和商标布局建议。"),
-    "ip": ("企业研发的新工艺准备申请发明专利，需要专利检索和申请指导。",
-           "企业商标被他人抢注，需要维权咨询。"),
-    "safety": ("厂内叉车、压力容器较多，需要排查特种设备安全隐患。",
-               "产品涉及质量安全风险，企业希望开展风险评估并建立追溯制度。"),
-}
+DESCRIPTION_TAILS = ("企业首次来站咨询，希望尽快对接。", "企业负责人来电提出，希望两周内办结。",
+                     "园区走访时企业提出，需要专家上门指导。", "企业已准备好相关材料，请尽快受理。")
 RESULTS = ("已协调检测机构完成检测并出具报告", "专家现场指导，问题已解决", "已完成检定校准，出具证书",
            "协助企业完成认证申请材料并通过审核", "组织专题培训一场，企业人员已掌握", "帮助企业制定整改方案并落实",
            "已对接共享设备，企业完成测试", "完成标准比对，企业修订了企业标准")
@@ -615,7 +599,7 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
     rng = random.Random(plan.seed * 1_000_003 + k)
     n, now_ms, detailed_from = plan.n, plan.now_ms, plan.detailed_from
     station_code, enterprises, refs = plan.station_code, plan.enterprises, plan.refs
-    describe, desc_tbl = plan.describe, DESCRIPTIONS
+    describe = plan.describe
     counters = dict(plan.starts[k])
     first = k * plan.chunk
     times = plan.times[first:first + plan.chunk]
@@ -789,7 +773,7 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
             raise AssertionError((cur, status))
         batch.requests.append((
             rid, f"{mkey}-{seqn:04d}", station_code, ent.id, el_json, title,
-            desc_tbl[key[0]][int(rand() * 2)] if describe else None, channel, urgency,
+            f"{title}：{DESCRIPTION_TAILS[int(rand() * 4)]}" if describe else None, channel, urgency,
             ent.contact_name, ent.phone_e164, ent.phone_display, received_s, day_str(rday + promise_days), status,
             operator, accepted_s, resolved_s, closed_s, cancelled_s, result, solved, cost, sat, followup,
             closed_s, ev.n, 0, 0, 0, fmt_ms(created_ms), fmt_ms(max(t, created_ms)),
