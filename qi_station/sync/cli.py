@@ -202,9 +202,11 @@ def hub_stations(as_json: bool = typer.Option(False, "--json"),
 @sync_errors
 def hub_import_library(path: Path = typer.Argument(...),
                        database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+                       partial: bool = typer.Option(False, "--partial", help="do not tombstone rows missing from the file"),
                        as_json: bool = typer.Option(False, "--json")) -> None:
-    """Import the library (csv/xlsx/json): adds, updates, and tombstones rows missing from the file's tables."""
-    res = _hub(database_url).import_library(path)
+    """Import the library (csv/xlsx/json): adds, updates, and tombstones rows that are marked deleted or
+    (unless --partial) missing from the tables present in the file."""
+    res = _hub(database_url).import_library(path, partial=partial)
     emit_json(res) if as_json else typer.echo(" ".join(f"{k} {v}" for k, v in res.items()))
 
 

@@ -806,9 +806,9 @@ class Hub:
             self.stamp(c, written)
         return n
 
-    def import_library(self, path: str | Path) -> dict[str, int]:
+    def import_library(self, path: str | Path, *, partial: bool = False) -> dict[str, int]:
         rows = read_library_file(Path(path))
-        return self.upsert_library(rows, tombstone_missing=True)
+        return self.upsert_library(rows, tombstone_missing=not partial)
 
     def assign(self, request_id: str, *, expert_id: str | None = None, note: str | None = None,
                priority: str | None = None, status: str | None = None) -> dict[str, Any]:
