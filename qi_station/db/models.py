@@ -214,6 +214,8 @@ class Outbox(SQLModel, table=True):
     """Station-side changes waiting for the hub, written in the same transaction as the change."""
 
     __tablename__ = "outbox"
+    # AUTOINCREMENT (revision 0002): oseq never restarts after the outbox is emptied by an ack.
+    __table_args__ = {"sqlite_autoincrement": True}
     oseq: int | None = Field(default=None, primary_key=True)
     table_name: str
     row_id: str
