@@ -101,6 +101,9 @@ class MainScreen(StationScreen):
         yield from self.compose_body()
         yield Footer(compact=True, show_command_palette=False)
 
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long
+
     def title_text(self) -> str:
         return f" {t('app.title')}  >  {t('screen.' + self.SCREEN_KEY)}   [F1 {t('key.help')}]"
 
