@@ -11,6 +11,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
+from qi_station.db.engine import SCHEMA_HEAD  # noqa: E402
 from qi_station.sync.hub import create_app  # noqa: E402
 from qi_station.sync.hubstore import Hub  # noqa: E402
 from qi_station.sync.proto import PROTOCOL  # noqa: E402
@@ -33,6 +34,6 @@ def test_no_server_errors(case: Any) -> None:
     # half the cases are authenticated with the right versions, to reach the apply code
     if case.operation.path != "/sync/v1/info" and hash(repr(case.body)) % 2 == 0:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {_token}",
-                        "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": "0002"}
+                        "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
     response = case.call()
     assert response.status_code < 500, (case.operation.path, response.status_code, response.text[:500])

@@ -22,6 +22,7 @@ from test_sync_util import (
 )
 
 from qi_station import ledger
+from qi_station.db.engine import SCHEMA_HEAD
 from qi_station.sync import client as C
 from qi_station.sync.proto import PROTOCOL, SyncError
 
@@ -151,7 +152,7 @@ def test_auth_refusals(env: Any) -> None:
     a, b = dbs["ZB01"], dbs["QD02"]
     r = ledger.create_request(a, request_input(1, 1))
     sync(a, tc)
-    hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": "0002"}
+    hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
     assert tc.get("/sync/v1/pull", headers=hdr).status_code == 401
     assert tc.get("/sync/v1/pull", headers={**hdr, "Authorization": "Bearer nope"}).status_code == 401
     tok_b = rows(b, "SELECT v FROM kv WHERE k='api_token'")[0][0]
@@ -198,11 +199,11 @@ def test_versions(env: Any) -> None:
     hub, tc, dbs = env
     tok = rows(dbs["ZB01"], "SELECT v FROM kv WHERE k='api_token'")[0][0]
     auth = {"Authorization": f"Bearer {tok}"}
-    ok = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": "0002"})
+    ok = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD})
     assert ok.status_code == 200
-    nm1 = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 1), "X-Sync-Schema": "0001"})
+    nm1 = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 1), "X-Sync-Schema": f"{int(SCHEMA_HEAD) - 1:04d}"})
     assert nm1.status_code == 200
-    old = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": "0002"})
+    old = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": SCHEMA_HEAD})
     assert old.status_code == 426 and old.json()["error"] == "upgrade_required"
     assert tc.get("/sync/v1/pull", headers=auth).status_code == 426
     assert tc.get("/openapi.json").status_code == 200

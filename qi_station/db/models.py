@@ -183,7 +183,7 @@ class RequestEvent(SQLModel, table=True):
     """Append-only ledger; each row hashes the previous one of the same request."""
 
     __tablename__ = "request_event"
-    __table_args__ = (UniqueConstraint("request_id", "n"),)
+    __table_args__ = (UniqueConstraint("request_id", "n"), Index("ix_request_event_at", "at"))
     id: str = Field(primary_key=True)
     request_id: str = Field(foreign_key="request.id", index=True)
     n: int  # 1, 2, 3 ... within the request
