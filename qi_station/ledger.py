@@ -247,6 +247,7 @@ def upsert_enterprise(session: Session, data: dict[str, Any], station_code: str)
     from sqlmodel import select
 
     from qi_station.db.models import Enterprise
+    from qi_station.library import haystack
     from qi_station.pinyin import pinyin_fields
 
     ent = session.exec(
@@ -256,7 +257,7 @@ def upsert_enterprise(session: Session, data: dict[str, Any], station_code: str)
     if ent is None:
         py, ini = pinyin_fields(data["name"])
         ent = Enterprise(id=uuid7(), **data, name_py=py, name_initials=ini,
-                         haystack=f"{data['name']} {data['uscc']}".lower(),
+                         haystack=haystack("enterprise", data),
                          station_code=station_code, created_at=now, updated_at=now)
     else:
         changed = False

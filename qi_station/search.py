@@ -9,18 +9,20 @@ parameter, so ``"``, ``*``, ``AND``, ``(`` are ordinary characters.
 
 Ranking: exact, then prefix, then substring in the name, then anywhere in the searchable
 text; within each tier the station's own city first.  An empty query browses by name.
+Exact and prefix tiers read indexes and stop at LIMIT; the substring tiers are one table scan
+ranked in SQL (measured in docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from qi_station import domain
 from qi_station.errors import ValidationError
+from qi_station.timeutil import today_local
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
@@ -35,23 +37,26 @@ _EXTRA_COLS = {
 }
 
 
-def _tiers(q: str) -> list[tuple[str, tuple[Any, ...]]]:
-    """(condition, params) per rank tier, best first."""
+def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
+    """(condition, params, rank expression, its params) per tier, best first.
+
+    The last tier is one table scan that covers both "substring of the name" and "anywhere in
+    the searchable text", ranked in SQL: two scans cost twice as much when few rows match.
+    """
     if q.isascii():
         ql = q.lower()
         hi = ql + _HIGH
         return [
-            ("(t.name_initials = ? OR t.name_py = ?)", (ql, ql)),
+            ("(t.name_initials = ? OR t.name_py = ?)", (ql, ql), "", ()),
             ("((t.name_initials >= ? AND t.name_initials < ?) OR (t.name_py >= ? AND t.name_py < ?))",
-             (ql, hi, ql, hi)),
-            ("(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0)", (ql, ql)),
-            ("instr(t.haystack, ?) > 0", (ql,)),
+             (ql, hi, ql, hi), "", ()),
+            ("(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack, ?) > 0)", (ql, ql, ql),
+             "(instr(t.name_initials, ?) = 0 AND instr(t.name_py, ?) = 0)", (ql, ql)),
         ]
     return [
-        ("t.name = ?", (q,)),
-        ("(t.name >= ? AND t.name < ?)", (q, q + _HIGH)),
-        ("instr(t.name, ?) > 0", (q,)),
-        ("instr(t.haystack, ?) > 0", (q.lower(),)),
+        ("t.name = ?", (q,), "", ()),
+        ("(t.name >= ? AND t.name < ?)", (q, q + _HIGH), "", ()),
+        ("instr(t.haystack, ?) > 0", (q.lower(),), "(instr(t.name, ?) = 0)", (q,)),
     ]
 
 
@@ -103,7 +108,7 @@ def search(
         where.append("t.city_code = ?")
         params.append(city)
     if valid_only and table == "institution":
-        today = date.today().isoformat()
+        today = today_local().isoformat()
         where.append("(t.cma_expiry >= ? OR t.cnas_expiry >= ?)")
         params += [today, today]
     if shared_only and table == "equipment":
@@ -132,13 +137,21 @@ def search(
         want = None if limit is None else offset + limit
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
-        # Within a tier: own city first, each part read in index order so LIMIT stops the scan
-        # early (an ORDER BY would have to collect and sort every match first).
-        parts = [("t.city_code = ?", (own_city,)), ("t.city_code IS NOT ?", (own_city,))] if own_city else [("1", ())]
-        for cond, tp in _tiers(q):
-            for part, pp in parts:
-                sql = f"SELECT {cols} FROM {table} t WHERE {base} AND {cond} AND {part}"
-                p = [*params, *tp, *pp]
+        for cond, tp, rank, rp in _tiers(q):
+            if not rank and own_city:
+                # Index tiers (exact, prefix): own city, then the rest, each read in index order so
+                # LIMIT stops early. "+t.city_code" keeps the planner on the name/initials index.
+                parts: list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]] = [
+                    ("+t.city_code = ?", (own_city,), "", ()), ("+t.city_code IS NOT ?", (own_city,), "", ())]
+            elif rank:
+                # The scan tier: rank in SQL (a cheap top-N sort), own city first within each rank.
+                order = f" ORDER BY {rank}" + (", (t.city_code IS NOT ?)" if own_city else "")
+                parts = [("1", (), order, (*rp, *((own_city,) if own_city else ())))]
+            else:
+                parts = [("1", (), "", ())]
+            for part, pp, order, op in parts:
+                sql = f"SELECT {cols} FROM {table} t WHERE {base} AND {cond} AND {part}{order}"
+                p = [*params, *tp, *pp, *op]
                 if want is not None:
                     sql += " LIMIT ?"
                     p.append(want)  # earlier tiers may repeat: over-fetch, dedupe below
@@ -149,6 +162,8 @@ def search(
                     out.append(_row(kind, r))
                     if want is not None and len(out) >= want:
                         return out[offset:]
+        return out[offset:]
+        return out[offset:]
         return out[offset:]
     finally:
         if not own:
