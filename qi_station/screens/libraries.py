@@ -81,13 +81,30 @@ class LibrariesScreen(MainScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column(t("col.name"), width=20, key="name")
+        name_w, info_w = self._widths(self.app.size.width)
+        table.add_column(t("col.name"), width=name_w, key="name")
         table.add_column(t("col.city"), width=6, key="city")
-        table.add_column(t("col.info"), width=12, key="info")
+        table.add_column(t("col.info"), width=info_w, key="info")
         self._kind_filters()
         self.query_one("#q", Input).focus()
         if self.station.ready:
             self.refresh_data()
+
+    @staticmethod
+    def _widths(total: int) -> tuple[int, int]:
+        """(name, info) column widths for a terminal ``total`` cells wide (the detail pane takes 32)."""
+        rest = max(32, total - 32 - 6 - 3 * 2 - 2)
+        info = max(12, rest // 3)
+        return rest - info, info
+
+    def on_resize(self) -> None:
+        table = self.query_one(DataTable)
+        for key, width in zip(("name", "info"), self._widths(self.size.width), strict=True):
+            col = table.columns.get(key)  # type: ignore[call-overload]
+            if col is not None and col.width != width:
+                col.width = width
+                table._require_update_dimensions = True
+        table.refresh(layout=True)
 
     def on_screen_resume(self) -> None:
         self._update_status()
