@@ -367,6 +367,24 @@ def request_refer(
         typer.echo(f"{'已转办' if _zh() else 'referred'} -> {kind} {ref['item_name']}")
 
 
+@request_app.command("note")
+@handle_errors
+def request_note(
+    key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
+    text: str = typer.Argument(..., help="The note."),
+    at: str | None = typer.Option(None, "--at", help="ISO-8601 (default now; no zone = Asia/Shanghai)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Add a note to a request's ledger (status unchanged)."""
+    from qi_station import ledger
+
+    ev = ledger.add_note(station_db(), key, text, at=at)
+    if as_json:
+        emit_json(present(ev))
+    else:
+        typer.echo(f"{'已记录' if _zh() else 'noted'} #{ev['n']}")
+
+
 # ---- library -------------------------------------------------------------------------------
 @library_app.command("search")
 @handle_errors

@@ -540,3 +540,19 @@ def refer_request(db: Path, key: str, kind: str, item_id: str, note: str | None 
         add_outbox(s, "referral", row_dict(ref), st.code, op="insert")
         add_outbox(s, "request", row_dict(req), st.code)
         return row_dict(ref)
+
+
+def add_note(db: Path, key: str, note: str, actor: str | None = None,
+             at: str | datetime | None = None) -> dict[str, Any]:
+    """Append a free-standing note to a request's ledger (status unchanged). Returns the event."""
+    text_ = v.clean_text(note, "note", required=True, multiline=True)
+    actor = v.clean_text(actor or current_operator(), "operator", required=True)
+    now = now_utc()
+    when = _when(at, now)
+    with write_session(db) as s:
+        st = ensure_station(s)
+        req = _find_request(s, key)
+        _check_not_before_last_event(s, req, when)
+        ev = append_event(s, req.id, st.code, at=when, actor=actor, kind="note", from_status=req.status,
+                          to_status=req.status, note=text_)
+        return row_dict(ev)

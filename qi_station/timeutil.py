@@ -61,6 +61,10 @@ def local_date(dt: datetime) -> date:
 
 
 def today_local() -> date:
+    """Today in Asia/Shanghai (QI_STATION_NOW pins it for tests and demos)."""
+    fake = os.environ.get("QI_STATION_NOW")
+    if fake:
+        return local_date(parse_datetime(fake, "QI_STATION_NOW"))
     return datetime.now(TZ).date()
 
 

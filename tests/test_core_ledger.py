@@ -255,3 +255,25 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("/tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_free_standing_note(db: Path) -> None:
+    r = _add(db)
+    ev = ledger.add_note(db, r["number"], "企业来电询问进度")
+    d = queries.get_request(db, r["number"])
+    assert d["status"] == "new" and d["events"][-1]["kind"] == "note" and d["events"][-1]["note"] == ev["note"]
+    assert d["ledger_ok"]
+    before = _counts(db)
+    with pytest.raises(ValidationError) as e:
+        ledger.add_note(db, r["number"], "  ")
+    assert e.value.field == "note"
+    assert _counts(db) == before
+
+
+def test_today_local_honours_pinned_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from qi_station.timeutil import today_local
+
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-31T16:30:00Z")  # already April 1st in Shanghai
+    assert today_local() == date(2026, 4, 1)
