@@ -1,3 +1,3 @@
-from qi_station.cli import main
+from qi_station.entry import main
 
 main()

@@ -132,3 +132,17 @@ def test_db_env_var(tmp_path: Path) -> None:
     env = {**os.environ, "QI_STATION_DB": str(tmp_path / "env.db")}
     subprocess.run([sys.executable, "-m", "qi_station", "init"], check=True, env=env, capture_output=True)
     assert (tmp_path / "env.db").exists()
+
+
+def test_tui_fast_path_arguments() -> None:
+    from qi_station.entry import tui_args
+
+    assert tui_args([]) == (None, None)
+    assert tui_args(["tui"]) == (None, None)
+    assert tui_args(["--db", "x.db", "--lang", "en"]) == ("x.db", "en")
+    assert tui_args(["--db=x.db", "tui"]) == ("x.db", None)
+    assert tui_args(["request", "list"]) is None
+    assert tui_args(["--db", "x.db", "request", "list"]) is None
+    assert tui_args(["--version"]) is None
+    assert tui_args(["--lang", "fr"]) is None  # the CLI reports the bad value
+    assert tui_args(["tui", "tui"]) is None

@@ -1,0 +1,61 @@
+"""The ``qi-station`` console entry point.
+
+Opening the operator's app is the most common command, so it skips Typer (about 0.1 s and
+12 MiB of imports) and the CLI-side migration check: the app paints first and opens (and if
+needed migrates) the database in a worker. Everything else goes to the Typer CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def tui_args(argv: list[str]) -> tuple[str | None, str | None] | None:
+    """(db, lang) when argv only asks for the TUI: ``[--db P] [--lang L] [tui]``; else None."""
+    db: str | None = None
+    lang: str | None = None
+    rest = list(argv)
+    seen_tui = False
+    while rest:
+        a = rest.pop(0)
+        if a in ("--db", "--lang") and rest:
+            val = rest.pop(0)
+        elif a.startswith("--db=") or a.startswith("--lang="):
+            a, val = a.split("=", 1)
+        elif a == "tui" and not seen_tui:
+            seen_tui = True
+            continue
+        else:
+            return None
+        if a == "--db":
+            db = val
+        elif val in ("zh", "en"):
+            lang = val
+        else:
+            return None  # let the CLI report the bad value
+    return db, lang
+
+
+def main() -> None:
+    fast = tui_args(sys.argv[1:])
+    if fast is not None:
+        from qi_station.config import resolve_db_path
+        from qi_station.errors import QIError
+
+        db, lang = fast
+        try:
+            from qi_station.app import run
+
+            run(resolve_db_path(db), lang or os.environ.get("QI_STATION_LANG") or None)
+        except QIError as e:
+            sys.stderr.write(f"error: {e}\n")
+            raise SystemExit(e.exit_code) from None
+        return
+    from qi_station.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()
