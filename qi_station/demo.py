@@ -46,6 +46,11 @@ def demo_dir() -> Path:
 
 def read_demo(data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
     d = data_dir or demo_dir()
+    if not (d / "experts.json").is_file():
+        from qi_station.errors import QIError
+
+        raise QIError(f"demo data not found in {d}: it ships in the source checkout's data/demo "
+                      "(install with `pip install -e .` from the checkout) / 未找到演示数据")
     out: dict[str, list[dict[str, Any]]] = {}
     for name in ("experts", "institutions", "equipment", "projects", "enterprises"):
         with open(d / f"{name}.json", encoding="utf-8") as f:
