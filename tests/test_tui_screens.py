@@ -81,3 +81,27 @@ async def test_reports_month_and_export(tmp_path: Path) -> None:
         await settle(pilot)
     assert out.exists()
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel-friendly UTF-8 BOM
+
+
+async def test_libraries_rank_the_station_city_first_on_one_connection(tmp_path: Path) -> None:
+    """The station (烟台, region 370600) sees Yantai experts first; by name alone 单立新 (青岛) would lead.
+    Every search-as-you-type reuses the app's one long-lived read connection."""
+    from qi_station.screens.libraries import LibrariesScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        lib = app.screen
+        assert isinstance(lib, LibrariesScreen)
+        assert lib.own_city == "370600"
+        assert [r["city_code"] for r in lib.rows[:2]] == ["370600", "370600"]
+        assert {r["name"] for r in lib.rows[:2]} == {"王建国", "张伟"}
+        conn = app.reader._conn
+        assert conn is not None
+        await pilot.press(*"wjg")
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert [r["name"] for r in lib.rows] == ["王建国"]
+        assert app.reader._conn is conn

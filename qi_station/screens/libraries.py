@@ -59,6 +59,8 @@ class LibrariesScreen(MainScreen):
         self.last_latency_ms: float | None = None
         self.searches = 0
         self.painted_at = 0.0  # perf_counter when the last results were painted (benchmarks read it)
+        self.own_city: str | None = None  # the station's city: its library rows rank first
+        self._own_city_known = False  # looked up once per refresh, on the search worker's connection
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="lib-top"):
@@ -123,6 +125,7 @@ class LibrariesScreen(MainScreen):
 
     # ---- search ----------------------------------------------------------------------------------
     def refresh_data(self) -> None:
+        self._own_city_known = False  # the station row may have changed (demo data, sync)
         self._schedule(0)
 
     def _schedule(self, delay: float) -> None:
@@ -171,9 +174,9 @@ class LibrariesScreen(MainScreen):
     def search(self, p: dict[str, Any]) -> None:
         from qi_station.search import search
 
-        own_city = None
         try:
             with self.station.reader as conn:
+                own_city = self._station_city(conn)
                 rows = search(conn, p["kind"], p["query"], element=p["element"], city=p["city"],
                               valid_only=p["valid_only"], shared_only=p["shared_only"], own_city=own_city,
                               limit=RESULTS)
@@ -181,6 +184,16 @@ class LibrariesScreen(MainScreen):
             self.app.call_from_thread(self._failed, error_message(e))
             return
         self.app.call_from_thread(self.show, p, rows)
+
+    def _station_city(self, conn: Any) -> str | None:
+        """The city of this station (from its region code), looked up once on the shared connection."""
+        if not self._own_city_known:
+            from qi_station.queries import station
+
+            row = station(conn)
+            self.own_city = domain.city_of(row.get("region_code")) if row else None
+            self._own_city_known = True
+        return self.own_city
 
     def _failed(self, message: str) -> None:
         self.query_one("#lib-count", Static).update(message)
