@@ -304,8 +304,41 @@ class SyncMachine(RuleBasedStateMachine):
                     "SELECT e.id, e.hash FROM request_event e JOIN request r ON r.id = e.request_id "
                     "WHERE r.station_code = :c"), {"c": c})}
             assert ev_local == ev_hub
+            check_chains(self.db[c], self.hub, loc)
             for t in LIBRARY_TABLES:
                 assert library(self.db[c], t) == hub_lib[t]
+
+
+def check_chains(db: Path, hub: Any, loc: dict[str, dict[str, Any]]) -> None:
+    """Every request's hash chain verifies on both sides and is the same chain; every hub change the
+    station adopted is in it as a ``hub`` event (the last one carries the final h_rev)."""
+    import sqlalchemy as sa
+
+    cols = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
+            "prev_hash", "hash")
+    by_req: dict[str, list[dict[str, Any]]] = {}
+    for r in rows(db, f"SELECT {', '.join(cols)} FROM request_event ORDER BY request_id, n"):
+        by_req.setdefault(r[1], []).append(dict(zip(cols, r, strict=True)))
+    with hub.engine.connect() as hc:
+        hub_chain: dict[str, list[str]] = {}
+        for r in hc.execute(sa.text("SELECT e.request_id, e.hash, e.n, e.at, e.actor, e.kind, e.from_status, "
+                                    "e.to_status, e.note, e.data, e.prev_hash FROM request_event e "
+                                    "WHERE e.request_id IN (SELECT id FROM request) ORDER BY e.request_id, e.n")):
+            hub_chain.setdefault(r[0], []).append(r[1])
+            if r[0] in loc:
+                assert r[2] == len(hub_chain[r[0]])
+    for rid, req in loc.items():
+        evs = by_req.get(rid, [])
+        assert ledger.verify_chain(evs) == (True, None), rid
+        assert hub_chain.get(rid) == [e["hash"] for e in evs], rid
+        hub_evs = [e for e in evs if e["kind"] == "hub"]
+        if req["h_rev"]:
+            assert hub_evs, rid
+            assert json.loads(hub_evs[-1]["data"])["h_rev"] == req["h_rev"], rid
+        else:
+            assert not hub_evs
+        if hub_evs and json.loads(hub_evs[-1]["data"]).get("adopted"):
+            assert hub_evs[-1]["to_status"] == json.loads(hub_evs[-1]["data"])["hub_status"]
 
 
 SyncMachine.TestCase.settings = settings(

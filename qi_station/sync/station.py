@@ -145,10 +145,13 @@ def _cols(conn: sqlite3.Connection, table: str) -> list[str]:
     return got
 
 
-def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any]) -> int:
+def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bool = False) -> int:
     """THE apply function for hub rows (HTTP pull pages and down bundles). Caller holds the transaction.
-    Library rows: upsert guarded by rev. Own requests: only the hub fields (h_rev guard); the status
-    follows the hub when the hub copy has seen every station change (its s_rev >= ours)."""
+    Library rows: upsert guarded by rev (``resync``: a snapshot pass, which also takes equal revs and
+    rows marked ``seq = -1`` so the unmarked ones can be deleted at the end). Own requests: only the
+    hub fields (h_rev guard); the status follows the hub when the hub copy has seen every station
+    change (its s_rev >= ours); every adopted hub change appends a ``kind="hub"`` event to the
+    request's hash chain (and the outbox carries it to the hub, so both chains stay identical)."""
     n = 0
     for t in LIBRARY_TABLES:
         block = tables.get(t)
@@ -166,24 +169,78 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any]) -> int:
             values = ", ".join("?" * len(kc))
             if len(keep) != len(cols):
                 rows = [[r[i] for i in keep] for r in rows]
+        guard = f"excluded.rev >= {t}.rev OR {t}.seq < 0" if resync else f"excluded.rev > {t}.rev"
         sql = (f"INSERT INTO {t} ({', '.join(kc)}) VALUES ({values}) "
-               f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE excluded.rev > {t}.rev")
+               f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {guard}")
         conn.executemany(sql, rows)
         n += len(rows)
     block = tables.get("request")
     if block and block.get("rows"):
-        ci = {c: i for i, c in enumerate(block["cols"])}
-        if block.get("named"):
-            ci = {c: c for c in block["cols"]}  # type: ignore[misc]
-        params = []
-        for r in block["rows"]:
-            params.append((*(r[ci[f]] for f in HUB_REQUEST_FIELDS), r[ci["h_rev"]], r[ci["seq"]], r[ci["s_rev"]],
-                           r[ci["status"]], r[ci["id"]], r[ci["h_rev"]]))
-        conn.executemany(
-            f"UPDATE request SET {', '.join(f + ' = ?' for f in HUB_REQUEST_FIELDS)}, h_rev = ?, seq = ?, "
-            "status = CASE WHEN ? >= s_rev THEN ? ELSE status END WHERE id = ? AND h_rev < ?", params)
-        n += len(params)
+        n += _apply_hub_requests(conn, block)
     return n
+
+
+def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
+    ci: dict[str, Any] = {c: i for i, c in enumerate(block["cols"])}
+    if block.get("named"):
+        ci = {c: c for c in block["cols"]}
+    fields = ("id", "status", "s_rev", "h_rev", "seq", *HUB_REQUEST_FIELDS)
+    incoming = {r[ci["id"]]: {f: r[ci[f]] for f in fields} for r in block["rows"]}
+    ids = list(incoming)
+    local: dict[str, dict[str, Any]] = {}
+    sel = ", ".join(fields)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in conn.execute(f"SELECT {sel} FROM request WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+            local[r[0]] = dict(zip(fields, r, strict=True))
+    code = station_code(conn) or ""
+    for rid, inc in incoming.items():
+        loc = local.get(rid)
+        if loc is None or int(inc["h_rev"] or 0) <= int(loc["h_rev"] or 0):
+            continue
+        adopt = int(inc["s_rev"] or 0) >= int(loc["s_rev"] or 0)
+        new_status = inc["status"] if adopt else loc["status"]
+        conn.execute(f"UPDATE request SET {', '.join(f + ' = ?' for f in HUB_REQUEST_FIELDS)}, h_rev = ?, seq = ?, "
+                     "status = ? WHERE id = ?",
+                     (*(inc[f] for f in HUB_REQUEST_FIELDS), inc["h_rev"], inc["seq"], new_status, rid))
+        data: dict[str, Any] = {"h_rev": inc["h_rev"], **{f: inc[f] for f in HUB_REQUEST_FIELDS}}
+        if inc["status"] != loc["status"]:
+            data["hub_status"] = inc["status"]
+            data["adopted"] = adopt
+        append_hub_event(conn, rid, code, from_status=loc["status"], to_status=new_status,
+                         note=inc.get("hub_note"), data=data)
+    return len(incoming)
+
+
+EVENT_COLS = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
+              "prev_hash", "hash")
+
+
+def append_hub_event(conn: sqlite3.Connection, request_id: str, code: str, *, from_status: str | None,
+                     to_status: str | None, note: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    """Append a ``kind="hub"`` event with the ledger's own chain logic (n, prev_hash, hash as
+    ``ledger.append_event``) and its outbox row, in the caller's transaction. The station is the only
+    writer of a request's chain, so the hub's copy (filled by push) is identical and never forks."""
+    from qi_station.db.session import dumps
+    from qi_station.ledger import GENESIS, event_hash, hlc_now
+    from qi_station.timeutil import now_utc, to_db, uuid7
+
+    last = conn.execute("SELECT n, hash, at FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1",
+                        (request_id,)).fetchone()
+    now = to_db(now_utc())
+    at = max(now, str(last[2])) if last else now  # the ledger stays in time order even on a slow clock
+    n = (int(last[0]) + 1) if last else 1
+    prev = last[1] if last else GENESIS
+    ev: dict[str, Any] = {"id": uuid7(), "request_id": request_id, "n": n, "at": at, "actor": "hub", "kind": "hub",
+                          "from_status": from_status, "to_status": to_status, "note": note, "data": dumps(data),
+                          "prev_hash": prev}
+    ev["hash"] = event_hash(prev, {k: ev[k] for k in ("request_id", "n", "at", "actor", "kind", "from_status",
+                                                      "to_status", "note", "data")})
+    conn.execute(f"INSERT INTO request_event ({', '.join(EVENT_COLS)}) VALUES ({', '.join('?' * len(EVENT_COLS))})",
+                 [ev[k] for k in EVENT_COLS])
+    conn.execute("INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                 ("request_event", ev["id"], "insert", dumps(ev), hlc_now(code or "-"), now))
+    return ev
 
 
 def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | None = None,
