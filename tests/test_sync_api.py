@@ -6,9 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
+import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from qi_station.db.engine import SCHEMA_HEAD  # noqa: E402
