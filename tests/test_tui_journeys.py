@@ -206,6 +206,7 @@ async def test_refer_resolve_close_with_suggestion(station_db: Path) -> None:
         text = str(detail.query_one("#timeline").render())
         assert "已办结" in text and "已回访" in text
         assert "无可办理事项" in str(detail.query_one("#actions").render())
+        assert [b.id for b in detail.query("#action-bar Button")] == ["act-note"]
     got = rows(station_db, "SELECT status, result, problems_solved, cost_saved_cents, satisfaction FROM request "
                            "WHERE id = ?", rid)
     assert got == [("closed", "已制定企业标准", 3, 250, 4)]
@@ -306,3 +307,60 @@ async def test_ledger_filters_sort_and_saved_filter(station_db: Path, tmp_path: 
         await pilot.press("enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "RequestDetailScreen"
+
+
+async def test_detail_buttons_offer_only_legal_moves_and_work_with_the_mouse(station_db: Path) -> None:
+    from qi_station.screens.dialogs import MoveDialog
+    from qi_station.screens.request_detail import RequestDetailScreen
+
+    rid = _request_id(station_db, "QI0001-202603-0003")  # new
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, RequestDetailScreen)
+        ids = [b.id for b in detail.query("#action-bar Button")]
+        assert ids == ["act-accepted", "act-cancelled", "act-on_hold", "act-refer", "act-note"]
+        assert all(b.region.width > 4 for b in detail.query("#action-bar Button"))  # laid out, on screen
+        assert await pilot.click("#act-accepted")
+        await settle(pilot)
+        assert isinstance(app.screen, MoveDialog) and app.screen.to_status == "accepted"
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert app.screen is detail
+        assert rows(station_db, "SELECT status FROM request WHERE id = ?", rid)[0][0] == "accepted"
+        ids = [b.id for b in detail.query("#action-bar Button")]
+        assert "act-accepted" not in ids and "act-in_progress" in ids
+
+
+async def test_free_standing_note_joins_the_timeline(station_db: Path) -> None:
+    from qi_station.screens.dialogs import NoteDialog
+
+    rid = _request_id(station_db, "QI0001-202603-0001")  # accepted
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        await pilot.press("n")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, NoteDialog)
+        await pilot.press("ctrl+s")  # empty note: refused, dialog stays
+        await settle(pilot)
+        assert app.screen is dialog and str(dialog.query_one("#error").render()).strip()
+        await pilot.press(*"企业来电询问进度")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is detail
+        assert "企业来电询问进度" in str(detail.query_one("#timeline").render())
+        assert "备注" in str(detail.query_one("#timeline").render())
+        assert await pilot.click("#act-note")  # the mouse way in
+        await settle(pilot)
+        assert isinstance(app.screen, NoteDialog)
+    assert rows(station_db, "SELECT status FROM request WHERE id = ?", rid) == [("accepted",)]
+    assert rows(station_db, "SELECT kind, note, from_status, to_status FROM request_event WHERE request_id = ? "
+                            "ORDER BY n DESC LIMIT 1", rid) == [("note", "企业来电询问进度", "accepted", "accepted")]

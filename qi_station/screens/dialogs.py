@@ -1,4 +1,4 @@
-"""Modal dialogs: confirm, one-line input, a lifecycle move (outcome / satisfaction / note), refer."""
+"""Modal dialogs: confirm, one-line input, a lifecycle move (outcome / satisfaction / note), a note, refer."""
 
 from __future__ import annotations
 
@@ -161,6 +161,60 @@ class MoveDialog(StationModal):
             if target:
                 target.first().focus()
         self.query_one("#error", Static).update(msg)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NoteDialog(StationModal):
+    """A free-standing note on a request's ledger (status unchanged). Stays open, text kept, on an error."""
+
+    BINDINGS = keymap.bindings("modal")
+
+    def __init__(self, request_id: str, number: str) -> None:
+        super().__init__()
+        self.request_id, self.number = request_id, number
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(t("note.title", number=self.number), classes="dialog-title", markup=False)
+            with Horizontal(classes="row"):
+                yield Label(t("field.note"))
+                yield Input(id="note", compact=True, max_length=2000)
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(t("btn.save"), id="ok", variant="primary", compact=True)
+                yield Button(t("btn.cancel"), id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#note", Input).focus()
+
+    def on_input_submitted(self) -> None:
+        self.action_ok()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def action_ok(self) -> None:
+        self.query_one("#error", Static).update(t("msg.saving"))
+        self.save(self.query_one("#note", Input).value)
+
+    @work(thread=True, exclusive=True, group="note")
+    def save(self, note: str) -> None:
+        from qi_station.ledger import add_note
+
+        try:
+            ev = add_note(self.station.db_path, self.request_id, note)
+        except Exception as e:  # noqa: BLE001 - shown in the dialog, the text is kept
+            from qi_station.errors import ValidationError
+
+            msg = err_text(e) if isinstance(e, ValidationError) else error_message(e)
+            self.app.call_from_thread(self.query_one("#error", Static).update, msg)
+            return
+        self.app.call_from_thread(self.dismiss, ev)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

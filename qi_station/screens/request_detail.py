@@ -1,5 +1,6 @@
-"""Request detail: every field, the event timeline, referrals, and only the legal lifecycle moves as
-actions (resolve asks for the outcome, the follow-up for satisfaction; refer shows ranked matches)."""
+"""Request detail: every field, the event timeline, referrals, free-standing notes, and only the legal
+lifecycle moves as actions - keys and buttons both (resolve asks for the outcome, the follow-up for
+satisfaction; refer shows ranked matches; a note is a ledger event that leaves the status alone)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Static
 
 from qi_station import keymap
 from qi_station.i18n import (
@@ -50,6 +51,7 @@ class RequestDetailScreen(StationScreen):
         super().__init__()
         self.request_id = request_id
         self.req: dict[str, Any] | None = None
+        self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
     def compose(self) -> ComposeResult:
         yield Static(f" {t('app.title')}  >  {t('screen.detail')}   [F1 {t('key.help')}]",
@@ -60,6 +62,7 @@ class RequestDetailScreen(StationScreen):
             with Vertical(classes="panel"):
                 yield Static(t("detail.actions"), classes="panel-title", markup=False)
                 yield Static("", id="actions", markup=False)
+                yield Grid(id="action-bar")
             with Vertical(classes="panel"):
                 yield Static(t("detail.referrals"), classes="panel-title", markup=False)
                 yield Static("", id="referrals", markup=False)
@@ -121,14 +124,20 @@ class RequestDetailScreen(StationScreen):
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         self.query_one("#fields", Static).update("\n".join(lines))
-        acts = []
+        buttons: list[tuple[str, str]] = []
         for st in r["legal_moves"]:
             kid = MOVE_KEYS.get(st)
             if kid:
-                acts.append(f"[{self.station._keymap.get(kid, keymap.BY_ID[kid].key)}] {t(keymap.BY_ID[kid].description)}")
+                buttons.append((st, self._button_label(kid)))
+        moves = bool(buttons)
         if r["status"] in REFERABLE:
-            acts.append(f"[{self.station._keymap.get('detail.refer', 'r')}] {t('key.refer')}")
-        self.query_one("#actions", Static).update("   ".join(acts) or t("detail.no_actions"))
+            buttons.append(("refer", self._button_label("detail.refer")))
+        buttons.append(("note", self._button_label("detail.note")))
+        self.query_one("#actions", Static).update("" if moves else t("detail.no_actions"))
+        self.query_one("#actions").display = not moves
+        if buttons != self._buttons:
+            self._buttons = buttons
+            self.call_later(self._set_buttons, buttons)
         refs = [f"{_time(x['created_at'])}  {kind_name(x['kind'])}: "
                 f"{x['item_name']}" + (f"  ({x['note']})" if x.get("note") else "") for x in r["referrals"]]
         self.query_one("#referrals", Static).update("\n".join(refs) or t("detail.no_referrals"))
@@ -147,6 +156,27 @@ class RequestDetailScreen(StationScreen):
         self.query_one("#timeline", Static).update("\n".join(evs))
         self.refresh_bindings()
         self.add_class("loaded")
+
+    def _button_label(self, kid: str) -> str:
+        key = self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")[0]
+        return f"{t(keymap.BY_ID[kid].description)} {key.upper() if len(key) == 1 else key}"
+
+    async def _set_buttons(self, buttons: list[tuple[str, str]]) -> None:
+        """The legal actions as buttons (mouse), in the same order as their keys in the footer."""
+        bar = self.query_one("#action-bar", Grid)
+        with self.app.batch_update():
+            await bar.remove_children()
+            await bar.mount_all([Button(label, id=f"act-{action}", compact=True) for action, label in buttons])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        action = (event.button.id or "").removeprefix("act-")
+        if action == "refer":
+            self.action_refer()
+        elif action == "note":
+            self.action_note()
+        elif action:
+            self.action_move(action)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "move":
@@ -177,6 +207,18 @@ class RequestDetailScreen(StationScreen):
     def _referred(self, row: dict[str, Any] | None) -> None:
         if row:
             self.notify(t("msg.referred", name=row["item_name"]))
+            self.refresh_data()
+
+    def action_note(self) -> None:
+        from qi_station.screens.dialogs import NoteDialog
+
+        if self.req is None:
+            return
+        self.app.push_screen(NoteDialog(self.req["id"], self.req["number"]), self._noted)
+
+    def _noted(self, event: dict[str, Any] | None) -> None:
+        if event:
+            self.notify(t("msg.noted", number=self.req["number"] if self.req else ""))
             self.refresh_data()
 
     def action_back(self) -> None:
