@@ -229,6 +229,9 @@ def atomic_path(out: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, out)
     except BaseException:
         with contextlib.suppress(OSError):
