@@ -241,9 +241,7 @@ async def test_find_expert_by_initials_and_refer(station_db: Path) -> None:
 
 async def test_ledger_filters_sort_and_saved_filter(station_db: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from textual.widgets import DataTable
-
-    from qi_station.screens.ledger import LedgerScreen
+    from qi_station.screens.ledger import LedgerScreen, LedgerTable
 
     cfg = tmp_path / "config.toml"
     monkeypatch.setenv("QI_STATION_CONFIG", str(cfg))
@@ -254,7 +252,7 @@ async def test_ledger_filters_sort_and_saved_filter(station_db: Path, tmp_path: 
         await settle(pilot)
         led = app.screen
         assert isinstance(led, LedgerScreen)
-        table = led.query_one(DataTable)
+        table = led.query_one(LedgerTable)
         assert table.row_count == 5 and led.total == 5
 
         led.query_one("#f-status").select("new")
@@ -301,8 +299,8 @@ async def test_ledger_filters_sort_and_saved_filter(station_db: Path, tmp_path: 
 
         led.action_sort()  # received ascending
         await settle(pilot)
-        first = table.coordinate_to_cell_key((0, 0)).row_key.value
-        assert first == _request_id(station_db, "QI0001-202603-0002")
+        first = table.row_at(0)
+        assert first is not None and first["id"] == _request_id(station_db, "QI0001-202603-0002")
         table.focus()
         await pilot.press("enter")
         await settle(pilot)
@@ -364,3 +362,107 @@ async def test_free_standing_note_joins_the_timeline(station_db: Path) -> None:
     assert rows(station_db, "SELECT status FROM request WHERE id = ?", rid) == [("accepted",)]
     assert rows(station_db, "SELECT kind, note, from_status, to_status FROM request_event WHERE request_id = ? "
                             "ORDER BY n DESC LIMIT 1", rid) == [("note", "企业来电询问进度", "accepted", "accepted")]
+
+
+async def test_ledger_scrolls_continuously_fetching_only_the_pages_it_shows(
+        station_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 2-row pages over the 5 requests the ledger is a virtual table: it COUNTs, fetches the page under
+    the view, and fetches more only as the cursor reaches them; never the whole list, never LIMIT-less.
+    Filters and sort re-query from the top; Enter opens the request under the cursor."""
+    from qi_station import queries
+    from qi_station.screens import ledger
+    from qi_station.screens.ledger import LedgerScreen, LedgerTable
+
+    monkeypatch.setattr(ledger, "PAGE_SIZE", 2)
+    calls: list[tuple[Any, int]] = []
+    real = queries.list_requests
+
+    def spy(db: Any, **kw: Any) -> list[dict[str, Any]]:
+        calls.append((kw.get("limit"), kw.get("offset", 0)))
+        return real(db, **kw)
+
+    monkeypatch.setattr(queries, "list_requests", spy)
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        led = app.screen
+        assert isinstance(led, LedgerScreen)
+        table = led.query_one(LedgerTable)
+        assert table.total == 5
+        assert all(limit == 2 for limit, _ in calls)  # every fetch is one page
+        # the view is 24 lines high: it asks for the pages it shows, never a LIMIT-less list
+        assert table.row_at(4) is not None and table.loaded_rows == 5
+        numbers = [table.row_at(i)["number"] for i in range(5)]  # type: ignore[index]
+        assert numbers[0] == "QI0001-202603-0003"  # newest first
+        assert "1/5" in str(led.query_one("#page-info").render())
+        table.focus()
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.cursor == 4 and "5/5" in str(led.query_one("#page-info").render())
+        await pilot.press("up", "up")
+        await settle(pilot)
+        assert table.cursor == 2
+        line = table.render_line(2 - int(table.scroll_offset.y))
+        assert numbers[2] in line.text
+
+        led.query_one("#f-status").select("new")  # a filter: new COUNT, back to the top
+        await settle(pilot)
+        assert table.total == 2 and table.cursor == 0
+        assert [table.row_at(i)["status"] for i in range(2)] == ["new", "new"]  # type: ignore[index]
+        led.action_clear_filters()
+        await settle(pilot)
+        led.action_sort()  # received ascending
+        await settle(pilot)
+        assert table.row_at(0)["number"] == "QI0001-202601-0001"  # type: ignore[index]
+        table.focus()
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RequestDetailScreen"
+        assert app.screen.request_id == _request_id(station_db, "QI0001-202602-0001")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is led and table.cursor == 1  # back in the same place
+    assert calls and all(limit == 2 for limit, _ in calls)
+
+
+async def test_ledger_table_fetches_pages_lazily_over_a_large_total() -> None:
+    """The table alone, over a pretend million rows: it asks for the pages under the view and the
+    cursor only, keeps at most CACHE_PAGES of them, and renders rows as they arrive."""
+    from textual.app import App, ComposeResult
+
+    from qi_station.screens.ledger import CACHE_PAGES, PAGE_SIZE, LedgerTable
+
+    asked: list[int] = []
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LedgerTable(id="t")
+
+        def on_ledger_table_need_pages(self, event: LedgerTable.NeedPages) -> None:
+            for p in event.pages:
+                asked.append(p)
+                event.table.set_page(event.generation, p, [
+                    {"id": f"r{i}", "number": f"N{i:07d}", "status": "new", "promised_date": "2026-03-01",
+                     "enterprise_name": "企业", "title": f"需求{i}"}
+                    for i in range(p * PAGE_SIZE, (p + 1) * PAGE_SIZE)])
+
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(LedgerTable)
+        table.columns = [("number", 10), ("title", 20)]
+        table.reset(1_000_000)
+        table.focus()
+        await pilot.pause()
+        assert asked == [0]
+        await pilot.press("end")
+        await pilot.pause()
+        await pilot.pause()
+        assert asked == [0, 9_999] and table.cursor == 999_999
+        assert "N0999999" in table.render_line(table.size.height - 1).text
+        for _ in range(60):
+            await pilot.press("pagedown") if table.cursor < 999_999 else await pilot.press("home")
+        await pilot.pause()
+        assert len(table.pages) <= CACHE_PAGES and table.loaded_rows <= CACHE_PAGES * PAGE_SIZE
+        assert len(asked) < 100

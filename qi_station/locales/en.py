@@ -137,7 +137,7 @@ MESSAGES: dict[str, str] = {
     "sort.promised_asc": "due soonest",
     "sort.number": "number",
     "sort.status": "status",
-    "ledger.page": "page {page}/{pages}, {total} requests",
+    "ledger.rows": "row {row} of {total}",
     "ledger.empty": "No requests match",
     "ledger.sort": "Sort: {sort}",
     "ledger.save_title": "Save the current filter",

@@ -144,7 +144,7 @@ MESSAGES: dict[str, str] = {
     "sort.promised_asc": "承诺日期 近到远",
     "sort.number": "编号",
     "sort.status": "状态",
-    "ledger.page": "第 {page}/{pages} 页  共 {total} 条",
+    "ledger.rows": "第 {row}/{total} 条",
     "ledger.empty": "没有符合条件的需求",
     "ledger.sort": "排序: {sort}",
     "ledger.save_title": "保存当前筛选",

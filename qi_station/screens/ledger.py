@@ -1,16 +1,25 @@
-"""Ledger (服务台账): one page of requests at a time (SQL LIMIT/OFFSET + COUNT in a thread worker),
-filters (status, element, month, overdue, text), sort, saved filters in the config file."""
+"""Ledger (服务台账): one continuous, virtual table over any number of requests (a COUNT, then SQL pages
+of LIMIT/OFFSET fetched in thread workers as the view and the cursor reach them; only the visible
+lines are rendered), filters (status, element, month, overdue, text), sort, saved filters."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
+from rich.segment import Segment
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from qi_station import domain, keymap
 from qi_station.i18n import element_name, status_name, t
@@ -18,9 +27,185 @@ from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.dialogs import status_choices
 from qi_station.screens.widgets import Chip, Choice
 
-PAGE_SIZE = 100
+PAGE_SIZE = 100  # rows per SQL page (LIMIT/OFFSET); pages are fetched as the view reaches them
+CACHE_PAGES = 40  # pages kept in memory (LRU): scrolling a million rows holds at most 4,000
 SORTS = ("received_desc", "received_asc", "promised_asc", "number", "status")
 DEBOUNCE = 0.25
+FIELD = {"promised": "promised_date", "enterprise": "enterprise_name"}  # column key -> row field
+
+
+class LedgerTable(ScrollView, can_focus=True):
+    """A virtual table over ``total`` rows: only the visible lines are rendered (``render_line``), and
+    only the pages under the view (and the cursor) are fetched, in a thread worker of the screen.
+    The table knows nothing of SQL: it posts :class:`NeedPages` and is fed with :meth:`set_page`."""
+
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "up", show=False),
+        Binding("down", "cursor(1)", "down", show=False),
+        Binding("pageup", "cursor_page(-1)", "page up", show=False),
+        Binding("pagedown", "cursor_page(1)", "page down", show=False),
+        Binding("home", "cursor_to(0)", "first", show=False),
+        Binding("end", "cursor_to(-1)", "last", show=False),
+        Binding("enter", "select", "open", show=False),
+    ]
+    COMPONENT_CLASSES = {"ledger-table--cursor", "ledger-table--even", "ledger-table--overdue",
+                         "ledger-table--loading"}
+    DEFAULT_CSS = """
+    LedgerTable { background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    LedgerTable > .ledger-table--cursor { background: $block-cursor-blurred-background; }
+    LedgerTable:focus > .ledger-table--cursor { background: $block-cursor-background;
+        color: $block-cursor-foreground; text-style: bold; }
+    LedgerTable > .ledger-table--even { background: $surface-lighten-1; }
+    LedgerTable > .ledger-table--overdue { color: $error; text-style: bold; }
+    LedgerTable > .ledger-table--loading { color: $text-muted; }
+    """
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class NeedPages(Message):
+        def __init__(self, table: LedgerTable, generation: int, pages: list[int]) -> None:
+            super().__init__()
+            self.table, self.generation, self.pages = table, generation, pages
+
+    class Selected(Message):
+        def __init__(self, table: LedgerTable, row: dict[str, Any]) -> None:
+            super().__init__()
+            self.table, self.row = table, row
+
+    class CursorMoved(Message):
+        def __init__(self, table: LedgerTable, index: int) -> None:
+            super().__init__()
+            self.table, self.index = table, index
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns: list[tuple[str, int]] = []  # (row field, width)
+        self.total = 0
+        self.generation = 0
+        self.pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+        self.pending: set[int] = set()
+        self.fetched: list[int] = []  # every page asked for since the last reset (tests read it)
+
+    # ---- rows ------------------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return self.total
+
+    @property
+    def loaded_rows(self) -> int:
+        return sum(len(p) for p in self.pages.values())
+
+    def reset(self, total: int, keep_cursor: bool = False) -> int:
+        """New data (filters, sort, a change): forget every page; returns the new generation."""
+        self.generation += 1
+        self.total = total
+        self.pages.clear()
+        self.pending.clear()
+        self.fetched = []
+        self.virtual_size = Size(self.size.width, total)
+        cursor = min(self.cursor, max(0, total - 1)) if keep_cursor else 0
+        if not keep_cursor:
+            self.scroll_to(y=0, animate=False, immediate=True)
+        self.cursor = cursor
+        self.refresh()
+        return self.generation
+
+    def set_page(self, generation: int, page: int, rows: list[dict[str, Any]]) -> None:
+        if generation != self.generation:
+            return  # rows of an older query
+        self.pending.discard(page)
+        self.pages[page] = rows
+        self.pages.move_to_end(page)
+        while len(self.pages) > CACHE_PAGES:
+            self.pages.popitem(last=False)
+        self.refresh()
+        self.post_message(self.CursorMoved(self, self.cursor))
+
+    def row_at(self, index: int) -> dict[str, Any] | None:
+        rows = self.pages.get(index // PAGE_SIZE)
+        if rows is None or index % PAGE_SIZE >= len(rows):
+            return None
+        return rows[index % PAGE_SIZE]
+
+    def _want(self) -> None:
+        """Ask for the pages under the view and the cursor that are neither loaded nor on their way."""
+        if not self.total:
+            return
+        top = int(self.scroll_offset.y)
+        bottom = min(self.total - 1, top + max(1, self.size.height) - 1)
+        pages = set(range(top // PAGE_SIZE, bottom // PAGE_SIZE + 1)) | {self.cursor // PAGE_SIZE}
+        want = sorted(pages - self.pending - set(self.pages))
+        if want:
+            self.pending.update(want)
+            self.fetched += want
+            self.post_message(self.NeedPages(self, self.generation, want))
+
+    # ---- rendering -------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        index = int(self.scroll_offset.y) + y
+        width = self.size.width
+        if index >= self.total:
+            return Strip.blank(width, self.rich_style)
+        row = self.row_at(index)
+        if row is None:  # not fetched yet: a blank line now, the page is on its way
+            self.call_later(self._want)
+            style = self.get_component_rich_style("ledger-table--loading")
+            return Strip([Segment(" " * width, self.rich_style + style)], width)
+        base = self.rich_style
+        if index % 2:
+            base = base + self.get_component_rich_style("ledger-table--even")
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("ledger-table--cursor")
+        overdue = self.get_component_rich_style("ledger-table--overdue", partial=True)
+        line = Text(no_wrap=True, overflow="crop", end="")
+        for field, w in self.columns:
+            value = row.get(field) or ""
+            if field == "status":
+                value = status_name(row["status"]) + (" !" if row.get("overdue") else "")
+            cell = Text(str(value), no_wrap=True, overflow="crop", end="",
+                        style=overdue if field == "status" and row.get("overdue") else "")
+            cell.truncate(w, overflow="crop", pad=True)
+            line.append_text(cell)
+            line.append(" ")
+        line.truncate(width, overflow="crop", pad=True)
+        segments = [Segment(seg.text, base + seg.style if seg.style else base)
+                    for seg in line.render(self.app.console)]
+        return Strip(segments).crop(0, width)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.total)
+
+    # ---- cursor ----------------------------------------------------------------------------------
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, self.total - 1)) if self.total else 0
+
+    def watch_cursor(self, new: int) -> None:
+        self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
+        self.refresh()
+        self.post_message(self.CursorMoved(self, new))
+
+    def action_cursor(self, delta: int) -> None:
+        self.cursor += delta
+
+    def action_cursor_page(self, delta: int) -> None:
+        self.cursor += delta * max(1, self.size.height - 1)
+
+    def action_cursor_to(self, index: int) -> None:
+        self.cursor = index if index >= 0 else self.total - 1
+
+    def action_select(self) -> None:
+        row = self.row_at(self.cursor)
+        if row is not None:
+            self.post_message(self.Selected(self, row))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click moves the cursor; a click on the cursor row (or a double click) opens it."""
+        self.focus()
+        index = int(self.scroll_offset.y) + event.y
+        if 0 <= index < self.total:
+            again = index == self.cursor or event.chain > 1
+            self.cursor = index
+            if again:
+                self.action_select()
 
 
 class LedgerScreen(MainScreen):
@@ -30,12 +215,13 @@ class LedgerScreen(MainScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.page = 0
         self.total = 0
         self.sort = "received_desc"
         self._timer: Timer | None = None
         self._applying = False
         self._quiet: dict[str, str] = {}  # Input values set by code: their Changed is not a user edit
+        self._query: dict[str, Any] = {}  # the filters of the rows in the table (pages are fetched with them)
+        self._keep_cursor = False
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="filters"):
@@ -50,16 +236,16 @@ class LedgerScreen(MainScreen):
                 yield Choice(self._saved_options(), "", id="f-saved")
                 yield Static("", id="sort-label", classes="muted", markup=False)
                 yield Static(t("msg.loading"), id="page-info", markup=False)
-        yield DataTable(id="ledger-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="ledger-header", markup=False)
+        yield LedgerTable(id="ledger-table")
 
     def _saved_options(self) -> list[tuple[str, str]]:
         names = sorted(keymap.saved_filters(self.station.config_data))
         return [("", t("filter.saved_none"))] + [(n, t("filter.saved", name=n)) for n in names]
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, width in self._widths(self.app.size.width).items():
-            table.add_column(t(f"col.{key}"), width=width, key=key)
+        super().on_mount()
+        self._set_columns(self.app.size.width)
         self._update_sort_label()
         self._take_preset()
         if self.station.ready:
@@ -67,26 +253,35 @@ class LedgerScreen(MainScreen):
 
     @staticmethod
     def _widths(total: int) -> dict[str, int]:
-        """Column widths for a terminal ``total`` cells wide: enterprise and title share what is left."""
+        """Column widths for a terminal ``total`` cells wide: enterprise and title share what is left
+        (one cell after each column, one for the scrollbar)."""
         from rich.cells import cell_len
 
         status = min(12, max(8, *(cell_len(status_name(s)) + 2 for s in domain.STATUSES)))
         fixed = 18 + status + 10
-        rest = max(20, total - fixed - 2 * 5 - 2)
+        rest = max(20, total - fixed - 5 - 1)
         ent = max(10, rest * 2 // 5)
         return {"number": 18, "status": status, "promised": 10, "enterprise": ent, "title": rest - ent}
 
+    def _set_columns(self, width: int) -> None:
+        widths = self._widths(width)
+        table = self.query_one(LedgerTable)
+        table.columns = [(FIELD.get(k, k), w) for k, w in widths.items()]
+        head = Text(no_wrap=True, end="")
+        for k, w in widths.items():
+            cell = Text(t(f"col.{k}"), end="")
+            cell.truncate(w, overflow="crop", pad=True)
+            head.append_text(cell)
+            head.append(" ")
+        self.query_one("#ledger-header", Static).update(head)
+        table.refresh()
+
     def on_resize(self) -> None:
-        table = self.query_one(DataTable)
-        for key, width in self._widths(self.size.width).items():
-            col = table.columns.get(key)  # type: ignore[call-overload]
-            if col is not None and col.width != width:
-                col.width = width
-                table._require_update_dimensions = True
-        table.refresh(layout=True)
+        self._set_columns(self.size.width)
 
     def on_screen_resume(self) -> None:
         self._take_preset()
+        self._keep_cursor = True  # back from a request: the same place, fresh rows
         super().on_screen_resume()
 
     def _take_preset(self) -> None:
@@ -125,15 +320,15 @@ class LedgerScreen(MainScreen):
                 self._update_sort_label()
         finally:
             self._applying = False
-        self.page = 0
+        self._keep_cursor = False
         if reload and self.station.ready:
             self.refresh_data()
 
     def _changed(self, delay: float = 0.0) -> None:
         if self._applying or not self.is_mounted:
             return
-        self.page = 0
         self.query_one("#f-saved", Choice).value = ""  # a hand-edited filter is no longer the saved one
+        self._keep_cursor = False
         if self._timer is not None:
             self._timer.stop()
         if delay:
@@ -168,53 +363,86 @@ class LedgerScreen(MainScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._changed()
-        self.query_one(DataTable).focus()
+        self.query_one(LedgerTable).focus()
 
     # ---- data ----------------------------------------------------------------------------------
     def refresh_data(self) -> None:
-        self.load(self.filters(), self.page)
+        keep = self._keep_cursor  # True after a return from a request, until the filters change
+        table = self.query_one(LedgerTable)
+        self.load(self.filters(), table.cursor // PAGE_SIZE if keep else 0, keep)
+
+    @staticmethod
+    def _kw(f: dict[str, Any]) -> dict[str, Any]:
+        return {"status": f["status"] or None, "element": f["element"] or None, "month": f["month"] or None,
+                "overdue": f["overdue"], "text": f["text"] or None}
 
     @work(thread=True, exclusive=True, group="ledger")
-    def load(self, f: dict[str, Any], page: int) -> None:
+    def load(self, f: dict[str, Any], page: int, keep: bool) -> None:
+        """COUNT the matching requests and fetch the first page the view needs (on the shared reader)."""
         from qi_station.queries import count_requests, list_requests
 
-        kw = {"status": f["status"] or None, "element": f["element"] or None, "month": f["month"] or None,
-              "overdue": f["overdue"], "text": f["text"] or None}
+        kw = self._kw(f)
         try:
-            total = count_requests(self.db_path, **kw)
-            rows = list_requests(self.db_path, **kw, limit=PAGE_SIZE, offset=page * PAGE_SIZE, sort=f["sort"])
+            with self.station.reader as conn:
+                total = count_requests(conn, **kw)
+                page = min(page, max(0, (total - 1) // PAGE_SIZE))
+                rows = list_requests(conn, **kw, limit=PAGE_SIZE, offset=page * PAGE_SIZE, sort=f["sort"])
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self._failed, error_message(e))
             return
-        self.app.call_from_thread(self.show, total, page, rows)
+        self.app.call_from_thread(self.show, f, total, page, rows, keep)
+
+    def on_ledger_table_need_pages(self, event: LedgerTable.NeedPages) -> None:
+        event.stop()
+        if self._query and event.generation == event.table.generation:
+            self.fetch(self._query, event.generation, event.pages)
+
+    @work(thread=True, group="ledger-pages")
+    def fetch(self, f: dict[str, Any], generation: int, pages: list[int]) -> None:
+        from qi_station.queries import list_requests
+
+        table = self.query_one(LedgerTable)
+        kw = self._kw(f)
+        for page in pages:
+            if generation != table.generation:
+                return  # the filters changed meanwhile
+            try:
+                with self.station.reader as conn:
+                    rows = list_requests(conn, **kw, limit=PAGE_SIZE, offset=page * PAGE_SIZE, sort=f["sort"])
+            except Exception as e:  # noqa: BLE001
+                self.app.call_from_thread(self._failed, error_message(e))
+                return
+            self.app.call_from_thread(table.set_page, generation, page, rows)
 
     def _failed(self, message: str) -> None:
         self.query_one("#page-info", Static).update(message)
         self.query_one("#page-info").add_class("error")
 
-    def show(self, total: int, page: int, rows: list[dict[str, Any]]) -> None:
-        self.total, self.page = total, page
-        info = self.query_one("#page-info", Static)
-        info.remove_class("error")
-        pages = max(1, -(-total // PAGE_SIZE))
-        info.update(t("ledger.page", page=page + 1, pages=f"{pages:,}", total=f"{total:,}"))
-        table = self.query_one(DataTable)
-        table.clear()
-        for r in rows:
-            st = Text(status_name(r["status"]) + (" !" if r.get("overdue") else ""),
-                      style="bold red" if r.get("overdue") else "")
-            table.add_row(r["number"], st, r["promised_date"], r["enterprise_name"], r["title"], key=r["id"])
-        if not rows:
-            info.update(t("ledger.empty"))
+    def show(self, f: dict[str, Any], total: int, page: int, rows: list[dict[str, Any]], keep: bool) -> None:
+        self._query = f
+        self.total = total
+        self.query_one("#page-info").remove_class("error")
+        table = self.query_one(LedgerTable)
+        generation = table.reset(total, keep_cursor=keep)
+        table.set_page(generation, page, rows)
+        self._update_info()
         self.add_class("loaded")
+
+    def on_ledger_table_cursor_moved(self, event: LedgerTable.CursorMoved) -> None:
+        event.stop()
+        self._update_info()
+
+    def _update_info(self) -> None:
+        table = self.query_one(LedgerTable)
+        info = self.query_one("#page-info", Static)
+        if not self.total:
+            info.update(t("ledger.empty"))
+        else:
+            info.update(t("ledger.rows", row=f"{table.cursor + 1:,}", total=f"{self.total:,}"))
 
     # ---- actions -------------------------------------------------------------------------------
     def action_page(self, delta: int) -> None:
-        pages = max(1, -(-self.total // PAGE_SIZE))
-        new = min(max(0, self.page + delta), pages - 1)
-        if new != self.page:
-            self.page = new
-            self.refresh_data()
+        self.query_one(LedgerTable).action_cursor_page(delta)
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -231,15 +459,14 @@ class LedgerScreen(MainScreen):
         self.apply_filters({"status": "", "element": "", "month": "", "overdue": False, "text": ""})
 
     def action_open(self) -> None:
-        table = self.query_one(DataTable)
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            if key:
-                self.station.open_request(key)
+        table = self.query_one(LedgerTable)
+        row = table.row_at(table.cursor)
+        if row is not None:
+            self.station.open_request(row["id"])
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.station.open_request(event.row_key.value)
+    def on_ledger_table_selected(self, event: LedgerTable.Selected) -> None:
+        event.stop()
+        self.station.open_request(event.row["id"])
 
     def action_save_filter(self) -> None:
         from qi_station.screens.dialogs import InputDialog
