@@ -151,3 +151,40 @@ async def test_broken_database_file_shows_message(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.db_error and ("数据库" in app.db_error)
+
+
+async def test_app_opens_a_database_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """`qi-station` with a --db path that does not exist (nor its folder): the first frame comes, the app
+    creates and migrates the database in its worker, then offers the demo data."""
+    from qi_station.app import StationApp
+    from qi_station.db.engine import SCHEMA_HEAD, current_revision
+    from qi_station.screens.dialogs import ConfirmDialog
+
+    db = tmp_path / "new-folder" / "station.db"
+    app = StationApp(db, lang="zh", config={})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.ready and app.db_error is None
+        assert isinstance(app.screen, ConfirmDialog)  # empty: the demo data is offered
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        assert "没有符合条件的需求" in str(app.screen.query_one("#page-info").render())
+    assert current_revision(db) == SCHEMA_HEAD
+
+
+async def test_app_migrates_an_older_schema_in_its_worker(tmp_path: Path) -> None:
+    from qi_station.db.engine import SCHEMA_HEAD, current_revision, run_migrations, sqlite_url
+
+    db = tmp_path / "old.db"
+    run_migrations(sqlite_url(db), "0002")
+    assert current_revision(db) == "0002"
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.ready and app.db_error is None
+        await pilot.press("f5")
+        await settle(pilot)
+        assert app.screen.query_one("#lib-count") is not None
+    assert current_revision(db) == SCHEMA_HEAD
