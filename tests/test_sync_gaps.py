@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
 from test_sync_util import rows
 
 from qi_station import ledger
+from qi_station.sync import client as C
 from qi_station.sync import station as S
 
 _ = (env, hub_url)
@@ -87,3 +89,100 @@ def test_hub_status_not_adopted_is_still_recorded(env: Any) -> None:  # noqa: F8
     sync(db, tc)
     assert hub_chain(hub, r["id"]) == chain(db, r["id"])
     assert ledger.verify_chain(chain(db, r["id"])) == (True, None)
+
+
+# ---- tombstone horizon ------------------------------------------------------------------------
+def lib_ids(db: Path, t: str = "expert") -> set[str]:
+    return {r[0] for r in rows(db, f"SELECT id FROM {t}")}
+
+
+def test_horizon_410_then_snapshot_resync(env: Any) -> None:  # noqa: F811
+    from test_sync_util import request_input
+
+    from qi_station.sync.proto import SyncError
+
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    hub.upsert_library([("expert", {"id": f"e-{i}", "name": f"专家{i}"}) for i in range(2, 6)])
+    r = ledger.create_request(db, request_input(3))
+    sync(db, tc)
+    assert {"e-1", "e-2", "e-3", "e-4", "e-5"} <= lib_ids(db)
+    hub.assign(r["id"], expert_id="e-2")
+    # the station goes offline; meanwhile the hub deletes e-3, e-4 and purges their tombstones
+    hub.delete_library("expert", ["e-3", "e-4"])
+    hub.upsert_library([("expert", {"id": "e-9", "name": "新专家"})])
+    assert hub.purge_tombstones(days=0) == {"purged": 2, "horizon": hub.horizon()}
+    assert hub.horizon() > 0
+    # edits made offline stay in the outbox until pushed
+    ledger.move_request(db, r["id"], "accepted")
+    conn = S.open_conn(db)
+    cur = S.kv_int(conn, "pull_cursor")
+    assert 0 < cur < hub.horizon()
+    resp = tc.get("/sync/v1/pull", params={"since": cur}, headers={
+        "X-Sync-Protocol": "2", "X-Sync-Schema": S.kv_get(conn, "x") or __import__("qi_station.sync.proto", fromlist=["x"]).schema_head(),
+        "Authorization": f"Bearer {S.kv_get(conn, 'api_token')}"})
+    assert resp.status_code == 410 and resp.json()["error"] == "resync_required"
+    with pytest.raises(SyncError) as ei:
+        hub.pull(hub.station_by_token(S.kv_get(conn, "api_token")), cur, 100)
+    assert ei.value.status == 410
+    res = sync(db, tc, page_size=2)  # small pages: a multi-page snapshot pass
+    assert res["pending"] == 0
+    assert lib_ids(db) == {x["id"] for x in library_rows(hub, "expert")}
+    assert "e-3" not in lib_ids(db) and "e-9" in lib_ids(db)
+    assert not S.resyncing(conn) and S.kv_int(conn, "pull_cursor") >= cur
+    # own requests untouched, the offline move reached the hub, the hub assignment came down
+    st = rows(db, "SELECT status, hub_expert_id FROM request WHERE id = ?", (r["id"],))[0]
+    assert st == ("accepted", "e-2")
+    assert hub_chain(hub, r["id"]) == chain(db, r["id"])
+    assert min(x[0] for x in rows(db, "SELECT seq FROM expert")) > 0
+    conn.close()
+
+
+def test_resync_resumes_after_a_crash_and_keeps_unacked_outbox(env: Any) -> None:  # noqa: F811
+    from test_sync_util import request_input
+
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    hub.upsert_library([("expert", {"id": f"e-{i}", "name": f"专家{i}"}) for i in range(2, 8)])
+    sync(db, tc)
+    hub.delete_library("expert", ["e-5"])
+    hub.purge_tombstones(days=0)
+    r = ledger.create_request(db, request_input(4))
+    conn = S.open_conn(db)
+    S.start_resync(conn)  # as run_sync does on 410 (after pushing)
+    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    page = json.loads(json.dumps(hub.pull(st, 0, 3, resync=True)))
+    assert page["more"]
+    S.apply_page(conn, page)  # first page committed, then the process dies
+    assert S.resyncing(conn) and S.kv_int(conn, "resync_cursor") == page["next"]
+    assert S.pending(conn) > 0  # the unacked outbox is kept through the resync
+    res = sync(db, tc, page_size=3)
+    assert not S.resyncing(conn) and res["pending"] == 0
+    assert "e-5" not in lib_ids(db)
+    assert lib_ids(db) == {x["id"] for x in library_rows(hub, "expert")}
+    assert r["id"] in {x[0] for x in rows(db, "SELECT id FROM request")}
+    conn.close()
+
+
+def test_resync_down_bundle(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    hub, tc, dbs = env
+    db = dbs["QD02"]
+    hub.upsert_library([("expert", {"id": f"e-{i}", "name": f"专家{i}"}) for i in range(2, 5)])
+    sync(db, tc)
+    sync(db, tc)  # the hub learns the station's cursor
+    assert {x["code"]: x for x in hub.stations()}["QD02"]["station_cursor"] > 0
+    hub.delete_library("expert", ["e-3"])
+    hub.purge_tombstones(days=0)
+    out = hub.export_bundle("QD02", tmp_path / "down.zip")
+    assert out["resync"] and out["from"] == 0
+    res = C.import_bundle(db, tmp_path / "down.zip")
+    assert res["status"] == "imported"
+    assert lib_ids(db) == {x["id"] for x in library_rows(hub, "expert")}
+    assert C.import_bundle(db, tmp_path / "down.zip")["status"] == "stale"
+
+
+def library_rows(hub: Any, t: str) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    with hub.engine.connect() as c:
+        return [dict(r) for r in c.execute(sa.text(f"SELECT id FROM {t}")).mappings()]

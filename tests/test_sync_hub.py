@@ -92,7 +92,7 @@ def test_end_to_end_http(env: Any) -> None:
     assert set(hreq) == {r1["id"], r2["id"]}
     assert hreq[r1["id"]]["status"] == "accepted"
     assert rows(a, "SELECT COUNT(*) FROM outbox")[0][0] == 0
-    # hub decisions flow down (and pulled rows never write the outbox)
+    # hub decisions flow down (the only outbox rows a pull writes are the hub events, pushed at once)
     hub.assign(r1["id"], expert_id="e-1", note="省局指派", priority="high", status="in_progress")
     hub.upsert_library([("expert", {"id": "e-2", "name": "曾单"})])
     hub.delete_library("project", ["p-1"])
@@ -113,7 +113,7 @@ def test_end_to_end_http(env: Any) -> None:
         import sqlalchemy as sa
 
         n = c.execute(sa.text("SELECT COUNT(*) FROM request_event WHERE request_id=:r"), {"r": r1["id"]}).scalar()
-    assert n == rows(a, "SELECT COUNT(*) FROM request_event WHERE request_id=?", (r1["id"],))[0][0] == 3
+    assert n == rows(a, "SELECT COUNT(*) FROM request_event WHERE request_id=?", (r1["id"],))[0][0] == 4  # created, accepted, hub, waiting
     # b never sees a's request
     assert r1["id"] not in station_requests(b)
     st = C.sync_status(a)

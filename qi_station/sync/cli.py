@@ -230,6 +230,17 @@ def hub_export_bundle(station: str = typer.Option(..., "--station"), out: Path =
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['rows']} rows)")
 
 
+@hub_app.command("purge-tombstones")
+@sync_errors
+def hub_purge(days: int | None = typer.Option(None, "--days", min=0,
+                                              help="keep tombstones this many days (default QI_HUB_TOMBSTONE_DAYS or 365)"),
+              database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+              as_json: bool = typer.Option(False, "--json")) -> None:
+    """Delete library tombstones older than the horizon; stations behind it get 410 and resync."""
+    res = _hub(database_url).purge_tombstones(days)
+    emit_json(res) if as_json else typer.echo(f"purged {res['purged']} tombstones; horizon seq {res['horizon']}")
+
+
 @hub_app.command("assign")
 @sync_errors
 def hub_assign(request: str = typer.Argument(..., help="request id or number"),

@@ -87,9 +87,11 @@ class HubClient:
     def push(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self._call("POST", "/sync/v1/push", json={"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}))
 
-    def pull(self, since: int, limit: int = PULL_PAGE) -> dict[str, Any]:
-        return dict(self._call("GET", "/sync/v1/pull", params={"since": since, "limit": limit,
-                                                                "station_now_ms": time.time_ns() // 1_000_000}))
+    def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"since": since, "limit": limit, "station_now_ms": time.time_ns() // 1_000_000}
+        if resync:
+            params["resync"] = "true"
+        return dict(self._call("GET", "/sync/v1/pull", params=params))
 
 
 # ---- status -----------------------------------------------------------------------------------
@@ -199,7 +201,8 @@ def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_si
 
     q: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
-    start = S.kv_int(conn, "pull_cursor")
+    resync = S.resyncing(conn)
+    start = S.kv_int(conn, "resync_cursor") if resync else S.kv_int(conn, "pull_cursor")
 
     def put(item: Any) -> None:
         while not stop.is_set():
@@ -213,7 +216,7 @@ def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_si
         since = start
         try:
             while not stop.is_set():
-                page = cl.pull(since, page_size)
+                page = cl.pull(since, page_size, resync=resync)
                 put(page)
                 if not page.get("more"):
                     return
@@ -262,7 +265,16 @@ def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, ht
             while True:
                 try:
                     pushed += push_all(conn, cl, progress, batch_size)
-                    pulled += pull_all(conn, cl, progress, page_size)
+                    try:
+                        pulled += pull_all(conn, cl, progress, page_size)
+                    except SyncError as e:
+                        if e.code != "resync_required":
+                            raise
+                        # below the hub's tombstone horizon: outbox first, then a full snapshot pass
+                        # (library rows the snapshot lacks are deleted; requests and outbox are kept)
+                        pushed += push_all(conn, cl, progress, batch_size)
+                        S.start_resync(conn)
+                        pulled += pull_all(conn, cl, progress, page_size)
                     pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
                     break
                 except TransientError as e:
@@ -362,7 +374,8 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
         log_id = S.log_start(conn, "bundle-in")
         try:
             res = S.apply_page(conn, {"since": int(manifest.get("from") or 0), "next": int(manifest.get("to") or 0),
-                                      "tables": tables}, acked=acked if isinstance(acked, int) else None, extra_kv=extra)
+                                      "tables": tables}, acked=acked if isinstance(acked, int) else None, extra_kv=extra,
+                               snapshot=bool(manifest.get("resync")))
         except SyncError as e:
             S.log_end(conn, log_id, pushed=0, pulled=0, ok=False, error=str(e))
             raise

@@ -80,7 +80,7 @@ PULL_SCHEMA = {
     "required": ["since", "next", "more", "tables"],
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorReply} for s in (400, 401, 403, 409, 422, 426, 503)
+    s: {"model": ErrorReply} for s in (400, 401, 403, 404, 409, 410, 422, 426, 503)
 }
 
 
@@ -124,8 +124,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.get("/sync/v1/pull", responses={200: {"content": {"application/json": {"schema": PULL_SCHEMA}}}, **ERRORS})
     def pull(since: int = Query(default=0, ge=0, le=BIG), limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
              station_now_ms: int | None = Query(default=None, ge=-BIG, le=BIG),
+             resync: bool = Query(default=False, description="a snapshot pass (started at since=0): no horizon check"),
              v: tuple[str | None, str | None] = Depends(versions), st: dict[str, Any] = Depends(station)) -> Response:
-        body = hub.pull_json(st, since, limit, protocol=v[0], schema=v[1], station_now_ms=station_now_ms)
+        body = hub.pull_json(st, since, limit, protocol=v[0], schema=v[1], station_now_ms=station_now_ms,
+                             resync=resync)
         return Response(content=body, media_type="application/json")
 
     return app
@@ -140,6 +142,7 @@ def serve(database_url: str | None, host: str = "127.0.0.1", port: int = 8787, w
     import uvicorn
 
     hub = Hub(database_url).require()
+    hub.purge_tombstones()  # tombstones older than TOMBSTONE_DAYS (QI_HUB_TOMBSTONE_DAYS)
     os.environ["QI_HUB_DATABASE_URL"] = hub.url
     if workers > 1:
         uvicorn.run("qi_station.sync.hub:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -32,6 +32,7 @@ from qi_station.sync.proto import (
     parse_enroll_token,
     schema_head,
     token_hash,
+    tombstone_days,
 )
 from qi_station.timeutil import now_utc, to_db, uuid7
 
@@ -586,7 +587,8 @@ class Hub:
                                     detail=json.dumps(detail, ensure_ascii=False), resolved=False))
 
     # -- pull (HTTP and down bundles) -----------------------------------------------------------
-    def read_changes(self, station_code: str, since: int, limit: int | None, *, raw: bool | str = False) -> dict[str, Any]:
+    def read_changes(self, station_code: str, since: int, limit: int | None, *, raw: bool | str = False,
+                     check_horizon: bool = True) -> dict[str, Any]:
         """Rows with seq > since, in seq order, scoped to the station (libraries + its own requests),
         read in ONE snapshot. Columnar: {tables: {t: {cols, rows}}, next, more, head}. With ``raw`` on
         SQLite, each table's rows come as JSON text built by SQLite itself (``rows_json``): no Python
@@ -597,16 +599,17 @@ class Hub:
             conn.isolation_level = None
             try:
                 conn.execute("BEGIN")
-                return self._read_changes(_SqliteExec(conn), station_code, since, limit, raw=raw)
+                return self._read_changes(_SqliteExec(conn), station_code, since, limit, raw=raw,
+                                          check_horizon=check_horizon)
             finally:
                 conn.execute("ROLLBACK") if conn.in_transaction else None
                 conn.close()
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as sc:
             with sc.begin():
-                return self._read_changes(_SaExec(sc), station_code, since, limit)
+                return self._read_changes(_SaExec(sc), station_code, since, limit, check_horizon=check_horizon)
 
-    def _read_changes(self, ex: Any, station_code: str, since: int, limit: int | None, raw: bool | str = False
-                      ) -> dict[str, Any]:
+    def _read_changes(self, ex: Any, station_code: str, since: int, limit: int | None, raw: bool | str = False,
+                      check_horizon: bool = True) -> dict[str, Any]:
         import heapq
 
         def where(t: str) -> tuple[str, dict[str, Any]]:
@@ -615,6 +618,12 @@ class Hub:
             return "seq > :since", {"since": since}
 
         head = int(ex.scalar("SELECT value FROM hub_counter WHERE name = 'seq'") or 0)
+        horizon = int(ex.scalar("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'") or 0)
+        if 0 < since < horizon:
+            if check_horizon:
+                raise SyncError(410, "resync_required",
+                                f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
+                                "download a full snapshot / 需要重新全量同步", horizon=horizon)
         cutoff = head
         more = False
         if limit is not None:
@@ -663,10 +672,10 @@ class Hub:
         return {"since": since, "next": nxt, "more": more, "head": head, "tables": tables}
 
     def pull_json(self, station: dict[str, Any], since: int, limit: int, *, protocol: Any = PROTOCOL,
-                  schema: Any = None, station_now_ms: Any = None) -> bytes:
+                  schema: Any = None, station_now_ms: Any = None, resync: bool = False) -> bytes:
         """The pull reply as JSON bytes (SQLite: row JSON assembled by SQLite; same document as ``pull``)."""
         page = self.pull(station, since, limit, protocol=protocol, schema=schema, station_now_ms=station_now_ms,
-                         raw=True)
+                         raw=True, resync=resync)
         tables = page.pop("tables")
         parts = []
         for t, block in tables.items():
@@ -676,8 +685,10 @@ class Hub:
         return (head[:-1] + ',"tables":{' + ",".join(parts) + "}}").encode("utf-8")
 
     def pull(self, station: dict[str, Any], since: int, limit: int, *, protocol: Any = PROTOCOL, schema: Any = None,
-             station_now_ms: Any = None, raw: bool = False) -> dict[str, Any]:
-        page = self.read_changes(station["code"], since, limit, raw=raw)
+             station_now_ms: Any = None, raw: bool = False, resync: bool = False) -> dict[str, Any]:
+        """``resync``: a page of a snapshot pass the station began at since=0 (it will delete what the
+        pass does not bring), so no 410 below the tombstone horizon."""
+        page = self.read_changes(station["code"], since, limit, raw=raw, check_horizon=not resync)
         try:
             with self.write() as c:
                 import sqlalchemy as sa
@@ -692,6 +703,39 @@ class Hub:
         page["protocol"] = PROTOCOL
         page["schema"] = schema_head()
         return page
+
+    # -- tombstone horizon ----------------------------------------------------------------------
+    def horizon(self) -> int:
+        """Hub seq below which tombstones may have been purged: a pull with 0 < since < horizon is 410."""
+        return int(self.meta().get("tombstone_horizon") or 0)
+
+    def purge_tombstones(self, days: int | None = None) -> dict[str, int]:
+        """Physically delete library tombstones older than ``days`` (default TOMBSTONE_DAYS or
+        QI_HUB_TOMBSTONE_DAYS) and raise the horizon to the highest purged seq, in one transaction."""
+        from datetime import timedelta
+
+        import sqlalchemy as sa
+
+        cutoff = now_utc() - timedelta(days=tombstone_days(days))
+        purged = 0
+        with self.write() as c:
+            top = 0
+            for t in LIBRARY_TABLES:
+                tt = core_table(t)
+                cond = sa.and_(tt.c.deleted == sa.true(), tt.c.updated_at <= cutoff)
+                mx = c.execute(sa.select(sa.func.max(tt.c.seq)).where(cond)).scalar()
+                if mx is None:
+                    continue
+                top = max(top, int(mx))
+                purged += int(c.execute(tt.delete().where(cond)).rowcount or 0)
+            old = int(c.execute(sa.text("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'")).scalar() or 0)
+            if top > old:
+                hm = hub_tables()["hub_meta"]
+                if old:
+                    c.execute(sa.update(hm).where(hm.c.k == "tombstone_horizon").values(v=str(top)))
+                else:
+                    self._meta_insert(c, "tombstone_horizon", str(top))
+        return {"purged": purged, "horizon": max(top, old)}
 
     # -- hub-side edits -------------------------------------------------------------------------
     def library_count(self) -> int:
@@ -918,6 +962,9 @@ class Hub:
                 raise SyncError(403, "revoked", f"station {code} was revoked")
             _ = sa
         since = int(st["station_cursor"] or 0)
+        resync = since < self.horizon()
+        if resync:  # tombstones it may not have seen are gone: a full snapshot the station applies as such
+            since = 0
         page = self.read_changes(st["code"], since, None, raw="lines")
         lines: list[bytes] = []
         counts: dict[str, int] = {}
@@ -939,6 +986,8 @@ class Hub:
             "protocol": PROTOCOL, "schema": schema_head(), "from": since, "to": page["next"],
             "acked_oseq": int(st["acked_oseq"]), "counts": counts, "created_at": to_db(now_utc()),
         }
+        if resync:
+            manifest["resync"] = True
         outp = Path(out)
         if outp.is_dir():
             from qi_station.sync.bundle import bundle_name
@@ -946,7 +995,7 @@ class Hub:
             outp = outp / bundle_name("down", since, page["next"], st["code"], bid)
         write_bundle(outp, manifest, lines, info["hub_privkey"])
         return {"file": str(outp), "bundle_id": bid, "station": st["code"], "from": since, "to": page["next"],
-                "rows": sum(counts.values()), "acked_oseq": manifest["acked_oseq"]}
+                "rows": sum(counts.values()), "acked_oseq": manifest["acked_oseq"], "resync": resync}
 
 
 # ---- helpers --------------------------------------------------------------------------------

@@ -15,6 +15,18 @@ PUSH_BATCH = 500
 PULL_PAGE = 5000
 MAX_PULL_PAGE = 20000
 SKEW_WARN_MS = 5 * 60 * 1000
+TOMBSTONE_DAYS = 365  # how long the hub keeps library tombstones (QI_HUB_TOMBSTONE_DAYS overrides)
+
+
+def tombstone_days(days: int | None = None) -> int:
+    import os
+
+    if days is not None:
+        return max(0, int(days))
+    try:
+        return max(0, int(os.environ.get("QI_HUB_TOMBSTONE_DAYS", TOMBSTONE_DAYS)))
+    except ValueError:
+        return TOMBSTONE_DAYS
 
 LIBRARY_TABLES = ("expert", "institution", "equipment", "project")
 STATION_TABLES = ("enterprise", "request", "request_event", "referral")

@@ -243,19 +243,74 @@ def append_hub_event(conn: sqlite3.Connection, request_id: str, code: str, *, fr
     return ev
 
 
+def start_resync(conn: sqlite3.Connection) -> None:
+    """The hub answered 410 (our cursor is below its tombstone horizon): mark every library row
+    (``seq = -1``) and restart a snapshot pass at 0. The pull cursor itself is left alone (monotonic);
+    the pass has its own ``resync_cursor``. Requests and the outbox are never touched."""
+    with tx(conn):
+        _mark_library(conn)
+        kv_set(conn, "resync", 1)
+        kv_set(conn, "resync_cursor", 0)
+
+
+def resyncing(conn: sqlite3.Connection) -> bool:
+    return kv_get(conn, "resync") == "1"
+
+
+def _mark_library(conn: sqlite3.Connection) -> None:
+    for t in LIBRARY_TABLES:
+        conn.execute(f"UPDATE {t} SET seq = -1")
+
+
+def _sweep_library(conn: sqlite3.Connection) -> int:
+    """End of a snapshot pass: library rows the hub no longer has (their tombstones were purged)."""
+    return sum(conn.execute(f"DELETE FROM {t} WHERE seq < 0").rowcount for t in LIBRARY_TABLES)
+
+
 def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | None = None,
-               extra_kv: dict[str, str] | None = None) -> dict[str, Any]:
-    """Apply one page and move the cursor in the SAME transaction (a crash loses at most this page)."""
+               extra_kv: dict[str, str] | None = None, snapshot: bool = False) -> dict[str, Any]:
+    """Apply one page and move the cursor in the SAME transaction (a crash loses at most this page).
+
+    During a resync pass (``start_resync``) pages advance ``resync_cursor``; the last page sweeps the
+    unseen library rows and moves ``pull_cursor``. ``snapshot``: the page is a whole snapshot (a
+    resync down bundle): mark, apply, sweep in this one transaction."""
     frm, to = int(page.get("since", 0)), int(page["next"])
+    swept = 0
+    stale = False
     with tx(conn):
         cur = kv_int(conn, "pull_cursor")
-        if frm > cur:
-            raise SyncError(409, "gap", f"changes start after hub seq {frm} but this station is at {cur}: need an earlier bundle / 缺少更早的数据包",
-                            expected=cur)
         n = 0
-        if to > cur:
-            n = apply_tables(conn, page.get("tables") or {})
-            kv_set(conn, "pull_cursor", to)
+        if snapshot:
+            stale = to <= cur
+            if frm != 0:
+                raise SyncError(400, "bad_bundle", "a snapshot must start at hub seq 0")
+            if to > cur:
+                _mark_library(conn)
+                n = apply_tables(conn, page.get("tables") or {}, resync=True)
+                swept = _sweep_library(conn)
+                kv_set(conn, "pull_cursor", to)
+                kv_del(conn, "resync")
+                kv_del(conn, "resync_cursor")
+        elif resyncing(conn):
+            rc = kv_int(conn, "resync_cursor")
+            if frm > rc:
+                raise SyncError(409, "gap", f"snapshot page starts at hub seq {frm} but the resync is at {rc}",
+                                expected=rc)
+            n = apply_tables(conn, page.get("tables") or {}, resync=True)
+            kv_set(conn, "resync_cursor", max(rc, to))
+            if not page.get("more"):
+                swept = _sweep_library(conn)
+                kv_set(conn, "pull_cursor", max(cur, to))
+                kv_del(conn, "resync")
+                kv_del(conn, "resync_cursor")
+        else:
+            stale = to <= cur
+            if frm > cur:
+                raise SyncError(409, "gap", f"changes start after hub seq {frm} but this station is at {cur}: need an earlier bundle / 缺少更早的数据包",
+                                expected=cur)
+            if to > cur:
+                n = apply_tables(conn, page.get("tables") or {})
+                kv_set(conn, "pull_cursor", to)
         if acked is not None:
             old = kv_int(conn, "acked_oseq")
             if acked > old:
@@ -263,7 +318,8 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | N
             conn.execute("DELETE FROM outbox WHERE oseq <= ?", (max(acked, old),))
         for k, v in (extra_kv or {}).items():
             kv_set(conn, k, v)
-    return {"applied": n, "cursor": max(cur, to), "stale": to <= cur}
+        cur_after = kv_int(conn, "pull_cursor")
+    return {"applied": n, "cursor": cur_after, "stale": stale, "swept": swept}
 
 
 def lines_to_tables(changes: bytes) -> dict[str, Any]:
