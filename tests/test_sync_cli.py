@@ -60,6 +60,11 @@ def test_cli_offline_roundtrip(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["pending"] == 0
     assert run("hub", "assign", req["number"], "--expert", "x", "--database-url", url).returncode == 0
+    # an enrolled station gets a new token only with --reissue (rebuilding a lost station database)
+    r = run("hub", "add-station", "ZB01", "--name", "淄博站", "--database-url", url)
+    assert r.returncode != 0 and "--reissue" in r.stderr
+    r = run("hub", "add-station", "ZB01", "--name", "淄博站", "--reissue", "--database-url", url)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1].startswith("qie1.ZB01.")
     assert run("hub", "revoke-station", "ZB01", "--database-url", url).returncode == 0
     up2 = tmp_path / "up2.zip"
     run("sync", "export-bundle", "--out", str(up2), env=env)

@@ -14,6 +14,7 @@ from test_sync_util import rows
 from qi_station import ledger
 from qi_station.sync import client as C
 from qi_station.sync import station as S
+from qi_station.sync.proto import SyncError
 
 _ = (env, hub_url)
 EV_COLS = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
@@ -186,3 +187,103 @@ def library_rows(hub: Any, t: str) -> list[dict[str, Any]]:
 
     with hub.engine.connect() as c:
         return [dict(r) for r in c.execute(sa.text(f"SELECT id FROM {t}")).mappings()]
+
+
+# ---- rebuild a lost station database ----------------------------------------------------------
+def test_reenroll_rebuilds_a_lost_station(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from test_sync_util import request_input, station_requests
+
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    made = [ledger.create_request(db, request_input(i, ent=i % 2)) for i in range(5)]
+    sync(db, tc)  # the library arrives
+    ledger.move_request(db, made[0]["id"], "accepted")
+    ledger.refer_request(db, made[0]["id"], "expert", "e-1")
+    sync(db, tc)
+    hub.assign(made[1]["id"], expert_id="e-1", status="accepted")
+    sync(db, tc)
+    before = station_requests(db)
+    chains = {r["id"]: chain(db, r["id"]) for r in made}
+    old_refs = rows(db, "SELECT id, request_id, item_id FROM referral ORDER BY id")
+    old_ents = rows(db, "SELECT id, uscc, name FROM enterprise ORDER BY id")
+    acked = S.kv_int(S.open_conn(db), "acked_oseq")
+    assert acked > 0
+    # the disk dies
+    from qi_station.db.session import dispose_all
+
+    dispose_all()
+    for f in tmp_path.glob("ZB01.db*"):
+        f.unlink()
+    with pytest.raises(SyncError) as ei:  # an enrolled station needs an explicit re-issue
+        hub.add_station("ZB01", "淄博")
+    assert ei.value.code == "already_enrolled"
+    tok = hub.add_station("ZB01", "淄博", reissue=True)["token"]
+    got = C.enroll(db, tok, "http://testserver", http=tc)
+    assert got["restored"]["request"] == 5
+    # every field back (``seq`` is the hub's change position: the restore brings the hub's)
+    assert no_seq(station_requests(db)) == no_seq(before)
+    for rid, evs in chains.items():
+        assert chain(db, rid) == evs
+        assert ledger.verify_chain(chain(db, rid)) == (True, None)
+    assert rows(db, "SELECT id, request_id, item_id FROM referral ORDER BY id") == old_refs
+    assert rows(db, "SELECT id, uscc, name FROM enterprise ORDER BY id") == old_ents
+    conn = S.open_conn(db)
+    assert S.kv_int(conn, "acked_oseq") == acked and S.pending(conn) == 0
+    # the next request takes the next number, and its outbox rows are above the hub's ack
+    nxt = ledger.create_request(db, request_input(99))
+    last = max(int(r["number"].rsplit("-", 1)[1]) for r in made if r["number"][:11] == nxt["number"][:11])
+    assert int(nxt["number"].rsplit("-", 1)[1]) == last + 1
+    assert min(r[0] for r in rows(db, "SELECT oseq FROM outbox")) == acked + 1
+    res = sync(db, tc)
+    assert res["pending"] == 0 and res["pulled"] > 0
+    from test_sync_util import hub_requests, library
+
+    hr = hub_requests(hub)
+    assert nxt["id"] in hr and hr[nxt["id"]]["number"] == nxt["number"]
+    assert library(db) == library(hub)
+    assert hub_chain(hub, nxt["id"]) == chain(db, nxt["id"])
+    # the hub's copy of the old requests is unchanged (nothing re-pushed over it)
+    for rid in chains:
+        assert hub_chain(hub, rid) == chain(db, rid)
+    ledger.move_request(db, made[2]["id"], "accepted")
+    sync(db, tc)
+    assert hub_requests(hub)[made[2]["id"]]["status"] == "accepted"
+    conn.close()
+
+
+def test_restore_interrupted_is_finished_by_sync(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from test_sync_util import request_input, station_requests
+
+    hub, tc, dbs = env
+    db = dbs["QD02"]
+    for i in range(3):
+        ledger.create_request(db, request_input(i))
+    sync(db, tc)
+    before = station_requests(db)
+    from qi_station.db.session import dispose_all
+
+    dispose_all()
+    for f in tmp_path.glob("QD02.db*"):
+        f.unlink()
+    tok = hub.add_station("QD02", "青岛", reissue=True)["token"]
+    calls = {"n": 0}
+    real = C.restore_all
+
+    def broken(*a: Any, **k: Any) -> Any:
+        calls["n"] += 1
+        raise C.TransientError("link dropped")
+
+    C.restore_all = broken  # type: ignore[assignment]
+    try:
+        got = C.enroll(db, tok, "http://testserver", http=tc)
+    finally:
+        C.restore_all = real  # type: ignore[assignment]
+    assert calls["n"] == 1 and "restore_error" in got
+    assert station_requests(db) == {}
+    sync(db, tc)
+    assert no_seq(station_requests(db)) == no_seq(before)
+    assert S.kv_get(S.open_conn(db), "restore_pending") is None
+
+
+def no_seq(reqs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {rid: {k: v for k, v in r.items() if k != "seq"} for rid, r in reqs.items()}

@@ -93,6 +93,12 @@ def sync_enroll(token: str = typer.Option(..., "--token", help="one-time enrollm
         emit_json(res)
     elif res["mode"] == "online":
         typer.echo(f"enrolled as {res['station']} with {res['hub']} / 注册成功")
+        if res.get("restored"):
+            typer.echo("restored from the hub / 已从中心恢复: "
+                       + ", ".join(f"{t} {n}" for t, n in res["restored"].items()))
+        if res.get("restore_error"):
+            typer.echo(f"restore from the hub not finished ({res['restore_error']}); "
+                       "`qi-station sync` completes it / 恢复未完成，请运行 qi-station sync")
     else:
         typer.echo(f"offline enrollment prepared for {res['station']}: {res['next']}")
 
@@ -168,9 +174,11 @@ def hub_serve(database_url: str | None = typer.Option(None, "--database-url", he
 @hub_app.command("add-station")
 @sync_errors
 def hub_add_station(code: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
+                    reissue: bool = typer.Option(False, "--reissue",
+                                                 help="new token for an enrolled station (rebuild a lost station database)"),
                     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
     """Register a station; the LAST output line is its one-time enrollment token."""
-    res = _hub(database_url).add_station(code, name)
+    res = _hub(database_url).add_station(code, name, reissue=reissue)
     typer.echo(f"station {res['code']} ({res['name']}) id {res['station_id']}; one-time enrollment token:")
     typer.echo(res["token"])
 

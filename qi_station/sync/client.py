@@ -84,6 +84,9 @@ class HubClient:
     def enroll(self, token: str, pubkey: str) -> dict[str, Any]:
         return dict(self._call("POST", "/sync/v1/enroll", json={"token": token, "pubkey": pubkey}))
 
+    def restore(self, table: str, after: str, limit: int = PULL_PAGE) -> dict[str, Any]:
+        return dict(self._call("GET", "/sync/v1/restore", params={"table": table, "after": after, "limit": limit}))
+
     def push(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self._call("POST", "/sync/v1/push", json={"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}))
 
@@ -161,7 +164,19 @@ def enroll(db_path: str | Path | None, token: str, hub: str | None = None, *, ht
                              ("enroll_mode", "online"), ("station_code", code)):
                     S.kv_set(conn, k, v)
                 S.kv_del(conn, "enroll_proof")
-            return {"station": code, "station_id": got["station_id"], "hub": hub, "mode": "online"}
+                # a re-enrollment on a fresh database: the hub holds this station's rows -> restore them
+                if int(got.get("own_requests") or 0) and not conn.execute("SELECT COUNT(*) FROM request").fetchone()[0]:
+                    S.kv_set(conn, "restore_pending", 1)
+            out: dict[str, Any] = {"station": code, "station_id": got["station_id"], "hub": hub, "mode": "online"}
+            if S.kv_get(conn, "restore_pending") == "1":
+                cl = HubClient(hub, got["api_token"], http=http)
+                try:
+                    out["restored"] = restore_all(conn, cl)
+                except TransientError as e:  # kept pending: `qi-station sync` finishes it first
+                    out["restore_error"] = str(e)
+                finally:
+                    cl.close()
+            return out
         init_station(p, code=code)
         with S.tx(conn):
             S.kv_set(conn, "enroll_proof", enroll_proof(token.strip(), pub))
@@ -172,6 +187,64 @@ def enroll(db_path: str | Path | None, token: str, hub: str | None = None, *, ht
                 "next": "run `qi-station sync export-bundle --out FILE` and carry it to the hub"}
     finally:
         conn.close()
+
+
+# ---- rebuild a lost station database --------------------------------------------------------------
+def restore_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_size: int = PULL_PAGE) -> dict[str, int]:
+    """Download this station's own rows from the hub (after a re-enrollment on a fresh database) and
+    write them in ONE transaction with the ledger number counters (``ledger_seq:{CODE}-{YYYYMM}``),
+    the hub's ack of the old outbox and the outbox sequence above it (so nothing collides or is
+    re-pushed wrongly). Idempotent: rows already here are kept; nothing is written to the outbox."""
+    from qi_station.sync.proto import STATION_TABLES
+
+    fetched: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    acked = 0
+    done = 0
+    for t in STATION_TABLES:  # foreign-key order: enterprise, request, request_event, referral
+        after, cols, got = "", [], []
+        while True:
+            page = cl.restore(t, after, page_size)
+            cols = list(page["cols"])
+            got.extend(page["rows"])
+            acked = max(acked, int(page.get("acked_oseq") or 0))
+            done += len(page["rows"])
+            if progress:
+                progress("restore", done, None)
+            if not page["more"] or not page["rows"]:
+                break
+            after = str(page["last"])
+        fetched[t] = (cols, got)
+    counts: dict[str, int] = {}
+    with S.tx(conn):
+        for t, (cols, got) in fetched.items():
+            local = [r[1] for r in conn.execute(f"PRAGMA table_info({t})")]
+            keep = [i for i, c in enumerate(cols) if c in local]
+            kc = [cols[i] for i in keep]
+            before = conn.total_changes
+            conn.executemany(f"INSERT OR IGNORE INTO {t} ({', '.join(kc)}) VALUES ({', '.join('?' * len(kc))})",
+                             [[r[i] for i in keep] for r in got])
+            counts[t] = conn.total_changes - before
+        code = S.station_code(conn) or ""
+        top: dict[str, int] = {}
+        for (number,) in conn.execute("SELECT number FROM request WHERE station_code = ?", (code,)):
+            prefix, _, n = str(number).rpartition("-")
+            if prefix and n.isdigit():
+                top[prefix] = max(top.get(prefix, 0), int(n))
+        for prefix, last in top.items():
+            k = f"ledger_seq:{prefix}"
+            if S.kv_int(conn, k) < last:
+                S.kv_set(conn, k, last)
+        if acked > S.kv_int(conn, "acked_oseq"):
+            S.kv_set(conn, "acked_oseq", acked)
+        acked = S.kv_int(conn, "acked_oseq")
+        # new changes get oseq > the hub's ack (AUTOINCREMENT continues from sqlite_sequence)
+        if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'outbox'").fetchone() is None:
+            conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)", (acked,))
+        else:
+            conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'outbox'", (acked,))
+        S.kv_del(conn, "restore_pending")
+    S.fix_oseq(conn)  # rows written on this fresh database before the restore move above the ack
+    return counts
 
 
 # ---- HTTP sync ----------------------------------------------------------------------------------
@@ -264,6 +337,8 @@ def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, ht
         try:
             while True:
                 try:
+                    if S.kv_get(conn, "restore_pending") == "1":
+                        restore_all(conn, cl, progress, page_size)
                     pushed += push_all(conn, cl, progress, batch_size)
                     try:
                         pulled += pull_all(conn, cl, progress, page_size)

@@ -52,6 +52,8 @@ class EnrollReply(BaseModel):
     hub_pubkey: str
     protocol: int
     schema_: str = Field(alias="schema")
+    acked_oseq: int = 0
+    own_requests: int = 0
 
 
 class InfoReply(BaseModel):
@@ -130,7 +132,23 @@ def create_app(database_url: str | None = None) -> FastAPI:
                              resync=resync)
         return Response(content=body, media_type="application/json")
 
+    @app.get("/sync/v1/restore", responses={200: {"content": {"application/json": {"schema": RESTORE_SCHEMA}}}, **ERRORS})
+    def restore(table: str = Query(..., max_length=40), after: str = Query(default="", max_length=100),
+                limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
+                v: tuple[str | None, str | None] = Depends(versions), st: dict[str, Any] = Depends(station)) -> Any:
+        """The station's own rows, to rebuild a lost station database after re-enrollment."""
+        return hub.restore(st, table, after, limit)
+
     return app
+
+
+RESTORE_SCHEMA = {
+    "type": "object",
+    "properties": {"table": {"type": "string"}, "cols": {"type": "array", "items": {"type": "string"}},
+                   "rows": {"type": "array", "items": {"type": "array"}}, "more": {"type": "boolean"},
+                   "last": {"type": "string"}, "acked_oseq": {"type": "integer"}},
+    "required": ["table", "cols", "rows", "more", "last"],
+}
 
 
 def app_from_env() -> FastAPI:

@@ -322,7 +322,10 @@ class Hub:
         return first + len(order) - 1
 
     # -- stations -----------------------------------------------------------------------------
-    def add_station(self, code: str, name: str) -> dict[str, Any]:
+    def add_station(self, code: str, name: str, *, reissue: bool = False) -> dict[str, Any]:
+        """Register a station and issue its one-time enrollment token. For an enrolled station whose
+        database was lost, ``reissue`` gives a new token: enrolling with it on a fresh database
+        restores the station's own rows from the hub (``restore``)."""
         import sqlalchemy as sa
 
         code = (code or "").strip().upper()
@@ -335,6 +338,9 @@ class Hub:
         t = hub_tables()["hub_station"]
         with self.write() as c:
             row = c.execute(sa.select(t.c.id, t.c.pubkey, t.c.revoked).where(t.c.code == code)).first()
+            if row is not None and row[1] and not row[2] and not reissue:
+                raise SyncError(409, "already_enrolled", f"station {code} is enrolled; use --reissue for a new token "
+                                "(e.g. to rebuild a lost station database) / 站点已注册，重新签发请加 --reissue")
             if row is None:
                 sid = uuid7()
                 c.execute(t.insert().values(id=sid, code=code, name=name, enroll_hash=token_hash(token), enroll_used=False,
@@ -400,6 +406,8 @@ class Hub:
 
     def enroll(self, token: str, pubkey: str) -> dict[str, Any]:
         """Online enrollment: one-time token + station public key -> a bearer token (stored hashed)."""
+        import sqlalchemy as sa
+
         code, _fp, _secret = parse_enroll_token(token)
         if not pubkey or not _valid_pubkey(pubkey):
             raise SyncError(400, "bad_pubkey", "station public key is not a base64 Ed25519 key")
@@ -407,11 +415,39 @@ class Hub:
         api = secrets.token_urlsafe(32)
         with self.write() as c:
             st = self._check_enroll(c, code, token_hash(token))
+            # a re-enrollment (new key, maybe a rebuilt database): forget the cursor it last reported
             c.execute(t.update().where(t.c.id == st["id"]).values(
-                pubkey=pubkey, token_hash=token_hash(api), enroll_used=True, last_seen=now_utc()))
+                pubkey=pubkey, token_hash=token_hash(api), enroll_used=True, last_seen=now_utc(), station_cursor=0))
+            treq = core_table("request")
+            own = int(c.execute(sa.select(sa.func.count()).select_from(treq).where(treq.c.station_code == code)).scalar() or 0)
         info = self.info()
         return {"station_id": st["id"], "station_code": code, "station_name": st["name"], "api_token": api,
-                "hub_id": info["hub_id"], "hub_pubkey": info["hub_pubkey"], "protocol": PROTOCOL, "schema": schema_head()}
+                "hub_id": info["hub_id"], "hub_pubkey": info["hub_pubkey"], "protocol": PROTOCOL, "schema": schema_head(),
+                "acked_oseq": int(st["acked_oseq"] or 0), "own_requests": own}
+
+    def restore(self, station: dict[str, Any], table: str, after: str, limit: int) -> dict[str, Any]:
+        """The station's OWN rows (enterprises, requests with every field, events, referrals) in id order
+        after ``after``, to rebuild a lost station database. Returns {table, cols, rows, more, last, acked_oseq}."""
+        import sqlalchemy as sa
+
+        if table not in STATION_TABLES:
+            raise SyncError(400, "bad_table", f"table must be one of {', '.join(STATION_TABLES)}")
+        t = core_table(table)
+        code = station["code"]
+        if table in ("enterprise", "request"):
+            cond = t.c.station_code == code
+        else:
+            treq = core_table("request")
+            cond = t.c.request_id.in_(sa.select(treq.c.id).where(treq.c.station_code == code))
+        cols = [c.key for c in t.columns]
+        with self.engine.connect() as c:
+            got = c.execute(sa.select(*t.columns).where(cond, t.c.id > after).order_by(t.c.id).limit(limit + 1)).all()
+            acked = c.execute(sa.select(hub_tables()["hub_station"].c.acked_oseq)
+                              .where(hub_tables()["hub_station"].c.id == station["id"])).scalar()
+        more = len(got) > limit
+        out = [[_norm(v) for v in r] for r in got[:limit]]
+        return {"table": table, "cols": cols, "rows": out, "more": more, "last": out[-1][0] if out else after,
+                "acked_oseq": int(acked or 0)}
 
     def _check_enroll(self, c: Connection, code: str, thash: str) -> dict[str, Any]:
         try:
