@@ -287,3 +287,46 @@ def test_restore_interrupted_is_finished_by_sync(env: Any, tmp_path: Path) -> No
 
 def no_seq(reqs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {rid: {k: v for k, v in r.items() if k != "seq"} for rid, r in reqs.items()}
+
+
+# ---- bulk bundle apply ------------------------------------------------------------------------
+def test_bundle_fast_parse_matches_general_path(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    import zipfile
+
+    hub, tc, dbs = env
+    hub.upsert_library([("expert", {"id": f"e-{i}", "name": f"专家{i}"}) for i in range(2, 40)])
+    out = hub.export_bundle("ZB01", tmp_path / "d.zip")
+    with zipfile.ZipFile(out["file"]) as z:
+        body = z.read("changes.jsonl")
+    fast = S._runs_to_tables(body.strip())
+    assert fast is not None and fast == S._lines_to_tables_slow(body.strip())
+    assert S.lines_to_tables(body) == fast
+    # lines that do not follow the hub's layout take the general path, with the same result
+    odd = body.replace(b'{"t":"expert","row":', b'{"row":', 1)
+    assert S._runs_to_tables(odd.strip()) is None
+    with pytest.raises(SyncError):
+        S.lines_to_tables(b'{"t":"expert","row":{"id":1}}\nnot json')
+
+
+def test_bulk_apply_rebuilds_indexes_and_rolls_back(env: Any, tmp_path: Path, monkeypatch: Any) -> None:  # noqa: F811
+    hub, tc, dbs = env
+    db = dbs["QD02"]
+    monkeypatch.setattr(S, "DEFER_INDEX_ROWS", 2)
+    hub.upsert_library([("expert", {"id": f"e-{i}", "name": f"专家{i}"}) for i in range(2, 30)])
+    q = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'expert' ORDER BY name"
+    indexes = rows(db, q)
+    assert len(indexes) >= 4
+    conn = S.open_conn(db)
+    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    page = json.loads(json.dumps(hub.pull(st, 0, 1000)))
+    # a failure after the indexes were dropped rolls everything back, indexes included
+    bad = json.loads(json.dumps(page))
+    bad["tables"]["expert"]["rows"].append([None] * len(bad["tables"]["expert"]["cols"]))
+    with pytest.raises(Exception):  # noqa: B017 - NOT NULL id
+        S.apply_page(conn, bad)
+    assert rows(db, q) == indexes and rows(db, "SELECT COUNT(*) FROM expert") == [(0,)]
+    S.apply_page(conn, page)
+    assert rows(db, q) == indexes
+    assert rows(db, "SELECT COUNT(*) FROM expert")[0][0] == 29
+    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+    conn.close()
