@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,5 +65,13 @@ def handle_errors(fn: F) -> F:
         except OSError as e:
             error(f"error: {e}")
             raise typer.Exit(1) from None
+        except sqlite3.Error as e:
+            error(f"error: database: {e} / 数据库错误")
+            raise typer.Exit(1) from None
+        except Exception as e:
+            if type(e).__module__.startswith("sqlalchemy"):
+                error(f"error: database: {getattr(e, 'orig', None) or e} / 数据库错误")
+                raise typer.Exit(1) from None
+            raise
 
     return wrapper  # type: ignore[return-value]

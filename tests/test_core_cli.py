@@ -146,3 +146,22 @@ def test_tui_fast_path_arguments() -> None:
     assert tui_args(["--version"]) is None
     assert tui_args(["--lang", "fr"]) is None  # the CLI reports the bad value
     assert tui_args(["tui", "tui"]) is None
+
+
+def test_broken_database_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_text("junk", encoding="utf-8")
+    p = run(junk, "request", "list", ok=False)
+    assert p.returncode == 1 and "not a database" in p.stderr
+    import sqlite3
+
+    from qi_station.db.engine import SCHEMA_HEAD
+
+    half = tmp_path / "half.db"  # claims the current schema but has no tables
+    c = sqlite3.connect(half)
+    c.execute("CREATE TABLE alembic_version (version_num)")
+    c.execute("INSERT INTO alembic_version VALUES (?)", (SCHEMA_HEAD,))
+    c.commit()
+    c.close()
+    p = run(half, "request", "list", ok=False)
+    assert p.returncode == 1 and "no such table" in p.stderr
