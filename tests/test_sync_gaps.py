@@ -330,3 +330,25 @@ def test_bulk_apply_rebuilds_indexes_and_rolls_back(env: Any, tmp_path: Path, mo
     assert rows(db, "SELECT COUNT(*) FROM expert")[0][0] == 29
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     conn.close()
+
+
+def test_hub_bulk_apply_merges_changes_of_new_rows(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from test_sync_util import hub_requests, request_input, station_requests
+
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    made = [ledger.create_request(db, request_input(i, ent=i % 3)) for i in range(30)]
+    for r in made[:10]:  # created and moved twice inside one up bundle: one insert with the final state
+        ledger.move_request(db, r["id"], "accepted")
+        ledger.move_request(db, r["id"], "in_progress")
+    up = C.export_bundle(db, tmp_path / "up.zip")
+    res = hub.import_bundle(up["file"])
+    assert res["status"] == "imported" and res["applied"] == up["changes"]
+    hr, loc = hub_requests(hub), station_requests(db)
+    for rid, r in loc.items():
+        assert (hr[rid]["status"], hr[rid]["s_rev"]) == (r["status"], r["s_rev"])
+    for r in made:
+        assert hub_chain(hub, r["id"]) == chain(db, r["id"])
+    seqs = [x["seq"] for x in hr.values()]
+    assert len(set(seqs)) == len(seqs) and min(seqs) > 0
+    assert hub.import_bundle(up["file"])["status"] == "already_imported"

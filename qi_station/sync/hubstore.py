@@ -560,22 +560,51 @@ class Hub:
                 eo = ent_owner.get(row["id"])
                 if eo is not None and eo[0] != code:
                     raise SyncError(403, "forbidden", f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业")
-        # apply in foreign-key order; within a table in oseq order
+        # apply in foreign-key order; within a table in oseq order. New rows are collected and inserted
+        # in bulk (one executemany per table and column set) before the next table; a later change of a
+        # row inserted in this batch is merged into its pending insert.
         written: list[tuple[str, str]] = []
         status_of: dict[int, str] = {}
+        have: set[str] = set()
+        for tname in ("request_event", "referral"):
+            ids = [p[3]["id"] for p in prepared if p[2] == tname]
+            tt = core_table(tname)
+            for chunk in _chunks(ids, 500):
+                have.update(r[0] for r in c.execute(sa.select(tt.c.id).where(tt.c.id.in_(chunk))))
+        pending: dict[str, dict[str, dict[str, Any]]] = {}
+
+        def flush(table: str) -> None:
+            rows_ = pending.pop(table, None)
+            if not rows_:
+                return
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for r in rows_.values():
+                groups.setdefault(tuple(sorted(r)), []).append(r)
+            for params in groups.values():
+                c.execute(core_table(table).insert(), params)
+
+        current = None
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: (p[0], p[1])):
+            if table != current:
+                if current is not None:
+                    flush(current)
+                current = table
             t = core_table(table)
+            ins = pending.setdefault(table, {})
             if table == "enterprise":
                 prev = ent_owner.get(row["id"])
                 if prev is None:
                     row["seq"] = 0
-                    c.execute(t.insert().values(**row))
+                    ins[row["id"]] = row
                     ent_owner[row["id"]] = (code, row.get("s_rev", 1))
                     written.append((table, row["id"]))
                     status_of[oseq] = "applied"
                 elif row.get("s_rev", 0) > prev[1]:
                     vals = {k: v for k, v in row.items() if k not in ("id", "seq")}
-                    c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
+                    if row["id"] in ins:
+                        ins[row["id"]].update(vals)
+                    else:
+                        c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
                     ent_owner[row["id"]] = (code, row["s_rev"])
                     written.append((table, row["id"]))
                     status_of[oseq] = "applied"
@@ -585,7 +614,7 @@ class Hub:
                 prevr = owners.get(row["id"])
                 if prevr is None:
                     row["seq"] = 0
-                    c.execute(t.insert().values(**row))
+                    ins[row["id"]] = row
                     owners[row["id"]] = (code, row.get("s_rev", 1), row.get("h_rev", 0), row.get("status", "new"))
                     written.append((table, row["id"]))
                     status_of[oseq] = "applied"
@@ -596,19 +625,24 @@ class Hub:
                         self.conflict(c, "request", row["id"], "station_overrides_hub_status",
                                       {"station": code, "hub_status": prevr[3], "station_status": row.get("status"),
                                        "hub_h_rev": prevr[2], "station_seen_h_rev": row.get("h_rev")})
-                    c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
+                    if row["id"] in ins:
+                        ins[row["id"]].update(vals)
+                    else:
+                        c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
                     owners[row["id"]] = (code, row["s_rev"], prevr[2], row.get("status", prevr[3]))
                     written.append((table, row["id"]))
                     status_of[oseq] = "applied"
                 else:
                     status_of[oseq] = "stale"
             else:  # append-only rows: insert once
-                exists = c.execute(sa.select(t.c.id).where(t.c.id == row["id"])).first()
-                if exists is None:
-                    c.execute(t.insert().values(**row))
-                    status_of[oseq] = "applied"
-                else:
+                if row["id"] in have:
                     status_of[oseq] = "duplicate"
+                else:
+                    have.add(row["id"])
+                    ins[row["id"]] = row
+                    status_of[oseq] = "applied"
+        if current is not None:
+            flush(current)
         self.stamp(c, written)
         new_ack = fresh[-1]["oseq"]
         hs = hub_tables()["hub_station"]
