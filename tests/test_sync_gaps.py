@@ -352,3 +352,26 @@ def test_hub_bulk_apply_merges_changes_of_new_rows(env: Any, tmp_path: Path) -> 
     seqs = [x["seq"] for x in hr.values()]
     assert len(set(seqs)) == len(seqs) and min(seqs) > 0
     assert hub.import_bundle(up["file"])["status"] == "already_imported"
+
+
+def test_station_drops_tombstones_the_hub_purged(env: Any) -> None:  # noqa: F811
+    from test_sync_util import library
+
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    hub.upsert_library([("expert", {"id": "e-7", "name": "专家7"})])
+    sync(db, tc)
+    hub.delete_library("expert", ["e-7"])
+    sync(db, tc)  # the station saw the tombstone: its cursor is past it, so no 410 later
+    assert rows(db, "SELECT deleted FROM expert WHERE id = 'e-7'") == [(1,)]
+    hub.purge_tombstones(days=0)
+    assert hub.horizon() <= S.kv_int(S.open_conn(db), "pull_cursor")
+    res = sync(db, tc)
+    assert rows(db, "SELECT COUNT(*) FROM expert WHERE id = 'e-7'") == [(0,)]
+    assert library(db) == library(hub) and not S.resyncing(S.open_conn(db))
+    assert res["ok"]
+    # a young tombstone is kept by the hub (and by the station)
+    hub.delete_library("expert", ["e-1"])
+    assert hub.purge_tombstones(days=30)["purged"] == 0
+    sync(db, tc)
+    assert rows(db, "SELECT deleted FROM expert WHERE id = 'e-1'") == [(1,)]

@@ -175,11 +175,28 @@ class SyncMachine(RuleBasedStateMachine):
         if fault != "drop_response":
             S.ack(conn, reply["acked_oseq"])
 
+    @rule()
+    def hub_purge(self) -> None:  # every tombstone is past the horizon: stations behind it get 410
+        self.hub.purge_tombstones(days=0)
+
+    def fetch_page(self, s: str, size: int) -> dict[str, Any] | None:
+        """One pull page, as run_sync does: a 410 starts a snapshot resync (mark, then pages from 0)."""
+        conn = self.conn[s]
+        resync = S.resyncing(conn)
+        cur = S.kv_int(conn, "resync_cursor" if resync else "pull_cursor")
+        try:
+            return wire(self.hub.pull(self.station_dict(s), cur, size, resync=resync))  # type: ignore[no-any-return]
+        except SyncError as e:
+            assert e.code == "resync_required" and not resync
+            S.start_resync(conn)
+            return None
+
     @rule(s=st.sampled_from(CODES), size=st.integers(1, 7), crash=st.booleans())
     def pull(self, s: str, size: int, crash: bool) -> None:
         conn = self.conn[s]
-        cur = S.kv_int(conn, "pull_cursor")
-        page = wire(self.hub.pull(self.station_dict(s), cur, size))
+        page = self.fetch_page(s, size)
+        if page is None:
+            return
         if crash:  # the process dies after applying, before COMMIT
             conn.execute("BEGIN IMMEDIATE")
             S.apply_tables(conn, page["tables"])
@@ -278,10 +295,13 @@ class SyncMachine(RuleBasedStateMachine):
                 while batch := S.next_batch(conn, 50):
                     S.ack(conn, self.hub_push(c, batch)["acked_oseq"])
                 while True:
-                    page = wire(self.hub.pull(self.station_dict(c), S.kv_int(conn, "pull_cursor"), 50))
+                    page = self.fetch_page(c, 50)
+                    if page is None:
+                        continue
                     S.apply_page(conn, page, acked=page["acked_oseq"])
                     if not page["more"]:
                         break
+                assert not S.resyncing(conn)
         hr = hub_requests(self.hub)
         hub_lib = {t: library(self.hub, t) for t in LIBRARY_TABLES}
         for c in CODES:

@@ -449,7 +449,7 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
         log_id = S.log_start(conn, "bundle-in")
         try:
             res = S.apply_page(conn, {"since": int(manifest.get("from") or 0), "next": int(manifest.get("to") or 0),
-                                      "tables": tables}, acked=acked if isinstance(acked, int) else None, extra_kv=extra,
+                                      "tables": tables, "horizon": manifest.get("horizon")}, acked=acked if isinstance(acked, int) else None, extra_kv=extra,
                                snapshot=bool(manifest.get("resync")))
         except SyncError as e:
             S.log_end(conn, log_id, pushed=0, pulled=0, ok=False, error=str(e))

@@ -74,6 +74,7 @@ PULL_SCHEMA = {
     "properties": {
         "since": {"type": "integer"}, "next": {"type": "integer"}, "more": {"type": "boolean"},
         "head": {"type": "integer"}, "acked_oseq": {"type": "integer"}, "protocol": {"type": "integer"},
+        "horizon": {"type": "integer"},
         "schema": {"type": "string"},
         "tables": {"type": "object", "additionalProperties": {
             "type": "object", "properties": {"cols": {"type": "array", "items": {"type": "string"}},

@@ -739,7 +739,7 @@ class Hub:
                 tables[t] = {"cols": cols, "rows": rows}
         # everything <= head is committed in this snapshot (seq is assigned under the counter row lock)
         nxt = cutoff if more else max(head, since)
-        return {"since": since, "next": nxt, "more": more, "head": head, "tables": tables}
+        return {"since": since, "next": nxt, "more": more, "head": head, "horizon": horizon, "tables": tables}
 
     def pull_json(self, station: dict[str, Any], since: int, limit: int, *, protocol: Any = PROTOCOL,
                   schema: Any = None, station_now_ms: Any = None, resync: bool = False) -> bytes:
@@ -1055,6 +1055,7 @@ class Hub:
             "station_id": st["id"], "station_name": st["name"], "hub_pubkey": info["hub_pubkey"],
             "protocol": PROTOCOL, "schema": schema_head(), "from": since, "to": page["next"],
             "acked_oseq": int(st["acked_oseq"]), "counts": counts, "created_at": to_db(now_utc()),
+            "horizon": int(page.get("horizon") or 0),
         }
         if resync:
             manifest["resync"] = True

@@ -338,6 +338,16 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | N
             if acked > old:
                 kv_set(conn, "acked_oseq", acked)
             conn.execute("DELETE FROM outbox WHERE oseq <= ?", (max(acked, old),))
+        hz = page.get("horizon")
+        hz = hz if isinstance(hz, int) and not isinstance(hz, bool) else 0
+        known = kv_int(conn, "tombstone_horizon")
+        if hz > known or (known and not page.get("more")):
+            # the hub purged its tombstones up to this seq: drop our copies too (libraries stay equal;
+            # also at the end of each pull, for tombstones an older bundle brought back)
+            for t in LIBRARY_TABLES:
+                conn.execute(f"DELETE FROM {t} WHERE deleted = 1 AND seq > 0 AND seq <= ?", (max(hz, known),))
+            if hz > known:
+                kv_set(conn, "tombstone_horizon", hz)
         for k, v in (extra_kv or {}).items():
             kv_set(conn, k, v)
         cur_after = kv_int(conn, "pull_cursor")
