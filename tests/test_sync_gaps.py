@@ -156,6 +156,7 @@ def test_resync_resumes_after_a_crash_and_keeps_unacked_outbox(env: Any) -> None
     assert page["more"]
     S.apply_page(conn, page)  # first page committed, then the process dies
     assert S.resyncing(conn) and S.kv_int(conn, "resync_cursor") == page["next"]
+    assert C.sync_status(db)["resyncing"] is True
     assert S.pending(conn) > 0  # the unacked outbox is kept through the resync
     res = sync(db, tc, page_size=3)
     assert not S.resyncing(conn) and res["pending"] == 0
@@ -280,6 +281,7 @@ def test_restore_interrupted_is_finished_by_sync(env: Any, tmp_path: Path) -> No
         C.restore_all = real  # type: ignore[assignment]
     assert calls["n"] == 1 and "restore_error" in got
     assert station_requests(db) == {}
+    assert C.sync_status(db)["restore_pending"] is True
     sync(db, tc)
     assert no_seq(station_requests(db)) == no_seq(before)
     assert S.kv_get(S.open_conn(db), "restore_pending") is None

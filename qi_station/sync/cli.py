@@ -70,7 +70,8 @@ def _run_sync(as_json: bool, retries: int) -> None:
 
             def cb(phase: str, done: int, total: int | None) -> None:
                 if phase not in tasks:
-                    tasks[phase] = bar.add_task({"push": "上传 push", "pull": "下载 pull", "retry": "重试 retry"}.get(phase, phase), total=total)
+                    labels = {"push": "上传 push", "pull": "下载 pull", "retry": "重试 retry", "restore": "恢复 restore"}
+                    tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
                 bar.update(tasks[phase], completed=done, total=total)
 
             res = run_sync(db, progress=cb, retries=retries)

@@ -112,6 +112,8 @@ def sync_status(db_path: str | Path | None) -> dict[str, Any]:
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
             "acked_oseq": S.kv_int(conn, "acked_oseq"),
             "conflicts": int(conflicts),
+            "resyncing": S.resyncing(conn),
+            "restore_pending": S.kv_get(conn, "restore_pending") == "1",
         }
     finally:
         conn.close()
