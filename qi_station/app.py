@@ -28,6 +28,18 @@ def _screen(module: str, cls: str) -> Any:
     return make
 
 
+def _plain_scrollbars() -> None:
+    """Scrollbar thumbs in whole cells: Textual's default ends them with 1/8 block glyphs (U+2581-2587,
+    U+2589-258F), which are East-Asian-ambiguous and drawn double width by CJK terminals."""
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    class PlainScrollBarRender(ScrollBarRender):
+        VERTICAL_BARS = [" "] * 8
+        HORIZONTAL_BARS = [" "] * 8
+
+    ScrollBar.renderer = PlainScrollBarRender
+
+
 class StationApp(App[None]):
     """qi-station: the park workstation's daily screens."""
 
@@ -49,6 +61,7 @@ class StationApp(App[None]):
         self.config_data: dict[str, Any] = config if config is not None else keymap.load_config()
         self.lang = set_lang(lang or keymap.config_lang(self.config_data) or "zh")
         super().__init__()
+        _plain_scrollbars()
         from qi_station.screens.base import localize_bindings
 
         localize_bindings(self)

@@ -67,11 +67,23 @@ def status_name(code: str | None) -> str:
     return table.get(code, code)
 
 
+def status_short(code: str | None) -> str:
+    """A status name that fits a table column (English "Waiting on enterprise" is too wide)."""
+    key = f"status_short.{code}"
+    return t(key) if code and has(key) else status_name(code)
+
+
 def element_name(code: str) -> str:
     from qi_station import domain
 
     table = domain.ELEMENT_EN if _lang == "en" else domain.ELEMENT_ZH
     return table.get(code, code)
+
+
+def element_short(code: str) -> str:
+    """An element name that fits a form chip (English "Intellectual property" is too wide)."""
+    key = f"element_short.{code}"
+    return t(key) if has(key) else element_name(code)
 
 
 def elements_text(codes: list[str] | None, sep: str = ", ") -> str:

@@ -41,7 +41,7 @@ class Key:
 
 # One table for every binding in the app: the default keys live here, the screens take theirs by prefix.
 KEYS: tuple[Key, ...] = (
-    Key("app.help", "f1", "help", "key.help", priority=True),
+    Key("app.help", "f1", "help", "key.help", show=False, priority=True),  # the title bar shows "[F1 help]"
     Key("app.dashboard", "f2", "goto('dashboard')", "key.dashboard", priority=True),
     Key("app.ledger", "f3", "goto('ledger')", "key.ledger", priority=True),
     Key("app.new_request", "f4", "new_request", "key.new_request", priority=True),
@@ -54,8 +54,9 @@ KEYS: tuple[Key, ...] = (
     Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
     Key("dash.followup", "u", "show_followup", "key.show_followup"),
     Key("ledger.open", "o", "open", "key.open"),  # Enter on a row opens it too (DataTable)
-    Key("ledger.prev_page", "[", "page(-1)", "key.prev_page"),
-    Key("ledger.next_page", "]", "page(1)", "key.next_page"),
+    # the table scrolls by itself (PgUp/PgDn/Home/End); these page keys stay for the help and the palette
+    Key("ledger.prev_page", "[", "page(-1)", "key.prev_page", show=False),
+    Key("ledger.next_page", "]", "page(1)", "key.next_page", show=False),
     Key("ledger.sort", "ctrl+o", "sort", "key.sort"),
     Key("ledger.search", "ctrl+f", "focus_search", "key.search"),
     Key("ledger.save_filter", "ctrl+s", "save_filter", "key.save_filter"),

@@ -95,7 +95,7 @@ def test_screen_snapshot(screen: str, lang: str, snap_compare: Any, tmp_path: Pa
 
 # ---- chrome hygiene: no East-Asian-ambiguous glyphs outside data -----------------------------------
 FORBIDDEN = set("\u201c\u201d\u00b7\u2014\u2460\u2103\u2026")  # “ ” · — ① ℃ …
-BOX = range(0x2500, 0x2580)  # box drawing: ambiguous width on CJK terminals
+BOX = range(0x2500, 0x25A0)  # box drawing and block elements (sparkline bars): ambiguous on CJK terminals
 
 
 @pytest.mark.asyncio

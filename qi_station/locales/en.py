@@ -85,7 +85,17 @@ MESSAGES: dict[str, str] = {
     "ph.uscc": "18-character USCC",
     "ph.title": "the request in one line",
     "ph.month": "YYYY-MM",
-    "ph.ledger_text": "number, enterprise, title",
+    # element chips on the request form (a grid of 4 columns at 80 cells)
+    "element_short.standards": "Standards",
+    "element_short.metrology": "Metrology",
+    "element_short.testing": "Testing",
+    "element_short.certification": "Certification",
+    "element_short.quality": "Quality",
+    "element_short.brand": "Brand",
+    "element_short.ip": "IP",
+    "element_short.safety": "Safety",
+    "status_short.waiting": "Waiting",  # ledger column (the full name is in the detail)
+    "ph.ledger_text": "search",
     "ph.library_search": "name, pinyin or initials",
     "ph.result": "what was done",
     "ph.bundle": "bundle file on the USB stick",

@@ -89,6 +89,16 @@ MESSAGES: dict[str, str] = {
     "ph.uscc": "18位统一社会信用代码",
     "ph.title": "一句话说明需求",
     "ph.month": "年-月",
+    # element chips on the request form (a grid of 4 columns at 80 cells)
+    "element_short.standards": "标准",
+    "element_short.metrology": "计量",
+    "element_short.testing": "检验检测",
+    "element_short.certification": "认证认可",
+    "element_short.quality": "质量提升",
+    "element_short.brand": "品牌建设",
+    "element_short.ip": "知识产权",
+    "element_short.safety": "质量安全监管",
+    "status_short.waiting": "待企业反馈",  # ledger column (the full name is in the detail)
     "ph.ledger_text": "搜索编号、企业、事项",
     "ph.library_search": "输入名称、拼音或首字母",
     "ph.result": "办理结果",

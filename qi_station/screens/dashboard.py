@@ -1,5 +1,7 @@
 """Dashboard (工作台): today's intake, open by status, overdue, awaiting follow-up, expiring
-certificates, last sync and pending changes, a 12-month sparkline. Figures load in a thread worker."""
+certificates, last sync and pending changes, 12 months of requests as bars. Figures load in a thread
+worker.  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
+terminal draws them double width and the layout tears)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,70 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from qi_station import keymap
 from qi_station.i18n import status_name, t
 from qi_station.screens.base import MainScreen, error_message
 
 CARDS = ("today_intake", "open_total", "overdue", "awaiting_followup", "expiring_certs")
+BAR_ROWS = 3
+
+
+def _short(n: int) -> str:
+    return f"{n / 1000:.0f}k" if n >= 10_000 else f"{n:,}"
+
+
+def flow(parts: list[str], width: int, sep: str = "   ") -> str:
+    """Join ``parts`` on lines no wider than ``width`` cells, never breaking inside a part."""
+    from rich.cells import cell_len
+
+    lines: list[str] = []
+    line = ""
+    for part in parts:
+        cand = f"{line}{sep}{part}" if line else part
+        if line and cell_len(cand) > width:
+            lines.append(line)
+            line = part
+        else:
+            line = cand
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class MonthBars(Static):
+    """Twelve monthly counts as vertical bars of coloured blanks (BAR_ROWS high), the counts beneath."""
+
+    COMPONENT_CLASSES = {"month-bars--bar"}
+    DEFAULT_CSS = """
+    MonthBars { height: 4; }
+    MonthBars > .month-bars--bar { background: $accent; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.data: list[int] = []
+
+    def set_data(self, data: list[int]) -> None:
+        self.data = list(data)
+        self.refresh()
+
+    def render(self) -> Text:
+        data = self.data or [0]
+        col = max(3, min(8, self.size.width // max(1, len(data))))
+        peak = max(data) or 1
+        levels = [0 if v <= 0 else max(1, round(v * BAR_ROWS / peak)) for v in data]
+        bar = self.get_component_rich_style("month-bars--bar", partial=True)
+        out = Text(no_wrap=True, overflow="crop", end="")
+        for row in range(BAR_ROWS, 0, -1):
+            for lv in levels:
+                out.append(" " * (col - 1), style=bar if lv >= row else "")
+                out.append(" ")
+            out.append("\n")
+        for v in data:
+            out.append(_short(v)[: col - 1].ljust(col))
+        return out
 
 
 def _card(title: str, value: str, alert: bool = False) -> Text:
@@ -45,13 +104,24 @@ class DashboardScreen(MainScreen):
             yield Static(_panel(t("dash.by_status"), t("msg.loading")), id="by-status", classes="panel")
             with Vertical(classes="panel", id="trend"):
                 yield Static(_panel(t("dash.trend"), ""), id="trend-title")
-                yield Sparkline([0] * 12, id="spark")
+                yield MonthBars(id="spark")
                 yield Static("", id="months", classes="muted", markup=False)
             yield Static(_panel(t("dash.sync"), ""), id="sync-line", classes="panel")
 
     def on_mount(self) -> None:
+        self._by_status: list[str] | None = None
         if self.station.ready:
             self.refresh_data()
+
+    def on_resize(self) -> None:
+        self._show_by_status()
+
+    def _show_by_status(self) -> None:
+        if self._by_status is None:
+            return
+        panel = self.query_one("#by-status", Static)
+        width = max(20, (panel.size.width or self.size.width - 2) - 2)
+        panel.update(_panel(t("dash.by_status"), flow(self._by_status, width)))
 
     def refresh_data(self) -> None:
         self.load()
@@ -71,9 +141,9 @@ class DashboardScreen(MainScreen):
         for key in CARDS:
             alert = key == "overdue" and figs.overdue > 0
             self.query_one(f"#card-{key}", Static).update(_card(t(f"dash.{key}"), f"{getattr(figs, key):,}", alert))
-        parts = [f"{status_name(s)} {n:,}" for s, n in figs.open_by_status.items()]
-        self.query_one("#by-status", Static).update(_panel(t("dash.by_status"), "   ".join(parts)))
-        self.query_one("#spark", Sparkline).data = figs.month_counts or [0]
+        self._by_status = [f"{status_name(s)} {n:,}" for s, n in figs.open_by_status.items()]
+        self._show_by_status()
+        self.query_one("#spark", MonthBars).set_data(figs.month_counts or [0])
         if figs.months:
             first, last = figs.months[0], figs.months[-1]
             peak = max(figs.month_counts) if figs.month_counts else 0

@@ -22,7 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from qi_station import domain, keymap
-from qi_station.i18n import element_name, status_name, t
+from qi_station.i18n import element_name, status_short, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.dialogs import status_choices
 from qi_station.screens.widgets import Chip, Choice
@@ -32,6 +32,21 @@ CACHE_PAGES = 40  # pages kept in memory (LRU): scrolling a million rows holds a
 SORTS = ("received_desc", "received_asc", "promised_asc", "number", "status")
 DEBOUNCE = 0.25
 FIELD = {"promised": "promised_date", "enterprise": "enterprise_name"}  # column key -> row field
+# A sort whose exact reverse is another sort: a page in the back half is read from the other end with a
+# small OFFSET (SQLite steps over every skipped row: OFFSET 999,900 of a million takes seconds).
+REVERSE = {"received_desc": "received_asc", "received_asc": "received_desc"}
+
+
+def page_rows(conn: Any, kw: dict[str, Any], sort: str, page: int, total: int) -> list[dict[str, Any]]:
+    """One page of the ledger (``PAGE_SIZE`` rows from ``page * PAGE_SIZE``) in ``sort`` order."""
+    from qi_station.queries import list_requests
+
+    offset = page * PAGE_SIZE
+    if total and sort in REVERSE and offset > total // 2:
+        end = min(total, offset + PAGE_SIZE)
+        rows = list_requests(conn, **kw, limit=max(0, end - offset), offset=total - end, sort=REVERSE[sort])
+        return rows[::-1]
+    return list_requests(conn, **kw, limit=PAGE_SIZE, offset=offset, sort=sort)
 
 
 class LedgerTable(ScrollView, can_focus=True):
@@ -109,6 +124,15 @@ class LedgerTable(ScrollView, can_focus=True):
         self.refresh()
         return self.generation
 
+    def set_total(self, generation: int, total: int) -> None:
+        """The COUNT arrived after the first page: same rows, the real length."""
+        if generation != self.generation:
+            return
+        self.total = total
+        self.virtual_size = Size(self.size.width, total)
+        self.cursor = self.cursor  # clamp
+        self.refresh()
+
     def set_page(self, generation: int, page: int, rows: list[dict[str, Any]]) -> None:
         if generation != self.generation:
             return  # rows of an older query
@@ -160,7 +184,7 @@ class LedgerTable(ScrollView, can_focus=True):
         for field, w in self.columns:
             value = row.get(field) or ""
             if field == "status":
-                value = status_name(row["status"]) + (" !" if row.get("overdue") else "")
+                value = status_short(row["status"]) + (" !" if row.get("overdue") else "")
             cell = Text(str(value), no_wrap=True, overflow="crop", end="",
                         style=overdue if field == "status" and row.get("overdue") else "")
             cell.truncate(w, overflow="crop", pad=True)
@@ -211,6 +235,7 @@ class LedgerTable(ScrollView, can_focus=True):
 class LedgerScreen(MainScreen):
     SCREEN_KEY = "ledger"
     CSS_PATH = "ledger.tcss"
+    AUTO_FOCUS = "#ledger-table"  # browse at once (o / Enter open); Ctrl+F goes to the search box
     BINDINGS = keymap.bindings("ledger")
 
     def __init__(self) -> None:
@@ -222,6 +247,7 @@ class LedgerScreen(MainScreen):
         self._quiet: dict[str, str] = {}  # Input values set by code: their Changed is not a user edit
         self._query: dict[str, Any] = {}  # the filters of the rows in the table (pages are fetched with them)
         self._keep_cursor = False
+        self._counting = False  # the first page is shown, its COUNT is on its way
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="filters"):
@@ -257,7 +283,7 @@ class LedgerScreen(MainScreen):
         (one cell after each column, one for the scrollbar)."""
         from rich.cells import cell_len
 
-        status = min(12, max(8, *(cell_len(status_name(s)) + 2 for s in domain.STATUSES)))
+        status = min(12, max(8, *(cell_len(status_short(s)) + 2 for s in domain.STATUSES)))
         fixed = 18 + status + 10
         rest = max(20, total - fixed - 5 - 1)
         ent = max(10, rest * 2 // 5)
@@ -378,29 +404,38 @@ class LedgerScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="ledger")
     def load(self, f: dict[str, Any], page: int, keep: bool) -> None:
-        """COUNT the matching requests and fetch the first page the view needs (on the shared reader)."""
-        from qi_station.queries import count_requests, list_requests
+        """The first page the view needs, then the COUNT (on the shared reader). From the top, the rows
+        are shown before the count is in (a COUNT over a million rows takes a few hundred ms)."""
+        from qi_station.queries import count_requests
 
         kw = self._kw(f)
         try:
+            if keep and page:
+                with self.station.reader as conn:
+                    total = count_requests(conn, **kw)
+                    page = min(page, max(0, (total - 1) // PAGE_SIZE))
+                    rows = page_rows(conn, kw, f["sort"], page, total)
+                self.app.call_from_thread(self.show, f, total, page, rows, keep, False)
+                return
+            with self.station.reader as conn:
+                rows = page_rows(conn, kw, f["sort"], 0, 0)
+            generation = self.app.call_from_thread(self.show, f, len(rows), 0, rows, keep, len(rows) >= PAGE_SIZE)
+            if len(rows) < PAGE_SIZE:
+                return  # the first page is all there is
             with self.station.reader as conn:
                 total = count_requests(conn, **kw)
-                page = min(page, max(0, (total - 1) // PAGE_SIZE))
-                rows = list_requests(conn, **kw, limit=PAGE_SIZE, offset=page * PAGE_SIZE, sort=f["sort"])
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self._failed, error_message(e))
             return
-        self.app.call_from_thread(self.show, f, total, page, rows, keep)
+        self.app.call_from_thread(self.set_total, generation, total)
 
     def on_ledger_table_need_pages(self, event: LedgerTable.NeedPages) -> None:
         event.stop()
         if self._query and event.generation == event.table.generation:
-            self.fetch(self._query, event.generation, event.pages)
+            self.fetch(self._query, event.generation, event.pages, event.table.total)
 
     @work(thread=True, group="ledger-pages")
-    def fetch(self, f: dict[str, Any], generation: int, pages: list[int]) -> None:
-        from qi_station.queries import list_requests
-
+    def fetch(self, f: dict[str, Any], generation: int, pages: list[int], total: int) -> None:
         table = self.query_one(LedgerTable)
         kw = self._kw(f)
         for page in pages:
@@ -408,7 +443,7 @@ class LedgerScreen(MainScreen):
                 return  # the filters changed meanwhile
             try:
                 with self.station.reader as conn:
-                    rows = list_requests(conn, **kw, limit=PAGE_SIZE, offset=page * PAGE_SIZE, sort=f["sort"])
+                    rows = page_rows(conn, kw, f["sort"], page, total)
             except Exception as e:  # noqa: BLE001
                 self.app.call_from_thread(self._failed, error_message(e))
                 return
@@ -418,15 +453,27 @@ class LedgerScreen(MainScreen):
         self.query_one("#page-info", Static).update(message)
         self.query_one("#page-info").add_class("error")
 
-    def show(self, f: dict[str, Any], total: int, page: int, rows: list[dict[str, Any]], keep: bool) -> None:
+    def show(self, f: dict[str, Any], total: int, page: int, rows: list[dict[str, Any]], keep: bool,
+             counting: bool) -> int:
         self._query = f
         self.total = total
+        self._counting = counting
         self.query_one("#page-info").remove_class("error")
         table = self.query_one(LedgerTable)
         generation = table.reset(total, keep_cursor=keep)
         table.set_page(generation, page, rows)
         self._update_info()
         self.add_class("loaded")
+        return generation
+
+    def set_total(self, generation: int, total: int) -> None:
+        table = self.query_one(LedgerTable)
+        if generation != table.generation:
+            return
+        self.total = total
+        self._counting = False
+        table.set_total(generation, total)
+        self._update_info()
 
     def on_ledger_table_cursor_moved(self, event: LedgerTable.CursorMoved) -> None:
         event.stop()
@@ -438,7 +485,8 @@ class LedgerScreen(MainScreen):
         if not self.total:
             info.update(t("ledger.empty"))
         else:
-            info.update(t("ledger.rows", row=f"{table.cursor + 1:,}", total=f"{self.total:,}"))
+            total = "..." if self._counting else f"{self.total:,}"
+            info.update(t("ledger.rows", row=f"{table.cursor + 1:,}", total=total))
 
     # ---- actions -------------------------------------------------------------------------------
     def action_page(self, delta: int) -> None:

@@ -125,9 +125,8 @@ class RequestDetailScreen(StationScreen):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         self.query_one("#fields", Static).update("\n".join(lines))
         buttons: list[tuple[str, str]] = []
-        for st in r["legal_moves"]:
-            kid = MOVE_KEYS.get(st)
-            if kid:
+        for st, kid in MOVE_KEYS.items():  # the footer's order
+            if st in r["legal_moves"]:
                 buttons.append((st, self._button_label(kid)))
         moves = bool(buttons)
         if r["status"] in REFERABLE:

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qi_station import domain, keymap
-from qi_station.i18n import channel_name, city_name, element_name, err_text, field_label, t, urgency_name
+from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
 from qi_station.screens.base import StationScreen, error_message
 from qi_station.screens.widgets import Chip, Choice
 
@@ -64,7 +64,7 @@ class RequestFormScreen(StationScreen):
                 yield Label(t("field.elements"))
                 with Grid(id="elements"):
                     for e in domain.ELEMENTS:
-                        yield Chip(element_name(e), e, id=f"el-{e}")
+                        yield Chip(element_short(e), e, id=f"el-{e}")
             yield Static("", id="err-elements", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.title"))
