@@ -41,7 +41,7 @@ class Key:
 
 # One table for every binding in the app: the default keys live here, the screens take theirs by prefix.
 KEYS: tuple[Key, ...] = (
-    Key("app.help", "f1", "help", "key.help", show=False, priority=True),  # the title bar shows "[F1 help]"
+    Key("app.help", "f1", "help", "key.help", show=False, priority=True),  # the title bar shows F1 and Ctrl+Q
     Key("app.dashboard", "f2", "goto('dashboard')", "key.dashboard", priority=True),
     Key("app.ledger", "f3", "goto('ledger')", "key.ledger", priority=True),
     Key("app.new_request", "f4", "new_request", "key.new_request", priority=True),
@@ -49,7 +49,7 @@ KEYS: tuple[Key, ...] = (
     Key("app.sync", "f6", "goto('sync')", "key.sync", priority=True),
     Key("app.reports", "f7", "goto('reports')", "key.reports", priority=True),
     Key("app.palette", "ctrl+p", "command_palette", "key.palette", show=False, priority=True),
-    Key("app.quit", "ctrl+q", "quit", "key.quit", priority=True),
+    Key("app.quit", "ctrl+q", "quit", "key.quit", show=False, priority=True),  # in the title bar too
     Key("dash.refresh", "r", "refresh", "key.refresh"),
     Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
     Key("dash.followup", "u", "show_followup", "key.show_followup"),

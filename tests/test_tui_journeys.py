@@ -428,6 +428,14 @@ async def test_ledger_scrolls_continuously_fetching_only_the_pages_it_shows(
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is led and table.cursor == 1  # back in the same place
+        # the mouse: a click moves the cursor, a click on the cursor row opens it
+        assert await pilot.click(LedgerTable, offset=(2, 3))
+        await settle(pilot)
+        assert table.cursor == 3 and app.screen is led
+        assert await pilot.click(LedgerTable, offset=(2, 3))
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RequestDetailScreen"
+        assert app.screen.request_id == table.row_at(3)["id"]  # type: ignore[index]
     assert calls and all(limit is not None and limit <= 2 for limit, _ in calls)
 
 

@@ -31,6 +31,12 @@ def localize_bindings(node: DOMNode) -> None:
     node._bindings = BindingsMap.from_keys(keys)
 
 
+def title_line(screen_name: str) -> str:
+    """The title bar: where you are, and the two keys the footer leaves out (help and quit) so that the
+    screen's own keys and the F-keys fit in 80 cells."""
+    return f" {t('app.title')}  >  {screen_name}   [F1 {t('key.help')}]  [Ctrl+Q {t('key.quit')}]"
+
+
 def error_message(exc: BaseException) -> str:
     """A clear, translated message for any error the core raises."""
     from qi_station.errors import DatabaseError, NotFoundError, ValidationError
@@ -105,7 +111,7 @@ class MainScreen(StationScreen):
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long
 
     def title_text(self) -> str:
-        return f" {t('app.title')}  >  {t('screen.' + self.SCREEN_KEY)}   [F1 {t('key.help')}]"
+        return title_line(t("screen." + self.SCREEN_KEY))
 
     def compose_body(self) -> Any:
         yield from ()

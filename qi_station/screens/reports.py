@@ -89,8 +89,20 @@ class ReportsScreen(MainScreen):
             t("reports.resolved", n=s["resolved"], solved=s["problems_solved"], cost=f"{s['cost_saved']:.2f}"),
             t("reports.closed", n=s["closed"], sat=sat),
         ]))
-        parts = [f"{element_name(e)} {s['by_element'][e]}" for e in domain.ELEMENTS]
-        self.query_one("#by-element", Static).update("   ".join(parts))
+        self._by_element = [f"{element_name(e)} {s['by_element'][e]}" for e in domain.ELEMENTS]
+        self._show_by_element()
+
+    def _show_by_element(self) -> None:
+        from qi_station.screens.dashboard import flow
+
+        parts = getattr(self, "_by_element", None)
+        if parts:
+            box = self.query_one("#by-element", Static)
+            width = box.content_region.width or max(20, self.size.width - 4)
+            box.update(flow(parts, max(20, width)))
+
+    def on_resize(self) -> None:
+        self._show_by_element()
         self.add_class("loaded")
 
     def action_export(self) -> None:

@@ -22,7 +22,7 @@ from qi_station.i18n import (
     t,
     urgency_name,
 )
-from qi_station.screens.base import StationScreen, error_message
+from qi_station.screens.base import StationScreen, error_message, title_line
 
 MOVE_KEYS = {"accepted": "detail.accept", "in_progress": "detail.start", "waiting": "detail.wait",
              "resolved": "detail.resolve", "closed": "detail.close", "on_hold": "detail.hold",
@@ -54,7 +54,7 @@ class RequestDetailScreen(StationScreen):
         self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
     def compose(self) -> ComposeResult:
-        yield Static(f" {t('app.title')}  >  {t('screen.detail')}   [F1 {t('key.help')}]",
+        yield Static(title_line(t("screen.detail")),
                      id="titlebar", markup=False)
         with VerticalScroll(id="detail"):
             with Vertical(classes="panel"):

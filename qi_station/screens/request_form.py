@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from qi_station import domain, keymap
 from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
-from qi_station.screens.base import StationScreen, error_message
+from qi_station.screens.base import StationScreen, error_message, title_line
 from qi_station.screens.widgets import Chip, Choice
 
 # ValidationError.field -> the widget whose error slot shows it
@@ -47,7 +47,7 @@ class RequestFormScreen(StationScreen):
         self._submitted: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(f" {t('app.title')}  >  {t('screen.new_request')}   [F1 {t('key.help')}]",
+        yield Static(title_line(t("screen.new_request")),
                      id="titlebar", markup=False)
         with VerticalScroll(id="form"):
             with Horizontal(classes="frow"):
