@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import typer
 
 from qi_station import __version__, domain
 from qi_station.clikit import OPTS, emit_json, handle_errors, station_db
+from qi_station.timeutil import iso_local
 
 app = typer.Typer(
     help="qi-station: 质量基础设施一站式服务工作站 (Shandong QI one-stop service workstation).",
@@ -91,23 +91,12 @@ _TIME_KEYS = ("received_at", "accepted_at", "resolved_at", "closed_at", "cancell
               "followup_at", "at")
 
 
-def _iso_local(value: Any) -> Any:
-    if not value or not isinstance(value, str):
-        return value
-    from qi_station.timeutil import local
-
-    try:
-        return local(datetime.fromisoformat(value)).isoformat(timespec="seconds")
-    except ValueError:
-        return value
-
-
 def present(d: dict[str, Any]) -> dict[str, Any]:
     """Times as ISO-8601 in Asia/Shanghai for JSON output; nested events too."""
     out = dict(d)
     for k in _TIME_KEYS:
         if k in out:
-            out[k] = _iso_local(out[k])
+            out[k] = iso_local(out[k])
     for k in ("events", "referrals"):
         if isinstance(out.get(k), list):
             out[k] = [present(x) for x in out[k]]
@@ -123,7 +112,7 @@ def _status_label(s: str) -> str:
 
 
 def _local_short(value: str | None) -> str:
-    v = _iso_local(value)
+    v = iso_local(value)
     return v[:16].replace("T", " ") if isinstance(v, str) else ""
 
 

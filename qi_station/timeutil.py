@@ -56,6 +56,18 @@ def local(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC).astimezone(TZ)
 
 
+def iso_local(value: object) -> object:
+    """A stored naive-UTC time (text or datetime) as ISO-8601 in Asia/Shanghai; others unchanged."""
+    if isinstance(value, datetime):
+        return local(value).isoformat(timespec="seconds")
+    if not value or not isinstance(value, str):
+        return value
+    try:
+        return local(datetime.fromisoformat(value)).isoformat(timespec="seconds")
+    except ValueError:
+        return value
+
+
 def local_date(dt: datetime) -> date:
     return local(dt).date()
 

@@ -27,6 +27,7 @@ from qi_station.sync.proto import (
     parse_enroll_token,
     schema_head,
 )
+from qi_station.timeutil import iso_local
 
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -98,27 +99,13 @@ class HubClient:
 
 
 # ---- status -----------------------------------------------------------------------------------
-def _iso_local(value: str | None) -> str | None:
-    """A stored naive-UTC time as ISO-8601 in Asia/Shanghai (as every --json time is)."""
-    if not value:
-        return value
-    from datetime import datetime
-
-    from qi_station.timeutil import local
-
-    try:
-        return local(datetime.fromisoformat(value)).isoformat(timespec="seconds")
-    except ValueError:
-        return value
-
-
 def sync_status(db_path: str | Path | None) -> dict[str, Any]:
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
         conflicts = conn.execute("SELECT COUNT(*) FROM sync_conflict WHERE resolved = 0").fetchone()[0]
         return {
             "hub": S.kv_get(conn, "hub_url"),
-            "last_success": _iso_local(S.kv_get(conn, "last_success")),
+            "last_success": iso_local(S.kv_get(conn, "last_success")),
             "pending": S.pending(conn),
             "last_error": S.kv_get(conn, "last_error"),
             "station": S.station_code(conn),

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qi_station.db.session import jsonable
 from qi_station.sync import keys
 from qi_station.sync.proto import (
     HUB_REQUEST_FIELDS,
@@ -167,11 +168,8 @@ def coerce_row(table: str, row: Any) -> dict[str, Any]:
 
 
 def wire_value(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return to_db(v)
-    if isinstance(v, date):
-        return v.isoformat()
-    return v
+    """Datetimes in the storage format, dates as ISO: the same form as the station's outbox rows."""
+    return jsonable(v)
 
 
 # ---- the hub --------------------------------------------------------------------------------
