@@ -10,6 +10,7 @@ from typing import Any
 from qi_station import domain
 from qi_station.errors import NotFoundError, ValidationError
 from qi_station.timeutil import month_bounds_utc, to_db, today_local
+from qi_station.validate import parse_element
 
 SORTS = {
     "received_desc": "r.received_at DESC, r.number DESC",
@@ -65,11 +66,8 @@ def _filters(
         where.append(f"r.status IN ({','.join('?' * len(opens))}) AND r.promised_date < ?")
         params += [*opens, today_local().isoformat()]
     if element:
-        code = domain.element_code(element)
-        if code is None:
-            raise ValidationError("element", "element", f"unknown element {element!r}")
         where.append("instr(r.elements, ?) > 0")
-        params.append(f'"{code}"')
+        params.append(f'"{parse_element(element)}"')
     if text and text.strip():
         t = text.strip()
         where.append("(instr(r.title, ?) > 0 OR instr(r.number, ?) > 0 OR instr(e.name, ?) > 0 OR e.uscc = ?)")

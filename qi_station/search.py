@@ -23,6 +23,7 @@ from typing import Any
 from qi_station import domain
 from qi_station.errors import ValidationError
 from qi_station.timeutil import today_local
+from qi_station.validate import parse_element
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
@@ -97,11 +98,8 @@ def search(
     where = ["t.deleted = 0"]
     params: list[Any] = []
     if element:
-        code = domain.element_code(element)
-        if code is None:
-            raise ValidationError("element", "element", f"unknown element {element!r}")
         where.append("instr(t.elements, ?) > 0")
-        params.append(f'"{code}"')
+        params.append(f'"{parse_element(element)}"')
     if city:
         if city not in domain.CITIES:
             raise ValidationError("city", "gbt2260", f"not a Shandong city code: {city!r} / 非山东地市代码")

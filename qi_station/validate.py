@@ -77,17 +77,23 @@ def clean_text(value: str | None, field: str, *, required: bool = False, limit: 
     return v
 
 
+def parse_element(value: str, field: str = "element") -> str:
+    """One N element, by code or Chinese name -> its code."""
+    code = domain.element_code(value)
+    if code is None:
+        raise ValidationError(
+            field, "element", f"unknown element {value!r}; use {', '.join(domain.ELEMENTS)} / 未知服务要素"
+        )
+    return code
+
+
 def parse_elements(value: str | list[str] | tuple[str, ...], field: str = "elements") -> list[str]:
     items = re.split(r"[,，、;；\s]+", value) if isinstance(value, str) else list(value)
     out: list[str] = []
     for raw in items:
         if not raw or not raw.strip():
             continue
-        code = domain.element_code(raw)
-        if code is None:
-            raise ValidationError(
-                field, "element", f"unknown element {raw!r}; use {', '.join(domain.ELEMENTS)} / 未知服务要素"
-            )
+        code = parse_element(raw, field)
         if code not in out:
             out.append(code)
     if not out:

@@ -111,22 +111,19 @@ class SyncScreen(MainScreen):
             self.run_job("sync", "")
 
     def action_export_bundle(self) -> None:
-        path = self.query_one("#bundle", Input).value.strip()
-        if not path:
-            self.notify(t("sync.need_path"), severity="warning")
-            self.query_one("#bundle", Input).focus()
-            return
-        if self._need_client():
-            self.run_job("export", path)
+        self._bundle_job("export")
 
     def action_import_bundle(self) -> None:
+        self._bundle_job("import")
+
+    def _bundle_job(self, job: str) -> None:
         path = self.query_one("#bundle", Input).value.strip()
         if not path:
             self.notify(t("sync.need_path"), severity="warning")
             self.query_one("#bundle", Input).focus()
             return
         if self._need_client():
-            self.run_job("import", path)
+            self.run_job(job, path)
 
     @work(thread=True, exclusive=True, group="sync-job")
     def run_job(self, job: str, path: str) -> None:
