@@ -4,7 +4,7 @@
     python benchmarks/bench_core.py --rebuild        # regenerate the DB (and time `generate`)
     python benchmarks/bench_core.py --update-docs    # also rewrite the "## Core" section of docs/benchmarks.md
 
-The database is generated once by ``qi_station.generate`` (1 000 000 requests, 200 000 library
+The database is generated once by ``qi_station.devtools.generate`` (1 000 000 requests, 200 000 library
 rows, seed 1) and cached under ``benchmarks/out/`` (git-ignored); the generation time is kept in a
 JSON file beside it. Every figure is printed beside a raw-``sqlite3`` baseline measured in the same
 run on the same file. Not a test: nothing here asserts a time.
@@ -37,20 +37,28 @@ sys.path.insert(0, str(ROOT))
 # Queries per class and library: every one of them matches something in the generated data.
 QUERIES: dict[str, dict[str, list[str]]] = {
     "1-char Chinese": {
-        "experts": ["王", "曾", "单", "华"], "institutions": ["检", "济", "宁", "计"],
-        "equipment": ["仪", "谱", "箱", "机"], "projects": ["质", "济", "品", "宁"],
+        "experts": ["王", "曾", "单", "华"],
+        "institutions": ["检", "济", "宁", "计"],
+        "equipment": ["仪", "谱", "箱", "机"],
+        "projects": ["质", "济", "品", "宁"],
     },
     "2-char Chinese": {
-        "experts": ["王明", "曾华", "建国", "晓燕"], "institutions": ["济南", "济宁", "检测", "认证"],
-        "equipment": ["光谱", "色谱", "试验", "测量"], "projects": ["济南", "提升", "标准", "品牌"],
+        "experts": ["王明", "曾华", "建国", "晓燕"],
+        "institutions": ["济南", "济宁", "检测", "认证"],
+        "equipment": ["光谱", "色谱", "试验", "测量"],
+        "projects": ["济南", "提升", "标准", "品牌"],
     },
     "4-char Chinese": {
-        "experts": ["压力计量", "食品检测", "标准化管", "高级工程"], "institutions": ["检验检测", "计量校准", "济南华正", "质量检验"],
-        "equipment": ["扫描电子", "试验机", "三坐标测", "激光跟踪"], "projects": ["质量提升", "标准化试", "品牌培育", "济宁纺织"],
+        "experts": ["压力计量", "食品检测", "标准化管", "高级工程"],
+        "institutions": ["检验检测", "计量校准", "济南华正", "质量检验"],
+        "equipment": ["扫描电子", "试验机", "三坐标测", "激光跟踪"],
+        "projects": ["质量提升", "标准化试", "品牌培育", "济宁纺织"],
     },
     "initials": {
-        "experts": ["wm", "zqh", "sx", "ljg"], "institutions": ["jn", "jnhz", "jyjc", "qd"],
-        "equipment": ["sm", "gpy", "wnclsyj", "sz"], "projects": ["jn", "zltsxm", "bzh", "jnfz"],
+        "experts": ["wm", "zqh", "sx", "ljg"],
+        "institutions": ["jn", "jnhz", "jyjc", "qd"],
+        "equipment": ["sm", "gpy", "wnclsyj", "sz"],
+        "projects": ["jn", "zltsxm", "bzh", "jnfz"],
     },
 }
 MISS_QUERIES = {"experts": "蓝鲸号", "institutions": "蓝鲸号", "equipment": "蓝鲸号", "projects": "蓝鲸号"}
@@ -89,12 +97,19 @@ def machine() -> dict[str, str]:
         load = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     except OSError:
         load = "n/a"
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "python": platform.python_version(), "load": load,
-            "sqlite": sqlite3.sqlite_version, "os": f"{platform.system()} {platform.release()}"}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": ram,
+        "python": platform.python_version(),
+        "load": load,
+        "sqlite": sqlite3.sqlite_version,
+        "os": f"{platform.system()} {platform.release()}",
+    }
 
 
 def build_db(requests: int, library: int, seed: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
-    from qi_station.generate import generate
+    from qi_station.devtools.generate import generate
 
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / f"core-{requests}-{library}-s{seed}.db"
@@ -125,38 +140,60 @@ def build_db(requests: int, library: int, seed: int, rebuild: bool) -> tuple[Pat
 
 
 def bench_save(db: Path, n: int) -> dict[str, Any]:
-    from qi_station import ledger
+    from qi_station.services import ledger
 
     conn = sqlite3.connect(db)
     ents = conn.execute("SELECT name, uscc FROM enterprise ORDER BY random() LIMIT ?", (n + 5,)).fetchall()
     conn.close()
     times = []
     for i, (name, uscc) in enumerate(ents):
-        inp = ledger.RequestInput(enterprise=name, uscc=uscc, elements="计量,检验检测", title=f"基准测试需求 {i}",
-                                  channel="phone", operator="bench")
+        inp = ledger.RequestInput(
+            enterprise=name,
+            uscc=uscc,
+            elements="计量,检验检测",
+            title=f"基准测试需求 {i}",
+            channel="phone",
+            operator="bench",
+        )
         ms = timed(lambda inp=inp: ledger.create_request(db, inp))
         if i >= 5:  # warm-up: imports, engine, first statements
             times.append(ms)
     # baseline: one raw INSERT of a request row + COMMIT, synchronous=FULL (WAL), same file
     from qi_station.db.engine import connect
-    from qi_station.generate import REQUEST_COLUMNS, new_id
+    from qi_station.devtools.generate import REQUEST_COLUMNS, new_id
 
     conn = connect(db)
     ent_id = conn.execute("SELECT id FROM enterprise LIMIT 1").fetchone()[0]
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     rng = random.Random(0)
     base = []
-    sql = f"INSERT INTO request ({', '.join(REQUEST_COLUMNS)}) VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
+    sql = (
+        f"INSERT INTO request ({', '.join(REQUEST_COLUMNS)}) VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
+    )
     ids = []
     for i in range(n):
         rid = new_id(rng, int(time.time() * 1000))
         ids.append(rid)
         row = {c: None for c in REQUEST_COLUMNS}
-        row.update(id=rid, number=f"BENCH-200001-{i:04d}", station_code="BENCH", enterprise_id=ent_id,
-                   elements='["metrology"]', title="baseline", channel="phone", urgency="normal",
-                   received_at="2000-01-01 00:00:00.000000", promised_date="2000-01-16", status="new",
-                   s_rev=1, h_rev=0, seq=0, deleted=0, created_at="2000-01-01 00:00:00.000000",
-                   updated_at="2000-01-01 00:00:00.000000")
+        row.update(
+            id=rid,
+            number=f"BENCH-200001-{i:04d}",
+            station_code="BENCH",
+            enterprise_id=ent_id,
+            elements='["metrology"]',
+            title="baseline",
+            channel="phone",
+            urgency="normal",
+            received_at="2000-01-01 00:00:00.000000",
+            promised_date="2000-01-16",
+            status="new",
+            s_rev=1,
+            h_rev=0,
+            seq=0,
+            deleted=0,
+            created_at="2000-01-01 00:00:00.000000",
+            updated_at="2000-01-01 00:00:00.000000",
+        )
         vals = tuple(row[c] for c in REQUEST_COLUMNS)
 
         def one(vals: tuple[Any, ...] = vals) -> None:
@@ -167,14 +204,25 @@ def bench_save(db: Path, n: int) -> dict[str, Any]:
         base.append(timed(one))
     conn.executemany("DELETE FROM request WHERE id = ?", [(i,) for i in ids])
     conn.close()
-    return {"n": len(times), "p50": statistics.median(times), "p95": pct(times, 95), "max": max(times),
-            "base_p50": statistics.median(base), "base_p95": pct(base, 95)}
+    return {
+        "n": len(times),
+        "p50": statistics.median(times),
+        "p95": pct(times, 95),
+        "max": max(times),
+        "base_p50": statistics.median(base),
+        "base_p95": pct(base, 95),
+    }
 
 
 def bench_search(db: Path, rounds: int) -> dict[str, Any]:
-    from qi_station.search import search
+    from qi_station.services.search import search
 
-    kinds_table = {"experts": "expert", "institutions": "institution", "equipment": "equipment", "projects": "project"}
+    kinds_table = {
+        "experts": "expert",
+        "institutions": "institution",
+        "equipment": "equipment",
+        "projects": "project",
+    }
     out: dict[str, Any] = {}
     per_query: dict[tuple[str, str], list[float]] = {}
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -187,13 +235,21 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
             for kind, qs in per_kind.items():
                 for q in qs:
                     res: list[Any] = []
-                    ours.append(timed(lambda kind=kind, q=q, res=res: res.extend(search(db, kind, q, limit=50))))
+                    ours.append(
+                        timed(lambda kind=kind, q=q, res=res: res.extend(search(db, kind, q, limit=50)))
+                    )
                     per_query.setdefault((kind, q), []).append(ours[-1])
                     hits.append(len(res))
                     sql = f"SELECT id, name FROM {kinds_table[kind]} WHERE instr({col}, ?) > 0 LIMIT 50"
                     base.append(timed(lambda sql=sql, q=q: conn.execute(sql, (q,)).fetchall()))
-        out[cls] = {"p50": statistics.median(ours), "p95": pct(ours, 95), "base_p50": statistics.median(base),
-                    "base_p95": pct(base, 95), "min_hits": min(hits), "n": len(ours)}
+        out[cls] = {
+            "p50": statistics.median(ours),
+            "p95": pct(ours, 95),
+            "base_p50": statistics.median(base),
+            "base_p95": pct(base, 95),
+            "min_hits": min(hits),
+            "n": len(ours),
+        }
     # worst case: nothing matches, every tier scans the table
     ours, base = [], []
     for _ in range(max(1, rounds // 2)):
@@ -201,9 +257,14 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
             ours.append(timed(lambda kind=kind, q=q: search(db, kind, q, limit=50)))
             sql = f"SELECT id, name FROM {kinds_table[kind]} WHERE instr(haystack, ?) > 0 LIMIT 50"
             base.append(timed(lambda sql=sql, q=q: conn.execute(sql, (q,)).fetchall()))
-    out["no match (3 chars)"] = {"p50": statistics.median(ours), "p95": pct(ours, 95),
-                                 "base_p50": statistics.median(base), "base_p95": pct(base, 95), "min_hits": 0,
-                                 "n": len(ours)}
+    out["no match (3 chars)"] = {
+        "p50": statistics.median(ours),
+        "p95": pct(ours, 95),
+        "base_p50": statistics.median(base),
+        "base_p95": pct(base, 95),
+        "min_hits": 0,
+        "n": len(ours),
+    }
     conn.close()
     slow = sorted(((statistics.median(v), k) for k, v in per_query.items()), reverse=True)[:6]
     out["_slowest"] = [f"{kind} {q!r} {ms:.1f} ms" for ms, (kind, q) in slow]
@@ -212,22 +273,28 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
 
 def busiest_month(db: Path) -> tuple[str, int]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    row = conn.execute("SELECT substr(number, length(number) - 10, 6) AS m, count(*) FROM request "
-                       "WHERE number NOT LIKE 'BENCH-%' GROUP BY m ORDER BY 2 DESC LIMIT 1").fetchone()
+    row = conn.execute(
+        "SELECT substr(number, length(number) - 10, 6) AS m, count(*) FROM request "
+        "WHERE number NOT LIKE 'BENCH-%' GROUP BY m ORDER BY 2 DESC LIMIT 1"
+    ).fetchone()
     conn.close()
     return f"{row[0][:4]}-{row[0][4:]}", row[1]
 
 
 def bench_list(db: Path, month: str, rounds: int) -> dict[str, Any]:
-    from qi_station.queries import list_requests
-    from qi_station.timeutil import month_bounds_utc, to_db
+    from qi_station.core.clock import month_bounds_utc, to_db
+    from qi_station.services.queries import list_requests
 
     rows: list[Any] = []
-    ours = [timed(lambda: rows.__setitem__(slice(None), list_requests(db, month=month))) for _ in range(rounds)]
+    ours = [
+        timed(lambda: rows.__setitem__(slice(None), list_requests(db, month=month))) for _ in range(rounds)
+    ]
     start, end = month_bounds_utc(month)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    sql = ("SELECT r.*, e.name AS enterprise_name FROM request r JOIN enterprise e ON e.id = r.enterprise_id "
-           "WHERE r.received_at >= ? AND r.received_at < ? ORDER BY r.received_at DESC")
+    sql = (
+        "SELECT r.*, e.name AS enterprise_name FROM request r JOIN enterprise e ON e.id = r.enterprise_id "
+        "WHERE r.received_at >= ? AND r.received_at < ? ORDER BY r.received_at DESC"
+    )
     base = [timed(lambda: conn.execute(sql, (to_db(start), to_db(end))).fetchall()) for _ in range(rounds)]
     conn.close()
     exe = shutil.which("qi-station") or str(Path(sys.executable).with_name("qi-station"))
@@ -235,24 +302,41 @@ def bench_list(db: Path, month: str, rounds: int) -> dict[str, Any]:
     for _ in range(max(3, rounds // 2)):
         t = time.perf_counter()
         with open(os.devnull, "w", encoding="utf-8") as devnull:
-            subprocess.run([exe, "--db", str(db), "request", "list", "--month", month, "--json"], check=True,
-                           stdout=devnull)
+            subprocess.run(
+                [exe, "--db", str(db), "request", "list", "--month", month, "--json"],
+                check=True,
+                stdout=devnull,
+            )
         cli.append((time.perf_counter() - t) * 1000)
-    raw_py = (f"import sqlite3, json; c = sqlite3.connect({str(db)!r}); c.row_factory = sqlite3.Row; "
-              f"print(json.dumps([dict(r) for r in c.execute({sql!r}, ({to_db(start)!r}, {to_db(end)!r}))], "
-              "ensure_ascii=False))")
+    raw_py = (
+        f"import sqlite3, json; c = sqlite3.connect({str(db)!r}); c.row_factory = sqlite3.Row; "
+        f"print(json.dumps([dict(r) for r in c.execute({sql!r}, ({to_db(start)!r}, {to_db(end)!r}))], "
+        "ensure_ascii=False))"
+    )
     cli_base = []
     for _ in range(max(3, rounds // 2)):
         t = time.perf_counter()
         with open(os.devnull, "w", encoding="utf-8") as devnull:
             subprocess.run([sys.executable, "-c", raw_py], check=True, stdout=devnull)
         cli_base.append((time.perf_counter() - t) * 1000)
-    return {"rows": len(rows), "p50": statistics.median(ours), "base_p50": statistics.median(base),
-            "cli_p50": statistics.median(cli), "cli_base_p50": statistics.median(cli_base)}
+    return {
+        "rows": len(rows),
+        "p50": statistics.median(ours),
+        "base_p50": statistics.median(base),
+        "cli_p50": statistics.median(cli),
+        "cli_base_p50": statistics.median(cli_base),
+    }
 
 
-def report(args: argparse.Namespace, meta: dict[str, Any], save: dict[str, Any], srch: dict[str, Any],
-           lst: dict[str, Any], month: str, mach: dict[str, str]) -> str:
+def report(
+    args: argparse.Namespace,
+    meta: dict[str, Any],
+    save: dict[str, Any],
+    srch: dict[str, Any],
+    lst: dict[str, Any],
+    month: str,
+    mach: dict[str, str],
+) -> str:
     lines = [
         f"Machine: {mach['nproc']} CPU ({mach['cpu']}), {mach['ram']} RAM, {mach['os']}, Python {mach['python']}, "
         f"SQLite {mach['sqlite']}; load average (1/5/15 min) at the end of the run {mach['load']}. Measured {datetime.now(UTC).strftime('%Y-%m-%d')} by `python benchmarks/bench_core.py`.",
@@ -275,31 +359,41 @@ def report(args: argparse.Namespace, meta: dict[str, Any], save: dict[str, Any],
     for cls, r in srch.items():
         if cls.startswith("_"):
             continue
-        base_what = "`instr(name_initials, ?)`" if cls == "initials" else (
-            "`instr(haystack, ?)`" if cls.startswith("no match") else "`instr(name, ?)`")
+        base_what = (
+            "`instr(name_initials, ?)`"
+            if cls == "initials"
+            else ("`instr(haystack, ?)`" if cls.startswith("no match") else "`instr(name, ?)`")
+        )
         goal = "p95 ≤ 25 ms" if not cls.startswith("no match") else "(worst case, no goal)"
         lines.append(
             f"| Library search, {cls}, `search(db, kind, q, limit=50)` (n={r['n']}, 4 libraries) "
             f"| p95 {r['p95']:.1f} ms (p50 {r['p50']:.1f}) | p95 {r['base_p95']:.1f} ms (p50 {r['base_p50']:.1f}): "
-            f"{base_what} LIMIT 50 | {goal} |")
+            f"{base_what} LIMIT 50 | {goal} |"
+        )
     lines += [
-        f"| `queries.list_requests(db, month=\"{month}\")` ({lst['rows']:,} rows, busiest month) "
+        f'| `queries.list_requests(db, month="{month}")` ({lst["rows"]:,} rows, busiest month) '
         f"| {lst['p50']:.0f} ms (median) | {lst['base_p50']:.0f} ms: month-range SELECT + JOIN, fetchall | — |",
         f"| CLI `qi-station --db X request list --month {month} --json > /dev/null` | {lst['cli_p50']:.0f} ms (median, "
         f"whole process) | {lst['cli_base_p50']:.0f} ms: `python -c` doing the same SELECT + json.dumps | — |",
         "",
-        "Goals: " + "; ".join(
+        "Goals: "
+        + "; ".join(
             [f"request save p95 ≤ 10 ms {'met' if save['p95'] <= 10 else 'NOT met'}"]
-            + [f"search {cls} p95 ≤ 25 ms {'met' if r['p95'] <= 25 else 'NOT met'}"
-               for cls, r in srch.items() if not cls.startswith(("_", "no match"))]
-            + [f"generate < 60 s {'met' if meta['seconds'] < 60 else 'NOT met'} ({meta['seconds']:.1f} s)"]) + ".",
+            + [
+                f"search {cls} p95 ≤ 25 ms {'met' if r['p95'] <= 25 else 'NOT met'}"
+                for cls, r in srch.items()
+                if not cls.startswith(("_", "no match"))
+            ]
+            + [f"generate < 60 s {'met' if meta['seconds'] < 60 else 'NOT met'} ({meta['seconds']:.1f} s)"]
+        )
+        + ".",
         "",
         "Slowest search queries (median): " + "; ".join(srch["_slowest"]) + ".",
         "",
         "Notes: search times include opening a connection per call (as the CLI does). Request saves go into "
         "the cached benchmark database (they stay there; the baseline rows are deleted). The generated "
         "database keeps a full event history for the last 12 months and one back-filled `created` event for "
-        "older requests (see `qi_station/generate.py`).",
+        "older requests (see `qi_station/devtools/generate.py`).",
     ]
     return "\n".join(lines)
 
@@ -310,9 +404,9 @@ def update_docs(section: str) -> None:
     if not m:
         text = text.rstrip("\n") + "\n\n## Core (station database, search, ledger)\n\n" + section + "\n"
     else:
-        nxt = re.search(r"^## ", text[m.end():], flags=re.M)
+        nxt = re.search(r"^## ", text[m.end() :], flags=re.M)
         end = m.end() + nxt.start() if nxt else len(text)
-        text = text[:m.end()] + "\n" + section + "\n\n" + text[end:]
+        text = text[: m.end()] + "\n" + section + "\n\n" + text[end:]
     with open(DOCS, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
 
@@ -325,11 +419,15 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true", help="regenerate the cached database")
     ap.add_argument("--saves", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--update-docs", action="store_true", help='rewrite the "## Core" section of docs/benchmarks.md')
+    ap.add_argument(
+        "--update-docs", action="store_true", help='rewrite the "## Core" section of docs/benchmarks.md'
+    )
     args = ap.parse_args()
     db, meta = build_db(args.requests, args.library, args.seed, args.rebuild)
-    print(f"database {db} ({meta.get('db_bytes', 0) / 2**30:.2f} GiB), generated in {meta['seconds']} s",
-          file=sys.stderr)
+    print(
+        f"database {db} ({meta.get('db_bytes', 0) / 2**30:.2f} GiB), generated in {meta['seconds']} s",
+        file=sys.stderr,
+    )
     month, _ = busiest_month(db)
     srch = bench_search(db, args.rounds)
     lst = bench_list(db, month, args.rounds)

@@ -3,7 +3,7 @@
     python benchmarks/bench_reports.py [--db PATH] [--requests 1000000] [--library 20000] [--seed 7]
                                        [--month YYYY-MM] [--repeat 5] [--index]
 
-Generates the database with ``qi_station.generate.generate`` when it does not exist. Both sides compute
+Generates the database with ``qi_station.devtools.generate.generate`` when it does not exist. Both sides compute
 the figures of one month (every JSON figure: counts, open/overdue at the end from the event history,
 breakdowns, outcomes, satisfaction, referrals, medians, the 12-month series, year to date, every detail
 row) in the same run, alternately, after one warm-up each; the medians of ``--repeat`` runs are compared.
@@ -36,7 +36,7 @@ def ts(dt: datetime) -> str:
 
 def raw_report(db: Path, month: str) -> dict[str, Any]:
     """The same figures with stdlib sqlite3 and hand-written SQL (no SQLAlchemy, no report module)."""
-    from qi_station.timeutil import month_bounds_utc, previous_month
+    from qi_station.core.clock import month_bounds_utc, previous_month
 
     months = [month]
     for _ in range(11):
@@ -57,19 +57,35 @@ def raw_report(db: Path, month: str) -> dict[str, Any]:
     con.execute("BEGIN")
     # the station database holds one station's requests: no station filter (as in the report)
     zero = [0] * 12
-    ser: dict[str, list[int]] = {k: list(zero) for k in
-                                 ("received", "accepted", "resolved", "closed", "cancelled", "ps", "cents",
-                                  "rated", "satisfied", "delta")}
+    ser: dict[str, list[int]] = {
+        k: list(zero)
+        for k in (
+            "received",
+            "accepted",
+            "resolved",
+            "closed",
+            "cancelled",
+            "ps",
+            "cents",
+            "rated",
+            "satisfied",
+            "delta",
+        )
+    }
     for bk, n in con.execute(
         f"SELECT {bucket('received_at')}, COUNT(*) FROM request WHERE received_at >= ? AND received_at < ? "
-        "AND deleted = 0 GROUP BY 1", (b[0], end)):
+        "AND deleted = 0 GROUP BY 1",
+        (b[0], end),
+    ):
         ser["received"][bk] = n
     for bk, st, n, rated, sat in con.execute(
         f"SELECT {bucket('e.at')}, e.to_status, COUNT(DISTINCT e.request_id), "
         "SUM(e.to_status = 'closed' AND r.satisfaction IS NOT NULL), SUM(e.to_status = 'closed' AND r.satisfaction >= 3) "
         "FROM request_event e JOIN request r ON r.id = e.request_id WHERE e.at >= ? AND e.at < ? AND e.kind = 'status' "
         "AND e.to_status IN ('accepted','resolved','closed','cancelled') AND r.deleted = 0 "
-        "GROUP BY 1, 2", (b[0], end)):
+        "GROUP BY 1, 2",
+        (b[0], end),
+    ):
         ser[st][bk] = n
         if st == "closed":
             ser["rated"][bk], ser["satisfied"][bk] = rated, sat
@@ -80,7 +96,8 @@ def raw_report(db: Path, month: str) -> dict[str, Any]:
         "AND e.to_status = 'resolved' AND r.deleted = 0 AND NOT EXISTS (SELECT 1 FROM "
         "request_event e2 WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
         f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < ? AND {bucket('e2.at')} = {bucket('e.at')}) GROUP BY 1",
-        (b[0], end, end)):
+        (b[0], end, end),
+    ):
         ser["ps"][bk], ser["cents"][bk] = ps or 0, cents or 0
     delta = f"(COALESCE(e.to_status IN ({OPEN_SQL}), 0) - COALESCE(e.from_status IN ({OPEN_SQL}), 0))"
     before = od = od_prev = 0
@@ -89,7 +106,8 @@ def raw_report(db: Path, month: str) -> dict[str, Any]:
         f"SUM(CASE WHEN e.at < ? AND r.promised_date < ? THEN {delta} ELSE 0 END) "
         "FROM request_event e JOIN request r ON r.id = e.request_id WHERE e.at < ? AND e.kind IN "
         f"('created','status','referral') AND {delta} <> 0 AND r.deleted = 0 GROUP BY 1",
-        (dend, start, dprev, end)):
+        (dend, start, dprev, end),
+    ):
         if bk < 0:
             before += d or 0
         else:
@@ -101,18 +119,26 @@ def raw_report(db: Path, month: str) -> dict[str, Any]:
     for rid, st, at, rec, acc in con.execute(
         "SELECT e.request_id, e.to_status, e.at, r.received_at, r.accepted_at FROM request_event e JOIN request r "
         "ON r.id = e.request_id WHERE e.at >= ? AND e.at < ? AND e.kind = 'status' AND e.to_status IN "
-        "('accepted','resolved') AND r.deleted = 0", (start, end)):
+        "('accepted','resolved') AND r.deleted = 0",
+        (start, end),
+    ):
         if st == "accepted":
             if acc and start <= acc < end:
-                acc_h[rid] = (datetime.fromisoformat(acc) - datetime.fromisoformat(rec)).total_seconds() / 3600
+                acc_h[rid] = (
+                    datetime.fromisoformat(acc) - datetime.fromisoformat(rec)
+                ).total_seconds() / 3600
         elif rid not in res or at > res[rid][0]:
             res[rid] = (at, rec)
-    days = [(datetime.fromisoformat(a) - datetime.fromisoformat(r)).total_seconds() / 86400 for a, r in res.values()]
+    days = [
+        (datetime.fromisoformat(a) - datetime.fromisoformat(r)).total_seconds() / 86400
+        for a, r in res.values()
+    ]
     refs: Counter[tuple[str, str, str]] = Counter()
     for kind, iid, name, n in con.execute(
         "SELECT f.kind, f.item_id, f.item_name, COUNT(*) FROM referral f JOIN request r ON r.id = f.request_id "
         "WHERE f.created_at >= ? AND f.created_at < ? AND r.deleted = 0 GROUP BY 1, 2, 3",
-        (start, end)):
+        (start, end),
+    ):
         refs[(kind, iid, name)] = n
     con.row_factory = sqlite3.Row
     details = []
@@ -125,7 +151,9 @@ def raw_report(db: Path, month: str) -> dict[str, Any]:
         "(SELECT COUNT(*) FROM request_event x WHERE x.request_id = r.id AND x.at >= ?1 AND x.at < ?2) AS events_in_month "
         "FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id WHERE r.deleted = 0 "
         "AND ((r.received_at >= ?1 AND r.received_at < ?2) OR r.id IN (SELECT request_id FROM request_event "
-        "WHERE at >= ?1 AND at < ?2)) ORDER BY r.received_at, r.number", (start, end)):
+        "WHERE at >= ?1 AND at < ?2)) ORDER BY r.received_at, r.number",
+        (start, end),
+    ):
         d = dict(row)
         if start <= d["received_at"] < end:
             ents.add(d["enterprise_id"])
@@ -135,10 +163,14 @@ def raw_report(db: Path, month: str) -> dict[str, Any]:
             by_city[d["enterprise_city"] or "unknown"] += 1
         details.append(d)
     con.row_factory = None
-    first = dict(con.execute(
-        "SELECT enterprise_id, MIN(received_at) FROM request WHERE deleted = 0 AND enterprise_id IN "
-        "(SELECT enterprise_id FROM request WHERE received_at >= ?1 AND received_at < ?2 AND deleted = 0) "
-        "GROUP BY enterprise_id", (start, end)).fetchall())
+    first = dict(
+        con.execute(
+            "SELECT enterprise_id, MIN(received_at) FROM request WHERE deleted = 0 AND enterprise_id IN "
+            "(SELECT enterprise_id FROM request WHERE received_at >= ?1 AND received_at < ?2 AND deleted = 0) "
+            "GROUP BY enterprise_id",
+            (start, end),
+        ).fetchall()
+    )
     con.execute("SELECT MAX(updated_at) FROM request").fetchone()
     con.rollback()
     con.close()
@@ -150,31 +182,63 @@ def raw_report(db: Path, month: str) -> dict[str, Any]:
         tops.setdefault(kind, []).append((iid, name, n))
     ytd_idx = [i for i, mm in enumerate(months) if mm[:4] == month[:4]]
     return {
-        "received": ser["received"][11], "accepted": ser["accepted"][11], "resolved": ser["resolved"][11],
-        "closed": ser["closed"][11], "cancelled": ser["cancelled"][11], "open_at_end": open_end[11],
-        "overdue_at_end": od, "enterprises_served": len(ents),
+        "received": ser["received"][11],
+        "accepted": ser["accepted"][11],
+        "resolved": ser["resolved"][11],
+        "closed": ser["closed"][11],
+        "cancelled": ser["cancelled"][11],
+        "open_at_end": open_end[11],
+        "overdue_at_end": od,
+        "enterprises_served": len(ents),
         "new_enterprises": sum(1 for e in ents if first[e] >= start),
-        "by_element": dict(by_el), "by_channel": dict(by_ch), "by_city": dict(by_city),
-        "problems_solved": ser["ps"][11], "cost_saved_wan": round(ser["cents"][11] / 100, 2),
+        "by_element": dict(by_el),
+        "by_channel": dict(by_ch),
+        "by_city": dict(by_city),
+        "problems_solved": ser["ps"][11],
+        "cost_saved_wan": round(ser["cents"][11] / 100, 2),
         "satisfaction": {"rated": ser["rated"][11], "satisfied": ser["satisfied"][11]},
         "referrals": {k: counts[k] for k in counts},
-        "top": {k: [x[:2] for x in sorted(v, key=lambda t: (-t[2], t[1], t[0]))[:10]] for k, v in tops.items()},
+        "top": {
+            k: [x[:2] for x in sorted(v, key=lambda t: (-t[2], t[1], t[0]))[:10]] for k, v in tops.items()
+        },
         "median_hours_to_accept": round(statistics.median(acc_h.values()), 2) if acc_h else None,
         "median_days_to_resolve": round(statistics.median(days), 2) if days else None,
         "ytd_received": sum(ser["received"][i] for i in ytd_idx),
-        "series_received": ser["received"], "series_open": open_end,
-        "prev_overdue": od_prev, "details": len(details),
+        "series_received": ser["received"],
+        "series_open": open_end,
+        "prev_overdue": od_prev,
+        "details": len(details),
     }
 
 
 def report_core(rep: dict[str, Any]) -> dict[str, Any]:
     """The report's figures in the raw side's shape, for the cross-check."""
     return {
-        **{k: rep[k] for k in ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end",
-                               "overdue_at_end", "enterprises_served", "new_enterprises", "by_element",
-                               "by_channel", "by_city", "problems_solved", "cost_saved_wan",
-                               "median_hours_to_accept", "median_days_to_resolve")},
-        "satisfaction": {"rated": rep["satisfaction"]["rated"], "satisfied": rep["satisfaction"]["satisfied"]},
+        **{
+            k: rep[k]
+            for k in (
+                "received",
+                "accepted",
+                "resolved",
+                "closed",
+                "cancelled",
+                "open_at_end",
+                "overdue_at_end",
+                "enterprises_served",
+                "new_enterprises",
+                "by_element",
+                "by_channel",
+                "by_city",
+                "problems_solved",
+                "cost_saved_wan",
+                "median_hours_to_accept",
+                "median_days_to_resolve",
+            )
+        },
+        "satisfaction": {
+            "rated": rep["satisfaction"]["rated"],
+            "satisfied": rep["satisfaction"]["satisfied"],
+        },
         "referrals": {k: v for k, v in rep["referrals"]["counts"].items() if v},
         "top": {k: [(x["id"], x["name"]) for x in v] for k, v in rep["referrals"]["top"].items() if v},
         "ytd_received": rep["year_to_date"]["received"],
@@ -196,12 +260,12 @@ def main() -> int:
     ap.add_argument("--index", action="store_true", help="create ix_request_event_at first")
     a = ap.parse_args()
 
-    from qi_station.reports.compute import monthly_report
-    from qi_station.timeutil import last_full_month
+    from qi_station.core.clock import last_full_month
+    from qi_station.reports.figures import monthly_report
 
     db = Path(a.db)
     if not db.exists():
-        from qi_station.generate import generate
+        from qi_station.devtools.generate import generate
 
         db.parent.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
@@ -238,12 +302,18 @@ def main() -> int:
         t_raw.append(time.perf_counter() - t)
     rep_s, raw_s = statistics.median(t_rep), statistics.median(t_raw)
     ratio = rep_s / raw_s
-    print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()} "
-          f"sqlite {sqlite3.sqlite_version}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()} "
+        f"sqlite {sqlite3.sqlite_version}"
+    )
     print(f"db: {n_req:,} requests, {n_ev:,} events; ix_request_event_at: {'yes' if has_ix else 'no'}")
     print(f"month {month}: received {rep['received']:,}, details {len(rep['details']):,} rows")
-    print(f"report (SQLAlchemy Core + Python): median {rep_s * 1000:.0f} ms  {[round(x * 1000) for x in t_rep]}")
-    print(f"raw sqlite3 (same figures):        median {raw_s * 1000:.0f} ms  {[round(x * 1000) for x in t_raw]}")
+    print(
+        f"report (SQLAlchemy Core + Python): median {rep_s * 1000:.0f} ms  {[round(x * 1000) for x in t_rep]}"
+    )
+    print(
+        f"raw sqlite3 (same figures):        median {raw_s * 1000:.0f} ms  {[round(x * 1000) for x in t_raw]}"
+    )
     print(f"ratio {ratio:.2f} (budget {BUDGET}) -> {'OK' if ratio <= BUDGET else 'OVER BUDGET'}")
     return 0 if ratio <= BUDGET else 1
 

@@ -32,7 +32,7 @@ def free_port() -> int:
 
 def fill_hub(path: Path, n: int) -> None:
     """n library rows spread over the four tables, with hub seqs 1..n (straight SQL: this is setup)."""
-    from qi_station.timeutil import now_utc, to_db
+    from qi_station.core.clock import now_utc, to_db
 
     now = to_db(now_utc())
     c = sqlite3.connect(path)
@@ -40,7 +40,11 @@ def fill_hub(path: Path, n: int) -> None:
     per = n // 4
     seq = 0
     for t, extra_cols, extra in (
-        ("expert", ("employer", "specialty", "phone", "active_requests"), ("山东大学", "计量校准", "0531-88888888", 0)),
+        (
+            "expert",
+            ("employer", "specialty", "phone", "active_requests"),
+            ("山东大学", "计量校准", "0531-88888888", 0),
+        ),
         ("institution", ("short_name", "scope", "cma_expiry"), ("计量院", "长度 温度 压力", "2027-06-30")),
         ("equipment", ("model", "fee", "fee_unit", "shared"), ("X-100", 300, "hour", 1)),
         ("project", ("year", "lead", "description"), (2025, "张三", "标准化试点项目")),
@@ -49,10 +53,36 @@ def fill_hub(path: Path, n: int) -> None:
         for i in range(per):
             seq += 1
             name = f"{t}名称{i}号济南青岛"
-            rows.append((f"{t}-{i:07d}", name, "mingcheng", "mc", name.lower(), "370100", '["standards"]', 1, seq, 0,
-                         now, *extra))
-        cols = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev", "seq", "deleted",
-                "updated_at", *extra_cols)
+            rows.append(
+                (
+                    f"{t}-{i:07d}",
+                    name,
+                    "mingcheng",
+                    "mc",
+                    name.lower(),
+                    "370100",
+                    '["standards"]',
+                    1,
+                    seq,
+                    0,
+                    now,
+                    *extra,
+                )
+            )
+        cols = (
+            "id",
+            "name",
+            "name_py",
+            "name_initials",
+            "haystack",
+            "city_code",
+            "elements",
+            "rev",
+            "seq",
+            "deleted",
+            "updated_at",
+            *extra_cols,
+        )
         c.executemany(f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
     c.execute("UPDATE hub_counter SET value = ? WHERE name = 'seq'", (seq,))
     c.execute("COMMIT")
@@ -69,8 +99,11 @@ def baseline(src: Path, dst: Path) -> float:
         cur = a.execute(f"SELECT * FROM {t}")
         cols = [d[0] for d in cur.description]
         sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
-        b.executemany(f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                      f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE excluded.rev > {t}.rev", cur.fetchall())
+        b.executemany(
+            f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE excluded.rev > {t}.rev",
+            cur.fetchall(),
+        )
     b.execute("COMMIT")
     dt = time.perf_counter() - t0
     a.close()
@@ -82,15 +115,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--bundle-rows", type=int, default=100_000)
-    ap.add_argument("--up-requests", type=int, default=1500,
-                    help="requests (each created and moved once) in the station's up bundle for the hub import")
+    ap.add_argument(
+        "--up-requests",
+        type=int,
+        default=1500,
+        help="requests (each created and moved once) in the station's up bundle for the hub import",
+    )
     args = ap.parse_args()
 
     import httpx
 
     from qi_station.db.engine import open_db
-    from qi_station.sync import client as C
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.store import Hub
+    from qi_station.sync.station import client as C
 
     d = Path(tempfile.mkdtemp(prefix="qi_bench_sync_"))
     results: list[tuple[str, float, str]] = []
@@ -101,8 +138,11 @@ def main() -> None:
     fill_hub(d / "hub.db", args.rows)
     tok = hub.add_station("BENCH", "bench")["token"]
     port = free_port()
-    srv = subprocess.Popen([sys.executable, "-m", "qi_station", "hub", "serve", "--database-url", hub.url,
-                            "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = subprocess.Popen(
+        [sys.executable, "-m", "qi_station", "hub", "serve", "--database-url", hub.url, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
             try:
@@ -123,8 +163,10 @@ def main() -> None:
         c = sqlite3.connect(d / "hub.db")
         c.execute("BEGIN IMMEDIATE")
         head = c.execute("SELECT value FROM hub_counter WHERE name='seq'").fetchone()[0]
-        c.executemany("UPDATE expert SET name = name || '改', rev = rev + 1, seq = ? WHERE id = ?",
-                      [(head + i + 1, f"expert-{i:07d}") for i in range(1000)])
+        c.executemany(
+            "UPDATE expert SET name = name || '改', rev = rev + 1, seq = ? WHERE id = ?",
+            [(head + i + 1, f"expert-{i:07d}") for i in range(1000)],
+        )
         c.execute("UPDATE hub_counter SET value = ? WHERE name='seq'", (head + 1000,))
         c.execute("COMMIT")
         c.close()
@@ -140,7 +182,13 @@ def main() -> None:
     # ---- raw sqlite3 baseline ---------------------------------------------------------------------
     base = d / "base.db"
     open_db(base)
-    results.append((f"baseline: raw sqlite3 copy of {args.rows:,} rows (no HTTP, no JSON)", baseline(d / "hub.db", base), "-"))
+    results.append(
+        (
+            f"baseline: raw sqlite3 copy of {args.rows:,} rows (no HTTP, no JSON)",
+            baseline(d / "hub.db", base),
+            "-",
+        )
+    )
 
     # ---- bundles ------------------------------------------------------------------------------------
     hub2 = Hub(f"sqlite:///{d / 'hub2.db'}")
@@ -166,7 +214,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from test_sync_util import request_input
 
-    from qi_station import ledger
+    from qi_station.services import ledger
 
     st3 = d / "station3.db"
     open_db(st3)
@@ -189,8 +237,10 @@ def main() -> None:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
     except OSError:
         pass
-    print(f"machine: {platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+    print(
+        f"machine: {platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
     print("| measurement | seconds | goal |")
     print("|---|---:|---|")
     for name, secs, goal in results:

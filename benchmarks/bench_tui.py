@@ -89,8 +89,10 @@ from qi_station.entry import main
 main()
 """
 
-DIRECT = STATION.replace('sys.argv = ["qi-station", "--db", sys.argv[2]]\nfrom qi_station.entry import main\nmain()',
-                         'qa.run(sys.argv[2])')
+DIRECT = STATION.replace(
+    'sys.argv = ["qi-station", "--db", sys.argv[2]]\nfrom qi_station.entry import main\nmain()',
+    "qa.run(sys.argv[2])",
+)
 
 
 def spawn(code: str, *args: str) -> tuple[dict[str, float], float, float]:
@@ -99,8 +101,12 @@ def spawn(code: str, *args: str) -> tuple[dict[str, float], float, float]:
     os.close(fd)
     env = {**os.environ, "QI_STATION_CONFIG": "/nonexistent/qi-bench/config.toml", "TERM": "xterm-256color"}
     t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-c", code, mark_path, *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, mark_path, *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     _pid, status, ru = os.wait4(proc.pid, 0)
     wall = time.time() - t0
     err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
@@ -123,7 +129,7 @@ def ensure_db(requests: int, library: int) -> Path:
 
         if current_revision(path):
             return path
-    from qi_station.generate import generate
+    from qi_station.devtools.generate import generate
 
     print(f"generating {path.name} ...", file=sys.stderr)
     t = time.perf_counter()
@@ -152,19 +158,42 @@ def startup(db: Path, runs: int) -> dict[str, Any]:
     med = statistics.median
     out: dict[str, Any] = {"hello_first_frame": med(hello_ff), "hello_rss": max(hello_rss)}
     for name, r in res.items():
-        out[name] = {"first_frame": med(r["first_frame"]), "dashboard": med(r["dashboard"]), "rss": max(r["rss"]),
-                     "first_frame_all": r["first_frame"], "dashboard_all": r["dashboard"]}
+        out[name] = {
+            "first_frame": med(r["first_frame"]),
+            "dashboard": med(r["dashboard"]),
+            "rss": max(r["rss"]),
+            "first_frame_all": r["first_frame"],
+            "dashboard_all": r["dashboard"],
+        }
     return out
 
 
 # typed one key at a time; Chinese is committed by an IME as whole words (inserted, like a paste)
 KEYSTROKES: list[tuple[str, str]] = [
-    ("experts", "w"), ("experts", "wj"), ("experts", "wjg"), ("experts", "z"), ("experts", "zh"),
-    ("experts", "zha"), ("experts", "zhang"), ("institutions", "j"), ("institutions", "jl"),
-    ("institutions", "jn"), ("equipment", "c"), ("equipment", "cl"), ("projects", "x"), ("projects", "xm"),
-    ("enterprises", "s"), ("enterprises", "sd"), ("experts", "王"), ("institutions", "计量"),
-    ("institutions", "检测"), ("equipment", "光谱"), ("enterprises", "烟台"), ("experts", "qx"),
-    ("experts", "xyz"), ("institutions", "zzzq"),
+    ("experts", "w"),
+    ("experts", "wj"),
+    ("experts", "wjg"),
+    ("experts", "z"),
+    ("experts", "zh"),
+    ("experts", "zha"),
+    ("experts", "zhang"),
+    ("institutions", "j"),
+    ("institutions", "jl"),
+    ("institutions", "jn"),
+    ("equipment", "c"),
+    ("equipment", "cl"),
+    ("projects", "x"),
+    ("projects", "xm"),
+    ("enterprises", "s"),
+    ("enterprises", "sd"),
+    ("experts", "王"),
+    ("institutions", "计量"),
+    ("institutions", "检测"),
+    ("equipment", "光谱"),
+    ("enterprises", "烟台"),
+    ("experts", "qx"),
+    ("experts", "xyz"),
+    ("institutions", "zzzq"),
 ]
 
 
@@ -227,7 +256,10 @@ async def keystrokes(db: Path) -> dict[str, Any]:
             await pilot.pause(0.02)
     lat.sort()
     return {
-        "n": len(lat), "median": statistics.median(lat), "p90": lat[int(len(lat) * 0.9) - 1], "max": lat[-1],
+        "n": len(lat),
+        "median": statistics.median(lat),
+        "p90": lat[int(len(lat) * 0.9) - 1],
+        "max": lat[-1],
         "by_kind": {k: statistics.median(v) for k, v in by_kind.items()},
     }
 
@@ -249,7 +281,9 @@ async def ledger(db: Path) -> dict[str, Any]:
 
         async def timed(key: str) -> float:
             await pilot.pause(0.02)
-            before = app.screen.query_one(LedgerTable).cursor if isinstance(app.screen, LedgerScreen) else None
+            before = (
+                app.screen.query_one(LedgerTable).cursor if isinstance(app.screen, LedgerScreen) else None
+            )
             t0 = time.perf_counter()
             app.post_message(events.Key(key, None))  # as the terminal driver posts it
             await asyncio.sleep(0)
@@ -264,7 +298,9 @@ async def ledger(db: Path) -> dict[str, Any]:
                 await asyncio.sleep(0.0005)
             while True:
                 top = int(table.scroll_offset.y)
-                if all(table.row_at(i) is not None for i in range(top, min(table.total, top + table.size.height))):
+                if all(
+                    table.row_at(i) is not None for i in range(top, min(table.total, top + table.size.height))
+                ):
                     break
                 await asyncio.sleep(0.0005)
             return (time.perf_counter() - t0) * 1000
@@ -297,8 +333,10 @@ def machine() -> str:
         pass
     import textual
 
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, Textual {textual.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, Textual {textual.__version__}"
+    )
 
 
 def markdown(db: Path, s: dict[str, Any], k: dict[str, Any], size: str, led: dict[str, Any]) -> str:
@@ -308,8 +346,10 @@ def markdown(db: Path, s: dict[str, Any], k: dict[str, Any], size: str, led: dic
         return "met" if cond else "NOT met"
 
     rows = []
-    for name, label in (("cli", "`qi-station --db ...` (console entry point, TUI fast path)"),
-                        ("direct", "`qi_station.app.run(db)` (the app alone)")):
+    for name, label in (
+        ("cli", "`qi-station --db ...` (console entry point, TUI fast path)"),
+        ("direct", "`qi_station.app.run(db)` (the app alone)"),
+    ):
         r = s[name]
         ff, dash = r["first_frame"] / hello, r["dashboard"] / hello
         rows += [
@@ -323,7 +363,7 @@ def markdown(db: Path, s: dict[str, Any], k: dict[str, Any], size: str, led: dic
         "",
         f"Machine: {machine()}; load average (1 min) {LOAD[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
         "(other jobs were running). "
-        f"Database: `{db.name}` ({size}), generated by `qi_station.generate` (1 000 000 requests, 200 000 "
+        f"Database: `{db.name}` ({size}), generated by `qi_station.devtools.generate` (1 000 000 requests, 200 000 "
         "library rows, seed 1). Produced by `python benchmarks/bench_tui.py --update-docs`: whole processes "
         "spawned and timed to the frame written (headless Textual), median of the runs, the hello-world app "
         "measured in the same run, alternating.",
@@ -345,7 +385,8 @@ def markdown(db: Path, s: dict[str, Any], k: dict[str, Any], size: str, led: dic
         "hello-world app; the keystroke list typed 3 times).",
         "",
         "Median keystroke-to-results by library: "
-        + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in k["by_kind"].items()) + ".",
+        + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in k["by_kind"].items())
+        + ".",
         "",
         "The `qi-station --db ...` rows go through the installed console entry point (`qi_station.entry`):",
         "for the no-command / `tui` case it parses `--db` and `--lang` by hand and calls `qi_station.app.run`",
@@ -360,7 +401,7 @@ def markdown(db: Path, s: dict[str, Any], k: dict[str, Any], size: str, led: dic
         "skipped row of an `OFFSET`, so for the time sorts a page in the back half is read from the other",
         "end with the reversed sort (End is as quick as Home). The slow case left is a jump to the middle",
         "(dragging the scrollbar to row 500,000): `list_requests(offset=500000)` took about 1.5 s here,",
-        "0.4 s for an id-only subquery; that would need a change in `qi_station/queries.py`.",
+        "0.4 s for an id-only subquery; that would need a change in `qi_station/services/queries.py`.",
         "",
         "Keystroke-to-results: the search runs in an exclusive thread worker on one long-lived read",
         "connection (a fresh connection per keystroke starts with a cold page cache); a key after a pause",

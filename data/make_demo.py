@@ -3,13 +3,13 @@
     python data/make_demo.py
 
 Everything is fictional but plausible Shandong data: names are composed from the vocabulary in
-``qi_station.generate`` plus hand-written rows that exercise search edge cases (济南 / 济宁 share
+``qi_station.devtools.generate`` plus hand-written rows that exercise search edge cases (济南 / 济宁 share
 the initials "jn"; 单县 shan, 费县 bi, 乐陵 lao, 长清 chang; surnames 曾 zeng and 单 shan; historic
 莱芜 371200 USCCs; letter-first N2…/Y1… USCCs).
 
 Ids are uuid5 of a fixed namespace and a row key, so they never change between runs.
 Certificate expiries are stored as day offsets (``cma_expiry_days``, ``cnas_expiry_days``)
-relative to the day the demo is loaded: ``qi_station.demo.load_demo`` turns them into dates, so
+relative to the day the demo is loaded: ``qi_station.services.demo.load_demo`` turns them into dates, so
 "expiring within 90 days" and "expired" stay true whenever the demo is loaded.
 """
 
@@ -25,9 +25,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from qi_station import domain  # noqa: E402
-from qi_station import generate as g  # noqa: E402
-from qi_station.validate import uscc_check_char, validate_uscc  # noqa: E402
+from qi_station.core import domain  # noqa: E402
+from qi_station.core.validate import uscc_check_char, validate_uscc  # noqa: E402
+from qi_station.devtools import generate as g  # noqa: E402
 
 NS = uuid.UUID("6f1c3b1e-2021-4a51-9d0c-5d0a0c0e1234")
 OUT = HERE / "demo"
@@ -84,11 +84,25 @@ EDGE_ENTERPRISES = [
     ("乐陵泰和调味品有限公司", "91", "371481", "食品制造", "中型", ("testing", "standards")),
     ("济南长清鑫源机械有限公司", "91", "370113", "通用设备制造", "小型", ("metrology", "quality")),
     ("济南长清大学城电子科技有限公司", "91", "370113", "计算机、通信和其他电子设备制造", "微型", ("ip",)),
-    ("济南历下华信电子有限公司", "91", "370102", "计算机、通信和其他电子设备制造", "中型", ("ip", "certification")),
+    (
+        "济南历下华信电子有限公司",
+        "91",
+        "370102",
+        "计算机、通信和其他电子设备制造",
+        "中型",
+        ("ip", "certification"),
+    ),
     ("济南华信电子有限公司工会委员会", "Y1", "370102", "工会", "微型", ("quality",)),
     ("济宁任城宏达纺织有限公司", "91", "370811", "纺织业", "大型", ("testing", "standards")),
     ("济宁曲阜孔府印刷包装有限公司", "91", "370881", "印刷和记录媒介复制", "小型", ("quality", "brand")),
-    ("莱芜钢城恒通钢铁制品有限公司", "91", "371203", "黑色金属冶炼和压延加工", "大型", ("metrology", "testing")),
+    (
+        "莱芜钢城恒通钢铁制品有限公司",
+        "91",
+        "371203",
+        "黑色金属冶炼和压延加工",
+        "大型",
+        ("metrology", "testing"),
+    ),
     ("莱芜莱城嘉禾农业科技有限公司", "91", "371202", "农副食品加工", "小型", ("standards", "brand")),
     ("莱芜市瑞达机械有限公司", "91", "371200", "通用设备制造", "中型", ("metrology",)),
     ("长清区文昌山泉饮品有限公司", "91", "370113", "食品制造", "小型", ("testing", "safety")),
@@ -136,26 +150,39 @@ def build() -> dict[str, list[dict[str, Any]]]:
     institutions: list[dict[str, Any]] = []
     names: set[str] = set()
 
-    def add_inst(name: str, short: str, city: str, region: str, fidx: int, cma: int | None, cnas: int | None,
-                 has_cma: bool = True, has_cnas: bool = True) -> None:
+    def add_inst(
+        name: str,
+        short: str,
+        city: str,
+        region: str,
+        fidx: int,
+        cma: int | None,
+        cnas: int | None,
+        has_cma: bool = True,
+        has_cnas: bool = True,
+    ) -> None:
         fname, els, scope = g.INST_FIELDS[fidx]
         county = dict(g.COUNTIES.get(region[:4] + "00", ())).get(region, "")
-        institutions.append({
-            "id": sid("institution", name),
-            "name": name,
-            "short_name": short,
-            "uscc": new_uscc(region),
-            "city_code": city,
-            "elements": list(els),
-            "cma_no": f"{rng.randint(18, 25):02d}15{rng.randrange(10**6):06d}{rng.randrange(100):02d}" if has_cma else None,
-            "cma_expiry_days": cma if has_cma else None,
-            "cnas_no": f"CNAS L{rng.randint(1000, 19999)}" if has_cnas else None,
-            "cnas_expiry_days": cnas if has_cnas else None,
-            "scope": scope,
-            "address": f"山东省{domain.CITIES[city]}{county}{rng.choice('经纬')}{rng.randint(1, 30)}路{rng.randint(1, 999)}号",
-            "contact": person(),
-            "phone": g.landline(rng, city)[1],
-        })
+        institutions.append(
+            {
+                "id": sid("institution", name),
+                "name": name,
+                "short_name": short,
+                "uscc": new_uscc(region),
+                "city_code": city,
+                "elements": list(els),
+                "cma_no": f"{rng.randint(18, 25):02d}15{rng.randrange(10**6):06d}{rng.randrange(100):02d}"
+                if has_cma
+                else None,
+                "cma_expiry_days": cma if has_cma else None,
+                "cnas_no": f"CNAS L{rng.randint(1000, 19999)}" if has_cnas else None,
+                "cnas_expiry_days": cnas if has_cnas else None,
+                "scope": scope,
+                "address": f"山东省{domain.CITIES[city]}{county}{rng.choice('经纬')}{rng.randint(1, 30)}路{rng.randint(1, 999)}号",
+                "contact": person(),
+                "phone": g.landline(rng, city)[1],
+            }
+        )
         names.add(name)
 
     for name, short, city, region, fidx, (cma, cnas) in EDGE_INSTITUTIONS:
@@ -172,25 +199,36 @@ def build() -> dict[str, list[dict[str, Any]]]:
         if name in names:
             continue
         testing_like = fidx not in (3, 4, 8, 9)
-        add_inst(name, f"{brand}{fname[:2]}", city, region, fidx, expiry_offset(rng), expiry_offset(rng),
-                 has_cma=testing_like and rng.random() < 0.95, has_cnas=testing_like and rng.random() < 0.6)
+        add_inst(
+            name,
+            f"{brand}{fname[:2]}",
+            city,
+            region,
+            fidx,
+            expiry_offset(rng),
+            expiry_offset(rng),
+            has_cma=testing_like and rng.random() < 0.95,
+            has_cnas=testing_like and rng.random() < 0.6,
+        )
 
     # experts --------------------------------------------------------------------------------
     experts: list[dict[str, Any]] = []
     employers = [i["name"] for i in institutions] + list(g.UNIVERSITIES) + list(g.PROVINCIAL_ORGS)
 
     def add_expert(name: str, gender: str, city: str, els: list[str], specialty: str) -> None:
-        experts.append({
-            "id": sid("expert", f"{len(experts):04d}:{name}"),
-            "name": name,
-            "gender": gender,
-            "title": rng.choice(g.TITLES),
-            "employer": rng.choice(employers),
-            "city_code": city,
-            "elements": els,
-            "specialty": specialty,
-            "phone": g.mobile(rng)[1],
-        })
+        experts.append(
+            {
+                "id": sid("expert", f"{len(experts):04d}:{name}"),
+                "name": name,
+                "gender": gender,
+                "title": rng.choice(g.TITLES),
+                "employer": rng.choice(employers),
+                "city_code": city,
+                "elements": els,
+                "specialty": specialty,
+                "phone": g.mobile(rng)[1],
+            }
+        )
 
     for name, gender, city, el, spec in EDGE_EXPERTS:
         add_expert(name, gender, city, [el], spec)
@@ -198,31 +236,39 @@ def build() -> dict[str, list[dict[str, Any]]]:
     while len(experts) < 320:
         el = rng.choice(el_codes)
         els = [el] + ([e] if (e := rng.choice(el_codes)) != el and rng.random() < 0.4 else [])
-        add_expert(person(), "男" if rng.random() < 0.62 else "女", rng.choices(cities, weights=weights)[0],
-                   els, rng.choice(g.SPECIALTIES[el]))
+        add_expert(
+            person(),
+            "男" if rng.random() < 0.62 else "女",
+            rng.choices(cities, weights=weights)[0],
+            els,
+            rng.choice(g.SPECIALTIES[el]),
+        )
 
     # equipment ------------------------------------------------------------------------------
     equipment: list[dict[str, Any]] = []
     testing_insts = [i for i in institutions if set(i["elements"]) & {"testing", "metrology", "safety"}]
     for n in range(220):
-        ename, mprefix, els, unit, (lo, hi) = g.EQUIPMENT[n % len(g.EQUIPMENT)] if n < len(g.EQUIPMENT) else \
-            rng.choice(g.EQUIPMENT)
+        ename, mprefix, els, unit, (lo, hi) = (
+            g.EQUIPMENT[n % len(g.EQUIPMENT)] if n < len(g.EQUIPMENT) else rng.choice(g.EQUIPMENT)
+        )
         inst = rng.choice(testing_insts)
         shared = rng.random() < 0.7
         model = f"{mprefix}{rng.randint(100, 9999)}"
-        equipment.append({
-            "id": sid("equipment", f"{n:04d}"),
-            "name": ename,
-            "model": model,
-            "institution_id": inst["id"],
-            "city_code": inst["city_code"],
-            "elements": list(els),
-            "shared": shared,
-            "fee": rng.randint(lo, hi) // 10 * 10,
-            "fee_unit": unit,
-            "description": f"{inst['short_name']}{ename}，{'对外共享' if shared else '仅内部使用'}，"
-                           f"按{'小时' if unit == 'hour' else '样品'}计费",
-        })
+        equipment.append(
+            {
+                "id": sid("equipment", f"{n:04d}"),
+                "name": ename,
+                "model": model,
+                "institution_id": inst["id"],
+                "city_code": inst["city_code"],
+                "elements": list(els),
+                "shared": shared,
+                "fee": rng.randint(lo, hi) // 10 * 10,
+                "fee_unit": unit,
+                "description": f"{inst['short_name']}{ename}，{'对外共享' if shared else '仅内部使用'}，"
+                f"按{'小时' if unit == 'hour' else '样品'}计费",
+            }
+        )
 
     # projects -------------------------------------------------------------------------------
     projects: list[dict[str, Any]] = []
@@ -230,17 +276,22 @@ def build() -> dict[str, list[dict[str, Any]]]:
 
     def add_project(name: str, city: str, els: list[str]) -> None:
         ind = next((w for w in g.PROJECT_INDUSTRIES if w in name), "制造业")
-        lead = rng.choice([i["name"] for i in institutions if i["city_code"] == city] or [f"{g.city_short(city)}市市场监督管理局"])
-        projects.append({
-            "id": sid("project", name),
-            "name": name,
-            "city_code": city,
-            "elements": els,
-            "year": rng.randint(2020, 2026),
-            "lead": lead if rng.random() < 0.6 else f"{g.city_short(city)}市市场监督管理局",
-            "status": rng.choice(g.PROJECT_STATUSES),
-            "description": f"面向{g.city_short(city)}{ind}企业，开展质量基础设施“一站式”服务",
-        })
+        lead = rng.choice(
+            [i["name"] for i in institutions if i["city_code"] == city]
+            or [f"{g.city_short(city)}市市场监督管理局"]
+        )
+        projects.append(
+            {
+                "id": sid("project", name),
+                "name": name,
+                "city_code": city,
+                "elements": els,
+                "year": rng.randint(2020, 2026),
+                "lead": lead if rng.random() < 0.6 else f"{g.city_short(city)}市市场监督管理局",
+                "status": rng.choice(g.PROJECT_STATUSES),
+                "description": f"面向{g.city_short(city)}{ind}企业，开展质量基础设施“一站式”服务",
+            }
+        )
         pnames.add(name)
 
     for name, city, els in EDGE_PROJECTS:
@@ -259,38 +310,61 @@ def build() -> dict[str, list[dict[str, Any]]]:
     def add_ent(name: str, prefix: str, region: str, industry: str, scale: str, els: list[str]) -> None:
         city = domain.city_of(region) or "370100"
         phone = g.mobile(rng)[1] if rng.random() < 0.7 or city == "371200" else g.landline(rng, city)[1]
-        enterprises.append({
-            "id": sid("enterprise", name),
-            "name": name,
-            "uscc": new_uscc(region, prefix),
-            "industry": industry,
-            "scale": scale,
-            "elements": els,
-            "contact_name": person(),
-            "phone": phone,
-        })
+        enterprises.append(
+            {
+                "id": sid("enterprise", name),
+                "name": name,
+                "uscc": new_uscc(region, prefix),
+                "industry": industry,
+                "scale": scale,
+                "elements": els,
+                "contact_name": person(),
+                "phone": phone,
+            }
+        )
         enames.add(name)
 
     for name, prefix, region, industry, scale, els in EDGE_ENTERPRISES:
         add_ent(name, prefix, region, industry, scale, list(els))
-    ind_elements = {w: [domain.ELEMENTS[i % 8], domain.ELEMENTS[(i * 3 + 2) % 8]]
-                    for i, (w, _) in enumerate(g.ENT_INDUSTRIES)}
+    ind_elements = {
+        w: [domain.ELEMENTS[i % 8], domain.ELEMENTS[(i * 3 + 2) % 8]]
+        for i, (w, _) in enumerate(g.ENT_INDUSTRIES)
+    }
     while len(enterprises) < 170:
         city = "371200" if rng.random() < 0.03 else rng.choices(cities, weights=weights)[0]
         region, county = rng.choice(g.COUNTIES[city])
         word, industry = rng.choice(g.ENT_INDUSTRIES)
         brand = rng.choice(g.ENT_BRAND_A) + rng.choice(g.ENT_BRAND_B)
-        place = "莱芜" if city == "371200" else (g.county_short(county) if rng.random() < 0.5 else g.city_short(city))
+        place = (
+            "莱芜"
+            if city == "371200"
+            else (g.county_short(county) if rng.random() < 0.5 else g.city_short(city))
+        )
         if rng.random() < 0.05:
-            name, prefix, industry = f"{place}{brand}{rng.choice(g.COOP_WORDS)}专业合作社", "N2", "农民专业合作社"
+            name, prefix, industry = (
+                f"{place}{brand}{rng.choice(g.COOP_WORDS)}专业合作社",
+                "N2",
+                "农民专业合作社",
+            )
         else:
             name, prefix = f"{place}{brand}{word}{rng.choice(g.ENT_ORGTYPES)}", "91"
         if name in enames:
             continue
-        add_ent(name, prefix, region, industry, rng.choices(g.SCALES, weights=g.SCALE_WEIGHTS)[0],
-                ind_elements[word])
-    return {"experts": experts, "institutions": institutions, "equipment": equipment, "projects": projects,
-            "enterprises": enterprises}
+        add_ent(
+            name,
+            prefix,
+            region,
+            industry,
+            rng.choices(g.SCALES, weights=g.SCALE_WEIGHTS)[0],
+            ind_elements[word],
+        )
+    return {
+        "experts": experts,
+        "institutions": institutions,
+        "equipment": equipment,
+        "projects": projects,
+        "enterprises": enterprises,
+    }
 
 
 def check(data: dict[str, list[dict[str, Any]]]) -> None:

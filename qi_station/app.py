@@ -15,8 +15,8 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from qi_station import keymap
 from qi_station.i18n import set_lang, t
+from qi_station.services import keymap
 
 
 def _screen(module: str, cls: str) -> Any:
@@ -54,9 +54,15 @@ class StationApp(App[None]):
     }
     BINDINGS = keymap.bindings("app")
 
-    def __init__(self, db_path: str | Path | None = None, *, lang: str | None = None,
-                 config: dict[str, Any] | None = None, offer_demo: bool = True) -> None:
-        from qi_station.config import resolve_db_path
+    def __init__(
+        self,
+        db_path: str | Path | None = None,
+        *,
+        lang: str | None = None,
+        config: dict[str, Any] | None = None,
+        offer_demo: bool = True,
+    ) -> None:
+        from qi_station.db.paths import resolve_db_path
 
         self.config_data: dict[str, Any] = config if config is not None else keymap.load_config()
         self.lang = set_lang(lang or keymap.config_lang(self.config_data) or "zh")
@@ -93,7 +99,7 @@ class StationApp(App[None]):
 
         try:
             open_db(self.db_path)
-            from qi_station.dashboard import is_empty
+            from qi_station.services.dashboard import is_empty
 
             empty = is_empty(self.db_path)
         except Exception as e:  # noqa: BLE001 - shown to the user
@@ -135,7 +141,7 @@ class StationApp(App[None]):
     @work(thread=True, exclusive=True, group="demo")
     def load_demo(self) -> None:
         try:
-            from qi_station.demo import load_demo
+            from qi_station.services.demo import load_demo
         except ImportError:
             self.call_from_thread(self.notify, t("demo.missing"), severity="warning")
             return
@@ -196,7 +202,8 @@ class StationApp(App[None]):
                 seen.add(b.id)
                 keys = self._keymap.get(b.id, b.key)
                 yield SystemCommand(
-                    f"{b.description} ({keys})", t("palette.binding", id=b.id),
+                    f"{b.description} ({keys})",
+                    t("palette.binding", id=b.id),
                     _runner(node, b.action),
                 )
         yield SystemCommand(t("palette.theme"), t("palette.theme_help"), self.action_change_theme)

@@ -40,8 +40,8 @@ def tui_args(argv: list[str]) -> tuple[str | None, str | None] | None:
 def main() -> None:
     fast = tui_args(sys.argv[1:])
     if fast is not None:
-        from qi_station.config import resolve_db_path
-        from qi_station.errors import QIError
+        from qi_station.core.errors import QIError
+        from qi_station.db.paths import resolve_db_path
 
         db, lang = fast
         try:
@@ -52,7 +52,7 @@ def main() -> None:
             sys.stderr.write(f"error: {e}\n")
             raise SystemExit(e.exit_code) from None
         return
-    from qi_station.cli import main as cli_main
+    from qi_station.cli.commands import main as cli_main
 
     cli_main()
 

@@ -59,7 +59,7 @@ def t(key: str, **kw: Any) -> str:
 
 
 def status_name(code: str | None) -> str:
-    from qi_station import domain
+    from qi_station.core import domain
 
     if not code:
         return ""
@@ -74,7 +74,7 @@ def status_short(code: str | None) -> str:
 
 
 def element_name(code: str) -> str:
-    from qi_station import domain
+    from qi_station.core import domain
 
     table = domain.ELEMENT_EN if _lang == "en" else domain.ELEMENT_ZH
     return table.get(code, code)
@@ -99,7 +99,7 @@ def urgency_name(code: str | None) -> str:
 
 
 def satisfaction_name(n: int | None) -> str:
-    from qi_station import domain
+    from qi_station.core import domain
 
     if n is None:
         return ""
@@ -114,7 +114,7 @@ def kind_name(kind: str) -> str:
 
 
 def city_name(code: str | None) -> str:
-    from qi_station import domain
+    from qi_station.core import domain
 
     if not code:
         return ""

@@ -15,8 +15,14 @@ USCC = "N2370100MA3C000011"
 
 def run(db: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QI_STATION_OPERATOR": "测试员"}
-    p = subprocess.run([sys.executable, "-m", "qi_station", "--db", str(db), *args], capture_output=True,
-                       text=True, encoding="utf-8", env=env, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "qi_station", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=60,
+    )
     if ok:
         assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
@@ -36,9 +42,28 @@ def test_version() -> None:
 
 
 def test_request_round_trip(cdb: Path) -> None:
-    p = run(cdb, "request", "add", "--enterprise", "济南示例机械有限公司", "--uscc", USCC, "--elements", "计量,testing",
-            "--title", "压力表校准", "--channel", "visit", "--urgency", "urgent", "--phone", "0531-88886666",
-            "--received-at", "2026-10-31T23:30:00", "--json")
+    p = run(
+        cdb,
+        "request",
+        "add",
+        "--enterprise",
+        "济南示例机械有限公司",
+        "--uscc",
+        USCC,
+        "--elements",
+        "计量,testing",
+        "--title",
+        "压力表校准",
+        "--channel",
+        "visit",
+        "--urgency",
+        "urgent",
+        "--phone",
+        "0531-88886666",
+        "--received-at",
+        "2026-10-31T23:30:00",
+        "--json",
+    )
     r = json.loads(p.stdout)
     assert r["number"] == "JN-GX01-202610-0001" and r["id"]
     assert r["received_at"] == "2026-10-31T23:30:00+08:00"
@@ -46,12 +71,31 @@ def test_request_round_trip(cdb: Path) -> None:
     num = r["number"]
     run(cdb, "request", "move", num, "accepted", "--at", "2026-11-01T09:00:00")
     run(cdb, "request", "move", num, "in_progress", "--at", "2026-11-01T10:00:00")
-    run(cdb, "request", "move", num, "resolved", "--result", "已校准", "--problems-solved", "2", "--cost-saved", "1.5",
-        "--at", "2026-11-03T10:00:00")
+    run(
+        cdb,
+        "request",
+        "move",
+        num,
+        "resolved",
+        "--result",
+        "已校准",
+        "--problems-solved",
+        "2",
+        "--cost-saved",
+        "1.5",
+        "--at",
+        "2026-11-03T10:00:00",
+    )
     run(cdb, "request", "move", num, "closed", "--satisfaction", "5", "--at", "2026-11-05T10:00:00")
     show = json.loads(run(cdb, "request", "show", num, "--json").stdout)
     assert show["status"] == "closed" and show["satisfaction"] == 5 and show["cost_saved_wan"] == "1.50"
-    assert [e["to_status"] for e in show["events"]] == ["new", "accepted", "in_progress", "resolved", "closed"]
+    assert [e["to_status"] for e in show["events"]] == [
+        "new",
+        "accepted",
+        "in_progress",
+        "resolved",
+        "closed",
+    ]
     assert show["events"][1]["at"] == "2026-11-01T09:00:00+08:00"
     lst = json.loads(run(cdb, "request", "list", "--month", "2026-10", "--json").stdout)
     assert [x["number"] for x in lst] == [num]
@@ -62,11 +106,35 @@ def test_request_round_trip(cdb: Path) -> None:
 
 
 def test_bad_input_exit_2_names_field(cdb: Path) -> None:
-    p = run(cdb, "request", "add", "--enterprise", "x", "--uscc", "91350100M000100Y44", "--elements", "metrology",
-            "--title", "t", ok=False)
+    p = run(
+        cdb,
+        "request",
+        "add",
+        "--enterprise",
+        "x",
+        "--uscc",
+        "91350100M000100Y44",
+        "--elements",
+        "metrology",
+        "--title",
+        "t",
+        ok=False,
+    )
     assert p.returncode == 2 and "uscc" in p.stderr
-    p = run(cdb, "request", "add", "--enterprise", "x", "--uscc", USCC, "--elements", "cooking", "--title", "t",
-            ok=False)
+    p = run(
+        cdb,
+        "request",
+        "add",
+        "--enterprise",
+        "x",
+        "--uscc",
+        USCC,
+        "--elements",
+        "cooking",
+        "--title",
+        "t",
+        ok=False,
+    )
     assert p.returncode == 2 and "elements" in p.stderr
     p = run(cdb, "request", "list", "--month", "2026-13", ok=False)
     assert p.returncode == 2 and "month" in p.stderr
@@ -78,8 +146,22 @@ def test_bad_input_exit_2_names_field(cdb: Path) -> None:
 
 
 def test_illegal_move_exit_2(cdb: Path) -> None:
-    r = json.loads(run(cdb, "request", "add", "--enterprise", "x", "--uscc", USCC, "--elements", "ip", "--title", "t",
-                       "--json").stdout)
+    r = json.loads(
+        run(
+            cdb,
+            "request",
+            "add",
+            "--enterprise",
+            "x",
+            "--uscc",
+            USCC,
+            "--elements",
+            "ip",
+            "--title",
+            "t",
+            "--json",
+        ).stdout
+    )
     p = run(cdb, "request", "move", r["number"], "closed", "--satisfaction", "5", ok=False)
     assert p.returncode == 2 and "status" in p.stderr
     p = run(cdb, "request", "move", r["number"], "accepted", "--satisfaction", "9", ok=False)
@@ -89,21 +171,37 @@ def test_illegal_move_exit_2(cdb: Path) -> None:
 def test_library_search_json_and_refer(cdb: Path) -> None:
     import sqlite3
 
-    from qi_station.library import prepare
+    from qi_station.db.searchtext import prepare
 
     c = sqlite3.connect(cdb)
     r = prepare("expert", {"id": "ex-1", "name": "单雄信", "city_code": "370800", "elements": ["testing"]})
-    c.execute("INSERT INTO expert (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
-              "updated_at,active_requests) VALUES (?,?,?,?,?,?,?,1,0,0,'2026-01-01 00:00:00.000000',0)",
-              (r["id"], r["name"], r["name_py"], r["name_initials"], r["haystack"], r["city_code"], r["elements"]))
+    c.execute(
+        "INSERT INTO expert (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
+        "updated_at,active_requests) VALUES (?,?,?,?,?,?,?,1,0,0,'2026-01-01 00:00:00.000000',0)",
+        (r["id"], r["name"], r["name_py"], r["name_initials"], r["haystack"], r["city_code"], r["elements"]),
+    )
     c.commit()
     c.close()
     hits = json.loads(run(cdb, "library", "search", "experts", "sxx", "--json").stdout)
     assert hits[0]["id"] == "ex-1" and hits[0]["name"] == "单雄信"
     assert len(json.loads(run(cdb, "library", "search", "experts", "", "--json").stdout)) == 1
     assert json.loads(run(cdb, "library", "search", "experts", '"AND(', "--json").stdout) == []
-    req = json.loads(run(cdb, "request", "add", "--enterprise", "x", "--uscc", USCC, "--elements", "testing",
-                         "--title", "t", "--json").stdout)
+    req = json.loads(
+        run(
+            cdb,
+            "request",
+            "add",
+            "--enterprise",
+            "x",
+            "--uscc",
+            USCC,
+            "--elements",
+            "testing",
+            "--title",
+            "t",
+            "--json",
+        ).stdout
+    )
     run(cdb, "request", "move", req["number"], "accepted")
     run(cdb, "request", "move", req["number"], "in_progress")
     run(cdb, "request", "refer", req["number"], "--expert", "ex-1", "--note", "请协助")

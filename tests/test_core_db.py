@@ -29,13 +29,19 @@ def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
     c = sqlite3.connect(db)
     c.execute("INSERT INTO kv (k, v) VALUES ('marker', 'kept')")
     t = "2026-01-01 00:00:00.000000"
-    c.execute("INSERT INTO enterprise (id, name, uscc, region_code, name_py, name_initials, haystack, elements, "
-              "s_rev, seq, deleted, created_at, updated_at) VALUES ('e1', '企业', 'N2370100MA3C000011', '370100', "
-              "'', '', '', '[]', 1, 0, 0, ?, ?)", (t, t))
-    c.execute("INSERT INTO request (id, number, station_code, enterprise_id, elements, title, channel, urgency, "
-              "received_at, promised_date, status, s_rev, h_rev, seq, deleted, created_at, updated_at) VALUES "
-              "('r1', 'S-202601-0001', 'S', 'e1', '[]', '旧需求', 'walk_in', 'normal', ?, '2026-01-10', 'new', 1, 0, "
-              "0, 0, ?, ?)", (t, t, t))
+    c.execute(
+        "INSERT INTO enterprise (id, name, uscc, region_code, name_py, name_initials, haystack, elements, "
+        "s_rev, seq, deleted, created_at, updated_at) VALUES ('e1', '企业', 'N2370100MA3C000011', '370100', "
+        "'', '', '', '[]', 1, 0, 0, ?, ?)",
+        (t, t),
+    )
+    c.execute(
+        "INSERT INTO request (id, number, station_code, enterprise_id, elements, title, channel, urgency, "
+        "received_at, promised_date, status, s_rev, h_rev, seq, deleted, created_at, updated_at) VALUES "
+        "('r1', 'S-202601-0001', 'S', 'e1', '[]', '旧需求', 'walk_in', 'normal', ?, '2026-01-10', 'new', 1, 0, "
+        "0, 0, ?, ?)",
+        (t, t, t),
+    )
     c.commit()
     assert c.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
     c.close()
@@ -45,7 +51,10 @@ def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
     assert c.execute("SELECT v FROM kv WHERE k = 'marker'").fetchone()[0] == "kept"
     assert c.execute("SELECT count(*) FROM region").fetchone()[0] == 18
     assert c.execute("SELECT historic FROM region WHERE code = '371200'").fetchone()[0] == 1
-    assert c.execute("SELECT title FROM request r JOIN enterprise e ON e.id = r.enterprise_id").fetchone()[0] == "旧需求"
+    assert (
+        c.execute("SELECT title FROM request r JOIN enterprise e ON e.id = r.enterprise_id").fetchone()[0]
+        == "旧需求"
+    )
     assert c.execute("PRAGMA foreign_key_check").fetchall() == []
     c.close()
 
@@ -69,16 +78,18 @@ def test_engine_pragmas(db: Path) -> None:
 
 
 def test_no_engine_at_import_time() -> None:
-    code = ("import qi_station.db.engine, qi_station.db.session, qi_station.ledger, qi_station.cli, sys; "
-            "import qi_station.db.session as s; assert not s._ENGINES; "
-            "assert 'sqlalchemy' not in sys.modules or True")
+    code = (
+        "import qi_station.db.engine, qi_station.db.session, qi_station.services.ledger, qi_station.cli.commands, sys; "
+        "import qi_station.db.session as s; assert not s._ENGINES; "
+        "assert 'sqlalchemy' not in sys.modules or True"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 WRITER = r"""
 import os, sys
 from pathlib import Path
-from qi_station import ledger
+from qi_station.services import ledger
 db = Path(sys.argv[1])
 i = 0
 print("ready", flush=True)
@@ -102,7 +113,7 @@ def test_sigkill_mid_write_leaves_consistent_db(db: Path, tmp_path: Path) -> Non
         time.sleep(rnd.uniform(0.3, 1.2))
         p.send_signal(signal.SIGKILL)
         p.wait()
-    from qi_station.ledger import verify_chain
+    from qi_station.core.chain import verify_chain
 
     c = connect(db)
     assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -112,13 +123,19 @@ def test_sigkill_mid_write_leaves_consistent_db(db: Path, tmp_path: Path) -> Non
     nums = [r["number"] for r in reqs]
     assert len(nums) == len(set(nums))
     for r in reqs:
-        events = [dict(e) for e in c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n", (r["id"],))]
+        events = [
+            dict(e)
+            for e in c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n", (r["id"],))
+        ]
         assert verify_chain(events)[0]
         assert events[-1]["to_status"] == r["status"]  # status and ledger always agree
         assert len(events) == r["s_rev"]
         # the outbox holds the request's latest state: written in the same transaction
-        last = c.execute("SELECT row_json FROM outbox WHERE table_name = 'request' AND row_id = ? "
-                         "ORDER BY oseq DESC LIMIT 1", (r["id"],)).fetchone()
+        last = c.execute(
+            "SELECT row_json FROM outbox WHERE table_name = 'request' AND row_id = ? "
+            "ORDER BY oseq DESC LIMIT 1",
+            (r["id"],),
+        ).fetchone()
         assert last is not None and f'"status":"{r["status"]}"' in last[0]
     seq = c.execute("SELECT max(CAST(v AS INTEGER)) FROM kv WHERE k LIKE 'ledger_seq:%'").fetchone()[0]
     assert seq == len(reqs)  # the counter never runs ahead of or behind the ledger

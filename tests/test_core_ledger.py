@@ -7,14 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from qi_station import domain, ledger, queries
-from qi_station.errors import NotFoundError, TransitionError, ValidationError
+from qi_station.core import domain
+from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
+from qi_station.services import ledger, queries
 
 USCC = "91350100M000100Y43"
 
 
 def _add(db: Path, **kw: object) -> dict:
-    args: dict = {"enterprise": "济南示例机械有限公司", "uscc": USCC, "elements": "metrology", "title": "压力表校准"}
+    args: dict = {
+        "enterprise": "济南示例机械有限公司",
+        "uscc": USCC,
+        "elements": "metrology",
+        "title": "压力表校准",
+    }
     args.update(kw)
     return ledger.create_request(db, ledger.RequestInput(**args))
 
@@ -22,8 +28,10 @@ def _add(db: Path, **kw: object) -> dict:
 def _counts(db: Path) -> tuple[int, ...]:
     c = sqlite3.connect(db)
     try:
-        return tuple(c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                     for t in ("request", "request_event", "outbox", "enterprise", "referral"))
+        return tuple(
+            c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("request", "request_event", "outbox", "enterprise", "referral")
+        )
     finally:
         c.close()
 
@@ -79,19 +87,31 @@ def test_transition_table_is_what_the_product_says() -> None:
     assert domain.TRANSITIONS["new"] == {"accepted", "cancelled", "on_hold"}
     assert "in_progress" in domain.TRANSITIONS["resolved"]  # reopen
     assert domain.TRANSITIONS["in_progress"] >= {"referred", "waiting", "resolved"}
-    assert domain.TRANSITIONS["referred"] >= {"in_progress"} and domain.TRANSITIONS["waiting"] >= {"in_progress"}
+    assert domain.TRANSITIONS["referred"] >= {"in_progress"} and domain.TRANSITIONS["waiting"] >= {
+        "in_progress"
+    }
     assert domain.TRANSITIONS["closed"] == frozenset() and domain.TRANSITIONS["cancelled"] == frozenset()
 
 
 def test_full_journey_with_outcome_and_satisfaction(db: Path) -> None:
-    r = _add(db, phone="0531-88886666", contact="王经理", received_at="2026-03-01T09:00:00+08:00",
-             promised="2026-03-10")
+    r = _add(
+        db,
+        phone="0531-88886666",
+        contact="王经理",
+        received_at="2026-03-01T09:00:00+08:00",
+        promised="2026-03-10",
+    )
     assert r["number"].endswith("-202603-0001")
     _walk(db, r["number"], ["accepted", "in_progress"])
     ledger.move_request(db, r["number"], "resolved", result="完成校准", problems_solved=3, cost_saved="2.50")
     ledger.move_request(db, r["number"], "closed", satisfaction=5, note="回访满意")
     d = queries.get_request(db, r["number"])
-    assert (d["status"], d["problems_solved"], d["cost_saved_wan"], d["satisfaction"]) == ("closed", 3, "2.50", 5)
+    assert (d["status"], d["problems_solved"], d["cost_saved_wan"], d["satisfaction"]) == (
+        "closed",
+        3,
+        "2.50",
+        5,
+    )
     assert [e["to_status"] for e in d["events"]] == ["new", "accepted", "in_progress", "resolved", "closed"]
     assert d["ledger_ok"] is True
     assert d["phone_e164"] == "+8653188886666"
@@ -149,8 +169,19 @@ def test_refused_request_writes_nothing(db: Path) -> None:
         with pytest.raises(ValidationError) as e:
             _add(db, **kw)
         fields.append(e.value.field)
-    assert fields == ["uscc", "elements", "title", "title", "title", "channel", "urgency", "phone", "promised",
-                      "received_at", "received_at"]
+    assert fields == [
+        "uscc",
+        "elements",
+        "title",
+        "title",
+        "title",
+        "channel",
+        "urgency",
+        "phone",
+        "promised",
+        "received_at",
+        "received_at",
+    ]
     assert _counts(db) == before
 
 
@@ -204,14 +235,25 @@ def test_every_change_writes_the_outbox_in_the_same_transaction(db: Path) -> Non
 
 
 def test_refer_to_expert(db: Path) -> None:
-    from qi_station.library import prepare
+    from qi_station.db.searchtext import prepare
 
     c = sqlite3.connect(db)
-    row = prepare("expert", {"id": "e1", "name": "曾国强", "city_code": "370100", "elements": ["metrology"],
-                             "updated_at": "2026-01-01 00:00:00.000000"})
-    c.execute("INSERT INTO expert (id, name, name_py, name_initials, haystack, city_code, elements, rev, seq, "
-              "deleted, updated_at, active_requests) VALUES (:id, :name, :name_py, :name_initials, :haystack, "
-              ":city_code, :elements, 1, 0, 0, :updated_at, 0)", row)
+    row = prepare(
+        "expert",
+        {
+            "id": "e1",
+            "name": "曾国强",
+            "city_code": "370100",
+            "elements": ["metrology"],
+            "updated_at": "2026-01-01 00:00:00.000000",
+        },
+    )
+    c.execute(
+        "INSERT INTO expert (id, name, name_py, name_initials, haystack, city_code, elements, rev, seq, "
+        "deleted, updated_at, active_requests) VALUES (:id, :name, :name_py, :name_initials, :haystack, "
+        ":city_code, :elements, 1, 0, 0, :updated_at, 0)",
+        row,
+    )
     c.commit()
     c.close()
     r = _add(db)
@@ -245,7 +287,9 @@ def test_changes_cannot_be_dated_before_the_last_event(db: Path) -> None:
         ledger.move_request(db, r["number"], "in_progress", at="2026-03-02T09:00:00+08:00")
     assert e.value.rule == "after_received"
     assert _counts(db) == before
-    ledger.move_request(db, r["number"], "in_progress", at="2026-04-03T09:00:00+08:00")  # same instant is fine
+    ledger.move_request(
+        db, r["number"], "in_progress", at="2026-04-03T09:00:00+08:00"
+    )  # same instant is fine
 
 
 def test_postgres_urls_use_psycopg3() -> None:
@@ -261,7 +305,9 @@ def test_free_standing_note(db: Path) -> None:
     r = _add(db)
     ev = ledger.add_note(db, r["number"], "企业来电询问进度")
     d = queries.get_request(db, r["number"])
-    assert d["status"] == "new" and d["events"][-1]["kind"] == "note" and d["events"][-1]["note"] == ev["note"]
+    assert (
+        d["status"] == "new" and d["events"][-1]["kind"] == "note" and d["events"][-1]["note"] == ev["note"]
+    )
     assert d["ledger_ok"]
     before = _counts(db)
     with pytest.raises(ValidationError) as e:
@@ -273,7 +319,7 @@ def test_free_standing_note(db: Path) -> None:
 def test_today_local_honours_pinned_now(monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import date
 
-    from qi_station.timeutil import today_local
+    from qi_station.core.clock import today_local
 
     monkeypatch.setenv("QI_STATION_NOW", "2026-03-31T16:30:00Z")  # already April 1st in Shanghai
     assert today_local() == date(2026, 4, 1)
@@ -282,10 +328,18 @@ def test_today_local_honours_pinned_now(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize("sort", sorted(queries.SORTS))
 def test_paged_list_equals_the_whole_list(db: Path, sort: str) -> None:
     for i in range(12):
-        r = _add(db, received_at=f"2026-0{1 + i % 3}-0{1 + i % 5}T10:00:00+08:00", urgency="urgent" if i % 2 else "normal")
+        r = _add(
+            db,
+            received_at=f"2026-0{1 + i % 3}-0{1 + i % 5}T10:00:00+08:00",
+            urgency="urgent" if i % 2 else "normal",
+        )
         if i % 3 == 0:
-            ledger.move_request(db, r["number"], "accepted", at=f"2026-0{1 + i % 3}-0{1 + i % 5}T11:00:00+08:00")
+            ledger.move_request(
+                db, r["number"], "accepted", at=f"2026-0{1 + i % 3}-0{1 + i % 5}T11:00:00+08:00"
+            )
     whole = [r["id"] for r in queries.list_requests(db, sort=sort)]
-    paged = [r["id"] for off in range(0, 12, 5) for r in queries.list_requests(db, sort=sort, limit=5, offset=off)]
+    paged = [
+        r["id"] for off in range(0, 12, 5) for r in queries.list_requests(db, sort=sort, limit=5, offset=off)
+    ]
     assert paged == whole and len(whole) == 12
     assert queries.count_requests(db) == 12

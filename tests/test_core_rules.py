@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from qi_station import validate as v
-from qi_station.errors import ValidationError
+from qi_station.core import validate as v
+from qi_station.core.errors import ValidationError
 
 VALID = ["91350100M000100Y43", "91110000600037341L", "N2370100MA3C000011"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qi_station.library import prepare
-from qi_station.search import search
+from qi_station.db.searchtext import prepare
+from qi_station.services.search import search
 
 EXPERTS = [
     ("x1", "曾国强", "370100", ["metrology"], "压力计量"),
@@ -24,7 +24,7 @@ INSTITUTIONS = [
     ("i4", "费县质量技术服务中心", "371300", ["quality"], "2030-01-01"),
     ("i5", "乐陵市标准化研究所", "371400", ["standards"], "2030-01-01"),
     ("i6", "长清区计量所", "370100", ["metrology"], None),
-    ("i7", "青岛(AND)*检测\"公司", "370200", ["testing"], "2030-01-01"),
+    ("i7", '青岛(AND)*检测"公司', "370200", ["testing"], "2030-01-01"),
 ]
 
 
@@ -37,16 +37,23 @@ def libdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     now = "2026-01-01 00:00:00.000000"
     for i, name, city, el, spec in EXPERTS:
         r = prepare("expert", {"id": i, "name": name, "city_code": city, "elements": el, "specialty": spec})
-        c.execute("INSERT INTO expert (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
-                  "updated_at,active_requests,specialty) VALUES (?,?,?,?,?,?,?,1,0,0,?,0,?)",
-                  (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, spec))
+        c.execute(
+            "INSERT INTO expert (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
+            "updated_at,active_requests,specialty) VALUES (?,?,?,?,?,?,?,1,0,0,?,0,?)",
+            (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, spec),
+        )
     for i, name, city, el, exp in INSTITUTIONS:
         r = prepare("institution", {"id": i, "name": name, "city_code": city, "elements": el})
-        c.execute("INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,"
-                  "deleted,updated_at,cma_expiry) VALUES (?,?,?,?,?,?,?,1,0,0,?,?)",
-                  (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, exp))
-    c.execute("INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
-              "updated_at) VALUES ('gone','济南已注销检测站','','','济南已注销检测站','370100','[]',2,0,1,?)", (now,))
+        c.execute(
+            "INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,"
+            "deleted,updated_at,cma_expiry) VALUES (?,?,?,?,?,?,?,1,0,0,?,?)",
+            (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, exp),
+        )
+    c.execute(
+        "INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
+        "updated_at) VALUES ('gone','济南已注销检测站','','','济南已注销检测站','370100','[]',2,0,1,?)",
+        (now,),
+    )
     c.commit()
     c.close()
     return db
@@ -98,13 +105,15 @@ def test_surname_overrides(libdb: Path) -> None:
     assert ids(search(libdb, "experts", "shanxiongxin")) == ["x2"]
 
 
-@pytest.mark.parametrize("q", ['"', "*", "AND", "(", ")", "NOT", "a OR b", "'", "%", "_", "\\", "检测\"", "^", ":"])
+@pytest.mark.parametrize(
+    "q", ['"', "*", "AND", "(", ")", "NOT", "a OR b", "'", "%", "_", "\\", '检测"', "^", ":"]
+)
 def test_fts_syntax_characters_never_raise(libdb: Path, q: str) -> None:
     search(libdb, "institutions", q)
 
 
 def test_syntax_characters_are_literal(libdb: Path) -> None:
-    assert ids(search(libdb, "institutions", '(AND)*')) == ["i7"]
+    assert ids(search(libdb, "institutions", "(AND)*")) == ["i7"]
     assert ids(search(libdb, "institutions", '"')) == ["i7"]
 
 
@@ -132,7 +141,7 @@ def test_search_path_never_imports_pypinyin(libdb: Path) -> None:
     import subprocess
 
     code = (
-        "import sys; from qi_station.search import search; "
+        "import sys; from qi_station.services.search import search; "
         f"search({str(libdb)!r}, 'institutions', 'jn'); search({str(libdb)!r}, 'experts', '计量'); "
         "assert 'pypinyin' not in sys.modules, 'pypinyin imported'; "
         "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy imported'"

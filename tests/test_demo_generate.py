@@ -1,4 +1,4 @@
-"""Demo data (data/demo + qi_station.demo) and the synthetic generator (qi_station.generate)."""
+"""Demo data (data/demo + qi_station.services.demo) and the synthetic generator (qi_station.devtools.generate)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from qi_station import domain, ledger
-from qi_station import generate as g
+from qi_station.core import domain
+from qi_station.core.chain import verify_chain
+from qi_station.core.validate import validate_uscc
 from qi_station.db.engine import connect, open_db
-from qi_station.demo import load_demo, read_demo
-from qi_station.validate import validate_uscc
+from qi_station.devtools import generate as g
+from qi_station.services import ledger
+from qi_station.services.demo import load_demo, read_demo
 
 TODAY = date(2026, 6, 30)
 GEN_NOW = datetime(2026, 6, 30, 8, 0)  # naive UTC = 16:00 Asia/Shanghai
@@ -30,7 +32,7 @@ def _bad_chains(conn: sqlite3.Connection) -> list[str]:
     events = _rows(conn, "SELECT * FROM request_event ORDER BY request_id, n")
     bad = []
     for rid, evs in groupby(events, key=lambda e: e["request_id"]):
-        ok, _ = ledger.verify_chain(list(evs))
+        ok, _ = verify_chain(list(evs))
         if not ok:
             bad.append(rid)
     return bad
@@ -63,8 +65,10 @@ def test_demo_counts_meet_minimums(demo_db: tuple[Path, dict[str, Any]]) -> None
     p, res = demo_db
     assert res["skipped"] is False
     conn = connect(p)
-    n = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-         for t in ("expert", "institution", "equipment", "project", "enterprise", "request")}
+    n = {
+        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("expert", "institution", "equipment", "project", "enterprise", "request")
+    }
     assert n["expert"] >= 300 and n["institution"] >= 120 and n["equipment"] >= 200 and n["project"] >= 40
     assert n["enterprise"] >= 150 and n["request"] >= 400
     assert res["requests"] == n["request"] and res["experts"] == n["expert"]
@@ -83,8 +87,11 @@ def test_demo_requests_cover_twelve_months_and_every_status(demo_db: tuple[Path,
     assert len(months) >= 12
     for r in _rows(conn, "SELECT * FROM request"):
         assert r["number"].startswith("QI0001-")
-        assert r["promised_date"] >= r["received_at"][:10] or r["promised_date"] >= (
-            datetime.fromisoformat(r["received_at"]) + timedelta(hours=8)).date().isoformat()
+        assert (
+            r["promised_date"] >= r["received_at"][:10]
+            or r["promised_date"]
+            >= (datetime.fromisoformat(r["received_at"]) + timedelta(hours=8)).date().isoformat()
+        )
         if r["status"] in ("resolved", "closed"):
             assert r["result"] and r["resolved_at"] and r["problems_solved"] is not None
             assert r["cost_saved_cents"] is not None and r["cost_saved_cents"] >= 0
@@ -114,19 +121,29 @@ def test_demo_event_chains_verify_and_match_requests(demo_db: tuple[Path, dict[s
     p, _ = demo_db
     conn = connect(p)
     assert _bad_chains(conn) == []
-    last = {r["request_id"]: r for r in _rows(
-        conn, "SELECT e.* FROM request_event e JOIN (SELECT request_id, max(n) AS n FROM request_event "
-              "GROUP BY request_id) m USING (request_id, n)")}
+    last = {
+        r["request_id"]: r
+        for r in _rows(
+            conn,
+            "SELECT e.* FROM request_event e JOIN (SELECT request_id, max(n) AS n FROM request_event "
+            "GROUP BY request_id) m USING (request_id, n)",
+        )
+    }
     for r in _rows(conn, "SELECT id, status, s_rev, received_at FROM request"):
         ev = last[r["id"]]
         assert ev["to_status"] == r["status"]
         assert ev["n"] == r["s_rev"]
-    first = _rows(conn, "SELECT e.at, r.received_at, e.kind FROM request_event e JOIN request r "
-                        "ON r.id = e.request_id WHERE e.n = 1")
+    first = _rows(
+        conn,
+        "SELECT e.at, r.received_at, e.kind FROM request_event e JOIN request r "
+        "ON r.id = e.request_id WHERE e.n = 1",
+    )
     assert all(f["kind"] == "created" and f["at"] == f["received_at"] for f in first)
     # events of one request never go back in time
-    for _, evs in groupby(_rows(conn, "SELECT request_id, at FROM request_event ORDER BY request_id, n"),
-                          key=lambda e: e["request_id"]):
+    for _, evs in groupby(
+        _rows(conn, "SELECT request_id, at FROM request_event ORDER BY request_id, n"),
+        key=lambda e: e["request_id"],
+    ):
         ats = [e["at"] for e in evs]
         assert ats == sorted(ats)
 
@@ -140,18 +157,26 @@ def test_demo_usccs_valid_including_letter_first_and_laiwu(demo_db: tuple[Path, 
         assert validate_uscc(c) == c
     assert len(set(codes)) == len(codes)
     assert any(c[0] == "N" for c in codes) and any(c[0] == "Y" for c in codes)
-    assert conn.execute("SELECT count(*) FROM enterprise WHERE region_code LIKE '3712%' AND city_code = '371200'"
-                        ).fetchone()[0] >= 2
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM enterprise WHERE region_code LIKE '3712%' AND city_code = '371200'"
+        ).fetchone()[0]
+        >= 2
+    )
 
 
 def test_demo_certificates_expiring_and_expired(demo_db: tuple[Path, dict[str, Any]]) -> None:
     p, _ = demo_db
     conn = connect(p)
     t, t90 = TODAY.isoformat(), (TODAY + timedelta(days=90)).isoformat()
-    soon = conn.execute("SELECT count(*) FROM institution WHERE (cma_expiry >= ? AND cma_expiry <= ?) "
-                        "OR (cnas_expiry >= ? AND cnas_expiry <= ?)", (t, t90, t, t90)).fetchone()[0]
-    expired = conn.execute("SELECT count(*) FROM institution WHERE cma_expiry < ? OR cnas_expiry < ?",
-                           (t, t)).fetchone()[0]
+    soon = conn.execute(
+        "SELECT count(*) FROM institution WHERE (cma_expiry >= ? AND cma_expiry <= ?) "
+        "OR (cnas_expiry >= ? AND cnas_expiry <= ?)",
+        (t, t90, t, t90),
+    ).fetchone()[0]
+    expired = conn.execute(
+        "SELECT count(*) FROM institution WHERE cma_expiry < ? OR cnas_expiry < ?", (t, t)
+    ).fetchone()[0]
     assert soon >= 5 and expired >= 3
 
 
@@ -160,8 +185,12 @@ def test_demo_search_edge_cases_are_present(demo_db: tuple[Path, dict[str, Any]]
     conn = connect(p)
 
     def py(table: str, name_like: str) -> set[tuple[str, str]]:
-        return {(r[0], r[1]) for r in conn.execute(
-            f"SELECT name_py, name_initials FROM {table} WHERE name LIKE ?", (name_like,))}
+        return {
+            (r[0], r[1])
+            for r in conn.execute(
+                f"SELECT name_py, name_initials FROM {table} WHERE name LIKE ?", (name_like,)
+            )
+        }
 
     jn = {r[0] for r in conn.execute("SELECT name FROM institution WHERE name_initials LIKE 'jn%'")}
     assert any(n.startswith("济南") for n in jn) and any(n.startswith("济宁") for n in jn)
@@ -171,7 +200,9 @@ def test_demo_search_edge_cases_are_present(demo_db: tuple[Path, dict[str, Any]]
     assert all("changqing" in a for a, _ in py("enterprise", "济南长清%")) and py("enterprise", "济南长清%")
     assert all(a.startswith("zeng") for a, _ in py("expert", "曾%")) and py("expert", "曾%")
     assert all(a.startswith("shan") for a, _ in py("expert", "单%")) and py("expert", "单%")
-    hay = conn.execute("SELECT haystack FROM institution WHERE name = '济南泉正检验检测有限公司'").fetchone()[0]
+    hay = conn.execute("SELECT haystack FROM institution WHERE name = '济南泉正检验检测有限公司'").fetchone()[
+        0
+    ]
     assert hay == hay.lower() and "泉正检测" in hay
 
 
@@ -220,8 +251,16 @@ def test_ledger_continues_after_demo(tmp_path: Path) -> None:
     conn = connect(p)
     last = conn.execute("SELECT max(number) FROM request WHERE number LIKE 'QI0001-202606-%'").fetchone()[0]
     ent = conn.execute("SELECT name, uscc FROM enterprise LIMIT 1").fetchone()
-    out = ledger.create_request(p, ledger.RequestInput(enterprise=ent[0], uscc=ent[1], elements="计量",
-                                                       title="压力表检定", received_at="2026-06-30T10:00:00"))
+    out = ledger.create_request(
+        p,
+        ledger.RequestInput(
+            enterprise=ent[0],
+            uscc=ent[1],
+            elements="计量",
+            title="压力表检定",
+            received_at="2026-06-30T10:00:00",
+        ),
+    )
     assert out["number"] == f"QI0001-202606-{int(last[-4:]) + 1:04d}"
     assert conn.execute("SELECT count(*) FROM enterprise WHERE uscc = ?", (ent[1],)).fetchone()[0] == 1
 
@@ -239,8 +278,10 @@ def test_generate_small_scale(gen_db: tuple[Path, dict[str, Any]]) -> None:
     p, res = gen_db
     conn = connect(p)
     assert res["requests"] == 2000
-    lib = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("expert", "institution", "equipment", "project"))
+    lib = sum(
+        conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("expert", "institution", "equipment", "project")
+    )
     assert lib == 1000
     assert conn.execute("SELECT count(*) FROM enterprise").fetchone()[0] == 100
     assert {r[0] for r in conn.execute("SELECT DISTINCT status FROM request")} == set(domain.STATUSES)
@@ -269,8 +310,17 @@ def test_generate_keeps_full_schema(gen_db: tuple[Path, dict[str, Any]], tmp_pat
 def test_generate_is_deterministic(gen_db: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     p2 = tmp_path / "again.db"
     g.generate(p2, requests=2000, library=1000, seed=7, now=GEN_NOW)
-    tables = ("request", "request_event", "referral", "expert", "institution", "equipment", "project",
-              "enterprise", "station")
+    tables = (
+        "request",
+        "request_event",
+        "referral",
+        "expert",
+        "institution",
+        "equipment",
+        "project",
+        "enterprise",
+        "station",
+    )
     assert _dump(p2, tables) == _dump(gen_db[0], tables)
     p3 = tmp_path / "other.db"
     g.generate(p3, requests=50, library=40, seed=8, now=GEN_NOW)
@@ -294,8 +344,9 @@ def test_generate_then_ledger_continues(tmp_path: Path) -> None:
     prefix = f"QI0001-{month.year}{month.month:02d}"
     last = conn.execute("SELECT max(number) FROM request WHERE number LIKE ?", (prefix + "-%",)).fetchone()[0]
     ent = conn.execute("SELECT name, uscc FROM enterprise LIMIT 1").fetchone()
-    out = ledger.create_request(p, ledger.RequestInput(enterprise=ent[0], uscc=ent[1], elements="testing",
-                                                       title="出口检测"))
+    out = ledger.create_request(
+        p, ledger.RequestInput(enterprise=ent[0], uscc=ent[1], elements="testing", title="出口检测")
+    )
     assert out["number"] == f"{prefix}-{int(last[-4:]) + 1:04d}"
     moved = ledger.move_request(p, out["number"], "accepted")
     assert moved["status"] == "accepted"
@@ -306,10 +357,14 @@ def test_generate_old_requests_are_backfilled(tmp_path: Path) -> None:
     p = tmp_path / "old.db"
     g.generate(p, requests=400, library=50, seed=4, now=GEN_NOW, detailed_months=3)
     conn = connect(p)
-    old = _rows(conn, "SELECT r.status, r.s_rev, e.to_status, e.note, e.data FROM request r JOIN request_event e "
-                      "ON e.request_id = r.id WHERE r.received_at < '2026-02-01'")
-    assert old and all(o["s_rev"] == 1 and o["to_status"] == o["status"] and o["note"] == g.IMPORT_NOTE
-                       for o in old)
+    old = _rows(
+        conn,
+        "SELECT r.status, r.s_rev, e.to_status, e.note, e.data FROM request r JOIN request_event e "
+        "ON e.request_id = r.id WHERE r.received_at < '2026-02-01'",
+    )
+    assert old and all(
+        o["s_rev"] == 1 and o["to_status"] == o["status"] and o["note"] == g.IMPORT_NOTE for o in old
+    )
     assert _bad_chains(conn) == []
 
 
@@ -327,7 +382,9 @@ def test_generate_failure_leaves_nothing_and_wal(tmp_path: Path, monkeypatch: py
     for t in ("expert", "institution", "station", "request", "kv"):
         assert conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0, t
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")} >= {
-        "ix_expert_name", "ix_request_received"}
+        "ix_expert_name",
+        "ix_request_received",
+    }
 
 
 def test_generate_same_seed_twice_is_refused(gen_db: tuple[Path, dict[str, Any]]) -> None:
@@ -343,7 +400,7 @@ def test_uuid7_shape_and_fmt() -> None:
     u = uuid.UUID(g.uuid7_from(1_700_000_000_123, (1 << 74) - 1))
     assert u.version == 7 and u.variant == uuid.RFC_4122
     assert int(u.hex[:12], 16) == 1_700_000_000_123
-    from qi_station.timeutil import to_db
+    from qi_station.core.clock import to_db
 
     ms = 1_782_000_123_456
     assert g.fmt_ms(ms) == to_db(datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None))

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
-    p = subprocess.run([ruff, "check", "qi_station", "tests", "benchmarks"], cwd=ROOT, capture_output=True,
-                       text=True)
+    p = subprocess.run(
+        [ruff, "check", "qi_station", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stdout + p.stderr
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from qi_station.validate import uscc_check_char
+from qi_station.core.validate import uscc_check_char
 
 MONTH = "2026-01"
 
@@ -52,26 +52,44 @@ ENT_B = ("青岛乙制造有限公司", uscc("370200", "MA3C00002"))
 ENT_C = ("烟台丙食品有限公司", uscc("370600", "MA3C00003"))
 
 
-def _req(db: Path, ent: tuple[str, str], elements: str, received: str, channel: str = "walk_in",
-         urgency: str = "normal", title: str = "需求") -> str:
-    from qi_station import ledger
+def _req(
+    db: Path,
+    ent: tuple[str, str],
+    elements: str,
+    received: str,
+    channel: str = "walk_in",
+    urgency: str = "normal",
+    title: str = "需求",
+) -> str:
+    from qi_station.services import ledger
 
-    r = ledger.create_request(db, ledger.RequestInput(
-        enterprise=ent[0], uscc=ent[1], elements=elements, title=title, channel=channel, urgency=urgency,
-        received_at=received))
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise=ent[0],
+            uscc=ent[1],
+            elements=elements,
+            title=title,
+            channel=channel,
+            urgency=urgency,
+            received_at=received,
+        ),
+    )
     return str(r["number"])
 
 
 def _mv(db: Path, key: str, to: str, at: str, **kw: Any) -> None:
-    from qi_station import ledger
+    from qi_station.services import ledger
 
     ledger.move_request(db, key, to, at=at, **kw)
 
 
-def build_ledger(db: Path, code: str = "QI0001", region: str = "370100", name: str = "测试工作站") -> dict[str, str]:
+def build_ledger(
+    db: Path, code: str = "QI0001", region: str = "370100", name: str = "测试工作站"
+) -> dict[str, str]:
     """The fixture ledger above; returns request numbers by label."""
-    from qi_station import ledger
     from qi_station.db.engine import open_db
+    from qi_station.services import ledger
 
     open_db(db)
     ledger.init_station(db, code=code, name=name, region_code=region)
@@ -81,16 +99,40 @@ def build_ledger(db: Path, code: str = "QI0001", region: str = "370100", name: s
     n["R3"] = _req(db, ENT_C, "标准", "2026-01-05T10:00:00+08:00", channel="visit")
     _mv(db, n["R3"], "accepted", "2026-01-05T12:00:00+08:00")
     _mv(db, n["R3"], "in_progress", "2026-01-06T09:00:00+08:00")
-    _mv(db, n["R3"], "resolved", "2026-01-10T10:00:00+08:00", result="已办结", problems_solved=2, cost_saved="1.50")
+    _mv(
+        db,
+        n["R3"],
+        "resolved",
+        "2026-01-10T10:00:00+08:00",
+        result="已办结",
+        problems_solved=2,
+        cost_saved="1.50",
+    )
     _mv(db, n["R3"], "closed", "2026-01-20T10:00:00+08:00", satisfaction=4)
     n["R4"] = _req(db, ENT_C, "计量", "2026-01-08T09:00:00+08:00")
     _mv(db, n["R4"], "cancelled", "2026-01-09T09:00:00+08:00")
     n["R5"] = _req(db, ENT_A, "认证认可", "2025-12-20T09:00:00+08:00")
     _mv(db, n["R5"], "accepted", "2025-12-20T10:00:00+08:00")
     _mv(db, n["R5"], "in_progress", "2025-12-21T09:00:00+08:00")
-    _mv(db, n["R5"], "resolved", "2025-12-28T09:00:00+08:00", result="初次办结", problems_solved=1, cost_saved="0.50")
+    _mv(
+        db,
+        n["R5"],
+        "resolved",
+        "2025-12-28T09:00:00+08:00",
+        result="初次办结",
+        problems_solved=1,
+        cost_saved="0.50",
+    )
     _mv(db, n["R5"], "in_progress", "2026-01-03T09:00:00+08:00")
-    _mv(db, n["R5"], "resolved", "2026-01-15T09:00:00+08:00", result="再次办结", problems_solved=3, cost_saved="2.00")
+    _mv(
+        db,
+        n["R5"],
+        "resolved",
+        "2026-01-15T09:00:00+08:00",
+        result="再次办结",
+        problems_solved=3,
+        cost_saved="2.00",
+    )
     _mv(db, n["R5"], "closed", "2026-01-25T09:00:00+08:00", satisfaction=2)
     n["R6"] = _req(db, ENT_C, "计量", "2026-01-10T09:00:00+08:00", channel="online")
     _mv(db, n["R6"], "accepted", "2026-01-11T09:00:00+08:00")
@@ -108,16 +150,20 @@ def _add_referrals(db: Path, n: dict[str, str]) -> None:
     """Two experts and one institution; four referrals in January, one in February."""
     import sqlite3
 
-    from qi_station import ledger
+    from qi_station.services import ledger
 
     con = sqlite3.connect(db)
     with con:
         for i, nm in (("exp-1", "张工"), ("exp-2", "李工")):
-            con.execute("INSERT INTO expert (id, name, name_py, name_initials, haystack, elements, rev, seq, deleted,"
-                        " active_requests, updated_at) VALUES (?, ?, '', '', ?, '[]', 1, 0, 0, 0, '2025-01-01 00:00:00.000000')",
-                        (i, nm, nm))
-        con.execute("INSERT INTO institution (id, name, name_py, name_initials, haystack, elements, rev, seq, deleted,"
-                    " updated_at) VALUES ('ins-1', '山东计量院', '', '', '山东计量院', '[]', 1, 0, 0, '2025-01-01 00:00:00.000000')")
+            con.execute(
+                "INSERT INTO expert (id, name, name_py, name_initials, haystack, elements, rev, seq, deleted,"
+                " active_requests, updated_at) VALUES (?, ?, '', '', ?, '[]', 1, 0, 0, 0, '2025-01-01 00:00:00.000000')",
+                (i, nm, nm),
+            )
+        con.execute(
+            "INSERT INTO institution (id, name, name_py, name_initials, haystack, elements, rev, seq, deleted,"
+            " updated_at) VALUES ('ins-1', '山东计量院', '', '', '山东计量院', '[]', 1, 0, 0, '2025-01-01 00:00:00.000000')"
+        )
     con.close()
     jan = "2026-01-31T23:45:00+08:00"  # still January in Shanghai, after every January receipt
     ledger.refer_request(db, n["R1"], "expert", "exp-1", at=jan)
@@ -136,7 +182,7 @@ def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 
 @pytest.fixture(scope="module")
 def report(ledger_db: tuple[Path, dict[str, str]]) -> dict[str, Any]:
-    from qi_station.reports.compute import monthly_report
+    from qi_station.reports.figures import monthly_report
 
     return monthly_report(ledger_db[0], MONTH)
 
@@ -163,7 +209,10 @@ EXPECTED: dict[str, Any] = {
     "referrals": {
         "counts": {"expert": 3, "institution": 1, "equipment": 0, "project": 0},
         "top": {
-            "expert": [{"id": "exp-1", "name": "张工", "count": 2}, {"id": "exp-2", "name": "李工", "count": 1}],
+            "expert": [
+                {"id": "exp-1", "name": "张工", "count": 2},
+                {"id": "exp-2", "name": "李工", "count": 1},
+            ],
             "institution": [{"id": "ins-1", "name": "山东计量院", "count": 1}],
             "equipment": [],
             "project": [],
@@ -217,7 +266,7 @@ def test_details_complete(report: dict[str, Any], ledger_db: tuple[Path, dict[st
 
 
 def test_february_edges(ledger_db: tuple[Path, dict[str, str]]) -> None:
-    from qi_station.reports.compute import monthly_report
+    from qi_station.reports.figures import monthly_report
 
     feb = monthly_report(ledger_db[0], "2026-02")
     assert feb["received"] == 2  # R2 (16:30Z on Jan 31) and R9
@@ -292,7 +341,7 @@ def test_csv_bom_and_rows(report: dict[str, Any], tmp_path: Path) -> None:
     flat = {r[0]: r[1] for r in rows if len(r) >= 2}
     assert flat["登记需求数"] == "5"
     header = rows.index(next(r for r in rows if r and r[0] == "编号"))
-    assert len([r for r in rows[header + 1:] if r]) == len(report["details"])
+    assert len([r for r in rows[header + 1 :] if r]) == len(report["details"])
 
 
 def test_markdown(report: dict[str, Any]) -> None:
@@ -311,8 +360,8 @@ def test_markdown(report: dict[str, Any]) -> None:
 def _cli(args: list[str], db: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     code = (
         "import sys, typer\n"
-        "from qi_station.clikit import OPTS\n"
-        "from qi_station.reports.cli import report_app, hub_report_app\n"
+        "from qi_station.cli.kit import OPTS\n"
+        "from qi_station.cli.report import report_app, hub_report_app\n"
         f"OPTS.db = __import__('pathlib').Path({str(db)!r})\n"
         "app = typer.Typer()\n"
         "app.add_typer(report_app, name='report')\n"
@@ -323,8 +372,15 @@ def _cli(args: list[str], db: Path, cwd: Path) -> subprocess.CompletedProcess[st
         "sys.exit(rc if isinstance(rc, int) else 0)\n"
     )
     env = {**os.environ, "QI_STATION_OPERATOR": "测试员"}
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, encoding="utf-8",
-                          cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_cli_never_imports_textual(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
@@ -353,8 +409,11 @@ def test_cli_bad_month(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -
 
 
 def test_cli_missing_hub_db(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    p = _cli(["hub-report", "monthly", "--database-url", str(tmp_path / "nope.db"), "--format", "json"],
-             ledger_db[0], tmp_path)
+    p = _cli(
+        ["hub-report", "monthly", "--database-url", str(tmp_path / "nope.db"), "--format", "json"],
+        ledger_db[0],
+        tmp_path,
+    )
     assert p.returncode == 1 and "hub database not found" in p.stderr
     assert not (tmp_path / "nope.db").exists()
 
@@ -366,11 +425,22 @@ def test_cli_md_to_stdout(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path
 
 
 # ---- hub -------------------------------------------------------------------------------------------
-ADDITIVE = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end", "overdue_at_end",
-            "problems_solved", "cost_saved_wan")
+ADDITIVE = (
+    "received",
+    "accepted",
+    "resolved",
+    "closed",
+    "cancelled",
+    "open_at_end",
+    "overdue_at_end",
+    "problems_solved",
+    "cost_saved_wan",
+)
 
 
-def _copy_station_into_hub(station_db: Path, hub_url: str, code: str, region: str, station_row: bool = True) -> None:
+def _copy_station_into_hub(
+    station_db: Path, hub_url: str, code: str, region: str, station_row: bool = True
+) -> None:
     """Copy a station's enterprise/request/event/referral/station rows into a hub database (ids renamed)."""
     import sqlite3
 
@@ -391,7 +461,9 @@ def _copy_station_into_hub(station_db: Path, hub_url: str, code: str, region: st
             for row in src.execute(f"SELECT * FROM {table}"):
                 d = dict(row)
                 if table == "enterprise":
-                    exists = conn.execute(text("SELECT id FROM enterprise WHERE uscc = :u"), {"u": d["uscc"]}).first()
+                    exists = conn.execute(
+                        text("SELECT id FROM enterprise WHERE uscc = :u"), {"u": d["uscc"]}
+                    ).first()
                     if exists:
                         continue
                 if table == "request":
@@ -429,14 +501,31 @@ def _insert(conn: Any, table: str, d: dict[str, Any]) -> None:
 
 
 def _check_hub_cli(hub_url: str, station_db: Path, tmp_path: Path) -> None:
-    p = _cli(["hub-report", "monthly", "--database-url", hub_url, "--month", MONTH, "--format", "json"],
-             station_db, tmp_path)
+    p = _cli(
+        ["hub-report", "monthly", "--database-url", hub_url, "--month", MONTH, "--format", "json"],
+        station_db,
+        tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     assert "TEXTUAL:\n" in p.stderr
     data = json.loads(p.stdout)
     assert data["station"]["code"] == "370000" and data["received"] == 10 and len(data["stations"]) == 2
-    p = _cli(["hub-report", "monthly", "--database-url", hub_url, "--month", MONTH, "--station", "qd0001",
-              "--format", "csv"], station_db, tmp_path)
+    p = _cli(
+        [
+            "hub-report",
+            "monthly",
+            "--database-url",
+            hub_url,
+            "--month",
+            MONTH,
+            "--station",
+            "qd0001",
+            "--format",
+            "csv",
+        ],
+        station_db,
+        tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     out = tmp_path / "qi-report-QD0001-2026-01.csv"
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
@@ -451,7 +540,7 @@ def _check_hub_cli(hub_url: str, station_db: Path, tmp_path: Path) -> None:
 
 
 def _check_hub(hub_url: str, station_db: Path) -> None:
-    from qi_station.reports.compute import monthly_report
+    from qi_station.reports.figures import monthly_report
 
     hub = monthly_report(hub_url, MONTH, hub=True)
     assert [s["station"]["code"] for s in hub["stations"]] == ["JN0001", "QD0001"]
@@ -525,7 +614,7 @@ def test_hub_equals_sum_of_stations_postgres(ledger_db: tuple[Path, dict[str, st
         _copy_station_into_hub(ledger_db[0], url, "QD0001", "370200")
         with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as c:
             c.execute("SET TIME ZONE 'America/New_York'")  # the report must not depend on the server zone
-            c.execute(f'ALTER DATABASE "{dbname}" SET timezone TO \'Asia/Tokyo\'')
+            c.execute(f"ALTER DATABASE \"{dbname}\" SET timezone TO 'Asia/Tokyo'")
         _check_hub(url, ledger_db[0])
         _check_hub_cli(url.replace("+psycopg", ""), ledger_db[0], tmp_path)  # a plain postgresql:// URL works
     finally:
@@ -539,7 +628,7 @@ def test_hub_without_station_rows(ledger_db: tuple[Path, dict[str, str]], tmp_pa
     import sqlite3
 
     from qi_station.db.engine import run_migrations, sqlite_url
-    from qi_station.reports.compute import monthly_report
+    from qi_station.reports.figures import monthly_report
 
     url = sqlite_url(tmp_path / "hub2.db")
     run_migrations(url)
@@ -547,10 +636,14 @@ def test_hub_without_station_rows(ledger_db: tuple[Path, dict[str, str]], tmp_pa
     _copy_station_into_hub(ledger_db[0], url, "QD0001", "370200", station_row=False)
     con = sqlite3.connect(tmp_path / "hub2.db")
     with con:
-        con.execute("CREATE TABLE IF NOT EXISTS hub_station (id TEXT PRIMARY KEY, code TEXT NOT NULL, "
-                    "name TEXT NOT NULL, created_at DATETIME NOT NULL)")
-        con.execute("INSERT INTO hub_station (id, code, name, created_at) "
-                    "VALUES ('x', 'QD0001', '青岛工作站', '2025-01-01 00:00:00.000000')")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS hub_station (id TEXT PRIMARY KEY, code TEXT NOT NULL, "
+            "name TEXT NOT NULL, created_at DATETIME NOT NULL)"
+        )
+        con.execute(
+            "INSERT INTO hub_station (id, code, name, created_at) "
+            "VALUES ('x', 'QD0001', '青岛工作站', '2025-01-01 00:00:00.000000')"
+        )
     con.close()
     hub = monthly_report(url, MONTH, hub=True)
     qd = next(s for s in hub["stations"] if s["station"]["code"] == "QD0001")

@@ -10,8 +10,8 @@ import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from qi_station.db.engine import SCHEMA_HEAD  # noqa: E402
-from qi_station.sync.hub import create_app  # noqa: E402
-from qi_station.sync.hubstore import Hub  # noqa: E402
+from qi_station.sync.hub.server import create_app  # noqa: E402
+from qi_station.sync.hub.store import Hub  # noqa: E402
 from qi_station.sync.proto import PROTOCOL  # noqa: E402
 
 _dir = Path(tempfile.mkdtemp(prefix="qi_sync_api_"))
@@ -31,7 +31,11 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 def test_no_server_errors(case: Any) -> None:
     # half the cases are authenticated with the right versions, to reach the apply code
     if case.operation.path != "/sync/v1/info" and hash(repr(case.body)) % 2 == 0:
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {_token}",
-                        "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
+        case.headers = {
+            **(case.headers or {}),
+            "Authorization": f"Bearer {_token}",
+            "X-Sync-Protocol": str(PROTOCOL),
+            "X-Sync-Schema": SCHEMA_HEAD,
+        }
     response = case.call()
     assert response.status_code < 500, (case.operation.path, response.status_code, response.text[:500])

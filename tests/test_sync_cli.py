@@ -11,12 +11,18 @@ from pathlib import Path
 
 from test_sync_util import request_input
 
-from qi_station import ledger
+from qi_station.services import ledger
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qi_station", *args], capture_output=True, text=True,
-                          encoding="utf-8", env=env or dict(os.environ), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "qi_station", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env or dict(os.environ),
+        timeout=120,
+    )
 
 
 def test_cli_offline_roundtrip(tmp_path: Path) -> None:
@@ -55,7 +61,10 @@ def test_cli_offline_roundtrip(tmp_path: Path) -> None:
     st = json.loads(r.stdout)[0]
     assert st["code"] == "ZB01" and st["acked_oseq"] == 3 and st["enrolled"]
     down = tmp_path / "down.zip"
-    assert run("hub", "export-bundle", "--station", "ZB01", "--out", str(down), "--database-url", url).returncode == 0
+    assert (
+        run("hub", "export-bundle", "--station", "ZB01", "--out", str(down), "--database-url", url).returncode
+        == 0
+    )
     r = run("sync", "import-bundle", str(down), "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["pending"] == 0

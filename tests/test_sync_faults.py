@@ -22,8 +22,8 @@ from test_sync_util import (
     station_requests,
 )
 
-from qi_station import ledger
-from qi_station.sync import client as C
+from qi_station.services import ledger
+from qi_station.sync.station import client as C
 
 
 class Flaky(httpx.BaseTransport):
@@ -46,8 +46,12 @@ class Flaky(httpx.BaseTransport):
             return httpx.Response(502, content=b"bad gateway", request=request)
         if roll < self.rate:
             self.faults += 1
-            return httpx.Response(resp.status_code, headers={"content-type": "application/json"},
-                                  content=resp.content[: len(resp.content) // 2], request=request)
+            return httpx.Response(
+                resp.status_code,
+                headers={"content-type": "application/json"},
+                content=resp.content[: len(resp.content) // 2],
+                request=request,
+            )
         return resp
 
 
@@ -55,8 +59,8 @@ def test_transport_faults_converge(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from qi_station.db.session import dispose_all
-    from qi_station.sync.hub import create_app
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.server import create_app
+    from qi_station.sync.hub.store import Hub
 
     hub = Hub(f"sqlite:///{tmp_path / 'hub.db'}")
     hub.init(demo=False)
@@ -86,7 +90,7 @@ def test_several_workers(backend: str, tmp_path: Path) -> None:
     from test_sync_kill import free_port
 
     from qi_station.db.session import dispose_all
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.store import Hub
 
     if backend == "postgresql":
         if not pg_available():
@@ -101,8 +105,23 @@ def test_several_workers(backend: str, tmp_path: Path) -> None:
         hub.upsert_library([("expert", {"id": f"x{i}", "name": f"专家{i}"}) for i in range(50)])
         tokens = {c: hub.add_station(c, c)["token"] for c in ("A1", "B2", "C3")}
         port = free_port()
-        srv = subprocess.Popen([sys.executable, "-m", "qi_station", "hub", "serve", "--database-url", url, "--port",
-                                str(port), "--workers", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        srv = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qi_station",
+                "hub",
+                "serve",
+                "--database-url",
+                url,
+                "--port",
+                str(port),
+                "--workers",
+                "3",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import time
 
         for _ in range(300):
@@ -134,7 +153,9 @@ def test_several_workers(backend: str, tmp_path: Path) -> None:
             except BaseException as e:  # noqa: BLE001
                 errors.append(e)
 
-        ths = [threading.Thread(target=station, args=(c,)) for c in tokens] + [threading.Thread(target=librarian)]
+        ths = [threading.Thread(target=station, args=(c,)) for c in tokens] + [
+            threading.Thread(target=librarian)
+        ]
         for t in ths:
             t.start()
         for t in ths:

@@ -11,29 +11,51 @@ import pytest
 from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
 from test_sync_util import rows
 
-from qi_station import ledger
-from qi_station.sync import client as C
-from qi_station.sync import station as S
+from qi_station.core.chain import verify_chain
+from qi_station.services import ledger
 from qi_station.sync.proto import SyncError
+from qi_station.sync.station import apply as S
+from qi_station.sync.station import client as C
 
 _ = (env, hub_url)
-EV_COLS = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
-           "prev_hash", "hash")
+EV_COLS = (
+    "id",
+    "request_id",
+    "n",
+    "at",
+    "actor",
+    "kind",
+    "from_status",
+    "to_status",
+    "note",
+    "data",
+    "prev_hash",
+    "hash",
+)
 
 
 def chain(db: Path, rid: str) -> list[dict[str, Any]]:
-    return [dict(zip(EV_COLS, r, strict=True)) for r in
-            rows(db, f"SELECT {', '.join(EV_COLS)} FROM request_event WHERE request_id = ? ORDER BY n", (rid,))]
+    return [
+        dict(zip(EV_COLS, r, strict=True))
+        for r in rows(
+            db, f"SELECT {', '.join(EV_COLS)} FROM request_event WHERE request_id = ? ORDER BY n", (rid,)
+        )
+    ]
 
 
 def hub_chain(hub: Any, rid: str) -> list[dict[str, Any]]:
     import sqlalchemy as sa
 
-    from qi_station.sync.hubstore import wire_value
+    from qi_station.sync.hub.store import wire_value
 
     with hub.engine.connect() as c:
-        return [{k: wire_value(v) for k, v in zip(EV_COLS, r, strict=True)} for r in c.execute(
-            sa.text(f"SELECT {', '.join(EV_COLS)} FROM request_event WHERE request_id = :r ORDER BY n"), {"r": rid})]
+        return [
+            {k: wire_value(v) for k, v in zip(EV_COLS, r, strict=True)}
+            for r in c.execute(
+                sa.text(f"SELECT {', '.join(EV_COLS)} FROM request_event WHERE request_id = :r ORDER BY n"),
+                {"r": rid},
+            )
+        ]
 
 
 def test_hub_move_is_a_hub_event_in_both_chains(env: Any) -> None:  # noqa: F811
@@ -51,14 +73,24 @@ def test_hub_move_is_a_hub_event_in_both_chains(env: Any) -> None:  # noqa: F811
     evs = chain(db, r["id"])
     assert [e["kind"] for e in evs] == ["created", "status", "hub"]
     hub_ev = evs[-1]
-    assert (hub_ev["actor"], hub_ev["from_status"], hub_ev["to_status"], hub_ev["note"]) == \
-        ("hub", "accepted", "in_progress", "省局指派")
-    assert json.loads(hub_ev["data"]) == {"h_rev": 1, "hub_expert_id": "e-1", "hub_note": "省局指派",
-                                          "hub_priority": None, "hub_status": "in_progress", "adopted": True}
-    assert ledger.verify_chain(evs) == (True, None)
+    assert (hub_ev["actor"], hub_ev["from_status"], hub_ev["to_status"], hub_ev["note"]) == (
+        "hub",
+        "accepted",
+        "in_progress",
+        "省局指派",
+    )
+    assert json.loads(hub_ev["data"]) == {
+        "h_rev": 1,
+        "hub_expert_id": "e-1",
+        "hub_note": "省局指派",
+        "hub_priority": None,
+        "hub_status": "in_progress",
+        "adopted": True,
+    }
+    assert verify_chain(evs) == (True, None)
     # the event went up with the next push: the hub holds the identical chain
     assert hub_chain(hub, r["id"]) == evs
-    assert ledger.verify_chain(hub_chain(hub, r["id"])) == (True, None)
+    assert verify_chain(hub_chain(hub, r["id"])) == (True, None)
     # a station move after the hub event continues the same chain on both sides
     ledger.move_request(db, r["id"], "resolved", result="已解决", problems_solved=1, cost_saved="2")
     sync(db, tc)
@@ -86,10 +118,13 @@ def test_hub_status_not_adopted_is_still_recorded(env: Any) -> None:  # noqa: F8
     evs = chain(db, r["id"])
     assert evs[-1]["kind"] == "hub" and evs[-1]["to_status"] == "cancelled"
     assert json.loads(evs[-1]["data"])["adopted"] is False
-    assert rows(db, "SELECT status, hub_priority FROM request WHERE id = ?", (r["id"],))[0] == ("cancelled", "high")
+    assert rows(db, "SELECT status, hub_priority FROM request WHERE id = ?", (r["id"],))[0] == (
+        "cancelled",
+        "high",
+    )
     sync(db, tc)
     assert hub_chain(hub, r["id"]) == chain(db, r["id"])
-    assert ledger.verify_chain(chain(db, r["id"])) == (True, None)
+    assert verify_chain(chain(db, r["id"])) == (True, None)
 
 
 # ---- tombstone horizon ------------------------------------------------------------------------
@@ -119,9 +154,16 @@ def test_horizon_410_then_snapshot_resync(env: Any) -> None:  # noqa: F811
     conn = S.open_conn(db)
     cur = S.kv_int(conn, "pull_cursor")
     assert 0 < cur < hub.horizon()
-    resp = tc.get("/sync/v1/pull", params={"since": cur}, headers={
-        "X-Sync-Protocol": "2", "X-Sync-Schema": S.kv_get(conn, "x") or __import__("qi_station.sync.proto", fromlist=["x"]).schema_head(),
-        "Authorization": f"Bearer {S.kv_get(conn, 'api_token')}"})
+    resp = tc.get(
+        "/sync/v1/pull",
+        params={"since": cur},
+        headers={
+            "X-Sync-Protocol": "2",
+            "X-Sync-Schema": S.kv_get(conn, "x")
+            or __import__("qi_station.sync.proto", fromlist=["x"]).schema_head(),
+            "Authorization": f"Bearer {S.kv_get(conn, 'api_token')}",
+        },
+    )
     assert resp.status_code == 410 and resp.json()["error"] == "resync_required"
     with pytest.raises(SyncError) as ei:
         hub.pull(hub.station_by_token(S.kv_get(conn, "api_token")), cur, 100)
@@ -225,7 +267,7 @@ def test_reenroll_rebuilds_a_lost_station(env: Any, tmp_path: Path) -> None:  # 
     assert no_seq(station_requests(db)) == no_seq(before)
     for rid, evs in chains.items():
         assert chain(db, rid) == evs
-        assert ledger.verify_chain(chain(db, rid)) == (True, None)
+        assert verify_chain(chain(db, rid)) == (True, None)
     assert rows(db, "SELECT id, request_id, item_id FROM referral ORDER BY id") == old_refs
     assert rows(db, "SELECT id, uscc, name FROM enterprise ORDER BY id") == old_ents
     conn = S.open_conn(db)

@@ -21,10 +21,10 @@ from test_sync_util import (
     station_requests,
 )
 
-from qi_station import ledger
 from qi_station.db.engine import SCHEMA_HEAD
-from qi_station.sync import client as C
+from qi_station.services import ledger
 from qi_station.sync.proto import PROTOCOL, SyncError
+from qi_station.sync.station import client as C
 
 PG = pg_available()
 
@@ -40,7 +40,7 @@ def hub_url(request: Any, tmp_path: Path) -> Any:
     try:
         yield url
     finally:
-        from qi_station.sync.hubstore import Hub
+        from qi_station.sync.hub.store import Hub
 
         Hub(url).dispose()
         pg_drop(url)
@@ -51,15 +51,19 @@ def env(hub_url: str, tmp_path: Path) -> Any:
     from fastapi.testclient import TestClient
 
     from qi_station.db.session import dispose_all
-    from qi_station.sync.hub import create_app
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.server import create_app
+    from qi_station.sync.hub.store import Hub
 
     hub = Hub(hub_url)
     hub.init(demo=False)
-    hub.upsert_library([("expert", {"id": "e-1", "name": "张三", "employer": "山东大学"}),
-                        ("institution", {"id": "i-1", "name": "济南市计量检定测试院", "cma_expiry": "2027-01-01"}),
-                        ("equipment", {"id": "q-1", "name": "三坐标测量机", "shared": True, "fee": 300}),
-                        ("project", {"id": "p-1", "name": "标准化试点", "year": 2025})])
+    hub.upsert_library(
+        [
+            ("expert", {"id": "e-1", "name": "张三", "employer": "山东大学"}),
+            ("institution", {"id": "i-1", "name": "济南市计量检定测试院", "cma_expiry": "2027-01-01"}),
+            ("equipment", {"id": "q-1", "name": "三坐标测量机", "shared": True, "fee": 300}),
+            ("project", {"id": "p-1", "name": "标准化试点", "year": 2025}),
+        ]
+    )
     tc = TestClient(create_app(hub_url))
     dbs = {}
     for code in ("ZB01", "QD02"):
@@ -98,8 +102,13 @@ def test_end_to_end_http(env: Any) -> None:
     hub.delete_library("project", ["p-1"])
     sync(a, tc, page_size=1)
     loc = station_requests(a)[r1["id"]]
-    assert (loc["hub_expert_id"], loc["hub_note"], loc["hub_priority"], loc["status"], loc["h_rev"]) == \
-        ("e-1", "省局指派", "high", "in_progress", 1)
+    assert (loc["hub_expert_id"], loc["hub_note"], loc["hub_priority"], loc["status"], loc["h_rev"]) == (
+        "e-1",
+        "省局指派",
+        "high",
+        "in_progress",
+        1,
+    )
     assert rows(a, "SELECT COUNT(*) FROM outbox")[0][0] == 0
     assert rows(a, "SELECT deleted FROM project WHERE id='p-1'") == [(1,)]
     assert library(a) == library(hub)
@@ -112,8 +121,12 @@ def test_end_to_end_http(env: Any) -> None:
     with hub.engine.connect() as c:
         import sqlalchemy as sa
 
-        n = c.execute(sa.text("SELECT COUNT(*) FROM request_event WHERE request_id=:r"), {"r": r1["id"]}).scalar()
-    assert n == rows(a, "SELECT COUNT(*) FROM request_event WHERE request_id=?", (r1["id"],))[0][0] == 4  # created, accepted, hub, waiting
+        n = c.execute(
+            sa.text("SELECT COUNT(*) FROM request_event WHERE request_id=:r"), {"r": r1["id"]}
+        ).scalar()
+    assert (
+        n == rows(a, "SELECT COUNT(*) FROM request_event WHERE request_id=?", (r1["id"],))[0][0] == 4
+    )  # created, accepted, hub, waiting
     # b never sees a's request
     assert r1["id"] not in station_requests(b)
     st = C.sync_status(a)
@@ -124,7 +137,7 @@ def test_push_duplicate_lost_reply_and_gap(env: Any) -> None:
     hub, tc, dbs = env
     a = dbs["ZB01"]
     ledger.create_request(a, request_input(1, 1))
-    from qi_station.sync import station as S
+    from qi_station.sync.station import apply as S
 
     conn = S.open_conn(a)
     batch = S.next_batch(conn)
@@ -139,7 +152,7 @@ def test_push_duplicate_lost_reply_and_gap(env: Any) -> None:
     ledger.create_request(a, request_input(3, 3))
     more = S.next_batch(conn)
     with pytest.raises(SyncError) as ei:
-        hub.push(st, more[len(batch) + 1:])
+        hub.push(st, more[len(batch) + 1 :])
     assert ei.value.status == 409 and ei.value.data["expected"] == batch[-1]["oseq"] + 1
     assert len(hub_requests(hub)) == 1  # nothing changed
     conn.close()
@@ -162,19 +175,40 @@ def test_auth_refusals(env: Any) -> None:
     row["title"] = "hijack"
     row.pop("seq")
     # B writing A's request (even claiming A's station code)
-    resp = tc.post("/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row}]})
+    resp = tc.post(
+        "/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row}]}
+    )
     assert resp.status_code == 403, resp.text
     row2 = dict(row, station_code="QD02")
-    resp = tc.post("/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row2}]})
+    resp = tc.post(
+        "/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row2}]}
+    )
     assert resp.status_code == 403
     # an event on A's request
-    ev = {"id": "x-ev", "request_id": r["id"], "n": 99, "at": "2026-01-01 00:00:00.000000", "actor": "b",
-          "kind": "note", "data": "{}", "prev_hash": "0", "hash": "1"}
-    assert tc.post("/sync/v1/push", headers=auth_b,
-                   json={"batch": [{"oseq": 1, "table": "request_event", "row": ev}]}).status_code == 403
+    ev = {
+        "id": "x-ev",
+        "request_id": r["id"],
+        "n": 99,
+        "at": "2026-01-01 00:00:00.000000",
+        "actor": "b",
+        "kind": "note",
+        "data": "{}",
+        "prev_hash": "0",
+        "hash": "1",
+    }
+    assert (
+        tc.post(
+            "/sync/v1/push",
+            headers=auth_b,
+            json={"batch": [{"oseq": 1, "table": "request_event", "row": ev}]},
+        ).status_code
+        == 403
+    )
     # a library row
     lib = {"id": "e-1", "name": "伪造", "rev": 99, "updated_at": "2026-01-01 00:00:00.000000"}
-    resp = tc.post("/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "expert", "row": lib}]})
+    resp = tc.post(
+        "/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "expert", "row": lib}]}
+    )
     assert resp.status_code == 403 and "library" in resp.json()["message"]
     assert hub_requests(hub)[r["id"]]["title"] != "hijack"
     assert library(hub)["e-1"][0] == "张三"
@@ -192,18 +226,31 @@ def test_auth_refusals(env: Any) -> None:
     body = {"token": tok, "pubkey": pub}
     assert tc.post("/sync/v1/enroll", headers=hdr, json=body).status_code == 200
     assert tc.post("/sync/v1/enroll", headers=hdr, json=body).status_code == 403
-    assert tc.post("/sync/v1/enroll", headers=hdr, json={"token": tok + "x", "pubkey": pub}).status_code == 403
+    assert (
+        tc.post("/sync/v1/enroll", headers=hdr, json={"token": tok + "x", "pubkey": pub}).status_code == 403
+    )
 
 
 def test_versions(env: Any) -> None:
     hub, tc, dbs = env
     tok = rows(dbs["ZB01"], "SELECT v FROM kv WHERE k='api_token'")[0][0]
     auth = {"Authorization": f"Bearer {tok}"}
-    ok = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD})
+    ok = tc.get(
+        "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
+    )
     assert ok.status_code == 200
-    nm1 = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 1), "X-Sync-Schema": f"{int(SCHEMA_HEAD) - 1:04d}"})
+    nm1 = tc.get(
+        "/sync/v1/pull",
+        headers={
+            **auth,
+            "X-Sync-Protocol": str(PROTOCOL - 1),
+            "X-Sync-Schema": f"{int(SCHEMA_HEAD) - 1:04d}",
+        },
+    )
     assert nm1.status_code == 200
-    old = tc.get("/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": SCHEMA_HEAD})
+    old = tc.get(
+        "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": SCHEMA_HEAD}
+    )
     assert old.status_code == 426 and old.json()["error"] == "upgrade_required"
     assert tc.get("/sync/v1/pull", headers=auth).status_code == 426
     assert tc.get("/openapi.json").status_code == 200
@@ -220,7 +267,9 @@ def test_bundles_online_roundtrip_and_refusals(env: Any, tmp_path: Path) -> None
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(up) as z:
         parts = {n: z.read(n) for n in z.namelist()}
-    flipped = dict(parts, **{"changes.jsonl": parts["changes.jsonl"].replace(b"\xe6\xa0\x87", b"\xe6\xa0\x88", 1)})
+    flipped = dict(
+        parts, **{"changes.jsonl": parts["changes.jsonl"].replace(b"\xe6\xa0\x87", b"\xe6\xa0\x88", 1)}
+    )
     with zipfile.ZipFile(bad, "w") as z:
         for n, d in flipped.items():
             z.writestr(n, d)
@@ -282,7 +331,7 @@ def test_down_bundle_gap_and_order(env: Any, tmp_path: Path) -> None:
     hub.upsert_library([("expert", {"id": "e-5", "name": "王五"})])
     import sqlalchemy as sa
 
-    from qi_station.sync.hubstore import hub_tables
+    from qi_station.sync.hub.store import hub_tables
 
     hs = hub_tables()["hub_station"]
     with hub.engine.begin() as c:
@@ -297,7 +346,7 @@ def test_down_bundle_gap_and_order(env: Any, tmp_path: Path) -> None:
 
 def test_offline_enrollment(hub_url: str, tmp_path: Path) -> None:
     from qi_station.db.session import dispose_all
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.store import Hub
 
     hub = Hub(hub_url)
     hub.init(demo=False)
@@ -339,16 +388,25 @@ def test_offline_enrollment(hub_url: str, tmp_path: Path) -> None:
 
 
 def test_import_library_files(hub_url: str, tmp_path: Path) -> None:
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.store import Hub
 
     hub = Hub(hub_url)
     hub.init(demo=False)
     f = tmp_path / "lib.json"
-    f.write_text(json.dumps({"expert": [{"id": "a", "name": "单县专家"}, {"id": "b", "name": "曾工"}],
-                             "institution": [{"id": "i", "name": "青岛检测", "cma_expiry": "2027-03-01"}]},
-                            ensure_ascii=False), encoding="utf-8")
+    f.write_text(
+        json.dumps(
+            {
+                "expert": [{"id": "a", "name": "单县专家"}, {"id": "b", "name": "曾工"}],
+                "institution": [{"id": "i", "name": "青岛检测", "cma_expiry": "2027-03-01"}],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     assert hub.import_library(f) == {"added": 3, "updated": 0, "deleted": 0, "unchanged": 0}
-    f.write_text(json.dumps({"expert": [{"id": "a", "name": "单县专家2"}]}, ensure_ascii=False), encoding="utf-8")
+    f.write_text(
+        json.dumps({"expert": [{"id": "a", "name": "单县专家2"}]}, ensure_ascii=False), encoding="utf-8"
+    )
     assert hub.import_library(f) == {"added": 0, "updated": 1, "deleted": 1, "unchanged": 0}
     lib = library(hub)
     assert lib["a"][1] == 2 and lib["b"][2] is True and library(hub, "institution")["i"][2] is False
@@ -377,7 +435,7 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
     import time as _time
     from datetime import timedelta
 
-    from qi_station import timeutil
+    from qi_station.core import clock as timeutil
 
     outcomes = []
     for code, years in (("ZB01", 10), ("QD02", -10)):
@@ -385,8 +443,13 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         shift = timedelta(days=365 * years)
         real_now = timeutil.now_utc
         monkeypatch.setattr(ledger, "now_utc", lambda s=shift, f=real_now: f() + s)
-        monkeypatch.setattr(ledger.time, "time_ns", lambda s=shift: _time.time_ns.__call__() if False else
-                            int((_time.time() + s.total_seconds()) * 1e9))
+        monkeypatch.setattr(
+            ledger.time,
+            "time_ns",
+            lambda s=shift: (
+                _time.time_ns.__call__() if False else int((_time.time() + s.total_seconds()) * 1e9)
+            ),
+        )
         r = ledger.create_request(db, request_input(1, 1))
         ledger.move_request(db, r["id"], "accepted")
         res = sync(db, tc)
@@ -394,7 +457,15 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         hub.assign(r["id"], expert_id="e-1")
         sync(db, tc)
         h = hub_requests(hub)[r["id"]]
-        outcomes.append((res["pushed"], h["status"], h["s_rev"], h["h_rev"], station_requests(db)[r["id"]]["hub_expert_id"]))
+        outcomes.append(
+            (
+                res["pushed"],
+                h["status"],
+                h["s_rev"],
+                h["h_rev"],
+                station_requests(db)[r["id"]]["hub_expert_id"],
+            )
+        )
     assert outcomes[0] == outcomes[1] == (5, "accepted", 2, 1, "e-1")
     skews = {s["code"]: s["clock_skew_ms"] for s in hub.stations()}
     assert skews["ZB01"] is not None
@@ -403,7 +474,7 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
 @pytest.mark.skipif(not PG, reason="PostgreSQL not reachable")
 def test_pg_seq_follows_commit_order(tmp_path: Path) -> None:
     """Concurrent hub writers on PostgreSQL; a reader pulling by cursor meanwhile never skips a row."""
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.store import Hub
 
     url = pg_create()
     try:
@@ -417,8 +488,12 @@ def test_pg_seq_follows_commit_order(tmp_path: Path) -> None:
         def writer(k: int) -> None:
             try:
                 for i in range(25):
-                    hub.upsert_library([("expert", {"id": f"w{k}-{i}", "name": f"专家{k}-{i}"}),
-                                        ("institution", {"id": f"i{k}-{i}", "name": f"机构{k}-{i}"})])
+                    hub.upsert_library(
+                        [
+                            ("expert", {"id": f"w{k}-{i}", "name": f"专家{k}-{i}"}),
+                            ("institution", {"id": f"i{k}-{i}", "name": f"机构{k}-{i}"}),
+                        ]
+                    )
             except BaseException as e:  # noqa: BLE001
                 errors.append(e)
 

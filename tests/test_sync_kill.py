@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from test_sync_util import hub_requests, library, request_input, rows, station_requests
 
-from qi_station import ledger
-from qi_station.sync import client as C
+from qi_station.services import ledger
+from qi_station.sync.station import client as C
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
@@ -34,8 +34,11 @@ def cli(*args: str) -> list[str]:
 
 
 def start_hub(url: str, port: int) -> subprocess.Popen[bytes]:
-    p = subprocess.Popen(cli("hub", "serve", "--database-url", url, "--port", str(port)),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        cli("hub", "serve", "--database-url", url, "--port", str(port)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     import httpx
 
     for _ in range(200):
@@ -57,7 +60,9 @@ def integrity(db: Path) -> None:
         c.close()
 
 
-def kill_at_random(cmd: list[str], env: dict[str, str], rng: random.Random, lo: float, hi: float) -> int | None:
+def kill_at_random(
+    cmd: list[str], env: dict[str, str], rng: random.Random, lo: float, hi: float
+) -> int | None:
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(rng.uniform(lo, hi))
     if p.poll() is None:
@@ -68,7 +73,7 @@ def kill_at_random(cmd: list[str], env: dict[str, str], rng: random.Random, lo: 
 
 def test_sigkill_sync_and_bundle_import(tmp_path: Path) -> None:
     from qi_station.db.session import dispose_all
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.store import Hub
 
     rng = random.Random(int(os.environ.get("QI_KILL_SEED", "7")))
     url = f"sqlite:///{tmp_path / 'hub.db'}"
@@ -101,7 +106,9 @@ def test_sigkill_sync_and_bundle_import(tmp_path: Path) -> None:
             import sqlalchemy as sa
 
             with hub.engine.connect() as c:
-                below = {r[0] for r in c.execute(sa.text("SELECT id FROM expert WHERE seq <= :c"), {"c": cur})}
+                below = {
+                    r[0] for r in c.execute(sa.text("SELECT id FROM expert WHERE seq <= :c"), {"c": cur})
+                }
             assert below <= set(seqs)
             assert set(hub_requests(hub)) <= created
             created.add(ledger.create_request(db, request_input(1000 + round_, 1))["id"])
@@ -116,11 +123,19 @@ def test_sigkill_sync_and_bundle_import(tmp_path: Path) -> None:
         # retries finish the job
         r = subprocess.run(cli("--db", str(db), "sync", "--json"), env=env, capture_output=True, timeout=300)
         assert r.returncode == 0, r.stderr.decode()
-        r = subprocess.run(cli("hub", "import-bundle", str(up), "--database-url", url), env=env, capture_output=True,
-                           timeout=300)
+        r = subprocess.run(
+            cli("hub", "import-bundle", str(up), "--database-url", url),
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr.decode()
-        r = subprocess.run(cli("hub", "import-bundle", str(up), "--database-url", url), env=env, capture_output=True,
-                           timeout=300)
+        r = subprocess.run(
+            cli("hub", "import-bundle", str(up), "--database-url", url),
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
         assert r.returncode == 0 and b"already_imported" in r.stdout
         # convergence: nothing lost, nothing duplicated
         loc = station_requests(db)

@@ -30,10 +30,12 @@ from test_sync_util import (
     station_requests,
 )
 
-from qi_station import domain, ledger
-from qi_station.sync import client as C
-from qi_station.sync import station as S
+from qi_station.core import domain
+from qi_station.core.chain import verify_chain
+from qi_station.services import ledger
 from qi_station.sync.proto import LIBRARY_TABLES, SyncError
+from qi_station.sync.station import apply as S
+from qi_station.sync.station import client as C
 
 CODES = ("ZB01", "QD02", "YT03")
 EXAMPLES = int(os.environ.get("QI_SYNC_EXAMPLES", "200"))
@@ -47,14 +49,16 @@ def template() -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from qi_station.db.session import dispose_all
-    from qi_station.sync.hub import create_app
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.server import create_app
+    from qi_station.sync.hub.store import Hub
 
     d = Path(tempfile.mkdtemp(prefix="qi_sync_tpl_"))
     hub = Hub(f"sqlite:///{d / 'hub.db'}")
     hub.init(demo=False)
-    hub.upsert_library([("expert", {"id": f"x{i}", "name": f"专家{i}"}) for i in range(3)]
-                       + [("institution", {"id": "i0", "name": "计量院"})])
+    hub.upsert_library(
+        [("expert", {"id": f"x{i}", "name": f"专家{i}"}) for i in range(3)]
+        + [("institution", {"id": "i0", "name": "计量院"})]
+    )
     tc = TestClient(create_app(hub.url))
     for code in CODES:
         enroll_station(d / f"{code}.db", hub, tc, code)
@@ -75,7 +79,7 @@ def wire(obj: Any) -> Any:
 class SyncMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        from qi_station.sync.hubstore import Hub
+        from qi_station.sync.hub.store import Hub
 
         tpl = template()
         self.dir = Path(tempfile.mkdtemp(prefix="qi_sync_ex_"))
@@ -84,7 +88,9 @@ class SyncMachine(RuleBasedStateMachine):
         self.hub = Hub(f"sqlite:///{self.dir / 'hub.db'}")
         self.db = {c: self.dir / f"{c}.db" for c in CODES}
         self.conn = {c: S.open_conn(self.db[c]) for c in CODES}
-        self.created: dict[str, set[str]] = {c: {r[0] for r in rows(self.db[c], "SELECT id FROM request")} for c in CODES}
+        self.created: dict[str, set[str]] = {
+            c: {r[0] for r in rows(self.db[c], "SELECT id FROM request")} for c in CODES
+        }
         self.assigned: dict[str, str | None] = {}
         self.cursor = {c: 0 for c in CODES}
         self.ups: list[tuple[str, Path]] = []
@@ -140,7 +146,9 @@ class SyncMachine(RuleBasedStateMachine):
         ledger.move_request(self.db[s], rid, to, **kw)
 
     # -- hub edits -----------------------------------------------------------------------------
-    @rule(i=st.integers(0, 5), name=st.sampled_from(["张三", "李四", "单县王五", "曾工"]), delete=st.booleans())
+    @rule(
+        i=st.integers(0, 5), name=st.sampled_from(["张三", "李四", "单县王五", "曾工"]), delete=st.booleans()
+    )
     def hub_library(self, i: int, name: str, delete: bool) -> None:
         if delete:
             self.hub.delete_library("expert", [f"x{i}"])
@@ -155,14 +163,19 @@ class SyncMachine(RuleBasedStateMachine):
         r = data.draw(st.sampled_from(reqs))
         status = None
         if move and domain.TRANSITIONS[r["status"]]:
-            status = data.draw(st.sampled_from(sorted(domain.TRANSITIONS[r["status"]] - {"resolved", "closed"}) or ["x"]))
+            status = data.draw(
+                st.sampled_from(sorted(domain.TRANSITIONS[r["status"]] - {"resolved", "closed"}) or ["x"])
+            )
             status = None if status == "x" else status
         self.hub.assign(r["id"], expert_id=expert, status=status)
         self.assigned[r["id"]] = expert or None
 
     # -- HTTP-like exchanges (the same apply functions; faults in the transport) ----------------
-    @rule(s=st.sampled_from(CODES), size=st.integers(1, 12),
-          fault=st.sampled_from(["none", "drop_request", "drop_response", "duplicate"]))
+    @rule(
+        s=st.sampled_from(CODES),
+        size=st.integers(1, 12),
+        fault=st.sampled_from(["none", "drop_request", "drop_response", "duplicate"]),
+    )
     def push(self, s: str, size: int, fault: str) -> None:
         conn = self.conn[s]
         S.fix_oseq(conn)
@@ -242,10 +255,18 @@ class SyncMachine(RuleBasedStateMachine):
         i = data.draw(st.integers(0, len(self.downs) - 1))
         s, f = self.downs[i]
         if mode == "tamper":
-            before = (station_requests(self.db[s]), library(self.db[s]), S.kv_int(self.conn[s], "pull_cursor"))
+            before = (
+                station_requests(self.db[s]),
+                library(self.db[s]),
+                S.kv_int(self.conn[s], "pull_cursor"),
+            )
             with pytest.raises(SyncError):
                 C.import_bundle(self.db[s], self.tamper(f))
-            assert (station_requests(self.db[s]), library(self.db[s]), S.kv_int(self.conn[s], "pull_cursor")) == before
+            assert (
+                station_requests(self.db[s]),
+                library(self.db[s]),
+                S.kv_int(self.conn[s], "pull_cursor"),
+            ) == before
             return
         self.downs.pop(i)
         if mode in ("deliver", "twice"):
@@ -320,9 +341,16 @@ class SyncMachine(RuleBasedStateMachine):
             import sqlalchemy as sa
 
             with self.hub.engine.connect() as hc:
-                ev_hub = {r[0]: r[1] for r in hc.execute(sa.text(
-                    "SELECT e.id, e.hash FROM request_event e JOIN request r ON r.id = e.request_id "
-                    "WHERE r.station_code = :c"), {"c": c})}
+                ev_hub = {
+                    r[0]: r[1]
+                    for r in hc.execute(
+                        sa.text(
+                            "SELECT e.id, e.hash FROM request_event e JOIN request r ON r.id = e.request_id "
+                            "WHERE r.station_code = :c"
+                        ),
+                        {"c": c},
+                    )
+                }
             assert ev_local == ev_hub
             check_chains(self.db[c], self.hub, loc)
             for t in LIBRARY_TABLES:
@@ -334,22 +362,38 @@ def check_chains(db: Path, hub: Any, loc: dict[str, dict[str, Any]]) -> None:
     station adopted is in it as a ``hub`` event (the last one carries the final h_rev)."""
     import sqlalchemy as sa
 
-    cols = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
-            "prev_hash", "hash")
+    cols = (
+        "id",
+        "request_id",
+        "n",
+        "at",
+        "actor",
+        "kind",
+        "from_status",
+        "to_status",
+        "note",
+        "data",
+        "prev_hash",
+        "hash",
+    )
     by_req: dict[str, list[dict[str, Any]]] = {}
     for r in rows(db, f"SELECT {', '.join(cols)} FROM request_event ORDER BY request_id, n"):
         by_req.setdefault(r[1], []).append(dict(zip(cols, r, strict=True)))
     with hub.engine.connect() as hc:
         hub_chain: dict[str, list[str]] = {}
-        for r in hc.execute(sa.text("SELECT e.request_id, e.hash, e.n, e.at, e.actor, e.kind, e.from_status, "
-                                    "e.to_status, e.note, e.data, e.prev_hash FROM request_event e "
-                                    "WHERE e.request_id IN (SELECT id FROM request) ORDER BY e.request_id, e.n")):
+        for r in hc.execute(
+            sa.text(
+                "SELECT e.request_id, e.hash, e.n, e.at, e.actor, e.kind, e.from_status, "
+                "e.to_status, e.note, e.data, e.prev_hash FROM request_event e "
+                "WHERE e.request_id IN (SELECT id FROM request) ORDER BY e.request_id, e.n"
+            )
+        ):
             hub_chain.setdefault(r[0], []).append(r[1])
             if r[0] in loc:
                 assert r[2] == len(hub_chain[r[0]])
     for rid, req in loc.items():
         evs = by_req.get(rid, [])
-        assert ledger.verify_chain(evs) == (True, None), rid
+        assert verify_chain(evs) == (True, None), rid
         assert hub_chain.get(rid) == [e["hash"] for e in evs], rid
         hub_evs = [e for e in evs if e["kind"] == "hub"]
         if req["h_rev"]:
@@ -362,7 +406,9 @@ def check_chains(db: Path, hub: Any, loc: dict[str, dict[str, Any]]) -> None:
 
 
 SyncMachine.TestCase.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=14, deadline=None,
+    max_examples=EXAMPLES,
+    stateful_step_count=14,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 TestSyncConvergence = SyncMachine.TestCase

@@ -16,7 +16,7 @@ PG_ADMIN = os.environ.get("QI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/te
 
 
 def uscc(i: int, region: str = "370100") -> str:
-    from qi_station.validate import uscc_check_char
+    from qi_station.core.validate import uscc_check_char
 
     body = f"91{region}MA{i:07d}"[:17]
     body = body.replace("I", "1").replace("O", "0")
@@ -24,9 +24,11 @@ def uscc(i: int, region: str = "370100") -> str:
 
 
 def request_input(i: int, ent: int = 0, title: str = "标准咨询") -> Any:
-    from qi_station.ledger import RequestInput
+    from qi_station.services.ledger import RequestInput
 
-    return RequestInput(enterprise=f"测试企业{ent}", uscc=uscc(ent), elements="standards", title=f"{title}{i}")
+    return RequestInput(
+        enterprise=f"测试企业{ent}", uscc=uscc(ent), elements="standards", title=f"{title}{i}"
+    )
 
 
 def pg_available() -> bool:
@@ -58,7 +60,7 @@ def pg_drop(url: str) -> None:
 
 
 def enroll_station(db: Path, hub: Any, tc: Any, code: str) -> dict[str, Any]:
-    from qi_station.sync.client import enroll
+    from qi_station.sync.station.client import enroll
 
     tok = hub.add_station(code, f"{code}站")["token"]
     return enroll(db, tok, "http://testserver", http=tc)
@@ -101,7 +103,7 @@ def station_requests(db: Path) -> dict[str, dict[str, Any]]:
 def hub_requests(hub: Any, code: str | None = None) -> dict[str, dict[str, Any]]:
     import sqlalchemy as sa
 
-    from qi_station.sync.hubstore import core_table, wire_value
+    from qi_station.sync.hub.store import core_table, wire_value
 
     t = core_table("request")
     q = sa.select(t)
@@ -113,11 +115,17 @@ def hub_requests(hub: Any, code: str | None = None) -> dict[str, dict[str, Any]]
 
 def library(hub_or_db: Any, table: str = "expert") -> dict[str, tuple[Any, ...]]:
     if isinstance(hub_or_db, Path):
-        return {r[0]: (r[1], r[2], bool(r[3])) for r in rows(hub_or_db, f"SELECT id, name, rev, deleted FROM {table}")}
+        return {
+            r[0]: (r[1], r[2], bool(r[3]))
+            for r in rows(hub_or_db, f"SELECT id, name, rev, deleted FROM {table}")
+        }
     import sqlalchemy as sa
 
     with hub_or_db.engine.connect() as c:
-        return {r[0]: (r[1], r[2], bool(r[3])) for r in c.execute(sa.text(f"SELECT id, name, rev, deleted FROM {table}"))}
+        return {
+            r[0]: (r[1], r[2], bool(r[3]))
+            for r in c.execute(sa.text(f"SELECT id, name, rev, deleted FROM {table}"))
+        }
 
 
 def rnd_name(rng: random.Random) -> str:

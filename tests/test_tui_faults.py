@@ -36,8 +36,11 @@ async def _open_form(pilot: Any) -> Any:
 
 
 def _count(db: Path) -> tuple[int, int, int]:
-    return (rows(db, "SELECT count(*) FROM request")[0][0], rows(db, "SELECT count(*) FROM request_event")[0][0],
-            rows(db, "SELECT count(*) FROM outbox")[0][0])
+    return (
+        rows(db, "SELECT count(*) FROM request")[0][0],
+        rows(db, "SELECT count(*) FROM request_event")[0][0],
+        rows(db, "SELECT count(*) FROM outbox")[0][0],
+    )
 
 
 async def test_huge_paste_is_refused_and_kept(tmp_path: Path) -> None:
@@ -54,7 +57,9 @@ async def test_huge_paste_is_refused_and_kept(tmp_path: Path) -> None:
         await settle(pilot)
         assert app.screen is form
         assert title.value == big
-        assert "100" in str(form.query_one("#err-title").render()), str(form.query_one("#form-error").render())
+        assert "100" in str(form.query_one("#err-title").render()), str(
+            form.query_one("#form-error").render()
+        )
     assert _count(db) == before
 
 
@@ -89,8 +94,14 @@ async def test_locked_database_keeps_the_form(tmp_path: Path, monkeypatch: pytes
     from qi_station.db import engine
 
     monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 200)
-    monkeypatch.setattr(engine, "SQLITE_PRAGMAS", tuple(
-        "PRAGMA busy_timeout=200" if p.startswith("PRAGMA busy_timeout") else p for p in engine.SQLITE_PRAGMAS))
+    monkeypatch.setattr(
+        engine,
+        "SQLITE_PRAGMAS",
+        tuple(
+            "PRAGMA busy_timeout=200" if p.startswith("PRAGMA busy_timeout") else p
+            for p in engine.SQLITE_PRAGMAS
+        ),
+    )
     db = fixture_db(tmp_path)
     before = _count(db)
     app = make_app(db)
@@ -117,15 +128,19 @@ async def test_locked_database_keeps_the_form(tmp_path: Path, monkeypatch: pytes
     assert _count(db)[0] == before[0] + 1
 
 
-@pytest.mark.parametrize(("detail", "expect"), [
-    ("database is read-only, nothing was saved: attempt to write a readonly database", "只读"),
-    ("disk is full, nothing was saved: database or disk is full", "磁盘已满"),
-])
-async def test_read_only_or_full_disk_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, detail: str,
-                                              expect: str) -> None:
+@pytest.mark.parametrize(
+    ("detail", "expect"),
+    [
+        ("database is read-only, nothing was saved: attempt to write a readonly database", "只读"),
+        ("disk is full, nothing was saved: database or disk is full", "磁盘已满"),
+    ],
+)
+async def test_read_only_or_full_disk_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, detail: str, expect: str
+) -> None:
     # root ignores file modes and a full disk is hard to stage: fault injection at the core's boundary
-    from qi_station import ledger
-    from qi_station.errors import DatabaseError
+    from qi_station.core.errors import DatabaseError
+    from qi_station.services import ledger
 
     def boom(*_a: Any, **_k: Any) -> None:
         raise DatabaseError(detail)

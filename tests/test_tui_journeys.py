@@ -207,8 +207,11 @@ async def test_refer_resolve_close_with_suggestion(station_db: Path) -> None:
         assert "已办结" in text and "已回访" in text
         assert "无可办理事项" in str(detail.query_one("#actions").render())
         assert [b.id for b in detail.query("#action-bar Button")] == ["act-note"]
-    got = rows(station_db, "SELECT status, result, problems_solved, cost_saved_cents, satisfaction FROM request "
-                           "WHERE id = ?", rid)
+    got = rows(
+        station_db,
+        "SELECT status, result, problems_solved, cost_saved_cents, satisfaction FROM request WHERE id = ?",
+        rid,
+    )
     assert got == [("closed", "已制定企业标准", 3, 250, 4)]
 
 
@@ -233,14 +236,18 @@ async def test_find_expert_by_initials_and_refer(station_db: Path) -> None:
         assert "烟台市计量所" in str(lib.query_one("#lib-detail-text").render())
         await pilot.press("ctrl+r")
         await settle(pilot)
-    assert rows(station_db, "SELECT kind, item_name FROM referral WHERE request_id = ?", rid) == [("expert", "王建国")]
+    assert rows(station_db, "SELECT kind, item_name FROM referral WHERE request_id = ?", rid) == [
+        ("expert", "王建国")
+    ]
     # accepted stays accepted (referred is reachable only from in progress); the referral is on the ledger
-    assert rows(station_db, "SELECT kind FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1",
-                rid) == [("referral",)]
+    assert rows(
+        station_db, "SELECT kind FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1", rid
+    ) == [("referral",)]
 
 
-async def test_ledger_filters_sort_and_saved_filter(station_db: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_ledger_filters_sort_and_saved_filter(
+    station_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qi_station.screens.ledger import LedgerScreen, LedgerTable
 
     cfg = tmp_path / "config.toml"
@@ -287,7 +294,7 @@ async def test_ledger_filters_sort_and_saved_filter(station_db: Path, tmp_path: 
         await settle(pilot)
         await pilot.press(*"huatai", "enter")
         await settle(pilot)
-        assert 'huatai' in cfg.read_text(encoding="utf-8")
+        assert "huatai" in cfg.read_text(encoding="utf-8")
 
         led.action_clear_filters()
         await settle(pilot)
@@ -360,18 +367,23 @@ async def test_free_standing_note_joins_the_timeline(station_db: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, NoteDialog)
     assert rows(station_db, "SELECT status FROM request WHERE id = ?", rid) == [("accepted",)]
-    assert rows(station_db, "SELECT kind, note, from_status, to_status FROM request_event WHERE request_id = ? "
-                            "ORDER BY n DESC LIMIT 1", rid) == [("note", "企业来电询问进度", "accepted", "accepted")]
+    assert rows(
+        station_db,
+        "SELECT kind, note, from_status, to_status FROM request_event WHERE request_id = ? "
+        "ORDER BY n DESC LIMIT 1",
+        rid,
+    ) == [("note", "企业来电询问进度", "accepted", "accepted")]
 
 
 async def test_ledger_scrolls_continuously_fetching_only_the_pages_it_shows(
-        station_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    station_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With 2-row pages over the 5 requests the ledger is a virtual table: it COUNTs, fetches the page under
     the view, and fetches more only as the cursor reaches them; never the whole list, never LIMIT-less.
     Filters and sort re-query from the top; Enter opens the request under the cursor."""
-    from qi_station import queries
     from qi_station.screens import ledger
     from qi_station.screens.ledger import LedgerScreen, LedgerTable
+    from qi_station.services import queries
 
     monkeypatch.setattr(ledger, "PAGE_SIZE", 2)
     calls: list[tuple[Any, int]] = []
@@ -455,10 +467,21 @@ async def test_ledger_table_fetches_pages_lazily_over_a_large_total() -> None:
         def on_ledger_table_need_pages(self, event: LedgerTable.NeedPages) -> None:
             for p in event.pages:
                 asked.append(p)
-                event.table.set_page(event.generation, p, [
-                    {"id": f"r{i}", "number": f"N{i:07d}", "status": "new", "promised_date": "2026-03-01",
-                     "enterprise_name": "企业", "title": f"需求{i}"}
-                    for i in range(p * PAGE_SIZE, (p + 1) * PAGE_SIZE)])
+                event.table.set_page(
+                    event.generation,
+                    p,
+                    [
+                        {
+                            "id": f"r{i}",
+                            "number": f"N{i:07d}",
+                            "status": "new",
+                            "promised_date": "2026-03-01",
+                            "enterprise_name": "企业",
+                            "title": f"需求{i}",
+                        }
+                        for i in range(p * PAGE_SIZE, (p + 1) * PAGE_SIZE)
+                    ],
+                )
 
     app = Host()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -17,7 +17,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_config_file_round_trip(tmp_path: Path) -> None:
-    from qi_station import keymap
+    from qi_station.services import keymap
 
     p = tmp_path / "config.toml"
     with open(p, "w", encoding="utf-8") as f:
@@ -32,7 +32,7 @@ def test_config_file_round_trip(tmp_path: Path) -> None:
 
 
 def test_broken_config_is_reported_not_fatal(tmp_path: Path) -> None:
-    from qi_station import keymap
+    from qi_station.services import keymap
 
     p = tmp_path / "config.toml"
     p.write_text("lang = [unclosed", encoding="utf-8")
@@ -87,12 +87,18 @@ async def test_f1_lists_the_current_screen_bindings(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_every_binding_shows_in_the_footer(tmp_path: Path) -> None:
-    from qi_station import keymap
+    from qi_station.services import keymap
 
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(200, 24)) as pilot:
         await settle(pilot)
-        for key, prefix in (("f2", "dash"), ("f3", "ledger"), ("f5", "lib"), ("f6", "sync"), ("f7", "reports")):
+        for key, prefix in (
+            ("f2", "dash"),
+            ("f3", "ledger"),
+            ("f5", "lib"),
+            ("f6", "sync"),
+            ("f7", "reports"),
+        ):
             await pilot.press(key)
             await settle(pilot)
             shown = {b.binding.id for b in app.screen.active_bindings.values() if b.binding.show}

@@ -135,8 +135,8 @@ def test_catalogues_have_the_same_keys() -> None:
 
 
 def test_every_binding_has_an_id_and_catalogue_text() -> None:
-    from qi_station import keymap
     from qi_station.locales.en import MESSAGES as EN
+    from qi_station.services import keymap
 
     assert len({k.id for k in keymap.KEYS}) == len(keymap.KEYS)
     for k in keymap.KEYS:

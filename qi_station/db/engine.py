@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qi_station.errors import DatabaseError
+from qi_station.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -34,7 +34,7 @@ def normalize_url(url: str) -> str:
         return sqlite_url(url)
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain):]
+            return "postgresql+psycopg://" + url[len(plain) :]
     return url
 
 
@@ -49,7 +49,9 @@ def make_engine(url_or_path: str | Path, *, foreign_keys: bool = True, **kw: Any
 
     url = normalize_url(str(url_or_path))
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kw)
+        engine = create_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kw
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _rec: Any) -> None:  # pragma: no cover - trivial
@@ -72,8 +74,9 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     p = Path(path)
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
         else:
             conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     except sqlite3.Error as e:
@@ -117,7 +120,7 @@ def open_db(path: str | Path | None = None) -> Path:
     Alembic is only imported when an upgrade is needed, so opening an up-to-date
     database costs one tiny query.
     """
-    from qi_station.config import resolve_db_path
+    from qi_station.db.paths import resolve_db_path
 
     p = resolve_db_path(path)
     if current_revision(p) == SCHEMA_HEAD:

@@ -55,8 +55,11 @@ class LibraryBase(SQLModel):
 
 class Expert(LibraryBase, table=True):
     __tablename__ = "expert"
-    __table_args__ = (Index("ix_expert_name", "name"), Index("ix_expert_initials", "name_initials"),
-                      Index("ix_expert_py", "name_py"))
+    __table_args__ = (
+        Index("ix_expert_name", "name"),
+        Index("ix_expert_initials", "name_initials"),
+        Index("ix_expert_py", "name_py"),
+    )
     gender: str | None = None
     title: str | None = None  # 职称
     employer: str | None = None
@@ -68,8 +71,11 @@ class Expert(LibraryBase, table=True):
 
 class Institution(LibraryBase, table=True):
     __tablename__ = "institution"
-    __table_args__ = (Index("ix_institution_name", "name"), Index("ix_institution_initials", "name_initials"),
-                      Index("ix_institution_py", "name_py"))
+    __table_args__ = (
+        Index("ix_institution_name", "name"),
+        Index("ix_institution_initials", "name_initials"),
+        Index("ix_institution_py", "name_py"),
+    )
     short_name: str | None = None
     uscc: str | None = None
     cma_no: str | None = None
@@ -84,8 +90,11 @@ class Institution(LibraryBase, table=True):
 
 class Equipment(LibraryBase, table=True):
     __tablename__ = "equipment"
-    __table_args__ = (Index("ix_equipment_name", "name"), Index("ix_equipment_initials", "name_initials"),
-                      Index("ix_equipment_py", "name_py"))
+    __table_args__ = (
+        Index("ix_equipment_name", "name"),
+        Index("ix_equipment_initials", "name_initials"),
+        Index("ix_equipment_py", "name_py"),
+    )
     model: str | None = None
     institution_id: str | None = Field(default=None, index=True)
     shared: bool = False
@@ -96,8 +105,11 @@ class Equipment(LibraryBase, table=True):
 
 class Project(LibraryBase, table=True):
     __tablename__ = "project"
-    __table_args__ = (Index("ix_project_name", "name"), Index("ix_project_initials", "name_initials"),
-                      Index("ix_project_py", "name_py"))
+    __table_args__ = (
+        Index("ix_project_name", "name"),
+        Index("ix_project_initials", "name_initials"),
+        Index("ix_project_py", "name_py"),
+    )
     year: int | None = None
     lead: str | None = None
     status: str | None = None
@@ -107,9 +119,12 @@ class Project(LibraryBase, table=True):
 class Enterprise(SQLModel, table=True):
     __tablename__ = "enterprise"
     # Unique per station (revision 0002): at the hub two stations may each register the same USCC.
-    __table_args__ = (Index("ix_enterprise_name", "name"), Index("ix_enterprise_initials", "name_initials"),
-                      Index("ix_enterprise_py", "name_py"),
-                      UniqueConstraint("station_code", "uscc", name="uq_enterprise_station_uscc"))
+    __table_args__ = (
+        Index("ix_enterprise_name", "name"),
+        Index("ix_enterprise_initials", "name_initials"),
+        Index("ix_enterprise_py", "name_py"),
+        UniqueConstraint("station_code", "uscc", name="uq_enterprise_station_uscc"),
+    )
     id: str = Field(primary_key=True)
     name: str
     uscc: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qi_station.timeutil import to_db
+from qi_station.core.clock import to_db
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -44,7 +43,7 @@ def write_session(path: str | Path) -> Iterator[Session]:
     from sqlalchemy.exc import OperationalError
     from sqlmodel import Session
 
-    from qi_station.errors import DatabaseError
+    from qi_station.core.errors import DatabaseError
 
     session = Session(engine_for(path), expire_on_commit=False)
     try:
@@ -54,7 +53,9 @@ def write_session(path: str | Path) -> Iterator[Session]:
         session.rollback()
         msg = str(e.orig) if getattr(e, "orig", None) else str(e)
         if "locked" in msg or "busy" in msg:
-            raise DatabaseError(f"database is busy (locked by another program), nothing was saved: {msg}") from e
+            raise DatabaseError(
+                f"database is busy (locked by another program), nothing was saved: {msg}"
+            ) from e
         if "readonly" in msg or "read-only" in msg:
             raise DatabaseError(f"database is read-only, nothing was saved: {msg}") from e
         if "full" in msg:
@@ -78,7 +79,3 @@ def jsonable(value: Any) -> Any:
 def row_dict(obj: Any) -> dict[str, Any]:
     """An ORM row as a JSON-safe dict of its columns (the outbox and sync wire format)."""
     return {c.key: jsonable(getattr(obj, c.key)) for c in obj.__table__.columns}
-
-
-def dumps(d: Any) -> str:
-    return json.dumps(d, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

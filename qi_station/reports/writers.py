@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from qi_station import domain
+from qi_station.core import domain
 
 FORMATS = ("xlsx", "csv", "json", "md")
 Progress = Callable[[int, int], None]  # (done, total) of the details rows
@@ -66,11 +66,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "stations": ("站点", "Stations"),
     "province": ("全省", "Province"),
     "unknown": ("未知", "Unknown"),
-    "details_note": ("明细（全部记录；完整字段见 xlsx/csv/json）",
-                     "Details (every row; all fields in xlsx/csv/json)"),
+    "details_note": (
+        "明细（全部记录；完整字段见 xlsx/csv/json）",
+        "Details (every row; all fields in xlsx/csv/json)",
+    ),
 }
-REFERRAL_KIND_LABELS = {"expert": ("专家", "Experts"), "institution": ("机构", "Institutions"),
-                        "equipment": ("设备", "Equipment"), "project": ("项目", "Projects")}
+REFERRAL_KIND_LABELS = {
+    "expert": ("专家", "Experts"),
+    "institution": ("机构", "Institutions"),
+    "equipment": ("设备", "Equipment"),
+    "project": ("项目", "Projects"),
+}
 DETAIL_LABELS: dict[str, tuple[str, str]] = {
     "number": ("编号", "Number"),
     "station_code": ("站点编码", "Station"),
@@ -110,9 +116,24 @@ DETAIL_LABELS: dict[str, tuple[str, str]] = {
     "created_at": ("创建时间", "Created at"),
     "updated_at": ("更新时间", "Updated at"),
 }
-HEADLINE = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end", "overdue_at_end",
-            "enterprises_served", "new_enterprises", "problems_solved", "cost_saved_wan", "rated", "satisfied",
-            "rate", "median_hours_to_accept", "median_days_to_resolve")
+HEADLINE = (
+    "received",
+    "accepted",
+    "resolved",
+    "closed",
+    "cancelled",
+    "open_at_end",
+    "overdue_at_end",
+    "enterprises_served",
+    "new_enterprises",
+    "problems_solved",
+    "cost_saved_wan",
+    "rated",
+    "satisfied",
+    "rate",
+    "median_hours_to_accept",
+    "median_days_to_resolve",
+)
 SERIES_KEYS = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end")
 
 
@@ -196,8 +217,11 @@ def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
         for k in keys:
             v = d.get(k)
             if k == "elements":
-                v = "、".join(element_label(e, lang) for e in v or []) if lang != "en" else \
-                    ", ".join(element_label(e, lang) for e in v or [])
+                v = (
+                    "、".join(element_label(e, lang) for e in v or [])
+                    if lang != "en"
+                    else ", ".join(element_label(e, lang) for e in v or [])
+                )
             elif k == "status":
                 v = status_label(v, lang)
             elif k == "channel" and v:
@@ -260,19 +284,37 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     w.writerow([word("generated_at", lang), report.get("generated_at")])
     w.writerow([word("data_as_of", lang), report.get("data_as_of")])
     w.writerow([])
-    w.writerow([word("figure", lang), word("value", lang), word("previous", lang), word("delta", lang),
-                word("ytd", lang)])
+    w.writerow(
+        [
+            word("figure", lang),
+            word("value", lang),
+            word("previous", lang),
+            word("delta", lang),
+            word("ytd", lang),
+        ]
+    )
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
-        w.writerow([fig_label(k, lang), _cell(v), _cell(c.get("previous")), _cell(c.get("delta")),
-                    _cell(ytd.get("satisfaction_rate" if k == "rate" else k))])
+        w.writerow(
+            [
+                fig_label(k, lang),
+                _cell(v),
+                _cell(c.get("previous")),
+                _cell(c.get("delta")),
+                _cell(ytd.get("satisfaction_rate" if k == "rate" else k)),
+            ]
+        )
     for group in ("cities", "stations"):
         if report.get(group):
             w.writerow([])
             w.writerow([word(group, lang), *[fig_label(k, lang) for k in HEADLINE]])
             for g in report[group]:
-                name = g["city"]["name"] if group == "cities" else f"{g['station']['name']}（{g['station']['code']}）"
+                name = (
+                    g["city"]["name"]
+                    if group == "cities"
+                    else f"{g['station']['name']}（{g['station']['code']}）"
+                )
                 vals = headline_values(g)
                 w.writerow([name, *[_cell(vals[k]) for k in HEADLINE]])
     w.writerow([])
@@ -310,20 +352,28 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     out: list[str] = []
     out.append(f"# {word('title', lang)} · {report.get('month')} · {_station_title(report, lang)}")
     out.append("")
-    out.append(f"{word('generated_at', lang)}: {report.get('generated_at')} · "
-               f"{word('data_as_of', lang)}: {report.get('data_as_of') or '—'}")
+    out.append(
+        f"{word('generated_at', lang)}: {report.get('generated_at')} · "
+        f"{word('data_as_of', lang)}: {report.get('data_as_of') or '—'}"
+    )
     out.append("")
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
-    out.append(f"| {word('figure', lang)} | {word('value', lang)} | {word('previous', lang)} | "
-               f"{word('delta', lang)} | {word('ytd', lang)} |")
+    out.append(
+        f"| {word('figure', lang)} | {word('value', lang)} | {word('previous', lang)} | "
+        f"{word('delta', lang)} | {word('ytd', lang)} |"
+    )
     out.append("|---|---:|---:|---:|---:|")
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
         if k == "rate":
             vals = [_pct(v), "—", "—", _pct(ytd.get("satisfaction_rate"))]
         else:
-            vals = [_md(v), _md(c.get("previous")) if c else "—", _signed(c.get("delta")) if c else "—",
-                    _md(ytd.get(k)) if k in ytd else "—"]
+            vals = [
+                _md(v),
+                _md(c.get("previous")) if c else "—",
+                _signed(c.get("delta")) if c else "—",
+                _md(ytd.get(k)) if k in ytd else "—",
+            ]
         out.append(f"| {fig_label(k, lang)} | " + " | ".join(vals) + " |")
     # plain two-column copy (easy to grep / paste into a sentence)
     for group in ("cities", "stations"):
@@ -334,10 +384,17 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
             out.append(f"| {word(group, lang)} | " + " | ".join(fig_label(k, lang) for k in HEADLINE) + " |")
             out.append("|---|" + "---:|" * len(HEADLINE))
             for g in report[group]:
-                name = g["city"]["name"] if group == "cities" else f"{g['station']['name']}（{g['station']['code']}）"
+                name = (
+                    g["city"]["name"]
+                    if group == "cities"
+                    else f"{g['station']['name']}（{g['station']['code']}）"
+                )
                 hv = headline_values(g)
-                out.append(f"| {_md(name)} | " + " | ".join(_pct(hv[k]) if k == "rate" else _md(hv[k])
-                                                           for k in HEADLINE) + " |")
+                out.append(
+                    f"| {_md(name)} | "
+                    + " | ".join(_pct(hv[k]) if k == "rate" else _md(hv[k]) for k in HEADLINE)
+                    + " |"
+                )
     out.append("")
     out.append(f"## {word('breakdowns', lang)}")
     out.append("")
@@ -389,7 +446,9 @@ def _signed(v: Any) -> str:
 
 
 # ---- xlsx ------------------------------------------------------------------------------------------
-def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: Progress | None = None) -> None:
+def write_xlsx(
+    report: dict[str, Any], path: Path, lang: str = "zh", progress: Progress | None = None
+) -> None:
     """概览 (headline + 12-month chart), 分类 (breakdowns), 明细 (every detail row); write-only mode."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -417,15 +476,34 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
     ov.append([word("generated_at", lang), report.get("generated_at")])
     ov.append([word("data_as_of", lang), report.get("data_as_of")])
     ov.append([])
-    ov.append(hdr(ov, [word("figure", lang), word("value", lang), word("previous", lang), word("delta", lang),
-                       word("ytd", lang)]))
+    ov.append(
+        hdr(
+            ov,
+            [
+                word("figure", lang),
+                word("value", lang),
+                word("previous", lang),
+                word("delta", lang),
+                word("ytd", lang),
+            ],
+        )
+    )
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
-    fmt = {"rate": "0.0%", "cost_saved_wan": "0.00", "median_hours_to_accept": "0.00",
-           "median_days_to_resolve": "0.00"}
+    fmt = {
+        "rate": "0.0%",
+        "cost_saved_wan": "0.00",
+        "median_hours_to_accept": "0.00",
+        "median_days_to_resolve": "0.00",
+    }
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
-        row: list[Any] = [fig_label(k, lang), v, c.get("previous"), c.get("delta"),
-                          ytd.get("satisfaction_rate" if k == "rate" else k)]
+        row: list[Any] = [
+            fig_label(k, lang),
+            v,
+            c.get("previous"),
+            c.get("delta"),
+            ytd.get("satisfaction_rate" if k == "rate" else k),
+        ]
         if k in fmt:
             cells: list[Any] = [row[0]]
             for value in row[1:]:
@@ -454,7 +532,9 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
         bar.add_data(data, titles_from_data=True)
         bar.set_categories(cats)
         line = LineChart()
-        line.add_data(Reference(ov, min_col=7, max_col=7, min_row=header_row, max_row=last), titles_from_data=True)
+        line.add_data(
+            Reference(ov, min_col=7, max_col=7, min_row=header_row, max_row=last), titles_from_data=True
+        )
         for axis in (bar.x_axis, bar.y_axis, line.y_axis):
             axis.delete = False  # openpyxl 3.1 hides axes by default in newer Excel otherwise
         bar += line
@@ -473,7 +553,11 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
             ws = wb.create_sheet(word(group, lang))
             ws.append(hdr(ws, [word(group, lang), *[fig_label(k, lang) for k in HEADLINE]]))
             for g in report[group]:
-                name = g["city"]["name"] if group == "cities" else f"{g['station']['name']}（{g['station']['code']}）"
+                name = (
+                    g["city"]["name"]
+                    if group == "cities"
+                    else f"{g['station']['name']}（{g['station']['code']}）"
+                )
                 vals = headline_values(g)
                 ws.append([name, *[vals[k] for k in HEADLINE]])
 
@@ -490,8 +574,9 @@ def write_xlsx(report: dict[str, Any], path: Path, lang: str = "zh", progress: P
 
 
 # ---- entry point -----------------------------------------------------------------------------------
-def write_report(report: dict[str, Any], fmt: str, out: Path, lang: str = "zh",
-                 progress: Progress | None = None) -> Path:
+def write_report(
+    report: dict[str, Any], fmt: str, out: Path, lang: str = "zh", progress: Progress | None = None
+) -> Path:
     """Write ``report`` as ``fmt`` to ``out`` atomically; returns ``out``."""
     out = Path(out)
     if fmt == "xlsx":
@@ -507,7 +592,7 @@ def write_report(report: dict[str, Any], fmt: str, out: Path, lang: str = "zh",
         with atomic_text(out) as f:
             f.write(render_markdown(report, lang))
     else:
-        from qi_station.errors import ValidationError
+        from qi_station.core.errors import ValidationError
 
         raise ValidationError("format", "choice", f"format must be one of {', '.join(FORMATS)}")
     return out

@@ -39,7 +39,7 @@ def title_line(screen_name: str) -> str:
 
 def error_message(exc: BaseException) -> str:
     """A clear, translated message for any error the core raises."""
-    from qi_station.errors import DatabaseError, NotFoundError, ValidationError
+    from qi_station.core.errors import DatabaseError, NotFoundError, ValidationError
 
     if isinstance(exc, ValidationError):
         return err_text(exc)
@@ -59,7 +59,6 @@ def error_message(exc: BaseException) -> str:
     if isinstance(msg, str) and " / " in msg:  # the core's bilingual messages ("english / 中文"): both
         return msg[:300]  # halves, the English one often carries the command to run
     return t("err.unexpected", detail=f"{type(exc).__name__}: {raw[:200]}")
-
 
 
 class StationScreen(Screen[None]):

@@ -13,9 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.widgets import Static
 
-from qi_station import keymap
 from qi_station.i18n import status_name, t
 from qi_station.screens.base import MainScreen, error_message
+from qi_station.services import keymap
 
 CARDS = ("today_intake", "open_total", "overdue", "awaiting_followup", "expiring_certs")
 BAR_ROWS = 3
@@ -128,7 +128,7 @@ class DashboardScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="dashboard")
     def load(self) -> None:
-        from qi_station.dashboard import compute
+        from qi_station.services.dashboard import compute
 
         try:
             figs = compute(self.db_path)
@@ -140,7 +140,9 @@ class DashboardScreen(MainScreen):
     def show(self, figs: Any) -> None:
         for key in CARDS:
             alert = key == "overdue" and figs.overdue > 0
-            self.query_one(f"#card-{key}", Static).update(_card(t(f"dash.{key}"), f"{getattr(figs, key):,}", alert))
+            self.query_one(f"#card-{key}", Static).update(
+                _card(t(f"dash.{key}"), f"{getattr(figs, key):,}", alert)
+            )
         self._by_status = [f"{status_name(s)} {n:,}" for s, n in figs.open_by_status.items()]
         self._show_by_status()
         self.query_one("#spark", MonthBars).set_data(figs.month_counts or [0])
@@ -148,10 +150,13 @@ class DashboardScreen(MainScreen):
             first, last = figs.months[0], figs.months[-1]
             peak = max(figs.month_counts) if figs.month_counts else 0
             self.query_one("#months", Static).update(
-                t("dash.months", first=first, last=last, peak=f"{peak:,}", this=f"{figs.month_counts[-1]:,}"))
+                t("dash.months", first=first, last=last, peak=f"{peak:,}", this=f"{figs.month_counts[-1]:,}")
+            )
         if figs.last_sync:
             state = t("dash.sync_ok") if figs.last_sync_ok else t("dash.sync_failed")
-            line = t("dash.sync_line", at=str(figs.last_sync)[:16], state=state, pending=f"{figs.pending_outbox:,}")
+            line = t(
+                "dash.sync_line", at=str(figs.last_sync)[:16], state=state, pending=f"{figs.pending_outbox:,}"
+            )
         else:
             line = t("dash.sync_never", pending=f"{figs.pending_outbox:,}")
         self.query_one("#sync-line", Static).update(_panel(t("dash.sync"), line))

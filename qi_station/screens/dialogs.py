@@ -10,16 +10,16 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from qi_station import domain, keymap
+from qi_station.core import domain
 from qi_station.i18n import err_text, field_label, kind_name, satisfaction_name, status_name, t
 from qi_station.screens.base import StationModal, error_message
 from qi_station.screens.widgets import Choice
+from qi_station.services import keymap
 
 DIALOG_CSS = ""  # the shared dialog styles live in app.tcss (StationModal)
 
 
 class ConfirmDialog(StationModal):
-
     BINDINGS = keymap.bindings("modal")
 
     def __init__(self, title: str, question: str) -> None:
@@ -49,7 +49,6 @@ class ConfirmDialog(StationModal):
 
 
 class InputDialog(StationModal):
-
     BINDINGS = keymap.bindings("modal")
 
     def __init__(self, title: str, label: str, value: str = "") -> None:
@@ -86,7 +85,6 @@ class MoveDialog(StationModal):
     """Move a request: the outcome form on resolve, satisfaction on the follow-up, a note always.
     The dialog calls the core itself (in a worker) and stays open with the message on an error."""
 
-
     BINDINGS = keymap.bindings("modal")
 
     def __init__(self, request_id: str, number: str, to_status: str) -> None:
@@ -95,8 +93,11 @@ class MoveDialog(StationModal):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(t("move.title", number=self.number, status=status_name(self.to_status)),
-                         classes="dialog-title", markup=False)
+            yield Static(
+                t("move.title", number=self.number, status=status_name(self.to_status)),
+                classes="dialog-title",
+                markup=False,
+            )
             if self.to_status == "resolved":
                 with Horizontal(classes="row"):
                     yield Label(t("field.result"))
@@ -110,8 +111,9 @@ class MoveDialog(StationModal):
             if self.to_status == "closed":
                 with Horizontal(classes="row"):
                     yield Label(t("field.satisfaction"))
-                    yield Choice([(n, f"{n} {satisfaction_name(n)}") for n in (5, 4, 3, 2, 1)], 5,
-                                 id="satisfaction")
+                    yield Choice(
+                        [(n, f"{n} {satisfaction_name(n)}") for n in (5, 4, 3, 2, 1)], 5, id="satisfaction"
+                    )
             with Horizontal(classes="row"):
                 yield Label(t("field.note"))
                 yield Input(id="note", compact=True)
@@ -133,8 +135,11 @@ class MoveDialog(StationModal):
     def action_ok(self) -> None:
         kw: dict[str, Any] = {"note": self._val("note")}
         if self.to_status == "resolved":
-            kw.update(result=self._val("result"), problems_solved=self._val("problems_solved"),
-                      cost_saved=self._val("cost_saved"))
+            kw.update(
+                result=self._val("result"),
+                problems_solved=self._val("problems_solved"),
+                cost_saved=self._val("cost_saved"),
+            )
         if self.to_status == "closed":
             kw["satisfaction"] = self.query_one("#satisfaction", Choice).value
         self.query_one("#error", Static).update(t("msg.saving"))
@@ -142,7 +147,7 @@ class MoveDialog(StationModal):
 
     @work(thread=True, exclusive=True, group="move")
     def save(self, kw: dict[str, Any]) -> None:
-        from qi_station.ledger import move_request
+        from qi_station.services.ledger import move_request
 
         try:
             row = move_request(self.station.db_path, self.request_id, self.to_status, **kw)
@@ -152,7 +157,7 @@ class MoveDialog(StationModal):
         self.app.call_from_thread(self.dismiss, row)
 
     def _failed(self, e: Exception) -> None:
-        from qi_station.errors import ValidationError
+        from qi_station.core.errors import ValidationError
 
         msg = error_message(e)
         if isinstance(e, ValidationError):
@@ -204,12 +209,12 @@ class NoteDialog(StationModal):
 
     @work(thread=True, exclusive=True, group="note")
     def save(self, note: str) -> None:
-        from qi_station.ledger import add_note
+        from qi_station.services.ledger import add_note
 
         try:
             ev = add_note(self.station.db_path, self.request_id, note)
         except Exception as e:  # noqa: BLE001 - shown in the dialog, the text is kept
-            from qi_station.errors import ValidationError
+            from qi_station.core.errors import ValidationError
 
             msg = err_text(e) if isinstance(e, ValidationError) else error_message(e)
             self.app.call_from_thread(self.query_one("#error", Static).update, msg)
@@ -239,8 +244,7 @@ class ReferDialog(StationModal):
             yield Static(t("refer.title", number=self.number), classes="dialog-title", markup=False)
             with Horizontal(classes="row"):
                 yield Label(t("field.kind"))
-                yield Choice([(k, kind_name(k)) for k in self.KINDS],
-                             "expert", id="kind")
+                yield Choice([(k, kind_name(k)) for k in self.KINDS], "expert", id="kind")
             yield Static(t("refer.suggestions"), classes="muted")
             yield OptionList(id="suggestions")
             with Horizontal(classes="row"):
@@ -259,7 +263,7 @@ class ReferDialog(StationModal):
 
     @work(thread=True, exclusive=True, group="suggest")
     def load(self, kind: str) -> None:
-        from qi_station.matching import suggest
+        from qi_station.services.matching import suggest
 
         try:
             items = suggest(self.station.db_path, self.request_id, kind, limit=10)
@@ -284,8 +288,9 @@ class ReferDialog(StationModal):
             if it["qualified"]:
                 why.append(t("match.qualified"))
             why.append(t("match.load", n=it["load"]))
-            ol.add_option(Option(f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})",
-                                 id=it["id"]))
+            ol.add_option(
+                Option(f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})", id=it["id"])
+            )
         ol.highlighted = 0
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -307,7 +312,7 @@ class ReferDialog(StationModal):
 
     @work(thread=True, exclusive=True, group="refer")
     def refer(self, kind: str, item_id: str, note: str) -> None:
-        from qi_station.ledger import refer_request
+        from qi_station.services.ledger import refer_request
 
         try:
             row = refer_request(self.station.db_path, self.request_id, kind, item_id, note or None)

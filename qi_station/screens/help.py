@@ -10,9 +10,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from qi_station import keymap
 from qi_station.i18n import t
 from qi_station.screens.base import StationModal
+from qi_station.services import keymap
 
 
 class HelpScreen(StationModal):
@@ -40,8 +40,9 @@ class HelpScreen(StationModal):
                     continue
                 seen.add(b.id)
                 keys = km.get(b.id, b.key)
-                shown = ",".join(self.app.get_key_display(dataclasses.replace(b, key=k.strip()))
-                                 for k in keys.split(","))
+                shown = ",".join(
+                    self.app.get_key_display(dataclasses.replace(b, key=k.strip())) for k in keys.split(",")
+                )
                 out.append((shown, b.description, b.id))
         return out
 

@@ -21,11 +21,12 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from qi_station import domain, keymap
+from qi_station.core import domain
 from qi_station.i18n import element_name, status_short, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.dialogs import status_choices
 from qi_station.screens.widgets import Chip, Choice
+from qi_station.services import keymap
 
 PAGE_SIZE = 100  # rows per SQL page (LIMIT/OFFSET); pages are fetched as the view reaches them
 CACHE_PAGES = 40  # pages kept in memory (LRU): scrolling a million rows holds at most 4,000
@@ -39,7 +40,7 @@ REVERSE = {"received_desc": "received_asc", "received_asc": "received_desc"}
 
 def page_rows(conn: Any, kw: dict[str, Any], sort: str, page: int, total: int) -> list[dict[str, Any]]:
     """One page of the ledger (``PAGE_SIZE`` rows from ``page * PAGE_SIZE``) in ``sort`` order."""
-    from qi_station.queries import list_requests
+    from qi_station.services.queries import list_requests
 
     offset = page * PAGE_SIZE
     if total and sort in REVERSE and offset > total // 2:
@@ -63,8 +64,12 @@ class LedgerTable(ScrollView, can_focus=True):
         Binding("end", "cursor_to(-1)", "last", show=False),
         Binding("enter", "select", "open", show=False),
     ]
-    COMPONENT_CLASSES = {"ledger-table--cursor", "ledger-table--even", "ledger-table--overdue",
-                         "ledger-table--loading"}
+    COMPONENT_CLASSES = {
+        "ledger-table--cursor",
+        "ledger-table--even",
+        "ledger-table--overdue",
+        "ledger-table--loading",
+    }
     DEFAULT_CSS = """
     LedgerTable { background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     LedgerTable > .ledger-table--cursor { background: $block-cursor-blurred-background; }
@@ -185,14 +190,21 @@ class LedgerTable(ScrollView, can_focus=True):
             value = row.get(field) or ""
             if field == "status":
                 value = status_short(row["status"]) + (" !" if row.get("overdue") else "")
-            cell = Text(str(value), no_wrap=True, overflow="crop", end="",
-                        style=overdue if field == "status" and row.get("overdue") else "")
+            cell = Text(
+                str(value),
+                no_wrap=True,
+                overflow="crop",
+                end="",
+                style=overdue if field == "status" and row.get("overdue") else "",
+            )
             cell.truncate(w, overflow="crop", pad=True)
             line.append_text(cell)
             line.append(" ")
         line.truncate(width, overflow="crop", pad=True)
-        segments = [Segment(seg.text, base + seg.style if seg.style else base)
-                    for seg in line.render(self.app.console)]
+        segments = [
+            Segment(seg.text, base + seg.style if seg.style else base)
+            for seg in line.render(self.app.console)
+        ]
         return Strip(segments).crop(0, width)
 
     def on_resize(self) -> None:
@@ -253,8 +265,11 @@ class LedgerScreen(MainScreen):
         with Vertical(id="filters"):
             with Horizontal(classes="filter-row"):
                 yield Choice(status_choices(), "", id="f-status")
-                yield Choice([("", t("filter.all_elements"))] + [(e, element_name(e)) for e in domain.ELEMENTS],
-                             "", id="f-element")
+                yield Choice(
+                    [("", t("filter.all_elements"))] + [(e, element_name(e)) for e in domain.ELEMENTS],
+                    "",
+                    id="f-element",
+                )
                 yield Input(id="f-month", placeholder=t("ph.month"), compact=True, max_length=7)
                 yield Chip(t("filter.overdue"), "overdue", id="f-overdue")
                 yield Input(id="f-text", placeholder=t("ph.ledger_text"), compact=True)
@@ -314,8 +329,10 @@ class LedgerScreen(MainScreen):
         preset = self.station.ledger_preset
         if preset is not None:
             self.station.ledger_preset = None
-            self.apply_filters({"status": "", "element": "", "month": "", "overdue": False, "text": "", **preset},
-                               reload=False)
+            self.apply_filters(
+                {"status": "", "element": "", "month": "", "overdue": False, "text": "", **preset},
+                reload=False,
+            )
 
     # ---- filters -------------------------------------------------------------------------------
     def filters(self) -> dict[str, Any]:
@@ -399,14 +416,19 @@ class LedgerScreen(MainScreen):
 
     @staticmethod
     def _kw(f: dict[str, Any]) -> dict[str, Any]:
-        return {"status": f["status"] or None, "element": f["element"] or None, "month": f["month"] or None,
-                "overdue": f["overdue"], "text": f["text"] or None}
+        return {
+            "status": f["status"] or None,
+            "element": f["element"] or None,
+            "month": f["month"] or None,
+            "overdue": f["overdue"],
+            "text": f["text"] or None,
+        }
 
     @work(thread=True, exclusive=True, group="ledger")
     def load(self, f: dict[str, Any], page: int, keep: bool) -> None:
         """The first page the view needs, then the COUNT (on the shared reader). From the top, the rows
         are shown before the count is in (a COUNT over a million rows takes a few hundred ms)."""
-        from qi_station.queries import count_requests
+        from qi_station.services.queries import count_requests
 
         kw = self._kw(f)
         try:
@@ -419,7 +441,9 @@ class LedgerScreen(MainScreen):
                 return
             with self.station.reader as conn:
                 rows = page_rows(conn, kw, f["sort"], 0, 0)
-            generation = self.app.call_from_thread(self.show, f, len(rows), 0, rows, keep, len(rows) >= PAGE_SIZE)
+            generation = self.app.call_from_thread(
+                self.show, f, len(rows), 0, rows, keep, len(rows) >= PAGE_SIZE
+            )
             if len(rows) < PAGE_SIZE:
                 return  # the first page is all there is
             with self.station.reader as conn:
@@ -453,8 +477,9 @@ class LedgerScreen(MainScreen):
         self.query_one("#page-info", Static).update(message)
         self.query_one("#page-info").add_class("error")
 
-    def show(self, f: dict[str, Any], total: int, page: int, rows: list[dict[str, Any]], keep: bool,
-             counting: bool) -> int:
+    def show(
+        self, f: dict[str, Any], total: int, page: int, rows: list[dict[str, Any]], keep: bool, counting: bool
+    ) -> int:
         self._query = f
         self.total = total
         self._counting = counting

@@ -12,18 +12,34 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from qi_station import domain, keymap
+from qi_station.core import domain
 from qi_station.i18n import city_name, element_name, elements_text, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.widgets import Chip, Choice
+from qi_station.services import keymap
 
 DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
 RESULTS = 50
-REFER_KIND = {"experts": "expert", "institutions": "institution", "equipment": "equipment", "projects": "project"}
+REFER_KIND = {
+    "experts": "expert",
+    "institutions": "institution",
+    "equipment": "equipment",
+    "projects": "project",
+}
 DETAIL_FIELDS = {
     "experts": ("title", "employer", "specialty", "gender", "phone", "email", "active_requests"),
-    "institutions": ("short_name", "uscc", "cma_no", "cma_expiry", "cnas_no", "cnas_expiry", "scope", "address",
-                     "contact", "phone"),
+    "institutions": (
+        "short_name",
+        "uscc",
+        "cma_no",
+        "cma_expiry",
+        "cnas_no",
+        "cnas_expiry",
+        "scope",
+        "address",
+        "contact",
+        "phone",
+    ),
     "equipment": ("model", "institution_name", "shared", "fee", "fee_unit", "description"),
     "projects": ("year", "lead", "status", "description"),
     "enterprises": ("uscc", "region_code", "industry", "scale", "contact_name", "phone_display"),
@@ -68,10 +84,16 @@ class LibrariesScreen(MainScreen):
                 yield Choice([(k, kind_name(k)) for k in domain.SEARCH_KINDS], "experts", id="kind")
                 yield Input(id="q", placeholder=t("ph.library_search"), compact=True, max_length=100)
             with Horizontal(classes="filter-row"):
-                yield Choice([("", t("filter.all_elements"))] + [(e, element_name(e)) for e in domain.ELEMENTS],
-                             "", id="f-element")
-                yield Choice([("", t("filter.all_cities"))] + [(c, city_name(c)) for c in domain.CITIES],
-                             "", id="f-city")
+                yield Choice(
+                    [("", t("filter.all_elements"))] + [(e, element_name(e)) for e in domain.ELEMENTS],
+                    "",
+                    id="f-element",
+                )
+                yield Choice(
+                    [("", t("filter.all_cities"))] + [(c, city_name(c)) for c in domain.CITIES],
+                    "",
+                    id="f-city",
+                )
                 yield Chip(t("filter.valid_only"), "valid", id="f-valid")
                 yield Chip(t("filter.shared_only"), "shared", id="f-shared")
                 yield Static("", id="lib-count", markup=False)
@@ -119,8 +141,11 @@ class LibrariesScreen(MainScreen):
 
     def _update_status(self) -> None:
         label = self.station.current_request_label
-        line = t("lib.current", request=label) if label and self.kind in REFER_KIND else (
-            t("lib.no_current") if self.kind in REFER_KIND else "")
+        line = (
+            t("lib.current", request=label)
+            if label and self.kind in REFER_KIND
+            else (t("lib.no_current") if self.kind in REFER_KIND else "")
+        )
         self.query_one("#status-line", Static).update(line)
 
     # ---- search ----------------------------------------------------------------------------------
@@ -172,14 +197,22 @@ class LibrariesScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="search")
     def search(self, p: dict[str, Any]) -> None:
-        from qi_station.search import search
+        from qi_station.services.search import search
 
         try:
             with self.station.reader as conn:
                 own_city = self._station_city(conn)
-                rows = search(conn, p["kind"], p["query"], element=p["element"], city=p["city"],
-                              valid_only=p["valid_only"], shared_only=p["shared_only"], own_city=own_city,
-                              limit=RESULTS)
+                rows = search(
+                    conn,
+                    p["kind"],
+                    p["query"],
+                    element=p["element"],
+                    city=p["city"],
+                    valid_only=p["valid_only"],
+                    shared_only=p["shared_only"],
+                    own_city=own_city,
+                    limit=RESULTS,
+                )
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self._failed, error_message(e))
             return
@@ -188,7 +221,7 @@ class LibrariesScreen(MainScreen):
     def _station_city(self, conn: Any) -> str | None:
         """The city of this station (from its region code), looked up once on the shared connection."""
         if not self._own_city_known:
-            from qi_station.queries import station
+            from qi_station.services.queries import station
 
             row = station(conn)
             self.own_city = domain.city_of(row.get("region_code")) if row else None
@@ -229,8 +262,11 @@ class LibrariesScreen(MainScreen):
             text.update(t("lib.none"))
             return
         r = self.rows[idx]
-        lines = [r["name"], f"{t('col.city')}: {city_name(r.get('city_code') or '')}",
-                 f"{t('field.elements')}: {elements_text(r.get('elements'))}"]
+        lines = [
+            r["name"],
+            f"{t('col.city')}: {city_name(r.get('city_code') or '')}",
+            f"{t('field.elements')}: {elements_text(r.get('elements'))}",
+        ]
         for f in DETAIL_FIELDS.get(r["kind"], ()):
             v = r.get(f)
             if v is None or v == "":
@@ -269,7 +305,7 @@ class LibrariesScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="refer")
     def refer(self, request_id: str, kind: str, item_id: str) -> None:
-        from qi_station.ledger import refer_request
+        from qi_station.services.ledger import refer_request
 
         try:
             row = refer_request(self.station.db_path, request_id, kind, item_id)

@@ -11,14 +11,15 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from qi_station import domain, keymap
+from qi_station.core import domain
 from qi_station.i18n import element_name, t
 from qi_station.screens.base import MainScreen, error_message
+from qi_station.services import keymap
 
 
 def reports_available() -> bool:
     try:
-        return importlib.util.find_spec("qi_station.reports.compute") is not None
+        return importlib.util.find_spec("qi_station.reports.figures") is not None
     except (ImportError, ValueError):
         return False
 
@@ -36,7 +37,7 @@ class ReportsScreen(MainScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        from qi_station.timeutil import env_now, local
+        from qi_station.core.clock import env_now, local
 
         now = local(env_now())
         self.month = f"{now.year}-{now.month:02d}"
@@ -71,7 +72,7 @@ class ReportsScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="report")
     def load(self, month: str) -> None:
-        from qi_station.dashboard import month_summary
+        from qi_station.services.dashboard import month_summary
 
         try:
             s = month_summary(self.station.db_path, month)
@@ -84,11 +85,20 @@ class ReportsScreen(MainScreen):
         if s["month"] != self.month:
             return
         sat = f"{s['satisfaction_avg']:.2f}" if s["satisfaction_avg"] is not None else "-"
-        self.query_one("#summary", Static).update("\n".join([
-            t("reports.received", n=s["received"]),
-            t("reports.resolved", n=s["resolved"], solved=s["problems_solved"], cost=f"{s['cost_saved']:.2f}"),
-            t("reports.closed", n=s["closed"], sat=sat),
-        ]))
+        self.query_one("#summary", Static).update(
+            "\n".join(
+                [
+                    t("reports.received", n=s["received"]),
+                    t(
+                        "reports.resolved",
+                        n=s["resolved"],
+                        solved=s["problems_solved"],
+                        cost=f"{s['cost_saved']:.2f}",
+                    ),
+                    t("reports.closed", n=s["closed"], sat=sat),
+                ]
+            )
+        )
         self._by_element = [f"{element_name(e)} {s['by_element'][e]}" for e in domain.ELEMENTS]
         self._show_by_element()
 
@@ -117,7 +127,7 @@ class ReportsScreen(MainScreen):
     def export(self, month: str, out: str) -> None:
         from pathlib import Path
 
-        from qi_station.reports.compute import monthly_report
+        from qi_station.reports.figures import monthly_report
         from qi_station.reports.writers import write_report
 
         path = Path(out).expanduser()

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Static
 
-from qi_station import keymap
 from qi_station.i18n import (
     channel_name,
     city_name,
@@ -23,10 +22,17 @@ from qi_station.i18n import (
     urgency_name,
 )
 from qi_station.screens.base import StationScreen, error_message, title_line
+from qi_station.services import keymap
 
-MOVE_KEYS = {"accepted": "detail.accept", "in_progress": "detail.start", "waiting": "detail.wait",
-             "resolved": "detail.resolve", "closed": "detail.close", "on_hold": "detail.hold",
-             "cancelled": "detail.cancel"}
+MOVE_KEYS = {
+    "accepted": "detail.accept",
+    "in_progress": "detail.start",
+    "waiting": "detail.wait",
+    "resolved": "detail.resolve",
+    "closed": "detail.close",
+    "on_hold": "detail.hold",
+    "cancelled": "detail.cancel",
+}
 REFERABLE = frozenset({"new", "accepted", "in_progress", "referred", "waiting", "on_hold"})
 
 
@@ -34,7 +40,7 @@ def _time(v: Any) -> str:
     """A stored naive-UTC time as local 'YYYY-MM-DD HH:MM'."""
     if not v:
         return ""
-    from qi_station.timeutil import from_db, local
+    from qi_station.core.clock import from_db, local
 
     try:
         dt = from_db(v)
@@ -54,8 +60,7 @@ class RequestDetailScreen(StationScreen):
         self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
     def compose(self) -> ComposeResult:
-        yield Static(title_line(t("screen.detail")),
-                     id="titlebar", markup=False)
+        yield Static(title_line(t("screen.detail")), id="titlebar", markup=False)
         with VerticalScroll(id="detail"):
             with Vertical(classes="panel"):
                 yield Static(t("msg.loading"), id="fields", markup=False)
@@ -80,7 +85,7 @@ class RequestDetailScreen(StationScreen):
 
     @work(thread=True, exclusive=True, group="detail")
     def load(self) -> None:
-        from qi_station.queries import get_request
+        from qi_station.services.queries import get_request
 
         try:
             req = get_request(self.station.db_path, self.request_id)
@@ -111,16 +116,22 @@ class RequestDetailScreen(StationScreen):
             f"{t('field.received_at')}: {_time(r['received_at'])}   {t('field.promised')}: {r['promised_date']}",
         ]
         if r.get("contact_name") or r.get("phone_display"):
-            lines.append(f"{t('field.contact')}: {r.get('contact_name') or ''}   "
-                         f"{t('field.phone')}: {r.get('phone_display') or ''}")
+            lines.append(
+                f"{t('field.contact')}: {r.get('contact_name') or ''}   "
+                f"{t('field.phone')}: {r.get('phone_display') or ''}"
+            )
         lines.append(f"{t('field.operator')}: {r.get('operator') or ''}")
         if r.get("resolved_at") or r.get("result"):
             lines.append(f"{t('field.result')}: {r.get('result') or ''}")
-            lines.append(f"{t('field.problems_solved')}: {r.get('problems_solved') or 0}   "
-                         f"{t('field.cost_saved')}: {r.get('cost_saved_wan') or '0.00'}")
+            lines.append(
+                f"{t('field.problems_solved')}: {r.get('problems_solved') or 0}   "
+                f"{t('field.cost_saved')}: {r.get('cost_saved_wan') or '0.00'}"
+            )
         if r.get("satisfaction"):
-            lines.append(f"{t('field.satisfaction')}: {satisfaction_name(r['satisfaction'])}"
-                         + (f"   {t('field.note')}: {r['followup_note']}" if r.get("followup_note") else ""))
+            lines.append(
+                f"{t('field.satisfaction')}: {satisfaction_name(r['satisfaction'])}"
+                + (f"   {t('field.note')}: {r['followup_note']}" if r.get("followup_note") else "")
+            )
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         self.query_one("#fields", Static).update("\n".join(lines))
@@ -137,16 +148,26 @@ class RequestDetailScreen(StationScreen):
         if buttons != self._buttons:
             self._buttons = buttons
             self.call_later(self._set_buttons, buttons)
-        refs = [f"{_time(x['created_at'])}  {kind_name(x['kind'])}: "
-                f"{x['item_name']}" + (f"  ({x['note']})" if x.get("note") else "") for x in r["referrals"]]
+        refs = [
+            f"{_time(x['created_at'])}  {kind_name(x['kind'])}: "
+            f"{x['item_name']}" + (f"  ({x['note']})" if x.get("note") else "")
+            for x in r["referrals"]
+        ]
         self.query_one("#referrals", Static).update("\n".join(refs) or t("detail.no_referrals"))
         evs = []
         for e in r["events"]:
-            what = t(f"event.{e['kind']}") if e["kind"] in ("created", "status", "referral", "edit", "note", "hub") else e["kind"]
+            what = (
+                t(f"event.{e['kind']}")
+                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub")
+                else e["kind"]
+            )
             move = ""
             if e.get("to_status") and e.get("from_status") != e.get("to_status"):
-                move = f" {status_name(e.get('from_status'))} > {status_name(e['to_status'])}" if e.get("from_status") \
+                move = (
+                    f" {status_name(e.get('from_status'))} > {status_name(e['to_status'])}"
+                    if e.get("from_status")
                     else f" {status_name(e['to_status'])}"
+                )
             extra = ""
             if e["kind"] == "referral":
                 extra = f" {e['data'].get('item_name', '')}"
@@ -165,7 +186,9 @@ class RequestDetailScreen(StationScreen):
         bar = self.query_one("#action-bar", Grid)
         with self.app.batch_update():
             await bar.remove_children()
-            await bar.mount_all([Button(label, id=f"act-{action}", compact=True) for action, label in buttons])
+            await bar.mount_all(
+                [Button(label, id=f"act-{action}", compact=True) for action, label in buttons]
+            )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -15,17 +15,30 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from qi_station import domain, keymap
+from qi_station.core import domain
 from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
 from qi_station.screens.base import StationScreen, error_message, title_line
 from qi_station.screens.widgets import Chip, Choice
+from qi_station.services import keymap
 
 # ValidationError.field -> the widget whose error slot shows it
 FIELD_SLOT = {
-    "enterprise": "enterprise", "name": "enterprise", "industry": "enterprise", "scale": "enterprise",
-    "uscc": "uscc", "region": "uscc", "elements": "elements", "title": "title", "description": "description",
-    "sub_type": "title", "channel": "channel", "urgency": "urgency", "received_at": "received_at",
-    "promised": "promised", "contact": "contact", "phone": "phone",
+    "enterprise": "enterprise",
+    "name": "enterprise",
+    "industry": "enterprise",
+    "scale": "enterprise",
+    "uscc": "uscc",
+    "region": "uscc",
+    "elements": "elements",
+    "title": "title",
+    "description": "description",
+    "sub_type": "title",
+    "channel": "channel",
+    "urgency": "urgency",
+    "received_at": "received_at",
+    "promised": "promised",
+    "contact": "contact",
+    "phone": "phone",
 }
 SLOTS = ("enterprise", "uscc", "elements", "title", "description", "channel", "received_at", "contact")
 # widgets that share a row share that row's error slot
@@ -47,8 +60,7 @@ class RequestFormScreen(StationScreen):
         self._submitted: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(title_line(t("screen.new_request")),
-                     id="titlebar", markup=False)
+        yield Static(title_line(t("screen.new_request")), id="titlebar", markup=False)
         with VerticalScroll(id="form"):
             with Horizontal(classes="frow"):
                 yield Label(t("field.enterprise"))
@@ -96,7 +108,7 @@ class RequestFormScreen(StationScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        from qi_station.timeutil import env_now, local
+        from qi_station.core.clock import env_now, local
 
         now = local(env_now())
         self.query_one("#received_at", Input).value = now.strftime("%Y-%m-%d %H:%M")
@@ -105,7 +117,7 @@ class RequestFormScreen(StationScreen):
 
     # ---- defaults & live checks ---------------------------------------------------------------
     def _received_date(self) -> Any:
-        from qi_station.timeutil import local, parse_datetime
+        from qi_station.core.clock import local, parse_datetime
 
         try:
             return local(parse_datetime(self.query_one("#received_at", Input).value)).date()
@@ -145,8 +157,8 @@ class RequestFormScreen(StationScreen):
             self._set_error(wid, "")  # an edit clears the message (not a late event for the submitted value)
 
     def _check_uscc(self, value: str) -> None:
-        from qi_station.errors import ValidationError
-        from qi_station.validate import uscc_region, validate_uscc
+        from qi_station.core.errors import ValidationError
+        from qi_station.core.validate import uscc_region, validate_uscc
 
         label = self.query_one("#uscc-region", Static)
         v = value.strip().upper()
@@ -172,7 +184,7 @@ class RequestFormScreen(StationScreen):
 
     @work(thread=True, exclusive=True, group="lookup")
     def lookup(self, q: str) -> None:
-        from qi_station.search import search
+        from qi_station.services.search import search
 
         try:
             with self.station.reader as conn:
@@ -269,7 +281,7 @@ class RequestFormScreen(StationScreen):
 
     @work(thread=True, exclusive=True, group="save")
     def save(self, data: dict[str, Any]) -> None:
-        from qi_station.ledger import RequestInput, create_request
+        from qi_station.services.ledger import RequestInput, create_request
 
         try:
             row = create_request(self.station.db_path, RequestInput(**data))
@@ -279,7 +291,7 @@ class RequestFormScreen(StationScreen):
         self.app.call_from_thread(self._saved, row)
 
     def _failed(self, e: Exception) -> None:
-        from qi_station.errors import ValidationError
+        from qi_station.core.errors import ValidationError
 
         self.saving = False
         status = self.query_one("#form-error", Static)

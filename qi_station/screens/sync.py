@@ -1,5 +1,5 @@
 """Sync: last sync, pending changes and the sync log from the core tables; run a sync and export or
-import a bundle file when the sync client (``qi_station.sync.client``) is installed."""
+import a bundle file when the sync client (``qi_station.sync.station.client``) is installed."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from qi_station import keymap
 from qi_station.i18n import t
 from qi_station.screens.base import MainScreen, error_message
+from qi_station.services import keymap
 
 STATUS_KEYS = ("hub", "station", "enrolled", "last_success", "last_error", "conflicts")
 
 
 def client_available() -> bool:
     try:
-        return importlib.util.find_spec("qi_station.sync.client") is not None
+        return importlib.util.find_spec("qi_station.sync.station.client") is not None
     except (ImportError, ValueError):
         return False
 
@@ -44,8 +44,11 @@ class SyncScreen(MainScreen):
             with Vertical(classes="panel"):
                 yield Static(t("sync.log"), classes="panel-title", markup=False)
                 yield Static("", id="sync-log", markup=False)
-        yield Static(t("sync.available") if client_available() else t("sync.unavailable"), id="status-line",
-                     markup=False)
+        yield Static(
+            t("sync.available") if client_available() else t("sync.unavailable"),
+            id="status-line",
+            markup=False,
+        )
 
     def on_mount(self) -> None:
         if self.station.ready:
@@ -59,20 +62,24 @@ class SyncScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="sync-status")
     def load(self) -> None:
-        from qi_station.dashboard import sync_figures
         from qi_station.db.engine import connect
+        from qi_station.services.dashboard import sync_figures
 
         try:
             status: dict[str, Any] = {}
             if client_available():
-                from qi_station.sync import client
+                from qi_station.sync.station import client
 
                 status = dict(client.sync_status(self.station.db_path))
             conn = connect(self.station.db_path)
             try:
                 last, ok, pending = sync_figures(conn)
-                log = [dict(r) for r in conn.execute(
-                    "SELECT started_at, mode, pushed, pulled, ok, error FROM sync_log ORDER BY id DESC LIMIT 8")]
+                log = [
+                    dict(r)
+                    for r in conn.execute(
+                        "SELECT started_at, mode, pushed, pulled, ok, error FROM sync_log ORDER BY id DESC LIMIT 8"
+                    )
+                ]
             finally:
                 conn.close()
         except Exception as e:  # noqa: BLE001
@@ -80,11 +87,20 @@ class SyncScreen(MainScreen):
             return
         self.app.call_from_thread(self.show, status, last, ok, pending, log)
 
-    def show(self, status: dict[str, Any], last: str | None, ok: bool | None, pending: int,
-             log: list[dict[str, Any]]) -> None:
+    def show(
+        self,
+        status: dict[str, Any],
+        last: str | None,
+        ok: bool | None,
+        pending: int,
+        log: list[dict[str, Any]],
+    ) -> None:
         lines = [
-            t("sync.last", at=str(last)[:16] if last else t("sync.never"),
-              state="" if ok is None else (t("dash.sync_ok") if ok else t("dash.sync_failed"))),
+            t(
+                "sync.last",
+                at=str(last)[:16] if last else t("sync.never"),
+                state="" if ok is None else (t("dash.sync_ok") if ok else t("dash.sync_failed")),
+            ),
             t("sync.pending", n=f"{pending:,}"),
         ]
         for k in STATUS_KEYS:
@@ -92,9 +108,12 @@ class SyncScreen(MainScreen):
             if v not in (None, ""):
                 lines.append(f"{t('sync.k.' + k)}: {v}")
         self.query_one("#sync-status", Static).update("\n".join(lines))
-        rows = [f"{str(r['started_at'])[:16]}  {r['mode']}  +{r['pushed']}/-{r['pulled']}  "
-                f"{t('dash.sync_ok') if r['ok'] else t('dash.sync_failed')}"
-                + (f"  {str(r['error'])[:40]}" if r.get("error") else "") for r in log]
+        rows = [
+            f"{str(r['started_at'])[:16]}  {r['mode']}  +{r['pushed']}/-{r['pulled']}  "
+            f"{t('dash.sync_ok') if r['ok'] else t('dash.sync_failed')}"
+            + (f"  {str(r['error'])[:40]}" if r.get("error") else "")
+            for r in log
+        ]
         self.query_one("#sync-log", Static).update("\n".join(rows) or t("sync.no_log"))
         self.add_class("loaded")
 
@@ -127,7 +146,7 @@ class SyncScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="sync-job")
     def run_job(self, job: str, path: str) -> None:
-        from qi_station.sync import client
+        from qi_station.sync.station import client
 
         def progress(*args: Any, **kw: Any) -> None:
             text = " ".join(str(a) for a in args) + " ".join(f"{k}={v}" for k, v in kw.items())

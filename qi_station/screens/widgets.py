@@ -34,8 +34,15 @@ class Choice(Static, can_focus=True):
         def control(self) -> Choice:
             return self.choice
 
-    def __init__(self, options: list[tuple[Any, str]], value: Any = None, *, prefix: str = "",
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        options: list[tuple[Any, str]],
+        value: Any = None,
+        *,
+        prefix: str = "",
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self.options = options
         self.prefix = prefix

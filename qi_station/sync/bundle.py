@@ -13,7 +13,9 @@ from qi_station.sync import keys
 from qi_station.sync.proto import BUNDLE_FORMAT, SyncError, canonical, sha256_hex
 
 
-def write_bundle(out: str | os.PathLike[str], manifest: dict[str, Any], lines: Iterable[bytes], private_b64: str) -> Path:
+def write_bundle(
+    out: str | os.PathLike[str], manifest: dict[str, Any], lines: Iterable[bytes], private_b64: str
+) -> Path:
     """Write atomically (temp file + rename): a crash never leaves a half bundle under the final name."""
     import hashlib
 
@@ -56,22 +58,38 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes, st
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
         if isinstance(e, FileNotFoundError):
             raise SyncError(400, "bad_bundle", f"no such bundle file: {p}") from None
-        raise SyncError(400, "bad_bundle", f"bundle {p.name} is damaged or truncated ({e}) / 数据包损坏") from None
+        raise SyncError(
+            400, "bad_bundle", f"bundle {p.name} is damaged or truncated ({e}) / 数据包损坏"
+        ) from None
     try:
         manifest = json.loads(mbytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise SyncError(400, "bad_bundle", f"bundle {p.name}: manifest is not JSON / 数据包清单损坏") from None
+        raise SyncError(
+            400, "bad_bundle", f"bundle {p.name}: manifest is not JSON / 数据包清单损坏"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise SyncError(400, "bad_bundle", f"bundle {p.name}: unknown format {manifest.get('format') if isinstance(manifest, dict) else None!r}")
+        raise SyncError(
+            400,
+            "bad_bundle",
+            f"bundle {p.name}: unknown format {manifest.get('format') if isinstance(manifest, dict) else None!r}",
+        )
     f = (manifest.get("files") or {}).get("changes.jsonl") or {}
     if f.get("bytes") != len(changes) or f.get("sha256") != sha256_hex(changes):
-        raise SyncError(400, "tampered", f"bundle {p.name}: changes.jsonl does not match the signed manifest (tampered or truncated) / 数据包被篡改或不完整")
+        raise SyncError(
+            400,
+            "tampered",
+            f"bundle {p.name}: changes.jsonl does not match the signed manifest (tampered or truncated) / 数据包被篡改或不完整",
+        )
     return manifest, mbytes, sig, changes
 
 
 def check_signature(name: str, mbytes: bytes, sig: str, public_b64: str) -> None:
     if not keys.verify(public_b64, mbytes, sig):
-        raise SyncError(400, "bad_signature", f"bundle {name}: signature does not verify with the expected key (tampered or signed by someone else) / 签名校验失败")
+        raise SyncError(
+            400,
+            "bad_signature",
+            f"bundle {name}: signature does not verify with the expected key (tampered or signed by someone else) / 签名校验失败",
+        )
 
 
 def bundle_name(kind: str, frm: int, to: int, target: str, bundle_id: str) -> str:

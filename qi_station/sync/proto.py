@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from qi_station.errors import QIError
+from qi_station.core.errors import QIError
 
 PROTOCOL = 2  # the hub accepts PROTOCOL and PROTOCOL - 1
 MIN_PROTOCOL = PROTOCOL - 1
@@ -27,6 +27,7 @@ def tombstone_days(days: int | None = None) -> int:
         return max(0, int(os.environ.get("QI_HUB_TOMBSTONE_DAYS", TOMBSTONE_DAYS)))
     except ValueError:
         return TOMBSTONE_DAYS
+
 
 LIBRARY_TABLES = ("expert", "institution", "equipment", "project")
 STATION_TABLES = ("enterprise", "request", "request_event", "referral")
@@ -73,13 +74,21 @@ def check_versions(protocol: Any, schema: Any) -> None:
     s = schema_num(schema)
     head = schema_num(SCHEMA_HEAD)
     if p < MIN_PROTOCOL or s < head - 1:
-        raise SyncError(426, "upgrade_required",
-                        f"station is too old (protocol {protocol}, schema {schema}); upgrade qi-station / 请升级站点程序",
-                        min_protocol=MIN_PROTOCOL, min_schema=f"{head - 1:04d}")
+        raise SyncError(
+            426,
+            "upgrade_required",
+            f"station is too old (protocol {protocol}, schema {schema}); upgrade qi-station / 请升级站点程序",
+            min_protocol=MIN_PROTOCOL,
+            min_schema=f"{head - 1:04d}",
+        )
     if p > PROTOCOL or s > head:
-        raise SyncError(400, "hub_too_old",
-                        f"hub is older than the station (protocol {protocol}, schema {schema}); upgrade the hub",
-                        protocol=PROTOCOL, schema=SCHEMA_HEAD)
+        raise SyncError(
+            400,
+            "hub_too_old",
+            f"hub is older than the station (protocol {protocol}, schema {schema}); upgrade the hub",
+            protocol=PROTOCOL,
+            schema=SCHEMA_HEAD,
+        )
 
 
 def canonical(obj: Any) -> bytes:
@@ -103,7 +112,9 @@ def make_enroll_token(code: str, hub_fp: str, secret: str) -> str:
 def parse_enroll_token(token: str) -> tuple[str, str, str]:
     parts = (token or "").strip().split(".")
     if len(parts) != 4 or parts[0] != "qie1" or not all(parts[1:]):
-        raise SyncError(400, "bad_token", "not an enrollment token (expected qie1.CODE.FP.SECRET) / 注册码格式不对")
+        raise SyncError(
+            400, "bad_token", "not an enrollment token (expected qie1.CODE.FP.SECRET) / 注册码格式不对"
+        )
     return parts[1], parts[2], parts[3]
 
 
@@ -118,5 +129,7 @@ def enroll_proof(token: str, pubkey_b64: str) -> str:
 def check_enroll_proof(enroll_hash: str, pubkey_b64: str, proof: str) -> bool:
     import hmac
 
-    want = hmac.new(enroll_hash.encode("ascii"), ("enroll:" + pubkey_b64).encode("utf-8"), "sha256").hexdigest()
+    want = hmac.new(
+        enroll_hash.encode("ascii"), ("enroll:" + pubkey_b64).encode("utf-8"), "sha256"
+    ).hexdigest()
     return hmac.compare_digest(want, proof or "")

@@ -5,6 +5,7 @@ Every station and hub database runs the same migrations; on a station these tabl
 Revision ID: 0002
 Revises: 0001
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

@@ -14,9 +14,10 @@ from typing import Any
 
 import typer
 
-from qi_station import __version__, domain
-from qi_station.clikit import OPTS, emit_json, handle_errors, station_db
-from qi_station.timeutil import iso_local
+from qi_station import __version__
+from qi_station.cli.kit import OPTS, emit_json, handle_errors, station_db
+from qi_station.core import domain
+from qi_station.core.clock import iso_local
 
 app = typer.Typer(
     help="qi-station: 质量基础设施一站式服务工作站 (Shandong QI one-stop service workstation).",
@@ -34,13 +35,13 @@ app.add_typer(library_app, name="library")
 def _mount_optional() -> None:
     """Mount the report, sync and hub command groups (their modules import nothing heavy)."""
     try:
-        from qi_station.reports.cli import report_app
+        from qi_station.cli.report import report_app
     except ImportError:  # pragma: no cover - during development only
         pass
     else:
         app.add_typer(report_app, name="report", help="Monthly summaries 月报.")
     try:
-        from qi_station.sync.cli import hub_app, sync_app
+        from qi_station.cli.sync import hub_app, sync_app
     except ImportError:  # pragma: no cover
         pass
     else:
@@ -57,9 +58,13 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
-    db: Path | None = typer.Option(None, "--db", help="Station database file (default: QI_STATION_DB or the user data dir)."),
+    db: Path | None = typer.Option(
+        None, "--db", help="Station database file (default: QI_STATION_DB or the user data dir)."
+    ),
     lang: str = typer.Option("", "--lang", help="zh or en (default: config file, else zh)."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     OPTS.db = db
     if lang and lang not in ("zh", "en"):
@@ -87,8 +92,17 @@ def tui() -> None:
 
 
 # ---- presentation helpers -------------------------------------------------------------------
-_TIME_KEYS = ("received_at", "accepted_at", "resolved_at", "closed_at", "cancelled_at", "updated_at", "created_at",
-              "followup_at", "at")
+_TIME_KEYS = (
+    "received_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "updated_at",
+    "created_at",
+    "followup_at",
+    "at",
+)
 
 
 def present(d: dict[str, Any]) -> dict[str, Any]:
@@ -121,21 +135,35 @@ def _local_short(value: str | None) -> str:
 @handle_errors
 def init(
     demo: bool = typer.Option(False, "--demo", help="Load the demo library, enterprises and requests."),
-    station_code: str | None = typer.Option(None, "--station-code", help="This station's code, e.g. JN-GX01."),
+    station_code: str | None = typer.Option(
+        None, "--station-code", help="This station's code, e.g. JN-GX01."
+    ),
     station_name: str | None = typer.Option(None, "--station-name", help="This station's name."),
-    station_type: str | None = typer.Option(None, "--station-type", help="综合服务中心 / 园区工作站 / 龙头企业"),
+    station_type: str | None = typer.Option(
+        None, "--station-type", help="综合服务中心 / 园区工作站 / 龙头企业"
+    ),
     service_mode: str | None = typer.Option(None, "--service-mode", help="政府引导 / 市场主导 / 区域集约"),
-    region: str | None = typer.Option(None, "--region", help="GB/T 2260 code of the station's city, e.g. 370100."),
+    region: str | None = typer.Option(
+        None, "--region", help="GB/T 2260 code of the station's city, e.g. 370100."
+    ),
 ) -> None:
     """Create (or update) the station database."""
-    from qi_station import ledger
+    from qi_station.services import ledger
 
     db = station_db()
-    st = ledger.init_station(db, code=station_code, name=station_name, type_=station_type,
-                             service_mode=service_mode, region_code=region)
-    typer.echo(f"station {st.code} {st.name} ({st.type}, {st.service_mode}, {domain.region_name(st.region_code)})")
+    st = ledger.init_station(
+        db,
+        code=station_code,
+        name=station_name,
+        type_=station_type,
+        service_mode=service_mode,
+        region_code=region,
+    )
+    typer.echo(
+        f"station {st.code} {st.name} ({st.type}, {st.service_mode}, {domain.region_name(st.region_code)})"
+    )
     if demo:
-        from qi_station.demo import load_demo
+        from qi_station.services.demo import load_demo
 
         res = load_demo(db)
         typer.echo(_demo_summary(res))
@@ -153,13 +181,15 @@ def _demo_summary(res: dict[str, Any]) -> str:
 @handle_errors
 def generate(
     requests: int = typer.Option(..., "--requests", min=0, help="Number of requests to generate."),
-    library: int = typer.Option(..., "--library", min=0, help="Number of library rows over the four libraries."),
+    library: int = typer.Option(
+        ..., "--library", min=0, help="Number of library rows over the four libraries."
+    ),
     seed: int = typer.Option(1, "--seed", help="Random seed (same seed, same data)."),
 ) -> None:
     """Generate synthetic data at any scale (bulk inserts; deterministic by seed)."""
     import time
 
-    from qi_station.generate import generate as gen
+    from qi_station.devtools.generate import generate as gen
 
     db = station_db()
     t0 = time.perf_counter()
@@ -175,14 +205,16 @@ def generate(
     res = gen(db, requests=requests, library=library, seed=seed, progress=progress)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    typer.echo(f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k} {v}" for k, v in res.items()))
+    typer.echo(
+        f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k} {v}" for k, v in res.items())
+    )
 
 
 @app.command("backup")
 @handle_errors
 def backup(out: Path = typer.Option(..., "--out", help="Backup file to write.")) -> None:
     """Consistent online backup of the station database (SQLite backup API)."""
-    from qi_station.maintenance import backup_db
+    from qi_station.services.backup import backup_db
 
     db = station_db()
     size = backup_db(db, out)
@@ -193,8 +225,8 @@ def backup(out: Path = typer.Option(..., "--out", help="Backup file to write."))
 @handle_errors
 def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station backup`.")) -> None:
     """Replace the station database with a backup (checked first; the old one is kept beside it)."""
-    from qi_station.config import resolve_db_path
-    from qi_station.maintenance import restore_db
+    from qi_station.db.paths import resolve_db_path
+    from qi_station.services.backup import restore_db
 
     kept = restore_db(file, resolve_db_path(OPTS.db))
     typer.echo(f"restored from {file}" + (f"; previous database kept as {kept}" if kept else ""))
@@ -206,7 +238,9 @@ def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station 
 def request_add(
     enterprise: str = typer.Option(..., "--enterprise", help="Enterprise name 企业名称."),
     uscc: str = typer.Option(..., "--uscc", help="统一社会信用代码 (18 characters)."),
-    elements: str = typer.Option(..., "--elements", help="Comma list: standards,metrology,testing,... or 标准,计量,..."),
+    elements: str = typer.Option(
+        ..., "--elements", help="Comma list: standards,metrology,testing,... or 标准,计量,..."
+    ),
     title: str = typer.Option(..., "--title", help="Short title of the request."),
     description: str | None = typer.Option(None, "--description"),
     sub_type: str | None = typer.Option(None, "--sub-type"),
@@ -219,20 +253,33 @@ def request_add(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Log a new enterprise request 需求登记."""
-    from qi_station import ledger
+    from qi_station.services import ledger
 
-    inp = ledger.RequestInput(enterprise=enterprise, uscc=uscc, elements=elements, title=title,
-                              description=description, sub_type=sub_type, channel=channel, urgency=urgency,
-                              contact=contact, phone=phone, promised=promised, received_at=received_at)
+    inp = ledger.RequestInput(
+        enterprise=enterprise,
+        uscc=uscc,
+        elements=elements,
+        title=title,
+        description=description,
+        sub_type=sub_type,
+        channel=channel,
+        urgency=urgency,
+        contact=contact,
+        phone=phone,
+        promised=promised,
+        received_at=received_at,
+    )
     db = station_db()
     r = ledger.create_request(db, inp)
     if as_json:
-        from qi_station.queries import get_request
+        from qi_station.services.queries import get_request
 
         emit_json(present(get_request(db, r["id"])))
     else:
-        typer.echo(f"{'已登记' if _zh() else 'logged'} {r['number']}  id={r['id']}  "
-                   f"{'承诺' if _zh() else 'promised'} {r['promised_date']}")
+        typer.echo(
+            f"{'已登记' if _zh() else 'logged'} {r['number']}  id={r['id']}  "
+            f"{'承诺' if _zh() else 'promised'} {r['promised_date']}"
+        )
 
 
 @request_app.command("list")
@@ -247,27 +294,31 @@ def request_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List requests, newest first."""
-    from qi_station.queries import list_requests
+    from qi_station.services.queries import list_requests
 
-    rows = list_requests(station_db(), status=status, month=month, overdue=overdue, element=element, text=text,
-                         limit=limit)
+    rows = list_requests(
+        station_db(), status=status, month=month, overdue=overdue, element=element, text=text, limit=limit
+    )
     if as_json:
         emit_json([present(r) for r in rows])
         return
     out = sys.stdout
     for r in rows:
         flag = " !" if r["overdue"] else ""
-        out.write(f"{r['number']}  {_local_short(r['received_at'])}  {_status_label(r['status'])}{flag}  "
-                  f"{r['enterprise_name']}  {r['title']}\n")
+        out.write(
+            f"{r['number']}  {_local_short(r['received_at'])}  {_status_label(r['status'])}{flag}  "
+            f"{r['enterprise_name']}  {r['title']}\n"
+        )
     sys.stderr.write(f"{len(rows)} {'条' if _zh() else 'requests'}\n")
 
 
 @request_app.command("show")
 @handle_errors
-def request_show(key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
-                 as_json: bool = typer.Option(False, "--json")) -> None:
+def request_show(
+    key: str = typer.Argument(..., metavar="ID_OR_NUMBER"), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """Every field of a request and its event ledger."""
-    from qi_station.queries import get_request
+    from qi_station.services.queries import get_request
 
     d = get_request(station_db(), key)
     if as_json:
@@ -287,8 +338,10 @@ def request_show(key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
     if d.get("description"):
         lines.append(f"  {'描述' if zh else 'description'}: {d['description']}")
     if d.get("result"):
-        lines.append(f"  {'办理结果' if zh else 'result'}: {d['result']}  ({'解决问题' if zh else 'problems'} "
-                     f"{d['problems_solved']}, {'节约' if zh else 'saved'} {d['cost_saved_wan']} 万元)")
+        lines.append(
+            f"  {'办理结果' if zh else 'result'}: {d['result']}  ({'解决问题' if zh else 'problems'} "
+            f"{d['problems_solved']}, {'节约' if zh else 'saved'} {d['cost_saved_wan']} 万元)"
+        )
     if d.get("satisfaction"):
         lines.append(f"  {'满意度' if zh else 'satisfaction'}: {domain.SATISFACTION_ZH[d['satisfaction']]}")
     for ref in d["referrals"]:
@@ -296,7 +349,9 @@ def request_show(key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
     lines.append(f"  {'台账' if zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
     for e in d["events"]:
         move = f"{e['from_status'] or ''}->{e['to_status'] or ''}" if e["to_status"] else ""
-        lines.append(f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {e['kind']} {move} {e['note'] or ''}".rstrip())
+        lines.append(
+            f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {e['kind']} {move} {e['note'] or ''}".rstrip()
+        )
     if d["legal_moves"]:
         lines.append(f"  {'可转为' if zh else 'can move to'}: {' '.join(d['legal_moves'])}")
     typer.echo("\n".join(lines))
@@ -312,16 +367,27 @@ def request_move(
     result: str | None = typer.Option(None, "--result", help="Outcome, when resolving."),
     problems_solved: int | None = typer.Option(None, "--problems-solved"),
     cost_saved: str | None = typer.Option(None, "--cost-saved", help="万元, ≥ 0, 2 decimals."),
-    satisfaction: int | None = typer.Option(None, "--satisfaction", help="1..5 (5 = 非常满意), on follow-up."),
+    satisfaction: int | None = typer.Option(
+        None, "--satisfaction", help="1..5 (5 = 非常满意), on follow-up."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Move a request through its lifecycle."""
-    from qi_station import ledger
+    from qi_station.services import ledger
 
-    r = ledger.move_request(station_db(), key, status, note=note, at=at, result=result,
-                            problems_solved=problems_solved, cost_saved=cost_saved, satisfaction=satisfaction)
+    r = ledger.move_request(
+        station_db(),
+        key,
+        status,
+        note=note,
+        at=at,
+        result=result,
+        problems_solved=problems_solved,
+        cost_saved=cost_saved,
+        satisfaction=satisfaction,
+    )
     if as_json:
-        from qi_station.queries import get_request
+        from qi_station.services.queries import get_request
 
         emit_json(present(get_request(station_db(), r["id"])))
     else:
@@ -341,13 +407,23 @@ def request_refer(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Refer a request to a library item 转办."""
-    from qi_station import ledger
-    from qi_station.errors import ValidationError
+    from qi_station.core.errors import ValidationError
+    from qi_station.services import ledger
 
-    given = [(k, v) for k, v in (("expert", expert), ("institution", institution), ("equipment", equipment),
-                                 ("project", project)) if v]
+    given = [
+        (k, v)
+        for k, v in (
+            ("expert", expert),
+            ("institution", institution),
+            ("equipment", equipment),
+            ("project", project),
+        )
+        if v
+    ]
     if len(given) != 1:
-        raise ValidationError("target", "exactly_one", "give exactly one of --expert --institution --equipment --project")
+        raise ValidationError(
+            "target", "exactly_one", "give exactly one of --expert --institution --equipment --project"
+        )
     kind, item = given[0]
     ref = ledger.refer_request(station_db(), key, kind, item, note, at=at)
     if as_json:
@@ -365,7 +441,7 @@ def request_note(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add a note to a request's ledger (status unchanged)."""
-    from qi_station import ledger
+    from qi_station.services import ledger
 
     ev = ledger.add_note(station_db(), key, text, at=at)
     if as_json:
@@ -388,17 +464,26 @@ def library_search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Search a library by Chinese text, full pinyin or initials (ranked; own city first)."""
-    from qi_station.errors import ValidationError
-    from qi_station.queries import station
-    from qi_station.search import search
+    from qi_station.core.errors import ValidationError
+    from qi_station.services.queries import station
+    from qi_station.services.search import search
 
     if kind not in domain.SEARCH_KINDS:
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
     db = station_db()
     st = station(db)
     own = domain.city_of(st["region_code"]) if st else None
-    rows = search(db, kind, query, element=element, city=city, valid_only=valid_only, shared_only=shared_only,
-                  own_city=own, limit=limit)
+    rows = search(
+        db,
+        kind,
+        query,
+        element=element,
+        city=city,
+        valid_only=valid_only,
+        shared_only=shared_only,
+        own_city=own,
+        limit=limit,
+    )
     for r in rows:
         r.pop("haystack", None)
     if as_json:
@@ -411,7 +496,9 @@ def library_search(
         if kind == "institutions":
             extra = f" CMA {r.get('cma_expiry') or '-'} CNAS {r.get('cnas_expiry') or '-'}"
         elif kind == "equipment":
-            extra = f" {'共享' if r.get('shared') else '不共享'} {r.get('fee') or ''}/{r.get('fee_unit') or ''}"
+            extra = (
+                f" {'共享' if r.get('shared') else '不共享'} {r.get('fee') or ''}/{r.get('fee_unit') or ''}"
+            )
         elif kind == "enterprises":
             extra = f" {r.get('uscc')}"
         sys.stdout.write(f"{r['id']}  {r['name']}  {r['city_name']}  {el}{extra}\n")

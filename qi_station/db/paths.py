@@ -31,11 +31,11 @@ def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
 
 def repo_data_dir() -> Path:
     """The demo data shipped in the repository's ``data/`` directory."""
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent / "data", here / "data"):
+    package = Path(__file__).resolve().parents[1]  # qi_station/
+    for cand in (package.parent / "data", package / "data"):
         if (cand / "demo").is_dir():
             return cand
-    return here.parent / "data"
+    return package.parent / "data"
 
 
 def default_hub_url(database_url: str | None = None) -> str:

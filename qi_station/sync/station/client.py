@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qi_station.sync import station as S
+from qi_station.core.clock import iso_local
 from qi_station.sync.proto import (
     MIN_PROTOCOL,
     PROTOCOL,
@@ -27,7 +27,7 @@ from qi_station.sync.proto import (
     parse_enroll_token,
     schema_head,
 )
-from qi_station.timeutil import iso_local
+from qi_station.sync.station import apply as S
 
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -37,7 +37,9 @@ class TransientError(Exception):
 
 
 class HubClient:
-    def __init__(self, url: str, token: str | None = None, *, http: Any = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, *, http: Any = None, timeout: float = 60.0
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self._own = http is None
@@ -69,14 +71,18 @@ class HubClient:
         try:
             data = r.json()
         except ValueError:
-            raise TransientError(f"hub sent a damaged reply ({r.status_code}, {len(r.content)} bytes)") from None
+            raise TransientError(
+                f"hub sent a damaged reply ({r.status_code}, {len(r.content)} bytes)"
+            ) from None
         if r.status_code >= 400:
             if r.status_code == 503:
                 raise TransientError(str(data))
             if isinstance(data, dict) and "error" in data:
                 extra = {k: v for k, v in data.items() if k not in ("error", "message")}
                 raise SyncError(r.status_code, str(data["error"]), str(data.get("message")), **extra)
-            raise SyncError(r.status_code, "refused", f"hub refused the call ({r.status_code}): {str(data)[:300]}")
+            raise SyncError(
+                r.status_code, "refused", f"hub refused the call ({r.status_code}): {str(data)[:300]}"
+            )
         return data
 
     def info(self) -> dict[str, Any]:
@@ -86,13 +92,23 @@ class HubClient:
         return dict(self._call("POST", "/sync/v1/enroll", json={"token": token, "pubkey": pubkey}))
 
     def restore(self, table: str, after: str, limit: int = PULL_PAGE) -> dict[str, Any]:
-        return dict(self._call("GET", "/sync/v1/restore", params={"table": table, "after": after, "limit": limit}))
+        return dict(
+            self._call("GET", "/sync/v1/restore", params={"table": table, "after": after, "limit": limit})
+        )
 
     def push(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(self._call("POST", "/sync/v1/push", json={"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}))
+        return dict(
+            self._call(
+                "POST", "/sync/v1/push", json={"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
+            )
+        )
 
     def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:
-        params: dict[str, Any] = {"since": since, "limit": limit, "station_now_ms": time.time_ns() // 1_000_000}
+        params: dict[str, Any] = {
+            "since": since,
+            "limit": limit,
+            "station_now_ms": time.time_ns() // 1_000_000,
+        }
         if resync:
             params["resync"] = "true"
         return dict(self._call("GET", "/sync/v1/pull", params=params))
@@ -127,7 +143,11 @@ def _check_local_code(db_path: Path, code: str) -> None:
         cur = S.station_code(conn)
         nreq = conn.execute("SELECT COUNT(*) FROM request").fetchone()[0]
         if cur and cur != code and nreq:
-            raise SyncError(400, "code_mismatch", f"this station already logs requests as {cur!r}; the token is for {code!r} / 站点编码不一致")
+            raise SyncError(
+                400,
+                "code_mismatch",
+                f"this station already logs requests as {cur!r}; the token is for {code!r} / 站点编码不一致",
+            )
         if S.kv_get(conn, "hub_pubkey") or S.kv_get(conn, "enroll_mode") == "online":
             if S.kv_get(conn, "station_code") not in (None, code):
                 raise SyncError(400, "already_enrolled", "this station is already enrolled with another code")
@@ -135,12 +155,14 @@ def _check_local_code(db_path: Path, code: str) -> None:
         conn.close()
 
 
-def enroll(db_path: str | Path | None, token: str, hub: str | None = None, *, http: Any = None) -> dict[str, Any]:
+def enroll(
+    db_path: str | Path | None, token: str, hub: str | None = None, *, http: Any = None
+) -> dict[str, Any]:
     """Online (``hub`` given): post our public key with the one-time token, get a bearer token, pin the hub
     key (its fingerprint is in the token). Offline: remember proof of the token; the first up bundle
     carries it and the hub's reply bundle pins the hub key."""
     from qi_station.db.engine import open_db
-    from qi_station.ledger import init_station
+    from qi_station.services.ledger import init_station
     from qi_station.sync import keys
 
     code, fp, _ = parse_enroll_token(token)
@@ -159,18 +181,37 @@ def enroll(db_path: str | Path | None, token: str, hub: str | None = None, *, ht
             finally:
                 cl.close()
             if keys.fingerprint(got["hub_pubkey"]) != fp:
-                raise SyncError(400, "hub_key_mismatch", "the hub's key does not match the enrollment token (wrong hub?) / 中心密钥与注册码不符")
+                raise SyncError(
+                    400,
+                    "hub_key_mismatch",
+                    "the hub's key does not match the enrollment token (wrong hub?) / 中心密钥与注册码不符",
+                )
             init_station(p, code=code, name=got.get("station_name") or None)
             with S.tx(conn):
-                for k, v in (("hub_url", hub.rstrip("/")), ("api_token", got["api_token"]), ("hub_id", got["hub_id"]),
-                             ("hub_pubkey", got["hub_pubkey"]), ("hub_fp", fp), ("station_id", got["station_id"]),
-                             ("enroll_mode", "online"), ("station_code", code)):
+                for k, v in (
+                    ("hub_url", hub.rstrip("/")),
+                    ("api_token", got["api_token"]),
+                    ("hub_id", got["hub_id"]),
+                    ("hub_pubkey", got["hub_pubkey"]),
+                    ("hub_fp", fp),
+                    ("station_id", got["station_id"]),
+                    ("enroll_mode", "online"),
+                    ("station_code", code),
+                ):
                     S.kv_set(conn, k, v)
                 S.kv_del(conn, "enroll_proof")
                 # a re-enrollment on a fresh database: the hub holds this station's rows -> restore them
-                if int(got.get("own_requests") or 0) and not conn.execute("SELECT COUNT(*) FROM request").fetchone()[0]:
+                if (
+                    int(got.get("own_requests") or 0)
+                    and not conn.execute("SELECT COUNT(*) FROM request").fetchone()[0]
+                ):
                     S.kv_set(conn, "restore_pending", 1)
-            out: dict[str, Any] = {"station": code, "station_id": got["station_id"], "hub": hub, "mode": "online"}
+            out: dict[str, Any] = {
+                "station": code,
+                "station_id": got["station_id"],
+                "hub": hub,
+                "mode": "online",
+            }
             if S.kv_get(conn, "restore_pending") == "1":
                 cl = HubClient(hub, got["api_token"], http=http)
                 try:
@@ -186,14 +227,19 @@ def enroll(db_path: str | Path | None, token: str, hub: str | None = None, *, ht
             S.kv_set(conn, "hub_fp", fp)
             S.kv_set(conn, "enroll_mode", "offline-pending")
             S.kv_set(conn, "station_code", code)
-        return {"station": code, "mode": "offline-pending",
-                "next": "run `qi-station sync export-bundle --out FILE` and carry it to the hub"}
+        return {
+            "station": code,
+            "mode": "offline-pending",
+            "next": "run `qi-station sync export-bundle --out FILE` and carry it to the hub",
+        }
     finally:
         conn.close()
 
 
 # ---- rebuild a lost station database --------------------------------------------------------------
-def restore_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_size: int = PULL_PAGE) -> dict[str, int]:
+def restore_all(
+    conn: Any, cl: HubClient, progress: Progress | None = None, page_size: int = PULL_PAGE
+) -> dict[str, int]:
     """Download this station's own rows from the hub (after a re-enrollment on a fresh database) and
     write them in ONE transaction with the ledger number counters (``ledger_seq:{CODE}-{YYYYMM}``),
     the hub's ack of the old outbox and the outbox sequence above it (so nothing collides or is
@@ -224,8 +270,10 @@ def restore_all(conn: Any, cl: HubClient, progress: Progress | None = None, page
             keep = [i for i, c in enumerate(cols) if c in local]
             kc = [cols[i] for i in keep]
             before = conn.total_changes
-            conn.executemany(f"INSERT OR IGNORE INTO {t} ({', '.join(kc)}) VALUES ({', '.join('?' * len(kc))})",
-                             [[r[i] for i in keep] for r in got])
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {t} ({', '.join(kc)}) VALUES ({', '.join('?' * len(kc))})",
+                [[r[i] for i in keep] for r in got],
+            )
             counts[t] = conn.total_changes - before
         code = S.station_code(conn) or ""
         top: dict[str, int] = {}
@@ -319,9 +367,17 @@ def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_si
         th.join(120)
 
 
-def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, http: Any = None, retries: int = 5,
-             backoff: float = 0.5, page_size: int = PULL_PAGE, batch_size: int = PUSH_BATCH,
-             sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def run_sync(
+    db_path: str | Path | None,
+    progress: Progress | None = None,
+    *,
+    http: Any = None,
+    retries: int = 5,
+    backoff: float = 0.5,
+    page_size: int = PULL_PAGE,
+    batch_size: int = PUSH_BATCH,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     """Push the outbox, then pull; network trouble is retried with exponential backoff (a refused call is
     not). Each step is idempotent, so a retry after any crash or lost reply is safe."""
     import os
@@ -332,7 +388,11 @@ def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, ht
     try:
         url, token = S.kv_get(conn, "hub_url"), S.kv_get(conn, "api_token")
         if not url or not token:
-            raise SyncError(400, "not_enrolled", "this station is not enrolled online: run `qi-station sync enroll --hub URL --token TOKEN` / 尚未注册")
+            raise SyncError(
+                400,
+                "not_enrolled",
+                "this station is not enrolled online: run `qi-station sync enroll --hub URL --token TOKEN` / 尚未注册",
+            )
         log_id = S.log_start(conn, "http")
         pushed = pulled = 0
         cl = HubClient(url, token, http=http)
@@ -359,7 +419,11 @@ def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, ht
                     attempt += 1
                     if attempt > retries:
                         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
-                        raise SyncError(503, "unreachable", f"{e} (gave up after {retries} retries; data is safe, try again later)") from None
+                        raise SyncError(
+                            503,
+                            "unreachable",
+                            f"{e} (gave up after {retries} retries; data is safe, try again later)",
+                        ) from None
                     if progress:
                         progress("retry", attempt, retries)
                     sleep(min(30.0, backoff * (2 ** (attempt - 1))))
@@ -369,9 +433,15 @@ def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, ht
         finally:
             cl.close()
         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
-        return {"ok": True, "pushed": pushed, "pulled": pulled, "pending": S.pending(conn),
-                "pull_cursor": S.kv_int(conn, "pull_cursor"), "acked_oseq": S.kv_int(conn, "acked_oseq"),
-                "retries": attempt}
+        return {
+            "ok": True,
+            "pushed": pushed,
+            "pulled": pulled,
+            "pending": S.pending(conn),
+            "pull_cursor": S.kv_int(conn, "pull_cursor"),
+            "acked_oseq": S.kv_int(conn, "acked_oseq"),
+            "retries": attempt,
+        }
     finally:
         conn.close()
 
@@ -379,15 +449,20 @@ def run_sync(db_path: str | Path | None, progress: Progress | None = None, *, ht
 # ---- bundles ------------------------------------------------------------------------------------
 def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]:
     """Everything not yet acknowledged (cumulative), signed with this station's key."""
+    from qi_station.core.clock import now_utc, to_db
+    from qi_station.core.ids import uuid7
     from qi_station.sync.bundle import bundle_name, write_bundle
-    from qi_station.timeutil import now_utc, to_db, uuid7
 
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
         code = S.kv_get(conn, "station_code") or S.station_code(conn)
         target = S.kv_get(conn, "hub_fp")
         if not code or not target:
-            raise SyncError(400, "not_enrolled", "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册")
+            raise SyncError(
+                400,
+                "not_enrolled",
+                "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册",
+            )
         priv, pub = S.ensure_keys(conn)
         S.fix_oseq(conn)
         conn.execute("BEGIN")  # one consistent read of outbox + cursor
@@ -400,9 +475,18 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
             conn.execute("COMMIT")
         bid = uuid7()
         manifest: dict[str, Any] = {
-            "bundle_id": bid, "kind": "up", "source_id": code, "target_id": target, "protocol": PROTOCOL,
-            "schema": schema_head(), "from": lo or acked + 1, "to": hi or acked, "acked_oseq": acked,
-            "station_cursor": cursor, "counts": counts, "created_at": to_db(now_utc()),
+            "bundle_id": bid,
+            "kind": "up",
+            "source_id": code,
+            "target_id": target,
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+            "from": lo or acked + 1,
+            "to": hi or acked,
+            "acked_oseq": acked,
+            "station_cursor": cursor,
+            "counts": counts,
+            "created_at": to_db(now_utc()),
             "station_now_ms": time.time_ns() // 1_000_000,
         }
         if proof:
@@ -411,8 +495,14 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
         if outp.is_dir():
             outp = outp / bundle_name("up", manifest["from"], manifest["to"], target, bid)
         write_bundle(outp, manifest, lines, priv)
-        return {"file": str(outp), "bundle_id": bid, "from": manifest["from"], "to": manifest["to"],
-                "changes": len(lines), "station": code}
+        return {
+            "file": str(outp),
+            "bundle_id": bid,
+            "from": manifest["from"],
+            "to": manifest["to"],
+            "changes": len(lines),
+            "station": code,
+        }
     finally:
         conn.close()
 
@@ -426,15 +516,27 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
     p = Path(file)
     manifest, mbytes, sig, changes = read_bundle(p)
     if manifest.get("kind") != "down":
-        raise SyncError(400, "wrong_kind", f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a hub (down) bundle")
+        raise SyncError(
+            400,
+            "wrong_kind",
+            f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a hub (down) bundle",
+        )
     proto = manifest.get("protocol")
     if not isinstance(proto, int) or not MIN_PROTOCOL <= proto <= PROTOCOL:
-        raise SyncError(426, "upgrade_required", f"bundle {p.name} uses protocol {proto!r}; this station speaks {MIN_PROTOCOL}..{PROTOCOL}")
+        raise SyncError(
+            426,
+            "upgrade_required",
+            f"bundle {p.name} uses protocol {proto!r}; this station speaks {MIN_PROTOCOL}..{PROTOCOL}",
+        )
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
         code = S.kv_get(conn, "station_code") or S.station_code(conn)
         if manifest.get("target_id") != code:
-            raise SyncError(400, "wrong_target", f"bundle {p.name} is for station {manifest.get('target_id')!r}, this is {code!r} / 数据包不是发给本站的")
+            raise SyncError(
+                400,
+                "wrong_target",
+                f"bundle {p.name} is for station {manifest.get('target_id')!r}, this is {code!r} / 数据包不是发给本站的",
+            )
         pinned = S.kv_get(conn, "hub_pubkey")
         extra: dict[str, str] = {}
         if pinned:
@@ -443,22 +545,44 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
             fp = S.kv_get(conn, "hub_fp")
             hub_pub = str(manifest.get("hub_pubkey") or "")
             if not fp or not hub_pub or keys.fingerprint(hub_pub) != fp:
-                raise SyncError(400, "bad_signature", f"bundle {p.name} is not signed by the hub named in the enrollment token / 数据包签名者不是本站的中心")
+                raise SyncError(
+                    400,
+                    "bad_signature",
+                    f"bundle {p.name} is not signed by the hub named in the enrollment token / 数据包签名者不是本站的中心",
+                )
             check_signature(p.name, mbytes, sig, hub_pub)
-            extra = {"hub_pubkey": hub_pub, "hub_id": str(manifest.get("source_id") or ""),
-                     "station_id": str(manifest.get("station_id") or ""), "enroll_mode": "offline"}
+            extra = {
+                "hub_pubkey": hub_pub,
+                "hub_id": str(manifest.get("source_id") or ""),
+                "station_id": str(manifest.get("station_id") or ""),
+                "enroll_mode": "offline",
+            }
         tables = S.lines_to_tables(changes)
         acked = manifest.get("acked_oseq")
         log_id = S.log_start(conn, "bundle-in")
         try:
-            res = S.apply_page(conn, {"since": int(manifest.get("from") or 0), "next": int(manifest.get("to") or 0),
-                                      "tables": tables, "horizon": manifest.get("horizon")}, acked=acked if isinstance(acked, int) else None, extra_kv=extra,
-                               snapshot=bool(manifest.get("resync")))
+            res = S.apply_page(
+                conn,
+                {
+                    "since": int(manifest.get("from") or 0),
+                    "next": int(manifest.get("to") or 0),
+                    "tables": tables,
+                    "horizon": manifest.get("horizon"),
+                },
+                acked=acked if isinstance(acked, int) else None,
+                extra_kv=extra,
+                snapshot=bool(manifest.get("resync")),
+            )
         except SyncError as e:
             S.log_end(conn, log_id, pushed=0, pulled=0, ok=False, error=str(e))
             raise
         S.log_end(conn, log_id, pushed=0, pulled=res["applied"], ok=True, error=None)
-        return {"bundle_id": manifest.get("bundle_id"), "status": "stale" if res["stale"] else "imported",
-                "applied": res["applied"], "pull_cursor": res["cursor"], "pending": S.pending(conn)}
+        return {
+            "bundle_id": manifest.get("bundle_id"),
+            "status": "stale" if res["stale"] else "imported",
+            "applied": res["applied"],
+            "pull_cursor": res["cursor"],
+            "pending": S.pending(conn),
+        }
     finally:
         conn.close()

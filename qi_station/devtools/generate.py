@@ -14,7 +14,7 @@ transaction only.
 Generated (and demo) rows are NOT written to the outbox: they are local test data, not station
 changes to be pushed to the hub.
 
-The request synthesiser here is shared with :mod:`qi_station.demo`.
+The request synthesiser here is shared with :mod:`qi_station.services.demo`.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from qi_station import domain
-from qi_station.validate import USCC_ALPHABET, uscc_check_char
+from qi_station.core import domain
+from qi_station.core.chain import GENESIS
+from qi_station.core.ids import uuid7 as uuid7_from
+from qi_station.core.validate import USCC_ALPHABET, uscc_check_char
 
 Progress = Callable[[str, int, int], None]
 
-GENESIS = "0" * 64  # == ledger.GENESIS (kept here so the generator never imports the ORM)
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 LOCAL_OFFSET_MS = 8 * HOUR_MS  # Asia/Shanghai has no DST since 1991
@@ -46,51 +47,183 @@ CHUNK = 20_000
 # ---- vocabulary ------------------------------------------------------------------------------
 # GB/T 2260 county-level codes per Shandong city (a representative subset).
 COUNTIES: dict[str, tuple[tuple[str, str], ...]] = {
-    "370100": (("370102", "历下区"), ("370103", "市中区"), ("370104", "槐荫区"), ("370105", "天桥区"),
-               ("370112", "历城区"), ("370113", "长清区"), ("370114", "章丘区"), ("370124", "平阴县"),
-               ("370126", "商河县")),
-    "370200": (("370202", "市南区"), ("370203", "市北区"), ("370211", "黄岛区"), ("370212", "崂山区"),
-               ("370213", "李沧区"), ("370214", "城阳区"), ("370215", "即墨区"), ("370281", "胶州市"),
-               ("370283", "平度市"), ("370285", "莱西市")),
-    "370300": (("370302", "淄川区"), ("370303", "张店区"), ("370304", "博山区"), ("370305", "临淄区"),
-               ("370306", "周村区"), ("370321", "桓台县"), ("370322", "高青县"), ("370323", "沂源县")),
-    "370400": (("370402", "市中区"), ("370403", "薛城区"), ("370404", "峄城区"), ("370405", "台儿庄区"),
-               ("370406", "山亭区"), ("370481", "滕州市")),
-    "370500": (("370502", "东营区"), ("370503", "河口区"), ("370505", "垦利区"), ("370522", "利津县"),
-               ("370523", "广饶县")),
-    "370600": (("370602", "芝罘区"), ("370611", "福山区"), ("370612", "牟平区"), ("370613", "莱山区"),
-               ("370614", "蓬莱区"), ("370681", "龙口市"), ("370682", "莱阳市"), ("370683", "莱州市"),
-               ("370685", "招远市"), ("370686", "栖霞市"), ("370687", "海阳市")),
-    "370700": (("370702", "潍城区"), ("370703", "寒亭区"), ("370704", "坊子区"), ("370705", "奎文区"),
-               ("370724", "临朐县"), ("370725", "昌乐县"), ("370781", "青州市"), ("370782", "诸城市"),
-               ("370783", "寿光市"), ("370784", "安丘市"), ("370785", "高密市"), ("370786", "昌邑市")),
-    "370800": (("370811", "任城区"), ("370812", "兖州区"), ("370826", "微山县"), ("370827", "鱼台县"),
-               ("370828", "金乡县"), ("370829", "嘉祥县"), ("370830", "汶上县"), ("370831", "泗水县"),
-               ("370832", "梁山县"), ("370881", "曲阜市"), ("370883", "邹城市")),
-    "370900": (("370902", "泰山区"), ("370911", "岱岳区"), ("370921", "宁阳县"), ("370923", "东平县"),
-               ("370982", "新泰市"), ("370983", "肥城市")),
+    "370100": (
+        ("370102", "历下区"),
+        ("370103", "市中区"),
+        ("370104", "槐荫区"),
+        ("370105", "天桥区"),
+        ("370112", "历城区"),
+        ("370113", "长清区"),
+        ("370114", "章丘区"),
+        ("370124", "平阴县"),
+        ("370126", "商河县"),
+    ),
+    "370200": (
+        ("370202", "市南区"),
+        ("370203", "市北区"),
+        ("370211", "黄岛区"),
+        ("370212", "崂山区"),
+        ("370213", "李沧区"),
+        ("370214", "城阳区"),
+        ("370215", "即墨区"),
+        ("370281", "胶州市"),
+        ("370283", "平度市"),
+        ("370285", "莱西市"),
+    ),
+    "370300": (
+        ("370302", "淄川区"),
+        ("370303", "张店区"),
+        ("370304", "博山区"),
+        ("370305", "临淄区"),
+        ("370306", "周村区"),
+        ("370321", "桓台县"),
+        ("370322", "高青县"),
+        ("370323", "沂源县"),
+    ),
+    "370400": (
+        ("370402", "市中区"),
+        ("370403", "薛城区"),
+        ("370404", "峄城区"),
+        ("370405", "台儿庄区"),
+        ("370406", "山亭区"),
+        ("370481", "滕州市"),
+    ),
+    "370500": (
+        ("370502", "东营区"),
+        ("370503", "河口区"),
+        ("370505", "垦利区"),
+        ("370522", "利津县"),
+        ("370523", "广饶县"),
+    ),
+    "370600": (
+        ("370602", "芝罘区"),
+        ("370611", "福山区"),
+        ("370612", "牟平区"),
+        ("370613", "莱山区"),
+        ("370614", "蓬莱区"),
+        ("370681", "龙口市"),
+        ("370682", "莱阳市"),
+        ("370683", "莱州市"),
+        ("370685", "招远市"),
+        ("370686", "栖霞市"),
+        ("370687", "海阳市"),
+    ),
+    "370700": (
+        ("370702", "潍城区"),
+        ("370703", "寒亭区"),
+        ("370704", "坊子区"),
+        ("370705", "奎文区"),
+        ("370724", "临朐县"),
+        ("370725", "昌乐县"),
+        ("370781", "青州市"),
+        ("370782", "诸城市"),
+        ("370783", "寿光市"),
+        ("370784", "安丘市"),
+        ("370785", "高密市"),
+        ("370786", "昌邑市"),
+    ),
+    "370800": (
+        ("370811", "任城区"),
+        ("370812", "兖州区"),
+        ("370826", "微山县"),
+        ("370827", "鱼台县"),
+        ("370828", "金乡县"),
+        ("370829", "嘉祥县"),
+        ("370830", "汶上县"),
+        ("370831", "泗水县"),
+        ("370832", "梁山县"),
+        ("370881", "曲阜市"),
+        ("370883", "邹城市"),
+    ),
+    "370900": (
+        ("370902", "泰山区"),
+        ("370911", "岱岳区"),
+        ("370921", "宁阳县"),
+        ("370923", "东平县"),
+        ("370982", "新泰市"),
+        ("370983", "肥城市"),
+    ),
     "371000": (("371002", "环翠区"), ("371003", "文登区"), ("371082", "荣成市"), ("371083", "乳山市")),
     "371100": (("371102", "东港区"), ("371103", "岚山区"), ("371121", "五莲县"), ("371122", "莒县")),
     "371200": (("371202", "莱城区"), ("371203", "钢城区")),  # historic Laiwu
-    "371300": (("371302", "兰山区"), ("371311", "罗庄区"), ("371312", "河东区"), ("371321", "沂南县"),
-               ("371322", "郯城县"), ("371323", "沂水县"), ("371324", "兰陵县"), ("371325", "费县"),
-               ("371326", "平邑县"), ("371327", "莒南县"), ("371328", "蒙阴县"), ("371329", "临沭县")),
-    "371400": (("371402", "德城区"), ("371403", "陵城区"), ("371422", "宁津县"), ("371423", "庆云县"),
-               ("371424", "临邑县"), ("371425", "齐河县"), ("371426", "平原县"), ("371427", "夏津县"),
-               ("371428", "武城县"), ("371481", "乐陵市"), ("371482", "禹城市")),
-    "371500": (("371502", "东昌府区"), ("371503", "茌平区"), ("371521", "阳谷县"), ("371522", "莘县"),
-               ("371524", "东阿县"), ("371525", "冠县"), ("371526", "高唐县"), ("371581", "临清市")),
-    "371600": (("371602", "滨城区"), ("371603", "沾化区"), ("371621", "惠民县"), ("371622", "阳信县"),
-               ("371623", "无棣县"), ("371625", "博兴县"), ("371681", "邹平市")),
-    "371700": (("371702", "牡丹区"), ("371703", "定陶区"), ("371721", "曹县"), ("371722", "单县"),
-               ("371723", "成武县"), ("371724", "巨野县"), ("371725", "郓城县"), ("371726", "鄄城县"),
-               ("371728", "东明县")),
+    "371300": (
+        ("371302", "兰山区"),
+        ("371311", "罗庄区"),
+        ("371312", "河东区"),
+        ("371321", "沂南县"),
+        ("371322", "郯城县"),
+        ("371323", "沂水县"),
+        ("371324", "兰陵县"),
+        ("371325", "费县"),
+        ("371326", "平邑县"),
+        ("371327", "莒南县"),
+        ("371328", "蒙阴县"),
+        ("371329", "临沭县"),
+    ),
+    "371400": (
+        ("371402", "德城区"),
+        ("371403", "陵城区"),
+        ("371422", "宁津县"),
+        ("371423", "庆云县"),
+        ("371424", "临邑县"),
+        ("371425", "齐河县"),
+        ("371426", "平原县"),
+        ("371427", "夏津县"),
+        ("371428", "武城县"),
+        ("371481", "乐陵市"),
+        ("371482", "禹城市"),
+    ),
+    "371500": (
+        ("371502", "东昌府区"),
+        ("371503", "茌平区"),
+        ("371521", "阳谷县"),
+        ("371522", "莘县"),
+        ("371524", "东阿县"),
+        ("371525", "冠县"),
+        ("371526", "高唐县"),
+        ("371581", "临清市"),
+    ),
+    "371600": (
+        ("371602", "滨城区"),
+        ("371603", "沾化区"),
+        ("371621", "惠民县"),
+        ("371622", "阳信县"),
+        ("371623", "无棣县"),
+        ("371625", "博兴县"),
+        ("371681", "邹平市"),
+    ),
+    "371700": (
+        ("371702", "牡丹区"),
+        ("371703", "定陶区"),
+        ("371721", "曹县"),
+        ("371722", "单县"),
+        ("371723", "成武县"),
+        ("371724", "巨野县"),
+        ("371725", "郓城县"),
+        ("371726", "鄄城县"),
+        ("371728", "东明县"),
+    ),
 }
 CURRENT_CITIES = tuple(c for c in domain.CITIES if c not in domain.HISTORIC_CITIES)
 # Rough weights by economic size (more rows in 济南/青岛/烟台/潍坊).
-CITY_WEIGHTS = {"370100": 14, "370200": 14, "370300": 7, "370400": 4, "370500": 5, "370600": 9, "370700": 9,
-                "370800": 7, "370900": 5, "371000": 4, "371100": 3, "371300": 7, "371400": 5, "371500": 4,
-                "371600": 4, "371700": 5}
+CITY_WEIGHTS = {
+    "370100": 14,
+    "370200": 14,
+    "370300": 7,
+    "370400": 4,
+    "370500": 5,
+    "370600": 9,
+    "370700": 9,
+    "370800": 7,
+    "370900": 5,
+    "371000": 4,
+    "371100": 3,
+    "371300": 7,
+    "371400": 5,
+    "371500": 4,
+    "371600": 4,
+    "371700": 5,
+}
 
 
 def city_short(city_code: str) -> str:
@@ -111,21 +244,69 @@ GIVEN_CHARS = (
     "明华强伟芳娜敏静丽军磊洋勇艳杰涛超刚平辉鹏霞燕玲红建国文志海波宁峰雪晨阳斌凯琳颖婷浩宇鑫欣然"
     "博帆昊睿泽晓立新春秋东兴振庆德胜利祥瑞健丹蕾佳慧琪璐倩楠亮晶岩松梅兰竹菊玉金永安民福庆利"
 )
-TITLES = ("正高级工程师", "高级工程师", "工程师", "研究员", "副研究员", "教授", "副教授", "高级经济师",
-          "高级质量师", "注册计量师", "高级审核员")
-UNIVERSITIES = ("山东大学", "中国海洋大学", "中国石油大学（华东）", "青岛科技大学", "山东理工大学", "济南大学",
-                "山东科技大学", "青岛大学", "齐鲁工业大学", "山东农业大学", "曲阜师范大学", "烟台大学",
-                "山东建筑大学", "潍坊学院", "临沂大学", "聊城大学")
-PROVINCIAL_ORGS = ("山东省计量科学研究院", "山东省标准化研究院", "山东省产品质量检验研究院",
-                   "山东省特种设备检验研究院", "山东省纤维质量监测中心", "山东省食品药品检验研究院",
-                   "山东省质量评价协会", "山东省知识产权保护中心", "山东省市场监督管理局质量发展处")
+TITLES = (
+    "正高级工程师",
+    "高级工程师",
+    "工程师",
+    "研究员",
+    "副研究员",
+    "教授",
+    "副教授",
+    "高级经济师",
+    "高级质量师",
+    "注册计量师",
+    "高级审核员",
+)
+UNIVERSITIES = (
+    "山东大学",
+    "中国海洋大学",
+    "中国石油大学（华东）",
+    "青岛科技大学",
+    "山东理工大学",
+    "济南大学",
+    "山东科技大学",
+    "青岛大学",
+    "齐鲁工业大学",
+    "山东农业大学",
+    "曲阜师范大学",
+    "烟台大学",
+    "山东建筑大学",
+    "潍坊学院",
+    "临沂大学",
+    "聊城大学",
+)
+PROVINCIAL_ORGS = (
+    "山东省计量科学研究院",
+    "山东省标准化研究院",
+    "山东省产品质量检验研究院",
+    "山东省特种设备检验研究院",
+    "山东省纤维质量监测中心",
+    "山东省食品药品检验研究院",
+    "山东省质量评价协会",
+    "山东省知识产权保护中心",
+    "山东省市场监督管理局质量发展处",
+)
 SPECIALTIES: dict[str, tuple[str, ...]] = {
     "standards": ("标准化管理", "团体标准制定", "企业标准体系建设", "标准比对与国际标准", "农业标准化"),
     "metrology": ("压力计量", "长度计量", "热工计量", "电学计量", "流量计量", "能源计量", "化学计量"),
-    "testing": ("食品检测", "材料力学性能测试", "电磁兼容检测", "化学成分分析", "无损检测", "环境检测",
-                "纺织品检验", "橡胶轮胎检测"),
-    "certification": ("质量管理体系认证", "CCC强制性产品认证", "绿色产品认证", "环境管理体系审核",
-                      "食品安全管理体系认证", "能源管理体系认证"),
+    "testing": (
+        "食品检测",
+        "材料力学性能测试",
+        "电磁兼容检测",
+        "化学成分分析",
+        "无损检测",
+        "环境检测",
+        "纺织品检验",
+        "橡胶轮胎检测",
+    ),
+    "certification": (
+        "质量管理体系认证",
+        "CCC强制性产品认证",
+        "绿色产品认证",
+        "环境管理体系审核",
+        "食品安全管理体系认证",
+        "能源管理体系认证",
+    ),
     "quality": ("卓越绩效管理", "六西格玛", "QC小组活动", "精益生产", "首席质量官培训", "质量成本分析"),
     "brand": ("品牌战略策划", "好品山东品牌培育", "区域公用品牌建设", "品牌价值评价"),
     "ip": ("专利申请与布局", "商标注册与保护", "知识产权质押融资", "专利导航", "地理标志保护"),
@@ -178,8 +359,22 @@ EQUIPMENT: tuple[tuple[str, str, tuple[str, ...], str, tuple[int, int]], ...] = 
     ("纺织品色牢度测试仪", "FB-", ("testing",), "sample", (30, 100)),
     ("核磁共振波谱仪", "NMR-", ("testing",), "hour", (500, 1500)),
 )
-PROJECT_INDUSTRIES = ("新材料", "高端装备", "食品加工", "纺织服装", "轮胎橡胶", "化工", "医药", "家电",
-                      "汽车零部件", "海洋渔业", "果蔬农产品", "建材", "电子信息", "造纸")
+PROJECT_INDUSTRIES = (
+    "新材料",
+    "高端装备",
+    "食品加工",
+    "纺织服装",
+    "轮胎橡胶",
+    "化工",
+    "医药",
+    "家电",
+    "汽车零部件",
+    "海洋渔业",
+    "果蔬农产品",
+    "建材",
+    "电子信息",
+    "造纸",
+)
 PROJECT_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("产业质量提升项目", ("quality",)),
     ("标准化试点项目", ("standards",)),
@@ -194,44 +389,136 @@ PROJECT_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
 PROJECT_STATUSES = ("申报中", "实施中", "已验收", "在建")
 ENT_INDUSTRIES: tuple[tuple[str, str], ...] = (
     # (name word, industry)
-    ("食品", "食品制造"), ("机械", "通用设备制造"), ("化工", "化学原料和化学制品制造"), ("纺织", "纺织业"),
-    ("新材料", "新材料"), ("电子", "计算机、通信和其他电子设备制造"), ("制药", "医药制造"),
-    ("汽车部件", "汽车制造"), ("电器", "电气机械和器材制造"), ("建材", "非金属矿物制品"),
-    ("轮胎", "橡胶和塑料制品"), ("农业科技", "农副食品加工"), ("纸业", "造纸和纸制品"),
-    ("钢铁", "黑色金属冶炼和压延加工"), ("医疗器械", "专用设备制造"), ("海洋生物", "海洋生物"),
-    ("包装", "印刷和记录媒介复制"), ("环保科技", "生态保护和环境治理"), ("精密仪器", "仪器仪表制造"),
+    ("食品", "食品制造"),
+    ("机械", "通用设备制造"),
+    ("化工", "化学原料和化学制品制造"),
+    ("纺织", "纺织业"),
+    ("新材料", "新材料"),
+    ("电子", "计算机、通信和其他电子设备制造"),
+    ("制药", "医药制造"),
+    ("汽车部件", "汽车制造"),
+    ("电器", "电气机械和器材制造"),
+    ("建材", "非金属矿物制品"),
+    ("轮胎", "橡胶和塑料制品"),
+    ("农业科技", "农副食品加工"),
+    ("纸业", "造纸和纸制品"),
+    ("钢铁", "黑色金属冶炼和压延加工"),
+    ("医疗器械", "专用设备制造"),
+    ("海洋生物", "海洋生物"),
+    ("包装", "印刷和记录媒介复制"),
+    ("环保科技", "生态保护和环境治理"),
+    ("精密仪器", "仪器仪表制造"),
 )
-COOP_WORDS = ("果蔬种植", "粮食种植", "畜禽养殖", "茶叶", "中药材种植", "花生种植", "苹果种植", "蔬菜", "食用菌")
+COOP_WORDS = (
+    "果蔬种植",
+    "粮食种植",
+    "畜禽养殖",
+    "茶叶",
+    "中药材种植",
+    "花生种植",
+    "苹果种植",
+    "蔬菜",
+    "食用菌",
+)
 ENT_BRAND_A = "鲁华泰恒金瑞嘉宏盛远天安信博通新海兴永隆"
 ENT_BRAND_B = "华源达丰盛泰昌安利通鑫德力宝威诚信阳润发"
 ENT_ORGTYPES = ("有限公司", "股份有限公司", "集团有限公司", "有限责任公司")
 SCALES = domain.ENTERPRISE_SCALES
 SCALE_WEIGHTS = (4, 16, 45, 35)
-MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "153",
-                   "155", "156", "157", "158", "159", "166", "176", "177", "180", "181", "182", "183", "185",
-                   "186", "187", "188", "189", "191", "198", "199")
+MOBILE_PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "176",
+    "177",
+    "180",
+    "181",
+    "182",
+    "183",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "191",
+    "198",
+    "199",
+)
 OPERATORS = ("王晓燕", "李建国", "张敏", "刘洋", "陈静", "曾宪文", "单丽", "孙鹏")
 STATION_HEAD = "赵卫东"
 
 REQUEST_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "standards": ("企业标准自我声明公开指导", "团体标准立项咨询", "参与行业标准制定", "标准有效性确认",
-                  "出口产品国外标准比对"),
-    "metrology": ("压力表周期检定", "计量器具校准服务", "能源计量器具配备指导", "生产线在线计量校准",
-                  "测量管理体系建设咨询"),
+    "standards": (
+        "企业标准自我声明公开指导",
+        "团体标准立项咨询",
+        "参与行业标准制定",
+        "标准有效性确认",
+        "出口产品国外标准比对",
+    ),
+    "metrology": (
+        "压力表周期检定",
+        "计量器具校准服务",
+        "能源计量器具配备指导",
+        "生产线在线计量校准",
+        "测量管理体系建设咨询",
+    ),
     "testing": ("产品型式检验", "出口产品检测报告", "原材料成分检测", "新产品性能测试", "抽检不合格整改检测"),
-    "certification": ("ISO 9001质量管理体系认证咨询", "CCC强制性产品认证办理", "绿色产品认证申请",
-                      "食品安全管理体系认证辅导"),
-    "quality": ("首席质量官培训", "QC小组活动辅导", "卓越绩效模式导入", "质量问题攻关帮扶", "质量成本分析诊断"),
+    "certification": (
+        "ISO 9001质量管理体系认证咨询",
+        "CCC强制性产品认证办理",
+        "绿色产品认证申请",
+        "食品安全管理体系认证辅导",
+    ),
+    "quality": (
+        "首席质量官培训",
+        "QC小组活动辅导",
+        "卓越绩效模式导入",
+        "质量问题攻关帮扶",
+        "质量成本分析诊断",
+    ),
     "brand": ("好品山东品牌申报", "商标品牌策划", "山东优质品牌申报辅导", "区域公用品牌使用申请"),
     "ip": ("专利申请指导", "商标注册咨询", "知识产权质押融资对接", "专利侵权风险排查"),
     "safety": ("特种设备安全隐患排查", "产品质量安全风险评估", "电梯维保质量提升", "压力容器定期检验"),
 }
-DESCRIPTION_TAILS = ("企业首次来站咨询，希望尽快对接。", "企业负责人来电提出，希望两周内办结。",
-                     "园区走访时企业提出，需要专家上门指导。", "企业已准备好相关材料，请尽快受理。")
-RESULTS = ("已协调检测机构完成检测并出具报告", "专家现场指导，问题已解决", "已完成检定校准，出具证书",
-           "协助企业完成认证申请材料并通过审核", "组织专题培训一场，企业人员已掌握", "帮助企业制定整改方案并落实",
-           "已对接共享设备，企业完成测试", "完成标准比对，企业修订了企业标准")
-FOLLOWUPS = ("企业表示满意", "电话回访，企业认可服务", "上门回访，问题未再出现", "企业反馈服务及时", "企业希望继续合作")
+DESCRIPTION_TAILS = (
+    "企业首次来站咨询，希望尽快对接。",
+    "企业负责人来电提出，希望两周内办结。",
+    "园区走访时企业提出，需要专家上门指导。",
+    "企业已准备好相关材料，请尽快受理。",
+)
+RESULTS = (
+    "已协调检测机构完成检测并出具报告",
+    "专家现场指导，问题已解决",
+    "已完成检定校准，出具证书",
+    "协助企业完成认证申请材料并通过审核",
+    "组织专题培训一场，企业人员已掌握",
+    "帮助企业制定整改方案并落实",
+    "已对接共享设备，企业完成测试",
+    "完成标准比对，企业修订了企业标准",
+)
+FOLLOWUPS = (
+    "企业表示满意",
+    "电话回访，企业认可服务",
+    "上门回访，问题未再出现",
+    "企业反馈服务及时",
+    "企业希望继续合作",
+)
 CANCEL_NOTES = ("企业自行解决", "企业撤回需求", "重复登记", "不属于服务范围")
 HOLD_NOTES = ("企业停产检修，暂缓办理", "等待上级政策明确", "企业资金未到位")
 WAIT_NOTES = ("待企业补充材料", "待企业确认检测样品", "待企业反馈方案意见")
@@ -240,13 +527,6 @@ REFER_NOTES = ("转专家现场指导", "转检测机构办理", "推荐共享�
 
 
 # ---- small fast helpers -------------------------------------------------------------------------
-def uuid7_from(ms: int, rand: int) -> str:
-    """A UUIDv7-shaped id from a ms timestamp and 74 random bits (deterministic)."""
-    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 def new_id(rng: random.Random, ms: int) -> str:
     return uuid7_from(ms, rng.getrandbits(74))
 
@@ -350,7 +630,7 @@ class PinyinCache:
         key = (text, person)
         r = self._c.get(key)
         if r is None:
-            from qi_station.pinyin import pinyin_fields
+            from qi_station.db.pinyin import pinyin_fields
 
             r = self._c[key] = pinyin_fields(text, person=person)
         return r
@@ -383,14 +663,53 @@ class RequestBatch:
 
 # The request columns the generator fills (sub_type and the hub-owned fields stay NULL).
 REQUEST_COLUMNS = (
-    "id", "number", "station_code", "enterprise_id", "elements", "title", "description", "channel",
-    "urgency", "contact_name", "phone_e164", "phone_display", "received_at", "promised_date", "status",
-    "operator", "accepted_at", "resolved_at", "closed_at", "cancelled_at", "result", "problems_solved",
-    "cost_saved_cents", "satisfaction", "followup_note", "followup_at", "s_rev", "h_rev", "seq", "deleted",
-    "created_at", "updated_at",
+    "id",
+    "number",
+    "station_code",
+    "enterprise_id",
+    "elements",
+    "title",
+    "description",
+    "channel",
+    "urgency",
+    "contact_name",
+    "phone_e164",
+    "phone_display",
+    "received_at",
+    "promised_date",
+    "status",
+    "operator",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "result",
+    "problems_solved",
+    "cost_saved_cents",
+    "satisfaction",
+    "followup_note",
+    "followup_at",
+    "s_rev",
+    "h_rev",
+    "seq",
+    "deleted",
+    "created_at",
+    "updated_at",
 )
-EVENT_COLUMNS = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
-                 "prev_hash", "hash")
+EVENT_COLUMNS = (
+    "id",
+    "request_id",
+    "n",
+    "at",
+    "actor",
+    "kind",
+    "from_status",
+    "to_status",
+    "note",
+    "data",
+    "prev_hash",
+    "hash",
+)
 REFERRAL_COLUMNS = ("id", "request_id", "kind", "item_id", "item_name", "note", "actor", "created_at")
 
 _STATUS_WEIGHTS = {
@@ -421,19 +740,36 @@ class _Chain:
         self.rows = rows
         self.record = True
 
-    def add(self, at_ms: int, actor: str, kind: str, frm: str | None, to: str | None, note: str | None,
-            data: str) -> str:
+    def add(
+        self, at_ms: int, actor: str, kind: str, frm: str | None, to: str | None, note: str | None, data: str
+    ) -> str:
         """Append one event; return its ``at`` as DB text (only the text once ``record`` is off)."""
         at = fmt_ms(at_ms)
         if not self.record:
             return at
         self.n += 1
-        payload = (f'{self.prev}{{"actor":{_JS.get(actor) or js(actor)},"at":"{at}","data":{_JS.get(data) or js(data)},'
-                   f'"from_status":{_JS.get(frm) or js(frm)},"kind":"{kind}","n":{self.n},"note":{_JS.get(note) or js(note)},'
-                   f'"request_id":{self.rid_js},"to_status":{_JS.get(to) or js(to)}}}')
+        payload = (
+            f'{self.prev}{{"actor":{_JS.get(actor) or js(actor)},"at":"{at}","data":{_JS.get(data) or js(data)},'
+            f'"from_status":{_JS.get(frm) or js(frm)},"kind":"{kind}","n":{self.n},"note":{_JS.get(note) or js(note)},'
+            f'"request_id":{self.rid_js},"to_status":{_JS.get(to) or js(to)}}}'
+        )
         h = sha256(payload.encode()).hexdigest()
-        self.rows.append((uuid7_from(at_ms, self.rng.getrandbits(74)), self.rid, self.n, at, actor, kind, frm, to,
-                          note, data, self.prev, h))
+        self.rows.append(
+            (
+                uuid7_from(at_ms, self.rng.getrandbits(74)),
+                self.rid,
+                self.n,
+                at,
+                actor,
+                kind,
+                frm,
+                to,
+                note,
+                data,
+                self.prev,
+                h,
+            )
+        )
         self.prev = h
         return at
 
@@ -529,9 +865,19 @@ def synth_requests(
     single ``created`` event whose ``to_status`` is the final status, with note ``IMPORT_NOTE`` and
     ``"imported": true`` in its data.  That keeps million-request databases fast to build.
     """
-    plan = plan_requests(rng, n, station_code=station_code, enterprises=enterprises, refs=refs, now_ms=now_ms,
-                         months=months, counters=counters, chunk=chunk, detailed_from_ms=detailed_from_ms,
-                         describe=describe)
+    plan = plan_requests(
+        rng,
+        n,
+        station_code=station_code,
+        enterprises=enterprises,
+        refs=refs,
+        now_ms=now_ms,
+        months=months,
+        counters=counters,
+        chunk=chunk,
+        detailed_from_ms=detailed_from_ms,
+        describe=describe,
+    )
     for k in range(plan.chunks):
         yield _synth_chunk(plan, k)
 
@@ -588,10 +934,19 @@ def plan_requests(
             d = _EPOCH + timedelta(days=rday)
             mkey = month_key[rday] = f"{station_code}-{d.year}{d.month:02d}"
         counters[mkey] = counters.get(mkey, 0) + 1
-    return RequestPlan(n=n, chunk=chunk, seed=rng.getrandbits(62), station_code=station_code,
-                       enterprises=enterprises, refs=refs, now_ms=now_ms,
-                       detailed_from=detailed_from_ms if detailed_from_ms is not None else -1,
-                       times=times, starts=starts, describe=describe)
+    return RequestPlan(
+        n=n,
+        chunk=chunk,
+        seed=rng.getrandbits(62),
+        station_code=station_code,
+        enterprises=enterprises,
+        refs=refs,
+        now_ms=now_ms,
+        detailed_from=detailed_from_ms if detailed_from_ms is not None else -1,
+        times=times,
+        starts=starts,
+        describe=describe,
+    )
 
 
 def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
@@ -602,17 +957,21 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
     describe = plan.describe
     counters = dict(plan.starts[k])
     first = k * plan.chunk
-    times = plan.times[first:first + plan.chunk]
+    times = plan.times[first : first + plan.chunk]
     today = local_day(now_ms)
     rand, getrandbits = rng.random, rng.getrandbits
     statuses = domain.STATUSES
     forced = {n - 1 - i: s for i, s in enumerate(statuses)} if n >= len(statuses) else {}
     elem_combos: dict[tuple[str, ...], str] = {}
     titles_by_el = {e: [(t, jdump({"title": t})) for t in ts] for e, ts in REQUEST_TEMPLATES.items()}
-    imported_data = {t: jdump({"imported": True, "title": t}) for ts in REQUEST_TEMPLATES.values() for t in ts}
+    imported_data = {
+        t: jdump({"imported": True, "title": t}) for ts in REQUEST_TEMPLATES.values() for t in ts
+    }
     has_refs = {k: v for k, v in refs.items() if v}
-    refer_tbl = _table([k for k in _REFER_KINDS if k in has_refs],
-                       [w for k, w in zip(_REFER_KINDS, _REFER_WEIGHTS, strict=True) if k in has_refs])
+    refer_tbl = _table(
+        [k for k in _REFER_KINDS if k in has_refs],
+        [w for k, w in zip(_REFER_KINDS, _REFER_WEIGHTS, strict=True) if k in has_refs],
+    )
     status_tbl = {b: _table(statuses, w) for b, w in _STATUS_WEIGHTS.items()}
     sat_tbl = _table((1, 2, 3, 4, 5), _SAT_WEIGHTS)
     sat_data = {v: jdump({"satisfaction": v}) for v in (1, 2, 3, 4, 5)}
@@ -700,8 +1059,18 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
                     kind = refer_tbl[int(rand() * len(refer_tbl))]
                     items = has_refs[kind]
                     item_id, item_name = items[int(rand() * len(items))]
-                    batch.referrals.append((uuid7_from(t, getrandbits(74)), rid, kind, item_id, item_name,
-                                            IMPORT_NOTE, operator, fmt_ms(t)))
+                    batch.referrals.append(
+                        (
+                            uuid7_from(t, getrandbits(74)),
+                            rid,
+                            kind,
+                            item_id,
+                            item_name,
+                            IMPORT_NOTE,
+                            operator,
+                            fmt_ms(t),
+                        )
+                    )
                 elif p == "accepted":
                     if accepted_s is None:
                         accepted_s = fmt_ms(t)
@@ -730,18 +1099,28 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
                 items = has_refs[kind]
                 item_id, item_name = items[int(rand() * len(items))]
                 note = REFER_NOTES[int(rand() * len(REFER_NOTES))]
-                at_s = ev.add(t, actor, "referral", cur, "referred", note,
-                              jdump({"kind": kind, "item_id": item_id, "item_name": item_name}))
-                batch.referrals.append((uuid7_from(t, getrandbits(74)), rid, kind, item_id, item_name, note, actor,
-                                        at_s))
+                at_s = ev.add(
+                    t,
+                    actor,
+                    "referral",
+                    cur,
+                    "referred",
+                    note,
+                    jdump({"kind": kind, "item_id": item_id, "item_name": item_name}),
+                )
+                batch.referrals.append(
+                    (uuid7_from(t, getrandbits(74)), rid, kind, item_id, item_name, note, actor, at_s)
+                )
                 cur = "referred"
                 continue
             if p == "resolved":
                 result = RESULTS[int(rand() * len(RESULTS))]
                 solved = 1 + int(rand() * 5)
                 cost = int(rand() ** 3 * 5000) if rand() < 0.8 else 0
-                data = (f'{{"cost_saved":"{cost // 100}.{cost % 100:02d}","problems_solved":{solved},'
-                        f'"result":{js(result)}}}')
+                data = (
+                    f'{{"cost_saved":"{cost // 100}.{cost % 100:02d}","problems_solved":{solved},'
+                    f'"result":{js(result)}}}'
+                )
             elif p == "closed":
                 sat = sat_tbl[int(rand() * len(sat_tbl))]
                 followup = note = FOLLOWUPS[int(rand() * len(FOLLOWUPS))]
@@ -771,32 +1150,69 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
             cur = p
         if cur != status:  # pragma: no cover - a bug in _path
             raise AssertionError((cur, status))
-        batch.requests.append((
-            rid, f"{mkey}-{seqn:04d}", station_code, ent.id, el_json, title,
-            f"{title}：{DESCRIPTION_TAILS[int(rand() * 4)]}" if describe else None, channel, urgency,
-            ent.contact_name, ent.phone_e164, ent.phone_display, received_s, day_str(rday + promise_days), status,
-            operator, accepted_s, resolved_s, closed_s, cancelled_s, result, solved, cost, sat, followup,
-            closed_s, ev.n, 0, 0, 0, fmt_ms(created_ms), fmt_ms(max(t, created_ms)),
-        ))
+        batch.requests.append(
+            (
+                rid,
+                f"{mkey}-{seqn:04d}",
+                station_code,
+                ent.id,
+                el_json,
+                title,
+                f"{title}：{DESCRIPTION_TAILS[int(rand() * 4)]}" if describe else None,
+                channel,
+                urgency,
+                ent.contact_name,
+                ent.phone_e164,
+                ent.phone_display,
+                received_s,
+                day_str(rday + promise_days),
+                status,
+                operator,
+                accepted_s,
+                resolved_s,
+                closed_s,
+                cancelled_s,
+                result,
+                solved,
+                cost,
+                sat,
+                followup,
+                closed_s,
+                ev.n,
+                0,
+                0,
+                0,
+                fmt_ms(created_ms),
+                fmt_ms(max(t, created_ms)),
+            )
+        )
     return batch
 
 
-
-
 # ---- database helpers --------------------------------------------------------------------------
-def insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                *, or_ignore: bool = False) -> None:
-    sql = (f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO {table} ({', '.join(columns)}) "
-           f"VALUES ({', '.join('?' * len(columns))})")
+def insert_rows(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    or_ignore: bool = False,
+) -> None:
+    sql = (
+        f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
     conn.executemany(sql, rows)
 
 
-def self_station(conn: sqlite3.Connection, rng: random.Random | None = None, now_ms: int | None = None) -> str:
+def self_station(
+    conn: sqlite3.Connection, rng: random.Random | None = None, now_ms: int | None = None
+) -> str:
     """This station's code; inserts the default station row (as ``ledger.ensure_station`` would) if none."""
     row = conn.execute("SELECT code FROM station WHERE is_self = 1").fetchone()
     if row:
         return str(row[0])
-    from qi_station.ledger import DEFAULT_STATION_CODE, DEFAULT_STATION_NAME
+    from qi_station.services.ledger import DEFAULT_STATION_CODE, DEFAULT_STATION_NAME
 
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     sid = new_id(rng, now_ms) if rng else uuid7_from(now_ms, random.getrandbits(74))
@@ -816,7 +1232,8 @@ def read_counters(conn: sqlite3.Connection, station_code: str) -> dict[str, int]
     # also respect numbers already used (in case a counter was lost)
     for mk, mx in conn.execute(
         "SELECT substr(number, 1, length(number) - 5), max(CAST(substr(number, -4) AS INTEGER)) FROM request "
-        "WHERE station_code = ? GROUP BY 1", (station_code,)
+        "WHERE station_code = ? GROUP BY 1",
+        (station_code,),
     ):
         if mk and mx and mx > out.get(mk, 0):
             out[mk] = int(mx)
@@ -824,14 +1241,16 @@ def read_counters(conn: sqlite3.Connection, station_code: str) -> dict[str, int]
 
 
 def write_counters(conn: sqlite3.Connection, counters: dict[str, int]) -> None:
-    conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
-                     [(f"ledger_seq:{k}", str(v)) for k, v in sorted(counters.items())])
+    conn.executemany(
+        "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
+        [(f"ledger_seq:{k}", str(v)) for k, v in sorted(counters.items())],
+    )
 
 
 def anchor_ms(now: datetime | None) -> int:
     """The generation anchor: ``now`` or the current minute (overridable by QI_STATION_NOW)."""
     if now is None:
-        from qi_station.timeutil import env_now
+        from qi_station.core.clock import env_now
 
         now = env_now().replace(second=0, microsecond=0)
     return to_ms(now)
@@ -839,20 +1258,107 @@ def anchor_ms(now: datetime | None) -> int:
 
 # ---- library at scale ---------------------------------------------------------------------------
 LIB_SPLIT = (("expert", 0.4), ("institution", 0.2), ("equipment", 0.3), ("project", 0.1))
-EXPERT_COLUMNS = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev", "seq",
-                  "deleted", "updated_at", "gender", "title", "employer", "specialty", "phone", "email",
-                  "active_requests")
-INSTITUTION_COLUMNS = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev",
-                       "seq", "deleted", "updated_at", "short_name", "uscc", "cma_no", "cma_expiry", "cnas_no",
-                       "cnas_expiry", "scope", "address", "contact", "phone")
-EQUIPMENT_COLUMNS = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev", "seq",
-                     "deleted", "updated_at", "model", "institution_id", "shared", "fee", "fee_unit",
-                     "description")
-PROJECT_COLUMNS = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev", "seq",
-                   "deleted", "updated_at", "year", "lead", "status", "description")
-ENTERPRISE_COLUMNS = ("id", "name", "uscc", "region_code", "city_code", "industry", "scale", "contact_name",
-                      "phone_e164", "phone_display", "name_py", "name_initials", "haystack", "elements",
-                      "station_code", "s_rev", "seq", "deleted", "created_at", "updated_at")
+EXPERT_COLUMNS = (
+    "id",
+    "name",
+    "name_py",
+    "name_initials",
+    "haystack",
+    "city_code",
+    "elements",
+    "rev",
+    "seq",
+    "deleted",
+    "updated_at",
+    "gender",
+    "title",
+    "employer",
+    "specialty",
+    "phone",
+    "email",
+    "active_requests",
+)
+INSTITUTION_COLUMNS = (
+    "id",
+    "name",
+    "name_py",
+    "name_initials",
+    "haystack",
+    "city_code",
+    "elements",
+    "rev",
+    "seq",
+    "deleted",
+    "updated_at",
+    "short_name",
+    "uscc",
+    "cma_no",
+    "cma_expiry",
+    "cnas_no",
+    "cnas_expiry",
+    "scope",
+    "address",
+    "contact",
+    "phone",
+)
+EQUIPMENT_COLUMNS = (
+    "id",
+    "name",
+    "name_py",
+    "name_initials",
+    "haystack",
+    "city_code",
+    "elements",
+    "rev",
+    "seq",
+    "deleted",
+    "updated_at",
+    "model",
+    "institution_id",
+    "shared",
+    "fee",
+    "fee_unit",
+    "description",
+)
+PROJECT_COLUMNS = (
+    "id",
+    "name",
+    "name_py",
+    "name_initials",
+    "haystack",
+    "city_code",
+    "elements",
+    "rev",
+    "seq",
+    "deleted",
+    "updated_at",
+    "year",
+    "lead",
+    "status",
+    "description",
+)
+ENTERPRISE_COLUMNS = (
+    "id",
+    "name",
+    "uscc",
+    "region_code",
+    "city_code",
+    "industry",
+    "scale",
+    "contact_name",
+    "phone_e164",
+    "phone_display",
+    "name_py",
+    "name_initials",
+    "haystack",
+    "elements",
+    "station_code",
+    "s_rev",
+    "seq",
+    "deleted",
+    "created_at",
+    "updated_at",
+)
 
 
 def _hay(*parts: Any) -> str:
@@ -871,8 +1377,14 @@ def _elements_json(els: Iterable[str]) -> str:
     return json.dumps(sorted(set(els), key=domain.ELEMENTS.index))
 
 
-def gen_library(conn: sqlite3.Connection, rng: random.Random, total: int, now_ms: int, pc: PinyinCache,
-                progress: Progress | None = None) -> dict[str, list[tuple[str, str]]]:
+def gen_library(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    total: int,
+    now_ms: int,
+    pc: PinyinCache,
+    progress: Progress | None = None,
+) -> dict[str, list[tuple[str, str]]]:
     """Insert ``total`` library rows split over the four tables; return (id, name) refs per kind."""
     counts = {k: int(total * f) for k, f in LIB_SPLIT}
     counts["expert"] += total - sum(counts.values())
@@ -909,10 +1421,31 @@ def gen_library(conn: sqlite3.Connection, rng: random.Random, total: int, now_ms
         contact, _, _ = person_name(rng, pc)
         phone = landline(rng, city)[1]
         short = cs + brand + fname[:2]
-        rows.append((iid, name, py, ini, _hay(name, short, uscc, cma, cnas, scope, domain.CITIES[city]), city,
-                     json.dumps(list(els)), 1, 0, 0, u, short, uscc, cma, cma_exp, cnas, cnas_exp, scope,
-                     f"山东省{domain.CITIES[city]}{county}{choice('经纬')}{rr(1, 30)}路{rr(1, 999)}号", contact,
-                     phone))
+        rows.append(
+            (
+                iid,
+                name,
+                py,
+                ini,
+                _hay(name, short, uscc, cma, cnas, scope, domain.CITIES[city]),
+                city,
+                json.dumps(list(els)),
+                1,
+                0,
+                0,
+                u,
+                short,
+                uscc,
+                cma,
+                cma_exp,
+                cnas,
+                cnas_exp,
+                scope,
+                f"山东省{domain.CITIES[city]}{county}{choice('经纬')}{rr(1, 30)}路{rr(1, 999)}号",
+                contact,
+                phone,
+            )
+        )
         inst_refs.append((iid, name, city, short))
         refs["institution"].append((iid, name))
         if len(rows) >= CHUNK:
@@ -932,14 +1465,40 @@ def gen_library(conn: sqlite3.Connection, rng: random.Random, total: int, now_ms
         exp_els = [el] + ([choice(el_list)] if rand() < 0.4 else [])
         spec = choice(SPECIALTIES[el])
         r = rand()
-        employer = (choice(UNIVERSITIES) if r < 0.3 else choice(PROVINCIAL_ORGS) if r < 0.5
-                    else inst_refs[rr(len(inst_refs))][1] if inst_refs else choice(PROVINCIAL_ORGS))
+        employer = (
+            choice(UNIVERSITIES)
+            if r < 0.3
+            else choice(PROVINCIAL_ORGS)
+            if r < 0.5
+            else inst_refs[rr(len(inst_refs))][1]
+            if inst_refs
+            else choice(PROVINCIAL_ORGS)
+        )
         title = choice(TITLES)
         u, ums = upd()
         eid = new_id(rng, ums)
-        rows.append((eid, name, py, ini, _hay(name, spec, employer, title, domain.CITIES[city]), city,
-                     _elements_json(exp_els), 1, 0, 0, u, "男" if rand() < 0.62 else "女", title, employer, spec,
-                     mobile(rng)[1], None, 0))
+        rows.append(
+            (
+                eid,
+                name,
+                py,
+                ini,
+                _hay(name, spec, employer, title, domain.CITIES[city]),
+                city,
+                _elements_json(exp_els),
+                1,
+                0,
+                0,
+                u,
+                "男" if rand() < 0.62 else "女",
+                title,
+                employer,
+                spec,
+                mobile(rng)[1],
+                None,
+                0,
+            )
+        )
         refs["expert"].append((eid, name))
         if len(rows) >= CHUNK:
             insert_rows(conn, "expert", EXPERT_COLUMNS, rows)
@@ -963,8 +1522,27 @@ def gen_library(conn: sqlite3.Connection, rng: random.Random, total: int, now_ms
         desc = f"{short}{ename}，{'对外共享' if shared else '仅内部使用'}，按{'小时' if unit == 'hour' else '样品'}计费"
         u, ums = upd()
         qid = new_id(rng, ums)
-        rows.append((qid, ename, py, ini, _hay(ename, model, desc, domain.CITIES[city]), city,
-                     json.dumps(list(els)), 1, 0, 0, u, model, inst_id, int(shared), fee, unit, desc))
+        rows.append(
+            (
+                qid,
+                ename,
+                py,
+                ini,
+                _hay(ename, model, desc, domain.CITIES[city]),
+                city,
+                json.dumps(list(els)),
+                1,
+                0,
+                0,
+                u,
+                model,
+                inst_id,
+                int(shared),
+                fee,
+                unit,
+                desc,
+            )
+        )
         refs["equipment"].append((qid, ename))
         if len(rows) >= CHUNK:
             insert_rows(conn, "equipment", EQUIPMENT_COLUMNS, rows)
@@ -987,8 +1565,25 @@ def gen_library(conn: sqlite3.Connection, rng: random.Random, total: int, now_ms
         desc = f"面向{cs}{ind}产业集群，开展{ptype.removesuffix('项目')}相关服务"
         u, ums = upd()
         pid = new_id(rng, ums)
-        rows.append((pid, name, py, ini, _hay(name, lead, desc, domain.CITIES[city]), city, json.dumps(list(els)),
-                     1, 0, 0, u, year_now - rr(0, 6), lead, choice(PROJECT_STATUSES), desc))
+        rows.append(
+            (
+                pid,
+                name,
+                py,
+                ini,
+                _hay(name, lead, desc, domain.CITIES[city]),
+                city,
+                json.dumps(list(els)),
+                1,
+                0,
+                0,
+                u,
+                year_now - rr(0, 6),
+                lead,
+                choice(PROJECT_STATUSES),
+                desc,
+            )
+        )
         refs["project"].append((pid, name))
         if len(rows) >= CHUNK:
             insert_rows(conn, "project", PROJECT_COLUMNS, rows)
@@ -999,16 +1594,19 @@ def gen_library(conn: sqlite3.Connection, rng: random.Random, total: int, now_ms
     return refs
 
 
-def gen_enterprises(conn: sqlite3.Connection, rng: random.Random, n: int, now_ms: int, pc: PinyinCache,
-                    station_code: str) -> list[EntRef]:
+def gen_enterprises(
+    conn: sqlite3.Connection, rng: random.Random, n: int, now_ms: int, pc: PinyinCache, station_code: str
+) -> list[EntRef]:
     used = {r[0] for r in conn.execute("SELECT uscc FROM enterprise")}
     rr, rand, choice = rng.randrange, rng.random, rng.choice
     rows: list[tuple[Any, ...]] = []
     out: list[EntRef] = []
     cities = list(CITY_WEIGHTS)
     cweights = list(CITY_WEIGHTS.values())
-    ind_elements = {w: (domain.ELEMENTS[i % 8], domain.ELEMENTS[(i * 3 + 2) % 8])
-                    for i, (w, _) in enumerate(ENT_INDUSTRIES)}
+    ind_elements = {
+        w: (domain.ELEMENTS[i % 8], domain.ELEMENTS[(i * 3 + 2) % 8])
+        for i, (w, _) in enumerate(ENT_INDUSTRIES)
+    }
     for _ in range(n):
         r = rand()
         city = "371200" if r < 0.02 else rng.choices(cities, weights=cweights)[0]
@@ -1034,9 +1632,30 @@ def gen_enterprises(conn: sqlite3.Connection, rng: random.Random, n: int, now_ms
         contact, _, _ = person_name(rng, pc)
         e164, disp = mobile(rng) if rand() < 0.7 else landline(rng, city)
         ts = fmt_ms(ms)
-        rows.append((eid, name, uscc, region, city, industry, rng.choices(SCALES, weights=SCALE_WEIGHTS)[0],
-                     contact, e164, disp, py, ini, _hay(name, uscc, industry, domain.CITIES[city]), "[]",
-                     station_code, 1, 0, 0, ts, ts))
+        rows.append(
+            (
+                eid,
+                name,
+                uscc,
+                region,
+                city,
+                industry,
+                rng.choices(SCALES, weights=SCALE_WEIGHTS)[0],
+                contact,
+                e164,
+                disp,
+                py,
+                ini,
+                _hay(name, uscc, industry, domain.CITIES[city]),
+                "[]",
+                station_code,
+                1,
+                0,
+                0,
+                ts,
+                ts,
+            )
+        )
         out.append(EntRef(eid, contact, e164, disp, ind_elements[word]))
         if len(rows) >= CHUNK:
             insert_rows(conn, "enterprise", ENTERPRISE_COLUMNS, rows)
@@ -1045,8 +1664,16 @@ def gen_enterprises(conn: sqlite3.Connection, rng: random.Random, n: int, now_ms
     return out
 
 
-_BULK_TABLES = ("expert", "institution", "equipment", "project", "enterprise", "request", "request_event",
-                "referral")
+_BULK_TABLES = (
+    "expert",
+    "institution",
+    "equipment",
+    "project",
+    "enterprise",
+    "request",
+    "request_event",
+    "referral",
+)
 
 
 def _drop_secondary_indexes(conn: sqlite3.Connection) -> list[str]:
@@ -1054,7 +1681,8 @@ def _drop_secondary_indexes(conn: sqlite3.Connection) -> list[str]:
     marks = ",".join("?" * len(_BULK_TABLES))
     rows = conn.execute(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks}) "
-        "AND sql NOT LIKE '%UNIQUE%'", _BULK_TABLES
+        "AND sql NOT LIKE '%UNIQUE%'",
+        _BULK_TABLES,
     ).fetchall()
     for name, _ in rows:
         conn.execute(f'DROP INDEX "{name}"')
@@ -1078,7 +1706,9 @@ def synth_parallel(plan: RequestPlan, workers: int = 2) -> Iterator[RequestBatch
 
     ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     queues = [ctx.Queue(maxsize=3) for _ in range(workers)]
-    procs = [ctx.Process(target=_worker, args=(queues[w], plan, w, workers), daemon=True) for w in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(queues[w], plan, w, workers), daemon=True) for w in range(workers)
+    ]
     for pr in procs:
         pr.start()
     try:
@@ -1164,9 +1794,15 @@ def generate(
             counters = read_counters(conn, code)
             months = max(12, math.ceil(requests / 9000))
             n_req = n_ev = n_ref = 0
-            kw: dict[str, Any] = dict(station_code=code, enterprises=ents, refs=refs, now_ms=now_ms, months=months,
-                                      counters=counters,
-                                      detailed_from_ms=now_ms - int(detailed_months * 30.44 * DAY_MS))
+            kw: dict[str, Any] = dict(
+                station_code=code,
+                enterprises=ents,
+                refs=refs,
+                now_ms=now_ms,
+                months=months,
+                counters=counters,
+                detailed_from_ms=now_ms - int(detailed_months * 30.44 * DAY_MS),
+            )
             if parallel is None:
                 parallel = requests >= 100_000 and (os.cpu_count() or 1) >= 2
             if parallel:
@@ -1216,8 +1852,15 @@ def generate(
                 pass
         conn.close()
     return {
-        "experts": len(refs["expert"]), "institutions": len(refs["institution"]),
-        "equipment": len(refs["equipment"]), "projects": len(refs["project"]), "enterprises": len(ents),
-        "requests": n_req, "events": n_ev, "referrals": n_ref, "months": months,
-        "seconds": round(time.perf_counter() - t0, 2), **timings,
+        "experts": len(refs["expert"]),
+        "institutions": len(refs["institution"]),
+        "equipment": len(refs["equipment"]),
+        "projects": len(refs["project"]),
+        "enterprises": len(ents),
+        "requests": n_req,
+        "events": n_ev,
+        "referrals": n_ref,
+        "months": months,
+        "seconds": round(time.perf_counter() - t0, 2),
+        **timings,
     }

@@ -1,6 +1,6 @@
 """The hub service: FastAPI app factory. Imported only by ``hub serve`` (and tests), never at CLI start-up.
 
-Run several workers with ``uvicorn qi_station.sync.hub:app_from_env --factory`` and the database URL in
+Run several workers with ``uvicorn qi_station.sync.hub.server:app_from_env --factory`` and the database URL in
 ``QI_HUB_DATABASE_URL`` (that is what ``qi-station hub serve --workers N`` does).
 """
 
@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from qi_station.sync.hubstore import Hub
+from qi_station.sync.hub.store import Hub
 from qi_station.sync.proto import MAX_PULL_PAGE, PROTOCOL, PULL_PAGE, SyncError, check_versions
 
 BIG = 2**62
@@ -72,13 +72,24 @@ class ErrorReply(BaseModel):
 PULL_SCHEMA = {
     "type": "object",
     "properties": {
-        "since": {"type": "integer"}, "next": {"type": "integer"}, "more": {"type": "boolean"},
-        "head": {"type": "integer"}, "acked_oseq": {"type": "integer"}, "protocol": {"type": "integer"},
+        "since": {"type": "integer"},
+        "next": {"type": "integer"},
+        "more": {"type": "boolean"},
+        "head": {"type": "integer"},
+        "acked_oseq": {"type": "integer"},
+        "protocol": {"type": "integer"},
         "horizon": {"type": "integer"},
         "schema": {"type": "string"},
-        "tables": {"type": "object", "additionalProperties": {
-            "type": "object", "properties": {"cols": {"type": "array", "items": {"type": "string"}},
-                                             "rows": {"type": "array", "items": {"type": "array"}}}}},
+        "tables": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "cols": {"type": "array", "items": {"type": "string"}},
+                    "rows": {"type": "array", "items": {"type": "array"}},
+                },
+            },
+        },
     },
     "required": ["since", "next", "more", "tables"],
 }
@@ -89,16 +100,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def create_app(database_url: str | None = None) -> FastAPI:
     hub = Hub(database_url)
-    app = FastAPI(title="qi-station hub", version=f"protocol {PROTOCOL}",
-                  description="Station <-> hub sync for the Shandong QI one-stop service (see docs/sync.md).")
+    app = FastAPI(
+        title="qi-station hub",
+        version=f"protocol {PROTOCOL}",
+        description="Station <-> hub sync for the Shandong QI one-stop service (see docs/sync.md).",
+    )
     app.state.hub = hub
 
     @app.exception_handler(SyncError)
     def _sync_error(_req: Request, e: SyncError) -> JSONResponse:
         return JSONResponse(status_code=e.status, content=e.to_dict())
 
-    def versions(x_sync_protocol: str | None = Header(default=None, max_length=20),
-                 x_sync_schema: str | None = Header(default=None, max_length=20)) -> tuple[str | None, str | None]:
+    def versions(
+        x_sync_protocol: str | None = Header(default=None, max_length=20),
+        x_sync_schema: str | None = Header(default=None, max_length=20),
+    ) -> tuple[str | None, str | None]:
         if x_sync_protocol is None or x_sync_schema is None:
             raise SyncError(426, "upgrade_required", "X-Sync-Protocol and X-Sync-Schema headers are required")
         check_versions(x_sync_protocol, x_sync_schema)
@@ -119,24 +135,43 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return hub.enroll(body.token, body.pubkey)
 
     @app.post("/sync/v1/push", response_model=PushReply, responses=ERRORS)
-    def push(body: PushBody, v: tuple[str | None, str | None] = Depends(versions),
-             st: dict[str, Any] = Depends(station)) -> Any:
+    def push(
+        body: PushBody,
+        v: tuple[str | None, str | None] = Depends(versions),
+        st: dict[str, Any] = Depends(station),
+    ) -> Any:
         batch = [c.model_dump() for c in body.batch]
         return hub.push(st, batch, protocol=v[0], schema=v[1], station_now_ms=body.station_now_ms)
 
-    @app.get("/sync/v1/pull", responses={200: {"content": {"application/json": {"schema": PULL_SCHEMA}}}, **ERRORS})
-    def pull(since: int = Query(default=0, ge=0, le=BIG), limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
-             station_now_ms: int | None = Query(default=None, ge=-BIG, le=BIG),
-             resync: bool = Query(default=False, description="a snapshot pass (started at since=0): no horizon check"),
-             v: tuple[str | None, str | None] = Depends(versions), st: dict[str, Any] = Depends(station)) -> Response:
-        body = hub.pull_json(st, since, limit, protocol=v[0], schema=v[1], station_now_ms=station_now_ms,
-                             resync=resync)
+    @app.get(
+        "/sync/v1/pull", responses={200: {"content": {"application/json": {"schema": PULL_SCHEMA}}}, **ERRORS}
+    )
+    def pull(
+        since: int = Query(default=0, ge=0, le=BIG),
+        limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
+        station_now_ms: int | None = Query(default=None, ge=-BIG, le=BIG),
+        resync: bool = Query(
+            default=False, description="a snapshot pass (started at since=0): no horizon check"
+        ),
+        v: tuple[str | None, str | None] = Depends(versions),
+        st: dict[str, Any] = Depends(station),
+    ) -> Response:
+        body = hub.pull_json(
+            st, since, limit, protocol=v[0], schema=v[1], station_now_ms=station_now_ms, resync=resync
+        )
         return Response(content=body, media_type="application/json")
 
-    @app.get("/sync/v1/restore", responses={200: {"content": {"application/json": {"schema": RESTORE_SCHEMA}}}, **ERRORS})
-    def restore(table: str = Query(..., max_length=40), after: str = Query(default="", max_length=100),
-                limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
-                v: tuple[str | None, str | None] = Depends(versions), st: dict[str, Any] = Depends(station)) -> Any:
+    @app.get(
+        "/sync/v1/restore",
+        responses={200: {"content": {"application/json": {"schema": RESTORE_SCHEMA}}}, **ERRORS},
+    )
+    def restore(
+        table: str = Query(..., max_length=40),
+        after: str = Query(default="", max_length=100),
+        limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
+        v: tuple[str | None, str | None] = Depends(versions),
+        st: dict[str, Any] = Depends(station),
+    ) -> Any:
         """The station's own rows, to rebuild a lost station database after re-enrollment."""
         return hub.restore(st, table, after, limit)
 
@@ -145,9 +180,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
 RESTORE_SCHEMA = {
     "type": "object",
-    "properties": {"table": {"type": "string"}, "cols": {"type": "array", "items": {"type": "string"}},
-                   "rows": {"type": "array", "items": {"type": "array"}}, "more": {"type": "boolean"},
-                   "last": {"type": "string"}, "acked_oseq": {"type": "integer"}},
+    "properties": {
+        "table": {"type": "string"},
+        "cols": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"type": "array"}},
+        "more": {"type": "boolean"},
+        "last": {"type": "string"},
+        "acked_oseq": {"type": "integer"},
+    },
     "required": ["table", "cols", "rows", "more", "last"],
 }
 
@@ -164,7 +204,13 @@ def serve(database_url: str | None, host: str = "127.0.0.1", port: int = 8787, w
     hub.purge_tombstones()  # tombstones older than TOMBSTONE_DAYS (QI_HUB_TOMBSTONE_DAYS)
     os.environ["QI_HUB_DATABASE_URL"] = hub.url
     if workers > 1:
-        uvicorn.run("qi_station.sync.hub:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning")
+        uvicorn.run(
+            "qi_station.sync.hub.server:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
     else:
         uvicorn.run(create_app(hub.url), host=host, port=port, log_level="warning")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qi_station.errors import QIError, ValidationError
+from qi_station.core.errors import QIError, ValidationError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

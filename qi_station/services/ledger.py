@@ -5,29 +5,33 @@ each change appends a hash-chained event and an outbox row in the same transacti
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qi_station import domain
-from qi_station import validate as v
-from qi_station.db.session import dumps, row_dict, write_session
-from qi_station.errors import NotFoundError, TransitionError, ValidationError
-from qi_station.timeutil import local_date, now_utc, parse_datetime, to_db, uuid7
+from qi_station.core import domain
+from qi_station.core import validate as v
+from qi_station.core.chain import GENESIS, canonical, event_fields, event_hash
+from qi_station.core.clock import local_date, now_utc, parse_datetime
+from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
+from qi_station.core.ids import hlc_now, uuid7
+from qi_station.db.session import row_dict, write_session
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-GENESIS = "0" * 64
 DEFAULT_STATION_CODE = "QI0001"
 DEFAULT_STATION_NAME = "质量基础设施一站式服务工作站"
-REFER_KINDS = {"expert": "expert", "institution": "institution", "equipment": "equipment", "project": "project"}
+REFER_KINDS = {
+    "expert": "expert",
+    "institution": "institution",
+    "equipment": "equipment",
+    "project": "project",
+}
 
 
 def current_operator() -> str:
@@ -38,29 +42,6 @@ def current_operator() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001
         return "operator"
-
-
-def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = prev_hash + dumps(fields)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def _event_fields(ev: Any) -> dict[str, Any]:
-    return {
-        "request_id": ev.request_id,
-        "n": ev.n,
-        "at": to_db(ev.at) if isinstance(ev.at, datetime) else ev.at,
-        "actor": ev.actor,
-        "kind": ev.kind,
-        "from_status": ev.from_status,
-        "to_status": ev.to_status,
-        "note": ev.note,
-        "data": ev.data,
-    }
-
-
-def hlc_now(station_code: str) -> str:
-    return f"{time.time_ns() // 1_000_000:013d}:{station_code}"
 
 
 # ---- station ------------------------------------------------------------------------------
@@ -101,7 +82,11 @@ def ensure_station(
     if code is not None:
         code = v.clean_text(code, "station_code", required=True, limit=20).upper()
         if not all(ch.isalnum() or ch in "-_" for ch in code) or not code.isascii():
-            raise ValidationError("station_code", "charset", "station code: ASCII letters, digits, - and _ / 站点编码只能含字母数字")
+            raise ValidationError(
+                "station_code",
+                "charset",
+                "station code: ASCII letters, digits, - and _ / 站点编码只能含字母数字",
+            )
     if name is not None:
         name = v.clean_text(name, "station_name", required=True, limit=100)
     if type_ is not None:
@@ -109,7 +94,9 @@ def ensure_station(
     if service_mode is not None:
         v.check_choice(service_mode, domain.SERVICE_MODES, "service_mode")
     if region_code is not None and domain.city_of(region_code) is None:
-        raise ValidationError("region", "gbt2260", f"not a Shandong GB/T 2260 code: {region_code!r} / 非山东行政区划码")
+        raise ValidationError(
+            "region", "gbt2260", f"not a Shandong GB/T 2260 code: {region_code!r} / 非山东行政区划码"
+        )
     if st is None:
         st = Station(
             id=uuid7(),
@@ -131,7 +118,11 @@ def ensure_station(
         from qi_station.db.models import Request
 
         if session.execute(select(func.count()).select_from(Request)).scalar_one():
-            raise ValidationError("station_code", "immutable", "station code cannot change once requests exist / 已有台账，站点编码不可更改")
+            raise ValidationError(
+                "station_code",
+                "immutable",
+                "station code cannot change once requests exist / 已有台账，站点编码不可更改",
+            )
         st.code = code
         session.merge(KV(k="station_code", v=code))
     if name is not None:
@@ -157,12 +148,20 @@ def init_station(db: Path, **kw: Any) -> StationInfo:
 
 
 # ---- outbox & events ----------------------------------------------------------------------
-def add_outbox(session: Session, table: str, row: dict[str, Any], station_code: str, op: str = "upsert") -> None:
+def add_outbox(
+    session: Session, table: str, row: dict[str, Any], station_code: str, op: str = "upsert"
+) -> None:
     from qi_station.db.models import Outbox
 
     session.add(
-        Outbox(table_name=table, row_id=row["id"], op=op, row_json=dumps(row), hlc=hlc_now(station_code),
-               created_at=now_utc())
+        Outbox(
+            table_name=table,
+            row_id=row["id"],
+            op=op,
+            row_json=canonical(row),
+            hlc=hlc_now(station_code),
+            created_at=now_utc(),
+        )
     )
 
 
@@ -184,30 +183,30 @@ def append_event(
     from qi_station.db.models import RequestEvent
 
     last = session.execute(
-        text("SELECT n, hash FROM request_event WHERE request_id=:r ORDER BY n DESC LIMIT 1"), {"r": request_id}
+        text("SELECT n, hash FROM request_event WHERE request_id=:r ORDER BY n DESC LIMIT 1"),
+        {"r": request_id},
     ).first()
     n = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
     ev = RequestEvent(
-        id=uuid7(), request_id=request_id, n=n, at=at, actor=actor, kind=kind, from_status=from_status,
-        to_status=to_status, note=note, data=dumps(data or {}), prev_hash=prev, hash="",
+        id=uuid7(),
+        request_id=request_id,
+        n=n,
+        at=at,
+        actor=actor,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        data=canonical(data or {}),
+        prev_hash=prev,
+        hash="",
     )
-    ev.hash = event_hash(prev, _event_fields(ev))
+    ev.hash = event_hash(prev, event_fields(row_dict(ev)))
     session.add(ev)
     session.flush()
     add_outbox(session, "request_event", row_dict(ev), station_code, op="insert")
     return ev
-
-
-def verify_chain(events: list[dict[str, Any]]) -> tuple[bool, int | None]:
-    """Recompute the hash chain of one request's events (ordered by n). Returns (ok, first bad n)."""
-    prev = GENESIS
-    for i, e in enumerate(events, start=1):
-        fields = {k: e.get(k) for k in ("request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data")}
-        if e.get("n") != i or e.get("prev_hash") != prev or event_hash(prev, fields) != e.get("hash"):
-            return False, e.get("n")
-        prev = e["hash"]
-    return True, None
 
 
 # ---- enterprises --------------------------------------------------------------------------
@@ -247,8 +246,8 @@ def upsert_enterprise(session: Session, data: dict[str, Any], station_code: str)
     from sqlmodel import select
 
     from qi_station.db.models import Enterprise
-    from qi_station.library import haystack
-    from qi_station.pinyin import pinyin_fields
+    from qi_station.db.pinyin import pinyin_fields
+    from qi_station.db.searchtext import haystack
 
     ent = session.exec(
         select(Enterprise).where(Enterprise.station_code == station_code, Enterprise.uscc == data["uscc"])
@@ -256,9 +255,16 @@ def upsert_enterprise(session: Session, data: dict[str, Any], station_code: str)
     now = now_utc()
     if ent is None:
         py, ini = pinyin_fields(data["name"])
-        ent = Enterprise(id=uuid7(), **data, name_py=py, name_initials=ini,
-                         haystack=haystack("enterprise", data),
-                         station_code=station_code, created_at=now, updated_at=now)
+        ent = Enterprise(
+            id=uuid7(),
+            **data,
+            name_py=py,
+            name_initials=ini,
+            haystack=haystack("enterprise", data),
+            station_code=station_code,
+            created_at=now,
+            updated_at=now,
+        )
     else:
         changed = False
         for k in ("contact_name", "phone_e164", "phone_display", "industry", "scale"):
@@ -306,7 +312,9 @@ class RequestInput:
 
 def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, Any]:
     """Validate everything up front: a refused input writes nothing."""
-    ent = check_enterprise(EnterpriseInput(inp.enterprise, inp.uscc, inp.industry, inp.scale, inp.contact, inp.phone))
+    ent = check_enterprise(
+        EnterpriseInput(inp.enterprise, inp.uscc, inp.industry, inp.scale, inp.contact, inp.phone)
+    )
     elements = v.parse_elements(inp.elements)
     title = v.clean_text(inp.title, "title", required=True)
     description = v.clean_text(inp.description, "description", multiline=True) or None
@@ -321,7 +329,9 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
     else:
         received = parse_datetime(inp.received_at, "received_at")
     if received > now + timedelta(minutes=5):
-        raise ValidationError("received_at", "not_future", "received time is in the future / 受理时间不能晚于现在")
+        raise ValidationError(
+            "received_at", "not_future", "received time is in the future / 受理时间不能晚于现在"
+        )
     if received.year < 2000:
         raise ValidationError("received_at", "range", "received time is before 2000 / 受理时间过早")
     rdate = local_date(received)
@@ -330,11 +340,15 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
     elif isinstance(inp.promised, date):
         promised = inp.promised
     else:
-        from qi_station.timeutil import parse_date
+        from qi_station.core.clock import parse_date
 
         promised = parse_date(inp.promised, "promised")
     if promised < rdate:
-        raise ValidationError("promised", "after_received", f"promised date {promised} is before received date {rdate} / 承诺日期不能早于受理日期")
+        raise ValidationError(
+            "promised",
+            "after_received",
+            f"promised date {promised} is before received date {rdate} / 承诺日期不能早于受理日期",
+        )
     operator = v.clean_text(inp.operator or current_operator(), "operator", required=True)
     return {
         "enterprise": ent,
@@ -360,8 +374,10 @@ def next_number(session: Session, station_code: str, received: datetime) -> str:
     prefix = f"{station_code}-{d.year}{d.month:02d}"
     key = f"ledger_seq:{prefix}"
     row = session.execute(
-        text("INSERT INTO kv(k, v) VALUES (:k, '1') ON CONFLICT(k) DO UPDATE SET v = CAST(v AS INTEGER) + 1 "
-             "RETURNING v"),
+        text(
+            "INSERT INTO kv(k, v) VALUES (:k, '1') ON CONFLICT(k) DO UPDATE SET v = CAST(v AS INTEGER) + 1 "
+            "RETURNING v"
+        ),
         {"k": key},
     ).first()
     assert row is not None
@@ -390,8 +406,16 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
         )
         s.add(req)
         s.flush()
-        append_event(s, req.id, st.code, at=req.received_at, actor=req.operator or "", kind="created",
-                     to_status="new", data={"title": req.title})
+        append_event(
+            s,
+            req.id,
+            st.code,
+            at=req.received_at,
+            actor=req.operator or "",
+            kind="created",
+            to_status="new",
+            data={"title": req.title},
+        )
         add_outbox(s, "request", row_dict(req), st.code)
         out = row_dict(req)
         out["enterprise_name"] = ent.name
@@ -412,7 +436,9 @@ def _find_request(session: Session, key: str) -> Any:
 
 
 def _when(at: str | datetime | None, now: datetime) -> datetime:
-    when = parse_datetime(at, "at") if isinstance(at, str) and at else (at if isinstance(at, datetime) else now)
+    when = (
+        parse_datetime(at, "at") if isinstance(at, str) and at else (at if isinstance(at, datetime) else now)
+    )
     if when > now + timedelta(minutes=5):
         raise ValidationError("at", "not_future", "time is in the future / 时间不能晚于现在")
     return when
@@ -443,9 +469,17 @@ def move_request(
     now = now_utc()
     when = _when(at, now)
     if to_status != "resolved" and (result_t or solved is not None or cost is not None):
-        raise ValidationError("result", "only_on_resolve", "outcome fields are given only when resolving / 办理结果仅在办结时填写")
+        raise ValidationError(
+            "result",
+            "only_on_resolve",
+            "outcome fields are given only when resolving / 办理结果仅在办结时填写",
+        )
     if sat is not None and to_status != "closed":
-        raise ValidationError("satisfaction", "after_resolved", "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写")
+        raise ValidationError(
+            "satisfaction",
+            "after_resolved",
+            "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写",
+        )
 
     with write_session(db) as s:
         st = ensure_station(s)
@@ -454,7 +488,11 @@ def move_request(
         if not domain.can_move(frm, to_status):
             raise TransitionError(frm, to_status)
         if to_status == "closed" and sat is None:
-            raise ValidationError("satisfaction", "required", "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度")
+            raise ValidationError(
+                "satisfaction",
+                "required",
+                "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度",
+            )
         if to_status == "resolved" and not result_t:
             raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
         _check_not_before_last_event(s, req, when)
@@ -467,8 +505,11 @@ def move_request(
             req.result = result_t
             req.problems_solved = solved if solved is not None else 0
             req.cost_saved_cents = int(cost * 100) if cost is not None else 0
-            data = {"result": result_t, "problems_solved": req.problems_solved,
-                    "cost_saved": str(cost if cost is not None else Decimal("0.00"))}
+            data = {
+                "result": result_t,
+                "problems_solved": req.problems_solved,
+                "cost_saved": str(cost if cost is not None else Decimal("0.00")),
+            }
         if to_status == "closed":
             req.closed_at = when
             req.satisfaction = sat
@@ -484,8 +525,18 @@ def move_request(
         req.updated_at = now
         s.add(req)
         s.flush()
-        append_event(s, req.id, st.code, at=when, actor=actor, kind="status", from_status=frm, to_status=to_status,
-                     note=note, data=data)
+        append_event(
+            s,
+            req.id,
+            st.code,
+            at=when,
+            actor=actor,
+            kind="status",
+            from_status=frm,
+            to_status=to_status,
+            note=note,
+            data=data,
+        )
         add_outbox(s, "request", row_dict(req), st.code)
         return row_dict(req)
 
@@ -495,14 +546,27 @@ def _check_not_before_last_event(session: Session, req: Any, when: datetime) -> 
     from sqlalchemy import text
 
     if when < req.received_at:
-        raise ValidationError("at", "after_received", "time is before the request was received / 时间早于受理时间")
-    last = session.execute(text("SELECT max(at) FROM request_event WHERE request_id = :r"), {"r": req.id}).scalar()
+        raise ValidationError(
+            "at", "after_received", "time is before the request was received / 时间早于受理时间"
+        )
+    last = session.execute(
+        text("SELECT max(at) FROM request_event WHERE request_id = :r"), {"r": req.id}
+    ).scalar()
     if last is not None and when < (datetime.fromisoformat(last) if isinstance(last, str) else last):
-        raise ValidationError("at", "after_last_event", "time is before the request's last recorded change / 时间早于上一次变更")
+        raise ValidationError(
+            "at", "after_last_event", "time is before the request's last recorded change / 时间早于上一次变更"
+        )
 
 
-def refer_request(db: Path, key: str, kind: str, item_id: str, note: str | None = None,
-                  actor: str | None = None, at: str | datetime | None = None) -> dict[str, Any]:
+def refer_request(
+    db: Path,
+    key: str,
+    kind: str,
+    item_id: str,
+    note: str | None = None,
+    actor: str | None = None,
+    at: str | datetime | None = None,
+) -> dict[str, Any]:
     """Refer a request to a library item. An in-progress request moves to referred."""
     from sqlalchemy import text
 
@@ -518,14 +582,25 @@ def refer_request(db: Path, key: str, kind: str, item_id: str, note: str | None 
         st = ensure_station(s)
         req = _find_request(s, key)
         _check_not_before_last_event(s, req, when)
-        item = s.execute(text(f"SELECT id, name, deleted FROM {REFER_KINDS[kind]} WHERE id = :i"),
-                         {"i": item_id.strip()}).first()
+        item = s.execute(
+            text(f"SELECT id, name, deleted FROM {REFER_KINDS[kind]} WHERE id = :i"), {"i": item_id.strip()}
+        ).first()
         if item is None or item[2]:
             raise NotFoundError(kind, item_id)
         if req.status in ("closed", "cancelled", "resolved"):
-            raise ValidationError("status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办")
-        ref = Referral(id=uuid7(), request_id=req.id, kind=kind, item_id=item[0], item_name=item[1], note=note,
-                       actor=actor, created_at=when)
+            raise ValidationError(
+                "status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办"
+            )
+        ref = Referral(
+            id=uuid7(),
+            request_id=req.id,
+            kind=kind,
+            item_id=item[0],
+            item_name=item[1],
+            note=note,
+            actor=actor,
+            created_at=when,
+        )
         s.add(ref)
         frm = req.status
         # in progress -> referred; earlier (or waiting) statuses keep theirs: the referral is recorded
@@ -535,15 +610,26 @@ def refer_request(db: Path, key: str, kind: str, item_id: str, note: str | None 
         req.updated_at = now
         s.add(req)
         s.flush()
-        append_event(s, req.id, st.code, at=when, actor=actor, kind="referral", from_status=frm, to_status=to,
-                     note=note, data={"kind": kind, "item_id": item[0], "item_name": item[1]})
+        append_event(
+            s,
+            req.id,
+            st.code,
+            at=when,
+            actor=actor,
+            kind="referral",
+            from_status=frm,
+            to_status=to,
+            note=note,
+            data={"kind": kind, "item_id": item[0], "item_name": item[1]},
+        )
         add_outbox(s, "referral", row_dict(ref), st.code, op="insert")
         add_outbox(s, "request", row_dict(req), st.code)
         return row_dict(ref)
 
 
-def add_note(db: Path, key: str, note: str, actor: str | None = None,
-             at: str | datetime | None = None) -> dict[str, Any]:
+def add_note(
+    db: Path, key: str, note: str, actor: str | None = None, at: str | datetime | None = None
+) -> dict[str, Any]:
     """Append a free-standing note to a request's ledger (status unchanged). Returns the event."""
     text_ = v.clean_text(note, "note", required=True, multiline=True)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
@@ -553,6 +639,15 @@ def add_note(db: Path, key: str, note: str, actor: str | None = None,
         st = ensure_station(s)
         req = _find_request(s, key)
         _check_not_before_last_event(s, req, when)
-        ev = append_event(s, req.id, st.code, at=when, actor=actor, kind="note", from_status=req.status,
-                          to_status=req.status, note=text_)
+        ev = append_event(
+            s,
+            req.id,
+            st.code,
+            at=when,
+            actor=actor,
+            kind="note",
+            from_status=req.status,
+            to_status=req.status,
+            note=text_,
+        )
         return row_dict(ev)

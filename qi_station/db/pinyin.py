@@ -79,7 +79,7 @@ def syllables(text: str, *, person: bool = False) -> list[str]:
             for sur in sorted(SURNAME_OVERRIDES, key=len, reverse=True):
                 if run.startswith(sur):
                     out.append(SURNAME_OVERRIDES[sur])
-                    run = run[len(sur):]
+                    run = run[len(sur) :]
                     break
         first = False
         if run:

@@ -101,7 +101,13 @@ URGENCY_ZH: Final = {"normal": "一般", "urgent": "紧急"}
 # default days from received to promised, by urgency
 PROMISE_DAYS: Final = {"normal": 15, "urgent": 5}
 SATISFACTION_ZH: Final = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-SATISFACTION_EN: Final = {5: "Very satisfied", 4: "Satisfied", 3: "Fairly satisfied", 2: "Dissatisfied", 1: "Very dissatisfied"}
+SATISFACTION_EN: Final = {
+    5: "Very satisfied",
+    4: "Satisfied",
+    3: "Fairly satisfied",
+    2: "Dissatisfied",
+    1: "Very dissatisfied",
+}
 
 STATION_TYPES: Final = ("综合服务中心", "园区工作站", "龙头企业")
 SERVICE_MODES: Final = ("政府引导", "市场主导", "区域集约")
@@ -114,7 +120,13 @@ KIND_TABLE: Final = {
     "projects": "project",
     "enterprises": "enterprise",
 }
-KIND_ZH: Final = {"experts": "专家", "institutions": "机构", "equipment": "设备", "projects": "项目", "enterprises": "企业"}
+KIND_ZH: Final = {
+    "experts": "专家",
+    "institutions": "机构",
+    "equipment": "设备",
+    "projects": "项目",
+    "enterprises": "企业",
+}
 ENTERPRISE_SCALES: Final = ("大型", "中型", "小型", "微型")
 
 # ---- GB/T 2260 regions of Shandong -----------------------------------------------------
@@ -142,10 +154,23 @@ PROVINCE_CODE: Final = "370000"
 PROVINCE_NAME: Final = "山东省"
 # City telephone area codes (for phone parsing without a leading 0 region).
 AREA_CODES: Final = {
-    "370100": "531", "370200": "532", "370300": "533", "370400": "632", "370500": "546",
-    "370600": "535", "370700": "536", "370800": "537", "370900": "538", "371000": "631",
-    "371100": "633", "371200": "634", "371300": "539", "371400": "534", "371500": "635",
-    "371600": "543", "371700": "530",
+    "370100": "531",
+    "370200": "532",
+    "370300": "533",
+    "370400": "632",
+    "370500": "546",
+    "370600": "535",
+    "370700": "536",
+    "370800": "537",
+    "370900": "538",
+    "371000": "631",
+    "371100": "633",
+    "371200": "634",
+    "371300": "539",
+    "371400": "534",
+    "371500": "635",
+    "371600": "543",
+    "371700": "530",
 }
 
 

@@ -17,6 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qi_station.core.clock import now_utc, to_db
+from qi_station.core.ids import uuid7
 from qi_station.db.session import jsonable
 from qi_station.sync import keys
 from qi_station.sync.proto import (
@@ -35,7 +37,6 @@ from qi_station.sync.proto import (
     token_hash,
     tombstone_days,
 )
-from qi_station.timeutil import now_utc, to_db, uuid7
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -63,18 +64,41 @@ def hub_tables() -> dict[str, Table]:
 
     if _HUB_META is None:
         md = sa.MetaData()
-        sa.Table("hub_station", md, sa.Column("id", sa.String, primary_key=True), sa.Column("code", sa.String),
-                 sa.Column("name", sa.String), sa.Column("pubkey", sa.String), sa.Column("token_hash", sa.String),
-                 sa.Column("enroll_hash", sa.String), sa.Column("enroll_used", sa.Boolean),
-                 sa.Column("revoked", sa.Boolean), sa.Column("acked_oseq", sa.BigInteger),
-                 sa.Column("station_cursor", sa.BigInteger), sa.Column("last_seen", sa.DateTime),
-                 sa.Column("protocol", sa.Integer), sa.Column("schema_rev", sa.String),
-                 sa.Column("clock_skew_ms", sa.BigInteger), sa.Column("last_error", sa.Text),
-                 sa.Column("created_at", sa.DateTime))
-        sa.Table("hub_bundle", md, sa.Column("bundle_id", sa.String, primary_key=True),
-                 sa.Column("station_code", sa.String), sa.Column("kind", sa.String), sa.Column("at", sa.DateTime))
+        sa.Table(
+            "hub_station",
+            md,
+            sa.Column("id", sa.String, primary_key=True),
+            sa.Column("code", sa.String),
+            sa.Column("name", sa.String),
+            sa.Column("pubkey", sa.String),
+            sa.Column("token_hash", sa.String),
+            sa.Column("enroll_hash", sa.String),
+            sa.Column("enroll_used", sa.Boolean),
+            sa.Column("revoked", sa.Boolean),
+            sa.Column("acked_oseq", sa.BigInteger),
+            sa.Column("station_cursor", sa.BigInteger),
+            sa.Column("last_seen", sa.DateTime),
+            sa.Column("protocol", sa.Integer),
+            sa.Column("schema_rev", sa.String),
+            sa.Column("clock_skew_ms", sa.BigInteger),
+            sa.Column("last_error", sa.Text),
+            sa.Column("created_at", sa.DateTime),
+        )
+        sa.Table(
+            "hub_bundle",
+            md,
+            sa.Column("bundle_id", sa.String, primary_key=True),
+            sa.Column("station_code", sa.String),
+            sa.Column("kind", sa.String),
+            sa.Column("at", sa.DateTime),
+        )
         sa.Table("hub_meta", md, sa.Column("k", sa.String, primary_key=True), sa.Column("v", sa.Text))
-        sa.Table("hub_counter", md, sa.Column("name", sa.String, primary_key=True), sa.Column("value", sa.BigInteger))
+        sa.Table(
+            "hub_counter",
+            md,
+            sa.Column("name", sa.String, primary_key=True),
+            sa.Column("value", sa.BigInteger),
+        )
         _HUB_META = md
     return dict(_HUB_META.tables)
 
@@ -84,7 +108,16 @@ def _bad(table: str, col: str, v: Any) -> SyncError:
 
 
 _COERCE: dict[str, dict[str, Any]] = {}
-_BOOL_STR = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False, "是": True, "否": False}
+_BOOL_STR = {
+    "1": True,
+    "0": False,
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "是": True,
+    "否": False,
+}
 
 
 def coercers(table: str) -> dict[str, Any]:
@@ -177,11 +210,11 @@ class Hub:
     """A handle on one hub database (cheap; engines are cached per URL)."""
 
     def __init__(self, database_url: str | None = None) -> None:
-        from qi_station.config import default_hub_url
+        from qi_station.db.paths import default_hub_url
 
         self.url = default_hub_url(database_url)
         if self.url.startswith("postgresql://"):
-            self.url = "postgresql+psycopg://" + self.url[len("postgresql://"):]
+            self.url = "postgresql+psycopg://" + self.url[len("postgresql://") :]
         self.is_sqlite = self.url.startswith("sqlite")
         self.sqlite_path: Path | None = None
         if self.is_sqlite:
@@ -225,8 +258,11 @@ class Hub:
 
     def require(self) -> Hub:
         if not self.ready():
-            raise SyncError(400, "hub_not_initialized",
-                            f"hub database {self.safe_url()} is not initialised: run `qi-station hub init` first")
+            raise SyncError(
+                400,
+                "hub_not_initialized",
+                f"hub database {self.safe_url()} is not initialised: run `qi-station hub init` first",
+            )
         return self
 
     def safe_url(self) -> str:
@@ -265,8 +301,13 @@ class Hub:
     def info(self) -> dict[str, Any]:
         m = self.meta()
         pub = m.get("hub_pubkey", "")
-        return {"hub_id": m.get("hub_id"), "hub_pubkey": pub, "hub_fingerprint": keys.fingerprint(pub) if pub else None,
-                "protocol": PROTOCOL, "schema": schema_head()}
+        return {
+            "hub_id": m.get("hub_id"),
+            "hub_pubkey": pub,
+            "hub_fingerprint": keys.fingerprint(pub) if pub else None,
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+        }
 
     def _insert(self, t: Table) -> Any:
         if self.is_sqlite:
@@ -286,18 +327,25 @@ class Hub:
             with self.engine.begin() as c:
                 yield c
         except IntegrityError as e:
-            raise SyncError(422, "integrity", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}") from None
+            raise SyncError(
+                422, "integrity", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}"
+            ) from None
         except DataError as e:
-            raise SyncError(422, "bad_data", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}") from None
+            raise SyncError(
+                422, "bad_data", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}"
+            ) from None
         except OperationalError as e:
-            raise SyncError(503, "busy", f"hub database busy, retry: {str(e.orig).splitlines()[0][:200]}") from None
+            raise SyncError(
+                503, "busy", f"hub database busy, retry: {str(e.orig).splitlines()[0][:200]}"
+            ) from None
 
     def alloc_seq(self, c: Connection, n: int) -> int:
         """Reserve n hub seqs at the END of a write transaction (row lock until commit). Returns the first."""
         import sqlalchemy as sa
 
-        last = c.execute(sa.text("UPDATE hub_counter SET value = value + :n WHERE name = 'seq' RETURNING value"),
-                         {"n": n}).scalar_one()
+        last = c.execute(
+            sa.text("UPDATE hub_counter SET value = value + :n WHERE name = 'seq' RETURNING value"), {"n": n}
+        ).scalar_one()
         return int(last) - n + 1
 
     def stamp(self, c: Connection, written: list[tuple[str, str]]) -> int:
@@ -327,8 +375,17 @@ class Hub:
         import sqlalchemy as sa
 
         code = (code or "").strip().upper()
-        if not code or not code.isascii() or not all(ch.isalnum() or ch in "-_" for ch in code) or len(code) > 20:
-            raise SyncError(400, "bad_code", "station code: ASCII letters, digits, - and _ (≤ 20) / 站点编码只能含字母数字")
+        if (
+            not code
+            or not code.isascii()
+            or not all(ch.isalnum() or ch in "-_" for ch in code)
+            or len(code) > 20
+        ):
+            raise SyncError(
+                400,
+                "bad_code",
+                "station code: ASCII letters, digits, - and _ (≤ 20) / 站点编码只能含字母数字",
+            )
         name = (name or "").strip() or code
         info = self.info()
         secret = secrets.token_urlsafe(24)
@@ -337,24 +394,45 @@ class Hub:
         with self.write() as c:
             row = c.execute(sa.select(t.c.id, t.c.pubkey, t.c.revoked).where(t.c.code == code)).first()
             if row is not None and row[1] and not row[2] and not reissue:
-                raise SyncError(409, "already_enrolled", f"station {code} is enrolled; use --reissue for a new token "
-                                "(e.g. to rebuild a lost station database) / 站点已注册，重新签发请加 --reissue")
+                raise SyncError(
+                    409,
+                    "already_enrolled",
+                    f"station {code} is enrolled; use --reissue for a new token "
+                    "(e.g. to rebuild a lost station database) / 站点已注册，重新签发请加 --reissue",
+                )
             if row is None:
                 sid = uuid7()
-                c.execute(t.insert().values(id=sid, code=code, name=name, enroll_hash=token_hash(token), enroll_used=False,
-                                            revoked=False, acked_oseq=0, station_cursor=0, created_at=now_utc()))
+                c.execute(
+                    t.insert().values(
+                        id=sid,
+                        code=code,
+                        name=name,
+                        enroll_hash=token_hash(token),
+                        enroll_used=False,
+                        revoked=False,
+                        acked_oseq=0,
+                        station_cursor=0,
+                        created_at=now_utc(),
+                    )
+                )
             else:
                 # re-issue: a new one-time token for a station (e.g. after revoke, or a lost token)
                 sid = row[0]
-                c.execute(t.update().where(t.c.id == sid).values(name=name, enroll_hash=token_hash(token),
-                                                                 enroll_used=False, revoked=False))
+                c.execute(
+                    t.update()
+                    .where(t.c.id == sid)
+                    .values(name=name, enroll_hash=token_hash(token), enroll_used=False, revoked=False)
+                )
         return {"station_id": sid, "code": code, "name": name, "token": token}
 
     def revoke_station(self, code: str) -> dict[str, Any]:
         t = hub_tables()["hub_station"]
         with self.write() as c:
-            r = c.execute(t.update().where(t.c.code == code.strip().upper())
-                          .values(revoked=True, token_hash=None, enroll_hash=None))
+            r = c.execute(
+                t.update()
+                .where(t.c.code == code.strip().upper())
+                .values(revoked=True, token_hash=None, enroll_hash=None)
+            )
             if r.rowcount == 0:
                 raise SyncError(404, "unknown_station", f"no station {code!r} at this hub")
         return {"code": code.strip().upper(), "revoked": True}
@@ -363,8 +441,21 @@ class Hub:
         import sqlalchemy as sa
 
         t = hub_tables()["hub_station"]
-        cols = [t.c.id, t.c.code, t.c.name, t.c.revoked, t.c.acked_oseq, t.c.station_cursor, t.c.last_seen,
-                t.c.protocol, t.c.schema_rev, t.c.clock_skew_ms, t.c.last_error, t.c.pubkey, t.c.enroll_used]
+        cols = [
+            t.c.id,
+            t.c.code,
+            t.c.name,
+            t.c.revoked,
+            t.c.acked_oseq,
+            t.c.station_cursor,
+            t.c.last_seen,
+            t.c.protocol,
+            t.c.schema_rev,
+            t.c.clock_skew_ms,
+            t.c.last_error,
+            t.c.pubkey,
+            t.c.enroll_used,
+        ]
         with self.engine.connect() as c:
             rows = c.execute(sa.select(*cols).order_by(t.c.code)).mappings().all()
         out = []
@@ -414,14 +505,37 @@ class Hub:
         with self.write() as c:
             st = self._check_enroll(c, code, token_hash(token))
             # a re-enrollment (new key, maybe a rebuilt database): forget the cursor it last reported
-            c.execute(t.update().where(t.c.id == st["id"]).values(
-                pubkey=pubkey, token_hash=token_hash(api), enroll_used=True, last_seen=now_utc(), station_cursor=0))
+            c.execute(
+                t.update()
+                .where(t.c.id == st["id"])
+                .values(
+                    pubkey=pubkey,
+                    token_hash=token_hash(api),
+                    enroll_used=True,
+                    last_seen=now_utc(),
+                    station_cursor=0,
+                )
+            )
             treq = core_table("request")
-            own = int(c.execute(sa.select(sa.func.count()).select_from(treq).where(treq.c.station_code == code)).scalar() or 0)
+            own = int(
+                c.execute(
+                    sa.select(sa.func.count()).select_from(treq).where(treq.c.station_code == code)
+                ).scalar()
+                or 0
+            )
         info = self.info()
-        return {"station_id": st["id"], "station_code": code, "station_name": st["name"], "api_token": api,
-                "hub_id": info["hub_id"], "hub_pubkey": info["hub_pubkey"], "protocol": PROTOCOL, "schema": schema_head(),
-                "acked_oseq": int(st["acked_oseq"] or 0), "own_requests": own}
+        return {
+            "station_id": st["id"],
+            "station_code": code,
+            "station_name": st["name"],
+            "api_token": api,
+            "hub_id": info["hub_id"],
+            "hub_pubkey": info["hub_pubkey"],
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+            "acked_oseq": int(st["acked_oseq"] or 0),
+            "own_requests": own,
+        }
 
     def restore(self, station: dict[str, Any], table: str, after: str, limit: int) -> dict[str, Any]:
         """The station's OWN rows (enterprises, requests with every field, events, referrals) in id order
@@ -439,13 +553,24 @@ class Hub:
             cond = t.c.request_id.in_(sa.select(treq.c.id).where(treq.c.station_code == code))
         cols = [c.key for c in t.columns]
         with self.engine.connect() as c:
-            got = c.execute(sa.select(*t.columns).where(cond, t.c.id > after).order_by(t.c.id).limit(limit + 1)).all()
-            acked = c.execute(sa.select(hub_tables()["hub_station"].c.acked_oseq)
-                              .where(hub_tables()["hub_station"].c.id == station["id"])).scalar()
+            got = c.execute(
+                sa.select(*t.columns).where(cond, t.c.id > after).order_by(t.c.id).limit(limit + 1)
+            ).all()
+            acked = c.execute(
+                sa.select(hub_tables()["hub_station"].c.acked_oseq).where(
+                    hub_tables()["hub_station"].c.id == station["id"]
+                )
+            ).scalar()
         more = len(got) > limit
         out = [[_norm(v) for v in r] for r in got[:limit]]
-        return {"table": table, "cols": cols, "rows": out, "more": more, "last": out[-1][0] if out else after,
-                "acked_oseq": int(acked or 0)}
+        return {
+            "table": table,
+            "cols": cols,
+            "rows": out,
+            "more": more,
+            "last": out[-1][0] if out else after,
+            "acked_oseq": int(acked or 0),
+        }
 
     def _check_enroll(self, c: Connection, code: str, thash: str) -> dict[str, Any]:
         try:
@@ -453,13 +578,26 @@ class Hub:
         except SyncError:
             raise SyncError(403, "bad_enroll_token", "enrollment token is not valid / 注册码无效") from None
         if st["revoked"] or not st["enroll_hash"] or not secrets.compare_digest(st["enroll_hash"], thash):
-            raise SyncError(403, "bad_enroll_token", "enrollment token is not valid or was revoked / 注册码无效")
+            raise SyncError(
+                403, "bad_enroll_token", "enrollment token is not valid or was revoked / 注册码无效"
+            )
         if st["enroll_used"]:
-            raise SyncError(403, "enroll_token_used", "enrollment token was already used (ask the hub for a new one) / 注册码已使用")
+            raise SyncError(
+                403,
+                "enroll_token_used",
+                "enrollment token was already used (ask the hub for a new one) / 注册码已使用",
+            )
         return st
 
-    def touch(self, c: Connection, st: dict[str, Any], protocol: Any, schema: Any, station_now_ms: Any,
-              error: str | None = None) -> int | None:
+    def touch(
+        self,
+        c: Connection,
+        st: dict[str, Any],
+        protocol: Any,
+        schema: Any,
+        station_now_ms: Any,
+        error: str | None = None,
+    ) -> int | None:
         import sqlalchemy as sa
 
         t = hub_tables()["hub_station"]
@@ -468,8 +606,11 @@ class Hub:
             from time import time_ns
 
             skew = max(-(2**62), min(2**62, station_now_ms - time_ns() // 1_000_000))
-        vals: dict[str, Any] = {"last_seen": now_utc(), "protocol": _int_or_none(protocol),
-                                "schema_rev": str(schema)[:20] if schema is not None else None}
+        vals: dict[str, Any] = {
+            "last_seen": now_utc(),
+            "protocol": _int_or_none(protocol),
+            "schema_rev": str(schema)[:20] if schema is not None else None,
+        }
         if skew is not None:
             vals["clock_skew_ms"] = skew
         if error is not None:
@@ -478,8 +619,15 @@ class Hub:
         return skew
 
     # -- push (HTTP and bundles) ----------------------------------------------------------------
-    def push(self, station: dict[str, Any], batch: list[dict[str, Any]], *, protocol: Any = PROTOCOL,
-             schema: Any = None, station_now_ms: Any = None) -> dict[str, Any]:
+    def push(
+        self,
+        station: dict[str, Any],
+        batch: list[dict[str, Any]],
+        *,
+        protocol: Any = PROTOCOL,
+        schema: Any = None,
+        station_now_ms: Any = None,
+    ) -> dict[str, Any]:
         with self.write() as c:
             st = self.station_by_code(c, station["code"], lock=True)
             if st["revoked"]:
@@ -487,7 +635,9 @@ class Hub:
             out = self.apply_push(c, st, batch)
             skew = self.touch(c, st, protocol, schema, station_now_ms)
         if skew is not None and abs(skew) > SKEW_WARN_MS:
-            out["warning"] = f"station clock is off by {skew / 1000:.0f} s; fix the PC clock (sync is not affected)"
+            out["warning"] = (
+                f"station clock is off by {skew / 1000:.0f} s; fix the PC clock (sync is not affected)"
+            )
         out["clock_skew_ms"] = skew
         return out
 
@@ -512,8 +662,13 @@ class Hub:
                 raise SyncError(422, "bad_batch", f"oseq {ch['oseq']} appears twice in one batch")
             seen.add(ch["oseq"])
             if ch["oseq"] != expect:
-                raise SyncError(409, "gap", f"out-of-order change: expected oseq {acked + 1 if not results and expect == acked + 1 else expect}, got {ch['oseq']} (need an earlier bundle / 缺少更早的数据包)",
-                                expected=expect, acked_oseq=acked)
+                raise SyncError(
+                    409,
+                    "gap",
+                    f"out-of-order change: expected oseq {acked + 1 if not results and expect == acked + 1 else expect}, got {ch['oseq']} (need an earlier bundle / 缺少更早的数据包)",
+                    expected=expect,
+                    acked_oseq=acked,
+                )
             expect += 1
         if not fresh:
             return {"acked_oseq": acked, "results": results, "applied": 0}
@@ -523,41 +678,62 @@ class Hub:
         for ch in fresh:
             table = ch.get("table")
             if table in LIBRARY_TABLES:
-                raise SyncError(403, "forbidden", f"a station cannot write library table {table!r} / 站点不能修改资源库")
+                raise SyncError(
+                    403, "forbidden", f"a station cannot write library table {table!r} / 站点不能修改资源库"
+                )
             if table not in STATION_TABLES:
                 raise SyncError(403, "forbidden", f"table {table!r} is not synced from stations")
             row = coerce_row(str(table), ch.get("row"))
             if table in ("enterprise", "request") and row.get("station_code") != code:
-                raise SyncError(403, "forbidden", f"{table} {row['id']} belongs to station {row.get('station_code')!r}, not {code!r} / 不能修改其他站点的数据")
+                raise SyncError(
+                    403,
+                    "forbidden",
+                    f"{table} {row['id']} belongs to station {row.get('station_code')!r}, not {code!r} / 不能修改其他站点的数据",
+                )
             if table == "request":
                 batch_requests.add(row["id"])
             prepared.append((TABLE_RANK[str(table)], ch["oseq"], str(table), row, ch))
         # ownership against what the hub already holds
         treq, tent = core_table("request"), core_table("enterprise")
-        req_ids = {p[3]["id"] for p in prepared if p[2] == "request"} | {p[3].get("request_id") for p in prepared if p[2] in ("request_event", "referral")}
+        req_ids = {p[3]["id"] for p in prepared if p[2] == "request"} | {
+            p[3].get("request_id") for p in prepared if p[2] in ("request_event", "referral")
+        }
         req_ids.discard(None)
         owners: dict[str, tuple[str, int, int, str]] = {}
         for chunk in _chunks(sorted(x for x in req_ids if isinstance(x, str)), 500):
-            for r in c.execute(sa.select(treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status)
-                               .where(treq.c.id.in_(chunk))):
+            for r in c.execute(
+                sa.select(treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status).where(
+                    treq.c.id.in_(chunk)
+                )
+            ):
                 owners[r[0]] = (r[1], r[2], r[3], r[4])
         ent_ids = [p[3]["id"] for p in prepared if p[2] == "enterprise"]
         ent_owner: dict[str, tuple[str | None, int]] = {}
         for chunk in _chunks(ent_ids, 500):
-            for er in c.execute(sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(tent.c.id.in_(chunk))):
+            for er in c.execute(
+                sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(tent.c.id.in_(chunk))
+            ):
                 ent_owner[er[0]] = (er[1], er[2])
         for _rank, _o, table, row, _ch in prepared:
             rid = row["id"] if table == "request" else row.get("request_id")
             if table in ("request", "request_event", "referral"):
                 own = owners.get(str(rid))
                 if own is not None and own[0] != code:
-                    raise SyncError(403, "forbidden", f"request {rid} belongs to station {own[0]!r}, not {code!r} / 不能修改其他站点的台账")
+                    raise SyncError(
+                        403,
+                        "forbidden",
+                        f"request {rid} belongs to station {own[0]!r}, not {code!r} / 不能修改其他站点的台账",
+                    )
                 if own is None and rid not in batch_requests:
                     raise SyncError(422, "orphan", f"{table} {row['id']} refers to unknown request {rid}")
             if table == "enterprise":
                 eo = ent_owner.get(row["id"])
                 if eo is not None and eo[0] != code:
-                    raise SyncError(403, "forbidden", f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业")
+                    raise SyncError(
+                        403,
+                        "forbidden",
+                        f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业",
+                    )
         # apply in foreign-key order; within a table in oseq order. New rows are collected and inserted
         # in bulk (one executemany per table and column set) before the next table; a later change of a
         # row inserted in this batch is merged into its pending insert.
@@ -613,16 +789,32 @@ class Hub:
                 if prevr is None:
                     row["seq"] = 0
                     ins[row["id"]] = row
-                    owners[row["id"]] = (code, row.get("s_rev", 1), row.get("h_rev", 0), row.get("status", "new"))
+                    owners[row["id"]] = (
+                        code,
+                        row.get("s_rev", 1),
+                        row.get("h_rev", 0),
+                        row.get("status", "new"),
+                    )
                     written.append((table, row["id"]))
                     status_of[oseq] = "applied"
                 elif row.get("s_rev", 0) > prevr[1]:
-                    vals = {k: v for k, v in row.items()
-                            if k not in ("id", "seq", "h_rev", *HUB_REQUEST_FIELDS)}
+                    vals = {
+                        k: v for k, v in row.items() if k not in ("id", "seq", "h_rev", *HUB_REQUEST_FIELDS)
+                    }
                     if row.get("h_rev", 0) < prevr[2] and row.get("status") != prevr[3]:
-                        self.conflict(c, "request", row["id"], "station_overrides_hub_status",
-                                      {"station": code, "hub_status": prevr[3], "station_status": row.get("status"),
-                                       "hub_h_rev": prevr[2], "station_seen_h_rev": row.get("h_rev")})
+                        self.conflict(
+                            c,
+                            "request",
+                            row["id"],
+                            "station_overrides_hub_status",
+                            {
+                                "station": code,
+                                "hub_status": prevr[3],
+                                "station_status": row.get("status"),
+                                "hub_h_rev": prevr[2],
+                                "station_seen_h_rev": row.get("h_rev"),
+                            },
+                        )
                     if row["id"] in ins:
                         ins[row["id"]].update(vals)
                     else:
@@ -651,12 +843,28 @@ class Hub:
 
     def conflict(self, c: Connection, table: str, row_id: str, kind: str, detail: dict[str, Any]) -> None:
         t = core_table("sync_conflict")
-        c.execute(t.insert().values(id=uuid7(), at=now_utc(), table_name=table, row_id=row_id, kind=kind,
-                                    detail=json.dumps(detail, ensure_ascii=False), resolved=False))
+        c.execute(
+            t.insert().values(
+                id=uuid7(),
+                at=now_utc(),
+                table_name=table,
+                row_id=row_id,
+                kind=kind,
+                detail=json.dumps(detail, ensure_ascii=False),
+                resolved=False,
+            )
+        )
 
     # -- pull (HTTP and down bundles) -----------------------------------------------------------
-    def read_changes(self, station_code: str, since: int, limit: int | None, *, raw: bool | str = False,
-                     check_horizon: bool = True) -> dict[str, Any]:
+    def read_changes(
+        self,
+        station_code: str,
+        since: int,
+        limit: int | None,
+        *,
+        raw: bool | str = False,
+        check_horizon: bool = True,
+    ) -> dict[str, Any]:
         """Rows with seq > since, in seq order, scoped to the station (libraries + its own requests),
         read in ONE snapshot. Columnar: {tables: {t: {cols, rows}}, next, more, head}. With ``raw`` on
         SQLite, each table's rows come as JSON text built by SQLite itself (``rows_json``): no Python
@@ -667,17 +875,27 @@ class Hub:
             conn.isolation_level = None
             try:
                 conn.execute("BEGIN")
-                return self._read_changes(_SqliteExec(conn), station_code, since, limit, raw=raw,
-                                          check_horizon=check_horizon)
+                return self._read_changes(
+                    _SqliteExec(conn), station_code, since, limit, raw=raw, check_horizon=check_horizon
+                )
             finally:
                 conn.execute("ROLLBACK") if conn.in_transaction else None
                 conn.close()
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as sc:
             with sc.begin():
-                return self._read_changes(_SaExec(sc), station_code, since, limit, check_horizon=check_horizon)
+                return self._read_changes(
+                    _SaExec(sc), station_code, since, limit, check_horizon=check_horizon
+                )
 
-    def _read_changes(self, ex: Any, station_code: str, since: int, limit: int | None, raw: bool | str = False,
-                      check_horizon: bool = True) -> dict[str, Any]:
+    def _read_changes(
+        self,
+        ex: Any,
+        station_code: str,
+        since: int,
+        limit: int | None,
+        raw: bool | str = False,
+        check_horizon: bool = True,
+    ) -> dict[str, Any]:
         import heapq
 
         def where(t: str) -> tuple[str, dict[str, Any]]:
@@ -689,17 +907,25 @@ class Hub:
         horizon = int(ex.scalar("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'") or 0)
         if 0 < since < horizon:
             if check_horizon:
-                raise SyncError(410, "resync_required",
-                                f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
-                                "download a full snapshot / 需要重新全量同步", horizon=horizon)
+                raise SyncError(
+                    410,
+                    "resync_required",
+                    f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
+                    "download a full snapshot / 需要重新全量同步",
+                    horizon=horizon,
+                )
         cutoff = head
         more = False
         if limit is not None:
             seqs: list[int] = []
             for t in PULL_TABLES:
                 w, p = where(t)
-                seqs.extend(r[0] for r in ex.rows(f"SELECT seq FROM {t} WHERE {w} ORDER BY seq LIMIT :lim",
-                                                    {**p, "lim": limit + 1}))
+                seqs.extend(
+                    r[0]
+                    for r in ex.rows(
+                        f"SELECT seq FROM {t} WHERE {w} ORDER BY seq LIMIT :lim", {**p, "lim": limit + 1}
+                    )
+                )
             if len(seqs) > limit:
                 small = heapq.nsmallest(limit, seqs)
                 cutoff = small[-1]
@@ -713,20 +939,28 @@ class Hub:
             w, p = where(t)
             if raw == "lines" and self.is_sqlite:
                 pairs = ", ".join(f"'{c}', {c}" for c in cols)
-                n, text = ex.rows(f"SELECT count(*), group_concat(json_object('t', '{t}', 'row', json_object({pairs})), "
-                                  f"char(10)) FROM (SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut "
-                                  "ORDER BY seq)", {**p, "cut": cutoff})[0]
+                n, text = ex.rows(
+                    f"SELECT count(*), group_concat(json_object('t', '{t}', 'row', json_object({pairs})), "
+                    f"char(10)) FROM (SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut "
+                    "ORDER BY seq)",
+                    {**p, "cut": cutoff},
+                )[0]
                 if n:
                     tables[t] = {"cols": cols, "lines": text, "n": n}
                 continue
             if raw and self.is_sqlite:
-                n, text = ex.rows(f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
-                                  f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)",
-                                  {**p, "cut": cutoff})[0]
+                n, text = ex.rows(
+                    f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
+                    f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)",
+                    {**p, "cut": cutoff},
+                )[0]
                 if n:
                     tables[t] = {"cols": cols, "rows_json": text}
                 continue
-            rows = ex.rows(f"SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq", {**p, "cut": cutoff})
+            rows = ex.rows(
+                f"SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq",
+                {**p, "cut": cutoff},
+            )
             if rows:
                 if not self.is_sqlite:
                     rows = [[wire_value(v) for v in r] for r in rows]
@@ -739,21 +973,50 @@ class Hub:
         nxt = cutoff if more else max(head, since)
         return {"since": since, "next": nxt, "more": more, "head": head, "horizon": horizon, "tables": tables}
 
-    def pull_json(self, station: dict[str, Any], since: int, limit: int, *, protocol: Any = PROTOCOL,
-                  schema: Any = None, station_now_ms: Any = None, resync: bool = False) -> bytes:
+    def pull_json(
+        self,
+        station: dict[str, Any],
+        since: int,
+        limit: int,
+        *,
+        protocol: Any = PROTOCOL,
+        schema: Any = None,
+        station_now_ms: Any = None,
+        resync: bool = False,
+    ) -> bytes:
         """The pull reply as JSON bytes (SQLite: row JSON assembled by SQLite; same document as ``pull``)."""
-        page = self.pull(station, since, limit, protocol=protocol, schema=schema, station_now_ms=station_now_ms,
-                         raw=True, resync=resync)
+        page = self.pull(
+            station,
+            since,
+            limit,
+            protocol=protocol,
+            schema=schema,
+            station_now_ms=station_now_ms,
+            raw=True,
+            resync=resync,
+        )
         tables = page.pop("tables")
         parts = []
         for t, block in tables.items():
-            rows = block["rows_json"] if "rows_json" in block else json.dumps(block["rows"], ensure_ascii=False)
+            rows = (
+                block["rows_json"] if "rows_json" in block else json.dumps(block["rows"], ensure_ascii=False)
+            )
             parts.append(f'{json.dumps(t)}:{{"cols":{json.dumps(block["cols"])},"rows":{rows}}}')
         head = json.dumps(page, ensure_ascii=False, separators=(",", ":"))
         return (head[:-1] + ',"tables":{' + ",".join(parts) + "}}").encode("utf-8")
 
-    def pull(self, station: dict[str, Any], since: int, limit: int, *, protocol: Any = PROTOCOL, schema: Any = None,
-             station_now_ms: Any = None, raw: bool = False, resync: bool = False) -> dict[str, Any]:
+    def pull(
+        self,
+        station: dict[str, Any],
+        since: int,
+        limit: int,
+        *,
+        protocol: Any = PROTOCOL,
+        schema: Any = None,
+        station_now_ms: Any = None,
+        raw: bool = False,
+        resync: bool = False,
+    ) -> dict[str, Any]:
         """``resync``: a page of a snapshot pass the station began at since=0 (it will delete what the
         pass does not bring), so no 410 below the tombstone horizon."""
         page = self.read_changes(station["code"], since, limit, raw=raw, check_horizon=not resync)
@@ -763,8 +1026,11 @@ class Hub:
 
                 hs = hub_tables()["hub_station"]
                 self.touch(c, station, protocol, schema, station_now_ms)
-                c.execute(sa.update(hs).where(hs.c.id == station["id"], hs.c.station_cursor < since)
-                          .values(station_cursor=since))
+                c.execute(
+                    sa.update(hs)
+                    .where(hs.c.id == station["id"], hs.c.station_cursor < since)
+                    .values(station_cursor=since)
+                )
         except SyncError:
             pass  # bookkeeping only: a busy hub still serves the page
         page["acked_oseq"] = int(station.get("acked_oseq") or 0)
@@ -796,7 +1062,9 @@ class Hub:
                     continue
                 top = max(top, int(mx))
                 purged += int(c.execute(tt.delete().where(cond)).rowcount or 0)
-            old = int(c.execute(sa.text("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'")).scalar() or 0)
+            old = int(
+                c.execute(sa.text("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'")).scalar() or 0
+            )
             if top > old:
                 hm = hub_tables()["hub_meta"]
                 if old:
@@ -815,18 +1083,24 @@ class Hub:
                 n += int(c.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
         return n
 
-    def upsert_library(self, rows: list[tuple[str, dict[str, Any]]], *, tombstone_missing: bool = False) -> dict[str, int]:
+    def upsert_library(
+        self, rows: list[tuple[str, dict[str, Any]]], *, tombstone_missing: bool = False
+    ) -> dict[str, int]:
         """Add/update library rows (rev+1 and a new seq only when something changed); optionally tombstone
         the rows of the same tables that are missing from ``rows``. Pinyin is computed here, on write."""
         import sqlalchemy as sa
 
-        from qi_station.pinyin import pinyin_fields
+        from qi_station.db.pinyin import pinyin_fields
 
         stats = {"added": 0, "updated": 0, "deleted": 0, "unchanged": 0}
         by_table: dict[str, list[dict[str, Any]]] = {}
         for table, r in rows:
             if table not in LIBRARY_TABLES:
-                raise SyncError(400, "bad_library", f"unknown library table {table!r} (expert/institution/equipment/project)")
+                raise SyncError(
+                    400,
+                    "bad_library",
+                    f"unknown library table {table!r} (expert/institution/equipment/project)",
+                )
             by_table.setdefault(table, []).append(r)
         now = now_utc()
         with self.write() as c:
@@ -834,12 +1108,18 @@ class Hub:
             for table, trows in by_table.items():
                 t = core_table(table)
                 colnames = [col.key for col in t.columns]
-                existing = {r[0]: dict(zip(colnames, r, strict=True))
-                            for r in c.execute(sa.select(*[t.c[k] for k in colnames]))}
+                existing = {
+                    r[0]: dict(zip(colnames, r, strict=True))
+                    for r in c.execute(sa.select(*[t.c[k] for k in colnames]))
+                }
                 seen: set[str] = set()
                 ins: list[dict[str, Any]] = []
                 for raw in trows:
-                    r = {k: v for k, v in raw.items() if k in colnames and k not in ("rev", "seq", "updated_at")}
+                    r = {
+                        k: v
+                        for k, v in raw.items()
+                        if k in colnames and k not in ("rev", "seq", "updated_at")
+                    }
                     name = str(r.get("name") or "").strip()
                     if not name:
                         raise SyncError(400, "bad_library", f"{table}: a row without a name")
@@ -848,25 +1128,40 @@ class Hub:
                     r["id"] = rid
                     if isinstance(r.get("elements"), list):
                         r["elements"] = json.dumps(r["elements"], ensure_ascii=False)
-                    deleted = bool(raw.get("deleted")) if raw.get("deleted") not in ("", "0", "false", "False", None) else False
+                    deleted = (
+                        bool(raw.get("deleted"))
+                        if raw.get("deleted") not in ("", "0", "false", "False", None)
+                        else False
+                    )
                     r["deleted"] = deleted
                     for k, v in raw.items():  # demo style: cma_expiry_days -> a date relative to today
-                        if k.endswith("_days") and k[:-5] in colnames and isinstance(v, int | float | str) and v not in ("", None):
+                        if (
+                            k.endswith("_days")
+                            and k[:-5] in colnames
+                            and isinstance(v, int | float | str)
+                            and v not in ("", None)
+                        ):
                             from datetime import timedelta
 
-                            from qi_station.timeutil import today_local
+                            from qi_station.core.clock import today_local
 
                             r[k[:-5]] = (today_local() + timedelta(days=int(float(v)))).isoformat()
                     try:
                         # the station's own search fields, when present
-                        from qi_station.library import prepare
+                        from qi_station.db.searchtext import prepare
 
                         prep = prepare(table, {**r, "elements": r.get("elements") or "[]"})
-                        r["name_py"], r["name_initials"], r["haystack"] = prep["name_py"], prep["name_initials"], prep["haystack"]
+                        r["name_py"], r["name_initials"], r["haystack"] = (
+                            prep["name_py"],
+                            prep["name_initials"],
+                            prep["haystack"],
+                        )
                     except (ImportError, KeyError, TypeError, ValueError):
                         py, ini = pinyin_fields(name, person=(table == "expert"))
                         r["name_py"], r["name_initials"] = py, ini
-                        r["haystack"] = " ".join(str(x) for x in [name, *(raw.get(k) for k in _HAY.get(table, ()))] if x).lower()
+                        r["haystack"] = " ".join(
+                            str(x) for x in [name, *(raw.get(k) for k in _HAY.get(table, ()))] if x
+                        ).lower()
                     r = coerce_row(table, {k: wire_value(v) for k, v in r.items()})
                     seen.add(rid)
                     old = existing.get(rid)
@@ -894,8 +1189,11 @@ class Hub:
                 if tombstone_missing:
                     gone = [rid for rid, old in existing.items() if rid not in seen and not old["deleted"]]
                     for rid in gone:
-                        c.execute(t.update().where(t.c.id == rid).values(deleted=True, rev=int(existing[rid]["rev"]) + 1,
-                                                                         updated_at=now))
+                        c.execute(
+                            t.update()
+                            .where(t.c.id == rid)
+                            .values(deleted=True, rev=int(existing[rid]["rev"]) + 1, updated_at=now)
+                        )
                         written.append((table, rid))
                     stats["deleted"] += len(gone)
             self.stamp(c, written)
@@ -912,7 +1210,9 @@ class Hub:
                 r: Any = c.execute(sa.select(t.c.rev, t.c.deleted).where(t.c.id == rid)).first()
                 if r is None or r[1]:
                     continue
-                c.execute(t.update().where(t.c.id == rid).values(deleted=True, rev=r[0] + 1, updated_at=now_utc()))
+                c.execute(
+                    t.update().where(t.c.id == rid).values(deleted=True, rev=r[0] + 1, updated_at=now_utc())
+                )
                 written.append((table, rid))
                 n += 1
             self.stamp(c, written)
@@ -922,17 +1222,28 @@ class Hub:
         rows = read_library_file(Path(path))
         return self.upsert_library(rows, tombstone_missing=not partial)
 
-    def assign(self, request_id: str, *, expert_id: str | None = None, note: str | None = None,
-               priority: str | None = None, status: str | None = None) -> dict[str, Any]:
+    def assign(
+        self,
+        request_id: str,
+        *,
+        expert_id: str | None = None,
+        note: str | None = None,
+        priority: str | None = None,
+        status: str | None = None,
+    ) -> dict[str, Any]:
         """A hub-side update of a request: hub fields bump h_rev; a status move is checked with
         domain.can_move against the hub copy and flows down with the hub fields."""
         import sqlalchemy as sa
 
-        from qi_station import domain
+        from qi_station.core import domain
 
         t = core_table("request")
         with self.write() as c:
-            r: Any = c.execute(sa.select(t).where(sa.or_(t.c.id == request_id, t.c.number == request_id))).mappings().first()
+            r: Any = (
+                c.execute(sa.select(t).where(sa.or_(t.c.id == request_id, t.c.number == request_id)))
+                .mappings()
+                .first()
+            )
             if r is None:
                 raise SyncError(404, "unknown_request", f"no request {request_id!r} at this hub")
             vals: dict[str, Any] = {}
@@ -944,9 +1255,12 @@ class Hub:
                 vals["hub_priority"] = priority or None
             if status is not None and status != r["status"]:
                 if not domain.can_move(r["status"], status):
-                    self.conflict(c, "request", r["id"], "hub_move_refused",
-                                  {"from": r["status"], "to": status})
-                    raise SyncError(409, "illegal_move", f"illegal move {r['status']} -> {status} / 不允许的状态变更")
+                    self.conflict(
+                        c, "request", r["id"], "hub_move_refused", {"from": r["status"], "to": status}
+                    )
+                    raise SyncError(
+                        409, "illegal_move", f"illegal move {r['status']} -> {status} / 不允许的状态变更"
+                    )
                 vals["status"] = status
             if not vals:
                 return {"id": r["id"], "h_rev": r["h_rev"], "changed": False}
@@ -966,13 +1280,21 @@ class Hub:
         p = Path(path)
         manifest, mbytes, sig, changes = read_bundle(p)
         if manifest.get("kind") != "up":
-            raise SyncError(400, "wrong_kind", f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a station (up) bundle")
+            raise SyncError(
+                400,
+                "wrong_kind",
+                f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a station (up) bundle",
+            )
         from qi_station.sync.proto import check_versions
 
         check_versions(manifest.get("protocol"), manifest.get("schema"))
         info = self.info()
         if manifest.get("target_id") not in (info["hub_id"], info["hub_fingerprint"]):
-            raise SyncError(400, "wrong_target", f"bundle {p.name} is addressed to hub {manifest.get('target_id')!r}, not this hub ({info['hub_fingerprint']}) / 数据包不是发给本中心的")
+            raise SyncError(
+                400,
+                "wrong_target",
+                f"bundle {p.name} is addressed to hub {manifest.get('target_id')!r}, not this hub ({info['hub_fingerprint']}) / 数据包不是发给本中心的",
+            )
         code = str(manifest.get("source_id") or "")
         batch = _parse_up_changes(changes)
         hs = hub_tables()["hub_station"]
@@ -981,7 +1303,9 @@ class Hub:
             try:
                 st = self.station_by_code(c, code, lock=True)
             except SyncError:
-                raise SyncError(403, "unknown_station", f"bundle {p.name} comes from unknown station {code!r}") from None
+                raise SyncError(
+                    403, "unknown_station", f"bundle {p.name} comes from unknown station {code!r}"
+                ) from None
             if st["revoked"]:
                 raise SyncError(403, "revoked", f"station {code} was revoked / 站点已被吊销")
             enroll = manifest.get("enroll") or None
@@ -991,27 +1315,55 @@ class Hub:
                     raise SyncError(403, "bad_enroll", f"station {code} is enrolled with another key")
             else:
                 if not enroll or not isinstance(enroll, dict):
-                    raise SyncError(403, "not_enrolled", f"station {code} has not enrolled yet and the bundle carries no enrollment")
+                    raise SyncError(
+                        403,
+                        "not_enrolled",
+                        f"station {code} has not enrolled yet and the bundle carries no enrollment",
+                    )
                 pub = str(enroll.get("pubkey") or "")
                 if not _valid_pubkey(pub):
                     raise SyncError(400, "bad_pubkey", "bundle enrollment key is not an Ed25519 key")
                 check_signature(p.name, mbytes, sig, pub)
-                if st["enroll_used"] or not st["enroll_hash"] or not check_enroll_proof(st["enroll_hash"], pub, str(enroll.get("proof") or "")):
-                    raise SyncError(403, "bad_enroll_token", f"bundle {p.name}: enrollment proof does not match a valid one-time token / 注册码无效")
+                if (
+                    st["enroll_used"]
+                    or not st["enroll_hash"]
+                    or not check_enroll_proof(st["enroll_hash"], pub, str(enroll.get("proof") or ""))
+                ):
+                    raise SyncError(
+                        403,
+                        "bad_enroll_token",
+                        f"bundle {p.name}: enrollment proof does not match a valid one-time token / 注册码无效",
+                    )
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(pubkey=pub, enroll_used=True))
                 st["pubkey"] = pub
             bid = str(manifest.get("bundle_id") or "")
             if c.execute(sa.select(hb.c.bundle_id).where(hb.c.bundle_id == bid)).first() is not None:
-                return {"bundle_id": bid, "station": code, "status": "already_imported", "acked_oseq": st["acked_oseq"],
-                        "applied": 0}
+                return {
+                    "bundle_id": bid,
+                    "station": code,
+                    "status": "already_imported",
+                    "acked_oseq": st["acked_oseq"],
+                    "applied": 0,
+                }
             out = self.apply_push(c, st, batch)
             cur = manifest.get("station_cursor")
             if isinstance(cur, int) and not isinstance(cur, bool) and cur >= 0:
-                c.execute(sa.update(hs).where(hs.c.id == st["id"], hs.c.station_cursor < cur).values(station_cursor=cur))
+                c.execute(
+                    sa.update(hs)
+                    .where(hs.c.id == st["id"], hs.c.station_cursor < cur)
+                    .values(station_cursor=cur)
+                )
             c.execute(hb.insert().values(bundle_id=bid, station_code=code, kind="up", at=now_utc()))
-            self.touch(c, st, manifest.get("protocol"), manifest.get("schema"), manifest.get("station_now_ms"))
-        return {"bundle_id": bid, "station": code, "status": "imported", "acked_oseq": out["acked_oseq"],
-                "applied": out["applied"]}
+            self.touch(
+                c, st, manifest.get("protocol"), manifest.get("schema"), manifest.get("station_now_ms")
+            )
+        return {
+            "bundle_id": bid,
+            "station": code,
+            "status": "imported",
+            "acked_oseq": out["acked_oseq"],
+            "applied": out["applied"],
+        }
 
     def export_bundle(self, code: str, out: str | Path) -> dict[str, Any]:
         """A down bundle for a station: every change since the cursor it last reported (cumulative), the
@@ -1044,15 +1396,27 @@ class Hub:
             cols = block["cols"]
             counts[t] = len(block["rows"])
             dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-            lines.extend((dumps({"t": t, "row": dict(zip(cols, r, strict=True))}) + "\n").encode("utf-8")
-                         for r in block["rows"])
+            lines.extend(
+                (dumps({"t": t, "row": dict(zip(cols, r, strict=True))}) + "\n").encode("utf-8")
+                for r in block["rows"]
+            )
         info = self.meta()
         bid = uuid7()
         manifest = {
-            "bundle_id": bid, "kind": "down", "source_id": info["hub_id"], "target_id": st["code"],
-            "station_id": st["id"], "station_name": st["name"], "hub_pubkey": info["hub_pubkey"],
-            "protocol": PROTOCOL, "schema": schema_head(), "from": since, "to": page["next"],
-            "acked_oseq": int(st["acked_oseq"]), "counts": counts, "created_at": to_db(now_utc()),
+            "bundle_id": bid,
+            "kind": "down",
+            "source_id": info["hub_id"],
+            "target_id": st["code"],
+            "station_id": st["id"],
+            "station_name": st["name"],
+            "hub_pubkey": info["hub_pubkey"],
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+            "from": since,
+            "to": page["next"],
+            "acked_oseq": int(st["acked_oseq"]),
+            "counts": counts,
+            "created_at": to_db(now_utc()),
             "horizon": int(page.get("horizon") or 0),
         }
         if resync:
@@ -1063,8 +1427,16 @@ class Hub:
 
             outp = outp / bundle_name("down", since, page["next"], st["code"], bid)
         write_bundle(outp, manifest, lines, info["hub_privkey"])
-        return {"file": str(outp), "bundle_id": bid, "station": st["code"], "from": since, "to": page["next"],
-                "rows": sum(counts.values()), "acked_oseq": manifest["acked_oseq"], "resync": resync}
+        return {
+            "file": str(outp),
+            "bundle_id": bid,
+            "station": st["code"],
+            "from": since,
+            "to": page["next"],
+            "rows": sum(counts.values()),
+            "acked_oseq": manifest["acked_oseq"],
+            "resync": resync,
+        }
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -1113,7 +1485,7 @@ def _valid_pubkey(pub: str) -> bool:
 
 def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
     for i in range(0, len(xs), n):
-        yield xs[i:i + n]
+        yield xs[i : i + n]
 
 
 def _parse_up_changes(changes: bytes) -> list[dict[str, Any]]:
@@ -1159,9 +1531,9 @@ class _SaExec:
 
 
 def demo_library_rows() -> list[tuple[str, dict[str, Any]]]:
-    """The demo library from data/demo (through qi_station.demo when it exists, else the JSON files)."""
+    """The demo library from data/demo (through qi_station.services.demo when it exists, else the JSON files)."""
     try:
-        from qi_station import demo  # type: ignore[attr-defined]
+        from qi_station.services import demo  # type: ignore[attr-defined]
 
         loader = getattr(demo, "library_rows", None) or getattr(demo, "load_library", None)
         if loader is not None:
@@ -1171,7 +1543,7 @@ def demo_library_rows() -> list[tuple[str, dict[str, Any]]]:
             return [(t, r) for t, r in got if t in LIBRARY_TABLES]
     except Exception:  # noqa: BLE001 - fall back to the files
         pass
-    from qi_station.config import repo_data_dir
+    from qi_station.db.paths import repo_data_dir
 
     d = repo_data_dir() / "demo"
     out: list[tuple[str, dict[str, Any]]] = []
@@ -1240,9 +1612,15 @@ def read_library_file(path: Path, default_table: str | None = None) -> list[tupl
     for i, (tname, r) in enumerate(raw, start=1):
         if not isinstance(r, dict):
             raise SyncError(400, "bad_library", f"{path.name}: row {i} is not an object")
-        t = str(r.pop("table", None) or r.pop("kind", None) or tname or default_table or "").lower().rstrip("s")
+        t = (
+            str(r.pop("table", None) or r.pop("kind", None) or tname or default_table or "")
+            .lower()
+            .rstrip("s")
+        )
         if t not in LIBRARY_TABLES:
-            raise SyncError(400, "bad_library", f"{path.name}: row {i}: unknown table {t!r} (add a 'table' column)")
+            raise SyncError(
+                400, "bad_library", f"{path.name}: row {i}: unknown table {t!r} (add a 'table' column)"
+            )
         clean = {k: (None if v == "" else v) for k, v in r.items()}
         out.append((t, clean))
     return out

@@ -12,12 +12,19 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qi_station import domain
-from qi_station.errors import NotFoundError, ValidationError
-from qi_station.timeutil import env_now, local
+from qi_station.core import domain
+from qi_station.core.clock import env_now, local
+from qi_station.core.errors import NotFoundError, ValidationError
 
-KINDS = {"expert": "expert", "institution": "institution", "equipment": "equipment", "project": "project",
-         "experts": "expert", "institutions": "institution", "projects": "project"}
+KINDS = {
+    "expert": "expert",
+    "institution": "institution",
+    "equipment": "equipment",
+    "project": "project",
+    "experts": "expert",
+    "institutions": "institution",
+    "projects": "project",
+}
 W_ELEMENT, W_CITY, W_QUALIFIED, MAX_LOAD = 10, 5, 4, 5
 CANDIDATES = 200
 
@@ -33,7 +40,8 @@ def _elements(raw: str | None) -> list[str]:
 def _request(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
     row = conn.execute(
         "SELECT r.id, r.elements, e.city_code FROM request r JOIN enterprise e ON e.id = r.enterprise_id "
-        "WHERE r.id = ? OR r.number = ?", (key, key.upper())
+        "WHERE r.id = ? OR r.number = ?",
+        (key, key.upper()),
     ).fetchone()
     if row is None:
         raise NotFoundError("request", key)
@@ -47,7 +55,9 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
 
     table = KINDS.get(kind)
     if table is None:
-        raise ValidationError("kind", "choice", f"kind must be one of expert, institution, equipment, project: {kind!r}")
+        raise ValidationError(
+            "kind", "choice", f"kind must be one of expert, institution, equipment, project: {kind!r}"
+        )
     today = local(env_now()).date().isoformat()
     conn = connect(db_path)
     try:
@@ -70,7 +80,9 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
             f"FROM {table} t WHERE t.deleted = 0 AND ({el_expr}) > 0 "
             f"ORDER BY el * {W_ELEMENT} + sc * {W_CITY} + q * {W_QUALIFIED} DESC, t.name LIMIT :n"
         )
-        rows = conn.execute(sql, {"city": city or "", "today": today, "n": max(limit * 5, CANDIDATES)}).fetchall()
+        rows = conn.execute(
+            sql, {"city": city or "", "today": today, "n": max(limit * 5, CANDIDATES)}
+        ).fetchall()
         ids = [r["id"] for r in rows]
         loads: dict[str, int] = {}
         if ids:
@@ -93,18 +105,20 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
     for r in rows:
         load = loads.get(r["id"], 0)
         score = r["el"] * W_ELEMENT + r["sc"] * W_CITY + r["q"] * W_QUALIFIED - min(load, MAX_LOAD)
-        out.append({
-            "id": r["id"],
-            "name": r["name"],
-            "kind": table,
-            "city_code": r["city_code"],
-            "city_name": domain.CITIES.get(r["city_code"] or "", ""),
-            "elements": _elements(r["elements"]),
-            "score": score,
-            "element_match": r["el"],
-            "same_city": bool(r["sc"]),
-            "qualified": bool(r["q"]),
-            "load": load,
-        })
+        out.append(
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "kind": table,
+                "city_code": r["city_code"],
+                "city_name": domain.CITIES.get(r["city_code"] or "", ""),
+                "elements": _elements(r["elements"]),
+                "score": score,
+                "element_match": r["el"],
+                "same_city": bool(r["sc"]),
+                "qualified": bool(r["q"]),
+                "load": load,
+            }
+        )
     out.sort(key=lambda d: (-d["score"], d["name"]))
     return out[:limit]

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from qi_station.clikit import OPTS, emit_json, error, handle_errors
+from qi_station.cli.kit import OPTS, emit_json, error, handle_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,22 +31,32 @@ def sync_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except SyncError as e:
             error(f"error: {e.message} [{e.code}]")
-            raise typer.Exit(3 if e.status == 426 else (2 if e.status in (400, 422) and e.code.startswith("bad_") and e.code != "bad_signature" else 1)) from None
+            raise typer.Exit(
+                3
+                if e.status == 426
+                else (
+                    2
+                    if e.status in (400, 422) and e.code.startswith("bad_") and e.code != "bad_signature"
+                    else 1
+                )
+            ) from None
 
     return handle_errors(wrapper)  # type: ignore[return-value]
 
 
 def _db() -> Path:
-    from qi_station.clikit import station_db
+    from qi_station.cli.kit import station_db
 
     return station_db()
 
 
 # ---- sync -----------------------------------------------------------------------------------
 @sync_app.callback(invoke_without_command=True)
-def sync_main(ctx: typer.Context,
-              as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-              retries: int = typer.Option(5, "--retries", min=0, max=100, help="retries on network trouble")) -> None:
+def sync_main(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    retries: int = typer.Option(5, "--retries", min=0, max=100, help="retries on network trouble"),
+) -> None:
     """Push pending changes, then pull from the hub (retries with backoff; progress on stderr)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -55,7 +65,7 @@ def sync_main(ctx: typer.Context,
 
 @sync_errors
 def _run_sync(as_json: bool, retries: int) -> None:
-    from qi_station.sync.client import run_sync
+    from qi_station.sync.station.client import run_sync
 
     db = _db()
     if as_json or not sys.stderr.isatty():
@@ -64,13 +74,23 @@ def _run_sync(as_json: bool, retries: int) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      console=Console(stderr=True), transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
             tasks: dict[str, Any] = {}
 
             def cb(phase: str, done: int, total: int | None) -> None:
                 if phase not in tasks:
-                    labels = {"push": "上传 push", "pull": "下载 pull", "retry": "重试 retry", "restore": "恢复 restore"}
+                    labels = {
+                        "push": "上传 push",
+                        "pull": "下载 pull",
+                        "retry": "重试 retry",
+                        "restore": "恢复 restore",
+                    }
                     tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
                 bar.update(tasks[phase], completed=done, total=total)
 
@@ -78,16 +98,20 @@ def _run_sync(as_json: bool, retries: int) -> None:
     if as_json:
         emit_json(res)
     else:
-        typer.echo(f"sync ok: pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']} / 同步完成")
+        typer.echo(
+            f"sync ok: pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']} / 同步完成"
+        )
 
 
 @sync_app.command("enroll")
 @sync_errors
-def sync_enroll(token: str = typer.Option(..., "--token", help="one-time enrollment token from `hub add-station`"),
-                hub: str | None = typer.Option(None, "--hub", help="hub URL; omit for offline (bundle) enrollment"),
-                as_json: bool = typer.Option(False, "--json")) -> None:
+def sync_enroll(
+    token: str = typer.Option(..., "--token", help="one-time enrollment token from `hub add-station`"),
+    hub: str | None = typer.Option(None, "--hub", help="hub URL; omit for offline (bundle) enrollment"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Enroll this station with the hub (online with --hub, else offline by bundle)."""
-    from qi_station.sync.client import enroll
+    from qi_station.sync.station.client import enroll
 
     res = enroll(_db(), token, hub)
     if as_json:
@@ -95,11 +119,15 @@ def sync_enroll(token: str = typer.Option(..., "--token", help="one-time enrollm
     elif res["mode"] == "online":
         typer.echo(f"enrolled as {res['station']} with {res['hub']} / 注册成功")
         if res.get("restored"):
-            typer.echo("restored from the hub / 已从中心恢复: "
-                       + ", ".join(f"{t} {n}" for t, n in res["restored"].items()))
+            typer.echo(
+                "restored from the hub / 已从中心恢复: "
+                + ", ".join(f"{t} {n}" for t, n in res["restored"].items())
+            )
         if res.get("restore_error"):
-            typer.echo(f"restore from the hub not finished ({res['restore_error']}); "
-                       "`qi-station sync` completes it / 恢复未完成，请运行 qi-station sync")
+            typer.echo(
+                f"restore from the hub not finished ({res['restore_error']}); "
+                "`qi-station sync` completes it / 恢复未完成，请运行 qi-station sync"
+            )
     else:
         typer.echo(f"offline enrollment prepared for {res['station']}: {res['next']}")
 
@@ -108,22 +136,33 @@ def sync_enroll(token: str = typer.Option(..., "--token", help="one-time enrollm
 @sync_errors
 def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     """Hub, last success, pending changes, last error."""
-    from qi_station.sync.client import sync_status
+    from qi_station.sync.station.client import sync_status
 
     st = sync_status(_db())
     if as_json:
         emit_json(st)
         return
-    for k in ("station", "hub", "enrolled", "last_success", "pending", "last_error", "pull_cursor", "conflicts"):
+    for k in (
+        "station",
+        "hub",
+        "enrolled",
+        "last_success",
+        "pending",
+        "last_error",
+        "pull_cursor",
+        "conflicts",
+    ):
         typer.echo(f"{k:13} {st.get(k) if st.get(k) is not None else '-'}")
 
 
 @sync_app.command("export-bundle")
 @sync_errors
-def sync_export(out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
-                as_json: bool = typer.Option(False, "--json")) -> None:
+def sync_export(
+    out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Write everything the hub has not acknowledged into a signed bundle (for a USB stick)."""
-    from qi_station.sync.client import export_bundle
+    from qi_station.sync.station.client import export_bundle
 
     res = export_bundle(_db(), out)
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['changes']} changes)")
@@ -131,18 +170,22 @@ def sync_export(out: Path = typer.Option(..., "--out", help="bundle file (or a d
 
 @sync_app.command("import-bundle")
 @sync_errors
-def sync_import(file: Path = typer.Argument(..., help="a bundle exported by the hub"),
-                as_json: bool = typer.Option(False, "--json")) -> None:
+def sync_import(
+    file: Path = typer.Argument(..., help="a bundle exported by the hub"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Import a hub bundle (library updates, hub decisions, acknowledgements)."""
-    from qi_station.sync.client import import_bundle
+    from qi_station.sync.station.client import import_bundle
 
     res = import_bundle(_db(), file)
-    emit_json(res) if as_json else typer.echo(f"{res['status']}: {res['applied']} rows, pending {res['pending']}")
+    emit_json(res) if as_json else typer.echo(
+        f"{res['status']}: {res['applied']} rows, pending {res['pending']}"
+    )
 
 
 # ---- hub ------------------------------------------------------------------------------------
 def _hub(url: str | None, *, init: bool = False) -> Any:
-    from qi_station.sync.hubstore import Hub
+    from qi_station.sync.hub.store import Hub
 
     h = Hub(url)
     return h if init else h.require()
@@ -150,34 +193,47 @@ def _hub(url: str | None, *, init: bool = False) -> Any:
 
 @hub_app.command("init")
 @sync_errors
-def hub_init(database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
-             library: Path | None = typer.Option(None, "--library", help="library file (csv/xlsx/json); default: demo data"),
-             as_json: bool = typer.Option(False, "--json")) -> None:
+def hub_init(
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    library: Path | None = typer.Option(
+        None, "--library", help="library file (csv/xlsx/json); default: demo data"
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Create or upgrade the hub database, its keys, and load the library."""
     res = _hub(database_url, init=True).init(library)
     if as_json:
         emit_json(res)
     else:
-        typer.echo(f"hub ready at {res['database']} (hub key {res['hub_fingerprint']}); library: {res.get('library', 'unchanged')}")
+        typer.echo(
+            f"hub ready at {res['database']} (hub key {res['hub_fingerprint']}); library: {res.get('library', 'unchanged')}"
+        )
 
 
 @hub_app.command("serve")
 @sync_errors
-def hub_serve(database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
-              host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8787, "--port"),
-              workers: int = typer.Option(1, "--workers", min=1, max=64)) -> None:
+def hub_serve(
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8787, "--port"),
+    workers: int = typer.Option(1, "--workers", min=1, max=64),
+) -> None:
     """Serve the sync API (OpenAPI at /openapi.json)."""
-    from qi_station.sync.hub import serve
+    from qi_station.sync.hub.server import serve
 
     serve(database_url, host, port, workers)
 
 
 @hub_app.command("add-station")
 @sync_errors
-def hub_add_station(code: str = typer.Argument(...), name: str = typer.Option(..., "--name"),
-                    reissue: bool = typer.Option(False, "--reissue",
-                                                 help="new token for an enrolled station (rebuild a lost station database)"),
-                    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+def hub_add_station(
+    code: str = typer.Argument(...),
+    name: str = typer.Option(..., "--name"),
+    reissue: bool = typer.Option(
+        False, "--reissue", help="new token for an enrolled station (rebuild a lost station database)"
+    ),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+) -> None:
     """Register a station; the LAST output line is its one-time enrollment token."""
     res = _hub(database_url).add_station(code, name, reissue=reissue)
     typer.echo(f"station {res['code']} ({res['name']}) id {res['station_id']}; one-time enrollment token:")
@@ -186,8 +242,10 @@ def hub_add_station(code: str = typer.Argument(...), name: str = typer.Option(..
 
 @hub_app.command("revoke-station")
 @sync_errors
-def hub_revoke(code: str = typer.Argument(...),
-               database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+def hub_revoke(
+    code: str = typer.Argument(...),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+) -> None:
     """Revoke a station's token (its calls and bundles are refused from now on)."""
     _hub(database_url).revoke_station(code)
     typer.echo(f"station {code.upper()} revoked")
@@ -195,8 +253,10 @@ def hub_revoke(code: str = typer.Argument(...),
 
 @hub_app.command("stations")
 @sync_errors
-def hub_stations(as_json: bool = typer.Option(False, "--json"),
-                 database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+def hub_stations(
+    as_json: bool = typer.Option(False, "--json"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+) -> None:
     """Stations with their sync state."""
     rows = _hub(database_url).stations()
     if as_json:
@@ -204,15 +264,19 @@ def hub_stations(as_json: bool = typer.Option(False, "--json"),
         return
     for r in rows:
         state = "revoked" if r["revoked"] else ("enrolled" if r["enrolled"] else "waiting")
-        typer.echo(f"{r['code']:12} {state:9} acked {r['acked_oseq']:>7}  seen {r['last_seen'] or '-'}  {r['name']}")
+        typer.echo(
+            f"{r['code']:12} {state:9} acked {r['acked_oseq']:>7}  seen {r['last_seen'] or '-'}  {r['name']}"
+        )
 
 
 @hub_app.command("import-library")
 @sync_errors
-def hub_import_library(path: Path = typer.Argument(...),
-                       database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
-                       partial: bool = typer.Option(False, "--partial", help="do not tombstone rows missing from the file"),
-                       as_json: bool = typer.Option(False, "--json")) -> None:
+def hub_import_library(
+    path: Path = typer.Argument(...),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    partial: bool = typer.Option(False, "--partial", help="do not tombstone rows missing from the file"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Import the library (csv/xlsx/json): adds, updates, and tombstones rows that are marked deleted or
     (unless --partial) missing from the tables present in the file."""
     res = _hub(database_url).import_library(path, partial=partial)
@@ -221,19 +285,26 @@ def hub_import_library(path: Path = typer.Argument(...),
 
 @hub_app.command("import-bundle")
 @sync_errors
-def hub_import_bundle(file: Path = typer.Argument(...),
-                      database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
-                      as_json: bool = typer.Option(False, "--json")) -> None:
+def hub_import_bundle(
+    file: Path = typer.Argument(...),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Import a station (up) bundle through the same apply code as HTTP push."""
     res = _hub(database_url).import_bundle(file)
-    emit_json(res) if as_json else typer.echo(f"{res['status']}: station {res['station']}, {res['applied']} changes, acked {res['acked_oseq']}")
+    emit_json(res) if as_json else typer.echo(
+        f"{res['status']}: station {res['station']}, {res['applied']} changes, acked {res['acked_oseq']}"
+    )
 
 
 @hub_app.command("export-bundle")
 @sync_errors
-def hub_export_bundle(station: str = typer.Option(..., "--station"), out: Path = typer.Option(..., "--out"),
-                      database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
-                      as_json: bool = typer.Option(False, "--json")) -> None:
+def hub_export_bundle(
+    station: str = typer.Option(..., "--station"),
+    out: Path = typer.Option(..., "--out"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Write a signed bundle for a station (everything since what it last reported, plus the ack)."""
     res = _hub(database_url).export_bundle(station, out)
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['rows']} rows)")
@@ -241,22 +312,30 @@ def hub_export_bundle(station: str = typer.Option(..., "--station"), out: Path =
 
 @hub_app.command("purge-tombstones")
 @sync_errors
-def hub_purge(days: int | None = typer.Option(None, "--days", min=0,
-                                              help="keep tombstones this many days (default QI_HUB_TOMBSTONE_DAYS or 365)"),
-              database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
-              as_json: bool = typer.Option(False, "--json")) -> None:
+def hub_purge(
+    days: int | None = typer.Option(
+        None, "--days", min=0, help="keep tombstones this many days (default QI_HUB_TOMBSTONE_DAYS or 365)"
+    ),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Delete library tombstones older than the horizon; stations behind it get 410 and resync."""
     res = _hub(database_url).purge_tombstones(days)
-    emit_json(res) if as_json else typer.echo(f"purged {res['purged']} tombstones; horizon seq {res['horizon']}")
+    emit_json(res) if as_json else typer.echo(
+        f"purged {res['purged']} tombstones; horizon seq {res['horizon']}"
+    )
 
 
 @hub_app.command("assign")
 @sync_errors
-def hub_assign(request: str = typer.Argument(..., help="request id or number"),
-               expert: str | None = typer.Option(None, "--expert", help="expert id assigned by the province"),
-               note: str | None = typer.Option(None, "--note"), priority: str | None = typer.Option(None, "--priority"),
-               status: str | None = typer.Option(None, "--status", help="a status move checked by the lifecycle"),
-               database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP)) -> None:
+def hub_assign(
+    request: str = typer.Argument(..., help="request id or number"),
+    expert: str | None = typer.Option(None, "--expert", help="expert id assigned by the province"),
+    note: str | None = typer.Option(None, "--note"),
+    priority: str | None = typer.Option(None, "--priority"),
+    status: str | None = typer.Option(None, "--status", help="a status move checked by the lifecycle"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+) -> None:
     """Hub-side update of a request (flows down to its station)."""
     res = _hub(database_url).assign(request, expert_id=expert, note=note, priority=priority, status=status)
     typer.echo(f"request {res['id']}: h_rev {res['h_rev']}{'' if res['changed'] else ' (no change)'}")
@@ -264,7 +343,7 @@ def hub_assign(request: str = typer.Argument(..., help="request id or number"),
 
 def _mount_reports() -> None:
     try:
-        from qi_station.reports.cli import hub_report_app  # type: ignore[import-not-found,unused-ignore]
+        from qi_station.cli.report import hub_report_app  # type: ignore[import-not-found,unused-ignore]
     except Exception:  # noqa: BLE001 - the reports module may not exist yet
         return
     hub_app.add_typer(hub_report_app, name="report")
@@ -275,7 +354,7 @@ _ = OPTS
 
 
 def standalone() -> typer.Typer:
-    """``python -m qi_station.sync.cli [--db PATH] sync|hub ...`` (the same commands without the main CLI)."""
+    """``python -m qi_station.cli.sync [--db PATH] sync|hub ...`` (the same commands without the main CLI)."""
     root = typer.Typer(no_args_is_help=True)
 
     @root.callback()

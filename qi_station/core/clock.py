@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import secrets
-import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from qi_station.errors import ValidationError
+from qi_station.core.errors import ValidationError
 
 TZ = ZoneInfo("Asia/Shanghai")
 DB_FMT = "%Y-%m-%d %H:%M:%S.%f"
@@ -38,7 +35,9 @@ def parse_datetime(text: str, field: str = "received_at") -> datetime:
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError(field, "iso8601", f"not an ISO-8601 time: {text!r} / 时间格式应为 ISO-8601") from None
+        raise ValidationError(
+            field, "iso8601", f"not an ISO-8601 time: {text!r} / 时间格式应为 ISO-8601"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=TZ)
     return dt.astimezone(UTC).replace(tzinfo=None)
@@ -48,7 +47,9 @@ def parse_date(text: str, field: str = "promised") -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ValidationError(field, "date", f"not a date YYYY-MM-DD: {text!r} / 日期格式应为 YYYY-MM-DD") from None
+        raise ValidationError(
+            field, "date", f"not a date YYYY-MM-DD: {text!r} / 日期格式应为 YYYY-MM-DD"
+        ) from None
 
 
 def local(dt: datetime) -> datetime:
@@ -86,7 +87,9 @@ def month_bounds_utc(month: str) -> tuple[datetime, datetime]:
         y, m = (int(x) for x in month.split("-"))
         start = datetime(y, m, 1, tzinfo=TZ)
     except (ValueError, TypeError):
-        raise ValidationError("month", "yyyy-mm", f"not a month YYYY-MM: {month!r} / 月份格式应为 YYYY-MM") from None
+        raise ValidationError(
+            "month", "yyyy-mm", f"not a month YYYY-MM: {month!r} / 月份格式应为 YYYY-MM"
+        ) from None
     end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=TZ)
     return (
         start.astimezone(UTC).replace(tzinfo=None),
@@ -103,19 +106,6 @@ def last_full_month(today: date | None = None) -> str:
     d = today or today_local()
     first = d.replace(day=1) - timedelta(days=1)
     return f"{first.year}-{first.month:02d}"
-
-
-def uuid7(ms: int | None = None) -> str:
-    """RFC 9562 UUIDv7 as a string: 48-bit ms timestamp, version, 74 random bits."""
-    if ms is None:
-        ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(secrets.token_bytes(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
 
 
 def env_now() -> datetime:

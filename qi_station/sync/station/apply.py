@@ -42,7 +42,9 @@ def kv_get(conn: sqlite3.Connection, k: str, default: str | None = None) -> str 
 
 
 def kv_set(conn: sqlite3.Connection, k: str, v: Any) -> None:
-    conn.execute("INSERT INTO kv(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", (k, str(v)))
+    conn.execute(
+        "INSERT INTO kv(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", (k, str(v))
+    )
 
 
 def kv_del(conn: sqlite3.Connection, k: str) -> None:
@@ -98,18 +100,23 @@ def fix_oseq(conn: sqlite3.Connection) -> int:
 def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[str, Any]]:
     """The oldest outbox rows. A full batch is cut after its last request/enterprise row: every ledger
     transaction ends with one, so an event never travels without the request it belongs to."""
-    rows = conn.execute("SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq LIMIT ?",
-                        (limit,)).fetchall()
+    rows = conn.execute(
+        "SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq LIMIT ?", (limit,)
+    ).fetchall()
     if len(rows) == limit:
         cut = max((i for i, r in enumerate(rows) if r[1] in ("request", "enterprise")), default=-1)
         if cut >= 0:
-            rows = rows[:cut + 1]
+            rows = rows[: cut + 1]
         else:  # no boundary inside: extend to the end of the transaction group
-            end = conn.execute("SELECT MIN(oseq) FROM outbox WHERE oseq > ? AND table_name IN ('request', 'enterprise')",
-                               (rows[-1][0],)).fetchone()[0]
+            end = conn.execute(
+                "SELECT MIN(oseq) FROM outbox WHERE oseq > ? AND table_name IN ('request', 'enterprise')",
+                (rows[-1][0],),
+            ).fetchone()[0]
             if end is not None:
-                rows = conn.execute("SELECT oseq, table_name, op, row_json, hlc FROM outbox WHERE oseq <= ? "
-                                    "ORDER BY oseq", (end,)).fetchall()
+                rows = conn.execute(
+                    "SELECT oseq, table_name, op, row_json, hlc FROM outbox WHERE oseq <= ? ORDER BY oseq",
+                    (end,),
+                ).fetchall()
     return [{"oseq": r[0], "table": r[1], "op": r[2], "row": json.loads(r[3]), "hlc": r[4]} for r in rows]
 
 
@@ -118,12 +125,14 @@ def outbox_lines(conn: sqlite3.Connection) -> tuple[list[bytes], int, int, dict[
     counts: dict[str, int] = {}
     lo = hi = 0
     for oseq, t, op, row_json, hlc in conn.execute(
-            "SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq"):
+        "SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq"
+    ):
         lo = lo or oseq
         hi = oseq
         counts[t] = counts.get(t, 0) + 1
-        lines.append(f'{{"oseq":{int(oseq)},"table":{json.dumps(t)},"op":{json.dumps(op)},"hlc":{json.dumps(hlc)},"row":{row_json}}}\n'
-                     .encode())
+        lines.append(
+            f'{{"oseq":{int(oseq)},"table":{json.dumps(t)},"op":{json.dumps(op)},"hlc":{json.dumps(hlc)},"row":{row_json}}}\n'.encode()
+        )
     return lines, lo, hi, counts
 
 
@@ -170,8 +179,10 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bo
             if len(keep) != len(cols):
                 rows = [[r[i] for i in keep] for r in rows]
         guard = f"excluded.rev >= {t}.rev OR {t}.seq < 0" if resync else f"excluded.rev > {t}.rev"
-        sql = (f"INSERT INTO {t} ({', '.join(kc)}) VALUES ({values}) "
-               f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {guard}")
+        sql = (
+            f"INSERT INTO {t} ({', '.join(kc)}) VALUES ({values}) "
+            f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {guard}"
+        )
         idx = _defer_indexes(conn, t, len(rows))
         conn.executemany(sql, rows)
         for isql in idx:  # same transaction: a crash rolls the DROP back with everything else
@@ -195,8 +206,10 @@ def _defer_indexes(conn: sqlite3.Connection, table: str, incoming: int) -> list[
     have = int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
     if have * 2 > incoming:
         return []
-    idx = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-                       (table,)).fetchall()
+    idx = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table,),
+    ).fetchall()
     for name, _sql in idx:
         conn.execute(f'DROP INDEX "{name}"')
     return [str(sql) for _name, sql in idx]
@@ -212,8 +225,10 @@ def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
     local: dict[str, dict[str, Any]] = {}
     sel = ", ".join(fields)
     for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        for r in conn.execute(f"SELECT {sel} FROM request WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+        chunk = ids[i : i + 500]
+        for r in conn.execute(
+            f"SELECT {sel} FROM request WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+        ):
             local[r[0]] = dict(zip(fields, r, strict=True))
     code = station_code(conn) or ""
     for rid, inc in incoming.items():
@@ -222,46 +237,95 @@ def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
             continue
         adopt = int(inc["s_rev"] or 0) >= int(loc["s_rev"] or 0)
         new_status = inc["status"] if adopt else loc["status"]
-        conn.execute(f"UPDATE request SET {', '.join(f + ' = ?' for f in HUB_REQUEST_FIELDS)}, h_rev = ?, seq = ?, "
-                     "status = ? WHERE id = ?",
-                     (*(inc[f] for f in HUB_REQUEST_FIELDS), inc["h_rev"], inc["seq"], new_status, rid))
+        conn.execute(
+            f"UPDATE request SET {', '.join(f + ' = ?' for f in HUB_REQUEST_FIELDS)}, h_rev = ?, seq = ?, "
+            "status = ? WHERE id = ?",
+            (*(inc[f] for f in HUB_REQUEST_FIELDS), inc["h_rev"], inc["seq"], new_status, rid),
+        )
         data: dict[str, Any] = {"h_rev": inc["h_rev"], **{f: inc[f] for f in HUB_REQUEST_FIELDS}}
         if inc["status"] != loc["status"]:
             data["hub_status"] = inc["status"]
             data["adopted"] = adopt
-        append_hub_event(conn, rid, code, from_status=loc["status"], to_status=new_status,
-                         note=inc.get("hub_note"), data=data)
+        append_hub_event(
+            conn,
+            rid,
+            code,
+            from_status=loc["status"],
+            to_status=new_status,
+            note=inc.get("hub_note"),
+            data=data,
+        )
     return len(incoming)
 
 
-EVENT_COLS = ("id", "request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data",
-              "prev_hash", "hash")
+EVENT_COLS = (
+    "id",
+    "request_id",
+    "n",
+    "at",
+    "actor",
+    "kind",
+    "from_status",
+    "to_status",
+    "note",
+    "data",
+    "prev_hash",
+    "hash",
+)
 
 
-def append_hub_event(conn: sqlite3.Connection, request_id: str, code: str, *, from_status: str | None,
-                     to_status: str | None, note: str | None, data: dict[str, Any]) -> dict[str, Any]:
+def append_hub_event(
+    conn: sqlite3.Connection,
+    request_id: str,
+    code: str,
+    *,
+    from_status: str | None,
+    to_status: str | None,
+    note: str | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
     """Append a ``kind="hub"`` event with the ledger's own chain logic (n, prev_hash, hash as
     ``ledger.append_event``) and its outbox row, in the caller's transaction. The station is the only
     writer of a request's chain, so the hub's copy (filled by push) is identical and never forks."""
-    from qi_station.db.session import dumps
-    from qi_station.ledger import GENESIS, event_hash, hlc_now
-    from qi_station.timeutil import now_utc, to_db, uuid7
+    from qi_station.core.chain import GENESIS, canonical, event_hash
+    from qi_station.core.clock import now_utc, to_db
+    from qi_station.core.ids import hlc_now, uuid7
 
-    last = conn.execute("SELECT n, hash, at FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1",
-                        (request_id,)).fetchone()
+    last = conn.execute(
+        "SELECT n, hash, at FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1", (request_id,)
+    ).fetchone()
     now = to_db(now_utc())
     at = max(now, str(last[2])) if last else now  # the ledger stays in time order even on a slow clock
     n = (int(last[0]) + 1) if last else 1
     prev = last[1] if last else GENESIS
-    ev: dict[str, Any] = {"id": uuid7(), "request_id": request_id, "n": n, "at": at, "actor": "hub", "kind": "hub",
-                          "from_status": from_status, "to_status": to_status, "note": note, "data": dumps(data),
-                          "prev_hash": prev}
-    ev["hash"] = event_hash(prev, {k: ev[k] for k in ("request_id", "n", "at", "actor", "kind", "from_status",
-                                                      "to_status", "note", "data")})
-    conn.execute(f"INSERT INTO request_event ({', '.join(EVENT_COLS)}) VALUES ({', '.join('?' * len(EVENT_COLS))})",
-                 [ev[k] for k in EVENT_COLS])
-    conn.execute("INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                 ("request_event", ev["id"], "insert", dumps(ev), hlc_now(code or "-"), now))
+    ev: dict[str, Any] = {
+        "id": uuid7(),
+        "request_id": request_id,
+        "n": n,
+        "at": at,
+        "actor": "hub",
+        "kind": "hub",
+        "from_status": from_status,
+        "to_status": to_status,
+        "note": note,
+        "data": canonical(data),
+        "prev_hash": prev,
+    }
+    ev["hash"] = event_hash(
+        prev,
+        {
+            k: ev[k]
+            for k in ("request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data")
+        },
+    )
+    conn.execute(
+        f"INSERT INTO request_event ({', '.join(EVENT_COLS)}) VALUES ({', '.join('?' * len(EVENT_COLS))})",
+        [ev[k] for k in EVENT_COLS],
+    )
+    conn.execute(
+        "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        ("request_event", ev["id"], "insert", canonical(ev), hlc_now(code or "-"), now),
+    )
     return ev
 
 
@@ -289,8 +353,14 @@ def _sweep_library(conn: sqlite3.Connection) -> int:
     return sum(conn.execute(f"DELETE FROM {t} WHERE seq < 0").rowcount for t in LIBRARY_TABLES)
 
 
-def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | None = None,
-               extra_kv: dict[str, str] | None = None, snapshot: bool = False) -> dict[str, Any]:
+def apply_page(
+    conn: sqlite3.Connection,
+    page: dict[str, Any],
+    *,
+    acked: int | None = None,
+    extra_kv: dict[str, str] | None = None,
+    snapshot: bool = False,
+) -> dict[str, Any]:
     """Apply one page and move the cursor in the SAME transaction (a crash loses at most this page).
 
     During a resync pass (``start_resync``) pages advance ``resync_cursor``; the last page sweeps the
@@ -316,8 +386,12 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | N
         elif resyncing(conn):
             rc = kv_int(conn, "resync_cursor")
             if frm > rc:
-                raise SyncError(409, "gap", f"snapshot page starts at hub seq {frm} but the resync is at {rc}",
-                                expected=rc)
+                raise SyncError(
+                    409,
+                    "gap",
+                    f"snapshot page starts at hub seq {frm} but the resync is at {rc}",
+                    expected=rc,
+                )
             n = apply_tables(conn, page.get("tables") or {}, resync=True)
             kv_set(conn, "resync_cursor", max(rc, to))
             if not page.get("more"):
@@ -328,8 +402,12 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], *, acked: int | N
         else:
             stale = to <= cur
             if frm > cur:
-                raise SyncError(409, "gap", f"changes start after hub seq {frm} but this station is at {cur}: need an earlier bundle / 缺少更早的数据包",
-                                expected=cur)
+                raise SyncError(
+                    409,
+                    "gap",
+                    f"changes start after hub seq {frm} but this station is at {cur}: need an earlier bundle / 缺少更早的数据包",
+                    expected=cur,
+                )
             if to > cur:
                 n = apply_tables(conn, page.get("tables") or {})
                 kv_set(conn, "pull_cursor", to)
@@ -376,9 +454,9 @@ def _runs_to_tables(body: bytes) -> dict[str, Any] | None:
     while pos < n:
         line = lines[pos]
         q = line.find(b'"', 6)
-        if not line.startswith(b'{"t":"') or q < 0 or line[q:q + 9] != b'","row":{':
+        if not line.startswith(b'{"t":"') or q < 0 or line[q : q + 9] != b'","row":{':
             return None
-        prefix = line[:q + 8]
+        prefix = line[: q + 8]
         t = line[6:q].decode("utf-8")
         end = pos + 1
         while end < n and lines[end].startswith(prefix):
@@ -417,21 +495,27 @@ def _lines_to_tables_slow(body: bytes) -> dict[str, Any]:
 
 
 def log_start(conn: sqlite3.Connection, mode: str) -> int:
-    from qi_station.timeutil import now_utc, to_db
+    from qi_station.core.clock import now_utc, to_db
 
     with tx(conn):
-        cur = conn.execute("INSERT INTO sync_log(started_at, mode, pushed, pulled, ok) VALUES (?, ?, 0, 0, 0)",
-                           (to_db(now_utc()), mode))
+        cur = conn.execute(
+            "INSERT INTO sync_log(started_at, mode, pushed, pulled, ok) VALUES (?, ?, 0, 0, 0)",
+            (to_db(now_utc()), mode),
+        )
     return int(cur.lastrowid or 0)
 
 
-def log_end(conn: sqlite3.Connection, log_id: int, *, pushed: int, pulled: int, ok: bool, error: str | None) -> None:
-    from qi_station.timeutil import now_utc, to_db
+def log_end(
+    conn: sqlite3.Connection, log_id: int, *, pushed: int, pulled: int, ok: bool, error: str | None
+) -> None:
+    from qi_station.core.clock import now_utc, to_db
 
     now = to_db(now_utc())
     with tx(conn):
-        conn.execute("UPDATE sync_log SET finished_at = ?, pushed = ?, pulled = ?, ok = ?, error = ? WHERE id = ?",
-                     (now, pushed, pulled, 1 if ok else 0, error, log_id))
+        conn.execute(
+            "UPDATE sync_log SET finished_at = ?, pushed = ?, pulled = ?, ok = ?, error = ? WHERE id = ?",
+            (now, pushed, pulled, 1 if ok else 0, error, log_id),
+        )
         if ok:
             kv_set(conn, "last_success", now)
             kv_del(conn, "last_error")

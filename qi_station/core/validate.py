@@ -9,8 +9,8 @@ import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from qi_station import domain
-from qi_station.errors import ValidationError
+from qi_station.core import domain
+from qi_station.core.errors import ValidationError
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
@@ -40,17 +40,25 @@ def validate_uscc(code: str, field: str = "uscc") -> str:
     """Return the normalized USCC or raise. Letter-first codes (N…, Y…, A…) are valid."""
     c = (code or "").strip().upper()
     if len(c) != 18:
-        raise ValidationError(field, "uscc_length", f"USCC must be 18 characters, got {len(c)} / 统一社会信用代码应为18位")
+        raise ValidationError(
+            field, "uscc_length", f"USCC must be 18 characters, got {len(c)} / 统一社会信用代码应为18位"
+        )
     bad = [ch for ch in c if ch not in _USCC_VALUE]
     if bad:
         raise ValidationError(
             field, "uscc_charset", f"USCC has illegal character {bad[0]!r} (I O S V Z not used) / 含非法字符"
         )
     if not c[2:8].isdigit():
-        raise ValidationError(field, "uscc_region", "USCC characters 3-8 must be a GB/T 2260 region code / 第3-8位应为行政区划码")
+        raise ValidationError(
+            field,
+            "uscc_region",
+            "USCC characters 3-8 must be a GB/T 2260 region code / 第3-8位应为行政区划码",
+        )
     expect = uscc_check_char(c[:17])
     if c[17] != expect:
-        raise ValidationError(field, "uscc_checksum", f"USCC check character should be {expect!r} / 校验码错误")
+        raise ValidationError(
+            field, "uscc_checksum", f"USCC check character should be {expect!r} / 校验码错误"
+        )
     return c
 
 
@@ -58,20 +66,30 @@ def uscc_region(code: str) -> str:
     return code[2:8]
 
 
-def clean_text(value: str | None, field: str, *, required: bool = False, limit: int | None = None,
-               multiline: bool = False) -> str:
+def clean_text(
+    value: str | None,
+    field: str,
+    *,
+    required: bool = False,
+    limit: int | None = None,
+    multiline: bool = False,
+) -> str:
     """Strip, refuse control characters, enforce a length limit."""
     v = (value or "").strip()
     if required and not v:
         raise ValidationError(field, "required", f"{field} is required / 必填")
     lim = limit or LIMITS.get(field, 200)
     if len(v) > lim:
-        raise ValidationError(field, "max_length", f"{field} is {len(v)} characters, limit {lim} / 超过{lim}字")
+        raise ValidationError(
+            field, "max_length", f"{field} is {len(v)} characters, limit {lim} / 超过{lim}字"
+        )
     for ch in v:
         if ch in "\n\t" and multiline:
             continue
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\u200d":
-            raise ValidationError(field, "control_char", f"{field} contains a control character U+{ord(ch):04X} / 含控制字符")
+            raise ValidationError(
+                field, "control_char", f"{field} contains a control character U+{ord(ch):04X} / 含控制字符"
+            )
     if multiline:
         v = v.replace("\r\n", "\n")
     return v
@@ -155,7 +173,9 @@ def parse_satisfaction(value: str | int | None, field: str = "satisfaction") -> 
     return n
 
 
-def normalize_phone(value: str | None, field: str = "phone", city_code: str | None = None) -> tuple[str, str] | None:
+def normalize_phone(
+    value: str | None, field: str = "phone", city_code: str | None = None
+) -> tuple[str, str] | None:
     """Return (E.164, display) or None for empty. Landlines without area code use the city's."""
     v = (value or "").strip()
     if not v:

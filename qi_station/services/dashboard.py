@@ -1,7 +1,7 @@
 """Figures for the dashboard (工作台). Pure Python + stdlib sqlite3: no Textual, no SQLAlchemy.
 
 Every figure is an indexed count, so the dashboard stays fast on a million-request ledger.
-"now" comes from :func:`qi_station.timeutil.env_now` (``QI_STATION_NOW`` pins it for tests).
+"now" comes from :func:`qi_station.core.clock.env_now` (``QI_STATION_NOW`` pins it for tests).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qi_station import domain
-from qi_station.timeutil import TZ, env_now, local, month_bounds_utc, to_db
+from qi_station.core import domain
+from qi_station.core.clock import TZ, env_now, local, month_bounds_utc, to_db
 
 # kv keys the sync client may use for the last acknowledged outbox sequence (first found wins)
 ACK_KEYS = ("acked_oseq", "outbox_acked", "push_acked_oseq", "push_cursor")
@@ -65,7 +65,10 @@ def last_months(today: date, n: int = 12) -> list[str]:
 
 
 def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
 
 
 def _kv(conn: sqlite3.Connection, keys: tuple[str, ...]) -> str | None:
@@ -107,13 +110,16 @@ def month_counts(conn: sqlite3.Connection, months: list[str]) -> list[int]:
         a, b = month_bounds_utc(m)
         out.append(
             conn.execute(
-                "SELECT COUNT(*) FROM request WHERE received_at >= ? AND received_at < ?", (to_db(a), to_db(b))
+                "SELECT COUNT(*) FROM request WHERE received_at >= ? AND received_at < ?",
+                (to_db(a), to_db(b)),
             ).fetchone()[0]
         )
     return out
 
 
-def compute(db_path: str | Path, now: datetime | None = None, *, with_months: bool = True) -> DashboardFigures:
+def compute(
+    db_path: str | Path, now: datetime | None = None, *, with_months: bool = True
+) -> DashboardFigures:
     """All dashboard figures in one read connection."""
     from qi_station.db.engine import connect
 
@@ -186,7 +192,8 @@ def month_summary(db_path: str | Path, month: str) -> dict[str, Any]:
         ).fetchone()[0]
         resolved = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(problems_solved),0), COALESCE(SUM(cost_saved_cents),0) "
-            "FROM request WHERE resolved_at >= ? AND resolved_at < ?", (a, b)
+            "FROM request WHERE resolved_at >= ? AND resolved_at < ?",
+            (a, b),
         ).fetchone()
         closed = conn.execute(
             "SELECT COUNT(*), AVG(satisfaction) FROM request WHERE closed_at >= ? AND closed_at < ?", (a, b)

@@ -96,8 +96,9 @@ def bindings(prefix: str) -> list[BindingType]:
     from textual.binding import Binding
 
     return [
-        Binding(k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id,
-                tooltip=k.description)
+        Binding(
+            k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id, tooltip=k.description
+        )
         for k in KEYS
         if k.id.split(".", 1)[0] == prefix
     ]
@@ -108,7 +109,7 @@ def config_path() -> Path:
     env = os.environ.get("QI_STATION_CONFIG")
     if env:
         return Path(env)
-    from qi_station.config import config_dir
+    from qi_station.db.paths import config_dir
 
     return config_dir() / "config.toml"
 

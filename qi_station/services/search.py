@@ -20,10 +20,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qi_station import domain
-from qi_station.errors import ValidationError
-from qi_station.timeutil import today_local
-from qi_station.validate import parse_element
+from qi_station.core import domain
+from qi_station.core.clock import today_local
+from qi_station.core.errors import ValidationError
+from qi_station.core.validate import parse_element
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
@@ -49,10 +49,18 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
         hi = ql + _HIGH
         return [
             ("(t.name_initials = ? OR t.name_py = ?)", (ql, ql), "", ()),
-            ("((t.name_initials >= ? AND t.name_initials < ?) OR (t.name_py >= ? AND t.name_py < ?))",
-             (ql, hi, ql, hi), "", ()),
-            ("(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack, ?) > 0)", (ql, ql, ql),
-             "(instr(t.name_initials, ?) = 0 AND instr(t.name_py, ?) = 0)", (ql, ql)),
+            (
+                "((t.name_initials >= ? AND t.name_initials < ?) OR (t.name_py >= ? AND t.name_py < ?))",
+                (ql, hi, ql, hi),
+                "",
+                (),
+            ),
+            (
+                "(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack, ?) > 0)",
+                (ql, ql, ql),
+                "(instr(t.name_initials, ?) = 0 AND instr(t.name_py, ?) = 0)",
+                (ql, ql),
+            ),
         ]
     return [
         ("t.name = ?", (q,), "", ()),
@@ -90,7 +98,9 @@ def search(
     table = domain.KIND_TABLE[kind]
     q = (query or "").strip()
     if len(q) > MAX_QUERY:
-        raise ValidationError("query", "max_length", f"query is longer than {MAX_QUERY} characters / 查询过长")
+        raise ValidationError(
+            "query", "max_length", f"query is longer than {MAX_QUERY} characters / 查询过长"
+        )
     if any(ord(ch) < 32 for ch in q):
         raise ValidationError("query", "control_char", "query contains a control character / 含控制字符")
     if limit is not None and limit < 0:
@@ -140,7 +150,9 @@ def search(
                 # Index tiers (exact, prefix): own city, then the rest, each read in index order so
                 # LIMIT stops early. "+t.city_code" keeps the planner on the name/initials index.
                 parts: list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]] = [
-                    ("+t.city_code = ?", (own_city,), "", ()), ("+t.city_code IS NOT ?", (own_city,), "", ())]
+                    ("+t.city_code = ?", (own_city,), "", ()),
+                    ("+t.city_code IS NOT ?", (own_city,), "", ()),
+                ]
             elif rank:
                 # The scan tier: rank in SQL (a cheap top-N sort), own city first within each rank.
                 order = f" ORDER BY {rank}" + (", (t.city_code IS NOT ?)" if own_city else "")

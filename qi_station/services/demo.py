@@ -3,9 +3,9 @@
 What goes in, in ONE transaction (a crash or an error leaves nothing half-loaded):
 
 - the four libraries and the enterprises from ``data/demo`` (written by ``data/make_demo.py``),
-  with ``name_py`` / ``name_initials`` / ``haystack`` computed by :func:`qi_station.library.prepare`
+  with ``name_py`` / ``name_initials`` / ``haystack`` computed by :func:`qi_station.db.searchtext.prepare`
   (pypinyin plus the Shandong override dictionary; experts read as person names) and each
-  enterprise checked by :func:`qi_station.ledger.check_enterprise` (USCC, phone);
+  enterprise checked by :func:`qi_station.services.ledger.check_enterprise` (USCC, phone);
 - certificate expiries: the JSON stores day offsets (``cma_expiry_days`` …) and they are turned
   into dates relative to ``today`` here, so some certificates are always "expiring within 90
   days" and some always "expired", whenever the demo is loaded;
@@ -31,15 +31,20 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from qi_station import generate as g
-from qi_station.timeutil import TZ
+from qi_station.core.clock import TZ
+from qi_station.devtools import generate as g
 
 DEMO_KEY = "demo_loaded"
-KIND_FILES = {"expert": "experts", "institution": "institutions", "equipment": "equipment", "project": "projects"}
+KIND_FILES = {
+    "expert": "experts",
+    "institution": "institutions",
+    "equipment": "equipment",
+    "project": "projects",
+}
 
 
 def demo_dir() -> Path:
-    from qi_station.config import repo_data_dir
+    from qi_station.db.paths import repo_data_dir
 
     return repo_data_dir() / "demo"
 
@@ -47,10 +52,12 @@ def demo_dir() -> Path:
 def read_demo(data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
     d = data_dir or demo_dir()
     if not (d / "experts.json").is_file():
-        from qi_station.errors import QIError
+        from qi_station.core.errors import QIError
 
-        raise QIError(f"demo data not found in {d}: it ships in the source checkout's data/demo "
-                      "(install with `pip install -e .` from the checkout) / 未找到演示数据")
+        raise QIError(
+            f"demo data not found in {d}: it ships in the source checkout's data/demo "
+            "(install with `pip install -e .` from the checkout) / 未找到演示数据"
+        )
     out: dict[str, list[dict[str, Any]]] = {}
     for name in ("experts", "institutions", "equipment", "projects", "enterprises"):
         with open(d / f"{name}.json", encoding="utf-8") as f:
@@ -60,7 +67,7 @@ def read_demo(data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
 
 def _anchor(today: date | None) -> datetime:
     """The demo's "now" (aware): ``today`` at 17:30 Asia/Shanghai, never later than the clock."""
-    from qi_station.timeutil import env_now, local
+    from qi_station.core.clock import env_now, local
 
     real = local(env_now().replace(second=0, microsecond=0))
     if today is None:
@@ -79,9 +86,9 @@ def load_demo(
 ) -> dict[str, Any]:
     """Load the demo library, enterprises and ``requests`` requests. Returns counts (see module doc)."""
     from qi_station.db.engine import connect, open_db
-    from qi_station.ledger import EnterpriseInput, check_enterprise
-    from qi_station.library import haystack, prepare
-    from qi_station.pinyin import pinyin_fields
+    from qi_station.db.pinyin import pinyin_fields
+    from qi_station.db.searchtext import haystack, prepare
+    from qi_station.services.ledger import EnterpriseInput, check_enterprise
 
     path = open_db(db_path)
     data = read_demo(data_dir)
@@ -94,8 +101,10 @@ def load_demo(
         conn.execute("BEGIN IMMEDIATE")
         try:
             first = data["experts"][0]["id"]
-            if (conn.execute("SELECT 1 FROM kv WHERE k = ?", (DEMO_KEY,)).fetchone()
-                    or conn.execute("SELECT 1 FROM expert WHERE id = ?", (first,)).fetchone()):
+            if (
+                conn.execute("SELECT 1 FROM kv WHERE k = ?", (DEMO_KEY,)).fetchone()
+                or conn.execute("SELECT 1 FROM expert WHERE id = ?", (first,)).fetchone()
+            ):
                 conn.execute("ROLLBACK")
                 return {"skipped": True, "reason": "demo library already present / 演示数据已存在"}
             code = g.self_station(conn, rng, now_ms)
@@ -105,8 +114,12 @@ def load_demo(
 
             counts: dict[str, Any] = {"skipped": False}
             refs: dict[str, list[tuple[str, str]]] = {}
-            columns = {"expert": g.EXPERT_COLUMNS, "institution": g.INSTITUTION_COLUMNS,
-                       "equipment": g.EQUIPMENT_COLUMNS, "project": g.PROJECT_COLUMNS}
+            columns = {
+                "expert": g.EXPERT_COLUMNS,
+                "institution": g.INSTITUTION_COLUMNS,
+                "equipment": g.EQUIPMENT_COLUMNS,
+                "project": g.PROJECT_COLUMNS,
+            }
             for table in ("institution", "expert", "equipment", "project"):
                 rows = []
                 for raw in data[KIND_FILES[table]]:
@@ -114,7 +127,9 @@ def load_demo(
                     if table == "institution":
                         for k in ("cma", "cnas"):
                             off = r.pop(f"{k}_expiry_days", None)
-                            r[f"{k}_expiry"] = (day0 + timedelta(days=off)).isoformat() if off is not None else None
+                            r[f"{k}_expiry"] = (
+                                (day0 + timedelta(days=off)).isoformat() if off is not None else None
+                            )
                     if table == "equipment":
                         r["shared"] = int(bool(r["shared"]))
                     r = prepare(table, r)
@@ -128,23 +143,47 @@ def load_demo(
                 counts[KIND_FILES[table]] = len(rows)
 
             # enterprises: validated like a hand-typed one; an existing row with the same USCC is reused
-            existing = {u: i for i, u in conn.execute("SELECT id, uscc FROM enterprise WHERE station_code = ?",
-                                                      (code,))}
+            existing = {
+                u: i
+                for i, u in conn.execute("SELECT id, uscc FROM enterprise WHERE station_code = ?", (code,))
+            }
             ents: list[g.EntRef] = []
             rows = []
             for raw in data["enterprises"]:
-                e = check_enterprise(EnterpriseInput(raw["name"], raw["uscc"], raw.get("industry"), raw.get("scale"),
-                                                     raw.get("contact_name"), raw.get("phone")))
+                e = check_enterprise(
+                    EnterpriseInput(
+                        raw["name"],
+                        raw["uscc"],
+                        raw.get("industry"),
+                        raw.get("scale"),
+                        raw.get("contact_name"),
+                        raw.get("phone"),
+                    )
+                )
                 els = tuple(raw.get("elements") or ())
                 if e["uscc"] in existing:
-                    ents.append(g.EntRef(existing[e["uscc"]], e["contact_name"], e["phone_e164"], e["phone_display"],
-                                         els))
+                    ents.append(
+                        g.EntRef(
+                            existing[e["uscc"]], e["contact_name"], e["phone_e164"], e["phone_display"], els
+                        )
+                    )
                     continue
                 py, ini = pinyin_fields(e["name"])
                 ts = g.fmt_ms(now_ms - rng.randrange(400 * g.DAY_MS, 2000 * g.DAY_MS))
-                row = {**e, "id": raw["id"], "name_py": py, "name_initials": ini,
-                       "haystack": haystack("enterprise", e), "elements": json.dumps(list(els)),
-                       "station_code": code, "s_rev": 1, "seq": 0, "deleted": 0, "created_at": ts, "updated_at": ts}
+                row = {
+                    **e,
+                    "id": raw["id"],
+                    "name_py": py,
+                    "name_initials": ini,
+                    "haystack": haystack("enterprise", e),
+                    "elements": json.dumps(list(els)),
+                    "station_code": code,
+                    "s_rev": 1,
+                    "seq": 0,
+                    "deleted": 0,
+                    "created_at": ts,
+                    "updated_at": ts,
+                }
                 rows.append(tuple(row[c] for c in g.ENTERPRISE_COLUMNS))
                 ents.append(g.EntRef(raw["id"], e["contact_name"], e["phone_e164"], e["phone_display"], els))
             g.insert_rows(conn, "enterprise", g.ENTERPRISE_COLUMNS, rows)
@@ -152,8 +191,17 @@ def load_demo(
 
             counters = g.read_counters(conn, code)
             n_req = n_ev = n_ref = 0
-            for b in g.synth_requests(rng, requests, station_code=code, enterprises=ents, refs=refs,
-                                      now_ms=now_ms, months=12, counters=counters, describe=True):
+            for b in g.synth_requests(
+                rng,
+                requests,
+                station_code=code,
+                enterprises=ents,
+                refs=refs,
+                now_ms=now_ms,
+                months=12,
+                counters=counters,
+                describe=True,
+            ):
                 g.insert_rows(conn, "request", g.REQUEST_COLUMNS, b.requests)
                 g.insert_rows(conn, "request_event", g.EVENT_COLUMNS, b.events)
                 g.insert_rows(conn, "referral", g.REFERRAL_COLUMNS, b.referrals)

@@ -7,13 +7,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from qi_station.errors import QIError, ValidationError
+from qi_station.core.errors import QIError, ValidationError
 
 
 def backup_db(db: Path, out: Path) -> int:
     out = Path(out)
     if out.resolve() == Path(db).resolve():
-        raise ValidationError("out", "different_file", "backup file must differ from the database / 备份文件不能是数据库本身")
+        raise ValidationError(
+            "out", "different_file", "backup file must differ from the database / 备份文件不能是数据库本身"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     src = sqlite3.connect(db)
@@ -43,7 +45,9 @@ def check_backup(file: Path) -> str:
         finally:
             conn.close()
     except sqlite3.Error as e:
-        raise ValidationError("file", "qi_station_db", f"not a qi-station database: {e} / 不是有效的备份") from None
+        raise ValidationError(
+            "file", "qi_station_db", f"not a qi-station database: {e} / 不是有效的备份"
+        ) from None
     if ok != "ok" or not rev:
         raise ValidationError("file", "integrity", f"backup failed its integrity check: {ok} / 备份文件损坏")
     return str(rev[0])

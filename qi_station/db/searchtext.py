@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qi_station import domain
+from qi_station.core import domain
 
 # Extra text searched by substring, per table (besides the name).
 HAYSTACK_FIELDS = {
@@ -31,7 +31,7 @@ def haystack(table: str, row: dict[str, Any]) -> str:
 
 def prepare(table: str, row: dict[str, Any]) -> dict[str, Any]:
     """Fill name_py, name_initials, haystack; elements as a JSON array string."""
-    from qi_station.pinyin import pinyin_fields
+    from qi_station.db.pinyin import pinyin_fields
 
     out = dict(row)
     py, ini = pinyin_fields(str(out["name"]), person=(table == "expert"))

@@ -13,10 +13,12 @@ from typing import Any
 
 import typer
 
-from qi_station.clikit import OPTS, handle_errors, station_db
+from qi_station.cli.kit import OPTS, handle_errors, station_db
 
 report_app = typer.Typer(help="Monthly summaries 月报.", no_args_is_help=True)
-hub_report_app = typer.Typer(help="Province-wide monthly summaries at the hub 全省月报.", no_args_is_help=True)
+hub_report_app = typer.Typer(
+    help="Province-wide monthly summaries at the hub 全省月报.", no_args_is_help=True
+)
 
 FORMATS = ("xlsx", "csv", "json", "md")
 
@@ -26,7 +28,7 @@ OUT_HELP = "Output file (default: qi-report-<station>-<month>.<ext> for xlsx/csv
 
 
 def _check_format(fmt: str) -> str:
-    from qi_station.errors import ValidationError
+    from qi_station.core.errors import ValidationError
 
     f = (fmt or "").strip().lower()
     if f not in FORMATS:
@@ -35,13 +37,13 @@ def _check_format(fmt: str) -> str:
 
 
 def _check_month(month: str | None) -> str:
-    from qi_station.timeutil import last_full_month, month_bounds_utc
+    from qi_station.core.clock import last_full_month, month_bounds_utc
 
     m = (month or "").strip() or last_full_month()
     month_bounds_utc(m)  # raises ValidationError("month", ...)
     y, mm = m.split("-")
     if len(y) != 4 or len(mm) != 2:
-        from qi_station.errors import ValidationError
+        from qi_station.core.errors import ValidationError
 
         raise ValidationError("month", "yyyy-mm", f"not a month YYYY-MM: {m!r} / 月份格式应为 YYYY-MM")
     return m
@@ -57,9 +59,15 @@ def _progress(label: str) -> Iterator[tuple[Callable[[str], None], Callable[[int
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as p:
-        from qi_station.reports.compute import STEPS
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as p:
+        from qi_station.reports.figures import STEPS
 
         steps = p.add_task(f"{label}: queries", total=STEPS)
         rows = p.add_task(f"{label}: rows", total=None, visible=False)
@@ -98,7 +106,7 @@ def monthly(
     """This station's monthly summary 本站月报."""
     f = _check_format(fmt)
     m = _check_month(month)
-    from qi_station.reports.compute import monthly_report
+    from qi_station.reports.figures import monthly_report
 
     db = station_db()
     with _progress("report") as (step, _row):
@@ -109,7 +117,9 @@ def monthly(
 @hub_report_app.command("monthly")
 @handle_errors
 def hub_monthly(
-    database_url: str | None = typer.Option(None, "--database-url", help="Hub database URL (default: QI_HUB_DATABASE_URL or the user data dir)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Hub database URL (default: QI_HUB_DATABASE_URL or the user data dir)."
+    ),
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     station: str | None = typer.Option(None, "--station", help="One station's report (its code)."),
     fmt: str = typer.Option("xlsx", "--format", help=FORMAT_HELP),
@@ -118,13 +128,13 @@ def hub_monthly(
     """Province-wide monthly summary: per station, per city, province 全省月报."""
     f = _check_format(fmt)
     m = _check_month(month)
-    from qi_station.config import default_hub_url
-    from qi_station.errors import DatabaseError
-    from qi_station.reports.compute import monthly_report
+    from qi_station.core.errors import DatabaseError
+    from qi_station.db.paths import default_hub_url
+    from qi_station.reports.figures import monthly_report
 
     url = default_hub_url(database_url)
     if url.startswith("sqlite:///"):
-        p = Path(url[len("sqlite:///"):])
+        p = Path(url[len("sqlite:///") :])
         if not p.is_file():
             raise DatabaseError(f"hub database not found: {p}")
     code = station.strip().upper() if station else None

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from qi_station import domain
-from qi_station.timeutil import TZ, month_bounds_utc, now_utc, previous_month
+from qi_station.core import domain
+from qi_station.core.clock import TZ, month_bounds_utc, now_utc, previous_month
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -107,9 +107,12 @@ class Acc:
     """Raw material of one group (a station; cities and the province are merges)."""
 
     # per window month (index 0 .. WINDOW-1): moves, outcomes, satisfaction, open-count deltas
-    series: dict[str, list[int]] = field(default_factory=lambda: {
-        k: [0] * WINDOW for k in (*COUNT_KEYS, "problems_solved", "cost_cents", "rated", "satisfied", "open_delta")
-    })
+    series: dict[str, list[int]] = field(
+        default_factory=lambda: {
+            k: [0] * WINDOW
+            for k in (*COUNT_KEYS, "problems_solved", "cost_cents", "rated", "satisfied", "open_delta")
+        }
+    )
     open_before: int = 0  # open requests at the window's start
     overdue_end: int = 0
     overdue_prev_end: int = 0
@@ -229,7 +232,7 @@ def normalize_url(url_or_path: Any) -> Any:
     if isinstance(url_or_path, str):
         for prefix in ("postgresql://", "postgres://"):
             if url_or_path.startswith(prefix):
-                return "postgresql+psycopg://" + url_or_path[len(prefix):]
+                return "postgresql+psycopg://" + url_or_path[len(prefix) :]
     return url_or_path
 
 
@@ -277,8 +280,9 @@ class Raw:
     generated_at: datetime
 
 
-def collect(conn: Connection, month: str, station: str | None = None,
-            progress: Callable[[str], None] | None = None) -> Raw:
+def collect(
+    conn: Connection, month: str, station: str | None = None, progress: Callable[[str], None] | None = None
+) -> Raw:
     """Run every report query for ``month`` ('YYYY-MM', Asia/Shanghai), optionally one station only."""
     start, end = month_bounds_utc(month)  # validates the month
     months = window_months(month)
@@ -302,7 +306,8 @@ def collect(conn: Connection, month: str, station: str | None = None,
     for code, bk, n in q.rows(
         f"SELECT r.station_code, {_bucket('r.received_at')} AS bk, COUNT(*) FROM request r "
         f"WHERE r.received_at >= :b0 AND r.received_at < :b{WINDOW} AND NOT r.deleted{q.st()} "
-        "GROUP BY r.station_code, bk", **b,
+        "GROUP BY r.station_code, bk",
+        **b,
     ):
         acc(code).series["received"][int(bk)] += int(n)
 
@@ -316,8 +321,10 @@ def collect(conn: Connection, month: str, station: str | None = None,
     w = WINDOW
     ps = _json_int(q.dialect, "e.data", "problems_solved")
     cents = _json_cents(q.dialect, "e.data", "cost_saved")
-    delta = (f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
-             f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)")
+    delta = (
+        f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
+        f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"
+    )
     in_window = f"e.at >= :b0 AND e.at < :b{w}"
     move = f"e.kind = 'status' AND e.to_status IN ({_MOVES_SQL}) AND {in_window}"
     last_resolution = (
@@ -337,7 +344,10 @@ def collect(conn: Connection, month: str, station: str | None = None,
         "FROM request_event e JOIN request r ON r.id = e.request_id "
         f"WHERE e.kind IN ('created', 'status', 'referral') AND ({delta} <> 0 OR ({move})) "
         f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status",
-        **b, dend=month_first_day(next_month(month)), dprev=month_first_day(month), pend=start,
+        **b,
+        dend=month_first_day(next_month(month)),
+        dprev=month_first_day(month),
+        pend=start,
     ):
         a = acc(code)
         i = int(bk)
@@ -366,7 +376,9 @@ def collect(conn: Connection, month: str, station: str | None = None,
         "SELECT r.station_code, e.request_id, e.to_status, e.at, r.received_at, r.accepted_at "
         "FROM request_event e JOIN request r ON r.id = e.request_id "
         "WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.to_status IN ('accepted', 'resolved') "
-        f"AND NOT r.deleted{q.st()}", s=start, e=end,
+        f"AND NOT r.deleted{q.st()}",
+        s=start,
+        e=end,
     ):
         rec = as_utc(received_at)
         assert rec is not None
@@ -391,7 +403,9 @@ def collect(conn: Connection, month: str, station: str | None = None,
         "SELECT r.station_code, f.kind, f.item_id, f.item_name, COUNT(*) FROM referral f "
         "JOIN request r ON r.id = f.request_id "
         f"WHERE f.created_at >= :s AND f.created_at < :e AND NOT r.deleted{q.st()} "
-        "GROUP BY r.station_code, f.kind, f.item_id, f.item_name", s=start, e=end,
+        "GROUP BY r.station_code, f.kind, f.item_id, f.item_name",
+        s=start,
+        e=end,
     ):
         acc(code).referrals[(kind, item_id, item_name)] += int(n)
 
@@ -404,7 +418,9 @@ def collect(conn: Connection, month: str, station: str | None = None,
         "FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
         f"WHERE NOT r.deleted{q.st()} AND ((r.received_at >= :s AND r.received_at < :e) OR r.id IN "
         "(SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e)) "
-        "ORDER BY r.received_at, r.number", s=start, e=end,
+        "ORDER BY r.received_at, r.number",
+        s=start,
+        e=end,
     ):
         d = dict(row._mapping)
         rec = as_utc(d["received_at"])
@@ -426,7 +442,9 @@ def collect(conn: Connection, month: str, station: str | None = None,
         "SELECT r.station_code, r.enterprise_id, MIN(r.received_at) FROM request r "
         f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id IN (SELECT r2.enterprise_id FROM request r2 "
         f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')}) "
-        "GROUP BY r.station_code, r.enterprise_id", s=start, e=end,
+        "GROUP BY r.station_code, r.enterprise_id",
+        s=start,
+        e=end,
     ):
         at = as_utc(first)
         assert at is not None
@@ -445,16 +463,27 @@ def collect(conn: Connection, month: str, station: str | None = None,
                 accs[code].data_as_of = as_utc(newest)
     stations: dict[str, dict[str, Any]] = {}
     for code, name, region, is_self in q.rows("SELECT code, name, region_code, is_self FROM station"):
-        stations[code] = {"code": code, "name": name, "region_code": region,
-                          "city_code": domain.city_of(region), "is_self": bool(is_self), "city_from": "station"}
+        stations[code] = {
+            "code": code,
+            "name": name,
+            "region_code": region,
+            "city_code": domain.city_of(region),
+            "is_self": bool(is_self),
+            "city_from": "station",
+        }
     missing = [c for c in accs if c not in stations]
     if missing:
         _hub_station_fallback(conn, q, missing, details, stations)
     return Raw(month, months, accs, stations, details, now_utc())
 
 
-def _hub_station_fallback(conn: Connection, q: Q, codes: list[str], details: list[dict[str, Any]],
-                          stations: dict[str, dict[str, Any]]) -> None:
+def _hub_station_fallback(
+    conn: Connection,
+    q: Q,
+    codes: list[str],
+    details: list[dict[str, Any]],
+    stations: dict[str, dict[str, Any]],
+) -> None:
     """Stations the hub has no ``station`` row for: the name from ``hub_station`` (the hub's enrolment
     table) when present; the city is the most frequent enterprise city among the station's detail rows."""
     from sqlalchemy import inspect
@@ -470,8 +499,14 @@ def _hub_station_fallback(conn: Connection, q: Q, codes: list[str], details: lis
     for c in codes:
         top = sorted(cities[c].items(), key=lambda kv: (-kv[1], kv[0]))
         city = top[0][0] if top else None
-        stations[c] = {"code": c, "name": names.get(c) or c, "region_code": city, "city_code": city,
-                       "is_self": False, "city_from": "enterprises" if city else None}
+        stations[c] = {
+            "code": c,
+            "name": names.get(c) or c,
+            "region_code": city,
+            "city_code": city,
+            "is_self": False,
+            "city_from": "enterprises" if city else None,
+        }
 
 
 # ---- figures out of the raw material ---------------------------------------------------------------
@@ -497,8 +532,11 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
     out["problems_solved"] = s["problems_solved"][cur]
     out["cost_saved_wan"] = _cents_to_wan(s["cost_cents"][cur])
     rated, satisfied = s["rated"][cur], s["satisfied"][cur]
-    out["satisfaction"] = {"rated": rated, "satisfied": satisfied,
-                           "rate": round(satisfied / rated, 4) if rated else None}
+    out["satisfaction"] = {
+        "rated": rated,
+        "satisfied": satisfied,
+        "rate": round(satisfied / rated, 4) if rated else None,
+    }
     counts = {k: 0 for k in REFERRAL_KINDS}
     per_kind: dict[str, list[tuple[str, str, int]]] = {k: [] for k in REFERRAL_KINDS}
     for (kind, item_id, name), n in acc.referrals.items():
@@ -506,9 +544,13 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
         per_kind.setdefault(kind, []).append((item_id, name, n))
     out["referrals"] = {
         "counts": counts,
-        "top": {kind: [{"id": i, "name": nm, "count": n}
-                       for i, nm, n in sorted(items, key=lambda t: (-t[2], t[1], t[0]))[:TOP_N]]
-                for kind, items in per_kind.items()},
+        "top": {
+            kind: [
+                {"id": i, "name": nm, "count": n}
+                for i, nm, n in sorted(items, key=lambda t: (-t[2], t[1], t[0]))[:TOP_N]
+            ]
+            for kind, items in per_kind.items()
+        },
     }
     out["median_hours_to_accept"] = _median(acc.accept_hours)
     out["median_days_to_resolve"] = _median(acc.resolve_days)
@@ -530,8 +572,11 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
     change: dict[str, Any] = {"previous_month": months[cur - 1]}
     for k in CHANGE_KEYS:
         c, p = out[k], prev[k]
-        change[k] = {"previous": p, "delta": round(c - p, 2) if isinstance(c, float) else c - p,
-                     "pct": round((c - p) / p * 100, 1) if p else None}
+        change[k] = {
+            "previous": p,
+            "delta": round(c - p, 2) if isinstance(c, float) else c - p,
+            "pct": round((c - p) / p * 100, 1) if p else None,
+        }
     out["change"] = change
     out["series"] = [
         {"month": m, **{k: s[k][i] for k in COUNT_KEYS}, "open_at_end": acc.open_at(i)}
@@ -541,15 +586,54 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
 
 
 DETAIL_FIELDS = (
-    "number", "station_code", "enterprise_name", "enterprise_uscc", "enterprise_city", "elements", "sub_type",
-    "title", "description", "channel", "urgency", "contact_name", "phone_display", "phone_e164", "received_at",
-    "promised_date", "status", "operator", "accepted_at", "resolved_at", "closed_at", "cancelled_at", "result",
-    "problems_solved", "cost_saved_wan", "satisfaction", "followup_note", "followup_at", "hub_expert_id",
-    "hub_note", "hub_priority", "received_in_month", "events_in_month", "id", "enterprise_id", "created_at",
+    "number",
+    "station_code",
+    "enterprise_name",
+    "enterprise_uscc",
+    "enterprise_city",
+    "elements",
+    "sub_type",
+    "title",
+    "description",
+    "channel",
+    "urgency",
+    "contact_name",
+    "phone_display",
+    "phone_e164",
+    "received_at",
+    "promised_date",
+    "status",
+    "operator",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "result",
+    "problems_solved",
+    "cost_saved_wan",
+    "satisfaction",
+    "followup_note",
+    "followup_at",
+    "hub_expert_id",
+    "hub_note",
+    "hub_priority",
+    "received_in_month",
+    "events_in_month",
+    "id",
+    "enterprise_id",
+    "created_at",
     "updated_at",
 )
-_DT_FIELDS = ("received_at", "accepted_at", "resolved_at", "closed_at", "cancelled_at", "followup_at",
-              "created_at", "updated_at")
+_DT_FIELDS = (
+    "received_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "followup_at",
+    "created_at",
+    "updated_at",
+)
 
 
 def detail_row(d: dict[str, Any]) -> dict[str, Any]:
@@ -603,21 +687,25 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     stations_out = []
     for c in codes:
         city = (raw.stations.get(c) or {}).get("city_code") or UNKNOWN
-        stations_out.append({
-            "station": _station_ref(c, raw.stations),
-            "city": {"code": city, "name": domain.CITIES.get(city, city)},
-            "data_as_of": _as_of(raw.accs[c]),
-            **figures(raw.accs[c], raw.month, raw.months),
-        })
+        stations_out.append(
+            {
+                "station": _station_ref(c, raw.stations),
+                "city": {"code": city, "name": domain.CITIES.get(city, city)},
+                "data_as_of": _as_of(raw.accs[c]),
+                **figures(raw.accs[c], raw.month, raw.months),
+            }
+        )
     cities_out = []
     for city in sorted(by_city, key=lambda x: (x == UNKNOWN, x)):
         a = merged(raw.accs[c] for c in by_city[city])
-        cities_out.append({
-            "city": {"code": city, "name": domain.CITIES.get(city, city)},
-            "stations": by_city[city],
-            "data_as_of": _as_of(a),
-            **figures(a, raw.month, raw.months),
-        })
+        cities_out.append(
+            {
+                "city": {"code": city, "name": domain.CITIES.get(city, city)},
+                "stations": by_city[city],
+                "data_as_of": _as_of(a),
+                **figures(a, raw.month, raw.months),
+            }
+        )
     return {
         "month": raw.month,
         "scope": "province",
@@ -631,8 +719,14 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     }
 
 
-def monthly_report(url_or_path: Any, month: str, *, station: str | None = None, hub: bool = False,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def monthly_report(
+    url_or_path: Any,
+    month: str,
+    *,
+    station: str | None = None,
+    hub: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Compute a monthly report from a database URL or SQLite path.
 
     ``hub=False``: the station report (this station's own code unless ``station`` is given).
@@ -646,7 +740,9 @@ def monthly_report(url_or_path: Any, month: str, *, station: str | None = None, 
             if station is None:
                 from sqlalchemy import text
 
-                row = conn.execute(text("SELECT code FROM station WHERE is_self = :t").bindparams(t=True)).first()
+                row = conn.execute(
+                    text("SELECT code FROM station WHERE is_self = :t").bindparams(t=True)
+                ).first()
                 station = row[0] if row else None
             raw = collect(conn, month, None, progress)
         else:
