@@ -436,6 +436,7 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
     from datetime import timedelta
 
     from qi_station.core import clock as timeutil
+    from qi_station.core import ids
 
     outcomes = []
     for code, years in (("ZB01", 10), ("QD02", -10)):
@@ -444,11 +445,7 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         real_now = timeutil.now_utc
         monkeypatch.setattr(ledger, "now_utc", lambda s=shift, f=real_now: f() + s)
         monkeypatch.setattr(
-            ledger.time,
-            "time_ns",
-            lambda s=shift: (
-                _time.time_ns.__call__() if False else int((_time.time() + s.total_seconds()) * 1e9)
-            ),
+            ids.time, "time_ns", lambda s=shift: int((_time.time() + s.total_seconds()) * 1e9)
         )
         r = ledger.create_request(db, request_input(1, 1))
         ledger.move_request(db, r["id"], "accepted")
