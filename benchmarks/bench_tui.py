@@ -270,7 +270,8 @@ async def ledger(db: Path) -> dict[str, Any]:
     from textual import events
 
     from qi_station.app import StationApp
-    from qi_station.screens.ledger import LedgerScreen, LedgerTable
+    from qi_station.screens.ledger import LedgerScreen
+    from qi_station.screens.ledger_table import LedgerTable
 
     app = StationApp(db, lang="zh", config={}, offer_demo=False)
     out: dict[str, Any] = {}

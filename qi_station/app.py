@@ -9,14 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
+from textual.message import Message
 from textual.screen import Screen
 
 from qi_station.i18n import set_lang, t
 from qi_station.services import keymap
+
+if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
+
+class DatabaseReady(Message):
+    """The database is open at the newest schema; ``empty``: it holds no data yet."""
+
+    def __init__(self, empty: bool) -> None:
+        super().__init__()
+        self.empty = empty
+
+
+class DatabaseFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class DemoProgress(Message):
+    """A notice from the demo-data worker (loading, missing, failed)."""
+
+    def __init__(
+        self, message: str, severity: SeverityLevel = "information", timeout: float | None = None
+    ) -> None:
+        super().__init__()
+        self.message, self.severity, self.timeout = message, severity, timeout
+
+
+class DemoLoaded(Message):
+    pass
 
 
 def _screen(module: str, cls: str) -> Any:
@@ -62,7 +94,7 @@ class StationApp(App[None]):
         config: dict[str, Any] | None = None,
         offer_demo: bool = True,
     ) -> None:
-        from qi_station.db.paths import resolve_db_path
+        from qi_station.services.station import SharedReader, station_db_path
 
         self.config_data: dict[str, Any] = config if config is not None else keymap.load_config()
         self.lang = set_lang(lang or keymap.config_lang(self.config_data) or "zh")
@@ -71,15 +103,13 @@ class StationApp(App[None]):
         from qi_station.screens.base import localize_bindings
 
         localize_bindings(self)
-        self.db_path: Path = resolve_db_path(db_path)
+        self.db_path: Path = station_db_path(db_path)
         self.ready = False
         self.db_error: str | None = None
         self.offer_demo = offer_demo
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
-        from qi_station.screens.base import SharedReader
-
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
 
@@ -91,25 +121,24 @@ class StationApp(App[None]):
         if "_error" in self.config_data:
             self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
         self.switch_mode("dashboard")
-        self.call_after_refresh(self.prepare_db)  # paint first, then touch the database
+        self.call_after_refresh(lambda: self.prepare_db(self.db_path))  # paint first, then the database
 
     @work(thread=True, exclusive=True, group="db")
-    def prepare_db(self) -> None:
-        from qi_station.db.engine import open_db
+    def prepare_db(self, path: Path) -> None:
+        from qi_station.services.station import open_station
 
         try:
-            open_db(self.db_path)
-            from qi_station.services.dashboard import is_empty
-
-            empty = is_empty(self.db_path)
+            empty = open_station(path)
         except Exception as e:  # noqa: BLE001 - shown to the user
             from qi_station.screens.base import error_message
 
-            self.call_from_thread(self._db_failed, error_message(e))
+            self.post_message(DatabaseFailed(error_message(e)))
             return
-        self.call_from_thread(self._db_ready, empty)
+        self.post_message(DatabaseReady(empty))
 
-    def _db_failed(self, message: str) -> None:
+    @on(DatabaseFailed)
+    def _db_failed(self, event: DatabaseFailed) -> None:
+        message = event.message
         self.db_error = message
         self.notify(message, severity="error", timeout=30)
         scr = self.screen
@@ -123,7 +152,9 @@ class StationApp(App[None]):
 
         gc.freeze()
 
-    def _db_ready(self, empty: bool) -> None:
+    @on(DatabaseReady)
+    def _db_ready(self, event: DatabaseReady) -> None:
+        empty = event.empty
         self.ready = True
         self.call_after_refresh(self.freeze_gc)
         refresh = getattr(self.screen, "refresh_data", None)
@@ -136,25 +167,30 @@ class StationApp(App[None]):
 
     def _demo_answer(self, yes: bool | None) -> None:
         if yes:
-            self.load_demo()
+            self.load_demo(self.db_path)
 
     @work(thread=True, exclusive=True, group="demo")
-    def load_demo(self) -> None:
+    def load_demo(self, path: Path) -> None:
         try:
             from qi_station.services.demo import load_demo
         except ImportError:
-            self.call_from_thread(self.notify, t("demo.missing"), severity="warning")
+            self.post_message(DemoProgress(t("demo.missing"), "warning"))
             return
-        self.call_from_thread(self.notify, t("demo.loading"))
+        self.post_message(DemoProgress(t("demo.loading")))
         try:
-            load_demo(self.db_path)
+            load_demo(path)
         except Exception as e:  # noqa: BLE001
             from qi_station.screens.base import error_message
 
-            self.call_from_thread(self.notify, error_message(e), severity="error", timeout=20)
+            self.post_message(DemoProgress(error_message(e), "error", 20))
             return
-        self.call_from_thread(self._demo_loaded)
+        self.post_message(DemoLoaded())
 
+    @on(DemoProgress)
+    def _demo_progress(self, event: DemoProgress) -> None:
+        self.notify(event.message, severity=event.severity, timeout=event.timeout)
+
+    @on(DemoLoaded)
     def _demo_loaded(self) -> None:
         self.notify(t("demo.loaded"))
         refresh = getattr(self.screen, "refresh_data", None)

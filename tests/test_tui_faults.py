@@ -201,5 +201,7 @@ async def test_app_migrates_an_older_schema_in_its_worker(tmp_path: Path) -> Non
         assert app.ready and app.db_error is None
         await pilot.press("f5")
         await settle(pilot)
-        assert app.screen.query_one("#lib-count") is not None
+        lib = app.screen
+        assert type(lib).__name__ == "LibrariesScreen" and lib.has_class("loaded")  # the search ran
+        assert str(lib.query_one("#lib-count").render()) == "0 条"  # on the migrated (empty) tables
     assert current_revision(db) == SCHEMA_HEAD

@@ -248,7 +248,8 @@ async def test_find_expert_by_initials_and_refer(station_db: Path) -> None:
 async def test_ledger_filters_sort_and_saved_filter(
     station_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qi_station.screens.ledger import LedgerScreen, LedgerTable
+    from qi_station.screens.ledger import LedgerScreen
+    from qi_station.screens.ledger_table import LedgerTable
 
     cfg = tmp_path / "config.toml"
     monkeypatch.setenv("QI_STATION_CONFIG", str(cfg))
@@ -381,11 +382,12 @@ async def test_ledger_scrolls_continuously_fetching_only_the_pages_it_shows(
     """With 2-row pages over the 5 requests the ledger is a virtual table: it COUNTs, fetches the page under
     the view, and fetches more only as the cursor reaches them; never the whole list, never LIMIT-less.
     Filters and sort re-query from the top; Enter opens the request under the cursor."""
-    from qi_station.screens import ledger
-    from qi_station.screens.ledger import LedgerScreen, LedgerTable
+    from qi_station.screens import ledger_table
+    from qi_station.screens.ledger import LedgerScreen
+    from qi_station.screens.ledger_table import LedgerTable
     from qi_station.services import queries
 
-    monkeypatch.setattr(ledger, "PAGE_SIZE", 2)
+    monkeypatch.setattr(ledger_table, "PAGE_SIZE", 2)
     calls: list[tuple[Any, int]] = []
     sorts: list[tuple[str, Any, int]] = []
     real = queries.list_requests
@@ -456,7 +458,7 @@ async def test_ledger_table_fetches_pages_lazily_over_a_large_total() -> None:
     cursor only, keeps at most CACHE_PAGES of them, and renders rows as they arrive."""
     from textual.app import App, ComposeResult
 
-    from qi_station.screens.ledger import CACHE_PAGES, PAGE_SIZE, LedgerTable
+    from qi_station.screens.ledger_table import CACHE_PAGES, PAGE_SIZE, LedgerTable
 
     asked: list[int] = []
 

@@ -31,6 +31,42 @@ def test_config_file_round_trip(tmp_path: Path) -> None:
     assert keymap.saved_filters(cfg)['逾期 "计量"'] == {"status": "", "element": "metrology", "overdue": True}
 
 
+def test_saving_a_filter_keeps_the_rest_of_the_config_as_written(tmp_path: Path) -> None:
+    """Comments, a list, a float, quoting and key order survive a filter save: the file only gains the
+    saved filter (and a second save of the same name replaces just that table)."""
+    from qi_station.services import keymap
+
+    p = tmp_path / "config.toml"
+    original = (
+        "# station settings\n"
+        'lang = "en"   # English please\n'
+        "ratio = 1.5\n"
+        'tags = ["a", "b"]  # a list\n'
+        "\n"
+        "[keys]\n"
+        "# F9 opens the ledger\n"
+        '"app.ledger" = "f9"\n'
+    )
+    p.write_text(original, encoding="utf-8")
+    keymap.save_filter("huatai", {"status": "new", "month": None, "overdue": True}, p)
+    saved = '\n[filters.huatai]\nstatus = "new"\noverdue = true\n'
+    assert p.read_text(encoding="utf-8") == original + saved
+    cfg = keymap.load_config(p)
+    assert cfg["ratio"] == 1.5 and cfg["tags"] == ["a", "b"]
+    keymap.save_filter("huatai", {"status": "closed"}, p)
+    assert p.read_text(encoding="utf-8") == original + '\n[filters.huatai]\nstatus = "closed"\n'
+
+
+def test_saving_a_filter_refuses_a_broken_config(tmp_path: Path) -> None:
+    from qi_station.services import keymap
+
+    p = tmp_path / "config.toml"
+    p.write_text("lang = [unclosed\n", encoding="utf-8")
+    with pytest.raises(OSError):
+        keymap.save_filter("x", {"status": "new"}, p)
+    assert p.read_text(encoding="utf-8") == "lang = [unclosed\n"
+
+
 def test_broken_config_is_reported_not_fatal(tmp_path: Path) -> None:
     from qi_station.services import keymap
 

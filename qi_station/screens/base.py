@@ -117,36 +117,3 @@ class MainScreen(StationScreen):
 
     def show_db_error(self, message: str) -> None:
         self.notify(message, severity="error")
-
-
-class SharedReader:
-    """One long-lived read connection for search-as-you-type (a fresh connection per keystroke starts
-    with a cold page cache: 10x slower on a big database). Thread workers take turns via a lock."""
-
-    def __init__(self, path: Path) -> None:
-        import threading
-
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn: Any = None
-
-    def __enter__(self) -> Any:
-        self._lock.acquire()
-        try:
-            if self._conn is None:
-                from qi_station.db.engine import connect
-
-                self._conn = connect(self.path)
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._conn
-
-    def __exit__(self, *exc: Any) -> None:
-        self._lock.release()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None

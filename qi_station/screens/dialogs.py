@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -17,6 +19,55 @@ from qi_station.screens.widgets import Choice
 from qi_station.services import keymap
 
 DIALOG_CSS = ""  # the shared dialog styles live in app.tcss (StationModal)
+
+
+class Saved(Message):
+    """A dialog's worker wrote its change: the row (or event) the core returned; the dialog closes with it."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__()
+        self.result = result
+
+
+class Failed(Message):
+    """A dialog's worker failed: the dialog stays open and shows why."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+
+class SuggestionsLoaded(Message):
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.items = items
+
+
+class WorkerDialog(StationModal):
+    """A dialog that writes in a thread worker: :class:`Saved` closes it, :class:`Failed` shows the error
+    in its ``#error`` line (a ValidationError beside its field, which gets the focus)."""
+
+    @on(Saved)
+    def _saved(self, event: Saved) -> None:
+        event.stop()
+        self.dismiss(event.result)
+
+    @on(Failed)
+    def _failed(self, event: Failed) -> None:
+        from qi_station.core.errors import ValidationError
+
+        event.stop()
+        e = event.error
+        msg = error_message(e)
+        if isinstance(e, ValidationError):
+            msg = self.validation_text(e)
+            target = self.query(f"#{e.field}")
+            if target:
+                target.first().focus()
+        self.query_one("#error", Static).update(msg)
+
+    def validation_text(self, e: Any) -> str:
+        return str(err_text(e))
 
 
 class ConfirmDialog(StationModal):
@@ -81,7 +132,7 @@ class InputDialog(StationModal):
         self.dismiss(None)
 
 
-class MoveDialog(StationModal):
+class MoveDialog(WorkerDialog):
     """Move a request: the outcome form on resolve, satisfaction on the follow-up, a note always.
     The dialog calls the core itself (in a worker) and stays open with the message on an error."""
 
@@ -143,35 +194,27 @@ class MoveDialog(StationModal):
         if self.to_status == "closed":
             kw["satisfaction"] = self.query_one("#satisfaction", Choice).value
         self.query_one("#error", Static).update(t("msg.saving"))
-        self.save(kw)
+        self.save(self.station.db_path, self.request_id, self.to_status, kw)
 
     @work(thread=True, exclusive=True, group="move")
-    def save(self, kw: dict[str, Any]) -> None:
+    def save(self, db_path: Path, request_id: str, to_status: str, kw: dict[str, Any]) -> None:
         from qi_station.services.ledger import move_request
 
         try:
-            row = move_request(self.station.db_path, self.request_id, self.to_status, **kw)
+            row = move_request(db_path, request_id, to_status, **kw)
         except Exception as e:  # noqa: BLE001 - every failure is shown, the dialog keeps the input
-            self.app.call_from_thread(self._failed, e)
+            self.post_message(Failed(e))
             return
-        self.app.call_from_thread(self.dismiss, row)
+        self.post_message(Saved(row))
 
-    def _failed(self, e: Exception) -> None:
-        from qi_station.core.errors import ValidationError
-
-        msg = error_message(e)
-        if isinstance(e, ValidationError):
-            msg = f"{field_label(e.field)}: {err_text(e)}"
-            target = self.query(f"#{e.field}")
-            if target:
-                target.first().focus()
-        self.query_one("#error", Static).update(msg)
+    def validation_text(self, e: Any) -> str:
+        return f"{field_label(e.field)}: {err_text(e)}"
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class NoteDialog(StationModal):
+class NoteDialog(WorkerDialog):
     """A free-standing note on a request's ledger (status unchanged). Stays open, text kept, on an error."""
 
     BINDINGS = keymap.bindings("modal")
@@ -205,27 +248,24 @@ class NoteDialog(StationModal):
 
     def action_ok(self) -> None:
         self.query_one("#error", Static).update(t("msg.saving"))
-        self.save(self.query_one("#note", Input).value)
+        self.save(self.station.db_path, self.request_id, self.query_one("#note", Input).value)
 
     @work(thread=True, exclusive=True, group="note")
-    def save(self, note: str) -> None:
+    def save(self, db_path: Path, request_id: str, note: str) -> None:
         from qi_station.services.ledger import add_note
 
         try:
-            ev = add_note(self.station.db_path, self.request_id, note)
+            ev = add_note(db_path, request_id, note)
         except Exception as e:  # noqa: BLE001 - shown in the dialog, the text is kept
-            from qi_station.core.errors import ValidationError
-
-            msg = err_text(e) if isinstance(e, ValidationError) else error_message(e)
-            self.app.call_from_thread(self.query_one("#error", Static).update, msg)
+            self.post_message(Failed(e))
             return
-        self.app.call_from_thread(self.dismiss, ev)
+        self.post_message(Saved(ev))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class ReferDialog(StationModal):
+class ReferDialog(WorkerDialog):
     """Refer a request: pick a library kind, see ranked suggestions, refer to the highlighted one."""
 
     DEFAULT_CSS = """
@@ -256,24 +296,26 @@ class ReferDialog(StationModal):
                 yield Button(t("btn.cancel"), id="cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.load("expert")
+        self.load(self.station.db_path, self.request_id, "expert")
 
     def on_choice_changed(self, event: Choice.Changed) -> None:
-        self.load(event.value)
+        self.load(self.station.db_path, self.request_id, event.value)
 
     @work(thread=True, exclusive=True, group="suggest")
-    def load(self, kind: str) -> None:
+    def load(self, db_path: Path, request_id: str, kind: str) -> None:
         from qi_station.services.matching import suggest
 
         try:
-            items = suggest(self.station.db_path, self.request_id, kind, limit=10)
+            items = suggest(db_path, request_id, kind, limit=10)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.query_one("#error", Static).update, error_message(e))
+            self.post_message(Failed(e))
             return
-        self.app.call_from_thread(self._show, items)
+        self.post_message(SuggestionsLoaded(items))
 
-    def _show(self, items: list[dict[str, Any]]) -> None:
-        self.items = items
+    @on(SuggestionsLoaded)
+    def _show(self, event: SuggestionsLoaded) -> None:
+        event.stop()
+        items = self.items = event.items
         ol = self.query_one("#suggestions", OptionList)
         ol.clear_options()
         if not items:
@@ -308,18 +350,24 @@ class ReferDialog(StationModal):
             self.query_one("#error", Static).update(t("refer.pick"))
             return
         item = self.items[ol.highlighted]
-        self.refer(item["kind"], item["id"], self.query_one("#note", Input).value)
+        self.refer(
+            self.station.db_path,
+            self.request_id,
+            item["kind"],
+            item["id"],
+            self.query_one("#note", Input).value,
+        )
 
     @work(thread=True, exclusive=True, group="refer")
-    def refer(self, kind: str, item_id: str, note: str) -> None:
+    def refer(self, db_path: Path, request_id: str, kind: str, item_id: str, note: str) -> None:
         from qi_station.services.ledger import refer_request
 
         try:
-            row = refer_request(self.station.db_path, self.request_id, kind, item_id, note or None)
+            row = refer_request(db_path, request_id, kind, item_id, note or None)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.query_one("#error", Static).update, error_message(e))
+            self.post_message(Failed(e))
             return
-        self.app.call_from_thread(self.dismiss, row)
+        self.post_message(Saved(row))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -4,32 +4,25 @@ lines are rendered), filters (status, element, month, overdue, text), sort, save
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
-from rich.segment import Segment
 from rich.text import Text
-from textual import events, work
+from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
 from qi_station.core import domain
 from qi_station.i18n import element_name, status_short, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.dialogs import status_choices
+from qi_station.screens.ledger_table import LedgerTable
 from qi_station.screens.widgets import Chip, Choice
 from qi_station.services import keymap
 
-PAGE_SIZE = 100  # rows per SQL page (LIMIT/OFFSET); pages are fetched as the view reaches them
-CACHE_PAGES = 40  # pages kept in memory (LRU): scrolling a million rows holds at most 4,000
 SORTS = ("received_desc", "received_asc", "promised_asc", "number", "status")
 DEBOUNCE = 0.25
 FIELD = {"promised": "promised_date", "enterprise": "enterprise_name"}  # column key -> row field
@@ -38,210 +31,55 @@ FIELD = {"promised": "promised_date", "enterprise": "enterprise_name"}  # column
 REVERSE = {"received_desc": "received_asc", "received_asc": "received_desc"}
 
 
-def page_rows(conn: Any, kw: dict[str, Any], sort: str, page: int, total: int) -> list[dict[str, Any]]:
-    """One page of the ledger (``PAGE_SIZE`` rows from ``page * PAGE_SIZE``) in ``sort`` order."""
+def page_rows(
+    conn: Any, kw: dict[str, Any], sort: str, page: int, total: int, size: int
+) -> list[dict[str, Any]]:
+    """One page of the ledger (``size`` rows from ``page * size``) in ``sort`` order."""
     from qi_station.services.queries import list_requests
 
-    offset = page * PAGE_SIZE
+    offset = page * size
     if total and sort in REVERSE and offset > total // 2:
-        end = min(total, offset + PAGE_SIZE)
+        end = min(total, offset + size)
         rows = list_requests(conn, **kw, limit=max(0, end - offset), offset=total - end, sort=REVERSE[sort])
         return rows[::-1]
-    return list_requests(conn, **kw, limit=PAGE_SIZE, offset=offset, sort=sort)
+    return list_requests(conn, **kw, limit=size, offset=offset, sort=sort)
 
 
-class LedgerTable(ScrollView, can_focus=True):
-    """A virtual table over ``total`` rows: only the visible lines are rendered (``render_line``), and
-    only the pages under the view (and the cursor) are fetched, in a thread worker of the screen.
-    The table knows nothing of SQL: it posts :class:`NeedPages` and is fed with :meth:`set_page`."""
+class RowsLoaded(Message):
+    """The first rows of load ``seq`` (filters ``f``): ``rows`` are page ``page`` of ``total``; ``counting``:
+    the total is a lower bound, :class:`TotalCounted` follows."""
 
-    BINDINGS = [
-        Binding("up", "cursor(-1)", "up", show=False),
-        Binding("down", "cursor(1)", "down", show=False),
-        Binding("pageup", "cursor_page(-1)", "page up", show=False),
-        Binding("pagedown", "cursor_page(1)", "page down", show=False),
-        Binding("home", "cursor_to(0)", "first", show=False),
-        Binding("end", "cursor_to(-1)", "last", show=False),
-        Binding("enter", "select", "open", show=False),
-    ]
-    COMPONENT_CLASSES = {
-        "ledger-table--cursor",
-        "ledger-table--even",
-        "ledger-table--overdue",
-        "ledger-table--loading",
-    }
-    DEFAULT_CSS = """
-    LedgerTable { background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
-    LedgerTable > .ledger-table--cursor { background: $block-cursor-blurred-background; }
-    LedgerTable:focus > .ledger-table--cursor { background: $block-cursor-background;
-        color: $block-cursor-foreground; text-style: bold; }
-    LedgerTable > .ledger-table--even { background: $surface-lighten-1; }
-    LedgerTable > .ledger-table--overdue { color: $error; text-style: bold; }
-    LedgerTable > .ledger-table--loading { color: $text-muted; }
-    """
-    cursor: reactive[int] = reactive(0, always_update=True)
+    def __init__(
+        self,
+        seq: int,
+        f: dict[str, Any],
+        total: int,
+        page: int,
+        rows: list[dict[str, Any]],
+        keep: bool,
+        counting: bool,
+    ) -> None:
+        super().__init__()
+        self.seq, self.f, self.total, self.page, self.rows = seq, f, total, page, rows
+        self.keep, self.counting = keep, counting
 
-    class NeedPages(Message):
-        def __init__(self, table: LedgerTable, generation: int, pages: list[int]) -> None:
-            super().__init__()
-            self.table, self.generation, self.pages = table, generation, pages
 
-    class Selected(Message):
-        def __init__(self, table: LedgerTable, row: dict[str, Any]) -> None:
-            super().__init__()
-            self.table, self.row = table, row
+class TotalCounted(Message):
+    def __init__(self, seq: int, total: int) -> None:
+        super().__init__()
+        self.seq, self.total = seq, total
 
-    class CursorMoved(Message):
-        def __init__(self, table: LedgerTable, index: int) -> None:
-            super().__init__()
-            self.table, self.index = table, index
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.columns: list[tuple[str, int]] = []  # (row field, width)
-        self.total = 0
-        self.generation = 0
-        self.pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-        self.pending: set[int] = set()
-        self.fetched: list[int] = []  # every page asked for since the last reset (tests read it)
+class PageLoaded(Message):
+    def __init__(self, generation: int, page: int, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.generation, self.page, self.rows = generation, page, rows
 
-    # ---- rows ------------------------------------------------------------------------------------
-    @property
-    def row_count(self) -> int:
-        return self.total
 
-    @property
-    def loaded_rows(self) -> int:
-        return sum(len(p) for p in self.pages.values())
-
-    def reset(self, total: int, keep_cursor: bool = False) -> int:
-        """New data (filters, sort, a change): forget every page; returns the new generation."""
-        self.generation += 1
-        self.total = total
-        self.pages.clear()
-        self.pending.clear()
-        self.fetched = []
-        self.virtual_size = Size(self.size.width, total)
-        cursor = min(self.cursor, max(0, total - 1)) if keep_cursor else 0
-        if not keep_cursor:
-            self.scroll_to(y=0, animate=False, immediate=True)
-        self.cursor = cursor
-        self.refresh()
-        return self.generation
-
-    def set_total(self, generation: int, total: int) -> None:
-        """The COUNT arrived after the first page: same rows, the real length."""
-        if generation != self.generation:
-            return
-        self.total = total
-        self.virtual_size = Size(self.size.width, total)
-        self.cursor = self.cursor  # clamp
-        self.refresh()
-
-    def set_page(self, generation: int, page: int, rows: list[dict[str, Any]]) -> None:
-        if generation != self.generation:
-            return  # rows of an older query
-        self.pending.discard(page)
-        self.pages[page] = rows
-        self.pages.move_to_end(page)
-        while len(self.pages) > CACHE_PAGES:
-            self.pages.popitem(last=False)
-        self.refresh()
-        self.post_message(self.CursorMoved(self, self.cursor))
-
-    def row_at(self, index: int) -> dict[str, Any] | None:
-        rows = self.pages.get(index // PAGE_SIZE)
-        if rows is None or index % PAGE_SIZE >= len(rows):
-            return None
-        return rows[index % PAGE_SIZE]
-
-    def _want(self) -> None:
-        """Ask for the pages under the view and the cursor that are neither loaded nor on their way."""
-        if not self.total:
-            return
-        top = int(self.scroll_offset.y)
-        bottom = min(self.total - 1, top + max(1, self.size.height) - 1)
-        pages = set(range(top // PAGE_SIZE, bottom // PAGE_SIZE + 1)) | {self.cursor // PAGE_SIZE}
-        want = sorted(pages - self.pending - set(self.pages))
-        if want:
-            self.pending.update(want)
-            self.fetched += want
-            self.post_message(self.NeedPages(self, self.generation, want))
-
-    # ---- rendering -------------------------------------------------------------------------------
-    def render_line(self, y: int) -> Strip:
-        index = int(self.scroll_offset.y) + y
-        width = self.size.width
-        if index >= self.total:
-            return Strip.blank(width, self.rich_style)
-        row = self.row_at(index)
-        if row is None:  # not fetched yet: a blank line now, the page is on its way
-            self.call_later(self._want)
-            style = self.get_component_rich_style("ledger-table--loading")
-            return Strip([Segment(" " * width, self.rich_style + style)], width)
-        base = self.rich_style
-        if index % 2:
-            base = base + self.get_component_rich_style("ledger-table--even")
-        if index == self.cursor:
-            base = base + self.get_component_rich_style("ledger-table--cursor")
-        overdue = self.get_component_rich_style("ledger-table--overdue", partial=True)
-        line = Text(no_wrap=True, overflow="crop", end="")
-        for field, w in self.columns:
-            value = row.get(field) or ""
-            if field == "status":
-                value = status_short(row["status"]) + (" !" if row.get("overdue") else "")
-            cell = Text(
-                str(value),
-                no_wrap=True,
-                overflow="crop",
-                end="",
-                style=overdue if field == "status" and row.get("overdue") else "",
-            )
-            cell.truncate(w, overflow="crop", pad=True)
-            line.append_text(cell)
-            line.append(" ")
-        line.truncate(width, overflow="crop", pad=True)
-        segments = [
-            Segment(seg.text, base + seg.style if seg.style else base)
-            for seg in line.render(self.app.console)
-        ]
-        return Strip(segments).crop(0, width)
-
-    def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self.total)
-
-    # ---- cursor ----------------------------------------------------------------------------------
-    def validate_cursor(self, value: int) -> int:
-        return max(0, min(value, self.total - 1)) if self.total else 0
-
-    def watch_cursor(self, new: int) -> None:
-        self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
-        self.refresh()
-        self.post_message(self.CursorMoved(self, new))
-
-    def action_cursor(self, delta: int) -> None:
-        self.cursor += delta
-
-    def action_cursor_page(self, delta: int) -> None:
-        self.cursor += delta * max(1, self.size.height - 1)
-
-    def action_cursor_to(self, index: int) -> None:
-        self.cursor = index if index >= 0 else self.total - 1
-
-    def action_select(self) -> None:
-        row = self.row_at(self.cursor)
-        if row is not None:
-            self.post_message(self.Selected(self, row))
-
-    def on_click(self, event: events.Click) -> None:
-        """A click moves the cursor; a click on the cursor row (or a double click) opens it."""
-        self.focus()
-        index = int(self.scroll_offset.y) + event.y
-        if 0 <= index < self.total:
-            again = index == self.cursor or event.chain > 1
-            self.cursor = index
-            if again:
-                self.action_select()
+class LedgerFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
 
 
 class LedgerScreen(MainScreen):
@@ -260,6 +98,8 @@ class LedgerScreen(MainScreen):
         self._query: dict[str, Any] = {}  # the filters of the rows in the table (pages are fetched with them)
         self._keep_cursor = False
         self._counting = False  # the first page is shown, its COUNT is on its way
+        self._seq = 0  # the newest load: rows and counts of older ones are dropped
+        self._generation = 0  # the table generation the newest load's rows went into
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="filters"):
@@ -412,7 +252,9 @@ class LedgerScreen(MainScreen):
     def refresh_data(self) -> None:
         keep = self._keep_cursor  # True after a return from a request, until the filters change
         table = self.query_one(LedgerTable)
-        self.load(self.filters(), table.cursor // PAGE_SIZE if keep else 0, keep)
+        self._seq += 1
+        page = table.cursor // table.page_size if keep else 0
+        self.load(self.station.reader, self._seq, self.filters(), page, keep, table.page_size)
 
     @staticmethod
     def _kw(f: dict[str, Any]) -> dict[str, Any]:
@@ -425,7 +267,7 @@ class LedgerScreen(MainScreen):
         }
 
     @work(thread=True, exclusive=True, group="ledger")
-    def load(self, f: dict[str, Any], page: int, keep: bool) -> None:
+    def load(self, reader: Any, seq: int, f: dict[str, Any], page: int, keep: bool, size: int) -> None:
         """The first page the view needs, then the COUNT (on the shared reader). From the top, the rows
         are shown before the count is in (a COUNT over a million rows takes a few hundred ms)."""
         from qi_station.services.queries import count_requests
@@ -433,63 +275,81 @@ class LedgerScreen(MainScreen):
         kw = self._kw(f)
         try:
             if keep and page:
-                with self.station.reader as conn:
+                with reader as conn:
                     total = count_requests(conn, **kw)
-                    page = min(page, max(0, (total - 1) // PAGE_SIZE))
-                    rows = page_rows(conn, kw, f["sort"], page, total)
-                self.app.call_from_thread(self.show, f, total, page, rows, keep, False)
+                    page = min(page, max(0, (total - 1) // size))
+                    rows = page_rows(conn, kw, f["sort"], page, total, size)
+                self.post_message(RowsLoaded(seq, f, total, page, rows, keep, False))
                 return
-            with self.station.reader as conn:
-                rows = page_rows(conn, kw, f["sort"], 0, 0)
-            generation = self.app.call_from_thread(
-                self.show, f, len(rows), 0, rows, keep, len(rows) >= PAGE_SIZE
-            )
-            if len(rows) < PAGE_SIZE:
+            with reader as conn:
+                rows = page_rows(conn, kw, f["sort"], 0, 0, size)
+            self.post_message(RowsLoaded(seq, f, len(rows), 0, rows, keep, len(rows) >= size))
+            if len(rows) < size:
                 return  # the first page is all there is
-            with self.station.reader as conn:
+            with reader as conn:
                 total = count_requests(conn, **kw)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self._failed, error_message(e))
+            self.post_message(LedgerFailed(error_message(e)))
             return
-        self.app.call_from_thread(self.set_total, generation, total)
+        self.post_message(TotalCounted(seq, total))
 
     def on_ledger_table_need_pages(self, event: LedgerTable.NeedPages) -> None:
         event.stop()
-        if self._query and event.generation == event.table.generation:
-            self.fetch(self._query, event.generation, event.pages, event.table.total)
+        table = event.table
+        if self._query and event.generation == table.generation:
+            self.fetch(
+                self.station.reader, self._query, event.generation, event.pages, table.total, table.page_size
+            )
 
     @work(thread=True, group="ledger-pages")
-    def fetch(self, f: dict[str, Any], generation: int, pages: list[int], total: int) -> None:
-        table = self.query_one(LedgerTable)
+    def fetch(
+        self, reader: Any, f: dict[str, Any], generation: int, pages: list[int], total: int, size: int
+    ) -> None:
+        worker = get_current_worker()
         kw = self._kw(f)
         for page in pages:
-            if generation != table.generation:
-                return  # the filters changed meanwhile
+            if worker.is_cancelled:
+                return  # the filters changed meanwhile (a new table generation cancels the fetches)
             try:
-                with self.station.reader as conn:
-                    rows = page_rows(conn, kw, f["sort"], page, total)
+                with reader as conn:
+                    rows = page_rows(conn, kw, f["sort"], page, total, size)
             except Exception as e:  # noqa: BLE001
-                self.app.call_from_thread(self._failed, error_message(e))
+                self.post_message(LedgerFailed(error_message(e)))
                 return
-            self.app.call_from_thread(table.set_page, generation, page, rows)
+            self.post_message(PageLoaded(generation, page, rows))
 
-    def _failed(self, message: str) -> None:
-        self.query_one("#page-info", Static).update(message)
+    @on(LedgerFailed)
+    def _failed(self, event: LedgerFailed) -> None:
+        self.query_one("#page-info", Static).update(event.message)
         self.query_one("#page-info").add_class("error")
+
+    @on(RowsLoaded)
+    def _rows_loaded(self, event: RowsLoaded) -> None:
+        if event.seq == self._seq:  # else a newer load is on its way
+            self.show(event.f, event.total, event.page, event.rows, event.keep, event.counting)
+
+    @on(TotalCounted)
+    def _total_counted(self, event: TotalCounted) -> None:
+        if event.seq == self._seq:
+            self.set_total(self._generation, event.total)
+
+    @on(PageLoaded)
+    def _page_loaded(self, event: PageLoaded) -> None:
+        self.query_one(LedgerTable).set_page(event.generation, event.page, event.rows)
 
     def show(
         self, f: dict[str, Any], total: int, page: int, rows: list[dict[str, Any]], keep: bool, counting: bool
-    ) -> int:
+    ) -> None:
         self._query = f
         self.total = total
         self._counting = counting
         self.query_one("#page-info").remove_class("error")
         table = self.query_one(LedgerTable)
-        generation = table.reset(total, keep_cursor=keep)
-        table.set_page(generation, page, rows)
+        self.workers.cancel_group(self, "ledger-pages")  # pages of the old rows are no longer wanted
+        self._generation = table.reset(total, keep_cursor=keep)
+        table.set_page(self._generation, page, rows)
         self._update_info()
         self.add_class("loaded")
-        return generation
 
     def set_total(self, generation: int, total: int) -> None:
         table = self.query_one(LedgerTable)

@@ -4,11 +4,13 @@ exclusive thread worker), filters, a detail pane, and "refer the current request
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
@@ -58,6 +60,34 @@ def _extra(kind: str, r: dict[str, Any]) -> str:
     if kind == "projects":
         return " ".join(str(x) for x in (r.get("year"), r.get("status")) if x)
     return r.get("uscc") or ""
+
+
+class SearchDone(Message):
+    """One search's rows, for the parameters ``p`` it ran with, ranked for ``own_city``."""
+
+    def __init__(self, p: dict[str, Any], rows: list[dict[str, Any]], own_city: str | None) -> None:
+        super().__init__()
+        self.p, self.rows, self.own_city = p, rows, own_city
+
+
+class SearchFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class Referred(Message):
+    def __init__(self, message: str, failed: bool) -> None:
+        super().__init__()
+        self.message, self.failed = message, failed
+
+
+def station_city(conn: Any) -> str | None:
+    """The city of this station (from its region code): its library rows rank first."""
+    from qi_station.services.queries import station
+
+    row = station(conn)
+    return domain.city_of(row.get("region_code")) if row else None
 
 
 class LibrariesScreen(MainScreen):
@@ -158,9 +188,12 @@ class LibrariesScreen(MainScreen):
             self._timer.stop()
         params = self._params()
         if delay:
-            self._timer = self.set_timer(delay, lambda: self.search(params))
+            self._timer = self.set_timer(delay, lambda: self._search(params))
         else:
-            self.search(params)
+            self._search(params)
+
+    def _search(self, params: dict[str, Any]) -> None:
+        self.search(self.station.reader, params, self.own_city, self._own_city_known)
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -196,12 +229,15 @@ class LibrariesScreen(MainScreen):
             self._schedule(0)
 
     @work(thread=True, exclusive=True, group="search")
-    def search(self, p: dict[str, Any]) -> None:
+    def search(self, reader: Any, p: dict[str, Any], own_city: str | None, known: bool) -> None:
+        """Search on the shared reader; the station's city is looked up (on the same connection) unless
+        ``known`` (once per refresh)."""
         from qi_station.services.search import search
 
         try:
-            with self.station.reader as conn:
-                own_city = self._station_city(conn)
+            with reader as conn:
+                if not known:
+                    own_city = station_city(conn)
                 rows = search(
                     conn,
                     p["kind"],
@@ -214,22 +250,19 @@ class LibrariesScreen(MainScreen):
                     limit=RESULTS,
                 )
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self._failed, error_message(e))
+            self.post_message(SearchFailed(error_message(e)))
             return
-        self.app.call_from_thread(self.show, p, rows)
+        self.post_message(SearchDone(p, rows, own_city))
 
-    def _station_city(self, conn: Any) -> str | None:
-        """The city of this station (from its region code), looked up once on the shared connection."""
-        if not self._own_city_known:
-            from qi_station.services.queries import station
+    @on(SearchFailed)
+    def _failed(self, event: SearchFailed) -> None:
+        self.query_one("#lib-count", Static).update(event.message)
 
-            row = station(conn)
-            self.own_city = domain.city_of(row.get("region_code")) if row else None
-            self._own_city_known = True
-        return self.own_city
-
-    def _failed(self, message: str) -> None:
-        self.query_one("#lib-count", Static).update(message)
+    @on(SearchDone)
+    def _search_done(self, event: SearchDone) -> None:
+        self.own_city = event.own_city
+        self._own_city_known = True
+        self.show(event.p, event.rows)
 
     def show(self, p: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         if p != self._params():
@@ -301,15 +334,19 @@ class LibrariesScreen(MainScreen):
             self.notify(t("lib.pick"), severity="warning")
             return
         item = self.rows[table.cursor_row]
-        self.refer(req, REFER_KIND[self.kind], item["id"])
+        self.refer(self.station.db_path, req, REFER_KIND[self.kind], item["id"])
 
     @work(thread=True, exclusive=True, group="refer")
-    def refer(self, request_id: str, kind: str, item_id: str) -> None:
+    def refer(self, db_path: Path, request_id: str, kind: str, item_id: str) -> None:
         from qi_station.services.ledger import refer_request
 
         try:
-            row = refer_request(self.station.db_path, request_id, kind, item_id)
+            row = refer_request(db_path, request_id, kind, item_id)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.notify, error_message(e), severity="error")
+            self.post_message(Referred(error_message(e), True))
             return
-        self.app.call_from_thread(self.notify, t("msg.referred", name=row["item_name"]))
+        self.post_message(Referred(t("msg.referred", name=row["item_name"]), False))
+
+    @on(Referred)
+    def _referred(self, event: Referred) -> None:
+        self.notify(event.message, severity="error" if event.failed else "information")

@@ -4,11 +4,13 @@ satisfaction; refer shows ranked matches; a note is a ledger event that leaves t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Footer, Static
 
 from qi_station.i18n import (
@@ -49,6 +51,18 @@ def _time(v: Any) -> str:
         return str(v)[:16]
 
 
+class RequestLoaded(Message):
+    def __init__(self, request: dict[str, Any]) -> None:
+        super().__init__()
+        self.request = request
+
+
+class LoadFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
 class RequestDetailScreen(StationScreen):
     CSS_PATH = "request_detail.tcss"
     BINDINGS = keymap.bindings("detail")
@@ -81,21 +95,26 @@ class RequestDetailScreen(StationScreen):
         self.refresh_data()
 
     def refresh_data(self) -> None:
-        self.load()
+        self.load(self.station.db_path, self.request_id)
 
     @work(thread=True, exclusive=True, group="detail")
-    def load(self) -> None:
+    def load(self, db_path: Path, request_id: str) -> None:
         from qi_station.services.queries import get_request
 
         try:
-            req = get_request(self.station.db_path, self.request_id)
+            req = get_request(db_path, request_id)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self._failed, error_message(e))
+            self.post_message(LoadFailed(error_message(e)))
             return
-        self.app.call_from_thread(self.show, req)
+        self.post_message(RequestLoaded(req))
 
-    def _failed(self, message: str) -> None:
-        self.query_one("#fields", Static).update(message)
+    @on(LoadFailed)
+    def _failed(self, event: LoadFailed) -> None:
+        self.query_one("#fields", Static).update(event.message)
+
+    @on(RequestLoaded)
+    def _loaded(self, event: RequestLoaded) -> None:
+        self.show(event.request)
 
     def show(self, r: dict[str, Any]) -> None:
         self.req = r

@@ -6,11 +6,13 @@ typed input stays."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -44,6 +46,24 @@ SLOTS = ("enterprise", "uscc", "elements", "title", "description", "channel", "r
 # widgets that share a row share that row's error slot
 ROW_OF = {"urgency": "channel", "promised": "received_at", "phone": "contact"}
 LOOKUP_DEBOUNCE = 0.15
+
+
+class EnterprisesFound(Message):
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class RequestSaved(Message):
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__()
+        self.row = row
+
+
+class SaveFailed(Message):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
 
 
 class RequestFormScreen(StationScreen):
@@ -150,7 +170,9 @@ class RequestFormScreen(StationScreen):
                 self._lookup_timer.stop()
             q = event.value.strip()
             if q:
-                self._lookup_timer = self.set_timer(LOOKUP_DEBOUNCE, lambda: self.lookup(q))
+                self._lookup_timer = self.set_timer(
+                    LOOKUP_DEBOUNCE, lambda: self.lookup(self.station.reader, q)
+                )
             else:
                 self.query_one("#ent-list").add_class("hidden")
         if wid in FIELD_SLOT and wid != "uscc" and self._submitted.get(wid) != event.value:
@@ -183,18 +205,19 @@ class RequestFormScreen(StationScreen):
         self._set_error("uscc", "")
 
     @work(thread=True, exclusive=True, group="lookup")
-    def lookup(self, q: str) -> None:
+    def lookup(self, reader: Any, q: str) -> None:
         from qi_station.services.search import search
 
         try:
-            with self.station.reader as conn:
+            with reader as conn:
                 rows = search(conn, "enterprises", q, limit=6)
         except Exception:  # noqa: BLE001 - a bad query just shows no suggestions
             rows = []
-        self.app.call_from_thread(self._show_enterprises, rows)
+        self.post_message(EnterprisesFound(rows))
 
-    def _show_enterprises(self, rows: list[dict[str, Any]]) -> None:
-        self._enterprises = rows
+    @on(EnterprisesFound)
+    def _show_enterprises(self, event: EnterprisesFound) -> None:
+        rows = self._enterprises = event.rows
         ol = self.query_one("#ent-list", OptionList)
         ol.clear_options()
         if not rows:
@@ -277,22 +300,24 @@ class RequestFormScreen(StationScreen):
         status.update(t("msg.saving"))
         status.set_classes("muted")
         self._submitted = self.collect()
-        self.save(self._submitted)
+        self.save(self.station.db_path, self._submitted)
 
     @work(thread=True, exclusive=True, group="save")
-    def save(self, data: dict[str, Any]) -> None:
+    def save(self, db_path: Path, data: dict[str, Any]) -> None:
         from qi_station.services.ledger import RequestInput, create_request
 
         try:
-            row = create_request(self.station.db_path, RequestInput(**data))
+            row = create_request(db_path, RequestInput(**data))
         except Exception as e:  # noqa: BLE001 - shown beside the field; the form keeps its input
-            self.app.call_from_thread(self._failed, e)
+            self.post_message(SaveFailed(e))
             return
-        self.app.call_from_thread(self._saved, row)
+        self.post_message(RequestSaved(row))
 
-    def _failed(self, e: Exception) -> None:
+    @on(SaveFailed)
+    def _failed(self, event: SaveFailed) -> None:
         from qi_station.core.errors import ValidationError
 
+        e = event.error
         self.saving = False
         status = self.query_one("#form-error", Static)
         if isinstance(e, ValidationError):
@@ -310,7 +335,9 @@ class RequestFormScreen(StationScreen):
             status.update(error_message(e))
         status.set_classes("error")
 
-    def _saved(self, row: dict[str, Any]) -> None:
+    @on(RequestSaved)
+    def _saved(self, event: RequestSaved) -> None:
+        row = event.row
         self.saving = False
         self.notify(t("msg.request_saved", number=row["number"]))
         self.dismiss(None)

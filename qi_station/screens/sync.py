@@ -4,11 +4,13 @@ import a bundle file when the sync client (``qi_station.sync.station.client``) i
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from qi_station.i18n import t
@@ -23,6 +25,32 @@ def client_available() -> bool:
         return importlib.util.find_spec("qi_station.sync.station.client") is not None
     except (ImportError, ValueError):
         return False
+
+
+class StatusLoaded(Message):
+    """The sync client's status (empty without the client) and :func:`services.station.sync_overview`."""
+
+    def __init__(self, status: dict[str, Any], overview: dict[str, Any]) -> None:
+        super().__init__()
+        self.status, self.overview = status, overview
+
+
+class StatusFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class JobProgress(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class JobDone(Message):
+    def __init__(self, message: str, failed: bool) -> None:
+        super().__init__()
+        self.message, self.failed = message, failed
 
 
 class SyncScreen(MainScreen):
@@ -55,53 +83,44 @@ class SyncScreen(MainScreen):
             self.refresh_data()
 
     def refresh_data(self) -> None:
-        self.load()
+        self.load(self.station.db_path)
 
     def action_refresh(self) -> None:
         self.refresh_data()
 
     @work(thread=True, exclusive=True, group="sync-status")
-    def load(self) -> None:
-        from qi_station.db.engine import connect
-        from qi_station.services.dashboard import sync_figures
+    def load(self, db_path: Path) -> None:
+        from qi_station.services.station import sync_overview
 
         try:
             status: dict[str, Any] = {}
             if client_available():
                 from qi_station.sync.station import client
 
-                status = dict(client.sync_status(self.station.db_path))
-            conn = connect(self.station.db_path)
-            try:
-                last, ok, pending = sync_figures(conn)
-                log = [
-                    dict(r)
-                    for r in conn.execute(
-                        "SELECT started_at, mode, pushed, pulled, ok, error FROM sync_log ORDER BY id DESC LIMIT 8"
-                    )
-                ]
-            finally:
-                conn.close()
+                status = dict(client.sync_status(db_path))
+            overview = sync_overview(db_path)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.query_one("#sync-status", Static).update, error_message(e))
+            self.post_message(StatusFailed(error_message(e)))
             return
-        self.app.call_from_thread(self.show, status, last, ok, pending, log)
+        self.post_message(StatusLoaded(status, overview))
 
-    def show(
-        self,
-        status: dict[str, Any],
-        last: str | None,
-        ok: bool | None,
-        pending: int,
-        log: list[dict[str, Any]],
-    ) -> None:
+    @on(StatusFailed)
+    def _status_failed(self, event: StatusFailed) -> None:
+        self.query_one("#sync-status", Static).update(event.message)
+
+    @on(StatusLoaded)
+    def _status_loaded(self, event: StatusLoaded) -> None:
+        self.show(event.status, event.overview)
+
+    def show(self, status: dict[str, Any], overview: dict[str, Any]) -> None:
+        last, ok, log = overview["last"], overview["ok"], overview["log"]
         lines = [
             t(
                 "sync.last",
                 at=str(last)[:16] if last else t("sync.never"),
                 state="" if ok is None else (t("dash.sync_ok") if ok else t("dash.sync_failed")),
             ),
-            t("sync.pending", n=f"{pending:,}"),
+            t("sync.pending", n=f"{overview['pending']:,}"),
         ]
         for k in STATUS_KEYS:
             v = status.get(k)
@@ -127,7 +146,7 @@ class SyncScreen(MainScreen):
     def action_run_sync(self) -> None:
         if self._need_client():
             self.query_one("#sync-progress", Static).update(t("sync.running"))
-            self.run_job("sync", "")
+            self.run_job(self.station.db_path, "sync", "")
 
     def action_export_bundle(self) -> None:
         self._bundle_job("export")
@@ -142,29 +161,34 @@ class SyncScreen(MainScreen):
             self.query_one("#bundle", Input).focus()
             return
         if self._need_client():
-            self.run_job(job, path)
+            self.run_job(self.station.db_path, job, path)
 
     @work(thread=True, exclusive=True, group="sync-job")
-    def run_job(self, job: str, path: str) -> None:
+    def run_job(self, db_path: Path, job: str, path: str) -> None:
         from qi_station.sync.station import client
 
         def progress(*args: Any, **kw: Any) -> None:
             text = " ".join(str(a) for a in args) + " ".join(f"{k}={v}" for k, v in kw.items())
-            self.app.call_from_thread(self.query_one("#sync-progress", Static).update, text[:200])
+            self.post_message(JobProgress(text[:200]))
 
         try:
             if job == "sync":
-                result = client.run_sync(self.station.db_path, progress=progress)
+                result = client.run_sync(db_path, progress=progress)
             elif job == "export":
-                result = client.export_bundle(self.station.db_path, path)
+                result = client.export_bundle(db_path, path)
             else:
-                result = client.import_bundle(self.station.db_path, path)
+                result = client.import_bundle(db_path, path)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self._done, error_message(e), True)
+            self.post_message(JobDone(error_message(e), True))
             return
-        self.app.call_from_thread(self._done, t("sync.done", result=str(result)[:200]), False)
+        self.post_message(JobDone(t("sync.done", result=str(result)[:200]), False))
 
-    def _done(self, message: str, failed: bool) -> None:
-        self.query_one("#sync-progress", Static).update(message)
-        self.notify(message, severity="error" if failed else "information")
+    @on(JobProgress)
+    def _progress(self, event: JobProgress) -> None:
+        self.query_one("#sync-progress", Static).update(event.text)
+
+    @on(JobDone)
+    def _done(self, event: JobDone) -> None:
+        self.query_one("#sync-progress", Static).update(event.message)
+        self.notify(event.message, severity="error" if event.failed else "information")
         self.refresh_data()

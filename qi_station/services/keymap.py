@@ -13,8 +13,8 @@ The config file is ``config_dir()/config.toml`` (``QI_STATION_CONFIG`` overrides
     element = "metrology"
     overdue = true
 
-Read with the stdlib ``tomllib``; written back by :func:`save_filter` (a small writer: strings,
-booleans, integers and tables only).
+Read with the stdlib ``tomllib`` (fast, at start-up); :func:`save_filter` edits the file in place with
+``tomlkit`` (imported only then), so the user's comments, value types and key order survive a save.
 """
 
 from __future__ import annotations
@@ -144,60 +144,36 @@ def saved_filters(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(k): dict(v) for k, v in f.items() if isinstance(v, dict)} if isinstance(f, dict) else {}
 
 
-def _toml_str(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 32 or ord(ch) == 127:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    return _toml_str("" if v is None else str(v))
-
-
-def dump_toml(cfg: dict[str, Any]) -> str:
-    """A small TOML writer for this config's shape (scalars, and tables of scalars or of tables)."""
-    lines: list[str] = []
-    tables: list[tuple[str, dict[str, Any]]] = []
-    for k, v in cfg.items():
-        if k.startswith("_"):
-            continue
-        if isinstance(v, dict):
-            tables.append((_toml_str(k), v))
-        else:
-            lines.append(f"{_toml_str(k)} = {_toml_value(v)}")
-    while tables:
-        name, tab = tables.pop(0)
-        sub = [(f"{name}.{_toml_str(k)}", v) for k, v in tab.items() if isinstance(v, dict)]
-        lines.append("")
-        lines.append(f"[{name}]")
-        for k, v in tab.items():
-            if not isinstance(v, dict):
-                lines.append(f"{_toml_str(k)} = {_toml_value(v)}")
-        tables[0:0] = sub
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
 def save_filter(name: str, filters: dict[str, Any], path: Path | None = None) -> Path:
-    """Add or replace a saved ledger filter in the config file (other settings are kept)."""
+    """Add or replace a saved ledger filter (``[filters.<name>]``) in the config file; everything else in
+    the file (comments, other settings, their types and order) is kept as it was."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     p = path or config_path()
-    cfg = load_config(p)
-    if "_error" in cfg:
-        raise OSError(cfg["_error"])
-    cfg.setdefault("filters", {})[name] = {k: v for k, v in filters.items() if v not in (None,)}
+    try:
+        with open(p, encoding="utf-8", newline="") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as e:
+        raise OSError(f"{p}: {e}") from e
+    table = doc.get("filters")
+    if table is None:
+        table = tomlkit.table(is_super_table=True)  # only [filters.<name>] headers, no bare [filters]
+        doc["filters"] = table
+    elif not isinstance(table, dict):
+        raise OSError(f"{p}: filters is not a table")
+    entry = tomlkit.table()
+    for k, v in filters.items():
+        if v is not None:
+            entry[k] = v
+    table[name] = entry
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".toml.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(dump_toml(cfg))
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(tomlkit.dumps(doc))
     os.replace(tmp, p)
     return p
