@@ -46,7 +46,7 @@ def chain(db: Path, rid: str) -> list[dict[str, Any]]:
 def hub_chain(hub: Any, rid: str) -> list[dict[str, Any]]:
     import sqlalchemy as sa
 
-    from qi_station.sync.hub.store import wire_value
+    from qi_station.sync.hub.tables import wire_value
 
     with hub.engine.connect() as c:
         return [

@@ -331,7 +331,7 @@ def test_down_bundle_gap_and_order(env: Any, tmp_path: Path) -> None:
     hub.upsert_library([("expert", {"id": "e-5", "name": "王五"})])
     import sqlalchemy as sa
 
-    from qi_station.sync.hub.store import hub_tables
+    from qi_station.sync.hub.tables import hub_tables
 
     hs = hub_tables()["hub_station"]
     with hub.engine.begin() as c:
@@ -428,6 +428,57 @@ def test_import_library_files(hub_url: str, tmp_path: Path) -> None:
     with pytest.raises(SyncError):
         hub.import_library(bad)
     hub.dispose()
+
+
+def test_init_loads_the_demo_library_through_read_demo(hub_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hub init`` with no library file loads services.demo.read_demo's rows, search text by
+    db.searchtext.prepare; without the demo data (read_demo refuses) the hub starts empty."""
+    import sqlalchemy as sa
+
+    from qi_station.core.errors import QIError
+    from qi_station.db.searchtext import prepare
+    from qi_station.services import demo
+    from qi_station.sync.hub.store import Hub
+
+    real = demo.read_demo()
+    calls: list[int] = []
+
+    def spy(data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+        calls.append(1)
+        return {
+            **{k: [] for k in real},
+            "experts": real["experts"][:2],
+            "equipment": real["equipment"][:1],
+        }
+
+    monkeypatch.setattr(demo, "read_demo", spy)
+    hub = Hub(hub_url)
+    out = hub.init()
+    assert calls == [1]
+    assert out["library"] == {"added": 3, "updated": 0, "deleted": 0, "unchanged": 0}
+    assert set(library(hub)) == {e["id"] for e in real["experts"][:2]}
+    assert set(library(hub, "equipment")) == {real["equipment"][0]["id"]}
+    e = real["experts"][0]
+    with hub.engine.connect() as c:
+        got = c.execute(
+            sa.text("SELECT name_py, name_initials, haystack FROM expert WHERE id = :i"), {"i": e["id"]}
+        ).one()
+    want = prepare("expert", e)
+    assert tuple(got) == (want["name_py"], want["name_initials"], want["haystack"])
+    assert hub.init() == {k: v for k, v in out.items() if k != "library"}  # loaded once
+    assert calls == [1]
+    hub.dispose()
+
+    def missing(data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+        raise QIError("demo data not found")
+
+    monkeypatch.setattr(demo, "read_demo", missing)
+    empty = Hub(hub_url)
+    with empty.write() as c:
+        for t in ("expert", "equipment"):
+            c.execute(sa.text(f"DELETE FROM {t}"))
+    assert "library" not in empty.init() and empty.library_count() == 0
+    empty.dispose()
 
 
 def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -103,7 +103,7 @@ def station_requests(db: Path) -> dict[str, dict[str, Any]]:
 def hub_requests(hub: Any, code: str | None = None) -> dict[str, dict[str, Any]]:
     import sqlalchemy as sa
 
-    from qi_station.sync.hub.store import core_table, wire_value
+    from qi_station.sync.hub.tables import core_table, wire_value
 
     t = core_table("request")
     q = sa.select(t)

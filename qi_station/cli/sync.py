@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import typer
 
 from qi_station.cli.kit import OPTS, emit_json, error, handle_errors
+from qi_station.cli.report import hub_report_app
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -341,15 +342,7 @@ def hub_assign(
     typer.echo(f"request {res['id']}: h_rev {res['h_rev']}{'' if res['changed'] else ' (no change)'}")
 
 
-def _mount_reports() -> None:
-    try:
-        from qi_station.cli.report import hub_report_app  # type: ignore[import-not-found,unused-ignore]
-    except Exception:  # noqa: BLE001 - the reports module may not exist yet
-        return
-    hub_app.add_typer(hub_report_app, name="report")
-
-
-_mount_reports()
+hub_app.add_typer(hub_report_app, name="report")
 _ = OPTS
 
 

@@ -41,3 +41,13 @@ def verify(public_b64: str, data: bytes, sig_b64: str) -> bool:
 
 def fingerprint(public_b64: str) -> str:
     return hashlib.sha256(base64.b64decode(public_b64)).hexdigest()[:16]
+
+
+def valid_pubkey(public_b64: str) -> bool:
+    """True for base64 of a raw 32-byte Ed25519 public key."""
+    import binascii
+
+    try:
+        return len(base64.b64decode(public_b64, validate=True)) == 32
+    except (binascii.Error, ValueError, TypeError):
+        return False

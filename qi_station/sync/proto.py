@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+from qi_station.core import chain
 from qi_station.core.errors import QIError
 
 PROTOCOL = 2  # the hub accepts PROTOCOL and PROTOCOL - 1
@@ -92,7 +92,8 @@ def check_versions(protocol: Any, schema: Any) -> None:
 
 
 def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """:func:`qi_station.core.chain.canonical` as UTF-8 bytes (signed bundle manifests)."""
+    return chain.canonical(obj).encode("utf-8")
 
 
 def sha256_hex(b: bytes) -> str:

@@ -1,0 +1,240 @@
+"""The hub database handle: engine, migrations, meta, the write transaction and seq stamping.
+
+Every writing transaction assigns the hub ``seq`` at its very end from the ``hub_counter`` row
+(``UPDATE ... RETURNING`` takes the row lock), so on PostgreSQL seq follows commit order; SQLite has a
+single writer anyway. The jobs (registry, push, pull, library, assign, bundles, purge) are mixins on
+:class:`HubBase`, composed into :class:`qi_station.sync.hub.store.Hub`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from qi_station.core.clock import now_utc
+from qi_station.core.ids import uuid7
+from qi_station.sync import keys
+from qi_station.sync.hub.tables import core_table, hub_tables
+from qi_station.sync.proto import PROTOCOL, SyncError, schema_head
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection, Engine
+
+_ENGINES: dict[str, Any] = {}
+
+
+class HubBase:
+    """A handle on one hub database (cheap; engines are cached per URL): the connection, the write
+    transaction, seq stamping, meta, and the station-row helpers every job shares."""
+
+    def __init__(self, database_url: str | None = None) -> None:
+        from qi_station.db.paths import default_hub_url
+
+        self.url = default_hub_url(database_url)
+        if self.url.startswith("postgresql://"):
+            self.url = "postgresql+psycopg://" + self.url[len("postgresql://") :]
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.sqlite_path: Path | None = None
+        if self.is_sqlite:
+            from sqlalchemy.engine import make_url
+
+            self.sqlite_path = Path(make_url(self.url).database or "")
+
+    @property
+    def engine(self) -> Engine:
+        eng = _ENGINES.get(self.url)
+        if eng is None:
+            from qi_station.db.engine import make_engine
+
+            eng = _ENGINES[self.url] = make_engine(self.url)
+        return eng  # type: ignore[no-any-return]
+
+    def dispose(self) -> None:
+        eng = _ENGINES.pop(self.url, None)
+        if eng is not None:
+            eng.dispose()
+
+    # -- setup --------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        from qi_station.db.engine import run_migrations
+
+        if self.sqlite_path is not None:
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        run_migrations(self.url)
+
+    def ready(self) -> bool:
+        import sqlalchemy as sa
+
+        if self.sqlite_path is not None and not self.sqlite_path.exists():
+            return False
+        try:
+            with self.engine.connect() as c:
+                v = c.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return v == schema_head()
+        except Exception:  # noqa: BLE001
+            return False
+
+    def require(self) -> Self:
+        if not self.ready():
+            raise SyncError(
+                400,
+                "hub_not_initialized",
+                f"hub database {self.safe_url()} is not initialised: run `qi-station hub init` first",
+            )
+        return self
+
+    def safe_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def meta_insert(self, c: Connection, k: str, v: str) -> None:
+        t = hub_tables()["hub_meta"]
+        ins = self.dialect_insert(t).values(k=k, v=v).on_conflict_do_nothing(index_elements=["k"])
+        c.execute(ins)
+
+    def meta(self) -> dict[str, str]:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as c:
+            return {r[0]: r[1] for r in c.execute(sa.text("SELECT k, v FROM hub_meta"))}
+
+    def info(self) -> dict[str, Any]:
+        m = self.meta()
+        pub = m.get("hub_pubkey", "")
+        return {
+            "hub_id": m.get("hub_id"),
+            "hub_pubkey": pub,
+            "hub_fingerprint": keys.fingerprint(pub) if pub else None,
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+        }
+
+    def dialect_insert(self, t: Table) -> Any:
+        if self.is_sqlite:
+            from sqlalchemy.dialects import sqlite
+
+            return sqlite.insert(t)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(t)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction; SQLite busy/locked becomes a 503 the client retries."""
+        from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+        try:
+            with self.engine.begin() as c:
+                yield c
+        except IntegrityError as e:
+            raise SyncError(
+                422, "integrity", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}"
+            ) from None
+        except DataError as e:
+            raise SyncError(
+                422, "bad_data", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}"
+            ) from None
+        except OperationalError as e:
+            raise SyncError(
+                503, "busy", f"hub database busy, retry: {str(e.orig).splitlines()[0][:200]}"
+            ) from None
+
+    def alloc_seq(self, c: Connection, n: int) -> int:
+        """Reserve n hub seqs at the END of a write transaction (row lock until commit). Returns the first."""
+        import sqlalchemy as sa
+
+        last = c.execute(
+            sa.text("UPDATE hub_counter SET value = value + :n WHERE name = 'seq' RETURNING value"), {"n": n}
+        ).scalar_one()
+        return int(last) - n + 1
+
+    def stamp(self, c: Connection, written: list[tuple[str, str]]) -> int:
+        """Give each written row a new seq, in write order. Returns the last seq (0 when nothing)."""
+        import sqlalchemy as sa
+
+        if not written:
+            return 0
+        # one seq per row: a row written twice in a transaction keeps the later position
+        last_pos: dict[tuple[str, str], int] = {}
+        for i, key in enumerate(written):
+            last_pos[key] = i
+        order = sorted(last_pos, key=last_pos.__getitem__)
+        first = self.alloc_seq(c, len(order))
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for i, (t, rid) in enumerate(order):
+            by_table.setdefault(t, []).append({"s": first + i, "i": rid})
+        for t, params in by_table.items():
+            c.execute(sa.text(f"UPDATE {t} SET seq = :s WHERE id = :i"), params)
+        return first + len(order) - 1
+
+    def station_by_code(self, c: Connection, code: str, *, lock: bool = False) -> dict[str, Any]:
+        import sqlalchemy as sa
+
+        t = hub_tables()["hub_station"]
+        q = sa.select(t).where(t.c.code == code)
+        if lock and not self.is_sqlite:
+            q = q.with_for_update()
+        r = c.execute(q).mappings().first()
+        if r is None:
+            raise SyncError(404, "unknown_station", f"no station {code!r} at this hub")
+        return dict(r)
+
+    def touch(
+        self,
+        c: Connection,
+        st: dict[str, Any],
+        protocol: Any,
+        schema: Any,
+        station_now_ms: Any,
+        error: str | None = None,
+    ) -> int | None:
+        import sqlalchemy as sa
+
+        t = hub_tables()["hub_station"]
+        skew = None
+        if isinstance(station_now_ms, int) and not isinstance(station_now_ms, bool):
+            from time import time_ns
+
+            skew = max(-(2**62), min(2**62, station_now_ms - time_ns() // 1_000_000))
+        vals: dict[str, Any] = {
+            "last_seen": now_utc(),
+            "protocol": _int_or_none(protocol),
+            "schema_rev": str(schema)[:20] if schema is not None else None,
+        }
+        if skew is not None:
+            vals["clock_skew_ms"] = skew
+        if error is not None:
+            vals["last_error"] = error[:500]
+        c.execute(sa.update(t).where(t.c.id == st["id"]).values(**vals))
+        return skew
+
+    def conflict(self, c: Connection, table: str, row_id: str, kind: str, detail: dict[str, Any]) -> None:
+        t = core_table("sync_conflict")
+        c.execute(
+            t.insert().values(
+                id=uuid7(),
+                at=now_utc(),
+                table_name=table,
+                row_id=row_id,
+                kind=kind,
+                detail=json.dumps(detail, ensure_ascii=False),
+                resolved=False,
+            )
+        )
+
+    def horizon(self) -> int:
+        """Hub seq below which tombstones may have been purged: a pull with 0 < since < horizon is 410."""
+        return int(self.meta().get("tombstone_horizon") or 0)
+
+
+def _int_or_none(v: Any) -> int | None:
+    try:
+        i = int(v)
+    except (TypeError, ValueError):
+        return None
+    return i if -(2**31) <= i < 2**31 else None

@@ -1,0 +1,200 @@
+"""USB bundles at the hub: import a station's up bundle, export a down bundle for a station."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from qi_station.core.clock import now_utc, to_db
+from qi_station.core.ids import uuid7
+from qi_station.sync import keys
+from qi_station.sync.hub.pull import PullJobs
+from qi_station.sync.hub.push import PushJobs
+from qi_station.sync.hub.tables import hub_tables
+from qi_station.sync.proto import PROTOCOL, SyncError, check_enroll_proof, schema_head
+
+
+class BundleJobs(PushJobs, PullJobs):
+    def import_bundle(self, path: str | Path) -> dict[str, Any]:
+        """An up bundle from a station: verify, then the SAME apply_push as HTTP, in one transaction."""
+        import sqlalchemy as sa
+
+        from qi_station.sync.bundle import check_signature, read_bundle
+
+        self.require()
+        p = Path(path)
+        manifest, mbytes, sig, changes = read_bundle(p)
+        if manifest.get("kind") != "up":
+            raise SyncError(
+                400,
+                "wrong_kind",
+                f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a station (up) bundle",
+            )
+        from qi_station.sync.proto import check_versions
+
+        check_versions(manifest.get("protocol"), manifest.get("schema"))
+        info = self.info()
+        if manifest.get("target_id") not in (info["hub_id"], info["hub_fingerprint"]):
+            raise SyncError(
+                400,
+                "wrong_target",
+                f"bundle {p.name} is addressed to hub {manifest.get('target_id')!r}, not this hub ({info['hub_fingerprint']}) / 数据包不是发给本中心的",
+            )
+        code = str(manifest.get("source_id") or "")
+        batch = _parse_up_changes(changes)
+        hs = hub_tables()["hub_station"]
+        hb = hub_tables()["hub_bundle"]
+        with self.write() as c:
+            try:
+                st = self.station_by_code(c, code, lock=True)
+            except SyncError:
+                raise SyncError(
+                    403, "unknown_station", f"bundle {p.name} comes from unknown station {code!r}"
+                ) from None
+            if st["revoked"]:
+                raise SyncError(403, "revoked", f"station {code} was revoked / 站点已被吊销")
+            enroll = manifest.get("enroll") or None
+            if st["pubkey"]:
+                check_signature(p.name, mbytes, sig, st["pubkey"])
+                if enroll and enroll.get("pubkey") != st["pubkey"]:
+                    raise SyncError(403, "bad_enroll", f"station {code} is enrolled with another key")
+            else:
+                if not enroll or not isinstance(enroll, dict):
+                    raise SyncError(
+                        403,
+                        "not_enrolled",
+                        f"station {code} has not enrolled yet and the bundle carries no enrollment",
+                    )
+                pub = str(enroll.get("pubkey") or "")
+                if not keys.valid_pubkey(pub):
+                    raise SyncError(400, "bad_pubkey", "bundle enrollment key is not an Ed25519 key")
+                check_signature(p.name, mbytes, sig, pub)
+                if (
+                    st["enroll_used"]
+                    or not st["enroll_hash"]
+                    or not check_enroll_proof(st["enroll_hash"], pub, str(enroll.get("proof") or ""))
+                ):
+                    raise SyncError(
+                        403,
+                        "bad_enroll_token",
+                        f"bundle {p.name}: enrollment proof does not match a valid one-time token / 注册码无效",
+                    )
+                c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(pubkey=pub, enroll_used=True))
+                st["pubkey"] = pub
+            bid = str(manifest.get("bundle_id") or "")
+            if c.execute(sa.select(hb.c.bundle_id).where(hb.c.bundle_id == bid)).first() is not None:
+                return {
+                    "bundle_id": bid,
+                    "station": code,
+                    "status": "already_imported",
+                    "acked_oseq": st["acked_oseq"],
+                    "applied": 0,
+                }
+            out = self.apply_push(c, st, batch)
+            cur = manifest.get("station_cursor")
+            if isinstance(cur, int) and not isinstance(cur, bool) and cur >= 0:
+                c.execute(
+                    sa.update(hs)
+                    .where(hs.c.id == st["id"], hs.c.station_cursor < cur)
+                    .values(station_cursor=cur)
+                )
+            c.execute(hb.insert().values(bundle_id=bid, station_code=code, kind="up", at=now_utc()))
+            self.touch(
+                c, st, manifest.get("protocol"), manifest.get("schema"), manifest.get("station_now_ms")
+            )
+        return {
+            "bundle_id": bid,
+            "station": code,
+            "status": "imported",
+            "acked_oseq": out["acked_oseq"],
+            "applied": out["applied"],
+        }
+
+    def export_bundle(self, code: str, out: str | Path) -> dict[str, Any]:
+        """A down bundle for a station: every change since the cursor it last reported (cumulative), the
+        hub's ack of its outbox, and the hub key (pinned by offline-enrolled stations)."""
+        import sqlalchemy as sa
+
+        from qi_station.sync.bundle import write_bundle
+
+        self.require()
+        with self.engine.connect() as c:
+            try:
+                st = self.station_by_code(c, code.strip().upper())
+            except SyncError:
+                raise SyncError(404, "unknown_station", f"no station {code!r} at this hub") from None
+            if st["revoked"]:
+                raise SyncError(403, "revoked", f"station {code} was revoked")
+            _ = sa
+        since = int(st["station_cursor"] or 0)
+        resync = since < self.horizon()
+        if resync:  # tombstones it may not have seen are gone: a full snapshot the station applies as such
+            since = 0
+        page = self.read_changes(st["code"], since, None, raw="lines")
+        lines: list[bytes] = []
+        counts: dict[str, int] = {}
+        for t, block in page["tables"].items():
+            if "lines" in block:  # SQLite built the JSON lines itself
+                counts[t] = block["n"]
+                lines.append((block["lines"] + "\n").encode("utf-8"))
+                continue
+            cols = block["cols"]
+            counts[t] = len(block["rows"])
+            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            lines.extend(
+                (dumps({"t": t, "row": dict(zip(cols, r, strict=True))}) + "\n").encode("utf-8")
+                for r in block["rows"]
+            )
+        info = self.meta()
+        bid = uuid7()
+        manifest = {
+            "bundle_id": bid,
+            "kind": "down",
+            "source_id": info["hub_id"],
+            "target_id": st["code"],
+            "station_id": st["id"],
+            "station_name": st["name"],
+            "hub_pubkey": info["hub_pubkey"],
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+            "from": since,
+            "to": page["next"],
+            "acked_oseq": int(st["acked_oseq"]),
+            "counts": counts,
+            "created_at": to_db(now_utc()),
+            "horizon": int(page.get("horizon") or 0),
+        }
+        if resync:
+            manifest["resync"] = True
+        outp = Path(out)
+        if outp.is_dir():
+            from qi_station.sync.bundle import bundle_name
+
+            outp = outp / bundle_name("down", since, page["next"], st["code"], bid)
+        write_bundle(outp, manifest, lines, info["hub_privkey"])
+        return {
+            "file": str(outp),
+            "bundle_id": bid,
+            "station": st["code"],
+            "from": since,
+            "to": page["next"],
+            "rows": sum(counts.values()),
+            "acked_oseq": manifest["acked_oseq"],
+            "resync": resync,
+        }
+
+
+def _parse_up_changes(changes: bytes) -> list[dict[str, Any]]:
+    batch = []
+    for i, line in enumerate(changes.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            ch = json.loads(line)
+        except ValueError:
+            raise SyncError(400, "bad_bundle", f"changes.jsonl line {i} is not JSON") from None
+        if not isinstance(ch, dict) or not isinstance(ch.get("oseq"), int):
+            raise SyncError(400, "bad_bundle", f"changes.jsonl line {i} is not a change")
+        batch.append(ch)
+    return batch

@@ -1,0 +1,225 @@
+"""Hub changes out to a station: THE read of rows after a seq (HTTP pull and down bundles alike)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.tables import core_table, hub_tables, wire_value
+from qi_station.sync.proto import HUB_REQUEST_FIELDS, PROTOCOL, PULL_TABLES, SyncError, schema_head
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+class PullJobs(HubBase):
+    def read_changes(
+        self,
+        station_code: str,
+        since: int,
+        limit: int | None,
+        *,
+        raw: bool | str = False,
+        check_horizon: bool = True,
+    ) -> dict[str, Any]:
+        """Rows with seq > since, in seq order, scoped to the station (libraries + its own requests),
+        read in ONE snapshot. Columnar: {tables: {t: {cols, rows}}, next, more, head}. With ``raw`` on
+        SQLite, each table's rows come as JSON text built by SQLite itself (``rows_json``): no Python
+        objects per row on the hot path."""
+        if self.is_sqlite:
+            assert self.sqlite_path is not None
+            conn = sqlite3.connect(self.sqlite_path, timeout=5, check_same_thread=False)
+            conn.isolation_level = None
+            try:
+                conn.execute("BEGIN")
+                return self._read_changes(
+                    _SqliteExec(conn), station_code, since, limit, raw=raw, check_horizon=check_horizon
+                )
+            finally:
+                conn.execute("ROLLBACK") if conn.in_transaction else None
+                conn.close()
+        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as sc:
+            with sc.begin():
+                return self._read_changes(
+                    _SaExec(sc), station_code, since, limit, check_horizon=check_horizon
+                )
+
+    def _read_changes(
+        self,
+        ex: Any,
+        station_code: str,
+        since: int,
+        limit: int | None,
+        raw: bool | str = False,
+        check_horizon: bool = True,
+    ) -> dict[str, Any]:
+        import heapq
+
+        def where(t: str) -> tuple[str, dict[str, Any]]:
+            if t == "request":
+                return "station_code = :code AND seq > :since", {"code": station_code, "since": since}
+            return "seq > :since", {"since": since}
+
+        head = int(ex.scalar("SELECT value FROM hub_counter WHERE name = 'seq'") or 0)
+        horizon = int(ex.scalar("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'") or 0)
+        if 0 < since < horizon:
+            if check_horizon:
+                raise SyncError(
+                    410,
+                    "resync_required",
+                    f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
+                    "download a full snapshot / 需要重新全量同步",
+                    horizon=horizon,
+                )
+        cutoff = head
+        more = False
+        if limit is not None:
+            seqs: list[int] = []
+            for t in PULL_TABLES:
+                w, p = where(t)
+                seqs.extend(
+                    r[0]
+                    for r in ex.rows(
+                        f"SELECT seq FROM {t} WHERE {w} ORDER BY seq LIMIT :lim", {**p, "lim": limit + 1}
+                    )
+                )
+            if len(seqs) > limit:
+                small = heapq.nsmallest(limit, seqs)
+                cutoff = small[-1]
+                more = True
+        tables: dict[str, Any] = {}
+        nxt = since
+        for t in PULL_TABLES:
+            cols = [c.key for c in core_table(t).columns]
+            if t == "request":
+                cols = ["id", "station_code", "status", "s_rev", "h_rev", "seq", *HUB_REQUEST_FIELDS]
+            w, p = where(t)
+            if raw == "lines" and self.is_sqlite:
+                pairs = ", ".join(f"'{c}', {c}" for c in cols)
+                n, text = ex.rows(
+                    f"SELECT count(*), group_concat(json_object('t', '{t}', 'row', json_object({pairs})), "
+                    f"char(10)) FROM (SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut "
+                    "ORDER BY seq)",
+                    {**p, "cut": cutoff},
+                )[0]
+                if n:
+                    tables[t] = {"cols": cols, "lines": text, "n": n}
+                continue
+            if raw and self.is_sqlite:
+                n, text = ex.rows(
+                    f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
+                    f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)",
+                    {**p, "cut": cutoff},
+                )[0]
+                if n:
+                    tables[t] = {"cols": cols, "rows_json": text}
+                continue
+            rows = ex.rows(
+                f"SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq",
+                {**p, "cut": cutoff},
+            )
+            if rows:
+                if not self.is_sqlite:
+                    rows = [[wire_value(v) for v in r] for r in rows]
+                else:
+                    rows = [list(r) for r in rows]
+                si = cols.index("seq")
+                nxt = max(nxt, rows[-1][si])
+                tables[t] = {"cols": cols, "rows": rows}
+        # everything <= head is committed in this snapshot (seq is assigned under the counter row lock)
+        nxt = cutoff if more else max(head, since)
+        return {"since": since, "next": nxt, "more": more, "head": head, "horizon": horizon, "tables": tables}
+
+    def pull_json(
+        self,
+        station: dict[str, Any],
+        since: int,
+        limit: int,
+        *,
+        protocol: Any = PROTOCOL,
+        schema: Any = None,
+        station_now_ms: Any = None,
+        resync: bool = False,
+    ) -> bytes:
+        """The pull reply as JSON bytes (SQLite: row JSON assembled by SQLite; same document as ``pull``)."""
+        page = self.pull(
+            station,
+            since,
+            limit,
+            protocol=protocol,
+            schema=schema,
+            station_now_ms=station_now_ms,
+            raw=True,
+            resync=resync,
+        )
+        tables = page.pop("tables")
+        parts = []
+        for t, block in tables.items():
+            rows = (
+                block["rows_json"] if "rows_json" in block else json.dumps(block["rows"], ensure_ascii=False)
+            )
+            parts.append(f'{json.dumps(t)}:{{"cols":{json.dumps(block["cols"])},"rows":{rows}}}')
+        head = json.dumps(page, ensure_ascii=False, separators=(",", ":"))
+        return (head[:-1] + ',"tables":{' + ",".join(parts) + "}}").encode("utf-8")
+
+    def pull(
+        self,
+        station: dict[str, Any],
+        since: int,
+        limit: int,
+        *,
+        protocol: Any = PROTOCOL,
+        schema: Any = None,
+        station_now_ms: Any = None,
+        raw: bool = False,
+        resync: bool = False,
+    ) -> dict[str, Any]:
+        """``resync``: a page of a snapshot pass the station began at since=0 (it will delete what the
+        pass does not bring), so no 410 below the tombstone horizon."""
+        page = self.read_changes(station["code"], since, limit, raw=raw, check_horizon=not resync)
+        try:
+            with self.write() as c:
+                import sqlalchemy as sa
+
+                hs = hub_tables()["hub_station"]
+                self.touch(c, station, protocol, schema, station_now_ms)
+                c.execute(
+                    sa.update(hs)
+                    .where(hs.c.id == station["id"], hs.c.station_cursor < since)
+                    .values(station_cursor=since)
+                )
+        except SyncError:
+            pass  # bookkeeping only: a busy hub still serves the page
+        page["acked_oseq"] = int(station.get("acked_oseq") or 0)
+        page["protocol"] = PROTOCOL
+        page["schema"] = schema_head()
+        return page
+
+
+class _SqliteExec:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        r = self.conn.execute(sql, params or {}).fetchone()
+        return r[0] if r else None
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        return self.conn.execute(sql, params).fetchall()
+
+
+class _SaExec:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        import sqlalchemy as sa
+
+        return self.conn.execute(sa.text(sql), params or {}).scalar()
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        import sqlalchemy as sa
+
+        return list(self.conn.execute(sa.text(sql), params).all())

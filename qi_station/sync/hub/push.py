@@ -1,0 +1,244 @@
+"""Station changes into the hub: THE apply function (HTTP push and up bundles alike)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables
+from qi_station.sync.proto import (
+    HUB_REQUEST_FIELDS,
+    LIBRARY_TABLES,
+    PROTOCOL,
+    SKEW_WARN_MS,
+    STATION_TABLES,
+    TABLE_RANK,
+    SyncError,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+class PushJobs(HubBase):
+    def push(
+        self,
+        station: dict[str, Any],
+        batch: list[dict[str, Any]],
+        *,
+        protocol: Any = PROTOCOL,
+        schema: Any = None,
+        station_now_ms: Any = None,
+    ) -> dict[str, Any]:
+        with self.write() as c:
+            st = self.station_by_code(c, station["code"], lock=True)
+            if st["revoked"]:
+                raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
+            out = self.apply_push(c, st, batch)
+            skew = self.touch(c, st, protocol, schema, station_now_ms)
+        if skew is not None and abs(skew) > SKEW_WARN_MS:
+            out["warning"] = (
+                f"station clock is off by {skew / 1000:.0f} s; fix the PC clock (sync is not affected)"
+            )
+        out["clock_skew_ms"] = skew
+        return out
+
+    def apply_push(self, c: Connection, st: dict[str, Any], batch: list[dict[str, Any]]) -> dict[str, Any]:
+        """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
+        transaction: skip what is acked, refuse gaps, check ownership, s_rev guards, stamp seq, ack."""
+        import sqlalchemy as sa
+
+        acked = int(st["acked_oseq"])
+        code = st["code"]
+        results: list[dict[str, Any]] = []
+        fresh: list[dict[str, Any]] = []
+        for ch in sorted(batch, key=lambda x: x["oseq"]):
+            if ch["oseq"] <= acked:
+                results.append({"oseq": ch["oseq"], "status": "duplicate"})
+            else:
+                fresh.append(ch)
+        expect = acked + 1
+        seen: set[int] = set()
+        for ch in fresh:
+            if ch["oseq"] in seen:
+                raise SyncError(422, "bad_batch", f"oseq {ch['oseq']} appears twice in one batch")
+            seen.add(ch["oseq"])
+            if ch["oseq"] != expect:
+                raise SyncError(
+                    409,
+                    "gap",
+                    f"out-of-order change: expected oseq {acked + 1 if not results and expect == acked + 1 else expect}, got {ch['oseq']} (need an earlier bundle / 缺少更早的数据包)",
+                    expected=expect,
+                    acked_oseq=acked,
+                )
+            expect += 1
+        if not fresh:
+            return {"acked_oseq": acked, "results": results, "applied": 0}
+        # authorize + coerce everything before writing anything
+        prepared: list[tuple[int, int, str, dict[str, Any], dict[str, Any]]] = []
+        batch_requests: set[str] = set()
+        for ch in fresh:
+            table = ch.get("table")
+            if table in LIBRARY_TABLES:
+                raise SyncError(
+                    403, "forbidden", f"a station cannot write library table {table!r} / 站点不能修改资源库"
+                )
+            if table not in STATION_TABLES:
+                raise SyncError(403, "forbidden", f"table {table!r} is not synced from stations")
+            row = coerce_row(str(table), ch.get("row"))
+            if table in ("enterprise", "request") and row.get("station_code") != code:
+                raise SyncError(
+                    403,
+                    "forbidden",
+                    f"{table} {row['id']} belongs to station {row.get('station_code')!r}, not {code!r} / 不能修改其他站点的数据",
+                )
+            if table == "request":
+                batch_requests.add(row["id"])
+            prepared.append((TABLE_RANK[str(table)], ch["oseq"], str(table), row, ch))
+        # ownership against what the hub already holds
+        treq, tent = core_table("request"), core_table("enterprise")
+        req_ids = {p[3]["id"] for p in prepared if p[2] == "request"} | {
+            p[3].get("request_id") for p in prepared if p[2] in ("request_event", "referral")
+        }
+        req_ids.discard(None)
+        owners: dict[str, tuple[str, int, int, str]] = {}
+        for chunk in chunks(sorted(x for x in req_ids if isinstance(x, str)), 500):
+            for r in c.execute(
+                sa.select(treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status).where(
+                    treq.c.id.in_(chunk)
+                )
+            ):
+                owners[r[0]] = (r[1], r[2], r[3], r[4])
+        ent_ids = [p[3]["id"] for p in prepared if p[2] == "enterprise"]
+        ent_owner: dict[str, tuple[str | None, int]] = {}
+        for chunk in chunks(ent_ids, 500):
+            for er in c.execute(
+                sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(tent.c.id.in_(chunk))
+            ):
+                ent_owner[er[0]] = (er[1], er[2])
+        for _rank, _o, table, row, _ch in prepared:
+            rid = row["id"] if table == "request" else row.get("request_id")
+            if table in ("request", "request_event", "referral"):
+                own = owners.get(str(rid))
+                if own is not None and own[0] != code:
+                    raise SyncError(
+                        403,
+                        "forbidden",
+                        f"request {rid} belongs to station {own[0]!r}, not {code!r} / 不能修改其他站点的台账",
+                    )
+                if own is None and rid not in batch_requests:
+                    raise SyncError(422, "orphan", f"{table} {row['id']} refers to unknown request {rid}")
+            if table == "enterprise":
+                eo = ent_owner.get(row["id"])
+                if eo is not None and eo[0] != code:
+                    raise SyncError(
+                        403,
+                        "forbidden",
+                        f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业",
+                    )
+        # apply in foreign-key order; within a table in oseq order. New rows are collected and inserted
+        # in bulk (one executemany per table and column set) before the next table; a later change of a
+        # row inserted in this batch is merged into its pending insert.
+        written: list[tuple[str, str]] = []
+        status_of: dict[int, str] = {}
+        have: set[str] = set()
+        for tname in ("request_event", "referral"):
+            ids = [p[3]["id"] for p in prepared if p[2] == tname]
+            tt = core_table(tname)
+            for chunk in chunks(ids, 500):
+                have.update(r[0] for r in c.execute(sa.select(tt.c.id).where(tt.c.id.in_(chunk))))
+        pending: dict[str, dict[str, dict[str, Any]]] = {}
+
+        def flush(table: str) -> None:
+            rows_ = pending.pop(table, None)
+            if not rows_:
+                return
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for r in rows_.values():
+                groups.setdefault(tuple(sorted(r)), []).append(r)
+            for params in groups.values():
+                c.execute(core_table(table).insert(), params)
+
+        current = None
+        for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: (p[0], p[1])):
+            if table != current:
+                if current is not None:
+                    flush(current)
+                current = table
+            t = core_table(table)
+            ins = pending.setdefault(table, {})
+            if table == "enterprise":
+                prev = ent_owner.get(row["id"])
+                if prev is None:
+                    row["seq"] = 0
+                    ins[row["id"]] = row
+                    ent_owner[row["id"]] = (code, row.get("s_rev", 1))
+                    written.append((table, row["id"]))
+                    status_of[oseq] = "applied"
+                elif row.get("s_rev", 0) > prev[1]:
+                    vals = {k: v for k, v in row.items() if k not in ("id", "seq")}
+                    if row["id"] in ins:
+                        ins[row["id"]].update(vals)
+                    else:
+                        c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
+                    ent_owner[row["id"]] = (code, row["s_rev"])
+                    written.append((table, row["id"]))
+                    status_of[oseq] = "applied"
+                else:
+                    status_of[oseq] = "stale"
+            elif table == "request":
+                prevr = owners.get(row["id"])
+                if prevr is None:
+                    row["seq"] = 0
+                    ins[row["id"]] = row
+                    owners[row["id"]] = (
+                        code,
+                        row.get("s_rev", 1),
+                        row.get("h_rev", 0),
+                        row.get("status", "new"),
+                    )
+                    written.append((table, row["id"]))
+                    status_of[oseq] = "applied"
+                elif row.get("s_rev", 0) > prevr[1]:
+                    vals = {
+                        k: v for k, v in row.items() if k not in ("id", "seq", "h_rev", *HUB_REQUEST_FIELDS)
+                    }
+                    if row.get("h_rev", 0) < prevr[2] and row.get("status") != prevr[3]:
+                        self.conflict(
+                            c,
+                            "request",
+                            row["id"],
+                            "station_overrides_hub_status",
+                            {
+                                "station": code,
+                                "hub_status": prevr[3],
+                                "station_status": row.get("status"),
+                                "hub_h_rev": prevr[2],
+                                "station_seen_h_rev": row.get("h_rev"),
+                            },
+                        )
+                    if row["id"] in ins:
+                        ins[row["id"]].update(vals)
+                    else:
+                        c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
+                    owners[row["id"]] = (code, row["s_rev"], prevr[2], row.get("status", prevr[3]))
+                    written.append((table, row["id"]))
+                    status_of[oseq] = "applied"
+                else:
+                    status_of[oseq] = "stale"
+            else:  # append-only rows: insert once
+                if row["id"] in have:
+                    status_of[oseq] = "duplicate"
+                else:
+                    have.add(row["id"])
+                    ins[row["id"]] = row
+                    status_of[oseq] = "applied"
+        if current is not None:
+            flush(current)
+        self.stamp(c, written)
+        new_ack = fresh[-1]["oseq"]
+        hs = hub_tables()["hub_station"]
+        c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(acked_oseq=new_ack))
+        st["acked_oseq"] = new_ack
+        results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
+        return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}

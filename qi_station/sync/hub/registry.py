@@ -1,0 +1,236 @@
+"""Stations at the hub: registration, enrollment tokens, online enrollment, and the restore of a lost
+station's own rows."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from qi_station.core.clock import now_utc
+from qi_station.core.ids import uuid7
+from qi_station.sync import keys
+from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.tables import core_table, hub_tables, norm_value, wire_value
+from qi_station.sync.proto import (
+    PROTOCOL,
+    STATION_TABLES,
+    SyncError,
+    make_enroll_token,
+    parse_enroll_token,
+    schema_head,
+    token_hash,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+class RegistryJobs(HubBase):
+    def add_station(self, code: str, name: str, *, reissue: bool = False) -> dict[str, Any]:
+        """Register a station and issue its one-time enrollment token. For an enrolled station whose
+        database was lost, ``reissue`` gives a new token: enrolling with it on a fresh database
+        restores the station's own rows from the hub (``restore``)."""
+        import sqlalchemy as sa
+
+        code = (code or "").strip().upper()
+        if (
+            not code
+            or not code.isascii()
+            or not all(ch.isalnum() or ch in "-_" for ch in code)
+            or len(code) > 20
+        ):
+            raise SyncError(
+                400,
+                "bad_code",
+                "station code: ASCII letters, digits, - and _ (≤ 20) / 站点编码只能含字母数字",
+            )
+        name = (name or "").strip() or code
+        info = self.info()
+        secret = secrets.token_urlsafe(24)
+        token = make_enroll_token(code, info["hub_fingerprint"], secret)
+        t = hub_tables()["hub_station"]
+        with self.write() as c:
+            row = c.execute(sa.select(t.c.id, t.c.pubkey, t.c.revoked).where(t.c.code == code)).first()
+            if row is not None and row[1] and not row[2] and not reissue:
+                raise SyncError(
+                    409,
+                    "already_enrolled",
+                    f"station {code} is enrolled; use --reissue for a new token "
+                    "(e.g. to rebuild a lost station database) / 站点已注册，重新签发请加 --reissue",
+                )
+            if row is None:
+                sid = uuid7()
+                c.execute(
+                    t.insert().values(
+                        id=sid,
+                        code=code,
+                        name=name,
+                        enroll_hash=token_hash(token),
+                        enroll_used=False,
+                        revoked=False,
+                        acked_oseq=0,
+                        station_cursor=0,
+                        created_at=now_utc(),
+                    )
+                )
+            else:
+                # re-issue: a new one-time token for a station (e.g. after revoke, or a lost token)
+                sid = row[0]
+                c.execute(
+                    t.update()
+                    .where(t.c.id == sid)
+                    .values(name=name, enroll_hash=token_hash(token), enroll_used=False, revoked=False)
+                )
+        return {"station_id": sid, "code": code, "name": name, "token": token}
+
+    def revoke_station(self, code: str) -> dict[str, Any]:
+        t = hub_tables()["hub_station"]
+        with self.write() as c:
+            r = c.execute(
+                t.update()
+                .where(t.c.code == code.strip().upper())
+                .values(revoked=True, token_hash=None, enroll_hash=None)
+            )
+            if r.rowcount == 0:
+                raise SyncError(404, "unknown_station", f"no station {code!r} at this hub")
+        return {"code": code.strip().upper(), "revoked": True}
+
+    def stations(self) -> list[dict[str, Any]]:
+        import sqlalchemy as sa
+
+        t = hub_tables()["hub_station"]
+        cols = [
+            t.c.id,
+            t.c.code,
+            t.c.name,
+            t.c.revoked,
+            t.c.acked_oseq,
+            t.c.station_cursor,
+            t.c.last_seen,
+            t.c.protocol,
+            t.c.schema_rev,
+            t.c.clock_skew_ms,
+            t.c.last_error,
+            t.c.pubkey,
+            t.c.enroll_used,
+        ]
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(*cols).order_by(t.c.code)).mappings().all()
+        out = []
+        for r in rows:
+            d = {k: wire_value(v) for k, v in r.items()}
+            d["enrolled"] = bool(d.pop("pubkey"))
+            d["revoked"] = bool(d["revoked"])
+            d["enroll_used"] = bool(d["enroll_used"])
+            out.append(d)
+        return out
+
+    def station_by_token(self, token: str | None) -> dict[str, Any]:
+        import sqlalchemy as sa
+
+        if not token:
+            raise SyncError(401, "no_token", "missing bearer token / 缺少访问令牌")
+        t = hub_tables()["hub_station"]
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(t).where(t.c.token_hash == token_hash(token))).mappings().first()
+        if r is None:
+            raise SyncError(401, "bad_token", "unknown or revoked token / 令牌无效或已吊销")
+        if r["revoked"]:
+            raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
+        return dict(r)
+
+    def enroll(self, token: str, pubkey: str) -> dict[str, Any]:
+        """Online enrollment: one-time token + station public key -> a bearer token (stored hashed)."""
+        import sqlalchemy as sa
+
+        code, _fp, _secret = parse_enroll_token(token)
+        if not pubkey or not keys.valid_pubkey(pubkey):
+            raise SyncError(400, "bad_pubkey", "station public key is not a base64 Ed25519 key")
+        t = hub_tables()["hub_station"]
+        api = secrets.token_urlsafe(32)
+        with self.write() as c:
+            st = self._check_enroll(c, code, token_hash(token))
+            # a re-enrollment (new key, maybe a rebuilt database): forget the cursor it last reported
+            c.execute(
+                t.update()
+                .where(t.c.id == st["id"])
+                .values(
+                    pubkey=pubkey,
+                    token_hash=token_hash(api),
+                    enroll_used=True,
+                    last_seen=now_utc(),
+                    station_cursor=0,
+                )
+            )
+            treq = core_table("request")
+            own = int(
+                c.execute(
+                    sa.select(sa.func.count()).select_from(treq).where(treq.c.station_code == code)
+                ).scalar()
+                or 0
+            )
+        info = self.info()
+        return {
+            "station_id": st["id"],
+            "station_code": code,
+            "station_name": st["name"],
+            "api_token": api,
+            "hub_id": info["hub_id"],
+            "hub_pubkey": info["hub_pubkey"],
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+            "acked_oseq": int(st["acked_oseq"] or 0),
+            "own_requests": own,
+        }
+
+    def restore(self, station: dict[str, Any], table: str, after: str, limit: int) -> dict[str, Any]:
+        """The station's OWN rows (enterprises, requests with every field, events, referrals) in id order
+        after ``after``, to rebuild a lost station database. Returns {table, cols, rows, more, last, acked_oseq}."""
+        import sqlalchemy as sa
+
+        if table not in STATION_TABLES:
+            raise SyncError(400, "bad_table", f"table must be one of {', '.join(STATION_TABLES)}")
+        t = core_table(table)
+        code = station["code"]
+        if table in ("enterprise", "request"):
+            cond = t.c.station_code == code
+        else:
+            treq = core_table("request")
+            cond = t.c.request_id.in_(sa.select(treq.c.id).where(treq.c.station_code == code))
+        cols = [c.key for c in t.columns]
+        with self.engine.connect() as c:
+            got = c.execute(
+                sa.select(*t.columns).where(cond, t.c.id > after).order_by(t.c.id).limit(limit + 1)
+            ).all()
+            acked = c.execute(
+                sa.select(hub_tables()["hub_station"].c.acked_oseq).where(
+                    hub_tables()["hub_station"].c.id == station["id"]
+                )
+            ).scalar()
+        more = len(got) > limit
+        out = [[norm_value(v) for v in r] for r in got[:limit]]
+        return {
+            "table": table,
+            "cols": cols,
+            "rows": out,
+            "more": more,
+            "last": out[-1][0] if out else after,
+            "acked_oseq": int(acked or 0),
+        }
+
+    def _check_enroll(self, c: Connection, code: str, thash: str) -> dict[str, Any]:
+        try:
+            st = self.station_by_code(c, code, lock=True)
+        except SyncError:
+            raise SyncError(403, "bad_enroll_token", "enrollment token is not valid / 注册码无效") from None
+        if st["revoked"] or not st["enroll_hash"] or not secrets.compare_digest(st["enroll_hash"], thash):
+            raise SyncError(
+                403, "bad_enroll_token", "enrollment token is not valid or was revoked / 注册码无效"
+            )
+        if st["enroll_used"]:
+            raise SyncError(
+                403,
+                "enroll_token_used",
+                "enrollment token was already used (ask the hub for a new one) / 注册码已使用",
+            )
+        return st

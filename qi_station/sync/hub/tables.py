@@ -1,0 +1,192 @@
+"""The hub's tables and the wire-to-database value conversion (strict: junk is refused with a 422).
+
+The synced tables are the station's SQLModel tables (:func:`core_table`); the hub's own bookkeeping
+tables (stations, imported bundles, meta, the seq counter) are :func:`hub_tables`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from qi_station.core.clock import to_db
+from qi_station.db.session import jsonable
+from qi_station.sync.proto import SyncError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+
+def core_table(name: str) -> Table:
+    from sqlmodel import SQLModel
+
+    import qi_station.db.models  # noqa: F401 - registers the tables
+
+    return SQLModel.metadata.tables[name]
+
+
+_HUB_META: Any = None
+
+
+def hub_tables() -> dict[str, Table]:
+    global _HUB_META
+    import sqlalchemy as sa
+
+    if _HUB_META is None:
+        md = sa.MetaData()
+        sa.Table(
+            "hub_station",
+            md,
+            sa.Column("id", sa.String, primary_key=True),
+            sa.Column("code", sa.String),
+            sa.Column("name", sa.String),
+            sa.Column("pubkey", sa.String),
+            sa.Column("token_hash", sa.String),
+            sa.Column("enroll_hash", sa.String),
+            sa.Column("enroll_used", sa.Boolean),
+            sa.Column("revoked", sa.Boolean),
+            sa.Column("acked_oseq", sa.BigInteger),
+            sa.Column("station_cursor", sa.BigInteger),
+            sa.Column("last_seen", sa.DateTime),
+            sa.Column("protocol", sa.Integer),
+            sa.Column("schema_rev", sa.String),
+            sa.Column("clock_skew_ms", sa.BigInteger),
+            sa.Column("last_error", sa.Text),
+            sa.Column("created_at", sa.DateTime),
+        )
+        sa.Table(
+            "hub_bundle",
+            md,
+            sa.Column("bundle_id", sa.String, primary_key=True),
+            sa.Column("station_code", sa.String),
+            sa.Column("kind", sa.String),
+            sa.Column("at", sa.DateTime),
+        )
+        sa.Table("hub_meta", md, sa.Column("k", sa.String, primary_key=True), sa.Column("v", sa.Text))
+        sa.Table(
+            "hub_counter",
+            md,
+            sa.Column("name", sa.String, primary_key=True),
+            sa.Column("value", sa.BigInteger),
+        )
+        _HUB_META = md
+    return dict(_HUB_META.tables)
+
+
+def _bad(table: str, col: str, v: Any) -> SyncError:
+    return SyncError(422, "bad_row", f"{table}.{col}: bad value {str(v)[:60]!r}")
+
+
+_COERCE: dict[str, dict[str, Any]] = {}
+_BOOL_STR = {
+    "1": True,
+    "0": False,
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "是": True,
+    "否": False,
+}
+
+
+def coercers(table: str) -> dict[str, Any]:
+    """Per-column converters from wire JSON to Python values for SQLAlchemy Core (strict: refuse junk)."""
+    got = _COERCE.get(table)
+    if got is not None:
+        return got
+    import sqlalchemy as sa
+
+    out: dict[str, Any] = {}
+    for c in core_table(table).columns:
+        t = c.type
+
+        def mk(kind: str, name: str = c.key) -> Any:
+            def conv(v: Any) -> Any:
+                if v is None:
+                    return None
+                try:
+                    if kind == "dt":
+                        if isinstance(v, str):
+                            d = datetime.fromisoformat(v)
+                            return d.replace(tzinfo=None) if d.tzinfo is None else to_dt_naive(d)
+                    elif kind == "date":
+                        if isinstance(v, str):
+                            return date.fromisoformat(v[:10]) if len(v) >= 10 else date.fromisoformat(v)
+                    elif kind == "bool":
+                        if isinstance(v, bool):
+                            return v
+                        if isinstance(v, int) and v in (0, 1):
+                            return bool(v)
+                        if isinstance(v, str) and v.strip().lower() in _BOOL_STR:
+                            return _BOOL_STR[v.strip().lower()]
+                    elif kind == "int":
+                        if isinstance(v, bool):
+                            return int(v)
+                        if isinstance(v, float) and v.is_integer():
+                            v = int(v)
+                        if isinstance(v, str) and v.strip().lstrip("-").isdigit() and len(v) < 12:
+                            v = int(v)
+                        if isinstance(v, int) and -(2**31) <= v < 2**31:
+                            return v
+                    else:
+                        if isinstance(v, str) and "\x00" not in v:
+                            return v
+                        if isinstance(v, int | float) and not isinstance(v, bool):
+                            return str(v)
+                except (ValueError, TypeError):
+                    pass
+                raise _bad(table, name, v)
+
+            return conv
+
+        if isinstance(t, sa.DateTime):
+            out[c.key] = mk("dt")
+        elif isinstance(t, sa.Date):
+            out[c.key] = mk("date")
+        elif isinstance(t, sa.Boolean):
+            out[c.key] = mk("bool")
+        elif isinstance(t, sa.Integer):
+            out[c.key] = mk("int")
+        else:
+            out[c.key] = mk("str")
+    _COERCE[table] = out
+    return out
+
+
+def to_dt_naive(d: datetime) -> datetime:
+    from datetime import UTC
+
+    return d.astimezone(UTC).replace(tzinfo=None)
+
+
+def coerce_row(table: str, row: Any) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise SyncError(422, "bad_row", f"{table}: row is not an object")
+    conv = coercers(table)
+    out = {k: conv[k](v) for k, v in row.items() if k in conv}
+    if not isinstance(out.get("id"), str) or not out["id"]:
+        raise SyncError(422, "bad_row", f"{table}: row has no id")
+    return out
+
+
+def wire_value(v: Any) -> Any:
+    """Datetimes in the storage format, dates as ISO: the same form as the station's outbox rows."""
+    return jsonable(v)
+
+
+def norm_value(v: Any) -> Any:
+    """A column value in comparable wire form (bools as 0/1, datetimes in the storage format)."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, datetime):
+        return to_db(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
+    for i in range(0, len(xs), n):
+        yield xs[i : i + n]
