@@ -154,3 +154,25 @@ def test_import_is_cheap() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=60
     )
     assert p.stdout.strip() == "[]", p.stdout + p.stderr
+
+
+def test_docs_example_runs_as_printed(tmp_path: Path) -> None:
+    """The example in docs/api.md runs, and prints what its comments say."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text(encoding="utf-8")
+    code = re.search(r"## Example\n\n```python\n(.*?)```", text, re.S)
+    assert code, "docs/api.md has no example"
+    env = {**os.environ, "QI_STATION_OPERATOR": "测试员", "PYTHONIOENCODING": "utf-8"}
+    p = subprocess.run(
+        [sys.executable, "-c", code.group(1)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    said = [ln.split("  # ")[1] for ln in code.group(1).splitlines() if ln.strip().startswith("print(")]
+    assert p.stdout.splitlines() == said
