@@ -436,6 +436,7 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
     from datetime import timedelta
 
     from qi_station.core import clock as timeutil
+    from qi_station.core import ids
 
     outcomes = []
     for code, years in (("ZB01", 10), ("QD02", -10)):
@@ -443,12 +444,9 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         shift = timedelta(days=365 * years)
         real_now = timeutil.now_utc
         monkeypatch.setattr(ledger, "now_utc", lambda s=shift, f=real_now: f() + s)
+        # the station's hybrid logical clock (core.ids) reads time.time_ns: skew it too
         monkeypatch.setattr(
-            ledger.time,
-            "time_ns",
-            lambda s=shift: (
-                _time.time_ns.__call__() if False else int((_time.time() + s.total_seconds()) * 1e9)
-            ),
+            ids.time, "time_ns", lambda s=shift: int((_time.time() + s.total_seconds()) * 1e9)
         )
         r = ledger.create_request(db, request_input(1, 1))
         ledger.move_request(db, r["id"], "accepted")
