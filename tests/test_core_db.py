@@ -81,7 +81,7 @@ def test_no_engine_at_import_time() -> None:
     code = (
         "import qi_station.db.engine, qi_station.db.session, qi_station.services.ledger, qi_station.cli.commands, sys; "
         "import qi_station.db.session as s; assert not s._ENGINES; "
-        "assert 'sqlalchemy' not in sys.modules"
+        "assert 'sqlalchemy' not in sys.modules, 'SQLAlchemy loaded at import time'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -92,7 +92,6 @@ from pathlib import Path
 from qi_station.services import ledger
 db = Path(sys.argv[1])
 i = 0
-print("ready", flush=True)
 while True:
     i += 1
     r = ledger.create_request(db, ledger.RequestInput(enterprise=f"企业{i % 7}", uscc="N2370100MA3C000011",
@@ -101,18 +100,38 @@ while True:
 """
 
 
+def _committed_events(db: Path) -> int:
+    """Events committed so far, read through a connection of our own (WAL: never blocks the writer)."""
+    c = sqlite3.connect(db, timeout=30)
+    try:
+        return int(c.execute("SELECT count(*) FROM request_event").fetchone()[0])
+    finally:
+        c.close()
+
+
+def _kill_after_progress(p: subprocess.Popen[bytes], db: Path, target: int, log: Path) -> None:
+    """SIGKILL the writer once ``target`` events are committed: observed progress, not a guessed sleep.
+    The writer keeps going while we look, so the kill lands at an arbitrary point of a later write."""
+    deadline = time.monotonic() + 300  # a generous bound only so that a dead writer cannot hang the suite
+    while _committed_events(db) < target:
+        assert p.poll() is None, log.read_text(encoding="utf-8", errors="replace")
+        assert time.monotonic() < deadline, "the writer made no progress"
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+
+
 def test_sigkill_mid_write_leaves_consistent_db(db: Path, tmp_path: Path) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER, encoding="utf-8")
     rnd = random.Random(7)
     env = {**os.environ, "QI_STATION_OPERATOR": "killer"}
+    log = tmp_path / "writer.log"
     for _ in range(5):
-        p = subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.PIPE, env=env)
-        assert p.stdout is not None
-        p.stdout.readline()
-        time.sleep(rnd.uniform(0.3, 1.2))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+        target = _committed_events(db) + rnd.randint(2, 8)  # each round: at least one whole request first
+        with open(log, "wb") as err:
+            p = subprocess.Popen([sys.executable, str(script), str(db)], stderr=err, env=env)
+            _kill_after_progress(p, db, target, log)
     from qi_station.core.chain import verify_chain
 
     c = connect(db)

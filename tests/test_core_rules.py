@@ -8,6 +8,7 @@ import pytest
 
 from qi_station.core import validate as v
 from qi_station.core.errors import ValidationError
+from qi_station.services.phones import normalize_phone
 
 VALID = ["91350100M000100Y43", "91110000600037341L", "N2370100MA3C000011"]
 
@@ -54,21 +55,21 @@ def test_uscc_weights_follow_the_standard() -> None:
 
 
 def test_phone_normalization() -> None:
-    assert v.normalize_phone("138 1234 5678") == ("+8613812345678", "138 1234 5678")
-    assert v.normalize_phone("0532-8888 6666")[0] == "+8653288886666"
+    assert normalize_phone("138 1234 5678") == ("+8613812345678", "138 1234 5678")
+    assert normalize_phone("0532-8888 6666")[0] == "+8653288886666"
     # an 8-digit local number in Qingdao gets the city's area code
-    assert v.normalize_phone("88886666", city_code="370200")[0] == "+8653288886666"
-    assert v.normalize_phone("") is None
+    assert normalize_phone("88886666", city_code="370200")[0] == "+8653288886666"
+    assert normalize_phone("") is None
     for bad in ("12345", "abc", "0532-123"):
         with pytest.raises(ValidationError) as e:
-            v.normalize_phone(bad)
+            normalize_phone(bad)
         assert e.value.field == "phone"
 
 
 def test_phone_never_imports_geocoder() -> None:
     import sys
 
-    v.normalize_phone("13812345678")
+    normalize_phone("13812345678")
     assert "phonenumbers.geocoder" not in sys.modules
 
 

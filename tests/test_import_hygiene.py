@@ -86,3 +86,38 @@ def test_app_module_defers_heavy_imports() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=60
     )
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_core_loads_no_third_party_module() -> None:
+    """Every ``qi_station.core`` module, imported and used a little, loads only the standard library."""
+    code = r"""
+import importlib, json, pkgutil, sys
+before = set(sys.modules)
+import qi_station.core as core
+names = [m.name for m in pkgutil.iter_modules(core.__path__, "qi_station.core.")]
+for name in names:
+    importlib.import_module(name)
+from qi_station.core import chain, clock, domain, validate
+validate.validate_uscc("91350100M000100Y43")
+validate.parse_cost("1.5")
+clock.local(clock.now_utc())
+chain.canonical({"a": 1})
+new = set(sys.modules) - before
+import sysconfig
+site = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib")})
+# tzdata: the data stdlib zoneinfo falls back to where the system has no tz database
+bad = sorted(
+    m for m in new
+    if m.split(".")[0] not in ("qi_station", "tzdata")
+    and (m.split(".")[0] not in sys.stdlib_module_names and not m.startswith("_sysconfigdata")
+         or (getattr(sys.modules[m], "__file__", None) or "").startswith(site))
+)
+print(json.dumps({"modules": names, "bad": bad}))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "qi_station.core.validate" in out["modules"], out
+    assert out["bad"] == [], out["bad"]

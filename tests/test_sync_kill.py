@@ -1,6 +1,11 @@
-"""kill -9: `qi-station sync` and `qi-station hub import-bundle` are SIGKILLed at random moments, again and
-again, against a real uvicorn hub; after each kill the databases are sound, and after a final retry
-nothing is lost or duplicated."""
+"""kill -9: `qi-station sync` and `qi-station hub import-bundle` are SIGKILLed mid-work, again and again,
+against a real uvicorn hub; after each kill the databases are sound, and after a final retry nothing is lost
+or duplicated.
+
+Each kill waits for observed progress (never a guessed sleep, which on a busy machine kills the process
+before it has done anything): for sync, a random number of rows committed (library rows pulled into the
+station plus requests pushed to the hub, counted through connections of our own); for the bundle import,
+which is one transaction, the hub's write lock seen held by the importer a random number of times."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,15 +66,40 @@ def integrity(db: Path) -> None:
         c.close()
 
 
-def kill_at_random(
-    cmd: list[str], env: dict[str, str], rng: random.Random, lo: float, hi: float
-) -> int | None:
+def kill_after(cmd: list[str], env: dict[str, str], progressed: Callable[[], bool]) -> int | None:
+    """Run ``cmd``; SIGKILL it as soon as ``progressed()`` (polled) is true. It may finish first."""
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(rng.uniform(lo, hi))
-    if p.poll() is None:
-        p.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 300  # a bound only so that a stuck process cannot hang the suite
+    while p.poll() is None:
+        if progressed():
+            p.send_signal(signal.SIGKILL)
+            break
+        assert time.monotonic() < deadline, f"no progress: {cmd}"
+        time.sleep(0.01)
     p.wait()
     return p.returncode
+
+
+def sync_work_done(db: Path, hub_db: Path) -> int:
+    """Rows committed by a sync so far: library rows pulled into the station + ZB01 requests at the hub."""
+    pulled = rows(db, "SELECT count(*) FROM expert")[0][0]
+    pushed = rows(hub_db, "SELECT count(*) FROM request WHERE station_code = 'ZB01'")[0][0]
+    return int(pulled) + int(pushed)
+
+
+def hub_write_locked(hub_db: Path) -> bool:
+    """True while another process holds the hub database's write lock (an open write transaction)."""
+    c = sqlite3.connect(hub_db, timeout=0, isolation_level=None)
+    try:
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            return True
+        raise
+    finally:
+        c.close()
 
 
 def test_sigkill_sync_and_bundle_import(tmp_path: Path) -> None:
@@ -76,7 +107,8 @@ def test_sigkill_sync_and_bundle_import(tmp_path: Path) -> None:
     from qi_station.sync.hub.store import Hub
 
     rng = random.Random(int(os.environ.get("QI_KILL_SEED", "7")))
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub_db = tmp_path / "hub.db"
+    url = f"sqlite:///{hub_db}"
     hub = Hub(url)
     hub.init(demo=False)
     hub.upsert_library([("expert", {"id": f"x{i}", "name": f"专家{i}"}) for i in range(6000)])
@@ -95,7 +127,12 @@ def test_sigkill_sync_and_bundle_import(tmp_path: Path) -> None:
         off_created = {ledger.create_request(off, request_input(i, i % 5))["id"] for i in range(150)}
         env = dict(os.environ, QI_SYNC_PAGE="500", QI_SYNC_PUSH_BATCH="20", QI_STATION_DB=str(db))
         for round_ in range(8):
-            kill_at_random(cli("--db", str(db), "sync", "--json", "--retries", "0"), env, rng, 0.2, 1.5)
+            target = sync_work_done(db, hub_db) + rng.randint(1, 2000)
+            kill_after(
+                cli("--db", str(db), "sync", "--json", "--retries", "0"),
+                env,
+                lambda t=target: sync_work_done(db, hub_db) >= t,
+            )
             integrity(db)
             # station ack never ahead of the hub's; every hub library row <= cursor is here
             st_ack = int(rows(db, "SELECT COALESCE((SELECT v FROM kv WHERE k='acked_oseq'), 0)")[0][0])
@@ -112,12 +149,19 @@ def test_sigkill_sync_and_bundle_import(tmp_path: Path) -> None:
             assert below <= set(seqs)
             assert set(hub_requests(hub)) <= created
             created.add(ledger.create_request(db, request_input(1000 + round_, 1))["id"])
-        # bundle import killed at random moments (the hub keeps serving on the same database)
+        # bundle import killed mid-transaction (the hub keeps serving on the same database)
         up = tmp_path / "up.zip"
         C.export_bundle(off, up)
         for _ in range(6):
-            kill_at_random(cli("hub", "import-bundle", str(up), "--database-url", url), env, rng, 0.2, 1.5)
-            integrity(tmp_path / "hub.db")
+            seen = [0]
+            need = rng.randint(1, 8)
+
+            def locked_long_enough(seen: list[int] = seen, need: int = need) -> bool:
+                seen[0] += hub_write_locked(hub_db)
+                return seen[0] >= need
+
+            kill_after(cli("hub", "import-bundle", str(up), "--database-url", url), env, locked_long_enough)
+            integrity(hub_db)
             got = set(hub_requests(hub, "QD02"))
             assert got in (set(), off_created)  # one transaction: all or nothing
         # retries finish the job

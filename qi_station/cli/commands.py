@@ -465,14 +465,12 @@ def library_search(
 ) -> None:
     """Search a library by Chinese text, full pinyin or initials (ranked; own city first)."""
     from qi_station.core.errors import ValidationError
-    from qi_station.services.queries import station
-    from qi_station.services.search import search
+    from qi_station.services.search import search, station_city
 
     if kind not in domain.SEARCH_KINDS:
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
     db = station_db()
-    st = station(db)
-    own = domain.city_of(st["region_code"]) if st else None
+    own = station_city(db)
     rows = search(
         db,
         kind,

@@ -1,6 +1,6 @@
 """Input rules, enforced in the core. Each failure names the field and the rule.
 
-``phonenumbers`` is imported lazily (and never its geocoder).
+Standard library only; phone numbers (``phonenumbers``) are checked in :mod:`qi_station.services.phones`.
 """
 
 from __future__ import annotations
@@ -171,26 +171,3 @@ def parse_satisfaction(value: str | int | None, field: str = "satisfaction") -> 
     if not 1 <= n <= 5:
         raise ValidationError(field, "range_1_5", "satisfaction is 1..5 / 满意度为1-5")
     return n
-
-
-def normalize_phone(
-    value: str | None, field: str = "phone", city_code: str | None = None
-) -> tuple[str, str] | None:
-    """Return (E.164, display) or None for empty. Landlines without area code use the city's."""
-    v = (value or "").strip()
-    if not v:
-        return None
-    import phonenumbers  # lazy: ~30 ms, never the geocoder
-
-    digits = re.sub(r"[\s\-()]", "", v)
-    if city_code and domain.AREA_CODES.get(city_code) and digits.isdigit() and len(digits) in (7, 8):
-        digits = "0" + domain.AREA_CODES[city_code] + digits
-    try:
-        num = phonenumbers.parse(digits, "CN")
-    except phonenumbers.NumberParseException:
-        raise ValidationError(field, "phone", f"not a phone number: {v!r} / 电话号码无效") from None
-    if not phonenumbers.is_valid_number(num):
-        raise ValidationError(field, "phone", f"not a valid phone number: {v!r} / 电话号码无效")
-    e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-    display = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return e164, display

@@ -20,6 +20,7 @@ from qi_station.core.clock import local_date, now_utc, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import hlc_now, uuid7
 from qi_station.db.session import row_dict, write_session
+from qi_station.services.phones import normalize_phone
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -225,7 +226,7 @@ def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
     uscc = v.validate_uscc(e.uscc)
     region = v.uscc_region(uscc)
     city = domain.city_of(region)
-    phone = v.normalize_phone(e.phone, "phone", city)
+    phone = normalize_phone(e.phone, "phone", city)
     if e.scale:
         v.check_choice(e.scale, domain.ENTERPRISE_SCALES, "scale")
     return {

@@ -79,6 +79,14 @@ def _row(kind: str, r: sqlite3.Row) -> dict[str, Any]:
     return d
 
 
+def station_city(db: str | Path | sqlite3.Connection) -> str | None:
+    """The station's own city code (its library rows rank first), or None before ``init``."""
+    from qi_station.services.queries import station
+
+    st = station(db)
+    return domain.city_of(st["region_code"]) if st else None
+
+
 def search(
     db_path: str | Path | sqlite3.Connection,
     kind: str,
@@ -172,8 +180,6 @@ def search(
                     out.append(_row(kind, r))
                     if want is not None and len(out) >= want:
                         return out[offset:]
-        return out[offset:]
-        return out[offset:]
         return out[offset:]
     finally:
         if not own:
