@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from qi_station.i18n import set_lang, t
+from qi_station.screens.bindings import bindings
 from qi_station.services import keymap
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class StationApp(App[None]):
         "sync": _screen("sync", "SyncScreen"),
         "reports": _screen("reports", "ReportsScreen"),
     }
-    BINDINGS = keymap.bindings("app")
+    BINDINGS = bindings("app")
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from qi_station.i18n import status_name, t
 from qi_station.screens.base import MainScreen, error_message
-from qi_station.services import keymap
+from qi_station.screens.bindings import bindings
 
 CARDS = ("today_intake", "open_total", "overdue", "awaiting_followup", "expiring_certs")
 BAR_ROWS = 3
@@ -93,7 +93,7 @@ def _panel(title: str, body: str) -> Text:
 class DashboardScreen(MainScreen):
     SCREEN_KEY = "dashboard"
     CSS_PATH = "dashboard.tcss"
-    BINDINGS = keymap.bindings("dash")
+    BINDINGS = bindings("dash")
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="dash-body"):

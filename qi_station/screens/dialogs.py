@@ -15,8 +15,8 @@ from textual.widgets.option_list import Option
 from qi_station.core import domain
 from qi_station.i18n import err_text, field_label, kind_name, satisfaction_name, status_name, t
 from qi_station.screens.base import StationModal, error_message
+from qi_station.screens.bindings import bindings
 from qi_station.screens.widgets import Choice
-from qi_station.services import keymap
 
 DIALOG_CSS = ""  # the shared dialog styles live in app.tcss (StationModal)
 
@@ -71,7 +71,7 @@ class WorkerDialog(StationModal):
 
 
 class ConfirmDialog(StationModal):
-    BINDINGS = keymap.bindings("modal")
+    BINDINGS = bindings("modal")
 
     def __init__(self, title: str, question: str) -> None:
         super().__init__()
@@ -100,7 +100,7 @@ class ConfirmDialog(StationModal):
 
 
 class InputDialog(StationModal):
-    BINDINGS = keymap.bindings("modal")
+    BINDINGS = bindings("modal")
 
     def __init__(self, title: str, label: str, value: str = "") -> None:
         super().__init__()
@@ -136,7 +136,7 @@ class MoveDialog(WorkerDialog):
     """Move a request: the outcome form on resolve, satisfaction on the follow-up, a note always.
     The dialog calls the core itself (in a worker) and stays open with the message on an error."""
 
-    BINDINGS = keymap.bindings("modal")
+    BINDINGS = bindings("modal")
 
     def __init__(self, request_id: str, number: str, to_status: str) -> None:
         super().__init__()
@@ -217,7 +217,7 @@ class MoveDialog(WorkerDialog):
 class NoteDialog(WorkerDialog):
     """A free-standing note on a request's ledger (status unchanged). Stays open, text kept, on an error."""
 
-    BINDINGS = keymap.bindings("modal")
+    BINDINGS = bindings("modal")
 
     def __init__(self, request_id: str, number: str) -> None:
         super().__init__()
@@ -271,7 +271,7 @@ class ReferDialog(WorkerDialog):
     DEFAULT_CSS = """
     ReferDialog OptionList { height: 10; background: $surface; }
     """
-    BINDINGS = keymap.bindings("modal")
+    BINDINGS = bindings("modal")
     KINDS = ("expert", "institution", "equipment", "project")
 
     def __init__(self, request_id: str, number: str) -> None:

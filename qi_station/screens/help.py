@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from qi_station.i18n import t
 from qi_station.screens.base import StationModal
+from qi_station.screens.bindings import bindings
 from qi_station.services import keymap
 
 
@@ -23,7 +24,7 @@ class HelpScreen(StationModal):
     HelpScreen .dialog-title { text-style: bold; color: $accent; }
     HelpScreen VerticalScroll { height: auto; max-height: 18; }
     """
-    BINDINGS = keymap.bindings("help")
+    BINDINGS = bindings("help")
 
     def __init__(self, screen: Screen[Any]) -> None:
         super().__init__()

@@ -18,6 +18,7 @@ from textual.worker import get_current_worker
 from qi_station.core import domain
 from qi_station.i18n import element_name, status_short, t
 from qi_station.screens.base import MainScreen, error_message
+from qi_station.screens.bindings import bindings
 from qi_station.screens.dialogs import status_choices
 from qi_station.screens.ledger_table import LedgerTable
 from qi_station.screens.widgets import Chip, Choice
@@ -86,7 +87,7 @@ class LedgerScreen(MainScreen):
     SCREEN_KEY = "ledger"
     CSS_PATH = "ledger.tcss"
     AUTO_FOCUS = "#ledger-table"  # browse at once (o / Enter open); Ctrl+F goes to the search box
-    BINDINGS = keymap.bindings("ledger")
+    BINDINGS = bindings("ledger")
 
     def __init__(self) -> None:
         super().__init__()

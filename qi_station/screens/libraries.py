@@ -17,8 +17,8 @@ from textual.widgets import DataTable, Input, Static
 from qi_station.core import domain
 from qi_station.i18n import city_name, element_name, elements_text, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
+from qi_station.screens.bindings import bindings
 from qi_station.screens.widgets import Chip, Choice
-from qi_station.services import keymap
 
 DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
 RESULTS = 50
@@ -93,7 +93,7 @@ def station_city(conn: Any) -> str | None:
 class LibrariesScreen(MainScreen):
     SCREEN_KEY = "libraries"
     CSS_PATH = "libraries.tcss"
-    BINDINGS = keymap.bindings("lib")
+    BINDINGS = bindings("lib")
 
     def __init__(self) -> None:
         super().__init__()

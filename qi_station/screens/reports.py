@@ -14,7 +14,7 @@ from textual.widgets import Input, Label, Static
 from qi_station.core import domain
 from qi_station.i18n import element_name, t
 from qi_station.screens.base import MainScreen, error_message
-from qi_station.services import keymap
+from qi_station.screens.bindings import bindings
 
 
 def reports_available() -> bool:
@@ -33,7 +33,7 @@ def shift_month(month: str, delta: int) -> str:
 class ReportsScreen(MainScreen):
     SCREEN_KEY = "reports"
     CSS_PATH = "reports.tcss"
-    BINDINGS = keymap.bindings("reports")
+    BINDINGS = bindings("reports")
 
     def __init__(self) -> None:
         super().__init__()

@@ -24,6 +24,7 @@ from qi_station.i18n import (
     urgency_name,
 )
 from qi_station.screens.base import StationScreen, error_message, title_line
+from qi_station.screens.bindings import bindings
 from qi_station.services import keymap
 
 MOVE_KEYS = {
@@ -65,7 +66,7 @@ class LoadFailed(Message):
 
 class RequestDetailScreen(StationScreen):
     CSS_PATH = "request_detail.tcss"
-    BINDINGS = keymap.bindings("detail")
+    BINDINGS = bindings("detail")
 
     def __init__(self, request_id: str) -> None:
         super().__init__()

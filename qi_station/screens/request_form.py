@@ -20,8 +20,8 @@ from textual.widgets.option_list import Option
 from qi_station.core import domain
 from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
 from qi_station.screens.base import StationScreen, error_message, title_line
+from qi_station.screens.bindings import bindings
 from qi_station.screens.widgets import Chip, Choice
-from qi_station.services import keymap
 
 # ValidationError.field -> the widget whose error slot shows it
 FIELD_SLOT = {
@@ -68,7 +68,7 @@ class SaveFailed(Message):
 
 class RequestFormScreen(StationScreen):
     CSS_PATH = "request_form.tcss"
-    BINDINGS = keymap.bindings("form")
+    BINDINGS = bindings("form")
 
     def __init__(self) -> None:
         super().__init__()

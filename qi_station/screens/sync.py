@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Static
 
 from qi_station.i18n import t
 from qi_station.screens.base import MainScreen, error_message
-from qi_station.services import keymap
+from qi_station.screens.bindings import bindings
 
 STATUS_KEYS = ("hub", "station", "enrolled", "last_success", "last_error", "conflicts")
 
@@ -56,7 +56,7 @@ class JobDone(Message):
 class SyncScreen(MainScreen):
     SCREEN_KEY = "sync"
     CSS_PATH = "sync.tcss"
-    BINDINGS = keymap.bindings("sync")
+    BINDINGS = bindings("sync")
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="sync-body"):

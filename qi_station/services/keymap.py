@@ -23,10 +23,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from textual.binding import BindingType
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -90,21 +87,6 @@ KEYS: tuple[Key, ...] = (
 BY_ID = {k.id: k for k in KEYS}
 
 
-def bindings(prefix: str) -> list[BindingType]:
-    """Textual bindings for one prefix ('app', 'ledger', ...). Descriptions are catalogue keys;
-    :func:`qi_station.screens.base.localize_bindings` translates them per instance."""
-    from textual.binding import Binding
-
-    return [
-        Binding(
-            k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id, tooltip=k.description
-        )
-        for k in KEYS
-        if k.id.split(".", 1)[0] == prefix
-    ]
-
-
-# ---- config file ----------------------------------------------------------------------------------
 def config_path() -> Path:
     env = os.environ.get("QI_STATION_CONFIG")
     if env:
