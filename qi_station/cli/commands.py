@@ -148,10 +148,10 @@ def init(
     ),
 ) -> None:
     """Create (or update) the station database."""
-    from qi_station.services import ledger
+    from qi_station.services.station import init_station
 
     db = station_db()
-    st = ledger.init_station(
+    st = init_station(
         db,
         code=station_code,
         name=station_name,

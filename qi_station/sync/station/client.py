@@ -162,7 +162,7 @@ def enroll(
     key (its fingerprint is in the token). Offline: remember proof of the token; the first up bundle
     carries it and the hub's reply bundle pins the hub key."""
     from qi_station.db.engine import open_db
-    from qi_station.services.ledger import init_station
+    from qi_station.services.station import init_station
     from qi_station.sync import keys
 
     code, fp, _ = parse_enroll_token(token)
