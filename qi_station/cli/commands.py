@@ -189,7 +189,7 @@ def generate(
     """Generate synthetic data at any scale (bulk inserts; deterministic by seed)."""
     import time
 
-    from qi_station.devtools.generate import generate as gen
+    from qi_station.devtools.generate.run import generate as gen
 
     db = station_db()
     t0 = time.perf_counter()

@@ -381,7 +381,11 @@ def refer_request(
             data={"kind": kind, "item_id": item[0], "item_name": item[1]},
         )
         w.update_request(
-            conn, row_dict(req), {"status": to, "s_rev": req.s_rev + 1, "updated_at": now}, st.code, event=event
+            conn,
+            row_dict(req),
+            {"status": to, "s_rev": req.s_rev + 1, "updated_at": now},
+            st.code,
+            event=event,
         )
         return ref
 
