@@ -23,6 +23,10 @@ EVENT_FIELDS = ("request_id", "n", "at", "actor", "kind", "from_status", "to_sta
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+# for a str, the canonical JSON text is exactly this (what the encoder itself calls with ensure_ascii off)
+_str_json = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
 def canonical(value: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, UTF-8 kept (the hash and outbox wire form)."""
     return _ENCODER.encode(value)
@@ -33,7 +37,7 @@ def event_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: row.get(k) for k in EVENT_FIELDS}
 
 
-_JS: dict[str | None, str] = {None: "null"}
+_JS: dict[Any, str] = {None: "null"}
 
 
 def _js(value: Any) -> str:
@@ -41,7 +45,7 @@ def _js(value: Any) -> str:
     if type(value) is str:
         got = _JS.get(value)
         if got is None:
-            got = canonical(value)
+            got = _str_json(value)
             if len(_JS) < 100_000:
                 _JS[value] = got
         return got
@@ -50,6 +54,11 @@ def _js(value: Any) -> str:
     if type(value) is int:
         return str(value)
     return canonical(value)
+
+
+def _text(value: Any) -> str:
+    """``canonical(value)`` without the memo (for values that rarely repeat: times, request ids)."""
+    return _str_json(value) if type(value) is str else _js(value)
 
 
 def event_hash_of(
@@ -67,10 +76,11 @@ def event_hash_of(
     """THE event hash: ``sha256(prev_hash + canonical({EVENT_FIELDS}))``, the canonical JSON written
     out with its keys in sorted order (fast enough for the generator's millions of events; every
     other caller reaches it through :func:`event_hash`)."""
-    j, c = _js, _ENCODER.encode  # at and request_id are nearly always new: not memoised
+    m, j = _JS.get, _js  # a memo hit costs one dict lookup, no call (``data`` may be a dict: no lookup)
     payload = (
-        f'{prev_hash}{{"actor":{j(actor)},"at":{c(at)},"data":{j(data)},"from_status":{j(from_status)},'
-        f'"kind":{j(kind)},"n":{j(n)},"note":{j(note)},"request_id":{c(request_id)},"to_status":{j(to_status)}}}'
+        f'{prev_hash}{{"actor":{m(actor) or j(actor)},"at":{_text(at)},"data":{j(data)},'
+        f'"from_status":{m(from_status) or j(from_status)},"kind":{m(kind) or j(kind)},"n":{j(n)},'
+        f'"note":{m(note) or j(note)},"request_id":{_text(request_id)},"to_status":{m(to_status) or j(to_status)}}}'
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
