@@ -112,8 +112,8 @@ def generate(
     to the generated library. Requests of the last ``detailed_months`` months carry their full
     hash-chained history (created, every status move, referrals); older ones are back-filled with a
     single ``created`` event (see :func:`synth_requests`) — every chain verifies with
-    ``ledger.verify_chain``. Ledger counters (``kv ledger_seq:…``) are set so
-    ``ledger.next_number`` continues. Nothing goes to the outbox.
+    ``core.chain.verify_chain``. Ledger counters (``kv ledger_seq:…``) are set so
+    ``db.write.next_ledger_no`` continues. Nothing goes to the outbox.
 
     One transaction (a crash or an error leaves the database as it was); secondary indexes are
     dropped and rebuilt inside it; ``synchronous=OFF`` and, when no other connection has the
