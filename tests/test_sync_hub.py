@@ -443,8 +443,8 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         shift = timedelta(days=365 * years)
         real_now = timeutil.now_utc
         monkeypatch.setattr(ledger, "now_utc", lambda s=shift, f=real_now: f() + s)
-        monkeypatch.setattr(
-            ledger.time,
+        monkeypatch.setattr(  # the hlc stamp's clock (core.ids.hlc_now reads time.time_ns)
+            _time,
             "time_ns",
             lambda s=shift: (
                 _time.time_ns.__call__() if False else int((_time.time() + s.total_seconds()) * 1e9)
