@@ -109,7 +109,7 @@ def machine() -> dict[str, str]:
 
 
 def build_db(requests: int, library: int, seed: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
-    from qi_station.devtools.generate import generate
+    from qi_station.devtools.generate.run import generate
 
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / f"core-{requests}-{library}-s{seed}.db"
@@ -160,7 +160,8 @@ def bench_save(db: Path, n: int) -> dict[str, Any]:
             times.append(ms)
     # baseline: one raw INSERT of a request row + COMMIT, synchronous=FULL (WAL), same file
     from qi_station.db.engine import connect
-    from qi_station.devtools.generate import REQUEST_COLUMNS, new_id
+    from qi_station.devtools.generate.fields import new_id
+    from qi_station.devtools.generate.requests import REQUEST_COLUMNS
 
     conn = connect(db)
     ent_id = conn.execute("SELECT id FROM enterprise LIMIT 1").fetchone()[0]
@@ -393,7 +394,7 @@ def report(
         "Notes: search times include opening a connection per call (as the CLI does). Request saves go into "
         "the cached benchmark database (they stay there; the baseline rows are deleted). The generated "
         "database keeps a full event history for the last 12 months and one back-filled `created` event for "
-        "older requests (see `qi_station/devtools/generate.py`).",
+        "older requests (see `qi_station/devtools/generate/`).",
     ]
     return "\n".join(lines)
 

@@ -3,7 +3,7 @@
     python benchmarks/bench_reports.py [--db PATH] [--requests 1000000] [--library 20000] [--seed 7]
                                        [--month YYYY-MM] [--repeat 5] [--index]
 
-Generates the database with ``qi_station.devtools.generate.generate`` when it does not exist. Both sides compute
+Generates the database with ``qi_station.devtools.generate.run.generate`` when it does not exist. Both sides compute
 the figures of one month (every JSON figure: counts, open/overdue at the end from the event history,
 breakdowns, outcomes, satisfaction, referrals, medians, the 12-month series, year to date, every detail
 row) in the same run, alternately, after one warm-up each; the medians of ``--repeat`` runs are compared.
@@ -265,7 +265,7 @@ def main() -> int:
 
     db = Path(a.db)
     if not db.exists():
-        from qi_station.devtools.generate import generate
+        from qi_station.devtools.generate.run import generate
 
         db.parent.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()

@@ -129,7 +129,7 @@ def ensure_db(requests: int, library: int) -> Path:
 
         if current_revision(path):
             return path
-    from qi_station.devtools.generate import generate
+    from qi_station.devtools.generate.run import generate
 
     print(f"generating {path.name} ...", file=sys.stderr)
     t = time.perf_counter()

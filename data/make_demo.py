@@ -3,7 +3,7 @@
     python data/make_demo.py
 
 Everything is fictional but plausible Shandong data: names are composed from the vocabulary in
-``qi_station.devtools.generate`` plus hand-written rows that exercise search edge cases (济南 / 济宁 share
+``qi_station.devtools.generate`` (its vocabulary, places and field helpers) plus hand-written rows that exercise search edge cases (济南 / 济宁 share
 the initials "jn"; 单县 shan, 费县 bi, 乐陵 lao, 长清 chang; surnames 曾 zeng and 单 shan; historic
 莱芜 371200 USCCs; letter-first N2…/Y1… USCCs).
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from qi_station.core import domain  # noqa: E402
 from qi_station.core.validate import uscc_check_char, validate_uscc  # noqa: E402
-from qi_station.devtools import generate as g  # noqa: E402
+from qi_station.devtools.generate import fields, places, vocab  # noqa: E402
 
 NS = uuid.UUID("6f1c3b1e-2021-4a51-9d0c-5d0a0c0e1234")
 OUT = HERE / "demo"
@@ -39,12 +39,12 @@ def sid(kind: str, key: str) -> str:
 
 
 def uscc(rng: random.Random, region: str, prefix: str = "91") -> str:
-    return g.make_uscc(rng, region, prefix)
+    return fields.make_uscc(rng, region, prefix)
 
 
 # ---- hand-written edge cases --------------------------------------------------------------------
 EDGE_INSTITUTIONS = [
-    # name, short, city, county region, field index (g.INST_FIELDS), expiry offsets (cma, cnas)
+    # name, short, city, county region, field index (vocab.INST_FIELDS), expiry offsets (cma, cnas)
     ("济南泉正检验检测有限公司", "泉正检测", "370100", "370102", 0, (45, 400)),
     ("济宁鲁正检验检测有限公司", "鲁正检测", "370800", "370811", 0, (700, 30)),
     ("济南长清计量检测中心", "长清计量", "370100", "370113", 1, (-20, None)),
@@ -143,8 +143,8 @@ def build() -> dict[str, list[dict[str, Any]]]:
                 return c
 
     def person() -> str:
-        sur = g.SURNAMES[rng.randrange(len(g.SURNAMES))]
-        return sur + "".join(rng.choice(g.GIVEN_CHARS) for _ in range(1 if rng.random() < 0.3 else 2))
+        sur = vocab.SURNAMES[rng.randrange(len(vocab.SURNAMES))]
+        return sur + "".join(rng.choice(vocab.GIVEN_CHARS) for _ in range(1 if rng.random() < 0.3 else 2))
 
     # institutions ---------------------------------------------------------------------------
     institutions: list[dict[str, Any]] = []
@@ -161,8 +161,8 @@ def build() -> dict[str, list[dict[str, Any]]]:
         has_cma: bool = True,
         has_cnas: bool = True,
     ) -> None:
-        fname, els, scope = g.INST_FIELDS[fidx]
-        county = dict(g.COUNTIES.get(region[:4] + "00", ())).get(region, "")
+        fname, els, scope = vocab.INST_FIELDS[fidx]
+        county = dict(places.COUNTIES.get(region[:4] + "00", ())).get(region, "")
         institutions.append(
             {
                 "id": sid("institution", name),
@@ -180,22 +180,22 @@ def build() -> dict[str, list[dict[str, Any]]]:
                 "scope": scope,
                 "address": f"山东省{domain.CITIES[city]}{county}{rng.choice('经纬')}{rng.randint(1, 30)}路{rng.randint(1, 999)}号",
                 "contact": person(),
-                "phone": g.landline(rng, city)[1],
+                "phone": fields.landline(rng, city)[1],
             }
         )
         names.add(name)
 
     for name, short, city, region, fidx, (cma, cnas) in EDGE_INSTITUTIONS:
         add_inst(name, short, city, region, fidx, cma, cnas, cma is not None, cnas is not None)
-    cities = list(g.CITY_WEIGHTS)
-    weights = list(g.CITY_WEIGHTS.values())
+    cities = list(places.CITY_WEIGHTS)
+    weights = list(places.CITY_WEIGHTS.values())
     while len(institutions) < 130:
         city = rng.choices(cities, weights=weights)[0]
-        region = rng.choice(g.COUNTIES[city])[0]
-        brand = rng.choice(g.INST_BRAND_A) + rng.choice(g.INST_BRAND_B)
-        fidx = rng.randrange(len(g.INST_FIELDS))
-        fname = g.INST_FIELDS[fidx][0]
-        name = f"{g.city_short(city)}{brand}{fname}{rng.choice(g.INST_ORGTYPES)}"
+        region = rng.choice(places.COUNTIES[city])[0]
+        brand = rng.choice(vocab.INST_BRAND_A) + rng.choice(vocab.INST_BRAND_B)
+        fidx = rng.randrange(len(vocab.INST_FIELDS))
+        fname = vocab.INST_FIELDS[fidx][0]
+        name = f"{places.city_short(city)}{brand}{fname}{rng.choice(vocab.INST_ORGTYPES)}"
         if name in names:
             continue
         testing_like = fidx not in (3, 4, 8, 9)
@@ -213,7 +213,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
 
     # experts --------------------------------------------------------------------------------
     experts: list[dict[str, Any]] = []
-    employers = [i["name"] for i in institutions] + list(g.UNIVERSITIES) + list(g.PROVINCIAL_ORGS)
+    employers = [i["name"] for i in institutions] + list(vocab.UNIVERSITIES) + list(vocab.PROVINCIAL_ORGS)
 
     def add_expert(name: str, gender: str, city: str, els: list[str], specialty: str) -> None:
         experts.append(
@@ -221,18 +221,18 @@ def build() -> dict[str, list[dict[str, Any]]]:
                 "id": sid("expert", f"{len(experts):04d}:{name}"),
                 "name": name,
                 "gender": gender,
-                "title": rng.choice(g.TITLES),
+                "title": rng.choice(vocab.TITLES),
                 "employer": rng.choice(employers),
                 "city_code": city,
                 "elements": els,
                 "specialty": specialty,
-                "phone": g.mobile(rng)[1],
+                "phone": fields.mobile(rng)[1],
             }
         )
 
     for name, gender, city, el, spec in EDGE_EXPERTS:
         add_expert(name, gender, city, [el], spec)
-    el_codes = list(g.SPECIALTIES)
+    el_codes = list(vocab.SPECIALTIES)
     while len(experts) < 320:
         el = rng.choice(el_codes)
         els = [el] + ([e] if (e := rng.choice(el_codes)) != el and rng.random() < 0.4 else [])
@@ -241,7 +241,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
             "男" if rng.random() < 0.62 else "女",
             rng.choices(cities, weights=weights)[0],
             els,
-            rng.choice(g.SPECIALTIES[el]),
+            rng.choice(vocab.SPECIALTIES[el]),
         )
 
     # equipment ------------------------------------------------------------------------------
@@ -249,7 +249,9 @@ def build() -> dict[str, list[dict[str, Any]]]:
     testing_insts = [i for i in institutions if set(i["elements"]) & {"testing", "metrology", "safety"}]
     for n in range(220):
         ename, mprefix, els, unit, (lo, hi) = (
-            g.EQUIPMENT[n % len(g.EQUIPMENT)] if n < len(g.EQUIPMENT) else rng.choice(g.EQUIPMENT)
+            vocab.EQUIPMENT[n % len(vocab.EQUIPMENT)]
+            if n < len(vocab.EQUIPMENT)
+            else rng.choice(vocab.EQUIPMENT)
         )
         inst = rng.choice(testing_insts)
         shared = rng.random() < 0.7
@@ -275,10 +277,10 @@ def build() -> dict[str, list[dict[str, Any]]]:
     pnames: set[str] = set()
 
     def add_project(name: str, city: str, els: list[str]) -> None:
-        ind = next((w for w in g.PROJECT_INDUSTRIES if w in name), "制造业")
+        ind = next((w for w in vocab.PROJECT_INDUSTRIES if w in name), "制造业")
         lead = rng.choice(
             [i["name"] for i in institutions if i["city_code"] == city]
-            or [f"{g.city_short(city)}市市场监督管理局"]
+            or [f"{places.city_short(city)}市市场监督管理局"]
         )
         projects.append(
             {
@@ -287,9 +289,9 @@ def build() -> dict[str, list[dict[str, Any]]]:
                 "city_code": city,
                 "elements": els,
                 "year": rng.randint(2020, 2026),
-                "lead": lead if rng.random() < 0.6 else f"{g.city_short(city)}市市场监督管理局",
-                "status": rng.choice(g.PROJECT_STATUSES),
-                "description": f"面向{g.city_short(city)}{ind}企业，开展质量基础设施“一站式”服务",
+                "lead": lead if rng.random() < 0.6 else f"{places.city_short(city)}市市场监督管理局",
+                "status": rng.choice(vocab.PROJECT_STATUSES),
+                "description": f"面向{places.city_short(city)}{ind}企业，开展质量基础设施“一站式”服务",
             }
         )
         pnames.add(name)
@@ -298,8 +300,8 @@ def build() -> dict[str, list[dict[str, Any]]]:
         add_project(name, city, list(els))
     while len(projects) < 48:
         city = rng.choices(cities, weights=weights)[0]
-        ptype, els = rng.choice(g.PROJECT_TYPES)
-        name = f"{g.city_short(city)}{rng.choice(g.PROJECT_INDUSTRIES)}{ptype}"
+        ptype, els = rng.choice(vocab.PROJECT_TYPES)
+        name = f"{places.city_short(city)}{rng.choice(vocab.PROJECT_INDUSTRIES)}{ptype}"
         if name not in pnames:
             add_project(name, city, list(els))
 
@@ -309,7 +311,9 @@ def build() -> dict[str, list[dict[str, Any]]]:
 
     def add_ent(name: str, prefix: str, region: str, industry: str, scale: str, els: list[str]) -> None:
         city = domain.city_of(region) or "370100"
-        phone = g.mobile(rng)[1] if rng.random() < 0.7 or city == "371200" else g.landline(rng, city)[1]
+        phone = (
+            fields.mobile(rng)[1] if rng.random() < 0.7 or city == "371200" else fields.landline(rng, city)[1]
+        )
         enterprises.append(
             {
                 "id": sid("enterprise", name),
@@ -328,26 +332,26 @@ def build() -> dict[str, list[dict[str, Any]]]:
         add_ent(name, prefix, region, industry, scale, list(els))
     ind_elements = {
         w: [domain.ELEMENTS[i % 8], domain.ELEMENTS[(i * 3 + 2) % 8]]
-        for i, (w, _) in enumerate(g.ENT_INDUSTRIES)
+        for i, (w, _) in enumerate(vocab.ENT_INDUSTRIES)
     }
     while len(enterprises) < 170:
         city = "371200" if rng.random() < 0.03 else rng.choices(cities, weights=weights)[0]
-        region, county = rng.choice(g.COUNTIES[city])
-        word, industry = rng.choice(g.ENT_INDUSTRIES)
-        brand = rng.choice(g.ENT_BRAND_A) + rng.choice(g.ENT_BRAND_B)
+        region, county = rng.choice(places.COUNTIES[city])
+        word, industry = rng.choice(vocab.ENT_INDUSTRIES)
+        brand = rng.choice(vocab.ENT_BRAND_A) + rng.choice(vocab.ENT_BRAND_B)
         place = (
             "莱芜"
             if city == "371200"
-            else (g.county_short(county) if rng.random() < 0.5 else g.city_short(city))
+            else (places.county_short(county) if rng.random() < 0.5 else places.city_short(city))
         )
         if rng.random() < 0.05:
             name, prefix, industry = (
-                f"{place}{brand}{rng.choice(g.COOP_WORDS)}专业合作社",
+                f"{place}{brand}{rng.choice(vocab.COOP_WORDS)}专业合作社",
                 "N2",
                 "农民专业合作社",
             )
         else:
-            name, prefix = f"{place}{brand}{word}{rng.choice(g.ENT_ORGTYPES)}", "91"
+            name, prefix = f"{place}{brand}{word}{rng.choice(vocab.ENT_ORGTYPES)}", "91"
         if name in enames:
             continue
         add_ent(
@@ -355,7 +359,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
             prefix,
             region,
             industry,
-            rng.choices(g.SCALES, weights=g.SCALE_WEIGHTS)[0],
+            rng.choices(vocab.SCALES, weights=vocab.SCALE_WEIGHTS)[0],
             ind_elements[word],
         )
     return {

@@ -95,7 +95,7 @@ class StationApp(App[None]):
         config: dict[str, Any] | None = None,
         offer_demo: bool = True,
     ) -> None:
-        from qi_station.services.station import SharedReader, station_db_path
+        from qi_station.services.workspace import SharedReader, station_db_path
 
         self.config_data: dict[str, Any] = config if config is not None else keymap.load_config()
         self.lang = set_lang(lang or keymap.config_lang(self.config_data) or "zh")
@@ -126,7 +126,7 @@ class StationApp(App[None]):
 
     @work(thread=True, exclusive=True, group="db")
     def prepare_db(self, path: Path) -> None:
-        from qi_station.services.station import open_station
+        from qi_station.services.workspace import open_station
 
         try:
             empty = open_station(path)

@@ -13,9 +13,12 @@ import pytest
 
 from qi_station.core import domain
 from qi_station.core.chain import verify_chain
+from qi_station.core.ids import uuid7
 from qi_station.core.validate import validate_uscc
 from qi_station.db.engine import connect, open_db
-from qi_station.devtools import generate as g
+from qi_station.devtools.generate import run as g
+from qi_station.devtools.generate.fields import fmt_ms
+from qi_station.devtools.generate.vocab import IMPORT_NOTE
 from qi_station.services import ledger
 from qi_station.services.demo import load_demo, read_demo
 
@@ -237,7 +240,9 @@ def test_demo_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def boom(*a: Any, **k: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(g, "synth_requests", boom)
+    import qi_station.services.demo as demo
+
+    monkeypatch.setattr(demo, "synth_requests", boom)
     with pytest.raises(RuntimeError):
         load_demo(p, today=TODAY)
     conn = connect(p)
@@ -363,7 +368,7 @@ def test_generate_old_requests_are_backfilled(tmp_path: Path) -> None:
         "ON e.request_id = r.id WHERE r.received_at < '2026-02-01'",
     )
     assert old and all(
-        o["s_rev"] == 1 and o["to_status"] == o["status"] and o["note"] == g.IMPORT_NOTE for o in old
+        o["s_rev"] == 1 and o["to_status"] == o["status"] and o["note"] == IMPORT_NOTE for o in old
     )
     assert _bad_chains(conn) == []
 
@@ -397,10 +402,10 @@ def test_generate_same_seed_twice_is_refused(gen_db: tuple[Path, dict[str, Any]]
 def test_uuid7_shape_and_fmt() -> None:
     import uuid
 
-    u = uuid.UUID(g.uuid7_from(1_700_000_000_123, (1 << 74) - 1))
+    u = uuid.UUID(uuid7(1_700_000_000_123, (1 << 74) - 1))
     assert u.version == 7 and u.variant == uuid.RFC_4122
     assert int(u.hex[:12], 16) == 1_700_000_000_123
     from qi_station.core.clock import to_db
 
     ms = 1_782_000_123_456
-    assert g.fmt_ms(ms) == to_db(datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None))
+    assert fmt_ms(ms) == to_db(datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None))

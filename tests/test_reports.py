@@ -89,10 +89,10 @@ def build_ledger(
 ) -> dict[str, str]:
     """The fixture ledger above; returns request numbers by label."""
     from qi_station.db.engine import open_db
-    from qi_station.services import ledger
+    from qi_station.services.station import init_station
 
     open_db(db)
-    ledger.init_station(db, code=code, name=name, region_code=region)
+    init_station(db, code=code, name=name, region_code=region)
     n: dict[str, str] = {}
     n["R1"] = _req(db, ENT_A, "计量,标准", "2026-01-31T23:30:00+08:00", channel="phone")
     n["R2"] = _req(db, ENT_A, "检验检测", "2026-01-31T16:30:00Z", channel="phone")

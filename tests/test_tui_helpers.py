@@ -145,7 +145,8 @@ def build_db(path: Path) -> Path:
     """The fixture database: station, 4 libraries, 3 enterprises, 5 requests in known states."""
     from qi_station.db.engine import open_db
     from qi_station.db.session import dispose_all
-    from qi_station.services.ledger import RequestInput, create_request, init_station, move_request
+    from qi_station.services.ledger import RequestInput, create_request, move_request
+    from qi_station.services.station import init_station
 
     open_db(path)
     init_station(path, code="QI0001", name="烟台开发区园区工作站", region_code="370600")

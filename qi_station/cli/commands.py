@@ -148,10 +148,10 @@ def init(
     ),
 ) -> None:
     """Create (or update) the station database."""
-    from qi_station.services import ledger
+    from qi_station.services.station import init_station
 
     db = station_db()
-    st = ledger.init_station(
+    st = init_station(
         db,
         code=station_code,
         name=station_name,
@@ -189,7 +189,7 @@ def generate(
     """Generate synthetic data at any scale (bulk inserts; deterministic by seed)."""
     import time
 
-    from qi_station.devtools.generate import generate as gen
+    from qi_station.devtools.generate.run import generate as gen
 
     db = station_db()
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Library rows as they are written: pinyin, initials and the search haystack are computed here,
-once, so the search path never needs pypinyin.  Used by the demo loader, the generator and the
-hub's library import.
+once, so the search path never needs pypinyin.  Used through :mod:`qi_station.db.write` (the
+ledger's typed-in enterprises, the demo loader, the generator) and by the hub's library import.
 """
 
 from __future__ import annotations
@@ -29,13 +29,17 @@ def haystack(table: str, row: dict[str, Any]) -> str:
     return " ".join(parts).lower()
 
 
-def prepare(table: str, row: dict[str, Any]) -> dict[str, Any]:
-    """Fill name_py, name_initials, haystack; elements as a JSON array string."""
-    from qi_station.db.pinyin import pinyin_fields
-
+def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> dict[str, Any]:
+    """Fill name_py, name_initials, haystack; elements as a JSON array string. The ONE search-text
+    formula: every library and enterprise row is written through here (via ``db.write``).
+    ``keep_pinyin``: a row that already carries ``name_py`` and ``name_initials`` keeps them (the
+    generator composes them from cached name parts)."""
     out = dict(row)
-    py, ini = pinyin_fields(str(out["name"]), person=(table == "expert"))
-    out["name_py"], out["name_initials"] = py, ini
+    if not (keep_pinyin and out.get("name_py") and out.get("name_initials")):
+        from qi_station.db.pinyin import pinyin_fields
+
+        py, ini = pinyin_fields(str(out["name"]), person=(table == "expert"))
+        out["name_py"], out["name_initials"] = py, ini
     out["haystack"] = haystack(table, out)
     el = out.get("elements", [])
     out["elements"] = el if isinstance(el, str) else json.dumps(list(el))

@@ -28,7 +28,7 @@ def client_available() -> bool:
 
 
 class StatusLoaded(Message):
-    """The sync client's status (empty without the client) and :func:`services.station.sync_overview`."""
+    """The sync client's status (empty without the client) and :func:`services.workspace.sync_overview`."""
 
     def __init__(self, status: dict[str, Any], overview: dict[str, Any]) -> None:
         super().__init__()
@@ -90,7 +90,7 @@ class SyncScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="sync-status")
     def load(self, db_path: Path) -> None:
-        from qi_station.services.station import sync_overview
+        from qi_station.services.workspace import sync_overview
 
         try:
             status: dict[str, Any] = {}

@@ -3,21 +3,22 @@
 What goes in, in ONE transaction (a crash or an error leaves nothing half-loaded):
 
 - the four libraries and the enterprises from ``data/demo`` (written by ``data/make_demo.py``),
-  with ``name_py`` / ``name_initials`` / ``haystack`` computed by :func:`qi_station.db.searchtext.prepare`
+  written by :func:`qi_station.db.write.upsert_library_rows`, so ``name_py`` / ``name_initials`` /
+  ``haystack`` come from :func:`qi_station.db.searchtext.prepare`
   (pypinyin plus the Shandong override dictionary; experts read as person names) and each
   enterprise checked by :func:`qi_station.services.ledger.check_enterprise` (USCC, phone);
 - certificate expiries: the JSON stores day offsets (``cma_expiry_days`` …) and they are turned
   into dates relative to ``today`` here, so some certificates are always "expiring within 90
   days" and some always "expired", whenever the demo is loaded;
 - ``requests`` requests (default 480) spread over the 12 months before ``today``, in every status,
-  each with its full hash-chained event history (``ledger.verify_chain`` accepts it), outcomes on
+  each with its full hash-chained event history (``core.chain.verify_chain`` accepts it), outcomes on
   resolved ones, satisfaction on closed ones, referrals to library items, some overdue; numbers
   ``STATION-YYYYMM-NNNN`` with this station's code, and the ``ledger_seq:`` counters set so
-  ``ledger.next_number`` continues after them;
-- this station's row if there is none yet (the defaults of ``ledger.ensure_station``).
+  ``db.write.next_ledger_no`` continues after them;
+- this station's row if there is none yet (the defaults of ``services.station.ensure_station``).
 
 Demo rows are NOT written to the outbox: they are sample data, not station changes to push to the
-hub. Bulk inserts only (``executemany`` on a plain ``sqlite3`` connection).
+hub. Bulk writes only (``db.write``'s ``executemany`` on a plain ``sqlite3`` connection).
 
 Idempotent: on a database that already has the demo library nothing is written and the result is
 ``{"skipped": True, ...}``. Deterministic: the same ``seed`` and ``today`` give the same rows.
@@ -32,7 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import TZ
-from qi_station.devtools import generate as g
+from qi_station.db import write
+from qi_station.devtools.generate import fields as g
+from qi_station.devtools.generate import library as lib
+from qi_station.devtools.generate.requests import REQUEST_COLUMNS, EntRef
+from qi_station.devtools.generate.run import self_station
+from qi_station.devtools.generate.synth import synth_requests
 
 DEMO_KEY = "demo_loaded"
 KIND_FILES = {
@@ -86,8 +92,6 @@ def load_demo(
 ) -> dict[str, Any]:
     """Load the demo library, enterprises and ``requests`` requests. Returns counts (see module doc)."""
     from qi_station.db.engine import connect, open_db
-    from qi_station.db.pinyin import pinyin_fields
-    from qi_station.db.searchtext import haystack, prepare
     from qi_station.services.ledger import EnterpriseInput, check_enterprise
 
     path = open_db(db_path)
@@ -107,7 +111,7 @@ def load_demo(
             ):
                 conn.execute("ROLLBACK")
                 return {"skipped": True, "reason": "demo library already present / 演示数据已存在"}
-            code = g.self_station(conn, rng, now_ms)
+            code = self_station(conn, rng, now_ms)
 
             def stamp() -> str:
                 return g.fmt_ms(now_ms - rng.randrange(30 * g.DAY_MS, 400 * g.DAY_MS))
@@ -115,10 +119,10 @@ def load_demo(
             counts: dict[str, Any] = {"skipped": False}
             refs: dict[str, list[tuple[str, str]]] = {}
             columns = {
-                "expert": g.EXPERT_COLUMNS,
-                "institution": g.INSTITUTION_COLUMNS,
-                "equipment": g.EQUIPMENT_COLUMNS,
-                "project": g.PROJECT_COLUMNS,
+                "expert": lib.EXPERT_COLUMNS,
+                "institution": lib.INSTITUTION_COLUMNS,
+                "equipment": lib.EQUIPMENT_COLUMNS,
+                "project": lib.PROJECT_COLUMNS,
             }
             for table in ("institution", "expert", "equipment", "project"):
                 rows = []
@@ -132,14 +136,12 @@ def load_demo(
                             )
                     if table == "equipment":
                         r["shared"] = int(bool(r["shared"]))
-                    r = prepare(table, r)
                     r.update(rev=1, seq=0, deleted=0, updated_at=stamp())
                     if table == "expert":
-                        r.setdefault("email", None)
                         r.setdefault("active_requests", 0)
-                    rows.append(tuple(r.get(c) for c in columns[table]))
+                    rows.append(r)
                     refs.setdefault(table, []).append((r["id"], r["name"]))
-                g.insert_rows(conn, table, columns[table], rows)
+                write.upsert_library_rows(conn, table, rows, columns[table])
                 counts[KIND_FILES[table]] = len(rows)
 
             # enterprises: validated like a hand-typed one; an existing row with the same USCC is reused
@@ -147,7 +149,7 @@ def load_demo(
                 u: i
                 for i, u in conn.execute("SELECT id, uscc FROM enterprise WHERE station_code = ?", (code,))
             }
-            ents: list[g.EntRef] = []
+            ents: list[EntRef] = []
             rows = []
             for raw in data["enterprises"]:
                 e = check_enterprise(
@@ -163,20 +165,16 @@ def load_demo(
                 els = tuple(raw.get("elements") or ())
                 if e["uscc"] in existing:
                     ents.append(
-                        g.EntRef(
+                        EntRef(
                             existing[e["uscc"]], e["contact_name"], e["phone_e164"], e["phone_display"], els
                         )
                     )
                     continue
-                py, ini = pinyin_fields(e["name"])
                 ts = g.fmt_ms(now_ms - rng.randrange(400 * g.DAY_MS, 2000 * g.DAY_MS))
                 row = {
                     **e,
                     "id": raw["id"],
-                    "name_py": py,
-                    "name_initials": ini,
-                    "haystack": haystack("enterprise", e),
-                    "elements": json.dumps(list(els)),
+                    "elements": list(els),
                     "station_code": code,
                     "s_rev": 1,
                     "seq": 0,
@@ -184,14 +182,14 @@ def load_demo(
                     "created_at": ts,
                     "updated_at": ts,
                 }
-                rows.append(tuple(row[c] for c in g.ENTERPRISE_COLUMNS))
-                ents.append(g.EntRef(raw["id"], e["contact_name"], e["phone_e164"], e["phone_display"], els))
-            g.insert_rows(conn, "enterprise", g.ENTERPRISE_COLUMNS, rows)
+                rows.append(row)
+                ents.append(EntRef(raw["id"], e["contact_name"], e["phone_e164"], e["phone_display"], els))
+            write.upsert_library_rows(conn, "enterprise", rows, lib.ENTERPRISE_COLUMNS)
             counts["enterprises"] = len(rows)
 
-            counters = g.read_counters(conn, code)
+            counters = write.ledger_counters(conn, code)
             n_req = n_ev = n_ref = 0
-            for b in g.synth_requests(
+            for b in synth_requests(
                 rng,
                 requests,
                 station_code=code,
@@ -202,13 +200,13 @@ def load_demo(
                 counters=counters,
                 describe=True,
             ):
-                g.insert_rows(conn, "request", g.REQUEST_COLUMNS, b.requests)
-                g.insert_rows(conn, "request_event", g.EVENT_COLUMNS, b.events)
-                g.insert_rows(conn, "referral", g.REFERRAL_COLUMNS, b.referrals)
+                write.insert_rows(conn, "request", REQUEST_COLUMNS, b.requests)
+                write.insert_rows(conn, "request_event", write.EVENT_COLUMNS, b.events)
+                write.insert_rows(conn, "referral", write.REFERRAL_COLUMNS, b.referrals)
                 n_req += len(b.requests)
                 n_ev += len(b.events)
                 n_ref += len(b.referrals)
-            g.write_counters(conn, counters)
+            write.set_ledger_counters(conn, counters)
             conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (DEMO_KEY, g.fmt_ms(now_ms)))
             counts.update(requests=n_req, events=n_ev, referrals=n_ref)
             counts["overdue"] = conn.execute(

@@ -1,5 +1,7 @@
-"""The request ledger: create, move, refer. Every rule is checked here before anything is written;
-each change appends a hash-chained event and an outbox row in the same transaction.
+"""The request ledger: create, move, refer, note. Every rule is checked here before anything is
+written (a refused input writes nothing); the writes themselves — the request row, its hash-chained
+event, the outbox rows, the ledger number, the enterprise — go through :mod:`qi_station.db.write`
+on the ORM session's connection, in one transaction.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
-from qi_station.core.chain import GENESIS, canonical, event_fields, event_hash
 from qi_station.core.clock import local_date, now_utc, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
-from qi_station.core.ids import hlc_now, uuid7
+from qi_station.core.ids import uuid7
+from qi_station.db import write as w
 from qi_station.db.session import row_dict, write_session
 from qi_station.services.phones import normalize_phone
+from qi_station.services.station import ensure_station
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-DEFAULT_STATION_CODE = "QI0001"
-DEFAULT_STATION_NAME = "质量基础设施一站式服务工作站"
 REFER_KINDS = {
     "expert": "expert",
     "institution": "institution",
@@ -43,171 +44,6 @@ def current_operator() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001
         return "operator"
-
-
-# ---- station ------------------------------------------------------------------------------
-@dataclass
-class StationInfo:
-    id: str
-    code: str
-    name: str
-    type: str
-    service_mode: str
-    region_code: str
-
-    @property
-    def city_code(self) -> str | None:
-        return domain.city_of(self.region_code)
-
-
-def get_self_station(session: Session) -> Any:
-    from sqlmodel import select
-
-    from qi_station.db.models import Station
-
-    return session.exec(select(Station).where(Station.is_self == True)).first()  # noqa: E712
-
-
-def ensure_station(
-    session: Session,
-    code: str | None = None,
-    name: str | None = None,
-    type_: str | None = None,
-    service_mode: str | None = None,
-    region_code: str | None = None,
-) -> Any:
-    """Return this station's row, creating it on first use (or updating it when values are given)."""
-    from qi_station.db.models import KV, Station
-
-    st = get_self_station(session)
-    if code is not None:
-        code = v.clean_text(code, "station_code", required=True, limit=20).upper()
-        if not all(ch.isalnum() or ch in "-_" for ch in code) or not code.isascii():
-            raise ValidationError(
-                "station_code",
-                "charset",
-                "station code: ASCII letters, digits, - and _ / 站点编码只能含字母数字",
-            )
-    if name is not None:
-        name = v.clean_text(name, "station_name", required=True, limit=100)
-    if type_ is not None:
-        v.check_choice(type_, domain.STATION_TYPES, "station_type")
-    if service_mode is not None:
-        v.check_choice(service_mode, domain.SERVICE_MODES, "service_mode")
-    if region_code is not None and domain.city_of(region_code) is None:
-        raise ValidationError(
-            "region", "gbt2260", f"not a Shandong GB/T 2260 code: {region_code!r} / 非山东行政区划码"
-        )
-    if st is None:
-        st = Station(
-            id=uuid7(),
-            code=code or DEFAULT_STATION_CODE,
-            name=name or DEFAULT_STATION_NAME,
-            type=type_ or "园区工作站",
-            service_mode=service_mode or "区域集约",
-            region_code=region_code or "370100",
-            is_self=True,
-            created_at=now_utc(),
-        )
-        session.add(st)
-        session.merge(KV(k="station_code", v=st.code))
-        session.flush()
-        return st
-    if code is not None and code != st.code:
-        from sqlalchemy import func, select
-
-        from qi_station.db.models import Request
-
-        if session.execute(select(func.count()).select_from(Request)).scalar_one():
-            raise ValidationError(
-                "station_code",
-                "immutable",
-                "station code cannot change once requests exist / 已有台账，站点编码不可更改",
-            )
-        st.code = code
-        session.merge(KV(k="station_code", v=code))
-    if name is not None:
-        st.name = name
-    if type_ is not None:
-        st.type = type_
-    if service_mode is not None:
-        st.service_mode = service_mode
-    if region_code is not None:
-        st.region_code = region_code
-    session.add(st)
-    session.flush()
-    return st
-
-
-def station_info(st: Any) -> StationInfo:
-    return StationInfo(st.id, st.code, st.name, st.type, st.service_mode, st.region_code)
-
-
-def init_station(db: Path, **kw: Any) -> StationInfo:
-    with write_session(db) as s:
-        return station_info(ensure_station(s, **kw))
-
-
-# ---- outbox & events ----------------------------------------------------------------------
-def add_outbox(
-    session: Session, table: str, row: dict[str, Any], station_code: str, op: str = "upsert"
-) -> None:
-    from qi_station.db.models import Outbox
-
-    session.add(
-        Outbox(
-            table_name=table,
-            row_id=row["id"],
-            op=op,
-            row_json=canonical(row),
-            hlc=hlc_now(station_code),
-            created_at=now_utc(),
-        )
-    )
-
-
-def append_event(
-    session: Session,
-    request_id: str,
-    station_code: str,
-    *,
-    at: datetime,
-    actor: str,
-    kind: str,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> Any:
-    from sqlalchemy import text
-
-    from qi_station.db.models import RequestEvent
-
-    last = session.execute(
-        text("SELECT n, hash FROM request_event WHERE request_id=:r ORDER BY n DESC LIMIT 1"),
-        {"r": request_id},
-    ).first()
-    n = (last[0] + 1) if last else 1
-    prev = last[1] if last else GENESIS
-    ev = RequestEvent(
-        id=uuid7(),
-        request_id=request_id,
-        n=n,
-        at=at,
-        actor=actor,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-        data=canonical(data or {}),
-        prev_hash=prev,
-        hash="",
-    )
-    ev.hash = event_hash(prev, event_fields(row_dict(ev)))
-    session.add(ev)
-    session.flush()
-    add_outbox(session, "request_event", row_dict(ev), station_code, op="insert")
-    return ev
 
 
 # ---- enterprises --------------------------------------------------------------------------
@@ -242,52 +78,11 @@ def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
     }
 
 
-def upsert_enterprise(session: Session, data: dict[str, Any], station_code: str) -> Any:
-    """Find by USCC (the identity) or create; fills missing contact data. Writes the outbox."""
-    from sqlmodel import select
-
-    from qi_station.db.models import Enterprise
-    from qi_station.db.pinyin import pinyin_fields
-    from qi_station.db.searchtext import haystack
-
-    ent = session.exec(
-        select(Enterprise).where(Enterprise.station_code == station_code, Enterprise.uscc == data["uscc"])
-    ).first()
-    now = now_utc()
-    if ent is None:
-        py, ini = pinyin_fields(data["name"])
-        ent = Enterprise(
-            id=uuid7(),
-            **data,
-            name_py=py,
-            name_initials=ini,
-            haystack=haystack("enterprise", data),
-            station_code=station_code,
-            created_at=now,
-            updated_at=now,
-        )
-    else:
-        changed = False
-        for k in ("contact_name", "phone_e164", "phone_display", "industry", "scale"):
-            if data.get(k) and getattr(ent, k) != data[k]:
-                setattr(ent, k, data[k])
-                changed = True
-        if not changed:
-            return ent
-        ent.s_rev += 1
-        ent.updated_at = now
-    session.add(ent)
-    session.flush()
-    add_outbox(session, "enterprise", row_dict(ent), station_code)
-    return ent
-
-
 def create_enterprise(db: Path, e: EnterpriseInput) -> dict[str, Any]:
     data = check_enterprise(e)
     with write_session(db) as s:
         st = ensure_station(s)
-        ent = upsert_enterprise(s, data, st.code)
-        return row_dict(ent)
+        return w.upsert_enterprise(s.connection(), data, st.code)
 
 
 # ---- requests -----------------------------------------------------------------------------
@@ -368,23 +163,6 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
     }
 
 
-def next_number(session: Session, station_code: str, received: datetime) -> str:
-    from sqlalchemy import text
-
-    d = local_date(received)
-    prefix = f"{station_code}-{d.year}{d.month:02d}"
-    key = f"ledger_seq:{prefix}"
-    row = session.execute(
-        text(
-            "INSERT INTO kv(k, v) VALUES (:k, '1') ON CONFLICT(k) DO UPDATE SET v = CAST(v AS INTEGER) + 1 "
-            "RETURNING v"
-        ),
-        {"k": key},
-    ).first()
-    assert row is not None
-    return f"{prefix}-{int(row[0]):04d}"
-
-
 def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
     """Log a request. Returns the request as a dict (with ``id`` and ``number``)."""
     from qi_station.db.models import Request
@@ -392,36 +170,35 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
     data = check_request(inp)
     with write_session(db) as s:
         st = ensure_station(s)
-        ent = upsert_enterprise(s, data.pop("enterprise"), st.code)
+        conn = s.connection()
+        ent = w.upsert_enterprise(conn, data.pop("enterprise"), st.code)
         now = now_utc()
-        req = Request(
-            id=uuid7(),
-            number=next_number(s, st.code, data["received_at"]),
-            station_code=st.code,
-            enterprise_id=ent.id,
-            elements=json.dumps(data.pop("elements")),
-            status="new",
-            created_at=now,
-            updated_at=now,
-            **data,
+        row = row_dict(
+            Request(
+                id=uuid7(),
+                number=w.next_ledger_no(conn, st.code, local_date(data["received_at"])),
+                station_code=st.code,
+                enterprise_id=ent["id"],
+                elements=json.dumps(data.pop("elements")),
+                status="new",
+                created_at=now,
+                updated_at=now,
+                **data,
+            )
         )
-        s.add(req)
-        s.flush()
-        append_event(
-            s,
-            req.id,
+        w.insert_request(
+            conn,
+            row,
             st.code,
-            at=req.received_at,
-            actor=req.operator or "",
-            kind="created",
-            to_status="new",
-            data={"title": req.title},
+            event=dict(
+                at=row["received_at"],
+                actor=row["operator"] or "",
+                kind="created",
+                to_status="new",
+                data={"title": row["title"]},
+            ),
         )
-        add_outbox(s, "request", row_dict(req), st.code)
-        out = row_dict(req)
-        out["enterprise_name"] = ent.name
-        out["uscc"] = ent.uscc
-        return out
+        return {**row, "enterprise_name": ent["name"], "uscc": ent["uscc"]}
 
 
 def _find_request(session: Session, key: str) -> Any:
@@ -498,48 +275,34 @@ def move_request(
             raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
         _check_not_before_last_event(s, req, when)
         data: dict[str, Any] = {}
-        req.status = to_status
+        ch: dict[str, Any] = {"status": to_status}
         if to_status == "accepted" and req.accepted_at is None:
-            req.accepted_at = when
+            ch["accepted_at"] = when
         if to_status == "resolved":
-            req.resolved_at = when
-            req.result = result_t
-            req.problems_solved = solved if solved is not None else 0
-            req.cost_saved_cents = int(cost * 100) if cost is not None else 0
+            ch.update(
+                resolved_at=when,
+                result=result_t,
+                problems_solved=solved if solved is not None else 0,
+                cost_saved_cents=int(cost * 100) if cost is not None else 0,
+            )
             data = {
                 "result": result_t,
-                "problems_solved": req.problems_solved,
+                "problems_solved": ch["problems_solved"],
                 "cost_saved": str(cost if cost is not None else Decimal("0.00")),
             }
         if to_status == "closed":
-            req.closed_at = when
-            req.satisfaction = sat
-            req.followup_at = when
-            req.followup_note = note
+            ch.update(closed_at=when, satisfaction=sat, followup_at=when, followup_note=note)
             data = {"satisfaction": sat}
         if to_status == "cancelled":
-            req.cancelled_at = when
+            ch["cancelled_at"] = when
         if frm == "resolved" and to_status == "in_progress":  # reopen: outcome no longer final
-            req.resolved_at = None
+            ch["resolved_at"] = None
             data = {"reopen": True}
-        req.s_rev += 1
-        req.updated_at = now
-        s.add(req)
-        s.flush()
-        append_event(
-            s,
-            req.id,
-            st.code,
-            at=when,
-            actor=actor,
-            kind="status",
-            from_status=frm,
-            to_status=to_status,
-            note=note,
-            data=data,
+        ch.update(s_rev=req.s_rev + 1, updated_at=now)
+        event = dict(
+            at=when, actor=actor, kind="status", from_status=frm, to_status=to_status, note=note, data=data
         )
-        add_outbox(s, "request", row_dict(req), st.code)
-        return row_dict(req)
+        return w.update_request(s.connection(), row_dict(req), ch, st.code, event=event)
 
 
 def _check_not_before_last_event(session: Session, req: Any, when: datetime) -> None:
@@ -592,29 +355,24 @@ def refer_request(
             raise ValidationError(
                 "status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办"
             )
-        ref = Referral(
-            id=uuid7(),
-            request_id=req.id,
-            kind=kind,
-            item_id=item[0],
-            item_name=item[1],
-            note=note,
-            actor=actor,
-            created_at=when,
+        ref = row_dict(
+            Referral(
+                id=uuid7(),
+                request_id=req.id,
+                kind=kind,
+                item_id=item[0],
+                item_name=item[1],
+                note=note,
+                actor=actor,
+                created_at=when,
+            )
         )
-        s.add(ref)
         frm = req.status
         # in progress -> referred; earlier (or waiting) statuses keep theirs: the referral is recorded
         to = "referred" if domain.can_move(frm, "referred") else frm
-        req.status = to
-        req.s_rev += 1
-        req.updated_at = now
-        s.add(req)
-        s.flush()
-        append_event(
-            s,
-            req.id,
-            st.code,
+        conn = s.connection()
+        w.insert_referral(conn, ref, st.code)
+        event = dict(
             at=when,
             actor=actor,
             kind="referral",
@@ -623,9 +381,14 @@ def refer_request(
             note=note,
             data={"kind": kind, "item_id": item[0], "item_name": item[1]},
         )
-        add_outbox(s, "referral", row_dict(ref), st.code, op="insert")
-        add_outbox(s, "request", row_dict(req), st.code)
-        return row_dict(ref)
+        w.update_request(
+            conn,
+            row_dict(req),
+            {"status": to, "s_rev": req.s_rev + 1, "updated_at": now},
+            st.code,
+            event=event,
+        )
+        return ref
 
 
 def add_note(
@@ -640,8 +403,8 @@ def add_note(
         st = ensure_station(s)
         req = _find_request(s, key)
         _check_not_before_last_event(s, req, when)
-        ev = append_event(
-            s,
+        return w.append_event(
+            s.connection(),
             req.id,
             st.code,
             at=when,
@@ -651,4 +414,3 @@ def add_note(
             to_status=req.status,
             note=text_,
         )
-        return row_dict(ev)

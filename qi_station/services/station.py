@@ -1,80 +1,123 @@
-"""The station database as the TUI sees it: where it is, opening (and migrating) it, the shared read
-connection for search-as-you-type, and the sync panel's figures. Screens and the app reach the database
-only through here and the other services (never ``qi_station.db`` directly)."""
+"""This station's own row (code, name, type, service mode, region): created on first use, checked
+before it changes; the code is immutable once requests exist."""
 
 from __future__ import annotations
 
-import os
-import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SYNC_LOG_ROWS = 8
+from qi_station.core import domain
+from qi_station.core import validate as v
+from qi_station.core.clock import now_utc
+from qi_station.core.errors import ValidationError
+from qi_station.core.ids import uuid7
+from qi_station.db.session import write_session
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-def station_db_path(db: str | os.PathLike[str] | None) -> Path:
-    """The database file: ``db`` when given, else the default (``QI_STATION_DB`` or the user data dir)."""
-    from qi_station.db.paths import resolve_db_path
-
-    return resolve_db_path(db)
-
-
-def open_station(path: str | Path) -> bool:
-    """Create or migrate the database at ``path`` to the newest schema; True when it holds no data yet
-    (no requests, no library rows: the first run, when the demo data is offered)."""
-    from qi_station.db.engine import open_db
-    from qi_station.services.dashboard import is_empty
-
-    return is_empty(open_db(path))
+DEFAULT_STATION_CODE = "QI0001"
+DEFAULT_STATION_NAME = "质量基础设施一站式服务工作站"
 
 
-def sync_overview(path: str | Path) -> dict[str, Any]:
-    """The sync panel: ``last`` (time as stored), ``ok`` (did it succeed; None before any sync),
-    ``pending`` (outbox rows not yet acknowledged) and ``log`` (the newest sync_log rows)."""
-    from qi_station.db.engine import connect
-    from qi_station.services.dashboard import sync_figures
+@dataclass
+class StationInfo:
+    id: str
+    code: str
+    name: str
+    type: str
+    service_mode: str
+    region_code: str
 
-    conn = connect(path)
-    try:
-        last, ok, pending = sync_figures(conn)
-        log = [
-            dict(r)
-            for r in conn.execute(
-                "SELECT started_at, mode, pushed, pulled, ok, error FROM sync_log ORDER BY id DESC LIMIT ?",
-                (SYNC_LOG_ROWS,),
+    @property
+    def city_code(self) -> str | None:
+        return domain.city_of(self.region_code)
+
+
+def get_self_station(session: Session) -> Any:
+    from sqlmodel import select
+
+    from qi_station.db.models import Station
+
+    return session.exec(select(Station).where(Station.is_self == True)).first()  # noqa: E712
+
+
+def ensure_station(
+    session: Session,
+    code: str | None = None,
+    name: str | None = None,
+    type_: str | None = None,
+    service_mode: str | None = None,
+    region_code: str | None = None,
+) -> Any:
+    """Return this station's row, creating it on first use (or updating it when values are given)."""
+    from qi_station.db.models import KV, Station
+
+    st = get_self_station(session)
+    if code is not None:
+        code = v.clean_text(code, "station_code", required=True, limit=20).upper()
+        if not all(ch.isalnum() or ch in "-_" for ch in code) or not code.isascii():
+            raise ValidationError(
+                "station_code",
+                "charset",
+                "station code: ASCII letters, digits, - and _ / 站点编码只能含字母数字",
             )
-        ]
-    finally:
-        conn.close()
-    return {"last": last, "ok": ok, "pending": pending, "log": log}
+    if name is not None:
+        name = v.clean_text(name, "station_name", required=True, limit=100)
+    if type_ is not None:
+        v.check_choice(type_, domain.STATION_TYPES, "station_type")
+    if service_mode is not None:
+        v.check_choice(service_mode, domain.SERVICE_MODES, "service_mode")
+    if region_code is not None and domain.city_of(region_code) is None:
+        raise ValidationError(
+            "region", "gbt2260", f"not a Shandong GB/T 2260 code: {region_code!r} / 非山东行政区划码"
+        )
+    if st is None:
+        st = Station(
+            id=uuid7(),
+            code=code or DEFAULT_STATION_CODE,
+            name=name or DEFAULT_STATION_NAME,
+            type=type_ or "园区工作站",
+            service_mode=service_mode or "区域集约",
+            region_code=region_code or "370100",
+            is_self=True,
+            created_at=now_utc(),
+        )
+        session.add(st)
+        session.merge(KV(k="station_code", v=st.code))
+        session.flush()
+        return st
+    if code is not None and code != st.code:
+        from sqlalchemy import func, select
+
+        from qi_station.db.models import Request
+
+        if session.execute(select(func.count()).select_from(Request)).scalar_one():
+            raise ValidationError(
+                "station_code",
+                "immutable",
+                "station code cannot change once requests exist / 已有台账，站点编码不可更改",
+            )
+        st.code = code
+        session.merge(KV(k="station_code", v=code))
+    if name is not None:
+        st.name = name
+    if type_ is not None:
+        st.type = type_
+    if service_mode is not None:
+        st.service_mode = service_mode
+    if region_code is not None:
+        st.region_code = region_code
+    session.add(st)
+    session.flush()
+    return st
 
 
-class SharedReader:
-    """One long-lived read connection for search-as-you-type (a fresh connection per keystroke starts
-    with a cold page cache: 10x slower on a big database). Thread workers take turns via a lock."""
+def station_info(st: Any) -> StationInfo:
+    return StationInfo(st.id, st.code, st.name, st.type, st.service_mode, st.region_code)
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn: Any = None
 
-    def __enter__(self) -> Any:
-        self._lock.acquire()
-        try:
-            if self._conn is None:
-                from qi_station.db.engine import connect
-
-                self._conn = connect(self.path)
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._conn
-
-    def __exit__(self, *exc: Any) -> None:
-        self._lock.release()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+def init_station(db: Path, **kw: Any) -> StationInfo:
+    with write_session(db) as s:
+        return station_info(ensure_station(s, **kw))

@@ -1,7 +1,8 @@
 """Station-side sync state and THE apply functions (raw sqlite3, bulk SQL; shared by HTTP and bundles).
 
-Applying pulled rows never writes the outbox: it is plain SQL on the tables, and the ledger's outbox
-rows are written only by ledger functions.
+Every table write goes through :mod:`qi_station.db.write`. Applying pulled library rows never writes
+the outbox; an adopted hub change to one of our requests appends a ``kind="hub"`` event whose outbox
+row carries it to the hub (the request row itself is not pushed back).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qi_station.core.clock import now_utc, to_db
+from qi_station.db import write
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, PUSH_BATCH, SyncError
 
 _COLS: dict[tuple[str, str], list[str]] = {}
@@ -171,20 +174,12 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bo
         keep = [i for i, c in enumerate(cols) if c in local]  # an older station ignores unknown columns
         kc = [cols[i] for i in keep]
         rows = block["rows"]
-        sets = ", ".join(f"{c} = excluded.{c}" for c in kc if c != "id")
-        if block.get("named"):  # rows are dicts (bundles): named parameters, no per-row conversion
-            values = ", ".join(f":{c}" for c in kc)
-        else:
-            values = ", ".join("?" * len(kc))
-            if len(keep) != len(cols):
-                rows = [[r[i] for i in keep] for r in rows]
+        named = bool(block.get("named"))  # rows are dicts (bundles): named parameters, no conversion
+        if not named and len(keep) != len(cols):
+            rows = [[r[i] for i in keep] for r in rows]
         guard = f"excluded.rev >= {t}.rev OR {t}.seq < 0" if resync else f"excluded.rev > {t}.rev"
-        sql = (
-            f"INSERT INTO {t} ({', '.join(kc)}) VALUES ({values}) "
-            f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {guard}"
-        )
         idx = _defer_indexes(conn, t, len(rows))
-        conn.executemany(sql, rows)
+        write.upsert_rows(conn, t, kc, rows, guard=guard, named=named)
         for isql in idx:  # same transaction: a crash rolls the DROP back with everything else
             conn.execute(isql)
         n += len(rows)
@@ -237,96 +232,25 @@ def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
             continue
         adopt = int(inc["s_rev"] or 0) >= int(loc["s_rev"] or 0)
         new_status = inc["status"] if adopt else loc["status"]
-        conn.execute(
-            f"UPDATE request SET {', '.join(f + ' = ?' for f in HUB_REQUEST_FIELDS)}, h_rev = ?, seq = ?, "
-            "status = ? WHERE id = ?",
-            (*(inc[f] for f in HUB_REQUEST_FIELDS), inc["h_rev"], inc["seq"], new_status, rid),
-        )
         data: dict[str, Any] = {"h_rev": inc["h_rev"], **{f: inc[f] for f in HUB_REQUEST_FIELDS}}
         if inc["status"] != loc["status"]:
             data["hub_status"] = inc["status"]
             data["adopted"] = adopt
-        append_hub_event(
-            conn,
-            rid,
-            code,
+        changes = {f: inc[f] for f in HUB_REQUEST_FIELDS}
+        changes.update(h_rev=inc["h_rev"], seq=inc["seq"], status=new_status)
+        event = dict(
+            at=to_db(now_utc()),
+            keep_order=True,  # the ledger stays in time order even on a slow clock
+            actor="hub",
+            kind="hub",
             from_status=loc["status"],
             to_status=new_status,
             note=inc.get("hub_note"),
             data=data,
         )
+        # the hub's fields are not pushed back; the event is (both chains stay identical)
+        write.update_request(conn, loc, changes, code, event=event, push=False)
     return len(incoming)
-
-
-EVENT_COLS = (
-    "id",
-    "request_id",
-    "n",
-    "at",
-    "actor",
-    "kind",
-    "from_status",
-    "to_status",
-    "note",
-    "data",
-    "prev_hash",
-    "hash",
-)
-
-
-def append_hub_event(
-    conn: sqlite3.Connection,
-    request_id: str,
-    code: str,
-    *,
-    from_status: str | None,
-    to_status: str | None,
-    note: str | None,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    """Append a ``kind="hub"`` event with the ledger's own chain logic (n, prev_hash, hash as
-    ``ledger.append_event``) and its outbox row, in the caller's transaction. The station is the only
-    writer of a request's chain, so the hub's copy (filled by push) is identical and never forks."""
-    from qi_station.core.chain import GENESIS, canonical, event_hash
-    from qi_station.core.clock import now_utc, to_db
-    from qi_station.core.ids import hlc_now, uuid7
-
-    last = conn.execute(
-        "SELECT n, hash, at FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1", (request_id,)
-    ).fetchone()
-    now = to_db(now_utc())
-    at = max(now, str(last[2])) if last else now  # the ledger stays in time order even on a slow clock
-    n = (int(last[0]) + 1) if last else 1
-    prev = last[1] if last else GENESIS
-    ev: dict[str, Any] = {
-        "id": uuid7(),
-        "request_id": request_id,
-        "n": n,
-        "at": at,
-        "actor": "hub",
-        "kind": "hub",
-        "from_status": from_status,
-        "to_status": to_status,
-        "note": note,
-        "data": canonical(data),
-        "prev_hash": prev,
-    }
-    ev["hash"] = event_hash(
-        prev,
-        {
-            k: ev[k]
-            for k in ("request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data")
-        },
-    )
-    conn.execute(
-        f"INSERT INTO request_event ({', '.join(EVENT_COLS)}) VALUES ({', '.join('?' * len(EVENT_COLS))})",
-        [ev[k] for k in EVENT_COLS],
-    )
-    conn.execute(
-        "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        ("request_event", ev["id"], "insert", canonical(ev), hlc_now(code or "-"), now),
-    )
-    return ev
 
 
 def start_resync(conn: sqlite3.Connection) -> None:
@@ -495,8 +419,6 @@ def _lines_to_tables_slow(body: bytes) -> dict[str, Any]:
 
 
 def log_start(conn: sqlite3.Connection, mode: str) -> int:
-    from qi_station.core.clock import now_utc, to_db
-
     with tx(conn):
         cur = conn.execute(
             "INSERT INTO sync_log(started_at, mode, pushed, pulled, ok) VALUES (?, ?, 0, 0, 0)",
@@ -508,8 +430,6 @@ def log_start(conn: sqlite3.Connection, mode: str) -> int:
 def log_end(
     conn: sqlite3.Connection, log_id: int, *, pushed: int, pulled: int, ok: bool, error: str | None
 ) -> None:
-    from qi_station.core.clock import now_utc, to_db
-
     now = to_db(now_utc())
     with tx(conn):
         conn.execute(

@@ -162,7 +162,7 @@ def enroll(
     key (its fingerprint is in the token). Offline: remember proof of the token; the first up bundle
     carries it and the hub's reply bundle pins the hub key."""
     from qi_station.db.engine import open_db
-    from qi_station.services.ledger import init_station
+    from qi_station.services.station import init_station
     from qi_station.sync import keys
 
     code, fp, _ = parse_enroll_token(token)
@@ -244,6 +244,7 @@ def restore_all(
     write them in ONE transaction with the ledger number counters (``ledger_seq:{CODE}-{YYYYMM}``),
     the hub's ack of the old outbox and the outbox sequence above it (so nothing collides or is
     re-pushed wrongly). Idempotent: rows already here are kept; nothing is written to the outbox."""
+    from qi_station.db import write
     from qi_station.sync.proto import STATION_TABLES
 
     fetched: dict[str, tuple[list[str], list[list[Any]]]] = {}
@@ -270,21 +271,11 @@ def restore_all(
             keep = [i for i, c in enumerate(cols) if c in local]
             kc = [cols[i] for i in keep]
             before = conn.total_changes
-            conn.executemany(
-                f"INSERT OR IGNORE INTO {t} ({', '.join(kc)}) VALUES ({', '.join('?' * len(kc))})",
-                [[r[i] for i in keep] for r in got],
-            )
+            write.insert_rows(conn, t, kc, [[r[i] for i in keep] for r in got], or_ignore=True)
             counts[t] = conn.total_changes - before
         code = S.station_code(conn) or ""
-        top: dict[str, int] = {}
-        for (number,) in conn.execute("SELECT number FROM request WHERE station_code = ?", (code,)):
-            prefix, _, n = str(number).rpartition("-")
-            if prefix and n.isdigit():
-                top[prefix] = max(top.get(prefix, 0), int(n))
-        for prefix, last in top.items():
-            k = f"ledger_seq:{prefix}"
-            if S.kv_int(conn, k) < last:
-                S.kv_set(conn, k, last)
+        # the ledger counters continue after every number restored
+        write.set_ledger_counters(conn, write.ledger_counters(conn, code))
         if acked > S.kv_int(conn, "acked_oseq"):
             S.kv_set(conn, "acked_oseq", acked)
         acked = S.kv_int(conn, "acked_oseq")

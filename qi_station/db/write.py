@@ -1,0 +1,396 @@
+"""THE write module for station tables: every write of ``request``, ``request_event``, ``outbox``,
+``referral``, ``enterprise``, the four library tables and the ledger counters (``kv ledger_seq:…``)
+goes through here — the ledger, sync apply and restore, the demo loader and the generator alike.
+
+Works on a stdlib :class:`sqlite3.Connection` or a SQLAlchemy ``Connection`` (for the ORM ledger:
+``session.connection()``) alike: SQL is written once with named ``:param`` placeholders, run directly
+on sqlite3 and through ``sqlalchemy.text()`` otherwise (imported lazily, so the sqlite3 paths never
+load SQLAlchemy). Nothing here opens or commits a transaction: the caller holds it, so a change, its
+event and its outbox row commit together.
+
+Rules that live here and nowhere else:
+
+- an event's ``n`` / ``prev_hash`` / ``hash`` (the hash itself is :mod:`qi_station.core.chain`);
+- the outbox row format (``row_json`` is :func:`~qi_station.core.chain.canonical` of the whole row,
+  ``hlc`` from :func:`~qi_station.core.ids.hlc_now`);
+- the ledger number ``{CODE}-{YYYYMM}-{NNNN}`` and its counter ``kv('ledger_seq:{CODE}-{YYYYMM}')``;
+- an enterprise is found by (station, USCC); its pinyin and search text, like every library row's,
+  come from :func:`qi_station.db.searchtext.prepare` (the one search-text formula).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from qi_station.core.chain import GENESIS, canonical, event_fields, event_hash
+from qi_station.core.clock import now_utc, to_db
+from qi_station.core.ids import hlc_now, uuid7
+
+EVENT_COLUMNS = (
+    "id",
+    "request_id",
+    "n",
+    "at",
+    "actor",
+    "kind",
+    "from_status",
+    "to_status",
+    "note",
+    "data",
+    "prev_hash",
+    "hash",
+)
+REFERRAL_COLUMNS = ("id", "request_id", "kind", "item_id", "item_name", "note", "actor", "created_at")
+LEDGER_SEQ = "ledger_seq:"
+
+
+# ---- the adapter: one SQL text for both kinds of connection ------------------------------------
+def execute(conn: Any, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+    """Run named-parameter SQL on a sqlite3 or SQLAlchemy connection; returns its cursor/result."""
+    if isinstance(conn, sqlite3.Connection):
+        return conn.execute(sql, params or {})
+    from sqlalchemy import text
+
+    return conn.execute(text(sql), dict(params or {}))
+
+
+def execute_many(conn: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``executemany`` of named-parameter SQL over dict rows (one statement, many rows)."""
+    if not rows:
+        return
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(sql, rows)
+        return
+    from sqlalchemy import text
+
+    conn.execute(text(sql), [dict(r) for r in rows])
+
+
+def fetch_one(conn: Any, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+    row = execute(conn, sql, params).fetchone()
+    return tuple(row) if row is not None else None
+
+
+def fetch_dict(conn: Any, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The first row as a dict of column -> value, or None."""
+    cur = execute(conn, sql, params)
+    row = cur.fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in cur.description] if isinstance(conn, sqlite3.Connection) else list(cur.keys())
+    return dict(zip(names, tuple(row), strict=True))
+
+
+def db_value(value: Any) -> Any:
+    """A Python value as stored and as it travels: datetimes as the DB text (``clock.to_db``), dates
+    ISO (the same as ``db.session.jsonable``)."""
+    if isinstance(value, datetime):
+        return to_db(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def insert_rows(
+    conn: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    or_ignore: bool = False,
+) -> None:
+    """Bulk insert of positional rows (the generator's, the demo's, a restore's): ``executemany``."""
+    head = f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO {table} ({', '.join(columns)}) VALUES "
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(head + f"({', '.join('?' * len(columns))})", rows)
+        return
+    named = [dict(zip(columns, r, strict=True)) for r in rows]
+    execute_many(conn, head + f"({', '.join(':' + c for c in columns)})", named)
+
+
+def insert_row(conn: Any, table: str, row: Mapping[str, Any]) -> None:
+    cols = list(row)
+    execute(
+        conn,
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})",
+        {c: db_value(row[c]) for c in cols},
+    )
+
+
+def update_row(conn: Any, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
+    if not changes:
+        return
+    sets = ", ".join(f"{c} = :{c}" for c in changes)
+    params = {c: db_value(v) for c, v in changes.items()}
+    params["__id"] = row_id
+    execute(conn, f"UPDATE {table} SET {sets} WHERE id = :__id", params)
+
+
+# ---- outbox --------------------------------------------------------------------------------------
+def write_outbox(
+    conn: Any,
+    table: str,
+    row_id: str,
+    op: str,
+    row: Mapping[str, Any] | str,
+    station_code: str,
+) -> None:
+    """One outbox row: ``row_json`` is the canonical JSON of the whole row (or the given JSON text)."""
+    execute(
+        conn,
+        "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) "
+        "VALUES (:t, :id, :op, :row, :hlc, :at)",
+        {
+            "t": table,
+            "id": row_id,
+            "op": op,
+            "row": row if isinstance(row, str) else canonical({k: db_value(v) for k, v in row.items()}),
+            "hlc": hlc_now(station_code or "-"),
+            "at": to_db(now_utc()),
+        },
+    )
+
+
+# ---- events --------------------------------------------------------------------------------------
+def last_event(conn: Any, request_id: str) -> tuple[int, str, str] | None:
+    """(n, hash, at) of the request's last event, or None."""
+    r = fetch_one(
+        conn,
+        "SELECT n, hash, at FROM request_event WHERE request_id = :r ORDER BY n DESC LIMIT 1",
+        {"r": request_id},
+    )
+    return (int(r[0]), str(r[1]), str(r[2])) if r else None
+
+
+def append_event(
+    conn: Any,
+    request_id: str,
+    station_code: str,
+    *,
+    at: datetime | str,
+    actor: str,
+    kind: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str | None = None,
+    data: Mapping[str, Any] | str | None = None,
+    keep_order: bool = False,
+    outbox: bool = True,
+) -> dict[str, Any]:
+    """Append one event to the request's hash chain and write its outbox row (``op="insert"``).
+
+    ``data`` is a dict (stored as canonical JSON) or JSON text. ``keep_order``: an ``at`` earlier than
+    the last event's is moved up to it (the sync apply's hub events on a slow clock). Returns the row.
+    """
+    last = last_event(conn, request_id)
+    at_s = to_db(at) if isinstance(at, datetime) else str(at)
+    if keep_order and last is not None:
+        at_s = max(at_s, last[2])
+    ev: dict[str, Any] = {
+        "id": uuid7(),
+        "request_id": request_id,
+        "n": last[0] + 1 if last else 1,
+        "at": at_s,
+        "actor": actor,
+        "kind": kind,
+        "from_status": from_status,
+        "to_status": to_status,
+        "note": note,
+        "data": data if isinstance(data, str) else canonical(dict(data or {})),
+        "prev_hash": last[1] if last else GENESIS,
+    }
+    ev["hash"] = event_hash(ev["prev_hash"], event_fields(ev))
+    insert_row(conn, "request_event", ev)
+    if outbox:
+        write_outbox(conn, "request_event", ev["id"], "insert", ev, station_code)
+    return ev
+
+
+# ---- the ledger number ---------------------------------------------------------------------------
+def ledger_prefix(station_code: str, month: date | str) -> str:
+    """``{CODE}-{YYYYMM}``; ``month`` is any date in the month or ``"YYYYMM"`` text."""
+    ym = month if isinstance(month, str) else f"{month.year}{month.month:02d}"
+    return f"{station_code}-{ym}"
+
+
+def next_ledger_no(conn: Any, station_code: str, month: date | str) -> str:
+    """The next request number of the month: bumps ``kv ledger_seq:`` in the caller's transaction
+    (two writers serialise on the write lock, so a number is never handed out twice)."""
+    prefix = ledger_prefix(station_code, month)
+    row = fetch_one(
+        conn,
+        "INSERT INTO kv(k, v) VALUES (:k, '1') ON CONFLICT(k) DO UPDATE SET v = CAST(v AS INTEGER) + 1 "
+        "RETURNING v",
+        {"k": LEDGER_SEQ + prefix},
+    )
+    assert row is not None
+    return f"{prefix}-{int(row[0]):04d}"
+
+
+def ledger_counters(conn: Any, station_code: str) -> dict[str, int]:
+    """``{CODE}-{YYYYMM}`` -> last number used: the kv counters, raised to any number already in
+    ``request`` (a counter lost or behind, e.g. after rows were restored, never repeats a number)."""
+    out: dict[str, int] = {}
+    for k, v in execute(
+        conn, "SELECT k, v FROM kv WHERE k LIKE :p", {"p": f"{LEDGER_SEQ}{station_code}-%"}
+    ).fetchall():
+        out[str(k).removeprefix(LEDGER_SEQ)] = int(v)
+    for mk, mx in execute(
+        conn,
+        "SELECT substr(number, 1, length(number) - 5), max(CAST(substr(number, -4) AS INTEGER)) "
+        "FROM request WHERE station_code = :c GROUP BY 1",
+        {"c": station_code},
+    ).fetchall():
+        if mk and mx and int(mx) > out.get(mk, 0):
+            out[mk] = int(mx)
+    return out
+
+
+def set_ledger_counters(conn: Any, counters: Mapping[str, int]) -> None:
+    """Write ``ledger_seq:`` counters (never lowering one)."""
+    execute_many(
+        conn,
+        "INSERT INTO kv (k, v) VALUES (:k, :v) ON CONFLICT(k) DO UPDATE SET v = excluded.v "
+        "WHERE CAST(excluded.v AS INTEGER) > CAST(kv.v AS INTEGER)",
+        [{"k": LEDGER_SEQ + k, "v": str(v)} for k, v in sorted(counters.items())],
+    )
+
+
+# ---- requests and referrals ----------------------------------------------------------------------
+def insert_request(
+    conn: Any, row: Mapping[str, Any], station_code: str, *, event: Mapping[str, Any] | None = None
+) -> None:
+    """Insert a whole request row (every column), append ``event`` (keyword arguments of
+    :func:`append_event`) to its chain, and write the request's outbox row LAST: every ledger
+    transaction's outbox rows end with its request row (``sync.station.apply.next_batch`` cuts there)."""
+    insert_row(conn, "request", row)
+    if event is not None:
+        append_event(conn, row["id"], station_code, **event)
+    write_outbox(conn, "request", row["id"], "upsert", row, station_code)
+
+
+def update_request(
+    conn: Any,
+    row: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    station_code: str,
+    *,
+    event: Mapping[str, Any] | None = None,
+    push: bool = True,
+) -> dict[str, Any]:
+    """Write ``changes`` to the request ``row`` (the whole row as read), append ``event`` (keyword
+    arguments of :func:`append_event`, its outbox row included) and, with ``push``, write the whole
+    updated request to the outbox last (the sync apply's adoption of hub fields does not: the hub
+    already has them). Returns the updated row."""
+    update_row(conn, "request", row["id"], changes)
+    new = {k: db_value(v) for k, v in {**row, **changes}.items()}
+    if event is not None:
+        append_event(conn, new["id"], station_code, **event)
+    if push:
+        write_outbox(conn, "request", new["id"], "upsert", new, station_code)
+    return new
+
+
+def insert_referral(conn: Any, row: Mapping[str, Any], station_code: str) -> None:
+    insert_row(conn, "referral", row)
+    write_outbox(conn, "referral", row["id"], "insert", row, station_code)
+
+
+# ---- enterprises and library rows ----------------------------------------------------------------
+ENTERPRISE_FILL = ("contact_name", "phone_e164", "phone_display", "industry", "scale")
+
+
+def upsert_enterprise(
+    conn: Any, data: Mapping[str, Any], station_code: str, *, outbox: bool = True
+) -> dict[str, Any]:
+    """Find the station's enterprise by USCC (its identity) or create it (pinyin and search text by
+    :func:`searchtext.prepare`); an existing one gets missing or changed contact data. A new or
+    changed row goes to the outbox. Returns the row."""
+    from qi_station.db.searchtext import prepare
+
+    old = fetch_dict(
+        conn,
+        "SELECT * FROM enterprise WHERE station_code = :c AND uscc = :u",
+        {"c": station_code, "u": data["uscc"]},
+    )
+    now = to_db(now_utc())
+    if old is None:
+        row = prepare("enterprise", {"elements": [], **data})
+        row = {
+            "id": row.get("id") or uuid7(),
+            **row,
+            "station_code": station_code,
+            "s_rev": 1,
+            "seq": 0,
+            "deleted": False,
+            "created_at": row.get("created_at") or now,
+            "updated_at": row.get("updated_at") or now,
+        }
+        row = {k: db_value(v) for k, v in row.items()}
+        insert_row(conn, "enterprise", row)
+    else:
+        changes = {k: data[k] for k in ENTERPRISE_FILL if data.get(k) and old.get(k) != data[k]}
+        if not changes:
+            return old
+        changes.update(s_rev=int(old["s_rev"]) + 1, updated_at=now)
+        update_row(conn, "enterprise", old["id"], changes)
+        row = {**old, **changes}
+    if outbox:
+        write_outbox(conn, "enterprise", row["id"], "upsert", row, station_code)
+    return row
+
+
+def upsert_rows(
+    conn: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Any],
+    *,
+    guard: str | None = None,
+    named: bool = False,
+) -> None:
+    """Bulk upsert by ``id`` (``executemany``): rows are positional sequences, or dicts with
+    ``named``. ``guard`` is the SQL condition under which an existing row is replaced (``excluded.``
+    is the incoming row), e.g. ``excluded.rev > expert.rev``; None: always."""
+    sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    values = ", ".join(f":{c}" for c in columns) if named else ", ".join("?" * len(columns))
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
+        f"ON CONFLICT(id) DO UPDATE SET {sets}" + (f" WHERE {guard}" if guard else "")
+    )
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(sql, rows)
+        return
+    if not named:
+        rows = [dict(zip(columns, r, strict=True)) for r in rows]
+        sql = sql.replace(f"VALUES ({values})", f"VALUES ({', '.join(':' + c for c in columns)})")
+    execute_many(conn, sql, rows)
+
+
+def upsert_library_rows(
+    conn: Any,
+    table: str,
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    keep_pinyin: bool = False,
+    guard: str | None = None,
+) -> list[dict[str, Any]]:
+    """Library (or enterprise) rows written with their pinyin, initials and search text computed by
+    :func:`searchtext.prepare`; one ``executemany`` upsert of ``columns`` (missing ones NULL).
+    ``keep_pinyin``: rows that already carry ``name_py``/``name_initials`` keep them (the generator
+    composes them from cached parts). Returns the prepared rows."""
+    from qi_station.db.searchtext import prepare
+
+    out = [prepare(table, dict(r), keep_pinyin=keep_pinyin) for r in rows]
+    upsert_rows(
+        conn,
+        table,
+        columns,
+        [tuple(db_value(r.get(c)) for c in columns) for r in out],
+        guard=guard,
+    )
+    return out

@@ -1,0 +1,1 @@
+"""The synthetic data generator (``qi-station generate``); the entry point is :mod:`.run`."""

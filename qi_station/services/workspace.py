@@ -1,0 +1,80 @@
+"""The station database as the TUI sees it: where it is, opening (and migrating) it, the shared read
+connection for search-as-you-type, and the sync panel's figures. Screens and the app reach the database
+only through here and the other services (never ``qi_station.db`` directly)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+SYNC_LOG_ROWS = 8
+
+
+def station_db_path(db: str | os.PathLike[str] | None) -> Path:
+    """The database file: ``db`` when given, else the default (``QI_STATION_DB`` or the user data dir)."""
+    from qi_station.db.paths import resolve_db_path
+
+    return resolve_db_path(db)
+
+
+def open_station(path: str | Path) -> bool:
+    """Create or migrate the database at ``path`` to the newest schema; True when it holds no data yet
+    (no requests, no library rows: the first run, when the demo data is offered)."""
+    from qi_station.db.engine import open_db
+    from qi_station.services.dashboard import is_empty
+
+    return is_empty(open_db(path))
+
+
+def sync_overview(path: str | Path) -> dict[str, Any]:
+    """The sync panel: ``last`` (time as stored), ``ok`` (did it succeed; None before any sync),
+    ``pending`` (outbox rows not yet acknowledged) and ``log`` (the newest sync_log rows)."""
+    from qi_station.db.engine import connect
+    from qi_station.services.dashboard import sync_figures
+
+    conn = connect(path)
+    try:
+        last, ok, pending = sync_figures(conn)
+        log = [
+            dict(r)
+            for r in conn.execute(
+                "SELECT started_at, mode, pushed, pulled, ok, error FROM sync_log ORDER BY id DESC LIMIT ?",
+                (SYNC_LOG_ROWS,),
+            )
+        ]
+    finally:
+        conn.close()
+    return {"last": last, "ok": ok, "pending": pending, "log": log}
+
+
+class SharedReader:
+    """One long-lived read connection for search-as-you-type (a fresh connection per keystroke starts
+    with a cold page cache: 10x slower on a big database). Thread workers take turns via a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def __enter__(self) -> Any:
+        self._lock.acquire()
+        try:
+            if self._conn is None:
+                from qi_station.db.engine import connect
+
+                self._conn = connect(self.path)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._conn
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
