@@ -9,7 +9,7 @@ the initials "jn"; 单县 shan, 费县 bi, 乐陵 lao, 长清 chang; surnames �
 
 Ids are uuid5 of a fixed namespace and a row key, so they never change between runs.
 Certificate expiries are stored as day offsets (``cma_expiry_days``, ``cnas_expiry_days``)
-relative to the day the demo is loaded: ``qi_station.services.demo.load_demo`` turns them into dates, so
+relative to the day the demo is loaded: ``qi_station.devtools.demo.load_demo`` turns them into dates, so
 "expiring within 90 days" and "expired" stay true whenever the demo is loaded.
 """
 

@@ -173,7 +173,7 @@ class StationApp(App[None]):
     @work(thread=True, exclusive=True, group="demo")
     def load_demo(self, path: Path) -> None:
         try:
-            from qi_station.services.demo import load_demo
+            from qi_station.devtools.demo import load_demo
         except ImportError:
             self.post_message(DemoProgress(t("demo.missing"), "warning"))
             return

@@ -1,4 +1,4 @@
-"""Demo data (data/demo + qi_station.services.demo) and the synthetic generator (qi_station.devtools.generate)."""
+"""Demo data (data/demo + qi_station.devtools.demo) and the synthetic generator (qi_station.devtools.generate)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from qi_station.core.chain import verify_chain
 from qi_station.core.ids import uuid7
 from qi_station.core.validate import validate_uscc
 from qi_station.db.engine import connect, open_db
+from qi_station.devtools.demo import load_demo
 from qi_station.devtools.generate import run as g
 from qi_station.devtools.generate.fields import fmt_ms
 from qi_station.devtools.generate.vocab import IMPORT_NOTE
 from qi_station.services import ledger
-from qi_station.services.demo import load_demo, read_demo
+from qi_station.services.demo import read_demo
 
 TODAY = date(2026, 6, 30)
 GEN_NOW = datetime(2026, 6, 30, 8, 0)  # naive UTC = 16:00 Asia/Shanghai
@@ -240,7 +241,7 @@ def test_demo_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def boom(*a: Any, **k: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    import qi_station.services.demo as demo
+    import qi_station.devtools.demo as demo
 
     monkeypatch.setattr(demo, "synth_requests", boom)
     with pytest.raises(RuntimeError):

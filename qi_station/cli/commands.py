@@ -163,7 +163,7 @@ def init(
         f"station {st.code} {st.name} ({st.type}, {st.service_mode}, {domain.region_name(st.region_code)})"
     )
     if demo:
-        from qi_station.services.demo import load_demo
+        from qi_station.devtools.demo import load_demo
 
         res = load_demo(db)
         typer.echo(_demo_summary(res))

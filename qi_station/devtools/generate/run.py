@@ -16,7 +16,7 @@ changes to be pushed to the hub.
 
 The package: :mod:`.places` and :mod:`.vocab` (what names are made of), :mod:`.fields` (fast
 field helpers), :mod:`.library` (library and enterprise rows), :mod:`.requests` and :mod:`.synth`
-(request rows with their event chains; shared with :mod:`qi_station.services.demo`), and this
+(request rows with their event chains; shared with :mod:`qi_station.devtools.demo`), and this
 module, the ``qi-station generate`` entry point.
 """
 

@@ -1,0 +1,196 @@
+"""Load the demo data (``data/demo/*.json``) into a station database: ``qi-station init --demo``.
+
+What goes in, in ONE transaction (a crash or an error leaves nothing half-loaded):
+
+- the four libraries and the enterprises from ``data/demo`` (written by ``data/make_demo.py``),
+  written by :func:`qi_station.db.write.upsert_library_rows`, so ``name_py`` / ``name_initials`` /
+  ``haystack`` come from :func:`qi_station.db.searchtext.prepare`
+  (pypinyin plus the Shandong override dictionary; experts read as person names) and each
+  enterprise checked by :func:`qi_station.services.ledger.check_enterprise` (USCC, phone);
+- certificate expiries: the JSON stores day offsets (``cma_expiry_days`` …) and they are turned
+  into dates relative to ``today`` here, so some certificates are always "expiring within 90
+  days" and some always "expired", whenever the demo is loaded;
+- ``requests`` requests (default 480) spread over the 12 months before ``today``, in every status,
+  each with its full hash-chained event history (``core.chain.verify_chain`` accepts it), outcomes on
+  resolved ones, satisfaction on closed ones, referrals to library items, some overdue; numbers
+  ``STATION-YYYYMM-NNNN`` with this station's code, and the ``ledger_seq:`` counters set so
+  ``db.write.next_ledger_no`` continues after them;
+- this station's row if there is none yet (the defaults of ``services.station.ensure_station``).
+
+Demo rows are NOT written to the outbox: they are sample data, not station changes to push to the
+hub. Bulk writes only (``db.write``'s ``executemany`` on a plain ``sqlite3`` connection).
+
+Idempotent: on a database that already has the demo library nothing is written and the result is
+``{"skipped": True, ...}``. Deterministic: the same ``seed`` and ``today`` give the same rows.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from qi_station.core.clock import TZ
+from qi_station.db import write
+from qi_station.devtools.generate import fields as g
+from qi_station.devtools.generate import library as lib
+from qi_station.devtools.generate.requests import REQUEST_COLUMNS, EntRef
+from qi_station.devtools.generate.run import self_station
+from qi_station.devtools.generate.synth import synth_requests
+from qi_station.services.demo import DEMO_KEY, KIND_FILES, read_demo
+
+
+def _anchor(today: date | None) -> datetime:
+    """The demo's "now" (aware): ``today`` at 17:30 Asia/Shanghai, never later than the clock."""
+    from qi_station.core.clock import env_now, local
+
+    real = local(env_now().replace(second=0, microsecond=0))
+    if today is None:
+        return real
+    at = datetime.combine(today, time(17, 30), tzinfo=TZ)
+    return min(at, real)
+
+
+def load_demo(
+    db_path: Path | str,
+    *,
+    seed: int = 2021,
+    requests: int = 480,
+    today: date | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Load the demo library, enterprises and ``requests`` requests. Returns counts (see module doc)."""
+    from qi_station.db.engine import connect, open_db
+    from qi_station.services.ledger import EnterpriseInput, check_enterprise
+
+    path = open_db(db_path)
+    data = read_demo(data_dir)
+    anchor = _anchor(today)
+    day0 = anchor.date()
+    now_ms = g.to_ms(anchor)
+    rng = random.Random(seed)
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            first = data["experts"][0]["id"]
+            if (
+                conn.execute("SELECT 1 FROM kv WHERE k = ?", (DEMO_KEY,)).fetchone()
+                or conn.execute("SELECT 1 FROM expert WHERE id = ?", (first,)).fetchone()
+            ):
+                conn.execute("ROLLBACK")
+                return {"skipped": True, "reason": "demo library already present / 演示数据已存在"}
+            code = self_station(conn, rng, now_ms)
+
+            def stamp() -> str:
+                return g.fmt_ms(now_ms - rng.randrange(30 * g.DAY_MS, 400 * g.DAY_MS))
+
+            counts: dict[str, Any] = {"skipped": False}
+            refs: dict[str, list[tuple[str, str]]] = {}
+            columns = {
+                "expert": lib.EXPERT_COLUMNS,
+                "institution": lib.INSTITUTION_COLUMNS,
+                "equipment": lib.EQUIPMENT_COLUMNS,
+                "project": lib.PROJECT_COLUMNS,
+            }
+            for table in ("institution", "expert", "equipment", "project"):
+                rows = []
+                for raw in data[KIND_FILES[table]]:
+                    r = dict(raw)
+                    if table == "institution":
+                        for k in ("cma", "cnas"):
+                            off = r.pop(f"{k}_expiry_days", None)
+                            r[f"{k}_expiry"] = (
+                                (day0 + timedelta(days=off)).isoformat() if off is not None else None
+                            )
+                    if table == "equipment":
+                        r["shared"] = int(bool(r["shared"]))
+                    r.update(rev=1, seq=0, deleted=0, updated_at=stamp())
+                    if table == "expert":
+                        r.setdefault("active_requests", 0)
+                    rows.append(r)
+                    refs.setdefault(table, []).append((r["id"], r["name"]))
+                write.upsert_library_rows(conn, table, rows, columns[table])
+                counts[KIND_FILES[table]] = len(rows)
+
+            # enterprises: validated like a hand-typed one; an existing row with the same USCC is reused
+            existing = {
+                u: i
+                for i, u in conn.execute("SELECT id, uscc FROM enterprise WHERE station_code = ?", (code,))
+            }
+            ents: list[EntRef] = []
+            rows = []
+            for raw in data["enterprises"]:
+                e = check_enterprise(
+                    EnterpriseInput(
+                        raw["name"],
+                        raw["uscc"],
+                        raw.get("industry"),
+                        raw.get("scale"),
+                        raw.get("contact_name"),
+                        raw.get("phone"),
+                    )
+                )
+                els = tuple(raw.get("elements") or ())
+                if e["uscc"] in existing:
+                    ents.append(
+                        EntRef(
+                            existing[e["uscc"]], e["contact_name"], e["phone_e164"], e["phone_display"], els
+                        )
+                    )
+                    continue
+                ts = g.fmt_ms(now_ms - rng.randrange(400 * g.DAY_MS, 2000 * g.DAY_MS))
+                row = {
+                    **e,
+                    "id": raw["id"],
+                    "elements": list(els),
+                    "station_code": code,
+                    "s_rev": 1,
+                    "seq": 0,
+                    "deleted": 0,
+                    "created_at": ts,
+                    "updated_at": ts,
+                }
+                rows.append(row)
+                ents.append(EntRef(raw["id"], e["contact_name"], e["phone_e164"], e["phone_display"], els))
+            write.upsert_library_rows(conn, "enterprise", rows, lib.ENTERPRISE_COLUMNS)
+            counts["enterprises"] = len(rows)
+
+            counters = write.ledger_counters(conn, code)
+            n_req = n_ev = n_ref = 0
+            for b in synth_requests(
+                rng,
+                requests,
+                station_code=code,
+                enterprises=ents,
+                refs=refs,
+                now_ms=now_ms,
+                months=12,
+                counters=counters,
+                describe=True,
+            ):
+                write.insert_rows(conn, "request", REQUEST_COLUMNS, b.requests)
+                write.insert_rows(conn, "request_event", write.EVENT_COLUMNS, b.events)
+                write.insert_rows(conn, "referral", write.REFERRAL_COLUMNS, b.referrals)
+                n_req += len(b.requests)
+                n_ev += len(b.events)
+                n_ref += len(b.referrals)
+            write.set_ledger_counters(conn, counters)
+            conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (DEMO_KEY, g.fmt_ms(now_ms)))
+            counts.update(requests=n_req, events=n_ev, referrals=n_ref)
+            counts["overdue"] = conn.execute(
+                "SELECT count(*) FROM request WHERE station_code = ? AND status IN "
+                "('new','accepted','in_progress','referred','waiting','on_hold') AND promised_date < ?",
+                (code, day0.isoformat()),
+            ).fetchone()[0]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    counts["station_code"] = code
+    counts["today"] = day0.isoformat()
+    return counts
