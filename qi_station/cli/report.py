@@ -60,7 +60,7 @@ def _progress(label: str) -> Iterator[tuple[Callable[[str], None], Callable[[int
         console=console,
         transient=True,
     ) as p:
-        from qi_station.reports.figures import STEPS
+        from qi_station.reports.queries import STEPS
 
         steps = p.add_task(f"{label}: queries", total=STEPS)
         rows = p.add_task(f"{label}: rows", total=None, visible=False)
