@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from qi_station.core import domain
 from qi_station.core.clock import env_now
 from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
-from qi_station.services.figures import bucket_sql, received_by_month, window_bounds
+from qi_station.services.figures import received_by_month
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -123,6 +123,28 @@ def merged(accs: Iterable[Acc]) -> Acc:
 
 
 # ---- SQL helpers --------------------------------------------------------------------------------------
+def window_bounds(months: list[str]) -> dict[str, datetime]:
+    """``{b0: start of months[0], …, bN: end of months[-1]}`` (naive UTC) for :func:`bucket_sql`."""
+    bounds = [month_bounds_utc(m)[0] for m in months] + [month_bounds_utc(months[-1])[1]]
+    return {f"b{i}": v for i, v in enumerate(bounds)}
+
+
+def bucket_sql(col: str, n: int, before: bool = False, after: bool = False) -> str:
+    """CASE expression: index of the window month ``col`` falls in (``-1`` before, ``n`` after the window).
+
+    The window's bounds are the parameters ``:b0`` … ``:bn`` (:func:`window_bounds`)."""
+    parts = ["CASE"]
+    if before:
+        parts.append(f"WHEN {col} < :b0 THEN -1")
+    for i in range(n - 1):
+        parts.append(f"WHEN {col} < :b{i + 1} THEN {i}")
+    if after:
+        parts.append(f"WHEN {col} < :b{n} THEN {n - 1} ELSE {n} END")
+    else:
+        parts.append(f"ELSE {n - 1} END")
+    return " ".join(parts)
+
+
 def _json_int(dialect: str, col: str, key: str) -> str:
     if dialect == "postgresql":
         return f"CAST(CAST({col} AS json) ->> '{key}' AS integer)"

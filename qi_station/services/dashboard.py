@@ -95,9 +95,8 @@ def sync_figures(conn: sqlite3.Connection) -> tuple[str | None, bool | None, int
 
 
 def month_counts(conn: sqlite3.Connection, months: list[str]) -> list[int]:
-    """The report's ``received`` figure for each month (every station in the database summed)."""
-    per_station = received_by_month(sqlite_rows(conn), months)
-    return [sum(counts[i] for counts in per_station.values()) for i in range(len(months))]
+    """The report's ``received`` figure for each month (the whole database: one station's ledger)."""
+    return received_by_month(sqlite_rows(conn), months, by_station=False).get("", [0] * len(months))
 
 
 def compute(
