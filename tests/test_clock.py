@@ -17,11 +17,11 @@ USCC += uscc_check_char(USCC)
 
 def _station(tmp_path: Path) -> Path:
     from qi_station.db.engine import open_db
-    from qi_station.services import ledger
+    from qi_station.services.station import init_station
 
     db = tmp_path / "station.db"
     open_db(db)
-    ledger.init_station(db, code="QI0001", name="测试工作站", region_code="370100")
+    init_station(db, code="QI0001", name="测试工作站", region_code="370100")
     return db
 
 

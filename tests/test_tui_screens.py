@@ -114,11 +114,11 @@ def _reopened_ledger(tmp_path: Path) -> Path:
     from test_reports import ENT_A, _mv, _req
 
     from qi_station.db.engine import open_db
-    from qi_station.services import ledger
+    from qi_station.services.station import init_station
 
     db = tmp_path / "reopened.db"
     open_db(db)
-    ledger.init_station(db, code="QI0001", name="测试工作站", region_code="370100")
+    init_station(db, code="QI0001", name="测试工作站", region_code="370100")
     r1 = _req(db, ENT_A, "计量", "2026-01-05T10:00:00+08:00")
     _mv(db, r1, "accepted", "2026-01-05T12:00:00+08:00")
     _mv(db, r1, "in_progress", "2026-01-06T09:00:00+08:00")
