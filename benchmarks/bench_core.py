@@ -283,7 +283,8 @@ def busiest_month(db: Path) -> tuple[str, int]:
 
 
 def bench_list(db: Path, month: str, rounds: int) -> dict[str, Any]:
-    from qi_station.core.clock import month_bounds_utc, to_db
+    from qi_station.core.clock import to_db
+    from qi_station.core.months import month_bounds_utc
     from qi_station.services.queries import list_requests
 
     rows: list[Any] = []

@@ -21,7 +21,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +36,13 @@ def ts(dt: datetime) -> str:
 
 def raw_report(db: Path, month: str) -> dict[str, Any]:
     """The same figures with stdlib sqlite3 and hand-written SQL (no SQLAlchemy, no report module)."""
-    from qi_station.core.clock import month_bounds_utc, previous_month
+    from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
 
-    months = [month]
-    for _ in range(11):
-        months.append(previous_month(months[-1]))
-    months.reverse()
+    months = last_months(month, 12)
     b = [ts(month_bounds_utc(m)[0]) for m in months] + [ts(month_bounds_utc(month)[1])]
     start, end = b[11], b[12]
-    y, m = (int(x) for x in month.split("-"))
-    dend = date(y + (m == 12), m % 12 + 1, 1).isoformat()
-    dprev = date(y, m, 1).isoformat()
+    dend = first_day(next_month(month)).isoformat()
+    dprev = first_day(month).isoformat()
 
     def bucket(col: str, before: bool = False) -> str:
         s = "CASE " + (f"WHEN {col} < '{b[0]}' THEN -1 " if before else "")
@@ -260,7 +256,7 @@ def main() -> int:
     ap.add_argument("--index", action="store_true", help="create ix_request_event_at first")
     a = ap.parse_args()
 
-    from qi_station.core.clock import last_full_month
+    from qi_station.core.months import last_full_month
     from qi_station.reports.figures import monthly_report
 
     db = Path(a.db)

@@ -346,7 +346,9 @@ def test_generate_then_ledger_continues(tmp_path: Path) -> None:
     p = tmp_path / "cont.db"
     g.generate(p, requests=300, library=100, seed=3, now=datetime.now(UTC).replace(tzinfo=None))
     conn = connect(p)
-    month = ledger.local_date(ledger.now_utc())
+    from qi_station.core.clock import env_now, local_date
+
+    month = local_date(env_now())
     prefix = f"QI0001-{month.year}{month.month:02d}"
     last = conn.execute("SELECT max(number) FROM request WHERE number LIKE ?", (prefix + "-%",)).fetchone()[0]
     ent = conn.execute("SELECT name, uscc FROM enterprise LIMIT 1").fetchone()

@@ -494,7 +494,7 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         db = dbs[code]
         shift = timedelta(days=365 * years)
         real_now = timeutil.now_utc
-        monkeypatch.setattr(ledger, "now_utc", lambda s=shift, f=real_now: f() + s)
+        monkeypatch.setattr(ledger, "env_now", lambda s=shift, f=real_now: f() + s)
         # the station's hybrid logical clock (core.ids) reads time.time_ns: skew it too
         monkeypatch.setattr(
             ids.time, "time_ns", lambda s=shift: int((_time.time() + s.total_seconds()) * 1e9)

@@ -69,11 +69,11 @@ async def test_reports_month_and_export(tmp_path: Path) -> None:
         scr = app.screen
         assert isinstance(scr, ReportsScreen)
         assert scr.month == "2026-03"
-        assert "受理需求 3 件" in str(scr.query_one("#summary").render())
+        assert "登记需求数 3" in str(scr.query_one("#summary").render())  # the export's label
         await pilot.press("[")
         await settle(pilot)
         assert scr.month == "2026-02"
-        assert "办结 1 件" in str(scr.query_one("#summary").render())
+        assert "办结数 1" in str(scr.query_one("#summary").render())
         scr.query_one("#out", Input).value = str(out)
         await pilot.press("ctrl+e")
         await settle(pilot)
@@ -105,3 +105,66 @@ async def test_libraries_rank_the_station_city_first_on_one_connection(tmp_path:
         await settle(pilot)
         assert [r["name"] for r in lib.rows] == ["王建国"]
         assert app.reader._conn is conn
+
+
+def _reopened_ledger(tmp_path: Path) -> Path:
+    """R1 received 2026-01-05, resolved 01-20, reopened 02-03; R2 received in January, then tombstoned."""
+    import sqlite3
+
+    from test_reports import ENT_A, _mv, _req
+
+    from qi_station.db.engine import open_db
+    from qi_station.services.station import init_station
+
+    db = tmp_path / "reopened.db"
+    open_db(db)
+    init_station(db, code="QI0001", name="测试工作站", region_code="370100")
+    r1 = _req(db, ENT_A, "计量", "2026-01-05T10:00:00+08:00")
+    _mv(db, r1, "accepted", "2026-01-05T12:00:00+08:00")
+    _mv(db, r1, "in_progress", "2026-01-06T09:00:00+08:00")
+    _mv(
+        db, r1, "resolved", "2026-01-20T10:00:00+08:00", result="已办结", problems_solved=2, cost_saved="1.50"
+    )
+    _mv(db, r1, "in_progress", "2026-02-03T09:00:00+08:00")  # reopened
+    r2 = _req(db, ENT_A, "标准", "2026-01-08T10:00:00+08:00")
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE request SET deleted = 1 WHERE number = ?", (r2,))
+    conn.close()
+    return db
+
+
+async def test_reports_screen_and_dashboard_show_the_exported_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolved in January, reopened in February: the screen says January resolved 1, as the file does
+    (it used to say 0), with the file's labels; the dashboard's month bars are the report's ``received``."""
+    from qi_station.reports.figures import monthly_report
+    from qi_station.screens.reports import ReportsScreen, element_parts, summary_parts
+    from qi_station.services.dashboard import compute
+
+    monkeypatch.setenv("QI_STATION_NOW", "2026-02-10T10:00:00+08:00")
+    db = _reopened_ledger(tmp_path)
+    jan, feb = monthly_report(db, "2026-01"), monthly_report(db, "2026-02")
+    assert (jan["received"], jan["resolved"], jan["problems_solved"], feb["resolved"]) == (1, 1, 2, 0)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, ReportsScreen)
+        assert scr.month == "2026-02"
+        assert scr._summary == summary_parts(feb, "zh")
+        await pilot.press("[")
+        await settle(pilot)
+        assert scr.month == "2026-01"
+        assert scr._summary == summary_parts(jan, "zh")
+        assert scr._by_element == element_parts(jan)
+        text = str(scr.query_one("#summary").render())
+        for part in ("登记需求数 1", "办结数 1", "解决问题数 2", "节约成本（万元） 1.50"):
+            assert part in text
+    figs = compute(db)
+    assert figs.months == [s["month"] for s in feb["series"]]
+    assert figs.month_counts == [s["received"] for s in feb["series"]]  # the tombstoned request left out
+    assert figs.month_counts[-2:] == [1, 0]

@@ -37,16 +37,9 @@ def _check_format(fmt: str) -> str:
 
 
 def _check_month(month: str | None) -> str:
-    from qi_station.core.clock import last_full_month, month_bounds_utc
+    from qi_station.core.months import check_month, last_full_month
 
-    m = (month or "").strip() or last_full_month()
-    month_bounds_utc(m)  # raises ValidationError("month", ...)
-    y, mm = m.split("-")
-    if len(y) != 4 or len(mm) != 2:
-        from qi_station.core.errors import ValidationError
-
-        raise ValidationError("month", "yyyy-mm", f"not a month YYYY-MM: {m!r} / 月份格式应为 YYYY-MM")
-    return m
+    return check_month((month or "").strip() or last_full_month())  # ValidationError("month", ...)
 
 
 @contextmanager
@@ -67,7 +60,7 @@ def _progress(label: str) -> Iterator[tuple[Callable[[str], None], Callable[[int
         console=console,
         transient=True,
     ) as p:
-        from qi_station.reports.figures import STEPS
+        from qi_station.reports.queries import STEPS
 
         steps = p.add_task(f"{label}: queries", total=STEPS)
         rows = p.add_task(f"{label}: rows", total=None, visible=False)

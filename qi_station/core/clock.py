@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from qi_station.core.errors import ValidationError
@@ -13,7 +13,7 @@ DB_FMT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def now_utc() -> datetime:
-    """Naive UTC now (the storage convention)."""
+    """The raw wall clock as naive UTC (the storage convention). For "now", use :func:`env_now`."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -73,42 +73,14 @@ def local_date(dt: datetime) -> date:
     return local(dt).date()
 
 
-def today_local() -> date:
-    """Today in Asia/Shanghai (QI_STATION_NOW pins it for tests and demos)."""
-    fake = os.environ.get("QI_STATION_NOW")
-    if fake:
-        return local_date(parse_datetime(fake, "QI_STATION_NOW"))
-    return datetime.now(TZ).date()
-
-
-def month_bounds_utc(month: str) -> tuple[datetime, datetime]:
-    """'YYYY-MM' -> [start, end) as naive UTC, month edges in Asia/Shanghai."""
-    try:
-        y, m = (int(x) for x in month.split("-"))
-        start = datetime(y, m, 1, tzinfo=TZ)
-    except (ValueError, TypeError):
-        raise ValidationError(
-            "month", "yyyy-mm", f"not a month YYYY-MM: {month!r} / 月份格式应为 YYYY-MM"
-        ) from None
-    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=TZ)
-    return (
-        start.astimezone(UTC).replace(tzinfo=None),
-        end.astimezone(UTC).replace(tzinfo=None),
-    )
-
-
-def previous_month(month: str) -> str:
-    y, m = (int(x) for x in month.split("-"))
-    return f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
-
-
-def last_full_month(today: date | None = None) -> str:
-    d = today or today_local()
-    first = d.replace(day=1) - timedelta(days=1)
-    return f"{first.year}-{first.month:02d}"
-
-
 def env_now() -> datetime:
-    """Now, overridable by QI_STATION_NOW (tests and demos)."""
+    """Now as naive UTC: THE clock. ``QI_STATION_NOW`` (ISO-8601, read here and nowhere else) pins it for
+    tests and demos; every "now" of the station (the ledger's future-time checks, the dashboard, the form's
+    defaults, the reports' default month) comes from here."""
     fake = os.environ.get("QI_STATION_NOW")
-    return parse_datetime(fake) if fake else now_utc()
+    return parse_datetime(fake, "QI_STATION_NOW") if fake else now_utc()
+
+
+def today_local() -> date:
+    """Today in Asia/Shanghai, by :func:`env_now`."""
+    return local_date(env_now())

@@ -125,7 +125,7 @@ MESSAGES: dict[str, str] = {
     "dash.awaiting_followup": "待回访",
     "dash.expiring_certs": "资质将到期",
     "dash.by_status": "在办需求按状态",
-    "dash.trend": "近12个月需求量",
+    "dash.trend": "{figure}（{series}）",
     "dash.months": "{first} 至 {last}   最高 {peak}   本月 {this}",
     "dash.sync": "同步",
     "dash.sync_line": "上次同步 {at}  {state}   待上传变更 {pending} 条",
@@ -242,9 +242,6 @@ MESSAGES: dict[str, str] = {
     "sync.done": "完成: {result}",
     # reports
     "reports.month": "{month} 月度汇总",
-    "reports.received": "受理需求 {n} 件",
-    "reports.resolved": "办结 {n} 件   解决问题 {solved} 个   节约成本 {cost} 万元",
-    "reports.closed": "回访 {n} 件   平均满意度 {sat}",
     "reports.by_element": "按服务要素",
     "reports.cli_hint": "Ctrl+E 导出月报   也可用命令 qi-station report monthly --month 年-月",
     # help, palette, messages

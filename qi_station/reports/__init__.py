@@ -1,6 +1,7 @@
-"""Monthly summaries (月报): figures computed from the ledger with SQLAlchemy Core ``text()``.
+"""Monthly summaries (月报).
 
-``compute`` runs unchanged on the station SQLite database and on the hub database (SQLite or
-PostgreSQL); ``writers`` turn a report dict into xlsx / csv / json / md; ``cli`` holds the Typer
-apps. Nothing here imports Textual; heavy modules are imported inside functions.
+``queries`` reads the raw material of every figure with SQLAlchemy Core ``text()`` (the station SQLite
+database and the hub database, SQLite or PostgreSQL, alike); ``figures`` turns it into the report dict
+(``monthly_report``); ``labels`` names each figure once (zh / en); ``writers`` write a report dict as
+xlsx / csv / json / md. Nothing here imports Textual; heavy modules are imported inside functions.
 """

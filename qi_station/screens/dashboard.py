@@ -1,19 +1,23 @@
 """Dashboard (工作台): today's intake, open by status, overdue, awaiting follow-up, expiring
-certificates, last sync and pending changes, 12 months of requests as bars. Figures load in a thread
-worker.  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
+certificates, last sync and pending changes, 12 months of requests received as bars (the monthly
+report's ``received``, named by its label). Figures load in a thread worker, which posts them to the
+UI thread.  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
 terminal draws them double width and the layout tears)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
+from textual.message import Message
 from textual.widgets import Static
 
-from qi_station.i18n import status_name, t
+from qi_station.i18n import get_lang, status_name, t
+from qi_station.reports.labels import fig_label, word
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 
@@ -95,6 +99,13 @@ class DashboardScreen(MainScreen):
     CSS_PATH = "dashboard.tcss"
     BINDINGS = bindings("dash")
 
+    class Loaded(Message):
+        """A worker computed the figures (``figs``) or failed (``error``)."""
+
+        def __init__(self, figs: Any = None, error: str | None = None) -> None:
+            super().__init__()
+            self.figs, self.error = figs, error
+
     def compose_body(self) -> ComposeResult:
         with Vertical(id="dash-body"):
             # few widgets on the first screen: one Static per card and per panel (paint first)
@@ -103,7 +114,9 @@ class DashboardScreen(MainScreen):
                     yield Static(_card(t(f"dash.{key}"), "-"), classes="card", id=f"card-{key}")
             yield Static(_panel(t("dash.by_status"), t("msg.loading")), id="by-status", classes="panel")
             with Vertical(classes="panel", id="trend"):
-                yield Static(_panel(t("dash.trend"), ""), id="trend-title")
+                lang = get_lang()
+                trend = t("dash.trend", figure=fig_label("received", lang), series=word("series", lang))
+                yield Static(_panel(trend, ""), id="trend-title")
                 yield MonthBars(id="spark")
                 yield Static("", id="months", classes="muted", markup=False)
             yield Static(_panel(t("dash.sync"), ""), id="sync-line", classes="panel")
@@ -124,18 +137,24 @@ class DashboardScreen(MainScreen):
         panel.update(_panel(t("dash.by_status"), flow(self._by_status, width)))
 
     def refresh_data(self) -> None:
-        self.load()
+        self.load(self.db_path)
 
     @work(thread=True, exclusive=True, group="dashboard")
-    def load(self) -> None:
+    def load(self, db_path: Path) -> None:
         from qi_station.services.dashboard import compute
 
         try:
-            figs = compute(self.db_path)
+            figs = compute(db_path)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.show_db_error, error_message(e))
+            self.post_message(self.Loaded(error=error_message(e)))
             return
-        self.app.call_from_thread(self.show, figs)
+        self.post_message(self.Loaded(figs))
+
+    def on_dashboard_screen_loaded(self, msg: Loaded) -> None:
+        if msg.error is not None:
+            self.show_db_error(msg.error)
+        else:
+            self.show(msg.figs)
 
     def show(self, figs: Any) -> None:
         for key in CARDS:

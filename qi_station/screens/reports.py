@@ -1,33 +1,50 @@
-"""Reports: a month's station summary (from the core) and, when the reports module is installed,
-an export of the monthly summary file."""
+"""Reports: a month's figures and the export of the monthly summary file.
+
+The figures on screen are the exported file's figures: the worker computes the report with
+``qi_station.reports.figures.monthly_report`` (the same call as the export and ``report monthly``) and
+each figure is named by ``qi_station.reports.labels`` (the file's wording). Thread workers only compute
+and post a message; the handlers (UI thread) update the widgets.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+from pathlib import Path
 from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from qi_station.core import domain
-from qi_station.i18n import element_name, t
+from qi_station.core.months import current_month, shift_month
+from qi_station.i18n import element_name, get_lang, t
+from qi_station.reports.labels import HEADLINE, fig_label, headline_values
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 
 
-def reports_available() -> bool:
-    try:
-        return importlib.util.find_spec("qi_station.reports.figures") is not None
-    except (ImportError, ValueError):
-        return False
+def _value(key: str, v: Any) -> str:
+    if v is None:
+        return "-"
+    if key == "rate":
+        return f"{v * 100:.1f}%"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return f"{v:,}"
 
 
-def shift_month(month: str, delta: int) -> str:
-    y, m = (int(x) for x in month.split("-"))
-    n = y * 12 + (m - 1) + delta
-    return f"{n // 12}-{n % 12 + 1:02d}"
+def summary_parts(report: dict[str, Any], lang: str) -> list[str]:
+    """The headline figures of a monthly report as "label value" (the export's labels), in the file's order."""
+    values = headline_values(report)
+    return [f"{fig_label(k, lang)} {_value(k, values[k])}" for k in HEADLINE]
+
+
+def element_parts(report: dict[str, Any]) -> list[str]:
+    """Requests received in the month per QI element (the report's ``by_element``), every element shown."""
+    by = report.get("by_element") or {}
+    return [f"{element_name(e)} {by.get(e, 0):,}" for e in domain.ELEMENTS]
 
 
 class ReportsScreen(MainScreen):
@@ -35,12 +52,23 @@ class ReportsScreen(MainScreen):
     CSS_PATH = "reports.tcss"
     BINDINGS = bindings("reports")
 
+    class Loaded(Message):
+        """A worker computed the report of ``month`` (or failed with ``error``)."""
+
+        def __init__(self, month: str, report: dict[str, Any] | None, error: str | None = None) -> None:
+            super().__init__()
+            self.month, self.report, self.error = month, report, error
+
+    class Exported(Message):
+        def __init__(self, message: str, failed: bool) -> None:
+            super().__init__()
+            self.message, self.failed = message, failed
+
     def __init__(self) -> None:
         super().__init__()
-        from qi_station.core.clock import env_now, local
-
-        now = local(env_now())
-        self.month = f"{now.year}-{now.month:02d}"
+        self.month = current_month()
+        self._summary: list[str] | None = None
+        self._by_element: list[str] | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="reports-body"):
@@ -64,85 +92,69 @@ class ReportsScreen(MainScreen):
 
     def refresh_data(self) -> None:
         self.query_one("#month-title", Static).update(t("reports.month", month=self.month))
-        self.load(self.month)
+        self.load(self.month, self.db_path)
 
     def action_month(self, delta: int) -> None:
         self.month = shift_month(self.month, delta)
         self.refresh_data()
 
     @work(thread=True, exclusive=True, group="report")
-    def load(self, month: str) -> None:
-        from qi_station.services.dashboard import month_summary
+    def load(self, month: str, db_path: Path) -> None:
+        from qi_station.reports.figures import monthly_report
 
         try:
-            s = month_summary(self.station.db_path, month)
+            report = monthly_report(db_path, month)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.query_one("#summary", Static).update, error_message(e))
+            self.post_message(self.Loaded(month, None, error_message(e)))
             return
-        self.app.call_from_thread(self.show, s)
+        self.post_message(self.Loaded(month, report))
 
-    def show(self, s: dict[str, Any]) -> None:
-        if s["month"] != self.month:
+    def on_reports_screen_loaded(self, msg: Loaded) -> None:
+        if msg.month != self.month:  # the user moved on while it was computed
             return
-        sat = f"{s['satisfaction_avg']:.2f}" if s["satisfaction_avg"] is not None else "-"
-        self.query_one("#summary", Static).update(
-            "\n".join(
-                [
-                    t("reports.received", n=s["received"]),
-                    t(
-                        "reports.resolved",
-                        n=s["resolved"],
-                        solved=s["problems_solved"],
-                        cost=f"{s['cost_saved']:.2f}",
-                    ),
-                    t("reports.closed", n=s["closed"], sat=sat),
-                ]
-            )
-        )
-        self._by_element = [f"{element_name(e)} {s['by_element'][e]}" for e in domain.ELEMENTS]
-        self._show_by_element()
+        if msg.report is None:
+            self.query_one("#summary", Static).update(msg.error or "")
+            return
+        self._summary = summary_parts(msg.report, get_lang())
+        self._by_element = element_parts(msg.report)
+        self._show()
 
-    def _show_by_element(self) -> None:
+    def _show(self) -> None:
         from qi_station.screens.dashboard import flow
 
-        parts = getattr(self, "_by_element", None)
-        if parts:
-            box = self.query_one("#by-element", Static)
-            width = box.content_region.width or max(20, self.size.width - 4)
-            box.update(flow(parts, max(20, width)))
+        for wid, parts in (("#summary", self._summary), ("#by-element", self._by_element)):
+            if parts:
+                box = self.query_one(wid, Static)
+                width = box.content_region.width or max(20, self.size.width - 4)
+                box.update(flow(parts, max(20, width)))
 
     def on_resize(self) -> None:
-        self._show_by_element()
+        self._show()
         self.add_class("loaded")
 
     def action_export(self) -> None:
-        if not reports_available():
-            self.notify(t("reports.cli_hint"), severity="warning")
-            return
         out = self.query_one("#out", Input).value.strip() or f"qi-report-{self.month}.xlsx"
         self.query_one("#export-status", Static).update(t("msg.saving"))
-        self.export(self.month, out)
+        self.export(self.month, out, self.db_path, self.station.lang)
 
     @work(thread=True, exclusive=True, group="report-export")
-    def export(self, month: str, out: str) -> None:
-        from pathlib import Path
-
+    def export(self, month: str, out: str, db_path: Path, lang: str) -> None:
         from qi_station.reports.figures import monthly_report
-        from qi_station.reports.writers import write_report
+        from qi_station.reports.writers import FORMATS, write_report
 
         path = Path(out).expanduser()
         fmt = path.suffix.lstrip(".").lower() or "xlsx"
-        if fmt not in ("xlsx", "csv", "json", "md"):
+        if fmt not in FORMATS:
             fmt = "xlsx"
             path = path.with_suffix(".xlsx")
         try:
-            report = monthly_report(self.station.db_path, month)
-            write_report(report, fmt, path, lang=self.station.lang)
+            report = monthly_report(db_path, month)
+            write_report(report, fmt, path, lang=lang)
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self._exported, error_message(e), True)
+            self.post_message(self.Exported(error_message(e), True))
             return
-        self.app.call_from_thread(self._exported, t("reports.exported", path=str(path.resolve())), False)
+        self.post_message(self.Exported(t("reports.exported", path=str(path.resolve())), False))
 
-    def _exported(self, message: str, failed: bool) -> None:
-        self.query_one("#export-status", Static).update(message)
-        self.notify(message, severity="error" if failed else "information")
+    def on_reports_screen_exported(self, msg: Exported) -> None:
+        self.query_one("#export-status", Static).update(msg.message)
+        self.notify(msg.message, severity="error" if msg.failed else "information")

@@ -1,7 +1,9 @@
 """Figures for the dashboard (工作台). Pure Python + stdlib sqlite3: no Textual, no SQLAlchemy.
 
-Every figure is an indexed count, so the dashboard stays fast on a million-request ledger.
-"now" comes from :func:`qi_station.core.clock.env_now` (``QI_STATION_NOW`` pins it for tests).
+Every figure is an indexed count, so the dashboard stays fast on a million-request ledger. The 12 month
+bars are the monthly report's ``received`` figure, computed by the same function
+(:func:`qi_station.services.figures.received_by_month`). "now" comes from the one clock,
+:func:`qi_station.core.clock.env_now` (``QI_STATION_NOW`` pins it for tests).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain
-from qi_station.core.clock import TZ, env_now, local, month_bounds_utc, to_db
+from qi_station.core.clock import TZ, env_now, local, to_db
+from qi_station.core.months import last_months, month_of
+from qi_station.db import kvkeys
+from qi_station.services.figures import received_by_month, sqlite_rows
 
-# kv keys the sync client may use for the last acknowledged outbox sequence (first found wins)
-ACK_KEYS = ("acked_oseq", "outbox_acked", "push_acked_oseq", "push_cursor")
-LAST_SYNC_KEYS = ("last_success", "last_sync_at", "last_sync")
+MONTHS = 12  # month bars on the dashboard
 EXPIRY_DAYS = 90
 
 
@@ -54,16 +57,6 @@ def _day_bounds_utc(d: date) -> tuple[str, str]:
     return to_db(start), to_db(end)
 
 
-def last_months(today: date, n: int = 12) -> list[str]:
-    """The n months ending with today's, oldest first, as 'YYYY-MM'."""
-    y, m = today.year, today.month
-    out = []
-    for _ in range(n):
-        out.append(f"{y}-{m:02d}")
-        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
-    return out[::-1]
-
-
 def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
     return (
         conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
@@ -71,14 +64,11 @@ def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
     )
 
 
-def _kv(conn: sqlite3.Connection, keys: tuple[str, ...]) -> str | None:
+def _kv(conn: sqlite3.Connection, key: str) -> str | None:
     if not _table_exists(conn, "kv"):
         return None
-    for k in keys:
-        row = conn.execute("SELECT v FROM kv WHERE k=?", (k,)).fetchone()
-        if row is not None:
-            return str(row[0])
-    return None
+    row = conn.execute("SELECT v FROM kv WHERE k=?", (key,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def sync_figures(conn: sqlite3.Connection) -> tuple[str | None, bool | None, int]:
@@ -92,10 +82,10 @@ def sync_figures(conn: sqlite3.Connection) -> tuple[str | None, bool | None, int
         if row is not None:
             last, ok = row[0], bool(row[1])
     if last is None:
-        last = _kv(conn, LAST_SYNC_KEYS)
+        last = _kv(conn, kvkeys.LAST_SUCCESS)
     pending = 0
     if _table_exists(conn, "outbox"):
-        acked = _kv(conn, ACK_KEYS)
+        acked = _kv(conn, kvkeys.ACKED_OSEQ)
         try:
             acked_n = int(acked) if acked is not None else 0
         except ValueError:
@@ -105,16 +95,8 @@ def sync_figures(conn: sqlite3.Connection) -> tuple[str | None, bool | None, int
 
 
 def month_counts(conn: sqlite3.Connection, months: list[str]) -> list[int]:
-    out = []
-    for m in months:
-        a, b = month_bounds_utc(m)
-        out.append(
-            conn.execute(
-                "SELECT COUNT(*) FROM request WHERE received_at >= ? AND received_at < ?",
-                (to_db(a), to_db(b)),
-            ).fetchone()[0]
-        )
-    return out
+    """The report's ``received`` figure for each month (the whole database: one station's ledger)."""
+    return received_by_month(sqlite_rows(conn), months, by_station=False).get("", [0] * len(months))
 
 
 def compute(
@@ -156,7 +138,7 @@ def compute(
         figs.last_sync, figs.last_sync_ok, figs.pending_outbox = sync_figures(conn)
         figs.total_requests = conn.execute("SELECT COUNT(*) FROM request").fetchone()[0] if with_months else 0
         if with_months:
-            figs.months = last_months(today)
+            figs.months = last_months(month_of(today), MONTHS)
             figs.month_counts = month_counts(conn, figs.months)
     finally:
         conn.close()
@@ -178,41 +160,3 @@ def is_empty(db_path: str | Path) -> bool:
         return True
     finally:
         conn.close()
-
-
-def month_summary(db_path: str | Path, month: str) -> dict[str, Any]:
-    """A station-level summary of one month (the Reports screen shows it until the reports module lands)."""
-    from qi_station.db.engine import connect
-
-    a, b = (to_db(x) for x in month_bounds_utc(month))
-    conn = connect(db_path)
-    try:
-        received = conn.execute(
-            "SELECT COUNT(*) FROM request WHERE received_at >= ? AND received_at < ?", (a, b)
-        ).fetchone()[0]
-        resolved = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(problems_solved),0), COALESCE(SUM(cost_saved_cents),0) "
-            "FROM request WHERE resolved_at >= ? AND resolved_at < ?",
-            (a, b),
-        ).fetchone()
-        closed = conn.execute(
-            "SELECT COUNT(*), AVG(satisfaction) FROM request WHERE closed_at >= ? AND closed_at < ?", (a, b)
-        ).fetchone()
-        by_element: dict[str, int] = {}
-        for el in domain.ELEMENTS:
-            by_element[el] = conn.execute(
-                "SELECT COUNT(*) FROM request WHERE received_at >= ? AND received_at < ? AND elements LIKE ?",
-                (a, b, f'%"{el}"%'),
-            ).fetchone()[0]
-    finally:
-        conn.close()
-    return {
-        "month": month,
-        "received": received,
-        "resolved": resolved[0],
-        "problems_solved": resolved[1],
-        "cost_saved": resolved[2] / 100,
-        "closed": closed[0],
-        "satisfaction_avg": round(closed[1], 2) if closed[1] is not None else None,
-        "by_element": by_element,
-    }

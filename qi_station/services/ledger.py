@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
-from qi_station.core.clock import local_date, now_utc, parse_datetime
+from qi_station.core.clock import env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import uuid7
 from qi_station.db import write as w
@@ -117,7 +117,7 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
     sub_type = v.clean_text(inp.sub_type, "sub_type") or None
     channel = v.check_choice(inp.channel or "walk_in", domain.CHANNELS, "channel")
     urgency = v.check_choice(inp.urgency or "normal", domain.URGENCIES, "urgency")
-    now = now or now_utc()
+    now = now or env_now()
     if inp.received_at is None or inp.received_at == "":
         received = now
     elif isinstance(inp.received_at, datetime):
@@ -172,7 +172,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
         st = ensure_station(s)
         conn = s.connection()
         ent = w.upsert_enterprise(conn, data.pop("enterprise"), st.code)
-        now = now_utc()
+        now = env_now()
         row = row_dict(
             Request(
                 id=uuid7(),
@@ -244,7 +244,7 @@ def move_request(
     cost = v.parse_cost(cost_saved, "cost_saved")
     sat = v.parse_satisfaction(satisfaction)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
-    now = now_utc()
+    now = env_now()
     when = _when(at, now)
     if to_status != "resolved" and (result_t or solved is not None or cost is not None):
         raise ValidationError(
@@ -340,7 +340,7 @@ def refer_request(
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(REFER_KINDS)}")
     note = v.clean_text(note, "note", multiline=True) or None
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
-    now = now_utc()
+    now = env_now()
     when = _when(at, now)
     with write_session(db) as s:
         st = ensure_station(s)
@@ -397,7 +397,7 @@ def add_note(
     """Append a free-standing note to a request's ledger (status unchanged). Returns the event."""
     text_ = v.clean_text(note, "note", required=True, multiline=True)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
-    now = now_utc()
+    now = env_now()
     when = _when(at, now)
     with write_session(db) as s:
         st = ensure_station(s)

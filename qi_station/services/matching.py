@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain
-from qi_station.core.clock import env_now, local
+from qi_station.core.clock import today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 
 KINDS = {
@@ -58,7 +58,7 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
         raise ValidationError(
             "kind", "choice", f"kind must be one of expert, institution, equipment, project: {kind!r}"
         )
-    today = local(env_now()).date().isoformat()
+    today = today_local().isoformat()
     conn = connect(db_path)
     try:
         req = _request(conn, request_id)

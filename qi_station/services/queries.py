@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain
-from qi_station.core.clock import month_bounds_utc, to_db, today_local
+from qi_station.core.clock import to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
+from qi_station.core.months import month_bounds_utc
 from qi_station.core.validate import parse_element
 
 SORTS = {

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
-from qi_station.core.clock import now_utc
+from qi_station.core.clock import env_now
 from qi_station.core.errors import ValidationError
 from qi_station.core.ids import uuid7
 from qi_station.db.session import write_session
@@ -82,7 +82,7 @@ def ensure_station(
             service_mode=service_mode or "区域集约",
             region_code=region_code or "370100",
             is_self=True,
-            created_at=now_utc(),
+            created_at=env_now(),
         )
         session.add(st)
         session.merge(KV(k="station_code", v=st.code))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import now_utc, to_db
-from qi_station.db import write
+from qi_station.db import kvkeys, write
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, PUSH_BATCH, SyncError
 
 _COLS: dict[tuple[str, str], list[str]] = {}
@@ -90,7 +90,7 @@ def fix_oseq(conn: sqlite3.Connection) -> int:
     """Guard for databases created before migration 0002 (outbox.oseq without AUTOINCREMENT restarts
     at 1 once the outbox was emptied): renumber unacked rows above the acked position, keeping order."""
     with tx(conn):
-        acked = kv_int(conn, "acked_oseq")
+        acked = kv_int(conn, kvkeys.ACKED_OSEQ)
         mn = conn.execute("SELECT MIN(oseq) FROM outbox").fetchone()[0]
         if mn is None or mn > acked:
             return 0
@@ -142,9 +142,9 @@ def outbox_lines(conn: sqlite3.Connection) -> tuple[list[bytes], int, int, dict[
 def ack(conn: sqlite3.Connection, acked: int) -> int:
     """The hub has everything <= acked: drop it from the outbox (monotonic; own transaction)."""
     with tx(conn):
-        cur = kv_int(conn, "acked_oseq")
+        cur = kv_int(conn, kvkeys.ACKED_OSEQ)
         if acked > cur:
-            kv_set(conn, "acked_oseq", acked)
+            kv_set(conn, kvkeys.ACKED_OSEQ, acked)
         n = conn.execute("DELETE FROM outbox WHERE oseq <= ?", (max(acked, cur),)).rowcount
     return n
 
@@ -336,9 +336,9 @@ def apply_page(
                 n = apply_tables(conn, page.get("tables") or {})
                 kv_set(conn, "pull_cursor", to)
         if acked is not None:
-            old = kv_int(conn, "acked_oseq")
+            old = kv_int(conn, kvkeys.ACKED_OSEQ)
             if acked > old:
-                kv_set(conn, "acked_oseq", acked)
+                kv_set(conn, kvkeys.ACKED_OSEQ, acked)
             conn.execute("DELETE FROM outbox WHERE oseq <= ?", (max(acked, old),))
         hz = page.get("horizon")
         hz = hz if isinstance(hz, int) and not isinstance(hz, bool) else 0
@@ -437,7 +437,7 @@ def log_end(
             (now, pushed, pulled, 1 if ok else 0, error, log_id),
         )
         if ok:
-            kv_set(conn, "last_success", now)
+            kv_set(conn, kvkeys.LAST_SUCCESS, now)
             kv_del(conn, "last_error")
         elif error:
             kv_set(conn, "last_error", f"{now} {error}")

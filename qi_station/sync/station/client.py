@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import iso_local
+from qi_station.db import kvkeys
 from qi_station.sync.proto import (
     MIN_PROTOCOL,
     PROTOCOL,
@@ -121,13 +122,13 @@ def sync_status(db_path: str | Path | None) -> dict[str, Any]:
         conflicts = conn.execute("SELECT COUNT(*) FROM sync_conflict WHERE resolved = 0").fetchone()[0]
         return {
             "hub": S.kv_get(conn, "hub_url"),
-            "last_success": iso_local(S.kv_get(conn, "last_success")),
+            "last_success": iso_local(S.kv_get(conn, kvkeys.LAST_SUCCESS)),
             "pending": S.pending(conn),
             "last_error": S.kv_get(conn, "last_error"),
             "station": S.station_code(conn),
             "enrolled": S.kv_get(conn, "enroll_mode"),
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
-            "acked_oseq": S.kv_int(conn, "acked_oseq"),
+            "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
             "conflicts": int(conflicts),
             "resyncing": S.resyncing(conn),
             "restore_pending": S.kv_get(conn, "restore_pending") == "1",
@@ -276,9 +277,9 @@ def restore_all(
         code = S.station_code(conn) or ""
         # the ledger counters continue after every number restored
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))
-        if acked > S.kv_int(conn, "acked_oseq"):
-            S.kv_set(conn, "acked_oseq", acked)
-        acked = S.kv_int(conn, "acked_oseq")
+        if acked > S.kv_int(conn, kvkeys.ACKED_OSEQ):
+            S.kv_set(conn, kvkeys.ACKED_OSEQ, acked)
+        acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
         # new changes get oseq > the hub's ack (AUTOINCREMENT continues from sqlite_sequence)
         if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'outbox'").fetchone() is None:
             conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)", (acked,))
@@ -430,7 +431,7 @@ def run_sync(
             "pulled": pulled,
             "pending": S.pending(conn),
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
-            "acked_oseq": S.kv_int(conn, "acked_oseq"),
+            "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
             "retries": attempt,
         }
     finally:
@@ -459,7 +460,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
         conn.execute("BEGIN")  # one consistent read of outbox + cursor
         try:
             lines, lo, hi, counts = S.outbox_lines(conn)
-            acked = S.kv_int(conn, "acked_oseq")
+            acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
             cursor = S.kv_int(conn, "pull_cursor")
             proof = S.kv_get(conn, "enroll_proof")
         finally:

@@ -1,0 +1,96 @@
+"""Month arithmetic: the one home for 'YYYY-MM' (stdlib only).
+
+A month is ``[first day 00:00, first day of the next month 00:00)`` in Asia/Shanghai; the database
+stores naive UTC, so :func:`month_bounds_utc` gives the bounds as naive UTC. "Today" comes from the one
+clock (:func:`qi_station.core.clock.today_local`, which honours ``QI_STATION_NOW``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from qi_station.core.clock import TZ, today_local
+from qi_station.core.errors import ValidationError
+
+_STRICT = re.compile(r"\d{4}-\d{2}")
+
+
+def _bad(text: object) -> ValidationError:
+    return ValidationError("month", "yyyy-mm", f"not a month YYYY-MM: {text!r} / 月份格式应为 YYYY-MM")
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """'YYYY-MM' (a one-digit month is accepted) -> (year, month); ValidationError("month") otherwise."""
+    try:
+        y, m = (int(x) for x in str(text).strip().split("-"))
+    except (ValueError, TypeError):
+        raise _bad(text) from None
+    if not (1 <= m <= 12 and 1 <= y <= 9999):
+        raise _bad(text)
+    return y, m
+
+
+def check_month(text: str) -> str:
+    """Strictly 'YYYY-MM' (four-digit year, two-digit month): the month the user typed, validated."""
+    m = str(text).strip()
+    if not _STRICT.fullmatch(m):
+        raise _bad(text)
+    parse_month(m)
+    return m
+
+
+def format_month(year: int, month: int) -> str:
+    return f"{year}-{month:02d}"
+
+
+def month_of(d: date) -> str:
+    """The month a date (or datetime) falls in."""
+    return format_month(d.year, d.month)
+
+
+def shift_month(month: str, n: int) -> str:
+    """The month ``n`` months after ``month`` (before it when ``n`` is negative)."""
+    y, m = parse_month(month)
+    k = y * 12 + (m - 1) + n
+    return format_month(k // 12, k % 12 + 1)
+
+
+def previous_month(month: str) -> str:
+    return shift_month(month, -1)
+
+
+def next_month(month: str) -> str:
+    return shift_month(month, 1)
+
+
+def current_month() -> str:
+    """This month in Asia/Shanghai (by the one clock)."""
+    return month_of(today_local())
+
+
+def last_full_month(today: date | None = None) -> str:
+    """The month before today's (the default month of a report)."""
+    return previous_month(month_of(today or today_local()))
+
+
+def last_months(month: str, n: int = 12) -> list[str]:
+    """The ``n`` months ending with ``month``, oldest first."""
+    return [shift_month(month, i - n + 1) for i in range(n)]
+
+
+def first_day(month: str) -> date:
+    y, m = parse_month(month)
+    return date(y, m, 1)
+
+
+def month_bounds_utc(month: str) -> tuple[datetime, datetime]:
+    """'YYYY-MM' -> [start, end) as naive UTC, month edges in Asia/Shanghai."""
+    y, m = parse_month(month)
+    ny, nm = parse_month(next_month(month))
+    start = datetime(y, m, 1, tzinfo=TZ)
+    end = datetime(ny, nm, 1, tzinfo=TZ)
+    return (
+        start.astimezone(UTC).replace(tzinfo=None),
+        end.astimezone(UTC).replace(tzinfo=None),
+    )

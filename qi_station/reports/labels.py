@@ -1,0 +1,174 @@
+"""Labels of the monthly report: one wording per figure, in Chinese and English.
+
+The exported files (:mod:`qi_station.reports.writers`), the Reports screen and the dashboard take a
+figure's label from here (``fig_label``), so the screen and the file never name a figure differently.
+Stdlib only (the TUI imports it before the first frame).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qi_station.core import domain
+
+# ---- labels ----------------------------------------------------------------------------------------
+FIGURE_LABELS: dict[str, tuple[str, str]] = {
+    "received": ("登记需求数", "Requests received"),
+    "accepted": ("受理数", "Accepted"),
+    "resolved": ("办结数", "Resolved"),
+    "closed": ("回访数", "Closed (followed up)"),
+    "cancelled": ("取消数", "Cancelled"),
+    "open_at_end": ("月末未办结数", "Open at month end"),
+    "overdue_at_end": ("月末超期数", "Overdue at month end"),
+    "enterprises_served": ("服务企业数", "Enterprises served"),
+    "new_enterprises": ("新增企业数", "New enterprises"),
+    "problems_solved": ("解决问题数", "Problems solved"),
+    "cost_saved_wan": ("节约成本（万元）", "Cost saved (10k CNY)"),
+    "rated": ("评价数", "Ratings"),
+    "satisfied": ("满意数（基本满意及以上）", "Satisfied (3-5)"),
+    "rate": ("满意率", "Satisfaction rate"),
+    "median_hours_to_accept": ("受理用时中位数（小时）", "Median hours to accept"),
+    "median_days_to_resolve": ("办结用时中位数（天）", "Median days to resolve"),
+}
+WORDS: dict[str, tuple[str, str]] = {
+    "title": ("质量基础设施一站式服务月报", "QI one-stop service monthly report"),
+    "month": ("月份", "Month"),
+    "station": ("站点", "Station"),
+    "generated_at": ("生成时间", "Generated at"),
+    "data_as_of": ("数据截至", "Data as of"),
+    "figure": ("指标", "Figure"),
+    "value": ("本月", "This month"),
+    "previous": ("上月", "Previous month"),
+    "delta": ("环比增减", "Change"),
+    "ytd": ("本年累计", "Year to date"),
+    "series": ("近12个月", "Last 12 months"),
+    "category": ("分类", "Category"),
+    "item": ("项目", "Item"),
+    "count": ("数量", "Count"),
+    "element": ("服务要素", "QI element"),
+    "channel": ("渠道", "Channel"),
+    "city": ("地市", "City"),
+    "referral": ("转办", "Referrals"),
+    "top": ("转办最多", "Most referred"),
+    "overview": ("概览", "Overview"),
+    "breakdowns": ("分类", "Breakdowns"),
+    "details": ("明细", "Details"),
+    "cities": ("地市", "Cities"),
+    "stations": ("站点", "Stations"),
+    "province": ("全省", "Province"),
+    "unknown": ("未知", "Unknown"),
+    "details_note": (
+        "明细（全部记录；完整字段见 xlsx/csv/json）",
+        "Details (every row; all fields in xlsx/csv/json)",
+    ),
+}
+REFERRAL_KIND_LABELS = {
+    "expert": ("专家", "Experts"),
+    "institution": ("机构", "Institutions"),
+    "equipment": ("设备", "Equipment"),
+    "project": ("项目", "Projects"),
+}
+DETAIL_LABELS: dict[str, tuple[str, str]] = {
+    "number": ("编号", "Number"),
+    "station_code": ("站点编码", "Station"),
+    "enterprise_name": ("企业名称", "Enterprise"),
+    "enterprise_uscc": ("统一社会信用代码", "USCC"),
+    "enterprise_city": ("企业所在地市", "Enterprise city"),
+    "elements": ("服务要素", "Elements"),
+    "sub_type": ("细分类型", "Sub-type"),
+    "title": ("需求标题", "Title"),
+    "description": ("需求描述", "Description"),
+    "channel": ("渠道", "Channel"),
+    "urgency": ("紧急程度", "Urgency"),
+    "contact_name": ("联系人", "Contact"),
+    "phone_display": ("联系电话", "Phone"),
+    "phone_e164": ("电话（E.164）", "Phone (E.164)"),
+    "received_at": ("登记时间", "Received at"),
+    "promised_date": ("承诺办结日期", "Promised date"),
+    "status": ("当前状态", "Current status"),
+    "operator": ("登记人", "Operator"),
+    "accepted_at": ("受理时间", "Accepted at"),
+    "resolved_at": ("办结时间", "Resolved at"),
+    "closed_at": ("回访时间", "Closed at"),
+    "cancelled_at": ("取消时间", "Cancelled at"),
+    "result": ("办理结果", "Result"),
+    "problems_solved": ("解决问题数", "Problems solved"),
+    "cost_saved_wan": ("节约成本（万元）", "Cost saved (10k CNY)"),
+    "satisfaction": ("满意度", "Satisfaction"),
+    "followup_note": ("回访记录", "Follow-up note"),
+    "followup_at": ("回访日期", "Follow-up at"),
+    "hub_expert_id": ("省级指派专家", "Hub expert"),
+    "hub_note": ("省级备注", "Hub note"),
+    "hub_priority": ("省级优先级", "Hub priority"),
+    "received_in_month": ("本月登记", "Received this month"),
+    "events_in_month": ("本月变更次数", "Changes this month"),
+    "id": ("需求ID", "Request id"),
+    "enterprise_id": ("企业ID", "Enterprise id"),
+    "created_at": ("创建时间", "Created at"),
+    "updated_at": ("更新时间", "Updated at"),
+}
+HEADLINE = (
+    "received",
+    "accepted",
+    "resolved",
+    "closed",
+    "cancelled",
+    "open_at_end",
+    "overdue_at_end",
+    "enterprises_served",
+    "new_enterprises",
+    "problems_solved",
+    "cost_saved_wan",
+    "rated",
+    "satisfied",
+    "rate",
+    "median_hours_to_accept",
+    "median_days_to_resolve",
+)
+SERIES_KEYS = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end")
+
+
+def lang_index(lang: str) -> int:
+    """0 for Chinese, 1 for English: the index into a ``(zh, en)`` label pair."""
+    return 1 if lang == "en" else 0
+
+
+def word(key: str, lang: str) -> str:
+    return WORDS[key][lang_index(lang)]
+
+
+def fig_label(key: str, lang: str) -> str:
+    return FIGURE_LABELS[key][lang_index(lang)]
+
+
+def element_label(code: str, lang: str) -> str:
+    return (domain.ELEMENT_EN if lang == "en" else domain.ELEMENT_ZH).get(code, code)
+
+
+def channel_label(code: str, lang: str) -> str:
+    if lang == "en":
+        return code.replace("_", " ")
+    return domain.CHANNEL_ZH.get(code, code)
+
+
+def city_label(code: str, lang: str) -> str:
+    if code == "unknown" or not code:
+        return word("unknown", lang)
+    name = domain.CITIES.get(code, code)
+    return f"{name} {code}" if lang == "en" else name
+
+
+def status_label(code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    return (domain.STATUS_EN if lang == "en" else domain.STATUS_ZH).get(code, code)
+
+
+def headline_values(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a report (or of one city / station entry), in ``HEADLINE`` order."""
+    sat = report.get("satisfaction") or {}
+    out = {k: report.get(k) for k in HEADLINE if k not in ("rated", "satisfied", "rate")}
+    out["rated"] = sat.get("rated")
+    out["satisfied"] = sat.get("satisfied")
+    out["rate"] = sat.get("rate")
+    return {k: out[k] for k in HEADLINE}

@@ -1,0 +1,474 @@
+"""The monthly report's queries: the raw material of every figure, read with SQLAlchemy Core.
+
+Every figure is defined in ``docs/reports.md``. The same code runs on the station SQLite database and on
+the hub database (SQLite or PostgreSQL, same schema): plain ``text()`` queries, typed bind parameters
+(naive-UTC ``datetime`` and ``date`` values), one tiny dialect switch for reading JSON event data.
+Figures shared with the dashboard (``received``) come from :mod:`qi_station.services.figures`.
+
+The raw material is accumulated per station (:class:`Acc`); a city or the province is the merge of its
+stations, so additive figures are exact sums and the others (distinct enterprises, medians, rates) are
+recomputed from the merged raw material (:mod:`qi_station.reports.figures`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from qi_station.core import domain
+from qi_station.core.clock import env_now
+from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
+from qi_station.services.figures import received_by_month
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+WINDOW = 12  # months in the chart series (the report month is the last one)
+MOVE_STATUSES = ("accepted", "resolved", "closed", "cancelled")
+COUNT_KEYS = ("received", *MOVE_STATUSES)
+UNKNOWN = "unknown"
+
+_OPEN_SQL = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
+_MOVES_SQL = ", ".join(f"'{s}'" for s in MOVE_STATUSES)
+
+
+# ---- value normalisation (SQLite gives text, PostgreSQL gives objects) ------------------------------
+def as_utc(value: Any) -> datetime | None:
+    """A stored datetime (text on SQLite, datetime on PostgreSQL) as naive UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        dt = datetime.fromisoformat(str(value))
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def as_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+# ---- per-group raw material ------------------------------------------------------------------------
+@dataclass
+class Acc:
+    """Raw material of one group (a station; cities and the province are merges)."""
+
+    # per window month (index 0 .. WINDOW-1): moves, outcomes, satisfaction, open-count deltas
+    series: dict[str, list[int]] = field(
+        default_factory=lambda: {
+            k: [0] * WINDOW
+            for k in (*COUNT_KEYS, "problems_solved", "cost_cents", "rated", "satisfied", "open_delta")
+        }
+    )
+    open_before: int = 0  # open requests at the window's start
+    overdue_end: int = 0
+    overdue_prev_end: int = 0
+    enterprises: set[str] = field(default_factory=set)
+    first_seen: dict[str, datetime] = field(default_factory=dict)  # enterprise -> first request in scope
+    by_element: Counter[str] = field(default_factory=Counter)
+    by_channel: Counter[str] = field(default_factory=Counter)
+    by_city: Counter[str] = field(default_factory=Counter)
+    accept_hours: list[float] = field(default_factory=list)
+    resolve_days: list[float] = field(default_factory=list)
+    referrals: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, id, name)
+    data_as_of: datetime | None = None
+
+    def merge(self, other: Acc) -> Acc:
+        for k, vals in other.series.items():
+            mine = self.series[k]
+            for i, v in enumerate(vals):
+                mine[i] += v
+        self.open_before += other.open_before
+        self.overdue_end += other.overdue_end
+        self.overdue_prev_end += other.overdue_prev_end
+        self.enterprises |= other.enterprises
+        for ent, at in other.first_seen.items():
+            cur = self.first_seen.get(ent)
+            if cur is None or at < cur:
+                self.first_seen[ent] = at
+        self.by_element.update(other.by_element)
+        self.by_channel.update(other.by_channel)
+        self.by_city.update(other.by_city)
+        self.accept_hours += other.accept_hours
+        self.resolve_days += other.resolve_days
+        self.referrals.update(other.referrals)
+        if other.data_as_of and (self.data_as_of is None or other.data_as_of > self.data_as_of):
+            self.data_as_of = other.data_as_of
+        return self
+
+    def open_at(self, idx: int) -> int:
+        """Open requests at the end of window month ``idx``."""
+        return self.open_before + sum(self.series["open_delta"][: idx + 1])
+
+
+def merged(accs: Iterable[Acc]) -> Acc:
+    out = Acc()
+    for a in accs:
+        out.merge(a)
+    return out
+
+
+# ---- SQL helpers --------------------------------------------------------------------------------------
+def window_bounds(months: list[str]) -> dict[str, datetime]:
+    """``{b0: start of months[0], …, bN: end of months[-1]}`` (naive UTC) for :func:`bucket_sql`."""
+    bounds = [month_bounds_utc(m)[0] for m in months] + [month_bounds_utc(months[-1])[1]]
+    return {f"b{i}": v for i, v in enumerate(bounds)}
+
+
+def bucket_sql(col: str, n: int, before: bool = False, after: bool = False) -> str:
+    """CASE expression: index of the window month ``col`` falls in (``-1`` before, ``n`` after the window).
+
+    The window's bounds are the parameters ``:b0`` … ``:bn`` (:func:`window_bounds`)."""
+    parts = ["CASE"]
+    if before:
+        parts.append(f"WHEN {col} < :b0 THEN -1")
+    for i in range(n - 1):
+        parts.append(f"WHEN {col} < :b{i + 1} THEN {i}")
+    if after:
+        parts.append(f"WHEN {col} < :b{n} THEN {n - 1} ELSE {n} END")
+    else:
+        parts.append(f"ELSE {n - 1} END")
+    return " ".join(parts)
+
+
+def _json_int(dialect: str, col: str, key: str) -> str:
+    if dialect == "postgresql":
+        return f"CAST(CAST({col} AS json) ->> '{key}' AS integer)"
+    return f"CAST(json_extract({col}, '$.{key}') AS INTEGER)"
+
+
+def _json_cents(dialect: str, col: str, key: str) -> str:
+    """A decimal string in the JSON (e.g. ``"12.34"`` 万元) as integer hundredths."""
+    if dialect == "postgresql":
+        return f"CAST(ROUND(CAST(CAST({col} AS json) ->> '{key}' AS numeric) * 100) AS integer)"
+    return f"CAST(ROUND(CAST(json_extract({col}, '$.{key}') AS REAL) * 100) AS INTEGER)"
+
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+STEPS = 7  # progress steps reported by collect()
+
+
+class Q:
+    """Runs ``text()`` queries with typed bind parameters on one connection."""
+
+    def __init__(self, conn: Connection, station: str | None) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self.station = station
+
+    def st(self, alias: str = "r") -> str:
+        return f" AND {alias}.station_code = :st" if self.station else ""
+
+    def rows(self, sql: str, **params: Any) -> Iterator[Any]:
+        from sqlalchemy import Date, DateTime, String, bindparam, text
+
+        if self.station:
+            params["st"] = self.station
+        stmt = text(sql)
+        used = set(_PARAM.findall(sql))
+        binds: list[Any] = []
+        for k, v in params.items():
+            if k not in used:
+                continue
+            type_: Any = None
+            if isinstance(v, datetime):
+                type_ = DateTime()
+            elif isinstance(v, date):
+                type_ = Date()
+            elif isinstance(v, str):
+                type_ = String()
+            binds.append(bindparam(k, v, type_=type_))
+        stmt = stmt.bindparams(*binds)
+        return iter(self.conn.execute(stmt))
+
+
+def normalize_url(url_or_path: Any) -> Any:
+    """``postgresql://`` / ``postgres://`` -> ``postgresql+psycopg://`` (psycopg 3 is the driver we ship)."""
+    if isinstance(url_or_path, str):
+        for prefix in ("postgresql://", "postgres://"):
+            if url_or_path.startswith(prefix):
+                return "postgresql+psycopg://" + url_or_path[len(prefix) :]
+    return url_or_path
+
+
+@contextmanager
+def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
+    """A read-only snapshot connection for a report.
+
+    SQLite: the station engine begins with ``BEGIN IMMEDIATE`` (a write lock); a report only reads, so the
+    connection swaps it for a deferred read transaction (one consistent WAL snapshot, writers not blocked).
+    PostgreSQL: ``REPEATABLE READ, READ ONLY`` and ``TIME ZONE 'UTC'`` for the whole transaction.
+    """
+    from qi_station.db.engine import make_engine
+
+    engine = make_engine(normalize_url(url_or_path))
+    try:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                conn.exec_driver_sql("COMMIT")  # end the engine's BEGIN IMMEDIATE at once
+                conn.exec_driver_sql("BEGIN")  # deferred: a read snapshot
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+        else:
+            with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+    finally:
+        engine.dispose()
+
+
+# ---- the figures -------------------------------------------------------------------------------------
+@dataclass
+class Raw:
+    month: str
+    months: list[str]
+    accs: dict[str, Acc]  # per station code
+    stations: dict[str, dict[str, Any]]  # code -> {code, name, region_code, city_code, is_self}
+    details: list[dict[str, Any]]
+    generated_at: datetime
+
+
+def collect(
+    conn: Connection, month: str, station: str | None = None, progress: Callable[[str], None] | None = None
+) -> Raw:
+    """Run every report query for ``month`` ('YYYY-MM', Asia/Shanghai), optionally one station only."""
+    start, end = month_bounds_utc(month)  # validates the month
+    months = last_months(month, WINDOW)
+    b = window_bounds(months)
+    q = Q(conn, station)
+    accs: dict[str, Acc] = {}
+
+    def acc(code: str) -> Acc:
+        a = accs.get(code)
+        if a is None:
+            a = accs[code] = Acc()
+        return a
+
+    def step(name: str) -> None:
+        if progress:
+            progress(name)
+
+    # 1. received per window month
+    step("received")
+    for code, counts in received_by_month(q.rows, months, q.st()).items():
+        series = acc(code).series["received"]
+        for i, n in enumerate(counts):
+            series[i] += n
+
+    # 2-4. one pass over the ledger, grouped by station, window month and target status:
+    #  - requests moved into accepted / resolved / closed / cancelled (distinct per month), satisfaction;
+    #  - outcomes of the last resolution of each request within each month (from the event's data);
+    #  - open / overdue at month ends from the event history: the sum of open-count deltas before the end.
+    # No range condition on e.at: the window covers most of a station's history, and a sequential scan beats
+    # an index range scan plus row lookups for that (the month bucket is computed instead).
+    step("ledger")
+    w = WINDOW
+    ps = _json_int(q.dialect, "e.data", "problems_solved")
+    cents = _json_cents(q.dialect, "e.data", "cost_saved")
+    delta = (
+        f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
+        f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"
+    )
+    in_window = f"e.at >= :b0 AND e.at < :b{w}"
+    move = f"e.kind = 'status' AND e.to_status IN ({_MOVES_SQL}) AND {in_window}"
+    last_resolution = (
+        f"e.kind = 'status' AND e.to_status = 'resolved' AND {in_window} AND NOT EXISTS (SELECT 1 FROM "
+        "request_event e2 WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
+        f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < :b{w} AND {bucket_sql('e2.at', w)} = {bucket_sql('e.at', w)})"
+    )
+    for code, bk, to_status, n, rated, satisfied, solved, cost, d, od, od_prev in q.rows(
+        f"SELECT r.station_code, {bucket_sql('e.at', w, before=True, after=True)} AS bk, e.to_status, "
+        f"COUNT(DISTINCT CASE WHEN {move} THEN e.request_id END), "
+        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction IS NOT NULL THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction >= 3 THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {last_resolution} THEN {ps} END), SUM(CASE WHEN {last_resolution} THEN {cents} END), "
+        f"SUM({delta}), "
+        f"SUM(CASE WHEN e.at < :b{w} AND r.promised_date < :dend THEN {delta} ELSE 0 END), "
+        f"SUM(CASE WHEN e.at < :pend AND r.promised_date < :dprev THEN {delta} ELSE 0 END) "
+        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"WHERE e.kind IN ('created', 'status', 'referral') AND ({delta} <> 0 OR ({move})) "
+        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status",
+        **b,
+        dend=first_day(next_month(month)),
+        dprev=first_day(month),
+        pend=start,
+    ):
+        a = acc(code)
+        i = int(bk)
+        a.overdue_end += int(od or 0)
+        a.overdue_prev_end += int(od_prev or 0)
+        if i < 0:
+            a.open_before += int(d or 0)
+            continue
+        if i >= w:  # after the report month
+            continue
+        a.series["open_delta"][i] += int(d or 0)
+        if to_status in MOVE_STATUSES:
+            a.series[to_status][i] += int(n or 0)
+        if to_status == "closed":
+            a.series["rated"][i] += int(rated or 0)
+            a.series["satisfied"][i] += int(satisfied or 0)
+        if to_status == "resolved":
+            a.series["problems_solved"][i] += int(solved or 0)
+            a.series["cost_cents"][i] += int(cost or 0)
+
+    # 5. time to accept / resolve (medians), for moves within the month
+    step("durations")
+    accepted: dict[str, tuple[str, float]] = {}
+    resolved: dict[str, tuple[str, datetime, datetime]] = {}
+    for code, rid, to_status, at, received_at, accepted_at in q.rows(
+        "SELECT r.station_code, e.request_id, e.to_status, e.at, r.received_at, r.accepted_at "
+        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        "WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.to_status IN ('accepted', 'resolved') "
+        f"AND NOT r.deleted{q.st()}",
+        s=start,
+        e=end,
+    ):
+        rec = as_utc(received_at)
+        assert rec is not None
+        if to_status == "accepted":
+            first = as_utc(accepted_at)
+            if first is not None and start <= first < end:
+                accepted[rid] = (code, (first - rec).total_seconds() / 3600)
+        else:
+            when = as_utc(at)
+            assert when is not None
+            prev = resolved.get(rid)
+            if prev is None or when > prev[1]:
+                resolved[rid] = (code, when, rec)
+    for code, hours in accepted.values():
+        acc(code).accept_hours.append(hours)
+    for code, when, rec in resolved.values():
+        acc(code).resolve_days.append((when - rec).total_seconds() / 86400)
+
+    # 6. referrals made in the month
+    step("referrals")
+    for code, kind, item_id, item_name, n in q.rows(
+        "SELECT r.station_code, f.kind, f.item_id, f.item_name, COUNT(*) FROM referral f "
+        "JOIN request r ON r.id = f.request_id "
+        f"WHERE f.created_at >= :s AND f.created_at < :e AND NOT r.deleted{q.st()} "
+        "GROUP BY r.station_code, f.kind, f.item_id, f.item_name",
+        s=start,
+        e=end,
+    ):
+        acc(code).referrals[(kind, item_id, item_name)] += int(n)
+
+    # 7. details: every request received or changed in the month, every field
+    step("details")
+    details: list[dict[str, Any]] = []
+    for row in q.rows(
+        "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        "(SELECT COUNT(*) FROM request_event x WHERE x.request_id = r.id AND x.at >= :s AND x.at < :e) AS events_in_month "
+        "FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        f"WHERE NOT r.deleted{q.st()} AND ((r.received_at >= :s AND r.received_at < :e) OR r.id IN "
+        "(SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e)) "
+        "ORDER BY r.received_at, r.number",
+        s=start,
+        e=end,
+    ):
+        d = dict(row._mapping)
+        rec = as_utc(d["received_at"])
+        assert rec is not None
+        d["received_in_month"] = start <= rec < end
+        if d["received_in_month"]:
+            a = acc(d["station_code"])
+            a.enterprises.add(d["enterprise_id"])
+            elements = json.loads(d.get("elements") or "[]")
+            for el in dict.fromkeys(elements):  # a request counts once under each of its elements
+                a.by_element[el] += 1
+            a.by_channel[d.get("channel") or UNKNOWN] += 1
+            a.by_city[d.get("enterprise_city") or UNKNOWN] += 1
+        details.append(d)
+
+    # 8. first request ever (in scope) of the enterprises served this month
+    step("enterprises")
+    for code, ent_id, first in q.rows(
+        "SELECT r.station_code, r.enterprise_id, MIN(r.received_at) FROM request r "
+        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id IN (SELECT r2.enterprise_id FROM request r2 "
+        f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')}) "
+        "GROUP BY r.station_code, r.enterprise_id",
+        s=start,
+        e=end,
+    ):
+        at = as_utc(first)
+        assert at is not None
+        acc(code).first_seen[ent_id] = at
+
+    # 9. stations and data freshness
+    step("stations")
+    if len(accs) == 1 and not station:  # the station database: one indexed MAX (ix_request_updated)
+        (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request"))
+        next(iter(accs.values())).data_as_of = as_utc(newest)
+    else:
+        for code, newest in q.rows(
+            f"SELECT r.station_code, MAX(r.updated_at) FROM request r WHERE 1 = 1{q.st()} GROUP BY r.station_code"
+        ):
+            if code in accs:
+                accs[code].data_as_of = as_utc(newest)
+    stations: dict[str, dict[str, Any]] = {}
+    for code, name, region, is_self in q.rows("SELECT code, name, region_code, is_self FROM station"):
+        stations[code] = {
+            "code": code,
+            "name": name,
+            "region_code": region,
+            "city_code": domain.city_of(region),
+            "is_self": bool(is_self),
+            "city_from": "station",
+        }
+    missing = [c for c in accs if c not in stations]
+    if missing:
+        _hub_station_fallback(conn, q, missing, details, stations)
+    return Raw(month, months, accs, stations, details, env_now())
+
+
+def _hub_station_fallback(
+    conn: Connection,
+    q: Q,
+    codes: list[str],
+    details: list[dict[str, Any]],
+    stations: dict[str, dict[str, Any]],
+) -> None:
+    """Stations the hub has no ``station`` row for: the name from ``hub_station`` (the hub's enrolment
+    table) when present; the city is the most frequent enterprise city among the station's detail rows."""
+    from sqlalchemy import inspect
+
+    names: dict[str, str] = {}
+    if inspect(conn).has_table("hub_station"):
+        names = {c: n for c, n in q.rows("SELECT code, name FROM hub_station")}
+    cities: dict[str, Counter[str]] = {c: Counter() for c in codes}
+    for d in details:
+        cnt = cities.get(d["station_code"])
+        if cnt is not None and d.get("enterprise_city"):
+            cnt[d["enterprise_city"]] += 1
+    for c in codes:
+        top = sorted(cities[c].items(), key=lambda kv: (-kv[1], kv[0]))
+        city = top[0][0] if top else None
+        stations[c] = {
+            "code": c,
+            "name": names.get(c) or c,
+            "region_code": city,
+            "city_code": city,
+            "is_self": False,
+            "city_from": "enterprises" if city else None,
+        }

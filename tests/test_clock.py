@@ -1,0 +1,78 @@
+"""One clock: ``QI_STATION_NOW`` is read in ``core.clock`` only, and every "now" honours it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from qi_station.core.errors import ValidationError
+from qi_station.core.validate import uscc_check_char
+
+PACKAGE = Path(__file__).resolve().parents[1] / "qi_station"
+USCC = "91370100MA3C00001"
+USCC += uscc_check_char(USCC)
+
+
+def _station(tmp_path: Path) -> Path:
+    from qi_station.db.engine import open_db
+    from qi_station.services.station import init_station
+
+    db = tmp_path / "station.db"
+    open_db(db)
+    init_station(db, code="QI0001", name="测试工作站", region_code="370100")
+    return db
+
+
+def _create(db: Path, received: str) -> dict[str, object]:
+    from qi_station.services import ledger
+
+    inp = ledger.RequestInput(
+        enterprise="济南甲科技有限公司",
+        uscc=USCC,
+        elements="计量",
+        title="需求",
+        received_at=received,
+        operator="测试员",
+    )
+    return ledger.create_request(db, inp)
+
+
+def _form_default() -> str:
+    """What the request form puts in 受理时间 (screens/request_form.py, on_mount)."""
+    from qi_station.core.clock import env_now, local
+
+    return local(env_now()).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.mark.parametrize("pinned", ["2025-06-01T10:00:00+08:00", "2099-06-01T10:00:00+08:00"])
+def test_the_forms_default_time_is_accepted_when_now_is_pinned(
+    pinned: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", pinned)
+    db = _station(tmp_path)
+    default = _form_default()
+    assert default == pinned[:16].replace("T", " ")
+    r = _create(db, default)  # a pinned "now" in the future used to be refused as "in the future"
+    assert r["number"]
+
+
+def test_the_ledger_checks_times_against_the_pinned_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", "2025-06-01T10:00:00+08:00")
+    db = _station(tmp_path)
+    with pytest.raises(ValidationError) as e:
+        _create(db, "2025-06-02T10:00:00+08:00")  # a day after "now" (long before the wall clock)
+    assert (e.value.field, e.value.rule) == ("received_at", "not_future")
+
+
+def test_qi_station_now_is_read_in_one_place() -> None:
+    read = re.compile(r"""(environ\.get|getenv|environ\[)\(?\s*["']QI_STATION_NOW""")
+    where = sorted(
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if read.search(p.read_text(encoding="utf-8"))
+    )
+    assert where == ["core/clock.py"]

@@ -1,0 +1,52 @@
+"""core.months: the one home of 'YYYY-MM' arithmetic."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from qi_station.core import months as M
+from qi_station.core.errors import ValidationError
+
+
+def test_shift_previous_next_across_years() -> None:
+    assert M.shift_month("2026-01", -1) == "2025-12"
+    assert M.shift_month("2025-12", 1) == "2026-01"
+    assert M.shift_month("2026-03", -27) == "2023-12"
+    assert M.shift_month("2026-03", 0) == "2026-03"
+    assert M.previous_month("2026-01") == "2025-12"
+    assert M.next_month("2026-12") == "2027-01"
+
+
+def test_last_months_and_last_full_month() -> None:
+    assert M.last_months("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
+    assert len(M.last_months("2026-02")) == 12 and M.last_months("2026-02")[0] == "2025-03"
+    assert M.last_full_month(date(2026, 1, 1)) == "2025-12"
+    assert M.month_of(date(2026, 7, 31)) == "2026-07"
+    assert M.first_day("2026-02") == date(2026, 2, 1)
+
+
+def test_bounds_are_shanghai_month_edges_in_utc() -> None:
+    assert M.month_bounds_utc("2026-01") == (datetime(2025, 12, 31, 16), datetime(2026, 1, 31, 16))
+    assert M.month_bounds_utc("2026-12")[1] == datetime(2026, 12, 31, 16)
+
+
+def test_current_month_follows_the_pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-31T16:30:00Z")  # April 1st in Shanghai
+    assert M.current_month() == "2026-04"
+    assert M.last_full_month() == "2026-03"
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "2026", "26-1-1", "", "abcd-ef"])
+def test_bad_months_are_refused(bad: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        M.month_bounds_utc(bad)
+    assert e.value.field == "month"
+
+
+def test_check_month_is_strict() -> None:
+    assert M.check_month(" 2026-03 ") == "2026-03"
+    assert M.parse_month("2026-3") == (2026, 3)  # lenient parse (request list --month)
+    with pytest.raises(ValidationError):
+        M.check_month("2026-3")
