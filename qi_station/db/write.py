@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from qi_station.core.chain import GENESIS, canonical, event_fields, event_hash
-from qi_station.core.clock import now_utc, to_db
+from qi_station.core.clock import env_now, to_db
 from qi_station.core.ids import hlc_now, uuid7
 
 EVENT_COLUMNS = (
@@ -149,7 +149,7 @@ def write_outbox(
             "op": op,
             "row": row if isinstance(row, str) else canonical({k: db_value(v) for k, v in row.items()}),
             "hlc": hlc_now(station_code or "-"),
-            "at": to_db(now_utc()),
+            "at": to_db(env_now()),
         },
     )
 
@@ -316,7 +316,7 @@ def upsert_enterprise(
         "SELECT * FROM enterprise WHERE station_code = :c AND uscc = :u",
         {"c": station_code, "u": data["uscc"]},
     )
-    now = to_db(now_utc())
+    now = to_db(env_now())
     if old is None:
         row = prepare("enterprise", {"elements": [], **data})
         row = {

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from qi_station.core.clock import now_utc
+from qi_station.core.clock import env_now
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
 from qi_station.sync.hub.tables import core_table, hub_tables
@@ -202,7 +202,7 @@ class HubBase:
 
             skew = max(-(2**62), min(2**62, station_now_ms - time_ns() // 1_000_000))
         vals: dict[str, Any] = {
-            "last_seen": now_utc(),
+            "last_seen": env_now(),
             "protocol": _int_or_none(protocol),
             "schema_rev": str(schema)[:20] if schema is not None else None,
         }
@@ -218,7 +218,7 @@ class HubBase:
         c.execute(
             t.insert().values(
                 id=uuid7(),
-                at=now_utc(),
+                at=env_now(),
                 table_name=table,
                 row_id=row_id,
                 kind=kind,

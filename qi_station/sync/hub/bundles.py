@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qi_station.core.clock import now_utc, to_db
+from qi_station.core.clock import env_now, to_db
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
 from qi_station.sync.hub.pull import PullJobs
@@ -99,7 +99,7 @@ class BundleJobs(PushJobs, PullJobs):
                     .where(hs.c.id == st["id"], hs.c.station_cursor < cur)
                     .values(station_cursor=cur)
                 )
-            c.execute(hb.insert().values(bundle_id=bid, station_code=code, kind="up", at=now_utc()))
+            c.execute(hb.insert().values(bundle_id=bid, station_code=code, kind="up", at=env_now()))
             self.touch(
                 c, st, manifest.get("protocol"), manifest.get("schema"), manifest.get("station_now_ms")
             )
@@ -162,7 +162,7 @@ class BundleJobs(PushJobs, PullJobs):
             "to": page["next"],
             "acked_oseq": int(st["acked_oseq"]),
             "counts": counts,
-            "created_at": to_db(now_utc()),
+            "created_at": to_db(env_now()),
             "horizon": int(page.get("horizon") or 0),
         }
         if resync:

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core.clock import now_utc
+from qi_station.core.clock import env_now
 from qi_station.sync.hub.base import HubBase
 from qi_station.sync.hub.tables import chunks, coerce_row, core_table, norm_value, wire_value
 from qi_station.sync.proto import LIBRARY_TABLES, SyncError
@@ -47,7 +47,7 @@ class LibraryJobs(HubBase):
                     f"unknown library table {table!r} (expert/institution/equipment/project)",
                 )
             by_table.setdefault(table, []).append(r)
-        now = now_utc()
+        now = env_now()
         with self.write() as c:
             written: list[tuple[str, str]] = []
             for table, trows in by_table.items():
@@ -146,7 +146,7 @@ class LibraryJobs(HubBase):
                 if r is None or r[1]:
                     continue
                 c.execute(
-                    t.update().where(t.c.id == rid).values(deleted=True, rev=r[0] + 1, updated_at=now_utc())
+                    t.update().where(t.c.id == rid).values(deleted=True, rev=r[0] + 1, updated_at=env_now())
                 )
                 written.append((table, rid))
                 n += 1

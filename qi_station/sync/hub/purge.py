@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qi_station.core.clock import now_utc
+from qi_station.core.clock import env_now
 from qi_station.sync.hub.base import HubBase
 from qi_station.sync.hub.tables import core_table, hub_tables
 from qi_station.sync.proto import LIBRARY_TABLES, tombstone_days
@@ -16,7 +16,7 @@ class PurgeJobs(HubBase):
 
         import sqlalchemy as sa
 
-        cutoff = now_utc() - timedelta(days=tombstone_days(days))
+        cutoff = env_now() - timedelta(days=tombstone_days(days))
         purged = 0
         with self.write() as c:
             top = 0

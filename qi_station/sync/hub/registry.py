@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core.clock import now_utc
+from qi_station.core.clock import env_now
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
 from qi_station.sync.hub.base import HubBase
@@ -70,7 +70,7 @@ class RegistryJobs(HubBase):
                         revoked=False,
                         acked_oseq=0,
                         station_cursor=0,
-                        created_at=now_utc(),
+                        created_at=env_now(),
                     )
                 )
             else:
@@ -158,7 +158,7 @@ class RegistryJobs(HubBase):
                     pubkey=pubkey,
                     token_hash=token_hash(api),
                     enroll_used=True,
-                    last_seen=now_utc(),
+                    last_seen=env_now(),
                     station_cursor=0,
                 )
             )

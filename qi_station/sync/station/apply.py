@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from qi_station.core.clock import now_utc, to_db
+from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys, write
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, PUSH_BATCH, SyncError
 
@@ -239,7 +239,7 @@ def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
         changes = {f: inc[f] for f in HUB_REQUEST_FIELDS}
         changes.update(h_rev=inc["h_rev"], seq=inc["seq"], status=new_status)
         event = dict(
-            at=to_db(now_utc()),
+            at=to_db(env_now()),
             keep_order=True,  # the ledger stays in time order even on a slow clock
             actor="hub",
             kind="hub",
@@ -422,7 +422,7 @@ def log_start(conn: sqlite3.Connection, mode: str) -> int:
     with tx(conn):
         cur = conn.execute(
             "INSERT INTO sync_log(started_at, mode, pushed, pulled, ok) VALUES (?, ?, 0, 0, 0)",
-            (to_db(now_utc()), mode),
+            (to_db(env_now()), mode),
         )
     return int(cur.lastrowid or 0)
 
@@ -430,7 +430,7 @@ def log_start(conn: sqlite3.Connection, mode: str) -> int:
 def log_end(
     conn: sqlite3.Connection, log_id: int, *, pushed: int, pulled: int, ok: bool, error: str | None
 ) -> None:
-    now = to_db(now_utc())
+    now = to_db(env_now())
     with tx(conn):
         conn.execute(
             "UPDATE sync_log SET finished_at = ?, pushed = ?, pulled = ?, ok = ?, error = ? WHERE id = ?",

@@ -441,7 +441,7 @@ def run_sync(
 # ---- bundles ------------------------------------------------------------------------------------
 def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]:
     """Everything not yet acknowledged (cumulative), signed with this station's key."""
-    from qi_station.core.clock import now_utc, to_db
+    from qi_station.core.clock import env_now, to_db
     from qi_station.core.ids import uuid7
     from qi_station.sync.bundle import bundle_name, write_bundle
 
@@ -478,7 +478,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
             "acked_oseq": acked,
             "station_cursor": cursor,
             "counts": counts,
-            "created_at": to_db(now_utc()),
+            "created_at": to_db(env_now()),
             "station_now_ms": time.time_ns() // 1_000_000,
         }
         if proof:
