@@ -85,9 +85,10 @@ def move_request(db: DB, request_no_or_id: str, to_status: str, **fields: Any) -
 def get_request(db: DB, request_no_or_id: str) -> dict[str, Any]:
     """One request by ledger number or id: every field, its hash-chained ``events`` (``ledger_ok``),
     ``referrals`` and ``legal_moves``."""
+    from qi_station.core.clock import present_times
     from qi_station.services.queries import get_request as _get
 
-    return _get(_station_db(db), request_no_or_id)
+    return present_times(_get(_station_db(db), request_no_or_id))
 
 
 def monthly_report(db_or_url: str | Path, month: str, *, hub: bool = False) -> dict[str, Any]:

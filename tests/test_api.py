@@ -55,6 +55,9 @@ def test_create_get_move(tmp_path: Path) -> None:
     done = api.move_request(db, r["id"], "in_progress", at="2026-01-12T10:00")
     assert done["legal_moves"] == ["referred", "waiting", "resolved", "cancelled", "on_hold"]
     json.dumps(done)  # plain data
+    # times as `request show --json` prints them: ISO-8601 in Asia/Shanghai
+    assert r["received_at"] == "2026-01-10T09:00:00+08:00"
+    assert moved["events"][-1]["at"] == "2026-01-11T10:00:00+08:00"
 
 
 def test_bad_input_names_the_field(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import typer
 from qi_station import __version__
 from qi_station.cli.kit import OPTS, emit_json, handle_errors, station_db
 from qi_station.core import domain
-from qi_station.core.clock import iso_local
+from qi_station.core.clock import iso_local, present_times
 
 app = typer.Typer(
     help="qi-station: 质量基础设施一站式服务工作站 (Shandong QI one-stop service workstation).",
@@ -89,32 +89,6 @@ def _run_tui() -> None:
 def tui() -> None:
     """Open the operator's app (the same as running with no command)."""
     _run_tui()
-
-
-# ---- presentation helpers -------------------------------------------------------------------
-_TIME_KEYS = (
-    "received_at",
-    "accepted_at",
-    "resolved_at",
-    "closed_at",
-    "cancelled_at",
-    "updated_at",
-    "created_at",
-    "followup_at",
-    "at",
-)
-
-
-def present(d: dict[str, Any]) -> dict[str, Any]:
-    """Times as ISO-8601 in Asia/Shanghai for JSON output; nested events too."""
-    out = dict(d)
-    for k in _TIME_KEYS:
-        if k in out:
-            out[k] = iso_local(out[k])
-    for k in ("events", "referrals"):
-        if isinstance(out.get(k), list):
-            out[k] = [present(x) for x in out[k]]
-    return out
 
 
 def _zh() -> bool:
@@ -274,7 +248,7 @@ def request_add(
     if as_json:
         from qi_station.services.queries import get_request
 
-        emit_json(present(get_request(db, r["id"])))
+        emit_json(present_times(get_request(db, r["id"])))
     else:
         typer.echo(
             f"{'已登记' if _zh() else 'logged'} {r['number']}  id={r['id']}  "
@@ -300,7 +274,7 @@ def request_list(
         station_db(), status=status, month=month, overdue=overdue, element=element, text=text, limit=limit
     )
     if as_json:
-        emit_json([present(r) for r in rows])
+        emit_json([present_times(r) for r in rows])
         return
     out = sys.stdout
     for r in rows:
@@ -322,7 +296,7 @@ def request_show(
 
     d = get_request(station_db(), key)
     if as_json:
-        emit_json(present(d))
+        emit_json(present_times(d))
         return
     zh = _zh()
     el = "、".join((domain.ELEMENT_ZH if zh else domain.ELEMENT_EN)[e] for e in d["elements"])
@@ -389,7 +363,7 @@ def request_move(
     if as_json:
         from qi_station.services.queries import get_request
 
-        emit_json(present(get_request(station_db(), r["id"])))
+        emit_json(present_times(get_request(station_db(), r["id"])))
     else:
         typer.echo(f"{r['number']} -> {_status_label(r['status'])}")
 
@@ -427,7 +401,7 @@ def request_refer(
     kind, item = given[0]
     ref = ledger.refer_request(station_db(), key, kind, item, note, at=at)
     if as_json:
-        emit_json(present(ref))
+        emit_json(present_times(ref))
     else:
         typer.echo(f"{'已转办' if _zh() else 'referred'} -> {kind} {ref['item_name']}")
 
@@ -445,7 +419,7 @@ def request_note(
 
     ev = ledger.add_note(station_db(), key, text, at=at)
     if as_json:
-        emit_json(present(ev))
+        emit_json(present_times(ev))
     else:
         typer.echo(f"{'已记录' if _zh() else 'noted'} #{ev['n']}")
 
@@ -485,7 +459,7 @@ def library_search(
     for r in rows:
         r.pop("haystack", None)
     if as_json:
-        emit_json([present(r) for r in rows])
+        emit_json([present_times(r) for r in rows])
         return
     names = domain.ELEMENT_ZH if _zh() else domain.ELEMENT_EN
     for r in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from qi_station.core.errors import ValidationError
@@ -84,3 +85,30 @@ def env_now() -> datetime:
 def today_local() -> date:
     """Today in Asia/Shanghai, by :func:`env_now`."""
     return local_date(env_now())
+
+
+# Stored naive-UTC times shown to people and scripts (CLI --json, qi_station.api) as ISO-8601 +08:00.
+TIME_KEYS = (
+    "received_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "updated_at",
+    "created_at",
+    "followup_at",
+    "at",
+)
+
+
+def present_times(d: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``d`` with its times (:data:`TIME_KEYS`) as ISO-8601 in Asia/Shanghai; nested
+    ``events`` and ``referrals`` too."""
+    out = dict(d)
+    for k in TIME_KEYS:
+        if k in out:
+            out[k] = iso_local(out[k])
+    for k in ("events", "referrals"):
+        if isinstance(out.get(k), list):
+            out[k] = [present_times(x) for x in out[k]]
+    return out
