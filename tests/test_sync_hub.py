@@ -293,6 +293,7 @@ def test_bundles_online_roundtrip_and_refusals(env: Any, tmp_path: Path) -> None
         z.writestr("manifest.json", canonical(m))
         z.writestr("changes.jsonl", parts["changes.jsonl"])
         z.writestr("manifest.sig", parts["manifest.sig"])
+        z.writestr("manifest.key", parts["manifest.key"])
     with pytest.raises(SyncError) as ei:
         hub.import_bundle(forged)
     assert ei.value.code == "bad_signature"
