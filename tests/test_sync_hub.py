@@ -293,6 +293,7 @@ def test_bundles_online_roundtrip_and_refusals(env: Any, tmp_path: Path) -> None
         z.writestr("manifest.json", canonical(m))
         z.writestr("changes.jsonl", parts["changes.jsonl"])
         z.writestr("manifest.sig", parts["manifest.sig"])
+        z.writestr("manifest.key", parts["manifest.key"])
     with pytest.raises(SyncError) as ei:
         hub.import_bundle(forged)
     assert ei.value.code == "bad_signature"
@@ -479,6 +480,27 @@ def test_init_loads_the_demo_library_through_read_demo(hub_url: str, monkeypatch
             c.execute(sa.text(f"DELETE FROM {t}"))
     assert "library" not in empty.init() and empty.library_count() == 0
     empty.dispose()
+
+
+def test_refused_hub_move_keeps_its_conflict_record(env: Any) -> None:
+    """An illegal hub status move changes nothing, and the conflict that explains it survives."""
+    import sqlalchemy as sa
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    before = hub_requests(hub)[r["id"]]
+    with pytest.raises(SyncError) as ei:
+        hub.assign(r["id"], expert_id="e-1", status="closed")  # new -> closed is not a move
+    assert ei.value.code == "illegal_move"
+    assert hub_requests(hub)[r["id"]] == before  # the expert was not assigned either
+    with hub.engine.connect() as c:
+        got = c.execute(sa.text("SELECT table_name, row_id, kind, detail, resolved FROM sync_conflict")).all()
+    assert len(got) == 1
+    table, row_id, kind, detail, resolved = got[0]
+    assert (table, row_id, kind, bool(resolved)) == ("request", r["id"], "hub_move_refused", False)
+    assert json.loads(detail) == {"from": "new", "to": "closed"}
 
 
 def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:

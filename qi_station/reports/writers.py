@@ -2,6 +2,11 @@
 
 Every file is written atomically: a temporary file in the target directory, then ``os.replace``.
 Headers are Chinese by default, English with ``lang="en"``. Nothing is ever truncated.
+
+Formula-safe: text that a spreadsheet would run as a formula (``formula_like``: it begins with ``=``,
+``+``, ``-``, ``@``, tab or CR) is written as text in xlsx (string cell with the quote prefix) and
+neutralised in CSV (a leading ``'``, the OWASP rule). Numbers stay numbers; JSON and Markdown keep the
+text as it is (Markdown escapes ``|`` and line breaks as before).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +38,13 @@ from qi_station.reports.labels import (
 
 FORMATS = ("xlsx", "csv", "json", "md")
 Progress = Callable[[int, int], None]  # (done, total) of the details rows
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(v: Any) -> bool:
+    """THE rule for spreadsheet cells: text a spreadsheet would evaluate (a title typed as
+    ``=WEBSERVICE(...)``, ``+1``, ``@SUM(1)``...). Only text: a negative number is a number."""
+    return isinstance(v, str) and v.startswith(FORMULA_STARTS)
 
 
 def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, int]]:
@@ -135,7 +147,7 @@ def render_json(report: dict[str, Any]) -> str:
 # ---- CSV -------------------------------------------------------------------------------------------
 def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Progress | None = None) -> None:
     """Sections: headline figures, (hub) cities and stations, breakdowns, details. Blank line between."""
-    w = csv.writer(f, lineterminator="\r\n")
+    w = _SafeWriter(csv.writer(f, lineterminator="\r\n"))
     w.writerow([word("title", lang), report.get("month"), _station_title(report, lang)])
     w.writerow([word("generated_at", lang), report.get("generated_at")])
     w.writerow([word("data_as_of", lang), report.get("data_as_of")])
@@ -192,6 +204,16 @@ def _cell(v: Any) -> Any:
     if isinstance(v, bool):
         return int(v)
     return v
+
+
+class _SafeWriter:
+    """Every CSV row goes through here: formula-like text gets a leading ``'`` (OWASP)."""
+
+    def __init__(self, w: Any) -> None:
+        self.w = w
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self.w.writerow(["'" + v if formula_like(v) else v for v in row])
 
 
 # ---- Markdown --------------------------------------------------------------------------------------
@@ -314,13 +336,23 @@ def write_xlsx(
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
+    def text(c: Any) -> Any:
+        """Formula-like text stays text: a string cell with Excel's quote prefix (not a formula)."""
+        if formula_like(c.value):
+            c.data_type = "s"
+            c.quotePrefix = True
+        return c
+
     def hdr(ws: Any, values: list[Any]) -> list[Any]:
         cells = []
         for v in values:
             c = WriteOnlyCell(ws, value=v)
             c.font = bold
-            cells.append(c)
+            cells.append(text(c))
         return cells
+
+    def safe(ws: Any, values: Iterable[Any]) -> list[Any]:
+        return [text(WriteOnlyCell(ws, value=v)) if formula_like(v) else v for v in values]
 
     # 概览
     ov = wb.create_sheet(word("overview", lang))
@@ -328,9 +360,9 @@ def write_xlsx(
     for col in "BCDE":
         ov.column_dimensions[col].width = 14
     ov.append(hdr(ov, [word("title", lang), report.get("month")]))
-    ov.append([word("station", lang), _station_title(report, lang)])
-    ov.append([word("generated_at", lang), report.get("generated_at")])
-    ov.append([word("data_as_of", lang), report.get("data_as_of")])
+    ov.append(safe(ov, [word("station", lang), _station_title(report, lang)]))
+    ov.append(safe(ov, [word("generated_at", lang), report.get("generated_at")]))
+    ov.append(safe(ov, [word("data_as_of", lang), report.get("data_as_of")]))
     ov.append([])
     ov.append(
         hdr(
@@ -361,20 +393,20 @@ def write_xlsx(
             ytd.get("satisfaction_rate" if k == "rate" else k),
         ]
         if k in fmt:
-            cells: list[Any] = [row[0]]
+            cells: list[Any] = safe(ov, [row[0]])
             for value in row[1:]:
                 cell = WriteOnlyCell(ov, value=value)
                 cell.number_format = fmt[k]
                 cells.append(cell)
             row = cells
-        ov.append(row)
+        ov.append(safe(ov, row))
     ov.append([])
     series = report.get("series") or []
     first_row = 6 + len(HEADLINE) + 3  # title block 5 rows, header, figures, blank, series title
     ov.append(hdr(ov, [word("series", lang)]))
     ov.append(hdr(ov, [word("month", lang), *[fig_label(k, lang) for k in SERIES_KEYS]]))
     for s in series:
-        ov.append([s["month"], *[s[k] for k in SERIES_KEYS]])
+        ov.append(safe(ov, [s["month"], *[s[k] for k in SERIES_KEYS]]))
     if series:
         header_row = first_row
         last = header_row + len(series)
@@ -403,7 +435,7 @@ def write_xlsx(
     cat.column_dimensions["B"].width = 30
     cat.append(hdr(cat, [word("category", lang), word("item", lang), word("count", lang)]))
     for brow in breakdown_rows(report, lang):
-        cat.append(list(brow))
+        cat.append(safe(cat, brow))
     for group in ("cities", "stations"):
         if report.get(group):
             ws = wb.create_sheet(word(group, lang))
@@ -415,7 +447,7 @@ def write_xlsx(
                     else f"{g['station']['name']}（{g['station']['code']}）"
                 )
                 vals = headline_values(g)
-                ws.append([name, *[vals[k] for k in HEADLINE]])
+                ws.append(safe(ws, [name, *[vals[k] for k in HEADLINE]]))
 
     # 明细
     det = wb.create_sheet(word("details", lang))
@@ -423,7 +455,7 @@ def write_xlsx(
     det.append(hdr(det, detail_header(report, lang)))
     total = len(report.get("details") or [])
     for i, drow in enumerate(detail_values(report, lang), start=1):
-        det.append(drow)
+        det.append(safe(det, drow))
         if progress and (i % 2000 == 0 or i == total):
             progress(i, total)
     wb.save(str(path))

@@ -1,11 +1,16 @@
-"""Bundle files: a zip with manifest.json (canonical JSON), changes.jsonl and manifest.sig (Ed25519 over
-the exact manifest bytes; the manifest carries sha256 and size of changes.jsonl)."""
+"""Bundle files: a zip with manifest.json (canonical JSON), changes.jsonl, manifest.sig (Ed25519 over
+the exact manifest bytes; the manifest carries sha256 and size of changes.jsonl) and manifest.key
+(the signer's id and public key, so the reader picks the key without parsing anything unsigned).
+
+Reading is capped (member count, each member's size, total size) before any member is read, and the
+signature is verified over the raw manifest bytes before the manifest is parsed (docs/sync.md)."""
 
 from __future__ import annotations
 
 import os
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,13 @@ from qi_station.sync.proto import BUNDLE_FORMAT, SyncError, canonical, sha256_he
 
 
 def write_bundle(
-    out: str | os.PathLike[str], manifest: dict[str, Any], lines: Iterable[bytes], private_b64: str
+    out: str | os.PathLike[str],
+    manifest: dict[str, Any],
+    lines: Iterable[bytes],
+    private_b64: str,
+    *,
+    signer_id: str,
+    public_b64: str,
 ) -> Path:
     """Write atomically (temp file + rename): a crash never leaves a half bundle under the final name."""
     import hashlib
@@ -34,62 +45,182 @@ def write_bundle(
         z.writestr("manifest.json", mbytes)
         z.writestr("changes.jsonl", body)
         z.writestr("manifest.sig", sig.encode("ascii"))
+        z.writestr(KEY_MEMBER, f"{signer_id} {public_b64}".encode())
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, out)
     return out
 
 
-def read_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes, str, bytes]:
-    """Open and check structure + hash. Returns (manifest, manifest_bytes, signature, changes).
-    The caller verifies the signature with the key it trusts."""
-    import json
+# ---- reading: caps first, signature before parsing ------------------------------------------------
+KEY_MEMBER = "manifest.key"  # "<signer id> <public key>": which key to try; the signed manifest must agree
+MEMBERS = ("manifest.json", "changes.jsonl", "manifest.sig", KEY_MEMBER)
+MAX_MEMBERS = 8  # the format has 4; a zip with more is refused before its directory is parsed
+MAX_DIRECTORY = 64 * 1024  # central directory bytes (zipfile reads it whole on open)
+MAX_SMALL = {"manifest.json": 1 << 20, "manifest.sig": 1024, KEY_MEMBER: 1024}
+DEFAULT_MAX_CHANGES_MB = 512
+CHUNK = 1 << 20
 
-    p = Path(path)
+
+def max_changes_bytes() -> int:
+    """Cap on the uncompressed changes.jsonl: QI_STATION_BUNDLE_MAX_MB (MiB), default 512."""
+    raw = os.environ.get("QI_STATION_BUNDLE_MAX_MB", "").strip()
     try:
+        mb = int(raw) if raw else DEFAULT_MAX_CHANGES_MB
+    except ValueError:
+        mb = DEFAULT_MAX_CHANGES_MB
+    return max(1, mb) << 20
+
+
+@dataclass(frozen=True)
+class RawBundle:
+    """A bundle's members as raw bytes, nothing parsed. ``signer_id``/``signer_key`` only say which key
+    to try; ``open_signed`` verifies the signature before the manifest is parsed."""
+
+    name: str
+    signer_id: str
+    signer_key: str
+    mbytes: bytes
+    sig: str
+    changes: bytes
+
+
+def _too_big(name: str, rule: str) -> SyncError:
+    return SyncError(
+        400, "bad_bundle_size", f"bundle {name}: {rule}; refused before reading / 数据包超出限制"
+    )
+
+
+def _directory(p: Path) -> None:
+    """Member count and directory size from the end-of-central-directory record, before zipfile reads
+    the directory (a zip can declare millions of members)."""
+    import struct
+
+    with open(p, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 65557))
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise SyncError(
+                400, "bad_bundle", f"bundle {p.name} is not a zip (damaged or truncated) / 数据包损坏"
+            )
+        entries, cd_size = struct.unpack("<HI", tail[at + 10 : at + 16])
+        count, cd = int(entries), int(cd_size)
+        loc = at - 20
+        if loc >= 0 and tail[loc : loc + 4] == b"PK\x06\x07":  # zip64: the real numbers are elsewhere
+            (off64,) = struct.unpack("<Q", tail[loc + 8 : loc + 16])
+            f.seek(off64)
+            rec = f.read(56)
+            if rec[:4] != b"PK\x06\x06" or len(rec) < 56:
+                raise SyncError(400, "bad_bundle", f"bundle {p.name}: damaged zip64 directory / 数据包损坏")
+            count, cd = struct.unpack("<QQ", rec[32:48])
+    if count > MAX_MEMBERS:
+        raise _too_big(p.name, f"{count} members, more than the limit {MAX_MEMBERS}")
+    if cd > MAX_DIRECTORY:
+        raise _too_big(p.name, f"zip directory of {cd} bytes, more than the limit {MAX_DIRECTORY}")
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, name: str) -> bytes:
+    """Read in chunks and stop at the cap: the directory's sizes can lie."""
+    out = bytearray()
+    with z.open(info) as f:
+        while True:
+            chunk = f.read(min(CHUNK, cap + 1 - len(out)))
+            if not chunk:
+                break
+            out += chunk
+            if len(out) > cap:
+                raise _too_big(name, f"{info.filename} expands past the limit of {cap} bytes")
+    return bytes(out)
+
+
+def read_bundle(path: str | os.PathLike[str]) -> RawBundle:
+    """Open a bundle under the caps (member count, each member's size, total uncompressed size, checked
+    from the directory before reading and again while reading). Nothing is parsed here."""
+    p = Path(path)
+    limits = {**MAX_SMALL, "changes.jsonl": max_changes_bytes()}
+    try:
+        _directory(p)
         with zipfile.ZipFile(p) as z:
-            names = set(z.namelist())
-            for need in ("manifest.json", "changes.jsonl", "manifest.sig"):
+            infos = z.infolist()
+            names = [i.filename for i in infos]
+            if len(infos) > MAX_MEMBERS:
+                raise _too_big(p.name, f"{len(infos)} members, more than the limit {MAX_MEMBERS}")
+            for need in MEMBERS:
                 if need not in names:
                     raise SyncError(400, "bad_bundle", f"bundle {p.name}: {need} is missing / 数据包不完整")
-            mbytes = z.read("manifest.json")
-            sig = z.read("manifest.sig").decode("ascii", "replace").strip()
-            changes = z.read("changes.jsonl")
+            extra = sorted(set(names) - set(MEMBERS))
+            if extra or len(names) != len(set(names)):
+                raise SyncError(
+                    400,
+                    "bad_bundle",
+                    f"bundle {p.name}: unexpected or repeated members {extra or names} / 数据包结构不对",
+                )
+            for i in infos:
+                if i.file_size > limits[i.filename]:
+                    raise _too_big(
+                        p.name,
+                        f"{i.filename} is {i.file_size} bytes, more than the limit {limits[i.filename]}",
+                    )
+            total = sum(i.file_size for i in infos)
+            if total > sum(limits.values()):
+                raise _too_big(p.name, f"{total} bytes in all, more than the limit {sum(limits.values())}")
+            by = {i.filename: i for i in infos}
+            got = {n: _read_member(z, by[n], min(limits[n], by[n].file_size), p.name) for n in MEMBERS}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
         if isinstance(e, FileNotFoundError):
             raise SyncError(400, "bad_bundle", f"no such bundle file: {p}") from None
         raise SyncError(
             400, "bad_bundle", f"bundle {p.name} is damaged or truncated ({e}) / 数据包损坏"
         ) from None
+    signer = got[KEY_MEMBER].decode("utf-8", "replace").split()
+    if len(signer) != 2:
+        raise SyncError(
+            400, "bad_bundle", f"bundle {p.name}: {KEY_MEMBER} does not name a signer / 数据包不完整"
+        )
+    return RawBundle(
+        p.name,
+        signer[0],
+        signer[1],
+        got["manifest.json"],
+        got["manifest.sig"].decode("ascii", "replace").strip(),
+        got["changes.jsonl"],
+    )
+
+
+def open_signed(raw: RawBundle, public_b64: str) -> dict[str, Any]:
+    """Verify the signature over the raw manifest bytes and the sha256 of the raw changes, THEN parse
+    the manifest. Returns the manifest; the caller checks that it agrees with the signer."""
+    import json
+
+    if not keys.verify(public_b64, raw.mbytes, raw.sig):
+        raise SyncError(
+            400,
+            "bad_signature",
+            f"bundle {raw.name}: signature does not verify with the expected key (tampered or signed by someone else) / 签名校验失败",
+        )
     try:
-        manifest = json.loads(mbytes.decode("utf-8"))
+        manifest = json.loads(raw.mbytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise SyncError(
-            400, "bad_bundle", f"bundle {p.name}: manifest is not JSON / 数据包清单损坏"
+            400, "bad_bundle", f"bundle {raw.name}: manifest is not JSON / 数据包清单损坏"
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise SyncError(
             400,
             "bad_bundle",
-            f"bundle {p.name}: unknown format {manifest.get('format') if isinstance(manifest, dict) else None!r}",
+            f"bundle {raw.name}: unknown format {manifest.get('format') if isinstance(manifest, dict) else None!r}",
         )
     f = (manifest.get("files") or {}).get("changes.jsonl") or {}
-    if f.get("bytes") != len(changes) or f.get("sha256") != sha256_hex(changes):
+    if f.get("bytes") != len(raw.changes) or f.get("sha256") != sha256_hex(raw.changes):
         raise SyncError(
             400,
             "tampered",
-            f"bundle {p.name}: changes.jsonl does not match the signed manifest (tampered or truncated) / 数据包被篡改或不完整",
+            f"bundle {raw.name}: changes.jsonl does not match the signed manifest (tampered or truncated) / 数据包被篡改或不完整",
         )
-    return manifest, mbytes, sig, changes
-
-
-def check_signature(name: str, mbytes: bytes, sig: str, public_b64: str) -> None:
-    if not keys.verify(public_b64, mbytes, sig):
-        raise SyncError(
-            400,
-            "bad_signature",
-            f"bundle {name}: signature does not verify with the expected key (tampered or signed by someone else) / 签名校验失败",
-        )
+    return manifest
 
 
 def bundle_name(kind: str, frm: int, to: int, target: str, bundle_id: str) -> str:

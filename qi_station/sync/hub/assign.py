@@ -20,7 +20,8 @@ class AssignJobs(HubBase):
         status: str | None = None,
     ) -> dict[str, Any]:
         """A hub-side update of a request: hub fields bump h_rev; a status move is checked with
-        domain.can_move against the hub copy and flows down with the hub fields."""
+        domain.can_move against the hub copy and flows down with the hub fields. An illegal move
+        changes nothing and is refused; the conflict record that explains it is kept."""
         import sqlalchemy as sa
 
         from qi_station.core import domain
@@ -34,25 +35,30 @@ class AssignJobs(HubBase):
             )
             if r is None:
                 raise SyncError(404, "unknown_request", f"no request {request_id!r} at this hub")
-            vals: dict[str, Any] = {}
-            if expert_id is not None:
-                vals["hub_expert_id"] = expert_id or None
-            if note is not None:
-                vals["hub_note"] = note or None
-            if priority is not None:
-                vals["hub_priority"] = priority or None
-            if status is not None and status != r["status"]:
-                if not domain.can_move(r["status"], status):
-                    self.conflict(
-                        c, "request", r["id"], "hub_move_refused", {"from": r["status"], "to": status}
-                    )
-                    raise SyncError(
-                        409, "illegal_move", f"illegal move {r['status']} -> {status} / 不允许的状态变更"
-                    )
-                vals["status"] = status
-            if not vals:
-                return {"id": r["id"], "h_rev": r["h_rev"], "changed": False}
-            vals["h_rev"] = int(r["h_rev"]) + 1  # updated_at is a station-owned field: left alone
-            c.execute(t.update().where(t.c.id == r["id"]).values(**vals))
-            seq = self.stamp(c, [("request", r["id"])])
-        return {"id": r["id"], "h_rev": vals["h_rev"], "seq": seq, "changed": True}
+            refused = (
+                status is not None and status != r["status"] and not domain.can_move(r["status"], status)
+            )
+            if not refused:
+                vals: dict[str, Any] = {}
+                if expert_id is not None:
+                    vals["hub_expert_id"] = expert_id or None
+                if note is not None:
+                    vals["hub_note"] = note or None
+                if priority is not None:
+                    vals["hub_priority"] = priority or None
+                if status is not None and status != r["status"]:
+                    vals["status"] = status
+                if not vals:
+                    return {"id": r["id"], "h_rev": r["h_rev"], "changed": False}
+                vals["h_rev"] = int(r["h_rev"]) + 1  # updated_at is a station-owned field: left alone
+                c.execute(t.update().where(t.c.id == r["id"]).values(**vals))
+                seq = self.stamp(c, [("request", r["id"])])
+                return {"id": r["id"], "h_rev": vals["h_rev"], "seq": seq, "changed": True}
+        # refused: the transaction above wrote nothing; the conflict record gets its own
+        raise self.refuse(
+            SyncError(409, "illegal_move", f"illegal move {r['status']} -> {status} / 不允许的状态变更"),
+            "request",
+            r["id"],
+            "hub_move_refused",
+            {"from": r["status"], "to": status},
+        )

@@ -227,6 +227,16 @@ class HubBase:
             )
         )
 
+    def refuse(
+        self, error: SyncError, table: str, row_id: str, kind: str, detail: dict[str, Any]
+    ) -> SyncError:
+        """Record the conflict that explains a refusal in its OWN transaction, so it survives the
+        refusal, and return the error for the caller to raise. Call it after the refused write
+        transaction has ended (nothing of the refused change is written)."""
+        with self.write() as c:
+            self.conflict(c, table, row_id, kind, detail)
+        return error
+
     def horizon(self) -> int:
         """Hub seq below which tombstones may have been purged: a pull with 0 < since < horizon is 410."""
         return int(self.meta().get("tombstone_horizon") or 0)

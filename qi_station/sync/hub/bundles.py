@@ -17,32 +17,22 @@ from qi_station.sync.proto import PROTOCOL, SyncError, check_enroll_proof, schem
 
 class BundleJobs(PushJobs, PullJobs):
     def import_bundle(self, path: str | Path) -> dict[str, Any]:
-        """An up bundle from a station: verify, then the SAME apply_push as HTTP, in one transaction."""
+        """An up bundle from a station: caps, then the signature of the station it names (the key it
+        enrolled with), then parse; the bundle's station must be the signer's station. Then the SAME
+        apply_push as HTTP, in one transaction."""
         import sqlalchemy as sa
 
-        from qi_station.sync.bundle import check_signature, read_bundle
+        from qi_station.sync.bundle import open_signed, read_bundle
 
         self.require()
         p = Path(path)
-        manifest, mbytes, sig, changes = read_bundle(p)
-        if manifest.get("kind") != "up":
-            raise SyncError(
-                400,
-                "wrong_kind",
-                f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a station (up) bundle",
-            )
-        from qi_station.sync.proto import check_versions
-
-        check_versions(manifest.get("protocol"), manifest.get("schema"))
+        raw = read_bundle(p)
         info = self.info()
-        if manifest.get("target_id") not in (info["hub_id"], info["hub_fingerprint"]):
+        if raw.signer_id == info["hub_id"]:
             raise SyncError(
-                400,
-                "wrong_target",
-                f"bundle {p.name} is addressed to hub {manifest.get('target_id')!r}, not this hub ({info['hub_fingerprint']}) / 数据包不是发给本中心的",
+                400, "wrong_kind", f"bundle {p.name} was made by this hub (a down bundle), not by a station"
             )
-        code = str(manifest.get("source_id") or "")
-        batch = _parse_up_changes(changes)
+        code = raw.signer_id
         hs = hub_tables()["hub_station"]
         hb = hub_tables()["hub_bundle"]
         with self.write() as c:
@@ -54,22 +44,25 @@ class BundleJobs(PushJobs, PullJobs):
                 ) from None
             if st["revoked"]:
                 raise SyncError(403, "revoked", f"station {code} was revoked / 站点已被吊销")
-            enroll = manifest.get("enroll") or None
             if st["pubkey"]:
-                check_signature(p.name, mbytes, sig, st["pubkey"])
-                if enroll and enroll.get("pubkey") != st["pubkey"]:
+                manifest = open_signed(raw, st["pubkey"])
+                enroll = manifest.get("enroll") or None
+                if enroll and (not isinstance(enroll, dict) or enroll.get("pubkey") != st["pubkey"]):
                     raise SyncError(403, "bad_enroll", f"station {code} is enrolled with another key")
             else:
-                if not enroll or not isinstance(enroll, dict):
+                pub = raw.signer_key
+                if not keys.valid_pubkey(pub):
+                    raise SyncError(400, "bad_pubkey", "bundle enrollment key is not an Ed25519 key")
+                manifest = open_signed(raw, pub)
+                enroll = manifest.get("enroll") or None
+            _check_up_manifest(p.name, manifest, code, info)
+            if not st["pubkey"]:
+                if not isinstance(enroll, dict) or enroll.get("pubkey") != pub:
                     raise SyncError(
                         403,
                         "not_enrolled",
                         f"station {code} has not enrolled yet and the bundle carries no enrollment",
                     )
-                pub = str(enroll.get("pubkey") or "")
-                if not keys.valid_pubkey(pub):
-                    raise SyncError(400, "bad_pubkey", "bundle enrollment key is not an Ed25519 key")
-                check_signature(p.name, mbytes, sig, pub)
                 if (
                     st["enroll_used"]
                     or not st["enroll_hash"]
@@ -82,6 +75,7 @@ class BundleJobs(PushJobs, PullJobs):
                     )
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(pubkey=pub, enroll_used=True))
                 st["pubkey"] = pub
+            batch = _parse_up_changes(raw.changes)
             bid = str(manifest.get("bundle_id") or "")
             if c.execute(sa.select(hb.c.bundle_id).where(hb.c.bundle_id == bid)).first() is not None:
                 return {
@@ -172,7 +166,14 @@ class BundleJobs(PushJobs, PullJobs):
             from qi_station.sync.bundle import bundle_name
 
             outp = outp / bundle_name("down", since, page["next"], st["code"], bid)
-        write_bundle(outp, manifest, lines, info["hub_privkey"])
+        write_bundle(
+            outp,
+            manifest,
+            lines,
+            info["hub_privkey"],
+            signer_id=info["hub_id"],
+            public_b64=info["hub_pubkey"],
+        )
         return {
             "file": str(outp),
             "bundle_id": bid,
@@ -183,6 +184,31 @@ class BundleJobs(PushJobs, PullJobs):
             "acked_oseq": manifest["acked_oseq"],
             "resync": resync,
         }
+
+
+def _check_up_manifest(name: str, manifest: dict[str, Any], signer: str, info: dict[str, Any]) -> None:
+    """After the signature: an up bundle, a protocol we speak, for this hub, from the signer's station."""
+    from qi_station.sync.proto import check_versions
+
+    if manifest.get("kind") != "up":
+        raise SyncError(
+            400,
+            "wrong_kind",
+            f"bundle {name} is a {manifest.get('kind')!r} bundle, not a station (up) bundle",
+        )
+    check_versions(manifest.get("protocol"), manifest.get("schema"))
+    if manifest.get("target_id") not in (info["hub_id"], info["hub_fingerprint"]):
+        raise SyncError(
+            400,
+            "wrong_target",
+            f"bundle {name} is addressed to hub {manifest.get('target_id')!r}, not this hub ({info['hub_fingerprint']}) / 数据包不是发给本中心的",
+        )
+    if manifest.get("source_id") != signer:
+        raise SyncError(
+            403,
+            "wrong_station",
+            f"bundle {name} says it is from station {manifest.get('source_id')!r} but is signed by station {signer!r}: a station's bundle must be its own / 数据包的站点与签名站点不一致",
+        )
 
 
 def _parse_up_changes(changes: bytes) -> list[dict[str, Any]]:

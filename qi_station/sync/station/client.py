@@ -486,7 +486,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
         outp = Path(out)
         if outp.is_dir():
             outp = outp / bundle_name("up", manifest["from"], manifest["to"], target, bid)
-        write_bundle(outp, manifest, lines, priv)
+        write_bundle(outp, manifest, lines, priv, signer_id=code, public_b64=pub)
         return {
             "file": str(outp),
             "bundle_id": bid,
@@ -500,55 +500,61 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
 
 
 def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any]:
-    """A hub (down) bundle: verify signature, hashes and target, then the SAME apply as HTTP pull, the
-    cursor and the ack in one transaction. Stale or repeated bundles change nothing."""
+    """A hub (down) bundle: caps, then the signature of the pinned hub key (or, offline-enrolled, of the
+    key whose fingerprint the token carries) before anything is parsed; then kind, protocol and target
+    (a bundle for another station is refused); then the SAME apply as HTTP pull, the cursor and the ack
+    in one transaction. Stale or repeated bundles change nothing."""
     from qi_station.sync import keys
-    from qi_station.sync.bundle import check_signature, read_bundle
+    from qi_station.sync.bundle import open_signed, read_bundle
 
     p = Path(file)
-    manifest, mbytes, sig, changes = read_bundle(p)
-    if manifest.get("kind") != "down":
-        raise SyncError(
-            400,
-            "wrong_kind",
-            f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a hub (down) bundle",
-        )
-    proto = manifest.get("protocol")
-    if not isinstance(proto, int) or not MIN_PROTOCOL <= proto <= PROTOCOL:
-        raise SyncError(
-            426,
-            "upgrade_required",
-            f"bundle {p.name} uses protocol {proto!r}; this station speaks {MIN_PROTOCOL}..{PROTOCOL}",
-        )
+    raw = read_bundle(p)
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
         code = S.kv_get(conn, "station_code") or S.station_code(conn)
+        if raw.signer_id == code:
+            raise SyncError(
+                400, "wrong_kind", f"bundle {p.name} was made by this station (an up bundle), not by the hub"
+            )
+        pinned = S.kv_get(conn, "hub_pubkey")
+        extra: dict[str, str] = {}
+        if pinned:
+            manifest = open_signed(raw, pinned)
+        else:
+            fp = S.kv_get(conn, "hub_fp")
+            if not fp or not keys.valid_pubkey(raw.signer_key) or keys.fingerprint(raw.signer_key) != fp:
+                raise SyncError(
+                    400,
+                    "bad_signature",
+                    f"bundle {p.name} is not signed by the hub named in the enrollment token / 数据包签名者不是本站的中心",
+                )
+            manifest = open_signed(raw, raw.signer_key)
+            extra = {
+                "hub_pubkey": raw.signer_key,
+                "hub_id": str(manifest.get("source_id") or ""),
+                "station_id": str(manifest.get("station_id") or ""),
+                "enroll_mode": "offline",
+            }
+        if manifest.get("kind") != "down":
+            raise SyncError(
+                400,
+                "wrong_kind",
+                f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a hub (down) bundle",
+            )
+        proto = manifest.get("protocol")
+        if not isinstance(proto, int) or not MIN_PROTOCOL <= proto <= PROTOCOL:
+            raise SyncError(
+                426,
+                "upgrade_required",
+                f"bundle {p.name} uses protocol {proto!r}; this station speaks {MIN_PROTOCOL}..{PROTOCOL}",
+            )
         if manifest.get("target_id") != code:
             raise SyncError(
                 400,
                 "wrong_target",
                 f"bundle {p.name} is for station {manifest.get('target_id')!r}, this is {code!r} / 数据包不是发给本站的",
             )
-        pinned = S.kv_get(conn, "hub_pubkey")
-        extra: dict[str, str] = {}
-        if pinned:
-            check_signature(p.name, mbytes, sig, pinned)
-        else:
-            fp = S.kv_get(conn, "hub_fp")
-            hub_pub = str(manifest.get("hub_pubkey") or "")
-            if not fp or not hub_pub or keys.fingerprint(hub_pub) != fp:
-                raise SyncError(
-                    400,
-                    "bad_signature",
-                    f"bundle {p.name} is not signed by the hub named in the enrollment token / 数据包签名者不是本站的中心",
-                )
-            check_signature(p.name, mbytes, sig, hub_pub)
-            extra = {
-                "hub_pubkey": hub_pub,
-                "hub_id": str(manifest.get("source_id") or ""),
-                "station_id": str(manifest.get("station_id") or ""),
-                "enroll_mode": "offline",
-            }
+        changes = raw.changes
         tables = S.lines_to_tables(changes)
         acked = manifest.get("acked_oseq")
         log_id = S.log_start(conn, "bundle-in")
