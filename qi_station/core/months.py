@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime
 from qi_station.core.clock import TZ, today_local
 from qi_station.core.errors import ValidationError
 
-_STRICT = re.compile(r"\d{4}-\d{2}")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")  # ASCII digits only (not full-width)
+YEARS = (1900, 9998)  # a month whose edges convert to UTC and back without overflow
 
 
 def _bad(text: object) -> ValidationError:
@@ -21,23 +22,20 @@ def _bad(text: object) -> ValidationError:
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    """'YYYY-MM' (a one-digit month is accepted) -> (year, month); ValidationError("month") otherwise."""
-    try:
-        y, m = (int(x) for x in str(text).strip().split("-"))
-    except (ValueError, TypeError):
-        raise _bad(text) from None
-    if not (1 <= m <= 12 and 1 <= y <= 9999):
+    """'YYYY-MM' (a one-digit month is accepted; spaces around are ignored) -> (year, month), years
+    1900-9998; ValidationError("month") otherwise. The one month syntax of the CLI, the API and the TUI."""
+    found = _MONTH.fullmatch(text.strip()) if isinstance(text, str) else None
+    if found is None:
+        raise _bad(text)
+    y, m = int(found.group(1)), int(found.group(2))
+    if not (1 <= m <= 12 and YEARS[0] <= y <= YEARS[1]):
         raise _bad(text)
     return y, m
 
 
 def check_month(text: str) -> str:
-    """Strictly 'YYYY-MM' (four-digit year, two-digit month): the month the user typed, validated."""
-    m = str(text).strip()
-    if not _STRICT.fullmatch(m):
-        raise _bad(text)
-    parse_month(m)
-    return m
+    """The month the user typed, validated by :func:`parse_month` and written 'YYYY-MM'."""
+    return format_month(*parse_month(text))
 
 
 def format_month(year: int, month: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from qi_station.core import domain
 from qi_station.core.clock import TZ
-from qi_station.core.months import month_bounds_utc
+from qi_station.core.months import check_month, month_bounds_utc
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -278,7 +278,7 @@ def monthly_report(
     ``hub=False``: the station report (this station's own code unless ``station`` is given).
     ``hub=True``: the province report; with ``station`` it is that station's report at the hub.
     """
-    month_bounds_utc(month)
+    month = check_month(month)  # the one month syntax, written YYYY-MM (ValidationError("month"))
     with report_connection(url_or_path) as conn:
         if not hub:
             # The station database holds only this station's requests: no station filter (it would steer
