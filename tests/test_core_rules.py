@@ -97,7 +97,14 @@ def test_cost_rules() -> None:
     assert v.parse_cost("1.5") == Decimal("1.50")
     assert v.parse_cost("0") == Decimal("0.00")
     assert v.parse_cost(None) is None
-    for bad, rule in (("-1", "non_negative"), ("1.234", "decimals"), ("abc", "number"), ("nan", "number")):
+    for bad, rule in (
+        ("-1", "non_negative"),
+        ("1.234", "decimals"),
+        ("abc", "number"),
+        ("nan", "number"),
+        ("1e400", "max"),
+        ("100000000", "max"),
+    ):
         with pytest.raises(ValidationError) as e:
             v.parse_cost(bad)
         assert e.value.rule == rule and e.value.field == "cost_saved"

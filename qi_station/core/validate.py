@@ -137,10 +137,10 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
         raise ValidationError(field, "number", f"not a number: {value!r} / 应为数字")
     if d < 0:
         raise ValidationError(field, "non_negative", "must be ≥ 0 / 不能为负数")
+    if d > Decimal("99999999.99"):  # before quantize: 1e400 would overflow the context
+        raise ValidationError(field, "max", "too large / 数值过大")
     if d != d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
         raise ValidationError(field, "decimals", "at most 2 decimal places / 最多两位小数")
-    if d > Decimal("99999999.99"):
-        raise ValidationError(field, "max", "too large / 数值过大")
     return d.quantize(Decimal("0.01"))
 
 
