@@ -86,3 +86,15 @@ def test_cli_offline_roundtrip(tmp_path: Path) -> None:
     r = run("hub", "stations", "--database-url", f"sqlite:///{tmp_path / 'none.db'}")
     assert r.returncode != 0 and "hub init" in r.stderr
     dispose_all()
+
+
+def test_cli_refuses_plain_http_elsewhere_and_hides_the_token(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run("hub", "init", "--database-url", url).returncode == 0
+    token = run("hub", "add-station", "zb01", "--name", "z", "--database-url", url).stdout.splitlines()[-1]
+    env = dict(os.environ, QI_STATION_DB=str(tmp_path / "st.db"))
+    r = run("sync", "enroll", "--hub", "http://192.0.2.10:8787", "--token", token, env=env)
+    assert r.returncode != 0 and "--insecure-http" in r.stderr and "[insecure_http]" in r.stderr
+    assert token.rsplit(".", 1)[1] not in r.stdout + r.stderr
+    r = run("hub", "serve", "--database-url", url, "--certfile", str(tmp_path / "x.crt"))
+    assert r.returncode != 0 and "--keyfile" in r.stderr

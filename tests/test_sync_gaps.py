@@ -112,7 +112,7 @@ def test_hub_status_not_adopted_is_still_recorded(env: Any) -> None:  # noqa: F8
     hub.assign(r["id"], status="accepted", priority="high")
     ledger.move_request(db, r["id"], "cancelled")  # offline: the station's own newer change wins
     conn = S.open_conn(db)
-    page = json.loads(json.dumps(hub.pull(hub.station_by_token(S.kv_get(conn, "api_token")), 0, 1000)))
+    page = json.loads(json.dumps(hub.pull(hub.station_by_token(S.api_token(conn)), 0, 1000)))
     S.apply_page(conn, page)
     conn.close()
     evs = chain(db, r["id"])
@@ -161,12 +161,12 @@ def test_horizon_410_then_snapshot_resync(env: Any) -> None:  # noqa: F811
             "X-Sync-Protocol": "2",
             "X-Sync-Schema": S.kv_get(conn, "x")
             or __import__("qi_station.sync.proto", fromlist=["x"]).schema_head(),
-            "Authorization": f"Bearer {S.kv_get(conn, 'api_token')}",
+            "Authorization": f"Bearer {S.api_token(conn)}",
         },
     )
     assert resp.status_code == 410 and resp.json()["error"] == "resync_required"
     with pytest.raises(SyncError) as ei:
-        hub.pull(hub.station_by_token(S.kv_get(conn, "api_token")), cur, 100)
+        hub.pull(hub.station_by_token(S.api_token(conn)), cur, 100)
     assert ei.value.status == 410
     res = sync(db, tc, page_size=2)  # small pages: a multi-page snapshot pass
     assert res["pending"] == 0
@@ -193,7 +193,7 @@ def test_resync_resumes_after_a_crash_and_keeps_unacked_outbox(env: Any) -> None
     r = ledger.create_request(db, request_input(4))
     conn = S.open_conn(db)
     S.start_resync(conn)  # as run_sync does on 410 (after pushing)
-    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    st = hub.station_by_token(S.api_token(conn))
     page = json.loads(json.dumps(hub.pull(st, 0, 3, resync=True)))
     assert page["more"]
     S.apply_page(conn, page)  # first page committed, then the process dies
@@ -361,7 +361,7 @@ def test_bulk_apply_rebuilds_indexes_and_rolls_back(env: Any, tmp_path: Path, mo
     indexes = rows(db, q)
     assert len(indexes) >= 4
     conn = S.open_conn(db)
-    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    st = hub.station_by_token(S.api_token(conn))
     page = json.loads(json.dumps(hub.pull(st, 0, 1000)))
     # a failure after the indexes were dropped rolls everything back, indexes included
     bad = json.loads(json.dumps(page))

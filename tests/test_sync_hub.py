@@ -21,6 +21,7 @@ from test_sync_util import (
     station_requests,
 )
 
+from qi_station.db import secrets
 from qi_station.db.engine import SCHEMA_HEAD
 from qi_station.services import ledger
 from qi_station.sync.proto import PROTOCOL, SyncError
@@ -141,9 +142,9 @@ def test_push_duplicate_lost_reply_and_gap(env: Any) -> None:
 
     conn = S.open_conn(a)
     batch = S.next_batch(conn)
-    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    st = hub.station_by_token(S.api_token(conn))
     first = hub.push(st, batch)
-    st = hub.station_by_token(S.kv_get(conn, "api_token"))
+    st = hub.station_by_token(S.api_token(conn))
     again = hub.push(st, batch)  # the reply of the first was "lost": resend is skipped by oseq
     assert first["acked_oseq"] == again["acked_oseq"] == batch[-1]["oseq"]
     assert {r["status"] for r in again["results"]} == {"duplicate"}
@@ -168,7 +169,7 @@ def test_auth_refusals(env: Any) -> None:
     hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
     assert tc.get("/sync/v1/pull", headers=hdr).status_code == 401
     assert tc.get("/sync/v1/pull", headers={**hdr, "Authorization": "Bearer nope"}).status_code == 401
-    tok_b = rows(b, "SELECT v FROM kv WHERE k='api_token'")[0][0]
+    tok_b = secrets.load(b)["api_token"]
     auth_b = {**hdr, "Authorization": f"Bearer {tok_b}"}
     row = station_requests(a)[r["id"]]
     row["s_rev"] += 5
@@ -233,7 +234,7 @@ def test_auth_refusals(env: Any) -> None:
 
 def test_versions(env: Any) -> None:
     hub, tc, dbs = env
-    tok = rows(dbs["ZB01"], "SELECT v FROM kv WHERE k='api_token'")[0][0]
+    tok = secrets.load(dbs["ZB01"])["api_token"]
     auth = {"Authorization": f"Bearer {tok}"}
     ok = tc.get(
         "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
@@ -516,15 +517,14 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         db = dbs[code]
         shift = timedelta(days=365 * years)
         real_now = timeutil.now_utc
-        monkeypatch.setattr(ledger, "env_now", lambda s=shift, f=real_now: f() + s)
-        # the station's hybrid logical clock (core.ids) reads time.time_ns: skew it too
-        monkeypatch.setattr(
-            ids.time, "time_ns", lambda s=shift: int((_time.time() + s.total_seconds()) * 1e9)
-        )
-        r = ledger.create_request(db, request_input(1, 1))
-        ledger.move_request(db, r["id"], "accepted")
-        res = sync(db, tc)
-        monkeypatch.undo()
+        # (a context, not monkeypatch.undo(): that would also undo conftest's isolated config dir)
+        with monkeypatch.context() as mp:
+            mp.setattr(ledger, "env_now", lambda s=shift, f=real_now: f() + s)
+            # the station's hybrid logical clock (core.ids) reads time.time_ns: skew it too
+            mp.setattr(ids.time, "time_ns", lambda s=shift: int((_time.time() + s.total_seconds()) * 1e9))
+            r = ledger.create_request(db, request_input(1, 1))
+            ledger.move_request(db, r["id"], "accepted")
+            res = sync(db, tc)
         hub.assign(r["id"], expert_id="e-1")
         sync(db, tc)
         h = hub_requests(hub)[r["id"]]

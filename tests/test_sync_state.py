@@ -32,6 +32,7 @@ from test_sync_util import (
 
 from qi_station.core import domain
 from qi_station.core.chain import verify_chain
+from qi_station.db import secrets
 from qi_station.services import ledger
 from qi_station.sync.proto import LIBRARY_TABLES, SyncError
 from qi_station.sync.station import apply as S
@@ -85,6 +86,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="qi_sync_ex_"))
         for f in ("hub.db", *(f"{c}.db" for c in CODES)):
             shutil.copyfile(tpl["dir"] / f, self.dir / f)
+        for c in CODES:  # the same stations: their secrets files (kept by database path) come along
+            secrets.save(self.dir / f"{c}.db", **secrets.load(tpl["dir"] / f"{c}.db"))
         self.hub = Hub(f"sqlite:///{self.dir / 'hub.db'}")
         self.db = {c: self.dir / f"{c}.db" for c in CODES}
         self.conn = {c: S.open_conn(self.db[c]) for c in CODES}
@@ -99,7 +102,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     # -- helpers -------------------------------------------------------------------------------
     def station_dict(self, code: str) -> dict[str, Any]:
-        return self.hub.station_by_token(S.kv_get(self.conn[code], "api_token"))
+        return self.hub.station_by_token(S.api_token(self.conn[code]))
 
     def hub_push(self, code: str, batch: list[dict[str, Any]]) -> dict[str, Any]:
         return wire(self.hub.push(self.station_dict(code), wire(batch)))

@@ -200,10 +200,14 @@ def backup(out: Path = typer.Option(..., "--out", help="Backup file to write."))
 def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station backup`.")) -> None:
     """Replace the station database with a backup (checked first; the old one is kept beside it)."""
     from qi_station.db.paths import resolve_db_path
-    from qi_station.services.backup import restore_db
+    from qi_station.services.backup import reenroll_hint, restore_db
 
-    kept = restore_db(file, resolve_db_path(OPTS.db))
+    db = resolve_db_path(OPTS.db)
+    kept = restore_db(file, db)
     typer.echo(f"restored from {file}" + (f"; previous database kept as {kept}" if kept else ""))
+    hint = reenroll_hint(db)
+    if hint:
+        typer.echo(hint)
 
 
 # ---- request -------------------------------------------------------------------------------

@@ -57,20 +57,23 @@ def sync_main(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     retries: int = typer.Option(5, "--retries", min=0, max=100, help="retries on network trouble"),
+    insecure_http: bool = typer.Option(
+        False, "--insecure-http", help="allow plain http:// to a hub that is not on this PC (trusted network)"
+    ),
 ) -> None:
     """Push pending changes, then pull from the hub (retries with backoff; progress on stderr)."""
     if ctx.invoked_subcommand is not None:
         return
-    _run_sync(as_json, retries)
+    _run_sync(as_json, retries, insecure_http)
 
 
 @sync_errors
-def _run_sync(as_json: bool, retries: int) -> None:
+def _run_sync(as_json: bool, retries: int, insecure_http: bool = False) -> None:
     from qi_station.sync.station.client import run_sync
 
     db = _db()
     if as_json or not sys.stderr.isatty():
-        res = run_sync(db, retries=retries)
+        res = run_sync(db, retries=retries, insecure_http=insecure_http)
     else:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn
@@ -95,7 +98,7 @@ def _run_sync(as_json: bool, retries: int) -> None:
                     tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
                 bar.update(tasks[phase], completed=done, total=total)
 
-            res = run_sync(db, progress=cb, retries=retries)
+            res = run_sync(db, progress=cb, retries=retries, insecure_http=insecure_http)
     if as_json:
         emit_json(res)
     else:
@@ -109,12 +112,22 @@ def _run_sync(as_json: bool, retries: int) -> None:
 def sync_enroll(
     token: str = typer.Option(..., "--token", help="one-time enrollment token from `hub add-station`"),
     hub: str | None = typer.Option(None, "--hub", help="hub URL; omit for offline (bundle) enrollment"),
+    cafile: Path | None = typer.Option(
+        None,
+        "--cafile",
+        help="private CA (PEM) that signed the hub's certificate; else the certificate is pinned",
+    ),
+    insecure_http: bool = typer.Option(
+        False,
+        "--insecure-http",
+        help="allow plain http:// to a hub that is not on this PC (remembered for later syncs)",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Enroll this station with the hub (online with --hub, else offline by bundle)."""
     from qi_station.sync.station.client import enroll
 
-    res = enroll(_db(), token, hub)
+    res = enroll(_db(), token, hub, cafile=cafile, insecure_http=insecure_http)
     if as_json:
         emit_json(res)
     elif res["mode"] == "online":
@@ -218,11 +231,22 @@ def hub_serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8787, "--port"),
     workers: int = typer.Option(1, "--workers", min=1, max=64),
+    certfile: Path | None = typer.Option(
+        None, "--certfile", help="TLS certificate (PEM): serve HTTPS (with --keyfile)"
+    ),
+    keyfile: Path | None = typer.Option(None, "--keyfile", help="TLS private key (PEM) for --certfile"),
 ) -> None:
-    """Serve the sync API (OpenAPI at /openapi.json)."""
+    """Serve the sync API (OpenAPI at /openapi.json); HTTPS with --certfile and --keyfile."""
     from qi_station.sync.hub.server import serve
 
-    serve(database_url, host, port, workers)
+    serve(
+        database_url,
+        host,
+        port,
+        workers,
+        certfile=str(certfile) if certfile else None,
+        keyfile=str(keyfile) if keyfile else None,
+    )
 
 
 @hub_app.command("add-station")

@@ -17,6 +17,7 @@ def backup_db(db: Path, out: Path) -> int:
             "out", "different_file", "backup file must differ from the database / 备份文件不能是数据库本身"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
+    _secrets_out(db)  # an older database may still hold the station key/token: never copy them
     tmp = out.with_name(out.name + ".part")
     src = sqlite3.connect(db)
     try:
@@ -77,5 +78,44 @@ def restore_db(file: Path, db: Path) -> Path | None:
     finally:
         src.close()
     open_db(db)  # upgrade an older backup to the current schema
+    _secrets_out(db)
     shutil.rmtree(db.with_name(db.name + ".restore-tmp"), ignore_errors=True)
     return kept
+
+
+def _secrets_out(db: Path) -> None:
+    from qi_station.db import secrets
+    from qi_station.db.engine import connect
+
+    conn = connect(db)
+    try:
+        secrets.migrate(conn)
+    finally:
+        conn.close()
+
+
+def reenroll_hint(db: Path) -> str | None:
+    """After a restore: an enrolled station whose key (and token) are not on this PC -- backups carry no
+    secrets -- must be re-enrolled. Returns what to do, or None when nothing is missing."""
+    from qi_station.db import secrets
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        kv = dict(conn.execute("SELECT k, v FROM kv WHERE k IN ('enroll_mode', 'station_code', 'hub_url')"))
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    mode = kv.get("enroll_mode")
+    if not mode:
+        return None
+    have = secrets.load(db)
+    if have.get("station_privkey") and (mode != "online" or have.get("api_token")):
+        return None
+    code = kv.get("station_code") or "CODE"
+    hub = f" --hub {kv['hub_url']}" if kv.get("hub_url") else ""
+    return (
+        f"station {code}'s key and hub token are not in backups and not on this PC: ask the hub to run "
+        f"`qi-station hub add-station {code} --name NAME --reissue`, then run "
+        f"`qi-station sync enroll{hub} --token TOKEN` here / 备份不含站点密钥，请中心重新签发注册码后重新注册"
+    )

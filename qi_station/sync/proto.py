@@ -134,3 +134,65 @@ def check_enroll_proof(enroll_hash: str, pubkey_b64: str, proof: str) -> bool:
         enroll_hash.encode("ascii"), ("enroll:" + pubkey_b64).encode("utf-8"), "sha256"
     ).hexdigest()
     return hmac.compare_digest(want, proof or "")
+
+
+# ---- proving the hub, signed replies, the wire rules -------------------------------------------------
+HUB_PROOF_PATH = "/sync/v1/prove"
+NONCE_HEADER = "X-Sync-Nonce"
+SIGNATURE_HEADER = "X-Hub-Signature"
+
+
+def hub_proof_message(nonce: str, tls_sha256: str | None) -> bytes:
+    """What the hub signs to prove it holds its key, before a station sends its enrollment token: the
+    station's fresh nonce and the SHA-256 of the TLS certificate the hub serves (so a relay that shows
+    the station another certificate cannot pass the real hub's proof on)."""
+    return f"qi-hub-proof/1\n{nonce}\n{tls_sha256 or '-'}".encode("ascii")
+
+
+def reply_message(nonce: str, body: bytes) -> bytes:
+    """What the hub signs for every reply to a station call: the call's nonce and the SHA-256 of the
+    exact body bytes (the station verifies it with the pinned hub key before it reads anything). The
+    digest, not the body: hashlib releases the GIL, so checking a page overlaps applying the last."""
+    return b"qi-hub-reply/1\n" + nonce.encode("ascii") + b"\n" + hashlib.sha256(body).digest()
+
+
+def redact(text: str, *secrets_: str | None) -> str:
+    """``text`` with every secret (and anything shaped like an enrollment token) replaced by ``***``."""
+    import re
+
+    for s in secrets_:
+        if s:
+            text = text.replace(s, "***")
+    return re.sub(r"qie1\.[^\s'\",]+", "qie1.***", text)
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    h = (host or "").strip("[]").lower()
+    if h == "localhost" or h.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def check_hub_url(url: str, insecure_http: bool = False) -> str:
+    """The hub URL, refused when it would send the token and the ledger in clear: ``http://`` is allowed
+    only to this PC (loopback) unless ``insecure_http``."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit((url or "").strip())
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise SyncError(400, "bad_url", f"hub URL must be https://HOST[:PORT] (got {url!r}) / 中心地址无效")
+    if u.scheme == "http" and not insecure_http and not is_loopback(u.hostname):
+        raise SyncError(
+            400,
+            "insecure_http",
+            f"refusing plain http:// to {u.hostname}: the token, names and phone numbers would cross the "
+            "network unencrypted and anyone on the path could read or change them. Serve the hub with "
+            "`hub serve --certfile --keyfile` and use https://, or pass --insecure-http if this network "
+            "is trusted / 明文 http 仅允许本机地址，请使用 https",
+        )
+    return url.strip().rstrip("/")

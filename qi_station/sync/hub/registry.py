@@ -15,6 +15,7 @@ from qi_station.sync.proto import (
     PROTOCOL,
     STATION_TABLES,
     SyncError,
+    hub_proof_message,
     make_enroll_token,
     parse_enroll_token,
     schema_head,
@@ -74,12 +75,21 @@ class RegistryJobs(HubBase):
                     )
                 )
             else:
-                # re-issue: a new one-time token for a station (e.g. after revoke, or a lost token)
+                # re-issue: a new one-time token for a station (e.g. after revoke, or a lost token). The
+                # old key and API token are retired NOW (a stolen or lost PC is refused over HTTP and by
+                # bundle alike); the station is "waiting" until the new token is used.
                 sid = row[0]
                 c.execute(
                     t.update()
                     .where(t.c.id == sid)
-                    .values(name=name, enroll_hash=token_hash(token), enroll_used=False, revoked=False)
+                    .values(
+                        name=name,
+                        enroll_hash=token_hash(token),
+                        enroll_used=False,
+                        revoked=False,
+                        pubkey=None,
+                        token_hash=None,
+                    )
                 )
         return {"station_id": sid, "code": code, "name": name, "token": token}
 
@@ -89,7 +99,7 @@ class RegistryJobs(HubBase):
             r = c.execute(
                 t.update()
                 .where(t.c.code == code.strip().upper())
-                .values(revoked=True, token_hash=None, enroll_hash=None)
+                .values(revoked=True, token_hash=None, enroll_hash=None, pubkey=None)
             )
             if r.rowcount == 0:
                 raise SyncError(404, "unknown_station", f"no station {code!r} at this hub")
@@ -138,6 +148,18 @@ class RegistryJobs(HubBase):
         if r["revoked"]:
             raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
         return dict(r)
+
+    def prove(self, nonce: str, tls_sha256: str | None = None) -> dict[str, Any]:
+        """Proof that this server holds the hub key (asked by a station BEFORE it sends its enrollment
+        token): the hub key signs the station's nonce and the TLS certificate this hub serves."""
+        if not nonce or len(nonce) > 200 or not nonce.isascii():
+            raise SyncError(400, "bad_nonce", "nonce must be 1-200 ASCII characters")
+        m = self.meta()
+        return {
+            "hub_pubkey": m["hub_pubkey"],
+            "tls_sha256": tls_sha256,
+            "signature": keys.sign(m["hub_privkey"], hub_proof_message(nonce, tls_sha256)),
+        }
 
     def enroll(self, token: str, pubkey: str) -> dict[str, Any]:
         """Online enrollment: one-time token + station public key -> a bearer token (stored hashed)."""

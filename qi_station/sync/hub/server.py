@@ -12,7 +12,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from qi_station.sync.hub.store import Hub
-from qi_station.sync.proto import MAX_PULL_PAGE, PROTOCOL, PULL_PAGE, SyncError, check_versions
+from qi_station.sync.proto import (
+    HUB_PROOF_PATH,
+    MAX_PULL_PAGE,
+    NONCE_HEADER,
+    PROTOCOL,
+    PULL_PAGE,
+    SIGNATURE_HEADER,
+    SyncError,
+    check_versions,
+    reply_message,
+)
 
 BIG = 2**62
 
@@ -41,6 +51,16 @@ class PushReply(BaseModel):
 class EnrollBody(BaseModel):
     token: str = Field(max_length=400)
     pubkey: str = Field(max_length=200)
+
+
+class ProveBody(BaseModel):
+    nonce: str = Field(min_length=16, max_length=200)
+
+
+class ProveReply(BaseModel):
+    hub_pubkey: str
+    tls_sha256: str | None
+    signature: str
 
 
 class EnrollReply(BaseModel):
@@ -98,8 +118,27 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def cert_sha256(certfile: str | os.PathLike[str] | None) -> str | None:
+    """SHA-256 (hex) of the DER of the first certificate in a PEM file: what a station pins."""
+    if not certfile:
+        return None
+    import hashlib
+    import ssl
+    from pathlib import Path
+
+    pem = Path(certfile).read_text(encoding="utf-8")
+    start = pem.index("-----BEGIN CERTIFICATE-----")
+    end = pem.index("-----END CERTIFICATE-----", start) + len("-----END CERTIFICATE-----")
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem[start:end])).hexdigest()
+
+
+def create_app(database_url: str | None = None, *, certfile: str | None = None) -> FastAPI:
+    """``certfile``: the TLS certificate this hub serves (its SHA-256 goes into the enrollment proof)."""
+    from fastapi.exceptions import RequestValidationError
+
     hub = Hub(database_url)
+    tls_sha256 = cert_sha256(certfile)
+    signer: dict[str, Any] = {}
     app = FastAPI(
         title="qi-station hub",
         version=f"protocol {PROTOCOL}",
@@ -110,6 +149,40 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.exception_handler(SyncError)
     def _sync_error(_req: Request, e: SyncError) -> JSONResponse:
         return JSONResponse(status_code=e.status, content=e.to_dict())
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_req: Request, e: RequestValidationError) -> JSONResponse:
+        # never echo the input back: it may hold a token
+        detail = [
+            {"loc": list(x.get("loc", ())), "msg": x.get("msg"), "type": x.get("type")} for x in e.errors()
+        ]
+        return JSONResponse(
+            status_code=422, content={"error": "invalid", "message": "invalid request", "detail": detail}
+        )
+
+    def signed(content: Any, nonce: str | None) -> Response:
+        """The reply as JSON bytes, signed over the caller's nonce with the hub key (stations verify it
+        with the key they pinned at enrollment before they use anything in it)."""
+        import json
+
+        from qi_station.sync import keys
+
+        body = (
+            content if isinstance(content, bytes) else json.dumps(content, ensure_ascii=False).encode("utf-8")
+        )
+        headers = {}
+        if nonce:
+            if "key" not in signer:
+                signer["key"] = hub.meta()["hub_privkey"]
+            headers[SIGNATURE_HEADER] = keys.sign(signer["key"], reply_message(nonce, body))
+        return Response(content=body, media_type="application/json", headers=headers)
+
+    def call_nonce(
+        x_sync_nonce: str | None = Header(default=None, alias=NONCE_HEADER, max_length=200),
+    ) -> str | None:
+        if x_sync_nonce is not None and not x_sync_nonce.isascii():
+            raise SyncError(400, "bad_nonce", "X-Sync-Nonce must be ASCII")
+        return x_sync_nonce
 
     def versions(
         x_sync_protocol: str | None = Header(default=None, max_length=20),
@@ -130,18 +203,30 @@ def create_app(database_url: str | None = None) -> FastAPI:
     def info() -> Any:
         return hub.require().info()
 
+    @app.post(HUB_PROOF_PATH, response_model=ProveReply, responses=ERRORS)
+    def prove(body: ProveBody) -> Any:
+        """The hub signs the station's nonce (and its TLS certificate's SHA-256) with the hub key: a
+        station checks this against the key fingerprint in its token before it sends the token."""
+        return hub.require().prove(body.nonce, tls_sha256)
+
     @app.post("/sync/v1/enroll", response_model=EnrollReply, responses=ERRORS)
-    def enroll(body: EnrollBody, v: tuple[str | None, str | None] = Depends(versions)) -> Any:
-        return hub.enroll(body.token, body.pubkey)
+    def enroll(
+        body: EnrollBody,
+        v: tuple[str | None, str | None] = Depends(versions),
+        nonce: str | None = Depends(call_nonce),
+    ) -> Any:
+        return signed(hub.enroll(body.token, body.pubkey), nonce)
 
     @app.post("/sync/v1/push", response_model=PushReply, responses=ERRORS)
     def push(
         body: PushBody,
         v: tuple[str | None, str | None] = Depends(versions),
         st: dict[str, Any] = Depends(station),
+        nonce: str | None = Depends(call_nonce),
     ) -> Any:
         batch = [c.model_dump() for c in body.batch]
-        return hub.push(st, batch, protocol=v[0], schema=v[1], station_now_ms=body.station_now_ms)
+        out = hub.push(st, batch, protocol=v[0], schema=v[1], station_now_ms=body.station_now_ms)
+        return signed(PushReply(**out).model_dump(), nonce)
 
     @app.get(
         "/sync/v1/pull", responses={200: {"content": {"application/json": {"schema": PULL_SCHEMA}}}, **ERRORS}
@@ -155,11 +240,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
         ),
         v: tuple[str | None, str | None] = Depends(versions),
         st: dict[str, Any] = Depends(station),
+        nonce: str | None = Depends(call_nonce),
     ) -> Response:
         body = hub.pull_json(
             st, since, limit, protocol=v[0], schema=v[1], station_now_ms=station_now_ms, resync=resync
         )
-        return Response(content=body, media_type="application/json")
+        return signed(body, nonce)
 
     @app.get(
         "/sync/v1/restore",
@@ -171,9 +257,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
         limit: int = Query(default=PULL_PAGE, ge=1, le=MAX_PULL_PAGE),
         v: tuple[str | None, str | None] = Depends(versions),
         st: dict[str, Any] = Depends(station),
+        nonce: str | None = Depends(call_nonce),
     ) -> Any:
         """The station's own rows, to rebuild a lost station database after re-enrollment."""
-        return hub.restore(st, table, after, limit)
+        return signed(hub.restore(st, table, after, limit), nonce)
 
     return app
 
@@ -193,16 +280,33 @@ RESTORE_SCHEMA = {
 
 
 def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` with several workers (the URL comes from QI_HUB_DATABASE_URL)."""
-    return create_app(os.environ.get("QI_HUB_DATABASE_URL"))
+    """Factory for ``uvicorn --factory`` with several workers (the URL comes from QI_HUB_DATABASE_URL,
+    the served certificate from QI_HUB_CERTFILE)."""
+    return create_app(os.environ.get("QI_HUB_DATABASE_URL"), certfile=os.environ.get("QI_HUB_CERTFILE"))
 
 
-def serve(database_url: str | None, host: str = "127.0.0.1", port: int = 8787, workers: int = 1) -> None:
+def serve(
+    database_url: str | None,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    workers: int = 1,
+    *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> None:
+    """Serve the sync API; HTTPS with ``certfile`` and ``keyfile`` (PEM)."""
     import uvicorn
 
+    if bool(certfile) != bool(keyfile):
+        raise SyncError(400, "bad_tls", "--certfile and --keyfile go together")
     hub = Hub(database_url).require()
     hub.purge_tombstones()  # tombstones older than TOMBSTONE_DAYS (QI_HUB_TOMBSTONE_DAYS)
     os.environ["QI_HUB_DATABASE_URL"] = hub.url
+    tls: dict[str, Any] = {}
+    if certfile:
+        cert_sha256(certfile)  # a readable PEM certificate, or a clear error now
+        os.environ["QI_HUB_CERTFILE"] = str(certfile)
+        tls = {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
     if workers > 1:
         uvicorn.run(
             "qi_station.sync.hub.server:app_from_env",
@@ -211,6 +315,7 @@ def serve(database_url: str | None, host: str = "127.0.0.1", port: int = 8787, w
             port=port,
             workers=workers,
             log_level="warning",
+            **tls,
         )
     else:
-        uvicorn.run(create_app(hub.url), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(hub.url, certfile=certfile), host=host, port=port, log_level="warning", **tls)

@@ -22,10 +22,13 @@ _COLS: dict[tuple[str, str], list[str]] = {}
 
 
 def open_conn(db: str | Path) -> sqlite3.Connection:
+    from qi_station.db import secrets
     from qi_station.db.engine import connect, open_db
 
     p = open_db(db)
-    return connect(p)
+    conn = connect(p)
+    secrets.migrate(conn)  # an older version kept the key and token in kv: move them out
+    return conn
 
 
 @contextmanager
@@ -66,20 +69,31 @@ def station_code(conn: sqlite3.Connection) -> str | None:
     return r[0] if r else kv_get(conn, "station_code")
 
 
-def ensure_keys(conn: sqlite3.Connection) -> tuple[str, str]:
-    """This station's Ed25519 keypair, kept in kv (it travels with the database backup)."""
-    priv, pub = kv_get(conn, "station_privkey"), kv_get(conn, "station_pubkey")
-    if priv and pub:
-        return priv, pub
+def signing_key(conn: sqlite3.Connection) -> tuple[str, str]:
+    """This station's Ed25519 keypair (private_b64, public_b64), made on first use. Kept in the station
+    secrets file (:mod:`qi_station.db.secrets`), never in the database: THE accessor for the key."""
+    from qi_station.db import secrets
+
+    db = secrets.db_file(conn)
+    got = secrets.load(db)
+    if got.get("station_privkey") and got.get("station_pubkey"):
+        return got["station_privkey"], got["station_pubkey"]
     from qi_station.sync import keys
 
     priv, pub = keys.generate()
-    with tx(conn):
-        if kv_get(conn, "station_privkey"):  # another process won the race
-            return kv_get(conn, "station_privkey") or "", kv_get(conn, "station_pubkey") or ""
-        kv_set(conn, "station_privkey", priv)
-        kv_set(conn, "station_pubkey", pub)
+    with tx(conn):  # the database write lock serialises two processes making the first key
+        got = secrets.load(db)
+        if got.get("station_privkey") and got.get("station_pubkey"):
+            return got["station_privkey"], got["station_pubkey"]
+        secrets.save(db, station_privkey=priv, station_pubkey=pub)
     return priv, pub
+
+
+def api_token(conn: sqlite3.Connection) -> str | None:
+    """The bearer token the hub gave at online enrollment (from the secrets file), or None."""
+    from qi_station.db import secrets
+
+    return secrets.load(secrets.db_file(conn)).get("api_token")
 
 
 def pending(conn: sqlite3.Connection) -> int:

@@ -24,95 +24,15 @@ from qi_station.sync.proto import (
     PULL_PAGE,
     PUSH_BATCH,
     SyncError,
+    check_hub_url,
     enroll_proof,
     parse_enroll_token,
     schema_head,
 )
 from qi_station.sync.station import apply as S
+from qi_station.sync.station.wire import HubClient, TransientError, prove_hub
 
 Progress = Callable[[str, int, "int | None"], None]
-
-
-class TransientError(Exception):
-    """Network trouble or a 5xx/503: retried with backoff."""
-
-
-class HubClient:
-    def __init__(
-        self, url: str, token: str | None = None, *, http: Any = None, timeout: float = 60.0
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.token = token
-        self._own = http is None
-        if http is None:
-            import httpx
-
-            http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
-        self.http = http
-
-    def close(self) -> None:
-        if self._own:
-            self.http.close()
-
-    def _headers(self) -> dict[str, str]:
-        h = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": schema_head()}
-        if self.token:
-            h["Authorization"] = f"Bearer {self.token}"
-        return h
-
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
-        import httpx
-
-        try:
-            r = self.http.request(method, path, headers=self._headers(), **kw)
-        except httpx.HTTPError as e:
-            raise TransientError(f"cannot reach the hub at {self.url}: {e}") from None
-        if r.status_code >= 500:
-            raise TransientError(f"hub error {r.status_code}: {r.text[:200]}")
-        try:
-            data = r.json()
-        except ValueError:
-            raise TransientError(
-                f"hub sent a damaged reply ({r.status_code}, {len(r.content)} bytes)"
-            ) from None
-        if r.status_code >= 400:
-            if r.status_code == 503:
-                raise TransientError(str(data))
-            if isinstance(data, dict) and "error" in data:
-                extra = {k: v for k, v in data.items() if k not in ("error", "message")}
-                raise SyncError(r.status_code, str(data["error"]), str(data.get("message")), **extra)
-            raise SyncError(
-                r.status_code, "refused", f"hub refused the call ({r.status_code}): {str(data)[:300]}"
-            )
-        return data
-
-    def info(self) -> dict[str, Any]:
-        return dict(self._call("GET", "/sync/v1/info"))
-
-    def enroll(self, token: str, pubkey: str) -> dict[str, Any]:
-        return dict(self._call("POST", "/sync/v1/enroll", json={"token": token, "pubkey": pubkey}))
-
-    def restore(self, table: str, after: str, limit: int = PULL_PAGE) -> dict[str, Any]:
-        return dict(
-            self._call("GET", "/sync/v1/restore", params={"table": table, "after": after, "limit": limit})
-        )
-
-    def push(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(
-            self._call(
-                "POST", "/sync/v1/push", json={"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
-            )
-        )
-
-    def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "since": since,
-            "limit": limit,
-            "station_now_ms": time.time_ns() // 1_000_000,
-        }
-        if resync:
-            params["resync"] = "true"
-        return dict(self._call("GET", "/sync/v1/pull", params=params))
 
 
 # ---- status -----------------------------------------------------------------------------------
@@ -157,23 +77,39 @@ def _check_local_code(db_path: Path, code: str) -> None:
 
 
 def enroll(
-    db_path: str | Path | None, token: str, hub: str | None = None, *, http: Any = None
+    db_path: str | Path | None,
+    token: str,
+    hub: str | None = None,
+    *,
+    http: Any = None,
+    cafile: str | Path | None = None,
+    insecure_http: bool = False,
 ) -> dict[str, Any]:
-    """Online (``hub`` given): post our public key with the one-time token, get a bearer token, pin the hub
-    key (its fingerprint is in the token). Offline: remember proof of the token; the first up bundle
-    carries it and the hub's reply bundle pins the hub key."""
+    """Online (``hub`` given): first make the server prove it holds the hub key whose fingerprint the
+    token carries (and, over https, that it serves the certificate this PC met), and only then post our
+    public key with the one-time token; get a bearer token (kept in the secrets file), pin the hub key and
+    the certificate (or trust ``cafile``). Offline: remember proof of the token; the first up bundle
+    carries it and the hub's reply bundle pins the hub key.
+
+    ``http``: an injected client (the tests' in-process transport); the http:// rule applies to real
+    connections this function opens itself."""
+    import json
+
+    from qi_station.db import secrets
     from qi_station.db.engine import open_db
     from qi_station.services.station import init_station
-    from qi_station.sync import keys
 
     code, fp, _ = parse_enroll_token(token)
     p = open_db(db_path)
     _check_local_code(p, code)
     conn = S.open_conn(p)
     try:
-        _priv, pub = S.ensure_keys(conn)
+        _priv, pub = S.signing_key(conn)
         if hub:
-            cl = HubClient(hub, http=http)
+            url = check_hub_url(hub, insecure_http) if http is None else hub.rstrip("/")
+            ca_pem = Path(cafile).read_text(encoding="utf-8") if cafile else None
+            hub_pub, tls = prove_hub(url, fp, http=http, cafile_pem=ca_pem)
+            cl = HubClient(url, http=http, hub_pubkey=hub_pub, tls=tls)
             try:
                 try:
                     got = cl.enroll(token.strip(), pub)
@@ -181,25 +117,31 @@ def enroll(
                     raise SyncError(503, "unreachable", str(e)) from None
             finally:
                 cl.close()
-            if keys.fingerprint(got["hub_pubkey"]) != fp:
+            if got.get("hub_pubkey") != hub_pub:
                 raise SyncError(
                     400,
                     "hub_key_mismatch",
                     "the hub's key does not match the enrollment token (wrong hub?) / 中心密钥与注册码不符",
                 )
             init_station(p, code=code, name=got.get("station_name") or None)
+            secrets.save(secrets.db_file(conn), api_token=got["api_token"])
             with S.tx(conn):
                 for k, v in (
-                    ("hub_url", hub.rstrip("/")),
-                    ("api_token", got["api_token"]),
+                    ("hub_url", url),
                     ("hub_id", got["hub_id"]),
-                    ("hub_pubkey", got["hub_pubkey"]),
+                    ("hub_pubkey", hub_pub),
                     ("hub_fp", fp),
                     ("station_id", got["station_id"]),
                     ("enroll_mode", "online"),
                     ("station_code", code),
                 ):
                     S.kv_set(conn, k, v)
+                S.kv_del(conn, "hub_tls")
+                S.kv_del(conn, "insecure_http")
+                if tls:
+                    S.kv_set(conn, "hub_tls", json.dumps(tls))
+                if insecure_http:
+                    S.kv_set(conn, "insecure_http", 1)
                 S.kv_del(conn, "enroll_proof")
                 # a re-enrollment on a fresh database: the hub holds this station's rows -> restore them
                 if (
@@ -210,11 +152,13 @@ def enroll(
             out: dict[str, Any] = {
                 "station": code,
                 "station_id": got["station_id"],
-                "hub": hub,
+                "hub": url,
                 "mode": "online",
             }
+            if tls:
+                out["tls"] = tls["mode"]
             if S.kv_get(conn, "restore_pending") == "1":
-                cl = HubClient(hub, got["api_token"], http=http)
+                cl = hub_client(conn, http=http, insecure_http=insecure_http)
                 try:
                     out["restored"] = restore_all(conn, cl)
                 except TransientError as e:  # kept pending: `qi-station sync` finishes it first
@@ -235,6 +179,36 @@ def enroll(
         }
     finally:
         conn.close()
+
+
+def hub_client(conn: Any, *, http: Any = None, insecure_http: bool = False) -> HubClient:
+    """The client for this enrolled station: its URL (the http:// rule applied to real connections;
+    ``--insecure-http`` given now or at enrollment), its token from the secrets file, the pinned hub key
+    and TLS settings."""
+    import json
+
+    url, token = S.kv_get(conn, "hub_url"), S.api_token(conn)
+    if not url:
+        raise SyncError(
+            400,
+            "not_enrolled",
+            "this station is not enrolled online: run `qi-station sync enroll --hub URL --token TOKEN` / 尚未注册",
+        )
+    code = S.kv_get(conn, "station_code") or "CODE"
+    if not token or not S.kv_get(conn, "hub_pubkey"):
+        raise SyncError(
+            400,
+            "not_enrolled",
+            "this station's hub token is not on this PC (a restored backup carries no key or token): ask the "
+            f"hub for `qi-station hub add-station {code} --name NAME --reissue`, then run "
+            f"`qi-station sync enroll --hub {url} --token TOKEN` / 本机没有站点令牌，请重新注册",
+        )
+    if http is None:
+        url = check_hub_url(url, insecure_http or S.kv_get(conn, "insecure_http") == "1")
+    tls = S.kv_get(conn, "hub_tls")
+    return HubClient(
+        url, token, http=http, hub_pubkey=S.kv_get(conn, "hub_pubkey"), tls=json.loads(tls) if tls else None
+    )
 
 
 # ---- rebuild a lost station database --------------------------------------------------------------
@@ -369,25 +343,20 @@ def run_sync(
     page_size: int = PULL_PAGE,
     batch_size: int = PUSH_BATCH,
     sleep: Callable[[float], None] = time.sleep,
+    insecure_http: bool = False,
 ) -> dict[str, Any]:
     """Push the outbox, then pull; network trouble is retried with exponential backoff (a refused call is
-    not). Each step is idempotent, so a retry after any crash or lost reply is safe."""
+    not). Each step is idempotent, so a retry after any crash or lost reply is safe. Every reply is
+    checked against the hub key pinned at enrollment before it is applied."""
     import os
 
     page_size = int(os.environ.get("QI_SYNC_PAGE", page_size))
     batch_size = int(os.environ.get("QI_SYNC_PUSH_BATCH", batch_size))
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
-        url, token = S.kv_get(conn, "hub_url"), S.kv_get(conn, "api_token")
-        if not url or not token:
-            raise SyncError(
-                400,
-                "not_enrolled",
-                "this station is not enrolled online: run `qi-station sync enroll --hub URL --token TOKEN` / 尚未注册",
-            )
+        cl = hub_client(conn, http=http, insecure_http=insecure_http)
         log_id = S.log_start(conn, "http")
         pushed = pulled = 0
-        cl = HubClient(url, token, http=http)
         attempt = 0
         try:
             while True:
@@ -455,7 +424,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
                 "not_enrolled",
                 "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册",
             )
-        priv, pub = S.ensure_keys(conn)
+        priv, pub = S.signing_key(conn)
         S.fix_oseq(conn)
         conn.execute("BEGIN")  # one consistent read of outbox + cursor
         try:
