@@ -29,7 +29,10 @@ app = typer.Typer(
 request_app = typer.Typer(help="Request ledger 服务台账.", no_args_is_help=True)
 library_app = typer.Typer(help="The four libraries and enterprises 四库.", no_args_is_help=True)
 app.add_typer(request_app, name="request")
+demo_app = typer.Typer(help="The demo data 演示数据.", no_args_is_help=True)
+app.add_typer(request_app, name="request")
 app.add_typer(library_app, name="library")
+app.add_typer(demo_app, name="demo")
 
 
 def _mount_optional() -> None:
@@ -149,6 +152,21 @@ def _demo_summary(res: dict[str, Any]) -> str:
         return "demo data already loaded / 演示数据已存在"
     parts = ", ".join(f"{k} {v}" for k, v in res.items() if isinstance(v, int) and not isinstance(v, bool))
     return f"demo data loaded / 已载入演示数据: {parts}"
+
+
+@demo_app.command("remove")
+@handle_errors
+def demo_remove(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Delete every demo row (requests, events, referrals, enterprises, library rows from the demo);
+    real work is never touched."""
+    from qi_station.devtools.demo import remove_demo
+
+    res = remove_demo(station_db())
+    if as_json:
+        emit_json(res)
+        return
+    parts = ", ".join(f"{k} {v}" for k, v in res.items())
+    typer.echo(f"demo data removed / 已删除演示数据: {parts}")
 
 
 @app.command("generate")

@@ -138,7 +138,17 @@ def write_outbox(
     row: Mapping[str, Any] | str,
     station_code: str,
 ) -> None:
-    """One outbox row: ``row_json`` is the canonical JSON of the whole row (or the given JSON text)."""
+    """One outbox row: ``row_json`` is the canonical JSON of the whole row (or the given JSON text).
+    A change of demo data (:func:`is_demo`: a demo request, its events and referrals, a demo enterprise)
+    writes nothing: demo rows stay on this PC."""
+    if table in ("request", "enterprise"):
+        owner, kind = row_id, table
+    elif table in ("request_event", "referral") and isinstance(row, Mapping):
+        owner, kind = str(row.get("request_id") or ""), "request"
+    else:
+        owner, kind = "", ""
+    if owner and is_demo(conn, kind, owner):
+        return
     execute(
         conn,
         "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) "
@@ -152,6 +162,58 @@ def write_outbox(
             "at": to_db(env_now()),
         },
     )
+
+
+# ---- demo rows -----------------------------------------------------------------------------------
+#: kv row listing the demo data ``init --demo`` loaded: ``{"request": [ids], "enterprise": [ids]}``
+DEMO_ROWS = "demo_rows"
+
+
+def is_demo(conn: Any, kind: str, row_id: str) -> bool:
+    """Is this request / enterprise demo data (listed in ``kv demo_rows``)? One indexed kv read when
+    the station never loaded the demo."""
+    return (
+        fetch_one(
+            conn,
+            "SELECT 1 FROM kv, json_each(kv.v, '$.' || :t) j WHERE kv.k = :k AND j.value = :id",
+            {"k": DEMO_ROWS, "t": kind, "id": row_id},
+        )
+        is not None
+    )
+
+
+def demo_rows(conn: Any) -> dict[str, list[str]]:
+    import json
+
+    r = fetch_one(conn, "SELECT v FROM kv WHERE k = :k", {"k": DEMO_ROWS})
+    got = json.loads(r[0]) if r else {}
+    return {"request": list(got.get("request") or []), "enterprise": list(got.get("enterprise") or [])}
+
+
+def set_demo_rows(conn: Any, rows: Mapping[str, Iterable[str]]) -> None:
+    """Write the demo list (an empty list removes the marker)."""
+    got = {k: sorted(set(v)) for k, v in rows.items() if v}
+    if not got:
+        execute(conn, "DELETE FROM kv WHERE k = :k", {"k": DEMO_ROWS})
+        return
+    execute(
+        conn,
+        "INSERT INTO kv (k, v) VALUES (:k, :v) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+        {"k": DEMO_ROWS, "v": canonical(got)},
+    )
+
+
+def _adopt_demo_enterprise(conn: Any, enterprise_id: str | None, station_code: str) -> None:
+    """Real work on a demo enterprise makes it real: it leaves the demo list and goes to the outbox
+    whole (the hub needs it before the request that refers to it)."""
+    if not enterprise_id or not is_demo(conn, "enterprise", enterprise_id):
+        return
+    got = demo_rows(conn)
+    got["enterprise"] = [e for e in got["enterprise"] if e != enterprise_id]
+    set_demo_rows(conn, got)
+    row = fetch_dict(conn, "SELECT * FROM enterprise WHERE id = :id", {"id": enterprise_id})
+    if row is not None:
+        write_outbox(conn, "enterprise", enterprise_id, "upsert", row, station_code)
 
 
 # ---- events --------------------------------------------------------------------------------------
@@ -265,7 +327,9 @@ def insert_request(
 ) -> None:
     """Insert a whole request row (every column), append ``event`` (keyword arguments of
     :func:`append_event`) to its chain, and write the request's outbox row LAST: every ledger
-    transaction's outbox rows end with its request row (``sync.station.apply.next_batch`` cuts there)."""
+    transaction's outbox rows end with its request row (``sync.station.apply.next_batch`` cuts there).
+    A real request on a demo enterprise makes that enterprise real (:func:`_adopt_demo_enterprise`)."""
+    _adopt_demo_enterprise(conn, row.get("enterprise_id"), station_code)
     insert_row(conn, "request", row)
     if event is not None:
         append_event(conn, row["id"], station_code, **event)

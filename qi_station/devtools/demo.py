@@ -18,7 +18,9 @@ What goes in, in ONE transaction (a crash or an error leaves nothing half-loaded
 - this station's row if there is none yet (the defaults of ``services.station.ensure_station``).
 
 Demo rows are NOT written to the outbox: they are sample data, not station changes to push to the
-hub. Bulk writes only (``db.write``'s ``executemany`` on a plain ``sqlite3`` connection).
+hub. The requests and enterprises loaded are listed in ``kv demo_rows`` (``db.write.DEMO_ROWS``), so
+later changes to them are not pushed either (``db.write.write_outbox``) and ``qi-station demo remove``
+(:func:`remove_demo`) deletes them, never real work. Bulk writes only (``db.write``'s ``executemany`` on a plain ``sqlite3`` connection).
 
 Idempotent: on a database that already has the demo library nothing is written and the result is
 ``{"skipped": True, ...}``. Deterministic: the same ``seed`` and ``today`` give the same rows.
@@ -159,6 +161,7 @@ def load_demo(
 
             counters = write.ledger_counters(conn, code)
             n_req = n_ev = n_ref = 0
+            demo_ids: list[str] = []
             for b in synth_requests(
                 rng,
                 requests,
@@ -171,12 +174,22 @@ def load_demo(
                 describe=True,
             ):
                 write.insert_rows(conn, "request", REQUEST_COLUMNS, b.requests)
+                demo_ids.extend(str(r[0]) for r in b.requests)
                 write.insert_rows(conn, "request_event", write.EVENT_COLUMNS, b.events)
                 write.insert_rows(conn, "referral", write.REFERRAL_COLUMNS, b.referrals)
                 n_req += len(b.requests)
                 n_ev += len(b.events)
                 n_ref += len(b.referrals)
             write.set_ledger_counters(conn, counters)
+            # marked as demo: never pushed (db.write.write_outbox), removable (remove_demo)
+            old = write.demo_rows(conn)
+            write.set_demo_rows(
+                conn,
+                {
+                    "request": old["request"] + demo_ids,
+                    "enterprise": old["enterprise"] + [str(r["id"]) for r in rows],
+                },
+            )
             conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (DEMO_KEY, g.fmt_ms(now_ms)))
             counts.update(requests=n_req, events=n_ev, referrals=n_ref)
             counts["overdue"] = conn.execute(
@@ -194,3 +207,77 @@ def load_demo(
     counts["station_code"] = code
     counts["today"] = day0.isoformat()
     return counts
+
+
+_LIBRARY = ("expert", "institution", "equipment", "project")
+
+
+def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[str, int]:
+    """Delete every demo row, in ONE transaction: the demo requests with their events and referrals,
+    the demo enterprises no real request refers to, and the demo library rows (ids from ``data/demo``)
+    the hub never sent (``seq = 0``) and no real referral names. Real work is never touched; the
+    ledger counters stay where they are (a number is never reused). Returns counts per table."""
+    from qi_station.db.engine import connect, open_db
+
+    path = open_db(db_path)
+    try:
+        data = read_demo(data_dir)
+    except Exception:  # noqa: BLE001 - without the files only the marked rows go
+        data = {}
+    conn = connect(path)
+    counts: dict[str, int] = {}
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            marked = write.demo_rows(conn)
+            reqs = canonical_list(marked["request"])
+            n = {"ids": reqs}
+            counts["referral"] = conn.execute(
+                "DELETE FROM referral WHERE request_id IN (SELECT value FROM json_each(:ids))", n
+            ).rowcount
+            counts["outbox"] = conn.execute(
+                "DELETE FROM outbox WHERE table_name = 'request' AND row_id IN (SELECT value FROM json_each(:ids))",
+                n,
+            ).rowcount
+            # request_event is append-only (triggers): lifted for this one transaction, then restored
+            trig = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'request_event'"
+            ).fetchall()
+            for name, _sql in trig:
+                conn.execute(f'DROP TRIGGER "{name}"')
+            counts["request_event"] = conn.execute(
+                "DELETE FROM request_event WHERE request_id IN (SELECT value FROM json_each(:ids))", n
+            ).rowcount
+            for _name, sql in trig:
+                conn.execute(sql)
+            counts["request"] = conn.execute(
+                "DELETE FROM request WHERE id IN (SELECT value FROM json_each(:ids))", n
+            ).rowcount
+            counts["enterprise"] = conn.execute(
+                "DELETE FROM enterprise WHERE id IN (SELECT value FROM json_each(:ids)) "
+                "AND id NOT IN (SELECT enterprise_id FROM request WHERE enterprise_id IS NOT NULL)",
+                {"ids": canonical_list(marked["enterprise"])},
+            ).rowcount
+            for table in _LIBRARY:
+                ids = canonical_list([str(r["id"]) for r in data.get(KIND_FILES[table], [])])
+                counts[table] = conn.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT value FROM json_each(:ids)) AND seq = 0 "
+                    "AND id NOT IN (SELECT item_id FROM referral WHERE kind = :k)",
+                    {"ids": ids, "k": table},
+                ).rowcount
+            write.set_demo_rows(conn, {})
+            conn.execute("DELETE FROM kv WHERE k = ?", (DEMO_KEY,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    return counts
+
+
+def canonical_list(ids: list[str]) -> str:
+    import json
+
+    return json.dumps(ids)

@@ -96,6 +96,17 @@ def api_token(conn: sqlite3.Connection) -> str | None:
     return secrets.load(secrets.db_file(conn)).get("api_token")
 
 
+def real_requests(conn: sqlite3.Connection) -> int:
+    """Requests that are not demo data (``db.write.DEMO_ROWS``)."""
+    return int(
+        conn.execute(
+            "SELECT COUNT(*) FROM request WHERE id NOT IN (SELECT j.value FROM kv, "
+            "json_each(kv.v, '$.request') j WHERE kv.k = ?)",
+            (write.DEMO_ROWS,),
+        ).fetchone()[0]
+    )
+
+
 def pending(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 

@@ -62,7 +62,7 @@ def _check_local_code(db_path: Path, code: str) -> None:
     conn = S.open_conn(db_path)
     try:
         cur = S.station_code(conn)
-        nreq = conn.execute("SELECT COUNT(*) FROM request").fetchone()[0]
+        nreq = S.real_requests(conn)  # demo requests stay local under the code they were made with
         if cur and cur != code and nreq:
             raise SyncError(
                 400,
@@ -144,10 +144,7 @@ def enroll(
                     S.kv_set(conn, "insecure_http", 1)
                 S.kv_del(conn, "enroll_proof")
                 # a re-enrollment on a fresh database: the hub holds this station's rows -> restore them
-                if (
-                    int(got.get("own_requests") or 0)
-                    and not conn.execute("SELECT COUNT(*) FROM request").fetchone()[0]
-                ):
+                if int(got.get("own_requests") or 0) and not S.real_requests(conn):
                     S.kv_set(conn, "restore_pending", 1)
             out: dict[str, Any] = {
                 "station": code,
