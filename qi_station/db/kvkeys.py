@@ -10,3 +10,6 @@ from __future__ import annotations
 ACKED_OSEQ = "acked_oseq"
 #: when the last sync finished successfully (naive UTC, as stored)
 LAST_SUCCESS = "last_success"
+#: set by ``restore`` on an enrolled station: the next sync first catches up with the hub
+#: (``sync.station.heal.heal_station_behind``), so no outbox or ledger number is reused
+STATION_RESTORED = "station_restored"

@@ -79,6 +79,7 @@ def restore_db(file: Path, db: Path) -> Path | None:
         src.close()
     open_db(db)  # upgrade an older backup to the current schema
     _secrets_out(db)
+    _mark_restored(db)
     shutil.rmtree(db.with_name(db.name + ".restore-tmp"), ignore_errors=True)
     return kept
 
@@ -90,6 +91,21 @@ def _secrets_out(db: Path) -> None:
     conn = connect(db)
     try:
         secrets.migrate(conn)
+    finally:
+        conn.close()
+
+
+def _mark_restored(db: Path) -> None:
+    """An enrolled station restored from a backup may be behind the hub: the next sync catches up
+    before it pushes (``kvkeys.STATION_RESTORED``)."""
+    from qi_station.db import kvkeys
+    from qi_station.db.engine import connect
+
+    conn = connect(db)
+    try:
+        if conn.execute("SELECT 1 FROM kv WHERE k = 'enroll_mode'").fetchone():
+            with conn:
+                conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, '1')", (kvkeys.STATION_RESTORED,))
     finally:
         conn.close()
 

@@ -57,6 +57,8 @@ class PushJobs(HubBase):
                 results.append({"oseq": ch["oseq"], "status": "duplicate"})
             else:
                 fresh.append(ch)
+        if results:
+            self._check_duplicates(c, [ch for ch in batch if ch["oseq"] <= acked], acked)
         expect = acked + 1
         seen: set[int] = set()
         for ch in fresh:
@@ -242,3 +244,25 @@ class PushJobs(HubBase):
         st["acked_oseq"] = new_ack
         results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
         return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
+
+    def _check_duplicates(self, c: Connection, dups: list[dict[str, Any]], acked: int) -> None:
+        """Changes at or below the ack are duplicates only if the hub holds their rows: a new event or
+        request under an old oseq means the station lost its history (restored from an older backup).
+        Refused with ``station_behind`` and our ack, so the station heals (``sync.station.heal``) instead
+        of dropping work the hub never saw."""
+        import sqlalchemy as sa
+
+        for table in ("request_event", "request"):
+            ids = sorted({str((ch.get("row") or {}).get("id")) for ch in dups if ch.get("table") == table})
+            t = core_table(table)
+            have: set[str] = set()
+            for chunk in chunks(ids, 500):
+                have.update(r[0] for r in c.execute(sa.select(t.c.id).where(t.c.id.in_(chunk))))
+            if set(ids) - have:
+                raise SyncError(
+                    409,
+                    "station_behind",
+                    f"changes numbered at or below {acked} that this hub never received: the station was "
+                    "restored from an older copy and must catch up first / 站点数据比中心旧，需先恢复",
+                    acked_oseq=acked,
+                )

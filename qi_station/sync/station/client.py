@@ -30,6 +30,7 @@ from qi_station.sync.proto import (
     schema_head,
 )
 from qi_station.sync.station import apply as S
+from qi_station.sync.station import heal
 from qi_station.sync.station.wire import HubClient, TransientError, prove_hub
 
 Progress = Callable[[str, int, "int | None"], None]
@@ -217,25 +218,9 @@ def restore_all(
     the hub's ack of the old outbox and the outbox sequence above it (so nothing collides or is
     re-pushed wrongly). Idempotent: rows already here are kept; nothing is written to the outbox."""
     from qi_station.db import write
-    from qi_station.sync.proto import STATION_TABLES
+    from qi_station.sync.station.heal import fetch_own, move_outbox_above
 
-    fetched: dict[str, tuple[list[str], list[list[Any]]]] = {}
-    acked = 0
-    done = 0
-    for t in STATION_TABLES:  # foreign-key order: enterprise, request, request_event, referral
-        after, cols, got = "", [], []
-        while True:
-            page = cl.restore(t, after, page_size)
-            cols = list(page["cols"])
-            got.extend(page["rows"])
-            acked = max(acked, int(page.get("acked_oseq") or 0))
-            done += len(page["rows"])
-            if progress:
-                progress("restore", done, None)
-            if not page["more"] or not page["rows"]:
-                break
-            after = str(page["last"])
-        fetched[t] = (cols, got)
+    fetched, acked = fetch_own(cl, progress, page_size)
     counts: dict[str, int] = {}
     with S.tx(conn):
         for t, (cols, got) in fetched.items():
@@ -248,14 +233,7 @@ def restore_all(
         code = S.station_code(conn) or ""
         # the ledger counters continue after every number restored
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))
-        if acked > S.kv_int(conn, kvkeys.ACKED_OSEQ):
-            S.kv_set(conn, kvkeys.ACKED_OSEQ, acked)
-        acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
-        # new changes get oseq > the hub's ack (AUTOINCREMENT continues from sqlite_sequence)
-        if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'outbox'").fetchone() is None:
-            conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)", (acked,))
-        else:
-            conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'outbox'", (acked,))
+        move_outbox_above(conn, acked)  # new changes get oseq > the hub's ack
         S.kv_del(conn, "restore_pending")
     S.fix_oseq(conn)  # rows written on this fresh database before the restore move above the ack
     return counts
@@ -319,7 +297,10 @@ def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_si
             item = q.get()
             if isinstance(item, BaseException):
                 raise item
-            res = S.apply_page(conn, item, acked=int(item.get("acked_oseq") or 0))
+            hub_ack = int(item.get("acked_oseq") or 0)
+            if hub_ack < S.kv_int(conn, kvkeys.ACKED_OSEQ):  # the hub lost changes we sent (restored)
+                raise SyncError(409, "hub_behind", "the hub is behind this station", acked_oseq=hub_ack)
+            res = S.apply_page(conn, item, acked=hub_ack)
             n += res["applied"]
             if progress:
                 progress("pull", int(item["next"]), int(item.get("head") or 0) or None)
@@ -328,6 +309,35 @@ def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_si
     finally:
         stop.set()
         th.join(120)
+
+
+def _pull(conn: Any, cl: HubClient, progress: Progress | None, page_size: int, batch_size: int) -> int:
+    try:
+        return pull_all(conn, cl, progress, page_size)
+    except SyncError as e:
+        if e.code != "resync_required":
+            raise
+    # below the hub's tombstone horizon: outbox first, then a full snapshot pass
+    # (library rows the snapshot lacks are deleted; requests and outbox are kept)
+    push_all(conn, cl, progress, batch_size)
+    S.start_resync(conn)
+    return pull_all(conn, cl, progress, page_size)
+
+
+def _heal(conn: Any, cl: HubClient, e: SyncError, progress: Progress | None, healed: list[Any]) -> bool:
+    """A refusal that says one side is behind the other: heal it (``sync.station.heal``) and say so
+    (True: push and pull again). Once per kind in one sync."""
+    kinds = {h["kind"] for h in healed}
+    if e.code == "station_behind" and "station_behind" not in kinds:
+        healed.append({"kind": "station_behind", **heal.heal_station_behind(conn, cl, progress)})
+        return True
+    hub_ack = heal.hub_is_behind(conn, e)
+    if hub_ack is not None and "hub_behind" not in kinds:
+        healed.append(
+            {"kind": "hub_behind", "hub_acked_oseq": hub_ack, "resent": heal.resend_all(conn, hub_ack)}
+        )
+        return True
+    return False
 
 
 def run_sync(
@@ -355,22 +365,22 @@ def run_sync(
         log_id = S.log_start(conn, "http")
         pushed = pulled = 0
         attempt = 0
+        healed: list[dict[str, Any]] = []
         try:
             while True:
                 try:
                     if S.kv_get(conn, "restore_pending") == "1":
                         restore_all(conn, cl, progress, page_size)
-                    pushed += push_all(conn, cl, progress, batch_size)
+                    elif S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
+                        healed.append({"kind": "restored", **heal.heal_station_behind(conn, cl, progress)})
                     try:
-                        pulled += pull_all(conn, cl, progress, page_size)
-                    except SyncError as e:
-                        if e.code != "resync_required":
-                            raise
-                        # below the hub's tombstone horizon: outbox first, then a full snapshot pass
-                        # (library rows the snapshot lacks are deleted; requests and outbox are kept)
                         pushed += push_all(conn, cl, progress, batch_size)
-                        S.start_resync(conn)
-                        pulled += pull_all(conn, cl, progress, page_size)
+                        pulled += _pull(conn, cl, progress, page_size, batch_size)
+                    except SyncError as e:
+                        if not _heal(conn, cl, e, progress, healed):
+                            raise
+                        pushed += push_all(conn, cl, progress, batch_size)
+                        pulled += _pull(conn, cl, progress, page_size, batch_size)
                     pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
                     break
                 except TransientError as e:
@@ -399,6 +409,7 @@ def run_sync(
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
             "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
             "retries": attempt,
+            **({"healed": healed} if healed else {}),
         }
     finally:
         conn.close()

@@ -1,0 +1,197 @@
+"""Restores that heal: a station behind the hub, a hub behind the station.
+
+- **Station behind** (restored from an older backup, or a copy of an older database): the hub holds
+  changes this database never made or forgot — its ack of our outbox is above ours, its ledger numbers
+  above our counters. Detected by the ``kvkeys.STATION_RESTORED`` mark ``restore`` leaves, or by the hub
+  refusing a push with ``station_behind`` (a "duplicate" oseq carrying a row it never saw).
+  :func:`heal_station_behind` fetches our own rows back from the hub (the ``restore`` endpoint), gives a
+  fresh number to every local request whose number the hub holds under another request (a
+  ``renumbered`` event records it), writes the hub's rows, raises the ledger counters past every number
+  either side used (``db.write.set_ledger_counters``) and moves the outbox above the hub's ack, so new
+  work is never taken for a duplicate and no number is ever reused.
+- **Hub behind** (restored from an older copy): the hub's ack of our outbox is below ours, so its next
+  expected oseq is one we already dropped. Design: the station does not keep acknowledged outbox rows;
+  it rebuilds them from its own tables — every own enterprise, then each own request's events, referrals
+  and the request row (:func:`resend_all`) — numbered from the hub's ack + 1, before the still pending
+  rows. The hub takes what it lacks and counts the rest as stale or duplicate (its apply is
+  idempotent). The pull restarts as a snapshot pass (the hub's change numbers went back too).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from qi_station.core.clock import env_now, to_db
+from qi_station.db import kvkeys, write
+from qi_station.sync.proto import PULL_PAGE, STATION_TABLES
+from qi_station.sync.station import apply as S
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def fetch_own(
+    cl: Any, progress: Progress | None = None, page_size: int = PULL_PAGE
+) -> tuple[dict[str, tuple[list[str], list[list[Any]]]], int]:
+    """This station's own rows at the hub, per table in foreign-key order, and the hub's ack."""
+    fetched: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    acked = done = 0
+    for t in STATION_TABLES:  # enterprise, request, request_event, referral
+        after, cols, got = "", [], []
+        while True:
+            page = cl.restore(t, after, page_size)
+            cols = list(page["cols"])
+            got.extend(page["rows"])
+            acked = max(acked, int(page.get("acked_oseq") or 0))
+            done += len(page["rows"])
+            if progress:
+                progress("restore", done, None)
+            if not page["more"] or not page["rows"]:
+                break
+            after = str(page["last"])
+        fetched[t] = (cols, got)
+    return fetched, acked
+
+
+def move_outbox_above(conn: sqlite3.Connection, acked: int) -> None:
+    """Caller holds the transaction: the ack becomes at least ``acked`` and new outbox rows (and the
+    pending ones, by ``S.fix_oseq`` after commit) are numbered above it."""
+    if acked > S.kv_int(conn, kvkeys.ACKED_OSEQ):
+        S.kv_set(conn, kvkeys.ACKED_OSEQ, acked)
+    acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
+    if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'outbox'").fetchone() is None:
+        conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)", (acked,))
+    else:
+        conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'outbox'", (acked,))
+
+
+def heal_station_behind(
+    conn: sqlite3.Connection, cl: Any, progress: Progress | None = None
+) -> dict[str, Any]:
+    """See the module doc. One transaction; returns what was done."""
+    fetched, acked = fetch_own(cl, progress)
+    code = S.station_code(conn) or ""
+    out: dict[str, Any] = {"hub_acked_oseq": acked, "renumbered": [], "recovered": {}}
+    with S.tx(conn):
+        rcols, rrows = fetched["request"]
+        ri = {c: i for i, c in enumerate(rcols)}
+        hub_no = {str(r[ri["number"]]): str(r[ri["id"]]) for r in rrows}
+        counters = write.ledger_counters(conn, code)
+        for no in hub_no:
+            pre, _, n = no.rpartition("-")
+            if n.isdigit() and int(n) > counters.get(pre, 0):
+                counters[pre] = int(n)
+        # 1. a local request holding a number the hub gave another request gets the next free number
+        now = to_db(env_now())
+        for no, hid in hub_no.items():
+            loc = write.fetch_dict(conn, "SELECT * FROM request WHERE number = :n", {"n": no})
+            if loc is None or loc["id"] == hid:
+                continue
+            pre = no.rpartition("-")[0]
+            counters[pre] = counters.get(pre, 0) + 1
+            new = f"{pre}-{counters[pre]:04d}"
+            write.update_request(
+                conn,
+                loc,
+                {"number": new, "s_rev": int(loc["s_rev"]) + 1, "updated_at": now},
+                code,
+                event=dict(
+                    at=now,
+                    keep_order=True,
+                    actor="sync",
+                    kind="renumbered",
+                    note=f"{no} → {new}",
+                    data={"from": no, "to": new},
+                ),
+            )
+            # its outbox rows not yet sent carry the new number too (the hub holds the old one)
+            conn.execute(
+                "UPDATE outbox SET row_json = json_set(row_json, '$.number', ?) "
+                "WHERE table_name = 'request' AND row_id = ?",
+                (new, loc["id"]),
+            )
+            out["renumbered"].append({"id": loc["id"], "from": no, "to": new})
+        # 2. the hub's rows: missing ones written; a request the hub has seen more changes of (and with
+        #    nothing of ours pending) takes the hub's row
+        for t, (cols, got) in fetched.items():
+            local = set(S._cols(conn, t))
+            keep = [i for i, c in enumerate(cols) if c in local]
+            kc = [cols[i] for i in keep]
+            before = conn.total_changes
+            write.insert_rows(conn, t, kc, [[r[i] for i in keep] for r in got], or_ignore=True)
+            out["recovered"][t] = conn.total_changes - before
+            if t == "request":
+                for r in got:
+                    row = {kc[j]: r[i] for j, i in enumerate(keep)}
+                    loc = write.fetch_dict(
+                        conn, "SELECT s_rev FROM request WHERE id = :id", {"id": row["id"]}
+                    )
+                    busy = conn.execute(
+                        "SELECT 1 FROM outbox WHERE table_name = 'request' AND row_id = ?", (row["id"],)
+                    ).fetchone()
+                    if loc and int(row.get("s_rev") or 0) > int(loc["s_rev"] or 0) and not busy:
+                        write.update_row(
+                            conn, "request", row["id"], {k: v for k, v in row.items() if k != "id"}
+                        )
+        # 3. counters past every number either side used; the outbox above the hub's ack
+        write.set_ledger_counters(conn, counters)  # never lowers one
+        write.set_ledger_counters(conn, write.ledger_counters(conn, code))
+        move_outbox_above(conn, acked)
+        S.kv_del(conn, kvkeys.STATION_RESTORED)
+        S.kv_del(conn, "restore_pending")
+    S.fix_oseq(conn)
+    return out
+
+
+def resend_all(conn: sqlite3.Connection, hub_acked: int) -> int:
+    """The hub is behind (restored from an older copy): rebuild outbox rows for every own row,
+    numbered from ``hub_acked + 1``, ahead of the pending rows; the ack drops to the hub's; the next
+    pull is a snapshot pass. Returns the number of rows queued again."""
+    code = S.station_code(conn) or ""
+    with S.tx(conn):
+        pending = conn.execute(
+            "SELECT table_name, row_id, op, row_json, hlc, created_at FROM outbox ORDER BY oseq"
+        ).fetchall()
+        conn.execute("DELETE FROM outbox")
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'", (hub_acked,))
+        S.kv_set(conn, kvkeys.ACKED_OSEQ, hub_acked)
+        n = 0
+        for row in _dicts(conn, "SELECT * FROM enterprise WHERE station_code = ? ORDER BY id", (code,)):
+            write.write_outbox(conn, "enterprise", row["id"], "upsert", row, code)
+            n += 1
+        for (rid,) in conn.execute(
+            "SELECT id FROM request WHERE station_code = ? ORDER BY created_at, id", (code,)
+        ).fetchall():
+            for t, order in (("request_event", "n"), ("referral", "created_at, id")):
+                for row in _dicts(conn, f"SELECT * FROM {t} WHERE request_id = ? ORDER BY {order}", (rid,)):
+                    write.write_outbox(conn, t, row["id"], "insert", row, code)
+                    n += 1
+            req = _dicts(conn, "SELECT * FROM request WHERE id = ?", (rid,))[0]
+            write.write_outbox(conn, "request", rid, "upsert", req, code)
+            n += 1
+        conn.executemany(
+            "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            pending,
+        )
+    S.start_resync(conn)
+    return n
+
+
+def _dicts(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def hub_is_behind(conn: sqlite3.Connection, err: Any) -> int | None:
+    """A push refused as a gap (or a pull page, ``hub_behind``) whose hub ack is below ours: the hub lost
+    changes. Returns the hub's ack, else None."""
+    got = (getattr(err, "data", None) or {}).get("acked_oseq")
+    if (
+        getattr(err, "code", "") in ("gap", "hub_behind")
+        and isinstance(got, int)
+        and got < S.kv_int(conn, kvkeys.ACKED_OSEQ)
+    ):
+        return got
+    return None
