@@ -118,6 +118,10 @@ def heal_station_behind(
             local = set(S._cols(conn, t))
             keep = [i for i, c in enumerate(cols) if c in local]
             kc = [cols[i] for i in keep]
+            if t == "request_event":  # never a second event at a position our chain already holds
+                ci = {c: i for i, c in enumerate(cols)}
+                held = set(conn.execute("SELECT request_id, n FROM request_event").fetchall())
+                got = [r for r in got if (r[ci["request_id"]], r[ci["n"]]) not in held]
             before = conn.total_changes
             write.insert_rows(conn, t, kc, [[r[i] for i in keep] for r in got], or_ignore=True)
             out["recovered"][t] = conn.total_changes - before
