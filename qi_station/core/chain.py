@@ -104,3 +104,101 @@ def verify_chain(events: Iterable[Mapping[str, Any]]) -> tuple[bool, int | None]
             return False, e.get("n")
         prev = str(e["hash"])
     return True, None
+
+
+# ---- the request row rebuilt from its events --------------------------------------------------------
+#: request columns the station's events decide (status, outcome, follow-up)
+FOLD_FIELDS = (
+    "status",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "result",
+    "problems_solved",
+    "cost_saved_cents",
+    "satisfaction",
+    "followup_note",
+    "followup_at",
+)
+#: request columns the hub's decisions decide (carried by ``kind="hub"`` events)
+HUB_FOLD_FIELDS = ("hub_expert_id", "hub_note", "hub_priority", "h_rev")
+#: event kinds that are station changes of the request row (each bumps its ``s_rev``)
+ROW_EVENT_KINDS = ("created", "status", "referral", "edit")
+
+
+def _cents(text: Any) -> int | None:
+    """``"12.34"`` (万元, as a status event carries it) -> 1234 hundredths."""
+    from decimal import Decimal
+
+    return None if text is None else int(Decimal(str(text)) * 100)
+
+
+def fold_events(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """THE rebuild of a request row's :data:`FOLD_FIELDS` and :data:`HUB_FOLD_FIELDS` from its events
+    (ordered by n), plus ``row_events`` (how many events change the row: its ``s_rev``).
+
+    The rules (what ``services.ledger`` and ``sync.station.apply`` write): the status is the last
+    ``to_status``; a ``status`` move stamps its time on ``accepted_at`` (the first acceptance),
+    ``resolved_at`` (cleared again by a reopen, resolved -> in_progress), ``closed_at`` and
+    ``followup_at``, ``cancelled_at``; a resolve carries ``result``, ``problems_solved`` and
+    ``cost_saved`` (万元 text); a close carries ``satisfaction`` and its note is the follow-up note.
+    Any key of ``data`` that is one of those columns sets it outright (hub decisions, rows back-filled
+    from the paper ledger)."""
+    st: dict[str, Any] = dict.fromkeys(FOLD_FIELDS)
+    st.update(dict.fromkeys(HUB_FOLD_FIELDS))
+    st["h_rev"] = 0
+    rows = 0
+    for e in events:
+        raw = e.get("data")
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+        kind, to, at = e.get("kind"), e.get("to_status"), e.get("at")
+        if kind in ROW_EVENT_KINDS:
+            rows += 1
+        if to is not None:
+            st["status"] = to
+        if kind == "status":
+            if to == "accepted" and st["accepted_at"] is None:
+                st["accepted_at"] = at
+            elif to == "resolved":
+                st.update(
+                    resolved_at=at,
+                    result=data.get("result"),
+                    problems_solved=data.get("problems_solved"),
+                    cost_saved_cents=_cents(data.get("cost_saved")),
+                )
+            elif to == "closed":
+                st.update(
+                    closed_at=at,
+                    followup_at=at,
+                    satisfaction=data.get("satisfaction"),
+                    followup_note=e.get("note"),
+                )
+            elif to == "cancelled":
+                st["cancelled_at"] = at
+            if e.get("from_status") == "resolved" and to == "in_progress":
+                st["resolved_at"] = None
+        for k, val in data.items():
+            if k in st:
+                st[k] = val
+    st["row_events"] = rows
+    return st
+
+
+# ---- the running head: all of a station's events in order ------------------------------------------
+def next_head(head: str, event_hash: str) -> str:
+    """``head_n = sha256(head_{n-1} + hash_n)``; the head of no events is :data:`GENESIS`."""
+    return hashlib.sha256((head + event_hash).encode("ascii")).hexdigest()
+
+
+def fold_head(head: str, hashes: Iterable[str]) -> str:
+    """The running head after ``hashes`` (in order) are folded onto ``head``."""
+    sha = hashlib.sha256
+    for h in hashes:
+        head = sha((head + h).encode("ascii")).hexdigest()
+    return head
+
+
+def head_message(station_code: str, n: int, head: str) -> bytes:
+    """The bytes a station signs for its running head after ``n`` events."""
+    return f"qi-station-head:{station_code}:{n}:{head}".encode()

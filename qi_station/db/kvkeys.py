@@ -10,3 +10,10 @@ from __future__ import annotations
 ACKED_OSEQ = "acked_oseq"
 #: when the last sync finished successfully (naive UTC, as stored)
 LAST_SUCCESS = "last_success"
+#: the running head over every event of this station's ledger, in insertion order: ``"{n}:{head}"``
+#: (``core.chain.next_head``; kept by ``db.write.append_event``, sealed again by ``db.write.seal_event_head``)
+EVENT_HEAD = "event_head"
+#: the running head the hub last acknowledged (``"{n}:{head}"``): the station's history up to n is fixed
+ACKED_HEAD = "acked_head"
+#: the last ledger check (``services.verify``): JSON ``{"ok", "at", "problems", "requests"}``
+VERIFY_LAST = "verify_last"

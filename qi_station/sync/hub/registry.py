@@ -79,7 +79,16 @@ class RegistryJobs(HubBase):
                 c.execute(
                     t.update()
                     .where(t.c.id == sid)
-                    .values(name=name, enroll_hash=token_hash(token), enroll_used=False, revoked=False)
+                    # a rebuilt station starts a new running head: the old PC's signed head is retired
+                    .values(
+                        name=name,
+                        enroll_hash=token_hash(token),
+                        enroll_used=False,
+                        revoked=False,
+                        head_n=0,
+                        head_hash=None,
+                        head_sig=None,
+                    )
                 )
         return {"station_id": sid, "code": code, "name": name, "token": token}
 

@@ -97,12 +97,11 @@ class HubClient:
             self._call("GET", "/sync/v1/restore", params={"table": table, "after": after, "limit": limit})
         )
 
-    def push(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(
-            self._call(
-                "POST", "/sync/v1/push", json={"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
-            )
-        )
+    def push(self, batch: list[dict[str, Any]], head: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
+        if head is not None:
+            body["head"] = head
+        return dict(self._call("POST", "/sync/v1/push", json=body))
 
     def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -277,6 +276,7 @@ def restore_all(
         code = S.station_code(conn) or ""
         # the ledger counters continue after every number restored
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))
+        write.seal_event_head(conn)  # restored events bypassed append_event
         if acked > S.kv_int(conn, kvkeys.ACKED_OSEQ):
             S.kv_set(conn, kvkeys.ACKED_OSEQ, acked)
         acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
@@ -290,6 +290,39 @@ def restore_all(
     return counts
 
 
+# ---- the signed running head --------------------------------------------------------------------
+def signing_key(conn: Any) -> tuple[str, str]:
+    """This station's signing key (private, public), the one way the sync code gets it."""
+    return S.ensure_keys(conn)
+
+
+def signed_head(conn: Any) -> dict[str, Any]:
+    """The running head over every event of this station (kv ``event_head``), signed with its key:
+    ``{"n", "head", "sig"}`` (``core.chain.head_message``). Sent with every push and bundle."""
+    from qi_station.core.chain import head_message
+    from qi_station.db import write
+    from qi_station.sync import keys
+
+    code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
+    n, head = write.event_head(conn)
+    priv, _pub = signing_key(conn)
+    return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
+
+
+def keep_acked_head(conn: Any, head: dict[str, Any]) -> None:
+    """The hub acknowledged ``head``: the station's first ``n`` events are fixed from now on
+    (``services.verify`` reports it if they change)."""
+    with S.tx(conn):
+        S.kv_set(conn, kvkeys.ACKED_HEAD, f"{int(head['n'])}:{head['head']}")
+
+
+def check_ledger(conn: Any) -> bool:
+    """The ledger check after a sync (``services.verify``), kept in kv for the dashboard."""
+    from qi_station.services.verify import record_result, verify_conn
+
+    return bool(record_result(conn, verify_conn(conn))["ok"])
+
+
 # ---- HTTP sync ----------------------------------------------------------------------------------
 def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
     S.fix_oseq(conn)
@@ -299,9 +332,11 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
         batch = S.next_batch(conn, batch_size)
         if not batch:
             return done
-        reply = cl.push(batch)
+        head = signed_head(conn)
+        reply = cl.push(batch, head)
         acked = int(reply["acked_oseq"])
         S.ack(conn, acked)
+        keep_acked_head(conn, head)
         if acked < batch[-1]["oseq"]:
             raise SyncError(409, "not_acked", f"hub acknowledged only up to {acked} of {batch[-1]['oseq']}")
         done += len(batch)
@@ -425,6 +460,7 @@ def run_sync(
         finally:
             cl.close()
         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
+        ledger_ok = check_ledger(conn)
         return {
             "ok": True,
             "pushed": pushed,
@@ -433,6 +469,7 @@ def run_sync(
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
             "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
             "retries": attempt,
+            "ledger_ok": ledger_ok,
         }
     finally:
         conn.close()
@@ -455,7 +492,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
                 "not_enrolled",
                 "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册",
             )
-        priv, pub = S.ensure_keys(conn)
+        priv, pub = signing_key(conn)
         S.fix_oseq(conn)
         conn.execute("BEGIN")  # one consistent read of outbox + cursor
         try:
@@ -463,6 +500,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
             acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
             cursor = S.kv_int(conn, "pull_cursor")
             proof = S.kv_get(conn, "enroll_proof")
+            head = signed_head(conn)
         finally:
             conn.execute("COMMIT")
         bid = uuid7()
@@ -480,6 +518,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
             "counts": counts,
             "created_at": to_db(env_now()),
             "station_now_ms": time.time_ns() // 1_000_000,
+            "head": head,
         }
         if proof:
             manifest["enroll"] = {"pubkey": pub, "proof": proof}
