@@ -134,7 +134,7 @@ class _Chain:
         """Rewrite the data of the chain's only event (a back-filled request's: its outcome is known
         once drawn) and hash it again; the event keeps its id."""
         e = self.rows[-1]
-        h = event_hash_of(GENESIS, *e[1:9], data)
+        h = event_hash_of(GENESIS, e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], data)
         self.rows[-1] = (*e[:9], data, GENESIS, h)
         self.prev = h
 
