@@ -216,6 +216,16 @@ def verify_ledger(db: Path | str, *, record: bool = True) -> dict[str, Any]:
     return res
 
 
+def check_and_record(db: Path | str) -> dict[str, Any]:
+    """The dashboard's check: run it, keep it, return the kept summary (``{"ok", "at", "requests",
+    "problems"}``)."""
+    conn = sqlite3.connect(Path(db), timeout=10)
+    try:
+        return record_result(conn, verify_conn(conn))
+    finally:
+        conn.close()
+
+
 def record_result(conn: sqlite3.Connection, res: Mapping[str, Any]) -> dict[str, Any]:
     """Keep a check's outcome in kv ``verify_last`` (own transaction); returns the summary kept."""
     summary = {
