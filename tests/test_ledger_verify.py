@@ -19,6 +19,7 @@ from qi_station.services import ledger
 from qi_station.services.verify import verify_ledger
 from qi_station.sync.proto import SyncError
 from qi_station.sync.station import client as C
+from qi_station.sync.station import heads as H
 
 
 def _life(db: Path) -> dict[str, Any]:
@@ -293,12 +294,12 @@ def test_hub_refuses_a_head_that_goes_back(env: Any) -> None:
     ledger.create_request(db, request_input(2, 2))
     c = sqlite3.connect(db)
     try:
-        head = C.signed_head(c)
+        head = H.signed_head(c)
         batch = C.S.next_batch(c, 100)
         from qi_station.core.chain import head_message
         from qi_station.sync import keys
 
-        priv, _pub = C.signing_key(c)
+        priv, _pub = H.signing_key(c)
     finally:
         c.close()
     cl = C.HubClient("http://testserver", _token(db), http=tc)

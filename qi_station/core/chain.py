@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 GENESIS = "0" * 64
@@ -92,18 +92,41 @@ def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return event_hash_of(prev_hash, *(fields[k] for k in EVENT_FIELDS))
 
 
+#: an event as a row tuple, the order :func:`chain_break` and :func:`fold_rows` read
+EVENT_ROW = (
+    "request_id",
+    "n",
+    "at",
+    "actor",
+    "kind",
+    "from_status",
+    "to_status",
+    "note",
+    "data",
+    "prev_hash",
+    "hash",
+)
+
+
+def chain_break(rows: Iterable[Sequence[Any]]) -> int | None:
+    """One request's chain from row tuples (:data:`EVENT_ROW`, ordered by n; ``at`` as stored text):
+    the n of the first event that does not verify (its n, its link or its hash), or None."""
+    prev = GENESIS
+    for i, r in enumerate(rows, start=1):
+        if (
+            r[1] != i
+            or r[9] != prev
+            or event_hash_of(prev, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) != r[10]
+        ):
+            return int(r[1]) if isinstance(r[1], int) else i
+        prev = r[10]
+    return None
+
+
 def verify_chain(events: Iterable[Mapping[str, Any]]) -> tuple[bool, int | None]:
     """Recompute one request's chain (events ordered by n). Returns (ok, first bad n)."""
-    prev = GENESIS
-    for i, e in enumerate(events, start=1):
-        if (
-            e.get("n") != i
-            or e.get("prev_hash") != prev
-            or event_hash(prev, event_fields(e)) != e.get("hash")
-        ):
-            return False, e.get("n")
-        prev = str(e["hash"])
-    return True, None
+    bad = chain_break([tuple(e.get(k) for k in EVENT_ROW) for e in events])
+    return bad is None, bad
 
 
 # ---- the request row rebuilt from its events --------------------------------------------------------
@@ -134,55 +157,76 @@ def _cents(text: Any) -> int | None:
     return None if text is None else int(Decimal(str(text)) * 100)
 
 
-def fold_events(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """THE rebuild of a request row's :data:`FOLD_FIELDS` and :data:`HUB_FOLD_FIELDS` from its events
-    (ordered by n), plus ``row_events`` (how many events change the row: its ``s_rev``).
+FOLDED = FOLD_FIELDS + HUB_FOLD_FIELDS
+_POS = {k: i for i, k in enumerate(FOLDED)}
+_DATA: dict[str, dict[str, Any]] = {}
+
+
+def _data(raw: Any) -> dict[str, Any]:
+    """An event's ``data`` as a dict (memoised: most texts repeat; the dicts are only read)."""
+    if not isinstance(raw, str):
+        return dict(raw or {})
+    got = _DATA.get(raw)
+    if got is None:
+        got = json.loads(raw)
+        if not isinstance(got, dict):
+            got = {}
+        if len(_DATA) < 200_000:
+            _DATA[raw] = got
+    return got
+
+
+def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
+    """THE rebuild of a request row from its events (row tuples, :data:`EVENT_ROW`, ordered by n):
+    the values of :data:`FOLDED` (:data:`FOLD_FIELDS` then :data:`HUB_FOLD_FIELDS`) and how many
+    events changed the row (its ``s_rev``).
 
     The rules (what ``services.ledger`` and ``sync.station.apply`` write): the status is the last
     ``to_status``; a ``status`` move stamps its time on ``accepted_at`` (the first acceptance),
     ``resolved_at`` (cleared again by a reopen, resolved -> in_progress), ``closed_at`` and
     ``followup_at``, ``cancelled_at``; a resolve carries ``result``, ``problems_solved`` and
     ``cost_saved`` (万元 text); a close carries ``satisfaction`` and its note is the follow-up note.
-    Any key of ``data`` that is one of those columns sets it outright (hub decisions, rows back-filled
-    from the paper ledger)."""
-    st: dict[str, Any] = dict.fromkeys(FOLD_FIELDS)
-    st.update(dict.fromkeys(HUB_FOLD_FIELDS))
-    st["h_rev"] = 0
-    rows = 0
-    for e in events:
-        raw = e.get("data")
-        data = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
-        kind, to, at = e.get("kind"), e.get("to_status"), e.get("at")
+    Any key of ``data`` that is one of those columns sets it outright (hub decisions, rows
+    back-filled from the paper ledger)."""
+    st: list[Any] = [None] * len(FOLDED)
+    st[_POS["h_rev"]] = 0
+    n = 0
+    pos = _POS
+    for r in rows:
+        kind, to, at = r[4], r[6], r[2]
         if kind in ROW_EVENT_KINDS:
-            rows += 1
+            n += 1
         if to is not None:
-            st["status"] = to
+            st[0] = to
+        data = _data(r[8]) if r[8] != "{}" else {}
         if kind == "status":
-            if to == "accepted" and st["accepted_at"] is None:
-                st["accepted_at"] = at
+            if to == "accepted":
+                if st[1] is None:
+                    st[1] = at
             elif to == "resolved":
-                st.update(
-                    resolved_at=at,
-                    result=data.get("result"),
-                    problems_solved=data.get("problems_solved"),
-                    cost_saved_cents=_cents(data.get("cost_saved")),
-                )
+                st[2] = at
+                st[5] = data.get("result")
+                st[6] = data.get("problems_solved")
+                st[7] = _cents(data.get("cost_saved"))
             elif to == "closed":
-                st.update(
-                    closed_at=at,
-                    followup_at=at,
-                    satisfaction=data.get("satisfaction"),
-                    followup_note=e.get("note"),
-                )
+                st[3] = st[10] = at
+                st[8] = data.get("satisfaction")
+                st[9] = r[7]
             elif to == "cancelled":
-                st["cancelled_at"] = at
-            if e.get("from_status") == "resolved" and to == "in_progress":
-                st["resolved_at"] = None
-        for k, val in data.items():
-            if k in st:
-                st[k] = val
-    st["row_events"] = rows
-    return st
+                st[4] = at
+            if r[5] == "resolved" and to == "in_progress":
+                st[2] = None
+        for k in data:
+            i = pos.get(k)
+            if i is not None:
+                st[i] = data[k]
+    return st, n
+
+
+def fold_events(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """:func:`fold_rows` of event mappings, as a dict of :data:`FOLDED` plus ``row_events``."""
+    st, n = fold_rows([tuple(e.get(k) for k in EVENT_ROW) for e in events])
+    return {**dict(zip(FOLDED, st, strict=True)), "row_events": n}
 
 
 # ---- the running head: all of a station's events in order ------------------------------------------

@@ -12,43 +12,29 @@ highest number used. What a person with the PC can still hide is written in docs
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from qi_station.core.chain import (
-    FOLD_FIELDS,
-    GENESIS,
-    HUB_FOLD_FIELDS,
-    fold_events,
-    next_head,
-    verify_chain,
-)
+from qi_station.core.chain import EVENT_ROW, FOLDED, GENESIS, chain_break, fold_rows, next_head
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
 
-#: the event columns a check reads, in this order
-EVENT_READ = (
-    "request_id",
-    "n",
-    "at",
-    "actor",
-    "kind",
-    "from_status",
-    "to_status",
-    "note",
-    "data",
-    "prev_hash",
-    "hash",
-)
+#: the event columns a check reads, in this order (``core.chain.EVENT_ROW``)
+EVENT_READ = EVENT_ROW
 #: the request columns a check reads, in this order
-ROW_READ = ("id", "number", "s_rev", *FOLD_FIELDS, *HUB_FOLD_FIELDS)
+ROW_READ = ("id", "number", "s_rev", *FOLDED)
+_STATUS_ONLY = tuple(
+    i for i, f in enumerate(FOLDED) if f in ("status", "hub_expert_id", "hub_note", "hub_priority", "h_rev")
+)
+_H_REV = FOLDED.index("h_rev")
 
 
-def _norm(v: Any) -> Any:
+def comparable(v: Any) -> Any:
     """Comparable form: datetimes as the DB text, dates ISO, bools 0/1."""
     if isinstance(v, bool):
         return int(v)
@@ -59,83 +45,63 @@ def _norm(v: Any) -> Any:
     return v
 
 
-def check_request(
-    row: Mapping[str, Any], events: Sequence[Mapping[str, Any]], *, hub: bool = False
-) -> list[str]:
-    """What is wrong with one request (empty: intact). ``row`` has :data:`ROW_READ`; ``events`` are
-    its events ordered by n (``at`` as stored text or datetime). ``hub``: at the hub, hub decisions
-    not yet echoed by the station's events (row ``h_rev`` above the folded one) are not compared."""
+def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: bool = False) -> list[str]:
+    """What is wrong with one request (empty: intact). ``row`` is a tuple of :data:`ROW_READ`,
+    ``events`` its events as tuples of :data:`EVENT_READ` ordered by n, values as stored (at the hub,
+    :func:`comparable` them first). ``hub``: hub decisions not yet echoed by the station's events (the
+    row's ``h_rev`` above the folded one) are not compared (status and hub fields)."""
     if not events:
         return ["no events / 无台账记录"]
-    evs = [{**e, "at": _norm(e["at"])} for e in events]
-    ok, bad = verify_chain(evs)
-    if not ok:
+    bad = chain_break(events)
+    if bad is not None:
         return [f"hash chain broken at event {bad} / 哈希链在第 {bad} 条断开"]
-    got = fold_events(evs)
+    got, changes = fold_rows(events)
+    have = list(row[3:])
+    have[_H_REV] = have[_H_REV] or 0
+    if have == got and row[2] == changes:
+        return []
     out: list[str] = []
-    if int(row.get("s_rev") or 0) != got["row_events"]:
-        out.append(
-            f"s_rev {row.get('s_rev')} but {got['row_events']} changing events (an event is missing) / 变更次数与记录不符"
-        )
-    fields: tuple[str, ...] = FOLD_FIELDS + HUB_FOLD_FIELDS
-    if hub and int(row.get("h_rev") or 0) != int(got["h_rev"] or 0):
-        fields = tuple(f for f in FOLD_FIELDS if f != "status")
-    for f in fields:
-        have, want = _norm(row.get(f)), got[f]
-        if f == "h_rev":
-            have, want = int(have or 0), int(want or 0)
-        if have != want:
-            out.append(f"{f} is {have!r} but its events say {want!r} / 字段与台账记录不符")
+    if int(row[2] or 0) != changes:
+        out.append(f"s_rev {row[2]} but {changes} changing events (an event is missing) / 变更次数与记录不符")
+    skip = _STATUS_ONLY if hub and int(have[_H_REV] or 0) != int(got[_H_REV] or 0) else ()
+    for i, f in enumerate(FOLDED):
+        if i not in skip and have[i] != got[i]:
+            out.append(f"{f} is {have[i]!r} but its events say {got[i]!r} / 字段与台账记录不符")
     return out
 
 
-def _merge(
-    rows: Iterator[Sequence[Any]], events: Iterator[Sequence[Any]]
-) -> Iterator[tuple[dict[str, Any] | None, list[dict[str, Any]]]]:
-    """Pairs (request row, its events) from two streams both ordered by request id."""
-    ev = next(events, None)
-    for r in rows:
-        row = dict(zip(ROW_READ, r, strict=True))
-        rid = row["id"]
-        while ev is not None and ev[0] < rid:  # events of no request
-            orphan = [dict(zip(EVENT_READ, ev, strict=True))]
-            ev = next(events, None)
-            while ev is not None and ev[0] == orphan[0]["request_id"]:
-                ev = next(events, None)
-            yield None, orphan
-        mine: list[dict[str, Any]] = []
-        while ev is not None and ev[0] == rid:
-            mine.append(dict(zip(EVENT_READ, ev, strict=True)))
-            ev = next(events, None)
-        yield row, mine
-    while ev is not None:
-        orphan = [dict(zip(EVENT_READ, ev, strict=True))]
-        ev = next(events, None)
-        while ev is not None and ev[0] == orphan[0]["request_id"]:
-            ev = next(events, None)
-        yield None, orphan
-
-
 def check_requests(
-    rows: Iterator[Sequence[Any]], events: Iterator[Sequence[Any]], *, hub: bool = False
+    rows: Iterator[Sequence[Any]], events: Iterator[Sequence[Any]]
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(requests checked, problems) over two id-ordered streams (:data:`ROW_READ`, :data:`EVENT_READ`)."""
+    """(requests checked, problems) over two streams of tuples (:data:`ROW_READ`, :data:`EVENT_READ`)
+    both ordered by request id."""
     problems: list[dict[str, Any]] = []
     n = 0
-    for row, evs in _merge(rows, events):
-        if row is None:
+    ev = next(events, None)
+    for row in rows:
+        rid = row[0]
+        while ev is not None and ev[0] < rid:  # events of no request
+            orphan = ev[0]
             problems.append(
-                {
-                    "number": None,
-                    "id": evs[0]["request_id"],
-                    "problems": ["events of a missing request / 孤立的台账记录"],
-                }
+                {"number": None, "id": orphan, "problems": ["events of a missing request / 孤立的台账记录"]}
             )
-            continue
+            while ev is not None and ev[0] == orphan:
+                ev = next(events, None)
+        mine = []
+        while ev is not None and ev[0] == rid:
+            mine.append(ev)
+            ev = next(events, None)
         n += 1
-        got = check_request(row, evs, hub=hub)
+        got = check_request(row, mine)
         if got:
-            problems.append({"number": row["number"], "id": row["id"], "problems": got})
+            problems.append({"number": row[1], "id": rid, "problems": got})
+    while ev is not None:
+        orphan = ev[0]
+        problems.append(
+            {"number": None, "id": orphan, "problems": ["events of a missing request / 孤立的台账记录"]}
+        )
+        while ev is not None and ev[0] == orphan:
+            ev = next(events, None)
     return n, problems
 
 
@@ -185,15 +151,83 @@ def _counter_problems(conn: sqlite3.Connection) -> list[str]:
     return out
 
 
-def verify_conn(conn: sqlite3.Connection) -> dict[str, Any]:
+#: above this many events the per-request checks run in worker processes (one per core)
+PARALLEL_EVENTS = 300_000
+
+
+def _range_sql(lo: str | None, hi: str | None, col: str) -> tuple[str, tuple[str, ...]]:
+    conds, params = [], []
+    if lo is not None:
+        conds.append(f"{col} >= ?")
+        params.append(lo)
+    if hi is not None:
+        conds.append(f"{col} < ?")
+        params.append(hi)
+    return (" WHERE " + " AND ".join(conds)) if conds else "", tuple(params)
+
+
+def _check_range(
+    conn: sqlite3.Connection, lo: str | None = None, hi: str | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """The per-request checks of the requests with ``lo <= id < hi`` (and of events in that range
+    that belong to no request), read in one transaction."""
+    rw, rp = _range_sql(lo, hi, "id")
+    ew, ep = _range_sql(lo, hi, "request_id")
+    conn.execute("BEGIN")
+    try:
+        rows = conn.execute(f"SELECT {', '.join(ROW_READ)} FROM request{rw} ORDER BY id", rp)
+        events = conn.execute(
+            f"SELECT {', '.join(EVENT_READ)} FROM request_event{ew} ORDER BY request_id, n", ep
+        )
+        return check_requests(iter(rows), iter(events))
+    finally:
+        conn.execute("COMMIT")
+
+
+def _check_file_range(db: str, lo: str | None, hi: str | None) -> tuple[int, list[dict[str, Any]]]:
+    """:func:`_check_range` in a worker process, on its own read-only connection."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+    try:
+        return _check_range(conn, lo, hi)
+    finally:
+        conn.close()
+
+
+def _whole(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+    """The running head and the counters, read in one transaction: (events, problems)."""
+    conn.execute("BEGIN")
+    try:
+        n_ev, ledger = _head_problems(conn)
+        return n_ev, ledger + _counter_problems(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
+def verify_conn(conn: sqlite3.Connection, *, workers: int | None = None) -> dict[str, Any]:
     """Check a station database (read only). Returns ``{"ok", "requests", "events", "problems",
     "ledger"}``: ``problems`` lists each bad request (number, id, what is wrong); ``ledger`` what is
-    wrong with the ledger as a whole (running head, counters)."""
-    rows = conn.execute(f"SELECT {', '.join(ROW_READ)} FROM request ORDER BY id")
-    events = conn.execute(f"SELECT {', '.join(EVENT_READ)} FROM request_event ORDER BY request_id, n")
-    n, problems = check_requests(iter(rows), iter(events))
-    n_ev, ledger = _head_problems(conn)
-    ledger += _counter_problems(conn)
+    wrong with the ledger as a whole (running head, counters). A large ledger (more than
+    :data:`PARALLEL_EVENTS` events, ``workers`` None) is split by request id over one worker
+    process per core while this process folds the running head; ``QI_VERIFY_WORKERS`` sets
+    ``workers`` (1: one process)."""
+    old = conn.isolation_level
+    conn.isolation_level = None  # explicit BEGIN/COMMIT: each part reads one snapshot
+    try:
+        db = str(conn.execute("PRAGMA database_list").fetchone()[2] or "")
+        if workers is None and os.environ.get("QI_VERIFY_WORKERS", "").isdigit():
+            workers = int(os.environ["QI_VERIFY_WORKERS"])
+        if workers is None:
+            big = (
+                int(conn.execute("SELECT max(rowid) FROM request_event").fetchone()[0] or 0) > PARALLEL_EVENTS
+            )
+            workers = min(4, os.cpu_count() or 1) if big and db else 1
+        if workers <= 1:
+            n, problems = _check_range(conn)
+            n_ev, ledger = _whole(conn)
+        else:
+            n, problems, (n_ev, ledger) = _parallel(conn, db, workers)
+    finally:
+        conn.isolation_level = old
     return {
         "ok": not problems and not ledger,
         "requests": n,
@@ -203,12 +237,39 @@ def verify_conn(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
-def verify_ledger(db: Path | str, *, record: bool = True) -> dict[str, Any]:
+def _parallel(
+    conn: sqlite3.Connection, db: str, workers: int
+) -> tuple[int, list[dict[str, Any]], tuple[int, list[str]]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    total = int(conn.execute("SELECT count(*) FROM request").fetchone()[0])
+    cuts: list[str | None] = [None]
+    for i in range(1, workers):
+        got = conn.execute(
+            "SELECT id FROM request ORDER BY id LIMIT 1 OFFSET ?", (total * i // workers,)
+        ).fetchone()
+        if got is not None:
+            cuts.append(str(got[0]))
+    cuts.append(None)
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads (the TUI)
+    with ProcessPoolExecutor(max_workers=len(cuts) - 1, mp_context=ctx) as ex:
+        futs = [ex.submit(_check_file_range, db, cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
+        whole = _whole(conn)
+        n, problems = 0, []
+        for f in futs:
+            k, p = f.result()
+            n += k
+            problems += p
+    return n, problems, whole
+
+
+def verify_ledger(db: Path | str, *, record: bool = True, workers: int | None = None) -> dict[str, Any]:
     """Check the station database at ``db``; with ``record`` the outcome is kept in kv ``verify_last``
     (the dashboard shows it without checking again)."""
     conn = sqlite3.connect(Path(db), timeout=10)
     try:
-        res = verify_conn(conn)
+        res = verify_conn(conn, workers=workers)
         if record:
             record_result(conn, res)
     finally:

@@ -136,7 +136,7 @@ class LedgerJobs(HubBase):
         result shape as the station's ``ledger verify`` (plus ``heads``: each station's signed head)."""
         import sqlalchemy as sa
 
-        from qi_station.services.verify import EVENT_READ, ROW_READ, check_request
+        from qi_station.services.verify import EVENT_READ, ROW_READ, check_request, comparable
 
         self.require()
         tr, te = core_table("request"), core_table("request_event")
@@ -165,24 +165,22 @@ class LedgerJobs(HubBase):
                 )
                 if station:
                     q = q.where(tr.c.station_code == station)
-                page = [dict(zip(ROW_READ, r, strict=True)) for r in c.execute(q)]
+                page = [tuple(comparable(v) for v in r) for r in c.execute(q)]
                 if not page:
                     break
-                last = page[-1]["id"]
-                evs: dict[str, list[dict[str, Any]]] = {}
+                last = page[-1][0]
+                evs: dict[str, list[tuple[Any, ...]]] = {}
                 for e in c.execute(
-                    sa.select(*(te.c[k] for k in EVENT_READ)).where(
-                        te.c.request_id.in_([r["id"] for r in page])
-                    )
+                    sa.select(*(te.c[k] for k in EVENT_READ)).where(te.c.request_id.in_([r[0] for r in page]))
                 ):
-                    evs.setdefault(e[0], []).append(dict(zip(EVENT_READ, e, strict=True)))
+                    evs.setdefault(e[0], []).append(tuple(comparable(v) for v in e))
                 for row in page:
-                    mine = sorted(evs.get(row["id"], []), key=lambda x: int(x["n"]))
+                    mine = sorted(evs.get(row[0], []), key=lambda x: int(x[1]))
                     n_req += 1
                     n_ev += len(mine)
                     got = check_request(row, mine, hub=True)
                     if got:
-                        problems.append({"number": row["number"], "id": row["id"], "problems": got})
+                        problems.append({"number": row[1], "id": row[0], "problems": got})
         return {
             "ok": not problems and not ledger,
             "requests": n_req,

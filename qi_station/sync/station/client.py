@@ -29,6 +29,7 @@ from qi_station.sync.proto import (
     schema_head,
 )
 from qi_station.sync.station import apply as S
+from qi_station.sync.station import heads as H
 
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -290,39 +291,6 @@ def restore_all(
     return counts
 
 
-# ---- the signed running head --------------------------------------------------------------------
-def signing_key(conn: Any) -> tuple[str, str]:
-    """This station's signing key (private, public), the one way the sync code gets it."""
-    return S.ensure_keys(conn)
-
-
-def signed_head(conn: Any) -> dict[str, Any]:
-    """The running head over every event of this station (kv ``event_head``), signed with its key:
-    ``{"n", "head", "sig"}`` (``core.chain.head_message``). Sent with every push and bundle."""
-    from qi_station.core.chain import head_message
-    from qi_station.db import write
-    from qi_station.sync import keys
-
-    code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
-    n, head = write.event_head(conn)
-    priv, _pub = signing_key(conn)
-    return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
-
-
-def keep_acked_head(conn: Any, head: dict[str, Any]) -> None:
-    """The hub acknowledged ``head``: the station's first ``n`` events are fixed from now on
-    (``services.verify`` reports it if they change)."""
-    with S.tx(conn):
-        S.kv_set(conn, kvkeys.ACKED_HEAD, f"{int(head['n'])}:{head['head']}")
-
-
-def check_ledger(conn: Any) -> bool:
-    """The ledger check after a sync (``services.verify``), kept in kv for the dashboard."""
-    from qi_station.services.verify import record_result, verify_conn
-
-    return bool(record_result(conn, verify_conn(conn))["ok"])
-
-
 # ---- HTTP sync ----------------------------------------------------------------------------------
 def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
     S.fix_oseq(conn)
@@ -332,11 +300,11 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
         batch = S.next_batch(conn, batch_size)
         if not batch:
             return done
-        head = signed_head(conn)
+        head = H.signed_head(conn)
         reply = cl.push(batch, head)
         acked = int(reply["acked_oseq"])
         S.ack(conn, acked)
-        keep_acked_head(conn, head)
+        H.keep_acked_head(conn, head)
         if acked < batch[-1]["oseq"]:
             raise SyncError(409, "not_acked", f"hub acknowledged only up to {acked} of {batch[-1]['oseq']}")
         done += len(batch)
@@ -460,7 +428,7 @@ def run_sync(
         finally:
             cl.close()
         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
-        ledger_ok = check_ledger(conn)
+        ledger_ok = H.check_ledger(conn)
         return {
             "ok": True,
             "pushed": pushed,
@@ -492,7 +460,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
                 "not_enrolled",
                 "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册",
             )
-        priv, pub = signing_key(conn)
+        priv, pub = H.signing_key(conn)
         S.fix_oseq(conn)
         conn.execute("BEGIN")  # one consistent read of outbox + cursor
         try:
@@ -500,7 +468,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
             acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
             cursor = S.kv_int(conn, "pull_cursor")
             proof = S.kv_get(conn, "enroll_proof")
-            head = signed_head(conn)
+            head = H.signed_head(conn)
         finally:
             conn.execute("COMMIT")
         bid = uuid7()
