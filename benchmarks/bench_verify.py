@@ -64,10 +64,14 @@ def baseline(db: Path) -> float:
         c.close()
 
 
-def cli(db: Path, workers: str | None) -> tuple[float, dict[str, Any]]:
+def cli(db: Path, workers: str | None) -> tuple[float, float, dict[str, Any]]:
+    """(wall seconds, CPU seconds of the process and its workers, the --json result)."""
+    import resource
+
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if workers:
         env["QI_VERIFY_WORKERS"] = workers
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(
         [sys.executable, "-m", "qi_station", "--db", str(db), "ledger", "verify", "--json"],
@@ -78,7 +82,9 @@ def cli(db: Path, workers: str | None) -> tuple[float, dict[str, Any]]:
         check=False,
     )
     took = time.perf_counter() - t
-    return took, json.loads(p.stdout)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    return took, cpu, json.loads(p.stdout)
 
 
 def main() -> None:
@@ -98,10 +104,11 @@ def main() -> None:
     base = statistics.median(baseline(db) for _ in range(args.rounds))
     runs = [cli(db, None) for _ in range(args.rounds)]
     one = [cli(db, "1") for _ in range(args.rounds)]
-    assert all(r[1]["ok"] for r in runs + one), "the generated ledger must verify"
+    assert all(r[2]["ok"] for r in runs + one), "the generated ledger must verify"
     m = machine()
     at = datetime.now(UTC).strftime("%Y-%m-%d")
     med, med1 = statistics.median(r[0] for r in runs), statistics.median(r[0] for r in one)
+    cpu, cpu1 = statistics.median(r[1] for r in runs), statistics.median(r[1] for r in one)
     section = "\n".join(
         [
             f"Machine: {m['nproc']} CPU ({m['cpu']}), {m['ram']} RAM, {m['os']}, Python {m['python']}, "
@@ -112,9 +119,9 @@ def main() -> None:
             "",
             "| Measure | qi-station | raw sqlite3 baseline (same run) | Goal |",
             "|---|---|---|---|",
-            f"| `qi-station ledger verify` (whole process, worker processes) | {med:.1f} s (median of {args.rounds}) "
+            f"| `qi-station ledger verify` (whole process, worker processes) | {med:.1f} s wall, {cpu:.1f} s CPU (median of {args.rounds}) "
             f"| {base:.1f} s: one SELECT over every `request_event` row, fetched | ≤ 10 s at 1M requests |",
-            f"| `qi-station ledger verify`, one process (`QI_VERIFY_WORKERS=1`) | {med1:.1f} s | (same) | — |",
+            f"| `qi-station ledger verify`, one process (`QI_VERIFY_WORKERS=1`) | {med1:.1f} s wall, {cpu1:.1f} s CPU | (same) | — |",
             "",
             "What it does per run: every event's hash and link recomputed (`core.chain.chain_break`), every "
             "request row compared with the state folded from its events (`core.chain.fold_rows`), the running "

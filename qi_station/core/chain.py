@@ -159,18 +159,22 @@ def _cents(text: Any) -> int | None:
 
 FOLDED = FOLD_FIELDS + HUB_FOLD_FIELDS
 _POS = {k: i for i, k in enumerate(FOLDED)}
-_DATA: dict[str, dict[str, Any]] = {}
+_DATA: dict[str, tuple[dict[str, Any], tuple[tuple[int, Any], ...]]] = {}
+_NO_DATA: tuple[dict[str, Any], tuple[tuple[int, Any], ...]] = ({}, ())
 
 
-def _data(raw: Any) -> dict[str, Any]:
-    """An event's ``data`` as a dict (memoised: most texts repeat; the dicts are only read)."""
+def _data(raw: Any) -> tuple[dict[str, Any], tuple[tuple[int, Any], ...]]:
+    """An event's ``data`` as a dict, and the (position in :data:`FOLDED`, value) pairs of its keys
+    that are row columns (memoised: most texts repeat; both are only read)."""
     if not isinstance(raw, str):
-        return dict(raw or {})
+        d = dict(raw or {})
+        return d, tuple((_POS[k], v) for k, v in d.items() if k in _POS)
     got = _DATA.get(raw)
     if got is None:
-        got = json.loads(raw)
-        if not isinstance(got, dict):
-            got = {}
+        d = json.loads(raw)
+        if not isinstance(d, dict):
+            d = {}
+        got = (d, tuple((_POS[k], v) for k, v in d.items() if k in _POS))
         if len(_DATA) < 200_000:
             _DATA[raw] = got
     return got
@@ -191,14 +195,13 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
     st: list[Any] = [None] * len(FOLDED)
     st[_POS["h_rev"]] = 0
     n = 0
-    pos = _POS
     for r in rows:
         kind, to, at = r[4], r[6], r[2]
         if kind in ROW_EVENT_KINDS:
             n += 1
         if to is not None:
             st[0] = to
-        data = _data(r[8]) if r[8] != "{}" else {}
+        data, sets = _data(r[8]) if r[8] != "{}" else _NO_DATA
         if kind == "status":
             if to == "accepted":
                 if st[1] is None:
@@ -216,10 +219,8 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
                 st[4] = at
             if r[5] == "resolved" and to == "in_progress":
                 st[2] = None
-        for k in data:
-            i = pos.get(k)
-            if i is not None:
-                st[i] = data[k]
+        for i, v in sets:
+            st[i] = v
     return st, n
 
 

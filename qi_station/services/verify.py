@@ -16,10 +16,12 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from qi_station.core.chain import EVENT_ROW, FOLDED, GENESIS, chain_break, fold_rows, next_head
+from qi_station.core.chain import EVENT_ROW, FOLDED, GENESIS, chain_break, fold_head, fold_rows
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
@@ -77,31 +79,26 @@ def check_requests(
     both ordered by request id."""
     problems: list[dict[str, Any]] = []
     n = 0
-    ev = next(events, None)
+    orphan = ["events of a missing request / 孤立的台账记录"]
+    groups = groupby(events, key=itemgetter(0))  # (request id, its events)
+    g = next(groups, None)
     for row in rows:
         rid = row[0]
-        while ev is not None and ev[0] < rid:  # events of no request
-            orphan = ev[0]
-            problems.append(
-                {"number": None, "id": orphan, "problems": ["events of a missing request / 孤立的台账记录"]}
-            )
-            while ev is not None and ev[0] == orphan:
-                ev = next(events, None)
-        mine = []
-        while ev is not None and ev[0] == rid:
-            mine.append(ev)
-            ev = next(events, None)
+        while g is not None and g[0] < rid:  # events of no request
+            problems.append({"number": None, "id": g[0], "problems": orphan})
+            g = next(groups, None)
+        if g is not None and g[0] == rid:
+            mine = list(g[1])
+            g = next(groups, None)
+        else:
+            mine = []
         n += 1
         got = check_request(row, mine)
         if got:
             problems.append({"number": row[1], "id": rid, "problems": got})
-    while ev is not None:
-        orphan = ev[0]
-        problems.append(
-            {"number": None, "id": orphan, "problems": ["events of a missing request / 孤立的台账记录"]}
-        )
-        while ev is not None and ev[0] == orphan:
-            ev = next(events, None)
+    while g is not None:
+        problems.append({"number": None, "id": g[0], "problems": orphan})
+        g = next(groups, None)
     return n, problems
 
 
@@ -116,11 +113,18 @@ def _head_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
     n_kv, head_kv = parse_head(_kv(conn, kvkeys.EVENT_HEAD))
     n_ack, head_ack = parse_head(_kv(conn, kvkeys.ACKED_HEAD))
     head, n, at_ack = GENESIS, 0, GENESIS if n_ack == 0 else None
-    for (h,) in conn.execute("SELECT hash FROM request_event ORDER BY rowid"):
-        head = next_head(head, h)
-        n += 1
-        if n == n_ack:
-            at_ack = head
+    cur = conn.execute("SELECT hash FROM request_event ORDER BY rowid")
+    while True:
+        hashes = [r[0] for r in cur.fetchmany(20_000)]
+        if not hashes:
+            break
+        if at_ack is None and n + len(hashes) >= n_ack:
+            k = n_ack - n
+            at_ack = fold_head(head, hashes[:k])
+            head = fold_head(at_ack, hashes[k:])
+        else:
+            head = fold_head(head, hashes)
+        n += len(hashes)
     out: list[str] = []
     if (n, head) != (n_kv, head_kv):
         out.append(
