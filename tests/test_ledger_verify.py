@@ -338,3 +338,19 @@ def test_hub_verify_cli_catches_an_edited_hub_row(env: Any, tmp_path: Path) -> N
     p = _cli(db, "hub", "verify", "--station", "ZB01", "--json", "--database-url", url)
     out = json.loads(p.stdout)
     assert p.returncode == 1 and out["problems"][0]["number"] == r["number"]
+
+
+def test_hub_decisions_fold_on_both_sides(env: Any) -> None:
+    hub, tc, db = env
+    r = ledger.create_request(db, request_input(3, 3))
+    _sync(db, tc)
+    hub.assign(r["id"], note="省局关注", priority="high", status="accepted")
+    # the hub's row is ahead of the events it holds until the station echoes the decision
+    out = hub.verify()
+    assert out["ok"], _problems(out)
+    res = _sync(db, tc)
+    assert res["ledger_ok"] is True
+    assert verify_ledger(db)["ok"]
+    out = hub.verify("ZB01")
+    assert out["ok"], _problems(out)
+    assert out["requests"] == 1 and out["events"] == 2
