@@ -102,6 +102,24 @@ def test_a_generated_ledger_is_intact(tmp_path: Path) -> None:
     assert res["requests"] == 400
 
 
+def test_worker_processes_find_what_one_process_finds(tmp_path: Path) -> None:
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.generate.run import generate
+
+    db = open_db(tmp_path / "gen.db")
+    generate(db, requests=300, library=60, seed=5)
+    c = sqlite3.connect(db)
+    try:
+        with c:
+            c.execute("UPDATE request SET cost_saved_cents = 99999900 WHERE rowid IN (7, 250)")
+            bad = {r[0] for r in c.execute("SELECT number FROM request WHERE rowid IN (7, 250)")}
+    finally:
+        c.close()
+    one, two = verify_ledger(db, workers=1), verify_ledger(db, workers=2)
+    assert {p["number"] for p in one["problems"]} == bad
+    assert one == two
+
+
 def test_an_edited_outcome_field_is_caught(db: Path) -> None:
     r = _life(db)
     _tamper(db, ("UPDATE request SET cost_saved_cents = 99999900 WHERE id = ?", (r["id"],)))
