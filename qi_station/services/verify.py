@@ -1,7 +1,7 @@
 """The ledger check (``qi-station ledger verify``; the hub's ``hub verify`` uses :func:`check_request`).
 
-For every request: its hash chain verifies (:func:`qi_station.core.chain.verify_chain`), its row equals
-the state folded from its events (:func:`qi_station.core.chain.fold_events`: status, outcome,
+For every request: its hash chain verifies (:func:`qi_station.core.chain.chain_break`), its row equals
+the state folded from its events (:func:`qi_station.core.chain.fold_rows`: status, outcome,
 follow-up and hub fields) and its ``s_rev`` counts the events that changed it (a deleted last change
 shows). For the station as a whole: the running head over all events (kv ``event_head``) equals the
 one recomputed from the events (a deleted or re-hashed event anywhere shows), the head the hub
