@@ -211,7 +211,9 @@ def test_station_restored_from_an_old_backup_heals(env: Any, tmp_path: Path, how
     assert hub_requests(hub)[e5["id"]]["number"] == e5["number"]
 
 
-@pytest.mark.parametrize("hub_url", ["sqlite"], indirect=True)  # the old copy is taken with SQLite's backup API
+@pytest.mark.parametrize(
+    "hub_url", ["sqlite"], indirect=True
+)  # the old copy is taken with SQLite's backup API
 def test_hub_restored_from_an_old_copy_heals(env: Any, tmp_path: Path, hub_url: str) -> None:  # noqa: F811
     hub, tc, dbs = env
     hub_db = Path(hub_url.removeprefix("sqlite:///"))

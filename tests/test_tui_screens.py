@@ -168,3 +168,21 @@ async def test_reports_screen_and_dashboard_show_the_exported_figures(
     assert figs.months == [s["month"] for s in feb["series"]]
     assert figs.month_counts == [s["received"] for s in feb["series"]]  # the tombstoned request left out
     assert figs.month_counts[-2:] == [1, 0]
+
+
+async def test_dashboard_shows_the_ledger_check(tmp_path: Path) -> None:
+    """A quiet ✓ on an intact ledger; a loud ✗ once a row is edited behind the ledger's back."""
+    import sqlite3
+
+    db = fixture_db(tmp_path)
+    for tampered in (False, True):
+        if tampered:
+            c = sqlite3.connect(db)
+            with c:
+                c.execute("UPDATE request SET cost_saved_cents = 99999900")
+            c.close()
+        app = make_app(db)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            text = str(app.screen.query_one("#ledger-line").render())
+            assert ("✗" in text) is tampered and ("✓" in text) is not tampered

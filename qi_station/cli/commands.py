@@ -28,11 +28,13 @@ app = typer.Typer(
 )
 request_app = typer.Typer(help="Request ledger 服务台账.", no_args_is_help=True)
 library_app = typer.Typer(help="The four libraries and enterprises 四库.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger as a whole 台账校验.", no_args_is_help=True)
 app.add_typer(request_app, name="request")
 demo_app = typer.Typer(help="The demo data 演示数据.", no_args_is_help=True)
 app.add_typer(request_app, name="request")
 app.add_typer(library_app, name="library")
 app.add_typer(demo_app, name="demo")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _mount_optional() -> None:
@@ -221,11 +223,31 @@ def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station 
     from qi_station.services.backup import reenroll_hint, restore_db
 
     db = resolve_db_path(OPTS.db)
-    kept = restore_db(file, db)
+    kept, check = restore_db(file, db)
     typer.echo(f"restored from {file}" + (f"; previous database kept as {kept}" if kept else ""))
+    from qi_station.cli.sync import ledger_line
+
+    typer.echo(ledger_line(bool(check["ok"])))
     hint = reenroll_hint(db)
     if hint:
         typer.echo(hint)
+
+
+@ledger_app.command("verify")
+@handle_errors
+def ledger_verify(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check the whole ledger: every request's hash chain, its row against its events, the running
+    head and the number counters. Exit 0 when intact, 1 listing each request and what is wrong."""
+    from qi_station.services.verify import report_lines, verify_ledger
+
+    res = verify_ledger(station_db())
+    if as_json:
+        emit_json(res)
+    else:
+        for line in report_lines(res):
+            typer.echo(line)
+    if not res["ok"]:
+        raise typer.Exit(1)
 
 
 # ---- request -------------------------------------------------------------------------------

@@ -105,6 +105,14 @@ def _run_sync(as_json: bool, retries: int, insecure_http: bool = False) -> None:
         typer.echo(
             f"sync ok: pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']} / 同步完成"
         )
+        typer.echo(ledger_line(res["ledger_ok"]))
+
+
+def ledger_line(ok: bool) -> str:
+    """The one line that reports the ledger check run after a sync or a restore."""
+    if ok:
+        return "ledger check: intact / 台账校验通过"
+    return "ledger check: NOT INTACT, run `qi-station ledger verify` / 台账校验失败，请运行 ledger verify"
 
 
 @sync_app.command("enroll")
@@ -292,6 +300,27 @@ def hub_stations(
         typer.echo(
             f"{r['code']:12} {state:9} acked {r['acked_oseq']:>7}  seen {r['last_seen'] or '-'}  {r['name']}"
         )
+
+
+@hub_app.command("verify")
+@sync_errors
+def hub_verify(
+    station: str | None = typer.Option(None, "--station", help="check one station's requests only"),
+    as_json: bool = typer.Option(False, "--json"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+) -> None:
+    """Check the ledgers the hub holds: every request's hash chain, its row against its events, each
+    station's signed running head. Exit 0 when intact, 1 listing each request and what is wrong."""
+    from qi_station.services.verify import report_lines
+
+    res = _hub(database_url).verify(station)
+    if as_json:
+        emit_json(res)
+    else:
+        for line in report_lines(res):
+            typer.echo(line)
+    if not res["ok"]:
+        raise typer.Exit(1)
 
 
 @hub_app.command("import-library")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 GENESIS = "0" * 64
@@ -92,15 +92,158 @@ def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return event_hash_of(prev_hash, *(fields[k] for k in EVENT_FIELDS))
 
 
+#: an event as a row tuple, the order :func:`chain_break` and :func:`fold_rows` read
+EVENT_ROW = (
+    "request_id",
+    "n",
+    "at",
+    "actor",
+    "kind",
+    "from_status",
+    "to_status",
+    "note",
+    "data",
+    "prev_hash",
+    "hash",
+)
+
+
+def chain_break(rows: Iterable[Sequence[Any]]) -> int | None:
+    """One request's chain from row tuples (:data:`EVENT_ROW`, ordered by n; ``at`` as stored text):
+    the n of the first event that does not verify (its n, its link or its hash), or None."""
+    prev = GENESIS
+    for i, r in enumerate(rows, start=1):
+        if (
+            r[1] != i
+            or r[9] != prev
+            or event_hash_of(prev, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) != r[10]
+        ):
+            return int(r[1]) if isinstance(r[1], int) else i
+        prev = r[10]
+    return None
+
+
 def verify_chain(events: Iterable[Mapping[str, Any]]) -> tuple[bool, int | None]:
     """Recompute one request's chain (events ordered by n). Returns (ok, first bad n)."""
-    prev = GENESIS
-    for i, e in enumerate(events, start=1):
-        if (
-            e.get("n") != i
-            or e.get("prev_hash") != prev
-            or event_hash(prev, event_fields(e)) != e.get("hash")
-        ):
-            return False, e.get("n")
-        prev = str(e["hash"])
-    return True, None
+    bad = chain_break([tuple(e.get(k) for k in EVENT_ROW) for e in events])
+    return bad is None, bad
+
+
+# ---- the request row rebuilt from its events --------------------------------------------------------
+#: request columns the station's events decide (status, outcome, follow-up)
+FOLD_FIELDS = (
+    "status",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "result",
+    "problems_solved",
+    "cost_saved_cents",
+    "satisfaction",
+    "followup_note",
+    "followup_at",
+)
+#: request columns the hub's decisions decide (carried by ``kind="hub"`` events)
+HUB_FOLD_FIELDS = ("hub_expert_id", "hub_note", "hub_priority", "h_rev")
+#: event kinds that are station changes of the request row (each bumps its ``s_rev``)
+ROW_EVENT_KINDS = ("created", "status", "referral", "edit")
+
+
+def _cents(text: Any) -> int | None:
+    """``"12.34"`` (万元, as a status event carries it) -> 1234 hundredths."""
+    from decimal import Decimal
+
+    return None if text is None else int(Decimal(str(text)) * 100)
+
+
+FOLDED = FOLD_FIELDS + HUB_FOLD_FIELDS
+_POS = {k: i for i, k in enumerate(FOLDED)}
+_DATA: dict[str, tuple[dict[str, Any], tuple[tuple[int, Any], ...]]] = {}
+_NO_DATA: tuple[dict[str, Any], tuple[tuple[int, Any], ...]] = ({}, ())
+
+
+def _data(raw: Any) -> tuple[dict[str, Any], tuple[tuple[int, Any], ...]]:
+    """An event's ``data`` as a dict, and the (position in :data:`FOLDED`, value) pairs of its keys
+    that are row columns (memoised: most texts repeat; both are only read)."""
+    if not isinstance(raw, str):
+        d = dict(raw or {})
+        return d, tuple((_POS[k], v) for k, v in d.items() if k in _POS)
+    got = _DATA.get(raw)
+    if got is None:
+        d = json.loads(raw)
+        if not isinstance(d, dict):
+            d = {}
+        got = (d, tuple((_POS[k], v) for k, v in d.items() if k in _POS))
+        if len(_DATA) < 200_000:
+            _DATA[raw] = got
+    return got
+
+
+def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
+    """THE rebuild of a request row from its events (row tuples, :data:`EVENT_ROW`, ordered by n):
+    the values of :data:`FOLDED` (:data:`FOLD_FIELDS` then :data:`HUB_FOLD_FIELDS`) and how many
+    events changed the row (its ``s_rev``).
+
+    The rules (what ``services.ledger`` and ``sync.station.apply`` write): the status is the last
+    ``to_status``; a ``status`` move stamps its time on ``accepted_at`` (the first acceptance),
+    ``resolved_at`` (cleared again by a reopen, resolved -> in_progress), ``closed_at`` and
+    ``followup_at``, ``cancelled_at``; a resolve carries ``result``, ``problems_solved`` and
+    ``cost_saved`` (万元 text); a close carries ``satisfaction`` and its note is the follow-up note.
+    Any key of ``data`` that is one of those columns sets it outright (hub decisions, rows
+    back-filled from the paper ledger)."""
+    st: list[Any] = [None] * len(FOLDED)
+    st[_POS["h_rev"]] = 0
+    n = 0
+    for r in rows:
+        kind, to, at = r[4], r[6], r[2]
+        if kind in ROW_EVENT_KINDS:
+            n += 1
+        if to is not None:
+            st[0] = to
+        data, sets = _data(r[8]) if r[8] != "{}" else _NO_DATA
+        if kind == "status":
+            if to == "accepted":
+                if st[1] is None:
+                    st[1] = at
+            elif to == "resolved":
+                st[2] = at
+                st[5] = data.get("result")
+                st[6] = data.get("problems_solved")
+                st[7] = _cents(data.get("cost_saved"))
+            elif to == "closed":
+                st[3] = st[10] = at
+                st[8] = data.get("satisfaction")
+                st[9] = r[7]
+            elif to == "cancelled":
+                st[4] = at
+            if r[5] == "resolved" and to == "in_progress":
+                st[2] = None
+        for i, v in sets:
+            st[i] = v
+    return st, n
+
+
+def fold_events(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """:func:`fold_rows` of event mappings, as a dict of :data:`FOLDED` plus ``row_events``."""
+    st, n = fold_rows([tuple(e.get(k) for k in EVENT_ROW) for e in events])
+    return {**dict(zip(FOLDED, st, strict=True)), "row_events": n}
+
+
+# ---- the running head: all of a station's events in order ------------------------------------------
+def next_head(head: str, event_hash: str) -> str:
+    """``head_n = sha256(head_{n-1} + hash_n)``; the head of no events is :data:`GENESIS`."""
+    return hashlib.sha256((head + event_hash).encode("ascii")).hexdigest()
+
+
+def fold_head(head: str, hashes: Iterable[str]) -> str:
+    """The running head after ``hashes`` (in order) are folded onto ``head``."""
+    sha = hashlib.sha256
+    for h in hashes:
+        head = sha((head + h).encode("ascii")).hexdigest()
+    return head
+
+
+def head_message(station_code: str, n: int, head: str) -> bytes:
+    """The bytes a station signs for its running head after ``n`` events."""
+    return f"qi-station-head:{station_code}:{n}:{head}".encode()

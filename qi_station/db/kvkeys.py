@@ -13,3 +13,10 @@ LAST_SUCCESS = "last_success"
 #: set by ``restore`` on an enrolled station: the next sync first catches up with the hub
 #: (``sync.station.heal.heal_station_behind``), so no outbox or ledger number is reused
 STATION_RESTORED = "station_restored"
+#: the running head over every event of this station's ledger, in insertion order: ``"{n}:{head}"``
+#: (``core.chain.next_head``; kept by ``db.write.append_event``, sealed again by ``db.write.seal_event_head``)
+EVENT_HEAD = "event_head"
+#: the running head the hub last acknowledged (``"{n}:{head}"``): the station's history up to n is fixed
+ACKED_HEAD = "acked_head"
+#: the last ledger check (``services.verify``): JSON ``{"ok", "at", "problems", "requests"}``
+VERIFY_LAST = "verify_last"

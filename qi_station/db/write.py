@@ -25,9 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from qi_station.core.chain import GENESIS, canonical, event_fields, event_hash
+from qi_station.core.chain import GENESIS, canonical, event_fields, event_hash, fold_head, next_head
 from qi_station.core.clock import env_now, to_db
 from qi_station.core.ids import hlc_now, uuid7
+from qi_station.db.kvkeys import EVENT_HEAD
 
 EVENT_COLUMNS = (
     "id",
@@ -266,9 +267,50 @@ def append_event(
     }
     ev["hash"] = event_hash(ev["prev_hash"], event_fields(ev))
     insert_row(conn, "request_event", ev)
+    n, head = event_head(conn)
+    set_event_head(conn, n + 1, next_head(head, ev["hash"]))
     if outbox:
         write_outbox(conn, "request_event", ev["id"], "insert", ev, station_code)
     return ev
+
+
+# ---- the running head over all events (kv ``event_head``) ----------------------------------------
+def parse_head(text: str | None) -> tuple[int, str]:
+    """``"{n}:{head}"`` -> (n, head); nothing stored: (0, GENESIS)."""
+    if not text:
+        return 0, GENESIS
+    n, _, head = str(text).partition(":")
+    return int(n), head
+
+
+def event_head(conn: Any) -> tuple[int, str]:
+    """(n, head): the running head over the station's first n events (insertion order)."""
+    r = fetch_one(conn, "SELECT v FROM kv WHERE k = :k", {"k": EVENT_HEAD})
+    return parse_head(r[0] if r else None)
+
+
+def set_event_head(conn: Any, n: int, head: str, key: str = EVENT_HEAD) -> None:
+    execute(
+        conn,
+        "INSERT INTO kv (k, v) VALUES (:k, :v) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+        {"k": key, "v": f"{n}:{head}"},
+    )
+
+
+def advance_event_head(conn: Any, hashes: Sequence[str]) -> None:
+    """Fold ``hashes`` (events just bulk-inserted, in insertion order) onto the running head."""
+    if hashes:
+        n, head = event_head(conn)
+        set_event_head(conn, n + len(hashes), fold_head(head, hashes))
+
+
+def seal_event_head(conn: Any) -> tuple[int, str]:
+    """Recompute the running head over every event in insertion (rowid) order and store it: after a
+    bulk load (generator, demo, a restore from the hub), whose events bypass :func:`append_event`."""
+    hashes = [str(r[0]) for r in execute(conn, "SELECT hash FROM request_event ORDER BY rowid").fetchall()]
+    head = fold_head(GENESIS, hashes)
+    set_event_head(conn, len(hashes), head)
+    return len(hashes), head
 
 
 # ---- the ledger number ---------------------------------------------------------------------------

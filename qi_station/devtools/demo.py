@@ -176,6 +176,7 @@ def load_demo(
                 write.insert_rows(conn, "request", REQUEST_COLUMNS, b.requests)
                 demo_ids.extend(str(r[0]) for r in b.requests)
                 write.insert_rows(conn, "request_event", write.EVENT_COLUMNS, b.events)
+                write.advance_event_head(conn, [e[11] for e in b.events])
                 write.insert_rows(conn, "referral", write.REFERRAL_COLUMNS, b.referrals)
                 n_req += len(b.requests)
                 n_ev += len(b.events)

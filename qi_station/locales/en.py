@@ -124,6 +124,8 @@ MESSAGES: dict[str, str] = {
     "dash.sync": "Sync",
     "dash.sync_line": "Last sync {at}  {state}   {pending} changes to upload",
     "dash.sync_never": "Never synced   {pending} changes to upload",
+    "dash.ledger_ok": "Ledger ✓ intact ({requests} requests checked)",
+    "dash.ledger_bad": "Ledger ✗ NOT INTACT: {problems} problems, run `qi-station ledger verify`",
     "dash.sync_ok": "ok",
     "dash.sync_failed": "failed",
     "col.number": "Number",

@@ -130,6 +130,8 @@ MESSAGES: dict[str, str] = {
     "dash.sync": "同步",
     "dash.sync_line": "上次同步 {at}  {state}   待上传变更 {pending} 条",
     "dash.sync_never": "尚未同步   待上传变更 {pending} 条",
+    "dash.ledger_ok": "台账校验 ✓ 完整（已校验 {requests} 件）",
+    "dash.ledger_bad": "台账校验 ✗ 未通过：{problems} 处异常，请运行 qi-station ledger verify",
     "dash.sync_ok": "成功",
     "dash.sync_failed": "失败",
     # ledger

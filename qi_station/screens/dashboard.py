@@ -106,6 +106,13 @@ class DashboardScreen(MainScreen):
             super().__init__()
             self.figs, self.error = figs, error
 
+    class Verified(Message):
+        """A worker checked the ledger (``summary``: ``services.verify.record_result``'s) or failed."""
+
+        def __init__(self, summary: Any = None, error: str | None = None) -> None:
+            super().__init__()
+            self.summary, self.error = summary, error
+
     def compose_body(self) -> ComposeResult:
         with Vertical(id="dash-body"):
             # few widgets on the first screen: one Static per card and per panel (paint first)
@@ -120,6 +127,7 @@ class DashboardScreen(MainScreen):
                 yield MonthBars(id="spark")
                 yield Static("", id="months", classes="muted", markup=False)
             yield Static(_panel(t("dash.sync"), ""), id="sync-line", classes="panel")
+            yield Static("", id="ledger-line", markup=False)
 
     def on_mount(self) -> None:
         self._by_status: list[str] | None = None
@@ -150,11 +158,33 @@ class DashboardScreen(MainScreen):
             return
         self.post_message(self.Loaded(figs))
 
+    @work(thread=True, exclusive=True, group="dashboard-verify")
+    def check(self, db_path: Path) -> None:
+        """The ledger check, in its own worker after the figures (it reads every event)."""
+        from qi_station.services.verify import check_and_record
+
+        try:
+            summary = check_and_record(db_path)
+        except Exception as e:  # noqa: BLE001
+            self.post_message(self.Verified(error=error_message(e)))
+            return
+        self.post_message(self.Verified(summary))
+
     def on_dashboard_screen_loaded(self, msg: Loaded) -> None:
         if msg.error is not None:
             self.show_db_error(msg.error)
         else:
             self.show(msg.figs)
+            self.check(self.db_path)
+
+    def on_dashboard_screen_verified(self, msg: Verified) -> None:
+        line = self.query_one("#ledger-line", Static)
+        if msg.error is not None or msg.summary is None:
+            line.update(Text(msg.error or "", style="dim"))
+        elif msg.summary["ok"]:
+            line.update(Text(t("dash.ledger_ok", requests=f"{msg.summary['requests']:,}"), style="dim"))
+        else:
+            line.update(Text(t("dash.ledger_bad", problems=msg.summary["problems"]), style="bold red"))
 
     def show(self, figs: Any) -> None:
         for key in CARDS:

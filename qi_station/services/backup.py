@@ -6,6 +6,7 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from qi_station.core.errors import QIError, ValidationError
 
@@ -54,8 +55,10 @@ def check_backup(file: Path) -> str:
     return str(rev[0])
 
 
-def restore_db(file: Path, db: Path) -> Path | None:
-    """Replace ``db`` with ``file``. The old database is first copied to ``<db>.before-restore``."""
+def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
+    """Replace ``db`` with ``file``. The old database is first copied to ``<db>.before-restore``.
+    Returns that copy (None when there was no database) and the ledger check run on the restored
+    database (``services.verify.verify_ledger``; kept in kv for the dashboard)."""
     from qi_station.db.engine import open_db
     from qi_station.db.session import dispose_all
 
@@ -81,7 +84,9 @@ def restore_db(file: Path, db: Path) -> Path | None:
     _secrets_out(db)
     _mark_restored(db)
     shutil.rmtree(db.with_name(db.name + ".restore-tmp"), ignore_errors=True)
-    return kept
+    from qi_station.services.verify import verify_ledger
+
+    return kept, verify_ledger(db)
 
 
 def _secrets_out(db: Path) -> None:

@@ -130,6 +130,14 @@ class _Chain:
         self.prev = h
         return at
 
+    def redo_only(self, data: str) -> None:
+        """Rewrite the data of the chain's only event (a back-filled request's: its outcome is known
+        once drawn) and hash it again; the event keeps its id."""
+        e = self.rows[-1]
+        h = event_hash_of(GENESIS, e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], data)
+        self.rows[-1] = (*e[:9], data, GENESIS, h)
+        self.prev = h
+
 
 def _path(rng: random.Random, status: str) -> list[str]:
     """The status moves after creation that end in ``status`` (every move legal)."""

@@ -181,6 +181,7 @@ def generate(
             for b in batches:
                 write.insert_rows(conn, "request", REQUEST_COLUMNS, b.requests)
                 write.insert_rows(conn, "request_event", write.EVENT_COLUMNS, b.events)
+                write.advance_event_head(conn, [e[11] for e in b.events])
                 if b.referrals:
                     write.insert_rows(conn, "referral", write.REFERRAL_COLUMNS, b.referrals)
                 n_req += len(b.requests)

@@ -234,6 +234,24 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
                     resolved_s = None
                 cur = p
             path, gaps = [], []
+            # the one event carries every field it sets (core.chain.fold_events rebuilds the row)
+            filled = {
+                "accepted_at": accepted_s,
+                "resolved_at": resolved_s,
+                "closed_at": closed_s,
+                "cancelled_at": cancelled_s,
+                "result": result,
+                "problems_solved": solved,
+                "cost_saved_cents": cost,
+                "satisfaction": sat,
+                "followup_note": followup,
+                "followup_at": closed_s,
+            }
+            ev.redo_only(
+                canonical(
+                    {"imported": True, "title": title, **{k: x for k, x in filled.items() if x is not None}}
+                )
+            )
         for p, g in zip(path, gaps, strict=True):
             t += g
             actor = operator

@@ -85,7 +85,8 @@ class BundleJobs(PushJobs, PullJobs):
                     "acked_oseq": st["acked_oseq"],
                     "applied": 0,
                 }
-            out = self.apply_push(c, st, batch)
+            head = manifest.get("head")
+            out = self.apply_push(c, st, batch, head=head if isinstance(head, dict) else None)
             cur = manifest.get("station_cursor")
             if isinstance(cur, int) and not isinstance(cur, bool) and cur >= 0:
                 c.execute(

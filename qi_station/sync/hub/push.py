@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.ledger import LedgerJobs, check_events
 from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables
 from qi_station.sync.proto import (
     HUB_REQUEST_FIELDS,
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
-class PushJobs(HubBase):
+class PushJobs(LedgerJobs):
     def push(
         self,
         station: dict[str, Any],
@@ -29,12 +29,13 @@ class PushJobs(HubBase):
         protocol: Any = PROTOCOL,
         schema: Any = None,
         station_now_ms: Any = None,
+        head: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         with self.write() as c:
             st = self.station_by_code(c, station["code"], lock=True)
             if st["revoked"]:
                 raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
-            out = self.apply_push(c, st, batch)
+            out = self.apply_push(c, st, batch, head=head)
             skew = self.touch(c, st, protocol, schema, station_now_ms)
         if skew is not None and abs(skew) > SKEW_WARN_MS:
             out["warning"] = (
@@ -43,9 +44,17 @@ class PushJobs(HubBase):
         out["clock_skew_ms"] = skew
         return out
 
-    def apply_push(self, c: Connection, st: dict[str, Any], batch: list[dict[str, Any]]) -> dict[str, Any]:
+    def apply_push(
+        self,
+        c: Connection,
+        st: dict[str, Any],
+        batch: list[dict[str, Any]],
+        *,
+        head: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
-        transaction: skip what is acked, refuse gaps, check ownership, s_rev guards, stamp seq, ack."""
+        transaction: skip what is acked, refuse gaps, check ownership and every new event's hash and
+        link (``ledger.check_events``), s_rev guards, stamp seq, ack, keep the signed running head."""
         import sqlalchemy as sa
 
         acked = int(st["acked_oseq"])
@@ -75,6 +84,7 @@ class PushJobs(HubBase):
                 )
             expect += 1
         if not fresh:
+            self.accept_head(c, st, head)
             return {"acked_oseq": acked, "results": results, "applied": 0}
         # authorize + coerce everything before writing anything
         prepared: list[tuple[int, int, str, dict[str, Any], dict[str, Any]]] = []
@@ -138,6 +148,15 @@ class PushJobs(HubBase):
                         "forbidden",
                         f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业",
                     )
+        check_events(
+            c,
+            [
+                ch["row"]
+                for ch in fresh
+                if ch.get("table") == "request_event" and isinstance(ch.get("row"), dict)
+            ],
+            {p[3]["id"]: str(p[3].get("number")) for p in prepared if p[2] == "request"},
+        )
         # apply in foreign-key order; within a table in oseq order. New rows are collected and inserted
         # in bulk (one executemany per table and column set) before the next table; a later change of a
         # row inserted in this batch is merged into its pending insert.
@@ -242,6 +261,7 @@ class PushJobs(HubBase):
         hs = hub_tables()["hub_station"]
         c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(acked_oseq=new_ack))
         st["acked_oseq"] = new_ack
+        self.accept_head(c, st, head)
         results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
         return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
 

@@ -82,6 +82,7 @@ class RegistryJobs(HubBase):
                 c.execute(
                     t.update()
                     .where(t.c.id == sid)
+                    # a rebuilt station starts a new running head: the old PC's signed head is retired
                     .values(
                         name=name,
                         enroll_hash=token_hash(token),
@@ -89,6 +90,9 @@ class RegistryJobs(HubBase):
                         revoked=False,
                         pubkey=None,
                         token_hash=None,
+                        head_n=0,
+                        head_hash=None,
+                        head_sig=None,
                     )
                 )
         return {"station_id": sid, "code": code, "name": name, "token": token}

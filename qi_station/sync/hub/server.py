@@ -35,9 +35,18 @@ class Change(BaseModel):
     hlc: str = Field(default="", max_length=200)
 
 
+class SignedHead(BaseModel):
+    """The station's running head over its first ``n`` events, signed by its key."""
+
+    n: int = Field(ge=0, le=BIG)
+    head: str = Field(min_length=64, max_length=64)
+    sig: str = Field(max_length=200)
+
+
 class PushBody(BaseModel):
     batch: list[Change] = Field(max_length=5000)
     station_now_ms: int | None = Field(default=None, ge=-BIG, le=BIG)
+    head: SignedHead | None = None
 
 
 class PushReply(BaseModel):
@@ -225,7 +234,8 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         nonce: str | None = Depends(call_nonce),
     ) -> Any:
         batch = [c.model_dump() for c in body.batch]
-        out = hub.push(st, batch, protocol=v[0], schema=v[1], station_now_ms=body.station_now_ms)
+        head = body.head.model_dump() if body.head is not None else None
+        out = hub.push(st, batch, protocol=v[0], schema=v[1], station_now_ms=body.station_now_ms, head=head)
         return signed(PushReply(**out).model_dump(), nonce)
 
     @app.get(

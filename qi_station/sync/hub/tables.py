@@ -54,6 +54,11 @@ def hub_tables() -> dict[str, Table]:
             sa.Column("clock_skew_ms", sa.BigInteger),
             sa.Column("last_error", sa.Text),
             sa.Column("created_at", sa.DateTime),
+            # the station's last signed running head the hub acknowledged (revision 0004)
+            sa.Column("head_n", sa.BigInteger),
+            sa.Column("head_hash", sa.String),
+            sa.Column("head_sig", sa.String),
+            sa.Column("head_at", sa.DateTime),
         )
         sa.Table(
             "hub_bundle",

@@ -30,6 +30,7 @@ from qi_station.sync.proto import (
     schema_head,
 )
 from qi_station.sync.station import apply as S
+from qi_station.sync.station import heads as H
 from qi_station.sync.station import heal
 from qi_station.sync.station.wire import HubClient, TransientError, prove_hub
 
@@ -233,6 +234,7 @@ def restore_all(
         code = S.station_code(conn) or ""
         # the ledger counters continue after every number restored
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))
+        write.seal_event_head(conn)  # restored events bypassed append_event
         move_outbox_above(conn, acked)  # new changes get oseq > the hub's ack
         S.kv_del(conn, "restore_pending")
     S.fix_oseq(conn)  # rows written on this fresh database before the restore move above the ack
@@ -248,9 +250,11 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
         batch = S.next_batch(conn, batch_size)
         if not batch:
             return done
-        reply = cl.push(batch)
+        head = H.signed_head(conn)
+        reply = cl.push(batch, head)
         acked = int(reply["acked_oseq"])
         S.ack(conn, acked)
+        H.keep_acked_head(conn, head)
         if acked < batch[-1]["oseq"]:
             raise SyncError(409, "not_acked", f"hub acknowledged only up to {acked} of {batch[-1]['oseq']}")
         done += len(batch)
@@ -401,6 +405,7 @@ def run_sync(
         finally:
             cl.close()
         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
+        ledger_ok = H.check_ledger(conn)
         return {
             "ok": True,
             "pushed": pushed,
@@ -409,6 +414,7 @@ def run_sync(
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
             "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
             "retries": attempt,
+            "ledger_ok": ledger_ok,
             **({"healed": healed} if healed else {}),
         }
     finally:
@@ -440,6 +446,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
             acked = S.kv_int(conn, kvkeys.ACKED_OSEQ)
             cursor = S.kv_int(conn, "pull_cursor")
             proof = S.kv_get(conn, "enroll_proof")
+            head = H.signed_head(conn)
         finally:
             conn.execute("COMMIT")
         bid = uuid7()
@@ -457,6 +464,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
             "counts": counts,
             "created_at": to_db(env_now()),
             "station_now_ms": time.time_ns() // 1_000_000,
+            "head": head,
         }
         if proof:
             manifest["enroll"] = {"pubkey": pub, "proof": proof}

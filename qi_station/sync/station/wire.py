@@ -174,12 +174,11 @@ class HubClient:
             self._call("GET", "/sync/v1/restore", params={"table": table, "after": after, "limit": limit})
         )
 
-    def push(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(
-            self._call(
-                "POST", "/sync/v1/push", json={"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
-            )
-        )
+    def push(self, batch: list[dict[str, Any]], head: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
+        if head is not None:
+            body["head"] = head  # the signed running head over the station's events
+        return dict(self._call("POST", "/sync/v1/push", json=body))
 
     def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {

@@ -1,0 +1,329 @@
+"""The ledger check (``qi-station ledger verify``; the hub's ``hub verify`` uses :func:`check_request`).
+
+For every request: its hash chain verifies (:func:`qi_station.core.chain.chain_break`), its row equals
+the state folded from its events (:func:`qi_station.core.chain.fold_rows`: status, outcome,
+follow-up and hub fields) and its ``s_rev`` counts the events that changed it (a deleted last change
+shows). For the station as a whole: the running head over all events (kv ``event_head``) equals the
+one recomputed from the events (a deleted or re-hashed event anywhere shows), the head the hub
+acknowledged is still a prefix of it, and every ledger counter (kv ``ledger_seq:…``) is at least the
+highest number used. What a person with the PC can still hide is written in docs/sync.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from qi_station.core.chain import EVENT_ROW, FOLDED, GENESIS, chain_break, fold_head, fold_rows
+from qi_station.core.clock import env_now, to_db
+from qi_station.db import kvkeys
+from qi_station.db.write import LEDGER_SEQ, parse_head
+
+#: the event columns a check reads, in this order (``core.chain.EVENT_ROW``)
+EVENT_READ = EVENT_ROW
+#: the request columns a check reads, in this order
+ROW_READ = ("id", "number", "s_rev", *FOLDED)
+_STATUS_ONLY = tuple(
+    i for i, f in enumerate(FOLDED) if f in ("status", "hub_expert_id", "hub_note", "hub_priority", "h_rev")
+)
+_H_REV = FOLDED.index("h_rev")
+
+
+def comparable(v: Any) -> Any:
+    """Comparable form: datetimes as the DB text, dates ISO, bools 0/1."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, datetime):
+        return to_db(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: bool = False) -> list[str]:
+    """What is wrong with one request (empty: intact). ``row`` is a tuple of :data:`ROW_READ`,
+    ``events`` its events as tuples of :data:`EVENT_READ` ordered by n, values as stored (at the hub,
+    :func:`comparable` them first). ``hub``: hub decisions not yet echoed by the station's events (the
+    row's ``h_rev`` above the folded one) are not compared (status and hub fields)."""
+    if not events:
+        return ["no events / 无台账记录"]
+    bad = chain_break(events)
+    if bad is not None:
+        return [f"hash chain broken at event {bad} / 哈希链在第 {bad} 条断开"]
+    got, changes = fold_rows(events)
+    have = list(row[3:])
+    have[_H_REV] = have[_H_REV] or 0
+    if have == got and row[2] == changes:
+        return []
+    out: list[str] = []
+    if int(row[2] or 0) != changes:
+        out.append(f"s_rev {row[2]} but {changes} changing events (an event is missing) / 变更次数与记录不符")
+    skip = _STATUS_ONLY if hub and int(have[_H_REV] or 0) != int(got[_H_REV] or 0) else ()
+    for i, f in enumerate(FOLDED):
+        if i not in skip and have[i] != got[i]:
+            out.append(f"{f} is {have[i]!r} but its events say {got[i]!r} / 字段与台账记录不符")
+    return out
+
+
+def check_requests(
+    rows: Iterator[Sequence[Any]], events: Iterator[Sequence[Any]]
+) -> tuple[int, list[dict[str, Any]]]:
+    """(requests checked, problems) over two streams of tuples (:data:`ROW_READ`, :data:`EVENT_READ`)
+    both ordered by request id."""
+    problems: list[dict[str, Any]] = []
+    n = 0
+    orphan = ["events of a missing request / 孤立的台账记录"]
+    groups = groupby(events, key=itemgetter(0))  # (request id, its events)
+    g = next(groups, None)
+    for row in rows:
+        rid = row[0]
+        while g is not None and g[0] < rid:  # events of no request
+            problems.append({"number": None, "id": g[0], "problems": orphan})
+            g = next(groups, None)
+        if g is not None and g[0] == rid:
+            mine = list(g[1])
+            g = next(groups, None)
+        else:
+            mine = []
+        n += 1
+        got = check_request(row, mine)
+        if got:
+            problems.append({"number": row[1], "id": rid, "problems": got})
+    while g is not None:
+        problems.append({"number": None, "id": g[0], "problems": orphan})
+        g = next(groups, None)
+    return n, problems
+
+
+def _kv(conn: sqlite3.Connection, k: str) -> str | None:
+    r = conn.execute("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
+    return None if r is None else str(r[0])
+
+
+def _head_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+    """The running head recomputed over every event (insertion order) against kv ``event_head`` and
+    the head the hub acknowledged (kv ``acked_head``)."""
+    n_kv, head_kv = parse_head(_kv(conn, kvkeys.EVENT_HEAD))
+    n_ack, head_ack = parse_head(_kv(conn, kvkeys.ACKED_HEAD))
+    head, n, at_ack = GENESIS, 0, GENESIS if n_ack == 0 else None
+    cur = conn.execute("SELECT hash FROM request_event ORDER BY rowid")
+    while True:
+        hashes = [r[0] for r in cur.fetchmany(20_000)]
+        if not hashes:
+            break
+        if at_ack is None and n + len(hashes) >= n_ack:
+            k = n_ack - n
+            at_ack = fold_head(head, hashes[:k])
+            head = fold_head(at_ack, hashes[k:])
+        else:
+            head = fold_head(head, hashes)
+        n += len(hashes)
+    out: list[str] = []
+    if (n, head) != (n_kv, head_kv):
+        out.append(
+            f"the running head over {n} events differs from the one recorded over {n_kv} events "
+            "(an event was deleted, added or rewritten outside the ledger) / 台账总哈希与记录不符"
+        )
+    if n_ack and at_ack != head_ack:
+        out.append(
+            f"the first {n_ack} events differ from the history the hub acknowledged / 已被中心确认的台账被改写"
+        )
+    return n, out
+
+
+def _counter_problems(conn: sqlite3.Connection) -> list[str]:
+    kv = {
+        str(k).removeprefix(LEDGER_SEQ): int(v)
+        for k, v in conn.execute("SELECT k, v FROM kv WHERE k LIKE ?", (LEDGER_SEQ + "%",))
+    }
+    out = []
+    for prefix, mx in conn.execute(
+        "SELECT substr(number, 1, length(number) - 5), max(CAST(substr(number, -4) AS INTEGER)) FROM request "
+        "WHERE station_code = (SELECT code FROM station WHERE is_self) GROUP BY 1"
+    ):
+        if prefix and mx and kv.get(prefix, 0) < int(mx):
+            out.append(
+                f"ledger counter {prefix} is {kv.get(prefix, 0)} but number {mx} is used / 台账编号计数器落后"
+            )
+    return out
+
+
+#: above this many events the per-request checks run in worker processes (one per core)
+PARALLEL_EVENTS = 300_000
+
+
+def _range_sql(lo: str | None, hi: str | None, col: str) -> tuple[str, tuple[str, ...]]:
+    conds, params = [], []
+    if lo is not None:
+        conds.append(f"{col} >= ?")
+        params.append(lo)
+    if hi is not None:
+        conds.append(f"{col} < ?")
+        params.append(hi)
+    return (" WHERE " + " AND ".join(conds)) if conds else "", tuple(params)
+
+
+def _check_range(
+    conn: sqlite3.Connection, lo: str | None = None, hi: str | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """The per-request checks of the requests with ``lo <= id < hi`` (and of events in that range
+    that belong to no request), read in one transaction."""
+    rw, rp = _range_sql(lo, hi, "id")
+    ew, ep = _range_sql(lo, hi, "request_id")
+    conn.execute("BEGIN")
+    try:
+        rows = conn.execute(f"SELECT {', '.join(ROW_READ)} FROM request{rw} ORDER BY id", rp)
+        events = conn.execute(
+            f"SELECT {', '.join(EVENT_READ)} FROM request_event{ew} ORDER BY request_id, n", ep
+        )
+        return check_requests(iter(rows), iter(events))
+    finally:
+        conn.execute("COMMIT")
+
+
+def _check_file_range(db: str, lo: str | None, hi: str | None) -> tuple[int, list[dict[str, Any]]]:
+    """:func:`_check_range` in a worker process, on its own read-only connection."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+    try:
+        return _check_range(conn, lo, hi)
+    finally:
+        conn.close()
+
+
+def _whole(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+    """The running head and the counters, read in one transaction: (events, problems)."""
+    conn.execute("BEGIN")
+    try:
+        n_ev, ledger = _head_problems(conn)
+        return n_ev, ledger + _counter_problems(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
+def verify_conn(conn: sqlite3.Connection, *, workers: int | None = None) -> dict[str, Any]:
+    """Check a station database (read only). Returns ``{"ok", "requests", "events", "problems",
+    "ledger"}``: ``problems`` lists each bad request (number, id, what is wrong); ``ledger`` what is
+    wrong with the ledger as a whole (running head, counters). A large ledger (more than
+    :data:`PARALLEL_EVENTS` events, ``workers`` None) is split by request id over one worker
+    process per core while this process folds the running head; ``QI_VERIFY_WORKERS`` sets
+    ``workers`` (1: one process)."""
+    old = conn.isolation_level
+    conn.isolation_level = None  # explicit BEGIN/COMMIT: each part reads one snapshot
+    try:
+        db = str(conn.execute("PRAGMA database_list").fetchone()[2] or "")
+        if workers is None and os.environ.get("QI_VERIFY_WORKERS", "").isdigit():
+            workers = int(os.environ["QI_VERIFY_WORKERS"])
+        if workers is None:
+            big = (
+                int(conn.execute("SELECT max(rowid) FROM request_event").fetchone()[0] or 0) > PARALLEL_EVENTS
+            )
+            workers = min(4, os.cpu_count() or 1) if big and db else 1
+        if workers <= 1:
+            n, problems = _check_range(conn)
+            n_ev, ledger = _whole(conn)
+        else:
+            n, problems, (n_ev, ledger) = _parallel(conn, db, workers)
+    finally:
+        conn.isolation_level = old
+    return {
+        "ok": not problems and not ledger,
+        "requests": n,
+        "events": n_ev,
+        "problems": problems,
+        "ledger": ledger,
+    }
+
+
+def _parallel(
+    conn: sqlite3.Connection, db: str, workers: int
+) -> tuple[int, list[dict[str, Any]], tuple[int, list[str]]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    total = int(conn.execute("SELECT count(*) FROM request").fetchone()[0])
+    cuts: list[str | None] = [None]
+    for i in range(1, workers):
+        got = conn.execute(
+            "SELECT id FROM request ORDER BY id LIMIT 1 OFFSET ?", (total * i // workers,)
+        ).fetchone()
+        if got is not None:
+            cuts.append(str(got[0]))
+    cuts.append(None)
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads (the TUI)
+    with ProcessPoolExecutor(max_workers=len(cuts) - 1, mp_context=ctx) as ex:
+        futs = [ex.submit(_check_file_range, db, cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
+        whole = _whole(conn)
+        n, problems = 0, []
+        for f in futs:
+            k, p = f.result()
+            n += k
+            problems += p
+    return n, problems, whole
+
+
+def verify_ledger(db: Path | str, *, record: bool = True, workers: int | None = None) -> dict[str, Any]:
+    """Check the station database at ``db``; with ``record`` the outcome is kept in kv ``verify_last``
+    (the dashboard shows it without checking again)."""
+    conn = sqlite3.connect(Path(db), timeout=10)
+    try:
+        res = verify_conn(conn, workers=workers)
+        if record:
+            record_result(conn, res)
+    finally:
+        conn.close()
+    return res
+
+
+def check_and_record(db: Path | str) -> dict[str, Any]:
+    """The dashboard's check: run it, keep it, return the kept summary (``{"ok", "at", "requests",
+    "problems"}``)."""
+    conn = sqlite3.connect(Path(db), timeout=10)
+    try:
+        return record_result(conn, verify_conn(conn))
+    finally:
+        conn.close()
+
+
+def record_result(conn: sqlite3.Connection, res: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep a check's outcome in kv ``verify_last`` (own transaction); returns the summary kept."""
+    summary = {
+        "ok": bool(res["ok"]),
+        "at": to_db(env_now()),
+        "requests": res["requests"],
+        "problems": len(res["problems"]) + len(res["ledger"]),
+    }
+    with conn:
+        conn.execute(
+            "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+            (kvkeys.VERIFY_LAST, json.dumps(summary)),
+        )
+    return summary
+
+
+def last_result(db: Path | str) -> dict[str, Any] | None:
+    """The last recorded check (``{"ok", "at", "requests", "problems"}``), or None."""
+    conn = sqlite3.connect(f"file:{Path(db)}?mode=ro", uri=True)
+    try:
+        got = _kv(conn, kvkeys.VERIFY_LAST)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return json.loads(got) if got else None
+
+
+def report_lines(res: Mapping[str, Any]) -> list[str]:
+    """Plain text: one line per bad request and per ledger problem; a last line with the totals."""
+    out = [f"{p['number'] or p['id']}: {'; '.join(p['problems'])}" for p in res["problems"]]
+    out += [f"ledger: {x}" for x in res["ledger"]]
+    verdict = "intact / 台账完整" if res["ok"] else "NOT INTACT / 台账异常"
+    events = f", {res['events']} events" if "events" in res else ""
+    out.append(f"{res['requests']} requests{events} checked: {verdict}")
+    return out

@@ -1,0 +1,191 @@
+"""The hub's guard of station histories: pushed events are checked (hash and link) against what the
+hub holds, the station's signed running head is kept, and ``hub verify`` checks the hub's copy.
+
+- :func:`check_events` (called by ``push.apply_push`` before anything is written): each new event's
+  hash recomputes (:func:`qi_station.core.chain.event_hash`), its ``prev_hash`` is the hash of the
+  event before it that the hub holds or that came earlier in the batch (GENESIS for the first), and an
+  event the hub already holds comes back unchanged. Otherwise the batch is refused, naming the request:
+  422 ``bad_event`` (does not verify) or 409 ``history_differs`` (differs from what was acknowledged).
+- :meth:`LedgerJobs.accept_head`: the push's signed head (``{"n", "head", "sig"}``, signed by the
+  station key over :func:`~qi_station.core.chain.head_message`) must verify and may not go back: a
+  head over fewer events, or another head over as many, is refused (409 ``history_differs``).
+- :meth:`LedgerJobs.verify`: every request the hub holds, through ``services.verify.check_request``
+  (the same fold as the station's ``ledger verify``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qi_station.core.chain import GENESIS, event_fields, event_hash, head_message
+from qi_station.core.clock import env_now, to_db
+from qi_station.sync import keys
+from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.tables import chunks, core_table, hub_tables
+from qi_station.sync.proto import SyncError
+
+PAGE = 500
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+def _number(c: Connection, batch_numbers: Mapping[str, str], rid: str) -> str:
+    """The request's ledger number for a message (from the batch, else the hub's row, else its id)."""
+    import sqlalchemy as sa
+
+    if rid in batch_numbers:
+        return batch_numbers[rid]
+    t = core_table("request")
+    got = c.execute(sa.select(t.c.number).where(t.c.id == rid)).first()
+    return str(got[0]) if got else rid
+
+
+def check_events(
+    c: Connection, events: Sequence[Mapping[str, Any]], batch_numbers: Mapping[str, str]
+) -> None:
+    """Refuse (SyncError) pushed events (wire rows, in oseq order) that do not verify or rewrite what
+    the hub holds. An event whose predecessor the hub never received (a request loaded on the station
+    outside the ledger) cannot be linked and is taken as it is."""
+    import sqlalchemy as sa
+
+    if not events:
+        return
+    te = core_table("request_event")
+    rids = sorted({str(e.get("request_id")) for e in events})
+    held: dict[tuple[str, int], tuple[str, str]] = {}  # (request, n) -> (id, hash)
+    for chunk in chunks(rids, 500):
+        for rid, n, eid, h in c.execute(
+            sa.select(te.c.request_id, te.c.n, te.c.id, te.c.hash).where(te.c.request_id.in_(chunk))
+        ):
+            held[(rid, int(n))] = (eid, h)
+    for e in events:
+        rid, n = str(e.get("request_id")), e.get("n")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise SyncError(
+                422, "bad_event", f"request {_number(c, batch_numbers, rid)}: event n {n!r} is invalid"
+            )
+        try:
+            ok = event_hash(str(e.get("prev_hash")), event_fields(e)) == e.get("hash")
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise SyncError(
+                422,
+                "bad_event",
+                f"request {_number(c, batch_numbers, rid)}: event {n} does not verify (its hash is wrong) / 台账记录哈希校验失败",
+            )
+        have = held.get((rid, n))
+        if have is not None:
+            if have != (e.get("id"), e.get("hash")):
+                raise SyncError(
+                    409,
+                    "history_differs",
+                    f"request {_number(c, batch_numbers, rid)}: event {n} differs from the one the hub acknowledged / 与中心已确认的台账不一致",
+                )
+            continue
+        prev = GENESIS if n == 1 else (held.get((rid, n - 1)) or (None, None))[1]
+        if prev is not None and e.get("prev_hash") != prev:
+            raise SyncError(
+                409,
+                "history_differs",
+                f"request {_number(c, batch_numbers, rid)}: event {n} does not follow the event {n - 1} the hub holds / 与中心已确认的台账不衔接",
+            )
+        held[(rid, n)] = (str(e.get("id")), str(e.get("hash")))
+
+
+class LedgerJobs(HubBase):
+    def accept_head(self, c: Connection, st: dict[str, Any], head: Mapping[str, Any] | None) -> None:
+        """Check and keep the station's signed running head (None: an older station sent none)."""
+        import sqlalchemy as sa
+
+        if head is None:
+            return
+        n, h, sig = head.get("n"), head.get("head"), head.get("sig")
+        if (
+            not isinstance(n, int)
+            or isinstance(n, bool)
+            or n < 0
+            or not isinstance(h, str)
+            or not isinstance(sig, str)
+        ):
+            raise SyncError(422, "bad_head", "the running head must be {n, head, sig}")
+        if not st.get("pubkey") or not keys.verify(st["pubkey"], head_message(st["code"], n, h), sig):
+            raise SyncError(
+                403, "bad_head", "the running head is not signed by this station's key / 签名无效"
+            )
+        old_n = int(st.get("head_n") or 0)
+        if n < old_n or (n == old_n and old_n and h != st.get("head_hash")):
+            raise SyncError(
+                409,
+                "history_differs",
+                f"station {st['code']} reports {n} events with head {h[:12]}…, but the hub acknowledged "
+                f"{old_n} events with head {str(st.get('head_hash'))[:12]}… (its history was rewritten) / 站点台账被改写",
+            )
+        hs = hub_tables()["hub_station"]
+        c.execute(
+            sa.update(hs)
+            .where(hs.c.id == st["id"])
+            .values(head_n=n, head_hash=h, head_sig=sig, head_at=env_now())
+        )
+        st.update(head_n=n, head_hash=h, head_sig=sig)
+
+    def verify(self, station: str | None = None) -> dict[str, Any]:
+        """Check every request the hub holds (of one station): chain, row against its events. Same
+        result shape as the station's ``ledger verify`` (plus ``heads``: each station's signed head)."""
+        import sqlalchemy as sa
+
+        from qi_station.services.verify import EVENT_READ, ROW_READ, check_request, comparable
+
+        self.require()
+        tr, te = core_table("request"), core_table("request_event")
+        hs = hub_tables()["hub_station"]
+        sq = sa.select(hs.c.code, hs.c.head_n, hs.c.head_hash, hs.c.head_at, hs.c.pubkey, hs.c.head_sig)
+        if station:
+            sq = sq.where(hs.c.code == station)
+        heads: list[dict[str, Any]] = []
+        ledger: list[str] = []
+        problems: list[dict[str, Any]] = []
+        n_req = n_ev = 0
+        with self.engine.connect() as c:
+            for code, n, h, at, pub, sig in c.execute(sq):
+                heads.append({"station": code, "n": int(n or 0), "head": h, "at": to_db(at) if at else None})
+                if h and not (pub and keys.verify(pub, head_message(code, int(n or 0), h), sig or "")):
+                    ledger.append(
+                        f"station {code}: the stored head's signature does not verify / 站点签名无效"
+                    )
+            last = ""
+            while True:  # keyset pages of requests (the database's own order), their events by id
+                q = (
+                    sa.select(*(tr.c[k] for k in ROW_READ))
+                    .where(tr.c.id > last)
+                    .order_by(tr.c.id)
+                    .limit(PAGE)
+                )
+                if station:
+                    q = q.where(tr.c.station_code == station)
+                page = [tuple(comparable(v) for v in r) for r in c.execute(q)]
+                if not page:
+                    break
+                last = page[-1][0]
+                evs: dict[str, list[tuple[Any, ...]]] = {}
+                for e in c.execute(
+                    sa.select(*(te.c[k] for k in EVENT_READ)).where(te.c.request_id.in_([r[0] for r in page]))
+                ):
+                    evs.setdefault(e[0], []).append(tuple(comparable(v) for v in e))
+                for row in page:
+                    mine = sorted(evs.get(row[0], []), key=lambda x: int(x[1]))
+                    n_req += 1
+                    n_ev += len(mine)
+                    got = check_request(row, mine, hub=True)
+                    if got:
+                        problems.append({"number": row[1], "id": row[0], "problems": got})
+        return {
+            "ok": not problems and not ledger,
+            "requests": n_req,
+            "events": n_ev,
+            "problems": problems,
+            "ledger": ledger,
+            "heads": heads,
+        }

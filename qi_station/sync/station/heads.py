@@ -1,0 +1,41 @@
+"""The station's signed running head and the ledger check around a sync.
+
+The running head (``core.chain.next_head`` over every event in insertion order) is kept in kv
+``event_head`` by ``db.write.append_event``; every push and up bundle carries it signed with the station
+key (``{"n", "head", "sig"}``), and the head the hub acknowledged is kept as kv ``acked_head``
+(``services.verify`` checks the first n events still fold to it). docs/sync.md has the threat model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qi_station.db import kvkeys
+from qi_station.sync.station import apply as S
+
+
+def signed_head(conn: Any) -> dict[str, Any]:
+    """The running head over every event of this station (kv ``event_head``), signed with its key:
+    ``{"n", "head", "sig"}`` (``core.chain.head_message``). Sent with every push and bundle."""
+    from qi_station.core.chain import head_message
+    from qi_station.db import write
+    from qi_station.sync import keys
+
+    code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
+    n, head = write.event_head(conn)
+    priv, _pub = S.signing_key(conn)
+    return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
+
+
+def keep_acked_head(conn: Any, head: dict[str, Any]) -> None:
+    """The hub acknowledged ``head``: the station's first ``n`` events are fixed from now on
+    (``services.verify`` reports it if they change)."""
+    with S.tx(conn):
+        S.kv_set(conn, kvkeys.ACKED_HEAD, f"{int(head['n'])}:{head['head']}")
+
+
+def check_ledger(conn: Any) -> bool:
+    """The ledger check after a sync (``services.verify``), kept in kv for the dashboard."""
+    from qi_station.services.verify import record_result, verify_conn
+
+    return bool(record_result(conn, verify_conn(conn))["ok"])
