@@ -141,6 +141,7 @@ def heal_station_behind(
         # 3. counters past every number either side used; the outbox above the hub's ack
         write.set_ledger_counters(conn, counters)  # never lowers one
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))
+        write.seal_event_head(conn)  # the recovered events bypassed append_event
         move_outbox_above(conn, acked)
         S.kv_del(conn, kvkeys.STATION_RESTORED)
         S.kv_del(conn, "restore_pending")
