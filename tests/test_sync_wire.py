@@ -352,6 +352,24 @@ def test_https_relay_with_another_certificate_gets_no_token(hub: Any, tmp_path: 
         srv.close()
 
 
+def test_plain_http_relay_in_front_of_an_https_hub_gets_no_token(hub: Any, tmp_path: Path) -> None:
+    """A relay that speaks plain http to the station and forwards to the HTTPS hub: the hub's signed
+    proof names its certificate, so the station knows this connection should have been TLS."""
+    from qi_station.sync.hub.server import create_app
+
+    real_cf, _, _ = make_cert(tmp_path, "real")
+    relay = TestClient(create_app(hub.url, certfile=str(real_cf)))  # http://testserver, the hub behind
+    received: list[Any] = []
+    relay.event_hooks["request"] = [lambda req: received.append(req.url.path)]
+    token = hub.add_station("ZB01", "淄博")["token"]
+    with pytest.raises(SyncError) as e:
+        C.enroll(tmp_path / "st.db", token, "http://testserver", http=relay)
+    assert e.value.code == "tls_mismatch" and "NOT sent" in e.value.message
+    assert received == ["/sync/v1/prove"]  # the token's call never went out
+    assert hub.stations()[0]["enroll_used"] is False
+    relay.close()
+
+
 def test_https_private_ca(hub: Any, tmp_path: Path) -> None:
     from qi_station.sync.hub.server import create_app
 

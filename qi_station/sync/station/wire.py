@@ -233,6 +233,13 @@ def prove_hub(
             f"{url} does not hold the hub key named in the enrollment token (wrong or fake hub?); the token "
             "was NOT sent / 该服务器不是注册码对应的中心，注册码未发送",
         )
+    if not https and signed_tls not in (None, "-"):
+        raise SyncError(
+            400,
+            "tls_mismatch",
+            f"the hub serves HTTPS but {url} is plain http: something is relaying the connection; use the "
+            "hub's https:// address; the token was NOT sent / 中心使用 HTTPS，此连接却是明文，注册码未发送",
+        )
     if not https or seen is None:
         return pub, None
     seen_sha = hashlib.sha256(seen).hexdigest()
