@@ -161,7 +161,7 @@ def test_directory_that_lies_is_read_no_further(
     """The central directory says changes.jsonl is 100 bytes; the stream holds 64 MiB: reading stops."""
     import tracemalloc
 
-    from qi_station.sync.bundle import read_bundle
+    from qi_station.sync.bundle import open_signed, read_bundle
 
     hub, _url, _tc, dbs = env
     up = tmp_path / "up.zip"
@@ -177,11 +177,41 @@ def test_directory_that_lies_is_read_no_further(
     tracemalloc.start()
     try:
         with pytest.raises(SyncError) as ei:
-            read_bundle(liar)
+            raw = read_bundle(liar)  # the small members only
+            open_signed(raw, raw.signer_key)  # the signed manifest names another size: never read
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert ei.value.code == "bad_bundle" and "damaged" in ei.value.message
+    assert ei.value.code in ("bad_bundle", "tampered"), ei.value
+    assert peak < 16 * MIB
+
+
+@pytest.mark.parametrize("forged", ["signature", "changes"])
+def test_bundle_under_the_cap_is_not_read_before_its_signature(
+    env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forged: str
+) -> None:
+    """64 MiB of changes (under the cap, the directory honest) with a forged signature, or with a signed
+    manifest that names another size: refused without reading changes.jsonl into memory."""
+    import tracemalloc
+
+    from qi_station.sync.bundle import open_signed, read_bundle
+
+    hub, _url, _tc, dbs = env
+    up = tmp_path / "up.zip"
+    C.export_bundle(dbs["ZB01"], up)
+    head = {n: d for n, d in parts_of(up).items() if n != "changes.jsonl"}
+    if forged == "signature":
+        head["manifest.sig"] = b"AAAA"
+    big = bomb(tmp_path / "big.zip", head, 64, monkeypatch)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SyncError) as ei:
+            raw = read_bundle(big)
+            open_signed(raw, raw.signer_key)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ei.value.code == ("bad_signature" if forged == "signature" else "tampered"), ei.value
     assert peak < 16 * MIB
 
 

@@ -72,17 +72,20 @@ def max_changes_bytes() -> int:
     return max(1, mb) << 20
 
 
-@dataclass(frozen=True)
+@dataclass
 class RawBundle:
-    """A bundle's members as raw bytes, nothing parsed. ``signer_id``/``signer_key`` only say which key
-    to try; ``open_signed`` verifies the signature before the manifest is parsed."""
+    """A bundle's small members as raw bytes, nothing parsed. ``signer_id``/``signer_key`` only say which
+    key to try; :func:`open_signed` verifies the signature before the manifest is parsed, and only then
+    reads ``changes`` (streamed, hashed as it is read, never more than the signed manifest's size)."""
 
     name: str
     signer_id: str
     signer_key: str
     mbytes: bytes
     sig: str
-    changes: bytes
+    path: Path
+    changes_size: int  # as the zip directory says (checked against the cap; may lie)
+    changes: bytes | bytearray = b""
 
 
 def _too_big(name: str, rule: str) -> SyncError:
@@ -168,7 +171,11 @@ def read_bundle(path: str | os.PathLike[str]) -> RawBundle:
             if total > sum(limits.values()):
                 raise _too_big(p.name, f"{total} bytes in all, more than the limit {sum(limits.values())}")
             by = {i.filename: i for i in infos}
-            got = {n: _read_member(z, by[n], min(limits[n], by[n].file_size), p.name) for n in MEMBERS}
+            got = {
+                n: _read_member(z, by[n], min(limits[n], by[n].file_size), p.name)
+                for n in MEMBERS
+                if n != "changes.jsonl"  # read by open_signed, after the signature
+            }
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
         if isinstance(e, FileNotFoundError):
             raise SyncError(400, "bad_bundle", f"no such bundle file: {p}") from None
@@ -186,7 +193,8 @@ def read_bundle(path: str | os.PathLike[str]) -> RawBundle:
         signer[1],
         got["manifest.json"],
         got["manifest.sig"].decode("ascii", "replace").strip(),
-        got["changes.jsonl"],
+        p,
+        by["changes.jsonl"].file_size,
     )
 
 
@@ -214,13 +222,42 @@ def open_signed(raw: RawBundle, public_b64: str) -> dict[str, Any]:
             f"bundle {raw.name}: unknown format {manifest.get('format') if isinstance(manifest, dict) else None!r}",
         )
     f = (manifest.get("files") or {}).get("changes.jsonl") or {}
-    if f.get("bytes") != len(raw.changes) or f.get("sha256") != sha256_hex(raw.changes):
+    size = f.get("bytes")
+    tampered = SyncError(
+        400,
+        "tampered",
+        f"bundle {raw.name}: changes.jsonl does not match the signed manifest (tampered or truncated) / 数据包被篡改或不完整",
+    )
+    if not isinstance(size, int) or size != raw.changes_size or size > max_changes_bytes():
+        raise tampered
+    raw.changes = _read_changes(raw, size)
+    if sha256_hex(raw.changes) != f.get("sha256"):
+        raise tampered
+    return manifest
+
+
+def _read_changes(raw: RawBundle, size: int) -> bytearray:
+    """changes.jsonl, read in chunks up to the signed size (one byte more means it lies)."""
+    try:
+        with zipfile.ZipFile(raw.path) as z:
+            out = bytearray()
+            with z.open("changes.jsonl") as fh:
+                while len(out) <= size:
+                    chunk = fh.read(min(CHUNK, size + 1 - len(out)))
+                    if not chunk:
+                        break
+                    out += chunk
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, KeyError) as e:
+        raise SyncError(
+            400, "bad_bundle", f"bundle {raw.name} is damaged or truncated ({e}) / 数据包损坏"
+        ) from None
+    if len(out) != size:
         raise SyncError(
             400,
             "tampered",
             f"bundle {raw.name}: changes.jsonl does not match the signed manifest (tampered or truncated) / 数据包被篡改或不完整",
         )
-    return manifest
+    return out
 
 
 def bundle_name(kind: str, frm: int, to: int, target: str, bundle_id: str) -> str:

@@ -96,7 +96,7 @@ def canonical(obj: Any) -> bytes:
     return chain.canonical(obj).encode("utf-8")
 
 
-def sha256_hex(b: bytes) -> str:
+def sha256_hex(b: bytes | bytearray) -> str:
     return hashlib.sha256(b).hexdigest()
 
 

@@ -212,7 +212,7 @@ def _check_up_manifest(name: str, manifest: dict[str, Any], signer: str, info: d
         )
 
 
-def _parse_up_changes(changes: bytes) -> list[dict[str, Any]]:
+def _parse_up_changes(changes: bytes | bytearray) -> list[dict[str, Any]]:
     batch = []
     for i, line in enumerate(changes.decode("utf-8").splitlines(), start=1):
         if not line.strip():

@@ -381,7 +381,7 @@ def apply_page(
     return {"applied": n, "cursor": cur_after, "stale": stale, "swept": swept}
 
 
-def lines_to_tables(changes: bytes) -> dict[str, Any]:
+def lines_to_tables(changes: bytes | bytearray) -> dict[str, Any]:
     """Down-bundle ``changes.jsonl`` -> {table: {cols, rows (dicts), named}}. Fast path: the hub writes
     each table's lines together as ``{"t":"<table>","row":{...}}``, so each run of lines becomes one
     JSON array of row objects (one ``json.loads``, no wrapper objects, no per-row Python step);
@@ -396,7 +396,7 @@ def lines_to_tables(changes: bytes) -> dict[str, Any]:
     return got if got is not None else _lines_to_tables_slow(body)
 
 
-def _runs_to_tables(body: bytes) -> dict[str, Any] | None:
+def _runs_to_tables(body: bytes | bytearray) -> dict[str, Any] | None:
     lines = body.split(b"\n")
     tables: dict[str, Any] = {}
     pos, n = 0, len(lines)
@@ -423,7 +423,7 @@ def _runs_to_tables(body: bytes) -> dict[str, Any] | None:
     return tables
 
 
-def _lines_to_tables_slow(body: bytes) -> dict[str, Any]:
+def _lines_to_tables_slow(body: bytes | bytearray) -> dict[str, Any]:
     tables: dict[str, Any] = {}
     try:  # one parse for the whole file (lines never contain raw newlines)
         items = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
