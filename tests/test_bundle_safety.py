@@ -256,7 +256,7 @@ def test_a_bundle_for_another_station_is_refused(env: Any, tmp_path: Path) -> No
     manifest = json.loads(parts["manifest.json"])
     conn = S.open_conn(a)
     try:
-        priv, pub = S.ensure_keys(conn)
+        priv, pub = S.signing_key(conn)
     finally:
         conn.close()
     before = hub_requests(hub)

@@ -186,13 +186,20 @@ def generate(
 
 @app.command("backup")
 @handle_errors
-def backup(out: Path = typer.Option(..., "--out", help="Backup file to write.")) -> None:
+def backup(
+    out: Path = typer.Option(
+        ..., "--out", help="Backup file to write, or a directory to write qi-backup-<station>-<time>.db into."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing older backup (never a live database or another file)."
+    ),
+) -> None:
     """Consistent online backup of the station database (SQLite backup API)."""
     from qi_station.services.backup import backup_db
 
     db = station_db()
-    size = backup_db(db, out)
-    typer.echo(f"backup written: {out} ({size} bytes)")
+    path = backup_db(db, out, force=force)
+    typer.echo(f"backup written: {path} ({path.stat().st_size} bytes)")
 
 
 @app.command("restore")
