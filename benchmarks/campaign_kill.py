@@ -21,6 +21,8 @@ os.environ.setdefault("QI_STATION_OPERATOR", "bench")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+# the killed `qi-station` processes run this checkout's code, too
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from qi_station import __version__
-from qi_station.cli.kit import OPTS, emit_json, handle_errors, station_db
+from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db
 from qi_station.core import domain
 from qi_station.core.clock import iso_local, present_times
 
@@ -122,8 +122,10 @@ def init(
     ),
 ) -> None:
     """Create (or update) the station database."""
-    from qi_station.services.station import init_station
+    from qi_station.services.station import check_station_input, init_station
 
+    # bad input is refused before a database file is created
+    check_station_input(station_code, station_name, station_type, service_mode, region)
     db = station_db()
     st = init_station(
         db,
@@ -490,7 +492,7 @@ def library_search(
 
 def main() -> None:
     _mount_optional()
-    app()
+    run_app(app)
 
 
 if __name__ == "__main__":
