@@ -224,13 +224,33 @@ def _stamp(session: Session, req: Any, at: datetime | None) -> tuple[datetime, d
     """``(now, when)`` of a change, taken INSIDE the write transaction: the caller has already read
     through ``session`` (BEGIN IMMEDIATE holds the write lock), so no other writer can land a later
     event on this request between this clock reading and our write. Without ``--at`` the change is
-    dated now; an explicit ``--at`` is checked here against now and the request's last event."""
+    dated now (never before the request's last event, should the wall clock have stepped back); an
+    explicit ``--at`` is checked here against now and the request's last event."""
     now = env_now()
-    when = at or now
-    if when > now + timedelta(minutes=5):
+    last = _last_event_at(session, req)
+    if at is None:
+        return now, max(now, last) if last is not None else now
+    if at > now + timedelta(minutes=5):
         raise ValidationError("at", "not_future", "time is in the future / 时间不能晚于现在")
-    _check_not_before_last_event(session, req, when)
-    return now, when
+    if at < req.received_at:
+        raise ValidationError(
+            "at", "after_received", "time is before the request was received / 时间早于受理时间"
+        )
+    if last is not None and at < last:
+        raise ValidationError(
+            "at", "after_last_event", "time is before the request's last recorded change / 时间早于上一次变更"
+        )
+    return now, at
+
+
+def _last_event_at(session: Session, req: Any) -> datetime | None:
+    """The time of the request's last event (the ledger is in time order)."""
+    from sqlalchemy import text
+
+    last = session.execute(
+        text("SELECT max(at) FROM request_event WHERE request_id = :r"), {"r": req.id}
+    ).scalar()
+    return datetime.fromisoformat(last) if isinstance(last, str) else last
 
 
 def move_request(
@@ -313,23 +333,6 @@ def move_request(
             at=when, actor=actor, kind="status", from_status=frm, to_status=to_status, note=note, data=data
         )
         return w.update_request(s.connection(), row_dict(req), ch, st.code, event=event)
-
-
-def _check_not_before_last_event(session: Session, req: Any, when: datetime) -> None:
-    """The ledger is in time order: a change may not be dated before the request's last event."""
-    from sqlalchemy import text
-
-    if when < req.received_at:
-        raise ValidationError(
-            "at", "after_received", "time is before the request was received / 时间早于受理时间"
-        )
-    last = session.execute(
-        text("SELECT max(at) FROM request_event WHERE request_id = :r"), {"r": req.id}
-    ).scalar()
-    if last is not None and when < (datetime.fromisoformat(last) if isinstance(last, str) else last):
-        raise ValidationError(
-            "at", "after_last_event", "time is before the request's last recorded change / 时间早于上一次变更"
-        )
 
 
 def refer_request(
