@@ -87,7 +87,7 @@ def test_transport_faults_converge(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_several_workers(backend: str, tmp_path: Path) -> None:
-    from test_sync_kill import free_port
+    from kill_util import free_port
 
     from qi_station.db.session import dispose_all
     from qi_station.sync.hub.store import Hub

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from qi_station import __version__
-from qi_station.cli.kit import OPTS, emit_json, handle_errors, station_db
+from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db
 from qi_station.core import domain
 from qi_station.core.clock import iso_local, present_times
 
@@ -127,8 +127,10 @@ def init(
     ),
 ) -> None:
     """Create (or update) the station database."""
-    from qi_station.services.station import init_station
+    from qi_station.services.station import check_station_input, init_station
 
+    # bad input is refused before a database file is created
+    check_station_input(station_code, station_name, station_type, service_mode, region)
     db = station_db()
     st = init_station(
         db,
@@ -206,13 +208,20 @@ def generate(
 
 @app.command("backup")
 @handle_errors
-def backup(out: Path = typer.Option(..., "--out", help="Backup file to write.")) -> None:
+def backup(
+    out: Path = typer.Option(
+        ..., "--out", help="Backup file to write, or a directory to write qi-backup-<station>-<time>.db into."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing older backup (never a live database or another file)."
+    ),
+) -> None:
     """Consistent online backup of the station database (SQLite backup API)."""
     from qi_station.services.backup import backup_db
 
     db = station_db()
-    size = backup_db(db, out)
-    typer.echo(f"backup written: {out} ({size} bytes)")
+    path = backup_db(db, out, force=force)
+    typer.echo(f"backup written: {path} ({path.stat().st_size} bytes)")
 
 
 @app.command("restore")
@@ -523,7 +532,7 @@ def library_search(
 
 def main() -> None:
     _mount_optional()
-    app()
+    run_app(app)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -44,6 +45,33 @@ def error(msg: str) -> None:
     sys.stderr.write(msg.rstrip() + "\n")
 
 
+def quiet_broken_pipe() -> None:
+    """The reader went away (``| head -1``): stop quietly, like standard unix tools. Whatever is still
+    buffered or written later goes to /dev/null, so no second error appears at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def run_app(app: Callable[[], Any]) -> None:
+    """Run the Typer app; a closed pipe on stdout (also at the final flush) ends it with exit 0."""
+    try:
+        app()
+    except BrokenPipeError:
+        quiet_broken_pipe()
+        raise SystemExit(0) from None
+    except SystemExit as e:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quiet_broken_pipe()
+            raise SystemExit(e.code or 0) from None
+        raise
+
+
 def handle_errors(fn: F) -> F:
     """Turn core errors into a message and an exit code; never a traceback for a user's mistake."""
 
@@ -62,6 +90,9 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             error("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            quiet_broken_pipe()
+            raise typer.Exit(0) from None
         except OSError as e:
             error(f"error: {e}")
             raise typer.Exit(1) from None

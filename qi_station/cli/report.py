@@ -24,7 +24,11 @@ FORMATS = ("xlsx", "csv", "json", "md")
 
 MONTH_HELP = "Month YYYY-MM, Asia/Shanghai (default: the last full month)."
 FORMAT_HELP = "xlsx (default), csv (UTF-8 with BOM), json or md."
-OUT_HELP = "Output file (default: qi-report-<station>-<month>.<ext> for xlsx/csv; stdout for json/md)."
+OUT_HELP = (
+    "Output file or directory (default: qi-report-<station>-<month>.<ext> for xlsx/csv; stdout for json/md). "
+    "Never a database; an existing file only with --force."
+)
+FORCE_HELP = "Replace an existing report file of the same format (never a database or another kind of file)."
 
 
 def _check_format(fmt: str) -> str:
@@ -74,7 +78,14 @@ def _progress(label: str) -> Iterator[tuple[Callable[[str], None], Callable[[int
         yield step, row
 
 
-def _emit(report: dict[str, Any], fmt: str, out: Path | None, default_stem: str) -> None:
+def _emit(
+    report: dict[str, Any],
+    fmt: str,
+    out: Path | None,
+    default_stem: str,
+    force: bool = False,
+    protect: Path | None = None,
+) -> None:
     from qi_station.reports.writers import render_json, render_markdown, write_report
 
     lang = "en" if OPTS.lang == "en" else "zh"
@@ -85,7 +96,16 @@ def _emit(report: dict[str, Any], fmt: str, out: Path | None, default_stem: str)
         return
     path = Path(out) if out is not None else Path.cwd() / f"{default_stem}.{fmt}"
     with _progress("write") as (_step, row):
-        write_report(report, fmt, path, lang=lang, progress=row)
+        path = write_report(
+            report,
+            fmt,
+            path,
+            lang=lang,
+            progress=row,
+            force=force,
+            default_name=f"{default_stem}.{fmt}",
+            protect=(protect,),
+        )
     typer.echo(str(path))
 
 
@@ -95,6 +115,7 @@ def monthly(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     fmt: str = typer.Option("xlsx", "--format", help=FORMAT_HELP),
     out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """This station's monthly summary 本站月报."""
     f = _check_format(fmt)
@@ -104,7 +125,7 @@ def monthly(
     db = station_db()
     with _progress("report") as (step, _row):
         report = monthly_report(db, m, progress=step)
-    _emit(report, f, out, f"qi-report-{report['station']['code'] or 'station'}-{m}")
+    _emit(report, f, out, f"qi-report-{report['station']['code'] or 'station'}-{m}", force, db)
 
 
 @hub_report_app.command("monthly")
@@ -117,6 +138,7 @@ def hub_monthly(
     station: str | None = typer.Option(None, "--station", help="One station's report (its code)."),
     fmt: str = typer.Option("xlsx", "--format", help=FORMAT_HELP),
     out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Province-wide monthly summary: per station, per city, province 全省月报."""
     f = _check_format(fmt)
@@ -141,4 +163,4 @@ def hub_monthly(
             raise DatabaseError(f"cannot read the hub database: {getattr(e, 'orig', None) or e}") from e
         raise
     stem = f"qi-report-{code}-{m}" if code else f"qi-report-province-{m}"
-    _emit(report, f, out, stem)
+    _emit(report, f, out, stem, force)

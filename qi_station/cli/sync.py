@@ -19,6 +19,7 @@ sync_app = typer.Typer(help="Sync this station with the hub (HTTP or USB bundles
 hub_app = typer.Typer(help="The central hub: libraries, stations, sync service.", no_args_is_help=True)
 
 DB_URL_HELP = "hub database URL (default: QI_HUB_DATABASE_URL, then hub.db in the user data dir)"
+FORCE_HELP = "replace an existing bundle file (never a database or another kind of file)"
 
 
 def sync_errors(fn: F) -> F:
@@ -181,12 +182,13 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 @sync_errors
 def sync_export(
     out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write everything the hub has not acknowledged into a signed bundle (for a USB stick)."""
     from qi_station.sync.station.client import export_bundle
 
-    res = export_bundle(_db(), out)
+    res = export_bundle(_db(), out, force=force)
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['changes']} changes)")
 
 
@@ -355,12 +357,13 @@ def hub_import_bundle(
 @sync_errors
 def hub_export_bundle(
     station: str = typer.Option(..., "--station"),
-    out: Path = typer.Option(..., "--out"),
+    out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write a signed bundle for a station (everything since what it last reported, plus the ack)."""
-    res = _hub(database_url).export_bundle(station, out)
+    res = _hub(database_url).export_bundle(station, out, force=force)
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['rows']} rows)")
 
 

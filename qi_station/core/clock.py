@@ -41,7 +41,10 @@ def parse_datetime(text: str, field: str = "received_at") -> datetime:
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=TZ)
-    return dt.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return dt.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # 9999-12-31T23:00-10:00, 0001-01-01T00:00+05:00: no UTC time exists
+        raise ValidationError(field, "range", f"time out of range: {text!r} / 时间超出范围") from None
 
 
 def parse_date(text: str, field: str = "promised") -> date:

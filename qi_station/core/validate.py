@@ -66,6 +66,16 @@ def uscc_region(code: str) -> str:
     return code[2:8]
 
 
+def check_region(code: str, field: str = "region") -> str:
+    """A Shandong GB/T 2260 region code: exactly six ASCII digits naming a Shandong city or county."""
+    c = (code or "").strip()
+    if len(c) != 6 or not (c.isascii() and c.isdigit()) or domain.city_of(c) is None:
+        raise ValidationError(
+            field, "gbt2260", f"not a 6-digit Shandong GB/T 2260 code: {code!r} / 非山东六位行政区划码"
+        )
+    return c
+
+
 def clean_text(
     value: str | None,
     field: str,

@@ -16,6 +16,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SCHEMA_HEAD = "0004"
 BUSY_TIMEOUT_MS = 5000
 
+
+def known_revisions() -> set[str]:
+    """Every schema revision this program knows (the migration files' ids): a database at any other
+    revision was made by a newer program."""
+    return {f.name.split("_", 1)[0] for f in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py")}
+
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",

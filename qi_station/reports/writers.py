@@ -463,10 +463,23 @@ def write_xlsx(
 
 # ---- entry point -----------------------------------------------------------------------------------
 def write_report(
-    report: dict[str, Any], fmt: str, out: Path, lang: str = "zh", progress: Progress | None = None
+    report: dict[str, Any],
+    fmt: str,
+    out: Path,
+    lang: str = "zh",
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
+    default_name: str | None = None,
+    protect: Iterable[Path | None] = (),
 ) -> Path:
-    """Write ``report`` as ``fmt`` to ``out`` atomically; returns ``out``."""
-    out = Path(out)
+    """Write ``report`` as ``fmt`` to ``out`` atomically; returns the path written. ``out`` is checked
+    first by :func:`qi_station.services.files.check_out` (a directory gets ``default_name``; an existing
+    file needs ``force`` and the same kind; a database, ``protect`` above all, is never written over)."""
+    from qi_station.services.files import check_out
+
+    if fmt in FORMATS:
+        out = check_out(out, fmt, force=force, default_name=default_name, protect=protect)
     if fmt == "xlsx":
         with atomic_path(out) as tmp:
             write_xlsx(report, tmp, lang, progress)

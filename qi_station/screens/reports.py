@@ -149,7 +149,7 @@ class ReportsScreen(MainScreen):
             path = path.with_suffix(".xlsx")
         try:
             report = monthly_report(db_path, month)
-            write_report(report, fmt, path, lang=lang)
+            path = write_report(report, fmt, path, lang=lang, protect=(db_path,))
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Exported(error_message(e), True))
             return

@@ -11,39 +11,91 @@ from typing import Any
 from qi_station.core.errors import QIError, ValidationError
 
 
-def backup_db(db: Path, out: Path) -> int:
-    out = Path(out)
-    if out.resolve() == Path(db).resolve():
-        raise ValidationError(
-            "out", "different_file", "backup file must differ from the database / 备份文件不能是数据库本身"
-        )
+def _self_code(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT code FROM station WHERE is_self = 1").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row and row[0] else None
+
+
+def backup_name(db: Path) -> str:
+    """The file name a backup gets inside an ``--out`` directory: qi-backup-<station>-<local time>.db."""
+    from qi_station.core.clock import env_now, local
+
+    code = None
+    if Path(db).is_file():
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            code = _self_code(conn)
+        finally:
+            conn.close()
+    return f"qi-backup-{code or 'station'}-{local(env_now()):%Y%m%d-%H%M%S}.db"
+
+
+def backup_db(db: Path, out: Path, *, force: bool = False) -> Path:
+    """Write a consistent copy of ``db`` to ``out`` (a file, or a directory to write into); returns the
+    file written. ``out`` obeys :func:`qi_station.services.files.check_out`: never the database itself
+    nor another database; an older backup only with ``force``. A failure leaves no partial file."""
+    import tempfile
+
+    from qi_station.services.files import check_out
+
+    out = check_out(out, "backup", force=force, default_name=backup_name(db), protect=(db,))
     out.parent.mkdir(parents=True, exist_ok=True)
     _secrets_out(db)  # an older database may still hold the station key/token: never copy them
-    tmp = out.with_name(out.name + ".part")
-    src = sqlite3.connect(db)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        dst = sqlite3.connect(tmp)
+        src = sqlite3.connect(db)
         try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dst.close()
         finally:
-            dst.close()
-    finally:
-        src.close()
-    os.replace(tmp, out)
-    return out.stat().st_size
+            src.close()
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
 
 
-def check_backup(file: Path) -> str:
-    """Return the backup's schema revision, or raise if it is not a sound qi-station database."""
-    if not Path(file).is_file():
+def check_backup(file: Path, db: Path | None = None) -> str:
+    """Return the backup's schema revision, or raise ``ValidationError("file", ...)`` saying what the
+    file is when it is not a sound qi-station station database this program can restore onto ``db``:
+    not SQLite, a hub database, a newer schema, failed integrity, another station's database."""
+    from qi_station.db.engine import SCHEMA_HEAD, known_revisions
+    from qi_station.services.files import describe, sniff
+
+    file = Path(file)
+    kind = sniff(file)
+    if kind is None:
         raise ValidationError("file", "exists", f"no such file: {file} / 文件不存在")
+    if db is not None and file.resolve() == Path(db).resolve():
+        raise ValidationError("file", "own_database", f"{file} is this station's own database / 即本站数据库")
+    if kind == "hub-db":
+        raise ValidationError(
+            "file",
+            "hub_database",
+            f"{file} is {describe(kind)}, not a station backup / 这是中心数据库，不是站点备份",
+        )
+    if kind not in ("backup", "station-db"):
+        raise ValidationError(
+            "file", "qi_station_db", f"{file} is {describe(kind)}, not a qi-station backup / 不是有效的备份"
+        )
     try:
         conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
         try:
             ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
             rev = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             conn.execute("SELECT count(*) FROM request").fetchone()
+            code = _self_code(conn)
         finally:
             conn.close()
     except sqlite3.Error as e:
@@ -52,23 +104,64 @@ def check_backup(file: Path) -> str:
         ) from None
     if ok != "ok" or not rev:
         raise ValidationError("file", "integrity", f"backup failed its integrity check: {ok} / 备份文件损坏")
+    if str(rev[0]) not in known_revisions():
+        raise ValidationError(
+            "file",
+            "newer_schema",
+            f"{file} is a station database from a newer qi-station (schema {rev[0]}, this program knows up "
+            f"to {SCHEMA_HEAD}): upgrade qi-station first / 备份来自更新版本的程序",
+        )
+    mine = _station_with_requests(db) if db is not None else None
+    if mine and code and code != mine:
+        raise ValidationError(
+            "file",
+            "other_station",
+            f"{file} is station {code}'s database, this is station {mine} / 这是其他站点 {code} 的数据库",
+        )
     return str(rev[0])
 
 
+def _station_with_requests(db: Path) -> str | None:
+    """This station's code when it has one and has logged requests (what a foreign restore would lose)."""
+    if not Path(db).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        code = _self_code(conn)
+        has = conn.execute("SELECT 1 FROM request LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return code if has else None
+
+
+def _free_name(base: Path) -> Path:
+    """``base`` or, when it exists, the first free ``base.1``, ``base.2``, ...: an earlier copy is kept."""
+    p, n = base, 0
+    while p.exists() or p.is_symlink():
+        n += 1
+        p = base.with_name(f"{base.name}.{n}")
+    return p
+
+
 def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
-    """Replace ``db`` with ``file``. The old database is first copied to ``<db>.before-restore``.
-    Returns that copy (None when there was no database) and the ledger check run on the restored
-    database (``services.verify.verify_ledger``; kept in kv for the dashboard)."""
+    """Replace ``db`` with ``file``, everything checked first (:func:`check_backup`). The old database is
+    first copied to ``<db>.before-restore`` (or ``.before-restore.N``: earlier copies are kept). Returns
+    that copy (None when there was no database) and the ledger check run on the restored database
+    (``services.verify.verify_ledger``; kept in kv for the dashboard)."""
     from qi_station.db.engine import open_db
     from qi_station.db.session import dispose_all
 
-    check_backup(file)
+    check_backup(file, db)
     dispose_all()
     kept: Path | None = None
     db.parent.mkdir(parents=True, exist_ok=True)
     if db.exists():
-        kept = db.with_name(db.name + ".before-restore")
-        backup_db(db, kept)
+        kept = backup_db(db, _free_name(db.with_name(db.name + ".before-restore")))
     src = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(db, timeout=5)

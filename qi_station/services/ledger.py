@@ -213,13 +213,44 @@ def _find_request(session: Session, key: str) -> Any:
     return req
 
 
-def _when(at: str | datetime | None, now: datetime) -> datetime:
-    when = (
-        parse_datetime(at, "at") if isinstance(at, str) and at else (at if isinstance(at, datetime) else now)
-    )
-    if when > now + timedelta(minutes=5):
+def _parse_at(at: str | datetime | None) -> datetime | None:
+    """The operator's explicit ``--at`` (its syntax is checked up front), or None for "now"."""
+    if isinstance(at, str) and at:
+        return parse_datetime(at, "at")
+    return at if isinstance(at, datetime) else None
+
+
+def _stamp(session: Session, req: Any, at: datetime | None) -> tuple[datetime, datetime]:
+    """``(now, when)`` of a change, taken INSIDE the write transaction: the caller has already read
+    through ``session`` (BEGIN IMMEDIATE holds the write lock), so no other writer can land a later
+    event on this request between this clock reading and our write. Without ``--at`` the change is
+    dated now (never before the request's last event, should the wall clock have stepped back); an
+    explicit ``--at`` is checked here against now and the request's last event."""
+    now = env_now()
+    last = _last_event_at(session, req)
+    if at is None:
+        return now, max(now, last) if last is not None else now
+    if at > now + timedelta(minutes=5):
         raise ValidationError("at", "not_future", "time is in the future / 时间不能晚于现在")
-    return when
+    if at < req.received_at:
+        raise ValidationError(
+            "at", "after_received", "time is before the request was received / 时间早于受理时间"
+        )
+    if last is not None and at < last:
+        raise ValidationError(
+            "at", "after_last_event", "time is before the request's last recorded change / 时间早于上一次变更"
+        )
+    return now, at
+
+
+def _last_event_at(session: Session, req: Any) -> datetime | None:
+    """The time of the request's last event (the ledger is in time order)."""
+    from sqlalchemy import text
+
+    last = session.execute(
+        text("SELECT max(at) FROM request_event WHERE request_id = :r"), {"r": req.id}
+    ).scalar()
+    return datetime.fromisoformat(last) if isinstance(last, str) else last
 
 
 def move_request(
@@ -244,8 +275,7 @@ def move_request(
     cost = v.parse_cost(cost_saved, "cost_saved")
     sat = v.parse_satisfaction(satisfaction)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
-    now = env_now()
-    when = _when(at, now)
+    at_ = _parse_at(at)
     if to_status != "resolved" and (result_t or solved is not None or cost is not None):
         raise ValidationError(
             "result",
@@ -273,7 +303,7 @@ def move_request(
             )
         if to_status == "resolved" and not result_t:
             raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
-        _check_not_before_last_event(s, req, when)
+        now, when = _stamp(s, req, at_)
         data: dict[str, Any] = {}
         ch: dict[str, Any] = {"status": to_status}
         if to_status == "accepted" and req.accepted_at is None:
@@ -305,23 +335,6 @@ def move_request(
         return w.update_request(s.connection(), row_dict(req), ch, st.code, event=event)
 
 
-def _check_not_before_last_event(session: Session, req: Any, when: datetime) -> None:
-    """The ledger is in time order: a change may not be dated before the request's last event."""
-    from sqlalchemy import text
-
-    if when < req.received_at:
-        raise ValidationError(
-            "at", "after_received", "time is before the request was received / 时间早于受理时间"
-        )
-    last = session.execute(
-        text("SELECT max(at) FROM request_event WHERE request_id = :r"), {"r": req.id}
-    ).scalar()
-    if last is not None and when < (datetime.fromisoformat(last) if isinstance(last, str) else last):
-        raise ValidationError(
-            "at", "after_last_event", "time is before the request's last recorded change / 时间早于上一次变更"
-        )
-
-
 def refer_request(
     db: Path,
     key: str,
@@ -340,12 +353,11 @@ def refer_request(
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(REFER_KINDS)}")
     note = v.clean_text(note, "note", multiline=True) or None
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
-    now = env_now()
-    when = _when(at, now)
+    at_ = _parse_at(at)
     with write_session(db) as s:
         st = ensure_station(s)
         req = _find_request(s, key)
-        _check_not_before_last_event(s, req, when)
+        now, when = _stamp(s, req, at_)
         item = s.execute(
             text(f"SELECT id, name, deleted FROM {REFER_KINDS[kind]} WHERE id = :i"), {"i": item_id.strip()}
         ).first()
@@ -397,12 +409,11 @@ def add_note(
     """Append a free-standing note to a request's ledger (status unchanged). Returns the event."""
     text_ = v.clean_text(note, "note", required=True, multiline=True)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
-    now = env_now()
-    when = _when(at, now)
+    at_ = _parse_at(at)
     with write_session(db) as s:
         st = ensure_station(s)
         req = _find_request(s, key)
-        _check_not_before_last_event(s, req, when)
+        when = _stamp(s, req, at_)[1]
         return w.append_event(
             s.connection(),
             req.id,

@@ -43,18 +43,15 @@ def get_self_station(session: Session) -> Any:
     return session.exec(select(Station).where(Station.is_self == True)).first()  # noqa: E712
 
 
-def ensure_station(
-    session: Session,
+def check_station_input(
     code: str | None = None,
     name: str | None = None,
     type_: str | None = None,
     service_mode: str | None = None,
     region_code: str | None = None,
-) -> Any:
-    """Return this station's row, creating it on first use (or updating it when values are given)."""
-    from qi_station.db.models import KV, Station
-
-    st = get_self_station(session)
+) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """Every rule of this station's own row that needs no database, normalised (None = not given):
+    ``init`` checks them before it creates a database file."""
     if code is not None:
         code = v.clean_text(code, "station_code", required=True, limit=20).upper()
         if not all(ch.isalnum() or ch in "-_" for ch in code) or not code.isascii():
@@ -69,10 +66,26 @@ def ensure_station(
         v.check_choice(type_, domain.STATION_TYPES, "station_type")
     if service_mode is not None:
         v.check_choice(service_mode, domain.SERVICE_MODES, "service_mode")
-    if region_code is not None and domain.city_of(region_code) is None:
-        raise ValidationError(
-            "region", "gbt2260", f"not a Shandong GB/T 2260 code: {region_code!r} / 非山东行政区划码"
-        )
+    if region_code is not None:
+        region_code = v.check_region(region_code, "region")
+    return code, name, type_, service_mode, region_code
+
+
+def ensure_station(
+    session: Session,
+    code: str | None = None,
+    name: str | None = None,
+    type_: str | None = None,
+    service_mode: str | None = None,
+    region_code: str | None = None,
+) -> Any:
+    """Return this station's row, creating it on first use (or updating it when values are given)."""
+    from qi_station.db.models import KV, Station
+
+    code, name, type_, service_mode, region_code = check_station_input(
+        code, name, type_, service_mode, region_code
+    )
+    st = get_self_station(session)
     if st is None:
         st = Station(
             id=uuid7(),

@@ -26,11 +26,18 @@ def write_bundle(
     *,
     signer_id: str,
     public_b64: str,
+    force: bool = False,
+    default_name: str | None = None,
+    protect: Iterable[str | os.PathLike[str] | None] = (),
 ) -> Path:
-    """Write atomically (temp file + rename): a crash never leaves a half bundle under the final name."""
+    """Write atomically (temp file + rename): a crash never leaves a half bundle under the final name.
+    ``out`` (a file, or a directory to write ``default_name`` into) obeys
+    :func:`qi_station.services.files.check_out`; returns the file written."""
     import hashlib
 
-    out = Path(out)
+    from qi_station.services.files import check_out
+
+    out = check_out(out, "bundle", force=force, default_name=default_name, protect=protect)  # type: ignore[arg-type]
     body = b"".join(lines)
     h = hashlib.sha256(body).hexdigest()
     manifest = dict(manifest)

@@ -106,7 +106,7 @@ class BundleJobs(PushJobs, PullJobs):
             "applied": out["applied"],
         }
 
-    def export_bundle(self, code: str, out: str | Path) -> dict[str, Any]:
+    def export_bundle(self, code: str, out: str | Path, *, force: bool = False) -> dict[str, Any]:
         """A down bundle for a station: every change since the cursor it last reported (cumulative), the
         hub's ack of its outbox, and the hub key (pinned by offline-enrolled stations)."""
         import sqlalchemy as sa
@@ -162,18 +162,17 @@ class BundleJobs(PushJobs, PullJobs):
         }
         if resync:
             manifest["resync"] = True
-        outp = Path(out)
-        if outp.is_dir():
-            from qi_station.sync.bundle import bundle_name
+        from qi_station.sync.bundle import bundle_name
 
-            outp = outp / bundle_name("down", since, page["next"], st["code"], bid)
-        write_bundle(
-            outp,
+        outp = write_bundle(
+            out,
             manifest,
             lines,
             info["hub_privkey"],
             signer_id=info["hub_id"],
             public_b64=info["hub_pubkey"],
+            force=force,
+            default_name=bundle_name("down", since, page["next"], st["code"], bid),
         )
         return {
             "file": str(outp),

@@ -422,8 +422,9 @@ def run_sync(
 
 
 # ---- bundles ------------------------------------------------------------------------------------
-def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]:
-    """Everything not yet acknowledged (cumulative), signed with this station's key."""
+def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = False) -> dict[str, Any]:
+    """Everything not yet acknowledged (cumulative), signed with this station's key. ``out``: a file or
+    a directory (``force`` replaces an existing bundle file; nothing else is ever written over)."""
     from qi_station.core.clock import env_now, to_db
     from qi_station.core.ids import uuid7
     from qi_station.sync.bundle import bundle_name, write_bundle
@@ -468,10 +469,17 @@ def export_bundle(db_path: str | Path | None, out: str | Path) -> dict[str, Any]
         }
         if proof:
             manifest["enroll"] = {"pubkey": pub, "proof": proof}
-        outp = Path(out)
-        if outp.is_dir():
-            outp = outp / bundle_name("up", manifest["from"], manifest["to"], target, bid)
-        write_bundle(outp, manifest, lines, priv, signer_id=code, public_b64=pub)
+        outp = write_bundle(
+            out,
+            manifest,
+            lines,
+            priv,
+            signer_id=code,
+            public_b64=pub,
+            force=force,
+            default_name=bundle_name("up", manifest["from"], manifest["to"], target, bid),
+            protect=(db_path,),
+        )
         return {
             "file": str(outp),
             "bundle_id": bid,

@@ -1,0 +1,185 @@
+"""What kind of file is this, and may a writer put its output here: the ONE rule every ``--out`` (reports,
+bundles at both ends, backups; the TUI's exports go through the same service functions) and ``restore``
+obey. Stdlib only: it reads a few header bytes and, for SQLite files, the table names (read-only).
+
+The rule for an output path (:func:`check_out`):
+- a directory: the writer's default file name inside it (a writer without one refuses);
+- the station's own database and its ``-wal`` / ``-shm`` / ``-journal`` files: never;
+- an existing SQLite database: never (a backup with ``--force`` may replace an older *backup* -- a station
+  database not in WAL mode, which a live station database always is);
+- an existing file of another kind: never; of the same kind: only with ``--force``.
+Refusals are ``ValidationError("out", rule, message)`` (exit 2) and the message says what the file is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import sqlite3
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from qi_station.core.errors import ValidationError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+WAL_MAGICS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+SIDECARS = ("-wal", "-shm", "-journal")
+
+# what each writer produces (the kind an existing file must have to be replaced with --force)
+WRITER_KINDS = {"xlsx", "csv", "json", "md", "bundle", "backup"}
+
+DESCRIPTIONS = {
+    "station-db": "a qi-station station database (live, WAL mode) / 站点数据库",
+    "backup": "a qi-station station backup (SQLite) / 站点备份",
+    "hub-db": "a qi-station hub database / 中心数据库",
+    "sqlite": "a SQLite database / SQLite 数据库",
+    "sqlite-sidecar": "a SQLite database's journal or WAL file / 数据库日志文件",
+    "bundle": "a sync bundle (zip) / 同步包",
+    "xlsx": "an Excel workbook / Excel 文件",
+    "zip": "a zip archive / 压缩包",
+    "json": "a JSON file",
+    "md": "a Markdown file",
+    "csv": "a CSV file",
+    "text": "a text file / 文本文件",
+    "binary": "a binary file / 二进制文件",
+    "empty": "an empty file / 空文件",
+    "directory": "a directory / 目录",
+    "other": "not a regular file / 非普通文件",
+}
+
+
+def describe(kind: str) -> str:
+    return DESCRIPTIONS.get(kind, kind)
+
+
+def sqlite_tables(path: Path) -> set[str]:
+    """The table names of a SQLite file, read-only (an unreadable file has none), plus ``"hub:"`` when it
+    is a hub's database: station and hub share the schema, but only a hub has its identity in hub_meta."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return set()
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "hub_meta" in names and conn.execute("SELECT 1 FROM hub_meta LIMIT 1").fetchone():
+            names.add("hub:")
+        return names
+    except sqlite3.Error:
+        return set()
+    finally:
+        conn.close()
+
+
+def _text_kind(head: bytes, suffix: str) -> str:
+    if b"\x00" in head:
+        return "binary"
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "binary"
+    body = text.lstrip("\ufeff \t\r\n")
+    if suffix == ".json" or body[:1] in ("{", "["):
+        return "json"
+    if suffix == ".md" or body[:1] == "#":
+        return "md"
+    if suffix == ".csv" or text.startswith("\ufeff") or "," in body.split("\n", 1)[0]:
+        return "csv"
+    return "text"
+
+
+def sniff(path: str | Path) -> str | None:
+    """The kind of the file at ``path`` (see :data:`DESCRIPTIONS`), or None when nothing is there."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    if p.is_dir():
+        return "directory"
+    if not p.is_file():
+        return "other"
+    with open(p, "rb") as f:
+        head = f.read(64 * 1024)
+    if not head:
+        return "empty"
+    if head.startswith(SQLITE_MAGIC):
+        tables = sqlite_tables(p)
+        if "hub:" in tables:
+            return "hub-db"
+        if "request" in tables and "alembic_version" in tables:
+            return "station-db" if head[18:20] == b"\x02\x02" else "backup"
+        return "sqlite"
+    if head[:4] in WAL_MAGICS or head.startswith(JOURNAL_MAGIC):
+        return "sqlite-sidecar"
+    for s in SIDECARS:  # -shm has no magic: a file named after an existing database
+        if p.name.endswith(s) and p.with_name(p.name[: -len(s)]).is_file():
+            return "sqlite-sidecar"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = set(z.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "binary"
+        if {"manifest.json", "manifest.sig"} <= names:
+            return "bundle"
+        if "[Content_Types].xml" in names:
+            return "xlsx"
+        return "zip"
+    return _text_kind(head, p.suffix.lower())
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def check_out(
+    out: str | Path,
+    kind: str,
+    *,
+    force: bool = False,
+    default_name: str | None = None,
+    protect: Iterable[str | Path | None] = (),
+) -> Path:
+    """May a writer of ``kind`` (one of :data:`WRITER_KINDS`) write ``out``? Returns the path to write
+    (inside ``out`` when it is a directory and the writer has a ``default_name``); raises
+    ``ValidationError("out", rule, ...)`` otherwise. ``protect``: databases never to be written
+    (the station's own), with their sidecar files."""
+    assert kind in WRITER_KINDS, kind
+    p = Path(out)
+    if p.is_dir():
+        if default_name is None:
+            raise ValidationError(
+                "out", "not_directory", f"{p} is a directory: give a file name / 请指定文件名"
+            )
+        p = p / default_name
+    for db in protect:
+        if db is None:
+            continue
+        d = Path(db)
+        if any(_same(p, d.with_name(d.name + s)) for s in ("", *SIDECARS)):
+            raise ValidationError(
+                "out",
+                "own_database",
+                f"{p} is this station's own database: never written over / 不能覆盖本站数据库",
+            )
+    have = sniff(p)
+    if have is None:
+        return p
+    what = f"{p} is {describe(have)}"
+    if have in ("station-db", "hub-db", "sqlite", "sqlite-sidecar"):
+        raise ValidationError("out", "sqlite_database", f"{what}: never written over / 不能覆盖数据库")
+    if have == "backup" and kind != "backup":
+        raise ValidationError("out", "sqlite_database", f"{what}: never written over / 不能覆盖数据库")
+    if have not in (kind, "empty"):
+        raise ValidationError(
+            "out", "other_kind", f"{what}, not {describe(kind)}: not replaced / 不能覆盖其他类型的文件"
+        )
+    if not force:
+        raise ValidationError(
+            "out",
+            "exists",
+            f"{what} and exists already: use --force to replace it / 文件已存在，用 --force 覆盖",
+        )
+    return p
