@@ -146,7 +146,7 @@ def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, 
     # a new request continues the numbering (no number reused), and syncs
     nxt = ledger.create_request(db, request_input(9, ent=7))
     assert nxt["number"] not in {r["number"] for r in made}
-    C.export_bundle(db, up)
+    C.export_bundle(db, up, force=True)  # replaces the earlier bundle of the same name
     assert hub.import_bundle(up)["status"] == "imported"
     assert nxt["id"] in hub_requests(hub)
 
