@@ -127,6 +127,7 @@ def main() -> None:
 
     from qi_station.db.engine import open_db
     from qi_station.sync.hub.store import Hub
+    from qi_station.sync.station import bundles as B
     from qi_station.sync.station import client as C
 
     d = Path(tempfile.mkdtemp(prefix="qi_bench_sync_"))
@@ -203,7 +204,7 @@ def main() -> None:
     hub2.export_bundle("USB", out)
     t_exp = time.perf_counter() - t0
     t0 = time.perf_counter()
-    r = C.import_bundle(st2, out)
+    r = B.import_bundle(st2, out)
     t_imp = time.perf_counter() - t0
     assert r["applied"] >= args.bundle_rows, r
     mb = out.stat().st_size / 1e6
@@ -223,7 +224,7 @@ def main() -> None:
         r = ledger.create_request(st3, request_input(i, ent=i % 50))
         ledger.move_request(st3, r["id"], "accepted")
     up = d / "up.zip"
-    C.export_bundle(st3, up)
+    B.export_bundle(st3, up)
     # the hub learns the station key from its first bundle (offline enrollment); time the import
     t0 = time.perf_counter()
     r = hub2.import_bundle(up)

@@ -133,6 +133,7 @@ def campaign(
     from qi_station.db.session import dispose_all
     from qi_station.services import ledger
     from qi_station.sync.hub.store import Hub
+    from qi_station.sync.station import bundles as B
     from qi_station.sync.station import client as C
 
     rng = random.Random(seed)
@@ -206,7 +207,7 @@ def campaign(
                 )
             elif kind == "hub-import":
                 new_requests(off, 40, off_created)
-                C.export_bundle(off, up, force=True)
+                B.export_bundle(off, up, force=True)
                 before = set(hub_requests(hub, "QD02"))
                 killed = kill_after(
                     cli("hub", "import-bundle", str(up), "--database-url", url),

@@ -22,12 +22,10 @@ HUGE = ("9999-12-31T23:00:00-10:00", "0001-01-01T00:00:00+05:00", "99999-01-01",
 
 @pytest.fixture(scope="module")
 def cli_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path, str]]:
-    """The Typer app (report/sync/hub mounted) and a station database holding one new request."""
-    from qi_station.cli.commands import _mount_optional, app
+    """The Typer app and a station database holding one new request."""
+    from qi_station.cli.commands import app
     from qi_station.db.engine import open_db
 
-    if not any(g.name == "report" for g in app.registered_groups):
-        _mount_optional()
     db = open_db(tmp_path_factory.mktemp("bad") / "station.db")
     r = ledger.create_request(
         db,

@@ -18,6 +18,7 @@ from test_sync_util import enroll_station, hub_requests, library, request_input,
 
 from qi_station.services import ledger
 from qi_station.sync.proto import SyncError
+from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
 
 MIB = 1 << 20
@@ -136,7 +137,7 @@ def test_zip_bomb_is_refused_with_memory_bounded(
     a = dbs["ZB01"]
     ledger.create_request(a, request_input(1, 1))
     up = tmp_path / "up.zip"
-    C.export_bundle(a, up)
+    B.export_bundle(a, up)
     head = {n: d for n, d in parts_of(up).items() if n != "changes.jsonl"}
     big = bomb(tmp_path / "bomb.zip", head, 2048, monkeypatch)  # 2 GiB of zeros
     assert big.stat().st_size < 4 * MIB
@@ -165,7 +166,7 @@ def test_directory_that_lies_is_read_no_further(
 
     hub, _url, _tc, dbs = env
     up = tmp_path / "up.zip"
-    C.export_bundle(dbs["ZB01"], up)
+    B.export_bundle(dbs["ZB01"], up)
     head = {n: d for n, d in parts_of(up).items() if n != "changes.jsonl"}
     liar = bomb(tmp_path / "liar.zip", head, 64, monkeypatch)
     data = bytearray(liar.read_bytes())
@@ -198,7 +199,7 @@ def test_bundle_under_the_cap_is_not_read_before_its_signature(
 
     hub, _url, _tc, dbs = env
     up = tmp_path / "up.zip"
-    C.export_bundle(dbs["ZB01"], up)
+    B.export_bundle(dbs["ZB01"], up)
     head = {n: d for n, d in parts_of(up).items() if n != "changes.jsonl"}
     if forged == "signature":
         head["manifest.sig"] = b"AAAA"
@@ -220,7 +221,7 @@ def test_too_many_or_unexpected_members(env: Any, tmp_path: Path) -> None:
     a = dbs["ZB01"]
     ledger.create_request(a, request_input(1, 1))
     up = tmp_path / "up.zip"
-    C.export_bundle(a, up)
+    B.export_bundle(a, up)
     parts = parts_of(up)
     before = hub_requests(hub)
     crowd = rezip(tmp_path / "crowd.zip", parts, extra=5000)
@@ -228,7 +229,7 @@ def test_too_many_or_unexpected_members(env: Any, tmp_path: Path) -> None:
         hub.import_bundle(crowd)
     assert ei.value.code == "bad_bundle_size" and "5004 members, more than the limit 8" in ei.value.message
     with pytest.raises(SyncError) as ei:
-        C.import_bundle(a, crowd)
+        B.import_bundle(a, crowd)
     assert ei.value.code == "bad_bundle_size"
     odd = rezip(tmp_path / "odd.zip", parts, extra=1)
     with pytest.raises(SyncError) as ei:
@@ -244,7 +245,7 @@ def test_signature_is_checked_before_anything_is_parsed(env: Any, tmp_path: Path
     C.run_sync(a, http=tc, sleep=lambda s: None)
     r = ledger.create_request(a, request_input(1, 1))
     up = tmp_path / "up.zip"
-    C.export_bundle(a, up)
+    B.export_bundle(a, up)
     parts = parts_of(up)
     before = hub_requests(hub)
     # a manifest that is not JSON (or JSON nobody signed) is a bad signature, not something parsed
@@ -268,7 +269,7 @@ def test_signature_is_checked_before_anything_is_parsed(env: Any, tmp_path: Path
     hub.export_bundle("ZB01", down)
     dparts = parts_of(down)
     with pytest.raises(SyncError) as ei:
-        C.import_bundle(a, rezip(tmp_path / "djunk.zip", dict(dparts, **{"manifest.json": b"[" * 100_000})))
+        B.import_bundle(a, rezip(tmp_path / "djunk.zip", dict(dparts, **{"manifest.json": b"[" * 100_000})))
     assert ei.value.code == "bad_signature"
     assert hub.import_bundle(up)["status"] == "imported" and r["id"] in hub_requests(hub)
 
@@ -281,7 +282,7 @@ def test_a_bundle_for_another_station_is_refused(env: Any, tmp_path: Path) -> No
     a, b = dbs["ZB01"], dbs["QD02"]
     ledger.create_request(a, request_input(1, 1))
     up = tmp_path / "up.zip"
-    C.export_bundle(a, up)
+    B.export_bundle(a, up)
     parts = parts_of(up)
     manifest = json.loads(parts["manifest.json"])
     conn = S.open_conn(a)
@@ -309,7 +310,7 @@ def test_a_bundle_for_another_station_is_refused(env: Any, tmp_path: Path) -> No
     hub.export_bundle("QD02", down_b)
     lib, reqs = library(a), station_requests(a)
     with pytest.raises(SyncError) as ei:
-        C.import_bundle(a, down_b)
+        B.import_bundle(a, down_b)
     assert ei.value.code == "wrong_target" and "is for station 'QD02', this is 'ZB01'" in ei.value.message
     assert (library(a), station_requests(a)) == (lib, reqs)
-    assert C.import_bundle(b, down_b)["status"] == "imported" and "e-9" in library(b)
+    assert B.import_bundle(b, down_b)["status"] == "imported" and "e-9" in library(b)

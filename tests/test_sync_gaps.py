@@ -15,6 +15,7 @@ from qi_station.core.chain import verify_chain
 from qi_station.services import ledger
 from qi_station.sync.proto import SyncError
 from qi_station.sync.station import apply as S
+from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
 
 _ = (env, hub_url)
@@ -219,10 +220,10 @@ def test_resync_down_bundle(env: Any, tmp_path: Path) -> None:  # noqa: F811
     hub.purge_tombstones(days=0)
     out = hub.export_bundle("QD02", tmp_path / "down.zip")
     assert out["resync"] and out["from"] == 0
-    res = C.import_bundle(db, tmp_path / "down.zip")
+    res = B.import_bundle(db, tmp_path / "down.zip")
     assert res["status"] == "imported"
     assert lib_ids(db) == {x["id"] for x in library_rows(hub, "expert")}
-    assert C.import_bundle(db, tmp_path / "down.zip")["status"] == "stale"
+    assert B.import_bundle(db, tmp_path / "down.zip")["status"] == "stale"
 
 
 def library_rows(hub: Any, t: str) -> list[dict[str, Any]]:
@@ -385,7 +386,7 @@ def test_hub_bulk_apply_merges_changes_of_new_rows(env: Any, tmp_path: Path) -> 
     for r in made[:10]:  # created and moved twice inside one up bundle: one insert with the final state
         ledger.move_request(db, r["id"], "accepted")
         ledger.move_request(db, r["id"], "in_progress")
-    up = C.export_bundle(db, tmp_path / "up.zip")
+    up = B.export_bundle(db, tmp_path / "up.zip")
     res = hub.import_bundle(up["file"])
     assert res["status"] == "imported" and res["applied"] == up["changes"]
     hr, loc = hub_requests(hub), station_requests(db)

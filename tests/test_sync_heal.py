@@ -13,6 +13,7 @@ from test_sync_util import hub_requests, request_input, rows, station_requests
 from qi_station.core.chain import verify_chain
 from qi_station.services import ledger
 from qi_station.sync.station import apply as S
+from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
 
 _ = (env, hub_url)
@@ -96,13 +97,13 @@ def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, 
     C.enroll(db, tok)  # offline enrollment: bundles only
     made = real_work(db)
     up = tmp_path / "up.zip"
-    C.export_bundle(db, up)
+    B.export_bundle(db, up)
     assert hub.import_bundle(up)["status"] == "imported"
     own = {rid for rid, r in hub_requests(hub).items() if r["station_code"] == "DM02"}
     assert own == {r["id"] for r in made}
     down = tmp_path / "down.zip"
     hub.export_bundle("DM02", down)
-    assert C.import_bundle(db, down)["pending"] == 0
+    assert B.import_bundle(db, down)["pending"] == 0
     # demo remove: every demo row goes, real work stays (with its chain and its enterprise)
     before = {r["id"]: station_requests(db)[r["id"]] for r in made}
     counters = rows(db, "SELECT k, v FROM kv WHERE k LIKE 'ledger_seq:%' ORDER BY k")
@@ -146,7 +147,7 @@ def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, 
     # a new request continues the numbering (no number reused), and syncs
     nxt = ledger.create_request(db, request_input(9, ent=7))
     assert nxt["number"] not in {r["number"] for r in made}
-    C.export_bundle(db, up, force=True)  # replaces the earlier bundle of the same name
+    B.export_bundle(db, up, force=True)  # replaces the earlier bundle of the same name
     assert hub.import_bundle(up)["status"] == "imported"
     assert nxt["id"] in hub_requests(hub)
 

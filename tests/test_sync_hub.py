@@ -25,6 +25,7 @@ from qi_station.db import secrets
 from qi_station.db.engine import SCHEMA_HEAD
 from qi_station.services import ledger
 from qi_station.sync.proto import PROTOCOL, SyncError
+from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
 
 PG = pg_available()
@@ -263,7 +264,7 @@ def test_bundles_online_roundtrip_and_refusals(env: Any, tmp_path: Path) -> None
     sync(a, tc)
     r = ledger.create_request(a, request_input(1, 1))
     up = tmp_path / "up.zip"
-    C.export_bundle(a, up)
+    B.export_bundle(a, up)
     # tampering: bit flip inside changes.jsonl (re-zipped), truncation, wrong key, wrong target
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(up) as z:
@@ -308,17 +309,17 @@ def test_bundles_online_roundtrip_and_refusals(env: Any, tmp_path: Path) -> None
     down_b = tmp_path / "down_b.zip"
     hub.export_bundle("QD02", down_b)
     with pytest.raises(SyncError) as ei:
-        C.import_bundle(a, down_b)
+        B.import_bundle(a, down_b)
     assert ei.value.code == "wrong_target"
     down = tmp_path / "down.zip"
     hub.export_bundle("ZB01", down)
-    res = C.import_bundle(a, down)
+    res = B.import_bundle(a, down)
     assert res["status"] == "imported" and res["pending"] == 0
     assert "e-9" in library(a)
-    assert C.import_bundle(a, down)["status"] == "stale"
+    assert B.import_bundle(a, down)["status"] == "stale"
     # an up bundle handed to a station, a down bundle handed to the hub
     with pytest.raises(SyncError):
-        C.import_bundle(a, up)
+        B.import_bundle(a, up)
     with pytest.raises(SyncError):
         hub.import_bundle(down)
 
@@ -341,9 +342,9 @@ def test_down_bundle_gap_and_order(env: Any, tmp_path: Path) -> None:
     b2 = tmp_path / "b2.zip"
     hub.export_bundle("ZB01", b2)
     with pytest.raises(SyncError) as ei:
-        C.import_bundle(a, b2)  # starts after the station's cursor
+        B.import_bundle(a, b2)  # starts after the station's cursor
     assert ei.value.code == "gap"
-    assert C.import_bundle(a, b1)["status"] == "imported"
+    assert B.import_bundle(a, b1)["status"] == "imported"
 
 
 def test_offline_enrollment(hub_url: str, tmp_path: Path) -> None:
@@ -358,14 +359,14 @@ def test_offline_enrollment(hub_url: str, tmp_path: Path) -> None:
     assert C.enroll(db, tok)["mode"] == "offline-pending"
     r = ledger.create_request(db, request_input(1, 1))
     up = tmp_path / "up.zip"
-    C.export_bundle(db, up)
+    B.export_bundle(db, up)
     # a forged enrollment (another key, the right station code) is refused
     other = tmp_path / "other.db"
     C.enroll(other, tok.rsplit(".", 1)[0] + ".wrongsecret")
     ledger.create_request(other, request_input(2, 2))
     # (the station code is the same; the proof is not)
     forged = tmp_path / "forged.zip"
-    C.export_bundle(other, forged)
+    B.export_bundle(other, forged)
     with pytest.raises(SyncError) as ei:
         hub.import_bundle(forged)
     assert ei.value.code == "bad_enroll_token"
@@ -376,13 +377,13 @@ def test_offline_enrollment(hub_url: str, tmp_path: Path) -> None:
         hub.import_bundle(forged)
     down = tmp_path / "down.zip"
     hub.export_bundle("LY09", down)
-    assert C.import_bundle(db, down)["pending"] == 0
+    assert B.import_bundle(db, down)["pending"] == 0
     assert "e-1" in library(db)
     assert rows(db, "SELECT v FROM kv WHERE k='hub_pubkey'")[0][0] == hub.info()["hub_pubkey"]
     # later bundles keep working (signed by the station key the hub now holds)
     ledger.move_request(db, r["id"], "accepted")
     up2 = tmp_path / "up2.zip"
-    C.export_bundle(db, up2)
+    B.export_bundle(db, up2)
     assert hub.import_bundle(up2)["applied"] >= 2
     assert hub_requests(hub)[r["id"]]["status"] == "accepted"
     dispose_all()

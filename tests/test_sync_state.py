@@ -36,7 +36,7 @@ from qi_station.db import secrets
 from qi_station.services import ledger
 from qi_station.sync.proto import LIBRARY_TABLES, SyncError
 from qi_station.sync.station import apply as S
-from qi_station.sync.station import client as C
+from qi_station.sync.station import bundles as B
 
 CODES = ("ZB01", "QD02", "YT03")
 EXAMPLES = int(os.environ.get("QI_SYNC_EXAMPLES", "200"))
@@ -225,7 +225,7 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(s=st.sampled_from(CODES))
     def export_up(self, s: str) -> None:
         f = self.fname("up")
-        C.export_bundle(self.db[s], f)
+        B.export_bundle(self.db[s], f)
         self.ups.append((s, f))
 
     @rule(data=st.data(), mode=st.sampled_from(["deliver", "twice", "lose", "tamper", "keep"]))
@@ -264,7 +264,7 @@ class SyncMachine(RuleBasedStateMachine):
                 S.kv_int(self.conn[s], "pull_cursor"),
             )
             with pytest.raises(SyncError):
-                C.import_bundle(self.db[s], self.tamper(f))
+                B.import_bundle(self.db[s], self.tamper(f))
             assert (
                 station_requests(self.db[s]),
                 library(self.db[s]),
@@ -273,9 +273,9 @@ class SyncMachine(RuleBasedStateMachine):
             return
         self.downs.pop(i)
         if mode in ("deliver", "twice"):
-            C.import_bundle(self.db[s], f)
+            B.import_bundle(self.db[s], f)
         if mode == "twice":
-            assert C.import_bundle(self.db[s], f)["status"] == "stale"
+            assert B.import_bundle(self.db[s], f)["status"] == "stale"
 
     # -- invariants ----------------------------------------------------------------------------
     @invariant()

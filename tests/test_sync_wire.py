@@ -23,6 +23,7 @@ from qi_station.services import ledger
 from qi_station.sync import keys
 from qi_station.sync.proto import SyncError, check_hub_url
 from qi_station.sync.station import apply as S
+from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
 
 
@@ -113,7 +114,7 @@ def test_reissue_retires_old_key_for_http_and_bundles(hub: Any, tc: Any, tmp_pat
     old = tmp_path / "old-pc.db"
     enroll_station(old, hub, tc, "ZB01")
     ledger.create_request(old, request_input(1, 1))
-    stolen = C.export_bundle(old, tmp_path / "stolen.zip")["file"]
+    stolen = B.export_bundle(old, tmp_path / "stolen.zip")["file"]
     token2 = hub.add_station("ZB01", "淄博", reissue=True)["token"]
     # the stolen PC: its bundle and its HTTP token are refused at once
     with pytest.raises(SyncError) as e:
@@ -126,7 +127,7 @@ def test_reissue_retires_old_key_for_http_and_bundles(hub: Any, tc: Any, tmp_pat
     new = tmp_path / "new-pc.db"
     C.enroll(new, token2)
     ledger.create_request(new, request_input(2, 2))
-    res = hub.import_bundle(C.export_bundle(new, tmp_path / "new.zip")["file"])
+    res = hub.import_bundle(B.export_bundle(new, tmp_path / "new.zip")["file"])
     assert res["status"] == "imported" and res["applied"] >= 1
     with pytest.raises(SyncError):  # and the old key stays retired
         hub.import_bundle(stolen)
@@ -136,7 +137,7 @@ def test_revoke_then_reissue_does_not_revive_old_key(hub: Any, tc: Any, tmp_path
     old = tmp_path / "old-pc.db"
     enroll_station(old, hub, tc, "ZB01")
     ledger.create_request(old, request_input(1, 1))
-    stolen = C.export_bundle(old, tmp_path / "stolen.zip")["file"]
+    stolen = B.export_bundle(old, tmp_path / "stolen.zip")["file"]
     hub.revoke_station("ZB01")
     hub.add_station("ZB01", "淄博", reissue=True)
     with pytest.raises(SyncError):

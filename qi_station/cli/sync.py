@@ -186,7 +186,7 @@ def sync_export(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write everything the hub has not acknowledged into a signed bundle (for a USB stick)."""
-    from qi_station.sync.station.client import export_bundle
+    from qi_station.sync.station.bundles import export_bundle
 
     res = export_bundle(_db(), out, force=force)
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['changes']} changes)")
@@ -199,7 +199,7 @@ def sync_import(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Import a hub bundle (library updates, hub decisions, acknowledgements)."""
-    from qi_station.sync.station.client import import_bundle
+    from qi_station.sync.station.bundles import import_bundle
 
     res = import_bundle(_db(), file)
     emit_json(res) if as_json else typer.echo(

@@ -165,7 +165,7 @@ class SyncScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="sync-job")
     def run_job(self, db_path: Path, job: str, path: str) -> None:
-        from qi_station.sync.station import client
+        from qi_station.sync.station import bundles, client
 
         def progress(*args: Any, **kw: Any) -> None:
             text = " ".join(str(a) for a in args) + " ".join(f"{k}={v}" for k, v in kw.items())
@@ -175,9 +175,9 @@ class SyncScreen(MainScreen):
             if job == "sync":
                 result = client.run_sync(db_path, progress=progress)
             elif job == "export":
-                result = client.export_bundle(db_path, path)
+                result = bundles.export_bundle(db_path, path)
             else:
-                result = client.import_bundle(db_path, path)
+                result = bundles.import_bundle(db_path, path)
         except Exception as e:  # noqa: BLE001
             self.post_message(JobDone(error_message(e), True))
             return

@@ -1,0 +1,67 @@
+"""``qi-station library search …``: the four libraries and enterprises."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from qi_station.cli.kit import emit_json, handle_errors, station_db
+from qi_station.cli.requests import zh
+from qi_station.core import domain
+from qi_station.core.clock import present_times
+
+library_app = typer.Typer(help="The four libraries and enterprises 四库.", no_args_is_help=True)
+
+
+# ---- library -------------------------------------------------------------------------------
+@library_app.command("search")
+@handle_errors
+def library_search(
+    kind: str = typer.Argument(..., help="experts|institutions|equipment|projects|enterprises"),
+    query: str = typer.Argument("", help="Chinese text, pinyin or initials; empty lists everything."),
+    element: str | None = typer.Option(None, "--element"),
+    city: str | None = typer.Option(None, "--city", help="GB/T 2260 city code, e.g. 370800."),
+    valid_only: bool = typer.Option(False, "--valid-only", help="Institutions with a valid CMA/CNAS."),
+    shared_only: bool = typer.Option(False, "--shared-only", help="Shared equipment only."),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="At most N (default: all)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Search a library by Chinese text, full pinyin or initials (ranked; own city first)."""
+    from qi_station.core.errors import ValidationError
+    from qi_station.services.search import search, station_city
+
+    if kind not in domain.SEARCH_KINDS:
+        raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
+    db = station_db()
+    own = station_city(db)
+    rows = search(
+        db,
+        kind,
+        query,
+        element=element,
+        city=city,
+        valid_only=valid_only,
+        shared_only=shared_only,
+        own_city=own,
+        limit=limit,
+    )
+    for r in rows:
+        r.pop("haystack", None)
+    if as_json:
+        emit_json([present_times(r) for r in rows])
+        return
+    names = domain.ELEMENT_ZH if zh() else domain.ELEMENT_EN
+    for r in rows:
+        el = "、".join(names.get(e, e) for e in r["elements"])
+        extra = ""
+        if kind == "institutions":
+            extra = f" CMA {r.get('cma_expiry') or '-'} CNAS {r.get('cnas_expiry') or '-'}"
+        elif kind == "equipment":
+            extra = (
+                f" {'共享' if r.get('shared') else '不共享'} {r.get('fee') or ''}/{r.get('fee_unit') or ''}"
+            )
+        elif kind == "enterprises":
+            extra = f" {r.get('uscc')}"
+        sys.stdout.write(f"{r['id']}  {r['name']}  {r['city_name']}  {el}{extra}\n")
+    sys.stderr.write(f"{len(rows)} {'条' if zh() else 'matches'}\n")
