@@ -329,3 +329,35 @@ def test_hub_report_survives_a_damaged_stored_row(env: Any, tmp_path: Path) -> N
     render_markdown(rep)
     for fmt in ("csv", "xlsx"):
         write_report(rep, fmt, tmp_path / f"r.{fmt}")
+
+
+def test_a_bundled_bad_row_is_refused_like_a_pushed_one(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from qi_station.sync.proto import SyncError
+    from qi_station.sync.station import client as C
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    conn = sqlite3.connect(a)
+    good = conn.execute("SELECT oseq, row_json FROM outbox WHERE table_name = 'request'").fetchone()
+    bad = json.loads(good[1])
+    bad["status"] = "hacked"
+    conn.execute("UPDATE outbox SET row_json = ? WHERE oseq = ?", (json.dumps(bad), good[0]))
+    conn.commit()
+    up = tmp_path / "up.zip"
+    C.export_bundle(a, up)  # signed by the station itself: only the hub's rules stand in the way
+    with pytest.raises(SyncError) as ei:
+        hub.import_bundle(up)
+    assert ei.value.status == 422
+    assert (ei.value.data["oseq"], ei.value.data["field"], ei.value.data["rule"]) == (
+        good[0],
+        "status",
+        "choice",
+    )
+    assert hub_requests(hub) == {}
+    conn.execute("UPDATE outbox SET row_json = ? WHERE oseq = ?", (good[1], good[0]))
+    conn.commit()
+    conn.close()
+    C.export_bundle(a, up)
+    assert hub.import_bundle(up)["status"] == "imported"
+    assert hub_requests(hub)[r["id"]]["status"] == "new"
