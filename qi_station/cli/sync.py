@@ -245,6 +245,9 @@ def hub_serve(
         None, "--certfile", help="TLS certificate (PEM): serve HTTPS (with --keyfile)"
     ),
     keyfile: Path | None = typer.Option(None, "--keyfile", help="TLS private key (PEM) for --certfile"),
+    access_log: Path | None = typer.Option(
+        None, "--access-log", help="append the access log (one JSON line per call) here; default stderr"
+    ),
 ) -> None:
     """Serve the sync API (OpenAPI at /openapi.json); HTTPS with --certfile and --keyfile."""
     from qi_station.sync.hub.server import serve
@@ -256,6 +259,7 @@ def hub_serve(
         workers,
         certfile=str(certfile) if certfile else None,
         keyfile=str(keyfile) if keyfile else None,
+        access_log=str(access_log) if access_log else None,
     )
 
 

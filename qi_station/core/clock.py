@@ -31,6 +31,12 @@ def from_db(value: str | datetime | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
+# The years a ledger time may fall in: the station refuses a received time before MIN_YEAR, and the hub
+# refuses any stored time outside [MIN_YEAR, MAX_YEAR] (check_year).
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+
+
 def parse_datetime(text: str, field: str = "received_at") -> datetime:
     """Parse ISO-8601; a time without a zone is Asia/Shanghai. Returns naive UTC."""
     try:
@@ -39,12 +45,28 @@ def parse_datetime(text: str, field: str = "received_at") -> datetime:
         raise ValidationError(
             field, "iso8601", f"not an ISO-8601 time: {text!r} / 时间格式应为 ISO-8601"
         ) from None
+    return to_naive_utc(dt, field)
+
+
+def to_naive_utc(dt: datetime, field: str) -> datetime:
+    """An aware time as naive UTC (a naive one is Asia/Shanghai). A time that has no UTC form
+    (year 1 east of Greenwich, 9999-12-31 west of it) is a ValidationError, never an OverflowError."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=TZ)
     try:
         return dt.astimezone(UTC).replace(tzinfo=None)
-    except OverflowError:  # 9999-12-31T23:00-10:00, 0001-01-01T00:00+05:00: no UTC time exists
-        raise ValidationError(field, "range", f"time out of range: {text!r} / 时间超出范围") from None
+    except (OverflowError, ValueError):
+        raise ValidationError(field, "range", "time is out of range / 时间超出范围") from None
+
+
+def check_year(value: datetime | date, field: str) -> None:
+    """Refuse a time or date outside the years a ledger can hold (MIN_YEAR..MAX_YEAR)."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValidationError(
+            field,
+            "range",
+            f"{field} must fall in {MIN_YEAR}..{MAX_YEAR} / 时间应在{MIN_YEAR}-{MAX_YEAR}年之间",
+        )
 
 
 def parse_date(text: str, field: str = "promised") -> date:

@@ -62,6 +62,19 @@ def can_move(from_status: str, to_status: str) -> bool:
     return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
+def can_reach(from_status: str, to_status: str) -> bool:
+    """``to_status`` is ``from_status`` or follows it by one or more legal moves (a station may make
+    several moves between two syncs; the hub sees only the last)."""
+    seen = {from_status}
+    todo = [from_status]
+    while todo:
+        for nxt in TRANSITIONS.get(todo.pop(), frozenset()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return to_status in seen
+
+
 # ---- N elements ------------------------------------------------------------------------
 ELEMENTS: Final = ("standards", "metrology", "testing", "certification", "quality", "brand", "ip", "safety")
 ELEMENT_ZH: Final = {
@@ -91,6 +104,21 @@ def element_code(text: str) -> str | None:
     """'计量' or 'metrology' or 'Metrology' -> 'metrology'; None if unknown."""
     t = text.strip()
     return _ELEMENT_LOOKUP.get(t) or _ELEMENT_LOOKUP.get(t.lower())
+
+
+def stored_elements(text: object) -> tuple[list[str], bool]:
+    """A stored ``elements`` column (a JSON array of codes) -> (its known codes, whether it was sound).
+    Readers (reports) use it so one damaged row is skipped and flagged, never a crash."""
+    import json
+
+    try:
+        items = json.loads(text) if isinstance(text, str) and text else []
+    except ValueError:
+        return [], False
+    if not isinstance(items, list):
+        return [], False
+    codes = [x for x in items if isinstance(x, str) and x in ELEMENTS]
+    return codes, len(codes) == len(items)
 
 
 # ---- channels, urgency, satisfaction ------------------------------------------------------

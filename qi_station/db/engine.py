@@ -70,7 +70,12 @@ def make_engine(url_or_path: str | Path, *, foreign_keys: bool = True, **kw: Any
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # a writer takes the write lock up front; a connection marked ``sqlite_read`` (the hub's
+            # reads) never takes it, so readers do not queue behind writers in WAL mode
+            if conn.get_execution_options().get("sqlite_read"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)

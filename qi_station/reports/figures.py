@@ -7,7 +7,6 @@ the others (distinct enterprises, medians, rates) are recomputed from the merged
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -188,7 +187,7 @@ def detail_row(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {k: get(k) for k in DETAIL_FIELDS}
     for k in _DT_FIELDS:
         out[k] = local_iso(out[k])
-    out["elements"] = json.loads(get("elements") or "[]")
+    out["elements"] = domain.stored_elements(get("elements"))[0]
     pd = as_date(get("promised_date"))
     out["promised_date"] = pd.isoformat() if pd else None
     c = get("cost_saved_cents")

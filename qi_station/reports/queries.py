@@ -12,7 +12,6 @@ recomputed from the merged raw material (:mod:`qi_station.reports.figures`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -394,7 +393,9 @@ def collect(
         if d["received_in_month"]:
             a = acc(d["station_code"])
             a.enterprises.add(d["enterprise_id"])
-            elements = json.loads(d.get("elements") or "[]")
+            elements, sound = domain.stored_elements(d.get("elements"))
+            if not sound:  # a damaged row (refused at the hub today; maybe stored earlier): skipped, flagged
+                d["bad_elements"] = True
             for el in dict.fromkeys(elements):  # a request counts once under each of its elements
                 a.by_element[el] += 1
             a.by_channel[d.get("channel") or UNKNOWN] += 1

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
-from qi_station.core.clock import env_now, local_date, parse_datetime
+from qi_station.core.clock import check_year, env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import uuid7
 from qi_station.db import write as w
@@ -128,8 +128,7 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
         raise ValidationError(
             "received_at", "not_future", "received time is in the future / 受理时间不能晚于现在"
         )
-    if received.year < 2000:
-        raise ValidationError("received_at", "range", "received time is before 2000 / 受理时间过早")
+    check_year(received, "received_at")
     rdate = local_date(received)
     if inp.promised is None or inp.promised == "":
         promised = rdate + timedelta(days=domain.PROMISE_DAYS[urgency])
@@ -139,6 +138,7 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
         from qi_station.core.clock import parse_date
 
         promised = parse_date(inp.promised, "promised")
+    check_year(promised, "promised")
     if promised < rdate:
         raise ValidationError(
             "promised",

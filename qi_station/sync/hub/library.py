@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core.clock import env_now
 from qi_station.sync.hub.base import HubBase
-from qi_station.sync.hub.tables import chunks, coerce_row, core_table, norm_value, wire_value
+from qi_station.sync.hub.tables import coerce_row, core_table, norm_value, wire_value
 from qi_station.sync.proto import LIBRARY_TABLES, SyncError
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class LibraryJobs(HubBase):
                 }
                 seen: set[str] = set()
                 ins: list[dict[str, Any]] = []
+                upd: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # changed columns -> rows
                 for raw in trows:
                     r = {
                         k: v
@@ -113,14 +114,20 @@ class LibraryJobs(HubBase):
                             stats["unchanged"] += 1
                             continue
                         changed.update(rev=int(old["rev"]) + 1, updated_at=now)
-                        c.execute(t.update().where(t.c.id == rid).values(**changed))
+                        upd.setdefault(tuple(sorted(changed)), []).append({**changed, "_rid": rid})
                         stats["deleted" if deleted and not old["deleted"] else "updated"] += 1
                         written.append((table, rid))
+                for cols_, params in upd.items():  # one executemany per set of changed columns
+                    stmt = (
+                        t.update()
+                        .where(t.c.id == sa.bindparam("_rid"))
+                        .values({k: sa.bindparam(k) for k in cols_})
+                    )
+                    c.execute(stmt, params)
                 if ins:
-                    keys_ = sorted({k for r in ins for k in r})
+                    keys_ = [col.key for col in t.columns]  # every column: COPY applies no defaults
                     full = [{k: r.get(k, _default(t, k)) for k in keys_} for r in ins]
-                    for chunk in chunks(full, 2000):
-                        c.execute(t.insert(), chunk)
+                    self.bulk_insert(c, t, full)
                 if tombstone_missing:
                     gone = [rid for rid, old in existing.items() if rid not in seen and not old["deleted"]]
                     for rid in gone:

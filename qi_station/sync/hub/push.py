@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from qi_station.sync.hub import rules
 from qi_station.sync.hub.ledger import LedgerJobs, check_events
 from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables
 from qi_station.sync.proto import (
@@ -97,7 +98,15 @@ class PushJobs(LedgerJobs):
                 )
             if table not in STATION_TABLES:
                 raise SyncError(403, "forbidden", f"table {table!r} is not synced from stations")
-            row = coerce_row(str(table), ch.get("row"))
+            try:
+                row = coerce_row(str(table), ch.get("row"), strict=True)
+            except SyncError as e:  # name the change, like every rule refusal
+                raise SyncError(
+                    e.status,
+                    e.code,
+                    f"refused, nothing written: change {ch['oseq']}: {e.message}",
+                    **{**e.data, "oseq": ch["oseq"]},
+                ) from None
             if table in ("enterprise", "request") and row.get("station_code") != code:
                 raise SyncError(
                     403,
@@ -147,6 +156,29 @@ class PushJobs(LedgerJobs):
                         403,
                         "forbidden",
                         f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业",
+                    )
+        # the station's rules against what the hub holds: its own enterprises, lifecycle moves, hub fields
+        ent_station = {p[3]["id"]: code for p in prepared if p[2] == "enterprise"}
+        ent_refs = sorted(
+            {str(p[3].get("enterprise_id")) for p in prepared if p[2] == "request"} - set(ent_station)
+        )
+        for chunk in chunks(ent_refs, 500):
+            for eref in c.execute(sa.select(tent.c.id, tent.c.station_code).where(tent.c.id.in_(chunk))):
+                ent_station[eref[0]] = eref[1]
+        stored = dict(owners)
+        for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
+            rules.check_row(oseq, table, row, code)
+            if table == "request":
+                held = stored.get(row["id"])
+                rules.check_request_change(
+                    oseq, row, held, ent_station.get(str(row.get("enterprise_id"))), code
+                )
+                if held is None or int(row.get("s_rev") or 0) > held[1]:  # applied, not stale
+                    stored[row["id"]] = (
+                        code,
+                        int(row.get("s_rev") or 0),
+                        held[2] if held else 0,
+                        str(row.get("status")),
                     )
         check_events(
             c,

@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from qi_station.sync.hub.base import busy
+from qi_station.sync.hub.guard import Guard, error_headers, note, setup_access_log
 from qi_station.sync.hub.store import Hub
 from qi_station.sync.proto import (
     HUB_PROOF_PATH,
@@ -144,6 +146,7 @@ def cert_sha256(certfile: str | os.PathLike[str] | None) -> str | None:
 def create_app(database_url: str | None = None, *, certfile: str | None = None) -> FastAPI:
     """``certfile``: the TLS certificate this hub serves (its SHA-256 goes into the enrollment proof)."""
     from fastapi.exceptions import RequestValidationError
+    from sqlalchemy.exc import OperationalError
 
     hub = Hub(database_url)
     tls_sha256 = cert_sha256(certfile)
@@ -154,10 +157,16 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         description="Station <-> hub sync for the Shandong QI one-stop service (see docs/sync.md).",
     )
     app.state.hub = hub
+    app.add_middleware(Guard, station_by_token=hub.station_by_token)  # limits, token first, access log
 
     @app.exception_handler(SyncError)
     def _sync_error(_req: Request, e: SyncError) -> JSONResponse:
-        return JSONResponse(status_code=e.status, content=e.to_dict())
+        return JSONResponse(status_code=e.status, content=e.to_dict(), headers=error_headers(e))
+
+    @app.exception_handler(OperationalError)
+    def _busy(_req: Request, e: OperationalError) -> JSONResponse:
+        # a read that met a busy database (the write path maps its own): 503, retried by stations
+        return _sync_error(_req, busy(e))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_req: Request, e: RequestValidationError) -> JSONResponse:
@@ -202,7 +211,12 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         check_versions(x_sync_protocol, x_sync_schema)
         return x_sync_protocol, x_sync_schema
 
-    def station(authorization: str | None = Header(default=None, max_length=500)) -> dict[str, Any]:
+    def station(
+        request: Request, authorization: str | None = Header(default=None, max_length=500)
+    ) -> dict[str, Any]:
+        st = getattr(request.state, "qi_station", None)  # checked by the Guard before the body was read
+        if st is not None:
+            return st  # type: ignore[no-any-return]
         token = None
         if authorization and authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
@@ -220,14 +234,18 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
 
     @app.post("/sync/v1/enroll", response_model=EnrollReply, responses=ERRORS)
     def enroll(
+        request: Request,
         body: EnrollBody,
         v: tuple[str | None, str | None] = Depends(versions),
         nonce: str | None = Depends(call_nonce),
     ) -> Any:
-        return signed(hub.enroll(body.token, body.pubkey), nonce)
+        out = hub.enroll(body.token, body.pubkey)
+        note(request.scope, station=out.get("station_code"))
+        return signed(out, nonce)
 
     @app.post("/sync/v1/push", response_model=PushReply, responses=ERRORS)
     def push(
+        request: Request,
         body: PushBody,
         v: tuple[str | None, str | None] = Depends(versions),
         st: dict[str, Any] = Depends(station),
@@ -235,7 +253,9 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
     ) -> Any:
         batch = [c.model_dump() for c in body.batch]
         head = body.head.model_dump() if body.head is not None else None
+        note(request.scope, changes=len(batch))
         out = hub.push(st, batch, protocol=v[0], schema=v[1], station_now_ms=body.station_now_ms, head=head)
+        note(request.scope, applied=out.get("applied"), acked_oseq=out.get("acked_oseq"))
         return signed(PushReply(**out).model_dump(), nonce)
 
     @app.get(
@@ -291,7 +311,8 @@ RESTORE_SCHEMA = {
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` with several workers (the URL comes from QI_HUB_DATABASE_URL,
-    the served certificate from QI_HUB_CERTFILE)."""
+    the served certificate from QI_HUB_CERTFILE, the access log file from QI_HUB_ACCESS_LOG)."""
+    setup_access_log(os.environ.get("QI_HUB_ACCESS_LOG"))
     return create_app(os.environ.get("QI_HUB_DATABASE_URL"), certfile=os.environ.get("QI_HUB_CERTFILE"))
 
 
@@ -303,8 +324,10 @@ def serve(
     *,
     certfile: str | None = None,
     keyfile: str | None = None,
+    access_log: str | None = None,
 ) -> None:
-    """Serve the sync API; HTTPS with ``certfile`` and ``keyfile`` (PEM)."""
+    """Serve the sync API; HTTPS with ``certfile`` and ``keyfile`` (PEM). The access log (one JSON line
+    per call) goes to ``access_log`` or stderr."""
     import uvicorn
 
     if bool(certfile) != bool(keyfile):
@@ -312,6 +335,9 @@ def serve(
     hub = Hub(database_url).require()
     hub.purge_tombstones()  # tombstones older than TOMBSTONE_DAYS (QI_HUB_TOMBSTONE_DAYS)
     os.environ["QI_HUB_DATABASE_URL"] = hub.url
+    if access_log:
+        os.environ["QI_HUB_ACCESS_LOG"] = str(access_log)
+    setup_access_log(access_log)
     tls: dict[str, Any] = {}
     if certfile:
         cert_sha256(certfile)  # a readable PEM certificate, or a clear error now

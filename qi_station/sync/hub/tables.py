@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core.clock import to_db
+from qi_station.core.clock import to_db, to_naive_utc
+from qi_station.core.errors import QIError
 from qi_station.db.session import jsonable
 from qi_station.sync.proto import SyncError
 
@@ -80,7 +81,15 @@ def hub_tables() -> dict[str, Table]:
 
 
 def _bad(table: str, col: str, v: Any) -> SyncError:
-    return SyncError(422, "bad_row", f"{table}.{col}: bad value {str(v)[:60]!r}")
+    # never echo the value: it may be huge or hold a secret
+    return SyncError(
+        422,
+        "bad_row",
+        f"{table}.{col}: bad value (a {type(v).__name__} that is not a valid {col})",
+        table=table,
+        field=col,
+        rule="type",
+    )
 
 
 _COERCE: dict[str, dict[str, Any]] = {}
@@ -115,7 +124,7 @@ def coercers(table: str) -> dict[str, Any]:
                     if kind == "dt":
                         if isinstance(v, str):
                             d = datetime.fromisoformat(v)
-                            return d.replace(tzinfo=None) if d.tzinfo is None else to_dt_naive(d)
+                            return d if d.tzinfo is None else to_naive_utc(d, name)
                     elif kind == "date":
                         if isinstance(v, str):
                             return date.fromisoformat(v[:10]) if len(v) >= 10 else date.fromisoformat(v)
@@ -140,7 +149,7 @@ def coercers(table: str) -> dict[str, Any]:
                             return v
                         if isinstance(v, int | float) and not isinstance(v, bool):
                             return str(v)
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, OverflowError, QIError):
                     pass
                 raise _bad(table, name, v)
 
@@ -160,19 +169,27 @@ def coercers(table: str) -> dict[str, Any]:
     return out
 
 
-def to_dt_naive(d: datetime) -> datetime:
-    from datetime import UTC
-
-    return d.astimezone(UTC).replace(tzinfo=None)
-
-
-def coerce_row(table: str, row: Any) -> dict[str, Any]:
+def coerce_row(table: str, row: Any, *, strict: bool = False) -> dict[str, Any]:
+    """Wire JSON -> column values. ``strict`` (rows from stations): a key that is not a column of the
+    table is refused, not dropped."""
     if not isinstance(row, dict):
-        raise SyncError(422, "bad_row", f"{table}: row is not an object")
+        raise SyncError(422, "bad_row", f"{table}: row is not an object", table=table, rule="object")
     conv = coercers(table)
+    if strict:
+        for k in row:
+            if k not in conv:
+                name = k if isinstance(k, str) and k.isidentifier() and len(k) <= 40 else "?"
+                raise SyncError(
+                    422,
+                    "bad_row",
+                    f"{table}.{name}: not a column of {table} / 未知字段",
+                    table=table,
+                    field=name,
+                    rule="unknown_column",
+                )
     out = {k: conv[k](v) for k, v in row.items() if k in conv}
     if not isinstance(out.get("id"), str) or not out["id"]:
-        raise SyncError(422, "bad_row", f"{table}: row has no id")
+        raise SyncError(422, "bad_row", f"{table}: row has no id", table=table, field="id", rule="required")
     return out
 
 

@@ -395,7 +395,8 @@ def run_sync(
                         ) from None
                     if progress:
                         progress("retry", attempt, retries)
-                    sleep(min(30.0, backoff * (2 ** (attempt - 1))))
+                    wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
+                    sleep(wait if wait is not None else min(30.0, backoff * (2 ** (attempt - 1))))
                 except SyncError as e:
                     S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
                     raise

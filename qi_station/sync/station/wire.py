@@ -27,9 +27,27 @@ from qi_station.sync.proto import (
     schema_head,
 )
 
+RETRY_AFTER_MAX = 30.0  # seconds: the longest wait a hub's Retry-After can ask of a sync
+
 
 class TransientError(Exception):
-    """Network trouble or a 5xx/503: retried with backoff."""
+    """Network trouble or a 5xx/503: retried with backoff, or after the hub's ``Retry-After``
+    (``retry_after``, seconds, capped at RETRY_AFTER_MAX)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds (the delay form), capped; None when absent or not a number."""
+    try:
+        secs = float((value or "").strip())
+    except ValueError:
+        return None
+    if secs != secs or secs < 0:  # NaN, negative
+        return None
+    return min(secs, RETRY_AFTER_MAX)
 
 
 def ssl_context(tls: dict[str, str] | None) -> ssl.SSLContext | bool:
@@ -121,7 +139,10 @@ class HubClient:
             raise TransientError(self._clean(f"cannot reach the hub at {self.url}: {e}")) from None
         self.last_cert = peer_cert_der(r)
         if r.status_code >= 500:
-            raise TransientError(self._clean(f"hub error {r.status_code}: {r.text[:200]}"))
+            raise TransientError(
+                self._clean(f"hub error {r.status_code}: {r.text[:200]}"),
+                retry_after(r.headers.get("Retry-After")),
+            )
         body = r.content
         try:
             data = json.loads(body)  # only read after the signature check below (a damaged reply: retried)

@@ -1,0 +1,177 @@
+"""The hub's front door (pure ASGI, before FastAPI reads anything): body limits, the token before the
+body, and one structured access-log line per call.
+
+- A body over its endpoint's limit answers 413 before it is read whole: a ``Content-Length`` over the
+  limit is refused at once, a body without one is counted as it streams and refused when it passes.
+- Calls that need a station token (push, pull, restore) have it checked first: a missing or bad token
+  answers 401 without a byte of the body read.
+- Every call, refused ones included, writes one JSON line to the ``qi_station.hub.access`` logger:
+  time, client address, station code, method, endpoint, status, milliseconds, bytes in and the counts
+  the endpoint reports (changes, applied, rows). Never a token, a header or a row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from qi_station.core.clock import now_utc
+from qi_station.sync.hub.base import RETRY_AFTER, busy
+from qi_station.sync.proto import HUB_PROOF_PATH, SyncError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ACCESS_LOGGER = "qi_station.hub.access"
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+# request body limits, bytes (docs/sync.md "Limits")
+MAX_PUSH_BODY = 32 * 1024 * 1024  # a full push batch (500 changes) of the longest texts fits well
+MAX_SMALL_BODY = 16 * 1024  # enroll, prove
+MAX_OTHER_BODY = 1024  # every other call (GETs carry no body)
+BODY_LIMITS = {
+    "/sync/v1/push": MAX_PUSH_BODY,
+    "/sync/v1/enroll": MAX_SMALL_BODY,
+    HUB_PROOF_PATH: MAX_SMALL_BODY,
+}
+TOKEN_PATHS = frozenset({"/sync/v1/push", "/sync/v1/pull", "/sync/v1/restore"})
+
+
+def body_limit(path: str) -> int:
+    return BODY_LIMITS.get(path, MAX_OTHER_BODY)
+
+
+def note(scope: Scope, **counts: Any) -> None:
+    """Let an endpoint add counts (or the station code) to its access-log line."""
+    scope.setdefault("state", {}).setdefault("qi_access", {}).update(counts)
+
+
+class Guard:
+    """ASGI middleware: ``Guard(app, station_by_token)``; ``station_by_token`` raises SyncError(401)."""
+
+    def __init__(self, app: ASGIApp, station_by_token: Callable[[str | None], dict[str, Any]]) -> None:
+        self.app = app
+        self.station_by_token = station_by_token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        path = str(scope.get("path", ""))
+        line: dict[str, Any] = {
+            "time": now_utc().isoformat(timespec="milliseconds") + "Z",
+            "client": (scope.get("client") or ("", 0))[0],
+            "station": None,
+            "method": scope.get("method"),
+            "endpoint": path[:100],
+            "status": 500,
+            "bytes_in": 0,
+            "bytes_out": 0,
+        }
+
+        async def send_logged(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                line["status"] = msg["status"]
+            elif msg["type"] == "http.response.body":
+                line["bytes_out"] += len(msg.get("body", b""))
+            await send(msg)
+
+        try:
+            await self._guarded(scope, receive, send_logged, path, line)
+        finally:
+            line["ms"] = round((time.perf_counter() - t0) * 1000, 1)
+            line.update(scope.get("state", {}).get("qi_access", {}))
+            access_log.info(json.dumps(line, ensure_ascii=False, default=str))
+
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, path: str, line: dict[str, Any]
+    ) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if path in TOKEN_PATHS:
+            from starlette.concurrency import run_in_threadpool
+
+            auth = headers.get("authorization") or ""
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+            from sqlalchemy.exc import OperationalError
+
+            try:
+                st = await run_in_threadpool(self.station_by_token, token)
+            except SyncError as e:
+                await _reply(send, e)
+                return
+            except OperationalError as e:
+                await _reply(send, busy(e))
+                return
+            line["station"] = st.get("code")
+            scope.setdefault("state", {})["qi_station"] = st
+        limit = body_limit(path)
+        length = headers.get("content-length")
+        if length is not None and (not length.strip().isdigit() or int(length) > limit):
+            await _reply(
+                send, SyncError(413, "too_large", f"request body over the {limit}-byte limit / 请求过大")
+            )
+            return
+        # read the body (bounded), then replay it to the app
+        chunks: list[bytes] = []
+        n = 0
+        more = scope.get("method") not in ("GET", "HEAD")
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                line["status"] = 499
+                return
+            body = msg.get("body", b"")
+            n += len(body)
+            if n > limit:
+                line["bytes_in"] = n
+                await _reply(
+                    send, SyncError(413, "too_large", f"request body over the {limit}-byte limit / 请求过大")
+                )
+                return
+            chunks.append(body)
+            more = bool(msg.get("more_body"))
+        line["bytes_in"] = n
+        whole = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": whole, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def error_headers(e: SyncError) -> dict[str, str]:
+    """``Retry-After`` (seconds) on a 503."""
+    return {"Retry-After": str(e.data.get("retry_after") or RETRY_AFTER)} if e.status == 503 else {}
+
+
+async def _reply(send: Send, e: SyncError) -> None:
+    body = json.dumps(e.to_dict(), ensure_ascii=False).encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error_headers(e).items()]
+    await send({"type": "http.response.start", "status": e.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def setup_access_log(path: str | None = None) -> None:
+    """Send the access log to ``path`` (appended, UTF-8) or to stderr; one JSON object per line."""
+    if access_log.handlers:
+        return
+    handler: logging.Handler = (
+        logging.FileHandler(path, encoding="utf-8") if path else logging.StreamHandler()
+    )
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False

@@ -1,0 +1,233 @@
+"""The station's own rules, applied by the hub to every row a station sends (HTTP push and up bundles
+both go through :meth:`PushJobs.apply_push`, which calls this module and nothing else for row rules).
+
+Every rule is the core's (``core.validate``, ``core.domain``, ``core.clock``): this module only says
+which core rule guards which column. A broken rule refuses the whole batch with a 422 that names the
+change (``oseq``), the table, the field and the rule, and never echoes the value.
+
+Seam for the event chain (issue 11): each event's hash and link are checked by the chain checks on the
+push path, not here; :func:`check_row` checks an event's columns only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from qi_station.core import domain
+from qi_station.core import validate as v
+from qi_station.core.clock import check_year
+from qi_station.core.errors import ValidationError
+from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
+
+# column -> (core.validate.LIMITS key, multiline, required): the same clean_text the station applies
+TEXT: dict[str, dict[str, tuple[str, bool, bool]]] = {
+    "enterprise": {
+        "name": ("enterprise", False, True),
+        "industry": ("industry", False, False),
+        "contact_name": ("contact", False, False),
+    },
+    "request": {
+        "title": ("title", False, True),
+        "description": ("description", True, False),
+        "sub_type": ("sub_type", False, False),
+        "operator": ("operator", False, False),
+        "contact_name": ("contact", False, False),
+        "result": ("result", True, False),
+        "followup_note": ("followup", True, False),
+    },
+    "request_event": {"actor": ("operator", False, True), "note": ("note", True, False)},
+    "referral": {
+        "item_name": ("name", False, True),
+        "note": ("note", True, False),
+        "actor": ("operator", False, True),
+    },
+}
+# every other text column (ids, hashes, phone, pinyin, search text, event data): a plain length cap
+OTHER_TEXT_MAX = 2000
+LONG_TEXT_MAX = {"haystack": 8000, "data": 20000}
+# a hub event carries the hub's note (written at the hub, not by the station's form)
+HUB_EVENT_NOTE_MAX = 20000
+
+
+def refusal(oseq: Any, table: str, field: str, rule: str, what: str) -> SyncError:
+    return SyncError(
+        422,
+        "rule",
+        f"refused, nothing written: change {oseq} ({table}.{field}) breaks rule {rule!r}: {what} / 数据不符合规则",
+        oseq=oseq,
+        table=table,
+        field=field,
+        rule=rule,
+    )
+
+
+def _core(oseq: Any, table: str, field: str, check: Callable[[], Any], what: str) -> Any:
+    """Run a core check; its ValidationError becomes a refusal naming the change (the core's message
+    may quote the value, so only its rule name is passed on)."""
+    try:
+        return check()
+    except ValidationError as e:
+        raise refusal(oseq, table, field, e.rule, what) from None
+
+
+def _elements(oseq: Any, table: str, text: Any, *, required: bool) -> None:
+    what = f"a JSON array of element codes ({', '.join(domain.ELEMENTS)})"
+    try:
+        items = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        items = None
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise refusal(oseq, table, "elements", "element", what)
+    if not items and not required:
+        return
+    codes = _core(oseq, table, "elements", lambda: v.parse_elements(items), what)
+    if codes != items:  # stored as codes, each once: a name or a duplicate is not the station's form
+        raise refusal(oseq, table, "elements", "element", what)
+
+
+def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
+    """The rules one row must keep on its own (before it is compared with what the hub holds)."""
+    for col, val in row.items():
+        if isinstance(val, datetime | date):
+            _core(oseq, table, col, partial(check_year, val, col), "a time in range")
+        elif isinstance(val, str) and col not in TEXT.get(table, {}):
+            cap = LONG_TEXT_MAX.get(col, OTHER_TEXT_MAX)
+            if table == "request_event" and col == "note":
+                cap = HUB_EVENT_NOTE_MAX
+            if len(val) > cap:
+                raise refusal(oseq, table, col, "max_length", f"at most {cap} characters")
+    for col, (key, multiline, required) in TEXT.get(table, {}).items():
+        if table == "request_event" and col == "note" and row.get("kind") == "hub":
+            continue  # the hub's own note, capped above
+        val = row.get(col)
+        if val is None and not required:
+            continue
+        _core(
+            oseq,
+            table,
+            col,
+            partial(v.clean_text, val, key, required=required, multiline=multiline),
+            f"text of at most {v.LIMITS.get(key, 200)} characters, no control characters",
+        )
+    if table == "enterprise":
+        _check_enterprise(oseq, row)
+    elif table == "request":
+        _check_request(oseq, row, code)
+    elif table == "request_event":
+        for col in ("from_status", "to_status"):
+            if row.get(col) is not None:
+                _core(
+                    oseq,
+                    table,
+                    col,
+                    partial(v.check_choice, row[col], domain.STATUSES, col),
+                    "a known status",
+                )
+        if not isinstance(row.get("n"), int) or row["n"] < 1:
+            raise refusal(oseq, table, "n", "range", "the event's number in its request, from 1")
+        try:
+            data = json.loads(row.get("data") or "{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise refusal(oseq, table, "data", "json_object", "a JSON object")
+        # the hash and the link to the previous event: the chain checks (issue 11), not this module
+    elif table == "referral":
+        _core(
+            oseq,
+            table,
+            "kind",
+            lambda: v.check_choice(str(row.get("kind")), LIBRARY_TABLES, "kind"),
+            "a library table (expert, institution, equipment, project)",
+        )
+
+
+def _check_enterprise(oseq: Any, row: dict[str, Any]) -> None:
+    t = "enterprise"
+    uscc = row.get("uscc")
+    got = _core(oseq, t, "uscc", lambda: v.validate_uscc(str(uscc or "")), "a valid USCC")
+    if got != uscc:
+        raise refusal(oseq, t, "uscc", "uscc_form", "the USCC in its normalised form")
+    if row.get("scale") is not None:
+        _core(
+            oseq,
+            t,
+            "scale",
+            lambda: v.check_choice(row["scale"], domain.ENTERPRISE_SCALES, "scale"),
+            "an enterprise scale",
+        )
+    if "elements" in row:
+        _elements(oseq, t, row["elements"], required=False)
+
+
+def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:
+    t = "request"
+    number = row.get("number")
+    if not isinstance(number, str) or not number.startswith(code + "-"):
+        raise refusal(oseq, t, "number", "own_number", f"a number of this station ({code}-YYYYMM-NNNN)")
+    _core(
+        oseq,
+        t,
+        "status",
+        lambda: v.check_choice(str(row.get("status")), domain.STATUSES, "status"),
+        "a known status",
+    )
+    for col, choices in (("channel", domain.CHANNELS), ("urgency", domain.URGENCIES)):
+        if col in row:
+            _core(
+                oseq,
+                t,
+                col,
+                partial(v.check_choice, str(row[col]), choices, col),
+                f"one of {', '.join(choices)}",
+            )
+    _elements(oseq, t, row.get("elements"), required=True)
+    cents = row.get("cost_saved_cents")
+    if cents is not None:
+        _core(
+            oseq, t, "cost_saved_cents", lambda: v.parse_cost(Decimal(cents) / 100), "≥ 0 and not too large"
+        )
+    if row.get("problems_solved") is not None:
+        _core(
+            oseq,
+            t,
+            "problems_solved",
+            lambda: v.parse_non_negative_int(row["problems_solved"], "problems_solved"),
+            "a whole number ≥ 0",
+        )
+    if row.get("satisfaction") is not None:
+        _core(oseq, t, "satisfaction", lambda: v.parse_satisfaction(row["satisfaction"]), "1..5")
+
+
+def check_request_change(
+    oseq: Any,
+    row: dict[str, Any],
+    stored: tuple[str, int, int, str] | None,
+    enterprise_station: str | None,
+    code: str,
+) -> None:
+    """A request row against what the hub holds (``stored``: station, s_rev, h_rev, status; None for a
+    new row) and the station of the enterprise it names."""
+    t = "request"
+    if enterprise_station != code:
+        raise refusal(oseq, t, "enterprise_id", "own_enterprise", "an enterprise this station registered")
+    if stored is None:
+        # hub-only fields are never taken from a station: a new row carries none
+        if int(row.get("h_rev") or 0) != 0:
+            raise refusal(oseq, t, "h_rev", "hub_only", "0 on a new request (set by the hub only)")
+        for f in HUB_REQUEST_FIELDS:
+            if row.get(f) is not None:
+                raise refusal(oseq, t, f, "hub_only", "empty on a new request (set by the hub only)")
+        return
+    status = row.get("status")
+    if int(row.get("s_rev") or 0) <= stored[1]:
+        return  # stale: the hub holds a newer revision and keeps it (not applied)
+    if int(row.get("h_rev") or 0) < stored[2]:
+        return  # the station had not seen the hub's last change: a recorded conflict, not a refusal
+    if isinstance(status, str) and not domain.can_reach(stored[3], status):
+        raise refusal(oseq, t, "status", "lifecycle", f"a status the lifecycle allows after {stored[3]!r}")

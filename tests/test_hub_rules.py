@@ -1,0 +1,363 @@
+"""The hub applies the station's own rules to every pushed row (issue 12 item 1), guards its front door
+(body limits, token before body, access log) and answers a busy database with 503 + Retry-After (item 6).
+On SQLite and on PostgreSQL (the ``env`` fixture of test_sync_hub)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures shared with the hub tests
+from test_sync_util import hub_requests, request_input, station_requests
+
+from qi_station.db import secrets
+from qi_station.db.engine import SCHEMA_HEAD
+from qi_station.services import ledger
+from qi_station.sync.proto import PROTOCOL
+from qi_station.sync.station import apply as S
+
+HDR = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
+
+
+def auth(db: Path) -> dict[str, str]:
+    return {**HDR, "Authorization": f"Bearer {secrets.load(db)['api_token']}"}
+
+
+def outbox_batch(db: Path) -> list[dict[str, Any]]:
+    conn = S.open_conn(db)
+    try:
+        return S.next_batch(conn)
+    finally:
+        conn.close()
+
+
+def push(tc: Any, db: Path, batch: list[dict[str, Any]]) -> Any:
+    return tc.post("/sync/v1/push", headers=auth(db), json={"batch": batch})
+
+
+def tamper(batch: list[dict[str, Any]], table: str, **changes: Any) -> tuple[list[dict[str, Any]], int]:
+    out = json.loads(json.dumps(batch))
+    for ch in out:
+        if ch["table"] == table:
+            ch["row"].update(changes)
+            return out, ch["oseq"]
+    raise AssertionError(f"no {table} row in the batch")
+
+
+BIG = "长" * 10_000
+CASES = [
+    ("request", {"status": "pwned"}, "status", "choice"),
+    ("request", {"elements": '["bogus"]'}, "elements", "element"),
+    ("request", {"elements": "not json"}, "elements", "element"),
+    ("request", {"elements": '["计量"]'}, "elements", "element"),  # a name, not the stored code
+    ("request", {"elements": "[]"}, "elements", "required"),
+    ("request", {"title": BIG}, "title", "max_length"),
+    ("request", {"title": "bell\x07"}, "title", "control_char"),
+    ("request", {"cost_saved_cents": -10_000}, "cost_saved_cents", "non_negative"),
+    ("request", {"satisfaction": 9}, "satisfaction", "range_1_5"),
+    ("request", {"channel": "pigeon"}, "channel", "choice"),
+    ("request", {"h_rev": 7}, "h_rev", "hub_only"),
+    ("request", {"hub_note": "forged"}, "hub_note", "hub_only"),
+    ("request", {"hub_priority": "high"}, "hub_priority", "hub_only"),
+    ("request", {"number": "QD02-202601-0001"}, "number", "own_number"),
+    ("request", {"received_at": "1970-01-01 00:00:00.000000"}, "received_at", "range"),
+    ("request", {"promised_date": "9999-12-31"}, "promised_date", "range"),
+    ("request", {"received_at": "9999-12-31T23:00:00-10:00"}, "received_at", "type"),
+    ("request", {"created_at": "0001-01-01T00:00:00+05:00"}, "created_at", "type"),
+    ("request", {"evil_column": 1}, "evil_column", "unknown_column"),
+    ("enterprise", {"uscc": "91370100MA3C000000"}, "uscc", "uscc_checksum"),
+    ("enterprise", {"name": BIG}, "name", "max_length"),
+    ("enterprise", {"scale": "巨型"}, "scale", "choice"),
+    ("request_event", {"to_status": "pwned"}, "to_status", "choice"),
+    ("request_event", {"actor": "x" * 51}, "actor", "max_length"),
+    ("request_event", {"data": "[1, 2]"}, "data", "json_object"),
+    ("request_event", {"hash": "h" * 5000}, "hash", "max_length"),
+]
+
+
+@pytest.mark.parametrize(("table", "changes", "field", "rule"), CASES, ids=[f"{c[0]}.{c[2]}" for c in CASES])
+def test_a_bad_row_refuses_the_whole_batch(
+    env: Any,  # noqa: F811
+    table: str,
+    changes: dict[str, Any],
+    field: str,
+    rule: str,
+) -> None:
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    batch, oseq = tamper(outbox_batch(a), table, **changes)
+    resp = push(tc, a, batch)
+    assert resp.status_code == 422, resp.text
+    d = resp.json()
+    assert (d["oseq"], d["table"], d["field"], d["rule"]) == (oseq, table, field, rule), d
+    for v in changes.values():  # the reply names the field and the rule, never the value
+        if isinstance(v, str) and len(v) > 3:
+            assert v not in resp.text
+    assert hub_requests(hub) == {}  # nothing of the batch was written
+    # the station is not stuck: its real outbox goes through
+    assert sync(a, tc)["pending"] == 0
+    assert hub_requests(hub)[r["id"]]["number"] == r["number"]
+
+
+def test_the_station_rules_hold_on_updates(env: Any) -> None:  # noqa: F811
+    hub, tc, dbs = env
+    a, b = dbs["ZB01"], dbs["QD02"]
+    r = ledger.create_request(a, request_input(1, 1))
+    ledger.move_request(a, r["id"], "cancelled")
+    sync(a, tc)
+    rb = ledger.create_request(b, request_input(2, 2))
+    sync(b, tc)
+    row = station_requests(a)[r["id"]]
+    row.pop("seq")
+    base = {"oseq": S.open_conn(a).execute("SELECT MAX(oseq) FROM outbox").fetchone()[0] or 0}
+    acked = hub.station_by_token(secrets.load(a)["api_token"])["acked_oseq"]
+    nxt = max(acked, base["oseq"]) + 1
+
+    def one(**ch: Any) -> Any:
+        return push(
+            tc, a, [{"oseq": nxt, "table": "request", "row": {**row, "s_rev": row["s_rev"] + 1, **ch}}]
+        )
+
+    # a cancelled request cannot come back to life
+    resp = one(status="in_progress")
+    assert resp.status_code == 422 and resp.json()["rule"] == "lifecycle", resp.text
+    # another station's enterprise
+    ent_b = hub_requests(hub)[rb["id"]]["enterprise_id"]
+    resp = one(enterprise_id=ent_b)
+    assert resp.status_code == 422 and resp.json()["rule"] == "own_enterprise", resp.text
+    assert hub_requests(hub)[r["id"]]["status"] == "cancelled"
+    # hub fields on an update are ignored (the hub keeps its own), not taken
+    resp = one(hub_note="forged", h_rev=0, title="改过的标题")
+    assert resp.status_code == 200, resp.text
+    h = hub_requests(hub)[r["id"]]
+    assert (h["hub_note"], h["title"]) == (None, "改过的标题")
+
+
+def test_number_squatting_is_refused_and_the_real_station_syncs(env: Any) -> None:  # noqa: F811
+    hub, tc, dbs = env
+    a, b = dbs["ZB01"], dbs["QD02"]
+    rb = ledger.create_request(b, request_input(2, 2))  # B's number, not yet at the hub
+    ledger.create_request(a, request_input(1, 1))
+    batch, _ = tamper(outbox_batch(a), "request", number=rb["number"])
+    assert push(tc, a, batch).status_code == 422
+    assert sync(b, tc)["pending"] == 0  # B is not locked out of its own number
+    assert hub_requests(hub)[rb["id"]]["number"] == rb["number"]
+    assert sync(a, tc)["pending"] == 0
+
+
+# ---- the front door: body limits, token before body, access log ------------------------------------
+def _asgi(
+    app: Any, path: str, headers: dict[str, str], chunks: list[bytes]
+) -> tuple[int, dict[str, str], int]:
+    """Call the ASGI app directly; returns (status, reply headers, body chunks the app read)."""
+    read = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read >= len(chunks):
+            return {"type": "http.disconnect"}
+        read += 1
+        return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
+
+    async def send(msg: dict[str, Any]) -> None:
+        sent.append(msg)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, read
+
+
+def test_body_limits_and_token_before_the_body(env: Any, caplog: Any) -> None:  # noqa: F811
+    from qi_station.sync.hub.guard import MAX_PUSH_BODY, MAX_SMALL_BODY
+
+    hub, tc, dbs = env
+    app = tc.app
+    a = dbs["ZB01"]
+    caplog.set_level(logging.INFO, logger="qi_station.hub.access")
+    huge = {"content-length": str(300 * 1024 * 1024), "content-type": "application/json"}
+    # no token, a huge body: refused, not one chunk read
+    status, _h, read = _asgi(app, "/sync/v1/push", {**HDR, **huge}, [b"x" * 1024] * 4)
+    assert status in (401, 413) and read == 0
+    # no token, a streamed body (no Content-Length): 401 before a byte is read
+    status, _h, read = _asgi(app, "/sync/v1/push", HDR, [b"x" * 1024 * 1024] * 4)
+    assert (status, read) == (401, 0)
+    # a token, a declared size over the limit: 413 unread
+    status, _h, read = _asgi(app, "/sync/v1/push", {**auth(a), **huge}, [b"x" * 1024] * 4)
+    assert (status, read) == (413, 0)
+    # no Content-Length (streamed): counted, refused once it passes the limit
+    chunk = b"x" * (1024 * 1024)
+    n = MAX_PUSH_BODY // len(chunk) + 3
+    status, _h, read = _asgi(app, "/sync/v1/push", auth(a), [chunk] * (n + 20))
+    assert status == 413 and read <= n
+    # enrollment carries its token in the body: a small limit
+    status, _h, read = _asgi(
+        app, "/sync/v1/enroll", {**HDR, "content-length": str(MAX_SMALL_BODY + 1)}, [b"{}"]
+    )
+    assert (status, read) == (413, 0)
+    resp = tc.post("/sync/v1/enroll", headers=HDR, content=b"{" + b" " * (MAX_SMALL_BODY + 10) + b"}")
+    assert resp.status_code == 413
+    # every call leaves one JSON line: refused ones too; never a token
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "qi_station.hub.access"]
+    assert [x["status"] for x in lines[-6:]][1:] == [401, 413, 413, 413, 413]
+    assert {"time", "station", "endpoint", "status", "ms", "bytes_in"} <= set(lines[-4])
+    assert lines[-4]["station"] == "ZB01" and lines[-4]["endpoint"] == "/sync/v1/push"
+    token = secrets.load(a)["api_token"]
+    assert all(token not in r.getMessage() for r in caplog.records)
+
+
+def test_access_log_counts_a_push(env: Any, caplog: Any) -> None:  # noqa: F811
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    caplog.set_level(logging.INFO, logger="qi_station.hub.access")
+    sync(a, tc)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "qi_station.hub.access"]
+    pushes = [x for x in lines if x["endpoint"] == "/sync/v1/push"]
+    assert pushes and pushes[0]["status"] == 200 and pushes[0]["changes"] == pushes[0]["applied"] >= 3
+    assert all(x["station"] == "ZB01" for x in lines)
+    assert "标准咨询" not in caplog.text  # never a row
+
+
+# ---- a busy hub ------------------------------------------------------------------------------------
+def test_sqlite_reads_do_not_take_the_write_lock_and_a_busy_writer_answers_503(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from fastapi.testclient import TestClient
+    from test_sync_util import enroll_station
+
+    import qi_station.db.engine as E
+    from qi_station.sync.hub.server import create_app
+    from qi_station.sync.hub.store import Hub
+
+    monkeypatch.setattr(E, "BUSY_TIMEOUT_MS", 200)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    tc = TestClient(create_app(url))
+    a = tmp_path / "ZB01.db"
+    enroll_station(a, hub, tc, "ZB01")
+    ledger.create_request(a, request_input(1, 1))
+    hub.dispose()  # new connections get the short busy timeout
+    locker = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+    try:
+        pull = tc.get("/sync/v1/pull", headers=auth(a))
+        assert pull.status_code == 200, pull.text  # a read goes on
+        resp = push(tc, a, outbox_batch(a))
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "1", resp.text
+        assert resp.json()["error"] == "busy"
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert push(tc, a, outbox_batch(a)).status_code == 200
+    tc.close()
+    hub.dispose()
+
+
+def test_the_station_waits_the_advised_retry_after(env: Any) -> None:  # noqa: F811
+    import httpx
+
+    from qi_station.sync.station import client as C
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+
+    class Busy:
+        """The hub, busy for its first two calls (Retry-After 7, then an absurd 3600: capped)."""
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def request(self, method: str, path: str, **kw: Any) -> Any:
+            self.n += 1
+            if self.n <= 2:
+                after = "7" if self.n == 1 else "3600"
+                return httpx.Response(503, headers={"Retry-After": after}, json={"error": "busy"})
+            return tc.request(method, path, **kw)
+
+        def close(self) -> None:
+            pass
+
+    waits: list[float] = []
+    res = C.run_sync(a, http=Busy(), sleep=waits.append)
+    assert res["pending"] == 0
+    assert waits == [7.0, 30.0]
+
+
+def test_hub_report_survives_a_damaged_stored_row(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    import sqlalchemy as sa
+
+    from qi_station.core.months import month_of
+    from qi_station.reports.figures import monthly_report
+    from qi_station.reports.writers import render_json, render_markdown, write_report
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    with hub.engine.begin() as c:  # stored before the hub checked rows (or by hand): not JSON
+        c.execute(sa.text("UPDATE request SET elements = 'not json' WHERE id = :i"), {"i": r["id"]})
+    from qi_station.core.clock import from_db, local_date
+
+    rec = from_db(hub_requests(hub)[r["id"]]["received_at"])
+    assert rec is not None
+    rep = monthly_report(hub.url, month_of(local_date(rec)), hub=True)
+    assert rep["details"] and rep["details"][0]["elements"] == []  # skipped, not a crash
+    render_json(rep)
+    render_markdown(rep)
+    for fmt in ("csv", "xlsx"):
+        write_report(rep, fmt, tmp_path / f"r.{fmt}")
+
+
+def test_a_bundled_bad_row_is_refused_like_a_pushed_one(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from qi_station.sync.proto import SyncError
+    from qi_station.sync.station import client as C
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    conn = sqlite3.connect(a)
+    good = conn.execute("SELECT oseq, row_json FROM outbox WHERE table_name = 'request'").fetchone()
+    bad = json.loads(good[1])
+    bad["status"] = "hacked"
+    conn.execute("UPDATE outbox SET row_json = ? WHERE oseq = ?", (json.dumps(bad), good[0]))
+    conn.commit()
+    up = tmp_path / "up.zip"
+    C.export_bundle(a, up)  # signed by the station itself: only the hub's rules stand in the way
+    with pytest.raises(SyncError) as ei:
+        hub.import_bundle(up)
+    assert ei.value.status == 422
+    assert (ei.value.data["oseq"], ei.value.data["field"], ei.value.data["rule"]) == (
+        good[0],
+        "status",
+        "choice",
+    )
+    assert hub_requests(hub) == {}
+    conn.execute("UPDATE outbox SET row_json = ? WHERE oseq = ?", (good[1], good[0]))
+    conn.commit()
+    conn.close()
+    C.export_bundle(a, up)
+    assert hub.import_bundle(up)["status"] == "imported"
+    assert hub_requests(hub)[r["id"]]["status"] == "new"
