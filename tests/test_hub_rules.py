@@ -20,6 +20,7 @@ from qi_station.db.engine import SCHEMA_HEAD
 from qi_station.services import ledger
 from qi_station.sync.proto import PROTOCOL
 from qi_station.sync.station import apply as S
+from qi_station.sync.station import bundles as B
 
 HDR = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
 
@@ -333,7 +334,6 @@ def test_hub_report_survives_a_damaged_stored_row(env: Any, tmp_path: Path) -> N
 
 def test_a_bundled_bad_row_is_refused_like_a_pushed_one(env: Any, tmp_path: Path) -> None:  # noqa: F811
     from qi_station.sync.proto import SyncError
-    from qi_station.sync.station import client as C
 
     hub, tc, dbs = env
     a = dbs["ZB01"]
@@ -345,7 +345,7 @@ def test_a_bundled_bad_row_is_refused_like_a_pushed_one(env: Any, tmp_path: Path
     conn.execute("UPDATE outbox SET row_json = ? WHERE oseq = ?", (json.dumps(bad), good[0]))
     conn.commit()
     up = tmp_path / "up.zip"
-    C.export_bundle(a, up)  # signed by the station itself: only the hub's rules stand in the way
+    B.export_bundle(a, up)  # signed by the station itself: only the hub's rules stand in the way
     with pytest.raises(SyncError) as ei:
         hub.import_bundle(up)
     assert ei.value.status == 422
@@ -358,6 +358,6 @@ def test_a_bundled_bad_row_is_refused_like_a_pushed_one(env: Any, tmp_path: Path
     conn.execute("UPDATE outbox SET row_json = ? WHERE oseq = ?", (good[1], good[0]))
     conn.commit()
     conn.close()
-    C.export_bundle(a, up)
+    B.export_bundle(a, up, force=True)  # replaces the refused bundle
     assert hub.import_bundle(up)["status"] == "imported"
     assert hub_requests(hub)[r["id"]]["status"] == "new"

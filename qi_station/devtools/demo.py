@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import TZ
+from qi_station.core.validate import parse_elements
 from qi_station.db import write
 from qi_station.devtools.generate import fields as g
 from qi_station.devtools.generate import library as lib
@@ -134,7 +135,8 @@ def load_demo(
                         raw.get("phone"),
                     )
                 )
-                els = tuple(raw.get("elements") or ())
+                # the station's own element rule (codes, each once): the shipped file lists some twice
+                els = tuple(parse_elements(raw["elements"])) if raw.get("elements") else ()
                 if e["uscc"] in existing:
                     ents.append(
                         EntRef(
