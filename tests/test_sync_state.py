@@ -415,3 +415,17 @@ SyncMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 TestSyncConvergence = SyncMachine.TestCase
+
+
+def test_library_row_recreated_after_its_tombstone_was_purged_reaches_the_station() -> None:
+    """Found by the state machine: a station holds a tombstone (rev 2); the hub purges it and re-creates
+    the row (rev 1 again, a newer seq). The station must take the newer hub write."""
+    state = SyncMachine()
+    try:
+        state.export_up(s="ZB01")
+        state.hub_library(delete=True, i=1, name="张三")
+        state.pull(crash=False, s="ZB01", size=4)
+        state.hub_purge()
+        state.hub_library(delete=False, i=1, name="张三")
+    finally:
+        state.teardown()  # heals and checks every station's library equals the hub's

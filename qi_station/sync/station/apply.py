@@ -184,7 +184,7 @@ def _cols(conn: sqlite3.Connection, table: str) -> list[str]:
 
 def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bool = False) -> int:
     """THE apply function for hub rows (HTTP pull pages and down bundles). Caller holds the transaction.
-    Library rows: upsert guarded by rev (``resync``: a snapshot pass, which also takes equal revs and
+    Library rows: upsert guarded by rev or a later hub seq (``resync``: a snapshot pass, which also takes equal revs and
     rows marked ``seq = -1`` so the unmarked ones can be deleted at the end). Own requests: only the
     hub fields (h_rev guard); the status follows the hub when the hub copy has seen every station
     change (its s_rev >= ours); every adopted hub change appends a ``kind="hub"`` event to the
@@ -202,7 +202,10 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bo
         named = bool(block.get("named"))  # rows are dicts (bundles): named parameters, no conversion
         if not named and len(keep) != len(cols):
             rows = [[r[i] for i in keep] for r in rows]
-        guard = f"excluded.rev >= {t}.rev OR {t}.seq < 0" if resync else f"excluded.rev > {t}.rev"
+        # a higher rev, or a later hub write (seq): a row re-created after its tombstone was purged at the
+        # hub starts again at rev 1 but always carries a newer seq
+        newer = f"excluded.rev > {t}.rev OR excluded.seq > {t}.seq"
+        guard = f"excluded.rev >= {t}.rev OR {t}.seq < 0 OR excluded.seq > {t}.seq" if resync else newer
         idx = _defer_indexes(conn, t, len(rows))
         write.upsert_rows(conn, t, kc, rows, guard=guard, named=named)
         for isql in idx:  # same transaction: a crash rolls the DROP back with everything else
