@@ -4,8 +4,8 @@ Thin wrappers over the station services and the report figures — the same code
 run, so every rule is checked the same way: a refused input raises
 :class:`qi_station.core.errors.ValidationError` naming the field (``.field``, ``.rule``), an unknown
 request raises :class:`~qi_station.core.errors.NotFoundError`.  Everything returned is plain data
-(dicts, lists, str, int, float, bool, None); times are ISO-8601 strings in UTC as stored, unless a
-function says otherwise.
+(dicts, lists, str, int, float, bool, None); request times are ISO-8601 in Asia/Shanghai, as the CLI's
+``--json`` prints them.
 
 ``db`` is the station database file (``None``: ``QI_STATION_DB`` or the default path, as the CLI);
 it is created or migrated to the newest schema on first use, as ``qi-station`` does.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["create_request", "get_request", "monthly_report", "move_request", "search"]
+__all__ = ["create_request", "get_request", "monthly_report", "move_request", "search", "verify_ledger"]
 
 DB = str | Path | None
 
@@ -105,3 +105,12 @@ def monthly_report(db_or_url: str | Path, month: str, *, hub: bool = False) -> d
     url = hub or "://" in str(db_or_url)
     source: str | Path = db_or_url if url else _station_db(db_or_url)
     return json.loads(render_json(_monthly(source, month, hub=hub)))
+
+
+def verify_ledger(db: DB = None) -> dict[str, Any]:
+    """Check the whole ledger (``qi-station ledger verify --json``): every request's hash chain, its row
+    against the state folded from its events, the running head and the number counters. ``ok`` is
+    True when intact; ``problems`` lists each request number and what is wrong."""
+    from qi_station.services.verify import verify_ledger as _verify
+
+    return _verify(_station_db(db))

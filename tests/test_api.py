@@ -179,3 +179,19 @@ def test_docs_example_runs_as_printed(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     said = [ln.split("  # ")[1] for ln in code.group(1).splitlines() if ln.strip().startswith("print(")]
     assert p.stdout.splitlines() == said
+
+
+def test_verify_ledger_is_the_cli_check(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "st.db"
+    r = _new(db, JINAN)
+    assert api.verify_ledger(db)["ok"] is True
+    c = sqlite3.connect(db)
+    try:  # an edit behind the program's back
+        c.execute("UPDATE request SET title = 'x', status = 'closed' WHERE id = ?", (r["id"],))
+        c.commit()
+    finally:
+        c.close()
+    res = api.verify_ledger(db)
+    assert res["ok"] is False and [p["number"] for p in res["problems"]] == [r["number"]]
