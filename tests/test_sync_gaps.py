@@ -12,6 +12,7 @@ from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
 from test_sync_util import rows
 
 from qi_station.core.chain import verify_chain
+from qi_station.db.write import EVENT_COLUMNS
 from qi_station.services import ledger
 from qi_station.sync.proto import SyncError
 from qi_station.sync.station import apply as S
@@ -19,20 +20,7 @@ from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
 
 _ = (env, hub_url)
-EV_COLS = (
-    "id",
-    "request_id",
-    "n",
-    "at",
-    "actor",
-    "kind",
-    "from_status",
-    "to_status",
-    "note",
-    "data",
-    "prev_hash",
-    "hash",
-)
+EV_COLS = EVENT_COLUMNS
 
 
 def chain(db: Path, rid: str) -> list[dict[str, Any]]:

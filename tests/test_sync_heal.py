@@ -11,6 +11,7 @@ from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
 from test_sync_util import hub_requests, request_input, rows, station_requests
 
 from qi_station.core.chain import verify_chain
+from qi_station.db.write import EVENT_COLUMNS
 from qi_station.services import ledger
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import bundles as B
@@ -118,20 +119,7 @@ def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, 
             "prev_hash, hash FROM request_event WHERE request_id = ? ORDER BY n",
             (r["id"],),
         )
-        cols = (
-            "id",
-            "request_id",
-            "n",
-            "at",
-            "actor",
-            "kind",
-            "from_status",
-            "to_status",
-            "note",
-            "data",
-            "prev_hash",
-            "hash",
-        )
+        cols = EVENT_COLUMNS
         assert verify_chain([dict(zip(cols, e, strict=True)) for e in evs]) == (True, None)
     assert rows(db, "SELECT count(*) FROM enterprise")[0][0] == 2  # the two real requests' enterprises
     assert rows(db, "SELECT k, v FROM kv WHERE k LIKE 'ledger_seq:%' ORDER BY k") == counters

@@ -33,6 +33,7 @@ from test_sync_util import (
 from qi_station.core import domain
 from qi_station.core.chain import verify_chain
 from qi_station.db import secrets
+from qi_station.db.write import EVENT_COLUMNS
 from qi_station.services import ledger
 from qi_station.sync.proto import LIBRARY_TABLES, SyncError
 from qi_station.sync.station import apply as S
@@ -365,20 +366,7 @@ def check_chains(db: Path, hub: Any, loc: dict[str, dict[str, Any]]) -> None:
     station adopted is in it as a ``hub`` event (the last one carries the final h_rev)."""
     import sqlalchemy as sa
 
-    cols = (
-        "id",
-        "request_id",
-        "n",
-        "at",
-        "actor",
-        "kind",
-        "from_status",
-        "to_status",
-        "note",
-        "data",
-        "prev_hash",
-        "hash",
-    )
+    cols = EVENT_COLUMNS
     by_req: dict[str, list[dict[str, Any]]] = {}
     for r in rows(db, f"SELECT {', '.join(cols)} FROM request_event ORDER BY request_id, n"):
         by_req.setdefault(r[1], []).append(dict(zip(cols, r, strict=True)))

@@ -25,25 +25,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from qi_station.core.chain import GENESIS, canonical, event_fields, event_hash, fold_head, next_head
+from qi_station.core.chain import (
+    EVENT_ROW,
+    GENESIS,
+    canonical,
+    event_fields,
+    event_hash,
+    fold_head,
+    next_head,
+)
 from qi_station.core.clock import env_now, to_db
 from qi_station.core.ids import hlc_now, uuid7
 from qi_station.db.kvkeys import EVENT_HEAD
 
-EVENT_COLUMNS = (
-    "id",
-    "request_id",
-    "n",
-    "at",
-    "actor",
-    "kind",
-    "from_status",
-    "to_status",
-    "note",
-    "data",
-    "prev_hash",
-    "hash",
-)
+EVENT_COLUMNS = ("id", *EVENT_ROW)  # the request_event table, in order
 REFERRAL_COLUMNS = ("id", "request_id", "kind", "item_id", "item_name", "note", "actor", "created_at")
 LEDGER_SEQ = "ledger_seq:"
 
