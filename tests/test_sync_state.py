@@ -70,7 +70,8 @@ def template() -> dict[str, Any]:
     hub.dispose()
     for f in ("hub.db", *(f"{c}.db" for c in CODES)):
         checkpoint(d / f)
-    _TEMPLATE.update(dir=d)
+    # the stations' secrets files live under the config dir of the test that made the template: keep them
+    _TEMPLATE.update(dir=d, secrets={c: secrets.load(d / f"{c}.db") for c in CODES})
     return _TEMPLATE
 
 
@@ -88,7 +89,7 @@ class SyncMachine(RuleBasedStateMachine):
         for f in ("hub.db", *(f"{c}.db" for c in CODES)):
             shutil.copyfile(tpl["dir"] / f, self.dir / f)
         for c in CODES:  # the same stations: their secrets files (kept by database path) come along
-            secrets.save(self.dir / f"{c}.db", **secrets.load(tpl["dir"] / f"{c}.db"))
+            secrets.save(self.dir / f"{c}.db", **tpl["secrets"][c])
         self.hub = Hub(f"sqlite:///{self.dir / 'hub.db'}")
         self.db = {c: self.dir / f"{c}.db" for c in CODES}
         self.conn = {c: S.open_conn(self.db[c]) for c in CODES}
