@@ -186,3 +186,22 @@ async def test_dashboard_shows_the_ledger_check(tmp_path: Path) -> None:
             await settle(pilot)
             text = str(app.screen.query_one("#ledger-line").render())
             assert ("✗" in text) is tampered and ("✓" in text) is not tampered
+
+
+async def test_dashboard_on_a_large_ledger_shows_the_last_recorded_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the size the dashboard checks itself: "not checked yet", then the last recorded check."""
+    from qi_station.services import verify
+
+    db = fixture_db(tmp_path)
+    monkeypatch.setattr(verify, "DASHBOARD_CHECK_EVENTS", 0)
+    for recorded in (False, True):
+        if recorded:
+            assert verify.verify_ledger(db)["ok"]  # what ledger verify, sync and restore leave behind
+        app = make_app(db)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            text = str(app.screen.query_one("#ledger-line").render())
+            assert ("ledger verify" in text) is not recorded
+            assert ("✓" in text) is recorded

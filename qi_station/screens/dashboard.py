@@ -16,6 +16,7 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from qi_station.core.clock import iso_local
 from qi_station.i18n import get_lang, status_name, t
 from qi_station.reports.labels import fig_label, word
 from qi_station.screens.base import MainScreen, error_message
@@ -160,11 +161,12 @@ class DashboardScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="dashboard-verify")
     def check(self, db_path: Path) -> None:
-        """The ledger check, in its own worker after the figures (it reads every event)."""
-        from qi_station.services.verify import check_and_record
+        """The ledger check, in its own worker after the figures: a small ledger is checked here, a large
+        one shows its last recorded check (``services.verify.dashboard_check``)."""
+        from qi_station.services.verify import dashboard_check
 
         try:
-            summary = check_and_record(db_path)
+            summary = dashboard_check(db_path)
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Verified(error=error_message(e)))
             return
@@ -179,10 +181,15 @@ class DashboardScreen(MainScreen):
 
     def on_dashboard_screen_verified(self, msg: Verified) -> None:
         line = self.query_one("#ledger-line", Static)
-        if msg.error is not None or msg.summary is None:
-            line.update(Text(msg.error or "", style="dim"))
+        if msg.error is not None:
+            line.update(Text(msg.error, style="dim"))
+        elif msg.summary is None:
+            line.update(Text(t("dash.ledger_unchecked"), style="dim"))
         elif msg.summary["ok"]:
-            line.update(Text(t("dash.ledger_ok", requests=f"{msg.summary['requests']:,}"), style="dim"))
+            key = "dash.ledger_ok_at" if msg.summary.get("recorded") else "dash.ledger_ok"
+            at = iso_local(msg.summary.get("at"))
+            when = at[:16].replace("T", " ") if isinstance(at, str) else ""
+            line.update(Text(t(key, requests=f"{msg.summary['requests']:,}", at=when), style="dim"))
         else:
             line.update(Text(t("dash.ledger_bad", problems=msg.summary["problems"]), style="bold red"))
 
