@@ -190,6 +190,10 @@ def test_station_restored_from_an_old_backup_heals(env: Any, tmp_path: Path, how
     assert mine[e2["id"]]["number"] == e2["number"] and mine[e3["id"]]["number"] == e3["number"]
     assert mine[e4["id"]]["number"] not in (e2["number"], e3["number"])
     assert mine[e1["id"]]["status"] == "accepted"  # the station caught up with its own later change
+    from qi_station.services.verify import verify_ledger
+
+    got = verify_ledger(db)  # the renumbered request's s_rev counts its renumbered event
+    assert got["ok"], got["problems"]
     for rid in (e1["id"], e2["id"], e3["id"], e4["id"]):
         evs = rows(db, "SELECT n FROM request_event WHERE request_id = ? ORDER BY n", (rid,))
         assert [e[0] for e in evs] == list(range(1, len(evs) + 1))

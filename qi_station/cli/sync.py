@@ -202,9 +202,23 @@ def sync_import(
     from qi_station.sync.station.bundles import import_bundle
 
     res = import_bundle(_db(), file)
-    emit_json(res) if as_json else typer.echo(
-        f"{res['status']}: {res['applied']} rows, pending {res['pending']}"
-    )
+    if as_json:
+        emit_json(res)
+    elif res["status"] == "healed":
+        typer.echo(
+            "healed from the hub's restore bundle / 已按中心恢复数据包修复: "
+            + ", ".join(f"{t} {n}" for t, n in res["recovered"].items())
+            + f"; renumbered {len(res['renumbered'])}"
+            + "".join(f"\n  {r['from']} → {r['to']}" for r in res["renumbered"])
+            + f"\npending {res['pending']}: export a bundle for the hub next / 请再导出数据包交给中心"
+        )
+    elif res["status"] == "hub_behind":
+        typer.echo(
+            f"the hub is behind this station: {res['resent']} changes queued again; export a bundle "
+            "for the hub next / 中心数据比本站旧，已重新排队，请导出数据包交给中心"
+        )
+    else:
+        typer.echo(f"{res['status']}: {res['applied']} rows, pending {res['pending']}")
 
 
 # ---- hub ------------------------------------------------------------------------------------
@@ -363,11 +377,23 @@ def hub_export_bundle(
     station: str = typer.Option(..., "--station"),
     out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    restore: bool = typer.Option(
+        False,
+        "--restore",
+        help="a restore bundle: every row of the station's own the hub holds, for a station restored "
+        "from an older backup or rebuilt, with no network",
+    ),
     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Write a signed bundle for a station (everything since what it last reported, plus the ack)."""
-    res = _hub(database_url).export_bundle(station, out, force=force)
+    """Write a signed bundle for a station (everything since what it last reported, plus the ack;
+    with --restore, the station's own rows to heal it)."""
+    hub = _hub(database_url)
+    res = (
+        hub.export_restore_bundle(station, out, force=force)
+        if restore
+        else hub.export_bundle(station, out, force=force)
+    )
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['rows']} rows)")
 
 

@@ -147,7 +147,7 @@ FOLD_FIELDS = (
 #: request columns the hub's decisions decide (carried by ``kind="hub"`` events)
 HUB_FOLD_FIELDS = ("hub_expert_id", "hub_note", "hub_priority", "h_rev")
 #: event kinds that are station changes of the request row (each bumps its ``s_rev``)
-ROW_EVENT_KINDS = ("created", "status", "referral", "edit")
+ROW_EVENT_KINDS = ("created", "status", "referral", "edit", "renumbered")  # renumbered: a heal (number)
 
 
 def _cents(text: Any) -> int | None:

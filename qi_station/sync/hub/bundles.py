@@ -1,4 +1,5 @@
-"""USB bundles at the hub: import a station's up bundle, export a down bundle for a station."""
+"""USB bundles at the hub: import a station's up bundle, export a down bundle (or a restore bundle) for a
+station."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from qi_station.core.ids import uuid7
 from qi_station.sync import keys
 from qi_station.sync.hub.pull import PullJobs
 from qi_station.sync.hub.push import PushJobs
+from qi_station.sync.hub.registry import RegistryJobs
 from qi_station.sync.hub.tables import hub_tables
 from qi_station.sync.proto import PROTOCOL, SyncError, check_enroll_proof, schema_head
 
 
-class BundleJobs(PushJobs, PullJobs):
+class BundleJobs(PushJobs, PullJobs, RegistryJobs):
     def import_bundle(self, path: str | Path) -> dict[str, Any]:
         """An up bundle from a station: caps, then the signature of the station it names (the key it
         enrolled with), then parse; the bundle's station must be the signer's station. Then the SAME
@@ -86,9 +88,16 @@ class BundleJobs(PushJobs, PullJobs):
                     "applied": 0,
                 }
             head = manifest.get("head")
-            out = self.apply_push(c, st, batch, head=head if isinstance(head, dict) else None)
+            try:
+                out = self.apply_push(c, st, batch, head=head if isinstance(head, dict) else None)
+            except SyncError as e:
+                raise _with_bundle_hint(e, code, manifest) from None
             cur = manifest.get("station_cursor")
-            if isinstance(cur, int) and not isinstance(cur, bool) and cur >= 0:
+            if manifest.get("resyncing") is True:
+                # the station restarts its library from a snapshot (the hub was behind it): the next
+                # down bundle starts at 0 whatever cursor the hub held
+                c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(station_cursor=0))
+            elif isinstance(cur, int) and not isinstance(cur, bool) and cur >= 0:
                 c.execute(
                     sa.update(hs)
                     .where(hs.c.id == st["id"], hs.c.station_cursor < cur)
@@ -184,6 +193,98 @@ class BundleJobs(PushJobs, PullJobs):
             "acked_oseq": manifest["acked_oseq"],
             "resync": resync,
         }
+
+    def export_restore_bundle(self, code: str, out: str | Path, *, force: bool = False) -> dict[str, Any]:
+        """A restore bundle for a station that is behind the hub and has no network (restored from an
+        older backup, or a lost disk): every row of its OWN the hub holds (the ``restore`` endpoint's
+        rows, all pages) and the hub's ack of its outbox, signed with the hub key. The station's
+        ``sync import-bundle`` heals with it exactly as ``sync`` does online
+        (``sync.station.heal.heal_station_behind``)."""
+        from qi_station.sync.bundle import bundle_name, write_bundle
+        from qi_station.sync.proto import STATION_TABLES
+
+        self.require()
+        with self.engine.connect() as c:
+            try:
+                st = self.station_by_code(c, code.strip().upper())
+            except SyncError:
+                raise SyncError(404, "unknown_station", f"no station {code!r} at this hub") from None
+        if st["revoked"]:
+            raise SyncError(403, "revoked", f"station {code} was revoked")
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        lines: list[bytes] = []
+        counts: dict[str, int] = {}
+        acked = int(st["acked_oseq"] or 0)
+        for t in STATION_TABLES:
+            after, n = "", 0
+            while True:
+                page = self.restore(st, t, after, 5000)
+                cols = page["cols"]
+                lines.extend(
+                    (dumps({"t": t, "row": dict(zip(cols, r, strict=True))}) + "\n").encode("utf-8")
+                    for r in page["rows"]
+                )
+                n += len(page["rows"])
+                acked = max(acked, int(page["acked_oseq"]))
+                if not page["more"] or not page["rows"]:
+                    break
+                after = str(page["last"])
+            counts[t] = n
+        info = self.meta()
+        bid = uuid7()
+        manifest = {
+            "bundle_id": bid,
+            "kind": "restore",
+            "source_id": info["hub_id"],
+            "target_id": st["code"],
+            "station_id": st["id"],
+            "station_name": st["name"],
+            "hub_pubkey": info["hub_pubkey"],
+            "protocol": PROTOCOL,
+            "schema": schema_head(),
+            "acked_oseq": acked,
+            "counts": counts,
+            "created_at": to_db(env_now()),
+        }
+        outp = write_bundle(
+            out,
+            manifest,
+            lines,
+            info["hub_privkey"],
+            signer_id=info["hub_id"],
+            public_b64=info["hub_pubkey"],
+            force=force,
+            default_name=bundle_name("restore", 0, acked, st["code"], bid),
+        )
+        return {
+            "file": str(outp),
+            "bundle_id": bid,
+            "station": st["code"],
+            "kind": "restore",
+            "rows": sum(counts.values()),
+            "counts": counts,
+            "acked_oseq": acked,
+        }
+
+
+def _with_bundle_hint(e: SyncError, code: str, manifest: dict[str, Any]) -> SyncError:
+    """A station behind the hub, or the hub behind a station, by USB: say which bundle heals it."""
+    if e.code == "station_behind":
+        hint = (
+            f" — by USB: `qi-station hub export-bundle --station {code} --restore --out DIR`, then "
+            "`qi-station sync import-bundle FILE` at the station heals it; export again after / "
+            "请中心导出恢复数据包（--restore），在本站导入后再导出"
+        )
+    elif e.code == "gap" and int(manifest.get("acked_oseq") or 0) > int(e.data.get("acked_oseq") or 0):
+        hint = (
+            f" — the hub holds fewer of this station's changes than the station was told (the hub was "
+            f"restored from an older copy?): `qi-station hub export-bundle --station {code} --out DIR`; "
+            "importing it, the station queues its ledger again, and its next bundle fills the gap / "
+            "中心数据比本站旧：请中心导出数据包给本站，本站导入后重新导出"
+        )
+    else:
+        return e
+    return SyncError(e.status, e.code, e.message + hint, **e.data)
 
 
 def _check_up_manifest(name: str, manifest: dict[str, Any], signer: str, info: dict[str, Any]) -> None:

@@ -54,7 +54,11 @@ LONG_TEXT_MAX = {"haystack": 8000, "data": 20000}
 HUB_EVENT_NOTE_MAX = 20000
 
 
-def refusal(oseq: Any, table: str, field: str, rule: str, what: str) -> SyncError:
+Text = str | Callable[[], str]  # what a refusal says the rule is (built only when refusing)
+
+
+def refusal(oseq: Any, table: str, field: str, rule: str, what: Text) -> SyncError:
+    what = what() if callable(what) else what
     return SyncError(
         422,
         "rule",
@@ -66,7 +70,7 @@ def refusal(oseq: Any, table: str, field: str, rule: str, what: str) -> SyncErro
     )
 
 
-def _core(oseq: Any, table: str, field: str, check: Callable[[], Any], what: str) -> Any:
+def _core(oseq: Any, table: str, field: str, check: Callable[[], Any], what: Text) -> Any:
     """Run a core check; its ValidationError becomes a refusal naming the change (the core's message
     may quote the value, so only its rule name is passed on)."""
     try:
@@ -76,7 +80,9 @@ def _core(oseq: Any, table: str, field: str, check: Callable[[], Any], what: str
 
 
 def _elements(oseq: Any, table: str, text: Any, *, required: bool) -> None:
-    what = f"a JSON array of element codes ({', '.join(domain.ELEMENTS)})"
+    def what() -> str:
+        return f"a JSON array of element codes ({', '.join(domain.ELEMENTS)})"
+
     try:
         items = json.loads(text) if isinstance(text, str) else None
     except ValueError:
@@ -88,6 +94,10 @@ def _elements(oseq: Any, table: str, text: Any, *, required: bool) -> None:
     codes = _core(oseq, table, "elements", lambda: v.parse_elements(items), what)
     if codes != items:  # stored as codes, each once: a name or a duplicate is not the station's form
         raise refusal(oseq, table, "elements", "element", what)
+
+
+def _text_rule(key: str) -> str:
+    return f"text of at most {v.LIMITS.get(key, 200)} characters, no control characters"
 
 
 def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
@@ -112,7 +122,7 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
             table,
             col,
             partial(v.clean_text, val, key, required=required, multiline=multiline),
-            f"text of at most {v.LIMITS.get(key, 200)} characters, no control characters",
+            partial(_text_rule, key),
         )
     if table == "enterprise":
         _check_enterprise(oseq, row)

@@ -27,7 +27,7 @@ from qi_station.sync.hub.purge import PurgeJobs
 from qi_station.sync.hub.registry import RegistryJobs
 
 
-class Hub(RegistryJobs, BundleJobs, LibraryJobs, AssignJobs, PurgeJobs):
+class Hub(BundleJobs, RegistryJobs, LibraryJobs, AssignJobs, PurgeJobs):
     """A handle on one hub database (cheap; engines are cached per URL)."""
 
     def init(self, library: str | Path | None = None, *, demo: bool = True) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from qi_station.db import kvkeys
 from qi_station.sync.proto import MIN_PROTOCOL, PROTOCOL, SyncError, schema_head
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import heads as H
+from qi_station.sync.station import heal
 
 
 def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = False) -> dict[str, Any]:
@@ -30,6 +31,15 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
                 400,
                 "not_enrolled",
                 "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册",
+            )
+        if S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
+            raise SyncError(
+                409,
+                "station_behind",
+                "this station was restored from a backup and may be behind the hub: first import the "
+                f"hub's restore bundle (at the hub: `qi-station hub export-bundle --station {code} "
+                "--restore --out DIR`; here: `qi-station sync import-bundle FILE`), or run "
+                "`qi-station sync` online / 本站已从备份恢复，请先导入中心的恢复数据包或联网同步",
             )
         priv, pub = S.signing_key(conn)
         S.fix_oseq(conn)
@@ -58,6 +68,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             "created_at": to_db(env_now()),
             "station_now_ms": time.time_ns() // 1_000_000,
             "head": head,
+            "resyncing": S.resyncing(conn),
         }
         if proof:
             manifest["enroll"] = {"pubkey": pub, "proof": proof}
@@ -120,11 +131,12 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
                 "station_id": str(manifest.get("station_id") or ""),
                 "enroll_mode": "offline",
             }
-        if manifest.get("kind") != "down":
+        kind = manifest.get("kind")
+        if kind not in ("down", "restore"):
             raise SyncError(
                 400,
                 "wrong_kind",
-                f"bundle {p.name} is a {manifest.get('kind')!r} bundle, not a hub (down) bundle",
+                f"bundle {p.name} is a {kind!r} bundle, not a hub (down or restore) bundle",
             )
         proto = manifest.get("protocol")
         if not isinstance(proto, int) or not MIN_PROTOCOL <= proto <= PROTOCOL:
@@ -139,10 +151,25 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
                 "wrong_target",
                 f"bundle {p.name} is for station {manifest.get('target_id')!r}, this is {code!r} / 数据包不是发给本站的",
             )
-        changes = raw.changes
-        tables = S.lines_to_tables(changes)
+        tables = S.lines_to_tables(raw.changes)
         acked = manifest.get("acked_oseq")
+        if kind == "restore":
+            return _heal_from_bundle(conn, p.name, manifest, tables)
         log_id = S.log_start(conn, "bundle-in")
+        if isinstance(acked, int) and acked < S.kv_int(conn, kvkeys.ACKED_OSEQ):
+            # the hub lost changes it had acknowledged (restored from an older copy): queue the
+            # ledger again from its ack; the next up bundle fills the gap, and the library restarts
+            # from a snapshot (the up bundle says so, and the hub's next down bundle starts at 0)
+            resent = heal.resend_all(conn, acked)
+            S.log_end(conn, log_id, pushed=0, pulled=0, ok=True, error=None)
+            return {
+                "bundle_id": manifest.get("bundle_id"),
+                "status": "hub_behind",
+                "applied": 0,
+                "resent": resent,
+                "pull_cursor": S.kv_int(conn, "pull_cursor"),
+                "pending": S.pending(conn),
+            }
         try:
             res = S.apply_page(
                 conn,
@@ -169,3 +196,43 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
         }
     finally:
         conn.close()
+
+
+class _BundleRows:
+    """The hub's ``restore`` endpoint, answered from a restore bundle (one page per table)."""
+
+    def __init__(self, tables: dict[str, Any], acked: int) -> None:
+        self.tables, self.acked = tables, acked
+
+    def restore(self, table: str, after: str, limit: int) -> dict[str, Any]:
+        block = self.tables.get(table) or {"cols": [], "rows": []}
+        cols = list(block["cols"])
+        rows = [[r.get(c) for c in cols] if isinstance(r, dict) else list(r) for r in block["rows"]]
+        return {"cols": cols, "rows": rows, "more": False, "last": after, "acked_oseq": self.acked}
+
+
+def _heal_from_bundle(
+    conn: Any, name: str, manifest: dict[str, Any], tables: dict[str, Any]
+) -> dict[str, Any]:
+    """A restore bundle: the same heal as online (``heal.heal_station_behind``), in one transaction."""
+    acked = manifest.get("acked_oseq")
+    if not isinstance(acked, int) or isinstance(acked, bool) or acked < 0:
+        raise SyncError(400, "bad_bundle", f"bundle {name}: acked_oseq must be a whole number")
+    log_id = S.log_start(conn, "bundle-restore")
+    try:
+        done = heal.heal_station_behind(conn, _BundleRows(tables, acked))
+    except SyncError as e:
+        S.log_end(conn, log_id, pushed=0, pulled=0, ok=False, error=str(e))
+        raise
+    recovered = sum(done["recovered"].values())
+    S.log_end(conn, log_id, pushed=0, pulled=recovered, ok=True, error=None)
+    return {
+        "bundle_id": manifest.get("bundle_id"),
+        "status": "healed",
+        "applied": recovered,
+        "recovered": done["recovered"],
+        "renumbered": done["renumbered"],
+        "hub_acked_oseq": done["hub_acked_oseq"],
+        "pull_cursor": S.kv_int(conn, "pull_cursor"),
+        "pending": S.pending(conn),
+    }

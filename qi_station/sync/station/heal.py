@@ -115,6 +115,9 @@ def heal_station_behind(
         # 2. the hub's rows: missing ones written; a request the hub has seen more changes of (and with
         #    nothing of ours pending) takes the hub's row
         for t, (cols, got) in fetched.items():
+            if not got:
+                out["recovered"][t] = 0
+                continue
             local = set(S._cols(conn, t))
             keep = [i for i, c in enumerate(cols) if c in local]
             kc = [cols[i] for i in keep]
