@@ -41,12 +41,12 @@ def demo_ids(db: Path) -> tuple[set[str], set[str]]:
     return set(got["request"]), set(got["enterprise"])
 
 
-def real_work(db: Path) -> list[dict[str, Any]]:
+def real_work(db: Path, dreq: set[str] | None = None) -> list[dict[str, Any]]:
     """Real requests: one on a demo enterprise (same USCC), one on a new enterprise; a move of a demo
     request and a referral on a real one."""
     from qi_station.services.ledger import RequestInput
 
-    dreq, _dent = demo_ids(db)
+    dreq = demo_ids(db)[0] if dreq is None else dreq
     uscc = rows(
         db,
         "SELECT uscc, name FROM enterprise WHERE id = (SELECT enterprise_id FROM request WHERE id = ?)",
@@ -86,6 +86,35 @@ def test_demo_station_enrolls_and_syncs_real_work_online(env: Any, tmp_path: Pat
     ledger.move_request(db, made[0]["id"], "accepted")
     assert sync(db, tc)["pending"] == 0
     assert hub_requests(hub)[made[0]["id"]]["status"] == "accepted"
+
+
+def test_station_that_loaded_the_demo_before_demo_rows_were_listed_syncs(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    """An older qi-station loaded the demo without listing its rows: every sync then failed (changes of
+    demo requests, real requests on demo enterprises the hub never had). The first sync finds them."""
+    from test_sync_util import enroll_station
+
+    hub, tc, _dbs = env
+    db = tmp_path / "DM03.db"
+    demo_station(db, "DM03")
+    dreq, dent = demo_ids(db)
+    c = S.open_conn(db)
+    try:
+        c.execute("DELETE FROM kv WHERE k = 'demo_rows'")  # as the older loader left it
+        c.commit()
+    finally:
+        c.close()
+    enroll_station(db, hub, tc, "DM03")
+    made = real_work(
+        db, dreq
+    )  # unmarked: the demo move and the real request's demo enterprise are queued wrong
+    res = sync(db, tc)
+    assert res["ok"] and res["pending"] == 0
+    own = {rid for rid, r in hub_requests(hub).items() if r["station_code"] == "DM03"}
+    assert own == {r["id"] for r in made}  # real work reached the hub, no demo request did
+    dreq2, dent2 = demo_ids(db)
+    assert dreq2 == dreq and len(dent2) == len(dent) - 1  # the demo enterprise real work uses is real now
+    ledger.move_request(db, made[0]["id"], "accepted")
+    assert sync(db, tc)["pending"] == 0  # and the next sync is an ordinary one
 
 
 def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, tmp_path: Path) -> None:  # noqa: F811

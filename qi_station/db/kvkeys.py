@@ -20,3 +20,8 @@ EVENT_HEAD = "event_head"
 ACKED_HEAD = "acked_head"
 #: the last ledger check (``services.verify``): JSON ``{"ok", "at", "problems", "requests"}``
 VERIFY_LAST = "verify_last"
+#: when ``init --demo`` loaded the demo (the loader's time, as stored); written by ``devtools.demo``
+DEMO_LOADED = "demo_loaded"
+#: set once the demo rows of a station that loaded the demo before they were listed were found
+#: (``db.write.list_legacy_demo``)
+DEMO_LEGACY_DONE = "demo_rows_legacy"

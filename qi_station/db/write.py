@@ -199,6 +199,68 @@ def set_demo_rows(conn: Any, rows: Mapping[str, Iterable[str]]) -> None:
     )
 
 
+def list_legacy_demo(conn: sqlite3.Connection) -> dict[str, int] | None:
+    """A station that loaded the demo before demo rows were listed (``kv demo_loaded`` but no
+    ``demo_rows``) pushed changes of demo requests and real requests on demo enterprises the hub never
+    received: every sync failed. Caller holds the transaction. Found once: the requests and enterprises
+    created up to the demo's load time are the demo's (the loader wrote them, before any real work);
+    pending outbox rows of demo requests are dropped (they stay on this PC, as demo changes do now); a
+    demo enterprise a real request uses becomes real and is queued ahead of the pending rows (the hub
+    needs it first); the rest are listed in ``kv demo_rows``. Returns what was done, or None."""
+    from qi_station.db import kvkeys
+
+    stamp = conn.execute("SELECT v FROM kv WHERE k = ?", (kvkeys.DEMO_LOADED,)).fetchone()
+    if (
+        stamp is None
+        or conn.execute("SELECT 1 FROM kv WHERE k IN (?, ?)", (DEMO_ROWS, kvkeys.DEMO_LEGACY_DONE)).fetchone()
+    ):
+        return None
+    at = stamp[0]
+    code_row = conn.execute("SELECT code FROM station WHERE is_self = 1").fetchone()
+    code = str(code_row[0]) if code_row else ""
+    reqs = [r[0] for r in conn.execute("SELECT id FROM request WHERE created_at <= ?", (at,))]
+    ents = [r[0] for r in conn.execute("SELECT id FROM enterprise WHERE created_at <= ?", (at,))]
+    used = {
+        r[0] for r in conn.execute("SELECT DISTINCT enterprise_id FROM request WHERE created_at > ?", (at,))
+    }
+    adopted = [e for e in ents if e in used]
+    demo_ents = [e for e in ents if e not in used]
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _demo_ids (id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM _demo_ids")
+    conn.executemany("INSERT OR IGNORE INTO _demo_ids VALUES (?)", [(x,) for x in reqs + demo_ents])
+    dropped = conn.execute(
+        "DELETE FROM outbox WHERE (table_name IN ('request', 'enterprise') AND row_id IN "
+        "(SELECT id FROM _demo_ids)) OR (table_name IN ('request_event', 'referral') AND "
+        "json_extract(row_json, '$.request_id') IN (SELECT id FROM _demo_ids))"
+    ).rowcount
+    conn.execute("DROP TABLE _demo_ids")
+    pending = conn.execute(
+        "SELECT table_name, row_id, op, row_json, hlc, created_at FROM outbox ORDER BY oseq"
+    ).fetchall()
+    conn.execute("DELETE FROM outbox")
+    acked = conn.execute("SELECT v FROM kv WHERE k = ?", (kvkeys.ACKED_OSEQ,)).fetchone()
+    # numbered again right after the hub's ack: no gap where the dropped rows were
+    conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'", (int(acked[0]) if acked else 0,))
+    for eid in adopted:
+        row = fetch_dict(conn, "SELECT * FROM enterprise WHERE id = :id", {"id": eid})
+        if row is not None:
+            write_outbox(conn, "enterprise", eid, "upsert", row, code)
+    conn.executemany(
+        "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        pending,
+    )
+    set_demo_rows(conn, {"request": reqs, "enterprise": demo_ents})
+    conn.execute(
+        "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.DEMO_LEGACY_DONE, to_db(env_now()))
+    )
+    return {
+        "demo_requests": len(reqs),
+        "demo_enterprises": len(demo_ents),
+        "adopted": len(adopted),
+        "dropped": dropped,
+    }
+
+
 def _adopt_demo_enterprise(conn: Any, enterprise_id: str | None, station_code: str) -> None:
     """Real work on a demo enterprise makes it real: it leaves the demo list and goes to the outbox
     whole (the hub needs it before the request that refers to it)."""

@@ -35,13 +35,13 @@ from typing import Any
 
 from qi_station.core.clock import TZ
 from qi_station.core.validate import parse_elements
-from qi_station.db import write
+from qi_station.db import kvkeys, write
 from qi_station.devtools.generate import fields as g
 from qi_station.devtools.generate import library as lib
 from qi_station.devtools.generate.requests import REQUEST_COLUMNS, EntRef
 from qi_station.devtools.generate.run import self_station
 from qi_station.devtools.generate.synth import synth_requests
-from qi_station.services.demo import DEMO_KEY, KIND_FILES, read_demo
+from qi_station.services.demo import KIND_FILES, read_demo
 
 
 def _anchor(today: date | None) -> datetime:
@@ -79,7 +79,7 @@ def load_demo(
         try:
             first = data["experts"][0]["id"]
             if (
-                conn.execute("SELECT 1 FROM kv WHERE k = ?", (DEMO_KEY,)).fetchone()
+                conn.execute("SELECT 1 FROM kv WHERE k = ?", (kvkeys.DEMO_LOADED,)).fetchone()
                 or conn.execute("SELECT 1 FROM expert WHERE id = ?", (first,)).fetchone()
             ):
                 conn.execute("ROLLBACK")
@@ -193,7 +193,9 @@ def load_demo(
                     "enterprise": old["enterprise"] + [str(r["id"]) for r in rows],
                 },
             )
-            conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (DEMO_KEY, g.fmt_ms(now_ms)))
+            conn.execute(
+                "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.DEMO_LOADED, g.fmt_ms(now_ms))
+            )
             counts.update(requests=n_req, events=n_ev, referrals=n_ref)
             counts["overdue"] = conn.execute(
                 "SELECT count(*) FROM request WHERE station_code = ? AND status IN "
@@ -269,7 +271,7 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
                     {"ids": ids, "k": table},
                 ).rowcount
             write.set_demo_rows(conn, {})
-            conn.execute("DELETE FROM kv WHERE k = ?", (DEMO_KEY,))
+            conn.execute("DELETE FROM kv WHERE k = ?", (kvkeys.DEMO_LOADED,))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-DEMO_KEY = "demo_loaded"
 KIND_FILES = {
     "expert": "experts",
     "institution": "institutions",

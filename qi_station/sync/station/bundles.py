@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qi_station.db import kvkeys
+from qi_station.db import kvkeys, write
 from qi_station.sync.proto import MIN_PROTOCOL, PROTOCOL, SyncError, schema_head
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import heads as H
@@ -42,6 +42,8 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
                 "`qi-station sync` online / 本站已从备份恢复，请先导入中心的恢复数据包或联网同步",
             )
         priv, pub = S.signing_key(conn)
+        with S.tx(conn):  # a station that loaded the demo before demo rows were listed
+            write.list_legacy_demo(conn)
         S.fix_oseq(conn)
         conn.execute("BEGIN")  # one consistent read of outbox + cursor
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import iso_local
-from qi_station.db import kvkeys
+from qi_station.db import kvkeys, write
 from qi_station.sync.proto import (
     PULL_PAGE,
     PUSH_BATCH,
@@ -215,7 +215,6 @@ def restore_all(
     write them in ONE transaction with the ledger number counters (``ledger_seq:{CODE}-{YYYYMM}``),
     the hub's ack of the old outbox and the outbox sequence above it (so nothing collides or is
     re-pushed wrongly). Idempotent: rows already here are kept; nothing is written to the outbox."""
-    from qi_station.db import write
     from qi_station.sync.station.heal import fetch_own, move_outbox_above
 
     fetched, acked = fetch_own(cl, progress, page_size)
@@ -363,6 +362,8 @@ def run_sync(
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
         cl = hub_client(conn, http=http, insecure_http=insecure_http)
+        with S.tx(conn):  # a station that loaded the demo before demo rows were listed
+            write.list_legacy_demo(conn)
         log_id = S.log_start(conn, "http")
         pushed = pulled = 0
         attempt = 0
