@@ -307,6 +307,50 @@ def test_the_station_waits_the_advised_retry_after(env: Any) -> None:  # noqa: F
     assert waits == [7.0, 30.0]
 
 
+def test_a_busy_hub_does_not_use_up_the_retries(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A morning rush: the hub answers "busy, retry after 2 s" more times than the station retries
+    network trouble. The sync keeps coming back (it finishes, nothing lost) until its busy budget
+    (QI_SYNC_BUSY_MAX) is spent; a hub that never says when to come back still gets ``retries``."""
+    import httpx
+
+    from qi_station.sync.proto import SyncError
+    from qi_station.sync.station import client as C
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+
+    class Busy:
+        def __init__(self, n: int, after: str | None) -> None:
+            self.n, self.left, self.after = 0, n, after
+
+        def request(self, method: str, path: str, **kw: Any) -> Any:
+            if self.left > 0:
+                self.left -= 1
+                headers = {"Retry-After": self.after} if self.after else {}
+                return httpx.Response(503, headers=headers, json={"error": "busy"})
+            return tc.request(method, path, **kw)
+
+        def close(self) -> None:
+            pass
+
+    waits: list[float] = []
+    res = C.run_sync(a, http=Busy(12, "2"), retries=5, sleep=waits.append)
+    assert res["pending"] == 0 and res["retries"] == 0 and res["busy_waited_s"] == 24.0
+    assert waits == [2.0] * 12 and r["id"] in hub_requests(hub)
+    ledger.move_request(a, r["id"], "accepted")
+    monkeypatch.setenv("QI_SYNC_BUSY_MAX", "5")  # the budget: two waits, then the retries, then give up
+    waits.clear()
+    with pytest.raises(SyncError, match="gave up after 5 retries"):
+        C.run_sync(a, http=Busy(100, "2"), retries=5, sleep=waits.append)
+    assert waits == [2.0] * 7  # 2 busy waits within the budget, then 5 counted retries
+    waits.clear()
+    with pytest.raises(SyncError, match="gave up after 3 retries"):  # no Retry-After: backoff, counted
+        C.run_sync(a, http=Busy(100, None), retries=3, sleep=waits.append)
+    assert len(waits) == 3
+    assert C.run_sync(a, http=tc, sleep=waits.append)["pending"] == 0  # nothing was lost meanwhile
+
+
 def test_hub_report_survives_a_damaged_stored_row(env: Any, tmp_path: Path) -> None:  # noqa: F811
     import sqlalchemy as sa
 

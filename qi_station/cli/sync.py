@@ -95,6 +95,7 @@ def _run_sync(as_json: bool, retries: int, insecure_http: bool = False) -> None:
                         "pull": "下载 pull",
                         "retry": "重试 retry",
                         "restore": "恢复 restore",
+                        "wait": "中心繁忙，排队等待(秒) hub busy, waiting (s)",
                     }
                     tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
                 bar.update(tasks[phase], completed=done, total=total)

@@ -9,6 +9,8 @@ single writer anyway. The jobs (registry, push, pull, library, assign, bundles, 
 from __future__ import annotations
 
 import json
+import random
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,6 +133,8 @@ class HubBase:
         """One write transaction; SQLite busy/locked becomes a 503 the client retries."""
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+        with _WRITERS_LOCK:
+            _WRITERS[0] += 1
         try:
             with self.engine.execution_options(sqlite_read=False).begin() as c:
                 yield c
@@ -144,6 +148,9 @@ class HubBase:
             ) from None
         except OperationalError as e:
             raise busy(e) from None
+        finally:
+            with _WRITERS_LOCK:
+                _WRITERS[0] -= 1
 
     def bulk_insert(self, c: Connection, t: Table, rows: list[dict[str, Any]]) -> None:
         """Insert many rows with the same keys in ``c``'s transaction: on PostgreSQL one COPY (the
@@ -279,15 +286,22 @@ class HubBase:
         return int(self.meta().get("tombstone_horizon") or 0)
 
 
-RETRY_AFTER = 1  # seconds a station is told to wait when the hub database is busy
+RETRY_AFTER = 1  # seconds a station is told to wait when the hub database is busy (one writer waiting)
+RETRY_AFTER_MAX = 30  # the longest wait the hub asks for (the station caps it there too)
+_WRITERS = [0]  # write transactions in this process that are waiting for the lock or running
+_WRITERS_LOCK = threading.Lock()
 
 
 def busy(e: Exception) -> SyncError:
     """A busy database (SQLite "database is locked" after the busy timeout, a PostgreSQL connection
-    or lock failure): 503 with ``Retry-After``; the station's sync waits and retries."""
+    or lock failure): 503 with ``Retry-After``; the station's sync waits and retries (a busy answer
+    does not use up its retries). The wait grows with the writers queued in this process and is
+    spread at random, so a morning rush comes back in turns rather than all at once."""
     orig = getattr(e, "orig", e)
     first = (str(orig).splitlines() or [""])[0][:200]
-    return SyncError(503, "busy", f"hub database busy, retry: {first}", retry_after=RETRY_AFTER)
+    n = _WRITERS[0]
+    after = RETRY_AFTER if n <= 1 else min(RETRY_AFTER_MAX, n + random.randint(0, n))
+    return SyncError(503, "busy", f"hub database busy, retry: {first}", retry_after=after)
 
 
 def _int_or_none(v: Any) -> int | None:

@@ -340,6 +340,10 @@ def _heal(conn: Any, cl: HubClient, e: SyncError, progress: Progress | None, hea
     return False
 
 
+#: seconds a sync keeps coming back to a hub that answers "busy, retry after N s" (QI_SYNC_BUSY_MAX)
+BUSY_MAX = 1800.0
+
+
 def run_sync(
     db_path: str | Path | None,
     progress: Progress | None = None,
@@ -353,7 +357,8 @@ def run_sync(
     insecure_http: bool = False,
 ) -> dict[str, Any]:
     """Push the outbox, then pull; network trouble is retried with exponential backoff (a refused call is
-    not). Each step is idempotent, so a retry after any crash or lost reply is safe. Every reply is
+    not); a busy hub's ``Retry-After`` is honoured for up to ``BUSY_MAX`` seconds in all, without using
+    up the retries. Each step is idempotent, so a retry after any crash or lost reply is safe. Every reply is
     checked against the hub key pinned at enrollment before it is applied."""
     import os
 
@@ -367,6 +372,7 @@ def run_sync(
         log_id = S.log_start(conn, "http")
         pushed = pulled = 0
         attempt = 0
+        busy_waited, busy_max = 0.0, float(os.environ.get("QI_SYNC_BUSY_MAX", BUSY_MAX))
         healed: list[dict[str, Any]] = []
         try:
             while True:
@@ -386,6 +392,14 @@ def run_sync(
                     pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
                     break
                 except TransientError as e:
+                    wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
+                    if wait is not None and busy_waited + wait <= busy_max:
+                        # the hub is up and says when to come back (a morning rush): not a failure
+                        busy_waited += wait
+                        if progress:
+                            progress("wait", int(busy_waited), int(busy_max))
+                        sleep(wait)
+                        continue
                     attempt += 1
                     if attempt > retries:
                         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
@@ -396,7 +410,6 @@ def run_sync(
                         ) from None
                     if progress:
                         progress("retry", attempt, retries)
-                    wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
                     sleep(wait if wait is not None else min(30.0, backoff * (2 ** (attempt - 1))))
                 except SyncError as e:
                     S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
@@ -413,6 +426,7 @@ def run_sync(
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
             "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
             "retries": attempt,
+            "busy_waited_s": busy_waited,
             "ledger_ok": ledger_ok,
             **({"healed": healed} if healed else {}),
         }
