@@ -1,0 +1,205 @@
+"""The province's morning rush: many stations make their first sync at once against one hub.
+
+    python benchmarks/bench_rush.py [--stations 50] [--requests 1100] [--library 20000]
+                                    [--backend sqlite|pg] [--workers 2] [--burn 0]
+
+Each station is a real station database (the generator's requests, ~10 outbox rows per request once
+queued) enrolled at a real ``qi-station hub serve`` on loopback; then every station runs
+``qi-station sync`` in its own process, all started together. Reported: the wall time of the rush,
+per-station p50 / p95, how many failed (a sync that gave up), the pushed changes per second the hub
+applied, and the check that nothing was lost or duplicated (every station's requests at the hub, once,
+under their numbers). Beside it, the baseline measured in the same run: one station's first sync alone.
+``--burn N`` starts N CPU-bound processes beside the rush (an office PC is never quiet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("QI_STATION_OPERATOR", "bench")
+
+from bench_sync import fill_hub, free_port  # noqa: E402
+
+
+def burn() -> None:  # pragma: no cover - a CPU hog for the loaded runs
+    while True:
+        pass
+
+
+def make_station(hub: object, d: Path, code: str, requests: int, seed: int, url: str) -> Path:
+    """A station database with ``requests`` generated requests, enrolled, its whole ledger queued."""
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.generate.run import generate
+    from qi_station.services.station import init_station
+    from qi_station.sync.station import apply as S
+    from qi_station.sync.station import client as C
+    from qi_station.sync.station.heal import resend_all
+
+    db = d / f"{code}.db"
+    init_station(open_db(db), code=code)
+    generate(db, requests=requests, library=0, seed=seed)
+    C.enroll(db, hub.add_station(code, f"{code}站")["token"], url)  # type: ignore[attr-defined]
+    conn = S.open_conn(db)
+    try:
+        resend_all(conn, 0)  # everything the station holds is still to be pushed: a first sync
+        conn.execute("DELETE FROM kv WHERE k IN ('resync', 'resync_cursor')")  # a plain first pull
+        conn.commit()
+    finally:
+        conn.close()
+    return db
+
+
+def run_syncs(dbs: list[Path], env: dict[str, str]) -> list[tuple[Path, float, int, str]]:
+    """Start one ``qi-station sync --json`` per station at once; wait for all. (db, seconds, rc, tail)"""
+    procs = []
+    for db in dbs:
+        e = dict(env, QI_STATION_DB=str(db))
+        t0 = time.perf_counter()
+        p = subprocess.Popen(
+            [sys.executable, "-m", "qi_station", "sync", "--json"],
+            env=e,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        procs.append((db, t0, p))
+    out = []
+    for db, t0, p in procs:
+        so, se = p.communicate()
+        out.append((db, time.perf_counter() - t0, p.returncode, (se or so)[-300:]))
+    return out
+
+
+def hub_counts(url: str) -> tuple[int, int]:
+    import sqlalchemy as sa
+
+    from qi_station.sync.hub.store import Hub
+
+    with Hub(url).engine.connect() as c:
+        n = c.execute(sa.text("SELECT count(*) FROM request")).scalar() or 0
+        dup = c.execute(
+            sa.text("SELECT count(*) FROM (SELECT number FROM request GROUP BY number HAVING count(*) > 1) x")
+        ).scalar()
+    return int(n), int(dup or 0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stations", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=1100)
+    ap.add_argument("--library", type=int, default=20000)
+    ap.add_argument("--backend", choices=("sqlite", "pg"), default="sqlite")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--burn", type=int, default=0)
+    args = ap.parse_args()
+
+    import httpx
+
+    from qi_station.sync.hub.store import Hub
+
+    d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
+    if args.backend == "pg":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from test_sync_util import pg_create  # the tests' throwaway PostgreSQL database
+
+        url = pg_create()
+    else:
+        url = f"sqlite:///{d / 'hub.db'}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    if args.backend == "sqlite":
+        fill_hub(d / "hub.db", args.library)
+    else:
+        hub.upsert_library(
+            [("expert", {"id": f"x-{i:07d}", "name": f"专家{i}号"}) for i in range(args.library)]
+        )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    srv = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qi_station",
+            "hub",
+            "serve",
+            "--database-url",
+            url,
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    hogs: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(600):  # wait for the server to answer (observed progress, not a fixed sleep)
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=0.5, trust_env=False)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        t0 = time.perf_counter()
+        dbs = [
+            make_station(hub, d, f"RS{i:03d}", args.requests, i + 1, base) for i in range(args.stations + 1)
+        ]
+        setup = time.perf_counter() - t0
+        outbox = sum(sqlite3.connect(db).execute("SELECT count(*) FROM outbox").fetchone()[0] for db in dbs)
+        env = {k: v for k, v in os.environ.items() if k != "QI_STATION_DB"}
+        for _ in range(args.burn):
+            hogs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_rush; bench_rush.burn()",
+                    ]
+                )
+            )
+        alone = run_syncs(dbs[:1], env)[0]  # the baseline: one station's first sync, alone
+        t0 = time.perf_counter()
+        got = run_syncs(dbs[1:], env)
+        wall = time.perf_counter() - t0
+    finally:
+        for h in hogs:
+            h.kill()
+        srv.terminate()
+        srv.wait(timeout=30)
+    secs = sorted(g[1] for g in got)
+    failed = [g for g in got if g[2] != 0]
+    n, dup = hub_counts(url)
+    expect = sum(sqlite3.connect(db).execute("SELECT count(*) FROM request").fetchone()[0] for db in dbs)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    )
+    print(
+        f"hub {args.backend}, {args.workers} workers; {args.stations} stations x {args.requests} requests; "
+        f"library {args.library}; {args.burn} CPU hogs; setup {setup:.0f} s; {outbox:,} outbox rows in all"
+    )
+    print(f"baseline: one station's first sync alone: {alone[1]:.1f} s (rc {alone[2]})")
+    print(
+        f"rush: {wall:.1f} s wall; per station p50 {statistics.median(secs):.1f} s, "
+        f"p95 {secs[int(0.95 * (len(secs) - 1))]:.1f} s; failed {len(failed)}; "
+        f"~{outbox / wall:,.0f} pushed changes/s"
+    )
+    print(f"hub holds {n:,} requests of {expect:,} made; {dup} numbers held twice")
+    for f in failed[:5]:
+        print("FAILED", f[0].name, f[3].replace("\n", " ")[:300])
+    if n != expect or dup or failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
