@@ -57,6 +57,11 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
     bad = chain_break(events)
     if bad is not None:
         return [f"hash chain broken at event {bad} / 哈希链在第 {bad} 条断开"]
+    fixes = [e for e in events if e[4] == "correct"]
+    if fixes:
+        bad_fix = _bad_corrections(fixes)
+        if bad_fix:
+            return bad_fix
     got, changes = fold_rows(events)
     have = list(row[3:])
     have[_H_REV] = have[_H_REV] or 0
@@ -69,6 +74,22 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
     for i, f in enumerate(FOLDED):
         if i not in skip and have[i] != got[i]:
             out.append(f"{f} is {have[i]!r} but its events say {got[i]!r} / 字段与台账记录不符")
+    return out
+
+
+def _bad_corrections(events: Sequence[Sequence[Any]]) -> list[str]:
+    """``correct`` events that break the core's correction rules (:func:`core.validate.check_correct_event`)."""
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.validate import check_correct_event
+
+    out = []
+    for e in events:
+        try:
+            data = json.loads(e[8]) if isinstance(e[8], str) else e[8]
+            check_correct_event(e[5], e[6], e[7], data)
+        except (ValueError, ValidationError) as x:
+            rule = getattr(x, "rule", "json")
+            out.append(f"correction at event {e[1]} breaks rule {rule!r} / 第 {e[1]} 条更正不符合规则")
     return out
 
 
