@@ -229,7 +229,7 @@ class StationApp(App[None]):
         names = [s["name"] for s in self.staff]
         if len(names) == 1:
             self.set_operator(names[0], remember=False)
-        elif event.remembered in names:
+        elif event.remembered is not None and event.remembered in names:
             self.set_operator(event.remembered, remember=False)
         elif names:
             self.action_switch_operator()
@@ -305,7 +305,9 @@ class StationApp(App[None]):
                     _runner(node, b.action),
                 )
         if len(self.staff) > 1:
-            yield SystemCommand(t("palette.operator"), t("palette.operator_help"), self.action_switch_operator)
+            yield SystemCommand(
+                t("palette.operator"), t("palette.operator_help"), self.action_switch_operator
+            )
         yield SystemCommand(t("palette.theme"), t("palette.theme_help"), self.action_change_theme)
 
 

@@ -159,7 +159,9 @@ def test_outcome_rules(db: Path) -> None:
     with pytest.raises(ValidationError) as e:
         ledger.move_request(db, r["number"], "waiting", satisfaction=5)
     assert e.value.field == "satisfaction" and e.value.rule == "after_resolved"
-    with pytest.raises(ValidationError) as e:  # problems solved must be given, never defaulted (issue 9 item 3)
+    with pytest.raises(
+        ValidationError
+    ) as e:  # problems solved must be given, never defaulted (issue 9 item 3)
         ledger.move_request(db, r["number"], "resolved", result="ok", cost_saved="1")
     assert (e.value.field, e.value.rule) == ("problems_solved", "required")
     assert _counts(db) == before

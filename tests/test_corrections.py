@@ -35,7 +35,9 @@ def _closed(db: Path, i: int = 1, sat: int = 1, at: str | None = None, **resolve
 def _counts(db: Path) -> tuple[int, int, int]:
     c = sqlite3.connect(db)
     try:
-        return tuple(c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("request_event", "outbox", "kv"))  # type: ignore[return-value]
+        return tuple(
+            c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("request_event", "outbox", "kv")
+        )  # type: ignore[return-value]
     finally:
         c.close()
 
@@ -144,7 +146,9 @@ def test_ledger_verify_checks_a_correction_by_the_core_rule(db: Path) -> None:
     r = _closed(db, sat=3)
     c = sqlite3.connect(db)
     c.row_factory = sqlite3.Row
-    last = dict(c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n DESC", (r["id"],)).fetchone())
+    last = dict(
+        c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n DESC", (r["id"],)).fetchone()
+    )
     ev = {
         "id": "forged-1",
         "request_id": r["id"],
@@ -160,7 +164,10 @@ def test_ledger_verify_checks_a_correction_by_the_core_rule(db: Path) -> None:
     }
     ev["hash"] = event_hash(ev["prev_hash"], event_fields(ev))
     with c:
-        c.execute(f"INSERT INTO request_event ({', '.join(ev)}) VALUES ({', '.join('?' * len(ev))})", tuple(ev.values()))
+        c.execute(
+            f"INSERT INTO request_event ({', '.join(ev)}) VALUES ({', '.join('?' * len(ev))})",
+            tuple(ev.values()),
+        )
         c.execute("UPDATE request SET satisfaction = 9, s_rev = s_rev + 1 WHERE id = ?", (r["id"],))
     c.close()
     res = verify_ledger(db)
@@ -194,8 +201,18 @@ def test_cli_request_correct(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     run(db, "init", "--station-code", "JN-GX01", "--station-name", "济南高新区工作站", "--region", "370100")
     out = run(
-        db, "request", "add", "--enterprise", "济南示例机械有限公司", "--uscc", "91350100M000100Y43",
-        "--elements", "计量", "--title", "校准", "--json",
+        db,
+        "request",
+        "add",
+        "--enterprise",
+        "济南示例机械有限公司",
+        "--uscc",
+        "91350100M000100Y43",
+        "--elements",
+        "计量",
+        "--title",
+        "校准",
+        "--json",
     )
     num = json.loads(out.stdout)["number"]
     run(db, "request", "move", num, "accepted")
@@ -204,7 +221,9 @@ def test_cli_request_correct(tmp_path: Path) -> None:
     assert p.returncode == 2 and "problems_solved" in p.stderr and "解决问题数" in p.stderr
     run(db, "request", "move", num, "resolved", "--result", "完成", "--problems-solved", "1")
     run(db, "request", "move", num, "closed", "--satisfaction", "1")
-    p = run(db, "request", "correct", num, "--field", "satisfaction", "--value", "4", "--reason", "", ok=False)
+    p = run(
+        db, "request", "correct", num, "--field", "satisfaction", "--value", "4", "--reason", "", ok=False
+    )
     assert p.returncode == 2 and "reason" in p.stderr
     p = run(db, "request", "correct", num, "--field", "satisfaction", "--value", "4", "--reason", "误选")
     assert "1 -> 4" in p.stdout
@@ -234,7 +253,12 @@ def test_the_hub_takes_a_correction_and_checks_it_by_the_core_rule(env: Any) -> 
     resp = push(tc, a, batch)
     assert resp.status_code == 422, resp.text
     d = resp.json()
-    assert (d["oseq"], d["table"], d["field"], d["rule"]) == (fix["oseq"], "request_event", "data", "range_1_5")
+    assert (d["oseq"], d["table"], d["field"], d["rule"]) == (
+        fix["oseq"],
+        "request_event",
+        "data",
+        "range_1_5",
+    )
     assert r2["id"] not in hub_requests(hub)
     assert sync(a, tc)["pending"] == 0  # the real outbox goes through
     assert hub_requests(hub)[r2["id"]]["satisfaction"] == 3

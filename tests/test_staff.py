@@ -75,7 +75,9 @@ def test_who_signs_each_event(db: Path, monkeypatch: pytest.MonkeyPatch) -> None
         ledger.create_request(db, request_input(2, 2))
     assert len(_actors(db, r["id"])) == n_events
     ledger.move_request(db, r["id"], "in_progress", actor="李专员")
-    r2 = ledger.create_request(db, ledger.RequestInput(**{**request_input(2, 2).__dict__, "operator": "李专员"}))
+    r2 = ledger.create_request(
+        db, ledger.RequestInput(**{**request_input(2, 2).__dict__, "operator": "李专员"})
+    )
     assert _actors(db, r["id"])[-1] == "李专员"
     assert _actors(db, r2["id"]) == ["李专员"] and queries.get_request(db, r2["id"])["operator"] == "李专员"
 
@@ -118,7 +120,9 @@ def test_cli_staff_and_operator(tmp_path: Path) -> None:
     assert _cli(db, "staff", "remove", "李专员").returncode == 0
     assert _cli(db, "staff", "remove", "李专员").returncode == 2
     c = sqlite3.connect(db)
-    assert c.execute("SELECT count(*) FROM outbox WHERE table_name = 'staff'").fetchone()[0] == 0  # local only
+    assert (
+        c.execute("SELECT count(*) FROM outbox WHERE table_name = 'staff'").fetchone()[0] == 0
+    )  # local only
     c.close()
 
 

@@ -43,7 +43,13 @@ async def test_the_follow_up_opens_with_no_rating_and_never_wraps(tmp_path: Path
         assert isinstance(dlg, MoveDialog)
         sat = dlg.query_one("#satisfaction", Choice)
         assert sat.value is None and "请选择" in str(sat.render())  # nothing pre-chosen
-        assert [label for _v, label in sat.options] == ["1 非常不满意", "2 不满意", "3 基本满意", "4 满意", "5 非常满意"]
+        assert [label for _v, label in sat.options] == [
+            "1 非常不满意",
+            "2 不满意",
+            "3 基本满意",
+            "4 满意",
+            "5 非常满意",
+        ]
         await pilot.press("ctrl+s")  # saving without a choice names the field, writes nothing
         await settle(pilot)
         assert app.screen is dlg

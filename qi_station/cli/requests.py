@@ -150,7 +150,11 @@ def request_show(
         if e["kind"] == "correct":
             x = e["data"]
             move = f"{x.get('field')}: {x.get('old')} -> {x.get('new')}"
-        fixed = f"  ({'已更正，见' if in_zh else 'corrected by'} #{e['corrected_by']})" if e["corrected_by"] else ""
+        fixed = (
+            f"  ({'已更正，见' if in_zh else 'corrected by'} #{e['corrected_by']})"
+            if e["corrected_by"]
+            else ""
+        )
         lines.append(
             f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {e['kind']} {move} {e['note'] or ''}".rstrip()
             + fixed

@@ -224,7 +224,7 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
             if r[5] == "resolved" and to == "in_progress":
                 st[2] = None
         elif kind == "correct":
-            col = CORRECTABLE.get(data.get("field"))  # type: ignore[call-overload]
+            col = CORRECTABLE.get(str(data.get("field")))
             if col is not None:
                 new = data.get("new")
                 st[_POS[col]] = wan_to_cents(new) if col == "cost_saved_cents" else new
@@ -252,11 +252,11 @@ def corrected_by(events: Iterable[Mapping[str, Any]]) -> dict[int, int]:
             for f in _SET_BY_MOVE.get(str(e.get("to_status")), ()):
                 last[f] = n
         elif kind == "correct":
-            f = _data(e.get("data"))[0].get("field")
-            if isinstance(f, str):
-                if f in last:
-                    out[last[f]] = n
-                last[f] = n
+            field = _data(e.get("data"))[0].get("field")
+            if isinstance(field, str):
+                if field in last:
+                    out[last[field]] = n
+                last[field] = n
     return out
 
 

@@ -231,10 +231,16 @@ def check_correct_event(from_status: object, to_status: object, note: object, da
     apply this): the status is unchanged, the field is correctable in that status, the new value is in
     the form :func:`parse_correction` gives it, and the reason is given."""
     if from_status != to_status or not isinstance(from_status, str):
-        raise ValidationError("to_status", "correct_keeps_status", "a correction keeps the status / 更正不改变状态")
+        raise ValidationError(
+            "to_status", "correct_keeps_status", "a correction keeps the status / 更正不改变状态"
+        )
     if not isinstance(data, dict) or not isinstance(data.get("field"), str) or "new" not in data:
-        raise ValidationError("data", "correct_data", "a correction names its field and new value / 更正须写明字段与新值")
+        raise ValidationError(
+            "data", "correct_data", "a correction names its field and new value / 更正须写明字段与新值"
+        )
     new = data["new"]
     if parse_correction(data["field"], new, from_status) != new or isinstance(new, bool):
-        raise ValidationError("value", "correct_form", "the new value is not in its stored form / 更正值格式不符")
+        raise ValidationError(
+            "value", "correct_form", "the new value is not in its stored form / 更正值格式不符"
+        )
     check_reason(note if isinstance(note, str) else None)

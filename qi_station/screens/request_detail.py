@@ -235,7 +235,7 @@ class RequestDetailScreen(StationScreen):
         if action == "refer":
             return self.req is not None and self.req["status"] in REFERABLE
         if action == "correct":
-            return self.req is not None and correctable(self.req["status"])
+            return self.req is not None and bool(correctable(self.req["status"]))
         return True
 
     def action_move(self, to_status: str) -> None:

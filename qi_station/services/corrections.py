@@ -65,4 +65,11 @@ def correct_request(
         w.update_request(conn, row_dict(req), changes, st.code, event=event)
         got = w.last_event(conn, req.id)
         assert got is not None
-        return {"number": req.number, "request_id": req.id, "n": got[0], "field": field, "old": old, "new": new}
+        return {
+            "number": req.number,
+            "request_id": req.id,
+            "n": got[0],
+            "field": field,
+            "old": old,
+            "new": new,
+        }

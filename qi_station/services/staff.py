@@ -24,7 +24,9 @@ from qi_station.db import write as w
 
 def staff_roles(conn: Any) -> dict[str, str]:
     """name -> role of the station's staff (sqlite3 or SQLAlchemy connection), in name order."""
-    return {str(n): str(r) for n, r in w.execute(conn, "SELECT name, role FROM staff ORDER BY name").fetchall()}
+    return {
+        str(n): str(r) for n, r in w.execute(conn, "SELECT name, role FROM staff ORDER BY name").fetchall()
+    }
 
 
 def list_staff(db: Path) -> list[dict[str, str]]:
