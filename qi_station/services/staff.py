@@ -90,7 +90,7 @@ def operator_for(conn: Any, given: str | None, action: str | None = None) -> str
                 "operator",
                 "choose",
                 f"several staff work here, say who you are (--operator NAME): {_names(staff)} / "
-                f"本站有多名员工，请指明操作员（--operator 姓名）：{_names(staff)}",
+                f"本站有多名员工，请指明操作员（命令行 --operator 姓名；程序中 Ctrl+P 切换操作员）：{_names(staff)}",
             )
         name = next(iter(staff))
     role = staff.get(name)
