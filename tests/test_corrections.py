@@ -175,6 +175,37 @@ def test_ledger_verify_checks_a_correction_by_the_core_rule(db: Path) -> None:
     assert "range_1_5" in res["problems"][0]["problems"][0]
 
 
+def test_ledger_verify_checks_the_old_value_of_a_correction(db: Path) -> None:
+    """A correction that misstates what it corrected (old 5 where the follow-up recorded 3) is reported."""
+    r = _closed(db, sat=3)
+    c = sqlite3.connect(db)
+    c.row_factory = sqlite3.Row
+    last = dict(
+        c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n DESC", (r["id"],)).fetchone()
+    )
+    ev = {
+        **{k: last[k] for k in ("request_id", "at", "actor")},
+        "id": "forged-2",
+        "n": last["n"] + 1,
+        "kind": "correct",
+        "from_status": "closed",
+        "to_status": "closed",
+        "note": "改",
+        "data": json.dumps({"field": "satisfaction", "new": 4, "old": 5}),
+        "prev_hash": last["hash"],
+    }
+    ev["hash"] = event_hash(ev["prev_hash"], event_fields(ev))
+    with c:
+        c.execute(
+            f"INSERT INTO request_event ({', '.join(ev)}) VALUES ({', '.join('?' * len(ev))})",
+            tuple(ev.values()),
+        )
+        c.execute("UPDATE request SET satisfaction = 4, s_rev = s_rev + 1 WHERE id = ?", (r["id"],))
+    c.close()
+    res = verify_ledger(db)
+    assert not res["ok"] and "correct_old" in res["problems"][0]["problems"][0]
+
+
 def test_the_report_uses_the_corrected_values(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Hand-computed: two follow-ups in the month, rated 1 and 4 -> satisfied (3-5) 1 of 2, rate 0.5;
     problems solved 2 + 2 = 4; saved 1.50 + 1.50 = 3.00. After correcting the first to 4, 5 problems
