@@ -52,6 +52,14 @@ class DemoLoaded(Message):
     pass
 
 
+class StaffLoaded(Message):
+    """The station's staff list and the operator this terminal session chose before (or None)."""
+
+    def __init__(self, staff: list[dict[str, Any]], remembered: str | None) -> None:
+        super().__init__()
+        self.staff, self.remembered = staff, remembered
+
+
 def _screen(module: str, cls: str) -> Any:
     def make() -> Screen[Any]:
         import importlib
@@ -111,6 +119,8 @@ class StationApp(App[None]):
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
+        self.staff: list[dict[str, Any]] = []  # the station's staff list (name, role)
+        self.operator: str | None = None  # who signs the events (None: no staff list, the old default)
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
 
@@ -161,6 +171,7 @@ class StationApp(App[None]):
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None:
             refresh()
+        self.load_staff(self.db_path)
         if empty and self.offer_demo:
             from qi_station.screens.dialogs import ConfirmDialog
 
@@ -197,6 +208,56 @@ class StationApp(App[None]):
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None:
             refresh()
+
+    # ---- who is working ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="staff")
+    def load_staff(self, path: Path) -> None:
+        from qi_station.services.staff import list_staff, session_operator
+
+        try:
+            staff = list_staff(path)
+        except Exception as e:  # noqa: BLE001 - shown; the core refuses unsigned writes itself
+            from qi_station.screens.base import error_message
+
+            self.post_message(DemoProgress(error_message(e), "error", 20))
+            return
+        self.post_message(StaffLoaded(staff, session_operator()))
+
+    @on(StaffLoaded)
+    def _staff_loaded(self, event: StaffLoaded) -> None:
+        self.staff = event.staff
+        names = [s["name"] for s in self.staff]
+        if len(names) == 1:
+            self.set_operator(names[0], remember=False)
+        elif event.remembered is not None and event.remembered in names:
+            self.set_operator(event.remembered, remember=False)
+        elif names:
+            self.action_switch_operator()
+
+    def action_switch_operator(self) -> None:
+        from qi_station.screens.operator import OperatorDialog
+
+        if self.staff:
+            self.push_screen(OperatorDialog(self.staff, self.operator), self._operator_chosen)
+
+    def _operator_chosen(self, name: str | None) -> None:
+        if name:
+            self.set_operator(name)
+
+    def set_operator(self, name: str, *, remember: bool = True) -> None:
+        self.operator = name
+        for scr in self.screen_stack:
+            bar = scr.query("#titlebar")
+            if bar and hasattr(scr, "title_text"):
+                bar.first().update(scr.title_text())  # type: ignore[attr-defined]
+        if remember:
+            self.remember(name)
+
+    @work(thread=True, group="staff-remember")
+    def remember(self, name: str) -> None:
+        from qi_station.services.staff import remember_operator
+
+        remember_operator(name)
 
     def on_unmount(self) -> None:
         self.reader.close()
@@ -243,6 +304,10 @@ class StationApp(App[None]):
                     t("palette.binding", id=b.id),
                     _runner(node, b.action),
                 )
+        if len(self.staff) > 1:
+            yield SystemCommand(
+                t("palette.operator"), t("palette.operator_help"), self.action_switch_operator
+            )
         yield SystemCommand(t("palette.theme"), t("palette.theme_help"), self.action_change_theme)
 
 

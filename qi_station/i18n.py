@@ -98,6 +98,12 @@ def urgency_name(code: str | None) -> str:
     return t(f"urgency.{code}") if code else ""
 
 
+def role_name(code: str) -> str:
+    from qi_station.core import domain
+
+    return (domain.ROLE_EN if _lang == "en" else domain.ROLE_ZH).get(code, code)
+
+
 def satisfaction_name(n: int | None) -> str:
     from qi_station.core import domain
 

@@ -74,7 +74,7 @@ PATH = {
     "cancelled": ["cancelled"],
     "on_hold": ["on_hold"],
 }
-EXTRA = {"resolved": {"result": "已完成"}, "closed": {"satisfaction": 4}}
+EXTRA = {"resolved": {"result": "已完成", "problems_solved": 1}, "closed": {"satisfaction": 4}}
 
 
 def _walk(db: Path, number: str, path: list[str]) -> None:
@@ -159,8 +159,13 @@ def test_outcome_rules(db: Path) -> None:
     with pytest.raises(ValidationError) as e:
         ledger.move_request(db, r["number"], "waiting", satisfaction=5)
     assert e.value.field == "satisfaction" and e.value.rule == "after_resolved"
+    with pytest.raises(
+        ValidationError
+    ) as e:  # problems solved must be given, never defaulted (issue 9 item 3)
+        ledger.move_request(db, r["number"], "resolved", result="ok", cost_saved="1")
+    assert (e.value.field, e.value.rule) == ("problems_solved", "required")
     assert _counts(db) == before
-    ledger.move_request(db, r["number"], "resolved", result="ok")
+    ledger.move_request(db, r["number"], "resolved", result="ok", problems_solved=0)
     with pytest.raises(ValidationError) as e:
         ledger.move_request(db, r["number"], "closed")
     assert e.value.field == "satisfaction"

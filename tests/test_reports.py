@@ -137,7 +137,7 @@ def build_ledger(
     n["R6"] = _req(db, ENT_C, "计量", "2026-01-10T09:00:00+08:00", channel="online")
     _mv(db, n["R6"], "accepted", "2026-01-11T09:00:00+08:00")
     _mv(db, n["R6"], "in_progress", "2026-01-12T09:00:00+08:00")
-    _mv(db, n["R6"], "resolved", "2026-01-20T09:00:00+08:00", result="已办结")
+    _mv(db, n["R6"], "resolved", "2026-01-20T09:00:00+08:00", result="已办结", problems_solved=0)
     n["R7"] = _req(db, ENT_B, "标准", "2025-12-01T09:00:00+08:00")
     _mv(db, n["R7"], "accepted", "2025-12-02T09:00:00+08:00")
     n["R8"] = _req(db, ENT_B, "品牌建设", "2026-01-20T09:00:00+08:00", urgency="urgent")

@@ -206,7 +206,7 @@ async def test_refer_resolve_close_with_suggestion(station_db: Path) -> None:
         text = str(detail.query_one("#timeline").render())
         assert "已办结" in text and "已回访" in text
         assert "无可办理事项" in str(detail.query_one("#actions").render())
-        assert [b.id for b in detail.query("#action-bar Button")] == ["act-note"]
+        assert [b.id for b in detail.query("#action-bar Button")] == ["act-note", "act-correct"]
     got = rows(
         station_db,
         "SELECT status, result, problems_solved, cost_saved_cents, satisfaction FROM request WHERE id = ?",

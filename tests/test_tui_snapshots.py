@@ -65,6 +65,15 @@ def _journey(screen: str, db: Path) -> Any:
             await pilot.press("ctrl+s")
         elif screen == "detail":
             pilot.app.open_request(_rid(db, "QI0001-202602-0001"))
+        elif screen in ("close_dialog", "correct_dialog"):
+            pilot.app.open_request(_rid(db, "QI0001-202602-0001"))
+            await _settle(pilot)
+            await pilot.press("v")  # the follow-up: no rating chosen yet
+            if screen == "correct_dialog":
+                await _settle(pilot)
+                await pilot.press("1", "ctrl+s")
+                await _settle(pilot)
+                await pilot.press("c")
         elif screen == "libraries":
             await pilot.press("f5")
             await _settle(pilot)
@@ -83,13 +92,31 @@ def _journey(screen: str, db: Path) -> Any:
     return run_before
 
 
-SCREENS = ("dashboard", "ledger", "form", "form_error", "detail", "libraries", "sync", "reports", "help")
+SCREENS = (
+    "dashboard",
+    "ledger",
+    "form",
+    "form_error",
+    "detail",
+    "libraries",
+    "sync",
+    "reports",
+    "help",
+    "close_dialog",
+    "correct_dialog",
+    "operator",
+)
 
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("screen", SCREENS)
 def test_screen_snapshot(screen: str, lang: str, snap_compare: Any, tmp_path: Path) -> None:
     db = fixture_db(tmp_path)
+    if screen == "operator":  # several staff: the app asks who is working
+        from qi_station.services.staff import add_staff
+
+        add_staff(db, "王站长", "站长")
+        add_staff(db, "李专员", "服务专员")
     assert snap_compare(_app(db, lang), terminal_size=SIZE, run_before=_journey(screen, db))
 
 

@@ -19,6 +19,7 @@ from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_
 from qi_station.cli.library import library_app
 from qi_station.cli.report import report_app
 from qi_station.cli.requests import request_app
+from qi_station.cli.staff import staff_app
 from qi_station.cli.sync import hub_app, sync_app
 from qi_station.core import domain
 
@@ -33,6 +34,7 @@ ledger_app = typer.Typer(help="The ledger as a whole 台账校验.", no_args_is_
 demo_app = typer.Typer(help="The demo data 演示数据.", no_args_is_help=True)
 app.add_typer(request_app, name="request")
 app.add_typer(library_app, name="library")
+app.add_typer(staff_app, name="staff")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(report_app, name="report", help="Monthly summaries 月报.")
@@ -53,11 +55,17 @@ def root(
         None, "--db", help="Station database file (default: QI_STATION_DB or the user data dir)."
     ),
     lang: str = typer.Option("", "--lang", help="zh or en (default: config file, else zh)."),
+    operator: str | None = typer.Option(
+        None,
+        "--operator",
+        help="Who is working (a name on the staff list; default: the only staff member) 操作员.",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
 ) -> None:
     OPTS.db = db
+    OPTS.operator = operator
     if lang and lang not in ("zh", "en"):
         sys.stderr.write("error: --lang: must be zh or en [choice]\n")
         raise typer.Exit(2)

@@ -25,6 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class GlobalOpts:
     db: Path | None = None
     lang: str = "zh"
+    operator: str | None = None  # --operator: who signs the events this command writes
 
 
 OPTS = GlobalOpts()

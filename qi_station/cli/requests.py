@@ -63,6 +63,7 @@ def request_add(
         phone=phone,
         promised=promised,
         received_at=received_at,
+        operator=OPTS.operator,
     )
     db = station_db()
     r = ledger.create_request(db, inp)
@@ -146,8 +147,17 @@ def request_show(
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
     for e in d["events"]:
         move = f"{e['from_status'] or ''}->{e['to_status'] or ''}" if e["to_status"] else ""
+        if e["kind"] == "correct":
+            x = e["data"]
+            move = f"{x.get('field')}: {x.get('old')} -> {x.get('new')}"
+        fixed = (
+            f"  ({'已更正，见' if in_zh else 'corrected by'} #{e['corrected_by']})"
+            if e["corrected_by"]
+            else ""
+        )
         lines.append(
             f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {e['kind']} {move} {e['note'] or ''}".rstrip()
+            + fixed
         )
     if d["legal_moves"]:
         lines.append(f"  {'可转为' if in_zh else 'can move to'}: {' '.join(d['legal_moves'])}")
@@ -182,6 +192,7 @@ def request_move(
         problems_solved=problems_solved,
         cost_saved=cost_saved,
         satisfaction=satisfaction,
+        actor=OPTS.operator,
     )
     if as_json:
         from qi_station.services.queries import get_request
@@ -222,7 +233,7 @@ def request_refer(
             "target", "exactly_one", "give exactly one of --expert --institution --equipment --project"
         )
     kind, item = given[0]
-    ref = ledger.refer_request(station_db(), key, kind, item, note, at=at)
+    ref = ledger.refer_request(station_db(), key, kind, item, note, actor=OPTS.operator, at=at)
     if as_json:
         emit_json(present_times(ref))
     else:
@@ -240,8 +251,29 @@ def request_note(
     """Add a note to a request's ledger (status unchanged)."""
     from qi_station.services import ledger
 
-    ev = ledger.add_note(station_db(), key, text, at=at)
+    ev = ledger.add_note(station_db(), key, text, actor=OPTS.operator, at=at)
     if as_json:
         emit_json(present_times(ev))
     else:
         typer.echo(f"{'已记录' if zh() else 'noted'} #{ev['n']}")
+
+
+@request_app.command("correct")
+@handle_errors
+def request_correct(
+    key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
+    field: str = typer.Option(..., "--field", help=" | ".join(domain.CORRECTABLE)),
+    value: str = typer.Option(..., "--value", help="The right value (by the same rule as the original)."),
+    reason: str = typer.Option(..., "--reason", help="Why the recorded value was wrong 更正原因."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Correct a mistaken outcome or follow-up 更正 (a 站长 only; the original stays in the ledger)."""
+    from qi_station.services.corrections import correct_request
+
+    got = correct_request(station_db(), key, field, value, reason, actor=OPTS.operator)
+    if as_json:
+        emit_json(got)
+    else:
+        typer.echo(
+            f"{got['number']} {'已更正' if zh() else 'corrected'} {field}: {got['old']} -> {got['new']} (#{got['n']})"
+        )

@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from qi_station.core.domain import CORRECTABLE
+
 GENESIS = "0" * 64
 EVENT_FIELDS = ("request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data")
 
@@ -147,10 +149,10 @@ FOLD_FIELDS = (
 #: request columns the hub's decisions decide (carried by ``kind="hub"`` events)
 HUB_FOLD_FIELDS = ("hub_expert_id", "hub_note", "hub_priority", "h_rev")
 #: event kinds that are station changes of the request row (each bumps its ``s_rev``)
-ROW_EVENT_KINDS = ("created", "status", "referral", "edit", "renumbered")  # renumbered: a heal (number)
+ROW_EVENT_KINDS = ("created", "status", "referral", "edit", "correct", "renumbered")  # renumbered: a heal
 
 
-def _cents(text: Any) -> int | None:
+def wan_to_cents(text: Any) -> int | None:
     """``"12.34"`` (万元, as a status event carries it) -> 1234 hundredths."""
     from decimal import Decimal
 
@@ -189,7 +191,9 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
     ``to_status``; a ``status`` move stamps its time on ``accepted_at`` (the first acceptance),
     ``resolved_at`` (cleared again by a reopen, resolved -> in_progress), ``closed_at`` and
     ``followup_at``, ``cancelled_at``; a resolve carries ``result``, ``problems_solved`` and
-    ``cost_saved`` (万元 text); a close carries ``satisfaction`` and its note is the follow-up note.
+    ``cost_saved`` (万元 text); a close carries ``satisfaction`` and its note is the follow-up note;
+    a ``correct`` event sets the column of its ``field`` (:data:`~qi_station.core.domain.CORRECTABLE`)
+    to its ``new`` value (the event it corrects stays in the chain as it was).
     Any key of ``data`` that is one of those columns sets it outright (hub decisions, rows
     back-filled from the paper ledger)."""
     st: list[Any] = [None] * len(FOLDED)
@@ -210,7 +214,7 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
                 st[2] = at
                 st[5] = data.get("result")
                 st[6] = data.get("problems_solved")
-                st[7] = _cents(data.get("cost_saved"))
+                st[7] = wan_to_cents(data.get("cost_saved"))
             elif to == "closed":
                 st[3] = st[10] = at
                 st[8] = data.get("satisfaction")
@@ -219,9 +223,41 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
                 st[4] = at
             if r[5] == "resolved" and to == "in_progress":
                 st[2] = None
+        elif kind == "correct":
+            col = CORRECTABLE.get(str(data.get("field")))
+            if col is not None:
+                new = data.get("new")
+                st[_POS[col]] = wan_to_cents(new) if col == "cost_saved_cents" else new
         for i, v in sets:
             st[i] = v
     return st, n
+
+
+#: the correctable fields a status move sets (a ``correct`` event sets its own field)
+_SET_BY_MOVE = {
+    "resolved": ("result", "problems_solved", "cost_saved"),
+    "closed": ("satisfaction", "followup_note"),
+}
+
+
+def corrected_by(events: Iterable[Mapping[str, Any]]) -> dict[int, int]:
+    """For a request's events (mappings ordered by n, ``data`` a dict or JSON text): the n of each event
+    whose value a later ``correct`` event replaced -> the n of that correction (the history shows the
+    original as corrected)."""
+    last: dict[str, int] = {}  # field -> n of the event that set it last
+    out: dict[int, int] = {}
+    for e in events:
+        n, kind = int(e["n"]), e.get("kind")
+        if kind == "status":
+            for f in _SET_BY_MOVE.get(str(e.get("to_status")), ()):
+                last[f] = n
+        elif kind == "correct":
+            field = _data(e.get("data"))[0].get("field")
+            if isinstance(field, str):
+                if field in last:
+                    out[last[field]] = n
+                last[field] = n
+    return out
 
 
 def fold_events(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -137,6 +137,48 @@ SATISFACTION_EN: Final = {
     1: "Very dissatisfied",
 }
 
+# ---- corrections: a mistaken outcome or follow-up is corrected by a ``correct`` event ---------------
+#: field -> the request column it corrects (``cost_saved`` travels as 万元 text, kept in hundredths)
+CORRECTABLE: Final = {
+    "satisfaction": "satisfaction",
+    "problems_solved": "problems_solved",
+    "cost_saved": "cost_saved_cents",
+    "result": "result",
+    "followup_note": "followup_note",
+}
+#: field -> the statuses in which it holds a value that can be corrected
+CORRECTABLE_IN: Final[dict[str, frozenset[str]]] = {
+    "satisfaction": frozenset({"closed"}),
+    "followup_note": frozenset({"closed"}),
+    "result": frozenset({"resolved", "closed"}),
+    "problems_solved": frozenset({"resolved", "closed"}),
+    "cost_saved": frozenset({"resolved", "closed"}),
+}
+
+# ---- staff: who works at a station (attribution on a shared PC, not a security boundary) ------------
+ROLES: Final = ("head", "steward", "officer")
+ROLE_ZH: Final = {"head": "站长", "steward": "质量管家", "officer": "服务专员"}
+ROLE_EN: Final = {"head": "Head of station", "steward": "Quality steward", "officer": "Service officer"}
+#: actions only a head of station (站长) may take, on a station that keeps a staff list
+HEAD_ONLY: Final = frozenset({"cancel", "correct"})
+_ROLE_LOOKUP: Final = {
+    **{k: k for k in ROLES},
+    **{v: k for k, v in ROLE_ZH.items()},
+    **{v.lower(): k for k, v in ROLE_EN.items()},
+}
+
+
+def role_code(text: str) -> str | None:
+    """'站长' or 'head' or 'Head of station' -> 'head'; None if unknown."""
+    t = (text or "").strip()
+    return _ROLE_LOOKUP.get(t) or _ROLE_LOOKUP.get(t.lower())
+
+
+def role_may(role: str | None, action: str) -> bool:
+    """May a staff member of ``role`` take ``action`` (``cancel``, ``correct``, any other move)?"""
+    return action not in HEAD_ONLY or role == "head"
+
+
 STATION_TYPES: Final = ("综合服务中心", "园区工作站", "龙头企业")
 SERVICE_MODES: Final = ("政府引导", "市场主导", "区域集约")
 LIBRARY_KINDS: Final = ("experts", "institutions", "equipment", "projects")

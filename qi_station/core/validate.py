@@ -181,3 +181,66 @@ def parse_satisfaction(value: str | int | None, field: str = "satisfaction") -> 
     if not 1 <= n <= 5:
         raise ValidationError(field, "range_1_5", "satisfaction is 1..5 / 满意度为1-5")
     return n
+
+
+# ---- corrections -------------------------------------------------------------------------------
+def parse_correction(field: str, value: object, status: str) -> object:
+    """A correction's new value, checked by the same rule as the original (satisfaction 1..5, a whole
+    number ≥ 0, 万元 with 2 decimals, the result text): returned in the form its event carries
+    (``cost_saved`` as 万元 text). ``status``: the request's, which must hold a value for ``field``."""
+    f = (field or "").strip()
+    if f not in domain.CORRECTABLE:
+        raise ValidationError(
+            "field",
+            "correctable",
+            f"{f!r} cannot be corrected; correctable: {', '.join(domain.CORRECTABLE)} / 该字段不能更正",
+        )
+    if status not in domain.CORRECTABLE_IN[f]:
+        raise ValidationError(
+            "field",
+            "correctable_now",
+            f"a {status} request has no {f} to correct / 当前状态下没有可更正的该项",
+        )
+    text = value if isinstance(value, str) or value is None else str(value)
+    got: object
+    if f == "satisfaction":
+        got = parse_satisfaction(text, "value")
+    elif f == "problems_solved":
+        got = parse_non_negative_int(text, "value")
+    elif f == "cost_saved":
+        cost = parse_cost(text, "value")
+        got = None if cost is None else str(cost)
+    else:
+        limit = LIMITS["result" if f == "result" else "followup"]
+        got = clean_text(text, "value", limit=limit, multiline=True) or None
+    if got is None and f != "followup_note":
+        raise ValidationError("value", "required", "a correction needs the new value / 须填写更正后的值")
+    return got
+
+
+def check_reason(reason: str | None) -> str:
+    """A correction's reason: required text (the note of its event)."""
+    got = clean_text(reason, "reason", limit=LIMITS["note"], multiline=True)
+    if not got:
+        raise ValidationError("reason", "required", "a correction needs a reason / 更正须填写原因")
+    return got
+
+
+def check_correct_event(from_status: object, to_status: object, note: object, data: object) -> None:
+    """A stored ``correct`` event keeps the rules it was written under (the ledger check and the hub
+    apply this): the status is unchanged, the field is correctable in that status, the new value is in
+    the form :func:`parse_correction` gives it, and the reason is given."""
+    if from_status != to_status or not isinstance(from_status, str):
+        raise ValidationError(
+            "to_status", "correct_keeps_status", "a correction keeps the status / 更正不改变状态"
+        )
+    if not isinstance(data, dict) or not isinstance(data.get("field"), str) or "new" not in data:
+        raise ValidationError(
+            "data", "correct_data", "a correction names its field and new value / 更正须写明字段与新值"
+        )
+    new = data["new"]
+    if parse_correction(data["field"], new, from_status) != new or isinstance(new, bool):
+        raise ValidationError(
+            "value", "correct_form", "the new value is not in its stored form / 更正值格式不符"
+        )
+    check_reason(note if isinstance(note, str) else None)

@@ -240,6 +240,16 @@ class Outbox(SQLModel, table=True):
     created_at: NaiveDatetime
 
 
+class Staff(SQLModel, table=True):
+    """Who works at this station (revision 0005): a station-local list, never synced (each event carries
+    its operator's name). Attribution on a shared office PC, not a security boundary."""
+
+    __tablename__ = "staff"
+    name: str = Field(primary_key=True)
+    role: str  # head | steward | officer (core.domain.ROLES)
+    created_at: NaiveDatetime
+
+
 class KV(SQLModel, table=True):
     """Station state: pull cursor, acked oseq, hub url, keys, last sync ..."""
 

@@ -18,6 +18,13 @@ def config_dir() -> Path:
     return Path(user_config_dir("qi-station", appauthor=False))
 
 
+def state_dir() -> Path:
+    """Per-user state that is neither data nor config (the operator of each terminal session)."""
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("qi-station", appauthor=False))
+
+
 def default_db_path() -> Path:
     env = os.environ.get("QI_STATION_DB")
     if env:

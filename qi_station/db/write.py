@@ -1,5 +1,5 @@
 """THE write module for station tables: every write of ``request``, ``request_event``, ``outbox``,
-``referral``, ``enterprise``, the four library tables and the ledger counters (``kv ledger_seq:…``)
+``referral``, ``enterprise``, ``staff``, the four library tables and the ledger counters (``kv ledger_seq:…``)
 goes through here — the ledger, sync apply and restore, the demo loader and the generator alike.
 
 Works on a stdlib :class:`sqlite3.Connection` or a SQLAlchemy ``Connection`` (for the ORM ledger:
@@ -460,6 +460,16 @@ def update_request(
 def insert_referral(conn: Any, row: Mapping[str, Any], station_code: str) -> None:
     insert_row(conn, "referral", row)
     write_outbox(conn, "referral", row["id"], "insert", row, station_code)
+
+
+# ---- staff (station-local: no outbox) -------------------------------------------------------------
+def insert_staff(conn: Any, name: str, role: str) -> None:
+    insert_row(conn, "staff", {"name": name, "role": role, "created_at": env_now()})
+
+
+def delete_staff(conn: Any, name: str) -> int:
+    """Remove a staff member; returns how many rows went (0: no such name)."""
+    return int(execute(conn, "DELETE FROM staff WHERE name = :n", {"n": name}).rowcount)
 
 
 # ---- enterprises and library rows ----------------------------------------------------------------

@@ -283,8 +283,10 @@ def collect(
     # an index range scan plus row lookups for that (the month bucket is computed instead).
     step("ledger")
     w = WINDOW
-    ps = _json_int(q.dialect, "e.data", "problems_solved")
-    cents = _json_cents(q.dialect, "e.data", "cost_saved")
+    # a request's latest resolution (its time is the row's resolved_at) counts the row's outcome, which
+    # carries any correction (``correct`` events); an earlier one (reopened since) its own event's data
+    ps = f"CASE WHEN r.resolved_at = e.at THEN r.problems_solved ELSE {_json_int(q.dialect, 'e.data', 'problems_solved')} END"
+    cents = f"CASE WHEN r.resolved_at = e.at THEN r.cost_saved_cents ELSE {_json_cents(q.dialect, 'e.data', 'cost_saved')} END"
     delta = (
         f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
         f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"

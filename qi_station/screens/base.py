@@ -31,10 +31,12 @@ def localize_bindings(node: DOMNode) -> None:
     node._bindings = BindingsMap.from_keys(keys)
 
 
-def title_line(screen_name: str) -> str:
+def title_line(screen_name: str, operator: str | None = None) -> str:
     """The title bar: where you are, and the two keys the footer leaves out (help and quit) so that the
-    screen's own keys and the F-keys fit in 80 cells."""
-    return f" {t('app.title')}  >  {screen_name}   [F1 {t('key.help')}]  [Ctrl+Q {t('key.quit')}]"
+    screen's own keys and the F-keys fit in 80 cells. With a chosen operator (a station with several
+    staff) the operator's name stands where the app's name is."""
+    head = t("operator.current", name=operator) if operator else t("app.title")
+    return f" {head}  >  {screen_name}   [F1 {t('key.help')}]  [Ctrl+Q {t('key.quit')}]"
 
 
 def error_message(exc: BaseException) -> str:
@@ -64,6 +66,8 @@ def error_message(exc: BaseException) -> str:
 class StationScreen(Screen[None]):
     """Base screen: translated bindings and a typed ``station`` handle on the app."""
 
+    SCREEN_KEY = ""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         localize_bindings(self)
@@ -79,7 +83,13 @@ class StationScreen(Screen[None]):
     def refresh_data(self) -> None:
         """Reload what the screen shows (called on mount and when the database becomes ready)."""
 
+    def title_text(self) -> str:
+        return title_line(t("screen." + self.SCREEN_KEY), self.station.operator)
+
     def on_screen_resume(self) -> None:
+        bar = self.query("#titlebar")
+        if bar:
+            bar.first().update(self.title_text())  # type: ignore[attr-defined]
         if self.station.ready:
             self.refresh_data()
 
@@ -97,8 +107,6 @@ class StationModal(ModalScreen[Any]):
 class MainScreen(StationScreen):
     """A main screen (reached by an F-key): a title bar, the body, the footer."""
 
-    SCREEN_KEY = ""
-
     def compose(self) -> Any:
         from textual.widgets import Footer, Static
 
@@ -108,9 +116,6 @@ class MainScreen(StationScreen):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long
-
-    def title_text(self) -> str:
-        return title_line(t("screen." + self.SCREEN_KEY))
 
     def compose_body(self) -> Any:
         yield from ()

@@ -155,15 +155,19 @@ class MoveDialog(WorkerDialog):
                     yield Input(id="result", compact=True, placeholder=t("ph.result"))
                 with Horizontal(classes="row"):
                     yield Label(t("field.problems_solved"))
-                    yield Input("1", id="problems_solved", compact=True)
+                    yield Input(id="problems_solved", compact=True, placeholder=t("ph.problems_solved"))
                 with Horizontal(classes="row"):
                     yield Label(t("field.cost_saved"))
                     yield Input("0", id="cost_saved", compact=True)
             if self.to_status == "closed":
                 with Horizontal(classes="row"):
                     yield Label(t("field.satisfaction"))
-                    yield Choice(
-                        [(n, f"{n} {satisfaction_name(n)}") for n in (5, 4, 3, 2, 1)], 5, id="satisfaction"
+                    yield Choice(  # nothing chosen: the operator picks (arrows stop at 1 and 5, or a digit)
+                        [(n, f"{n} {satisfaction_name(n)}") for n in (1, 2, 3, 4, 5)],
+                        None,
+                        id="satisfaction",
+                        placeholder=t("ph.satisfaction"),
+                        wrap=False,
                     )
             with Horizontal(classes="row"):
                 yield Label(t("field.note"))
@@ -201,7 +205,7 @@ class MoveDialog(WorkerDialog):
         from qi_station.services.ledger import move_request
 
         try:
-            row = move_request(db_path, request_id, to_status, **kw)
+            row = move_request(db_path, request_id, to_status, actor=self.station.operator, **kw)
         except Exception as e:  # noqa: BLE001 - every failure is shown, the dialog keeps the input
             self.post_message(Failed(e))
             return
@@ -255,7 +259,7 @@ class NoteDialog(WorkerDialog):
         from qi_station.services.ledger import add_note
 
         try:
-            ev = add_note(db_path, request_id, note)
+            ev = add_note(db_path, request_id, note, actor=self.station.operator)
         except Exception as e:  # noqa: BLE001 - shown in the dialog, the text is kept
             self.post_message(Failed(e))
             return
@@ -363,7 +367,7 @@ class ReferDialog(WorkerDialog):
         from qi_station.services.ledger import refer_request
 
         try:
-            row = refer_request(db_path, request_id, kind, item_id, note or None)
+            row = refer_request(db_path, request_id, kind, item_id, note or None, actor=self.station.operator)
         except Exception as e:  # noqa: BLE001
             self.post_message(Failed(e))
             return

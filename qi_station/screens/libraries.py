@@ -341,7 +341,7 @@ class LibrariesScreen(MainScreen):
         from qi_station.services.ledger import refer_request
 
         try:
-            row = refer_request(db_path, request_id, kind, item_id)
+            row = refer_request(db_path, request_id, kind, item_id, actor=self.station.operator)
         except Exception as e:  # noqa: BLE001
             self.post_message(Referred(error_message(e), True))
             return

@@ -23,8 +23,9 @@ from qi_station.i18n import (
     t,
     urgency_name,
 )
-from qi_station.screens.base import StationScreen, error_message, title_line
+from qi_station.screens.base import StationScreen, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.correct_dialog import correctable, correction_text
 from qi_station.services import keymap
 
 MOVE_KEYS = {
@@ -67,6 +68,7 @@ class LoadFailed(Message):
 class RequestDetailScreen(StationScreen):
     CSS_PATH = "request_detail.tcss"
     BINDINGS = bindings("detail")
+    SCREEN_KEY = "detail"
 
     def __init__(self, request_id: str) -> None:
         super().__init__()
@@ -75,7 +77,7 @@ class RequestDetailScreen(StationScreen):
         self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
     def compose(self) -> ComposeResult:
-        yield Static(title_line(t("screen.detail")), id="titlebar", markup=False)
+        yield Static(self.title_text(), id="titlebar", markup=False)
         with VerticalScroll(id="detail"):
             with Vertical(classes="panel"):
                 yield Static(t("msg.loading"), id="fields", markup=False)
@@ -163,6 +165,8 @@ class RequestDetailScreen(StationScreen):
         if r["status"] in REFERABLE:
             buttons.append(("refer", self._button_label("detail.refer")))
         buttons.append(("note", self._button_label("detail.note")))
+        if correctable(r["status"]):
+            buttons.append(("correct", self._button_label("detail.correct")))
         self.query_one("#actions", Static).update("" if moves else t("detail.no_actions"))
         self.query_one("#actions").display = not moves
         if buttons != self._buttons:
@@ -178,7 +182,7 @@ class RequestDetailScreen(StationScreen):
         for e in r["events"]:
             what = (
                 t(f"event.{e['kind']}")
-                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub")
+                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub", "correct")
                 else e["kind"]
             )
             move = ""
@@ -191,8 +195,11 @@ class RequestDetailScreen(StationScreen):
             extra = ""
             if e["kind"] == "referral":
                 extra = f" {e['data'].get('item_name', '')}"
+            if e["kind"] == "correct":
+                extra = " " + correction_text(e["data"])
             note = f"  ({e['note']})" if e.get("note") else ""
-            evs.append(f"{e['n']:>2}. {_time(e['at'])}  {e['actor']}  {what}{move}{extra}{note}")
+            fixed = f"  [{t('detail.corrected', n=e['corrected_by'])}]" if e.get("corrected_by") else ""
+            evs.append(f"{e['n']:>2}. {_time(e['at'])}  {e['actor']}  {what}{move}{extra}{note}{fixed}")
         self.query_one("#timeline", Static).update("\n".join(evs))
         self.refresh_bindings()
         self.add_class("loaded")
@@ -217,6 +224,8 @@ class RequestDetailScreen(StationScreen):
             self.action_refer()
         elif action == "note":
             self.action_note()
+        elif action == "correct":
+            self.action_correct()
         elif action:
             self.action_move(action)
 
@@ -225,6 +234,8 @@ class RequestDetailScreen(StationScreen):
             return self.req is not None and parameters[0] in self.req["legal_moves"]
         if action == "refer":
             return self.req is not None and self.req["status"] in REFERABLE
+        if action == "correct":
+            return self.req is not None and bool(correctable(self.req["status"]))
         return True
 
     def action_move(self, to_status: str) -> None:
@@ -261,6 +272,18 @@ class RequestDetailScreen(StationScreen):
     def _noted(self, event: dict[str, Any] | None) -> None:
         if event:
             self.notify(t("msg.noted", number=self.req["number"] if self.req else ""))
+            self.refresh_data()
+
+    def action_correct(self) -> None:
+        from qi_station.screens.correct_dialog import CorrectDialog
+
+        if self.req is None or not correctable(self.req["status"]):
+            return
+        self.app.push_screen(CorrectDialog(self.req), self._corrected)
+
+    def _corrected(self, got: dict[str, Any] | None) -> None:
+        if got:
+            self.notify(t("msg.corrected", number=got["number"]))
             self.refresh_data()
 
     def action_back(self) -> None:

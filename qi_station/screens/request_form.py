@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from qi_station.core import domain
 from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
-from qi_station.screens.base import StationScreen, error_message, title_line
+from qi_station.screens.base import StationScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.widgets import Chip, Choice
 
@@ -69,6 +69,7 @@ class SaveFailed(Message):
 class RequestFormScreen(StationScreen):
     CSS_PATH = "request_form.tcss"
     BINDINGS = bindings("form")
+    SCREEN_KEY = "new_request"
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,7 +81,7 @@ class RequestFormScreen(StationScreen):
         self._submitted: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(title_line(t("screen.new_request")), id="titlebar", markup=False)
+        yield Static(self.title_text(), id="titlebar", markup=False)
         with VerticalScroll(id="form"):
             with Horizontal(classes="frow"):
                 yield Label(t("field.enterprise"))
@@ -307,7 +308,7 @@ class RequestFormScreen(StationScreen):
         from qi_station.services.ledger import RequestInput, create_request
 
         try:
-            row = create_request(db_path, RequestInput(**data))
+            row = create_request(db_path, RequestInput(**data, operator=self.station.operator))
         except Exception as e:  # noqa: BLE001 - shown beside the field; the form keeps its input
             self.post_message(SaveFailed(e))
             return

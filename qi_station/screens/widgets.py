@@ -12,10 +12,15 @@ from textual.widgets import Static
 
 
 class Choice(Static, can_focus=True):
-    """``< label >``: Left/Right (or Space/Enter/click) cycles through the options."""
+    """``< label >``: Left/Right (or Space/Enter/click) cycles through the options.
+
+    With a ``placeholder`` the choice may start with nothing chosen (value None): an arrow key or the
+    digit of a numbered option chooses; Space/Enter never choose for the operator. With ``wrap=False``
+    the arrows stop at the ends (never from the last option to the first)."""
 
     BINDINGS = [
-        Binding("right,space,enter", "step(1)", "next", show=False),
+        Binding("right", "step(1)", "next", show=False),
+        Binding("space,enter", "step(1, True)", "next", show=False),
         Binding("left", "step(-1)", "previous", show=False),
     ]
     DEFAULT_CSS = """
@@ -42,10 +47,14 @@ class Choice(Static, can_focus=True):
         prefix: str = "",
         id: str | None = None,
         classes: str | None = None,
+        placeholder: str | None = None,
+        wrap: bool = True,
     ) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self.options = options
         self.prefix = prefix
+        self.placeholder = placeholder
+        self.wrap = wrap
         self.set_reactive(Choice.index, self._index_of(value))
         self.update(self._text())
 
@@ -53,15 +62,17 @@ class Choice(Static, can_focus=True):
         for i, (v, _label) in enumerate(self.options):
             if v == value:
                 return i
-        return 0
+        return -1 if self.placeholder is not None else 0
 
     def _text(self) -> str:
+        if self.index < 0:
+            return f"{self.prefix}< {self.placeholder} >"
         label = self.options[self.index][1] if self.options else ""
         return f"{self.prefix}< {label} >"
 
     @property
     def value(self) -> Any:
-        return self.options[self.index][0] if self.options else None
+        return self.options[self.index][0] if self.options and self.index >= 0 else None
 
     @value.setter
     def value(self, v: Any) -> None:
@@ -79,9 +90,25 @@ class Choice(Static, can_focus=True):
         self.options = options
         self.value = current
 
-    def action_step(self, delta: int) -> None:
-        if self.options:
-            self.select(self.options[(self.index + delta) % len(self.options)][0])
+    def action_step(self, delta: int, cycle_only: bool = False) -> None:
+        if not self.options or (cycle_only and self.index < 0):
+            return
+        if self.index < 0:
+            i = 0 if delta > 0 else len(self.options) - 1
+        elif self.wrap:
+            i = (self.index + delta) % len(self.options)
+        else:
+            i = min(max(self.index + delta, 0), len(self.options) - 1)
+        if i != self.index:
+            self.select(self.options[i][0])
+
+    def on_key(self, event: Any) -> None:
+        """A digit chooses the option whose value is that number (the satisfaction 1..5)."""
+        ch = event.character
+        if ch and ch.isdigit() and any(type(v) is int and v == int(ch) for v, _label in self.options):
+            event.stop()
+            event.prevent_default()
+            self.select(int(ch))
 
     def on_click(self) -> None:
         self.focus()

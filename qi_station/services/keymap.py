@@ -69,6 +69,7 @@ KEYS: tuple[Key, ...] = (
     Key("detail.cancel", "x", "move('cancelled')", "key.cancel_request"),
     Key("detail.refer", "r", "refer", "key.refer"),
     Key("detail.note", "n", "note", "key.note"),
+    Key("detail.correct", "c", "correct", "key.correct"),
     Key("detail.back", "escape", "back", "key.back"),
     Key("lib.next_kind", "ctrl+t", "next_kind", "key.next_kind"),
     Key("lib.search", "ctrl+f", "focus_search", "key.search"),

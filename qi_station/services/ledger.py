@@ -6,9 +6,7 @@ on the ORM session's connection, in one transaction.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +21,7 @@ from qi_station.core.ids import uuid7
 from qi_station.db import write as w
 from qi_station.db.session import row_dict, write_session
 from qi_station.services.phones import normalize_phone
+from qi_station.services.staff import operator_for
 from qi_station.services.station import ensure_station
 
 if TYPE_CHECKING:
@@ -34,16 +33,6 @@ REFER_KINDS = {
     "equipment": "equipment",
     "project": "project",
 }
-
-
-def current_operator() -> str:
-    name = os.environ.get("QI_STATION_OPERATOR")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001
-        return "operator"
 
 
 # ---- enterprises --------------------------------------------------------------------------
@@ -145,7 +134,7 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
             "after_received",
             f"promised date {promised} is before received date {rdate} / 承诺日期不能早于受理日期",
         )
-    operator = v.clean_text(inp.operator or current_operator(), "operator", required=True)
+    operator = v.clean_text(inp.operator, "operator") or None  # the staff rule: in the write (operator_for)
     return {
         "enterprise": ent,
         "elements": elements,
@@ -171,6 +160,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
     with write_session(db) as s:
         st = ensure_station(s)
         conn = s.connection()
+        data["operator"] = operator_for(conn, data["operator"])
         ent = w.upsert_enterprise(conn, data.pop("enterprise"), st.code)
         now = env_now()
         row = row_dict(
@@ -274,7 +264,6 @@ def move_request(
     solved = v.parse_non_negative_int(problems_solved, "problems_solved")
     cost = v.parse_cost(cost_saved, "cost_saved")
     sat = v.parse_satisfaction(satisfaction)
-    actor = v.clean_text(actor or current_operator(), "operator", required=True)
     at_ = _parse_at(at)
     if to_status != "resolved" and (result_t or solved is not None or cost is not None):
         raise ValidationError(
@@ -295,6 +284,7 @@ def move_request(
         frm = req.status
         if not domain.can_move(frm, to_status):
             raise TransitionError(frm, to_status)
+        actor = operator_for(s.connection(), actor, "cancel" if to_status == "cancelled" else None)
         if to_status == "closed" and sat is None:
             raise ValidationError(
                 "satisfaction",
@@ -303,6 +293,12 @@ def move_request(
             )
         if to_status == "resolved" and not result_t:
             raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
+        if to_status == "resolved" and solved is None:
+            raise ValidationError(
+                "problems_solved",
+                "required",
+                "resolving needs the number of problems solved (0 if none) / 办结须填写解决问题数（无则填0）",
+            )
         now, when = _stamp(s, req, at_)
         data: dict[str, Any] = {}
         ch: dict[str, Any] = {"status": to_status}
@@ -312,7 +308,7 @@ def move_request(
             ch.update(
                 resolved_at=when,
                 result=result_t,
-                problems_solved=solved if solved is not None else 0,
+                problems_solved=solved,
                 cost_saved_cents=int(cost * 100) if cost is not None else 0,
             )
             data = {
@@ -352,11 +348,11 @@ def refer_request(
     if kind not in REFER_KINDS:
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(REFER_KINDS)}")
     note = v.clean_text(note, "note", multiline=True) or None
-    actor = v.clean_text(actor or current_operator(), "operator", required=True)
     at_ = _parse_at(at)
     with write_session(db) as s:
         st = ensure_station(s)
         req = _find_request(s, key)
+        actor = operator_for(s.connection(), actor)
         now, when = _stamp(s, req, at_)
         item = s.execute(
             text(f"SELECT id, name, deleted FROM {REFER_KINDS[kind]} WHERE id = :i"), {"i": item_id.strip()}
@@ -408,11 +404,11 @@ def add_note(
 ) -> dict[str, Any]:
     """Append a free-standing note to a request's ledger (status unchanged). Returns the event."""
     text_ = v.clean_text(note, "note", required=True, multiline=True)
-    actor = v.clean_text(actor or current_operator(), "operator", required=True)
     at_ = _parse_at(at)
     with write_session(db) as s:
         st = ensure_station(s)
         req = _find_request(s, key)
+        actor = operator_for(s.connection(), actor)
         when = _stamp(s, req, at_)[1]
         return w.append_event(
             s.connection(),

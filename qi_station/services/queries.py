@@ -151,7 +151,7 @@ def count_requests(
 
 def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]:
     """Every field of one request (by id or ledger number), its events, referrals and legal moves."""
-    from qi_station.core.chain import verify_chain
+    from qi_station.core.chain import corrected_by, verify_chain
 
     conn, close = _conn(db)
     try:
@@ -176,8 +176,10 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
             )
         ]
         ok, bad = verify_chain(events)
+        marks = corrected_by(events)
         for e in events:
             e["data"] = json.loads(e["data"] or "{}")
+            e["corrected_by"] = marks.get(e["n"])  # a later correction replaced this event's value
         d["events"] = events
         d["ledger_ok"] = ok
         d["ledger_broken_at"] = bad

@@ -21,7 +21,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from qi_station.core.chain import EVENT_ROW, FOLDED, GENESIS, chain_break, fold_head, fold_rows
+from qi_station.core.chain import EVENT_ROW, FOLDED, GENESIS, chain_break, fold_head, fold_rows, wan_to_cents
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
@@ -57,6 +57,11 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
     bad = chain_break(events)
     if bad is not None:
         return [f"hash chain broken at event {bad} / 哈希链在第 {bad} 条断开"]
+    fixes = [k for k, e in enumerate(events) if e[4] == "correct"]
+    if fixes:
+        bad_fix = _bad_corrections(events, fixes)
+        if bad_fix:
+            return bad_fix
     got, changes = fold_rows(events)
     have = list(row[3:])
     have[_H_REV] = have[_H_REV] or 0
@@ -69,6 +74,31 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
     for i, f in enumerate(FOLDED):
         if i not in skip and have[i] != got[i]:
             out.append(f"{f} is {have[i]!r} but its events say {got[i]!r} / 字段与台账记录不符")
+    return out
+
+
+def _bad_corrections(events: Sequence[Sequence[Any]], at: Sequence[int]) -> list[str]:
+    """The ``correct`` events (at positions ``at`` of ``events``) that break the core's correction rules
+    (:func:`core.validate.check_correct_event`) or whose old value is not what the events before them
+    say (:func:`core.chain.fold_rows` of those events)."""
+    from qi_station.core.domain import CORRECTABLE
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.validate import check_correct_event
+
+    out = []
+    for k in at:
+        e = events[k]
+        try:
+            data = json.loads(e[8]) if isinstance(e[8], str) else e[8]
+            check_correct_event(e[5], e[6], e[7], data)
+            col = CORRECTABLE[data["field"]]
+            old = data.get("old")
+            was = fold_rows(events[:k])[0][FOLDED.index(col)]
+            if (wan_to_cents(old) if col == "cost_saved_cents" else old) != was:
+                raise ValidationError("old", "correct_old", "the old value is not the recorded one")
+        except (ValueError, ArithmeticError, ValidationError) as x:
+            rule = getattr(x, "rule", "json")
+            out.append(f"correction at event {e[1]} breaks rule {rule!r} / 第 {e[1]} 条更正不符合规则")
     return out
 
 

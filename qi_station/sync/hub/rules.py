@@ -146,6 +146,16 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
             data = None
         if not isinstance(data, dict):
             raise refusal(oseq, table, "data", "json_object", "a JSON object")
+        if row.get("kind") == "correct":
+            _core(
+                oseq,
+                table,
+                "data",
+                partial(
+                    v.check_correct_event, row.get("from_status"), row.get("to_status"), row.get("note"), data
+                ),
+                "a correction: a correctable field, a valid new value, a reason, the status kept",
+            )
         # the hash and the link to the previous event: the chain checks (issue 11), not this module
     elif table == "referral":
         _core(

@@ -1,0 +1,75 @@
+"""Corrections in an append-only ledger: a mistaken outcome or follow-up (satisfaction, problems solved,
+cost saved, result, follow-up note) is corrected by a ``correct`` event — field, old value, new value,
+reason (the event's note) and who (its actor). The event it corrects stays in the chain as it was; the
+request row (the fold of its events, :func:`qi_station.core.chain.fold_rows`) carries the new value, so
+reports use it. The rules are the core's: :func:`qi_station.core.validate.parse_correction` (the same
+rule as the original value), :func:`~qi_station.core.validate.check_reason`, and only a 站长 may correct
+(:func:`qi_station.services.staff.operator_for`). A closed request can be corrected.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from qi_station.core import domain
+from qi_station.core import validate as v
+from qi_station.core.chain import wan_to_cents
+from qi_station.core.errors import ValidationError
+from qi_station.db import write as w
+from qi_station.db.session import row_dict, write_session
+from qi_station.services.ledger import _find_request, _stamp
+from qi_station.services.staff import operator_for
+from qi_station.services.station import ensure_station
+
+
+def _event_form(field: str, column_value: Any) -> Any:
+    """A request column's value in the form a correction event carries it (万元 text for cost)."""
+    if field == "cost_saved" and column_value is not None:
+        return f"{Decimal(int(column_value)) / 100:.2f}"
+    return column_value
+
+
+def correct_request(
+    db: Path, key: str, field: str, value: Any, reason: str | None, actor: str | None = None
+) -> dict[str, Any]:
+    """Correct one outcome or follow-up field of a request. Returns the written ``correct`` event."""
+    reason_t = v.check_reason(reason)
+    field = (field or "").strip()
+    with write_session(db) as s:
+        st = ensure_station(s)
+        req = _find_request(s, key)
+        new = v.parse_correction(field, value, req.status)
+        conn = s.connection()
+        actor = operator_for(conn, actor, "correct")
+        col = domain.CORRECTABLE[field]
+        old = _event_form(field, getattr(req, col))
+        if old == new:
+            raise ValidationError("value", "unchanged", "the new value is the current one / 新值与原值相同")
+        now, when = _stamp(s, req, None)
+        changes = {
+            col: wan_to_cents(new) if col == "cost_saved_cents" else new,
+            "s_rev": req.s_rev + 1,
+            "updated_at": now,
+        }
+        event = dict(
+            at=when,
+            actor=actor,
+            kind="correct",
+            from_status=req.status,
+            to_status=req.status,
+            note=reason_t,
+            data={"field": field, "old": old, "new": new},
+        )
+        w.update_request(conn, row_dict(req), changes, st.code, event=event)
+        got = w.last_event(conn, req.id)
+        assert got is not None
+        return {
+            "number": req.number,
+            "request_id": req.id,
+            "n": got[0],
+            "field": field,
+            "old": old,
+            "new": new,
+        }

@@ -1,0 +1,179 @@
+"""Pilot tests of issue 9: the satisfaction follow-up (item 3), corrections from the request detail, and
+the operator picker (item 15)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_journeys import make_app, rows, settle
+
+pytestmark = pytest.mark.asyncio
+
+RESOLVED = "QI0001-202602-0001"  # the fixture's resolved request (2 problems, 1.50 万元)
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+
+
+def _rid(db: Path, number: str) -> str:
+    return str(rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0])
+
+
+async def test_the_follow_up_opens_with_no_rating_and_never_wraps(tmp_path: Path) -> None:
+    from qi_station.screens.dialogs import MoveDialog
+    from qi_station.screens.widgets import Choice
+
+    db = fixture_db(tmp_path)
+    rid = _rid(db, RESOLVED)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        await pilot.press("v")
+        await settle(pilot)
+        dlg = app.screen
+        assert isinstance(dlg, MoveDialog)
+        sat = dlg.query_one("#satisfaction", Choice)
+        assert sat.value is None and "请选择" in str(sat.render())  # nothing pre-chosen
+        assert [label for _v, label in sat.options] == [
+            "1 非常不满意",
+            "2 不满意",
+            "3 基本满意",
+            "4 满意",
+            "5 非常满意",
+        ]
+        await pilot.press("ctrl+s")  # saving without a choice names the field, writes nothing
+        await settle(pilot)
+        assert app.screen is dlg
+        err = str(dlg.query_one("#error").render())
+        assert "满意度" in err and "回访须填写满意度" in err
+        assert dlg.focused is sat
+        await pilot.press("enter")  # Enter does not choose for the operator
+        assert sat.value is None
+        await pilot.press("left")  # from nothing, left starts at the top, and stops there
+        assert sat.value == 5
+        await pilot.press("right", "right")
+        assert sat.value == 5  # never 5 -> 1
+        await pilot.press(*["left"] * 6)
+        assert sat.value == 1  # never 1 -> 5
+        await pilot.press("4")
+        assert sat.value == 4 and "4 满意" in str(sat.render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is detail
+    assert rows(db, "SELECT status, satisfaction FROM request WHERE id = ?", rid) == [("closed", 4)]
+
+
+async def test_the_resolve_dialog_asks_for_problems_solved(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from qi_station.screens.dialogs import MoveDialog
+
+    db = fixture_db(tmp_path)
+    rid = _rid(db, "QI0001-202603-0002")  # in progress
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        dlg = app.screen
+        assert isinstance(dlg, MoveDialog)
+        assert dlg.query_one("#problems_solved", Input).value == ""  # not pre-filled
+        dlg.query_one("#result", Input).value = "已制定企业标准"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is dlg
+        assert "解决问题数" in str(dlg.query_one("#error").render())
+        assert dlg.focused is dlg.query_one("#problems_solved")
+    assert rows(db, "SELECT status FROM request WHERE id = ?", rid) == [("in_progress",)]
+
+
+async def test_correct_a_closed_request_from_its_detail(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from qi_station.screens.correct_dialog import CorrectDialog
+    from qi_station.services import ledger
+
+    db = fixture_db(tmp_path)
+    rid = _rid(db, RESOLVED)
+    ledger.move_request(db, rid, "closed", satisfaction=1, note="对服务满意")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        assert [b.id for b in detail.query("#action-bar Button")] == ["act-note", "act-correct"]
+        await pilot.press("c")
+        await settle(pilot)
+        dlg = app.screen
+        assert isinstance(dlg, CorrectDialog)
+        assert "原值: 1 非常不满意" in str(dlg.query_one("#current").render())
+        dlg.query_one("#value", Input).value = "4"
+        await pilot.press("ctrl+s")  # no reason: refused, named
+        await settle(pilot)
+        assert app.screen is dlg and "更正原因" in str(dlg.query_one("#error").render())
+        dlg.query_one("#reason", Input).value = "回访时误选"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is detail
+        text = str(detail.query_one("#timeline").render())
+        assert "更正 满意度: 1 非常不满意 > 4 满意  (回访时误选)" in text
+        assert "[已更正，见第 6 条]" in text
+        assert "满意度: 满意" in str(detail.query_one("#fields").render())
+    assert rows(db, "SELECT satisfaction FROM request WHERE id = ?", rid) == [(4,)]
+
+
+async def test_the_operator_is_asked_at_start_shown_and_remembered(tmp_path: Path) -> None:
+    from qi_station.screens.operator import OperatorDialog
+    from qi_station.services import staff
+
+    db = fixture_db(tmp_path)
+    staff.add_staff(db, "王站长", "站长")
+    staff.add_staff(db, "李专员", "服务专员")
+    rid = _rid(db, "QI0001-202603-0002")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        dlg = app.screen
+        assert isinstance(dlg, OperatorDialog)
+        await pilot.press("down", "enter")  # 李专员 is first (name order), 王站长 second
+        await settle(pilot)
+        assert app.operator == "王站长"
+        assert "操作员 王站长" in str(app.screen.query_one("#titlebar").render())
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "切换操作员" in titles
+        app.open_request(rid)
+        await settle(pilot)
+        assert "操作员 王站长" in str(app.screen.query_one("#titlebar").render())
+        await app.run_action("switch_operator")
+        await settle(pilot)
+        assert isinstance(app.screen, OperatorDialog)
+        await pilot.press("up", "enter")
+        await settle(pilot)
+        assert app.operator == "李专员"
+        assert "操作员 李专员" in str(app.screen.query_one("#titlebar").render())
+        await pilot.press("n")
+        await settle(pilot)
+        app.screen.query_one("#note").value = "电话联系企业"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert rows(db, "SELECT actor FROM request_event WHERE request_id = ? ORDER BY n DESC LIMIT 1", rid) == [
+        ("李专员",)
+    ]
+    # the same terminal session: not asked again
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert not isinstance(app.screen, OperatorDialog)
+        assert app.operator == "李专员"
