@@ -20,3 +20,6 @@ EVENT_HEAD = "event_head"
 ACKED_HEAD = "acked_head"
 #: the last ledger check (``services.verify``): JSON ``{"ok", "at", "problems", "requests"}``
 VERIFY_LAST = "verify_last"
+#: this station's promise (承诺时限) in working days, by urgency: ``promise_workdays:normal`` / ``:urgent``
+#: (``services.workdays``; defaults ``core.domain.PROMISE_DAYS``)
+PROMISE_WORKDAYS = "promise_workdays:"

@@ -1,0 +1,106 @@
+"""Working days (issue 10 item 3): the rule in core.workdays, the shipped calendar, promised dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qi_station.core.errors import ValidationError
+from qi_station.core.workdays import (
+    Calendar,
+    CalendarGap,
+    check_year_days,
+    promise_date,
+    read_calendar_text,
+)
+from qi_station.db.write import SHIPPED_CALENDAR
+
+D = date.fromisoformat
+
+
+@pytest.fixture(scope="module")
+def cal() -> Calendar:
+    years = read_calendar_text(SHIPPED_CALENDAR.read_text(encoding="utf-8"))
+    return Calendar.of([d for days in years.values() for d in days], years)
+
+
+def test_shipped_file_holds_the_published_2025_and_2026_schedules(cal: Calendar) -> None:
+    assert cal.years == {2025, 2026}
+    # 2026 National Day 10/1-10/7 off, Sunday 9/20 and Saturday 10/10 worked (国务院办公厅 2025-11-04)
+    assert all(not cal.is_workday(D(f"2026-10-0{i}")) for i in range(1, 8))
+    assert cal.is_workday(D("2026-10-10")) and cal.is_workday(D("2026-09-20"))
+    assert not cal.is_workday(D("2026-10-11"))  # an ordinary Sunday
+    assert cal.is_workday(D("2026-10-08")) and cal.is_workday(D("2026-10-09"))
+    # 2025: 10/1-10/8 off, Sunday 9/28 and Saturday 10/11 worked; 春节 1/28-2/4, 1/26 and 2/8 worked
+    assert not cal.is_workday(D("2025-10-08")) and cal.is_workday(D("2025-10-11"))
+    assert cal.is_workday(D("2025-01-26")) and not cal.is_workday(D("2025-02-04"))
+    assert not cal.is_workday(D("2026-01-03")) and cal.is_workday(D("2026-01-04"))
+
+
+def test_day_of_receipt_not_counted(cal: Calendar) -> None:
+    assert cal.add_workdays(D("2026-11-04"), 1) == D("2026-11-05")  # Wednesday -> Thursday
+    assert cal.add_workdays(D("2026-11-06"), 1) == D("2026-11-09")  # Friday -> Monday
+    assert cal.add_workdays(D("2026-11-04"), 0) == D("2026-11-04")
+
+
+def test_across_national_day_2026_and_the_worked_saturday(cal: Calendar) -> None:
+    # received Wed 9/30: 10/1-10/7 off, Thu 10/8, Fri 10/9, Sat 10/10 (worked), Mon 10/12 ...
+    assert cal.add_workdays(D("2026-09-30"), 1) == D("2026-10-08")
+    assert cal.add_workdays(D("2026-09-30"), 3) == D("2026-10-10")
+    assert cal.add_workdays(D("2026-09-30"), 4) == D("2026-10-12")
+    # 10 working days from Mon 9/28: 9/29, 9/30, 10/8, 10/9, 10/10, 10/12, 13, 14, 15, 16
+    assert cal.add_workdays(D("2026-09-28"), 10) == D("2026-10-16")
+    # 3 (urgent) from Fri 9/25 (中秋 9/25-9/27 off): 9/28, 9/29, 9/30
+    assert cal.add_workdays(D("2026-09-25"), 3) == D("2026-09-30")
+    assert cal.workdays_between(D("2026-09-28"), D("2026-10-16")) == 10
+    assert cal.workdays_between(D("2026-09-30"), D("2026-10-07")) == 0
+    assert cal.workdays_between(D("2026-10-16"), D("2026-09-28")) == 0
+
+
+def test_an_uncovered_year_is_said_not_guessed(cal: Calendar) -> None:
+    with pytest.raises(CalendarGap) as e:
+        cal.is_workday(D("2027-01-04"))
+    assert "2027" in e.value.message and e.value.rule == "calendar_missing"
+    with pytest.raises(CalendarGap):
+        cal.add_workdays(D("2026-12-30"), 3)
+    with pytest.raises(CalendarGap):
+        cal.workdays_between(D("2026-12-30"), D("2027-01-05"))
+    p = promise_date(cal, D("2026-12-30"), 3)  # Thu 12/31, then 2027 Mon-Fri only: Fri 1/1, Mon 1/4
+    assert p.date == D("2027-01-04") and p.uncovered == (2027,)
+    assert p.warning and "2027" in p.warning
+    covered = promise_date(cal, D("2026-09-30"), 3)
+    assert covered.date == D("2026-10-10") and covered.uncovered == () and covered.warning is None
+
+
+@pytest.mark.parametrize(
+    ("rows", "rule"),
+    [
+        ([{"date": "2027-01-01", "kind": "off", "name": "元旦"}], "year"),
+        ([{"date": "2026-13-01", "kind": "off", "name": "元旦"}], "date"),
+        ([{"date": "2026-01-01", "kind": "holiday", "name": "元旦"}], "choice"),
+        ([{"date": "2026-01-01", "kind": "off", "name": ""}], "required"),
+        ([{"date": "2026-01-05", "kind": "work", "name": "元旦"}], "weekend"),  # a Monday
+        ([{"date": "2026-01-01", "kind": "off", "name": "元旦"}] * 2, "duplicate"),
+        ([], "required"),
+    ],
+)
+def test_a_calendar_year_is_checked_whole(rows: list[dict[str, object]], rule: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        check_year_days(2026, rows)
+    assert e.value.rule == rule
+
+
+def test_shipped_calendar_loaded_by_migration(tmp_path: Path) -> None:
+    from qi_station.db.engine import connect, open_db
+    from qi_station.services.workdays import calendar_years
+
+    conn = connect(open_db(tmp_path / "s.db"))
+    try:
+        assert calendar_years(conn) == [
+            {"year": 2025, "off": 28, "work": 5},
+            {"year": 2026, "off": 33, "work": 6},
+        ]
+    finally:
+        conn.close()
