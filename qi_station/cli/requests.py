@@ -43,7 +43,7 @@ def request_add(
     urgency: str = typer.Option("normal", "--urgency", help="normal|urgent"),
     contact: str | None = typer.Option(None, "--contact"),
     phone: str | None = typer.Option(None, "--phone"),
-    promised: str | None = typer.Option(None, "--promised", help="YYYY-MM-DD (default from urgency)."),
+    promised: str | None = typer.Option(None, "--promised", help="YYYY-MM-DD (default: the station's promise for the urgency, in working days)."),
     received_at: str | None = typer.Option(None, "--received-at", help="ISO-8601; no zone = Asia/Shanghai."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -66,6 +66,8 @@ def request_add(
     )
     db = station_db()
     r = ledger.create_request(db, inp)
+    for warning in r["warnings"]:  # e.g. the calendar does not cover the promised date's year
+        sys.stderr.write(f"{'警告' if zh() else 'warning'}: {warning}\n")
     if as_json:
         from qi_station.services.queries import get_request
 

@@ -216,3 +216,15 @@ def read_calendar_text(text: str, source: str = "calendar") -> dict[int, list[Da
         days = check_year_days(y, rows, source)
         out[days[0].day.year] = days
     return out
+
+
+def calendar_csv(year: int, days: Iterable[Day]) -> str:
+    """One checked year as the calendar file text (the body the hub distributes for that year)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["year", "date", "kind", "name"])
+    w.writerows([year, d.day.isoformat(), d.kind, d.name] for d in days)
+    return buf.getvalue()

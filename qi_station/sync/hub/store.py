@@ -11,6 +11,7 @@
 - :mod:`.assign`    hub-side edits of a request
 - :mod:`.bundles`   up-bundle import, down-bundle export
 - :mod:`.purge`     library tombstone purge and the horizon
+- :mod:`.reference` hub-distributed reference documents (the holiday calendar by year)
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from qi_station.sync.hub.assign import AssignJobs
 from qi_station.sync.hub.bundles import BundleJobs
 from qi_station.sync.hub.library import LibraryJobs, demo_library_rows
 from qi_station.sync.hub.purge import PurgeJobs
+from qi_station.sync.hub.reference import ReferenceJobs
 from qi_station.sync.hub.registry import RegistryJobs
 
 
-class Hub(RegistryJobs, BundleJobs, LibraryJobs, AssignJobs, PurgeJobs):
+class Hub(RegistryJobs, BundleJobs, LibraryJobs, AssignJobs, PurgeJobs, ReferenceJobs):
     """A handle on one hub database (cheap; engines are cached per URL)."""
 
     def init(self, library: str | Path | None = None, *, demo: bool = True) -> dict[str, Any]:
