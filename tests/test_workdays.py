@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -104,3 +104,36 @@ def test_shipped_calendar_loaded_by_migration(tmp_path: Path) -> None:
         ]
     finally:
         conn.close()
+
+
+def test_workdays_between_agrees_with_a_day_by_day_count(cal: Calendar) -> None:
+    start = D("2025-01-01")
+    for a_off in range(0, 720, 17):
+        a = start + timedelta(days=a_off)
+        for n in (0, 1, 3, 10, 40):
+            try:
+                b = cal.add_workdays(a, n)
+            except CalendarGap:
+                continue
+            assert cal.workdays_between(a, b) == n, (a, n)
+            # the day after b adds one only when it is a working day
+            nxt = b + timedelta(days=1)
+            if nxt.year <= 2026:
+                assert cal.workdays_between(a, nxt) == n + cal.is_workday(nxt)
+
+
+def test_request_days(cal: Calendar) -> None:
+    from qi_station.core.workdays import request_days
+
+    # received Mon 9/28, resolved Fri 10/16: 18 calendar days, 10 working days
+    got = request_days(cal, D("2026-09-28"), D("2026-10-01"), D("2026-10-16"), False, D("2026-11-20"))
+    assert got == {"days_taken": 18, "workdays_taken": 10, "overdue_days": None, "overdue_workdays": None}
+    # open, promised Wed 9/30, today Mon 10/12: 12 days overdue, 4 working days (10/8, 9, 10, 12)
+    got = request_days(cal, D("2026-09-25"), D("2026-09-30"), None, True, D("2026-10-12"))
+    # taken from Fri 9/25: 9/28, 9/29, 9/30, 10/8, 10/9, 10/10, 10/12 = 7
+    assert got == {"days_taken": 17, "workdays_taken": 7, "overdue_days": 12, "overdue_workdays": 4}
+    # the calendar does not cover 2027: working days unknown (None), calendar days still given
+    got = request_days(cal, D("2026-12-28"), D("2026-12-31"), None, True, D("2027-01-05"))
+    assert got == {"days_taken": 8, "workdays_taken": None, "overdue_days": 5, "overdue_workdays": None}
+    # cancelled without a resolution: nothing taken, nothing overdue
+    assert request_days(cal, D("2026-09-28"), D("2026-10-01"), None, False, D("2026-11-20"))["days_taken"] is None

@@ -94,15 +94,54 @@ class Calendar:
 
     def workdays_between(self, a: date, b: date) -> int:
         """Working days after ``a`` up to and including ``b`` (``a`` not counted; 0 when ``b <= a``), so
-        ``workdays_between(a, add_workdays(a, n)) == n``. Raises :class:`CalendarGap` when it must look at
-        a day of an uncovered year."""
-        n = 0
-        d = a
-        while d < b:
-            d += timedelta(days=1)
-            if self.is_workday(d):
-                n += 1
+        ``workdays_between(a, add_workdays(a, n)) == n``. Raises :class:`CalendarGap` when a day of
+        ``(a, b]`` falls in an uncovered year. Arithmetic, not a day-by-day walk (a ledger list counts it
+        for every row)."""
+        if b <= a:
+            return 0
+        first = a + timedelta(days=1)
+        for y in range(first.year, b.year + 1):
+            if y not in self.years:
+                raise CalendarGap(y)
+        n = _weekdays_upto(b) - _weekdays_upto(a)
+        n -= sum(1 for d in self.off if a < d <= b and d.weekday() < 5)
+        n += sum(1 for d in self.work if a < d <= b and d.weekday() >= 5)
         return n
+
+
+def _weekdays_upto(d: date) -> int:
+    """Monday-Friday days from a fixed Monday (0001-01-01) up to and including ``d``."""
+    days = d.toordinal()  # 0001-01-01 (ordinal 1) is a Monday
+    weeks, rest = divmod(days, 7)
+    return weeks * 5 + min(rest, 5)
+
+
+def elapsed(cal: Calendar, start: date, end: date) -> tuple[int, int | None]:
+    """From ``start`` to ``end`` (``start`` not counted): (calendar days, working days), the working days
+    None where the calendar does not cover the stretch (said, not guessed). THE count behind "days taken"
+    and "days overdue" in lists, the detail screen and the report."""
+    days = max(0, (end - start).days)
+    try:
+        return days, cal.workdays_between(start, end)
+    except CalendarGap:
+        return days, None
+
+
+def request_days(
+    cal: Calendar, received: date, promised: date, resolved: date | None, is_open: bool, today: date
+) -> dict[str, int | None]:
+    """``days_taken`` / ``workdays_taken``: from the day of receipt to the resolution (to today while the
+    request is open; None for one closed without a resolution); ``overdue_days`` / ``overdue_workdays``:
+    past the promised date, for an open request only (None when not overdue)."""
+    end = resolved if resolved is not None else (today if is_open else None)
+    taken = elapsed(cal, received, end) if end is not None else (None, None)
+    over = elapsed(cal, promised, today) if is_open and promised < today else (None, None)
+    return {
+        "days_taken": taken[0],
+        "workdays_taken": taken[1],
+        "overdue_days": over[0],
+        "overdue_workdays": over[1],
+    }
 
 
 @dataclass(frozen=True)
