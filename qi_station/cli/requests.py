@@ -22,6 +22,26 @@ def _status_label(s: str) -> str:
     return (domain.STATUS_ZH if zh() else domain.STATUS_EN).get(s, s)
 
 
+def _wd(n: int | None) -> str:
+    """Working days, or "?" where the holiday calendar does not cover the stretch."""
+    return "?" if n is None else str(n)
+
+
+def _overdue_text(r: dict[str, object]) -> str:
+    wd, d = r["overdue_workdays"], r["overdue_days"]
+    if zh():
+        return f"逾期{_wd(wd)}个工作日/{d}天"  # type: ignore[arg-type]
+    return f"overdue {_wd(wd)} working days/{d} days"  # type: ignore[arg-type]
+
+
+def _taken_text(r: dict[str, object]) -> str:
+    if r["days_taken"] is None:
+        return ""
+    wd, d = _wd(r["workdays_taken"]), r["days_taken"]  # type: ignore[arg-type]
+    head = ("办理用时" if r.get("resolved_at") else "已用时") if zh() else ("took" if r.get("resolved_at") else "open for")
+    return f"{head}: {wd} {'个工作日' if zh() else 'working days'} ({d} {'天' if zh() else 'days'})"
+
+
 def _local_short(value: str | None) -> str:
     v = iso_local(value)
     return v[:16].replace("T", " ") if isinstance(v, str) else ""
@@ -101,7 +121,7 @@ def request_list(
         return
     out = sys.stdout
     for r in rows:
-        flag = " !" if r["overdue"] else ""
+        flag = f" !{_overdue_text(r)}" if r["overdue"] else ""
         out.write(
             f"{r['number']}  {_local_short(r['received_at'])}  {_status_label(r['status'])}{flag}  "
             f"{r['enterprise_name']}  {r['title']}\n"
@@ -132,6 +152,9 @@ def request_show(
         f"{'承诺' if in_zh else 'promised'}: {d['promised_date']}   {'渠道' if in_zh else 'channel'}: {d['channel']}  "
         f"{'紧急程度' if in_zh else 'urgency'}: {d['urgency']}",
     ]
+    days = "  ".join(x for x in (_taken_text(d), _overdue_text(d) if d["overdue"] else "") if x)
+    if days:
+        lines.append(f"  {days}")
     if d.get("description"):
         lines.append(f"  {'描述' if in_zh else 'description'}: {d['description']}")
     if d.get("result"):

@@ -47,6 +47,13 @@ class Calendar:
     off: frozenset[date] = frozenset()
     work: frozenset[date] = frozenset()
     years: frozenset[int] = frozenset()
+    # sorted weekday days off and worked weekend days: what shifts a Monday-Friday count (bisect)
+    _off_weekdays: tuple[date, ...] = field(init=False, repr=False, compare=False, default=())
+    _work_weekends: tuple[date, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_off_weekdays", tuple(sorted(d for d in self.off if d.weekday() < 5)))
+        object.__setattr__(self, "_work_weekends", tuple(sorted(d for d in self.work if d.weekday() >= 5)))
 
     @classmethod
     def of(cls, days: Iterable[Day | tuple[date | str, str]], years: Iterable[int]) -> Calendar:
@@ -103,9 +110,11 @@ class Calendar:
         for y in range(first.year, b.year + 1):
             if y not in self.years:
                 raise CalendarGap(y)
+        from bisect import bisect_right
+
         n = _weekdays_upto(b) - _weekdays_upto(a)
-        n -= sum(1 for d in self.off if a < d <= b and d.weekday() < 5)
-        n += sum(1 for d in self.work if a < d <= b and d.weekday() >= 5)
+        n -= bisect_right(self._off_weekdays, b) - bisect_right(self._off_weekdays, a)
+        n += bisect_right(self._work_weekends, b) - bisect_right(self._work_weekends, a)
         return n
 
 
