@@ -77,3 +77,15 @@ def promise_settings(db: Path) -> dict[str, Any]:
         return {"promise_workdays": load_promises(conn), "calendar_years": calendar_years(conn)}
     finally:
         conn.close()
+
+
+def promise_context(db: Path) -> tuple[Calendar, dict[str, int]]:
+    """The calendar and the promises, for a form that shows the default promised date as it is typed
+    (it then calls ``core.workdays.promise_date`` itself: the same rule ``promise_for`` applies)."""
+    from qi_station.db.engine import connect, open_db
+
+    conn = connect(open_db(db), readonly=True)
+    try:
+        return load_calendar(conn), load_promises(conn)
+    finally:
+        conn.close()
