@@ -136,4 +136,62 @@ def test_request_days(cal: Calendar) -> None:
     got = request_days(cal, D("2026-12-28"), D("2026-12-31"), None, True, D("2027-01-05"))
     assert got == {"days_taken": 8, "workdays_taken": None, "overdue_days": 5, "overdue_workdays": None}
     # cancelled without a resolution: nothing taken, nothing overdue
-    assert request_days(cal, D("2026-09-28"), D("2026-10-01"), None, False, D("2026-11-20"))["days_taken"] is None
+    assert (
+        request_days(cal, D("2026-09-28"), D("2026-10-01"), None, False, D("2026-11-20"))["days_taken"]
+        is None
+    )
+
+
+def test_cli_station_promise_and_hub_calendar(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(
+            os.environ, QI_STATION_DB=str(tmp_path / "s.db"), QI_STATION_NOW="2026-09-30T10:00:00+08:00"
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "qi_station", *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env=env,
+            timeout=120,
+        )
+
+    r = run("station", "promise", "--urgent", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["promise_workdays"] == {"normal": 10, "urgent": 2}
+    assert [y["year"] for y in got["calendar_years"]] == [2025, 2026]
+    r = run("station", "promise", "--normal", "0")
+    assert r.returncode == 2 and "--normal" in r.stderr
+    r = run(
+        "request",
+        "add",
+        "--enterprise",
+        "济南示例机械有限公司",
+        "--uscc",
+        "91350100M000100Y43",
+        "--elements",
+        "metrology",
+        "--title",
+        "校准",
+        "--urgency",
+        "urgent",
+    )
+    assert r.returncode == 0 and "2026-10-09" in r.stdout, r.stderr  # Thu 10-08, Fri 10-09
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run("hub", "init", "--database-url", url).returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("year,date,kind,name\n2027,2026-12-31,off,元旦\n", encoding="utf-8")
+    r = run("hub", "calendar", "import", str(bad), "--database-url", url)
+    assert r.returncode == 2 and "2027" in r.stderr
+    r = run("hub", "calendar", "import", str(SHIPPED_CALENDAR), "--database-url", url, "--json")
+    assert r.returncode == 0, r.stderr
+    # hub init already loaded the shipped years: the same file changes nothing
+    assert json.loads(r.stdout) == {"years": [2025, 2026], "added": [], "updated": [], "unchanged": ["2025", "2026"]}
+    r = run("hub", "calendar", "list", "--database-url", url, "--json")
+    assert [(x["key"], x["rev"]) for x in json.loads(r.stdout)] == [("2025", 1), ("2026", 1)]
