@@ -231,11 +231,16 @@ def test_promised_in_working_days_across_national_day_2026(db: Path) -> None:
     assert _add(db, received_at="2026-09-25T10:00:00+08:00")["promised_date"] == "2026-10-15"
     # the station's own promise
     assert set_promises(db, normal=5, urgent=1) == {"normal": 5, "urgent": 1}
-    assert _add(db, received_at="2026-09-30T10:00:00+08:00", urgency="urgent")["promised_date"] == "2026-10-08"
+    assert (
+        _add(db, received_at="2026-09-30T10:00:00+08:00", urgency="urgent")["promised_date"] == "2026-10-08"
+    )
     assert _add(db, received_at="2026-09-30T10:00:00+08:00")["promised_date"] == "2026-10-13"
     assert promise_settings(db)["promise_workdays"] == {"normal": 5, "urgent": 1}
     # an explicit promised date still wins
-    assert _add(db, received_at="2026-09-30T10:00:00+08:00", promised="2026-10-02")["promised_date"] == "2026-10-02"
+    assert (
+        _add(db, received_at="2026-09-30T10:00:00+08:00", promised="2026-10-02")["promised_date"]
+        == "2026-10-02"
+    )
     before = _counts(db)
     for bad in (0, -1, 400):
         with pytest.raises(ValidationError) as e:
@@ -245,7 +250,9 @@ def test_promised_in_working_days_across_national_day_2026(db: Path) -> None:
     assert _counts(db) == before
 
 
-def test_promised_where_the_calendar_ends_is_saved_with_a_warning(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_promised_where_the_calendar_ends_is_saved_with_a_warning(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QI_STATION_NOW", "2026-12-30T12:00:00+08:00")
     # Wed 2026-12-30 + 3: Thu 12-31, then 2027 (not published yet) counts Monday-Friday only: 01-01, 01-04
     r = _add(db, received_at="2026-12-30T10:00:00+08:00", urgency="urgent")

@@ -192,6 +192,11 @@ def test_cli_station_promise_and_hub_calendar(tmp_path: Path) -> None:
     r = run("hub", "calendar", "import", str(SHIPPED_CALENDAR), "--database-url", url, "--json")
     assert r.returncode == 0, r.stderr
     # hub init already loaded the shipped years: the same file changes nothing
-    assert json.loads(r.stdout) == {"years": [2025, 2026], "added": [], "updated": [], "unchanged": ["2025", "2026"]}
+    assert json.loads(r.stdout) == {
+        "years": [2025, 2026],
+        "added": [],
+        "updated": [],
+        "unchanged": ["2025", "2026"],
+    }
     r = run("hub", "calendar", "list", "--database-url", url, "--json")
     assert [(x["key"], x["rev"]) for x in json.loads(r.stdout)] == [("2025", 1), ("2026", 1)]

@@ -38,7 +38,11 @@ def _taken_text(r: dict[str, object]) -> str:
     if r["days_taken"] is None:
         return ""
     wd, d = _wd(r["workdays_taken"]), r["days_taken"]  # type: ignore[arg-type]
-    head = ("办理用时" if r.get("resolved_at") else "已用时") if zh() else ("took" if r.get("resolved_at") else "open for")
+    head = (
+        ("办理用时" if r.get("resolved_at") else "已用时")
+        if zh()
+        else ("took" if r.get("resolved_at") else "open for")
+    )
     return f"{head}: {wd} {'个工作日' if zh() else 'working days'} ({d} {'天' if zh() else 'days'})"
 
 
@@ -63,7 +67,11 @@ def request_add(
     urgency: str = typer.Option("normal", "--urgency", help="normal|urgent"),
     contact: str | None = typer.Option(None, "--contact"),
     phone: str | None = typer.Option(None, "--phone"),
-    promised: str | None = typer.Option(None, "--promised", help="YYYY-MM-DD (default: the station's promise for the urgency, in working days)."),
+    promised: str | None = typer.Option(
+        None,
+        "--promised",
+        help="YYYY-MM-DD (default: the station's promise for the urgency, in working days).",
+    ),
     received_at: str | None = typer.Option(None, "--received-at", help="ISO-8601; no zone = Asia/Shanghai."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

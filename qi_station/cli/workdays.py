@@ -12,14 +12,20 @@ from qi_station.cli.requests import zh
 from qi_station.cli.sync import DB_URL_HELP, _hub, sync_errors
 
 station_app = typer.Typer(help="This station's settings 站点设置.", no_args_is_help=True)
-hub_calendar_app = typer.Typer(help="The holiday calendar the hub distributes 节假日日历.", no_args_is_help=True)
+hub_calendar_app = typer.Typer(
+    help="The holiday calendar the hub distributes 节假日日历.", no_args_is_help=True
+)
 
 
 @station_app.command("promise")
 @handle_errors
 def station_promise(
-    normal: int | None = typer.Option(None, "--normal", help="working days for a normal request (default 10)"),
-    urgent: int | None = typer.Option(None, "--urgent", help="working days for an urgent request (default 3)"),
+    normal: int | None = typer.Option(
+        None, "--normal", help="working days for a normal request (default 10)"
+    ),
+    urgent: int | None = typer.Option(
+        None, "--urgent", help="working days for an urgent request (default 3)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show or set the promise (承诺时限) in working days after the day of receipt, by urgency, and the
@@ -39,7 +45,9 @@ def station_promise(
         typer.echo(f"承诺时限：一般 {p['normal']} 个工作日，紧急 {p['urgent']} 个工作日（受理当日不计）")
         typer.echo(f"节假日日历覆盖：{years}")
     else:
-        typer.echo(f"promise: normal {p['normal']} working days, urgent {p['urgent']} (day of receipt not counted)")
+        typer.echo(
+            f"promise: normal {p['normal']} working days, urgent {p['urgent']} (day of receipt not counted)"
+        )
         typer.echo(f"holiday calendar covers: {years}")
 
 
@@ -74,4 +82,6 @@ def hub_calendar_list(
         emit_json(rows)
         return
     for r in rows:
-        typer.echo(f"{r['key']}  rev {r['rev']}  seq {r['seq']}  sha256 {r['sha256'][:12]}  {r['updated_at']}")
+        typer.echo(
+            f"{r['key']}  rev {r['rev']}  seq {r['seq']}  sha256 {r['sha256'][:12]}  {r['updated_at']}"
+        )

@@ -41,8 +41,12 @@ def check(kind: str, key: str, body: str) -> Any:
     fn = CHECKS.get(kind)
     if fn is None:
         raise ValidationError(
-            "kind", "choice", f"未知的参考资料类型 {kind!r} / unknown reference kind (known: {', '.join(CHECKS)})"
+            "kind",
+            "choice",
+            f"未知的参考资料类型 {kind!r} / unknown reference kind (known: {', '.join(CHECKS)})",
         )
     if not isinstance(body, str) or not body.strip() or len(body) > MAX_BODY:
-        raise ValidationError("body", "size", f"{kind} {key}: 内容为空或过大 / empty or larger than {MAX_BODY}")
+        raise ValidationError(
+            "body", "size", f"{kind} {key}: 内容为空或过大 / empty or larger than {MAX_BODY}"
+        )
     return fn(key, body)

@@ -90,7 +90,9 @@ class Calendar:
     def _add(self, start: date, n: int, strict: bool, gaps: set[int]) -> date:
         if not 0 <= n <= MAX_WORKDAYS:
             raise ValidationError(
-                "workdays", "range", f"工作日数应在 0-{MAX_WORKDAYS} 之间 / working days must be 0..{MAX_WORKDAYS}"
+                "workdays",
+                "range",
+                f"工作日数应在 0-{MAX_WORKDAYS} 之间 / working days must be 0..{MAX_WORKDAYS}",
             )
         d = start
         while n > 0:
@@ -223,14 +225,18 @@ def check_year_days(year: object, rows: Iterable[dict[str, object]], source: str
         kind = str(r.get("kind") or "").strip().lower()
         if kind not in KINDS:
             raise ValidationError(
-                "kind", "choice", f"{where}: 类型应为 off(放假) 或 work(调休上班) / kind must be off or work: {kind!r}"
+                "kind",
+                "choice",
+                f"{where}: 类型应为 off(放假) 或 work(调休上班) / kind must be off or work: {kind!r}",
             )
         name = str(r.get("name") or "").strip()
         if not name or len(name) > 40:
             raise ValidationError("name", "required", f"{where}: 需要节日名称(≤40字) / a holiday name (≤40)")
         if kind == "work" and d.weekday() < 5:
             raise ValidationError(
-                "kind", "weekend", f"{where}: 调休上班日 {d} 应为周六或周日 / a worked day must be a weekend day"
+                "kind",
+                "weekend",
+                f"{where}: 调休上班日 {d} 应为周六或周日 / a worked day must be a weekend day",
             )
         if d in out:
             raise ValidationError("date", "duplicate", f"{where}: {d} 重复 / {d} appears twice")
@@ -251,7 +257,9 @@ def read_calendar_text(text: str, source: str = "calendar") -> dict[int, list[Da
     need = {"year", "date", "kind", "name"}
     if not reader.fieldnames or not need <= {f.strip() for f in reader.fieldnames}:
         raise ValidationError(
-            "file", "columns", f"{source}: 需要列 year,date,kind,name / the header must be year,date,kind,name"
+            "file",
+            "columns",
+            f"{source}: 需要列 year,date,kind,name / the header must be year,date,kind,name",
         )
     by_year: dict[str, list[dict[str, object]]] = {}
     for r in reader:

@@ -168,7 +168,6 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
 def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
     """Log a request. Returns the request as a dict (with ``id`` and ``number``)."""
     from qi_station.db.models import Request
-
     from qi_station.services.workdays import promise_for
 
     data = check_request(inp)

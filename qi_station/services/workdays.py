@@ -60,7 +60,11 @@ def set_promises(db: Path, normal: Any = None, urgent: Any = None) -> dict[str, 
     """Save this station's promise (working days) for the urgencies given; returns all of them."""
     from qi_station.db.session import write_session
 
-    given = {u: check_promise_days(n, f"--{u}") for u, n in (("normal", normal), ("urgent", urgent)) if n is not None}
+    given = {
+        u: check_promise_days(n, f"--{u}")
+        for u, n in (("normal", normal), ("urgent", urgent))
+        if n is not None
+    }
     with write_session(db) as s:
         conn = s.connection()
         if given:

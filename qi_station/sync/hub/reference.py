@@ -79,7 +79,9 @@ class ReferenceJobs(HubBase):
         import sqlalchemy as sa
 
         t = core_table("reference")
-        q = sa.select(t.c.kind, t.c.key, t.c.rev, t.c.seq, t.c.sha256, t.c.updated_at).order_by(t.c.kind, t.c.key)
+        q = sa.select(t.c.kind, t.c.key, t.c.rev, t.c.seq, t.c.sha256, t.c.updated_at).order_by(
+            t.c.kind, t.c.key
+        )
         if kind:
             q = q.where(t.c.kind == kind)
         with self.engine.connect() as c:
