@@ -164,7 +164,9 @@ class LedgerTable(ScrollView, can_focus=True):
         for field, w in self.columns:
             value = row.get(field) or ""
             if field == "status":
-                value = status_short(row["status"]) + (f" !{_overdue_workdays(row)}" if row.get("overdue") else "")
+                value = status_short(row["status"]) + (
+                    f" !{_overdue_workdays(row)}" if row.get("overdue") else ""
+                )
             cell = Text(
                 str(value),
                 no_wrap=True,
