@@ -217,9 +217,52 @@ def test_refused_request_writes_nothing(db: Path) -> None:
 
 
 def test_promised_defaults_from_urgency(db: Path) -> None:
+    # the station's promise in working days (defaults 10 normal, 3 urgent), the day of receipt not
+    # counted: 劳动节 05-01..05 off, Saturday 05-09 worked
     a = _add(db, received_at="2026-05-01T10:00:00+08:00")
     b = _add(db, received_at="2026-05-01T10:00:00+08:00", urgency="urgent")
-    assert a["promised_date"] == "2026-05-16" and b["promised_date"] == "2026-05-06"
+    # 05-06, 07, 08, 09 (Sat, worked), 11..15, 18
+    assert a["promised_date"] == "2026-05-18" and b["promised_date"] == "2026-05-08"
+    assert a["warnings"] == [] and b["warnings"] == []
+
+
+def test_promised_in_working_days_across_national_day_2026(db: Path) -> None:
+    from qi_station.services.workdays import promise_settings, set_promises
+
+    # received Wed 09-30: 10-01..07 off, Thu 10-08, Fri 10-09, Sat 10-10 (worked) -> urgent = 10-10
+    r = _add(db, received_at="2026-09-30T10:00:00+08:00", urgency="urgent")
+    assert r["promised_date"] == "2026-10-10"
+    # normal from Fri 09-25 (中秋 09-25..27 off): 09-28, 29, 30, 10-08, 09, 10, 12, 13, 14, 15
+    assert _add(db, received_at="2026-09-25T10:00:00+08:00")["promised_date"] == "2026-10-15"
+    # the station's own promise
+    assert set_promises(db, normal=5, urgent=1) == {"normal": 5, "urgent": 1}
+    assert (
+        _add(db, received_at="2026-09-30T10:00:00+08:00", urgency="urgent")["promised_date"] == "2026-10-08"
+    )
+    assert _add(db, received_at="2026-09-30T10:00:00+08:00")["promised_date"] == "2026-10-13"
+    assert promise_settings(db)["promise_workdays"] == {"normal": 5, "urgent": 1}
+    # an explicit promised date still wins
+    assert (
+        _add(db, received_at="2026-09-30T10:00:00+08:00", promised="2026-10-02")["promised_date"]
+        == "2026-10-02"
+    )
+    before = _counts(db)
+    for bad in (0, -1, 400):
+        with pytest.raises(ValidationError) as e:
+            set_promises(db, normal=bad)
+        assert e.value.field == "--normal" and e.value.rule == "range"
+    assert promise_settings(db)["promise_workdays"] == {"normal": 5, "urgent": 1}
+    assert _counts(db) == before
+
+
+def test_promised_where_the_calendar_ends_is_saved_with_a_warning(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", "2026-12-30T12:00:00+08:00")
+    # Wed 2026-12-30 + 3: Thu 12-31, then 2027 (not published yet) counts Monday-Friday only: 01-01, 01-04
+    r = _add(db, received_at="2026-12-30T10:00:00+08:00", urgency="urgent")
+    assert r["promised_date"] == "2027-01-04"
+    assert len(r["warnings"]) == 1 and "2027" in r["warnings"][0]
 
 
 def test_received_time_without_zone_is_shanghai(db: Path) -> None:

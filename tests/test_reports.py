@@ -5,7 +5,7 @@ The fixture (station QI0001, report month 2026-01, Asia/Shanghai month edges):
 =====  ==================================  =========  ==============================================
 req    received                            elements   history
 =====  ==================================  =========  ==============================================
-R1     2026-01-31 23:30 +08:00 (Jan!)      计量+标准  new (open, promised 02-15)
+R1     2026-01-31 23:30 +08:00 (Jan!)      计量+标准  new (open, promised 02-13: 10 working days)
 R2     2026-01-31 16:30Z = 02-01 00:30 +08 检验检测   new -> counts in February
 R3     2026-01-05 10:00 +08:00             标准       accepted 01-05 12:00 (2 h), in_progress, resolved
                                                       01-10 10:00 (5 d, 2 problems, 1.50 万元),
@@ -16,8 +16,8 @@ R5     2025-12-20 09:00 +08:00 (Dec)       认证认可   accepted 12-20 10:00, 
                                                       (3, 2.00), closed 01-25 rating 2
 R6     2026-01-10 09:00 +08:00             计量       accepted 01-11 09:00 (24 h), in_progress,
                                                       resolved 01-20 09:00 (10 d, 0, 0.00), unrated
-R7     2025-12-01 09:00 +08:00 (Dec, ent B) 标准      accepted 12-02; open, promised 12-16 -> overdue
-R8     2026-01-20 09:00 +08:00 (ent B)     品牌建设   urgent, promised 01-25, open -> overdue
+R7     2025-12-01 09:00 +08:00 (Dec, ent B) 标准      accepted 12-02; open, promised 12-15 -> overdue
+R8     2026-01-20 09:00 +08:00 (ent B)     品牌建设   urgent, promised 01-23 (3 working days), open -> overdue
 R9     2026-02-03 09:00 +08:00             标准       after the month: not in January at all
 =====  ==================================  =========  ==============================================
 """
@@ -197,7 +197,7 @@ EXPECTED: dict[str, Any] = {
     "closed": 2,  # R3 R5
     "cancelled": 1,  # R4
     "open_at_end": 3,  # R1 (new) R7 (accepted) R8 (referred); R2 and R9 are later
-    "overdue_at_end": 2,  # R7 (promised 2025-12-16), R8 (2026-01-25); R1 is promised 02-15
+    "overdue_at_end": 2,  # R7 (promised 2025-12-15), R8 (2026-01-23); R1 is promised 02-13
     "enterprises_served": 3,  # A (R1) C (R3 R4 R6) B (R8)
     "new_enterprises": 1,  # C; A (R5) and B (R7) first came in December
     "by_element": {"standards": 2, "metrology": 3, "brand": 1},
@@ -220,7 +220,30 @@ EXPECTED: dict[str, Any] = {
     },
     "median_hours_to_accept": 13.0,  # R3 2 h, R6 24 h (R5 was first accepted in December)
     "median_days_to_resolve": 10.0,  # R3 5 d, R6 10 d, R5 26 d (12-20 09:00 -> 01-15 09:00)
+    # working days after the day of receipt up to the resolution day (元旦 01-01..03 off, Sun 01-04 worked):
+    # R3 Mon 01-05 -> Sat 01-10: 01-06..09 = 4; R6 Sat 01-10 -> Tue 01-20: 01-12..16, 19, 20 = 7;
+    # R5 Sat 12-20 -> Thu 01-15: 12-22..26, 29..31, 01-04, 01-05..09, 01-12..15 = 5+3+1+5+4 = 18
+    "median_workdays_to_resolve": 7.0,
+    "workdays_unknown": 0,
 }
+
+
+def test_detail_days_in_calendar_and_working_days(
+    ledger_db: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qi_station.reports.figures import monthly_report
+
+    monkeypatch.setenv("QI_STATION_NOW", "2026-02-02T10:00:00+08:00")
+    db, n = ledger_db
+    rows = {d["number"]: d for d in monthly_report(db, MONTH)["details"]}
+    keys = ("promised_date", "days_taken", "workdays_taken", "overdue_days", "overdue_workdays")
+    # R8: urgent, received Tue 01-20, promised Fri 01-23 (3 working days); open on Mon 02-02:
+    # 13 days since receipt, 9 working days (01-21..23, 01-26..30, 02-02); overdue 10 days, 6 working
+    assert tuple(rows[n["R8"]][k] for k in keys) == ("2026-01-23", 13, 9, 10, 6)
+    # R3: resolved Sat 01-10, 5 days / 4 working days after Mon 01-05; never overdue
+    assert tuple(rows[n["R3"]][k] for k in keys)[1:] == (5, 4, None, None)
+    # R4: cancelled without a resolution: no time taken
+    assert rows[n["R4"]]["days_taken"] is None and rows[n["R4"]]["workdays_taken"] is None
 
 
 def test_every_json_figure(report: dict[str, Any]) -> None:

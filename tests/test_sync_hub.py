@@ -468,7 +468,8 @@ def test_init_loads_the_demo_library_through_read_demo(hub_url: str, monkeypatch
         ).one()
     want = prepare("expert", e)
     assert tuple(got) == (want["name_py"], want["name_initials"], want["haystack"])
-    assert hub.init() == {k: v for k, v in out.items() if k != "library"}  # loaded once
+    assert out["calendar"] == [2025, 2026]  # the shipped holiday calendar, distributed from now on
+    assert hub.init() == {k: v for k, v in out.items() if k not in ("library", "calendar")}  # loaded once
     assert calls == [1]
     hub.dispose()
 
@@ -591,7 +592,7 @@ def test_pg_seq_follows_commit_order(tmp_path: Path) -> None:
         stop.set()
         rd.join()
         assert not errors
-        assert len(seen) == 4 * 25 * 2
+        assert len(seen) == 4 * 25 * 2 + 2  # and the two calendar years hub init distributes
         assert len(set(seen.values())) == len(seen)
         hub.dispose()
     finally:

@@ -21,6 +21,7 @@ from qi_station.cli.report import report_app
 from qi_station.cli.requests import request_app
 from qi_station.cli.staff import staff_app
 from qi_station.cli.sync import hub_app, sync_app
+from qi_station.cli.workdays import hub_calendar_app, station_app
 from qi_station.core import domain
 
 app = typer.Typer(
@@ -40,6 +41,8 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(report_app, name="report", help="Monthly summaries 月报.")
 app.add_typer(sync_app, name="sync", help="Sync with the provincial hub 同步.")
 app.add_typer(hub_app, name="hub", help="The provincial hub service 省级中心.")
+app.add_typer(station_app, name="station")
+hub_app.add_typer(hub_calendar_app, name="calendar")
 
 
 def _version(value: bool) -> None:

@@ -22,6 +22,30 @@ def _status_label(s: str) -> str:
     return (domain.STATUS_ZH if zh() else domain.STATUS_EN).get(s, s)
 
 
+def _wd(n: int | None) -> str:
+    """Working days, or "?" where the holiday calendar does not cover the stretch."""
+    return "?" if n is None else str(n)
+
+
+def _overdue_text(r: dict[str, object]) -> str:
+    wd, d = r["overdue_workdays"], r["overdue_days"]
+    if zh():
+        return f"逾期{_wd(wd)}个工作日/{d}天"  # type: ignore[arg-type]
+    return f"overdue {_wd(wd)} working days/{d} days"  # type: ignore[arg-type]
+
+
+def _taken_text(r: dict[str, object]) -> str:
+    if r["days_taken"] is None:
+        return ""
+    wd, d = _wd(r["workdays_taken"]), r["days_taken"]  # type: ignore[arg-type]
+    head = (
+        ("办理用时" if r.get("resolved_at") else "已用时")
+        if zh()
+        else ("took" if r.get("resolved_at") else "open for")
+    )
+    return f"{head}: {wd} {'个工作日' if zh() else 'working days'} ({d} {'天' if zh() else 'days'})"
+
+
 def _local_short(value: str | None) -> str:
     v = iso_local(value)
     return v[:16].replace("T", " ") if isinstance(v, str) else ""
@@ -43,7 +67,11 @@ def request_add(
     urgency: str = typer.Option("normal", "--urgency", help="normal|urgent"),
     contact: str | None = typer.Option(None, "--contact"),
     phone: str | None = typer.Option(None, "--phone"),
-    promised: str | None = typer.Option(None, "--promised", help="YYYY-MM-DD (default from urgency)."),
+    promised: str | None = typer.Option(
+        None,
+        "--promised",
+        help="YYYY-MM-DD (default: the station's promise for the urgency, in working days).",
+    ),
     received_at: str | None = typer.Option(None, "--received-at", help="ISO-8601; no zone = Asia/Shanghai."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -67,6 +95,8 @@ def request_add(
     )
     db = station_db()
     r = ledger.create_request(db, inp)
+    for warning in r["warnings"]:  # e.g. the calendar does not cover the promised date's year
+        sys.stderr.write(f"{'警告' if zh() else 'warning'}: {warning}\n")
     if as_json:
         from qi_station.services.queries import get_request
 
@@ -100,7 +130,7 @@ def request_list(
         return
     out = sys.stdout
     for r in rows:
-        flag = " !" if r["overdue"] else ""
+        flag = f" !{_overdue_text(r)}" if r["overdue"] else ""
         out.write(
             f"{r['number']}  {_local_short(r['received_at'])}  {_status_label(r['status'])}{flag}  "
             f"{r['enterprise_name']}  {r['title']}\n"
@@ -131,6 +161,9 @@ def request_show(
         f"{'承诺' if in_zh else 'promised'}: {d['promised_date']}   {'渠道' if in_zh else 'channel'}: {d['channel']}  "
         f"{'紧急程度' if in_zh else 'urgency'}: {d['urgency']}",
     ]
+    days = "  ".join(x for x in (_taken_text(d), _overdue_text(d) if d["overdue"] else "") if x)
+    if days:
+        lines.append(f"  {days}")
     if d.get("description"):
         lines.append(f"  {'描述' if in_zh else 'description'}: {d['description']}")
     if d.get("result"):

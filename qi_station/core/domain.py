@@ -126,8 +126,9 @@ CHANNELS: Final = ("visit", "walk_in", "phone", "online", "event")
 CHANNEL_ZH: Final = {"visit": "走访", "walk_in": "来访", "phone": "电话", "online": "网上", "event": "活动"}
 URGENCIES: Final = ("normal", "urgent")
 URGENCY_ZH: Final = {"normal": "一般", "urgent": "紧急"}
-# default days from received to promised, by urgency
-PROMISE_DAYS: Final = {"normal": 15, "urgent": 5}
+# the default promise (承诺时限) in WORKING days after the day of receipt, by urgency; a station sets its
+# own (`qi-station station promise`, kv `promise_workdays:*`, `services.workdays`)
+PROMISE_WORKDAYS: Final = {"normal": 10, "urgent": 3}
 SATISFACTION_ZH: Final = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 SATISFACTION_EN: Final = {
     5: "Very satisfied",

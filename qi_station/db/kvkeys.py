@@ -25,3 +25,6 @@ DEMO_LOADED = "demo_loaded"
 #: set once the demo rows of a station that loaded the demo before they were listed were found
 #: (``db.write.list_legacy_demo``)
 DEMO_LEGACY_DONE = "demo_rows_legacy"
+#: this station's promise (承诺时限) in working days, by urgency: ``promise_workdays:normal`` / ``:urgent``
+#: (``services.workdays``; defaults ``core.domain.PROMISE_DAYS``)
+PROMISE_WORKDAYS = "promise_workdays:"

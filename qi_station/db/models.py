@@ -279,3 +279,31 @@ class SyncConflict(SQLModel, table=True):
     kind: str
     detail: str
     resolved: bool = False
+
+
+class Holiday(SQLModel, table=True):
+    """The working-day calendar (``core.workdays``): official days off (``off``) and weekend days worked
+    instead (``work``) of each year it covers. A year is written and replaced whole
+    (``db.write.replace_calendar_year``): the shipped file at migration 0009, then the hub's calendar."""
+
+    __tablename__ = "holiday"
+    day: date = Field(primary_key=True)
+    kind: str  # off | work
+    name: str
+    year: int = Field(index=True)
+
+
+class Reference(SQLModel, table=True):
+    """A hub-distributed reference document (``kind`` calendar: ``key`` a year, ``body`` its CSV; more
+    kinds in ``core.reference``). Travels like a library row (rev, seq, deleted)."""
+
+    __tablename__ = "reference"
+    id: str = Field(primary_key=True)  # "{kind}:{key}"
+    kind: str = Field(index=True)
+    key: str
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str
+    rev: int = 0
+    seq: int = Field(default=0, index=True)
+    deleted: bool = False
+    updated_at: NaiveDatetime

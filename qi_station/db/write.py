@@ -23,6 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from qi_station.core.chain import (
@@ -567,3 +568,48 @@ def upsert_library_rows(
         guard=guard,
     )
     return out
+
+
+# ---- the working-day calendar ----------------------------------------------------------------------
+SHIPPED_CALENDAR = Path(__file__).resolve().parent / "calendar" / "cn-holidays.csv"
+
+
+def replace_calendar_year(conn: Any, year: int, days: Sequence[Any]) -> int:
+    """Replace one calendar year whole: its rows are deleted and ``days`` (``core.workdays.Day``, already
+    checked by ``check_year_days``) inserted. Caller holds the transaction. Returns the rows written."""
+    execute(conn, "DELETE FROM holiday WHERE year = :y", {"y": int(year)})
+    execute_many(
+        conn,
+        "INSERT INTO holiday (day, kind, name, year) VALUES (:day, :kind, :name, :year)",
+        [{"day": d.day.isoformat(), "kind": d.kind, "name": d.name, "year": int(year)} for d in days],
+    )
+    return len(days)
+
+
+def load_shipped_calendar(conn: Any, path: Path | None = None) -> list[int]:
+    """The years shipped with the program that this database does not have yet (a year the hub already
+    sent is never overwritten by an older shipped copy). Returns the years loaded."""
+    from qi_station.core.workdays import read_calendar_text
+
+    p = path or SHIPPED_CALENDAR
+    with open(p, encoding="utf-8") as f:
+        years = read_calendar_text(f.read(), p.name)
+    have = {int(r[0]) for r in execute(conn, "SELECT DISTINCT year FROM holiday").fetchall()}
+    loaded = []
+    for y, days in sorted(years.items()):
+        if y not in have:
+            replace_calendar_year(conn, y, days)
+            loaded.append(y)
+    return loaded
+
+
+def set_promise_workdays(conn: Any, promises: Mapping[str, int]) -> None:
+    """This station's promise in working days by urgency (kv ``promise_workdays:{urgency}``), already
+    checked by ``core.workdays.check_promise_days``."""
+    from qi_station.db.kvkeys import PROMISE_WORKDAYS
+
+    execute_many(
+        conn,
+        "INSERT INTO kv (k, v) VALUES (:k, :v) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+        [{"k": f"{PROMISE_WORKDAYS}{u}", "v": str(int(n))} for u, n in promises.items()],
+    )

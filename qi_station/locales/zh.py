@@ -171,6 +171,9 @@ MESSAGES: dict[str, str] = {
     "form.failed": "未保存: {field} {message}",
     # detail
     "detail.overdue": "已逾期",
+    "detail.took": "办理用时：{workdays} 个工作日（{days} 天）",
+    "detail.open_for": "已用时：{workdays} 个工作日（{days} 天）",
+    "detail.overdue_by": "逾期：{workdays} 个工作日（{days} 天）",
     "detail.actions": "可办理",
     "detail.no_actions": "本需求已结束，无可办理事项",
     "detail.referrals": "转办记录",

@@ -99,6 +99,8 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
     }
     out["median_hours_to_accept"] = _median(acc.accept_hours)
     out["median_days_to_resolve"] = _median(acc.resolve_days)
+    out["median_workdays_to_resolve"] = _median(acc.resolve_workdays)
+    out["workdays_unknown"] = acc.workdays_unknown
     # year to date: the report month's year, January .. month
     year = month[:4]
     idx = [i for i, m in enumerate(months) if m[:4] == year]
@@ -147,6 +149,10 @@ DETAIL_FIELDS = (
     "phone_e164",
     "received_at",
     "promised_date",
+    "days_taken",
+    "workdays_taken",
+    "overdue_days",
+    "overdue_workdays",
     "status",
     "operator",
     "accepted_at",

@@ -29,6 +29,7 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "rate": ("满意率", "Satisfaction rate"),
     "median_hours_to_accept": ("受理用时中位数（小时）", "Median hours to accept"),
     "median_days_to_resolve": ("办结用时中位数（天）", "Median days to resolve"),
+    "median_workdays_to_resolve": ("办结用时中位数（工作日）", "Median working days to resolve"),
 }
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("质量基础设施一站式服务月报", "QI one-stop service monthly report"),
@@ -85,6 +86,10 @@ DETAIL_LABELS: dict[str, tuple[str, str]] = {
     "phone_e164": ("电话（E.164）", "Phone (E.164)"),
     "received_at": ("登记时间", "Received at"),
     "promised_date": ("承诺办结日期", "Promised date"),
+    "days_taken": ("用时（天）", "Days taken"),
+    "workdays_taken": ("用时（工作日）", "Working days taken"),
+    "overdue_days": ("逾期（天）", "Days overdue"),
+    "overdue_workdays": ("逾期（工作日）", "Working days overdue"),
     "status": ("当前状态", "Current status"),
     "operator": ("登记人", "Operator"),
     "accepted_at": ("受理时间", "Accepted at"),
@@ -124,6 +129,7 @@ HEADLINE = (
     "rate",
     "median_hours_to_accept",
     "median_days_to_resolve",
+    "median_workdays_to_resolve",
 )
 SERIES_KEYS = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end")
 

@@ -21,9 +21,11 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
-from qi_station.core.clock import env_now
+from qi_station.core.clock import env_now, local_date, today_local
 from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
+from qi_station.core.workdays import elapsed, request_days
 from qi_station.services.figures import received_by_month
+from qi_station.services.workdays import load_calendar
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -83,6 +85,8 @@ class Acc:
     by_city: Counter[str] = field(default_factory=Counter)
     accept_hours: list[float] = field(default_factory=list)
     resolve_days: list[float] = field(default_factory=list)
+    resolve_workdays: list[float] = field(default_factory=list)  # working days, receipt to resolution
+    workdays_unknown: int = 0  # resolutions in a stretch the holiday calendar does not cover
     referrals: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, id, name)
     data_as_of: datetime | None = None
 
@@ -104,6 +108,8 @@ class Acc:
         self.by_city.update(other.by_city)
         self.accept_hours += other.accept_hours
         self.resolve_days += other.resolve_days
+        self.resolve_workdays += other.resolve_workdays
+        self.workdays_unknown += other.workdays_unknown
         self.referrals.update(other.referrals)
         if other.data_as_of and (self.data_as_of is None or other.data_as_of > self.data_as_of):
             self.data_as_of = other.data_as_of
@@ -360,8 +366,14 @@ def collect(
                 resolved[rid] = (code, when, rec)
     for code, hours in accepted.values():
         acc(code).accept_hours.append(hours)
+    cal, today = load_calendar(conn), today_local()
     for code, when, rec in resolved.values():
         acc(code).resolve_days.append((when - rec).total_seconds() / 86400)
+        wd = elapsed(cal, local_date(rec), local_date(when))[1]
+        if wd is None:
+            acc(code).workdays_unknown += 1
+        else:
+            acc(code).resolve_workdays.append(wd)
 
     # 6. referrals made in the month
     step("referrals")
@@ -392,6 +404,19 @@ def collect(
         rec = as_utc(d["received_at"])
         assert rec is not None
         d["received_in_month"] = start <= rec < end
+        resolved_at = as_utc(d.get("resolved_at"))
+        promised = as_date(d["promised_date"])
+        assert promised is not None
+        d.update(  # days taken / overdue as of today, calendar and working days (core.workdays)
+            request_days(
+                cal,
+                local_date(rec),
+                promised,
+                local_date(resolved_at) if resolved_at else None,
+                d["status"] in domain.OPEN_STATUSES,
+                today,
+            )
+        )
         if d["received_in_month"]:
             a = acc(d["station_code"])
             a.enterprises.add(d["enterprise_id"])

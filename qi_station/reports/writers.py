@@ -382,6 +382,7 @@ def write_xlsx(
         "cost_saved_wan": "0.00",
         "median_hours_to_accept": "0.00",
         "median_days_to_resolve": "0.00",
+        "median_workdays_to_resolve": "0.0",
     }
     for k, v in headline_values(report).items():
         c = change.get(k) or {}

@@ -164,7 +164,9 @@ class LedgerTable(ScrollView, can_focus=True):
         for field, w in self.columns:
             value = row.get(field) or ""
             if field == "status":
-                value = status_short(row["status"]) + (" !" if row.get("overdue") else "")
+                value = status_short(row["status"]) + (
+                    f" !{_overdue_workdays(row)}" if row.get("overdue") else ""
+                )
             cell = Text(
                 str(value),
                 no_wrap=True,
@@ -217,3 +219,9 @@ class LedgerTable(ScrollView, can_focus=True):
             self.cursor = index
             if again:
                 self.action_select()
+
+
+def _overdue_workdays(row: dict[str, Any]) -> str:
+    """Working days past the promised date ("?" where the holiday calendar does not cover them)."""
+    n = row.get("overdue_workdays")
+    return "?" if n is None else str(n)

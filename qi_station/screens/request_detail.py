@@ -137,6 +137,9 @@ class RequestDetailScreen(StationScreen):
             f"{t('field.channel')}: {channel_name(r['channel'])}   {t('field.urgency')}: {urgency_name(r['urgency'])}",
             f"{t('field.received_at')}: {_time(r['received_at'])}   {t('field.promised')}: {r['promised_date']}",
         ]
+        days = _days_line(r)
+        if days:
+            lines.append(days)
         if r.get("contact_name") or r.get("phone_display"):
             lines.append(
                 f"{t('field.contact')}: {r.get('contact_name') or ''}   "
@@ -288,3 +291,19 @@ class RequestDetailScreen(StationScreen):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def _days_line(r: dict[str, Any]) -> str:
+    """Days taken (and overdue) in working days beside calendar days; "?" where the holiday calendar does
+    not cover the stretch (``services.queries`` counts them with ``core.workdays.request_days``)."""
+
+    def wd(n: Any) -> str:
+        return "?" if n is None else str(n)
+
+    parts = []
+    if r.get("days_taken") is not None:
+        key = "detail.took" if r.get("resolved_at") else "detail.open_for"
+        parts.append(t(key, workdays=wd(r.get("workdays_taken")), days=r["days_taken"]))
+    if r.get("overdue_days") is not None:
+        parts.append(t("detail.overdue_by", workdays=wd(r.get("overdue_workdays")), days=r["overdue_days"]))
+    return "   ".join(parts)

@@ -1,11 +1,10 @@
 """Request form (需求登记): enterprise lookup as you type (name, USCC, pinyin initials) with inline
 creation, USCC checked live with its region, elements multi-select, channel, urgency, promised date
-defaulted from urgency.  Ctrl+S saves in a thread worker; an error is shown beside its field and the
+defaulted from the station's promise for the urgency, in working days.  Ctrl+S saves in a thread worker; an error is shown beside its field and the
 typed input stays."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +59,14 @@ class RequestSaved(Message):
         self.row = row
 
 
+class PromiseLoaded(Message):
+    """This station's holiday calendar and promise (working days by urgency), read in a worker."""
+
+    def __init__(self, context: tuple[Any, dict[str, int]]) -> None:
+        super().__init__()
+        self.context = context
+
+
 class SaveFailed(Message):
     def __init__(self, error: Exception) -> None:
         super().__init__()
@@ -75,6 +82,7 @@ class RequestFormScreen(StationScreen):
         super().__init__()
         self._lookup_timer: Timer | None = None
         self._promised_auto = ""
+        self._promise: tuple[Any, dict[str, int]] | None = None  # (Calendar, promises) once loaded
         self._enterprises: list[dict[str, Any]] = []
         self._filling = False
         self.saving = False
@@ -133,8 +141,22 @@ class RequestFormScreen(StationScreen):
 
         now = local(env_now())
         self.query_one("#received_at", Input).value = now.strftime("%Y-%m-%d %H:%M")
-        self._set_promised_default()
+        self.load_promise(self.station.db_path)
         self.query_one("#enterprise", Input).focus()
+
+    @work(thread=True, exclusive=True, group="promise")
+    def load_promise(self, db_path: Path) -> None:
+        from qi_station.services.workdays import promise_context
+
+        try:
+            self.post_message(PromiseLoaded(promise_context(db_path)))
+        except Exception:  # noqa: BLE001 - no default shown; the save still counts the promise itself
+            return
+
+    @on(PromiseLoaded)
+    def _promise_loaded(self, event: PromiseLoaded) -> None:
+        self._promise = event.context
+        self._set_promised_default()
 
     # ---- defaults & live checks ---------------------------------------------------------------
     def _received_date(self) -> Any:
@@ -146,11 +168,16 @@ class RequestFormScreen(StationScreen):
             return None
 
     def _set_promised_default(self) -> None:
+        """The promised date the save will count (``core.workdays.promise_date``: the station's promise
+        in working days after the day of receipt), shown until the operator types another."""
+        from qi_station.core.workdays import promise_date
+
         d = self._received_date()
-        if d is None:
+        if d is None or self._promise is None:
             return
+        cal, promises = self._promise
         urgency = self.query_one("#urgency", Choice).value or "normal"
-        value = (d + timedelta(days=domain.PROMISE_DAYS[urgency])).isoformat()
+        value = promise_date(cal, d, promises[urgency]).date.isoformat()
         promised = self.query_one("#promised", Input)
         if not promised.value or promised.value == self._promised_auto:
             self._promised_auto = value
@@ -287,7 +314,9 @@ class RequestFormScreen(StationScreen):
             "channel": self.query_one("#channel", Choice).value,
             "urgency": self.query_one("#urgency", Choice).value,
             "received_at": val("received_at"),
-            "promised": val("promised"),
+            # the shown default is left to the save (the same rule, and its warning when the calendar
+            # does not cover the date); a date the operator typed wins
+            "promised": None if val("promised") == self._promised_auto else val("promised"),
             "contact": val("contact") or None,
             "phone": val("phone") or None,
         }
@@ -341,6 +370,8 @@ class RequestFormScreen(StationScreen):
         row = event.row
         self.saving = False
         self.notify(t("msg.request_saved", number=row["number"]))
+        for warning in row.get("warnings") or ():
+            self.notify(warning, severity="warning", timeout=10)
         self.dismiss(None)
         self.station.open_request(row["id"])
 

@@ -119,16 +119,18 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
         )
     check_year(received, "received_at")
     rdate = local_date(received)
+    promised: date | None
     if inp.promised is None or inp.promised == "":
-        promised = rdate + timedelta(days=domain.PROMISE_DAYS[urgency])
+        promised = None  # the station's promise in working days, counted in create_request
     elif isinstance(inp.promised, date):
         promised = inp.promised
     else:
         from qi_station.core.clock import parse_date
 
         promised = parse_date(inp.promised, "promised")
-    check_year(promised, "promised")
-    if promised < rdate:
+    if promised is not None:
+        check_year(promised, "promised")
+    if promised is not None and promised < rdate:
         raise ValidationError(
             "promised",
             "after_received",
@@ -155,12 +157,19 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
 def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
     """Log a request. Returns the request as a dict (with ``id`` and ``number``)."""
     from qi_station.db.models import Request
+    from qi_station.services.workdays import promise_for
 
     data = check_request(inp)
+    warnings: list[str] = []
     with write_session(db) as s:
         st = ensure_station(s)
         conn = s.connection()
         data["operator"] = operator_for(conn, data["operator"])
+        if data["promised_date"] is None:  # THE promised date: received + the promise in working days
+            promise = promise_for(conn, local_date(data["received_at"]), data["urgency"])
+            check_year(promise.date, "promised")
+            data["promised_date"] = promise.date
+            warnings += [promise.warning] if promise.warning else []
         ent = w.upsert_enterprise(conn, data.pop("enterprise"), st.code)
         now = env_now()
         row = row_dict(
@@ -188,7 +197,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
                 data={"title": row["title"]},
             ),
         )
-        return {**row, "enterprise_name": ent["name"], "uscc": ent["uscc"]}
+        return {**row, "enterprise_name": ent["name"], "uscc": ent["uscc"], "warnings": warnings}
 
 
 def _find_request(session: Session, key: str) -> Any:

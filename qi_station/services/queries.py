@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain
-from qi_station.core.clock import to_db, today_local
+from qi_station.core.clock import local_date, to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.core.months import month_bounds_utc
 from qi_station.core.validate import parse_element
+from qi_station.core.workdays import Calendar, request_days
+from qi_station.services.workdays import load_calendar
 
 SORTS = {
     "received_desc": "r.received_at DESC, r.number DESC",
@@ -37,11 +40,24 @@ def _conn(db: str | Path | sqlite3.Connection) -> tuple[sqlite3.Connection, bool
     return connect(Path(db)), True
 
 
-def _decorate(d: dict[str, Any]) -> dict[str, Any]:
+def _decorate(d: dict[str, Any], cal: Calendar, today: date) -> dict[str, Any]:
     d["elements"] = json.loads(d.get("elements") or "[]")
     cents = d.pop("cost_saved_cents", None)
     d["cost_saved_wan"] = None if cents is None else f"{cents / 100:.2f}"
-    d["overdue"] = d["status"] in domain.OPEN_STATUSES and d["promised_date"] < today_local().isoformat()
+    is_open = d["status"] in domain.OPEN_STATUSES
+    d["overdue"] = is_open and d["promised_date"] < today.isoformat()
+    # days taken / overdue, in calendar and working days (core.workdays.request_days)
+    resolved = d.get("resolved_at")
+    d.update(
+        request_days(
+            cal,
+            local_date(datetime.fromisoformat(d["received_at"])),
+            date.fromisoformat(d["promised_date"]),
+            local_date(datetime.fromisoformat(resolved)) if resolved else None,
+            is_open,
+            today,
+        )
+    )
     return d
 
 
@@ -123,7 +139,8 @@ def list_requests(
             params += [limit, offset]
     conn, close = _conn(db)
     try:
-        return [_decorate(dict(r)) for r in conn.execute(sql, params)]
+        cal, today = load_calendar(conn), today_local()
+        return [_decorate(dict(r), cal, today) for r in conn.execute(sql, params)]
     finally:
         if close:
             conn.close()
@@ -164,7 +181,7 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
         ).fetchone()
         if r is None:
             raise NotFoundError("request", k)
-        d = _decorate(dict(r))
+        d = _decorate(dict(r), load_calendar(conn), today_local())
         d["region_name"] = domain.region_name(d.get("region_code"))
         d["city_name"] = domain.CITIES.get(d.get("city_code") or "", "")
         events = [

@@ -34,7 +34,10 @@ STATION_TABLES = ("enterprise", "request", "request_event", "referral")
 # apply order inside one batch (foreign keys: enterprise <- request <- event/referral)
 TABLE_RANK = {"enterprise": 0, "request": 1, "request_event": 2, "referral": 3}
 HUB_REQUEST_FIELDS = ("hub_expert_id", "hub_note", "hub_priority")
-PULL_TABLES = (*LIBRARY_TABLES, "request")
+# hub-owned tables that travel down like the libraries (rev/seq/deleted): the libraries and the hub's
+# reference documents (``core.reference``: the holiday calendar by year, ...)
+DOWN_TABLES = (*LIBRARY_TABLES, "reference")
+PULL_TABLES = (*DOWN_TABLES, "request")
 
 
 def schema_head() -> str:

@@ -51,6 +51,10 @@ from qi_station.devtools.generate.vocab import (
     WAIT_NOTES,
 )
 
+# calendar days from received to promised in generated data (a spread for benchmarks, not the
+# station's promise, which counts working days: core.workdays.promise_date)
+SYNTH_PROMISE_DAYS = {"normal": 15, "urgent": 5}
+
 
 def synth_requests(
     rng: random.Random,
@@ -145,7 +149,7 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
         channel = channel_tbl[int(rand() * len(channel_tbl))]
         urgency = "urgent" if rand() < 0.15 else "normal"
         rday = (rms + LOCAL_OFFSET_MS) // DAY_MS
-        promise_days = domain.PROMISE_DAYS[urgency] if rand() < 0.7 else 3 + int(rand() * 28)
+        promise_days = SYNTH_PROMISE_DAYS[urgency] if rand() < 0.7 else 3 + int(rand() * 28)
         status = forced.get(i)
         if status is None:
             age = today - rday

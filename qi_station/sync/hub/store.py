@@ -11,6 +11,7 @@
 - :mod:`.assign`    hub-side edits of a request
 - :mod:`.bundles`   up-bundle import, down-bundle export
 - :mod:`.purge`     library tombstone purge and the horizon
+- :mod:`.reference` hub-distributed reference documents (the holiday calendar by year)
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ from qi_station.sync.hub.assign import AssignJobs
 from qi_station.sync.hub.bundles import BundleJobs
 from qi_station.sync.hub.library import LibraryJobs, demo_library_rows
 from qi_station.sync.hub.purge import PurgeJobs
+from qi_station.sync.hub.reference import ReferenceJobs
 from qi_station.sync.hub.registry import RegistryJobs
 
 
-class Hub(BundleJobs, RegistryJobs, LibraryJobs, AssignJobs, PurgeJobs):
+class Hub(BundleJobs, RegistryJobs, LibraryJobs, AssignJobs, PurgeJobs, ReferenceJobs):
     """A handle on one hub database (cheap; engines are cached per URL)."""
 
     def init(self, library: str | Path | None = None, *, demo: bool = True) -> dict[str, Any]:
-        """Create or upgrade the database, make the hub key once, and load a library (the given file,
-        else the demo library when the hub has none)."""
+        """Create or upgrade the database, make the hub key once, load the shipped holiday calendar when
+        the hub distributes none yet, and load a library (the given file, else the demo library when the
+        hub has none)."""
         self.migrate()
         meta = self.meta()
         if "hub_id" not in meta:
@@ -41,6 +44,10 @@ class Hub(BundleJobs, RegistryJobs, LibraryJobs, AssignJobs, PurgeJobs):
                 for k, v in (("hub_id", uuid7()), ("hub_privkey", priv), ("hub_pubkey", pub)):
                     self.meta_insert(c, k, v)
         out: dict[str, Any] = {"database": self.safe_url(), **self.info()}
+        if not self.references("calendar"):  # the calendar years shipped with the program, to distribute
+            from qi_station.db.write import SHIPPED_CALENDAR
+
+            out["calendar"] = self.import_calendar(SHIPPED_CALENDAR)["years"]
         if library is not None:
             out["library"] = self.import_library(library)
         elif demo and self.library_count() == 0:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys, write
-from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, PUSH_BATCH, SyncError
+from qi_station.sync.proto import DOWN_TABLES, HUB_REQUEST_FIELDS, PUSH_BATCH, SyncError
 
 _COLS: dict[tuple[str, str], list[str]] = {}
 
@@ -190,7 +190,7 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bo
     change (its s_rev >= ours); every adopted hub change appends a ``kind="hub"`` event to the
     request's hash chain (and the outbox carries it to the hub, so both chains stay identical)."""
     n = 0
-    for t in LIBRARY_TABLES:
+    for t in DOWN_TABLES:
         block = tables.get(t)
         if not block or not block.get("rows"):
             continue
@@ -211,10 +211,43 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bo
         for isql in idx:  # same transaction: a crash rolls the DROP back with everything else
             conn.execute(isql)
         n += len(rows)
+        if t == "reference":
+            _use_references(conn, block)
     block = tables.get("request")
     if block and block.get("rows"):
         n += _apply_hub_requests(conn, block)
     return n
+
+
+def _apply_calendar(conn: sqlite3.Connection, key: str, doc: dict[int, Any]) -> None:
+    for y, days in doc.items():
+        write.replace_calendar_year(conn, y, days)
+
+
+#: what a station does with a reference document of each kind once it is stored and checked (a kind
+#: with no entry is only kept in ``reference``; a kind this program does not know is kept, not used)
+REFERENCE_APPLY: dict[str, Callable[[sqlite3.Connection, str, Any], None]] = {"calendar": _apply_calendar}
+
+
+def _use_references(conn: sqlite3.Connection, block: dict[str, Any]) -> None:
+    """After the reference rows of a page were upserted: each document as now stored (the winner of the
+    rev guard) is checked again (``core.reference.check``) and used, e.g. a calendar year replaces that
+    year of the ``holiday`` table whole. A bad document refuses the whole page (nothing is written)."""
+    from qi_station.core import reference
+    from qi_station.core.errors import ValidationError
+
+    named = bool(block.get("named"))
+    ii = block["cols"].index("id") if not named else "id"
+    ids = [r[ii] for r in block["rows"]]
+    for rid in ids:
+        got = conn.execute("SELECT kind, key, body, deleted FROM reference WHERE id = ?", (rid,)).fetchone()
+        if got is None or got[3] or got[0] not in REFERENCE_APPLY or got[0] not in reference.CHECKS:
+            continue
+        try:
+            doc = reference.check(got[0], got[1], got[2])
+        except ValidationError as e:
+            raise SyncError(400, "bad_reference", f"hub reference {rid}: {e.message}") from None
+        REFERENCE_APPLY[got[0]](conn, got[1], doc)
 
 
 DEFER_INDEX_ROWS = 20000
@@ -296,13 +329,13 @@ def resyncing(conn: sqlite3.Connection) -> bool:
 
 
 def _mark_library(conn: sqlite3.Connection) -> None:
-    for t in LIBRARY_TABLES:
+    for t in DOWN_TABLES:
         conn.execute(f"UPDATE {t} SET seq = -1")
 
 
 def _sweep_library(conn: sqlite3.Connection) -> int:
     """End of a snapshot pass: library rows the hub no longer has (their tombstones were purged)."""
-    return sum(conn.execute(f"DELETE FROM {t} WHERE seq < 0").rowcount for t in LIBRARY_TABLES)
+    return sum(conn.execute(f"DELETE FROM {t} WHERE seq < 0").rowcount for t in DOWN_TABLES)
 
 
 def apply_page(
@@ -374,7 +407,7 @@ def apply_page(
         if hz > known or (known and not page.get("more")):
             # the hub purged its tombstones up to this seq: drop our copies too (libraries stay equal;
             # also at the end of each pull, for tombstones an older bundle brought back)
-            for t in LIBRARY_TABLES:
+            for t in DOWN_TABLES:
                 conn.execute(f"DELETE FROM {t} WHERE deleted = 1 AND seq > 0 AND seq <= ?", (max(hz, known),))
             if hz > known:
                 kv_set(conn, "tombstone_horizon", hz)
