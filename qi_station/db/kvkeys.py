@@ -20,3 +20,11 @@ EVENT_HEAD = "event_head"
 ACKED_HEAD = "acked_head"
 #: the last ledger check (``services.verify``): JSON ``{"ok", "at", "problems", "requests"}``
 VERIFY_LAST = "verify_last"
+#: the hub's address, set by an online enrollment
+HUB_URL = "hub_url"
+#: how this station is enrolled: ``online``, ``offline`` (a bundle from the hub arrived) or ``offline-pending``
+ENROLL_MODE = "enroll_mode"
+#: the last failed sync: ``"{time as stored} {message}"`` (removed by the next successful one)
+LAST_ERROR = "last_error"
+#: this station's code as enrolled
+STATION_CODE = "station_code"

@@ -11,6 +11,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
 from qi_station.i18n import err_text, t
+from qi_station.screens.bindings import bindings
 
 if TYPE_CHECKING:
     from qi_station.app import StationApp
@@ -95,9 +96,10 @@ class StationModal(ModalScreen[Any]):
 
 
 class MainScreen(StationScreen):
-    """A main screen (reached by an F-key): a title bar, the body, the footer."""
+    """A main screen (reached by an F-key): a title bar, the body, the footer; Esc goes back."""
 
     SCREEN_KEY = ""
+    BINDINGS = bindings("main")
 
     def compose(self) -> Any:
         from textual.widgets import Footer, Static
@@ -117,3 +119,11 @@ class MainScreen(StationScreen):
 
     def show_db_error(self, message: str) -> None:
         self.notify(message, severity="error")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # the dashboard is home: Esc there only after coming from elsewhere
+            return self.SCREEN_KEY != "dashboard" or bool(self.station.back_stack)
+        return True
+
+    def action_back(self) -> None:
+        self.station.go_back()

@@ -101,6 +101,7 @@ class LedgerScreen(MainScreen):
         self._counting = False  # the first page is shown, its COUNT is on its way
         self._seq = 0  # the newest load: rows and counts of older ones are dropped
         self._generation = 0  # the table generation the newest load's rows went into
+        self._open_seq = -1  # the load started by Enter in a filter box: a single match opens at once
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="filters"):
@@ -246,7 +247,9 @@ class LedgerScreen(MainScreen):
         self._changed(DEBOUNCE)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
         self._changed()
+        self._open_seq = self._seq  # the load Enter started: one matching request opens at once
         self.query_one(LedgerTable).focus()
 
     # ---- data ----------------------------------------------------------------------------------
@@ -321,6 +324,12 @@ class LedgerScreen(MainScreen):
 
     @on(LedgerFailed)
     def _failed(self, event: LedgerFailed) -> None:
+        """A refused filter (a bad month) or a failed read: the message, and no rows that do not match it."""
+        self.workers.cancel_group(self, "ledger-pages")
+        self._query = {}
+        self.total = 0
+        self._counting = False
+        self._generation = self.query_one(LedgerTable).reset(0)
         self.query_one("#page-info", Static).update(event.message)
         self.query_one("#page-info").add_class("error")
 
@@ -328,6 +337,8 @@ class LedgerScreen(MainScreen):
     def _rows_loaded(self, event: RowsLoaded) -> None:
         if event.seq == self._seq:  # else a newer load is on its way
             self.show(event.f, event.total, event.page, event.rows, event.keep, event.counting)
+            if event.seq == self._open_seq and event.total == 1 and not event.counting:
+                self.station.open_request(event.rows[0]["id"])
 
     @on(TotalCounted)
     def _total_counted(self, event: TotalCounted) -> None:

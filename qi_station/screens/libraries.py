@@ -15,7 +15,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from qi_station.core import domain
-from qi_station.i18n import city_name, element_name, elements_text, kind_name, t
+from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.widgets import Chip, Choice
@@ -55,7 +55,7 @@ def _extra(kind: str, r: dict[str, Any]) -> str:
         exp = [x for x in (r.get("cma_expiry"), r.get("cnas_expiry")) if x]
         return str(max(exp)) if exp else ""
     if kind == "equipment":
-        fee = f"{r['fee']}/{t('unit.' + (r.get('fee_unit') or 'hour'))}" if r.get("fee") is not None else ""
+        fee = f"{r['fee']}/{fee_unit_name(r.get('fee_unit') or 'hour')}" if r.get("fee") is not None else ""
         return f"{t('lib.shared') if r.get('shared') else t('lib.not_shared')} {fee}".strip()
     if kind == "projects":
         return " ".join(str(x) for x in (r.get("year"), r.get("status")) if x)
@@ -308,6 +308,8 @@ class LibrariesScreen(MainScreen):
                 v = t("lib.shared") if v else t("lib.not_shared")
             if f == "region_code":
                 v = city_name(str(v))
+            if f == "fee_unit":
+                v = fee_unit_name(str(v))
             lines.append(f"{t('lib.f.' + f)}: {v}")
         text.update("\n".join(lines))
 

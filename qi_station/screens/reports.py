@@ -132,6 +132,11 @@ class ReportsScreen(MainScreen):
         self._show()
         self.add_class("loaded")
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in 导出到 exports, as Ctrl+E does."""
+        event.stop()
+        self.action_export()
+
     def action_export(self) -> None:
         out = self.query_one("#out", Input).value.strip() or f"qi-report-{self.month}.xlsx"
         self.query_one("#export-status", Static).update(t("msg.saving"))
