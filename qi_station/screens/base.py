@@ -11,7 +11,6 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
 from qi_station.i18n import err_text, t
-from qi_station.screens.bindings import bindings
 
 if TYPE_CHECKING:
     from qi_station.app import StationApp
@@ -98,8 +97,7 @@ class StationModal(ModalScreen[Any]):
 class MainScreen(StationScreen):
     """A main screen (reached by an F-key): a title bar, the body, the footer; Esc goes back."""
 
-    SCREEN_KEY = ""
-    BINDINGS = bindings("main")
+    SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
     def compose(self) -> Any:
         from textual.widgets import Footer, Static

@@ -22,6 +22,8 @@ from qi_station.screens.widgets import Chip, Choice
 
 DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
 RESULTS = 50
+DETAIL_WIDTH = 28  # the detail pane (libraries.tcss #lib-detail)
+CITY_WIDTH = 4
 REFER_KIND = {
     "experts": "expert",
     "institutions": "institution",
@@ -93,7 +95,7 @@ def station_city(conn: Any) -> str | None:
 class LibrariesScreen(MainScreen):
     SCREEN_KEY = "libraries"
     CSS_PATH = "libraries.tcss"
-    BINDINGS = bindings("lib")
+    BINDINGS = bindings("lib", "main")
 
     def __init__(self) -> None:
         super().__init__()
@@ -137,7 +139,7 @@ class LibrariesScreen(MainScreen):
         table = self.query_one(DataTable)
         name_w, info_w = self._widths(self.app.size.width)
         table.add_column(t("col.name"), width=name_w, key="name")
-        table.add_column(t("col.city"), width=6, key="city")
+        table.add_column(t("col.city"), width=CITY_WIDTH, key="city")
         table.add_column(t("col.info"), width=info_w, key="info")
         self._kind_filters()
         self.query_one("#q", Input).focus()
@@ -146,9 +148,11 @@ class LibrariesScreen(MainScreen):
 
     @staticmethod
     def _widths(total: int) -> tuple[int, int]:
-        """(name, info) column widths for a terminal ``total`` cells wide (the detail pane takes 32)."""
-        rest = max(32, total - 32 - 6 - 3 * 2 - 2)
-        info = max(12, rest // 3)
+        """(name, info) column widths for a terminal ``total`` cells wide: the detail pane and the city
+        column are fixed, each column pads one cell either side, the scrollbar takes two. The info column
+        keeps 16 cells (a fee and its unit, a certificate's date); the name takes the rest."""
+        rest = max(40, total - DETAIL_WIDTH - CITY_WIDTH - 3 * 2 - 2)
+        info = max(16, rest * 2 // 5)
         return rest - info, info
 
     def on_resize(self) -> None:
@@ -271,7 +275,10 @@ class LibrariesScreen(MainScreen):
         table = self.query_one(DataTable)
         table.clear()
         for i, r in enumerate(rows):
-            table.add_row(r["name"], r.get("city_name") or "", _extra(p["kind"], r), key=str(i))
+            city = (r.get("city_name") or "").removesuffix(
+                "市"
+            )  # 烟台: the column is narrow, the pane says 烟台市
+            table.add_row(r["name"], city, _extra(p["kind"], r), key=str(i))
         more = "+" if len(rows) >= RESULTS else ""
         self.query_one("#lib-count", Static).update(t("lib.count", n=f"{len(rows)}{more}"))
         if self._t0 is not None:

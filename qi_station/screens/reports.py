@@ -50,7 +50,7 @@ def element_parts(report: dict[str, Any]) -> list[str]:
 class ReportsScreen(MainScreen):
     SCREEN_KEY = "reports"
     CSS_PATH = "reports.tcss"
-    BINDINGS = bindings("reports")
+    BINDINGS = bindings("reports", "main")
 
     class Loaded(Message):
         """A worker computed the report of ``month`` (or failed with ``error``)."""

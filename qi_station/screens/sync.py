@@ -115,7 +115,7 @@ def sync_error(exc: BaseException) -> str:
 class SyncScreen(MainScreen):
     SCREEN_KEY = "sync"
     CSS_PATH = "sync.tcss"
-    BINDINGS = bindings("sync")
+    BINDINGS = bindings("sync", "main")
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="sync-body"):
