@@ -263,7 +263,7 @@ async def test_command_palette_speaks_chinese(tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         await settle(pilot)
         assert isinstance(app.screen, CommandPalette)
-        assert app.screen.query_one(CommandInput).placeholder == "输入几个字查找操作…"
+        assert app.screen.query_one(CommandInput).placeholder == "输入几个字查找操作"
         await pilot.press(*"zzzzqqq")
         for _ in range(100):  # the palette waits a moment before saying nothing matched
             await pilot.pause(0.05)

@@ -250,7 +250,7 @@ MESSAGES: dict[str, str] = {
     "help.col_action": "Action",
     "help.col_id": "Id (to remap)",
     "palette.binding": "key binding {id}",
-    "palette.placeholder": "Search for commands…",
+    "palette.placeholder": "Search for commands",
     "palette.no_matches": "No matches found",
     "palette.theme": "Change theme",
     "palette.theme_help": "Pick another colour theme",
