@@ -252,7 +252,7 @@ class StationApp(App[None]):
 
         from qi_station.screens.palette import StationPalette
 
-        if self.use_command_palette and not CommandPalette.is_open(self):
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
             self.push_screen(StationPalette())
 
     # ---- command palette: every binding of the app and of the current screen ----------------------
