@@ -149,6 +149,9 @@ async def test_sync_export_key_works_after_asking_for_the_path(tmp_path: Path) -
         progress = str(app.screen.query_one("#sync-progress").render())
         assert progress == t("sync.not_enrolled")
         assert "`" not in progress and "run" not in progress
+        await pilot.press("enter")  # Enter cannot tell export from import: it names both keys
+        await settle(pilot)
+        assert t("sync.enter_hint", export="Ctrl+E", load="Ctrl+O") in _notes(app)
 
 
 @pytest.mark.asyncio
