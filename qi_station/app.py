@@ -121,6 +121,8 @@ class StationApp(App[None]):
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
         self.staff: list[dict[str, Any]] = []  # the station's staff list (name, role)
         self.operator: str | None = None  # who signs the events (None: no staff list, the old default)
+        # where Esc goes back to: (mode, the request that was open there or None), newest last
+        self.back_stack: list[tuple[str, str | None]] = []
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
 
@@ -264,11 +266,27 @@ class StationApp(App[None]):
 
     # ---- navigation ----------------------------------------------------------------------------
     def action_goto(self, mode: str) -> None:
-        # leave pushed screens (form, detail) before switching the main screen
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, _main_screens()):
-            self.pop_screen()
+        if self.current_mode == mode and isinstance(self.screen, _main_screens()):
+            return
+        request_id = getattr(self.screen, "request_id", None)  # a request open here: Esc comes back to it
+        self._leave_pushed()
+        if self.current_mode != mode:
+            self.back_stack = [*self.back_stack[-(BACK_DEPTH - 1) :], (self.current_mode, request_id)]
+            self.switch_mode(mode)
+
+    def go_back(self) -> None:
+        """Esc on a main screen: the screen (and the request) it was reached from; the dashboard at first."""
+        mode, request_id = self.back_stack.pop() if self.back_stack else ("dashboard", None)
+        self._leave_pushed()
         if self.current_mode != mode:
             self.switch_mode(mode)
+        if request_id:
+            self.open_request(request_id)
+
+    def _leave_pushed(self) -> None:
+        """Leave pushed screens (form, detail) before switching the main screen."""
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, _main_screens()):
+            self.pop_screen()
 
     def action_new_request(self) -> None:
         from qi_station.screens.request_form import RequestFormScreen
@@ -290,6 +308,14 @@ class StationApp(App[None]):
             return
         self.push_screen(HelpScreen(self.screen))
 
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        from qi_station.screens.palette import StationPalette
+
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(StationPalette())
+
     # ---- command palette: every binding of the app and of the current screen ----------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         seen: set[str] = set()
@@ -309,6 +335,9 @@ class StationApp(App[None]):
                 t("palette.operator"), t("palette.operator_help"), self.action_switch_operator
             )
         yield SystemCommand(t("palette.theme"), t("palette.theme_help"), self.action_change_theme)
+
+
+BACK_DEPTH = 20  # Esc goes back this many screens at most
 
 
 def _runner(node: Any, action: str) -> Any:

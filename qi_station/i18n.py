@@ -91,11 +91,22 @@ def elements_text(codes: list[str] | None, sep: str = ", ") -> str:
 
 
 def channel_name(code: str | None) -> str:
-    return t(f"channel.{code}") if code else ""
+    from qi_station.core import domain
+
+    return domain.label(domain.CHANNEL_EN if _lang == "en" else domain.CHANNEL_ZH, code)
 
 
 def urgency_name(code: str | None) -> str:
-    return t(f"urgency.{code}") if code else ""
+    from qi_station.core import domain
+
+    return domain.label(domain.URGENCY_EN if _lang == "en" else domain.URGENCY_ZH, code)
+
+
+def fee_unit_name(code: str | None) -> str:
+    """An equipment fee unit ('hour', 'sample') as people read it: one table in ``core.domain``."""
+    from qi_station.core import domain
+
+    return domain.label(domain.FEE_UNIT_EN if _lang == "en" else domain.FEE_UNIT_ZH, code)
 
 
 def role_name(code: str) -> str:

@@ -99,7 +99,9 @@ async def test_palette_lists_the_screen_and_app_bindings(tmp_path: Path) -> None
         assert any(t.startswith("资源库") for t in titles)  # app.libraries
         await pilot.press("ctrl+p")
         await settle(pilot)
-        assert type(app.screen).__name__ == "CommandPalette"
+        from textual.command import CommandPalette
+
+        assert isinstance(app.screen, CommandPalette)
 
 
 @pytest.mark.asyncio

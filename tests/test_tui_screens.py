@@ -31,7 +31,7 @@ async def test_sync_without_a_hub_says_so(tmp_path: Path) -> None:
         await pilot.press("ctrl+r")  # not enrolled: a message, no crash
         await settle(pilot)
         assert str(scr.query_one("#sync-progress").render()).strip() != ""
-        await pilot.press("ctrl+i")  # import needs a path
+        await pilot.press("ctrl+o")  # import needs a path
         await settle(pilot)
         assert scr.focused is scr.query_one("#bundle")
 

@@ -59,7 +59,8 @@ def library_search(
             extra = f" CMA {r.get('cma_expiry') or '-'} CNAS {r.get('cnas_expiry') or '-'}"
         elif kind == "equipment":
             extra = (
-                f" {'共享' if r.get('shared') else '不共享'} {r.get('fee') or ''}/{r.get('fee_unit') or ''}"
+                f" {'共享' if r.get('shared') else '不共享'} {r.get('fee') or ''}/"
+                f"{domain.label(domain.FEE_UNIT_ZH if zh() else domain.FEE_UNIT_EN, r.get('fee_unit'))}"
             )
         elif kind == "enterprises":
             extra = f" {r.get('uscc')}"

@@ -72,7 +72,11 @@ def request_add(
         "--promised",
         help="YYYY-MM-DD (default: the station's promise for the urgency, in working days).",
     ),
-    received_at: str | None = typer.Option(None, "--received-at", help="ISO-8601; no zone = Asia/Shanghai."),
+    received_at: str | None = typer.Option(
+        None,
+        "--received-at",
+        help="e.g. 2026-03-20 09:30, 3-20 9:30 or 9:30 (today); no zone = Asia/Shanghai.",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Log a new enterprise request 需求登记."""
@@ -152,14 +156,17 @@ def request_show(
         return
     in_zh = zh()
     el = "、".join((domain.ELEMENT_ZH if in_zh else domain.ELEMENT_EN)[e] for e in d["elements"])
+    channels = domain.CHANNEL_ZH if in_zh else domain.CHANNEL_EN
+    urgencies = domain.URGENCY_ZH if in_zh else domain.URGENCY_EN
     lines = [
         f"{d['number']}  {_status_label(d['status'])}{'  (overdue 逾期)' if d['overdue'] else ''}",
         f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}",
         f"  {'要素' if in_zh else 'elements'}: {el}",
         f"  {'标题' if in_zh else 'title'}: {d['title']}",
         f"  {'受理' if in_zh else 'received'}: {_local_short(d['received_at'])}   "
-        f"{'承诺' if in_zh else 'promised'}: {d['promised_date']}   {'渠道' if in_zh else 'channel'}: {d['channel']}  "
-        f"{'紧急程度' if in_zh else 'urgency'}: {d['urgency']}",
+        f"{'承诺' if in_zh else 'promised'}: {d['promised_date']}   "
+        f"{'渠道' if in_zh else 'channel'}: {domain.label(channels, d['channel'])}  "
+        f"{'紧急程度' if in_zh else 'urgency'}: {domain.label(urgencies, d['urgency'])}",
     ]
     days = "  ".join(x for x in (_taken_text(d), _overdue_text(d) if d["overdue"] else "") if x)
     if days:
@@ -179,7 +186,11 @@ def request_show(
         lines.append(f"  -> {ref['kind']}: {ref['item_name']} ({ref['item_id']})")
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
     for e in d["events"]:
-        move = f"{e['from_status'] or ''}->{e['to_status'] or ''}" if e["to_status"] else ""
+        move = (
+            f"{_status_label(e['from_status']) if e['from_status'] else ''}->{_status_label(e['to_status'])}"
+            if e["to_status"]
+            else ""
+        )
         if e["kind"] == "correct":
             x = e["data"]
             move = f"{x.get('field')}: {x.get('old')} -> {x.get('new')}"
@@ -193,7 +204,9 @@ def request_show(
             + fixed
         )
     if d["legal_moves"]:
-        lines.append(f"  {'可转为' if in_zh else 'can move to'}: {' '.join(d['legal_moves'])}")
+        lines.append(
+            f"  {'可转为' if in_zh else 'can move to'}: {' '.join(_status_label(m) for m in d['legal_moves'])}"
+        )
     typer.echo("\n".join(lines))
 
 
@@ -203,7 +216,9 @@ def request_move(
     key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
     status: str = typer.Argument(..., help=" ".join(domain.STATUSES)),
     note: str | None = typer.Option(None, "--note"),
-    at: str | None = typer.Option(None, "--at", help="ISO-8601 (default now; no zone = Asia/Shanghai)."),
+    at: str | None = typer.Option(
+        None, "--at", help="e.g. 2026-03-20 09:30 or 9:30 (today); default now; no zone = Asia/Shanghai."
+    ),
     result: str | None = typer.Option(None, "--result", help="Outcome, when resolving."),
     problems_solved: int | None = typer.Option(None, "--problems-solved"),
     cost_saved: str | None = typer.Option(None, "--cost-saved", help="万元, ≥ 0, 2 decimals."),
@@ -244,7 +259,9 @@ def request_refer(
     equipment: str | None = typer.Option(None, "--equipment", help="Equipment id."),
     project: str | None = typer.Option(None, "--project", help="Project id."),
     note: str | None = typer.Option(None, "--note"),
-    at: str | None = typer.Option(None, "--at", help="ISO-8601 (default now; no zone = Asia/Shanghai)."),
+    at: str | None = typer.Option(
+        None, "--at", help="e.g. 2026-03-20 09:30 or 9:30 (today); default now; no zone = Asia/Shanghai."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Refer a request to a library item 转办."""
@@ -278,7 +295,9 @@ def request_refer(
 def request_note(
     key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
     text: str = typer.Argument(..., help="The note."),
-    at: str | None = typer.Option(None, "--at", help="ISO-8601 (default now; no zone = Asia/Shanghai)."),
+    at: str | None = typer.Option(
+        None, "--at", help="e.g. 2026-03-20 09:30 or 9:30 (today); default now; no zone = Asia/Shanghai."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add a note to a request's ledger (status unchanged)."""

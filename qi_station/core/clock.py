@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,15 +38,61 @@ MIN_YEAR = 2000
 MAX_YEAR = 2100
 
 
+# What operators type besides ISO-8601: a date with - / or . (the year may be left out: this year), a
+# time with : (one-digit hours, a full-width colon), either alone (a time alone is today).
+_DATE = re.compile(r"(?:([0-9]{4})[-/.])?([0-9]{1,2})[-/.]([0-9]{1,2})")
+_TIME = re.compile(r"([0-9]{1,2})[:：]([0-9]{2})(?:[:：]([0-9]{2}))?")
+
+
+def _bad_time(text: str, field: str) -> ValidationError:
+    return ValidationError(
+        field,
+        "time",
+        f"cannot read the time {text!r}: write it like 2026-03-20 09:30 (or 09:30 for today)"
+        f" / 时间「{text}」无法识别，请写成 2026-03-20 09:30 这样（今天的可只写 09:30）",
+    )
+
+
 def parse_datetime(text: str, field: str = "received_at") -> datetime:
-    """Parse ISO-8601; a time without a zone is Asia/Shanghai. Returns naive UTC."""
+    """A time as people type it: ISO-8601 (``2026-03-20T09:30:00+08:00``), ``2026-03-20 9:30``,
+    ``2026/3/20 9:30``, ``3-20 9:30`` (this year), ``9:30`` (today), ``2026-03-20`` (midnight). A time
+    without a zone is Asia/Shanghai. Returns naive UTC. The one parser of typed times (CLI, API, TUI)."""
+    s = text.strip() if isinstance(text, str) else ""
     try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError(
-            field, "iso8601", f"not an ISO-8601 time: {text!r} / 时间格式应为 ISO-8601"
-        ) from None
+        dt = _typed_time(s, text, field)
     return to_naive_utc(dt, field)
+
+
+def _typed_time(s: str, text: str, field: str) -> datetime:
+    parts = s.replace("T", " ").split()
+    if len(parts) == 2:
+        date_part, time_part = parts
+    elif len(parts) == 1 and _TIME.fullmatch(parts[0]):
+        date_part, time_part = "", parts[0]
+    elif len(parts) == 1:
+        date_part, time_part = parts[0], ""
+    else:
+        raise _bad_time(text, field)
+    today = today_local()
+    year, month, day = today.year, today.month, today.day
+    if date_part:
+        d = _DATE.fullmatch(date_part)
+        if d is None:
+            raise _bad_time(text, field)
+        year = int(d.group(1)) if d.group(1) else today.year
+        month, day = int(d.group(2)), int(d.group(3))
+    hour = minute = second = 0
+    if time_part:
+        m = _TIME.fullmatch(time_part)
+        if m is None:
+            raise _bad_time(text, field)
+        hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        raise _bad_time(text, field) from None
 
 
 def to_naive_utc(dt: datetime, field: str) -> datetime:
@@ -70,11 +117,22 @@ def check_year(value: datetime | date, field: str) -> None:
 
 
 def parse_date(text: str, field: str = "promised") -> date:
+    """A date as people type it: ``2026-03-20``, ``2026/3/20``, ``2026.3.20`` or ``3-20`` (this year)."""
+    s = text.strip() if isinstance(text, str) else ""
     try:
-        return date.fromisoformat(text.strip())
+        return date.fromisoformat(s)
+    except ValueError:
+        pass
+    d = _DATE.fullmatch(s)
+    try:
+        if d is None:
+            raise ValueError(s)
+        return date(int(d.group(1)) if d.group(1) else today_local().year, int(d.group(2)), int(d.group(3)))
     except ValueError:
         raise ValidationError(
-            field, "date", f"not a date YYYY-MM-DD: {text!r} / 日期格式应为 YYYY-MM-DD"
+            field,
+            "date",
+            f"cannot read the date {text!r}: write it like 2026-03-20 / 日期「{text}」无法识别，请写成 2026-03-20 这样",
         ) from None
 
 
@@ -104,7 +162,12 @@ def env_now() -> datetime:
     tests and demos; every "now" of the station (the ledger's future-time checks, the dashboard, the form's
     defaults, the reports' default month) comes from here."""
     fake = os.environ.get("QI_STATION_NOW")
-    return parse_datetime(fake, "QI_STATION_NOW") if fake else now_utc()
+    if not fake:
+        return now_utc()
+    try:  # ISO-8601 only: "today" cannot be read from the clock being set
+        return to_naive_utc(datetime.fromisoformat(fake.strip().replace("Z", "+00:00")), "QI_STATION_NOW")
+    except ValueError:
+        raise _bad_time(fake, "QI_STATION_NOW") from None
 
 
 def today_local() -> date:

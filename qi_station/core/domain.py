@@ -180,6 +180,24 @@ def role_may(role: str | None, action: str) -> bool:
     return action not in HEAD_ONLY or role == "head"
 
 
+# the unit an equipment fee is charged by (``equipment.fee_unit``): code -> what people read
+FEE_UNIT_ZH: Final = {"hour": "小时", "sample": "样品"}
+FEE_UNIT_EN: Final = {"hour": "hour", "sample": "sample"}
+CHANNEL_EN: Final = {
+    "visit": "Visit",
+    "walk_in": "Walk-in",
+    "phone": "Phone",
+    "online": "Online",
+    "event": "Event",
+}
+URGENCY_EN: Final = {"normal": "Normal", "urgent": "Urgent"}
+
+
+def label(table: dict[str, str], code: str | None) -> str:
+    """The label of ``code`` in one of the tables above (the code itself when unknown, "" for none)."""
+    return table.get(code, code) if code else ""
+
+
 STATION_TYPES: Final = ("综合服务中心", "园区工作站", "龙头企业")
 SERVICE_MODES: Final = ("政府引导", "市场主导", "区域集约")
 LIBRARY_KINDS: Final = ("experts", "institutions", "equipment", "projects")

@@ -34,11 +34,17 @@ class NotFoundError(QIError):
 
 
 class TransitionError(ValidationError):
+    """A lifecycle move the table does not allow; the message names both statuses as people read them."""
+
     def __init__(self, from_status: str, to_status: str) -> None:
+        from qi_station.core.domain import STATUS_EN, STATUS_ZH
+
+        en_from, en_to = STATUS_EN.get(from_status, from_status), STATUS_EN.get(to_status, to_status)
+        zh_from, zh_to = STATUS_ZH.get(from_status, from_status), STATUS_ZH.get(to_status, to_status)
         super().__init__(
             "status",
             "lifecycle",
-            f"illegal move {from_status} -> {to_status} / 不允许从「{from_status}」转为「{to_status}」",
+            f"cannot move from {en_from} to {en_to} / 不允许从「{zh_from}」转为「{zh_to}」",
         )
         self.from_status = from_status
         self.to_status = to_status

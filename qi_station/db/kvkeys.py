@@ -28,3 +28,11 @@ DEMO_LEGACY_DONE = "demo_rows_legacy"
 #: this station's promise (承诺时限) in working days, by urgency: ``promise_workdays:normal`` / ``:urgent``
 #: (``services.workdays``; defaults ``core.domain.PROMISE_DAYS``)
 PROMISE_WORKDAYS = "promise_workdays:"
+#: the hub's address, set by an online enrollment
+HUB_URL = "hub_url"
+#: how this station is enrolled: ``online``, ``offline`` (a bundle from the hub arrived) or ``offline-pending``
+ENROLL_MODE = "enroll_mode"
+#: the last failed sync: ``"{time as stored} {message}"`` (removed by the next successful one)
+LAST_ERROR = "last_error"
+#: this station's code as enrolled
+STATION_CODE = "station_code"

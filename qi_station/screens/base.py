@@ -105,7 +105,9 @@ class StationModal(ModalScreen[Any]):
 
 
 class MainScreen(StationScreen):
-    """A main screen (reached by an F-key): a title bar, the body, the footer."""
+    """A main screen (reached by an F-key): a title bar, the body, the footer; Esc goes back."""
+
+    SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
     def compose(self) -> Any:
         from textual.widgets import Footer, Static
@@ -122,3 +124,11 @@ class MainScreen(StationScreen):
 
     def show_db_error(self, message: str) -> None:
         self.notify(message, severity="error")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # the dashboard is home: Esc there only after coming from elsewhere
+            return self.SCREEN_KEY != "dashboard" or bool(self.station.back_stack)
+        return True
+
+    def action_back(self) -> None:
+        self.station.go_back()

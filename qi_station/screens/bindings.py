@@ -7,13 +7,14 @@ from textual.binding import Binding, BindingType
 from qi_station.services.keymap import KEYS
 
 
-def bindings(prefix: str) -> list[BindingType]:
-    """The bindings of one prefix ('app', 'ledger', ...). Descriptions are catalogue keys;
+def bindings(*prefixes: str) -> list[BindingType]:
+    """The bindings of these prefixes ('app', 'ledger', ...), in that order (the footer's). Descriptions are catalogue keys;
     :func:`qi_station.screens.base.localize_bindings` translates them per instance."""
     return [
         Binding(
             k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id, tooltip=k.description
         )
+        for prefix in prefixes
         for k in KEYS
         if k.id.split(".", 1)[0] == prefix
     ]

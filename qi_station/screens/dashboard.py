@@ -98,7 +98,7 @@ def _panel(title: str, body: str) -> Text:
 class DashboardScreen(MainScreen):
     SCREEN_KEY = "dashboard"
     CSS_PATH = "dashboard.tcss"
-    BINDINGS = bindings("dash")
+    BINDINGS = bindings("dash", "main")
 
     class Loaded(Message):
         """A worker computed the figures (``figs``) or failed (``error``)."""

@@ -1,4 +1,5 @@
-"""Help (F1): the bindings of the screen it was opened from, with the keys as remapped."""
+"""Help (F1): the bindings of the screen it was opened from, with the keys as remapped and each key's id
+(the name to remap it by in config.toml)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,17 @@ from qi_station.screens.bindings import bindings
 from qi_station.services import keymap
 
 
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal cells (a Chinese character takes two)."""
+    from rich.cells import cell_len
+
+    return text + " " * max(1, width - cell_len(text))
+
+
 class HelpScreen(StationModal):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; background: $background 60%; }
-    HelpScreen > Vertical { width: 70; max-width: 100%; height: auto; max-height: 100%;
+    HelpScreen > Vertical { width: 76; max-width: 100%; height: auto; max-height: 100%;
         background: $panel; padding: 1 2; }
     HelpScreen .dialog-title { text-style: bold; color: $accent; }
     HelpScreen VerticalScroll { height: auto; max-height: 18; }
@@ -51,7 +59,8 @@ class HelpScreen(StationModal):
         with Vertical():
             yield Static(t("help.title"), classes="dialog-title", markup=False)
             with VerticalScroll():
-                lines = [f"{keys:<14} {desc}" for keys, desc, _id in self.rows()]
+                head = [(t("help.col_key"), t("help.col_action"), t("help.col_id"))]
+                lines = [f"{_pad(keys, 12)} {_pad(desc, 16)} {bid}" for keys, desc, bid in head + self.rows()]
                 yield Static("\n".join(lines), id="help-keys", markup=False)
             yield Static(t("help.remap", path=str(keymap.config_path())), classes="muted", markup=False)
 

@@ -87,7 +87,7 @@ class LedgerScreen(MainScreen):
     SCREEN_KEY = "ledger"
     CSS_PATH = "ledger.tcss"
     AUTO_FOCUS = "#ledger-table"  # browse at once (o / Enter open); Ctrl+F goes to the search box
-    BINDINGS = bindings("ledger")
+    BINDINGS = bindings("ledger", "main")
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,6 +101,8 @@ class LedgerScreen(MainScreen):
         self._counting = False  # the first page is shown, its COUNT is on its way
         self._seq = 0  # the newest load: rows and counts of older ones are dropped
         self._generation = 0  # the table generation the newest load's rows went into
+        self._error: str | None = None  # the newest load failed: its message stays in place of the count
+        self._open_seq = -1  # the load started by Enter in a filter box: a single match opens at once
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="filters"):
@@ -246,7 +248,9 @@ class LedgerScreen(MainScreen):
         self._changed(DEBOUNCE)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
         self._changed()
+        self._open_seq = self._seq  # the load Enter started: one matching request opens at once
         self.query_one(LedgerTable).focus()
 
     # ---- data ----------------------------------------------------------------------------------
@@ -321,13 +325,21 @@ class LedgerScreen(MainScreen):
 
     @on(LedgerFailed)
     def _failed(self, event: LedgerFailed) -> None:
-        self.query_one("#page-info", Static).update(event.message)
-        self.query_one("#page-info").add_class("error")
+        """A refused filter (a bad month) or a failed read: the message, and no rows that do not match it."""
+        self.workers.cancel_group(self, "ledger-pages")
+        self._query = {}
+        self.total = 0
+        self._counting = False
+        self._error = event.message
+        self._generation = self.query_one(LedgerTable).reset(0)
+        self._update_info()
 
     @on(RowsLoaded)
     def _rows_loaded(self, event: RowsLoaded) -> None:
         if event.seq == self._seq:  # else a newer load is on its way
             self.show(event.f, event.total, event.page, event.rows, event.keep, event.counting)
+            if event.seq == self._open_seq and event.total == 1 and not event.counting:
+                self.station.open_request(event.rows[0]["id"])
 
     @on(TotalCounted)
     def _total_counted(self, event: TotalCounted) -> None:
@@ -344,7 +356,7 @@ class LedgerScreen(MainScreen):
         self._query = f
         self.total = total
         self._counting = counting
-        self.query_one("#page-info").remove_class("error")
+        self._error = None
         table = self.query_one(LedgerTable)
         self.workers.cancel_group(self, "ledger-pages")  # pages of the old rows are no longer wanted
         self._generation = table.reset(total, keep_cursor=keep)
@@ -368,7 +380,10 @@ class LedgerScreen(MainScreen):
     def _update_info(self) -> None:
         table = self.query_one(LedgerTable)
         info = self.query_one("#page-info", Static)
-        if not self.total:
+        info.set_class(self._error is not None, "error")
+        if self._error is not None:
+            info.update(self._error)
+        elif not self.total:
             info.update(t("ledger.empty"))
         else:
             total = "..." if self._counting else f"{self.total:,}"

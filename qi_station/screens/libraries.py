@@ -15,13 +15,15 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from qi_station.core import domain
-from qi_station.i18n import city_name, element_name, elements_text, kind_name, t
+from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.widgets import Chip, Choice
 
 DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
 RESULTS = 50
+DETAIL_WIDTH = 28  # the detail pane (libraries.tcss #lib-detail)
+CITY_WIDTH = 4
 REFER_KIND = {
     "experts": "expert",
     "institutions": "institution",
@@ -55,7 +57,7 @@ def _extra(kind: str, r: dict[str, Any]) -> str:
         exp = [x for x in (r.get("cma_expiry"), r.get("cnas_expiry")) if x]
         return str(max(exp)) if exp else ""
     if kind == "equipment":
-        fee = f"{r['fee']}/{t('unit.' + (r.get('fee_unit') or 'hour'))}" if r.get("fee") is not None else ""
+        fee = f"{r['fee']}/{fee_unit_name(r.get('fee_unit') or 'hour')}" if r.get("fee") is not None else ""
         return f"{t('lib.shared') if r.get('shared') else t('lib.not_shared')} {fee}".strip()
     if kind == "projects":
         return " ".join(str(x) for x in (r.get("year"), r.get("status")) if x)
@@ -93,7 +95,7 @@ def station_city(conn: Any) -> str | None:
 class LibrariesScreen(MainScreen):
     SCREEN_KEY = "libraries"
     CSS_PATH = "libraries.tcss"
-    BINDINGS = bindings("lib")
+    BINDINGS = bindings("lib", "main")
 
     def __init__(self) -> None:
         super().__init__()
@@ -137,7 +139,7 @@ class LibrariesScreen(MainScreen):
         table = self.query_one(DataTable)
         name_w, info_w = self._widths(self.app.size.width)
         table.add_column(t("col.name"), width=name_w, key="name")
-        table.add_column(t("col.city"), width=6, key="city")
+        table.add_column(t("col.city"), width=CITY_WIDTH, key="city")
         table.add_column(t("col.info"), width=info_w, key="info")
         self._kind_filters()
         self.query_one("#q", Input).focus()
@@ -146,9 +148,11 @@ class LibrariesScreen(MainScreen):
 
     @staticmethod
     def _widths(total: int) -> tuple[int, int]:
-        """(name, info) column widths for a terminal ``total`` cells wide (the detail pane takes 32)."""
-        rest = max(32, total - 32 - 6 - 3 * 2 - 2)
-        info = max(12, rest // 3)
+        """(name, info) column widths for a terminal ``total`` cells wide: the detail pane and the city
+        column are fixed, each column pads one cell either side, the scrollbar takes two. The info column
+        keeps 16 cells (a fee and its unit, a certificate's date); the name takes the rest."""
+        rest = max(40, total - DETAIL_WIDTH - CITY_WIDTH - 3 * 2 - 2)
+        info = max(16, rest * 2 // 5)
         return rest - info, info
 
     def on_resize(self) -> None:
@@ -271,7 +275,10 @@ class LibrariesScreen(MainScreen):
         table = self.query_one(DataTable)
         table.clear()
         for i, r in enumerate(rows):
-            table.add_row(r["name"], r.get("city_name") or "", _extra(p["kind"], r), key=str(i))
+            city = (r.get("city_name") or "").removesuffix(
+                "市"
+            )  # 烟台: the column is narrow, the pane says 烟台市
+            table.add_row(r["name"], city, _extra(p["kind"], r), key=str(i))
         more = "+" if len(rows) >= RESULTS else ""
         self.query_one("#lib-count", Static).update(t("lib.count", n=f"{len(rows)}{more}"))
         if self._t0 is not None:
@@ -308,6 +315,8 @@ class LibrariesScreen(MainScreen):
                 v = t("lib.shared") if v else t("lib.not_shared")
             if f == "region_code":
                 v = city_name(str(v))
+            if f == "fee_unit":
+                v = fee_unit_name(str(v))
             lines.append(f"{t('lib.f.' + f)}: {v}")
         text.update("\n".join(lines))
 

@@ -50,7 +50,7 @@ def element_parts(report: dict[str, Any]) -> list[str]:
 class ReportsScreen(MainScreen):
     SCREEN_KEY = "reports"
     CSS_PATH = "reports.tcss"
-    BINDINGS = bindings("reports")
+    BINDINGS = bindings("reports", "main")
 
     class Loaded(Message):
         """A worker computed the report of ``month`` (or failed with ``error``)."""
@@ -131,6 +131,11 @@ class ReportsScreen(MainScreen):
     def on_resize(self) -> None:
         self._show()
         self.add_class("loaded")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in 导出到 exports, as Ctrl+E does."""
+        event.stop()
+        self.action_export()
 
     def action_export(self) -> None:
         out = self.query_one("#out", Input).value.strip() or f"qi-report-{self.month}.xlsx"

@@ -17,6 +17,7 @@ from qi_station.i18n import (
     channel_name,
     city_name,
     elements_text,
+    err_text,
     kind_name,
     satisfaction_name,
     status_name,
@@ -240,6 +241,20 @@ class RequestDetailScreen(StationScreen):
         if action == "correct":
             return self.req is not None and bool(correctable(self.req["status"]))
         return True
+
+    def on_key(self, event: Any) -> None:
+        """A move key that the status does not allow (hidden from the footer, so Textual skips it): say
+        so, naming both statuses, instead of doing nothing."""
+        if self.req is None:
+            return
+        for st, kid in MOVE_KEYS.items():
+            keys = self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")
+            if event.key in (k.strip() for k in keys) and st not in self.req["legal_moves"]:
+                from qi_station.core.errors import TransitionError
+
+                event.stop()
+                self.notify(err_text(TransitionError(self.req["status"], st)), severity="warning")
+                return
 
     def action_move(self, to_status: str) -> None:
         from qi_station.screens.dialogs import MoveDialog

@@ -13,11 +13,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-from qi_station.i18n import t
+from qi_station.i18n import get_lang, has, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
-
-STATUS_KEYS = ("hub", "station", "enrolled", "last_success", "last_error", "conflicts")
 
 
 def client_available() -> bool:
@@ -28,11 +26,11 @@ def client_available() -> bool:
 
 
 class StatusLoaded(Message):
-    """The sync client's status (empty without the client) and :func:`services.workspace.sync_overview`."""
+    """The station's sync state (:func:`services.workspace.sync_overview`)."""
 
-    def __init__(self, status: dict[str, Any], overview: dict[str, Any]) -> None:
+    def __init__(self, overview: dict[str, Any]) -> None:
         super().__init__()
-        self.status, self.overview = status, overview
+        self.overview = overview
 
 
 class StatusFailed(Message):
@@ -53,10 +51,71 @@ class JobDone(Message):
         self.message, self.failed = message, failed
 
 
+def _time(stored: object) -> str:
+    """A stored naive-UTC time as local 'YYYY-MM-DD HH:MM'."""
+    from qi_station.core.clock import iso_local
+
+    v = iso_local(stored)
+    return v[:16].replace("T", " ") if isinstance(v, str) else ""
+
+
+def status_lines(o: dict[str, Any]) -> list[str]:
+    """The station's sync state in the UI language: enrolled or not (and how to enroll), hub, last sync
+    and its result, changes waiting, the last error, open conflicts."""
+    enrolled = o.get("enrolled")
+    if enrolled == "online":
+        lines = [t("sync.enrolled_online", hub=o.get("hub") or "")]
+    elif enrolled in ("offline", "offline-pending"):
+        lines = [t(f"sync.enrolled_{enrolled.replace('-', '_')}")]
+    else:
+        lines = [t("sync.not_enrolled")]
+    if o.get("station"):
+        lines.append(t("sync.station", code=o["station"]))
+    last, ok = o.get("last"), o.get("ok")
+    lines.append(
+        t(
+            "sync.last",
+            at=_time(last) if last else t("sync.never"),
+            state="" if ok is None else (t("dash.sync_ok") if ok else t("dash.sync_failed")),
+        )
+    )
+    lines.append(t("sync.pending", n=f"{o.get('pending', 0):,}"))
+    err = o.get("last_error")
+    if err:
+        lines.append(
+            t(
+                "sync.last_error",
+                at=_time(err["at"]) if err.get("at") else "",
+                error=in_language(err["message"]),
+            )
+        )
+    if o.get("conflicts"):
+        lines.append(t("sync.conflicts", n=o["conflicts"]))
+    return lines
+
+
+def in_language(text: str) -> str:
+    """A stored bilingual message ("english / 中文 [code]") in the UI language."""
+    if " / " not in text:
+        return text
+    en, zh = text.rsplit(" / ", 1)
+    return en if get_lang() == "en" else zh
+
+
+def sync_error(exc: BaseException) -> str:
+    """A failed sync or bundle job in the UI language; "not enrolled" says how to enroll."""
+    if getattr(exc, "code", None) == "not_enrolled":
+        return t("sync.not_enrolled")
+    msg = getattr(exc, "message", None)
+    if isinstance(msg, str) and " / " in msg:
+        return in_language(msg)
+    return error_message(exc)
+
+
 class SyncScreen(MainScreen):
     SCREEN_KEY = "sync"
     CSS_PATH = "sync.tcss"
-    BINDINGS = bindings("sync")
+    BINDINGS = bindings("sync", "main")
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="sync-body"):
@@ -93,16 +152,11 @@ class SyncScreen(MainScreen):
         from qi_station.services.workspace import sync_overview
 
         try:
-            status: dict[str, Any] = {}
-            if client_available():
-                from qi_station.sync.station import client
-
-                status = dict(client.sync_status(db_path))
             overview = sync_overview(db_path)
         except Exception as e:  # noqa: BLE001
             self.post_message(StatusFailed(error_message(e)))
             return
-        self.post_message(StatusLoaded(status, overview))
+        self.post_message(StatusLoaded(overview))
 
     @on(StatusFailed)
     def _status_failed(self, event: StatusFailed) -> None:
@@ -110,28 +164,16 @@ class SyncScreen(MainScreen):
 
     @on(StatusLoaded)
     def _status_loaded(self, event: StatusLoaded) -> None:
-        self.show(event.status, event.overview)
+        self.show(event.overview)
 
-    def show(self, status: dict[str, Any], overview: dict[str, Any]) -> None:
-        last, ok, log = overview["last"], overview["ok"], overview["log"]
-        lines = [
-            t(
-                "sync.last",
-                at=str(last)[:16] if last else t("sync.never"),
-                state="" if ok is None else (t("dash.sync_ok") if ok else t("dash.sync_failed")),
-            ),
-            t("sync.pending", n=f"{overview['pending']:,}"),
-        ]
-        for k in STATUS_KEYS:
-            v = status.get(k)
-            if v not in (None, ""):
-                lines.append(f"{t('sync.k.' + k)}: {v}")
-        self.query_one("#sync-status", Static).update("\n".join(lines))
+    def show(self, overview: dict[str, Any]) -> None:
+        self.query_one("#sync-status", Static).update("\n".join(status_lines(overview)))
         rows = [
-            f"{str(r['started_at'])[:16]}  {r['mode']}  +{r['pushed']}/-{r['pulled']}  "
+            f"{_time(r['started_at'])}  {t('sync.mode.' + r['mode']) if has('sync.mode.' + r['mode']) else r['mode']}"
+            f"  +{r['pushed']}/-{r['pulled']}  "
             f"{t('dash.sync_ok') if r['ok'] else t('dash.sync_failed')}"
-            + (f"  {str(r['error'])[:40]}" if r.get("error") else "")
-            for r in log
+            + (f"  {in_language(str(r['error']))[:40]}" if r.get("error") else "")
+            for r in overview["log"]
         ]
         self.query_one("#sync-log", Static).update("\n".join(rows) or t("sync.no_log"))
         self.add_class("loaded")
@@ -154,6 +196,17 @@ class SyncScreen(MainScreen):
     def action_import_bundle(self) -> None:
         self._bundle_job("import")
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the bundle path cannot tell export from import: say which keys do."""
+        event.stop()
+        self.notify(t("sync.enter_hint", export=self._key("sync.export"), load=self._key("sync.import")))
+
+    def _key(self, binding_id: str) -> str:
+        from qi_station.services import keymap
+
+        key = self.station._keymap.get(binding_id, keymap.BY_ID[binding_id].key).split(",")[0]
+        return key.title()
+
     def _bundle_job(self, job: str) -> None:
         path = self.query_one("#bundle", Input).value.strip()
         if not path:
@@ -167,21 +220,25 @@ class SyncScreen(MainScreen):
     def run_job(self, db_path: Path, job: str, path: str) -> None:
         from qi_station.sync.station import bundles, client
 
-        def progress(*args: Any, **kw: Any) -> None:
-            text = " ".join(str(a) for a in args) + " ".join(f"{k}={v}" for k, v in kw.items())
-            self.post_message(JobProgress(text[:200]))
+        def progress(phase: str, done: Any = None, total: Any = None, *args: Any, **kw: Any) -> None:
+            label = t(f"sync.phase.{phase}") if has(f"sync.phase.{phase}") else str(phase)
+            count = "" if done is None else f" {done}" + (f"/{total}" if total else "")
+            self.post_message(JobProgress(f"{label}{count}"))
 
         try:
             if job == "sync":
-                result = client.run_sync(db_path, progress=progress)
+                r = client.run_sync(db_path, progress=progress)
+                done = t("sync.synced", pushed=r["pushed"], pulled=r["pulled"], pending=r["pending"])
             elif job == "export":
-                result = bundles.export_bundle(db_path, path)
+                r = bundles.export_bundle(db_path, path)
+                done = t("sync.exported", n=r["changes"], path=r["file"])
             else:
-                result = bundles.import_bundle(db_path, path)
+                r = bundles.import_bundle(db_path, path)
+                done = t("sync.imported", n=r["applied"]) if r["status"] == "imported" else t("sync.stale")
         except Exception as e:  # noqa: BLE001
-            self.post_message(JobDone(error_message(e), True))
+            self.post_message(JobDone(sync_error(e), True))
             return
-        self.post_message(JobDone(t("sync.done", result=str(result)[:200]), False))
+        self.post_message(JobDone(done, False))
 
     @on(JobProgress)
     def _progress(self, event: JobProgress) -> None:

@@ -57,15 +57,15 @@ def _day_bounds_utc(d: date) -> tuple[str, str]:
     return to_db(start), to_db(end)
 
 
-def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
+def table_exists(conn: sqlite3.Connection, name: str) -> bool:
     return (
         conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
         is not None
     )
 
 
-def _kv(conn: sqlite3.Connection, key: str) -> str | None:
-    if not _table_exists(conn, "kv"):
+def kv_value(conn: sqlite3.Connection, key: str) -> str | None:
+    if not table_exists(conn, "kv"):
         return None
     row = conn.execute("SELECT v FROM kv WHERE k=?", (key,)).fetchone()
     return None if row is None else str(row[0])
@@ -75,17 +75,17 @@ def sync_figures(conn: sqlite3.Connection) -> tuple[str | None, bool | None, int
     """(last sync time as stored, whether it succeeded, pending outbox rows)."""
     last: str | None = None
     ok: bool | None = None
-    if _table_exists(conn, "sync_log"):
+    if table_exists(conn, "sync_log"):
         row = conn.execute(
             "SELECT COALESCE(finished_at, started_at), ok FROM sync_log ORDER BY id DESC LIMIT 1"
         ).fetchone()
         if row is not None:
             last, ok = row[0], bool(row[1])
     if last is None:
-        last = _kv(conn, kvkeys.LAST_SUCCESS)
+        last = kv_value(conn, kvkeys.LAST_SUCCESS)
     pending = 0
-    if _table_exists(conn, "outbox"):
-        acked = _kv(conn, kvkeys.ACKED_OSEQ)
+    if table_exists(conn, "outbox"):
+        acked = kv_value(conn, kvkeys.ACKED_OSEQ)
         try:
             acked_n = int(acked) if acked is not None else 0
         except ValueError:
@@ -109,7 +109,7 @@ def compute(
     figs = DashboardFigures(today=today)
     conn = connect(db_path)
     try:
-        if not _table_exists(conn, "request"):
+        if not table_exists(conn, "request"):
             return figs
         a, b = _day_bounds_utc(today)
         figs.today_intake = conn.execute(
@@ -155,7 +155,7 @@ def is_empty(db_path: str | Path) -> bool:
     conn = connect(p)
     try:
         for table in ("request", "expert", "institution", "enterprise"):
-            if _table_exists(conn, table) and conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
+            if table_exists(conn, table) and conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
                 return False
         return True
     finally:

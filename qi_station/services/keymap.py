@@ -37,16 +37,23 @@ class Key:
 
 
 # One table for every binding in the app: the default keys live here, the screens take theirs by prefix.
+# A screen's Ctrl and Esc keys are ``priority``: they win over a focused widget's own use of the key
+# (an Input reads Ctrl+E as "end of line", Ctrl+X as "cut"), so every key in the footer works from
+# every field. Printable keys (o, [, a ...) are never priority: an Input types them, and Textual hides
+# them from the footer while a text field has the focus. The F-keys stay out of the footer (it must
+# fit 80 columns); F1 help and the command palette list them. Never a key a terminal cannot send apart
+# from another (Ctrl+I is Tab, Ctrl+M is Enter, Ctrl+H is Backspace, Ctrl+[ is Esc): see TERMINAL_ALIASES.
 KEYS: tuple[Key, ...] = (
     Key("app.help", "f1", "help", "key.help", show=False, priority=True),  # the title bar shows F1 and Ctrl+Q
-    Key("app.dashboard", "f2", "goto('dashboard')", "key.dashboard", priority=True),
-    Key("app.ledger", "f3", "goto('ledger')", "key.ledger", priority=True),
-    Key("app.new_request", "f4", "new_request", "key.new_request", priority=True),
-    Key("app.libraries", "f5", "goto('libraries')", "key.libraries", priority=True),
-    Key("app.sync", "f6", "goto('sync')", "key.sync", priority=True),
-    Key("app.reports", "f7", "goto('reports')", "key.reports", priority=True),
+    Key("app.dashboard", "f2", "goto('dashboard')", "key.dashboard", show=False, priority=True),
+    Key("app.ledger", "f3", "goto('ledger')", "key.ledger", show=False, priority=True),
+    Key("app.new_request", "f4", "new_request", "key.new_request", show=False, priority=True),
+    Key("app.libraries", "f5", "goto('libraries')", "key.libraries", show=False, priority=True),
+    Key("app.sync", "f6", "goto('sync')", "key.sync", show=False, priority=True),
+    Key("app.reports", "f7", "goto('reports')", "key.reports", show=False, priority=True),
     Key("app.palette", "ctrl+p", "command_palette", "key.palette", show=False, priority=True),
     Key("app.quit", "ctrl+q", "quit", "key.quit", show=False, priority=True),  # in the title bar too
+    Key("main.back", "escape", "back", "key.back", priority=True),  # every main screen but the dashboard
     Key("dash.refresh", "r", "refresh", "key.refresh"),
     Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
     Key("dash.followup", "u", "show_followup", "key.show_followup"),
@@ -54,10 +61,10 @@ KEYS: tuple[Key, ...] = (
     # the table scrolls by itself (PgUp/PgDn/Home/End); these page keys stay for the help and the palette
     Key("ledger.prev_page", "[", "page(-1)", "key.prev_page", show=False),
     Key("ledger.next_page", "]", "page(1)", "key.next_page", show=False),
-    Key("ledger.sort", "ctrl+o", "sort", "key.sort"),
-    Key("ledger.search", "ctrl+f", "focus_search", "key.search"),
-    Key("ledger.save_filter", "ctrl+s", "save_filter", "key.save_filter"),
-    Key("ledger.clear", "ctrl+x", "clear_filters", "key.clear_filters"),
+    Key("ledger.sort", "ctrl+o", "sort", "key.sort", priority=True),
+    Key("ledger.search", "ctrl+f", "focus_search", "key.search", priority=True),
+    Key("ledger.save_filter", "ctrl+s", "save_filter", "key.save_filter", priority=True),
+    Key("ledger.clear", "ctrl+x", "clear_filters", "key.clear_filters", priority=True),
     Key("form.save", "ctrl+s", "save", "key.save", priority=True),
     Key("form.cancel", "escape", "cancel", "key.back"),
     Key("detail.accept", "a", "move('accepted')", "key.accept"),
@@ -71,20 +78,22 @@ KEYS: tuple[Key, ...] = (
     Key("detail.note", "n", "note", "key.note"),
     Key("detail.correct", "c", "correct", "key.correct"),
     Key("detail.back", "escape", "back", "key.back"),
-    Key("lib.next_kind", "ctrl+t", "next_kind", "key.next_kind"),
-    Key("lib.search", "ctrl+f", "focus_search", "key.search"),
-    Key("lib.refer", "ctrl+r", "refer", "key.refer_here"),
-    Key("sync.run", "ctrl+r", "run_sync", "key.run_sync"),
-    Key("sync.export", "ctrl+e", "export_bundle", "key.export_bundle"),
-    Key("sync.import", "ctrl+i", "import_bundle", "key.import_bundle"),
-    Key("sync.refresh", "ctrl+l", "refresh", "key.refresh"),
+    Key("lib.next_kind", "ctrl+t", "next_kind", "key.next_kind", priority=True),
+    Key("lib.search", "ctrl+f", "focus_search", "key.search", priority=True),
+    Key("lib.refer", "ctrl+r", "refer", "key.refer_here", priority=True),
+    Key("sync.run", "ctrl+r", "run_sync", "key.run_sync", priority=True),
+    Key("sync.export", "ctrl+e", "export_bundle", "key.export_bundle", priority=True),
+    Key("sync.import", "ctrl+o", "import_bundle", "key.import_bundle", priority=True),
+    Key("sync.refresh", "ctrl+l", "refresh", "key.refresh", priority=True),
     Key("reports.prev", "[", "month(-1)", "key.prev_month"),
     Key("reports.next", "]", "month(1)", "key.next_month"),
-    Key("reports.export", "ctrl+e", "export", "key.export"),
+    Key("reports.export", "ctrl+e", "export", "key.export", priority=True),
     Key("modal.ok", "ctrl+s", "ok", "key.confirm", priority=True),
     Key("modal.cancel", "escape", "cancel", "key.cancel"),
     Key("help.close", "escape", "close", "key.close_help"),
 )
+#: keys a terminal sends as the same bytes as another key: a binding on one of them can never fire
+TERMINAL_ALIASES = frozenset({"ctrl+i", "ctrl+m", "ctrl+h", "ctrl+j", "ctrl+left_square_bracket", "ctrl+["})
 BY_ID = {k.id: k for k in KEYS}
 
 

@@ -91,10 +91,12 @@ def _filters(
         params.append(f'"{parse_element(element)}"')
     if text and text.strip():
         t = text.strip()
-        where.append(
-            "(instr(r.title, ?) > 0 OR instr(r.number, ?) > 0 OR instr(e.name, ?) > 0 OR e.uscc = ?)"
-        )
+        match = "instr(r.title, ?) > 0 OR instr(r.number, ?) > 0 OR instr(e.name, ?) > 0 OR e.uscc = ?"
         params += [t, t.upper(), t, t.upper()]
+        if t.isascii() and t.isalpha():  # pinyin initials or full pinyin of the enterprise name (written
+            match += " OR instr(e.name_initials, ?) > 0 OR instr(e.name_py, ?) > 0"  # by db/searchtext)
+            params += [t.lower(), t.lower()]
+        where.append(f"({match})")
     if enterprise_id:
         where.append("r.enterprise_id = ?")
         params.append(enterprise_id)

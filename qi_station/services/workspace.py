@@ -29,10 +29,14 @@ def open_station(path: str | Path) -> bool:
 
 
 def sync_overview(path: str | Path) -> dict[str, Any]:
-    """The sync panel: ``last`` (time as stored), ``ok`` (did it succeed; None before any sync),
-    ``pending`` (outbox rows not yet acknowledged) and ``log`` (the newest sync_log rows)."""
+    """The sync screen's state of this station, read at once (no sync client needed): ``enrolled``
+    (``online`` / ``offline`` / ``offline-pending`` / None), ``hub`` (its address), ``station`` (the
+    enrolled code), ``last`` (time as stored), ``ok`` (did it succeed; None before any sync),
+    ``pending`` (outbox rows not yet acknowledged), ``last_error`` ({"at", "message"} or None),
+    ``conflicts`` (unresolved) and ``log`` (the newest sync_log rows)."""
+    from qi_station.db import kvkeys
     from qi_station.db.engine import connect
-    from qi_station.services.dashboard import sync_figures
+    from qi_station.services.dashboard import kv_value, sync_figures, table_exists
 
     conn = connect(path)
     try:
@@ -44,9 +48,34 @@ def sync_overview(path: str | Path) -> dict[str, Any]:
                 (SYNC_LOG_ROWS,),
             )
         ]
+        err = kv_value(conn, kvkeys.LAST_ERROR)
+        conflicts = (
+            conn.execute("SELECT COUNT(*) FROM sync_conflict WHERE resolved = 0").fetchone()[0]
+            if table_exists(conn, "sync_conflict")
+            else 0
+        )
+        return {
+            "enrolled": kv_value(conn, kvkeys.ENROLL_MODE),
+            "hub": kv_value(conn, kvkeys.HUB_URL),
+            "station": kv_value(conn, kvkeys.STATION_CODE),
+            "last": last,
+            "ok": ok,
+            "pending": pending,
+            "last_error": _stamped(err) if err else None,
+            "conflicts": int(conflicts),
+            "log": log,
+        }
     finally:
         conn.close()
-    return {"last": last, "ok": ok, "pending": pending, "log": log}
+
+
+def _stamped(text: str) -> dict[str, str | None]:
+    """``"{time as stored} {message}"`` (how the sync client keeps its last error) -> {"at", "message"}."""
+    at, _, message = text.partition(" ")
+    if at[:4].isdigit() and message[:2].isdigit():  # "YYYY-MM-DD HH:MM:SS.ffffff message"
+        time, _, rest = message.partition(" ")
+        return {"at": f"{at} {time}", "message": rest}
+    return {"at": None, "message": text}
 
 
 class SharedReader:
