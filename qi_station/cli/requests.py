@@ -45,10 +45,13 @@ def request_add(
     phone: str | None = typer.Option(None, "--phone"),
     promised: str | None = typer.Option(None, "--promised", help="YYYY-MM-DD (default from urgency)."),
     received_at: str | None = typer.Option(None, "--received-at", help="ISO-8601; no zone = Asia/Shanghai."),
+    renamed: bool = typer.Option(
+        False, "--renamed", help="The USCC is known under another name: record the rename 企业已改名."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Log a new enterprise request 需求登记."""
-    from qi_station.services import ledger
+    from qi_station.services import enterprises, ledger
 
     inp = ledger.RequestInput(
         enterprise=enterprise,
@@ -63,8 +66,14 @@ def request_add(
         phone=phone,
         promised=promised,
         received_at=received_at,
+        renamed=renamed,
     )
     db = station_db()
+    for near in enterprises.similar(db, enterprise, uscc):
+        sys.stderr.write(
+            f"warning: 名称相近的企业「{near['name']}」已登记 (信用代码 {near['uscc']}) / "
+            f"a similar name is registered under another USCC\n"
+        )
     r = ledger.create_request(db, inp)
     if as_json:
         from qi_station.services.queries import get_request
