@@ -202,7 +202,23 @@ class StationApp(App[None]):
         self.reader.close()
 
     # ---- navigation ----------------------------------------------------------------------------
+    def leave_then(self, go: Any) -> None:
+        """Run ``go`` (a move away from the pushed screens, or quit) unless a screen on the stack holds
+        unsaved input: that screen asks first (the request form: keep the draft / discard / keep
+        editing) and runs ``go`` after the answer."""
+        for scr in reversed(self.screen_stack):
+            ask = getattr(scr, "ask_before_leaving", None)
+            if ask is not None and ask(go):
+                return
+        go()
+
+    async def action_quit(self) -> None:
+        self.leave_then(self.exit)
+
     def action_goto(self, mode: str) -> None:
+        self.leave_then(lambda: self._goto(mode))
+
+    def _goto(self, mode: str) -> None:
         # leave pushed screens (form, detail) before switching the main screen
         while len(self.screen_stack) > 1 and not isinstance(self.screen, _main_screens()):
             self.pop_screen()

@@ -74,7 +74,12 @@ CASES = [
     ("enterprise", {"uscc": "91370100MA3C000000"}, "uscc", "uscc_checksum"),
     ("enterprise", {"name": BIG}, "name", "max_length"),
     ("enterprise", {"scale": "巨型"}, "scale", "choice"),
-    ("enterprise", {"former_names": '[{"name": "bell\\u0007", "until": "2026-01-01"}]'}, "former_names", "control_char"),
+    (
+        "enterprise",
+        {"former_names": '[{"name": "bell\\u0007", "until": "2026-01-01"}]'},
+        "former_names",
+        "control_char",
+    ),
     ("enterprise", {"former_names": '{"name": "x"}'}, "former_names", "json_array"),
     ("request_event", {"to_status": "pwned"}, "to_status", "choice"),
     ("request_event", {"actor": "x" * 51}, "actor", "max_length"),

@@ -8,14 +8,52 @@ from typing import Any
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
+class ChoiceMenu(ModalScreen[Any]):
+    """The options of a :class:`Choice` opened as a list: arrows move, Enter chooses, Esc keeps."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "back", show=False)]
+    DEFAULT_CSS = """
+    ChoiceMenu { align: center middle; }
+    ChoiceMenu OptionList { width: auto; min-width: 16; max-width: 40; height: auto; max-height: 12; }
+    """
+
+    def __init__(self, options: list[tuple[Any, str]], index: int) -> None:
+        super().__init__()
+        self.options, self.index = options, index
+
+    def compose(self) -> Any:
+        from textual.widgets import OptionList
+
+        yield OptionList(*[label for _v, label in self.options], id="choice-menu")
+
+    def on_mount(self) -> None:
+        from textual.widgets import OptionList
+
+        ol = self.query_one(OptionList)
+        ol.highlighted = self.index
+        ol.focus()
+
+    def on_option_list_option_selected(self, event: Any) -> None:
+        event.stop()
+        self.dismiss(self.options[event.option_index][0])
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
 class Choice(Static, can_focus=True):
-    """``< label >``: Left/Right (or Space/Enter/click) cycles through the options."""
+    """``< label >``: Left/Right (or Space/Enter/click) cycles through the options. With ``menu``
+    (a form field), only a deliberate choice changes it: Enter/Space/click opens the list of options
+    and Enter in the list chooses; arrows and Esc on the field itself change nothing (a burst of keys
+    from a scanner, a pasted ESC)."""
 
     BINDINGS = [
-        Binding("right,space,enter", "step(1)", "next", show=False),
+        Binding("space,enter", "open", "next", show=False),
+        Binding("right", "step(1)", "next", show=False),
         Binding("left", "step(-1)", "previous", show=False),
     ]
     DEFAULT_CSS = """
@@ -40,12 +78,14 @@ class Choice(Static, can_focus=True):
         value: Any = None,
         *,
         prefix: str = "",
+        menu: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self.options = options
         self.prefix = prefix
+        self.menu = menu
         self.set_reactive(Choice.index, self._index_of(value))
         self.update(self._text())
 
@@ -80,12 +120,22 @@ class Choice(Static, can_focus=True):
         self.value = current
 
     def action_step(self, delta: int) -> None:
-        if self.options:
+        if self.options and not self.menu:  # a menu field never changes on an arrow
             self.select(self.options[(self.index + delta) % len(self.options)][0])
+
+    def action_open(self) -> None:
+        if not self.menu:
+            self.action_step(1)
+        elif self.options:
+            self.app.push_screen(ChoiceMenu(self.options, self.index), self._chosen)
+
+    def _chosen(self, value: Any) -> None:
+        if value is not None and value != self.value:
+            self.select(value)
 
     def on_click(self) -> None:
         self.focus()
-        self.action_step(1)
+        self.action_open()
 
 
 class Chip(Static, can_focus=True):

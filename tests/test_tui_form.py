@@ -1,0 +1,167 @@
+"""The request form (issue 9): drafts, multi-line description, every error at once, fast input,
+renamed enterprises and near-duplicates. Pilot tests; each test gets its own copy of the fixture DB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import ENTERPRISES, FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_journeys import make_app, rows, settle
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+
+
+async def open_form(pilot: Any) -> Any:
+    from qi_station.screens.request_form import RequestFormScreen
+
+    await settle(pilot)
+    await pilot.press("f4")
+    await settle(pilot)
+    form = pilot.app.screen
+    assert isinstance(form, RequestFormScreen)
+    return form
+
+
+async def test_a_scanner_burst_lands_in_the_focused_fields(tmp_path: Path) -> None:
+    """Keys sent with no delay (a barcode/USCC scanner): the name, Tab, the USCC, Tab ... each land
+    in their own field although enterprise suggestions arrive mid-burst; arrows, Enter and a pasted
+    ESC in the burst never change 渠道 or 紧急程度."""
+    db = fixture_db(tmp_path)
+    name, code = ENTERPRISES[0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await pilot.press(*"烟台鲁星", "tab", *code, "tab")
+        await pilot.press("tab", "tab", "tab", "tab", "tab", "tab", "tab", "tab")  # past the elements
+        await settle(pilot)
+        assert form.query_one("#enterprise").value == "烟台鲁星"
+        assert form.query_one("#uscc").value == code
+        # the suggestions are showing when the scanner sends Tab, the USCC and Tab
+        form.query_one("#enterprise").value = ""
+        form.query_one("#uscc").value = ""
+        form.query_one("#enterprise").focus()
+        await pilot.press(*"ytl")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert not form.query_one("#ent-list").has_class("hidden")
+        await pilot.press("tab", *code)
+        await settle(pilot)
+        assert (form.query_one("#enterprise").value, form.query_one("#uscc").value) == ("ytl", code)
+        form.query_one("#title").focus()
+        await pilot.press(*"cmm", "tab", "tab", "right", "right", "left", "down", "tab", "right", "right")
+        await settle(pilot)
+        assert form.query_one("#title").value == "cmm"
+        assert form.query_one("#channel").value == "walk_in"
+        assert form.query_one("#urgency").value == "normal"
+        form.query_one("#channel").focus()
+        await pilot.press("escape", "right", "escape", "left")
+        await settle(pilot)
+        assert app.screen is form
+        assert form.query_one("#channel").value == "walk_in"
+        # a deliberate choice still works: open the list, move, choose
+        await pilot.press("enter", "down", "enter")
+        await settle(pilot)
+        assert app.screen is form
+        assert form.query_one("#channel").value != "walk_in"
+
+
+async def test_a_multi_line_paste_keeps_every_line(tmp_path: Path) -> None:
+    from textual import events
+
+    db = fixture_db(tmp_path)
+    name, code = ENTERPRISES[0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        form.query_one("#enterprise").value = name
+        form.query_one("#uscc").value = code
+        form.query_one("#el-metrology").checked = True
+        form.query_one("#title").value = "校准"
+        desc = form.query_one("#description")
+        desc.focus()
+        app.post_message(events.Paste("第一行: 三坐标\n第二行: 卡尺\n第三行: 千分尺"))
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is not form
+    assert rows(db, "SELECT description FROM request WHERE title = '校准'") == [
+        ("第一行: 三坐标\n第二行: 卡尺\n第三行: 千分尺",)
+    ]
+
+
+async def test_every_error_at_once_first_field_focused(tmp_path: Path) -> None:
+    db = fixture_db(tmp_path)
+    before = rows(db, "SELECT count(*) FROM request")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        form.query_one("#uscc").value = "91370600MA3C000010"  # bad check character
+        form.query_one("#phone").value = "12"
+        form.query_one("#title").focus()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        shown = {
+            slot: str(form.query_one(f"#err-{slot}").render())
+            for slot in ("enterprise", "uscc", "elements", "title", "contact")
+            if not form.query_one(f"#err-{slot}").has_class("hidden")
+        }
+        assert set(shown) == {"enterprise", "uscc", "elements", "title", "contact"}, shown
+        assert "校验码" in shown["uscc"] and "电话" in shown["contact"]
+        assert app.focused is form.query_one("#enterprise")  # the top bad field
+        assert "5 处错误" in str(form.query_one("#form-error").render())
+    assert rows(db, "SELECT count(*) FROM request") == before
+
+
+async def test_a_known_uscc_under_another_name_asks_about_a_rename(tmp_path: Path) -> None:
+    """Issue 9 item 7: no "库中无此企业" for a known USCC; Ctrl+S asks whether the enterprise was renamed;
+    "renamed" records the new name and keeps the old one; the typed contact is recorded."""
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    db = fixture_db(tmp_path)
+    old, code = ENTERPRISES[0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await pilot.press(*"烟台新星精工", "tab", *code)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        hint = str(form.query_one("#ent-hint").render())
+        assert old in hint and "已登记" in hint
+        assert "库中无此企业" not in str(form.query_one("#err-enterprise").render())
+        form.query_one("#el-metrology").checked = True
+        form.query_one("#title").value = "改名后首次校准"
+        form.query_one("#contact").value = "赵六"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        await pilot.click("#ans-renamed")
+        await settle(pilot)
+        assert not isinstance(app.screen, ChoicesDialog) and app.screen is not form
+    got = rows(db, "SELECT name, former_names, contact_name FROM enterprise WHERE uscc = ?", code)
+    assert got[0][0] == "烟台新星精工" and old in got[0][1] and got[0][2] == "赵六"
+    assert rows(db, "SELECT count(*) FROM request WHERE title = '改名后首次校准'") == [(1,)]
+
+
+async def test_a_similar_name_under_another_uscc_is_pointed_out(tmp_path: Path) -> None:
+    from test_tui_helpers import uscc
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        form.query_one("#enterprise").value = "烟台鲁星精密机械公司"
+        form.query_one("#uscc").value = uscc("91370600MA3C00009")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        hint = str(form.query_one("#ent-hint").render())
+        assert "名称相近" in hint and ENTERPRISES[0][0] in hint
