@@ -165,3 +165,164 @@ async def test_a_similar_name_under_another_uscc_is_pointed_out(tmp_path: Path) 
         await settle(pilot)
         hint = str(form.query_one("#ent-hint").render())
         assert "名称相近" in hint and ENTERPRISES[0][0] in hint
+
+
+def draft_count(db: Path) -> int:
+    return int(rows(db, "SELECT count(*) FROM request_draft")[0][0])
+
+
+async def type_a_request(pilot: Any, form: Any) -> None:
+    from qi_station.screens.request_form import DRAFT_DEBOUNCE
+
+    name, code = ENTERPRISES[1]
+    form.query_one("#enterprise").focus()
+    await pilot.press(*"济南华泰", "tab", *code)
+    form.query_one("#title").focus()
+    await pilot.press(*"draft")
+    await pilot.pause(DRAFT_DEBOUNCE + 0.2)  # the typing pause that saves the draft
+    await settle(pilot)
+
+
+async def test_an_unsaved_form_asks_before_it_is_left_and_its_draft_comes_back(tmp_path: Path) -> None:
+    from qi_station.screens.form_dialogs import ChoicesDialog
+    from qi_station.screens.request_form import RequestFormScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await type_a_request(pilot, form)
+        assert draft_count(db) == 1  # saved as typed, before any question
+        for key in ("escape", "f3", "f7", "ctrl+q"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, ChoicesDialog), key
+            await pilot.press("escape")  # 继续编辑
+            await settle(pilot)
+            assert app.screen is form, key
+        assert form.query_one("#title").value == "draft"
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        await pilot.click("#ans-keep")  # 保存草稿, then quit
+        await settle(pilot)
+    assert draft_count(db) == 1
+
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        assert "有未保存的草稿" in " ".join(str(w.render()) for w in app.screen.query("Static"))
+        await pilot.click("#ans-restore")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, RequestFormScreen)
+        assert (form.query_one("#enterprise").value, form.query_one("#title").value) == ("济南华泰", "draft")
+        assert form.query_one("#uscc").value == ENTERPRISES[1][1]
+        form.query_one("#enterprise").value = ENTERPRISES[1][0]
+        form.query_one("#el-standards").checked = True
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, RequestFormScreen)
+    assert draft_count(db) == 0  # saved: the draft is gone
+    assert rows(db, "SELECT count(*) FROM request WHERE title = 'draft'") == [(1,)]
+
+
+async def test_discarding_deletes_the_draft(tmp_path: Path) -> None:
+    from qi_station.screens.form_dialogs import ChoicesDialog
+    from qi_station.screens.request_form import RequestFormScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await type_a_request(pilot, form)
+        assert draft_count(db) == 1
+        await pilot.press("f3")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        await pilot.click("#ans-discard")
+        await settle(pilot)
+        assert not any(isinstance(s, RequestFormScreen) for s in app.screen_stack)
+    assert draft_count(db) == 0
+
+
+KILLED_APP = r"""
+import asyncio, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_tui_helpers import ENTERPRISES
+
+async def main():
+    from qi_station.app import StationApp
+    app = StationApp(Path(sys.argv[1]), lang="zh", config={}, offer_demo=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.press("f4")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.press(*"济南华泰", "tab", *ENTERPRISES[1][1])
+        app.screen.query_one("#title").focus()
+        await pilot.press(*"killed")
+        print("typed", flush=True)
+        while True:  # the operator walks away; the process is killed
+            await asyncio.sleep(1)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_draft_survives_a_kill(tmp_path: Path) -> None:
+    """The TUI in another process is SIGKILLed once its draft row is committed (observed in the
+    database); the next form offers it back with everything typed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    db = fixture_db(tmp_path)
+    script = tmp_path / "app.py"
+    script.write_text(KILLED_APP, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.Popen(
+        [sys.executable, str(script), str(db), str(Path(__file__).parent)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        got: list[tuple[Any, ...]] = []
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                got = rows(db, "SELECT data FROM request_draft WHERE data LIKE '%killed%'")
+            except Exception:  # noqa: BLE001 - the table is being written: look again
+                got = []
+            if got:
+                break
+            time.sleep(0.05)
+        assert got, (p.poll(), p.stderr.read().decode() if p.poll() is not None and p.stderr else "")
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        await pilot.click("#ans-restore")
+        await settle(pilot)
+        form = app.screen
+        assert form.query_one("#title").value == "killed"
+        assert form.query_one("#uscc").value == ENTERPRISES[1][1]
+        assert form.query_one("#enterprise").value == "济南华泰"
