@@ -326,3 +326,22 @@ async def test_a_draft_survives_a_kill(tmp_path: Path) -> None:
         assert form.query_one("#title").value == "killed"
         assert form.query_one("#uscc").value == ENTERPRISES[1][1]
         assert form.query_one("#enterprise").value == "济南华泰"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_no_element_label_is_cut_while_suggestions_show(tmp_path: Path, lang: str) -> None:
+    """Issue 9 item 13: at 80x24 the suggestions make the form scroll; every element keeps its label."""
+    from rich.cells import cell_len
+
+    from qi_station.screens.widgets import Chip
+
+    db = fixture_db(tmp_path)
+    app = make_app(db, lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await pilot.press(*"公司")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert not form.query_one("#ent-list").has_class("hidden")
+        for chip in form.query(Chip):
+            assert chip.region.width >= cell_len(chip._text()), (chip.id, chip.region)

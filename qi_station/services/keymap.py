@@ -60,7 +60,7 @@ KEYS: tuple[Key, ...] = (
     Key("ledger.clear", "ctrl+x", "clear_filters", "key.clear_filters"),
     Key("form.save", "ctrl+s", "save", "key.save", priority=True),
     Key("form.cancel", "escape", "cancel", "key.back"),
-    Key("form.enterprise", "ctrl+e", "open_enterprise", "key.enterprise"),
+    Key("form.enterprise", "f8", "open_enterprise", "key.enterprise"),
     Key("detail.accept", "a", "move('accepted')", "key.accept"),
     Key("detail.start", "s", "move('in_progress')", "key.start"),
     Key("detail.wait", "w", "move('waiting')", "key.wait"),
