@@ -172,7 +172,7 @@ def draft_count(db: Path) -> int:
 
 
 async def type_a_request(pilot: Any, form: Any) -> None:
-    from qi_station.screens.request_form import DRAFT_DEBOUNCE
+    from qi_station.screens.form_drafts import DRAFT_DEBOUNCE
 
     name, code = ENTERPRISES[1]
     form.query_one("#enterprise").focus()

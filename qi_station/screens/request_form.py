@@ -11,8 +11,6 @@ form (Esc, an F-key, Ctrl+Q) asks first (:mod:`qi_station.screens.form_dialogs`)
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,11 +25,11 @@ from textual.widgets.option_list import Option
 
 from qi_station.core import domain
 from qi_station.core.errors import ValidationError, every_error
-from qi_station.core.ids import uuid7
 from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
-from qi_station.screens.base import StationScreen, error_message, title_line
+from qi_station.screens.base import error_message, title_line
 from qi_station.screens.bindings import bindings
-from qi_station.screens.form_dialogs import leave_dialog, rename_dialog, restore_dialog
+from qi_station.screens.form_dialogs import rename_dialog
+from qi_station.screens.form_drafts import DraftedForm
 from qi_station.screens.widgets import Chip, Choice
 
 # ValidationError.field -> the widget whose error slot shows it
@@ -57,7 +55,6 @@ SLOTS = ("enterprise", "uscc", "elements", "title", "description", "channel", "r
 # widgets that share a row share that row's error slot
 ROW_OF = {"urgency": "channel", "promised": "received_at", "phone": "contact"}
 LOOKUP_DEBOUNCE = 0.15
-DRAFT_DEBOUNCE = 0.4  # a pause in typing saves the draft
 
 
 class EnterprisesFound(Message):
@@ -87,13 +84,7 @@ class NamesChecked(Message):
         self.uscc, self.known, self.similar = uscc, known, similar
 
 
-class DraftFound(Message):
-    def __init__(self, draft: dict[str, Any]) -> None:
-        super().__init__()
-        self.draft = draft
-
-
-class RequestFormScreen(StationScreen):
+class RequestFormScreen(DraftedForm):
     CSS_PATH = "request_form.tcss"
     BINDINGS = bindings("form")
 
@@ -102,20 +93,10 @@ class RequestFormScreen(StationScreen):
         self._lookup_timer: Timer | None = None
         self._promised_auto = ""
         self._enterprises: list[dict[str, Any]] = []
-        self._filling = False
-        self.saving = False
         self._submitted: dict[str, Any] = {}
         self._names_timer: Timer | None = None
         self._known: dict[str, Any] | None = None  # the enterprise holding the typed USCC
-        self._similar: list[dict[str, Any]] = []
         self._renamed = False  # the operator confirmed the rename of the known enterprise
-        # drafts: one id per form; the lock orders a late draft save against the delete after a save
-        self.draft_id = uuid7()
-        self._draft_timer: Timer | None = None
-        self._draft_lock = threading.Lock()
-        self._draft_closed = False
-        self._defaults: dict[str, Any] = {}
-        self._asking = False
 
     def compose(self) -> ComposeResult:
         yield Static(title_line(t("screen.new_request")), id="titlebar", markup=False)
@@ -176,9 +157,8 @@ class RequestFormScreen(StationScreen):
         now = local(env_now())
         self.query_one("#received_at", Input).value = now.strftime("%Y-%m-%d %H:%M")
         self._set_promised_default()
-        self._defaults = self.collect()
         self.query_one("#enterprise", Input).focus()
-        self.find_draft(self.station.db_path)
+        self.start_drafts()
 
     # ---- defaults & live checks ---------------------------------------------------------------
     def _received_date(self) -> Any:
@@ -299,7 +279,7 @@ class RequestFormScreen(StationScreen):
 
         if event.uscc != self.query_one("#uscc", Input).value.strip().upper():
             return  # a late answer for a USCC no longer typed
-        self._known, self._similar = event.known, event.similar
+        self._known = event.known
         name = self.query_one("#enterprise", Input).value
         lines = []
         if event.known and name_key(event.known["name"]) != name_key(name):
@@ -434,8 +414,7 @@ class RequestFormScreen(StationScreen):
         if self.saving:
             return
         self.saving = True
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
+        self.stop_draft_timer()
         self._clear_errors()
         status = self.query_one("#form-error", Static)
         status.update(t("msg.saving"))
@@ -445,7 +424,7 @@ class RequestFormScreen(StationScreen):
 
     @work(thread=True, exclusive=True, group="save")
     def save(self, db_path: Path, data: dict[str, Any]) -> None:
-        from qi_station.services import drafts, enterprises
+        from qi_station.services import enterprises
         from qi_station.services.ledger import RequestInput, create_request
 
         try:
@@ -456,12 +435,7 @@ class RequestFormScreen(StationScreen):
                 known = enterprises.by_uscc(db_path, data["uscc"])
             self.post_message(SaveFailed(e, known))
             return
-        with self._draft_lock:  # saved: the draft goes, and no late draft save brings it back
-            self._draft_closed = True
-            try:
-                drafts.delete_draft(db_path, self.draft_id)
-            except Exception:  # noqa: BLE001 - the request is saved; a stale draft is only offered again
-                pass
+        self.close_draft(db_path)
         self.post_message(RequestSaved(row))
 
     @on(SaveFailed)
@@ -512,132 +486,17 @@ class RequestFormScreen(StationScreen):
         self.dismiss(None)
         self.station.open_request(row["id"])
 
-    # ---- drafts: kept as the operator types, offered back, asked about before leaving --------------
-    def touch(self) -> None:
-        """Something was typed: save the draft when the typing pauses."""
-        if self._filling or self._draft_closed or not self._defaults:
-            return
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        self._draft_timer = self.set_timer(DRAFT_DEBOUNCE, self._save_draft_now)
-
-    def _save_draft_now(self) -> None:
-        from qi_station.services.drafts import has_input
-
-        data = self.collect()
-        if has_input(data, self._defaults):
-            self.keep_draft(self.station.db_path, data)
-
-    @work(thread=True, exclusive=True, group="draft")
-    def keep_draft(self, db_path: Path, data: dict[str, Any]) -> None:
-        from qi_station.services.drafts import save_draft
-        from qi_station.services.ledger import current_operator
-
-        with self._draft_lock:
-            if self._draft_closed:
-                return
-            try:
-                save_draft(db_path, self.draft_id, data, current_operator())
-            except Exception:  # noqa: BLE001 - a draft is a safety net; the form itself is not affected
-                return
-
-    @work(thread=True, exclusive=True, group="find-draft")
-    def find_draft(self, db_path: Path) -> None:
-        from qi_station.services.drafts import latest_draft
-
-        try:
-            draft = latest_draft(db_path)
-        except Exception:  # noqa: BLE001 - no draft to offer
-            return
-        if draft is not None:
-            self.post_message(DraftFound(draft))
-
-    @on(DraftFound)
-    def _offer_draft(self, event: DraftFound) -> None:
-        from qi_station.core.clock import iso_local
-
-        d = event.draft
-        data = d["data"]
-        summary = "  ".join(x for x in (data.get("enterprise"), data.get("title")) if x)
-        when = str(iso_local(d["updated_at"]) or "")[:16].replace("T", " ")
-
-        def answer(choice: str | None) -> None:
-            if choice == "restore":
-                self.restore(d["id"], data)
-            elif choice == "discard":
-                self._in_thread(lambda: _delete_draft(self.station.db_path, d["id"]))
-
-        self.app.push_screen(restore_dialog(when, summary), answer)
-
-    def restore(self, draft_id: str, data: dict[str, Any]) -> None:
-        """Fill the form from a draft; later typing updates that same draft."""
-        self.draft_id = draft_id
-        self._filling = True
-        try:
-            for wid in ("enterprise", "uscc", "title", "received_at", "promised", "contact", "phone"):
-                self.query_one(f"#{wid}", Input).value = str(data.get(wid) or "")
-            self.query_one("#description", TextArea).load_text(str(data.get("description") or ""))
-            for chip in self.query(Chip):
-                chip.set_quietly(chip.value in (data.get("elements") or []))
-            self.query_one("#channel", Choice).value = data.get("channel") or "walk_in"
-            self.query_one("#urgency", Choice).value = data.get("urgency") or "normal"
-        finally:
-            self._filling = False
+    def fill(self, data: dict[str, Any]) -> None:
+        """Put a draft's fields back into the form."""
+        for wid in ("enterprise", "uscc", "title", "received_at", "promised", "contact", "phone"):
+            self.query_one(f"#{wid}", Input).value = str(data.get(wid) or "")
+        self.query_one("#description", TextArea).load_text(str(data.get("description") or ""))
+        for chip in self.query(Chip):
+            chip.set_quietly(chip.value in (data.get("elements") or []))
+        self.query_one("#channel", Choice).value = data.get("channel") or "walk_in"
+        self.query_one("#urgency", Choice).value = data.get("urgency") or "normal"
         self.query_one("#ent-list").add_class("hidden")
-        self.notify(t("form.draft_restored"))
-
-    def _in_thread(self, job: Callable[[], None], then: Callable[[], None] | None = None) -> None:
-        """Run ``job`` in an app-level thread worker (it outlives this screen), then ``then`` on the UI
-        thread."""
-
-        def run() -> None:
-            try:
-                job()
-            finally:
-                if then is not None:
-                    self.app.call_from_thread(then)
-
-        self.app.run_worker(run, thread=True, group="form-draft")
-
-    def ask_before_leaving(self, go: Callable[[], None]) -> bool:
-        """Called before the form is left (Esc, an F-key, Ctrl+Q). An unsaved form asks 保存草稿 / 放弃 /
-        继续编辑 and returns True (``go`` runs after the answer); nothing typed: False (leave at once)."""
-        from qi_station.services.drafts import has_input
-
-        if self._asking:
-            return True
-        if self.saving or self._draft_closed or not has_input(self.collect(), self._defaults):
-            return False
-        self._asking = True
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        data, db = self.collect(), self.station.db_path
-
-        def answer(choice: str | None) -> None:
-            self._asking = False
-            if choice == "keep":
-                self._draft_closed = True
-                self._in_thread(lambda: _save_draft(db, self.draft_id, data), go)
-            elif choice == "discard":
-                self._draft_closed = True
-                self._in_thread(lambda: _delete_draft(db, self.draft_id), go)
-
-        self.app.push_screen(leave_dialog(), answer)
-        return True
 
     def action_cancel(self) -> None:
         if not self.ask_before_leaving(lambda: self.dismiss(None)):
             self.dismiss(None)
-
-
-def _save_draft(db: Path, draft_id: str, data: dict[str, Any]) -> None:
-    from qi_station.services.drafts import save_draft
-    from qi_station.services.ledger import current_operator
-
-    save_draft(db, draft_id, data, current_operator())
-
-
-def _delete_draft(db: Path, draft_id: str) -> None:
-    from qi_station.services.drafts import delete_draft
-
-    delete_draft(db, draft_id)
