@@ -345,3 +345,43 @@ async def test_no_element_label_is_cut_while_suggestions_show(tmp_path: Path, la
         assert not form.query_one("#ent-list").has_class("hidden")
         for chip in form.query(Chip):
             assert chip.region.width >= cell_len(chip._text()), (chip.id, chip.region)
+
+
+async def test_the_enterprise_screen_from_the_detail_and_from_the_form(tmp_path: Path) -> None:
+    from qi_station.screens.enterprise import EnterpriseScreen
+    from qi_station.screens.request_detail import RequestDetailScreen
+    from qi_station.services.ledger import RequestInput, create_request
+
+    db = fixture_db(tmp_path)
+    old, code = ENTERPRISES[0]
+    create_request(
+        db, RequestInput("烟台鲁星新名", code, ["metrology"], "改名后", contact="钱七", renamed=True)
+    )
+    rid = rows(db, "SELECT id FROM request WHERE number = 'QI0001-202603-0001'")[0][0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        assert isinstance(app.screen, RequestDetailScreen)
+        await pilot.press("e")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, EnterpriseScreen)
+        head = str(scr.query_one("#ent-head").render())
+        assert "烟台鲁星新名" in head and old in head and "钱七" in head
+        assert scr.query_one("#ent-requests").row_count == 3
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RequestDetailScreen)
+
+        form = await open_form(pilot)
+        await pilot.press("f8")  # nothing typed yet: a message, no screen
+        await settle(pilot)
+        assert app.screen is form
+        form.query_one("#uscc").value = code
+        await pilot.pause(0.3)
+        await settle(pilot)
+        await pilot.press("f8")
+        await settle(pilot)
+        assert isinstance(app.screen, EnterpriseScreen)

@@ -27,9 +27,11 @@ class EnterpriseLoaded(Message):
         requests: list[dict[str, Any]],
         referrals: list[dict[str, Any]],
         error: str = "",
+        gen: int = 0,
     ) -> None:
         super().__init__()
         self.ent, self.requests, self.referrals, self.error = ent, requests, referrals, error
+        self.gen = gen  # the load it answers: an answer to an older reload is dropped
 
 
 def _day(v: Any) -> str:
@@ -48,6 +50,7 @@ class EnterpriseScreen(StationScreen):
         self.ent: dict[str, Any] | None = None
         self.requests: list[dict[str, Any]] = []
         self.referrals: list[dict[str, Any]] = []
+        self._gen = 0
 
     def compose(self) -> ComposeResult:
         yield Static(title_line(t("screen.enterprise")), id="titlebar", markup=False)
@@ -64,12 +67,13 @@ class EnterpriseScreen(StationScreen):
         self.refresh_data()
 
     def refresh_data(self) -> None:
+        self._gen += 1
         self.requests, self.referrals = [], []
         self.query_one("#ent-requests", DataTable).clear()
-        self.load(self.station.db_path, self.key, 0, 0)
+        self.load(self.station.db_path, self.key, 0, 0, self._gen)
 
     @work(thread=True, exclusive=True, group="enterprise")
-    def load(self, db_path: Path, key: str, req_offset: int, ref_offset: int) -> None:
+    def load(self, db_path: Path, key: str, req_offset: int, ref_offset: int, gen: int) -> None:
         from qi_station.services import enterprises
 
         try:
@@ -77,12 +81,14 @@ class EnterpriseScreen(StationScreen):
             reqs = enterprises.requests_of(db_path, ent["id"], offset=req_offset, limit=PAGE)
             refs = enterprises.referrals_of(db_path, ent["id"], offset=ref_offset, limit=PAGE)
         except Exception as e:  # noqa: BLE001 - shown on the screen
-            self.post_message(EnterpriseLoaded(None, [], [], error_message(e)))
+            self.post_message(EnterpriseLoaded(None, [], [], error_message(e), gen))
             return
-        self.post_message(EnterpriseLoaded(ent, reqs, refs))
+        self.post_message(EnterpriseLoaded(ent, reqs, refs, gen=gen))
 
     @on(EnterpriseLoaded)
     def _loaded(self, event: EnterpriseLoaded) -> None:
+        if event.gen != self._gen:
+            return
         head = self.query_one("#ent-head", Static)
         if event.ent is None:
             head.update(event.error)
@@ -95,12 +101,15 @@ class EnterpriseScreen(StationScreen):
         lines += ["", t("ent.contacts")]
         lines += [f"  {c['name'] or ''}  {c['phone'] or ''}" for c in e["contacts"]] or [f"  {t('ent.none')}"]
         head.update("\n".join(lines))
-        self.requests += event.requests
-        self.referrals += event.referrals
+        have = {r["id"] for r in self.requests}
+        fresh = [r for r in event.requests if r["id"] not in have]  # "]" twice: one page once
+        self.requests += fresh
+        seen = {f["id"] for f in self.referrals}
+        self.referrals += [f for f in event.referrals if f["id"] not in seen]
         more = f"   {t('ent.more')}" if len(self.requests) < e["requests"] else ""
         self.query_one("#ent-requests-title", Static).update(t("ent.requests", n=e["requests"]) + more)
         table = self.query_one("#ent-requests", DataTable)
-        for r in event.requests:
+        for r in fresh:
             table.add_row(
                 r["number"], _day(r["received_at"]), status_name(r["status"]), r["title"], key=r["id"]
             )
@@ -116,7 +125,7 @@ class EnterpriseScreen(StationScreen):
         if self.ent is None:
             return
         if len(self.requests) < self.ent["requests"] or len(self.referrals) < self.ent["referrals"]:
-            self.load(self.station.db_path, self.key, len(self.requests), len(self.referrals))
+            self.load(self.station.db_path, self.key, len(self.requests), len(self.referrals), self._gen)
 
     def action_back(self) -> None:
         self.dismiss(None)
