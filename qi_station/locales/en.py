@@ -155,7 +155,7 @@ MESSAGES: dict[str, str] = {
     "ledger.empty": "No requests match",
     "ledger.sort": "Sort: {sort}",
     "ledger.save_title": "Save the current filter",
-    "form.hint": "Ctrl+S save   Esc back   Tab next field   Space ticks an element",
+    "form.hint": "Ctrl+S save  Esc back  Tab next field  Space ticks an element  F8 enterprise",
     "form.uscc_count": "{n}/18 characters",
     "form.uscc_bad": "invalid code",
     "form.uscc_ok": "valid, registered in {region}",

@@ -163,7 +163,7 @@ MESSAGES: dict[str, str] = {
     "ledger.sort": "排序: {sort}",
     "ledger.save_title": "保存当前筛选",
     # form
-    "form.hint": "Ctrl+S 保存   Esc 返回   Tab 下一项   空格 勾选要素",
+    "form.hint": "Ctrl+S 保存   Esc 返回   Tab 下一项   空格 勾选要素   F8 查看企业",
     "form.uscc_count": "已输入 {n}/18 位",
     "form.uscc_bad": "代码有误",
     "form.uscc_ok": "代码有效  登记地 {region}",

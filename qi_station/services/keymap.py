@@ -60,7 +60,7 @@ KEYS: tuple[Key, ...] = (
     Key("ledger.clear", "ctrl+x", "clear_filters", "key.clear_filters"),
     Key("form.save", "ctrl+s", "save", "key.save", priority=True),
     Key("form.cancel", "escape", "cancel", "key.back"),
-    Key("form.enterprise", "f8", "open_enterprise", "key.enterprise"),
+    Key("form.enterprise", "f8", "open_enterprise", "key.enterprise", show=False),  # in the form's hint line
     Key("detail.accept", "a", "move('accepted')", "key.accept"),
     Key("detail.start", "s", "move('in_progress')", "key.start"),
     Key("detail.wait", "w", "move('waiting')", "key.wait"),
@@ -71,7 +71,7 @@ KEYS: tuple[Key, ...] = (
     Key("detail.refer", "r", "refer", "key.refer"),
     Key("detail.note", "n", "note", "key.note"),
     Key("detail.back", "escape", "back", "key.back"),
-    Key("detail.enterprise", "e", "open_enterprise", "key.enterprise"),
+    Key("detail.enterprise", "e", "open_enterprise", "key.enterprise", show=False),  # F1 lists it
     Key("ent.more", "]", "more", "key.more_rows"),
     Key("ent.back", "escape", "back", "key.back"),
     Key("lib.next_kind", "ctrl+t", "next_kind", "key.next_kind"),
