@@ -385,3 +385,29 @@ async def test_the_enterprise_screen_from_the_detail_and_from_the_form(tmp_path:
         await pilot.press("f8")
         await settle(pilot)
         assert isinstance(app.screen, EnterpriseScreen)
+
+
+async def test_a_too_long_multi_line_description_names_the_field_and_the_limit(tmp_path: Path) -> None:
+    from textual import events
+
+    db = fixture_db(tmp_path)
+    name, code = ENTERPRISES[0]
+    before = rows(db, "SELECT count(*) FROM request")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        form.query_one("#enterprise").value = name
+        form.query_one("#uscc").value = code
+        form.query_one("#el-metrology").checked = True
+        form.query_one("#title").value = "校准"
+        form.query_one("#description").focus()
+        app.post_message(events.Paste("一行\n" * 1500))
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert "4000" in str(form.query_one("#err-description").render())
+        assert "需求描述" in str(form.query_one("#form-error").render())
+        assert app.focused is form.query_one("#description")
+        assert form.query_one("#description").text.count("\n") == 1500  # the input stays
+    assert rows(db, "SELECT count(*) FROM request") == before
