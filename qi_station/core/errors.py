@@ -38,9 +38,6 @@ class ValidationErrors(ValidationError):
     def __str__(self) -> str:
         return "\n".join(f"{e.field}: {e.message}" for e in self.errors)
 
-    def to_dict(self) -> dict[str, str]:
-        return {**super().to_dict(), "count": str(len(self.errors))}
-
 
 def every_error(e: ValidationError) -> list[ValidationError]:
     """The errors one refused input carries (one, or each of a :class:`ValidationErrors`)."""

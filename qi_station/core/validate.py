@@ -56,10 +56,6 @@ class Checks:
             self.errors.append(e)
         return None
 
-    def failed(self, *fields: str) -> bool:
-        """Did any of these fields already fail (a later rule that needs them is skipped)?"""
-        return any(e.field in fields for e in self.errors)
-
     def done(self) -> None:
         if self.errors:
             raise ValidationErrors(self.errors)
