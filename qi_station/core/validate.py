@@ -225,7 +225,8 @@ def name_key(name: str | None) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or "")).lower()
 
 
-def _name_core(name: str | None) -> str:
+def name_core(name: str | None) -> str:
+    """The distinctive part of a name: its key without the legal-form ending (有限公司, 集团 …)."""
     k = name_key(name)
     for suffix in _NAME_SUFFIXES:
         if k.endswith(suffix) and len(k) > len(suffix):
@@ -238,7 +239,7 @@ def similar_name(a: str | None, b: str | None) -> bool:
     near-duplicate registered under another USCC before a save."""
     from difflib import SequenceMatcher
 
-    ca, cb = _name_core(a), _name_core(b)
+    ca, cb = name_core(a), name_core(b)
     if not ca or not cb:
         return False
     if ca == cb or (min(len(ca), len(cb)) >= 4 and (ca in cb or cb in ca)):

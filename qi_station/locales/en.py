@@ -171,7 +171,7 @@ MESSAGES: dict[str, str] = {
     "form.draft_restored": "Draft restored",
     "form.rename_title": "Was the enterprise renamed?",
     "form.rename_question": 'USCC {uscc} is registered as "{old}"; you typed "{new}".',
-    "form.no_enterprise": "Type a valid USCC or pick an enterprise first",
+    "form.no_enterprise": "Not in the library yet: type a registered USCC or pick an enterprise",
     "btn.keep_draft": "Keep draft",
     "btn.discard": "Discard",
     "btn.keep_editing": "Keep editing",

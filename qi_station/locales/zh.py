@@ -179,7 +179,7 @@ MESSAGES: dict[str, str] = {
     "form.draft_restored": "已恢复草稿",
     "form.rename_title": "企业改名了吗？",
     "form.rename_question": "信用代码 {uscc} 已登记为「{old}」，现填写「{new}」。",
-    "form.no_enterprise": "请先填写有效的信用代码或选择企业",
+    "form.no_enterprise": "库中还没有这家企业: 请先填写已登记的信用代码或选择企业",
     "btn.keep_draft": "保存草稿",
     "btn.discard": "放弃",
     "btn.keep_editing": "继续编辑",

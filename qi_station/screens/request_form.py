@@ -343,17 +343,13 @@ class RequestFormScreen(DraftedForm):
         self.query_one("#el-standards", Chip).focus()
 
     def action_open_enterprise(self) -> None:
-        from qi_station.core.validate import validate_uscc
-
-        key = self._known["id"] if self._known else self.query_one("#uscc", Input).value
-        try:
-            key = self._known["id"] if self._known else validate_uscc(key)
-        except ValidationError:
+        """F8: the page of the enterprise holding the typed USCC (a new one has no page yet)."""
+        if self._known is None:
             self.notify(t("form.no_enterprise"), severity="warning")
             return
         from qi_station.screens.enterprise import EnterpriseScreen
 
-        self.app.push_screen(EnterpriseScreen(key))
+        self.app.push_screen(EnterpriseScreen(self._known["id"]))
 
     # ---- errors ----------------------------------------------------------------------------------
     def _set_error(self, field: str, message: str) -> None:

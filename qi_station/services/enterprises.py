@@ -138,8 +138,8 @@ def similar(
 ) -> list[dict[str, Any]]:
     """Enterprises under ANOTHER USCC whose name looks like ``name`` (:func:`core.validate.similar_name`):
     pointed out before a save, so one firm is not registered twice."""
-    key = v.name_key(name)
-    if len(key) < 2:
+    core = v.name_core(name)
+    if len(core) < 2:
         return []
     conn, own = _conn(db)
     try:
@@ -147,8 +147,8 @@ def similar(
         for r in _dicts(
             conn,
             "SELECT id, name, uscc FROM enterprise WHERE deleted = 0 AND uscc != ? "
-            "AND (instr(name, ?) > 0 OR instr(name, ?) > 0) ORDER BY name LIMIT 200",
-            ((uscc or "").strip().upper(), name.strip()[:2], name.strip()[-4:]),
+            "AND (instr(lower(name), ?) > 0 OR instr(lower(name), ?) > 0) ORDER BY name LIMIT 200",
+            ((uscc or "").strip().upper(), core[:2], core[-2:]),
         ):
             if v.similar_name(name, r["name"]):
                 out.append(r)
