@@ -371,16 +371,15 @@ class RequestFormScreen(DraftedForm):
             inp.remove_class("-invalid")
 
     def _show_errors(self, errors: list[ValidationError]) -> None:
-        """Every bad field beside its field (fields sharing a row share its line), in form order; the
-        first bad field gets the focus."""
+        """Every bad field beside its field, named with its rule (fields sharing a row share its line),
+        in form order; the first bad field gets the focus."""
         by_slot: dict[str, list[str]] = {}
         for e in errors:
             field = FIELD_SLOT.get(e.field)
             if field:
-                by_slot.setdefault(ROW_OF.get(field, field), []).append(
-                    f"{field_label(e.field)}: {err_text(e)}" if ROW_OF.get(field) else err_text(e)
-                )
-                self._set_error(field, "; ".join(by_slot[ROW_OF.get(field, field)]))
+                line = by_slot.setdefault(ROW_OF.get(field, field), [])
+                line.append(f"{field_label(e.field)}: {err_text(e)}")
+                self._set_error(field, "; ".join(line))
         first = FIELD_SLOT.get(errors[0].field)
         if first == "elements":
             self.query_one("#el-standards", Chip).focus()
