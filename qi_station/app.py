@@ -265,9 +265,25 @@ class StationApp(App[None]):
         self.reader.close()
 
     # ---- navigation ----------------------------------------------------------------------------
+    def leave_then(self, go: Any) -> None:
+        """Run ``go`` (a move away from the pushed screens, or quit) unless a screen on the stack holds
+        unsaved input: that screen asks first (the request form: keep the draft / discard / keep
+        editing) and runs ``go`` after the answer."""
+        for scr in reversed(self.screen_stack):
+            ask = getattr(scr, "ask_before_leaving", None)
+            if ask is not None and ask(go):
+                return
+        go()
+
+    async def action_quit(self) -> None:
+        self.leave_then(self.exit)
+
     def action_goto(self, mode: str) -> None:
         if self.current_mode == mode and isinstance(self.screen, _main_screens()):
             return
+        self.leave_then(lambda: self._goto(mode))
+
+    def _goto(self, mode: str) -> None:
         request_id = getattr(self.screen, "request_id", None)  # a request open here: Esc comes back to it
         self._leave_pushed()
         if self.current_mode != mode:

@@ -94,7 +94,7 @@ db = Path(sys.argv[1])
 i = 0
 while True:
     i += 1
-    r = ledger.create_request(db, ledger.RequestInput(enterprise=f"企业{i % 7}", uscc="N2370100MA3C000011",
+    r = ledger.create_request(db, ledger.RequestInput(enterprise="企业", uscc="N2370100MA3C000011",
         elements="metrology,testing", title=f"需求{i}"))
     ledger.move_request(db, r["number"], "accepted")
 """

@@ -74,6 +74,13 @@ CASES = [
     ("enterprise", {"uscc": "91370100MA3C000000"}, "uscc", "uscc_checksum"),
     ("enterprise", {"name": BIG}, "name", "max_length"),
     ("enterprise", {"scale": "巨型"}, "scale", "choice"),
+    (
+        "enterprise",
+        {"former_names": '[{"name": "bell\\u0007", "until": "2026-01-01"}]'},
+        "former_names",
+        "control_char",
+    ),
+    ("enterprise", {"former_names": '{"name": "x"}'}, "former_names", "json_array"),
     ("request_event", {"to_status": "pwned"}, "to_status", "choice"),
     ("request_event", {"actor": "x" * 51}, "actor", "max_length"),
     ("request_event", {"data": "[1, 2]"}, "data", "json_object"),
@@ -405,3 +412,25 @@ def test_a_bundled_bad_row_is_refused_like_a_pushed_one(env: Any, tmp_path: Path
     B.export_bundle(a, up, force=True)  # replaces the refused bundle
     assert hub.import_bundle(up)["status"] == "imported"
     assert hub_requests(hub)[r["id"]]["status"] == "new"
+
+
+def test_a_rename_travels_to_the_hub(env: Any) -> None:  # noqa: F811
+    """A rename confirmed at the station (issue 9 item 7) reaches the hub: the new name and the old
+    one in ``former_names``, checked by the hub's rules."""
+    import sqlalchemy as sa
+
+    from qi_station.sync.hub.tables import core_table
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    renamed = request_input(2, 1)
+    renamed.enterprise, renamed.renamed = "测试企业改名后", True
+    ledger.create_request(a, renamed)
+    assert sync(a, tc)["pending"] == 0
+    t = core_table("enterprise")
+    with hub.engine.connect() as c:
+        got = c.execute(sa.select(t.c.name, t.c.former_names).where(t.c.station_code == "ZB01")).one()
+    assert got[0] == "测试企业改名后"
+    assert [n["name"] for n in json.loads(got[1])] == ["测试企业1"]

@@ -63,6 +63,11 @@ def _journey(screen: str, db: Path) -> Any:
             await pilot.press(*"新企业", "tab")
             await pilot.press(*"91370600MA3C000010")
             await pilot.press("ctrl+s")
+        elif screen == "form_suggest":  # suggestions showing: the form scrolls, no label is cut
+            await pilot.press("f4")
+            await _settle(pilot)
+            await pilot.press(*"公司")
+            await pilot.pause(0.3)
         elif screen == "detail":
             pilot.app.open_request(_rid(db, "QI0001-202602-0001"))
         elif screen in ("close_dialog", "correct_dialog"):
@@ -74,6 +79,10 @@ def _journey(screen: str, db: Path) -> Any:
                 await pilot.press("1", "ctrl+s")
                 await _settle(pilot)
                 await pilot.press("c")
+        elif screen == "enterprise":
+            pilot.app.open_request(_rid(db, "QI0001-202602-0001"))
+            await _settle(pilot)
+            await pilot.press("e")
         elif screen == "libraries":
             await pilot.press("f5")
             await _settle(pilot)
@@ -97,7 +106,9 @@ SCREENS = (
     "ledger",
     "form",
     "form_error",
+    "form_suggest",
     "detail",
+    "enterprise",
     "libraries",
     "sync",
     "reports",

@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from qi_station import __version__
+from qi_station.cli.enterprise import enterprise_app
 from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db
 from qi_station.cli.library import library_app
 from qi_station.cli.report import report_app
@@ -36,6 +37,7 @@ demo_app = typer.Typer(help="The demo data 演示数据.", no_args_is_help=True)
 app.add_typer(request_app, name="request")
 app.add_typer(library_app, name="library")
 app.add_typer(staff_app, name="staff")
+app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(report_app, name="report", help="Monthly summaries 月报.")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qi_station.core.errors import QIError, ValidationError
+from qi_station.core.errors import QIError, ValidationError, every_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,7 +83,8 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ValidationError as e:
-            error(f"error: {e.field}: {e.message} [{e.rule}]")
+            for one in every_error(e):  # every bad field at once, in form order
+                error(f"error: {one.field}: {one.message} [{one.rule}]")
             raise typer.Exit(2) from None
         except QIError as e:
             error(f"error: {e}")

@@ -77,10 +77,13 @@ def request_add(
         "--received-at",
         help="e.g. 2026-03-20 09:30, 3-20 9:30 or 9:30 (today); no zone = Asia/Shanghai.",
     ),
+    renamed: bool = typer.Option(
+        False, "--renamed", help="The USCC is known under another name: record the rename 企业已改名."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Log a new enterprise request 需求登记."""
-    from qi_station.services import ledger
+    from qi_station.services import enterprises, ledger
 
     inp = ledger.RequestInput(
         enterprise=enterprise,
@@ -96,8 +99,14 @@ def request_add(
         promised=promised,
         received_at=received_at,
         operator=OPTS.operator,
+        renamed=renamed,
     )
     db = station_db()
+    for near in enterprises.similar(db, enterprise, uscc):
+        sys.stderr.write(
+            f"warning: 名称相近的企业「{near['name']}」已登记 (信用代码 {near['uscc']}) / "
+            f"a similar name is registered under another USCC\n"
+        )
     r = ledger.create_request(db, inp)
     for warning in r["warnings"]:  # e.g. the calendar does not cover the promised date's year
         sys.stderr.write(f"{'警告' if zh() else 'warning'}: {warning}\n")

@@ -24,6 +24,26 @@ class ValidationError(QIError):
         return {"field": self.field, "rule": self.rule, "message": self.message}
 
 
+class ValidationErrors(ValidationError):
+    """Several bad fields of one input, in form order (top first): every one is reported at once.
+    ``field``/``rule``/``message`` are the first error's, so code that handles one error still works."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        if not errors:
+            raise ValueError("ValidationErrors needs at least one error")
+        first = errors[0]
+        super().__init__(first.field, first.rule, first.message)
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{e.field}: {e.message}" for e in self.errors)
+
+
+def every_error(e: ValidationError) -> list[ValidationError]:
+    """The errors one refused input carries (one, or each of a :class:`ValidationErrors`)."""
+    return list(e.errors) if isinstance(e, ValidationErrors) else [e]
+
+
 class NotFoundError(QIError):
     exit_code = 2
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from qi_station.core import domain
-from qi_station.core.errors import ValidationError
+from qi_station.core.errors import ValidationError, ValidationErrors
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
@@ -29,6 +31,34 @@ LIMITS = {
     "industry": 50,
     "followup": 2000,
 }
+
+
+class Checks:
+    """Run each field's rule and keep every refusal, so one save reports all bad fields at once, in
+    the order they were checked (the form's order, top first)::
+
+        c = Checks()
+        title = c.run(clean_text, inp.title, "title", required=True)
+        ...
+        c.done()  # raises ValidationErrors when any rule failed
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[ValidationError] = []
+
+    def run(self, rule: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``rule(*args, **kwargs)``; a refusal is kept and None returned."""
+        try:
+            return rule(*args, **kwargs)
+        except ValidationErrors as e:
+            self.errors.extend(e.errors)
+        except ValidationError as e:
+            self.errors.append(e)
+        return None
+
+    def done(self) -> None:
+        if self.errors:
+            raise ValidationErrors(self.errors)
 
 
 def uscc_check_char(first17: str) -> str:
@@ -244,3 +274,61 @@ def check_correct_event(from_status: object, to_status: object, note: object, da
             "value", "correct_form", "the new value is not in its stored form / 更正值格式不符"
         )
     check_reason(note if isinstance(note, str) else None)
+
+
+# ---- enterprise names -----------------------------------------------------------------------------
+# legal-form words that do not tell two enterprises apart (longest first)
+_NAME_SUFFIXES = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团", "公司", "厂")
+SIMILAR_RATIO = 0.8
+
+
+def name_key(name: str | None) -> str:
+    """An enterprise name as compared: NFKC (full-width brackets and letters), no spaces, lower case.
+    Two names with the same key are the same name."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or "")).lower()
+
+
+def name_core(name: str | None) -> str:
+    """The distinctive part of a name: its key without the legal-form ending (有限公司, 集团 …)."""
+    k = name_key(name)
+    for suffix in _NAME_SUFFIXES:
+        if k.endswith(suffix) and len(k) > len(suffix):
+            return k[: -len(suffix)]
+    return k
+
+
+def similar_name(a: str | None, b: str | None) -> bool:
+    """Do two enterprise names look alike (a typo, a missing 有限公司, a short form)? Used to point out a
+    near-duplicate registered under another USCC before a save."""
+    from difflib import SequenceMatcher
+
+    ca, cb = name_core(a), name_core(b)
+    if not ca or not cb:
+        return False
+    if ca == cb or (min(len(ca), len(cb)) >= 4 and (ca in cb or cb in ca)):
+        return True
+    return SequenceMatcher(None, ca, cb).ratio() >= SIMILAR_RATIO
+
+
+def check_former_names(value: str | list[Any] | None, field: str = "former_names") -> list[dict[str, str]]:
+    """An enterprise's names before its renames: a JSON array of ``{"name", "until", "by"}``, oldest
+    first; each name keeps the enterprise-name text rule."""
+    import json
+
+    try:
+        items = json.loads(value or "[]") if isinstance(value, str | type(None)) else value
+    except ValueError:
+        items = None
+    if not isinstance(items, list):
+        raise ValidationError(field, "json_array", "former names must be a JSON array / 曾用名格式错误")
+    out: list[dict[str, str]] = []
+    for it in items:
+        if not isinstance(it, dict) or set(it) - {"name", "until", "by"}:
+            raise ValidationError(
+                field, "json_array", "each former name is {name, until, by} / 曾用名格式错误"
+            )
+        name = clean_text(it.get("name"), "enterprise", required=True)
+        until = clean_text(it.get("until"), "until", required=True, limit=40)
+        by = clean_text(it.get("by"), "operator")
+        out.append({"name": name, "until": until, "by": by})
+    return out

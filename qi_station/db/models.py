@@ -139,12 +139,26 @@ class Enterprise(SQLModel, table=True):
     name_initials: str = ""
     haystack: str = ""
     elements: str = "[]"
+    # names before its renames, oldest first: JSON [{"name", "until", "by"}] (revision 0006)
+    former_names: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     station_code: str | None = None
     s_rev: int = 1
     seq: int = 0
     deleted: bool = False
     created_at: NaiveDatetime
     updated_at: NaiveDatetime
+
+
+class RequestDraft(SQLModel, table=True):
+    """An unsaved request form, kept as the operator types (revision 0006). Local to this PC: never
+    synced, deleted when the request is saved or the draft discarded."""
+
+    __tablename__ = "request_draft"
+    id: str = Field(primary_key=True)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    operator: str = ""
+    created_at: NaiveDatetime
+    updated_at: NaiveDatetime = Field(index=True)
 
 
 class Request(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """THE write module for station tables: every write of ``request``, ``request_event``, ``outbox``,
-``referral``, ``enterprise``, ``staff``, the four library tables and the ledger counters (``kv ledger_seq:…``)
-goes through here — the ledger, sync apply and restore, the demo loader and the generator alike.
+``referral``, ``enterprise``, ``staff``, ``request_draft``, the four library tables and the ledger counters
+(``kv ledger_seq:…``) goes through here — the ledger, sync apply and restore, the demo loader and the generator alike.
 
 Works on a stdlib :class:`sqlite3.Connection` or a SQLAlchemy ``Connection`` (for the ORM ledger:
 ``session.connection()``) alike: SQL is written once with named ``:param`` placeholders, run directly
@@ -515,6 +515,52 @@ def upsert_enterprise(
     if outbox:
         write_outbox(conn, "enterprise", row["id"], "upsert", row, station_code)
     return row
+
+
+def rename_enterprise(
+    conn: Any, old: Mapping[str, Any], name: str, station_code: str, *, at: datetime, by: str
+) -> dict[str, Any]:
+    """The enterprise's new name (its pinyin and search text by :func:`searchtext.prepare`); the old
+    name is appended to ``former_names`` (``{"name", "until", "by"}``, oldest first), so the change
+    travels with the row to the hub. Returns the updated row (also written to the outbox)."""
+    import json
+
+    from qi_station.db.searchtext import prepare
+
+    former = json.loads(old.get("former_names") or "[]")
+    former.append({"name": old["name"], "until": to_db(at), "by": by})
+    fresh = prepare("enterprise", {**old, "name": name})
+    changes = {
+        "name": name,
+        "name_py": fresh["name_py"],
+        "name_initials": fresh["name_initials"],
+        "haystack": fresh["haystack"],
+        "former_names": canonical(former),
+        "s_rev": int(old["s_rev"]) + 1,
+        "updated_at": to_db(env_now()),
+    }
+    update_row(conn, "enterprise", old["id"], changes)
+    row = {**old, **changes}
+    write_outbox(conn, "enterprise", row["id"], "upsert", row, station_code)
+    return row
+
+
+# ---- request drafts (local to this PC: never in the outbox) --------------------------------------
+def save_draft(conn: Any, draft_id: str, data_json: str, operator: str) -> None:
+    """Insert or replace one unsaved request form (the typed fields as JSON)."""
+    now = to_db(env_now())
+    execute(
+        conn,
+        "INSERT INTO request_draft (id, data, operator, created_at, updated_at) "
+        "VALUES (:id, :data, :op, :now, :now) "
+        "ON CONFLICT(id) DO UPDATE SET data = excluded.data, operator = excluded.operator, "
+        "updated_at = excluded.updated_at",
+        {"id": draft_id, "data": data_json, "op": operator, "now": now},
+    )
+
+
+def delete_draft(conn: Any, draft_id: str) -> None:
+    execute(conn, "DELETE FROM request_draft WHERE id = :id", {"id": draft_id})
 
 
 def upsert_rows(

@@ -6,7 +6,7 @@ What goes in, in ONE transaction (a crash or an error leaves nothing half-loaded
   written by :func:`qi_station.db.write.upsert_library_rows`, so ``name_py`` / ``name_initials`` /
   ``haystack`` come from :func:`qi_station.db.searchtext.prepare`
   (pypinyin plus the Shandong override dictionary; experts read as person names) and each
-  enterprise checked by :func:`qi_station.services.ledger.check_enterprise` (USCC, phone);
+  enterprise checked by :func:`qi_station.services.enterprises.check_enterprise` (USCC, phone);
 - certificate expiries: the JSON stores day offsets (``cma_expiry_days`` …) and they are turned
   into dates relative to ``today`` here, so some certificates are always "expiring within 90
   days" and some always "expired", whenever the demo is loaded;
@@ -65,7 +65,7 @@ def load_demo(
 ) -> dict[str, Any]:
     """Load the demo library, enterprises and ``requests`` requests. Returns counts (see module doc)."""
     from qi_station.db.engine import connect, open_db
-    from qi_station.services.ledger import EnterpriseInput, check_enterprise
+    from qi_station.services.enterprises import EnterpriseInput, check_enterprise
 
     path = open_db(db_path)
     data = read_demo(data_dir)

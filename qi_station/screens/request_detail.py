@@ -304,6 +304,12 @@ class RequestDetailScreen(StationScreen):
             self.notify(t("msg.corrected", number=got["number"]))
             self.refresh_data()
 
+    def action_open_enterprise(self) -> None:
+        from qi_station.screens.enterprise import EnterpriseScreen
+
+        if self.req is not None:
+            self.app.push_screen(EnterpriseScreen(self.req["enterprise_id"]))
+
     def action_back(self) -> None:
         self.dismiss(None)
 

@@ -1,7 +1,13 @@
 """Request form (需求登记): enterprise lookup as you type (name, USCC, pinyin initials) with inline
-creation, USCC checked live with its region, elements multi-select, channel, urgency, promised date
-defaulted from the station's promise for the urgency, in working days.  Ctrl+S saves in a thread worker; an error is shown beside its field and the
-typed input stays."""
+creation, USCC checked live with its region (a known USCC names its enterprise; a similar name under
+another USCC is pointed out), elements multi-select, channel, urgency, promised date defaulted from
+the station's promise for the urgency in working days, a multi-line description.  Ctrl+S saves in a thread worker; every bad field is shown beside
+it at once, the first one focused, and the typed input stays.  A known USCC typed with another name
+asks whether the enterprise was renamed.
+
+What is typed is kept as a draft in the database while the operator types (debounced, in a thread
+worker: :mod:`qi_station.services.drafts`), offered back when the form opens next; leaving an unsaved
+form (Esc, an F-key, Ctrl+Q) asks first (:mod:`qi_station.screens.form_dialogs`)."""
 
 from __future__ import annotations
 
@@ -13,13 +19,16 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from qi_station.core import domain
+from qi_station.core.errors import ValidationError, every_error
 from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
-from qi_station.screens.base import StationScreen, error_message
+from qi_station.screens.base import error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.form_dialogs import rename_dialog
+from qi_station.screens.form_drafts import DraftedForm
 from qi_station.screens.widgets import Chip, Choice
 
 # ValidationError.field -> the widget whose error slot shows it
@@ -68,12 +77,21 @@ class PromiseLoaded(Message):
 
 
 class SaveFailed(Message):
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, known: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.error = error
+        self.known = known  # the enterprise already holding the USCC (a rename to confirm)
 
 
-class RequestFormScreen(StationScreen):
+class NamesChecked(Message):
+    """The enterprise holding the typed USCC (or None) and similar names under other USCCs."""
+
+    def __init__(self, uscc: str, known: dict[str, Any] | None, similar: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.uscc, self.known, self.similar = uscc, known, similar
+
+
+class RequestFormScreen(DraftedForm):
     CSS_PATH = "request_form.tcss"
     BINDINGS = bindings("form")
     SCREEN_KEY = "new_request"
@@ -84,9 +102,10 @@ class RequestFormScreen(StationScreen):
         self._promised_auto = ""
         self._promise: tuple[Any, dict[str, int]] | None = None  # (Calendar, promises) once loaded
         self._enterprises: list[dict[str, Any]] = []
-        self._filling = False
-        self.saving = False
         self._submitted: dict[str, Any] = {}
+        self._names_timer: Timer | None = None
+        self._known: dict[str, Any] | None = None  # the enterprise holding the typed USCC
+        self._renamed = False  # the operator confirmed the rename of the known enterprise
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="titlebar", markup=False)
@@ -101,6 +120,7 @@ class RequestFormScreen(StationScreen):
                 yield Input(id="uscc", placeholder=t("ph.uscc"), compact=True, max_length=40)
                 yield Static("", id="uscc-region", markup=False)
             yield Static("", id="err-uscc", classes="field-error hidden", markup=False)
+            yield Static("", id="ent-hint", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow frow-auto"):
                 yield Label(t("field.elements"))
                 with Grid(id="elements"):
@@ -111,15 +131,19 @@ class RequestFormScreen(StationScreen):
                 yield Label(t("field.title"))
                 yield Input(id="title", placeholder=t("ph.title"), compact=True)
             yield Static("", id="err-title", classes="field-error hidden", markup=False)
-            with Horizontal(classes="frow"):
+            with Horizontal(classes="frow frow-text"):
                 yield Label(t("field.description"))
-                yield Input(id="description", compact=True)
+                yield TextArea(id="description", compact=True, soft_wrap=True, tab_behavior="focus")
             yield Static("", id="err-description", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.channel"))
-                yield Choice([(c, channel_name(c)) for c in domain.CHANNELS], "walk_in", id="channel")
+                yield Choice(
+                    [(c, channel_name(c)) for c in domain.CHANNELS], "walk_in", menu=True, id="channel"
+                )
                 yield Label(t("field.urgency"), classes="second")
-                yield Choice([(u, urgency_name(u)) for u in domain.URGENCIES], "normal", id="urgency")
+                yield Choice(
+                    [(u, urgency_name(u)) for u in domain.URGENCIES], "normal", menu=True, id="urgency"
+                )
             yield Static("", id="err-channel", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.received_at"))
@@ -143,6 +167,7 @@ class RequestFormScreen(StationScreen):
         self.query_one("#received_at", Input).value = now.strftime("%Y-%m-%d %H:%M")
         self.load_promise(self.station.db_path)
         self.query_one("#enterprise", Input).focus()
+        self.start_drafts()
 
     @work(thread=True, exclusive=True, group="promise")
     def load_promise(self, db_path: Path) -> None:
@@ -186,14 +211,24 @@ class RequestFormScreen(StationScreen):
     def on_choice_changed(self, event: Choice.Changed) -> None:
         if event.choice.id == "urgency":
             self._set_promised_default()
+        self.touch()
+
+    def on_chip_toggled(self) -> None:
+        self.touch()
+
+    def on_text_area_changed(self) -> None:
+        self._set_error("description", "")
+        self.touch()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         wid = event.input.id
         if wid == "uscc":
             self._check_uscc(event.value)
+            self._check_names_soon()
         elif wid == "received_at":
             self._set_promised_default()
         elif wid == "enterprise" and not self._filling:
+            self._renamed = False
             if self._lookup_timer is not None:
                 self._lookup_timer.stop()
             q = event.value.strip()
@@ -203,11 +238,12 @@ class RequestFormScreen(StationScreen):
                 )
             else:
                 self.query_one("#ent-list").add_class("hidden")
+            self._check_names_soon()
         if wid in FIELD_SLOT and wid != "uscc" and self._submitted.get(wid) != event.value:
             self._set_error(wid, "")  # an edit clears the message (not a late event for the submitted value)
+        self.touch()
 
     def _check_uscc(self, value: str) -> None:
-        from qi_station.core.errors import ValidationError
         from qi_station.core.validate import uscc_region, validate_uscc
 
         label = self.query_one("#uscc-region", Static)
@@ -232,6 +268,7 @@ class RequestFormScreen(StationScreen):
         label.set_classes("ok")
         self._set_error("uscc", "")
 
+    # ---- the enterprise: suggestions, the known USCC, similar names ------------------------------
     @work(thread=True, exclusive=True, group="lookup")
     def lookup(self, reader: Any, q: str) -> None:
         from qi_station.services.search import search
@@ -243,6 +280,47 @@ class RequestFormScreen(StationScreen):
             rows = []
         self.post_message(EnterprisesFound(rows))
 
+    def _check_names_soon(self) -> None:
+        if self._names_timer is not None:
+            self._names_timer.stop()
+        name = self.query_one("#enterprise", Input).value.strip()
+        uscc = self.query_one("#uscc", Input).value.strip().upper()
+        self._names_timer = self.set_timer(
+            LOOKUP_DEBOUNCE, lambda: self.check_names(self.station.reader, name, uscc)
+        )
+
+    @work(thread=True, exclusive=True, group="names")
+    def check_names(self, reader: Any, name: str, uscc: str) -> None:
+        from qi_station.services import enterprises
+
+        try:
+            with reader as conn:
+                known = enterprises.by_uscc(conn, uscc) if len(uscc) == 18 else None
+                similar = enterprises.similar(conn, name, uscc) if name else []
+        except Exception:  # noqa: BLE001 - a hint only: the save checks again
+            known, similar = None, []
+        self.post_message(NamesChecked(uscc, known, similar))
+
+    @on(NamesChecked)
+    def _names_checked(self, event: NamesChecked) -> None:
+        from qi_station.core.validate import name_key
+
+        if event.uscc != self.query_one("#uscc", Input).value.strip().upper():
+            return  # a late answer for a USCC no longer typed
+        self._known = event.known
+        name = self.query_one("#enterprise", Input).value
+        lines = []
+        if event.known and name_key(event.known["name"]) != name_key(name):
+            lines.append(t("form.known_uscc", name=event.known["name"]))
+        lines += [t("form.similar", name=r["name"], uscc=r["uscc"]) for r in event.similar]
+        hint = self.query_one("#ent-hint", Static)
+        hint.update("\n".join(lines))
+        hint.set_classes("field-error warning" if lines else "field-error hidden")
+        err = self.query_one("#err-enterprise", Static)
+        if event.known and err.has_class("muted"):  # never "not in the library" for a known USCC
+            err.update("")
+            err.set_classes("field-error hidden")
+
     @on(EnterprisesFound)
     def _show_enterprises(self, event: EnterprisesFound) -> None:
         rows = self._enterprises = event.rows
@@ -250,23 +328,32 @@ class RequestFormScreen(StationScreen):
         ol.clear_options()
         if not rows:
             ol.add_class("hidden")
-            self.query_one("#err-enterprise", Static).update(t("form.new_enterprise"))
-            self.query_one("#err-enterprise").set_classes("field-error muted")
-
+            if self._known is None:
+                self.query_one("#err-enterprise", Static).update(t("form.new_enterprise"))
+                self.query_one("#err-enterprise").set_classes("field-error muted")
             return
         self._set_error("enterprise", "")
+        if self.focused is not self.query_one("#enterprise", Input):
+            ol.add_class("hidden")  # the operator moved on: no list in the way of the next keys
+            return
         for r in rows:
             ol.add_option(Option(f"{r['name']}  {r['uscc']}  {r.get('city_name') or ''}", id=r["id"]))
         ol.highlighted = 0
         ol.remove_class("hidden")
 
     def on_key(self, event: Any) -> None:
-        # Down from the enterprise box goes into the suggestions
-        if event.key == "down" and self.focused is self.query_one("#enterprise", Input):
-            ol = self.query_one("#ent-list", OptionList)
-            if not ol.has_class("hidden"):
-                ol.focus()
-                event.stop()
+        enterprise = self.query_one("#enterprise", Input)
+        ol = self.query_one("#ent-list", OptionList)
+        if self.focused is not enterprise or ol.has_class("hidden"):
+            return
+        if event.key == "down":  # Down from the enterprise box goes into the suggestions
+            ol.focus()
+            event.stop()
+        elif event.key == "tab":  # Tab goes on to the USCC (a scanner's burst), never into the list
+            ol.add_class("hidden")
+            self.query_one("#uscc", Input).focus()
+            event.stop()
+            event.prevent_default()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         idx = event.option_index
@@ -283,6 +370,15 @@ class RequestFormScreen(StationScreen):
         self.query_one("#ent-list").add_class("hidden")
         self.query_one("#el-standards", Chip).focus()
 
+    def action_open_enterprise(self) -> None:
+        """F8: the page of the enterprise holding the typed USCC (a new one has no page yet)."""
+        if self._known is None:
+            self.notify(t("form.no_enterprise"), severity="warning")
+            return
+        from qi_station.screens.enterprise import EnterpriseScreen
+
+        self.app.push_screen(EnterpriseScreen(self._known["id"]))
+
     # ---- errors ----------------------------------------------------------------------------------
     def _set_error(self, field: str, message: str) -> None:
         slot = ROW_OF.get(field, field)
@@ -293,7 +389,7 @@ class RequestFormScreen(StationScreen):
         w.update(message)
         w.set_classes("field-error" if message else "field-error hidden")
         widget = self.query(f"#{field}")
-        if widget and isinstance(widget.first(), Input):
+        if widget and isinstance(widget.first(), Input | TextArea):
             widget.first().set_class(bool(message), "-invalid")
 
     def _clear_errors(self) -> None:
@@ -301,6 +397,24 @@ class RequestFormScreen(StationScreen):
             self._set_error(slot, "")
         for inp in self.query(Input):
             inp.remove_class("-invalid")
+
+    def _show_errors(self, errors: list[ValidationError]) -> None:
+        """Every bad field beside its field, named with its rule (fields sharing a row share its line),
+        in form order; the first bad field gets the focus."""
+        by_slot: dict[str, list[str]] = {}
+        for e in errors:
+            field = FIELD_SLOT.get(e.field)
+            if field:
+                line = by_slot.setdefault(ROW_OF.get(field, field), [])
+                line.append(f"{field_label(e.field)}: {err_text(e)}")
+                self._set_error(field, "; ".join(line))
+        first = FIELD_SLOT.get(errors[0].field)
+        if first == "elements":
+            self.query_one("#el-standards", Chip).focus()
+        elif first:
+            target = self.query(f"#{first}")
+            if target and target.first().focusable:
+                target.first().focus()
 
     # ---- save ------------------------------------------------------------------------------------
     def collect(self) -> dict[str, Any]:
@@ -310,7 +424,7 @@ class RequestFormScreen(StationScreen):
             "uscc": val("uscc"),
             "elements": [c.value for c in self.query(Chip) if c.checked],
             "title": val("title"),
-            "description": val("description") or None,
+            "description": self.query_one("#description", TextArea).text or None,
             "channel": self.query_one("#channel", Choice).value,
             "urgency": self.query_one("#urgency", Choice).value,
             "received_at": val("received_at"),
@@ -325,45 +439,69 @@ class RequestFormScreen(StationScreen):
         if self.saving:
             return
         self.saving = True
+        self.stop_draft_timer()
         self._clear_errors()
         status = self.query_one("#form-error", Static)
         status.update(t("msg.saving"))
         status.set_classes("muted")
         self._submitted = self.collect()
-        self.save(self.station.db_path, self._submitted)
+        self.save(self.station.db_path, {**self._submitted, "renamed": self._renamed})
 
     @work(thread=True, exclusive=True, group="save")
     def save(self, db_path: Path, data: dict[str, Any]) -> None:
+        from qi_station.services import enterprises
         from qi_station.services.ledger import RequestInput, create_request
 
         try:
             row = create_request(db_path, RequestInput(**data, operator=self.station.operator))
         except Exception as e:  # noqa: BLE001 - shown beside the field; the form keeps its input
-            self.post_message(SaveFailed(e))
+            known = None
+            if isinstance(e, ValidationError) and e.rule == "renamed":
+                known = enterprises.by_uscc(db_path, data["uscc"])
+            self.post_message(SaveFailed(e, known))
             return
+        self.close_draft(db_path)
         self.post_message(RequestSaved(row))
 
     @on(SaveFailed)
     def _failed(self, event: SaveFailed) -> None:
-        from qi_station.core.errors import ValidationError
-
         e = event.error
         self.saving = False
         status = self.query_one("#form-error", Static)
+        if isinstance(e, ValidationError) and e.rule == "renamed" and event.known:
+            status.update("")
+            self._ask_rename(event.known)
+            return
         if isinstance(e, ValidationError):
-            field = FIELD_SLOT.get(e.field)
-            msg = err_text(e)
-            if field:
-                self._set_error(field, msg)
-                target = self.query(f"#{field}")
-                if target and target.first().focusable:
-                    target.first().focus()
-                elif field == "elements":
-                    self.query_one("#el-standards", Chip).focus()
-            status.update(t("form.failed", field=field_label(e.field), message=msg))
+            errors = every_error(e)
+            self._show_errors(errors)
+            first = errors[0]
+            if len(errors) > 1:
+                status.update(
+                    t("form.errors", n=len(errors), field=field_label(first.field), message=err_text(first))
+                )
+            else:
+                status.update(t("form.failed", field=field_label(first.field), message=err_text(first)))
         else:
             status.update(error_message(e))
         status.set_classes("error")
+
+    def _ask_rename(self, known: dict[str, Any]) -> None:
+        typed = self.query_one("#enterprise", Input).value.strip()
+
+        def answer(choice: str | None) -> None:
+            if choice == "renamed":
+                self._renamed = True
+                self.action_save()
+            elif choice == "known":
+                self._filling = True
+                self.query_one("#enterprise", Input).value = known["name"]
+                self._filling = False
+                self.action_save()
+            else:
+                self.query_one("#enterprise", Input).focus()
+
+        self.app.push_screen(rename_dialog(known["uscc"], known["name"], typed), answer)
 
     @on(RequestSaved)
     def _saved(self, event: RequestSaved) -> None:
@@ -375,5 +513,17 @@ class RequestFormScreen(StationScreen):
         self.dismiss(None)
         self.station.open_request(row["id"])
 
+    def fill(self, data: dict[str, Any]) -> None:
+        """Put a draft's fields back into the form."""
+        for wid in ("enterprise", "uscc", "title", "received_at", "promised", "contact", "phone"):
+            self.query_one(f"#{wid}", Input).value = str(data.get(wid) or "")
+        self.query_one("#description", TextArea).load_text(str(data.get("description") or ""))
+        for chip in self.query(Chip):
+            chip.set_quietly(chip.value in (data.get("elements") or []))
+        self.query_one("#channel", Choice).value = data.get("channel") or "walk_in"
+        self.query_one("#urgency", Choice).value = data.get("urgency") or "normal"
+        self.query_one("#ent-list").add_class("hidden")
+
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.ask_before_leaving(lambda: self.dismiss(None)):
+            self.dismiss(None)

@@ -8,7 +8,41 @@ from typing import Any
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.widgets import Static
+
+
+class ChoiceMenu(ModalScreen[Any]):
+    """The options of a :class:`Choice` opened as a list: arrows move, Enter chooses, Esc keeps."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "back", show=False)]
+    DEFAULT_CSS = """
+    ChoiceMenu { align: center middle; }
+    ChoiceMenu OptionList { width: auto; min-width: 16; max-width: 40; height: auto; max-height: 12; }
+    """
+
+    def __init__(self, options: list[tuple[Any, str]], index: int) -> None:
+        super().__init__()
+        self.options, self.index = options, index
+
+    def compose(self) -> Any:
+        from textual.widgets import OptionList
+
+        yield OptionList(*[label for _v, label in self.options], id="choice-menu")
+
+    def on_mount(self) -> None:
+        from textual.widgets import OptionList
+
+        ol = self.query_one(OptionList)
+        ol.highlighted = self.index
+        ol.focus()
+
+    def on_option_list_option_selected(self, event: Any) -> None:
+        event.stop()
+        self.dismiss(self.options[event.option_index][0])
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
 
 
 class Choice(Static, can_focus=True):
@@ -16,11 +50,14 @@ class Choice(Static, can_focus=True):
 
     With a ``placeholder`` the choice may start with nothing chosen (value None): an arrow key or the
     digit of a numbered option chooses; Space/Enter never choose for the operator. With ``wrap=False``
-    the arrows stop at the ends (never from the last option to the first)."""
+    the arrows stop at the ends (never from the last option to the first). With ``menu`` (a form
+    field), only a deliberate choice changes it: Enter/Space/click opens the list of options and Enter
+    in the list chooses; arrows and Esc on the field itself change nothing (a burst of keys from a
+    scanner, a pasted ESC)."""
 
     BINDINGS = [
+        Binding("space,enter", "open", "next", show=False),
         Binding("right", "step(1)", "next", show=False),
-        Binding("space,enter", "step(1, True)", "next", show=False),
         Binding("left", "step(-1)", "previous", show=False),
     ]
     DEFAULT_CSS = """
@@ -45,6 +82,7 @@ class Choice(Static, can_focus=True):
         value: Any = None,
         *,
         prefix: str = "",
+        menu: bool = False,
         id: str | None = None,
         classes: str | None = None,
         placeholder: str | None = None,
@@ -55,6 +93,7 @@ class Choice(Static, can_focus=True):
         self.prefix = prefix
         self.placeholder = placeholder
         self.wrap = wrap
+        self.menu = menu
         self.set_reactive(Choice.index, self._index_of(value))
         self.update(self._text())
 
@@ -91,8 +130,8 @@ class Choice(Static, can_focus=True):
         self.value = current
 
     def action_step(self, delta: int, cycle_only: bool = False) -> None:
-        if not self.options or (cycle_only and self.index < 0):
-            return
+        if not self.options or self.menu or (cycle_only and self.index < 0):
+            return  # a menu field never changes on an arrow
         if self.index < 0:
             i = 0 if delta > 0 else len(self.options) - 1
         elif self.wrap:
@@ -110,9 +149,19 @@ class Choice(Static, can_focus=True):
             event.prevent_default()
             self.select(int(ch))
 
+    def action_open(self) -> None:
+        if not self.menu:
+            self.action_step(1, True)
+        elif self.options:
+            self.app.push_screen(ChoiceMenu(self.options, max(self.index, 0)), self._chosen)
+
+    def _chosen(self, value: Any) -> None:
+        if value is not None and value != self.value:
+            self.select(value)
+
     def on_click(self) -> None:
         self.focus()
-        self.action_step(1)
+        self.action_open()
 
 
 class Chip(Static, can_focus=True):

@@ -67,6 +67,7 @@ KEYS: tuple[Key, ...] = (
     Key("ledger.clear", "ctrl+x", "clear_filters", "key.clear_filters", priority=True),
     Key("form.save", "ctrl+s", "save", "key.save", priority=True),
     Key("form.cancel", "escape", "cancel", "key.back"),
+    Key("form.enterprise", "f8", "open_enterprise", "key.enterprise", show=False),  # in the form's hint line
     Key("detail.accept", "a", "move('accepted')", "key.accept"),
     Key("detail.start", "s", "move('in_progress')", "key.start"),
     Key("detail.wait", "w", "move('waiting')", "key.wait"),
@@ -78,6 +79,9 @@ KEYS: tuple[Key, ...] = (
     Key("detail.note", "n", "note", "key.note"),
     Key("detail.correct", "c", "correct", "key.correct"),
     Key("detail.back", "escape", "back", "key.back"),
+    Key("detail.enterprise", "e", "open_enterprise", "key.enterprise", show=False),  # F1 lists it
+    Key("ent.more", "]", "more", "key.more_rows"),
+    Key("ent.back", "escape", "back", "key.back"),
     Key("lib.next_kind", "ctrl+t", "next_kind", "key.next_kind", priority=True),
     Key("lib.search", "ctrl+f", "focus_search", "key.search", priority=True),
     Key("lib.refer", "ctrl+r", "refer", "key.refer_here", priority=True),

@@ -20,7 +20,7 @@ from qi_station.core.errors import NotFoundError, TransitionError, ValidationErr
 from qi_station.core.ids import uuid7
 from qi_station.db import write as w
 from qi_station.db.session import row_dict, write_session
-from qi_station.services.phones import normalize_phone
+from qi_station.services.enterprises import check_contact, check_identity, check_profile, check_rename
 from qi_station.services.staff import operator_for
 from qi_station.services.station import ensure_station
 
@@ -33,45 +33,6 @@ REFER_KINDS = {
     "equipment": "equipment",
     "project": "project",
 }
-
-
-# ---- enterprises --------------------------------------------------------------------------
-@dataclass
-class EnterpriseInput:
-    name: str
-    uscc: str
-    industry: str | None = None
-    scale: str | None = None
-    contact_name: str | None = None
-    phone: str | None = None
-
-
-def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
-    name = v.clean_text(e.name, "enterprise", required=True)
-    uscc = v.validate_uscc(e.uscc)
-    region = v.uscc_region(uscc)
-    city = domain.city_of(region)
-    phone = normalize_phone(e.phone, "phone", city)
-    if e.scale:
-        v.check_choice(e.scale, domain.ENTERPRISE_SCALES, "scale")
-    return {
-        "name": name,
-        "uscc": uscc,
-        "region_code": region,
-        "city_code": city,
-        "industry": v.clean_text(e.industry, "industry") or None,
-        "scale": e.scale or None,
-        "contact_name": v.clean_text(e.contact_name, "contact") or None,
-        "phone_e164": phone[0] if phone else None,
-        "phone_display": phone[1] if phone else None,
-    }
-
-
-def create_enterprise(db: Path, e: EnterpriseInput) -> dict[str, Any]:
-    data = check_enterprise(e)
-    with write_session(db) as s:
-        st = ensure_station(s)
-        return w.upsert_enterprise(s.connection(), data, st.code)
 
 
 # ---- requests -----------------------------------------------------------------------------
@@ -92,53 +53,30 @@ class RequestInput:
     industry: str | None = None
     scale: str | None = None
     operator: str | None = None
+    renamed: bool = False  # the operator confirmed: the enterprise of this USCC was renamed
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, Any]:
-    """Validate everything up front: a refused input writes nothing."""
-    ent = check_enterprise(
-        EnterpriseInput(inp.enterprise, inp.uscc, inp.industry, inp.scale, inp.contact, inp.phone)
-    )
-    elements = v.parse_elements(inp.elements)
-    title = v.clean_text(inp.title, "title", required=True)
-    description = v.clean_text(inp.description, "description", multiline=True) or None
-    sub_type = v.clean_text(inp.sub_type, "sub_type") or None
-    channel = v.check_choice(inp.channel or "walk_in", domain.CHANNELS, "channel")
-    urgency = v.check_choice(inp.urgency or "normal", domain.URGENCIES, "urgency")
+    """Validate everything up front: a refused input writes nothing. Every bad field is reported at
+    once (:class:`~qi_station.core.errors.ValidationErrors`), in the form's order, top first."""
+    c = v.Checks()
+    ident = check_identity(c, inp.enterprise, inp.uscc)
+    elements = c.run(v.parse_elements, inp.elements)
+    title = c.run(v.clean_text, inp.title, "title", required=True)
+    description = c.run(v.clean_text, inp.description, "description", multiline=True) or None
+    sub_type = c.run(v.clean_text, inp.sub_type, "sub_type") or None
+    channel = c.run(v.check_choice, inp.channel or "walk_in", domain.CHANNELS, "channel")
+    urgency = c.run(v.check_choice, inp.urgency or "normal", domain.URGENCIES, "urgency")
     now = now or env_now()
-    if inp.received_at is None or inp.received_at == "":
-        received = now
-    elif isinstance(inp.received_at, datetime):
-        received = inp.received_at
-    else:
-        received = parse_datetime(inp.received_at, "received_at")
-    if received > now + timedelta(minutes=5):
-        raise ValidationError(
-            "received_at", "not_future", "received time is in the future / 受理时间不能晚于现在"
-        )
-    check_year(received, "received_at")
-    rdate = local_date(received)
-    promised: date | None
-    if inp.promised is None or inp.promised == "":
-        promised = None  # the station's promise in working days, counted in create_request
-    elif isinstance(inp.promised, date):
-        promised = inp.promised
-    else:
-        from qi_station.core.clock import parse_date
-
-        promised = parse_date(inp.promised, "promised")
-    if promised is not None:
-        check_year(promised, "promised")
-    if promised is not None and promised < rdate:
-        raise ValidationError(
-            "promised",
-            "after_received",
-            f"promised date {promised} is before received date {rdate} / 承诺日期不能早于受理日期",
-        )
-    operator = v.clean_text(inp.operator, "operator") or None  # the staff rule: in the write (operator_for)
+    received = c.run(_received, inp.received_at, now)
+    promised = c.run(_promised, inp.promised, received, urgency or "normal") if received else None
+    contact = check_contact(c, inp.contact, inp.phone, ident["city_code"])
+    profile = check_profile(c, inp.industry, inp.scale)
+    operator = c.run(v.clean_text, inp.operator, "operator") or None  # the staff rule: in the write
+    c.done()
     return {
-        "enterprise": ent,
+        "enterprise": {**ident, **profile, **contact},
         "elements": elements,
         "title": title,
         "description": description,
@@ -148,14 +86,43 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
         "received_at": received,
         "promised_date": promised,
         "operator": operator,
-        "contact_name": ent["contact_name"],
-        "phone_e164": ent["phone_e164"],
-        "phone_display": ent["phone_display"],
+        **contact,
     }
 
 
+def _received(value: str | datetime | None, now: datetime) -> datetime:
+    if value is None or value == "":
+        return now
+    received = value if isinstance(value, datetime) else parse_datetime(value, "received_at")
+    if received > now + timedelta(minutes=5):
+        raise ValidationError(
+            "received_at", "not_future", "received time is in the future / 受理时间不能晚于现在"
+        )
+    check_year(received, "received_at")
+    return received
+
+
+def _promised(value: str | date | None, received: datetime, urgency: str) -> date | None:
+    from qi_station.core.clock import parse_date
+
+    rdate = local_date(received)
+    if value is None or value == "":
+        return None  # the station's promise in working days, counted in create_request
+    promised = value if isinstance(value, date) else parse_date(value, "promised")
+    check_year(promised, "promised")
+    if promised < rdate:
+        raise ValidationError(
+            "promised",
+            "after_received",
+            f"promised date {promised} is before received date {rdate} / 承诺日期不能早于受理日期",
+        )
+    return promised
+
+
 def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
-    """Log a request. Returns the request as a dict (with ``id`` and ``number``)."""
+    """Log a request. Returns the request as a dict (with ``id`` and ``number``). A known USCC typed
+    with another name is refused unless ``inp.renamed`` confirms the enterprise was renamed: then the
+    rename is recorded (the old name kept) before the request is filed under it."""
     from qi_station.db.models import Request
     from qi_station.services.workdays import promise_for
 
@@ -170,7 +137,17 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
             check_year(promise.date, "promised")
             data["promised_date"] = promise.date
             warnings += [promise.warning] if promise.warning else []
-        ent = w.upsert_enterprise(conn, data.pop("enterprise"), st.code)
+        ent_in = data.pop("enterprise")
+        known = w.fetch_dict(
+            conn,
+            "SELECT * FROM enterprise WHERE station_code = :c AND uscc = :u",
+            {"c": st.code, "u": ent_in["uscc"]},
+        )
+        event_data: dict[str, Any] = {"title": data["title"]}
+        if known is not None and check_rename(known, ent_in["name"], inp.renamed):
+            event_data["renamed_from"] = known["name"]
+            w.rename_enterprise(conn, known, ent_in["name"], st.code, at=env_now(), by=data["operator"])
+        ent = w.upsert_enterprise(conn, ent_in, st.code)
         now = env_now()
         row = row_dict(
             Request(
@@ -194,7 +171,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
                 actor=row["operator"] or "",
                 kind="created",
                 to_status="new",
-                data={"title": row["title"]},
+                data=event_data,
             ),
         )
         return {**row, "enterprise_name": ent["name"], "uscc": ent["uscc"], "warnings": warnings}

@@ -183,6 +183,14 @@ def _check_enterprise(oseq: Any, row: dict[str, Any]) -> None:
         )
     if "elements" in row:
         _elements(oseq, t, row["elements"], required=False)
+    if row.get("former_names") is not None:  # a rename travels with the row (revision 0006)
+        _core(
+            oseq,
+            t,
+            "former_names",
+            lambda: v.check_former_names(row["former_names"]),
+            "a JSON array of {name, until, by}, each name an enterprise name",
+        )
 
 
 def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:

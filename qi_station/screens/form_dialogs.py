@@ -1,0 +1,78 @@
+"""The request form's questions: leave an unsaved form (keep the draft / discard / keep editing),
+restore a draft, and "was the enterprise renamed?". Each answers with the id of the button pressed;
+Esc is always the harmless answer (keep editing, decide later)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Static
+
+from qi_station.i18n import t
+from qi_station.screens.base import StationModal
+
+
+class ChoicesDialog(StationModal):
+    """A question with a few answers (buttons, the first focused); Esc answers ``escape_id``.
+    Left/Right move between the buttons; nothing is chosen without Enter or a click."""
+
+    BINDINGS = [
+        Binding("escape", "escape", "", show=False),
+        Binding("left", "app.focus_previous", "", show=False),
+        Binding("right", "app.focus_next", "", show=False),
+    ]
+
+    def __init__(self, title: str, question: str, answers: list[tuple[str, str]], escape_id: str) -> None:
+        super().__init__()
+        self._title, self._question, self._answers, self._escape = title, question, answers, escape_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="dialog-title", markup=False)
+            yield Static(self._question, markup=False)
+            with Horizontal(classes="buttons"):
+                for i, (aid, label) in enumerate(self._answers):
+                    yield Button(
+                        label, id=f"ans-{aid}", variant="primary" if i == 0 else "default", compact=True
+                    )
+
+    def on_mount(self) -> None:
+        self.query(Button).first().focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(str(event.button.id).removeprefix("ans-"))
+
+    def action_escape(self) -> None:
+        self.dismiss(self._escape)
+
+
+def leave_dialog() -> ChoicesDialog:
+    """保存草稿 / 放弃 / 继续编辑 before an unsaved form is left."""
+    return ChoicesDialog(
+        t("form.leave_title"),
+        t("form.leave_question"),
+        [("keep", t("btn.keep_draft")), ("discard", t("btn.discard")), ("edit", t("btn.keep_editing"))],
+        "edit",
+    )
+
+
+def restore_dialog(when: str, summary: str) -> ChoicesDialog:
+    """有未保存的草稿，恢复？ (恢复 / 放弃 / 稍后: Esc keeps the draft for later)."""
+    return ChoicesDialog(
+        t("form.draft_title"),
+        t("form.draft_question", when=when, summary=summary),
+        [("restore", t("btn.restore")), ("discard", t("btn.discard"))],
+        "later",
+    )
+
+
+def rename_dialog(uscc: str, old: str, new: str) -> ChoicesDialog:
+    """The USCC is registered under another name: renamed (record it) / use the registered name / edit."""
+    return ChoicesDialog(
+        t("form.rename_title"),
+        t("form.rename_question", uscc=uscc, old=old, new=new),
+        [("renamed", t("btn.renamed")), ("known", t("btn.use_known")), ("edit", t("btn.keep_editing"))],
+        "edit",
+    )

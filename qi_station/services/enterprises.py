@@ -1,0 +1,242 @@
+"""Enterprises: the checked input, the rename rule, near-duplicates and the one-enterprise view.
+
+An enterprise is identified by its USCC. A request typed with a known USCC under another name is
+refused unless the operator confirms a rename (``renamed``): then the new name is recorded and the old
+one kept in ``former_names`` (:func:`qi_station.db.write.rename_enterprise`). Reads are plain
+``sqlite3`` and paged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qi_station.core import domain
+from qi_station.core import validate as v
+from qi_station.core.errors import NotFoundError, ValidationError
+from qi_station.services.phones import normalize_phone
+
+PAGE = 50
+
+
+@dataclass
+class EnterpriseInput:
+    name: str
+    uscc: str
+    industry: str | None = None
+    scale: str | None = None
+    contact_name: str | None = None
+    phone: str | None = None
+
+
+def check_identity(c: v.Checks, name: str | None, uscc: str | None) -> dict[str, Any]:
+    """The enterprise's name and USCC (and the region it was issued in), refusals kept in ``c``."""
+    got_name = c.run(v.clean_text, name, "enterprise", required=True)
+    code = c.run(v.validate_uscc, uscc or "")
+    region = v.uscc_region(code) if code else None
+    return {
+        "name": got_name,
+        "uscc": code,
+        "region_code": region,
+        "city_code": domain.city_of(region) if region else None,
+    }
+
+
+def check_contact(c: v.Checks, contact: str | None, phone: str | None, city: str | None) -> dict[str, Any]:
+    name = c.run(v.clean_text, contact, "contact")
+    ph = c.run(normalize_phone, phone, "phone", city)
+    return {
+        "contact_name": name or None,
+        "phone_e164": ph[0] if ph else None,
+        "phone_display": ph[1] if ph else None,
+    }
+
+
+def check_profile(c: v.Checks, industry: str | None, scale: str | None) -> dict[str, Any]:
+    if scale:
+        c.run(v.check_choice, scale, domain.ENTERPRISE_SCALES, "scale")
+    return {"industry": c.run(v.clean_text, industry, "industry") or None, "scale": scale or None}
+
+
+def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
+    """Every field of an enterprise; all bad fields are reported at once."""
+    c = v.Checks()
+    ident = check_identity(c, e.name, e.uscc)
+    out = {
+        **ident,
+        **check_profile(c, e.industry, e.scale),
+        **check_contact(c, e.contact_name, e.phone, ident["city_code"]),
+    }
+    c.done()
+    return out
+
+
+def create_enterprise(db: Path, e: EnterpriseInput) -> dict[str, Any]:
+    from qi_station.db import write as w
+    from qi_station.db.session import write_session
+    from qi_station.services.station import ensure_station
+
+    data = check_enterprise(e)
+    with write_session(db) as s:
+        st = ensure_station(s)
+        return w.upsert_enterprise(s.connection(), data, st.code)
+
+
+# ---- the rename rule ------------------------------------------------------------------------------
+def check_rename(known: dict[str, Any] | None, typed: str, renamed: bool) -> bool:
+    """Is this a confirmed rename of ``known`` (the enterprise already holding the USCC)? A different
+    name without ``renamed`` is refused: it is never silently dropped nor silently taken."""
+    if known is None or v.name_key(known["name"]) == v.name_key(typed):
+        return False
+    if not renamed:
+        raise ValidationError(
+            "enterprise",
+            "renamed",
+            f"USCC {known['uscc']} is registered as 「{known['name']}」; confirm the enterprise was renamed "
+            f"(--renamed) or correct the name / 该信用代码已登记为「{known['name']}」: "
+            "如企业已改名请确认改名，否则请更正名称",
+        )
+    return True
+
+
+# ---- reads ----------------------------------------------------------------------------------------
+def _conn(db: str | Path | sqlite3.Connection) -> tuple[sqlite3.Connection, bool]:
+    if isinstance(db, sqlite3.Connection):
+        return db, False
+    from qi_station.db.engine import connect
+
+    return connect(Path(db)), True
+
+
+def _dicts(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def by_uscc(db: str | Path | sqlite3.Connection, uscc: str) -> dict[str, Any] | None:
+    """The enterprise holding this USCC (the form asks before it files under another name)."""
+    conn, own = _conn(db)
+    try:
+        got = _dicts(
+            conn,
+            "SELECT id, name, uscc, contact_name, phone_display FROM enterprise "
+            "WHERE uscc = ? AND deleted = 0 LIMIT 1",
+            ((uscc or "").strip().upper(),),
+        )
+        return got[0] if got else None
+    finally:
+        if own:
+            conn.close()
+
+
+def similar(
+    db: str | Path | sqlite3.Connection, name: str, uscc: str | None, limit: int = 3
+) -> list[dict[str, Any]]:
+    """Enterprises under ANOTHER USCC whose name looks like ``name`` (:func:`core.validate.similar_name`):
+    pointed out before a save, so one firm is not registered twice."""
+    core = v.name_core(name)
+    if len(core) < 2:
+        return []
+    conn, own = _conn(db)
+    try:
+        out = []
+        for r in _dicts(
+            conn,
+            "SELECT id, name, uscc FROM enterprise WHERE deleted = 0 AND uscc != ? "
+            "AND (instr(lower(name), ?) > 0 OR instr(lower(name), ?) > 0) ORDER BY name LIMIT 200",
+            ((uscc or "").strip().upper(), core[:2], core[-2:]),
+        ):
+            if v.similar_name(name, r["name"]):
+                out.append(r)
+                if len(out) >= limit:
+                    break
+        return out
+    finally:
+        if own:
+            conn.close()
+
+
+def get_enterprise(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]:
+    """One enterprise by id or USCC: its row, its names over time, its contacts (its own and those
+    given on its requests) and how many requests and referrals it has."""
+    conn, own = _conn(db)
+    try:
+        k = (key or "").strip()
+        got = _dicts(
+            conn,
+            "SELECT id, name, uscc, region_code, city_code, industry, scale, contact_name, phone_display, "
+            "former_names, created_at, updated_at FROM enterprise WHERE (id = ? OR uscc = ?) AND deleted = 0",
+            (k, k.upper()),
+        )
+        if not got:
+            raise NotFoundError("enterprise", k)
+        e = got[0]
+        e["city_name"] = domain.CITIES.get(e.get("city_code") or "")
+        former = json.loads(e.pop("former_names") or "[]")
+        e["names"] = [*former, {"name": e["name"], "until": None, "by": None}]
+        contacts = []
+        if e.get("contact_name") or e.get("phone_display"):
+            contacts.append({"name": e.get("contact_name"), "phone": e.get("phone_display")})
+        for r in _dicts(
+            conn,
+            "SELECT contact_name AS name, phone_display AS phone, max(received_at) AS last "
+            "FROM request WHERE enterprise_id = ? AND deleted = 0 AND "
+            "(contact_name IS NOT NULL OR phone_display IS NOT NULL) "
+            "GROUP BY contact_name, phone_display ORDER BY last DESC LIMIT 20",
+            (e["id"],),
+        ):
+            c = {"name": r["name"], "phone": r["phone"]}
+            if c not in contacts:
+                contacts.append(c)
+        e["contacts"] = contacts
+        e["requests"] = conn.execute(
+            "SELECT count(*) FROM request WHERE enterprise_id = ? AND deleted = 0", (e["id"],)
+        ).fetchone()[0]
+        e["referrals"] = conn.execute(
+            "SELECT count(*) FROM referral f JOIN request r ON r.id = f.request_id "
+            "WHERE r.enterprise_id = ? AND r.deleted = 0",
+            (e["id"],),
+        ).fetchone()[0]
+        return e
+    finally:
+        if own:
+            conn.close()
+
+
+def requests_of(
+    db: str | Path | sqlite3.Connection, enterprise_id: str, *, offset: int = 0, limit: int = PAGE
+) -> list[dict[str, Any]]:
+    """One page of the enterprise's requests, newest first."""
+    conn, own = _conn(db)
+    try:
+        return _dicts(
+            conn,
+            "SELECT id, number, title, status, received_at, promised_date FROM request "
+            "WHERE enterprise_id = ? AND deleted = 0 ORDER BY received_at DESC, number DESC LIMIT ? OFFSET ?",
+            (enterprise_id, max(1, limit), max(0, offset)),
+        )
+    finally:
+        if own:
+            conn.close()
+
+
+def referrals_of(
+    db: str | Path | sqlite3.Connection, enterprise_id: str, *, offset: int = 0, limit: int = PAGE
+) -> list[dict[str, Any]]:
+    """One page of the referrals made for the enterprise's requests, newest first."""
+    conn, own = _conn(db)
+    try:
+        return _dicts(
+            conn,
+            "SELECT f.id, f.kind, f.item_name, f.created_at, r.number, r.id AS request_id FROM referral f "
+            "JOIN request r ON r.id = f.request_id WHERE r.enterprise_id = ? AND r.deleted = 0 "
+            "ORDER BY f.created_at DESC LIMIT ? OFFSET ?",
+            (enterprise_id, max(1, limit), max(0, offset)),
+        )
+    finally:
+        if own:
+            conn.close()
