@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from qi_station.cli.kit import OPTS, emit_json, handle_errors, station_db
+from qi_station.cli.kit import OPTS, emit_json, error, handle_errors, station_db
 from qi_station.core import domain
 from qi_station.core.clock import iso_local, present_times
 
@@ -66,6 +66,10 @@ def request_add(
     )
     db = station_db()
     r = ledger.create_request(db, inp)
+    from qi_station.core.validate import uscc_warnings
+
+    for _rule, msg in uscc_warnings(uscc):  # logged all the same: codes under older tables exist
+        error(f"warning: uscc: {msg}")
     if as_json:
         from qi_station.services.queries import get_request
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import TZ
 from qi_station.core.months import check_month, month_bounds_utc
 from qi_station.reports.queries import (
@@ -235,7 +235,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
         stations_out.append(
             {
                 "station": _station_ref(c, raw.stations),
-                "city": {"code": city, "name": domain.CITIES.get(city, city)},
+                "city": {"code": city, "name": places.CITIES.get(city, city)},
                 "data_as_of": _as_of(raw.accs[c]),
                 **figures(raw.accs[c], raw.month, raw.months),
             }
@@ -245,7 +245,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
         a = merged(raw.accs[c] for c in by_city[city])
         cities_out.append(
             {
-                "city": {"code": city, "name": domain.CITIES.get(city, city)},
+                "city": {"code": city, "name": places.CITIES.get(city, city)},
                 "stations": by_city[city],
                 "data_as_of": _as_of(a),
                 **figures(a, raw.month, raw.months),
@@ -254,7 +254,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     return {
         "month": raw.month,
         "scope": "province",
-        "station": {"code": domain.PROVINCE_CODE, "name": domain.PROVINCE_NAME},
+        "station": {"code": places.PROVINCE_CODE, "name": places.PROVINCE_NAME},
         "generated_at": local_iso(raw.generated_at),
         "data_as_of": _as_of(province),
         **figures(province, raw.month, raw.months),

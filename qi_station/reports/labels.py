@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 
 # ---- labels ----------------------------------------------------------------------------------------
 FIGURE_LABELS: dict[str, tuple[str, str]] = {
@@ -154,7 +154,7 @@ def channel_label(code: str, lang: str) -> str:
 def city_label(code: str, lang: str) -> str:
     if code == "unknown" or not code:
         return word("unknown", lang)
-    name = domain.CITIES.get(code, code)
+    name = places.CITIES.get(code, code)
     return f"{name} {code}" if lang == "en" else name
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import env_now
 from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
 from qi_station.services.figures import received_by_month
@@ -433,7 +433,7 @@ def collect(
             "code": code,
             "name": name,
             "region_code": region,
-            "city_code": domain.city_of(region),
+            "city_code": places.city_of(region),
             "is_self": bool(is_self),
             "city_from": "station",
         }

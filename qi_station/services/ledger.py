@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core import validate as v
 from qi_station.core.clock import check_year, env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
@@ -57,12 +57,16 @@ class EnterpriseInput:
     phone: str | None = None
 
 
-def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
+def check_enterprise(e: EnterpriseInput, station_region: str | None = None) -> dict[str, Any]:
+    """A typed-in enterprise, checked. Its registered region is the USCC's (never changed); its location
+    (county) defaults to that region when it names a county (a historic one mapped to today's:
+    :func:`core.places.location`). ``station_region``: the station's own region, for a landline typed
+    without its area code when the enterprise has no city (see :func:`services.phones.normalize_phone`)."""
     name = v.clean_text(e.name, "enterprise", required=True)
     uscc = v.validate_uscc(e.uscc)
     region = v.uscc_region(uscc)
-    city = domain.city_of(region)
-    phone = normalize_phone(e.phone, "phone", city)
+    county, city = places.location(None, region)
+    phone = normalize_phone(e.phone, "phone", city or places.city_of(station_region))
     if e.scale:
         v.check_choice(e.scale, domain.ENTERPRISE_SCALES, "scale")
     return {
@@ -70,6 +74,7 @@ def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
         "uscc": uscc,
         "region_code": region,
         "city_code": city,
+        "county_code": county,
         "industry": v.clean_text(e.industry, "industry") or None,
         "scale": e.scale or None,
         "contact_name": v.clean_text(e.contact_name, "contact") or None,
@@ -78,11 +83,31 @@ def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
     }
 
 
+def _station_region(db: Path) -> str | None:
+    from qi_station.services.queries import station
+
+    st = station(db) if Path(db).exists() else None
+    return st["region_code"] if st else None
+
+
 def create_enterprise(db: Path, e: EnterpriseInput) -> dict[str, Any]:
-    data = check_enterprise(e)
+    data = check_enterprise(e, _station_region(db))
     with write_session(db) as s:
         st = ensure_station(s)
         return w.upsert_enterprise(s.connection(), data, st.code)
+
+
+def locate_enterprise(db: Path, uscc: str, county: str) -> dict[str, Any]:
+    """Say where an enterprise is today (``qi-station enterprise locate``): a current county of Shandong.
+    Its registered region (the USCC's) never changes; city and county figures follow the location."""
+    code = v.validate_uscc(uscc)
+    county_code = v.check_county(county)
+    with write_session(db) as s:
+        st = ensure_station(s)
+        row = w.locate_enterprise(s.connection(), st.code, code, county_code, places.city_of(county_code))
+        if row is None:
+            raise NotFoundError("enterprise", code)  # rolls back: nothing written
+    return row
 
 
 # ---- requests -----------------------------------------------------------------------------
@@ -106,10 +131,13 @@ class RequestInput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, Any]:
+def check_request(
+    inp: RequestInput, now: datetime | None = None, station_region: str | None = None
+) -> dict[str, Any]:
     """Validate everything up front: a refused input writes nothing."""
     ent = check_enterprise(
-        EnterpriseInput(inp.enterprise, inp.uscc, inp.industry, inp.scale, inp.contact, inp.phone)
+        EnterpriseInput(inp.enterprise, inp.uscc, inp.industry, inp.scale, inp.contact, inp.phone),
+        station_region,
     )
     elements = v.parse_elements(inp.elements)
     title = v.clean_text(inp.title, "title", required=True)
@@ -167,7 +195,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
     """Log a request. Returns the request as a dict (with ``id`` and ``number``)."""
     from qi_station.db.models import Request
 
-    data = check_request(inp)
+    data = check_request(inp, station_region=_station_region(db))
     with write_session(db) as s:
         st = ensure_station(s)
         conn = s.connection()

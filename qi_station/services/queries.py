@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.core.months import month_bounds_utc
@@ -165,8 +165,8 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
         if r is None:
             raise NotFoundError("request", k)
         d = _decorate(dict(r))
-        d["region_name"] = domain.region_name(d.get("region_code"))
-        d["city_name"] = domain.CITIES.get(d.get("city_code") or "", "")
+        d["region_name"] = places.full_name(d.get("region_code"))
+        d["city_name"] = places.CITIES.get(d.get("city_code") or "", "")
         events = [
             dict(e)
             for e in conn.execute(
@@ -201,7 +201,7 @@ def station(db: str | Path | sqlite3.Connection) -> dict[str, Any] | None:
     conn, close = _conn(db)
     try:
         r = conn.execute(
-            "SELECT id, code, name, type, service_mode, region_code FROM station WHERE is_self = 1"
+            "SELECT id, code, name, type, service_mode, region_code, park FROM station WHERE is_self = 1"
         ).fetchone()
         return dict(r) if r else None
     finally:

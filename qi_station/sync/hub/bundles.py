@@ -86,6 +86,7 @@ class BundleJobs(PushJobs, PullJobs):
                     "applied": 0,
                 }
             head = manifest.get("head")
+            self.keep_profile(c, st, manifest.get("profile"))
             out = self.apply_push(c, st, batch, head=head if isinstance(head, dict) else None)
             cur = manifest.get("station_cursor")
             if isinstance(cur, int) and not isinstance(cur, bool) and cur >= 0:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.db import kvkeys
+from qi_station.services.station import profile as station_profile
 from qi_station.sync.proto import MIN_PROTOCOL, PROTOCOL, SyncError, schema_head
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import heads as H
@@ -40,6 +41,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             cursor = S.kv_int(conn, "pull_cursor")
             proof = S.kv_get(conn, "enroll_proof")
             head = H.signed_head(conn)
+            profile = station_profile(conn)
         finally:
             conn.execute("COMMIT")
         bid = uuid7()
@@ -59,6 +61,8 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             "station_now_ms": time.time_ns() // 1_000_000,
             "head": head,
         }
+        if profile is not None:
+            manifest["profile"] = profile  # the station's region, park, type and mode
         if proof:
             manifest["enroll"] = {"pubkey": pub, "proof": proof}
         outp = write_bundle(
