@@ -45,6 +45,7 @@ KEYS: tuple[Key, ...] = (
     Key("app.libraries", "f5", "goto('libraries')", "key.libraries", priority=True),
     Key("app.sync", "f6", "goto('sync')", "key.sync", priority=True),
     Key("app.reports", "f7", "goto('reports')", "key.reports", priority=True),
+    Key("app.profile", "f9", "profile", "key.profile", show=False, priority=True),
     Key("app.palette", "ctrl+p", "command_palette", "key.palette", show=False, priority=True),
     Key("app.quit", "ctrl+q", "quit", "key.quit", show=False, priority=True),  # in the title bar too
     Key("dash.refresh", "r", "refresh", "key.refresh"),
