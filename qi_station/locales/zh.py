@@ -168,6 +168,9 @@ MESSAGES: dict[str, str] = {
     "form.uscc_count": "已输入 {n}/18 位",
     "form.uscc_bad": "代码有误",
     "form.uscc_ok": "代码有效  登记地 {region}",
+    "form.uscc_check": "代码有效，请核对：{what}",
+    "form.uscc_category": "类别 {code} 不在国标中",
+    "form.uscc_region": "区划码 {region} 未知",
     "form.new_enterprise": "库中无此企业: 填写信用代码后保存即新建",
     "form.failed": "未保存: {field} {message}",
     # detail
