@@ -127,7 +127,12 @@ def request_show(
     el = "、".join((domain.ELEMENT_ZH if in_zh else domain.ELEMENT_EN)[e] for e in d["elements"])
     lines = [
         f"{d['number']}  {_status_label(d['status'])}{'  (overdue 逾期)' if d['overdue'] else ''}",
-        f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}",
+        f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}"
+        + (
+            f"  ({'所在地' if in_zh else 'located in'} {d['location_name']})"
+            if d.get("location_name")
+            else ""
+        ),
         f"  {'要素' if in_zh else 'elements'}: {el}",
         f"  {'标题' if in_zh else 'title'}: {d['title']}",
         f"  {'受理' if in_zh else 'received'}: {_local_short(d['received_at'])}   "

@@ -64,6 +64,7 @@ MESSAGES: dict[str, str] = {
     "field.enterprise": "Enterprise",
     "field.uscc": "USCC",
     "field.region": "Region",
+    "field.location": "Located in",
     "field.elements": "Elements",
     "field.title": "Title",
     "field.description": "Details",

@@ -67,6 +67,7 @@ MESSAGES: dict[str, str] = {
     "field.enterprise": "企业名称",
     "field.uscc": "信用代码",
     "field.region": "登记地",
+    "field.location": "所在地",
     "field.elements": "服务要素",
     "field.title": "需求事项",
     "field.description": "需求描述",

@@ -157,7 +157,8 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
     try:
         k = (key or "").strip()
         r = conn.execute(
-            "SELECT r.*, e.name AS enterprise_name, e.uscc, e.region_code, e.city_code, e.industry, e.scale "
+            "SELECT r.*, e.name AS enterprise_name, e.uscc, e.region_code, e.city_code, e.county_code, e.industry, "
+            "e.scale "
             "FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE (r.id = ? OR r.number = ?) "
             "AND r.deleted = 0",
             (k, k.upper()),
@@ -167,6 +168,9 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
         d = _decorate(dict(r))
         d["region_name"] = places.full_name(d.get("region_code"))
         d["city_name"] = places.CITIES.get(d.get("city_code") or "", "")
+        # where the enterprise is today, when that is not simply its registered region
+        here = d.get("county_code") or d.get("city_code")
+        d["location_name"] = places.full_name(here) if here and here != d.get("region_code") else ""
         events = [
             dict(e)
             for e in conn.execute(
