@@ -455,7 +455,7 @@ def locate_enterprise(
     old = fetch_dict(conn, sql, {"c": station_code, "u": uscc})
     if old is None:
         return None
-    changes = {"county_code": county_code, "city_code": city_code}
+    changes: dict[str, Any] = {"county_code": county_code, "city_code": city_code}
     changes.update(haystack=haystack("enterprise", {**old, **changes}), s_rev=int(old["s_rev"]) + 1)
     changes["updated_at"] = to_db(env_now())
     update_row(conn, "enterprise", old["id"], changes)

@@ -472,19 +472,10 @@ def station_profiles(conn: Connection, q: Q) -> dict[str, dict[str, Any]]:
     ):
         out[code] = profile_entry(code, name, region, park, type_, mode, bool(is_self), "station")
     if inspect(conn).has_table("hub_station"):
-        cols = {c["name"] for c in inspect(conn).get_columns("hub_station")}
-        has_profile = "region_code" in cols
-        sql = "SELECT code, name" + (", region_code, park, station_type, service_mode" if has_profile else "")
-        for row in q.rows(sql + " FROM hub_station"):
-            code, name = row[0], row[1]
-            prof = tuple(row[2:6]) if has_profile else (None, None, None, None)
-            old = out.get(code)
-            if prof[0] is not None or old is None:
-                out[code] = profile_entry(
-                    code,
-                    name or code,
-                    *prof,
-                    False,
-                    "hub" if prof[0] is not None else None,
-                )
+        for code, name, region, park, type_, mode in q.rows(
+            "SELECT code, name, region_code, park, station_type, service_mode FROM hub_station"
+        ):
+            if region is not None or code not in out:
+                source = "hub" if region is not None else None
+                out[code] = profile_entry(code, name or code, region, park, type_, mode, False, source)
     return out

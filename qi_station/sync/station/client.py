@@ -185,7 +185,8 @@ def enroll(
 
 def hub_profile(reply: dict[str, Any]) -> dict[str, Any]:
     """The profile in an enrollment reply as ``init_station`` arguments (only the values the hub has)."""
-    prof = reply.get("profile") if isinstance(reply.get("profile"), dict) else {}
+    got = reply.get("profile")
+    prof: dict[str, Any] = got if isinstance(got, dict) else {}
     names = {
         "region_code": "region_code",
         "park": "park",
