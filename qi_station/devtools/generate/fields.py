@@ -83,7 +83,7 @@ def mobile(rng: random.Random) -> tuple[str, str]:
 
 def landline(rng: random.Random, city_code: str) -> tuple[str, str]:
     """(E.164, display) of a landline in the city (0531/0532 have 8 digits, the rest 7)."""
-    area = places.area_code(city_code) or "531"  # 莱芜's retired 0634: its numbers are 0531 now
+    area = places.AREA_CODES[city_code]  # a current city (莱芜 numbers are 济南 0531 numbers today)
     if area in ("531", "532"):
         n = f"{rng.randint(5, 8)}{rng.randrange(10_000_000):07d}"
         return f"+86{area}{n}", f"0{area} {n[:4]} {n[4:]}"
