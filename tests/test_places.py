@@ -216,3 +216,48 @@ def test_cli_profile_locate_and_uscc_warning(tmp_path: Path) -> None:
     p = _cli(["enterprise", "locate", odd, "--county", "370116", "--json"], db)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["city_code"] == "370100"
+
+
+def test_cli_hub_add_station_with_profile_and_stations(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    db = tmp_path / "unused.db"
+    assert _cli(["hub", "init", "--database-url", url], db).returncode == 0
+    p = _cli(
+        ["hub", "add-station", "DZ01", "--name", "德州站", "--region", "371200", "--database-url", url], db
+    )
+    assert p.returncode == 2 and "region" in p.stderr  # 莱芜 is not a current place: nothing registered
+    p = _cli(
+        [
+            "hub",
+            "add-station",
+            "DZ01",
+            "--name",
+            "德州站",
+            "--region",
+            "371402",
+            "--type",
+            "综合服务中心",
+            "--mode",
+            "Market-led",
+            "--park",
+            "德州经开区",
+            "--database-url",
+            url,
+        ],
+        db,
+    )
+    assert p.returncode == 0, p.stderr
+    p = _cli(["hub", "stations", "--database-url", url], db)
+    assert p.returncode == 0, p.stderr
+    line = next(x for x in p.stdout.splitlines() if x.startswith("DZ01"))
+    assert (
+        "德州市德城区 371402" in line
+        and "综合服务中心" in line
+        and "市场主导" in line
+        and "德州经开区" in line
+    )
+    p = _cli(["hub", "stations", "--json", "--database-url", url], db)
+    got = json.loads(p.stdout)
+    assert [(s["code"], s["region_code"], s["city_code"], s["county_code"]) for s in got] == [
+        ("DZ01", "371402", "371400", "371402")
+    ]
