@@ -74,6 +74,9 @@ CASES = [
     ("enterprise", {"uscc": "91370100MA3C000000"}, "uscc", "uscc_checksum"),
     ("enterprise", {"name": BIG}, "name", "max_length"),
     ("enterprise", {"scale": "巨型"}, "scale", "choice"),
+    ("enterprise", {"county_code": "371202"}, "county_code", "historic"),  # 莱城区: now 370116
+    ("enterprise", {"city_code": "371200"}, "city_code", "location_city"),  # 莱芜 is no current city
+    ("enterprise", {"county_code": "370602"}, "city_code", "location_city"),  # 芝罘区 is not in 济南
     ("request_event", {"to_status": "pwned"}, "to_status", "choice"),
     ("request_event", {"actor": "x" * 51}, "actor", "max_length"),
     ("request_event", {"data": "[1, 2]"}, "data", "json_object"),
