@@ -5,7 +5,8 @@
 Everything is fictional but plausible Shandong data: names are composed from the vocabulary in
 ``qi_station.devtools.generate`` (its vocabulary, places and field helpers) plus hand-written rows that exercise search edge cases (济南 / 济宁 share
 the initials "jn"; 单县 shan, 费县 bi, 乐陵 lao, 长清 chang; surnames 曾 zeng and 单 shan; historic
-莱芜 371200 USCCs; letter-first N2…/Y1… USCCs).
+莱芜 371200 USCCs, placed in 济南 today; GB 32100 prefixes other than 91: 93… farmers' cooperatives,
+81… a trade union).
 
 Ids are uuid5 of a fixed namespace and a row key, so they never change between runs.
 Certificate expiries are stored as day offsets (``cma_expiry_days``, ``cnas_expiry_days``)
@@ -26,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from qi_station.core import domain  # noqa: E402
+from qi_station.core import places as core_places  # noqa: E402
 from qi_station.core.validate import uscc_check_char, validate_uscc  # noqa: E402
 from qi_station.devtools.generate import fields, places, vocab  # noqa: E402
 
@@ -77,9 +79,9 @@ EDGE_EXPERTS = [
 EDGE_ENTERPRISES = [
     # name, prefix, region, industry, scale, elements
     ("单县华丰食品有限公司", "91", "371722", "食品制造", "中型", ("testing", "safety")),
-    ("单县浮龙湖果蔬种植专业合作社", "N2", "371722", "农民专业合作社", "微型", ("standards", "brand")),
+    ("单县浮龙湖果蔬种植专业合作社", "93", "371722", "农民专业合作社", "微型", ("standards", "brand")),
     ("费县鲁源木业有限公司", "91", "371325", "木材加工", "中型", ("testing", "certification")),
-    ("费县蒙山果品专业合作社", "N2", "371325", "农民专业合作社", "小型", ("brand", "standards")),
+    ("费县蒙山果品专业合作社", "93", "371325", "农民专业合作社", "小型", ("brand", "standards")),
     ("乐陵市金枣食品有限公司", "91", "371481", "食品制造", "小型", ("testing", "brand")),
     ("乐陵泰和调味品有限公司", "91", "371481", "食品制造", "中型", ("testing", "standards")),
     ("济南长清鑫源机械有限公司", "91", "370113", "通用设备制造", "小型", ("metrology", "quality")),
@@ -92,7 +94,7 @@ EDGE_ENTERPRISES = [
         "中型",
         ("ip", "certification"),
     ),
-    ("济南华信电子有限公司工会委员会", "Y1", "370102", "工会", "微型", ("quality",)),
+    ("济南华信电子有限公司工会委员会", "81", "370102", "工会", "微型", ("quality",)),
     ("济宁任城宏达纺织有限公司", "91", "370811", "纺织业", "大型", ("testing", "standards")),
     ("济宁曲阜孔府印刷包装有限公司", "91", "370881", "印刷和记录媒介复制", "小型", ("quality", "brand")),
     (
@@ -162,7 +164,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
         has_cnas: bool = True,
     ) -> None:
         fname, els, scope = vocab.INST_FIELDS[fidx]
-        county = dict(places.COUNTIES.get(region[:4] + "00", ())).get(region, "")
+        county = core_places.COUNTY_NAMES.get(core_places.current_code(region) or "", "")
         institutions.append(
             {
                 "id": sid("institution", name),
@@ -178,7 +180,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
                 "cnas_no": f"CNAS L{rng.randint(1000, 19999)}" if has_cnas else None,
                 "cnas_expiry_days": cnas if has_cnas else None,
                 "scope": scope,
-                "address": f"山东省{domain.CITIES[city]}{county}{rng.choice('经纬')}{rng.randint(1, 30)}路{rng.randint(1, 999)}号",
+                "address": f"山东省{core_places.CITIES[city]}{county}{rng.choice('经纬')}{rng.randint(1, 30)}路{rng.randint(1, 999)}号",
                 "contact": person(),
                 "phone": fields.landline(rng, city)[1],
             }
@@ -191,7 +193,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
     weights = list(places.CITY_WEIGHTS.values())
     while len(institutions) < 130:
         city = rng.choices(cities, weights=weights)[0]
-        region = rng.choice(places.COUNTIES[city])[0]
+        region = rng.choice(core_places.COUNTIES[city])[0]
         brand = rng.choice(vocab.INST_BRAND_A) + rng.choice(vocab.INST_BRAND_B)
         fidx = rng.randrange(len(vocab.INST_FIELDS))
         fname = vocab.INST_FIELDS[fidx][0]
@@ -310,10 +312,9 @@ def build() -> dict[str, list[dict[str, Any]]]:
     enames: set[str] = set()
 
     def add_ent(name: str, prefix: str, region: str, industry: str, scale: str, els: list[str]) -> None:
-        city = domain.city_of(region) or "370100"
-        phone = (
-            fields.mobile(rng)[1] if rng.random() < 0.7 or city == "371200" else fields.landline(rng, city)[1]
-        )
+        city = core_places.city_of(region) or "370100"
+        laiwu = region.startswith("3712")  # a mobile, as before 0531 took over 0634
+        phone = fields.mobile(rng)[1] if rng.random() < 0.7 or laiwu else fields.landline(rng, city)[1]
         enterprises.append(
             {
                 "id": sid("enterprise", name),
@@ -336,7 +337,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
     }
     while len(enterprises) < 170:
         city = "371200" if rng.random() < 0.03 else rng.choices(cities, weights=weights)[0]
-        region, county = rng.choice(places.COUNTIES[city])
+        region, county = rng.choice(places.LAIWU_COUNTIES if city == "371200" else core_places.COUNTIES[city])
         word, industry = rng.choice(vocab.ENT_INDUSTRIES)
         brand = rng.choice(vocab.ENT_BRAND_A) + rng.choice(vocab.ENT_BRAND_B)
         place = (
@@ -347,7 +348,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
         if rng.random() < 0.05:
             name, prefix, industry = (
                 f"{place}{brand}{rng.choice(vocab.COOP_WORDS)}专业合作社",
-                "N2",
+                "93",
                 "农民专业合作社",
             )
         else:

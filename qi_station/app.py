@@ -316,6 +316,17 @@ class StationApp(App[None]):
 
         self.push_screen(RequestDetailScreen(request_id))
 
+    def action_profile(self) -> None:
+        from qi_station.screens.profile import ProfileScreen
+
+        if isinstance(self.screen, ProfileScreen):
+            return
+        self.push_screen(ProfileScreen(), self._profile_saved)
+
+    def _profile_saved(self, info: Any) -> None:
+        if info is not None:
+            self.notify(t("profile.saved"))
+
     def action_help(self) -> None:
         from qi_station.screens.help import HelpScreen
 

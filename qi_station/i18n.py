@@ -131,11 +131,11 @@ def kind_name(kind: str) -> str:
 
 
 def city_name(code: str | None) -> str:
-    from qi_station.core import domain
+    from qi_station.core import places
 
     if not code:
         return ""
-    name = domain.CITIES.get(code) or domain.region_name(code)
+    name = places.full_name(code)
     if _lang == "en":
         return f"{name} ({code})"
     return name

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from qi_station.core import places
 from qi_station.db.engine import MIGRATIONS_DIR, SCHEMA_HEAD, connect, open_db, run_migrations, sqlite_url
 
 
@@ -29,6 +30,23 @@ def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
     c = sqlite3.connect(db)
     c.execute("INSERT INTO kv (k, v) VALUES ('marker', 'kept')")
     t = "2026-01-01 00:00:00.000000"
+    # enterprises as an older version stored them (city from the USCC's first four digits, 莱芜 371200)
+    for eid, uscc, region, city in (
+        ("e2", "91371202MA3C000021", "371202", "371200"),
+        ("e3", "91370000MA3C000031", "370000", None),
+        ("e4", "91370102MA3C000041", "370102", "370100"),
+    ):
+        c.execute(
+            "INSERT INTO enterprise (id, name, uscc, region_code, city_code, name_py, name_initials, haystack, "
+            "elements, s_rev, seq, deleted, created_at, updated_at) VALUES (?, '企业', ?, ?, ?, '', '', '', '[]', "
+            "1, 0, 0, ?, ?)",
+            (eid, uscc, region, city, t, t),
+        )
+    c.execute(
+        "INSERT INTO station (id, code, name, type, service_mode, region_code, is_self, created_at) "
+        "VALUES ('s1', 'S', '站', '园区工作站', '区域集约', '371200', 1, ?)",
+        (t,),
+    )
     c.execute(
         "INSERT INTO enterprise (id, name, uscc, region_code, name_py, name_initials, haystack, elements, "
         "s_rev, seq, deleted, created_at, updated_at) VALUES ('e1', '企业', 'N2370100MA3C000011', '370100', "
@@ -49,13 +67,29 @@ def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
     c = sqlite3.connect(db)
     assert c.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
     assert c.execute("SELECT v FROM kv WHERE k = 'marker'").fetchone()[0] == "kept"
-    assert c.execute("SELECT count(*) FROM region").fetchone()[0] == 18
+    # 0001: the province, 16 cities and historic 莱芜; 0008: every current county and the historic ones
+    assert c.execute("SELECT count(*) FROM region WHERE level != 'county'").fetchone()[0] == 18
     assert c.execute("SELECT historic FROM region WHERE code = '371200'").fetchone()[0] == 1
+    assert c.execute("SELECT count(*) FROM region WHERE level = 'county' AND NOT historic").fetchone()[
+        0
+    ] == len(places.COUNTY_NAMES)
+    assert c.execute("SELECT historic, parent FROM region WHERE code = '371202'").fetchone() == (1, "370100")
     assert (
         c.execute("SELECT title FROM request r JOIN enterprise e ON e.id = r.enterprise_id").fetchone()[0]
         == "旧需求"
     )
     assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+    # 0008 back-fills each enterprise's location from its registered region (which never changes)
+    got = dict(
+        (r[0], r[1:]) for r in c.execute("SELECT id, region_code, county_code, city_code FROM enterprise")
+    )
+    assert got == {
+        "e1": ("370100", None, "370100"),
+        "e2": ("371202", "370116", "370100"),  # 莱城区 is 济南市莱芜区 today
+        "e3": ("370000", None, None),  # province level: no place until it is located
+        "e4": ("370102", "370102", "370100"),
+    }
+    assert c.execute("SELECT region_code FROM station").fetchone()[0] == "370100"
     c.close()
 
 

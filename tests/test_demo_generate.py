@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.chain import verify_chain
 from qi_station.core.ids import uuid7
-from qi_station.core.validate import validate_uscc
+from qi_station.core.validate import uscc_warnings, validate_uscc
 from qi_station.db.engine import connect, open_db
 from qi_station.devtools.demo import load_demo
 from qi_station.devtools.generate import run as g
@@ -152,21 +152,26 @@ def test_demo_event_chains_verify_and_match_requests(demo_db: tuple[Path, dict[s
         assert ats == sorted(ats)
 
 
-def test_demo_usccs_valid_including_letter_first_and_laiwu(demo_db: tuple[Path, dict[str, Any]]) -> None:
+def test_demo_usccs_as_issued_including_laiwu(demo_db: tuple[Path, dict[str, Any]]) -> None:
+    """Valid codes with the GB 32100 prefix of what they are (93 farmers' cooperatives, 81 a trade union,
+    never N2 / Y1 for those), none the USCC check warns about; 莱芜 3712xx codes placed in 济南 today."""
     p, _ = demo_db
     conn = connect(p)
-    codes = [r[0] for r in conn.execute("SELECT uscc FROM enterprise")]
-    codes += [r[0] for r in conn.execute("SELECT uscc FROM institution")]
+    rows = list(conn.execute("SELECT uscc, industry FROM enterprise"))
+    codes = [r[0] for r in rows] + [r[0] for r in conn.execute("SELECT uscc FROM institution")]
     for c in codes:
         assert validate_uscc(c) == c
+        assert uscc_warnings(c) == [], c
     assert len(set(codes)) == len(codes)
-    assert any(c[0] == "N" for c in codes) and any(c[0] == "Y" for c in codes)
-    assert (
-        conn.execute(
-            "SELECT count(*) FROM enterprise WHERE region_code LIKE '3712%' AND city_code = '371200'"
-        ).fetchone()[0]
-        >= 2
-    )
+    coops = [u for u, ind in rows if ind == "农民专业合作社"]
+    assert coops and all(u.startswith("93") for u in coops)
+    unions = [u for u, ind in rows if ind == "工会"]
+    assert unions and all(u.startswith("81") for u in unions)
+    laiwu = list(conn.execute("SELECT city_code, county_code FROM enterprise WHERE region_code LIKE '3712%'"))
+    assert len(laiwu) >= 2
+    assert all(city == "370100" for city, _ in laiwu)
+    assert {county for _, county in laiwu} <= {"370116", "370117", None}
+    assert conn.execute("SELECT count(*) FROM enterprise WHERE city_code = '371200'").fetchone()[0] == 0
 
 
 def test_demo_certificates_expiring_and_expired(demo_db: tuple[Path, dict[str, Any]]) -> None:
@@ -298,6 +303,13 @@ def test_generate_small_scale(gen_db: tuple[Path, dict[str, Any]]) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     for c in conn.execute("SELECT uscc FROM enterprise UNION ALL SELECT uscc FROM institution"):
         validate_uscc(c[0])
+        assert uscc_warnings(c[0]) == [], c[0]
+    for uscc, region, city, county in conn.execute(
+        "SELECT uscc, region_code, city_code, county_code FROM enterprise WHERE industry = '农民专业合作社' "
+        "OR region_code LIKE '3712%'"
+    ):
+        assert not uscc.startswith("N2")  # a cooperative is 93…, N2 is a village collective
+        assert city != "371200" and (county, city) == places.location(None, region)
 
 
 def test_generate_keeps_full_schema(gen_db: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:

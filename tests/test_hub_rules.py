@@ -81,6 +81,9 @@ CASES = [
         "control_char",
     ),
     ("enterprise", {"former_names": '{"name": "x"}'}, "former_names", "json_array"),
+    ("enterprise", {"county_code": "371202"}, "county_code", "historic"),  # 莱城区: now 370116
+    ("enterprise", {"city_code": "371200"}, "city_code", "location_city"),  # 莱芜 is no current city
+    ("enterprise", {"county_code": "370602"}, "city_code", "location_city"),  # 芝罘区 is not in 济南
     ("request_event", {"to_status": "pwned"}, "to_status", "choice"),
     ("request_event", {"actor": "x" * 51}, "actor", "max_length"),
     ("request_event", {"data": "[1, 2]"}, "data", "json_object"),

@@ -557,7 +557,7 @@ def _check_hub_cli(hub_url: str, station_db: Path, tmp_path: Path) -> None:
     import openpyxl
 
     wb = openpyxl.load_workbook(tmp_path / "qi-report-province-2026-01.xlsx")
-    assert wb.sheetnames == ["概览", "分类", "地市", "站点", "明细"]
+    assert wb.sheetnames == ["概览", "分类", "地市", "区县", "站点类型", "服务模式", "站点", "明细"]
     assert len(list(wb["明细"].iter_rows())) == 1 + 14
     assert len(list(wb["站点"].iter_rows())) == 1 + 2
 
@@ -646,8 +646,9 @@ def test_hub_equals_sum_of_stations_postgres(ledger_db: tuple[Path, dict[str, st
 
 
 def test_hub_without_station_rows(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    """The hub knows a station only from its enrolment row (hub_station): name from there, city from the
-    enterprises it served."""
+    """The hub knows a station only from its enrolment row (hub_station): name and profile from there.
+    The city is the station's own, never guessed from the enterprises it served: before the station sent
+    its profile it is "unknown"."""
     import sqlite3
 
     from qi_station.db.engine import run_migrations, sqlite_url
@@ -660,10 +661,6 @@ def test_hub_without_station_rows(ledger_db: tuple[Path, dict[str, str]], tmp_pa
     con = sqlite3.connect(tmp_path / "hub2.db")
     with con:
         con.execute(
-            "CREATE TABLE IF NOT EXISTS hub_station (id TEXT PRIMARY KEY, code TEXT NOT NULL, "
-            "name TEXT NOT NULL, created_at DATETIME NOT NULL)"
-        )
-        con.execute(
             "INSERT INTO hub_station (id, code, name, created_at) "
             "VALUES ('x', 'QD0001', '青岛工作站', '2025-01-01 00:00:00.000000')"
         )
@@ -671,6 +668,23 @@ def test_hub_without_station_rows(ledger_db: tuple[Path, dict[str, str]], tmp_pa
     hub = monthly_report(url, MONTH, hub=True)
     qd = next(s for s in hub["stations"] if s["station"]["code"] == "QD0001")
     assert qd["station"]["name"] == "青岛工作站"
-    assert qd["city"]["code"] == "370600"  # most of its detail rows are enterprises of 烟台
-    assert [c["city"]["code"] for c in hub["cities"]] == ["370100", "370600"]
+    assert qd["city"]["code"] == "unknown"  # most of its enterprises are of 烟台: not a reason to say 烟台
+    assert [c["city"]["code"] for c in hub["cities"]] == ["370100", "unknown"]
     assert hub["received"] == sum(c["received"] for c in hub["cities"]) == 10
+    con = sqlite3.connect(tmp_path / "hub2.db")
+    with con:
+        con.execute(
+            "UPDATE hub_station SET region_code = '370211', station_type = '龙头企业', service_mode = '市场主导' "
+            "WHERE code = 'QD0001'"
+        )
+    con.close()
+    hub = monthly_report(url, MONTH, hub=True)
+    qd = next(s for s in hub["stations"] if s["station"]["code"] == "QD0001")
+    assert (qd["city"]["code"], qd["county"]["code"], qd["type"]["code"], qd["mode"]["code"]) == (
+        "370200",
+        "370211",
+        "龙头企业",
+        "市场主导",
+    )
+    assert qd["profile_from"] == "hub"
+    assert [c["city"]["code"] for c in hub["cities"]] == ["370100", "370200"]

@@ -109,6 +109,36 @@ async def test_invalid_uscc_shows_message_and_saves_nothing(station_db: Path) ->
     assert rows(station_db, "SELECT count(*) FROM enterprise")[0][0] == ents
 
 
+async def test_uscc_of_an_unknown_category_warns_and_saves(station_db: Path) -> None:
+    """A valid USCC whose department/category pair GB 32100 does not know: the form says what to check
+    and saves all the same (codes issued under older tables exist)."""
+    from qi_station.core.validate import uscc_check_char
+    from qi_station.screens.request_detail import RequestDetailScreen
+    from qi_station.screens.request_form import RequestFormScreen
+
+    code = "94370600MA3C00001"
+    code += uscc_check_char(code)
+    app = make_app(station_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, RequestFormScreen)
+        form.query_one("#enterprise").value = "某协会"
+        form.query_one("#uscc").focus()
+        await pilot.press(*code)
+        await pilot.pause()
+        label = form.query_one("#uscc-region")
+        assert "94" in str(label.render()) and label.has_class("warning")
+        form.query_one("#el-testing").checked = True
+        form.query_one("#title").value = "检测"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RequestDetailScreen)
+    assert rows(station_db, "SELECT count(*) FROM enterprise WHERE uscc = ?", code)[0][0] == 1
+
+
 def _request_id(db: Path, number: str) -> str:
     return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
 

@@ -205,3 +205,48 @@ async def test_dashboard_on_a_large_ledger_shows_the_last_recorded_check(
             text = str(app.screen.query_one("#ledger-line").render())
             assert ("ledger verify" in text) is not recorded
             assert ("✓" in text) is recorded
+
+
+async def test_profile_screen_sets_the_station_profile(tmp_path: Path) -> None:
+    """F9 (or the palette) opens the profile; a historic region is refused beside its field and nothing is
+    written; a good one is saved (and is what the next sync sends)."""
+    import sqlite3
+
+    from textual.widgets import Input, Static
+
+    from qi_station.screens.profile import ProfileScreen
+    from qi_station.screens.widgets import Choice
+
+    db = fixture_db(tmp_path)
+    before = (
+        sqlite3.connect(db).execute("SELECT region_code, park, type, service_mode FROM station").fetchone()
+    )
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, ProfileScreen)
+        assert scr.query_one("#region", Input).value == before[0]
+        scr.query_one("#region", Input).value = "371202"
+        await settle(pilot)
+        assert "370116" in str(scr.query_one("#place", Static).render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ProfileScreen)
+        assert "所在区县" in str(scr.query_one("#error", Static).render())
+        assert (
+            sqlite3.connect(db)
+            .execute("SELECT region_code, park, type, service_mode FROM station")
+            .fetchone()
+            == before
+        )
+        scr.query_one("#region", Input).value = "370116"
+        scr.query_one("#park", Input).value = "莱芜高新区"
+        scr.query_one("#service_mode", Choice).select("政府引导")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ProfileScreen)
+    got = sqlite3.connect(db).execute("SELECT region_code, park, type, service_mode FROM station").fetchone()
+    assert got == ("370116", "莱芜高新区", before[2], "政府引导")

@@ -91,6 +91,8 @@ def _journey(screen: str, db: Path) -> Any:
             await pilot.press("f6")
         elif screen == "reports":
             await pilot.press("f7")
+        elif screen == "profile":
+            await pilot.press("f9")
         elif screen == "help":
             await pilot.press("f3")
             await _settle(pilot)
@@ -112,6 +114,7 @@ SCREENS = (
     "libraries",
     "sync",
     "reports",
+    "profile",
     "help",
     "close_dialog",
     "correct_dialog",
@@ -142,7 +145,17 @@ async def test_no_ambiguous_glyphs_in_chrome(lang: str, tmp_path: Path) -> None:
     db = fixture_db(tmp_path)
     app = _app(db, lang)
     async with app.run_test(size=(120, 40)) as pilot:
-        for screen in ("dashboard", "ledger", "form", "detail", "libraries", "sync", "reports", "help"):
+        for screen in (
+            "dashboard",
+            "ledger",
+            "form",
+            "detail",
+            "libraries",
+            "sync",
+            "reports",
+            "profile",
+            "help",
+        ):
             await _journey(screen, db)(pilot)
             text = _screen_text(app)
             bad = {ch for ch in text if ch in FORBIDDEN or ord(ch) in BOX}

@@ -21,9 +21,9 @@ from qi_station.cli.library import library_app
 from qi_station.cli.report import report_app
 from qi_station.cli.requests import request_app
 from qi_station.cli.staff import staff_app
+from qi_station.cli.station import station_app
 from qi_station.cli.sync import hub_app, sync_app
-from qi_station.cli.workdays import hub_calendar_app, station_app
-from qi_station.core import domain
+from qi_station.cli.workdays import hub_calendar_app
 
 app = typer.Typer(
     help="qi-station: 质量基础设施一站式服务工作站 (Shandong QI one-stop service workstation).",
@@ -43,7 +43,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(report_app, name="report", help="Monthly summaries 月报.")
 app.add_typer(sync_app, name="sync", help="Sync with the provincial hub 同步.")
 app.add_typer(hub_app, name="hub", help="The provincial hub service 省级中心.")
-app.add_typer(station_app, name="station")
+app.add_typer(station_app, name="station", help="This station's profile and settings 站点信息.")
 hub_app.add_typer(hub_calendar_app, name="calendar")
 
 
@@ -105,18 +105,22 @@ def init(
     ),
     station_name: str | None = typer.Option(None, "--station-name", help="This station's name."),
     station_type: str | None = typer.Option(
-        None, "--station-type", help="综合服务中心 / 园区工作站 / 龙头企业"
+        None, "--station-type", help="综合服务中心 / 园区工作站 / 龙头企业 (or the English label)."
     ),
-    service_mode: str | None = typer.Option(None, "--service-mode", help="政府引导 / 市场主导 / 区域集约"),
+    service_mode: str | None = typer.Option(
+        None, "--service-mode", help="政府引导 / 市场主导 / 区域集约 (or the English label)."
+    ),
     region: str | None = typer.Option(
-        None, "--region", help="GB/T 2260 code of the station's city, e.g. 370100."
+        None, "--region", help="GB/T 2260 code of the station's county (or city), e.g. 370116."
     ),
+    park: str | None = typer.Option(None, "--park", help="The park the station serves 所在园区."),
 ) -> None:
     """Create (or update) the station database."""
+    from qi_station.cli.station import profile_line
     from qi_station.services.station import check_station_input, init_station
 
     # bad input is refused before a database file is created
-    check_station_input(station_code, station_name, station_type, service_mode, region)
+    check_station_input(station_code, station_name, station_type, service_mode, region, park)
     db = station_db()
     st = init_station(
         db,
@@ -125,10 +129,9 @@ def init(
         type_=station_type,
         service_mode=service_mode,
         region_code=region,
+        park=park,
     )
-    typer.echo(
-        f"station {st.code} {st.name} ({st.type}, {st.service_mode}, {domain.region_name(st.region_code)})"
-    )
+    typer.echo(profile_line(st))
     if demo:
         from qi_station.devtools.demo import load_demo
 

@@ -1,4 +1,4 @@
-"""``qi-station enterprise show USCC``: one enterprise, its names over time, contacts, requests and
+"""``qi-station enterprise show USCC`` and ``enterprise locate USCC --county CODE``: one enterprise, its names over time, contacts, requests and
 referrals (paged reads in :mod:`qi_station.services.enterprises`)."""
 
 from __future__ import annotations
@@ -50,3 +50,32 @@ def enterprise_show(
     out.write(f"{'转办' if zh() else 'referrals'} ({e['referrals']}):\n")
     for f in refs:
         out.write(f"  {f['number']}  {f['kind']}  {f['item_name']}\n")
+
+
+@enterprise_app.command("locate")
+@handle_errors
+def locate(
+    uscc: str = typer.Argument(..., help="The enterprise's USCC 统一社会信用代码."),
+    county: str = typer.Option(..., "--county", help="GB/T 2260 code of the county it is in, e.g. 370116."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Say where an enterprise is today (its county). Its registered region (from the USCC) never
+    changes; city and county figures count it where it is."""
+    from qi_station.core import places
+    from qi_station.services.enterprises import locate_enterprise
+
+    row = locate_enterprise(station_db(), uscc, county)
+    out = {
+        "uscc": row["uscc"],
+        "name": row["name"],
+        "region_code": row["region_code"],
+        "county_code": row["county_code"],
+        "city_code": row["city_code"],
+    }
+    if as_json:
+        emit_json(out)
+    else:
+        typer.echo(
+            f"{row['name']} {row['uscc']}: {places.full_name(row['county_code'])} {row['county_code']} "
+            f"(registered 登记地 {places.full_name(row['region_code'])} {row['region_code']})"
+        )

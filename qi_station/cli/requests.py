@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from qi_station.cli.kit import OPTS, emit_json, handle_errors, station_db
+from qi_station.cli.kit import OPTS, emit_json, error, handle_errors, station_db
 from qi_station.core import domain
 from qi_station.core.clock import iso_local, present_times
 
@@ -110,6 +110,10 @@ def request_add(
     r = ledger.create_request(db, inp)
     for warning in r["warnings"]:  # e.g. the calendar does not cover the promised date's year
         sys.stderr.write(f"{'警告' if zh() else 'warning'}: {warning}\n")
+    from qi_station.core.validate import uscc_warnings
+
+    for _rule, msg in uscc_warnings(uscc):  # logged all the same: codes under older tables exist
+        error(f"warning: uscc: {msg}")
     if as_json:
         from qi_station.services.queries import get_request
 
@@ -169,7 +173,12 @@ def request_show(
     urgencies = domain.URGENCY_ZH if in_zh else domain.URGENCY_EN
     lines = [
         f"{d['number']}  {_status_label(d['status'])}{'  (overdue 逾期)' if d['overdue'] else ''}",
-        f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}",
+        f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}"
+        + (
+            f"  ({'所在地' if in_zh else 'located in'} {d['location_name']})"
+            if d.get("location_name")
+            else ""
+        ),
         f"  {'要素' if in_zh else 'elements'}: {el}",
         f"  {'标题' if in_zh else 'title'}: {d['title']}",
         f"  {'受理' if in_zh else 'received'}: {_local_short(d['received_at'])}   "

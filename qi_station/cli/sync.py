@@ -286,10 +286,19 @@ def hub_add_station(
     reissue: bool = typer.Option(
         False, "--reissue", help="new token for an enrolled station (rebuild a lost station database)"
     ),
+    region: str | None = typer.Option(
+        None, "--region", help="GB/T 2260 code of the station's county (or city), e.g. 370116"
+    ),
+    park: str | None = typer.Option(None, "--park", help="the park it serves 所在园区"),
+    station_type: str | None = typer.Option(None, "--type", help="综合服务中心 / 园区工作站 / 龙头企业"),
+    mode: str | None = typer.Option(None, "--mode", help="政府引导 / 市场主导 / 区域集约"),
     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
 ) -> None:
-    """Register a station; the LAST output line is its one-time enrollment token."""
-    res = _hub(database_url).add_station(code, name, reissue=reissue)
+    """Register a station; the LAST output line is its one-time enrollment token. The profile given here
+    is the hub's until the station sends its own (a station enrolling before `init` takes it)."""
+    given = {"region_code": region, "park": park, "station_type": station_type, "service_mode": mode}
+    profile = {k: v for k, v in given.items() if v is not None}
+    res = _hub(database_url).add_station(code, name, reissue=reissue, profile=profile or None)
     typer.echo(f"station {res['code']} ({res['name']}) id {res['station_id']}; one-time enrollment token:")
     typer.echo(res["token"])
 
@@ -316,10 +325,15 @@ def hub_stations(
     if as_json:
         emit_json(rows)
         return
+    from qi_station.core import places
+
     for r in rows:
         state = "revoked" if r["revoked"] else ("enrolled" if r["enrolled"] else "waiting")
+        place = f"{places.full_name(r['region_code'])} {r['region_code']}" if r["region_code"] else "-"
+        profile = f"{place}  {r['station_type'] or '-'}  {r['service_mode'] or '-'}  {r['park'] or '-'}"
         typer.echo(
             f"{r['code']:12} {state:9} acked {r['acked_oseq']:>7}  seen {r['last_seen'] or '-'}  {r['name']}"
+            f"  {profile}"
         )
 
 

@@ -9,9 +9,9 @@ import typer
 
 from qi_station.cli.kit import emit_json, handle_errors, station_db
 from qi_station.cli.requests import zh
+from qi_station.cli.station import station_app
 from qi_station.cli.sync import DB_URL_HELP, _hub, sync_errors
 
-station_app = typer.Typer(help="This station's settings 站点设置.", no_args_is_help=True)
 hub_calendar_app = typer.Typer(
     help="The holiday calendar the hub distributes 节假日日历.", no_args_is_help=True
 )

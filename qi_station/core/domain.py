@@ -1,4 +1,6 @@
-"""Domain vocabulary: statuses, lifecycle, N elements, channels, regions.
+"""Domain vocabulary: statuses, lifecycle, N elements, channels, station types and service modes.
+
+Places (GB/T 2260 cities and counties of Shandong) are in :mod:`qi_station.core.places`.
 
 Pure Python, no third-party imports: safe on every start-up path.
 """
@@ -198,8 +200,30 @@ def label(table: dict[str, str], code: str | None) -> str:
     return table.get(code, code) if code else ""
 
 
+# ---- the station's profile: its type and service mode (stored as the Chinese term) --------------------
 STATION_TYPES: Final = ("综合服务中心", "园区工作站", "龙头企业")
+STATION_TYPE_EN: Final = {
+    "综合服务中心": "Comprehensive service center",
+    "园区工作站": "Park workstation",
+    "龙头企业": "Leading enterprise",
+}
 SERVICE_MODES: Final = ("政府引导", "市场主导", "区域集约")
+SERVICE_MODE_EN: Final = {
+    "政府引导": "Government-guided",
+    "市场主导": "Market-led",
+    "区域集约": "Regionally pooled",
+}
+PARK_MAX: Final = 100  # characters of a park name
+
+
+def station_type_label(value: str | None, lang: str = "zh") -> str:
+    return (STATION_TYPE_EN.get(value or "", value or "") if lang == "en" else value) or ""
+
+
+def service_mode_label(value: str | None, lang: str = "zh") -> str:
+    return (SERVICE_MODE_EN.get(value or "", value or "") if lang == "en" else value) or ""
+
+
 LIBRARY_KINDS: Final = ("experts", "institutions", "equipment", "projects")
 SEARCH_KINDS: Final = (*LIBRARY_KINDS, "enterprises")
 KIND_TABLE: Final = {
@@ -217,68 +241,3 @@ KIND_ZH: Final = {
     "enterprises": "企业",
 }
 ENTERPRISE_SCALES: Final = ("大型", "中型", "小型", "微型")
-
-# ---- GB/T 2260 regions of Shandong -----------------------------------------------------
-CITIES: Final = {
-    "370100": "济南市",
-    "370200": "青岛市",
-    "370300": "淄博市",
-    "370400": "枣庄市",
-    "370500": "东营市",
-    "370600": "烟台市",
-    "370700": "潍坊市",
-    "370800": "济宁市",
-    "370900": "泰安市",
-    "371000": "威海市",
-    "371100": "日照市",
-    "371200": "莱芜市",  # historic: abolished 2019, merged into 济南; codes issued there keep it
-    "371300": "临沂市",
-    "371400": "德州市",
-    "371500": "聊城市",
-    "371600": "滨州市",
-    "371700": "菏泽市",
-}
-HISTORIC_CITIES: Final = frozenset({"371200"})
-PROVINCE_CODE: Final = "370000"
-PROVINCE_NAME: Final = "山东省"
-# City telephone area codes (for phone parsing without a leading 0 region).
-AREA_CODES: Final = {
-    "370100": "531",
-    "370200": "532",
-    "370300": "533",
-    "370400": "632",
-    "370500": "546",
-    "370600": "535",
-    "370700": "536",
-    "370800": "537",
-    "370900": "538",
-    "371000": "631",
-    "371100": "633",
-    "371200": "634",
-    "371300": "539",
-    "371400": "534",
-    "371500": "635",
-    "371600": "543",
-    "371700": "530",
-}
-
-
-def city_of(region_code: str | None) -> str | None:
-    """Any 6-digit GB/T 2260 code -> its Shandong prefecture city code (or None)."""
-    if not region_code or len(region_code) < 4 or not region_code[:4].isdigit():
-        return None
-    code = region_code[:4] + "00"
-    return code if code in CITIES else None
-
-
-def region_name(region_code: str | None) -> str:
-    if not region_code:
-        return ""
-    if region_code == PROVINCE_CODE:
-        return PROVINCE_NAME
-    city = city_of(region_code)
-    if city:
-        return CITIES[city]
-    if region_code[:2] == "37":
-        return PROVINCE_NAME
-    return region_code

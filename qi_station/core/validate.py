@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.errors import ValidationError, ValidationErrors
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -96,14 +96,131 @@ def uscc_region(code: str) -> str:
     return code[2:8]
 
 
+# GB 32100-2015 table 1: registration department (character 1) -> its organisation categories (character 2)
+USCC_CATEGORIES = {
+    "1": "1239",  # 机构编制: 机关, 事业单位, 中央编办管理的群众团体, 其他
+    "2": "19",  # 外交: 外国常驻新闻机构, 其他
+    "3": "123459",  # 司法行政: 律师执业机构, 公证处, 基层法律服务所, 司法鉴定机构, 仲裁委员会, 其他
+    "4": "19",  # 文化: 外国在华文化中心, 其他
+    "5": "1239",  # 民政: 社会团体, 民办非企业单位, 基金会, 其他
+    "6": "129",  # 旅游: 外国 / 港澳台旅游部门常驻代表机构, 其他
+    "7": "129",  # 宗教: 宗教活动场所, 宗教院校, 其他
+    "8": "19",  # 工会: 基层工会, 其他
+    "9": "123",  # 工商: 企业, 个体工商户, 农民专业合作社
+    "A": "19",  # 中央军委改革和编制办公室: 军队事业单位, 其他
+    "N": "1239",  # 农业: 组级, 村级, 乡镇级集体经济组织, 其他
+    "Y": "1",  # 其他
+}
+# GB/T 2260 province-level prefixes, and 100000 (registered by a national authority)
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82".split()
+)
+
+
+def uscc_warnings(code: str) -> list[tuple[str, str]]:
+    """What in a valid USCC GB 32100 / GB/T 2260 do not know, as (rule, message) pairs: a warning, never a
+    refusal (codes issued under older tables exist). Outside Shandong only the province is checked."""
+    c = (code or "").strip().upper()
+    out: list[tuple[str, str]] = []
+    if len(c) != 18:
+        return out
+    dept, cat = c[0], c[1]
+    if dept not in USCC_CATEGORIES or cat not in USCC_CATEGORIES[dept]:
+        out.append(
+            (
+                "uscc_category",
+                f"GB 32100 has no department/category pair {dept}{cat} (e.g. 91 enterprise, 93 farmers' "
+                f"cooperative, 81 trade union, N2 village collective) / 登记管理部门和机构类别代码 {dept}{cat} 不在"
+                "国家标准中，请核对",
+            )
+        )
+    region = c[2:8]
+    if region == "100000":
+        return out
+    known = places.is_known(region) if region[:2] == "37" else region[:2] in _PROVINCES
+    if not known:
+        out.append(
+            (
+                "uscc_region",
+                f"GB/T 2260 has no region {region} / 第3-8位行政区划码 {region} 不在 GB/T 2260 中，请核对",
+            )
+        )
+    return out
+
+
 def check_region(code: str, field: str = "region") -> str:
-    """A Shandong GB/T 2260 region code: exactly six ASCII digits naming a Shandong city or county."""
+    """A current Shandong GB/T 2260 city or county code (six ASCII digits). A historic code is refused
+    with the code that holds its place today."""
     c = (code or "").strip()
-    if len(c) != 6 or not (c.isascii() and c.isdigit()) or domain.city_of(c) is None:
+    if len(c) != 6 or not (c.isascii() and c.isdigit()):
         raise ValidationError(
             field, "gbt2260", f"not a 6-digit Shandong GB/T 2260 code: {code!r} / 非山东六位行政区划码"
         )
+    if c in places.HISTORIC:
+        name, now = places.HISTORIC[c]
+        raise ValidationError(
+            field,
+            "historic",
+            f"{c} ({name}) is no longer a division: use {now} ({places.full_name(now)}) / "
+            f"{name}已撤销，请用现行代码 {now}",
+        )
+    if c not in places.CITIES and c not in places.COUNTY_NAMES:
+        raise ValidationError(
+            field, "gbt2260", f"not a current Shandong city or county code: {code!r} / 非山东现行行政区划码"
+        )
     return c
+
+
+def check_county(code: str, field: str = "county") -> str:
+    """A current Shandong county (district, county-level city) code."""
+    c = check_region(code, field)
+    if c not in places.COUNTY_NAMES:
+        raise ValidationError(
+            field,
+            "county",
+            f"{c} is a city, not a county: give a county or district code / 请填写区县代码，而非地市代码",
+        )
+    return c
+
+
+def parse_station_type(value: str, field: str = "station_type") -> str:
+    """A station type, by its Chinese term or English label -> the Chinese term (stored)."""
+    return _vocab(value, domain.STATION_TYPES, domain.STATION_TYPE_EN, field)
+
+
+def parse_service_mode(value: str, field: str = "service_mode") -> str:
+    return _vocab(value, domain.SERVICE_MODES, domain.SERVICE_MODE_EN, field)
+
+
+def _vocab(value: str, terms: tuple[str, ...], en: dict[str, str], field: str) -> str:
+    v = (value or "").strip()
+    if v in terms:
+        return v
+    for term, label in en.items():
+        if v.lower() == label.lower():
+            return term
+    raise ValidationError(
+        field,
+        "choice",
+        f"{value!r} is not one of {', '.join(f'{t} ({en[t]})' for t in terms)} / 取值无效，可选：{'、'.join(terms)}",
+    )
+
+
+def check_park(value: str | None, field: str = "park") -> str | None:
+    return clean_text(value, field, limit=domain.PARK_MAX) or None
+
+
+def check_station_profile(
+    region: str | None, park: str | None, type_: str | None, mode: str | None
+) -> dict[str, str | None]:
+    """A station's profile as the hub receives it: every field checked by the same rules as at the
+    station (None: not given)."""
+    return {
+        "region_code": check_region(region) if region is not None else None,
+        "park": check_park(park) if park is not None else None,
+        "station_type": parse_station_type(type_) if type_ is not None else None,
+        "service_mode": parse_service_mode(mode) if mode is not None else None,
+    }
 
 
 def clean_text(

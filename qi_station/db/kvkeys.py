@@ -18,6 +18,9 @@ STATION_RESTORED = "station_restored"
 EVENT_HEAD = "event_head"
 #: the running head the hub last acknowledged (``"{n}:{head}"``): the station's history up to n is fixed
 ACKED_HEAD = "acked_head"
+#: the station profile (region, park, type, mode) the hub last acknowledged, as canonical JSON: a sync
+#: with nothing to upload still sends the profile when it differs
+PROFILE_SENT = "profile_sent"
 #: the last ledger check (``services.verify``): JSON ``{"ok", "at", "problems", "requests"}``
 VERIFY_LAST = "verify_last"
 #: when ``init --demo`` loaded the demo (the loader's time, as stored); written by ``devtools.demo``

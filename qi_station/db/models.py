@@ -22,7 +22,7 @@ class Region(SQLModel, table=True):
     __tablename__ = "region"
     code: str = Field(primary_key=True, max_length=6)
     name: str
-    level: str = "city"  # province | city
+    level: str = "city"  # province | city | county (revision 0008)
     historic: bool = False
     parent: str | None = None
 
@@ -34,7 +34,8 @@ class Station(SQLModel, table=True):
     name: str
     type: str = "园区工作站"
     service_mode: str = "区域集约"
-    region_code: str = "370100"
+    region_code: str = "370100"  # a current Shandong county (or city) code: the station's place
+    park: str | None = None  # the park it serves (revision 0008)
     is_self: bool = False
     created_at: NaiveDatetime
 
@@ -128,8 +129,9 @@ class Enterprise(SQLModel, table=True):
     id: str = Field(primary_key=True)
     name: str
     uscc: str
-    region_code: str
-    city_code: str | None = Field(default=None, index=True)
+    region_code: str  # registered region: characters 3-8 of the USCC, never changed
+    city_code: str | None = Field(default=None, index=True)  # the current city of where it is
+    county_code: str | None = Field(default=None, index=True)  # where it is (revision 0008; editable)
     industry: str | None = None
     scale: str | None = None
     contact_name: str | None = None

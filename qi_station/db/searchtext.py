@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import places
 
 # Extra text searched by substring, per table (besides the name).
 HAYSTACK_FIELDS = {
@@ -23,7 +23,7 @@ HAYSTACK_FIELDS = {
 def haystack(table: str, row: dict[str, Any]) -> str:
     parts = [str(row.get("name") or "")]
     parts += [str(row[f]) for f in HAYSTACK_FIELDS.get(table, ()) if row.get(f)]
-    city = domain.CITIES.get(row.get("city_code") or "")
+    city = places.CITIES.get(row.get("city_code") or "")
     if city:
         parts.append(city)
     return " ".join(parts).lower()

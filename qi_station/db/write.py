@@ -545,6 +545,26 @@ def rename_enterprise(
     return row
 
 
+def locate_enterprise(
+    conn: Any, station_code: str, uscc: str, county_code: str, city_code: str | None
+) -> dict[str, Any] | None:
+    """Set where the station's enterprise is (its county and that county's city; the search text names
+    the city): s_rev + 1, to the outbox. None: no such enterprise."""
+    from qi_station.db.searchtext import haystack
+
+    sql = "SELECT * FROM enterprise WHERE station_code = :c AND uscc = :u"
+    old = fetch_dict(conn, sql, {"c": station_code, "u": uscc})
+    if old is None:
+        return None
+    changes: dict[str, Any] = {"county_code": county_code, "city_code": city_code}
+    changes.update(haystack=haystack("enterprise", {**old, **changes}), s_rev=int(old["s_rev"]) + 1)
+    changes["updated_at"] = to_db(env_now())
+    update_row(conn, "enterprise", old["id"], changes)
+    row = {**old, **changes}
+    write_outbox(conn, "enterprise", row["id"], "upsert", row, station_code)
+    return row
+
+
 # ---- request drafts (local to this PC: never in the outbox) --------------------------------------
 def save_draft(conn: Any, draft_id: str, data_json: str, operator: str) -> None:
     """Insert or replace one unsaved request form (the typed fields as JSON)."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import TZ
 from qi_station.core.months import check_month, month_bounds_utc
 from qi_station.reports.queries import (
@@ -138,6 +138,7 @@ DETAIL_FIELDS = (
     "enterprise_name",
     "enterprise_uscc",
     "enterprise_city",
+    "enterprise_county",
     "elements",
     "sub_type",
     "title",
@@ -227,44 +228,69 @@ def station_report(raw: Raw, code: str | None = None) -> dict[str, Any]:
     }
 
 
+#: the province report's groupings of stations: report key -> (entry key, the station profile field)
+GROUPINGS = {
+    "cities": ("city", "city_code"),
+    "counties": ("county", "county_code"),
+    "types": ("type", "station_type"),
+    "modes": ("mode", "service_mode"),
+}
+
+
+def _ref(key: str, code: str) -> dict[str, str]:
+    """``{code, name}`` of a city, county, station type or service mode (``unknown`` when not set)."""
+    if code == UNKNOWN or key in ("type", "mode"):
+        return {"code": code, "name": code}
+    return {"code": code, "name": places.name_of(code) if key == "county" else places.CITIES.get(code, code)}
+
+
 def hub_report(raw: Raw) -> dict[str, Any]:
-    """The province-wide report: per station, per city (of the station) and the province."""
+    """The province-wide report: per station, per city, county, type and service mode of the STATION (its
+    own profile: :func:`qi_station.reports.queries.station_profiles`), and the province. Each grouping
+    holds every station once, so its additive figures add up to the province's."""
     codes = sorted(raw.accs)
-    by_city: dict[str, list[str]] = {}
-    for c in codes:
-        st = raw.stations.get(c)
-        by_city.setdefault((st or {}).get("city_code") or UNKNOWN, []).append(c)
     province = merged(raw.accs.values())
+
+    def prof(c: str, field: str) -> str:
+        return (raw.stations.get(c) or {}).get(field) or UNKNOWN
+
     stations_out = []
     for c in codes:
-        city = (raw.stations.get(c) or {}).get("city_code") or UNKNOWN
+        st = raw.stations.get(c) or {}
         stations_out.append(
             {
                 "station": _station_ref(c, raw.stations),
-                "city": {"code": city, "name": domain.CITIES.get(city, city)},
+                **{key: _ref(key, prof(c, field)) for key, field in GROUPINGS.values()},
+                "park": st.get("park"),
+                "profile_from": st.get("profile_from"),
                 "data_as_of": _as_of(raw.accs[c]),
                 **figures(raw.accs[c], raw.month, raw.months),
             }
         )
-    cities_out = []
-    for city in sorted(by_city, key=lambda x: (x == UNKNOWN, x)):
-        a = merged(raw.accs[c] for c in by_city[city])
-        cities_out.append(
-            {
-                "city": {"code": city, "name": domain.CITIES.get(city, city)},
-                "stations": by_city[city],
-                "data_as_of": _as_of(a),
-                **figures(a, raw.month, raw.months),
-            }
-        )
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for group, (key, field) in GROUPINGS.items():
+        members: dict[str, list[str]] = {}
+        for c in codes:
+            members.setdefault(prof(c, field), []).append(c)
+        groups[group] = []
+        for code in sorted(members, key=lambda x: (x == UNKNOWN, x)):
+            a = merged(raw.accs[c] for c in members[code])
+            groups[group].append(
+                {
+                    key: _ref(key, code),
+                    "stations": members[code],
+                    "data_as_of": _as_of(a),
+                    **figures(a, raw.month, raw.months),
+                }
+            )
     return {
         "month": raw.month,
         "scope": "province",
-        "station": {"code": domain.PROVINCE_CODE, "name": domain.PROVINCE_NAME},
+        "station": {"code": places.PROVINCE_CODE, "name": places.PROVINCE_NAME},
         "generated_at": local_iso(raw.generated_at),
         "data_as_of": _as_of(province),
         **figures(province, raw.month, raw.months),
-        "cities": cities_out,
+        **groups,
         "stations": stations_out,
         "details": [detail_row(d) for d in raw.details],
     }

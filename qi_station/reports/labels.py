@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 
 # ---- labels ----------------------------------------------------------------------------------------
 FIGURE_LABELS: dict[str, tuple[str, str]] = {
@@ -55,6 +55,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "breakdowns": ("分类", "Breakdowns"),
     "details": ("明细", "Details"),
     "cities": ("地市", "Cities"),
+    "counties": ("区县", "Counties"),
+    "types": ("站点类型", "Station types"),
+    "modes": ("服务模式", "Service modes"),
     "stations": ("站点", "Stations"),
     "province": ("全省", "Province"),
     "unknown": ("未知", "Unknown"),
@@ -75,6 +78,7 @@ DETAIL_LABELS: dict[str, tuple[str, str]] = {
     "enterprise_name": ("企业名称", "Enterprise"),
     "enterprise_uscc": ("统一社会信用代码", "USCC"),
     "enterprise_city": ("企业所在地市", "Enterprise city"),
+    "enterprise_county": ("企业所在区县", "Enterprise county"),
     "elements": ("服务要素", "Elements"),
     "sub_type": ("细分类型", "Sub-type"),
     "title": ("需求标题", "Title"),
@@ -158,10 +162,30 @@ def channel_label(code: str, lang: str) -> str:
 
 
 def city_label(code: str, lang: str) -> str:
+    """A city or county code as a label: its current name (莱芜 codes read 济南), the code too in English."""
     if code == "unknown" or not code:
         return word("unknown", lang)
-    name = domain.CITIES.get(code, code)
+    name = places.full_name(code)
     return f"{name} {code}" if lang == "en" else name
+
+
+#: the province report's tables, in order (the groupings of ``reports.figures.GROUPINGS``, then stations)
+GROUPS = ("cities", "counties", "types", "modes", "stations")
+
+
+def group_name(group: str, g: dict[str, Any], lang: str) -> str:
+    """The first cell of a row of a province table: the city, county, type, mode or station."""
+    if group == "stations":
+        return f"{g['station']['name']}（{g['station']['code']}）"
+    key = {"cities": "city", "counties": "county", "types": "type", "modes": "mode"}[group]
+    code = g[key]["code"]
+    if code == "unknown":
+        return word("unknown", lang)
+    if key == "type":
+        return domain.station_type_label(code, lang)
+    if key == "mode":
+        return domain.service_mode_label(code, lang)
+    return city_label(code, lang)
 
 
 def status_label(code: str | None, lang: str) -> str:

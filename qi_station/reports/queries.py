@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, today_local
 from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
 from qi_station.core.workdays import elapsed, request_days
@@ -249,7 +249,7 @@ class Raw:
     month: str
     months: list[str]
     accs: dict[str, Acc]  # per station code
-    stations: dict[str, dict[str, Any]]  # code -> {code, name, region_code, city_code, is_self}
+    stations: dict[str, dict[str, Any]]  # code -> profile_entry(...)
     details: list[dict[str, Any]]
     generated_at: datetime
 
@@ -392,6 +392,7 @@ def collect(
     details: list[dict[str, Any]] = []
     for row in q.rows(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        "ent.county_code AS enterprise_county, "
         "(SELECT COUNT(*) FROM request_event x WHERE x.request_id = r.id AND x.at >= :s AND x.at < :e) AS events_in_month "
         "FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
         f"WHERE NOT r.deleted{q.st()} AND ((r.received_at >= :s AND r.received_at < :e) OR r.id IN "
@@ -454,49 +455,54 @@ def collect(
         ):
             if code in accs:
                 accs[code].data_as_of = as_utc(newest)
-    stations: dict[str, dict[str, Any]] = {}
-    for code, name, region, is_self in q.rows("SELECT code, name, region_code, is_self FROM station"):
-        stations[code] = {
-            "code": code,
-            "name": name,
-            "region_code": region,
-            "city_code": domain.city_of(region),
-            "is_self": bool(is_self),
-            "city_from": "station",
-        }
-    missing = [c for c in accs if c not in stations]
-    if missing:
-        _hub_station_fallback(conn, q, missing, details, stations)
+    stations = station_profiles(conn, q)
+    for c in accs:
+        stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))
     return Raw(month, months, accs, stations, details, env_now())
 
 
-def _hub_station_fallback(
-    conn: Connection,
-    q: Q,
-    codes: list[str],
-    details: list[dict[str, Any]],
-    stations: dict[str, dict[str, Any]],
-) -> None:
-    """Stations the hub has no ``station`` row for: the name from ``hub_station`` (the hub's enrolment
-    table) when present; the city is the most frequent enterprise city among the station's detail rows."""
+def profile_entry(
+    code: str,
+    name: str,
+    region: str | None,
+    park: str | None,
+    type_: str | None,
+    mode: str | None,
+    is_self: bool,
+    source: str | None,
+) -> dict[str, Any]:
+    """One station as the reports group it: by its OWN profile (region -> current city and county, park,
+    type, service mode), never guessed from the enterprises it served; ``profile_from`` says where the
+    profile was read (``hub``: what the station sent, ``station``: its own row, None: unknown)."""
+    return {
+        "code": code,
+        "name": name,
+        "region_code": region,
+        "city_code": places.city_of(region),
+        "county_code": places.county_of(region),
+        "park": park,
+        "station_type": type_,
+        "service_mode": mode,
+        "is_self": is_self,
+        "profile_from": source,
+    }
+
+
+def station_profiles(conn: Connection, q: Q) -> dict[str, dict[str, Any]]:
+    """Every station's profile: its ``station`` row (the station's own database), overridden at the hub by
+    the profile the station sent (``hub_station``, kept at enrollment, every sync and every bundle)."""
     from sqlalchemy import inspect
 
-    names: dict[str, str] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for code, name, region, park, type_, mode, is_self in q.rows(
+        "SELECT code, name, region_code, park, type, service_mode, is_self FROM station"
+    ):
+        out[code] = profile_entry(code, name, region, park, type_, mode, bool(is_self), "station")
     if inspect(conn).has_table("hub_station"):
-        names = {c: n for c, n in q.rows("SELECT code, name FROM hub_station")}
-    cities: dict[str, Counter[str]] = {c: Counter() for c in codes}
-    for d in details:
-        cnt = cities.get(d["station_code"])
-        if cnt is not None and d.get("enterprise_city"):
-            cnt[d["enterprise_city"]] += 1
-    for c in codes:
-        top = sorted(cities[c].items(), key=lambda kv: (-kv[1], kv[0]))
-        city = top[0][0] if top else None
-        stations[c] = {
-            "code": c,
-            "name": names.get(c) or c,
-            "region_code": city,
-            "city_code": city,
-            "is_self": False,
-            "city_from": "enterprises" if city else None,
-        }
+        for code, name, region, park, type_, mode in q.rows(
+            "SELECT code, name, region_code, park, station_type, service_mode FROM hub_station"
+        ):
+            if region is not None or code not in out:
+                source = "hub" if region is not None else None
+                out[code] = profile_entry(code, name or code, region, park, type_, mode, False, source)
+    return out

@@ -23,6 +23,7 @@ from typing import IO, Any
 from qi_station.core import domain
 from qi_station.reports.labels import (
     DETAIL_LABELS,
+    GROUPS,
     HEADLINE,
     REFERRAL_KIND_LABELS,
     SERIES_KEYS,
@@ -30,6 +31,7 @@ from qi_station.reports.labels import (
     city_label,
     element_label,
     fig_label,
+    group_name,
     headline_values,
     lang_index,
     status_label,
@@ -96,7 +98,7 @@ def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
                 v = channel_label(v, lang)
             elif k == "urgency" and v:
                 v = v if lang == "en" else domain.URGENCY_ZH.get(v, v)
-            elif k == "enterprise_city" and v:
+            elif k in ("enterprise_city", "enterprise_county") and v:
                 v = city_label(v, lang)
             elif k == "received_in_month":
                 v = ("yes" if v else "no") if lang == "en" else ("是" if v else "否")
@@ -173,18 +175,13 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
                 _cell(ytd.get("satisfaction_rate" if k == "rate" else k)),
             ]
         )
-    for group in ("cities", "stations"):
+    for group in GROUPS:
         if report.get(group):
             w.writerow([])
             w.writerow([word(group, lang), *[fig_label(k, lang) for k in HEADLINE]])
             for g in report[group]:
-                name = (
-                    g["city"]["name"]
-                    if group == "cities"
-                    else f"{g['station']['name']}（{g['station']['code']}）"
-                )
                 vals = headline_values(g)
-                w.writerow([name, *[_cell(vals[k]) for k in HEADLINE]])
+                w.writerow([group_name(group, g, lang), *[_cell(vals[k]) for k in HEADLINE]])
     w.writerow([])
     w.writerow([word("category", lang), word("item", lang), word("count", lang)])
     for row in breakdown_rows(report, lang):
@@ -254,7 +251,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
             ]
         out.append(f"| {fig_label(k, lang)} | " + " | ".join(vals) + " |")
     # plain two-column copy (easy to grep / paste into a sentence)
-    for group in ("cities", "stations"):
+    for group in GROUPS:
         if report.get(group):
             out.append("")
             out.append(f"## {word(group, lang)}")
@@ -262,11 +259,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
             out.append(f"| {word(group, lang)} | " + " | ".join(fig_label(k, lang) for k in HEADLINE) + " |")
             out.append("|---|" + "---:|" * len(HEADLINE))
             for g in report[group]:
-                name = (
-                    g["city"]["name"]
-                    if group == "cities"
-                    else f"{g['station']['name']}（{g['station']['code']}）"
-                )
+                name = group_name(group, g, lang)
                 hv = headline_values(g)
                 out.append(
                     f"| {_md(name)} | "
@@ -437,18 +430,13 @@ def write_xlsx(
     cat.append(hdr(cat, [word("category", lang), word("item", lang), word("count", lang)]))
     for brow in breakdown_rows(report, lang):
         cat.append(safe(cat, brow))
-    for group in ("cities", "stations"):
+    for group in GROUPS:
         if report.get(group):
             ws = wb.create_sheet(word(group, lang))
             ws.append(hdr(ws, [word(group, lang), *[fig_label(k, lang) for k in HEADLINE]]))
             for g in report[group]:
-                name = (
-                    g["city"]["name"]
-                    if group == "cities"
-                    else f"{g['station']['name']}（{g['station']['code']}）"
-                )
                 vals = headline_values(g)
-                ws.append(safe(ws, [name, *[vals[k] for k in HEADLINE]]))
+                ws.append(safe(ws, [group_name(group, g, lang), *[vals[k] for k in HEADLINE]]))
 
     # 明细
     det = wb.create_sheet(word("details", lang))

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
@@ -89,7 +89,7 @@ def station_city(conn: Any) -> str | None:
     from qi_station.services.queries import station
 
     row = station(conn)
-    return domain.city_of(row.get("region_code")) if row else None
+    return places.city_of(row.get("region_code")) if row else None
 
 
 class LibrariesScreen(MainScreen):
@@ -122,7 +122,7 @@ class LibrariesScreen(MainScreen):
                     id="f-element",
                 )
                 yield Choice(
-                    [("", t("filter.all_cities"))] + [(c, city_name(c)) for c in domain.CITIES],
+                    [("", t("filter.all_cities"))] + [(c, city_name(c)) for c in places.CITIES],
                     "",
                     id="f-city",
                 )

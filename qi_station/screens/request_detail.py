@@ -128,7 +128,8 @@ class RequestDetailScreen(StationScreen):
         lines = [
             f"{t('field.number')}: {r['number']}    {t('field.status')}: {status_name(r['status'])}{overdue}",
             f"{t('field.enterprise')}: {r['enterprise_name']}",
-            f"{t('field.uscc')}: {r['uscc']}   {t('field.region')}: {city_name(r.get('region_code'))}",
+            f"{t('field.uscc')}: {r['uscc']}   {t('field.region')}: {city_name(r.get('region_code'))}"
+            + (f"   {t('field.location')}: {r['location_name']}" if r.get("location_name") else ""),
             f"{t('field.elements')}: {elements_text(r['elements'])}",
             f"{t('field.title')}: {r['title']}",
         ]

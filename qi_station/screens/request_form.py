@@ -244,7 +244,8 @@ class RequestFormScreen(DraftedForm):
         self.touch()
 
     def _check_uscc(self, value: str) -> None:
-        from qi_station.core.validate import uscc_region, validate_uscc
+        from qi_station.core.errors import ValidationError
+        from qi_station.core.validate import uscc_region, uscc_warnings, validate_uscc
 
         label = self.query_one("#uscc-region", Static)
         v = value.strip().upper()
@@ -264,8 +265,14 @@ class RequestFormScreen(DraftedForm):
             self._set_error("uscc", err_text(e))
             return
         region = uscc_region(code)
-        label.update(t("form.uscc_ok", region=city_name(region) or region))
-        label.set_classes("ok")
+        warnings = uscc_warnings(code)  # never refused: saved all the same
+        if warnings:
+            what = "; ".join(t(f"form.{rule}", code=code[:2], region=region) for rule, _msg in warnings)
+            label.update(t("form.uscc_check", what=what))
+            label.set_classes("warning")
+        else:
+            label.update(t("form.uscc_ok", region=city_name(region) or region))
+            label.set_classes("ok")
         self._set_error("uscc", "")
 
     # ---- the enterprise: suggestions, the known USCC, similar names ------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core import validate as v
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.services.phones import normalize_phone
@@ -33,21 +33,29 @@ class EnterpriseInput:
 
 
 def check_identity(c: v.Checks, name: str | None, uscc: str | None) -> dict[str, Any]:
-    """The enterprise's name and USCC (and the region it was issued in), refusals kept in ``c``."""
+    """The enterprise's name and USCC, refusals kept in ``c``. Its registered region is the USCC's
+    (never changed); its location (county) defaults to that region when it names a county (a historic
+    one mapped to today's: :func:`core.places.location`), and its city is the location's."""
     got_name = c.run(v.clean_text, name, "enterprise", required=True)
     code = c.run(v.validate_uscc, uscc or "")
     region = v.uscc_region(code) if code else None
+    county, city = places.location(None, region) if region else (None, None)
     return {
         "name": got_name,
         "uscc": code,
         "region_code": region,
-        "city_code": domain.city_of(region) if region else None,
+        "city_code": city,
+        "county_code": county,
     }
 
 
-def check_contact(c: v.Checks, contact: str | None, phone: str | None, city: str | None) -> dict[str, Any]:
+def check_contact(
+    c: v.Checks, contact: str | None, phone: str | None, city: str | None, station_region: str | None = None
+) -> dict[str, Any]:
+    """Contact and phone. A landline typed without its area code takes the enterprise's city's, or,
+    when the enterprise has no city (370000), the station's own (:func:`services.phones.normalize_phone`)."""
     name = c.run(v.clean_text, contact, "contact")
-    ph = c.run(normalize_phone, phone, "phone", city)
+    ph = c.run(normalize_phone, phone, "phone", city or places.city_of(station_region))
     return {
         "contact_name": name or None,
         "phone_e164": ph[0] if ph else None,
@@ -61,17 +69,25 @@ def check_profile(c: v.Checks, industry: str | None, scale: str | None) -> dict[
     return {"industry": c.run(v.clean_text, industry, "industry") or None, "scale": scale or None}
 
 
-def check_enterprise(e: EnterpriseInput) -> dict[str, Any]:
+def check_enterprise(e: EnterpriseInput, station_region: str | None = None) -> dict[str, Any]:
     """Every field of an enterprise; all bad fields are reported at once."""
     c = v.Checks()
     ident = check_identity(c, e.name, e.uscc)
     out = {
         **ident,
         **check_profile(c, e.industry, e.scale),
-        **check_contact(c, e.contact_name, e.phone, ident["city_code"]),
+        **check_contact(c, e.contact_name, e.phone, ident["city_code"], station_region),
     }
     c.done()
     return out
+
+
+def station_region(db: Path) -> str | None:
+    """This station's own region (for a landline typed without its area code)."""
+    from qi_station.services.queries import station
+
+    st = station(db) if Path(db).exists() else None
+    return st["region_code"] if st else None
 
 
 def create_enterprise(db: Path, e: EnterpriseInput) -> dict[str, Any]:
@@ -79,10 +95,27 @@ def create_enterprise(db: Path, e: EnterpriseInput) -> dict[str, Any]:
     from qi_station.db.session import write_session
     from qi_station.services.station import ensure_station
 
-    data = check_enterprise(e)
+    data = check_enterprise(e, station_region(db))
     with write_session(db) as s:
         st = ensure_station(s)
         return w.upsert_enterprise(s.connection(), data, st.code)
+
+
+def locate_enterprise(db: Path, uscc: str, county: str) -> dict[str, Any]:
+    """Say where an enterprise is today (``qi-station enterprise locate``): a current county of Shandong.
+    Its registered region (the USCC's) never changes; city and county figures follow the location."""
+    from qi_station.db import write as w
+    from qi_station.db.session import write_session
+    from qi_station.services.station import ensure_station
+
+    code = v.validate_uscc(uscc)
+    county_code = v.check_county(county)
+    with write_session(db) as s:
+        st = ensure_station(s)
+        row = w.locate_enterprise(s.connection(), st.code, code, county_code, places.city_of(county_code))
+        if row is None:
+            raise NotFoundError("enterprise", code)  # rolls back: nothing written
+    return row
 
 
 # ---- the rename rule ------------------------------------------------------------------------------
@@ -175,7 +208,7 @@ def get_enterprise(db: str | Path | sqlite3.Connection, key: str) -> dict[str, A
         if not got:
             raise NotFoundError("enterprise", k)
         e = got[0]
-        e["city_name"] = domain.CITIES.get(e.get("city_code") or "")
+        e["city_name"] = places.CITIES.get(e.get("city_code") or "")
         former = json.loads(e.pop("former_names") or "[]")
         e["names"] = [*former, {"name": e["name"], "until": None, "by": None}]
         contacts = []

@@ -51,6 +51,7 @@ KEYS: tuple[Key, ...] = (
     Key("app.libraries", "f5", "goto('libraries')", "key.libraries", show=False, priority=True),
     Key("app.sync", "f6", "goto('sync')", "key.sync", show=False, priority=True),
     Key("app.reports", "f7", "goto('reports')", "key.reports", show=False, priority=True),
+    Key("app.profile", "f9", "profile", "key.profile", show=False, priority=True),
     Key("app.palette", "ctrl+p", "command_palette", "key.palette", show=False, priority=True),
     Key("app.quit", "ctrl+q", "quit", "key.quit", show=False, priority=True),  # in the title bar too
     Key("main.back", "escape", "back", "key.back", priority=True),  # every main screen but the dashboard

@@ -20,7 +20,13 @@ from qi_station.core.errors import NotFoundError, TransitionError, ValidationErr
 from qi_station.core.ids import uuid7
 from qi_station.db import write as w
 from qi_station.db.session import row_dict, write_session
-from qi_station.services.enterprises import check_contact, check_identity, check_profile, check_rename
+from qi_station.services.enterprises import (
+    check_contact,
+    check_identity,
+    check_profile,
+    check_rename,
+    station_region,
+)
 from qi_station.services.staff import operator_for
 from qi_station.services.station import ensure_station
 
@@ -57,7 +63,9 @@ class RequestInput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, Any]:
+def check_request(
+    inp: RequestInput, now: datetime | None = None, station_region: str | None = None
+) -> dict[str, Any]:
     """Validate everything up front: a refused input writes nothing. Every bad field is reported at
     once (:class:`~qi_station.core.errors.ValidationErrors`), in the form's order, top first."""
     c = v.Checks()
@@ -71,7 +79,7 @@ def check_request(inp: RequestInput, now: datetime | None = None) -> dict[str, A
     now = now or env_now()
     received = c.run(_received, inp.received_at, now)
     promised = c.run(_promised, inp.promised, received, urgency or "normal") if received else None
-    contact = check_contact(c, inp.contact, inp.phone, ident["city_code"])
+    contact = check_contact(c, inp.contact, inp.phone, ident["city_code"], station_region)
     profile = check_profile(c, inp.industry, inp.scale)
     operator = c.run(v.clean_text, inp.operator, "operator") or None  # the staff rule: in the write
     c.done()
@@ -126,7 +134,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
     from qi_station.db.models import Request
     from qi_station.services.workdays import promise_for
 
-    data = check_request(inp)
+    data = check_request(inp, station_region=station_region(db))
     warnings: list[str] = []
     with write_session(db) as s:
         st = ensure_station(s)

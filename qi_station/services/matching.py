@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 
@@ -111,7 +111,7 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
                 "name": r["name"],
                 "kind": table,
                 "city_code": r["city_code"],
-                "city_name": domain.CITIES.get(r["city_code"] or "", ""),
+                "city_name": places.CITIES.get(r["city_code"] or "", ""),
                 "elements": _elements(r["elements"]),
                 "score": score,
                 "element_match": r["el"],

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import local_date, to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.core.months import month_bounds_utc
@@ -176,7 +176,8 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
     try:
         k = (key or "").strip()
         r = conn.execute(
-            "SELECT r.*, e.name AS enterprise_name, e.uscc, e.region_code, e.city_code, e.industry, e.scale "
+            "SELECT r.*, e.name AS enterprise_name, e.uscc, e.region_code, e.city_code, e.county_code, e.industry, "
+            "e.scale "
             "FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE (r.id = ? OR r.number = ?) "
             "AND r.deleted = 0",
             (k, k.upper()),
@@ -184,8 +185,11 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
         if r is None:
             raise NotFoundError("request", k)
         d = _decorate(dict(r), load_calendar(conn), today_local())
-        d["region_name"] = domain.region_name(d.get("region_code"))
-        d["city_name"] = domain.CITIES.get(d.get("city_code") or "", "")
+        d["region_name"] = places.full_name(d.get("region_code"))
+        d["city_name"] = places.CITIES.get(d.get("city_code") or "", "")
+        # where the enterprise is today, when that is not simply its registered region
+        here = d.get("county_code") or d.get("city_code")
+        d["location_name"] = places.full_name(here) if here and here != d.get("region_code") else ""
         events = [
             dict(e)
             for e in conn.execute(
@@ -222,7 +226,7 @@ def station(db: str | Path | sqlite3.Connection) -> dict[str, Any] | None:
     conn, close = _conn(db)
     try:
         r = conn.execute(
-            "SELECT id, code, name, type, service_mode, region_code FROM station WHERE is_self = 1"
+            "SELECT id, code, name, type, service_mode, region_code, park FROM station WHERE is_self = 1"
         ).fetchone()
         return dict(r) if r else None
     finally:

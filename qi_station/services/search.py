@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core.clock import today_local
 from qi_station.core.errors import ValidationError
 from qi_station.core.validate import parse_element
@@ -73,7 +73,7 @@ def _row(kind: str, r: sqlite3.Row) -> dict[str, Any]:
     d = dict(r)
     d["kind"] = kind
     d["elements"] = json.loads(d.get("elements") or "[]")
-    d["city_name"] = domain.CITIES.get(d.get("city_code") or "", "")
+    d["city_name"] = places.CITIES.get(d.get("city_code") or "", "")
     if "shared" in d:
         d["shared"] = bool(d["shared"])
     return d
@@ -84,7 +84,7 @@ def station_city(db: str | Path | sqlite3.Connection) -> str | None:
     from qi_station.services.queries import station
 
     st = station(db)
-    return domain.city_of(st["region_code"]) if st else None
+    return places.city_of(st["region_code"]) if st else None
 
 
 def search(
@@ -119,7 +119,7 @@ def search(
         where.append("instr(t.elements, ?) > 0")
         params.append(f'"{parse_element(element)}"')
     if city:
-        if city not in domain.CITIES:
+        if city not in places.CITIES:
             raise ValidationError("city", "gbt2260", f"not a Shandong city code: {city!r} / 非山东地市代码")
         where.append("t.city_code = ?")
         params.append(city)

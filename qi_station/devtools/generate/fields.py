@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from qi_station.core import domain
+from qi_station.core import places
 from qi_station.core.ids import uuid7 as uuid7_from
 from qi_station.core.validate import USCC_ALPHABET, uscc_check_char
 from qi_station.devtools.generate.places import CITY_WEIGHTS
@@ -83,9 +83,7 @@ def mobile(rng: random.Random) -> tuple[str, str]:
 
 def landline(rng: random.Random, city_code: str) -> tuple[str, str]:
     """(E.164, display) of a landline in the city (0531/0532 have 8 digits, the rest 7)."""
-    area = domain.AREA_CODES[city_code]
-    if city_code == "371200":  # Laiwu's 0634 is retired: numbers moved to 0531
-        area = "531"
+    area = places.AREA_CODES[city_code]  # a current city (莱芜 numbers are 济南 0531 numbers today)
     if area in ("531", "532"):
         n = f"{rng.randint(5, 8)}{rng.randrange(10_000_000):07d}"
         return f"+86{area}{n}", f"0{area} {n[:4]} {n[4:]}"

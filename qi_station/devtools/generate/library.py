@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.db import write
 from qi_station.devtools.generate.fields import (
     _EPOCH,
@@ -27,7 +27,7 @@ from qi_station.devtools.generate.fields import (
     mobile,
     new_id,
 )
-from qi_station.devtools.generate.places import CITY_WEIGHTS, COUNTIES, city_short, county_short
+from qi_station.devtools.generate.places import CITY_WEIGHTS, LAIWU_COUNTIES, city_short, county_short
 from qi_station.devtools.generate.requests import EntRef
 from qi_station.devtools.generate.vocab import (
     COOP_WORDS,
@@ -139,6 +139,7 @@ ENTERPRISE_COLUMNS = (
     "uscc",
     "region_code",
     "city_code",
+    "county_code",
     "industry",
     "scale",
     "contact_name",
@@ -214,12 +215,12 @@ def gen_library(
         py, ini = pc.join(cs, brand, fname, otype)
         u, ums = upd()
         iid = new_id(rng, ums)
-        uscc = make_uscc(rng, choice(COUNTIES[city])[0])
+        uscc = make_uscc(rng, choice(places.COUNTIES[city])[0])
         cma = f"{rr(18, 26):02d}15{rr(10**6):06d}{rr(100):02d}" if rand() < 0.9 else None
         cnas = f"CNAS L{rr(1000, 20000)}" if rand() < 0.6 else None
         cma_exp = day_str(today + rr(-60, 6 * 365)) if cma else None
         cnas_exp = day_str(today + rr(-60, 6 * 365)) if cnas else None
-        county = choice(COUNTIES[city])[1]
+        county = choice(places.COUNTIES[city])[1]
         contact, _, _ = person_name(rng, pc)
         phone = landline(rng, city)[1]
         short = cs + brand + fname[:2]
@@ -243,7 +244,7 @@ def gen_library(
                 cnas,
                 cnas_exp,
                 scope,
-                f"山东省{domain.CITIES[city]}{county}{choice('经纬')}{rr(1, 30)}路{rr(1, 999)}号",
+                f"山东省{places.CITIES[city]}{county}{choice('经纬')}{rr(1, 30)}路{rr(1, 999)}号",
                 contact,
                 phone,
             )
@@ -411,13 +412,18 @@ def gen_enterprises(
     }
     for _ in range(n):
         r = rand()
-        city = "371200" if r < 0.02 else rng.choices(cities, weights=cweights)[0]
-        region, county = choice(COUNTIES[city]) if rand() < 0.85 else (city, domain.CITIES[city])
+        if r < 0.02:  # a USCC issued in 莱芜 before 2019: the place is 济南 today
+            region, county = choice(LAIWU_COUNTIES)
+            place = "莱芜"
+        else:
+            c = rng.choices(cities, weights=cweights)[0]
+            region, county = choice(places.COUNTIES[c]) if rand() < 0.85 else (c, places.CITIES[c])
+            place = county_short(county) if rand() < 0.5 else city_short(c)
+        county_code, city = places.location(None, region)
         word, industry = ENT_INDUSTRIES[rr(len(ENT_INDUSTRIES))]
         brand = choice(ENT_BRAND_A) + choice(ENT_BRAND_B)
-        place = county_short(county) if rand() < 0.5 else city_short(city) if city != "371200" else "莱芜"
-        if rand() < 0.04:
-            prefix, name_parts = "N2", (place, brand, COOP_WORDS[rr(len(COOP_WORDS))], "专业合作社")
+        if rand() < 0.04:  # GB 32100: 9 (工商) + 3 (农民专业合作社)
+            prefix, name_parts = "93", (place, brand, COOP_WORDS[rr(len(COOP_WORDS))], "专业合作社")
             industry = "农民专业合作社"
         else:
             prefix, otype = "91", choice(ENT_ORGTYPES)
@@ -432,7 +438,7 @@ def gen_enterprises(
         ms = now_ms - rr(3 * 365 * DAY_MS, 6 * 365 * DAY_MS)
         eid = new_id(rng, ms)
         contact, _, _ = person_name(rng, pc)
-        e164, disp = mobile(rng) if rand() < 0.7 else landline(rng, city)
+        e164, disp = mobile(rng) if rand() < 0.7 or city is None else landline(rng, city)
         ts = fmt_ms(ms)
         rows.append(
             (
@@ -441,6 +447,7 @@ def gen_enterprises(
                 uscc,
                 region,
                 city,
+                county_code,
                 industry,
                 rng.choices(SCALES, weights=SCALE_WEIGHTS)[0],
                 contact,

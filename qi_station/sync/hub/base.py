@@ -257,6 +257,20 @@ class HubBase:
         c.execute(sa.update(t).where(t.c.id == st["id"]).values(**vals))
         return skew
 
+    def keep_profile(self, c: Connection, st: dict[str, Any], profile: Any) -> None:
+        """Keep the profile a station sent (enrollment, push, up bundle): checked by the core's own rules
+        (``core.validate.check_station_profile``); a bad one refuses the call with a 422 naming the field.
+        None (an older station): the hub keeps what it has."""
+        if profile is None:
+            return
+        checked = check_profile(profile)
+        import sqlalchemy as sa
+
+        t = hub_tables()["hub_station"]
+        vals = {k: checked[k] for k in profile}  # the keys sent (a station sends them all)
+        c.execute(sa.update(t).where(t.c.id == st["id"]).values(**vals, profile_at=env_now()))
+        st.update(vals)
+
     def conflict(self, c: Connection, table: str, row_id: str, kind: str, detail: dict[str, Any]) -> None:
         t = core_table("sync_conflict")
         c.execute(
@@ -302,6 +316,35 @@ def busy(e: Exception) -> SyncError:
     n = _WRITERS[0]
     after = RETRY_AFTER if n <= 1 else min(RETRY_AFTER_MAX, n + random.randint(0, n))
     return SyncError(503, "busy", f"hub database busy, retry: {first}", retry_after=after)
+
+
+PROFILE_KEYS = ("region_code", "park", "station_type", "service_mode")
+
+
+def check_profile(profile: Any) -> dict[str, str | None]:
+    """A station profile from the wire (or ``hub add-station``) -> its checked values; refused (422,
+    naming the field and the rule) by the core's rules."""
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.validate import check_station_profile
+
+    if not isinstance(profile, dict) or any(k not in PROFILE_KEYS for k in profile):
+        raise SyncError(
+            422, "bad_profile", f"station profile must be an object with {', '.join(PROFILE_KEYS)}"
+        )
+    for k, val in profile.items():
+        if val is not None and not isinstance(val, str):
+            raise SyncError(422, "bad_profile", f"profile.{k} must be text", field=k, rule="type")
+    try:
+        return check_station_profile(
+            profile.get("region_code"),
+            profile.get("park"),
+            profile.get("station_type"),
+            profile.get("service_mode"),
+        )
+    except ValidationError as e:
+        raise SyncError(
+            422, "bad_profile", f"station profile: {e.field}: {e.message}", field=e.field, rule=e.rule
+        ) from None
 
 
 def _int_or_none(v: Any) -> int | None:

@@ -88,6 +88,7 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
                     "applied": 0,
                 }
             head = manifest.get("head")
+            self.keep_profile(c, st, manifest.get("profile"))
             try:
                 out = self.apply_push(c, st, batch, head=head if isinstance(head, dict) else None)
             except SyncError as e:

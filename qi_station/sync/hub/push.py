@@ -31,11 +31,13 @@ class PushJobs(LedgerJobs):
         schema: Any = None,
         station_now_ms: Any = None,
         head: dict[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         with self.write() as c:
             st = self.station_by_code(c, station["code"], lock=True)
             if st["revoked"]:
                 raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
+            self.keep_profile(c, st, profile)
             out = self.apply_push(c, st, batch, head=head)
             skew = self.touch(c, st, protocol, schema, station_now_ms)
         if skew is not None and abs(skew) > SKEW_WARN_MS:

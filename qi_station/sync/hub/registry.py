@@ -6,10 +6,11 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from qi_station.core import places
 from qi_station.core.clock import env_now
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
-from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.base import PROFILE_KEYS, HubBase, check_profile
 from qi_station.sync.hub.tables import core_table, hub_tables, norm_value, wire_value
 from qi_station.sync.proto import (
     PROTOCOL,
@@ -27,10 +28,13 @@ if TYPE_CHECKING:
 
 
 class RegistryJobs(HubBase):
-    def add_station(self, code: str, name: str, *, reissue: bool = False) -> dict[str, Any]:
+    def add_station(
+        self, code: str, name: str, *, reissue: bool = False, profile: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Register a station and issue its one-time enrollment token. For an enrolled station whose
         database was lost, ``reissue`` gives a new token: enrolling with it on a fresh database
-        restores the station's own rows from the hub (``restore``)."""
+        restores the station's own rows from the hub (``restore``). ``profile``: the station's region,
+        park, type and mode as the hub knows them until the station sends its own."""
         import sqlalchemy as sa
 
         code = (code or "").strip().upper()
@@ -46,6 +50,8 @@ class RegistryJobs(HubBase):
                 "station code: ASCII letters, digits, - and _ (≤ 20) / 站点编码只能含字母数字",
             )
         name = (name or "").strip() or code
+        if profile:
+            check_profile(profile)  # before anything is written
         info = self.info()
         secret = secrets.token_urlsafe(24)
         token = make_enroll_token(code, info["hub_fingerprint"], secret)
@@ -95,6 +101,8 @@ class RegistryJobs(HubBase):
                         head_sig=None,
                     )
                 )
+            if profile:
+                self.keep_profile(c, {"id": sid}, profile)
         return {"station_id": sid, "code": code, "name": name, "token": token}
 
     def revoke_station(self, code: str) -> dict[str, Any]:
@@ -127,6 +135,11 @@ class RegistryJobs(HubBase):
             t.c.last_error,
             t.c.pubkey,
             t.c.enroll_used,
+            t.c.region_code,
+            t.c.park,
+            t.c.station_type,
+            t.c.service_mode,
+            t.c.profile_at,
         ]
         with self.engine.connect() as c:
             rows = c.execute(sa.select(*cols).order_by(t.c.code)).mappings().all()
@@ -136,6 +149,8 @@ class RegistryJobs(HubBase):
             d["enrolled"] = bool(d.pop("pubkey"))
             d["revoked"] = bool(d["revoked"])
             d["enroll_used"] = bool(d["enroll_used"])
+            d["city_code"] = places.city_of(d["region_code"])
+            d["county_code"] = places.county_of(d["region_code"])
             out.append(d)
         return out
 
@@ -165,8 +180,9 @@ class RegistryJobs(HubBase):
             "signature": keys.sign(m["hub_privkey"], hub_proof_message(nonce, tls_sha256)),
         }
 
-    def enroll(self, token: str, pubkey: str) -> dict[str, Any]:
-        """Online enrollment: one-time token + station public key -> a bearer token (stored hashed)."""
+    def enroll(self, token: str, pubkey: str, profile: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Online enrollment: one-time token + station public key -> a bearer token (stored hashed). The
+        station's profile, when sent, is kept (``keep_profile``)."""
         import sqlalchemy as sa
 
         code, _fp, _secret = parse_enroll_token(token)
@@ -188,6 +204,7 @@ class RegistryJobs(HubBase):
                     station_cursor=0,
                 )
             )
+            self.keep_profile(c, st, profile)
             treq = core_table("request")
             own = int(
                 c.execute(
@@ -207,6 +224,8 @@ class RegistryJobs(HubBase):
             "schema": schema_head(),
             "acked_oseq": int(st["acked_oseq"] or 0),
             "own_requests": own,
+            # the profile the hub holds (a fresh station without its own takes it)
+            "profile": {k: st.get(k) for k in PROFILE_KEYS},
         }
 
     def restore(self, station: dict[str, Any], table: str, after: str, limit: int) -> dict[str, Any]:

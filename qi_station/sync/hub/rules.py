@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, places
 from qi_station.core import validate as v
 from qi_station.core.clock import check_year
 from qi_station.core.errors import ValidationError
@@ -191,6 +191,14 @@ def _check_enterprise(oseq: Any, row: dict[str, Any]) -> None:
             lambda: v.check_former_names(row["former_names"]),
             "a JSON array of {name, until, by}, each name an enterprise name",
         )
+    if "county_code" in row:  # a station of revision 0008 or later: the location and its city
+        county = row["county_code"]
+        if county is not None:
+            _core(oseq, t, "county_code", lambda: v.check_county(str(county)), "a current Shandong county")
+        if row.get("city_code") != places.location(county, row.get("region_code"))[1]:
+            raise refusal(
+                oseq, t, "city_code", "location_city", "the current city of the enterprise's location"
+            )
 
 
 def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:

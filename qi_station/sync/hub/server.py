@@ -45,10 +45,20 @@ class SignedHead(BaseModel):
     sig: str = Field(max_length=200)
 
 
+class Profile(BaseModel):
+    """The station's profile (checked by the core's rules at the hub: ``keep_profile``)."""
+
+    region_code: str | None = Field(default=None, max_length=20)
+    park: str | None = Field(default=None, max_length=400)
+    station_type: str | None = Field(default=None, max_length=100)
+    service_mode: str | None = Field(default=None, max_length=100)
+
+
 class PushBody(BaseModel):
     batch: list[Change] = Field(max_length=5000)
     station_now_ms: int | None = Field(default=None, ge=-BIG, le=BIG)
     head: SignedHead | None = None
+    profile: Profile | None = None
 
 
 class PushReply(BaseModel):
@@ -62,6 +72,7 @@ class PushReply(BaseModel):
 class EnrollBody(BaseModel):
     token: str = Field(max_length=400)
     pubkey: str = Field(max_length=200)
+    profile: Profile | None = None
 
 
 class ProveBody(BaseModel):
@@ -85,6 +96,7 @@ class EnrollReply(BaseModel):
     schema_: str = Field(alias="schema")
     acked_oseq: int = 0
     own_requests: int = 0
+    profile: dict[str, str | None] | None = None
 
 
 class InfoReply(BaseModel):
@@ -239,7 +251,8 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         v: tuple[str | None, str | None] = Depends(versions),
         nonce: str | None = Depends(call_nonce),
     ) -> Any:
-        out = hub.enroll(body.token, body.pubkey)
+        profile = body.profile.model_dump(exclude_unset=True) if body.profile is not None else None
+        out = hub.enroll(body.token, body.pubkey, profile)
         note(request.scope, station=out.get("station_code"))
         return signed(out, nonce)
 
@@ -254,7 +267,16 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         batch = [c.model_dump() for c in body.batch]
         head = body.head.model_dump() if body.head is not None else None
         note(request.scope, changes=len(batch))
-        out = hub.push(st, batch, protocol=v[0], schema=v[1], station_now_ms=body.station_now_ms, head=head)
+        profile = body.profile.model_dump(exclude_unset=True) if body.profile is not None else None
+        out = hub.push(
+            st,
+            batch,
+            protocol=v[0],
+            schema=v[1],
+            station_now_ms=body.station_now_ms,
+            head=head,
+            profile=profile,
+        )
         note(request.scope, applied=out.get("applied"), acked_oseq=out.get("acked_oseq"))
         return signed(PushReply(**out).model_dump(), nonce)
 

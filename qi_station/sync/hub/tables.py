@@ -60,6 +60,12 @@ def hub_tables() -> dict[str, Table]:
             sa.Column("head_hash", sa.String),
             sa.Column("head_sig", sa.String),
             sa.Column("head_at", sa.DateTime),
+            # the station's profile, as it last sent it (revision 0008)
+            sa.Column("region_code", sa.String),
+            sa.Column("park", sa.String),
+            sa.Column("station_type", sa.String),
+            sa.Column("service_mode", sa.String),
+            sa.Column("profile_at", sa.DateTime),
         )
         sa.Table(
             "hub_bundle",

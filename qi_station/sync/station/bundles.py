@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.db import kvkeys, write
+from qi_station.services.station import profile as station_profile
 from qi_station.sync.proto import MIN_PROTOCOL, PROTOCOL, SyncError, schema_head
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import heads as H
@@ -52,6 +53,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             cursor = S.kv_int(conn, "pull_cursor")
             proof = S.kv_get(conn, "enroll_proof")
             head = H.signed_head(conn)
+            profile = station_profile(conn)
         finally:
             conn.execute("COMMIT")
         bid = uuid7()
@@ -72,6 +74,8 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             "head": head,
             "resyncing": S.resyncing(conn),
         }
+        if profile is not None:
+            manifest["profile"] = profile  # the station's region, park, type and mode
         if proof:
             manifest["enroll"] = {"pubkey": pub, "proof": proof}
         outp = write_bundle(

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from qi_station.core.chain import canonical
 from qi_station.core.clock import iso_local
 from qi_station.db import kvkeys, write
+from qi_station.services.station import profile as station_profile
 from qi_station.sync.proto import (
     PULL_PAGE,
     PUSH_BATCH,
@@ -104,6 +106,7 @@ def enroll(
     conn = S.open_conn(p)
     try:
         _priv, pub = S.signing_key(conn)
+        own = station_profile(conn)  # None: no station row yet (enrolled before `init`)
         if hub:
             url = check_hub_url(hub, insecure_http) if http is None else hub.rstrip("/")
             ca_pem = Path(cafile).read_text(encoding="utf-8") if cafile else None
@@ -111,7 +114,7 @@ def enroll(
             cl = HubClient(url, http=http, hub_pubkey=hub_pub, tls=tls)
             try:
                 try:
-                    got = cl.enroll(token.strip(), pub)
+                    got = cl.enroll(token.strip(), pub, own)
                 except TransientError as e:
                     raise SyncError(503, "unreachable", str(e)) from None
             finally:
@@ -122,7 +125,10 @@ def enroll(
                     "hub_key_mismatch",
                     "the hub's key does not match the enrollment token (wrong hub?) / 中心密钥与注册码不符",
                 )
-            init_station(p, code=code, name=got.get("station_name") or None)
+            if own is None:  # a fresh station takes the profile the hub holds (hub add-station)
+                init_station(p, code=code, name=got.get("station_name") or None, **hub_profile(got))
+            else:
+                init_station(p, code=code, name=got.get("station_name") or None)
             secrets.save(secrets.db_file(conn), api_token=got["api_token"])
             with S.tx(conn):
                 for k, v in (
@@ -175,6 +181,19 @@ def enroll(
         }
     finally:
         conn.close()
+
+
+def hub_profile(reply: dict[str, Any]) -> dict[str, Any]:
+    """The profile in an enrollment reply as ``init_station`` arguments (only the values the hub has)."""
+    got = reply.get("profile")
+    prof: dict[str, Any] = got if isinstance(got, dict) else {}
+    names = {
+        "region_code": "region_code",
+        "park": "park",
+        "station_type": "type_",
+        "service_mode": "service_mode",
+    }
+    return {arg: prof[k] for k, arg in names.items() if isinstance(prof.get(k), str) and prof[k]}
 
 
 def hub_client(conn: Any, *, http: Any = None, insecure_http: bool = False) -> HubClient:
@@ -239,15 +258,24 @@ def restore_all(
 
 # ---- HTTP sync ----------------------------------------------------------------------------------
 def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
+    """Upload the outbox in batches; every batch carries the station's profile. With nothing to upload,
+    one empty push still carries the profile when the hub has not acknowledged it as it is now."""
     S.fix_oseq(conn)
     total = S.pending(conn)
     done = 0
+    profile = station_profile(conn)
+    sent = canonical(profile) if profile is not None else None
     while True:
         batch = S.next_batch(conn, batch_size)
         if not batch:
+            if sent is not None and S.kv_get(conn, kvkeys.PROFILE_SENT) != sent:
+                cl.push([], H.signed_head(conn), profile)
+                S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
             return done
         head = H.signed_head(conn)
-        reply = cl.push(batch, head)
+        reply = cl.push(batch, head, profile)
+        if sent is not None:
+            S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
         acked = int(reply["acked_oseq"])
         S.ack(conn, acked)
         H.keep_acked_head(conn, head)

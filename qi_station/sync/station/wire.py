@@ -186,19 +186,29 @@ class HubClient:
     def info(self) -> dict[str, Any]:
         return dict(self._call("GET", "/sync/v1/info"))
 
-    def enroll(self, token: str, pubkey: str) -> dict[str, Any]:
+    def enroll(self, token: str, pubkey: str, profile: dict[str, Any] | None = None) -> dict[str, Any]:
         self.secrets.append(token)
-        return dict(self._call("POST", "/sync/v1/enroll", json={"token": token, "pubkey": pubkey}))
+        body: dict[str, Any] = {"token": token, "pubkey": pubkey}
+        if profile is not None:
+            body["profile"] = profile  # the station's region, park, type and mode
+        return dict(self._call("POST", "/sync/v1/enroll", json=body))
 
     def restore(self, table: str, after: str, limit: int = PULL_PAGE) -> dict[str, Any]:
         return dict(
             self._call("GET", "/sync/v1/restore", params={"table": table, "after": after, "limit": limit})
         )
 
-    def push(self, batch: list[dict[str, Any]], head: dict[str, Any] | None = None) -> dict[str, Any]:
+    def push(
+        self,
+        batch: list[dict[str, Any]],
+        head: dict[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
         if head is not None:
             body["head"] = head  # the signed running head over the station's events
+        if profile is not None:
+            body["profile"] = profile  # the station's region, park, type and mode
         return dict(self._call("POST", "/sync/v1/push", json=body))
 
     def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:

@@ -403,7 +403,7 @@ def downgrade() -> None:
 
 
 def _seed_regions() -> None:
-    from qi_station.core.domain import CITIES, HISTORIC_CITIES, PROVINCE_CODE, PROVINCE_NAME
+    from qi_station.core.places import CITIES, HISTORIC, HISTORIC_CITIES, PROVINCE_CODE, PROVINCE_NAME
 
     region = sa.table(
         "region",
@@ -417,8 +417,12 @@ def _seed_regions() -> None:
         {"code": PROVINCE_CODE, "name": PROVINCE_NAME, "level": "province", "historic": False, "parent": None}
     ]
     rows += [
-        {"code": c, "name": n, "level": "city", "historic": c in HISTORIC_CITIES, "parent": PROVINCE_CODE}
+        {"code": c, "name": n, "level": "city", "historic": False, "parent": PROVINCE_CODE}
         for c, n in CITIES.items()
+    ]
+    rows += [
+        {"code": c, "name": HISTORIC[c][0], "level": "city", "historic": True, "parent": PROVINCE_CODE}
+        for c in sorted(HISTORIC_CITIES)
     ]
     op.bulk_insert(region, rows)
 

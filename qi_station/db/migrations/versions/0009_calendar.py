@@ -1,7 +1,7 @@
 """working days: the holiday calendar and hub-distributed reference documents
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 
 ``holiday`` (day, kind off|work, name, year) is the working-day calendar; the years shipped with the
 program (``db/calendar/cn-holidays.csv``) are loaded here. ``reference`` holds the hub's reference
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,144 @@
+"""The station profile (region, park, type, service mode): read and saved through
+:mod:`qi_station.services.station` in thread workers; the hub receives it at the next sync or bundle.
+Opened from the command palette or with its key (``app.profile``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Static
+
+from qi_station.core import domain, places
+from qi_station.i18n import err_text, get_lang, t
+from qi_station.screens.base import error_message
+from qi_station.screens.bindings import bindings
+from qi_station.screens.dialogs import Failed, Saved, WorkerDialog
+from qi_station.screens.widgets import Choice
+
+#: ValidationError.field -> the label of the field on this screen
+LABELS = {
+    "region": "profile.region",
+    "park": "profile.park",
+    "station_type": "profile.type",
+    "service_mode": "profile.mode",
+}
+
+
+def place_text(code: str) -> str:
+    """The live name under the region field: the place the code names today, or why it is not one."""
+    c = code.strip()
+    if not c:
+        return ""
+    if c in places.HISTORIC:
+        name, now = places.HISTORIC[c]
+        return t("profile.historic", old=name, code=now, name=places.full_name(now))
+    if c in places.CITIES or c in places.COUNTY_NAMES:
+        return places.full_name(c)
+    return t("profile.unknown_place")
+
+
+class ProfileScreen(WorkerDialog):
+    BINDINGS = bindings("modal")
+
+    class Loaded(Message):
+        def __init__(self, profile: dict[str, Any] | None, error: str | None = None) -> None:
+            super().__init__()
+            self.profile, self.error = profile, error
+
+    def compose(self) -> ComposeResult:
+        lang = get_lang()
+        with Vertical():
+            yield Static(t("profile.title"), classes="dialog-title", markup=False)
+            with Horizontal(classes="row"):
+                yield Label(t("profile.region"))
+                yield Input(id="region", compact=True, max_length=6, placeholder="370116")
+            yield Static("", id="place", classes="muted", markup=False)
+            with Horizontal(classes="row"):
+                yield Label(t("profile.park"))
+                yield Input(id="park", compact=True, max_length=domain.PARK_MAX)
+            with Horizontal(classes="row"):
+                yield Label(t("profile.type"))
+                yield Choice(
+                    [(v, domain.station_type_label(v, lang)) for v in domain.STATION_TYPES], id="station_type"
+                )
+            with Horizontal(classes="row"):
+                yield Label(t("profile.mode"))
+                yield Choice(
+                    [(v, domain.service_mode_label(v, lang)) for v in domain.SERVICE_MODES], id="service_mode"
+                )
+            yield Static(t("profile.hint"), classes="muted", markup=False)
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(t("btn.save"), id="ok", variant="primary", compact=True)
+                yield Button(t("btn.cancel"), id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#region", Input).focus()
+        self.load(self.station.db_path)
+
+    @work(thread=True, exclusive=True, group="profile")
+    def load(self, db_path: Path) -> None:
+        from qi_station.services.station import profile
+
+        try:
+            got = profile(db_path)
+        except Exception as e:  # noqa: BLE001 - shown in the dialog
+            self.post_message(self.Loaded(None, error_message(e)))
+            return
+        self.post_message(self.Loaded(got))
+
+    def on_profile_screen_loaded(self, msg: Loaded) -> None:
+        if msg.profile is None:
+            self.query_one("#error", Static).update(msg.error or t("profile.no_station"))
+            return
+        p = msg.profile
+        self.query_one("#region", Input).value = p.get("region_code") or ""
+        self.query_one("#park", Input).value = p.get("park") or ""
+        self.query_one("#station_type", Choice).value = p.get("station_type")
+        self.query_one("#service_mode", Choice).value = p.get("service_mode")
+
+    @on(Input.Changed, "#region")
+    def _region_changed(self, event: Input.Changed) -> None:
+        self.query_one("#place", Static).update(place_text(event.value))
+
+    def on_input_submitted(self) -> None:
+        self.action_ok()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def action_ok(self) -> None:
+        kw = {
+            "region": self.query_one("#region", Input).value,
+            "park": self.query_one("#park", Input).value,
+            "type_": self.query_one("#station_type", Choice).value,
+            "mode": self.query_one("#service_mode", Choice).value,
+        }
+        self.query_one("#error", Static).update(t("msg.saving"))
+        self.save(self.station.db_path, kw)
+
+    @work(thread=True, exclusive=True, group="profile-save")
+    def save(self, db_path: Path, kw: dict[str, Any]) -> None:
+        from qi_station.services.station import set_profile
+
+        try:
+            info = set_profile(db_path, **kw)
+        except Exception as e:  # noqa: BLE001 - shown in the dialog, the input is kept
+            self.post_message(Failed(e))
+            return
+        self.post_message(Saved(info))
+
+    def validation_text(self, e: Any) -> str:
+        label = t(LABELS[e.field]) if e.field in LABELS else e.field
+        return f"{label}: {err_text(e)}"
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
