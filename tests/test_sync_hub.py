@@ -254,6 +254,17 @@ def test_versions(env: Any) -> None:
         "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": SCHEMA_HEAD}
     )
     assert old.status_code == 426 and old.json()["error"] == "upgrade_required"
+    from qi_station.sync.proto import MIN_SCHEMA
+
+    last_release = tc.get(  # a station of the previous release (several revisions behind) still syncs
+        "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": MIN_SCHEMA}
+    )
+    assert last_release.status_code == 200
+    older = tc.get(
+        "/sync/v1/pull",
+        headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": f"{int(MIN_SCHEMA) - 1:04d}"},
+    )
+    assert older.status_code == 426 and older.json()["min_schema"] == MIN_SCHEMA
     assert tc.get("/sync/v1/pull", headers=auth).status_code == 426
     assert tc.get("/openapi.json").status_code == 200
 

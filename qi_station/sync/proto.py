@@ -69,20 +69,26 @@ class SyncError(QIError):
         return {"error": self.code, "message": self.message, **self.data}
 
 
+#: the schema of the previous release: a station one release behind still syncs with an upgraded hub
+#: (a release may add several revisions; the hub takes the rows of an older station as they are)
+MIN_SCHEMA = "0004"
+
+
 def check_versions(protocol: Any, schema: Any) -> None:
-    """N and N-1 are accepted; older gets 426, newer a 400 (the hub must be upgraded first)."""
+    """Protocol N and N-1, schema from the previous release's (:data:`MIN_SCHEMA`) to the head, are
+    accepted; older gets 426, newer a 400 (the hub must be upgraded first)."""
     from qi_station.db.engine import SCHEMA_HEAD
 
     p = schema_num(protocol)
     s = schema_num(schema)
     head = schema_num(SCHEMA_HEAD)
-    if p < MIN_PROTOCOL or s < head - 1:
+    if p < MIN_PROTOCOL or s < schema_num(MIN_SCHEMA):
         raise SyncError(
             426,
             "upgrade_required",
             f"station is too old (protocol {protocol}, schema {schema}); upgrade qi-station / 请升级站点程序",
             min_protocol=MIN_PROTOCOL,
-            min_schema=f"{head - 1:04d}",
+            min_schema=MIN_SCHEMA,
         )
     if p > PROTOCOL or s > head:
         raise SyncError(
