@@ -4,6 +4,8 @@ Heavy modules are imported inside the commands."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -245,3 +247,72 @@ def request_note(
         emit_json(present_times(ev))
     else:
         typer.echo(f"{'已记录' if zh() else 'noted'} #{ev['n']}")
+
+
+@request_app.command("import")
+@handle_errors
+def request_import(
+    file: Path = typer.Argument(..., metavar="FILE", help="The ledger: .xlsx, or .csv (UTF-8 or GBK)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check every row and report; write nothing."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", help="TOML or JSON file of header = field pairs (overrides the default table)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Import an existing spreadsheet ledger 导入 Excel 台账: all rows or none; a row imported before is
+    skipped."""
+    from qi_station.services.importer import ImportRefused, import_ledger
+
+    try:
+        summary = import_ledger(station_db(), file, mapping=mapping, dry_run=dry_run)
+    except ImportRefused as e:
+        if as_json:
+            emit_json(e.summary)
+        else:
+            _import_head(e.summary)
+            for r in e.summary["refused"]:
+                col = f"「{r['column']}」" if r["column"] else ""
+                sys.stderr.write(
+                    f"{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {col}{r['field']}: "
+                    f"{r['message']} [{r['rule']}]\n"
+                )
+            more = e.summary["refused_rows"] - len({r["row"] for r in e.summary["refused"]})
+            if more > 0:
+                sys.stderr.write(f"… {more} {'行未列出' if zh() else 'more rows not listed'}\n")
+        raise
+    if as_json:
+        emit_json(summary)
+        return
+    _import_head(summary)
+    skipped = summary["already_imported"]
+    if summary["dry_run"]:
+        line = (
+            f"检查通过：{summary['to_import']} 行可导入（试运行，未写入）"
+            if zh()
+            else f"check passed: {summary['to_import']} rows would be imported (dry run, nothing written)"
+        )
+    else:
+        nums = " … ".join(summary["numbers"])
+        line = (
+            f"已导入 {summary['imported']} 行{f'（{nums}）' if nums else ''}"
+            if zh()
+            else f"imported {summary['imported']} rows{f' ({nums})' if nums else ''}"
+        )
+    if skipped:
+        line += f"；{skipped} 行已导入过，跳过" if zh() else f"; {skipped} rows imported before, skipped"
+    typer.echo(f"{line}  ({summary['seconds']} s)")
+
+
+def _import_head(summary: dict[str, Any]) -> None:
+    """The file's header row, the columns used and the columns not recognised (on stderr)."""
+    cols = "  ".join(f"{h}→{f}" for h, f in summary["columns"].items())
+    sys.stderr.write(
+        f"{summary['file']}: {'表头在第 ' if zh() else 'header row '}{summary['header_row']}"
+        f"{' 行，数据 ' if zh() else ', data rows '}{summary['rows']}{' 行' if zh() else ''}\n"
+        f"{'列' if zh() else 'columns'}: {cols}\n"
+    )
+    if summary["unknown_columns"]:
+        sys.stderr.write(
+            f"{'未识别的列（未导入）' if zh() else 'columns not recognised (not imported)'}: "
+            f"{', '.join(summary['unknown_columns'])}\n"
+        )

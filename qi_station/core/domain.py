@@ -97,7 +97,23 @@ ELEMENT_EN: Final = {
     "ip": "Intellectual property",
     "safety": "Quality-safety supervision",
 }
-_ELEMENT_LOOKUP: Final = {**{k: k for k in ELEMENTS}, **{v: k for k, v in ELEMENT_ZH.items()}}
+#: short or everyday names of the elements, as stations write them in their own spreadsheet ledgers
+ELEMENT_ALIASES: Final = {
+    "标准化": "standards",
+    "检验": "testing",
+    "检测": "testing",
+    "认证": "certification",
+    "认可": "certification",
+    "品牌": "brand",
+    "专利": "ip",
+    "商标": "ip",
+    "质量安全": "safety",
+}
+_ELEMENT_LOOKUP: Final = {
+    **{k: k for k in ELEMENTS},
+    **ELEMENT_ALIASES,
+    **{v: k for k, v in ELEMENT_ZH.items()},
+}
 
 
 def element_code(text: str) -> str | None:

@@ -276,18 +276,6 @@ def move_request(
     sat = v.parse_satisfaction(satisfaction)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
     at_ = _parse_at(at)
-    if to_status != "resolved" and (result_t or solved is not None or cost is not None):
-        raise ValidationError(
-            "result",
-            "only_on_resolve",
-            "outcome fields are given only when resolving / 办理结果仅在办结时填写",
-        )
-    if sat is not None and to_status != "closed":
-        raise ValidationError(
-            "satisfaction",
-            "after_resolved",
-            "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写",
-        )
 
     with write_session(db) as s:
         st = ensure_station(s)
@@ -295,14 +283,7 @@ def move_request(
         frm = req.status
         if not domain.can_move(frm, to_status):
             raise TransitionError(frm, to_status)
-        if to_status == "closed" and sat is None:
-            raise ValidationError(
-                "satisfaction",
-                "required",
-                "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度",
-            )
-        if to_status == "resolved" and not result_t:
-            raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
+        v.check_outcome(to_status, result_t, solved, cost, sat)
         now, when = _stamp(s, req, at_)
         data: dict[str, Any] = {}
         ch: dict[str, Any] = {"status": to_status}
