@@ -84,9 +84,9 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
     }
     counts = {k: 0 for k in REFERRAL_KINDS}
     per_kind: dict[str, list[tuple[str, str, int]]] = {k: [] for k in REFERRAL_KINDS}
-    for (kind, item_id, name), n in acc.referrals.items():
+    for (kind, item_id), n in acc.referrals.items():
         counts[kind] = counts.get(kind, 0) + n
-        per_kind.setdefault(kind, []).append((item_id, name, n))
+        per_kind.setdefault(kind, []).append((item_id, acc.referral_names[(kind, item_id)][1], n))
     out["referrals"] = {
         "counts": counts,
         "top": {

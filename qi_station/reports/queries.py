@@ -83,8 +83,16 @@ class Acc:
     by_city: Counter[str] = field(default_factory=Counter)
     accept_hours: list[float] = field(default_factory=list)
     resolve_days: list[float] = field(default_factory=list)
-    referrals: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, id, name)
+    referrals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, id)
+    # (kind, id) -> (time, name) of its newest referral: an item renamed in the library is still ONE item
+    referral_names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     data_as_of: datetime | None = None
+
+    def name_referral(self, item: tuple[str, str], at: str, name: str) -> None:
+        """Keep the name of the item's newest referral."""
+        cur = self.referral_names.get(item)
+        if cur is None or (at, name) > cur:
+            self.referral_names[item] = (at, name)
 
     def merge(self, other: Acc) -> Acc:
         for k, vals in other.series.items():
@@ -105,6 +113,8 @@ class Acc:
         self.accept_hours += other.accept_hours
         self.resolve_days += other.resolve_days
         self.referrals.update(other.referrals)
+        for item, named in other.referral_names.items():
+            self.name_referral(item, *named)
         if other.data_as_of and (self.data_as_of is None or other.data_as_of > self.data_as_of):
             self.data_as_of = other.data_as_of
         return self
@@ -363,15 +373,19 @@ def collect(
 
     # 6. referrals made in the month
     step("referrals")
-    for code, kind, item_id, item_name, n in q.rows(
-        "SELECT r.station_code, f.kind, f.item_id, f.item_name, COUNT(*) FROM referral f "
+    # counted per item (kind, id); its name as of its newest referral (a name is a snapshot: the same
+    # item referred before and after a rename in the library is one item, listed once)
+    for code, kind, item_id, item_name, n, last in q.rows(
+        "SELECT r.station_code, f.kind, f.item_id, f.item_name, COUNT(*), MAX(f.created_at) FROM referral f "
         "JOIN request r ON r.id = f.request_id "
         f"WHERE f.created_at >= :s AND f.created_at < :e AND NOT r.deleted{q.st()} "
         "GROUP BY r.station_code, f.kind, f.item_id, f.item_name",
         s=start,
         e=end,
     ):
-        acc(code).referrals[(kind, item_id, item_name)] += int(n)
+        a = acc(code)
+        a.referrals[(kind, item_id)] += int(n)
+        a.name_referral((kind, item_id), str(last), item_name or "")
 
     # 7. details: every request received or changed in the month, every field
     step("details")

@@ -1,0 +1,129 @@
+"""Issue 9, item 16: data oddities an operator met in a day's work (duplicate elements, an item listed
+twice in a report, the export's file name, format and folder, the reopen move's label)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from qi_station.core.validate import uscc_check_char
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _uscc(region: str, serial: str) -> str:
+    body = f"91{region}{serial}"
+    return body + uscc_check_char(body)
+
+
+# ---- an element listed twice ---------------------------------------------------------------------
+def test_demo_rows_list_each_element_once() -> None:
+    for f in sorted((REPO / "data" / "demo").glob("*.json")):
+        for row in json.loads(f.read_text(encoding="utf-8")):
+            els = row.get("elements") or []
+            assert len(els) == len(set(els)), (f.name, row["name"], els)
+
+
+def test_generator_industries_need_two_different_elements() -> None:
+    from qi_station.devtools.generate.vocab import industry_elements
+
+    for word, els in industry_elements().items():
+        assert len(set(els)) == 2, (word, els)
+
+
+def test_a_written_element_list_keeps_each_element_once(db: Path) -> None:
+    """The core's one rule (``validate.unique_elements``) on every write of a library or enterprise row,
+    whatever the caller passes (a list with a repeat, names, JSON text with a repeat)."""
+    from qi_station.db import write
+
+    cols = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev", "seq")
+    cols += ("deleted", "updated_at", "specialty", "employer", "title", "active_requests")
+    base = {
+        "city_code": "370100",
+        "rev": 1,
+        "seq": 0,
+        "deleted": 0,
+        "updated_at": "2025-01-01 00:00:00.000000",
+    }
+    base |= {"specialty": None, "employer": None, "title": None, "active_requests": 0}
+    conn = sqlite3.connect(db)
+    with conn:
+        write.upsert_library_rows(
+            conn,
+            "expert",
+            [
+                {**base, "id": "e1", "name": "甲", "elements": ["testing", "检验检测", "metrology"]},
+                {**base, "id": "e2", "name": "乙", "elements": '["brand", "brand"]'},
+            ],
+            cols,
+        )
+        write.upsert_enterprise(
+            conn,
+            {
+                "name": "甲公司",
+                "uscc": _uscc("370100", "MA3C00001"),
+                "region_code": "370100",
+                "city_code": "370100",
+                "elements": ["ip", "ip"],
+            },
+            "QI0001",
+        )
+    got = dict(conn.execute("SELECT id, elements FROM expert").fetchall())
+    ent = conn.execute("SELECT elements FROM enterprise").fetchone()[0]
+    conn.close()
+    assert json.loads(got["e1"]) == ["testing", "metrology"]
+    assert json.loads(got["e2"]) == ["brand"]
+    assert json.loads(ent) == ["ip"]
+
+
+# ---- an item listed twice in a report -------------------------------------------------------------
+def test_report_lists_a_renamed_equipment_once(db: Path) -> None:
+    """Referrals keep the item's name as it was; an item renamed in the library between two referrals
+    is still one item in the month's top list (counted twice, under its newest name)."""
+    from qi_station.reports.figures import monthly_report
+    from qi_station.services import ledger
+
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise="济南甲科技有限公司",
+            uscc=_uscc("370100", "MA3C00001"),
+            elements="检验检测",
+            title="检测",
+            received_at="2026-01-05T09:00:00+08:00",
+        ),
+    )
+    r2 = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise="济南甲科技有限公司",
+            uscc=_uscc("370100", "MA3C00001"),
+            elements="检验检测",
+            title="再检测",
+            received_at="2026-01-06T09:00:00+08:00",
+        ),
+    )
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "INSERT INTO equipment (id, name, name_py, name_initials, haystack, elements, rev, seq, deleted,"
+            " updated_at, shared) VALUES ('eq-1', '万能试验机', '', '', '', '[]', 1, 0, 0, '2025-01-01 00:00:00.000000', 1)"
+        )
+    ledger.refer_request(db, r["id"], "equipment", "eq-1", at="2026-01-10T10:00:00+08:00")
+    with conn:  # the hub renames it
+        conn.execute("UPDATE equipment SET name = '电子万能试验机' WHERE id = 'eq-1'")
+    conn.close()
+    ledger.refer_request(db, r2["id"], "equipment", "eq-1", at="2026-01-12T10:00:00+08:00")
+    got = monthly_report(db, "2026-01")["referrals"]
+    assert got["counts"]["equipment"] == 2
+    assert got["top"]["equipment"] == [{"id": "eq-1", "name": "电子万能试验机", "count": 2}]
+
+
+@pytest.mark.parametrize("value", ["认证、检测", "认证认可,检验检测", "certification testing"])
+def test_elements_by_their_everyday_names(value: str) -> None:
+    from qi_station.core.validate import parse_elements
+
+    assert parse_elements(value) == ["certification", "testing"]
