@@ -4,7 +4,10 @@ twice in a report, the export's file name, format and folder, the reopen move's 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +130,107 @@ def test_elements_by_their_everyday_names(value: str) -> None:
     from qi_station.core.validate import parse_elements
 
     assert parse_elements(value) == ["certification", "testing"]
+
+
+# ---- exports: format, default name, folder --------------------------------------------------------
+def _report(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qi_station",
+            "--db",
+            str(db),
+            "report",
+            "monthly",
+            "--month",
+            "2026-01",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env={**os.environ},
+        timeout=120,
+    )
+
+
+def test_an_out_extension_that_is_not_the_format_is_refused(db: Path, tmp_path: Path) -> None:
+    p = _report(db, "--out", str(tmp_path / "月报.docx"))
+    assert p.returncode == 2 and "[extension]" in p.stderr and ".docx" in p.stderr, p.stderr
+    p = _report(db, "--format", "xlsx", "--out", str(tmp_path / "月报.csv"))
+    assert p.returncode == 2 and "[extension]" in p.stderr and "与导出格式 xlsx 不符" in p.stderr
+    assert not list(tmp_path.glob("月报*"))
+    p = _report(db, "--out", str(tmp_path / "月报.csv"))  # the format follows the extension
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "月报.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_export_rules_in_one_place(tmp_path: Path) -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.services import files
+
+    formats = ("xlsx", "csv", "json", "md")
+    assert files.export_format(None, None, formats) == "xlsx"
+    assert files.export_format("a.MD", None, formats) == "md"
+    assert files.export_format("a", "csv", formats) == "csv"
+    for out, fmt in (("a.docx", None), ("a.docx", "xlsx"), ("a.json", "csv")):
+        with pytest.raises(ValidationError) as e:
+            files.export_format(tmp_path / out, fmt, formats)
+        assert (e.value.field, e.value.rule) == ("out", "extension")
+    assert files.report_name("QI0001", "2026-01", "csv") == "qi-report-QI0001-2026-01.csv"
+    docs = Path(os.environ["XDG_DOCUMENTS_DIR"]) / "qi-station"
+    assert not docs.exists()
+    assert files.export_path(None, "r.xlsx", "xlsx") == docs / "r.xlsx" and docs.is_dir()  # made on demand
+    assert files.export_path("sub/r", "x", "md", base=tmp_path) == tmp_path / "sub" / "r.md"
+
+
+async def _export_from_the_screen(tmp_path: Path, typed: str) -> tuple[str, Path]:
+    from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app, settle
+    from textual.widgets import Input, Static
+
+    from qi_station.screens.reports import ReportsScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, ReportsScreen)
+        scr.query_one("#out", Input).value = typed
+        await pilot.press("ctrl+e")
+        status = scr.query_one("#export-status", Static)
+        for _ in range(200):  # until the worker's answer lands
+            await settle(pilot)
+            text = str(status.render())
+            if text and text != "正在保存...":
+                break
+        return text, Path(os.environ["XDG_DOCUMENTS_DIR"]) / "qi-station"
+
+
+async def test_the_screen_exports_to_the_export_folder_under_the_cli_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_tui_helpers import FROZEN_NOW, NO_CONFIG
+
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.chdir(tmp_path)  # the folder the program was started in
+    text, docs = await _export_from_the_screen(tmp_path, "")
+    written = docs / "qi-report-QI0001-2026-03.xlsx"
+    assert written.is_file(), text
+    assert str(written) in text  # the full path is shown
+    assert not list(tmp_path.glob("qi-report-*"))
+
+
+async def test_the_screen_refuses_a_docx_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_tui_helpers import FROZEN_NOW, NO_CONFIG
+
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    text, docs = await _export_from_the_screen(tmp_path, "月报.docx")
+    assert ".docx" in text and "不能导出" in text, text
+    assert not docs.exists() or not list(docs.iterdir())
+    assert not list(tmp_path.rglob("月报*"))
