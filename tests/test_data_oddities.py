@@ -234,3 +234,77 @@ async def test_the_screen_refuses_a_docx_name(tmp_path: Path, monkeypatch: pytes
     assert ".docx" in text and "不能导出" in text, text
     assert not docs.exists() or not list(docs.iterdir())
     assert not list(tmp_path.rglob("月报*"))
+
+
+# ---- reopen --------------------------------------------------------------------------------------
+async def test_reopen_is_named_and_the_old_result_is_shown_superseded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a resolved request the in-progress move is 重新办理 (not 办理); after it, the old result shows
+    as superseded, and the timeline names the move."""
+    from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+    from test_tui_journeys import make_app, settle
+    from textual.widgets import Button, Static
+
+    from qi_station.screens.request_detail import RequestDetailScreen
+    from qi_station.services import ledger
+
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    db = fixture_db(tmp_path)
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise="烟台甲机械有限公司", uscc=_uscc("370600", "MA3C00009"), elements="计量", title="校准"
+        ),
+    )
+    for st in ("accepted", "in_progress"):
+        ledger.move_request(db, r["id"], st)
+    ledger.move_request(db, r["id"], "resolved", result="已出具校准证书")
+    app = make_app(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.open_request(r["id"])
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, RequestDetailScreen)
+        labels = [str(b.label) for b in detail.query(Button)]
+        assert "重新办理 S" in labels and "办理 S" not in labels, labels
+        assert "办理结果: 已出具校准证书" in str(detail.query_one("#fields", Static).render())
+    ledger.move_request(db, r["id"], "in_progress", note="企业反馈证书有误")
+    app = make_app(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.open_request(r["id"])
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, RequestDetailScreen)
+        fields = str(detail.query_one("#fields", Static).render())
+        assert "原办理结果（已重新办理，作废）: 已出具校准证书" in fields
+        assert "办理结果: 已出具校准证书" not in fields.replace("原办理结果（已重新办理，作废）", "")
+        assert "已办结 > 处理中 (重新办理)" in str(detail.query_one("#timeline", Static).render())
+
+
+def test_cli_show_names_the_reopen_and_supersedes_the_result(db: Path) -> None:
+    from qi_station.services import ledger
+
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise="甲公司", uscc=_uscc("370100", "MA3C00001"), elements="计量", title="校准"
+        ),
+    )
+    for st in ("accepted", "in_progress"):
+        ledger.move_request(db, r["id"], st)
+    ledger.move_request(db, r["id"], "resolved", result="已校准")
+    ledger.move_request(db, r["id"], "in_progress")
+    p = subprocess.run(
+        [sys.executable, "-m", "qi_station", "--db", str(db), "request", "show", r["number"]],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "原办理结果（已重新办理，作废）: 已校准" in p.stdout
+    assert "resolved->in_progress (重新办理)" in p.stdout

@@ -135,8 +135,12 @@ def request_show(
     if d.get("description"):
         lines.append(f"  {'描述' if in_zh else 'description'}: {d['description']}")
     if d.get("result"):
+        if d.get("resolved_at"):
+            label = "办理结果" if in_zh else "result"
+        else:  # reopened: the result is no longer final
+            label = "原办理结果（已重新办理，作废）" if in_zh else "earlier result (reopened, superseded)"
         lines.append(
-            f"  {'办理结果' if in_zh else 'result'}: {d['result']}  ({'解决问题' if in_zh else 'problems'} "
+            f"  {label}: {d['result']}  ({'解决问题' if in_zh else 'problems'} "
             f"{d['problems_solved']}, {'节约' if in_zh else 'saved'} {d['cost_saved_wan']} 万元)"
         )
     if d.get("satisfaction"):
@@ -148,6 +152,8 @@ def request_show(
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
     for e in d["events"]:
         move = f"{e['from_status'] or ''}->{e['to_status'] or ''}" if e["to_status"] else ""
+        if domain.is_reopen(e["from_status"], e["to_status"]):
+            move += f" ({domain.REOPEN_ZH if in_zh else domain.REOPEN_EN})"
         lines.append(
             f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {e['kind']} {move} {e['note'] or ''}".rstrip()
         )

@@ -54,6 +54,16 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "cancelled": frozenset(),
     "on_hold": frozenset({"accepted", "in_progress", "cancelled"}),
 }
+#: the reopen move (resolved -> in_progress: the outcome is no longer final) and its name
+REOPEN_ZH: Final = "重新办理"
+REOPEN_EN: Final = "Reopen"
+
+
+def is_reopen(from_status: str | None, to_status: str | None) -> bool:
+    """Is this move the reopen of a resolved request (its result superseded)?"""
+    return from_status == "resolved" and to_status == "in_progress"
+
+
 OPEN_STATUSES: Final = frozenset({"new", "accepted", "in_progress", "referred", "waiting", "on_hold"})
 DONE_STATUSES: Final = frozenset({"resolved", "closed", "cancelled"})
 

@@ -166,6 +166,7 @@ MESSAGES: dict[str, str] = {
     "detail.no_actions": "This request is finished; nothing to do",
     "detail.referrals": "Referrals",
     "detail.no_referrals": "No referrals yet",
+    "detail.result_superseded": "Earlier result (reopened, superseded)",
     "detail.timeline": "Timeline",
     "detail.chain_broken": "Warning: the event chain fails verification (event {n})",
     "event.created": "logged",

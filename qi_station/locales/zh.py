@@ -175,6 +175,7 @@ MESSAGES: dict[str, str] = {
     "detail.no_actions": "本需求已结束，无可办理事项",
     "detail.referrals": "转办记录",
     "detail.no_referrals": "暂无转办",
+    "detail.result_superseded": "原办理结果（已重新办理，作废）",
     "detail.timeline": "办理记录",
     "detail.chain_broken": "警告: 办理记录校验失败（第 {n} 条）",
     "event.created": "登记",

@@ -306,7 +306,7 @@ def move_request(
             data = {"satisfaction": sat}
         if to_status == "cancelled":
             ch["cancelled_at"] = when
-        if frm == "resolved" and to_status == "in_progress":  # reopen: outcome no longer final
+        if domain.is_reopen(frm, to_status):  # the outcome is no longer final
             ch["resolved_at"] = None
             data = {"reopen": True}
         ch.update(s_rev=req.s_rev + 1, updated_at=now)
