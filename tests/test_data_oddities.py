@@ -308,3 +308,36 @@ def test_cli_show_names_the_reopen_and_supersedes_the_result(db: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "原办理结果（已重新办理，作废）: 已校准" in p.stdout
     assert "resolved->in_progress (重新办理)" in p.stdout
+
+
+async def test_a_bundle_named_on_the_sync_screen_goes_to_the_export_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+    from test_tui_journeys import make_app, settle
+    from textual.widgets import Input
+
+    from qi_station.sync.station import bundles
+
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    asked: list[Path] = []
+
+    def fake_export(db: Path, out: Path, **_kw: object) -> dict[str, str]:
+        asked.append(Path(out))
+        return {"path": str(out)}
+
+    monkeypatch.setattr(bundles, "export_bundle", fake_export)
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f6")
+        await settle(pilot)
+        app.screen.query_one("#bundle", Input).value = "站点变更.qib"
+        await pilot.press("ctrl+e")
+        for _ in range(200):  # until the worker has called the export
+            await settle(pilot)
+            if asked:
+                break
+    assert asked == [Path(os.environ["XDG_DOCUMENTS_DIR"]) / "qi-station" / "站点变更.qib"]

@@ -165,6 +165,7 @@ class SyncScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="sync-job")
     def run_job(self, db_path: Path, job: str, path: str) -> None:
+        from qi_station.services import files
         from qi_station.sync.station import bundles, client
 
         def progress(*args: Any, **kw: Any) -> None:
@@ -174,8 +175,10 @@ class SyncScreen(MainScreen):
         try:
             if job == "sync":
                 result = client.run_sync(db_path, progress=progress)
-            elif job == "export":
-                result = bundles.export_bundle(db_path, path)
+            elif job == "export":  # a relative path: in the export folder, never where the app started
+                result = bundles.export_bundle(
+                    db_path, files.export_path(path, "", "zip", base=files.export_dir())
+                )
             else:
                 result = bundles.import_bundle(db_path, path)
         except Exception as e:  # noqa: BLE001
