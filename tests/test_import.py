@@ -231,3 +231,35 @@ def test_cli_lists_refused_rows_then_imports_and_skips(db: Path, tmp_path: Path)
     assert json.loads(p.stdout)["already_imported"] == 2
     p = _cli(db, "request", "import", str(good))
     assert "2 行已导入过，跳过" in p.stdout
+
+
+def test_imported_rows_sync_to_the_hub_whole(tmp_path: Path) -> None:
+    """The outbox rows of an import go through the hub's checks: every request arrives with its
+    events, the hub's copy of the ledger verifies, nothing is left pending."""
+    from fastapi.testclient import TestClient
+    from test_sync_util import enroll_station, hub_requests
+
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.server import create_app
+    from qi_station.sync.hub.store import Hub
+    from qi_station.sync.station import client
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    tc = TestClient(create_app(url))
+    try:
+        db = tmp_path / "ZB01.db"
+        enroll_station(db, hub, tc, "ZB01")
+        got = import_ledger(db, SAMPLE)
+        res = client.run_sync(db, http=tc, sleep=lambda s: None)
+        assert res["pending"] == 0
+        have = hub_requests(hub, "ZB01")
+        assert len(have) == got["imported"] == 40
+        assert {r["status"] for r in have.values()} >= {"closed", "accepted"}
+        checked = hub.verify("ZB01")
+        assert checked["ok"] and checked["requests"] == 40, checked
+    finally:
+        tc.close()
+        dispose_all()
+        hub.dispose()

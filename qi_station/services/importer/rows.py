@@ -32,14 +32,19 @@ class Planned:
     remark: str | None = None
 
 
-def row_key(source: str, headers: list[str], row: tuple[Any, ...], occurrence: int) -> str:
-    """The idempotency key of a row: sha256 of the file name, the row's cells by header (sorted, so a
-    reordered sheet keeps its keys) and its occurrence among identical rows of the file."""
+def row_text(source: str, headers: list[str], row: tuple[Any, ...]) -> str:
+    """A row as its idempotency key sees it: the file name and the row's cells by header (sorted, so a
+    reordered sheet keeps its keys)."""
     cells = sorted(
         (norm_header(h), cell_text(row[i]) if i < len(row) else "") for i, h in enumerate(headers) if h
     )
-    text = "\x1e".join([source, *(f"{h}\x1f{c}" for h, c in cells), str(occurrence)])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return "\x1e".join([source, *(f"{h}\x1f{c}" for h, c in cells)])
+
+
+def row_key(text: str, occurrence: int) -> str:
+    """The idempotency key of a row: sha256 of :func:`row_text` and the row's occurrence among
+    identical rows of the file (two identical rows are two requests)."""
+    return hashlib.sha256(f"{text}\x1e{occurrence}".encode()).hexdigest()
 
 
 def _when(value: Any, field_: str) -> tuple[datetime, bool] | None:

@@ -13,7 +13,7 @@ from qi_station.core.clock import env_now, local_date, to_db
 from qi_station.core.errors import ValidationError
 from qi_station.db import write as w
 from qi_station.db.session import write_session
-from qi_station.services.importer.rows import Planned, check_row, row_key
+from qi_station.services.importer.rows import Planned, check_row, row_key, row_text
 from qi_station.services.importer.sheet import load_mapping, map_headers, read_sheet
 from qi_station.services.ledger import current_operator
 from qi_station.services.station import ensure_station
@@ -57,9 +57,9 @@ def import_ledger(
     header_of = {f: sheet.headers[i] for i, f in cols.items()}
     keys: list[tuple[int, str]] = []
     for row_no, row in sheet.rows:
-        base = row_key(sheet.name, sheet.headers, row, 0)
-        seen[base] += 1
-        keys.append((row_no, row_key(sheet.name, sheet.headers, row, seen[base] - 1)))
+        text = row_text(sheet.name, sheet.headers, row)
+        keys.append((row_no, row_key(text, seen[text])))
+        seen[text] += 1
     done = _imported(db, [k for _, k in keys])
     rowmap = dict(sheet.rows)
     for row_no, key in keys:
