@@ -263,3 +263,17 @@ def test_imported_rows_sync_to_the_hub_whole(tmp_path: Path) -> None:
         tc.close()
         dispose_all()
         hub.dispose()
+
+
+def test_a_missing_column_is_named_once_and_an_xls_is_explained(db: Path, tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    f.write_text("企业名称,服务类型,受理日期,需求描述\n甲公司,计量,2025-01-02,校准\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as e:
+        import_ledger(db, f)
+    assert (e.value.field, e.value.rule) == ("file", "columns") and "统一社会信用代码" in e.value.message
+    old = tmp_path / "t.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(ValidationError) as e:
+        import_ledger(db, old)
+    assert e.value.rule == "format" and "另存为 .xlsx" in e.value.message
+    assert counts(db)["request"] == 0

@@ -49,6 +49,7 @@ def import_ledger(
     table = load_mapping(mapping)
     sheet = read_sheet(path, table)
     cols, unknown = map_headers(sheet.headers, table)
+    check_columns(set(cols.values()), sheet.name)
     now = env_now()
     importer = current_operator() if operator is None else operator
     seen: Counter[str] = Counter()
@@ -103,6 +104,29 @@ def import_ledger(
         summary["numbers"] = [numbers[0], numbers[-1]] if numbers else []
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
+
+
+#: the fields a ledger must have a column for (a title may come from the description)
+REQUIRED = {
+    "enterprise": "企业名称",
+    "uscc": "统一社会信用代码",
+    "elements": "服务类型",
+    "received_at": "受理日期",
+}
+
+
+def check_columns(fields: set[str], name: str) -> None:
+    """Refuse a sheet missing a column every row needs, once (not once per row)."""
+    missing = [zh for f, zh in REQUIRED.items() if f not in fields]
+    if not {"title", "description"} & fields:
+        missing.append("需求事项/需求描述")
+    if missing:
+        raise ValidationError(
+            "file",
+            "columns",
+            f"{name} has no column for: {', '.join(missing)} (use --mapping to name yours) "
+            f"/ 缺少必需的列: {'、'.join(missing)}（表头不同可用 --mapping 指定）",
+        )
 
 
 # a rule's field -> the column that holds it (the enterprise's fields come from check_enterprise)

@@ -172,7 +172,10 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
         yield from _csv_rows(path)
     else:
         raise ValidationError(
-            "file", "format", f"{path.name}: give an .xlsx or .csv file / 请提供 .xlsx 或 .csv 文件"
+            "file",
+            "format",
+            f"{path.name}: give an .xlsx or .csv file (save an old .xls as .xlsx in Excel) "
+            "/ 请提供 .xlsx 或 .csv 文件（旧版 .xls 请在 Excel 中另存为 .xlsx）",
         )
 
 
