@@ -125,6 +125,49 @@ def test_report_lists_a_renamed_equipment_once(db: Path) -> None:
     assert got["top"]["equipment"] == [{"id": "eq-1", "name": "电子万能试验机", "count": 2}]
 
 
+def test_report_tells_apart_two_equipment_of_the_same_name(db: Path) -> None:
+    """Many institutions own an "X射线荧光光谱仪": the top list names each by model and owner, so two
+    of them are not read as one item listed twice."""
+    from qi_station.reports.figures import monthly_report
+    from qi_station.reports.writers import breakdown_rows
+    from qi_station.services import ledger
+
+    conn = sqlite3.connect(db)
+    with conn:
+        for i, (short, model) in enumerate((("泰安检测", "XRF-1667"), ("青岛特检", "XRF-7070")), 1):
+            conn.execute(
+                "INSERT INTO institution (id, name, short_name, name_py, name_initials, haystack, elements, rev,"
+                " seq, deleted, updated_at) VALUES (?, ?, ?, '', '', '', '[]', 1, 0, 0, '2025-01-01 00:00:00.000000')",
+                (f"ins-{i}", f"{short}有限公司", short),
+            )
+            conn.execute(
+                "INSERT INTO equipment (id, name, model, institution_id, name_py, name_initials, haystack,"
+                " elements, rev, seq, deleted, updated_at, shared) VALUES (?, 'X射线荧光光谱仪', ?, ?, '', '', '',"
+                " '[]', 1, 0, 0, '2025-01-01 00:00:00.000000', 1)",
+                (f"eq-{i}", model, f"ins-{i}"),
+            )
+    conn.close()
+    for i in (1, 2):
+        r = ledger.create_request(
+            db,
+            ledger.RequestInput(
+                enterprise="济南甲科技有限公司",
+                uscc=_uscc("370100", "MA3C00001"),
+                elements="检验检测",
+                title=f"成分检测{i}",
+                received_at="2026-01-05T09:00:00+08:00",
+            ),
+        )
+        ledger.refer_request(db, r["id"], "equipment", f"eq-{i}", at="2026-01-10T10:00:00+08:00")
+    report = monthly_report(db, "2026-01")
+    top = report["referrals"]["top"]["equipment"]
+    assert sorted(t["detail"] for t in top) == ["XRF-1667 · 泰安检测", "XRF-7070 · 青岛特检"]
+    labels = sorted(
+        item for cat, item, _n in breakdown_rows(report, "zh") if "设备" in cat and "X射线" in item
+    )
+    assert labels == ["X射线荧光光谱仪（XRF-1667 · 泰安检测）", "X射线荧光光谱仪（XRF-7070 · 青岛特检）"]
+
+
 @pytest.mark.parametrize("value", ["认证、检测", "认证认可,检验检测", "certification testing"])
 def test_elements_by_their_everyday_names(value: str) -> None:
     from qi_station.core.validate import parse_elements

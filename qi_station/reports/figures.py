@@ -92,6 +92,7 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
         "top": {
             kind: [
                 {"id": i, "name": nm, "count": n}
+                | ({"detail": d} if (d := acc.referral_details.get((kind, i))) else {})
                 for i, nm, n in sorted(items, key=lambda t: (-t[2], t[1], t[0]))[:TOP_N]
             ]
             for kind, items in per_kind.items()
