@@ -263,7 +263,7 @@ def request_import(
     mapping: Path | None = typer.Option(
         None, "--mapping", help="TOML or JSON file of header = field pairs (overrides the default table)."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (and any refused rows) as JSON."),
 ) -> None:
     """Import an existing spreadsheet ledger 导入 Excel 台账: all rows or none; a row imported before is
     skipped."""
