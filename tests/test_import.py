@@ -277,3 +277,13 @@ def test_a_missing_column_is_named_once_and_an_xls_is_explained(db: Path, tmp_pa
         import_ledger(db, old)
     assert e.value.rule == "format" and "另存为 .xlsx" in e.value.message
     assert counts(db)["request"] == 0
+
+
+def test_a_row_with_a_bad_date_still_shows_its_other_mistakes(db: Path, tmp_path: Path) -> None:
+    row = ROW2.replace("2025-04-01 9:30", "2025-04-31").replace("认证", "天文")
+    with pytest.raises(ImportRefused) as e:
+        import_ledger(db, gbk_csv(tmp_path / "t.csv", row))
+    assert [(r["row"], r["field"], r["rule"]) for r in e.value.summary["refused"]] == [
+        (2, "received_at", "date"),
+        (2, "elements", "element"),
+    ]

@@ -84,28 +84,30 @@ def check_row(
         errors.append(e)
     title = text.get("title") or (text.get("description") or "").split("\n", 1)[0][: v.LIMITS["title"]]
     req: dict[str, Any] | None = None
-    if received is not None:
-        try:
-            req = check_request(
-                RequestInput(
-                    enterprise=text.get("enterprise", ""),
-                    uscc=text.get("uscc", ""),
-                    elements=text.get("elements", ""),
-                    title=title,
-                    description=text.get("description") or None,
-                    sub_type=text.get("sub_type") or None,
-                    channel=_choice(text.get("channel") or "walk_in", _CHANNEL),
-                    urgency=_choice(text.get("urgency") or "normal", _URGENCY),
-                    contact=text.get("contact") or None,
-                    phone=text.get("phone") or None,
-                    promised=promised,
-                    received_at=received,
-                    industry=text.get("industry") or None,
-                    operator=text.get("operator") or operator,
-                ),
-                now,
-            )
-        except ValidationError as e:
+    try:
+        # without a usable 受理日期 the other fields are still checked (dated now), so the row's every
+        # mistake shows in one pass; the dates' own errors are those above
+        req = check_request(
+            RequestInput(
+                enterprise=text.get("enterprise", ""),
+                uscc=text.get("uscc", ""),
+                elements=text.get("elements", ""),
+                title=title,
+                description=text.get("description") or None,
+                sub_type=text.get("sub_type") or None,
+                channel=_choice(text.get("channel") or "walk_in", _CHANNEL),
+                urgency=_choice(text.get("urgency") or "normal", _URGENCY),
+                contact=text.get("contact") or None,
+                phone=text.get("phone") or None,
+                promised=promised if received is not None else None,
+                received_at=received or now,
+                industry=text.get("industry") or None,
+                operator=text.get("operator") or operator,
+            ),
+            now,
+        )
+    except ValidationError as e:
+        if received is not None or e.field not in ("received_at", "promised"):
             errors.append(e)
     moves: list[dict[str, Any]] = []
     try:
