@@ -331,10 +331,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
 
     for name, prefix, region, industry, scale, els in EDGE_ENTERPRISES:
         add_ent(name, prefix, region, industry, scale, list(els))
-    ind_elements = {
-        w: [domain.ELEMENTS[i % 8], domain.ELEMENTS[(i * 3 + 2) % 8]]
-        for i, (w, _) in enumerate(vocab.ENT_INDUSTRIES)
-    }
+    ind_elements = {w: list(els) for w, els in vocab.industry_elements().items()}
     while len(enterprises) < 170:
         city = "371200" if rng.random() < 0.03 else rng.choices(cities, weights=weights)[0]
         region, county = rng.choice(places.LAIWU_COUNTIES if city == "371200" else core_places.COUNTIES[city])

@@ -58,6 +58,16 @@ def t(key: str, **kw: Any) -> str:
     return text
 
 
+def move_name(from_status: str | None, to_status: str) -> str:
+    """A move's name: the reopen of a resolved request has its own (``domain.REOPEN_ZH``), any other
+    move is named by the status it leads to."""
+    from qi_station.core import domain
+
+    if domain.is_reopen(from_status, to_status):
+        return domain.REOPEN_EN if _lang == "en" else domain.REOPEN_ZH
+    return status_name(to_status)
+
+
 def status_name(code: str | None) -> str:
     from qi_station.core import domain
 

@@ -415,11 +415,14 @@ def test_cli_never_imports_textual(ledger_db: tuple[Path, dict[str, str]], tmp_p
 
 
 def test_cli_default_xlsx_name(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """No --out: the default name in the export folder (documents/qi-station, created on demand), never
+    the folder the command was started in; the full path is printed."""
     p = _cli(["report", "monthly", "--month", MONTH], ledger_db[0], tmp_path)
     assert p.returncode == 0, p.stderr
-    out = tmp_path / "qi-report-QI0001-2026-01.xlsx"
+    out = Path(os.environ["XDG_DOCUMENTS_DIR"]) / "qi-station" / "qi-report-QI0001-2026-01.xlsx"
     assert out.is_file()
-    assert str(out.name) in p.stdout
+    assert p.stdout.strip() == str(out)
+    assert not list(tmp_path.glob("qi-report-*"))
 
 
 def test_cli_bad_month(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
@@ -550,13 +553,14 @@ def _check_hub_cli(hub_url: str, station_db: Path, tmp_path: Path) -> None:
         tmp_path,
     )
     assert p.returncode == 0, p.stderr
-    out = tmp_path / "qi-report-QD0001-2026-01.csv"
+    exports = Path(os.environ["XDG_DOCUMENTS_DIR"]) / "qi-station"
+    out = exports / "qi-report-QD0001-2026-01.csv"
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
     p = _cli(["hub-report", "monthly", "--database-url", hub_url, "--month", MONTH], station_db, tmp_path)
     assert p.returncode == 0, p.stderr
     import openpyxl
 
-    wb = openpyxl.load_workbook(tmp_path / "qi-report-province-2026-01.xlsx")
+    wb = openpyxl.load_workbook(exports / "qi-report-province-2026-01.xlsx")
     assert wb.sheetnames == ["概览", "分类", "地市", "区县", "站点类型", "服务模式", "站点", "明细"]
     assert len(list(wb["明细"].iter_rows())) == 1 + 14
     assert len(list(wb["站点"].iter_rows())) == 1 + 2

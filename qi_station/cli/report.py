@@ -20,24 +20,23 @@ hub_report_app = typer.Typer(
     help="Province-wide monthly summaries at the hub 全省月报.", no_args_is_help=True
 )
 
-FORMATS = ("xlsx", "csv", "json", "md")
-
 MONTH_HELP = "Month YYYY-MM, Asia/Shanghai (default: the last full month)."
-FORMAT_HELP = "xlsx (default), csv (UTF-8 with BOM), json or md."
+FORMAT_HELP = (
+    "xlsx, csv (UTF-8 with BOM), json or md (default: the --out extension, else xlsx). An --out ending in "
+    "another extension is refused."
+)
 OUT_HELP = (
-    "Output file or directory (default: qi-report-<station>-<month>.<ext> for xlsx/csv; stdout for json/md). "
-    "Never a database; an existing file only with --force."
+    "Output file or directory (default: qi-report-<station>-<month>.<ext> in the export folder, "
+    "~/Documents/qi-station; stdout for json/md). Never a database; an existing file only with --force."
 )
 FORCE_HELP = "Replace an existing report file of the same format (never a database or another kind of file)."
 
 
-def _check_format(fmt: str) -> str:
-    from qi_station.core.errors import ValidationError
+def _check_format(fmt: str | None, out: Path | None) -> str:
+    from qi_station.reports.writers import FORMATS
+    from qi_station.services.files import export_format
 
-    f = (fmt or "").strip().lower()
-    if f not in FORMATS:
-        raise ValidationError("format", "choice", f"--format must be one of {', '.join(FORMATS)}: {fmt!r}")
-    return f
+    return export_format(out, fmt, FORMATS)
 
 
 def _check_month(month: str | None) -> str:
@@ -82,11 +81,12 @@ def _emit(
     report: dict[str, Any],
     fmt: str,
     out: Path | None,
-    default_stem: str,
+    code: str,
     force: bool = False,
     protect: Path | None = None,
 ) -> None:
     from qi_station.reports.writers import render_json, render_markdown, write_report
+    from qi_station.services.files import export_path, report_name
 
     lang = "en" if OPTS.lang == "en" else "zh"
     if out is None and fmt in ("json", "md"):
@@ -94,16 +94,16 @@ def _emit(
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    path = Path(out) if out is not None else Path.cwd() / f"{default_stem}.{fmt}"
+    name = report_name(code, report["month"], fmt)
     with _progress("write") as (_step, row):
         path = write_report(
             report,
             fmt,
-            path,
+            export_path(out, name, fmt),
             lang=lang,
             progress=row,
             force=force,
-            default_name=f"{default_stem}.{fmt}",
+            default_name=name,
             protect=(protect,),
         )
     typer.echo(str(path))
@@ -113,19 +113,19 @@ def _emit(
 @handle_errors
 def monthly(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
-    fmt: str = typer.Option("xlsx", "--format", help=FORMAT_HELP),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """This station's monthly summary 本站月报."""
-    f = _check_format(fmt)
+    f = _check_format(fmt, out)
     m = _check_month(month)
     from qi_station.reports.figures import monthly_report
 
     db = station_db()
     with _progress("report") as (step, _row):
         report = monthly_report(db, m, progress=step)
-    _emit(report, f, out, f"qi-report-{report['station']['code'] or 'station'}-{m}", force, db)
+    _emit(report, f, out, report["station"]["code"], force, db)
 
 
 @hub_report_app.command("monthly")
@@ -136,12 +136,12 @@ def hub_monthly(
     ),
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     station: str | None = typer.Option(None, "--station", help="One station's report (its code)."),
-    fmt: str = typer.Option("xlsx", "--format", help=FORMAT_HELP),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
     out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Province-wide monthly summary: per station, per city, province 全省月报."""
-    f = _check_format(fmt)
+    f = _check_format(fmt, out)
     m = _check_month(month)
     from qi_station.core.errors import DatabaseError
     from qi_station.db.paths import default_hub_url
@@ -162,5 +162,4 @@ def hub_monthly(
         if isinstance(e, SQLAlchemyError):
             raise DatabaseError(f"cannot read the hub database: {getattr(e, 'orig', None) or e}") from e
         raise
-    stem = f"qi-report-{code}-{m}" if code else f"qi-report-province-{m}"
-    _emit(report, f, out, stem, force)
+    _emit(report, f, out, code or "province", force)

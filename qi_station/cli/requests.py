@@ -4,6 +4,8 @@ Heavy modules are imported inside the commands."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -192,8 +194,12 @@ def request_show(
     if d.get("description"):
         lines.append(f"  {'描述' if in_zh else 'description'}: {d['description']}")
     if d.get("result"):
+        if d.get("resolved_at"):
+            label = "办理结果" if in_zh else "result"
+        else:  # reopened: the result is no longer final
+            label = "原办理结果（已重新办理，作废）" if in_zh else "earlier result (reopened, superseded)"
         lines.append(
-            f"  {'办理结果' if in_zh else 'result'}: {d['result']}  ({'解决问题' if in_zh else 'problems'} "
+            f"  {label}: {d['result']}  ({'解决问题' if in_zh else 'problems'} "
             f"{d['problems_solved']}, {'节约' if in_zh else 'saved'} {d['cost_saved_wan']} 万元)"
         )
     if d.get("satisfaction"):
@@ -209,6 +215,8 @@ def request_show(
             if e["to_status"]
             else ""
         )
+        if domain.is_reopen(e["from_status"], e["to_status"]):
+            move += f" ({domain.REOPEN_ZH if in_zh else domain.REOPEN_EN})"
         if e["kind"] == "correct":
             x = e["data"]
             move = f"{x.get('field')}: {x.get('old')} -> {x.get('new')}"
@@ -346,4 +354,73 @@ def request_correct(
     else:
         typer.echo(
             f"{got['number']} {'已更正' if zh() else 'corrected'} {field}: {got['old']} -> {got['new']} (#{got['n']})"
+        )
+
+
+@request_app.command("import")
+@handle_errors
+def request_import(
+    file: Path = typer.Argument(..., metavar="FILE", help="The ledger: .xlsx, or .csv (UTF-8 or GBK)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check every row and report; write nothing."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", help="TOML or JSON file of header = field pairs (overrides the default table)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (and any refused rows) as JSON."),
+) -> None:
+    """Import an existing spreadsheet ledger 导入 Excel 台账: all rows or none; a row imported before is
+    skipped."""
+    from qi_station.services.importer import ImportRefused, import_ledger
+
+    try:
+        summary = import_ledger(station_db(), file, mapping=mapping, dry_run=dry_run, operator=OPTS.operator)
+    except ImportRefused as e:
+        if as_json:
+            emit_json(e.summary)
+        else:
+            _import_head(e.summary)
+            for r in e.summary["refused"]:
+                col = f"「{r['column']}」" if r["column"] else ""
+                sys.stderr.write(
+                    f"{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {col}{r['field']}: "
+                    f"{r['message']} [{r['rule']}]\n"
+                )
+            more = e.summary["refused_rows"] - len({r["row"] for r in e.summary["refused"]})
+            if more > 0:
+                sys.stderr.write(f"… {more} {'行未列出' if zh() else 'more rows not listed'}\n")
+        raise
+    if as_json:
+        emit_json(summary)
+        return
+    _import_head(summary)
+    skipped = summary["already_imported"]
+    if summary["dry_run"]:
+        line = (
+            f"检查通过：{summary['to_import']} 行可导入（试运行，未写入）"
+            if zh()
+            else f"check passed: {summary['to_import']} rows would be imported (dry run, nothing written)"
+        )
+    else:
+        nums = " … ".join(summary["numbers"])
+        line = (
+            f"已导入 {summary['imported']} 行{f'（{nums}）' if nums else ''}"
+            if zh()
+            else f"imported {summary['imported']} rows{f' ({nums})' if nums else ''}"
+        )
+    if skipped:
+        line += f"；{skipped} 行已导入过，跳过" if zh() else f"; {skipped} rows imported before, skipped"
+    typer.echo(f"{line}  ({summary['seconds']} s)")
+
+
+def _import_head(summary: dict[str, Any]) -> None:
+    """The file's header row, the columns used and the columns not recognised (on stderr)."""
+    cols = "  ".join(f"{h}→{f}" for h, f in summary["columns"].items())
+    sys.stderr.write(
+        f"{summary['file']}: {'表头在第 ' if zh() else 'header row '}{summary['header_row']}"
+        f"{' 行，数据 ' if zh() else ', data rows '}{summary['rows']}{' 行' if zh() else ''}\n"
+        f"{'列' if zh() else 'columns'}: {cols}\n"
+    )
+    if summary["unknown_columns"]:
+        sys.stderr.write(
+            f"{'未识别的列（未导入）' if zh() else 'columns not recognised (not imported)'}: "
+            f"{', '.join(summary['unknown_columns'])}\n"
         )

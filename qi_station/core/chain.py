@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from qi_station.core.domain import CORRECTABLE
+from qi_station.core.domain import CORRECTABLE, is_reopen
 
 GENESIS = "0" * 64
 EVENT_FIELDS = ("request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data")
@@ -221,7 +221,7 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
                 st[9] = r[7]
             elif to == "cancelled":
                 st[4] = at
-            if r[5] == "resolved" and to == "in_progress":
+            if is_reopen(r[5], to):
                 st[2] = None
         elif kind == "correct":
             col = CORRECTABLE.get(str(data.get("field")))

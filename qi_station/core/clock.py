@@ -136,6 +136,41 @@ def parse_date(text: str, field: str = "promised") -> date:
         ) from None
 
 
+_SHEET_TIME = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[\sT]+(\d{1,2})[:：](\d{2})(?:[:：](\d{2})(?:\.\d+)?)?)?"
+)
+
+
+def parse_sheet_time(value: object, field: str) -> tuple[datetime, bool]:
+    """A time as a person keeps it in a spreadsheet ledger -> (naive UTC, whether a time of day was
+    given). Accepts a spreadsheet cell's ``datetime`` / ``date``, ISO-8601 and the common Chinese forms
+    ``2024/3/5``, ``2024.3.5``, ``2024年3月5日``, each optionally followed by ``9:30`` or ``9:30:15``.
+    No zone = Asia/Shanghai; a date alone is that day's midnight. Out of range: ValidationError."""
+    if isinstance(value, datetime):
+        timed = (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0)
+        return to_naive_utc(value, field), timed
+    if isinstance(value, date):
+        return to_naive_utc(datetime(value.year, value.month, value.day), field), False
+    text = str(value or "").strip()
+    m = _SHEET_TIME.fullmatch(text)
+    if m is None:
+        if "+" in text[10:] or text.endswith("Z"):  # ISO-8601 with a zone
+            return parse_datetime(text, field), True
+        raise ValidationError(
+            field,
+            "date",
+            f"not a date: {text!r} (write 2024-03-05, 2024/3/5 or 2024年3月5日, optionally 9:30) "
+            "/ 日期格式应为 2024-03-05、2024/3/5 或 2024年3月5日（可加 9:30）",
+        )
+    y, mo, d, hh, mm, ss = (int(g) if g else 0 for g in m.groups())
+    try:
+        dt = datetime(y, mo, d, hh, mm, ss)
+    except ValueError:
+        raise ValidationError(field, "date", f"no such date or time: {text!r} / 日期或时间不存在") from None
+    return to_naive_utc(dt, field), m.group(4) is not None
+
+
 def local(dt: datetime) -> datetime:
     """Naive UTC -> aware Asia/Shanghai."""
     return dt.replace(tzinfo=UTC).astimezone(TZ)

@@ -56,6 +56,16 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "cancelled": frozenset(),
     "on_hold": frozenset({"accepted", "in_progress", "cancelled"}),
 }
+#: the reopen move (resolved -> in_progress: the outcome is no longer final) and its name
+REOPEN_ZH: Final = "重新办理"
+REOPEN_EN: Final = "Reopen"
+
+
+def is_reopen(from_status: str | None, to_status: str | None) -> bool:
+    """Is this move the reopen of a resolved request (its result superseded)?"""
+    return from_status == "resolved" and to_status == "in_progress"
+
+
 OPEN_STATUSES: Final = frozenset({"new", "accepted", "in_progress", "referred", "waiting", "on_hold"})
 DONE_STATUSES: Final = frozenset({"resolved", "closed", "cancelled"})
 
@@ -99,7 +109,23 @@ ELEMENT_EN: Final = {
     "ip": "Intellectual property",
     "safety": "Quality-safety supervision",
 }
-_ELEMENT_LOOKUP: Final = {**{k: k for k in ELEMENTS}, **{v: k for k, v in ELEMENT_ZH.items()}}
+#: short or everyday names of the elements, as stations write them in their own spreadsheet ledgers
+ELEMENT_ALIASES: Final = {
+    "标准化": "standards",
+    "检验": "testing",
+    "检测": "testing",
+    "认证": "certification",
+    "认可": "certification",
+    "品牌": "brand",
+    "专利": "ip",
+    "商标": "ip",
+    "质量安全": "safety",
+}
+_ELEMENT_LOOKUP: Final = {
+    **{k: k for k in ELEMENTS},
+    **ELEMENT_ALIASES,
+    **{v: k for k, v in ELEMENT_ZH.items()},
+}
 
 
 def element_code(text: str) -> str | None:

@@ -262,8 +262,10 @@ def parse_element(value: str, field: str = "element") -> str:
     return code
 
 
-def parse_elements(value: str | list[str] | tuple[str, ...], field: str = "elements") -> list[str]:
-    items = re.split(r"[,，、;；\s]+", value) if isinstance(value, str) else list(value)
+def unique_elements(items: list[str] | tuple[str, ...], field: str = "elements") -> list[str]:
+    """Element codes or names -> their codes, each once, in the order given (blank items skipped; the
+    list may end up empty). Every element list written (requests, enterprises, library rows) passes
+    here, so an element is never listed twice."""
     out: list[str] = []
     for raw in items:
         if not raw or not raw.strip():
@@ -271,6 +273,12 @@ def parse_elements(value: str | list[str] | tuple[str, ...], field: str = "eleme
         code = parse_element(raw, field)
         if code not in out:
             out.append(code)
+    return out
+
+
+def parse_elements(value: str | list[str] | tuple[str, ...], field: str = "elements") -> list[str]:
+    items = re.split(r"[,，、;；\s]+", value) if isinstance(value, str) else list(value)
+    out = unique_elements(items, field)
     if not out:
         raise ValidationError(field, "required", "at least one element is required / 至少选择一项服务要素")
     return out
@@ -449,3 +457,42 @@ def check_former_names(value: str | list[Any] | None, field: str = "former_names
         by = clean_text(it.get("by"), "operator")
         out.append({"name": name, "until": until, "by": by})
     return out
+
+
+def check_outcome(
+    to_status: str,
+    result: str | None,
+    problems_solved: int | None,
+    cost_saved: object,
+    satisfaction: int | None,
+) -> None:
+    """Which outcome fields go with which move: a result, problems solved and cost saved only when
+    resolving (a result is required then); a satisfaction rating only on the follow-up (required then).
+    Values already parsed (:func:`clean_text`, :func:`parse_non_negative_int`, :func:`parse_cost`,
+    :func:`parse_satisfaction`)."""
+    if to_status != "resolved" and (result or problems_solved is not None or cost_saved is not None):
+        raise ValidationError(
+            "result",
+            "only_on_resolve",
+            "outcome fields are given only when resolving / 办理结果仅在办结时填写",
+        )
+    if satisfaction is not None and to_status != "closed":
+        raise ValidationError(
+            "satisfaction",
+            "after_resolved",
+            "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写",
+        )
+    if to_status == "closed" and satisfaction is None:
+        raise ValidationError(
+            "satisfaction",
+            "required",
+            "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度",
+        )
+    if to_status == "resolved" and not result:
+        raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
+    if to_status == "resolved" and problems_solved is None:
+        raise ValidationError(
+            "problems_solved",
+            "required",
+            "resolving needs the number of problems solved (0 if none) / 办结须填写解决问题数（无则填0）",
+        )

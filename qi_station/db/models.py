@@ -323,3 +323,16 @@ class Reference(SQLModel, table=True):
     seq: int = Field(default=0, index=True)
     deleted: bool = False
     updated_at: NaiveDatetime
+
+
+class ImportRow(SQLModel, table=True):
+    """One spreadsheet row imported into the ledger (``qi-station request import``): ``key`` is the
+    row's idempotency key (``services.importer``), so importing the same file again adds nothing.
+    Station-local: never synced."""
+
+    __tablename__ = "import_row"
+    key: str = Field(primary_key=True)
+    request_id: str = Field(foreign_key="request.id", index=True)
+    source: str
+    row_no: int
+    imported_at: NaiveDatetime

@@ -53,3 +53,13 @@ def default_hub_url(database_url: str | None = None) -> str:
     if env:
         return env
     return f"sqlite:///{data_dir() / 'hub.db'}"
+
+
+def export_dir() -> Path:
+    """Where exports go when no folder is given: ``qi-station`` in the user's documents folder
+    (``platformdirs.user_documents_dir``: ``~/Documents/qi-station`` on Windows and most Linux desktops,
+    ``XDG_DOCUMENTS_DIR`` when set). Not created here: :func:`qi_station.services.files.export_path`
+    creates it on demand."""
+    from platformdirs import user_documents_dir
+
+    return Path(user_documents_dir()) / "qi-station"

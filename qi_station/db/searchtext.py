@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from qi_station.core import places
+from qi_station.core.validate import unique_elements
 
 # Extra text searched by substring, per table (besides the name).
 HAYSTACK_FIELDS = {
@@ -42,5 +43,18 @@ def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> di
         out["name_py"], out["name_initials"] = py, ini
     out["haystack"] = haystack(table, out)
     el = out.get("elements", [])
-    out["elements"] = el if isinstance(el, str) else json.dumps(list(el))
+    if isinstance(el, str):  # JSON text as it travels (the hub checks it): each element once
+        try:
+            items = json.loads(el) if el.startswith("[") else None
+        except ValueError:
+            items = None
+        if (
+            isinstance(items, list)
+            and all(isinstance(x, str) for x in items)
+            and len(set(items)) < len(items)
+        ):
+            el = json.dumps(list(dict.fromkeys(items)))
+        out["elements"] = el
+    else:
+        out["elements"] = json.dumps(unique_elements(list(el)))
     return out

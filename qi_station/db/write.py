@@ -458,6 +458,82 @@ def update_request(
     return new
 
 
+def insert_histories(
+    conn: Any, histories: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]], station_code: str
+) -> list[dict[str, Any]]:
+    """Bulk insert of new requests with their whole histories (the spreadsheet import): each item is
+    (request row, events), the events as keyword arguments of :func:`append_event` (``at``, ``actor``,
+    ``kind``, ``from_status``, ``to_status``, ``note``, ``data``) in order. Each chain is hashed here,
+    the row's lifecycle fields and ``s_rev`` are folded from its events
+    (:func:`qi_station.core.chain.fold_events`, so ``ledger verify`` agrees), one ``executemany`` per
+    table, the running head advanced once; the outbox gets each request's events, then its row (its
+    group's boundary, like every ledger transaction). Returns the rows written."""
+    from qi_station.core.chain import fold_events
+
+    requests: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    created = to_db(env_now())
+
+    def out(table: str, row: Mapping[str, Any], op: str) -> None:
+        outbox.append(
+            {
+                "t": table,
+                "id": row["id"],
+                "op": op,
+                "row": canonical(dict(row)),
+                "hlc": hlc_now(station_code or "-"),
+                "at": created,
+            }
+        )
+
+    for eid in dict.fromkeys(str(row.get("enterprise_id") or "") for row, _ in histories):
+        _adopt_demo_enterprise(conn, eid, station_code)
+    for row, specs in histories:
+        prev, mine = GENESIS, []
+        for n, spec in enumerate(specs, 1):
+            at = spec["at"]
+            data = spec.get("data")
+            ev: dict[str, Any] = {
+                "id": uuid7(),
+                "request_id": row["id"],
+                "n": n,
+                "at": to_db(at) if isinstance(at, datetime) else str(at),
+                "actor": spec["actor"],
+                "kind": spec["kind"],
+                "from_status": spec.get("from_status"),
+                "to_status": spec.get("to_status"),
+                "note": spec.get("note"),
+                "data": data if isinstance(data, str) else canonical(dict(data or {})),
+                "prev_hash": prev,
+            }
+            ev["hash"] = prev = event_hash(prev, event_fields(ev))
+            mine.append(ev)
+        folded = fold_events(mine)
+        full = {k: db_value(v) for k, v in row.items()}
+        full.update({k: folded[k] for k in folded if k in full and k != "row_events"})
+        full["s_rev"] = folded["row_events"]
+        for ev in mine:
+            out("request_event", ev, "insert")
+        out("request", full, "upsert")
+        requests.append(full)
+        events.extend(mine)
+    if requests:
+        cols = list(requests[0])
+        insert_rows(conn, "request", cols, [tuple(r[c] for c in cols) for r in requests])
+        insert_rows(
+            conn, "request_event", EVENT_COLUMNS, [tuple(e[c] for c in EVENT_COLUMNS) for e in events]
+        )
+        advance_event_head(conn, [e["hash"] for e in events])
+        execute_many(
+            conn,
+            "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) "
+            "VALUES (:t, :id, :op, :row, :hlc, :at)",
+            outbox,
+        )
+    return requests
+
+
 def insert_referral(conn: Any, row: Mapping[str, Any], station_code: str) -> None:
     insert_row(conn, "referral", row)
     write_outbox(conn, "referral", row["id"], "insert", row, station_code)

@@ -84,14 +84,15 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
     }
     counts = {k: 0 for k in REFERRAL_KINDS}
     per_kind: dict[str, list[tuple[str, str, int]]] = {k: [] for k in REFERRAL_KINDS}
-    for (kind, item_id, name), n in acc.referrals.items():
+    for (kind, item_id), n in acc.referrals.items():
         counts[kind] = counts.get(kind, 0) + n
-        per_kind.setdefault(kind, []).append((item_id, name, n))
+        per_kind.setdefault(kind, []).append((item_id, acc.referral_names[(kind, item_id)][1], n))
     out["referrals"] = {
         "counts": counts,
         "top": {
             kind: [
                 {"id": i, "name": nm, "count": n}
+                | ({"detail": d} if (d := acc.referral_details.get((kind, i))) else {})
                 for i, nm, n in sorted(items, key=lambda t: (-t[2], t[1], t[0]))[:TOP_N]
             ]
             for kind, items in per_kind.items()

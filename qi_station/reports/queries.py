@@ -87,8 +87,18 @@ class Acc:
     resolve_days: list[float] = field(default_factory=list)
     resolve_workdays: list[float] = field(default_factory=list)  # working days, receipt to resolution
     workdays_unknown: int = 0  # resolutions in a stretch the holiday calendar does not cover
-    referrals: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (kind, id, name)
+    referrals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, id)
+    # (kind, id) -> (time, name) of its newest referral: an item renamed in the library is still ONE item
+    referral_names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # (kind, id) -> what tells it from another item of the same name (equipment: model, owner; expert: employer)
+    referral_details: dict[tuple[str, str], str] = field(default_factory=dict)
     data_as_of: datetime | None = None
+
+    def name_referral(self, item: tuple[str, str], at: str, name: str) -> None:
+        """Keep the name of the item's newest referral."""
+        cur = self.referral_names.get(item)
+        if cur is None or (at, name) > cur:
+            self.referral_names[item] = (at, name)
 
     def merge(self, other: Acc) -> Acc:
         for k, vals in other.series.items():
@@ -111,6 +121,10 @@ class Acc:
         self.resolve_workdays += other.resolve_workdays
         self.workdays_unknown += other.workdays_unknown
         self.referrals.update(other.referrals)
+        for item, named in other.referral_names.items():
+            self.name_referral(item, *named)
+        for item, detail in other.referral_details.items():
+            self.referral_details.setdefault(item, detail)
         if other.data_as_of and (self.data_as_of is None or other.data_as_of > self.data_as_of):
             self.data_as_of = other.data_as_of
         return self
@@ -377,15 +391,28 @@ def collect(
 
     # 6. referrals made in the month
     step("referrals")
-    for code, kind, item_id, item_name, n in q.rows(
-        "SELECT r.station_code, f.kind, f.item_id, f.item_name, COUNT(*) FROM referral f "
+    # counted per item (kind, id); its name as of its newest referral (a name is a snapshot: the same
+    # item referred before and after a rename in the library is one item, listed once). Items share
+    # names (many institutions own an "X射线荧光光谱仪"; two experts are called 王伟): each carries what
+    # tells it apart, from the library (equipment: model and owner; expert: employer).
+    for code, kind, item_id, item_name, n, last, model, owner, employer in q.rows(
+        "SELECT r.station_code, f.kind, f.item_id, f.item_name, COUNT(*), MAX(f.created_at), "
+        "MAX(eq.model), MAX(COALESCE(ins.short_name, ins.name)), MAX(ex.employer) FROM referral f "
         "JOIN request r ON r.id = f.request_id "
+        "LEFT JOIN equipment eq ON f.kind = 'equipment' AND eq.id = f.item_id "
+        "LEFT JOIN institution ins ON ins.id = eq.institution_id "
+        "LEFT JOIN expert ex ON f.kind = 'expert' AND ex.id = f.item_id "
         f"WHERE f.created_at >= :s AND f.created_at < :e AND NOT r.deleted{q.st()} "
         "GROUP BY r.station_code, f.kind, f.item_id, f.item_name",
         s=start,
         e=end,
     ):
-        acc(code).referrals[(kind, item_id, item_name)] += int(n)
+        a = acc(code)
+        a.referrals[(kind, item_id)] += int(n)
+        a.name_referral((kind, item_id), str(last), item_name or "")
+        detail = " · ".join(str(x) for x in ((model, owner) if kind == "equipment" else (employer,)) if x)
+        if detail:
+            a.referral_details[(kind, item_id)] = detail
 
     # 7. details: every request received or changed in the month, every field
     step("details")

@@ -66,7 +66,10 @@ def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, in
     for kind, items in (refs.get("top") or {}).items():
         cat = f"{word('top', lang)} · {REFERRAL_KIND_LABELS.get(kind, (kind, kind))[lang_index(lang)]}"
         for it in items:
-            rows.append((cat, str(it["name"]), int(it["count"])))
+            detail = ""  # same-named items told apart: equipment by model and owner, experts by employer
+            if it.get("detail"):
+                detail = f" ({it['detail']})" if lang == "en" else f"（{it['detail']}）"
+            rows.append((cat, f"{it['name']}{detail}", int(it["count"])))
     return rows
 
 

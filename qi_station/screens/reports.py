@@ -138,7 +138,7 @@ class ReportsScreen(MainScreen):
         self.action_export()
 
     def action_export(self) -> None:
-        out = self.query_one("#out", Input).value.strip() or f"qi-report-{self.month}.xlsx"
+        out = self.query_one("#out", Input).value.strip()
         self.query_one("#export-status", Static).update(t("msg.saving"))
         self.export(self.month, out, self.db_path, self.station.lang)
 
@@ -146,15 +146,14 @@ class ReportsScreen(MainScreen):
     def export(self, month: str, out: str, db_path: Path, lang: str) -> None:
         from qi_station.reports.figures import monthly_report
         from qi_station.reports.writers import FORMATS, write_report
+        from qi_station.services import files
 
-        path = Path(out).expanduser()
-        fmt = path.suffix.lstrip(".").lower() or "xlsx"
-        if fmt not in FORMATS:
-            fmt = "xlsx"
-            path = path.with_suffix(".xlsx")
-        try:
+        try:  # the CLI's rules: format from the extension, the default name, the export folder
+            fmt = files.export_format(out or None, None, FORMATS)
             report = monthly_report(db_path, month)
-            path = write_report(report, fmt, path, lang=lang, protect=(db_path,))
+            name = files.report_name(report["station"]["code"], month, fmt)
+            path = files.export_path(out or None, name, fmt, base=files.export_dir())
+            path = write_report(report, fmt, path, lang=lang, default_name=name, protect=(db_path,))
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Exported(error_message(e), True))
             return

@@ -13,12 +13,14 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Static
 
+from qi_station.core import domain
 from qi_station.i18n import (
     channel_name,
     city_name,
     elements_text,
     err_text,
     kind_name,
+    move_name,
     satisfaction_name,
     status_name,
     t,
@@ -149,7 +151,8 @@ class RequestDetailScreen(StationScreen):
             )
         lines.append(f"{t('field.operator')}: {r.get('operator') or ''}")
         if r.get("resolved_at") or r.get("result"):
-            lines.append(f"{t('field.result')}: {r.get('result') or ''}")
+            label = t("field.result") if r.get("resolved_at") else t("detail.result_superseded")  # reopened
+            lines.append(f"{label}: {r.get('result') or ''}")
             lines.append(
                 f"{t('field.problems_solved')}: {r.get('problems_solved') or 0}   "
                 f"{t('field.cost_saved')}: {r.get('cost_saved_wan') or '0.00'}"
@@ -165,7 +168,8 @@ class RequestDetailScreen(StationScreen):
         buttons: list[tuple[str, str]] = []
         for st, kid in MOVE_KEYS.items():  # the footer's order
             if st in r["legal_moves"]:
-                buttons.append((st, self._button_label(kid)))
+                reopen = domain.is_reopen(r["status"], st)  # not 办理: 重新办理
+                buttons.append((st, self._button_label(kid, move_name(r["status"], st) if reopen else None)))
         moves = bool(buttons)
         if r["status"] in REFERABLE:
             buttons.append(("refer", self._button_label("detail.refer")))
@@ -197,6 +201,8 @@ class RequestDetailScreen(StationScreen):
                     if e.get("from_status")
                     else f" {status_name(e['to_status'])}"
                 )
+                if domain.is_reopen(e.get("from_status"), e["to_status"]):
+                    move += f" ({move_name(e['from_status'], e['to_status'])})"
             extra = ""
             if e["kind"] == "referral":
                 extra = f" {e['data'].get('item_name', '')}"
@@ -209,9 +215,9 @@ class RequestDetailScreen(StationScreen):
         self.refresh_bindings()
         self.add_class("loaded")
 
-    def _button_label(self, kid: str) -> str:
+    def _button_label(self, kid: str, name: str | None = None) -> str:
         key = self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")[0]
-        return f"{t(keymap.BY_ID[kid].description)} {key.upper() if len(key) == 1 else key}"
+        return f"{name or t(keymap.BY_ID[kid].description)} {key.upper() if len(key) == 1 else key}"
 
     async def _set_buttons(self, buttons: list[tuple[str, str]]) -> None:
         """The legal actions as buttons (mouse), in the same order as their keys in the footer."""

@@ -218,6 +218,7 @@ class SyncScreen(MainScreen):
 
     @work(thread=True, exclusive=True, group="sync-job")
     def run_job(self, db_path: Path, job: str, path: str) -> None:
+        from qi_station.services import files
         from qi_station.sync.station import bundles, client
 
         def progress(phase: str, done: Any = None, total: Any = None, *args: Any, **kw: Any) -> None:
@@ -229,12 +230,18 @@ class SyncScreen(MainScreen):
             if job == "sync":
                 r = client.run_sync(db_path, progress=progress)
                 done = t("sync.synced", pushed=r["pushed"], pulled=r["pulled"], pending=r["pending"])
-            elif job == "export":
-                r = bundles.export_bundle(db_path, path)
+            elif job == "export":  # a relative path: in the export folder, never where the app started
+                r = bundles.export_bundle(
+                    db_path, files.export_path(path, "", "zip", base=files.export_dir())
+                )
                 done = t("sync.exported", n=r["changes"], path=r["file"])
             else:
                 r = bundles.import_bundle(db_path, path)
-                done = t("sync.imported", n=r["applied"]) if r["status"] == "imported" else t("sync.stale")
+                done = {
+                    "imported": lambda: t("sync.imported", n=r["applied"]),
+                    "healed": lambda: t("sync.healed", n=r["applied"], renumbered=len(r["renumbered"])),
+                    "hub_behind": lambda: t("sync.hub_behind", n=r["resent"]),
+                }.get(r["status"], lambda: t("sync.stale"))()
         except Exception as e:  # noqa: BLE001
             self.post_message(JobDone(sync_error(e), True))
             return

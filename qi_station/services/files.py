@@ -9,6 +9,16 @@ The rule for an output path (:func:`check_out`):
   database not in WAL mode, which a live station database always is);
 - an existing file of another kind: never; of the same kind: only with ``--force``.
 Refusals are ``ValidationError("out", rule, message)`` (exit 2) and the message says what the file is.
+
+The rules for an export (a report from the CLI or the app), before :func:`check_out`:
+- its format (:func:`export_format`): ``--format`` when given, and then a new ``--out`` ending in another
+  extension is refused (never a ``.docx`` silently written as xlsx); else the ``--out`` extension (one the
+  writer cannot write is refused); else the first format (xlsx). An existing file is judged by what it
+  is (:func:`check_out`);
+- its default file name (:func:`report_name`), the same for the CLI and the app;
+- its folder (:func:`export_path`): no ``--out``, the export folder (:func:`qi_station.db.paths.export_dir`,
+  created on demand); a relative ``--out`` is relative to the current folder on the command line and to
+  the export folder in the app (which may be started from any folder). The caller shows the full path.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from __future__ import annotations
 import codecs
 import sqlite3
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from qi_station.core.errors import ValidationError
@@ -183,3 +193,66 @@ def check_out(
             f"{what} and exists already: use --force to replace it / 文件已存在，用 --force 覆盖",
         )
     return p
+
+
+# ---- exports: format, default name, folder -------------------------------------------------------------
+def export_format(out: str | Path | None, fmt: str | None, formats: Sequence[str]) -> str:
+    """The format of an export (see the module's rules): ``fmt`` if given, else the extension of
+    ``out``, else ``formats[0]``. Refused: an unknown ``fmt``, an ``out`` whose extension is not ``fmt``,
+    an extension no writer has (``ValidationError("format" | "out", ...)``)."""
+    f = (fmt or "").strip().lower() or None
+    if f is not None and f not in formats:
+        raise ValidationError(
+            "format", "choice", f"--format must be one of {', '.join(formats)}: {fmt!r} / 导出格式无效"
+        )
+    ext = Path(out).suffix.lower().lstrip(".") if out and not Path(out).is_dir() else ""
+    # an existing file is judged by what it is (check_out: never a database, never another kind)
+    new = not (out and Path(out).exists())
+    if f is not None:
+        if ext and ext != f and new:
+            raise ValidationError(
+                "out",
+                "extension",
+                f"{Path(str(out)).name} ends in .{ext} but the format is {f}: name it .{f} or leave out "
+                f"--format / 文件扩展名 .{ext} 与导出格式 {f} 不符",
+            )
+        return f
+    if ext and ext not in formats:
+        if not new:
+            return formats[0]
+        raise ValidationError(
+            "out",
+            "extension",
+            f"cannot write .{ext}: the formats are {', '.join(formats)} / 不能导出为 .{ext}，"
+            f"可用格式: {'、'.join(formats)}",
+        )
+    return ext or formats[0]
+
+
+def report_name(station_code: str | None, month: str, fmt: str) -> str:
+    """THE default file name of a monthly report (the CLI and the app): ``qi-report-{code}-{month}.{fmt}``
+    (``code`` is the station, or ``province`` for the hub's province-wide report)."""
+    return f"qi-report-{station_code or 'station'}-{month}.{fmt}"
+
+
+def export_dir() -> Path:
+    """The export folder (:func:`qi_station.db.paths.export_dir`), created on demand."""
+    from qi_station.db.paths import export_dir as where
+
+    d = where()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def export_path(out: str | Path | None, default_name: str, fmt: str, *, base: Path | None = None) -> Path:
+    """Where an export goes, as an absolute path: no ``out``, ``default_name`` in the export folder;
+    ``out`` relative, under ``base`` (None: the current folder); ``out`` without an extension gets
+    ``.{fmt}``; an existing folder keeps ``default_name`` (:func:`check_out`)."""
+    if out is None or not str(out).strip():
+        return export_dir() / default_name
+    p = Path(str(out).strip()).expanduser()
+    if not p.is_absolute():
+        p = (base if base is not None else Path.cwd()) / p
+    if not p.suffix and not p.is_dir():
+        p = p.with_name(f"{p.name}.{fmt}")
+    return p.absolute()

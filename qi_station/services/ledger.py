@@ -259,18 +259,6 @@ def move_request(
     cost = v.parse_cost(cost_saved, "cost_saved")
     sat = v.parse_satisfaction(satisfaction)
     at_ = _parse_at(at)
-    if to_status != "resolved" and (result_t or solved is not None or cost is not None):
-        raise ValidationError(
-            "result",
-            "only_on_resolve",
-            "outcome fields are given only when resolving / 办理结果仅在办结时填写",
-        )
-    if sat is not None and to_status != "closed":
-        raise ValidationError(
-            "satisfaction",
-            "after_resolved",
-            "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写",
-        )
 
     with write_session(db) as s:
         st = ensure_station(s)
@@ -279,20 +267,7 @@ def move_request(
         if not domain.can_move(frm, to_status):
             raise TransitionError(frm, to_status)
         actor = operator_for(s.connection(), actor, "cancel" if to_status == "cancelled" else None)
-        if to_status == "closed" and sat is None:
-            raise ValidationError(
-                "satisfaction",
-                "required",
-                "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度",
-            )
-        if to_status == "resolved" and not result_t:
-            raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
-        if to_status == "resolved" and solved is None:
-            raise ValidationError(
-                "problems_solved",
-                "required",
-                "resolving needs the number of problems solved (0 if none) / 办结须填写解决问题数（无则填0）",
-            )
+        v.check_outcome(to_status, result_t, solved, cost, sat)
         now, when = _stamp(s, req, at_)
         data: dict[str, Any] = {}
         ch: dict[str, Any] = {"status": to_status}
@@ -315,7 +290,7 @@ def move_request(
             data = {"satisfaction": sat}
         if to_status == "cancelled":
             ch["cancelled_at"] = when
-        if frm == "resolved" and to_status == "in_progress":  # reopen: outcome no longer final
+        if domain.is_reopen(frm, to_status):  # the outcome is no longer final
             ch["resolved_at"] = None
             data = {"reopen": True}
         ch.update(s_rev=req.s_rev + 1, updated_at=now)

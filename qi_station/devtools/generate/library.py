@@ -51,6 +51,7 @@ from qi_station.devtools.generate.vocab import (
     SURNAMES,
     TITLES,
     UNIVERSITIES,
+    industry_elements,
 )
 
 LIB_SPLIT = (("expert", 0.4), ("institution", 0.2), ("equipment", 0.3), ("project", 0.1))
@@ -406,10 +407,7 @@ def gen_enterprises(
     out: list[EntRef] = []
     cities = list(CITY_WEIGHTS)
     cweights = list(CITY_WEIGHTS.values())
-    ind_elements = {
-        w: (domain.ELEMENTS[i % 8], domain.ELEMENTS[(i * 3 + 2) % 8])
-        for i, (w, _) in enumerate(ENT_INDUSTRIES)
-    }
+    ind_elements = industry_elements()
     for _ in range(n):
         r = rand()
         if r < 0.02:  # a USCC issued in 莱芜 before 2019: the place is 济南 today

@@ -179,6 +179,20 @@ ENT_INDUSTRIES: tuple[tuple[str, str], ...] = (
     ("环保科技", "生态保护和环境治理"),
     ("精密仪器", "仪器仪表制造"),
 )
+
+
+def industry_elements() -> dict[str, tuple[str, str]]:
+    """Each enterprise industry word -> the two QI elements its enterprises most often need: two
+    DIFFERENT elements (the demo enterprises and the generator's both come from here)."""
+    out: dict[str, tuple[str, str]] = {}
+    for i, (word, _) in enumerate(ENT_INDUSTRIES):
+        first, second = i % 8, (i * 3 + 2) % 8
+        if second == first:
+            second = (second + 1) % 8
+        out[word] = (domain.ELEMENTS[first], domain.ELEMENTS[second])
+    return out
+
+
 COOP_WORDS = (
     "果蔬种植",
     "粮食种植",

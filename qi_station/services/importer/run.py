@@ -1,0 +1,221 @@
+"""``qi-station request import``: a station's existing spreadsheet ledger into the request ledger, all
+rows or none, in one write transaction; a row imported before (its key in ``import_row``) is skipped."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from qi_station.core.clock import env_now, local_date, to_db
+from qi_station.core.errors import ValidationError
+from qi_station.db import write as w
+from qi_station.db.session import write_session
+from qi_station.services.importer.rows import Planned, check_row, row_key, row_text
+from qi_station.services.importer.sheet import load_mapping, map_headers, read_sheet
+from qi_station.services.staff import operator_for
+from qi_station.services.station import ensure_station
+
+#: the most refused rows listed in a summary (the count is always whole)
+MAX_LISTED = 200
+
+
+class ImportRefused(ValidationError):
+    """Some rows break a rule: nothing was written. ``summary`` lists each refused row."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        n = len(summary["refused"])
+        super().__init__(
+            "file",
+            "rows_refused",
+            f"{n} rows refused, nothing imported / {n} 行不符合规则，未导入任何数据",
+        )
+        self.summary = summary
+
+
+def import_ledger(
+    db: Path,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    dry_run: bool = False,
+    operator: str | None = None,
+) -> dict[str, Any]:
+    """Check every row of the file, then (unless ``dry_run``) write them all in one transaction. Returns
+    the summary; raises :class:`ImportRefused` (nothing written) when any row breaks a rule."""
+    started = time.perf_counter()
+    table = load_mapping(mapping)
+    sheet = read_sheet(path, table)
+    cols, unknown = map_headers(sheet.headers, table)
+    check_columns(set(cols.values()), sheet.name)
+    now = env_now()
+    importer = operator  # who imports: the staff rule (services.staff.operator_for) in the write
+    seen: Counter[str] = Counter()
+    planned: list[Planned] = []
+    refused: list[dict[str, Any]] = []
+    header_of = {f: sheet.headers[i] for i, f in cols.items()}
+    keys: list[tuple[int, str]] = []
+    for row_no, row in sheet.rows:
+        text = row_text(sheet.name, sheet.headers, row)
+        keys.append((row_no, row_key(text, seen[text])))
+        seen[text] += 1
+    done = _imported(db, [k for _, k in keys])
+    rowmap = dict(sheet.rows)
+    for row_no, key in keys:
+        if key in done:
+            continue
+        row = rowmap[row_no]
+        cells = {f: row[i] if i < len(row) else None for i, f in cols.items()}
+        plan, errors = check_row(cells, row_no, key, now, operator)
+        if plan is not None:
+            planned.append(plan)
+        for e in errors:
+            refused.append(
+                {
+                    "row": row_no,
+                    "field": e.field,
+                    "column": header_of.get(_column_field(e.field), ""),
+                    "rule": e.rule,
+                    "message": e.message,
+                }
+            )
+    summary: dict[str, Any] = {
+        "file": str(path),
+        "header_row": sheet.header_row,
+        "rows": len(sheet.rows),
+        "to_import": len(planned) if not refused else 0,
+        "imported": 0,
+        "already_imported": len(done),
+        "refused": refused[:MAX_LISTED],
+        "refused_rows": len({r["row"] for r in refused}),
+        "columns": {sheet.headers[i]: f for i, f in sorted(cols.items())},
+        "unknown_columns": unknown,
+        "dry_run": dry_run,
+        "numbers": [],
+    }
+    if refused:
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        raise ImportRefused(summary)
+    if not dry_run and planned:
+        numbers = _write(db, sheet.name, planned, importer or "")
+        summary["imported"] = len(numbers)
+        summary["numbers"] = [numbers[0], numbers[-1]] if numbers else []
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+#: the fields a ledger must have a column for (a title may come from the description)
+REQUIRED = {
+    "enterprise": "企业名称",
+    "uscc": "统一社会信用代码",
+    "elements": "服务类型",
+    "received_at": "受理日期",
+}
+
+
+def check_columns(fields: set[str], name: str) -> None:
+    """Refuse a sheet missing a column every row needs, once (not once per row)."""
+    missing = [zh for f, zh in REQUIRED.items() if f not in fields]
+    if not {"title", "description"} & fields:
+        missing.append("需求事项/需求描述")
+    if missing:
+        raise ValidationError(
+            "file",
+            "columns",
+            f"{name} has no column for: {', '.join(missing)} (use --mapping to name yours) "
+            f"/ 缺少必需的列: {'、'.join(missing)}（表头不同可用 --mapping 指定）",
+        )
+
+
+# a rule's field -> the column that holds it (the enterprise's fields come from check_enterprise)
+_FIELD_COLUMN = {"followup": "followup_note"}
+
+
+def _column_field(f: str) -> str:
+    return _FIELD_COLUMN.get(f, f)
+
+
+def _imported(db: Path, keys: list[str]) -> set[str]:
+    """The keys already in ``import_row``."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        got: set[str] = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            got.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT key FROM import_row WHERE key IN ({', '.join('?' * len(part))})", part
+                )
+            )
+        return got
+    finally:
+        conn.close()
+
+
+def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list[str]:
+    """Every planned row in one transaction: enterprises (found by USCC or created), ledger numbers in
+    order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys."""
+    from qi_station.core.ids import uuid7
+    from qi_station.db.models import Request
+    from qi_station.db.session import jsonable, row_dict
+
+    planned = sorted(planned, key=lambda p: (p.request["received_at"], p.row_no))
+    with write_session(db) as s:
+        st = ensure_station(s)
+        # the raw sqlite3 connection of the same transaction: the bulk paths of db.write
+        raw = s.connection().connection.dbapi_connection
+        # who imports: the staff rule (one of the station's staff when it keeps a list); a row's own
+        # 经办人 is history and is kept as written
+        importer = operator_for(raw, importer or None)
+        now = env_now()
+        latest = {p.request["enterprise"]["uscc"]: p.request["enterprise"] for p in planned}
+        ents = {u: w.upsert_enterprise(raw, e, st.code) for u, e in latest.items()}  # the latest row's data
+        template: dict[str, Any] | None = None
+        histories = []
+        keys = []
+        numbers = []
+        for p in planned:
+            data = dict(p.request)
+            ent = ents[data.pop("enterprise")["uscc"]]
+            received = data["received_at"]
+            values = {
+                "id": uuid7(),
+                "number": w.next_ledger_no(raw, st.code, local_date(received)),
+                "station_code": st.code,
+                "enterprise_id": ent["id"],
+                "elements": json.dumps(data.pop("elements")),
+                "status": "new",
+                "created_at": now,
+                "updated_at": now,
+                **data,
+            }
+            if template is None:  # the model's defaults, once (every row sets the same columns)
+                template = row_dict(Request(**values))
+            row = {**template, **{k: jsonable(x) for k, x in values.items()}}
+            actor = row["operator"] = row["operator"] or importer
+            events = [
+                dict(at=received, actor=actor, kind="created", to_status="new", data={"title": row["title"]})
+            ]
+            events += [dict(kind="status", actor=actor, **m) for m in p.moves]
+            source_note = f"导入自 {source} 第 {p.row_no} 行 / imported from {source} row {p.row_no}"
+            events.append(
+                dict(
+                    at=now,
+                    actor=importer or actor,
+                    kind="note",
+                    from_status=p.moves[-1]["to_status"],
+                    to_status=p.moves[-1]["to_status"],
+                    note=f"{source_note}; 备注: {p.remark}" if p.remark else source_note,
+                )
+            )
+            histories.append((row, events))
+            keys.append((p.key, row["id"], source, p.row_no, to_db(now)))
+            numbers.append(row["number"])
+        w.insert_histories(raw, histories, st.code)
+        w.insert_rows(raw, "import_row", ("key", "request_id", "source", "row_no", "imported_at"), keys)
+    return numbers

@@ -1,0 +1,257 @@
+"""Reading a station's own spreadsheet ledger: the file (``.xlsx`` read-only with openpyxl, or CSV in
+UTF-8 with or without a BOM, UTF-16, or GBK/GB18030 as Excel on Chinese Windows writes it), its header
+row and the mapping of its column headers to request fields (:data:`DEFAULT_MAPPING`, overridden
+by a ``--mapping`` file in TOML or JSON)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from qi_station.core.errors import ValidationError
+
+#: the request fields a column can fill ("-": a known column that is not imported)
+FIELDS = (
+    "enterprise",
+    "uscc",
+    "contact",
+    "phone",
+    "industry",
+    "elements",
+    "title",
+    "description",
+    "sub_type",
+    "channel",
+    "urgency",
+    "received_at",
+    "promised",
+    "resolved_at",
+    "result",
+    "problems_solved",
+    "cost_saved",
+    "closed_at",
+    "satisfaction",
+    "followup_note",
+    "operator",
+    "note",
+    "-",
+)
+
+#: the default mapping: a column header (spaces, brackets and a trailing ``*`` / ``：`` ignored) -> field
+DEFAULT_MAPPING: dict[str, str] = {
+    **dict.fromkeys(("企业名称", "企业", "单位名称", "企业(单位)名称", "服务对象", "申请单位"), "enterprise"),
+    **dict.fromkeys(("统一社会信用代码", "社会信用代码", "信用代码", "USCC"), "uscc"),
+    **dict.fromkeys(("联系人", "企业联系人", "联系人姓名"), "contact"),
+    **dict.fromkeys(("联系电话", "电话", "手机", "手机号", "联系方式"), "phone"),
+    **dict.fromkeys(("所属行业", "行业"), "industry"),
+    **dict.fromkeys(("服务类型", "需求类别", "服务要素", "需求类型", "服务类别", "要素"), "elements"),
+    **dict.fromkeys(("需求标题", "标题", "需求事项", "服务事项", "需求名称", "事项"), "title"),
+    **dict.fromkeys(("需求描述", "需求内容", "问题描述", "具体需求", "需求详情"), "description"),
+    **dict.fromkeys(("服务子类", "需求子类", "子类"), "sub_type"),
+    **dict.fromkeys(("渠道", "受理渠道", "需求来源", "来源渠道"), "channel"),
+    **dict.fromkeys(("紧急程度", "缓急程度"), "urgency"),
+    **dict.fromkeys(("受理日期", "登记日期", "受理时间", "登记时间", "接收日期"), "received_at"),
+    **dict.fromkeys(("承诺办结日期", "承诺日期", "承诺办结时间", "承诺完成日期"), "promised"),
+    **dict.fromkeys(("办结日期", "办结时间", "完成日期", "实际办结日期"), "resolved_at"),
+    **dict.fromkeys(("办理结果", "处理结果", "办结情况", "服务结果"), "result"),
+    **dict.fromkeys(("解决问题数", "解决问题(个)", "解决问题"), "problems_solved"),
+    **dict.fromkeys(("节约成本(万元)", "节约成本", "节约费用(万元)"), "cost_saved"),
+    **dict.fromkeys(("回访日期", "回访时间"), "closed_at"),
+    **dict.fromkeys(("满意度", "满意度评价", "回访评价", "评价"), "satisfaction"),
+    **dict.fromkeys(("回访情况", "回访记录", "回访意见"), "followup_note"),
+    **dict.fromkeys(("经办人", "受理人", "登记人"), "operator"),
+    **dict.fromkeys(("备注",), "note"),
+    **dict.fromkeys(("序号", "编号", "台账编号"), "-"),
+}
+
+#: how many leading rows may come before the header row (a title row, a date line …)
+HEADER_SEARCH = 10
+
+
+def norm_header(text: object) -> str:
+    """A header as compared: no spaces, half-width brackets, no trailing ``*`` / ``:``."""
+    t = str(text or "").strip().replace("（", "(").replace("）", ")").replace("：", ":")
+    t = re.sub(r"\s+", "", t)
+    return t.rstrip("*:").lstrip("*")
+
+
+@dataclass
+class Sheet:
+    """A ledger file read: its header row (as written), the row number each data row has in the file
+    (as Excel shows it), and the data rows as tuples of cell values (str, datetime, date or None)."""
+
+    name: str
+    header_row: int
+    headers: list[str]
+    rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+
+
+def load_mapping(path: str | Path | None) -> dict[str, str]:
+    """The default mapping overridden by a TOML or JSON file of ``header = "field"`` pairs (a table
+    ``[columns]`` or the top level). An unknown field is refused, naming the header."""
+    mapping = {norm_header(k): v for k, v in DEFAULT_MAPPING.items()}
+    if path is None:
+        return mapping
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise ValidationError(
+            "mapping", "read", f"cannot read {p}: {e.strerror} / 无法读取映射文件"
+        ) from None
+    try:
+        if p.suffix.lower() == ".json":
+            got = json.loads(text)
+        else:
+            import tomllib
+
+            got = tomllib.loads(text)
+    except ValueError as e:
+        raise ValidationError(
+            "mapping", "syntax", f"{p.name} is not valid TOML/JSON: {e} / 映射文件格式错误"
+        ) from None
+    if isinstance(got, dict) and isinstance(got.get("columns"), dict):
+        got = got["columns"]
+    if not isinstance(got, dict):
+        raise ValidationError(
+            "mapping", "syntax", "the mapping is a table of header = field / 映射应为 表头 = 字段"
+        )
+    for header, fld in got.items():
+        f = "-" if fld in ("", None) else str(fld).strip()
+        if f not in FIELDS:
+            raise ValidationError(
+                "mapping",
+                "field",
+                f"{header!r} maps to unknown field {fld!r}; fields: {', '.join(FIELDS)} / 映射的字段不存在",
+            )
+        mapping[norm_header(header)] = f
+    return mapping
+
+
+def map_headers(headers: list[str], mapping: Mapping[str, str]) -> tuple[dict[int, str], list[str]]:
+    """(column index -> field, unknown headers). A field named by two columns keeps the first."""
+    cols: dict[int, str] = {}
+    unknown: list[str] = []
+    taken: set[str] = set()
+    for i, h in enumerate(headers):
+        key = norm_header(h)
+        if not key:
+            continue
+        f = mapping.get(key)
+        if f is None:
+            unknown.append(str(h).strip())
+        elif f != "-" and f not in taken:
+            cols[i] = f
+            taken.add(f)
+    return cols, unknown
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: whole numbers without ``.0`` (a phone typed as a number), dates ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _raw_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        yield from _xlsx_rows(path)
+    elif suffix in (".csv", ".txt"):
+        yield from _csv_rows(path)
+    else:
+        raise ValidationError(
+            "file",
+            "format",
+            f"{path.name}: give an .xlsx or .csv file (save an old .xls as .xlsx in Excel) "
+            "/ 请提供 .xlsx 或 .csv 文件（旧版 .xls 请在 Excel 中另存为 .xlsx）",
+        )
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # noqa: BLE001 - zip / xml errors: one message
+        raise ValidationError(
+            "file", "xlsx", f"{path.name} is not a readable Excel workbook: {e} / 无法读取 Excel 文件"
+        ) from None
+    try:
+        ws = wb.worksheets[0]
+        for n, row in enumerate(ws.iter_rows(min_row=1, values_only=True), 1):
+            yield n, tuple(row)
+    finally:
+        wb.close()
+
+
+def sniff_encoding(raw: bytes) -> str:
+    """UTF-8 (with or without a BOM), UTF-16 (Excel's "Unicode text"), else GB18030 (a superset of
+    GBK, what Excel on Chinese Windows writes as "CSV")."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    raw = path.read_bytes()
+    enc = sniff_encoding(raw)
+    try:
+        text = raw.decode(enc)
+    except UnicodeDecodeError:
+        raise ValidationError(
+            "file", "encoding", f"{path.name}: not UTF-8 nor GBK text / 文件编码无法识别（应为 UTF-8 或 GBK）"
+        ) from None
+    text = text.lstrip("\ufeff")
+    first = text[:4096]
+    try:
+        dialect: Any = csv.Sniffer().sniff(first, delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    for n, row in enumerate(csv.reader(io.StringIO(text, newline=""), dialect), 1):
+        yield n, tuple(row)
+
+
+def read_sheet(path: str | Path, mapping: Mapping[str, str]) -> Sheet:
+    """Read the file; the header row is the first of the first :data:`HEADER_SEARCH` rows naming at least
+    two known columns (a title line above it is allowed)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError("file", "missing", f"no such file: {p} / 文件不存在")
+    rows = _raw_rows(p)
+    sheet: Sheet | None = None
+    for n, row in rows:
+        if sheet is None:
+            known = sum(1 for c in row if norm_header(c) in mapping)
+            if known >= 2:
+                sheet = Sheet(p.name, n, [cell_text(c) for c in row])
+            elif n >= HEADER_SEARCH:
+                break
+            continue
+        if any(cell_text(c) for c in row):
+            sheet.rows.append((n, row))
+    if sheet is None:
+        raise ValidationError(
+            "file",
+            "header",
+            f"{p.name}: no header row with known columns (企业名称, 统一社会信用代码, 受理日期 …) in its first "
+            f"{HEADER_SEARCH} rows / 未找到表头行",
+        )
+    return sheet
