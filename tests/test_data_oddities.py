@@ -303,7 +303,7 @@ async def test_reopen_is_named_and_the_old_result_is_shown_superseded(
     )
     for st in ("accepted", "in_progress"):
         ledger.move_request(db, r["id"], st)
-    ledger.move_request(db, r["id"], "resolved", result="已出具校准证书")
+    ledger.move_request(db, r["id"], "resolved", result="已出具校准证书", problems_solved=1)
     app = make_app(db)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
@@ -339,7 +339,7 @@ def test_cli_show_names_the_reopen_and_supersedes_the_result(db: Path) -> None:
     )
     for st in ("accepted", "in_progress"):
         ledger.move_request(db, r["id"], st)
-    ledger.move_request(db, r["id"], "resolved", result="已校准")
+    ledger.move_request(db, r["id"], "resolved", result="已校准", problems_solved=1)
     ledger.move_request(db, r["id"], "in_progress")
     p = subprocess.run(
         [sys.executable, "-m", "qi_station", "--db", str(db), "request", "show", r["number"]],
@@ -350,7 +350,7 @@ def test_cli_show_names_the_reopen_and_supersedes_the_result(db: Path) -> None:
     )
     assert p.returncode == 0, p.stderr
     assert "原办理结果（已重新办理，作废）: 已校准" in p.stdout
-    assert "resolved->in_progress (重新办理)" in p.stdout
+    assert "已办结->处理中 (重新办理)" in p.stdout  # labels, not codes (issue 9 item 11)
 
 
 async def test_a_bundle_named_on_the_sync_screen_goes_to_the_export_folder(

@@ -465,6 +465,8 @@ def check_outcome(
     problems_solved: int | None,
     cost_saved: object,
     satisfaction: int | None,
+    *,
+    history: bool = False,
 ) -> None:
     """Which outcome fields go with which move: a result, problems solved and cost saved only when
     resolving (a result is required then); a satisfaction rating only on the follow-up (required then).
@@ -490,7 +492,9 @@ def check_outcome(
         )
     if to_status == "resolved" and not result:
         raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
-    if to_status == "resolved" and problems_solved is None:
+    if to_status == "resolved" and problems_solved is None and not history:
+        # an operator resolving today must say how many (0 if none); a paper ledger imported
+        # (``history``) that never recorded it keeps it unknown rather than an invented 0
         raise ValidationError(
             "problems_solved",
             "required",

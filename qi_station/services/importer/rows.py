@@ -147,7 +147,7 @@ def _history(
             )
     else:
         at = _not_before(resolved, received, "resolved_at", now)
-        v.check_outcome("resolved", result, solved, cost, None)
+        v.check_outcome("resolved", result, solved, cost, None, history=True)
         outcome = {
             "result": result,
             "problems_solved": solved if solved is not None else 0,

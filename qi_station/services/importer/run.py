@@ -17,6 +17,7 @@ from qi_station.services.importer.rows import Planned, check_row, row_key, row_t
 from qi_station.services.importer.sheet import load_mapping, map_headers, read_sheet
 from qi_station.services.staff import operator_for
 from qi_station.services.station import ensure_station
+from qi_station.services.workdays import promise_for
 
 #: the most refused rows listed in a summary (the count is always whole)
 MAX_LISTED = 200
@@ -183,6 +184,8 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list
             data = dict(p.request)
             ent = ents[data.pop("enterprise")["uscc"]]
             received = data["received_at"]
+            if data["promised_date"] is None:  # no 承诺办结日期 column: THE promise (working days)
+                data["promised_date"] = promise_for(raw, local_date(received), data["urgency"]).date
             values = {
                 "id": uuid7(),
                 "number": w.next_ledger_no(raw, st.code, local_date(received)),
