@@ -225,6 +225,25 @@ class Referral(SQLModel, table=True):
     created_at: NaiveDatetime
 
 
+class Activity(SQLModel, table=True):
+    """An activity that is not a request (visit 走访 / training 培训 / event 活动), revision 0010.
+    Written once at the station (``db.write.insert_activity``), synced like a ledger row (insert once)."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_date", "station_code", "date"),)
+    id: str = Field(primary_key=True)
+    station_code: str
+    kind: str  # visit | training | event
+    date: date  # local calendar date
+    enterprises: int = 0
+    people: int = 0
+    title: str
+    note: str | None = None
+    actor: str
+    seq: int = 0
+    created_at: NaiveDatetime
+
+
 class Outbox(SQLModel, table=True):
     """Station-side changes waiting for the hub, written in the same transaction as the change."""
 

@@ -1,5 +1,5 @@
 """THE write module for station tables: every write of ``request``, ``request_event``, ``outbox``,
-``referral``, ``enterprise``, the four library tables and the ledger counters (``kv ledger_seq:…``)
+``referral``, ``activity``, ``enterprise``, the four library tables and the ledger counters (``kv ledger_seq:…``)
 goes through here — the ledger, sync apply and restore, the demo loader and the generator alike.
 
 Works on a stdlib :class:`sqlite3.Connection` or a SQLAlchemy ``Connection`` (for the ORM ledger:
@@ -398,6 +398,12 @@ def update_request(
 def insert_referral(conn: Any, row: Mapping[str, Any], station_code: str) -> None:
     insert_row(conn, "referral", row)
     write_outbox(conn, "referral", row["id"], "insert", row, station_code)
+
+
+def insert_activity(conn: Any, row: Mapping[str, Any], station_code: str) -> None:
+    """An activity (visit / training / event): the row and its outbox row (``op="insert"``, sent once)."""
+    insert_row(conn, "activity", row)
+    write_outbox(conn, "activity", row["id"], "insert", row, station_code)
 
 
 # ---- enterprises and library rows ----------------------------------------------------------------

@@ -107,7 +107,7 @@ class PushJobs(LedgerJobs):
                     f"refused, nothing written: change {ch['oseq']}: {e.message}",
                     **{**e.data, "oseq": ch["oseq"]},
                 ) from None
-            if table in ("enterprise", "request") and row.get("station_code") != code:
+            if table in ("enterprise", "request", "activity") and row.get("station_code") != code:
                 raise SyncError(
                     403,
                     "forbidden",
@@ -195,7 +195,7 @@ class PushJobs(LedgerJobs):
         written: list[tuple[str, str]] = []
         status_of: dict[int, str] = {}
         have: set[str] = set()
-        for tname in ("request_event", "referral"):
+        for tname in ("request_event", "referral", "activity"):
             ids = [p[3]["id"] for p in prepared if p[2] == tname]
             tt = core_table(tname)
             for chunk in chunks(ids, 500):

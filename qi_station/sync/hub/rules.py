@@ -20,7 +20,9 @@ from typing import Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
+from qi_station.core.activity import check_activity
 from qi_station.core.clock import check_year
+from qi_station.core.rectify import RECTIFY_KIND, rectify_data_of
 from qi_station.core.errors import ValidationError
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
 
@@ -41,6 +43,7 @@ TEXT: dict[str, dict[str, tuple[str, bool, bool]]] = {
         "followup_note": ("followup", True, False),
     },
     "request_event": {"actor": ("operator", False, True), "note": ("note", True, False)},
+    "activity": {"title": ("title", False, True), "note": ("note", True, False), "actor": ("operator", False, True)},
     "referral": {
         "item_name": ("name", False, True),
         "note": ("note", True, False),
@@ -136,7 +139,16 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
             data = None
         if not isinstance(data, dict):
             raise refusal(oseq, table, "data", "json_object", "a JSON object")
+        if row.get("kind") == RECTIFY_KIND:  # a rectify record: the core's rule, on its data and status
+            _core(oseq, table, "data", lambda: rectify_data_of(data), "what was done and by whom")
+            if row.get("to_status") != "closed":
+                raise refusal(oseq, table, "to_status", "low_rating", "a rectify record on a closed request")
         # the hash and the link to the previous event: the chain checks (issue 11), not this module
+    elif table == "activity":
+        try:
+            check_activity(row)
+        except ValidationError as e:  # names the field the core named; never echoes the value
+            raise refusal(oseq, table, e.field, e.rule, "an activity: kind, date, counts ≥ 0, title") from None
     elif table == "referral":
         _core(
             oseq,
