@@ -1,0 +1,151 @@
+"""Activities, rectify records and charges travel to the hub like the ledger (issue 10, item 4): the hub
+applies the same core rules (``core.activity``, ``core.rectify``) and its report counts them. On SQLite and
+PostgreSQL (the ``env`` fixture of test_sync_hub)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_hub_rules import outbox_batch, push, tamper
+from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures shared with the hub tests
+from test_sync_util import hub_requests, request_input
+
+from qi_station.core.errors import ValidationError
+from qi_station.services import ledger
+from qi_station.services.activity import add_activity, list_activities
+
+NOW = "2026-01-20T10:00:00+08:00"
+ACT = {"kind": "training", "date": "2026-01-12", "enterprises": 12, "people": 30, "title": "计量培训"}
+
+
+def _rated(db: Any, i: int, rating: int) -> dict[str, Any]:
+    r = ledger.create_request(db, request_input(i, i))
+    for st, kw in (
+        ("accepted", {}),
+        ("in_progress", {}),
+        ("resolved", {"result": "已办结", "charged": True, "fee": "350.50"}),
+        ("closed", {"satisfaction": rating}),
+    ):
+        ledger.move_request(db, r["id"], st, **kw)
+    return r
+
+
+def _hub_rows(hub: Any, sql: str) -> list[tuple[Any, ...]]:
+    import sqlalchemy as sa
+
+    with hub.engine.connect() as c:
+        return [tuple(r) for r in c.execute(sa.text(sql))]
+
+
+def test_activity_rectify_and_charge_reach_the_hub(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from qi_station.reports.figures import monthly_report
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    add_activity(a, ACT)
+    r = _rated(a, 1, 2)
+    ev = ledger.rectify_request(a, r["number"], "重新检测并回访", by="李四")
+    assert ev["kind"] == "rectify" and ev["note"] == "重新检测并回访"
+    assert sync(a, tc)["pending"] == 0
+    assert _hub_rows(hub, "SELECT station_code, kind, enterprises, people FROM activity") == [
+        ("ZB01", "training", 12, 30)
+    ]
+    assert _hub_rows(hub, "SELECT kind, actor FROM request_event WHERE kind = 'rectify'")[0][0] == "rectify"
+    assert hub_requests(hub)[r["id"]]["satisfaction"] == 2
+    rep = monthly_report(hub.url, "2026-01", hub=True)
+    assert rep["activities"]["training"] == {"count": 1, "enterprises": 12, "people": 30}
+    assert rep["charged"] == {"count": 1, "fee_yuan": 350.5}
+    assert rep["rectification"]["rectified"] == 1 and rep["rectification"]["open_count"] == 0
+    own = monthly_report(a, "2026-01")
+    for k in ("activities", "charged", "rectification", "on_time", "satisfaction_levels"):
+        assert own[k] == rep[k], k
+
+
+@pytest.mark.parametrize(
+    ("table", "changes", "field", "rule"),
+    [
+        ("activity", {"people": -1}, "people", "non_negative"),
+        ("activity", {"kind": "party"}, "kind", "choice"),
+        ("activity", {"title": ""}, "title", "required"),
+        ("request_event", {"data": '{"by": "x"}'}, "data", "required"),
+    ],
+)
+def test_the_hub_refuses_a_bad_activity_or_rectify_record(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    table: str,
+    changes: dict[str, Any],
+    field: str,
+    rule: str,
+) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = _rated(a, 1, 1)
+    assert sync(a, tc)["pending"] == 0
+    if table == "activity":
+        add_activity(a, ACT)
+    else:
+        ledger.rectify_request(a, r["id"], "整改", by="李四")
+    batch = outbox_batch(a)
+    if table == "request_event":
+        batch = [ch for ch in batch if ch["table"] == table and ch["row"]["kind"] == "rectify"]
+    bad, oseq = tamper(batch, table, **changes)
+    resp = push(tc, a, bad)
+    assert resp.status_code == 422, resp.text
+    d = resp.json()
+    assert (d["oseq"], d["table"], d["field"], d["rule"]) == (oseq, table, field, rule), d
+    assert _hub_rows(hub, "SELECT COUNT(*) FROM activity")[0][0] == 0
+    assert sync(a, tc)["pending"] == 0  # the real outbox goes through
+
+
+def test_station_rules(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused inputs write nothing: a rectify of a request not rated low, a fee without a charge, an
+    activity with a bad date or count."""
+    from qi_station.db.engine import open_db
+    from qi_station.services.station import init_station
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    db = tmp_path / "s.db"
+    open_db(db)
+    init_station(db, code="QI0001", name="站", region_code="370100")
+    good = _rated(db, 1, 4)
+    with pytest.raises(ValidationError) as e:
+        ledger.rectify_request(db, good["id"], "整改")
+    assert e.value.rule == "low_rating"
+    with pytest.raises(ValidationError) as e:
+        ledger.rectify_request(db, _rated(db, 2, 1)["id"], " ")
+    assert (e.value.field, e.value.rule) == ("action", "required")
+    r = ledger.create_request(db, request_input(3, 3))
+    for st in ("accepted", "in_progress"):
+        ledger.move_request(db, r["id"], st)
+    for kw, rule in (
+        ({"charged": False, "fee": "10"}, "not_charged"),
+        ({"charged": True}, "required"),
+        ({"fee": "-1"}, "non_negative"),
+        ({"fee": "1.234"}, "decimals"),
+    ):
+        with pytest.raises(ValidationError) as e:
+            ledger.move_request(db, r["id"], "resolved", result="好", **kw)
+        assert (e.value.field, e.value.rule) == ("fee", rule), kw
+    with pytest.raises(ValidationError) as e:
+        ledger.move_request(db, r["id"], "waiting", charged=True, fee="5")
+    assert e.value.rule == "only_on_resolve"
+    for bad, fld in (({"date": "2026-13-01"}, "date"), ({"enterprises": "x"}, "enterprises"), ({"people": None}, "people")):
+        with pytest.raises(ValidationError) as e:
+            add_activity(db, {**ACT, **bad})
+        assert e.value.field == fld
+    assert list_activities(db) == []
+    ledger.move_request(db, r["id"], "resolved", result="好")  # not charged: free, the default
+    events = ledger_events(db, r["id"])
+    assert events[-1]["data"] == {
+        "charged": False, "cost_saved": "0.00", "fee": "0.00", "problems_solved": 0, "result": "好"
+    }
+
+
+def ledger_events(db: Any, key: str) -> list[dict[str, Any]]:
+    from qi_station.services.queries import get_request
+
+    return list(get_request(db, key)["events"])
