@@ -133,7 +133,11 @@ def test_station_rules(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError) as e:
         ledger.move_request(db, r["id"], "waiting", charged=True, fee="5")
     assert e.value.rule == "only_on_resolve"
-    for bad, fld in (({"date": "2026-13-01"}, "date"), ({"enterprises": "x"}, "enterprises"), ({"people": None}, "people")):
+    for bad, fld in (
+        ({"date": "2026-13-01"}, "date"),
+        ({"enterprises": "x"}, "enterprises"),
+        ({"people": None}, "people"),
+    ):
         with pytest.raises(ValidationError) as e:
             add_activity(db, {**ACT, **bad})
         assert e.value.field == fld
@@ -141,7 +145,11 @@ def test_station_rules(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ledger.move_request(db, r["id"], "resolved", result="好")  # not charged: free, the default
     events = ledger_events(db, r["id"])
     assert events[-1]["data"] == {
-        "charged": False, "cost_saved": "0.00", "fee": "0.00", "problems_solved": 0, "result": "好"
+        "charged": False,
+        "cost_saved": "0.00",
+        "fee": "0.00",
+        "problems_solved": 0,
+        "result": "好",
     }
 
 
@@ -149,3 +157,101 @@ def ledger_events(db: Any, key: str) -> list[dict[str, Any]]:
     from qi_station.services.queries import get_request
 
     return list(get_request(db, key)["events"])
+
+
+def test_cli(tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "QI_STATION_DB": str(tmp_path / "s.db"),
+        "QI_STATION_NOW": NOW,
+        "QI_STATION_OPERATOR": "王五",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "qi_station", *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    assert (
+        cli("init", "--station-code", "QI0001", "--station-name", "站", "--region", "370100").returncode == 0
+    )
+    p = cli(
+        "activity",
+        "add",
+        "--kind",
+        "visit",
+        "--date",
+        "2026-01-10",
+        "--enterprises",
+        "5",
+        "--people",
+        "8",
+        "--title",
+        "走访园区",
+    )
+    assert p.returncode == 0 and "走访" in p.stdout, p.stderr
+    p = cli(
+        "activity",
+        "add",
+        "--kind",
+        "visit",
+        "--date",
+        "2026-01-10",
+        "--enterprises",
+        "-5",
+        "--people",
+        "8",
+        "--title",
+        "x",
+    )
+    assert p.returncode == 2 and "enterprises" in p.stderr
+    rows = json.loads(cli("activity", "list", "--month", "2026-01", "--json").stdout)
+    assert [(r["kind"], r["enterprises"], r["people"], r["actor"]) for r in rows] == [("visit", 5, 8, "王五")]
+    assert json.loads(cli("activity", "list", "--month", "2026-02", "--json").stdout) == []
+    from qi_station.core.validate import uscc_check_char
+
+    code = "91370100MA3C00001" + uscc_check_char("91370100MA3C00001")
+    p = cli(
+        "request",
+        "add",
+        "--enterprise",
+        "甲公司",
+        "--uscc",
+        code,
+        "--elements",
+        "标准",
+        "--title",
+        "咨询",
+        "--json",
+    )
+    assert p.returncode == 0, p.stderr
+    num = json.loads(p.stdout)["number"]
+    for st in ("accepted", "in_progress"):
+        assert cli("request", "move", num, st).returncode == 0
+    p = cli("request", "move", num, "resolved", "--result", "已办", "--charged", "--fee", "1200", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["events"][-1]["data"]["fee"] == "1200.00"
+    p = cli("request", "rectify", num, "--action", "整改")
+    assert p.returncode == 2 and "satisfaction" in p.stderr  # not closed with a low rating
+    assert cli("request", "move", num, "closed", "--satisfaction", "2").returncode == 0
+    p = cli("request", "rectify", num, "--action", "上门复核", "--by", "张三", "--json")
+    assert p.returncode == 0, p.stderr
+    ev = json.loads(p.stdout)
+    assert ev["kind"] == "rectify" and json.loads(ev["data"]) == {"action": "上门复核", "by": "张三"}
+    rep = json.loads(cli("report", "monthly", "--month", "2026-01", "--format", "json").stdout)
+    assert rep["charged"] == {"count": 1, "fee_yuan": 1200.0}
+    assert rep["rectification"]["rectified"] == 1 and rep["activities"]["visit"]["people"] == 8
+    assert cli("ledger", "verify").returncode == 0

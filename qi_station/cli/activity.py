@@ -33,12 +33,21 @@ def activity_add(
 
     row = add_activity(
         station_db(),
-        {"kind": kind, "date": date, "enterprises": enterprises, "people": people, "title": title, "note": note},
+        {
+            "kind": kind,
+            "date": date,
+            "enterprises": enterprises,
+            "people": people,
+            "title": title,
+            "note": note,
+        },
     )
     if as_json:
         emit_json(row)
     else:
-        typer.echo(f"{'已登记' if OPTS.lang != 'en' else 'recorded'} {_kind_label(row['kind'])} {row['date']}  id={row['id']}")
+        typer.echo(
+            f"{'已登记' if OPTS.lang != 'en' else 'recorded'} {_kind_label(row['kind'])} {row['date']}  id={row['id']}"
+        )
 
 
 @activity_app.command("list")

@@ -257,7 +257,9 @@ def request_rectify(
     key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
     action: str = typer.Option(..., "--action", help="What was done 整改措施."),
     by: str | None = typer.Option(None, "--by", help="Who did it 整改人 (default: the operator)."),
-    at: str | None = typer.Option(None, "--at", help="When, ISO-8601 (default now; no zone = Asia/Shanghai)."),
+    at: str | None = typer.Option(
+        None, "--at", help="When, ISO-8601 (default now; no zone = Asia/Shanghai)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Record the rectification 整改 of a 不满意 / 非常不满意 rating (a closed request rated 1 or 2)."""

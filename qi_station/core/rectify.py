@@ -25,7 +25,11 @@ RECTIFY_KIND = "rectify"
 
 def needs_rectify(satisfaction: Any) -> bool:
     """Does this rating need a rectify record?"""
-    return isinstance(satisfaction, int) and not isinstance(satisfaction, bool) and 1 <= satisfaction <= LOW_SATISFACTION
+    return (
+        isinstance(satisfaction, int)
+        and not isinstance(satisfaction, bool)
+        and 1 <= satisfaction <= LOW_SATISFACTION
+    )
 
 
 def rectify_due(rated_on: date) -> date:

@@ -190,8 +190,12 @@ def parse_charge(charged: bool | None, fee: str | float | Decimal | None) -> tup
     ``charged``; ``charged`` without a fee is refused (how much?), so is a fee with ``charged=False``."""
     amount = parse_cost(fee, "fee")
     if amount is not None and amount > 0 and charged is False:
-        raise ValidationError("fee", "not_charged", "a fee is given but the service is not charged / 未收费不应填写收费金额")
+        raise ValidationError(
+            "fee", "not_charged", "a fee is given but the service is not charged / 未收费不应填写收费金额"
+        )
     is_charged = bool(charged) or (amount is not None and amount > 0)
     if is_charged and (amount is None or amount == 0):
-        raise ValidationError("fee", "required", "a charged service needs its fee (yuan) / 收费服务须填写收费金额（元）")
+        raise ValidationError(
+            "fee", "required", "a charged service needs its fee (yuan) / 收费服务须填写收费金额（元）"
+        )
     return is_charged, amount if amount is not None else Decimal("0.00")

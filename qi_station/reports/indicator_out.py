@@ -54,8 +54,16 @@ def render_indicators(report: dict[str, Any], fmt: str, lang: str = "zh") -> str
     return "\n".join(lines) + "\n"
 
 
-def write_indicators(report: dict[str, Any], fmt: str, out: Path, lang: str = "zh", *, force: bool = False,
-                     default_name: str | None = None, protect: tuple[Path | None, ...] = ()) -> Path:
+def write_indicators(
+    report: dict[str, Any],
+    fmt: str,
+    out: Path,
+    lang: str = "zh",
+    *,
+    force: bool = False,
+    default_name: str | None = None,
+    protect: tuple[Path | None, ...] = (),
+) -> Path:
     """``csv``, ``xlsx`` (or a text format) written atomically to ``out`` (checked like a report file)."""
     from qi_station.reports.writers import atomic_path, atomic_text, formula_like
     from qi_station.services.files import check_out

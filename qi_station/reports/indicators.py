@@ -147,7 +147,9 @@ def evaluate(tree: ast.Expression, values: dict[str, float | int | None]) -> flo
             if isinstance(node.op, ast.Mult):
                 return a * b
             return None if b == 0 else a / b
-        raise ValidationError("formula", "formula", "unexpected formula element / 公式无效")  # parse refused it
+        raise ValidationError(
+            "formula", "formula", "unexpected formula element / 公式无效"
+        )  # parse refused it
 
     return ev(tree)
 
@@ -198,7 +200,9 @@ def parse_indicators(doc: dict[str, Any]) -> IndicatorSet:
                 formula = c.get("formula")
                 if (fig is None) == (formula is None):
                     raise ValidationError(
-                        "figure", "one_of", f"{where}: give exactly one of figure, formula / 须给出 figure 或 formula 之一"
+                        "figure",
+                        "one_of",
+                        f"{where}: give exactly one of figure, formula / 须给出 figure 或 formula 之一",
                     )
                 used = {fig} if isinstance(fig, str) else formula_names(parse_formula(str(formula)))
                 unknown = sorted(used - names)
@@ -209,7 +213,9 @@ def parse_indicators(doc: dict[str, Any]) -> IndicatorSet:
                 direction = _text(c, "direction", where)
                 if direction not in DIRECTIONS:
                     raise ValidationError(
-                        "direction", "choice", f"{where}: direction is higher or lower / 方向应为 higher 或 lower"
+                        "direction",
+                        "choice",
+                        f"{where}: direction is higher or lower / 方向应为 higher 或 lower",
                     )
                 inds.append(
                     Indicator(
@@ -224,7 +230,9 @@ def parse_indicators(doc: dict[str, Any]) -> IndicatorSet:
                     )
                 )
     if not inds:
-        raise ValidationError("indicator", "required", "the file defines no indicator / 指标文件中没有统计指标")
+        raise ValidationError(
+            "indicator", "required", "the file defines no indicator / 指标文件中没有统计指标"
+        )
     return IndicatorSet(
         title=str(doc.get("title") or ""),
         source=str(doc.get("source") or ""),
@@ -242,9 +250,13 @@ def load_indicators(path: Path | None = None) -> IndicatorSet:
         with open(p, "rb") as f:
             doc = tomllib.load(f)
     except FileNotFoundError:
-        raise ValidationError("indicators", "missing", f"indicator file not found: {p} / 未找到指标定义文件") from None
+        raise ValidationError(
+            "indicators", "missing", f"indicator file not found: {p} / 未找到指标定义文件"
+        ) from None
     except tomllib.TOMLDecodeError as e:
-        raise ValidationError("indicators", "toml", f"{p}: not valid TOML ({e}) / 指标定义文件格式错误") from None
+        raise ValidationError(
+            "indicators", "toml", f"{p}: not valid TOML ({e}) / 指标定义文件格式错误"
+        ) from None
     return parse_indicators(doc)
 
 

@@ -78,7 +78,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "enterprises": ("覆盖企业", "Enterprises"),
     "people": ("覆盖人数", "People"),
     "rectify": ("整改", "Rectification"),
-    "rectify_title": ("待整改（不满意评价，15个工作日内整改）", "Open rectifications (low ratings, due in 15 working days)"),
+    "rectify_title": (
+        "待整改（不满意评价，15个工作日内整改）",
+        "Open rectifications (low ratings, due in 15 working days)",
+    ),
     "rectify_number": ("待整改需求编号", "Request to rectify"),
     "rated_on": ("评价日期", "Rated on"),
     "due": ("整改期限", "Due"),

@@ -85,6 +85,7 @@ def _fen(text: Any) -> int:
 def collect_quality(q: Q, month: str, quality: Any) -> None:
     """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`."""
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
+
     start, end = month_bounds_utc(month)
     month_end = first_day(next_month(month))  # a due date before this is overdue at the month's end
 
@@ -211,4 +212,3 @@ def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
             for k in (*ACTIVITY_KINDS, *sorted(set(g.activities) - set(ACTIVITY_KINDS)))
         },
     }
-

@@ -15,7 +15,18 @@ from qi_station.core.clock import env_now
 from qi_station.core.ids import uuid7
 from qi_station.core.months import check_month, first_day, next_month
 
-COLUMNS = ("id", "station_code", "kind", "date", "enterprises", "people", "title", "note", "actor", "created_at")
+COLUMNS = (
+    "id",
+    "station_code",
+    "kind",
+    "date",
+    "enterprises",
+    "people",
+    "title",
+    "note",
+    "actor",
+    "created_at",
+)
 
 
 def add_activity(db: str | Path, data: dict[str, Any], actor: str | None = None) -> dict[str, Any]:

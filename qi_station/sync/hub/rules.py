@@ -43,7 +43,11 @@ TEXT: dict[str, dict[str, tuple[str, bool, bool]]] = {
         "followup_note": ("followup", True, False),
     },
     "request_event": {"actor": ("operator", False, True), "note": ("note", True, False)},
-    "activity": {"title": ("title", False, True), "note": ("note", True, False), "actor": ("operator", False, True)},
+    "activity": {
+        "title": ("title", False, True),
+        "note": ("note", True, False),
+        "actor": ("operator", False, True),
+    },
     "referral": {
         "item_name": ("name", False, True),
         "note": ("note", True, False),
@@ -148,7 +152,9 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
         try:
             check_activity(row)
         except ValidationError as e:  # names the field the core named; never echoes the value
-            raise refusal(oseq, table, e.field, e.rule, "an activity: kind, date, counts ≥ 0, title") from None
+            raise refusal(
+                oseq, table, e.field, e.rule, "an activity: kind, date, counts ≥ 0, title"
+            ) from None
     elif table == "referral":
         _core(
             oseq,

@@ -133,7 +133,9 @@ def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[s
         "SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq LIMIT ?", (limit,)
     ).fetchall()
     if len(rows) == limit:
-        cut = max((i for i, r in enumerate(rows) if r[1] in ("request", "enterprise", "activity")), default=-1)
+        cut = max(
+            (i for i, r in enumerate(rows) if r[1] in ("request", "enterprise", "activity")), default=-1
+        )
         if cut >= 0:
             rows = rows[: cut + 1]
         else:  # no boundary inside: extend to the end of the transaction group
