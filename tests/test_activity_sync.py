@@ -166,7 +166,7 @@ def test_cli(tmp_path: Any) -> None:
     import sys
     from pathlib import Path
 
-    env = {
+    cli_env = {
         **os.environ,
         "QI_STATION_DB": str(tmp_path / "s.db"),
         "QI_STATION_NOW": NOW,
@@ -180,7 +180,7 @@ def test_cli(tmp_path: Any) -> None:
             capture_output=True,
             text=True,
             encoding="utf-8",
-            env=env,
+            env=cli_env,
             cwd=tmp_path,
             timeout=120,
         )

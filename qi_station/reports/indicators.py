@@ -128,7 +128,7 @@ def evaluate(tree: ast.Expression, values: dict[str, float | int | None]) -> flo
     def ev(node: ast.AST) -> float | None:
         if isinstance(node, ast.Expression):
             return ev(node.body)
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return float(node.value)
         if isinstance(node, ast.Name):
             got = values.get(node.id)

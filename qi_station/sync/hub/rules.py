@@ -22,8 +22,8 @@ from qi_station.core import domain
 from qi_station.core import validate as v
 from qi_station.core.activity import check_activity
 from qi_station.core.clock import check_year
-from qi_station.core.rectify import RECTIFY_KIND, rectify_data_of
 from qi_station.core.errors import ValidationError
+from qi_station.core.rectify import RECTIFY_KIND, rectify_data_of
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
 
 # column -> (core.validate.LIMITS key, multiline, required): the same clean_text the station applies
