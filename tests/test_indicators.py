@@ -179,11 +179,11 @@ def test_csv_and_markdown_carry_the_new_figures(report: dict[str, Any], tmp_path
     flat = {r[0]: r[1:] for r in rows if r}
     assert flat["按期办结数"][0] == "3" and flat["回访率"][0] == "0.75" and flat["重新办理数"][0] == "1"
     assert ["县区", "济南市 370102", "1"] in rows and ["企业规模", "小型", "1"] in rows
-    assert ["满意度等级", "1 非常不满意", "1"] in rows and ["活动", "培训 · 覆盖人数", "30"] in rows
+    assert ["满意度等级", "1 非常不满意", "1"] in rows and ["活动", "培训 / 覆盖人数", "30"] in rows
     md = render_markdown(report)
     assert "| 按期办结率 | 75.0% |" in md and "## 整改" in md and "## 指标" in md
     en = render_markdown(report, "en")
-    assert "| On-time rate | 75.0% |" in en and "| Training · People | 30 |" in en
+    assert "| On-time rate | 75.0% |" in en and "| Training / People | 30 |" in en
 
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

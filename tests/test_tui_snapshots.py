@@ -65,6 +65,14 @@ def _journey(screen: str, db: Path) -> Any:
             await pilot.press("ctrl+s")
         elif screen == "detail":
             pilot.app.open_request(_rid(db, "QI0001-202602-0001"))
+        elif screen == "detail_rectify":  # rated 不满意: the rectify action and its due date
+            from qi_station.services.ledger import move_request
+
+            rid = _rid(db, "QI0001-202602-0001")
+            move_request(db, rid, "closed", at="2026-02-16T10:00:00", satisfaction=2, actor="小刘")
+            pilot.app.open_request(rid)
+        elif screen == "activities":
+            await pilot.press("t")
         elif screen == "libraries":
             await pilot.press("f5")
             await _settle(pilot)
@@ -83,7 +91,19 @@ def _journey(screen: str, db: Path) -> Any:
     return run_before
 
 
-SCREENS = ("dashboard", "ledger", "form", "form_error", "detail", "libraries", "sync", "reports", "help")
+SCREENS = (
+    "dashboard",
+    "ledger",
+    "form",
+    "form_error",
+    "detail",
+    "detail_rectify",
+    "libraries",
+    "sync",
+    "reports",
+    "activities",
+    "help",
+)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -104,7 +124,7 @@ async def test_no_ambiguous_glyphs_in_chrome(lang: str, tmp_path: Path) -> None:
     db = fixture_db(tmp_path)
     app = _app(db, lang)
     async with app.run_test(size=(120, 40)) as pilot:
-        for screen in ("dashboard", "ledger", "form", "detail", "libraries", "sync", "reports", "help"):
+        for screen in ("dashboard", "ledger", "form", "detail", "libraries", "sync", "reports", "activities", "help"):
             await _journey(screen, db)(pilot)
             text = _screen_text(app)
             bad = {ch for ch in text if ch in FORBIDDEN or ord(ch) in BOX}

@@ -50,9 +50,9 @@ def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, in
     kinds = ACTIVITY_KIND_EN if lang == "en" else ACTIVITY_KIND_ZH
     for kind, vals in (report.get("activities") or {}).items():
         name = kinds.get(kind, kind)
-        rows.append((word("activity", lang), f"{name} · {word('count', lang)}", vals["count"]))
-        rows.append((word("activity", lang), f"{name} · {word('enterprises', lang)}", vals["enterprises"]))
-        rows.append((word("activity", lang), f"{name} · {word('people', lang)}", vals["people"]))
+        rows.append((word("activity", lang), f"{name} / {word('count', lang)}", vals["count"]))
+        rows.append((word("activity", lang), f"{name} / {word('enterprises', lang)}", vals["enterprises"]))
+        rows.append((word("activity", lang), f"{name} / {word('people', lang)}", vals["people"]))
     refs = report.get("referrals") or {}
     for kind, n in (refs.get("counts") or {}).items():
         rows.append(

@@ -52,6 +52,13 @@ def _time(v: Any) -> str:
         return str(v)[:16]
 
 
+def _rectifiable(r: dict[str, Any]) -> bool:
+    """A closed request rated 不满意 / 非常不满意 takes a rectify record (``core.rectify``)."""
+    from qi_station.core.rectify import needs_rectify
+
+    return r.get("status") == "closed" and needs_rectify(r.get("satisfaction"))
+
+
 class RequestLoaded(Message):
     def __init__(self, request: dict[str, Any]) -> None:
         super().__init__()
@@ -152,6 +159,15 @@ class RequestDetailScreen(StationScreen):
                 f"{t('field.satisfaction')}: {satisfaction_name(r['satisfaction'])}"
                 + (f"   {t('field.note')}: {r['followup_note']}" if r.get("followup_note") else "")
             )
+        if _rectifiable(r) and r.get("closed_at"):
+            from qi_station.core.clock import from_db, local_date
+            from qi_station.core.rectify import RECTIFY_KIND, rectify_due
+
+            closed = from_db(r["closed_at"])
+            done = any(e["kind"] == RECTIFY_KIND for e in r["events"])
+            if closed is not None:
+                state = t("rectify.done" if done else "rectify.open")
+                lines.append(t("rectify.due", due=rectify_due(local_date(closed)).isoformat(), state=state))
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         self.query_one("#fields", Static).update("\n".join(lines))
@@ -163,6 +179,8 @@ class RequestDetailScreen(StationScreen):
         if r["status"] in REFERABLE:
             buttons.append(("refer", self._button_label("detail.refer")))
         buttons.append(("note", self._button_label("detail.note")))
+        if _rectifiable(r):
+            buttons.append(("rectify", self._button_label("detail.rectify")))
         self.query_one("#actions", Static).update("" if moves else t("detail.no_actions"))
         self.query_one("#actions").display = not moves
         if buttons != self._buttons:
@@ -178,7 +196,7 @@ class RequestDetailScreen(StationScreen):
         for e in r["events"]:
             what = (
                 t(f"event.{e['kind']}")
-                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub")
+                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub", "rectify")
                 else e["kind"]
             )
             move = ""
@@ -217,6 +235,8 @@ class RequestDetailScreen(StationScreen):
             self.action_refer()
         elif action == "note":
             self.action_note()
+        elif action == "rectify":
+            self.action_rectify()
         elif action:
             self.action_move(action)
 
@@ -225,6 +245,8 @@ class RequestDetailScreen(StationScreen):
             return self.req is not None and parameters[0] in self.req["legal_moves"]
         if action == "refer":
             return self.req is not None and self.req["status"] in REFERABLE
+        if action == "rectify":
+            return self.req is not None and _rectifiable(self.req)
         return True
 
     def action_move(self, to_status: str) -> None:
@@ -261,6 +283,18 @@ class RequestDetailScreen(StationScreen):
     def _noted(self, event: dict[str, Any] | None) -> None:
         if event:
             self.notify(t("msg.noted", number=self.req["number"] if self.req else ""))
+            self.refresh_data()
+
+    def action_rectify(self) -> None:
+        from qi_station.screens.rectify import RectifyDialog
+
+        if self.req is None or not _rectifiable(self.req):
+            return
+        self.app.push_screen(RectifyDialog(self.req["id"], self.req["number"]), self._rectified)
+
+    def _rectified(self, event: dict[str, Any] | None) -> None:
+        if event:
+            self.notify(t("msg.rectified", number=self.req["number"] if self.req else ""))
             self.refresh_data()
 
     def action_back(self) -> None:

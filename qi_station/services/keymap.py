@@ -50,6 +50,7 @@ KEYS: tuple[Key, ...] = (
     Key("dash.refresh", "r", "refresh", "key.refresh"),
     Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
     Key("dash.followup", "u", "show_followup", "key.show_followup"),
+    Key("dash.activities", "t", "app.goto('activities')", "key.activities"),
     Key("ledger.open", "o", "open", "key.open"),  # Enter on a row opens it too (DataTable)
     # the table scrolls by itself (PgUp/PgDn/Home/End); these page keys stay for the help and the palette
     Key("ledger.prev_page", "[", "page(-1)", "key.prev_page", show=False),
@@ -69,6 +70,7 @@ KEYS: tuple[Key, ...] = (
     Key("detail.cancel", "x", "move('cancelled')", "key.cancel_request"),
     Key("detail.refer", "r", "refer", "key.refer"),
     Key("detail.note", "n", "note", "key.note"),
+    Key("detail.rectify", "z", "rectify", "key.rectify"),
     Key("detail.back", "escape", "back", "key.back"),
     Key("lib.next_kind", "ctrl+t", "next_kind", "key.next_kind"),
     Key("lib.search", "ctrl+f", "focus_search", "key.search"),
@@ -80,6 +82,9 @@ KEYS: tuple[Key, ...] = (
     Key("reports.prev", "[", "month(-1)", "key.prev_month"),
     Key("reports.next", "]", "month(1)", "key.next_month"),
     Key("reports.export", "ctrl+e", "export", "key.export"),
+    Key("activity.save", "ctrl+s", "save", "key.save", priority=True),
+    Key("activity.prev", "[", "month(-1)", "key.prev_month"),
+    Key("activity.next", "]", "month(1)", "key.next_month"),
     Key("modal.ok", "ctrl+s", "ok", "key.confirm", priority=True),
     Key("modal.cancel", "escape", "cancel", "key.cancel"),
     Key("help.close", "escape", "close", "key.close_help"),
