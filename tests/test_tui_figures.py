@@ -83,7 +83,9 @@ async def test_rectify_from_the_detail(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")
         await _settle(pilot)
         assert not isinstance(app.screen, RectifyDialog)
-    got = _rows(db, f"SELECT kind, note, data FROM request_event WHERE request_id = '{rid}' AND kind = 'rectify'")
+    got = _rows(
+        db, f"SELECT kind, note, data FROM request_event WHERE request_id = '{rid}' AND kind = 'rectify'"
+    )
     assert got == [("rectify", "复检并回访", '{"action":"复检并回访","by":"张三"}')]
 
 
@@ -107,5 +109,7 @@ async def test_fee_on_resolve(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")
         await _settle(pilot)
         assert not isinstance(app.screen, MoveDialog)
-    (data,) = _rows(db, f"SELECT data FROM request_event WHERE request_id = '{rid}' AND to_status = 'resolved'")[0]
+    (data,) = _rows(
+        db, f"SELECT data FROM request_event WHERE request_id = '{rid}' AND to_status = 'resolved'"
+    )[0]
     assert '"charged":true' in data and '"fee":"800.00"' in data

@@ -124,7 +124,17 @@ async def test_no_ambiguous_glyphs_in_chrome(lang: str, tmp_path: Path) -> None:
     db = fixture_db(tmp_path)
     app = _app(db, lang)
     async with app.run_test(size=(120, 40)) as pilot:
-        for screen in ("dashboard", "ledger", "form", "detail", "libraries", "sync", "reports", "activities", "help"):
+        for screen in (
+            "dashboard",
+            "ledger",
+            "form",
+            "detail",
+            "libraries",
+            "sync",
+            "reports",
+            "activities",
+            "help",
+        ):
             await _journey(screen, db)(pilot)
             text = _screen_text(app)
             bad = {ch for ch in text if ch in FORBIDDEN or ord(ch) in BOX}

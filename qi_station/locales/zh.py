@@ -311,5 +311,4 @@ MESSAGES: dict[str, str] = {
     "reports.breakdowns": "县区、行业、企业规模、满意度、活动",
     "reports.rectify": "待整改（不满意评价）",
     "reports.rectify_none": "没有待整改的评价",
-    
 }
