@@ -255,3 +255,31 @@ def test_cli(tmp_path: Any) -> None:
     assert rep["charged"] == {"count": 1, "fee_yuan": 1200.0}
     assert rep["rectification"]["rectified"] == 1 and rep["activities"]["visit"]["people"] == 8
     assert cli("ledger", "verify").returncode == 0
+
+
+def test_a_lost_station_gets_its_activities_and_rectify_records_back(
+    env: Any,  # noqa: F811
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Re-enrolled on a fresh database, the station restores its own activities (the hub's restore serves
+    the ``activity`` table by station) and its rectify events with the rest of its ledger."""
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.station import client as C
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    hub, tc, dbs = env
+    db = dbs["QD02"]
+    add_activity(db, ACT)
+    r = _rated(db, 1, 2)
+    ledger.rectify_request(db, r["id"], "整改", by="李四")
+    assert sync(db, tc)["pending"] == 0
+    dispose_all()
+    for f in tmp_path.glob("QD02.db*"):
+        f.unlink()
+    tok = hub.add_station("QD02", "青岛", reissue=True)["token"]
+    got = C.enroll(db, tok, "http://testserver", http=tc)
+    assert got["restored"]["activity"] == 1, got
+    assert [(a["kind"], a["people"]) for a in list_activities(db)] == [("training", 30)]
+    assert [e["kind"] for e in ledger_events(db, r["id"])][-1] == "rectify"
+    assert sync(db, tc)["pending"] == 0
