@@ -283,3 +283,41 @@ def test_a_lost_station_gets_its_activities_and_rectify_records_back(
     assert [(a["kind"], a["people"]) for a in list_activities(db)] == [("training", 30)]
     assert [e["kind"] for e in ledger_events(db, r["id"])][-1] == "rectify"
     assert sync(db, tc)["pending"] == 0
+
+
+def test_the_hub_refuses_a_rectify_record_on_a_request_not_rated_low(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A station that wrote a rectify event past its own rule (satisfaction 4): the hub applies the core's
+    rule to the request as it holds it, refuses the batch and writes nothing."""
+    import sqlite3
+
+    from qi_station.db import write as w
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = _rated(a, 1, 4)
+    assert sync(a, tc)["pending"] == 0
+    conn = sqlite3.connect(a)
+    with conn:
+        ev = w.append_event(
+            conn,
+            r["id"],
+            "ZB01",
+            at="2026-01-20 02:00:00.000000",
+            actor="x",
+            kind="rectify",
+            from_status="closed",
+            to_status="closed",
+            note="整改",
+            data={"action": "整改", "by": "x"},
+        )
+    conn.close()
+    batch = outbox_batch(a)
+    resp = push(tc, a, batch)
+    assert resp.status_code == 422, resp.text
+    d = resp.json()
+    assert (d["table"], d["field"], d["rule"]) == ("request_event", "kind", "low_rating"), d
+    assert _hub_rows(hub, f"SELECT COUNT(*) FROM request_event WHERE id = '{ev['id']}'")[0][0] == 0

@@ -60,7 +60,7 @@ def check_rectify_target(status: Any, satisfaction: Any) -> None:
 def check_rectify_data(action: Any, by: Any) -> dict[str, str]:
     """The data of a rectify record: ``action`` (what was done, required) and ``by`` (who did it)."""
     act = v.clean_text(action if isinstance(action, str) else None, "action", required=True, multiline=True)
-    who = v.clean_text(by if isinstance(by, str) else None, "by", required=True, limit=v.LIMITS["operator"])
+    who = v.clean_text(by if isinstance(by, str) else None, "by", required=True)
     return {"action": act, "by": who}
 
 

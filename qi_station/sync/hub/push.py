@@ -180,6 +180,22 @@ class PushJobs(LedgerJobs):
                         held[2] if held else 0,
                         str(row.get("status")),
                     )
+        rectify = [
+            (p[1], p[3]) for p in prepared if p[2] == "request_event" and p[3].get("kind") == "rectify"
+        ]
+        if rectify:  # the request as it stands after this batch: its last row in the batch, else the hub's
+            latest = {
+                p[3]["id"]: (p[3].get("status"), p[3].get("satisfaction"))
+                for p in sorted(prepared, key=lambda p: p[1])
+                if p[2] == "request"
+            }
+            rids = sorted({str(ev.get("request_id")) for _o, ev in rectify} - set(latest))
+            for x in c.execute(
+                sa.select(treq.c.id, treq.c.status, treq.c.satisfaction).where(treq.c.id.in_(rids))
+            ):
+                latest[x[0]] = (x[1], x[2])
+            for oseq, ev in rectify:
+                rules.check_rectify_event(oseq, latest.get(str(ev.get("request_id"))))
         check_events(
             c,
             [

@@ -23,7 +23,7 @@ from qi_station.core import validate as v
 from qi_station.core.activity import check_activity
 from qi_station.core.clock import check_year
 from qi_station.core.errors import ValidationError
-from qi_station.core.rectify import RECTIFY_KIND, rectify_data_of
+from qi_station.core.rectify import RECTIFY_KIND, check_rectify_target, rectify_data_of
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
 
 # column -> (core.validate.LIMITS key, multiline, required): the same clean_text the station applies
@@ -220,6 +220,19 @@ def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:
         )
     if row.get("satisfaction") is not None:
         _core(oseq, t, "satisfaction", lambda: v.parse_satisfaction(row["satisfaction"]), "1..5")
+
+
+def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
+    """A ``rectify`` event against its request as the hub holds it after this batch (``request``: status,
+    satisfaction): the core's rule, a closed request rated 1 or 2 (``core.rectify.check_rectify_target``)."""
+    status, sat = request if request is not None else (None, None)
+    _core(
+        oseq,
+        "request_event",
+        "kind",
+        lambda: check_rectify_target(status, sat),
+        "a rectify record on a closed request rated 1 or 2",
+    )
 
 
 def check_request_change(
