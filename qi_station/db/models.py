@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from pydantic import NaiveDatetime
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -154,6 +154,12 @@ class Request(SQLModel, table=True):
         Index("ix_request_status", "status", "promised_date"),
         Index("ix_request_enterprise", "enterprise_id"),
         Index("ix_request_updated", "updated_at"),
+        Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION)
+            "ix_request_low_rating",
+            "closed_at",
+            sqlite_where=text("status = 'closed' AND satisfaction <= 2"),
+            postgresql_where=text("status = 'closed' AND satisfaction <= 2"),
+        ),
     )
     id: str = Field(primary_key=True)
     number: str = Field(unique=True)  # STATION-YYYYMM-NNNN
