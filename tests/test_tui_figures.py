@@ -113,3 +113,29 @@ async def test_fee_on_resolve(tmp_path: Path) -> None:
         db, f"SELECT data FROM request_event WHERE request_id = '{rid}' AND to_status = 'resolved'"
     )[0]
     assert '"charged":true' in data and '"fee":"800.00"' in data
+
+
+def test_the_reports_screen_lists_a_few_open_rectifications() -> None:
+    """A ledger with thousands of unrectified low ratings (the generator's) shows ten and the totals,
+    not thousands of lines; overdue ones are flagged."""
+    from qi_station.i18n import set_lang
+    from qi_station.screens.reports import RECTIFY_SHOWN, rectify_parts
+
+    set_lang("zh")
+    open_ = [
+        {
+            "number": f"QI0001-202601-{i:04d}",
+            "station_code": "QI0001",
+            "enterprise_name": "甲",
+            "satisfaction": 1,
+            "rated_on": "2026-01-02",
+            "due": "2026-01-23",
+            "overdue": i < 3,
+        }
+        for i in range(2500)
+    ]
+    lines = rectify_parts({"rectification": {"open": open_, "overdue_count": 3}}, "zh")
+    assert len(lines) == RECTIFY_SHOWN + 1
+    assert lines[0].endswith("超期") and not lines[5].endswith("超期")
+    assert lines[-1] == "共 2500 条待整改（其中超期 3 条），完整列表见导出的月报"
+    assert rectify_parts({"rectification": {"open": []}}, "zh") == ["没有待整改的评价"]

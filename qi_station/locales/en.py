@@ -297,5 +297,6 @@ MESSAGES: dict[str, str] = {
     "activity.hint": "Ctrl+S save   [ ] month   or: qi-station activity add",
     "reports.breakdowns": "County, industry, size, satisfaction, activities",
     "reports.rectify": "Open rectifications (low ratings)",
+    "reports.rectify_more": "{n} open in all ({overdue} overdue); the exported report lists every one",
     "reports.rectify_none": "No rating waits for rectification",
 }

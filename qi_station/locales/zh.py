@@ -310,5 +310,6 @@ MESSAGES: dict[str, str] = {
     "activity.hint": "Ctrl+S 保存   [ ] 切换月份   也可用命令 qi-station activity add",
     "reports.breakdowns": "县区、行业、企业规模、满意度、活动",
     "reports.rectify": "待整改（不满意评价）",
+    "reports.rectify_more": "共 {n} 条待整改（其中超期 {overdue} 条），完整列表见导出的月报",
     "reports.rectify_none": "没有待整改的评价",
 }

@@ -64,23 +64,28 @@ def breakdown_parts(report: dict[str, Any], lang: str) -> list[str]:
     return parts
 
 
+#: open rectifications listed on screen (the file lists every one)
+RECTIFY_SHOWN = 10
+
+
 def rectify_parts(report: dict[str, Any], lang: str) -> list[str]:
-    """The open rectifications (number, enterprise, rating, due; overdue flagged) or a "none" line."""
+    """The first open rectifications (number, enterprise, rating, due; overdue flagged), a line with the
+    totals when there are more, or a "none" line."""
     from qi_station.reports.labels import word
     from qi_station.reports.sections import rectify_rows
 
     rows = rectify_rows(report, lang)
     if not rows:
         return [t("reports.rectify_none")]
-    return [
+    rect = report.get("rectification") or {}
+    lines = [
         f"{r[0]} {r[2] or ''} {r[3]} {word('due', lang)} {r[5]}"
-        + (
-            f" {word('overdue', lang)}"
-            if (report.get("rectification") or {}).get("open", [])[i]["overdue"]
-            else ""
-        )
-        for i, r in enumerate(rows)
+        + (f" {word('overdue', lang)}" if o["overdue"] else "")
+        for r, o in zip(rows[:RECTIFY_SHOWN], rect.get("open") or [], strict=False)
     ]
+    if len(rows) > RECTIFY_SHOWN:
+        lines.append(t("reports.rectify_more", n=len(rows), overdue=rect.get("overdue_count", 0)))
+    return lines
 
 
 class ReportsScreen(MainScreen):
