@@ -88,7 +88,6 @@ class ActivityScreen(MainScreen):
         yield Static(t("activity.hint"), id="status-line", markup=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         if self.station.ready:
             self.refresh_data()
 
