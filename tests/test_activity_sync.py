@@ -132,7 +132,7 @@ def test_station_rules(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         assert (e.value.field, e.value.rule) == ("fee", rule), kw
     with pytest.raises(ValidationError) as e:
         ledger.move_request(db, r["id"], "waiting", charged=True, fee="5")
-    assert e.value.rule == "only_on_resolve"
+    assert (e.value.field, e.value.rule) == ("fee", "only_on_resolve")
     for bad, fld in (
         ({"date": "2026-13-01"}, "date"),
         ({"enterprises": "x"}, "enterprises"),

@@ -20,7 +20,7 @@ from qi_station.core import validate as v
 from qi_station.core.clock import check_year, env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import uuid7
-from qi_station.core.rectify import check_rectify_data
+from qi_station.core.rectify import RECTIFY_KIND, check_rectify_data, check_rectify_target
 from qi_station.db import write as w
 from qi_station.db.session import row_dict, write_session
 from qi_station.services.phones import normalize_phone
@@ -281,7 +281,11 @@ def move_request(
     is_charged, fee_d = v.parse_charge(charged, fee)
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
     at_ = _parse_at(at)
-    if to_status != "resolved" and (result_t or solved is not None or cost is not None or is_charged):
+    if to_status != "resolved" and is_charged:
+        raise ValidationError(
+            "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
+        )
+    if to_status != "resolved" and (result_t or solved is not None or cost is not None):
         raise ValidationError(
             "result",
             "only_on_resolve",
@@ -445,8 +449,6 @@ def rectify_request(
 ) -> dict[str, Any]:
     """Record the rectification (整改) of a low rating: a ``rectify`` event on the request's chain (what
     was done, by whom, when). Only a closed request rated 1 or 2 (``core.rectify``). Returns the event."""
-    from qi_station.core.rectify import RECTIFY_KIND, check_rectify_target
-
     actor = v.clean_text(actor or current_operator(), "operator", required=True)
     data = check_rectify_data(action, by or actor)
     at_ = _parse_at(at)
