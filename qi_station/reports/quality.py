@@ -136,8 +136,17 @@ def collect_quality(q: Q, month: str, quality: Any) -> None:
 
     # low ratings given up to the month's end, with their first rectify record. The partial index of
     # revision 0010 holds exactly these rows (its condition is repeated literally); SQLite is told to use
-    # it, or it would read every closed request through ix_request_status
-    low = " INDEXED BY ix_request_low_rating" if q.dialect == "sqlite" else ""
+    # it when it is there, or it would read every closed request through ix_request_status
+    low = ""
+    if (
+        q.dialect == "sqlite"
+        and next(
+            q.rows(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_request_low_rating'"
+            )
+        )[0]
+    ):
+        low = " INDEXED BY ix_request_low_rating"
     for code, number, ent_name, sat, closed_at, first_fix in q.rows(
         "SELECT r.station_code, r.number, ent.name, r.satisfaction, r.closed_at, "
         f"(SELECT MIN(x.at) FROM request_event x WHERE x.request_id = r.id AND x.kind = '{RECTIFY_KIND}') "
