@@ -321,3 +321,33 @@ def test_the_hub_refuses_a_rectify_record_on_a_request_not_rated_low(
     d = resp.json()
     assert (d["table"], d["field"], d["rule"]) == ("request_event", "kind", "low_rating"), d
     assert _hub_rows(hub, f"SELECT COUNT(*) FROM request_event WHERE id = '{ev['id']}'")[0][0] == 0
+
+
+@pytest.mark.parametrize(
+    "hub_url", ["sqlite"], indirect=True
+)  # the old copy is taken with SQLite's backup API
+def test_a_hub_restored_from_an_old_copy_gets_the_activities_again(
+    env: Any,  # noqa: F811
+    tmp_path: Any,
+    hub_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pathlib import Path
+
+    from test_sync_heal import sqlite_copy
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    hub, tc, dbs = env
+    hub_db = Path(hub_url.removeprefix("sqlite:///"))
+    db = dbs["ZB01"]
+    ledger.create_request(db, request_input(1, 1))
+    assert sync(db, tc)["pending"] == 0
+    sqlite_copy(hub_db, tmp_path / "hub-old.db")
+    add_activity(db, ACT)
+    assert sync(db, tc)["pending"] == 0
+    sqlite_copy(tmp_path / "hub-old.db", hub_db)  # the hub is put back to the old copy
+    assert _hub_rows(hub, "SELECT COUNT(*) FROM activity")[0][0] == 0
+    ledger.create_request(db, request_input(2, 2))
+    res = sync(db, tc)
+    assert res["pending"] == 0 and res["healed"][0]["kind"] == "hub_behind"
+    assert _hub_rows(hub, "SELECT kind, people FROM activity") == [("training", 30)]
