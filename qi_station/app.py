@@ -92,6 +92,7 @@ class StationApp(App[None]):
         "libraries": _screen("libraries", "LibrariesScreen"),
         "sync": _screen("sync", "SyncScreen"),
         "reports": _screen("reports", "ReportsScreen"),
+        "activities": _screen("activity", "ActivityScreen"),
     }
     BINDINGS = bindings("app")
 

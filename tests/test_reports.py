@@ -321,7 +321,7 @@ def test_xlsx_read_back(report: dict[str, Any], tmp_path: Path) -> None:
     write_report(report, "xlsx", out, lang="zh")
     assert not list(tmp_path.glob("*.tmp*"))
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["概览", "分类", "明细"]
+    assert wb.sheetnames == ["概览", "分类", "整改", "指标", "明细"]
     ov = wb["概览"]
     values = {r[0]: r[1] for r in ov.iter_rows(min_row=1, max_col=2, values_only=True) if r[0]}
     assert values["登记需求数"] == 5
@@ -349,7 +349,7 @@ def test_xlsx_english_headers(report: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "r-en.xlsx"
     write_report(report, "xlsx", out, lang="en")
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["Overview", "Breakdowns", "Details"]
+    assert wb.sheetnames == ["Overview", "Breakdowns", "Rectification", "Indicators", "Details"]
     assert next(wb["Details"].iter_rows(values_only=True))[0] == "Number"
 
 
@@ -561,7 +561,18 @@ def _check_hub_cli(hub_url: str, station_db: Path, tmp_path: Path) -> None:
     import openpyxl
 
     wb = openpyxl.load_workbook(exports / "qi-report-province-2026-01.xlsx")
-    assert wb.sheetnames == ["概览", "分类", "地市", "区县", "站点类型", "服务模式", "站点", "明细"]
+    assert wb.sheetnames == [
+        "概览",
+        "分类",
+        "地市",
+        "区县",
+        "站点类型",
+        "服务模式",
+        "站点",
+        "整改",
+        "指标",
+        "明细",
+    ]
     assert len(list(wb["明细"].iter_rows())) == 1 + 14
     assert len(list(wb["站点"].iter_rows())) == 1 + 2
 

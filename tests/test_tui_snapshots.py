@@ -83,6 +83,14 @@ def _journey(screen: str, db: Path) -> Any:
             pilot.app.open_request(_rid(db, "QI0001-202602-0001"))
             await _settle(pilot)
             await pilot.press("e")
+        elif screen == "detail_rectify":  # rated 不满意: the rectify action and its due date
+            from qi_station.services.ledger import move_request
+
+            rid = _rid(db, "QI0001-202602-0001")
+            move_request(db, rid, "closed", at="2026-02-16T10:00:00", satisfaction=2, actor="小刘")
+            pilot.app.open_request(rid)
+        elif screen == "activities":
+            await pilot.press("t")
         elif screen == "libraries":
             await pilot.press("f5")
             await _settle(pilot)
@@ -110,10 +118,12 @@ SCREENS = (
     "form_error",
     "form_suggest",
     "detail",
+    "detail_rectify",
     "enterprise",
     "libraries",
     "sync",
     "reports",
+    "activities",
     "profile",
     "help",
     "close_dialog",
@@ -154,6 +164,7 @@ async def test_no_ambiguous_glyphs_in_chrome(lang: str, tmp_path: Path) -> None:
             "sync",
             "reports",
             "profile",
+            "activities",
             "help",
         ):
             await _journey(screen, db)(pilot)

@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from qi_station import __version__
+from qi_station.cli.activity import activity_app
 from qi_station.cli.enterprise import enterprise_app
 from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db
 from qi_station.cli.library import library_app
@@ -35,6 +36,7 @@ app = typer.Typer(
 ledger_app = typer.Typer(help="The ledger as a whole 台账校验.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo data 演示数据.", no_args_is_help=True)
 app.add_typer(request_app, name="request")
+app.add_typer(activity_app, name="activity")
 app.add_typer(library_app, name="library")
 app.add_typer(staff_app, name="staff")
 app.add_typer(enterprise_app, name="enterprise")

@@ -128,6 +128,28 @@ def monthly(
     _emit(report, f, out, report["station"]["code"], force, db)
 
 
+def _hub_report(database_url: str | None, month: str, code: str | None) -> dict[str, Any]:
+    """The hub's monthly report (the province, or one station's with ``code``)."""
+    from qi_station.core.errors import DatabaseError
+    from qi_station.db.paths import default_hub_url
+    from qi_station.reports.figures import monthly_report
+
+    url = default_hub_url(database_url)
+    if url.startswith("sqlite:///"):
+        p = Path(url[len("sqlite:///") :])
+        if not p.is_file():
+            raise DatabaseError(f"hub database not found: {p}")
+    try:
+        with _progress("report") as (step, _row):
+            return monthly_report(url, month, station=code, hub=True, progress=step)
+    except Exception as e:  # noqa: BLE001 - connection / schema problems become one message
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(e, SQLAlchemyError):
+            raise DatabaseError(f"cannot read the hub database: {getattr(e, 'orig', None) or e}") from e
+        raise
+
+
 @hub_report_app.command("monthly")
 @handle_errors
 def hub_monthly(
@@ -143,23 +165,71 @@ def hub_monthly(
     """Province-wide monthly summary: per station, per city, province 全省月报."""
     f = _check_format(fmt, out)
     m = _check_month(month)
-    from qi_station.core.errors import DatabaseError
-    from qi_station.db.paths import default_hub_url
+    code = station.strip().upper() if station else None
+    report = _hub_report(database_url, m, code)
+    _emit(report, f, out, code or "province", force)
+
+
+INDICATOR_FORMAT_HELP = "table (default), json, csv (UTF-8 with BOM), xlsx or md."
+
+
+def _emit_indicators(
+    report: dict[str, Any], fmt: str, out: Path | None, stem: str, force: bool, protect: Path | None = None
+) -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.reports.indicator_out import INDICATOR_FORMATS, render_indicators, write_indicators
+    from qi_station.services.files import export_path
+
+    f = (fmt or "").strip().lower()
+    if f not in INDICATOR_FORMATS:
+        raise ValidationError(
+            "format", "choice", f"--format must be one of {', '.join(INDICATOR_FORMATS)}: {fmt!r}"
+        )
+    lang = "en" if OPTS.lang == "en" else "zh"
+    if out is None and f in ("table", "json", "md"):
+        sys.stdout.write(render_indicators(report, f, lang))
+        sys.stdout.flush()
+        return
+    ext = "md" if f == "table" else f
+    path = export_path(out, f"{stem}.{ext}", ext)  # no --out: the export folder, never the cwd
+    written = write_indicators(
+        report, f, path, lang, force=force, default_name=f"{stem}.{ext}", protect=(protect,)
+    )
+    typer.echo(str(written))
+
+
+@report_app.command("indicators")
+@handle_errors
+def indicators(
+    month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
+    fmt: str = typer.Option("table", "--format", help=INDICATOR_FORMAT_HELP),
+    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """This station's indicators of a month (data/indicators/default.toml) 本站指标."""
+    m = _check_month(month)
     from qi_station.reports.figures import monthly_report
 
-    url = default_hub_url(database_url)
-    if url.startswith("sqlite:///"):
-        p = Path(url[len("sqlite:///") :])
-        if not p.is_file():
-            raise DatabaseError(f"hub database not found: {p}")
-    code = station.strip().upper() if station else None
-    try:
-        with _progress("report") as (step, _row):
-            report = monthly_report(url, m, station=code, hub=True, progress=step)
-    except Exception as e:  # noqa: BLE001 - connection / schema problems become one message
-        from sqlalchemy.exc import SQLAlchemyError
+    db = station_db()
+    report = monthly_report(db, m)
+    stem = f"qi-indicators-{report['station']['code'] or 'station'}-{m}"
+    _emit_indicators(report, fmt, out, stem, force, db)
 
-        if isinstance(e, SQLAlchemyError):
-            raise DatabaseError(f"cannot read the hub database: {getattr(e, 'orig', None) or e}") from e
-        raise
-    _emit(report, f, out, code or "province", force)
+
+@hub_report_app.command("indicators")
+@handle_errors
+def hub_indicators(
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Hub database URL (default: QI_HUB_DATABASE_URL or the user data dir)."
+    ),
+    month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
+    station: str | None = typer.Option(None, "--station", help="One station's indicators (its code)."),
+    fmt: str = typer.Option("table", "--format", help=INDICATOR_FORMAT_HELP),
+    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+) -> None:
+    """Province-wide (or one station's) indicators of a month 全省指标."""
+    m = _check_month(month)
+    code = station.strip().upper() if station else None
+    report = _hub_report(database_url, m, code)
+    _emit_indicators(report, fmt, out, f"qi-indicators-{code or 'province'}-{m}", force)

@@ -251,6 +251,8 @@ def request_move(
     satisfaction: int | None = typer.Option(
         None, "--satisfaction", help="1..5 (5 = 非常满意), on follow-up."
     ),
+    charged: bool = typer.Option(False, "--charged", help="The service was charged 收费 (when resolving)."),
+    fee: str | None = typer.Option(None, "--fee", help="Fee in yuan 收费金额（元）, ≥ 0, 2 decimals."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Move a request through its lifecycle."""
@@ -267,6 +269,8 @@ def request_move(
         cost_saved=cost_saved,
         satisfaction=satisfaction,
         actor=OPTS.operator,
+        charged=charged or None,
+        fee=fee,
     )
     if as_json:
         from qi_station.services.queries import get_request
@@ -424,3 +428,24 @@ def _import_head(summary: dict[str, Any]) -> None:
             f"{'未识别的列（未导入）' if zh() else 'columns not recognised (not imported)'}: "
             f"{', '.join(summary['unknown_columns'])}\n"
         )
+
+
+@request_app.command("rectify")
+@handle_errors
+def request_rectify(
+    key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
+    action: str = typer.Option(..., "--action", help="What was done 整改措施."),
+    by: str | None = typer.Option(None, "--by", help="Who did it 整改人 (default: the operator)."),
+    at: str | None = typer.Option(
+        None, "--at", help="When, ISO-8601 (default now; no zone = Asia/Shanghai)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Record the rectification 整改 of a 不满意 / 非常不满意 rating (a closed request rated 1 or 2)."""
+    from qi_station.services import ledger
+
+    ev = ledger.rectify_request(station_db(), key, action, by=by, at=at)
+    if as_json:
+        emit_json(present_times(ev))
+    else:
+        typer.echo(f"{'已整改' if zh() else 'rectified'} #{ev['n']}")

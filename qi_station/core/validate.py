@@ -30,6 +30,8 @@ LIMITS = {
     "sub_type": 50,
     "industry": 50,
     "followup": 2000,
+    "action": 2000,
+    "by": 50,
 }
 
 
@@ -500,3 +502,19 @@ def check_outcome(
             "required",
             "resolving needs the number of problems solved (0 if none) / 办结须填写解决问题数（无则填0）",
         )
+
+
+def parse_charge(charged: bool | None, fee: str | float | Decimal | None) -> tuple[bool, Decimal]:
+    """是否收费 / 收费金额 of a resolution: ``fee`` in yuan (≥ 0, at most 2 decimals). A fee implies
+    ``charged``; ``charged`` without a fee is refused (how much?), so is a fee with ``charged=False``."""
+    amount = parse_cost(fee, "fee")
+    if amount is not None and amount > 0 and charged is False:
+        raise ValidationError(
+            "fee", "not_charged", "a fee is given but the service is not charged / 未收费不应填写收费金额"
+        )
+    is_charged = bool(charged) or (amount is not None and amount > 0)
+    if is_charged and (amount is None or amount == 0):
+        raise ValidationError(
+            "fee", "required", "a charged service needs its fee (yuan) / 收费服务须填写收费金额（元）"
+        )
+    return is_charged, amount if amount is not None else Decimal("0.00")

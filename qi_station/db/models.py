@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from pydantic import NaiveDatetime
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -170,6 +170,12 @@ class Request(SQLModel, table=True):
         Index("ix_request_status", "status", "promised_date"),
         Index("ix_request_enterprise", "enterprise_id"),
         Index("ix_request_updated", "updated_at"),
+        Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION)
+            "ix_request_low_rating",
+            "closed_at",
+            sqlite_where=text("status = 'closed' AND satisfaction <= 2"),
+            postgresql_where=text("status = 'closed' AND satisfaction <= 2"),
+        ),
     )
     id: str = Field(primary_key=True)
     number: str = Field(unique=True)  # STATION-YYYYMM-NNNN
@@ -238,6 +244,25 @@ class Referral(SQLModel, table=True):
     item_name: str
     note: str | None = None
     actor: str
+    created_at: NaiveDatetime
+
+
+class Activity(SQLModel, table=True):
+    """An activity that is not a request (visit 走访 / training 培训 / event 活动), revision 0010.
+    Written once at the station (``db.write.insert_activity``), synced like a ledger row (insert once)."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_date", "station_code", "date"),)
+    id: str = Field(primary_key=True)
+    station_code: str
+    kind: str  # visit | training | event
+    date: date  # local calendar date
+    enterprises: int = 0
+    people: int = 0
+    title: str
+    note: str | None = None
+    actor: str
+    seq: int = 0
     created_at: NaiveDatetime
 
 

@@ -1,6 +1,6 @@
 """THE write module for station tables: every write of ``request``, ``request_event``, ``outbox``,
-``referral``, ``enterprise``, ``staff``, ``request_draft``, the four library tables and the ledger counters
-(``kv ledger_seq:…``) goes through here — the ledger, sync apply and restore, the demo loader and the generator alike.
+``referral``, ``activity``, ``enterprise``, ``staff``, ``request_draft``, the four library tables and the ledger
+counters (``kv ledger_seq:…``) goes through here — the ledger, sync apply and restore, the demo loader and the generator alike.
 
 Works on a stdlib :class:`sqlite3.Connection` or a SQLAlchemy ``Connection`` (for the ORM ledger:
 ``session.connection()``) alike: SQL is written once with named ``:param`` placeholders, run directly
@@ -547,6 +547,12 @@ def insert_staff(conn: Any, name: str, role: str) -> None:
 def delete_staff(conn: Any, name: str) -> int:
     """Remove a staff member; returns how many rows went (0: no such name)."""
     return int(execute(conn, "DELETE FROM staff WHERE name = :n", {"n": name}).rowcount)
+
+
+def insert_activity(conn: Any, row: Mapping[str, Any], station_code: str) -> None:
+    """An activity (visit / training / event): the row and its outbox row (``op="insert"``, sent once)."""
+    insert_row(conn, "activity", row)
+    write_outbox(conn, "activity", row["id"], "insert", row, station_code)
 
 
 # ---- enterprises and library rows ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ
 from qi_station.core.months import check_month, month_bounds_utc
+from qi_station.reports.quality import quality_figures
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -98,6 +99,7 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
             for kind, items in per_kind.items()
         },
     }
+    out.update(quality_figures(acc.quality, rated, s["resolved"][cur]))
     out["median_hours_to_accept"] = _median(acc.accept_hours)
     out["median_days_to_resolve"] = _median(acc.resolve_days)
     out["median_workdays_to_resolve"] = _median(acc.resolve_workdays)

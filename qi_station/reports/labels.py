@@ -30,6 +30,19 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "median_hours_to_accept": ("受理用时中位数（小时）", "Median hours to accept"),
     "median_days_to_resolve": ("办结用时中位数（天）", "Median days to resolve"),
     "median_workdays_to_resolve": ("办结用时中位数（工作日）", "Median working days to resolve"),
+    "on_time_count": ("按期办结数", "Resolved on time"),
+    "on_time_rate": ("按期办结率", "On-time rate"),
+    "followup_rate": ("回访率", "Follow-up rate"),
+    "reopened": ("重新办理数", "Reopened"),
+    "charged_count": ("收费服务数", "Charged services"),
+    "fee_yuan": ("收费金额（元）", "Fees (CNY)"),
+    "low_ratings": ("不满意评价数", "Low ratings (1-2)"),
+    "rectified": ("整改完成数", "Rectified"),
+    "rectify_open": ("待整改数", "Rectification open"),
+    "rectify_overdue": ("整改超期数", "Rectification overdue"),
+    "activities_count": ("活动场次", "Activities"),
+    "activity_enterprises": ("活动覆盖企业数", "Enterprises reached by activities"),
+    "activity_people": ("活动覆盖人数", "People reached by activities"),
 }
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("质量基础设施一站式服务月报", "QI one-stop service monthly report"),
@@ -61,6 +74,31 @@ WORDS: dict[str, tuple[str, str]] = {
     "stations": ("站点", "Stations"),
     "province": ("全省", "Province"),
     "unknown": ("未知", "Unknown"),
+    "county": ("县区", "County"),
+    "industry": ("行业", "Industry"),
+    "size": ("企业规模", "Enterprise size"),
+    "level": ("满意度等级", "Satisfaction level"),
+    "activity": ("活动", "Activities"),
+    "enterprises": ("覆盖企业", "Enterprises"),
+    "people": ("覆盖人数", "People"),
+    "rectify": ("整改", "Rectification"),
+    "rectify_title": (
+        "待整改（不满意评价，15个工作日内整改）",
+        "Open rectifications (low ratings, due in 15 working days)",
+    ),
+    "rectify_number": ("待整改需求编号", "Request to rectify"),
+    "rated_on": ("评价日期", "Rated on"),
+    "due": ("整改期限", "Due"),
+    "overdue": ("超期", "Overdue"),
+    "indicators": ("指标", "Indicators"),
+    "level1": ("一级指标", "First level"),
+    "level2": ("二级指标", "Second level"),
+    "indicator": ("统计指标", "Indicator"),
+    "unit": ("单位", "Unit"),
+    "direction": ("方向", "Direction"),
+    "definition": ("定义", "Definition"),
+    "higher": ("越高越好", "higher is better"),
+    "lower": ("越低越好", "lower is better"),
     "details_note": (
         "明细（全部记录；完整字段见 xlsx/csv/json）",
         "Details (every row; all fields in xlsx/csv/json)",
@@ -134,7 +172,22 @@ HEADLINE = (
     "median_hours_to_accept",
     "median_days_to_resolve",
     "median_workdays_to_resolve",
+    "on_time_count",
+    "on_time_rate",
+    "followup_rate",
+    "reopened",
+    "charged_count",
+    "fee_yuan",
+    "low_ratings",
+    "rectified",
+    "rectify_open",
+    "rectify_overdue",
+    "activities_count",
+    "activity_enterprises",
+    "activity_people",
 )
+#: headline figures that are rates (shown as percentages)
+RATE_KEYS = frozenset({"rate", "on_time_rate", "followup_rate"})
 SERIES_KEYS = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end")
 
 
@@ -201,4 +254,21 @@ def headline_values(report: dict[str, Any]) -> dict[str, Any]:
     out["rated"] = sat.get("rated")
     out["satisfied"] = sat.get("satisfied")
     out["rate"] = sat.get("rate")
+    on_time, followup = report.get("on_time") or {}, report.get("followup") or {}
+    charged, rect = report.get("charged") or {}, report.get("rectification") or {}
+    acts = (report.get("activities") or {}).values()
+    out.update(
+        on_time_count=on_time.get("count"),
+        on_time_rate=on_time.get("rate"),
+        followup_rate=followup.get("rate"),
+        charged_count=charged.get("count"),
+        fee_yuan=charged.get("fee_yuan"),
+        low_ratings=rect.get("low_ratings"),
+        rectified=rect.get("rectified"),
+        rectify_open=rect.get("open_count"),
+        rectify_overdue=rect.get("overdue_count"),
+        activities_count=sum(a["count"] for a in acts) if acts else None,
+        activity_enterprises=sum(a["enterprises"] for a in acts) if acts else None,
+        activity_people=sum(a["people"] for a in acts) if acts else None,
+    )
     return {k: out[k] for k in HEADLINE}

@@ -24,6 +24,7 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, today_local
 from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
 from qi_station.core.workdays import elapsed, request_days
+from qi_station.reports.quality import Quality, collect_quality
 from qi_station.services.figures import received_by_month
 from qi_station.services.workdays import load_calendar
 
@@ -93,6 +94,7 @@ class Acc:
     # (kind, id) -> what tells it from another item of the same name (equipment: model, owner; expert: employer)
     referral_details: dict[tuple[str, str], str] = field(default_factory=dict)
     data_as_of: datetime | None = None
+    quality: Quality = field(default_factory=Quality)  # on time, ratings, rectification, activities
 
     def name_referral(self, item: tuple[str, str], at: str, name: str) -> None:
         """Keep the name of the item's newest referral."""
@@ -125,6 +127,7 @@ class Acc:
             self.name_referral(item, *named)
         for item, detail in other.referral_details.items():
             self.referral_details.setdefault(item, detail)
+        self.quality.merge(other.quality)
         if other.data_as_of and (self.data_as_of is None or other.data_as_of > self.data_as_of):
             self.data_as_of = other.data_as_of
         return self
@@ -178,7 +181,7 @@ def _json_cents(dialect: str, col: str, key: str) -> str:
 
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
-STEPS = 7  # progress steps reported by collect()
+STEPS = 8  # progress steps reported by collect()
 
 
 class Q:
@@ -420,6 +423,7 @@ def collect(
     for row in q.rows(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
+        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
         "(SELECT COUNT(*) FROM request_event x WHERE x.request_id = r.id AND x.at >= :s AND x.at < :e) AS events_in_month "
         "FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
         f"WHERE NOT r.deleted{q.st()} AND ((r.received_at >= :s AND r.received_at < :e) OR r.id IN "
@@ -455,7 +459,12 @@ def collect(
                 a.by_element[el] += 1
             a.by_channel[d.get("channel") or UNKNOWN] += 1
             a.by_city[d.get("enterprise_city") or UNKNOWN] += 1
+            a.quality.count_received(d)
         details.append(d)
+
+    # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
+    step("quality")
+    collect_quality(q, month, lambda code: acc(code).quality)
 
     # 8. first request ever (in scope) of the enterprises served this month
     step("enterprises")

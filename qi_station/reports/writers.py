@@ -25,7 +25,7 @@ from qi_station.reports.labels import (
     DETAIL_LABELS,
     GROUPS,
     HEADLINE,
-    REFERRAL_KIND_LABELS,
+    RATE_KEYS,
     SERIES_KEYS,
     channel_label,
     city_label,
@@ -37,6 +37,7 @@ from qi_station.reports.labels import (
     status_label,
     word,
 )
+from qi_station.reports.sections import breakdown_rows, extra_tables
 
 FORMATS = ("xlsx", "csv", "json", "md")
 Progress = Callable[[int, int], None]  # (done, total) of the details rows
@@ -47,30 +48,6 @@ def formula_like(v: Any) -> bool:
     """THE rule for spreadsheet cells: text a spreadsheet would evaluate (a title typed as
     ``=WEBSERVICE(...)``, ``+1``, ``@SUM(1)``...). Only text: a negative number is a number."""
     return isinstance(v, str) and v.startswith(FORMULA_STARTS)
-
-
-def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, int]]:
-    """(category, item, count) rows: elements, channels, cities, referral counts and top items."""
-    rows: list[tuple[str, str, int]] = []
-    for code, n in (report.get("by_element") or {}).items():
-        rows.append((word("element", lang), element_label(code, lang), n))
-    for code, n in (report.get("by_channel") or {}).items():
-        rows.append((word("channel", lang), channel_label(code, lang), n))
-    for code, n in (report.get("by_city") or {}).items():
-        rows.append((word("city", lang), city_label(code, lang), n))
-    refs = report.get("referrals") or {}
-    for kind, n in (refs.get("counts") or {}).items():
-        rows.append(
-            (word("referral", lang), REFERRAL_KIND_LABELS.get(kind, (kind, kind))[lang_index(lang)], n)
-        )
-    for kind, items in (refs.get("top") or {}).items():
-        cat = f"{word('top', lang)} · {REFERRAL_KIND_LABELS.get(kind, (kind, kind))[lang_index(lang)]}"
-        for it in items:
-            detail = ""  # same-named items told apart: equipment by model and owner, experts by employer
-            if it.get("detail"):
-                detail = f" ({it['detail']})" if lang == "en" else f"（{it['detail']}）"
-            rows.append((cat, f"{it['name']}{detail}", int(it["count"])))
-    return rows
 
 
 def detail_header(report: dict[str, Any], lang: str) -> list[str]:
@@ -189,6 +166,8 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     w.writerow([word("category", lang), word("item", lang), word("count", lang)])
     for row in breakdown_rows(report, lang):
         w.writerow(row)
+    for title, header, rows in extra_tables(report, lang):
+        w.writerows([[], [title], header, *[[_cell(v) for v in r] for r in rows]])
     w.writerow([])
     w.writerow(detail_header(report, lang))
     total = len(report.get("details") or [])
@@ -214,6 +193,10 @@ class _SafeWriter:
 
     def writerow(self, row: Iterable[Any]) -> None:
         self.w.writerow(["'" + v if formula_like(v) else v for v in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 # ---- Markdown --------------------------------------------------------------------------------------
@@ -243,8 +226,8 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     out.append("|---|---:|---:|---:|---:|")
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
-        if k == "rate":
-            vals = [_pct(v), "—", "—", _pct(ytd.get("satisfaction_rate"))]
+        if k in RATE_KEYS:
+            vals = [_pct(v), "—", "—", _pct(ytd.get("satisfaction_rate")) if k == "rate" else "—"]
         else:
             vals = [
                 _md(v),
@@ -266,7 +249,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 hv = headline_values(g)
                 out.append(
                     f"| {_md(name)} | "
-                    + " | ".join(_pct(hv[k]) if k == "rate" else _md(hv[k]) for k in HEADLINE)
+                    + " | ".join(_pct(hv[k]) if k in RATE_KEYS else _md(hv[k]) for k in HEADLINE)
                     + " |"
                 )
     out.append("")
@@ -282,6 +265,9 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
         for _c, item, n in (r for r in rows if r[0] == cat):
             out.append(f"| {_md(item)} | {n} |")
         out.append("")
+    for title, header, trows in extra_tables(report, lang):
+        out += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(_md(v) for v in r) + " |" for r in trows] + [""]
     out.append(f"## {word('series', lang)}")
     out.append("")
     out.append(f"| {word('month', lang)} | " + " | ".join(fig_label(k, lang) for k in SERIES_KEYS) + " |")
@@ -374,7 +360,8 @@ def write_xlsx(
     )
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     fmt = {
-        "rate": "0.0%",
+        **dict.fromkeys(RATE_KEYS, "0.0%"),
+        "fee_yuan": "0.00",
         "cost_saved_wan": "0.00",
         "median_hours_to_accept": "0.00",
         "median_days_to_resolve": "0.00",
@@ -440,6 +427,11 @@ def write_xlsx(
             for g in report[group]:
                 vals = headline_values(g)
                 ws.append(safe(ws, [group_name(group, g, lang), *[vals[k] for k in HEADLINE]]))
+    for title, header, xrows in extra_tables(report, lang):  # 整改, 指标
+        ws = wb.create_sheet(title)
+        ws.append(hdr(ws, header))
+        for xrow in xrows:
+            ws.append(safe(ws, xrow))
 
     # 明细
     det = wb.create_sheet(word("details", lang))

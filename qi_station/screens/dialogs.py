@@ -159,6 +159,9 @@ class MoveDialog(WorkerDialog):
                 with Horizontal(classes="row"):
                     yield Label(t("field.cost_saved"))
                     yield Input("0", id="cost_saved", compact=True)
+                with Horizontal(classes="row"):  # 收费金额: a fee means the service was charged
+                    yield Label(t("field.fee"))
+                    yield Input(id="fee", compact=True, placeholder=t("ph.fee"))
             if self.to_status == "closed":
                 with Horizontal(classes="row"):
                     yield Label(t("field.satisfaction"))
@@ -194,6 +197,7 @@ class MoveDialog(WorkerDialog):
                 result=self._val("result"),
                 problems_solved=self._val("problems_solved"),
                 cost_saved=self._val("cost_saved"),
+                fee=self._val("fee"),
             )
         if self.to_status == "closed":
             kw["satisfaction"] = self.query_one("#satisfaction", Choice).value

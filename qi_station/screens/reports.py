@@ -20,7 +20,7 @@ from textual.widgets import Input, Label, Static
 from qi_station.core import domain
 from qi_station.core.months import current_month, shift_month
 from qi_station.i18n import element_name, get_lang, t
-from qi_station.reports.labels import HEADLINE, fig_label, headline_values
+from qi_station.reports.labels import HEADLINE, RATE_KEYS, fig_label, headline_values
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 
@@ -28,7 +28,7 @@ from qi_station.screens.bindings import bindings
 def _value(key: str, v: Any) -> str:
     if v is None:
         return "-"
-    if key == "rate":
+    if key in RATE_KEYS:
         return f"{v * 100:.1f}%"
     if isinstance(v, float):
         return f"{v:.2f}"
@@ -45,6 +45,47 @@ def element_parts(report: dict[str, Any]) -> list[str]:
     """Requests received in the month per QI element (the report's ``by_element``), every element shown."""
     by = report.get("by_element") or {}
     return [f"{element_name(e)} {by.get(e, 0):,}" for e in domain.ELEMENTS]
+
+
+def breakdown_parts(report: dict[str, Any], lang: str) -> list[str]:
+    """County, industry, size, satisfaction level and activity rows of the report (the export's breakdown
+    rows and labels), one part per category; items counting 0 are left out, except the five levels."""
+    from qi_station.reports.labels import word
+    from qi_station.reports.sections import breakdown_rows
+
+    level = word("level", lang)
+    cats = [word(k, lang) for k in ("county", "industry", "size", "level", "activity")]
+    rows = breakdown_rows(report, lang)
+    parts = []
+    for cat in cats:
+        items = [f"{item} {n:,}" for c, item, n in rows if c == cat and (n or c == level)]
+        if items:
+            parts.append(f"{cat}: " + "  ".join(items))
+    return parts
+
+
+#: open rectifications listed on screen (the file lists every one)
+RECTIFY_SHOWN = 10
+
+
+def rectify_parts(report: dict[str, Any], lang: str) -> list[str]:
+    """The first open rectifications (number, enterprise, rating, due; overdue flagged), a line with the
+    totals when there are more, or a "none" line."""
+    from qi_station.reports.labels import word
+    from qi_station.reports.sections import rectify_rows
+
+    rows = rectify_rows(report, lang)
+    if not rows:
+        return [t("reports.rectify_none")]
+    rect = report.get("rectification") or {}
+    lines = [
+        f"{r[0]} {r[2] or ''} {r[3]} {word('due', lang)} {r[5]}"
+        + (f" {word('overdue', lang)}" if o["overdue"] else "")
+        for r, o in zip(rows[:RECTIFY_SHOWN], rect.get("open") or [], strict=False)
+    ]
+    if len(rows) > RECTIFY_SHOWN:
+        lines.append(t("reports.rectify_more", n=len(rows), overdue=rect.get("overdue_count", 0)))
+    return lines
 
 
 class ReportsScreen(MainScreen):
@@ -69,6 +110,8 @@ class ReportsScreen(MainScreen):
         self.month = current_month()
         self._summary: list[str] | None = None
         self._by_element: list[str] | None = None
+        self._breakdowns: list[str] | None = None
+        self._rectify: list[str] | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="reports-body"):
@@ -78,6 +121,12 @@ class ReportsScreen(MainScreen):
             with Vertical(classes="panel"):
                 yield Static(t("reports.by_element"), classes="panel-title", markup=False)
                 yield Static("", id="by-element", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("reports.breakdowns"), classes="panel-title", markup=False)
+                yield Static("", id="breakdowns", markup=False)
+            with Vertical(classes="panel"):
+                yield Static(t("reports.rectify"), classes="panel-title", markup=False)
+                yield Static("", id="rectify", markup=False)
             with Vertical(classes="panel"):
                 yield Static(t("reports.export_title"), classes="panel-title", markup=False)
                 with Horizontal(classes="frow"):
@@ -117,16 +166,24 @@ class ReportsScreen(MainScreen):
             return
         self._summary = summary_parts(msg.report, get_lang())
         self._by_element = element_parts(msg.report)
+        self._breakdowns = breakdown_parts(msg.report, get_lang())
+        self._rectify = rectify_parts(msg.report, get_lang())
         self._show()
 
     def _show(self) -> None:
         from qi_station.screens.dashboard import flow
 
-        for wid, parts in (("#summary", self._summary), ("#by-element", self._by_element)):
+        for wid, parts in (
+            ("#summary", self._summary),
+            ("#by-element", self._by_element),
+            ("#breakdowns", self._breakdowns),
+        ):
             if parts:
                 box = self.query_one(wid, Static)
                 width = box.content_region.width or max(20, self.size.width - 4)
                 box.update(flow(parts, max(20, width)))
+        if self._rectify is not None:
+            self.query_one("#rectify", Static).update("\n".join(self._rectify))
 
     def on_resize(self) -> None:
         self._show()

@@ -56,6 +56,13 @@ def _time(v: Any) -> str:
         return str(v)[:16]
 
 
+def _rectifiable(r: dict[str, Any]) -> bool:
+    """A closed request rated 不满意 / 非常不满意 takes a rectify record (``core.rectify``)."""
+    from qi_station.core.rectify import needs_rectify
+
+    return r.get("status") == "closed" and needs_rectify(r.get("satisfaction"))
+
+
 class RequestLoaded(Message):
     def __init__(self, request: dict[str, Any]) -> None:
         super().__init__()
@@ -162,6 +169,15 @@ class RequestDetailScreen(StationScreen):
                 f"{t('field.satisfaction')}: {satisfaction_name(r['satisfaction'])}"
                 + (f"   {t('field.note')}: {r['followup_note']}" if r.get("followup_note") else "")
             )
+        if _rectifiable(r) and r.get("closed_at"):
+            from qi_station.core.clock import from_db, local_date
+            from qi_station.core.rectify import RECTIFY_KIND, rectify_due
+
+            closed = from_db(r["closed_at"])
+            done = any(e["kind"] == RECTIFY_KIND for e in r["events"])
+            if closed is not None:
+                state = t("rectify.done" if done else "rectify.open")
+                lines.append(t("rectify.due", due=rectify_due(local_date(closed)).isoformat(), state=state))
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         self.query_one("#fields", Static).update("\n".join(lines))
@@ -176,6 +192,8 @@ class RequestDetailScreen(StationScreen):
         buttons.append(("note", self._button_label("detail.note")))
         if correctable(r["status"]):
             buttons.append(("correct", self._button_label("detail.correct")))
+        if _rectifiable(r):
+            buttons.append(("rectify", self._button_label("detail.rectify")))
         self.query_one("#actions", Static).update("" if moves else t("detail.no_actions"))
         self.query_one("#actions").display = not moves
         if buttons != self._buttons:
@@ -191,7 +209,7 @@ class RequestDetailScreen(StationScreen):
         for e in r["events"]:
             what = (
                 t(f"event.{e['kind']}")
-                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub", "correct")
+                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub", "correct", "rectify")
                 else e["kind"]
             )
             move = ""
@@ -237,6 +255,8 @@ class RequestDetailScreen(StationScreen):
             self.action_note()
         elif action == "correct":
             self.action_correct()
+        elif action == "rectify":
+            self.action_rectify()
         elif action:
             self.action_move(action)
 
@@ -247,6 +267,8 @@ class RequestDetailScreen(StationScreen):
             return self.req is not None and self.req["status"] in REFERABLE
         if action == "correct":
             return self.req is not None and bool(correctable(self.req["status"]))
+        if action == "rectify":
+            return self.req is not None and _rectifiable(self.req)
         return True
 
     def on_key(self, event: Any) -> None:
@@ -316,6 +338,18 @@ class RequestDetailScreen(StationScreen):
 
         if self.req is not None:
             self.app.push_screen(EnterpriseScreen(self.req["enterprise_id"]))
+
+    def action_rectify(self) -> None:
+        from qi_station.screens.rectify import RectifyDialog
+
+        if self.req is None or not _rectifiable(self.req):
+            return
+        self.app.push_screen(RectifyDialog(self.req["id"], self.req["number"]), self._rectified)
+
+    def _rectified(self, event: dict[str, Any] | None) -> None:
+        if event:
+            self.notify(t("msg.rectified", number=self.req["number"] if self.req else ""))
+            self.refresh_data()
 
     def action_back(self) -> None:
         self.dismiss(None)

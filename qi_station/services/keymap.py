@@ -58,6 +58,7 @@ KEYS: tuple[Key, ...] = (
     Key("dash.refresh", "r", "refresh", "key.refresh"),
     Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
     Key("dash.followup", "u", "show_followup", "key.show_followup"),
+    Key("dash.activities", "t", "app.goto('activities')", "key.activities"),
     Key("ledger.open", "o", "open", "key.open"),  # Enter on a row opens it too (DataTable)
     # the table scrolls by itself (PgUp/PgDn/Home/End); these page keys stay for the help and the palette
     Key("ledger.prev_page", "[", "page(-1)", "key.prev_page", show=False),
@@ -79,6 +80,7 @@ KEYS: tuple[Key, ...] = (
     Key("detail.refer", "r", "refer", "key.refer"),
     Key("detail.note", "n", "note", "key.note"),
     Key("detail.correct", "c", "correct", "key.correct"),
+    Key("detail.rectify", "z", "rectify", "key.rectify"),
     Key("detail.back", "escape", "back", "key.back"),
     Key("detail.enterprise", "e", "open_enterprise", "key.enterprise", show=False),  # F1 lists it
     Key("ent.more", "]", "more", "key.more_rows"),
@@ -93,6 +95,9 @@ KEYS: tuple[Key, ...] = (
     Key("reports.prev", "[", "month(-1)", "key.prev_month"),
     Key("reports.next", "]", "month(1)", "key.next_month"),
     Key("reports.export", "ctrl+e", "export", "key.export", priority=True),
+    Key("activity.save", "ctrl+s", "save", "key.save", priority=True),
+    Key("activity.prev", "[", "month(-1)", "key.prev_month"),
+    Key("activity.next", "]", "month(1)", "key.next_month"),
     Key("modal.ok", "ctrl+s", "ok", "key.confirm", priority=True),
     Key("modal.cancel", "escape", "cancel", "key.cancel"),
     Key("help.close", "escape", "close", "key.close_help"),

@@ -18,6 +18,7 @@ from qi_station.core import validate as v
 from qi_station.core.clock import check_year, env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import uuid7
+from qi_station.core.rectify import RECTIFY_KIND, check_rectify_data, check_rectify_target
 from qi_station.db import write as w
 from qi_station.db.session import row_dict, write_session
 from qi_station.services.enterprises import (
@@ -249,8 +250,11 @@ def move_request(
     cost_saved: str | Decimal | float | None = None,
     satisfaction: str | int | None = None,
     actor: str | None = None,
+    charged: bool | None = None,
+    fee: str | Decimal | float | None = None,
 ) -> dict[str, Any]:
-    """Move a request through the lifecycle. Illegal moves and bad outcomes are refused."""
+    """Move a request through the lifecycle. Illegal moves and bad outcomes are refused. A resolution
+    records whether the service was charged and the fee in yuan (是否收费 / 收费金额, in its event)."""
     to_status = (to_status or "").strip()
     v.check_choice(to_status, domain.STATUSES, "status")
     note = v.clean_text(note, "note", multiline=True) or None
@@ -258,7 +262,12 @@ def move_request(
     solved = v.parse_non_negative_int(problems_solved, "problems_solved")
     cost = v.parse_cost(cost_saved, "cost_saved")
     sat = v.parse_satisfaction(satisfaction)
+    is_charged, fee_d = v.parse_charge(charged, fee)
     at_ = _parse_at(at)
+    if to_status != "resolved" and is_charged:
+        raise ValidationError(
+            "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
+        )
 
     with write_session(db) as s:
         st = ensure_station(s)
@@ -284,6 +293,8 @@ def move_request(
                 "result": result_t,
                 "problems_solved": ch["problems_solved"],
                 "cost_saved": str(cost if cost is not None else Decimal("0.00")),
+                "charged": is_charged,
+                "fee": str(fee_d),
             }
         if to_status == "closed":
             ch.update(closed_at=when, satisfaction=sat, followup_at=when, followup_note=note)
@@ -389,4 +400,37 @@ def add_note(
             from_status=req.status,
             to_status=req.status,
             note=text_,
+        )
+
+
+def rectify_request(
+    db: Path,
+    key: str,
+    action: str,
+    *,
+    by: str | None = None,
+    at: str | datetime | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """Record the rectification (整改) of a low rating: a ``rectify`` event on the request's chain (what
+    was done, by whom, when). Only a closed request rated 1 or 2 (``core.rectify``). Returns the event."""
+    at_ = _parse_at(at)
+    with write_session(db) as s:
+        st = ensure_station(s)
+        actor = operator_for(s.connection(), actor)  # who records it: the staff rule
+        data = check_rectify_data(action, by or actor)
+        req = _find_request(s, key)
+        check_rectify_target(req.status, req.satisfaction)
+        when = _stamp(s, req, at_)[1]
+        return w.append_event(
+            s.connection(),
+            req.id,
+            st.code,
+            at=when,
+            actor=actor,
+            kind=RECTIFY_KIND,
+            from_status=req.status,
+            to_status=req.status,
+            note=data["action"],
+            data=data,
         )

@@ -30,9 +30,9 @@ def tombstone_days(days: int | None = None) -> int:
 
 
 LIBRARY_TABLES = ("expert", "institution", "equipment", "project")
-STATION_TABLES = ("enterprise", "request", "request_event", "referral")
+STATION_TABLES = ("enterprise", "request", "request_event", "referral", "activity")
 # apply order inside one batch (foreign keys: enterprise <- request <- event/referral)
-TABLE_RANK = {"enterprise": 0, "request": 1, "request_event": 2, "referral": 3}
+TABLE_RANK = {"enterprise": 0, "request": 1, "request_event": 2, "referral": 3, "activity": 4}
 HUB_REQUEST_FIELDS = ("hub_expert_id", "hub_note", "hub_priority")
 # hub-owned tables that travel down like the libraries (rev/seq/deleted): the libraries and the hub's
 # reference documents (``core.reference``: the holiday calendar by year, ...)

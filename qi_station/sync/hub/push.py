@@ -109,7 +109,7 @@ class PushJobs(LedgerJobs):
                     f"refused, nothing written: change {ch['oseq']}: {e.message}",
                     **{**e.data, "oseq": ch["oseq"]},
                 ) from None
-            if table in ("enterprise", "request") and row.get("station_code") != code:
+            if table in ("enterprise", "request", "activity") and row.get("station_code") != code:
                 raise SyncError(
                     403,
                     "forbidden",
@@ -182,6 +182,22 @@ class PushJobs(LedgerJobs):
                         held[2] if held else 0,
                         str(row.get("status")),
                     )
+        rectify = [
+            (p[1], p[3]) for p in prepared if p[2] == "request_event" and p[3].get("kind") == "rectify"
+        ]
+        if rectify:  # the request as it stands after this batch: its last row in the batch, else the hub's
+            latest = {
+                p[3]["id"]: (p[3].get("status"), p[3].get("satisfaction"))
+                for p in sorted(prepared, key=lambda p: p[1])
+                if p[2] == "request"
+            }
+            rids = sorted({str(ev.get("request_id")) for _o, ev in rectify} - set(latest))
+            for x in c.execute(
+                sa.select(treq.c.id, treq.c.status, treq.c.satisfaction).where(treq.c.id.in_(rids))
+            ):
+                latest[x[0]] = (x[1], x[2])
+            for oseq, ev in rectify:
+                rules.check_rectify_event(oseq, latest.get(str(ev.get("request_id"))))
         check_events(
             c,
             [
@@ -197,7 +213,7 @@ class PushJobs(LedgerJobs):
         written: list[tuple[str, str]] = []
         status_of: dict[int, str] = {}
         have: set[str] = set()
-        for tname in ("request_event", "referral"):
+        for tname in ("request_event", "referral", "activity"):
             ids = [p[3]["id"] for p in prepared if p[2] == tname]
             tt = core_table(tname)
             for chunk in chunks(ids, 500):

@@ -229,7 +229,7 @@ class RegistryJobs(HubBase):
         }
 
     def restore(self, station: dict[str, Any], table: str, after: str, limit: int) -> dict[str, Any]:
-        """The station's OWN rows (enterprises, requests with every field, events, referrals) in id order
+        """The station's OWN rows (enterprises, requests with every field, events, referrals, activities) in id order
         after ``after``, to rebuild a lost station database. Returns {table, cols, rows, more, last, acked_oseq}."""
         import sqlalchemy as sa
 
@@ -237,7 +237,7 @@ class RegistryJobs(HubBase):
             raise SyncError(400, "bad_table", f"table must be one of {', '.join(STATION_TABLES)}")
         t = core_table(table)
         code = station["code"]
-        if table in ("enterprise", "request"):
+        if table in ("enterprise", "request", "activity"):
             cond = t.c.station_code == code
         else:
             treq = core_table("request")

@@ -20,8 +20,10 @@ from typing import Any
 
 from qi_station.core import domain, places
 from qi_station.core import validate as v
+from qi_station.core.activity import check_activity
 from qi_station.core.clock import check_year
 from qi_station.core.errors import ValidationError
+from qi_station.core.rectify import RECTIFY_KIND, check_rectify_target, rectify_data_of
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
 
 # column -> (core.validate.LIMITS key, multiline, required): the same clean_text the station applies
@@ -41,6 +43,11 @@ TEXT: dict[str, dict[str, tuple[str, bool, bool]]] = {
         "followup_note": ("followup", True, False),
     },
     "request_event": {"actor": ("operator", False, True), "note": ("note", True, False)},
+    "activity": {
+        "title": ("title", False, True),
+        "note": ("note", True, False),
+        "actor": ("operator", False, True),
+    },
     "referral": {
         "item_name": ("name", False, True),
         "note": ("note", True, False),
@@ -156,7 +163,18 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
                 ),
                 "a correction: a correctable field, a valid new value, a reason, the status kept",
             )
+        if row.get("kind") == RECTIFY_KIND:  # a rectify record: the core's rule, on its data and status
+            _core(oseq, table, "data", lambda: rectify_data_of(data), "what was done and by whom")
+            if row.get("to_status") != "closed":
+                raise refusal(oseq, table, "to_status", "low_rating", "a rectify record on a closed request")
         # the hash and the link to the previous event: the chain checks (issue 11), not this module
+    elif table == "activity":
+        try:
+            check_activity(row)
+        except ValidationError as e:  # names the field the core named; never echoes the value
+            raise refusal(
+                oseq, table, e.field, e.rule, "an activity: kind, date, counts ≥ 0, title"
+            ) from None
     elif table == "referral":
         _core(
             oseq,
@@ -238,6 +256,19 @@ def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:
         )
     if row.get("satisfaction") is not None:
         _core(oseq, t, "satisfaction", lambda: v.parse_satisfaction(row["satisfaction"]), "1..5")
+
+
+def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
+    """A ``rectify`` event against its request as the hub holds it after this batch (``request``: status,
+    satisfaction): the core's rule, a closed request rated 1 or 2 (``core.rectify.check_rectify_target``)."""
+    status, sat = request if request is not None else (None, None)
+    _core(
+        oseq,
+        "request_event",
+        "kind",
+        lambda: check_rectify_target(status, sat),
+        "a rectify record on a closed request rated 1 or 2",
+    )
 
 
 def check_request_change(

@@ -126,18 +126,21 @@ def fix_oseq(conn: sqlite3.Connection) -> int:
 
 
 def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[str, Any]]:
-    """The oldest outbox rows. A full batch is cut after its last request/enterprise row: every ledger
-    transaction ends with one, so an event never travels without the request it belongs to."""
+    """The oldest outbox rows. A full batch is cut after its last request/enterprise/activity row: every
+    ledger transaction ends with one, so an event never travels without the request it belongs to (an
+    activity is a transaction of its own)."""
     rows = conn.execute(
         "SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq LIMIT ?", (limit,)
     ).fetchall()
     if len(rows) == limit:
-        cut = max((i for i, r in enumerate(rows) if r[1] in ("request", "enterprise")), default=-1)
+        cut = max(
+            (i for i, r in enumerate(rows) if r[1] in ("request", "enterprise", "activity")), default=-1
+        )
         if cut >= 0:
             rows = rows[: cut + 1]
         else:  # no boundary inside: extend to the end of the transaction group
             end = conn.execute(
-                "SELECT MIN(oseq) FROM outbox WHERE oseq > ? AND table_name IN ('request', 'enterprise')",
+                "SELECT MIN(oseq) FROM outbox WHERE oseq > ? AND table_name IN ('request', 'enterprise', 'activity')",
                 (rows[-1][0],),
             ).fetchone()[0]
             if end is not None:

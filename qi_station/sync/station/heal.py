@@ -37,7 +37,7 @@ def fetch_own(
     """This station's own rows at the hub, per table in foreign-key order, and the hub's ack."""
     fetched: dict[str, tuple[list[str], list[list[Any]]]] = {}
     acked = done = 0
-    for t in STATION_TABLES:  # enterprise, request, request_event, referral
+    for t in STATION_TABLES:  # enterprise, request, request_event, referral, activity
         after, cols, got = "", [], []
         while True:
             page = cl.restore(t, after, page_size)
@@ -177,6 +177,9 @@ def resend_all(conn: sqlite3.Connection, hub_acked: int) -> int:
                     n += 1
             req = _dicts(conn, "SELECT * FROM request WHERE id = ?", (rid,))[0]
             write.write_outbox(conn, "request", rid, "upsert", req, code)
+            n += 1
+        for row in _dicts(conn, "SELECT * FROM activity WHERE station_code = ? ORDER BY id", (code,)):
+            write.write_outbox(conn, "activity", row["id"], "insert", row, code)
             n += 1
         conn.executemany(
             "INSERT INTO outbox (table_name, row_id, op, row_json, hlc, created_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -1,7 +1,7 @@
 """spreadsheet rows imported into the ledger (``qi-station request import``)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 ``import_row`` keeps each imported row's idempotency key and the request it became, so importing
 the same ledger file again adds nothing.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,69 @@
+"""Rectification (整改) of a low rating: the one home of which ratings need it, when it is due and what a
+``rectify`` record must carry. Pure Python: the station's ledger, the hub's push rules and the reports
+all call this module.
+
+A 不满意 (2) or 非常不满意 (1) rating at the follow-up (the request is closed) needs a ``rectify`` record
+(what was done, by whom, when), usually within :data:`RECTIFY_WORKDAYS` working days of the rating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from qi_station.core import validate as v
+from qi_station.core.errors import ValidationError
+
+#: ratings at or below this need a rectify record (2 = 不满意, 1 = 非常不满意)
+LOW_SATISFACTION = 2
+#: working days from the rating to the rectification's due date
+RECTIFY_WORKDAYS = 15
+#: the event kind of a rectify record on the request's hash chain
+RECTIFY_KIND = "rectify"
+
+
+def needs_rectify(satisfaction: Any) -> bool:
+    """Does this rating need a rectify record?"""
+    return (
+        isinstance(satisfaction, int)
+        and not isinstance(satisfaction, bool)
+        and 1 <= satisfaction <= LOW_SATISFACTION
+    )
+
+
+def rectify_due(rated_on: date) -> date:
+    """THE due date of a rectification: :data:`RECTIFY_WORKDAYS` working days after the day of the rating
+    (that day not counted).
+
+    Counts Monday–Friday only for now; the lead switches this to the holiday calendar
+    (``core.workdays.add_workdays``) at merge, here and nowhere else."""
+    d, left = rated_on, RECTIFY_WORKDAYS
+    while left:
+        d += timedelta(days=1)
+        if d.weekday() < 5:
+            left -= 1
+    return d
+
+
+def check_rectify_target(status: Any, satisfaction: Any) -> None:
+    """A rectify record is made only for a closed request rated 不满意 / 非常不满意."""
+    if status != "closed" or not needs_rectify(satisfaction):
+        raise ValidationError(
+            "satisfaction",
+            "low_rating",
+            "rectification is recorded only for a closed request rated 1 or 2 / "
+            "整改仅针对回访评价为不满意或非常不满意的需求",
+        )
+
+
+def check_rectify_data(action: Any, by: Any) -> dict[str, str]:
+    """The data of a rectify record: ``action`` (what was done, required) and ``by`` (who did it)."""
+    act = v.clean_text(action if isinstance(action, str) else None, "action", required=True, multiline=True)
+    who = v.clean_text(by if isinstance(by, str) else None, "by", required=True)
+    return {"action": act, "by": who}
+
+
+def rectify_data_of(data: Mapping[str, Any]) -> dict[str, str]:
+    """A stored rectify event's ``data`` checked again (the hub's push rule calls this)."""
+    return check_rectify_data(data.get("action"), data.get("by"))

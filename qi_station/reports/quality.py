@@ -1,0 +1,226 @@
+"""The monthly report's service-quality raw material (issue 10): on-time completion, reopened requests,
+satisfaction by level, charges, rectification of low ratings, breakdowns by county / industry / size, and
+the activities that are not requests. Read with the report's :class:`~qi_station.reports.queries.Q`, kept
+per station in :class:`Quality` (a city or the province is the merge), turned into figures by
+:func:`quality_figures`. Every figure is defined in ``docs/reports.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qi_station.core.activity import ACTIVITY_KINDS
+from qi_station.core.clock import local_date
+from qi_station.core.months import first_day, month_bounds_utc, next_month
+from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, rectify_due
+
+if TYPE_CHECKING:
+    from qi_station.reports.queries import Q
+
+UNKNOWN = "unknown"
+LEVELS = (5, 4, 3, 2, 1)
+
+
+def enterprise_county(ent: Mapping[str, Any]) -> str:
+    """THE county an enterprise is counted under: its registered region when that is a Shandong county
+    code (``37xxxx`` not ending in ``00``), else ``unknown``. The lead switches this to the enterprise's
+    ``location`` column at merge: here and nowhere else."""
+    region = ent.get("enterprise_region")
+    if isinstance(region, str) and len(region) == 6 and region.isdigit() and region[:2] == "37":
+        if not region.endswith("00"):
+            return region
+    return UNKNOWN
+
+
+@dataclass
+class Quality:
+    """Service-quality raw material of one group (a station; cities and the province are merges)."""
+
+    resolved: int = 0  # requests whose last resolution of the month is in the month
+    on_time: int = 0  # ... of those, resolved (local date) on or before the promised date
+    reopened: int = 0  # requests reopened (resolved -> in_progress) in the month
+    levels: Counter[int] = field(default_factory=Counter)  # ratings given in the month, by level
+    charged: int = 0  # last resolutions of the month that were charged
+    fee_cents: int = 0  # ... their fees, in fen (hundredths of a yuan)
+    by_county: Counter[str] = field(default_factory=Counter)
+    by_industry: Counter[str] = field(default_factory=Counter)
+    by_size: Counter[str] = field(default_factory=Counter)
+    low_ratings: int = 0  # ratings of 1 or 2 given in the month
+    rectified: int = 0  # requests whose rectify record was made in the month
+    rectify_open: list[dict[str, Any]] = field(default_factory=list)  # no rectify record at month end
+    activities: dict[str, list[int]] = field(default_factory=dict)  # kind -> [count, enterprises, people]
+
+    def merge(self, o: Quality) -> Quality:
+        for k in ("resolved", "on_time", "reopened", "charged", "fee_cents", "low_ratings", "rectified"):
+            setattr(self, k, getattr(self, k) + getattr(o, k))
+        for k in ("levels", "by_county", "by_industry", "by_size"):
+            getattr(self, k).update(getattr(o, k))
+        self.rectify_open += o.rectify_open
+        for kind, vals in o.activities.items():
+            mine = self.activities.setdefault(kind, [0, 0, 0])
+            for i, x in enumerate(vals):
+                mine[i] += x
+        return self
+
+    def count_received(self, d: Mapping[str, Any]) -> None:
+        """A request received in the month (a details row with its enterprise's region, industry, size)."""
+        self.by_county[enterprise_county(d)] += 1
+        self.by_industry[d.get("enterprise_industry") or UNKNOWN] += 1
+        self.by_size[d.get("enterprise_scale") or UNKNOWN] += 1
+
+
+def _fen(text: Any) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return int(Decimal(str(text)) * 100)
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def collect_quality(q: Q, month: str, quality: Any) -> None:
+    """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`."""
+    from qi_station.reports.queries import as_date, as_utc  # queries imports this module
+
+    start, end = month_bounds_utc(month)
+    month_end = first_day(next_month(month))  # a due date before this is overdue at the month's end
+
+    # last resolution of each request within the month: on time? charged?
+    last: dict[str, tuple[str, int, Any, Any, Any]] = {}
+    for code, rid, n, at, data, promised in q.rows(
+        "SELECT r.station_code, e.request_id, e.n, e.at, e.data, r.promised_date FROM request_event e "
+        "JOIN request r ON r.id = e.request_id WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' "
+        f"AND e.to_status = 'resolved' AND NOT r.deleted{q.st()}",
+        s=start,
+        e=end,
+    ):
+        prev = last.get(rid)
+        if prev is None or int(n) > prev[1]:
+            last[rid] = (code, int(n), at, data, promised)
+    for code, _n, at, data, promised in last.values():
+        g = quality(code)
+        g.resolved += 1
+        when = as_utc(at)
+        pd = as_date(promised)
+        if when is not None and pd is not None and local_date(when) <= pd:
+            g.on_time += 1
+        try:
+            d = json.loads(data) if isinstance(data, str) else dict(data or {})
+        except ValueError:
+            d = {}
+        if isinstance(d, dict) and d.get("charged") is True:
+            g.charged += 1
+            g.fee_cents += _fen(d.get("fee"))
+
+    for code, n in q.rows(
+        "SELECT r.station_code, COUNT(DISTINCT e.request_id) FROM request_event e JOIN request r ON r.id = "
+        "e.request_id WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.from_status = 'resolved' "
+        f"AND e.to_status = 'in_progress' AND NOT r.deleted{q.st()} GROUP BY r.station_code",
+        s=start,
+        e=end,
+    ):
+        quality(code).reopened += int(n)
+
+    for code, level, n in q.rows(
+        "SELECT r.station_code, r.satisfaction, COUNT(*) FROM request_event e JOIN request r ON r.id = "
+        "e.request_id WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.to_status = 'closed' "
+        f"AND r.satisfaction IS NOT NULL AND NOT r.deleted{q.st()} GROUP BY r.station_code, r.satisfaction",
+        s=start,
+        e=end,
+    ):
+        quality(code).levels[int(level)] += int(n)
+
+    # low ratings given up to the month's end, with their first rectify record. The partial index of
+    # revision 0010 holds exactly these rows (its condition is repeated literally); SQLite is told to use
+    # it when it is there, or it would read every closed request through ix_request_status
+    low = ""
+    if (
+        q.dialect == "sqlite"
+        and next(
+            q.rows(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_request_low_rating'"
+            )
+        )[0]
+    ):
+        low = " INDEXED BY ix_request_low_rating"
+    for code, number, ent_name, sat, closed_at, first_fix in q.rows(
+        "SELECT r.station_code, r.number, ent.name, r.satisfaction, r.closed_at, "
+        f"(SELECT MIN(x.at) FROM request_event x WHERE x.request_id = r.id AND x.kind = '{RECTIFY_KIND}') "
+        f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id WHERE r.status = 'closed' "
+        f"AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e AND NOT r.deleted{q.st()} "
+        "ORDER BY r.closed_at, r.number",
+        e=end,
+    ):
+        g = quality(code)
+        rated = as_utc(closed_at)
+        fixed = as_utc(first_fix)
+        if rated is None:
+            continue
+        if rated >= start:
+            g.low_ratings += 1
+        if fixed is not None and start <= fixed < end:
+            g.rectified += 1
+        if fixed is None or fixed >= end:
+            due = rectify_due(local_date(rated))
+            g.rectify_open.append(
+                {
+                    "number": number,
+                    "station_code": code,
+                    "enterprise_name": ent_name,
+                    "satisfaction": int(sat),
+                    "rated_on": local_date(rated).isoformat(),
+                    "due": due.isoformat(),
+                    "overdue": due < month_end,
+                }
+            )
+
+    for code, kind, n, ents, people in q.rows(
+        "SELECT a.station_code, a.kind, COUNT(*), SUM(a.enterprises), SUM(a.people) FROM activity a "
+        f"WHERE a.date >= :ds AND a.date < :de{q.st('a')} GROUP BY a.station_code, a.kind",
+        ds=first_day(month),
+        de=month_end,
+    ):
+        vals = quality(code).activities.setdefault(str(kind), [0, 0, 0])
+        vals[0] += int(n)
+        vals[1] += int(ents or 0)
+        vals[2] += int(people or 0)
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _counts(c: Counter[str]) -> dict[str, int]:
+    return dict(sorted(c.items(), key=lambda kv: (kv[0] == UNKNOWN, kv[0])))
+
+
+def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
+    """The quality figures of one group. ``rated`` / ``resolved``: the month's ``satisfaction.rated`` and
+    ``resolved`` (the follow-up rate is their quotient)."""
+    open_ = sorted(g.rectify_open, key=lambda r: (r["rated_on"], r["station_code"], r["number"]))
+    return {
+        "on_time": {"count": g.on_time, "resolved": g.resolved, "rate": _rate(g.on_time, g.resolved)},
+        "followup": {"rated": rated, "resolved": resolved, "rate": _rate(rated, resolved)},
+        "reopened": g.reopened,
+        "satisfaction_levels": {str(k): g.levels.get(k, 0) for k in LEVELS},
+        "by_county": _counts(g.by_county),
+        "by_industry": _counts(g.by_industry),
+        "by_size": _counts(g.by_size),
+        "charged": {"count": g.charged, "fee_yuan": round(g.fee_cents / 100, 2)},
+        "rectification": {
+            "low_ratings": g.low_ratings,
+            "rectified": g.rectified,
+            "open_count": len(open_),
+            "overdue_count": sum(1 for r in open_ if r["overdue"]),
+            "open": open_,
+            "overdue": [r for r in open_ if r["overdue"]],
+        },
+        "activities": {
+            k: dict(zip(("count", "enterprises", "people"), g.activities.get(k, [0, 0, 0]), strict=True))
+            for k in (*ACTIVITY_KINDS, *sorted(set(g.activities) - set(ACTIVITY_KINDS)))
+        },
+    }

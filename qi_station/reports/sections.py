@@ -1,0 +1,135 @@
+"""Rows of the report's tables, shared by every writer (CSV, Markdown, xlsx): the breakdowns, the open
+rectifications and the indicators. Labels come from :mod:`qi_station.reports.labels`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qi_station.core import domain, places
+from qi_station.core.activity import ACTIVITY_KIND_EN, ACTIVITY_KIND_ZH
+from qi_station.reports.labels import (
+    REFERRAL_KIND_LABELS,
+    channel_label,
+    city_label,
+    element_label,
+    lang_index,
+    word,
+)
+
+
+def _unknown(code: str, lang: str) -> str:
+    return word("unknown", lang) if code == "unknown" else code
+
+
+def county_label(code: str, lang: str) -> str:
+    """A county by its full name (``core.places``) and code."""
+    if code == "unknown" or not code:
+        return word("unknown", lang)
+    return f"{places.full_name(code)} {code}"
+
+
+def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, int]]:
+    """(category, item, count) rows: elements, channels, cities, counties, industries, sizes, satisfaction
+    levels, activities, referral counts and top items."""
+    rows: list[tuple[str, str, int]] = []
+    for code, n in (report.get("by_element") or {}).items():
+        rows.append((word("element", lang), element_label(code, lang), n))
+    for code, n in (report.get("by_channel") or {}).items():
+        rows.append((word("channel", lang), channel_label(code, lang), n))
+    for code, n in (report.get("by_city") or {}).items():
+        rows.append((word("city", lang), city_label(code, lang), n))
+    for code, n in (report.get("by_county") or {}).items():
+        rows.append((word("county", lang), county_label(code, lang), n))
+    for key, cat in (("by_industry", "industry"), ("by_size", "size")):
+        for code, n in (report.get(key) or {}).items():
+            rows.append((word(cat, lang), _unknown(code, lang), n))
+    sat_names = domain.SATISFACTION_EN if lang == "en" else domain.SATISFACTION_ZH
+    for lvl, n in (report.get("satisfaction_levels") or {}).items():
+        rows.append((word("level", lang), f"{lvl} {sat_names.get(int(lvl), '')}", n))
+    kinds = ACTIVITY_KIND_EN if lang == "en" else ACTIVITY_KIND_ZH
+    for kind, vals in (report.get("activities") or {}).items():
+        name = kinds.get(kind, kind)
+        rows.append((word("activity", lang), f"{name} / {word('count', lang)}", vals["count"]))
+        rows.append((word("activity", lang), f"{name} / {word('enterprises', lang)}", vals["enterprises"]))
+        rows.append((word("activity", lang), f"{name} / {word('people', lang)}", vals["people"]))
+    refs = report.get("referrals") or {}
+    for kind, n in (refs.get("counts") or {}).items():
+        rows.append(
+            (word("referral", lang), REFERRAL_KIND_LABELS.get(kind, (kind, kind))[lang_index(lang)], n)
+        )
+    for kind, items in (refs.get("top") or {}).items():
+        cat = f"{word('top', lang)} · {REFERRAL_KIND_LABELS.get(kind, (kind, kind))[lang_index(lang)]}"
+        for it in items:
+            detail = ""  # same-named items told apart: equipment by model and owner, experts by employer
+            if it.get("detail"):
+                detail = f" ({it['detail']})" if lang == "en" else f"（{it['detail']}）"
+            rows.append((cat, f"{it['name']}{detail}", int(it["count"])))
+    return rows
+
+
+RECTIFY_COLUMNS = ("number", "station_code", "enterprise_name", "satisfaction", "rated_on", "due", "overdue")
+
+
+def rectify_header(lang: str) -> list[str]:
+    from qi_station.reports.labels import DETAIL_LABELS
+
+    i = lang_index(lang)
+    return [
+        word("rectify_number", lang),
+        DETAIL_LABELS["station_code"][i],
+        DETAIL_LABELS["enterprise_name"][i],
+        DETAIL_LABELS["satisfaction"][i],
+        word("rated_on", lang),
+        word("due", lang),
+        word("overdue", lang),
+    ]
+
+
+def rectify_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
+    """The open rectifications (no rectify record at the month's end), overdue ones flagged."""
+    yes, no = ("yes", "no") if lang == "en" else ("是", "否")
+    out = []
+    for r in (report.get("rectification") or {}).get("open") or []:
+        row = [r.get(k) for k in RECTIFY_COLUMNS]
+        row[-1] = yes if r.get("overdue") else no
+        out.append(row)
+    return out
+
+
+def indicator_header(lang: str) -> list[str]:
+    return [
+        word("level1", lang),
+        word("level2", lang),
+        word("indicator", lang),
+        word("value", lang),
+        word("unit", lang),
+        word("direction", lang),
+        word("definition", lang),
+    ]
+
+
+def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
+    """The indicators (the shipped definitions, :func:`qi_station.reports.indicators.load_indicators`)."""
+    from qi_station.reports.indicators import indicator_values, load_indicators
+
+    return [
+        [
+            v["level1"],
+            v["level2"],
+            f"{v['id']} {v['name']}",
+            v["value"],
+            v["unit"],
+            word(v["direction"], lang),
+            v["definition"],
+        ]
+        for v in indicator_values(report, load_indicators())
+    ]
+
+
+def extra_tables(report: dict[str, Any], lang: str) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """The tables every writer adds after the breakdowns: (sheet/section title, header, rows) of the open
+    rectifications (整改) and the indicators (指标)."""
+    return [
+        (word("rectify", lang), rectify_header(lang), rectify_rows(report, lang)),
+        (word("indicators", lang), indicator_header(lang), indicator_rows(report, lang)),
+    ]

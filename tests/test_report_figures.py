@@ -1,0 +1,172 @@
+"""The figures stations are asked for (issue 10, item 4): on-time completion, follow-up rate, reopened,
+satisfaction by level, charges, rectification of low ratings, breakdowns by county / industry / size,
+activities. The ledger of ``test_reports`` (R1..R9) plus:
+
+=====  ===========================================  ==============================================
+R10    ent D (USCC region 370102 历下区, 制造业, 小型)  received 2026-01-02 09:00, promised 01-17;
+                                                     resolved 01-06 charged 1200.00 yuan; closed 01-07
+                                                     rating 1 -> no rectify: due 01-28 (15 weekdays
+                                                     after Wed 01-07), overdue at the month's end
+R5     (from test_reports) closed 01-25 rating 2     rectified 01-28 by 张三 -> not open
+A1     visit 2026-01-10, 5 enterprises, 8 people
+A2     training 2026-01-20, 12 enterprises, 30 people
+A3     training 2026-02-02 (February: not counted in January)
+=====  ===========================================  ==============================================
+
+Hand-computed for January:
+- on time: R3 (01-10 <= 01-20), R6 (01-20 <= 01-25), R10 (01-06 <= 01-17); R5 late (resolved 01-15,
+  promised 2026-01-04) -> 3 of 4 resolved = 0.75;
+- follow-up: rated R3 (4), R5 (2), R10 (1) = 3 of 4 resolved = 0.75; reopened: R5 (01-03) = 1;
+- levels: 4 -> 1, 2 -> 1, 1 -> 1; charged: 1, 1200.00 yuan;
+- received 6 (R1 R3 R4 R6 R8 R10): county 370102 1, unknown 5; industry 制造业 1, unknown 5; size 小型 1;
+- rectification: low ratings 2 (R5, R10), rectified 1 (R5), open [R10], overdue [R10].
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reports import MONTH, _copy_station_into_hub, _mv, build_ledger, uscc
+
+ENT_D = ("济南丁机械有限公司", uscc("370102", "MA3C00004"))
+
+
+def build(db: Path) -> dict[str, str]:
+    from qi_station.services import ledger
+    from qi_station.services.activity import add_activity
+
+    n = build_ledger(db)
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise=ENT_D[0],
+            uscc=ENT_D[1],
+            elements="标准",
+            title="换证",
+            industry="制造业",
+            scale="小型",
+            received_at="2026-01-02T09:00:00+08:00",
+            promised="2026-01-17",
+        ),
+    )
+    n["R10"] = str(r["number"])
+    _mv(db, n["R10"], "accepted", "2026-01-02T10:00:00+08:00")
+    _mv(db, n["R10"], "in_progress", "2026-01-03T10:00:00+08:00")
+    _mv(db, n["R10"], "resolved", "2026-01-06T10:00:00+08:00", result="已办结", charged=True, fee="1200")
+    _mv(db, n["R10"], "closed", "2026-01-07T10:00:00+08:00", satisfaction=1)
+    ledger.rectify_request(db, n["R5"], "上门复核并重新出具报告", by="张三", at="2026-01-28T10:00:00+08:00")
+    for kind, day, ents, people in (
+        ("visit", "2026-01-10", 5, 8),
+        ("training", "2026-01-20", 12, 30),
+        ("training", "2026-02-02", 3, 9),
+    ):
+        add_activity(db, {"kind": kind, "date": day, "enterprises": ents, "people": people, "title": kind})
+    return n
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    os.environ["QI_STATION_OPERATOR"] = "测试员"
+    db = tmp_path_factory.mktemp("figures") / "station.db"
+    return db, build(db)
+
+
+@pytest.fixture(scope="module")
+def report(built: tuple[Path, dict[str, str]]) -> dict[str, Any]:
+    from qi_station.reports.figures import monthly_report
+
+    return monthly_report(built[0], MONTH)
+
+
+def expected(n: dict[str, str], code: str = "QI0001") -> dict[str, Any]:
+    r10 = {
+        "number": n["R10"].replace("QI0001", code),
+        "station_code": code,
+        "enterprise_name": ENT_D[0],
+        "satisfaction": 1,
+        "rated_on": "2026-01-07",
+        "due": "2026-01-28",
+        "overdue": True,
+    }
+    return {
+        "on_time": {"count": 3, "resolved": 4, "rate": 0.75},
+        "followup": {"rated": 3, "resolved": 4, "rate": 0.75},
+        "reopened": 1,
+        "satisfaction_levels": {"5": 0, "4": 1, "3": 0, "2": 1, "1": 1},
+        "by_county": {"370102": 1, "unknown": 5},
+        "by_industry": {"制造业": 1, "unknown": 5},
+        "by_size": {"小型": 1, "unknown": 5},
+        "charged": {"count": 1, "fee_yuan": 1200.0},
+        "rectification": {
+            "low_ratings": 2,
+            "rectified": 1,
+            "open_count": 1,
+            "overdue_count": 1,
+            "open": [r10],
+            "overdue": [r10],
+        },
+        "activities": {
+            "visit": {"count": 1, "enterprises": 5, "people": 8},
+            "training": {"count": 1, "enterprises": 12, "people": 30},
+            "event": {"count": 0, "enterprises": 0, "people": 0},
+        },
+    }
+
+
+def test_every_new_figure(report: dict[str, Any], built: tuple[Path, dict[str, str]]) -> None:
+    for key, want in expected(built[1]).items():
+        assert report[key] == want, key
+    assert report["received"] == 6 and report["resolved"] == 4  # the existing keys keep their meaning
+
+
+def test_february(built: tuple[Path, dict[str, str]]) -> None:
+    from qi_station.reports.figures import monthly_report
+
+    feb = monthly_report(built[0], "2026-02")
+    assert feb["activities"]["training"] == {"count": 1, "enterprises": 3, "people": 9}
+    assert feb["on_time"] == {"count": 0, "resolved": 0, "rate": None}
+    # R10 is still not rectified: open and overdue in February too; no new low rating
+    rect = feb["rectification"]
+    assert (rect["low_ratings"], rect["rectified"], rect["open_count"], rect["overdue_count"]) == (0, 0, 1, 1)
+
+
+def test_hub_adds_up(built: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    import sqlite3
+
+    from qi_station.db.engine import run_migrations, sqlite_url
+    from qi_station.reports.figures import monthly_report
+
+    url = sqlite_url(tmp_path / "hub.db")
+    run_migrations(url)
+    for code, region in (("JN0001", "370100"), ("QD0001", "370200")):
+        _copy_station_into_hub(built[0], url, code, region)
+    src = sqlite3.connect(built[0])
+    hub = sqlite3.connect(tmp_path / "hub.db")
+    with hub:
+        for code in ("JN0001", "QD0001"):
+            for row in src.execute("SELECT * FROM activity"):
+                hub.execute(
+                    "INSERT INTO activity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row[0] + code, code, *row[2:]),
+                )
+    src.close()
+    hub.close()
+    rep = monthly_report(url, MONTH, hub=True)
+    one = expected(built[1], "JN0001")
+    for s in rep["stations"]:
+        want = expected(built[1], s["station"]["code"])
+        for key in ("on_time", "followup", "reopened", "charged", "activities", "rectification"):
+            assert s[key] == want[key], (s["station"]["code"], key)
+    assert rep["on_time"] == {"count": 6, "resolved": 8, "rate": 0.75}
+    assert rep["charged"] == {"count": 2, "fee_yuan": 2400.0}
+    assert rep["satisfaction_levels"] == {"5": 0, "4": 2, "3": 0, "2": 2, "1": 2}
+    assert rep["by_county"] == {"370102": 2, "unknown": 10}
+    assert rep["activities"]["training"] == {"count": 2, "enterprises": 24, "people": 60}
+    assert rep["rectification"]["open_count"] == 2
+    assert [r["station_code"] for r in rep["rectification"]["overdue"]] == ["JN0001", "QD0001"]
+    assert one["rectification"]["open"][0]["number"].startswith("JN0001-")
+    for c in rep["cities"]:
+        assert c["reopened"] == 1
