@@ -20,8 +20,10 @@ HAYSTACK_FIELDS = {
 }
 
 
-# Short fields whose pinyin and initials (every reading people type, db.pinyin.readings) are searched
-# too, besides the name's other readings, the city and the element names.
+# Short fields whose pinyin and initials (every reading people type, :func:`db.pinyin.readings`) are
+# searched too, besides the name's other readings. Full pinyin only for a text of at most
+# FULL_PINYIN_MAX characters (a speciality), initials for any (an employer): the haystack stays small,
+# so the scan that reads it stays fast.
 PINYIN_FIELDS = {
     "expert": ("specialty", "employer"),
     "institution": ("short_name",),
@@ -29,20 +31,62 @@ PINYIN_FIELDS = {
     "project": ("lead",),
     "enterprise": ("industry",),
 }
+FULL_PINYIN_MAX = 6
+
+# The fixed vocabulary (cities, element names) is not stored per row: a query is matched against these
+# readings (what :func:`db.pinyin.readings` gives for each name, frozen here so the search path never
+# imports pypinyin; tests/test_search_readings.py keeps them equal) and becomes a condition on
+# ``city_code`` / ``elements``.
+CITY_READINGS: dict[str, tuple[str, ...]] = {
+    "370100": ("jinanshi", "jns"),
+    "370200": ("qingdaoshi", "qds"),
+    "370300": ("ziboshi", "zbs"),
+    "370400": ("zaozhuangshi", "zzs"),
+    "370500": ("dongyingshi", "dys"),
+    "370600": ("yantaishi", "yts"),
+    "370700": ("weifangshi", "wfs"),
+    "370800": ("jiningshi", "jns"),
+    "370900": ("taianshi", "tas"),
+    "371000": ("weihaishi", "whs"),
+    "371100": ("rizhaoshi", "rzs"),
+    "371200": ("laiwushi", "lws"),
+    "371300": ("linyishi", "lys"),
+    "371400": ("dezhoushi", "dzs"),
+    "371500": ("liaochengshi", "lcs"),
+    "371600": ("binzhoushi", "bzs"),
+    "371700": ("hezeshi", "hzs"),
+}
+ELEMENT_READINGS: dict[str, tuple[str, ...]] = {
+    "standards": ("biaozhun", "bz"),
+    "metrology": ("jiliang", "jl"),
+    "testing": ("jianyanjiance", "jyjc"),
+    "certification": ("renzhengrenke", "rzrk"),
+    "quality": ("zhiliangtisheng", "zlts"),
+    "brand": ("pinpaijianshe", "ppjs"),
+    "ip": ("zhishichanquan", "zscq"),
+    "safety": ("zhilianganquanjianguan", "zlaqjg"),
+}
 
 
-def _element_names(row: dict[str, Any]) -> list[str]:
-    el = row.get("elements") or []
-    if isinstance(el, str):
-        el, _ok = domain.stored_elements(el)
-    return [domain.ELEMENT_ZH[e] for e in el if e in domain.ELEMENT_ZH]
+def vocab_matches(query: str) -> tuple[list[str], list[str]]:
+    """(city codes, element codes) a query names: pinyin or initials typed from the start of a city's
+    or an element's name (``jn`` 济南 and 济宁, ``jinan``, ``jl`` 计量), or Chinese inside an element's
+    name (``检测`` 检验检测). A city's Chinese name is in the haystack already."""
+    q = query.strip().lower()
+    if not q:
+        return [], []
+    if q.isascii():
+        cities = [c for c, rs in CITY_READINGS.items() if any(r.startswith(q) for r in rs)]
+        elements = [e for e, rs in ELEMENT_READINGS.items() if any(r.startswith(q) for r in rs)]
+        return cities, elements
+    return [], [e for e, name in domain.ELEMENT_ZH.items() if q in name]
 
 
 def haystack(table: str, row: dict[str, Any]) -> str:
-    """Lowercased name, searchable fields, city and element names; then, after ``|``, the pinyin and
-    initials of every reading of the name (but the primary one, which has its own columns), the city,
-    the element names and the short fields of :data:`PINYIN_FIELDS` (each token once). The search
-    ranks a match in the name's own columns above one found here, so the item's own name wins."""
+    """Lowercased name, searchable fields and city; then, after ``|``, the pinyin and initials of every
+    other reading of the name (the primary one has its own columns) and of the short fields of
+    :data:`PINYIN_FIELDS` (each token once). The search ranks a match in the name's own columns above
+    one found here, so the item's own name wins."""
     from qi_station.db.pinyin import readings
 
     name = str(row.get("name") or "")
@@ -51,17 +95,14 @@ def haystack(table: str, row: dict[str, Any]) -> str:
     city = domain.CITIES.get(row.get("city_code") or "")
     if city:
         parts.append(city)
-    elements = _element_names(row)
-    parts += elements
     tokens: list[str] = []
     if name:
         for full, ini in readings(name, person=(table == "expert"))[1:]:
             tokens += [full, ini]
-    texts = [city, *elements, *(str(row[f]) for f in PINYIN_FIELDS.get(table, ()) if row.get(f))]
-    for text in texts:
-        if text:
-            for full, ini in readings(text):
-                tokens += [full, ini]
+    for f in PINYIN_FIELDS.get(table, ()):
+        text = str(row.get(f) or "")
+        for full, ini in readings(text) if text else ():
+            tokens += [full, ini] if len(text) <= FULL_PINYIN_MAX else [ini]
     py = list(dict.fromkeys(x for x in tokens if x))
     return " ".join(parts).lower() + (" | " + " ".join(py) if py else "")
 
@@ -77,7 +118,7 @@ def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> di
 
         py, ini = pinyin_fields(str(out["name"]), person=(table == "expert"))
         out["name_py"], out["name_initials"] = py, ini
+    out["haystack"] = haystack(table, out)
     el = out.get("elements", [])
     out["elements"] = el if isinstance(el, str) else json.dumps(list(el))
-    out["haystack"] = haystack(table, out)
     return out

@@ -24,6 +24,7 @@ from qi_station.core import domain, qualify
 from qi_station.core.clock import today_local
 from qi_station.core.errors import ValidationError
 from qi_station.core.validate import parse_element
+from qi_station.db.searchtext import vocab_matches
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
@@ -38,12 +39,23 @@ _EXTRA_COLS = {
 }
 
 
+def _vocab(q: str) -> tuple[str, tuple[Any, ...]]:
+    """`` OR …`` over ``city_code`` / ``elements`` for the cities and elements the query names
+    (:func:`qi_station.db.searchtext.vocab_matches`), with its parameters."""
+    cities, elements = vocab_matches(q)
+    sql = f" OR t.city_code IN ({','.join('?' * len(cities))})" if cities else ""
+    sql += "".join(" OR instr(t.elements, ?) > 0" for _ in elements)
+    return sql, (*cities, *(f'"{e}"' for e in elements))
+
+
 def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
     """(condition, params, rank expression, its params) per tier, best first.
 
     The last tier is one table scan that covers both "substring of the name" and "anywhere in
-    the searchable text", ranked in SQL: two scans cost twice as much when few rows match.
+    the searchable text" (and the city or element the query names), ranked in SQL: two scans cost
+    twice as much when few rows match.
     """
+    vsql, vp = _vocab(q)
     if q.isascii():
         ql = q.lower()
         hi = ql + _HIGH
@@ -56,8 +68,8 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
                 (),
             ),
             (
-                "(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack, ?) > 0)",
-                (ql, ql, ql),
+                f"(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack, ?) > 0{vsql})",
+                (ql, ql, ql, *vp),
                 "(instr(t.name_initials, ?) = 0 AND instr(t.name_py, ?) = 0)",
                 (ql, ql),
             ),
@@ -65,7 +77,7 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
     return [
         ("t.name = ?", (q,), "", ()),
         ("(t.name >= ? AND t.name < ?)", (q, q + _HIGH), "", ()),
-        ("instr(t.haystack, ?) > 0", (q.lower(),), "(instr(t.name, ?) = 0)", (q,)),
+        (f"(instr(t.haystack, ?) > 0{vsql})", (q.lower(), *vp), "(instr(t.name, ?) = 0)", (q,)),
     ]
 
 
