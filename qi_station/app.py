@@ -111,6 +111,7 @@ class StationApp(App[None]):
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
+        self.library_preset: dict[str, Any] | None = None  # ... and to the libraries (资质将到期)
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
 

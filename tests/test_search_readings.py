@@ -47,7 +47,16 @@ def _write(db: Path) -> None:
             conn,
             "expert",
             [
-                {"id": i, "name": n, "city_code": c, "elements": el, "employer": emp, "specialty": sp, "active_requests": 0, **base}
+                {
+                    "id": i,
+                    "name": n,
+                    "city_code": c,
+                    "elements": el,
+                    "employer": emp,
+                    "specialty": sp,
+                    "active_requests": 0,
+                    **base,
+                }
                 for i, n, c, el, emp, sp in EXPERTS
             ],
             (*COLS, "employer", "specialty", "active_requests"),
@@ -55,7 +64,10 @@ def _write(db: Path) -> None:
         upsert_library_rows(
             conn,
             "equipment",
-            [{"id": i, "name": n, "city_code": c, "elements": el, "shared": 0, **base} for i, n, c, el in EQUIPMENT],
+            [
+                {"id": i, "name": n, "city_code": c, "elements": el, "shared": 0, **base}
+                for i, n, c, el in EQUIPMENT
+            ],
             (*COLS, "shared"),
         )
         ent = [
@@ -77,7 +89,10 @@ def _write(db: Path) -> None:
         ]
         ecols = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "region_code", "uscc")
         upsert_library_rows(
-            conn, "enterprise", ent, (*ecols, "industry", "elements", "deleted", "seq", "s_rev", "created_at", "updated_at")
+            conn,
+            "enterprise",
+            ent,
+            (*ecols, "industry", "elements", "deleted", "seq", "s_rev", "created_at", "updated_at"),
         )
         conn.execute("COMMIT")
     finally:
@@ -132,7 +147,10 @@ def test_misreadings_and_surnames_find_enterprises(rdb: Path, query: str, expect
 def test_surname_reading_is_the_enterprise_name_reading(rdb: Path) -> None:
     c = sqlite3.connect(rdb)
     try:
-        assert c.execute("SELECT name_initials FROM enterprise WHERE id = 'e-zeng'").fetchone()[0] == "zsjmjxyxgs"
+        assert (
+            c.execute("SELECT name_initials FROM enterprise WHERE id = 'e-zeng'").fetchone()[0]
+            == "zsjmjxyxgs"
+        )
     finally:
         c.close()
     assert ids(search(rdb, "enterprises", "zsjm"))[0] == "e-zeng"
@@ -165,6 +183,9 @@ def test_migration_0007_recomputes_stored_search_text(tmp_path: Path) -> None:
     try:
         hay, ini = c.execute("SELECT haystack, name_initials FROM expert WHERE id = 'x-jl'").fetchone()
         assert "yalijiliang" in hay and ini == "ch"
-        assert c.execute("SELECT name_initials FROM enterprise WHERE id = 'e-zeng'").fetchone()[0] == "zsjmjxyxgs"
+        assert (
+            c.execute("SELECT name_initials FROM enterprise WHERE id = 'e-zeng'").fetchone()[0]
+            == "zsjmjxyxgs"
+        )
     finally:
         c.close()

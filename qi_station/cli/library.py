@@ -91,7 +91,9 @@ def library_expiring(
         return
     today = today_local()
     for r in rows:
-        sys.stdout.write(f"{r['id']}  {r['name']}  {r['city_name']}  {qualify.expiry_line(r, today, zh(), days)}\n")
+        sys.stdout.write(
+            f"{r['id']}  {r['name']}  {r['city_name']}  {qualify.expiry_line(r, today, zh(), days)}\n"
+        )
     n_exp = sum(1 for r in rows if r["expired"])
     sys.stderr.write(
         f"{len(rows)} 家 (已过期 {n_exp})\n" if zh() else f"{len(rows)} institutions ({n_exp} expired)\n"

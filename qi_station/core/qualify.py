@@ -127,10 +127,11 @@ def expiry_line(row: Mapping[str, Any], today: date, zh: bool = True, days: int 
 
 
 def refusal(state: str, elements: Iterable[str] | None) -> str:
-    """Why a referral to an institution in ``state`` needs a reason (Chinese first)."""
+    """Why a referral to an institution in ``state`` needs a reason ("English / 中文", the form
+    ``i18n.err_text`` splits)."""
     need = "、".join(CERT_LABEL[c] for c in required(elements)) or "CMA"
     zh = STATE_ZH.get(state, state)
     return (
-        f"该机构{need}资质{zh}, 不能承担此项检验检测; 如确需转办, 请填写理由 / "
-        f"the institution's {need} is {STATE_EN.get(state, state)}: give a reason to refer anyway"
+        f"the institution's {need} is {STATE_EN.get(state, state)}: give a reason to refer anyway / "
+        f"该机构{need}资质{zh}, 不能承担检验检测; 如确需转办, 请填写理由"
     )

@@ -372,9 +372,7 @@ def refer_request(
             raise ValidationError(
                 "status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办"
             )
-        extra = check_referral(
-            s.connection(), req.id, req.elements, kind, item[0], reason, local_date(when)
-        )
+        extra = check_referral(s.connection(), req.id, req.elements, kind, item[0], reason, local_date(when))
         ref = row_dict(
             Referral(
                 id=uuid7(),

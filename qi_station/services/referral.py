@@ -18,6 +18,7 @@ from typing import Any
 from qi_station.core import domain, qualify
 from qi_station.core.errors import ValidationError
 
+
 def _rows(conn: Any, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     run = getattr(conn, "exec_driver_sql", None)
     res = run(sql, params) if run is not None else conn.execute(sql, params)
@@ -36,9 +37,7 @@ def open_loads(conn: Any, kind: str, ids: list[str]) -> dict[str, int]:
         "AND f.id = (SELECT g.id FROM referral g WHERE g.request_id = f.request_id AND g.kind = f.kind "
         "ORDER BY g.created_at DESC, g.id DESC LIMIT 1) GROUP BY f.item_id"
     )
-    return {
-        str(i): int(n) for i, n in _rows(conn, sql, (kind, *ids, *sorted(domain.OPEN_STATUSES)))
-    }
+    return {str(i): int(n) for i, n in _rows(conn, sql, (kind, *ids, *sorted(domain.OPEN_STATUSES)))}
 
 
 def assess(
@@ -46,7 +45,7 @@ def assess(
 ) -> dict[str, Any]:
     """What referring the request to the item would meet: ``duplicate`` (already referred to it),
     ``state`` (an institution's qualification for the request's elements; ``None`` for other kinds),
-    ``needs_reason`` and ``message`` (Chinese first)."""
+    ``needs_reason`` and ``message`` ("English / 中文")."""
     dup = bool(
         _rows(
             conn,
@@ -56,7 +55,7 @@ def assess(
     )
     out: dict[str, Any] = {"duplicate": dup, "state": None, "needs_reason": False, "message": ""}
     if dup:
-        out["message"] = "该需求已转办给此对象, 不再重复转办 / the request is already referred to this target"
+        out["message"] = "the request is already referred to this target / 该需求已转办给此对象, 不再重复转办"
     if kind != "institution":
         return out
     els = request_elements

@@ -126,12 +126,15 @@ def search(
     element: str | None = None,
     city: str | None = None,
     valid_only: bool = False,
+    expiring_only: bool = False,
     shared_only: bool = False,
     own_city: str | None = None,
     limit: int | None = 50,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Ranked matches of ``query`` in one library (or enterprises). Empty query browses."""
+    """Ranked matches of ``query`` in one library (or enterprises). Empty query browses.
+    ``valid_only``: institutions valid for ``element`` (:func:`qi_station.core.qualify.valid_sql`);
+    ``expiring_only``: institutions with a certificate expired or expiring within 90 days."""
     if kind not in domain.KIND_TABLE:
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
     table = domain.KIND_TABLE[kind]
@@ -156,6 +159,10 @@ def search(
         params.append(city)
     if valid_only and table == "institution":
         cond, qp = qualify.valid_sql([parse_element(element)] if element else None, today_local())
+        where.append(cond)
+        params += qp
+    if expiring_only and table == "institution":
+        cond, qp = qualify.attention_sql(today_local())
         where.append(cond)
         params += qp
     if shared_only and table == "equipment":
@@ -238,7 +245,7 @@ def expiring(
     """Institutions with a certificate expired or expiring within ``days`` (on the one clock's
     today), soonest first; each row carries ``cma_state``, ``cnas_state`` and ``expired``."""
     if days < 0:
-        raise ValidationError("days", "non_negative", "天数不能为负 / days must be ≥ 0")
+        raise ValidationError("days", "non_negative", "days must be ≥ 0 / 天数不能为负")
     today = today_local()
     cond, params = qualify.attention_sql(today, days)
     own = isinstance(db_path, sqlite3.Connection)

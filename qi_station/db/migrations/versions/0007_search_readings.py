@@ -30,9 +30,7 @@ def recompute(bind: Any, table: str) -> int:
     from qi_station.db.searchtext import HAYSTACK_FIELDS, PINYIN_FIELDS, prepare
 
     cols = list(
-        dict.fromkeys(
-            ("id", "name", "city_code", "elements", *HAYSTACK_FIELDS[table], *PINYIN_FIELDS[table])
-        )
+        dict.fromkeys(("id", "name", "city_code", "elements", *HAYSTACK_FIELDS[table], *PINYIN_FIELDS[table]))
     )
     update = sa.text(
         f"UPDATE {table} SET name_py = :name_py, name_initials = :name_initials, haystack = :haystack "
@@ -47,7 +45,12 @@ def recompute(bind: Any, table: str) -> int:
             row["elements"] = row["elements"] or "[]"
             p = prepare(table, row)
             params.append(
-                {"id": p["id"], "name_py": p["name_py"], "name_initials": p["name_initials"], "haystack": p["haystack"]}
+                {
+                    "id": p["id"],
+                    "name_py": p["name_py"],
+                    "name_initials": p["name_initials"],
+                    "haystack": p["haystack"],
+                }
             )
         if params:
             bind.execute(update, params)
