@@ -20,10 +20,10 @@ HAYSTACK_FIELDS = {
 }
 
 
-# Short fields whose pinyin and initials (every reading people type, :func:`db.pinyin.readings`) are
-# searched too, besides the name's other readings. Full pinyin only for a text of at most
-# FULL_PINYIN_MAX characters (a speciality), initials for any (an employer): the haystack stays small,
-# so the scan that reads it stays fast.
+# Short fields whose pinyin is searched too (their primary reading, :func:`db.pinyin.readings`):
+# initials always, full pinyin only for a text of at most FULL_PINYIN_MAX characters (a speciality such
+# as 压力计量, not an employer's long name), and no token the name's own columns already hold. The
+# haystack stays small, so the scan that reads it stays fast (docs/benchmarks.md).
 PINYIN_FIELDS = {
     "expert": ("specialty", "employer"),
     "institution": ("short_name",),
@@ -31,7 +31,7 @@ PINYIN_FIELDS = {
     "project": ("lead",),
     "enterprise": ("industry",),
 }
-FULL_PINYIN_MAX = 6
+FULL_PINYIN_MAX = 4
 
 # The fixed vocabulary (cities, element names) is not stored per row: a query is matched against these
 # readings (what :func:`db.pinyin.readings` gives for each name, frozen here so the search path never
@@ -85,8 +85,8 @@ def vocab_matches(query: str) -> tuple[list[str], list[str]]:
 def haystack(table: str, row: dict[str, Any]) -> str:
     """Lowercased name, searchable fields and city; then, after ``|``, the pinyin and initials of every
     other reading of the name (the primary one has its own columns) and of the short fields of
-    :data:`PINYIN_FIELDS` (each token once). The search ranks a match in the name's own columns above
-    one found here, so the item's own name wins."""
+    :data:`PINYIN_FIELDS` (each token once, none the name's own columns hold). The search ranks a
+    match in the name's own columns above one found here, so the item's own name wins."""
     from qi_station.db.pinyin import readings
 
     name = str(row.get("name") or "")
@@ -96,14 +96,16 @@ def haystack(table: str, row: dict[str, Any]) -> str:
     if city:
         parts.append(city)
     tokens: list[str] = []
-    if name:
-        for full, ini in readings(name, person=(table == "expert"))[1:]:
-            tokens += [full, ini]
+    own = readings(name, person=(table == "expert")) if name else ()
+    for full, ini in own[1:]:
+        tokens += [full, ini]
     for f in PINYIN_FIELDS.get(table, ()):
         text = str(row.get(f) or "")
-        for full, ini in readings(text) if text else ():
+        if text:
+            full, ini = readings(text)[0]
             tokens += [full, ini] if len(text) <= FULL_PINYIN_MAX else [ini]
-    py = list(dict.fromkeys(x for x in tokens if x))
+    primary = own[0] if own else ("", "")
+    py = [x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1]]
     return " ".join(parts).lower() + (" | " + " ".join(py) if py else "")
 
 
