@@ -126,3 +126,38 @@ async def test_ctrl_r_confirms_asks_a_reason_and_refuses_a_second_time(tmp_path:
         assert app.screen is lib
         assert any("已转办" in str(n.message) for n in app._notifications)
         assert rows(db, "SELECT COUNT(*) FROM referral WHERE request_id = ?", req["id"]) == [(1,)]
+
+
+async def test_refer_dialog_ranks_qualified_first_and_asks_a_reason(tmp_path: Path) -> None:
+    from textual.widgets import Input, OptionList
+
+    from qi_station.screens.dialogs import ReferDialog
+    from qi_station.screens.widgets import Choice
+
+    db = fixture_db(tmp_path)
+    req = _testing_request(db)
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dialog = ReferDialog(req["id"], req["number"])
+        app.push_screen(dialog)
+        await settle(pilot)
+        dialog.query_one("#kind", Choice).select("institution")
+        await settle(pilot)
+        # in-1 (CMA expiring: still valid) before in-2 (CMA expired), whatever their scores
+        assert [it["id"] for it in dialog.items] == ["in-1", "in-2"]
+        assert not dialog.query_one("#reason-row").display
+        ol = dialog.query_one("#suggestions", OptionList)
+        ol.focus()
+        ol.highlighted = 1
+        await settle(pilot)
+        assert dialog.query_one("#reason-row").display
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert app.screen is dialog
+        assert rows(db, "SELECT COUNT(*) FROM referral WHERE request_id = ?", req["id"]) == [(0,)]
+        dialog.query_one("#reason", Input).value = "唯一能做该项目的机构"
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert app.screen is not dialog
+        assert rows(db, "SELECT item_id FROM referral WHERE request_id = ?", req["id"]) == [("in-2",)]
