@@ -117,19 +117,23 @@ def _primary(text: str, person: bool) -> list[str]:
 
 
 @lru_cache(maxsize=65536)
-def readings(text: str, *, person: bool = False) -> tuple[tuple[str, str], ...]:
-    """(full pinyin, initials) of every reading of ``text`` people type, the primary one first:
-    the override reading, the reading character by character, and (for names that are not people's)
-    the reading of a leading surname. Cached: cities, elements and employers repeat."""
+def _char(ch: str) -> str:
+    """One character's default reading (cached: the character-by-character reading is cheap)."""
     lazy_pinyin, Style = _engine()
-    variants = [_primary(text, person)]
-    naive: list[str] = []
+    return str(lazy_pinyin(ch, style=Style.NORMAL)[0]).lower()
+
+
+def _naive(text: str) -> list[str]:
+    out: list[str] = []
     for run in _RUNS.findall(text):
-        if run.isascii():
-            naive.append("#" + run.lower())
-        else:
-            naive.extend(lazy_pinyin(ch, style=Style.NORMAL)[0].lower() for ch in run)
-    variants.append(naive)
+        out.extend(["#" + run.lower()] if run.isascii() else [_char(ch) for ch in run])
+    return out
+
+
+def other_readings(text: str, primary: tuple[str, str], *, person: bool = False) -> list[tuple[str, str]]:
+    """The readings of ``text`` besides ``primary`` (its (full, initials), already known): the reading
+    character by character and, for names that are not people's, a leading surname's reading."""
+    variants = [_naive(text)]
     if not person and not any(text.startswith(p) for p in PHRASE_OVERRIDES):
         sur = _surname_first(text)
         if sur is not None:
@@ -137,9 +141,18 @@ def readings(text: str, *, person: bool = False) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for syl in variants:
         pair = _join(syl)
-        if pair[0] and pair not in out:
+        if pair[0] and pair != primary and pair not in out:
             out.append(pair)
-    return tuple(out)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def readings(text: str, *, person: bool = False) -> tuple[tuple[str, str], ...]:
+    """(full pinyin, initials) of every reading of ``text`` people type, the primary one first:
+    the override reading, the reading character by character, and (for names that are not people's)
+    the reading of a leading surname. Cached: cities, elements and employers repeat."""
+    primary = _join(_primary(text, person))
+    return (primary, *other_readings(text, primary, person=person))
 
 
 def pinyin_fields(text: str, *, person: bool = False) -> tuple[str, str]:

@@ -87,7 +87,7 @@ def haystack(table: str, row: dict[str, Any]) -> str:
     other reading of the name (the primary one has its own columns) and of the short fields of
     :data:`PINYIN_FIELDS` (each token once, none the name's own columns hold). The search ranks a
     match in the name's own columns above one found here, so the item's own name wins."""
-    from qi_station.db.pinyin import readings
+    from qi_station.db.pinyin import other_readings, readings
 
     name = str(row.get("name") or "")
     parts = [name]
@@ -96,15 +96,18 @@ def haystack(table: str, row: dict[str, Any]) -> str:
     if city:
         parts.append(city)
     tokens: list[str] = []
-    own = readings(name, person=(table == "expert")) if name else ()
-    for full, ini in own[1:]:
-        tokens += [full, ini]
+    person = table == "expert"
+    primary: tuple[str, str] = ("", "")
+    if name:
+        known = (str(row.get("name_py") or ""), str(row.get("name_initials") or ""))
+        primary = known if all(known) else readings(name, person=person)[0]
+        for full, ini in other_readings(name, primary, person=person):
+            tokens += [full, ini]
     for f in PINYIN_FIELDS.get(table, ()):
         text = str(row.get(f) or "")
         if text:
             full, ini = readings(text)[0]
             tokens += [full, ini] if len(text) <= FULL_PINYIN_MAX else [ini]
-    primary = own[0] if own else ("", "")
     py = [x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1]]
     return " ".join(parts).lower() + (" | " + " ".join(py) if py else "")
 
