@@ -285,3 +285,21 @@ def test_cli_library_expiring_and_refer_reason(qdb: Path) -> None:
     assert _events(qdb, req["id"])[-1]["reason"] == "企业指定"
     p = _cli(qdb, "request", "refer", req["number"], "--institution", "i-cnas", "--reason", "再次")
     assert p.returncode == 2 and "target" in p.stderr
+
+
+@pytest.mark.parametrize("elements", [None, ["testing"], ["standards"], ["standards", "testing"]])
+def test_the_sql_form_of_the_rule_agrees_with_the_rule(elements: list[str] | None) -> None:
+    """``valid_sql`` (filters, rankings) and ``state_for`` (marks, the referral) are one rule."""
+    dates = [None, "2026-06-14", "2026-06-15", "2026-09-13", "2030-01-01"]
+    c = sqlite3.connect(":memory:")
+    c.execute("CREATE TABLE t (id INTEGER, cma_expiry TEXT, cnas_expiry TEXT)")
+    cases = [(a, b) for a in dates for b in dates]
+    c.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, a, b) for i, (a, b) in enumerate(cases)])
+    cond, params = qualify.valid_sql(elements, TODAY)
+    got = {i for (i,) in c.execute(f"SELECT id FROM t WHERE {cond}", params)}
+    want = {
+        i
+        for i, (a, b) in enumerate(cases)
+        if qualify.is_valid(qualify.state_for({"cma_expiry": a, "cnas_expiry": b}, elements, TODAY))
+    }
+    assert got == want

@@ -32,7 +32,6 @@ REQUIRED: Final[dict[str, tuple[str, ...]]] = {"testing": ("cma",)}
 DEFAULT_REQUIRED: Final = ("cma",)
 
 VALID, EXPIRING, EXPIRED, MISSING = "valid", "expiring", "expired", "missing"
-STATES: Final = (VALID, EXPIRING, EXPIRED, MISSING)
 STATE_ZH: Final = {VALID: "有效", EXPIRING: "将到期", EXPIRED: "已过期", MISSING: "无"}
 STATE_EN: Final = {VALID: "valid", EXPIRING: "expiring", EXPIRED: "expired", MISSING: "none"}
 # Worst first: the state of several certificates is the worst of them.
