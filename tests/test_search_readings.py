@@ -12,7 +12,18 @@ import pytest
 from qi_station.services.search import search
 
 NOW = "2026-01-01 00:00:00.000000"
-COLS = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev", "seq")
+COLS = (
+    "id",
+    "name",
+    "name_py",
+    "name_initials",
+    "haystack",
+    "haystack_py",
+    "city_code",
+    "elements",
+    "rev",
+    "seq",
+)
 COLS += ("deleted", "updated_at")
 
 # id, name, city, elements, employer, specialty
@@ -35,9 +46,13 @@ ENTERPRISES = [
 ]
 
 
-def _write(db: Path) -> None:
+def _write(db: Path, *, before_0007: bool = False) -> None:
+    from qi_station.db import write
     from qi_station.db.engine import connect
-    from qi_station.db.write import upsert_library_rows
+
+    def upsert_library_rows(conn: object, table: str, rows: list, cols: tuple) -> None:
+        keep = tuple(c for c in cols if not (before_0007 and c == "haystack_py"))
+        write.upsert_library_rows(conn, table, rows, keep)
 
     base = {"rev": 1, "seq": 0, "deleted": 0, "updated_at": NOW}
     conn = connect(db)
@@ -87,7 +102,17 @@ def _write(db: Path) -> None:
             }
             for i, n, c, u, ind in ENTERPRISES
         ]
-        ecols = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "region_code", "uscc")
+        ecols = (
+            "id",
+            "name",
+            "name_py",
+            "name_initials",
+            "haystack",
+            "haystack_py",
+            "city_code",
+            "region_code",
+        )
+        ecols += ("uscc",)
         upsert_library_rows(
             conn,
             "enterprise",
@@ -171,9 +196,9 @@ def test_migration_0007_recomputes_stored_search_text(tmp_path: Path) -> None:
 
     db = tmp_path / "old.db"
     run_migrations(sqlite_url(db), "0004")
-    _write(db)
+    _write(db, before_0007=True)
     c = sqlite3.connect(db)
-    c.execute("UPDATE expert SET haystack = name, name_initials = 'old'")
+    c.execute("UPDATE expert SET haystack = name, name_initials = 'old'")  # as an older formula left them
     c.execute("UPDATE enterprise SET name_initials = 'csjmjxyxgs' WHERE id = 'e-zeng'")
     c.commit()
     c.close()
@@ -181,8 +206,10 @@ def test_migration_0007_recomputes_stored_search_text(tmp_path: Path) -> None:
     assert current_revision(db) == "0007"
     c = sqlite3.connect(db)
     try:
-        hay, ini = c.execute("SELECT haystack, name_initials FROM expert WHERE id = 'x-jl'").fetchone()
-        assert "yalijiliang" in hay and ini == "ch"
+        hay, py, ini = c.execute(
+            "SELECT haystack, haystack_py, name_initials FROM expert WHERE id = 'x-jl'"
+        ).fetchone()
+        assert hay == "陈红 压力计量 青岛计量院 青岛市" and "yalijiliang" in py and ini == "ch"
         assert (
             c.execute("SELECT name_initials FROM enterprise WHERE id = 'e-zeng'").fetchone()[0]
             == "zsjmjxyxgs"

@@ -83,18 +83,24 @@ def vocab_matches(query: str) -> tuple[list[str], list[str]]:
 
 
 def haystack(table: str, row: dict[str, Any]) -> str:
-    """Lowercased name, searchable fields and city; then, after ``|``, the pinyin and initials of every
-    other reading of the name (the primary one has its own columns) and of the short fields of
-    :data:`PINYIN_FIELDS` (each token once, none the name's own columns hold). The search ranks a
-    match in the name's own columns above one found here, so the item's own name wins."""
-    from qi_station.db.pinyin import other_readings, readings
-
-    name = str(row.get("name") or "")
-    parts = [name]
+    """Lowercased name, searchable fields and city: what any query is looked for in."""
+    parts = [str(row.get("name") or "")]
     parts += [str(row[f]) for f in HAYSTACK_FIELDS.get(table, ()) if row.get(f)]
     city = domain.CITIES.get(row.get("city_code") or "")
     if city:
         parts.append(city)
+    return " ".join(parts).lower()
+
+
+def haystack_py(table: str, row: dict[str, Any]) -> str:
+    """The pinyin and initials of every other reading of the name (the primary one has its own
+    columns, ``name_py`` / ``name_initials``) and of the short fields of :data:`PINYIN_FIELDS`, each
+    token once and none those columns hold: looked in by ASCII queries only, so a Chinese query
+    scans no more than before. The search ranks a match in the name's own columns above one found
+    here, so the item's own name wins."""
+    from qi_station.db.pinyin import other_readings, readings
+
+    name = str(row.get("name") or "")
     tokens: list[str] = []
     person = table == "expert"
     primary: tuple[str, str] = ("", "")
@@ -108,12 +114,11 @@ def haystack(table: str, row: dict[str, Any]) -> str:
         if text:
             full, ini = readings(text)[0]
             tokens += [full, ini] if len(text) <= FULL_PINYIN_MAX else [ini]
-    py = [x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1]]
-    return " ".join(parts).lower() + (" | " + " ".join(py) if py else "")
+    return " ".join(x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1])
 
 
 def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> dict[str, Any]:
-    """Fill name_py, name_initials, haystack; elements as a JSON array string. The ONE search-text
+    """Fill name_py, name_initials, haystack, haystack_py; elements as a JSON array string. The ONE search-text
     formula: every library and enterprise row is written through here (via ``db.write``).
     ``keep_pinyin``: a row that already carries ``name_py`` and ``name_initials`` keeps them (the
     generator composes them from cached name parts)."""
@@ -124,6 +129,7 @@ def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> di
         py, ini = pinyin_fields(str(out["name"]), person=(table == "expert"))
         out["name_py"], out["name_initials"] = py, ini
     out["haystack"] = haystack(table, out)
+    out["haystack_py"] = haystack_py(table, out)
     el = out.get("elements", [])
     out["elements"] = el if isinstance(el, str) else json.dumps(list(el))
     return out

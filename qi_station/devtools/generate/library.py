@@ -60,6 +60,7 @@ EXPERT_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -80,6 +81,7 @@ INSTITUTION_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -103,6 +105,7 @@ EQUIPMENT_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -122,6 +125,7 @@ PROJECT_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -147,6 +151,7 @@ ENTERPRISE_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "elements",
     "station_code",
     "s_rev",
@@ -230,6 +235,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 json.dumps(list(els)),
                 1,
@@ -286,6 +292,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 _elements_json(exp_els),
                 1,
@@ -331,6 +338,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 json.dumps(list(els)),
                 1,
@@ -374,6 +382,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 json.dumps(list(els)),
                 1,
@@ -449,6 +458,7 @@ def gen_enterprises(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 "[]",
                 station_code,
                 1,
