@@ -38,16 +38,38 @@ def libdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, name, city, el, spec in EXPERTS:
         r = prepare("expert", {"id": i, "name": name, "city_code": city, "elements": el, "specialty": spec})
         c.execute(
-            "INSERT INTO expert (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
-            "updated_at,active_requests,specialty) VALUES (?,?,?,?,?,?,?,1,0,0,?,0,?)",
-            (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, spec),
+            "INSERT INTO expert (id,name,name_py,name_initials,haystack,haystack_py,city_code,elements,rev,seq,"
+            "deleted,updated_at,active_requests,specialty) VALUES (?,?,?,?,?,?,?,?,1,0,0,?,0,?)",
+            (
+                i,
+                name,
+                r["name_py"],
+                r["name_initials"],
+                r["haystack"],
+                r["haystack_py"],
+                city,
+                r["elements"],
+                now,
+                spec,
+            ),
         )
     for i, name, city, el, exp in INSTITUTIONS:
         r = prepare("institution", {"id": i, "name": name, "city_code": city, "elements": el})
         c.execute(
-            "INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,"
-            "deleted,updated_at,cma_expiry) VALUES (?,?,?,?,?,?,?,1,0,0,?,?)",
-            (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, exp),
+            "INSERT INTO institution (id,name,name_py,name_initials,haystack,haystack_py,city_code,elements,rev,"
+            "seq,deleted,updated_at,cma_expiry) VALUES (?,?,?,?,?,?,?,?,1,0,0,?,?)",
+            (
+                i,
+                name,
+                r["name_py"],
+                r["name_initials"],
+                r["haystack"],
+                r["haystack_py"],
+                city,
+                r["elements"],
+                now,
+                exp,
+            ),
         )
     c.execute(
         "INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"

@@ -6,6 +6,7 @@ ledger's typed-in enterprises, the demo loader, the generator) and by the hub's 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from qi_station.core import domain
@@ -32,6 +33,7 @@ PINYIN_FIELDS = {
     "enterprise": ("industry",),
 }
 FULL_PINYIN_MAX = 4
+_ASCII = re.compile(r"[!-~]")  # a printable ASCII character (a query of them is an ASCII query)
 
 # The fixed vocabulary (cities, element names) is not stored per row: a query is matched against these
 # readings (what :func:`db.pinyin.readings` gives for each name, frozen here so the search path never
@@ -93,14 +95,18 @@ def haystack(table: str, row: dict[str, Any]) -> str:
 
 
 def haystack_py(table: str, row: dict[str, Any]) -> str:
-    """The pinyin and initials of every other reading of the name (the primary one has its own
-    columns, ``name_py`` / ``name_initials``) and of the short fields of :data:`PINYIN_FIELDS`, each
-    token once and none those columns hold: looked in by ASCII queries only, so a Chinese query
-    scans no more than before. The search ranks a match in the name's own columns above one found
-    here, so the item's own name wins."""
+    """What an ASCII query is looked for in, besides the name's own ``name_py`` / ``name_initials``:
+    the name and the searchable fields that hold any ASCII (a USCC, a model, ``CNAS L0001``),
+    lowercased; then the pinyin and initials of every other reading of the name and of the short
+    fields of :data:`PINYIN_FIELDS`, each token once and none those columns hold. An ASCII query
+    never scans the Chinese ``haystack`` and a Chinese query never scans this, so neither scans more
+    than before. The search ranks a match in the name's own columns above one found here, so the
+    item's own name wins."""
     from qi_station.db.pinyin import other_readings, readings
 
     name = str(row.get("name") or "")
+    texts = [name] + [str(row[f]) for f in HAYSTACK_FIELDS.get(table, ()) if row.get(f)]
+    ascii_parts = [x.lower() for x in texts if _ASCII.search(x)]
     tokens: list[str] = []
     person = table == "expert"
     primary: tuple[str, str] = ("", "")
@@ -114,7 +120,8 @@ def haystack_py(table: str, row: dict[str, Any]) -> str:
         if text:
             full, ini = readings(text)[0]
             tokens += [full, ini] if len(text) <= FULL_PINYIN_MAX else [ini]
-    return " ".join(x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1])
+    py = [x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1]]
+    return " ".join(ascii_parts + py)
 
 
 def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> dict[str, Any]:

@@ -68,9 +68,8 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
                 (),
             ),
             (
-                "(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack, ?) > 0 "
-                f"OR instr(t.haystack_py, ?) > 0{vsql})",
-                (ql, ql, ql, ql, *vp),
+                f"(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack_py, ?) > 0{vsql})",
+                (ql, ql, ql, *vp),
                 "(instr(t.name_initials, ?) = 0 AND instr(t.name_py, ?) = 0)",
                 (ql, ql),
             ),
