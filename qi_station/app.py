@@ -124,6 +124,7 @@ class StationApp(App[None]):
         self.operator: str | None = None  # who signs the events (None: no staff list, the old default)
         # where Esc goes back to: (mode, the request that was open there or None), newest last
         self.back_stack: list[tuple[str, str | None]] = []
+        self.library_preset: dict[str, Any] | None = None  # ... and to the libraries (资质将到期)
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
 

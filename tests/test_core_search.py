@@ -38,16 +38,38 @@ def libdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, name, city, el, spec in EXPERTS:
         r = prepare("expert", {"id": i, "name": name, "city_code": city, "elements": el, "specialty": spec})
         c.execute(
-            "INSERT INTO expert (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
-            "updated_at,active_requests,specialty) VALUES (?,?,?,?,?,?,?,1,0,0,?,0,?)",
-            (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, spec),
+            "INSERT INTO expert (id,name,name_py,name_initials,haystack,haystack_py,city_code,elements,rev,seq,"
+            "deleted,updated_at,active_requests,specialty) VALUES (?,?,?,?,?,?,?,?,1,0,0,?,0,?)",
+            (
+                i,
+                name,
+                r["name_py"],
+                r["name_initials"],
+                r["haystack"],
+                r["haystack_py"],
+                city,
+                r["elements"],
+                now,
+                spec,
+            ),
         )
     for i, name, city, el, exp in INSTITUTIONS:
         r = prepare("institution", {"id": i, "name": name, "city_code": city, "elements": el})
         c.execute(
-            "INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,"
-            "deleted,updated_at,cma_expiry) VALUES (?,?,?,?,?,?,?,1,0,0,?,?)",
-            (i, name, r["name_py"], r["name_initials"], r["haystack"], city, r["elements"], now, exp),
+            "INSERT INTO institution (id,name,name_py,name_initials,haystack,haystack_py,city_code,elements,rev,"
+            "seq,deleted,updated_at,cma_expiry) VALUES (?,?,?,?,?,?,?,?,1,0,0,?,?)",
+            (
+                i,
+                name,
+                r["name_py"],
+                r["name_initials"],
+                r["haystack"],
+                r["haystack_py"],
+                city,
+                r["elements"],
+                now,
+                exp,
+            ),
         )
     c.execute(
         "INSERT INTO institution (id,name,name_py,name_initials,haystack,city_code,elements,rev,seq,deleted,"
@@ -74,7 +96,8 @@ def test_two_character_chinese(libdb: Path) -> None:
 
 
 def test_four_character_and_ranking(libdb: Path) -> None:
-    assert ids(search(libdb, "institutions", "检验检测")) == ["i2"]
+    # the name first, then the institutions whose element is 检验检测
+    assert ids(search(libdb, "institutions", "检验检测")) == ["i2", "i3", "i7"]
     # exact name first, then prefix, then substring
     rows = search(libdb, "experts", "计量")
     assert ids(rows)[0] == "x3"  # name contains it; the others only in specialty
@@ -89,7 +112,7 @@ def test_jn_finds_jinan_and_jining(libdb: Path) -> None:
 
 def test_full_pinyin(libdb: Path) -> None:
     assert ids(search(libdb, "institutions", "jining")) == ["i2"]
-    assert ids(search(libdb, "institutions", "jinanshi")) == ["i1"]
+    assert ids(search(libdb, "institutions", "jinanshi")) == ["i1", "i6"]  # i6 is in 济南市
 
 
 @pytest.mark.parametrize(

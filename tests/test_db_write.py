@@ -235,8 +235,8 @@ def test_upsert_enterprise_identity_search_text_and_outbox(db: Path) -> None:
 
 
 def test_library_rows_get_the_one_search_text_and_rev_guard(db: Path) -> None:
-    cols = ("id", "name", "name_py", "name_initials", "haystack", "city_code", "elements", "rev", "seq")
-    cols += ("deleted", "updated_at", "specialty", "employer", "title", "active_requests")
+    cols = ("id", "name", "name_py", "name_initials", "haystack", "haystack_py", "city_code", "elements")
+    cols += ("rev", "seq", "deleted", "updated_at", "specialty", "employer", "title", "active_requests")
     row = {
         "id": "x1",
         "name": "单丽",
@@ -258,8 +258,19 @@ def test_library_rows_get_the_one_search_text_and_rev_guard(db: Path) -> None:
             conn, "expert", [{**row, "rev": 1, "name": "旧名"}], cols, guard="excluded.rev > expert.rev"
         )
     c = sqlite3.connect(db)
-    got = c.execute("SELECT name, name_py, name_initials, haystack, elements FROM expert").fetchall()
-    assert got == [("单丽", "shanli", "sl", "单丽 长度计量 高级工程师 菏泽市", '["metrology"]')]
+    got = c.execute(
+        "SELECT name, name_py, name_initials, haystack, haystack_py, elements FROM expert"
+    ).fetchall()
+    assert got == [
+        (
+            "单丽",
+            "shanli",
+            "sl",
+            "单丽 长度计量 高级工程师 菏泽市",
+            "danli dl changdujiliang cdjl",
+            '["metrology"]',
+        )
+    ]
 
 
 def test_refused_input_writes_nothing(db: Path) -> None:

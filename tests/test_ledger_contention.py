@@ -32,7 +32,8 @@ def _writer(db: str, me: int, numbers: list[str], out: mp.Queue) -> None:  # typ
             try:
                 ledger.move_request(Path(db), numbers[me], to, actor=f"w{me}")
                 if to == "waiting" and i % 4 == 0:
-                    ledger.refer_request(Path(db), numbers[me], "expert", "EXP-1", actor=f"w{me}")
+                    # a new expert each time: the same target twice is refused (issue 9)
+                    ledger.refer_request(Path(db), numbers[me], "expert", f"EXP-{i // 4}", actor=f"w{me}")
             except Exception as e:  # noqa: BLE001
                 refused.append(f"move {numbers[me]}: {e!r}")
     out.put(refused)
@@ -51,11 +52,13 @@ def test_concurrent_writers_on_the_same_requests_are_never_refused(db: Path) -> 
         ledger.move_request(db, r["number"], "in_progress")
         numbers.append(r["number"])
     c = sqlite3.connect(db)
-    c.execute(
-        "INSERT INTO expert (id, name, name_py, name_initials, haystack, city_code, elements, rev, seq, "
-        "deleted, updated_at, active_requests) VALUES ('EXP-1', '张工', 'zhanggong', 'zg', '张工', '370100', "
-        "'[\"metrology\"]', 1, 0, 0, '2026-01-01 00:00:00.000000', 0)"
-    )
+    for k in range(ROUNDS // 4):
+        c.execute(
+            "INSERT INTO expert (id, name, name_py, name_initials, haystack, city_code, elements, rev, seq, "
+            "deleted, updated_at, active_requests) VALUES (?, '张工', 'zhanggong', 'zg', '张工', '370100', "
+            "'[\"metrology\"]', 1, 0, 0, '2026-01-01 00:00:00.000000', 0)",
+            (f"EXP-{k}",),
+        )
     c.commit()
     c.close()
 

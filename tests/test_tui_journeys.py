@@ -264,8 +264,14 @@ async def test_find_expert_by_initials_and_refer(station_db: Path) -> None:
         await settle(pilot)
         assert [r["name"] for r in lib.rows] == ["王建国"]
         assert "烟台市计量所" in str(lib.query_one("#lib-detail-text").render())
-        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r")  # asks first (issue 9): a confirmation with a note
         await settle(pilot)
+        assert rows(station_db, "SELECT COUNT(*) FROM referral WHERE request_id = ?", rid) == [(0,)]
+        await pilot.press(*"tel")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is lib
+    assert rows(station_db, "SELECT note FROM referral WHERE request_id = ?", rid) == [("tel",)]
     assert rows(station_db, "SELECT kind, item_name FROM referral WHERE request_id = ?", rid) == [
         ("expert", "王建国")
     ]

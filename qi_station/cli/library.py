@@ -8,8 +8,8 @@ import typer
 
 from qi_station.cli.kit import emit_json, handle_errors, station_db
 from qi_station.cli.requests import zh
-from qi_station.core import domain
-from qi_station.core.clock import present_times
+from qi_station.core import domain, qualify
+from qi_station.core.clock import present_times, today_local
 
 library_app = typer.Typer(help="The four libraries and enterprises 四库.", no_args_is_help=True)
 
@@ -22,7 +22,12 @@ def library_search(
     query: str = typer.Argument("", help="Chinese text, pinyin or initials; empty lists everything."),
     element: str | None = typer.Option(None, "--element"),
     city: str | None = typer.Option(None, "--city", help="GB/T 2260 city code, e.g. 370800."),
-    valid_only: bool = typer.Option(False, "--valid-only", help="Institutions with a valid CMA/CNAS."),
+    valid_only: bool = typer.Option(
+        False,
+        "--valid-only",
+        help="Institutions valid for --element (testing needs a valid CMA; CNAS alone is not enough); "
+        "without --element: a valid CMA.",
+    ),
     shared_only: bool = typer.Option(False, "--shared-only", help="Shared equipment only."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="At most N (default: all)."),
     as_json: bool = typer.Option(False, "--json"),
@@ -56,7 +61,7 @@ def library_search(
         el = "、".join(names.get(e, e) for e in r["elements"])
         extra = ""
         if kind == "institutions":
-            extra = f" CMA {r.get('cma_expiry') or '-'} CNAS {r.get('cnas_expiry') or '-'}"
+            extra = "  " + qualify.expiry_line(r, today_local(), zh())
         elif kind == "equipment":
             extra = (
                 f" {'共享' if r.get('shared') else '不共享'} {r.get('fee') or ''}/"
@@ -64,5 +69,33 @@ def library_search(
             )
         elif kind == "enterprises":
             extra = f" {r.get('uscc')}"
+        elif kind == "experts":
+            extra = f" {'在办' if zh() else 'open'} {r.get('load', 0)}"
         sys.stdout.write(f"{r['id']}  {r['name']}  {r['city_name']}  {el}{extra}\n")
     sys.stderr.write(f"{len(rows)} {'条' if zh() else 'matches'}\n")
+
+
+@library_app.command("expiring")
+@handle_errors
+def library_expiring(
+    days: int = typer.Option(
+        qualify.EXPIRING_DAYS, "--days", min=0, max=3660, help="Expiring within N days (default 90)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Institutions whose CMA or CNAS has expired or expires within --days, soonest first."""
+    from qi_station.services.search import expiring
+
+    rows = expiring(station_db(), days=days)
+    if as_json:
+        emit_json([present_times(r) for r in rows])
+        return
+    today = today_local()
+    for r in rows:
+        sys.stdout.write(
+            f"{r['id']}  {r['name']}  {r['city_name']}  {qualify.expiry_line(r, today, zh(), days)}\n"
+        )
+    n_exp = sum(1 for r in rows if r["expired"])
+    sys.stderr.write(
+        f"{len(rows)} 家 (已过期 {n_exp})\n" if zh() else f"{len(rows)} institutions ({n_exp} expired)\n"
+    )

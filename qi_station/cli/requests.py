@@ -289,12 +289,18 @@ def request_refer(
     equipment: str | None = typer.Option(None, "--equipment", help="Equipment id."),
     project: str | None = typer.Option(None, "--project", help="Project id."),
     note: str | None = typer.Option(None, "--note"),
+    reason: str | None = typer.Option(
+        None,
+        "--reason",
+        help="Why refer to an institution not qualified for the request (CMA expired or missing); recorded.",
+    ),
     at: str | None = typer.Option(
         None, "--at", help="e.g. 2026-03-20 09:30 or 9:30 (today); default now; no zone = Asia/Shanghai."
     ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Refer a request to a library item 转办."""
+    """Refer a request to a library item 转办. Refused for a target the request is already referred to,
+    and for an institution not qualified for its elements unless --reason is given."""
     from qi_station.core.errors import ValidationError
     from qi_station.services import ledger
 
@@ -313,7 +319,7 @@ def request_refer(
             "target", "exactly_one", "give exactly one of --expert --institution --equipment --project"
         )
     kind, item = given[0]
-    ref = ledger.refer_request(station_db(), key, kind, item, note, actor=OPTS.operator, at=at)
+    ref = ledger.refer_request(station_db(), key, kind, item, note, actor=OPTS.operator, at=at, reason=reason)
     if as_json:
         emit_json(present_times(ref))
     else:

@@ -46,6 +46,7 @@ class LibraryBase(SQLModel):
     name_py: str = ""  # full pinyin, lowercase, no separators
     name_initials: str = ""  # pinyin initials, lowercase
     haystack: str = ""  # lowercased name + other searchable text, for substring search
+    haystack_py: str = ""  # pinyin of the name's other readings and of short fields (ASCII queries)
     city_code: str | None = Field(default=None, index=True)
     elements: str = "[]"
     rev: int = 0
@@ -140,6 +141,7 @@ class Enterprise(SQLModel, table=True):
     name_py: str = ""
     name_initials: str = ""
     haystack: str = ""
+    haystack_py: str = ""
     elements: str = "[]"
     # names before its renames, oldest first: JSON [{"name", "until", "by"}] (revision 0006)
     former_names: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))

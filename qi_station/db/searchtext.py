@@ -6,9 +6,10 @@ ledger's typed-in enterprises, the demo loader, the generator) and by the hub's 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from qi_station.core import places
+from qi_station.core import domain, places
 from qi_station.core.validate import unique_elements
 
 # Extra text searched by substring, per table (besides the name).
@@ -21,7 +22,71 @@ HAYSTACK_FIELDS = {
 }
 
 
+# Short fields whose pinyin is searched too (their primary reading, :func:`db.pinyin.readings`):
+# initials always, full pinyin only for a text of at most FULL_PINYIN_MAX characters (a speciality such
+# as 压力计量, not an employer's long name), and no token the name's own columns already hold. The
+# haystack stays small, so the scan that reads it stays fast (docs/benchmarks.md).
+PINYIN_FIELDS = {
+    "expert": ("specialty", "employer"),
+    "institution": ("short_name",),
+    "equipment": (),
+    "project": ("lead",),
+    "enterprise": ("industry",),
+}
+FULL_PINYIN_MAX = 4
+_ASCII = re.compile(r"[!-~]")  # a printable ASCII character (a query of them is an ASCII query)
+
+# The fixed vocabulary (cities, element names) is not stored per row: a query is matched against these
+# readings (what :func:`db.pinyin.readings` gives for each name, frozen here so the search path never
+# imports pypinyin; tests/test_search_readings.py keeps them equal) and becomes a condition on
+# ``city_code`` / ``elements``.
+CITY_READINGS: dict[str, tuple[str, ...]] = {
+    "370100": ("jinanshi", "jns"),
+    "370200": ("qingdaoshi", "qds"),
+    "370300": ("ziboshi", "zbs"),
+    "370400": ("zaozhuangshi", "zzs"),
+    "370500": ("dongyingshi", "dys"),
+    "370600": ("yantaishi", "yts"),
+    "370700": ("weifangshi", "wfs"),
+    "370800": ("jiningshi", "jns"),
+    "370900": ("taianshi", "tas"),
+    "371000": ("weihaishi", "whs"),
+    "371100": ("rizhaoshi", "rzs"),
+    "371200": ("laiwushi", "lws"),
+    "371300": ("linyishi", "lys"),
+    "371400": ("dezhoushi", "dzs"),
+    "371500": ("liaochengshi", "lcs"),
+    "371600": ("binzhoushi", "bzs"),
+    "371700": ("hezeshi", "hzs"),
+}
+ELEMENT_READINGS: dict[str, tuple[str, ...]] = {
+    "standards": ("biaozhun", "bz"),
+    "metrology": ("jiliang", "jl"),
+    "testing": ("jianyanjiance", "jyjc"),
+    "certification": ("renzhengrenke", "rzrk"),
+    "quality": ("zhiliangtisheng", "zlts"),
+    "brand": ("pinpaijianshe", "ppjs"),
+    "ip": ("zhishichanquan", "zscq"),
+    "safety": ("zhilianganquanjianguan", "zlaqjg"),
+}
+
+
+def vocab_matches(query: str) -> tuple[list[str], list[str]]:
+    """(city codes, element codes) a query names: pinyin or initials typed from the start of a city's
+    or an element's name (``jn`` 济南 and 济宁, ``jinan``, ``jl`` 计量), or Chinese inside an element's
+    name (``检测`` 检验检测). A city's Chinese name is in the haystack already."""
+    q = query.strip().lower()
+    if not q:
+        return [], []
+    if q.isascii():
+        cities = [c for c, rs in CITY_READINGS.items() if any(r.startswith(q) for r in rs)]
+        elements = [e for e, rs in ELEMENT_READINGS.items() if any(r.startswith(q) for r in rs)]
+        return cities, elements
+    return [], [e for e, name in domain.ELEMENT_ZH.items() if q in name]
+
+
 def haystack(table: str, row: dict[str, Any]) -> str:
+    """Lowercased name, searchable fields and city: what any query is looked for in."""
     parts = [str(row.get("name") or "")]
     parts += [str(row[f]) for f in HAYSTACK_FIELDS.get(table, ()) if row.get(f)]
     city = places.CITIES.get(row.get("city_code") or "")
@@ -30,8 +95,38 @@ def haystack(table: str, row: dict[str, Any]) -> str:
     return " ".join(parts).lower()
 
 
+def haystack_py(table: str, row: dict[str, Any]) -> str:
+    """What an ASCII query is looked for in, besides the name's own ``name_py`` / ``name_initials``:
+    the name and the searchable fields that hold any ASCII (a USCC, a model, ``CNAS L0001``),
+    lowercased; then the pinyin and initials of every other reading of the name and of the short
+    fields of :data:`PINYIN_FIELDS`, each token once and none those columns hold. An ASCII query
+    never scans the Chinese ``haystack`` and a Chinese query never scans this, so neither scans more
+    than before. The search ranks a match in the name's own columns above one found here, so the
+    item's own name wins."""
+    from qi_station.db.pinyin import other_readings, readings
+
+    name = str(row.get("name") or "")
+    texts = [name] + [str(row[f]) for f in HAYSTACK_FIELDS.get(table, ()) if row.get(f)]
+    ascii_parts = [x.lower() for x in texts if _ASCII.search(x)]
+    tokens: list[str] = []
+    person = table == "expert"
+    primary: tuple[str, str] = ("", "")
+    if name:
+        known = (str(row.get("name_py") or ""), str(row.get("name_initials") or ""))
+        primary = known if all(known) else readings(name, person=person)[0]
+        for full, ini in other_readings(name, primary, person=person):
+            tokens += [full, ini]
+    for f in PINYIN_FIELDS.get(table, ()):
+        text = str(row.get(f) or "")
+        if text:
+            full, ini = readings(text)[0]
+            tokens += [full, ini] if len(text) <= FULL_PINYIN_MAX else [ini]
+    py = [x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1]]
+    return " ".join(ascii_parts + py)
+
+
 def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> dict[str, Any]:
-    """Fill name_py, name_initials, haystack; elements as a JSON array string. The ONE search-text
+    """Fill name_py, name_initials, haystack, haystack_py; elements as a JSON array string. The ONE search-text
     formula: every library and enterprise row is written through here (via ``db.write``).
     ``keep_pinyin``: a row that already carries ``name_py`` and ``name_initials`` keeps them (the
     generator composes them from cached name parts)."""
@@ -42,6 +137,7 @@ def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> di
         py, ini = pinyin_fields(str(out["name"]), person=(table == "expert"))
         out["name_py"], out["name_initials"] = py, ini
     out["haystack"] = haystack(table, out)
+    out["haystack_py"] = haystack_py(table, out)
     el = out.get("elements", [])
     if isinstance(el, str):  # JSON text as it travels (the hub checks it): each element once
         try:

@@ -196,9 +196,11 @@ class DashboardScreen(MainScreen):
     def show(self, figs: Any) -> None:
         for key in CARDS:
             alert = key == "overdue" and figs.overdue > 0
-            self.query_one(f"#card-{key}", Static).update(
-                _card(t(f"dash.{key}"), f"{getattr(figs, key):,}", alert)
-            )
+            value = f"{getattr(figs, key):,}"
+            if key == "expiring_certs":  # the expired ones are counted on the same card
+                alert = figs.expired_certs > 0
+                value += f" {t('dash.expired_certs', n=f'{figs.expired_certs:,}')}"
+            self.query_one(f"#card-{key}", Static).update(_card(t(f"dash.{key}"), value, alert))
         self._by_status = [f"{status_name(s)} {n:,}" for s, n in figs.open_by_status.items()]
         self._show_by_status()
         self.query_one("#spark", MonthBars).set_data(figs.month_counts or [0])
@@ -233,3 +235,20 @@ class DashboardScreen(MainScreen):
     def action_show_followup(self) -> None:
         self.station.ledger_preset = {"status": "resolved"}
         self.station.action_goto("ledger")
+
+    def action_show_expiring(self) -> None:
+        """The institutions whose CMA or CNAS has expired or expires within 90 days."""
+        self.station.library_preset = {"kind": "institutions", "expiring": True}
+        self.station.action_goto("libraries")
+
+    CARD_ACTIONS = {
+        "card-overdue": "show_overdue",
+        "card-awaiting_followup": "show_followup",
+        "card-expiring_certs": "show_expiring",
+    }
+
+    def on_click(self, event: Any) -> None:
+        """A click on a card opens its list (the same as its key)."""
+        action = self.CARD_ACTIONS.get(getattr(event.widget, "id", None) or "")
+        if action:
+            getattr(self, f"action_{action}")()

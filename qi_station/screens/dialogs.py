@@ -298,13 +298,27 @@ class ReferDialog(WorkerDialog):
             with Horizontal(classes="row"):
                 yield Label(t("field.note"))
                 yield Input(id="note", compact=True)
+            with Horizontal(classes="row", id="reason-row"):  # shown for an unqualified institution
+                yield Label(t("field.reason"))
+                yield Input(id="reason", compact=True, max_length=200, placeholder=t("ph.reason"))
             yield Static("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(t("btn.refer"), id="ok", variant="primary", compact=True)
                 yield Button(t("btn.cancel"), id="cancel", compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#reason-row").display = False
         self.load(self.station.db_path, self.request_id, "expert")
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """An institution not qualified for the request's elements needs a reason: show its field."""
+        idx = event.option_index
+        item = self.items[idx] if 0 <= idx < len(self.items) else {}
+        unqualified = item.get("kind") == "institution" and not item.get("qualified")
+        self.query_one("#reason-row").display = unqualified
+        self.query_one("#error", Static).update(
+            t("refer.unqualified", state=t(f"qual.{item.get('qualification')}")) if unqualified else ""
+        )
 
     def on_choice_changed(self, event: Choice.Changed) -> None:
         self.load(self.station.db_path, self.request_id, event.value)
@@ -337,6 +351,8 @@ class ReferDialog(WorkerDialog):
                 why.append(t("match.city"))
             if it["qualified"]:
                 why.append(t("match.qualified"))
+            elif it.get("qualification"):
+                why.append(t(f"qual.{it['qualification']}"))
             why.append(t("match.load", n=it["load"]))
             ol.add_option(
                 Option(f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})", id=it["id"])
@@ -364,14 +380,23 @@ class ReferDialog(WorkerDialog):
             item["kind"],
             item["id"],
             self.query_one("#note", Input).value,
+            self.query_one("#reason", Input).value,
         )
 
     @work(thread=True, exclusive=True, group="refer")
-    def refer(self, db_path: Path, request_id: str, kind: str, item_id: str, note: str) -> None:
+    def refer(self, db_path: Path, request_id: str, kind: str, item_id: str, note: str, reason: str) -> None:
         from qi_station.services.ledger import refer_request
 
         try:
-            row = refer_request(db_path, request_id, kind, item_id, note or None, actor=self.station.operator)
+            row = refer_request(
+                db_path,
+                request_id,
+                kind,
+                item_id,
+                note or None,
+                actor=self.station.operator,
+                reason=reason or None,
+            )
         except Exception as e:  # noqa: BLE001
             self.post_message(Failed(e))
             return

@@ -14,8 +14,9 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from qi_station.core import domain, places
-from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, kind_name, t
+from qi_station.core import domain, places, qualify
+from qi_station.core.clock import today_local
+from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, get_lang, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.widgets import Chip, Choice
@@ -31,14 +32,12 @@ REFER_KIND = {
     "projects": "project",
 }
 DETAIL_FIELDS = {
-    "experts": ("title", "employer", "specialty", "gender", "phone", "email", "active_requests"),
+    "experts": ("load", "title", "employer", "specialty", "gender", "phone", "email"),
     "institutions": (
         "short_name",
         "uscc",
         "cma_no",
-        "cma_expiry",
         "cnas_no",
-        "cnas_expiry",
         "scope",
         "address",
         "contact",
@@ -50,12 +49,24 @@ DETAIL_FIELDS = {
 }
 
 
+def cert_marks(r: dict[str, Any]) -> str:
+    """The list's qualification column: each certificate that needs attention, labelled (``CMA已过期
+    CNAS将到期``), else the CMA's expiry date (states by ``services.search``, the one rule)."""
+    marks = [
+        t("lib.cert_mark", cert=qualify.CERT_LABEL[c], state=t("qual." + r[c + "_state"]))
+        for c in qualify.CERTS
+        if r.get(c + "_state") in (qualify.EXPIRED, qualify.EXPIRING)
+        or (c == "cma" and r.get(c + "_state") == qualify.MISSING)
+    ]
+    return " ".join(marks) if marks else f"CMA {r.get('cma_expiry') or '-'}"
+
+
 def _extra(kind: str, r: dict[str, Any]) -> str:
     if kind == "experts":
-        return " ".join(x for x in (r.get("title"), r.get("employer")) if x)
+        load = t("match.load", n=r.get("load", 0)) if r.get("load") else ""
+        return " ".join(x for x in (load, r.get("title"), r.get("employer")) if x)
     if kind == "institutions":
-        exp = [x for x in (r.get("cma_expiry"), r.get("cnas_expiry")) if x]
-        return str(max(exp)) if exp else ""
+        return cert_marks(r)
     if kind == "equipment":
         fee = f"{r['fee']}/{fee_unit_name(r.get('fee_unit') or 'hour')}" if r.get("fee") is not None else ""
         return f"{t('lib.shared') if r.get('shared') else t('lib.not_shared')} {fee}".strip()
@@ -76,6 +87,14 @@ class SearchFailed(Message):
     def __init__(self, message: str) -> None:
         super().__init__()
         self.message = message
+
+
+class ReferChecked(Message):
+    """The referral rules' answer for the item the operator wants to refer to."""
+
+    def __init__(self, request_id: str, kind: str, item: dict[str, Any], check: dict[str, Any]) -> None:
+        super().__init__()
+        self.request_id, self.kind, self.item, self.check = request_id, kind, item, check
 
 
 class Referred(Message):
@@ -127,6 +146,7 @@ class LibrariesScreen(MainScreen):
                     id="f-city",
                 )
                 yield Chip(t("filter.valid_only"), "valid", id="f-valid")
+                yield Chip(t("filter.expiring_only"), "expiring", id="f-expiring")
                 yield Chip(t("filter.shared_only"), "shared", id="f-shared")
                 yield Static("", id="lib-count", markup=False)
         with Horizontal(id="lib-main"):
@@ -165,11 +185,26 @@ class LibrariesScreen(MainScreen):
         table.refresh(layout=True)
 
     def on_screen_resume(self) -> None:
+        self._apply_preset()
         self._update_status()
         super().on_screen_resume()
 
+    def _apply_preset(self) -> None:
+        """The dashboard's "资质将到期" card hands over a preset: institutions needing attention."""
+        preset = self.station.library_preset
+        if not preset:
+            return
+        self.station.library_preset = None
+        self.query_one("#kind", Choice).value = preset.get("kind", self.kind)
+        self.kind = preset.get("kind", self.kind)
+        self.query_one("#f-expiring", Chip).set_quietly(bool(preset.get("expiring")))
+        self._kind_filters()
+        if self.station.ready:
+            self._schedule(0)
+
     def _kind_filters(self) -> None:
         self.query_one("#f-valid").display = self.kind == "institutions"
+        self.query_one("#f-expiring").display = self.kind == "institutions"
         self.query_one("#f-shared").display = self.kind == "equipment"
         self._update_status()
 
@@ -206,6 +241,7 @@ class LibrariesScreen(MainScreen):
             "element": self.query_one("#f-element", Choice).value or None,
             "city": self.query_one("#f-city", Choice).value or None,
             "valid_only": self.query_one("#f-valid", Chip).checked,
+            "expiring_only": self.query_one("#f-expiring", Chip).checked,
             "shared_only": self.query_one("#f-shared", Chip).checked,
         }
 
@@ -249,6 +285,7 @@ class LibrariesScreen(MainScreen):
                     element=p["element"],
                     city=p["city"],
                     valid_only=p["valid_only"],
+                    expiring_only=p["expiring_only"],
                     shared_only=p["shared_only"],
                     own_city=own_city,
                     limit=RESULTS,
@@ -318,6 +355,8 @@ class LibrariesScreen(MainScreen):
             if f == "fee_unit":
                 v = fee_unit_name(str(v))
             lines.append(f"{t('lib.f.' + f)}: {v}")
+        if r["kind"] == "institutions":  # both dates, labelled, with their marks (the one rule)
+            lines[3:3] = qualify.expiry_line(r, today_local(), get_lang() != "en").split("  ")
         text.update("\n".join(lines))
 
     # ---- actions ---------------------------------------------------------------------------------
@@ -343,19 +382,39 @@ class LibrariesScreen(MainScreen):
             self.notify(t("lib.pick"), severity="warning")
             return
         item = self.rows[table.cursor_row]
-        self.refer(self.station.db_path, req, REFER_KIND[self.kind], item["id"])
+        self.precheck(self.station.db_path, req, REFER_KIND[self.kind], item)
 
     @work(thread=True, exclusive=True, group="refer")
-    def refer(self, db_path: Path, request_id: str, kind: str, item_id: str) -> None:
-        from qi_station.services.ledger import refer_request
+    def precheck(self, db_path: Path, request_id: str, kind: str, item: dict[str, Any]) -> None:
+        """Ask the referral rules first (duplicate? qualified?), then confirm in a dialog."""
+        from qi_station.services.referral import precheck
 
         try:
-            row = refer_request(db_path, request_id, kind, item_id, actor=self.station.operator)
+            check = precheck(db_path, request_id, kind, item["id"])
         except Exception as e:  # noqa: BLE001
             self.post_message(Referred(error_message(e), True))
             return
-        self.post_message(Referred(t("msg.referred", name=row["item_name"]), False))
+        self.post_message(ReferChecked(request_id, kind, item, check))
 
     @on(Referred)
     def _referred(self, event: Referred) -> None:
         self.notify(event.message, severity="error" if event.failed else "information")
+
+    @on(ReferChecked)
+    def _checked(self, event: ReferChecked) -> None:
+        from qi_station.i18n import err_text
+        from qi_station.screens.refer_confirm import ReferConfirmDialog
+
+        if event.check["duplicate"]:
+            self.notify(err_text(Exception(event.check["message"])), severity="warning")
+            return
+        label = self.station.current_request_label or event.request_id
+
+        def done(row: Any) -> None:
+            if row:
+                self.notify(t("msg.referred", name=row["item_name"]))
+                self.refresh_data()
+
+        self.app.push_screen(
+            ReferConfirmDialog(event.request_id, label, event.kind, event.item, event.check), done
+        )

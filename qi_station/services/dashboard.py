@@ -14,14 +14,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain
+from qi_station.core import domain, qualify
 from qi_station.core.clock import TZ, env_now, local, to_db
 from qi_station.core.months import last_months, month_of
 from qi_station.db import kvkeys
 from qi_station.services.figures import received_by_month, sqlite_rows
 
 MONTHS = 12  # month bars on the dashboard
-EXPIRY_DAYS = 90
 
 
 @dataclass
@@ -32,7 +31,8 @@ class DashboardFigures:
     open_total: int = 0
     overdue: int = 0
     awaiting_followup: int = 0
-    expiring_certs: int = 0
+    expiring_certs: int = 0  # institutions with a certificate expiring (≤ 90 days) and none expired
+    expired_certs: int = 0  # institutions with a certificate already expired
     last_sync: str | None = None
     last_sync_ok: bool | None = None
     pending_outbox: int = 0
@@ -128,13 +128,13 @@ def compute(
             f"SELECT COUNT(*) FROM request WHERE status IN ({marks}) AND promised_date < ?",
             (*sorted(domain.OPEN_STATUSES), today.isoformat()),
         ).fetchone()[0]
-        horizon = (today + timedelta(days=EXPIRY_DAYS)).isoformat()
-        figs.expiring_certs = conn.execute(
-            "SELECT COUNT(*) FROM institution WHERE deleted = 0 AND ("
-            "(cma_expiry IS NOT NULL AND cma_expiry >= ? AND cma_expiry <= ?) OR "
-            "(cnas_expiry IS NOT NULL AND cnas_expiry >= ? AND cnas_expiry <= ?))",
-            (today.isoformat(), horizon, today.isoformat(), horizon),
-        ).fetchone()[0]
+        attention, ap = qualify.attention_sql(today)
+        expired, ep = qualify.expired_sql(today)
+        n_attention, figs.expired_certs = conn.execute(
+            f"SELECT COUNT(*), COALESCE(SUM({expired}), 0) FROM institution t WHERE t.deleted = 0 AND {attention}",
+            (*ep, *ap),
+        ).fetchone()
+        figs.expiring_certs = n_attention - figs.expired_certs
         figs.last_sync, figs.last_sync_ok, figs.pending_outbox = sync_figures(conn)
         figs.total_requests = conn.execute("SELECT COUNT(*) FROM request").fetchone()[0] if with_months else 0
         if with_months:

@@ -59,6 +59,7 @@ KEYS: tuple[Key, ...] = (
     Key("dash.overdue", "o", "show_overdue", "key.show_overdue"),
     Key("dash.followup", "u", "show_followup", "key.show_followup"),
     Key("dash.activities", "t", "app.goto('activities')", "key.activities"),
+    Key("dash.expiring", "e", "show_expiring", "key.show_expiring"),
     Key("ledger.open", "o", "open", "key.open"),  # Enter on a row opens it too (DataTable)
     # the table scrolls by itself (PgUp/PgDn/Home/End); these page keys stay for the help and the palette
     Key("ledger.prev_page", "[", "page(-1)", "key.prev_page", show=False),

@@ -319,15 +319,20 @@ def refer_request(
     note: str | None = None,
     actor: str | None = None,
     at: str | datetime | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """Refer a request to a library item. An in-progress request moves to referred."""
+    """Refer a request to a library item. An in-progress request moves to referred. The rules of
+    :func:`qi_station.services.referral.check_referral` (no duplicate; an institution not valid for the
+    request's elements needs ``reason``, recorded in the event) are checked before anything is written."""
     from sqlalchemy import text
 
     from qi_station.db.models import Referral
+    from qi_station.services.referral import check_referral
 
     if kind not in REFER_KINDS:
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(REFER_KINDS)}")
     note = v.clean_text(note, "note", multiline=True) or None
+    reason = v.clean_text(reason, "reason", multiline=True) or None
     at_ = _parse_at(at)
     with write_session(db) as s:
         st = ensure_station(s)
@@ -343,6 +348,7 @@ def refer_request(
             raise ValidationError(
                 "status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办"
             )
+        extra = check_referral(s.connection(), req.id, req.elements, kind, item[0], reason, local_date(when))
         ref = row_dict(
             Referral(
                 id=uuid7(),
@@ -367,7 +373,7 @@ def refer_request(
             from_status=frm,
             to_status=to,
             note=note,
-            data={"kind": kind, "item_id": item[0], "item_name": item[1]},
+            data={"kind": kind, "item_id": item[0], "item_name": item[1], **extra},
         )
         w.update_request(
             conn,

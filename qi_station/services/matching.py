@@ -1,8 +1,12 @@
 """Ranked match suggestions for a request (core, no Textual, stdlib sqlite3 only).
 
-Score = element match (10 per shared element) + same city (5) + valid qualification (4; institutions
-with an unexpired CMA or CNAS, equipment that is shared, projects not finished) - current load
-(open referrals of the item, 1 each, at most 5; for experts also their ``active_requests``).
+Score = element match (10 per shared element) + same city (5) + qualified (4: institutions valid for
+the request's elements by :mod:`qi_station.core.qualify`, equipment that is shared, projects not
+finished) - current load (在办: open requests whose latest referral of that kind names the item,
+:func:`qi_station.services.referral.open_loads`; 1 each, at most 5).
+
+Institutions are ranked in two bands: every one valid for the request's elements (valid or expiring)
+comes before any expired or missing one, whatever the scores; within a band by score, then name.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain, places
+from qi_station.core import domain, places, qualify
 from qi_station.core.clock import today_local
 from qi_station.core.errors import NotFoundError, ValidationError
+from qi_station.services.referral import open_loads
 
 KINDS = {
     "expert": "expert",
@@ -58,7 +63,7 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
         raise ValidationError(
             "kind", "choice", f"kind must be one of expert, institution, equipment, project: {kind!r}"
         )
-    today = today_local().isoformat()
+    today = today_local()
     conn = connect(db_path)
     try:
         req = _request(conn, request_id)
@@ -66,45 +71,34 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
         city = req["city_code"]
         parts = [f"(instr(t.elements, '\"{e}\"') > 0)" for e in els] or ["0"]
         el_expr = " + ".join(parts)
+        qp: list[str] = []
+        cols = ""
         if table == "institution":
-            q_expr = "((t.cma_expiry IS NOT NULL AND t.cma_expiry >= :today) OR (t.cnas_expiry IS NOT NULL AND t.cnas_expiry >= :today))"
+            q_expr, qp = qualify.valid_sql(els, today)
+            cols = ", t.cma_expiry, t.cnas_expiry"
         elif table == "equipment":
             q_expr = "(t.shared = 1)"
         elif table == "project":
             q_expr = "(COALESCE(t.status, '') NOT IN ('finished', '已完成', '已结束'))"
         else:
             q_expr = "1"
+        # valid institutions first (the band), so the candidate set never drops one for an invalid one
+        band = "q DESC, " if table == "institution" else ""
         sql = (
-            f"SELECT t.id, t.name, t.city_code, t.elements, ({el_expr}) AS el, "
-            f"(COALESCE(t.city_code, '') = :city) AS sc, {q_expr} AS q "
+            f"SELECT t.id, t.name, t.city_code, t.elements{cols}, ({el_expr}) AS el, "
+            f"(COALESCE(t.city_code, '') = ?) AS sc, {q_expr} AS q "
             f"FROM {table} t WHERE t.deleted = 0 AND ({el_expr}) > 0 "
-            f"ORDER BY el * {W_ELEMENT} + sc * {W_CITY} + q * {W_QUALIFIED} DESC, t.name LIMIT :n"
+            f"ORDER BY {band}el * {W_ELEMENT} + sc * {W_CITY} + q * {W_QUALIFIED} DESC, t.name LIMIT ?"
         )
-        rows = conn.execute(
-            sql, {"city": city or "", "today": today, "n": max(limit * 5, CANDIDATES)}
-        ).fetchall()
-        ids = [r["id"] for r in rows]
-        loads: dict[str, int] = {}
-        if ids:
-            marks = ",".join("?" * len(ids))
-            open_marks = ",".join("?" * len(domain.OPEN_STATUSES))
-            for item_id, n in conn.execute(
-                f"SELECT f.item_id, COUNT(*) FROM referral f JOIN request r ON r.id = f.request_id "
-                f"WHERE f.kind = ? AND f.item_id IN ({marks}) AND r.status IN ({open_marks}) GROUP BY f.item_id",
-                (table, *ids, *sorted(domain.OPEN_STATUSES)),
-            ):
-                loads[item_id] = n
-            if table == "expert":
-                for item_id, n in conn.execute(
-                    f"SELECT id, active_requests FROM expert WHERE id IN ({marks})", ids
-                ):
-                    loads[item_id] = loads.get(item_id, 0) + int(n or 0)
+        rows = conn.execute(sql, (city or "", *qp, max(limit * 5, CANDIDATES))).fetchall()
+        loads = open_loads(conn, table, [r["id"] for r in rows])
     finally:
         conn.close()
     out = []
     for r in rows:
         load = loads.get(r["id"], 0)
         score = r["el"] * W_ELEMENT + r["sc"] * W_CITY + r["q"] * W_QUALIFIED - min(load, MAX_LOAD)
+        state = qualify.state_for(dict(r), els, today) if table == "institution" else None
         out.append(
             {
                 "id": r["id"],
@@ -117,8 +111,9 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
                 "element_match": r["el"],
                 "same_city": bool(r["sc"]),
                 "qualified": bool(r["q"]),
+                "qualification": state,
                 "load": load,
             }
         )
-    out.sort(key=lambda d: (-d["score"], d["name"]))
+    out.sort(key=lambda d: (not d["qualified"] if table == "institution" else False, -d["score"], d["name"]))
     return out[:limit]

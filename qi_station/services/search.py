@@ -20,16 +20,17 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain, places
+from qi_station.core import domain, places, qualify
 from qi_station.core.clock import today_local
 from qi_station.core.errors import ValidationError
 from qi_station.core.validate import parse_element
+from qi_station.db.searchtext import vocab_matches
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
 
 _EXTRA_COLS = {
-    "expert": "gender, title, employer, specialty, phone, email, active_requests",
+    "expert": "gender, title, employer, specialty, phone, email",
     "institution": "short_name, uscc, cma_no, cma_expiry, cnas_no, cnas_expiry, scope, address, contact, phone",
     "equipment": "model, institution_id, shared, fee, fee_unit, description, "
     "(SELECT i.name FROM institution i WHERE i.id = t.institution_id) AS institution_name",
@@ -38,12 +39,23 @@ _EXTRA_COLS = {
 }
 
 
+def _vocab(q: str) -> tuple[str, tuple[Any, ...]]:
+    """`` OR …`` over ``city_code`` / ``elements`` for the cities and elements the query names
+    (:func:`qi_station.db.searchtext.vocab_matches`), with its parameters."""
+    cities, elements = vocab_matches(q)
+    sql = f" OR t.city_code IN ({','.join('?' * len(cities))})" if cities else ""
+    sql += "".join(" OR instr(t.elements, ?) > 0" for _ in elements)
+    return sql, (*cities, *(f'"{e}"' for e in elements))
+
+
 def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
     """(condition, params, rank expression, its params) per tier, best first.
 
     The last tier is one table scan that covers both "substring of the name" and "anywhere in
-    the searchable text", ranked in SQL: two scans cost twice as much when few rows match.
+    the searchable text" (and the city or element the query names), ranked in SQL: two scans cost
+    twice as much when few rows match.
     """
+    vsql, vp = _vocab(q)
     if q.isascii():
         ql = q.lower()
         hi = ql + _HIGH
@@ -56,8 +68,8 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
                 (),
             ),
             (
-                "(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack, ?) > 0)",
-                (ql, ql, ql),
+                f"(instr(t.name_initials, ?) > 0 OR instr(t.name_py, ?) > 0 OR instr(t.haystack_py, ?) > 0{vsql})",
+                (ql, ql, ql, *vp),
                 "(instr(t.name_initials, ?) = 0 AND instr(t.name_py, ?) = 0)",
                 (ql, ql),
             ),
@@ -65,7 +77,7 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
     return [
         ("t.name = ?", (q,), "", ()),
         ("(t.name >= ? AND t.name < ?)", (q, q + _HIGH), "", ()),
-        ("instr(t.haystack, ?) > 0", (q.lower(),), "(instr(t.name, ?) = 0)", (q,)),
+        (f"(instr(t.haystack, ?) > 0{vsql})", (q.lower(), *vp), "(instr(t.name, ?) = 0)", (q,)),
     ]
 
 
@@ -77,6 +89,25 @@ def _row(kind: str, r: sqlite3.Row) -> dict[str, Any]:
     if "shared" in d:
         d["shared"] = bool(d["shared"])
     return d
+
+
+def _annotate(conn: sqlite3.Connection, kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Institutions: each certificate's state (``cma_state``, ``cnas_state``: valid / expiring / expired
+    / missing, by :mod:`qi_station.core.qualify` on the one clock's today) and ``qualification`` (the
+    licence: valid for work with no element named). Experts: ``load`` (在办, open referrals)."""
+    if kind == "institutions":
+        today = today_local()
+        for d in rows:
+            for c, st in qualify.certs(d, today).items():
+                d[f"{c}_state"] = st
+            d["qualification"] = qualify.state_for(d, None, today)
+    elif kind == "experts" and rows:
+        from qi_station.services.referral import open_loads
+
+        loads = open_loads(conn, "expert", [d["id"] for d in rows])
+        for d in rows:
+            d["load"] = loads.get(d["id"], 0)
+    return rows
 
 
 def station_city(db: str | Path | sqlite3.Connection) -> str | None:
@@ -95,12 +126,15 @@ def search(
     element: str | None = None,
     city: str | None = None,
     valid_only: bool = False,
+    expiring_only: bool = False,
     shared_only: bool = False,
     own_city: str | None = None,
     limit: int | None = 50,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Ranked matches of ``query`` in one library (or enterprises). Empty query browses."""
+    """Ranked matches of ``query`` in one library (or enterprises). Empty query browses.
+    ``valid_only``: institutions valid for ``element`` (:func:`qi_station.core.qualify.valid_sql`);
+    ``expiring_only``: institutions with a certificate expired or expiring within 90 days."""
     if kind not in domain.KIND_TABLE:
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
     table = domain.KIND_TABLE[kind]
@@ -124,9 +158,13 @@ def search(
         where.append("t.city_code = ?")
         params.append(city)
     if valid_only and table == "institution":
-        today = today_local().isoformat()
-        where.append("(t.cma_expiry >= ? OR t.cnas_expiry >= ?)")
-        params += [today, today]
+        cond, qp = qualify.valid_sql([parse_element(element)] if element else None, today_local())
+        where.append(cond)
+        params += qp
+    if expiring_only and table == "institution":
+        cond, qp = qualify.attention_sql(today_local())
+        where.append(cond)
+        params += qp
     if shared_only and table == "equipment":
         where.append("t.shared = 1")
     cols = f"t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]}"
@@ -149,7 +187,7 @@ def search(
             if limit is not None:
                 sql += " LIMIT ? OFFSET ?"
                 p += [limit, offset]
-            return [_row(kind, r) for r in conn.execute(sql, p)]
+            return _annotate(conn, kind, [_row(kind, r) for r in conn.execute(sql, p)])
         want = None if limit is None else offset + limit
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -179,8 +217,8 @@ def search(
                     seen.add(r["id"])
                     out.append(_row(kind, r))
                     if want is not None and len(out) >= want:
-                        return out[offset:]
-        return out[offset:]
+                        return _annotate(conn, kind, out[offset:])
+        return _annotate(conn, kind, out[offset:])
     finally:
         if not own:
             conn.close()
@@ -196,6 +234,40 @@ def get_item(db_path: str | Path, kind: str, item_id: str) -> dict[str, Any] | N
             f"SELECT t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]} FROM {table} t WHERE t.id = ?",
             (item_id,),
         ).fetchone()
-        return _row(kind, r) if r else None
+        return _annotate(conn, kind, [_row(kind, r)])[0] if r else None
     finally:
         conn.close()
+
+
+def expiring(
+    db_path: str | Path | sqlite3.Connection, days: int = qualify.EXPIRING_DAYS
+) -> list[dict[str, Any]]:
+    """Institutions with a certificate expired or expiring within ``days`` (on the one clock's
+    today), soonest first; each row carries ``cma_state``, ``cnas_state`` and ``expired``."""
+    if days < 0:
+        raise ValidationError("days", "non_negative", "days must be ≥ 0 / 天数不能为负")
+    today = today_local()
+    cond, params = qualify.attention_sql(today, days)
+    own = isinstance(db_path, sqlite3.Connection)
+    if isinstance(db_path, sqlite3.Connection):
+        conn = db_path
+    else:
+        from qi_station.db.engine import connect
+
+        conn = connect(Path(db_path))
+    try:
+        sql = (
+            f"SELECT t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS['institution']} FROM institution t "
+            f"WHERE t.deleted = 0 AND {cond} "
+            "ORDER BY min(COALESCE(t.cma_expiry, '9999'), COALESCE(t.cnas_expiry, '9999')), t.name"
+        )
+        rows = [_row("institutions", r) for r in conn.execute(sql, params)]
+    finally:
+        if not own:
+            conn.close()
+    for d in rows:
+        for c, st in qualify.certs(d, today, days).items():
+            d[f"{c}_state"] = st
+        d["qualification"] = qualify.state_for(d, None, today)
+        d["expired"] = qualify.EXPIRED in (d["cma_state"], d["cnas_state"])
+    return rows

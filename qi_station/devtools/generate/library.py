@@ -61,6 +61,7 @@ EXPERT_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -81,6 +82,7 @@ INSTITUTION_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -104,6 +106,7 @@ EQUIPMENT_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -123,6 +126,7 @@ PROJECT_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "city_code",
     "elements",
     "rev",
@@ -149,6 +153,7 @@ ENTERPRISE_COLUMNS = (
     "name_py",
     "name_initials",
     "haystack",
+    "haystack_py",
     "elements",
     "station_code",
     "s_rev",
@@ -232,6 +237,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 json.dumps(list(els)),
                 1,
@@ -288,6 +294,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 _elements_json(exp_els),
                 1,
@@ -333,6 +340,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 json.dumps(list(els)),
                 1,
@@ -376,6 +384,7 @@ def gen_library(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 city,
                 json.dumps(list(els)),
                 1,
@@ -454,6 +463,7 @@ def gen_enterprises(
                 py,
                 ini,
                 None,  # haystack: searchtext.prepare
+                None,  # haystack_py: searchtext.prepare
                 "[]",
                 station_code,
                 1,

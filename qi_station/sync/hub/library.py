@@ -97,7 +97,7 @@ class LibraryJobs(HubBase):
                     except (TypeError, ValueError) as e:
                         raise SyncError(400, "bad_library", f"{table} {name!r}: {e}") from None
                     r["name_py"], r["name_initials"] = prep["name_py"], prep["name_initials"]
-                    r["haystack"] = prep["haystack"]
+                    r["haystack"], r["haystack_py"] = prep["haystack"], prep["haystack_py"]
                     r = coerce_row(table, {k: wire_value(v) for k, v in r.items()})
                     seen.add(rid)
                     old = existing.get(rid)

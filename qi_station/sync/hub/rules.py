@@ -56,7 +56,7 @@ TEXT: dict[str, dict[str, tuple[str, bool, bool]]] = {
 }
 # every other text column (ids, hashes, phone, pinyin, search text, event data): a plain length cap
 OTHER_TEXT_MAX = 2000
-LONG_TEXT_MAX = {"haystack": 8000, "data": 20000}
+LONG_TEXT_MAX = {"haystack": 8000, "haystack_py": 8000, "data": 20000}
 # a hub event carries the hub's note (written at the hub, not by the station's form)
 HUB_EVENT_NOTE_MAX = 20000
 

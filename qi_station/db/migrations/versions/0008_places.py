@@ -1,7 +1,7 @@
 """places: an enterprise's location (county), the station's park, the station profile at the hub
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 
 - ``enterprise.county_code``: where the enterprise is today (a current GB/T 2260 county of Shandong;
   editable, ``qi-station enterprise locate``). ``region_code`` stays the region of its USCC, never
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
