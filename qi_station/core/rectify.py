@@ -9,11 +9,12 @@ A 不满意 (2) or 非常不满意 (1) rating at the follow-up (the request is c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from qi_station.core import validate as v
 from qi_station.core.errors import ValidationError
+from qi_station.core.workdays import Calendar, promise_date
 
 #: ratings at or below this need a rectify record (2 = 不满意, 1 = 非常不满意)
 LOW_SATISFACTION = 2
@@ -32,18 +33,11 @@ def needs_rectify(satisfaction: Any) -> bool:
     )
 
 
-def rectify_due(rated_on: date) -> date:
+def rectify_due(rated_on: date, cal: Calendar) -> date:
     """THE due date of a rectification: :data:`RECTIFY_WORKDAYS` working days after the day of the rating
-    (that day not counted).
-
-    Counts Monday–Friday only for now; the lead switches this to the holiday calendar
-    (``core.workdays.add_workdays``) at merge, here and nowhere else."""
-    d, left = rated_on, RECTIFY_WORKDAYS
-    while left:
-        d += timedelta(days=1)
-        if d.weekday() < 5:
-            left -= 1
-    return d
+    (that day not counted), by the holiday calendar (``core.workdays``). Where the calendar does not
+    cover a year, that stretch counts Monday–Friday (as a promised date does)."""
+    return promise_date(cal, rated_on, RECTIFY_WORKDAYS).date
 
 
 def check_rectify_target(status: Any, satisfaction: Any) -> None:

@@ -17,6 +17,7 @@ from qi_station.core.activity import ACTIVITY_KINDS
 from qi_station.core.clock import local_date
 from qi_station.core.months import first_day, month_bounds_utc, next_month
 from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, rectify_due
+from qi_station.core.workdays import Calendar
 
 if TYPE_CHECKING:
     from qi_station.reports.queries import Q
@@ -26,14 +27,11 @@ LEVELS = (5, 4, 3, 2, 1)
 
 
 def enterprise_county(ent: Mapping[str, Any]) -> str:
-    """THE county an enterprise is counted under: its registered region when that is a Shandong county
-    code (``37xxxx`` not ending in ``00``), else ``unknown``. The lead switches this to the enterprise's
-    ``location`` column at merge: here and nowhere else."""
-    region = ent.get("enterprise_region")
-    if isinstance(region, str) and len(region) == 6 and region.isdigit() and region[:2] == "37":
-        if not region.endswith("00"):
-            return region
-    return UNKNOWN
+    """THE county an enterprise is counted under: where it is today (``enterprise.county_code``, its
+    location: the registered region's current county by default, editable with ``enterprise
+    locate``; ``core.places.location``), else ``unknown``."""
+    county = ent.get("enterprise_county")
+    return county if isinstance(county, str) and county else UNKNOWN
 
 
 @dataclass
@@ -82,7 +80,7 @@ def _fen(text: Any) -> int:
         return 0
 
 
-def collect_quality(q: Q, month: str, quality: Any) -> None:
+def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
     """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`."""
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
 
@@ -165,7 +163,7 @@ def collect_quality(q: Q, month: str, quality: Any) -> None:
         if fixed is not None and start <= fixed < end:
             g.rectified += 1
         if fixed is None or fixed >= end:
-            due = rectify_due(local_date(rated))
+            due = rectify_due(local_date(rated), cal)
             g.rectify_open.append(
                 {
                     "number": number,

@@ -464,7 +464,7 @@ def collect(
 
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
-    collect_quality(q, month, lambda code: acc(code).quality)
+    collect_quality(q, month, lambda code: acc(code).quality, cal)
 
     # 8. first request ever (in scope) of the enterprises served this month
     step("enterprises")

@@ -169,15 +169,12 @@ class RequestDetailScreen(StationScreen):
                 f"{t('field.satisfaction')}: {satisfaction_name(r['satisfaction'])}"
                 + (f"   {t('field.note')}: {r['followup_note']}" if r.get("followup_note") else "")
             )
-        if _rectifiable(r) and r.get("closed_at"):
-            from qi_station.core.clock import from_db, local_date
-            from qi_station.core.rectify import RECTIFY_KIND, rectify_due
+        if _rectifiable(r) and r.get("rectify_due"):
+            from qi_station.core.rectify import RECTIFY_KIND
 
-            closed = from_db(r["closed_at"])
             done = any(e["kind"] == RECTIFY_KIND for e in r["events"])
-            if closed is not None:
-                state = t("rectify.done" if done else "rectify.open")
-                lines.append(t("rectify.due", due=rectify_due(local_date(closed)).isoformat(), state=state))
+            state = t("rectify.done" if done else "rectify.open")
+            lines.append(t("rectify.due", due=r["rectify_due"], state=state))
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         self.query_one("#fields", Static).update("\n".join(lines))

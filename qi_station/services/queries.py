@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain, places
-from qi_station.core.clock import local_date, to_db, today_local
+from qi_station.core.clock import from_db, local_date, to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.core.months import month_bounds_utc
+from qi_station.core.rectify import needs_rectify, rectify_due
 from qi_station.core.validate import parse_element
 from qi_station.core.workdays import Calendar, request_days
 from qi_station.services.workdays import load_calendar
@@ -184,7 +185,14 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
         ).fetchone()
         if r is None:
             raise NotFoundError("request", k)
-        d = _decorate(dict(r), load_calendar(conn), today_local())
+        cal = load_calendar(conn)
+        d = _decorate(dict(r), cal, today_local())
+        closed = from_db(d.get("closed_at")) if d.get("status") == "closed" else None
+        d["rectify_due"] = (  # a low rating's rectification is due (core.rectify, holiday calendar)
+            rectify_due(local_date(closed), cal).isoformat()
+            if closed is not None and needs_rectify(d.get("satisfaction"))
+            else None
+        )
         d["region_name"] = places.full_name(d.get("region_code"))
         d["city_name"] = places.CITIES.get(d.get("city_code") or "", "")
         # where the enterprise is today, when that is not simply its registered region
