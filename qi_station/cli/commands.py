@@ -24,7 +24,7 @@ from qi_station.cli.requests import request_app
 from qi_station.cli.staff import staff_app
 from qi_station.cli.station import station_app
 from qi_station.cli.sync import hub_app, sync_app
-from qi_station.cli.workdays import hub_calendar_app
+from qi_station.cli.workdays import hub_calendar_app, hub_indicators_app
 
 app = typer.Typer(
     help="qi-station: 质量基础设施一站式服务工作站 (Shandong QI one-stop service workstation).",
@@ -47,6 +47,7 @@ app.add_typer(sync_app, name="sync", help="Sync with the provincial hub 同步."
 app.add_typer(hub_app, name="hub", help="The provincial hub service 省级中心.")
 app.add_typer(station_app, name="station", help="This station's profile and settings 站点信息.")
 hub_app.add_typer(hub_calendar_app, name="calendar")
+hub_app.add_typer(hub_indicators_app, name="indicators")
 
 
 def _version(value: bool) -> None:

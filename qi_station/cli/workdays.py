@@ -85,3 +85,32 @@ def hub_calendar_list(
         typer.echo(
             f"{r['key']}  rev {r['rev']}  seq {r['seq']}  sha256 {r['sha256'][:12]}  {r['updated_at']}"
         )
+
+
+# ---- indicator definitions the hub distributes (a reference document, like the calendar) ----------
+hub_indicators_app = typer.Typer(
+    help="The indicator definitions the hub distributes 指标定义.", no_args_is_help=True
+)
+
+
+@hub_indicators_app.command("import")
+@sync_errors
+def hub_indicators_import(
+    path: Path = typer.Argument(..., help="UTF-8 TOML, the shape of data/indicators/default.toml"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Load the province's indicator definitions (checked whole: every formula and figure name); they
+    replace the shipped default in every report at the hub and, after their next sync or down bundle,
+    at every station."""
+    from qi_station.reports.indicators import REFERENCE_KEY, REFERENCE_KIND, register_reference
+
+    register_reference()
+    with open(path, encoding="utf-8") as f:
+        body = f.read()
+    res = _hub(database_url).put_references([(REFERENCE_KIND, REFERENCE_KEY, body)])
+    if as_json:
+        emit_json(res)
+        return
+    state = "unchanged" if res["unchanged"] else ("updated" if res["updated"] else "added")
+    typer.echo(f"indicator definitions {state} / 指标定义已{'无变化' if state == 'unchanged' else '更新'}")

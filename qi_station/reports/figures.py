@@ -327,6 +327,24 @@ def monthly_report(
             raw = collect(conn, month, None, progress)
         else:
             raw = collect(conn, month, station, progress)
-    if hub and station is None:
-        return hub_report(raw)
-    return station_report(raw, station)
+        from qi_station.reports.indicators import distributed_body
+
+        definitions = distributed_body(conn)
+    report = hub_report(raw) if hub and station is None else station_report(raw, station)
+    # the indicators of this report, by the definitions the hub distributed (else the shipped default)
+    from qi_station.core.errors import ValidationError
+    from qi_station.reports.indicators import indicator_values, load_indicators
+
+    problem = None
+    try:
+        spec = load_indicators(body=definitions)
+    except ValidationError as e:  # e.g. definitions naming a figure this (older) program lacks
+        problem, spec = e.message, load_indicators()
+    report["indicator_set"] = {
+        "title": spec.title,
+        "source": spec.source,
+        "distributed": definitions is not None and problem is None,
+        "problem": problem,  # why the distributed definitions were not used (the shipped default was)
+    }
+    report["indicators"] = indicator_values(report, spec)
+    return report

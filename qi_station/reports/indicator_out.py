@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qi_station.reports.indicators import indicator_values, load_indicators
 from qi_station.reports.labels import word
 from qi_station.reports.sections import indicator_header, indicator_rows
 
@@ -18,14 +17,15 @@ INDICATOR_FORMATS = ("table", "json", "csv", "xlsx", "md")
 
 def indicator_report(report: dict[str, Any]) -> dict[str, Any]:
     """The JSON form: month, station (or province), the definition file's title and source, indicators."""
-    spec = load_indicators()
+    spec = report["indicator_set"]  # computed with the report (reports.figures.monthly_report)
     return {
         "month": report.get("month"),
         "station": report.get("station"),
         "data_as_of": report.get("data_as_of"),
-        "title": spec.title,
-        "source": spec.source,
-        "indicators": indicator_values(report, spec),
+        "title": spec["title"],
+        "source": spec["source"],
+        "distributed": spec["distributed"],
+        "indicators": report["indicators"],
     }
 
 

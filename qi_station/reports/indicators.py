@@ -242,9 +242,24 @@ def parse_indicators(doc: dict[str, Any]) -> IndicatorSet:
     )
 
 
-def load_indicators(path: Path | None = None) -> IndicatorSet:
-    """THE loader of the indicator definitions: ``path``, else the shipped default
-    (``data/indicators/default.toml``). The lead wires the hub-distributed copy in here at merge."""
+#: the reference document the hub distributes (``qi-station hub indicators import``): kind and key
+REFERENCE_KIND, REFERENCE_KEY = "indicators", "current"
+
+
+def load_indicators(path: Path | None = None, *, body: str | None = None) -> IndicatorSet:
+    """THE loader of the indicator definitions: ``path``; else ``body`` (the text of the copy the hub
+    distributed, as a database holds it: :func:`distributed_body`); else the shipped default
+    (``data/indicators/default.toml``). Every source is checked whole (:func:`parse_indicators`)."""
+    if body is not None and path is None:
+        try:
+            doc = tomllib.loads(body)
+        except tomllib.TOMLDecodeError as e:
+            raise ValidationError(
+                "indicators",
+                "toml",
+                f"the hub's indicator definitions: not valid TOML ({e}) / 指标定义格式错误",
+            ) from None
+        return parse_indicators(doc)
     p = Path(path) if path is not None else default_path()
     try:
         with open(p, "rb") as f:
@@ -258,6 +273,39 @@ def load_indicators(path: Path | None = None) -> IndicatorSet:
             "indicators", "toml", f"{p}: not valid TOML ({e}) / 指标定义文件格式错误"
         ) from None
     return parse_indicators(doc)
+
+
+def distributed_body(conn: Any) -> str | None:
+    """The indicator definitions the hub distributed, as this database (station or hub) holds them
+    (``reference`` row ``indicators:current``), or None (the shipped default applies)."""
+    from sqlalchemy import text
+
+    row = conn.execute(
+        text("SELECT body FROM reference WHERE kind = :k AND key = :key AND NOT deleted").bindparams(
+            k=REFERENCE_KIND, key=REFERENCE_KEY
+        )
+    ).first()
+    return str(row[0]) if row else None
+
+
+def check_reference(key: str, body: str) -> IndicatorSet:
+    """The check of a distributed indicator document (``core.reference.check``): the one key, and the
+    definitions whole, as :func:`load_indicators` reads them."""
+    if key != REFERENCE_KEY:
+        raise ValidationError(
+            "key",
+            "choice",
+            f"indicator documents use the key {REFERENCE_KEY!r} / 指标定义的键应为 {REFERENCE_KEY}",
+        )
+    return load_indicators(body=body)
+
+
+def register_reference() -> None:
+    """Make ``indicators`` a reference kind the hub checks before it stores one (its check needs the
+    report's figure names, so it lives here, not in the core)."""
+    from qi_station.core import reference
+
+    reference.CHECKS.setdefault(REFERENCE_KIND, check_reference)
 
 
 def indicator_values(report: dict[str, Any], spec: IndicatorSet) -> list[dict[str, Any]]:

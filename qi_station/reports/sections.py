@@ -109,9 +109,8 @@ def indicator_header(lang: str) -> list[str]:
 
 
 def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
-    """The indicators (the shipped definitions, :func:`qi_station.reports.indicators.load_indicators`)."""
-    from qi_station.reports.indicators import indicator_values, load_indicators
-
+    """The report's indicators (computed with it, by the definitions the hub distributed or the shipped
+    default: :func:`qi_station.reports.figures.monthly_report`)."""
     return [
         [
             v["level1"],
@@ -122,7 +121,7 @@ def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
             word(v["direction"], lang),
             v["definition"],
         ]
-        for v in indicator_values(report, load_indicators())
+        for v in report.get("indicators") or []
     ]
 
 
