@@ -24,7 +24,7 @@ def _rated(db: Any, i: int, rating: int) -> dict[str, Any]:
     for st, kw in (
         ("accepted", {}),
         ("in_progress", {}),
-        ("resolved", {"result": "已办结", "charged": True, "fee": "350.50"}),
+        ("resolved", {"result": "已办结", "problems_solved": 1, "charged": True, "fee": "350.50"}),
         ("closed", {"satisfaction": rating}),
     ):
         ledger.move_request(db, r["id"], st, **kw)
@@ -128,7 +128,7 @@ def test_station_rules(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"fee": "1.234"}, "decimals"),
     ):
         with pytest.raises(ValidationError) as e:
-            ledger.move_request(db, r["id"], "resolved", result="好", **kw)
+            ledger.move_request(db, r["id"], "resolved", result="好", problems_solved=1, **kw)
         assert (e.value.field, e.value.rule) == ("fee", rule), kw
     with pytest.raises(ValidationError) as e:
         ledger.move_request(db, r["id"], "waiting", charged=True, fee="5")
@@ -142,13 +142,15 @@ def test_station_rules(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
             add_activity(db, {**ACT, **bad})
         assert e.value.field == fld
     assert list_activities(db) == []
-    ledger.move_request(db, r["id"], "resolved", result="好")  # not charged: free, the default
+    ledger.move_request(
+        db, r["id"], "resolved", result="好", problems_solved=1
+    )  # not charged: free, the default
     events = ledger_events(db, r["id"])
     assert events[-1]["data"] == {
         "charged": False,
         "cost_saved": "0.00",
         "fee": "0.00",
-        "problems_solved": 0,
+        "problems_solved": 1,
         "result": "好",
     }
 
@@ -241,7 +243,20 @@ def test_cli(tmp_path: Any) -> None:
     num = json.loads(p.stdout)["number"]
     for st in ("accepted", "in_progress"):
         assert cli("request", "move", num, st).returncode == 0
-    p = cli("request", "move", num, "resolved", "--result", "已办", "--charged", "--fee", "1200", "--json")
+    p = cli(
+        "request",
+        "move",
+        num,
+        "resolved",
+        "--result",
+        "已办",
+        "--problems-solved",
+        "1",
+        "--charged",
+        "--fee",
+        "1200",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["events"][-1]["data"]["fee"] == "1200.00"
     p = cli("request", "rectify", num, "--action", "整改")

@@ -178,7 +178,7 @@ def test_csv_and_markdown_carry_the_new_figures(report: dict[str, Any], tmp_path
     rows = list(csv.reader(io.StringIO(raw)))
     flat = {r[0]: r[1:] for r in rows if r}
     assert flat["按期办结数"][0] == "3" and flat["回访率"][0] == "0.75" and flat["重新办理数"][0] == "1"
-    assert ["县区", "济南市 370102", "1"] in rows and ["企业规模", "小型", "1"] in rows
+    assert ["县区", "济南市历下区 370102", "1"] in rows and ["企业规模", "小型", "1"] in rows
     assert ["满意度等级", "1 非常不满意", "1"] in rows and ["活动", "培训 / 覆盖人数", "30"] in rows
     md = render_markdown(report)
     assert "| 按期办结率 | 75.0% |" in md and "## 整改" in md and "## 指标" in md
@@ -212,7 +212,9 @@ def test_cli_station_and_hub(built: tuple[Path, dict[str, str]], tmp_path: Path)
     for fmt in ("csv", "xlsx"):  # files; table, json and md go to stdout unless --out
         p = _cli(["report", "indicators", "--month", MONTH, "--format", fmt], env, tmp_path)
         assert p.returncode == 0, p.stderr
-        assert (tmp_path / f"qi-indicators-QI0001-{MONTH}.{fmt}").is_file()
+        written = Path(p.stdout.strip().splitlines()[-1])  # no --out: the export folder, never the cwd
+        assert written.name == f"qi-indicators-QI0001-{MONTH}.{fmt}" and written.is_file()
+        assert written.parent.name == "qi-station" and not (tmp_path / written.name).exists()
     p = _cli(["report", "indicators", "--month", MONTH, "--format", "md"], env, tmp_path)
     assert p.stdout.startswith("# 指标 · 2026-01") and "| 1 计量能力 | 1.1 计量服务需求 |" in p.stdout
     p = _cli(["report", "indicators", "--month", MONTH, "--format", "pdf"], env, tmp_path)

@@ -55,7 +55,16 @@ def build(db: Path) -> dict[str, str]:
     n["R10"] = str(r["number"])
     _mv(db, n["R10"], "accepted", "2026-01-02T10:00:00+08:00")
     _mv(db, n["R10"], "in_progress", "2026-01-03T10:00:00+08:00")
-    _mv(db, n["R10"], "resolved", "2026-01-06T10:00:00+08:00", result="已办结", charged=True, fee="1200")
+    _mv(
+        db,
+        n["R10"],
+        "resolved",
+        "2026-01-06T10:00:00+08:00",
+        result="已办结",
+        problems_solved=0,
+        charged=True,
+        fee="1200",
+    )
     _mv(db, n["R10"], "closed", "2026-01-07T10:00:00+08:00", satisfaction=1)
     ledger.rectify_request(db, n["R5"], "上门复核并重新出具报告", by="张三", at="2026-01-28T10:00:00+08:00")
     for kind, day, ents, people in (

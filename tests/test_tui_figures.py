@@ -106,6 +106,7 @@ async def test_fee_on_resolve(tmp_path: Path) -> None:
         assert isinstance(app.screen, MoveDialog)
         app.screen.query_one("#result", Input).value = "已出具标准文本"
         app.screen.query_one("#fee", Input).value = "800"
+        app.screen.query_one("#problems_solved", Input).value = "1"  # required, never pre-filled (issue 9)
         await pilot.press("ctrl+s")
         await _settle(pilot)
         assert not isinstance(app.screen, MoveDialog)
