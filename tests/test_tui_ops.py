@@ -113,7 +113,12 @@ async def test_correct_a_closed_request_from_its_detail(tmp_path: Path) -> None:
         app.open_request(rid)
         await settle(pilot)
         detail = app.screen
-        assert [b.id for b in detail.query("#action-bar Button")] == ["act-note", "act-correct"]
+        # rated 1: a correction, and the rectification a low rating needs (issue 10)
+        assert [b.id for b in detail.query("#action-bar Button")] == [
+            "act-note",
+            "act-correct",
+            "act-rectify",
+        ]
         await pilot.press("c")
         await settle(pilot)
         dlg = app.screen
@@ -122,7 +127,7 @@ async def test_correct_a_closed_request_from_its_detail(tmp_path: Path) -> None:
         dlg.query_one("#value", Input).value = "4"
         await pilot.press("ctrl+s")  # no reason: refused, named
         await settle(pilot)
-        assert app.screen is dlg and "更正原因" in str(dlg.query_one("#error").render())
+        assert app.screen is dlg and "原因: 更正须填写原因" in str(dlg.query_one("#error").render())
         dlg.query_one("#reason", Input).value = "回访时误选"
         await pilot.press("ctrl+s")
         await settle(pilot)

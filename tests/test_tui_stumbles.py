@@ -128,7 +128,9 @@ async def test_reports_export_with_the_cursor_still_in_the_path(
         app.screen.query_one("#out").focus()
         await pilot.press(*"m.csv", key)
         await settle(pilot)
-        assert (tmp_path / "m.csv").exists()
+        from qi_station.services.files import export_dir
+
+        assert (export_dir() / "m.csv").exists()  # a bare name: the export folder, never the cwd
 
 
 @pytest.mark.asyncio

@@ -52,7 +52,6 @@ CITY_READINGS: dict[str, tuple[str, ...]] = {
     "370900": ("taianshi", "tas"),
     "371000": ("weihaishi", "whs"),
     "371100": ("rizhaoshi", "rzs"),
-    "371200": ("laiwushi", "lws"),
     "371300": ("linyishi", "lys"),
     "371400": ("dezhoushi", "dzs"),
     "371500": ("liaochengshi", "lcs"),
