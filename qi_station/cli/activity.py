@@ -41,6 +41,7 @@ def activity_add(
             "title": title,
             "note": note,
         },
+        actor=OPTS.operator,
     )
     if as_json:
         emit_json(row)

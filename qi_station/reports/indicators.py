@@ -11,6 +11,7 @@ parentheses): never ``eval``. A missing figure or a division by zero gives no va
 from __future__ import annotations
 
 import ast
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,10 @@ def known_names() -> set[str]:
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
 
+#: the largest number a formula may write (a figure of a month is far smaller)
+MAX_CONSTANT = 1e12
+
+
 def parse_formula(text: str, field: str = "formula") -> ast.Expression:
     """A formula as an ``ast.Expression`` of numbers, names, ``+ - * /``, unary ``-`` / ``+`` only."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_FORMULA:
@@ -109,7 +114,14 @@ def parse_formula(text: str, field: str = "formula") -> ast.Expression:
         if isinstance(node, _BINOPS):
             continue
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            continue
+            num = node.value
+            if isinstance(num, int | float) and abs(num) <= MAX_CONSTANT:  # NaN and inf fail too
+                continue
+            raise ValidationError(
+                field,
+                "formula",
+                f"a number in a formula is at most {MAX_CONSTANT:g}: {text!r} / 公式中的数字过大",
+            )
         raise ValidationError(
             field,
             "formula",
@@ -123,7 +135,8 @@ def formula_names(tree: ast.Expression) -> set[str]:
 
 
 def evaluate(tree: ast.Expression, values: dict[str, float | int | None]) -> float | None:
-    """The formula's value; ``None`` when a figure has no value or a divisor is zero."""
+    """The formula's value; ``None`` when a figure has no value, a divisor is zero or the result is not
+    a finite number."""
 
     def ev(node: ast.AST) -> float | None:
         if isinstance(node, ast.Expression):
@@ -151,7 +164,11 @@ def evaluate(tree: ast.Expression, values: dict[str, float | int | None]) -> flo
             "formula", "formula", "unexpected formula element / 公式无效"
         )  # parse refused it
 
-    return ev(tree)
+    try:
+        got = ev(tree)
+    except OverflowError:
+        return None
+    return got if got is None or math.isfinite(got) else None  # never inf or NaN (not JSON)
 
 
 # ---- the definition file ------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ class ActivityScreen(MainScreen):
         from qi_station.services.activity import add_activity
 
         try:
-            row = add_activity(db_path, data)
+            row = add_activity(db_path, data, actor=self.station.operator)
         except Exception as e:  # noqa: BLE001 - shown beside the form, the input is kept
             self.post_message(self.Done(None, e))
             return

@@ -4,6 +4,7 @@ rows or none, in one write transaction; a row imported before (its key in ``impo
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -52,7 +53,7 @@ def import_ledger(
     cols, unknown = map_headers(sheet.headers, table)
     check_columns(set(cols.values()), sheet.name)
     now = env_now()
-    importer = operator  # who imports: the staff rule (services.staff.operator_for) in the write
+    importer = _operator(db, operator)  # who imports: the staff rule, checked before any row (dry run too)
     seen: Counter[str] = Counter()
     planned: list[Planned] = []
     refused: list[dict[str, Any]] = []
@@ -82,6 +83,7 @@ def import_ledger(
                     "message": e.message,
                 }
             )
+    refused += _renames(db, planned, header_of)
     summary: dict[str, Any] = {
         "file": str(path),
         "header_row": sheet.header_row,
@@ -222,3 +224,54 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list
         w.insert_histories(raw, histories, st.code)
         w.insert_rows(raw, "import_row", ("key", "request_id", "source", "row_no", "imported_at"), keys)
     return numbers
+
+
+def _operator(db: Path, given: str | None) -> str:
+    """THE staff rule (``services.staff.operator_for``) for the person importing, read-only."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return operator_for(conn, given)
+    finally:
+        conn.close()
+
+
+def _renames(db: Path, planned: list[Planned], header_of: dict[str, str]) -> list[dict[str, Any]]:
+    """The rename rule of ``request add`` (``services.enterprises.check_rename``): a USCC already
+    registered under another name, or one USCC under two names in the file, is refused (an import has
+    no rename confirmation: register the rename first with ``request add --renamed``, or write the
+    registered name)."""
+    from qi_station.core import validate as v
+    from qi_station.core.errors import ValidationError
+    from qi_station.services.enterprises import by_uscc, check_rename
+
+    out: list[dict[str, Any]] = []
+    first: dict[str, tuple[str, int]] = {}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        for p in sorted(planned, key=lambda x: x.row_no):
+            ent = p.request["enterprise"]
+            uscc, name = ent["uscc"], ent["name"]
+            msg = None
+            try:
+                check_rename(by_uscc(conn, uscc), name, False)
+            except ValidationError as e:
+                msg = e.message
+            seen = first.setdefault(uscc, (name, p.row_no))
+            if msg is None and v.name_key(seen[0]) != v.name_key(name):
+                msg = (
+                    f"USCC {uscc} is 「{seen[0]}」 in row {seen[1]} and 「{name}」 here / "
+                    f"同一信用代码在第 {seen[1]} 行为「{seen[0]}」，此行为「{name}」"
+                )
+            if msg is not None:
+                out.append(
+                    {
+                        "row": p.row_no,
+                        "field": "enterprise",
+                        "column": header_of.get("enterprise", ""),
+                        "rule": "renamed",
+                        "message": msg,
+                    }
+                )
+    finally:
+        conn.close()
+    return out

@@ -141,7 +141,9 @@ class LedgerJobs(HubBase):
         self.require()
         tr, te = core_table("request"), core_table("request_event")
         hs = hub_tables()["hub_station"]
-        sq = sa.select(hs.c.code, hs.c.head_n, hs.c.head_hash, hs.c.head_at, hs.c.pubkey, hs.c.head_sig)
+        sq = sa.select(
+            hs.c.code, hs.c.head_n, hs.c.head_hash, hs.c.head_at, hs.c.pubkey, hs.c.head_sig, hs.c.revoked
+        )
         if station:
             sq = sq.where(hs.c.code == station)
         heads: list[dict[str, Any]] = []
@@ -149,8 +151,11 @@ class LedgerJobs(HubBase):
         problems: list[dict[str, Any]] = []
         n_req = n_ev = 0
         with self.engine.connect() as c:
-            for code, n, h, at, pub, sig in c.execute(sq):
+            for code, n, h, at, pub, sig, revoked in c.execute(sq):
                 heads.append({"station": code, "n": int(n or 0), "head": h, "at": to_db(at) if at else None})
+                if revoked and not pub:  # its key was retired at the revoke: the head cannot be re-checked
+                    heads[-1]["signature"] = "key retired (revoked)"
+                    continue
                 if h and not (pub and keys.verify(pub, head_message(code, int(n or 0), h), sig or "")):
                     ledger.append(
                         f"station {code}: the stored head's signature does not verify / 站点签名无效"

@@ -15,6 +15,10 @@ from qi_station.sync.station import apply as S
 from qi_station.sync.station import heads as H
 from qi_station.sync.station import heal
 
+#: kv: when the newest down bundle imported here was made (an older one replayed is stale, never a sign
+#: that the hub lost changes)
+DOWN_BUNDLE_AT = "down_bundle_at"
+
 
 def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = False) -> dict[str, Any]:
     """Everything not yet acknowledged (cumulative), signed with this station's key. ``out``: a file or
@@ -162,11 +166,16 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
         if kind == "restore":
             return _heal_from_bundle(conn, p.name, manifest, tables)
         log_id = S.log_start(conn, "bundle-in")
-        if isinstance(acked, int) and acked < S.kv_int(conn, kvkeys.ACKED_OSEQ):
+        made = str(manifest.get("created_at") or "")
+        older = made < (S.kv_get(conn, DOWN_BUNDLE_AT) or "")  # a replay of an older down bundle
+        if not older:
+            extra = {**extra, DOWN_BUNDLE_AT: made}
+        if isinstance(acked, int) and acked < S.kv_int(conn, kvkeys.ACKED_OSEQ) and not older:
             # the hub lost changes it had acknowledged (restored from an older copy): queue the
             # ledger again from its ack; the next up bundle fills the gap, and the library restarts
             # from a snapshot (the up bundle says so, and the hub's next down bundle starts at 0)
             resent = heal.resend_all(conn, acked)
+            S.kv_set(conn, DOWN_BUNDLE_AT, made)
             S.log_end(conn, log_id, pushed=0, pulled=0, ok=True, error=None)
             return {
                 "bundle_id": manifest.get("bundle_id"),

@@ -25,7 +25,7 @@ from typing import Any
 
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys, write
-from qi_station.sync.proto import PULL_PAGE, STATION_TABLES
+from qi_station.sync.proto import PULL_PAGE, STATION_TABLES, SyncError
 from qi_station.sync.station import apply as S
 
 Progress = Callable[[str, int, "int | None"], None]
@@ -54,6 +54,25 @@ def fetch_own(
     return fetched, acked
 
 
+def check_own(fetched: dict[str, tuple[list[str], list[list[Any]]]], code: str) -> None:
+    """Every row the hub sent as ours must be ours: an enterprise, request or activity of another
+    station (a token copied from another station's PC) refuses the whole restore, before anything is
+    written."""
+    for t, (cols, got) in fetched.items():
+        if "station_code" not in cols or not got:
+            continue
+        i = cols.index("station_code")
+        other = {str(r[i]) for r in got if r[i] != code}
+        if other:
+            raise SyncError(
+                403,
+                "wrong_station",
+                f"the hub sent {t} rows of station {', '.join(sorted(other))} as this station's ({code}): the "
+                "hub token on this PC belongs to another station; nothing was written / 中心返回了其他站点的数据"
+                "（本机的令牌属于其他站点），未写入任何数据",
+            )
+
+
 def move_outbox_above(conn: sqlite3.Connection, acked: int) -> None:
     """Caller holds the transaction: the ack becomes at least ``acked`` and new outbox rows (and the
     pending ones, by ``S.fix_oseq`` after commit) are numbered above it."""
@@ -72,6 +91,7 @@ def heal_station_behind(
     """See the module doc. One transaction; returns what was done."""
     fetched, acked = fetch_own(cl, progress)
     code = S.station_code(conn) or ""
+    check_own(fetched, code)
     out: dict[str, Any] = {"hub_acked_oseq": acked, "renumbered": [], "recovered": {}}
     with S.tx(conn):
         rcols, rrows = fetched["request"]
