@@ -280,6 +280,14 @@ class StationApp(App[None]):
     async def action_quit(self) -> None:
         self.leave_then(self.exit)
 
+    def action_settled(self, action: str) -> None:
+        """Run the screen's ``action`` after the focused field has processed every key already sent to
+        it: Ctrl+S / Ctrl+E are priority keys and would otherwise read a field that has not yet taken
+        the last characters of a fast burst (:data:`qi_station.screens.bindings.SETTLED`)."""
+        screen = self.screen
+        target = screen.focused or screen
+        target.call_later(screen.run_action, action)
+
     def action_goto(self, mode: str) -> None:
         if self.current_mode == mode and isinstance(self.screen, _main_screens()):
             return

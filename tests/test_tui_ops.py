@@ -182,3 +182,33 @@ async def test_the_operator_is_asked_at_start_shown_and_remembered(tmp_path: Pat
         await settle(pilot)
         assert not isinstance(app.screen, OperatorDialog)
         assert app.operator == "李专员"
+
+
+@pytest.mark.asyncio
+async def test_keys_typed_right_before_ctrl_s_are_all_saved(tmp_path: Path) -> None:
+    """A burst (a scanner, a paste, an IME commit) ending in Ctrl+S: the save waits until the field has
+    taken every key typed before it (Ctrl+S beats the field's queue, being a priority key)."""
+    from textual import events
+
+    from qi_station.screens.dialogs import NoteDialog
+    from qi_station.services.queries import get_request
+
+    db = fixture_db(tmp_path)
+    rid = _rid(db, RESOLVED)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, NoteDialog)
+        driver = app._driver
+        assert driver is not None
+        for ch in "备注立即保存":  # no pause between the keys
+            driver.send_message(events.Key(ch, ch))
+        driver.send_message(events.Key("ctrl+s", None))
+        for _ in range(3):
+            await settle(pilot)
+    notes = [e["note"] for e in get_request(db, rid)["events"] if e["kind"] == "note"]
+    assert notes[-1] == "备注立即保存"

@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
-from qi_station.services.keymap import KEYS
+from qi_station.services.keymap import KEYS, Key
+
+#: keys whose action reads what was typed: run once the focused field has taken every key typed before
+#: (a priority key is handled before the keys still queued at the field: a scanner, a paste, an IME)
+SETTLED = frozenset(
+    {
+        "form.save",
+        "activity.save",
+        "modal.ok",
+        "reports.export",
+        "sync.export",
+        "sync.import",
+        "ledger.save_filter",
+    }
+)
+
+
+def _action(k: Key) -> str:
+    return f"app.settled({k.action!r})" if k.id in SETTLED else k.action
 
 
 def bindings(*prefixes: str) -> list[BindingType]:
@@ -12,7 +30,7 @@ def bindings(*prefixes: str) -> list[BindingType]:
     :func:`qi_station.screens.base.localize_bindings` translates them per instance."""
     return [
         Binding(
-            k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id, tooltip=k.description
+            k.key, _action(k), k.description, show=k.show, priority=k.priority, id=k.id, tooltip=k.description
         )
         for prefix in prefixes
         for k in KEYS
