@@ -135,3 +135,24 @@ def test_a_replayed_older_down_bundle_is_stale(env: Any, tmp_path: Path) -> None
     assert again["status"] == "stale" and "resent" not in again
     assert rows(db, "SELECT COUNT(*) FROM outbox")[0][0] == 0  # nothing queued again
     assert set(hub_requests(hub)) == set(station_requests(db))
+
+
+def test_the_fee_of_a_resolution_is_shown(db: Path) -> None:
+    import subprocess
+    import sys
+
+    from qi_station.services.ledger import RequestInput, create_request, move_request
+
+    r = create_request(db, RequestInput(enterprise="甲公司", uscc=USCC_A, elements="计量", title="校准"))
+    for st in ("accepted", "in_progress"):
+        move_request(db, r["id"], st)
+    move_request(db, r["id"], "resolved", result="已校准", problems_solved=1, charged=True, fee="800")
+    p = subprocess.run(
+        [sys.executable, "-m", "qi_station", "--db", str(db), "request", "show", r["number"]],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "收费金额(元): 800.00" in p.stdout

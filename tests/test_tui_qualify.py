@@ -161,3 +161,26 @@ async def test_refer_dialog_ranks_qualified_first_and_asks_a_reason(tmp_path: Pa
         await settle(pilot)
         assert app.screen is not dialog
         assert rows(db, "SELECT item_id FROM referral WHERE request_id = ?", req["id"]) == [("in-2",)]
+
+
+@pytest.mark.asyncio
+async def test_the_card_opens_the_whole_list_whatever_was_searched_before(tmp_path: Path) -> None:
+    """An earlier search and filters in the library are not left on the card's list (operator trial)."""
+    from textual.widgets import Input
+
+    from qi_station.screens.libraries import LibrariesScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        await pilot.press(*"zzzz")  # a search that finds nothing
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        lib = app.screen
+        assert isinstance(lib, LibrariesScreen) and lib.query_one("#q", Input).value == ""
+        assert {r["id"] for r in lib.rows} == {"in-1", "in-2"}

@@ -225,6 +225,11 @@ def request_show(
             if e["corrected_by"]
             else ""
         )
+        data = e["data"] if isinstance(e["data"], dict) else {}
+        if e["kind"] == "referral" and data.get("reason"):  # referred although not qualified
+            fixed += f"  [{'原因' if in_zh else 'reason'}: {data['reason']}]"
+        if e["kind"] == "status" and data.get("charged"):
+            fixed += f"  [{'收费金额(元)' if in_zh else 'fee (CNY)'}: {data.get('fee')}]"
         lines.append(
             f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {e['kind']} {move} {e['note'] or ''}".rstrip()
             + fixed

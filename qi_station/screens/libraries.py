@@ -197,6 +197,13 @@ class LibrariesScreen(MainScreen):
         self.station.library_preset = None
         self.query_one("#kind", Choice).value = preset.get("kind", self.kind)
         self.kind = preset.get("kind", self.kind)
+        # the whole list the card counted: no search or filter left from before
+        with self.prevent(Input.Changed, Choice.Changed):
+            self.query_one("#q", Input).value = ""
+            self.query_one("#f-element", Choice).value = ""
+            self.query_one("#f-city", Choice).value = ""
+        for chip in ("#f-valid", "#f-shared"):
+            self.query_one(chip, Chip).set_quietly(False)
         self.query_one("#f-expiring", Chip).set_quietly(bool(preset.get("expiring")))
         self._kind_filters()
         if self.station.ready:

@@ -221,6 +221,10 @@ class RequestDetailScreen(StationScreen):
             extra = ""
             if e["kind"] == "referral":
                 extra = f" {e['data'].get('item_name', '')}"
+                if e["data"].get("reason"):  # referred although not qualified: the reason given
+                    extra += f"  [{t('field.reason')}: {e['data']['reason']}]"
+            if e["kind"] == "status" and e["data"].get("charged"):  # 收费 with the resolution
+                extra = f"  {t('field.fee')}: {e['data'].get('fee')}"
             if e["kind"] == "correct":
                 extra = " " + correction_text(e["data"])
             note = f"  ({e['note']})" if e.get("note") else ""
