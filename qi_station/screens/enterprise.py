@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from qi_station.i18n import kind_name, status_name, t
-from qi_station.screens.base import StationScreen, error_message, title_line
+from qi_station.screens.base import StationScreen, error_message
 from qi_station.screens.bindings import bindings
 
 PAGE = 50
@@ -43,6 +43,7 @@ def _day(v: Any) -> str:
 class EnterpriseScreen(StationScreen):
     CSS_PATH = "enterprise.tcss"
     BINDINGS = bindings("ent")
+    SCREEN_KEY = "enterprise"  # its title (on resume too): 操作员 … > 企业
 
     def __init__(self, key: str) -> None:
         super().__init__()
@@ -53,7 +54,7 @@ class EnterpriseScreen(StationScreen):
         self._gen = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(title_line(t("screen.enterprise")), id="titlebar", markup=False)
+        yield Static(self.title_text(), id="titlebar", markup=False)
         with VerticalScroll(id="enterprise"):
             yield Static(t("msg.loading"), id="ent-head", markup=False)
             yield Static("", id="ent-requests-title", classes="panel-title", markup=False)
