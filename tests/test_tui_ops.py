@@ -212,3 +212,31 @@ async def test_keys_typed_right_before_ctrl_s_are_all_saved(tmp_path: Path) -> N
             await settle(pilot)
     notes = [e["note"] for e in get_request(db, rid)["events"] if e["kind"] == "note"]
     assert notes[-1] == "备注立即保存"
+
+
+@pytest.mark.asyncio
+async def test_a_non_head_is_told_before_filling_a_correction(tmp_path: Path) -> None:
+    """Only a 站长 may correct or cancel: another staff member is told at the key, not after typing."""
+    from qi_station.screens.correct_dialog import CorrectDialog
+    from qi_station.services import ledger
+
+    db = fixture_db(tmp_path)
+    rid = _rid(db, RESOLVED)
+    ledger.move_request(db, rid, "closed", satisfaction=4)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        while len(app.screen_stack) > 1:  # an operator picker, if any
+            app.pop_screen()
+        app.staff = [{"name": "王站长", "role": "head"}, {"name": "李娜", "role": "steward"}]
+        app.operator = "李娜"
+        app.open_request(rid)
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert not isinstance(app.screen, CorrectDialog)
+        assert any("只有站长" in str(n.message) for n in app._notifications)
+        app.operator = "王站长"
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CorrectDialog)

@@ -384,4 +384,5 @@ MESSAGES: dict[str, str] = {
     "reports.rectify": "Open rectifications (low ratings)",
     "reports.rectify_more": "{n} open in all ({overdue} overdue); the exported report lists every one",
     "reports.rectify_none": "No rating waits for rectification",
+    "msg.head_only": "Only a head of station may cancel or correct; {name} is {role}. Ctrl+P switches the operator",
 }

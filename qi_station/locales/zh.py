@@ -397,4 +397,5 @@ MESSAGES: dict[str, str] = {
     "reports.rectify": "待整改（不满意评价）",
     "reports.rectify_more": "共 {n} 条待整改（其中超期 {overdue} 条），完整列表见导出的月报",
     "reports.rectify_none": "没有待整改的评价",
+    "msg.head_only": "只有站长可以取消或更正；{name}是{role}。请按 Ctrl+P 切换操作员",
 }

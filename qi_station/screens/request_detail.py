@@ -21,6 +21,7 @@ from qi_station.i18n import (
     err_text,
     kind_name,
     move_name,
+    role_name,
     satisfaction_name,
     status_name,
     t,
@@ -286,10 +287,25 @@ class RequestDetailScreen(StationScreen):
                 self.notify(err_text(TransitionError(self.req["status"], st)), severity="warning")
                 return
 
+    def _head_only(self, action: str) -> bool:
+        """A 站长-only action (``core.domain.role_may``) asked by another staff member: say so before a
+        dialog is filled in for nothing (the write refuses it anyway)."""
+        staff = {s["name"]: s["role"] for s in self.station.staff}
+        if not staff or domain.role_may(staff.get(self.station.operator or ""), action):
+            return False
+        role = staff.get(self.station.operator or "")
+        self.notify(
+            t("msg.head_only", name=self.station.operator or "", role=role_name(role) if role else ""),
+            severity="warning",
+        )
+        return True
+
     def action_move(self, to_status: str) -> None:
         from qi_station.screens.dialogs import MoveDialog
 
         if self.req is None or to_status not in self.req["legal_moves"]:
+            return
+        if to_status == "cancelled" and self._head_only("cancel"):
             return
         self.app.push_screen(MoveDialog(self.req["id"], self.req["number"], to_status), self._moved)
 
@@ -325,7 +341,7 @@ class RequestDetailScreen(StationScreen):
     def action_correct(self) -> None:
         from qi_station.screens.correct_dialog import CorrectDialog
 
-        if self.req is None or not correctable(self.req["status"]):
+        if self.req is None or not correctable(self.req["status"]) or self._head_only("correct"):
             return
         self.app.push_screen(CorrectDialog(self.req), self._corrected)
 
