@@ -126,10 +126,12 @@ def test_bundle_station_whose_hub_was_restored_fills_the_gap(
     hub.upsert_library([("expert", {"id": "e-new", "name": "新专家"})])
     made.append(ledger.create_request(db, request_input(9)))
     up = B.export_bundle(db, d, force=True)
-    with pytest.raises(SyncError, match="export-bundle --station BK02") as ei:
+    with pytest.raises(SyncError, match="export-bundle --station BK02 --resend") as ei:
         hub.import_bundle(up["file"])  # a gap: the hub lacks what it had acknowledged
     assert ei.value.code == "gap"
-    got = B.import_bundle(db, hub.export_bundle("BK02", d, force=True)["file"])
+    plain = B.import_bundle(db, hub.export_bundle("BK02", d, force=True)["file"])
+    assert plain["status"] != "hub_behind"  # a plain bundle's older ack is no proof (it may be in flight)
+    got = B.import_bundle(db, hub.export_bundle("BK02", d, force=True, resend=True)["file"])
     assert got["status"] == "hub_behind" and got["resent"] > 0
     assert round_trip(hub, db, "BK02", d)["pending"] == 0
     hr, mine = hub_requests(hub), station_requests(db)

@@ -398,6 +398,12 @@ def hub_export_bundle(
         help="a restore bundle: every row of the station's own the hub holds, for a station restored "
         "from an older backup or rebuilt, with no network",
     ),
+    resend: bool = typer.Option(
+        False,
+        "--resend",
+        help="the hub lost changes of this station (restored from an older copy; its up bundle was "
+        "refused as a gap): the station queues its ledger again from the hub's ack",
+    ),
     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -407,7 +413,7 @@ def hub_export_bundle(
     res = (
         hub.export_restore_bundle(station, out, force=force)
         if restore
-        else hub.export_bundle(station, out, force=force)
+        else hub.export_bundle(station, out, force=force, resend=resend)
     )
     emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['rows']} rows)")
 

@@ -116,9 +116,15 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
             "applied": out["applied"],
         }
 
-    def export_bundle(self, code: str, out: str | Path, *, force: bool = False) -> dict[str, Any]:
+    def export_bundle(
+        self, code: str, out: str | Path, *, force: bool = False, resend: bool = False
+    ) -> dict[str, Any]:
         """A down bundle for a station: every change since the cursor it last reported (cumulative), the
-        hub's ack of its outbox, and the hub key (pinned by offline-enrolled stations)."""
+        hub's ack of its outbox, and the hub key (pinned by offline-enrolled stations). ``resend``: the
+        hub lost changes it had acknowledged (restored from an older copy; its import of the station's
+        up bundle was refused as a gap): the bundle asks the station to queue its ledger again from the
+        hub's ack (``resend_from``). A plain bundle's ack is never taken for that: a bundle made before
+        the station's last push carries an older ack."""
         import sqlalchemy as sa
 
         from qi_station.sync.bundle import write_bundle
@@ -166,6 +172,7 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
             "from": since,
             "to": page["next"],
             "acked_oseq": int(st["acked_oseq"]),
+            **({"resend_from": int(st["acked_oseq"])} if resend else {}),
             "counts": counts,
             "created_at": to_db(env_now()),
             "horizon": int(page.get("horizon") or 0),
@@ -279,7 +286,7 @@ def _with_bundle_hint(e: SyncError, code: str, manifest: dict[str, Any]) -> Sync
     elif e.code == "gap" and int(manifest.get("acked_oseq") or 0) > int(e.data.get("acked_oseq") or 0):
         hint = (
             f" — the hub holds fewer of this station's changes than the station was told (the hub was "
-            f"restored from an older copy?): `qi-station hub export-bundle --station {code} --out DIR`; "
+            f"restored from an older copy?): `qi-station hub export-bundle --station {code} --resend --out DIR`; "
             "importing it, the station queues its ledger again, and its next bundle fills the gap / "
             "中心数据比本站旧：请中心导出数据包给本站，本站导入后重新导出"
         )

@@ -170,7 +170,14 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
         older = made < (S.kv_get(conn, DOWN_BUNDLE_AT) or "")  # a replay of an older down bundle
         if not older:
             extra = {**extra, DOWN_BUNDLE_AT: made}
-        if isinstance(acked, int) and acked < S.kv_int(conn, kvkeys.ACKED_OSEQ) and not older:
+        resend = manifest.get("resend_from")  # the hub says it lost changes (``hub export-bundle --resend``)
+        if (
+            isinstance(resend, int)
+            and not isinstance(resend, bool)
+            and resend < S.kv_int(conn, kvkeys.ACKED_OSEQ)
+            and not older
+        ):
+            acked = resend
             # the hub lost changes it had acknowledged (restored from an older copy): queue the
             # ledger again from its ack; the next up bundle fills the gap, and the library restarts
             # from a snapshot (the up bundle says so, and the hub's next down bundle starts at 0)
