@@ -164,9 +164,10 @@ class HubBase:
         import psycopg
 
         cols = list(rows[0])
+        names = ", ".join('"' + k + '"' for k in cols)  # column names of the table (quoted: at, n, data)
         raw: Any = c.connection.driver_connection
         try:
-            with raw.cursor() as cur, cur.copy(f"COPY {t.name} ({', '.join(cols)}) FROM STDIN") as cp:
+            with raw.cursor() as cur, cur.copy(f"COPY {t.name} ({names}) FROM STDIN") as cp:
                 for r in rows:
                     cp.write_row([r[k] for k in cols])
         except psycopg.errors.IntegrityError as e:

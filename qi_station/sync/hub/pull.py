@@ -43,7 +43,7 @@ class PullJobs(HubBase):
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as sc:
             with sc.begin():
                 return self._read_changes(
-                    _SaExec(sc), station_code, since, limit, check_horizon=check_horizon
+                    _SaExec(sc), station_code, since, limit, raw=raw is True, check_horizon=check_horizon
                 )
 
     def _read_changes(
@@ -111,6 +111,15 @@ class PullJobs(HubBase):
                 n, text = ex.rows(
                     f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
                     f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)",
+                    {**p, "cut": cutoff},
+                )[0]
+                if n:
+                    tables[t] = {"cols": cols, "rows_json": text}
+                continue
+            if raw and not self.is_sqlite:  # PostgreSQL builds the page's JSON: no Python object per row
+                n, text = ex.rows(
+                    f"SELECT count(*), coalesce(json_agg(json_build_array({', '.join(pg_json_cols(t, cols))}) "
+                    f"ORDER BY seq), '[]')::text FROM {t} WHERE {w} AND seq <= :cut",
                     {**p, "cut": cutoff},
                 )[0]
                 if n:
@@ -196,6 +205,21 @@ class PullJobs(HubBase):
         page["protocol"] = PROTOCOL
         page["schema"] = schema_head()
         return page
+
+
+def pg_json_cols(table: str, cols: list[str]) -> list[str]:
+    """The columns as PostgreSQL JSON values in the wire form :func:`~.tables.wire_value` gives (a
+    datetime in the storage format ``YYYY-MM-DD HH:MM:SS.ffffff``, a date as ISO, booleans as JSON)."""
+    import sqlalchemy as sa
+
+    t = core_table(table)
+    out = []
+    for c in cols:
+        if isinstance(t.c[c].type, sa.DateTime):
+            out.append(f"to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')")
+        else:
+            out.append(c)
+    return out
 
 
 class _SqliteExec:

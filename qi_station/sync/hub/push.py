@@ -227,8 +227,8 @@ class PushJobs(LedgerJobs):
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for r in rows_.values():
                 groups.setdefault(tuple(sorted(r)), []).append(r)
-            for params in groups.values():
-                c.execute(core_table(table).insert(), params)
+            for params in groups.values():  # PostgreSQL: one COPY per column set; SQLite: executemany
+                self.bulk_insert(c, core_table(table), params)
 
         current = None
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: (p[0], p[1])):

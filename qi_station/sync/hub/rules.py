@@ -21,7 +21,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core import validate as v
 from qi_station.core.activity import check_activity
-from qi_station.core.clock import check_year
+from qi_station.core.clock import MAX_YEAR, MIN_YEAR, check_year
 from qi_station.core.errors import ValidationError
 from qi_station.core.rectify import RECTIFY_KIND, check_rectify_target, rectify_data_of
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
@@ -60,6 +60,11 @@ LONG_TEXT_MAX = {"haystack": 8000, "haystack_py": 8000, "data": 20000}
 # a hub event carries the hub's note (written at the hub, not by the station's form)
 HUB_EVENT_NOTE_MAX = 20000
 
+
+_NO_TEXT: dict[str, tuple[str, bool, bool]] = {}
+_PLAIN = frozenset({int, bool, float, type(None)})  # values no row rule of check_row's loop looks at
+# texts that passed ``clean_text`` under (key, multiline, required): the rule is a pure function of these
+_CLEAN_OK: set[tuple[str, str, bool, bool]] = set()
 
 Text = str | Callable[[], str]  # what a refusal says the rule is (built only when refusing)
 
@@ -109,21 +114,35 @@ def _text_rule(key: str) -> str:
 
 def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
     """The rules one row must keep on its own (before it is compared with what the hub holds)."""
+    texts = TEXT.get(table, _NO_TEXT)
     for col, val in row.items():
-        if isinstance(val, datetime | date):
-            _core(oseq, table, col, partial(check_year, val, col), "a time in range")
-        elif isinstance(val, str) and col not in TEXT.get(table, {}):
+        tv = type(val)
+        if tv is str:  # every cap is at least OTHER_TEXT_MAX: a shorter text needs no look-up
+            if len(val) > OTHER_TEXT_MAX and col not in texts:
+                cap = LONG_TEXT_MAX.get(col, OTHER_TEXT_MAX)
+                if table == "request_event" and col == "note":
+                    cap = HUB_EVENT_NOTE_MAX
+                if len(val) > cap:
+                    raise refusal(oseq, table, col, "max_length", f"at most {cap} characters")
+        elif tv in _PLAIN:
+            continue
+        elif isinstance(val, datetime | date):
+            if not MIN_YEAR <= val.year <= MAX_YEAR:  # the core's rule (check_year), said by it
+                _core(oseq, table, col, partial(check_year, val, col), "a time in range")
+        elif isinstance(val, str) and col not in texts:
             cap = LONG_TEXT_MAX.get(col, OTHER_TEXT_MAX)
             if table == "request_event" and col == "note":
                 cap = HUB_EVENT_NOTE_MAX
             if len(val) > cap:
                 raise refusal(oseq, table, col, "max_length", f"at most {cap} characters")
-    for col, (key, multiline, required) in TEXT.get(table, {}).items():
+    for col, (key, multiline, required) in texts.items():
         if table == "request_event" and col == "note" and row.get("kind") == "hub":
             continue  # the hub's own note, capped above
         val = row.get(col)
         if val is None and not required:
             continue
+        if (val, key, multiline, required) in _CLEAN_OK:
+            continue  # the same text passed this rule before (actors, titles and notes repeat)
         _core(
             oseq,
             table,
@@ -131,6 +150,8 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
             partial(v.clean_text, val, key, required=required, multiline=multiline),
             partial(_text_rule, key),
         )
+        if type(val) is str and len(val) <= 200 and len(_CLEAN_OK) < 50_000:
+            _CLEAN_OK.add((val, key, multiline, required))
     if table == "enterprise":
         _check_enterprise(oseq, row)
     elif table == "request":

@@ -1,0 +1,168 @@
+"""The hub's push apply, in process: changes per second applied by ``Hub.push`` (every rule, the chain
+checks, the seq stamp, the ack), beside a raw baseline in the same run (one ``executemany`` per table
+of the same rows into the same tables of a fresh hub, one transaction per batch).
+
+    python benchmarks/bench_push.py [--stations 4] [--requests 300] [--backend sqlite|pg|both]
+                                    [--batch 500] [--profile]
+
+Each station is a real station database (the generator's requests, its whole ledger queued as for a
+first sync, the way ``bench_rush.py`` makes them); its outbox is cut into the station's own push
+batches (``sync.station.apply.next_batch``). Prints Markdown: wall seconds and changes/s, and the CPU
+seconds of this process (on PostgreSQL the server's CPU is not in it). ``--profile``: the top of a
+cProfile of the push pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QI_STATION_OPERATOR", "bench")
+
+
+def station_batches(d: Path, code: str, requests: int, seed: int, batch: int) -> list[list[dict[str, Any]]]:
+    """A generated station's first-sync outbox, as the push batches the station would send."""
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.generate.run import generate
+    from qi_station.services.station import init_station
+    from qi_station.sync.station import apply as S
+    from qi_station.sync.station.heal import resend_all
+
+    db = d / f"{code}.db"
+    init_station(open_db(db), code=code)
+    generate(db, requests=requests, library=0, seed=seed)
+    conn = S.open_conn(db)
+    out = []
+    try:
+        resend_all(conn, 0)
+        while True:
+            b = S.next_batch(conn, batch)
+            if not b:
+                break
+            out.append(b)
+            S.ack(conn, b[-1]["oseq"])
+    finally:
+        conn.close()
+    return out
+
+
+def new_hub(backend: str, d: Path, name: str) -> Any:
+    from qi_station.sync.hub.store import Hub
+
+    if backend == "pg":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from test_sync_util import pg_create
+
+        url = pg_create()
+    else:
+        url = f"sqlite:///{d / name}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    return hub
+
+
+def push_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple[float, float, int]:
+    """Every station's batches through ``Hub.push``, station after station. (wall, cpu, changes)"""
+    import copy
+
+    work = []  # copies made before the clock starts: push may change the rows it is given
+    for code, batches in stations.items():
+        hub.add_station(code, f"{code}站")
+        st = {"code": code}
+        work.extend((st, copy.deepcopy(b)) for b in batches)
+    n = 0
+    w0, c0 = time.perf_counter(), time.process_time()
+    for st, b in work:
+        hub.push(st, b)
+        n += len(b)
+    return time.perf_counter() - w0, time.process_time() - c0, n
+
+
+def raw_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple[float, float, int]:
+    """The baseline: the same rows (the last state of each id) inserted with one executemany per table
+    and column set per batch, in one transaction per batch; no rule, no check, no seq."""
+    from qi_station.sync.hub.tables import coerce_row, core_table
+    from qi_station.sync.proto import TABLE_RANK
+
+    prepared = []
+    for batches in stations.values():
+        seen: set[tuple[str, str]] = set()
+        for b in batches:
+            per: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+            last: dict[tuple[str, str], dict[str, Any]] = {}
+            for ch in b:
+                row = coerce_row(ch["table"], ch["row"], strict=True)
+                row["seq"] = 0
+                last[(ch["table"], row["id"])] = row
+            for (t, rid), row in last.items():
+                if (t, rid) in seen:
+                    continue
+                seen.add((t, rid))
+                per.setdefault((t, tuple(sorted(row))), []).append(row)
+            prepared.append(sorted(per.items(), key=lambda kv: TABLE_RANK[kv[0][0]]))
+    n = sum(len(b) for bs in stations.values() for b in bs)
+    w0, c0 = time.perf_counter(), time.process_time()
+    for groups in prepared:
+        with hub.engine.execution_options(sqlite_read=False).begin() as c:
+            for (t, _cols), rows in groups:
+                c.execute(core_table(t).insert(), rows)
+    return time.perf_counter() - w0, time.process_time() - c0, n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stations", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--backend", choices=("sqlite", "pg", "both"), default="both")
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+
+    d = Path(tempfile.mkdtemp(prefix="qi_bench_push_"))
+    t0 = time.perf_counter()
+    stations = {
+        f"BP{i:03d}": station_batches(d, f"BP{i:03d}", args.requests, i + 1, args.batch)
+        for i in range(args.stations)
+    }
+    setup = time.perf_counter() - t0
+    changes = sum(len(b) for bs in stations.values() for b in bs)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{args.stations} stations x {args.requests} requests = {changes:,} changes in batches of "
+        f"{args.batch}; setup {setup:.0f} s\n"
+    )
+    print("| backend | pass | wall s | changes/s | CPU s (this process) | wall vs raw |")
+    print("|---|---|---|---|---|---|")
+    backends = ("sqlite", "pg") if args.backend == "both" else (args.backend,)
+    for be in backends:
+        raw = raw_pass(new_hub(be, d, "raw.db"), stations)
+        hub = new_hub(be, d, "hub.db")
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+            got = push_pass(hub, stations)
+            prof.disable()
+        else:
+            got = push_pass(hub, stations)
+        for name, (w, cpu, n) in (("raw executemany (baseline)", raw), ("Hub.push", got)):
+            print(f"| {be} | {name} | {w:.2f} | {n / w:,.0f} | {cpu:.2f} | {w / raw[0]:.1f}× |")
+        if args.profile:
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(45)
+        hub.dispose()
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
