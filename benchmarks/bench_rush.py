@@ -1,7 +1,7 @@
 """The province's morning rush: many stations make their first sync at once against one hub.
 
     python benchmarks/bench_rush.py [--stations 50] [--requests 1100] [--library 20000]
-                                    [--backend sqlite|pg] [--workers 2] [--burn 0]
+                                    [--backend sqlite|pg] [--workers 2] [--burn 0] [--steady 20]
 
 Each station is a real station database (the generator's requests, ~10 outbox rows per request once
 queued) enrolled at a real ``qi-station hub serve`` on loopback; then every station runs
@@ -10,6 +10,11 @@ per-station p50 / p95, how many failed (a sync that gave up), the pushed changes
 applied, and the check that nothing was lost or duplicated (every station's requests at the hub, once,
 under their numbers). Beside it, the baseline measured in the same run: one station's first sync alone.
 ``--burn N`` starts N CPU-bound processes beside the rush (an office PC is never quiet).
+``--steady N``: after the rush, every station makes about N changes (new requests of its own
+enterprises) and all sync again at once: a steady morning round, per-station p50 / p95.
+Where the CPU went (Linux): the stations' processes (their start-up, outbox, the library pull into
+SQLite, the ledger check after sync) and the hub server's processes, in CPU seconds; on this one box
+they share the cores, so a rush that is mostly station CPU measures the box, not the hub.
 """
 
 from __future__ import annotations
@@ -59,6 +64,57 @@ def make_station(hub: object, d: Path, code: str, requests: int, seed: int, url:
     return db
 
 
+def tree_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a process and its live children, from /proc (None elsewhere)."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                f = (d / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(d.name) == pid or int(f[1]) == pid:
+                total += (int(f[11]) + int(f[12])) / tick
+        return total
+    except (OSError, ValueError):
+        return None
+
+
+def children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def add_changes(db: Path, n: int) -> None:
+    """About ``n`` outbox rows of ordinary work: new requests for the station's own enterprises."""
+    from qi_station.services import ledger
+
+    c = sqlite3.connect(db)
+    ents = c.execute("SELECT name, uscc FROM enterprise ORDER BY id LIMIT 5").fetchall()
+    c.close()
+    before = pending(db)
+    i = 0
+    while pending(db) - before < n:
+        name, uscc = ents[i % len(ents)]
+        ledger.create_request(
+            db, ledger.RequestInput(enterprise=name, uscc=uscc, elements="standards", title=f"晨间咨询{i}")
+        )
+        i += 1
+
+
+def pending(db: Path) -> int:
+    c = sqlite3.connect(db)
+    try:
+        return int(c.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    finally:
+        c.close()
+
+
 def run_syncs(dbs: list[Path], env: dict[str, str]) -> list[tuple[Path, float, int, str]]:
     """Start one ``qi-station sync --json`` per station at once; wait for all. (db, seconds, rc, tail)"""
     procs = []
@@ -102,6 +158,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=("sqlite", "pg"), default="sqlite")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--burn", type=int, default=0)
+    ap.add_argument("--steady", type=int, default=0, help="changes per station in a second, steady round")
     args = ap.parse_args()
 
     import httpx
@@ -169,9 +226,19 @@ def main() -> None:
                 )
             )
         alone = run_syncs(dbs[:1], env)[0]  # the baseline: one station's first sync, alone
+        hub_cpu0, st_cpu0 = tree_cpu(srv.pid), children_cpu()
         t0 = time.perf_counter()
         got = run_syncs(dbs[1:], env)
         wall = time.perf_counter() - t0
+        hub_cpu1, st_cpu1 = tree_cpu(srv.pid), children_cpu()
+        steady: list[tuple[Path, float, int, str]] = []
+        if args.steady:
+            for db in dbs[1:]:
+                add_changes(db, args.steady)
+            steady_rows = sum(pending(db) for db in dbs[1:])
+            t1 = time.perf_counter()
+            steady = run_syncs(dbs[1:], env)
+            steady_wall = time.perf_counter() - t1
     finally:
         for h in hogs:
             h.kill()
@@ -194,6 +261,20 @@ def main() -> None:
         f"p95 {secs[int(0.95 * (len(secs) - 1))]:.1f} s; failed {len(failed)}; "
         f"~{outbox / wall:,.0f} pushed changes/s"
     )
+    if hub_cpu0 is not None and hub_cpu1 is not None:
+        print(
+            f"CPU during the rush: stations {st_cpu1 - st_cpu0:.0f} s, hub server {hub_cpu1 - hub_cpu0:.0f} s "
+            f"(PostgreSQL not counted); load average {os.getloadavg()[0]:.1f}"
+        )
+    if steady:
+        ss = sorted(g[1] for g in steady)
+        failed += [g for g in steady if g[2] != 0]
+        print(
+            f"steady round: {steady_rows:,} changes from {len(steady)} stations at once: {steady_wall:.1f} s wall; "
+            f"per station p50 {statistics.median(ss):.1f} s, p95 {ss[int(0.95 * (len(ss) - 1))]:.1f} s "
+            f"(each a `qi-station sync` process: start-up, push, pull, ledger check); "
+            f"failed {sum(1 for g in steady if g[2] != 0)}"
+        )
     print(f"hub holds {n:,} requests of {expect:,} made; {dup} numbers held twice")
     for f in failed[:5]:
         print("FAILED", f[0].name, f[3].replace("\n", " ")[:300])

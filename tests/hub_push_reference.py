@@ -67,7 +67,6 @@ def old_coerce_row(table: str, row: Any, *, strict: bool = False) -> dict[str, A
     return out
 
 
-
 def old_check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
     """The rules one row must keep on its own (before it is compared with what the hub holds)."""
     for col, val in row.items():
@@ -144,8 +143,6 @@ def old_check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None
             lambda: v.check_choice(str(row.get("kind")), LIBRARY_TABLES, "kind"),
             "a library table (expert, institution, equipment, project)",
         )
-
-
 
 
 class ReferenceHub(Hub):
@@ -418,4 +415,3 @@ class ReferenceHub(Hub):
         self.accept_head(c, st, head)
         results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
         return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
-

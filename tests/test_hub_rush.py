@@ -256,17 +256,21 @@ def test_coerce_and_row_rules_answer_as_before() -> None:
                 row[col] = rng.choice(vals)
             if rng.random() < 0.1:
                 row["not_a_column"] = 1
-            a = _outcome(lambda r=row: coerce_row(t, r, strict=True))
-            b = _outcome(lambda r=row: old_coerce_row(t, r, strict=True))
+            a = _outcome(lambda r=row, t=t: coerce_row(t, r, strict=True))
+            b = _outcome(lambda r=row, t=t: old_coerce_row(t, r, strict=True))
             assert a == b, (t, row)
             if a[0] == "ok":
                 coerced = a[1]
-                x = _outcome(lambda r=coerced: rules.check_row(5, t, dict(r), "RA01"))
-                y = _outcome(lambda r=coerced: old_check_row(5, t, dict(r), "RA01"))
-                x2 = _outcome(lambda r=coerced: rules.check_row(5, t, dict(r), "RA01"))  # memo warm
+                x = _outcome(lambda r=coerced, t=t: rules.check_row(5, t, dict(r), "RA01"))
+                y = _outcome(lambda r=coerced, t=t: old_check_row(5, t, dict(r), "RA01"))
+                x2 = _outcome(lambda r=coerced, t=t: rules.check_row(5, t, dict(r), "RA01"))  # memo warm
                 assert x == y == x2, (t, coerced)
-    assert isinstance(coerce_row("request", {"id": "r", "received_at": "2026-01-02 03:04:05"})["received_at"], datetime)
-    assert isinstance(coerce_row("request", {"id": "r", "promised_date": "2026-01-02"})["promised_date"], date)
+    assert isinstance(
+        coerce_row("request", {"id": "r", "received_at": "2026-01-02 03:04:05"})["received_at"], datetime
+    )
+    assert isinstance(
+        coerce_row("request", {"id": "r", "promised_date": "2026-01-02"})["promised_date"], date
+    )
 
 
 def test_pull_page_json_is_the_python_page(urls: Any, tmp_path: Path) -> None:
@@ -277,7 +281,7 @@ def test_pull_page_json_is_the_python_page(urls: Any, tmp_path: Path) -> None:
             ("expert", {"id": "e-1", "name": "张三", "employer": "山东大学"}),
             ("institution", {"id": "i-1", "name": "计量院", "cma_expiry": "2027-01-01"}),
             ("equipment", {"id": "q-1", "name": "三坐标", "shared": True, "fee": 300}),
-            ("project", {"id": "p-1", "name": "试点\n\"引号\"", "year": 2025}),
+            ("project", {"id": "p-1", "name": '试点\n"引号"', "year": 2025}),
         ]
     )
     _db, changes = station_outbox(tmp_path, "RA01")

@@ -22,7 +22,7 @@ from qi_station.core.chain import GENESIS, event_fields, event_hash, head_messag
 from qi_station.core.clock import env_now, to_db
 from qi_station.sync import keys
 from qi_station.sync.hub.base import HubBase
-from qi_station.sync.hub.tables import chunks, core_table, hub_tables
+from qi_station.sync.hub.tables import chunks, core_table, hub_tables, id_in
 from qi_station.sync.proto import SyncError
 
 PAGE = 500
@@ -57,7 +57,7 @@ def check_events(
     held: dict[tuple[str, int], tuple[str, str]] = {}  # (request, n) -> (id, hash)
     for chunk in chunks(rids, 500):
         for rid, n, eid, h in c.execute(
-            sa.select(te.c.request_id, te.c.n, te.c.id, te.c.hash).where(te.c.request_id.in_(chunk))
+            sa.select(te.c.request_id, te.c.n, te.c.id, te.c.hash).where(id_in(c, te.c.request_id, chunk))
         ):
             held[(rid, int(n))] = (eid, h)
     for e in events:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.sync.hub import rules
 from qi_station.sync.hub.ledger import LedgerJobs, check_events
-from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables
+from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables, id_in
 from qi_station.sync.proto import (
     HUB_REQUEST_FIELDS,
     LIBRARY_TABLES,
@@ -128,7 +128,7 @@ class PushJobs(LedgerJobs):
         for chunk in chunks(sorted(x for x in req_ids if isinstance(x, str)), 500):
             for r in c.execute(
                 sa.select(treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status).where(
-                    treq.c.id.in_(chunk)
+                    id_in(c, treq.c.id, chunk)
                 )
             ):
                 owners[r[0]] = (r[1], r[2], r[3], r[4])
@@ -136,7 +136,7 @@ class PushJobs(LedgerJobs):
         ent_owner: dict[str, tuple[str | None, int]] = {}
         for chunk in chunks(ent_ids, 500):
             for er in c.execute(
-                sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(tent.c.id.in_(chunk))
+                sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(id_in(c, tent.c.id, chunk))
             ):
                 ent_owner[er[0]] = (er[1], er[2])
         for _rank, _o, table, row, _ch in prepared:
@@ -165,7 +165,9 @@ class PushJobs(LedgerJobs):
             {str(p[3].get("enterprise_id")) for p in prepared if p[2] == "request"} - set(ent_station)
         )
         for chunk in chunks(ent_refs, 500):
-            for eref in c.execute(sa.select(tent.c.id, tent.c.station_code).where(tent.c.id.in_(chunk))):
+            for eref in c.execute(
+                sa.select(tent.c.id, tent.c.station_code).where(id_in(c, tent.c.id, chunk))
+            ):
                 ent_station[eref[0]] = eref[1]
         stored = dict(owners)
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
@@ -193,7 +195,7 @@ class PushJobs(LedgerJobs):
             }
             rids = sorted({str(ev.get("request_id")) for _o, ev in rectify} - set(latest))
             for x in c.execute(
-                sa.select(treq.c.id, treq.c.status, treq.c.satisfaction).where(treq.c.id.in_(rids))
+                sa.select(treq.c.id, treq.c.status, treq.c.satisfaction).where(id_in(c, treq.c.id, rids))
             ):
                 latest[x[0]] = (x[1], x[2])
             for oseq, ev in rectify:
@@ -217,7 +219,7 @@ class PushJobs(LedgerJobs):
             ids = [p[3]["id"] for p in prepared if p[2] == tname]
             tt = core_table(tname)
             for chunk in chunks(ids, 500):
-                have.update(r[0] for r in c.execute(sa.select(tt.c.id).where(tt.c.id.in_(chunk))))
+                have.update(r[0] for r in c.execute(sa.select(tt.c.id).where(id_in(c, tt.c.id, chunk))))
         pending: dict[str, dict[str, dict[str, Any]]] = {}
 
         def flush(table: str) -> None:
@@ -327,7 +329,7 @@ class PushJobs(LedgerJobs):
             t = core_table(table)
             have: set[str] = set()
             for chunk in chunks(ids, 500):
-                have.update(r[0] for r in c.execute(sa.select(t.c.id).where(t.c.id.in_(chunk))))
+                have.update(r[0] for r in c.execute(sa.select(t.c.id).where(id_in(c, t.c.id, chunk))))
             if set(ids) - have:
                 raise SyncError(
                     409,

@@ -264,7 +264,9 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         st: dict[str, Any] = Depends(station),
         nonce: str | None = Depends(call_nonce),
     ) -> Any:
-        batch = [c.model_dump() for c in body.batch]
+        batch = [  # what model_dump() gives, without its per-model copy
+            {"oseq": c.oseq, "table": c.table, "op": c.op, "row": c.row, "hlc": c.hlc} for c in body.batch
+        ]
         head = body.head.model_dump() if body.head is not None else None
         note(request.scope, changes=len(batch))
         profile = body.profile.model_dump(exclude_unset=True) if body.profile is not None else None
@@ -278,7 +280,8 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
             profile=profile,
         )
         note(request.scope, applied=out.get("applied"), acked_oseq=out.get("acked_oseq"))
-        return signed(PushReply(**out).model_dump(), nonce)
+        reply = {k: out.get(k) for k in PushReply.model_fields}  # the PushReply document, as it was
+        return signed(reply, nonce)
 
     @app.get(
         "/sync/v1/pull", responses={200: {"content": {"application/json": {"schema": PULL_SCHEMA}}}, **ERRORS}

@@ -6,7 +6,7 @@ tables (stations, imported bundles, meta, the seq counter) are :func:`hub_tables
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,14 +17,39 @@ from qi_station.sync.proto import SyncError
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
+    from sqlalchemy.engine import Connection
+
+
+_CORE: dict[str, Table] = {}
 
 
 def core_table(name: str) -> Table:
-    from sqlmodel import SQLModel
+    got = _CORE.get(name)
+    if got is None:
+        from sqlmodel import SQLModel
 
-    import qi_station.db.models  # noqa: F401 - registers the tables
+        import qi_station.db.models  # noqa: F401 - registers the tables
 
-    return SQLModel.metadata.tables[name]
+        got = _CORE[name] = SQLModel.metadata.tables[name]
+    return got
+
+
+def id_in(c: Connection, col: Any, ids: Iterable[Any]) -> Any:
+    """``col IN (ids)`` with the ids as ONE bound value, so the statement text is the same whatever
+    their number (cached by SQLAlchemy and the driver, no placeholder per id): PostgreSQL
+    ``col = ANY(:ids)`` (a text array; the index is used), SQLite ``col IN (SELECT value FROM
+    json_each(:ids))``."""
+    import json
+
+    import sqlalchemy as sa
+
+    ids = list(ids)
+    if c.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return col == sa.any_(sa.bindparam(None, ids, type_=ARRAY(sa.String)))
+    each = sa.func.json_each(sa.bindparam(None, json.dumps(ids), type_=sa.String)).table_valued("value")
+    return col.in_(sa.select(each.c.value))
 
 
 _HUB_META: Any = None
