@@ -115,6 +115,17 @@ def raw_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple
     return time.perf_counter() - w0, time.process_time() - c0, n
 
 
+def db_size(hub: Any) -> int:
+    """Bytes the hub database takes (PostgreSQL: the database; SQLite: the file and its WAL)."""
+    import sqlalchemy as sa
+
+    if hub.is_sqlite:
+        p = Path(hub.sqlite_path)
+        return sum(q.stat().st_size for q in (p, Path(f"{p}-wal")) if q.exists())
+    with hub.engine.connect() as c:
+        return int(c.execute(sa.text("SELECT pg_database_size(current_database())")).scalar() or 0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stations", type=int, default=4)
@@ -146,6 +157,7 @@ def main() -> None:
     for be in backends:
         raw = raw_pass(new_hub(be, d, "raw.db"), stations)
         hub = new_hub(be, d, "hub.db")
+        size0 = db_size(hub)
         if args.profile:
             import cProfile
             import pstats
@@ -156,8 +168,12 @@ def main() -> None:
             prof.disable()
         else:
             got = push_pass(hub, stations)
+        n_changes = got[2]
         for name, (w, cpu, n) in (("raw executemany (baseline)", raw), ("Hub.push", got)):
             print(f"| {be} | {name} | {w:.2f} | {n / w:,.0f} | {cpu:.2f} | {w / raw[0]:.1f}× |")
+        print(
+            f"| {be} | hub database after the push pass | {(db_size(hub) - size0) / n_changes:,.0f} bytes per change | | | |"
+        )
         if args.profile:
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(45)
         hub.dispose()

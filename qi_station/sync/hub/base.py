@@ -132,6 +132,7 @@ class HubBase:
     def write(self) -> Iterator[Connection]:
         """One write transaction; SQLite busy/locked becomes a 503 the client retries."""
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
 
         with _WRITERS_LOCK:
             _WRITERS[0] += 1
@@ -146,7 +147,7 @@ class HubBase:
             raise SyncError(
                 422, "bad_data", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}"
             ) from None
-        except OperationalError as e:
+        except (OperationalError, PoolTimeout) as e:  # PoolTimeout: every pooled connection in use
             raise busy(e) from None
         finally:
             with _WRITERS_LOCK:

@@ -100,13 +100,14 @@ class Guard:
             auth = headers.get("authorization") or ""
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
             from sqlalchemy.exc import OperationalError
+            from sqlalchemy.exc import TimeoutError as PoolTimeout
 
             try:
                 st = await run_in_threadpool(self.station_by_token, token)
             except SyncError as e:
                 await _reply(send, e)
                 return
-            except OperationalError as e:
+            except (OperationalError, PoolTimeout) as e:
                 await _reply(send, busy(e))
                 return
             line["station"] = st.get("code")

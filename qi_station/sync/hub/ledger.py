@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core.chain import GENESIS, event_fields, event_hash, head_message
+from qi_station.core.chain import EVENT_FIELDS, GENESIS, event_hash_of, head_message
 from qi_station.core.clock import env_now, to_db
 from qi_station.sync import keys
 from qi_station.sync.hub.base import HubBase
@@ -67,7 +67,7 @@ def check_events(
                 422, "bad_event", f"request {_number(c, batch_numbers, rid)}: event n {n!r} is invalid"
             )
         try:
-            ok = event_hash(str(e.get("prev_hash")), event_fields(e)) == e.get("hash")
+            ok = event_hash_of(str(e.get("prev_hash")), *[e.get(k) for k in EVENT_FIELDS]) == e.get("hash")
         except (TypeError, ValueError):
             ok = False
         if not ok:

@@ -159,6 +159,7 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
     """``certfile``: the TLS certificate this hub serves (its SHA-256 goes into the enrollment proof)."""
     from fastapi.exceptions import RequestValidationError
     from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     hub = Hub(database_url)
     tls_sha256 = cert_sha256(certfile)
@@ -176,7 +177,8 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         return JSONResponse(status_code=e.status, content=e.to_dict(), headers=error_headers(e))
 
     @app.exception_handler(OperationalError)
-    def _busy(_req: Request, e: OperationalError) -> JSONResponse:
+    @app.exception_handler(PoolTimeout)  # every pooled connection in use: busy, like a locked database
+    def _busy(_req: Request, e: Exception) -> JSONResponse:
         # a read that met a busy database (the write path maps its own): 503, retried by stations
         return _sync_error(_req, busy(e))
 
