@@ -67,6 +67,30 @@ def new_hub(backend: str, d: Path, name: str) -> Any:
     return hub
 
 
+SERVER: dict[str, float] = {}  # PostgreSQL backends' CPU seconds in the last pass, by hub URL
+
+
+def server_cpu(hub: Any) -> float:
+    """CPU seconds of the PostgreSQL backends serving this database (same machine, Linux), else 0."""
+    import sqlalchemy as sa
+
+    if hub.is_sqlite:
+        return 0.0
+    with hub.engine.connect() as c:
+        pids = [
+            r[0]
+            for r in c.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+        ]
+    total = 0.0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def push_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple[float, float, int]:
     """Every station's batches through ``Hub.push``, station after station. (wall, cpu, changes)"""
     import copy
@@ -77,11 +101,14 @@ def push_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tupl
         st = {"code": code}
         work.extend((st, copy.deepcopy(b)) for b in batches)
     n = 0
+    s0 = server_cpu(hub)
     w0, c0 = time.perf_counter(), time.process_time()
     for st, b in work:
         hub.push(st, b)
         n += len(b)
-    return time.perf_counter() - w0, time.process_time() - c0, n
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    SERVER[hub.url] = server_cpu(hub) - s0
+    return wall, cpu, n
 
 
 def raw_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple[float, float, int]:
@@ -108,11 +135,14 @@ def raw_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple
             prepared.append(sorted(per.items(), key=lambda kv: TABLE_RANK[kv[0][0]]))
     n = sum(len(b) for bs in stations.values() for b in bs)
     w0, c0 = time.perf_counter(), time.process_time()
-    for groups in prepared:
-        with hub.engine.execution_options(sqlite_read=False).begin() as c:
-            for (t, _cols), rows in groups:
-                c.execute(core_table(t).insert(), rows)
-    return time.perf_counter() - w0, time.process_time() - c0, n
+    with hub.engine.execution_options(sqlite_read=False).connect() as c:
+        for groups in prepared:
+            with c.begin():
+                for (t, _cols), rows in groups:
+                    c.execute(core_table(t).insert(), rows)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        SERVER[hub.url] = server_cpu(hub)  # the backend is still connected: its CPU is readable
+    return wall, cpu, n
 
 
 def db_size(hub: Any) -> int:
@@ -151,11 +181,12 @@ def main() -> None:
         f"{args.stations} stations x {args.requests} requests = {changes:,} changes in batches of "
         f"{args.batch}; setup {setup:.0f} s\n"
     )
-    print("| backend | pass | wall s | changes/s | CPU s (this process) | wall vs raw |")
-    print("|---|---|---|---|---|---|")
+    print("| backend | pass | wall s | changes/s | CPU s (this process) | CPU s (PostgreSQL) | wall vs raw |")
+    print("|---|---|---|---|---|---|---|")
     backends = ("sqlite", "pg") if args.backend == "both" else (args.backend,)
     for be in backends:
-        raw = raw_pass(new_hub(be, d, "raw.db"), stations)
+        raw_hub = new_hub(be, d, "raw.db")
+        raw = raw_pass(raw_hub, stations)
         hub = new_hub(be, d, "hub.db")
         size0 = db_size(hub)
         if args.profile:
@@ -169,8 +200,9 @@ def main() -> None:
         else:
             got = push_pass(hub, stations)
         n_changes = got[2]
-        for name, (w, cpu, n) in (("raw executemany (baseline)", raw), ("Hub.push", got)):
-            print(f"| {be} | {name} | {w:.2f} | {n / w:,.0f} | {cpu:.2f} | {w / raw[0]:.1f}× |")
+        for name, (w, cpu, n), h in (("raw executemany (baseline)", raw, raw_hub), ("Hub.push", got, hub)):
+            srv = f"{SERVER.get(h.url, 0.0):.2f}" if be == "pg" else "—"
+            print(f"| {be} | {name} | {w:.2f} | {n / w:,.0f} | {cpu:.2f} | {srv} | {w / raw[0]:.1f}× |")
         print(
             f"| {be} | hub database after the push pass | {(db_size(hub) - size0) / n_changes:,.0f} bytes per change | | | |"
         )

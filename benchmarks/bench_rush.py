@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QI_STATION_OPERATOR", "bench")
 
+from bench_push import new_hub  # noqa: E402
 from bench_sync import fill_hub, free_port  # noqa: E402
 
 
@@ -62,6 +63,13 @@ def make_station(hub: object, d: Path, code: str, requests: int, seed: int, url:
     finally:
         conn.close()
     return db
+
+
+def p95(xs: list[float]) -> float:
+    """The 95th percentile of sorted values (nearest rank)."""
+    import math
+
+    return xs[max(0, min(len(xs) - 1, math.ceil(0.95 * len(xs)) - 1))]
 
 
 def tree_cpu(pid: int) -> float | None:
@@ -163,18 +171,9 @@ def main() -> None:
 
     import httpx
 
-    from qi_station.sync.hub.store import Hub
-
     d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
-    if args.backend == "pg":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from test_sync_util import pg_create  # the tests' throwaway PostgreSQL database
-
-        url = pg_create()
-    else:
-        url = f"sqlite:///{d / 'hub.db'}"
-    hub = Hub(url)
-    hub.init(demo=False)
+    hub = new_hub(args.backend, d, "hub.db")  # PostgreSQL: the tests' throwaway database
+    url = hub.url
     if args.backend == "sqlite":
         fill_hub(d / "hub.db", args.library)
     else:
@@ -258,7 +257,7 @@ def main() -> None:
     print(f"baseline: one station's first sync alone: {alone[1]:.1f} s (rc {alone[2]})")
     print(
         f"rush: {wall:.1f} s wall; per station p50 {statistics.median(secs):.1f} s, "
-        f"p95 {secs[int(0.95 * (len(secs) - 1))]:.1f} s; failed {len(failed)}; "
+        f"p95 {p95(secs):.1f} s; failed {len(failed)}; "
         f"~{outbox / wall:,.0f} pushed changes/s"
     )
     if hub_cpu0 is not None and hub_cpu1 is not None:
@@ -271,7 +270,7 @@ def main() -> None:
         failed += [g for g in steady if g[2] != 0]
         print(
             f"steady round: {steady_rows:,} changes from {len(steady)} stations at once: {steady_wall:.1f} s wall; "
-            f"per station p50 {statistics.median(ss):.1f} s, p95 {ss[int(0.95 * (len(ss) - 1))]:.1f} s "
+            f"per station p50 {statistics.median(ss):.1f} s, p95 {p95(ss):.1f} s "
             f"(each a `qi-station sync` process: start-up, push, pull, ledger check); "
             f"failed {sum(1 for g in steady if g[2] != 0)}"
         )

@@ -107,21 +107,18 @@ class PullJobs(HubBase):
                 if n:
                     tables[t] = {"cols": cols, "lines": text, "n": n}
                 continue
-            if raw and self.is_sqlite:
-                n, text = ex.rows(
-                    f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
-                    f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)",
-                    {**p, "cut": cutoff},
-                )[0]
-                if n:
-                    tables[t] = {"cols": cols, "rows_json": text}
-                continue
-            if raw and not self.is_sqlite:  # PostgreSQL builds the page's JSON: no Python object per row
-                n, text = ex.rows(
-                    f"SELECT count(*), coalesce(json_agg(json_build_array({', '.join(pg_json_cols(t, cols))}) "
-                    f"ORDER BY seq), '[]')::text FROM {t} WHERE {w} AND seq <= :cut",
-                    {**p, "cut": cutoff},
-                )[0]
+            if raw:  # the database builds the page's JSON: no Python object per row
+                if self.is_sqlite:
+                    sql = (
+                        f"SELECT count(*), json_group_array(json_array({', '.join(cols)})) FROM "
+                        f"(SELECT {', '.join(cols)} FROM {t} WHERE {w} AND seq <= :cut ORDER BY seq)"
+                    )
+                else:
+                    sql = (
+                        f"SELECT count(*), coalesce(json_agg(json_build_array({', '.join(pg_json_cols(t, cols))}) "
+                        f"ORDER BY seq), '[]')::text FROM {t} WHERE {w} AND seq <= :cut"
+                    )
+                n, text = ex.rows(sql, {**p, "cut": cutoff})[0]
                 if n:
                     tables[t] = {"cols": cols, "rows_json": text}
                 continue
