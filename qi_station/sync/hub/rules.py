@@ -141,7 +141,7 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
         val = row.get(col)
         if val is None and not required:
             continue
-        if (val, key, multiline, required) in _CLEAN_OK:
+        if type(val) is str and (val, key, multiline, required) in _CLEAN_OK:
             continue  # the same text passed this rule before (actors, titles and notes repeat)
         _core(
             oseq,
