@@ -7,9 +7,10 @@ of the same rows into the same tables of a fresh hub, one transaction per batch)
 
 Each station is a real station database (the generator's requests, its whole ledger queued as for a
 first sync, the way ``bench_rush.py`` makes them); its outbox is cut into the station's own push
-batches (``sync.station.apply.next_batch``). Prints Markdown: wall seconds and changes/s, and the CPU
-seconds of this process (on PostgreSQL the server's CPU is not in it). ``--profile``: the top of a
-cProfile of the push pass.
+batches (``sync.station.apply.next_batch``). Prints Markdown: wall seconds and changes/s, the CPU
+seconds of this process and, on PostgreSQL, of its server backends (read from /proc: the server on
+this machine), and the bytes the hub database grew by per change. On a loaded machine compare the
+CPU columns, not the wall. ``--profile``: the top of a cProfile of the push pass.
 """
 
 from __future__ import annotations
