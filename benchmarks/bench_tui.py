@@ -407,7 +407,7 @@ def markdown(db: Path, s: dict[str, Any], k: dict[str, Any], size: str, led: dic
         "wall clock, but it counts the dashboard's worker, which on an idle second core runs beside the UI "
         "thread. The package's `.pyc` files are written before the runs (`compileall`), as an installed "
         "package has them: with `PYTHONDONTWRITEBYTECODE` set and none written, every start compiled the "
-        "project's modules from source (`qi_station/app.py` alone about 30 ms).",
+        "project's modules from source (compiling `qi_station/app.py` alone took about 30 ms on the loaded machine).",
         "",
         "Median keystroke-to-results by library: "
         + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in k["by_kind"].items())

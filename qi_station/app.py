@@ -1,8 +1,9 @@
 """The station TUI: a thin App. Screens live in ``qi_station/screens/`` (one module each).
 
-Start-up paints first: only Textual and this module are imported before the first frame; the
-database is checked (and migrated if needed) in a thread worker, and each screen loads its data in
-its own thread worker.  SQLModel/SQLAlchemy are imported only when something is written.
+Start-up: only Textual, this module and the first screen's are imported before the first frame; the
+database is checked (and migrated if needed) in a thread worker started at mount, and each screen
+loads its data in its own thread worker (the first screen's waits for the database: ``wait_db``).
+SQLModel/SQLAlchemy are imported only when something is written.
 """
 
 from __future__ import annotations
@@ -112,9 +113,8 @@ class StationApp(App[None]):
         super().__init__()
         from qi_station.screens.css import CachedStylesheet
 
-        self.stylesheet = CachedStylesheet(
-            variables=self.stylesheet._variables
-        )  # each CSS source parsed once
+        # each CSS source parsed once per set of variables (Textual re-parses all of them per new screen)
+        self.stylesheet = CachedStylesheet(variables=self.stylesheet._variables)
         _plain_scrollbars()
         from qi_station.screens.base import localize_bindings
 

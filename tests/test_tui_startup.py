@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 from pathlib import Path
 from typing import Any
@@ -100,7 +99,5 @@ async def test_dashboard_figures_load_without_a_second_read(
     app = make_app(ledger_db)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        while not app.screen.has_class("loaded"):
-            await asyncio.sleep(0.01)
-        assert app.ready
+        assert app.ready and app.screen.has_class("loaded")
     assert len(calls) == 1
