@@ -134,18 +134,30 @@ def test_first_screen_loads_only_what_it_shows() -> None:
         "or m in ('tomllib', 'zoneinfo', 'sqlite3', 'qi_station.core.clock', 'qi_station.db.engine', "
         "'qi_station.services.dashboard'))))"
     )
-    env = {**os.environ, "QI_STATION_CONFIG": "/nonexistent/qi-hygiene/config.toml"}
+    assert _modules(code, "/nonexistent/qi-hygiene/config.toml") == FIRST_SCREEN
+
+
+def _modules(code: str, config: str, *args: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter (no config file at ``config``); its last line, as JSON."""
+    env = {**os.environ, "QI_STATION_CONFIG": config}
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=60, env=env
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        env=env,
     )
-    assert proc.returncode == 0, proc.stderr
-    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert loaded == [
-        "qi_station.screens.base",
-        "qi_station.screens.bindings",
-        "qi_station.screens.css",
-        "qi_station.screens.dashboard",
-    ]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+FIRST_SCREEN = [
+    "qi_station.screens.base",
+    "qi_station.screens.bindings",
+    "qi_station.screens.css",
+    "qi_station.screens.dashboard",
+]
 
 
 RUN_TO_DASHBOARD = r"""
@@ -166,21 +178,5 @@ def test_the_dashboard_shown_loads_no_other_screen(tmp_path: Path) -> None:
     from qi_station.db.engine import open_db
 
     db = open_db(tmp_path / "station.db")
-    env = {**os.environ, "QI_STATION_CONFIG": str(tmp_path / "config.toml")}
-    proc = subprocess.run(
-        [sys.executable, "-c", RUN_TO_DASHBOARD, str(db)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert loaded == [
-        "qi_station.screens.base",
-        "qi_station.screens.bindings",
-        "qi_station.screens.css",
-        "qi_station.screens.dashboard",
-        "qi_station.screens.footer",
-    ]
+    loaded = _modules(RUN_TO_DASHBOARD, str(tmp_path / "config.toml"), str(db))
+    assert loaded == [*FIRST_SCREEN, "qi_station.screens.footer"]
