@@ -1,12 +1,14 @@
 """The station TUI: a thin App. Screens live in ``qi_station/screens/`` (one module each).
 
-Start-up paints first: only Textual and this module are imported before the first frame; the
-database is checked (and migrated if needed) in a thread worker, and each screen loads its data in
-its own thread worker.  SQLModel/SQLAlchemy are imported only when something is written.
+Start-up: only Textual, this module and the first screen's are imported before the first frame; the
+database is checked (and migrated if needed) in a thread worker started at mount, and each screen
+loads its data in its own thread worker (the first screen's waits for the database: ``wait_db``).
+SQLModel/SQLAlchemy are imported only when something is written.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,6 +111,10 @@ class StationApp(App[None]):
         self.config_data: dict[str, Any] = config if config is not None else keymap.load_config()
         self.lang = set_lang(lang or keymap.config_lang(self.config_data) or "zh")
         super().__init__()
+        from qi_station.screens.css import CachedStylesheet
+
+        # each CSS source parsed once per set of variables (Textual re-parses all of them per new screen)
+        self.stylesheet = CachedStylesheet(variables=self.stylesheet._variables)
         _plain_scrollbars()
         from qi_station.screens.base import localize_bindings
 
@@ -116,6 +122,8 @@ class StationApp(App[None]):
         self.db_path: Path = station_db_path(db_path)
         self.ready = False
         self.db_error: str | None = None
+        self._db_opened = threading.Event()  # set by prepare_db, opened or not (see wait_db)
+        self._db_ok = False
         self.offer_demo = offer_demo
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
@@ -136,7 +144,9 @@ class StationApp(App[None]):
         if "_error" in self.config_data:
             self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
         self.switch_mode("dashboard")
-        self.call_after_refresh(lambda: self.prepare_db(self.db_path))  # paint first, then the database
+        # the database is opened (and the first screen's figures read) while the first screen is composed
+        # and painted: the worker's time is mostly in SQLite, which leaves the GIL to the UI thread
+        self.prepare_db(self.db_path)
 
     @work(thread=True, exclusive=True, group="db")
     def prepare_db(self, path: Path) -> None:
@@ -147,9 +157,24 @@ class StationApp(App[None]):
         except Exception as e:  # noqa: BLE001 - shown to the user
             from qi_station.screens.base import error_message
 
+            self._db_opened.set()
             self.post_message(DatabaseFailed(error_message(e)))
             return
+        self._db_ok = True
+        self._db_opened.set()
         self.post_message(DatabaseReady(empty))
+
+    def wait_db(self) -> bool:
+        """In a thread worker: wait until :meth:`prepare_db` has opened the database at the newest schema
+        (True) or failed (False: :class:`DatabaseFailed` says why); False too when the worker is cancelled.
+        The first screen's worker starts at mount and reads as soon as the database is open."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        while not self._db_opened.wait(0.05):
+            if worker.is_cancelled:
+                return False
+        return self._db_ok
 
     @on(DatabaseFailed)
     def _db_failed(self, event: DatabaseFailed) -> None:
@@ -173,7 +198,7 @@ class StationApp(App[None]):
         self.ready = True
         self.call_after_refresh(self.freeze_gc)
         refresh = getattr(self.screen, "refresh_data", None)
-        if refresh is not None:
+        if refresh is not None and not getattr(self.screen, "LOADS_BEFORE_READY", False):
             refresh()
         self.load_staff(self.db_path)
         if empty and self.offer_demo:

@@ -8,6 +8,7 @@ tests/unit_tests/test_import_hygiene.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,61 @@ print(json.dumps({"modules": names, "bad": bad}))
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "qi_station.core.validate" in out["modules"], out
     assert out["bad"] == [], out["bad"]
+
+
+def test_first_screen_loads_only_what_it_shows() -> None:
+    """The app and its first screen, as imported before the first frame: no other screen, no config
+    parser when there is no config file, no time zones, no database module (the workers load those)."""
+    code = (
+        "import json, sys, qi_station.app, qi_station.screens.dashboard; "
+        "qi_station.app.StationApp('/nonexistent/qi-hygiene/station.db', offer_demo=False); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('qi_station.screens.') "
+        "or m in ('tomllib', 'zoneinfo', 'sqlite3', 'qi_station.core.clock', 'qi_station.db.engine', "
+        "'qi_station.services.dashboard'))))"
+    )
+    assert _modules(code, "/nonexistent/qi-hygiene/config.toml") == FIRST_SCREEN
+
+
+def _modules(code: str, config: str, *args: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter (no config file at ``config``); its last line, as JSON."""
+    env = {**os.environ, "QI_STATION_CONFIG": config}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+FIRST_SCREEN = [
+    "qi_station.screens.base",
+    "qi_station.screens.bindings",
+    "qi_station.screens.css",
+    "qi_station.screens.dashboard",
+]
+
+
+RUN_TO_DASHBOARD = r"""
+import json, sys
+import qi_station.app as qa
+class Probe(qa.StationApp):
+    def _display(self, screen, renderable):
+        super()._display(screen, renderable)
+        if renderable is not None and self.screen.has_class("loaded"):
+            self.exit()
+Probe(sys.argv[1], offer_demo=False).run(headless=True)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("qi_station.screens."))))
+"""
+
+
+def test_the_dashboard_shown_loads_no_other_screen(tmp_path: Path) -> None:
+    """Every other screen (and the dialogs, the form, the shared widgets) is imported on first use."""
+    from qi_station.db.engine import open_db
+
+    db = open_db(tmp_path / "station.db")
+    loaded = _modules(RUN_TO_DASHBOARD, str(tmp_path / "config.toml"), str(db))
+    assert loaded == [*FIRST_SCREEN, "qi_station.screens.footer"]

@@ -110,11 +110,13 @@ class MainScreen(StationScreen):
     SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
     def compose(self) -> Any:
-        from textual.widgets import Footer, Static
+        from textual.widgets import Static
+
+        from qi_station.screens.footer import StationFooter
 
         yield Static(self.title_text(), id="titlebar", markup=False)
         yield from self.compose_body()
-        yield Footer(compact=True, show_command_palette=False)
+        yield StationFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long

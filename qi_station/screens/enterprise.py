@@ -11,11 +11,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from qi_station.i18n import kind_name, status_name, t
 from qi_station.screens.base import StationScreen, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.footer import StationFooter
 
 PAGE = 50
 
@@ -60,7 +61,7 @@ class EnterpriseScreen(StationScreen):
             yield Static("", id="ent-requests-title", classes="panel-title", markup=False)
             yield DataTable(id="ent-requests", cursor_type="row", zebra_stripes=False)
             yield Static("", id="ent-referrals", markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+        yield StationFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#ent-requests", DataTable)

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from qi_station.core import domain
@@ -27,6 +27,7 @@ from qi_station.core.errors import ValidationError, every_error
 from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
 from qi_station.screens.base import error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.footer import StationFooter
 from qi_station.screens.form_dialogs import rename_dialog
 from qi_station.screens.form_drafts import DraftedForm
 from qi_station.screens.widgets import Chip, Choice
@@ -158,7 +159,7 @@ class RequestFormScreen(DraftedForm):
                 yield Input(id="phone", compact=True, classes="half")
             yield Static("", id="err-contact", classes="field-error hidden", markup=False)
             yield Static(t("form.hint"), id="form-error", classes="muted", markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+        yield StationFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         from qi_station.core.clock import env_now, local

@@ -38,7 +38,6 @@ class DashboardFigures:
     pending_outbox: int = 0
     months: list[str] = field(default_factory=list)
     month_counts: list[int] = field(default_factory=list)
-    total_requests: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -136,7 +135,6 @@ def compute(
         ).fetchone()
         figs.expiring_certs = n_attention - figs.expired_certs
         figs.last_sync, figs.last_sync_ok, figs.pending_outbox = sync_figures(conn)
-        figs.total_requests = conn.execute("SELECT COUNT(*) FROM request").fetchone()[0] if with_months else 0
         if with_months:
             figs.months = last_months(month_of(today), MONTHS)
             figs.month_counts = month_counts(conn, figs.months)

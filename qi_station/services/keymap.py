@@ -20,7 +20,6 @@ Read with the stdlib ``tomllib`` (fast, at start-up); :func:`save_filter` edits 
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,10 +120,16 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     """The parsed config file; {} when missing. A broken file is reported, not fatal."""
     p = path or config_path()
     try:
-        with open(p, "rb") as f:  # tomllib needs bytes; TOML is UTF-8 by definition
-            return tomllib.load(f)
+        f = open(p, "rb")  # noqa: SIM115 - tomllib needs bytes; TOML is UTF-8 by definition
     except FileNotFoundError:
-        return {}
+        return {}  # no file: tomllib is not even imported (the TUI's start)
+    except OSError as e:
+        return {"_error": f"{p}: {e}"}
+    import tomllib
+
+    try:
+        with f:
+            return tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         return {"_error": f"{p}: {e}"}
 

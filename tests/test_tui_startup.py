@@ -1,0 +1,103 @@
+"""What keeps the TUI's start and its first screen change small (no times here: the work itself).
+
+- Textual re-parses every CSS source at each new screen (three times); the app's stylesheet parses each
+  source once per set of CSS variables (``screens/css.py``).
+- The ledger's COUNT (a table scan on a big ledger) starts only once the first page is on the screen.
+- The dashboard's figures are read by a worker started at mount, which waits for the database.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_journeys import make_app, settle
+
+
+@pytest.fixture(scope="module")
+def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """More requests than one ledger page, so the first page comes before its COUNT."""
+    from datetime import datetime
+
+    from qi_station.devtools.generate.run import generate
+
+    db = tmp_path_factory.mktemp("startup") / "station.db"
+    generate(db, requests=250, library=20, seed=3, now=datetime(2026, 3, 20, 2, 0), parallel=False)
+    return db
+
+
+@pytest.mark.asyncio
+async def test_each_css_source_is_parsed_once_per_set_of_variables(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import textual.css.stylesheet as ss
+
+    counts: collections.Counter[Any] = collections.Counter()
+    parse = ss.parse
+
+    def counting(scope: str, css: str, read_from: Any, *a: Any, **k: Any) -> Any:
+        counts[read_from] += 1
+        return parse(scope, css, read_from, *a, **k)
+
+    monkeypatch.setattr(ss, "parse", counting)
+    app = make_app(ledger_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        for key in ("f3", "f5", "f2"):
+            await pilot.press(key)
+            await settle(pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"
+    assert any("ledger.tcss" in str(k) for k in counts), counts  # the screens' CSS was read
+    # once before the theme's variables are in, once after; Textual alone parses some of them 13 times here
+    assert max(counts.values()) <= 2, counts.most_common(5)
+
+
+@pytest.mark.asyncio
+async def test_the_ledger_counts_after_its_first_page_is_shown(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qi_station.services import queries
+
+    app = make_app(ledger_db)
+    seen: list[bool] = []
+    count = queries.count_requests
+
+    def counting(*a: Any, **k: Any) -> int:
+        scr = app.screen
+        seen.append(type(scr).__name__ == "LedgerScreen" and scr.has_class("loaded"))
+        return count(*a, **k)
+
+    monkeypatch.setattr(queries, "count_requests", counting)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        scr = app.screen
+        assert type(scr).__name__ == "LedgerScreen"
+        assert scr.total == 250 and not scr._counting  # type: ignore[attr-defined]
+    assert seen == [True], seen  # one COUNT, after the first rows were shown
+
+
+@pytest.mark.asyncio
+async def test_dashboard_figures_load_without_a_second_read(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The figures' worker starts at mount and waits for the database; DatabaseReady does not start
+    another one."""
+    from qi_station.services import dashboard
+
+    calls: list[int] = []
+    compute = dashboard.compute
+
+    def counting(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        return compute(*a, **k)
+
+    monkeypatch.setattr(dashboard, "compute", counting)
+    app = make_app(ledger_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.ready and app.screen.has_class("loaded")
+    assert len(calls) == 1
