@@ -16,7 +16,7 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -421,7 +421,7 @@ def write_xlsx(
 
     later: dict[str, Any] = {}
 
-    def table(ws: Any, header: list[Any], rows: Iterable[list[Any]]) -> None:
+    def table(ws: Any, header: list[Any], rows: Iterable[Sequence[Any]]) -> None:
         ws.append(hdr(ws, header))
         mark = probe(len(later))
         ws.append(safe(ws, [mark]))

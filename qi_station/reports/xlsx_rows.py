@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from math import isinf, isnan
 from pathlib import Path
 from typing import IO, Any
@@ -33,7 +33,7 @@ def probe(n: int) -> str:
 def splice_rows(
     package: bytes,
     out: Path,
-    tables: dict[str, Iterable[list[Any]]],
+    tables: dict[str, Iterable[Sequence[Any]]],
     formula_like: Callable[[Any], bool],
     progress: dict[str, Callable[[int], None] | None] | None = None,
 ) -> None:
@@ -73,7 +73,7 @@ def splice_rows(
 
 def _write_rows(
     f: IO[bytes],
-    rows: Iterable[list[Any]],
+    rows: Iterable[Sequence[Any]],
     first: int,
     quote_style: str,
     formula_like: Callable[[Any], bool],
