@@ -36,11 +36,12 @@ BUDGET = 1.5
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """(wall s, child CPU s) of one process, stdout to /dev/null."""
+def run(cmd: list[str], path: str | None = None) -> tuple[float, float]:
+    """(wall s, child CPU s) of one process, stdout to /dev/null (``path``: PYTHONPATH first)."""
+    env = {**ENV, "PYTHONPATH": path} if path else ENV
     with open(os.devnull, "w", encoding="utf-8") as devnull:
         t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=devnull, env=ENV)
+        p = subprocess.Popen(cmd, stdout=devnull, env=env)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -69,6 +70,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--month", default=None, help="default: the month with the most requests")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument(
+        "--before",
+        default=None,
+        help="a directory holding another qi_station package (e.g. `git archive <commit> qi_station | "
+        "tar -x -C DIR`): adds a row for the same call run by that package",
+    )
     a = ap.parse_args()
 
     exe = shutil.which("qi-station") or str(Path(sys.executable).with_name("qi-station"))
@@ -110,12 +117,21 @@ def main() -> int:
         "cli": [exe, "--db", str(db), "request", "list", "--month", month, "--json"],
         "raw": [sys.executable, "-c", raw_py],
     }
-    for cmd in cases.values():  # warm the page cache and the .pyc files
-        run(cmd)
+    if a.before:  # that package, not the editable install of this one
+        before = (
+            "import sys; sys.meta_path[:] = [f for f in sys.meta_path if not "
+            "type(f).__module__.startswith('__editable__')]; "
+            f"sys.path.insert(0, {a.before!r}); sys.argv[0] = 'qi-station'; "
+            "from qi_station.entry import main; main()"
+        )
+        cases["before"] = [sys.executable, "-c", before, *cases["cli"][1:]]
+    paths: dict[str, str] = {}
+    for k, cmd in cases.items():  # warm the page cache and the .pyc files
+        run(cmd, paths.get(k))
     got: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
     for _ in range(a.repeat):
         for k, cmd in cases.items():
-            got[k].append(run(cmd))
+            got[k].append(run(cmd, paths.get(k)))
     wall = {k: statistics.median(w for w, _ in v) * 1000 for k, v in got.items()}
     cpu = {k: statistics.median(c for _, c in v) * 1000 for k, v in got.items()}
     load = os.getloadavg()
@@ -131,12 +147,17 @@ def main() -> int:
     labels = {
         "cli": f"`qi-station --db X request list --month {month} --json > /dev/null`",
         "raw": "baseline: `python -c` same SELECT + `json.dumps`",
+        "before": f"the same call, the qi_station package in `{a.before}`",
     }
     for k in cases:
         print(f"| {labels.get(k, f'`{k}`')} | {wall[k]:.0f} ms | {cpu[k]:.0f} ms |")
     rw, rc = wall["cli"] / wall["raw"], cpu["cli"] / cpu["raw"]
     verdict = "met" if max(rw, rc) <= BUDGET else "not met"
     print(f"\nCLI / baseline: {rw:.2f}x wall, {rc:.2f}x CPU (goal ≤ {BUDGET}x: {verdict}).")
+    if a.before:
+        print(
+            f"Before / baseline: {wall['before'] / wall['raw']:.2f}x wall, {cpu['before'] / cpu['raw']:.2f}x CPU."
+        )
     return 0
 
 
