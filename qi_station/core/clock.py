@@ -246,6 +246,26 @@ def local_date(dt: datetime) -> date:
     return local(dt).date() if hit is None else (dt + hit[0]).date()
 
 
+_DAYS: dict[str, date] = {}
+
+
+def local_day(text: str) -> date:
+    """The Asia/Shanghai date of a stored naive-UTC time text (``YYYY-MM-DD HH:MM:SS…``): ``local_date``
+    of it, kept per UTC hour where the offset is whole hours through that hour (a list asks it per row)."""
+    canonical = len(text) >= 19 and text[13] == ":" and text[16] == ":"
+    if canonical:
+        hit = _DAYS.get(text[:13])
+        if hit is not None:
+            return hit
+    dt = datetime.fromisoformat(text)
+    day = local_date(dt)
+    if canonical and dt.tzinfo is None and _hour_text(text, dt) is not None:
+        if len(_DAYS) > 100_000:
+            _DAYS.clear()
+        _DAYS[text[:13]] = day
+    return day
+
+
 def env_now() -> datetime:
     """Now as naive UTC: THE clock. ``QI_STATION_NOW`` (ISO-8601, read here and nowhere else) pins it for
     tests and demos; every "now" of the station (the ledger's future-time checks, the dashboard, the form's

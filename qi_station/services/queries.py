@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain, places
-from qi_station.core.clock import from_db, local_date, to_db, today_local
+from qi_station.core.clock import from_db, local_date, local_day, to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.core.months import month_bounds_utc
 from qi_station.core.rectify import needs_rectify, rectify_due
@@ -59,9 +59,9 @@ def _decorate(
     # days taken / overdue, in calendar and working days (core.workdays.request_days)
     resolved = d.get("resolved_at")
     key = (
-        local_date(datetime.fromisoformat(d["received_at"])),
+        local_day(d["received_at"]),
         d["promised_date"],
-        local_date(datetime.fromisoformat(resolved)) if resolved else None,
+        local_day(resolved) if resolved else None,
         is_open,
     )
     days = memo.get(key)
