@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -41,29 +42,14 @@ def timed(fn: Any) -> tuple[float, float]:
 
 
 def main() -> int:
+    from bench_cli import add_db_options, busiest_month, ensure_db
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", default=None, help="default: /tmp/qi-bench-cli/gen-<requests>.db")
-    ap.add_argument("--requests", type=int, default=200_000)
-    ap.add_argument("--library", type=int, default=2_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--month", default=None, help="default: the month with the most requests")
+    add_db_options(ap)
     ap.add_argument("--rows", type=int, default=13_129)
     ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
-
-    import subprocess
-
-    from bench_cli import busiest_month
-
-    db = Path(a.db or f"/tmp/qi-bench-cli/gen-{a.requests}.db")
-    if not db.exists():
-        db.parent.mkdir(parents=True, exist_ok=True)
-        exe = str(Path(sys.executable).with_name("qi-station"))
-        subprocess.run(
-            [exe, "--db", str(db), "generate", "--requests", str(a.requests), "--library", str(a.library)]
-            + ["--seed", str(a.seed)],
-            check=True,
-        )
+    db = ensure_db(a, shutil.which("qi-station") or str(Path(sys.executable).with_name("qi-station")))
     month = a.month or busiest_month(db)
 
     from openpyxl import Workbook
