@@ -139,5 +139,7 @@ if __name__ == "__main__" and "--regenerate" in sys.argv:
 
     with tempfile.TemporaryDirectory() as d:
         p = write_report(load_fixture(), "xlsx", Path(d) / "g.xlsx")
-        GOLDEN.write_text(json.dumps(capture(p), ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+        GOLDEN.write_text(
+            json.dumps(capture(p), ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+        )
     print(f"wrote {GOLDEN}")
