@@ -76,3 +76,27 @@ def test_qi_station_now_is_read_in_one_place() -> None:
         if read.search(p.read_text(encoding="utf-8"))
     )
     assert where == ["core/clock.py"]
+
+
+def test_iso_local_and_local_day_agree_with_the_zone_every_hour() -> None:
+    """iso_local / local_date / local_day keep the offset per UTC hour (issue 13): the same answers as
+    converting each time through the zone, also over Shanghai's summer-time years (1940s, 1986-91) and
+    the old local mean time (+08:05:43, not whole hours)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from qi_station.core.clock import TZ, iso_local, local_date, local_day
+
+    rnd = random.Random(13)
+    base = datetime(1900, 6, 1)
+    for i in range(0, 100 * 365 * 24, 11):
+        dt = base + timedelta(hours=i, minutes=rnd.randrange(60), seconds=rnd.randrange(60))
+        dt = dt.replace(microsecond=rnd.choice([0, rnd.randrange(10**6)]))
+        want = dt.replace(tzinfo=UTC).astimezone(TZ)
+        iso = want.isoformat(timespec="seconds")
+        for text in (dt.isoformat(sep=" "), dt.isoformat(), dt.isoformat(sep=" ", timespec="seconds")):
+            assert iso_local(text) == iso, text
+            assert local_day(text) == want.date(), text
+        assert iso_local(dt) == iso and local_date(dt) == want.date(), dt
+    assert iso_local("2025-10-01T05:00:00+05:00") == "2025-10-01T13:00:00+08:00"  # a zone is read as UTC
+    assert iso_local("not a time") == "not a time" and iso_local(None) is None

@@ -27,7 +27,8 @@ except SystemExit as e:
 loaded = sorted(m for m in sys.modules
                 if m == "textual" or m.startswith("textual.") or m == "qi_station.app"
                 or m.startswith("qi_station.screens"))
-sys.__stdout__.write("\n@@" + json.dumps({"code": code, "loaded": loaded}) + "\n")
+tops = sorted({m.split(".")[0] for m in sys.modules})
+sys.__stdout__.write("\n@@" + json.dumps({"code": code, "loaded": loaded, "tops": tops}) + "\n")
 """
 
 COMMANDS = [
@@ -61,6 +62,60 @@ def test_headless_commands_never_import_textual(args: list[str], tmp_path: Path)
     out = _run(db, args)
     assert out["code"] == 0, out
     assert out["loaded"] == [], f"{args}: {out['loaded']}"
+
+
+# What a quick headless call must not load (issue 13): Typer's Pydantic coercion (cli/startup.py builds
+# it only for a value that needs it), Rich (nothing prints through it), the ORM and migrations (the
+# schema check is one SELECT of alembic_version), pinyin, phone numbers, spreadsheets, HTTP.
+NOT_FOR_A_QUICK_CALL = (
+    "pydantic",
+    "pydantic_core",
+    "rich",
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "pypinyin",
+    "phonenumbers",
+    "openpyxl",
+    "httpx",
+    "textual",
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["request", "list", "--month", "2024-05", "--json"],
+        ["request", "list", "--status", "new,accepted", "--element", "标准"],
+        ["--lang", "en", "request", "list", "--overdue"],
+        ["--version"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_quick_calls_load_no_heavy_module(args: list[str], tmp_path: Path) -> None:
+    from qi_station.db.engine import open_db
+
+    db = open_db(tmp_path / "station.db")
+    out = _run(db, args)
+    assert out["code"] == 0, out
+    heavy = sorted(set(NOT_FOR_A_QUICK_CALL) & set(out["tops"]))  # type: ignore[arg-type]
+    assert heavy == [], f"{args}: {heavy}"
+
+
+def test_a_value_that_needs_typers_coercion_still_gets_it(tmp_path: Path) -> None:
+    """``--limit`` is an int with a minimum: Typer's own coercion (and its message) is used."""
+    from qi_station.db.engine import open_db
+
+    db = open_db(tmp_path / "station.db")
+    proc = subprocess.run(
+        [sys.executable, "-m", "qi_station.entry", "--db", str(db), "request", "list", "--limit", "-1"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "--limit" in proc.stderr, proc.stderr
+    assert _run(db, ["request", "list", "--limit", "2", "--json"])["code"] == 0
 
 
 def test_core_modules_of_the_tui_are_headless() -> None:

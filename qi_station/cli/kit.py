@@ -39,6 +39,17 @@ def station_db() -> Path:
 
 
 def emit_json(obj: Any) -> None:
+    """An object indented; a list of objects one object a line (``[`` … ``]``), which json.dumps writes
+    at C speed (``indent`` makes it pure Python: 0.3 s of a 9 000-row ``request list --json``)."""
+    if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
+        enc = json.JSONEncoder(ensure_ascii=False, default=str).encode
+        out = sys.stdout
+        out.write("[\n")
+        last = len(obj) - 1
+        for i, x in enumerate(obj):
+            out.write(enc(x) + (",\n" if i < last else "\n"))
+        out.write("]\n")
+        return
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
@@ -59,8 +70,11 @@ def quiet_broken_pipe() -> None:
 
 def run_app(app: Callable[[], Any]) -> None:
     """Run the Typer app; a closed pipe on stdout (also at the final flush) ends it with exit 0."""
+    from qi_station.cli.startup import install, only_the_group_called
+
+    install()  # Typer's Pydantic coercion only where a value needs it (cli/startup.py)
     try:
-        app()
+        only_the_group_called(app, sys.argv[1:])()
     except BrokenPipeError:
         quiet_broken_pipe()
         raise SystemExit(0) from None

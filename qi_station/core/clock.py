@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -176,20 +176,94 @@ def local(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC).astimezone(TZ)
 
 
+_HOURS: dict[datetime, tuple[timedelta, str] | None] = {}
+_HOUR_END = timedelta(minutes=59, seconds=59, microseconds=999999)
+
+
+def _hour_offset(dt: datetime) -> tuple[timedelta, str] | None:
+    """(UTC offset, its ISO suffix) of Asia/Shanghai through the whole UTC hour of naive ``dt``; None
+    when the offset changes within that hour. Kept per hour: a ledger list converts every row's times
+    (``local`` by the zone for each would be most of ``request list --json``'s time)."""
+    h = dt.replace(minute=0, second=0, microsecond=0)
+    try:
+        return _HOURS[h]
+    except KeyError:
+        pass
+    a, b = local(h), local(h + _HOUR_END)
+    off = a.utcoffset()
+    hit = (off, a.isoformat(timespec="seconds")[19:]) if off is not None and off == b.utcoffset() else None
+    if len(_HOURS) > 100_000:
+        _HOURS.clear()
+    _HOURS[h] = hit
+    return hit
+
+
+_HOUR_TEXT: dict[str, tuple[str, str] | None] = {}
+
+
+def _hour_text(text: str, dt: datetime) -> tuple[str, str] | None:
+    """For stored text ``YYYY-MM-DD HH:MM:SS…`` (naive UTC): the local ``YYYY-MM-DDTHH`` of its hour and
+    the offset suffix, when the offset is whole hours through the hour (so minutes and seconds carry over
+    as written); else None."""
+    key = text[:13]
+    try:
+        return _HOUR_TEXT[key]
+    except KeyError:
+        pass
+    hit = _hour_offset(dt)
+    got = None
+    if hit is not None and not hit[0].total_seconds() % 3600:
+        h = dt.replace(minute=0, second=0, microsecond=0) + hit[0]
+        got = (h.isoformat(timespec="hours"), hit[1])
+    if len(_HOUR_TEXT) > 100_000:
+        _HOUR_TEXT.clear()
+    _HOUR_TEXT[key] = got
+    return got
+
+
 def iso_local(value: object) -> object:
     """A stored naive-UTC time (text or datetime) as ISO-8601 in Asia/Shanghai; others unchanged."""
-    if isinstance(value, datetime):
+    if isinstance(value, str) and value:
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        if value.tzinfo is None and len(text) >= 19 and text[13] == ":" and text[16] == ":":
+            ht = _hour_text(text, value)
+            if ht is not None:
+                return ht[0] + text[13:19] + ht[1]
+    elif not isinstance(value, datetime):
+        return value
+    hit = _hour_offset(value) if value.tzinfo is None else None
+    if hit is None:
         return local(value).isoformat(timespec="seconds")
-    if not value or not isinstance(value, str):
-        return value
-    try:
-        return local(datetime.fromisoformat(value)).isoformat(timespec="seconds")
-    except ValueError:
-        return value
+    return (value + hit[0]).isoformat(timespec="seconds") + hit[1]
 
 
 def local_date(dt: datetime) -> date:
-    return local(dt).date()
+    hit = _hour_offset(dt) if dt.tzinfo is None else None
+    return local(dt).date() if hit is None else (dt + hit[0]).date()
+
+
+_DAYS: dict[str, date] = {}
+
+
+def local_day(text: str) -> date:
+    """The Asia/Shanghai date of a stored naive-UTC time text (``YYYY-MM-DD HH:MM:SS…``): ``local_date``
+    of it, kept per UTC hour where the offset is whole hours through that hour (a list asks it per row)."""
+    canonical = len(text) >= 19 and text[13] == ":" and text[16] == ":"
+    if canonical:
+        hit = _DAYS.get(text[:13])
+        if hit is not None:
+            return hit
+    dt = datetime.fromisoformat(text)
+    day = local_date(dt)
+    if canonical and dt.tzinfo is None and _hour_text(text, dt) is not None:
+        if len(_DAYS) > 100_000:
+            _DAYS.clear()
+        _DAYS[text[:13]] = day
+    return day
 
 
 def env_now() -> datetime:

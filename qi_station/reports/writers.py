@@ -16,7 +16,7 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -309,7 +309,8 @@ def _signed(v: Any) -> str:
 def write_xlsx(
     report: dict[str, Any], path: Path, lang: str = "zh", progress: Progress | None = None
 ) -> None:
-    """概览 (headline + 12-month chart), 分类 (breakdowns), 明细 (every detail row); write-only mode."""
+    """概览 (headline + 12-month chart), 分类 (breakdowns), 明细 (every detail row); openpyxl write-only
+    mode for all but 明细's rows, which :func:`qi_station.reports.xlsx_rows.splice_rows` streams."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.chart import BarChart, LineChart, Reference
@@ -413,36 +414,48 @@ def write_xlsx(
         bar.width, bar.height = 24, 10
         ov.add_chart(bar, "G2")
 
+    # the tables below: header by openpyxl, rows streamed into the saved package (reports/xlsx_rows.py)
+    import io
+
+    from qi_station.reports.xlsx_rows import probe, splice_rows
+
+    later: dict[str, Any] = {}
+
+    def table(ws: Any, header: list[Any], rows: Iterable[Sequence[Any]]) -> None:
+        ws.append(hdr(ws, header))
+        mark = probe(len(later))
+        ws.append(safe(ws, [mark]))
+        later[mark] = rows
+
     # 分类
     cat = wb.create_sheet(word("breakdowns", lang))
     cat.column_dimensions["A"].width = 22
     cat.column_dimensions["B"].width = 30
-    cat.append(hdr(cat, [word("category", lang), word("item", lang), word("count", lang)]))
-    for brow in breakdown_rows(report, lang):
-        cat.append(safe(cat, brow))
+    table(
+        cat, [word("category", lang), word("item", lang), word("count", lang)], breakdown_rows(report, lang)
+    )
     for group in GROUPS:
         if report.get(group):
-            ws = wb.create_sheet(word(group, lang))
-            ws.append(hdr(ws, [word(group, lang), *[fig_label(k, lang) for k in HEADLINE]]))
-            for g in report[group]:
-                vals = headline_values(g)
-                ws.append(safe(ws, [group_name(group, g, lang), *[vals[k] for k in HEADLINE]]))
+            header = [word(group, lang), *[fig_label(k, lang) for k in HEADLINE]]
+            table(wb.create_sheet(word(group, lang)), header, _group_rows(report, group, lang))
     for title, header, xrows in extra_tables(report, lang):  # 整改, 指标
-        ws = wb.create_sheet(title)
-        ws.append(hdr(ws, header))
-        for xrow in xrows:
-            ws.append(safe(ws, xrow))
+        table(wb.create_sheet(title), header, xrows)
 
     # 明细
     det = wb.create_sheet(word("details", lang))
     det.freeze_panes = "B2"
-    det.append(hdr(det, detail_header(report, lang)))
+    table(det, detail_header(report, lang), detail_values(report, lang))
+    buf = io.BytesIO()
+    wb.save(buf)
     total = len(report.get("details") or [])
-    for i, drow in enumerate(detail_values(report, lang), start=1):
-        det.append(safe(det, drow))
-        if progress and (i % 2000 == 0 or i == total):
-            progress(i, total)
-    wb.save(str(path))
+    on_row = (lambda i: progress(i, total)) if progress else None
+    splice_rows(buf.getvalue(), Path(path), later, formula_like, {probe(len(later) - 1): on_row})
+
+
+def _group_rows(report: dict[str, Any], group: str, lang: str) -> Iterator[list[Any]]:
+    for g in report[group]:
+        vals = headline_values(g)
+        yield [group_name(group, g, lang), *[vals[k] for k in HEADLINE]]
 
 
 # ---- entry point -----------------------------------------------------------------------------------

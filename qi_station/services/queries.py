@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain, places
-from qi_station.core.clock import from_db, local_date, to_db, today_local
+from qi_station.core.clock import from_db, local_date, local_day, to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.core.months import month_bounds_utc
 from qi_station.core.rectify import needs_rectify, rectify_due
@@ -41,24 +41,33 @@ def _conn(db: str | Path | sqlite3.Connection) -> tuple[sqlite3.Connection, bool
     return connect(Path(db)), True
 
 
-def _decorate(d: dict[str, Any], cal: Calendar, today: date) -> dict[str, Any]:
-    d["elements"] = json.loads(d.get("elements") or "[]")
+def _decorate(
+    d: dict[str, Any], cal: Calendar, today: date, memo: dict[Any, Any] | None = None
+) -> dict[str, Any]:
+    """Codes and counts a list or a detail shows. ``memo`` (one per list) keeps what many rows share:
+    the parsed element lists and the day counts of a (received, promised, resolved, open) day tuple."""
+    memo = {} if memo is None else memo
+    raw = d.get("elements") or "[]"
+    els = memo.get(raw)
+    if els is None:
+        els = memo[raw] = json.loads(raw)
+    d["elements"] = list(els)
     cents = d.pop("cost_saved_cents", None)
     d["cost_saved_wan"] = None if cents is None else f"{cents / 100:.2f}"
     is_open = d["status"] in domain.OPEN_STATUSES
     d["overdue"] = is_open and d["promised_date"] < today.isoformat()
     # days taken / overdue, in calendar and working days (core.workdays.request_days)
     resolved = d.get("resolved_at")
-    d.update(
-        request_days(
-            cal,
-            local_date(datetime.fromisoformat(d["received_at"])),
-            date.fromisoformat(d["promised_date"]),
-            local_date(datetime.fromisoformat(resolved)) if resolved else None,
-            is_open,
-            today,
-        )
+    key = (
+        local_day(d["received_at"]),
+        d["promised_date"],
+        local_day(resolved) if resolved else None,
+        is_open,
     )
+    days = memo.get(key)
+    if days is None:
+        days = memo[key] = request_days(cal, key[0], date.fromisoformat(key[1]), key[2], is_open, today)
+    d.update(days)
     return d
 
 
@@ -143,7 +152,8 @@ def list_requests(
     conn, close = _conn(db)
     try:
         cal, today = load_calendar(conn), today_local()
-        return [_decorate(dict(r), cal, today) for r in conn.execute(sql, params)]
+        memo: dict[Any, Any] = {}
+        return [_decorate(dict(r), cal, today, memo) for r in conn.execute(sql, params)]
     finally:
         if close:
             conn.close()

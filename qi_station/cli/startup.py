@@ -1,0 +1,116 @@
+"""A CLI call's start-up (issue 13): Typer without Pydantic where no value needs it, and only the
+command group the call names turned into Click commands.
+
+Typer ≥ 0.2x coerces every parameter through a Pydantic ``TypeAdapter``, built the first time the
+parameter is processed, even when the value is ``None`` or already a plain ``str``: importing
+Pydantic and building the adapters is ~0.15 s of every ``qi-station`` call. :func:`install` wraps
+Typer's ``build_runtime_param`` so a parameter's adapter is built only when a value really needs it:
+
+* ``None`` (an option not given): ``None`` (``()`` for a multiple option), as Typer's ``coerce`` does;
+* a ``str`` value for a ``str`` parameter with no ``parser``: the value itself, as Typer's str adapter
+  (``_parse_cli_str``: ``str(value)``) gives it;
+* a ``str`` value for a plain ``Path`` parameter: ``Path(value)`` and then Typer's own path checks
+  (``coerce_cli_path``: exists, file_okay, resolve_path …), as its path adapter does;
+* anything else (numbers, choices, parsers, files, lists): Typer's own coercion, unchanged, so its
+  messages (and the CLI's own int messages) are Typer's.
+
+Guarded: if Typer's internals are not what this expects, nothing is changed (only slower).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_installed = False
+
+
+class _LazyParam:
+    """Typer's runtime parameter, built only when a value needs more than the cases above."""
+
+    def __init__(self, descriptor: Any, build: Any, coerce_path: Any) -> None:
+        self.descriptor = descriptor
+        self.parameter_info = descriptor.parameter_info
+        self.annotation = descriptor.annotation
+        self._build = build
+        self._coerce_path = coerce_path
+        self._real: Any = None
+
+    def real(self) -> Any:
+        if self._real is None:
+            self._real = self._build(self.descriptor)
+        return self._real
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        info, ann = self.parameter_info, self.annotation
+        if value is None and self.descriptor.file_annotation is None:
+            return () if (param.multiple or param.nargs == -1) else None
+        plain = (
+            isinstance(value, str)
+            and info.parser is None
+            and not param.multiple
+            and param.nargs == 1
+            and self.descriptor.file_annotation is None
+        )
+        if plain and ann is str:
+            return value
+        if plain and ann is Path and value and info.path_type is None:
+            return self._coerce_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
+        return self.real().coerce(value, param=param, ctx=ctx)
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        return self.real()._coerce_value(value, param=param, ctx=ctx)
+
+
+def install() -> None:
+    """Make Typer build its Pydantic coercion lazily (once per process; idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    try:
+        from typer import core
+        from typer._coercion import build_runtime_param
+        from typer._param_types import coerce_cli_path
+    except ImportError:  # another Typer: leave it as it is
+        return
+    if getattr(core, "build_runtime_param", None) is not build_runtime_param:
+        return
+
+    def lazy(descriptor: Any) -> Any:
+        return _LazyParam(descriptor, build_runtime_param, coerce_cli_path)
+
+    core.build_runtime_param = lazy  # type: ignore[attr-defined]
+
+
+# root options that take a value (``--db X``); any other option before the command stops the pruning
+VALUE_OPTIONS = ("--db", "--lang", "--operator")
+
+
+def only_the_group_called(app: Any, argv: list[str]) -> Any:
+    """A copy of the root ``app`` keeping only the command group ``argv`` names (``request`` in
+    ``--db X request list``): Typer builds the Click commands of every registered command before it
+    parses (64 commands: ~30 ms), and a call runs one. The app itself is left as it is; with no group
+    named (a root command, ``--help``, ``--version``, a typo) the app is returned unchanged, so help and
+    "no such command" read the same as before."""
+    import copy
+
+    rest = list(argv)
+    while rest:
+        tok = rest.pop(0)
+        if tok in VALUE_OPTIONS:
+            if not rest:
+                return app
+            rest.pop(0)
+        elif tok.startswith("-"):
+            if tok.split("=", 1)[0] not in VALUE_OPTIONS or "=" not in tok:
+                return app
+        else:
+            groups = [g for g in app.registered_groups if g.name == tok]
+            if len(groups) != 1:
+                return app
+            slim = copy.copy(app)
+            slim.registered_groups = groups
+            slim.registered_commands = []
+            return slim
+    return app

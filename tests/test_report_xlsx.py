@@ -1,0 +1,145 @@
+"""The xlsx writer (issue 13): the streamed 明细 sheet gives the same workbook as the writer before it.
+
+``data/report_xlsx_fixture.json`` is a station report (150 detail rows of a generated month, plus rows
+with every awkward value: formula-like text, Chinese, ``&<>``, leading and trailing spaces, line
+breaks, CR, tab, emoji, empty text, negative and large numbers, booleans). ``data/report_xlsx_golden.json``
+is what the previous writer (openpyxl write-only for every sheet, commit d9e8824) produced for it, read
+back with openpyxl by :func:`capture`: every sheet, every cell's value, type, number format, bold and
+quote prefix, the frozen panes, the column widths and the chart. Regenerate both only on purpose::
+
+    python tests/test_report_xlsx.py --regenerate
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).parent / "data"
+FIXTURE = DATA / "report_xlsx_fixture.json"
+GOLDEN = DATA / "report_xlsx_golden.json"
+
+
+def load_fixture() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def _norm(v: Any) -> Any:
+    """XML gives a bare CR back as LF (the old writer wrote it bare; the new one as ``&#13;``)."""
+    return v.replace("\r", "\n") if isinstance(v, str) else v
+
+
+def capture(path: Path) -> dict[str, Any]:
+    """Everything a reader sees in the workbook, as JSON-able values."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    out: dict[str, Any] = {"sheets": wb.sheetnames}
+    for ws in wb.worksheets:
+        cells = []
+        for row in ws.iter_rows():
+            for c in row:
+                if c.value is None:
+                    continue
+                cells.append(
+                    [
+                        c.coordinate,
+                        _norm(c.value),
+                        c.data_type,
+                        c.number_format,
+                        bool(c.font and c.font.b),
+                        bool(c.quotePrefix),
+                    ]
+                )
+        charts = []
+        for ch in ws._charts:
+            charts.append(
+                {
+                    "type": type(ch).__name__,
+                    "series": len(ch.series),
+                    "title": _chart_title(ch),
+                    "children": [type(x).__name__ for x in getattr(ch, "_charts", [])],
+                    "refs": [s.val.numRef.f for x in getattr(ch, "_charts", [ch]) for s in x.series],
+                }
+            )
+        out[ws.title] = {
+            "cells": cells,
+            "max_row": ws.max_row,
+            "max_column": ws.max_column,
+            "freeze_panes": ws.freeze_panes,
+            "widths": {k: d.width for k, d in sorted(ws.column_dimensions.items()) if d.customWidth},
+            "charts": charts,
+        }
+    return out
+
+
+def _chart_title(ch: Any) -> str | None:
+    try:
+        return "".join(r.t for p in ch.title.tx.rich.p for r in (p.r or []))
+    except AttributeError:
+        return None
+
+
+def test_xlsx_equals_previous_writer(tmp_path: Path) -> None:
+    from qi_station.reports.writers import write_report
+
+    out = write_report(load_fixture(), "xlsx", tmp_path / "r.xlsx")
+    got = capture(out)
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert got["sheets"] == want["sheets"]
+    for name in want["sheets"]:
+        g, w = got[name], want[name]
+        assert g["charts"] == w["charts"], name
+        assert (g["max_row"], g["max_column"], g["freeze_panes"], g["widths"]) == (
+            w["max_row"],
+            w["max_column"],
+            w["freeze_panes"],
+            w["widths"],
+        ), name
+        for gc, wc in zip(g["cells"], w["cells"], strict=True):
+            assert gc == wc, f"{name}!{wc[0]}"
+    assert got == want
+
+
+def test_xlsx_has_the_native_chart(tmp_path: Path) -> None:
+    import openpyxl
+
+    from qi_station.reports.writers import write_report
+
+    out = write_report(load_fixture(), "xlsx", tmp_path / "r.xlsx")
+    ov = openpyxl.load_workbook(out).worksheets[0]
+    assert len(ov._charts) == 1
+    bar = ov._charts[0]
+    assert type(bar).__name__ == "BarChart" and len(bar.series) == 3
+    assert [type(c).__name__ for c in bar._charts] == ["BarChart", "LineChart"]
+
+
+def test_xlsx_details_read_only_mode(tmp_path: Path) -> None:
+    """openpyxl's read-only reader (what a big import uses) sees the same 明细 rows."""
+    import openpyxl
+
+    from qi_station.reports.writers import write_report
+
+    out = write_report(load_fixture(), "xlsx", tmp_path / "r.xlsx")
+    wb = openpyxl.load_workbook(out, read_only=True)
+    rows = [list(r) for r in wb.worksheets[-1].iter_rows(values_only=True)]
+    wb.close()
+    want = [list(r) for r in openpyxl.load_workbook(out).worksheets[-1].iter_rows(values_only=True)]
+    assert len(rows) == 1 + len(load_fixture()["details"])
+    assert rows == want
+
+
+if __name__ == "__main__" and "--regenerate" in sys.argv:
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from qi_station.reports.writers import write_report
+
+    with tempfile.TemporaryDirectory() as d:
+        p = write_report(load_fixture(), "xlsx", Path(d) / "g.xlsx")
+        GOLDEN.write_text(
+            json.dumps(capture(p), ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+        )
+    print(f"wrote {GOLDEN}")
