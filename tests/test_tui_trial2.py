@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
 from test_tui_journeys import make_app, settle
-from test_tui_stumbles import _open, _until
-
-pytestmark = pytest.mark.asyncio
+from test_tui_stumbles import _open, _rid, _until
 
 
 @pytest.fixture(autouse=True)
@@ -115,3 +113,115 @@ async def test_a_restored_draft_shows_its_promised_date(tmp_path: Path, received
         form = app.screen
         assert form.query_one("#title").value == "draft"
         assert form.query_one("#promised").value == promised
+
+
+async def test_the_resolve_dialog_reports_every_bad_field_at_once(tmp_path: Path) -> None:
+    from test_tui_journeys import rows
+
+    from qi_station.screens.dialogs import MoveDialog
+
+    db = fixture_db(tmp_path)
+    rid = _rid(db, "QI0001-202603-0002")  # in progress
+    before = rows(db, "SELECT count(*) FROM request_event")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        move = app.screen
+        assert isinstance(move, MoveDialog)
+        move.query_one("#cost_saved").value = "abc"
+        move.query_one("#fee").value = "-5"
+        move.query_one("#note").focus()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is move
+        shown = str(move.query_one("#error").render())
+        for what in ("办理结果", "解决问题数", "节约成本", "收费金额"):
+            assert what in shown, (what, shown)
+        assert shown.index("办理结果") < shown.index("收费金额")  # the dialog's order, top first
+        assert app.focused is move.query_one("#result")  # the top bad field
+    assert rows(db, "SELECT count(*) FROM request_event") == before
+
+
+async def test_the_profile_region_is_replaced_by_what_is_typed(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await settle(pilot)
+        region = app.screen.query_one("#region", Input)
+        assert region.has_focus and region.value  # the stored code
+        await pilot.press(*"370102")
+        assert region.value == "370102"
+
+
+async def test_a_notification_does_not_cover_the_request_timeline(tmp_path: Path) -> None:
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.open_request(_rid(db, "QI0001-202603-0002"))
+        await settle(pilot)
+        await pilot.press("n", *"abc", "ctrl+s")
+        await settle(pilot)
+        detail = app.screen
+        detail.query_one("#detail").scroll_end(animate=False)
+        await _until(pilot, lambda: bool(detail.query("Toast")))
+        toasts = [t.region for t in detail.query("Toast")]
+        assert toasts and all(r.height == 1 for r in toasts), toasts
+        bar = detail.query_one("#titlebar").region
+        for r in toasts:
+            assert r.y == bar.y, (r, bar)  # over the title bar
+            assert not r.overlaps(detail.query_one("#detail").region)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_status_and_its_overdue_mark_fit_the_ledger_column_at_80(lang: str) -> None:
+    """Reached from the dashboard's 已逾期 card: 待企业反馈 !12 was cut to 待企业反馈 !."""
+    from rich.cells import cell_len
+
+    from qi_station.core import domain
+    from qi_station.i18n import get_lang, set_lang, status_short
+    from qi_station.screens.ledger import LedgerScreen
+
+    old = get_lang()
+    set_lang(lang)
+    try:
+        width = LedgerScreen._widths(80)["status"]
+        for s in domain.STATUSES:
+            assert cell_len(f"{status_short(s)} !123") <= width, (s, width)
+    finally:
+        set_lang(old)
+
+
+async def test_a_bad_month_is_told_in_chinese_with_an_example(tmp_path: Path) -> None:
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(pilot, "ledger", db)
+        app.screen.query_one("#f-month").focus()
+        await pilot.press(*"2026-13", "enter")
+        await settle(pilot)
+        info = str(app.screen.query_one("#page-info").render())
+        assert "月份格式应为 2026-03" in info and "YYYY" not in info, info
+
+
+async def test_the_palette_has_no_emoji_and_no_theme_command(tmp_path: Path) -> None:
+    from test_tui_stumbles import _lines
+    from textual.command import CommandPalette
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles and not any("配色" in x or "主题" in x or "theme" in x.lower() for x in titles)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        text = "\n".join(_lines(app))
+        assert "🔎" not in text and all(ord(ch) < 0x1F000 for ch in text)

@@ -304,8 +304,6 @@ MESSAGES: dict[str, str] = {
     "palette.binding": "key binding {id}",
     "palette.placeholder": "Search for commands",
     "palette.no_matches": "No matches found",
-    "palette.theme": "Change theme",
-    "palette.theme_help": "Pick another colour theme",
     "msg.loading": "Loading...",
     "msg.saving": "Saving...",
     "msg.request_saved": "Logged {number}",

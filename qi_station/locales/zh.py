@@ -317,8 +317,6 @@ MESSAGES: dict[str, str] = {
     "palette.binding": "快捷键 {id}",
     "palette.placeholder": "输入几个字查找操作",
     "palette.no_matches": "没有找到",
-    "palette.theme": "切换配色",
-    "palette.theme_help": "更换界面配色主题",
     "msg.loading": "正在加载...",
     "msg.saving": "正在保存...",
     "msg.request_saved": "已登记 {number}",

@@ -141,7 +141,8 @@ class LedgerScreen(MainScreen):
         (one cell after each column, one for the scrollbar)."""
         from rich.cells import cell_len
 
-        status = min(12, max(8, *(cell_len(status_short(s)) + 2 for s in domain.STATUSES)))
+        # the longest short status and its overdue mark (" !123" working days): 待企业反馈 !12 in full
+        status = min(16, max(8, *(cell_len(status_short(s)) + 5 for s in domain.STATUSES)))
         fixed = 18 + status + 10
         rest = max(20, total - fixed - 5 - 1)
         ent = max(10, rest * 2 // 5)
