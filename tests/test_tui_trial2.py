@@ -1,4 +1,5 @@
-"""The second operator trial (tmux, 80x24, Chinese): the stumbles it found, each reproduced with a pilot."""
+"""The second operator trial (tmux, 80x24, Chinese): the stumbles it found, each reproduced with a pilot
+(the resolve dialog's every-error test is in test_tui_ops)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, settle
-from test_tui_stumbles import _open, _rid, _until
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+from test_tui_stumbles import _env, _open, _rid, _until  # noqa: F401 - _env: the frozen clock, no config
 
 
 async def test_down_from_the_search_box_lands_on_the_first_row(tmp_path: Path) -> None:
@@ -113,37 +107,6 @@ async def test_a_restored_draft_shows_its_promised_date(tmp_path: Path, received
         form = app.screen
         assert form.query_one("#title").value == "draft"
         assert form.query_one("#promised").value == promised
-
-
-async def test_the_resolve_dialog_reports_every_bad_field_at_once(tmp_path: Path) -> None:
-    from test_tui_journeys import rows
-
-    from qi_station.screens.dialogs import MoveDialog
-
-    db = fixture_db(tmp_path)
-    rid = _rid(db, "QI0001-202603-0002")  # in progress
-    before = rows(db, "SELECT count(*) FROM request_event")
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(rid)
-        await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        move = app.screen
-        assert isinstance(move, MoveDialog)
-        move.query_one("#cost_saved").value = "abc"
-        move.query_one("#fee").value = "-5"
-        move.query_one("#note").focus()
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert app.screen is move
-        shown = str(move.query_one("#error").render())
-        for what in ("办理结果", "解决问题数", "节约成本", "收费金额"):
-            assert what in shown, (what, shown)
-        assert shown.index("办理结果") < shown.index("收费金额")  # the dialog's order, top first
-        assert app.focused is move.query_one("#result")  # the top bad field
-    assert rows(db, "SELECT count(*) FROM request_event") == before
 
 
 async def test_the_profile_region_is_replaced_by_what_is_typed(tmp_path: Path) -> None:

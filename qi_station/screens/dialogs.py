@@ -44,14 +44,31 @@ class SuggestionsLoaded(Message):
         self.items = items
 
 
-class WorkerDialog(StationModal):
+class OkCancelModal(StationModal):
+    """A dialog with 确定 (``#ok``: :meth:`action_ok`) and 取消 (any other button, Esc: closes with None)."""
+
+    BINDINGS = bindings("modal")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def action_ok(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class WorkerDialog(OkCancelModal):
     """A dialog that writes in a thread worker: a title, the subclass's rows (:meth:`compose_fields`), an
     ``#error`` line and its buttons. :class:`Saved` closes it, :class:`Failed` shows why in the ``#error``
     line: every bad field of a ValidationError at once, one line each, the first one (in the dialog's
     order) focused. Subclasses give :meth:`dialog_title`, :meth:`compose_fields` and :meth:`action_ok`,
     which hands the write to :meth:`write`."""
 
-    BINDINGS = bindings("modal")
     OK_LABEL = "btn.save"
 
     def dialog_title(self) -> str:
@@ -68,18 +85,6 @@ class WorkerDialog(StationModal):
             with Horizontal(classes="buttons"):
                 yield Button(t(self.OK_LABEL), id="ok", variant="primary", compact=True)
                 yield Button(t("btn.cancel"), id="cancel", compact=True)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
-    def action_ok(self) -> None:
-        raise NotImplementedError
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def write(self, job: Callable[[], Any]) -> None:
         """Run ``job`` (a service call, its values read on the UI thread) in a thread worker."""
@@ -162,9 +167,7 @@ class ConfirmDialog(StationModal):
         self.dismiss(False)
 
 
-class InputDialog(StationModal):
-    BINDINGS = bindings("modal")
-
+class InputDialog(OkCancelModal):
     def __init__(self, title: str, label: str, value: str = "") -> None:
         super().__init__()
         self._title, self._label, self._value = title, label, value
@@ -182,17 +185,8 @@ class InputDialog(StationModal):
     def on_input_submitted(self) -> None:
         self.action_ok()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
     def action_ok(self) -> None:
         self.dismiss(self.query_one("#value", Input).value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class MoveDialog(WorkerDialog):

@@ -5,6 +5,8 @@ its message away and the summary follows what is left."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.widgets import Input, Static, TextArea
 
 from qi_station.core.errors import ValidationError
@@ -37,7 +39,7 @@ ROW_OF = {"urgency": "channel", "promised": "received_at", "phone": "contact"}
 class FormErrors:
     """Mixed into the request form (a Screen): ``#err-<slot>`` lines, the ``#form-error`` summary."""
 
-    _errors: list[ValidationError] = []  # the last refused save's errors still standing
+    _errors: tuple[ValidationError, ...] = ()  # the last refused save's errors still standing
 
     def _set_error(self, field: str, message: str) -> None:
         """``message`` on the line of ``field``'s row (empty: the line goes), the field marked bad."""
@@ -54,13 +56,13 @@ class FormErrors:
             widget.first().set_class(bad, "-invalid")
 
     def _clear_errors(self) -> None:
-        self._errors = []
+        self._errors = ()
         for slot in SLOTS:
             self._set_error(slot, "")
         for inp in self.query(Input):  # type: ignore[attr-defined]
             inp.remove_class("-invalid")
 
-    def _row_lines(self, errors: list[ValidationError]) -> dict[str, list[str]]:
+    def _row_lines(self, errors: Sequence[ValidationError]) -> dict[str, list[str]]:
         by_slot: dict[str, list[str]] = {}
         for e in errors:
             field = FIELD_SLOT.get(e.field)
@@ -73,7 +75,7 @@ class FormErrors:
     def _show_errors(self, errors: list[ValidationError]) -> None:
         """Every bad field beside its field, named with its rule, in form order; the first bad field gets
         the focus and is scrolled into view with its message."""
-        self._errors = list(errors)
+        self._errors = tuple(errors)
         for slot, line in self._row_lines(errors).items():
             self._set_error(slot, "; ".join(line))
         self._summarize()
@@ -111,7 +113,7 @@ class FormErrors:
             return
         slot = FIELD_SLOT.get(field, field)
         row = ROW_OF.get(slot, slot)
-        left = [e for e in self._errors if FIELD_SLOT.get(e.field) != slot]
+        left = tuple(e for e in self._errors if FIELD_SLOT.get(e.field) != slot)
         if len(left) == len(self._errors):
             return
         self._errors = left
