@@ -396,7 +396,6 @@ class StationApp(App[None]):
             yield SystemCommand(
                 t("palette.operator"), t("palette.operator_help"), self.action_switch_operator
             )
-        yield SystemCommand(t("palette.theme"), t("palette.theme_help"), self.action_change_theme)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most

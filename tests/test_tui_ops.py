@@ -4,6 +4,7 @@ the operator picker (item 15)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
@@ -23,6 +24,16 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _rid(db: Path, number: str) -> str:
     return str(rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0])
+
+
+async def _dialog(pilot: Any, rid: str, key: str) -> Any:
+    """The request ``rid`` opened, ``key`` pressed on its detail: the dialog it opens."""
+    await settle(pilot)
+    pilot.app.open_request(rid)
+    await settle(pilot)
+    await pilot.press(key)
+    await settle(pilot)
+    return pilot.app.screen
 
 
 async def test_the_follow_up_opens_with_no_rating_and_never_wraps(tmp_path: Path) -> None:
@@ -81,12 +92,7 @@ async def test_the_resolve_dialog_asks_for_problems_solved(tmp_path: Path) -> No
     rid = _rid(db, "QI0001-202603-0002")  # in progress
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(rid)
-        await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        dlg = app.screen
+        dlg = await _dialog(pilot, rid, "d")
         assert isinstance(dlg, MoveDialog)
         assert dlg.query_one("#problems_solved", Input).value == ""  # not pre-filled
         dlg.query_one("#result", Input).value = "已制定企业标准"
@@ -96,6 +102,31 @@ async def test_the_resolve_dialog_asks_for_problems_solved(tmp_path: Path) -> No
         assert "解决问题数" in str(dlg.query_one("#error").render())
         assert dlg.focused is dlg.query_one("#problems_solved")
     assert rows(db, "SELECT status FROM request WHERE id = ?", rid) == [("in_progress",)]
+
+
+async def test_the_resolve_dialog_reports_every_bad_field_at_once(tmp_path: Path) -> None:
+    """The second operator trial: one error at a time made the operator save four times."""
+    from qi_station.screens.dialogs import MoveDialog
+
+    db = fixture_db(tmp_path)
+    rid = _rid(db, "QI0001-202603-0002")  # in progress
+    before = rows(db, "SELECT count(*) FROM request_event")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        move = await _dialog(pilot, rid, "d")
+        assert isinstance(move, MoveDialog)
+        move.query_one("#cost_saved").value = "abc"
+        move.query_one("#fee").value = "-5"
+        move.query_one("#note").focus()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is move
+        shown = str(move.query_one("#error").render())
+        for what in ("办理结果", "解决问题数", "节约成本", "收费金额"):
+            assert what in shown, (what, shown)
+        assert shown.index("办理结果") < shown.index("收费金额")  # the dialog's order, top first
+        assert app.focused is move.query_one("#result")  # the top bad field
+    assert rows(db, "SELECT count(*) FROM request_event") == before
 
 
 async def test_correct_a_closed_request_from_its_detail(tmp_path: Path) -> None:

@@ -18,7 +18,15 @@ YEARS = (1900, 9998)  # a month whose edges convert to UTC and back without over
 
 
 def _bad(text: object) -> ValidationError:
-    return ValidationError("month", "yyyy-mm", f"not a month YYYY-MM: {text!r} / 月份格式应为 YYYY-MM")
+    """The one message of a month that cannot be read: what was typed, and this month as the example."""
+    example = current_month()
+    typed = str(text).replace(" / ", "/")[:40]  # the Chinese half is what follows the last " / "
+    return ValidationError(
+        "month",
+        "yyyy-mm",
+        f"not a month: {typed!r} (write year-month, e.g. {example}) / "
+        f"「{typed}」不是月份：月份格式应为 {example}（年-月）",
+    )
 
 
 def parse_month(text: str) -> tuple[int, int]:

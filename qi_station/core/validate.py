@@ -58,6 +58,15 @@ class Checks:
             self.errors.append(e)
         return None
 
+    def run_parsed(self, rule: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A rule over values parsed before (``check_outcome``): its refusals of a field already refused
+        are dropped (a number that could not be read is not also "required")."""
+        seen = {e.field for e in self.errors}
+        inner = Checks()
+        out = inner.run(rule, *args, **kwargs)
+        self.errors += [e for e in inner.errors if e.field not in seen]
+        return out
+
     def done(self) -> None:
         if self.errors:
             raise ValidationErrors(self.errors)
@@ -473,35 +482,48 @@ def check_outcome(
     """Which outcome fields go with which move: a result, problems solved and cost saved only when
     resolving (a result is required then); a satisfaction rating only on the follow-up (required then).
     Values already parsed (:func:`clean_text`, :func:`parse_non_negative_int`, :func:`parse_cost`,
-    :func:`parse_satisfaction`)."""
+    :func:`parse_satisfaction`). Every field that does not go with the move is reported at once."""
+    errors: list[ValidationError] = []
     if to_status != "resolved" and (result or problems_solved is not None or cost_saved is not None):
-        raise ValidationError(
-            "result",
-            "only_on_resolve",
-            "outcome fields are given only when resolving / 办理结果仅在办结时填写",
+        errors.append(
+            ValidationError(
+                "result",
+                "only_on_resolve",
+                "outcome fields are given only when resolving / 办理结果仅在办结时填写",
+            )
         )
     if satisfaction is not None and to_status != "closed":
-        raise ValidationError(
-            "satisfaction",
-            "after_resolved",
-            "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写",
+        errors.append(
+            ValidationError(
+                "satisfaction",
+                "after_resolved",
+                "satisfaction is recorded on the follow-up (closed) only / 满意度仅在回访时填写",
+            )
         )
     if to_status == "closed" and satisfaction is None:
-        raise ValidationError(
-            "satisfaction",
-            "required",
-            "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度",
+        errors.append(
+            ValidationError(
+                "satisfaction",
+                "required",
+                "the follow-up needs a satisfaction rating 1..5 / 回访须填写满意度",
+            )
         )
     if to_status == "resolved" and not result:
-        raise ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果")
+        errors.append(ValidationError("result", "required", "resolving needs a result / 办结须填写办理结果"))
     if to_status == "resolved" and problems_solved is None and not history:
         # an operator resolving today must say how many (0 if none); a paper ledger imported
         # (``history``) that never recorded it keeps it unknown rather than an invented 0
-        raise ValidationError(
-            "problems_solved",
-            "required",
-            "resolving needs the number of problems solved (0 if none) / 办结须填写解决问题数（无则填0）",
+        errors.append(
+            ValidationError(
+                "problems_solved",
+                "required",
+                "resolving needs the number of problems solved (0 if none) / 办结须填写解决问题数（无则填0）",
+            )
         )
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ValidationErrors(errors)
 
 
 def parse_charge(charged: bool | None, fee: str | float | Decimal | None) -> tuple[bool, Decimal]:

@@ -90,6 +90,7 @@ MESSAGES: dict[str, str] = {
     "ph.enterprise": "输入企业名称、信用代码或拼音首字母",
     "ph.uscc": "18位统一社会信用代码",
     "ph.title": "一句话说明需求",
+    "ph.promised": "保存时计算",
     "ph.month": "年-月",
     # element chips on the request form (a grid of 4 columns at 80 cells)
     "element_short.standards": "标准",
@@ -316,8 +317,6 @@ MESSAGES: dict[str, str] = {
     "palette.binding": "快捷键 {id}",
     "palette.placeholder": "输入几个字查找操作",
     "palette.no_matches": "没有找到",
-    "palette.theme": "切换配色",
-    "palette.theme_help": "更换界面配色主题",
     "msg.loading": "正在加载...",
     "msg.saving": "正在保存...",
     "msg.request_saved": "已登记 {number}",

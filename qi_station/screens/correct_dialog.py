@@ -3,18 +3,15 @@ The rules are the core's (``core.validate.parse_correction``, a 站长 only); th
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, Static
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Static
 
 from qi_station.core import domain
-from qi_station.i18n import err_text, field_label, satisfaction_name, t
-from qi_station.screens.bindings import bindings
-from qi_station.screens.dialogs import Failed, Saved, WorkerDialog
+from qi_station.i18n import field_label, satisfaction_name, t
+from qi_station.screens.dialogs import WorkerDialog
 from qi_station.screens.widgets import Choice
 
 
@@ -44,30 +41,25 @@ def _current(req: dict[str, Any], field: str) -> Any:
 class CorrectDialog(WorkerDialog):
     """Correct a recorded outcome or follow-up value: the original stays in the history."""
 
-    BINDINGS = bindings("modal")
-
     def __init__(self, req: dict[str, Any]) -> None:
         super().__init__()
         self.req = req
         self.fields = correctable(req["status"])
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(t("correct.title", number=self.req["number"]), classes="dialog-title", markup=False)
-            with Horizontal(classes="row"):
-                yield Label(t("field.field"))
-                yield Choice([(f, field_label(f)) for f in self.fields], self.fields[0], id="field")
-            yield Static(self._current_text(self.fields[0]), id="current", classes="muted", markup=False)
-            with Horizontal(classes="row"):
-                yield Label(t("field.value"))
-                yield Input(id="value", compact=True)
-            with Horizontal(classes="row"):
-                yield Label(t("field.reason"))
-                yield Input(id="reason", compact=True, max_length=2000)
-            yield Static("", id="error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button(t("btn.save"), id="ok", variant="primary", compact=True)
-                yield Button(t("btn.cancel"), id="cancel", compact=True)
+    def dialog_title(self) -> str:
+        return t("correct.title", number=self.req["number"])
+
+    def compose_fields(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(t("field.field"))
+            yield Choice([(f, field_label(f)) for f in self.fields], self.fields[0], id="field")
+        yield Static(self._current_text(self.fields[0]), id="current", classes="muted", markup=False)
+        with Horizontal(classes="row"):
+            yield Label(t("field.value"))
+            yield Input(id="value", compact=True)
+        with Horizontal(classes="row"):
+            yield Label(t("field.reason"))
+            yield Input(id="reason", compact=True, max_length=2000)
 
     def _current_text(self, field: str) -> str:
         return t("correct.current", value=shown_value(field, _current(self.req, field)))
@@ -76,35 +68,14 @@ class CorrectDialog(WorkerDialog):
         event.stop()
         self.query_one("#current", Static).update(self._current_text(str(event.value)))
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
     def action_ok(self) -> None:
-        self.query_one("#error", Static).update(t("msg.saving"))
-        self.save(
-            self.station.db_path,
-            self.req["id"],
-            self.query_one("#field", Choice).value,
-            self.query_one("#value", Input).value,
-            self.query_one("#reason", Input).value,
-        )
+        db, rid, actor = self.station.db_path, self.req["id"], self.station.operator
+        field = self.query_one("#field", Choice).value
+        value, reason = self.query_one("#value", Input).value, self.query_one("#reason", Input).value
 
-    @work(thread=True, exclusive=True, group="correct")
-    def save(self, db_path: Path, request_id: str, field: str, value: str, reason: str) -> None:
-        from qi_station.services.corrections import correct_request
+        def job() -> Any:
+            from qi_station.services.corrections import correct_request
 
-        try:
-            got = correct_request(db_path, request_id, field, value, reason, actor=self.station.operator)
-        except Exception as e:  # noqa: BLE001 - shown in the dialog, the input is kept
-            self.post_message(Failed(e))
-            return
-        self.post_message(Saved(got))
+            return correct_request(db, rid, field, value, reason, actor=actor)
 
-    def validation_text(self, e: Any) -> str:
-        return f"{field_label(e.field)}: {err_text(e)}"
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.write(job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,74 @@ class SuggestionsLoaded(Message):
         self.items = items
 
 
-class WorkerDialog(StationModal):
-    """A dialog that writes in a thread worker: :class:`Saved` closes it, :class:`Failed` shows the error
-    in its ``#error`` line (a ValidationError beside its field, which gets the focus)."""
+class OkCancelModal(StationModal):
+    """A dialog with 确定 (``#ok``: :meth:`action_ok`) and 取消 (any other button, Esc: closes with None)."""
+
+    BINDINGS = bindings("modal")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def action_ok(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class WorkerDialog(OkCancelModal):
+    """A dialog that writes in a thread worker: a title, the subclass's rows (:meth:`compose_fields`), an
+    ``#error`` line and its buttons. :class:`Saved` closes it, :class:`Failed` shows why in the ``#error``
+    line: every bad field of a ValidationError at once, one line each, the first one (in the dialog's
+    order) focused. Subclasses give :meth:`dialog_title`, :meth:`compose_fields` and :meth:`action_ok`,
+    which hands the write to :meth:`write`."""
+
+    OK_LABEL = "btn.save"
+
+    def dialog_title(self) -> str:
+        return ""
+
+    def compose_fields(self) -> ComposeResult:
+        yield from ()
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.dialog_title(), classes="dialog-title", markup=False)
+            yield from self.compose_fields()
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(t(self.OK_LABEL), id="ok", variant="primary", compact=True)
+                yield Button(t("btn.cancel"), id="cancel", compact=True)
+
+    def write(self, job: Callable[[], Any]) -> None:
+        """Run ``job`` (a service call, its values read on the UI thread) in a thread worker."""
+        self.query_one("#error", Static).update(t("msg.saving"))
+        self._write(job)
+
+    @work(thread=True, exclusive=True, group="dialog-write")
+    def _write(self, job: Callable[[], Any]) -> None:
+        try:
+            result = job()
+        except Exception as e:  # noqa: BLE001 - every failure is shown, the dialog keeps the input
+            self.post_message(Failed(e))
+            return
+        self.post_message(Saved(result))
+
+    def refer(self, request_id: str, kind: str, item_id: str, note: str, reason: str) -> None:
+        """Refer ``request_id`` to a library item (the referral's rules are the ledger's)."""
+        db, actor = self.station.db_path, self.station.operator
+
+        def job() -> Any:
+            from qi_station.services.ledger import refer_request
+
+            return refer_request(
+                db, request_id, kind, item_id, note or None, actor=actor, reason=reason or None
+            )
+
+        self.write(job)
 
     @on(Saved)
     def _saved(self, event: Saved) -> None:
@@ -54,20 +120,22 @@ class WorkerDialog(StationModal):
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:
-        from qi_station.core.errors import ValidationError
+        from qi_station.core.errors import ValidationError, every_error
 
         event.stop()
         e = event.error
-        msg = error_message(e)
-        if isinstance(e, ValidationError):
-            msg = self.validation_text(e)
-            target = self.query(f"#{e.field}")
-            if target:
-                target.first().focus()
-        self.query_one("#error", Static).update(msg)
+        if not isinstance(e, ValidationError):
+            self.query_one("#error", Static).update(error_message(e))
+            return
+        ids = [w.id for w in self.query("*") if w.id]  # the dialog's order, top first
+        errors = sorted(every_error(e), key=lambda x: ids.index(x.field) if x.field in ids else len(ids))
+        self.query_one("#error", Static).update("\n".join(self.validation_text(x) for x in errors))
+        target = self.query(f"#{errors[0].field}")
+        if target and target.first().focusable:
+            target.first().focus()
 
     def validation_text(self, e: Any) -> str:
-        return str(err_text(e))
+        return f"{field_label(e.field)}: {err_text(e)}"
 
 
 class ConfirmDialog(StationModal):
@@ -99,9 +167,7 @@ class ConfirmDialog(StationModal):
         self.dismiss(False)
 
 
-class InputDialog(StationModal):
-    BINDINGS = bindings("modal")
-
+class InputDialog(OkCancelModal):
     def __init__(self, title: str, label: str, value: str = "") -> None:
         super().__init__()
         self._title, self._label, self._value = title, label, value
@@ -119,72 +185,48 @@ class InputDialog(StationModal):
     def on_input_submitted(self) -> None:
         self.action_ok()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
     def action_ok(self) -> None:
         self.dismiss(self.query_one("#value", Input).value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class MoveDialog(WorkerDialog):
     """Move a request: the outcome form on resolve, satisfaction on the follow-up, a note always.
-    The dialog calls the core itself (in a worker) and stays open with the message on an error."""
-
-    BINDINGS = bindings("modal")
+    The dialog calls the core itself (in a worker) and stays open with every bad field on an error."""
 
     def __init__(self, request_id: str, number: str, to_status: str) -> None:
         super().__init__()
         self.request_id, self.number, self.to_status = request_id, number, to_status
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(
-                t("move.title", number=self.number, status=status_name(self.to_status)),
-                classes="dialog-title",
-                markup=False,
-            )
-            if self.to_status == "resolved":
-                with Horizontal(classes="row"):
-                    yield Label(t("field.result"))
-                    yield Input(id="result", compact=True, placeholder=t("ph.result"))
-                with Horizontal(classes="row"):
-                    yield Label(t("field.problems_solved"))
-                    yield Input(id="problems_solved", compact=True, placeholder=t("ph.problems_solved"))
-                with Horizontal(classes="row"):
-                    yield Label(t("field.cost_saved"))
-                    yield Input("0", id="cost_saved", compact=True)
-                with Horizontal(classes="row"):  # 收费金额: a fee means the service was charged
-                    yield Label(t("field.fee"))
-                    yield Input(id="fee", compact=True, placeholder=t("ph.fee"))
-            if self.to_status == "closed":
-                with Horizontal(classes="row"):
-                    yield Label(t("field.satisfaction"))
-                    yield Choice(  # nothing chosen: the operator picks (arrows stop at 1 and 5, or a digit)
-                        [(n, f"{n} {satisfaction_name(n)}") for n in (1, 2, 3, 4, 5)],
-                        None,
-                        id="satisfaction",
-                        placeholder=t("ph.satisfaction"),
-                        wrap=False,
-                    )
-            with Horizontal(classes="row"):
-                yield Label(t("field.note"))
-                yield Input(id="note", compact=True)
-            yield Static("", id="error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button(t("btn.save"), id="ok", variant="primary", compact=True)
-                yield Button(t("btn.cancel"), id="cancel", compact=True)
+    def dialog_title(self) -> str:
+        return t("move.title", number=self.number, status=status_name(self.to_status))
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
+    def compose_fields(self) -> ComposeResult:
+        if self.to_status == "resolved":
+            with Horizontal(classes="row"):
+                yield Label(t("field.result"))
+                yield Input(id="result", compact=True, placeholder=t("ph.result"))
+            with Horizontal(classes="row"):
+                yield Label(t("field.problems_solved"))
+                yield Input(id="problems_solved", compact=True, placeholder=t("ph.problems_solved"))
+            with Horizontal(classes="row"):
+                yield Label(t("field.cost_saved"))
+                yield Input("0", id="cost_saved", compact=True)
+            with Horizontal(classes="row"):  # 收费金额: a fee means the service was charged
+                yield Label(t("field.fee"))
+                yield Input(id="fee", compact=True, placeholder=t("ph.fee"))
+        if self.to_status == "closed":
+            with Horizontal(classes="row"):
+                yield Label(t("field.satisfaction"))
+                yield Choice(  # nothing chosen: the operator picks (arrows stop at 1 and 5, or a digit)
+                    [(n, f"{n} {satisfaction_name(n)}") for n in (1, 2, 3, 4, 5)],
+                    None,
+                    id="satisfaction",
+                    placeholder=t("ph.satisfaction"),
+                    wrap=False,
+                )
+        with Horizontal(classes="row"):
+            yield Label(t("field.note"))
+            yield Input(id="note", compact=True)
 
     def _val(self, wid: str) -> str | None:
         found = self.query(f"#{wid}")
@@ -201,46 +243,30 @@ class MoveDialog(WorkerDialog):
             )
         if self.to_status == "closed":
             kw["satisfaction"] = self.query_one("#satisfaction", Choice).value
-        self.query_one("#error", Static).update(t("msg.saving"))
-        self.save(self.station.db_path, self.request_id, self.to_status, kw)
+        db, rid, to, actor = self.station.db_path, self.request_id, self.to_status, self.station.operator
 
-    @work(thread=True, exclusive=True, group="move")
-    def save(self, db_path: Path, request_id: str, to_status: str, kw: dict[str, Any]) -> None:
-        from qi_station.services.ledger import move_request
+        def job() -> Any:
+            from qi_station.services.ledger import move_request
 
-        try:
-            row = move_request(db_path, request_id, to_status, actor=self.station.operator, **kw)
-        except Exception as e:  # noqa: BLE001 - every failure is shown, the dialog keeps the input
-            self.post_message(Failed(e))
-            return
-        self.post_message(Saved(row))
+            return move_request(db, rid, to, actor=actor, **kw)
 
-    def validation_text(self, e: Any) -> str:
-        return f"{field_label(e.field)}: {err_text(e)}"
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.write(job)
 
 
 class NoteDialog(WorkerDialog):
     """A free-standing note on a request's ledger (status unchanged). Stays open, text kept, on an error."""
 
-    BINDINGS = bindings("modal")
-
     def __init__(self, request_id: str, number: str) -> None:
         super().__init__()
         self.request_id, self.number = request_id, number
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(t("note.title", number=self.number), classes="dialog-title", markup=False)
-            with Horizontal(classes="row"):
-                yield Label(t("field.note"))
-                yield Input(id="note", compact=True, max_length=2000)
-            yield Static("", id="error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button(t("btn.save"), id="ok", variant="primary", compact=True)
-                yield Button(t("btn.cancel"), id="cancel", compact=True)
+    def dialog_title(self) -> str:
+        return t("note.title", number=self.number)
+
+    def compose_fields(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(t("field.note"))
+            yield Input(id="note", compact=True, max_length=2000)
 
     def on_mount(self) -> None:
         self.query_one("#note", Input).focus()
@@ -248,29 +274,16 @@ class NoteDialog(WorkerDialog):
     def on_input_submitted(self) -> None:
         self.action_ok()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
     def action_ok(self) -> None:
-        self.query_one("#error", Static).update(t("msg.saving"))
-        self.save(self.station.db_path, self.request_id, self.query_one("#note", Input).value)
+        db, rid, actor = self.station.db_path, self.request_id, self.station.operator
+        note = self.query_one("#note", Input).value
 
-    @work(thread=True, exclusive=True, group="note")
-    def save(self, db_path: Path, request_id: str, note: str) -> None:
-        from qi_station.services.ledger import add_note
+        def job() -> Any:
+            from qi_station.services.ledger import add_note
 
-        try:
-            ev = add_note(db_path, request_id, note, actor=self.station.operator)
-        except Exception as e:  # noqa: BLE001 - shown in the dialog, the text is kept
-            self.post_message(Failed(e))
-            return
-        self.post_message(Saved(ev))
+            return add_note(db, rid, note, actor=actor)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.write(job)
 
 
 class ReferDialog(WorkerDialog):
@@ -279,7 +292,7 @@ class ReferDialog(WorkerDialog):
     DEFAULT_CSS = """
     ReferDialog OptionList { height: 10; background: $surface; }
     """
-    BINDINGS = bindings("modal")
+    OK_LABEL = "btn.refer"
     KINDS = ("expert", "institution", "equipment", "project")
 
     def __init__(self, request_id: str, number: str) -> None:
@@ -287,24 +300,21 @@ class ReferDialog(WorkerDialog):
         self.request_id, self.number = request_id, number
         self.items: list[dict[str, Any]] = []
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(t("refer.title", number=self.number), classes="dialog-title", markup=False)
-            with Horizontal(classes="row"):
-                yield Label(t("field.kind"))
-                yield Choice([(k, kind_name(k)) for k in self.KINDS], "expert", id="kind")
-            yield Static(t("refer.suggestions"), classes="muted")
-            yield OptionList(id="suggestions")
-            with Horizontal(classes="row"):
-                yield Label(t("field.note"))
-                yield Input(id="note", compact=True)
-            with Horizontal(classes="row", id="reason-row"):  # shown for an unqualified institution
-                yield Label(t("field.reason"))
-                yield Input(id="reason", compact=True, max_length=200, placeholder=t("ph.reason"))
-            yield Static("", id="error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button(t("btn.refer"), id="ok", variant="primary", compact=True)
-                yield Button(t("btn.cancel"), id="cancel", compact=True)
+    def dialog_title(self) -> str:
+        return t("refer.title", number=self.number)
+
+    def compose_fields(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(t("field.kind"))
+            yield Choice([(k, kind_name(k)) for k in self.KINDS], "expert", id="kind")
+        yield Static(t("refer.suggestions"), classes="muted")
+        yield OptionList(id="suggestions")
+        with Horizontal(classes="row"):
+            yield Label(t("field.note"))
+            yield Input(id="note", compact=True)
+        with Horizontal(classes="row", id="reason-row"):  # shown for an unqualified institution
+            yield Label(t("field.reason"))
+            yield Input(id="reason", compact=True, max_length=200, placeholder=t("ph.reason"))
 
     def on_mount(self) -> None:
         self.query_one("#reason-row").display = False
@@ -359,12 +369,6 @@ class ReferDialog(WorkerDialog):
             )
         ol.highlighted = 0
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
     def on_option_list_option_selected(self) -> None:
         self.action_ok()
 
@@ -375,35 +379,12 @@ class ReferDialog(WorkerDialog):
             return
         item = self.items[ol.highlighted]
         self.refer(
-            self.station.db_path,
             self.request_id,
             item["kind"],
             item["id"],
             self.query_one("#note", Input).value,
             self.query_one("#reason", Input).value,
         )
-
-    @work(thread=True, exclusive=True, group="refer")
-    def refer(self, db_path: Path, request_id: str, kind: str, item_id: str, note: str, reason: str) -> None:
-        from qi_station.services.ledger import refer_request
-
-        try:
-            row = refer_request(
-                db_path,
-                request_id,
-                kind,
-                item_id,
-                note or None,
-                actor=self.station.operator,
-                reason=reason or None,
-            )
-        except Exception as e:  # noqa: BLE001
-            self.post_message(Failed(e))
-            return
-        self.post_message(Saved(row))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def status_choices(include_all: bool = True) -> list[tuple[str, str]]:

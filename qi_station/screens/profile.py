@@ -9,15 +9,14 @@ from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from qi_station.core import domain, places
 from qi_station.i18n import err_text, get_lang, t
 from qi_station.screens.base import error_message
-from qi_station.screens.bindings import bindings
-from qi_station.screens.dialogs import Failed, Saved, WorkerDialog
+from qi_station.screens.dialogs import WorkerDialog
 from qi_station.screens.widgets import Choice
 
 #: ValidationError.field -> the label of the field on this screen
@@ -43,39 +42,34 @@ def place_text(code: str) -> str:
 
 
 class ProfileScreen(WorkerDialog):
-    BINDINGS = bindings("modal")
-
     class Loaded(Message):
         def __init__(self, profile: dict[str, Any] | None, error: str | None = None) -> None:
             super().__init__()
             self.profile, self.error = profile, error
 
-    def compose(self) -> ComposeResult:
+    def dialog_title(self) -> str:
+        return t("profile.title")
+
+    def compose_fields(self) -> ComposeResult:
         lang = get_lang()
-        with Vertical():
-            yield Static(t("profile.title"), classes="dialog-title", markup=False)
-            with Horizontal(classes="row"):
-                yield Label(t("profile.region"))
-                yield Input(id="region", compact=True, max_length=6, placeholder="370116")
-            yield Static("", id="place", classes="muted", markup=False)
-            with Horizontal(classes="row"):
-                yield Label(t("profile.park"))
-                yield Input(id="park", compact=True, max_length=domain.PARK_MAX)
-            with Horizontal(classes="row"):
-                yield Label(t("profile.type"))
-                yield Choice(
-                    [(v, domain.station_type_label(v, lang)) for v in domain.STATION_TYPES], id="station_type"
-                )
-            with Horizontal(classes="row"):
-                yield Label(t("profile.mode"))
-                yield Choice(
-                    [(v, domain.service_mode_label(v, lang)) for v in domain.SERVICE_MODES], id="service_mode"
-                )
-            yield Static(t("profile.hint"), classes="muted", markup=False)
-            yield Static("", id="error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button(t("btn.save"), id="ok", variant="primary", compact=True)
-                yield Button(t("btn.cancel"), id="cancel", compact=True)
+        with Horizontal(classes="row"):
+            yield Label(t("profile.region"))
+            yield Input(id="region", compact=True, max_length=6, placeholder="370116")
+        yield Static("", id="place", classes="muted", markup=False)
+        with Horizontal(classes="row"):
+            yield Label(t("profile.park"))
+            yield Input(id="park", compact=True, max_length=domain.PARK_MAX)
+        with Horizontal(classes="row"):
+            yield Label(t("profile.type"))
+            yield Choice(
+                [(v, domain.station_type_label(v, lang)) for v in domain.STATION_TYPES], id="station_type"
+            )
+        with Horizontal(classes="row"):
+            yield Label(t("profile.mode"))
+            yield Choice(
+                [(v, domain.service_mode_label(v, lang)) for v in domain.SERVICE_MODES], id="service_mode"
+            )
+        yield Static(t("profile.hint"), classes="muted", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#region", Input).focus()
@@ -97,7 +91,10 @@ class ProfileScreen(WorkerDialog):
             self.query_one("#error", Static).update(msg.error or t("profile.no_station"))
             return
         p = msg.profile
-        self.query_one("#region", Input).value = p.get("region_code") or ""
+        region = self.query_one("#region", Input)
+        region.value = p.get("region_code") or ""
+        if region.has_focus:  # the stored code selected, as a focused field is: typing replaces it
+            region.select_all()
         self.query_one("#park", Input).value = p.get("park") or ""
         self.query_one("#station_type", Choice).value = p.get("station_type")
         self.query_one("#service_mode", Choice).value = p.get("service_mode")
@@ -109,36 +106,22 @@ class ProfileScreen(WorkerDialog):
     def on_input_submitted(self) -> None:
         self.action_ok()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
     def action_ok(self) -> None:
+        db = self.station.db_path
         kw = {
             "region": self.query_one("#region", Input).value,
             "park": self.query_one("#park", Input).value,
             "type_": self.query_one("#station_type", Choice).value,
             "mode": self.query_one("#service_mode", Choice).value,
         }
-        self.query_one("#error", Static).update(t("msg.saving"))
-        self.save(self.station.db_path, kw)
 
-    @work(thread=True, exclusive=True, group="profile-save")
-    def save(self, db_path: Path, kw: dict[str, Any]) -> None:
-        from qi_station.services.station import set_profile
+        def job() -> Any:
+            from qi_station.services.station import set_profile
 
-        try:
-            info = set_profile(db_path, **kw)
-        except Exception as e:  # noqa: BLE001 - shown in the dialog, the input is kept
-            self.post_message(Failed(e))
-            return
-        self.post_message(Saved(info))
+            return set_profile(db, **kw)
+
+        self.write(job)
 
     def validation_text(self, e: Any) -> str:
         label = t(LABELS[e.field]) if e.field in LABELS else e.field
         return f"{label}: {err_text(e)}"
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -257,16 +257,19 @@ def move_request(
     records whether the service was charged and the fee in yuan (是否收费 / 收费金额, in its event)."""
     to_status = (to_status or "").strip()
     v.check_choice(to_status, domain.STATUSES, "status")
-    note = v.clean_text(note, "note", multiline=True) or None
-    result_t = v.clean_text(result, "result", multiline=True) or None
-    solved = v.parse_non_negative_int(problems_solved, "problems_solved")
-    cost = v.parse_cost(cost_saved, "cost_saved")
-    sat = v.parse_satisfaction(satisfaction)
-    is_charged, fee_d = v.parse_charge(charged, fee)
-    at_ = _parse_at(at)
+    c = v.Checks()  # every bad field of the outcome at once (the resolve dialog shows them all)
+    result_t = c.run(v.clean_text, result, "result", multiline=True) or None
+    solved = c.run(v.parse_non_negative_int, problems_solved, "problems_solved")
+    cost = c.run(v.parse_cost, cost_saved, "cost_saved")
+    is_charged, fee_d = c.run(v.parse_charge, charged, fee) or (False, Decimal("0.00"))
+    sat = c.run(v.parse_satisfaction, satisfaction)
+    note = c.run(v.clean_text, note, "note", multiline=True) or None
+    at_ = c.run(_parse_at, at)
     if to_status != "resolved" and is_charged:
-        raise ValidationError(
-            "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
+        c.errors.append(
+            ValidationError(
+                "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
+            )
         )
 
     with write_session(db) as s:
@@ -276,7 +279,8 @@ def move_request(
         if not domain.can_move(frm, to_status):
             raise TransitionError(frm, to_status)
         actor = operator_for(s.connection(), actor, "cancel" if to_status == "cancelled" else None)
-        v.check_outcome(to_status, result_t, solved, cost, sat)
+        c.run_parsed(v.check_outcome, to_status, result_t, solved, cost, sat)
+        c.done()
         now, when = _stamp(s, req, at_)
         data: dict[str, Any] = {}
         ch: dict[str, Any] = {"status": to_status}
