@@ -31,7 +31,7 @@ ICOLS = ["id", "name", "city_code", "elements", "short_name", "uscc", "cma_no", 
 
 def _name(rng: random.Random) -> str:
     n = rng.choice([1, 2, 3, 4, 6, 9])
-    s = "".join(rng.choice(CHARS) for _ in range(n))
+    s = "".join(rng.choice(CHARS) + (rng.choice("aB1-") if rng.random() < 0.1 else "") for _ in range(n))
     if rng.random() < 0.2:
         s += rng.choice(["CNAS", "Lab", "a-1", "(济南)", '"质"'])
     return s
@@ -96,6 +96,7 @@ def _queries(db: Path, rng: random.Random, n: int) -> list[str]:
     ).fetchall()
     conn.close()
     qs = list(HOSTILE) + ["蓝鲸号", "zzzzq", "jinan", "jn", "j", "v", "济", "济南", "cnas", "CNAS", "Lab", "a-1"]
+    qs += [a + b for a, b in zip(CHARS, CHARS[1:], strict=False)]  # pairs, found apart in the names too
     for _ in range(n):
         text = rng.choice(rows)[rng.randrange(4)] or "x"
         if rng.random() < 0.15:
