@@ -20,7 +20,7 @@ from qi_station.db import searchindex, write
 from qi_station.services import search as S
 
 CHARS = "济南宁青岛检验测计量标准质技术服务中心研究院所市县区王曾单李华明国建强芳山东省临沂德州"
-ASCII = "abcjnqdwzxy0123-_ ()\"*:^"
+ASCII = 'abcjnqdwzxy0123-_ ()"*:^'
 CITIES = ["370100", "370800", "370200", "371300", None]
 ELEMENTS = ["metrology", "testing", "standards", "quality"]
 HOSTILE = ['"', '""', "*", "a*", "AND", "OR", "NOT", "NEAR", "NEAR(a b)", "n : 济", "{n}:济", "(", ")",
@@ -95,7 +95,20 @@ def _queries(db: Path, rng: random.Random, n: int) -> list[str]:
         "SELECT name, name_py, name_initials, haystack FROM institution"
     ).fetchall()
     conn.close()
-    qs = list(HOSTILE) + ["蓝鲸号", "zzzzq", "jinan", "jn", "j", "v", "济", "济南", "cnas", "CNAS", "Lab", "a-1"]
+    qs = list(HOSTILE) + [
+        "蓝鲸号",
+        "zzzzq",
+        "jinan",
+        "jn",
+        "j",
+        "v",
+        "济",
+        "济南",
+        "cnas",
+        "CNAS",
+        "Lab",
+        "a-1",
+    ]
     qs += [a + b for a, b in zip(CHARS, CHARS[1:], strict=False)]  # pairs, found apart in the names too
     for _ in range(n):
         text = rng.choice(rows)[rng.randrange(4)] or "x"
@@ -161,7 +174,16 @@ def test_every_write_keeps_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     db = open_db(tmp_path / "w.db")
     conn = connect(db)
-    rows = [{"id": "x1", "name": "曾国强", "city_code": "370100", "elements": ["metrology"], "specialty": "压力计量", "active_requests": 0}]
+    rows = [
+        {
+            "id": "x1",
+            "name": "曾国强",
+            "city_code": "370100",
+            "elements": ["metrology"],
+            "specialty": "压力计量",
+            "active_requests": 0,
+        }
+    ]
     base = {"rev": 1, "seq": 0, "deleted": False, "updated_at": "2026-01-01 00:00:00.000000"}
     write.upsert_library_rows(conn, "expert", [{**r, **base} for r in rows], COLS + COMMON)
     assert searchindex.is_current(conn, "expert")
@@ -169,9 +191,13 @@ def test_every_write_keeps_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyP
     from qi_station.db.searchtext import prepare
 
     fresh = prepare("expert", {**rows[0], "name": "李华"})
-    write.update_row(conn, "expert", "x1", {k: fresh[k] for k in ("name", "name_py", "name_initials", "haystack")})
+    write.update_row(
+        conn, "expert", "x1", {k: fresh[k] for k in ("name", "name_py", "name_initials", "haystack")}
+    )
     assert searchindex.is_current(conn, "expert")
-    assert S.search(conn, "experts", "国") == [] and [r["id"] for r in S.search(conn, "experts", "华")] == ["x1"]
+    assert S.search(conn, "experts", "国") == [] and [r["id"] for r in S.search(conn, "experts", "华")] == [
+        "x1"
+    ]
     assert [r["id"] for r in S.search(conn, "experts", "ua")] == ["x1"]  # lihua: pairs
     # a plain writer: pending, the search scans and still finds it; a flush brings the index back
     conn.execute("UPDATE expert SET name = '王芳', haystack = '王芳 压力计量 济南市' WHERE id = 'x1'")
@@ -179,12 +205,17 @@ def test_every_write_keeps_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert [r["id"] for r in S.search(conn, "experts", "芳")] == ["x1"]
     write.flush_search(conn)
     assert searchindex.is_current(conn, "expert")
-    assert [r["id"] for r in S.search(conn, "experts", "芳")] == ["x1"] and S.search(conn, "experts", "华") == []
+    assert [r["id"] for r in S.search(conn, "experts", "芳")] == ["x1"] and S.search(
+        conn, "experts", "华"
+    ) == []
     conn.execute("DELETE FROM expert WHERE id = 'x1'")
     write.flush_search(conn)
     assert S.search(conn, "experts", "芳") == []
     # nothing stale is left in the index
-    assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH 'h : \"芳\"'").fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH ?", ('"h芳"',)).fetchone()[0]
+        == 0
+    )
     conn.close()
 
 
@@ -198,8 +229,19 @@ def test_migration_builds_the_index(tmp_path: Path) -> None:
     r = write.upsert_library_rows(
         conn,
         "expert",
-        [{"id": "x1", "name": "单雄信", "city_code": "370800", "elements": ["testing"], "rev": 1, "seq": 0, "active_requests": 0,
-          "deleted": False, "updated_at": "2026-01-01 00:00:00.000000"}],  # fmt: skip
+        [
+            {
+                "id": "x1",
+                "name": "单雄信",
+                "city_code": "370800",
+                "elements": ["testing"],
+                "rev": 1,
+                "seq": 0,
+                "active_requests": 0,
+                "deleted": False,
+                "updated_at": "2026-01-01 00:00:00.000000",
+            }
+        ],  # fmt: skip
         COLS + COMMON,
     )
     conn.commit()
@@ -207,5 +249,8 @@ def test_migration_builds_the_index(tmp_path: Path) -> None:
     assert r and open_db(db) == db
     conn = connect(db)
     assert searchindex.is_current(conn, "expert")
-    assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH 'n : \"雄\"'").fetchone()[0] == 1
+    assert (
+        conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH ?", ('"n雄"',)).fetchone()[0]
+        == 1
+    )
     conn.close()

@@ -36,9 +36,11 @@ from qi_station.core import domain
 TABLES = ("expert", "institution", "equipment", "project", "enterprise")
 # the columns a document is made of (and that the triggers watch), in :func:`doc`'s order
 DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "city_code", "elements")
-# the index's columns: the non-ASCII characters of name and haystack (one token each); adjacent pairs
-# of the name's initials + pinyin and of haystack_py; the vocabulary (city, elements)
-FTS_COLUMNS = ("n", "h", "b", "q", "v")
+# the index has one column; its tokens carry a letter saying what they come from (so each is its own
+# FTS5 term with its own short doclist): ``n`` / ``h`` a non-ASCII character of name / haystack, ``b``
+# / ``q`` an adjacent pair of the name's initials + pinyin / of haystack_py, ``c`` the city, ``e`` an
+# element
+FTS_COLUMNS = ("d",)
 PENDING = "search_pending"
 _ELEMENT_CODES = tuple(domain.ELEMENT_ZH)
 
@@ -58,17 +60,19 @@ _ASCII = re.compile(r"[\x00-\x7f]+")
 _PAIRS = re.compile(r"(?=(..))")
 
 
-def _spaced(text: Any) -> str:
+def _spaced(tag: str, text: Any) -> str:
     """One token per non-ASCII character (a Chinese query's ASCII is left to the check)."""
-    return " ".join(_ASCII.sub("", str(text or "")))
+    chars = _ASCII.sub("", str(text or ""))
+    return tag + f" {tag}".join(chars) if chars else ""
 
 
-def _paired(text: Any, end: str = "~") -> str:
+def _paired(tag: str, text: Any, end: str = "~") -> str:
     """One token per adjacent pair of characters (a pair holding anything but ``0-9A-Za-z`` is cut to
     what the tokenizer keeps of it); ``end`` makes the last character start a pair too. The pairs of a
     substring are a run of the text's pairs, so a phrase of them is a superset of ``instr``, and a
     single character is the prefix of a pair."""
-    return " ".join(_PAIRS.findall(_NOT_ALNUM.sub("~", str(text or "")) + end))
+    pairs = _PAIRS.findall(_NOT_ALNUM.sub("~", str(text or "")) + end)
+    return tag + f" {tag}".join(pairs) if pairs else ""
 
 
 def doc(
@@ -79,38 +83,39 @@ def doc(
     haystack_py: Any,
     city_code: Any,
     elements: Any,
-) -> tuple[str, ...]:
-    """The document of one row (the FTS columns :data:`FTS_COLUMNS`), from :data:`DOC_COLUMNS`."""
+) -> tuple[str]:
+    """The document of one row (the FTS column ``d``), from :data:`DOC_COLUMNS`."""
     el = str(elements or "")
-    vocab = [tok for quoted, tok in _ELEMENT_QUOTED if quoted in el]
+    parts = [tok for quoted, tok in _ELEMENT_QUOTED if quoted in el]
     city = str(city_code or "")
     if city.isascii() and city.isalnum():  # one token, so "not this city" is exact too
-        vocab.append("c" + city)
+        parts.append("c" + city)
     own = f"{initials or ''} {py or ''}"
-    return _spaced(name), _spaced(haystack), _paired(own), _paired(haystack_py), " ".join(vocab)
+    parts += [_spaced("n", name), _spaced("h", haystack), _paired("b", own), _paired("q", haystack_py)]
+    return (" ".join(parts),)
 
 
 # ---- queries ---------------------------------------------------------------------------------------
-def phrase(column: str, text: str) -> str | None:
-    """An FTS5 expression for the rows of the index whose ``column`` may hold ``text`` (a superset of
-    ``instr(source, text) > 0``): ``n`` / ``h`` a phrase of its non-ASCII characters; ``b`` / ``q``
-    a phrase of its pairs, or for one character the pairs it starts (``"j" *``). None: nothing to
-    look up (the caller scans). User text only ever reaches the FTS5 syntax inside double quotes,
-    as characters other than ``"``."""
-    if column in ("b", "q"):
+def phrase(tag: str, text: str) -> str | None:
+    """An FTS5 expression for the rows of the index that may hold ``text`` in what ``tag`` stands for
+    (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` a phrase of its non-ASCII characters;
+    ``b`` / ``q`` a phrase of its pairs, or for one character the pairs it starts (``"bj" *``). None:
+    nothing to look up (the caller scans). User text only ever reaches the FTS5 syntax inside double
+    quotes, as characters other than ``"``."""
+    if tag in ("b", "q"):
         if len(text) == 1:
-            return f'{column} : "{text}" *' if text.isascii() and text.isalnum() else None
-        toks = _paired(text, end="")
+            return f'"{tag}{text}" *' if text.isascii() and text.isalnum() else None
+        toks = _paired(tag, text, end="")
     else:
-        toks = _spaced(text)
-    return f'{column} : "{toks}"' if _DROP.sub("", toks) else None
+        toks = _spaced(tag, text)
+    return f'"{toks}"' if toks else None
 
 
 def vocab_term(token: str) -> str:
-    """A city (``c370100``) or element (``emetrology``) token of the ``v`` column."""
+    """A city (``c370100``) or element (``emetrology``) token."""
     if not token.isascii() or not token.isalnum():
         raise ValueError(f"not a vocabulary token: {token!r}")
-    return f'v : "{token}"'
+    return f'"{token}"'
 
 
 def any_of(exprs: Iterable[str]) -> str:
@@ -199,7 +204,9 @@ def flush(conn: Any, tables: Sequence[str] = TABLES) -> int:
         dels = [(r[0], *doc(*r[2 : 2 + k])) for r in rows if r[1]]
         adds = [(r[0], *doc(*r[3 + k :])) for r in rows if r[2 + k] is not None]
         if dels:
-            raw.executemany(f"INSERT INTO {fts(t)} ({fts(t)}, rowid, {_FC}) VALUES ('delete', ?, {_FQ})", dels)
+            raw.executemany(
+                f"INSERT INTO {fts(t)} ({fts(t)}, rowid, {_FC}) VALUES ('delete', ?, {_FQ})", dels
+            )
         raw.executemany(f"INSERT INTO {fts(t)} (rowid, {_FC}) VALUES (?, {_FQ})", adds)
         raw.execute(f"DELETE FROM {PENDING} WHERE tbl = ?", (t,))
         n += len(rows)
@@ -218,7 +225,8 @@ def rebuild(conn: Any, tables: Sequence[str] = TABLES) -> int:
         cur = raw.execute(f"SELECT rowid, {', '.join(DOC_COLUMNS)} FROM {t}")
         while batch := cur.fetchmany(20_000):
             raw.executemany(
-                f"INSERT INTO {fts(t)} (rowid, {_FC}) VALUES (?, {_FQ})", [(r[0], *doc(*r[1:])) for r in batch]
+                f"INSERT INTO {fts(t)} (rowid, {_FC}) VALUES (?, {_FQ})",
+                [(r[0], *doc(*r[1:])) for r in batch],
             )
             n += len(batch)
     return n

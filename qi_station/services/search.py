@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain, places, qualify
@@ -94,7 +94,13 @@ def _fetch(conn: sqlite3.Connection, sql: str, p: list[Any], n: int | None) -> l
 
 
 def _index_tier(
-    conn: sqlite3.Connection, table: str, cols: str, where: str, p: list[Any], own: str | None, want: int | None
+    conn: sqlite3.Connection,
+    table: str,
+    cols: str,
+    where: str,
+    p: list[Any],
+    own: str | None,
+    want: int | None,
 ) -> Iterator[sqlite3.Row]:
     """An index tier (exact, prefix): own city, then the rest, each read in index order so LIMIT stops
     early ("+t.city_code" keeps the planner on the name/initials index). Earlier tiers may repeat:
@@ -156,7 +162,10 @@ def _fts_tier(
     index's candidates in rowid order, checks them with the scan's own condition and stops at LIMIT."""
     rank0, whole, exact, filters = terms
     rest = f"({whole} NOT {rank0})" if exact else whole
-    segs: list[tuple[str, str, list[Any]]] = [(rank0, f"NOT {rank[0]}", [*rank[1]]), (rest, rank[0], [*rank[1]])]
+    segs: list[tuple[str, str, list[Any]]] = [
+        (rank0, f"NOT {rank[0]}", [*rank[1]]),
+        (rest, rank[0], [*rank[1]]),
+    ]
     if own:
         c = searchindex.vocab_term("c" + own)
         segs = [
@@ -295,8 +304,15 @@ def search(
                 terms = _fts_terms(q, element, city) if indexed else None
                 if terms is not None:
                     got = _fts_tier(
-                        conn, table, cols, f"{base} AND {cond}", [*params, *tp], (rank, rp), terms,
-                        own_city, want,
+                        conn,
+                        table,
+                        cols,
+                        f"{base} AND {cond}",
+                        [*params, *tp],
+                        (rank, rp),
+                        terms,
+                        own_city,
+                        want,
                     )
                 else:
                     got = _scan_tier(
