@@ -1,27 +1,24 @@
 """The library search index: one FTS5 table per searched table (``expert_fts`` …), a superset
 filter for the substring tier of :mod:`qi_station.services.search`.
 
-Each row's document is a set of tokens computed here (the one home), never user text:
+A row's document is one column of tokens computed here (the one home), each tagged by its source so
+it is its own FTS5 term: ``n`` / ``h`` + one non-ASCII character of ``name`` / ``haystack``; ``b`` /
+``q`` + an adjacent pair of the name's ``name_initials`` + ``name_py`` / of ``haystack_py``; ``c`` +
+the city code; ``e`` + each element code. The ``ascii`` tokenizer keeps every non-ASCII character,
+folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes a
+phrase of its non-ASCII characters (Chinese) or of its pairs (ASCII; one letter: a prefix query on
+the pairs it starts): a row holding the query as a substring holds that phrase, so the index returns
+a superset of the scan's matches, and the search checks each candidate with the scan's own
+``instr`` condition (identical results). User text reaches FTS5 only inside double quotes, with
+``"`` and ASCII punctuation dropped: ``AND``, ``NEAR``, ``*``, ``(`` are never syntax.
 
-* ``n``+c for each character of ``name`` (as typed), ``h``+c for each character of ``haystack``;
-* ``a``+c / ``b``+cd for each character / adjacent pair of ``name_initials`` and ``name_py``,
-  ``p``+c / ``q``+cd the same for ``haystack_py``;
-* ``c``+city code, ``e``+element code (the city and element readings an ASCII query names).
-
-Only characters that the ``ascii`` tokenizer keeps verbatim are used (any non-ASCII character and
-``a-z0-9``), so every token is exactly one FTS5 term and no case folding happens. A query becomes an
-AND of the terms of its characters (and pairs), each double-quoted: a row holding the query as a
-substring holds every one of its terms, so the index returns a superset of the scan's matches, and the
-search then checks each candidate with the same ``instr`` condition as the scan (identical results).
-User text never reaches the FTS5 query syntax: ``"``, ``*``, ``AND``, ``NEAR`` are at most characters
-whose terms are hex-free literals inside quotes (and ASCII punctuation is dropped).
-
-The index is ``detail=none`` and contentless (small; no positions). It is maintained without any SQL
-function, so every writer (a plain ``sqlite3`` shell included) keeps it correct: triggers record each
-inserted, updated or deleted row in ``search_pending`` (with the values the index holds for it), and
-:func:`flush` — called by :mod:`qi_station.db.write` after each library write, by sync and by the
-migration — moves them into the index. While a table has pending rows the search scans (correct,
-slower), so a forgotten flush costs time, never results.
+The index is contentless (no copy of the text) and maintained without any SQL function, so every
+writer (a plain ``sqlite3`` shell included) keeps it correct: triggers record each inserted, updated
+or deleted row in ``search_pending`` (with the values the index holds for it), and :func:`flush` —
+called by :mod:`qi_station.db.write` after each write of these tables, by sync's sweeps and the demo
+removal — moves them into the index. While a table has pending rows the search scans (correct,
+slower), so a forgotten flush costs time, never results. Rowids key the index: a ``VACUUM`` that
+renumbered them would need :func:`rebuild` (the program never vacuums).
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """Search over the four libraries and enterprises.
 
 The search path is plain ``sqlite3`` and never imports pypinyin: pinyin and initials were
-computed when each row was written.  Why no FTS5: the ``trigram`` tokenizer never matches
-1-2 character queries, which are the most common Chinese queries here; a tiered scan over
-the indexed ``name`` / ``name_initials`` / ``name_py`` columns plus an ``instr`` scan of a
-compact ``haystack`` column answers every length, and user input is only ever a bound
-parameter, so ``"``, ``*``, ``AND``, ``(`` are ordinary characters.
+computed when each row was written.  User input is only ever a bound parameter (and, for the
+index, characters inside an FTS5 phrase), so ``"``, ``*``, ``AND``, ``(`` are ordinary characters.
 
 Ranking: exact, then prefix, then substring in the name, then anywhere in the searchable
 text; within each tier the station's own city first.  An empty query browses by name.
-Exact and prefix tiers read indexes and stop at LIMIT; the substring tiers are one table scan
-ranked in SQL (measured in docs/benchmarks.md).
+Exact and prefix tiers read indexes and stop at LIMIT; the substring tier reads the FTS5 index of
+:mod:`qi_station.db.searchindex` (candidates checked with the scan's own condition, so the rows are
+the scan's), or, while that index is not current, is one table scan ranked in SQL (measured in
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
