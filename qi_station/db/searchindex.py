@@ -38,7 +38,8 @@ DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "c
 # / ``q`` an adjacent pair of the name's initials + pinyin / of haystack_py, ``c`` the city, ``e`` an
 # element
 FTS_COLUMNS = ("d",)
-PENDING = "search_pending"
+PENDING = "search_pending"  # read with "+tbl" (no index use): small, and "PRAGMA optimize" then
+# finds nothing to ANALYZE (a generated database keeps the migrated schema, no sqlite_stat1)
 _ELEMENT_CODES = tuple(domain.ELEMENT_ZH)
 
 
@@ -192,7 +193,7 @@ def flush(conn: Any, tables: Sequence[str] = TABLES) -> int:
     for t in tables:
         rows = raw.execute(
             f"SELECT p.rid, p.had_old, {old}, t.rowid, {cols} FROM {PENDING} p "
-            f"LEFT JOIN {t} t ON t.rowid = p.rid WHERE p.tbl = ?",
+            f"LEFT JOIN {t} t ON t.rowid = p.rid WHERE +p.tbl = ?",
             (t,),
         ).fetchall()
         if not rows:
@@ -205,7 +206,7 @@ def flush(conn: Any, tables: Sequence[str] = TABLES) -> int:
                 f"INSERT INTO {fts(t)} ({fts(t)}, rowid, {_FC}) VALUES ('delete', ?, {_FQ})", dels
             )
         raw.executemany(f"INSERT INTO {fts(t)} (rowid, {_FC}) VALUES (?, {_FQ})", adds)
-        raw.execute(f"DELETE FROM {PENDING} WHERE tbl = ?", (t,))
+        raw.execute(f"DELETE FROM {PENDING} WHERE +tbl = ?", (t,))
         n += len(rows)
     return n
 
@@ -218,7 +219,7 @@ def rebuild(conn: Any, tables: Sequence[str] = TABLES) -> int:
     n = 0
     for t in tables:
         raw.execute(f"INSERT INTO {fts(t)} ({fts(t)}) VALUES ('delete-all')")
-        raw.execute(f"DELETE FROM {PENDING} WHERE tbl = ?", (t,))
+        raw.execute(f"DELETE FROM {PENDING} WHERE +tbl = ?", (t,))
         cur = raw.execute(f"SELECT rowid, {', '.join(DOC_COLUMNS)} FROM {t}")
         while batch := cur.fetchmany(20_000):
             raw.executemany(
@@ -232,6 +233,6 @@ def rebuild(conn: Any, tables: Sequence[str] = TABLES) -> int:
 def is_current(conn: sqlite3.Connection, table: str) -> bool:
     """True when ``table``'s index can answer a search: it exists and nothing is pending."""
     try:
-        return conn.execute(f"SELECT 1 FROM {PENDING} WHERE tbl = ? LIMIT 1", (table,)).fetchone() is None
+        return conn.execute(f"SELECT 1 FROM {PENDING} WHERE +tbl = ? LIMIT 1", (table,)).fetchone() is None
     except sqlite3.OperationalError:  # no index (a database built without migrations)
         return False
