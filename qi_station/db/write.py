@@ -103,9 +103,10 @@ def insert_rows(
     head = f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO {table} ({', '.join(columns)}) VALUES "
     if isinstance(conn, sqlite3.Connection):
         conn.executemany(head + f"({', '.join('?' * len(columns))})", rows)
-        return
-    named = [dict(zip(columns, r, strict=True)) for r in rows]
-    execute_many(conn, head + f"({', '.join(':' + c for c in columns)})", named)
+    else:
+        named = [dict(zip(columns, r, strict=True)) for r in rows]
+        execute_many(conn, head + f"({', '.join(':' + c for c in columns)})", named)
+    flush_search(conn, table)
 
 
 def insert_row(conn: Any, table: str, row: Mapping[str, Any]) -> None:
@@ -115,6 +116,7 @@ def insert_row(conn: Any, table: str, row: Mapping[str, Any]) -> None:
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})",
         {c: db_value(row[c]) for c in cols},
     )
+    flush_search(conn, table)
 
 
 def update_row(conn: Any, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
@@ -124,6 +126,18 @@ def update_row(conn: Any, table: str, row_id: str, changes: Mapping[str, Any]) -
     params = {c: db_value(v) for c, v in changes.items()}
     params["__id"] = row_id
     execute(conn, f"UPDATE {table} SET {sets} WHERE id = :__id", params)
+    flush_search(conn, table)
+
+
+def flush_search(conn: Any, table: str | None = None) -> None:
+    """Bring the library search index up to date after a write of ``table`` (None: every searched
+    table): :func:`qi_station.db.searchindex.flush`. Other tables: nothing."""
+    from qi_station.db import searchindex
+
+    if table is None:
+        searchindex.flush(conn)
+    elif table in searchindex.TABLES:
+        searchindex.flush(conn, (table,))
 
 
 # ---- outbox --------------------------------------------------------------------------------------
@@ -685,11 +699,12 @@ def upsert_rows(
     )
     if isinstance(conn, sqlite3.Connection):
         conn.executemany(sql, rows)
-        return
-    if not named:
-        rows = [dict(zip(columns, r, strict=True)) for r in rows]
-        sql = sql.replace(f"VALUES ({values})", f"VALUES ({', '.join(':' + c for c in columns)})")
-    execute_many(conn, sql, rows)
+    else:
+        if not named:
+            rows = [dict(zip(columns, r, strict=True)) for r in rows]
+            sql = sql.replace(f"VALUES ({values})", f"VALUES ({', '.join(':' + c for c in columns)})")
+        execute_many(conn, sql, rows)
+    flush_search(conn, table)
 
 
 def upsert_library_rows(

@@ -270,6 +270,7 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
                     "AND id NOT IN (SELECT item_id FROM referral WHERE kind = :k)",
                     {"ids": ids, "k": table},
                 ).rowcount
+            write.flush_search(conn)
             write.set_demo_rows(conn, {})
             conn.execute("DELETE FROM kv WHERE k = ?", (kvkeys.DEMO_LOADED,))
             conn.execute("COMMIT")

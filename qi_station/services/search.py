@@ -1,22 +1,22 @@
 """Search over the four libraries and enterprises.
 
 The search path is plain ``sqlite3`` and never imports pypinyin: pinyin and initials were
-computed when each row was written.  Why no FTS5: the ``trigram`` tokenizer never matches
-1-2 character queries, which are the most common Chinese queries here; a tiered scan over
-the indexed ``name`` / ``name_initials`` / ``name_py`` columns plus an ``instr`` scan of a
-compact ``haystack`` column answers every length, and user input is only ever a bound
-parameter, so ``"``, ``*``, ``AND``, ``(`` are ordinary characters.
+computed when each row was written.  User input is only ever a bound parameter (and, for the
+index, characters inside an FTS5 phrase), so ``"``, ``*``, ``AND``, ``(`` are ordinary characters.
 
 Ranking: exact, then prefix, then substring in the name, then anywhere in the searchable
 text; within each tier the station's own city first.  An empty query browses by name.
-Exact and prefix tiers read indexes and stop at LIMIT; the substring tiers are one table scan
-ranked in SQL (measured in docs/benchmarks.md).
+Exact and prefix tiers read indexes and stop at LIMIT; the substring tier reads the FTS5 index of
+:mod:`qi_station.db.searchindex` (candidates checked with the scan's own condition, so the rows are
+the scan's), or, while that index is not current, is one table scan ranked in SQL (measured in
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from qi_station.core import domain, places, qualify
 from qi_station.core.clock import today_local
 from qi_station.core.errors import ValidationError
 from qi_station.core.validate import parse_element
+from qi_station.db import searchindex
 from qi_station.db.searchtext import vocab_matches
 
 MAX_QUERY = 100
@@ -79,6 +80,110 @@ def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
         ("(t.name >= ? AND t.name < ?)", (q, q + _HIGH), "", ()),
         (f"(instr(t.haystack, ?) > 0{vsql})", (q.lower(), *vp), "(instr(t.name, ?) = 0)", (q,)),
     ]
+
+
+_Rank = tuple[str, tuple[Any, ...]]
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, p: list[Any], n: int | None) -> list[sqlite3.Row]:
+    if n is not None:
+        sql += " LIMIT ?"
+        p = [*p, n]
+    return conn.execute(sql, p).fetchall()
+
+
+def _index_tier(
+    conn: sqlite3.Connection,
+    table: str,
+    cols: str,
+    where: str,
+    p: list[Any],
+    own: str | None,
+    want: int | None,
+) -> Iterator[sqlite3.Row]:
+    """An index tier (exact, prefix): own city, then the rest, each read in index order so LIMIT stops
+    early ("+t.city_code" keeps the planner on the name/initials index). Earlier tiers may repeat:
+    each part over-fetches ``want`` and the caller dedupes."""
+    parts = [("+t.city_code = ?", [own]), ("+t.city_code IS NOT ?", [own])] if own else [("1", [])]
+    for part, pp in parts:
+        yield from _fetch(conn, f"SELECT {cols} FROM {table} t WHERE {where} AND {part}", [*p, *pp], want)
+
+
+def _scan_tier(
+    conn: sqlite3.Connection,
+    table: str,
+    cols: str,
+    where: str,
+    p: list[Any],
+    rank: _Rank,
+    own: str | None,
+    want: int | None,
+) -> list[sqlite3.Row]:
+    """The substring tier as one table scan ranked in SQL (a top-N sort), own city first within each
+    rank: the reference the index must equal, used while the index is not current."""
+    order = f" ORDER BY {rank[0]}" + (", (t.city_code IS NOT ?)" if own else "")
+    sql = f"SELECT {cols} FROM {table} t WHERE {where}{order}"
+    return _fetch(conn, sql, [*p, *rank[1], *((own,) if own else ())], want)
+
+
+def _fts_terms(q: str, element: str | None, city: str | None) -> tuple[str, str, bool, str] | None:
+    """FTS5 expressions of the substring tier (:mod:`qi_station.db.searchindex`): candidates in the
+    name's own columns (rank 0), candidates of the whole tier, whether the first is exact (then the
+    rest excludes it in the index), and the filters. None: the query keeps no character (scan)."""
+    cities, elements = vocab_matches(q)
+    vocab = [searchindex.vocab_term("c" + c) for c in cities]
+    vocab += [searchindex.vocab_term("e" + e) for e in elements]
+    if q.isascii():
+        own_col, other = searchindex.phrase("b", q.lower()), searchindex.phrase("q", q.lower())
+    else:
+        own_col, other = searchindex.phrase("n", q), searchindex.phrase("h", q.lower())
+    if own_col is None or other is None:
+        return None
+    filters = [searchindex.vocab_term("e" + parse_element(element))] if element else []
+    filters += [searchindex.vocab_term("c" + city)] if city else []
+    whole = searchindex.any_of([own_col, other, *vocab])
+    return own_col, whole, searchindex.single_exact(q), " AND ".join(filters)
+
+
+def _fts_tier(
+    conn: sqlite3.Connection,
+    table: str,
+    cols: str,
+    where: str,
+    p: list[Any],
+    rank: _Rank,
+    terms: tuple[str, str, bool, str],
+    own: str | None,
+    want: int | None,
+) -> list[sqlite3.Row]:
+    """The substring tier read through the index: the same rows, in the same order, as
+    :func:`_scan_tier` (rank, own city first, then table order = rowid). Each segment walks the
+    index's candidates in rowid order, checks them with the scan's own condition and stops at LIMIT."""
+    rank0, whole, exact, filters = terms
+    rest = f"({whole} NOT {rank0})" if exact else whole
+    segs: list[tuple[str, str, list[Any]]] = [
+        (rank0, f"NOT {rank[0]}", [*rank[1]]),
+        (rest, rank[0], [*rank[1]]),
+    ]
+    if own:
+        c = searchindex.vocab_term("c" + own)
+        segs = [
+            (f"({m} {op} {c})", f"{r} AND t.city_code {cmp} ?", [*rp, own])
+            for m, r, rp in segs
+            for op, cmp in (("AND", "="), ("NOT", "IS NOT"))
+        ]
+    ft = searchindex.fts(table)
+    out: list[sqlite3.Row] = []
+    for match, cond, cp in segs:
+        n = None if want is None else want - len(out)
+        if n is not None and n <= 0:
+            break
+        sql = (
+            f"SELECT {cols} FROM {ft} f CROSS JOIN {table} t ON t.rowid = f.rowid "
+            f"WHERE f.{ft} MATCH ? AND {where} AND {cond} ORDER BY f.rowid"
+        )
+        out += _fetch(conn, sql, [f"({match}) AND {filters}" if filters else match, *p, *cp], n)
+    return out
 
 
 def _row(kind: str, r: sqlite3.Row) -> dict[str, Any]:
@@ -191,33 +296,36 @@ def search(
         want = None if limit is None else offset + limit
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
+        indexed = searchindex.is_current(conn, table)
         for cond, tp, rank, rp in _tiers(q):
-            if not rank and own_city:
-                # Index tiers (exact, prefix): own city, then the rest, each read in index order so
-                # LIMIT stops early. "+t.city_code" keeps the planner on the name/initials index.
-                parts: list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]] = [
-                    ("+t.city_code = ?", (own_city,), "", ()),
-                    ("+t.city_code IS NOT ?", (own_city,), "", ()),
-                ]
-            elif rank:
-                # The scan tier: rank in SQL (a cheap top-N sort), own city first within each rank.
-                order = f" ORDER BY {rank}" + (", (t.city_code IS NOT ?)" if own_city else "")
-                parts = [("1", (), order, (*rp, *((own_city,) if own_city else ())))]
+            got: Iterable[sqlite3.Row]
+            if rank:  # the substring tier: from the index, else one ranked scan
+                terms = _fts_terms(q, element, city) if indexed else None
+                if terms is not None:
+                    got = _fts_tier(
+                        conn,
+                        table,
+                        cols,
+                        f"{base} AND {cond}",
+                        [*params, *tp],
+                        (rank, rp),
+                        terms,
+                        own_city,
+                        want,
+                    )
+                else:
+                    got = _scan_tier(
+                        conn, table, cols, f"{base} AND {cond}", [*params, *tp], (rank, rp), own_city, want
+                    )
             else:
-                parts = [("1", (), "", ())]
-            for part, pp, order, op in parts:
-                sql = f"SELECT {cols} FROM {table} t WHERE {base} AND {cond} AND {part}{order}"
-                p = [*params, *tp, *pp, *op]
-                if want is not None:
-                    sql += " LIMIT ?"
-                    p.append(want)  # earlier tiers may repeat: over-fetch, dedupe below
-                for r in conn.execute(sql, p):
-                    if r["id"] in seen:
-                        continue
-                    seen.add(r["id"])
-                    out.append(_row(kind, r))
-                    if want is not None and len(out) >= want:
-                        return _annotate(conn, kind, out[offset:])
+                got = _index_tier(conn, table, cols, f"{base} AND {cond}", [*params, *tp], own_city, want)
+            for r in got:
+                if r["id"] in seen:
+                    continue
+                seen.add(r["id"])
+                out.append(_row(kind, r))
+                if want is not None and len(out) >= want:
+                    return _annotate(conn, kind, out[offset:])
         return _annotate(conn, kind, out[offset:])
     finally:
         if not own:

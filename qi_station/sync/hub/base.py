@@ -70,6 +70,12 @@ class HubBase:
         if self.sqlite_path is not None:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         run_migrations(self.url)
+        if self.sqlite_path is not None:  # the hub never searches its libraries: no search index to keep
+            from qi_station.db import searchindex
+
+            with self.engine.begin() as c:
+                for stmt in searchindex.drop_ddl():
+                    c.exec_driver_sql(stmt)
 
     def ready(self) -> bool:
         import sqlalchemy as sa

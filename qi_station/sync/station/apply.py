@@ -338,7 +338,9 @@ def _mark_library(conn: sqlite3.Connection) -> None:
 
 def _sweep_library(conn: sqlite3.Connection) -> int:
     """End of a snapshot pass: library rows the hub no longer has (their tombstones were purged)."""
-    return sum(conn.execute(f"DELETE FROM {t} WHERE seq < 0").rowcount for t in DOWN_TABLES)
+    n = sum(conn.execute(f"DELETE FROM {t} WHERE seq < 0").rowcount for t in DOWN_TABLES)
+    write.flush_search(conn)
+    return n
 
 
 def apply_page(
@@ -412,6 +414,7 @@ def apply_page(
             # also at the end of each pull, for tombstones an older bundle brought back)
             for t in DOWN_TABLES:
                 conn.execute(f"DELETE FROM {t} WHERE deleted = 1 AND seq > 0 AND seq <= ?", (max(hz, known),))
+            write.flush_search(conn)
             if hz > known:
                 kv_set(conn, "tombstone_horizon", hz)
         for k, v in (extra_kv or {}).items():

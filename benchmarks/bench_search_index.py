@@ -1,0 +1,125 @@
+"""What keeping the library search index costs on write (issue 13), beside the same writes without it.
+
+    python benchmarks/bench_search_index.py --rows 200000 --source benchmarks/out/core-….db
+
+Library rows are read from ``--source`` (a generated database) and written into two fresh databases
+by ``db.write.upsert_library_rows`` (search text by ``searchtext.prepare``, as the demo loader, the
+generator and the hub library import do): one with the index (migration 0012: triggers + flush), one
+without (the index DDL skipped: the write path before issue 13). Measured: one bulk load of every
+row, and single-row writes (one row, one transaction, COMMIT). Prints Markdown; no asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TABLES = ("expert", "institution", "equipment", "project")
+
+
+def fresh_db(path: Path, index: bool) -> Path:
+    from qi_station.db import searchindex
+    from qi_station.db.engine import open_db
+
+    real = searchindex.ddl
+    if not index:
+        searchindex.ddl = lambda: []  # type: ignore[assignment]
+    try:
+        return open_db(path)
+    finally:
+        searchindex.ddl = real  # type: ignore[assignment]
+
+
+def read_rows(source: Path, n: int) -> dict[str, list[dict[str, Any]]]:
+    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    out: dict[str, list[dict[str, Any]]] = {}
+    per = {"expert": 0.4, "institution": 0.2, "equipment": 0.3, "project": 0.1}
+    for t in TABLES:
+        out[t] = [dict(r) for r in conn.execute(f"SELECT * FROM {t} LIMIT ?", (int(n * per[t]),))]
+    conn.close()
+    return out
+
+
+def load(db: Path, rows: dict[str, list[dict[str, Any]]]) -> tuple[float, float]:
+    from qi_station.db import write
+    from qi_station.db.engine import connect
+
+    conn = connect(db)
+    t, c = time.perf_counter(), time.process_time()
+    conn.execute("BEGIN IMMEDIATE")
+    for table, rs in rows.items():
+        for i in range(0, len(rs), 5000):
+            write.upsert_library_rows(conn, table, rs[i : i + 5000], list(rs[0]), keep_pinyin=True)
+    conn.execute("COMMIT")
+    out = (time.perf_counter() - t, time.process_time() - c)
+    conn.close()
+    return out
+
+
+def singles(db: Path, rows: list[dict[str, Any]]) -> list[float]:
+    from qi_station.db import write
+    from qi_station.db.engine import connect
+
+    conn = connect(db)
+    times = []
+    for r in rows:
+        r = {**r, "name": r["name"] + "甲", "name_py": "", "name_initials": ""}
+        t = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        write.upsert_library_rows(conn, "expert", [r], list(r))
+        conn.execute("COMMIT")
+        times.append((time.perf_counter() - t) * 1000)
+    conn.close()
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--singles", type=int, default=200)
+    ap.add_argument("--source", type=Path, required=True, help="a generated database to copy rows from")
+    args = ap.parse_args()
+    rows = read_rows(args.source, args.rows)
+    n = sum(len(v) for v in rows.values())
+    res: dict[bool, Any] = {}
+    with tempfile.TemporaryDirectory() as d:
+        for index in (False, True):
+            db = fresh_db(Path(d) / f"lib-{index}.db", index)
+            wall, cpu = load(db, rows)
+            one = singles(db, rows["expert"][: args.singles])
+            res[index] = (
+                wall,
+                cpu,
+                statistics.median(one),
+                sorted(one)[int(0.95 * (len(one) - 1))],
+                db.stat().st_size,
+            )
+    load_avg = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
+    print(f"Load average (1/5/15 min) at the end: {load_avg}; SQLite {sqlite3.sqlite_version}.\n")
+    print("| Write | without the index (before) | with the index | ratio |")
+    print("|---|---|---|---|")
+    (w0, c0, m0, p0, s0), (w1, c1, m1, p1, s1) = res[False], res[True]
+    print(
+        f"| bulk load of {n:,} library rows, `upsert_library_rows` (wall / CPU) | {w0:.1f} s / {c0:.1f} s "
+        f"| {w1:.1f} s / {c1:.1f} s | ×{w1 / w0:.2f} wall, ×{c1 / c0:.2f} CPU |"
+    )
+    print(
+        f"| one expert row written and committed (n={args.singles}) | p50 {m0:.2f} ms, p95 {p0:.2f} ms "
+        f"| p50 {m1:.2f} ms, p95 {p1:.2f} ms | ×{m1 / m0:.2f} (p50) |"
+    )
+    print(f"| database size after the load | {s0 / 2**20:.0f} MiB | {s1 / 2**20:.0f} MiB | ×{s1 / s0:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The library search index: one FTS5 table per searched table (``expert_fts`` …), a superset
+filter for the substring tier of :mod:`qi_station.services.search`.
+
+A row's document is one column of tokens computed here (the one home), each tagged by its source so
+it is its own FTS5 term: ``n`` / ``h`` + one non-ASCII character of ``name`` / ``haystack``; ``b`` /
+``q`` + an adjacent pair of the name's ``name_initials`` + ``name_py`` / of ``haystack_py``; ``c`` +
+the city code; ``e`` + each element code. The ``ascii`` tokenizer keeps every non-ASCII character,
+folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes a
+phrase of its non-ASCII characters (Chinese) or of its pairs (ASCII; one letter: a prefix query on
+the pairs it starts): a row holding the query as a substring holds that phrase, so the index returns
+a superset of the scan's matches, and the search checks each candidate with the scan's own
+``instr`` condition (identical results). User text reaches FTS5 only inside double quotes, with
+``"`` and ASCII punctuation dropped: ``AND``, ``NEAR``, ``*``, ``(`` are never syntax.
+
+The index is contentless (no copy of the text) and maintained without any SQL function, so every
+writer (a plain ``sqlite3`` shell included) keeps it correct: triggers record each inserted, updated
+or deleted row in ``search_pending`` (with the values the index holds for it), and :func:`flush` —
+called by :mod:`qi_station.db.write` after each write of these tables, by sync's sweeps and the demo
+removal — moves them into the index. While a table has pending rows the search scans (correct,
+slower), so a forgotten flush costs time, never results. Rowids key the index: a ``VACUUM`` that
+renumbered them would need :func:`rebuild` (the program never vacuums).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from qi_station.core import domain
+
+TABLES = ("expert", "institution", "equipment", "project", "enterprise")
+# the columns a document is made of (and that the triggers watch), in :func:`doc`'s order
+DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "city_code", "elements")
+# the index has one column; its tokens carry a letter saying what they come from (so each is its own
+# FTS5 term with its own short doclist): ``n`` / ``h`` a non-ASCII character of name / haystack, ``b``
+# / ``q`` an adjacent pair of the name's initials + pinyin / of haystack_py, ``c`` the city, ``e`` an
+# element
+FTS_COLUMNS = ("d",)
+PENDING = "search_pending"  # read with "+tbl" (no index use): small, and "PRAGMA optimize" then
+# finds nothing to ANALYZE (a generated database keeps the migrated schema, no sqlite_stat1)
+_ELEMENT_CODES = tuple(domain.ELEMENT_ZH)
+
+
+def fts(table: str) -> str:
+    return f"{table}_fts"
+
+
+_ELEMENT_QUOTED = tuple((f'"{code}"', "e" + code) for code in _ELEMENT_CODES)
+# what the ``ascii`` tokenizer drops (ASCII punctuation, space, control); it folds A-Z to a-z and keeps
+# every non-ASCII character
+_DROP = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
+
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+_ASCII = re.compile(r"[\x00-\x7f]+")
+_PAIRS = re.compile(r"(?=(..))")
+
+
+def _spaced(tag: str, text: Any) -> str:
+    """One token per non-ASCII character (a Chinese query's ASCII is left to the check)."""
+    chars = _ASCII.sub("", str(text or ""))
+    return tag + f" {tag}".join(chars) if chars else ""
+
+
+def _paired(tag: str, text: Any, end: str = "~") -> str:
+    """One token per adjacent pair of characters (a pair holding anything but ``0-9A-Za-z`` is cut to
+    what the tokenizer keeps of it); ``end`` makes the last character start a pair too. The pairs of a
+    substring are a run of the text's pairs, so a phrase of them is a superset of ``instr``, and a
+    single character is the prefix of a pair."""
+    pairs = _PAIRS.findall(_NOT_ALNUM.sub("~", str(text or "")) + end)
+    return tag + f" {tag}".join(pairs) if pairs else ""
+
+
+def doc(
+    name: Any,
+    haystack: Any,
+    initials: Any,
+    py: Any,
+    haystack_py: Any,
+    city_code: Any,
+    elements: Any,
+) -> tuple[str]:
+    """The document of one row (the FTS column ``d``), from :data:`DOC_COLUMNS`."""
+    el = str(elements or "")
+    parts = [tok for quoted, tok in _ELEMENT_QUOTED if quoted in el]
+    city = str(city_code or "")
+    if city.isascii() and city.isalnum():  # one token, so "not this city" is exact too
+        parts.append("c" + city)
+    own = f"{initials or ''} {py or ''}"
+    parts += [_spaced("n", name), _spaced("h", haystack), _paired("b", own), _paired("q", haystack_py)]
+    return (" ".join(parts),)
+
+
+# ---- queries ---------------------------------------------------------------------------------------
+def phrase(tag: str, text: str) -> str | None:
+    """An FTS5 expression for the rows of the index that may hold ``text`` in what ``tag`` stands for
+    (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` a phrase of its non-ASCII characters;
+    ``b`` / ``q`` a phrase of its pairs, or for one character the pairs it starts (``"bj" *``). None:
+    nothing to look up (the caller scans). User text only ever reaches the FTS5 syntax inside double
+    quotes, as characters other than ``"``."""
+    if tag in ("b", "q"):
+        if len(text) == 1:
+            return f'"{tag}{text}" *' if text.isascii() and text.isalnum() else None
+        toks = _paired(tag, text, end="")
+    else:
+        toks = _spaced(tag, text)
+    return f'"{toks}"' if toks else None
+
+
+def vocab_term(token: str) -> str:
+    """A city (``c370100``) or element (``emetrology``) token."""
+    if not token.isascii() or not token.isalnum():
+        raise ValueError(f"not a vocabulary token: {token!r}")
+    return f'"{token}"'
+
+
+def any_of(exprs: Iterable[str]) -> str:
+    return "(" + " OR ".join(exprs) + ")"
+
+
+def single_exact(text: str) -> bool:
+    """True when holding ``text``'s one token in a column is the same as ``instr(column, text) > 0``:
+    one non-ASCII character (never folded nor dropped by the tokenizer)."""
+    return len(text) == 1 and text > "\x7f"
+
+
+# ---- schema and maintenance ---------------------------------------------------------------------
+def ddl() -> list[str]:
+    """CREATE statements: the FTS tables, the pending table, the triggers (plain SQL, no function)."""
+    old = ", ".join(f"o_{c}" for c in DOC_COLUMNS)
+    out = [
+        f"CREATE TABLE IF NOT EXISTS {PENDING} (tbl TEXT NOT NULL, rid INTEGER NOT NULL, "
+        f"had_old INTEGER NOT NULL, {old}, PRIMARY KEY (tbl, rid)) WITHOUT ROWID"
+    ]
+    watched = ", ".join(DOC_COLUMNS)
+    olds = ", ".join(f"old.{c}" for c in DOC_COLUMNS)
+    nulls = ", ".join("NULL" for _ in DOC_COLUMNS)
+    ins = f"INSERT OR IGNORE INTO {PENDING} (tbl, rid, had_old, {old}) VALUES"
+    for t in TABLES:
+        out += [
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts(t)} USING fts5({', '.join(FTS_COLUMNS)}, "
+            "content='', columnsize=0, tokenize='ascii')",
+            f"CREATE TRIGGER IF NOT EXISTS {t}_search_ins AFTER INSERT ON {t} BEGIN "
+            f"{ins} ('{t}', new.rowid, 0, {nulls}); END",
+            f"CREATE TRIGGER IF NOT EXISTS {t}_search_upd AFTER UPDATE OF {watched} ON {t} BEGIN "
+            f"{ins} ('{t}', old.rowid, 1, {olds}); END",
+            f"CREATE TRIGGER IF NOT EXISTS {t}_search_del AFTER DELETE ON {t} BEGIN "
+            f"{ins} ('{t}', old.rowid, 1, {olds}); END",
+        ]
+    return out
+
+
+def drop_ddl() -> list[str]:
+    out = []
+    for t in TABLES:
+        out += [f"DROP TRIGGER IF EXISTS {t}_search_{k}" for k in ("ins", "upd", "del")]
+        out.append(f"DROP TABLE IF EXISTS {fts(t)}")
+    return [*out, f"DROP TABLE IF EXISTS {PENDING}"]
+
+
+_FC = ", ".join(FTS_COLUMNS)
+_FQ = ", ".join("?" for _ in FTS_COLUMNS)
+
+
+def _raw(conn: Any) -> sqlite3.Connection | None:
+    """The sqlite3 connection under ``conn`` (a sqlite3 or SQLAlchemy connection); None: not SQLite."""
+    if isinstance(conn, sqlite3.Connection):
+        return conn
+    try:
+        if conn.dialect.name != "sqlite":
+            return None
+        raw = conn.connection.dbapi_connection
+    except AttributeError:
+        return None
+    return raw if isinstance(raw, sqlite3.Connection) else None
+
+
+def has_index(conn: sqlite3.Connection) -> bool:
+    return conn.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{PENDING}'").fetchone() is not None
+
+
+def flush(conn: Any, tables: Sequence[str] = TABLES) -> int:
+    """Move pending rows of ``tables`` into the index (inside the caller's transaction). Returns how
+    many. A database without the index (or not SQLite) is left alone."""
+    raw = _raw(conn)
+    if raw is None or not has_index(raw):
+        return 0
+    n = 0
+    cols = ", ".join(f"t.{c}" for c in DOC_COLUMNS)
+    old = ", ".join(f"p.o_{c}" for c in DOC_COLUMNS)
+    for t in tables:
+        rows = raw.execute(
+            f"SELECT p.rid, p.had_old, {old}, t.rowid, {cols} FROM {PENDING} p "
+            f"LEFT JOIN {t} t ON t.rowid = p.rid WHERE +p.tbl = ?",
+            (t,),
+        ).fetchall()
+        if not rows:
+            continue
+        k = len(DOC_COLUMNS)
+        dels = [(r[0], *doc(*r[2 : 2 + k])) for r in rows if r[1]]
+        adds = [(r[0], *doc(*r[3 + k :])) for r in rows if r[2 + k] is not None]
+        if dels:
+            raw.executemany(
+                f"INSERT INTO {fts(t)} ({fts(t)}, rowid, {_FC}) VALUES ('delete', ?, {_FQ})", dels
+            )
+        raw.executemany(f"INSERT INTO {fts(t)} (rowid, {_FC}) VALUES (?, {_FQ})", adds)
+        raw.execute(f"DELETE FROM {PENDING} WHERE +tbl = ?", (t,))
+        n += len(rows)
+    return n
+
+
+def rebuild(conn: Any, tables: Sequence[str] = TABLES) -> int:
+    """Build the index of ``tables`` from scratch (the migration; a bulk load). Returns rows indexed."""
+    raw = _raw(conn)
+    if raw is None or not has_index(raw):
+        return 0
+    n = 0
+    for t in tables:
+        raw.execute(f"INSERT INTO {fts(t)} ({fts(t)}) VALUES ('delete-all')")
+        raw.execute(f"DELETE FROM {PENDING} WHERE +tbl = ?", (t,))
+        cur = raw.execute(f"SELECT rowid, {', '.join(DOC_COLUMNS)} FROM {t}")
+        while batch := cur.fetchmany(20_000):
+            raw.executemany(
+                f"INSERT INTO {fts(t)} (rowid, {_FC}) VALUES (?, {_FQ})",
+                [(r[0], *doc(*r[1:])) for r in batch],
+            )
+            n += len(batch)
+    return n
+
+
+def is_current(conn: sqlite3.Connection, table: str) -> bool:
+    """True when ``table``'s index can answer a search: it exists and nothing is pending."""
+    try:
+        return conn.execute(f"SELECT 1 FROM {PENDING} WHERE +tbl = ? LIMIT 1", (table,)).fetchone() is None
+    except sqlite3.OperationalError:  # no index (a database built without migrations)
+        return False

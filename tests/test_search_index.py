@@ -1,0 +1,256 @@
+"""The library search index (FTS5, ``db/searchindex.py``) returns exactly what the scan returns.
+
+The scan is kept in ``services/search.py`` as the path taken while the index is not current; here it
+is the reference: every query is run both ways (the index forced off by patching
+``searchindex.is_current``) over random names and random queries — 1 and 2 characters, longer,
+initials, pinyin, mixed, no match, and FTS5 syntax (quotes, ``*``, ``AND``/``OR``/``NEAR``, brackets).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qi_station.db import searchindex, write
+from qi_station.services import search as S
+
+CHARS = "济南宁青岛检验测计量标准质技术服务中心研究院所市县区王曾单李华明国建强芳山东省临沂德州"
+ASCII = 'abcjnqdwzxy0123-_ ()"*:^'
+CITIES = ["370100", "370800", "370200", "371300", None]
+ELEMENTS = ["metrology", "testing", "standards", "quality"]
+HOSTILE = ['"', '""', "*", "a*", "AND", "OR", "NOT", "NEAR", "NEAR(a b)", "n : 济", "{n}:济", "(", ")",
+           "^济", "济*", '济"南', "j AND n", "-", "--", "q:jn", "b : \"j\" *", "Σ", "ΣΑ"]  # fmt: skip
+COLS = ["id", "name", "city_code", "elements", "specialty", "employer", "title", "active_requests"]
+ICOLS = ["id", "name", "city_code", "elements", "short_name", "uscc", "cma_no", "cma_expiry", "scope"]
+
+
+def _name(rng: random.Random) -> str:
+    n = rng.choice([1, 2, 3, 4, 6, 9])
+    s = "".join(rng.choice(CHARS) + (rng.choice("aB1-") if rng.random() < 0.1 else "") for _ in range(n))
+    if rng.random() < 0.2:
+        s += rng.choice(["CNAS", "Lab", "a-1", "(济南)", '"质"'])
+    return s
+
+
+def _rows(rng: random.Random, n: int, kind: str) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        r: dict[str, Any] = {
+            "id": f"{kind[:2]}{i:04d}",
+            "name": _name(rng),
+            "city_code": rng.choice(CITIES),
+            "elements": rng.sample(ELEMENTS, rng.randint(0, 2)),
+            "rev": 1,
+            "seq": 0,
+            "deleted": rng.random() < 0.1,
+            "updated_at": "2026-01-01 00:00:00.000000",
+        }
+        if kind == "expert":
+            r.update(
+                specialty=_name(rng),
+                employer=_name(rng),
+                title=rng.choice(["高级工程师", "Eng", None]),
+                active_requests=0,
+            )
+        else:
+            r.update(
+                short_name=_name(rng)[:4],
+                uscc=rng.choice(["91370100MA3C", "12370000ABC", None]),
+                cma_no=rng.choice(["241553238085", None]),
+                cma_expiry=rng.choice(["2030-01-01", "2020-01-01", None]),
+                scope=_name(rng) + "、" + _name(rng),
+            )
+        out.append(r)
+    return out
+
+
+COMMON = ["name_py", "name_initials", "haystack", "haystack_py", "rev", "seq", "deleted", "updated_at"]
+
+
+@pytest.fixture(scope="module")
+def libdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from qi_station.db.engine import connect, open_db
+
+    db = open_db(tmp_path_factory.mktemp("fts") / "lib.db")
+    rng = random.Random(13)
+    conn = connect(db)
+    conn.execute("BEGIN IMMEDIATE")
+    write.upsert_library_rows(conn, "expert", _rows(rng, 300, "expert"), COLS + COMMON)
+    write.upsert_library_rows(conn, "institution", _rows(rng, 300, "institution"), ICOLS + COMMON)
+    conn.execute("COMMIT")
+    assert searchindex.is_current(conn, "expert") and searchindex.is_current(conn, "institution")
+    conn.close()
+    yield db
+
+
+def _queries(db: Path, rng: random.Random, n: int) -> list[str]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT name, name_py, name_initials, haystack FROM expert UNION ALL "
+        "SELECT name, name_py, name_initials, haystack FROM institution"
+    ).fetchall()
+    conn.close()
+    qs = list(HOSTILE) + [
+        "蓝鲸号",
+        "zzzzq",
+        "jinan",
+        "jn",
+        "j",
+        "v",
+        "济",
+        "济南",
+        "cnas",
+        "CNAS",
+        "Lab",
+        "a-1",
+    ]
+    qs += [a + b for a, b in zip(CHARS, CHARS[1:], strict=False)]  # pairs, found apart in the names too
+    for _ in range(n):
+        text = rng.choice(rows)[rng.randrange(4)] or "x"
+        if rng.random() < 0.15:
+            text = "".join(rng.choice(CHARS + ASCII) for _ in range(6))
+        k = rng.choice([1, 1, 2, 2, 3, 4, 6])
+        i = rng.randrange(max(1, len(text) - k + 1))
+        q = text[i : i + k].strip()
+        if q:
+            qs.append(q)
+    return qs
+
+
+def _both(conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, *a: Any, **kw: Any) -> tuple[list, list]:
+    with monkeypatch.context() as m:
+        fts = S.search(conn, *a, **kw)
+        m.setattr(searchindex, "is_current", lambda c, t: False)
+        scan = S.search(conn, *a, **kw)
+    return [r["id"] for r in fts], [r["id"] for r in scan]
+
+
+def test_index_equals_scan(libdb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qi_station.db.engine import connect
+
+    rng = random.Random(7)
+    conn = connect(libdb, readonly=True)
+    used = []
+    real = S._fts_tier
+    monkeypatch.setattr(S, "_fts_tier", lambda *a, **k: used.append(1) or real(*a, **k))
+    n = 0
+    for q in _queries(libdb, rng, 250):
+        for kind in ("experts", "institutions"):
+            kw: dict[str, Any] = {
+                "own_city": rng.choice([None, "370100", "370800"]),
+                "limit": rng.choice([50, 5, None]),
+                "offset": rng.choice([0, 0, 3]),
+            }
+            if rng.random() < 0.3:
+                key, value = rng.choice([("city", "370100"), ("element", "metrology"), ("valid_only", True)])
+                kw[key] = value
+            fts, scan = _both(conn, monkeypatch, kind, q, **kw)
+            assert fts == scan, (kind, q, kw)
+            n += bool(scan)
+    conn.close()
+    assert n > 200 and len(used) > 300  # the queries matched things, and the index answered them
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_fts_syntax_is_never_reached(libdb: Path, q: str) -> None:
+    rank0, whole, _exact, filters = S._fts_terms(q, "metrology", "370100") or ("", "", False, "")
+    conn = sqlite3.connect(libdb)
+    for expr in (rank0, whole, filters):
+        if expr:  # a valid FTS5 expression whatever the user typed
+            conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH ?", (expr,)).fetchone()
+    conn.close()
+    S.search(libdb, "experts", q, own_city="370100")
+
+
+def test_every_write_keeps_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes through db/write flush at once; a plain sqlite3 writer leaves rows pending (the search
+    then scans, the same results) until the next flush."""
+    from qi_station.db.engine import connect, open_db
+
+    db = open_db(tmp_path / "w.db")
+    conn = connect(db)
+    rows = [
+        {
+            "id": "x1",
+            "name": "曾国强",
+            "city_code": "370100",
+            "elements": ["metrology"],
+            "specialty": "压力计量",
+            "active_requests": 0,
+        }
+    ]
+    base = {"rev": 1, "seq": 0, "deleted": False, "updated_at": "2026-01-01 00:00:00.000000"}
+    write.upsert_library_rows(conn, "expert", [{**r, **base} for r in rows], COLS + COMMON)
+    assert searchindex.is_current(conn, "expert")
+    assert [r["id"] for r in S.search(conn, "experts", "国")] == ["x1"]
+    from qi_station.db.searchtext import prepare
+
+    fresh = prepare("expert", {**rows[0], "name": "李华"})
+    write.update_row(
+        conn, "expert", "x1", {k: fresh[k] for k in ("name", "name_py", "name_initials", "haystack")}
+    )
+    assert searchindex.is_current(conn, "expert")
+    assert S.search(conn, "experts", "国") == [] and [r["id"] for r in S.search(conn, "experts", "华")] == [
+        "x1"
+    ]
+    assert [r["id"] for r in S.search(conn, "experts", "ua")] == ["x1"]  # lihua: pairs
+    # a plain writer: pending, the search scans and still finds it; a flush brings the index back
+    conn.execute("UPDATE expert SET name = '王芳', haystack = '王芳 压力计量 济南市' WHERE id = 'x1'")
+    assert not searchindex.is_current(conn, "expert")
+    assert [r["id"] for r in S.search(conn, "experts", "芳")] == ["x1"]
+    write.flush_search(conn)
+    assert searchindex.is_current(conn, "expert")
+    assert [r["id"] for r in S.search(conn, "experts", "芳")] == ["x1"] and S.search(
+        conn, "experts", "华"
+    ) == []
+    conn.execute("DELETE FROM expert WHERE id = 'x1'")
+    write.flush_search(conn)
+    assert S.search(conn, "experts", "芳") == []
+    # nothing stale is left in the index
+    assert (
+        conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH ?", ('"h芳"',)).fetchone()[0]
+        == 0
+    )
+    conn.close()
+
+
+def test_migration_builds_the_index(tmp_path: Path) -> None:
+    """An existing database (rows written before 0012) gets its index in the migration."""
+    from qi_station.db.engine import connect, open_db, run_migrations, sqlite_url
+
+    db = tmp_path / "old.db"
+    run_migrations(sqlite_url(db), "0011")
+    conn = sqlite3.connect(db)
+    r = write.upsert_library_rows(
+        conn,
+        "expert",
+        [
+            {
+                "id": "x1",
+                "name": "单雄信",
+                "city_code": "370800",
+                "elements": ["testing"],
+                "rev": 1,
+                "seq": 0,
+                "active_requests": 0,
+                "deleted": False,
+                "updated_at": "2026-01-01 00:00:00.000000",
+            }
+        ],  # fmt: skip
+        COLS + COMMON,
+    )
+    conn.commit()
+    conn.close()
+    assert r and open_db(db) == db
+    conn = connect(db)
+    assert searchindex.is_current(conn, "expert")
+    assert (
+        conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH ?", ('"n雄"',)).fetchone()[0]
+        == 1
+    )
+    conn.close()
