@@ -98,3 +98,50 @@ def test_click_refusals_in_project_form(app_db: tuple[Any, Path], args: list[str
 def test_group_without_command_still_shows_help(app_db: tuple[Any, Path]) -> None:
     res = invoke(app_db, "request")
     assert "Usage:" in res.output and "error:" not in res.output
+
+
+def _zip(path: Path, signer: str) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("manifest.json", "{}")
+        z.writestr("changes.jsonl", "")
+        z.writestr("manifest.sig", "AAAA")
+        z.writestr("manifest.key", signer)
+    return path
+
+
+def test_bundle_refusals_share_one_exit_code(tmp_path: Path) -> None:
+    """A damaged bundle and a bundle from an unknown station are both refused: exit 2 (was 2 and 1)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "qi_station", *args], capture_output=True, text=True, encoding="utf-8"
+        )
+
+    assert run("hub", "init", "--database-url", url).returncode == 0
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(b"not a zip")
+    stranger = _zip(tmp_path / "stranger.zip", "NOPE AAAA")
+    for f, code in ((garbage, "bad_bundle"), (stranger, "unknown_station")):
+        p = run("hub", "import-bundle", str(f), "--database-url", url)
+        assert p.returncode == 2 and f"[{code}]" in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr
+    st = tmp_path / "st.db"
+    p = run("--db", str(st), "sync", "import-bundle", str(stranger))
+    assert p.returncode == 2 and "error: " in p.stderr, p.stderr
+
+
+def test_sync_exit_code_rule() -> None:
+    from qi_station.sync.proto import SyncError
+
+    assert SyncError(400, "bad_bundle", "x").exit_code == 2
+    assert SyncError(400, "bad_signature", "x").exit_code == 2
+    assert SyncError(403, "revoked", "x").exit_code == 2
+    assert SyncError(409, "hub_behind", "x").exit_code == 2
+    assert SyncError(426, "upgrade_required", "x").exit_code == 3
+    assert SyncError(503, "unreachable", "x").exit_code == 1
