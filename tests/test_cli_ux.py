@@ -145,3 +145,50 @@ def test_sync_exit_code_rule() -> None:
     assert SyncError(409, "hub_behind", "x").exit_code == 2
     assert SyncError(426, "upgrade_required", "x").exit_code == 3
     assert SyncError(503, "unreachable", "x").exit_code == 1
+
+
+def _run(*args: str, db: Path | None = None) -> Any:
+    import subprocess
+    import sys
+
+    pre = ["--db", str(db)] if db else []
+    return subprocess.run(
+        [sys.executable, "-m", "qi_station", *pre, *args], capture_output=True, text=True, encoding="utf-8"
+    )
+
+
+def test_bundle_out_folder(tmp_path: Path) -> None:
+    """``--out usb/`` writes the default name into the folder; a missing folder is refused naming out,
+    never written as a file called like the folder (was: a file named ``dir``)."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert _run("hub", "init", "--database-url", url).returncode == 0
+    token = _run("hub", "add-station", "ZB01", "--name", "淄博站", "--database-url", url).stdout.split()[-1]
+    db = tmp_path / "st.db"
+    assert _run("sync", "enroll", "--token", token, db=db).returncode == 0
+    for cmd in (["sync", "export-bundle"], ["hub", "export-bundle", "--station", "ZB01", "--database-url", url]):
+        p = _run(*cmd, "--out", f"{tmp_path}/missing/dir/", db=db)
+        assert p.returncode == 2 and "error: out: folder" in p.stderr and "[no_folder]" in p.stderr, p.stderr
+        assert not (tmp_path / "missing").exists()
+        p = _run(*cmd, "--out", f"{tmp_path}/missing/b.zip", db=db)
+        assert p.returncode == 2 and "[no_folder]" in p.stderr, p.stderr
+        usb = tmp_path / f"usb-{cmd[0]}"
+        usb.mkdir()
+        p = _run(*cmd, "--out", f"{usb}/", db=db)
+        assert p.returncode == 0, p.stderr
+        (written,) = usb.iterdir()
+        assert written.suffix == ".zip" and written.name.startswith("syncb_")
+    assert not (tmp_path / "missing").exists()
+
+
+def test_out_folder_rule(tmp_path: Path) -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.services.files import check_out, export_path
+
+    assert check_out(f"{tmp_path}/", "csv", default_name="r.csv") == tmp_path / "r.csv"
+    for bad in (f"{tmp_path}/nope/", f"{tmp_path}/nope/r.csv"):
+        with pytest.raises(ValidationError) as e:
+            check_out(bad, "csv", default_name="r.csv")
+        assert (e.value.field, e.value.rule) == ("out", "no_folder")
+    assert export_path(f"{tmp_path}/", "r.xlsx", "xlsx") == tmp_path / "r.xlsx"
+    with pytest.raises(ValidationError):
+        export_path(f"{tmp_path}/nope/", "r.xlsx", "xlsx")

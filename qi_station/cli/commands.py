@@ -203,7 +203,7 @@ def generate(
 @app.command("backup")
 @handle_errors
 def backup(
-    out: Path = typer.Option(
+    out: str = typer.Option(  # as typed: a trailing separator means "into this folder"
         ..., "--out", help="Backup file to write, or a directory to write qi-backup-<station>-<time>.db into."
     ),
     force: bool = typer.Option(

@@ -175,7 +175,7 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 @sync_app.command("export-bundle")
 @sync_errors
 def sync_export(
-    out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+    out: str = typer.Option(..., "--out", help="bundle file, or a directory (usb/) for the default name"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -383,7 +383,7 @@ def hub_import_bundle(
 @sync_errors
 def hub_export_bundle(
     station: str = typer.Option(..., "--station"),
-    out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+    out: str = typer.Option(..., "--out", help="bundle file, or a directory (usb/) for the default name"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     restore: bool = typer.Option(
         False,
