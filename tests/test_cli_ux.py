@@ -192,3 +192,38 @@ def test_out_folder_rule(tmp_path: Path) -> None:
     assert export_path(f"{tmp_path}/", "r.xlsx", "xlsx") == tmp_path / "r.xlsx"
     with pytest.raises(ValidationError):
         export_path(f"{tmp_path}/nope/", "r.xlsx", "xlsx")
+
+
+FULL_WIDTH = "９１３５０１００Ｍ０００１００Ｙ４３"  # 91350100M000100Y43 typed with a Chinese input method
+
+
+def test_full_width_uscc_is_read_as_half_width() -> None:
+    from qi_station.core.validate import uscc_warnings, validate_uscc
+
+    assert validate_uscc(FULL_WIDTH) == "91350100M000100Y43"
+    assert validate_uscc("91350100m000100y43") == "91350100M000100Y43"
+    assert uscc_warnings(FULL_WIDTH) == uscc_warnings("91350100M000100Y43")
+
+
+@pytest.mark.parametrize(
+    ("code", "shown", "iosvz"),
+    [("91350100M0001-0Y43", "'-'", False), ("91350100M0001O0Y43", "'O'", True), ("91350100M0001中0Y4x", "'中'", False)],
+)
+def test_bad_uscc_character_is_named(code: str, shown: str, iosvz: bool) -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.validate import validate_uscc
+
+    with pytest.raises(ValidationError) as e:
+        validate_uscc(code)
+    assert e.value.rule == "uscc_charset" and f"illegal character {shown} at position 14" in e.value.message
+    assert ("I O S V Z" in e.value.message) is iosvz
+
+
+def test_full_width_uscc_through_the_cli(app_db: tuple[Any, Path]) -> None:
+    res = invoke(
+        app_db,
+        "--operator", "测试员", "request", "add", "--enterprise", "全角测试有限公司", "--uscc", FULL_WIDTH,
+        "--elements", "metrology", "--title", "校准", "--json",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "91350100M000100Y43" in res.output
