@@ -227,3 +227,26 @@ def test_full_width_uscc_through_the_cli(app_db: tuple[Any, Path]) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "91350100M000100Y43" in res.output
+
+
+def test_enterprise_json_times_have_an_offset(app_db: tuple[Any, Path]) -> None:
+    import json
+
+    from qi_station.services import ledger
+
+    _app, db = app_db
+    uscc = "91370100MA3C000013"
+    from qi_station.core.validate import uscc_check_char
+
+    uscc = uscc[:17] + uscc_check_char(uscc[:17])
+    base = {"uscc": uscc, "elements": "metrology", "title": "校准", "operator": "测试员"}
+    ledger.create_request(db, ledger.RequestInput(enterprise="旧名机械有限公司", **base))
+    ledger.create_request(db, ledger.RequestInput(enterprise="新名机械有限公司", renamed=True, **base))
+    res = invoke(app_db, "enterprise", "show", uscc, "--json")
+    assert res.exit_code == 0, res.output
+    e = json.loads(res.output)
+    iso = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
+    assert e["names"][0]["name"] == "旧名机械有限公司" and iso.match(e["names"][0]["until"]), e["names"]
+    assert e["names"][-1]["until"] is None
+    assert all(iso.match(r["received_at"]) for r in e["request_list"]), e["request_list"]
+    assert iso.match(e["created_at"])

@@ -221,17 +221,21 @@ TIME_KEYS = (
     "created_at",
     "followup_at",
     "at",
+    "until",  # an enterprise's former name: used until
 )
+# lists of rows inside a presented row (a request's events and referrals; an enterprise's names,
+# requests and referrals)
+NESTED_KEYS = ("events", "referrals", "names", "request_list", "referral_list")
 
 
 def present_times(d: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``d`` with its times (:data:`TIME_KEYS`) as ISO-8601 in Asia/Shanghai; nested
-    ``events`` and ``referrals`` too."""
+    rows (:data:`NESTED_KEYS`) too."""
     out = dict(d)
     for k in TIME_KEYS:
         if k in out:
             out[k] = iso_local(out[k])
-    for k in ("events", "referrals"):
+    for k in NESTED_KEYS:
         if isinstance(out.get(k), list):
             out[k] = [present_times(x) for x in out[k]]
     return out
