@@ -165,7 +165,10 @@ def test_bundle_out_folder(tmp_path: Path) -> None:
     token = _run("hub", "add-station", "ZB01", "--name", "淄博站", "--database-url", url).stdout.split()[-1]
     db = tmp_path / "st.db"
     assert _run("sync", "enroll", "--token", token, db=db).returncode == 0
-    for cmd in (["sync", "export-bundle"], ["hub", "export-bundle", "--station", "ZB01", "--database-url", url]):
+    for cmd in (
+        ["sync", "export-bundle"],
+        ["hub", "export-bundle", "--station", "ZB01", "--database-url", url],
+    ):
         p = _run(*cmd, "--out", f"{tmp_path}/missing/dir/", db=db)
         assert p.returncode == 2 and "error: out: folder" in p.stderr and "[no_folder]" in p.stderr, p.stderr
         assert not (tmp_path / "missing").exists()
@@ -207,7 +210,11 @@ def test_full_width_uscc_is_read_as_half_width() -> None:
 
 @pytest.mark.parametrize(
     ("code", "shown", "iosvz"),
-    [("91350100M0001-0Y43", "'-'", False), ("91350100M0001O0Y43", "'O'", True), ("91350100M0001中0Y4x", "'中'", False)],
+    [
+        ("91350100M0001-0Y43", "'-'", False),
+        ("91350100M0001O0Y43", "'O'", True),
+        ("91350100M0001中0Y4x", "'中'", False),
+    ],
 )
 def test_bad_uscc_character_is_named(code: str, shown: str, iosvz: bool) -> None:
     from qi_station.core.errors import ValidationError
@@ -250,3 +257,66 @@ def test_enterprise_json_times_have_an_offset(app_db: tuple[Any, Path]) -> None:
     assert e["names"][-1]["until"] is None
     assert all(iso.match(r["received_at"]) for r in e["request_list"]), e["request_list"]
     assert iso.match(e["created_at"])
+
+
+def _count(db: Path, table: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as c:
+        return int(c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_move_reports_every_bad_field(app_db: tuple[Any, Path]) -> None:
+    from qi_station.services import ledger
+
+    _app, db = app_db
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise="济南示例机械有限公司", uscc="91350100M000100Y43", elements="metrology", title="校准",
+            operator="测试员",
+        ),
+    )  # fmt: skip
+    before = _count(db, "request_event")
+    res = invoke(
+        app_db, "--operator", "测试员", "request", "move", r["number"], "accepted",
+        "--cost-saved", "-1", "--satisfaction", "9", "--at", "soon",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    fields = [line.split(":")[1].strip() for line in res.output.strip().splitlines()]
+    assert fields == ["cost_saved", "satisfaction", "at"], res.output
+    assert _count(db, "request_event") == before
+
+
+def test_activity_reports_every_bad_field_and_refuses_far_future(app_db: tuple[Any, Path]) -> None:
+    _app, db = app_db
+    before = _count(db, "activity")
+    res = invoke(
+        app_db, "--operator", "测试员", "activity", "add", "--kind", "party", "--date", "2099-01-01",
+        "--enterprises", "-3", "--people", "5", "--title", "",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["kind", "date", "enterprises", "title"], lines
+    assert "[not_future]" in lines[1] and "2099-01-01" in lines[1]
+    assert _count(db, "activity") == before
+
+
+def test_not_future_rule() -> None:
+    from datetime import date, datetime, timedelta
+
+    from qi_station.core.activity import check_activity
+    from qi_station.core.clock import check_not_future
+    from qi_station.core.errors import ValidationError
+
+    now = datetime(2026, 3, 20, 2, 0)  # 10:00 in Shanghai
+    check_not_future(date(2026, 3, 21), "date", now)  # tomorrow: another clock's day
+    check_not_future(now + timedelta(minutes=4), "at", now)
+    for value in (date(2026, 3, 22), now + timedelta(minutes=6)):
+        with pytest.raises(ValidationError) as e:
+            check_not_future(value, "x", now)
+        assert (e.value.field, e.value.rule) == ("x", "not_future")
+    row = {"kind": "visit", "date": "2099-01-01", "enterprises": 1, "people": 1, "title": "走访"}
+    with pytest.raises(ValidationError):
+        check_activity(row, now)
+    assert check_activity(row, now, new=False)["date"] == date(2099, 1, 1)  # the hub: a station's row

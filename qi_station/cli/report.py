@@ -174,7 +174,12 @@ INDICATOR_FORMAT_HELP = "table (default), json, csv (UTF-8 with BOM), xlsx or md
 
 
 def _emit_indicators(
-    report: dict[str, Any], fmt: str, out: str | Path | None, stem: str, force: bool, protect: Path | None = None
+    report: dict[str, Any],
+    fmt: str,
+    out: str | Path | None,
+    stem: str,
+    force: bool,
+    protect: Path | None = None,
 ) -> None:
     from qi_station.core.errors import ValidationError
     from qi_station.reports.indicator_out import INDICATOR_FORMATS, render_indicators, write_indicators

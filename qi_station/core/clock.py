@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -113,6 +113,30 @@ def check_year(value: datetime | date, field: str) -> None:
             field,
             "range",
             f"{field} must fall in {MIN_YEAR}..{MAX_YEAR} / 时间应在{MIN_YEAR}-{MAX_YEAR}年之间",
+        )
+
+
+#: how far ahead of "now" a typed time may be (a slow office clock); a date (an activity's day) may be
+#: at most one day ahead of today (another clock's day, the hub checking a station's row)
+FUTURE_SLACK = timedelta(minutes=5)
+FUTURE_DAYS = 1
+
+
+def check_not_future(value: datetime | date, field: str, now: datetime | None = None) -> None:
+    """THE rule "not in the future" for a time (naive UTC) or a local date: a ValidationError naming the
+    field, rule ``not_future``. ``now``: naive UTC (default :func:`env_now`)."""
+    now = env_now() if now is None else now
+    if isinstance(value, datetime):
+        if value > now + FUTURE_SLACK:
+            raise ValidationError(field, "not_future", f"{field} is in the future / 时间不能晚于现在")
+        return
+    today = local_date(now)
+    if value > today + timedelta(days=FUTURE_DAYS):
+        raise ValidationError(
+            field,
+            "not_future",
+            f"{field} {value.isoformat()} is in the future (today is {today.isoformat()}) / "
+            f"日期 {value.isoformat()} 晚于今天（{today.isoformat()}）",
         )
 
 
