@@ -320,3 +320,23 @@ def test_not_future_rule() -> None:
     with pytest.raises(ValidationError):
         check_activity(row, now)
     assert check_activity(row, now, new=False)["date"] == date(2099, 1, 1)  # the hub: a station's row
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["request", "list"],
+        ["activity", "list"],
+        ["library", "search", "institutions", "济南"],
+        ["library", "expiring"],
+        ["enterprise", "show", "91350100M000100Y43"],
+    ],
+)
+def test_count_lines_end_with_a_newline(app_db: tuple[Any, Path], args: list[str]) -> None:
+    """Rows on stdout, the count (``N 条``) on stderr: every line ends in a newline, so a shell prompt
+    or the next command's output never lands on the count line."""
+    _app, db = app_db
+    p = _run(*args, db=db)
+    assert p.returncode in (0, 2), p.stderr
+    for text in (p.stdout, p.stderr):
+        assert text == "" or text.endswith("\n"), repr(text[-40:])

@@ -86,7 +86,6 @@ MESSAGES: dict[str, str] = {
     "ph.enterprise": "name, USCC or pinyin initials",
     "ph.uscc": "18-character USCC",
     "ph.title": "the request in one line",
-    "ph.promised": "counted on save",
     "ph.month": "YYYY-MM",
     # element chips on the request form (a grid of 4 columns at 80 cells)
     "element_short.standards": "Standards",

@@ -90,7 +90,6 @@ MESSAGES: dict[str, str] = {
     "ph.enterprise": "输入企业名称、信用代码或拼音首字母",
     "ph.uscc": "18位统一社会信用代码",
     "ph.title": "一句话说明需求",
-    "ph.promised": "保存时计算",
     "ph.month": "年-月",
     # element chips on the request form (a grid of 4 columns at 80 cells)
     "element_short.standards": "标准",

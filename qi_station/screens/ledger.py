@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -252,16 +252,6 @@ class LedgerScreen(MainScreen):
         self._changed()
         self._open_seq = self._seq  # the load Enter started: one matching request opens at once
         self.query_one(LedgerTable).focus()
-
-    def on_key(self, event: events.Key) -> None:
-        """Down from a filter box goes to the table, onto its first row (the key does not move the
-        cursor on: Down, Enter opens the first match)."""
-        if event.key == "down" and isinstance(self.focused, Input):
-            event.stop()
-            event.prevent_default()
-            table = self.query_one(LedgerTable)
-            table.cursor = 0
-            table.focus()
 
     # ---- data ----------------------------------------------------------------------------------
     def refresh_data(self) -> None:

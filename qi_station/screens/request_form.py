@@ -24,14 +24,35 @@ from textual.widgets.option_list import Option
 
 from qi_station.core import domain
 from qi_station.core.errors import ValidationError, every_error
-from qi_station.i18n import channel_name, city_name, element_short, err_text, t, urgency_name
+from qi_station.i18n import channel_name, city_name, element_short, err_text, field_label, t, urgency_name
 from qi_station.screens.base import error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.form_dialogs import rename_dialog
 from qi_station.screens.form_drafts import DraftedForm
-from qi_station.screens.form_errors import FIELD_SLOT, FormErrors
 from qi_station.screens.widgets import Chip, Choice
 
+# ValidationError.field -> the widget whose error slot shows it
+FIELD_SLOT = {
+    "enterprise": "enterprise",
+    "name": "enterprise",
+    "industry": "enterprise",
+    "scale": "enterprise",
+    "uscc": "uscc",
+    "region": "uscc",
+    "elements": "elements",
+    "title": "title",
+    "description": "description",
+    "sub_type": "title",
+    "channel": "channel",
+    "urgency": "urgency",
+    "received_at": "received_at",
+    "promised": "promised",
+    "contact": "contact",
+    "phone": "phone",
+}
+SLOTS = ("enterprise", "uscc", "elements", "title", "description", "channel", "received_at", "contact")
+# widgets that share a row share that row's error slot
+ROW_OF = {"urgency": "channel", "promised": "received_at", "phone": "contact"}
 LOOKUP_DEBOUNCE = 0.15
 
 
@@ -70,7 +91,7 @@ class NamesChecked(Message):
         self.uscc, self.known, self.similar = uscc, known, similar
 
 
-class RequestFormScreen(FormErrors, DraftedForm):
+class RequestFormScreen(DraftedForm):
     CSS_PATH = "request_form.tcss"
     BINDINGS = bindings("form")
     SCREEN_KEY = "new_request"
@@ -128,7 +149,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
                 yield Label(t("field.received_at"))
                 yield Input(id="received_at", compact=True, classes="half")
                 yield Label(t("field.promised"), classes="second")
-                yield Input(id="promised", compact=True, classes="half", placeholder=t("ph.promised"))
+                yield Input(id="promised", compact=True, classes="half", placeholder="YYYY-MM-DD")
             yield Static("", id="err-received_at", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.contact"))
@@ -136,7 +157,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
                 yield Label(t("field.phone"), classes="second")
                 yield Input(id="phone", compact=True, classes="half")
             yield Static("", id="err-contact", classes="field-error hidden", markup=False)
-        yield Static(t("form.hint"), id="form-error", classes="muted", markup=False)  # always in view
+            yield Static(t("form.hint"), id="form-error", classes="muted", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -190,21 +211,17 @@ class RequestFormScreen(FormErrors, DraftedForm):
     def on_choice_changed(self, event: Choice.Changed) -> None:
         if event.choice.id == "urgency":
             self._set_promised_default()
-        self.field_edited(event.choice.id or "")
         self.touch()
 
     def on_chip_toggled(self) -> None:
-        self.field_edited("elements")
         self.touch()
 
     def on_text_area_changed(self) -> None:
-        self.field_edited("description")
+        self._set_error("description", "")
         self.touch()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         wid = event.input.id
-        if wid in FIELD_SLOT and self._submitted.get(wid) != event.value:
-            self.field_edited(wid)  # an edit clears its message (not a late event for the submitted value)
         if wid == "uscc":
             self._check_uscc(event.value)
             self._check_names_soon()
@@ -222,6 +239,8 @@ class RequestFormScreen(FormErrors, DraftedForm):
             else:
                 self.query_one("#ent-list").add_class("hidden")
             self._check_names_soon()
+        if wid in FIELD_SLOT and wid != "uscc" and self._submitted.get(wid) != event.value:
+            self._set_error(wid, "")  # an edit clears the message (not a late event for the submitted value)
         self.touch()
 
     def _check_uscc(self, value: str) -> None:
@@ -367,6 +386,43 @@ class RequestFormScreen(FormErrors, DraftedForm):
 
         self.app.push_screen(EnterpriseScreen(self._known["id"]))
 
+    # ---- errors ----------------------------------------------------------------------------------
+    def _set_error(self, field: str, message: str) -> None:
+        slot = ROW_OF.get(field, field)
+        found = self.query(f"#err-{slot}")
+        if not found:
+            return
+        w = found.first(Static)
+        w.update(message)
+        w.set_classes("field-error" if message else "field-error hidden")
+        widget = self.query(f"#{field}")
+        if widget and isinstance(widget.first(), Input | TextArea):
+            widget.first().set_class(bool(message), "-invalid")
+
+    def _clear_errors(self) -> None:
+        for slot in SLOTS:
+            self._set_error(slot, "")
+        for inp in self.query(Input):
+            inp.remove_class("-invalid")
+
+    def _show_errors(self, errors: list[ValidationError]) -> None:
+        """Every bad field beside its field, named with its rule (fields sharing a row share its line),
+        in form order; the first bad field gets the focus."""
+        by_slot: dict[str, list[str]] = {}
+        for e in errors:
+            field = FIELD_SLOT.get(e.field)
+            if field:
+                line = by_slot.setdefault(ROW_OF.get(field, field), [])
+                line.append(f"{field_label(e.field)}: {err_text(e)}")
+                self._set_error(field, "; ".join(line))
+        first = FIELD_SLOT.get(errors[0].field)
+        if first == "elements":
+            self.query_one("#el-standards", Chip).focus()
+        elif first:
+            target = self.query(f"#{first}")
+            if target and target.first().focusable:
+                target.first().focus()
+
     # ---- save ------------------------------------------------------------------------------------
     def collect(self) -> dict[str, Any]:
         val = lambda wid: self.query_one(f"#{wid}", Input).value  # noqa: E731
@@ -424,9 +480,17 @@ class RequestFormScreen(FormErrors, DraftedForm):
             self._ask_rename(event.known)
             return
         if isinstance(e, ValidationError):
-            self._show_errors(every_error(e))
-            return
-        status.update(error_message(e))
+            errors = every_error(e)
+            self._show_errors(errors)
+            first = errors[0]
+            if len(errors) > 1:
+                status.update(
+                    t("form.errors", n=len(errors), field=field_label(first.field), message=err_text(first))
+                )
+            else:
+                status.update(t("form.failed", field=field_label(first.field), message=err_text(first)))
+        else:
+            status.update(error_message(e))
         status.set_classes("error")
 
     def _ask_rename(self, known: dict[str, Any]) -> None:
@@ -466,7 +530,6 @@ class RequestFormScreen(FormErrors, DraftedForm):
         self.query_one("#channel", Choice).value = data.get("channel") or "walk_in"
         self.query_one("#urgency", Choice).value = data.get("urgency") or "normal"
         self.query_one("#ent-list").add_class("hidden")
-        self._set_promised_default()  # a draft keeps no counted date: the one the save will count
 
     def action_cancel(self) -> None:
         if not self.ask_before_leaving(lambda: self.dismiss(None)):
