@@ -236,16 +236,19 @@ def test_full_width_uscc_through_the_cli(app_db: tuple[Any, Path]) -> None:
     assert "91350100M000100Y43" in res.output
 
 
+def _uscc(first17: str) -> str:
+    from qi_station.core.validate import uscc_check_char
+
+    return first17 + uscc_check_char(first17)
+
+
 def test_enterprise_json_times_have_an_offset(app_db: tuple[Any, Path]) -> None:
     import json
 
     from qi_station.services import ledger
 
     _app, db = app_db
-    uscc = "91370100MA3C000013"
-    from qi_station.core.validate import uscc_check_char
-
-    uscc = uscc[:17] + uscc_check_char(uscc[:17])
+    uscc = _uscc("91370100MA3C00001")
     base = {"uscc": uscc, "elements": "metrology", "title": "校准", "operator": "测试员"}
     ledger.create_request(db, ledger.RequestInput(enterprise="旧名机械有限公司", **base))
     ledger.create_request(db, ledger.RequestInput(enterprise="新名机械有限公司", renamed=True, **base))
@@ -273,7 +276,7 @@ def test_move_reports_every_bad_field(app_db: tuple[Any, Path]) -> None:
     r = ledger.create_request(
         db,
         ledger.RequestInput(
-            enterprise="济南示例机械有限公司", uscc="91350100M000100Y43", elements="metrology", title="校准",
+            enterprise="移动测试机械有限公司", uscc=_uscc("91370100MA3C00002"), elements="metrology", title="校准",
             operator="测试员",
         ),
     )  # fmt: skip
