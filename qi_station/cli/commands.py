@@ -24,6 +24,7 @@ from qi_station.cli.requests import request_app
 from qi_station.cli.staff import staff_app
 from qi_station.cli.station import station_app
 from qi_station.cli.sync import hub_app, sync_app
+from qi_station.cli.usage import QIGroup
 from qi_station.cli.workdays import hub_calendar_app, hub_indicators_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=QIGroup,  # Click's refusals in the project's form (error: FIELD: … [rule], exit 2)
 )
 ledger_app = typer.Typer(help="The ledger as a whole 台账校验.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo data 演示数据.", no_args_is_help=True)
@@ -201,7 +203,7 @@ def generate(
 @app.command("backup")
 @handle_errors
 def backup(
-    out: Path = typer.Option(
+    out: str = typer.Option(  # as typed: a trailing separator means "into this folder"
         ..., "--out", help="Backup file to write, or a directory to write qi-backup-<station>-<time>.db into."
     ),
     force: bool = typer.Option(

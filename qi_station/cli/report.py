@@ -32,7 +32,7 @@ OUT_HELP = (
 FORCE_HELP = "Replace an existing report file of the same format (never a database or another kind of file)."
 
 
-def _check_format(fmt: str | None, out: Path | None) -> str:
+def _check_format(fmt: str | None, out: str | Path | None) -> str:
     from qi_station.reports.writers import FORMATS
     from qi_station.services.files import export_format
 
@@ -80,7 +80,7 @@ def _progress(label: str) -> Iterator[tuple[Callable[[str], None], Callable[[int
 def _emit(
     report: dict[str, Any],
     fmt: str,
-    out: Path | None,
+    out: str | Path | None,
     code: str,
     force: bool = False,
     protect: Path | None = None,
@@ -114,7 +114,7 @@ def _emit(
 def monthly(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
-    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """This station's monthly summary 本站月报."""
@@ -159,7 +159,7 @@ def hub_monthly(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     station: str | None = typer.Option(None, "--station", help="One station's report (its code)."),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
-    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Province-wide monthly summary: per station, per city, province 全省月报."""
@@ -174,7 +174,12 @@ INDICATOR_FORMAT_HELP = "table (default), json, csv (UTF-8 with BOM), xlsx or md
 
 
 def _emit_indicators(
-    report: dict[str, Any], fmt: str, out: Path | None, stem: str, force: bool, protect: Path | None = None
+    report: dict[str, Any],
+    fmt: str,
+    out: str | Path | None,
+    stem: str,
+    force: bool,
+    protect: Path | None = None,
 ) -> None:
     from qi_station.core.errors import ValidationError
     from qi_station.reports.indicator_out import INDICATOR_FORMATS, render_indicators, write_indicators
@@ -203,7 +208,7 @@ def _emit_indicators(
 def indicators(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     fmt: str = typer.Option("table", "--format", help=INDICATOR_FORMAT_HELP),
-    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """This station's indicators of a month (data/indicators/default.toml) 本站指标."""
@@ -225,7 +230,7 @@ def hub_indicators(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     station: str | None = typer.Option(None, "--station", help="One station's indicators (its code)."),
     fmt: str = typer.Option("table", "--format", help=INDICATOR_FORMAT_HELP),
-    out: Path | None = typer.Option(None, "--out", help=OUT_HELP),
+    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Province-wide (or one station's) indicators of a month 全省指标."""

@@ -23,7 +23,8 @@ FORCE_HELP = "replace an existing bundle file (never a database or another kind 
 
 
 def sync_errors(fn: F) -> F:
-    """Refused calls/bundles: a message saying why and exit 1 (426: exit 3 so scripts can tell)."""
+    """Refused calls/bundles: a message saying why [code] and the exit code of ``SyncError.exit_code``
+    (one rule for every code: 2 refused, 3 upgrade required, 1 could not finish)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -33,15 +34,7 @@ def sync_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except SyncError as e:
             error(f"error: {e.message} [{e.code}]")
-            raise typer.Exit(
-                3
-                if e.status == 426
-                else (
-                    2
-                    if e.status in (400, 422) and e.code.startswith("bad_") and e.code != "bad_signature"
-                    else 1
-                )
-            ) from None
+            raise typer.Exit(e.exit_code) from None
 
     return handle_errors(wrapper)  # type: ignore[return-value]
 
@@ -182,7 +175,7 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 @sync_app.command("export-bundle")
 @sync_errors
 def sync_export(
-    out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+    out: str = typer.Option(..., "--out", help="bundle file, or a directory (usb/) for the default name"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -390,7 +383,7 @@ def hub_import_bundle(
 @sync_errors
 def hub_export_bundle(
     station: str = typer.Option(..., "--station"),
-    out: Path = typer.Option(..., "--out", help="bundle file (or a directory)"),
+    out: str = typer.Option(..., "--out", help="bundle file, or a directory (usb/) for the default name"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     restore: bool = typer.Option(
         False,

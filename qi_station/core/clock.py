@@ -116,6 +116,30 @@ def check_year(value: datetime | date, field: str) -> None:
         )
 
 
+#: how far ahead of "now" a typed time may be (a slow office clock); a date (an activity's day) may be
+#: at most one day ahead of today (another clock's day, the hub checking a station's row)
+FUTURE_SLACK = timedelta(minutes=5)
+FUTURE_DAYS = 1
+
+
+def check_not_future(value: datetime | date, field: str, now: datetime | None = None) -> None:
+    """THE rule "not in the future" for a time (naive UTC) or a local date: a ValidationError naming the
+    field, rule ``not_future``. ``now``: naive UTC (default :func:`env_now`)."""
+    now = env_now() if now is None else now
+    if isinstance(value, datetime):
+        if value > now + FUTURE_SLACK:
+            raise ValidationError(field, "not_future", f"{field} is in the future / 时间不能晚于现在")
+        return
+    today = local_date(now)
+    if value > today + timedelta(days=FUTURE_DAYS):
+        raise ValidationError(
+            field,
+            "not_future",
+            f"{field} {value.isoformat()} is in the future (today is {today.isoformat()}) / "
+            f"日期 {value.isoformat()} 晚于今天（{today.isoformat()}）",
+        )
+
+
 def parse_date(text: str, field: str = "promised") -> date:
     """A date as people type it: ``2026-03-20``, ``2026/3/20``, ``2026.3.20`` or ``3-20`` (this year)."""
     s = text.strip() if isinstance(text, str) else ""
@@ -295,17 +319,21 @@ TIME_KEYS = (
     "created_at",
     "followup_at",
     "at",
+    "until",  # an enterprise's former name: used until
 )
+# lists of rows inside a presented row (a request's events and referrals; an enterprise's names,
+# requests and referrals)
+NESTED_KEYS = ("events", "referrals", "names", "request_list", "referral_list")
 
 
 def present_times(d: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``d`` with its times (:data:`TIME_KEYS`) as ISO-8601 in Asia/Shanghai; nested
-    ``events`` and ``referrals`` too."""
+    rows (:data:`NESTED_KEYS`) too."""
     out = dict(d)
     for k in TIME_KEYS:
         if k in out:
             out[k] = iso_local(out[k])
-    for k in ("events", "referrals"):
+    for k in NESTED_KEYS:
         if isinstance(out.get(k), list):
             out[k] = [present_times(x) for x in out[k]]
     return out

@@ -77,17 +77,33 @@ def uscc_check_char(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+def normalize_uscc(code: str | None) -> str:
+    """A USCC as typed → its form to check: full-width to half-width (NFKC), trimmed, upper case."""
+    return unicodedata.normalize("NFKC", code or "").strip().upper()
+
+
 def validate_uscc(code: str, field: str = "uscc") -> str:
-    """Return the normalized USCC or raise. Letter-first codes (N…, Y…, A…) are valid."""
-    c = (code or "").strip().upper()
+    """Return the normalized USCC or raise. Letter-first codes (N…, Y…, A…) are valid. Full-width
+    characters (a Chinese input method's ９１３７…, ＭＡ) are read as their half-width forms (NFKC),
+    lower case as upper case."""
+    c = normalize_uscc(code)
     if len(c) != 18:
         raise ValidationError(
             field, "uscc_length", f"USCC must be 18 characters, got {len(c)} / 统一社会信用代码应为18位"
         )
-    bad = [ch for ch in c if ch not in _USCC_VALUE]
+    bad = [(i, ch) for i, ch in enumerate(c, 1) if ch not in _USCC_VALUE]
     if bad:
+        at, ch = bad[0]
+        why = (
+            ("; the letters I O S V Z are not used", "（不使用字母 I O S V Z）")
+            if ch in "IOSVZ"
+            else ("", "")
+        )
         raise ValidationError(
-            field, "uscc_charset", f"USCC has illegal character {bad[0]!r} (I O S V Z not used) / 含非法字符"
+            field,
+            "uscc_charset",
+            f"USCC has an illegal character {ch!r} at position {at}{why[0]} / "
+            f"第{at}位「{ch}」不是统一社会信用代码的字符{why[1]}",
         )
     if not c[2:8].isdigit():
         raise ValidationError(
@@ -131,7 +147,7 @@ _PROVINCES = frozenset(
 def uscc_warnings(code: str) -> list[tuple[str, str]]:
     """What in a valid USCC GB 32100 / GB/T 2260 do not know, as (rule, message) pairs: a warning, never a
     refusal (codes issued under older tables exist). Outside Shandong only the province is checked."""
-    c = (code or "").strip().upper()
+    c = normalize_uscc(code)
     out: list[tuple[str, str]] = []
     if len(c) != 18:
         return out

@@ -33,7 +33,7 @@ def backup_name(db: Path) -> str:
     return f"qi-backup-{code or 'station'}-{local(env_now()):%Y%m%d-%H%M%S}.db"
 
 
-def backup_db(db: Path, out: Path, *, force: bool = False) -> Path:
+def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
     """Write a consistent copy of ``db`` to ``out`` (a file, or a directory to write into); returns the
     file written. ``out`` obeys :func:`qi_station.services.files.check_out`: never the database itself
     nor another database; an older backup only with ``force``. A failure leaves no partial file."""

@@ -3,7 +3,9 @@ bundles at both ends, backups; the TUI's exports go through the same service fun
 obey. Stdlib only: it reads a few header bytes and, for SQLite files, the table names (read-only).
 
 The rule for an output path (:func:`check_out`):
-- a directory: the writer's default file name inside it (a writer without one refuses);
+- a directory (an existing one, or any path ending in a separator: ``--out usb/``): the writer's default
+  file name inside it (a writer without one refuses); a folder that does not exist is refused
+  (``no_folder``), never created, never taken for a file name;
 - the station's own database and its ``-wal`` / ``-shm`` / ``-journal`` files: never;
 - an existing SQLite database: never (a backup with ``--force`` may replace an older *backup* -- a station
   database not in WAL mode, which a live station database always is);
@@ -24,6 +26,7 @@ The rules for an export (a report from the CLI or the app), before :func:`check_
 from __future__ import annotations
 
 import codecs
+import os
 import sqlite3
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -144,6 +147,22 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+def into_folder(out: str | Path) -> bool:
+    """Does ``out`` name a folder to write into: it ends in a path separator (``usb/``, ``usb\\``)?
+    (An existing directory does too; :func:`check_out` looks.) A ``Path`` has lost its trailing
+    separator, so the CLI passes ``--out`` as typed."""
+    s = str(out)
+    return bool(s) and s.endswith(tuple(c for c in ("/", os.sep, os.altsep) if c))
+
+
+def _no_folder(d: Path) -> ValidationError:
+    return ValidationError(
+        "out",
+        "no_folder",
+        f"folder {d} does not exist: create it first or choose another --out / 文件夹 {d} 不存在",
+    )
+
+
 def check_out(
     out: str | Path,
     kind: str,
@@ -158,12 +177,16 @@ def check_out(
     (the station's own), with their sidecar files."""
     assert kind in WRITER_KINDS, kind
     p = Path(out)
-    if p.is_dir():
+    if into_folder(out) or p.is_dir():
+        if not p.is_dir():
+            raise _no_folder(p)
         if default_name is None:
             raise ValidationError(
                 "out", "not_directory", f"{p} is a directory: give a file name / 请指定文件名"
             )
         p = p / default_name
+    elif not p.absolute().parent.is_dir():
+        raise _no_folder(p.absolute().parent)
     for db in protect:
         if db is None:
             continue
@@ -253,6 +276,10 @@ def export_path(out: str | Path | None, default_name: str, fmt: str, *, base: Pa
     p = Path(str(out).strip()).expanduser()
     if not p.is_absolute():
         p = (base if base is not None else Path.cwd()) / p
+    if into_folder(str(out).strip()):
+        if not p.is_dir():
+            raise _no_folder(p)
+        return (p / default_name).absolute()
     if not p.suffix and not p.is_dir():
         p = p.with_name(f"{p.name}.{fmt}")
     return p.absolute()

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
-from qi_station.core.clock import check_year, env_now, local_date, parse_datetime
+from qi_station.core.clock import check_not_future, check_year, env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import uuid7
 from qi_station.core.rectify import RECTIFY_KIND, check_rectify_data, check_rectify_target
@@ -103,10 +103,7 @@ def _received(value: str | datetime | None, now: datetime) -> datetime:
     if value is None or value == "":
         return now
     received = value if isinstance(value, datetime) else parse_datetime(value, "received_at")
-    if received > now + timedelta(minutes=5):
-        raise ValidationError(
-            "received_at", "not_future", "received time is in the future / 受理时间不能晚于现在"
-        )
+    check_not_future(received, "received_at", now)
     check_year(received, "received_at")
     return received
 
@@ -215,8 +212,7 @@ def _stamp(session: Session, req: Any, at: datetime | None) -> tuple[datetime, d
     last = _last_event_at(session, req)
     if at is None:
         return now, max(now, last) if last is not None else now
-    if at > now + timedelta(minutes=5):
-        raise ValidationError("at", "not_future", "time is in the future / 时间不能晚于现在")
+    check_not_future(at, "at", now)
     if at < req.received_at:
         raise ValidationError(
             "at", "after_received", "time is before the request was received / 时间早于受理时间"
@@ -271,6 +267,7 @@ def move_request(
                 "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
             )
         )
+    c.done()
 
     with write_session(db) as s:
         st = ensure_station(s)

@@ -53,12 +53,22 @@ def schema_num(s: str | int | None) -> int:
         return -1
 
 
+def exit_code_for(status: int) -> int:
+    """The CLI's exit code for a sync refusal (docs/cli.md, "Exit codes"): 3 upgrade required (426);
+    2 refused — the bundle, the call or a row in it was refused (any other 4xx), nothing was written;
+    1 could not finish (the hub unreachable or busy, any 5xx): try again later."""
+    if status == 426:
+        return 3
+    return 2 if 400 <= status < 500 else 1
+
+
 class SyncError(QIError):
     """A refused call or bundle. ``status`` mirrors the HTTP status, ``data`` the JSON detail."""
 
     exit_code = 1
 
     def __init__(self, status: int, code: str, message: str, **data: Any) -> None:
+        self.exit_code = exit_code_for(status)
         self.status = status
         self.code = code
         self.message = message

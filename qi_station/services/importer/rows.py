@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
-from qi_station.core.clock import check_year, local_date, parse_sheet_time
+from qi_station.core.clock import check_not_future, check_year, local_date, parse_sheet_time
 from qi_station.core.errors import TransitionError, ValidationError
 from qi_station.services.importer.sheet import cell_text, norm_header
 from qi_station.services.ledger import RequestInput, check_request
@@ -179,7 +179,6 @@ def _not_before(got: tuple[datetime, bool], earlier: datetime, field_: str, now:
         raise ValidationError(
             field_, "after_received", f"{field_} is before the step it follows / 日期早于上一步"
         )
-    if at > now + timedelta(minutes=5):
-        raise ValidationError(field_, "not_future", f"{field_} is in the future / 日期不能晚于现在")
+    check_not_future(at, field_, now)
     check_year(at, field_)
     return at

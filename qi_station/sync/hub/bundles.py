@@ -125,19 +125,7 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
         up bundle was refused as a gap): the bundle asks the station to queue its ledger again from the
         hub's ack (``resend_from``). A plain bundle's ack is never taken for that: a bundle made before
         the station's last push carries an older ack."""
-        import sqlalchemy as sa
-
-        from qi_station.sync.bundle import write_bundle
-
-        self.require()
-        with self.engine.connect() as c:
-            try:
-                st = self.station_by_code(c, code.strip().upper())
-            except SyncError:
-                raise SyncError(404, "unknown_station", f"no station {code!r} at this hub") from None
-            if st["revoked"]:
-                raise SyncError(403, "revoked", f"station {code} was revoked")
-            _ = sa
+        st = self._bundle_station(code)
         since = int(st["station_cursor"] or 0)
         resync = since < self.horizon()
         if resync:  # tombstones it may not have seen are gone: a full snapshot the station applies as such
@@ -150,47 +138,26 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
                 counts[t] = block["n"]
                 lines.append((block["lines"] + "\n").encode("utf-8"))
                 continue
-            cols = block["cols"]
             counts[t] = len(block["rows"])
-            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-            lines.extend(
-                (dumps({"t": t, "row": dict(zip(cols, r, strict=True))}) + "\n").encode("utf-8")
-                for r in block["rows"]
-            )
-        info = self.meta()
-        bid = uuid7()
-        manifest = {
-            "bundle_id": bid,
-            "kind": "down",
-            "source_id": info["hub_id"],
-            "target_id": st["code"],
-            "station_id": st["id"],
-            "station_name": st["name"],
-            "hub_pubkey": info["hub_pubkey"],
-            "protocol": PROTOCOL,
-            "schema": schema_head(),
-            "from": since,
-            "to": page["next"],
-            "acked_oseq": int(st["acked_oseq"]),
-            **({"resend_from": int(st["acked_oseq"])} if resend else {}),
-            "counts": counts,
-            "created_at": to_db(env_now()),
-            "horizon": int(page.get("horizon") or 0),
-        }
-        if resync:
-            manifest["resync"] = True
-        from qi_station.sync.bundle import bundle_name
-
-        outp = write_bundle(
-            out,
-            manifest,
+            lines.extend(_row_lines(t, block["cols"], block["rows"]))
+        manifest, outp = self._write_down(
+            st,
+            "down",
+            int(st["acked_oseq"]),
+            counts,
             lines,
-            info["hub_privkey"],
-            signer_id=info["hub_id"],
-            public_b64=info["hub_pubkey"],
-            force=force,
-            default_name=bundle_name("down", since, page["next"], st["code"], bid),
+            out,
+            force,
+            (since, page["next"]),
+            {
+                "from": since,
+                "to": page["next"],
+                **({"resend_from": int(st["acked_oseq"])} if resend else {}),
+                "horizon": int(page.get("horizon") or 0),
+                **({"resync": True} if resync else {}),
+            },
         )
+        bid = manifest["bundle_id"]
         return {
             "file": str(outp),
             "bundle_id": bid,
@@ -208,18 +175,9 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
         rows, all pages) and the hub's ack of its outbox, signed with the hub key. The station's
         ``sync import-bundle`` heals with it exactly as ``sync`` does online
         (``sync.station.heal.heal_station_behind``)."""
-        from qi_station.sync.bundle import bundle_name, write_bundle
         from qi_station.sync.proto import STATION_TABLES
 
-        self.require()
-        with self.engine.connect() as c:
-            try:
-                st = self.station_by_code(c, code.strip().upper())
-            except SyncError:
-                raise SyncError(404, "unknown_station", f"no station {code!r} at this hub") from None
-        if st["revoked"]:
-            raise SyncError(403, "revoked", f"station {code} was revoked")
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        st = self._bundle_station(code)
         lines: list[bytes] = []
         counts: dict[str, int] = {}
         acked = int(st["acked_oseq"] or 0)
@@ -227,43 +185,15 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
             after, n = "", 0
             while True:
                 page = self.restore(st, t, after, 5000)
-                cols = page["cols"]
-                lines.extend(
-                    (dumps({"t": t, "row": dict(zip(cols, r, strict=True))}) + "\n").encode("utf-8")
-                    for r in page["rows"]
-                )
+                lines.extend(_row_lines(t, page["cols"], page["rows"]))
                 n += len(page["rows"])
                 acked = max(acked, int(page["acked_oseq"]))
                 if not page["more"] or not page["rows"]:
                     break
                 after = str(page["last"])
             counts[t] = n
-        info = self.meta()
-        bid = uuid7()
-        manifest = {
-            "bundle_id": bid,
-            "kind": "restore",
-            "source_id": info["hub_id"],
-            "target_id": st["code"],
-            "station_id": st["id"],
-            "station_name": st["name"],
-            "hub_pubkey": info["hub_pubkey"],
-            "protocol": PROTOCOL,
-            "schema": schema_head(),
-            "acked_oseq": acked,
-            "counts": counts,
-            "created_at": to_db(env_now()),
-        }
-        outp = write_bundle(
-            out,
-            manifest,
-            lines,
-            info["hub_privkey"],
-            signer_id=info["hub_id"],
-            public_b64=info["hub_pubkey"],
-            force=force,
-            default_name=bundle_name("restore", 0, acked, st["code"], bid),
-        )
+        manifest, outp = self._write_down(st, "restore", acked, counts, lines, out, force, (0, acked), {})
+        bid = manifest["bundle_id"]
         return {
             "file": str(outp),
             "bundle_id": bid,
@@ -273,6 +203,86 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
             "counts": counts,
             "acked_oseq": acked,
         }
+
+    def _bundle_station(self, code: str) -> dict[str, Any]:
+        """The station a down or restore bundle is for: known to this hub, not revoked."""
+        self.require()
+        with self.engine.connect() as c:
+            try:
+                st: dict[str, Any] = self.station_by_code(c, code.strip().upper())
+            except SyncError:
+                raise SyncError(404, "unknown_station", f"no station {code!r} at this hub") from None
+        if st["revoked"]:
+            raise SyncError(403, "revoked", f"station {code} was revoked")
+        return st
+
+    def _write_down(
+        self,
+        st: dict[str, Any],
+        kind: str,
+        acked: int,
+        counts: dict[str, int],
+        lines: list[bytes],
+        out: str | Path,
+        force: bool,
+        span: tuple[int, int],
+        extra: dict[str, Any],
+    ) -> tuple[dict[str, Any], Path]:
+        """Sign and write a bundle from the hub to a station (down or restore): its manifest
+        (:func:`_down_manifest`) and the file (``span``: the seq range in the default file name)."""
+        from qi_station.sync.bundle import bundle_name, write_bundle
+
+        info = self.meta()
+        manifest = _down_manifest(info, st, kind, acked, counts, extra)
+        outp = write_bundle(
+            out,
+            manifest,
+            lines,
+            info["hub_privkey"],
+            signer_id=info["hub_id"],
+            public_b64=info["hub_pubkey"],
+            force=force,
+            default_name=bundle_name(kind, span[0], span[1], st["code"], manifest["bundle_id"]),
+        )
+        return manifest, outp
+
+
+def _down_manifest(
+    info: dict[str, Any],
+    st: dict[str, Any],
+    kind: str,
+    acked: int,
+    counts: dict[str, int],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """THE manifest of a bundle from the hub to a station (``kind`` down or restore): who signs it, for
+    which station, the hub key (pinned by offline-enrolled stations), versions, the hub's ack of the
+    station's outbox and the row counts; ``extra`` what only one kind carries."""
+    return {
+        "bundle_id": uuid7(),
+        "kind": kind,
+        "source_id": info["hub_id"],
+        "target_id": st["code"],
+        "station_id": st["id"],
+        "station_name": st["name"],
+        "hub_pubkey": info["hub_pubkey"],
+        "protocol": PROTOCOL,
+        "schema": schema_head(),
+        "acked_oseq": acked,
+        "counts": counts,
+        "created_at": to_db(env_now()),
+        **extra,
+    }
+
+
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _row_lines(table: str, cols: list[str], rows: Any) -> list[bytes]:
+    """One JSON line per row (``{"t": table, "row": {...}}``), as a bundle's changes.jsonl holds them."""
+    return [
+        (_DUMPS({"t": table, "row": dict(zip(cols, r, strict=True))}) + "\n").encode("utf-8") for r in rows
+    ]
 
 
 def _with_bundle_hint(e: SyncError, code: str, manifest: dict[str, Any]) -> SyncError:

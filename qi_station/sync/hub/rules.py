@@ -191,7 +191,7 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
         # the hash and the link to the previous event: the chain checks (issue 11), not this module
     elif table == "activity":
         try:
-            check_activity(row)
+            check_activity(row, new=False)  # a station's row, dated by its clock
         except ValidationError as e:  # names the field the core named; never echoes the value
             raise refusal(
                 oseq, table, e.field, e.rule, "an activity: kind, date, counts ≥ 0, title"
