@@ -172,6 +172,8 @@ class Request(SQLModel, table=True):
         Index("ix_request_status", "status", "promised_date"),
         Index("ix_request_enterprise", "enterprise_id"),
         Index("ix_request_updated", "updated_at"),
+        # revision 0013: an enterprise's first request from the index alone (reports: new enterprises)
+        Index("ix_request_enterprise_first", "enterprise_id", "station_code", "deleted", "received_at"),
         Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION)
             "ix_request_low_rating",
             "closed_at",
@@ -247,6 +249,24 @@ class Referral(SQLModel, table=True):
     note: str | None = None
     actor: str
     created_at: NaiveDatetime
+
+
+class ReportMonth(SQLModel, table=True):
+    """The month rollup of the ledger (revision 0013), kept by triggers: ``qi_station/db/rollup.py``."""
+
+    __tablename__ = "report_month"
+    station_code: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # YYYY-MM, Asia/Shanghai, of the events
+    promised_month: str = Field(primary_key=True)  # YYYY-MM of the requests' promised_date
+    open_delta: int = 0
+    accepted: int = 0
+    resolved: int = 0
+    closed: int = 0
+    cancelled: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    problems_solved: int = 0
+    cost_cents: int = 0
 
 
 class Activity(SQLModel, table=True):
