@@ -174,6 +174,7 @@ class Request(SQLModel, table=True):
         Index("ix_request_updated", "updated_at"),
         # revision 0013: an enterprise's first request from the index alone (reports: new enterprises)
         Index("ix_request_enterprise_first", "enterprise_id", "station_code", "deleted", "received_at"),
+        Index("ix_request_station_updated", "station_code", "updated_at"),  # revision 0013: data as of
         Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION)
             "ix_request_low_rating",
             "closed_at",
@@ -224,7 +225,17 @@ class RequestEvent(SQLModel, table=True):
     """Append-only ledger; each row hashes the previous one of the same request."""
 
     __tablename__ = "request_event"
-    __table_args__ = (UniqueConstraint("request_id", "n"), Index("ix_request_event_at", "at"))
+    __table_args__ = (
+        UniqueConstraint("request_id", "n"),
+        Index("ix_request_event_at", "at"),
+        Index(  # revision 0013: a request's first rectify record (the report's open rectifications)
+            "ix_request_event_rectify",
+            "request_id",
+            "at",
+            sqlite_where=text("kind = 'rectify'"),
+            postgresql_where=text("kind = 'rectify'"),
+        ),
+    )
     id: str = Field(primary_key=True)
     request_id: str = Field(foreign_key="request.id", index=True)
     n: int  # 1, 2, 3 ... within the request

@@ -430,12 +430,10 @@ def collect(
     if len(accs) == 1 and not station:  # the station database: one indexed MAX (ix_request_updated)
         (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request"))
         next(iter(accs.values())).data_as_of = as_utc(newest)
-    else:
-        for code, newest in q.rows(
-            f"SELECT r.station_code, MAX(r.updated_at) FROM request r WHERE 1 = 1{q.st()} GROUP BY r.station_code"
-        ):
-            if code in accs:
-                accs[code].data_as_of = as_utc(newest)
+    else:  # one indexed MAX per station (ix_request_station_updated), not a pass over every request
+        for code, a in accs.items():
+            (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request WHERE station_code = :c", c=code))
+            a.data_as_of = as_utc(newest)
     stations = station_profiles(conn, q)
     for c in accs:
         stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))
