@@ -225,7 +225,7 @@ def check_ledger(url: Any, ops: list[tuple[Any, ...]]) -> None:
     assert history_figures(url, False) == exact
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @SETTINGS
