@@ -1,14 +1,16 @@
-"""Benchmark: the monthly report vs a raw-SQL (stdlib sqlite3) computation of the same figures.
+"""Benchmark: the monthly report (read from the month rollup) beside the exact path (every event) and a
+raw-SQL (stdlib sqlite3) computation of the same figures, for several months; optionally the province
+report on a PostgreSQL hub loaded by COPY.
 
-    python benchmarks/bench_reports.py [--db PATH] [--requests 1000000] [--library 20000] [--seed 7]
-                                       [--month YYYY-MM] [--repeat 5] [--index]
+    python benchmarks/bench_reports.py [--db PATH] [--requests 1000000] [--library 1000] [--seed 1]
+                                       [--month YYYY-MM ...] [--repeat 3] [--pg URL_OF_AN_EMPTY_DB] [--pg-exact]
 
-Generates the database with ``qi_station.devtools.generate.run.generate`` when it does not exist. Both sides compute
-the figures of one month (every JSON figure: counts, open/overdue at the end from the event history,
-breakdowns, outcomes, satisfaction, referrals, medians, the 12-month series, year to date, every detail
-row) in the same run, alternately, after one warm-up each; the medians of ``--repeat`` runs are compared.
-The raw side also cross-checks every figure. Budget: report ≤ 1.5 × raw. ``--index`` first creates
-``ix_request_event_at`` on ``request_event(at)`` (the index the report asks for).
+Generates the database with ``qi_station.devtools.generate.run.generate`` when it does not exist (1 M
+requests: ~10 min on a loaded 2-core machine; use --requests 200000 for a quick run) and migrates it.
+Months: the first with requests, the busiest, the last full one (or ``--month``). For each, the script
+checks rollup == exact (the whole report) and report == raw (every raw figure), then prints wall and
+CPU (process) seconds, medians of ``--repeat`` runs, as Markdown, with the load average. No asserts on
+time.
 """
 
 from __future__ import annotations
