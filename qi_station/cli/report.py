@@ -128,6 +128,16 @@ def monthly(
     _emit(report, f, out, report["station"]["code"], force, db)
 
 
+@report_app.command("rebuild")
+@handle_errors
+def rebuild() -> None:
+    """Compute the month rollup again from the ledger 重建月报汇总 (the figures do not change)."""
+    from qi_station.reports.ledger import rebuild_rollup
+
+    out = rebuild_rollup(station_db())
+    typer.echo(f"rebuilt: {out['rows']} rows, {out['changed']} differed from the kept rollup")
+
+
 def _hub_report(database_url: str | None, month: str, code: str | None) -> dict[str, Any]:
     """The hub's monthly report (the province, or one station's with ``code``)."""
     from qi_station.core.errors import DatabaseError
@@ -168,6 +178,21 @@ def hub_monthly(
     code = station.strip().upper() if station else None
     report = _hub_report(database_url, m, code)
     _emit(report, f, out, code or "province", force)
+
+
+@hub_report_app.command("rebuild")
+@handle_errors
+def hub_rebuild(
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Hub database URL (default: QI_HUB_DATABASE_URL or the user data dir)."
+    ),
+) -> None:
+    """Compute the hub's month rollup again from the ledger (the figures do not change)."""
+    from qi_station.db.paths import default_hub_url
+    from qi_station.reports.ledger import rebuild_rollup
+
+    out = rebuild_rollup(default_hub_url(database_url))
+    typer.echo(f"rebuilt: {out['rows']} rows, {out['changed']} differed from the kept rollup")
 
 
 INDICATOR_FORMAT_HELP = "table (default), json, csv (UTF-8 with BOM), xlsx or md."

@@ -172,6 +172,9 @@ class Request(SQLModel, table=True):
         Index("ix_request_status", "status", "promised_date"),
         Index("ix_request_enterprise", "enterprise_id"),
         Index("ix_request_updated", "updated_at"),
+        # revision 0013: an enterprise's first request from the index alone (reports: new enterprises)
+        Index("ix_request_enterprise_first", "enterprise_id", "station_code", "deleted", "received_at"),
+        Index("ix_request_station_updated", "station_code", "updated_at"),  # revision 0013: data as of
         Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION)
             "ix_request_low_rating",
             "closed_at",
@@ -222,7 +225,17 @@ class RequestEvent(SQLModel, table=True):
     """Append-only ledger; each row hashes the previous one of the same request."""
 
     __tablename__ = "request_event"
-    __table_args__ = (UniqueConstraint("request_id", "n"), Index("ix_request_event_at", "at"))
+    __table_args__ = (
+        UniqueConstraint("request_id", "n"),
+        Index("ix_request_event_at", "at"),
+        Index(  # revision 0013: a request's first rectify record (the report's open rectifications)
+            "ix_request_event_rectify",
+            "request_id",
+            "at",
+            sqlite_where=text("kind = 'rectify'"),
+            postgresql_where=text("kind = 'rectify'"),
+        ),
+    )
     id: str = Field(primary_key=True)
     request_id: str = Field(foreign_key="request.id", index=True)
     n: int  # 1, 2, 3 ... within the request
@@ -247,6 +260,24 @@ class Referral(SQLModel, table=True):
     note: str | None = None
     actor: str
     created_at: NaiveDatetime
+
+
+class ReportMonth(SQLModel, table=True):
+    """The month rollup of the ledger (revision 0013), kept by triggers: ``qi_station/db/rollup.py``."""
+
+    __tablename__ = "report_month"
+    station_code: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)  # YYYY-MM, Asia/Shanghai, of the events
+    promised_month: str = Field(primary_key=True)  # YYYY-MM of the requests' promised_date
+    open_delta: int = 0
+    accepted: int = 0
+    resolved: int = 0
+    closed: int = 0
+    cancelled: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    problems_solved: int = 0
+    cost_cents: int = 0
 
 
 class Activity(SQLModel, table=True):

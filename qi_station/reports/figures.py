@@ -306,8 +306,12 @@ def monthly_report(
     station: str | None = None,
     hub: bool = False,
     progress: Callable[[str], None] | None = None,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """Compute a monthly report from a database URL or SQLite path.
+
+    ``exact=True`` computes the history-wide figures from every event instead of the month rollup
+    (``reports/ledger.py``; the same figures, slower: the reference for tests).
 
     ``hub=False``: the station report (this station's own code unless ``station`` is given).
     ``hub=True``: the province report; with ``station`` it is that station's report at the hub.
@@ -324,9 +328,9 @@ def monthly_report(
                     text("SELECT code FROM station WHERE is_self = :t").bindparams(t=True)
                 ).first()
                 station = row[0] if row else None
-            raw = collect(conn, month, None, progress)
+            raw = collect(conn, month, None, progress, exact=exact)
         else:
-            raw = collect(conn, month, station, progress)
+            raw = collect(conn, month, station, progress, exact=exact)
         from qi_station.reports.indicators import distributed_body
 
         definitions = distributed_body(conn)

@@ -145,6 +145,8 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
         )[0]
     ):
         low = " INDEXED BY ix_request_low_rating"
+    dues: dict[Any, Any] = {}  # rating day -> due day (the open list spans the history; days repeat)
+    days: dict[Any, Any] = {}
     for code, number, ent_name, sat, closed_at, first_fix in q.rows(
         "SELECT r.station_code, r.number, ent.name, r.satisfaction, r.closed_at, "
         f"(SELECT MIN(x.at) FROM request_event x WHERE x.request_id = r.id AND x.kind = '{RECTIFY_KIND}') "
@@ -163,14 +165,21 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
         if fixed is not None and start <= fixed < end:
             g.rectified += 1
         if fixed is None or fixed >= end:
-            due = rectify_due(local_date(rated), cal)
+            # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
+            hour = (rated.date(), rated.hour)
+            day = days.get(hour)
+            if day is None:
+                day = days[hour] = local_date(rated)
+            due = dues.get(day)
+            if due is None:
+                due = dues[day] = rectify_due(day, cal)
             g.rectify_open.append(
                 {
                     "number": number,
                     "station_code": code,
                     "enterprise_name": ent_name,
                     "satisfaction": int(sat),
-                    "rated_on": local_date(rated).isoformat(),
+                    "rated_on": day.isoformat(),
                     "due": due.isoformat(),
                     "overdue": due < month_end,
                 }

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, today_local
-from qi_station.core.months import first_day, last_months, month_bounds_utc, next_month
+from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
+from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import Quality, collect_quality
 from qi_station.services.figures import received_by_month
 from qi_station.services.workdays import load_calendar
@@ -167,19 +168,6 @@ def bucket_sql(col: str, n: int, before: bool = False, after: bool = False) -> s
     return " ".join(parts)
 
 
-def _json_int(dialect: str, col: str, key: str) -> str:
-    if dialect == "postgresql":
-        return f"CAST(CAST({col} AS json) ->> '{key}' AS integer)"
-    return f"CAST(json_extract({col}, '$.{key}') AS INTEGER)"
-
-
-def _json_cents(dialect: str, col: str, key: str) -> str:
-    """A decimal string in the JSON (e.g. ``"12.34"`` 万元) as integer hundredths."""
-    if dialect == "postgresql":
-        return f"CAST(ROUND(CAST(CAST({col} AS json) ->> '{key}' AS numeric) * 100) AS integer)"
-    return f"CAST(ROUND(CAST(json_extract({col}, '$.{key}') AS REAL) * 100) AS INTEGER)"
-
-
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 STEPS = 8  # progress steps reported by collect()
 
@@ -272,12 +260,19 @@ class Raw:
 
 
 def collect(
-    conn: Connection, month: str, station: str | None = None, progress: Callable[[str], None] | None = None
+    conn: Connection,
+    month: str,
+    station: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    *,
+    exact: bool = False,
 ) -> Raw:
-    """Run every report query for ``month`` ('YYYY-MM', Asia/Shanghai), optionally one station only."""
+    """Run every report query for ``month`` ('YYYY-MM', Asia/Shanghai), optionally one station only.
+
+    The history-wide figures come from the month rollup (``db/rollup.py``); ``exact=True`` computes them
+    from every event instead (the reference the tests compare the rollup with; the same figures)."""
     start, end = month_bounds_utc(month)  # validates the month
     months = last_months(month, WINDOW)
-    b = window_bounds(months)
     q = Q(conn, station)
     accs: dict[str, Acc] = {}
 
@@ -298,64 +293,9 @@ def collect(
         for i, n in enumerate(counts):
             series[i] += n
 
-    # 2-4. one pass over the ledger, grouped by station, window month and target status:
-    #  - requests moved into accepted / resolved / closed / cancelled (distinct per month), satisfaction;
-    #  - outcomes of the last resolution of each request within each month (from the event's data);
-    #  - open / overdue at month ends from the event history: the sum of open-count deltas before the end.
-    # No range condition on e.at: the window covers most of a station's history, and a sequential scan beats
-    # an index range scan plus row lookups for that (the month bucket is computed instead).
+    # 2-4. moves, outcomes, satisfaction per window month; open / overdue at month ends (reports/ledger.py)
     step("ledger")
-    w = WINDOW
-    # a request's latest resolution (its time is the row's resolved_at) counts the row's outcome, which
-    # carries any correction (``correct`` events); an earlier one (reopened since) its own event's data
-    ps = f"CASE WHEN r.resolved_at = e.at THEN r.problems_solved ELSE {_json_int(q.dialect, 'e.data', 'problems_solved')} END"
-    cents = f"CASE WHEN r.resolved_at = e.at THEN r.cost_saved_cents ELSE {_json_cents(q.dialect, 'e.data', 'cost_saved')} END"
-    delta = (
-        f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
-        f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"
-    )
-    in_window = f"e.at >= :b0 AND e.at < :b{w}"
-    move = f"e.kind = 'status' AND e.to_status IN ({_MOVES_SQL}) AND {in_window}"
-    last_resolution = (
-        f"e.kind = 'status' AND e.to_status = 'resolved' AND {in_window} AND NOT EXISTS (SELECT 1 FROM "
-        "request_event e2 WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
-        f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < :b{w} AND {bucket_sql('e2.at', w)} = {bucket_sql('e.at', w)})"
-    )
-    for code, bk, to_status, n, rated, satisfied, solved, cost, d, od, od_prev in q.rows(
-        f"SELECT r.station_code, {bucket_sql('e.at', w, before=True, after=True)} AS bk, e.to_status, "
-        f"COUNT(DISTINCT CASE WHEN {move} THEN e.request_id END), "
-        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction IS NOT NULL THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction >= 3 THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {last_resolution} THEN {ps} END), SUM(CASE WHEN {last_resolution} THEN {cents} END), "
-        f"SUM({delta}), "
-        f"SUM(CASE WHEN e.at < :b{w} AND r.promised_date < :dend THEN {delta} ELSE 0 END), "
-        f"SUM(CASE WHEN e.at < :pend AND r.promised_date < :dprev THEN {delta} ELSE 0 END) "
-        "FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.kind IN ('created', 'status', 'referral') AND ({delta} <> 0 OR ({move})) "
-        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status",
-        **b,
-        dend=first_day(next_month(month)),
-        dprev=first_day(month),
-        pend=start,
-    ):
-        a = acc(code)
-        i = int(bk)
-        a.overdue_end += int(od or 0)
-        a.overdue_prev_end += int(od_prev or 0)
-        if i < 0:
-            a.open_before += int(d or 0)
-            continue
-        if i >= w:  # after the report month
-            continue
-        a.series["open_delta"][i] += int(d or 0)
-        if to_status in MOVE_STATUSES:
-            a.series[to_status][i] += int(n or 0)
-        if to_status == "closed":
-            a.series["rated"][i] += int(rated or 0)
-            a.series["satisfied"][i] += int(satisfied or 0)
-        if to_status == "resolved":
-            a.series["problems_solved"][i] += int(solved or 0)
-            a.series["cost_cents"][i] += int(cost or 0)
+    (ledger_exact if exact or not has_rollup(q) else ledger_rollup)(q, month, months, acc)
 
     # 5. time to accept / resolve (medians), for moves within the month
     step("durations")
@@ -424,11 +364,16 @@ def collect(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
-        "(SELECT COUNT(*) FROM request_event x WHERE x.request_id = r.id AND x.at >= :s AND x.at < :e) AS events_in_month "
-        "FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
-        f"WHERE NOT r.deleted{q.st()} AND ((r.received_at >= :s AND r.received_at < :e) OR r.id IN "
-        "(SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e)) "
-        "ORDER BY r.received_at, r.number",
+        "COALESCE(cnt.n, 0) AS events_in_month "
+        # two index range scans (received in the month; an event in the month) and the month's events
+        # counted once, grouped: the cost follows the month, not the history
+        "FROM (SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
+        "UNION SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e) ids "
+        "JOIN request r ON r.id = ids.id "
+        "LEFT JOIN (SELECT x.request_id, COUNT(*) AS n FROM request_event x WHERE x.at >= :s AND x.at < :e "
+        "GROUP BY x.request_id) cnt ON cnt.request_id = r.id "
+        "LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        f"WHERE NOT r.deleted{q.st()} ORDER BY r.received_at, r.number",
         s=start,
         e=end,
     ):
@@ -485,12 +430,10 @@ def collect(
     if len(accs) == 1 and not station:  # the station database: one indexed MAX (ix_request_updated)
         (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request"))
         next(iter(accs.values())).data_as_of = as_utc(newest)
-    else:
-        for code, newest in q.rows(
-            f"SELECT r.station_code, MAX(r.updated_at) FROM request r WHERE 1 = 1{q.st()} GROUP BY r.station_code"
-        ):
-            if code in accs:
-                accs[code].data_as_of = as_utc(newest)
+    else:  # one indexed MAX per station (ix_request_station_updated), not a pass over every request
+        for code, a in accs.items():
+            (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request WHERE station_code = :c", c=code))
+            a.data_as_of = as_utc(newest)
     stations = station_profiles(conn, q)
     for c in accs:
         stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))

@@ -1,0 +1,258 @@
+"""THE month rollup of the ledger (``report_month``, revision 0013): what the monthly report needs from the
+whole event history, kept per (station, local month, promised month) so a report reads a few hundred rows
+instead of every event ever written (issue 13).
+
+One row holds, for the requests of one station whose events fall in one Asia/Shanghai month and whose
+``promised_date`` falls in ``promised_month``:
+
+- ``open_delta``: the sum of open-count deltas (+1 into an open status, -1 out of one) of the month's
+  ``created`` / ``status`` / ``referral`` events: the open requests at a month's end are the sum over every
+  month up to it, the overdue ones the same sum over the promised months up to it;
+- ``accepted`` ``resolved`` ``closed`` ``cancelled``: requests with a move into that status in the month
+  (once per request and month);
+- ``rated`` / ``satisfied``: moves into ``closed`` in the month of requests rated (3-5 for satisfied);
+- ``problems_solved`` / ``cost_cents``: of each request's last resolution in the month, the row's outcome
+  when it is the request's latest resolution (corrections included), else the event's own.
+
+Every figure is the one ``reports.queries.collect(..., exact=True)`` computes from the events (the
+definitions in ``docs/reports.md``). The rollup is **a function of the rows as they are**: database
+triggers (SQLite and PostgreSQL, same SQL) take a request's contribution out and put it back whenever
+one of its events is inserted or deleted, or its row is inserted, deleted or changes a field the
+figures read (deleted, promised date, satisfaction, latest resolution and its outcome). So every path
+that writes the ledger (``db/write.py``, sync apply, the hub's push and bundles, the spreadsheet
+import, restore) keeps it right without knowing of it. The bulk paths that drop indexes (the
+generator) drop the triggers too and call :func:`rebuild` at the end; ``qi-station report rebuild``
+(and ``hub report rebuild``) run it on demand. The SQL of a contribution is written once here
+(:func:`contribution_sql`), for the triggers and for :func:`rebuild` alike.
+
+Months: Asia/Shanghai has been UTC+8 without daylight saving since 1991, so the local month of a naive
+UTC time is the month of ``at + 8 hours`` (``core.months.month_bounds_utc`` gives the same edges; a test
+checks them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qi_station.core import domain
+
+TABLE = "report_month"
+VALUES = (
+    "open_delta",
+    "accepted",
+    "resolved",
+    "closed",
+    "cancelled",
+    "rated",
+    "satisfied",
+    "problems_solved",
+    "cost_cents",
+)
+KEY = ("station_code", "month", "promised_month")
+# the request fields a contribution reads: a change of one of them recomputes it
+ROW_FIELDS = (
+    "id",
+    "station_code",
+    "deleted",
+    "promised_date",
+    "satisfaction",
+    "resolved_at",
+    "problems_solved",
+    "cost_saved_cents",
+)
+KINDS = ("created", "status", "referral")  # events that move a request
+MOVES = ("accepted", "resolved", "closed", "cancelled")
+_OPEN = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
+_KINDS = ", ".join(f"'{k}'" for k in KINDS)
+TRIGGERS = (
+    "report_month_event_ins",
+    "report_month_event_del",
+    "report_month_request_ins",
+    "report_month_request_upd",
+    "report_month_request_del",
+)
+
+
+def json_int(dialect: str, col: str, key: str) -> str:
+    """An integer in an event's JSON data (SQLite ``json_extract``, PostgreSQL ``->>``)."""
+    if dialect == "postgresql":
+        return f"CAST(CAST({col} AS json) ->> '{key}' AS integer)"
+    return f"CAST(json_extract({col}, '$.{key}') AS INTEGER)"
+
+
+def json_cents(dialect: str, col: str, key: str) -> str:
+    """A decimal string in the JSON (e.g. ``"12.34"`` 万元) as integer hundredths."""
+    if dialect == "postgresql":
+        return f"CAST(ROUND(CAST(CAST({col} AS json) ->> '{key}' AS numeric) * 100) AS integer)"
+    return f"CAST(ROUND(CAST(json_extract({col}, '$.{key}') AS REAL) * 100) AS INTEGER)"
+
+
+def local_month(dialect: str, col: str) -> str:
+    """'YYYY-MM' of a naive-UTC timestamp in Asia/Shanghai (UTC+8, no DST since 1991)."""
+    if dialect == "postgresql":
+        return f"to_char({col} + interval '8 hours', 'YYYY-MM')"
+    # SQLite's date functions keep milliseconds: 15:59:59.9999 would round into the next month; a month
+    # edge is a whole second, so the time is cut to the second first (stored 'YYYY-MM-DD HH:MM:SS.ffffff')
+    return f"strftime('%Y-%m', substr({col}, 1, 19), '+8 hours')"
+
+
+def date_month(dialect: str, col: str) -> str:
+    """'YYYY-MM' of a date column."""
+    if dialect == "postgresql":
+        return f"to_char({col}, 'YYYY-MM')"
+    return f"substr({col}, 1, 7)"
+
+
+def contribution_sql(dialect: str, r: str, where: str, skip: str | None = None, sign: int = 1) -> str:
+    """The upsert adding ``sign`` × the contribution of the requests ``where`` selects to the rollup.
+
+    ``r`` is the request row: ``"r"`` (joined from ``request``) or a trigger's ``NEW`` / ``OLD``
+    pseudo-row (then ``where`` names the events, ``e.request_id = NEW.id``). ``skip``: an event id
+    left out (a trigger's "before" state: the event being inserted, or the one being deleted)."""
+    src = "request r JOIN request_event e ON e.request_id = r.id" if r == "r" else "request_event e"
+    skip_e = f" AND e.id <> {skip}" if skip else ""
+    skip_e2 = f" AND e2.id <> {skip}" if skip else ""
+    m_e, m_e2 = local_month(dialect, "e.at"), local_month(dialect, "e2.at")
+    status = "e.kind = 'status' AND e.to_status"
+    last = (
+        f"{status} = 'resolved' AND NOT EXISTS (SELECT 1 FROM request_event e2 WHERE e2.request_id = "
+        "e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' AND e2.n > e.n AND e2.at >= e.at "
+        f"AND {m_e2} = {m_e}{skip_e2})"
+    )
+    ps = f"CASE WHEN {r}.resolved_at = e.at THEN {r}.problems_solved ELSE {json_int(dialect, 'e.data', 'problems_solved')} END"
+    cents = (
+        f"CASE WHEN {r}.resolved_at = e.at THEN {r}.cost_saved_cents "
+        f"ELSE {json_cents(dialect, 'e.data', 'cost_saved')} END"
+    )
+    delta = (
+        f"(CASE WHEN e.to_status IN ({_OPEN}) THEN 1 ELSE 0 END) - "
+        f"(CASE WHEN e.from_status IN ({_OPEN}) THEN 1 ELSE 0 END)"
+    )
+    moves = ", ".join(f"MAX(CASE WHEN {status} = '{s}' THEN 1 ELSE 0 END) AS {s}" for s in MOVES)
+    inner = (
+        f"SELECT {r}.station_code AS st, {m_e} AS m, {date_month(dialect, f'{r}.promised_date')} AS pm, "
+        f"SUM({delta}) AS open_delta, {moves}, "
+        f"SUM(CASE WHEN {status} = 'closed' AND {r}.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS rated, "
+        f"SUM(CASE WHEN {status} = 'closed' AND {r}.satisfaction >= 3 THEN 1 ELSE 0 END) AS satisfied, "
+        f"SUM(CASE WHEN {last} THEN {ps} END) AS problems_solved, "
+        f"SUM(CASE WHEN {last} THEN {cents} END) AS cost_cents "
+        f"FROM {src} WHERE {where} AND e.kind IN ({_KINDS}) AND NOT {r}.deleted{skip_e} "
+        f"GROUP BY {r}.id, {r}.station_code, {m_e}, {r}.promised_date"
+    )
+    sums = ", ".join(f"{sign} * COALESCE(SUM(x.{v}), 0)" for v in VALUES)
+    cols = ", ".join((*KEY, *VALUES))
+    sets = ", ".join(f"{v} = {TABLE}.{v} + excluded.{v}" for v in VALUES)
+    return (
+        f"INSERT INTO {TABLE} ({cols}) SELECT x.st, x.m, x.pm, {sums} FROM ({inner}) x "
+        f"GROUP BY x.st, x.m, x.pm ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {sets}"
+    )
+
+
+def _changed(dialect: str) -> str:
+    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    return " OR ".join(f"OLD.{f} {op} NEW.{f}" for f in ROW_FIELDS)
+
+
+def trigger_sql(dialect: str) -> list[str]:
+    """CREATE statements of the triggers that keep the rollup right (``drop_sql`` undoes them)."""
+    c = lambda *a, **k: contribution_sql(dialect, *a, **k)  # noqa: E731
+    ev_new = ("r", "r.id = NEW.request_id")
+    ev_old = ("r", "r.id = OLD.request_id")
+    kinds = f"kind IN ({_KINDS})"
+    steps = {  # name -> (table, timing, event, condition, statements)
+        "report_month_event_ins": (
+            "request_event",
+            "AFTER",
+            "INSERT",
+            f"NEW.{kinds}",
+            [c(*ev_new, skip="NEW.id", sign=-1), c(*ev_new)],
+        ),
+        "report_month_event_del": (
+            "request_event",
+            "BEFORE",
+            "DELETE",
+            f"OLD.{kinds}",
+            [c(*ev_old, sign=-1), c(*ev_old, skip="OLD.id")],
+        ),
+        "report_month_request_ins": ("request", "AFTER", "INSERT", None, [c("NEW", "e.request_id = NEW.id")]),
+        "report_month_request_upd": (
+            "request",
+            "AFTER",
+            "UPDATE",
+            _changed(dialect),
+            [c("OLD", "e.request_id = OLD.id", sign=-1), c("NEW", "e.request_id = NEW.id")],
+        ),
+        "report_month_request_del": (
+            "request",
+            "AFTER",
+            "DELETE",
+            None,
+            [c("OLD", "e.request_id = OLD.id", sign=-1)],
+        ),
+    }
+    out: list[str] = []
+    for name, (table, timing, event, cond, stmts) in steps.items():
+        if dialect == "postgresql":
+            ret = "OLD" if timing == "BEFORE" else "NULL"
+            body = "; ".join(stmts)
+            out.append(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; RETURN {ret}; END; "
+                "$$ LANGUAGE plpgsql"
+            )
+            when = f" WHEN ({cond})" if cond else ""
+            out.append(
+                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {name}()"
+            )
+        else:
+            when = f" WHEN {cond}" if cond else ""
+            body = "".join(f"{s}; " for s in stmts)
+            out.append(
+                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW{when} BEGIN {body}END"
+            )
+    return out
+
+
+def drop_sql(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            s
+            for name, table in zip(TRIGGERS, ("request_event",) * 2 + ("request",) * 3, strict=True)
+            for s in (f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()")
+        ]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGERS]
+
+
+def rebuild_sql(dialect: str) -> list[str]:
+    """Empty the rollup and compute it again from every request and event."""
+    return [f"DELETE FROM {TABLE}", contribution_sql(dialect, "r", "1 = 1")]
+
+
+def _dialect(conn: Any) -> str:
+    d = getattr(conn, "dialect", None)
+    return str(d.name) if d is not None else "sqlite"
+
+
+def _run(conn: Any, statements: list[str]) -> None:
+    for sql in statements:
+        if hasattr(conn, "exec_driver_sql"):
+            conn.exec_driver_sql(sql)
+        else:
+            conn.execute(sql)
+
+
+def drop_triggers(conn: Any) -> None:
+    """Lift the triggers for a bulk load (call :func:`rebuild` and :func:`create_triggers` after it)."""
+    _run(conn, drop_sql(_dialect(conn)))
+
+
+def create_triggers(conn: Any) -> None:
+    _run(conn, drop_sql(_dialect(conn)) + trigger_sql(_dialect(conn)))
+
+
+def rebuild(conn: Any) -> int:
+    """Recompute the rollup from the ledger in the caller's transaction; returns its row count.
+    ``conn``: a ``sqlite3`` or SQLAlchemy connection."""
+    _run(conn, rebuild_sql(_dialect(conn)))
+    if hasattr(conn, "exec_driver_sql"):
+        return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar() or 0)
+    return int(conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])

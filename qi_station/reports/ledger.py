@@ -1,0 +1,148 @@
+"""The report's history-wide figures: per window month the moves (accepted, resolved, closed, cancelled),
+ratings and outcomes of the last resolutions, and the open / overdue requests at month ends.
+
+Two ways to the same figures (``docs/reports.md`` "How it is computed"):
+
+- :func:`ledger_rollup` reads the month rollup ``report_month`` (``qi_station/db/rollup.py``, kept by
+  triggers): a few hundred rows whatever the history, what every report uses;
+- :func:`ledger_exact` computes them from every event ever written (one grouped pass, the definition
+  itself): ``collect(..., exact=True)``, the reference the tests hold the rollup to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qi_station.core import domain
+from qi_station.core.months import first_day, next_month, previous_month
+from qi_station.db.rollup import TABLE, VALUES, json_cents, json_int
+
+if TYPE_CHECKING:
+    from qi_station.reports.queries import Acc, Q
+
+_OPEN_SQL = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
+_SERIES = {v: v for v in VALUES if v not in ("open_delta",)}  # rollup column -> Acc.series key
+
+
+def has_rollup(q: Q) -> bool:
+    """Whether the database has the rollup (revision 0013; every migrated database does)."""
+    from sqlalchemy import inspect
+
+    return bool(inspect(q.conn).has_table(TABLE))
+
+
+def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> None:
+    """The figures from ``report_month``: one grouped read of a few rows per station and month."""
+    index = {m: i for i, m in enumerate(months)}
+    prev = previous_month(month)
+    cols = ", ".join(f"SUM({v})" for v in VALUES)
+    for code, m, pm, *vals in q.rows(
+        f"SELECT station_code, month, promised_month, {cols} FROM {TABLE} "
+        f"WHERE 1 = 1{q.st(TABLE)} GROUP BY station_code, month, promised_month"
+    ):
+        row = dict(zip(VALUES, (int(v or 0) for v in vals), strict=True))
+        if not any(row.values()):  # what deleted requests leave: nothing (as from the events)
+            continue
+        a = acc(code)  # a station with a request in any month is in the report (as from the events)
+        if m > month:
+            continue
+        d = row["open_delta"]
+        if pm <= month:
+            a.overdue_end += d
+        if m <= prev and pm <= prev:
+            a.overdue_prev_end += d
+        i = index.get(m)
+        if i is None:  # before the window
+            a.open_before += d
+            continue
+        a.series["open_delta"][i] += d
+        for col, key in _SERIES.items():
+            a.series[key][i] += row[col]
+
+
+def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> None:
+    """The figures from every event (one grouped pass; the reference for :func:`ledger_rollup`)."""
+    from qi_station.core.months import month_bounds_utc
+    from qi_station.reports.queries import MOVE_STATUSES, WINDOW, bucket_sql, window_bounds
+
+    start = month_bounds_utc(month)[0]
+    b = window_bounds(months)
+    moves_sql = ", ".join(f"'{s}'" for s in MOVE_STATUSES)
+    w = WINDOW
+    # a request's latest resolution (its time is the row's resolved_at) counts the row's outcome, which
+    # carries any correction (``correct`` events); an earlier one (reopened since) its own event's data
+    ps = f"CASE WHEN r.resolved_at = e.at THEN r.problems_solved ELSE {json_int(q.dialect, 'e.data', 'problems_solved')} END"
+    cents = f"CASE WHEN r.resolved_at = e.at THEN r.cost_saved_cents ELSE {json_cents(q.dialect, 'e.data', 'cost_saved')} END"
+    delta = (
+        f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
+        f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"
+    )
+    in_window = f"e.at >= :b0 AND e.at < :b{w}"
+    move = f"e.kind = 'status' AND e.to_status IN ({moves_sql}) AND {in_window}"
+    last_resolution = (
+        f"e.kind = 'status' AND e.to_status = 'resolved' AND {in_window} AND NOT EXISTS (SELECT 1 FROM "
+        "request_event e2 WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
+        f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < :b{w} AND {bucket_sql('e2.at', w)} = {bucket_sql('e.at', w)})"
+    )
+    rows: Any = q.rows(
+        f"SELECT r.station_code, {bucket_sql('e.at', w, before=True, after=True)} AS bk, e.to_status, "
+        f"COUNT(DISTINCT CASE WHEN {move} THEN e.request_id END), "
+        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction IS NOT NULL THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {move} AND e.to_status = 'closed' AND r.satisfaction >= 3 THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {last_resolution} THEN {ps} END), SUM(CASE WHEN {last_resolution} THEN {cents} END), "
+        f"SUM({delta}), "
+        f"SUM(CASE WHEN e.at < :b{w} AND r.promised_date < :dend THEN {delta} ELSE 0 END), "
+        f"SUM(CASE WHEN e.at < :pend AND r.promised_date < :dprev THEN {delta} ELSE 0 END) "
+        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"WHERE e.kind IN ('created', 'status', 'referral') AND ({delta} <> 0 OR ({move})) "
+        f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status",
+        **b,
+        dend=first_day(next_month(month)),
+        dprev=first_day(month),
+        pend=start,
+    )
+    for code, bk, to_status, n, rated, satisfied, solved, cost, d, od, od_prev in rows:
+        a = acc(code)
+        i = int(bk)
+        a.overdue_end += int(od or 0)
+        a.overdue_prev_end += int(od_prev or 0)
+        if i < 0:
+            a.open_before += int(d or 0)
+            continue
+        if i >= w:  # after the report month
+            continue
+        a.series["open_delta"][i] += int(d or 0)
+        if to_status in MOVE_STATUSES:
+            a.series[to_status][i] += int(n or 0)
+        if to_status == "closed":
+            a.series["rated"][i] += int(rated or 0)
+            a.series["satisfied"][i] += int(satisfied or 0)
+        if to_status == "resolved":
+            a.series["problems_solved"][i] += int(solved or 0)
+            a.series["cost_cents"][i] += int(cost or 0)
+
+
+def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
+    """``report rebuild`` / ``hub report rebuild``: compute the month rollup again from the ledger in one
+    write transaction. Returns its rows and how many differed from what was kept (0 unless something
+    wrote the ledger around the triggers)."""
+    from qi_station.db import rollup
+    from qi_station.db.engine import make_engine
+    from qi_station.reports.queries import normalize_url
+
+    engine = make_engine(normalize_url(url_or_path))
+    cols = ", ".join((*rollup.KEY, *VALUES))
+
+    def kept(conn: Any) -> set[tuple[Any, ...]]:
+        rows = conn.exec_driver_sql(f"SELECT {cols} FROM {TABLE}")
+        return {tuple(r) for r in rows if any(r[len(rollup.KEY) :])}  # all-zero rows say nothing
+
+    try:
+        with engine.begin() as conn:
+            before = kept(conn)
+            n = rollup.rebuild(conn)
+            after = kept(conn)
+    finally:
+        engine.dispose()
+    return {"rows": n, "changed": len(before ^ after)}

@@ -1,0 +1,289 @@
+"""The month rollup (issue 13): over random ledgers — creates, moves, reopen, cancel, corrections,
+promised-date edits, deletes and undeletes, hard deletes, events out of time order, times at the
+Asia/Shanghai month edges — the report's history-wide figures read from the rollup equal the ones
+computed from every event (``collect(..., exact=True)``), and ``report rebuild`` changes nothing.
+The rollup is kept by triggers, so the ledger is written here with plain SQL, the way every path
+(station write, sync apply, hub push, import, restore) reaches the database. SQLite (a station or a
+hub database: the same schema) and PostgreSQL (a hub at 127.0.0.1:5432, skipped when absent)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_sync_util import pg_available, pg_create, pg_drop
+
+from qi_station.core.clock import to_db
+from qi_station.core.months import month_bounds_utc
+from qi_station.db import rollup
+from qi_station.db.engine import make_engine, open_db
+from qi_station.reports.ledger import rebuild_rollup
+from qi_station.reports.queries import collect, report_connection
+
+PG = pg_available()
+STATUSES = (
+    "new",
+    "accepted",
+    "in_progress",
+    "referred",
+    "waiting",
+    "on_hold",
+    "resolved",
+    "closed",
+    "cancelled",
+)
+# times around the Asia/Shanghai month edges (naive UTC: 16:00Z is local midnight)
+EDGES = [
+    datetime(2025, 12, 31, 15, 59, 59, 999999),
+    datetime(2025, 12, 31, 16, 0),
+    datetime(2026, 1, 15, 3, 0),
+    datetime(2026, 1, 31, 15, 59, 59),
+    datetime(2026, 1, 31, 16, 0),
+    datetime(2026, 1, 31, 16, 30),
+    datetime(2026, 2, 27, 23, 0),
+    datetime(2026, 2, 28, 16, 0),
+    datetime(2026, 3, 31, 16, 0),
+    datetime(2027, 1, 31, 16, 0),
+]
+MONTHS = ("2025-12", "2026-01", "2026-02", "2026-03", "2027-01", "2027-02")
+
+op = st.one_of(
+    st.tuples(st.just("create"), st.sampled_from(("S1", "S2")), st.sampled_from(EDGES), st.integers(-40, 60)),
+    st.tuples(
+        st.just("move"),
+        st.integers(0, 30),
+        st.sampled_from(STATUSES),
+        st.sampled_from(EDGES),
+        st.integers(0, 5),
+    ),
+    st.tuples(st.just("refer"), st.integers(0, 30), st.sampled_from(EDGES)),
+    st.tuples(st.just("reopen"), st.integers(0, 30), st.sampled_from(EDGES)),
+    st.tuples(
+        st.just("correct"), st.integers(0, 30), st.integers(1, 5), st.integers(0, 9), st.sampled_from(EDGES)
+    ),
+    st.tuples(st.just("promise"), st.integers(0, 30), st.integers(-40, 60)),
+    st.tuples(st.just("delete"), st.integers(0, 30), st.booleans()),
+    st.tuples(st.just("purge"), st.integers(0, 30)),
+    st.tuples(st.just("note"), st.integers(0, 30), st.sampled_from(EDGES)),
+)
+
+
+class Ledger:
+    """Writes requests and events with plain SQL on a SQLAlchemy connection (SQLite or PostgreSQL)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.c = conn
+        self.pg = conn.dialect.name == "postgresql"
+        self.reqs: list[dict[str, Any]] = []
+        self.n = 0
+
+    def t(self, dt: datetime) -> Any:
+        return dt if self.pg else to_db(dt)
+
+    def d(self, day: date) -> Any:
+        return day if self.pg else day.isoformat()
+
+    def x(self, sql: str, **p: Any) -> None:
+        from sqlalchemy import text
+
+        self.c.execute(text(sql), p)
+
+    def setup(self) -> None:
+        now = self.t(datetime(2026, 1, 1))
+        self.x(
+            "INSERT INTO enterprise (id, name, uscc, region_code, name_py, name_initials, haystack, elements, "
+            "s_rev, seq, deleted, created_at, updated_at) VALUES ('ent', '企业', 'U', '370100', '', '', '', '[]', "
+            "1, 0, :f, :now, :now)",
+            f=False,
+            now=now,
+        )
+
+    def event(
+        self, r: dict[str, Any], kind: str, at: datetime, frm: Any, to: Any, data: dict[str, Any]
+    ) -> None:
+        r["n"] += 1
+        self.x(
+            "INSERT INTO request_event (id, request_id, n, at, actor, kind, from_status, to_status, note, data, "
+            "prev_hash, hash) VALUES (:id, :rid, :n, :at, 'a', :kind, :frm, :to, NULL, :data, '', '')",
+            id=uuid.uuid4().hex,
+            rid=r["id"],
+            n=r["n"],
+            at=self.t(at),
+            kind=kind,
+            frm=frm,
+            to=to,
+            data=json.dumps(data),
+        )
+
+    def update(self, r: dict[str, Any], **changes: Any) -> None:
+        sets = ", ".join(f"{k} = :{k}" for k in changes)
+        self.x(f"UPDATE request SET {sets} WHERE id = :rid", rid=r["id"], **changes)
+
+    def pick(self, i: int) -> dict[str, Any] | None:
+        live = [r for r in self.reqs if not r["purged"]]
+        return live[i % len(live)] if live else None
+
+    def apply(self, o: tuple[Any, ...]) -> None:
+        if o[0] == "create":
+            _, code, at, promise = o
+            self.n += 1
+            r = {"id": f"r{self.n}", "n": 0, "status": "new", "purged": False}
+            promised = (at + timedelta(hours=8)).date() + timedelta(days=promise)
+            self.x(
+                "INSERT INTO request (id, number, station_code, enterprise_id, elements, title, channel, urgency, "
+                "received_at, promised_date, status, s_rev, h_rev, seq, deleted, created_at, updated_at) VALUES "
+                "(:id, :id, :code, 'ent', '[]', 't', 'walk_in', 'normal', :at, :pd, 'new', 1, 0, 0, :f, :at, :at)",
+                id=r["id"],
+                code=code,
+                at=self.t(at),
+                pd=self.d(promised),
+                f=False,
+            )
+            self.event(r, "created", at, None, "new", {})
+            self.reqs.append(r)
+            return
+        r = self.pick(o[1])
+        if r is None:
+            return
+        if o[0] == "move":
+            _, _, to, at, ps = o
+            data = {"problems_solved": ps, "cost_saved": f"{ps}.25"} if to == "resolved" else {}
+            changes: dict[str, Any] = {"status": to}
+            if to == "resolved":
+                changes.update(resolved_at=self.t(at), problems_solved=ps, cost_saved_cents=ps * 100 + 25)
+            self.update(r, **changes)
+            self.event(r, "status", at, r["status"], to, data)
+            r["status"] = to
+        elif o[0] == "refer":  # a referral moves an open request to referred
+            if r["status"] in ("new", "accepted", "in_progress", "waiting", "on_hold"):
+                self.update(r, status="referred")
+                self.event(r, "referral", o[2], r["status"], "referred", {})
+                r["status"] = "referred"
+        elif o[0] == "reopen":
+            self.update(r, status="in_progress")
+            self.event(r, "status", o[2], "resolved", "in_progress", {})
+            r["status"] = "in_progress"
+        elif o[0] == "correct":  # a correction: the row's outcome changes, the event is not a move
+            _, _, sat, ps, at = o
+            self.update(r, satisfaction=sat, problems_solved=ps, cost_saved_cents=ps * 7)
+            self.event(r, "correct", at, None, None, {"satisfaction": sat})
+        elif o[0] == "promise":
+            self.update(r, promised_date=self.d(date(2026, 1, 20) + timedelta(days=o[2])))
+        elif o[0] == "delete":
+            self.update(r, deleted=o[2])
+        elif o[0] == "purge":  # a hard delete (demo removal): the events, then the row
+            if self.pg:
+                self.x("ALTER TABLE request_event DISABLE TRIGGER request_event_append_only")
+            else:
+                self.x("DROP TRIGGER request_event_no_delete")
+            self.x("DELETE FROM request_event WHERE request_id = :rid", rid=r["id"])
+            self.x("DELETE FROM request WHERE id = :rid", rid=r["id"])
+            if self.pg:
+                self.x("ALTER TABLE request_event ENABLE TRIGGER request_event_append_only")
+            else:
+                self.x(
+                    "CREATE TRIGGER request_event_no_delete BEFORE DELETE ON request_event "
+                    "BEGIN SELECT RAISE(ABORT, 'request_event is append-only'); END"
+                )
+            r["purged"] = True
+        elif o[0] == "note":
+            self.event(r, "note", o[2], None, None, {})
+
+
+def history_figures(url: Any, exact: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with report_connection(url) as conn:
+        for m in MONTHS:
+            for station in (None, "S1"):
+                raw = collect(conn, m, station, exact=exact)
+                out[f"{m}/{station}"] = {
+                    c: (a.series, a.open_before, a.overdue_end, a.overdue_prev_end)
+                    for c, a in raw.accs.items()
+                }
+    return out
+
+
+def check_ledger(url: Any, ops: list[tuple[Any, ...]]) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            led = Ledger(conn)
+            led.setup()
+            for o in ops:
+                led.apply(o)
+    finally:
+        engine.dispose()
+    exact = history_figures(url, True)
+    assert history_figures(url, False) == exact
+    assert rebuild_rollup(url)["changed"] == 0
+    assert history_figures(url, False) == exact
+
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@SETTINGS
+@given(ops=st.lists(op, min_size=1, max_size=40))
+def test_rollup_equals_the_events_sqlite(tmp_path_factory: Any, ops: list[tuple[Any, ...]]) -> None:
+    db = open_db(tmp_path_factory.mktemp("r") / "q.db")
+    check_ledger(db, ops)
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL at 127.0.0.1:5432 is not reachable")
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ops=st.lists(op, min_size=1, max_size=30))
+def test_rollup_equals_the_events_postgresql(ops: list[tuple[Any, ...]]) -> None:
+    from qi_station.sync.hub.store import Hub
+
+    url = pg_create()
+    try:
+        hub = Hub(url)
+        hub.migrate()
+        hub.dispose()
+        check_ledger(url.replace("postgresql://", "postgresql+psycopg://"), ops)
+    finally:
+        pg_drop(url)
+
+
+def test_trigger_months_are_the_shanghai_months(tmp_path: Path) -> None:
+    """The SQL month of a naive-UTC time (+8 hours) is core.months' month, at both edges of each month."""
+    from sqlalchemy import text
+
+    engine = make_engine(open_db(tmp_path / "m.db"))
+    try:
+        with engine.connect() as conn:
+            for m in ("2024-02", "2025-12", "2026-01", "2026-12"):
+                s, e = month_bounds_utc(m)
+                for dt, want in ((s, m), (e - timedelta(microseconds=1), m)):
+                    got = conn.execute(text(f"SELECT {rollup.local_month('sqlite', ':t')}"), {"t": to_db(dt)})
+                    assert got.scalar() == want
+    finally:
+        engine.dispose()
+
+
+def test_report_rebuild_command(tmp_path: Path) -> None:
+    """``report rebuild`` puts back a rollup someone emptied, and the report is the same."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+
+    db = open_db(tmp_path / "q.db")
+    check_ledger(db, [("create", "S1", EDGES[1], 3), ("move", 0, "resolved", EDGES[4], 2)])
+    before = history_figures(db, False)
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM report_month")
+    con.commit()
+    con.close()
+    assert history_figures(db, False) != before
+    res = CliRunner().invoke(app, ["--db", str(db), "report", "rebuild"])
+    assert res.exit_code == 0, res.output
+    assert "differed" in res.output and not res.output.startswith("rebuilt: 0 rows")
+    assert history_figures(db, False) == before
