@@ -267,7 +267,6 @@ def move_request(
                 "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
             )
         )
-    c.done()
 
     with write_session(db) as s:
         st = ensure_station(s)
