@@ -36,7 +36,16 @@ def digest(p: Path) -> str:
     if files.sniff(p) in ("station-db", "backup"):
         c = sqlite3.connect(p)
         try:
-            return hashlib.sha256("\n".join(c.iterdump()).encode()).hexdigest()
+            # every table's rows (iterdump cannot read the contentless FTS5 search index; its shadow
+            # tables, ordinary tables, carry what it holds)
+            h = hashlib.sha256()
+            for (name,) in c.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name"
+            ):
+                h.update(name.encode())
+                for row in sorted(map(repr, c.execute(f'SELECT * FROM "{name}"'))):
+                    h.update(row.encode())
+            return h.hexdigest()
         finally:
             c.close()
     return hashlib.sha256(p.read_bytes()).hexdigest()
