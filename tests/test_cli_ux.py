@@ -343,3 +343,34 @@ def test_count_lines_end_with_a_newline(app_db: tuple[Any, Path], args: list[str
     assert p.returncode in (0, 2), p.stderr
     for text in (p.stdout, p.stderr):
         assert text == "" or text.endswith("\n"), repr(text[-40:])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["request", "list", "--limit", "99999999999999999999999"],
+        ["library", "search", "experts", "王", "--limit", "99999999999999999999"],
+    ],
+)
+def test_a_whole_number_too_large_for_the_database_is_refused_in_project_form(
+    app_db: tuple[Any, Path], args: list[str]
+) -> None:
+    """The attacker trial: a 20-digit --limit ended in an OverflowError traceback."""
+    res = invoke(app_db, *args)
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: --limit: "), res.output
+    assert FORM.match(res.output.strip()) and "Traceback" not in res.output, res.output
+
+
+def test_a_postgresql_hub_without_psycopg_is_refused_in_project_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attacker trial: a default install (no ``postgres`` extra) gave a ModuleNotFoundError traceback."""
+    import sys
+
+    from qi_station.core.errors import ValidationError
+    from qi_station.sync.hub.base import HubBase
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg -> ImportError
+    with pytest.raises(ValidationError) as got:
+        HubBase("postgresql://qi@127.0.0.1/qi_hub")
+    assert (got.value.field, got.value.rule) == ("database_url", "driver")
+    assert "qi-station[postgres]" in got.value.message

@@ -94,6 +94,10 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import typer
 
+        for name, value in kwargs.items():  # a whole number SQLite cannot hold (64 bits), before any work
+            if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+                error(f"error: --{name.replace('_', '-')}: {value} is too large / 数值过大 [range]")
+                raise typer.Exit(2)
         try:
             return fn(*args, **kwargs)
         except ValidationError as e:

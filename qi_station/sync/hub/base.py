@@ -29,6 +29,22 @@ if TYPE_CHECKING:
 _ENGINES: dict[str, Any] = {}
 
 
+def _need_psycopg() -> None:
+    """A PostgreSQL hub needs the ``postgres`` extra (psycopg 3): said in the project's form, not as a
+    traceback (the attacker trial: ``hub init --database-url postgresql://…`` on a default install)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        from qi_station.core.errors import ValidationError
+
+        raise ValidationError(
+            "database_url",
+            "driver",
+            'a PostgreSQL hub needs psycopg: pip install "qi-station[postgres]" (or -e ".[postgres]") / '
+            "PostgreSQL 中心需先安装 postgres 扩展",
+        ) from None
+
+
 class HubBase:
     """A handle on one hub database (cheap; engines are cached per URL): the connection, the write
     transaction, seq stamping, meta, and the station-row helpers every job shares."""
@@ -40,6 +56,8 @@ class HubBase:
         if self.url.startswith("postgresql://"):
             self.url = "postgresql+psycopg://" + self.url[len("postgresql://") :]
         self.is_sqlite = self.url.startswith("sqlite")
+        if self.url.startswith("postgresql+psycopg"):
+            _need_psycopg()
         self.sqlite_path: Path | None = None
         if self.is_sqlite:
             from sqlalchemy.engine import make_url
