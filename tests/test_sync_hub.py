@@ -441,6 +441,13 @@ def test_import_library_files(hub_url: str, tmp_path: Path) -> None:
     bad.write_text("name\nx\n", encoding="utf-8")
     with pytest.raises(SyncError):
         hub.import_library(bad)
+    # the attacker trial: a control character in a library row reached stations, whose next push the hub
+    # then refused (and their xlsx report crashed): refused at import, nothing written
+    ctl = tmp_path / "ctl.json"
+    ctl.write_text(json.dumps({"expert": [{"id": "c", "name": "控制\x0b字符专家"}]}), encoding="utf-8")
+    with pytest.raises(SyncError, match="control character U\\+000B"):
+        hub.import_library(ctl, partial=True)
+    assert "c" not in library(hub)
     hub.dispose()
 
 

@@ -250,6 +250,18 @@ def check_station_profile(
     }
 
 
+def check_control_chars(v: str, field: str, *, multiline: bool = False) -> None:
+    """Refuse control (and format, surrogate, private-use) characters; newline and tab only in
+    multi-line text. The rule of :func:`clean_text`, also for text taken whole (library files)."""
+    for ch in v:
+        if ch in "\n\t" and multiline:
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\u200d":
+            raise ValidationError(
+                field, "control_char", f"{field} contains a control character U+{ord(ch):04X} / 含控制字符"
+            )
+
+
 def clean_text(
     value: str | None,
     field: str,
@@ -267,13 +279,7 @@ def clean_text(
         raise ValidationError(
             field, "max_length", f"{field} is {len(v)} characters, limit {lim} / 超过{lim}字"
         )
-    for ch in v:
-        if ch in "\n\t" and multiline:
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\u200d":
-            raise ValidationError(
-                field, "control_char", f"{field} contains a control character U+{ord(ch):04X} / 含控制字符"
-            )
+    check_control_chars(v, field, multiline=multiline)
     if multiline:
         v = v.replace("\r\n", "\n")
     return v

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.clock import env_now
+from qi_station.core.errors import ValidationError
+from qi_station.core.validate import check_control_chars
 from qi_station.sync.hub.base import HubBase
 from qi_station.sync.hub.tables import coerce_row, core_table, norm_value, wire_value
 from qi_station.sync.proto import LIBRARY_TABLES, SyncError
@@ -70,6 +72,14 @@ class LibraryJobs(HubBase):
                     if not name:
                         raise SyncError(400, "bad_library", f"{table}: a row without a name")
                     r["name"] = name
+                    for k, v in r.items():  # the hub sends these rows to every station: no control characters
+                        if isinstance(v, str):
+                            try:
+                                check_control_chars(v, k, multiline=k not in ("id", "name"))
+                            except ValidationError as e:
+                                raise SyncError(
+                                    400, "bad_library", f"{table} {name!r}: {e.message}"
+                                ) from None
                     rid = str(r.get("id") or uuid.uuid5(ID_NS, f"{table}:{name}"))
                     r["id"] = rid
                     if isinstance(r.get("elements"), list):
