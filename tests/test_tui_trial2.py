@@ -188,3 +188,20 @@ async def test_the_palette_has_no_emoji_and_no_theme_command(tmp_path: Path) -> 
         assert isinstance(app.screen, CommandPalette)
         text = "\n".join(_lines(app))
         assert "🔎" not in text and all(ord(ch) < 0x1F000 for ch in text)
+
+
+async def test_tabbing_into_a_filled_field_does_not_select_its_text(tmp_path: Path) -> None:
+    """The third operator trial: Tab into a filled field selected all of it, and one stray key wiped it
+    (a whole filled form was lost that way). The cursor goes to the end; a key adds to the text."""
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await _form(pilot)
+        title = form.query_one("#title")
+        title.value = "压力表校准"
+        form.query_one("#enterprise").focus()
+        await settle(pilot)
+        title.focus()
+        await settle(pilot)
+        await pilot.press("Q")
+        await settle(pilot)
+        assert title.value == "压力表校准Q"

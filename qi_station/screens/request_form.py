@@ -92,12 +92,16 @@ class RequestFormScreen(FormErrors, DraftedForm):
         with VerticalScroll(id="form"):
             with Horizontal(classes="frow"):
                 yield Label(t("field.enterprise"))
-                yield Input(id="enterprise", placeholder=t("ph.enterprise"), compact=True)
+                yield Input(
+                    id="enterprise", select_on_focus=False, placeholder=t("ph.enterprise"), compact=True
+                )
             yield OptionList(id="ent-list", classes="hidden")
             yield Static("", id="err-enterprise", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.uscc"))
-                yield Input(id="uscc", placeholder=t("ph.uscc"), compact=True, max_length=40)
+                yield Input(
+                    id="uscc", select_on_focus=False, placeholder=t("ph.uscc"), compact=True, max_length=40
+                )
                 yield Static("", id="uscc-region", markup=False)
             yield Static("", id="err-uscc", classes="field-error hidden", markup=False)
             yield Static("", id="ent-hint", classes="field-error hidden", markup=False)
@@ -109,7 +113,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
             yield Static("", id="err-elements", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.title"))
-                yield Input(id="title", placeholder=t("ph.title"), compact=True)
+                yield Input(id="title", select_on_focus=False, placeholder=t("ph.title"), compact=True)
             yield Static("", id="err-title", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow frow-text"):
                 yield Label(t("field.description"))
@@ -127,15 +131,21 @@ class RequestFormScreen(FormErrors, DraftedForm):
             yield Static("", id="err-channel", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.received_at"))
-                yield Input(id="received_at", compact=True, classes="half")
+                yield Input(id="received_at", select_on_focus=False, compact=True, classes="half")
                 yield Label(t("field.promised"), classes="second")
-                yield Input(id="promised", compact=True, classes="half", placeholder=t("ph.promised"))
+                yield Input(
+                    id="promised",
+                    select_on_focus=False,
+                    compact=True,
+                    classes="half",
+                    placeholder=t("ph.promised"),
+                )
             yield Static("", id="err-received_at", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.contact"))
-                yield Input(id="contact", compact=True, classes="half")
+                yield Input(id="contact", select_on_focus=False, compact=True, classes="half")
                 yield Label(t("field.phone"), classes="second")
-                yield Input(id="phone", compact=True, classes="half")
+                yield Input(id="phone", select_on_focus=False, compact=True, classes="half")
             yield Static("", id="err-contact", classes="field-error hidden", markup=False)
         yield Static(t("form.hint"), id="form-error", classes="muted", markup=False)  # always in view
         yield StationFooter(compact=True, show_command_palette=False)
