@@ -110,6 +110,22 @@ def test_jn_finds_jinan_and_jining(libdb: Path) -> None:
     assert "i2" in ids(search(libdb, "institutions", "JN"))  # ASCII is case-insensitive
 
 
+@pytest.mark.parametrize(
+    "words",
+    [("济南", "计量"), ("计量", "济南"), ("jn", "jl"), ("检", "jn", "县"), ("计量", "zzzz"), ("县", "曾")],
+)
+@pytest.mark.parametrize("kind", ["institutions", "experts"])
+def test_several_words_find_rows_matching_every_word(libdb: Path, kind: str, words: tuple[str, ...]) -> None:
+    """The third operator trial: 「济南 计量」 found nothing. Rows matching every word, ranked by the first."""
+    got = ids(search(libdb, kind, "  ".join(words), limit=None))
+    each = [set(ids(search(libdb, kind, w, limit=None))) for w in words]
+    assert set(got) == set.intersection(*each)
+    first = [i for i in ids(search(libdb, kind, words[0], limit=None)) if i in set(got)]
+    assert set(got) == set(first) and len(got) == len(set(got))
+    if words == ("济南", "计量") and kind == "institutions":
+        assert got  # the trial's query finds something
+
+
 def test_full_pinyin(libdb: Path) -> None:
     assert ids(search(libdb, "institutions", "jining")) == ["i2"]
     assert ids(search(libdb, "institutions", "jinanshi")) == ["i1", "i6"]  # i6 is in 济南市

@@ -237,7 +237,8 @@ def search(
     limit: int | None = 50,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Ranked matches of ``query`` in one library (or enterprises). Empty query browses.
+    """Ranked matches of ``query`` in one library (or enterprises). Empty query browses. Several words
+    separated by spaces: rows matching every word, ranked by the first.
     ``valid_only``: institutions valid for ``element`` (:func:`qi_station.core.qualify.valid_sql`);
     ``expiring_only``: institutions with a certificate expired or expiring within 90 days."""
     if kind not in domain.KIND_TABLE:
@@ -272,6 +273,13 @@ def search(
         params += qp
     if shared_only and table == "equipment":
         where.append("t.shared = 1")
+    terms = q.split()
+    if len(terms) > 1:  # several words (济南 计量): ranked by the first, every other one must match too
+        q = terms[0]
+        for term in terms[1:]:
+            cond, tp, _rank, _rp = _tiers(term)[-1]  # "anywhere in the searchable text": the same rule
+            where.append(cond)
+            params += tp
     cols = f"t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]}"
     city_order = "(t.city_code IS NOT ?) , t.name" if own_city else "t.name"
     city_params: tuple[Any, ...] = (own_city,) if own_city else ()
