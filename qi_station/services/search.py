@@ -273,11 +273,11 @@ def search(
         params += qp
     if shared_only and table == "equipment":
         where.append("t.shared = 1")
-    terms = q.split()
-    if len(terms) > 1:  # several words (济南 计量): ranked by the first, every other one must match too
-        q = terms[0]
-        for term in terms[1:]:
-            cond, tp, _rank, _rp = _tiers(term)[-1]  # "anywhere in the searchable text": the same rule
+    words = q.split()
+    if len(words) > 1:  # several words (济南 计量): ranked by the first, every other one must match too
+        q = words[0]
+        for word in words[1:]:
+            cond, tp, _rank, _rp = _tiers(word)[-1]  # "anywhere in the searchable text": the same rule
             where.append(cond)
             params += tp
     cols = f"t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]}"
