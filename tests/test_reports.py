@@ -470,8 +470,6 @@ def _copy_station_into_hub(
     """Copy a station's enterprise/request/event/referral/station rows into a hub database (ids renamed)."""
     import sqlite3
 
-    from sqlalchemy import text
-
     from qi_station.db.engine import make_engine
 
     src = sqlite3.connect(station_db)
@@ -486,14 +484,12 @@ def _copy_station_into_hub(
         for table in ("enterprise", "request", "request_event", "referral"):
             for row in src.execute(f"SELECT * FROM {table}"):
                 d = dict(row)
-                if table == "enterprise":
-                    exists = conn.execute(
-                        text("SELECT id FROM enterprise WHERE uscc = :u"), {"u": d["uscc"]}
-                    ).first()
-                    if exists:
-                        continue
+                if table == "enterprise":  # each station's own row (as the hub holds them), same USCC
+                    d["id"] = f"{d['id']}-{suffix}"
+                    d["station_code"] = code
                 if table == "request":
                     d["id"] = f"{d['id']}-{suffix}"
+                    d["enterprise_id"] = f"{d['enterprise_id']}-{suffix}"
                     d["number"] = d["number"].replace("QI0001", code)
                     d["station_code"] = code
                 elif table in ("request_event", "referral"):
@@ -594,7 +590,8 @@ def _check_hub(hub_url: str, station_db: Path) -> None:
     assert hub["by_element"] == {k: 2 * v for k, v in EXPECTED["by_element"].items()}
     assert hub["referrals"]["counts"]["expert"] == 6
     assert hub["referrals"]["top"]["expert"][0] == {"id": "exp-1", "name": "张工", "count": 4}
-    # the same enterprises used both stations: distinct counts are not additive
+    # the same enterprises (one row per station, the same USCC) used both stations: distinct counts are
+    # not additive, and an enterprise is one enterprise however many stations served it (attacker trial)
     assert hub["enterprises_served"] == 3 and hub["new_enterprises"] == 1
     assert [c["city"]["code"] for c in hub["cities"]] == ["370100", "370200"]
     assert len(hub["details"]) == 14

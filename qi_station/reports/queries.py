@@ -396,7 +396,7 @@ def collect(
         )
         if d["received_in_month"]:
             a = acc(d["station_code"])
-            a.enterprises.add(d["enterprise_id"])
+            a.enterprises.add(d.get("enterprise_uscc") or d["enterprise_id"])  # an enterprise is its USCC
             elements, sound = domain.stored_elements(d.get("elements"))
             if not sound:  # a damaged row (refused at the hub today; maybe stored earlier): skipped, flagged
                 d["bad_elements"] = True
@@ -411,19 +411,22 @@ def collect(
     step("quality")
     collect_quality(q, month, lambda code: acc(code).quality, cal)
 
-    # 8. first request ever (in scope) of the enterprises served this month
+    # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
+    # the hub holds one row per station for it (a province counts it once, however many served it).
     step("enterprises")
-    for code, ent_id, first in q.rows(
-        "SELECT r.station_code, r.enterprise_id, MIN(r.received_at) FROM request r "
-        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id IN (SELECT r2.enterprise_id FROM request r2 "
-        f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')}) "
-        "GROUP BY r.station_code, r.enterprise_id",
+    for code, ent_key, first in q.rows(
+        "SELECT r.station_code, COALESCE(ent.uscc, r.enterprise_id) AS k, MIN(r.received_at) FROM request r "
+        "LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id IN (SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN "
+        "(SELECT e2.uscc FROM request r2 JOIN enterprise e2 ON e2.id = r2.enterprise_id "
+        f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')})) "
+        "GROUP BY r.station_code, COALESCE(ent.uscc, r.enterprise_id)",
         s=start,
         e=end,
     ):
         at = as_utc(first)
         assert at is not None
-        acc(code).first_seen[ent_id] = at
+        acc(code).first_seen[ent_key] = at
 
     # 9. stations and data freshness
     step("stations")
