@@ -109,6 +109,14 @@ def insert_rows(
     flush_search(conn, table)
 
 
+def insert_missing_rows(conn: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """:func:`insert_rows` keeping the rows already held (``OR IGNORE``); how many were added (counted,
+    not ``total_changes``, which also counts what triggers and the search index write)."""
+    (before,) = execute(conn, f"SELECT count(*) FROM {table}").fetchone()
+    insert_rows(conn, table, columns, rows, or_ignore=True)
+    return int(execute(conn, f"SELECT count(*) FROM {table}").fetchone()[0]) - int(before)
+
+
 def insert_row(conn: Any, table: str, row: Mapping[str, Any]) -> None:
     cols = list(row)
     execute(

@@ -244,9 +244,7 @@ def restore_all(
             local = [r[1] for r in conn.execute(f"PRAGMA table_info({t})")]
             keep = [i for i, c in enumerate(cols) if c in local]
             kc = [cols[i] for i in keep]
-            before = conn.total_changes
-            write.insert_rows(conn, t, kc, [[r[i] for i in keep] for r in got], or_ignore=True)
-            counts[t] = conn.total_changes - before
+            counts[t] = write.insert_missing_rows(conn, t, kc, [[r[i] for i in keep] for r in got])
         code = S.station_code(conn) or ""
         # the ledger counters continue after every number restored
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))

@@ -145,9 +145,7 @@ def heal_station_behind(
                 ci = {c: i for i, c in enumerate(cols)}
                 held = set(conn.execute("SELECT request_id, n FROM request_event").fetchall())
                 got = [r for r in got if (r[ci["request_id"]], r[ci["n"]]) not in held]
-            before = conn.total_changes
-            write.insert_rows(conn, t, kc, [[r[i] for i in keep] for r in got], or_ignore=True)
-            out["recovered"][t] = conn.total_changes - before
+            out["recovered"][t] = write.insert_missing_rows(conn, t, kc, [[r[i] for i in keep] for r in got])
             if t == "request":
                 for r in got:
                     row = {kc[j]: r[i] for j, i in enumerate(keep)}
