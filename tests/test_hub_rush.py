@@ -281,7 +281,10 @@ def test_pull_page_json_is_the_python_page(urls: Any, tmp_path: Path) -> None:
             ("expert", {"id": "e-1", "name": "张三", "employer": "山东大学"}),
             ("institution", {"id": "i-1", "name": "计量院", "cma_expiry": "2027-01-01"}),
             ("equipment", {"id": "q-1", "name": "三坐标", "shared": True, "fee": 300}),
-            ("project", {"id": "p-1", "name": '试点\n"引号"', "year": 2025}),
+            (
+                "project",
+                {"id": "p-1", "name": '试点"引号"\\', "description": '多行\n说明\t"引号"', "year": 2025},
+            ),
         ]
     )
     _db, changes = station_outbox(tmp_path, "RA01")
