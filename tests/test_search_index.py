@@ -254,3 +254,30 @@ def test_migration_builds_the_index(tmp_path: Path) -> None:
         == 1
     )
     conn.close()
+
+
+def test_optimize_keeps_the_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows written in several transactions leave several FTS5 segments; ``optimize`` (migration 0014,
+    the generator) merges them: every search answers the same before and after, and as the scan."""
+    from qi_station.db.engine import connect, open_db
+
+    db = open_db(tmp_path / "seg.db")
+    rng = random.Random(21)
+    conn = connect(db)
+    for _ in range(6):  # one segment per flush
+        conn.execute("BEGIN IMMEDIATE")
+        write.upsert_library_rows(conn, "expert", _rows(rng, 60, "expert"), COLS + COMMON)
+        conn.execute("COMMIT")
+    qs = _queries(db, rng, 120)
+    kws: list[dict[str, Any]] = [{}, {"city": "370100"}, {"own_city": "370800", "limit": 5}]
+    before = {(q, i): _both(conn, monkeypatch, "experts", q, **kw) for q in qs for i, kw in enumerate(kws)}
+    segs = conn.execute("SELECT count(DISTINCT segid) FROM expert_fts_idx").fetchone()[0]
+    conn.execute("BEGIN IMMEDIATE")
+    searchindex.optimize(conn)
+    conn.execute("COMMIT")
+    assert segs > 1 and conn.execute("SELECT count(DISTINCT segid) FROM expert_fts_idx").fetchone()[0] == 1
+    for (q, i), (fts, scan) in before.items():
+        assert fts == scan, (q, kws[i])
+        assert _both(conn, monkeypatch, "experts", q, **kws[i]) == (fts, scan), (q, kws[i])
+    assert sum(bool(s) for s, _ in before.values()) > 100
+    conn.close()

@@ -261,7 +261,9 @@ def search(
     if city:
         if city not in places.CITIES:
             raise ValidationError("city", "gbt2260", f"not a Shandong city code: {city!r} / 非山东地市代码")
-        where.append("t.city_code = ?")
+        # "+": not through the city index (a city holds thousands of rows); the exact and prefix tiers
+        # stay on their name indexes and the browse walks the name index, stopping at LIMIT
+        where.append("+t.city_code = ?")
         params.append(city)
     if valid_only and table == "institution":
         cond, qp = qualify.valid_sql([parse_element(element)] if element else None, today_local())
