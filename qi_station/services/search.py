@@ -155,7 +155,7 @@ def _fts_tier(
     terms: tuple[str, str, bool, str],
     own: str | None,
     want: int | None,
-) -> list[sqlite3.Row]:
+) -> list[dict[str, Any]]:
     """The substring tier read through the index: the same rows, in the same order, as
     :func:`_scan_tier` (rank, own city first, then table order = rowid). Each segment walks the
     index's candidates in rowid order, checks them with the scan's own condition and stops at LIMIT."""
@@ -173,20 +173,25 @@ def _fts_tier(
             for op, cmp in (("AND", "="), ("NOT", "IS NOT"))
         ]
     ft = searchindex.fts(table)
-    out: list[sqlite3.Row] = []
+    out: list[dict[str, Any]] = []
     for match, cond, cp in segs:
         n = None if want is None else want - len(out)
         if n is not None and n <= 0:
             break
+        # the rows earlier segments returned fail this segment's condition (the segments are
+        # disjoint): skipped on the index's rowid, before their table row is read
+        done = f" AND f.rowid NOT IN ({','.join(str(int(r['_rid'])) for r in out)})" if out else ""
         sql = (
-            f"SELECT {cols} FROM {ft} f CROSS JOIN {table} t ON t.rowid = f.rowid "
-            f"WHERE f.{ft} MATCH ? AND {where} AND {cond} ORDER BY f.rowid"
+            f"SELECT {cols}, f.rowid AS _rid FROM {ft} f CROSS JOIN {table} t ON t.rowid = f.rowid "
+            f"WHERE f.{ft} MATCH ?{done} AND {where} AND {cond} ORDER BY f.rowid"
         )
-        out += _fetch(conn, sql, [f"({match}) AND {filters}" if filters else match, *p, *cp], n)
+        out += map(dict, _fetch(conn, sql, [f"({match}) AND {filters}" if filters else match, *p, *cp], n))
+    for d in out:
+        del d["_rid"]
     return out
 
 
-def _row(kind: str, r: sqlite3.Row) -> dict[str, Any]:
+def _row(kind: str, r: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     d = dict(r)
     d["kind"] = kind
     d["elements"] = json.loads(d.get("elements") or "[]")
@@ -308,7 +313,7 @@ def search(
         seen: set[str] = set()
         indexed = searchindex.is_current(conn, table)
         for cond, tp, rank, rp in _tiers(q):
-            got: Iterable[sqlite3.Row]
+            got: Iterable[sqlite3.Row] | Iterable[dict[str, Any]]
             if rank:  # the substring tier: from the index, else one ranked scan
                 terms = _fts_terms(q, element, city) if indexed else None
                 if terms is not None:
