@@ -281,3 +281,22 @@ def test_optimize_keeps_the_results(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert _both(conn, monkeypatch, "experts", q, **kws[i]) == (fts, scan), (q, kws[i])
     assert sum(bool(s) for s, _ in before.values()) > 100
     conn.close()
+
+
+def test_city_filter_keeps_the_index_tiers_in_table_order(libdb: Path) -> None:
+    """With a city filter the exact and prefix tiers read the name index, not the city index (fast), and
+    sort what they find back into the city index's order, table order (rowid), as before."""
+    conn = sqlite3.connect(libdb)
+    rows = conn.execute("SELECT rowid, id, name, city_code, deleted FROM expert ORDER BY rowid").fetchall()
+    conn.close()
+    checked = 0
+    for q in sorted({n[:k] for _, _, n, _, _ in rows for k in (1, 2) if n[:k] and not n[:k].isascii()}):
+        for city in ("370100", "370800"):
+            live = [r for r in rows if r[3] == city and not r[4]]
+            exact = [r[1] for r in live if r[2] == q]
+            prefix = [r[1] for r in live if r[2].startswith(q) and r[2] != q]
+            want = (exact + prefix)[:50]
+            got = [r["id"] for r in S.search(libdb, "experts", q, city=city, limit=50)]
+            assert got[: len(want)] == want, (q, city)
+            checked += bool(prefix)
+    assert checked > 20

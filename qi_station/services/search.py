@@ -100,13 +100,19 @@ def _index_tier(
     p: list[Any],
     own: str | None,
     want: int | None,
+    city: bool = False,
 ) -> Iterator[sqlite3.Row]:
     """An index tier (exact, prefix): own city, then the rest, each read in index order so LIMIT stops
     early ("+t.city_code" keeps the planner on the name/initials index). Earlier tiers may repeat:
-    each part over-fetches ``want`` and the caller dedupes."""
+    each part over-fetches ``want`` and the caller dedupes. ``city``: a city filter kept off the city
+    index; its rows come in table order (rowid), the order the city index gives them, sorted after the
+    name/initials index found them ("+t.rowid": not a table walk in rowid order)."""
     parts = [("+t.city_code = ?", [own]), ("+t.city_code IS NOT ?", [own])] if own else [("1", [])]
+    order = " ORDER BY +t.rowid" if city else ""
     for part, pp in parts:
-        yield from _fetch(conn, f"SELECT {cols} FROM {table} t WHERE {where} AND {part}", [*p, *pp], want)
+        yield from _fetch(
+            conn, f"SELECT {cols} FROM {table} t WHERE {where} AND {part}{order}", [*p, *pp], want
+        )
 
 
 def _scan_tier(
@@ -266,10 +272,9 @@ def search(
     if city:
         if city not in places.CITIES:
             raise ValidationError("city", "gbt2260", f"not a Shandong city code: {city!r} / 非山东地市代码")
-        # "+": not through the city index (a city holds thousands of rows); the exact and prefix tiers
-        # stay on their name indexes and the browse walks the name index, stopping at LIMIT
-        where.append("+t.city_code = ?")
+        where.append("t.city_code = ?")  # see the several words below: may become "+t.city_code"
         params.append(city)
+        city_at = len(where) - 1
     if valid_only and table == "institution":
         cond, qp = qualify.valid_sql([parse_element(element)] if element else None, today_local())
         where.append(cond)
@@ -287,6 +292,13 @@ def search(
             cond, tp, _rank, _rp = _tiers(word)[-1]  # "anywhere in the searchable text": the same rule
             where.append(cond)
             params += tp
+    # A city filter: "+", not through the city index (a city holds thousands of rows), so the browse walks
+    # the name index and the exact and prefix tiers read their name/initials indexes, sorted back into
+    # the city index's order (rowid). Not for one ASCII letter: its prefix tier is a large share of the
+    # table (sorting it costs more than walking the city).
+    by_name = bool(city) and not (len(q) == 1 and q.isascii())
+    if by_name:
+        where[city_at] = "+t.city_code = ?"
     cols = f"t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]}"
     city_order = "(t.city_code IS NOT ?) , t.name" if own_city else "t.name"
     city_params: tuple[Any, ...] = (own_city,) if own_city else ()
@@ -333,7 +345,9 @@ def search(
                         conn, table, cols, f"{base} AND {cond}", [*params, *tp], (rank, rp), own_city, want
                     )
             else:
-                got = _index_tier(conn, table, cols, f"{base} AND {cond}", [*params, *tp], own_city, want)
+                got = _index_tier(
+                    conn, table, cols, f"{base} AND {cond}", [*params, *tp], own_city, want, by_name
+                )
             for r in got:
                 if r["id"] in seen:
                     continue
