@@ -29,6 +29,7 @@ from qi_station.db.searchtext import vocab_matches
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
+_SKIP_MAX = 1000  # rowids a later FTS segment is told to skip (see _fts_tier)
 
 _EXTRA_COLS = {
     "expert": "gender, title, employer, specialty, phone, email",
@@ -185,8 +186,10 @@ def _fts_tier(
         if n is not None and n <= 0:
             break
         # the rows earlier segments returned fail this segment's condition (the segments are
-        # disjoint): skipped on the index's rowid, before their table row is read
-        done = f" AND f.rowid NOT IN ({','.join(str(int(r['_rid'])) for r in out)})" if out else ""
+        # disjoint): skipped on the index's rowid, before their table row is read (a short list only:
+        # an unlimited search may have returned thousands)
+        skip = out if 0 < len(out) <= _SKIP_MAX else []
+        done = f" AND f.rowid NOT IN ({','.join(str(int(r['_rid'])) for r in skip)})" if skip else ""
         sql = (
             f"SELECT {cols}, f.rowid AS _rid FROM {ft} f CROSS JOIN {table} t ON t.rowid = f.rowid "
             f"WHERE f.{ft} MATCH ?{done} AND {where} AND {cond} ORDER BY f.rowid"
