@@ -246,8 +246,13 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
     }
     out: dict[str, Any] = {}
     per_query: dict[tuple[str, str], list[float]] = {}
+    from qi_station.db.engine import connect
+
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    kept_conn = connect(db)  # as the TUI calls it: one connection kept (services.workspace.SharedReader)
     for cls, per_kind in QUERIES.items():
+        kept: list[float] = []
+        kept_cpu: list[float] = []
         ours: list[float] = []
         base: list[float] = []
         scan: list[float] = []
@@ -257,6 +262,9 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
         for _ in range(rounds):
             for kind, qs in per_kind.items():
                 for q in qs:
+                    c0 = time.thread_time()
+                    kept.append(timed(lambda kind=kind, q=q: search(kept_conn, kind, q, limit=50)))
+                    kept_cpu.append((time.thread_time() - c0) * 1000)
                     res: list[Any] = []
                     c0 = time.thread_time()
                     ours.append(
@@ -264,11 +272,14 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
                     )
                     cpu.append((time.thread_time() - c0) * 1000)
                     scan.append(timed(lambda kind=kind, q=q: _scan_search(db, kind, q, limit=50)))
-                    per_query.setdefault((kind, q), []).append(ours[-1])
+                    per_query.setdefault((kind, q), []).append(kept[-1])
                     hits.append(len(res))
                     sql = f"SELECT id, name FROM {kinds_table[kind]} WHERE instr({col}, ?) > 0 LIMIT 50"
                     base.append(timed(lambda sql=sql, q=q: conn.execute(sql, (q,)).fetchall()))
         out[cls] = {
+            "kept_p50": statistics.median(kept),
+            "kept_p95": pct(kept, 95),
+            "kept_cpu_p95": pct(kept_cpu, 95),
             "p50": statistics.median(ours),
             "p95": pct(ours, 95),
             "cpu_p95": pct(cpu, 95),
@@ -280,9 +291,12 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
             "n": len(ours),
         }
     # worst case: nothing matches, every tier scans the table
-    ours, base, scan, cpu = [], [], [], []
+    ours, base, scan, cpu, kept, kept_cpu = [], [], [], [], [], []
     for _ in range(max(1, rounds // 2)):
         for kind, q in MISS_QUERIES.items():
+            c0 = time.thread_time()
+            kept.append(timed(lambda kind=kind, q=q: search(kept_conn, kind, q, limit=50)))
+            kept_cpu.append((time.thread_time() - c0) * 1000)
             c0 = time.thread_time()
             ours.append(timed(lambda kind=kind, q=q: search(db, kind, q, limit=50)))
             cpu.append((time.thread_time() - c0) * 1000)
@@ -290,6 +304,9 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
             sql = f"SELECT id, name FROM {kinds_table[kind]} WHERE instr(haystack, ?) > 0 LIMIT 50"
             base.append(timed(lambda sql=sql, q=q: conn.execute(sql, (q,)).fetchall()))
     out["no match (3 chars)"] = {
+        "kept_p50": statistics.median(kept),
+        "kept_p95": pct(kept, 95),
+        "kept_cpu_p95": pct(kept_cpu, 95),
         "p50": statistics.median(ours),
         "p95": pct(ours, 95),
         "cpu_p95": pct(cpu, 95),
@@ -301,6 +318,7 @@ def bench_search(db: Path, rounds: int) -> dict[str, Any]:
         "n": len(ours),
     }
     conn.close()
+    kept_conn.close()
     slow = sorted(((statistics.median(v), k) for k, v in per_query.items()), reverse=True)[:6]
     out["_slowest"] = [f"{kind} {q!r} {ms:.1f} ms" for ms, (kind, q) in slow]
     return out
@@ -407,19 +425,25 @@ def report(
         )
         goal = "p95 ≤ 5 ms" if not cls.startswith("no match") else "(worst case, no goal)"
         lines.append(
-            f"| Library search, {cls}, `search(db, kind, q, limit=50)` (n={r['n']}, 4 libraries) "
-            f"| p95 {r['p95']:.1f} ms (p50 {r['p50']:.1f}; CPU p95 {r['cpu_p95']:.1f}); "
+            f"| Library search, {cls}, `search(conn, kind, q, limit=50)` on a kept connection (as the TUI), "
+            f"then `search(db_path, …)` (a connection per call, as the CLI) (n={r['n']}, 4 libraries) "
+            f"| kept: p95 {r['kept_p95']:.1f} ms (p50 {r['kept_p50']:.1f}; CPU p95 {r['kept_cpu_p95']:.1f}); "
+            f"per call: p95 {r['p95']:.1f} ms (p50 {r['p50']:.1f}; CPU p95 {r['cpu_p95']:.1f}); "
             f"index off (the scan): p95 {r['scan_p95']:.1f} (p50 {r['scan_p50']:.1f}) "
             f"| p95 {r['base_p95']:.1f} ms (p50 {r['base_p50']:.1f}): {base_what} LIMIT 50 | {goal} |"
         )
     if save is None or lst is None:
         met = [
-            f"search {cls} p95 ≤ 5 ms {'met' if r['p95'] <= 5 else 'NOT met'}"
+            f"search {cls} p95 ≤ 5 ms kept {'met' if r['kept_p95'] <= 5 else 'NOT met'}, "
+            f"per call {'met' if r['p95'] <= 5 else 'NOT met'}"
             for cls, r in srch.items()
             if not cls.startswith(("_", "no match"))
         ]
         lines += ["", "Goals: " + "; ".join(met) + "."]
-        lines += ["", "Slowest search queries (median): " + "; ".join(srch["_slowest"]) + "."]
+        lines += [
+            "",
+            "Slowest search queries (median, kept connection): " + "; ".join(srch["_slowest"]) + ".",
+        ]
         return "\n".join(lines)
     lines += [
         f'| `queries.list_requests(db, month="{month}")` ({lst["rows"]:,} rows, busiest month) '
@@ -439,7 +463,7 @@ def report(
         )
         + ".",
         "",
-        "Slowest search queries (median): " + "; ".join(srch["_slowest"]) + ".",
+        "Slowest search queries (median, kept connection): " + "; ".join(srch["_slowest"]) + ".",
         "",
         "Notes: search times include opening a connection per call (as the CLI does). Request saves go into "
         "the cached benchmark database (they stay there; the baseline rows are deleted). The generated "

@@ -483,11 +483,32 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="times the keystroke list is typed")
     ap.add_argument("--only-startup", action="store_true", help="skip the keystroke and ledger figures")
     ap.add_argument("--update-docs", action="store_true")
+    ap.add_argument(
+        "--only-keystrokes", action="store_true", help="only keystroke-to-results in library search (JSON)"
+    )
+    ap.add_argument("--hogs", action="store_true", help="with --only-keystrokes: two CPU-burning processes")
     args = ap.parse_args()
     LOAD[:] = os.getloadavg()
     compile_bytecode()
     db = args.db if args.db is not None else ensure_db(args.requests, args.library)
     size = f"{db.stat().st_size / 2**20:.0f} MiB"
+    if args.only_keystrokes:
+        globals()["ROUNDS"] = args.rounds
+        hogs = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 if args.hogs else 0)
+        ]
+        c0 = time.process_time()
+        try:
+            k = asyncio.run(keystrokes(db))
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
+        k["process_cpu_s"] = round(time.process_time() - c0, 2)
+        k["hogs"] = len(hogs)
+        k["load_end"] = [round(x, 1) for x in os.getloadavg()]
+        print(json.dumps(k, indent=1))
+        return
     s = startup(db, args.runs)
     if args.only_startup:
         print(json.dumps({"startup": s}, indent=2), file=sys.stderr)

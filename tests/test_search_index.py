@@ -254,3 +254,49 @@ def test_migration_builds_the_index(tmp_path: Path) -> None:
         == 1
     )
     conn.close()
+
+
+def test_optimize_keeps_the_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows written in several transactions leave several FTS5 segments; ``optimize`` (migration 0014,
+    the generator) merges them: every search answers the same before and after, and as the scan."""
+    from qi_station.db.engine import connect, open_db
+
+    db = open_db(tmp_path / "seg.db")
+    rng = random.Random(21)
+    conn = connect(db)
+    for _ in range(6):  # one segment per flush
+        conn.execute("BEGIN IMMEDIATE")
+        write.upsert_library_rows(conn, "expert", _rows(rng, 60, "expert"), COLS + COMMON)
+        conn.execute("COMMIT")
+    qs = _queries(db, rng, 120)
+    kws: list[dict[str, Any]] = [{}, {"city": "370100"}, {"own_city": "370800", "limit": 5}]
+    before = {(q, i): _both(conn, monkeypatch, "experts", q, **kw) for q in qs for i, kw in enumerate(kws)}
+    segs = conn.execute("SELECT count(DISTINCT segid) FROM expert_fts_idx").fetchone()[0]
+    conn.execute("BEGIN IMMEDIATE")
+    searchindex.optimize(conn)
+    conn.execute("COMMIT")
+    assert segs > 1 and conn.execute("SELECT count(DISTINCT segid) FROM expert_fts_idx").fetchone()[0] == 1
+    for (q, i), (fts, scan) in before.items():
+        assert fts == scan, (q, kws[i])
+        assert _both(conn, monkeypatch, "experts", q, **kws[i]) == (fts, scan), (q, kws[i])
+    assert sum(bool(s) for s, _ in before.values()) > 100
+    conn.close()
+
+
+def test_city_filter_keeps_the_index_tiers_in_table_order(libdb: Path) -> None:
+    """With a city filter the exact and prefix tiers read the name index, not the city index (fast), and
+    sort what they find back into the city index's order, table order (rowid), as before."""
+    conn = sqlite3.connect(libdb)
+    rows = conn.execute("SELECT rowid, id, name, city_code, deleted FROM expert ORDER BY rowid").fetchall()
+    conn.close()
+    checked = 0
+    for q in sorted({n[:k] for _, _, n, _, _ in rows for k in (1, 2) if n[:k] and not n[:k].isascii()}):
+        for city in ("370100", "370800"):
+            live = [r for r in rows if r[3] == city and not r[4]]
+            exact = [r[1] for r in live if r[2] == q]
+            prefix = [r[1] for r in live if r[2].startswith(q) and r[2] != q]
+            want = (exact + prefix)[:50]
+            got = [r["id"] for r in S.search(libdb, "experts", q, city=city, limit=50)]
+            assert got[: len(want)] == want, (q, city)
+            checked += bool(prefix)
+    assert checked > 20

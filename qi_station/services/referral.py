@@ -31,10 +31,12 @@ def open_loads(conn: Any, kind: str, ids: list[str]) -> dict[str, int]:
         return {}
     marks = ",".join("?" * len(ids))
     open_marks = ",".join("?" * len(domain.OPEN_STATUSES))
+    # CROSS JOIN and "g.request_id = r.id": the request's status is checked before the latest-referral
+    # subquery runs (most referrals' requests are closed), not after
     sql = (
-        "SELECT f.item_id, COUNT(*) FROM referral f JOIN request r ON r.id = f.request_id "
+        "SELECT f.item_id, COUNT(*) FROM referral f CROSS JOIN request r ON r.id = f.request_id "
         f"WHERE f.kind = ? AND f.item_id IN ({marks}) AND r.status IN ({open_marks}) "
-        "AND f.id = (SELECT g.id FROM referral g WHERE g.request_id = f.request_id AND g.kind = f.kind "
+        "AND f.id = (SELECT g.id FROM referral g WHERE g.request_id = r.id AND g.kind = f.kind "
         "ORDER BY g.created_at DESC, g.id DESC LIMIT 1) GROUP BY f.item_id"
     )
     return {str(i): int(n) for i, n in _rows(conn, sql, (kind, *ids, *sorted(domain.OPEN_STATUSES)))}

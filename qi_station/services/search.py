@@ -29,6 +29,7 @@ from qi_station.db.searchtext import vocab_matches
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
+_SKIP_MAX = 1000  # rowids a later FTS segment is told to skip (see _fts_tier)
 
 _EXTRA_COLS = {
     "expert": "gender, title, employer, specialty, phone, email",
@@ -100,13 +101,19 @@ def _index_tier(
     p: list[Any],
     own: str | None,
     want: int | None,
+    city: bool = False,
 ) -> Iterator[sqlite3.Row]:
     """An index tier (exact, prefix): own city, then the rest, each read in index order so LIMIT stops
     early ("+t.city_code" keeps the planner on the name/initials index). Earlier tiers may repeat:
-    each part over-fetches ``want`` and the caller dedupes."""
+    each part over-fetches ``want`` and the caller dedupes. ``city``: a city filter kept off the city
+    index; its rows come in table order (rowid), the order the city index gives them, sorted after the
+    name/initials index found them ("+t.rowid": not a table walk in rowid order)."""
     parts = [("+t.city_code = ?", [own]), ("+t.city_code IS NOT ?", [own])] if own else [("1", [])]
+    order = " ORDER BY +t.rowid" if city else ""
     for part, pp in parts:
-        yield from _fetch(conn, f"SELECT {cols} FROM {table} t WHERE {where} AND {part}", [*p, *pp], want)
+        yield from _fetch(
+            conn, f"SELECT {cols} FROM {table} t WHERE {where} AND {part}{order}", [*p, *pp], want
+        )
 
 
 def _scan_tier(
@@ -155,7 +162,7 @@ def _fts_tier(
     terms: tuple[str, str, bool, str],
     own: str | None,
     want: int | None,
-) -> list[sqlite3.Row]:
+) -> list[dict[str, Any]]:
     """The substring tier read through the index: the same rows, in the same order, as
     :func:`_scan_tier` (rank, own city first, then table order = rowid). Each segment walks the
     index's candidates in rowid order, checks them with the scan's own condition and stops at LIMIT."""
@@ -173,20 +180,27 @@ def _fts_tier(
             for op, cmp in (("AND", "="), ("NOT", "IS NOT"))
         ]
     ft = searchindex.fts(table)
-    out: list[sqlite3.Row] = []
+    out: list[dict[str, Any]] = []
     for match, cond, cp in segs:
         n = None if want is None else want - len(out)
         if n is not None and n <= 0:
             break
+        # the rows earlier segments returned fail this segment's condition (the segments are
+        # disjoint): skipped on the index's rowid, before their table row is read (a short list only:
+        # an unlimited search may have returned thousands)
+        skip = out if 0 < len(out) <= _SKIP_MAX else []
+        done = f" AND f.rowid NOT IN ({','.join(str(int(r['_rid'])) for r in skip)})" if skip else ""
         sql = (
-            f"SELECT {cols} FROM {ft} f CROSS JOIN {table} t ON t.rowid = f.rowid "
-            f"WHERE f.{ft} MATCH ? AND {where} AND {cond} ORDER BY f.rowid"
+            f"SELECT {cols}, f.rowid AS _rid FROM {ft} f CROSS JOIN {table} t ON t.rowid = f.rowid "
+            f"WHERE f.{ft} MATCH ?{done} AND {where} AND {cond} ORDER BY f.rowid"
         )
-        out += _fetch(conn, sql, [f"({match}) AND {filters}" if filters else match, *p, *cp], n)
+        out += map(dict, _fetch(conn, sql, [f"({match}) AND {filters}" if filters else match, *p, *cp], n))
+    for d in out:
+        del d["_rid"]
     return out
 
 
-def _row(kind: str, r: sqlite3.Row) -> dict[str, Any]:
+def _row(kind: str, r: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     d = dict(r)
     d["kind"] = kind
     d["elements"] = json.loads(d.get("elements") or "[]")
@@ -261,8 +275,9 @@ def search(
     if city:
         if city not in places.CITIES:
             raise ValidationError("city", "gbt2260", f"not a Shandong city code: {city!r} / 非山东地市代码")
-        where.append("t.city_code = ?")
+        where.append("t.city_code = ?")  # see the several words below: may become "+t.city_code"
         params.append(city)
+        city_at = len(where) - 1
     if valid_only and table == "institution":
         cond, qp = qualify.valid_sql([parse_element(element)] if element else None, today_local())
         where.append(cond)
@@ -280,6 +295,13 @@ def search(
             cond, tp, _rank, _rp = _tiers(word)[-1]  # "anywhere in the searchable text": the same rule
             where.append(cond)
             params += tp
+    # A city filter: "+", not through the city index (a city holds thousands of rows), so the browse walks
+    # the name index and the exact and prefix tiers read their name/initials indexes, sorted back into
+    # the city index's order (rowid). Not for one ASCII letter: its prefix tier is a large share of the
+    # table (sorting it costs more than walking the city).
+    by_name = bool(city) and not (len(q) == 1 and q.isascii())
+    if by_name:
+        where[city_at] = "+t.city_code = ?"
     cols = f"t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]}"
     city_order = "(t.city_code IS NOT ?) , t.name" if own_city else "t.name"
     city_params: tuple[Any, ...] = (own_city,) if own_city else ()
@@ -306,7 +328,7 @@ def search(
         seen: set[str] = set()
         indexed = searchindex.is_current(conn, table)
         for cond, tp, rank, rp in _tiers(q):
-            got: Iterable[sqlite3.Row]
+            got: Iterable[sqlite3.Row] | Iterable[dict[str, Any]]
             if rank:  # the substring tier: from the index, else one ranked scan
                 terms = _fts_terms(q, element, city) if indexed else None
                 if terms is not None:
@@ -326,7 +348,9 @@ def search(
                         conn, table, cols, f"{base} AND {cond}", [*params, *tp], (rank, rp), own_city, want
                     )
             else:
-                got = _index_tier(conn, table, cols, f"{base} AND {cond}", [*params, *tp], own_city, want)
+                got = _index_tier(
+                    conn, table, cols, f"{base} AND {cond}", [*params, *tp], own_city, want, by_name
+                )
             for r in got:
                 if r["id"] in seen:
                     continue

@@ -78,6 +78,9 @@ def _stamped(text: str) -> dict[str, str | None]:
     return {"at": None, "message": text}
 
 
+READER_CACHE_KIB = 32 * 1024
+
+
 class SharedReader:
     """One long-lived read connection for search-as-you-type (a fresh connection per keystroke starts
     with a cold page cache: 10x slower on a big database). Thread workers take turns via a lock."""
@@ -94,6 +97,9 @@ class SharedReader:
                 from qi_station.db.engine import connect
 
                 self._conn = connect(self.path)
+                # a bigger page cache than the default 2 MB: search-as-you-type and the ledger's pages
+                # read the same index and table pages keystroke after keystroke (docs/benchmarks.md)
+                self._conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         except BaseException:
             self._lock.release()
             raise

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.ids import uuid7 as uuid7_from
-from qi_station.db import write
+from qi_station.db import searchindex, write
 from qi_station.devtools.generate.fields import DAY_MS, PinyinCache, Progress, fmt_ms, new_id, to_ms
 from qi_station.devtools.generate.library import gen_enterprises, gen_library
 from qi_station.devtools.generate.requests import REQUEST_COLUMNS, RequestBatch, plan_requests
@@ -203,6 +203,10 @@ def generate(
             rollup.rebuild(conn)
             rollup.create_triggers(conn)
             timings["rollup_s"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            write.flush_search(conn)
+            searchindex.optimize(conn)  # the bulk load's flushes left several segments per index
+            timings["search_index_s"] = round(time.perf_counter() - t, 2)
             conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (key, fmt_ms(now_ms)))
             t = time.perf_counter()
             conn.execute("COMMIT")
