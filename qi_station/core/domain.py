@@ -7,6 +7,7 @@ Pure Python, no third-party imports: safe on every start-up path.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 # ---- request lifecycle -------------------------------------------------------------------
@@ -137,15 +138,22 @@ def element_code(text: str) -> str | None:
 def stored_elements(text: object) -> tuple[list[str], bool]:
     """A stored ``elements`` column (a JSON array of codes) -> (its known codes, whether it was sound).
     Readers (reports) use it so one damaged row is skipped and flagged, never a crash."""
+    codes, sound = _parse_elements(text if isinstance(text, str) else "")
+    return list(codes), sound
+
+
+@lru_cache(maxsize=4096)
+def _parse_elements(text: str) -> tuple[tuple[str, ...], bool]:
+    """:func:`stored_elements` of one text, parsed once (a report reads thousands of rows, few texts)."""
     import json
 
     try:
-        items = json.loads(text) if isinstance(text, str) and text else []
+        items = json.loads(text) if text else []
     except ValueError:
-        return [], False
+        return (), False
     if not isinstance(items, list):
-        return [], False
-    codes = [x for x in items if isinstance(x, str) and x in ELEMENTS]
+        return (), False
+    codes = tuple(x for x in items if isinstance(x, str) and x in ELEMENTS)
     return codes, len(codes) == len(items)
 
 

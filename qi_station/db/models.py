@@ -126,6 +126,7 @@ class Enterprise(SQLModel, table=True):
         Index("ix_enterprise_initials", "name_initials"),
         Index("ix_enterprise_py", "name_py"),
         UniqueConstraint("station_code", "uscc", name="uq_enterprise_station_uscc"),
+        Index("ix_enterprise_uscc", "uscc"),  # revision 0014: the report's rows of one USCC
     )
     id: str = Field(primary_key=True)
     name: str
@@ -175,9 +176,16 @@ class Request(SQLModel, table=True):
         # revision 0013: an enterprise's first request from the index alone (reports: new enterprises)
         Index("ix_request_enterprise_first", "enterprise_id", "station_code", "deleted", "received_at"),
         Index("ix_request_station_updated", "station_code", "updated_at"),  # revision 0013: data as of
-        Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION)
+        Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION); 0014: covering
             "ix_request_low_rating",
             "closed_at",
+            "number",
+            "status",
+            "satisfaction",
+            "deleted",
+            "station_code",
+            "enterprise_id",
+            "id",
             sqlite_where=text("status = 'closed' AND satisfaction <= 2"),
             postgresql_where=text("status = 'closed' AND satisfaction <= 2"),
         ),

@@ -43,9 +43,13 @@ _FIXED_SINCE = datetime(1991, 9, 15)  # Asia/Shanghai has been a fixed +08:00 (n
 
 def local_iso(value: Any) -> str | None:
     """Naive UTC -> ISO-8601 in Asia/Shanghai, e.g. ``2026-01-31T23:30:00+08:00`` (fast path: fixed +08:00)."""
-    dt = as_utc(value)
-    if dt is None:
+    if value is None:
         return None
+    # a stored naive-UTC text (SQLite; every detail row has eight): parsed here, not through as_utc
+    dt: datetime | None = datetime.fromisoformat(value) if type(value) is str else None
+    if dt is None or dt.tzinfo is not None:
+        dt = as_utc(value)
+    assert dt is not None
     if dt >= _FIXED_SINCE:
         return (dt + _SHANGHAI).isoformat(timespec="seconds") + "+08:00"
     return dt.replace(tzinfo=UTC).astimezone(TZ).isoformat(timespec="seconds")

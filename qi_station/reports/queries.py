@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain, places
@@ -36,6 +37,7 @@ WINDOW = 12  # months in the chart series (the report month is the last one)
 MOVE_STATUSES = ("accepted", "resolved", "closed", "cancelled")
 COUNT_KEYS = ("received", *MOVE_STATUSES)
 UNKNOWN = "unknown"
+MMAP_BYTES = 1 << 31  # a report's SQLite connection maps up to this much of the file (SQLite's own cap)
 
 _OPEN_SQL = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
 _MOVES_SQL = ", ".join(f"'{s}'" for s in MOVE_STATUSES)
@@ -230,6 +232,9 @@ def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
                 conn.exec_driver_sql("COMMIT")  # end the engine's BEGIN IMMEDIATE at once
+                # read the file through a memory map: a month's rows lie all over a large history, and
+                # without it every page is a read() system call (the OS cache's copy, not SQLite's own)
+                conn.exec_driver_sql(f"PRAGMA mmap_size={MMAP_BYTES}")
                 conn.exec_driver_sql("BEGIN")  # deferred: a read snapshot
                 try:
                     yield conn
@@ -360,20 +365,44 @@ def collect(
     # 7. details: every request received or changed in the month, every field
     step("details")
     details: list[dict[str, Any]] = []
+    local_days: dict[tuple[date, int], date] = {}
+
+    def day_of(at: datetime) -> date:
+        """The local day of a UTC time, once per UTC hour (Asia/Shanghai's offsets are whole hours)."""
+        key = (at.date(), at.hour)
+        day = local_days.get(key)
+        if day is None:
+            day = local_days[key] = local_date(at)
+        return day
+
+    @cache
+    def days_of(
+        received: date, promised: date, resolved: date | None, is_open: bool
+    ) -> dict[str, int | None]:
+        return request_days(cal, received, promised, resolved, is_open, today)
+
+    # two index range scans (received in the month; an event in the month) and the month's events
+    # counted once, grouped: the cost follows the month, not the history
+    ids = (
+        "SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
+        "UNION SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e"
+    )
+    if q.dialect == "postgresql":
+        # the ids as one array: PostgreSQL cannot tell how many of the two scans' ids are the same one
+        # (it guessed 4x too many) and read every request instead of looking up each id by its key
+        source, where = "request r ", f"r.id = ANY(ARRAY({ids})) AND "
+    else:
+        source, where = f"({ids}) ids JOIN request r ON r.id = ids.id ", ""
     for row in q.rows(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
         "COALESCE(cnt.n, 0) AS events_in_month "
-        # two index range scans (received in the month; an event in the month) and the month's events
-        # counted once, grouped: the cost follows the month, not the history
-        "FROM (SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
-        "UNION SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e) ids "
-        "JOIN request r ON r.id = ids.id "
+        f"FROM {source}"
         "LEFT JOIN (SELECT x.request_id, COUNT(*) AS n FROM request_event x WHERE x.at >= :s AND x.at < :e "
         "GROUP BY x.request_id) cnt ON cnt.request_id = r.id "
         "LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
-        f"WHERE NOT r.deleted{q.st()} ORDER BY r.received_at, r.number",
+        f"WHERE {where}NOT r.deleted{q.st()} ORDER BY r.received_at, r.number",
         s=start,
         e=end,
     ):
@@ -384,14 +413,13 @@ def collect(
         resolved_at = as_utc(d.get("resolved_at"))
         promised = as_date(d["promised_date"])
         assert promised is not None
-        d.update(  # days taken / overdue as of today, calendar and working days (core.workdays)
-            request_days(
-                cal,
-                local_date(rec),
+        # days taken / overdue as of today, calendar and working days (core.workdays); rows share days
+        d.update(
+            days_of(
+                day_of(rec),
                 promised,
-                local_date(resolved_at) if resolved_at else None,
+                day_of(resolved_at) if resolved_at else None,
                 d["status"] in domain.OPEN_STATUSES,
-                today,
             )
         )
         if d["received_in_month"]:
@@ -414,13 +442,17 @@ def collect(
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
     step("enterprises")
+    # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
+    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0014).
     for code, ent_key, first in q.rows(
-        "SELECT r.station_code, COALESCE(ent.uscc, r.enterprise_id) AS k, MIN(r.received_at) FROM request r "
-        "LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
+        "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "
         f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id IN (SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN "
         "(SELECT e2.uscc FROM request r2 JOIN enterprise e2 ON e2.id = r2.enterprise_id "
         f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')})) "
-        "GROUP BY r.station_code, COALESCE(ent.uscc, r.enterprise_id)",
+        "GROUP BY r.enterprise_id, r.station_code) m "
+        "LEFT JOIN enterprise ent ON ent.id = m.enterprise_id "
+        "GROUP BY m.station_code, COALESCE(ent.uscc, m.enterprise_id)",
         s=start,
         e=end,
     ):
