@@ -126,7 +126,7 @@ class Enterprise(SQLModel, table=True):
         Index("ix_enterprise_initials", "name_initials"),
         Index("ix_enterprise_py", "name_py"),
         UniqueConstraint("station_code", "uscc", name="uq_enterprise_station_uscc"),
-        Index("ix_enterprise_uscc", "uscc"),  # revision 0014: the report's rows of one USCC
+        Index("ix_enterprise_uscc", "uscc"),  # revision 0015: the report's rows of one USCC
     )
     id: str = Field(primary_key=True)
     name: str

@@ -1,7 +1,7 @@
 """an index on enterprise (uscc) for the monthly report (issue 13 goal 2)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 An enterprise is its USCC in the report (the hub holds one row per station for it): the report's step
 "enterprises" finds every row of the USCCs served in the month by this index instead of reading the whole
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
