@@ -131,6 +131,23 @@ def test_xlsx_details_read_only_mode(tmp_path: Path) -> None:
     assert rows == want
 
 
+def test_xlsx_refuses_a_control_character_and_writes_nothing(tmp_path: Path) -> None:
+    """A control character in a detail row is refused as openpyxl refuses it (the rows are streamed as
+    XML, checked per chunk of rows); the target file is not left behind."""
+    import pytest
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    from qi_station.reports.writers import write_report
+
+    report = load_fixture()
+    report["details"][-1]["title"] = "bad\x01title"
+    with pytest.raises(IllegalCharacterError, match="cannot be used in worksheets"):
+        write_report(report, "xlsx", tmp_path / "r.xlsx")
+    assert list(tmp_path.iterdir()) == []
+    report["details"][-1]["title"] = "tab\tnewline\nok"  # allowed control characters
+    write_report(report, "xlsx", tmp_path / "r.xlsx")
+
+
 if __name__ == "__main__" and "--regenerate" in sys.argv:
     import tempfile
 

@@ -43,12 +43,7 @@ def emit_json(obj: Any) -> None:
     at C speed (``indent`` makes it pure Python: 0.3 s of a 9 000-row ``request list --json``)."""
     if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
         enc = json.JSONEncoder(ensure_ascii=False, default=str).encode
-        out = sys.stdout
-        out.write("[\n")
-        last = len(obj) - 1
-        for i, x in enumerate(obj):
-            out.write(enc(x) + (",\n" if i < last else "\n"))
-        out.write("]\n")
+        sys.stdout.write("[\n" + ",\n".join(map(enc, obj)) + "\n]\n")
         return
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 

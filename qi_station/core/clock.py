@@ -223,6 +223,8 @@ def _hour_offset(dt: datetime) -> tuple[timedelta, str] | None:
 
 
 _HOUR_TEXT: dict[str, tuple[str, str] | None] = {}
+_SIXTY = {f"{i:02d}": i for i in range(60)}  # a minute or second as written
+_FRACTIONS = ("",)  # what may follow the seconds for the cached road of iso_local (none: plain seconds)
 
 
 def _hour_text(text: str, dt: datetime) -> tuple[str, str] | None:
@@ -249,6 +251,16 @@ def iso_local(value: object) -> object:
     """A stored naive-UTC time (text or datetime) as ISO-8601 in Asia/Shanghai; others unchanged."""
     if isinstance(value, str) and value:
         text = value
+        if len(text) >= 19 and text[13] == ":" and text[16] == ":":
+            ht = _HOUR_TEXT.get(text[:13])  # this hour seen before: no parsing (a list's rows share hours)
+            if (
+                ht is not None
+                and text[10] == " "
+                and text[19:] in _FRACTIONS
+                and _SIXTY.get(text[14:16]) is not None
+                and _SIXTY.get(text[17:19]) is not None
+            ):
+                return ht[0] + text[13:19] + ht[1]
         try:
             value = datetime.fromisoformat(text)
         except ValueError:

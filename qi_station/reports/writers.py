@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,29 +61,53 @@ def _detail_keys(report: dict[str, Any]) -> list[str]:
 
 
 def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
-    """Details rows as display values (labels for codes; every field, nothing cut)."""
+    """Details rows as display values (labels for codes; every field, nothing cut). A month has
+    thousands of rows over a few dozen codes: each code's label is looked up once (``memo``)."""
     keys = _detail_keys(report)
+    sep = ", " if lang == "en" else "、"
+
+    def elements(v: Any) -> Any:
+        return sep.join(element_label(e, lang) for e in v or [])
+
+    def urgency(v: Any) -> Any:
+        return v if lang == "en" else domain.URGENCY_ZH.get(v, v)
+
+    yes_no = ("yes", "no") if lang == "en" else ("是", "否")
+    convert: dict[str, Callable[[Any], Any]] = {
+        "status": lambda v: status_label(v, lang),
+        "channel": lambda v: channel_label(v, lang) if v else v,
+        "urgency": lambda v: urgency(v) if v else v,
+        "enterprise_city": lambda v: city_label(v, lang) if v else v,
+        "enterprise_county": lambda v: city_label(v, lang) if v else v,
+    }
+    memos: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
+        (i, convert[k], {}) for i, k in enumerate(keys) if k in convert
+    ]
+    el = keys.index("elements") if "elements" in keys else -1
+    rim = keys.index("received_in_month") if "received_in_month" in keys else -1
+    joined: dict[tuple[Any, ...], str] = {}
+    take = itemgetter(*keys) if keys else (lambda d: ())
     for d in report.get("details") or []:
-        row: list[Any] = []
-        for k in keys:
-            v = d.get(k)
-            if k == "elements":
-                v = (
-                    "、".join(element_label(e, lang) for e in v or [])
-                    if lang != "en"
-                    else ", ".join(element_label(e, lang) for e in v or [])
-                )
-            elif k == "status":
-                v = status_label(v, lang)
-            elif k == "channel" and v:
-                v = channel_label(v, lang)
-            elif k == "urgency" and v:
-                v = v if lang == "en" else domain.URGENCY_ZH.get(v, v)
-            elif k in ("enterprise_city", "enterprise_county") and v:
-                v = city_label(v, lang)
-            elif k == "received_in_month":
-                v = ("yes" if v else "no") if lang == "en" else ("是" if v else "否")
-            row.append(v)
+        try:
+            got = take(d)
+        except KeyError:  # a row without some field: None there
+            got = tuple(d.get(k) for k in keys)
+        row = [got] if len(keys) == 1 else list(got)
+        for i, conv, memo in memos:
+            v = row[i]
+            try:
+                row[i] = memo[v]
+            except KeyError:
+                row[i] = memo[v] = conv(v)
+            except TypeError:  # not hashable: converted every time
+                row[i] = conv(v)
+        if el >= 0:
+            v = row[el]
+            key = tuple(v) if v else ()
+            label = joined.get(key)
+            row[el] = joined[key] = elements(v) if label is None else label
+        if rim >= 0:
+            row[rim] = yes_no[0] if row[rim] else yes_no[1]
         yield row
 
 
