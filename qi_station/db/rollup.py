@@ -20,7 +20,9 @@ triggers (SQLite and PostgreSQL, same SQL) take a request's contribution out and
 one of its events is inserted or deleted, or its row is inserted, deleted or changes a field the
 figures read (deleted, promised date, satisfaction, latest resolution and its outcome). So every path
 that writes the ledger (``db/write.py``, sync apply, the hub's push and bundles, the spreadsheet
-import, restore) keeps it right without knowing of it. The bulk paths that drop indexes (the
+import, restore) keeps it right without knowing of it. The hub's push writes hundreds of rows per batch:
+it holds the triggers (:func:`held`, revision 0014) and takes its requests' contributions out before the
+batch and puts them back after it, once, with the same SQL. The bulk paths that drop indexes (the
 generator) drop the triggers too and call :func:`rebuild` at the end; ``qi-station report rebuild``
 (and ``hub report rebuild``) run it on demand. The SQL of a contribution is written once here
 (:func:`contribution_sql`), for the triggers and for :func:`rebuild` alike.
