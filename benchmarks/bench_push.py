@@ -241,6 +241,10 @@ def main() -> None:
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(45)
         for h in (raw_hub, old_hub, hub):
             h.dispose()
+            if be == "pg":  # the throwaway databases go
+                from test_sync_util import pg_drop
+
+                pg_drop(h.url)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
