@@ -7,10 +7,12 @@ of the same rows into the same tables of a fresh hub, one transaction per batch)
 
 Each station is a real station database (the generator's requests, its whole ledger queued as for a
 first sync, the way ``bench_rush.py`` makes them); its outbox is cut into the station's own push
-batches (``sync.station.apply.next_batch``). Prints Markdown: wall seconds and changes/s, the CPU
+batches (``sync.station.apply.next_batch``). A third pass pushes the same batches the way the hub did
+before the month rollup was kept once per batch (its per-row triggers left on). Prints Markdown: wall seconds and changes/s, the CPU
 seconds of this process and, on PostgreSQL, of its server backends (read from /proc: the server on
 this machine), and the bytes the hub database grew by per change. On a loaded machine compare the
-CPU columns, not the wall. ``--profile``: the top of a cProfile of the push pass.
+CPU columns, not the wall. ``--profile``: the top of a cProfile of the push pass (the per-batch one; its figures carry the
+profiler's cost).
 """
 
 from __future__ import annotations
@@ -92,7 +94,9 @@ def server_cpu(hub: Any) -> float:
     return total
 
 
-def push_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple[float, float, int]:
+def push_pass(
+    hub: Any, stations: dict[str, list[list[dict[str, Any]]]], prof: Any = None
+) -> tuple[float, float, int]:
     """Every station's batches through ``Hub.push``, station after station. (wall, cpu, changes)"""
     import copy
 
@@ -104,12 +108,34 @@ def push_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tupl
     n = 0
     s0 = server_cpu(hub)
     w0, c0 = time.perf_counter(), time.process_time()
+    if prof is not None:
+        prof.enable()
     for st, b in work:
         hub.push(st, b)
         n += len(b)
+    if prof is not None:
+        prof.disable()
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     SERVER[hub.url] = server_cpu(hub) - s0
     return wall, cpu, n
+
+
+def per_row_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple[float, float, int]:
+    """The push as it was before issue 13 goal 6: the month rollup kept by its per-row triggers (every
+    event recomputes its request's contribution) instead of once per batch (``rollup.held``)."""
+    from contextlib import contextmanager
+
+    from qi_station.db import rollup
+
+    @contextmanager
+    def per_row(_conn: Any, _ids: Any) -> Any:
+        yield
+
+    held, rollup.held = rollup.held, per_row  # type: ignore[assignment]
+    try:
+        return push_pass(hub, stations)
+    finally:
+        rollup.held = held  # type: ignore[method-assign]
 
 
 def raw_pass(hub: Any, stations: dict[str, list[list[dict[str, Any]]]]) -> tuple[float, float, int]:
@@ -188,6 +214,8 @@ def main() -> None:
     for be in backends:
         raw_hub = new_hub(be, d, "raw.db")
         raw = raw_pass(raw_hub, stations)
+        old_hub = new_hub(be, d, "old.db")
+        old = per_row_pass(old_hub, stations)
         hub = new_hub(be, d, "hub.db")
         size0 = db_size(hub)
         if args.profile:
@@ -195,13 +223,15 @@ def main() -> None:
             import pstats
 
             prof = cProfile.Profile()
-            prof.enable()
-            got = push_pass(hub, stations)
-            prof.disable()
+            got = push_pass(hub, stations, prof)
         else:
             got = push_pass(hub, stations)
         n_changes = got[2]
-        for name, (w, cpu, n), h in (("raw executemany (baseline)", raw, raw_hub), ("Hub.push", got, hub)):
+        for name, (w, cpu, n), h in (
+            ("raw executemany (baseline)", raw, raw_hub),
+            ("Hub.push, rollup per row (before)", old, old_hub),
+            ("Hub.push, rollup per batch", got, hub),
+        ):
             srv = f"{SERVER.get(h.url, 0.0):.2f}" if be == "pg" else "—"
             print(f"| {be} | {name} | {w:.2f} | {n / w:,.0f} | {cpu:.2f} | {srv} | {w / raw[0]:.1f}× |")
         print(
@@ -209,7 +239,12 @@ def main() -> None:
         )
         if args.profile:
             pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(45)
-        hub.dispose()
+        for h in (raw_hub, old_hub, hub):
+            h.dispose()
+            if be == "pg":  # the throwaway databases go
+                from test_sync_util import pg_drop
+
+                pg_drop(h.url)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -288,6 +288,14 @@ class ReportMonth(SQLModel, table=True):
     cost_cents: int = 0
 
 
+class ReportMonthHold(SQLModel, table=True):
+    """Revision 0016: a row here (written and removed inside one write transaction, never committed)
+    holds the rollup's triggers on SQLite for a batch write: ``rollup.held``."""
+
+    __tablename__ = "report_month_hold"
+    id: int = Field(primary_key=True)
+
+
 class Activity(SQLModel, table=True):
     """An activity that is not a request (visit 走访 / training 培训 / event 活动), revision 0010.
     Written once at the station (``db.write.insert_activity``), synced like a ledger row (insert once)."""

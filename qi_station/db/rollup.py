@@ -20,7 +20,9 @@ triggers (SQLite and PostgreSQL, same SQL) take a request's contribution out and
 one of its events is inserted or deleted, or its row is inserted, deleted or changes a field the
 figures read (deleted, promised date, satisfaction, latest resolution and its outcome). So every path
 that writes the ledger (``db/write.py``, sync apply, the hub's push and bundles, the spreadsheet
-import, restore) keeps it right without knowing of it. The bulk paths that drop indexes (the
+import, restore) keeps it right without knowing of it. The hub's push writes hundreds of rows per batch:
+it holds the triggers (:func:`held`, revision 0016) and takes its requests' contributions out before the
+batch and puts them back after it, once, with the same SQL. The bulk paths that drop indexes (the
 generator) drop the triggers too and call :func:`rebuild` at the end; ``qi-station report rebuild``
 (and ``hub report rebuild``) run it on demand. The SQL of a contribution is written once here
 (:func:`contribution_sql`), for the triggers and for :func:`rebuild` alike.
@@ -32,6 +34,8 @@ checks them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from qi_station.core import domain
@@ -64,6 +68,12 @@ KINDS = ("created", "status", "referral")  # events that move a request
 MOVES = ("accepted", "resolved", "closed", "cancelled")
 _OPEN = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
 _KINDS = ", ".join(f"'{k}'" for k in KINDS)
+# A write of many ledger rows (the hub's push) holds the per-row triggers and puts the contributions of
+# the requests it touched back once, set-based (:func:`held`). PostgreSQL: a transaction-local setting;
+# SQLite (no session settings): a row in HOLD_TABLE written and removed inside the writer's transaction,
+# so no other connection ever sees it (revision 0016).
+HOLD_TABLE = "report_month_hold"
+HOLD_SETTING = "qi.bulk"
 TRIGGERS = (
     "report_month_event_ins",
     "report_month_event_del",
@@ -153,8 +163,16 @@ def _changed(dialect: str) -> str:
     return " OR ".join(f"OLD.{f} {op} NEW.{f}" for f in ROW_FIELDS)
 
 
-def trigger_sql(dialect: str) -> list[str]:
-    """CREATE statements of the triggers that keep the rollup right (``drop_sql`` undoes them)."""
+def _free(dialect: str) -> str:
+    """The triggers' guard: true unless a :func:`held` write is running in this transaction."""
+    if dialect == "postgresql":
+        return f"COALESCE(current_setting('{HOLD_SETTING}', true), '') <> 'on'"
+    return f"NOT EXISTS (SELECT 1 FROM {HOLD_TABLE})"
+
+
+def trigger_sql(dialect: str, *, guard: bool = True) -> list[str]:
+    """CREATE statements of the triggers that keep the rollup right (``drop_sql`` undoes them).
+    ``guard=False``: without the hold guard (revision 0013's triggers, for a downgrade)."""
     c = lambda *a, **k: contribution_sql(dialect, *a, **k)  # noqa: E731
     ev_new = ("r", "r.id = NEW.request_id")
     ev_old = ("r", "r.id = OLD.request_id")
@@ -191,7 +209,9 @@ def trigger_sql(dialect: str) -> list[str]:
         ),
     }
     out: list[str] = []
-    for name, (table, timing, event, cond, stmts) in steps.items():
+    for name, (table, timing, event, cond0, stmts) in steps.items():
+        conds = [f"({x})" for x in (cond0, _free(dialect) if guard else None) if x]
+        cond = " AND ".join(conds) or "true"
         if dialect == "postgresql":
             ret = "OLD" if timing == "BEFORE" else "NULL"
             body = "; ".join(stmts)
@@ -199,15 +219,13 @@ def trigger_sql(dialect: str) -> list[str]:
                 f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; RETURN {ret}; END; "
                 "$$ LANGUAGE plpgsql"
             )
-            when = f" WHEN ({cond})" if cond else ""
             out.append(
-                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {name}()"
+                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW WHEN ({cond}) EXECUTE FUNCTION {name}()"
             )
         else:
-            when = f" WHEN {cond}" if cond else ""
             body = "".join(f"{s}; " for s in stmts)
             out.append(
-                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW{when} BEGIN {body}END"
+                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW WHEN {cond} BEGIN {body}END"
             )
     return out
 
@@ -256,3 +274,56 @@ def rebuild(conn: Any) -> int:
     if hasattr(conn, "exec_driver_sql"):
         return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar() or 0)
     return int(conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
+
+
+def _ids_where(dialect: str) -> str:
+    """The requests of a :func:`held` write: one bound parameter (PostgreSQL: a text array; SQLite: a
+    JSON array, ``?``)."""
+    if dialect == "postgresql":
+        return "r.id = ANY(%(ids)s)"
+    return "r.id IN (SELECT value FROM json_each(?))"
+
+
+def batch_sql(dialect: str, sign: int) -> str:
+    """Take out (``sign=-1``) or put back (``+1``) the contributions of a :func:`held` write's requests:
+    the same :func:`contribution_sql` the triggers and :func:`rebuild` run, over a set of requests."""
+    return contribution_sql(dialect, "r", _ids_where(dialect), sign=sign)
+
+
+def _run_ids(conn: Any, dialect: str, sql: str, ids: list[str]) -> None:
+    import json
+
+    if dialect == "postgresql":
+        params: Any = {"ids": ids}
+    else:
+        params = (json.dumps(ids),)
+    if hasattr(conn, "exec_driver_sql"):
+        conn.exec_driver_sql(sql, params)
+    else:
+        conn.execute(sql, params)
+
+
+def _hold(conn: Any, dialect: str, on: bool) -> None:
+    if dialect == "postgresql":
+        _run(conn, [f"SELECT set_config('{HOLD_SETTING}', '{'on' if on else ''}', true)"])
+    else:
+        _run(conn, [f"INSERT INTO {HOLD_TABLE} (id) VALUES (1)" if on else f"DELETE FROM {HOLD_TABLE}"])
+
+
+@contextmanager
+def held(conn: Any, request_ids: Iterable[str]) -> Iterator[None]:
+    """Write many ledger rows in ``conn``'s transaction with the per-row triggers held: the contributions
+    of ``request_ids`` (every request whose row or ``created`` / ``status`` / ``referral`` events the
+    block writes) are taken out before it and put back once after it, set-based. The rollup ends as the
+    triggers would leave it. An exception out of the block leaves the hold on: the caller's transaction
+    must roll back (the hub's write transaction does)."""
+    d = _dialect(conn)
+    ids = sorted(set(request_ids))
+    if not ids:
+        yield
+        return
+    _run_ids(conn, d, batch_sql(d, -1), ids)
+    _hold(conn, d, True)
+    yield
+    _hold(conn, d, False)
+    _run_ids(conn, d, batch_sql(d, 1), ids)

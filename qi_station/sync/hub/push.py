@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from qi_station.db import rollup
 from qi_station.sync.hub import rules
 from qi_station.sync.hub.ledger import LedgerJobs, check_events
 from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables, id_in
@@ -232,82 +233,92 @@ class PushJobs(LedgerJobs):
             for params in groups.values():  # PostgreSQL: one COPY per column set; SQLite: executemany
                 self.bulk_insert(c, core_table(table), params)
 
-        current = None
-        for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: (p[0], p[1])):
-            if table != current:
-                if current is not None:
-                    flush(current)
-                current = table
-            t = core_table(table)
-            ins = pending.setdefault(table, {})
-            if table == "enterprise":
-                prev = ent_owner.get(row["id"])
-                if prev is None:
-                    row["seq"] = 0
-                    ins[row["id"]] = row
-                    ent_owner[row["id"]] = (code, row.get("s_rev", 1))
-                    written.append((table, row["id"]))
-                    status_of[oseq] = "applied"
-                elif row.get("s_rev", 0) > prev[1]:
-                    vals = {k: v for k, v in row.items() if k not in ("id", "seq")}
-                    if row["id"] in ins:
-                        ins[row["id"]].update(vals)
+        # the month rollup: the per-row triggers held, the touched requests' contributions taken out and
+        # put back once for the batch (db/rollup.py)
+        touched = [p[3]["id"] for p in prepared if p[2] == "request"] + [
+            str(p[3]["request_id"])
+            for p in prepared
+            if p[2] == "request_event" and p[3].get("kind") in rollup.KINDS
+        ]
+        with rollup.held(c, touched):
+            current = None
+            for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: (p[0], p[1])):
+                if table != current:
+                    if current is not None:
+                        flush(current)
+                    current = table
+                t = core_table(table)
+                ins = pending.setdefault(table, {})
+                if table == "enterprise":
+                    prev = ent_owner.get(row["id"])
+                    if prev is None:
+                        row["seq"] = 0
+                        ins[row["id"]] = row
+                        ent_owner[row["id"]] = (code, row.get("s_rev", 1))
+                        written.append((table, row["id"]))
+                        status_of[oseq] = "applied"
+                    elif row.get("s_rev", 0) > prev[1]:
+                        vals = {k: v for k, v in row.items() if k not in ("id", "seq")}
+                        if row["id"] in ins:
+                            ins[row["id"]].update(vals)
+                        else:
+                            c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
+                        ent_owner[row["id"]] = (code, row["s_rev"])
+                        written.append((table, row["id"]))
+                        status_of[oseq] = "applied"
                     else:
-                        c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
-                    ent_owner[row["id"]] = (code, row["s_rev"])
-                    written.append((table, row["id"]))
-                    status_of[oseq] = "applied"
-                else:
-                    status_of[oseq] = "stale"
-            elif table == "request":
-                prevr = owners.get(row["id"])
-                if prevr is None:
-                    row["seq"] = 0
-                    ins[row["id"]] = row
-                    owners[row["id"]] = (
-                        code,
-                        row.get("s_rev", 1),
-                        row.get("h_rev", 0),
-                        row.get("status", "new"),
-                    )
-                    written.append((table, row["id"]))
-                    status_of[oseq] = "applied"
-                elif row.get("s_rev", 0) > prevr[1]:
-                    vals = {
-                        k: v for k, v in row.items() if k not in ("id", "seq", "h_rev", *HUB_REQUEST_FIELDS)
-                    }
-                    if row.get("h_rev", 0) < prevr[2] and row.get("status") != prevr[3]:
-                        self.conflict(
-                            c,
-                            "request",
-                            row["id"],
-                            "station_overrides_hub_status",
-                            {
-                                "station": code,
-                                "hub_status": prevr[3],
-                                "station_status": row.get("status"),
-                                "hub_h_rev": prevr[2],
-                                "station_seen_h_rev": row.get("h_rev"),
-                            },
+                        status_of[oseq] = "stale"
+                elif table == "request":
+                    prevr = owners.get(row["id"])
+                    if prevr is None:
+                        row["seq"] = 0
+                        ins[row["id"]] = row
+                        owners[row["id"]] = (
+                            code,
+                            row.get("s_rev", 1),
+                            row.get("h_rev", 0),
+                            row.get("status", "new"),
                         )
-                    if row["id"] in ins:
-                        ins[row["id"]].update(vals)
+                        written.append((table, row["id"]))
+                        status_of[oseq] = "applied"
+                    elif row.get("s_rev", 0) > prevr[1]:
+                        vals = {
+                            k: v
+                            for k, v in row.items()
+                            if k not in ("id", "seq", "h_rev", *HUB_REQUEST_FIELDS)
+                        }
+                        if row.get("h_rev", 0) < prevr[2] and row.get("status") != prevr[3]:
+                            self.conflict(
+                                c,
+                                "request",
+                                row["id"],
+                                "station_overrides_hub_status",
+                                {
+                                    "station": code,
+                                    "hub_status": prevr[3],
+                                    "station_status": row.get("status"),
+                                    "hub_h_rev": prevr[2],
+                                    "station_seen_h_rev": row.get("h_rev"),
+                                },
+                            )
+                        if row["id"] in ins:
+                            ins[row["id"]].update(vals)
+                        else:
+                            c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
+                        owners[row["id"]] = (code, row["s_rev"], prevr[2], row.get("status", prevr[3]))
+                        written.append((table, row["id"]))
+                        status_of[oseq] = "applied"
                     else:
-                        c.execute(t.update().where(t.c.id == row["id"]).values(**vals))
-                    owners[row["id"]] = (code, row["s_rev"], prevr[2], row.get("status", prevr[3]))
-                    written.append((table, row["id"]))
-                    status_of[oseq] = "applied"
-                else:
-                    status_of[oseq] = "stale"
-            else:  # append-only rows: insert once
-                if row["id"] in have:
-                    status_of[oseq] = "duplicate"
-                else:
-                    have.add(row["id"])
-                    ins[row["id"]] = row
-                    status_of[oseq] = "applied"
-        if current is not None:
-            flush(current)
+                        status_of[oseq] = "stale"
+                else:  # append-only rows: insert once
+                    if row["id"] in have:
+                        status_of[oseq] = "duplicate"
+                    else:
+                        have.add(row["id"])
+                        ins[row["id"]] = row
+                        status_of[oseq] = "applied"
+            if current is not None:
+                flush(current)
         self.stamp(c, written)
         new_ack = fresh[-1]["oseq"]
         hs = hub_tables()["hub_station"]
