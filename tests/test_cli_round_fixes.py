@@ -1,0 +1,77 @@
+"""Outside testers, round N items 4-10: CLI refusals and labels (each rule lives in the core; the CLI
+calls it). A refused input exits 2 with `error: FIELD: … [rule]` and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from qi_station.services import ledger
+
+USCC = "91350100M000100Y43"
+
+
+@pytest.fixture(scope="module")
+def cli_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path, dict[str, Any]]]:
+    from qi_station.cli.commands import app
+    from qi_station.db.engine import open_db
+
+    db = open_db(tmp_path_factory.mktemp("round") / "station.db")
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            enterprise="济南示例机械有限公司",
+            uscc=USCC,
+            elements="metrology",
+            title="校准",
+            phone="13912345678",
+        ),
+    )
+    yield app, db, r
+
+
+def cli(app: Any, *args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def _events(db: Path) -> int:
+    import sqlite3
+
+    c = sqlite3.connect(db)
+    try:
+        return int(c.execute("SELECT count(*) FROM request_event").fetchone()[0])
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def hub_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from qi_station.sync.hub.store import Hub
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('hub') / 'hub.db'}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    hub.add_station("ZB01", "淄博站")
+    hub.dispose()
+    return url
+
+
+def test_hub_report_unknown_station_is_refused(cli_db: Any, hub_db: str) -> None:
+    app = cli_db[0]
+    res = cli(
+        app, "hub", "report", "monthly", "--database-url", hub_db, "--station", "NOPE", "--format", "json"
+    )
+    assert res.exit_code == 2, res.output
+    assert "error: station:" in res.output and "[known_station]" in res.output
+    ok = cli(
+        app, "hub", "report", "monthly", "--database-url", hub_db, "--station", "ZB01", "--format", "json"
+    )
+    assert ok.exit_code == 0, ok.output
+    ind = cli(
+        app, "hub", "report", "indicators", "--database-url", hub_db, "--station", "NOPE", "--format", "json"
+    )
+    assert ind.exit_code == 2 and "error: station:" in ind.output, ind.output
