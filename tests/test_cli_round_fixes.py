@@ -75,3 +75,18 @@ def test_hub_report_unknown_station_is_refused(cli_db: Any, hub_db: str) -> None
         app, "hub", "report", "indicators", "--database-url", hub_db, "--station", "NOPE", "--format", "json"
     )
     assert ind.exit_code == 2 and "error: station:" in ind.output, ind.output
+
+
+@pytest.mark.parametrize("name", ["淄博\x07站", "淄博\x1b[31m站", "a\u202eb"])
+def test_hub_add_station_name_control_char_refused(cli_db: Any, hub_db: str, name: str) -> None:
+    from qi_station.sync.hub.store import Hub
+
+    app = cli_db[0]
+    res = cli(app, "hub", "add-station", "ZZ09", "--name", name, "--database-url", hub_db)
+    assert res.exit_code == 2, res.output
+    assert "error: name:" in res.output and "[control_char]" in res.output
+    hub = Hub(hub_db)
+    try:
+        assert "ZZ09" not in {s["code"] for s in hub.stations()}  # nothing written
+    finally:
+        hub.dispose()
