@@ -90,3 +90,15 @@ def test_hub_add_station_name_control_char_refused(cli_db: Any, hub_db: str, nam
         assert "ZZ09" not in {s["code"] for s in hub.stations()}  # nothing written
     finally:
         hub.dispose()
+
+
+def test_db_in_a_missing_folder_is_refused(cli_db: Any, tmp_path: Path) -> None:
+    app = cli_db[0]
+    db = tmp_path / "no" / "such" / "station.db"
+    for args in (["request", "list"], ["init", "--station-code", "ZB01"], ["restore", str(cli_db[1])]):
+        res = cli(app, "--db", str(db), *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert "error: db: folder" in res.output and "[no_folder]" in res.output, res.output
+    assert not (tmp_path / "no").exists()  # no folder was created
+    ok = cli(app, "--db", str(tmp_path / "station.db"), "request", "list")
+    assert ok.exit_code == 0, ok.output

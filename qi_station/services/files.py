@@ -155,12 +155,26 @@ def into_folder(out: str | Path) -> bool:
     return bool(s) and s.endswith(tuple(c for c in ("/", os.sep, os.altsep) if c))
 
 
-def _no_folder(d: Path) -> ValidationError:
+def _no_folder(d: Path, field: str = "out") -> ValidationError:
     return ValidationError(
-        "out",
+        field,
         "no_folder",
-        f"folder {d} does not exist: create it first or choose another --out / 文件夹 {d} 不存在",
+        f"folder {d} does not exist: create it first or choose another --{field} / 文件夹 {d} 不存在",
     )
+
+
+def check_db_folder(db: str | Path | None) -> None:
+    """A station database the user named (``--db``) lies in a folder that exists: the same rule as an
+    ``--out`` folder (``no_folder``; a typo never creates folders). None (the default path in the user
+    data directory, which the program creates) passes."""
+    if db is None or str(db) == "":
+        return
+    p = Path(db)
+    if into_folder(db) or p.is_dir():
+        raise ValidationError("db", "not_file", f"{p} is a folder: give the database file / 请指定数据库文件")
+    parent = p.absolute().parent
+    if not parent.is_dir():
+        raise _no_folder(parent, "db")
 
 
 def check_out(
