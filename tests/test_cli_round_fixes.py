@@ -102,3 +102,12 @@ def test_db_in_a_missing_folder_is_refused(cli_db: Any, tmp_path: Path) -> None:
     assert not (tmp_path / "no").exists()  # no folder was created
     ok = cli(app, "--db", str(tmp_path / "station.db"), "request", "list")
     assert ok.exit_code == 0, ok.output
+
+
+def test_request_show_has_the_contact_phone(cli_db: Any) -> None:
+    app, db, r = cli_db
+    res = cli(app, "--db", str(db), "request", "show", r["number"])
+    assert res.exit_code == 0, res.output
+    assert "139" in res.output and "联系人" in res.output, res.output
+    en = cli(app, "--db", str(db), "--lang", "en", "request", "show", r["number"])
+    assert "contact:" in en.output and "139" in en.output, en.output
