@@ -111,3 +111,37 @@ def test_request_show_has_the_contact_phone(cli_db: Any) -> None:
     assert "139" in res.output and "联系人" in res.output, res.output
     en = cli(app, "--db", str(db), "--lang", "en", "request", "show", r["number"])
     assert "contact:" in en.output and "139" in en.output, en.output
+
+
+ADD = ["request", "add", "--enterprise", "济南示例机械有限公司", "--uscc", USCC, "--elements", "metrology"]
+
+
+def test_promised_far_in_the_future_is_refused(cli_db: Any) -> None:
+    from datetime import date, timedelta
+
+    from qi_station.core.clock import env_now, local_date
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.validate import PROMISE_HORIZON_DAYS, check_promised
+
+    app, db, _r = cli_db
+    before = _events(db)
+    res = cli(app, "--db", str(db), *ADD, "--title", "远期", "--promised", "2099-01-01")
+    assert res.exit_code == 2, res.output
+    assert "error: promised:" in res.output and "[horizon]" in res.output, res.output
+    assert _events(db) == before  # nothing written
+    today = local_date(env_now())
+    ok = cli(
+        app,
+        "--db",
+        str(db),
+        *ADD,
+        "--title",
+        "一年内",
+        "--promised",
+        str(today + timedelta(days=PROMISE_HORIZON_DAYS)),
+    )
+    assert ok.exit_code == 0, ok.output
+    # the one rule, for the form and the API alike
+    with pytest.raises(ValidationError) as e:
+        check_promised(date(2027, 3, 2), date(2026, 3, 1))
+    assert (e.value.field, e.value.rule) == ("promised", "horizon")

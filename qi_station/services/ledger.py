@@ -116,13 +116,7 @@ def _promised(value: str | date | None, received: datetime, urgency: str) -> dat
         return None  # the station's promise in working days, counted in create_request
     promised = value if isinstance(value, date) else parse_date(value, "promised")
     check_year(promised, "promised")
-    if promised < rdate:
-        raise ValidationError(
-            "promised",
-            "after_received",
-            f"promised date {promised} is before received date {rdate} / 承诺日期不能早于受理日期",
-        )
-    return promised
+    return v.check_promised(promised, rdate)
 
 
 def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
