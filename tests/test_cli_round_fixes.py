@@ -145,3 +145,26 @@ def test_promised_far_in_the_future_is_refused(cli_db: Any) -> None:
     with pytest.raises(ValidationError) as e:
         check_promised(date(2027, 3, 2), date(2026, 3, 1))
     assert (e.value.field, e.value.rule) == ("promised", "horizon")
+
+
+def test_urgency_and_status_take_the_labels_the_program_shows(cli_db: Any) -> None:
+    import json
+
+    app, db, _r = cli_db
+    res = cli(
+        app, "--db", str(db), *ADD, "--title", "紧急件", "--urgency", "紧急", "--channel", "电话", "--json"
+    )
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert (got["urgency"], got["channel"]) == ("urgent", "phone")
+    mv = cli(app, "--db", str(db), "request", "move", got["number"], "已受理")
+    assert mv.exit_code == 0, mv.output
+    mv = cli(app, "--db", str(db), "request", "move", got["number"], "In progress")
+    assert mv.exit_code == 0, mv.output
+    ls = cli(app, "--db", str(db), "request", "list", "--status", "处理中，已受理", "--json")
+    assert ls.exit_code == 0, ls.output
+    assert got["number"] in ls.output
+    bad = cli(app, "--db", str(db), *ADD, "--title", "x", "--urgency", "特急")
+    assert bad.exit_code == 2 and "error: urgency:" in bad.output and "紧急" in bad.output, bad.output
+    bad = cli(app, "--db", str(db), "request", "list", "--status", "完了")
+    assert bad.exit_code == 2 and "error: status:" in bad.output and "[choice]" in bad.output, bad.output

@@ -320,9 +320,14 @@ def parse_elements(value: str | list[str] | tuple[str, ...], field: str = "eleme
 
 
 def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
-    if value not in choices:
-        raise ValidationError(field, "choice", f"{value!r} is not one of {', '.join(choices)} / 取值无效")
-    return value
+    """The code ``value`` names among ``choices`` (a code, or the label the program shows for it:
+    ``domain.code_of``), else ``ValidationError(field, "choice")`` listing the choices."""
+    code = domain.code_of(value, choices)
+    if code is None:
+        raise ValidationError(
+            field, "choice", f"{value!r} is not one of {domain.choice_names(choices)} / 取值无效"
+        )
+    return code
 
 
 def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -> Decimal | None:
