@@ -168,3 +168,32 @@ def test_urgency_and_status_take_the_labels_the_program_shows(cli_db: Any) -> No
     assert bad.exit_code == 2 and "error: urgency:" in bad.output and "紧急" in bad.output, bad.output
     bad = cli(app, "--db", str(db), "request", "list", "--status", "完了")
     assert bad.exit_code == 2 and "error: status:" in bad.output and "[choice]" in bad.output, bad.output
+
+
+@pytest.mark.parametrize("ext", ["xlsx", "csv", "json", "md"])
+def test_force_replaces_only_a_report_this_program_wrote(cli_db: Any, tmp_path: Path, ext: str) -> None:
+    app, db, _r = cli_db
+    for cmd in ("monthly", "indicators"):
+        out = tmp_path / f"{cmd}.{ext}"
+        first = cli(app, "--db", str(db), "report", cmd, "--format", ext, "--out", str(out))
+        assert first.exit_code == 0, first.output
+        again = cli(app, "--db", str(db), "report", cmd, "--format", ext, "--out", str(out), "--force")
+        assert again.exit_code == 0, (cmd, again.output)  # its own report: replaced
+    foreign = tmp_path / f"mine.{ext}"
+    if ext == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        wb.active.title = "工资表"
+        wb.save(foreign)
+    else:
+        foreign.write_text(
+            {"csv": "姓名,工资\n张三,100\n", "json": '{"salary": 100}\n', "md": "# 我的笔记\n"}[ext],
+            encoding="utf-8",
+        )
+    before = foreign.read_bytes()
+    for cmd in ("monthly", "indicators"):
+        res = cli(app, "--db", str(db), "report", cmd, "--format", ext, "--out", str(foreign), "--force")
+        assert res.exit_code == 2, (cmd, res.output)
+        assert "error: out:" in res.output and "[not_ours]" in res.output, res.output
+    assert foreign.read_bytes() == before  # never written over
