@@ -45,6 +45,9 @@ def main() -> None:
 
         db, lang = fast
         try:
+            from qi_station.services.files import check_db_folder
+
+            check_db_folder(db)  # a named --db in a missing folder: refused, never created
             from qi_station.app import run
 
             run(resolve_db_path(db), lang or os.environ.get("QI_STATION_LANG") or None)

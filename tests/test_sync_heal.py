@@ -118,6 +118,8 @@ def test_station_that_loaded_the_demo_before_demo_rows_were_listed_syncs(env: An
 
 
 def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    """demo remove before the first bundle (once the head went to the hub, removal is refused:
+    tests/test_demo_remove_ledger.py); then the station syncs by bundle."""
     from qi_station.devtools.demo import remove_demo
 
     hub, tc, _dbs = env
@@ -126,14 +128,6 @@ def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, 
     tok = hub.add_station("DM02", "演示站")["token"]
     C.enroll(db, tok)  # offline enrollment: bundles only
     made = real_work(db)
-    up = tmp_path / "up.zip"
-    B.export_bundle(db, up)
-    assert hub.import_bundle(up)["status"] == "imported"
-    own = {rid for rid, r in hub_requests(hub).items() if r["station_code"] == "DM02"}
-    assert own == {r["id"] for r in made}
-    down = tmp_path / "down.zip"
-    hub.export_bundle("DM02", down)
-    assert B.import_bundle(db, down)["pending"] == 0
     # demo remove: every demo row goes, real work stays (with its chain and its enterprise)
     before = {r["id"]: station_requests(db)[r["id"]] for r in made}
     counters = rows(db, "SELECT k, v FROM kv WHERE k LIKE 'ledger_seq:%' ORDER BY k")
@@ -161,12 +155,23 @@ def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, 
             c.execute("DELETE FROM request_event")
         finally:
             c.close()
+    up = tmp_path / "up.zip"
+    B.export_bundle(db, up)
+    assert hub.import_bundle(up)["status"] == "imported"
+    own = {rid for rid, r in hub_requests(hub).items() if r["station_code"] == "DM02"}
+    assert own == {r["id"] for r in made}
+    down = tmp_path / "down.zip"
+    hub.export_bundle("DM02", down)
+    assert B.import_bundle(db, down)["pending"] == 0
     # a new request continues the numbering (no number reused), and syncs
     nxt = ledger.create_request(db, request_input(9, ent=7))
     assert nxt["number"] not in {r["number"] for r in made}
     B.export_bundle(db, up, force=True)  # replaces the earlier bundle of the same name
     assert hub.import_bundle(up)["status"] == "imported"
     assert nxt["id"] in hub_requests(hub)
+    from qi_station.services.verify import verify_ledger
+
+    assert verify_ledger(db)["ok"]
 
 
 # ---- restores that heal ------------------------------------------------------------------------

@@ -224,7 +224,9 @@ def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station 
     """Replace the station database with a backup (checked first; the old one is kept beside it)."""
     from qi_station.db.paths import resolve_db_path
     from qi_station.services.backup import reenroll_hint, restore_db
+    from qi_station.services.files import check_db_folder
 
+    check_db_folder(OPTS.db)
     db = resolve_db_path(OPTS.db)
     kept, check = restore_db(file, db)
     typer.echo(f"restored from {file}" + (f"; previous database kept as {kept}" if kept else ""))

@@ -34,7 +34,9 @@ OPTS = GlobalOpts()
 def station_db() -> Path:
     """The station database path (``--db``, ``QI_STATION_DB`` or the default), migrated to head."""
     from qi_station.db.engine import open_db
+    from qi_station.services.files import check_db_folder
 
+    check_db_folder(OPTS.db)  # a named --db in a missing folder is refused, never created
     return open_db(OPTS.db)
 
 

@@ -275,3 +275,36 @@ KIND_ZH: Final = {
     "enterprises": "企业",
 }
 ENTERPRISE_SCALES: Final = ("大型", "中型", "小型", "微型")
+
+
+def _label_tables() -> dict[tuple[str, ...], tuple[dict[str, str], ...]]:
+    return {
+        STATUSES: (STATUS_ZH, STATUS_EN),
+        CHANNELS: (CHANNEL_ZH, CHANNEL_EN),
+        URGENCIES: (URGENCY_ZH, URGENCY_EN),
+    }
+
+
+def code_of(value: str, choices: tuple[str, ...]) -> str | None:
+    """The code ``value`` names among ``choices``: the code itself, or the label the program shows for it
+    (the zh or en table above: 已受理 / Accepted → ``accepted``, 紧急 / urgent → ``urgent``; English
+    without regard to case or ``-`` / ``_`` / spaces). None when it names none."""
+    v = (value or "").strip()
+    if v in choices:
+        return v
+    folded = v.casefold().replace("-", " ").replace("_", " ")
+    for table in _label_tables().get(tuple(choices), ()):
+        for code, name in table.items():
+            if code in choices and (v == name or folded == name.casefold().replace("-", " ")):
+                return code
+    for code in choices:
+        if folded == code.replace("_", " "):
+            return code
+    return None
+
+
+def choice_names(choices: tuple[str, ...]) -> str:
+    """``code (zh label)`` for each choice: what a refusal lists."""
+    tables = _label_tables().get(tuple(choices), ())
+    zh = tables[0] if tables else {}
+    return ", ".join(f"{c} ({zh[c]})" if c in zh else c for c in choices)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import date as date_t
+from datetime import timedelta as timedelta_t
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -318,9 +320,14 @@ def parse_elements(value: str | list[str] | tuple[str, ...], field: str = "eleme
 
 
 def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
-    if value not in choices:
-        raise ValidationError(field, "choice", f"{value!r} is not one of {', '.join(choices)} / 取值无效")
-    return value
+    """The code ``value`` names among ``choices`` (a code, or the label the program shows for it:
+    ``domain.code_of``), else ``ValidationError(field, "choice")`` listing the choices."""
+    code = domain.code_of(value, choices)
+    if code is None:
+        raise ValidationError(
+            field, "choice", f"{value!r} is not one of {domain.choice_names(choices)} / 取值无效"
+        )
+    return code
 
 
 def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -> Decimal | None:
@@ -562,3 +569,29 @@ def parse_charge(charged: bool | None, fee: str | float | Decimal | None) -> tup
             "fee", "required", "a charged service needs its fee (yuan) / 收费服务须填写收费金额（元）"
         )
     return is_charged, amount if amount is not None else Decimal("0.00")
+
+
+#: how far after the received date a promised date may lie (承诺日期): PRODUCT.md sets no limit, a year
+#: is far beyond any promise in working days and catches a mistyped year (``--promised 2099-01-01``)
+PROMISE_HORIZON_DAYS = 365
+
+
+def check_promised(promised: date_t, received: date_t) -> date_t:
+    """THE rule of a promised date: not before the received date, at most
+    :data:`PROMISE_HORIZON_DAYS` after it (``ValidationError("promised", "after_received" | "horizon")``).
+    Called by the ledger for the CLI, the form, the API and the spreadsheet import alike."""
+    if promised < received:
+        raise ValidationError(
+            "promised",
+            "after_received",
+            f"promised date {promised} is before received date {received} / 承诺日期不能早于受理日期",
+        )
+    last = received + timedelta_t(days=PROMISE_HORIZON_DAYS)
+    if promised > last:
+        raise ValidationError(
+            "promised",
+            "horizon",
+            f"promised date {promised} is more than {PROMISE_HORIZON_DAYS} days after the received date "
+            f"{received} (at most {last}) / 承诺日期不能晚于受理日期一年以上",
+        )
+    return promised

@@ -18,6 +18,9 @@ STATION_RESTORED = "station_restored"
 EVENT_HEAD = "event_head"
 #: the running head the hub last acknowledged (``"{n}:{head}"``): the station's history up to n is fixed
 ACKED_HEAD = "acked_head"
+#: the running head last sent to the hub (a push or an up bundle), ``"{n}:{head}"``: from then on the hub
+#: counts those events, so ``demo remove`` is refused (``devtools.demo.remove_demo``)
+HEAD_SENT = "head_sent"
 #: the station profile (region, park, type, mode) the hub last acknowledged, as canonical JSON: a sync
 #: with nothing to upload still sends the profile when it differs
 PROFILE_SENT = "profile_sent"

@@ -6,10 +6,10 @@ One row holds, for the requests of one station whose events fall in one Asia/Sha
 ``promised_date`` falls in ``promised_month``:
 
 - ``open_delta``: the sum of open-count deltas (+1 into an open status, -1 out of one) of the month's
-  ``created`` / ``status`` / ``referral`` events: the open requests at a month's end are the sum over every
+  ``created`` / ``status`` / ``referral`` / ``hub`` events: the open requests at a month's end are the sum over every
   month up to it, the overdue ones the same sum over the promised months up to it;
-- ``accepted`` ``resolved`` ``closed`` ``cancelled``: requests with a move into that status in the month
-  (once per request and month);
+- ``accepted`` ``resolved`` ``closed`` ``cancelled``: requests with a move (:func:`move_sql`: a status
+  event, or a hub event that changed the status) into that status in the month (once per request and month);
 - ``rated`` / ``satisfied``: moves into ``closed`` in the month of requests rated (3-5 for satisfied);
 - ``problems_solved`` / ``cost_cents``: of each request's last resolution in the month, the row's outcome
   when it is the request's latest resolution (corrections included), else the event's own.
@@ -64,7 +64,17 @@ ROW_FIELDS = (
     "problems_solved",
     "cost_saved_cents",
 )
-KINDS = ("created", "status", "referral")  # events that move a request
+KINDS = ("created", "status", "referral", "hub")  # events that move a request (or may: a hub edit)
+
+
+def move_sql(e: str = "e") -> str:
+    """THE condition "event ``e`` moves its request into ``e.to_status``": a ``status`` event, or a
+    ``hub`` event (the hub's edit as the station took it, e.g. ``hub assign --status cancelled``) whose
+    status changed. Every figure built on moves (the rollup, the reference from the events, durations,
+    quality) calls it."""
+    return f"({e}.kind = 'status' OR ({e}.kind = 'hub' AND {e}.to_status <> {e}.from_status))"
+
+
 MOVES = ("accepted", "resolved", "closed", "cancelled")
 _OPEN = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
 _KINDS = ", ".join(f"'{k}'" for k in KINDS)
@@ -123,10 +133,10 @@ def contribution_sql(dialect: str, r: str, where: str, skip: str | None = None, 
     skip_e = f" AND e.id <> {skip}" if skip else ""
     skip_e2 = f" AND e2.id <> {skip}" if skip else ""
     m_e, m_e2 = local_month(dialect, "e.at"), local_month(dialect, "e2.at")
-    status = "e.kind = 'status' AND e.to_status"
+    status = f"{move_sql('e')} AND e.to_status"
     last = (
         f"{status} = 'resolved' AND NOT EXISTS (SELECT 1 FROM request_event e2 WHERE e2.request_id = "
-        "e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' AND e2.n > e.n AND e2.at >= e.at "
+        f"e.request_id AND {move_sql('e2')} AND e2.to_status = 'resolved' AND e2.n > e.n AND e2.at >= e.at "
         f"AND {m_e2} = {m_e}{skip_e2})"
     )
     ps = f"CASE WHEN {r}.resolved_at = e.at THEN {r}.problems_solved ELSE {json_int(dialect, 'e.data', 'problems_solved')} END"

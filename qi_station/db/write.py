@@ -621,6 +621,34 @@ def upsert_enterprise(
     return row
 
 
+def rekey_enterprise(conn: Any, old_id: str, new_id: str, hub_rev: int) -> None:
+    """An enterprise is its USCC: a local row registered again under a new id (after a restore) while
+    the hub holds the same station and USCC under ``new_id`` takes the hub's id. Its requests and the
+    pending outbox rows follow; its s_rev goes above the hub's so the local data, being the newer,
+    is pushed. Caller holds the transaction."""
+    conn.execute("PRAGMA defer_foreign_keys = ON")  # the request rows name the new id before the row has it
+    row = fetch_dict(conn, "SELECT s_rev FROM enterprise WHERE id = :i", {"i": old_id})
+    rev = max(int(row["s_rev"]) if row else 0, int(hub_rev or 0)) + 1
+    execute(
+        conn, "UPDATE request SET enterprise_id = :n WHERE enterprise_id = :o", {"n": new_id, "o": old_id}
+    )
+    execute(
+        conn, "UPDATE enterprise SET id = :n, s_rev = :r WHERE id = :o", {"n": new_id, "r": rev, "o": old_id}
+    )
+    execute(
+        conn,
+        "UPDATE outbox SET row_id = :n, row_json = json_set(row_json, '$.id', :n, '$.s_rev', :r) "
+        "WHERE table_name = 'enterprise' AND row_id = :o",
+        {"n": new_id, "r": rev, "o": old_id},
+    )
+    execute(
+        conn,
+        "UPDATE outbox SET row_json = json_set(row_json, '$.enterprise_id', :n) "
+        "WHERE table_name = 'request' AND json_extract(row_json, '$.enterprise_id') = :o",
+        {"n": new_id, "o": old_id},
+    )
+
+
 def rename_enterprise(
     conn: Any, old: Mapping[str, Any], name: str, station_code: str, *, at: datetime, by: str
 ) -> dict[str, Any]:

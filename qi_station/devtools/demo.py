@@ -221,7 +221,10 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
     """Delete every demo row, in ONE transaction: the demo requests with their events and referrals,
     the demo enterprises no real request refers to, and the demo library rows (ids from ``data/demo``)
     the hub never sent (``seq = 0``) and no real referral names. Real work is never touched; the
-    ledger counters stay where they are (a number is never reused). Returns counts per table."""
+    ledger counters stay where they are (a number is never reused); the running head is sealed again
+    over the events left. Refused (``ValidationError("demo", "head_sent")``, nothing written) once the
+    station sent its running head to a hub (a push or an up bundle): the hub's head counts the demo
+    events, and removing them would rewrite history the hub holds. Returns counts per table."""
     from qi_station.db.engine import connect, open_db
 
     path = open_db(db_path)
@@ -235,6 +238,7 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
         conn.execute("BEGIN IMMEDIATE")
         try:
             marked = write.demo_rows(conn)
+            _check_head_not_sent(conn, marked)
             reqs = canonical_list(marked["request"])
             n = {"ids": reqs}
             counts["referral"] = conn.execute(
@@ -272,6 +276,7 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
                     {"ids": ids, "k": table},
                 ).rowcount
             write.flush_search(conn)
+            write.seal_event_head(conn)  # the running head over the events left
             write.set_demo_rows(conn, {})
             conn.execute("DELETE FROM kv WHERE k = ?", (kvkeys.DEMO_LOADED,))
             conn.execute("COMMIT")
@@ -282,6 +287,25 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
     finally:
         conn.close()
     return counts
+
+
+def _check_head_not_sent(conn: Any, marked: dict[str, list[str]]) -> None:
+    from qi_station.core.errors import ValidationError
+
+    if not marked["request"]:
+        return
+    sent = any(
+        conn.execute("SELECT 1 FROM kv WHERE k = ? AND v NOT IN ('', '0')", (k,)).fetchone()
+        for k in (kvkeys.HEAD_SENT, kvkeys.ACKED_HEAD, kvkeys.ACKED_OSEQ)
+    )
+    if sent:
+        raise ValidationError(
+            "demo",
+            "head_sent",
+            "demo data cannot be removed once this station has synced: the hub's ledger head counts the "
+            "demo events and removing them would rewrite history the hub holds (demo rows never reach the "
+            "hub or its figures) / 已同步的站点不能删除演示数据（中心的台账总哈希已包含演示记录）",
+        )
 
 
 def canonical_list(ids: list[str]) -> str:

@@ -303,6 +303,24 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     }
 
 
+def _check_hub_station(conn: Any, code: str) -> None:
+    """``--station CODE`` at the hub names a station the hub knows (registered, or with requests)."""
+    from sqlalchemy import inspect, text
+
+    from qi_station.core.errors import ValidationError
+
+    known = conn.execute(text("SELECT 1 FROM request WHERE station_code = :c LIMIT 1"), {"c": code}).first()
+    if known is None and inspect(conn).has_table("hub_station"):
+        known = conn.execute(text("SELECT 1 FROM hub_station WHERE code = :c"), {"c": code}).first()
+    if known is None:
+        raise ValidationError(
+            "station",
+            "known_station",
+            f"no station {code} at this hub: give the code of a registered station (`qi-station hub "
+            f"stations`) / 中心没有站点 {code}",
+        )
+
+
 def monthly_report(
     url_or_path: Any,
     month: str,
@@ -334,6 +352,8 @@ def monthly_report(
                 station = row[0] if row else None
             raw = collect(conn, month, None, progress, exact=exact)
         else:
+            if station is not None:
+                _check_hub_station(conn, station)
             raw = collect(conn, month, station, progress, exact=exact)
         from qi_station.reports.indicators import distributed_body
 

@@ -65,11 +65,11 @@ def write_indicators(
     protect: tuple[Path | None, ...] = (),
 ) -> Path:
     """``csv``, ``xlsx`` (or a text format) written atomically to ``out`` (checked like a report file)."""
-    from qi_station.reports.writers import atomic_path, atomic_text, formula_like
+    from qi_station.reports.writers import atomic_path, atomic_text, formula_like, is_report_file
     from qi_station.services.files import check_out
 
     kind = fmt if fmt in ("csv", "xlsx", "json", "md") else "md"
-    out = check_out(out, kind, force=force, default_name=default_name, protect=protect)
+    out = check_out(out, kind, force=force, default_name=default_name, protect=protect, ours=is_report_file)
     head, rows = indicator_header(lang), indicator_rows(report, lang)
     if fmt == "xlsx":
         from openpyxl import Workbook

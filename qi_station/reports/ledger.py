@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core.months import first_day, next_month, previous_month
-from qi_station.db.rollup import TABLE, VALUES, json_cents, json_int
+from qi_station.db.rollup import KINDS, TABLE, VALUES, json_cents, json_int, move_sql
 
 if TYPE_CHECKING:
     from qi_station.reports.queries import Acc, Q
@@ -79,10 +79,10 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
         f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"
     )
     in_window = f"e.at >= :b0 AND e.at < :b{w}"
-    move = f"e.kind = 'status' AND e.to_status IN ({moves_sql}) AND {in_window}"
+    move = f"{move_sql('e')} AND e.to_status IN ({moves_sql}) AND {in_window}"
     last_resolution = (
-        f"e.kind = 'status' AND e.to_status = 'resolved' AND {in_window} AND NOT EXISTS (SELECT 1 FROM "
-        "request_event e2 WHERE e2.request_id = e.request_id AND e2.kind = 'status' AND e2.to_status = 'resolved' "
+        f"{move_sql('e')} AND e.to_status = 'resolved' AND {in_window} AND NOT EXISTS (SELECT 1 FROM "
+        f"request_event e2 WHERE e2.request_id = e.request_id AND {move_sql('e2')} AND e2.to_status = 'resolved' "
         f"AND e2.n > e.n AND e2.at >= e.at AND e2.at < :b{w} AND {bucket_sql('e2.at', w)} = {bucket_sql('e.at', w)})"
     )
     rows: Any = q.rows(
@@ -95,7 +95,7 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
         f"SUM(CASE WHEN e.at < :b{w} AND r.promised_date < :dend THEN {delta} ELSE 0 END), "
         f"SUM(CASE WHEN e.at < :pend AND r.promised_date < :dprev THEN {delta} ELSE 0 END) "
         "FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.kind IN ('created', 'status', 'referral') AND ({delta} <> 0 OR ({move})) "
+        f"WHERE e.kind IN ({', '.join(repr(k) for k in KINDS)}) AND ({delta} <> 0 OR ({move})) "
         f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status",
         **b,
         dend=first_day(next_month(month)),

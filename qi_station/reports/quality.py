@@ -18,6 +18,7 @@ from qi_station.core.clock import local_date
 from qi_station.core.months import first_day, month_bounds_utc, next_month
 from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, rectify_due
 from qi_station.core.workdays import Calendar
+from qi_station.db.rollup import move_sql
 
 if TYPE_CHECKING:
     from qi_station.reports.queries import Q
@@ -91,7 +92,7 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
     last: dict[str, tuple[str, int, Any, Any, Any]] = {}
     for code, rid, n, at, data, promised in q.rows(
         "SELECT r.station_code, e.request_id, e.n, e.at, e.data, r.promised_date FROM request_event e "
-        "JOIN request r ON r.id = e.request_id WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' "
+        f"JOIN request r ON r.id = e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} "
         f"AND e.to_status = 'resolved' AND NOT r.deleted{q.st()}",
         s=start,
         e=end,
@@ -116,7 +117,7 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
 
     for code, n in q.rows(
         "SELECT r.station_code, COUNT(DISTINCT e.request_id) FROM request_event e JOIN request r ON r.id = "
-        "e.request_id WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.from_status = 'resolved' "
+        f"e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.from_status = 'resolved' "
         f"AND e.to_status = 'in_progress' AND NOT r.deleted{q.st()} GROUP BY r.station_code",
         s=start,
         e=end,
@@ -125,7 +126,7 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
 
     for code, level, n in q.rows(
         "SELECT r.station_code, r.satisfaction, COUNT(*) FROM request_event e JOIN request r ON r.id = "
-        "e.request_id WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.to_status = 'closed' "
+        f"e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status = 'closed' "
         f"AND r.satisfaction IS NOT NULL AND NOT r.deleted{q.st()} GROUP BY r.station_code, r.satisfaction",
         s=start,
         e=end,

@@ -25,6 +25,7 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
+from qi_station.db.rollup import move_sql
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import Quality, collect_quality
 from qi_station.services.figures import received_by_month
@@ -309,7 +310,7 @@ def collect(
     for code, rid, to_status, at, received_at, accepted_at in q.rows(
         "SELECT r.station_code, e.request_id, e.to_status, e.at, r.received_at, r.accepted_at "
         "FROM request_event e JOIN request r ON r.id = e.request_id "
-        "WHERE e.at >= :s AND e.at < :e AND e.kind = 'status' AND e.to_status IN ('accepted', 'resolved') "
+        f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ('accepted', 'resolved') "
         f"AND NOT r.deleted{q.st()}",
         s=start,
         e=end,
@@ -443,7 +444,7 @@ def collect(
     # the hub holds one row per station for it (a province counts it once, however many served it).
     step("enterprises")
     # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
-    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0014).
+    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0015).
     for code, ent_key, first in q.rows(
         "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
         "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "

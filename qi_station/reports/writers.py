@@ -38,7 +38,7 @@ from qi_station.reports.labels import (
     status_label,
     word,
 )
-from qi_station.reports.sections import breakdown_rows, extra_tables
+from qi_station.reports.sections import breakdown_rows, extra_tables, indicator_header
 
 FORMATS = ("xlsx", "csv", "json", "md")
 Progress = Callable[[int, int], None]  # (done, total) of the details rows
@@ -484,6 +484,35 @@ def _group_rows(report: dict[str, Any], group: str, lang: str) -> Iterator[list[
 
 
 # ---- entry point -----------------------------------------------------------------------------------
+def is_report_file(path: Path) -> bool:
+    """Does the file at ``path`` hold a report or indicator export this program wrote (what ``--force``
+    may replace)? JSON: an object with ``month`` and ``station``; xlsx: a workbook with the report's
+    overview or indicators sheet; text (md, csv, the indicator table): a first line that is the report's
+    or the indicators' title, in either language."""
+    import zipfile
+
+    names = [word(k, lang) for k in ("title", "overview", "indicators") for lang in ("zh", "en")]
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if head.startswith(b"PK"):
+            with zipfile.ZipFile(path) as z:
+                wbx = z.read("xl/workbook.xml").decode("utf-8", "replace")
+            return any(f'name="{n}"' in wbx for n in names[2:])
+        text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+        if text.startswith(("{", "[")):
+            with open(path, encoding="utf-8-sig") as f:
+                got = json.load(f)
+            return isinstance(got, dict) and "month" in got and "station" in got
+        first = text.split("\n", 1)[0].rstrip("\r")
+        if first in (",".join(indicator_header(lang)) for lang in ("zh", "en")):  # the indicators' csv
+            return True
+        first = first.lstrip("# ")
+        return any(first.startswith((f"{n},", f"{n} ·")) for n in (names[0], names[1], names[4], names[5]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return False
+
+
 def write_report(
     report: dict[str, Any],
     fmt: str,
@@ -501,7 +530,9 @@ def write_report(
     from qi_station.services.files import check_out
 
     if fmt in FORMATS:
-        out = check_out(out, fmt, force=force, default_name=default_name, protect=protect)
+        out = check_out(
+            out, fmt, force=force, default_name=default_name, protect=protect, ours=is_report_file
+        )
     if fmt == "xlsx":
         with atomic_path(out) as tmp:
             write_xlsx(report, tmp, lang, progress)

@@ -29,7 +29,7 @@ import codecs
 import os
 import sqlite3
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from qi_station.core.errors import ValidationError
@@ -155,12 +155,26 @@ def into_folder(out: str | Path) -> bool:
     return bool(s) and s.endswith(tuple(c for c in ("/", os.sep, os.altsep) if c))
 
 
-def _no_folder(d: Path) -> ValidationError:
+def _no_folder(d: Path, field: str = "out") -> ValidationError:
     return ValidationError(
-        "out",
+        field,
         "no_folder",
-        f"folder {d} does not exist: create it first or choose another --out / 文件夹 {d} 不存在",
+        f"folder {d} does not exist: create it first or choose another --{field} / 文件夹 {d} 不存在",
     )
+
+
+def check_db_folder(db: str | Path | None) -> None:
+    """A station database the user named (``--db``) lies in a folder that exists: the same rule as an
+    ``--out`` folder (``no_folder``; a typo never creates folders). None (the default path in the user
+    data directory, which the program creates) passes."""
+    if db is None or str(db) == "":
+        return
+    p = Path(db)
+    if into_folder(db) or p.is_dir():
+        raise ValidationError("db", "not_file", f"{p} is a folder: give the database file / 请指定数据库文件")
+    parent = p.absolute().parent
+    if not parent.is_dir():
+        raise _no_folder(parent, "db")
 
 
 def check_out(
@@ -170,11 +184,13 @@ def check_out(
     force: bool = False,
     default_name: str | None = None,
     protect: Iterable[str | Path | None] = (),
+    ours: Callable[[Path], bool] | None = None,
 ) -> Path:
     """May a writer of ``kind`` (one of :data:`WRITER_KINDS`) write ``out``? Returns the path to write
     (inside ``out`` when it is a directory and the writer has a ``default_name``); raises
     ``ValidationError("out", rule, ...)`` otherwise. ``protect``: databases never to be written
-    (the station's own), with their sidecar files."""
+    (the station's own), with their sidecar files. ``ours``: does an existing file of the same kind hold
+    what this writer writes (a qi-station report)? ``--force`` replaces only such a file (``not_ours``)."""
     assert kind in WRITER_KINDS, kind
     p = Path(out)
     if into_folder(out) or p.is_dir():
@@ -208,6 +224,13 @@ def check_out(
     if have not in (kind, "empty"):
         raise ValidationError(
             "out", "other_kind", f"{what}, not {describe(kind)}: not replaced / 不能覆盖其他类型的文件"
+        )
+    if have == kind and ours is not None and not ours(p):
+        raise ValidationError(
+            "out",
+            "not_ours",
+            f"{what} that qi-station did not write: --force replaces only a report this program wrote "
+            "/ 该文件不是本程序生成的报表，不能覆盖",
         )
     if not force:
         raise ValidationError(

@@ -116,13 +116,7 @@ def _promised(value: str | date | None, received: datetime, urgency: str) -> dat
         return None  # the station's promise in working days, counted in create_request
     promised = value if isinstance(value, date) else parse_date(value, "promised")
     check_year(promised, "promised")
-    if promised < rdate:
-        raise ValidationError(
-            "promised",
-            "after_received",
-            f"promised date {promised} is before received date {rdate} / 承诺日期不能早于受理日期",
-        )
-    return promised
+    return v.check_promised(promised, rdate)
 
 
 def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
@@ -251,8 +245,7 @@ def move_request(
 ) -> dict[str, Any]:
     """Move a request through the lifecycle. Illegal moves and bad outcomes are refused. A resolution
     records whether the service was charged and the fee in yuan (是否收费 / 收费金额, in its event)."""
-    to_status = (to_status or "").strip()
-    v.check_choice(to_status, domain.STATUSES, "status")
+    to_status = v.check_choice((to_status or "").strip(), domain.STATUSES, "status")  # a code or its label
     c = v.Checks()  # every bad field of the outcome at once (the resolve dialog shows them all)
     result_t = c.run(v.clean_text, result, "result", multiline=True) or None
     solved = c.run(v.parse_non_negative_int, problems_solved, "problems_solved")

@@ -82,10 +82,13 @@ def _filters(
     where: list[str] = ["r.deleted = 0"]
     params: list[Any] = []
     if status:
-        statuses = [s.strip() for s in status.split(",") if s.strip()]
-        for s in statuses:
-            if s not in domain.STATUSES:
-                raise ValidationError("status", "choice", f"{s!r} is not one of {', '.join(domain.STATUSES)}")
+        from qi_station.core.validate import check_choice
+
+        statuses = [
+            check_choice(s.strip(), domain.STATUSES, "status")
+            for s in status.replace("，", ",").split(",")
+            if s.strip()
+        ]
         where.append(f"r.status IN ({','.join('?' * len(statuses))})")
         params += statuses
     if month:

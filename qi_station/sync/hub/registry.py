@@ -49,7 +49,9 @@ class RegistryJobs(HubBase):
                 "bad_code",
                 "station code: ASCII letters, digits, - and _ (≤ 20) / 站点编码只能含字母数字",
             )
-        name = (name or "").strip() or code
+        from qi_station.core.validate import clean_text
+
+        name = clean_text(name, "name") or code  # no control characters, ≤ 100 (ValidationError("name"))
         if profile:
             check_profile(profile)  # before anything is written
         info = self.info()

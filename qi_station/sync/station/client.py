@@ -234,12 +234,13 @@ def restore_all(
     write them in ONE transaction with the ledger number counters (``ledger_seq:{CODE}-{YYYYMM}``),
     the hub's ack of the old outbox and the outbox sequence above it (so nothing collides or is
     re-pushed wrongly). Idempotent: rows already here are kept; nothing is written to the outbox."""
-    from qi_station.sync.station.heal import check_own, fetch_own, move_outbox_above
+    from qi_station.sync.station.heal import adopt_hub_enterprises, check_own, fetch_own, move_outbox_above
 
     fetched, acked = fetch_own(cl, progress, page_size)
     check_own(fetched, S.station_code(conn) or "")
     counts: dict[str, int] = {}
     with S.tx(conn):
+        adopt_hub_enterprises(conn, *fetched["enterprise"])  # an enterprise is its USCC
         for t, (cols, got) in fetched.items():
             local = [r[1] for r in conn.execute(f"PRAGMA table_info({t})")]
             keep = [i for i, c in enumerate(cols) if c in local]

@@ -16,7 +16,8 @@ from qi_station.sync.station import apply as S
 
 def signed_head(conn: Any) -> dict[str, Any]:
     """The running head over every event of this station (kv ``event_head``), signed with its key:
-    ``{"n", "head", "sig"}`` (``core.chain.head_message``). Sent with every push and bundle."""
+    ``{"n", "head", "sig"}`` (``core.chain.head_message``). Sent with every push and bundle: kept as kv
+    ``head_sent``."""
     from qi_station.core.chain import head_message
     from qi_station.db import write
     from qi_station.sync import keys
@@ -24,6 +25,7 @@ def signed_head(conn: Any) -> dict[str, Any]:
     code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
     n, head = write.event_head(conn)
     priv, _pub = S.signing_key(conn)
+    S.kv_set(conn, kvkeys.HEAD_SENT, f"{n}:{head}")  # the hub will count these events
     return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
 
 

@@ -85,6 +85,30 @@ def move_outbox_above(conn: sqlite3.Connection, acked: int) -> None:
         conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'outbox'", (acked,))
 
 
+def adopt_hub_enterprises(
+    conn: sqlite3.Connection, cols: list[str], rows: list[list[Any]]
+) -> list[dict[str, str]]:
+    """An enterprise is its USCC: a local enterprise of this station holding a USCC the hub holds under
+    another id (registered again after a restore) takes the hub's id (``write.rekey_enterprise``), so
+    the hub's rows that name that id find it. Caller holds the transaction. Returns what was re-keyed."""
+    if not rows:
+        return []
+    ci = {c: i for i, c in enumerate(cols)}
+    done = []
+    for r in rows:
+        hid, uscc, st = str(r[ci["id"]]), r[ci["uscc"]], r[ci["station_code"]]
+        if conn.execute("SELECT 1 FROM enterprise WHERE id = ?", (hid,)).fetchone():
+            continue
+        loc = conn.execute(
+            "SELECT id FROM enterprise WHERE station_code = ? AND uscc = ?", (st, uscc)
+        ).fetchone()
+        if loc is None:
+            continue
+        write.rekey_enterprise(conn, str(loc[0]), hid, int(r[ci["s_rev"]] or 0) if "s_rev" in ci else 0)
+        done.append({"uscc": str(uscc), "from": str(loc[0]), "to": hid})
+    return done
+
+
 def heal_station_behind(
     conn: sqlite3.Connection, cl: Any, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -134,6 +158,7 @@ def heal_station_behind(
             out["renumbered"].append({"id": loc["id"], "from": no, "to": new})
         # 2. the hub's rows: missing ones written; a request the hub has seen more changes of (and with
         #    nothing of ours pending) takes the hub's row
+        out["rekeyed"] = adopt_hub_enterprises(conn, *fetched["enterprise"])
         for t, (cols, got) in fetched.items():
             if not got:
                 out["recovered"][t] = 0
