@@ -84,12 +84,78 @@ def singles(db: Path, rows: list[dict[str, Any]]) -> list[float]:
     return times
 
 
+def sync_apply(db: Path, rows: dict[str, list[dict[str, Any]]], page: int) -> tuple[float, float]:
+    """The station's pull: every row through ``sync.station.apply.apply_page`` in pages of ``page`` rows
+    (one transaction each, as ``qi-station sync`` applies a hub page). Returns (wall, CPU) seconds."""
+    from qi_station.sync.station.apply import apply_page, open_conn
+
+    pages: list[dict[str, Any]] = []
+    seq = 0
+    for table, rs in rows.items():
+        cols = list(rs[0])
+        for i in range(0, len(rs), page):
+            chunk = rs[i : i + page]
+            body = []
+            for r in chunk:
+                seq += 1
+                body.append([seq if c == "seq" else r[c] for c in cols])
+            pages.append(
+                {"since": seq - len(chunk), "next": seq, "tables": {table: {"cols": cols, "rows": body}}}
+            )
+    conn = open_conn(db)
+    t, c = time.perf_counter(), time.process_time()
+    for pg in pages:
+        apply_page(conn, pg)
+    out = (time.perf_counter() - t, time.process_time() - c)
+    conn.close()
+    return out
+
+
+def main_sync(args: argparse.Namespace) -> None:
+    """``--sync``: the pull of ``--rows`` library rows, with the index and without it, interleaved."""
+    rows = read_rows(args.source, args.rows)
+    per = {"expert": 0.4, "institution": 0.2, "equipment": 0.3, "project": 0.1}
+    for t, rs in rows.items():  # a small source: its rows again under new ids, up to --rows
+        want, have = int(args.rows * per[t]), len(rs)
+        rs += [{**rs[i % have], "id": f"{rs[i % have]['id']}-{i // have}"} for i in range(have, want)]
+    n = sum(len(v) for v in rows.values())
+    got: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory() as d:
+        for rnd in range(args.rounds):
+            for index in (False, True) if rnd % 2 == 0 else (True, False):
+                db = fresh_db(Path(d) / f"sync-{index}-{rnd}.db", index)
+                got[index].append(sync_apply(db, rows, args.page))
+                db.unlink()
+    load_avg = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
+    print(f"Load average (1/5/15 min) at the end: {load_avg}; SQLite {sqlite3.sqlite_version}.\n")
+    print(
+        f"| sync apply of {n:,} library rows, pages of {args.page} (`apply_page`) | without the index | with the index | ratio |"
+    )
+    print("|---|---|---|---|")
+    for i, what in ((1, "CPU"), (0, "wall")):
+        a = [g[i] for g in got[False]]
+        b = [g[i] for g in got[True]]
+        ra = [y / x for x, y in zip(a, b, strict=True)]
+        print(
+            f"| {what}, median of {args.rounds} interleaved rounds (each) | {statistics.median(a):.2f} s "
+            f"({', '.join(f'{x:.2f}' for x in a)}) | {statistics.median(b):.2f} s "
+            f"({', '.join(f'{x:.2f}' for x in b)}) | ×{statistics.median(b) / statistics.median(a):.2f} "
+            f"(per round {', '.join(f'{x:.2f}' for x in ra)}) |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--singles", type=int, default=200)
     ap.add_argument("--source", type=Path, required=True, help="a generated database to copy rows from")
+    ap.add_argument("--sync", action="store_true", help="time the sync pull's apply instead")
+    ap.add_argument("--page", type=int, default=5000, help="--sync: rows per page (the hub's PULL_PAGE)")
+    ap.add_argument("--rounds", type=int, default=4, help="--sync: interleaved rounds")
     args = ap.parse_args()
+    if args.sync:
+        main_sync(args)
+        return
     rows = read_rows(args.source, args.rows)
     n = sum(len(v) for v in rows.values())
     res: dict[bool, Any] = {}

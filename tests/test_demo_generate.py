@@ -424,3 +424,48 @@ def test_uuid7_shape_and_fmt() -> None:
 
     ms = 1_782_000_123_456
     assert fmt_ms(ms) == to_db(datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None))
+
+
+def _index_terms(conn: sqlite3.Connection, table: str) -> list[tuple[Any, ...]]:
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.v_{table} USING fts5vocab(main, {table}_fts, instance)"
+    )
+    return conn.execute(f"SELECT term, doc, offset FROM temp.v_{table} ORDER BY term, doc, offset").fetchall()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_generate_builds_the_search_index_once_and_keeps_its_triggers(tmp_path: Path, parallel: bool) -> None:
+    """The generator lifts the search index's triggers for the load and builds the index at the end (the
+    pool computing the search text or not): the index is current and equal to one rebuilt from the
+    rows, and the triggers are back, so later writes keep it."""
+    from qi_station.db import searchindex
+
+    db = tmp_path / "g.db"
+    g.generate(db, requests=300, library=400, seed=4, parallel=parallel, now=datetime(2026, 5, 1, 9, 0))
+    conn = sqlite3.connect(db)
+    trig = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {f"{t}_search_{k}" for t in searchindex.TABLES for k in ("ins", "upd", "del")} <= trig
+    built = {t: _index_terms(conn, t) for t in searchindex.TABLES}
+    assert all(searchindex.is_current(conn, t) for t in searchindex.TABLES)
+    assert all(built[t] for t in searchindex.TABLES)
+    with conn:
+        searchindex.rebuild(conn)
+    assert {t: _index_terms(conn, t) for t in searchindex.TABLES} == built
+    conn.close()
+
+
+def test_generate_parallel_library_gives_the_same_rows(tmp_path: Path) -> None:
+    """The pool that computes the library rows' search text changes nothing: same rows, same rowids."""
+    out = []
+    for parallel in (False, True):
+        db = tmp_path / f"g-{parallel}.db"
+        g.generate(db, requests=200, library=300, seed=6, parallel=parallel, now=datetime(2026, 5, 1, 9, 0))
+        conn = sqlite3.connect(db)
+        out.append(
+            {
+                t: conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid").fetchall()
+                for t in ("expert", "institution", "equipment", "project", "enterprise", "request")
+            }
+        )
+        conn.close()
+    assert out[0] == out[1]

@@ -152,6 +152,31 @@ def ddl() -> list[str]:
     return out
 
 
+def _trigger_names() -> list[str]:
+    return [f"{t}_search_{k}" for t in TABLES for k in ("ins", "upd", "del")]
+
+
+def drop_triggers(conn: Any) -> bool:
+    """Lift the triggers for a bulk load (the caller's transaction); call :func:`rebuild` and then
+    :func:`create_triggers` after it. False (nothing done): no index, or not SQLite."""
+    raw = _raw(conn)
+    if raw is None or not has_index(raw):
+        return False
+    for name in _trigger_names():
+        raw.execute(f"DROP TRIGGER IF EXISTS {name}")
+    return True
+
+
+def create_triggers(conn: Any) -> None:
+    """Put back the triggers :func:`drop_triggers` lifted (their DDL is :func:`ddl`'s)."""
+    raw = _raw(conn)
+    if raw is None or not has_index(raw):
+        return
+    for stmt in ddl():
+        if stmt.startswith("CREATE TRIGGER"):
+            raw.execute(stmt)
+
+
 def drop_ddl() -> list[str]:
     out = []
     for t in TABLES:

@@ -756,17 +756,23 @@ def upsert_library_rows(
     :func:`searchtext.prepare`; one ``executemany`` upsert of ``columns`` (missing ones NULL).
     ``keep_pinyin``: rows that already carry ``name_py``/``name_initials`` keep them (the generator
     composes them from cached parts). Returns the prepared rows."""
+    out = prepare_library_rows(table, rows, keep_pinyin=keep_pinyin)
+    upsert_rows(conn, table, columns, library_values(out, columns), guard=guard)
+    return out
+
+
+def prepare_library_rows(
+    table: str, rows: Iterable[Mapping[str, Any]], *, keep_pinyin: bool = False
+) -> list[dict[str, Any]]:
+    """``rows`` with their pinyin, initials and search text by :func:`searchtext.prepare`."""
     from qi_station.db.searchtext import prepare
 
-    out = [prepare(table, dict(r), keep_pinyin=keep_pinyin) for r in rows]
-    upsert_rows(
-        conn,
-        table,
-        columns,
-        [tuple(db_value(r.get(c)) for c in columns) for r in out],
-        guard=guard,
-    )
-    return out
+    return [prepare(table, dict(r), keep_pinyin=keep_pinyin) for r in rows]
+
+
+def library_values(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Prepared rows as the positional tuples of ``columns`` that :func:`upsert_rows` writes."""
+    return [tuple(db_value(r.get(c)) for c in columns) for r in rows]
 
 
 # ---- the working-day calendar ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+from collections import deque
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -164,14 +165,40 @@ ENTERPRISE_COLUMNS = (
 )
 
 
-def _write(
-    conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """Rows as tuples of ``columns`` (``haystack`` left None): written by ``db.write``, which fills the
-    search text with ``searchtext.prepare`` and keeps the pinyin composed here."""
-    write.upsert_library_rows(
-        conn, table, [dict(zip(columns, r, strict=True)) for r in rows], columns, keep_pinyin=True
-    )
+def _values(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows as tuples of ``columns`` (``haystack`` left None) -> the tuples written: pinyin kept (it is
+    composed here), search text by ``searchtext.prepare`` through ``db.write``. Runs in a pool worker
+    when the generation is parallel."""
+    dicts = [dict(zip(columns, r, strict=True)) for r in rows]
+    return write.library_values(write.prepare_library_rows(table, dicts, keep_pinyin=True), columns)
+
+
+class LibraryWriter:
+    """Writes chunks of library rows in the order given. With a process ``pool`` the search text of
+    the next chunks is computed by the pool while this process builds rows and inserts (the text is
+    the same either way: ``searchtext.prepare`` is deterministic)."""
+
+    def __init__(self, conn: sqlite3.Connection, pool: Any = None, ahead: int = 4) -> None:
+        self.conn, self.pool, self.ahead = conn, pool, ahead
+        self.pending: deque[tuple[str, tuple[str, ...], Any]] = deque()
+
+    def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.pool is None:
+            write.upsert_rows(self.conn, table, columns, _values(table, columns, rows))
+            return
+        self.pending.append((table, columns, self.pool.apply_async(_values, (table, columns, rows))))
+        while len(self.pending) > self.ahead:
+            self._one()
+
+    def _one(self) -> None:
+        table, columns, res = self.pending.popleft()
+        write.upsert_rows(self.conn, table, columns, res.get())
+
+    def drain(self) -> None:
+        while self.pending:
+            self._one()
 
 
 def person_name(rng: random.Random, pc: PinyinCache) -> tuple[str, str, str]:
@@ -193,8 +220,11 @@ def gen_library(
     now_ms: int,
     pc: PinyinCache,
     progress: Progress | None = None,
+    pool: Any = None,
 ) -> dict[str, list[tuple[str, str]]]:
-    """Insert ``total`` library rows split over the four tables; return (id, name) refs per kind."""
+    """Insert ``total`` library rows split over the four tables; return (id, name) refs per kind.
+    ``pool``: a process pool that computes the search text (see :class:`LibraryWriter`)."""
+    w = LibraryWriter(conn, pool)
     counts = {k: int(total * f) for k, f in LIB_SPLIT}
     counts["expert"] += total - sum(counts.values())
     refs: dict[str, list[tuple[str, str]]] = {k: [] for k in counts}
@@ -259,11 +289,11 @@ def gen_library(
         inst_refs.append((iid, name, city, short))
         refs["institution"].append((iid, name))
         if len(rows) >= CHUNK:
-            _write(conn, "institution", INSTITUTION_COLUMNS, rows)
+            w.write("institution", INSTITUTION_COLUMNS, rows)
             rows = []
             if progress:
                 progress("institutions", i + 1, counts["institution"])
-    _write(conn, "institution", INSTITUTION_COLUMNS, rows)
+    w.write("institution", INSTITUTION_COLUMNS, rows)
     if progress:
         progress("institutions", counts["institution"], counts["institution"])
     rows = []
@@ -312,11 +342,11 @@ def gen_library(
         )
         refs["expert"].append((eid, name))
         if len(rows) >= CHUNK:
-            _write(conn, "expert", EXPERT_COLUMNS, rows)
+            w.write("expert", EXPERT_COLUMNS, rows)
             rows = []
             if progress:
                 progress("experts", i + 1, counts["expert"])
-    _write(conn, "expert", EXPERT_COLUMNS, rows)
+    w.write("expert", EXPERT_COLUMNS, rows)
     if progress:
         progress("experts", counts["expert"], counts["expert"])
     rows = []
@@ -357,11 +387,11 @@ def gen_library(
         )
         refs["equipment"].append((qid, ename))
         if len(rows) >= CHUNK:
-            _write(conn, "equipment", EQUIPMENT_COLUMNS, rows)
+            w.write("equipment", EQUIPMENT_COLUMNS, rows)
             rows = []
             if progress:
                 progress("equipment", i + 1, counts["equipment"])
-    _write(conn, "equipment", EQUIPMENT_COLUMNS, rows)
+    w.write("equipment", EQUIPMENT_COLUMNS, rows)
     if progress:
         progress("equipment", counts["equipment"], counts["equipment"])
     rows = []
@@ -399,17 +429,25 @@ def gen_library(
         )
         refs["project"].append((pid, name))
         if len(rows) >= CHUNK:
-            _write(conn, "project", PROJECT_COLUMNS, rows)
+            w.write("project", PROJECT_COLUMNS, rows)
             rows = []
-    _write(conn, "project", PROJECT_COLUMNS, rows)
+    w.write("project", PROJECT_COLUMNS, rows)
+    w.drain()
     if progress:
         progress("projects", counts["project"], counts["project"])
     return refs
 
 
 def gen_enterprises(
-    conn: sqlite3.Connection, rng: random.Random, n: int, now_ms: int, pc: PinyinCache, station_code: str
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    n: int,
+    now_ms: int,
+    pc: PinyinCache,
+    station_code: str,
+    pool: Any = None,
 ) -> list[EntRef]:
+    w = LibraryWriter(conn, pool)
     used = {r[0] for r in conn.execute("SELECT uscc FROM enterprise")}
     rr, rand, choice = rng.randrange, rng.random, rng.choice
     rows: list[tuple[Any, ...]] = []
@@ -475,7 +513,8 @@ def gen_enterprises(
         )
         out.append(EntRef(eid, contact, e164, disp, ind_elements[word]))
         if len(rows) >= CHUNK:
-            _write(conn, "enterprise", ENTERPRISE_COLUMNS, rows)
+            w.write("enterprise", ENTERPRISE_COLUMNS, rows)
             rows = []
-    _write(conn, "enterprise", ENTERPRISE_COLUMNS, rows)
+    w.write("enterprise", ENTERPRISE_COLUMNS, rows)
+    w.drain()
     return out

@@ -8,7 +8,9 @@ Fast: rows are composed from parts whose pinyin is computed once per part (pypin
 few hundred times, not once per row), timestamps are formatted from integers, event hashes come from
 ``core.chain.event_hash_of`` (the one hash), and everything goes in through ``db.write``'s
 ``executemany`` in chunks inside ONE transaction with secondary indexes dropped and
-recreated (a crash leaves the database as it was). ``PRAGMA synchronous=OFF`` is used for that
+recreated, the month rollup's and the search index's triggers lifted and each built once at the end
+(a crash leaves the database as it was); the library rows' search text (``searchtext.prepare``,
+pypinyin) is computed by two child processes while this one inserts. ``PRAGMA synchronous=OFF`` is used for that
 transaction only.
 
 Generated (and demo) rows are NOT written to the outbox: they are local test data, not station
@@ -27,7 +29,8 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +97,24 @@ def _drop_secondary_indexes(conn: sqlite3.Connection) -> list[str]:
     return [sql for _, sql in rows]
 
 
+@contextmanager
+def _library_pool(parallel: bool) -> Iterator[Any]:
+    """Two child processes computing library rows' search text (None: not parallel)."""
+    if not parallel:
+        yield None
+        return
+    import multiprocessing as mp
+
+    ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    pool = ctx.Pool(2)
+    try:
+        yield pool
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
 def generate(
     db_path: str | Path,
     *,
@@ -153,13 +174,17 @@ def generate(
             code = self_station(conn, rng, now_ms)
             creates = _drop_secondary_indexes(conn)
             rollup.drop_triggers(conn)  # per-row upkeep of the month rollup: rebuilt once at the end
-            t = time.perf_counter()
-            refs = gen_library(conn, rng, library, now_ms, pc, progress)
-            timings["library_s"] = round(time.perf_counter() - t, 2)
-            t = time.perf_counter()
+            indexed = searchindex.drop_triggers(conn)  # the search index too: built once at the end
             n_ent = max(50, requests // 20) if requests else 0
-            ents = gen_enterprises(conn, rng, n_ent, now_ms, pc, code) if n_ent else []
-            timings["enterprises_s"] = round(time.perf_counter() - t, 2)
+            many = (os.cpu_count() or 1) >= 2
+            lib_parallel = parallel if parallel is not None else many and library + n_ent >= 50_000
+            with _library_pool(lib_parallel) as pool:
+                t = time.perf_counter()
+                refs = gen_library(conn, rng, library, now_ms, pc, progress, pool=pool)
+                timings["library_s"] = round(time.perf_counter() - t, 2)
+                t = time.perf_counter()
+                ents = gen_enterprises(conn, rng, n_ent, now_ms, pc, code, pool=pool) if n_ent else []
+                timings["enterprises_s"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
             counters = write.ledger_counters(conn, code)
             months = max(12, math.ceil(requests / 9000))
@@ -174,7 +199,7 @@ def generate(
                 detailed_from_ms=now_ms - int(detailed_months * 30.44 * DAY_MS),
             )
             if parallel is None:
-                parallel = requests >= 100_000 and (os.cpu_count() or 1) >= 2
+                parallel = requests >= 100_000 and many
             if parallel:
                 plan = plan_requests(rng, requests, **kw)
                 batches: Iterable[RequestBatch] = synth_parallel(plan, workers=2)
@@ -204,9 +229,10 @@ def generate(
             rollup.create_triggers(conn)
             timings["rollup_s"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
-            write.flush_search(conn)
-            searchindex.optimize(conn)  # the bulk load's flushes left several segments per index
-            timings["search_index_s"] = round(time.perf_counter() - t, 2)
+            if indexed:
+                searchindex.rebuild(conn)
+                searchindex.create_triggers(conn)
+            timings["search_s"] = round(time.perf_counter() - t, 2)
             conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (key, fmt_ms(now_ms)))
             t = time.perf_counter()
             conn.execute("COMMIT")
