@@ -77,6 +77,10 @@ class Institution(LibraryBase, table=True):
         Index("ix_institution_name", "name"),
         Index("ix_institution_initials", "name_initials"),
         Index("ix_institution_py", "name_py"),
+        # revision 0018: certificates expired or expiring (core.qualify.attention_sql), counted from the
+        # indexes alone (one per certificate: an OR of two ranges)
+        Index("ix_institution_cma_expiry", "cma_expiry", "cnas_expiry", "deleted"),
+        Index("ix_institution_cnas_expiry", "cnas_expiry", "cma_expiry", "deleted"),
     )
     short_name: str | None = None
     uscc: str | None = None
@@ -169,7 +173,8 @@ class RequestDraft(SQLModel, table=True):
 class Request(SQLModel, table=True):
     __tablename__ = "request"
     __table_args__ = (
-        Index("ix_request_received", "received_at"),
+        # revision 0018: covering, the month counts (services/figures.received_by_month) read it alone
+        Index("ix_request_received", "received_at", "deleted", "station_code"),
         Index("ix_request_status", "status", "promised_date"),
         Index("ix_request_enterprise", "enterprise_id"),
         Index("ix_request_updated", "updated_at"),
