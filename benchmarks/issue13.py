@@ -74,7 +74,8 @@ def main() -> int:
                 fh.write(head)
                 t = time.perf_counter()
                 proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", check=False)
-                text = proc.stdout + (f"\n(stderr)\n{proc.stderr[-2000:]}" if proc.returncode else "")
+                # some scripts print their figures on stderr (bench_tui's JSON): both are kept
+                text = proc.stdout + (f"\n{proc.stderr}" if proc.stderr.strip() else "")
                 text += f"\n_(exit {proc.returncode}, {time.perf_counter() - t:.0f} s)_\n"
                 print(text, flush=True)
                 fh.write(text)
