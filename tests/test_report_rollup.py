@@ -287,3 +287,35 @@ def test_report_rebuild_command(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "differed" in res.output and not res.output.startswith("rebuilt: 0 rows")
     assert history_figures(db, False) == before
+
+
+def test_held_lifts_the_hold_when_its_block_raises(tmp_path: Path) -> None:
+    """A batch write under ``rollup.held`` that raises, by a caller that commits what went before the
+    error anyway: the hold is gone, the touched requests' contributions are back (the rollup equals a
+    rebuild), and later writes keep it by the per-row triggers again."""
+    from sqlalchemy import text
+
+    db = open_db(tmp_path / "h.db")
+    engine = make_engine(db)
+    try:
+        with engine.begin() as conn:
+            led = Ledger(conn)
+            led.setup()
+            for i in range(3):
+                led.apply(("create", "S1", EDGES[i % len(EDGES)], 3))
+        with engine.begin() as conn:
+            led.c = conn
+            with pytest.raises(RuntimeError), rollup.held(conn, [r["id"] for r in led.reqs]):
+                led.apply(("move", 0, "resolved", EDGES[4], 2))
+                led.apply(("refer", 1, EDGES[3]))
+                raise RuntimeError("the batch's next row is refused")
+            # committed all the same
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT COUNT(*) FROM {rollup.HOLD_TABLE}")).scalar() == 0
+        assert rebuild_rollup(db)["changed"] == 0
+        with engine.begin() as conn:
+            led.c = conn
+            led.apply(("move", 1, "accepted", EDGES[3], 0))  # the triggers again
+        assert rebuild_rollup(db)["changed"] == 0
+    finally:
+        engine.dispose()

@@ -325,8 +325,10 @@ def held(conn: Any, request_ids: Iterable[str]) -> Iterator[None]:
     """Write many ledger rows in ``conn``'s transaction with the per-row triggers held: the contributions
     of ``request_ids`` (every request whose row or ``created`` / ``status`` / ``referral`` events the
     block writes) are taken out before it and put back once after it, set-based. The rollup ends as the
-    triggers would leave it. An exception out of the block leaves the hold on: the caller's transaction
-    must roll back (the hub's write transaction does)."""
+    triggers would leave it. An exception out of the block: the hold is lifted and the contributions put
+    back from what the transaction holds then, where the connection still takes statements (SQLite), so
+    even a caller that commits after an error leaves the rollup right and the triggers working; a
+    failed PostgreSQL transaction refuses them and can only roll back (the hold goes with it)."""
     d = _dialect(conn)
     ids = sorted(set(request_ids))
     if not ids:
@@ -334,6 +336,14 @@ def held(conn: Any, request_ids: Iterable[str]) -> Iterator[None]:
         return
     _run_ids(conn, d, batch_sql(d, -1), ids)
     _hold(conn, d, True)
-    yield
+    try:
+        yield
+    except BaseException:
+        try:
+            _hold(conn, d, False)
+            _run_ids(conn, d, batch_sql(d, 1), ids)
+        except Exception:  # noqa: S110 - the transaction failed: it rolls back, the hold with it
+            pass
+        raise
     _hold(conn, d, False)
     _run_ids(conn, d, batch_sql(d, 1), ids)
