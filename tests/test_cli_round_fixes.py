@@ -197,3 +197,46 @@ def test_force_replaces_only_a_report_this_program_wrote(cli_db: Any, tmp_path: 
         assert res.exit_code == 2, (cmd, res.output)
         assert "error: out:" in res.output and "[not_ours]" in res.output, res.output
     assert foreign.read_bytes() == before  # never written over
+
+
+def test_db_naming_the_hub_database_or_another_file_is_refused(
+    cli_db: Any, hub_db: str, tmp_path: Path
+) -> None:
+    """``--db`` on the hub's database would write station rows into it; on a CSV, a raw SQLite error:
+    both refused naming the field and the rule, the file untouched (outside testers, round N+1)."""
+    app = cli_db[0]
+    hub_file = Path(hub_db.removeprefix("sqlite:///"))
+    before = hub_file.read_bytes()
+    res = cli(app, "--db", str(hub_file), "request", "add", "--enterprise", "济南新注册测试有限公司",
+              "--uscc", USCC, "--elements", "标准", "--title", "写进中心库")  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "error: db:" in res.output and "[hub_database]" in res.output, res.output
+    assert hub_file.read_bytes() == before
+    csv = tmp_path / "mine.csv"
+    csv.write_text("a,b\n1,2\n", encoding="utf-8")
+    for args in (["request", "list"], ["init", "--station-code", "ZB01"]):
+        res = cli(app, "--db", str(csv), *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert "error: db:" in res.output and "[qi_station_db]" in res.output, res.output
+    assert csv.read_text(encoding="utf-8") == "a,b\n1,2\n"
+
+
+def test_hub_report_empty_station_is_refused_and_echoed_escaped(cli_db: Any, hub_db: str) -> None:
+    app = cli_db[0]
+    for code in ("", "   ", "JN\x1b[31mRED"):
+        res = cli(
+            app, "hub", "report", "monthly", "--database-url", hub_db, "--station", code, "--format", "json"
+        )
+        assert res.exit_code == 2, (code, res.output)
+        assert "error: station:" in res.output and "[known_station]" in res.output, res.output
+        assert "\x1b" not in res.output
+
+
+def test_search_reads_full_width_letters_and_digits(cli_db: Any) -> None:
+    from qi_station.services.search import search
+
+    db = cli_db[1]
+    half = [r["id"] for r in search(db, "enterprises", "jnsl")]
+    assert half, "the fixture's enterprise (济南示例) is found by its initials"
+    assert [r["id"] for r in search(db, "enterprises", "ｊｎｓｌ")] == half
+    assert [r["id"] for r in search(db, "enterprises", "ＪＮＳＬ")] == half

@@ -250,7 +250,8 @@ def test_broken_database_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_text("junk", encoding="utf-8")
     p = run(junk, "request", "list", ok=False)
-    assert p.returncode == 1 and "not a database" in p.stderr
+    # refused before it is opened: the field, what the file is, the rule (exit 2: a refusal)
+    assert p.returncode == 2 and "error: db:" in p.stderr and "[qi_station_db]" in p.stderr, p.stderr
     import sqlite3
 
     from qi_station.db.engine import SCHEMA_HEAD

@@ -175,7 +175,7 @@ def hub_monthly(
     """Province-wide monthly summary: per station, per city, province 全省月报."""
     f = _check_format(fmt, out)
     m = _check_month(month)
-    code = station.strip().upper() if station else None
+    code = station.strip().upper() if station is not None else None
     report = _hub_report(database_url, m, code)
     _emit(report, f, out, code or "province", force)
 
@@ -260,6 +260,6 @@ def hub_indicators(
 ) -> None:
     """Province-wide (or one station's) indicators of a month 全省指标."""
     m = _check_month(month)
-    code = station.strip().upper() if station else None
+    code = station.strip().upper() if station is not None else None
     report = _hub_report(database_url, m, code)
     _emit_indicators(report, fmt, out, f"qi-indicators-{code or 'province'}-{m}", force)

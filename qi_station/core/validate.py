@@ -79,6 +79,24 @@ def uscc_check_char(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+# full-width digits and Latin letters (a Chinese input method's ｊｉｎａｎ, ＪＮ, ２０２６) and the
+# ideographic space, as their ASCII forms; full-width punctuation (（）、，) is left as typed
+_HALFWIDTH = {
+    **{
+        c: c - 0xFEE0
+        for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+        for c in range(r[0], r[1] + 1)
+    },
+    0x3000: 0x20,
+}
+
+
+def halfwidth_alnum(text: str) -> str:
+    """``text`` with full-width letters and digits (and the ideographic space) as their ASCII forms: what
+    a search query is read as (pinyin, initials and codes are stored in ASCII)."""
+    return text.translate(_HALFWIDTH)
+
+
 def normalize_uscc(code: str | None) -> str:
     """A USCC as typed → its form to check: full-width to half-width (NFKC), trimmed, upper case."""
     return unicodedata.normalize("NFKC", code or "").strip().upper()

@@ -316,8 +316,8 @@ def _check_hub_station(conn: Any, code: str) -> None:
         raise ValidationError(
             "station",
             "known_station",
-            f"no station {code} at this hub: give the code of a registered station (`qi-station hub "
-            f"stations`) / 中心没有站点 {code}",
+            f"no station {code!r} at this hub: give the code of a registered station (`qi-station hub "
+            f"stations`) / 中心没有站点 {code!r}",
         )
 
 

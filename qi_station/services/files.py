@@ -165,8 +165,9 @@ def _no_folder(d: Path, field: str = "out") -> ValidationError:
 
 def check_db_folder(db: str | Path | None) -> None:
     """A station database the user named (``--db``) lies in a folder that exists: the same rule as an
-    ``--out`` folder (``no_folder``; a typo never creates folders). None (the default path in the user
-    data directory, which the program creates) passes."""
+    ``--out`` folder (``no_folder``; a typo never creates folders), and an existing file there is a
+    station database, not the hub's (``hub_database``) nor another kind of file (``qi_station_db``).
+    None (the default path in the user data directory, which the program creates) passes."""
     if db is None or str(db) == "":
         return
     p = Path(db)
@@ -175,6 +176,19 @@ def check_db_folder(db: str | Path | None) -> None:
     parent = p.absolute().parent
     if not parent.is_dir():
         raise _no_folder(parent, "db")
+    # an existing file is a station database (or an empty / bare SQLite file init may build on): never
+    # the hub's database (the CLI would write station rows into it), never a CSV, workbook or bundle
+    kind = sniff(p)
+    if kind == "hub-db":
+        raise ValidationError(
+            "db",
+            "hub_database",
+            f"{p} is {describe(kind)}, not a station database / 这是中心数据库，不是站点数据库",
+        )
+    if kind not in (None, "station-db", "backup", "sqlite", "empty"):
+        raise ValidationError(
+            "db", "qi_station_db", f"{p} is {describe(kind)}, not a station database / 不是站点数据库"
+        )
 
 
 def check_out(

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qi_station.core import domain, places, qualify
+from qi_station.core import domain, places, qualify, validate
 from qi_station.core.clock import today_local
 from qi_station.core.errors import ValidationError
 from qi_station.core.validate import parse_element
@@ -258,7 +258,7 @@ def search(
     if kind not in domain.KIND_TABLE:
         raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
     table = domain.KIND_TABLE[kind]
-    q = (query or "").strip()
+    q = validate.halfwidth_alnum(query or "").strip()  # ｊｉｎａｎ is jinan
     if len(q) > MAX_QUERY:
         raise ValidationError(
             "query", "max_length", f"query is longer than {MAX_QUERY} characters / 查询过长"
