@@ -449,6 +449,7 @@ def test_restore_on_another_pc_says_how_to_reenroll(
     backup_db(a, tmp_path / "a.bak")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-pc-config"))
     other = tmp_path / "other-pc" / "station.db"
+    other.parent.mkdir()  # a named --db's folder must exist (never created: docs/cli.md)
     res = CliRunner().invoke(app, ["--db", str(other), "restore", str(tmp_path / "a.bak")])
     assert res.exit_code == 0, res.output
     assert "add-station ZB01" in res.output and "--reissue" in res.output
