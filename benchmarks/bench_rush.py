@@ -158,7 +158,10 @@ def hub_counts(url: str) -> tuple[int, int]:
     return int(n), int(dup or 0)
 
 
-def main() -> None:
+CREATED: list[str] = []  # PostgreSQL databases this run made
+
+
+def rush() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stations", type=int, default=50)
     ap.add_argument("--requests", type=int, default=1100)
@@ -174,6 +177,8 @@ def main() -> None:
     d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
     hub = new_hub(args.backend, d, "hub.db")  # PostgreSQL: the tests' throwaway database
     url = hub.url
+    if args.backend == "pg":
+        CREATED.append(url)
     if args.backend == "sqlite":
         fill_hub(d / "hub.db", args.library)
     else:
@@ -279,6 +284,20 @@ def main() -> None:
         print("FAILED", f[0].name, f[3].replace("\n", " ")[:300])
     if n != expect or dup or failed:
         sys.exit(1)
+
+
+def main() -> None:
+    """The rush; on PostgreSQL its throwaway ``qi_sync_*`` database is dropped at the end, pass or fail."""
+    try:
+        rush()
+    finally:
+        for url in CREATED:
+            from test_sync_util import pg_drop  # on the path: new_hub put tests/ there
+
+            try:
+                pg_drop(url)
+            except Exception as e:  # noqa: BLE001 - report and go on: the figures are printed
+                print(f"could not drop {url.rsplit('/', 1)[1]}: {e}", file=sys.stderr)
 
 
 if __name__ == "__main__":
