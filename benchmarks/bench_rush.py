@@ -296,6 +296,7 @@ def main() -> None:
 
             try:
                 pg_drop(url)
+                print(f"dropped the run's database {url.rsplit('/', 1)[1]}")
             except Exception as e:  # noqa: BLE001 - report and go on: the figures are printed
                 print(f"could not drop {url.rsplit('/', 1)[1]}: {e}", file=sys.stderr)
 
