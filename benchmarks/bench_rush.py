@@ -73,7 +73,8 @@ def p95(xs: list[float]) -> float:
 
 
 def tree_cpu(pid: int) -> float | None:
-    """CPU seconds (user + system) of a process and its live children, from /proc (None elsewhere)."""
+    """CPU seconds (user + system) of a process, its live children and the children it has reaped
+    (a uvicorn worker replaced during the run keeps counting), from /proc (None elsewhere)."""
     try:
         tick = os.sysconf("SC_CLK_TCK")
         total = 0.0
@@ -84,7 +85,9 @@ def tree_cpu(pid: int) -> float | None:
                 f = (d / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(d.name) == pid or int(f[1]) == pid:
+            if int(d.name) == pid:
+                total += (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / tick
+            elif int(f[1]) == pid:
                 total += (int(f[11]) + int(f[12])) / tick
         return total
     except (OSError, ValueError):
