@@ -62,6 +62,8 @@ CASES = [
     ("request", {"cost_saved_cents": -10_000}, "cost_saved_cents", "non_negative"),
     ("request", {"satisfaction": 9}, "satisfaction", "range_1_5"),
     ("request", {"channel": "pigeon"}, "channel", "choice"),
+    ("request", {"urgency": "yesterday"}, "urgency", "choice"),
+    ("request", {"status": None}, "status", "choice"),  # not a code: the core's rule decides
     ("request", {"h_rev": 7}, "h_rev", "hub_only"),
     ("request", {"hub_note": "forged"}, "hub_note", "hub_only"),
     ("request", {"hub_priority": "high"}, "hub_priority", "hub_only"),
@@ -85,6 +87,7 @@ CASES = [
     ("enterprise", {"city_code": "371200"}, "city_code", "location_city"),  # 莱芜 is no current city
     ("enterprise", {"county_code": "370602"}, "city_code", "location_city"),  # 芝罘区 is not in 济南
     ("request_event", {"to_status": "pwned"}, "to_status", "choice"),
+    ("request_event", {"from_status": "pwned"}, "from_status", "choice"),
     ("request_event", {"actor": "x" * 51}, "actor", "max_length"),
     ("request_event", {"data": "[1, 2]"}, "data", "json_object"),
     ("request_event", {"hash": "h" * 5000}, "hash", "max_length"),
