@@ -338,6 +338,31 @@ def test_the_hub_refuses_a_rectify_record_on_a_request_not_rated_low(
     assert _hub_rows(hub, f"SELECT COUNT(*) FROM request_event WHERE id = '{ev['id']}'")[0][0] == 0
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one-sync", "rectify-synced-first"])
+def test_a_rating_corrected_after_its_rectification_still_syncs(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    split: bool,
+) -> None:
+    """An operator's day: rated 2, rectified, then the rating corrected to 3 (a typo at the follow-up).
+    The station allows it; the hub judges the rectify record by the request as it stood when the record
+    was written (rated 2), not after the correction, so the station's ledger reaches the hub."""
+    from qi_station.services.corrections import correct_request
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = _rated(a, 1, 2)
+    ledger.rectify_request(a, r["id"], "重新检测并回访", by="李四")
+    if split:
+        assert sync(a, tc)["pending"] == 0
+    correct_request(a, r["id"], "satisfaction", "3", "回访时误选 / typo at the follow-up")
+    assert sync(a, tc)["pending"] == 0
+    assert hub_requests(hub)[r["id"]]["satisfaction"] == 3
+    kinds = _hub_rows(hub, f"SELECT kind FROM request_event WHERE request_id = '{r['id']}' ORDER BY n")
+    assert [k[0] for k in kinds][-2:] == ["rectify", "correct"]
+
+
 @pytest.mark.parametrize(
     "hub_url", ["sqlite"], indirect=True
 )  # the old copy is taken with SQLite's backup API

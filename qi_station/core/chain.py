@@ -233,6 +233,14 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
     return st, n
 
 
+def status_and_satisfaction(rows: Iterable[Sequence[Any]]) -> tuple[Any, Any]:
+    """A request's status and satisfaction after these events (row tuples, :data:`EVENT_ROW`, ordered
+    by n): :func:`fold_rows`, read at any point of the chain (the hub checks a rectify record against
+    the request as it stood when the record was written)."""
+    st, _n = fold_rows(rows)
+    return st[0], st[_POS["satisfaction"]]
+
+
 #: the correctable fields a status move sets (a ``correct`` event sets its own field)
 _SET_BY_MOVE = {
     "resolved": ("result", "problems_solved", "cost_saved"),

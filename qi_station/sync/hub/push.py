@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from qi_station.core.chain import EVENT_ROW, status_and_satisfaction
 from qi_station.db import rollup
 from qi_station.sync.hub import rules
 from qi_station.sync.hub.ledger import LedgerJobs, check_events
@@ -188,19 +189,24 @@ class PushJobs(LedgerJobs):
         rectify = [
             (p[1], p[3]) for p in prepared if p[2] == "request_event" and p[3].get("kind") == "rectify"
         ]
-        if rectify:  # the request as it stands after this batch: its last row in the batch, else the hub's
-            latest = {
-                p[3]["id"]: (p[3].get("status"), p[3].get("satisfaction"))
-                for p in sorted(prepared, key=lambda p: p[1])
-                if p[2] == "request"
+        if rectify:  # each request as it stood when its rectify record was written: THE fold of its
+            # events before it (a later correction of the rating does not undo a rectification made then)
+            tev = core_table("request_event")
+            chains: dict[str, dict[int, tuple[Any, ...]]] = {
+                str(ev.get("request_id")): {} for _o, ev in rectify
             }
-            rids = sorted({str(ev.get("request_id")) for _o, ev in rectify} - set(latest))
             for x in c.execute(
-                sa.select(treq.c.id, treq.c.status, treq.c.satisfaction).where(id_in(c, treq.c.id, rids))
+                sa.select(*(tev.c[k] for k in EVENT_ROW)).where(id_in(c, tev.c.request_id, sorted(chains)))
             ):
-                latest[x[0]] = (x[1], x[2])
+                chains[x[0]][int(x[1])] = tuple(x)
+            for p in prepared:
+                if p[2] == "request_event" and str(p[3].get("request_id")) in chains:
+                    chains[str(p[3]["request_id"])][int(p[3]["n"])] = tuple(p[3].get(k) for k in EVENT_ROW)
             for oseq, ev in rectify:
-                rules.check_rectify_event(oseq, latest.get(str(ev.get("request_id"))))
+                chain = chains[str(ev.get("request_id"))]
+                n = int(ev.get("n") or 0)
+                before = [chain[k] for k in sorted(chain) if k < n]
+                rules.check_rectify_event(oseq, status_and_satisfaction(before) if before else None)
         check_events(
             c,
             [
