@@ -227,3 +227,26 @@ def test_xlsx_rows_keep_types_apart_and_refuse_nul() -> None:
         _write_rows(
             io.BytesIO(), [["ok"]] * 600 + [["a\x00b"]], 2, "7", formula_like, None, formula_like_texts
         )
+
+
+def test_xlsx_rows_distinct_texts_column() -> None:
+    """A column whose texts are all new each chunk is made in a batch without the cache: escapes,
+    outer spaces (``xml:space``), formula-like text (quote prefix) and empty text as cell by cell."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    from qi_station.reports.writers import formula_like, formula_like_texts
+    from qi_station.reports.xlsx_rows import _write_rows
+
+    kinds = ("=x{}", " sp{} ", "a&<>{}", "t{}", "+{}", "{}")
+    texts = ["" if i == 1700 else kinds[i % len(kinds)].format(i) for i in range(2000)]
+    buf = io.BytesIO()
+    _write_rows(buf, [[t, 1] for t in texts], 2, "7", formula_like, None, formula_like_texts)
+    space = "{http://www.w3.org/XML/1998/namespace}space"
+    for row, t in zip(ET.fromstring(b"<d>" + buf.getvalue() + b"</d>").findall("row"), texts, strict=True):
+        c = row.find("c")
+        assert c is not None and c.get("t") == "inlineStr"
+        assert (c.findtext("is/t") or "") == t
+        assert (c.get("s") == "7") == formula_like(t)
+        el = c.find("is/t")
+        assert (el is not None and el.get(space) == "preserve") == (t != t.strip() and bool(t.strip()))

@@ -19,10 +19,10 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, islice, repeat, zip_longest
 from math import isinf, isnan
-from operator import ne
+from operator import ne, not_
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,7 +81,8 @@ def splice_rows(
 
 
 _MARK = "\x00"  # where a row's number goes; openpyxl refuses it in a cell, so no value may hold it
-_SEP = "\x01"  # between the texts of a batch (:meth:`_Column.learn`); refused in a cell too
+_SEP = "\x01"  # between the texts of a batch (:meth:`_Column.texts_xml`); refused in a cell too
+_TEXT = frozenset((str,))
 _PLAIN = frozenset((str, int, float, type(None)))
 CACHE_LIMIT = 50_000  # distinct values remembered per column
 
@@ -89,7 +90,8 @@ CACHE_LIMIT = 50_000  # distinct values remembered per column
 class _Column:
     """One column's cell XML by value (``_MARK`` in place of the row number). A month's 明细 has half
     a million cells over far fewer distinct values: per chunk of rows, each distinct value new to the
-    column is made once (:meth:`learn`), then the column is one ``map`` of dict look-ups. Only for
+    column is made once (:meth:`texts_xml`), then the column is one ``map`` of dict look-ups; a column
+    of text whose values are nearly all new each chunk (ids, times) is made without the dict. Only for
     values of ``_PLAIN`` types: ``True == 1``, so a column holding booleans or other types goes through
     :meth:`make`, cell by cell."""
 
@@ -105,31 +107,37 @@ class _Column:
         self.formula_like = formula_like
         self.formula_like_texts = formula_like_texts
         self.xml: dict[Any, str] = {}
+        self.unique = False  # the last chunk's values were nearly all new to the column
 
     def cells(self, vals: Sequence[Any]) -> list[str]:
-        if not set(map(type, vals)) <= _PLAIN:
+        types = set(map(type, vals))
+        if not types <= _PLAIN:
             return list(map(self.make, vals))
+        if self.unique and types == _TEXT:  # a column of distinct texts (ids, times): not remembered
+            return self.texts_xml(list(vals))
         xml = self.xml
         new = set(vals).difference(xml)
+        self.unique = len(new) * 10 >= len(vals) * 9
         if new:
             if len(xml) + len(new) > CACHE_LIMIT:
                 xml.clear()
                 new = set(vals)
-            self.learn(new)
+            texts = [v for v in new if type(v) is str]
+            if len(texts) < len(new):
+                for v in new:
+                    if type(v) is not str:
+                        xml[v] = self.make(v)
+            if texts:
+                xml.update(zip(texts, self.texts_xml(texts), strict=True))
         return list(map(xml.__getitem__, vals))
 
-    def learn(self, values: Collection[Any]) -> None:
-        """Make the XML of ``values`` (new to the column), text a whole batch at a time: escaped in
-        one joined string, each cell cut out of one ``split``; then the few with outer spaces (keep
-        them: ``xml:space``), formula-like text (quote prefix) or empty text are made again singly."""
-        xml, head = self.xml, self.head
-        texts = [v for v in values if type(v) is str]
-        if len(texts) < len(values):
-            for v in values:
-                if type(v) is not str:
-                    xml[v] = self.make(v)
+    def texts_xml(self, texts: list[str]) -> list[str]:
+        """The cells of ``texts``, a whole batch at a time: escaped in one joined string, each cell
+        cut out of one ``split``; then the few with outer spaces (kept: ``xml:space``), formula-like
+        text (quote prefix) or empty text are made again singly."""
         if not texts:
-            return
+            return []
+        head = self.head
         joined = _SEP.join(texts)
         if _MARK in joined or joined.count(_SEP) != len(texts) - 1:  # both refused by openpyxl
             _refuse(next(v for v in texts if _MARK in v or _SEP in v))
@@ -140,16 +148,17 @@ class _Column:
         if ">" in joined:
             joined = joined.replace(">", "&gt;")
         plain, tail = head + ' t="inlineStr"><is><t>', "</t></is></c>"
-        xml.update(
-            zip(texts, (plain + joined.replace(_SEP, tail + _SEP + plain) + tail).split(_SEP), strict=True)
-        )
+        out = (plain + joined.replace(_SEP, tail + _SEP + plain) + tail).split(_SEP)
         qp, formula_like = self.qp, self.formula_like
-        for v in compress(texts, map(ne, map(str.strip, texts), texts)):
-            xml[v] = _text_cell(head, v, qp if formula_like(v) else "")
-        for v in compress(texts, self.formula_like_texts(texts)):
-            xml[v] = _text_cell(head, v, qp)
-        if "" in xml:
-            xml[""] = _text_cell(head, "", "")
+        at = range(len(texts))
+        for i in compress(at, map(ne, map(str.strip, texts), texts)):
+            out[i] = _text_cell(head, texts[i], qp if formula_like(texts[i]) else "")
+        for i in compress(at, self.formula_like_texts(texts)):
+            out[i] = _text_cell(head, texts[i], qp)
+        if "" in texts:
+            for i in compress(at, map(not_, texts)):
+                out[i] = _text_cell(head, "", "")
+        return out
 
     def make(self, v: Any) -> str:
         if v is None:
