@@ -160,3 +160,93 @@ if __name__ == "__main__" and "--regenerate" in sys.argv:
             json.dumps(capture(p), ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
         )
     print(f"wrote {GOLDEN}")
+
+
+def test_xlsx_many_rows_read_back_as_written(tmp_path: Path) -> None:
+    """Several chunks of rows (values cached per column across chunks): 明细 read back by openpyxl is
+    the header and the display rows, cell for cell."""
+    import openpyxl
+
+    from qi_station.reports.writers import detail_header, detail_values, write_report
+
+    report = load_fixture()
+    report["details"] = report["details"] * 8  # > 2 chunks of 500 rows, every value seen again
+    out = write_report(report, "xlsx", tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(out).worksheets[-1]
+
+    # XML reads CRLF and CR back as LF; empty text as no value; a float as its 16 significant digits
+    def back(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace("\r\n", "\n").replace("\r", "\n") or None
+        return float(f"{v:.16g}") if isinstance(v, float) else v
+
+    got = [[back(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    want = [detail_header(report, "zh"), *detail_values(report, "zh")]
+    want = [[back(v) for v in r] + [None] * (len(got[0]) - len(r)) for r in want]
+    assert got == want
+
+
+def test_xlsx_rows_keep_types_apart_and_refuse_nul() -> None:
+    """``True == 1 == 1.0``: a column mixing booleans and numbers is not served from one cache entry;
+    ragged rows leave no cell where a row is short; NUL (the row-number mark) is refused."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    import pytest
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    from qi_station.reports.writers import formula_like, formula_like_texts
+    from qi_station.reports.xlsx_rows import _write_rows
+
+    rows: list[list[Any]] = [
+        [1, True, "1", 1.5, "=x"],
+        [True, 1, 1.0, None],
+        [False, 0, "a b ", " "],
+        [],
+    ] * 300
+    buf = io.BytesIO()
+    _write_rows(buf, rows, 2, "7", formula_like, None, formula_like_texts)
+    root = ET.fromstring(b"<d>" + buf.getvalue() + b"</d>")
+    got = root.findall("row")
+    assert len(got) == 1200 and got[-1].get("r") == "1201"
+    for i in [*range(8), *range(1192, 1200)]:
+        row, want = got[i], rows[i]
+        cells = row.findall("c")
+        assert [c.get("r") for c in cells] == [
+            f"{'ABCDE'[j]}{i + 2}" for j, v in enumerate(want) if v is not None
+        ]
+        for c, v in zip(cells, [v for v in want if v is not None], strict=True):
+            if isinstance(v, bool):
+                assert (c.get("t"), c.findtext("v")) == ("b", str(int(v)))
+            elif isinstance(v, int | float):
+                assert (c.get("t"), float(c.findtext("v") or "nan")) == ("n", v)
+            else:
+                assert (c.get("t"), c.findtext("is/t")) == ("inlineStr", v)
+                assert (c.get("s") == "7") == formula_like(v)
+    with pytest.raises(IllegalCharacterError, match="cannot be used in worksheets"):
+        _write_rows(
+            io.BytesIO(), [["ok"]] * 600 + [["a\x00b"]], 2, "7", formula_like, None, formula_like_texts
+        )
+
+
+def test_xlsx_rows_distinct_texts_column() -> None:
+    """A column whose texts are all new each chunk is made in a batch without the cache: escapes,
+    outer spaces (``xml:space``), formula-like text (quote prefix) and empty text as cell by cell."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    from qi_station.reports.writers import formula_like, formula_like_texts
+    from qi_station.reports.xlsx_rows import _write_rows
+
+    kinds = ("=x{}", " sp{} ", "a&<>{}", "t{}", "+{}", "{}")
+    texts = ["" if i == 1700 else kinds[i % len(kinds)].format(i) for i in range(2000)]
+    buf = io.BytesIO()
+    _write_rows(buf, [[t, 1] for t in texts], 2, "7", formula_like, None, formula_like_texts)
+    space = "{http://www.w3.org/XML/1998/namespace}space"
+    for row, t in zip(ET.fromstring(b"<d>" + buf.getvalue() + b"</d>").findall("row"), texts, strict=True):
+        c = row.find("c")
+        assert c is not None and c.get("t") == "inlineStr"
+        assert (c.findtext("is/t") or "") == t
+        assert (c.get("s") == "7") == formula_like(t)
+        el = c.find("is/t")
+        assert (el is not None and el.get(space) == "preserve") == (t != t.strip() and bool(t.strip()))
