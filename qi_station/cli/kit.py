@@ -67,11 +67,11 @@ def quiet_broken_pipe() -> None:
 
 def run_app(app: Callable[[], Any]) -> None:
     """Run the Typer app; a closed pipe on stdout (also at the final flush) ends it with exit 0."""
-    from qi_station.cli.startup import install, only_the_group_called
+    from qi_station.cli.startup import install
 
     install()  # Typer's Pydantic coercion only where a value needs it (cli/startup.py)
     try:
-        only_the_group_called(app, sys.argv[1:])()
+        app()
     except BrokenPipeError:
         quiet_broken_pipe()
         raise SystemExit(0) from None
