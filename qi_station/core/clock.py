@@ -224,7 +224,14 @@ def _hour_offset(dt: datetime) -> tuple[timedelta, str] | None:
 
 _HOUR_TEXT: dict[str, tuple[str, str] | None] = {}
 _SIXTY = {f"{i:02d}": i for i in range(60)}  # a minute or second as written
-_FRACTIONS = ("",)  # what may follow the seconds for the cached road of iso_local (none: plain seconds)
+# what may follow the seconds on iso_local's cached road: nothing, .fff or .ffffff (stored times have microseconds)
+_FRACTION_LENGTHS = (0, 4, 7)
+
+
+def _fraction_ok(frac: str) -> bool:
+    """Is ``frac`` (what follows a stored time's seconds) nothing or a fraction ``.fff`` / ``.ffffff`` as
+    ``datetime.fromisoformat`` reads it? (ISO-8601 in seconds drops it: stored times carry microseconds.)"""
+    return not frac or (frac[0] == "." and frac[1:].isdigit() and frac.isascii())
 
 
 def _hour_text(text: str, dt: datetime) -> tuple[str, str] | None:
@@ -256,7 +263,8 @@ def iso_local(value: object) -> object:
             if (
                 ht is not None
                 and text[10] == " "
-                and text[19:] in _FRACTIONS
+                and len(text) - 19 in _FRACTION_LENGTHS
+                and _fraction_ok(text[19:])
                 and _SIXTY.get(text[14:16]) is not None
                 and _SIXTY.get(text[17:19]) is not None
             ):
