@@ -139,7 +139,7 @@ class StationApp(App[None]):
     # ---- start-up -------------------------------------------------------------------------------
     _laid_out_size: Any = None  # the terminal size the screens were last given (see _on_resize)
 
-    def _on_resize(self, event: events.Resize) -> None:
+    async def _on_resize(self, event: events.Resize) -> None:
         """A Resize to the size the app already has is dropped. The driver sends the terminal's size once
         it starts, after the app has sized itself; Textual keeps that event and replays it to the screen
         when the app is next idle, which lays out and repaints every widget again for nothing -- just as

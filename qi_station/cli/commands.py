@@ -320,7 +320,10 @@ def build(groups: Any = None, *, commands: bool = True) -> typer.Typer:
     app.registered_commands = list(root_app.registered_commands) if commands else []
     for name, load, help_ in GROUPS:
         if groups is None or name in groups:
-            app.add_typer(load(), name=name, **({"help": help_} if help_ is not None else {}))
+            if help_ is None:  # the group's own help (an explicit None would blank it)
+                app.add_typer(load(), name=name)
+            else:
+                app.add_typer(load(), name=name, help=help_)
     return app
 
 
