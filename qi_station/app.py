@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.message import Message
 from textual.screen import Screen
@@ -137,6 +137,19 @@ class StationApp(App[None]):
         self.title = t("app.title")
 
     # ---- start-up -------------------------------------------------------------------------------
+    _laid_out_size: Any = None  # the terminal size the screens were last given (see _on_resize)
+
+    async def _on_resize(self, event: events.Resize) -> None:
+        """A Resize to the size the app already has is dropped. The driver sends the terminal's size once
+        it starts, after the app has sized itself; Textual keeps that event and replays it to the screen
+        when the app is next idle, which lays out and repaints every widget again for nothing -- just as
+        the first screen's figures arrive. Any other size goes on to Textual (App._on_resize)."""
+        if self._laid_out_size is not None and event.size == self._laid_out_size:
+            event.prevent_default()
+            event.stop()
+            return
+        self._laid_out_size = event.size
+
     def on_mount(self) -> None:
         km = keymap.user_keymap(self.config_data)
         if km:

@@ -100,3 +100,34 @@ def test_iso_local_and_local_day_agree_with_the_zone_every_hour() -> None:
         assert iso_local(dt) == iso and local_date(dt) == want.date(), dt
     assert iso_local("2025-10-01T05:00:00+05:00") == "2025-10-01T13:00:00+08:00"  # a zone is read as UTC
     assert iso_local("not a time") == "not a time" and iso_local(None) is None
+
+
+def test_iso_local_reads_a_cached_hour_only_as_parsing_would() -> None:
+    """With the hour converted before, a stored time (plain seconds, ``.fff`` or ``.ffffff``) takes the
+    cached road (issue 13: stored times carry microseconds); anything else -- a bad minute or second,
+    another fraction, non-ASCII digits, a zone -- gives what parsing it gives."""
+    from qi_station.core import clock
+
+    hour = "2024-05-01 00"
+    texts = [
+        f"{hour}:31:48",
+        f"{hour}:31:48.520000",
+        f"{hour}:31:48.520",
+        f"{hour}:31:48.5",
+        f"{hour}:31:48.12345",
+        f"{hour}:61:00.000000",
+        f"{hour}:31:60",
+        f"{hour}:31:48.\uff11\uff12\uff13\uff14\uff15\uff16",
+        f"{hour}:31:48.12a456",
+        f"{hour}:31:48+05:00",
+        f"{hour}:31:48.520000Z",
+    ]
+    parsed = {}
+    for text in texts:
+        clock._HOUR_TEXT.clear()
+        parsed[text] = clock.iso_local(text)
+    clock.iso_local(f"{hour}:00:00")  # the hour is cached now
+    for text in texts:
+        assert clock.iso_local(text) == parsed[text], text
+    assert parsed[f"{hour}:31:48.520000"] == "2024-05-01T08:31:48+08:00"
+    assert parsed[f"{hour}:61:00.000000"] == f"{hour}:61:00.000000"

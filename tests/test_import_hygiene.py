@@ -28,7 +28,8 @@ loaded = sorted(m for m in sys.modules
                 if m == "textual" or m.startswith("textual.") or m == "qi_station.app"
                 or m.startswith("qi_station.screens"))
 tops = sorted({m.split(".")[0] for m in sys.modules})
-sys.__stdout__.write("\n@@" + json.dumps({"code": code, "loaded": loaded, "tops": tops}) + "\n")
+cli = sorted(m for m in sys.modules if m.startswith("qi_station.cli."))
+sys.__stdout__.write("\n@@" + json.dumps({"code": code, "loaded": loaded, "tops": tops, "cli": cli}) + "\n")
 """
 
 COMMANDS = [
@@ -100,6 +101,43 @@ def test_quick_calls_load_no_heavy_module(args: list[str], tmp_path: Path) -> No
     assert out["code"] == 0, out
     heavy = sorted(set(NOT_FOR_A_QUICK_CALL) & set(out["tops"]))  # type: ignore[arg-type]
     assert heavy == [], f"{args}: {heavy}"
+
+
+# the command groups' modules (cli/commands.GROUPS): a call imports the one it names, no other
+GROUP_MODULES = {
+    "qi_station.cli.activity",
+    "qi_station.cli.enterprise",
+    "qi_station.cli.library",
+    "qi_station.cli.report",
+    "qi_station.cli.requests",
+    "qi_station.cli.staff",
+    "qi_station.cli.station",
+    "qi_station.cli.sync",
+    "qi_station.cli.workdays",
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "groups"),
+    [
+        (["request", "list", "--json"], {"qi_station.cli.requests"}),
+        (["--lang", "en", "staff", "list"], {"qi_station.cli.staff"}),
+        (["--version"], set()),
+        (["ledger", "verify"], set()),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, list) else None,
+)
+def test_a_call_imports_only_the_command_group_it_names(
+    args: list[str], groups: set[str], tmp_path: Path
+) -> None:
+    """cli/commands.app_for: Typer builds every command it holds before it parses, and the groups'
+    modules import the core, so a call gets the group it names alone (issue 13)."""
+    from qi_station.db.engine import open_db
+
+    db = open_db(tmp_path / "station.db")
+    out = _run(db, args)
+    assert out["code"] == 0, out
+    assert GROUP_MODULES & set(out["cli"]) == groups, out["cli"]  # type: ignore[arg-type]
 
 
 def test_a_value_that_needs_typers_coercion_still_gets_it(tmp_path: Path) -> None:

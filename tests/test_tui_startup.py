@@ -101,3 +101,34 @@ async def test_dashboard_figures_load_without_a_second_read(
         await settle(pilot)
         assert app.ready and app.screen.has_class("loaded")
     assert len(calls) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_resize_to_the_same_size_does_not_lay_the_screen_out_again(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terminal driver sends its size once it starts; Textual keeps that event and replays it to the
+    screen when idle, a full re-layout for nothing. StationApp drops a Resize to the size it has; another
+    size still reaches the screen."""
+    from textual import events
+    from textual.geometry import Size
+    from textual.screen import Screen
+
+    app = make_app(ledger_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        layouts: list[Size] = []
+        refresh_layout = Screen._refresh_layout
+
+        def counting(self: Screen[Any], size: Size | None = None, scroll: bool = False) -> None:
+            if not scroll:
+                layouts.append(size or self.size)
+            refresh_layout(self, size, scroll)
+
+        monkeypatch.setattr(Screen, "_refresh_layout", counting)
+        app.post_message(events.Resize(Size(100, 30), Size(100, 30)))
+        await settle(pilot)
+        assert layouts == [] and app._resize_event is None
+        app.post_message(events.Resize(Size(90, 28), Size(90, 28)))
+        await settle(pilot)
+        assert app.size == Size(90, 28) and Size(90, 28) in layouts

@@ -7,27 +7,22 @@ imported inside the commands that need them, so ``request``, ``library``, ``repo
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from qi_station import __version__
-from qi_station.cli.activity import activity_app
-from qi_station.cli.enterprise import enterprise_app
 from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db
-from qi_station.cli.library import library_app
-from qi_station.cli.report import report_app
-from qi_station.cli.requests import request_app
-from qi_station.cli.staff import staff_app
-from qi_station.cli.station import station_app
-from qi_station.cli.sync import hub_app, sync_app
 from qi_station.cli.usage import QIGroup
-from qi_station.cli.workdays import hub_calendar_app, hub_indicators_app
 
-app = typer.Typer(
+# The root: its options and its own commands. The command groups are added by ``build`` (below), which
+# imports a group's module only when the call names that group; ``app`` (module attribute) is all of it.
+root_app = typer.Typer(
     help="qi-station: 质量基础设施一站式服务工作站 (Shandong QI one-stop service workstation).",
     no_args_is_help=False,
     add_completion=False,
@@ -37,19 +32,81 @@ app = typer.Typer(
 )
 ledger_app = typer.Typer(help="The ledger as a whole 台账校验.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo data 演示数据.", no_args_is_help=True)
-app.add_typer(request_app, name="request")
-app.add_typer(activity_app, name="activity")
-app.add_typer(library_app, name="library")
-app.add_typer(staff_app, name="staff")
-app.add_typer(enterprise_app, name="enterprise")
-app.add_typer(demo_app, name="demo")
-app.add_typer(ledger_app, name="ledger")
-app.add_typer(report_app, name="report", help="Monthly summaries 月报.")
-app.add_typer(sync_app, name="sync", help="Sync with the provincial hub 同步.")
-app.add_typer(hub_app, name="hub", help="The provincial hub service 省级中心.")
-app.add_typer(station_app, name="station", help="This station's profile and settings 站点信息.")
-hub_app.add_typer(hub_calendar_app, name="calendar")
-hub_app.add_typer(hub_indicators_app, name="indicators")
+
+
+def _request() -> typer.Typer:
+    from qi_station.cli.requests import request_app
+
+    return request_app
+
+
+def _activity() -> typer.Typer:
+    from qi_station.cli.activity import activity_app
+
+    return activity_app
+
+
+def _library() -> typer.Typer:
+    from qi_station.cli.library import library_app
+
+    return library_app
+
+
+def _staff() -> typer.Typer:
+    from qi_station.cli.staff import staff_app
+
+    return staff_app
+
+
+def _enterprise() -> typer.Typer:
+    from qi_station.cli.enterprise import enterprise_app
+
+    return enterprise_app
+
+
+def _report() -> typer.Typer:
+    from qi_station.cli.report import report_app
+
+    return report_app
+
+
+def _sync() -> typer.Typer:
+    from qi_station.cli.sync import sync_app
+
+    return sync_app
+
+
+def _hub() -> typer.Typer:
+    from qi_station.cli.sync import hub_app
+    from qi_station.cli.workdays import hub_calendar_app, hub_indicators_app
+
+    if not any(g.typer_instance is hub_calendar_app for g in hub_app.registered_groups):
+        hub_app.add_typer(hub_calendar_app, name="calendar")
+        hub_app.add_typer(hub_indicators_app, name="indicators")
+    return hub_app
+
+
+def _station() -> typer.Typer:
+    from qi_station.cli.station import station_app
+    from qi_station.cli.workdays import hub_calendar_app  # noqa: F401 - adds `station promise`
+
+    return station_app
+
+
+# The command groups, in the order ``--help`` lists them: (name, loader, help given here or None).
+GROUPS: tuple[tuple[str, Callable[[], typer.Typer], str | None], ...] = (
+    ("request", _request, None),
+    ("activity", _activity, None),
+    ("library", _library, None),
+    ("staff", _staff, None),
+    ("enterprise", _enterprise, None),
+    ("demo", lambda: demo_app, None),
+    ("ledger", lambda: ledger_app, None),
+    ("report", _report, "Monthly summaries 月报."),
+    ("sync", _sync, "Sync with the provincial hub 同步."),
+    ("hub", _hub, "The provincial hub service 省级中心."),
+    ("station", _station, "This station's profile and settings 站点信息."),
+)
 
 
 def _version(value: bool) -> None:
@@ -58,7 +115,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback(invoke_without_command=True)
+@root_app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     db: Path | None = typer.Option(
@@ -94,14 +151,14 @@ def _run_tui() -> None:
     go()
 
 
-@app.command("tui")
+@root_app.command("tui")
 def tui() -> None:
     """Open the operator's app (the same as running with no command)."""
     _run_tui()
 
 
 # ---- init / generate / backup ---------------------------------------------------------------
-@app.command("init")
+@root_app.command("init")
 @handle_errors
 def init(
     demo: bool = typer.Option(False, "--demo", help="Load the demo library, enterprises and requests."),
@@ -167,7 +224,7 @@ def demo_remove(as_json: bool = typer.Option(False, "--json", help="Machine-read
     typer.echo(f"demo data removed / 已删除演示数据: {parts}")
 
 
-@app.command("generate")
+@root_app.command("generate")
 @handle_errors
 def generate(
     requests: int = typer.Option(..., "--requests", min=0, help="Number of requests to generate."),
@@ -200,7 +257,7 @@ def generate(
     )
 
 
-@app.command("backup")
+@root_app.command("backup")
 @handle_errors
 def backup(
     out: str = typer.Option(  # as typed: a trailing separator means "into this folder"
@@ -218,7 +275,7 @@ def backup(
     typer.echo(f"backup written: {path} ({path.stat().st_size} bytes)")
 
 
-@app.command("restore")
+@root_app.command("restore")
 @handle_errors
 def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station backup`.")) -> None:
     """Replace the station database with a backup (checked first; the old one is kept beside it)."""
@@ -255,8 +312,53 @@ def ledger_verify(as_json: bool = typer.Option(False, "--json")) -> None:
         raise typer.Exit(1)
 
 
+def build(groups: Any = None, *, commands: bool = True) -> typer.Typer:
+    """The CLI with the named command groups (None: all of them) and, unless ``commands`` is False, the
+    root's own commands. Only the named groups' modules are imported."""
+    app = copy.copy(root_app)
+    app.registered_groups = []
+    app.registered_commands = list(root_app.registered_commands) if commands else []
+    for name, load, help_ in GROUPS:
+        if groups is None or name in groups:
+            if help_ is None:  # the group's own help (an explicit None would blank it)
+                app.add_typer(load(), name=name)
+            else:
+                app.add_typer(load(), name=name, help=help_)
+    return app
+
+
+_full: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the whole CLI (every group), built on first use (tests and tools; ``main`` builds less)."""
+    global _full
+    if name == "app":
+        if _full is None:
+            _full = build()
+        return _full
+    raise AttributeError(name)
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The CLI a call needs (issue 13): a group's call (``request list``) gets that group alone, a root
+    command (``init``) the root's commands, ``--version`` neither; anything else (``--help``, a typo, no
+    command) the whole CLI, so help and "no such command" read as before. Typer builds the Click command
+    of every command it holds before it parses, and the groups' modules import the core."""
+    from qi_station.cli.startup import command_called
+
+    name = command_called(argv)
+    if name == "":
+        return build((), commands=False)
+    if name is not None and any(g[0] == name for g in GROUPS):
+        return build((name,), commands=False)
+    if name is not None and any(c.name == name for c in root_app.registered_commands):
+        return build(())
+    return build()
+
+
 def main() -> None:
-    run_app(app)
+    run_app(app_for(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """A CLI call's start-up (issue 13): Typer without Pydantic where no value needs it, and only the
-command group the call names turned into Click commands.
+command group the call names imported and turned into Click commands (:func:`command_called`).
 
 Typer ≥ 0.2x coerces every parameter through a Pydantic ``TypeAdapter``, built the first time the
 parameter is processed, even when the value is ``None`` or already a plain ``str``: importing
@@ -87,30 +87,24 @@ def install() -> None:
 VALUE_OPTIONS = ("--db", "--lang", "--operator")
 
 
-def only_the_group_called(app: Any, argv: list[str]) -> Any:
-    """A copy of the root ``app`` keeping only the command group ``argv`` names (``request`` in
-    ``--db X request list``): Typer builds the Click commands of every registered command before it
-    parses (64 commands: ~30 ms), and a call runs one. The app itself is left as it is; with no group
-    named (a root command, ``--help``, ``--version``, a typo) the app is returned unchanged, so help and
-    "no such command" read the same as before."""
-    import copy
-
+def command_called(argv: list[str]) -> str | None:
+    """The command ``argv`` names (``request`` in ``--db X request list``), ``""`` when it only asks for
+    ``--version``, None when it cannot tell without Click (``--help``, another option first, no command):
+    :func:`qi_station.cli.commands.app_for` builds only what that command needs."""
+    if "--help" in argv:
+        return None
     rest = list(argv)
     while rest:
         tok = rest.pop(0)
         if tok in VALUE_OPTIONS:
             if not rest:
-                return app
+                return None
             rest.pop(0)
+        elif tok == "--version":
+            return ""  # eager: shown (and the call ends) before any command is looked up
         elif tok.startswith("-"):
             if tok.split("=", 1)[0] not in VALUE_OPTIONS or "=" not in tok:
-                return app
+                return None
         else:
-            groups = [g for g in app.registered_groups if g.name == tok]
-            if len(groups) != 1:
-                return app
-            slim = copy.copy(app)
-            slim.registered_groups = groups
-            slim.registered_commands = []
-            return slim
-    return app
+            return tok
+    return None

@@ -223,8 +223,10 @@ def _hour_offset(dt: datetime) -> tuple[timedelta, str] | None:
 
 
 _HOUR_TEXT: dict[str, tuple[str, str] | None] = {}
-_SIXTY = {f"{i:02d}": i for i in range(60)}  # a minute or second as written
-_FRACTIONS = ("",)  # what may follow the seconds for the cached road of iso_local (none: plain seconds)
+# ":MM:SS" as written (minute and second), and what may follow it on iso_local's cached road: nothing, .fff
+# or .ffffff (stored times carry microseconds; ISO-8601 in seconds drops them)
+_MIN_SEC = frozenset(f":{m:02d}:{s:02d}" for m in range(60) for s in range(60))
+_FRACTION_ENDS = (23, 26)
 
 
 def _hour_text(text: str, dt: datetime) -> tuple[str, str] | None:
@@ -251,14 +253,17 @@ def iso_local(value: object) -> object:
     """A stored naive-UTC time (text or datetime) as ISO-8601 in Asia/Shanghai; others unchanged."""
     if isinstance(value, str) and value:
         text = value
-        if len(text) >= 19 and text[13] == ":" and text[16] == ":":
+        n = len(text)
+        if n >= 19:
             ht = _HOUR_TEXT.get(text[:13])  # this hour seen before: no parsing (a list's rows share hours)
             if (
                 ht is not None
                 and text[10] == " "
-                and text[19:] in _FRACTIONS
-                and _SIXTY.get(text[14:16]) is not None
-                and _SIXTY.get(text[17:19]) is not None
+                and text[13:19] in _MIN_SEC
+                and (
+                    n == 19
+                    or (n in _FRACTION_ENDS and text[19] == "." and text[20:].isdigit() and text.isascii())
+                )
             ):
                 return ht[0] + text[13:19] + ht[1]
         try:
@@ -343,8 +348,9 @@ def present_times(d: dict[str, Any]) -> dict[str, Any]:
     rows (:data:`NESTED_KEYS`) too."""
     out = dict(d)
     for k in TIME_KEYS:
-        if k in out:
-            out[k] = iso_local(out[k])
+        v = out.get(k)
+        if v is not None:  # (iso_local(None) is None)
+            out[k] = iso_local(v)
     for k in NESTED_KEYS:
         if isinstance(out.get(k), list):
             out[k] = [present_times(x) for x in out[k]]

@@ -38,6 +38,7 @@ from qi_station.core.chain import (
 from qi_station.core.clock import env_now, to_db
 from qi_station.core.ids import hlc_now, uuid7
 from qi_station.db.kvkeys import EVENT_HEAD
+from qi_station.db.sqlexec import execute
 
 EVENT_COLUMNS = ("id", *EVENT_ROW)  # the request_event table, in order
 REFERRAL_COLUMNS = ("id", "request_id", "kind", "item_id", "item_name", "note", "actor", "created_at")
@@ -45,15 +46,6 @@ LEDGER_SEQ = "ledger_seq:"
 
 
 # ---- the adapter: one SQL text for both kinds of connection ------------------------------------
-def execute(conn: Any, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-    """Run named-parameter SQL on a sqlite3 or SQLAlchemy connection; returns its cursor/result."""
-    if isinstance(conn, sqlite3.Connection):
-        return conn.execute(sql, params or {})
-    from sqlalchemy import text
-
-    return conn.execute(text(sql), dict(params or {}))
-
-
 def execute_many(conn: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """``executemany`` of named-parameter SQL over dict rows (one statement, many rows)."""
     if not rows:

@@ -75,11 +75,40 @@ def sqlite_tables(path: Path) -> set[str]:
         return set()
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "hub_meta" in names and conn.execute("SELECT 1 FROM hub_meta LIMIT 1").fetchone():
+        if "hub_meta" in names and _hub_identity(conn):
             names.add("hub:")
         return names
     except sqlite3.Error:
         return set()
+    finally:
+        conn.close()
+
+
+def _hub_identity(conn: sqlite3.Connection) -> bool:
+    """Does this SQLite database hold a hub's identity (a ``hub_meta`` row; False without the table)?"""
+    try:
+        return conn.execute("SELECT 1 FROM hub_meta LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def _db_kind(p: Path) -> str | None:
+    """:func:`sniff` for ``--db``, cheaply on the road every call takes: a SQLite file (its first 16 bytes)
+    is ``hub-db`` or ``sqlite`` after one query on one read-only connection (no table listing; whether
+    it is a station database or a backup does not matter to ``--db``); anything else is sniffed."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError:
+        return sniff(p)
+    if head != SQLITE_MAGIC:
+        return sniff(p)
+    try:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return "sqlite"
+    try:
+        return "hub-db" if _hub_identity(conn) else "sqlite"
     finally:
         conn.close()
 
@@ -178,7 +207,7 @@ def check_db_folder(db: str | Path | None) -> None:
         raise _no_folder(parent, "db")
     # an existing file is a station database (or an empty / bare SQLite file init may build on): never
     # the hub's database (the CLI would write station rows into it), never a CSV, workbook or bundle
-    kind = sniff(p)
+    kind = _db_kind(p)
     if kind == "hub-db":
         raise ValidationError(
             "db",

@@ -2,7 +2,7 @@
 
 The rule itself (what a working day is, how a promised date is counted) is :mod:`qi_station.core.workdays`;
 this module only reads the ``holiday`` table and the ``promise_workdays:*`` settings (sqlite3 or
-SQLAlchemy connection alike, through :mod:`qi_station.db.write`'s adapter) and saves the settings.
+SQLAlchemy connection alike, through :mod:`qi_station.db.sqlexec`) and saves the settings.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from typing import Any
 from qi_station.core import domain
 from qi_station.core.errors import ValidationError
 from qi_station.core.workdays import Calendar, Promise, check_promise_days, promise_date
-from qi_station.db import write
 from qi_station.db.kvkeys import PROMISE_WORKDAYS
+from qi_station.db.sqlexec import execute
 
 
 def load_calendar(conn: Any) -> Calendar:
     """The holiday calendar in this database (every year it holds)."""
-    rows = write.execute(conn, "SELECT day, kind FROM holiday").fetchall()
-    years = write.execute(conn, "SELECT DISTINCT year FROM holiday").fetchall()
+    rows = execute(conn, "SELECT day, kind FROM holiday").fetchall()
+    years = execute(conn, "SELECT DISTINCT year FROM holiday").fetchall()
     return Calendar.of(((str(r[0]), str(r[1])) for r in rows), (int(y[0]) for y in years))
 
 
 def calendar_years(conn: Any) -> list[dict[str, Any]]:
     """Each year the calendar covers: days off, worked weekend days."""
-    rows = write.execute(
+    rows = execute(
         conn,
         "SELECT year, SUM(CASE WHEN kind = 'off' THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN kind = 'work' THEN 1 ELSE 0 END) FROM holiday GROUP BY year ORDER BY year",
@@ -38,7 +38,7 @@ def calendar_years(conn: Any) -> list[dict[str, Any]]:
 def load_promises(conn: Any) -> dict[str, int]:
     """This station's promise in working days by urgency (defaults ``domain.PROMISE_WORKDAYS``)."""
     out = dict(domain.PROMISE_WORKDAYS)
-    for k, v in write.execute(
+    for k, v in execute(
         conn, "SELECT k, v FROM kv WHERE k LIKE :p", {"p": f"{PROMISE_WORKDAYS}%"}
     ).fetchall():
         u = str(k)[len(PROMISE_WORKDAYS) :]
@@ -68,6 +68,8 @@ def set_promises(db: Path, normal: Any = None, urgent: Any = None) -> dict[str, 
     with write_session(db) as s:
         conn = s.connection()
         if given:
+            from qi_station.db import write
+
             write.set_promise_workdays(conn, given)
         return load_promises(conn)
 
