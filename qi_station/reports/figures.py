@@ -41,11 +41,34 @@ _SHANGHAI = timedelta(hours=8)
 _FIXED_SINCE = datetime(1991, 9, 15)  # Asia/Shanghai has been a fixed +08:00 (no DST) since then
 
 
+_LOCAL_HOURS: dict[str, tuple[str, str]] = {}  # "YYYY-MM-DD HH" (UTC) -> "YYYY-MM-DDTHH" (Asia/Shanghai)
+
+
 def local_iso(value: Any) -> str | None:
     """Naive UTC -> ISO-8601 in Asia/Shanghai, e.g. ``2026-01-31T23:30:00+08:00`` (fast path: fixed +08:00)."""
     if value is None:
         return None
-    # a stored naive-UTC text (SQLite; every detail row has eight): parsed here, not through as_utc
+    if (
+        type(value) is str
+        and (len(value) == 19 or (len(value) > 20 and value[19] == "."))
+        and value[13] == ":"
+        and value[16] == ":"
+    ):
+        # a stored naive-UTC text (SQLite; every detail row has eight). Asia/Shanghai's offsets are whole
+        # hours: the date and hour are converted once per UTC hour, the minutes and seconds copied
+        head = value[:13]
+        hour = _LOCAL_HOURS.get(head)
+        if hour is None:
+            whole = _slow_iso(head + ":00:00") or ""
+            hour = (whole[:13], whole[19:]) if whole[-6:] in ("+08:00", "+09:00") else ("", "")
+            if len(_LOCAL_HOURS) < 1 << 18:
+                _LOCAL_HOURS[head] = hour
+        if hour[0]:
+            return hour[0] + value[13:19] + hour[1]
+    return _slow_iso(value)
+
+
+def _slow_iso(value: Any) -> str | None:
     dt: datetime | None = datetime.fromisoformat(value) if type(value) is str else None
     if dt is None or dt.tzinfo is not None:
         dt = as_utc(value)

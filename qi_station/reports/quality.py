@@ -81,32 +81,94 @@ def _fen(text: Any) -> int:
         return 0
 
 
-def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
-    """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`."""
+#: the moves of a month the report reads (:func:`month_moves`): into these statuses
+MONTH_MOVES = ("accepted", "resolved", "closed", "in_progress")
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One move of the month (:func:`month_moves`), with the request fields the report reads of it."""
+
+    code: str  # the request's station
+    rid: str
+    n: int
+    at: Any
+    from_status: str | None
+    to_status: str
+    data: Any  # the event's data (resolutions only, else None)
+    received_at: Any
+    accepted_at: Any
+    promised_date: Any
+    satisfaction: Any
+
+
+def month_moves(q: Q, month: str, requests: Mapping[str, Mapping[str, Any]]) -> list[Move]:
+    """THE month's moves (:func:`~qi_station.db.rollup.move_sql`) into :data:`MONTH_MOVES`, of the requests
+    in ``requests`` (id -> its row: the report's details, every request with an event in the month that is
+    not deleted, in scope). One pass over the month's events, without a lookup of each one's request, for
+    every figure built on them (times to accept / resolve, on time, charges, reopened, ratings by level)."""
+    start, end = month_bounds_utc(month)
+    statuses = ", ".join(f"'{s}'" for s in MONTH_MOVES)
+    out: list[Move] = []
+    for rid, n, at, fs, ts, data in q.rows(
+        "SELECT e.request_id, e.n, e.at, e.from_status, e.to_status, "
+        "CASE WHEN e.to_status = 'resolved' THEN e.data END FROM request_event e "
+        f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ({statuses})",
+        s=start,
+        e=end,
+    ):
+        r = requests.get(rid)
+        if r is None:  # deleted, or another station's
+            continue
+        out.append(
+            Move(
+                r["station_code"],
+                rid,
+                int(n),
+                at,
+                fs,
+                ts,
+                data,
+                r["received_at"],
+                r["accepted_at"],
+                r["promised_date"],
+                r["satisfaction"],
+            )
+        )
+    return out
+
+
+def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[Move]) -> None:
+    """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`;
+    ``moves`` are the month's moves (:func:`month_moves`)."""
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
     month_end = first_day(next_month(month))  # a due date before this is overdue at the month's end
 
     # last resolution of each request within the month: on time? charged?
-    last: dict[str, tuple[str, int, Any, Any, Any]] = {}
-    for code, rid, n, at, data, promised in q.rows(
-        "SELECT r.station_code, e.request_id, e.n, e.at, e.data, r.promised_date FROM request_event e "
-        f"JOIN request r ON r.id = e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} "
-        f"AND e.to_status = 'resolved' AND NOT r.deleted{q.st()}",
-        s=start,
-        e=end,
-    ):
-        prev = last.get(rid)
-        if prev is None or int(n) > prev[1]:
-            last[rid] = (code, int(n), at, data, promised)
-    for code, _n, at, data, promised in last.values():
-        g = quality(code)
+    last: dict[str, Move] = {}
+    reopened: set[tuple[str, str]] = set()  # (station, request) reopened (resolved -> in_progress)
+    for mv in moves:
+        if mv.to_status == "resolved":
+            prev = last.get(mv.rid)
+            if prev is None or mv.n > prev.n:
+                last[mv.rid] = mv
+        elif mv.to_status == "in_progress":
+            if mv.from_status == "resolved":
+                reopened.add((mv.code, mv.rid))
+        elif mv.to_status == "closed" and mv.satisfaction is not None:
+            quality(mv.code).levels[int(mv.satisfaction)] += 1
+    for code, _rid in reopened:
+        quality(code).reopened += 1
+    for mv in last.values():
+        g = quality(mv.code)
         g.resolved += 1
-        when = as_utc(at)
-        pd = as_date(promised)
+        when = as_utc(mv.at)
+        pd = as_date(mv.promised_date)
         if when is not None and pd is not None and local_date(when) <= pd:
             g.on_time += 1
+        data = mv.data
         try:
             d = json.loads(data) if isinstance(data, str) else dict(data or {})
         except ValueError:
@@ -114,24 +176,6 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
         if isinstance(d, dict) and d.get("charged") is True:
             g.charged += 1
             g.fee_cents += _fen(d.get("fee"))
-
-    for code, n in q.rows(
-        "SELECT r.station_code, COUNT(DISTINCT e.request_id) FROM request_event e JOIN request r ON r.id = "
-        f"e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.from_status = 'resolved' "
-        f"AND e.to_status = 'in_progress' AND NOT r.deleted{q.st()} GROUP BY r.station_code",
-        s=start,
-        e=end,
-    ):
-        quality(code).reopened += int(n)
-
-    for code, level, n in q.rows(
-        "SELECT r.station_code, r.satisfaction, COUNT(*) FROM request_event e JOIN request r ON r.id = "
-        f"e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status = 'closed' "
-        f"AND r.satisfaction IS NOT NULL AND NOT r.deleted{q.st()} GROUP BY r.station_code, r.satisfaction",
-        s=start,
-        e=end,
-    ):
-        quality(code).levels[int(level)] += int(n)
 
     # low ratings given up to the month's end, with their first rectify record. The partial index of
     # revision 0010 holds exactly these rows (its condition is repeated literally); SQLite is told to use

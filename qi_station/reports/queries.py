@@ -27,7 +27,7 @@ from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
 from qi_station.db.rollup import move_sql
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
-from qi_station.reports.quality import Quality, collect_quality
+from qi_station.reports.quality import Quality, collect_quality, month_moves
 from qi_station.services.figures import received_by_month
 from qi_station.services.workdays import load_calendar
 
@@ -187,6 +187,9 @@ class Q:
         return f" AND {alias}.station_code = :st" if self.station else ""
 
     def rows(self, sql: str, **params: Any) -> Iterator[Any]:
+        return iter(self._execute(sql, params))
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> Any:
         from sqlalchemy import Date, DateTime, String, bindparam, text
 
         if self.station:
@@ -206,7 +209,13 @@ class Q:
                 type_ = String()
             binds.append(bindparam(k, v, type_=type_))
         stmt = stmt.bindparams(*binds)
-        return iter(self.conn.execute(stmt))
+        return self.conn.execute(stmt)
+
+    def dicts(self, sql: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """:meth:`rows` as dicts (column name -> value), the names read once."""
+        res = self._execute(sql, params)
+        keys = list(res.keys())
+        return (dict(zip(keys, row, strict=True)) for row in res)
 
 
 def normalize_url(url_or_path: Any) -> Any:
@@ -303,42 +312,9 @@ def collect(
     step("ledger")
     (ledger_exact if exact or not has_rollup(q) else ledger_rollup)(q, month, months, acc)
 
-    # 5. time to accept / resolve (medians), for moves within the month
-    step("durations")
-    accepted: dict[str, tuple[str, float]] = {}
-    resolved: dict[str, tuple[str, datetime, datetime]] = {}
-    for code, rid, to_status, at, received_at, accepted_at in q.rows(
-        "SELECT r.station_code, e.request_id, e.to_status, e.at, r.received_at, r.accepted_at "
-        "FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ('accepted', 'resolved') "
-        f"AND NOT r.deleted{q.st()}",
-        s=start,
-        e=end,
-    ):
-        rec = as_utc(received_at)
-        assert rec is not None
-        if to_status == "accepted":
-            first = as_utc(accepted_at)
-            if first is not None and start <= first < end:
-                accepted[rid] = (code, (first - rec).total_seconds() / 3600)
-        else:
-            when = as_utc(at)
-            assert when is not None
-            prev = resolved.get(rid)
-            if prev is None or when > prev[1]:
-                resolved[rid] = (code, when, rec)
-    for code, hours in accepted.values():
-        acc(code).accept_hours.append(hours)
     cal, today = load_calendar(conn), today_local()
-    for code, when, rec in resolved.values():
-        acc(code).resolve_days.append((when - rec).total_seconds() / 86400)
-        wd = elapsed(cal, local_date(rec), local_date(when))[1]
-        if wd is None:
-            acc(code).workdays_unknown += 1
-        else:
-            acc(code).resolve_workdays.append(wd)
 
-    # 6. referrals made in the month
+    # 5. referrals made in the month
     step("referrals")
     # counted per item (kind, id); its name as of its newest referral (a name is a snapshot: the same
     # item referred before and after a rename in the library is one item, listed once). Items share
@@ -363,7 +339,7 @@ def collect(
         if detail:
             a.referral_details[(kind, item_id)] = detail
 
-    # 7. details: every request received or changed in the month, every field
+    # 6. details: every request received or changed in the month, every field
     step("details")
     details: list[dict[str, Any]] = []
     local_days: dict[tuple[date, int], date] = {}
@@ -394,7 +370,7 @@ def collect(
         source, where = "request r ", f"r.id = ANY(ARRAY({ids})) AND "
     else:
         source, where = f"({ids}) ids JOIN request r ON r.id = ids.id ", ""
-    for row in q.rows(
+    for d in q.dicts(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
@@ -407,7 +383,6 @@ def collect(
         s=start,
         e=end,
     ):
-        d = dict(row._mapping)
         rec = as_utc(d["received_at"])
         assert rec is not None
         d["received_in_month"] = start <= rec < end
@@ -436,9 +411,42 @@ def collect(
             a.quality.count_received(d)
         details.append(d)
 
+    # 7. time to accept / resolve (medians), for moves within the month; the month's moves are read once
+    # for these and the quality figures (step 7b): of the requests of the details
+    step("durations")
+    moves = month_moves(q, month, {d['id']: d for d in details})
+    accepted: dict[str, tuple[str, float]] = {}
+    resolved: dict[str, tuple[str, datetime, datetime]] = {}
+    for mv in moves:
+        to_status = mv.to_status
+        if to_status not in ("accepted", "resolved"):
+            continue
+        rid, code = mv.rid, mv.code
+        rec = as_utc(mv.received_at)
+        assert rec is not None
+        if to_status == "accepted":
+            first = as_utc(mv.accepted_at)
+            if first is not None and start <= first < end:
+                accepted[rid] = (code, (first - rec).total_seconds() / 3600)
+        else:
+            when = as_utc(mv.at)
+            assert when is not None
+            prev = resolved.get(rid)
+            if prev is None or when > prev[1]:
+                resolved[rid] = (code, when, rec)
+    for code, hours in accepted.values():
+        acc(code).accept_hours.append(hours)
+    for code, when, rec in resolved.values():
+        acc(code).resolve_days.append((when - rec).total_seconds() / 86400)
+        wd = elapsed(cal, local_date(rec), local_date(when))[1]
+        if wd is None:
+            acc(code).workdays_unknown += 1
+        else:
+            acc(code).resolve_workdays.append(wd)
+
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
-    collect_quality(q, month, lambda code: acc(code).quality, cal)
+    collect_quality(q, month, lambda code: acc(code).quality, cal, moves)
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
