@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from qi_station.core import domain, places
@@ -218,12 +219,25 @@ _DT_FIELDS = (
 )
 
 
+_READ_FIELDS = tuple(k for k in DETAIL_FIELDS if k != "cost_saved_wan")  # the others are read off the row
+_DETAIL_GET = itemgetter(*_READ_FIELDS)
+_DT_AT = tuple(_READ_FIELDS.index(k) for k in _DT_FIELDS)
+_COST_AT = DETAIL_FIELDS.index("cost_saved_wan")
+
+
 def detail_row(d: dict[str, Any]) -> dict[str, Any]:
     """One details row: every request field, times in Asia/Shanghai ISO-8601, money in 万元."""
     get = d.get
-    out: dict[str, Any] = {k: get(k) for k in DETAIL_FIELDS}
-    for k in _DT_FIELDS:
-        out[k] = local_iso(out[k])
+    try:
+        vals = list(_DETAIL_GET(d))
+    except KeyError:  # a field this database lacks
+        vals = [get(k) for k in _READ_FIELDS]
+    for i in _DT_AT:
+        v = vals[i]
+        if v is not None:
+            vals[i] = local_iso(v)
+    vals.insert(_COST_AT, None)  # set below
+    out = dict(zip(DETAIL_FIELDS, vals, strict=True))
     out["elements"] = domain.stored_elements(get("elements"))[0]
     pd = as_date(get("promised_date"))
     out["promised_date"] = pd.isoformat() if pd else None

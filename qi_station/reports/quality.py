@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from qi_station.core.activity import ACTIVITY_KINDS
 from qi_station.core.clock import local_date
@@ -85,8 +85,7 @@ def _fen(text: Any) -> int:
 MONTH_MOVES = ("accepted", "resolved", "closed", "in_progress")
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
+class Move(NamedTuple):
     """One move of the month (:func:`month_moves`), with the request fields the report reads of it."""
 
     code: str  # the request's station
@@ -190,43 +189,50 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         )[0]
     ):
         low = " INDEXED BY ix_request_low_rating"
-    dues: dict[Any, Any] = {}  # rating day -> due day (the open list spans the history; days repeat)
-    days: dict[Any, Any] = {}
-    for code, number, ent_name, sat, closed_at, first_fix in q.rows(
-        "SELECT r.station_code, r.number, ent.name, r.satisfaction, r.closed_at, "
+    dues: dict[Any, tuple[str, str, bool]] = {}  # rating day -> (day, due, overdue): days repeat
+    hours: dict[Any, tuple[str, str, bool]] = {}  # the same by UTC hour of the rating
+    # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
+    # when its UTC hour is new: the open list spans the history
+    for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(
+        "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
+        "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
+        "(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, "
         f"(SELECT MIN(x.at) FROM request_event x WHERE x.request_id = r.id AND x.kind = '{RECTIFY_KIND}') "
-        f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id WHERE r.status = 'closed' "
-        f"AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e AND NOT r.deleted{q.st()} "
-        "ORDER BY r.closed_at, r.number",
+        f"AS fixed FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        f"WHERE r.status = 'closed' AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e "
+        f"AND NOT r.deleted{q.st()}) t ORDER BY t.closed_at, t.number",
+        s=start,
         e=end,
     ):
-        g = quality(code)
-        rated = as_utc(closed_at)
-        fixed = as_utc(first_fix)
-        if rated is None:
+        if closed_at is None:
             continue
-        if rated >= start:
+        g = quality(code)
+        if in_month:
             g.low_ratings += 1
-        if fixed is not None and start <= fixed < end:
+        if fixed_in_month:
             g.rectified += 1
-        if fixed is None or fixed >= end:
+        if still_open:
             # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
-            hour = (rated.date(), rated.hour)
-            day = days.get(hour)
-            if day is None:
-                day = days[hour] = local_date(rated)
-            due = dues.get(day)
-            if due is None:
-                due = dues[day] = rectify_due(day, cal)
+            hour = closed_at[:13] if type(closed_at) is str else (closed_at.date(), closed_at.hour)
+            rated_on = hours.get(hour)
+            if rated_on is None:
+                rated = as_utc(closed_at)
+                assert rated is not None
+                day = local_date(rated)
+                rated_on = dues.get(day)
+                if rated_on is None:
+                    due = rectify_due(day, cal)
+                    rated_on = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
+                hours[hour] = rated_on
             g.rectify_open.append(
                 {
                     "number": number,
                     "station_code": code,
                     "enterprise_name": ent_name,
                     "satisfaction": int(sat),
-                    "rated_on": day.isoformat(),
-                    "due": due.isoformat(),
-                    "overdue": due < month_end,
+                    "rated_on": rated_on[0],
+                    "due": rated_on[1],
+                    "overdue": rated_on[2],
                 }
             )
 
