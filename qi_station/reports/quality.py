@@ -191,6 +191,7 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         low = " INDEXED BY ix_request_low_rating"
     dues: dict[Any, tuple[str, str, bool]] = {}  # rating day -> (day, due, overdue): days repeat
     hours: dict[Any, tuple[str, str, bool]] = {}  # the same by UTC hour of the rating
+    groups: dict[str, Quality] = {}
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
     # when its UTC hour is new: the open list spans the history
     for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(
@@ -206,7 +207,9 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
     ):
         if closed_at is None:
             continue
-        g = quality(code)
+        g = groups.get(code)
+        if g is None:
+            g = groups[code] = quality(code)
         if in_month:
             g.low_ratings += 1
         if fixed_in_month:
