@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from qi_station.core import domain, places
@@ -41,11 +42,34 @@ _SHANGHAI = timedelta(hours=8)
 _FIXED_SINCE = datetime(1991, 9, 15)  # Asia/Shanghai has been a fixed +08:00 (no DST) since then
 
 
+_LOCAL_HOURS: dict[str, tuple[str, str]] = {}  # "YYYY-MM-DD HH" (UTC) -> "YYYY-MM-DDTHH" (Asia/Shanghai)
+
+
 def local_iso(value: Any) -> str | None:
     """Naive UTC -> ISO-8601 in Asia/Shanghai, e.g. ``2026-01-31T23:30:00+08:00`` (fast path: fixed +08:00)."""
     if value is None:
         return None
-    # a stored naive-UTC text (SQLite; every detail row has eight): parsed here, not through as_utc
+    if (
+        type(value) is str
+        and (len(value) == 19 or (len(value) > 20 and value[19] == "."))
+        and value[13] == ":"
+        and value[16] == ":"
+    ):
+        # a stored naive-UTC text (SQLite; every detail row has eight). Asia/Shanghai's offsets are whole
+        # hours: the date and hour are converted once per UTC hour, the minutes and seconds copied
+        head = value[:13]
+        hour = _LOCAL_HOURS.get(head)
+        if hour is None:
+            whole = _slow_iso(head + ":00:00") or ""
+            hour = (whole[:13], whole[19:]) if whole[-6:] in ("+08:00", "+09:00") else ("", "")
+            if len(_LOCAL_HOURS) < 1 << 18:
+                _LOCAL_HOURS[head] = hour
+        if hour[0]:
+            return hour[0] + value[13:19] + hour[1]
+    return _slow_iso(value)
+
+
+def _slow_iso(value: Any) -> str | None:
     dt: datetime | None = datetime.fromisoformat(value) if type(value) is str else None
     if dt is None or dt.tzinfo is not None:
         dt = as_utc(value)
@@ -195,12 +219,25 @@ _DT_FIELDS = (
 )
 
 
+_READ_FIELDS = tuple(k for k in DETAIL_FIELDS if k != "cost_saved_wan")  # the others are read off the row
+_DETAIL_GET = itemgetter(*_READ_FIELDS)
+_DT_AT = tuple(_READ_FIELDS.index(k) for k in _DT_FIELDS)
+_COST_AT = DETAIL_FIELDS.index("cost_saved_wan")
+
+
 def detail_row(d: dict[str, Any]) -> dict[str, Any]:
     """One details row: every request field, times in Asia/Shanghai ISO-8601, money in 万元."""
     get = d.get
-    out: dict[str, Any] = {k: get(k) for k in DETAIL_FIELDS}
-    for k in _DT_FIELDS:
-        out[k] = local_iso(out[k])
+    try:
+        vals = list(_DETAIL_GET(d))
+    except KeyError:  # a field this database lacks
+        vals = [get(k) for k in _READ_FIELDS]
+    for i in _DT_AT:
+        v = vals[i]
+        if v is not None:
+            vals[i] = local_iso(v)
+    vals.insert(_COST_AT, None)  # set below
+    out = dict(zip(DETAIL_FIELDS, vals, strict=True))
     out["elements"] = domain.stored_elements(get("elements"))[0]
     pd = as_date(get("promised_date"))
     out["promised_date"] = pd.isoformat() if pd else None

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from qi_station.core.activity import ACTIVITY_KINDS
 from qi_station.core.clock import local_date
@@ -81,32 +81,93 @@ def _fen(text: Any) -> int:
         return 0
 
 
-def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
-    """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`."""
+#: the moves of a month the report reads (:func:`month_moves`): into these statuses
+MONTH_MOVES = ("accepted", "resolved", "closed", "in_progress")
+
+
+class Move(NamedTuple):
+    """One move of the month (:func:`month_moves`), with the request fields the report reads of it."""
+
+    code: str  # the request's station
+    rid: str
+    n: int
+    at: Any
+    from_status: str | None
+    to_status: str
+    data: Any  # the event's data (resolutions only, else None)
+    received_at: Any
+    accepted_at: Any
+    promised_date: Any
+    satisfaction: Any
+
+
+def month_moves(q: Q, month: str, requests: Mapping[str, Mapping[str, Any]]) -> list[Move]:
+    """THE month's moves (:func:`~qi_station.db.rollup.move_sql`) into :data:`MONTH_MOVES`, of the requests
+    in ``requests`` (id -> its row: the report's details, every request with an event in the month that is
+    not deleted, in scope). One pass over the month's events, without a lookup of each one's request, for
+    every figure built on them (times to accept / resolve, on time, charges, reopened, ratings by level)."""
+    start, end = month_bounds_utc(month)
+    statuses = ", ".join(f"'{s}'" for s in MONTH_MOVES)
+    out: list[Move] = []
+    for rid, n, at, fs, ts, data in q.rows(
+        "SELECT e.request_id, e.n, e.at, e.from_status, e.to_status, "
+        "CASE WHEN e.to_status = 'resolved' THEN e.data END FROM request_event e "
+        f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ({statuses})",
+        s=start,
+        e=end,
+    ):
+        r = requests.get(rid)
+        if r is None:  # deleted, or another station's
+            continue
+        out.append(
+            Move(
+                r["station_code"],
+                rid,
+                int(n),
+                at,
+                fs,
+                ts,
+                data,
+                r["received_at"],
+                r["accepted_at"],
+                r["promised_date"],
+                r["satisfaction"],
+            )
+        )
+    return out
+
+
+def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[Move]) -> None:
+    """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`;
+    ``moves`` are the month's moves (:func:`month_moves`)."""
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
     month_end = first_day(next_month(month))  # a due date before this is overdue at the month's end
 
     # last resolution of each request within the month: on time? charged?
-    last: dict[str, tuple[str, int, Any, Any, Any]] = {}
-    for code, rid, n, at, data, promised in q.rows(
-        "SELECT r.station_code, e.request_id, e.n, e.at, e.data, r.promised_date FROM request_event e "
-        f"JOIN request r ON r.id = e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} "
-        f"AND e.to_status = 'resolved' AND NOT r.deleted{q.st()}",
-        s=start,
-        e=end,
-    ):
-        prev = last.get(rid)
-        if prev is None or int(n) > prev[1]:
-            last[rid] = (code, int(n), at, data, promised)
-    for code, _n, at, data, promised in last.values():
-        g = quality(code)
+    last: dict[str, Move] = {}
+    reopened: set[tuple[str, str]] = set()  # (station, request) reopened (resolved -> in_progress)
+    for mv in moves:
+        if mv.to_status == "resolved":
+            prev = last.get(mv.rid)
+            if prev is None or mv.n > prev.n:
+                last[mv.rid] = mv
+        elif mv.to_status == "in_progress":
+            if mv.from_status == "resolved":
+                reopened.add((mv.code, mv.rid))
+        elif mv.to_status == "closed" and mv.satisfaction is not None:
+            quality(mv.code).levels[int(mv.satisfaction)] += 1
+    for code, _rid in reopened:
+        quality(code).reopened += 1
+    for mv in last.values():
+        g = quality(mv.code)
         g.resolved += 1
-        when = as_utc(at)
-        pd = as_date(promised)
+        when = as_utc(mv.at)
+        pd = as_date(mv.promised_date)
         if when is not None and pd is not None and local_date(when) <= pd:
             g.on_time += 1
+        data = mv.data
         try:
             d = json.loads(data) if isinstance(data, str) else dict(data or {})
         except ValueError:
@@ -114,24 +175,6 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
         if isinstance(d, dict) and d.get("charged") is True:
             g.charged += 1
             g.fee_cents += _fen(d.get("fee"))
-
-    for code, n in q.rows(
-        "SELECT r.station_code, COUNT(DISTINCT e.request_id) FROM request_event e JOIN request r ON r.id = "
-        f"e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.from_status = 'resolved' "
-        f"AND e.to_status = 'in_progress' AND NOT r.deleted{q.st()} GROUP BY r.station_code",
-        s=start,
-        e=end,
-    ):
-        quality(code).reopened += int(n)
-
-    for code, level, n in q.rows(
-        "SELECT r.station_code, r.satisfaction, COUNT(*) FROM request_event e JOIN request r ON r.id = "
-        f"e.request_id WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status = 'closed' "
-        f"AND r.satisfaction IS NOT NULL AND NOT r.deleted{q.st()} GROUP BY r.station_code, r.satisfaction",
-        s=start,
-        e=end,
-    ):
-        quality(code).levels[int(level)] += int(n)
 
     # low ratings given up to the month's end, with their first rectify record. The partial index of
     # revision 0010 holds exactly these rows (its condition is repeated literally); SQLite is told to use
@@ -146,43 +189,53 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar) -> None:
         )[0]
     ):
         low = " INDEXED BY ix_request_low_rating"
-    dues: dict[Any, Any] = {}  # rating day -> due day (the open list spans the history; days repeat)
-    days: dict[Any, Any] = {}
-    for code, number, ent_name, sat, closed_at, first_fix in q.rows(
-        "SELECT r.station_code, r.number, ent.name, r.satisfaction, r.closed_at, "
+    dues: dict[Any, tuple[str, str, bool]] = {}  # rating day -> (day, due, overdue): days repeat
+    hours: dict[Any, tuple[str, str, bool]] = {}  # the same by UTC hour of the rating
+    groups: dict[str, Quality] = {}
+    # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
+    # when its UTC hour is new: the open list spans the history
+    for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(
+        "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
+        "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
+        "(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, "
         f"(SELECT MIN(x.at) FROM request_event x WHERE x.request_id = r.id AND x.kind = '{RECTIFY_KIND}') "
-        f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id WHERE r.status = 'closed' "
-        f"AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e AND NOT r.deleted{q.st()} "
-        "ORDER BY r.closed_at, r.number",
+        f"AS fixed FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        f"WHERE r.status = 'closed' AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e "
+        f"AND NOT r.deleted{q.st()}) t ORDER BY t.closed_at, t.number",
+        s=start,
         e=end,
     ):
-        g = quality(code)
-        rated = as_utc(closed_at)
-        fixed = as_utc(first_fix)
-        if rated is None:
+        if closed_at is None:
             continue
-        if rated >= start:
+        g = groups.get(code)
+        if g is None:
+            g = groups[code] = quality(code)
+        if in_month:
             g.low_ratings += 1
-        if fixed is not None and start <= fixed < end:
+        if fixed_in_month:
             g.rectified += 1
-        if fixed is None or fixed >= end:
+        if still_open:
             # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
-            hour = (rated.date(), rated.hour)
-            day = days.get(hour)
-            if day is None:
-                day = days[hour] = local_date(rated)
-            due = dues.get(day)
-            if due is None:
-                due = dues[day] = rectify_due(day, cal)
+            hour = closed_at[:13] if type(closed_at) is str else (closed_at.date(), closed_at.hour)
+            rated_on = hours.get(hour)
+            if rated_on is None:
+                rated = as_utc(closed_at)
+                assert rated is not None
+                day = local_date(rated)
+                rated_on = dues.get(day)
+                if rated_on is None:
+                    due = rectify_due(day, cal)
+                    rated_on = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
+                hours[hour] = rated_on
             g.rectify_open.append(
                 {
                     "number": number,
                     "station_code": code,
                     "enterprise_name": ent_name,
                     "satisfaction": int(sat),
-                    "rated_on": day.isoformat(),
-                    "due": due.isoformat(),
-                    "overdue": due < month_end,
+                    "rated_on": rated_on[0],
+                    "due": rated_on[1],
+                    "overdue": rated_on[2],
                 }
             )
 

@@ -25,9 +25,8 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
-from qi_station.db.rollup import move_sql
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
-from qi_station.reports.quality import Quality, collect_quality
+from qi_station.reports.quality import Quality, collect_quality, month_moves
 from qi_station.services.figures import received_by_month
 from qi_station.services.workdays import load_calendar
 
@@ -187,12 +186,22 @@ class Q:
         return f" AND {alias}.station_code = :st" if self.station else ""
 
     def rows(self, sql: str, **params: Any) -> Iterator[Any]:
+        return iter(self._execute(sql, params))
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> Any:
         from sqlalchemy import Date, DateTime, String, bindparam, text
 
         if self.station:
             params["st"] = self.station
-        stmt = text(sql)
         used = set(_PARAM.findall(sql))
+        if self.dialect == "sqlite":
+            # the driver's own cursor, with the parameters as SQLAlchemy's types store them (same SQL,
+            # same values): a report reads tens of thousands of rows, and a Row per row costs more than
+            # the query
+            return self.conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                sql, {k: self._sqlite_value(v) for k, v in params.items() if k in used}
+            )
+        stmt = text(sql)
         binds: list[Any] = []
         for k, v in params.items():
             if k not in used:
@@ -206,7 +215,31 @@ class Q:
                 type_ = String()
             binds.append(bindparam(k, v, type_=type_))
         stmt = stmt.bindparams(*binds)
-        return iter(self.conn.execute(stmt))
+        return self.conn.execute(stmt)
+
+    def _sqlite_value(self, v: Any) -> Any:
+        """A parameter as SQLAlchemy binds it on SQLite (its DateTime / Date / Boolean text and numbers)."""
+        from sqlalchemy import Boolean, Date, DateTime
+
+        type_: Any = (
+            DateTime()
+            if isinstance(v, datetime)
+            else Date()
+            if isinstance(v, date)
+            else Boolean()
+            if isinstance(v, bool)
+            else None
+        )
+        if type_ is None:
+            return v
+        proc = type_.bind_processor(self.conn.dialect)
+        return proc(v) if proc else v
+
+    def dicts(self, sql: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """:meth:`rows` as dicts (column name -> value), the names read once."""
+        res = self._execute(sql, params)
+        keys = [c[0] for c in res.description] if self.dialect == "sqlite" else list(res.keys())
+        return (dict(zip(keys, row, strict=True)) for row in res)
 
 
 def normalize_url(url_or_path: Any) -> Any:
@@ -303,42 +336,9 @@ def collect(
     step("ledger")
     (ledger_exact if exact or not has_rollup(q) else ledger_rollup)(q, month, months, acc)
 
-    # 5. time to accept / resolve (medians), for moves within the month
-    step("durations")
-    accepted: dict[str, tuple[str, float]] = {}
-    resolved: dict[str, tuple[str, datetime, datetime]] = {}
-    for code, rid, to_status, at, received_at, accepted_at in q.rows(
-        "SELECT r.station_code, e.request_id, e.to_status, e.at, r.received_at, r.accepted_at "
-        "FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ('accepted', 'resolved') "
-        f"AND NOT r.deleted{q.st()}",
-        s=start,
-        e=end,
-    ):
-        rec = as_utc(received_at)
-        assert rec is not None
-        if to_status == "accepted":
-            first = as_utc(accepted_at)
-            if first is not None and start <= first < end:
-                accepted[rid] = (code, (first - rec).total_seconds() / 3600)
-        else:
-            when = as_utc(at)
-            assert when is not None
-            prev = resolved.get(rid)
-            if prev is None or when > prev[1]:
-                resolved[rid] = (code, when, rec)
-    for code, hours in accepted.values():
-        acc(code).accept_hours.append(hours)
     cal, today = load_calendar(conn), today_local()
-    for code, when, rec in resolved.values():
-        acc(code).resolve_days.append((when - rec).total_seconds() / 86400)
-        wd = elapsed(cal, local_date(rec), local_date(when))[1]
-        if wd is None:
-            acc(code).workdays_unknown += 1
-        else:
-            acc(code).resolve_workdays.append(wd)
 
-    # 6. referrals made in the month
+    # 5. referrals made in the month
     step("referrals")
     # counted per item (kind, id); its name as of its newest referral (a name is a snapshot: the same
     # item referred before and after a rename in the library is one item, listed once). Items share
@@ -363,7 +363,7 @@ def collect(
         if detail:
             a.referral_details[(kind, item_id)] = detail
 
-    # 7. details: every request received or changed in the month, every field
+    # 6. details: every request received or changed in the month, every field
     step("details")
     details: list[dict[str, Any]] = []
     local_days: dict[tuple[date, int], date] = {}
@@ -384,30 +384,38 @@ def collect(
 
     # two index range scans (received in the month; an event in the month) and the month's events
     # counted once, grouped: the cost follows the month, not the history
-    ids = (
-        "SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
-        "UNION SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e"
-    )
     if q.dialect == "postgresql":
         # the ids as one array: PostgreSQL cannot tell how many of the two scans' ids are the same one
         # (it guessed 4x too many) and read every request instead of looking up each id by its key
-        source, where = "request r ", f"r.id = ANY(ARRAY({ids})) AND "
+        ids = (
+            "SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
+            "UNION SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e"
+        )
+        where = f"r.id = ANY(ARRAY({ids})) AND "
+        count = (
+            "COALESCE(cnt.n, 0) AS events_in_month FROM request r LEFT JOIN (SELECT x.request_id, COUNT(*) "
+            "AS n FROM request_event x WHERE x.at >= :s AND x.at < :e GROUP BY x.request_id) cnt "
+            "ON cnt.request_id = r.id "
+        )
     else:
-        source, where = f"({ids}) ids JOIN request r ON r.id = ids.id ", ""
-    for row in q.rows(
+        # SQLite: the month's events read once, for the ids and their count together
+        count = (
+            "ids.n AS events_in_month FROM (SELECT u.id, SUM(u.n) AS n FROM (SELECT x.request_id AS id, "
+            "1 AS n FROM request_event x WHERE x.at >= :s AND x.at < :e UNION ALL SELECT r0.id, 0 FROM "
+            "request r0 WHERE r0.received_at >= :s AND r0.received_at < :e) u GROUP BY u.id) ids "
+            "JOIN request r ON r.id = ids.id "
+        )
+        where = ""
+    for d in q.dicts(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
-        "COALESCE(cnt.n, 0) AS events_in_month "
-        f"FROM {source}"
-        "LEFT JOIN (SELECT x.request_id, COUNT(*) AS n FROM request_event x WHERE x.at >= :s AND x.at < :e "
-        "GROUP BY x.request_id) cnt ON cnt.request_id = r.id "
+        f"{count}"
         "LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
         f"WHERE {where}NOT r.deleted{q.st()} ORDER BY r.received_at, r.number",
         s=start,
         e=end,
     ):
-        d = dict(row._mapping)
         rec = as_utc(d["received_at"])
         assert rec is not None
         d["received_in_month"] = start <= rec < end
@@ -436,9 +444,43 @@ def collect(
             a.quality.count_received(d)
         details.append(d)
 
+    # 7. time to accept / resolve (medians), for moves within the month; the month's moves are read once
+    # for these and the quality figures (step 7b): of the requests of the details
+    step("durations")
+    moves = month_moves(q, month, {d["id"]: d for d in details})
+    accepted: dict[str, tuple[str, float]] = {}
+    resolved: dict[str, tuple[str, datetime, datetime]] = {}
+    for mv in moves:
+        to_status = mv.to_status
+        if to_status not in ("accepted", "resolved"):
+            continue
+        rid, code = mv.rid, mv.code
+        rec = as_utc(mv.received_at)
+        assert rec is not None
+        if to_status == "accepted":
+            first = as_utc(mv.accepted_at)
+            if first is not None and start <= first < end:
+                accepted[rid] = (code, (first - rec).total_seconds() / 3600)
+        else:
+            when = as_utc(mv.at)
+            assert when is not None
+            prev = resolved.get(rid)
+            if prev is None or when > prev[1]:
+                resolved[rid] = (code, when, rec)
+    for code, hours in accepted.values():
+        acc(code).accept_hours.append(hours)
+    workdays = cache(lambda a, b: elapsed(cal, a, b)[1])  # requests share (received, resolved) days
+    for code, when, rec in resolved.values():
+        acc(code).resolve_days.append((when - rec).total_seconds() / 86400)
+        wd = workdays(day_of(rec), day_of(when))
+        if wd is None:
+            acc(code).workdays_unknown += 1
+        else:
+            acc(code).resolve_workdays.append(wd)
+
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
-    collect_quality(q, month, lambda code: acc(code).quality, cal)
+    collect_quality(q, month, lambda code: acc(code).quality, cal, moves)
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
