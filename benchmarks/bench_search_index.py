@@ -100,8 +100,14 @@ def sync_apply(db: Path, rows: dict[str, list[dict[str, Any]]], page: int) -> tu
                 seq += 1
                 body.append([seq if c == "seq" else r[c] for c in cols])
             pages.append(
-                {"since": seq - len(chunk), "next": seq, "tables": {table: {"cols": cols, "rows": body}}}
+                {
+                    "since": seq - len(chunk),
+                    "next": seq,
+                    "more": True,
+                    "tables": {table: {"cols": cols, "rows": body}},
+                }
             )
+    pages[-1]["more"] = False  # as the hub's pull pages: the last one ends the pull
     conn = open_conn(db)
     t, c = time.perf_counter(), time.process_time()
     for pg in pages:
@@ -112,36 +118,46 @@ def sync_apply(db: Path, rows: dict[str, list[dict[str, Any]]], page: int) -> tu
 
 
 def main_sync(args: argparse.Namespace) -> None:
-    """``--sync``: the pull of ``--rows`` library rows, with the index and without it, interleaved."""
+    """``--sync``: the pull of ``--rows`` library rows without the index, with it kept row by row (the
+    triggers + flush of every page, ``DEFER_SEARCH_ROWS`` out of reach: before issue 13's deferral) and
+    with it deferred (the pull marks the tables stale and builds them once on its last page), rounds
+    interleaved."""
+    from qi_station.sync.station import apply
+
     rows = read_rows(args.source, args.rows)
     per = {"expert": 0.4, "institution": 0.2, "equipment": 0.3, "project": 0.1}
     for t, rs in rows.items():  # a small source: its rows again under new ids, up to --rows
         want, have = int(args.rows * per[t]), len(rs)
         rs += [{**rs[i % have], "id": f"{rs[i % have]['id']}-{i // have}"} for i in range(have, want)]
     n = sum(len(v) for v in rows.values())
-    got: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    modes = ("none", "per row", "deferred")
+    got: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
+    real = apply.DEFER_SEARCH_ROWS
     with tempfile.TemporaryDirectory() as d:
         for rnd in range(args.rounds):
-            for index in (False, True) if rnd % 2 == 0 else (True, False):
-                db = fresh_db(Path(d) / f"sync-{index}-{rnd}.db", index)
-                got[index].append(sync_apply(db, rows, args.page))
+            for mode in modes if rnd % 2 == 0 else modes[::-1]:
+                db = fresh_db(Path(d) / f"sync-{rnd}.db", mode != "none")
+                apply.DEFER_SEARCH_ROWS = 10**12 if mode == "per row" else real
+                try:
+                    got[mode].append(sync_apply(db, rows, args.page))
+                finally:
+                    apply.DEFER_SEARCH_ROWS = real
                 db.unlink()
     load_avg = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     print(f"Load average (1/5/15 min) at the end: {load_avg}; SQLite {sqlite3.sqlite_version}.\n")
     print(
-        f"| sync apply of {n:,} library rows, pages of {args.page} (`apply_page`) | without the index | with the index | ratio |"
+        f"| sync apply of {n:,} library rows, pages of {args.page} (`apply_page`) | without the index "
+        "| index kept row by row (before) | index deferred, built at the end (after) |"
     )
     print("|---|---|---|---|")
     for i, what in ((1, "CPU"), (0, "wall")):
-        a = [g[i] for g in got[False]]
-        b = [g[i] for g in got[True]]
-        ra = [y / x for x, y in zip(a, b, strict=True)]
-        print(
-            f"| {what}, median of {args.rounds} interleaved rounds (each) | {statistics.median(a):.2f} s "
-            f"({', '.join(f'{x:.2f}' for x in a)}) | {statistics.median(b):.2f} s "
-            f"({', '.join(f'{x:.2f}' for x in b)}) | ×{statistics.median(b) / statistics.median(a):.2f} "
-            f"(per round {', '.join(f'{x:.2f}' for x in ra)}) |"
-        )
+        a = [g[i] for g in got["none"]]
+        cells = []
+        for m in modes:
+            b = [g[i] for g in got[m]]
+            ratio = "" if m == "none" else f" ×{statistics.median(b) / statistics.median(a):.2f}"
+            cells.append(f"{statistics.median(b):.2f} s ({', '.join(f'{x:.2f}' for x in b)}){ratio}")
+        print(f"| {what}, median of {args.rounds} interleaved rounds | " + " | ".join(cells) + " |")
 
 
 def main() -> None:

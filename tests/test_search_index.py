@@ -300,3 +300,86 @@ def test_city_filter_keeps_the_index_tiers_in_table_order(libdb: Path) -> None:
             assert got[: len(want)] == want, (q, city)
             checked += bool(prefix)
     assert checked > 20
+
+
+def _page(rows: list[dict[str, Any]], since: int, more: bool) -> dict[str, Any]:
+    cols = COLS + COMMON
+    prepared = write.prepare_library_rows("expert", rows)
+    for i, r in enumerate(prepared, start=since + 1):
+        r["seq"] = i
+    body = [list(v) for v in write.library_values(prepared, cols)]
+    return {
+        "since": since,
+        "next": since + len(rows),
+        "more": more,
+        "tables": {"expert": {"cols": cols, "rows": body}},
+    }
+
+
+def _name_tokens_exact(conn: sqlite3.Connection) -> None:
+    """Every ``n`` token of the index names exactly the rows whose name holds that character (nothing
+    left over from a replaced name, nothing missing)."""
+    rows = conn.execute("SELECT rowid, name FROM expert").fetchall()
+    for ch in CHARS:
+        want = sorted(r for r, n in rows if ch in n)
+        got = [
+            r for (r,) in conn.execute("SELECT rowid FROM expert_fts WHERE expert_fts MATCH ?", (f'"n{ch}"',))
+        ]
+        assert got == want, ch
+
+
+def test_large_pull_builds_the_index_once_at_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large sync pull lifts the search triggers, marks the table stale (the search scans meanwhile,
+    same results) and builds the index on its last page, in that page's transaction: a failure (a kill)
+    on the last page leaves the mark and the triggers, and the pull's retry makes the index current."""
+    from qi_station.sync.station import apply as A
+
+    monkeypatch.setattr(A, "DEFER_SEARCH_ROWS", 50)
+    conn = A.open_conn(tmp_path / "pull.db")
+    rng = random.Random(31)
+    rows = _rows(rng, 360, "expert")
+    A.apply_page(conn, _page(rows[:150], 0, True))
+    assert searchindex.stale(conn) == ["expert"] and not searchindex.is_current(conn, "expert")
+    A.apply_page(conn, _page(rows[150:300], 150, True))
+    trig = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'expert_search_%'"
+    assert conn.execute(trig).fetchone()[0] == 3  # put back after each page
+    # a local write while stale: recorded by the trigger, dropped by the flush (the rebuild takes it)
+    conn.execute("BEGIN IMMEDIATE")
+    write.upsert_library_rows(conn, "expert", [{**rows[0], "name": "临沂王"}], COLS + COMMON)
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 1  # the mark only
+    qs = _queries(conn.execute("PRAGMA database_list").fetchone()[2], rng, 60)
+    for q in qs:  # stale: the search scans
+        fts, scan = _both(conn, monkeypatch, "experts", q)
+        assert fts == scan, q
+    # the last page: new names for 100 rows, 60 new rows, in a page that fails after the rebuild
+    last = [{**r, "name": _name(rng), "rev": 2} for r in rows[:100]] + rows[300:]
+    with monkeypatch.context() as m:
+        real = A.finish_search
+
+        def boom(c: sqlite3.Connection) -> int:
+            real(c)
+            raise RuntimeError("killed")
+
+        m.setattr(A, "finish_search", boom)
+        with pytest.raises(RuntimeError):
+            A.apply_page(conn, _page(last, 300, False))
+    assert searchindex.stale(conn) == ["expert"] and conn.execute(trig).fetchone()[0] == 3
+    assert A.kv_int(conn, "pull_cursor") == 300
+    A.apply_page(conn, _page(last, 300, False))
+    assert searchindex.stale(conn) == [] and searchindex.is_current(conn, "expert")
+    assert conn.execute("SELECT count(*) FROM expert").fetchone()[0] == 360
+    _name_tokens_exact(conn)
+    used = []
+    real_tier = S._fts_tier
+    monkeypatch.setattr(S, "_fts_tier", lambda *a, **k: used.append(1) or real_tier(*a, **k))
+    for q in qs:
+        for kw in ({}, {"own_city": "370100", "limit": 5}, {"city": "370800"}):
+            fts, scan = _both(conn, monkeypatch, "experts", q, **kw)
+            assert fts == scan, (q, kw)
+    assert used
+    # a small page afterwards is indexed row by row again (no mark)
+    A.apply_page(conn, _page([{**rows[5], "name": "德州曾", "rev": 3}], 360, False))
+    assert searchindex.stale(conn) == [] and searchindex.is_current(conn, "expert")
+    _name_tokens_exact(conn)
+    conn.close()

@@ -539,3 +539,73 @@ async def test_ledger_table_fetches_pages_lazily_over_a_large_total() -> None:
         await pilot.pause()
         assert len(table.pages) <= CACHE_PAGES and table.loaded_rows <= CACHE_PAGES * PAGE_SIZE
         assert len(asked) < 100
+
+
+async def test_library_names_are_shown_as_written_and_a_repeat_keeps_the_table(station_db: Path) -> None:
+    """A library name is text, never Rich markup: ``x[/]`` (a markup error) and ``a[b]c`` (a style tag)
+    are shown as written. The same results again (one more letter that changes nothing) keep the
+    table's rows as they are, and the cursor goes back to the first row, whose detail is shown."""
+    from textual.widgets import DataTable
+
+    from qi_station.db import write
+    from qi_station.db.engine import connect
+    from qi_station.screens.libraries import LibrariesScreen
+
+    conn = connect(station_db)
+    conn.execute("BEGIN IMMEDIATE")
+    base = {"rev": 1, "seq": 0, "deleted": False, "updated_at": "2026-01-01 00:00:00.000000"}
+    names = ["蓝鲸号x[/]", "蓝鲸号a[b]c"]
+    write.upsert_library_rows(
+        conn,
+        "expert",
+        [
+            {
+                "id": f"mk{i}",
+                "name": n,
+                "city_code": "370600",
+                "elements": ["metrology"],
+                "active_requests": 0,
+                **base,
+            }
+            for i, n in enumerate(names)
+        ],
+        [
+            "id",
+            "name",
+            "city_code",
+            "elements",
+            "active_requests",
+            "name_py",
+            "name_initials",
+            "haystack",
+            "haystack_py",
+            *base,
+        ],
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    app = make_app(station_db)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        lib = app.screen
+        assert isinstance(lib, LibrariesScreen)
+        await pilot.press(*"蓝鲸")
+        await pilot.pause(0.1)
+        await settle(pilot)
+        table = lib.query_one(DataTable)
+        shown = sorted(str(table.get_cell_at((i, 0))) for i in range(table.row_count))
+        assert shown == sorted(names)
+        rendered = "\n".join(str(line.text) for line in table.render_lines(table.region.reset_offset))
+        assert all(n in rendered for n in names), rendered
+        table.move_cursor(row=1)
+        await settle(pilot)
+        first = table.get_row_at(0)
+        await pilot.press("号")  # the same two rows
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert lib.query_one("#q").value == "蓝鲸号" and table.get_row_at(0)[0] is first[0]  # not rebuilt
+        assert table.cursor_row == 0 and lib.rows[0]["name"] in str(
+            lib.query_one("#lib-detail-text").render()
+        )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
+from operator import add
 from typing import Any
 
 from qi_station.core import domain
@@ -38,7 +39,8 @@ DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "c
 # / ``q`` an adjacent pair of the name's initials + pinyin / of haystack_py, ``c`` the city, ``e`` an
 # element
 FTS_COLUMNS = ("d",)
-PENDING = "search_pending"  # read with "+tbl" (no index use): small, and "PRAGMA optimize" then
+PENDING = "search_pending"
+STALE_RID = 0  # the ``search_pending`` row of a table whose index waits for a rebuild (mark_stale)  # read with "+tbl" (no index use): small, and "PRAGMA optimize" then
 # finds nothing to ANALYZE (a generated database keeps the migrated schema, no sqlite_stat1)
 _ELEMENT_CODES = tuple(domain.ELEMENT_ZH)
 
@@ -55,13 +57,15 @@ _DROP = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 _ASCII = re.compile(r"[\x00-\x7f]+")
-_PAIRS = re.compile(r"(?=(..))")
 
 
 def _spaced(tag: str, text: Any) -> str:
     """One token per non-ASCII character (a Chinese query's ASCII is left to the check)."""
-    chars = _ASCII.sub("", str(text or ""))
-    return tag + f" {tag}".join(chars) if chars else ""
+    t = str(text or "")
+    if t.isascii():
+        return ""
+    chars = _ASCII.sub("", t)
+    return tag + f" {tag}".join(chars)
 
 
 def _paired(tag: str, text: Any, end: str = "~") -> str:
@@ -69,8 +73,8 @@ def _paired(tag: str, text: Any, end: str = "~") -> str:
     what the tokenizer keeps of it); ``end`` makes the last character start a pair too. The pairs of a
     substring are a run of the text's pairs, so a phrase of them is a superset of ``instr``, and a
     single character is the prefix of a pair."""
-    pairs = _PAIRS.findall(_NOT_ALNUM.sub("~", str(text or "")) + end)
-    return tag + f" {tag}".join(pairs) if pairs else ""
+    t = _NOT_ALNUM.sub("~", str(text or "")) + end
+    return tag + f" {tag}".join(map(add, t, t[1:])) if len(t) > 1 else ""
 
 
 def doc(
@@ -152,28 +156,30 @@ def ddl() -> list[str]:
     return out
 
 
-def _trigger_names() -> list[str]:
-    return [f"{t}_search_{k}" for t in TABLES for k in ("ins", "upd", "del")]
+def _trigger_names(tables: Sequence[str] = TABLES) -> list[str]:
+    return [f"{t}_search_{k}" for t in tables for k in ("ins", "upd", "del")]
 
 
-def drop_triggers(conn: Any) -> bool:
-    """Lift the triggers for a bulk load (the caller's transaction); call :func:`rebuild` and then
-    :func:`create_triggers` after it. False (nothing done): no index, or not SQLite."""
+def drop_triggers(conn: Any, tables: Sequence[str] = TABLES) -> bool:
+    """Lift the triggers of ``tables`` for a bulk load (the caller's transaction); call :func:`rebuild`
+    (or :func:`mark_stale` first and :func:`refresh` later) and :func:`create_triggers` after it.
+    False (nothing done): no index, or not SQLite."""
     raw = _raw(conn)
     if raw is None or not has_index(raw):
         return False
-    for name in _trigger_names():
+    for name in _trigger_names(tables):
         raw.execute(f"DROP TRIGGER IF EXISTS {name}")
     return True
 
 
-def create_triggers(conn: Any) -> None:
+def create_triggers(conn: Any, tables: Sequence[str] = TABLES) -> None:
     """Put back the triggers :func:`drop_triggers` lifted (their DDL is :func:`ddl`'s)."""
     raw = _raw(conn)
     if raw is None or not has_index(raw):
         return
+    names = {f"ON {t} BEGIN" for t in tables}
     for stmt in ddl():
-        if stmt.startswith("CREATE TRIGGER"):
+        if stmt.startswith("CREATE TRIGGER") and any(n in stmt for n in names):
             raw.execute(stmt)
 
 
@@ -216,6 +222,9 @@ def flush(conn: Any, tables: Sequence[str] = TABLES) -> int:
     cols = ", ".join(f"t.{c}" for c in DOC_COLUMNS)
     old = ", ".join(f"p.o_{c}" for c in DOC_COLUMNS)
     for t in tables:
+        if _is_stale(raw, t):  # rebuilt whole by :func:`refresh`: its pending rows are moot
+            raw.execute(f"DELETE FROM {PENDING} WHERE +tbl = ? AND rid <> {STALE_RID}", (t,))
+            continue
         rows = raw.execute(
             f"SELECT p.rid, p.had_old, {old}, t.rowid, {cols} FROM {PENDING} p "
             f"LEFT JOIN {t} t ON t.rowid = p.rid WHERE +p.tbl = ?",
@@ -267,6 +276,41 @@ def rebuild(conn: Any, tables: Sequence[str] = TABLES) -> int:
             n += len(batch)
     optimize(raw, tables)
     return n
+
+
+def _is_stale(raw: sqlite3.Connection, table: str) -> bool:
+    return (
+        raw.execute(f"SELECT 1 FROM {PENDING} WHERE +tbl = ? AND rid = {STALE_RID}", (table,)).fetchone()
+        is not None
+    )
+
+
+def mark_stale(conn: Any, table: str) -> bool:
+    """Say, inside the caller's transaction, that ``table``'s index must be built again whole
+    (:func:`refresh`): one ``search_pending`` row (rowid 0, which no table row has). Until then the
+    search scans that table (correct, slower) and :func:`flush` skips it, so a bulk write may lift the
+    table's triggers (:func:`drop_triggers`) and record nothing per row. False: no index."""
+    raw = _raw(conn)
+    if raw is None or not has_index(raw):
+        return False
+    nulls = ", ".join("NULL" for _ in DOC_COLUMNS)
+    raw.execute(f"INSERT OR IGNORE INTO {PENDING} VALUES (?, {STALE_RID}, 0, {nulls})", (table,))
+    return True
+
+
+def stale(conn: Any) -> list[str]:
+    """The tables :func:`mark_stale` marked (their index waits for :func:`refresh`)."""
+    raw = _raw(conn)
+    if raw is None or not has_index(raw):
+        return []
+    return [t for t in TABLES if _is_stale(raw, t)]
+
+
+def refresh(conn: Any) -> int:
+    """Build the index of every stale table again (:func:`rebuild`, inside the caller's transaction),
+    which makes them current. Returns rows indexed."""
+    got = stale(conn)
+    return rebuild(conn, got) if got else 0
 
 
 def is_current(conn: sqlite3.Connection, table: str) -> bool:

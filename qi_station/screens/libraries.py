@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -128,6 +129,9 @@ class LibrariesScreen(MainScreen):
         self.painted_at = 0.0  # perf_counter when the last results were painted (benchmarks read it)
         self.own_city: str | None = None  # the station's city: its library rows rank first
         self._own_city_known = False  # looked up once per refresh, on the search worker's connection
+        self._cells: list[tuple[str, str, str]] | None = None  # what the table shows (show)
+        self._count = ""  # what #lib-count says
+        self._detail: str | None = None  # what the detail pane says
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="lib-top"):
@@ -304,7 +308,8 @@ class LibrariesScreen(MainScreen):
 
     @on(SearchFailed)
     def _failed(self, event: SearchFailed) -> None:
-        self.query_one("#lib-count", Static).update(event.message)
+        self._count = event.message
+        self.query_one("#lib-count", Static).update(event.message, layout=False)
 
     @on(SearchDone)
     def _search_done(self, event: SearchDone) -> None:
@@ -316,15 +321,24 @@ class LibrariesScreen(MainScreen):
         if p != self._params():
             return  # a newer search is on its way
         self.rows = rows
+        # the cells as plain Text: a name is never Rich markup (``a[b]c`` stays itself, ``x[/]`` is no
+        # error), and no markup parse per cell; 烟台: the column is narrow, the pane says 烟台市
+        cells = [
+            (r["name"], (r.get("city_name") or "").removesuffix("市"), _extra(p["kind"], r)) for r in rows
+        ]
         table = self.query_one(DataTable)
-        table.clear()
-        for i, r in enumerate(rows):
-            city = (r.get("city_name") or "").removesuffix(
-                "市"
-            )  # 烟台: the column is narrow, the pane says 烟台市
-            table.add_row(r["name"], city, _extra(p["kind"], r), key=str(i))
+        if cells != self._cells:  # the same rows again (no match, a filter that changed nothing): kept
+            self._cells = cells
+            table.clear()
+            for i, row in enumerate(cells):
+                table.add_row(*(Text(c, no_wrap=True, end="") for c in row), key=str(i))
+        elif rows and table.cursor_row:
+            table.move_cursor(row=0)  # as clear() would: the detail below is row 0's
         more = "+" if len(rows) >= RESULTS else ""
-        self.query_one("#lib-count", Static).update(t("lib.count", n=f"{len(rows)}{more}"))
+        count = t("lib.count", n=f"{len(rows)}{more}")
+        if count != self._count:  # one line of a fixed row (libraries.tcss): no new layout
+            self._count = count
+            self.query_one("#lib-count", Static).update(count, layout=False)
         if self._t0 is not None:
             self.last_latency_ms = (time.perf_counter() - self._t0) * 1000
             self._t0 = None
@@ -341,9 +355,8 @@ class LibrariesScreen(MainScreen):
             self.show_detail(int(event.row_key.value))
 
     def show_detail(self, idx: int | None) -> None:
-        text = self.query_one("#lib-detail-text", Static)
         if idx is None or idx >= len(self.rows):
-            text.update(t("lib.none"))
+            self._set_detail(t("lib.none"))
             return
         r = self.rows[idx]
         lines = [
@@ -364,7 +377,12 @@ class LibrariesScreen(MainScreen):
             lines.append(f"{t('lib.f.' + f)}: {v}")
         if r["kind"] == "institutions":  # both dates, labelled, with their marks (the one rule)
             lines[3:3] = qualify.expiry_line(r, today_local(), get_lang() != "en").split("  ")
-        text.update("\n".join(lines))
+        self._set_detail("\n".join(lines))
+
+    def _set_detail(self, text: str) -> None:
+        if text != self._detail:  # the same item again: no new paint nor layout
+            self._detail = text
+            self.query_one("#lib-detail-text", Static).update(text)
 
     # ---- actions ---------------------------------------------------------------------------------
     def action_next_kind(self) -> None:

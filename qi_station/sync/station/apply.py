@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import env_now, to_db
-from qi_station.db import kvkeys, write
+from qi_station.db import kvkeys, searchindex, write
 from qi_station.sync.proto import DOWN_TABLES, HUB_REQUEST_FIELDS, PUSH_BATCH, SyncError
 
 _COLS: dict[tuple[str, str], list[str]] = {}
@@ -210,9 +210,12 @@ def apply_tables(conn: sqlite3.Connection, tables: dict[str, Any], *, resync: bo
         newer = f"excluded.rev > {t}.rev OR excluded.seq > {t}.seq"
         guard = f"excluded.rev >= {t}.rev OR {t}.seq < 0 OR excluded.seq > {t}.seq" if resync else newer
         idx = _defer_indexes(conn, t, len(rows))
+        lifted = _defer_search(conn, t, len(rows))
         write.upsert_rows(conn, t, kc, rows, guard=guard, named=named)
         for isql in idx:  # same transaction: a crash rolls the DROP back with everything else
             conn.execute(isql)
+        if lifted:
+            searchindex.create_triggers(conn, (t,))
         n += len(rows)
         if t == "reference":
             _use_references(conn, block)
@@ -272,6 +275,33 @@ def _defer_indexes(conn: sqlite3.Connection, table: str, incoming: int) -> list[
     for name, _sql in idx:
         conn.execute(f'DROP INDEX "{name}"')
     return [str(sql) for _name, sql in idx]
+
+
+DEFER_SEARCH_ROWS = 1000
+
+
+def _defer_search(conn: sqlite3.Connection, table: str, incoming: int) -> bool:
+    """A large pull into a library table: its search index is built once, when the pull ends
+    (:func:`finish_search`), not row by row. The table is marked stale (``searchindex.mark_stale``: the
+    search scans it meanwhile, correct) and its triggers are lifted for this upsert (the caller puts
+    them back); all in the caller's transaction, so a kill leaves either the old state or a stale mark.
+    Taken for at least :data:`DEFER_SEARCH_ROWS` rows when the table is already stale or holds at most
+    twice ``incoming`` (rebuilding is then cheaper than indexing row by row: a first pull, a snapshot).
+    A smaller page into a stale table keeps its triggers (``flush`` drops what they record). True:
+    lifted."""
+    if table not in searchindex.TABLES or incoming < DEFER_SEARCH_ROWS:
+        return False
+    if table not in searchindex.stale(conn):
+        have = int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        if have > 2 * incoming or not searchindex.mark_stale(conn, table):
+            return False
+    return searchindex.drop_triggers(conn, (table,))
+
+
+def finish_search(conn: sqlite3.Connection) -> int:
+    """The end of a pull: build the index of every table a large pull marked stale (one rebuild per
+    table, inside the caller's transaction). Returns rows indexed."""
+    return searchindex.refresh(conn)
 
 
 def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
@@ -417,6 +447,8 @@ def apply_page(
             write.flush_search(conn)
             if hz > known:
                 kv_set(conn, "tombstone_horizon", hz)
+        if not page.get("more"):  # the pull's last page: index what a large pull left stale
+            finish_search(conn)
         for k, v in (extra_kv or {}).items():
             kv_set(conn, k, v)
         cur_after = kv_int(conn, "pull_cursor")
