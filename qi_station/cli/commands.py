@@ -167,6 +167,23 @@ def demo_remove(as_json: bool = typer.Option(False, "--json", help="Machine-read
     typer.echo(f"demo data removed / 已删除演示数据: {parts}")
 
 
+@demo_app.command("rekey")
+@handle_errors
+def demo_rekey(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Give this station's demo enterprises ids of their own (a station that loaded the demo with an
+    older release shares them with every other demo station, and the hub refuses the second one)."""
+    from qi_station.devtools.demo import rekey_demo
+
+    res = rekey_demo(station_db())
+    if as_json:
+        emit_json(res)
+        return
+    typer.echo(
+        f"demo enterprises given ids of their own / 演示企业已换用本站编号: {res['rekeyed']} "
+        f"(kept, the hub has them from this station: {res['kept']})"
+    )
+
+
 @app.command("generate")
 @handle_errors
 def generate(

@@ -159,6 +159,7 @@ class PushJobs(LedgerJobs):
                         403,
                         "forbidden",
                         f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业",
+                        enterprise_id=row["id"],
                     )
         # the station's rules against what the hub holds: its own enterprises, lifecycle moves, hub fields
         ent_station = {p[3]["id"]: code for p in prepared if p[2] == "enterprise"}

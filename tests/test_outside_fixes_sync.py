@@ -1,0 +1,96 @@
+"""Outside attacker's findings on sync: two demo stations (ids of their own; a way out for one
+loaded with the shared ids), generated data beside real work, a copied station database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sync_heal import demo_ids, demo_station
+from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
+from test_sync_util import enroll_station, hub_requests, rows
+
+from qi_station.services import ledger
+from qi_station.services.ledger import RequestInput
+from qi_station.sync.proto import SyncError
+
+_ = (env, hub_url)
+
+
+def _real_request_on_a_demo_enterprise(db: Path) -> dict[str, Any]:
+    dreq, _dent = demo_ids(db)
+    uscc, name = rows(
+        db,
+        "SELECT uscc, name FROM enterprise WHERE id = (SELECT enterprise_id FROM request WHERE id = ?)",
+        (sorted(dreq)[0],),
+    )[0]
+    return ledger.create_request(
+        db, RequestInput(enterprise=name, uscc=uscc, elements="standards", title="真实")
+    )
+
+
+def test_two_demo_stations_both_sync_real_work_on_the_same_demo_enterprise(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    hub, tc, _dbs = env
+    made = {}
+    for code in ("DA01", "DB02"):
+        db = tmp_path / f"{code}.db"
+        demo_station(db, code)
+        enroll_station(db, hub, tc, code)
+        made[code] = _real_request_on_a_demo_enterprise(db)
+        res = sync(db, tc)
+        assert res["ok"] and res["pending"] == 0, res
+    hr = hub_requests(hub)
+    assert {made["DA01"]["id"], made["DB02"]["id"]} <= set(hr)
+    assert hr[made["DA01"]["id"]]["enterprise_id"] != hr[made["DB02"]["id"]]["enterprise_id"]
+
+
+def _as_an_older_release_loaded_it(db: Path) -> None:
+    """Older releases loaded the demo enterprises under data/demo's fixed ids."""
+    from qi_station.db import write
+    from qi_station.services.demo import read_demo
+    from qi_station.sync.station import apply as S
+
+    fixed = {e["uscc"]: e["id"] for e in read_demo()["enterprises"]}
+    conn = S.open_conn(db)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        marked = write.demo_rows(conn)
+        new_ids = []
+        for eid, uscc in conn.execute("SELECT id, uscc FROM enterprise").fetchall():
+            if uscc in fixed:
+                write.rekey_enterprise(conn, eid, fixed[uscc], 0)
+                new_ids.append(fixed[uscc])
+        write.set_demo_rows(conn, {"request": marked["request"], "enterprise": new_ids})
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def test_a_station_stuck_on_a_shared_demo_id_is_told_the_way_out_and_takes_it(
+    env: Any, tmp_path: Path
+) -> None:  # noqa: F811
+    from qi_station.devtools.demo import rekey_demo
+
+    hub, tc, _dbs = env
+    dbs = {}
+    made = {}
+    for code in ("DA01", "DB02"):
+        db = dbs[code] = tmp_path / f"{code}.db"
+        demo_station(db, code)
+        _as_an_older_release_loaded_it(db)
+        enroll_station(db, hub, tc, code)
+        made[code] = _real_request_on_a_demo_enterprise(db)
+    assert sync(dbs["DA01"], tc)["pending"] == 0
+    with pytest.raises(SyncError) as ei:
+        sync(dbs["DB02"], tc)
+    assert ei.value.code == "forbidden" and "qi-station demo rekey" in ei.value.message
+    number = made["DB02"]["number"]
+    got = rekey_demo(dbs["DB02"])
+    assert got["rekeyed"] >= 1
+    assert sync(dbs["DB02"], tc)["pending"] == 0
+    hr = hub_requests(hub)
+    assert hr[made["DB02"]["id"]]["number"] == number  # the number given out stays
+    # the first station's enterprise, taken by the hub under the fixed id, keeps it
+    assert rekey_demo(dbs["DA01"])["kept"] == 1
+    assert sync(dbs["DA01"], tc)["pending"] == 0
