@@ -94,3 +94,34 @@ def test_a_station_stuck_on_a_shared_demo_id_is_told_the_way_out_and_takes_it(
     # the first station's enterprise, taken by the hub under the fixed id, keeps it
     assert rekey_demo(dbs["DA01"])["kept"] == 1
     assert sync(dbs["DA01"], tc)["pending"] == 0
+
+
+def test_a_real_request_on_a_generated_enterprise_syncs(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    """It blocked sync for good ([own_enterprise]: the generated enterprise never reached the hub).
+    Now real work makes the enterprise real (a new id of its own, queued ahead of the request); two
+    stations generated with one seed (the same enterprise ids) both sync."""
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.generate.run import generate
+    from qi_station.services.station import init_station
+
+    hub, tc, _dbs = env
+    made = {}
+    for code in ("GN01", "GN02"):
+        db = tmp_path / f"{code}.db"
+        init_station(open_db(db), code=code)
+        generate(db, requests=60, library=10, seed=3)
+        enroll_station(db, hub, tc, code)
+        eid, uscc, name = rows(db, "SELECT id, uscc, name FROM enterprise ORDER BY id LIMIT 1")[0]
+        n_gen = rows(db, "SELECT count(*) FROM request WHERE enterprise_id = ?", (eid,))[0][0]
+        made[code] = ledger.create_request(
+            db, RequestInput(enterprise=name, uscc=uscc, elements="standards", title="真实")
+        )
+        new = made[code]["enterprise_id"]
+        assert new != eid  # an id of this station's own; the generated requests follow it locally
+        assert rows(db, "SELECT count(*) FROM request WHERE enterprise_id = ?", (new,))[0][0] == n_gen + 1
+        res = sync(db, tc)
+        assert res["ok"] and res["pending"] == 0, res
+    hr = hub_requests(hub)
+    assert {r["id"] for r in made.values()} <= set(hr)
+    ent_n = rows(tmp_path / "GN01.db", "SELECT count(*) FROM generated_enterprise")[0][0]
+    assert ent_n == 49  # the one used left the list; the rest stay local test data

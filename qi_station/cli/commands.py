@@ -187,9 +187,9 @@ def demo_rekey(as_json: bool = typer.Option(False, "--json", help="Machine-reada
 @app.command("generate")
 @handle_errors
 def generate(
-    requests: int = typer.Option(..., "--requests", min=0, help="Number of requests to generate."),
+    requests: int = typer.Option(..., "--requests", help="Number of requests to generate (0 to 5 000 000)."),
     library: int = typer.Option(
-        ..., "--library", min=0, help="Number of library rows over the four libraries."
+        ..., "--library", help="Number of library rows over the four libraries (0 to 2 000 000)."
     ),
     seed: int = typer.Option(1, "--seed", help="Random seed (same seed, same data)."),
 ) -> None:

@@ -1,0 +1,30 @@
+"""enterprises written by ``qi-station generate`` are listed (outside finding: a real request on one
+blocked sync for good)
+
+Revision ID: 0019
+Revises: 0018
+
+The generator's rows are local test data: never written to the outbox, and their ids come from a
+seeded RNG (two stations generated with one seed hold the same ids). A real request on a generated
+enterprise was pushed, the hub had never seen the enterprise, and every later sync was refused
+``[own_enterprise]``. ``generated_enterprise`` lists them (one indexed lookup): real work on one makes it
+real first (``db.write.adopt_generated``: a new id of the station's own, queued whole), like a demo
+enterprise; ``sync.station.heal.resend_all``, which queues every own row as real, empties it.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0019"
+down_revision: str | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("CREATE TABLE generated_enterprise (id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID")
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE generated_enterprise")
