@@ -125,3 +125,67 @@ def test_a_real_request_on_a_generated_enterprise_syncs(env: Any, tmp_path: Path
     assert {r["id"] for r in made.values()} <= set(hr)
     ent_n = rows(tmp_path / "GN01.db", "SELECT count(*) FROM generated_enterprise")[0][0]
     assert ent_n == 49  # the one used left the list; the rest stay local test data
+
+
+def test_a_copied_station_database_pushing_under_the_same_identity_is_refused_and_recorded(
+    env: Any, tmp_path: Path
+) -> None:  # noqa: F811
+    """A copy of a station database plus its secrets (a stolen token): both copies log requests. The
+    first to push is taken; the second is refused [device_conflict] with a sync_conflict at the hub,
+    and none of its request numbers change (it used to heal by renumbering)."""
+    import sqlalchemy as sa
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import secrets
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.tables import core_table
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "elsewhere" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))  # the token goes with it
+    ra = ledger.create_request(a, request_input(2))
+    rb = ledger.create_request(b, request_input(3))
+    assert ra["number"] == rb["number"]  # both copies gave out the same next number
+    assert sync(a, tc)["pending"] == 0
+    before = station_numbers = {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")}
+    with pytest.raises(SyncError) as ei:
+        sync(b, tc)
+    assert ei.value.code == "device_conflict"
+    assert {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")} == before == station_numbers
+    assert rb["id"] not in hub_requests(hub)
+    t = core_table("sync_conflict")
+    with hub.engine.connect() as c:
+        kinds = [r[0] for r in c.execute(sa.select(t.c.kind))]
+    assert "device_conflict" in kinds
+    # the first copy goes on syncing as before
+    ledger.create_request(a, request_input(4))
+    assert sync(a, tc)["pending"] == 0
+
+
+def test_a_station_database_moved_to_another_folder_goes_on_syncing(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import secrets
+    from qi_station.db.session import dispose_all
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "newpc" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    a.unlink()
+    r = ledger.create_request(b, request_input(2))
+    assert sync(b, tc)["pending"] == 0
+    assert hub_requests(hub)[r["id"]]["number"] == r["number"]

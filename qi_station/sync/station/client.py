@@ -286,16 +286,17 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
     done = 0
     profile = station_profile(conn)
     sent = canonical(profile) if profile is not None else None
+    device = S.device_id(conn)
     while True:
         batch = S.next_batch(conn, batch_size)
         if not batch:
             if sent is not None and S.kv_get(conn, kvkeys.PROFILE_SENT) != sent:
-                cl.push([], H.signed_head(conn), profile)
+                cl.push([], H.signed_head(conn), profile, device)
                 S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
             return done
         head = H.signed_head(conn)
         try:
-            reply = cl.push(batch, head, profile)
+            reply = cl.push(batch, head, profile, device)
         except SyncError as e:
             raise demo_collision_hint(e) from None
         if sent is not None:

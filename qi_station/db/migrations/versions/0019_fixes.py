@@ -10,10 +10,16 @@ enterprise was pushed, the hub had never seen the enterprise, and every later sy
 ``[own_enterprise]``. ``generated_enterprise`` lists them (one indexed lookup): real work on one makes it
 real first (``db.write.adopt_generated``: a new id of the station's own, queued whole), like a demo
 enterprise; ``sync.station.heal.resend_all``, which queues every own row as real, empties it.
+
+``hub_station.device_id``: the install (PC and database file) that last pushed for the station
+(``sync.hub.push.PushJobs.check_device``): a second copy of one station database pushing under the
+same identity is refused ``[device_conflict]`` and recorded in ``sync_conflict``, never healed by
+renumbering requests whose numbers were already given out.
 """
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
@@ -24,7 +30,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("CREATE TABLE generated_enterprise (id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID")
+    with op.batch_alter_table("hub_station") as b:
+        b.add_column(sa.Column("device_id", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("hub_station") as b:
+        b.drop_column("device_id")
     op.execute("DROP TABLE generated_enterprise")
