@@ -163,6 +163,9 @@ def demo_remove(as_json: bool = typer.Option(False, "--json", help="Machine-read
     if as_json:
         emit_json(res)
         return
+    if not any(res.values()):  # nothing was left: success all the same (exit 0), and said so
+        typer.echo("no demo data to remove: none is left / 没有可删除的演示数据")
+        return
     parts = ", ".join(f"{k} {v}" for k, v in res.items())
     typer.echo(f"demo data removed / 已删除演示数据: {parts}")
 

@@ -29,7 +29,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE TABLE generated_enterprise (id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID")
+    op.create_table("generated_enterprise", sa.Column("id", sa.String(), primary_key=True))
     with op.batch_alter_table("hub_station") as b:
         b.add_column(sa.Column("device_id", sa.String(), nullable=True))
 
@@ -37,4 +37,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("hub_station") as b:
         b.drop_column("device_id")
-    op.execute("DROP TABLE generated_enterprise")
+    op.drop_table("generated_enterprise")
