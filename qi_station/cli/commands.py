@@ -26,6 +26,7 @@ from qi_station.cli.station import station_app
 from qi_station.cli.sync import hub_app, sync_app
 from qi_station.cli.usage import QIGroup
 from qi_station.cli.workdays import hub_calendar_app, hub_indicators_app
+from qi_station.devtools.generate import MAX_LIBRARY, MAX_REQUESTS
 
 app = typer.Typer(
     help="qi-station: 质量基础设施一站式服务工作站 (Shandong QI one-stop service workstation).",
@@ -190,9 +191,15 @@ def demo_rekey(as_json: bool = typer.Option(False, "--json", help="Machine-reada
 @app.command("generate")
 @handle_errors
 def generate(
-    requests: int = typer.Option(..., "--requests", help="Number of requests to generate (0 to 5 000 000)."),
+    requests: int = typer.Option(
+        ..., "--requests", min=0, max=MAX_REQUESTS, help="Number of requests to generate (0 to 5 000 000)."
+    ),
     library: int = typer.Option(
-        ..., "--library", help="Number of library rows over the four libraries (0 to 2 000 000)."
+        ...,
+        "--library",
+        min=0,
+        max=MAX_LIBRARY,
+        help="Number of library rows over the four libraries (0 to 2 000 000).",
     ),
     seed: int = typer.Option(1, "--seed", help="Random seed (same seed, same data)."),
 ) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 
 from qi_station.core.ids import uuid7 as uuid7_from
 from qi_station.db import searchindex, write
+from qi_station.devtools.generate import MAX_LIBRARY, MAX_REQUESTS
 from qi_station.devtools.generate.fields import DAY_MS, PinyinCache, Progress, fmt_ms, new_id, to_ms
 from qi_station.devtools.generate.library import gen_enterprises, gen_library
 from qi_station.devtools.generate.requests import REQUEST_COLUMNS, RequestBatch, plan_requests
@@ -114,12 +115,6 @@ def _library_pool(parallel: bool) -> Iterator[Any]:
     finally:
         pool.terminate()
         pool.join()
-
-
-#: Upper limits of one ``generate`` run (documented in docs/cli.md): 5 million requests (about 46
-#: years of months at 9 000 ledger numbers each) and 2 million library rows.
-MAX_REQUESTS = 5_000_000
-MAX_LIBRARY = 2_000_000
 
 
 def check_sizes(requests: int, library: int) -> None:
