@@ -53,7 +53,7 @@ def _dump(path: Path, tables: tuple[str, ...]) -> dict[str, list[tuple[Any, ...]
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     p = open_db(tmp_path_factory.mktemp("demo") / "station.db")
-    res = load_demo(p, today=TODAY)
+    res = load_demo(p, today=TODAY, id_seed="fixed")
     return p, res
 
 
@@ -232,9 +232,16 @@ def test_demo_is_idempotent(demo_db: tuple[Path, dict[str, Any]]) -> None:
 
 def test_demo_is_deterministic(tmp_path: Path, demo_db: tuple[Path, dict[str, Any]]) -> None:
     p2 = open_db(tmp_path / "again.db")
-    load_demo(p2, today=TODAY)
+    load_demo(p2, today=TODAY, id_seed="fixed")
     tables = ("request", "request_event", "referral", "expert", "institution", "enterprise")
     assert _dump(p2, tables) == _dump(demo_db[0], tables)
+    # without a fixed id_seed each load draws enterprise ids of its own: two demo stations never
+    # push the same enterprise id (the rest is the same)
+    p4 = open_db(tmp_path / "own.db")
+    load_demo(p4, today=TODAY)
+    ids = {r[0] for r in sqlite3.connect(p4).execute("SELECT id FROM enterprise")}
+    assert ids and not ids & {r[0] for r in sqlite3.connect(demo_db[0]).execute("SELECT id FROM enterprise")}
+    assert _dump(p4, ("expert",)) == _dump(demo_db[0], ("expert",))
     p3 = open_db(tmp_path / "other.db")
     load_demo(p3, today=TODAY, seed=5)
     assert _dump(p3, ("request",)) != _dump(demo_db[0], ("request",))

@@ -19,6 +19,7 @@ import typer
 from qi_station import __version__
 from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db
 from qi_station.cli.usage import QIGroup
+from qi_station.devtools.generate import MAX_LIBRARY, MAX_REQUESTS
 
 # The root: its options and its own commands. The command groups are added by ``build`` (below), which
 # imports a group's module only when the call names that group; ``app`` (module attribute) is all of it.
@@ -220,16 +221,42 @@ def demo_remove(as_json: bool = typer.Option(False, "--json", help="Machine-read
     if as_json:
         emit_json(res)
         return
+    if not any(res.values()):  # nothing was left: success all the same (exit 0), and said so
+        typer.echo("no demo data to remove: none is left / 没有可删除的演示数据")
+        return
     parts = ", ".join(f"{k} {v}" for k, v in res.items())
     typer.echo(f"demo data removed / 已删除演示数据: {parts}")
+
+
+@demo_app.command("rekey")
+@handle_errors
+def demo_rekey(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Give this station's demo enterprises ids of their own (a station that loaded the demo with an
+    older release shares them with every other demo station, and the hub refuses the second one)."""
+    from qi_station.devtools.demo import rekey_demo
+
+    res = rekey_demo(station_db())
+    if as_json:
+        emit_json(res)
+        return
+    typer.echo(
+        f"demo enterprises given ids of their own / 演示企业已换用本站编号: {res['rekeyed']} "
+        f"(kept, the hub has them from this station: {res['kept']})"
+    )
 
 
 @root_app.command("generate")
 @handle_errors
 def generate(
-    requests: int = typer.Option(..., "--requests", min=0, help="Number of requests to generate."),
+    requests: int = typer.Option(
+        ..., "--requests", min=0, max=MAX_REQUESTS, help="Number of requests to generate (0 to 5 000 000)."
+    ),
     library: int = typer.Option(
-        ..., "--library", min=0, help="Number of library rows over the four libraries."
+        ...,
+        "--library",
+        min=0,
+        max=MAX_LIBRARY,
+        help="Number of library rows over the four libraries (0 to 2 000 000).",
     ),
     seed: int = typer.Option(1, "--seed", help="Random seed (same seed, same data)."),
 ) -> None:

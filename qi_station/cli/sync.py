@@ -314,7 +314,12 @@ def hub_stations(
     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
 ) -> None:
     """Stations with their sync state."""
-    rows = _hub(database_url).stations()
+    from qi_station.core.clock import iso_local
+
+    rows = [  # times in Asia/Shanghai with their +08:00, like every other command
+        {**r, **{k: iso_local(r[k]) if r.get(k) else None for k in ("last_seen", "profile_at")}}
+        for r in _hub(database_url).stations()
+    ]
     if as_json:
         emit_json(rows)
         return

@@ -230,6 +230,26 @@ def check_county(code: str, field: str = "county") -> str:
     return c
 
 
+def check_city(code: str, field: str = "city") -> str:
+    """A Shandong city code (the library's city filter). A county code is named as one, with its city;
+    a historic code with the code that holds its place today (:func:`check_region`)."""
+    c = (code or "").strip()
+    if c in places.CITIES:
+        return c
+    if c in places.COUNTY_NAMES:
+        city = places.COUNTY_CITY[c]
+        raise ValidationError(
+            field,
+            "city",
+            f"{c} is a county code ({places.full_name(c)}), not a city: its city is {city} "
+            f"({places.CITIES[city]}) / {c} 是区县代码，所属地市为 {city}（{places.CITIES[city]}）",
+        )
+    c = check_region(code, field)  # the 6-digit, historic and unknown-code messages
+    if c in places.CITIES:
+        return c
+    raise ValidationError(field, "gbt2260", f"not a Shandong city code: {code!r} / 非山东地市代码")
+
+
 def parse_station_type(value: str, field: str = "station_type") -> str:
     """A station type, by its Chinese term or English label -> the Chinese term (stored)."""
     return _vocab(value, domain.STATION_TYPES, domain.STATION_TYPE_EN, field)

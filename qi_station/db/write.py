@@ -276,6 +276,53 @@ def list_legacy_demo(conn: sqlite3.Connection) -> dict[str, int] | None:
     }
 
 
+def mark_generated(conn: Any, enterprise_ids: Iterable[str]) -> None:
+    """List enterprises ``qi-station generate`` wrote (revision 0019): local test data, never pushed."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO generated_enterprise (id) VALUES (?)", [(str(i),) for i in enterprise_ids]
+    )
+
+
+def check_not_generated(conn: Any, enterprise_id: str | None) -> None:
+    """A request row naming an enterprise still on the generated list is refused: the generator's
+    rows never go to the hub, so the request could never sync and would block every later sync
+    ``[own_enterprise]``. (``request add`` and ``request import`` find the enterprise by
+    :func:`upsert_enterprise`, which makes it real first: this is the last guard.)"""
+    from qi_station.core.errors import ValidationError
+
+    if enterprise_id and fetch_one(
+        conn, "SELECT 1 FROM generated_enterprise WHERE id = :i", {"i": enterprise_id}
+    ):
+        raise ValidationError(
+            "enterprise",
+            "generated",
+            "this enterprise is generated test data (qi-station generate), which never reaches the hub: "
+            "a real request on it could never sync; log real work on a station database without generated "
+            "data / 该企业是生成的测试数据，不会上传到中心，不能登记真实需求",
+        )
+
+
+def adopt_generated(conn: Any, row: dict[str, Any], station_code: str) -> dict[str, Any]:
+    """Real work on an enterprise ``qi-station generate`` wrote makes it real, like a demo one
+    (:func:`_adopt_demo_enterprise`): it leaves the generated list, takes a new id of this station's
+    own (:func:`rekey_enterprise`: the generator's ids repeat across stations generated with one seed)
+    and goes to the outbox whole, ahead of the request that uses it. Any other row as it is."""
+    if not fetch_one(conn, "SELECT 1 FROM generated_enterprise WHERE id = :i", {"i": row["id"]}):
+        return row
+    execute(conn, "DELETE FROM generated_enterprise WHERE id = :i", {"i": row["id"]})
+    new_id = uuid7()
+    rekey_enterprise(conn, row["id"], new_id, 0)
+    got = fetch_dict(conn, "SELECT * FROM enterprise WHERE id = :i", {"i": new_id})
+    assert got is not None
+    write_outbox(conn, "enterprise", new_id, "upsert", got, station_code)
+    return got
+
+
+def forget_generated(conn: Any) -> None:
+    """Every own row is queued as real (``sync.station.heal.resend_all``): nothing is test-only now."""
+    execute(conn, "DELETE FROM generated_enterprise", {})
+
+
 def _adopt_demo_enterprise(conn: Any, enterprise_id: str | None, station_code: str) -> None:
     """Real work on a demo enterprise makes it real: it leaves the demo list and goes to the outbox
     whole (the hub needs it before the request that refers to it)."""
@@ -442,7 +489,9 @@ def insert_request(
     """Insert a whole request row (every column), append ``event`` (keyword arguments of
     :func:`append_event`) to its chain, and write the request's outbox row LAST: every ledger
     transaction's outbox rows end with its request row (``sync.station.apply.next_batch`` cuts there).
-    A real request on a demo enterprise makes that enterprise real (:func:`_adopt_demo_enterprise`)."""
+    A real request on a demo enterprise makes that enterprise real (:func:`_adopt_demo_enterprise`); one
+    on a generated enterprise is refused (:func:`check_not_generated`)."""
+    check_not_generated(conn, row.get("enterprise_id"))
     _adopt_demo_enterprise(conn, row.get("enterprise_id"), station_code)
     insert_row(conn, "request", row)
     if event is not None:
@@ -501,7 +550,10 @@ def insert_histories(
             }
         )
 
-    for eid in dict.fromkeys(str(row.get("enterprise_id") or "") for row, _ in histories):
+    eids = list(dict.fromkeys(str(row.get("enterprise_id") or "") for row, _ in histories))
+    for eid in eids:
+        check_not_generated(conn, eid)
+    for eid in eids:
         _adopt_demo_enterprise(conn, eid, station_code)
     for row, specs in histories:
         prev, mine = GENESIS, []
@@ -587,6 +639,8 @@ def upsert_enterprise(
         {"c": station_code, "u": data["uscc"]},
     )
     now = to_db(env_now())
+    if old is not None and outbox:
+        old = adopt_generated(conn, old, station_code)
     if old is None:
         row = prepare("enterprise", {"elements": [], **data})
         row = {
@@ -618,7 +672,7 @@ def rekey_enterprise(conn: Any, old_id: str, new_id: str, hub_rev: int) -> None:
     the hub holds the same station and USCC under ``new_id`` takes the hub's id. Its requests and the
     pending outbox rows follow; its s_rev goes above the hub's so the local data, being the newer,
     is pushed. Caller holds the transaction."""
-    conn.execute("PRAGMA defer_foreign_keys = ON")  # the request rows name the new id before the row has it
+    execute(conn, "PRAGMA defer_foreign_keys = ON")  # the request rows name the new id before the row has it
     row = fetch_dict(conn, "SELECT s_rev FROM enterprise WHERE id = :i", {"i": old_id})
     rev = max(int(row["s_rev"]) if row else 0, int(hub_rev or 0)) + 1
     execute(

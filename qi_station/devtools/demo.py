@@ -62,8 +62,16 @@ def load_demo(
     requests: int = 480,
     today: date | None = None,
     data_dir: Path | None = None,
+    id_seed: str | None = None,
 ) -> dict[str, Any]:
-    """Load the demo library, enterprises and ``requests`` requests. Returns counts (see module doc)."""
+    """Load the demo library, enterprises and ``requests`` requests. Returns counts (see module doc).
+
+    The demo enterprises get ids of this station's own (UUIDv7 drawn from ``id_seed``, by default a
+    fresh random value), never the fixed ids of ``data/demo``: a demo enterprise that real work makes
+    real is pushed, and two stations loaded from the same demo must not push the same id."""
+    import secrets as _secrets
+
+    from qi_station.core.ids import uuid7
     from qi_station.db.engine import connect, open_db
     from qi_station.services.enterprises import EnterpriseInput, check_enterprise
 
@@ -73,6 +81,7 @@ def load_demo(
     day0 = anchor.date()
     now_ms = g.to_ms(anchor)
     rng = random.Random(seed)
+    id_rng = random.Random(id_seed if id_seed is not None else _secrets.token_hex(16))
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -144,10 +153,12 @@ def load_demo(
                         )
                     )
                     continue
-                ts = g.fmt_ms(now_ms - rng.randrange(400 * g.DAY_MS, 2000 * g.DAY_MS))
+                ts_ms = now_ms - rng.randrange(400 * g.DAY_MS, 2000 * g.DAY_MS)
+                ts = g.fmt_ms(ts_ms)
+                eid = uuid7(ts_ms, id_rng.getrandbits(74))  # this station's own id (see the doc above)
                 row = {
                     **e,
-                    "id": raw["id"],
+                    "id": eid,
                     "elements": list(els),
                     "station_code": code,
                     "s_rev": 1,
@@ -157,7 +168,7 @@ def load_demo(
                     "updated_at": ts,
                 }
                 rows.append(row)
-                ents.append(EntRef(raw["id"], e["contact_name"], e["phone_e164"], e["phone_display"], els))
+                ents.append(EntRef(eid, e["contact_name"], e["phone_e164"], e["phone_display"], els))
             write.upsert_library_rows(conn, "enterprise", rows, lib.ENTERPRISE_COLUMNS)
             counts["enterprises"] = len(rows)
 
@@ -287,6 +298,61 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
     finally:
         conn.close()
     return counts
+
+
+def rekey_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[str, int]:
+    """The way out for a station that loaded the demo before demo enterprises got ids of their own:
+    every such station held the fixed ids of ``data/demo``, so once real work made one of them real
+    (pushed), the second station to push it was refused ``[forbidden]`` on every sync. Here each
+    enterprise under a fixed demo id gets a new id of this station's own, in ONE transaction
+    (:func:`qi_station.db.write.rekey_enterprise`: its requests and pending outbox rows follow; the
+    demo list names the new id). An enterprise the hub already took from this station (made real,
+    nothing of it left in the outbox) keeps its id: the hub knows it under that id. Returns
+    ``{"rekeyed": n, "kept": n}``."""
+    from qi_station.core.ids import uuid7
+    from qi_station.db.engine import connect, open_db
+    from qi_station.services.demo import shipped_enterprise_ids
+
+    path = open_db(db_path)
+    fixed = sorted(shipped_enterprise_ids(data_dir))
+    conn = connect(path)
+    rekeyed = kept = 0
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            marked = write.demo_rows(conn)
+            listed = set(marked["enterprise"])
+            here = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM enterprise WHERE id IN (SELECT value FROM json_each(?))",
+                    (canonical_list(fixed),),
+                )
+            ]
+            for old in here:
+                pending = conn.execute(
+                    "SELECT 1 FROM outbox WHERE table_name = 'enterprise' AND row_id = ?", (old,)
+                ).fetchone()
+                if old not in listed and not pending:
+                    kept += 1  # made real and taken by the hub under this id
+                    continue
+                new = uuid7()
+                write.rekey_enterprise(conn, old, new, 0)
+                if old in listed:
+                    listed.discard(old)
+                    listed.add(new)
+                rekeyed += 1
+            if rekeyed:
+                write.set_demo_rows(conn, {"request": marked["request"], "enterprise": sorted(listed)})
+                write.flush_search(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    return {"rekeyed": rekeyed, "kept": kept}
 
 
 def _check_head_not_sent(conn: Any, marked: dict[str, list[str]]) -> None:

@@ -358,6 +358,50 @@ def _check_hub_station(conn: Any, code: str) -> None:
         )
 
 
+def check_report_month(conn: Any, month: str, station: str | None = None) -> None:
+    """A report month lies between the first month with data and this month (Asia/Shanghai):
+    refused ``[range]`` after this month (nothing can have happened yet) and before the floor, which is
+    the month of the first request received or activity held (of ``station`` at the hub, else all),
+    or the last full month (the default report month) when that is earlier or there is no data."""
+    from sqlalchemy import text
+
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.months import current_month, last_full_month, month_of
+
+    now = current_month()
+    if month > now:
+        raise ValidationError(
+            "month",
+            "range",
+            f"{month} is after this month ({now}): there is nothing to report yet / {month} 尚未到来，无数据",
+        )
+    where, params = "deleted = :f", dict[str, Any]({"f": False})
+    if station is not None:
+        where += " AND station_code = :s"
+        params["s"] = station
+    first = conn.execute(
+        text(f"SELECT min(received_at) FROM request WHERE {where}").bindparams(**params)
+    ).scalar()
+    act_where, act_params = ("station_code = :s", {"s": station}) if station is not None else ("1 = 1", {})
+    first_act = conn.execute(
+        text(f"SELECT min(date) FROM activity WHERE {act_where}").bindparams(**act_params)
+    ).scalar()
+    floors = [last_full_month()]
+    if first is not None:
+        at = first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
+        floors.append(month_of(at.replace(tzinfo=UTC).astimezone(TZ)))
+    if first_act is not None:
+        floors.append(str(first_act)[:7])
+    floor = min(floors)
+    if month < floor:
+        raise ValidationError(
+            "month",
+            "range",
+            f"{month} is before the first month with data ({floor}): the report would be empty; give a month "
+            f"from {floor} to {now} / {month} 早于最早有数据的月份 {floor}",
+        )
+
+
 def monthly_report(
     url_or_path: Any,
     month: str,
@@ -377,6 +421,7 @@ def monthly_report(
     """
     month = check_month(month)  # the one month syntax, written YYYY-MM (ValidationError("month"))
     with report_connection(url_or_path) as conn:
+        check_report_month(conn, month, station if hub else None)
         if not hub:
             # The station database holds only this station's requests: no station filter (it would steer
             # SQLite onto the station_code index, which matches every row), pick the group afterwards.

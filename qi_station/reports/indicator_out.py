@@ -40,7 +40,14 @@ def _fmt(v: Any) -> str:
 def render_indicators(report: dict[str, Any], fmt: str, lang: str = "zh") -> str:
     """Text formats: ``table``, ``json``, ``md``."""
     if fmt == "json":
-        return json.dumps(indicator_report(report), ensure_ascii=False, indent=2) + "\n"
+        from qi_station.reports.writers import generator_mark
+
+        return (
+            json.dumps(
+                {"generator": generator_mark(), **indicator_report(report)}, ensure_ascii=False, indent=2
+            )
+            + "\n"
+        )
     head, rows = indicator_header(lang), indicator_rows(report, lang)
     st = report.get("station") or {}
     title = f"{word('indicators', lang)} · {report.get('month')} · {st.get('name', '')} {st.get('code', '')}"
@@ -65,7 +72,13 @@ def write_indicators(
     protect: tuple[Path | None, ...] = (),
 ) -> Path:
     """``csv``, ``xlsx`` (or a text format) written atomically to ``out`` (checked like a report file)."""
-    from qi_station.reports.writers import atomic_path, atomic_text, formula_like, is_report_file
+    from qi_station.reports.writers import (
+        atomic_path,
+        atomic_text,
+        formula_like,
+        is_report_file,
+        mark_workbook,
+    )
     from qi_station.services.files import check_out
 
     kind = fmt if fmt in ("csv", "xlsx", "json", "md") else "md"
@@ -75,6 +88,7 @@ def write_indicators(
         from openpyxl import Workbook
 
         wb = Workbook(write_only=True)
+        mark_workbook(wb)
         ws = wb.create_sheet(word("indicators", lang))
         ws.append(head)
         for r in rows:

@@ -156,8 +156,33 @@ def atomic_text(out: Path, encoding: str = "utf-8", newline: str | None = None) 
 
 
 # ---- JSON ------------------------------------------------------------------------------------------
+#: the mark every report and indicator export carries (JSON key ``generator``; xlsx custom document
+#: property ``generator``): what ``--force`` may replace is a file that carries it (:func:`is_report_file`)
+GENERATOR = "qi-station"
+
+
+def generator_mark() -> str:
+    from qi_station import __version__
+
+    return f"{GENERATOR} {__version__}"
+
+
+def mark_workbook(wb: Any) -> None:
+    """Put the generator mark in the workbook's custom document properties (docProps/custom.xml)."""
+    from openpyxl.packaging.custom import StringProperty
+
+    wb.custom_doc_props.append(StringProperty(name="generator", value=generator_mark()))
+
+
+def _marked(got: object) -> bool:
+    return isinstance(got, dict) and str(got.get("generator") or "").split(" ", 1)[0] == GENERATOR
+
+
 def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n"
+    return (
+        json.dumps({"generator": generator_mark(), **report}, ensure_ascii=False, indent=2, default=str)
+        + "\n"
+    )
 
 
 # ---- CSV -------------------------------------------------------------------------------------------
@@ -351,6 +376,7 @@ def write_xlsx(
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=True)
+    mark_workbook(wb)
     bold = Font(bold=True)
 
     def text(c: Any) -> Any:
@@ -497,9 +523,11 @@ def _group_rows(report: dict[str, Any], group: str, lang: str) -> Iterator[list[
 # ---- entry point -----------------------------------------------------------------------------------
 def is_report_file(path: Path) -> bool:
     """Does the file at ``path`` hold a report or indicator export this program wrote (what ``--force``
-    may replace)? JSON: an object with ``month`` and ``station``; xlsx: a workbook with the report's
-    overview or indicators sheet; text (md, csv, the indicator table): a first line that is the report's
-    or the indicators' title, in either language."""
+    may replace)? JSON: an object whose ``generator`` is qi-station's; xlsx: a workbook whose custom
+    document property ``generator`` is qi-station's (a sheet named 概览 or keys named month and station
+    are not enough: a user's own file may have them); text (md, csv, the indicator table): a first line
+    that is the report's or the indicators' title, in either language."""
+    import re
     import zipfile
 
     names = [word(k, lang) for k in ("title", "overview", "indicators") for lang in ("zh", "en")]
@@ -508,13 +536,16 @@ def is_report_file(path: Path) -> bool:
             head = f.read(4096)
         if head.startswith(b"PK"):
             with zipfile.ZipFile(path) as z:
-                wbx = z.read("xl/workbook.xml").decode("utf-8", "replace")
-            return any(f'name="{n}"' in wbx for n in names[2:])
+                custom = z.read("docProps/custom.xml").decode("utf-8", "replace")
+            found = re.search(
+                r'<property[^>]*name="generator"[^>]*>\s*<vt:lpwstr>([^<]*)</vt:lpwstr>', custom
+            )
+            return found is not None and found.group(1).split(" ", 1)[0] == GENERATOR
         text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
         if text.startswith(("{", "[")):
             with open(path, encoding="utf-8-sig") as f:
                 got = json.load(f)
-            return isinstance(got, dict) and "month" in got and "station" in got
+            return _marked(got)
         first = text.split("\n", 1)[0].rstrip("\r")
         if first in (",".join(indicator_header(lang)) for lang in ("zh", "en")):  # the indicators' csv
             return True

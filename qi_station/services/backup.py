@@ -42,6 +42,13 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
     from qi_station.services.files import check_out
 
     out = check_out(out, "backup", force=force, default_name=backup_name(db), protect=(db,))
+    if out.exists() and is_safety_copy(out, db):
+        raise ValidationError(
+            "out",
+            "safety_copy",
+            f"{out} is the copy `restore` kept of this station's database before it restored a backup: "
+            "it is never overwritten, not even with --force; choose another --out / 这是恢复前保留的安全副本，不能覆盖",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     _secrets_out(db)  # an older database may still hold the station key/token: never copy them
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
@@ -64,6 +71,21 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+def is_safety_copy(path: Path, db: Path) -> bool:
+    """Is ``path`` a copy :func:`restore_db` kept of ``db`` (``<db>.before-restore`` or
+    ``<db>.before-restore.N`` beside it)?"""
+    p, d = Path(path).resolve(), Path(db).resolve()
+    stem = d.name + SAFETY_SUFFIX
+    if p.parent != d.parent or not p.name.startswith(stem):
+        return False
+    rest = p.name[len(stem) :]
+    return rest == "" or (rest[:1] == "." and rest[1:].isdigit())
+
+
+#: what :func:`restore_db` appends to the database's name for the copy it keeps
+SAFETY_SUFFIX = ".before-restore"
 
 
 def check_backup(file: Path, db: Path | None = None) -> str:
@@ -161,7 +183,7 @@ def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     kept: Path | None = None
     db.parent.mkdir(parents=True, exist_ok=True)
     if db.exists():
-        kept = backup_db(db, _free_name(db.with_name(db.name + ".before-restore")))
+        kept = backup_db(db, _free_name(db.with_name(db.name + SAFETY_SUFFIX)))
     src = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(db, timeout=5)

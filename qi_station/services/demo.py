@@ -37,3 +37,14 @@ def read_demo(data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
         with open(d / f"{name}.json", encoding="utf-8") as f:
             out[name] = json.load(f)
     return out
+
+
+def shipped_enterprise_ids(data_dir: Path | None = None) -> set[str]:
+    """The fixed enterprise ids of ``data/demo/enterprises.json``: older releases loaded the demo
+    enterprises under them, so every demo station had the same ids (empty without the demo files)."""
+    d = data_dir or demo_dir()
+    try:
+        with open(d / "enterprises.json", encoding="utf-8") as f:
+            return {str(r["id"]) for r in json.load(f)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()

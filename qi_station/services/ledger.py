@@ -79,7 +79,8 @@ def check_request(
     urgency = c.run(v.check_choice, inp.urgency or "normal", domain.URGENCIES, "urgency")
     now = now or env_now()
     received = c.run(_received, inp.received_at, now)
-    promised = c.run(_promised, inp.promised, received, urgency or "normal") if received else None
+    promised = c.run(_promised, inp.promised, received, urgency or "normal")  # checked even when
+    # received_at was refused: every bad field at once (its order against received_at needs both)
     contact = check_contact(c, inp.contact, inp.phone, ident["city_code"], station_region)
     profile = check_profile(c, inp.industry, inp.scale)
     operator = c.run(v.clean_text, inp.operator, "operator") or None  # the staff rule: in the write
@@ -108,15 +109,18 @@ def _received(value: str | datetime | None, now: datetime) -> datetime:
     return received
 
 
-def _promised(value: str | date | None, received: datetime, urgency: str) -> date | None:
+def _promised(value: str | date | None, received: datetime | None, urgency: str) -> date | None:
+    """The promised date typed (its syntax and year; then, with ``received`` read, its order against
+    the received date)."""
     from qi_station.core.clock import parse_date
 
-    rdate = local_date(received)
     if value is None or value == "":
         return None  # the station's promise in working days, counted in create_request
     promised = value if isinstance(value, date) else parse_date(value, "promised")
     check_year(promised, "promised")
-    return v.check_promised(promised, rdate)
+    if received is None:  # received_at itself was refused (reported beside this)
+        return promised
+    return v.check_promised(promised, local_date(received))
 
 
 def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:

@@ -81,14 +81,21 @@ def _filters(
 ) -> tuple[str, list[Any]]:
     where: list[str] = ["r.deleted = 0"]
     params: list[Any] = []
-    if status:
-        from qi_station.core.validate import check_choice
+    if status is not None:  # given, even empty: an empty filter is refused, never "every status"
+        from qi_station.core.errors import ValidationError
+        from qi_station.core.validate import Checks, check_choice
 
-        statuses = [
-            check_choice(s.strip(), domain.STATUSES, "status")
-            for s in status.replace("，", ",").split(",")
-            if s.strip()
-        ]
+        typed = [s.strip() for s in status.replace("，", ",").split(",") if s.strip()]
+        if not typed:
+            raise ValidationError(
+                "status",
+                "required",
+                f"give a status or a comma list of them ({', '.join(domain.STATUSES)}); leave the filter out "
+                "for every status / 请填写状态",
+            )
+        c = Checks()  # every bad status at once
+        statuses = [c.run(check_choice, s, domain.STATUSES, "status") for s in typed]
+        c.done()
         where.append(f"r.status IN ({','.join('?' * len(statuses))})")
         params += statuses
     if month:

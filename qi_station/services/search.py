@@ -273,8 +273,7 @@ def search(
         where.append("instr(t.elements, ?) > 0")
         params.append(f'"{parse_element(element)}"')
     if city:
-        if city not in places.CITIES:
-            raise ValidationError("city", "gbt2260", f"not a Shandong city code: {city!r} / 非山东地市代码")
+        city = validate.check_city(city)
         where.append("t.city_code = ?")  # see the several words below: may become "+t.city_code"
         params.append(city)
         city_at = len(where) - 1

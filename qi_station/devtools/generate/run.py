@@ -24,6 +24,7 @@ module, the ``qi-station generate`` entry point.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -37,6 +38,7 @@ from typing import Any
 
 from qi_station.core.ids import uuid7 as uuid7_from
 from qi_station.db import searchindex, write
+from qi_station.devtools.generate import MAX_LIBRARY, MAX_REQUESTS
 from qi_station.devtools.generate.fields import DAY_MS, PinyinCache, Progress, fmt_ms, new_id, to_ms
 from qi_station.devtools.generate.library import gen_enterprises, gen_library
 from qi_station.devtools.generate.requests import REQUEST_COLUMNS, RequestBatch, plan_requests
@@ -115,6 +117,49 @@ def _library_pool(parallel: bool) -> Iterator[Any]:
         pool.join()
 
 
+def check_sizes(requests: int, library: int) -> None:
+    """``--requests`` / ``--library`` within 0..MAX, and not both 0 (nothing to generate) ``[range]``;
+    every bad one at once (``core.validate.Checks``)."""
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.validate import Checks
+
+    def within(field: str, n: int, top: int) -> None:
+        if not 0 <= n <= top:
+            raise ValidationError(field, "range", f"{n}: must be from 0 to {top:,} / 须在 0 到 {top} 之间")
+
+    c = Checks()
+    c.run(within, "--requests", requests, MAX_REQUESTS)
+    c.run(within, "--library", library, MAX_LIBRARY)
+    if not c.errors and requests == 0 and library == 0:
+        c.errors.append(
+            ValidationError(
+                "--requests",
+                "range",
+                "nothing to generate: --requests and --library are both 0 / 无可生成的数据",
+            )
+        )
+    c.done()
+
+
+def _check_same_run(done: str, seed: int, requests: int, library: int) -> None:
+    """The seed was already generated at this anchor: the same run again is a no-op (skipped); other
+    sizes would make the same ids again, so they are refused with the way out (another seed)."""
+    from qi_station.core.errors import ValidationError
+
+    try:
+        got = json.loads(done)
+    except ValueError:
+        return  # recorded by an older release: skipped as before
+    if not isinstance(got, dict) or (got.get("requests"), got.get("library")) == (requests, library):
+        return
+    raise ValidationError(
+        "--seed",
+        "generated",
+        f"seed {seed} was already generated at this anchor with --requests {got.get('requests')} --library "
+        f"{got.get('library')}; the same seed would make the same ids again: use another --seed / 该种子已生成过，请换一个 --seed",
+    )
+
+
 def generate(
     db_path: str | Path,
     *,
@@ -147,6 +192,7 @@ def generate(
     from qi_station.db import rollup
     from qi_station.db.engine import connect, open_db
 
+    check_sizes(requests, library)
     t0 = time.perf_counter()
     path = open_db(db_path)
     rng = random.Random(seed)
@@ -168,8 +214,10 @@ def generate(
         conn.execute("BEGIN IMMEDIATE")
         try:
             key = f"generated_seed:{seed}:{now_ms}"
-            if conn.execute("SELECT 1 FROM kv WHERE k = ?", (key,)).fetchone():
+            done = conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
+            if done:
                 conn.execute("ROLLBACK")
+                _check_same_run(done[0], seed, requests, library)
                 return {"skipped": True, "reason": f"already generated with seed {seed} at this anchor"}
             code = self_station(conn, rng, now_ms)
             creates = _drop_secondary_indexes(conn)
@@ -184,6 +232,7 @@ def generate(
                 timings["library_s"] = round(time.perf_counter() - t, 2)
                 t = time.perf_counter()
                 ents = gen_enterprises(conn, rng, n_ent, now_ms, pc, code, pool=pool) if n_ent else []
+                write.mark_generated(conn, [e.id for e in ents])  # a real request on one is refused
                 timings["enterprises_s"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
             counters = write.ledger_counters(conn, code)
@@ -233,7 +282,10 @@ def generate(
                 searchindex.rebuild(conn)
                 searchindex.create_triggers(conn)
             timings["search_s"] = round(time.perf_counter() - t, 2)
-            conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (key, fmt_ms(now_ms)))
+            conn.execute(
+                "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
+                (key, json.dumps({"at": fmt_ms(now_ms), "requests": requests, "library": library})),
+            )
             t = time.perf_counter()
             conn.execute("COMMIT")
             timings["commit_s"] = round(time.perf_counter() - t, 2)

@@ -13,7 +13,7 @@ from typing import Any
 from qi_station.core import domain
 from qi_station.core import validate as v
 from qi_station.core.clock import check_not_future, check_year, local_date, parse_sheet_time
-from qi_station.core.errors import TransitionError, ValidationError
+from qi_station.core.errors import TransitionError, ValidationError, every_error
 from qi_station.services.importer.sheet import cell_text, norm_header
 from qi_station.services.ledger import RequestInput, check_request
 
@@ -106,14 +106,15 @@ def check_row(
             ),
             now,
         )
-    except ValidationError as e:
-        if received is not None or e.field not in ("received_at", "promised"):
-            errors.append(e)
+    except ValidationError as e:  # every bad field of check_request, not only its first
+        errors += [
+            x for x in every_error(e) if received is not None or x.field not in ("received_at", "promised")
+        ]
     moves: list[dict[str, Any]] = []
     try:
         moves = _history(cells, text, received, now) if received is not None else []
     except ValidationError as e:
-        errors.append(e)
+        errors += every_error(e)
     remark = None
     try:
         remark = v.clean_text(text.get("note"), "note", multiline=True) or None

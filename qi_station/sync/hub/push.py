@@ -34,20 +34,68 @@ class PushJobs(LedgerJobs):
         station_now_ms: Any = None,
         head: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
+        device: str | None = None,
     ) -> dict[str, Any]:
+        forked: dict[str, Any] | None = None
+        out: dict[str, Any] = {}
+        skew = None
         with self.write() as c:
             st = self.station_by_code(c, station["code"], lock=True)
             if st["revoked"]:
                 raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
-            self.keep_profile(c, st, profile)
-            out = self.apply_push(c, st, batch, head=head)
-            skew = self.touch(c, st, protocol, schema, station_now_ms)
+            forked = self.check_device(c, st, batch, device)  # writes nothing when it refuses
+            if forked is None:
+                self.keep_profile(c, st, profile)
+                out = self.apply_push(c, st, batch, head=head)
+                skew = self.touch(c, st, protocol, schema, station_now_ms)
+        if forked is not None:  # refused, nothing written; the conflict record gets its own transaction
+            raise self.refuse(
+                SyncError(
+                    409,
+                    "device_conflict",
+                    f"another copy of station {st['code']} (another PC or database file) already pushed "
+                    f"changes up to {st['acked_oseq']} that this copy does not hold: two copies are using "
+                    "one station identity (a copied database and token). Nothing was written and no request "
+                    "number was changed; the hub recorded a sync conflict (device_conflict). Keep working on "
+                    "ONE copy only: ask the hub's administrator which one / 两台电脑在使用同一站点身份"
+                    "（数据库与令牌被复制），已拒绝并记录冲突，请只保留一份并联系中心管理员",
+                ),
+                "hub_station",
+                st["id"],
+                "device_conflict",
+                forked,
+            )
         if skew is not None and abs(skew) > SKEW_WARN_MS:
             out["warning"] = (
                 f"station clock is off by {skew / 1000:.0f} s; fix the PC clock (sync is not affected)"
             )
         out["clock_skew_ms"] = skew
         return out
+
+    def check_device(
+        self, c: Connection, st: dict[str, Any], batch: list[dict[str, Any]], device: str | None
+    ) -> dict[str, Any] | None:
+        """Two installs under one station identity. Each push names its install (``device``: this PC
+        and database file, ``sync.station.apply.device_id``). The hub keeps the last one that pushed.
+        Another install is taken as the station moved (a new PC, a database put elsewhere) when its push
+        continues exactly where the hub's ack is (no change at or below it); it then becomes the
+        station's install. Another install that re-sends changes at or below the ack is a second copy
+        that forked from the same point: refused (the caller records a ``sync_conflict``), never healed
+        by renumbering requests whose numbers are already given out. Returns the conflict's detail, or
+        None (accepted; the install kept). An older station sends no device: not checked."""
+        import sqlalchemy as sa
+
+        if device is None:
+            return None
+        known = st.get("device_id")
+        acked = int(st["acked_oseq"] or 0)
+        if known not in (None, device) and any(int(ch["oseq"]) <= acked for ch in batch):
+            return {"station": st["code"], "device": device, "known_device": known, "acked_oseq": acked}
+        if known != device:
+            hs = hub_tables()["hub_station"]
+            c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(device_id=device))
+            st["device_id"] = device
+        return None
 
     def apply_push(
         self,
@@ -160,6 +208,7 @@ class PushJobs(LedgerJobs):
                         403,
                         "forbidden",
                         f"enterprise {row['id']} belongs to station {eo[0]!r} / 不能修改其他站点的企业",
+                        enterprise_id=row["id"],
                     )
         # the station's rules against what the hub holds: its own enterprises, lifecycle moves, hub fields
         ent_station = {p[3]["id"]: code for p in prepared if p[2] == "enterprise"}

@@ -51,7 +51,8 @@ class RegistryJobs(HubBase):
             )
         from qi_station.core.validate import clean_text
 
-        name = clean_text(name, "name") or code  # no control characters, ≤ 100 (ValidationError("name"))
+        # no control characters, ≤ 100, not empty (ValidationError("name")): never the code in its place
+        name = clean_text(name, "name", required=True)
         if profile:
             check_profile(profile)  # before anything is written
         info = self.info()

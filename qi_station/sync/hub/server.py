@@ -59,6 +59,8 @@ class PushBody(BaseModel):
     station_now_ms: int | None = Field(default=None, ge=-BIG, le=BIG)
     head: SignedHead | None = None
     profile: Profile | None = None
+    # this install (PC + database file) of the station: two pushing under one identity are refused
+    device: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
 
 
 class PushReply(BaseModel):
@@ -280,6 +282,7 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
             station_now_ms=body.station_now_ms,
             head=head,
             profile=profile,
+            device=body.device,
         )
         note(request.scope, applied=out.get("applied"), acked_oseq=out.get("acked_oseq"))
         reply = {k: out.get(k) for k in PushReply.model_fields}  # the PushReply document, as it was

@@ -91,6 +91,8 @@ def hub_tables() -> dict[str, Table]:
             sa.Column("station_type", sa.String),
             sa.Column("service_mode", sa.String),
             sa.Column("profile_at", sa.DateTime),
+            # the install (PC + database file) that last pushed (revision 0019; push.check_device)
+            sa.Column("device_id", sa.String),
         )
         sa.Table(
             "hub_bundle",

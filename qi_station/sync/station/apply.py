@@ -8,6 +8,7 @@ row carries it to the hub (the request row itself is not pushed back).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +52,35 @@ def kv_set(conn: sqlite3.Connection, k: str, v: Any) -> None:
     conn.execute(
         "INSERT INTO kv(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", (k, str(v))
     )
+
+
+def device_id(conn: sqlite3.Connection) -> str:
+    """This install of the station: a random id kept in ``kv device`` beside a fingerprint of where
+    the database lives (its absolute path, the host name and the network card's node id). A database
+    copied to another PC or file gets a new id at its first push, so the hub tells two copies pushing
+    under one station identity apart (``sync.hub.push.PushJobs.check_device``); a backup put back in
+    place keeps the id it had there."""
+    import hashlib
+    import json
+    import socket
+    import uuid
+
+    from qi_station.core.ids import uuid7
+
+    path = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "") or ""
+    where = f"{os.path.abspath(path) if path else ''}|{socket.gethostname()}|{uuid.getnode()}"
+    fp = hashlib.sha256(where.encode("utf-8")).hexdigest()[:32]
+    try:
+        got = json.loads(kv_get(conn, "device") or "{}")
+    except ValueError:
+        got = {}
+    if isinstance(got, dict) and got.get("fp") == fp and isinstance(got.get("id"), str):
+        return str(got["id"])
+    new = uuid7()
+    kv_set(conn, "device", json.dumps({"id": new, "fp": fp}))
+    if conn.in_transaction:
+        conn.commit()
+    return new
 
 
 def kv_del(conn: sqlite3.Connection, k: str) -> None:

@@ -257,6 +257,27 @@ def restore_all(
 
 
 # ---- HTTP sync ----------------------------------------------------------------------------------
+def demo_collision_hint(e: SyncError) -> SyncError:
+    """A push refused because another station holds one of our enterprise ids, and that id is one
+    of the fixed ids older releases gave the demo enterprises (``data/demo``): every station loaded
+    from the demo had it. Name the way out (``qi-station demo rekey``); any other refusal as it is."""
+    eid = e.data.get("enterprise_id")
+    if e.code != "forbidden" or not isinstance(eid, str):
+        return e
+    from qi_station.services.demo import shipped_enterprise_ids
+
+    if eid not in shipped_enterprise_ids():
+        return e
+    return SyncError(
+        e.status,
+        e.code,
+        f"{e.message}: it is a demo enterprise id every demo station shares; run `qi-station demo rekey` "
+        "to give this station's demo enterprises ids of their own, then sync again / 演示企业编号与其他站点"
+        "重复：请运行 qi-station demo rekey 后重新同步",
+        **e.data,
+    )
+
+
 def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
     """Upload the outbox in batches; every batch carries the station's profile. With nothing to upload,
     one empty push still carries the profile when the hub has not acknowledged it as it is now."""
@@ -265,15 +286,19 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
     done = 0
     profile = station_profile(conn)
     sent = canonical(profile) if profile is not None else None
+    device = S.device_id(conn)
     while True:
         batch = S.next_batch(conn, batch_size)
         if not batch:
             if sent is not None and S.kv_get(conn, kvkeys.PROFILE_SENT) != sent:
-                cl.push([], H.signed_head(conn), profile)
+                cl.push([], H.signed_head(conn), profile, device)
                 S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
             return done
         head = H.signed_head(conn)
-        reply = cl.push(batch, head, profile)
+        try:
+            reply = cl.push(batch, head, profile, device)
+        except SyncError as e:
+            raise demo_collision_hint(e) from None
         if sent is not None:
             S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
         acked = int(reply["acked_oseq"])

@@ -207,6 +207,7 @@ def resend_all(conn: sqlite3.Connection, hub_acked: int) -> int:
         conn.execute("DELETE FROM outbox")
         conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'", (hub_acked,))
         S.kv_set(conn, kvkeys.ACKED_OSEQ, hub_acked)
+        write.forget_generated(conn)  # every own row goes to the hub now, generated ones too
         n = 0
         for row in _dicts(conn, "SELECT * FROM enterprise WHERE station_code = ? ORDER BY id", (code,)):
             write.write_outbox(conn, "enterprise", row["id"], "upsert", row, code)

@@ -203,8 +203,11 @@ class HubClient:
         batch: list[dict[str, Any]],
         head: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
+        device: str | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
+        if device is not None:
+            body["device"] = device  # this install (PC + database file): see sync.station.apply.device_id
         if head is not None:
             body["head"] = head  # the signed running head over the station's events
         if profile is not None:

@@ -1,0 +1,191 @@
+"""Outside attacker's findings on sync: two demo stations (ids of their own; a way out for one
+loaded with the shared ids), generated data beside real work, a copied station database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sync_heal import demo_ids, demo_station
+from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
+from test_sync_util import enroll_station, hub_requests, rows
+
+from qi_station.services import ledger
+from qi_station.services.ledger import RequestInput
+from qi_station.sync.proto import SyncError
+
+_ = (env, hub_url)
+
+
+def _real_request_on_a_demo_enterprise(db: Path) -> dict[str, Any]:
+    dreq, _dent = demo_ids(db)
+    uscc, name = rows(
+        db,
+        "SELECT uscc, name FROM enterprise WHERE id = (SELECT enterprise_id FROM request WHERE id = ?)",
+        (sorted(dreq)[0],),
+    )[0]
+    return ledger.create_request(
+        db, RequestInput(enterprise=name, uscc=uscc, elements="standards", title="真实")
+    )
+
+
+def test_two_demo_stations_both_sync_real_work_on_the_same_demo_enterprise(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    hub, tc, _dbs = env
+    made = {}
+    for code in ("DA01", "DB02"):
+        db = tmp_path / f"{code}.db"
+        demo_station(db, code)
+        enroll_station(db, hub, tc, code)
+        made[code] = _real_request_on_a_demo_enterprise(db)
+        res = sync(db, tc)
+        assert res["ok"] and res["pending"] == 0, res
+    hr = hub_requests(hub)
+    assert {made["DA01"]["id"], made["DB02"]["id"]} <= set(hr)
+    assert hr[made["DA01"]["id"]]["enterprise_id"] != hr[made["DB02"]["id"]]["enterprise_id"]
+
+
+def _as_an_older_release_loaded_it(db: Path) -> None:
+    """Older releases loaded the demo enterprises under data/demo's fixed ids."""
+    from qi_station.db import write
+    from qi_station.services.demo import read_demo
+    from qi_station.sync.station import apply as S
+
+    fixed = {e["uscc"]: e["id"] for e in read_demo()["enterprises"]}
+    conn = S.open_conn(db)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        marked = write.demo_rows(conn)
+        new_ids = []
+        for eid, uscc in conn.execute("SELECT id, uscc FROM enterprise").fetchall():
+            if uscc in fixed:
+                write.rekey_enterprise(conn, eid, fixed[uscc], 0)
+                new_ids.append(fixed[uscc])
+        write.set_demo_rows(conn, {"request": marked["request"], "enterprise": new_ids})
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def test_a_station_stuck_on_a_shared_demo_id_is_told_the_way_out_and_takes_it(
+    env: Any, tmp_path: Path
+) -> None:  # noqa: F811
+    from qi_station.devtools.demo import rekey_demo
+
+    hub, tc, _dbs = env
+    dbs = {}
+    made = {}
+    for code in ("DA01", "DB02"):
+        db = dbs[code] = tmp_path / f"{code}.db"
+        demo_station(db, code)
+        _as_an_older_release_loaded_it(db)
+        enroll_station(db, hub, tc, code)
+        made[code] = _real_request_on_a_demo_enterprise(db)
+    assert sync(dbs["DA01"], tc)["pending"] == 0
+    with pytest.raises(SyncError) as ei:
+        sync(dbs["DB02"], tc)
+    assert ei.value.code == "forbidden" and "qi-station demo rekey" in ei.value.message
+    number = made["DB02"]["number"]
+    got = rekey_demo(dbs["DB02"])
+    assert got["rekeyed"] >= 1
+    assert sync(dbs["DB02"], tc)["pending"] == 0
+    hr = hub_requests(hub)
+    assert hr[made["DB02"]["id"]]["number"] == number  # the number given out stays
+    # the first station's enterprise, taken by the hub under the fixed id, keeps it
+    assert rekey_demo(dbs["DA01"])["kept"] == 1
+    assert sync(dbs["DA01"], tc)["pending"] == 0
+
+
+def test_a_real_request_on_a_generated_enterprise_syncs(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    """It blocked sync for good ([own_enterprise]: the generated enterprise never reached the hub).
+    Now real work makes the enterprise real (a new id of its own, queued ahead of the request); two
+    stations generated with one seed (the same enterprise ids) both sync."""
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.generate.run import generate
+    from qi_station.services.station import init_station
+
+    hub, tc, _dbs = env
+    made = {}
+    for code in ("GN01", "GN02"):
+        db = tmp_path / f"{code}.db"
+        init_station(open_db(db), code=code)
+        generate(db, requests=60, library=10, seed=3)
+        enroll_station(db, hub, tc, code)
+        eid, uscc, name = rows(db, "SELECT id, uscc, name FROM enterprise ORDER BY id LIMIT 1")[0]
+        n_gen = rows(db, "SELECT count(*) FROM request WHERE enterprise_id = ?", (eid,))[0][0]
+        made[code] = ledger.create_request(
+            db, RequestInput(enterprise=name, uscc=uscc, elements="standards", title="真实")
+        )
+        new = made[code]["enterprise_id"]
+        assert new != eid  # an id of this station's own; the generated requests follow it locally
+        assert rows(db, "SELECT count(*) FROM request WHERE enterprise_id = ?", (new,))[0][0] == n_gen + 1
+        res = sync(db, tc)
+        assert res["ok"] and res["pending"] == 0, res
+    hr = hub_requests(hub)
+    assert {r["id"] for r in made.values()} <= set(hr)
+    ent_n = rows(tmp_path / "GN01.db", "SELECT count(*) FROM generated_enterprise")[0][0]
+    assert ent_n == 49  # the one used left the list; the rest stay local test data
+
+
+def test_a_copied_station_database_pushing_under_the_same_identity_is_refused_and_recorded(
+    env: Any, tmp_path: Path
+) -> None:  # noqa: F811
+    """A copy of a station database plus its secrets (a stolen token): both copies log requests. The
+    first to push is taken; the second is refused [device_conflict] with a sync_conflict at the hub,
+    and none of its request numbers change (it used to heal by renumbering)."""
+    import sqlalchemy as sa
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import secrets
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.tables import core_table
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "elsewhere" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))  # the token goes with it
+    ra = ledger.create_request(a, request_input(2))
+    rb = ledger.create_request(b, request_input(3))
+    assert ra["number"] == rb["number"]  # both copies gave out the same next number
+    assert sync(a, tc)["pending"] == 0
+    before = station_numbers = {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")}
+    with pytest.raises(SyncError) as ei:
+        sync(b, tc)
+    assert ei.value.code == "device_conflict"
+    assert {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")} == before == station_numbers
+    assert rb["id"] not in hub_requests(hub)
+    t = core_table("sync_conflict")
+    with hub.engine.connect() as c:
+        kinds = [r[0] for r in c.execute(sa.select(t.c.kind))]
+    assert "device_conflict" in kinds
+    # the first copy goes on syncing as before
+    ledger.create_request(a, request_input(4))
+    assert sync(a, tc)["pending"] == 0
+
+
+def test_a_station_database_moved_to_another_folder_goes_on_syncing(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import secrets
+    from qi_station.db.session import dispose_all
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "newpc" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    a.unlink()
+    r = ledger.create_request(b, request_input(2))
+    assert sync(b, tc)["pending"] == 0
+    assert hub_requests(hub)[r["id"]]["number"] == r["number"]
