@@ -265,15 +265,16 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
     done = 0
     profile = station_profile(conn)
     sent = canonical(profile) if profile is not None else None
+    sign = H.push_signer(conn)  # every push's body is signed with the station key
     while True:
         batch = S.next_batch(conn, batch_size)
         if not batch:
             if sent is not None and S.kv_get(conn, kvkeys.PROFILE_SENT) != sent:
-                cl.push([], H.signed_head(conn), profile)
+                cl.push([], H.signed_head(conn), profile, sign=sign)
                 S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
             return done
         head = H.signed_head(conn)
-        reply = cl.push(batch, head, profile)
+        reply = cl.push(batch, head, profile, sign=sign)
         if sent is not None:
             S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
         acked = int(reply["acked_oseq"])
