@@ -140,7 +140,7 @@ def _counts(db: Path) -> tuple[int, ...]:
 @pytest.fixture(scope="module")
 def hub_client(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Any, dict[str, str], dict[str, str]]]:
+) -> Iterator[tuple[Any, dict[str, str], dict[str, str], str]]:
     from fastapi.testclient import TestClient
 
     from qi_station.db.engine import SCHEMA_HEAD
@@ -154,10 +154,11 @@ def hub_client(
     try:
         hub.init(demo=False)
         enroll = hub.add_station("ZB01", "淄博")["token"]
-        token = hub.enroll(enroll, keys.generate()[1])["api_token"]
+        priv, pub = keys.generate()
+        token = hub.enroll(enroll, pub)["api_token"]
         versions = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
         with TestClient(create_app(hub.url), raise_server_exceptions=False) as client:
-            yield client, versions, {"Authorization": f"Bearer {token}"}
+            yield client, versions, {"Authorization": f"Bearer {token}"}, priv
     finally:
         hub.dispose()
 
@@ -227,16 +228,30 @@ HUB_CASES: list[tuple[str, str, dict[str, Any], bool, int]] = [
     ids=[f"{i:02}-{c[1].rsplit('/', 1)[-1][:20]}-{c[4]}" for i, c in enumerate(HUB_CASES)],
 )
 def test_hub_refuses_bad_input(
-    hub_client: tuple[Any, dict[str, str]],
+    hub_client: tuple[Any, dict[str, str], dict[str, str], str],
     method: str,
     path: str,
     kw: dict[str, Any],
     authed: bool,
     status: int,
 ) -> None:
-    client, versions, auth = hub_client
+    import json
+
+    from qi_station.sync import keys
+    from qi_station.sync.proto import STATION_SIGNED_PATHS, push_message
+
+    client, versions, auth, priv = hub_client
     headers = {**versions, **(auth if authed else {}), **kw.get("headers", {})}
-    res = client.request(method, path, **{k: v for k, v in kw.items() if k != "headers"}, headers=headers)
+    kw = {k: v for k, v in kw.items() if k != "headers"}
+    if authed and path in STATION_SIGNED_PATHS:  # signed by the station's key: the body's own rules refuse
+        raw = kw.pop("content") if "content" in kw else json.dumps(kw.pop("json")).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            **headers,
+            "X-Station-Signature": keys.sign(priv, push_message("ZB01", raw)),
+        }
+        kw["content"] = raw
+    res = client.request(method, path, **kw, headers=headers)
     assert res.status_code == status, res.text[:300]
     assert res.status_code < 500
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures shared with the hub tests
-from test_sync_util import hub_requests, request_input, station_requests
+from test_sync_util import hub_requests, request_input, signed_push, station_requests
 
 from qi_station.db import secrets
 from qi_station.db.engine import SCHEMA_HEAD
@@ -38,7 +38,8 @@ def outbox_batch(db: Path) -> list[dict[str, Any]]:
 
 
 def push(tc: Any, db: Path, batch: list[dict[str, Any]]) -> Any:
-    return tc.post("/sync/v1/push", headers=auth(db), json={"batch": batch})
+    kw = signed_push(db, {"batch": batch})
+    return tc.post("/sync/v1/push", headers={**auth(db), **kw["headers"]}, content=kw["content"])
 
 
 def tamper(batch: list[dict[str, Any]], table: str, **changes: Any) -> tuple[list[dict[str, Any]], int]:

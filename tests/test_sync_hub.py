@@ -18,6 +18,7 @@ from test_sync_util import (
     pg_drop,
     request_input,
     rows,
+    signed_push,
     station_requests,
 )
 
@@ -172,19 +173,20 @@ def test_auth_refusals(env: Any) -> None:
     assert tc.get("/sync/v1/pull", headers={**hdr, "Authorization": "Bearer nope"}).status_code == 401
     tok_b = secrets.load(b)["api_token"]
     auth_b = {**hdr, "Authorization": f"Bearer {tok_b}"}
+
+    def push_b(payload: Any) -> Any:  # signed with B's own key: the refusals below are the ownership rules
+        kw = signed_push(b, payload)
+        return tc.post("/sync/v1/push", headers={**auth_b, **kw["headers"]}, content=kw["content"])
+
     row = station_requests(a)[r["id"]]
     row["s_rev"] += 5
     row["title"] = "hijack"
     row.pop("seq")
     # B writing A's request (even claiming A's station code)
-    resp = tc.post(
-        "/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row}]}
-    )
-    assert resp.status_code == 403, resp.text
+    resp = push_b({"batch": [{"oseq": 1, "table": "request", "row": row}]})
+    assert resp.status_code == 403 and resp.json()["error"] == "forbidden", resp.text
     row2 = dict(row, station_code="QD02")
-    resp = tc.post(
-        "/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "request", "row": row2}]}
-    )
+    resp = push_b({"batch": [{"oseq": 1, "table": "request", "row": row2}]})
     assert resp.status_code == 403
     # an event on A's request
     ev = {
@@ -198,19 +200,10 @@ def test_auth_refusals(env: Any) -> None:
         "prev_hash": "0",
         "hash": "1",
     }
-    assert (
-        tc.post(
-            "/sync/v1/push",
-            headers=auth_b,
-            json={"batch": [{"oseq": 1, "table": "request_event", "row": ev}]},
-        ).status_code
-        == 403
-    )
+    assert push_b({"batch": [{"oseq": 1, "table": "request_event", "row": ev}]}).status_code == 403
     # a library row
     lib = {"id": "e-1", "name": "伪造", "rev": 99, "updated_at": "2026-01-01 00:00:00.000000"}
-    resp = tc.post(
-        "/sync/v1/push", headers=auth_b, json={"batch": [{"oseq": 1, "table": "expert", "row": lib}]}
-    )
+    resp = push_b({"batch": [{"oseq": 1, "table": "expert", "row": lib}]})
     assert resp.status_code == 403 and "library" in resp.json()["message"]
     assert hub_requests(hub)[r["id"]]["title"] != "hijack"
     assert library(hub)["e-1"][0] == "张三"
@@ -231,6 +224,45 @@ def test_auth_refusals(env: Any) -> None:
     assert (
         tc.post("/sync/v1/enroll", headers=hdr, json={"token": tok + "x", "pubkey": pub}).status_code == 403
     )
+
+
+def test_a_token_alone_writes_nothing(env: Any) -> None:
+    """Outside attacker: with a station's bearer token but not its key, a push (no head, a replayed head,
+    any body) is refused before the hub reads it, and nothing is written; the station's own signed push
+    goes through."""
+    import json
+
+    from qi_station.sync import keys
+    from qi_station.sync.proto import push_message
+    from qi_station.sync.station import apply as S
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    conn = S.open_conn(a)
+    batch = S.next_batch(conn)
+    conn.close()
+    hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
+    auth_a = {**hdr, "Authorization": f"Bearer {secrets.load(a)['api_token']}"}
+    resp = tc.post("/sync/v1/push", headers=auth_a, json={"batch": batch})
+    assert (resp.status_code, resp.json()["error"]) == (403, "unsigned_push"), resp.text
+    raw = json.dumps({"batch": batch}).encode("utf-8")
+    other = keys.sign(keys.generate()[0], push_message("ZB01", raw))
+    resp = tc.post(
+        "/sync/v1/push",
+        headers={**auth_a, "X-Station-Signature": other, "Content-Type": "application/json"},
+        content=raw,
+    )
+    assert (resp.status_code, resp.json()["error"]) == (403, "bad_push_signature"), resp.text
+    kw = signed_push(a, {"batch": batch})
+    changed = kw["content"].replace("标准咨询".encode(), "伪造记录".encode())
+    assert changed != kw["content"]
+    resp = tc.post("/sync/v1/push", headers={**auth_a, **kw["headers"]}, content=changed)
+    assert (resp.status_code, resp.json()["error"]) == (403, "bad_push_signature"), resp.text
+    assert hub_requests(hub) == {}
+    resp = tc.post("/sync/v1/push", headers={**auth_a, **kw["headers"]}, content=kw["content"])
+    assert resp.status_code == 200, resp.text
+    assert [r["title"] for r in hub_requests(hub).values()] == ["标准咨询1"]
 
 
 def test_versions(env: Any) -> None:

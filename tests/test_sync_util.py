@@ -130,3 +130,20 @@ def library(hub_or_db: Any, table: str = "expert") -> dict[str, tuple[Any, ...]]
 
 def rnd_name(rng: random.Random) -> str:
     return "".join(rng.choice("张王李赵刘陈杨黄周吴山东济南青岛计量标准") for _ in range(3))
+
+
+def signed_push(db: Path, body: Any) -> dict[str, Any]:
+    """``content`` and ``headers`` for a hand-made POST /sync/v1/push from the station of ``db``: the exact
+    body bytes signed with its key, as ``sync.station.heads.push_signer`` signs them."""
+    import json
+
+    from qi_station.sync.station import apply as S
+    from qi_station.sync.station import heads as H
+
+    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+    conn = S.open_conn(db)
+    try:
+        sig = H.push_signer(conn)(raw)
+    finally:
+        conn.close()
+    return {"content": raw, "headers": {"Content-Type": "application/json", "X-Station-Signature": sig}}

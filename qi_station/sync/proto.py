@@ -159,6 +159,17 @@ def check_enroll_proof(enroll_hash: str, pubkey_b64: str, proof: str) -> bool:
 HUB_PROOF_PATH = "/sync/v1/prove"
 NONCE_HEADER = "X-Sync-Nonce"
 SIGNATURE_HEADER = "X-Hub-Signature"
+STATION_SIGNATURE_HEADER = "X-Station-Signature"
+#: calls whose exact body the station signs with its key (the hub checks it before it reads the body)
+STATION_SIGNED_PATHS = frozenset({"/sync/v1/push"})
+
+
+def push_message(station_code: str, body: bytes) -> bytes:
+    """What a station signs for every push: its code and the SHA-256 of the exact body bytes. The hub
+    checks it with the key the station enrolled before it reads the body, so the bearer token alone (a
+    stolen one) cannot write into a station's ledger, profile or clock; a replayed body only repeats
+    changes the hub already acknowledged (duplicates)."""
+    return f"qi-push/1\n{station_code}\n{hashlib.sha256(body).hexdigest()}".encode()
 
 
 def hub_proof_message(nonce: str, tls_sha256: str | None) -> bytes:

@@ -20,7 +20,13 @@ from typing import Any
 
 from qi_station.core.clock import now_utc
 from qi_station.sync.hub.base import RETRY_AFTER, busy
-from qi_station.sync.proto import HUB_PROOF_PATH, SyncError
+from qi_station.sync.proto import (
+    HUB_PROOF_PATH,
+    STATION_SIGNATURE_HEADER,
+    STATION_SIGNED_PATHS,
+    SyncError,
+    push_message,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -140,6 +146,15 @@ class Guard:
             more = bool(msg.get("more_body"))
         line["bytes_in"] = n
         whole = b"".join(chunks)
+        if path in STATION_SIGNED_PATHS:
+            refused = station_signature_refusal(
+                scope.get("state", {}).get("qi_station") or {},
+                whole,
+                headers.get(STATION_SIGNATURE_HEADER.lower()),
+            )
+            if refused is not None:
+                await _reply(send, refused)
+                return
         sent = False
 
         async def replay() -> Message:
@@ -150,6 +165,29 @@ class Guard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def station_signature_refusal(st: dict[str, Any], body: bytes, sig: str | None) -> SyncError | None:
+    """A push's body must be signed by the key its station enrolled (``proto.push_message``): a bearer
+    token alone writes nothing. None when it is."""
+    from qi_station.sync import keys
+
+    pub = st.get("pubkey")
+    if not sig:
+        return SyncError(
+            403,
+            "unsigned_push",
+            "the push is not signed with the station key (X-Station-Signature): a token alone writes "
+            "nothing; update qi-station on the station / 推送缺少站点签名，请升级站点程序",
+        )
+    if not pub or not keys.verify(str(pub), push_message(str(st.get("code") or ""), body), sig):
+        return SyncError(
+            403,
+            "bad_push_signature",
+            "the push is not signed by the key this station enrolled: refused, nothing written (a stolen "
+            "token, or the station was re-enrolled elsewhere: re-enroll it) / 推送签名与站点密钥不符",
+        )
+    return None
 
 
 def error_headers(e: SyncError) -> dict[str, str]:

@@ -8,6 +8,7 @@ key (``{"n", "head", "sig"}``), and the head the hub acknowledged is kept as kv 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qi_station.db import kvkeys
@@ -27,6 +28,17 @@ def signed_head(conn: Any) -> dict[str, Any]:
     priv, _pub = S.signing_key(conn)
     S.kv_set(conn, kvkeys.HEAD_SENT, f"{n}:{head}")  # the hub will count these events
     return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
+
+
+def push_signer(conn: Any) -> Callable[[bytes], str]:
+    """Signs a push's exact body bytes with this station's key (``proto.push_message``): the hub takes
+    no push that this key did not sign."""
+    from qi_station.sync import keys
+    from qi_station.sync.proto import push_message
+
+    code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
+    priv, _pub = S.signing_key(conn)
+    return lambda body: keys.sign(priv, push_message(code, body))
 
 
 def keep_acked_head(conn: Any, head: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 from qi_station.sync.proto import (
@@ -20,6 +21,7 @@ from qi_station.sync.proto import (
     PROTOCOL,
     PULL_PAGE,
     SIGNATURE_HEADER,
+    STATION_SIGNATURE_HEADER,
     SyncError,
     hub_proof_message,
     redact,
@@ -118,7 +120,7 @@ class HubClient:
             h[NONCE_HEADER] = nonce
         return h
 
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
+    def _call(self, method: str, path: str, extra_headers: dict[str, str] | None = None, **kw: Any) -> Any:
         import json
         import secrets
 
@@ -126,7 +128,8 @@ class HubClient:
 
         nonce = secrets.token_urlsafe(18) if self.hub_pubkey else None
         try:
-            r = self.http.request(method, path, headers=self._headers(nonce), **kw)
+            headers = {**self._headers(nonce), **(extra_headers or {})}
+            r = self.http.request(method, path, headers=headers, **kw)
         except httpx.HTTPError as e:
             if "CERTIFICATE_VERIFY_FAILED" in str(e):  # not network trouble: not retried
                 raise SyncError(
@@ -204,7 +207,11 @@ class HubClient:
         head: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
         device: str | None = None,
+        *,
+        sign: Callable[[bytes], str] | None = None,
     ) -> dict[str, Any]:
+        """``sign``: the station key over :func:`~qi_station.sync.proto.push_message` of the body bytes
+        (``sync.station.heads.push_signer``); the hub refuses an unsigned push."""
         body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
         if device is not None:
             body["device"] = device  # this install (PC + database file): see sync.station.apply.device_id
@@ -212,7 +219,13 @@ class HubClient:
             body["head"] = head  # the signed running head over the station's events
         if profile is not None:
             body["profile"] = profile  # the station's region, park, type and mode
-        return dict(self._call("POST", "/sync/v1/push", json=body))
+        import json
+
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if sign is not None:
+            headers[STATION_SIGNATURE_HEADER] = sign(raw)
+        return dict(self._call("POST", "/sync/v1/push", content=raw, extra_headers=headers))
 
     def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {
