@@ -1,0 +1,73 @@
+"""A new operator's first hour at 80x24 (Chinese UI): the form keeps its layout whatever screen was
+shown before, keys typed right after F4 land, the follow-up rating takes no stray key, time fields
+select their value, texts fit 80 columns, confirm buttons follow Left/Right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_journeys import make_app, settle
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+
+
+def _form_layout(form: Any) -> dict[str, Any]:
+    """Where each field of the form sits, and which widgets Tab reaches."""
+    from textual.widgets import Input, TextArea
+
+    from qi_station.screens.widgets import Chip
+
+    regions = {f"#{w.id}": tuple(w.region) for w in form.query(Chip)}
+    regions["#description"] = tuple(form.query_one("#description", TextArea).region)
+    for w in form.query(Input):
+        regions[f"#{w.id}"] = tuple(w.region)
+    return regions
+
+
+async def _open_form(pilot: Any) -> Any:
+    from qi_station.screens.request_form import RequestFormScreen
+
+    await pilot.press("f4")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, RequestFormScreen)
+    return pilot.app.screen
+
+
+@pytest.mark.parametrize("via", ["f7", "f6", "activities", "f3", "f5", "detail"])
+async def test_the_form_has_the_same_layout_whatever_was_shown_before(tmp_path: Path, via: str) -> None:
+    """F4 -> (another screen) -> F4 shows the same form: every element checkbox (the second row too) and
+    a three-line 需求描述; another screen's CSS (``.frow { height: 1 }``) never restyles the form."""
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await _open_form(pilot)
+        first = _form_layout(form)
+        assert first["#description"][3] == 3
+        assert all(r[3] == 1 for k, r in first.items() if k.startswith("#el-"))
+        await pilot.press("escape")
+        await settle(pilot)
+        if via == "activities":
+            app.switch_mode("activities")
+        elif via == "detail":
+            from test_tui_stumbles import _rid
+
+            app.open_request(_rid(db, "QI0001-202603-0002"))
+        else:
+            await pilot.press(via)
+        await settle(pilot)
+        for _ in range(2):
+            form = await _open_form(pilot)
+            assert _form_layout(form) == first
+            await pilot.press("escape")
+            await settle(pilot)
