@@ -34,6 +34,13 @@ def _form_layout(form: Any) -> dict[str, Any]:
     return regions
 
 
+def _burst(app: Any, *keys: str) -> None:
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
 async def _open_form(pilot: Any) -> Any:
     from qi_station.screens.request_form import RequestFormScreen
 
@@ -71,3 +78,20 @@ async def test_the_form_has_the_same_layout_whatever_was_shown_before(tmp_path: 
             assert _form_layout(form) == first
             await pilot.press("escape")
             await settle(pilot)
+
+
+@pytest.mark.parametrize("restart", [False, True])
+async def test_keys_typed_right_after_f4_land_in_the_name_field(tmp_path: Path, restart: bool) -> None:
+    """F4 and the name typed at once (no pause for the form to get ready): every key lands in 企业名称,
+    the first time the form opens and the next."""
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        if restart:
+            await _open_form(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+        _burst(app, "f4", *"潍坊滨海")  # as a terminal sends them: no wait for the form between keys
+        await settle(pilot)
+        assert app.screen.query_one("#enterprise").value == "潍坊滨海"

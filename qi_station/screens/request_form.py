@@ -11,6 +11,7 @@ form (Esc, an F-key, Ctrl+Q) asks first (:mod:`qi_station.screens.form_dialogs`)
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
         self._names_timer: Timer | None = None
         self._known: dict[str, Any] | None = None  # the enterprise holding the typed USCC
         self._renamed = False  # the operator confirmed the rename of the known enterprise
+        self.focused_ready = asyncio.Event()  # set once the name field has the focus (see app.new_request)
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="titlebar", markup=False)
@@ -153,10 +155,12 @@ class RequestFormScreen(FormErrors, DraftedForm):
     def on_mount(self) -> None:
         from qi_station.core.clock import env_now, local
 
+        # focused now (not by a later callback): the keys typed right after F4 go to the name field
+        self.set_focus(self.query_one("#enterprise", Input))
+        self.focused_ready.set()
         now = local(env_now())
         self.query_one("#received_at", Input).value = now.strftime("%Y-%m-%d %H:%M")
         self.load_promise(self.station.db_path)
-        self.query_one("#enterprise", Input).focus()
         self.start_drafts()
 
     @work(thread=True, exclusive=True, group="promise")
