@@ -129,6 +129,7 @@ class WorkerDialog(OkCancelModal):
             return
         ids = [w.id for w in self.query("*") if w.id]  # the dialog's order, top first
         errors = sorted(every_error(e), key=lambda x: ids.index(x.field) if x.field in ids else len(ids))
+        self._errors = errors
         self.query_one("#error", Static).update("\n".join(self.validation_text(x) for x in errors))
         target = self.query(f"#{errors[0].field}")
         if target and target.first().focusable:
@@ -136,6 +137,16 @@ class WorkerDialog(OkCancelModal):
 
     def validation_text(self, e: Any) -> str:
         return f"{field_label(e.field)}: {err_text(e)}"
+
+    @on(Choice.Changed)
+    @on(Input.Changed)
+    def _field_edited(self, event: Choice.Changed | Input.Changed) -> None:
+        """A field the operator changes loses its message (回访须填写满意度 once a rating is chosen)."""
+        field = event.control.id
+        errors = getattr(self, "_errors", [])
+        if field and any(x.field == field for x in errors):
+            self._errors = [x for x in errors if x.field != field]
+            self.query_one("#error", Static).update("\n".join(self.validation_text(x) for x in self._errors))
 
 
 class ConfirmDialog(StationModal):
