@@ -95,3 +95,24 @@ async def test_keys_typed_right_after_f4_land_in_the_name_field(tmp_path: Path, 
         _burst(app, "f4", *"潍坊滨海")  # as a terminal sends them: no wait for the form between keys
         await settle(pilot)
         assert app.screen.query_one("#enterprise").value == "潍坊滨海"
+
+
+@pytest.mark.parametrize(("field", "typed"), [("received_at", "2026-03-20 09:30"), ("promised", "2026-04-01")])
+async def test_a_date_field_reached_by_tab_is_replaced_by_what_is_typed(
+    tmp_path: Path, field: str, typed: str
+) -> None:
+    """受理时间 / 承诺办结 hold a value; Tab into them selects it, so typing replaces it (never
+    ``2026-11-30 15:0110:00``)."""
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await _open_form(pilot)
+        before = {"received_at": "#urgency", "promised": "#received_at"}[field]
+        form.query_one(before).focus()
+        await pilot.pause()
+        assert form.query_one(f"#{field}").value  # a default is shown
+        await pilot.press("tab")
+        assert form.focused is form.query_one(f"#{field}")
+        await pilot.press(*typed)
+        assert form.query_one(f"#{field}").value == typed

@@ -133,11 +133,11 @@ class RequestFormScreen(FormErrors, DraftedForm):
             yield Static("", id="err-channel", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.received_at"))
-                yield Input(id="received_at", select_on_focus=False, compact=True, classes="half")
+                # a date/time field selects its value on focus: what is typed replaces it
+                yield Input(id="received_at", compact=True, classes="half")
                 yield Label(t("field.promised"), classes="second")
                 yield Input(
                     id="promised",
-                    select_on_focus=False,
                     compact=True,
                     classes="half",
                     placeholder=t("ph.promised"),
