@@ -97,7 +97,9 @@ async def test_keys_typed_right_after_f4_land_in_the_name_field(tmp_path: Path, 
         assert app.screen.query_one("#enterprise").value == "潍坊滨海"
 
 
-@pytest.mark.parametrize(("field", "typed"), [("received_at", "2026-03-20 09:30"), ("promised", "2026-04-01")])
+@pytest.mark.parametrize(
+    ("field", "typed"), [("received_at", "2026-03-20 09:30"), ("promised", "2026-04-01")]
+)
 async def test_a_date_field_reached_by_tab_is_replaced_by_what_is_typed(
     tmp_path: Path, field: str, typed: str
 ) -> None:

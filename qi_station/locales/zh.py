@@ -154,6 +154,7 @@ MESSAGES: dict[str, str] = {
     "sort.status": "状态",
     "ledger.rows": "第 {row}/{total} 条",
     "ledger.empty": "没有符合条件的需求",
+    "ledger.bad_month": "「{typed}」不是月份，例 {example}",
     "ledger.sort": "排序: {sort}",
     "ledger.save_title": "保存当前筛选",
     # form
@@ -300,6 +301,7 @@ MESSAGES: dict[str, str] = {
     "sync.last_error": "上次出错: {at} {error}",
     "sync.station": "站点编码: {code}",
     "sync.not_enrolled": "本站尚未注册，还不能同步。请站长向省级中心索取注册码，在命令行运行 qi-station sync enroll 登记本站（见操作手册「数据同步」一节）",
+    "sync.not_enrolled_short": "本站尚未注册，不能同步（办法见本页上方）",
     "sync.enrolled_offline_pending": "本站已注册（U盘数据包）：请按 Ctrl+E 导出数据包交给中心，等中心发回数据包后导入",
     "sync.enrolled_offline": "本站已注册（U盘数据包同步）",
     "sync.enrolled_online": "本站已注册（联网同步），中心地址: {hub}",

@@ -17,6 +17,7 @@ from qi_station.core import domain
 from qi_station.i18n import err_text, field_label, kind_name, satisfaction_name, status_name, t
 from qi_station.screens.base import StationModal, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.cells import clip
 from qi_station.screens.widgets import Choice
 
 DIALOG_CSS = ""  # the shared dialog styles live in app.tcss (StationModal)
@@ -364,6 +365,7 @@ class ReferDialog(WorkerDialog):
         if not items:
             ol.add_option(Option(t("refer.none"), disabled=True))
             return
+        width = max(10, ol.scrollable_content_region.width - 2)  # room for a scrollbar
         for it in items:
             why = []
             if it["element_match"]:
@@ -375,9 +377,8 @@ class ReferDialog(WorkerDialog):
             elif it.get("qualification"):
                 why.append(t(f"qual.{it['qualification']}"))
             why.append(t("match.load", n=it["load"]))
-            ol.add_option(
-                Option(f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})", id=it["id"])
-            )
+            line = f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})"
+            ol.add_option(Option(clip(line, width), id=it["id"]))  # one line a row, marked where cut
         ol.highlighted = 0
 
     def on_option_list_option_selected(self) -> None:

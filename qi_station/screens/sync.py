@@ -104,8 +104,8 @@ def in_language(text: str) -> str:
 
 def sync_error(exc: BaseException) -> str:
     """A failed sync or bundle job in the UI language; "not enrolled" says how to enroll."""
-    if getattr(exc, "code", None) == "not_enrolled":
-        return t("sync.not_enrolled")
+    if getattr(exc, "code", None) == "not_enrolled":  # a one-line toast: the page says what to do
+        return t("sync.not_enrolled_short")
     msg = getattr(exc, "message", None)
     if isinstance(msg, str) and " / " in msg:
         return in_language(msg)
