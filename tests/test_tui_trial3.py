@@ -118,3 +118,81 @@ async def test_a_date_field_reached_by_tab_is_replaced_by_what_is_typed(
         assert form.focused is form.query_one(f"#{field}")
         await pilot.press(*typed)
         assert form.query_one(f"#{field}").value == typed
+
+
+async def test_ledger_names_and_titles_get_the_room_the_statuses_do_not_need(tmp_path: Path) -> None:
+    """At 80 columns the status column is as wide as the statuses shown (已登记 !28), the enterprise
+    and 事项 columns share the rest, and a cut name ends with ``..`` (济南华泰食品 was cut bare)."""
+    from rich.cells import cell_len
+    from test_tui_stumbles import _lines
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        lines = _lines(app)
+        row = next(x for x in lines if "济南华泰食品" in x)
+        assert "济南华泰食品股份.." in row, row
+        assert all(cell_len(x) <= 80 for x in lines)
+        header = next(x for x in lines if x.startswith("编号"))
+        assert header.index("承诺日期") - header.index("状态") <= 11 * 1 + 2  # 已登记 !28 and a gap
+
+
+async def test_refer_suggestions_are_one_line_each(tmp_path: Path) -> None:
+    from rich.cells import cell_len
+    from test_tui_stumbles import _rid
+    from textual.widgets import OptionList
+
+    from qi_station.screens.dialogs import SuggestionsLoaded
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(_rid(db, "QI0001-202603-0002"))
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        dlg = app.screen
+        item = {
+            "id": "in-x",
+            "kind": "institution",
+            "score": 12,
+            "name": "山东省计量科学研究院烟台分院长度与力学计量检测中心",
+            "city_name": "烟台市",
+            "element_match": 2,
+            "same_city": True,
+            "qualified": False,
+            "qualification": "expired",
+            "load": 3,
+        }
+        dlg.post_message(SuggestionsLoaded([item, {**item, "id": "in-y"}]))
+        await settle(pilot)
+        ol = dlg.query_one("#suggestions", OptionList)
+        assert ol.option_count == 2
+        for i in range(2):
+            prompt = str(ol.get_option_at_index(i).prompt)
+            assert prompt.endswith("..") and cell_len(prompt) < ol.scrollable_content_region.width
+        assert ol.virtual_size.height == 2  # one line per row
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_not_enrolled_toast_is_one_line(lang: str) -> None:
+    """A toast is at most 60% of 80 columns (48 cells, 46 inside its padding): the "not enrolled" toast
+    fits one line (the sync page itself says how to enroll)."""
+    from rich.cells import cell_len
+
+    from qi_station.i18n import get_lang, set_lang
+    from qi_station.screens.sync import sync_error
+
+    class NotEnrolled(Exception):
+        code = "not_enrolled"
+
+    old = get_lang()
+    set_lang(lang)
+    try:
+        assert cell_len(sync_error(NotEnrolled())) <= 46
+    finally:
+        set_lang(old)
