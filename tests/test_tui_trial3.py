@@ -196,3 +196,29 @@ def test_the_not_enrolled_toast_is_one_line(lang: str) -> None:
         assert cell_len(sync_error(NotEnrolled())) <= 46
     finally:
         set_lang(old)
+
+
+async def test_confirm_buttons_follow_left_and_right_and_the_focused_one_is_marked(tmp_path: Path) -> None:
+    from textual.widgets import Button
+
+    from qi_station.screens.dialogs import ConfirmDialog
+
+    app = make_app(fixture_db(tmp_path))
+    answers: list[Any] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(ConfirmDialog("标题", "确定吗？"), answers.append)
+        await settle(pilot)
+        dlg = app.screen
+        yes, no = dlg.query_one("#yes", Button), dlg.query_one("#no", Button)
+        assert dlg.focused is yes and yes.variant == "default" == no.variant  # no blue while unfocused
+        marked = yes.styles.background
+        await pilot.press("right")
+        assert dlg.focused is no and no.styles.background == marked != yes.styles.background
+        await pilot.press("right")
+        assert dlg.focused is no  # stops at the end
+        await pilot.press("left")
+        assert dlg.focused is yes
+        await pilot.press("right", "enter")
+        await settle(pilot)
+    assert answers == [False]

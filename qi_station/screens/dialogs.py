@@ -162,12 +162,23 @@ class ConfirmDialog(StationModal):
         with Vertical():
             yield Static(self._title, classes="dialog-title", markup=False)
             yield Static(self._question, markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button(t("btn.yes"), id="yes", variant="primary", compact=True)
+            with Horizontal(classes="buttons"):  # no blue default: the focused button is the marked one
+                yield Button(t("btn.yes"), id="yes", compact=True)
                 yield Button(t("btn.no"), id="no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()
+
+    def on_key(self, event: Any) -> None:
+        """Left/Right move between the buttons (as Tab/Shift+Tab do), stopping at the ends."""
+        if event.key not in ("left", "right") or not isinstance(self.focused, Button):
+            return
+        buttons = list(self.query(Button))
+        i = buttons.index(self.focused) + (1 if event.key == "right" else -1)
+        if 0 <= i < len(buttons):
+            buttons[i].focus()
+        event.stop()
+        event.prevent_default()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
