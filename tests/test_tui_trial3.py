@@ -222,3 +222,51 @@ async def test_confirm_buttons_follow_left_and_right_and_the_focused_one_is_mark
         await pilot.press("right", "enter")
         await settle(pilot)
     assert answers == [False]
+
+
+async def test_clearing_the_name_clears_not_in_the_library(tmp_path: Path) -> None:
+    from test_tui_stumbles import _until
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await _open_form(pilot)
+        err = form.query_one("#err-enterprise")
+        await pilot.press(*"无名企业")
+        await _until(pilot, lambda: not err.has_class("hidden"))
+        assert "库中无此企业" in str(err.render())
+        await pilot.press(*["backspace"] * 4)
+        await settle(pilot)
+        await pilot.pause(0.3)  # past the lookup's debounce: no late answer brings it back
+        await settle(pilot)
+        assert err.has_class("hidden")
+
+
+async def test_a_newline_alone_in_the_description_leaves_the_form_empty(tmp_path: Path) -> None:
+    from qi_station.screens.request_form import RequestFormScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        form = await _open_form(pilot)
+        form.query_one("#description").focus()
+        await pilot.press("enter", "space")
+        await settle(pilot)
+        await pilot.press("escape")  # nothing typed: leaves at once, no 已填写的内容还没有保存
+        await settle(pilot)
+        assert not isinstance(app.screen, RequestFormScreen)
+
+
+async def test_detail_buttons_show_the_key_as_the_footer_does(tmp_path: Path) -> None:
+    from test_tui_stumbles import _rid
+    from textual.widgets import Button
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(_rid(db, "QI0001-202603-0002"))
+        await settle(pilot)
+        labels = [str(b.label) for b in app.screen.query("#action-bar Button").results(Button)]
+        assert labels and any(x.endswith(" r") for x in labels), labels
+        assert not any(x[-2:] == x[-2:].upper() and x[-1].isalpha() and x[-2] == " " for x in labels), labels

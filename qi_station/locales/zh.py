@@ -238,7 +238,7 @@ MESSAGES: dict[str, str] = {
     "lib.f.phone": "电话",
     "lib.f.email": "邮箱",
     "key.show_expiring": "看到期",
-    "dash.expired_certs": "过期{n}",
+    "dash.expired_certs": "过期 {n}",
     "filter.expiring_only": "到期/过期",
     "qual.valid": "有效",
     "qual.expiring": "将到期",

@@ -236,6 +236,10 @@ class RequestFormScreen(FormErrors, DraftedForm):
                 )
             else:
                 self.query_one("#ent-list").add_class("hidden")
+                err = self.query_one("#err-enterprise", Static)
+                if err.has_class("muted"):  # 库中无此企业 is about a name no longer typed
+                    err.update("")
+                    err.set_classes("field-error hidden")
             self._check_names_soon()
         self.touch()
 
@@ -326,6 +330,8 @@ class RequestFormScreen(FormErrors, DraftedForm):
 
     @on(EnterprisesFound)
     def _show_enterprises(self, event: EnterprisesFound) -> None:
+        if not self.query_one("#enterprise", Input).value.strip():
+            return  # a late answer: the name was cleared meanwhile
         rows = self._enterprises = event.rows
         ol = self.query_one("#ent-list", OptionList)
         ol.clear_options()
@@ -385,12 +391,14 @@ class RequestFormScreen(FormErrors, DraftedForm):
     # ---- save ------------------------------------------------------------------------------------
     def collect(self) -> dict[str, Any]:
         val = lambda wid: self.query_one(f"#{wid}", Input).value  # noqa: E731
+        description = self.query_one("#description", TextArea).text
         return {
             "enterprise": val("enterprise"),
             "uscc": val("uscc"),
             "elements": [c.value for c in self.query(Chip) if c.checked],
             "title": val("title"),
-            "description": self.query_one("#description", TextArea).text or None,
+            # whitespace only (a stray Enter) is no description: an empty form stays empty
+            "description": description if description.strip() else None,
             "channel": self.query_one("#channel", Choice).value,
             "urgency": self.query_one("#urgency", Choice).value,
             "received_at": val("received_at"),
