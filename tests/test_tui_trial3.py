@@ -270,3 +270,27 @@ async def test_detail_buttons_show_the_key_as_the_footer_does(tmp_path: Path) ->
         labels = [str(b.label) for b in app.screen.query("#action-bar Button").results(Button)]
         assert labels and any(x.endswith(" r") for x in labels), labels
         assert not any(x[-2:] == x[-2:].upper() and x[-1].isalpha() and x[-2] == " " for x in labels), labels
+
+
+def test_every_screen_css_file_is_scoped_to_its_screen() -> None:
+    """A screen's CSS file stays loaded once the screen has been shown; unscoped, its rules restyle
+    every later screen (reports' ``.frow { height: 1 }`` squashed the form). Each file but app.tcss is
+    one block ``<ItsScreen> { ... }``."""
+    import re
+
+    import qi_station.screens as pkg
+
+    folder = Path(pkg.__file__).parent
+    for path in sorted(folder.glob("*.tcss")):
+        if path.name == "app.tcss":
+            continue
+        css = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S).strip()
+        head = re.match(r"([A-Z]\w*Screen)\s*\{", css)
+        assert head, path.name
+        depth = 0
+        for i, ch in enumerate(css):
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            assert depth > 0 or i == len(css) - 1 or i < head.end() - 1, (path.name, i)
+        assert depth == 0, path.name
+        source = (folder / path.name.replace(".tcss", ".py")).read_text(encoding="utf-8")
+        assert f"class {head.group(1)}(" in source, (path.name, head.group(1))
