@@ -185,7 +185,7 @@ def test_the_not_enrolled_toast_is_one_line(lang: str) -> None:
     from rich.cells import cell_len
 
     from qi_station.i18n import get_lang, set_lang
-    from qi_station.screens.sync import sync_error
+    from qi_station.screens.sync import sync_error, toast_text
 
     class NotEnrolled(Exception):
         code = "not_enrolled"
@@ -193,7 +193,7 @@ def test_the_not_enrolled_toast_is_one_line(lang: str) -> None:
     old = get_lang()
     set_lang(lang)
     try:
-        assert cell_len(sync_error(NotEnrolled())) <= 46
+        assert cell_len(toast_text(sync_error(NotEnrolled()))) <= 46
     finally:
         set_lang(old)
 
