@@ -352,12 +352,22 @@ class StationApp(App[None]):
         while len(self.screen_stack) > 1 and not isinstance(self.screen, _main_screens()):
             self.pop_screen()
 
-    def action_new_request(self) -> None:
+    async def action_new_request(self) -> None:
+        """F4: the request form. The app's own queue waits until the form has focused its name field:
+        the keys typed right after F4 (an IME's commit, a scanner) are then taken from that queue by the
+        field, never handed to a form that has no focused field yet (where they were dropped)."""
+        import asyncio
+
         from qi_station.screens.request_form import RequestFormScreen
 
         if isinstance(self.screen, RequestFormScreen):
             return
-        self.push_screen(RequestFormScreen())
+        form = RequestFormScreen()
+        self.push_screen(form)
+        try:
+            await asyncio.wait_for(form.focused_ready.wait(), FORM_READY_WAIT)
+        except TimeoutError:  # never seen; the keys are then no worse off than before
+            pass
 
     def open_request(self, request_id: str) -> None:
         from qi_station.screens.request_detail import RequestDetailScreen
@@ -412,6 +422,7 @@ class StationApp(App[None]):
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
+FORM_READY_WAIT = 5.0  # seconds F4 holds the keys typed after it at most (the form is ready in ~0.1 s)
 
 
 def _runner(node: Any, action: str) -> Any:

@@ -69,8 +69,13 @@ async def test_the_follow_up_opens_with_no_rating_and_never_wraps(tmp_path: Path
         assert dlg.focused is sat
         await pilot.press("enter")  # Enter does not choose for the operator
         assert sat.value is None
-        await pilot.press("left")  # from nothing, left starts at the top, and stops there
-        assert sat.value == 5
+        await pilot.press("left")  # a stray arrow never records a rating (it wrapped to 5 before)
+        assert sat.value is None
+        await pilot.press("right")
+        assert sat.value is None
+        assert "回访须填写满意度" in str(dlg.query_one("#error").render())
+        await pilot.press("5")
+        assert "回访须填写满意度" not in str(dlg.query_one("#error").render())  # a rating clears it
         await pilot.press("right", "right")
         assert sat.value == 5  # never 5 -> 1
         await pilot.press(*["left"] * 6)

@@ -67,7 +67,7 @@ async def test_dashboard_card_opens_the_expiring_list(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         card = str(app.screen.query_one("#card-expiring_certs", Static).render())
-        assert "1" in card and "过期1" in card  # in-1 expiring, in-2 expired
+        assert "1" in card and "过期 1" in card  # in-1 expiring, in-2 expired
         await pilot.press("e")
         await settle(pilot)
         lib = app.screen

@@ -163,6 +163,8 @@ def test_a_status_and_its_overdue_mark_fit_the_ledger_column_at_80(lang: str) ->
 
 
 async def test_a_bad_month_is_told_in_chinese_with_an_example(tmp_path: Path) -> None:
+    from rich.cells import cell_len
+
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -171,7 +173,8 @@ async def test_a_bad_month_is_told_in_chinese_with_an_example(tmp_path: Path) ->
         await pilot.press(*"2026-13", "enter")
         await settle(pilot)
         info = str(app.screen.query_one("#page-info").render())
-        assert "月份格式应为 2026-03" in info and "YYYY" not in info, info
+        assert "「2026-13」不是月份" in info and "2026-03" in info and "YYYY" not in info, info
+        assert cell_len(info) <= app.screen.query_one("#page-info").content_region.width, info  # never cut
 
 
 async def test_the_palette_has_no_emoji_and_no_theme_command(tmp_path: Path) -> None:

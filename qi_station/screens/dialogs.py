@@ -17,6 +17,7 @@ from qi_station.core import domain
 from qi_station.i18n import err_text, field_label, kind_name, satisfaction_name, status_name, t
 from qi_station.screens.base import StationModal, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.cells import clip
 from qi_station.screens.widgets import Choice
 
 DIALOG_CSS = ""  # the shared dialog styles live in app.tcss (StationModal)
@@ -129,6 +130,7 @@ class WorkerDialog(OkCancelModal):
             return
         ids = [w.id for w in self.query("*") if w.id]  # the dialog's order, top first
         errors = sorted(every_error(e), key=lambda x: ids.index(x.field) if x.field in ids else len(ids))
+        self._errors = errors
         self.query_one("#error", Static).update("\n".join(self.validation_text(x) for x in errors))
         target = self.query(f"#{errors[0].field}")
         if target and target.first().focusable:
@@ -136,6 +138,16 @@ class WorkerDialog(OkCancelModal):
 
     def validation_text(self, e: Any) -> str:
         return f"{field_label(e.field)}: {err_text(e)}"
+
+    @on(Choice.Changed)
+    @on(Input.Changed)
+    def _field_edited(self, event: Choice.Changed | Input.Changed) -> None:
+        """A field the operator changes loses its message (回访须填写满意度 once a rating is chosen)."""
+        field = event.control.id
+        errors = getattr(self, "_errors", [])
+        if field and any(x.field == field for x in errors):
+            self._errors = [x for x in errors if x.field != field]
+            self.query_one("#error", Static).update("\n".join(self.validation_text(x) for x in self._errors))
 
 
 class ConfirmDialog(StationModal):
@@ -150,12 +162,23 @@ class ConfirmDialog(StationModal):
         with Vertical():
             yield Static(self._title, classes="dialog-title", markup=False)
             yield Static(self._question, markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button(t("btn.yes"), id="yes", variant="primary", compact=True)
+            with Horizontal(classes="buttons"):  # no blue default: the focused button is the marked one
+                yield Button(t("btn.yes"), id="yes", compact=True)
                 yield Button(t("btn.no"), id="no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()
+
+    def on_key(self, event: Any) -> None:
+        """Left/Right move between the buttons (as Tab/Shift+Tab do), stopping at the ends."""
+        if event.key not in ("left", "right") or not isinstance(self.focused, Button):
+            return
+        buttons = list(self.query(Button))
+        i = buttons.index(self.focused) + (1 if event.key == "right" else -1)
+        if 0 <= i < len(buttons):
+            buttons[i].focus()
+        event.stop()
+        event.prevent_default()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -353,6 +376,7 @@ class ReferDialog(WorkerDialog):
         if not items:
             ol.add_option(Option(t("refer.none"), disabled=True))
             return
+        width = max(10, ol.scrollable_content_region.width - 2)  # room for a scrollbar
         for it in items:
             why = []
             if it["element_match"]:
@@ -364,9 +388,8 @@ class ReferDialog(WorkerDialog):
             elif it.get("qualification"):
                 why.append(t(f"qual.{it['qualification']}"))
             why.append(t("match.load", n=it["load"]))
-            ol.add_option(
-                Option(f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})", id=it["id"])
-            )
+            line = f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})"
+            ol.add_option(Option(clip(line, width), id=it["id"]))  # one line a row, marked where cut
         ol.highlighted = 0
 
     def on_option_list_option_selected(self) -> None:

@@ -83,6 +83,18 @@ class LedgerFailed(Message):
         self.message = message
 
 
+def _failure_text(e: Exception, f: dict[str, Any]) -> str:
+    """A failed load's text for the filter row (about 35 cells at 80 columns): a month the core refuses
+    is named short, with this month as the example; anything else as :func:`error_message` gives it."""
+    from qi_station.core.errors import ValidationError
+
+    if isinstance(e, ValidationError) and e.field == "month":
+        from qi_station.core.months import current_month
+
+        return t("ledger.bad_month", typed=str(f.get("month") or "")[:10], example=current_month())
+    return error_message(e)
+
+
 class LedgerScreen(MainScreen):
     SCREEN_KEY = "ledger"
     CSS_PATH = "ledger.tcss"
@@ -136,20 +148,26 @@ class LedgerScreen(MainScreen):
             self.refresh_data()
 
     @staticmethod
-    def _widths(total: int) -> dict[str, int]:
+    def _widths(total: int, status_fit: int = 0) -> dict[str, int]:
         """Column widths for a terminal ``total`` cells wide: enterprise and title share what is left
-        (one cell after each column, one for the scrollbar)."""
+        (one cell after each column, one for the scrollbar). The status column is as wide as the widest
+        status of the rows loaded (``status_fit``: 已登记 !1), else as the longest status could be
+        (待企业反馈 !123): the room it does not need goes to the enterprise and the title."""
         from rich.cells import cell_len
 
-        # the longest short status and its overdue mark (" !123" working days): 待企业反馈 !12 in full
-        status = min(16, max(8, *(cell_len(status_short(s)) + 5 for s in domain.STATUSES)))
+        widest = max(cell_len(status_short(s)) + 5 for s in domain.STATUSES)
+        status = min(16, max(8, status_fit or widest, cell_len(t("col.status"))))
         fixed = 18 + status + 10
         rest = max(20, total - fixed - 5 - 1)
-        ent = max(10, rest * 2 // 5)
+        ent = max(10, rest // 2)
         return {"number": 18, "status": status, "promised": 10, "enterprise": ent, "title": rest - ent}
 
+    def on_ledger_table_status_width(self, event: LedgerTable.StatusWidth) -> None:
+        event.stop()
+        self._set_columns(self.size.width)
+
     def _set_columns(self, width: int) -> None:
-        widths = self._widths(width)
+        widths = self._widths(width, self.query_one(LedgerTable).status_width)
         table = self.query_one(LedgerTable)
         table.columns = [(FIELD.get(k, k), w) for k, w in widths.items()]
         head = Text(no_wrap=True, end="")
@@ -302,7 +320,7 @@ class LedgerScreen(MainScreen):
             with reader as conn:
                 rows = page_rows(conn, kw, f["sort"], 0, 0, size)
         except Exception as e:  # noqa: BLE001
-            self.post_message(LedgerFailed(error_message(e)))
+            self.post_message(LedgerFailed(_failure_text(e, f)))
             return
         self.post_message(RowsLoaded(seq, f, len(rows), 0, rows, keep, len(rows) >= size))
 
@@ -317,7 +335,7 @@ class LedgerScreen(MainScreen):
             with reader as conn:
                 total = count_requests(conn, **self._kw(f))
         except Exception as e:  # noqa: BLE001
-            self.post_message(LedgerFailed(error_message(e)))
+            self.post_message(LedgerFailed(_failure_text(e, f)))
             return
         self.post_message(TotalCounted(seq, total))
 
@@ -342,7 +360,7 @@ class LedgerScreen(MainScreen):
                 with reader as conn:
                     rows = page_rows(conn, kw, f["sort"], page, total, size)
             except Exception as e:  # noqa: BLE001
-                self.post_message(LedgerFailed(error_message(e)))
+                self.post_message(LedgerFailed(_failure_text(e, f)))
                 return
             self.post_message(PageLoaded(generation, page, rows))
 

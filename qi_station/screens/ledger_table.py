@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
@@ -18,8 +19,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from qi_station.i18n import status_short
+from qi_station.screens.cells import clip
 
 PAGE_SIZE = 100  # rows per SQL page (LIMIT/OFFSET); pages are fetched as the view reaches them
+EXACT = frozenset({"number", "status", "promised_date"})  # never cut with a mark (they fit their width)
 CACHE_PAGES = 40  # pages kept in memory (LRU): scrolling a million rows holds at most 4,000
 
 
@@ -64,6 +67,13 @@ class LedgerTable(ScrollView, can_focus=True):
             super().__init__()
             self.table, self.row = table, row
 
+    class StatusWidth(Message):
+        """The widest status (with its overdue mark) of the rows loaded since the last reset grew."""
+
+        def __init__(self, table: LedgerTable, width: int) -> None:
+            super().__init__()
+            self.table, self.width = table, width
+
     class CursorMoved(Message):
         def __init__(self, table: LedgerTable, index: int) -> None:
             super().__init__()
@@ -78,6 +88,7 @@ class LedgerTable(ScrollView, can_focus=True):
         self.pending: set[int] = set()
         self.fetched: list[int] = []  # every page asked for since the last reset (tests read it)
         self.page_size = PAGE_SIZE  # rows per page: the screen fetches pages of this many rows
+        self.status_width = 0  # the widest status cell of the rows loaded since the last reset
 
     # ---- rows ------------------------------------------------------------------------------------
     @property
@@ -95,6 +106,7 @@ class LedgerTable(ScrollView, can_focus=True):
         self.pages.clear()
         self.pending.clear()
         self.fetched = []
+        self.status_width = 0
         self.virtual_size = Size(self.size.width, total)
         cursor = min(self.cursor, max(0, total - 1)) if keep_cursor else 0
         if not keep_cursor:
@@ -115,6 +127,10 @@ class LedgerTable(ScrollView, can_focus=True):
     def set_page(self, generation: int, page: int, rows: list[dict[str, Any]]) -> None:
         if generation != self.generation:
             return  # rows of an older query
+        widest = max((cell_len(status_text(r)) for r in rows), default=0)
+        if widest > self.status_width:  # the status column fits the rows shown, not the rarest status
+            self.status_width = widest
+            self.post_message(self.StatusWidth(self, widest))
         self.pending.discard(page)
         self.pages[page] = rows
         self.pages.move_to_end(page)
@@ -162,13 +178,9 @@ class LedgerTable(ScrollView, can_focus=True):
         overdue = self.get_component_rich_style("ledger-table--overdue", partial=True)
         line = Text(no_wrap=True, overflow="crop", end="")
         for field, w in self.columns:
-            value = row.get(field) or ""
-            if field == "status":
-                value = status_short(row["status"]) + (
-                    f" !{_overdue_workdays(row)}" if row.get("overdue") else ""
-                )
+            value = status_text(row) if field == "status" else str(row.get(field) or "")
             cell = Text(
-                str(value),
+                value if field in EXACT else clip(value, w),
                 no_wrap=True,
                 overflow="crop",
                 end="",
@@ -219,6 +231,11 @@ class LedgerTable(ScrollView, can_focus=True):
             self.cursor = index
             if again:
                 self.action_select()
+
+
+def status_text(row: dict[str, Any]) -> str:
+    """A row's status cell: the short status, and the working days overdue ("待企业反馈 !12")."""
+    return status_short(row["status"]) + (f" !{_overdue_workdays(row)}" if row.get("overdue") else "")
 
 
 def _overdue_workdays(row: dict[str, Any]) -> str:

@@ -238,7 +238,7 @@ class RequestDetailScreen(StationScreen):
 
     def _button_label(self, kid: str, name: str | None = None) -> str:
         key = self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")[0]
-        return f"{name or t(keymap.BY_ID[kid].description)} {key.upper() if len(key) == 1 else key}"
+        return f"{name or t(keymap.BY_ID[kid].description)} {key}"  # the key as the footer shows it: a
 
     async def _set_buttons(self, buttons: list[tuple[str, str]]) -> None:
         """The legal actions as buttons (mouse), in the same order as their keys in the footer."""

@@ -11,6 +11,7 @@ form (Esc, an F-key, Ctrl+Q) asks first (:mod:`qi_station.screens.form_dialogs`)
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
         self._names_timer: Timer | None = None
         self._known: dict[str, Any] | None = None  # the enterprise holding the typed USCC
         self._renamed = False  # the operator confirmed the rename of the known enterprise
+        self.focused_ready = asyncio.Event()  # set once the name field has the focus (see app.new_request)
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="titlebar", markup=False)
@@ -131,11 +133,11 @@ class RequestFormScreen(FormErrors, DraftedForm):
             yield Static("", id="err-channel", classes="field-error hidden", markup=False)
             with Horizontal(classes="frow"):
                 yield Label(t("field.received_at"))
-                yield Input(id="received_at", select_on_focus=False, compact=True, classes="half")
+                # a date/time field selects its value on focus: what is typed replaces it
+                yield Input(id="received_at", compact=True, classes="half")
                 yield Label(t("field.promised"), classes="second")
                 yield Input(
                     id="promised",
-                    select_on_focus=False,
                     compact=True,
                     classes="half",
                     placeholder=t("ph.promised"),
@@ -153,10 +155,12 @@ class RequestFormScreen(FormErrors, DraftedForm):
     def on_mount(self) -> None:
         from qi_station.core.clock import env_now, local
 
+        # focused now (not by a later callback): the keys typed right after F4 go to the name field
+        self.set_focus(self.query_one("#enterprise", Input))
+        self.focused_ready.set()
         now = local(env_now())
         self.query_one("#received_at", Input).value = now.strftime("%Y-%m-%d %H:%M")
         self.load_promise(self.station.db_path)
-        self.query_one("#enterprise", Input).focus()
         self.start_drafts()
 
     @work(thread=True, exclusive=True, group="promise")
@@ -232,6 +236,10 @@ class RequestFormScreen(FormErrors, DraftedForm):
                 )
             else:
                 self.query_one("#ent-list").add_class("hidden")
+                err = self.query_one("#err-enterprise", Static)
+                if err.has_class("muted"):  # 库中无此企业 is about a name no longer typed
+                    err.update("")
+                    err.set_classes("field-error hidden")
             self._check_names_soon()
         self.touch()
 
@@ -322,6 +330,8 @@ class RequestFormScreen(FormErrors, DraftedForm):
 
     @on(EnterprisesFound)
     def _show_enterprises(self, event: EnterprisesFound) -> None:
+        if not self.query_one("#enterprise", Input).value.strip():
+            return  # a late answer: the name was cleared meanwhile
         rows = self._enterprises = event.rows
         ol = self.query_one("#ent-list", OptionList)
         ol.clear_options()
@@ -381,12 +391,14 @@ class RequestFormScreen(FormErrors, DraftedForm):
     # ---- save ------------------------------------------------------------------------------------
     def collect(self) -> dict[str, Any]:
         val = lambda wid: self.query_one(f"#{wid}", Input).value  # noqa: E731
+        description = self.query_one("#description", TextArea).text
         return {
             "enterprise": val("enterprise"),
             "uscc": val("uscc"),
             "elements": [c.value for c in self.query(Chip) if c.checked],
             "title": val("title"),
-            "description": self.query_one("#description", TextArea).text or None,
+            # whitespace only (a stray Enter) is no description: an empty form stays empty
+            "description": description if description.strip() else None,
             "channel": self.query_one("#channel", Choice).value,
             "urgency": self.query_one("#urgency", Choice).value,
             "received_at": val("received_at"),

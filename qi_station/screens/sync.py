@@ -102,6 +102,12 @@ def in_language(text: str) -> str:
     return en if get_lang() == "en" else zh
 
 
+def toast_text(message: str) -> str:
+    """A job's answer as a toast (one line at 80 columns): "not enrolled" says only that; how to enroll
+    stays in the page's progress line and status panel."""
+    return t("sync.not_enrolled_short") if message == t("sync.not_enrolled") else message
+
+
 def sync_error(exc: BaseException) -> str:
     """A failed sync or bundle job in the UI language; "not enrolled" says how to enroll."""
     if getattr(exc, "code", None) == "not_enrolled":
@@ -254,5 +260,5 @@ class SyncScreen(MainScreen):
     @on(JobDone)
     def _done(self, event: JobDone) -> None:
         self.query_one("#sync-progress", Static).update(event.message)
-        self.notify(event.message, severity="error" if event.failed else "information")
+        self.notify(toast_text(event.message), severity="error" if event.failed else "information")
         self.refresh_data()

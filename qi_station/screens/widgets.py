@@ -48,8 +48,9 @@ class ChoiceMenu(ModalScreen[Any]):
 class Choice(Static, can_focus=True):
     """``< label >``: Left/Right (or Space/Enter/click) cycles through the options.
 
-    With a ``placeholder`` the choice may start with nothing chosen (value None): an arrow key or the
-    digit of a numbered option chooses; Space/Enter never choose for the operator. With ``wrap=False``
+    With a ``placeholder`` the choice may start with nothing chosen (value None): the digit of a
+    numbered option chooses; arrows, Space and Enter never choose for the operator (Left would
+    otherwise land on the last option: the top rating). With ``wrap=False``
     the arrows stop at the ends (never from the last option to the first). With ``menu`` (a form
     field), only a deliberate choice changes it: Enter/Space/click opens the list of options and Enter
     in the list chooses; arrows and Esc on the field itself change nothing (a burst of keys from a
@@ -133,8 +134,8 @@ class Choice(Static, can_focus=True):
         if not self.options or self.menu or (cycle_only and self.index < 0):
             return  # a menu field never changes on an arrow
         if self.index < 0:
-            i = 0 if delta > 0 else len(self.options) - 1
-        elif self.wrap:
+            return  # nothing chosen yet: an arrow (a stray key) never chooses for the operator
+        if self.wrap:
             i = (self.index + delta) % len(self.options)
         else:
             i = min(max(self.index + delta, 0), len(self.options) - 1)
