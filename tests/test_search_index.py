@@ -264,6 +264,8 @@ def test_optimize_keeps_the_results(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     db = open_db(tmp_path / "seg.db")
     rng = random.Random(21)
     conn = connect(db)
+    # no merging while writing (FTS5 "automerge" merges as it goes, sooner the more tokens a row holds)
+    conn.execute("INSERT INTO expert_fts (expert_fts, rank) VALUES ('automerge', 0)")
     for _ in range(6):  # one segment per flush
         conn.execute("BEGIN IMMEDIATE")
         write.upsert_library_rows(conn, "expert", _rows(rng, 60, "expert"), COLS + COMMON)
@@ -382,4 +384,66 @@ def test_large_pull_builds_the_index_once_at_its_end(tmp_path: Path, monkeypatch
     A.apply_page(conn, _page([{**rows[5], "name": "德州曾", "rev": 3}], 360, False))
     assert searchindex.stale(conn) == [] and searchindex.is_current(conn, "expert")
     _name_tokens_exact(conn)
+    conn.close()
+
+
+def test_ascii_queries_of_three_or_more_read_triples() -> None:
+    """Three characters or more: a phrase of the ``t`` / ``u`` triples (short doclists); two: the one
+    pair; one: a prefix query on the pairs."""
+    assert searchindex.phrase("b", "jianguo") == '"tjia tian tang tngu tguo"'
+    assert searchindex.phrase("q", "zqh") == '"uzqh"'
+    assert searchindex.phrase("q", "a-1") == '"ua~1"'  # the tokenizer cuts it, in documents the same
+    assert searchindex.phrase("b", "jn") == '"bjn"' and searchindex.phrase("b", "j") == '"bj" *'
+    (d,) = searchindex.doc("王建国", "", "wjg", "wangjianguo", "cnas l-1", "370100", "[]")
+    assert "tngu" in d.split() and "unas" in d.split() and "ul~1" in d.split()
+
+
+def test_migration_0019_builds_the_triples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index built before 0019 (no triples) is built again whole: long pinyin queries find the rows
+    through the index, and a later delete leaves nothing behind (a contentless index deletes with the
+    document it was given)."""
+    from qi_station.db.engine import connect, open_db, run_migrations, sqlite_url
+
+    db = tmp_path / "old.db"
+    run_migrations(sqlite_url(db), "0018")
+    conn = sqlite3.connect(db)
+    base = {
+        "rev": 1,
+        "seq": 0,
+        "deleted": False,
+        "active_requests": 0,
+        "updated_at": "2026-01-01 00:00:00.000000",
+    }
+    rows = [{"id": "x1", "name": "单雄信", "city_code": "370800", "elements": ["testing"], "specialty": "压力计量"},
+            {"id": "x2", "name": "王建国", "city_code": "370100", "elements": [], "employer": "济南计量院"}]  # fmt: skip
+    write.upsert_library_rows(conn, "expert", [{**r, **base} for r in rows], COLS + COMMON)
+    # the index as 0018 wrote it: the same documents without the triples
+    conn.execute("INSERT INTO expert_fts (expert_fts) VALUES ('delete-all')")
+    for rid, *cols in conn.execute(
+        f"SELECT rowid, {', '.join(searchindex.DOC_COLUMNS)} FROM expert"
+    ).fetchall():
+        (d,) = searchindex.doc(*cols)
+        old = " ".join(t for t in d.split() if t[0] not in "tu")
+        conn.execute("INSERT INTO expert_fts (rowid, d) VALUES (?, ?)", (rid, old))
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH 'tjia'").fetchone()[0] == 0
+    conn.close()
+    assert open_db(db) == db
+    conn = connect(db)
+    assert searchindex.is_current(conn, "expert")
+    for q, want in (("jianguo", ["x2"]), ("xiongxin", ["x1"]), ("sxx", ["x1"]), ("ylj", ["x1"])):
+        fts, scan = _both(conn, monkeypatch, "experts", q)
+        assert fts == scan == want, q
+    conn.execute("DELETE FROM expert WHERE id = 'x2'")
+    write.flush_search(conn)
+    for tok in ("tjia", "bji", "n建", "c370100"):
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM expert_fts WHERE expert_fts MATCH ?", (f'"{tok}"',)
+            ).fetchone()[0]
+            == 0
+        )
+    assert (
+        conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH '\"txio\"'").fetchone()[0] == 1
+    )
     conn.close()

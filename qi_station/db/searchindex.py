@@ -3,11 +3,12 @@ filter for the substring tier of :mod:`qi_station.services.search`.
 
 A row's document is one column of tokens computed here (the one home), each tagged by its source so
 it is its own FTS5 term: ``n`` / ``h`` + one non-ASCII character of ``name`` / ``haystack``; ``b`` /
-``q`` + an adjacent pair of the name's ``name_initials`` + ``name_py`` / of ``haystack_py``; ``c`` +
+``q`` + an adjacent pair of the name's ``name_initials`` + ``name_py`` / of ``haystack_py``, ``t`` /
+``u`` + a run of three characters of the same; ``c`` +
 the city code; ``e`` + each element code. The ``ascii`` tokenizer keeps every non-ASCII character,
 folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes a
-phrase of its non-ASCII characters (Chinese) or of its pairs (ASCII; one letter: a prefix query on
-the pairs it starts): a row holding the query as a substring holds that phrase, so the index returns
+phrase of its non-ASCII characters (Chinese) or of its triples (ASCII; two letters: its pair; one
+letter: a prefix query on the pairs it starts): a row holding the query as a substring holds that phrase, so the index returns
 a superset of the scan's matches, and the search checks each candidate with the scan's own
 ``instr`` condition (identical results). User text reaches FTS5 only inside double quotes, with
 ``"`` and ASCII punctuation dropped: ``AND``, ``NEAR``, ``*``, ``(`` are never syntax.
@@ -37,8 +38,9 @@ DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "c
 # the index has one column; its tokens carry a letter saying what they come from (so each is its own
 # FTS5 term with its own short doclist): ``n`` / ``h`` a non-ASCII character of name / haystack, ``b``
 # / ``q`` an adjacent pair of the name's initials + pinyin / of haystack_py, ``c`` the city, ``e`` an
-# element
+# element; ``t`` / ``u`` a run of three characters of what ``b`` / ``q`` pair (migration 0019)
 FTS_COLUMNS = ("d",)
+TRIPLE = {"b": "t", "q": "u"}
 PENDING = "search_pending"
 STALE_RID = 0  # the ``search_pending`` row of a table whose index waits for a rebuild (mark_stale)  # read with "+tbl" (no index use): small, and "PRAGMA optimize" then
 # finds nothing to ANALYZE (a generated database keeps the migrated schema, no sqlite_stat1)
@@ -77,6 +79,15 @@ def _paired(tag: str, text: Any, end: str = "~") -> str:
     return tag + f" {tag}".join(map(add, t, t[1:])) if len(t) > 1 else ""
 
 
+def _tripled(tag: str, text: Any) -> str:
+    """One token per run of three characters (cut by the tokenizer as :func:`_paired`'s pairs are):
+    the triples of a substring of three or more characters are a run of the text's triples, so a phrase
+    of them is a superset of ``instr`` too, over far shorter doclists than the pairs' (``ji`` ``an``
+    ``ng`` are in most pinyin; ``ngu`` is not)."""
+    t = _NOT_ALNUM.sub("~", str(text or ""))
+    return tag + f" {tag}".join(t[i : i + 3] for i in range(len(t) - 2)) if len(t) > 2 else ""
+
+
 def doc(
     name: Any,
     haystack: Any,
@@ -94,6 +105,7 @@ def doc(
         parts.append("c" + city)
     own = f"{initials or ''} {py or ''}"
     parts += [_spaced("n", name), _spaced("h", haystack), _paired("b", own), _paired("q", haystack_py)]
+    parts += [_tripled(TRIPLE["b"], own), _tripled(TRIPLE["q"], haystack_py)]
     return (" ".join(parts),)
 
 
@@ -101,13 +113,14 @@ def doc(
 def phrase(tag: str, text: str) -> str | None:
     """An FTS5 expression for the rows of the index that may hold ``text`` in what ``tag`` stands for
     (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` a phrase of its non-ASCII characters;
-    ``b`` / ``q`` a phrase of its pairs, or for one character the pairs it starts (``"bj" *``). None:
+    ``b`` / ``q`` a phrase of its triples (``t`` / ``u``: three characters or more), of its one pair
+    (two), or for one character the pairs it starts (``"bj" *``). None:
     nothing to look up (the caller scans). User text only ever reaches the FTS5 syntax inside double
     quotes, as characters other than ``"``."""
     if tag in ("b", "q"):
         if len(text) == 1:
             return f'"{tag}{text}" *' if text.isascii() and text.isalnum() else None
-        toks = _paired(tag, text, end="")
+        toks = _paired(tag, text, end="") if len(text) == 2 else _tripled(TRIPLE[tag], text)
     else:
         toks = _spaced(tag, text)
     return f'"{toks}"' if toks else None
