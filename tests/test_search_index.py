@@ -398,8 +398,8 @@ def test_ascii_queries_of_three_or_more_read_triples() -> None:
     assert "tngu" in d.split() and "unas" in d.split() and "ul~1" in d.split()
 
 
-def test_migration_0019_builds_the_triples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An index built before 0019 (no triples) is built again whole: long pinyin queries find the rows
+def test_migration_0020_builds_the_triples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index built before 0020 (no triples) is built again whole: long pinyin queries find the rows
     through the index, and a later delete leaves nothing behind (a contentless index deletes with the
     document it was given)."""
     from qi_station.db.engine import connect, open_db, run_migrations, sqlite_url

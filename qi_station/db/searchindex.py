@@ -38,7 +38,7 @@ DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "c
 # the index has one column; its tokens carry a letter saying what they come from (so each is its own
 # FTS5 term with its own short doclist): ``n`` / ``h`` a non-ASCII character of name / haystack, ``b``
 # / ``q`` an adjacent pair of the name's initials + pinyin / of haystack_py, ``c`` the city, ``e`` an
-# element; ``t`` / ``u`` a run of three characters of what ``b`` / ``q`` pair (migration 0019)
+# element; ``t`` / ``u`` a run of three characters of what ``b`` / ``q`` pair (migration 0020)
 FTS_COLUMNS = ("d",)
 TRIPLE = {"b": "t", "q": "u"}
 PENDING = "search_pending"

@@ -1,7 +1,7 @@
 """the library search index: triples of the pinyin and initials (issue 13)
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 
 An ASCII query of three characters or more is looked up as a phrase of its runs of three characters
 (``t`` / ``u`` tokens, :mod:`qi_station.db.searchindex`) rather than of its pairs, whose doclists
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
