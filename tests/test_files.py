@@ -195,6 +195,36 @@ def _hub_db(tmp_path: Path) -> Path:
     return p
 
 
+def test_restore_refuses_another_stations_backup_on_an_enrolled_station(tmp_path: Path) -> None:
+    """Outside attacker: a station enrolled with a hub but with no request yet took another station's
+    backup (exit 0, "ledger check: intact") and could never sync again. Enrolled is an identity too."""
+    from qi_station.db import secrets
+
+    other = tmp_path / "other.db"
+    assert (
+        run(
+            other, "init", "--station-code", "QD02", "--station-name", "青岛站", "--region", "370200"
+        ).returncode
+        == 0
+    )
+    add(other)
+    ob = tmp_path / "other.bak"
+    assert run(other, "backup", "--out", str(ob)).returncode == 0
+    mine = tmp_path / "mine.db"
+    assert (
+        run(
+            mine, "init", "--station-code", "ZB01", "--station-name", "淄博站", "--region", "370300"
+        ).returncode
+        == 0
+    )
+    secrets.save(mine, api_token="enrolled-with-the-hub")
+    before = digest(mine)
+    p = run(mine, "restore", str(ob))
+    refused(p, "file", "other_station")
+    assert "QD02" in p.stderr and "ZB01" in p.stderr
+    assert digest(mine) == before
+
+
 def test_restore_refuses_hub_other_station_and_newer_schema(db: Path, tmp_path: Path) -> None:
     from qi_station.db.session import dispose_all
 

@@ -144,7 +144,9 @@ def check_backup(file: Path, db: Path | None = None) -> str:
 
 
 def _station_with_requests(db: Path) -> str | None:
-    """This station's code when it has one and has logged requests (what a foreign restore would lose)."""
+    """This station's code when it has an identity a foreign restore would take away: requests logged,
+    or enrolled with a hub (its secrets hold a hub token: a foreign backup would push under another
+    station's code with this PC's token and never sync again)."""
     if not Path(db).is_file():
         return None
     try:
@@ -154,6 +156,10 @@ def _station_with_requests(db: Path) -> str | None:
     try:
         code = _self_code(conn)
         has = conn.execute("SELECT 1 FROM request LIMIT 1").fetchone() is not None
+        if not has and code:
+            from qi_station.db import secrets
+
+            has = bool(secrets.load(Path(db)).get("api_token"))
     except sqlite3.Error:
         return None
     finally:
