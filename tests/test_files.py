@@ -225,6 +225,35 @@ def test_restore_refuses_another_stations_backup_on_an_enrolled_station(tmp_path
     assert digest(mine) == before
 
 
+def test_backup_sweeps_what_a_killed_backup_left(db: Path, tmp_path: Path) -> None:
+    """Outside attacker: a kill -9 during `backup` left `.NAME.XXXX.part` and its `-journal` for good.
+    The next backup to that name removes the ones untouched for a while; a fresh one (a backup being
+    written now) is left alone."""
+    import os
+    import time
+
+    from qi_station.services.backup import STALE_PART_SECONDS
+
+    assert (
+        run(db, "init", "--station-code", "ZB01", "--station-name", "淄博站", "--region", "370300").returncode
+        == 0
+    )
+    out = tmp_path / "kb" / "bk.db"
+    out.parent.mkdir()
+    old = [out.parent / ".bk.db.sscd82m8.part", out.parent / ".bk.db.sscd82m8.part-journal"]
+    fresh = out.parent / ".bk.db.abcd1234.part"
+    other = out.parent / ".notes.txt.zz.part"
+    for f in (*old, fresh, other):
+        f.write_bytes(b"x" * 100)
+    past = time.time() - STALE_PART_SECONDS - 60
+    for f in (*old, other):
+        os.utime(f, (past, past))
+    assert run(db, "backup", "--out", str(out)).returncode == 0
+    assert out.is_file()
+    assert not any(f.exists() for f in old)
+    assert fresh.exists() and other.exists()
+
+
 def test_restore_refuses_hub_other_station_and_newer_schema(db: Path, tmp_path: Path) -> None:
     from qi_station.db.session import dispose_all
 
