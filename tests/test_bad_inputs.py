@@ -155,7 +155,11 @@ def hub_client(
         hub.init(demo=False)
         enroll = hub.add_station("ZB01", "淄博")["token"]
         priv, pub = keys.generate()
-        token = hub.enroll(enroll, pub)["api_token"]
+        from qi_station.sync.proto import enroll_key_message
+
+        token = hub.enroll(enroll, pub, key_proof=keys.sign(priv, enroll_key_message("ZB01", pub)))[
+            "api_token"
+        ]
         versions = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
         with TestClient(create_app(hub.url), raise_server_exceptions=False) as client:
             yield client, versions, {"Authorization": f"Bearer {token}"}, priv

@@ -168,6 +168,36 @@ def test_illegal_move_exit_2(cdb: Path) -> None:
     assert p.returncode == 2 and "satisfaction" in p.stderr
 
 
+def test_move_takes_the_satisfaction_label(cdb: Path) -> None:
+    """Outside attacker: `--satisfaction 非常满意` was refused [integer] here while the API and import
+    take the label (core.validate.parse_satisfaction, one rule)."""
+    r = json.loads(
+        run(
+            cdb,
+            "request",
+            "add",
+            "--enterprise",
+            "x",
+            "--uscc",
+            USCC,
+            "--elements",
+            "ip",
+            "--title",
+            "t",
+            "--json",
+        ).stdout
+    )
+    n = r["number"]
+    for st in ("accepted", "in_progress"):
+        run(cdb, "request", "move", n, st)
+    run(cdb, "request", "move", n, "resolved", "--result", "已办结", "--problems-solved", "1")
+    p = run(cdb, "request", "move", n, "closed", "--satisfaction", "很好", ok=False)
+    assert p.returncode == 2 and "error: satisfaction:" in p.stderr
+    got = json.loads(run(cdb, "request", "move", n, "closed", "--satisfaction", "不满意", "--json").stdout)
+    shown = json.loads(run(cdb, "request", "show", n, "--json").stdout)
+    assert shown["satisfaction"] == 2, (got, shown)
+
+
 def test_library_search_json_and_refer(cdb: Path) -> None:
     import sqlite3
 

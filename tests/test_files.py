@@ -195,6 +195,65 @@ def _hub_db(tmp_path: Path) -> Path:
     return p
 
 
+def test_restore_refuses_another_stations_backup_on_an_enrolled_station(tmp_path: Path) -> None:
+    """Outside attacker: a station enrolled with a hub but with no request yet took another station's
+    backup (exit 0, "ledger check: intact") and could never sync again. Enrolled is an identity too."""
+    from qi_station.db import secrets
+
+    other = tmp_path / "other.db"
+    assert (
+        run(
+            other, "init", "--station-code", "QD02", "--station-name", "青岛站", "--region", "370200"
+        ).returncode
+        == 0
+    )
+    add(other)
+    ob = tmp_path / "other.bak"
+    assert run(other, "backup", "--out", str(ob)).returncode == 0
+    mine = tmp_path / "mine.db"
+    assert (
+        run(
+            mine, "init", "--station-code", "ZB01", "--station-name", "淄博站", "--region", "370300"
+        ).returncode
+        == 0
+    )
+    secrets.save(mine, api_token="enrolled-with-the-hub")
+    before = digest(mine)
+    p = run(mine, "restore", str(ob))
+    refused(p, "file", "other_station")
+    assert "QD02" in p.stderr and "ZB01" in p.stderr
+    assert digest(mine) == before
+
+
+def test_backup_sweeps_what_a_killed_backup_left(db: Path, tmp_path: Path) -> None:
+    """Outside attacker: a kill -9 during `backup` left `.NAME.XXXX.part` and its `-journal` for good.
+    The next backup to that name removes the ones untouched for a while; a fresh one (a backup being
+    written now) is left alone."""
+    import os
+    import time
+
+    from qi_station.services.backup import STALE_PART_SECONDS
+
+    assert (
+        run(db, "init", "--station-code", "ZB01", "--station-name", "淄博站", "--region", "370300").returncode
+        == 0
+    )
+    out = tmp_path / "kb" / "bk.db"
+    out.parent.mkdir()
+    old = [out.parent / ".bk.db.sscd82m8.part", out.parent / ".bk.db.sscd82m8.part-journal"]
+    fresh = out.parent / ".bk.db.abcd1234.part"
+    other = out.parent / ".notes.txt.zz.part"
+    for f in (*old, fresh, other):
+        f.write_bytes(b"x" * 100)
+    past = time.time() - STALE_PART_SECONDS - 60
+    for f in (*old, other):
+        os.utime(f, (past, past))
+    assert run(db, "backup", "--out", str(out)).returncode == 0
+    assert out.is_file()
+    assert not any(f.exists() for f in old)
+    assert fresh.exists() and other.exists()
+
+
 def test_restore_refuses_hub_other_station_and_newer_schema(db: Path, tmp_path: Path) -> None:
     from qi_station.db.session import dispose_all
 

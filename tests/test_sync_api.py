@@ -32,7 +32,11 @@ def hub_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dic
         hub.init(demo=False)
         hub.upsert_library([("expert", {"id": "x1", "name": "张三"})])
         enroll = hub.add_station("ZB01", "淄博")["token"]
-        token = hub.enroll(enroll, keys.generate()[1])["api_token"]
+        from qi_station.sync.proto import enroll_key_message
+
+        priv, pub = keys.generate()
+        proof = keys.sign(priv, enroll_key_message("ZB01", pub))
+        token = hub.enroll(enroll, pub, key_proof=proof)["api_token"]
         auth = {
             "Authorization": f"Bearer {token}",
             "X-Sync-Protocol": str(PROTOCOL),

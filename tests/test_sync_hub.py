@@ -216,9 +216,26 @@ def test_auth_refusals(env: Any) -> None:
     # one-time enrollment token
     tok = hub.add_station("WF03", "潍坊")["token"]
     from qi_station.sync import keys
+    from qi_station.sync.proto import enroll_key_message
 
-    pub = keys.generate()[1]
+    priv, pub = keys.generate()
     body = {"token": tok, "pubkey": pub}
+    # outside attacker: a key the caller does not hold (another station's) is not enrolled
+    resp = tc.post("/sync/v1/enroll", headers=hdr, json=body)
+    assert (resp.status_code, resp.json()["error"]) == (403, "bad_key_proof"), resp.text
+    a_pub = secrets.load(a)["station_pubkey"]
+    resp = tc.post("/sync/v1/enroll", headers=hdr, json={"token": tok, "pubkey": a_pub})
+    assert (resp.status_code, resp.json()["error"]) == (403, "bad_key_proof"), resp.text
+    # ... and one key is one station's, even for whoever holds it (ZB01's own key for WF03)
+    a_priv = secrets.load(a)["station_privkey"]
+    shared = {
+        "token": tok,
+        "pubkey": a_pub,
+        "key_proof": keys.sign(a_priv, enroll_key_message("WF03", a_pub)),
+    }
+    resp = tc.post("/sync/v1/enroll", headers=hdr, json=shared)
+    assert (resp.status_code, resp.json()["error"]) == (409, "key_in_use"), resp.text
+    body["key_proof"] = keys.sign(priv, enroll_key_message("WF03", pub))
     assert tc.post("/sync/v1/enroll", headers=hdr, json=body).status_code == 200
     assert tc.post("/sync/v1/enroll", headers=hdr, json=body).status_code == 403
     assert (

@@ -258,8 +258,8 @@ def request_move(
     result: str | None = typer.Option(None, "--result", help="Outcome, when resolving."),
     problems_solved: int | None = typer.Option(None, "--problems-solved"),
     cost_saved: str | None = typer.Option(None, "--cost-saved", help="万元, ≥ 0, 2 decimals."),
-    satisfaction: int | None = typer.Option(
-        None, "--satisfaction", help="1..5 (5 = 非常满意), on follow-up."
+    satisfaction: str | None = typer.Option(
+        None, "--satisfaction", help="1..5 or its label (5 = 非常满意 … 1 = 非常不满意), on follow-up."
     ),
     charged: bool = typer.Option(False, "--charged", help="The service was charged 收费 (when resolving)."),
     fee: str | None = typer.Option(None, "--fee", help="Fee in yuan 收费金额（元）, ≥ 0, 2 decimals."),

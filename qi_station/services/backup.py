@@ -51,6 +51,7 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     _secrets_out(db)  # an older database may still hold the station key/token: never copy them
+    sweep_stale_parts(out)
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     os.close(fd)
     tmp = Path(name)
@@ -71,6 +72,30 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+#: a backup's temporary file untouched this long was left by a run that was killed (one being written is
+#: touched as SQLite copies pages into it)
+STALE_PART_SECONDS = 15 * 60
+
+
+def sweep_stale_parts(out: Path) -> list[Path]:
+    """Remove what a killed backup to ``out`` left beside it (``.<name>.XXXX.part`` and its
+    ``-journal``), once untouched for :data:`STALE_PART_SECONDS`. Returns what was removed."""
+    import time
+
+    gone: list[Path] = []
+    cutoff = time.time() - STALE_PART_SECONDS
+    for p in out.parent.glob(f".{out.name}.*.part*"):
+        if not (p.name.endswith(".part") or p.name.endswith(".part-journal")):
+            continue
+        try:
+            if p.is_file() and not p.is_symlink() and p.stat().st_mtime < cutoff:
+                p.unlink()
+                gone.append(p)
+        except OSError:
+            continue  # another run's, or not ours to remove: left as it is
+    return gone
 
 
 def is_safety_copy(path: Path, db: Path) -> bool:
@@ -144,7 +169,9 @@ def check_backup(file: Path, db: Path | None = None) -> str:
 
 
 def _station_with_requests(db: Path) -> str | None:
-    """This station's code when it has one and has logged requests (what a foreign restore would lose)."""
+    """This station's code when it has an identity a foreign restore would take away: requests logged,
+    or enrolled with a hub (its secrets hold a hub token: a foreign backup would push under another
+    station's code with this PC's token and never sync again)."""
     if not Path(db).is_file():
         return None
     try:
@@ -154,6 +181,10 @@ def _station_with_requests(db: Path) -> str | None:
     try:
         code = _self_code(conn)
         has = conn.execute("SELECT 1 FROM request LIMIT 1").fetchone() is not None
+        if not has and code:
+            from qi_station.db import secrets
+
+            has = bool(secrets.load(Path(db)).get("api_token"))
     except sqlite3.Error:
         return None
     finally:

@@ -164,6 +164,12 @@ STATION_SIGNATURE_HEADER = "X-Station-Signature"
 STATION_SIGNED_PATHS = frozenset({"/sync/v1/push"})
 
 
+def enroll_key_message(station_code: str, pubkey_b64: str) -> bytes:
+    """What a station signs with the key it enrolls, to show it holds that key: the station it enrolls as
+    and the key (a signature made for one station cannot enroll another)."""
+    return f"qi-enroll-key/1\n{station_code}\n{pubkey_b64}".encode()
+
+
 def push_message(station_code: str, body: bytes) -> bytes:
     """What a station signs for every push: its code and the SHA-256 of the exact body bytes. The hub
     checks it with the key the station enrolled before it reads the body, so the bearer token alone (a

@@ -12,7 +12,7 @@ from qi_station.core.ids import uuid7
 from qi_station.sync import keys
 from qi_station.sync.hub.pull import PullJobs
 from qi_station.sync.hub.push import PushJobs
-from qi_station.sync.hub.registry import RegistryJobs
+from qi_station.sync.hub.registry import RegistryJobs, check_key_free
 from qi_station.sync.hub.tables import hub_tables
 from qi_station.sync.proto import PROTOCOL, SyncError, check_enroll_proof, schema_head
 
@@ -75,6 +75,7 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
                         "bad_enroll_token",
                         f"bundle {p.name}: enrollment proof does not match a valid one-time token / 注册码无效",
                     )
+                check_key_free(c, st["id"], pub)
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(pubkey=pub, enroll_used=True))
                 st["pubkey"] = pub
             batch = _parse_up_changes(raw.changes)

@@ -16,6 +16,7 @@ from qi_station.sync.proto import (
     PROTOCOL,
     STATION_TABLES,
     SyncError,
+    enroll_key_message,
     hub_proof_message,
     make_enroll_token,
     parse_enroll_token,
@@ -25,6 +26,22 @@ from qi_station.sync.proto import (
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+
+def check_key_free(c: Connection, station_id: Any, pubkey: str) -> None:
+    """One key, one station: a public key another station enrolled is refused (two stations sharing a key
+    could sign each other's heads and bundles)."""
+    import sqlalchemy as sa
+
+    t = hub_tables()["hub_station"]
+    other = c.execute(sa.select(t.c.code).where(t.c.pubkey == pubkey, t.c.id != station_id).limit(1)).first()
+    if other is not None:
+        raise SyncError(
+            409,
+            "key_in_use",
+            f"this station key is already enrolled by station {other[0]!r}: each station enrolls a key of "
+            "its own / 该站点密钥已被其他站点使用",
+        )
 
 
 class RegistryJobs(HubBase):
@@ -183,18 +200,34 @@ class RegistryJobs(HubBase):
             "signature": keys.sign(m["hub_privkey"], hub_proof_message(nonce, tls_sha256)),
         }
 
-    def enroll(self, token: str, pubkey: str, profile: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Online enrollment: one-time token + station public key -> a bearer token (stored hashed). The
-        station's profile, when sent, is kept (``keep_profile``)."""
+    def enroll(
+        self,
+        token: str,
+        pubkey: str,
+        profile: dict[str, Any] | None = None,
+        *,
+        key_proof: str | None = None,
+    ) -> dict[str, Any]:
+        """Online enrollment: one-time token + station public key, signed by that key (``key_proof``
+        over ``proto.enroll_key_message``) -> a bearer token (stored hashed). The station's profile,
+        when sent, is kept (``keep_profile``)."""
         import sqlalchemy as sa
 
         code, _fp, _secret = parse_enroll_token(token)
         if not pubkey or not keys.valid_pubkey(pubkey):
             raise SyncError(400, "bad_pubkey", "station public key is not a base64 Ed25519 key")
+        if not key_proof or not keys.verify(pubkey, enroll_key_message(code, pubkey), key_proof):
+            raise SyncError(
+                403,
+                "bad_key_proof",
+                "the enrollment is not signed by the key it registers (key_proof): a station enrolls only a "
+                "key it holds; update qi-station on the station / 注册未用所登记的站点密钥签名",
+            )
         t = hub_tables()["hub_station"]
         api = secrets.token_urlsafe(32)
         with self.write() as c:
             st = self._check_enroll(c, code, token_hash(token))
+            check_key_free(c, st["id"], pubkey)
             # a re-enrollment (new key, maybe a rebuilt database): forget the cursor it last reported
             c.execute(
                 t.update()

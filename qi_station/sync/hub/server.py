@@ -74,6 +74,8 @@ class PushReply(BaseModel):
 class EnrollBody(BaseModel):
     token: str = Field(max_length=400)
     pubkey: str = Field(max_length=200)
+    # the station's signature with that key over proto.enroll_key_message: it holds the key
+    key_proof: str | None = Field(default=None, max_length=200)
     profile: Profile | None = None
 
 
@@ -256,7 +258,7 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         nonce: str | None = Depends(call_nonce),
     ) -> Any:
         profile = body.profile.model_dump(exclude_unset=True) if body.profile is not None else None
-        out = hub.enroll(body.token, body.pubkey, profile)
+        out = hub.enroll(body.token, body.pubkey, profile, key_proof=body.key_proof)
         note(request.scope, station=out.get("station_code"))
         return signed(out, nonce)
 

@@ -99,13 +99,15 @@ def enroll(
     from qi_station.db import secrets
     from qi_station.db.engine import open_db
     from qi_station.services.station import init_station
+    from qi_station.sync import keys
+    from qi_station.sync.proto import enroll_key_message
 
     code, fp, _ = parse_enroll_token(token)
     p = open_db(db_path)
     _check_local_code(p, code)
     conn = S.open_conn(p)
     try:
-        _priv, pub = S.signing_key(conn)
+        priv, pub = S.signing_key(conn)
         own = station_profile(conn)  # None: no station row yet (enrolled before `init`)
         if hub:
             url = check_hub_url(hub, insecure_http) if http is None else hub.rstrip("/")
@@ -114,7 +116,8 @@ def enroll(
             cl = HubClient(url, http=http, hub_pubkey=hub_pub, tls=tls)
             try:
                 try:
-                    got = cl.enroll(token.strip(), pub, own)
+                    proof = keys.sign(priv, enroll_key_message(code, pub))  # it holds the key
+                    got = cl.enroll(token.strip(), pub, own, key_proof=proof)
                 except TransientError as e:
                     raise SyncError(503, "unreachable", str(e)) from None
             finally:

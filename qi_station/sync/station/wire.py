@@ -189,9 +189,18 @@ class HubClient:
     def info(self) -> dict[str, Any]:
         return dict(self._call("GET", "/sync/v1/info"))
 
-    def enroll(self, token: str, pubkey: str, profile: dict[str, Any] | None = None) -> dict[str, Any]:
+    def enroll(
+        self,
+        token: str,
+        pubkey: str,
+        profile: dict[str, Any] | None = None,
+        *,
+        key_proof: str | None = None,
+    ) -> dict[str, Any]:
         self.secrets.append(token)
         body: dict[str, Any] = {"token": token, "pubkey": pubkey}
+        if key_proof is not None:
+            body["key_proof"] = key_proof  # signed with the key: the station holds it
         if profile is not None:
             body["profile"] = profile  # the station's region, park, type and mode
         return dict(self._call("POST", "/sync/v1/enroll", json=body))
