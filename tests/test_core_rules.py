@@ -64,6 +64,8 @@ def test_phone_normalization() -> None:
         with pytest.raises(ValidationError) as e:
             normalize_phone(bad)
         assert e.value.field == "phone"
+        # operator trial: the refusal says what a number looks like, in both languages
+        assert "11" in e.value.message and "0535-6688123" in e.value.message.rsplit(" / ", 1)[1]
 
 
 def test_phone_never_imports_geocoder() -> None:

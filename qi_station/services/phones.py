@@ -11,6 +11,9 @@ from qi_station.core import places
 from qi_station.core.errors import ValidationError
 
 LAIWU_OLD = "0634"  # 莱芜's area code until 2019 (now 济南's 0531, numbers gained a leading 7)
+#: what a valid number looks like, said with every refusal (an operator who typed a local number needs it)
+PHONE_HINT_EN = "a mobile is 11 digits (1…); a landline is its area code and 7-8 digits, e.g. 0535-6688123"
+PHONE_HINT_ZH = "手机为11位；固定电话为区号加7-8位号码，如 0535-6688123"
 
 
 def normalize_phone(
@@ -36,9 +39,15 @@ def normalize_phone(
     try:
         num = phonenumbers.parse(digits, "CN")
     except phonenumbers.NumberParseException:
-        raise ValidationError(field, "phone", f"not a phone number: {v!r} / 电话号码无效") from None
+        raise ValidationError(
+            field, "phone", f"not a phone number: {v!r}: {PHONE_HINT_EN} / 电话号码无效：{PHONE_HINT_ZH}"
+        ) from None
     if not phonenumbers.is_valid_number(num):
-        raise ValidationError(field, "phone", f"not a valid phone number: {v!r} / 电话号码无效")
+        raise ValidationError(
+            field,
+            "phone",
+            f"not a valid phone number: {v!r}: {PHONE_HINT_EN} / 电话号码无效：{PHONE_HINT_ZH}",
+        )
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
     display = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
     return e164, display
