@@ -173,7 +173,7 @@ def _dicts(conn: sqlite3.Connection, sql: str, params: list[Any]) -> Iterator[di
     cur.row_factory = None
     cur.execute(sql, params)
     names = [c[0] for c in cur.description]
-    return (dict(zip(names, t)) for t in cur)
+    return (dict(zip(names, t, strict=True)) for t in cur)
 
 
 def count_requests(
