@@ -440,8 +440,9 @@ def collect(
         d["received_in_month"] = start <= rec < end
         promised = promised_days.get(promised_v)
         if promised is None:
-            promised = promised_days[promised_v] = as_date(promised_v)
-            assert promised is not None
+            got = as_date(promised_v)
+            assert got is not None
+            promised = promised_days[promised_v] = got
         # days taken / overdue as of today, calendar and working days (core.workdays); rows share days
         d.update(
             days_of(
