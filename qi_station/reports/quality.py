@@ -196,7 +196,7 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
     # the same by UTC date of a stored text: (before 16:00 UTC, from 16:00 UTC), or None where that date's
     # local day does not turn at 16:00 UTC. The open list spans the history, one row in almost every UTC
     # hour; a UTC date holds many of them
-    halves: dict[str, tuple[tuple[str, str, bool], tuple[str, str, bool]] | None] = {}
+    halves: dict[str, tuple[date, date] | None] = {}
     one_day = timedelta(days=1)
 
     def rated(day: date) -> tuple[str, str, bool]:
@@ -206,14 +206,14 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
             got = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
         return got
 
-    def split(ymd: str) -> tuple[tuple[str, str, bool], tuple[str, str, bool]] | None:
+    def split(ymd: str) -> tuple[date, date] | None:
         """The two local days of UTC date ``ymd``, when it turns at 16:00 UTC (Asia/Shanghai at +08:00).
         The local date never goes back as UTC time goes on, and the zone's offset lies between 0 and
         +24 h, so the local day is constant before 16:00 UTC when 15:59:59 is still ``ymd`` and after
         it when 16:00:00 is the next day."""
         d0 = date.fromisoformat(ymd)
         lo, hi = local_day(ymd + " 15:59:59"), local_day(ymd + " 16:00:00")
-        return (rated(lo), rated(hi)) if lo == d0 and hi == d0 + one_day else None
+        return (lo, hi) if lo == d0 and hi == d0 + one_day else None
 
     groups: dict[str, Quality] = {}
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
@@ -251,7 +251,7 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
                 if two == ():
                     two = halves[ymd] = split(ymd)
                 if two is not None:
-                    rated_on = two[closed_at[11:13] >= "16"]
+                    rated_on = rated(two[closed_at[11:13] >= "16"])
             if rated_on is None:
                 # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
                 hour = closed_at[:13] if type(closed_at) is str else (closed_at.date(), closed_at.hour)
