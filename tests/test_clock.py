@@ -131,3 +131,42 @@ def test_iso_local_reads_a_cached_hour_only_as_parsing_would() -> None:
         assert clock.iso_local(text) == parsed[text], text
     assert parsed[f"{hour}:31:48.520000"] == "2024-05-01T08:31:48+08:00"
     assert parsed[f"{hour}:61:00.000000"] == f"{hour}:61:00.000000"
+
+
+def test_present_rows_gives_what_present_times_gives_each_row() -> None:
+    """``present_rows`` (the ledger list's in-place road) converts every time of every row as
+    ``present_times`` does: plain and fractional seconds, hours seen and not seen, odd texts, datetimes,
+    None; other keys untouched."""
+    from datetime import datetime
+
+    from qi_station.core import clock
+
+    hour = "2024-05-01 00"
+    times: list[object] = [
+        f"{hour}:31:48",
+        f"{hour}:31:48.520000",
+        f"{hour}:31:48.520",
+        f"{hour}:31:48.5",
+        f"{hour}:61:00.000000",
+        f"{hour}:31:48.\uff11\uff12\uff13\uff14\uff15\uff16",
+        f"{hour}:31:48+05:00",
+        "2024-05-01T00:31:48",
+        "not a time",
+        "",
+        None,
+        datetime(2024, 5, 1, 0, 31, 48),
+        "1988-07-01 12:00:00",  # Asia/Shanghai kept summer time then
+    ]
+    rows = [
+        {"id": str(i), "received_at": t, "updated_at": times[-1 - i], "title": "2024-05-01 00:31:48"}
+        for i, t in enumerate(times)
+    ]
+    for warm in (False, True):
+        if not warm:
+            clock._HOUR_TEXT.clear()
+        expected = [clock.present_times(r) for r in rows]
+        if not warm:
+            clock._HOUR_TEXT.clear()
+        got = clock.present_rows([dict(r) for r in rows])
+        assert got == expected
+        assert [list(r) for r in got] == [list(r) for r in expected]  # same keys, same order

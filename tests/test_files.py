@@ -300,3 +300,23 @@ def test_restore_refuses_hub_other_station_and_newer_schema(db: Path, tmp_path: 
     p = run(db, "restore", str(mine))
     assert p.returncode == 0, p.stderr
     assert digest(first) == kept and db.with_name(db.name + ".before-restore.1").is_file()
+
+
+def test_request_list_on_a_hub_database_is_refused_before_anything_touches_it(tmp_path: Path) -> None:
+    """``request list`` checks ``--db`` on the connection it then queries (one open, issue 13): a hub's
+    database is refused before the station pragmas run (``journal_mode=WAL`` would rewrite its header)."""
+    from qi_station.sync.hub.store import Hub
+
+    hub = _hub_db(tmp_path)
+    Hub(f"sqlite:///{hub}").dispose()  # its pooled connections closed
+    c = sqlite3.connect(hub)
+    assert c.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    c.close()
+    before = hub.read_bytes()
+    refused(run(hub, "request", "list", "--json"), "db", "hub_database")
+    assert hub.read_bytes() == before
+    c = sqlite3.connect(hub)
+    try:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        c.close()

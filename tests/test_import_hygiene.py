@@ -36,7 +36,7 @@ COMMANDS = [
     ["request", "list"],
     ["request", "list", "--json"],
     ["library", "search", "experts", "wjg"],
-    ["report", "monthly", "--month", "2026-03", "--format", "json"],
+    ["report", "monthly", "--format", "json"],  # the last full month: always allowed (an empty station)
     ["sync", "status"],
     ["init"],
 ]

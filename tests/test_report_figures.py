@@ -179,3 +179,41 @@ def test_hub_adds_up(built: tuple[Path, dict[str, str]], tmp_path: Path) -> None
     assert one["rectification"]["open"][0]["number"].startswith("JN0001-")
     for c in rep["cities"]:
         assert c["reopened"] == 1
+
+
+def test_rating_day_turns_at_local_midnight(tmp_path: Path) -> None:
+    """Two low ratings on one UTC date, one second apart around local midnight (15:59:59 / 16:00:00 UTC):
+    rated on different local days, so due on different days (15 working days after each)."""
+    from qi_station.db.engine import open_db
+    from qi_station.reports.figures import monthly_report
+    from qi_station.services import ledger
+    from qi_station.services.station import init_station
+
+    os.environ["QI_STATION_OPERATOR"] = "测试员"
+    db = tmp_path / "station.db"
+    open_db(db)
+    init_station(db, code="QI0001", name="测试工作站", region_code="370100")
+    numbers = []
+    for k, closed in enumerate(("2026-01-08T23:59:59+08:00", "2026-01-09T00:00:00+08:00")):
+        r = ledger.create_request(
+            db,
+            ledger.RequestInput(
+                enterprise=ENT_D[0],
+                uscc=ENT_D[1],
+                elements="标准",
+                title=f"换证{k}",
+                received_at="2026-01-05T09:00:00+08:00",
+                promised="2026-01-20",
+            ),
+        )
+        num = str(r["number"])
+        numbers.append(num)
+        _mv(db, num, "accepted", "2026-01-05T10:00:00+08:00")
+        _mv(db, num, "in_progress", "2026-01-06T10:00:00+08:00")
+        _mv(db, num, "resolved", "2026-01-07T10:00:00+08:00", result="已办结", problems_solved=0)
+        _mv(db, num, "closed", closed, satisfaction=1)
+    got = monthly_report(db, MONTH)["rectification"]["open"]
+    assert [(o["number"], o["rated_on"], o["due"]) for o in got] == [
+        (numbers[0], "2026-01-08", "2026-01-29"),
+        (numbers[1], "2026-01-09", "2026-01-30"),
+    ]

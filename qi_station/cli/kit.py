@@ -40,6 +40,29 @@ def station_db() -> Path:
     return open_db(OPTS.db)
 
 
+def station_conn() -> sqlite3.Connection:
+    """A connection (:func:`qi_station.db.engine.connect`) to :func:`station_db`, the same checks made on
+    it: one open serves the ``--db`` check, the schema-version check and the command's queries (every
+    open parses the schema again: ~3 ms CPU each on a station database). A database that is missing or
+    needs migrating takes :func:`station_db`'s road."""
+    from qi_station.db.engine import SCHEMA_HEAD, configure, connect, current_revision, raw_connect
+    from qi_station.db.paths import resolve_db_path
+    from qi_station.services.files import check_db_folder, is_sqlite_file
+
+    p = resolve_db_path(OPTS.db)
+    if is_sqlite_file(p):
+        conn = raw_connect(p)  # no pragma yet: a file refused by the check is not touched
+        try:
+            check_db_folder(OPTS.db, conn)
+            if current_revision(conn) == SCHEMA_HEAD:
+                return configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        conn.close()
+    return connect(station_db())
+
+
 def _row_encoder() -> Callable[[Any], str]:
     """``json.dumps(x, ensure_ascii=False, default=str)`` for many rows: the C encoder made once, not once
     a row as ``JSONEncoder.encode`` does (a tenth of a 100 000-row ``request list --json``)."""
@@ -49,7 +72,8 @@ def _row_encoder() -> Callable[[Any], str]:
     make, quote = getattr(je, "c_make_encoder", None), getattr(je, "c_encode_basestring", None)
     if make is None or quote is None:  # no C accelerator: the plain road
         return enc.encode
-    one = make({}, enc.default, quote, None, ": ", ", ", False, False, True)
+    # markers None (check_circular=False): rows read from the database hold no cycles
+    one = make(None, enc.default, quote, None, ": ", ", ", False, False, True)
     return lambda x: "".join(one(x, 0))
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import typer
 
-from qi_station.cli.kit import OPTS, emit_json, error, handle_errors, station_db
+from qi_station.cli.kit import OPTS, emit_json, error, handle_errors, station_conn, station_db
 from qi_station.core import domain
-from qi_station.core.clock import iso_local, present_times
+from qi_station.core.clock import iso_local, present_rows, present_times
 
 request_app = typer.Typer(help="Request ledger 服务台账.", no_args_is_help=True)
 
@@ -141,11 +141,15 @@ def request_list(
     """List requests, newest first."""
     from qi_station.services.queries import list_requests
 
-    rows = list_requests(
-        station_db(), status=status, month=month, overdue=overdue, element=element, text=text, limit=limit
-    )
+    conn = station_conn()
+    try:
+        rows = list_requests(
+            conn, status=status, month=month, overdue=overdue, element=element, text=text, limit=limit
+        )
+    finally:
+        conn.close()
     if as_json:
-        emit_json([present_times(r) for r in rows])
+        emit_json(present_rows(rows))
         return
     out = sys.stdout
     for r in rows:

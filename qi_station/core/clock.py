@@ -223,10 +223,10 @@ def _hour_offset(dt: datetime) -> tuple[timedelta, str] | None:
 
 
 _HOUR_TEXT: dict[str, tuple[str, str] | None] = {}
-# ":MM:SS" as written (minute and second), and what may follow it on iso_local's cached road: nothing, .fff
-# or .ffffff (stored times carry microseconds; ISO-8601 in seconds drops them)
-_MIN_SEC = frozenset(f":{m:02d}:{s:02d}" for m in range(60) for s in range(60))
-_FRACTION_ENDS = (23, 26)
+# from position 13 of a stored time: ":MM:SS" as written (minute and second), and what may follow it on
+# iso_local's cached road: nothing, .fff or .ffffff (stored times carry microseconds; ISO-8601 in seconds
+# drops them)
+_MIN_SEC_TAIL = re.compile(r":[0-5][0-9]:[0-5][0-9](?:\.[0-9]{3}|\.[0-9]{6})?")
 
 
 def _hour_text(text: str, dt: datetime) -> tuple[str, str] | None:
@@ -256,15 +256,7 @@ def iso_local(value: object) -> object:
         n = len(text)
         if n >= 19:
             ht = _HOUR_TEXT.get(text[:13])  # this hour seen before: no parsing (a list's rows share hours)
-            if (
-                ht is not None
-                and text[10] == " "
-                and text[13:19] in _MIN_SEC
-                and (
-                    n == 19
-                    or (n in _FRACTION_ENDS and text[19] == "." and text[20:].isdigit() and text.isascii())
-                )
-            ):
+            if ht is not None and text[10] == " " and _MIN_SEC_TAIL.fullmatch(text, 13):
                 return ht[0] + text[13:19] + ht[1]
         try:
             value = datetime.fromisoformat(text)
@@ -355,3 +347,25 @@ def present_times(d: dict[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(k), list):
             out[k] = [present_times(x) for x in out[k]]
     return out
+
+
+def present_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`present_times` of every row of a flat list of one shape (the first row's keys: a ledger
+    list), in place and returned: the same values, without a copy of each row, with :func:`iso_local`'s
+    cached-hour road inline (a 10 000-row ``request list --json`` converts 50 000 times)."""
+    if not rows or any(k in rows[0] for k in NESTED_KEYS):
+        return [present_times(r) for r in rows]
+    keys = [k for k in TIME_KEYS if k in rows[0]]
+    hours, tail = _HOUR_TEXT, _MIN_SEC_TAIL.fullmatch
+    for r in rows:
+        for k in keys:
+            v = r.get(k)
+            if v is None:
+                continue
+            if v.__class__ is str and v[10:11] == " ":
+                ht = hours.get(v[:13])
+                if ht is not None and tail(v, 13):
+                    r[k] = ht[0] + v[13:19] + ht[1]
+                    continue
+            r[k] = iso_local(v)
+    return rows

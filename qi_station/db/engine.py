@@ -83,16 +83,26 @@ def make_engine(url_or_path: str | Path, *, foreign_keys: bool = True, **kw: Any
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A plain sqlite3 connection with the station pragmas (the fast read path: no SQLAlchemy)."""
+    return configure(raw_connect(path, readonly=readonly), readonly=readonly)
+
+
+def raw_connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """:func:`connect` without the station pragmas yet (no write: ``journal_mode=WAL`` is one): for a
+    caller that first checks what the file is, then :func:`configure` s the same connection, so the
+    schema (~30 KB of trigger SQL on a station database) is parsed once, not once a check."""
     p = Path(path)
     try:
         if readonly:
-            conn = sqlite3.connect(
+            return sqlite3.connect(
                 f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
-        else:
-            conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        return sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     except sqlite3.Error as e:
         raise DatabaseError(f"cannot open database {p}: {e}") from e
+
+
+def configure(conn: sqlite3.Connection, *, readonly: bool = False) -> sqlite3.Connection:
+    """The station pragmas and row shape on a :func:`raw_connect` connection; returns it."""
     conn.isolation_level = None
     conn.row_factory = sqlite3.Row
     for pragma in SQLITE_PRAGMAS:
@@ -102,18 +112,27 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def current_revision(path: str | Path) -> str | None:
+def current_revision(path: str | Path | sqlite3.Connection) -> str | None:
+    """The database's Alembic revision (None: no file, no table, not SQLite); a connection is read, not
+    closed."""
+    if isinstance(path, sqlite3.Connection):
+        return _revision(path)
     p = Path(path)
     if not p.exists():
         return None
     conn = sqlite3.connect(p)
     try:
+        return _revision(conn)
+    finally:
+        conn.close()
+
+
+def _revision(conn: sqlite3.Connection) -> str | None:
+    try:
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
     except sqlite3.Error:
         return None
-    finally:
-        conn.close()
 
 
 def run_migrations(url: str, revision: str = "head") -> None:

@@ -11,10 +11,12 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from qi_station.core.activity import ACTIVITY_KINDS
-from qi_station.core.clock import local_date
+from qi_station.core.clock import local_date, local_day
 from qi_station.core.months import first_day, month_bounds_utc, next_month
 from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, rectify_due
 from qi_station.core.workdays import Calendar
@@ -191,9 +193,31 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         low = " INDEXED BY ix_request_low_rating"
     dues: dict[Any, tuple[str, str, bool]] = {}  # rating day -> (day, due, overdue): days repeat
     hours: dict[Any, tuple[str, str, bool]] = {}  # the same by UTC hour of the rating
+    # the same by UTC date of a stored text: (before 16:00 UTC, from 16:00 UTC), or None where that date's
+    # local day does not turn at 16:00 UTC. The open list spans the history, one row in almost every UTC
+    # hour; a UTC date holds many of them
+    halves: dict[str, tuple[date, date] | None] = {}
+    one_day = timedelta(days=1)
+
+    def rated(day: date) -> tuple[str, str, bool]:
+        got = dues.get(day)
+        if got is None:
+            due = rectify_due(day, cal)
+            got = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
+        return got
+
+    def split(ymd: str) -> tuple[date, date] | None:
+        """The two local days of UTC date ``ymd``, when it turns at 16:00 UTC (Asia/Shanghai at +08:00).
+        The local date never goes back as UTC time goes on, and the zone's offset lies between 0 and
+        +24 h, so the local day is constant before 16:00 UTC when 15:59:59 is still ``ymd`` and after
+        it when 16:00:00 is the next day."""
+        d0 = date.fromisoformat(ymd)
+        lo, hi = local_day(ymd + " 15:59:59"), local_day(ymd + " 16:00:00")
+        return (lo, hi) if lo == d0 and hi == d0 + one_day else None
+
     groups: dict[str, Quality] = {}
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
-    # when its UTC hour is new: the open list spans the history
+    # when its UTC date (or hour) is new: the open list spans the history
     for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(
         "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
         "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
@@ -215,18 +239,27 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         if fixed_in_month:
             g.rectified += 1
         if still_open:
-            # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
-            hour = closed_at[:13] if type(closed_at) is str else (closed_at.date(), closed_at.hour)
-            rated_on = hours.get(hour)
+            rated_on = None
+            if (
+                type(closed_at) is str
+                and len(closed_at) >= 19
+                and closed_at[13] == ":"
+                and closed_at[10] == " "
+            ):
+                ymd = closed_at[:10]
+                two = halves.get(ymd, ())
+                if two == ():
+                    two = halves[ymd] = split(ymd)
+                if two is not None:
+                    rated_on = rated(two[closed_at[11:13] >= "16"])
             if rated_on is None:
-                rated = as_utc(closed_at)
-                assert rated is not None
-                day = local_date(rated)
-                rated_on = dues.get(day)
+                # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
+                hour = closed_at[:13] if type(closed_at) is str else (closed_at.date(), closed_at.hour)
+                rated_on = hours.get(hour)
                 if rated_on is None:
-                    due = rectify_due(day, cal)
-                    rated_on = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
-                hours[hour] = rated_on
+                    at = as_utc(closed_at)
+                    assert at is not None
+                    rated_on = hours[hour] = rated(local_date(at))
             g.rectify_open.append(
                 {
                     "number": number,
@@ -251,6 +284,9 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         vals[2] += int(people or 0)
 
 
+_OPEN_ORDER = itemgetter("rated_on", "station_code", "number")
+
+
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
@@ -262,7 +298,8 @@ def _counts(c: Counter[str]) -> dict[str, int]:
 def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
     """The quality figures of one group. ``rated`` / ``resolved``: the month's ``satisfaction.rated`` and
     ``resolved`` (the follow-up rate is their quotient)."""
-    open_ = sorted(g.rectify_open, key=lambda r: (r["rated_on"], r["station_code"], r["number"]))
+    open_ = sorted(g.rectify_open, key=_OPEN_ORDER)
+    overdue = [r for r in open_ if r["overdue"]]
     return {
         "on_time": {"count": g.on_time, "resolved": g.resolved, "rate": _rate(g.on_time, g.resolved)},
         "followup": {"rated": rated, "resolved": resolved, "rate": _rate(rated, resolved)},
@@ -276,9 +313,9 @@ def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
             "low_ratings": g.low_ratings,
             "rectified": g.rectified,
             "open_count": len(open_),
-            "overdue_count": sum(1 for r in open_ if r["overdue"]),
+            "overdue_count": len(overdue),
             "open": open_,
-            "overdue": [r for r in open_ if r["overdue"]],
+            "overdue": overdue,
         },
         "activities": {
             k: dict(zip(("count", "enterprises", "people"), g.activities.get(k, [0, 0, 0]), strict=True))

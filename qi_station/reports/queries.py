@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain, places
-from qi_station.core.clock import env_now, local_date, today_local
+from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
@@ -367,6 +368,7 @@ def collect(
     step("details")
     details: list[dict[str, Any]] = []
     local_days: dict[tuple[date, int], date] = {}
+    promised_days: dict[Any, date] = {}  # a stored promised date -> the date (rows share days)
 
     def day_of(at: datetime) -> date:
         """The local day of a UTC time, once per UTC hour (Asia/Shanghai's offsets are whole hours)."""
@@ -375,6 +377,15 @@ def collect(
         if day is None:
             day = local_days[key] = local_date(at)
         return day
+
+    def day_of_stored(value: Any) -> date:
+        """:func:`day_of` of a stored time; a naive-UTC text's local day kept per UTC hour by
+        ``core.clock.local_day`` (no parse per row)."""
+        if type(value) is str and (len(value) == 19 or (len(value) == 26 and value[19] == ".")):
+            return local_day(value)
+        at = as_utc(value)
+        assert at is not None
+        return day_of(at)
 
     @cache
     def days_of(
@@ -406,28 +417,38 @@ def collect(
             "JOIN request r ON r.id = ids.id "
         )
         where = ""
-    for d in q.dicts(
+    # ordered by receipt and number: PostgreSQL sorts (its collation); SQLite's rows are sorted here, by
+    # the same text comparison as its BINARY collation, without moving every wide row through a temp
+    # B-tree (both columns are NOT NULL)
+    order = " ORDER BY r.received_at, r.number" if q.dialect != "sqlite" else ""
+    rows: Iterable[dict[str, Any]] = q.dicts(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
         f"{count}"
         "LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
-        f"WHERE {where}NOT r.deleted{q.st()} ORDER BY r.received_at, r.number",
+        f"WHERE {where}NOT r.deleted{q.st()}{order}",
         s=start,
         e=end,
-    ):
-        rec = as_utc(d["received_at"])
+    )
+    if not order:
+        rows = sorted(rows, key=itemgetter("received_at", "number"))
+    for d in rows:
+        rec_v, resolved_v, promised_v = d["received_at"], d.get("resolved_at"), d["promised_date"]
+        rec = as_utc(rec_v)
         assert rec is not None
         d["received_in_month"] = start <= rec < end
-        resolved_at = as_utc(d.get("resolved_at"))
-        promised = as_date(d["promised_date"])
-        assert promised is not None
+        promised = promised_days.get(promised_v)
+        if promised is None:
+            got = as_date(promised_v)
+            assert got is not None
+            promised = promised_days[promised_v] = got
         # days taken / overdue as of today, calendar and working days (core.workdays); rows share days
         d.update(
             days_of(
-                day_of(rec),
+                day_of_stored(rec_v),
                 promised,
-                day_of(resolved_at) if resolved_at else None,
+                None if resolved_v is None else day_of_stored(resolved_v),
                 d["status"] in domain.OPEN_STATUSES,
             )
         )

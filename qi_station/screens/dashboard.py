@@ -205,7 +205,8 @@ class DashboardScreen(MainScreen):
             if key == "expiring_certs":  # the expired ones are counted on the same card
                 alert = figs.expired_certs > 0
                 value += f" {t('dash.expired_certs', n=f'{figs.expired_certs:,}')}"
-            self.query_one(f"#card-{key}", Static).update(_card(t(f"dash.{key}"), value, alert))
+            # a card's size is fixed (dashboard.tcss: a grid cell, height 3): no layout pass for its text
+            self.query_one(f"#card-{key}", Static).update(_card(t(f"dash.{key}"), value, alert), layout=False)
         self._by_status = [f"{status_name(s)} {n:,}" for s, n in figs.open_by_status.items()]
         self._show_by_status()
         self.query_one("#spark", MonthBars).set_data(figs.month_counts or [0])
@@ -213,7 +214,8 @@ class DashboardScreen(MainScreen):
             first, last = figs.months[0], figs.months[-1]
             peak = max(figs.month_counts) if figs.month_counts else 0
             self.query_one("#months", Static).update(
-                t("dash.months", first=first, last=last, peak=f"{peak:,}", this=f"{figs.month_counts[-1]:,}")
+                t("dash.months", first=first, last=last, peak=f"{peak:,}", this=f"{figs.month_counts[-1]:,}"),
+                layout=False,  # one line, height 1 (dashboard.tcss)
             )
         if figs.last_sync:
             state = t("dash.sync_ok") if figs.last_sync_ok else t("dash.sync_failed")

@@ -92,10 +92,11 @@ def _hub_identity(conn: sqlite3.Connection) -> bool:
         return False
 
 
-def _db_kind(p: Path) -> str | None:
+def _db_kind(p: Path, conn: sqlite3.Connection | None = None) -> str | None:
     """:func:`sniff` for ``--db``, cheaply on the road every call takes: a SQLite file (its first 16 bytes)
     is ``hub-db`` or ``sqlite`` after one query on one read-only connection (no table listing; whether
-    it is a station database or a backup does not matter to ``--db``); anything else is sniffed."""
+    it is a station database or a backup does not matter to ``--db``), or on ``conn`` (the caller's
+    connection to ``p``, not closed); anything else is sniffed."""
     try:
         with open(p, "rb") as f:
             head = f.read(len(SQLITE_MAGIC))
@@ -103,6 +104,8 @@ def _db_kind(p: Path) -> str | None:
         return sniff(p)
     if head != SQLITE_MAGIC:
         return sniff(p)
+    if conn is not None:
+        return "hub-db" if _hub_identity(conn) else "sqlite"
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
     except sqlite3.Error:
@@ -192,11 +195,21 @@ def _no_folder(d: Path, field: str = "out") -> ValidationError:
     )
 
 
-def check_db_folder(db: str | Path | None) -> None:
+def is_sqlite_file(path: str | Path) -> bool:
+    """Does ``path`` name a file that starts as a SQLite database does (its first 16 bytes)?"""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def check_db_folder(db: str | Path | None, conn: sqlite3.Connection | None = None) -> None:
     """A station database the user named (``--db``) lies in a folder that exists: the same rule as an
     ``--out`` folder (``no_folder``; a typo never creates folders), and an existing file there is a
     station database, not the hub's (``hub_database``) nor another kind of file (``qi_station_db``).
-    None (the default path in the user data directory, which the program creates) passes."""
+    None (the default path in the user data directory, which the program creates) passes. ``conn``: an
+    open connection to ``db`` (checked on it, not closed) when the caller has one."""
     if db is None or str(db) == "":
         return
     p = Path(db)
@@ -207,7 +220,7 @@ def check_db_folder(db: str | Path | None) -> None:
         raise _no_folder(parent, "db")
     # an existing file is a station database (or an empty / bare SQLite file init may build on): never
     # the hub's database (the CLI would write station rows into it), never a CSV, workbook or bundle
-    kind = _db_kind(p)
+    kind = _db_kind(p, conn)
     if kind == "hub-db":
         raise ValidationError(
             "db",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,10 @@ def _decorate(
     cents = d.pop("cost_saved_cents", None)
     d["cost_saved_wan"] = None if cents is None else f"{cents / 100:.2f}"
     is_open = d["status"] in domain.OPEN_STATUSES
-    d["overdue"] = is_open and d["promised_date"] < today.isoformat()
+    today_iso = memo.get(today)
+    if today_iso is None:
+        today_iso = memo[today] = today.isoformat()
+    d["overdue"] = is_open and d["promised_date"] < today_iso
     # days taken / overdue, in calendar and working days (core.workdays.request_days)
     resolved = d.get("resolved_at")
     key = (
@@ -163,10 +167,20 @@ def list_requests(
     try:
         cal, today = load_calendar(conn), today_local()
         memo: dict[Any, Any] = {}
-        return [_decorate(dict(r), cal, today, memo) for r in conn.execute(sql, params)]
+        return [_decorate(d, cal, today, memo) for d in _dicts(conn, sql, params)]
     finally:
         if close:
             conn.close()
+
+
+def _dicts(conn: sqlite3.Connection, sql: str, params: list[Any]) -> Iterator[dict[str, Any]]:
+    """The rows of ``sql`` as dicts: plain tuples zipped with the column names (``dict(sqlite3.Row)`` looks
+    every column up by name: a fifth of a 10 000-row list's query)."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    cur.execute(sql, params)
+    names = [c[0] for c in cur.description]
+    return (dict(zip(names, t, strict=True)) for t in cur)
 
 
 def count_requests(
