@@ -282,6 +282,24 @@ def test_a_token_alone_writes_nothing(env: Any) -> None:
     assert [r["title"] for r in hub_requests(hub).values()] == ["标准咨询1"]
 
 
+def test_a_token_alone_cannot_move_the_cursor_past_the_head(env: Any) -> None:
+    """Outside attacker: `GET /pull?since=99999999` with the token alone set the station's cursor there,
+    so every later down bundle for it was empty and refused [gap]. The cursor stops at the hub's head."""
+    import sqlalchemy as sa
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
+    auth_a = {**hdr, "Authorization": f"Bearer {secrets.load(a)['api_token']}"}
+    resp = tc.get("/sync/v1/pull", params={"since": 99_999_999, "limit": 1}, headers=auth_a)
+    assert resp.status_code == 200, resp.text
+    with hub.engine.connect() as c:
+        cur = c.execute(sa.text("SELECT station_cursor FROM hub_station WHERE code = 'ZB01'")).scalar()
+    assert cur is not None and 0 < int(cur) <= int(resp.json()["head"]) < 99_999_999
+
+
 def test_versions(env: Any) -> None:
     hub, tc, dbs = env
     tok = secrets.load(dbs["ZB01"])["api_token"]

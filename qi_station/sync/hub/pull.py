@@ -191,10 +191,13 @@ class PullJobs(HubBase):
 
                 hs = hub_tables()["hub_station"]
                 self.touch(c, station, protocol, schema, station_now_ms)
+                # what the station says it has applied, never past what the hub has written: a call
+                # with only the token cannot push the cursor beyond the head and starve its USB bundles
+                cur = min(since, int(page.get("head") or 0))
                 c.execute(
                     sa.update(hs)
-                    .where(hs.c.id == station["id"], hs.c.station_cursor < since)
-                    .values(station_cursor=since)
+                    .where(hs.c.id == station["id"], hs.c.station_cursor < cur)
+                    .values(station_cursor=cur)
                 )
         except SyncError:
             pass  # bookkeeping only: a busy hub still serves the page
