@@ -15,6 +15,13 @@ from qi_station.db import kvkeys
 from qi_station.sync.station import apply as S
 
 
+def _signer(conn: Any) -> tuple[str, str]:
+    """The code this station signs as and its private key: what a head and a push are signed with."""
+    code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
+    priv, _pub = S.signing_key(conn)
+    return code, priv
+
+
 def signed_head(conn: Any) -> dict[str, Any]:
     """The running head over every event of this station (kv ``event_head``), signed with its key:
     ``{"n", "head", "sig"}`` (``core.chain.head_message``). Sent with every push and bundle: kept as kv
@@ -23,9 +30,8 @@ def signed_head(conn: Any) -> dict[str, Any]:
     from qi_station.db import write
     from qi_station.sync import keys
 
-    code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
+    code, priv = _signer(conn)
     n, head = write.event_head(conn)
-    priv, _pub = S.signing_key(conn)
     S.kv_set(conn, kvkeys.HEAD_SENT, f"{n}:{head}")  # the hub will count these events
     return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
 
@@ -36,8 +42,7 @@ def push_signer(conn: Any) -> Callable[[bytes], str]:
     from qi_station.sync import keys
     from qi_station.sync.proto import push_message
 
-    code = S.kv_get(conn, "station_code") or S.station_code(conn) or ""
-    priv, _pub = S.signing_key(conn)
+    code, priv = _signer(conn)
     return lambda body: keys.sign(priv, push_message(code, body))
 
 
