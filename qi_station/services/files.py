@@ -96,7 +96,10 @@ def _db_kind(p: Path, conn: sqlite3.Connection | None = None) -> str | None:
     """:func:`sniff` for ``--db``, cheaply on the road every call takes: a SQLite file (its first 16 bytes)
     is ``hub-db`` or ``sqlite`` after one query on one read-only connection (no table listing; whether
     it is a station database or a backup does not matter to ``--db``), or on ``conn`` (the caller's
-    connection to ``p``, not closed); anything else is sniffed."""
+    connection to ``p``, which the caller found to be SQLite: its header is not read again, not
+    closed); anything else is sniffed."""
+    if conn is not None:
+        return "hub-db" if _hub_identity(conn) else "sqlite"
     try:
         with open(p, "rb") as f:
             head = f.read(len(SQLITE_MAGIC))
@@ -104,8 +107,6 @@ def _db_kind(p: Path, conn: sqlite3.Connection | None = None) -> str | None:
         return sniff(p)
     if head != SQLITE_MAGIC:
         return sniff(p)
-    if conn is not None:
-        return "hub-db" if _hub_identity(conn) else "sqlite"
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
     except sqlite3.Error:
@@ -209,7 +210,7 @@ def check_db_folder(db: str | Path | None, conn: sqlite3.Connection | None = Non
     ``--out`` folder (``no_folder``; a typo never creates folders), and an existing file there is a
     station database, not the hub's (``hub_database``) nor another kind of file (``qi_station_db``).
     None (the default path in the user data directory, which the program creates) passes. ``conn``: an
-    open connection to ``db`` (checked on it, not closed) when the caller has one."""
+    open connection to ``db``, a file the caller found to be SQLite (checked on it, not closed)."""
     if db is None or str(db) == "":
         return
     p = Path(db)
