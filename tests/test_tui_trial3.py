@@ -11,8 +11,6 @@ import pytest
 from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
 from test_tui_journeys import make_app, settle
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
