@@ -68,7 +68,9 @@ def calendars(draw: st.DrawFn) -> Calendar:
     off = draw(st.sets(days, max_size=60))
     for s in draw(st.lists(days, max_size=3)):
         off |= {s + timedelta(days=i) for i in range(draw(st.integers(1, 40)))}
-    work = draw(st.sets(days, max_size=20)) | draw(st.sets(st.sampled_from(sorted(off) or [FIRST]), max_size=5))
+    work = draw(st.sets(days, max_size=20)) | draw(
+        st.sets(st.sampled_from(sorted(off) or [FIRST]), max_size=5)
+    )
     return Calendar(frozenset(off), frozenset(work), frozenset(years))
 
 

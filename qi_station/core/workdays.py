@@ -140,9 +140,7 @@ class Calendar:
     def _upto(self, o: int) -> int:
         """Working days from a fixed Monday (0001-01-01) up to and including the day of ordinal ``o``,
         each uncovered year counted Monday-Friday."""
-        return (
-            _weekdays_upto(o) - bisect_right(self._off_weekdays, o) + bisect_right(self._work_weekends, o)
-        )
+        return _weekdays_upto(o) - bisect_right(self._off_weekdays, o) + bisect_right(self._work_weekends, o)
 
     def uncovered_year(self, a: date, b: date) -> int | None:
         """The first year of the days ``(a, b]`` this calendar does not cover, or None."""
