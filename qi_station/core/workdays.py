@@ -12,6 +12,7 @@ The day of receipt is never counted: received on a Wednesday, one working day la
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -47,13 +48,20 @@ class Calendar:
     off: frozenset[date] = frozenset()
     work: frozenset[date] = frozenset()
     years: frozenset[int] = frozenset()
-    # sorted weekday days off and worked weekend days: what shifts a Monday-Friday count (bisect)
-    _off_weekdays: tuple[date, ...] = field(init=False, repr=False, compare=False, default=())
-    _work_weekends: tuple[date, ...] = field(init=False, repr=False, compare=False, default=())
+    # what shifts a Monday-Friday count, as sorted day ordinals (bisect), in the covered years only (an
+    # uncovered year counts Monday-Friday): the weekdays off (not also worked: a worked day wins, as in
+    # :meth:`_workday`) and the weekend days worked
+    _off_weekdays: tuple[int, ...] = field(init=False, repr=False, compare=False, default=())
+    _work_weekends: tuple[int, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_off_weekdays", tuple(sorted(d for d in self.off if d.weekday() < 5)))
-        object.__setattr__(self, "_work_weekends", tuple(sorted(d for d in self.work if d.weekday() >= 5)))
+        ys = self.years
+        off = sorted(
+            d.toordinal() for d in self.off if d.weekday() < 5 and d not in self.work and d.year in ys
+        )
+        work = sorted(d.toordinal() for d in self.work if d.weekday() >= 5 and d.year in ys)
+        object.__setattr__(self, "_off_weekdays", tuple(off))
+        object.__setattr__(self, "_work_weekends", tuple(work))
 
     @classmethod
     def of(cls, days: Iterable[Day | tuple[date | str, str]], years: Iterable[int]) -> Calendar:
@@ -88,18 +96,51 @@ class Calendar:
         return self._add(start, n, True, set())
 
     def _add(self, start: date, n: int, strict: bool, gaps: set[int]) -> date:
+        """The ``n``-th working day after ``start``, counted as the day-by-day walk over ``_workday`` would
+        (strict: :class:`CalendarGap` for the first uncovered year it must count in; else those years
+        count Monday-Friday and land in ``gaps``), by arithmetic: whole weeks of five, then the covered
+        days off and worked weekend days in between (bisect)."""
         if not 0 <= n <= MAX_WORKDAYS:
             raise ValidationError(
                 "workdays",
                 "range",
                 f"工作日数应在 0-{MAX_WORKDAYS} 之间 / working days must be 0..{MAX_WORKDAYS}",
             )
-        d = start
-        while n > 0:
-            d += timedelta(days=1)
-            if self._workday(d, strict, gaps):
-                n -= 1
-        return d
+        if n == 0:
+            return start
+        s = start.toordinal()
+        target = self._upto(s) + n  # the answer: the first day x > s with _upto(x) == target
+        lo = s  # _upto(lo) < target
+        while True:
+            # the day the missing working days would end on if each Monday-Friday were one
+            x = _nth_weekday(_weekdays_upto(lo) + target - self._upto(lo))
+            if self._upto(x) >= target:
+                break
+            lo = x  # days off on the way: count on from x
+        # the answer lies in (lo, x]: x itself unless worked weekend days reached the target sooner or
+        # x is a day off (the count rises by one on each working day, so the first day reaching it)
+        hi = x
+        if self._upto(x - 1) < target:
+            lo = x - 1  # the usual case: x it is
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._upto(mid) >= target:
+                hi = mid
+            else:
+                lo = mid
+        end = date.fromordinal(hi)
+        first = date.fromordinal(s + 1).year
+        missing = [y for y in range(first, end.year + 1) if y not in self.years]
+        if missing:
+            if strict:
+                raise CalendarGap(missing[0])
+            gaps.update(missing)
+        return end
+
+    def _upto(self, o: int) -> int:
+        """Working days from a fixed Monday (0001-01-01) up to and including the day of ordinal ``o``,
+        each uncovered year counted Monday-Friday."""
+        return _weekdays_upto(o) - bisect_right(self._off_weekdays, o) + bisect_right(self._work_weekends, o)
 
     def uncovered_year(self, a: date, b: date) -> int | None:
         """The first year of the days ``(a, b]`` this calendar does not cover, or None."""
@@ -119,19 +160,20 @@ class Calendar:
         gap = self.uncovered_year(a, b)
         if gap is not None:
             raise CalendarGap(gap)
-        from bisect import bisect_right
-
-        n = _weekdays_upto(b) - _weekdays_upto(a)
-        n -= bisect_right(self._off_weekdays, b) - bisect_right(self._off_weekdays, a)
-        n += bisect_right(self._work_weekends, b) - bisect_right(self._work_weekends, a)
-        return n
+        return self._upto(b.toordinal()) - self._upto(a.toordinal())
 
 
-def _weekdays_upto(d: date) -> int:
-    """Monday-Friday days from a fixed Monday (0001-01-01) up to and including ``d``."""
-    days = d.toordinal()  # 0001-01-01 (ordinal 1) is a Monday
-    weeks, rest = divmod(days, 7)
+def _weekdays_upto(o: int) -> int:
+    """Monday-Friday days from a fixed Monday (0001-01-01, ordinal 1) up to and including ordinal ``o``."""
+    weeks, rest = divmod(o, 7)
     return weeks * 5 + min(rest, 5)
+
+
+def _nth_weekday(k: int) -> int:
+    """The ordinal of the ``k``-th Monday-Friday day (k >= 1) counted from 0001-01-01 (a Monday): the
+    first ordinal ``o`` with ``_weekdays_upto(o) == k``."""
+    weeks, rest = divmod(k - 1, 5)
+    return weeks * 7 + rest + 1
 
 
 def elapsed(cal: Calendar, start: date, end: date) -> tuple[int, int | None]:

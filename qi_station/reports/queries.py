@@ -433,11 +433,17 @@ def collect(
     )
     if not order:
         rows = sorted(rows, key=itemgetter("received_at", "number"))
+    # the month's edges as SQLite stores a naive-UTC time ('YYYY-MM-DD HH:MM:SS.ffffff'): a stored text of
+    # that fixed width compares as its time does (no parse per row)
+    start_txt, end_txt = start.isoformat(" ", "microseconds"), end.isoformat(" ", "microseconds")
     for d in rows:
         rec_v, resolved_v, promised_v = d["received_at"], d.get("resolved_at"), d["promised_date"]
-        rec = as_utc(rec_v)
-        assert rec is not None
-        d["received_in_month"] = start <= rec < end
+        if type(rec_v) is str and len(rec_v) == 26 and rec_v[10] == " ":
+            d["received_in_month"] = start_txt <= rec_v < end_txt
+        else:
+            rec = as_utc(rec_v)
+            assert rec is not None
+            d["received_in_month"] = start <= rec < end
         promised = promised_days.get(promised_v)
         if promised is None:
             got = as_date(promised_v)
