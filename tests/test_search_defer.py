@@ -207,3 +207,26 @@ def test_a_kill_leaves_the_stale_mark(tmp_path: Path, monkeypatch: pytest.Monkey
     assert searchindex.stale(conn) == [] and searchindex.is_current(conn, "expert")
     _name_tokens_exact(conn)
     conn.close()
+
+
+def test_rebuild_with_a_pool_builds_the_same_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rebuild(pool=…)`` (the generator's: documents computed by two processes) holds exactly the
+    index the serial rebuild holds, and the row-by-row upkeep before it."""
+    import multiprocessing as mp
+
+    from test_search_index import COLS, COMMON
+
+    from qi_station.db import write
+
+    monkeypatch.setattr(searchindex, "REBUILD_BATCH", 100)  # 15 batches, more than the pool holds ahead
+    conn = A.open_conn(tmp_path / "p.db")
+    conn.execute("BEGIN IMMEDIATE")
+    write.upsert_library_rows(conn, "expert", _rows(random.Random(9), 1_500, "expert"), COLS + COMMON)
+    conn.execute("COMMIT")
+    kept = _index_terms(conn)
+    assert searchindex.rebuild(conn, ["expert"]) == 1_500
+    serial = _index_terms(conn)
+    with mp.get_context("spawn").Pool(2) as pool:
+        assert searchindex.rebuild(conn, ["expert"], pool=pool) == 1_500
+    assert _index_terms(conn) == serial == kept and len(kept) > 1_500
+    conn.close()
