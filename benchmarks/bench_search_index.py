@@ -84,10 +84,12 @@ def singles(db: Path, rows: list[dict[str, Any]]) -> list[float]:
     return times
 
 
-def sync_apply(db: Path, rows: dict[str, list[dict[str, Any]]], page: int) -> tuple[float, float]:
+def sync_apply(db: Path, rows: dict[str, list[dict[str, Any]]], page: int) -> tuple[float, ...]:
     """The station's pull: every row through ``sync.station.apply.apply_page`` in pages of ``page`` rows
-    (one transaction each, as ``qi-station sync`` applies a hub page). Returns (wall, CPU) seconds."""
-    from qi_station.sync.station.apply import apply_page, open_conn
+    (one transaction each, as ``qi-station sync`` applies a hub page), then ``finish_search`` (what
+    ``run_sync`` and a down bundle's import call after the pull: the deferred index build, its own
+    transaction). Returns (wall, CPU) of the pages, then (wall, CPU) of the build, seconds."""
+    from qi_station.sync.station.apply import apply_page, finish_search, open_conn
 
     pages: list[dict[str, Any]] = []
     seq = 0
@@ -112,16 +114,23 @@ def sync_apply(db: Path, rows: dict[str, list[dict[str, Any]]], page: int) -> tu
     t, c = time.perf_counter(), time.process_time()
     for pg in pages:
         apply_page(conn, pg)
-    out = (time.perf_counter() - t, time.process_time() - c)
+    t1, c1 = time.perf_counter(), time.process_time()
+    finish_search(conn)
+    t2, c2 = time.perf_counter(), time.process_time()
     conn.close()
-    return out
+    return (t1 - t, c1 - c, t2 - t1, c2 - c1)
+
+
+def _cell(b: list[float], a: list[float]) -> str:
+    ratio = f" ×{statistics.median(b) / statistics.median(a):.2f}" if a else ""
+    return f"{statistics.median(b):.2f} s ({', '.join(f'{x:.2f}' for x in b)}){ratio}"
 
 
 def main_sync(args: argparse.Namespace) -> None:
     """``--sync``: the pull of ``--rows`` library rows without the index, with it kept row by row (the
     triggers + flush of every page, ``DEFER_SEARCH_ROWS`` out of reach: before issue 13's deferral) and
-    with it deferred (the pull marks the tables stale and builds them once on its last page), rounds
-    interleaved."""
+    with it deferred (the pull marks the tables stale; ``finish_search`` builds them once after the
+    pull, timed apart), rounds interleaved."""
     from qi_station.sync.station import apply
 
     rows = read_rows(args.source, args.rows)
@@ -131,7 +140,7 @@ def main_sync(args: argparse.Namespace) -> None:
         rs += [{**rs[i % have], "id": f"{rs[i % have]['id']}-{i // have}"} for i in range(have, want)]
     n = sum(len(v) for v in rows.values())
     modes = ("none", "per row", "deferred")
-    got: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
+    got: dict[str, list[tuple[float, ...]]] = {m: [] for m in modes}
     real = apply.DEFER_SEARCH_ROWS
     with tempfile.TemporaryDirectory() as d:
         for rnd in range(args.rounds):
@@ -146,18 +155,22 @@ def main_sync(args: argparse.Namespace) -> None:
     load_avg = "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     print(f"Load average (1/5/15 min) at the end: {load_avg}; SQLite {sqlite3.sqlite_version}.\n")
     print(
-        f"| sync apply of {n:,} library rows, pages of {args.page} (`apply_page`) | without the index "
-        "| index kept row by row (before) | index deferred, built at the end (after) |"
+        f"| sync of {n:,} library rows, pages of {args.page}, median of {args.rounds} interleaved rounds "
+        "| without the index | index kept row by row | index deferred: the pages (`apply_page`) "
+        "| + the build after the pull (`finish_search`) | pages + build |"
     )
-    print("|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for i, what in ((1, "CPU"), (0, "wall")):
         a = [g[i] for g in got["none"]]
-        cells = []
-        for m in modes:
-            b = [g[i] for g in got[m]]
-            ratio = "" if m == "none" else f" ×{statistics.median(b) / statistics.median(a):.2f}"
-            cells.append(f"{statistics.median(b):.2f} s ({', '.join(f'{x:.2f}' for x in b)}){ratio}")
-        print(f"| {what}, median of {args.rounds} interleaved rounds | " + " | ".join(cells) + " |")
+        both = [g[i] + g[i + 2] for g in got["deferred"]]
+        cells = [
+            _cell(a, []),
+            _cell([g[i] for g in got["per row"]], a),
+            _cell([g[i] for g in got["deferred"]], a),
+            _cell([g[i + 2] for g in got["deferred"]], a),
+            _cell(both, a),
+        ]
+        print(f"| {what} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:

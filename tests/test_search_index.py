@@ -330,10 +330,12 @@ def _name_tokens_exact(conn: sqlite3.Connection) -> None:
         assert got == want, ch
 
 
-def test_large_pull_builds_the_index_once_at_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A large sync pull lifts the search triggers, marks the table stale (the search scans meanwhile,
-    same results) and builds the index on its last page, in that page's transaction: a failure (a kill)
-    on the last page leaves the mark and the triggers, and the pull's retry makes the index current."""
+def test_large_pull_builds_the_index_once_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large sync pull lifts the search triggers and marks the table stale (the search scans
+    meanwhile, same results); its pages commit without the index, and ``finish_search`` (what a sync
+    and a down bundle's import call after the pull) builds it once in a transaction of its own: a
+    failure (a kill) inside the build leaves the mark and the triggers, and the next call makes the
+    index current."""
     from qi_station.sync.station import apply as A
 
     monkeypatch.setattr(A, "DEFER_SEARCH_ROWS", 50)
@@ -354,22 +356,25 @@ def test_large_pull_builds_the_index_once_at_its_end(tmp_path: Path, monkeypatch
     for q in qs:  # stale: the search scans
         fts, scan = _both(conn, monkeypatch, "experts", q)
         assert fts == scan, q
-    # the last page: new names for 100 rows, 60 new rows, in a page that fails after the rebuild
+    # the last page: new names for 100 rows, 60 new rows; it commits with the table still stale
     last = [{**r, "name": _name(rng), "rev": 2} for r in rows[:100]] + rows[300:]
-    with monkeypatch.context() as m:
-        real = A.finish_search
+    A.apply_page(conn, _page(last, 300, False))
+    assert searchindex.stale(conn) == ["expert"] and A.kv_int(conn, "pull_cursor") == 460
+    with monkeypatch.context() as m:  # the build dies at its very end: rolled back whole
+        real = searchindex.optimize
 
-        def boom(c: sqlite3.Connection) -> int:
-            real(c)
+        def boom(c: Any, tables: Any = searchindex.TABLES) -> None:
+            real(c, tables)
             raise RuntimeError("killed")
 
-        m.setattr(A, "finish_search", boom)
+        m.setattr(searchindex, "optimize", boom)
         with pytest.raises(RuntimeError):
-            A.apply_page(conn, _page(last, 300, False))
+            A.finish_search(conn)
     assert searchindex.stale(conn) == ["expert"] and conn.execute(trig).fetchone()[0] == 3
-    assert A.kv_int(conn, "pull_cursor") == 300
-    A.apply_page(conn, _page(last, 300, False))
+    assert not conn.in_transaction
+    assert A.finish_search(conn) == 360
     assert searchindex.stale(conn) == [] and searchindex.is_current(conn, "expert")
+    assert A.finish_search(conn) == 0  # nothing stale: nothing done
     assert conn.execute("SELECT count(*) FROM expert").fetchone()[0] == 360
     _name_tokens_exact(conn)
     used = []
@@ -381,7 +386,8 @@ def test_large_pull_builds_the_index_once_at_its_end(tmp_path: Path, monkeypatch
             assert fts == scan, (q, kw)
     assert used
     # a small page afterwards is indexed row by row again (no mark)
-    A.apply_page(conn, _page([{**rows[5], "name": "德州曾", "rev": 3}], 360, False))
+    A.apply_page(conn, _page([{**rows[5], "name": "德州曾", "rev": 3}], 460, False))
+    assert conn.execute("SELECT name FROM expert WHERE id = ?", (rows[5]["id"],)).fetchone()[0] == "德州曾"
     assert searchindex.stale(conn) == [] and searchindex.is_current(conn, "expert")
     _name_tokens_exact(conn)
     conn.close()

@@ -10,7 +10,8 @@ few hundred times, not once per row), timestamps are formatted from integers, ev
 ``executemany`` in chunks inside ONE transaction with secondary indexes dropped and
 recreated, the month rollup's and the search index's triggers lifted and each built once at the end
 (a crash leaves the database as it was); the library rows' search text (``searchtext.prepare``,
-pypinyin) is computed by two child processes while this one inserts. ``PRAGMA synchronous=OFF`` is used for that
+pypinyin) and their search-index documents are computed by two child processes while this one
+inserts. ``PRAGMA synchronous=OFF`` is used for that
 transaction only.
 
 Generated (and demo) rows are NOT written to the outbox: they are local test data, not station
@@ -278,8 +279,9 @@ def generate(
             rollup.create_triggers(conn)
             timings["rollup_s"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
-            if indexed:
-                searchindex.rebuild(conn)
+            if indexed:  # the documents by the same two processes while this one inserts them
+                with _library_pool(lib_parallel) as pool:
+                    searchindex.rebuild(conn, pool=pool)
                 searchindex.create_triggers(conn)
             timings["search_s"] = round(time.perf_counter() - t, 2)
             conn.execute(

@@ -311,10 +311,11 @@ DEFER_SEARCH_ROWS = 1000
 
 
 def _defer_search(conn: sqlite3.Connection, table: str, incoming: int) -> bool:
-    """A large pull into a library table: its search index is built once, when the pull ends
+    """A large pull into a library table: its search index is built once, after the pull
     (:func:`finish_search`), not row by row. The table is marked stale (``searchindex.mark_stale``: the
     search scans it meanwhile, correct) and its triggers are lifted for this upsert (the caller puts
-    them back); all in the caller's transaction, so a kill leaves either the old state or a stale mark.
+    them back); all in the caller's transaction, so a kill leaves either the old state or a stale mark
+    (the next :func:`finish_search` builds it: each sync and each down bundle ends with one).
     Taken for at least :data:`DEFER_SEARCH_ROWS` rows when the table is already stale or holds at most
     twice ``incoming`` (rebuilding is then cheaper than indexing row by row: a first pull, a snapshot).
     A smaller page into a stale table keeps its triggers (``flush`` drops what they record). True:
@@ -329,9 +330,15 @@ def _defer_search(conn: sqlite3.Connection, table: str, incoming: int) -> bool:
 
 
 def finish_search(conn: sqlite3.Connection) -> int:
-    """The end of a pull: build the index of every table a large pull marked stale (one rebuild per
-    table, inside the caller's transaction). Returns rows indexed."""
-    return searchindex.refresh(conn)
+    """After a pull (``run_sync``, a down bundle's import): build the index of every table a large pull
+    marked stale, one rebuild per table, in a transaction of its own, so the pull's pages commit at the
+    cost of a bare upsert and the build is paid once. Until it commits the search scans those tables
+    (same results); a kill leaves the mark and the next call builds it. Returns rows indexed (0: nothing
+    stale, no transaction taken)."""
+    if not searchindex.stale(conn):
+        return 0
+    with tx(conn):
+        return searchindex.refresh(conn)
 
 
 def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
@@ -477,8 +484,6 @@ def apply_page(
             write.flush_search(conn)
             if hz > known:
                 kv_set(conn, "tombstone_horizon", hz)
-        if not page.get("more"):  # the pull's last page: index what a large pull left stale
-            finish_search(conn)
         for k, v in (extra_kv or {}).items():
             kv_set(conn, k, v)
         cur_after = kv_int(conn, "pull_cursor")

@@ -209,6 +209,7 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
             S.log_end(conn, log_id, pushed=0, pulled=0, ok=False, error=str(e))
             raise
         S.log_end(conn, log_id, pushed=0, pulled=res["applied"], ok=True, error=None)
+        S.finish_search(conn)  # the index of what a large bundle left stale, in its own transaction
         return {
             "bundle_id": manifest.get("bundle_id"),
             "status": "stale" if res["stale"] else "imported",

@@ -473,6 +473,7 @@ def run_sync(
                     raise
         finally:
             cl.close()
+        S.finish_search(conn)  # what a large pull left stale (a failed sync leaves it to the next one)
         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
         ledger_ok = H.check_ledger(conn)
         return {
