@@ -12,8 +12,8 @@ chunk makers (``plan_requests`` + ``synth_parallel``: two child processes build 
 COPYs them), ``months = years * 12``, full histories for the last 12 months and the older requests
 back-filled with one ``created`` event (as ``generate`` does). For the load the rollup's triggers,
 the secondary indexes and the foreign keys of the bulk tables are lifted; afterwards the indexes and
-foreign keys are created again (as the migrations defined them), the month rollup is rebuilt once
-(``rollup.rebuild_sql``), its triggers put back, and the tables VACUUM ANALYZEd.
+foreign keys are created again (as the migrations defined them), the tables ANALYZEd, the month rollup
+rebuilt once (``rollup.rebuild_sql``), its triggers put back, and the tables VACUUM ANALYZEd.
 
 Prints rows, seconds and rows/s per phase. Benchmark data only (a throwaway database): never a hub
 anyone syncs with.
@@ -25,7 +25,6 @@ import argparse
 import os
 import platform
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -130,7 +129,7 @@ def clone_sql(pg: Any, template: int, copies: int) -> list[str]:
     def new_id(col: str) -> str:
         return f"overlay({col} placing chr(96 + g.j) from 15 for 1)"
 
-    code = "'S' || lpad((substr(t.station_code, 2)::int + %d * g.j)::text, 3, '0')" % template
+    code = f"'S' || lpad((substr(t.station_code, 2)::int + {template} * g.j)::text, 3, '0')"
     subst = {
         "enterprise": {"id": new_id("t.id"), "station_code": code},
         "request": {
@@ -234,7 +233,10 @@ def main() -> int:
     pc = PinyinCache()
     sconn.execute("BEGIN")
     refs = gen_library(sconn, rng, a.library, now_ms, pc)
-    ents = [gen_enterprises(sconn, rng, max(50, n // 20), now_ms, pc, s["code"]) for s, n in zip(sts, per)]
+    ents = [
+        gen_enterprises(sconn, rng, max(50, n // 20), now_ms, pc, s["code"])
+        for s, n in zip(sts, per, strict=False)
+    ]
 
     sconn.execute("COMMIT")
     lap("library_enterprises_s", t)
@@ -246,9 +248,12 @@ def main() -> int:
     pg.commit()
     t = time.perf_counter()
     for table in (*LIBRARY, "enterprise"):
-        pcols = {r[0] for r in pg.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,)
-        )}
+        pcols = {
+            r[0]
+            for r in pg.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,)
+            )
+        }
         cols = [r[1] for r in sconn.execute(f"PRAGMA table_info({table})") if r[1] in pcols]
         counts[table] = copy_rows(pg, table, cols, sconn.execute(f"SELECT {', '.join(cols)} FROM {table}"))
     now = datetime.utcnow().replace(microsecond=0)
@@ -257,8 +262,16 @@ def main() -> int:
             "INSERT INTO hub_station (id, code, name, region_code, station_type, service_mode, revoked, "
             "enroll_used, created_at, profile_at) VALUES (%s, %s, %s, %s, %s, %s, false, true, %s, %s)",
             [
-                (f"bench-{s['code']}", s["code"], s["name"], s["region_code"], s["station_type"],
-                 s["service_mode"], now, now)
+                (
+                    f"bench-{s['code']}",
+                    s["code"],
+                    s["name"],
+                    s["region_code"],
+                    s["station_type"],
+                    s["service_mode"],
+                    now,
+                    now,
+                )
                 for s in sts
             ],
         )
@@ -315,6 +328,11 @@ def main() -> int:
         pg.commit()
     lap("indexes_fks_s", t)
     t = time.perf_counter()
+    for table in BULK:  # statistics before the rebuild: without them its per-event look-up of a later
+        pg.execute(f"ANALYZE {table}")  # resolution is planned over the time index (hours at 1M)
+    pg.commit()
+    lap("analyze_s", t)
+    t = time.perf_counter()
     for sql in rollup.rebuild_sql("postgresql") + rollup.trigger_sql("postgresql"):
         pg.execute(sql)
     pg.commit()
@@ -330,7 +348,9 @@ def main() -> int:
     timings["total_s"] = round(time.perf_counter() - t_all, 1)
     print(f"rows: {counts}")
     print(f"timings: {timings}")
-    print(f"database size: {size[0] if size else '?'}; load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"database size: {size[0] if size else '?'}; load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     return 0
 
 
