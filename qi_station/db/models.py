@@ -265,6 +265,8 @@ class RequestEvent(SQLModel, table=True):
 
 class Referral(SQLModel, table=True):
     __tablename__ = "referral"
+    # the report's referrals of a month: a range of this index, not a pass over every referral (0021)
+    __table_args__ = (Index("ix_referral_created", "created_at"),)
     id: str = Field(primary_key=True)
     request_id: str = Field(foreign_key="request.id", index=True)
     kind: str  # expert | institution | equipment | project

@@ -49,6 +49,8 @@ def local_iso(value: Any) -> str | None:
     """Naive UTC -> ISO-8601 in Asia/Shanghai, e.g. ``2026-01-31T23:30:00+08:00`` (fast path: fixed +08:00)."""
     if value is None:
         return None
+    if type(value) is datetime and value >= _FIXED_SINCE:  # PostgreSQL's naive UTC: one addition
+        return (value + _SHANGHAI).isoformat(timespec="seconds") + "+08:00"
     if (
         type(value) is str
         and (len(value) == 19 or (len(value) > 20 and value[19] == "."))

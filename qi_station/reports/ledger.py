@@ -33,30 +33,34 @@ def has_rollup(q: Q) -> bool:
 
 
 def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> None:
-    """The figures from ``report_month``: one grouped read of a few rows per station and month."""
+    """The figures from ``report_month``, summed in SQL per station and window month (the months before
+    the window in one bucket, those after the report month in another): a few rows per station, whatever
+    the history (a province hub's rollup holds stations × months × due months rows)."""
     index = {m: i for i, m in enumerate(months)}
     prev = previous_month(month)
     cols = ", ".join(f"SUM({v})" for v in VALUES)
-    for code, m, pm, *vals in q.rows(
-        f"SELECT station_code, month, promised_month, {cols} FROM {TABLE} "
-        f"WHERE 1 = 1{q.st(TABLE)} GROUP BY station_code, month, promised_month"
+    nonzero = " OR ".join(f"{v} <> 0" for v in VALUES)  # what deleted requests leave says nothing
+    for code, bucket, od, od_prev, *vals in q.rows(
+        "SELECT station_code, CASE WHEN month > :m THEN 'after' WHEN month < :w0 THEN 'before' "
+        "ELSE month END AS b, "
+        "SUM(CASE WHEN month <= :m AND promised_month <= :m THEN open_delta ELSE 0 END), "
+        "SUM(CASE WHEN month <= :p AND promised_month <= :p THEN open_delta ELSE 0 END), "
+        f"{cols} FROM {TABLE} WHERE ({nonzero}){q.st(TABLE)} GROUP BY station_code, b",
+        m=month,
+        w0=months[0],
+        p=prev,
     ):
-        row = dict(zip(VALUES, (int(v or 0) for v in vals), strict=True))
-        if not any(row.values()):  # what deleted requests leave: nothing (as from the events)
-            continue
         a = acc(code)  # a station with a request in any month is in the report (as from the events)
-        if m > month:
+        if bucket == "after":
             continue
-        d = row["open_delta"]
-        if pm <= month:
-            a.overdue_end += d
-        if m <= prev and pm <= prev:
-            a.overdue_prev_end += d
-        i = index.get(m)
-        if i is None:  # before the window
-            a.open_before += d
+        row = dict(zip(VALUES, (int(v or 0) for v in vals), strict=True))
+        a.overdue_end += int(od or 0)
+        a.overdue_prev_end += int(od_prev or 0)
+        if bucket == "before":
+            a.open_before += row["open_delta"]
             continue
-        a.series["open_delta"][i] += d
+        i = index[bucket]
+        a.series["open_delta"][i] += row["open_delta"]
         for col, key in _SERIES.items():
             a.series[key][i] += row[col]
 
