@@ -14,7 +14,9 @@ only records marks:
 - peak RSS: ``ru_maxrss`` of the child process (``os.wait4``).
 
 Keystroke-to-results: in one process (``App.run_test``), a key is pressed in the library search box
-and the clock stops when the result table for that text is painted (debounce included).
+and the clock stops when the result table for that text is painted (debounce included). Beside it, in
+the same run (before and after), a hello-world baseline: a bare Textual app with an Input and a DataTable
+that puts 50 rows in the table on each key (no database, no worker), timed the same way.
 Not a test: nothing here asserts a time.
 """
 
@@ -59,31 +61,46 @@ Hello().run(headless=True)
 """
 
 # The marks are taken where a frame is written (App._display): no timers or polling that could
-# delay a paint. "dashboard" is the first frame written after the figures arrived.
+# delay a paint. "dashboard" is the first frame written after the figures arrived. The marking subclass
+# is put in when ``qi_station.app`` is first imported (an import hook), so the entry point imports its
+# modules in its own order (it starts the figures' read before Textual is imported).
 STATION = r"""
-import os, sys, time
+import importlib.util, os, sys, time
 MARK = sys.argv[1]
 def mark(name):
     with open(MARK, "a", encoding="utf-8") as f:
         f.write(f"{name} {time.time()} {time.process_time()}\n")
-import qi_station.app as qa
-class Timed(qa.StationApp):
-    _first = False
-    _done = False
-    def _display(self, screen, renderable):
-        super()._display(screen, renderable)
-        if renderable is None or self._done:
-            return
-        if not self._first:
-            self._first = True
-            mark("first_frame")
-        if self.screen.has_class("loaded"):
-            self._done = True
-            mark("dashboard")
-            self.exit()
-    def run(self, *a, **k):
-        return super().run(headless=True)
-qa.StationApp = Timed
+def patch(qa):
+    class Timed(qa.StationApp):
+        _first = False
+        _done = False
+        def _display(self, screen, renderable):
+            super()._display(screen, renderable)
+            if renderable is None or self._done:
+                return
+            if not self._first:
+                self._first = True
+                mark("first_frame")
+            if self.screen.has_class("loaded"):
+                self._done = True
+                mark("dashboard")
+                self.exit()
+        def run(self, *a, **k):
+            return super().run(headless=True)
+    qa.StationApp = Timed
+class Hook:
+    def find_spec(self, name, path=None, target=None):
+        if name != "qi_station.app":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+        def exec_module(module):
+            load(module)
+            patch(module)
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, Hook())
 sys.argv = ["qi-station", "--db", sys.argv[2]]
 from qi_station.entry import main
 main()
@@ -91,7 +108,7 @@ main()
 
 DIRECT = STATION.replace(
     'sys.argv = ["qi-station", "--db", sys.argv[2]]\nfrom qi_station.entry import main\nmain()',
-    "qa.run(sys.argv[2])",
+    "import qi_station.app as qa\nqa.run(sys.argv[2])",
 )
 
 
@@ -276,6 +293,85 @@ async def keystrokes(db: Path) -> dict[str, Any]:
         "p90": lat[int(len(lat) * 0.9) - 1],
         "max": lat[-1],
         "by_kind": {k: statistics.median(v) for k, v in by_kind.items()},
+    }
+
+
+async def hello_keystrokes(db: Path) -> dict[str, Any]:
+    """The baseline: a hello-world Textual app with the library screen's two widgets (an Input and a
+    3-column DataTable) whose Input.Changed handler puts 50 rows in the table at once (no database, no
+    worker: rows read beforehand from the same DB, a different set per key). The same keys (the ASCII
+    ones of the list), posted and timed the same way, to the frame with the new rows."""
+    from rich.text import Text
+    from textual import events
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable, Input
+
+    from qi_station.services.search import search
+
+    sets = [
+        [(r["name"], r.get("city_name") or "", r.get("title") or r.get("uscc") or "") for r in rows]
+        for rows in (
+            search(db, kind, q, limit=50)
+            for kind, q in (("experts", "z"), ("institutions", "j"), ("experts", "w"))
+        )
+    ]
+
+    class HelloSearch(App[None]):
+        searches = 0
+        painted_at = 0.0
+
+        def compose(self) -> ComposeResult:
+            yield Input(id="q", compact=True)
+            yield DataTable(id="t", cursor_type="row", zebra_stripes=True)
+
+        def on_mount(self) -> None:
+            table = self.query_one(DataTable)
+            for key, width in (("name", 40), ("city", 4), ("info", 30)):
+                table.add_column(key, width=width, key=key)
+            self.query_one(Input).focus()
+
+        def on_input_changed(self, event: Input.Changed) -> None:
+            table = self.query_one(DataTable)
+            table.clear()
+            for i, row in enumerate(sets[len(event.value) % len(sets)]):
+                table.add_row(*(Text(c, no_wrap=True, end="") for c in row), key=str(i))
+            self._pending = True
+
+        _pending = False
+
+        def _display(self, screen: Any, renderable: Any) -> None:
+            super()._display(screen, renderable)
+            if renderable is not None and self._pending:  # the first frame written with the new rows
+                self._pending = False
+                self.painted_at = time.perf_counter()
+                self.searches += 1
+
+    app = HelloSearch()
+    lat: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        inp = app.query_one(Input)
+        await pilot.pause(0.1)
+        for _kind, text in [k for k in KEYSTROKES if k[1].isascii()] * ROUNDS:
+            if inp.value != text[:-1]:
+                n0 = app.searches
+                inp.value = text[:-1]
+                inp.cursor_position = len(inp.value)  # the next key lands at the end, as typed
+                while app.searches == n0:
+                    await asyncio.sleep(0.0005)
+                await pilot.pause(0.05)
+            n0 = app.searches
+            t0 = time.perf_counter()
+            app.post_message(events.Key(text[-1], text[-1]))
+            while app.searches == n0 or inp.value != text:
+                await asyncio.sleep(0.0005)
+            lat.append((app.painted_at - t0) * 1000)
+            await pilot.pause(0.02)
+    lat.sort()
+    return {
+        "n": len(lat),
+        "median": statistics.median(lat),
+        "p90": lat[int(len(lat) * 0.9) - 1],
+        "max": lat[-1],
     }
 
 
@@ -499,11 +595,14 @@ def main() -> None:
         ]
         c0 = time.process_time()
         try:
+            hello = asyncio.run(hello_keystrokes(db))
             k = asyncio.run(keystrokes(db))
+            hello2 = asyncio.run(hello_keystrokes(db))
         finally:
             for h in hogs:
                 h.kill()
                 h.wait()
+        k["hello_world"] = [hello, hello2]  # before and after the station's keys
         k["process_cpu_s"] = round(time.process_time() - c0, 2)
         k["hogs"] = len(hogs)
         k["load_end"] = [round(x, 1) for x in os.getloadavg()]

@@ -25,6 +25,8 @@ from qi_station.services import keymap
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
 
+    from qi_station.services.dashboard import EarlyFigures
+
 
 class DatabaseReady(Message):
     """The database is open at the newest schema; ``empty``: it holds no data yet."""
@@ -105,6 +107,7 @@ class StationApp(App[None]):
         lang: str | None = None,
         config: dict[str, Any] | None = None,
         offer_demo: bool = True,
+        early_figures: EarlyFigures | None = None,
     ) -> None:
         from qi_station.services.workspace import SharedReader, station_db_path
 
@@ -125,6 +128,8 @@ class StationApp(App[None]):
         self._db_opened = threading.Event()  # set by prepare_db, opened or not (see wait_db)
         self._db_ok = False
         self.offer_demo = offer_demo
+        # the dashboard's figures, read in a thread since before Textual was imported (``run``)
+        self._early_figures = early_figures
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
@@ -176,6 +181,12 @@ class StationApp(App[None]):
         self._db_ok = True
         self._db_opened.set()
         self.post_message(DatabaseReady(empty))
+
+    def take_early_figures(self) -> EarlyFigures | None:
+        """The early read of the dashboard's figures (:class:`~qi_station.services.dashboard.EarlyFigures`)
+        for this database, once (the first dashboard takes it; a refresh reads the database again)."""
+        early, self._early_figures = self._early_figures, None
+        return early if early is not None and early.db_path == self.db_path else None
 
     def wait_db(self) -> bool:
         """In a thread worker: wait until :meth:`prepare_db` has opened the database at the newest schema
@@ -438,6 +449,14 @@ def _main_screens() -> tuple[type, ...]:
     return (MainScreen,)
 
 
-def run(db_path: str | Path | None = None, lang: str | None = None) -> None:
-    """Open the station TUI on ``db_path`` (the default database when None)."""
-    StationApp(db_path, lang=lang).run()
+def run(
+    db_path: str | Path | None = None, lang: str | None = None, early_figures: EarlyFigures | None = None
+) -> None:
+    """Open the station TUI on ``db_path`` (the default database when None). ``early_figures``: the
+    dashboard's read, started by the caller before Textual was imported (else started here)."""
+    if early_figures is None:
+        from qi_station.services.dashboard import EarlyFigures
+        from qi_station.services.workspace import station_db_path
+
+        early_figures = EarlyFigures(station_db_path(db_path))
+    StationApp(db_path, lang=lang, early_figures=early_figures).run()

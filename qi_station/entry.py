@@ -48,9 +48,13 @@ def main() -> None:
             from qi_station.services.files import check_db_folder
 
             check_db_folder(db)  # a named --db in a missing folder: refused, never created
+            from qi_station.services.dashboard import EarlyFigures
+
+            path = resolve_db_path(db)
+            early = EarlyFigures(path)  # the first screen's figures, read while Textual is imported
             from qi_station.app import run
 
-            run(resolve_db_path(db), lang or os.environ.get("QI_STATION_LANG") or None)
+            run(path, lang or os.environ.get("QI_STATION_LANG") or None, early)
         except QIError as e:
             sys.stderr.write(f"error: {e}\n")
             raise SystemExit(e.exit_code) from None

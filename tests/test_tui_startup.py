@@ -132,3 +132,68 @@ async def test_a_resize_to_the_same_size_does_not_lay_the_screen_out_again(
         app.post_message(events.Resize(Size(90, 28), Size(90, 28)))
         await settle(pilot)
         assert app.size == Size(90, 28) and Size(90, 28) in layouts
+
+
+@pytest.mark.asyncio
+async def test_dashboard_figures_read_before_the_ui_are_in_its_first_frame(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console entry point starts the figures' read before Textual is imported
+    (``services.dashboard.EarlyFigures``): the dashboard shows them in its first frame, reads the
+    database no second time for them, and looks as when its worker read them."""
+    from qi_station.app import StationApp
+    from qi_station.services import dashboard
+
+    async def screenshot(app: Any) -> str:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            assert app.screen.has_class("loaded")
+            return str(app.export_screenshot())
+
+    worker_read = await screenshot(make_app(ledger_db))
+
+    calls: list[int] = []
+    compute = dashboard._compute
+
+    def counting(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        return compute(*a, **k)
+
+    monkeypatch.setattr(dashboard, "_compute", counting)
+    early = dashboard.EarlyFigures(ledger_db)
+    assert early.result(30) is not None
+
+    first_frame: list[bool] = []
+
+    class Marked(StationApp):
+        def _display(self, screen: Any, renderable: Any) -> None:
+            super()._display(screen, renderable)
+            if renderable is not None and not first_frame:
+                first_frame.append(self.screen.has_class("loaded"))
+
+    app = Marked(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
+    assert await screenshot(app) == worker_read
+    assert first_frame == [True]
+    assert len(calls) == 1  # the early read only
+
+
+def test_early_figures_read_only_a_database_at_the_newest_schema(tmp_path: Path) -> None:
+    """A missing file is not created (the app creates and migrates it); a database the app would migrate
+    first is not read (its worker reads it once it is open)."""
+    import sqlite3
+
+    from qi_station.services.dashboard import EarlyFigures
+
+    missing = tmp_path / "new.db"
+    assert EarlyFigures(missing).result(30) is None
+    assert not missing.exists()
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.executescript(
+        "CREATE TABLE alembic_version (version_num TEXT); INSERT INTO alembic_version VALUES ('0019');"
+        "CREATE TABLE request (id TEXT)"
+    )
+    conn.commit()
+    conn.close()
+    early = EarlyFigures(old)
+    assert early.result(30) is None and early.done

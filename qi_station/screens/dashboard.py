@@ -7,7 +7,7 @@ terminal draws them double width and the layout tears)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -20,6 +20,9 @@ from qi_station.i18n import get_lang, status_name, t
 from qi_station.reports.labels import fig_label, word
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
+
+if TYPE_CHECKING:
+    from qi_station.services.dashboard import EarlyFigures
 
 CARDS = ("today_intake", "open_total", "overdue", "awaiting_followup", "expiring_certs")
 BAR_ROWS = 3
@@ -134,7 +137,12 @@ class DashboardScreen(MainScreen):
 
     def on_mount(self) -> None:
         self._by_status: list[str] | None = None
-        self.refresh_data()
+        early = self.station.take_early_figures()
+        figs = early.result(0) if early is not None else None
+        if figs is not None:  # read while the UI started: painted in the first frame
+            self._show_loaded(figs)
+        else:
+            self.load(self.db_path, early)
 
     def on_resize(self) -> None:
         self._show_by_status()
@@ -150,13 +158,17 @@ class DashboardScreen(MainScreen):
         self.load(self.db_path)
 
     @work(thread=True, exclusive=True, group="dashboard")
-    def load(self, db_path: Path) -> None:
+    def load(self, db_path: Path, early: EarlyFigures | None = None) -> None:
+        """The figures, read once the database is open; ``early``: the read the entry point started
+        before the UI (its figures when it has them, else a read here)."""
         if not self.station.wait_db():
             return  # the app shows why the database could not be opened
         from qi_station.services.dashboard import compute
 
         try:
-            figs = compute(db_path)
+            figs = early.result() if early is not None else None
+            if figs is None:
+                figs = compute(db_path)
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Loaded(error=error_message(e)))
             return
@@ -166,6 +178,8 @@ class DashboardScreen(MainScreen):
     def check(self, db_path: Path) -> None:
         """The ledger check, in its own worker after the figures: a small ledger is checked here, a large
         one shows its last recorded check (``services.verify.dashboard_check``)."""
+        if not self.station.wait_db():
+            return
         from qi_station.services.verify import dashboard_check
 
         try:
@@ -179,8 +193,11 @@ class DashboardScreen(MainScreen):
         if msg.error is not None:
             self.show_db_error(msg.error)
         else:
-            self.show(msg.figs)
-            self.call_after_refresh(self.check, self.db_path)  # the figures painted first
+            self._show_loaded(msg.figs)
+
+    def _show_loaded(self, figs: Any) -> None:
+        self.show(figs)
+        self.call_after_refresh(self.check, self.db_path)  # the figures painted first
 
     def on_dashboard_screen_verified(self, msg: Verified) -> None:
         from qi_station.core.clock import iso_local  # (zoneinfo: not before the first frame)

@@ -104,42 +104,89 @@ def compute(
     """All dashboard figures in one read connection."""
     from qi_station.db.engine import connect
 
-    now_dt, today = _today(now)
-    figs = DashboardFigures(today=today)
     conn = connect(db_path)
     try:
-        if not table_exists(conn, "request"):
-            return figs
-        a, b = _day_bounds_utc(today)
-        figs.today_intake = conn.execute(
-            "SELECT COUNT(*) FROM request WHERE received_at >= ? AND received_at < ? AND deleted = 0", (a, b)
-        ).fetchone()[0]
-        for st in domain.STATUSES:
-            if st in domain.OPEN_STATUSES or st == "resolved":
-                n = conn.execute("SELECT COUNT(*) FROM request WHERE status = ?", (st,)).fetchone()[0]
-                if st == "resolved":
-                    figs.awaiting_followup = n
-                else:
-                    figs.open_by_status[st] = n
-        figs.open_total = sum(figs.open_by_status.values())
-        marks = ",".join("?" * len(domain.OPEN_STATUSES))
-        figs.overdue = conn.execute(
-            f"SELECT COUNT(*) FROM request WHERE status IN ({marks}) AND promised_date < ?",
-            (*sorted(domain.OPEN_STATUSES), today.isoformat()),
-        ).fetchone()[0]
-        attention, ap = qualify.attention_sql(today)
-        expired, ep = qualify.expired_sql(today)
-        n_attention, figs.expired_certs = conn.execute(
-            f"SELECT COUNT(*), COALESCE(SUM({expired}), 0) FROM institution t WHERE t.deleted = 0 AND {attention}",
-            (*ep, *ap),
-        ).fetchone()
-        figs.expiring_certs = n_attention - figs.expired_certs
-        figs.last_sync, figs.last_sync_ok, figs.pending_outbox = sync_figures(conn)
-        if with_months:
-            figs.months = last_months(month_of(today), MONTHS)
-            figs.month_counts = month_counts(conn, figs.months)
+        return _compute(conn, now, with_months)
     finally:
         conn.close()
+
+
+class EarlyFigures:
+    """:func:`compute` started in a thread before the UI exists (``qi_station.entry`` starts it before
+    Textual is imported, so the read overlaps the UI's imports and set-up; SQLite leaves the GIL): the
+    dashboard then paints its figures in its first frame. Only a database already at the newest schema is
+    read (one the app would migrate first, or a missing file, gives None: the dashboard's worker reads it
+    after the app has opened it); so is a failure (the worker reads again and shows why)."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        import threading
+
+        self.db_path = Path(db_path)
+        self._figs: DashboardFigures | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name="qi-early-figures", daemon=True).start()
+
+    def _run(self) -> None:
+        from qi_station.db.engine import SCHEMA_HEAD, configure, current_revision, raw_connect
+
+        try:
+            if not self.db_path.is_file():
+                return  # never created here: the app creates (and migrates) a new database
+            conn = raw_connect(self.db_path)
+            try:
+                if current_revision(conn) == SCHEMA_HEAD:
+                    self._figs = _compute(configure(conn), None, True)
+            finally:
+                conn.close()
+        except Exception:  # noqa: BLE001, S110 - the dashboard's worker reads again and shows the error
+            pass
+        finally:
+            self._done.set()
+
+    def result(self, timeout: float | None = None) -> DashboardFigures | None:
+        """The figures (None: not read, or not yet done within ``timeout`` seconds; 0: do not wait)."""
+        self._done.wait(timeout)
+        return self._figs
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+
+def _compute(conn: sqlite3.Connection, now: datetime | None, with_months: bool) -> DashboardFigures:
+    """:func:`compute` on an open connection (not closed here)."""
+    now_dt, today = _today(now)
+    figs = DashboardFigures(today=today)
+    if not table_exists(conn, "request"):
+        return figs
+    a, b = _day_bounds_utc(today)
+    figs.today_intake = conn.execute(
+        "SELECT COUNT(*) FROM request WHERE received_at >= ? AND received_at < ? AND deleted = 0", (a, b)
+    ).fetchone()[0]
+    for st in domain.STATUSES:
+        if st in domain.OPEN_STATUSES or st == "resolved":
+            n = conn.execute("SELECT COUNT(*) FROM request WHERE status = ?", (st,)).fetchone()[0]
+            if st == "resolved":
+                figs.awaiting_followup = n
+            else:
+                figs.open_by_status[st] = n
+    figs.open_total = sum(figs.open_by_status.values())
+    marks = ",".join("?" * len(domain.OPEN_STATUSES))
+    figs.overdue = conn.execute(
+        f"SELECT COUNT(*) FROM request WHERE status IN ({marks}) AND promised_date < ?",
+        (*sorted(domain.OPEN_STATUSES), today.isoformat()),
+    ).fetchone()[0]
+    attention, ap = qualify.attention_sql(today)
+    expired, ep = qualify.expired_sql(today)
+    n_attention, figs.expired_certs = conn.execute(
+        f"SELECT COUNT(*), COALESCE(SUM({expired}), 0) FROM institution t WHERE t.deleted = 0 AND {attention}",
+        (*ep, *ap),
+    ).fetchone()
+    figs.expiring_certs = n_attention - figs.expired_certs
+    figs.last_sync, figs.last_sync_ok, figs.pending_outbox = sync_figures(conn)
+    if with_months:
+        figs.months = last_months(month_of(today), MONTHS)
+        figs.month_counts = month_counts(conn, figs.months)
     return figs
 
 
