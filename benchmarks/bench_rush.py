@@ -161,9 +161,6 @@ def hub_counts(url: str) -> tuple[int, int]:
     return int(n), int(dup or 0)
 
 
-CREATED: list[str] = []  # PostgreSQL databases this run made
-
-
 def rush() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stations", type=int, default=50)
@@ -180,8 +177,6 @@ def rush() -> None:
     d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
     hub = new_hub(args.backend, d, "hub.db")  # PostgreSQL: the tests' throwaway database
     url = hub.url
-    if args.backend == "pg":
-        CREATED.append(url)
     if args.backend == "sqlite":
         fill_hub(d / "hub.db", args.library)
     else:
@@ -290,18 +285,17 @@ def rush() -> None:
 
 
 def main() -> None:
-    """The rush; on PostgreSQL its throwaway ``qi_sync_*`` database is dropped at the end, pass or fail."""
+    """The rush; on PostgreSQL its throwaway ``qi_sync_*`` database is dropped at the end, pass or fail
+    (a SIGTERM too: it exits through ``finally``; the hub server is stopped first)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         rush()
     finally:
-        for url in CREATED:
-            from test_sync_util import pg_drop  # on the path: new_hub put tests/ there
-
-            try:
-                pg_drop(url)
-                print(f"dropped the run's database {url.rsplit('/', 1)[1]}")
-            except Exception as e:  # noqa: BLE001 - report and go on: the figures are printed
-                print(f"could not drop {url.rsplit('/', 1)[1]}: {e}", file=sys.stderr)
+        if "test_sync_util" in sys.modules:  # on the path: new_hub put tests/ there
+            for name in sys.modules["test_sync_util"].pg_drop_left():
+                print(f"dropped the run's database {name}")
 
 
 if __name__ == "__main__":
