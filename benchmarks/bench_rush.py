@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QI_STATION_OPERATOR", "bench")
 
-from bench_push import new_hub  # noqa: E402
+from bench_push import new_hub, server_cpu  # noqa: E402
 from bench_sync import fill_hub, free_port  # noqa: E402
 
 
@@ -118,6 +118,25 @@ def add_changes(db: Path, n: int) -> None:
         i += 1
 
 
+def hub_ms(log: Path, offset: int) -> dict[str, float]:
+    """Milliseconds the hub spent on each station's calls (its access log from ``offset`` on)."""
+    import json
+
+    per: dict[str, float] = {}
+    if not log.exists():
+        return per
+    with open(log, encoding="utf-8") as f:
+        f.seek(offset)
+        for line in f:
+            try:
+                x = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(x, dict) and x.get("station"):
+                per[x["station"]] = per.get(x["station"], 0.0) + float(x.get("ms") or 0)
+    return per
+
+
 def pending(db: Path) -> int:
     c = sqlite3.connect(db)
     try:
@@ -126,14 +145,17 @@ def pending(db: Path) -> int:
         c.close()
 
 
-def run_syncs(dbs: list[Path], env: dict[str, str]) -> list[tuple[Path, float, int, str]]:
-    """Start one ``qi-station sync --json`` per station at once; wait for all. (db, seconds, rc, tail)"""
+def run_syncs(
+    dbs: list[Path], env: dict[str, str], cmd: tuple[str, ...] = ("sync", "--json")
+) -> list[tuple[Path, float, int, str]]:
+    """Start one ``qi-station sync --json`` (or ``cmd``) per station at once; wait for all.
+    (db, seconds, rc, tail)"""
     procs = []
     for db in dbs:
         e = dict(env, QI_STATION_DB=str(db))
         t0 = time.perf_counter()
         p = subprocess.Popen(
-            [sys.executable, "-m", "qi_station", "sync", "--json"],
+            [sys.executable, "-m", "qi_station", *cmd],
             env=e,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -161,9 +183,6 @@ def hub_counts(url: str) -> tuple[int, int]:
     return int(n), int(dup or 0)
 
 
-CREATED: list[str] = []  # PostgreSQL databases this run made
-
-
 def rush() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stations", type=int, default=50)
@@ -180,8 +199,6 @@ def rush() -> None:
     d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
     hub = new_hub(args.backend, d, "hub.db")  # PostgreSQL: the tests' throwaway database
     url = hub.url
-    if args.backend == "pg":
-        CREATED.append(url)
     if args.backend == "sqlite":
         fill_hub(d / "hub.db", args.library)
     else:
@@ -203,6 +220,8 @@ def rush() -> None:
             str(port),
             "--workers",
             str(args.workers),
+            "--access-log",
+            str(d / "access.log"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -243,9 +262,16 @@ def rush() -> None:
             for db in dbs[1:]:
                 add_changes(db, args.steady)
             steady_rows = sum(pending(db) for db in dbs[1:])
+            st_cpu2 = children_cpu()
+            t1 = time.perf_counter()
+            idle = run_syncs(dbs[1:], env, ("sync", "status", "--json"))  # the baseline: no hub call
+            idle_wall, st_cpu3 = time.perf_counter() - t1, children_cpu()
+            hub_cpu2, pg_cpu2 = tree_cpu(srv.pid), server_cpu(hub)
+            log_at = (d / "access.log").stat().st_size if (d / "access.log").exists() else 0
             t1 = time.perf_counter()
             steady = run_syncs(dbs[1:], env)
             steady_wall = time.perf_counter() - t1
+            hub_cpu3, st_cpu4, pg_cpu3 = tree_cpu(srv.pid), children_cpu(), server_cpu(hub)
     finally:
         for h in hogs:
             h.kill()
@@ -282,6 +308,26 @@ def rush() -> None:
             f"(each a `qi-station sync` process: start-up, push, pull, ledger check); "
             f"failed {sum(1 for g in steady if g[2] != 0)}"
         )
+        si = sorted(g[1] for g in idle)
+        print(
+            f"baseline, same run: {len(idle)} `qi-station sync status` processes at once (start-up, open the "
+            f"station database, no hub call): {idle_wall:.1f} s wall; per station p50 {statistics.median(si):.1f} s, "
+            f"p95 {p95(si):.1f} s; station CPU {st_cpu3 - st_cpu2:.0f} s"
+        )
+        per = hub_ms(d / "access.log", log_at)
+        if per:
+            hs = sorted(per.values())
+            print(
+                f"the hub's own time per station in the steady round (the sum of its calls' ms in the hub's "
+                f"access log: queueing in the hub, push, pull; no station start-up): p50 {statistics.median(hs):.0f} ms, "
+                f"p95 {p95(hs):.0f} ms, max {hs[-1]:.0f} ms over {len(hs)} stations"
+            )
+        if hub_cpu2 is not None and hub_cpu3 is not None:
+            print(
+                f"CPU during the steady round: stations {st_cpu4 - st_cpu3:.0f} s, hub server "
+                f"{hub_cpu3 - hub_cpu2:.1f} s, PostgreSQL backends of the hub's database "
+                f"{pg_cpu3 - pg_cpu2:.1f} s (SQLite: 0); load average {os.getloadavg()[0]:.1f}"
+            )
     print(f"hub holds {n:,} requests of {expect:,} made; {dup} numbers held twice")
     for f in failed[:5]:
         print("FAILED", f[0].name, f[3].replace("\n", " ")[:300])
@@ -290,18 +336,17 @@ def rush() -> None:
 
 
 def main() -> None:
-    """The rush; on PostgreSQL its throwaway ``qi_sync_*`` database is dropped at the end, pass or fail."""
+    """The rush; on PostgreSQL its throwaway ``qi_sync_*`` database is dropped at the end, pass or fail
+    (a SIGTERM too: it exits through ``finally``; the hub server is stopped first)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         rush()
     finally:
-        for url in CREATED:
-            from test_sync_util import pg_drop  # on the path: new_hub put tests/ there
-
-            try:
-                pg_drop(url)
-                print(f"dropped the run's database {url.rsplit('/', 1)[1]}")
-            except Exception as e:  # noqa: BLE001 - report and go on: the figures are printed
-                print(f"could not drop {url.rsplit('/', 1)[1]}: {e}", file=sys.stderr)
+        if "test_sync_util" in sys.modules:  # on the path: new_hub put tests/ there
+            for name in sys.modules["test_sync_util"].pg_drop_left():
+                print(f"dropped the run's database {name}")
 
 
 if __name__ == "__main__":

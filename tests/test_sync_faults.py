@@ -98,9 +98,10 @@ def test_several_workers(backend: str, tmp_path: Path) -> None:
         url = pg_create()
     else:
         url = f"sqlite:///{tmp_path / 'hub.db'}"
-    hub = Hub(url)
     srv = None
-    try:
+    hub = None
+    try:  # the database goes even when the setup fails
+        hub = Hub(url)
         hub.init(demo=False)
         hub.upsert_library([("expert", {"id": f"x{i}", "name": f"专家{i}"}) for i in range(50)])
         tokens = {c: hub.add_station(c, c)["token"] for c in ("A1", "B2", "C3")}
@@ -174,6 +175,7 @@ def test_several_workers(backend: str, tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 srv.kill()
         dispose_all()
-        hub.dispose()
+        if hub is not None:
+            hub.dispose()
         if backend == "postgresql":
             pg_drop(url)

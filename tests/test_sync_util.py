@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import shutil
@@ -41,12 +42,21 @@ def pg_available() -> bool:
         return False
 
 
+_MADE: set[str] = set()  # the qi_sync_* databases this process made and has not dropped yet
+
+
 def pg_create() -> str:
+    """A throwaway PostgreSQL database (``qi_sync_<hex>``) on the shared server. Drop it with
+    ``pg_drop`` (in a ``finally``); whatever this process made and did not drop goes when it exits
+    (``atexit``: a test or benchmark that failed in its setup leaves nothing behind)."""
     import psycopg
 
     name = f"qi_sync_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
+    if not _MADE:
+        atexit.register(pg_drop_left)
+    _MADE.add(name)
     base = PG_ADMIN.rsplit("/", 1)[0]
     return f"{base}/{name}"
 
@@ -57,6 +67,22 @@ def pg_drop(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(PG_ADMIN, autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _MADE.discard(name)
+
+
+def pg_drop_left() -> list[str]:
+    """Drop every database this process made and has not dropped (registered with ``atexit`` by the
+    first ``pg_create``). Returns their names. A database that cannot be dropped is reported, not raised."""
+    import sys
+
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    left = sorted(_MADE)
+    for name in left:
+        try:
+            pg_drop(f"{base}/{name}")
+        except Exception as e:  # noqa: BLE001 - at exit: say it, go on with the next
+            print(f"could not drop PostgreSQL database {name}: {e}", file=sys.stderr)
+    return left
 
 
 def enroll_station(db: Path, hub: Any, tc: Any, code: str) -> dict[str, Any]:

@@ -38,22 +38,26 @@ def env(request: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     else:
         url = pg_create()
     hub = Hub(url)
-    hub.init(demo=False)
-    tc = TestClient(create_app(url))
-    dbs = {}
-    for code in ("ZB01", "QD02"):
-        db = tmp_path / f"{code}.db"
-        enroll_station(db, hub, tc, code)
-        # a station installed before 2026 was published: its shipped calendar ends with 2025
-        with sqlite3.connect(db) as c:
-            c.execute("DELETE FROM holiday WHERE year = 2026")
-        dbs[code] = db
-    yield hub, tc, dbs
-    tc.close()
-    dispose_all()
-    hub.dispose()
-    if request.param != "sqlite":
-        pg_drop(url)
+    tc = None
+    try:  # the database goes even when the setup or the test fails
+        hub.init(demo=False)
+        tc = TestClient(create_app(url))
+        dbs = {}
+        for code in ("ZB01", "QD02"):
+            db = tmp_path / f"{code}.db"
+            enroll_station(db, hub, tc, code)
+            # a station installed before 2026 was published: its shipped calendar ends with 2025
+            with sqlite3.connect(db) as c:
+                c.execute("DELETE FROM holiday WHERE year = 2026")
+            dbs[code] = db
+        yield hub, tc, dbs
+    finally:
+        if tc is not None:
+            tc.close()
+        dispose_all()
+        hub.dispose()
+        if request.param != "sqlite":
+            pg_drop(url)
 
 
 def year_file(tmp_path: Path, year: int, drop: str | None = None, add: str | None = None) -> Path:

@@ -262,7 +262,10 @@ class HubBase:
         schema: Any,
         station_now_ms: Any,
         error: str | None = None,
+        into: dict[str, Any] | None = None,
     ) -> int | None:
+        """Keep when the station was last seen, its versions and clock skew. ``into``: the values are
+        added to it (the caller writes the station row once per call) instead of written here."""
         import sqlalchemy as sa
 
         t = hub_tables()["hub_station"]
@@ -280,13 +283,18 @@ class HubBase:
             vals["clock_skew_ms"] = skew
         if error is not None:
             vals["last_error"] = error[:500]
+        if into is not None:
+            into.update(vals)
+            return skew
         c.execute(sa.update(t).where(t.c.id == st["id"]).values(**vals))
         return skew
 
-    def keep_profile(self, c: Connection, st: dict[str, Any], profile: Any) -> None:
+    def keep_profile(
+        self, c: Connection, st: dict[str, Any], profile: Any, into: dict[str, Any] | None = None
+    ) -> None:
         """Keep the profile a station sent (enrollment, push, up bundle): checked by the core's own rules
         (``core.validate.check_station_profile``); a bad one refuses the call with a 422 naming the field.
-        None (an older station): the hub keeps what it has."""
+        None (an older station): the hub keeps what it has. ``into``: as in ``touch``."""
         if profile is None:
             return
         checked = check_profile(profile)
@@ -294,7 +302,10 @@ class HubBase:
 
         t = hub_tables()["hub_station"]
         vals = {k: checked[k] for k in profile}  # the keys sent (a station sends them all)
-        c.execute(sa.update(t).where(t.c.id == st["id"]).values(**vals, profile_at=env_now()))
+        if into is not None:
+            into.update(vals, profile_at=env_now())
+        else:
+            c.execute(sa.update(t).where(t.c.id == st["id"]).values(**vals, profile_at=env_now()))
         st.update(vals)
 
     def conflict(self, c: Connection, table: str, row_id: str, kind: str, detail: dict[str, Any]) -> None:

@@ -96,8 +96,15 @@ def check_events(
 
 
 class LedgerJobs(HubBase):
-    def accept_head(self, c: Connection, st: dict[str, Any], head: Mapping[str, Any] | None) -> None:
-        """Check and keep the station's signed running head (None: an older station sent none)."""
+    def accept_head(
+        self,
+        c: Connection,
+        st: dict[str, Any],
+        head: Mapping[str, Any] | None,
+        into: dict[str, Any] | None = None,
+    ) -> None:
+        """Check and keep the station's signed running head (None: an older station sent none).
+        ``into``: the values are added to it (the caller writes the station row once) instead."""
         import sqlalchemy as sa
 
         if head is None:
@@ -123,12 +130,12 @@ class LedgerJobs(HubBase):
                 f"station {st['code']} reports {n} events with head {h[:12]}…, but the hub acknowledged "
                 f"{old_n} events with head {str(st.get('head_hash'))[:12]}… (its history was rewritten) / 站点台账被改写",
             )
-        hs = hub_tables()["hub_station"]
-        c.execute(
-            sa.update(hs)
-            .where(hs.c.id == st["id"])
-            .values(head_n=n, head_hash=h, head_sig=sig, head_at=env_now())
-        )
+        vals = {"head_n": n, "head_hash": h, "head_sig": sig, "head_at": env_now()}
+        if into is not None:
+            into.update(vals)
+        else:
+            hs = hub_tables()["hub_station"]
+            c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
         st.update(head_n=n, head_hash=h, head_sig=sig)
 
     def verify(self, station: str | None = None) -> dict[str, Any]:

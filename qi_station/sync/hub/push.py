@@ -36,6 +36,8 @@ class PushJobs(LedgerJobs):
         profile: dict[str, Any] | None = None,
         device: str | None = None,
     ) -> dict[str, Any]:
+        import sqlalchemy as sa
+
         forked: dict[str, Any] | None = None
         out: dict[str, Any] = {}
         skew = None
@@ -43,11 +45,14 @@ class PushJobs(LedgerJobs):
             st = self.station_by_code(c, station["code"], lock=True)
             if st["revoked"]:
                 raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
-            forked = self.check_device(c, st, batch, device)  # writes nothing when it refuses
+            vals: dict[str, Any] = {}  # the station row's new values: one UPDATE per push, not four
+            forked = self.check_device(c, st, batch, device, vals)  # writes nothing when it refuses
             if forked is None:
-                self.keep_profile(c, st, profile)
-                out = self.apply_push(c, st, batch, head=head)
-                skew = self.touch(c, st, protocol, schema, station_now_ms)
+                self.keep_profile(c, st, profile, vals)
+                out = self.apply_push(c, st, batch, head=head, into=vals)
+                skew = self.touch(c, st, protocol, schema, station_now_ms, into=vals)
+                hs = hub_tables()["hub_station"]
+                c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
         if forked is not None:  # refused, nothing written; the conflict record gets its own transaction
             raise self.refuse(
                 SyncError(
@@ -73,7 +78,12 @@ class PushJobs(LedgerJobs):
         return out
 
     def check_device(
-        self, c: Connection, st: dict[str, Any], batch: list[dict[str, Any]], device: str | None
+        self,
+        c: Connection,
+        st: dict[str, Any],
+        batch: list[dict[str, Any]],
+        device: str | None,
+        into: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Two installs under one station identity. Each push names its install (``device``: this PC
         and database file, ``sync.station.apply.device_id``). The hub keeps the last one that pushed.
@@ -82,7 +92,8 @@ class PushJobs(LedgerJobs):
         station's install. Another install that re-sends changes at or below the ack is a second copy
         that forked from the same point: refused (the caller records a ``sync_conflict``), never healed
         by renumbering requests whose numbers are already given out. Returns the conflict's detail, or
-        None (accepted; the install kept). An older station sends no device: not checked."""
+        None (accepted; the install kept). An older station sends no device: not checked. ``into``: the
+        new install is added to it (the caller writes the station row once) instead of written here."""
         import sqlalchemy as sa
 
         if device is None:
@@ -92,8 +103,11 @@ class PushJobs(LedgerJobs):
         if known not in (None, device) and any(int(ch["oseq"]) <= acked for ch in batch):
             return {"station": st["code"], "device": device, "known_device": known, "acked_oseq": acked}
         if known != device:
-            hs = hub_tables()["hub_station"]
-            c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(device_id=device))
+            if into is not None:
+                into["device_id"] = device
+            else:
+                hs = hub_tables()["hub_station"]
+                c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(device_id=device))
             st["device_id"] = device
         return None
 
@@ -104,10 +118,12 @@ class PushJobs(LedgerJobs):
         batch: list[dict[str, Any]],
         *,
         head: dict[str, Any] | None = None,
+        into: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
         transaction: skip what is acked, refuse gaps, check ownership and every new event's hash and
-        link (``ledger.check_events``), s_rev guards, stamp seq, ack, keep the signed running head."""
+        link (``ledger.check_events``), s_rev guards, stamp seq, ack, keep the signed running head.
+        ``into``: the station row's new values (ack, head) are added to it, written by the caller."""
         import sqlalchemy as sa
 
         acked = int(st["acked_oseq"])
@@ -137,7 +153,7 @@ class PushJobs(LedgerJobs):
                 )
             expect += 1
         if not fresh:
-            self.accept_head(c, st, head)
+            self.accept_head(c, st, head, into)
             return {"acked_oseq": acked, "results": results, "applied": 0}
         # authorize + coerce everything before writing anything
         prepared: list[tuple[int, int, str, dict[str, Any], dict[str, Any]]] = []
@@ -376,10 +392,13 @@ class PushJobs(LedgerJobs):
                 flush(current)
         self.stamp(c, written)
         new_ack = fresh[-1]["oseq"]
-        hs = hub_tables()["hub_station"]
-        c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(acked_oseq=new_ack))
+        if into is not None:
+            into["acked_oseq"] = new_ack
+        else:
+            hs = hub_tables()["hub_station"]
+            c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(acked_oseq=new_ack))
         st["acked_oseq"] = new_ack
-        self.accept_head(c, st, head)
+        self.accept_head(c, st, head, into)
         results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
         return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
 

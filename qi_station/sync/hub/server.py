@@ -348,6 +348,9 @@ def app_from_env() -> FastAPI:
     return create_app(os.environ.get("QI_HUB_DATABASE_URL"), certfile=os.environ.get("QI_HUB_CERTFILE"))
 
 
+WORKER_HEALTHCHECK_S = 120  # seconds a worker may take to answer uvicorn's liveness ping (issue 13 goal 6)
+
+
 def serve(
     database_url: str | None,
     host: str = "127.0.0.1",
@@ -376,6 +379,13 @@ def serve(
         os.environ["QI_HUB_CERTFILE"] = str(certfile)
         tls = {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
     if workers > 1:
+        import inspect
+
+        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+            # uvicorn kills a worker that does not answer its ping in 5 s: on a busy or loaded machine
+            # (a morning rush) that killed workers mid-push, their pushes retried, their replacements
+            # starved in turn. A hung worker is still replaced, after WORKER_HEALTHCHECK_S.
+            tls["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_S
         uvicorn.run(
             "qi_station.sync.hub.server:app_from_env",
             factory=True,
