@@ -174,7 +174,8 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         description="Station <-> hub sync for the Shandong QI one-stop service (see docs/sync.md).",
     )
     app.state.hub = hub
-    app.add_middleware(Guard, station_by_token=hub.station_by_token)  # limits, token first, access log
+    # limits, the token first, the station's signature and a fresh nonce, the access log
+    app.add_middleware(Guard, station_by_token=hub.station_by_token, use_nonce=hub.use_nonce)
 
     @app.exception_handler(SyncError)
     def _sync_error(_req: Request, e: SyncError) -> JSONResponse:

@@ -102,6 +102,15 @@ def hub_tables() -> dict[str, Table]:
             sa.Column("kind", sa.String),
             sa.Column("at", sa.DateTime),
         )
+        # the nonces of signed station calls inside the time window (revision 0021; guard.call_refusal):
+        # a call whose nonce is here is a replay
+        sa.Table(
+            "hub_call_nonce",
+            md,
+            sa.Column("station_code", sa.String, primary_key=True),
+            sa.Column("nonce", sa.String, primary_key=True),
+            sa.Column("at_ms", sa.BigInteger, index=True),
+        )
         sa.Table("hub_meta", md, sa.Column("k", sa.String, primary_key=True), sa.Column("v", sa.Text))
         sa.Table(
             "hub_counter",

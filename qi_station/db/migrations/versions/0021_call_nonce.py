@@ -1,0 +1,36 @@
+"""signed station calls: the hub remembers each call's nonce inside the time window (outside attacker:
+a stolen token alone read a station's ledger with GET /pull and /restore; a replayed push rewrote it)
+
+Revision ID: 0021
+Revises: 0020
+
+``hub_call_nonce``: the nonce of every signed station call (push, pull, restore;
+``proto.call_message``) whose time is inside ``proto.CALL_WINDOW_MS``; a call that brings one again is a
+replay and is refused ``[replayed_call]`` (``sync.hub.registry.RegistryJobs.use_nonce``). Rows older than
+the window are pruned as new ones come in.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0021"
+down_revision: str | None = "0020"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "hub_call_nonce",
+        sa.Column("station_code", sa.String(), primary_key=True),
+        sa.Column("nonce", sa.String(), primary_key=True),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_hub_call_nonce_at_ms", "hub_call_nonce", ["at_ms"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_hub_call_nonce_at_ms", table_name="hub_call_nonce")
+    op.drop_table("hub_call_nonce")
