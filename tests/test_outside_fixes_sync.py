@@ -189,3 +189,73 @@ def test_a_station_database_moved_to_another_folder_goes_on_syncing(env: Any, tm
     r = ledger.create_request(b, request_input(2))
     assert sync(b, tc)["pending"] == 0
     assert hub_requests(hub)[r["id"]]["number"] == r["number"]
+
+
+def test_a_copied_database_claiming_the_same_device_id_is_still_refused(
+    env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: F811
+    """The device id is the station's own word (kv): a copy that reports the original's id dodged
+    [device_conflict] and healed by renumbering. The hub remembers what it applied under each oseq: the
+    copy re-sends an oseq the hub holds with other content, refused [device_conflict] and recorded,
+    nothing written, no number changed. The same oseq with the same content (a lost reply) stays a
+    duplicate; a station that says it was restored from a backup is told [station_behind] and heals."""
+    import sqlalchemy as sa
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input, signed_push
+
+    from qi_station.db import secrets
+    from qi_station.db.engine import SCHEMA_HEAD
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.tables import core_table
+    from qi_station.sync.proto import PROTOCOL
+    from qi_station.sync.station import apply as S
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    monkeypatch.setattr(S, "device_id", lambda conn: "same-device-id-0001")  # the copy claims it too
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "elsewhere" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    ra = ledger.create_request(a, request_input(2))
+    ledger.create_request(b, request_input(3))
+    conn = S.open_conn(a)
+    try:
+        a_batch = S.next_batch(conn)
+    finally:
+        conn.close()
+    assert sync(a, tc)["pending"] == 0
+    auth = {
+        "X-Sync-Protocol": str(PROTOCOL),
+        "X-Sync-Schema": SCHEMA_HEAD,
+        "Authorization": f"Bearer {secrets.load(a)['api_token']}",
+    }
+    # a lost reply: the same changes under the same oseqs again are duplicates, nothing changes
+    kw = signed_push(a, {"batch": a_batch})
+    resp = tc.post("/sync/v1/push", headers={**auth, **kw["headers"]}, content=kw["content"])
+    assert resp.status_code == 200, resp.text
+    assert {r["status"] for r in resp.json()["results"]} == {"duplicate"}
+    conn = S.open_conn(b)
+    try:
+        b_batch = S.next_batch(conn)
+    finally:
+        conn.close()
+    assert {c["oseq"] for c in b_batch} & {c["oseq"] for c in a_batch}  # the same oseqs, other content
+    hub_before = hub_requests(hub)
+    assert ra["id"] in hub_before
+    before = {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")}
+    with pytest.raises(SyncError) as ei:
+        sync(b, tc)
+    assert ei.value.code == "device_conflict" and "one station identity" in ei.value.message
+    assert {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")} == before
+    assert hub_requests(hub) == hub_before
+    with hub.engine.connect() as c:
+        kinds = [r[0] for r in c.execute(sa.select(core_table("sync_conflict").c.kind))]
+    assert "device_conflict" in kinds
+    # the station says it was restored from a backup: behind, it heals (no conflict)
+    kw = signed_push(b, {"batch": b_batch, "restored": True})
+    resp = tc.post("/sync/v1/push", headers={**auth, **kw["headers"]}, content=kw["content"])
+    assert (resp.status_code, resp.json()["error"]) == (409, "station_behind"), resp.text

@@ -192,6 +192,16 @@ def call_message(
     ).encode()
 
 
+def change_digest(change: dict[str, Any]) -> str:
+    """What the hub remembers of each station change it applied, by its ``oseq``: the SHA-256 (128 bits,
+    hex) of the canonical table, op and row. A change re-sent under that oseq must give the same digest
+    (a lost reply, a resent bundle); another one means another copy of the station made it
+    (``device_conflict``), unless the station says it was restored from a backup."""
+    return hashlib.sha256(
+        canonical({"table": change.get("table"), "op": change.get("op"), "row": change.get("row")})
+    ).hexdigest()[:32]
+
+
 def hub_proof_message(nonce: str, tls_sha256: str | None) -> bytes:
     """What the hub signs to prove it holds its key, before a station sends its enrollment token: the
     station's fresh nonce and the SHA-256 of the TLS certificate the hub serves (so a relay that shows

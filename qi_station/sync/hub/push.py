@@ -17,6 +17,7 @@ from qi_station.sync.proto import (
     STATION_TABLES,
     TABLE_RANK,
     SyncError,
+    change_digest,
 )
 
 if TYPE_CHECKING:
@@ -35,19 +36,28 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
         device: str | None = None,
+        restored: bool = False,
     ) -> dict[str, Any]:
+        """``restored``: the station says it was restored from a backup (``kvkeys.STATION_RESTORED``):
+        a change re-sent under an oseq the hub holds with other content is then ``station_behind`` (it
+        heals) rather than ``device_conflict``."""
         forked: dict[str, Any] | None = None
         out: dict[str, Any] = {}
         skew = None
-        with self.write() as c:
-            st = self.station_by_code(c, station["code"], lock=True)
-            if st["revoked"]:
-                raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
-            forked = self.check_device(c, st, batch, device)  # writes nothing when it refuses
-            if forked is None:
-                self.keep_profile(c, st, profile)
-                out = self.apply_push(c, st, batch, head=head)
-                skew = self.touch(c, st, protocol, schema, station_now_ms)
+        try:
+            with self.write() as c:
+                st = self.station_by_code(c, station["code"], lock=True)
+                if st["revoked"]:
+                    raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
+                forked = self.check_device(c, st, batch, device)  # writes nothing when it refuses
+                if forked is None:
+                    self.keep_profile(c, st, profile)
+                    out = self.apply_push(c, st, batch, head=head, restored=restored)
+                    skew = self.touch(c, st, protocol, schema, station_now_ms)
+        except SyncError as e:
+            if e.code == "device_conflict":  # another copy's change under a held oseq: recorded
+                raise self.refuse(e, "hub_station", str(station.get("id") or ""), e.code, e.data) from None
+            raise
         if forked is not None:  # refused, nothing written; the conflict record gets its own transaction
             raise self.refuse(
                 SyncError(
@@ -104,10 +114,13 @@ class PushJobs(LedgerJobs):
         batch: list[dict[str, Any]],
         *,
         head: dict[str, Any] | None = None,
+        restored: bool = False,
     ) -> dict[str, Any]:
         """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
-        transaction: skip what is acked, refuse gaps, check ownership and every new event's hash and
-        link (``ledger.check_events``), s_rev guards, stamp seq, ack, keep the signed running head."""
+        transaction: skip what is acked (the same content under a held oseq, else ``device_conflict``
+        or, ``restored``, ``station_behind``: :meth:`_check_duplicates`), refuse gaps, check ownership
+        and every new event's hash and link (``ledger.check_events``), s_rev guards, stamp seq, ack,
+        remember each applied change's digest by oseq, keep the signed running head."""
         import sqlalchemy as sa
 
         acked = int(st["acked_oseq"])
@@ -120,7 +133,7 @@ class PushJobs(LedgerJobs):
             else:
                 fresh.append(ch)
         if results:
-            self._check_duplicates(c, [ch for ch in batch if ch["oseq"] <= acked], acked)
+            self._check_duplicates(c, st, [ch for ch in batch if ch["oseq"] <= acked], acked, restored)
         expect = acked + 1
         seen: set[int] = set()
         for ch in fresh:
@@ -139,6 +152,7 @@ class PushJobs(LedgerJobs):
         if not fresh:
             self.accept_head(c, st, head)
             return {"acked_oseq": acked, "results": results, "applied": 0}
+        digests = [{"station_id": st["id"], "oseq": ch["oseq"], "digest": change_digest(ch)} for ch in fresh]
         # authorize + coerce everything before writing anything
         prepared: list[tuple[int, int, str, dict[str, Any], dict[str, Any]]] = []
         batch_requests: set[str] = set()
@@ -375,6 +389,7 @@ class PushJobs(LedgerJobs):
             if current is not None:
                 flush(current)
         self.stamp(c, written)
+        self.bulk_insert(c, hub_tables()["hub_oseq"], digests)
         new_ack = fresh[-1]["oseq"]
         hs = hub_tables()["hub_station"]
         c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(acked_oseq=new_ack))
@@ -383,13 +398,55 @@ class PushJobs(LedgerJobs):
         results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
         return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
 
-    def _check_duplicates(self, c: Connection, dups: list[dict[str, Any]], acked: int) -> None:
-        """Changes at or below the ack are duplicates only if the hub holds their rows: a new event or
-        request under an old oseq means the station lost its history (restored from an older backup).
-        Refused with ``station_behind`` and our ack, so the station heals (``sync.station.heal``) instead
-        of dropping work the hub never saw."""
+    def _check_duplicates(
+        self, c: Connection, st: dict[str, Any], dups: list[dict[str, Any]], acked: int, restored: bool
+    ) -> None:
+        """Changes at or below the ack are duplicates only if they are the changes the hub applied under
+        those oseqs (the digest it kept, :func:`~qi_station.sync.proto.change_digest`): another change
+        under a held oseq was made by another copy of the station (a copied database, whatever device
+        id it claims): refused ``device_conflict`` (recorded by the caller), unless the station says it
+        was restored from a backup (``restored``): then ``station_behind``, and it heals
+        (``sync.station.heal``). Oseqs the hub kept no digest of (applied before revision 0021) are
+        duplicates if the hub holds their rows: a new event or request under an old oseq means the
+        station lost its history, ``station_behind`` with our ack."""
         import sqlalchemy as sa
 
+        behind = SyncError(
+            409,
+            "station_behind",
+            f"changes numbered at or below {acked} that this hub never received: the station was "
+            "restored from an older copy and must catch up first / 站点数据比中心旧，需先恢复",
+            acked_oseq=acked,
+        )
+        ho = hub_tables()["hub_oseq"]
+        lo = min(int(ch["oseq"]) for ch in dups)
+        held = dict(
+            c.execute(  # type: ignore[arg-type]
+                sa.select(ho.c.oseq, ho.c.digest).where(
+                    ho.c.station_id == st["id"], ho.c.oseq >= lo, ho.c.oseq <= acked
+                )
+            ).all()
+        )
+        differ = [ch["oseq"] for ch in dups if ch["oseq"] in held and held[ch["oseq"]] != change_digest(ch)]
+        if differ:
+            if restored:
+                raise behind
+            raise SyncError(
+                409,
+                "device_conflict",
+                f"change {differ[0]} of station {st['code']} was already pushed with other content: two "
+                "copies (PCs or database files) are using one station identity (a copied database and "
+                "token), whatever device id they report. Nothing was written and no request number was "
+                "changed; the hub recorded a sync conflict (device_conflict). Keep working on ONE copy "
+                "only and ask the hub's administrator which one. If this PC's database was put back from "
+                "a backup, restore it with `qi-station restore FILE` (the next sync then catches up) / "
+                "同一站点身份的另一份数据库已推送过该序号的不同内容，已拒绝并记录冲突；如为备份恢复，请用 "
+                "qi-station restore 恢复",
+                station=st["code"],
+                oseq=differ[0],
+                acked_oseq=acked,
+            )
+        dups = [ch for ch in dups if ch["oseq"] not in held]
         for table in ("request_event", "request"):
             ids = sorted({str((ch.get("row") or {}).get("id")) for ch in dups if ch.get("table") == table})
             t = core_table(table)
@@ -397,10 +454,4 @@ class PushJobs(LedgerJobs):
             for chunk in chunks(ids, 500):
                 have.update(r[0] for r in c.execute(sa.select(t.c.id).where(id_in(c, t.c.id, chunk))))
             if set(ids) - have:
-                raise SyncError(
-                    409,
-                    "station_behind",
-                    f"changes numbered at or below {acked} that this hub never received: the station was "
-                    "restored from an older copy and must catch up first / 站点数据比中心旧，需先恢复",
-                    acked_oseq=acked,
-                )
+                raise behind

@@ -61,6 +61,9 @@ class PushBody(BaseModel):
     profile: Profile | None = None
     # this install (PC + database file) of the station: two pushing under one identity are refused
     device: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
+    # the station was restored from a backup (and not yet caught up): a held oseq re-sent with other
+    # content is station_behind (it heals), not device_conflict
+    restored: bool = False
 
 
 class PushReply(BaseModel):
@@ -286,6 +289,7 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
             head=head,
             profile=profile,
             device=body.device,
+            restored=body.restored,
         )
         note(request.scope, applied=out.get("applied"), acked_oseq=out.get("acked_oseq"))
         reply = {k: out.get(k) for k in PushReply.model_fields}  # the PushReply document, as it was

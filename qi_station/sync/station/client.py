@@ -295,16 +295,17 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
     profile = station_profile(conn)
     sent = canonical(profile) if profile is not None else None
     device = S.device_id(conn)
+    restored = S.kv_get(conn, kvkeys.STATION_RESTORED) == "1"  # a held oseq re-sent: heal, not conflict
     while True:
         batch = S.next_batch(conn, batch_size)
         if not batch:
             if sent is not None and S.kv_get(conn, kvkeys.PROFILE_SENT) != sent:
-                cl.push([], H.signed_head(conn), profile, device)
+                cl.push([], H.signed_head(conn), profile, device, restored=restored)
                 S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
             return done
         head = H.signed_head(conn)
         try:
-            reply = cl.push(batch, head, profile, device)
+            reply = cl.push(batch, head, profile, device, restored=restored)
         except SyncError as e:
             raise demo_collision_hint(e) from None
         if sent is not None:

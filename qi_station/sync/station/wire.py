@@ -251,9 +251,14 @@ class HubClient:
         head: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
         device: str | None = None,
+        *,
+        restored: bool = False,
     ) -> dict[str, Any]:
-        """Signed with the client's ``signer`` (the hub refuses an unsigned push)."""
+        """Signed with the client's ``signer`` (the hub refuses an unsigned push). ``restored``: this
+        station was restored from a backup and has not caught up yet (``kvkeys.STATION_RESTORED``)."""
         body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
+        if restored:
+            body["restored"] = True
         if device is not None:
             body["device"] = device  # this install (PC + database file): see sync.station.apply.device_id
         if head is not None:
