@@ -41,7 +41,6 @@ class PushJobs(LedgerJobs):
         """``restored``: the station says it was restored from a backup (``kvkeys.STATION_RESTORED``):
         a change re-sent under an oseq the hub holds with other content is then ``station_behind`` (it
         heals) rather than ``device_conflict``."""
-        forked: dict[str, Any] | None = None
         out: dict[str, Any] = {}
         skew = None
         try:
@@ -49,32 +48,12 @@ class PushJobs(LedgerJobs):
                 st = self.station_by_code(c, station["code"], lock=True)
                 if st["revoked"]:
                     raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
-                forked = self.check_device(c, st, batch, device)  # writes nothing when it refuses
-                if forked is None:
-                    self.keep_profile(c, st, profile)
-                    out = self.apply_push(c, st, batch, head=head, restored=restored)
-                    skew = self.touch(c, st, protocol, schema, station_now_ms)
+                self.check_device(c, st, batch, device)  # raises device_conflict, nothing written
+                self.keep_profile(c, st, profile)
+                out = self.apply_push(c, st, batch, head=head, restored=restored)
+                skew = self.touch(c, st, protocol, schema, station_now_ms)
         except SyncError as e:
-            if e.code == "device_conflict":  # another copy's change under a held oseq: recorded
-                raise self.refuse(e, "hub_station", str(station.get("id") or ""), e.code, e.data) from None
-            raise
-        if forked is not None:  # refused, nothing written; the conflict record gets its own transaction
-            raise self.refuse(
-                SyncError(
-                    409,
-                    "device_conflict",
-                    f"another copy of station {st['code']} (another PC or database file) already pushed "
-                    f"changes up to {st['acked_oseq']} that this copy does not hold: two copies are using "
-                    "one station identity (a copied database and token). Nothing was written and no request "
-                    "number was changed; the hub recorded a sync conflict (device_conflict). Keep working on "
-                    "ONE copy only: ask the hub's administrator which one / 两台电脑在使用同一站点身份"
-                    "（数据库与令牌被复制），已拒绝并记录冲突，请只保留一份并联系中心管理员",
-                ),
-                "hub_station",
-                st["id"],
-                "device_conflict",
-                forked,
-            )
+            raise self.conflict_refused(e) from None
         if skew is not None and abs(skew) > SKEW_WARN_MS:
             out["warning"] = (
                 f"station clock is off by {skew / 1000:.0f} s; fix the PC clock (sync is not affected)"
@@ -82,30 +61,52 @@ class PushJobs(LedgerJobs):
         out["clock_skew_ms"] = skew
         return out
 
+    def conflict_refused(self, e: SyncError) -> SyncError:
+        """``e``; a ``device_conflict`` (two copies under one station identity) is first recorded as a
+        ``sync_conflict`` of its station (``station_id``) in its own transaction (the refused push or
+        bundle wrote nothing)."""
+        if e.code != "device_conflict":
+            return e
+        return self.refuse(e, "hub_station", str(e.data.get("station_id") or ""), e.code, e.data)
+
     def check_device(
         self, c: Connection, st: dict[str, Any], batch: list[dict[str, Any]], device: str | None
-    ) -> dict[str, Any] | None:
-        """Two installs under one station identity. Each push names its install (``device``: this PC
-        and database file, ``sync.station.apply.device_id``). The hub keeps the last one that pushed.
-        Another install is taken as the station moved (a new PC, a database put elsewhere) when its push
-        continues exactly where the hub's ack is (no change at or below it); it then becomes the
-        station's install. Another install that re-sends changes at or below the ack is a second copy
-        that forked from the same point: refused (the caller records a ``sync_conflict``), never healed
-        by renumbering requests whose numbers are already given out. Returns the conflict's detail, or
-        None (accepted; the install kept). An older station sends no device: not checked."""
+    ) -> None:
+        """Two installs under one station identity. Each push and up bundle names its install
+        (``device``: this PC and database file, ``sync.station.apply.device_id``). The hub keeps the last
+        one that pushed. Another install is taken as the station moved (a new PC, a database put
+        elsewhere) when its changes continue exactly where the hub's ack is (no change at or below it);
+        it then becomes the station's install. Another install that re-sends changes at or below the ack
+        is a second copy that forked from the same point: refused ``device_conflict`` (the caller records
+        a ``sync_conflict``: :meth:`conflict_refused`), never healed by renumbering requests whose
+        numbers are already given out. An older station sends no device: not checked (the oseq rule of
+        :meth:`_check_duplicates` still is)."""
         import sqlalchemy as sa
 
         if device is None:
-            return None
+            return
         known = st.get("device_id")
         acked = int(st["acked_oseq"] or 0)
         if known not in (None, device) and any(int(ch["oseq"]) <= acked for ch in batch):
-            return {"station": st["code"], "device": device, "known_device": known, "acked_oseq": acked}
+            raise SyncError(
+                409,
+                "device_conflict",
+                f"another copy of station {st['code']} (another PC or database file) already pushed "
+                f"changes up to {acked} that this copy does not hold: two copies are using one station "
+                "identity (a copied database and token). Nothing was written and no request number was "
+                "changed; the hub recorded a sync conflict (device_conflict). Keep working on ONE copy "
+                "only: ask the hub's administrator which one / 两台电脑在使用同一站点身份"
+                "（数据库与令牌被复制），已拒绝并记录冲突，请只保留一份并联系中心管理员",
+                station=st["code"],
+                station_id=st["id"],
+                device=device,
+                known_device=known,
+                acked_oseq=acked,
+            )
         if known != device:
             hs = hub_tables()["hub_station"]
             c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(device_id=device))
             st["device_id"] = device
-        return None
 
     def apply_push(
         self,
@@ -443,6 +444,7 @@ class PushJobs(LedgerJobs):
                 "同一站点身份的另一份数据库已推送过该序号的不同内容，已拒绝并记录冲突；如为备份恢复，请用 "
                 "qi-station restore 恢复",
                 station=st["code"],
+                station_id=st["id"],
                 oseq=differ[0],
                 acked_oseq=acked,
             )
