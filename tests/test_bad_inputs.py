@@ -240,21 +240,30 @@ def test_hub_refuses_bad_input(
     status: int,
 ) -> None:
     import json
+    import secrets
+    import time
 
     from qi_station.sync import keys
-    from qi_station.sync.proto import STATION_SIGNED_PATHS, push_message
+    from qi_station.sync.proto import STATION_SIGNED_PATHS, call_message
 
     client, versions, auth, priv = hub_client
     headers = {**versions, **(auth if authed else {}), **kw.get("headers", {})}
     kw = {k: v for k, v in kw.items() if k != "headers"}
-    if authed and path in STATION_SIGNED_PATHS:  # signed by the station's key: the body's own rules refuse
-        raw = kw.pop("content") if "content" in kw else json.dumps(kw.pop("json")).encode("utf-8")
+    bare, _, query = path.partition("?")
+    if authed and bare in STATION_SIGNED_PATHS:  # signed by the station's key: the call's own rules refuse
+        raw = b""
+        if method == "POST":
+            raw = kw.pop("content") if "content" in kw else json.dumps(kw.pop("json")).encode("utf-8")
+            kw["content"] = raw
+            headers = {"Content-Type": "application/json", **headers}
+        nonce, when = secrets.token_urlsafe(18), time.time_ns() // 1_000_000
+        msg = call_message("ZB01", method, bare, query, when, nonce, raw)
         headers = {
-            "Content-Type": "application/json",
             **headers,
-            "X-Station-Signature": keys.sign(priv, push_message("ZB01", raw)),
+            "X-Station-Signature": keys.sign(priv, msg),
+            "X-Station-Time": str(when),
+            "X-Sync-Nonce": nonce,
         }
-        kw["content"] = raw
     res = client.request(method, path, **kw, headers=headers)
     assert res.status_code == status, res.text[:300]
     assert res.status_code < 500

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures shared with the hub tests
-from test_sync_util import hub_requests, request_input, signed_push, station_requests
+from test_sync_util import hub_requests, request_input, signed_call, signed_push, station_requests
 
 from qi_station.db import secrets
 from qi_station.db.engine import SCHEMA_HEAD
@@ -258,6 +258,7 @@ def test_access_log_counts_a_push(env: Any, caplog: Any) -> None:  # noqa: F811
 def test_sqlite_reads_do_not_take_the_write_lock_and_a_busy_writer_answers_503(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
+    import sqlalchemy as sa
     from fastapi.testclient import TestClient
     from test_sync_util import enroll_station
 
@@ -277,8 +278,12 @@ def test_sqlite_reads_do_not_take_the_write_lock_and_a_busy_writer_answers_503(
     locker = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
     try:
-        pull = tc.get("/sync/v1/pull", headers=auth(a))
-        assert pull.status_code == 200, pull.text  # a read goes on
+        with hub.engine.connect() as c:  # a plain read goes on
+            assert c.execute(sa.text("SELECT count(*) FROM hub_station")).scalar() == 1
+        # a signed pull keeps its nonce first (a replay is refused): a short write, busy like a push
+        call = signed_call(a, "GET", "/sync/v1/pull")
+        pull = tc.get(call["url"], headers={**auth(a), **call["headers"]})
+        assert pull.status_code == 503 and pull.headers["Retry-After"] == "1", pull.text
         resp = push(tc, a, outbox_batch(a))
         assert resp.status_code == 503 and resp.headers["Retry-After"] == "1", resp.text
         assert resp.json()["error"] == "busy"
@@ -286,6 +291,8 @@ def test_sqlite_reads_do_not_take_the_write_lock_and_a_busy_writer_answers_503(
         locker.execute("ROLLBACK")
         locker.close()
     assert push(tc, a, outbox_batch(a)).status_code == 200
+    call = signed_call(a, "GET", "/sync/v1/pull")
+    assert tc.get(call["url"], headers={**auth(a), **call["headers"]}).status_code == 200
     tc.close()
     hub.dispose()
 

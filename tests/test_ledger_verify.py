@@ -318,19 +318,19 @@ def test_hub_refuses_a_head_that_goes_back(env: Any) -> None:
         from qi_station.sync import keys
 
         priv, _pub = C.S.signing_key(c)
-        sign = H.push_signer(c)
+        sign = H.call_signer(c)
     finally:
         c.close()
-    cl = C.HubClient("http://testserver", _token(db), http=tc)
+    cl = C.HubClient("http://testserver", _token(db), http=tc, signer=sign)
     back = {"n": 3, "head": head["head"], "sig": keys.sign(priv, head_message("ZB01", 3, head["head"]))}
     with pytest.raises(SyncError) as e:
-        cl.push(batch, back, sign=sign)
+        cl.push(batch, back)
     assert e.value.code == "history_differs"
     forged = {**head, "sig": keys.sign(priv, b"something else")}
     with pytest.raises(SyncError) as e:
-        cl.push(batch, forged, sign=sign)
+        cl.push(batch, forged)
     assert e.value.status == 403
-    assert cl.push(batch, head, sign=sign)["applied"] == len(batch)
+    assert cl.push(batch, head)["applied"] == len(batch)
 
 
 def _token(db: Path) -> str:

@@ -189,3 +189,119 @@ def test_a_station_database_moved_to_another_folder_goes_on_syncing(env: Any, tm
     r = ledger.create_request(b, request_input(2))
     assert sync(b, tc)["pending"] == 0
     assert hub_requests(hub)[r["id"]]["number"] == r["number"]
+
+
+def test_a_copied_database_claiming_the_same_device_id_is_still_refused(
+    env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: F811
+    """The device id is the station's own word (kv): a copy that reports the original's id dodged
+    [device_conflict] and healed by renumbering. The hub remembers what it applied under each oseq: the
+    copy re-sends an oseq the hub holds with other content, refused [device_conflict] and recorded,
+    nothing written, no number changed. The same oseq with the same content (a lost reply) stays a
+    duplicate; a station that says it was restored from a backup is told [station_behind] and heals."""
+    import sqlalchemy as sa
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input, signed_push
+
+    from qi_station.db import secrets
+    from qi_station.db.engine import SCHEMA_HEAD
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.tables import core_table
+    from qi_station.sync.proto import PROTOCOL
+    from qi_station.sync.station import apply as S
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    monkeypatch.setattr(S, "device_id", lambda conn: "same-device-id-0001")  # the copy claims it too
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "elsewhere" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    ra = ledger.create_request(a, request_input(2))
+    ledger.create_request(b, request_input(3))
+    conn = S.open_conn(a)
+    try:
+        a_batch = S.next_batch(conn)
+    finally:
+        conn.close()
+    assert sync(a, tc)["pending"] == 0
+    auth = {
+        "X-Sync-Protocol": str(PROTOCOL),
+        "X-Sync-Schema": SCHEMA_HEAD,
+        "Authorization": f"Bearer {secrets.load(a)['api_token']}",
+    }
+    # a lost reply: the same changes under the same oseqs again are duplicates, nothing changes
+    kw = signed_push(a, {"batch": a_batch})
+    resp = tc.post("/sync/v1/push", headers={**auth, **kw["headers"]}, content=kw["content"])
+    assert resp.status_code == 200, resp.text
+    assert {r["status"] for r in resp.json()["results"]} == {"duplicate"}
+    conn = S.open_conn(b)
+    try:
+        b_batch = S.next_batch(conn)
+    finally:
+        conn.close()
+    assert {c["oseq"] for c in b_batch} & {c["oseq"] for c in a_batch}  # the same oseqs, other content
+    hub_before = hub_requests(hub)
+    assert ra["id"] in hub_before
+    before = {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")}
+    with pytest.raises(SyncError) as ei:
+        sync(b, tc)
+    assert ei.value.code == "device_conflict" and "one station identity" in ei.value.message
+    assert {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")} == before
+    assert hub_requests(hub) == hub_before
+    with hub.engine.connect() as c:
+        kinds = [r[0] for r in c.execute(sa.select(core_table("sync_conflict").c.kind))]
+    assert "device_conflict" in kinds
+    # the station says it was restored from a backup: behind, it heals (no conflict)
+    kw = signed_push(b, {"batch": b_batch, "restored": True})
+    resp = tc.post("/sync/v1/push", headers={**auth, **kw["headers"]}, content=kw["content"])
+    assert (resp.status_code, resp.json()["error"]) == (409, "station_behind"), resp.text
+
+
+def test_up_bundles_carry_the_device_and_a_copy_by_usb_is_refused_and_recorded(
+    env: Any, tmp_path: Path
+) -> None:  # noqa: F811
+    """Up bundles name their install (``device`` in the signed manifest) and go through the same checks
+    as a push: the hub keeps the install of the last bundle; a copy of the station database that sends
+    changes under oseqs the hub holds is refused [device_conflict] and recorded, nothing written."""
+    import sqlalchemy as sa
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import secrets
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.tables import core_table
+    from qi_station.sync.station import apply as S
+    from qi_station.sync.station import bundles as B
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "elsewhere" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    ledger.create_request(a, request_input(2))
+    rb = ledger.create_request(b, request_input(3))
+    hub.import_bundle(B.export_bundle(a, tmp_path / "a.zip")["file"])
+    conn = S.open_conn(a)
+    try:
+        dev_a = S.device_id(conn)
+    finally:
+        conn.close()
+    with hub.engine.connect() as c:
+        got = c.execute(sa.text("SELECT device_id FROM hub_station WHERE code = 'ZB01'")).scalar()
+    assert got == dev_a
+    before = hub_requests(hub)
+    with pytest.raises(SyncError) as ei:
+        hub.import_bundle(B.export_bundle(b, tmp_path / "b.zip")["file"])
+    assert ei.value.code == "device_conflict"
+    assert hub_requests(hub) == before and rb["id"] not in before
+    with hub.engine.connect() as c:
+        kinds = [r[0] for r in c.execute(sa.select(core_table("sync_conflict").c.kind))]
+    assert "device_conflict" in kinds

@@ -27,7 +27,12 @@ def load_fixture() -> dict[str, Any]:
 
 
 def _norm(v: Any) -> Any:
-    """XML gives a bare CR back as LF (the old writer wrote it bare; the new one as ``&#13;``)."""
+    """XML gives a bare CR back as LF (the old writer wrote it bare; the new one as ``&#13;``); a date
+    cell (明细's times) as ISO-8601 text to the second."""
+    from datetime import datetime, timedelta
+
+    if isinstance(v, datetime):
+        return (v + timedelta(microseconds=500_000)).replace(microsecond=0).isoformat()
     return v.replace("\r", "\n") if isinstance(v, str) else v
 
 
@@ -165,9 +170,17 @@ if __name__ == "__main__" and "--regenerate" in sys.argv:
 def test_xlsx_many_rows_read_back_as_written(tmp_path: Path) -> None:
     """Several chunks of rows (values cached per column across chunks): 明细 read back by openpyxl is
     the header and the display rows, cell for cell."""
+    from datetime import datetime
+
     import openpyxl
 
-    from qi_station.reports.writers import detail_header, detail_values, write_report
+    from qi_station.reports.writers import (
+        XLSX_DETAIL_FORMATS,
+        _detail_keys,
+        detail_header,
+        detail_values,
+        write_report,
+    )
 
     report = load_fixture()
     report["details"] = report["details"] * 8  # > 2 chunks of 500 rows, every value seen again
@@ -180,10 +193,35 @@ def test_xlsx_many_rows_read_back_as_written(tmp_path: Path) -> None:
             return v.replace("\r\n", "\n").replace("\r", "\n") or None
         return float(f"{v:.16g}") if isinstance(v, float) else v
 
-    got = [[back(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    # the times are Excel dates (to the second) of the wall-clock times of the ISO texts
+    times = [i for i, k in enumerate(_detail_keys(report)) if k in XLSX_DETAIL_FORMATS]
+    assert times
+
+    def iso(v: Any) -> Any:
+        return datetime.fromisoformat(v).replace(tzinfo=None).isoformat() if isinstance(v, str) else v
+
+    got = [[back(_norm(v)) for v in r] for r in ws.iter_rows(values_only=True)]
     want = [detail_header(report, "zh"), *detail_values(report, "zh")]
+    want = [want[0]] + [[iso(v) if i in times else v for i, v in enumerate(r)] for r in want[1:]]
     want = [[back(v) for v in r] + [None] * (len(got[0]) - len(r)) for r in want]
     assert got == want
+    assert ws.column_dimensions["P"].width >= 17 and ws["P2"].number_format == "yyyy-mm-dd hh:mm"
+
+
+def test_xlsx_indicator_definitions_in_chinese(tmp_path: Path) -> None:
+    """指标's 定义 column names each figure in Chinese (``labels.definition_label``); English keeps the
+    figure names."""
+    import openpyxl
+
+    from qi_station.reports.labels import definition_label
+    from qi_station.reports.writers import write_report
+
+    assert definition_label("element_metrology / received * 100", "zh") == "计量需求数 ÷ 登记需求数 × 100"
+    assert definition_label("referrals_equipment", "en") == "referrals_equipment"
+    out = write_report(load_fixture(), "xlsx", tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(out)["指标"]
+    defs = [r[6] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert defs and all(d and not any("a" <= ch <= "z" for ch in d) for d in defs), defs
 
 
 def test_xlsx_rows_keep_types_apart_and_refuse_nul() -> None:

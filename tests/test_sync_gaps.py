@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
-from test_sync_util import rows
+from test_sync_util import rows, signed_call
 
 from qi_station.core.chain import verify_chain
 from qi_station.db.write import EVENT_COLUMNS
@@ -143,10 +143,11 @@ def test_horizon_410_then_snapshot_resync(env: Any) -> None:  # noqa: F811
     conn = S.open_conn(db)
     cur = S.kv_int(conn, "pull_cursor")
     assert 0 < cur < hub.horizon()
+    call = signed_call(db, "GET", "/sync/v1/pull", {"since": cur})
     resp = tc.get(
-        "/sync/v1/pull",
-        params={"since": cur},
+        call["url"],
         headers={
+            **call["headers"],
             "X-Sync-Protocol": "2",
             "X-Sync-Schema": S.kv_get(conn, "x")
             or __import__("qi_station.sync.proto", fromlist=["x"]).schema_head(),

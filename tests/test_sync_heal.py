@@ -13,6 +13,7 @@ from test_sync_util import hub_requests, request_input, rows, station_requests
 from qi_station.core.chain import verify_chain
 from qi_station.db.write import EVENT_COLUMNS
 from qi_station.services import ledger
+from qi_station.sync.proto import SyncError
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
@@ -193,6 +194,8 @@ def numbers(reqs: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 @pytest.mark.parametrize("how", ["restore", "copy"])
 def test_station_restored_from_an_old_backup_heals(env: Any, tmp_path: Path, how: str) -> None:  # noqa: F811
+    """``restore``: the CLI's restore marks the station; its sync heals. ``copy``: an old copy put back
+    by hand is refused as a second copy until it is restored with the CLI (then it heals)."""
     from qi_station.db.session import dispose_all
     from qi_station.services.backup import backup_db, restore_db
 
@@ -207,10 +210,19 @@ def test_station_restored_from_an_old_backup_heals(env: Any, tmp_path: Path, how
     ledger.move_request(db, e1["id"], "accepted")
     sync(db, tc)
     dispose_all()
-    if how == "restore":
-        restore_db(old, db)  # the CLI's restore: marks the station to catch up first
-    else:
-        sqlite_copy(old, db)  # an old copy put back by hand: the hub notices the stale outbox
+    if how == "copy":
+        # an old copy put back by hand says nothing: its new work under oseqs the hub holds with other
+        # content is what a second copy of the station would send (whatever device id it reports):
+        # refused [device_conflict], nothing written; `qi-station restore` is the way back
+        sqlite_copy(old, db)
+        before = hub_requests(hub)
+        ledger.create_request(db, request_input(4))
+        with pytest.raises(SyncError) as ei:
+            sync(db, tc)
+        assert ei.value.code == "device_conflict" and "qi-station restore" in ei.value.message
+        assert hub_requests(hub) == before
+        dispose_all()
+    restore_db(old, db)  # the CLI's restore: marks the station to catch up first
     e4 = ledger.create_request(db, request_input(4))
     res = sync(db, tc)
     assert res["pending"] == 0 and res["healed"]

@@ -18,6 +18,7 @@ from test_sync_util import (
     pg_drop,
     request_input,
     rows,
+    signed_call,
     signed_push,
     station_requests,
 )
@@ -250,7 +251,7 @@ def test_a_token_alone_writes_nothing(env: Any) -> None:
     import json
 
     from qi_station.sync import keys
-    from qi_station.sync.proto import push_message
+    from qi_station.sync.proto import call_message
     from qi_station.sync.station import apply as S
 
     hub, tc, dbs = env
@@ -264,12 +265,11 @@ def test_a_token_alone_writes_nothing(env: Any) -> None:
     resp = tc.post("/sync/v1/push", headers=auth_a, json={"batch": batch})
     assert (resp.status_code, resp.json()["error"]) == (403, "unsigned_push"), resp.text
     raw = json.dumps({"batch": batch}).encode("utf-8")
-    other = keys.sign(keys.generate()[0], push_message("ZB01", raw))
-    resp = tc.post(
-        "/sync/v1/push",
-        headers={**auth_a, "X-Station-Signature": other, "Content-Type": "application/json"},
-        content=raw,
-    )
+    good = signed_push(a, raw)["headers"]
+    when, nonce = int(good["X-Station-Time"]), good["X-Sync-Nonce"]
+    msg = call_message("ZB01", "POST", "/sync/v1/push", "", when, nonce, raw)
+    other = keys.sign(keys.generate()[0], msg)
+    resp = tc.post("/sync/v1/push", headers={**auth_a, **good, "X-Station-Signature": other}, content=raw)
     assert (resp.status_code, resp.json()["error"]) == (403, "bad_push_signature"), resp.text
     kw = signed_push(a, {"batch": batch})
     changed = kw["content"].replace("标准咨询".encode(), "伪造记录".encode())
@@ -293,46 +293,152 @@ def test_a_token_alone_cannot_move_the_cursor_past_the_head(env: Any) -> None:
     sync(a, tc)
     hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
     auth_a = {**hdr, "Authorization": f"Bearer {secrets.load(a)['api_token']}"}
-    resp = tc.get("/sync/v1/pull", params={"since": 99_999_999, "limit": 1}, headers=auth_a)
+    call = signed_call(a, "GET", "/sync/v1/pull", {"since": 99_999_999, "limit": 1})
+    resp = tc.get(call["url"], headers={**auth_a, **call["headers"]})
     assert resp.status_code == 200, resp.text
     with hub.engine.connect() as c:
         cur = c.execute(sa.text("SELECT station_cursor FROM hub_station WHERE code = 'ZB01'")).scalar()
     assert cur is not None and 0 < int(cur) <= int(resp.json()["head"]) < 99_999_999
 
 
+def test_a_token_alone_reads_nothing(env: Any) -> None:
+    """Outside attacker: with a station's bearer token but not its key, GET /pull and GET /restore are
+    refused before the hub does any work (unsigned, signed by another key, a signature over another
+    query, a replayed signed call, a call signed at a time outside the window); the station's own
+    freshly signed GETs are answered."""
+    import time
+
+    from qi_station.sync import keys
+    from qi_station.sync.proto import CALL_WINDOW_MS, call_message
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
+    auth_a = {**hdr, "Authorization": f"Bearer {secrets.load(a)['api_token']}"}
+    for path, params in (("/sync/v1/pull", {"since": 0}), ("/sync/v1/restore", {"table": "request"})):
+        resp = tc.get(path, params=params, headers=auth_a)
+        assert (resp.status_code, resp.json()["error"]) == (403, "unsigned_call"), resp.text
+        call = signed_call(a, "GET", path, params)
+        h = call["headers"]
+        forged = keys.sign(
+            keys.generate()[0],
+            call_message(
+                "ZB01",
+                "GET",
+                path,
+                call["url"].partition("?")[2],
+                int(h["X-Station-Time"]),
+                h["X-Sync-Nonce"],
+                b"",
+            ),
+        )
+        resp = tc.get(call["url"], headers={**auth_a, **h, "X-Station-Signature": forged})
+        assert (resp.status_code, resp.json()["error"]) == (403, "bad_call_signature"), resp.text
+        resp = tc.get(call["url"] + "&limit=1", headers={**auth_a, **h})  # the query is signed too
+        assert (resp.status_code, resp.json()["error"]) == (403, "bad_call_signature"), resp.text
+        resp = tc.get(call["url"], headers={**auth_a, **h})
+        assert resp.status_code == 200, resp.text
+        if path.endswith("restore"):
+            assert [r[0] for r in resp.json()["rows"]] != []
+        resp = tc.get(call["url"], headers={**auth_a, **h})  # the same signed call again
+        assert (resp.status_code, resp.json()["error"]) == (403, "replayed_call"), resp.text
+    # a signed call whose time is outside the window: refused, with the hub's clock to sign again with
+    conn = C.S.open_conn(a)
+    try:
+        sign = C.H.call_signer(conn)
+    finally:
+        conn.close()
+    when = time.time_ns() // 1_000_000 - CALL_WINDOW_MS - 60_000
+    nonce = "n" * 24
+    resp = tc.get(
+        "/sync/v1/pull",
+        headers={
+            **auth_a,
+            "X-Station-Time": str(when),
+            "X-Sync-Nonce": nonce,
+            "X-Station-Signature": sign("GET", "/sync/v1/pull", "", when, nonce, b""),
+        },
+    )
+    assert (resp.status_code, resp.json()["error"]) == (403, "stale_call"), resp.text
+    assert resp.json()["hub_now_ms"] > when + CALL_WINDOW_MS
+    # the station's client with its clock an hour off: refused once, signs again with the hub's time
+    conn = C.S.open_conn(a)
+    try:
+        cl = C.hub_client(conn, http=tc)
+    finally:
+        conn.close()
+    cl.clock_offset_ms = -3_600_000
+    page = cl.pull(0)
+    assert page["more"] in (True, False) and abs(cl.clock_offset_ms) < CALL_WINDOW_MS
+    assert cl.restore("request", "")["rows"]
+
+
+def test_a_replayed_push_changes_nothing(env: Any) -> None:
+    """Outside attacker: a signed push replayed (the same bytes, signature, time and nonce) rewrote the
+    station's clock_skew, last_seen and profile at the hub. A replay is refused before the hub reads
+    it and changes nothing; the next fresh push records the skew again."""
+    import sqlalchemy as sa
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    hdr = {"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
+    auth_a = {**hdr, "Authorization": f"Bearer {secrets.load(a)['api_token']}"}
+
+    def station_row() -> dict[str, Any]:
+        with hub.engine.connect() as c:
+            r = c.execute(
+                sa.text(
+                    "SELECT clock_skew_ms, last_seen, acked_oseq, park FROM hub_station WHERE code = 'ZB01'"
+                )
+            ).mappings()
+            return dict(r.first() or {})
+
+    import time
+
+    off = time.time_ns() // 1_000_000 - 3_600_000  # this push says the station's clock is an hour slow
+    kw = signed_push(a, {"batch": [], "station_now_ms": off, "profile": {"park": "旧园区"}})
+    resp = tc.post("/sync/v1/push", headers={**auth_a, **kw["headers"]}, content=kw["content"])
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["clock_skew_ms"] < -3_500_000
+    kw2 = signed_push(a, {"batch": [], "station_now_ms": time.time_ns() // 1_000_000})
+    assert (
+        tc.post("/sync/v1/push", headers={**auth_a, **kw2["headers"]}, content=kw2["content"]).status_code
+        == 200
+    )
+    hub.engine.dispose()
+    before = station_row()
+    assert abs(before["clock_skew_ms"]) < 60_000
+    resp = tc.post("/sync/v1/push", headers={**auth_a, **kw["headers"]}, content=kw["content"])
+    assert (resp.status_code, resp.json()["error"]) == (403, "replayed_call"), resp.text
+    assert station_row() == before  # the replay changed nothing: not the skew, not the profile
+
+
 def test_versions(env: Any) -> None:
     hub, tc, dbs = env
     tok = secrets.load(dbs["ZB01"])["api_token"]
-    auth = {"Authorization": f"Bearer {tok}"}
-    ok = tc.get(
-        "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD}
-    )
+
+    def get(**hdr: str) -> Any:  # a GET /pull signed with the station's key
+        call = signed_call(dbs["ZB01"], "GET", "/sync/v1/pull")
+        return tc.get(call["url"], headers={"Authorization": f"Bearer {tok}", **call["headers"], **hdr})
+
+    ok = get(**{"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": SCHEMA_HEAD})
     assert ok.status_code == 200
-    nm1 = tc.get(
-        "/sync/v1/pull",
-        headers={
-            **auth,
-            "X-Sync-Protocol": str(PROTOCOL - 1),
-            "X-Sync-Schema": f"{int(SCHEMA_HEAD) - 1:04d}",
-        },
-    )
+    nm1 = get(**{"X-Sync-Protocol": str(PROTOCOL - 1), "X-Sync-Schema": f"{int(SCHEMA_HEAD) - 1:04d}"})
     assert nm1.status_code == 200
-    old = tc.get(
-        "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": SCHEMA_HEAD}
-    )
+    old = get(**{"X-Sync-Protocol": str(PROTOCOL - 2), "X-Sync-Schema": SCHEMA_HEAD})
     assert old.status_code == 426 and old.json()["error"] == "upgrade_required"
     from qi_station.sync.proto import MIN_SCHEMA
 
-    last_release = tc.get(  # a station of the previous release (several revisions behind) still syncs
-        "/sync/v1/pull", headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": MIN_SCHEMA}
-    )
+    # a station of the previous release (several revisions behind) still syncs
+    last_release = get(**{"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": MIN_SCHEMA})
     assert last_release.status_code == 200
-    older = tc.get(
-        "/sync/v1/pull",
-        headers={**auth, "X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": f"{int(MIN_SCHEMA) - 1:04d}"},
-    )
+    older = get(**{"X-Sync-Protocol": str(PROTOCOL), "X-Sync-Schema": f"{int(MIN_SCHEMA) - 1:04d}"})
     assert older.status_code == 426 and older.json()["min_schema"] == MIN_SCHEMA
-    assert tc.get("/sync/v1/pull", headers=auth).status_code == 426
+    assert get().status_code == 426
     assert tc.get("/openapi.json").status_code == 200
 
 

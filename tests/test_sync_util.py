@@ -158,18 +158,37 @@ def rnd_name(rng: random.Random) -> str:
     return "".join(rng.choice("张王李赵刘陈杨黄周吴山东济南青岛计量标准") for _ in range(3))
 
 
-def signed_push(db: Path, body: Any) -> dict[str, Any]:
-    """``content`` and ``headers`` for a hand-made POST /sync/v1/push from the station of ``db``: the exact
-    body bytes signed with its key, as ``sync.station.heads.push_signer`` signs them."""
-    import json
+def signed_call(
+    db: Path, method: str, path: str, params: dict[str, Any] | None = None, body: bytes = b""
+) -> dict[str, Any]:
+    """``url`` (path and exact query) and ``headers`` for a hand-made station call, signed with the key of
+    the station of ``db`` at a fresh nonce and the current time, as ``sync.station.heads.call_signer``
+    signs them for ``sync.station.wire.HubClient``."""
+    import secrets as _secrets
+    import time
+    from urllib.parse import urlencode
 
     from qi_station.sync.station import apply as S
     from qi_station.sync.station import heads as H
 
-    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+    query = urlencode(params or {})
+    nonce, when = _secrets.token_urlsafe(18), time.time_ns() // 1_000_000
     conn = S.open_conn(db)
     try:
-        sig = H.push_signer(conn)(raw)
+        sig = H.call_signer(conn)(method, path, query, when, nonce, body)
     finally:
         conn.close()
-    return {"content": raw, "headers": {"Content-Type": "application/json", "X-Station-Signature": sig}}
+    return {
+        "url": f"{path}?{query}" if query else path,
+        "headers": {"X-Station-Signature": sig, "X-Station-Time": str(when), "X-Sync-Nonce": nonce},
+    }
+
+
+def signed_push(db: Path, body: Any) -> dict[str, Any]:
+    """``content`` and ``headers`` for a hand-made POST /sync/v1/push from the station of ``db``: the exact
+    body bytes signed with its key (:func:`signed_call`)."""
+    import json
+
+    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+    got = signed_call(db, "POST", "/sync/v1/push", body=raw)
+    return {"content": raw, "headers": {"Content-Type": "application/json", **got["headers"]}}

@@ -221,6 +221,7 @@ _DT_FIELDS = (
 )
 
 
+DETAIL_DATETIME_FIELDS = _DT_FIELDS  # the details' times (ISO-8601, Asia/Shanghai)
 _READ_FIELDS = tuple(k for k in DETAIL_FIELDS if k != "cost_saved_wan")  # the others are read off the row
 _DETAIL_GET = itemgetter(*_READ_FIELDS)
 _DT_AT = tuple(_READ_FIELDS.index(k) for k in _DT_FIELDS)

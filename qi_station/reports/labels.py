@@ -204,6 +204,47 @@ def fig_label(key: str, lang: str) -> str:
     return FIGURE_LABELS[key][lang_index(lang)]
 
 
+_ACTIVITY_FIELD_ZH = {"count": "场次", "enterprises": "覆盖企业数", "people": "覆盖人数"}
+
+
+def figure_name_label(name: str, lang: str) -> str:
+    """A figure name an indicator definition uses (``reports.indicators.known_names``) in words:
+    ``element_metrology`` → 计量需求数. English (and a name this program does not know) stays as it is."""
+    from qi_station.core.activity import ACTIVITY_KIND_ZH
+
+    if lang == "en":
+        return name
+    if name in FIGURE_LABELS:
+        return fig_label(name, lang)
+    if name == "satisfaction_rate":
+        return fig_label("rate", lang)
+    head, _, rest = name.partition("_")
+    if head == "satisfaction" and rest.isdigit():
+        return f"{domain.SATISFACTION_ZH.get(int(rest), rest)}数"
+    if head == "element" and rest in domain.ELEMENT_ZH:
+        return f"{domain.ELEMENT_ZH[rest]}需求数"
+    if head == "channel" and rest in domain.CHANNEL_ZH:
+        return f"{domain.CHANNEL_ZH[rest]}渠道需求数"
+    if head == "referrals" and rest in REFERRAL_KIND_LABELS:
+        return f"{REFERRAL_KIND_LABELS[rest][0]}转办次数"
+    kind, _, field = rest.rpartition("_")
+    if head == "activity" and kind in ACTIVITY_KIND_ZH and field in _ACTIVITY_FIELD_ZH:
+        return f"{ACTIVITY_KIND_ZH[kind]}{_ACTIVITY_FIELD_ZH[field]}"
+    return name
+
+
+def definition_label(definition: str | None, lang: str) -> str | None:
+    """An indicator's definition (a figure name or a formula over them) as the report shows it: in
+    Chinese, each figure name in words and ``*`` ``/`` as × ÷ (``element_metrology / received * 100`` →
+    计量需求数 ÷ 收到需求数 × 100); in English as written."""
+    import re
+
+    if not definition or lang == "en":
+        return definition
+    out = re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: figure_name_label(m.group(0), lang), definition)
+    return out.replace("*", "×").replace("/", "÷")
+
+
 def element_label(code: str, lang: str) -> str:
     return (domain.ELEMENT_EN if lang == "en" else domain.ELEMENT_ZH).get(code, code)
 

@@ -11,6 +11,7 @@ from qi_station.reports.labels import (
     REFERRAL_KIND_LABELS,
     channel_label,
     city_label,
+    definition_label,
     element_label,
     lang_index,
     word,
@@ -119,7 +120,7 @@ def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
             v["value"],
             v["unit"],
             word(v["direction"], lang),
-            v["definition"],
+            definition_label(v["definition"], lang),
         ]
         for v in report.get("indicators") or []
     ]

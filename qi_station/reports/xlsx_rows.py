@@ -43,7 +43,9 @@ def splice_rows(
     progress: dict[str, Callable[[int], None] | None] | None = None,
     formula_like_texts: Callable[[list[str]], Iterable[bool]] | None = None,
 ) -> None:
-    """Write ``package`` to ``out`` with each probe row replaced by the rows of ``tables[probe]``.
+    """Write ``package`` to ``out`` with each probe row replaced by the rows of ``tables[probe]``. A cell
+    the probe row holds after the probe (a number with a number format: a date, a time) gives the style
+    every number in its column takes (Excel dates and times are numbers with a date format).
     ``progress[probe](i)`` is called every 2 000 rows of that table and after its last.
     ``formula_like_texts`` (``formula_like`` of each of a list of texts at once) is quicker when given."""
     many = formula_like_texts or (lambda texts: map(formula_like, texts))
@@ -61,7 +63,7 @@ def splice_rows(
             m = re.search(
                 r'<row r="(\d+)"[^>]*><c r="A\d+" s="(\d+)" t="inlineStr"><is><t>('
                 + re.escape(PROBE)
-                + r"\d+)</t></is></c></row>",
+                + r"\d+)</t></is></c>((?:<c [^>]*>(?:<v>[^<]*</v>)?</c>)*)</row>",
                 xml,
             )
             if not m or m.group(3) not in tables or not xml.startswith("</sheetData>", m.end()):
@@ -76,6 +78,7 @@ def splice_rows(
                     formula_like,
                     (progress or {}).get(m.group(3)),
                     many,
+                    dict(re.findall(r'<c r="([A-Z]+)\d+" s="(\d+)"', m.group(4))),
                 )
                 f.write(xml[m.end() :].encode("utf-8"))
 
@@ -101,8 +104,10 @@ class _Column:
         qp: str,
         formula_like: Callable[[Any], bool],
         formula_like_texts: Callable[[list[str]], Iterable[bool]],
+        num_style: str = "",
     ) -> None:
         self.head = '<c r="' + letter + _MARK + '"'
+        self.num = self.head + (f' s="{num_style}"' if num_style else "")  # a number's cell (its format)
         self.qp = qp
         self.formula_like = formula_like
         self.formula_like_texts = formula_like_texts
@@ -175,7 +180,7 @@ class _Column:
                 num = ""
             else:
                 num = "0" if v == 0 else f"{v:.16g}"  # -0.0 as 0: 0 and -0.0 are one dict key
-            return f'{head} t="n"><v>{num}</v></c>'
+            return f'{self.num} t="n"><v>{num}</v></c>'
         # the report formats every value it puts in a table; anything else is shown as text
         t = str(v)
         if _MARK in t:
@@ -198,6 +203,7 @@ def _write_rows(
     formula_like: Callable[[Any], bool],
     progress: Callable[[int], None] | None,
     formula_like_texts: Callable[[list[str]], Iterable[bool]] | None = None,
+    styles: dict[str, str] | None = None,
 ) -> None:
     """The rows, CHUNK_ROWS at a time: each column of the chunk made cell XML by its :class:`_Column`,
     then each row one ``join`` with its number put in (``str.replace``); a chunk holding a character
@@ -214,7 +220,8 @@ def _write_rows(
     while chunk := list(islice(it, CHUNK_ROWS)):
         width = max(map(len, chunk))
         while len(columns) < width:
-            columns.append(_Column(get_column_letter(len(columns) + 1), qp, formula_like, many))
+            letter = get_column_letter(len(columns) + 1)
+            columns.append(_Column(letter, qp, formula_like, many, (styles or {}).get(letter, "")))
         values = zip(*chunk, strict=True) if min(map(len, chunk)) == width else zip_longest(*chunk)
         cells = [col.cells(vals) for col, vals in zip(columns, values, strict=False)]
         k = len(chunk)

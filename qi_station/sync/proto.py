@@ -160,8 +160,15 @@ HUB_PROOF_PATH = "/sync/v1/prove"
 NONCE_HEADER = "X-Sync-Nonce"
 SIGNATURE_HEADER = "X-Hub-Signature"
 STATION_SIGNATURE_HEADER = "X-Station-Signature"
-#: calls whose exact body the station signs with its key (the hub checks it before it reads the body)
-STATION_SIGNED_PATHS = frozenset({"/sync/v1/push"})
+STATION_TIME_HEADER = "X-Station-Time"
+#: calls the station signs with its key (:func:`call_message`; the hub checks it before it reads the
+#: body or does any work): every call that writes into or reads out a station's data
+STATION_SIGNED_PATHS = frozenset({"/sync/v1/push", "/sync/v1/pull", "/sync/v1/restore"})
+#: how far a signed call's time (``X-Station-Time``, ms) may be from the hub's clock; a nonce is
+#: remembered this long, so a replay inside the window is caught by its nonce and one outside it by its
+#: time. The same bound as the clock warning: a station whose clock is further off takes the hub's time
+#: from the refusal (``stale_call``, ``hub_now_ms``) and signs again.
+CALL_WINDOW_MS = SKEW_WARN_MS
 
 
 def enroll_key_message(station_code: str, pubkey_b64: str) -> bytes:
@@ -170,12 +177,29 @@ def enroll_key_message(station_code: str, pubkey_b64: str) -> bytes:
     return f"qi-enroll-key/1\n{station_code}\n{pubkey_b64}".encode()
 
 
-def push_message(station_code: str, body: bytes) -> bytes:
-    """What a station signs for every push: its code and the SHA-256 of the exact body bytes. The hub
-    checks it with the key the station enrolled before it reads the body, so the bearer token alone (a
-    stolen one) cannot write into a station's ledger, profile or clock; a replayed body only repeats
-    changes the hub already acknowledged (duplicates)."""
-    return f"qi-push/1\n{station_code}\n{hashlib.sha256(body).hexdigest()}".encode()
+def call_message(
+    station_code: str, method: str, path: str, query: str, time_ms: int, nonce: str, body: bytes
+) -> bytes:
+    """What a station signs for every call in :data:`STATION_SIGNED_PATHS` (pushes and the GETs that
+    return its data): its code, the method, the path, the exact query string, the call's time and fresh
+    nonce (``X-Station-Time``, ``X-Sync-Nonce``) and the SHA-256 of the exact body bytes (empty for a
+    GET). The hub checks it with the key the station enrolled before it reads the body, so the bearer
+    token alone (a stolen one) can neither write into nor read out a station's data; a replayed call is
+    refused by its nonce or its time and changes nothing."""
+    digest = hashlib.sha256(body).hexdigest()
+    return (
+        f"qi-call/1\n{station_code}\n{method.upper()}\n{path}\n{query}\n{int(time_ms)}\n{nonce}\n{digest}"
+    ).encode()
+
+
+def change_digest(change: dict[str, Any]) -> str:
+    """What the hub remembers of each station change it applied, by its ``oseq``: the SHA-256 (128 bits,
+    hex) of the canonical table, op and row. A change re-sent under that oseq must give the same digest
+    (a lost reply, a resent bundle); another one means another copy of the station made it
+    (``device_conflict``), unless the station says it was restored from a backup."""
+    return hashlib.sha256(
+        canonical({"table": change.get("table"), "op": change.get("op"), "row": change.get("row")})
+    ).hexdigest()[:32]
 
 
 def hub_proof_message(nonce: str, tls_sha256: str | None) -> bytes:

@@ -21,10 +21,9 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
     def import_bundle(self, path: str | Path) -> dict[str, Any]:
         """An up bundle from a station: caps, then the signature of the station it names (the key it
         enrolled with), then parse; the bundle's station must be the signer's station. Then the SAME
-        apply_push as HTTP, in one transaction."""
-        import sqlalchemy as sa
-
-        from qi_station.sync.bundle import open_signed, read_bundle
+        apply_push as HTTP, in one transaction; a second copy of the station (``check_device``, the
+        oseq rule) is refused ``device_conflict`` and recorded, as an HTTP push is."""
+        from qi_station.sync.bundle import read_bundle
 
         self.require()
         p = Path(path)
@@ -34,7 +33,16 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
             raise SyncError(
                 400, "wrong_kind", f"bundle {p.name} was made by this hub (a down bundle), not by a station"
             )
-        code = raw.signer_id
+        try:
+            return self._import_up(p, raw, raw.signer_id, info)
+        except SyncError as e:
+            raise self.conflict_refused(e) from None
+
+    def _import_up(self, p: Path, raw: Any, code: str, info: dict[str, Any]) -> dict[str, Any]:
+        import sqlalchemy as sa
+
+        from qi_station.sync.bundle import open_signed
+
         hs = hub_tables()["hub_station"]
         hb = hub_tables()["hub_bundle"]
         with self.write() as c:
@@ -88,6 +96,8 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
                     "acked_oseq": st["acked_oseq"],
                     "applied": 0,
                 }
+            dev = manifest.get("device")  # this install of the station (signed with the manifest)
+            self.check_device(c, st, batch, dev if isinstance(dev, str) and 8 <= len(dev) <= 64 else None)
             head = manifest.get("head")
             self.keep_profile(c, st, manifest.get("profile"))
             try:

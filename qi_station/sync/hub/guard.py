@@ -4,7 +4,10 @@ body, and one structured access-log line per call.
 - A body over its endpoint's limit answers 413 before it is read whole: a ``Content-Length`` over the
   limit is refused at once, a body without one is counted as it streams and refused when it passes.
 - Calls that need a station token (push, pull, restore) have it checked first: a missing or bad token
-  answers 401 without a byte of the body read.
+  answers 401 without a byte of the body read. They must also be signed with the station's key
+  (``proto.call_message``: method, path, query, time, nonce, body) and fresh: the signature, the time
+  window and the nonce (``use_nonce``: remembered at the hub, a replay is refused) are checked before
+  the endpoint does any work.
 - Every call, refused ones included, writes one JSON line to the ``qi_station.hub.access`` logger:
   time, client address, station code, method, endpoint, status, milliseconds, bytes in and the counts
   the endpoint reports (changes, applied, rows). Never a token, a header or a row.
@@ -21,11 +24,14 @@ from typing import Any
 from qi_station.core.clock import now_utc
 from qi_station.sync.hub.base import RETRY_AFTER, busy
 from qi_station.sync.proto import (
+    CALL_WINDOW_MS,
     HUB_PROOF_PATH,
+    NONCE_HEADER,
     STATION_SIGNATURE_HEADER,
     STATION_SIGNED_PATHS,
+    STATION_TIME_HEADER,
     SyncError,
-    push_message,
+    call_message,
 )
 
 Scope = MutableMapping[str, Any]
@@ -59,11 +65,19 @@ def note(scope: Scope, **counts: Any) -> None:
 
 
 class Guard:
-    """ASGI middleware: ``Guard(app, station_by_token)``; ``station_by_token`` raises SyncError(401)."""
+    """ASGI middleware: ``Guard(app, station_by_token, use_nonce)``; ``station_by_token`` raises
+    SyncError(401); ``use_nonce(code, nonce, time_ms)`` raises SyncError(403, replayed_call) for a nonce
+    it has seen inside the window (None: not checked, tests of the guard alone)."""
 
-    def __init__(self, app: ASGIApp, station_by_token: Callable[[str | None], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        station_by_token: Callable[[str | None], dict[str, Any]],
+        use_nonce: Callable[[str, str, int], None] | None = None,
+    ) -> None:
         self.app = app
         self.station_by_token = station_by_token
+        self.use_nonce = use_nonce
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,11 +161,31 @@ class Guard:
         line["bytes_in"] = n
         whole = b"".join(chunks)
         if path in STATION_SIGNED_PATHS:
-            refused = station_signature_refusal(
-                scope.get("state", {}).get("qi_station") or {},
+            st = scope.get("state", {}).get("qi_station") or {}
+            refused = call_refusal(
+                st,
+                str(scope.get("method") or ""),
+                path,
+                (scope.get("query_string") or b"").decode("latin-1"),
                 whole,
-                headers.get(STATION_SIGNATURE_HEADER.lower()),
+                headers,
             )
+            if refused is None and self.use_nonce is not None:
+                from sqlalchemy.exc import OperationalError
+                from sqlalchemy.exc import TimeoutError as PoolTimeout
+                from starlette.concurrency import run_in_threadpool
+
+                try:
+                    await run_in_threadpool(
+                        self.use_nonce,
+                        str(st.get("code") or ""),
+                        headers[NONCE_HEADER.lower()],
+                        int(headers[STATION_TIME_HEADER.lower()]),
+                    )
+                except SyncError as e:
+                    refused = e
+                except (OperationalError, PoolTimeout) as e:
+                    refused = busy(e)
             if refused is not None:
                 await _reply(send, refused)
                 return
@@ -167,25 +201,58 @@ class Guard:
         await self.app(scope, replay, send)
 
 
-def station_signature_refusal(st: dict[str, Any], body: bytes, sig: str | None) -> SyncError | None:
-    """A push's body must be signed by the key its station enrolled (``proto.push_message``): a bearer
-    token alone writes nothing. None when it is."""
+def call_refusal(
+    st: dict[str, Any],
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    headers: dict[str, str],
+    now_ms: int | None = None,
+) -> SyncError | None:
+    """A call in ``STATION_SIGNED_PATHS`` must be signed by the key its station enrolled
+    (``proto.call_message`` over the method, path, query, ``X-Station-Time``, ``X-Sync-Nonce`` and body)
+    and its time within ``CALL_WINDOW_MS`` of the hub's clock: a bearer token alone neither writes nor
+    reads. None when it is (the nonce is checked next, ``use_nonce``)."""
     from qi_station.sync import keys
 
-    pub = st.get("pubkey")
-    if not sig:
+    push = path == "/sync/v1/push"
+    what = "push" if push else "call"
+    sig = headers.get(STATION_SIGNATURE_HEADER.lower())
+    nonce = headers.get(NONCE_HEADER.lower()) or ""
+    when = (headers.get(STATION_TIME_HEADER.lower()) or "").strip()
+    if not sig or not when or not nonce:
         return SyncError(
             403,
-            "unsigned_push",
-            "the push is not signed with the station key (X-Station-Signature): a token alone writes "
-            "nothing; update qi-station on the station / 推送缺少站点签名，请升级站点程序",
+            f"unsigned_{what}",
+            f"the {what} is not signed with the station key (X-Station-Signature, X-Station-Time, "
+            "X-Sync-Nonce): a token alone neither writes nor reads; update qi-station on the station / "
+            "请求缺少站点签名，请升级站点程序",
         )
-    if not pub or not keys.verify(str(pub), push_message(str(st.get("code") or ""), body), sig):
+    if not when.lstrip("-").isdigit() or len(when) > 20 or not 16 <= len(nonce) <= 200 or not nonce.isascii():
+        return SyncError(
+            400,
+            "bad_call_header",
+            "X-Station-Time must be milliseconds since 1970 and X-Sync-Nonce 16-200 ASCII characters",
+        )
+    pub = st.get("pubkey")
+    msg = call_message(str(st.get("code") or ""), method, path, query, int(when), nonce, body)
+    if not pub or not keys.verify(str(pub), msg, sig):
         return SyncError(
             403,
-            "bad_push_signature",
-            "the push is not signed by the key this station enrolled: refused, nothing written (a stolen "
-            "token, or the station was re-enrolled elsewhere: re-enroll it) / 推送签名与站点密钥不符",
+            f"bad_{what}_signature",
+            f"the {what} is not signed by the key this station enrolled: refused, nothing done (a stolen "
+            "token, or the station was re-enrolled elsewhere: re-enroll it) / 请求签名与站点密钥不符",
+        )
+    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    if abs(int(when) - now) > CALL_WINDOW_MS:
+        return SyncError(
+            403,
+            "stale_call",
+            f"the call's time (X-Station-Time) is more than {CALL_WINDOW_MS // 1000} s from the hub's clock: "
+            "refused as a possible replay, nothing done (the station signs again with the hub's time) / "
+            "请求时间超出允许范围，已拒绝",
+            hub_now_ms=now,
         )
     return None
 

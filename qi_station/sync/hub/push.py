@@ -17,6 +17,7 @@ from qi_station.sync.proto import (
     STATION_TABLES,
     TABLE_RANK,
     SyncError,
+    change_digest,
 )
 
 if TYPE_CHECKING:
@@ -35,47 +36,43 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
         device: str | None = None,
+        restored: bool = False,
     ) -> dict[str, Any]:
+        """``restored``: the station says it was restored from a backup (``kvkeys.STATION_RESTORED``):
+        a change re-sent under an oseq the hub holds with other content is then ``station_behind`` (it
+        heals) rather than ``device_conflict``."""
         import sqlalchemy as sa
 
-        forked: dict[str, Any] | None = None
         out: dict[str, Any] = {}
         skew = None
-        with self.write() as c:
-            st = self.station_by_code(c, station["code"], lock=True)
-            if st["revoked"]:
-                raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
-            vals: dict[str, Any] = {}  # the station row's new values: one UPDATE per push, not four
-            forked = self.check_device(c, st, batch, device, vals)  # writes nothing when it refuses
-            if forked is None:
+        try:
+            with self.write() as c:
+                st = self.station_by_code(c, station["code"], lock=True)
+                if st["revoked"]:
+                    raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
+                vals: dict[str, Any] = {}  # the station row's new values: one UPDATE per push, not four
+                self.check_device(c, st, batch, device, vals)  # raises device_conflict, nothing written
                 self.keep_profile(c, st, profile, vals)
-                out = self.apply_push(c, st, batch, head=head, into=vals)
+                out = self.apply_push(c, st, batch, head=head, restored=restored, into=vals)
                 skew = self.touch(c, st, protocol, schema, station_now_ms, into=vals)
                 hs = hub_tables()["hub_station"]
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
-        if forked is not None:  # refused, nothing written; the conflict record gets its own transaction
-            raise self.refuse(
-                SyncError(
-                    409,
-                    "device_conflict",
-                    f"another copy of station {st['code']} (another PC or database file) already pushed "
-                    f"changes up to {st['acked_oseq']} that this copy does not hold: two copies are using "
-                    "one station identity (a copied database and token). Nothing was written and no request "
-                    "number was changed; the hub recorded a sync conflict (device_conflict). Keep working on "
-                    "ONE copy only: ask the hub's administrator which one / 两台电脑在使用同一站点身份"
-                    "（数据库与令牌被复制），已拒绝并记录冲突，请只保留一份并联系中心管理员",
-                ),
-                "hub_station",
-                st["id"],
-                "device_conflict",
-                forked,
-            )
+        except SyncError as e:
+            raise self.conflict_refused(e) from None
         if skew is not None and abs(skew) > SKEW_WARN_MS:
             out["warning"] = (
                 f"station clock is off by {skew / 1000:.0f} s; fix the PC clock (sync is not affected)"
             )
         out["clock_skew_ms"] = skew
         return out
+
+    def conflict_refused(self, e: SyncError) -> SyncError:
+        """``e``; a ``device_conflict`` (two copies under one station identity) is first recorded as a
+        ``sync_conflict`` of its station (``station_id``) in its own transaction (the refused push or
+        bundle wrote nothing)."""
+        if e.code != "device_conflict":
+            return e
+        return self.refuse(e, "hub_station", str(e.data.get("station_id") or ""), e.code, e.data)
 
     def check_device(
         self,
@@ -84,24 +81,39 @@ class PushJobs(LedgerJobs):
         batch: list[dict[str, Any]],
         device: str | None,
         into: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """Two installs under one station identity. Each push names its install (``device``: this PC
-        and database file, ``sync.station.apply.device_id``). The hub keeps the last one that pushed.
-        Another install is taken as the station moved (a new PC, a database put elsewhere) when its push
-        continues exactly where the hub's ack is (no change at or below it); it then becomes the
-        station's install. Another install that re-sends changes at or below the ack is a second copy
-        that forked from the same point: refused (the caller records a ``sync_conflict``), never healed
-        by renumbering requests whose numbers are already given out. Returns the conflict's detail, or
-        None (accepted; the install kept). An older station sends no device: not checked. ``into``: the
-        new install is added to it (the caller writes the station row once) instead of written here."""
+    ) -> None:
+        """Two installs under one station identity. Each push and up bundle names its install
+        (``device``: this PC and database file, ``sync.station.apply.device_id``). The hub keeps the last
+        one that pushed. Another install is taken as the station moved (a new PC, a database put
+        elsewhere) when its changes continue exactly where the hub's ack is (no change at or below it);
+        it then becomes the station's install. Another install that re-sends changes at or below the ack
+        is a second copy that forked from the same point: refused ``device_conflict`` (the caller records
+        a ``sync_conflict``: :meth:`conflict_refused`), never healed by renumbering requests whose
+        numbers are already given out. An older station sends no device: not checked (the oseq rule of
+        :meth:`_check_duplicates` still is). ``into``: the new install is added to it (the caller writes
+        the station row once) instead of written here."""
         import sqlalchemy as sa
 
         if device is None:
-            return None
+            return
         known = st.get("device_id")
         acked = int(st["acked_oseq"] or 0)
         if known not in (None, device) and any(int(ch["oseq"]) <= acked for ch in batch):
-            return {"station": st["code"], "device": device, "known_device": known, "acked_oseq": acked}
+            raise SyncError(
+                409,
+                "device_conflict",
+                f"another copy of station {st['code']} (another PC or database file) already pushed "
+                f"changes up to {acked} that this copy does not hold: two copies are using one station "
+                "identity (a copied database and token). Nothing was written and no request number was "
+                "changed; the hub recorded a sync conflict (device_conflict). Keep working on ONE copy "
+                "only: ask the hub's administrator which one / 两台电脑在使用同一站点身份"
+                "（数据库与令牌被复制），已拒绝并记录冲突，请只保留一份并联系中心管理员",
+                station=st["code"],
+                station_id=st["id"],
+                device=device,
+                known_device=known,
+                acked_oseq=acked,
+            )
         if known != device:
             if into is not None:
                 into["device_id"] = device
@@ -109,7 +121,6 @@ class PushJobs(LedgerJobs):
                 hs = hub_tables()["hub_station"]
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(device_id=device))
             st["device_id"] = device
-        return None
 
     def apply_push(
         self,
@@ -118,12 +129,15 @@ class PushJobs(LedgerJobs):
         batch: list[dict[str, Any]],
         *,
         head: dict[str, Any] | None = None,
+        restored: bool = False,
         into: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
-        transaction: skip what is acked, refuse gaps, check ownership and every new event's hash and
-        link (``ledger.check_events``), s_rev guards, stamp seq, ack, keep the signed running head.
-        ``into``: the station row's new values (ack, head) are added to it, written by the caller."""
+        transaction: skip what is acked (the same content under a held oseq, else ``device_conflict``
+        or, ``restored``, ``station_behind``: :meth:`_check_duplicates`), refuse gaps, check ownership
+        and every new event's hash and link (``ledger.check_events``), s_rev guards, stamp seq, ack,
+        remember each applied change's digest by oseq, keep the signed running head. ``into``: the
+        station row's new values (ack, head) are added to it, written by the caller."""
         import sqlalchemy as sa
 
         acked = int(st["acked_oseq"])
@@ -136,7 +150,7 @@ class PushJobs(LedgerJobs):
             else:
                 fresh.append(ch)
         if results:
-            self._check_duplicates(c, [ch for ch in batch if ch["oseq"] <= acked], acked)
+            self._check_duplicates(c, st, [ch for ch in batch if ch["oseq"] <= acked], acked, restored)
         expect = acked + 1
         seen: set[int] = set()
         for ch in fresh:
@@ -155,6 +169,7 @@ class PushJobs(LedgerJobs):
         if not fresh:
             self.accept_head(c, st, head, into)
             return {"acked_oseq": acked, "results": results, "applied": 0}
+        digests = [{"station_id": st["id"], "oseq": ch["oseq"], "digest": change_digest(ch)} for ch in fresh]
         # authorize + coerce everything before writing anything
         prepared: list[tuple[int, int, str, dict[str, Any], dict[str, Any]]] = []
         batch_requests: set[str] = set()
@@ -391,6 +406,7 @@ class PushJobs(LedgerJobs):
             if current is not None:
                 flush(current)
         self.stamp(c, written)
+        self.bulk_insert(c, hub_tables()["hub_oseq"], digests)
         new_ack = fresh[-1]["oseq"]
         if into is not None:
             into["acked_oseq"] = new_ack
@@ -402,13 +418,56 @@ class PushJobs(LedgerJobs):
         results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
         return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
 
-    def _check_duplicates(self, c: Connection, dups: list[dict[str, Any]], acked: int) -> None:
-        """Changes at or below the ack are duplicates only if the hub holds their rows: a new event or
-        request under an old oseq means the station lost its history (restored from an older backup).
-        Refused with ``station_behind`` and our ack, so the station heals (``sync.station.heal``) instead
-        of dropping work the hub never saw."""
+    def _check_duplicates(
+        self, c: Connection, st: dict[str, Any], dups: list[dict[str, Any]], acked: int, restored: bool
+    ) -> None:
+        """Changes at or below the ack are duplicates only if they are the changes the hub applied under
+        those oseqs (the digest it kept, :func:`~qi_station.sync.proto.change_digest`): another change
+        under a held oseq was made by another copy of the station (a copied database, whatever device
+        id it claims): refused ``device_conflict`` (recorded by the caller), unless the station says it
+        was restored from a backup (``restored``): then ``station_behind``, and it heals
+        (``sync.station.heal``). Oseqs the hub kept no digest of (applied before revision 0022) are
+        duplicates if the hub holds their rows: a new event or request under an old oseq means the
+        station lost its history, ``station_behind`` with our ack."""
         import sqlalchemy as sa
 
+        behind = SyncError(
+            409,
+            "station_behind",
+            f"changes numbered at or below {acked} that this hub never received: the station was "
+            "restored from an older copy and must catch up first / 站点数据比中心旧，需先恢复",
+            acked_oseq=acked,
+        )
+        ho = hub_tables()["hub_oseq"]
+        lo = min(int(ch["oseq"]) for ch in dups)
+        held = dict(
+            c.execute(  # type: ignore[arg-type]
+                sa.select(ho.c.oseq, ho.c.digest).where(
+                    ho.c.station_id == st["id"], ho.c.oseq >= lo, ho.c.oseq <= acked
+                )
+            ).all()
+        )
+        differ = [ch["oseq"] for ch in dups if ch["oseq"] in held and held[ch["oseq"]] != change_digest(ch)]
+        if differ:
+            if restored:
+                raise behind
+            raise SyncError(
+                409,
+                "device_conflict",
+                f"change {differ[0]} of station {st['code']} was already pushed with other content: two "
+                "copies (PCs or database files) are using one station identity (a copied database and "
+                "token), whatever device id they report. Nothing was written and no request number was "
+                "changed; the hub recorded a sync conflict (device_conflict). Keep working on ONE copy "
+                "only and ask the hub's administrator which one. If this PC's database was put back from "
+                "a backup, restore it with `qi-station restore FILE` (the next sync then catches up) / "
+                "同一站点身份的另一份数据库已推送过该序号的不同内容，已拒绝并记录冲突；如为备份恢复，请用 "
+                "qi-station restore 恢复",
+                station=st["code"],
+                station_id=st["id"],
+                oseq=differ[0],
+                acked_oseq=acked,
+            )
+        dups = [ch for ch in dups if ch["oseq"] not in held]
         for table in ("request_event", "request"):
             ids = sorted({str((ch.get("row") or {}).get("id")) for ch in dups if ch.get("table") == table})
             t = core_table(table)
@@ -416,10 +475,4 @@ class PushJobs(LedgerJobs):
             for chunk in chunks(ids, 500):
                 have.update(r[0] for r in c.execute(sa.select(t.c.id).where(id_in(c, t.c.id, chunk))))
             if set(ids) - have:
-                raise SyncError(
-                    409,
-                    "station_behind",
-                    f"changes numbered at or below {acked} that this hub never received: the station was "
-                    "restored from an older copy and must catch up first / 站点数据比中心旧，需先恢复",
-                    acked_oseq=acked,
-                )
+                raise behind

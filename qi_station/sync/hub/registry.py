@@ -13,6 +13,7 @@ from qi_station.sync import keys
 from qi_station.sync.hub.base import PROFILE_KEYS, HubBase, check_profile
 from qi_station.sync.hub.tables import core_table, hub_tables, norm_value, wire_value
 from qi_station.sync.proto import (
+    CALL_WINDOW_MS,
     PROTOCOL,
     STATION_TABLES,
     SyncError,
@@ -187,6 +188,32 @@ class RegistryJobs(HubBase):
         if r["revoked"]:
             raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
         return dict(r)
+
+    def use_nonce(self, code: str, nonce: str, time_ms: int) -> None:
+        """A signed station call's nonce (``guard.call_refusal`` checked its signature and time): kept
+        while its time is inside the window; one the hub already holds is a replay, refused
+        ``[replayed_call]`` before the endpoint does anything. Nonces older than the window are pruned."""
+        import time
+
+        import sqlalchemy as sa
+
+        t = hub_tables()["hub_call_nonce"]
+        now = time.time_ns() // 1_000_000
+        with self.write() as c:
+            c.execute(sa.delete(t).where(t.c.at_ms < now - 2 * CALL_WINDOW_MS))
+            got = c.execute(
+                self.dialect_insert(t)
+                .values(station_code=code, nonce=nonce, at_ms=int(time_ms))
+                .on_conflict_do_nothing()
+                .returning(t.c.nonce)  # no row back: the nonce was there (rowcount is -1 on psycopg)
+            ).first()
+        if got is None:
+            raise SyncError(
+                403,
+                "replayed_call",
+                "this signed call was already made (its nonce was used): refused as a replay, nothing done "
+                "/ 重复的请求（重放），已拒绝",
+            )
 
     def prove(self, nonce: str, tls_sha256: str | None = None) -> dict[str, Any]:
         """Proof that this server holds the hub key (asked by a station BEFORE it sends its enrollment

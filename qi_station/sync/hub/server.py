@@ -61,6 +61,9 @@ class PushBody(BaseModel):
     profile: Profile | None = None
     # this install (PC + database file) of the station: two pushing under one identity are refused
     device: str | None = Field(default=None, min_length=8, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
+    # the station was restored from a backup (and not yet caught up): a held oseq re-sent with other
+    # content is station_behind (it heals), not device_conflict
+    restored: bool = False
 
 
 class PushReply(BaseModel):
@@ -174,7 +177,8 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         description="Station <-> hub sync for the Shandong QI one-stop service (see docs/sync.md).",
     )
     app.state.hub = hub
-    app.add_middleware(Guard, station_by_token=hub.station_by_token)  # limits, token first, access log
+    # limits, the token first, the station's signature and a fresh nonce, the access log
+    app.add_middleware(Guard, station_by_token=hub.station_by_token, use_nonce=hub.use_nonce)
 
     @app.exception_handler(SyncError)
     def _sync_error(_req: Request, e: SyncError) -> JSONResponse:
@@ -285,6 +289,7 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
             head=head,
             profile=profile,
             device=body.device,
+            restored=body.restored,
         )
         note(request.scope, applied=out.get("applied"), acked_oseq=out.get("acked_oseq"))
         reply = {k: out.get(k) for k in PushReply.model_fields}  # the PushReply document, as it was

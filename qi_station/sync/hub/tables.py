@@ -102,6 +102,24 @@ def hub_tables() -> dict[str, Table]:
             sa.Column("kind", sa.String),
             sa.Column("at", sa.DateTime),
         )
+        # the nonces of signed station calls inside the time window (revision 0022; guard.call_refusal):
+        # a call whose nonce is here is a replay
+        sa.Table(
+            "hub_call_nonce",
+            md,
+            sa.Column("station_code", sa.String, primary_key=True),
+            sa.Column("nonce", sa.String, primary_key=True),
+            sa.Column("at_ms", sa.BigInteger, index=True),
+        )
+        # the digest of every station change the hub applied, by station and oseq (revision 0022;
+        # push.PushJobs._check_duplicates): the same oseq re-sent with other content is another copy
+        sa.Table(
+            "hub_oseq",
+            md,
+            sa.Column("station_id", sa.String, primary_key=True),
+            sa.Column("oseq", sa.BigInteger, primary_key=True),
+            sa.Column("digest", sa.String),
+        )
         sa.Table("hub_meta", md, sa.Column("k", sa.String, primary_key=True), sa.Column("v", sa.Text))
         sa.Table(
             "hub_counter",

@@ -77,6 +77,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             "station_now_ms": time.time_ns() // 1_000_000,
             "head": head,
             "resyncing": S.resyncing(conn),
+            "device": S.device_id(conn),  # this install: the hub refuses a second copy (device_conflict)
         }
         if profile is not None:
             manifest["profile"] = profile  # the station's region, park, type and mode

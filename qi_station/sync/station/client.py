@@ -225,7 +225,12 @@ def hub_client(conn: Any, *, http: Any = None, insecure_http: bool = False) -> H
         url = check_hub_url(url, insecure_http or S.kv_get(conn, "insecure_http") == "1")
     tls = S.kv_get(conn, "hub_tls")
     return HubClient(
-        url, token, http=http, hub_pubkey=S.kv_get(conn, "hub_pubkey"), tls=json.loads(tls) if tls else None
+        url,
+        token,
+        http=http,
+        hub_pubkey=S.kv_get(conn, "hub_pubkey"),
+        tls=json.loads(tls) if tls else None,
+        signer=H.call_signer(conn),  # push, pull and restore are signed with the station key
     )
 
 
@@ -290,17 +295,17 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
     profile = station_profile(conn)
     sent = canonical(profile) if profile is not None else None
     device = S.device_id(conn)
-    sign = H.push_signer(conn)  # every push's body is signed with the station key
+    restored = S.kv_get(conn, kvkeys.STATION_RESTORED) == "1"  # a held oseq re-sent: heal, not conflict
     while True:
         batch = S.next_batch(conn, batch_size)
         if not batch:
             if sent is not None and S.kv_get(conn, kvkeys.PROFILE_SENT) != sent:
-                cl.push([], H.signed_head(conn), profile, device, sign=sign)
+                cl.push([], H.signed_head(conn), profile, device, restored=restored)
                 S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
             return done
         head = H.signed_head(conn)
         try:
-            reply = cl.push(batch, head, profile, device, sign=sign)
+            reply = cl.push(batch, head, profile, device, restored=restored)
         except SyncError as e:
             raise demo_collision_hint(e) from None
         if sent is not None:

@@ -36,14 +36,16 @@ def signed_head(conn: Any) -> dict[str, Any]:
     return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
 
 
-def push_signer(conn: Any) -> Callable[[bytes], str]:
-    """Signs a push's exact body bytes with this station's key (``proto.push_message``): the hub takes
-    no push that this key did not sign."""
+def call_signer(conn: Any) -> Callable[[str, str, str, int, str, bytes], str]:
+    """Signs a station call (method, path, query, time, nonce, exact body bytes) with this station's key
+    (``proto.call_message``): the hub takes no push, pull or restore that this key did not sign."""
     from qi_station.sync import keys
-    from qi_station.sync.proto import push_message
+    from qi_station.sync.proto import call_message
 
     code, priv = _signer(conn)
-    return lambda body: keys.sign(priv, push_message(code, body))
+    return lambda method, path, query, when, nonce, body: keys.sign(
+        priv, call_message(code, method, path, query, when, nonce, body)
+    )
 
 
 def keep_acked_head(conn: Any, head: dict[str, Any]) -> None:

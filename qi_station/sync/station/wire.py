@@ -22,6 +22,8 @@ from qi_station.sync.proto import (
     PULL_PAGE,
     SIGNATURE_HEADER,
     STATION_SIGNATURE_HEADER,
+    STATION_SIGNED_PATHS,
+    STATION_TIME_HEADER,
     SyncError,
     hub_proof_message,
     redact,
@@ -81,9 +83,18 @@ def peer_cert_der(response: Any) -> bytes | None:
     return sslobj.getpeercert(True) if sslobj is not None else None
 
 
+#: signs a station call: (method, path, query, time_ms, nonce, body) -> the station key's signature
+#: over :func:`~qi_station.sync.proto.call_message` (``sync.station.heads.call_signer``)
+CallSigner = Callable[[str, str, str, int, str, bytes], str]
+
+
 class HubClient:
     """``hub_pubkey``: the pinned hub key; when set, every call carries a fresh nonce and a reply whose
-    signature does not verify is refused before it is read."""
+    signature does not verify is refused before it is read. ``signer``: the station key; every call in
+    ``STATION_SIGNED_PATHS`` (push, pull, restore) is signed with it over its method, path, exact query,
+    time and nonce (the hub refuses them unsigned). A hub that refuses the time as too far from its
+    clock (``stale_call``) sends its own: the call is signed again once with it (a wrong PC clock does
+    not stop sync)."""
 
     def __init__(
         self,
@@ -94,10 +105,13 @@ class HubClient:
         timeout: float = 60.0,
         hub_pubkey: str | None = None,
         tls: dict[str, str] | None = None,
+        signer: CallSigner | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.hub_pubkey = hub_pubkey
+        self.signer = signer
+        self.clock_offset_ms = 0  # the hub's clock minus ours, learnt from a stale_call refusal
         self.secrets: list[str] = [token] if token else []
         self.last_cert: bytes | None = None
         self._own = http is None
@@ -121,15 +135,36 @@ class HubClient:
         return h
 
     def _call(self, method: str, path: str, extra_headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        try:
+            return self._call_once(method, path, extra_headers, **kw)
+        except SyncError as e:
+            got = e.data.get("hub_now_ms")
+            if e.code != "stale_call" or not isinstance(got, int) or self.signer is None:
+                raise
+            self.clock_offset_ms = got - time.time_ns() // 1_000_000
+            return self._call_once(method, path, extra_headers, **kw)  # signed again with the hub's time
+
+    def _call_once(
+        self, method: str, path: str, extra_headers: dict[str, str] | None = None, **kw: Any
+    ) -> Any:
         import json
         import secrets
+        from urllib.parse import urlencode
 
         import httpx
 
-        nonce = secrets.token_urlsafe(18) if self.hub_pubkey else None
+        signed = self.signer is not None and path in STATION_SIGNED_PATHS
+        nonce = secrets.token_urlsafe(18) if self.hub_pubkey or signed else None
+        query = urlencode(kw.pop("params", None) or {})
         try:
             headers = {**self._headers(nonce), **(extra_headers or {})}
-            r = self.http.request(method, path, headers=headers, **kw)
+            if signed and self.signer is not None and nonce:
+                when = time.time_ns() // 1_000_000 + self.clock_offset_ms
+                headers[STATION_TIME_HEADER] = str(when)
+                headers[STATION_SIGNATURE_HEADER] = self.signer(
+                    method, path, query, when, nonce, kw.get("content") or b""
+                )
+            r = self.http.request(method, f"{path}?{query}" if query else path, headers=headers, **kw)
         except httpx.HTTPError as e:
             if "CERTIFICATE_VERIFY_FAILED" in str(e):  # not network trouble: not retried
                 raise SyncError(
@@ -151,7 +186,7 @@ class HubClient:
             data = json.loads(body)  # only read after the signature check below (a damaged reply: retried)
         except ValueError:
             raise TransientError(f"hub sent a damaged reply ({r.status_code}, {len(body)} bytes)") from None
-        if r.status_code < 400 and nonce:
+        if r.status_code < 400 and nonce and self.hub_pubkey:
             self._check_signature(nonce, body, r.headers.get(SIGNATURE_HEADER))
         if r.status_code >= 400:
             if r.status_code == 503:
@@ -217,11 +252,13 @@ class HubClient:
         profile: dict[str, Any] | None = None,
         device: str | None = None,
         *,
-        sign: Callable[[bytes], str] | None = None,
+        restored: bool = False,
     ) -> dict[str, Any]:
-        """``sign``: the station key over :func:`~qi_station.sync.proto.push_message` of the body bytes
-        (``sync.station.heads.push_signer``); the hub refuses an unsigned push."""
+        """Signed with the client's ``signer`` (the hub refuses an unsigned push). ``restored``: this
+        station was restored from a backup and has not caught up yet (``kvkeys.STATION_RESTORED``)."""
         body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
+        if restored:
+            body["restored"] = True
         if device is not None:
             body["device"] = device  # this install (PC + database file): see sync.station.apply.device_id
         if head is not None:
@@ -232,8 +269,6 @@ class HubClient:
 
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json"}
-        if sign is not None:
-            headers[STATION_SIGNATURE_HEADER] = sign(raw)
         return dict(self._call("POST", "/sync/v1/push", content=raw, extra_headers=headers))
 
     def pull(self, since: int, limit: int = PULL_PAGE, *, resync: bool = False) -> dict[str, Any]:
