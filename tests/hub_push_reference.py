@@ -155,6 +155,7 @@ class ReferenceHub(Hub):
         batch: list[dict[str, Any]],
         *,
         head: dict[str, Any] | None = None,
+        restored: bool = False,  # today's push() passes the station's restore mark; the frozen one has no oseq digests
         into: Any = None,  # today's push() offers to write the ack and head itself; the frozen one writes its own
     ) -> dict[str, Any]:
         """The apply function as it was before the rush work (frozen). THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
