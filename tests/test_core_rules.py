@@ -99,7 +99,14 @@ def test_cost_rules() -> None:
     assert v.parse_cost("1.5") == Decimal("1.50")
     assert v.parse_cost("0") == Decimal("0.00")
     assert v.parse_cost(None) is None
+    # as typed: full-width (a Chinese input method) and thousands commas (an operator's stumble)
+    assert v.parse_cost("１２００．５") == Decimal("1200.50")
+    assert v.parse_cost("1,200.50") == Decimal("1200.50")
+    assert v.parse_cost(" 12,345,678 ") == Decimal("12345678.00")
     for bad, rule in (
+        ("1,2", "number"),  # a comma not grouping thousands is never read as a decimal point
+        ("1,2000.5", "number"),
+        ("-1,200", "non_negative"),
         ("-1", "non_negative"),
         ("1.234", "decimals"),
         ("abc", "number"),

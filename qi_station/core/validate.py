@@ -368,14 +368,27 @@ def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
     return code
 
 
+#: an amount as people write it: digits grouped by thousands with commas (1,200.50)
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
 def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -> Decimal | None:
-    """万元, ≥ 0, at most 2 decimals."""
+    """万元 (or yuan for a fee), ≥ 0, at most 2 decimals. Read as people type it: full-width digits and
+    point (a Chinese input method's １２００．５, NFKC) and thousands commas (1,200.50); a comma
+    anywhere else (1,2) is refused, never guessed as a decimal point."""
     if value is None or value == "":
         return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if _GROUPED.fullmatch(text):
+        text = text.replace(",", "")
     try:
-        d = Decimal(str(value).strip())
+        d = Decimal(text)
     except InvalidOperation:
-        raise ValidationError(field, "number", f"not a number: {value!r} / 应为数字") from None
+        raise ValidationError(
+            field,
+            "number",
+            f"not a number: {value!r} (write e.g. 1200.50 or 1,200.50) / 应为数字，如 1200.50",
+        ) from None
     if not d.is_finite():
         raise ValidationError(field, "number", f"not a number: {value!r} / 应为数字")
     if d < 0:
