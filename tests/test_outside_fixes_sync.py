@@ -305,3 +305,51 @@ def test_up_bundles_carry_the_device_and_a_copy_by_usb_is_refused_and_recorded(
     with hub.engine.connect() as c:
         kinds = [r[0] for r in c.execute(sa.select(core_table("sync_conflict").c.kind))]
     assert "device_conflict" in kinds
+
+
+def test_a_copy_that_catches_up_from_the_hub_is_on_the_admins_list(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Outside attacker: a copy of the station database WITH its key that marks itself restored catches
+    up from the hub (its own clashing number is renumbered, on the copy) and then continues exactly at
+    the hub's ack, which is what a station moved to a new PC does: the hub cannot tell them apart, so it
+    takes it, and the real station becomes the fork ([device_conflict]). Nothing the hub holds was
+    renumbered, and every install switch is recorded: ``hub stations`` shows the station's conflicts
+    (``device_moved``, then ``device_conflict``), so the administrator sees a takeover (it showed none)."""
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import kvkeys, secrets
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.station import apply as S
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    assert [s["conflicts"] for s in hub.stations() if s["code"] == "ZB01"] == [0]
+    dispose_all()
+    b = tmp_path / "elsewhere" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    ra = ledger.create_request(a, request_input(2))
+    assert sync(a, tc)["pending"] == 0
+    rb = ledger.create_request(b, request_input(3))
+    assert ra["number"] == rb["number"]
+    conn = S.open_conn(b)
+    try:
+        with S.tx(conn):
+            S.kv_set(conn, kvkeys.STATION_RESTORED, "1")  # what `qi-station restore` leaves
+    finally:
+        conn.close()
+    assert sync(b, tc)["pending"] == 0
+    held = hub_requests(hub)
+    assert held[ra["id"]]["number"] == ra["number"]  # the real station's number kept at the hub
+    assert held[rb["id"]]["number"] != ra["number"]
+    (st,) = [s for s in hub.stations() if s["code"] == "ZB01"]
+    assert st["conflicts"] == 1 and st["last_conflict"]["kind"] == "device_moved"
+    ledger.create_request(a, request_input(4))
+    with pytest.raises(SyncError) as ei:
+        sync(a, tc)
+    assert ei.value.code == "device_conflict"
+    (st,) = [s for s in hub.stations() if s["code"] == "ZB01"]
+    assert st["conflicts"] == 2 and st["last_conflict"]["kind"] == "device_conflict"

@@ -329,9 +329,15 @@ def hub_stations(
         state = "revoked" if r["revoked"] else ("enrolled" if r["enrolled"] else "waiting")
         place = f"{places.full_name(r['region_code'])} {r['region_code']}" if r["region_code"] else "-"
         profile = f"{place}  {r['station_type'] or '-'}  {r['service_mode'] or '-'}  {r['park'] or '-'}"
+        last = r["last_conflict"]
+        conflicts = (
+            f"  CONFLICTS {r['conflicts']} (last {last['kind']} {iso_local(last['at'])}) 同步冲突"
+            if r["conflicts"]
+            else ""
+        )
         typer.echo(
             f"{r['code']:12} {state:9} acked {r['acked_oseq']:>7}  seen {r['last_seen'] or '-'}  {r['name']}"
-            f"  {profile}"
+            f"  {profile}{conflicts}"
         )
 
 

@@ -86,7 +86,9 @@ class PushJobs(LedgerJobs):
         (``device``: this PC and database file, ``sync.station.apply.device_id``). The hub keeps the last
         one that pushed. Another install is taken as the station moved (a new PC, a database put
         elsewhere) when its changes continue exactly where the hub's ack is (no change at or below it);
-        it then becomes the station's install. Another install that re-sends changes at or below the ack
+        it then becomes the station's install, and the switch is recorded (``sync_conflict`` kind
+        ``device_moved``, shown by ``hub stations``): a copy holding the station key that caught up from
+        the hub first looks the same, and only the administrator can tell. Another install that re-sends changes at or below the ack
         is a second copy that forked from the same point: refused ``device_conflict`` (the caller records
         a ``sync_conflict``: :meth:`conflict_refused`), never healed by renumbering requests whose
         numbers are already given out. An older station sends no device: not checked (the oseq rule of
@@ -115,6 +117,10 @@ class PushJobs(LedgerJobs):
                 acked_oseq=acked,
             )
         if known != device:
+            if known is not None:  # the station moved, or a copy caught up from the hub: the admin sees it
+                self.conflict(
+                    c, "hub_station", st["id"], "device_moved", {"device": device, "known_device": known}
+                )
             if into is not None:
                 into["device_id"] = device
             else:

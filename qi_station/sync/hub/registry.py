@@ -162,11 +162,23 @@ class RegistryJobs(HubBase):
             t.c.service_mode,
             t.c.profile_at,
         ]
+        sc = core_table("sync_conflict")
         with self.engine.connect() as c:
             rows = c.execute(sa.select(*cols).order_by(t.c.code)).mappings().all()
+            # each station's open conflicts (device_conflict, device_moved, …): what the admin must look at
+            seen: dict[str, list[Any]] = {}
+            for rid, at, kind in c.execute(
+                sa.select(sc.c.row_id, sc.c.at, sc.c.kind)
+                .where(sc.c.table_name == "hub_station", sc.c.resolved == sa.false())
+                .order_by(sc.c.at)
+            ):
+                seen.setdefault(str(rid), []).append({"kind": kind, "at": wire_value(at)})
         out = []
         for r in rows:
             d = {k: wire_value(v) for k, v in r.items()}
+            mine = seen.get(str(d["id"]), [])
+            d["conflicts"] = len(mine)
+            d["last_conflict"] = mine[-1] if mine else None
             d["enrolled"] = bool(d.pop("pubkey"))
             d["revoked"] = bool(d["revoked"])
             d["enroll_used"] = bool(d["enroll_used"])
