@@ -88,6 +88,8 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["request", "list", "--month", "99999-01"], "month"),
     (["report", "monthly", "--month", "13-2026"], "month"),
     (["report", "monthly", "--month", "0000-01"], "month"),
+    (["report", "monthly", "--month", ""], "month"),  # outside attacker: wrote the default month's report
+    (["report", "monthly", "--month", " "], "month"),
     (["report", "monthly", "--format", "pdf"], "format"),
     (["report", "monthly", "--format", "csv", "--out", "{db}"], "out"),
     (["backup", "--out", "{db}"], "out"),

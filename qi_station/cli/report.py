@@ -42,7 +42,9 @@ def _check_format(fmt: str | None, out: str | Path | None) -> str:
 def _check_month(month: str | None) -> str:
     from qi_station.core.months import check_month, last_full_month
 
-    return check_month((month or "").strip() or last_full_month())  # ValidationError("month", ...)
+    if month is None:  # not given: the last full month
+        return check_month(last_full_month())
+    return check_month(month.strip())  # ValidationError("month", ...); an empty --month "" is refused
 
 
 @contextmanager
