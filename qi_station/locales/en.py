@@ -208,6 +208,7 @@ MESSAGES: dict[str, str] = {
     "refer.title": "{number}: refer",
     "refer.suggestions": "Suggestions (elements, same city, valid qualification, load)",
     "refer.none": "No matching items",
+    "refer.loading": "Suggestions are loading; press Ctrl+S again in a moment",
     "refer.pick": "Pick an item first",
     "match.elements": "elements {n}",
     "match.city": "same city",

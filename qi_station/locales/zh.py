@@ -217,6 +217,7 @@ MESSAGES: dict[str, str] = {
     "refer.title": "{number}: 转办",
     "refer.suggestions": "推荐（按要素匹配、同城、资质有效、当前负荷排序）",
     "refer.none": "没有匹配的资源",
+    "refer.loading": "推荐正在加载, 请稍候再按 Ctrl+S",
     "refer.pick": "请先选择一项",
     "match.elements": "要素 {n}",
     "match.city": "同城",
