@@ -19,6 +19,14 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
 
 
+def _burst(app: Any, *keys: str) -> None:
+    """Keys as tmux send-keys delivers them: queued at once, no pause for the app between them."""
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
 def _rid(db: Path, number: str) -> str:
     return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
 
@@ -117,3 +125,47 @@ async def test_refer_highlight_is_scrolled_into_view(tmp_path: Path) -> None:
         assert ol.highlighted == len(dialog.items) - 1
         top = ol.scroll_offset.y
         assert top <= ol.highlighted < top + ol.scrollable_content_region.height
+
+
+@pytest.mark.parametrize("screen_key", ["f3", "f5"])
+async def test_a_burst_of_keys_in_a_search_box_is_never_lost(tmp_path: Path, screen_key: str) -> None:
+    """Ctrl+U then ``yantai`` without a pause, then six Backspaces and ``ytld``: every key lands."""
+    from textual.widgets import Input
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press(screen_key)
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        box = app.screen.focused
+        assert isinstance(box, Input)
+        _burst(app, "ctrl+u", *"yantai")
+        await settle(pilot)
+        assert box.value == "yantai"
+        _burst(app, *["backspace"] * 6, *"ytld")
+        await settle(pilot)
+        assert box.value == "ytld"
+        assert app.screen.focused is box
+
+
+async def test_a_burst_in_the_activity_form_saves_what_was_typed(tmp_path: Path) -> None:
+    """覆盖人数 holds 0: Backspace 6 0 sent at once is 60 (the Backspace ran last: 6 was saved)."""
+    from textual.widgets import Input
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.switch_mode("activities")
+        await settle(pilot)
+        app.screen.query_one("#title", Input).value = "计量进园区"
+        people = app.screen.query_one("#people", Input)
+        people.focus()
+        await pilot.pause()
+        people.cursor_position = len(people.value)
+        _burst(app, "backspace", "6", "0", "ctrl+s")
+        await settle(pilot)
+        assert people.value == "60"
+    assert rows(db, "SELECT people FROM activity") == [(60,)]
