@@ -169,3 +169,37 @@ async def test_a_burst_in_the_activity_form_saves_what_was_typed(tmp_path: Path)
         await settle(pilot)
         assert people.value == "60"
     assert rows(db, "SELECT people FROM activity") == [(60,)]
+
+
+@pytest.mark.parametrize("answer", ["edit", "discard"])
+async def test_a_screen_switch_asks_before_throwing_a_half_typed_note_away(
+    tmp_path: Path, answer: str
+) -> None:
+    """F2 with a half-typed 备注 asks 放弃 / 继续编辑 (as the 登记 form asks): 继续编辑 keeps the note
+    and its text, 放弃 goes to the dashboard."""
+    from qi_station.screens.dashboard import DashboardScreen
+    from qi_station.screens.dialogs import NoteDialog
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(_rid(db, "QI0001-202603-0002"))
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        note = app.screen
+        assert isinstance(note, NoteDialog)
+        await pilot.press(*"已电话联系")
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        assert "备注尚未保存" in str(app.screen.query_one(".dialog-title").render())
+        app.screen.query_one(f"#ans-{answer}").press()
+        await settle(pilot)
+        if answer == "edit":
+            assert app.screen is note
+            assert note.query_one("#note").value == "已电话联系"
+        else:
+            assert isinstance(app.screen, DashboardScreen)

@@ -39,6 +39,8 @@ MESSAGES: dict[str, str] = {
     "key.hold": "Hold",
     "key.cancel_request": "Cancel request",
     "key.note": "Note",
+    "note.leave_title": "Note not saved",
+    "note.leave_question": "The note you typed is not saved; discarded, it cannot be restored.",
     "note.title": "{number}: add a note",
     "msg.noted": "Note added to {number}",
     "key.refer": "Refer",

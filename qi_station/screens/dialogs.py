@@ -292,7 +292,27 @@ class NoteDialog(WorkerDialog):
             yield Input(id="note", compact=True, max_length=2000)
 
     def on_mount(self) -> None:
+        self._asking = False
         self.query_one("#note", Input).focus()
+
+    def ask_before_leaving(self, go: Callable[[], Any]) -> bool:
+        """An F-key or Ctrl+Q (:meth:`qi_station.app.StationApp.leave_then`) with a half-typed note asks
+        放弃 / 继续编辑 as the request form does, and runs ``go`` only on 放弃; an empty note: False."""
+        from qi_station.screens.form_dialogs import leave_dialog
+
+        if self._asking:
+            return True
+        if not self.query_one("#note", Input).value.strip():
+            return False
+        self._asking = True
+
+        def answer(choice: str | None) -> None:
+            self._asking = False
+            if choice == "discard":
+                go()
+
+        self.app.push_screen(leave_dialog("note"), answer)
+        return True
 
     def on_input_submitted(self) -> None:
         self.action_ok()
