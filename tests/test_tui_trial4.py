@@ -203,3 +203,25 @@ async def test_a_screen_switch_asks_before_throwing_a_half_typed_note_away(
             assert note.query_one("#note").value == "已电话联系"
         else:
             assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_picking_an_enterprise_goes_on_to_the_elements(tmp_path: Path) -> None:
+    """Down, Enter in the enterprise list fills 信用代码 / 联系人 / 电话 and goes on to the first field
+    still to fill, 服务要素 (标准), as docs/operator-guide-zh.md says; Shift+Tab goes back to 信用代码."""
+    from textual.widgets import Input
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        form = app.screen
+        await pilot.press(*"yantai")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert len(form.query_one("#uscc", Input).value) == 18
+        assert form.focused is not None and form.focused.id == "el-standards"
+        await pilot.press("shift+tab")
+        assert form.focused.id == "uscc"
