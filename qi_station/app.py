@@ -155,6 +155,32 @@ class StationApp(App[None]):
             return
         self._laid_out_size = event.size
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._field_key(event):
+            return
+        await super().on_event(event)
+
+    def _field_key(self, event: events.Key) -> bool:
+        """A key the focused widget binds itself (Backspace, Ctrl+U, Left, Enter in an Input; Down in a
+        list) runs in that widget's queue, after the keys sent before it. Textual runs such a binding
+        only once the key has bubbled back up to the app, and the next keys of a burst (tmux send-keys,
+        a scanner, a paste of keys) reach the field first: Ctrl+U then ``yantai`` left the box empty, six
+        Backspaces then ``ytld`` left ``yant``, Backspace 6 0 in a field holding 0 saved 6. A key with a
+        priority binding keeps Textual's way (those read fields through ``settled``)."""
+        focused, key = self.focused, event.key
+        if focused is None or key not in focused._bindings.key_to_bindings:
+            return False
+        if any(b.priority for _ns, bm in self.screen._binding_chain for b in bm.key_to_bindings.get(key, ())):
+            return False
+        focused.call_later(self._field_binding, event)
+        return True
+
+    async def _field_binding(self, event: events.Key) -> None:
+        """The binding of a key :meth:`_field_key` kept in order (the focus chain's, as Textual's own
+        check); a key no binding takes goes on to the focused widget as usual."""
+        if not await self._check_bindings(event.key):
+            (self.focused or self.screen)._forward_event(event)
+
     def on_mount(self) -> None:
         km = keymap.user_keymap(self.config_data)
         if km:

@@ -40,9 +40,9 @@ class Failed(Message):
 
 
 class SuggestionsLoaded(Message):
-    def __init__(self, items: list[dict[str, Any]]) -> None:
+    def __init__(self, items: list[dict[str, Any]], kind: str | None = None) -> None:
         super().__init__()
-        self.items = items
+        self.items, self.kind = items, kind
 
 
 class OkCancelModal(StationModal):
@@ -292,7 +292,27 @@ class NoteDialog(WorkerDialog):
             yield Input(id="note", compact=True, max_length=2000)
 
     def on_mount(self) -> None:
+        self._asking = False
         self.query_one("#note", Input).focus()
+
+    def ask_before_leaving(self, go: Callable[[], Any]) -> bool:
+        """An F-key or Ctrl+Q (:meth:`qi_station.app.StationApp.leave_then`) with a half-typed note asks
+        放弃 / 继续编辑 as the request form does, and runs ``go`` only on 放弃; an empty note: False."""
+        from qi_station.screens.form_dialogs import leave_dialog
+
+        if self._asking:
+            return True
+        if not self.query_one("#note", Input).value.strip():
+            return False
+        self._asking = True
+
+        def answer(choice: str | None) -> None:
+            self._asking = False
+            if choice == "discard":
+                go()
+
+        self.app.push_screen(leave_dialog("note"), answer)
+        return True
 
     def on_input_submitted(self) -> None:
         self.action_ok()
@@ -314,14 +334,19 @@ class ReferDialog(WorkerDialog):
 
     DEFAULT_CSS = """
     ReferDialog OptionList { height: 10; background: $surface; }
+    ReferDialog OptionList > .option-list--option-highlighted { background: $accent; color: $text; text-style: bold; }
     """
     OK_LABEL = "btn.refer"
     KINDS = ("expert", "institution", "equipment", "project")
+    #: keys that move the suggestions' highlight whatever has focus (the kind field after opening or Right)
+    LIST_KEYS = {"up": "cursor_up", "down": "cursor_down", "pageup": "page_up", "pagedown": "page_down"}
 
     def __init__(self, request_id: str, number: str) -> None:
         super().__init__()
         self.request_id, self.number = request_id, number
         self.items: list[dict[str, Any]] = []
+        self._loading = False  # a kind's suggestions are on their way: the list shows the previous kind's
+        self._pending: list[str] = []  # list keys typed meanwhile, applied to the new list
 
     def dialog_title(self) -> str:
         return t("refer.title", number=self.number)
@@ -332,6 +357,7 @@ class ReferDialog(WorkerDialog):
             yield Choice([(k, kind_name(k)) for k in self.KINDS], "expert", id="kind")
         yield Static(t("refer.suggestions"), classes="muted")
         yield OptionList(id="suggestions")
+        yield Static("", id="target", markup=False)  # whom Ctrl+S refers to: the highlighted suggestion
         with Horizontal(classes="row"):
             yield Label(t("field.note"))
             yield Input(id="note", compact=True)
@@ -341,12 +367,41 @@ class ReferDialog(WorkerDialog):
 
     def on_mount(self) -> None:
         self.query_one("#reason-row").display = False
-        self.load(self.station.db_path, self.request_id, "expert")
+        self._load("expert")
+
+    def _load(self, kind: str) -> None:
+        self._loading = True
+        self.load(self.station.db_path, self.request_id, kind)
+
+    def on_key(self, event: Any) -> None:
+        """Up/Down/PageUp/PageDown move the highlighted suggestion whatever has focus (the kind field,
+        the note): the list is what they point at. Typed before a kind's list is in, they wait for it."""
+        action = self.LIST_KEYS.get(event.key)
+        ol = self.query_one("#suggestions", OptionList)
+        if action is None or self.focused is ol:
+            return
+        event.stop()
+        event.prevent_default()
+        if self._loading:
+            self._pending.append(action)
+        else:
+            getattr(ol, f"action_{action}")()
+
+    def _highlighted_item(self) -> dict[str, Any] | None:
+        """The suggestion the list highlights (by its option id: what is shown is what is referred)."""
+        ol = self.query_one("#suggestions", OptionList)
+        if self._loading or ol.highlighted is None:
+            return None
+        option_id = ol.get_option_at_index(ol.highlighted).id
+        return next((it for it in self.items if it["id"] == option_id), None)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        """An institution not qualified for the request's elements needs a reason: show its field."""
-        idx = event.option_index
-        item = self.items[idx] if 0 <= idx < len(self.items) else {}
+        """Name the target; an institution not qualified for the request's elements needs a reason:
+        show its field."""
+        item = self._highlighted_item() or {}
+        self.query_one("#target", Static).update(
+            t("refer.confirm", kind=kind_name(item["kind"]), name=item["name"]) if item else ""
+        )
         unqualified = item.get("kind") == "institution" and not item.get("qualified")
         self.query_one("#reason-row").display = unqualified
         self.query_one("#error", Static).update(
@@ -354,7 +409,7 @@ class ReferDialog(WorkerDialog):
         )
 
     def on_choice_changed(self, event: Choice.Changed) -> None:
-        self.load(self.station.db_path, self.request_id, event.value)
+        self._load(event.value)
 
     @work(thread=True, exclusive=True, group="suggest")
     def load(self, db_path: Path, request_id: str, kind: str) -> None:
@@ -365,11 +420,15 @@ class ReferDialog(WorkerDialog):
         except Exception as e:  # noqa: BLE001
             self.post_message(Failed(e))
             return
-        self.post_message(SuggestionsLoaded(items))
+        self.post_message(SuggestionsLoaded(items, kind))
 
     @on(SuggestionsLoaded)
     def _show(self, event: SuggestionsLoaded) -> None:
         event.stop()
+        if event.kind not in (None, self.query_one("#kind", Choice).value):
+            return  # an older kind's answer: the current kind's is on its way
+        self._loading = False
+        pending, self._pending = self._pending, []
         items = self.items = event.items
         ol = self.query_one("#suggestions", OptionList)
         ol.clear_options()
@@ -391,16 +450,17 @@ class ReferDialog(WorkerDialog):
             line = f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})"
             ol.add_option(Option(clip(line, width), id=it["id"]))  # one line a row, marked where cut
         ol.highlighted = 0
+        for action in pending:
+            getattr(ol, f"action_{action}")()
 
     def on_option_list_option_selected(self) -> None:
         self.action_ok()
 
     def action_ok(self) -> None:
-        ol = self.query_one("#suggestions", OptionList)
-        if ol.highlighted is None or not self.items:
-            self.query_one("#error", Static).update(t("refer.pick"))
+        item = self._highlighted_item()
+        if item is None:
+            self.query_one("#error", Static).update(t("refer.loading" if self._loading else "refer.pick"))
             return
-        item = self.items[ol.highlighted]
         self.refer(
             self.request_id,
             item["kind"],

@@ -48,12 +48,14 @@ class ChoicesDialog(StationModal):
         self.dismiss(self._escape)
 
 
-def leave_dialog() -> ChoicesDialog:
-    """保存草稿 / 放弃 / 继续编辑 before an unsaved form is left."""
+def leave_dialog(what: str = "form") -> ChoicesDialog:
+    """保存草稿 / 放弃 / 继续编辑 before an unsaved form is left; 放弃 / 继续编辑 before a half-typed
+    dialog (``what="note"``: a note keeps no draft) is."""
+    keep = [("keep", t("btn.keep_draft"))] if what == "form" else []
     return ChoicesDialog(
-        t("form.leave_title"),
-        t("form.leave_question"),
-        [("keep", t("btn.keep_draft")), ("discard", t("btn.discard")), ("edit", t("btn.keep_editing"))],
+        t(f"{what}.leave_title"),
+        t(f"{what}.leave_question"),
+        [*keep, ("discard", t("btn.discard")), ("edit", t("btn.keep_editing"))],
         "edit",
     )
 
