@@ -288,3 +288,38 @@ def test_xlsx_rows_distinct_texts_column() -> None:
         assert (c.get("s") == "7") == formula_like(t)
         el = c.find("is/t")
         assert (el is not None and el.get(space) == "preserve") == (t != t.strip() and bool(t.strip()))
+
+
+def test_xlsx_date_column_numbers_equal_the_serial() -> None:
+    """明细's times are made a column at a time from texts (day number + time-of-day fraction): every
+    second of a day gives the number :func:`excel_serial` gives (to a third of a millisecond, so a
+    reader gets the second back), dates give whole days, other shapes go cell by cell (a number when
+    ISO-8601 reads them, else text, formula-like text quoted), None leaves no cell."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    from qi_station.reports.writers import formula_like, formula_like_texts
+    from qi_station.reports.xlsx_rows import _write_rows, excel_serial
+
+    times = [f"2026-01-31T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}+08:00" for s in range(0, 86400, 7)]
+    odd = ["2026-01-31", "2026-01-31T23:30:00.250+08:00", "2026-01-31 23:30:00", "not a date", "=1+1", None]
+    values = times + odd + ["2026-02-30", "2026-02-01T24:00:00+08:00"]
+    buf = io.BytesIO()
+    _write_rows(buf, [[v] for v in values], 2, "7", formula_like, None, formula_like_texts, {"A": "9"}, [0])
+    rows = ET.fromstring(b"<d>" + buf.getvalue() + b"</d>").findall("row")
+    assert len(rows) == len(values)
+    for row, v in zip(rows, values, strict=True):
+        c = row.find("c")
+        if v is None:
+            assert c is None
+            continue
+        assert c is not None
+        serial = excel_serial(v)
+        if serial is None:
+            assert (c.get("t"), c.findtext("is/t"), c.get("s") == "7") == ("inlineStr", v, formula_like(v))
+        else:
+            assert c.get("t") == "n" and c.get("s") == "9", v
+            assert abs(float(c.findtext("v") or "nan") - serial) < 1e-10, v
+    assert excel_serial("2026-01-31") == 46053.0
+    assert abs((excel_serial("2026-01-31T23:30:00+08:00") or 0) - (46053 + 23.5 / 24)) < 1e-9
+    assert excel_serial("2026-02-30") is None

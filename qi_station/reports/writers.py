@@ -481,6 +481,7 @@ def write_xlsx(
     from qi_station.reports.xlsx_rows import probe, splice_rows
 
     later: dict[str, Any] = {}
+    dates: dict[str, list[int]] = {}  # probe -> its columns of ISO-8601 texts written as Excel date-times
 
     def table(
         ws: Any, header: list[Any], rows: Iterable[Sequence[Any]], formats: dict[int, str] | None = None
@@ -523,22 +524,31 @@ def write_xlsx(
     for i, (k, label) in enumerate(zip(keys, header, strict=True)):
         det.column_dimensions[get_column_letter(i + 1)].width = detail_width(k, label)
     formats = {i: XLSX_DETAIL_FORMATS[k] for i, k in enumerate(keys) if k in XLSX_DETAIL_FORMATS}
-    table(det, header, excel_times(detail_values(report, lang), formats), formats)
+    table(det, header, detail_values(report, lang), formats)
+    dates[probe(len(later) - 1)] = [i for i, k in enumerate(keys) if k in XLSX_DETAIL_DATES]
     buf = io.BytesIO()
     wb.save(buf)
     total = len(report.get("details") or [])
     on_row = (lambda i: progress(i, total)) if progress else None
     splice_rows(
-        buf.getvalue(), Path(path), later, formula_like, {probe(len(later) - 1): on_row}, formula_like_texts
+        buf.getvalue(),
+        Path(path),
+        later,
+        formula_like,
+        {probe(len(later) - 1): on_row},
+        formula_like_texts,
+        dates,
     )
 
 
 #: the 明细 columns written as Excel dates and times (numbers with a date format, so they sort, filter
-#: and compute as dates); the other writers keep ISO-8601 text
-XLSX_DETAIL_FORMATS: dict[str, str] = {
+#: and compute as dates: ``xlsx_rows.excel_serial``); the other writers keep ISO-8601 text
+XLSX_DETAIL_DATES: dict[str, str] = {
     **dict.fromkeys(DETAIL_DATETIME_FIELDS, "yyyy-mm-dd hh:mm"),
     "promised_date": "yyyy-mm-dd",
 }
+#: every 明细 column with a number format (the dates, then money)
+XLSX_DETAIL_FORMATS: dict[str, str] = {**XLSX_DETAIL_DATES}
 #: 明细 column widths (Excel's character units; a Chinese character takes about two)
 DETAIL_WIDTHS: dict[str, float] = {
     **dict.fromkeys(DETAIL_DATETIME_FIELDS, 17),
@@ -564,47 +574,6 @@ def detail_width(key: str, label: str) -> float:
     units per Chinese character), at least 10."""
     head = sum(2 if ord(ch) > 0x2E80 else 1 for ch in label) + 2
     return max(DETAIL_WIDTHS.get(key, 10), head)
-
-
-_EXCEL_DAY0 = 693594  # date(1899, 12, 30).toordinal(): Excel's day 0 (1900 system)
-
-
-def excel_times(rows: Iterable[list[Any]], columns: Iterable[int]) -> Iterator[list[Any]]:
-    """``rows`` with the ISO-8601 texts in ``columns`` (``2026-01-31T23:30:00+08:00``, ``2026-01-31``)
-    as Excel serial numbers of their wall-clock time (the report's times are Asia/Shanghai). A text of
-    another shape stays text. Days are converted once each."""
-    from datetime import date, datetime
-
-    cols = sorted(columns)
-    days: dict[str, float] = {}
-
-    def serial(v: str) -> Any:
-        day = days.get(v[:10])
-        if day is None:
-            try:
-                day = days[v[:10]] = float(date.fromisoformat(v[:10]).toordinal() - _EXCEL_DAY0)
-            except ValueError:
-                return v
-        if len(v) == 10:
-            return day
-        t = v[11:19]
-        if len(v) >= 19 and v[10] == "T" and t[2] == ":" and t[5] == ":" and t[:2].isdigit():
-            try:
-                return day + (int(t[:2]) * 3600 + int(t[3:5]) * 60 + int(t[6:8])) / 86400
-            except ValueError:
-                pass
-        try:
-            d = datetime.fromisoformat(v)
-        except ValueError:
-            return v
-        return float(d.toordinal() - _EXCEL_DAY0) + (d.hour * 3600 + d.minute * 60 + d.second) / 86400
-
-    for row in rows:
-        for i in cols:
-            v = row[i]
-            if type(v) is str:
-                row[i] = serial(v)
-        yield row
 
 
 def _group_rows(report: dict[str, Any], group: str, lang: str) -> Iterator[list[Any]]:

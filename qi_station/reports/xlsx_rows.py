@@ -19,10 +19,10 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, islice, repeat, zip_longest
 from math import isinf, isnan
-from operator import ne, not_
+from operator import itemgetter, ne, not_
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,12 +42,15 @@ def splice_rows(
     formula_like: Callable[[Any], bool],
     progress: dict[str, Callable[[int], None] | None] | None = None,
     formula_like_texts: Callable[[list[str]], Iterable[bool]] | None = None,
+    dates: Mapping[str, Iterable[int]] | None = None,
 ) -> None:
     """Write ``package`` to ``out`` with each probe row replaced by the rows of ``tables[probe]``. A cell
     the probe row holds after the probe (a number with a number format: a date, a time) gives the style
     every number in its column takes (Excel dates and times are numbers with a date format).
-    ``progress[probe](i)`` is called every 2 000 rows of that table and after its last.
-    ``formula_like_texts`` (``formula_like`` of each of a list of texts at once) is quicker when given."""
+    ``dates[probe]``: the columns (0-based) of that table that hold ISO-8601 texts written as Excel
+    date-times (:class:`_DateColumn`). ``progress[probe](i)`` is called every 2 000 rows of that table
+    and after its last. ``formula_like_texts`` (``formula_like`` of each of a list of texts at once) is
+    quicker when given."""
     many = formula_like_texts or (lambda texts: map(formula_like, texts))
     marker = PROBE.encode()
     with (
@@ -79,6 +82,7 @@ def splice_rows(
                     (progress or {}).get(m.group(3)),
                     many,
                     dict(re.findall(r'<c r="([A-Z]+)\d+" s="(\d+)"', m.group(4))),
+                    (dates or {}).get(m.group(3), ()),
                 )
                 f.write(xml[m.end() :].encode("utf-8"))
 
@@ -189,6 +193,114 @@ class _Column:
         return f'{head} t="inlineStr"><is><t>{t}</t></is></c>'
 
 
+EXCEL_DAY0 = 693594  # date(1899, 12, 30).toordinal(): Excel's day 0 (the 1900 date system)
+_DAY = itemgetter(slice(0, 10))  # "2026-01-31" of "2026-01-31T23:30:00+08:00"
+_TAIL = itemgetter(slice(10, None))  # "T23:30:00+08:00" of it ("" of a date)
+_TIME_TAIL = re.compile(r"T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:[+-]\d\d:\d\d|Z)?")
+
+
+def excel_serial(v: str) -> float | None:
+    """THE Excel serial number (1900 system) of an ISO-8601 date or date-time text's wall-clock time
+    (``2026-01-31T23:30:00+08:00`` -> 46053.979166…: the report's times are Asia/Shanghai, the offset
+    is not applied); None when the text is not ISO-8601 (it stays text). :class:`_DateColumn` makes
+    the same number from texts (:func:`_day_text`, :func:`_tail_texts`) a column at a time."""
+    from datetime import date, datetime
+
+    try:
+        if len(v) == 10:
+            return float(date.fromisoformat(v).toordinal() - EXCEL_DAY0)
+        d = datetime.fromisoformat(v)
+    except ValueError:
+        return None
+    return float(d.toordinal() - EXCEL_DAY0) + (d.hour * 3600 + d.minute * 60 + d.second) / 86400
+
+
+def _day_text(day: str) -> str | None:
+    """Excel's day number of ``YYYY-MM-DD`` as text (``"46053"``); None if it is not a date."""
+    from datetime import date
+
+    try:
+        return str(date.fromisoformat(day).toordinal() - EXCEL_DAY0) if len(day) == 10 else None
+    except ValueError:
+        return None
+
+
+def _tail_texts(tails: list[str]) -> list[str | None]:
+    """The fraction of a day each ``T23:30:00+08:00`` tail of a date-time names, as the text that
+    follows the day number (``".9791666667"``: ten decimals, a third of a millisecond, so a reader
+    gets the second back exactly; ``""`` at midnight and for a date's empty tail); None for a tail of
+    another shape (that value is made by :func:`excel_serial`). The hour and minute, and the second,
+    are read by two look-ups (no ``int`` parse); the offsets, a handful, are checked once each."""
+    try:
+        if all(map(_OFFSET.fullmatch, set(map(_AFTER_SECONDS, tails)))):
+            return [
+                f"{(_HOUR_MINUTE[t[:7]] + _SECOND[t[7:9]]) / 86400:.10f}".rstrip("0")[1:].rstrip(".")
+                for t in tails
+            ]
+    except KeyError:  # a tail of another shape: each one alone
+        pass
+    return [_tail_texts([t])[0] if _TIME_TAIL.fullmatch(t) else ("" if t == "" else None) for t in tails]
+
+
+_HOUR_MINUTE = {f"T{h:02d}:{m:02d}:": h * 3600 + m * 60 for h in range(24) for m in range(60)}
+_SECOND = {f"{s:02d}": s for s in range(60)}
+_AFTER_SECONDS = itemgetter(slice(9, None))
+_OFFSET = re.compile(r"(?:[+-]\d\d:\d\d|Z)?")
+
+
+class _DateColumn(_Column):
+    """A column of ISO-8601 dates or date-times (the report's times, Asia/Shanghai) written as Excel
+    date-times: numbers (:func:`excel_serial`) in the column's date format. A chunk's column is cut
+    into day and time-of-day texts (``itemgetter`` slices), each looked up in a table of its own (a
+    month has a few dozen days; the times of day are made a batch at a time when new), the number
+    text put together by concatenation: no Python call per cell. A value of another shape goes cell
+    by cell: a number if :func:`excel_serial` reads it, else text."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.days: dict[str, str | None] = {}
+        self.tails: dict[str, str | None] = {"": ""}
+        self.pre, self.post = self.num + ' t="n"><v>', "</v></c>"
+
+    def cells(self, vals: Sequence[Any]) -> list[str]:
+        if not vals:
+            return []
+        if set(map(type, vals)) != _TEXT:
+            out = [""] * len(vals)
+            at = [i for i, v in enumerate(vals) if type(v) is str]
+            for i, x in zip(at, self.cells([vals[i] for i in at]), strict=True):
+                out[i] = x
+            for i, v in enumerate(vals):
+                if v is not None and type(v) is not str:
+                    out[i] = self.make(v)
+            return out
+        days, tails = self.days, self.tails
+        day_keys, tail_keys = list(map(_DAY, vals)), list(map(_TAIL, vals))
+        new_days = set(day_keys).difference(days)
+        for k in new_days:
+            days[k] = _day_text(k)
+        new_tails = list(set(tail_keys).difference(tails))
+        if new_tails:
+            if len(tails) + len(new_tails) > CACHE_LIMIT * 2:
+                tails.clear()
+                tails[""] = ""
+            tails.update(zip(new_tails, _tail_texts(new_tails), strict=True))
+        d = list(map(days.__getitem__, day_keys))
+        t = list(map(tails.__getitem__, tail_keys))
+        bad = None in d or None in t
+        if bad:  # not ISO-8601 of the usual shape: those cell by cell
+            at = [i for i, (x, y) in enumerate(zip(d, t, strict=True)) if x is None or y is None]
+            for i in at:
+                d[i], t[i] = "", ""
+        nums = list(map(str.__add__, d, t))  # type: ignore[arg-type]  # no None left
+        out = (self.pre + (self.post + _SEP + self.pre).join(nums) + self.post).split(_SEP)
+        if bad:
+            for i in at:
+                serial = excel_serial(vals[i])
+                out[i] = self.make(vals[i] if serial is None else serial)
+        return out
+
+
 def _refuse(v: str) -> None:
     from openpyxl.utils.exceptions import IllegalCharacterError
 
@@ -204,8 +316,10 @@ def _write_rows(
     progress: Callable[[int], None] | None,
     formula_like_texts: Callable[[list[str]], Iterable[bool]] | None = None,
     styles: dict[str, str] | None = None,
+    dates: Iterable[int] = (),
 ) -> None:
-    """The rows, CHUNK_ROWS at a time: each column of the chunk made cell XML by its :class:`_Column`,
+    """The rows, CHUNK_ROWS at a time: each column of the chunk made cell XML by its :class:`_Column`
+    (:class:`_DateColumn` for the columns in ``dates``),
     then each row one ``join`` with its number put in (``str.replace``); a chunk holding a character
     openpyxl refuses (``ILLEGAL_CHARACTERS_RE``: control characters; ``_MARK`` is one, refused
     before it is replaced) is refused as openpyxl refuses it."""
@@ -215,13 +329,21 @@ def _write_rows(
     qp = f' s="{quote_style}"'
     many = formula_like_texts or (lambda texts: map(formula_like, texts))
     columns: list[_Column] = []
+    date_cols = frozenset(dates)
+    tails: dict[str, str | None] = {"": ""}
     it = iter(rows)
     n = 0
     while chunk := list(islice(it, CHUNK_ROWS)):
         width = max(map(len, chunk))
         while len(columns) < width:
             letter = get_column_letter(len(columns) + 1)
-            columns.append(_Column(letter, qp, formula_like, many, (styles or {}).get(letter, "")))
+            style = (styles or {}).get(letter, "")
+            if len(columns) in date_cols:
+                col: _Column = _DateColumn(letter, qp, formula_like, many, style)
+                col.tails = tails  # type: ignore[attr-defined]  # the times of day: one table for all
+            else:
+                col = _Column(letter, qp, formula_like, many, style)
+            columns.append(col)
         values = zip(*chunk, strict=True) if min(map(len, chunk)) == width else zip_longest(*chunk)
         cells = [col.cells(vals) for col, vals in zip(columns, values, strict=False)]
         k = len(chunk)
