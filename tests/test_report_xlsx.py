@@ -74,6 +74,7 @@ def capture(path: Path) -> dict[str, Any]:
             "max_row": ws.max_row,
             "max_column": ws.max_column,
             "freeze_panes": ws.freeze_panes,
+            "auto_filter": ws.auto_filter.ref,
             "widths": {k: d.width for k, d in sorted(ws.column_dimensions.items()) if d.customWidth},
             "charts": charts,
         }

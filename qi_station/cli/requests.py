@@ -211,6 +211,8 @@ def request_show(
             f"  {label}: {d['result']}  ({'解决问题' if in_zh else 'problems'} "
             f"{d['problems_solved']}, {'节约' if in_zh else 'saved'} {d['cost_saved_wan']} 万元)"
         )
+    if d.get("fee_yuan") is not None:  # 收费金额 of the resolution it stands on (core.chain.request_fee)
+        lines.append(f"  {'收费金额(元)' if in_zh else 'fee (CNY)'}: {d['fee_yuan']}")
     if d.get("satisfaction"):
         lines.append(
             f"  {'满意度' if in_zh else 'satisfaction'}: {domain.SATISFACTION_ZH[d['satisfaction']]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from qi_station.core.domain import CORRECTABLE, is_reopen
@@ -231,6 +232,49 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
         for i, v in sets:
             st[i] = v
     return st, n
+
+
+# ---- the request's fee (收费金额) -------------------------------------------------------------------
+def resolution_fee(data: Any) -> Decimal | None:
+    """收费金额 a resolution recorded (its ``status`` event's ``data``, a dict or JSON text: ``charged`` and
+    ``fee`` in yuan, ``core.validate.parse_charge``): the fee when charged, 0 when the service was free,
+    None when the event records no charge (a resolution written before the fee was asked, a hub move)."""
+    from decimal import Decimal, InvalidOperation
+
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return None
+    if not isinstance(data, Mapping) or "charged" not in data:
+        return None
+    if data.get("charged") is not True:
+        return Decimal("0.00")
+    try:
+        fee = Decimal(str(data.get("fee")))
+    except (InvalidOperation, ValueError):
+        return None
+    return fee.quantize(Decimal("0.01")) if fee.is_finite() else None
+
+
+def request_fee(events: Iterable[Mapping[str, Any]]) -> Decimal | None:
+    """THE request's fee (收费金额): what its latest resolution recorded (:func:`resolution_fee`), as
+    long as the request stands resolved on it (or closed after it); a reopen (resolved -> in_progress)
+    clears it as it clears ``resolved_at`` (:func:`fold_rows`), and the next resolution records its
+    own. ``events``: the request's events ordered by n (mappings with ``kind``, ``from_status``,
+    ``to_status``, ``data``); only its ``status`` moves into resolved and its reopens matter, so a
+    caller may pass just those. Used by the request detail (``services.queries.get_request``: CLI
+    ``request show``, the TUI) and the report's 明细 (``reports.fees``)."""
+    fee: Decimal | None = None
+    for e in events:
+        if e.get("kind") != "status":
+            continue
+        to = e.get("to_status")
+        if to == "resolved":
+            fee = resolution_fee(e.get("data"))
+        elif is_reopen(e.get("from_status"), to):
+            fee = None
+    return fee
 
 
 def status_and_satisfaction(rows: Iterable[Sequence[Any]]) -> tuple[Any, Any]:

@@ -400,6 +400,16 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
     return d.quantize(Decimal("0.01"))
 
 
+def money_text(amount: Decimal | int | None, hundredths: bool = False) -> str | None:
+    """THE way money is shown as text (万元 or yuan as the field says): two decimals, no grouping
+    (``"1200.50"``); ``hundredths``: ``amount`` is an integer of hundredths (``cost_saved_cents``).
+    None for none. The request detail (``services.queries``: CLI, TUI) shows 节约成本 and 收费金额 by it."""
+    if amount is None:
+        return None
+    value = Decimal(int(amount)) / 100 if hundredths else Decimal(amount)
+    return f"{value:.2f}"
+
+
 def parse_non_negative_int(value: str | int | None, field: str) -> int | None:
     if value is None or value == "":
         return None

@@ -196,6 +196,7 @@ DETAIL_FIELDS = (
     "result",
     "problems_solved",
     "cost_saved_wan",
+    "fee_yuan",
     "satisfaction",
     "followup_note",
     "followup_at",
@@ -222,10 +223,13 @@ _DT_FIELDS = (
 
 
 DETAIL_DATETIME_FIELDS = _DT_FIELDS  # the details' times (ISO-8601, Asia/Shanghai)
-_READ_FIELDS = tuple(k for k in DETAIL_FIELDS if k != "cost_saved_wan")  # the others are read off the row
+_READ_FIELDS = tuple(
+    k for k in DETAIL_FIELDS if k not in ("cost_saved_wan", "fee_yuan")
+)  # the others: the row's
 _DETAIL_GET = itemgetter(*_READ_FIELDS)
 _DT_AT = tuple(_READ_FIELDS.index(k) for k in _DT_FIELDS)
 _COST_AT = DETAIL_FIELDS.index("cost_saved_wan")
+_FEE_AT = DETAIL_FIELDS.index("fee_yuan")
 
 
 _ELEMENTS_AT = _READ_FIELDS.index("elements")
@@ -261,6 +265,8 @@ def detail_row(d: dict[str, Any]) -> dict[str, Any]:
     vals[_IN_MONTH_AT] = bool(vals[_IN_MONTH_AT])
     c = d.get("cost_saved_cents")
     vals.insert(_COST_AT, None if c is None else _cents_to_wan(int(c)))
+    f = d.get("fee_cents")  # 收费金额 (reports.fees, core.chain.request_fee), in yuan
+    vals.insert(_FEE_AT, None if f is None else _cents_to_wan(int(f)))
     return dict(zip(DETAIL_FIELDS, vals, strict=True))
 
 

@@ -141,6 +141,7 @@ DETAIL_LABELS: dict[str, tuple[str, str]] = {
     "result": ("办理结果", "Result"),
     "problems_solved": ("解决问题数", "Problems solved"),
     "cost_saved_wan": ("节约成本（万元）", "Cost saved (10k CNY)"),
+    "fee_yuan": ("收费金额（元）", "Fee (CNY)"),
     "satisfaction": ("满意度", "Satisfaction"),
     "followup_note": ("回访记录", "Follow-up note"),
     "followup_at": ("回访日期", "Follow-up at"),
@@ -280,6 +281,19 @@ def group_name(group: str, g: dict[str, Any], lang: str) -> str:
     if key == "mode":
         return domain.service_mode_label(code, lang)
     return city_label(code, lang)
+
+
+def satisfaction_label(level: Any, lang: str) -> str:
+    """A satisfaction level as the report shows it: the level and its name (``4 满意``, ``4 Satisfied``;
+    ``core.domain.SATISFACTION_ZH`` / ``_EN``); "" for none, the value itself when it is not a level."""
+    if level is None or level == "":
+        return ""
+    try:
+        n = int(level)
+    except (TypeError, ValueError):
+        return str(level)
+    names = domain.SATISFACTION_EN if lang == "en" else domain.SATISFACTION_ZH
+    return f"{n} {names.get(n, '')}".rstrip()
 
 
 def status_label(code: str | None, lang: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qi_station.core import domain, places
+from qi_station.core import places
 from qi_station.core.activity import ACTIVITY_KIND_EN, ACTIVITY_KIND_ZH
 from qi_station.reports.labels import (
     REFERRAL_KIND_LABELS,
@@ -14,6 +14,7 @@ from qi_station.reports.labels import (
     definition_label,
     element_label,
     lang_index,
+    satisfaction_label,
     word,
 )
 
@@ -44,9 +45,8 @@ def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, in
     for key, cat in (("by_industry", "industry"), ("by_size", "size")):
         for code, n in (report.get(key) or {}).items():
             rows.append((word(cat, lang), _unknown(code, lang), n))
-    sat_names = domain.SATISFACTION_EN if lang == "en" else domain.SATISFACTION_ZH
     for lvl, n in (report.get("satisfaction_levels") or {}).items():
-        rows.append((word("level", lang), f"{lvl} {sat_names.get(int(lvl), '')}", n))
+        rows.append((word("level", lang), satisfaction_label(lvl, lang), n))
     kinds = ACTIVITY_KIND_EN if lang == "en" else ACTIVITY_KIND_ZH
     for kind, vals in (report.get("activities") or {}).items():
         name = kinds.get(kind, kind)
@@ -87,11 +87,19 @@ def rectify_header(lang: str) -> list[str]:
 
 
 def rectify_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
-    """The open rectifications (no rectify record at the month's end), overdue ones flagged."""
+    """The open rectifications (no rectify record at the month's end), overdue ones flagged, the rating
+    by its label (``labels.satisfaction_label``: ``2 不满意``)."""
     yes, no = ("yes", "no") if lang == "en" else ("是", "否")
+    sat = RECTIFY_COLUMNS.index("satisfaction")
+    labels: dict[Any, str] = {}  # a few levels over thousands of rows
     out = []
     for r in (report.get("rectification") or {}).get("open") or []:
         row = [r.get(k) for k in RECTIFY_COLUMNS]
+        level = row[sat]
+        label = labels.get(level)
+        if label is None:
+            label = labels[level] = satisfaction_label(level, lang)
+        row[sat] = label
         row[-1] = yes if r.get("overdue") else no
         out.append(row)
     return out
@@ -109,6 +117,9 @@ def indicator_header(lang: str) -> list[str]:
     ]
 
 
+INDICATOR_VALUE, INDICATOR_UNIT = 3, 4  # columns of :func:`indicator_rows`
+
+
 def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
     """The report's indicators (computed with it, by the definitions the hub distributed or the shipped
     default: :func:`qi_station.reports.figures.monthly_report`)."""
@@ -124,6 +135,25 @@ def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
         ]
         for v in report.get("indicators") or []
     ]
+
+
+#: the percent format of an indicator whose unit is % (its value, a percentage, written as the fraction)
+PERCENT_FORMAT = "0.0%"
+NUMBER_FORMAT = "0.00"
+
+
+def indicator_cell(value: Any, unit: Any) -> tuple[Any, str | None]:
+    """An indicator's value as a spreadsheet number and its number format: a percentage (unit ``%``:
+    ``83.3333``) as the fraction with :data:`PERCENT_FORMAT` (shows 83.3%), another fractional number
+    with :data:`NUMBER_FORMAT`, a whole number or no value as it is. The monthly xlsx's 指标 sheet and
+    ``report indicators --format xlsx`` write each value through here."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value, None
+    if unit == "%":
+        return round(value / 100, 6), PERCENT_FORMAT  # the value has 4 decimals: exact
+    if isinstance(value, float) and not value.is_integer():
+        return value, NUMBER_FORMAT
+    return value, None
 
 
 def extra_tables(report: dict[str, Any], lang: str) -> list[tuple[str, list[str], list[list[Any]]]]:

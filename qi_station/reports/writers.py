@@ -39,7 +39,14 @@ from qi_station.reports.labels import (
     status_label,
     word,
 )
-from qi_station.reports.sections import breakdown_rows, extra_tables, indicator_header
+from qi_station.reports.sections import (
+    INDICATOR_UNIT,
+    INDICATOR_VALUE,
+    breakdown_rows,
+    extra_tables,
+    indicator_cell,
+    indicator_header,
+)
 
 FORMATS = ("xlsx", "csv", "json", "md")
 Progress = Callable[[int, int], None]  # (done, total) of the details rows
@@ -484,10 +491,18 @@ def write_xlsx(
     dates: dict[str, list[int]] = {}  # probe -> its columns of ISO-8601 texts written as Excel date-times
 
     def table(
-        ws: Any, header: list[Any], rows: Iterable[Sequence[Any]], formats: dict[int, str] | None = None
+        ws: Any,
+        header: list[Any],
+        rows: Sequence[Sequence[Any]] | Iterable[Sequence[Any]],
+        formats: dict[int, str] | None = None,
+        count: int | None = None,
+        freeze: str = "A2",
     ) -> None:
         """``formats``: column index -> number format; the probe row carries a cell of that format in
-        the column, and every number written there takes its style (``splice_rows``)."""
+        the column, and every number written there takes its style (``splice_rows``). Every list
+        sheet gets its header frozen and an autofilter over the header and its ``count`` rows
+        (:func:`list_sheet`; ``count``: ``len(rows)`` unless given)."""
+        list_sheet(ws, len(header), len(rows) if count is None else count, freeze)  # type: ignore[arg-type]
         ws.append(hdr(ws, header))
         mark = probe(len(later))
         styled: list[Any] = safe(ws, [mark])
@@ -511,20 +526,34 @@ def write_xlsx(
     for group in GROUPS:
         if report.get(group):
             header = [word(group, lang), *[fig_label(k, lang) for k in HEADLINE]]
-            table(wb.create_sheet(word(group, lang)), header, _group_rows(report, group, lang))
+            table(wb.create_sheet(word(group, lang)), header, list(_group_rows(report, group, lang)))
     for title, header, xrows in extra_tables(report, lang):  # 整改, 指标
-        table(wb.create_sheet(title), header, xrows)
+        ws = wb.create_sheet(title)
+        if title != word("indicators", lang):
+            table(ws, header, xrows)
+            continue
+        # 指标: a few dozen rows, each value with its own format (a percentage as 0.0%): cell by cell
+        list_sheet(ws, len(header), len(xrows))
+        ws.append(hdr(ws, header))
+        for r in xrows:
+            value, value_fmt = indicator_cell(r[INDICATOR_VALUE], r[INDICATOR_UNIT])
+            row_cells: list[Any] = safe(ws, r)
+            if value_fmt:
+                cell = WriteOnlyCell(ws, value=value)
+                cell.number_format = value_fmt
+                row_cells[INDICATOR_VALUE] = cell
+            ws.append(row_cells)
 
     # 明细
     from openpyxl.utils import get_column_letter
 
     det = wb.create_sheet(word("details", lang))
-    det.freeze_panes = "B2"
     keys, header = _detail_keys(report), detail_header(report, lang)
     for i, (k, label) in enumerate(zip(keys, header, strict=True)):
         det.column_dimensions[get_column_letter(i + 1)].width = detail_width(k, label)
     formats = {i: XLSX_DETAIL_FORMATS[k] for i, k in enumerate(keys) if k in XLSX_DETAIL_FORMATS}
-    table(det, header, detail_values(report, lang), formats)
+    # frozen: the header and the number
+    table(det, header, detail_values(report, lang), formats, len(report.get("details") or []), "B2")
     dates[probe(len(later) - 1)] = [i for i, k in enumerate(keys) if k in XLSX_DETAIL_DATES]
     buf = io.BytesIO()
     wb.save(buf)
@@ -548,7 +577,19 @@ XLSX_DETAIL_DATES: dict[str, str] = {
     "promised_date": "yyyy-mm-dd",
 }
 #: every 明细 column with a number format (the dates, then money)
-XLSX_DETAIL_FORMATS: dict[str, str] = {**XLSX_DETAIL_DATES}
+XLSX_DETAIL_FORMATS: dict[str, str] = {**XLSX_DETAIL_DATES, "fee_yuan": "0.00"}
+
+
+def list_sheet(ws: Any, columns: int, rows: int, freeze: str = "A2") -> None:
+    """A list sheet of the xlsx (分类, 整改, 指标, 明细 …): its header row frozen (``freeze``: the first
+    cell not frozen) and an autofilter over the header and its ``rows`` rows (set before the first row
+    is written: write-only sheets write the panes with it)."""
+    from openpyxl.utils import get_column_letter
+
+    ws.freeze_panes = freeze
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(1, columns))}{rows + 1}"
+
+
 #: 明细 column widths (Excel's character units; a Chinese character takes about two)
 DETAIL_WIDTHS: dict[str, float] = {
     **dict.fromkeys(DETAIL_DATETIME_FIELDS, 17),

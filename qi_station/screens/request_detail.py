@@ -165,6 +165,8 @@ class RequestDetailScreen(StationScreen):
             lines.append(
                 f"{t('field.problems_solved')}: {r.get('problems_solved') or 0}   "
                 f"{t('field.cost_saved')}: {r.get('cost_saved_wan') or '0.00'}"
+                # 收费金额 of the resolution it stands on (core.chain.request_fee)
+                + (f"   {t('field.fee')}: {r['fee_yuan']}" if r.get("fee_yuan") is not None else "")
             )
         if r.get("satisfaction"):
             lines.append(

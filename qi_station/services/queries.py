@@ -14,7 +14,7 @@ from qi_station.core.clock import from_db, local_date, local_day, to_db, today_l
 from qi_station.core.errors import NotFoundError, ValidationError
 from qi_station.core.months import month_bounds_utc
 from qi_station.core.rectify import needs_rectify, rectify_due
-from qi_station.core.validate import parse_element
+from qi_station.core.validate import money_text, parse_element
 from qi_station.core.workdays import Calendar, request_days
 from qi_station.services.workdays import load_calendar
 
@@ -54,7 +54,7 @@ def _decorate(
         els = memo[raw] = json.loads(raw)
     d["elements"] = list(els)
     cents = d.pop("cost_saved_cents", None)
-    d["cost_saved_wan"] = None if cents is None else f"{cents / 100:.2f}"
+    d["cost_saved_wan"] = money_text(cents, hundredths=True)
     is_open = d["status"] in domain.OPEN_STATUSES
     today_iso = memo.get(today)
     if today_iso is None:
@@ -205,7 +205,7 @@ def count_requests(
 
 def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]:
     """Every field of one request (by id or ledger number), its events, referrals and legal moves."""
-    from qi_station.core.chain import corrected_by, verify_chain
+    from qi_station.core.chain import corrected_by, request_fee, verify_chain
 
     conn, close = _conn(db)
     try:
@@ -246,6 +246,7 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
             e["data"] = json.loads(e["data"] or "{}")
             e["corrected_by"] = marks.get(e["n"])  # a later correction replaced this event's value
         d["events"] = events
+        d["fee_yuan"] = money_text(request_fee(events))  # 收费金额 of the resolution it stands on
         d["ledger_ok"] = ok
         d["ledger_broken_at"] = bad
         d["referrals"] = [

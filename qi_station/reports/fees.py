@@ -1,0 +1,65 @@
+"""收费金额 of each request of the report's 明细 (the fee of the resolution it stands on,
+``core.chain.request_fee``), read for the month's details only: the cost follows the month.
+
+A request that stands resolved on a resolution made in the month has it among the month's moves
+(``quality.month_moves``, read once for every figure); the others that stand resolved (resolved
+earlier, closed or otherwise touched this month) have their resolves and reopens read by request id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from qi_station.core.chain import request_fee, resolution_fee
+
+if TYPE_CHECKING:
+    from qi_station.reports.quality import Move
+    from qi_station.reports.queries import Q
+
+CHUNK = 500  # ids per query
+
+
+def attach_fees(q: Q, details: list[dict[str, Any]], moves: Iterable[Move]) -> None:
+    """Set ``fee_cents`` (hundredths of a yuan, None: no fee recorded) on every row of ``details``."""
+    latest: dict[str, Move] = {}  # the month's last resolve of each request
+    for mv in moves:
+        if mv.to_status == "resolved":
+            prev = latest.get(mv.rid)
+            if prev is None or mv.n > prev.n:
+                latest[mv.rid] = mv
+    todo: list[str] = []
+    for d in details:
+        d["fee_cents"] = None
+        resolved = d.get("resolved_at")
+        if resolved is None:  # never resolved, or reopened since: no fee (request_fee)
+            continue
+        last = latest.get(d["id"])
+        if last is not None and last.at == resolved:  # stands on the month's resolution
+            d["fee_cents"] = _cents(resolution_fee(last.data))
+        else:
+            todo.append(d["id"])
+    if not todo:
+        return
+    by_id = {d["id"]: d for d in details}
+    events: dict[str, list[dict[str, Any]]] = {}
+    for i in range(0, len(todo), CHUNK):
+        ids = todo[i : i + CHUNK]
+        marks = ", ".join(f":i{j}" for j in range(len(ids)))
+        for rid, n, kind, fs, ts, data in q.rows(
+            "SELECT e.request_id, e.n, e.kind, e.from_status, e.to_status, "
+            "CASE WHEN e.to_status = 'resolved' THEN e.data END FROM request_event e "
+            f"WHERE e.request_id IN ({marks}) AND e.kind = 'status' "
+            "AND e.to_status IN ('resolved', 'in_progress')",
+            **{f"i{j}": v for j, v in enumerate(ids)},
+        ):
+            events.setdefault(rid, []).append(
+                {"n": int(n), "kind": kind, "from_status": fs, "to_status": ts, "data": data}
+            )
+    for rid, evs in events.items():
+        evs.sort(key=lambda e: e["n"])
+        by_id[rid]["fee_cents"] = _cents(request_fee(evs))
+
+
+def _cents(fee: Any) -> int | None:
+    return None if fee is None else int(fee * 100)
