@@ -68,7 +68,9 @@ def test_the_request_fee_rule() -> None:
     assert request_fee([ev("new", "accepted"), paid]) == Decimal("12.50")
     assert request_fee([paid, ev("resolved", "closed", {"satisfaction": 4})]) == Decimal("12.50")
     assert request_fee([paid, ev("resolved", "in_progress")]) is None  # reopened
-    assert request_fee([paid, ev("resolved", "in_progress"), ev("waiting", "resolved", {"charged": False})]) == 0
+    assert (
+        request_fee([paid, ev("resolved", "in_progress"), ev("waiting", "resolved", {"charged": False})]) == 0
+    )
     assert request_fee([paid, ev(None, None, {"field": "result"}, kind="correct")]) == Decimal("12.50")
 
 

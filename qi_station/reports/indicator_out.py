@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.reports.labels import word
-from qi_station.reports.sections import indicator_header, indicator_rows
+from qi_station.reports.sections import (
+    INDICATOR_UNIT,
+    INDICATOR_VALUE,
+    indicator_cell,
+    indicator_header,
+    indicator_rows,
+)
 
 INDICATOR_FORMATS = ("table", "json", "csv", "xlsx", "md")
 
@@ -77,6 +83,7 @@ def write_indicators(
         atomic_text,
         formula_like,
         is_report_file,
+        list_sheet,
         mark_workbook,
     )
     from qi_station.services.files import check_out
@@ -86,13 +93,21 @@ def write_indicators(
     head, rows = indicator_header(lang), indicator_rows(report, lang)
     if fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         wb = Workbook(write_only=True)
         mark_workbook(wb)
         ws = wb.create_sheet(word("indicators", lang))
+        list_sheet(ws, len(head), len(rows))
         ws.append(head)
         for r in rows:
-            ws.append(["'" + v if formula_like(v) else v for v in r])
+            cells: list[Any] = ["'" + v if formula_like(v) else v for v in r]
+            value, value_fmt = indicator_cell(r[INDICATOR_VALUE], r[INDICATOR_UNIT])  # a percentage as 0.0%
+            if value_fmt:
+                cell = WriteOnlyCell(ws, value=value)
+                cell.number_format = value_fmt
+                cells[INDICATOR_VALUE] = cell
+            ws.append(cells)
         with atomic_path(out) as tmp:
             wb.save(str(tmp))
     elif fmt == "csv":
