@@ -120,12 +120,14 @@ def test_report_details_carry_the_fee_in_every_format(month_db: Any, tmp_path: P
         sheet = wb[name]
         last = sheet.cell(1, sheet.max_column).column_letter
         assert sheet.auto_filter.ref == f"A1:{last}{sheet.max_row}", name
-    # the received and resolved times are real date-times
-    rec = head.index("登记时间") if "登记时间" in head else None
-    if rec is not None:
-        from datetime import datetime
+    # the received and resolved times are real date-times (those resolved), to the second
+    from datetime import datetime
 
-        assert all(isinstance(r[rec].value, datetime) for r in ws.iter_rows(min_row=2))
+    rec, res = head.index("登记时间"), head.index("办结时间")
+    assert all(isinstance(r[rec].value, datetime) for r in ws.iter_rows(min_row=2))
+    resolved = {r[num].value: r[res].value for r in ws.iter_rows(min_row=2) if r[res].value is not None}
+    assert resolved[rs["B"]["number"]] == datetime(2026, 1, 15, 10, 0)
+    assert resolved[rs["A"]["number"]] == datetime(2025, 12, 10, 10, 0)
 
     # CSV and JSON: the same column, the same values
     out = write_report(rep, "csv", tmp_path / "r.csv")
