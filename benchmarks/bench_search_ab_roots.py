@@ -70,6 +70,11 @@ def main() -> None:
     ap.add_argument("b_root")
     ap.add_argument("b_db")
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument(
+        "--allow-diff",
+        action="store_true",
+        help="report queries whose results differ (a change meant to find more) instead of stopping",
+    )
     args = ap.parse_args()
     a, b = start(args.a_root, args.a_db), start(args.b_root, args.b_db)
     classes = dict(QUERIES)
@@ -79,7 +84,15 @@ def main() -> None:
             for q in qs:
                 ra, rb = ask(a, kind, q), ask(b, kind, q)
                 if ra[2] != rb[2]:
-                    raise SystemExit(f"results differ: {kind} {q!r}")
+                    if not args.allow_diff:
+                        raise SystemExit(f"results differ: {kind} {q!r}")
+                    kept = [x for x in rb[2] if x in set(ra[2])]
+                    print(
+                        f"results differ: {kind} {q!r}: A {len(ra[2])} rows, B {len(rb[2])}, "
+                        f"{len(set(ra[2]) - set(rb[2]))} of A's not in B, A's in B in A's order: "
+                        f"{kept == [x for x in ra[2] if x in set(rb[2])]}",
+                        file=sys.stderr,
+                    )
     load0 = os.getloadavg()
     print("| Class | n | A p95 wall / CPU ms (p50 wall) | B p95 wall / CPU ms (p50 wall) |")
     print("|---|---|---|---|")

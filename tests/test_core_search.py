@@ -186,3 +186,101 @@ def test_search_path_never_imports_pypinyin(libdb: Path) -> None:
         "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# The operator's stumble (issue 13): 「济南 计量」, ``jinan jiliang`` and ``jn jl`` found different rows,
+# because an employer or a title is searched in Chinese whole but in pinyin only by its initials (a long
+# text) or not at all (a title), and a city's pinyin named only the city the row is in.
+TRIAL = [
+    # id, name, city, elements, employer, title, specialty
+    ("t-emp", "康菊", "370800", ["standards"], "济南长清计量检测中心", "高级工程师", "标准化管理"),
+    ("t-title", "熊福", "370100", ["standards"], "泰安盛检食品检测中心", "注册计量师", "标准化管理"),
+    ("t-both", "吴健", "370500", ["quality"], "济南东准计量校准技术有限公司", "工程师", "首席质量官培训"),
+    ("t-jining", "林蕾", "370800", ["ip"], "菏泽博润计量检测股份有限公司", "副研究员", "商标注册与保护"),
+    ("t-none", "傅胜", "370200", ["testing"], "青岛东衡食品检测中心", "副教授", "环境检测"),
+    ("t-jinan-py", "金安", "370200", ["brand"], "青岛质量协会", "工程师", "品牌培育"),
+]
+
+
+@pytest.fixture(scope="module")
+def trialdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from qi_station.db import write
+    from qi_station.db.engine import connect, open_db
+
+    db = open_db(tmp_path_factory.mktemp("trial") / "trial.db")
+    rows = [
+        {"id": i, "name": n, "city_code": c, "elements": el, "employer": emp, "title": t, "specialty": sp}
+        for i, n, c, el, emp, t, sp in TRIAL
+    ]
+    cols = ["id", "name", "city_code", "elements", "employer", "title", "specialty", "name_py"]
+    cols += [
+        "name_initials",
+        "haystack",
+        "haystack_py",
+        "rev",
+        "seq",
+        "deleted",
+        "updated_at",
+        "active_requests",
+    ]
+    for r in rows:
+        r.update(rev=1, seq=0, deleted=0, updated_at="2026-01-01 00:00:00.000000", active_requests=0)
+    conn = connect(db)
+    conn.execute("BEGIN IMMEDIATE")
+    write.upsert_library_rows(conn, "expert", rows, cols)
+    conn.execute("COMMIT")
+    conn.close()
+    return db
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_pinyin_and_initials_of_the_trial_words_find_what_the_chinese_finds(
+    trialdb: Path, indexed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qi_station.db import searchindex
+
+    if not indexed:  # the scan (while the index is not current) answers the same
+        monkeypatch.setattr(searchindex, "is_current", lambda c, t: False)
+    got = {q: set(ids(search(trialdb, "experts", q, limit=None))) for q in ("济南 计量", "计量 济南")}
+    assert got["济南 计量"] == got["计量 济南"] == {"t-emp", "t-title", "t-both"}
+    for q in ("jinan jiliang", "jiliang jinan", "jinan jl", "济南 jiliang", "jinan 计量"):
+        assert set(ids(search(trialdb, "experts", q, limit=None))) == {"t-emp", "t-title", "t-both"}, q
+    # jn is 济南 and 济宁 (ambiguous): what 济南 计量 finds and what 济宁 计量 finds
+    jn = {"t-emp", "t-title", "t-both", "t-jining"}
+    assert set(ids(search(trialdb, "experts", "jn jl", limit=None))) == jn
+    assert set(ids(search(trialdb, "experts", "济宁 计量", limit=None))) == {"t-emp", "t-jining"}
+    # one word: everything the Chinese word finds, and pinyin's own matches (金安 is jinan too)
+    for zh, py in (("济南", "jinan"), ("计量", "jiliang"), ("计量", "jl"), ("济宁", "jining")):
+        assert set(ids(search(trialdb, "experts", zh, limit=None))) <= set(
+            ids(search(trialdb, "experts", py, limit=None))
+        ), (zh, py)
+    assert ids(search(trialdb, "experts", "jinan"))[0] == "t-jinan-py"  # the own name still ranks first
+    # own city first stays: 济南's own rows first among the substring matches
+    assert ids(search(trialdb, "experts", "jinan jiliang", own_city="370100"))[0] == "t-title"
+    # a partial syllable names no word (jina is not 济南): only pinyin and the city, as before
+    assert "t-emp" not in ids(search(trialdb, "experts", "jina", limit=None))
+
+
+def test_vocabulary_words_are_whole_syllables_of_the_names() -> None:
+    from qi_station.core import domain, places
+    from qi_station.db.searchtext import (
+        CITY_READINGS,
+        ELEMENT_READINGS,
+        VOCAB_SYLLABLES,
+        vocab_matches,
+        vocab_words,
+    )
+
+    names = {**{c: n for c, n in places.CITIES.items()}, **domain.ELEMENT_ZH}
+    readings = {**CITY_READINGS, **ELEMENT_READINGS}
+    assert set(VOCAB_SYLLABLES) == set(names.values())
+    for code, name in names.items():
+        syl = VOCAB_SYLLABLES[name]
+        assert len(syl) == len(name) and readings[code] == ("".join(syl), "".join(s[0] for s in syl))
+    assert vocab_words("jinan") == ("济南",) and vocab_words("JL") == ("计量",)
+    assert set(vocab_words("jn")) == {"济南", "济宁"} and vocab_words("jinanshi") == ("济南市",)
+    assert vocab_words("ji") == vocab_words("jina") == vocab_words("jiance") == vocab_words("济南") == ()
+    # a word's own elements (its Chinese query's) are among the pinyin query's: only its text is added
+    for q in ["jl", "jiliang", "zhiliang", "zl", "jianyan", "jy", "bz", "rz", "zhishi", "pinpai"]:
+        for w in vocab_words(q):
+            assert set(vocab_matches(w)[1]) <= set(vocab_matches(q)[1]), (q, w)

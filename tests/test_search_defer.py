@@ -230,3 +230,37 @@ def test_rebuild_with_a_pool_builds_the_same_index(tmp_path: Path, monkeypatch: 
         assert searchindex.rebuild(conn, ["expert"], pool=pool) == 1_500
     assert _index_terms(conn) == serial == kept and len(kept) > 1_500
     conn.close()
+
+
+def _segments(conn: sqlite3.Connection, table: str = "expert") -> int:
+    return int(conn.execute(f"SELECT count(DISTINCT segid) FROM {table}_fts_idx").fetchone()[0])
+
+
+def test_rebuild_merges_once_at_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rebuild`` lifts FTS5's merging while it inserts (the segments pile up untouched) and merges
+    them once in its ``optimize``: the same index term for term as a build merged as it goes, one
+    segment, and FTS5's merge settings back to their defaults after."""
+    from test_search_index import COLS, COMMON
+
+    from qi_station.db import write
+
+    conn = A.open_conn(tmp_path / "m.db")
+    conn.execute("BEGIN IMMEDIATE")
+    write.upsert_library_rows(conn, "expert", _rows(random.Random(5), 1_500, "expert"), COLS + COMMON)
+    conn.execute("INSERT INTO expert_fts (expert_fts, rank) VALUES ('hashsize', 2048)")  # many flushes
+    conn.execute("COMMIT")
+    kept = _index_terms(conn)
+    before: list[int] = []
+    real = searchindex.optimize
+    monkeypatch.setattr(
+        searchindex, "optimize", lambda c, t=searchindex.TABLES: before.append(_segments(c)) or real(c, t)
+    )
+    for merge_once in (False, True):
+        monkeypatch.setattr(searchindex, "REBUILD_MERGE_ONCE", merge_once)
+        assert searchindex.rebuild(conn, ["expert"]) == 1_500
+        assert _index_terms(conn) == kept and _segments(conn) == 1
+    assert before[1] > 3 * before[0], before
+    print(before)  # merged as it went; then not at all until the end
+    cfg = dict(conn.execute("SELECT k, v FROM expert_fts_config WHERE k LIKE '%merge'").fetchall())
+    assert cfg == {"automerge": 4, "crisismerge": 16}  # FTS5's defaults
+    conn.close()

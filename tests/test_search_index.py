@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qi_station.db import searchindex, write
 from qi_station.services import search as S
@@ -100,6 +102,13 @@ def _queries(db: Path, rng: random.Random, n: int) -> list[str]:
         "zzzzq",
         "jinan",
         "jn",
+        "jl",
+        "jiliang",
+        "jining",
+        "jns",
+        "zhiliang",
+        "jinan jiliang",
+        "jn jl",
         "j",
         "v",
         "济",
@@ -453,3 +462,12 @@ def test_migration_0020_builds_the_triples(tmp_path: Path, monkeypatch: pytest.M
         conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH '\"txio\"'").fetchone()[0] == 1
     )
     conn.close()
+
+
+@given(st.text(alphabet="abz09 -~济Σ", max_size=12) | st.none())
+def test_pairs_and_triples_in_one_pass_are_the_two_functions(text: str | None) -> None:
+    """``doc`` builds its pairs and triples in one pass: the same tokens as ``_paired`` and ``_tripled``."""
+    assert searchindex._pairs_and_triples("b", "t", text) == (
+        searchindex._paired("b", text),
+        searchindex._tripled("t", text),
+    )

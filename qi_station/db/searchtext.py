@@ -70,6 +70,61 @@ ELEMENT_READINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The same names syllable by syllable (their pinyin joined is CITY_READINGS / ELEMENT_READINGS: the test
+# keeps them equal), so a query typed in pinyin or initials names the Chinese words it stands for.
+VOCAB_SYLLABLES: dict[str, tuple[str, ...]] = {
+    "济南市": ("ji", "nan", "shi"),
+    "青岛市": ("qing", "dao", "shi"),
+    "淄博市": ("zi", "bo", "shi"),
+    "枣庄市": ("zao", "zhuang", "shi"),
+    "东营市": ("dong", "ying", "shi"),
+    "烟台市": ("yan", "tai", "shi"),
+    "潍坊市": ("wei", "fang", "shi"),
+    "济宁市": ("ji", "ning", "shi"),
+    "泰安市": ("tai", "an", "shi"),
+    "威海市": ("wei", "hai", "shi"),
+    "日照市": ("ri", "zhao", "shi"),
+    "临沂市": ("lin", "yi", "shi"),
+    "德州市": ("de", "zhou", "shi"),
+    "聊城市": ("liao", "cheng", "shi"),
+    "滨州市": ("bin", "zhou", "shi"),
+    "菏泽市": ("he", "ze", "shi"),
+    "标准": ("biao", "zhun"),
+    "计量": ("ji", "liang"),
+    "检验检测": ("jian", "yan", "jian", "ce"),
+    "认证认可": ("ren", "zheng", "ren", "ke"),
+    "质量提升": ("zhi", "liang", "ti", "sheng"),
+    "品牌建设": ("pin", "pai", "jian", "she"),
+    "知识产权": ("zhi", "shi", "chan", "quan"),
+    "质量安全监管": ("zhi", "liang", "an", "quan", "jian", "guan"),
+}
+
+
+def _vocab_words() -> dict[str, tuple[str, ...]]:
+    """Each reading (full pinyin, initials) of the first two or more characters of a city's or an
+    element's name -> those characters (济南 for ``jinan`` and ``jn``; 济宁 for ``jn`` too)."""
+    out: dict[str, list[str]] = {}
+    for name, syl in VOCAB_SYLLABLES.items():
+        for k in range(2, len(syl) + 1):
+            for reading in ("".join(syl[:k]), "".join(s[0] for s in syl[:k])):
+                out.setdefault(reading, [])
+                if name[:k] not in out[reading]:
+                    out[reading].append(name[:k])
+    return {r: tuple(ws) for r, ws in out.items()}
+
+
+VOCAB_WORDS = _vocab_words()
+
+
+def vocab_words(query: str) -> tuple[str, ...]:
+    """The Chinese words an ASCII query spells, whole syllables or their initials, from the start of a
+    city's or an element's name, two characters or more (``jinan`` 济南, ``jl`` 计量, ``jn`` 济南 and
+    济宁, ``jinanshi`` 济南市; not ``ji`` nor ``jina``). The search also looks for them in the Chinese
+    text, so ``jinan jiliang`` and ``jn jl`` find what ``济南 计量`` finds (the operator's trial)."""
+    q = query.strip().lower()
+    return VOCAB_WORDS.get(q, ()) if q.isascii() else ()
+
+
 def vocab_matches(query: str) -> tuple[list[str], list[str]]:
     """(city codes, element codes) a query names: pinyin or initials typed from the start of a city's
     or an element's name (``jn`` 济南 and 济宁, ``jinan``, ``jl`` 计量), or Chinese inside an element's

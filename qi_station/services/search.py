@@ -25,7 +25,7 @@ from qi_station.core.clock import today_local
 from qi_station.core.errors import ValidationError
 from qi_station.core.validate import parse_element
 from qi_station.db import searchindex
-from qi_station.db.searchtext import vocab_matches
+from qi_station.db.searchtext import vocab_matches, vocab_words
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
@@ -45,9 +45,11 @@ def _vocab(q: str) -> tuple[str, tuple[Any, ...]]:
     """`` OR …`` over ``city_code`` / ``elements`` for the cities and elements the query names
     (:func:`qi_station.db.searchtext.vocab_matches`), with its parameters."""
     cities, elements = vocab_matches(q)
+    words = vocab_words(q)  # their elements are among ``elements`` already (tests/test_core_search.py)
     sql = f" OR t.city_code IN ({','.join('?' * len(cities))})" if cities else ""
     sql += "".join(" OR instr(t.elements, ?) > 0" for _ in elements)
-    return sql, (*cities, *(f'"{e}"' for e in elements))
+    sql += "".join(" OR instr(t.haystack, ?) > 0" for _ in words)
+    return sql, (*cities, *(f'"{e}"' for e in elements), *words)
 
 
 def _tiers(q: str) -> list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]]:
@@ -138,8 +140,10 @@ def _fts_terms(q: str, element: str | None, city: str | None) -> tuple[str, str,
     name's own columns (rank 0), candidates of the whole tier, whether the first is exact (then the
     rest excludes it in the index), and the filters. None: the query keeps no character (scan)."""
     cities, elements = vocab_matches(q)
+    words = vocab_words(q)
     vocab = [searchindex.vocab_term("c" + c) for c in cities]
     vocab += [searchindex.vocab_term("e" + e) for e in elements]
+    vocab += [x for x in (searchindex.phrase("h", w) for w in words) if x]
     if q.isascii():
         own_col, other = searchindex.phrase("b", q.lower()), searchindex.phrase("q", q.lower())
     else:
