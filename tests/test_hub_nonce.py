@@ -1,0 +1,85 @@
+"""The nonces of signed station calls (``registry.use_nonce``): pruned at most once a minute per
+process (not on every call), a replay refused across handles and restarts, and on a SQLite hub kept
+beside the database so that a signed read never waits on a push's write lock."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qi_station.sync.hub import registry
+from qi_station.sync.proto import CALL_WINDOW_MS, SyncError
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Any:
+    from qi_station.sync.hub.store import Hub
+
+    h = Hub(f"sqlite:///{tmp_path / 'hub.db'}")
+    h.init(demo=False)
+    yield h
+    h.dispose()
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _nonces(hub: Any) -> set[str]:
+    with sqlite3.connect(registry.nonce_path(hub.sqlite_path)) as c:
+        return {r[0] for r in c.execute("SELECT nonce FROM call_nonce")}
+
+
+def test_a_nonce_inside_the_window_is_refused_again_across_handles(hub: Any) -> None:
+    from qi_station.sync.hub.store import Hub
+
+    n = "a" * 24
+    hub.use_nonce("ZB01", n, _now())
+    with pytest.raises(SyncError) as e:
+        hub.use_nonce("ZB01", n, _now())
+    assert e.value.code == "replayed_call"
+    hub.use_nonce("QD02", n, _now())  # another station's nonce space
+    registry._SIDE.__dict__.clear()  # a restart: no connection, no memory of this process
+    registry._NONCE_PRUNED.clear()
+    other = Hub(hub.url)
+    with pytest.raises(SyncError) as e:
+        other.use_nonce("ZB01", n, _now())
+    assert e.value.code == "replayed_call"
+
+
+def test_expired_nonces_are_pruned_at_most_once_a_minute(hub: Any, monkeypatch: Any) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(registry, "_monotonic", lambda: clock[0])
+    registry._NONCE_PRUNED.clear()
+    hub.use_nonce("ZB01", "first-call-nonce-0001", _now())  # the first call of the process prunes
+    old = _now() - 2 * CALL_WINDOW_MS - 1000
+    with sqlite3.connect(registry.nonce_path(hub.sqlite_path)) as c:
+        c.execute("INSERT INTO call_nonce VALUES ('ZB01', 'expired-nonce-00001', ?)", (old,))
+    clock[0] += 30  # half a minute later: no prune on this call
+    hub.use_nonce("ZB01", "second-call-nonce-01", _now())
+    assert "expired-nonce-00001" in _nonces(hub)
+    clock[0] += 31  # a minute since the last prune: this call prunes
+    hub.use_nonce("ZB01", "third-call-nonce-001", _now())
+    got = _nonces(hub)
+    assert "expired-nonce-00001" not in got
+    assert {"first-call-nonce-0001", "second-call-nonce-01", "third-call-nonce-001"} <= got
+
+
+def test_a_signed_read_nonce_does_not_wait_on_a_held_hub_write_lock(hub: Any) -> None:
+    """A push holding the hub database's write lock: the nonce of a signed pull is kept all the same
+    (no 503), and a replay of it is still refused."""
+    held = sqlite3.connect(hub.sqlite_path, timeout=0)
+    held.execute("BEGIN IMMEDIATE")
+    try:
+        n = "read-under-lock-0001"
+        hub.use_nonce("ZB01", n, _now())
+        with pytest.raises(SyncError) as e:
+            hub.use_nonce("ZB01", n, _now())
+        assert e.value.code == "replayed_call"
+    finally:
+        held.rollback()
+        held.close()
