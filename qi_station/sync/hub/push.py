@@ -257,6 +257,12 @@ class PushJobs(LedgerJobs):
                 sa.select(tent.c.id, tent.c.station_code).where(id_in(c, tent.c.id, chunk))
             ):
                 ent_station[eref[0]] = eref[1]
+        # request numbers the hub holds under these numbers (each number names one request)
+        numbers: dict[str, str] = {}
+        nums = sorted({str(p[3].get("number")) for p in prepared if p[2] == "request"})
+        for chunk in chunks(nums, 500):
+            for nr in c.execute(sa.select(treq.c.number, treq.c.id).where(id_in(c, treq.c.number, chunk))):
+                numbers[nr[0]] = nr[1]
         stored = dict(owners)
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
             rules.check_row(oseq, table, row, code)
@@ -265,6 +271,7 @@ class PushJobs(LedgerJobs):
                 rules.check_request_change(
                     oseq, row, held, ent_station.get(str(row.get("enterprise_id"))), code
                 )
+                rules.check_number_free(oseq, row, numbers)
                 if held is None or int(row.get("s_rev") or 0) > held[1]:  # applied, not stale
                     stored[row["id"]] = (
                         code,

@@ -288,6 +288,26 @@ def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:
         _core(oseq, t, "satisfaction", lambda: v.parse_satisfaction(row["satisfaction"]), "1..5")
 
 
+def check_number_free(oseq: Any, row: dict[str, Any], numbers: dict[str, str]) -> None:
+    """A request's number names one request (the station's ``request.number`` is unique): a row whose
+    number the hub holds (or an earlier change of this batch gave) under another request id is refused
+    ``unique_number`` — a station restored from an older copy that numbered a new request again, or a
+    copied database — instead of the database's raw constraint error. ``numbers`` (number -> request id,
+    what the hub holds) is updated with this row."""
+    number = str(row.get("number"))
+    other = numbers.get(number)
+    if other is not None and other != row["id"]:
+        raise refusal(
+            oseq,
+            "request",
+            "number",
+            "unique_number",
+            f"a request number not used by another request (request {other} already has it; "
+            "a station put back from an older copy must catch up from the hub first: qi-station restore)",
+        )
+    numbers[number] = row["id"]
+
+
 def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
     """A ``rectify`` event against its request as the hub holds it after this batch (``request``: status,
     satisfaction): the core's rule, a closed request rated 1 or 2 (``core.rectify.check_rectify_target``)."""
