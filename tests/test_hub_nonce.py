@@ -83,3 +83,46 @@ def test_a_signed_read_nonce_does_not_wait_on_a_held_hub_write_lock(hub: Any) ->
     finally:
         held.rollback()
         held.close()
+
+
+def test_prune_oseq_keeps_the_last_digests_below_each_ack(hub: Any) -> None:
+    """``hub prune-oseq --keep N``: the change digests more than N below a station's ack go; the
+    last N, and everything of a station with fewer, stay; N below the least is refused, nothing deleted."""
+    import sqlalchemy as sa
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+    from qi_station.sync.hub.tables import hub_tables
+
+    for code in ("ZB01", "QD02"):
+        hub.add_station(code, f"{code}站")
+    hs, ho = hub_tables()["hub_station"], hub_tables()["hub_oseq"]
+    with hub.engine.connect() as c:
+        ids = {r[0]: r[1] for r in c.execute(sa.select(hs.c.code, hs.c.id))}
+    with hub.write() as c:
+        for code, n in (("ZB01", 3000), ("QD02", 500)):
+            c.execute(
+                ho.insert(),
+                [{"station_id": ids[code], "oseq": k, "digest": f"d{k}"} for k in range(1, n + 1)],
+            )
+            c.execute(sa.update(hs).where(hs.c.id == ids[code]).values(acked_oseq=n))
+
+    def held() -> dict[str, list[int]]:
+        with hub.engine.connect() as c:
+            out: dict[str, list[int]] = {}
+            for sid, k in c.execute(sa.select(ho.c.station_id, ho.c.oseq).order_by(ho.c.oseq)):
+                out.setdefault(sid, []).append(int(k))
+            return out
+
+    with pytest.raises(SyncError) as e:
+        hub.prune_oseq(999)
+    assert (e.value.code, e.value.data["field"]) == ("bad_keep", "keep")
+    assert len(held()[ids["ZB01"]]) == 3000
+    res = CliRunner().invoke(
+        app, ["hub", "prune-oseq", "--keep", "1000", "--database-url", hub.url, "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert '"deleted": 2000' in res.output
+    got = held()
+    assert got[ids["ZB01"]] == list(range(2001, 3001))
+    assert got[ids["QD02"]] == list(range(1, 501))
