@@ -43,7 +43,7 @@ def test_a_nonce_inside_the_window_is_refused_again_across_handles(hub: Any) -> 
         hub.use_nonce("ZB01", n, _now())
     assert e.value.code == "replayed_call"
     hub.use_nonce("QD02", n, _now())  # another station's nonce space
-    registry._SIDE.__dict__.clear()  # a restart: no connection, no memory of this process
+    registry._SIDE_READY.clear()  # a restart: nothing remembered by this process
     registry._NONCE_PRUNED.clear()
     other = Hub(hub.url)
     with pytest.raises(SyncError) as e:
@@ -126,3 +126,12 @@ def test_prune_oseq_keeps_the_last_digests_below_each_ack(hub: Any) -> None:
     got = held()
     assert got[ids["ZB01"]] == list(range(2001, 3001))
     assert got[ids["QD02"]] == list(range(1, 501))
+
+
+def test_the_nonce_file_removed_while_the_hub_runs_is_made_again(hub: Any) -> None:
+    hub.use_nonce("ZB01", "before-removal-00001", _now())
+    path = registry.nonce_path(hub.sqlite_path)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
+    hub.use_nonce("ZB01", "after-removal-000001", _now())
+    assert "after-removal-000001" in _nonces(hub)

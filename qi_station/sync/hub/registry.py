@@ -56,24 +56,23 @@ def nonce_path(db: Path) -> Path:
     return db.with_name(db.name + ".nonces")
 
 
-_SIDE = threading.local()  # one connection per thread and nonce file
+_SIDE_READY: set[str] = set()  # nonce files this process made sure of (WAL, the table)
 
 
 def _side_conn(path: Path) -> sqlite3.Connection:
-    conns: dict[str, sqlite3.Connection] = _SIDE.__dict__.setdefault("conns", {})
-    conn = conns.get(str(path))
-    if conn is None:
-        from qi_station.db.engine import BUSY_TIMEOUT_MS
+    """A connection to the nonce file (one per call: nothing stays open beside a hub handle)."""
+    from qi_station.db.engine import BUSY_TIMEOUT_MS
 
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if str(path) not in _SIDE_READY:
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(
             "CREATE TABLE IF NOT EXISTS call_nonce (station_code TEXT NOT NULL, nonce TEXT NOT NULL, "
             "at_ms INTEGER NOT NULL, PRIMARY KEY (station_code, nonce)) WITHOUT ROWID"
         )
         conn.execute("CREATE INDEX IF NOT EXISTS call_nonce_at ON call_nonce (at_ms)")
-        conns[str(path)] = conn
+        _SIDE_READY.add(str(path))
     return conn
 
 
@@ -82,21 +81,28 @@ def _side_nonce(path: Path, code: str, nonce: str, at_ms: int, prune_before: int
     False when it was there already (a replay). ``prune_before``: expired nonces to drop first."""
     try:
         conn = _side_conn(path)
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            if prune_before is not None:
-                conn.execute("DELETE FROM call_nonce WHERE at_ms < ?", (prune_before,))
-            cur = conn.execute(
-                "INSERT INTO call_nonce (station_code, nonce, at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (code, nonce, at_ms),
-            )
-            fresh = cur.rowcount == 1
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    except sqlite3.OperationalError as e:  # locked past the busy timeout: 503, the station retries
-        raise busy(e) from None
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if prune_before is not None:
+                    conn.execute("DELETE FROM call_nonce WHERE at_ms < ?", (prune_before,))
+                cur = conn.execute(
+                    "INSERT INTO call_nonce (station_code, nonce, at_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (code, nonce, at_ms),
+                )
+                fresh = cur.rowcount == 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e) and str(path) in _SIDE_READY:  # the file was removed: made again
+            _SIDE_READY.discard(str(path))
+            return _side_nonce(path, code, nonce, at_ms, prune_before)
+        raise busy(e) from None  # locked past the busy timeout: 503, the station retries
     return fresh
 
 
