@@ -199,6 +199,20 @@ def test_a_request_number_used_again_is_refused_by_its_rule(env: Any) -> None:  
     )
     assert (resp.status_code, resp.json()["rule"], resp.json()["oseq"]) == (422, "unique_number", acked + 2)
     assert fresh["id"] not in hub_requests(hub)  # nothing of the batch was written
+    # a request first queued under a held number and renumbered in the same batch (the heal's
+    # renumbering with an older outbox row still pending): what the hub would hold is judged, accepted
+    moved = {**again, "s_rev": 2, "number": row["number"][:-4] + "9998"}
+    resp = push(
+        tc,
+        a,
+        [
+            {"oseq": acked + 1, "table": "request", "row": again},
+            {"oseq": acked + 2, "table": "request", "row": moved},
+        ],
+    )
+    assert resp.status_code == 200, resp.text
+    got = hub_requests(hub)
+    assert (got[again["id"]]["number"], got[r["id"]]["number"]) == (moved["number"], row["number"])
 
 
 # ---- the front door: body limits, token before body, access log ------------------------------------

@@ -264,6 +264,7 @@ class PushJobs(LedgerJobs):
             for nr in c.execute(sa.select(treq.c.number, treq.c.id).where(id_in(c, treq.c.number, chunk))):
                 numbers[nr[0]] = nr[1]
         stored = dict(owners)
+        final_numbers: dict[str, tuple[str, int]] = {}  # request id -> its number after the batch
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
             rules.check_row(oseq, table, row, code)
             if table == "request":
@@ -271,14 +272,15 @@ class PushJobs(LedgerJobs):
                 rules.check_request_change(
                     oseq, row, held, ent_station.get(str(row.get("enterprise_id"))), code
                 )
-                rules.check_number_free(oseq, row, numbers)
                 if held is None or int(row.get("s_rev") or 0) > held[1]:  # applied, not stale
+                    final_numbers[row["id"]] = (str(row.get("number")), oseq)
                     stored[row["id"]] = (
                         code,
                         int(row.get("s_rev") or 0),
                         held[2] if held else 0,
                         str(row.get("status")),
                     )
+        rules.check_numbers_free(final_numbers, numbers)
         rectify = [
             (p[1], p[3]) for p in prepared if p[2] == "request_event" and p[3].get("kind") == "rectify"
         ]
