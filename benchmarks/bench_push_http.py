@@ -27,14 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 def main() -> None:
     import bench_push as B
-    from fastapi.testclient import TestClient  # noqa: I001
+    from fastapi.testclient import TestClient
     from test_sync_util import enroll_station, pg_drop, signed_push
 
     from qi_station.db import secrets
     from qi_station.db.engine import SCHEMA_HEAD, open_db
     from qi_station.devtools.generate.run import generate
     from qi_station.services.station import init_station
-    from qi_station.sync.hub.server import create_app  # before TestClient (starlette's import order)
+    from qi_station.sync.hub.server import create_app
     from qi_station.sync.proto import PROTOCOL
     from qi_station.sync.station import apply as S
     from qi_station.sync.station.heal import resend_all
