@@ -166,6 +166,55 @@ def test_number_squatting_is_refused_and_the_real_station_syncs(env: Any) -> Non
     assert sync(a, tc)["pending"] == 0
 
 
+def test_a_request_number_used_again_is_refused_by_its_rule(env: Any) -> None:  # noqa: F811
+    """A new request under a number the hub holds for another request (a station put back from an
+    older copy numbers again), or two new requests of one batch with one number: refused with the
+    field and the rule (``unique_number``), not the database's raw ``UNIQUE constraint failed``."""
+    from qi_station.core.ids import uuid7
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    sync(a, tc)
+    row = station_requests(a)[r["id"]]
+    row.pop("seq")
+    acked = hub.station_by_token(secrets.load(a)["api_token"])["acked_oseq"]
+    again = {**row, "id": uuid7(), "s_rev": 1, "h_rev": 0}
+    resp = push(tc, a, [{"oseq": acked + 1, "table": "request", "row": again}])
+    assert resp.status_code == 422, resp.text
+    d = resp.json()
+    assert (d["oseq"], d["table"], d["field"], d["rule"]) == (acked + 1, "request", "number", "unique_number")
+    assert "UNIQUE" not in resp.text and "duplicate key" not in resp.text
+    assert again["id"] not in hub_requests(hub)
+    # two new requests of one batch under one number (not yet at the hub)
+    fresh = {**again, "number": row["number"][:-4] + "9999"}
+    twin = {**fresh, "id": uuid7()}
+    resp = push(
+        tc,
+        a,
+        [
+            {"oseq": acked + 1, "table": "request", "row": fresh},
+            {"oseq": acked + 2, "table": "request", "row": twin},
+        ],
+    )
+    assert (resp.status_code, resp.json()["rule"], resp.json()["oseq"]) == (422, "unique_number", acked + 2)
+    assert fresh["id"] not in hub_requests(hub)  # nothing of the batch was written
+    # a request first queued under a held number and renumbered in the same batch (the heal's
+    # renumbering with an older outbox row still pending): what the hub would hold is judged, accepted
+    moved = {**again, "s_rev": 2, "number": row["number"][:-4] + "9998"}
+    resp = push(
+        tc,
+        a,
+        [
+            {"oseq": acked + 1, "table": "request", "row": again},
+            {"oseq": acked + 2, "table": "request", "row": moved},
+        ],
+    )
+    assert resp.status_code == 200, resp.text
+    got = hub_requests(hub)
+    assert (got[again["id"]]["number"], got[r["id"]]["number"]) == (moved["number"], row["number"])
+
+
 # ---- the front door: body limits, token before body, access log ------------------------------------
 def _asgi(
     app: Any, path: str, headers: dict[str, str], chunks: list[bytes]
@@ -280,10 +329,13 @@ def test_sqlite_reads_do_not_take_the_write_lock_and_a_busy_writer_answers_503(
     try:
         with hub.engine.connect() as c:  # a plain read goes on
             assert c.execute(sa.text("SELECT count(*) FROM hub_station")).scalar() == 1
-        # a signed pull keeps its nonce first (a replay is refused): a short write, busy like a push
+        # a signed pull keeps its nonce first (a replay is refused), in the hub's nonce file: it does
+        # not wait on the write lock a push holds (registry.use_nonce), so it answers
         call = signed_call(a, "GET", "/sync/v1/pull")
         pull = tc.get(call["url"], headers={**auth(a), **call["headers"]})
-        assert pull.status_code == 503 and pull.headers["Retry-After"] == "1", pull.text
+        assert pull.status_code == 200, pull.text
+        again = tc.get(call["url"], headers={**auth(a), **call["headers"]})
+        assert (again.status_code, again.json()["error"]) == (403, "replayed_call"), again.text
         resp = push(tc, a, outbox_batch(a))
         assert resp.status_code == 503 and resp.headers["Retry-After"] == "1", resp.text
         assert resp.json()["error"] == "busy"

@@ -438,6 +438,24 @@ def hub_purge(
     )
 
 
+@hub_app.command("prune-oseq")
+@sync_errors
+def hub_prune_oseq(
+    keep: int = typer.Option(
+        100_000,
+        "--keep",
+        help="keep the digests of this many changes per station below its ack (at least 1000)",
+    ),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Delete old change digests (hub_oseq) that ordinary sync never needs again (docs/deploy.md)."""
+    res = _hub(database_url).prune_oseq(keep)
+    emit_json(res) if as_json else typer.echo(
+        f"deleted {res['deleted']} change digests; {res['kept']} kept (the last {res['keep']} per station)"
+    )
+
+
 @hub_app.command("assign")
 @sync_errors
 def hub_assign(

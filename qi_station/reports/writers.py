@@ -15,7 +15,6 @@ import contextlib
 import csv
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter, methodcaller
 from pathlib import Path
@@ -138,21 +137,19 @@ def _station_title(report: dict[str, Any], lang: str = "zh") -> str:
 # ---- atomic files ----------------------------------------------------------------------------------
 @contextlib.contextmanager
 def atomic_path(out: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``out``; on success it replaces ``out`` atomically."""
+    """Yield a temporary path beside ``out``; on success it replaces ``out`` atomically. The temporary
+    files a killed run left beside ``out`` are swept first (``services.tempfiles``: only those no writer
+    holds)."""
+    from qi_station.services.tempfiles import held_temp
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
+    with held_temp(out, ".tmp") as tmp:
+        yield tmp
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager

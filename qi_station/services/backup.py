@@ -37,7 +37,6 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
     """Write a consistent copy of ``db`` to ``out`` (a file, or a directory to write into); returns the
     file written. ``out`` obeys :func:`qi_station.services.files.check_out`: never the database itself
     nor another database; an older backup only with ``force``. A failure leaves no partial file."""
-    import tempfile
 
     from qi_station.services.files import check_out
 
@@ -51,11 +50,9 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     _secrets_out(db)  # an older database may still hold the station key/token: never copy them
-    sweep_stale_parts(out)
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    from qi_station.services.tempfiles import held_temp
+
+    with held_temp(out, ".part") as tmp:  # the .part files a killed backup left are swept first
         src = sqlite3.connect(db)
         try:
             dst = sqlite3.connect(tmp)
@@ -68,34 +65,20 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
             src.close()
         os.chmod(tmp, 0o600)
         os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out
 
 
-#: a backup's temporary file untouched this long was left by a run that was killed (one being written is
-#: touched as SQLite copies pages into it)
+#: without ``flock`` (Windows) a backup's temporary file untouched this long was left by a run that was
+#: killed (``services.tempfiles``; on POSIX one no writer holds goes at once)
 STALE_PART_SECONDS = 15 * 60
 
 
 def sweep_stale_parts(out: Path) -> list[Path]:
     """Remove what a killed backup to ``out`` left beside it (``.<name>.XXXX.part`` and its
-    ``-journal``), once untouched for :data:`STALE_PART_SECONDS`. Returns what was removed."""
-    import time
+    ``-journal``) that no backup holds (``services.tempfiles.sweep``). Returns what was removed."""
+    from qi_station.services.tempfiles import sweep
 
-    gone: list[Path] = []
-    cutoff = time.time() - STALE_PART_SECONDS
-    for p in out.parent.glob(f".{out.name}.*.part*"):
-        if not (p.name.endswith(".part") or p.name.endswith(".part-journal")):
-            continue
-        try:
-            if p.is_file() and not p.is_symlink() and p.stat().st_mtime < cutoff:
-                p.unlink()
-                gone.append(p)
-        except OSError:
-            continue  # another run's, or not ours to remove: left as it is
-    return gone
+    return sweep(out, ".part")
 
 
 def is_safety_copy(path: Path, db: Path) -> bool:

@@ -257,7 +257,14 @@ class PushJobs(LedgerJobs):
                 sa.select(tent.c.id, tent.c.station_code).where(id_in(c, tent.c.id, chunk))
             ):
                 ent_station[eref[0]] = eref[1]
+        # request numbers the hub holds under these numbers (each number names one request)
+        numbers: dict[str, str] = {}
+        nums = sorted({str(p[3].get("number")) for p in prepared if p[2] == "request"})
+        for chunk in chunks(nums, 500):
+            for nr in c.execute(sa.select(treq.c.number, treq.c.id).where(id_in(c, treq.c.number, chunk))):
+                numbers[nr[0]] = nr[1]
         stored = dict(owners)
+        final_numbers: dict[str, tuple[str, int]] = {}  # request id -> its number after the batch
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
             rules.check_row(oseq, table, row, code)
             if table == "request":
@@ -266,12 +273,14 @@ class PushJobs(LedgerJobs):
                     oseq, row, held, ent_station.get(str(row.get("enterprise_id"))), code
                 )
                 if held is None or int(row.get("s_rev") or 0) > held[1]:  # applied, not stale
+                    final_numbers[row["id"]] = (str(row.get("number")), oseq)
                     stored[row["id"]] = (
                         code,
                         int(row.get("s_rev") or 0),
                         held[2] if held else 0,
                         str(row.get("status")),
                     )
+        rules.check_numbers_free(final_numbers, numbers)
         rectify = [
             (p[1], p[3]) for p in prepared if p[2] == "request_event" and p[3].get("kind") == "rectify"
         ]

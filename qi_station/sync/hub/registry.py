@@ -4,13 +4,17 @@ station's own rows."""
 from __future__ import annotations
 
 import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core import places
 from qi_station.core.clock import env_now
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
-from qi_station.sync.hub.base import PROFILE_KEYS, HubBase, check_profile
+from qi_station.sync.hub.base import PROFILE_KEYS, HubBase, busy, check_profile
 from qi_station.sync.hub.tables import core_table, hub_tables, norm_value, wire_value
 from qi_station.sync.proto import (
     CALL_WINDOW_MS,
@@ -27,6 +31,79 @@ from qi_station.sync.proto import (
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+
+#: expired nonces are pruned at most this often per process (``use_nonce``), not on every signed call
+NONCE_PRUNE_EVERY_S = 60.0
+_NONCE_PRUNED: dict[str, float] = {}  # hub URL -> when this process last pruned (monotonic seconds)
+_NONCE_LOCK = threading.Lock()
+_monotonic = time.monotonic  # the prune clock (a test moves it)
+
+
+def _prune_due(url: str) -> bool:
+    """Is it this call's turn to prune the hub's expired nonces? At most once a minute per process."""
+    now = _monotonic()
+    with _NONCE_LOCK:
+        last = _NONCE_PRUNED.get(url)
+        if last is not None and now - last < NONCE_PRUNE_EVERY_S:
+            return False
+        _NONCE_PRUNED[url] = now
+        return True
+
+
+def nonce_path(db: Path) -> Path:
+    """A SQLite hub's nonce file, beside its database (``hub.db`` -> ``hub.db.nonces``)."""
+    return db.with_name(db.name + ".nonces")
+
+
+_SIDE_READY: set[str] = set()  # nonce files this process made sure of (WAL, the table)
+
+
+def _side_conn(path: Path) -> sqlite3.Connection:
+    """A connection to the nonce file (one per call: nothing stays open beside a hub handle)."""
+    from qi_station.db.engine import BUSY_TIMEOUT_MS
+
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if str(path) not in _SIDE_READY:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS call_nonce (station_code TEXT NOT NULL, nonce TEXT NOT NULL, "
+            "at_ms INTEGER NOT NULL, PRIMARY KEY (station_code, nonce)) WITHOUT ROWID"
+        )
+        conn.execute("CREATE INDEX IF NOT EXISTS call_nonce_at ON call_nonce (at_ms)")
+        _SIDE_READY.add(str(path))
+    return conn
+
+
+def _side_nonce(path: Path, code: str, nonce: str, at_ms: int, prune_before: int | None) -> bool:
+    """Keep ``nonce`` in the SQLite hub's nonce file (its own write lock, held for one small insert):
+    False when it was there already (a replay). ``prune_before``: expired nonces to drop first."""
+    try:
+        conn = _side_conn(path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if prune_before is not None:
+                    conn.execute("DELETE FROM call_nonce WHERE at_ms < ?", (prune_before,))
+                cur = conn.execute(
+                    "INSERT INTO call_nonce (station_code, nonce, at_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (code, nonce, at_ms),
+                )
+                fresh = cur.rowcount == 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e) and str(path) in _SIDE_READY:  # the file was removed: made again
+            _SIDE_READY.discard(str(path))
+            return _side_nonce(path, code, nonce, at_ms, prune_before)
+        raise busy(e) from None  # locked past the busy timeout: 503, the station retries
+    return fresh
 
 
 def check_key_free(c: Connection, station_id: Any, pubkey: str) -> None:
@@ -204,22 +281,39 @@ class RegistryJobs(HubBase):
     def use_nonce(self, code: str, nonce: str, time_ms: int) -> None:
         """A signed station call's nonce (``guard.call_refusal`` checked its signature and time): kept
         while its time is inside the window; one the hub already holds is a replay, refused
-        ``[replayed_call]`` before the endpoint does anything. Nonces older than the window are pruned."""
-        import time
+        ``[replayed_call]`` before the endpoint does anything.
 
-        import sqlalchemy as sa
+        Where: a PostgreSQL hub keeps them in ``hub_call_nonce`` (a row insert never waits on a push's
+        transaction); a SQLite hub in its own small file beside the database (:func:`nonce_path`), so a
+        signed pull or restore never waits on the write lock a push holds on the hub database (it
+        answered 503 under a long push). Every worker and every restart uses the same table or file:
+        a replay is refused across them.
 
-        t = hub_tables()["hub_call_nonce"]
+        Nonces older than twice the window are pruned at most once a minute per process
+        (:data:`NONCE_PRUNE_EVERY_S`), not on every call: one that stays longer can never be used again
+        anyway, its call is refused by its time first (``stale_call``)."""
         now = time.time_ns() // 1_000_000
-        with self.write() as c:
-            c.execute(sa.delete(t).where(t.c.at_ms < now - 2 * CALL_WINDOW_MS))
-            got = c.execute(
-                self.dialect_insert(t)
-                .values(station_code=code, nonce=nonce, at_ms=int(time_ms))
-                .on_conflict_do_nothing()
-                .returning(t.c.nonce)  # no row back: the nonce was there (rowcount is -1 on psycopg)
-            ).first()
-        if got is None:
+        prune = _prune_due(self.url)
+        cutoff = now - 2 * CALL_WINDOW_MS
+        if self.sqlite_path is not None:
+            fresh = _side_nonce(
+                nonce_path(self.sqlite_path), code, nonce, int(time_ms), cutoff if prune else None
+            )
+        else:
+            import sqlalchemy as sa
+
+            t = hub_tables()["hub_call_nonce"]
+            with self.write() as c:
+                if prune:
+                    c.execute(sa.delete(t).where(t.c.at_ms < cutoff))
+                got = c.execute(
+                    self.dialect_insert(t)
+                    .values(station_code=code, nonce=nonce, at_ms=int(time_ms))
+                    .on_conflict_do_nothing()
+                    .returning(t.c.nonce)  # no row back: the nonce was there (rowcount is -1 on psycopg)
+                ).first()
+            fresh = got is not None
+        if not fresh:
             raise SyncError(
                 403,
                 "replayed_call",

@@ -288,6 +288,29 @@ def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:
         _core(oseq, t, "satisfaction", lambda: v.parse_satisfaction(row["satisfaction"]), "1..5")
 
 
+def check_numbers_free(final: dict[str, tuple[str, Any]], held: dict[str, str]) -> None:
+    """A request's number names one request (the station's ``request.number`` is unique). ``final``:
+    each request id of the batch -> (its number once the batch is applied, the oseq of the change that
+    gives it; stale changes are not in it); ``held``: number -> request id, what the hub holds under the
+    batch's numbers. A request whose number another request keeps after the batch (the hub's, or an
+    earlier one of this batch) is refused ``unique_number`` — a station put back from an older copy that
+    numbered a new request again, or a copied database — instead of the database's raw constraint
+    error. A number a request of this batch moves away from is free (a renumbered request)."""
+    after = {num: rid for num, rid in held.items() if rid not in final}
+    for rid, (number, oseq) in sorted(final.items(), key=lambda kv: kv[1][1]):
+        other = after.get(number)
+        if other is not None and other != rid:
+            raise refusal(
+                oseq,
+                "request",
+                "number",
+                "unique_number",
+                f"a request number not used by another request (request {other} has it; a station "
+                "put back from an older copy must catch up from the hub first: qi-station restore)",
+            )
+        after[number] = rid
+
+
 def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
     """A ``rectify`` event against its request as the hub holds it after this batch (``request``: status,
     satisfaction): the core's rule, a closed request rated 1 or 2 (``core.rectify.check_rectify_target``)."""
