@@ -16,7 +16,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ
 from qi_station.core.months import check_month, month_bounds_utc
-from qi_station.reports.quality import quality_figures
+from qi_station.reports.quality import quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -315,6 +315,13 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     def prof(c: str, field: str) -> str:
         return (raw.stations.get(c) or {}).get(field) or UNKNOWN
 
+    # the open-rectification list sorted once (it spans the history: hundreds of thousands of rows at a
+    # large hub) and split per station and per group in that order, not sorted again for each of them
+    ordered = sort_open(province.quality.rectify_open)
+    province.quality.rectify_open, province.quality.open_sorted = ordered, True
+    for c, rows in split_open(ordered, {c: c for c in codes}).items():
+        raw.accs[c].quality.rectify_open, raw.accs[c].quality.open_sorted = rows, True
+
     stations_out = []
     for c in codes:
         st = raw.stations.get(c) or {}
@@ -334,8 +341,10 @@ def hub_report(raw: Raw) -> dict[str, Any]:
         for c in codes:
             members.setdefault(prof(c, field), []).append(c)
         groups[group] = []
+        parts = split_open(ordered, {c: prof(c, field) for c in codes})
         for code in sorted(members, key=lambda x: (x == UNKNOWN, x)):
             a = merged(raw.accs[c] for c in members[code])
+            a.quality.rectify_open, a.quality.open_sorted = parts.get(code, []), True
             groups[group].append(
                 {
                     key: _ref(key, code),

@@ -53,6 +53,7 @@ class Quality:
     low_ratings: int = 0  # ratings of 1 or 2 given in the month
     rectified: int = 0  # requests whose rectify record was made in the month
     rectify_open: list[dict[str, Any]] = field(default_factory=list)  # no rectify record at month end
+    open_sorted: bool = False  # rectify_open is already in the report's order (:func:`sort_open`)
     activities: dict[str, list[int]] = field(default_factory=dict)  # kind -> [count, enterprises, people]
 
     def merge(self, o: Quality) -> Quality:
@@ -60,7 +61,9 @@ class Quality:
             setattr(self, k, getattr(self, k) + getattr(o, k))
         for k in ("levels", "by_county", "by_industry", "by_size"):
             getattr(self, k).update(getattr(o, k))
-        self.rectify_open += o.rectify_open
+        if o.rectify_open:
+            self.rectify_open += o.rectify_open
+            self.open_sorted = False
         for kind, vals in o.activities.items():
             mine = self.activities.setdefault(kind, [0, 0, 0])
             for i, x in enumerate(vals):
@@ -287,6 +290,26 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
 _OPEN_ORDER = itemgetter("rated_on", "station_code", "number")
 
 
+def sort_open(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """THE order of the open-rectification list: by day of the rating, station, number (a total order:
+    a station's numbers are unique)."""
+    return sorted(rows, key=_OPEN_ORDER)
+
+
+def split_open(ordered: list[dict[str, Any]], group_of: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``ordered`` (:func:`sort_open`'s order) per group (``group_of``: station code -> group),
+    each group's rows in the same order: the part of a sorted list is sorted, so a report of many groups
+    (the province's cities, counties, …) sorts its open-rectification list once, not once per group."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in ordered:
+        key = group_of[row["station_code"]]
+        rows = out.get(key)
+        if rows is None:
+            rows = out[key] = []
+        rows.append(row)
+    return out
+
+
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
@@ -298,7 +321,7 @@ def _counts(c: Counter[str]) -> dict[str, int]:
 def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
     """The quality figures of one group. ``rated`` / ``resolved``: the month's ``satisfaction.rated`` and
     ``resolved`` (the follow-up rate is their quotient)."""
-    open_ = sorted(g.rectify_open, key=_OPEN_ORDER)
+    open_ = g.rectify_open if g.open_sorted else sort_open(g.rectify_open)
     overdue = [r for r in open_ if r["overdue"]]
     return {
         "on_time": {"count": g.on_time, "resolved": g.resolved, "rate": _rate(g.on_time, g.resolved)},
