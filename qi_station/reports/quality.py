@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from qi_station.core.activity import ACTIVITY_KINDS
 from qi_station.core.clock import local_date, local_day
 from qi_station.core.months import first_day, month_bounds_utc, next_month
-from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, rectify_due
+from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, RectifyDues
 from qi_station.core.workdays import Calendar
 from qi_station.db.rollup import move_sql
 
@@ -202,10 +202,15 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
     halves: dict[str, tuple[date, date] | None] = {}
     one_day = timedelta(days=1)
 
+    due_of: RectifyDues | None = None  # made at the first open row: the rows come by time of rating
+
     def rated(day: date) -> tuple[str, str, bool]:
+        nonlocal due_of
         got = dues.get(day)
         if got is None:
-            due = rectify_due(day, cal)
+            if due_of is None:
+                due_of = RectifyDues(cal, day, month_end)
+            due = due_of(day)
             got = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
         return got
 
@@ -219,6 +224,9 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         return (lo, hi) if lo == d0 and hi == d0 + one_day else None
 
     groups: dict[str, Quality] = {}
+    # the (day, due, overdue) of a stored text's UTC date, before and from 16:00 UTC (see split)
+    early: dict[str, tuple[str, str, bool]] = {}
+    late: dict[str, tuple[str, str, bool]] = {}
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
     # when its UTC date (or hour) is new: the open list spans the history
     for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(
@@ -250,11 +258,14 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
                 and closed_at[10] == " "
             ):
                 ymd = closed_at[:10]
-                two = halves.get(ymd, ())
-                if two == ():
-                    two = halves[ymd] = split(ymd)
-                if two is not None:
-                    rated_on = rated(two[closed_at[11:13] >= "16"])
+                half = late if closed_at[11:13] >= "16" else early
+                rated_on = half.get(ymd)
+                if rated_on is None:
+                    two = halves.get(ymd, ())
+                    if two == ():
+                        two = halves[ymd] = split(ymd)
+                    if two is not None:
+                        rated_on = half[ymd] = rated(two[half is late])
             if rated_on is None:
                 # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
                 hour = closed_at[:13] if type(closed_at) is str else (closed_at.date(), closed_at.hour)
