@@ -222,8 +222,8 @@ def test_rating_day_turns_at_local_midnight(tmp_path: Path) -> None:
 def test_the_cycle_collector_is_paused_while_a_report_is_built_and_put_back(
     built: tuple[Path, dict[str, str]],
 ) -> None:
-    """A report builds tens of thousands of acyclic dicts: the cycle collector is paused meanwhile (it
-    cost ~10 % of a busy month's report) and put back afterwards, also when the report is refused."""
+    """A report builds tens of thousands of acyclic dicts: the cycle collector is paused meanwhile (measured:
+    0-5 % of a station's busy month) and put back afterwards, also when the report is refused."""
     import gc
 
     from qi_station.core.errors import ValidationError
