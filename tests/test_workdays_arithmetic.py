@@ -119,3 +119,41 @@ def test_a_day_both_off_and_worked_is_worked_everywhere() -> None:
     assert cal.is_workday(d)
     assert cal.workdays_between(date(2026, 3, 4), d) == 1
     assert cal.add_workdays(date(2026, 3, 4), 1) == d
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cal=calendars(),
+    first=days,
+    span=st.integers(0, 400),
+    asked=st.lists(st.integers(-40, 440), min_size=1, max_size=30),
+)
+def test_rectify_dues_of_many_days_are_rectify_due(
+    cal: Calendar, first: date, span: int, asked: list[int]
+) -> None:
+    """The report's open-rectification list asks one due date per distinct rating day (``RectifyDues``, one
+    list of working days and bisect): each is :func:`rectify_due`'s, also for a day before the list's first
+    day or whose due date lies past it (a long holiday at the end), in covered and uncovered years."""
+    from qi_station.core.rectify import RectifyDues
+
+    dues = RectifyDues(cal, first, first + timedelta(days=span))
+    for k in asked:
+        day = first + timedelta(days=k)
+        assert dues(day) == rectify_due(day, cal) == walk_add(cal, day, RECTIFY_WORKDAYS, False, set())
+
+
+def test_workday_ordinals_are_the_walks_days() -> None:
+    """``Calendar.workday_ordinals`` lists exactly the days the lenient walk counts (an uncovered year
+    Monday-Friday, a worked Saturday, a weekday off)."""
+    sat, mon = date(2026, 9, 26), date(2026, 10, 5)
+    cal = Calendar(frozenset({mon}), frozenset({sat}), frozenset({2026}))
+    first, last = date(2026, 9, 20), date(2027, 1, 10)
+    got = cal.workday_ordinals(first, last)
+    want = [
+        d.toordinal()
+        for i in range((last - first).days + 1)
+        if cal._workday(d := first + timedelta(days=i), False, set())
+    ]
+    assert got == want
+    assert sat.toordinal() in got and mon.toordinal() not in got
+    assert date(2027, 1, 4).toordinal() in got and date(2027, 1, 9).toordinal() not in got

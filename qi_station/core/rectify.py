@@ -8,8 +8,9 @@ A 不满意 (2) or 非常不满意 (1) rating at the follow-up (the request is c
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from qi_station.core import validate as v
@@ -38,6 +39,29 @@ def rectify_due(rated_on: date, cal: Calendar) -> date:
     (that day not counted), by the holiday calendar (``core.workdays``). Where the calendar does not
     cover a year, that stretch counts Monday–Friday (as a promised date does)."""
     return promise_date(cal, rated_on, RECTIFY_WORKDAYS).date
+
+
+class RectifyDues:
+    """:func:`rectify_due` of many rating days (a report's open-rectification list spans the history: one
+    due date per distinct day), by one list of the working days from ``first`` on (bisect), not a count
+    each. A day before ``first``, or whose due date lies past the list, is counted by :func:`rectify_due`
+    itself; the same dates either way."""
+
+    #: calendar days listed past ``last``: 15 working days span at most ~5 weeks, even over a long holiday
+    SPAN = 62
+
+    def __init__(self, cal: Calendar, first: date, last: date) -> None:
+        self.cal = cal
+        self.first = first.toordinal()
+        self.days = cal.workday_ordinals(first + timedelta(days=1), last + timedelta(days=self.SPAN))
+
+    def __call__(self, rated_on: date) -> date:
+        o = rated_on.toordinal()
+        if o >= self.first:
+            i = bisect_right(self.days, o) + RECTIFY_WORKDAYS - 1
+            if i < len(self.days):
+                return date.fromordinal(self.days[i])
+        return rectify_due(rated_on, self.cal)
 
 
 def check_rectify_target(status: Any, satisfaction: Any) -> None:

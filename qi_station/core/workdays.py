@@ -137,6 +137,19 @@ class Calendar:
             gaps.update(missing)
         return end
 
+    def workday_ordinals(self, first: date, last: date) -> list[int]:
+        """The ordinals of the working days from ``first`` to ``last`` (both included), an uncovered year
+        counted Monday-Friday: the days the lenient walk of :func:`promise_date` counts, so the ``n``-th
+        of them after a day ``d`` (``first <= d + 1``) is ``promise_date(self, d, n).date`` while it lies
+        in the list. For many days at once (bisect), not one count each."""
+        gaps: set[int] = set()
+        day, one, out = first, timedelta(days=1), []
+        while day <= last:
+            if self._workday(day, False, gaps):
+                out.append(day.toordinal())
+            day += one
+        return out
+
     def _upto(self, o: int) -> int:
         """Working days from a fixed Monday (0001-01-01) up to and including the day of ordinal ``o``,
         each uncovered year counted Monday-Friday."""

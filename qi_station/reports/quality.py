@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from qi_station.core.activity import ACTIVITY_KINDS
 from qi_station.core.clock import local_date, local_day
 from qi_station.core.months import first_day, month_bounds_utc, next_month
-from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, rectify_due
+from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, RectifyDues
 from qi_station.core.workdays import Calendar
 from qi_station.db.rollup import move_sql
 
@@ -53,6 +53,7 @@ class Quality:
     low_ratings: int = 0  # ratings of 1 or 2 given in the month
     rectified: int = 0  # requests whose rectify record was made in the month
     rectify_open: list[dict[str, Any]] = field(default_factory=list)  # no rectify record at month end
+    open_sorted: bool = False  # rectify_open is already in the report's order (:func:`sort_open`)
     activities: dict[str, list[int]] = field(default_factory=dict)  # kind -> [count, enterprises, people]
 
     def merge(self, o: Quality) -> Quality:
@@ -60,7 +61,9 @@ class Quality:
             setattr(self, k, getattr(self, k) + getattr(o, k))
         for k in ("levels", "by_county", "by_industry", "by_size"):
             getattr(self, k).update(getattr(o, k))
-        self.rectify_open += o.rectify_open
+        if o.rectify_open:
+            self.rectify_open += o.rectify_open
+            self.open_sorted = False
         for kind, vals in o.activities.items():
             mine = self.activities.setdefault(kind, [0, 0, 0])
             for i, x in enumerate(vals):
@@ -199,10 +202,15 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
     halves: dict[str, tuple[date, date] | None] = {}
     one_day = timedelta(days=1)
 
+    due_of: RectifyDues | None = None  # made at the first open row: the rows come by time of rating
+
     def rated(day: date) -> tuple[str, str, bool]:
+        nonlocal due_of
         got = dues.get(day)
         if got is None:
-            due = rectify_due(day, cal)
+            if due_of is None:
+                due_of = RectifyDues(cal, day, month_end)
+            due = due_of(day)
             got = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
         return got
 
@@ -216,14 +224,20 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         return (lo, hi) if lo == d0 and hi == d0 + one_day else None
 
     groups: dict[str, Quality] = {}
+    # the (day, due, overdue) of a stored text's UTC date, before and from 16:00 UTC (see split)
+    early: dict[str, tuple[str, str, bool]] = {}
+    late: dict[str, tuple[str, str, bool]] = {}
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
-    # when its UTC date (or hour) is new: the open list spans the history
+    # when its UTC date (or hour) is new: the open list spans the history. Each request's first rectify
+    # record comes from one grouped read of the rectify records (ix_request_event_rectify), joined: a
+    # correlated subquery was run once per row and per use of it (PostgreSQL inlined ``t``: three times)
     for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(
         "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
         "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
-        "(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, "
-        f"(SELECT MIN(x.at) FROM request_event x WHERE x.request_id = r.id AND x.kind = '{RECTIFY_KIND}') "
-        f"AS fixed FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        "(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, f.fixed "
+        f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id LEFT JOIN "
+        f"(SELECT x.request_id, MIN(x.at) AS fixed FROM request_event x WHERE x.kind = '{RECTIFY_KIND}' "
+        "GROUP BY x.request_id) f ON f.request_id = r.id "
         f"WHERE r.status = 'closed' AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e "
         f"AND NOT r.deleted{q.st()}) t ORDER BY t.closed_at, t.number",
         s=start,
@@ -247,11 +261,14 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
                 and closed_at[10] == " "
             ):
                 ymd = closed_at[:10]
-                two = halves.get(ymd, ())
-                if two == ():
-                    two = halves[ymd] = split(ymd)
-                if two is not None:
-                    rated_on = rated(two[closed_at[11:13] >= "16"])
+                half = late if closed_at[11:13] >= "16" else early
+                rated_on = half.get(ymd)
+                if rated_on is None:
+                    two = halves.get(ymd, ())
+                    if two == ():
+                        two = halves[ymd] = split(ymd)
+                    if two is not None:
+                        rated_on = half[ymd] = rated(two[half is late])
             if rated_on is None:
                 # the local day is the same through a UTC hour (Asia/Shanghai's offset is whole hours)
                 hour = closed_at[:13] if type(closed_at) is str else (closed_at.date(), closed_at.hour)
@@ -287,6 +304,26 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
 _OPEN_ORDER = itemgetter("rated_on", "station_code", "number")
 
 
+def sort_open(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """THE order of the open-rectification list: by day of the rating, station, number (a total order:
+    a station's numbers are unique)."""
+    return sorted(rows, key=_OPEN_ORDER)
+
+
+def split_open(ordered: list[dict[str, Any]], group_of: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``ordered`` (:func:`sort_open`'s order) per group (``group_of``: station code -> group),
+    each group's rows in the same order: the part of a sorted list is sorted, so a report of many groups
+    (the province's cities, counties, …) sorts its open-rectification list once, not once per group."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in ordered:
+        key = group_of[row["station_code"]]
+        rows = out.get(key)
+        if rows is None:
+            rows = out[key] = []
+        rows.append(row)
+    return out
+
+
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
@@ -298,7 +335,7 @@ def _counts(c: Counter[str]) -> dict[str, int]:
 def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
     """The quality figures of one group. ``rated`` / ``resolved``: the month's ``satisfaction.rated`` and
     ``resolved`` (the follow-up rate is their quotient)."""
-    open_ = sorted(g.rectify_open, key=_OPEN_ORDER)
+    open_ = g.rectify_open if g.open_sorted else sort_open(g.rectify_open)
     overdue = [r for r in open_ if r["overdue"]]
     return {
         "on_time": {"count": g.on_time, "resolved": g.resolved, "rate": _rate(g.on_time, g.resolved)},
