@@ -128,7 +128,7 @@ class StationApp(App[None]):
         self._db_opened = threading.Event()  # set by prepare_db, opened or not (see wait_db)
         self._db_ok = False
         self.offer_demo = offer_demo
-        # the dashboard's figures, read in a thread since before Textual was imported (``run``)
+        # the dashboard's figures' read (``run``; the dashboard starts it at mount)
         self._early_figures = early_figures
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
@@ -368,10 +368,20 @@ class StationApp(App[None]):
             return
         self.leave_then(lambda: self._goto(mode))
 
+    def drop_stale_toasts(self) -> None:
+        """On a screen switch: the notifications about the screen left go (an error stays: it is still
+        true on the next screen, e.g. a database that cannot be opened)."""
+        stale = [n for n in self._notifications if n.severity != "error"]
+        for n in stale:
+            self._unnotify(n, refresh=False)
+        if stale:
+            self._refresh_notifications()
+
     def _goto(self, mode: str) -> None:
         request_id = getattr(self.screen, "request_id", None)  # a request open here: Esc comes back to it
         self._leave_pushed()
         if self.current_mode != mode:
+            self.drop_stale_toasts()
             self.back_stack = [*self.back_stack[-(BACK_DEPTH - 1) :], (self.current_mode, request_id)]
             self.switch_mode(mode)
 
@@ -380,6 +390,7 @@ class StationApp(App[None]):
         mode, request_id = self.back_stack.pop() if self.back_stack else ("dashboard", None)
         self._leave_pushed()
         if self.current_mode != mode:
+            self.drop_stale_toasts()
             self.switch_mode(mode)
         if request_id:
             self.open_request(request_id)
@@ -479,10 +490,10 @@ def run(
     db_path: str | Path | None = None, lang: str | None = None, early_figures: EarlyFigures | None = None
 ) -> None:
     """Open the station TUI on ``db_path`` (the default database when None). ``early_figures``: the
-    dashboard's read, started by the caller before Textual was imported (else started here)."""
+    dashboard's read (the dashboard starts it at mount if its caller did not)."""
     if early_figures is None:
         from qi_station.services.dashboard import EarlyFigures
         from qi_station.services.workspace import station_db_path
 
-        early_figures = EarlyFigures(station_db_path(db_path))
+        early_figures = EarlyFigures(station_db_path(db_path), start=False)
     StationApp(db_path, lang=lang, early_figures=early_figures).run()
