@@ -467,6 +467,18 @@ class StationApp(App[None]):
             yield SystemCommand(
                 t("palette.operator"), t("palette.operator_help"), self.action_switch_operator
             )
+        yield SystemCommand(t("palette.backup"), t("palette.backup_help"), self.action_backup)
+
+    def action_backup(self) -> None:
+        """备份数据库 (command palette): the backup dialog; the copy is made in its worker."""
+        from qi_station.screens.backup import BackupDialog
+
+        self.push_screen(BackupDialog(), self._backed_up)
+
+    def _backed_up(self, done: dict[str, Any] | None) -> None:
+        if done:
+            size = f"{done['size'] / 2**20:.1f} MiB"
+            self.notify(t("backup.done", path=done["path"], size=size), timeout=15)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
