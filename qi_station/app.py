@@ -126,6 +126,7 @@ class StationApp(App[None]):
         self.ready = False
         self.db_error: str | None = None
         self._db_opened = threading.Event()  # set by prepare_db, opened or not (see wait_db)
+        self._db_started = False  # prepare_db started (open_db)
         self._db_ok = False
         self.offer_demo = offer_demo
         # the dashboard's figures' read (``run``; the dashboard starts it at mount)
@@ -187,10 +188,22 @@ class StationApp(App[None]):
             self.set_keymap(km)
         if "_error" in self.config_data:
             self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
+        early = self._early_figures is not None and self._early_figures.db_path == self.db_path
         self.switch_mode("dashboard")
-        # the database is opened (and the first screen's figures read) while the first screen is composed
-        # and painted: the worker's time is mostly in SQLite, which leaves the GIL to the UI thread
-        self.prepare_db(self.db_path)
+        if not early:
+            # the database is opened (and the first screen's figures read) while the first screen is
+            # composed and painted: the worker's time is mostly in SQLite, which leaves the GIL to the UI
+            self.open_db()
+        else:  # the dashboard opens it once its early figures are painted (or found unread): the open, the
+            # staff list and the rest of DatabaseReady do not share the start-up window with them; at the
+            # latest after OPEN_DB_AFTER seconds (a screen left before its figures came)
+            self.set_timer(OPEN_DB_AFTER, self.open_db)
+
+    def open_db(self) -> None:
+        """Start :meth:`prepare_db` (once)."""
+        if not self._db_started:
+            self._db_started = True
+            self.prepare_db(self.db_path)
 
     @work(thread=True, exclusive=True, group="db")
     def prepare_db(self, path: Path) -> None:
@@ -482,6 +495,7 @@ class StationApp(App[None]):
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
+OPEN_DB_AFTER = 0.5  # seconds after mount the database is opened at the latest (see on_mount)
 FORM_READY_WAIT = 5.0  # seconds F4 holds the keys typed after it at most (the form is ready in ~0.1 s)
 
 

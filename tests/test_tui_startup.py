@@ -208,7 +208,8 @@ async def test_a_first_frame_never_waits_for_the_figures_read(
 ) -> None:
     """The console entry point makes the figures' read and the dashboard starts it at mount: a read not
     done by then leaves placeholders in the first frame (never waited for), and its thread posts the
-    figures, painted once in (one read; the same screen as the worker's)."""
+    figures, painted once in (one read; the same screen as the worker's); the app opens the database
+    after that (its open and DatabaseReady's work stay out of the start-up window)."""
     import threading
 
     from qi_station.app import StationApp
@@ -243,8 +244,11 @@ async def test_a_first_frame_never_waits_for_the_figures_read(
     opened = threading.Event()
     open_station = workspace.open_station
 
+    loaded_at_open: list[bool] = []
+
     def slow_open(path: Any) -> Any:
-        opened.wait(30)  # the database is opened only once the figures are painted
+        loaded_at_open.append(app.screen.has_class("loaded"))
+        opened.wait(30)  # held until the figures are painted
         return open_station(path)
 
     monkeypatch.setattr(workspace, "open_station", slow_open)
@@ -260,3 +264,39 @@ async def test_a_first_frame_never_waits_for_the_figures_read(
         assert str(app.export_screenshot()) == worker_read
     assert first_frame == [False]  # placeholders: the read was still held
     assert len(calls) == 1  # the early read only (no worker read beside it)
+    assert loaded_at_open == [True]  # the database is opened once the early figures are painted
+
+
+@pytest.mark.asyncio
+async def test_the_database_opens_even_when_the_early_figures_are_slow(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open waits for the early figures only so long (``OPEN_DB_AFTER``): a read that hangs never
+    keeps the other screens from their database."""
+    import threading
+
+    from qi_station.app import StationApp
+    from qi_station.services import dashboard
+
+    release = threading.Event()
+    compute = dashboard._compute
+
+    def hung(*a: Any, **k: Any) -> Any:
+        release.wait(30)
+        return compute(*a, **k)
+
+    monkeypatch.setattr(dashboard, "_compute", hung)
+    early = dashboard.EarlyFigures(ledger_db, start=False)
+    app = StationApp(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(500):
+                if app.ready:
+                    break
+                await pilot.pause(0.02)
+            assert app.ready and not app.screen.has_class("loaded")
+            release.set()
+            await settle(pilot)
+            assert app.screen.has_class("loaded")
+    finally:
+        release.set()

@@ -199,12 +199,14 @@ class DashboardScreen(MainScreen):
         if msg.error is not None:
             self.show_db_error(msg.error)
         elif msg.figs is None:  # the early read did not read (see _early_done): the worker does
+            self.station.open_db()
             self.load(self.db_path)
         else:
             self._show_loaded(msg.figs)
 
     def _show_loaded(self, figs: Any) -> None:
         self.show(figs)
+        self.call_after_refresh(self.station.open_db)  # (if not open yet) once the figures are painted
         self.call_after_refresh(self.check, self.db_path)  # the figures painted first
 
     def on_dashboard_screen_verified(self, msg: Verified) -> None:
