@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from qi_station.services.dashboard import EarlyFigures
 
 
+class FocusPoll(Message):
+    """Has the focus moved after a Tab yet (keys typed after it are held: ``StationApp._hold_for_focus``)?"""
+
+
 class DatabaseReady(Message):
     """The database is open at the newest schema; ``empty``: it holds no data yet."""
 
@@ -156,10 +160,46 @@ class StationApp(App[None]):
             return
         self._laid_out_size = event.size
 
+    _focus_move: events.Key | None = None  # a Tab on its way up the focus chain (see _hold_for_focus)
+    _focus_from: Any = None
+    _focus_waits = 0
+    _held: list[events.Key] = []
+
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and self._field_key(event):
-            return
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._hold_for_focus(event) or self._field_key(event):
+                return
+            if event.key in FOCUS_KEYS:
+                self._focus_move, self._focus_from, self._focus_waits = event, self.focused, 0
         await super().on_event(event)
+
+    def _hold_for_focus(self, event: events.Key) -> bool:
+        """A key typed right after Tab / Shift+Tab in one burst is held until the focus has moved. Textual
+        runs Tab's binding (focus_next) only once the key has bubbled back up to the app, and moves the
+        focus in a callback after that, so the next keys reached the field being left: Tab 1 2 after a
+        result put ``12`` in the result. Held keys go on in their order (:meth:`_focus_poll`)."""
+        if self._focus_move is None:
+            return False
+        if not self._held and self.focused is not self._focus_from:
+            self._focus_move = None  # moved: nothing held, the key goes on
+            return False
+        self._held = [*self._held, event]
+        if len(self._held) == 1:
+            self.post_message(FocusPoll())
+        return True
+
+    @on(FocusPoll)
+    async def _focus_poll(self) -> None:
+        import asyncio
+
+        await asyncio.sleep(0)  # the other widgets' queues run: the Tab goes on bubbling up
+        if self.focused is self._focus_from and self._focus_waits < FOCUS_MOVE_WAITS:
+            self._focus_waits += 1
+            self.post_message(FocusPoll())
+            return
+        held, self._held, self._focus_move = self._held, [], None
+        for key in held:  # in order, each as if it came now (a Tab among them starts its own wait)
+            await self.on_event(key)
 
     def _field_key(self, event: events.Key) -> bool:
         """A key the focused widget binds itself (Backspace, Ctrl+U, Left, Enter in an Input; Down in a
@@ -495,6 +535,8 @@ class StationApp(App[None]):
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
+FOCUS_KEYS = frozenset({"tab", "shift+tab"})
+FOCUS_MOVE_WAITS = 200  # polls keys typed after a Tab are held for at most (the focus moves in a few)
 OPEN_DB_AFTER = 0.5  # seconds after mount the database is opened at the latest (see on_mount)
 FORM_READY_WAIT = 5.0  # seconds F4 holds the keys typed after it at most (the form is ready in ~0.1 s)
 

@@ -258,3 +258,27 @@ async def test_search_results_paint_a_screenful_first_then_the_rest(tmp_path: Pa
             "丙专家1",
             "丙专家2",
         ]
+
+
+async def test_keys_typed_right_after_tab_land_in_the_next_field(tmp_path: Path) -> None:
+    """办结: ``abc`` Tab ``12`` Shift+Tab ``d`` as one burst (a scanner, tmux send-keys): the result is abcd,
+    the problems solved 12 -- the keys after a Tab wait until the focus has moved, in their order."""
+    from textual import events
+
+    from qi_station.screens.dialogs import MoveDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(_rid(db, "QI0001-202603-0002"))
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, MoveDialog)
+        for key in [*"abc", "tab", *"12", "shift+tab", "end", "d"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(pilot)
+        assert dialog.query_one("#result").value == "abcd"
+        assert dialog.query_one("#problems_solved").value == "12"
