@@ -133,7 +133,7 @@ class StationApp(App[None]):
         self._db_started = False  # prepare_db started (open_db)
         self._db_ok = False
         self.offer_demo = offer_demo
-        # the dashboard's figures' read (``run``; the dashboard starts it at mount)
+        # the dashboard's figures, read in a thread since before Textual was imported (``run``)
         self._early_figures = early_figures
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
@@ -558,10 +558,10 @@ def run(
     db_path: str | Path | None = None, lang: str | None = None, early_figures: EarlyFigures | None = None
 ) -> None:
     """Open the station TUI on ``db_path`` (the default database when None). ``early_figures``: the
-    dashboard's read (the dashboard starts it at mount if its caller did not)."""
+    dashboard's read, started by the caller before Textual was imported (else started here)."""
     if early_figures is None:
         from qi_station.services.dashboard import EarlyFigures
         from qi_station.services.workspace import station_db_path
 
-        early_figures = EarlyFigures(station_db_path(db_path), start=False)
+        early_figures = EarlyFigures(station_db_path(db_path))
     StationApp(db_path, lang=lang, early_figures=early_figures).run()

@@ -51,7 +51,7 @@ def main() -> None:
             from qi_station.services.dashboard import EarlyFigures
 
             path = resolve_db_path(db)
-            early = EarlyFigures(path, start=False)  # the dashboard starts it at mount
+            early = EarlyFigures(path)  # the first screen's figures, read while Textual is imported
             from qi_station.app import run
 
             run(path, lang or os.environ.get("QI_STATION_LANG") or None, early)

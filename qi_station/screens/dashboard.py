@@ -1,8 +1,8 @@
 """Dashboard (工作台): today's intake, open by status, overdue, awaiting follow-up, expiring
 certificates, last sync and pending changes, 12 months of requests received as bars (the monthly
-report's ``received``, named by its label). The figures are read in a thread started at mount
-(``services.dashboard.EarlyFigures``; a refresh: a thread worker), which posts them to the UI thread: the
-first frame paints placeholders, never waits for them.  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
+report's ``received``, named by its label). The figures are read in a thread started before Textual's
+import (``services.dashboard.EarlyFigures``; a refresh: a thread worker): in the first frame when in at
+mount, else the first frame paints placeholders and the thread's message fills them (never waited for).  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
 terminal draws them double width and the layout tears)."""
 
 from __future__ import annotations
@@ -142,9 +142,7 @@ class DashboardScreen(MainScreen):
             self._show_loaded(figs)
         elif early is not None:  # the first frame paints placeholders; the read's thread posts the figures
             early.when_done(self._early_done)
-            # started here (if its caller did not): SQLite reads on the other core while this frame is
-            # composed and painted; before Textual's import its Python parts delayed the first frame
-            early.start()
+            early.start()  # (a read its caller did not start: SQLite reads while this frame is painted)
         else:
             self.load(self.db_path)
 
