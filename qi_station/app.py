@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from qi_station.services.dashboard import EarlyFigures
 
 
+class FocusPoll(Message):
+    """Has the focus moved after a Tab yet (keys typed after it are held: ``StationApp._hold_for_focus``)?"""
+
+
 class DatabaseReady(Message):
     """The database is open at the newest schema; ``empty``: it holds no data yet."""
 
@@ -126,6 +130,7 @@ class StationApp(App[None]):
         self.ready = False
         self.db_error: str | None = None
         self._db_opened = threading.Event()  # set by prepare_db, opened or not (see wait_db)
+        self._db_started = False  # prepare_db started (open_db)
         self._db_ok = False
         self.offer_demo = offer_demo
         # the dashboard's figures, read in a thread since before Textual was imported (``run``)
@@ -155,10 +160,46 @@ class StationApp(App[None]):
             return
         self._laid_out_size = event.size
 
+    _focus_move: events.Key | None = None  # a Tab on its way up the focus chain (see _hold_for_focus)
+    _focus_from: Any = None
+    _focus_waits = 0
+    _held: list[events.Key] = []
+
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and self._field_key(event):
-            return
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._hold_for_focus(event) or self._field_key(event):
+                return
+            if event.key in FOCUS_KEYS:
+                self._focus_move, self._focus_from, self._focus_waits = event, self.focused, 0
         await super().on_event(event)
+
+    def _hold_for_focus(self, event: events.Key) -> bool:
+        """A key typed right after Tab / Shift+Tab in one burst is held until the focus has moved. Textual
+        runs Tab's binding (focus_next) only once the key has bubbled back up to the app, and moves the
+        focus in a callback after that, so the next keys reached the field being left: Tab 1 2 after a
+        result put ``12`` in the result. Held keys go on in their order (:meth:`_focus_poll`)."""
+        if self._focus_move is None:
+            return False
+        if not self._held and self.focused is not self._focus_from:
+            self._focus_move = None  # moved: nothing held, the key goes on
+            return False
+        self._held = [*self._held, event]
+        if len(self._held) == 1:
+            self.post_message(FocusPoll())
+        return True
+
+    @on(FocusPoll)
+    async def _focus_poll(self) -> None:
+        import asyncio
+
+        await asyncio.sleep(0)  # the other widgets' queues run: the Tab goes on bubbling up
+        if self.focused is self._focus_from and self._focus_waits < FOCUS_MOVE_WAITS:
+            self._focus_waits += 1
+            self.post_message(FocusPoll())
+            return
+        held, self._held, self._focus_move = self._held, [], None
+        for key in held:  # in order, each as if it came now (a Tab among them starts its own wait)
+            await self.on_event(key)
 
     def _field_key(self, event: events.Key) -> bool:
         """A key the focused widget binds itself (Backspace, Ctrl+U, Left, Enter in an Input; Down in a
@@ -187,10 +228,22 @@ class StationApp(App[None]):
             self.set_keymap(km)
         if "_error" in self.config_data:
             self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
+        early = self._early_figures is not None and self._early_figures.db_path == self.db_path
         self.switch_mode("dashboard")
-        # the database is opened (and the first screen's figures read) while the first screen is composed
-        # and painted: the worker's time is mostly in SQLite, which leaves the GIL to the UI thread
-        self.prepare_db(self.db_path)
+        if not early:
+            # the database is opened (and the first screen's figures read) while the first screen is
+            # composed and painted: the worker's time is mostly in SQLite, which leaves the GIL to the UI
+            self.open_db()
+        else:  # the dashboard opens it once its early figures are painted (or found unread): the open, the
+            # staff list and the rest of DatabaseReady do not share the start-up window with them; at the
+            # latest after OPEN_DB_AFTER seconds (a screen left before its figures came)
+            self.set_timer(OPEN_DB_AFTER, self.open_db)
+
+    def open_db(self) -> None:
+        """Start :meth:`prepare_db` (once)."""
+        if not self._db_started:
+            self._db_started = True
+            self.prepare_db(self.db_path)
 
     @work(thread=True, exclusive=True, group="db")
     def prepare_db(self, path: Path) -> None:
@@ -368,10 +421,20 @@ class StationApp(App[None]):
             return
         self.leave_then(lambda: self._goto(mode))
 
+    def drop_stale_toasts(self) -> None:
+        """On a screen switch: the notifications about the screen left go (an error stays: it is still
+        true on the next screen, e.g. a database that cannot be opened)."""
+        stale = [n for n in self._notifications if n.severity != "error"]
+        for n in stale:
+            self._unnotify(n, refresh=False)
+        if stale:
+            self._refresh_notifications()
+
     def _goto(self, mode: str) -> None:
         request_id = getattr(self.screen, "request_id", None)  # a request open here: Esc comes back to it
         self._leave_pushed()
         if self.current_mode != mode:
+            self.drop_stale_toasts()
             self.back_stack = [*self.back_stack[-(BACK_DEPTH - 1) :], (self.current_mode, request_id)]
             self.switch_mode(mode)
 
@@ -380,6 +443,7 @@ class StationApp(App[None]):
         mode, request_id = self.back_stack.pop() if self.back_stack else ("dashboard", None)
         self._leave_pushed()
         if self.current_mode != mode:
+            self.drop_stale_toasts()
             self.switch_mode(mode)
         if request_id:
             self.open_request(request_id)
@@ -456,9 +520,24 @@ class StationApp(App[None]):
             yield SystemCommand(
                 t("palette.operator"), t("palette.operator_help"), self.action_switch_operator
             )
+        yield SystemCommand(t("palette.backup"), t("palette.backup_help"), self.action_backup)
+
+    def action_backup(self) -> None:
+        """备份数据库 (command palette): the backup dialog; the copy is made in its worker."""
+        from qi_station.screens.backup import BackupDialog
+
+        self.push_screen(BackupDialog(), self._backed_up)
+
+    def _backed_up(self, done: dict[str, Any] | None) -> None:
+        if done:
+            size = f"{done['size'] / 2**20:.1f} MiB"
+            self.notify(t("backup.done", path=done["path"], size=size), timeout=15)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
+FOCUS_KEYS = frozenset({"tab", "shift+tab"})
+FOCUS_MOVE_WAITS = 200  # polls keys typed after a Tab are held for at most (the focus moves in a few)
+OPEN_DB_AFTER = 0.5  # seconds after mount the database is opened at the latest (see on_mount)
 FORM_READY_WAIT = 5.0  # seconds F4 holds the keys typed after it at most (the form is ready in ~0.1 s)
 
 

@@ -235,7 +235,7 @@ async def test_refer_resolve_close_with_suggestion(station_db: Path) -> None:
         assert app.screen is detail
         text = str(detail.query_one("#timeline").render())
         assert "已办结" in text and "已回访" in text
-        assert "无可办理事项" in str(detail.query_one("#actions").render())
+        assert "状态不能再变更" in str(detail.query_one("#actions").render())
         assert [b.id for b in detail.query("#action-bar Button")] == ["act-note", "act-correct"]
     got = rows(
         station_db,

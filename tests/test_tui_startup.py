@@ -196,4 +196,107 @@ def test_early_figures_read_only_a_database_at_the_newest_schema(tmp_path: Path)
     conn.commit()
     conn.close()
     early = EarlyFigures(old)
-    assert early.result(30) is None and early.done
+    assert early.result(30) is None
+    told: list[Any] = []
+    early.when_done(told.append)  # over: called at once, with nothing read
+    assert told == [None]
+
+
+@pytest.mark.asyncio
+async def test_a_first_frame_never_waits_for_the_figures_read(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console entry point makes the figures' read and the dashboard starts it at mount: a read not
+    done by then leaves placeholders in the first frame (never waited for), and its thread posts the
+    figures, painted once in (one read; the same screen as the worker's); the app opens the database
+    after that (its open and DatabaseReady's work stay out of the start-up window)."""
+    import threading
+
+    from qi_station.app import StationApp
+    from qi_station.services import dashboard
+
+    async with make_app(ledger_db).run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        worker_read = str(pilot.app.export_screenshot())
+
+    release = threading.Event()
+    calls: list[int] = []
+    compute = dashboard._compute
+
+    def held(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        release.wait(30)  # until the first frame is out
+        return compute(*a, **k)
+
+    monkeypatch.setattr(dashboard, "_compute", held)
+    early = dashboard.EarlyFigures(ledger_db, start=False)
+    first_frame: list[bool] = []
+
+    class Marked(StationApp):
+        def _display(self, screen: Any, renderable: Any) -> None:
+            super()._display(screen, renderable)
+            if renderable is not None and not first_frame:
+                first_frame.append(self.screen.has_class("loaded"))
+                release.set()
+
+    from qi_station.services import workspace
+
+    opened = threading.Event()
+    open_station = workspace.open_station
+
+    loaded_at_open: list[bool] = []
+
+    def slow_open(path: Any) -> Any:
+        loaded_at_open.append(app.screen.has_class("loaded"))
+        opened.wait(30)  # held until the figures are painted
+        return open_station(path)
+
+    monkeypatch.setattr(workspace, "open_station", slow_open)
+    app = Marked(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(500):  # the figures come from the read's thread, not after the database opens
+            if app.screen.has_class("loaded"):
+                break
+            await pilot.pause(0.02)
+        assert app.screen.has_class("loaded") and not app.ready
+        opened.set()
+        await settle(pilot)
+        assert str(app.export_screenshot()) == worker_read
+    assert first_frame == [False]  # placeholders: the read was still held
+    assert len(calls) == 1  # the early read only (no worker read beside it)
+    assert loaded_at_open == [True]  # the database is opened once the early figures are painted
+
+
+@pytest.mark.asyncio
+async def test_the_database_opens_even_when_the_early_figures_are_slow(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open waits for the early figures only so long (``OPEN_DB_AFTER``): a read that hangs never
+    keeps the other screens from their database."""
+    import threading
+
+    from qi_station.app import StationApp
+    from qi_station.services import dashboard
+
+    release = threading.Event()
+    compute = dashboard._compute
+
+    def hung(*a: Any, **k: Any) -> Any:
+        release.wait(30)
+        return compute(*a, **k)
+
+    monkeypatch.setattr(dashboard, "_compute", hung)
+    early = dashboard.EarlyFigures(ledger_db, start=False)
+    app = StationApp(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(500):
+                if app.ready:
+                    break
+                await pilot.pause(0.02)
+            assert app.ready and not app.screen.has_class("loaded")
+            release.set()
+            await settle(pilot)
+            assert app.screen.has_class("loaded")
+    finally:
+        release.set()

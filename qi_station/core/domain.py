@@ -75,6 +75,12 @@ def can_move(from_status: str, to_status: str) -> bool:
     return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
+def can_refer(status: str) -> bool:
+    """May a request in ``status`` be referred (转办)? Only while open: a resolved, closed or cancelled
+    one is done (the ledger refuses it; the TUI offers 转办 only when this says yes)."""
+    return status in OPEN_STATUSES
+
+
 def can_reach(from_status: str, to_status: str) -> bool:
     """``to_status`` is ``from_status`` or follows it by one or more legal moves (a station may make
     several moves between two syncs; the hub sees only the last)."""

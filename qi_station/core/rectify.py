@@ -64,9 +64,15 @@ class RectifyDues:
         return rectify_due(rated_on, self.cal)
 
 
+def can_rectify(status: Any, satisfaction: Any) -> bool:
+    """May a rectify record be made: a closed request rated 不满意 / 非常不满意 (the TUI offers 整改 only
+    then; :func:`check_rectify_target` refuses the rest)."""
+    return status == "closed" and needs_rectify(satisfaction)
+
+
 def check_rectify_target(status: Any, satisfaction: Any) -> None:
     """A rectify record is made only for a closed request rated 不满意 / 非常不满意."""
-    if status != "closed" or not needs_rectify(satisfaction):
+    if not can_rectify(status, satisfaction):
         raise ValidationError(
             "satisfaction",
             "low_rating",

@@ -1,13 +1,14 @@
 """Dashboard (工作台): today's intake, open by status, overdue, awaiting follow-up, expiring
 certificates, last sync and pending changes, 12 months of requests received as bars (the monthly
-report's ``received``, named by its label). Figures load in a thread worker, which posts them to the
-UI thread.  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
+report's ``received``, named by its label). The figures are read in a thread started before Textual's
+import (``services.dashboard.EarlyFigures``; a refresh: a thread worker): in the first frame when in at
+mount, else the first frame paints placeholders and the thread's message fills them (never waited for).  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
 terminal draws them double width and the layout tears)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -20,9 +21,6 @@ from qi_station.i18n import get_lang, status_name, t
 from qi_station.reports.labels import fig_label, word
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
-
-if TYPE_CHECKING:
-    from qi_station.services.dashboard import EarlyFigures
 
 CARDS = ("today_intake", "open_total", "overdue", "awaiting_followup", "expiring_certs")
 BAR_ROWS = 3
@@ -106,7 +104,8 @@ class DashboardScreen(MainScreen):
     BINDINGS = bindings("dash", "main")
 
     class Loaded(Message):
-        """A worker computed the figures (``figs``) or failed (``error``)."""
+        """The figures (``figs``) were read, or the read failed (``error``); neither: the early read did
+        not read, the worker reads."""
 
         def __init__(self, figs: Any = None, error: str | None = None) -> None:
             super().__init__()
@@ -141,8 +140,16 @@ class DashboardScreen(MainScreen):
         figs = early.result(0) if early is not None else None
         if figs is not None:  # read while the UI started: painted in the first frame
             self._show_loaded(figs)
+        elif early is not None:  # the first frame paints placeholders; the read's thread posts the figures
+            early.when_done(self._early_done)
+            early.start()  # (a read its caller did not start: SQLite reads while this frame is painted)
         else:
-            self.load(self.db_path, early)
+            self.load(self.db_path)
+
+    def _early_done(self, figs: Any) -> None:
+        """The early read is over (called in its thread, or here): its figures, or None (a database the
+        app migrates first, a failure) and then the worker reads them once the database is open."""
+        self.post_message(self.Loaded(figs))
 
     def on_resize(self) -> None:
         self._show_by_status()
@@ -158,17 +165,14 @@ class DashboardScreen(MainScreen):
         self.load(self.db_path)
 
     @work(thread=True, exclusive=True, group="dashboard")
-    def load(self, db_path: Path, early: EarlyFigures | None = None) -> None:
-        """The figures, read once the database is open; ``early``: the read the entry point started
-        before the UI (its figures when it has them, else a read here)."""
+    def load(self, db_path: Path) -> None:
+        """The figures, read once the database is open."""
         if not self.station.wait_db():
             return  # the app shows why the database could not be opened
         from qi_station.services.dashboard import compute
 
         try:
-            figs = early.result() if early is not None else None
-            if figs is None:
-                figs = compute(db_path)
+            figs = compute(db_path)
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Loaded(error=error_message(e)))
             return
@@ -192,11 +196,15 @@ class DashboardScreen(MainScreen):
     def on_dashboard_screen_loaded(self, msg: Loaded) -> None:
         if msg.error is not None:
             self.show_db_error(msg.error)
+        elif msg.figs is None:  # the early read did not read (see _early_done): the worker does
+            self.station.open_db()
+            self.load(self.db_path)
         else:
             self._show_loaded(msg.figs)
 
     def _show_loaded(self, figs: Any) -> None:
         self.show(figs)
+        self.call_after_refresh(self.station.open_db)  # (if not open yet) once the figures are painted
         self.call_after_refresh(self.check, self.db_path)  # the figures painted first
 
     def on_dashboard_screen_verified(self, msg: Verified) -> None:

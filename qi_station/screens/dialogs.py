@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -71,9 +71,50 @@ class WorkerDialog(OkCancelModal):
     which hands the write to :meth:`write`."""
 
     OK_LABEL = "btn.save"
+    #: asks before an F-key or Ctrl+Q (``StationApp.leave_then``) drops what was typed here: the catalogue
+    #: prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); None: never asks
+    LEAVE_ASKS: str | None = None
 
     def dialog_title(self) -> str:
         return ""
+
+    def _field_values(self) -> dict[str, Any]:
+        """What each field holds (an Input's text without edge blanks, a Choice's value), by id."""
+        out: dict[str, Any] = {}
+        for w in self.query("Input, Choice"):
+            if w.id:
+                out[w.id] = w.value.strip() if isinstance(w, Input) else getattr(w, "value", None)
+        return out
+
+    @on(events.Mount)
+    def _remember_opened(self) -> None:
+        self._opened_with = self._field_values()
+        self._asking = False
+
+    def typed(self) -> bool:
+        """Has the operator typed or chosen anything here not saved yet (a field unlike when opened)?"""
+        return self._field_values() != getattr(self, "_opened_with", {})
+
+    def ask_before_leaving(self, go: Callable[[], Any]) -> bool:
+        """An F-key or Ctrl+Q (:meth:`qi_station.app.StationApp.leave_then`) with input typed here asks
+        放弃 / 继续编辑 as the request form does, and runs ``go`` only on 放弃; nothing typed: False."""
+        from qi_station.screens.form_dialogs import leave_dialog
+
+        if self.LEAVE_ASKS is None:
+            return False
+        if getattr(self, "_asking", False):
+            return True
+        if not self.typed():
+            return False
+        self._asking = True
+
+        def answer(choice: str | None) -> None:
+            self._asking = False
+            if choice == "discard":
+                go()
+
+        self.app.push_screen(leave_dialog(self.LEAVE_ASKS), answer)
+        return True
 
     def compose_fields(self) -> ComposeResult:
         yield from ()
@@ -216,6 +257,8 @@ class MoveDialog(WorkerDialog):
     """Move a request: the outcome form on resolve, satisfaction on the follow-up, a note always.
     The dialog calls the core itself (in a worker) and stays open with every bad field on an error."""
 
+    LEAVE_ASKS = "move"  # half-typed outcome, rating or note: a screen switch asks first (WorkerDialog)
+
     def __init__(self, request_id: str, number: str, to_status: str) -> None:
         super().__init__()
         self.request_id, self.number, self.to_status = request_id, number, to_status
@@ -291,28 +334,10 @@ class NoteDialog(WorkerDialog):
             yield Label(t("field.note"))
             yield Input(id="note", compact=True, max_length=2000)
 
+    LEAVE_ASKS = "note"  # a half-typed note asks before a screen switch drops it (WorkerDialog)
+
     def on_mount(self) -> None:
-        self._asking = False
         self.query_one("#note", Input).focus()
-
-    def ask_before_leaving(self, go: Callable[[], Any]) -> bool:
-        """An F-key or Ctrl+Q (:meth:`qi_station.app.StationApp.leave_then`) with a half-typed note asks
-        放弃 / 继续编辑 as the request form does, and runs ``go`` only on 放弃; an empty note: False."""
-        from qi_station.screens.form_dialogs import leave_dialog
-
-        if self._asking:
-            return True
-        if not self.query_one("#note", Input).value.strip():
-            return False
-        self._asking = True
-
-        def answer(choice: str | None) -> None:
-            self._asking = False
-            if choice == "discard":
-                go()
-
-        self.app.push_screen(leave_dialog("note"), answer)
-        return True
 
     def on_input_submitted(self) -> None:
         self.action_ok()

@@ -42,7 +42,6 @@ MOVE_KEYS = {
     "on_hold": "detail.hold",
     "cancelled": "detail.cancel",
 }
-REFERABLE = frozenset({"new", "accepted", "in_progress", "referred", "waiting", "on_hold"})
 
 
 def _time(v: Any) -> str:
@@ -59,10 +58,10 @@ def _time(v: Any) -> str:
 
 
 def _rectifiable(r: dict[str, Any]) -> bool:
-    """A closed request rated 不满意 / 非常不满意 takes a rectify record (``core.rectify``)."""
-    from qi_station.core.rectify import needs_rectify
+    """May this request take a rectify record (the core's rule: ``core.rectify.can_rectify``)?"""
+    from qi_station.core import rectify
 
-    return r.get("status") == "closed" and needs_rectify(r.get("satisfaction"))
+    return rectify.can_rectify(r.get("status"), r.get("satisfaction"))
 
 
 class RequestLoaded(Message):
@@ -188,7 +187,7 @@ class RequestDetailScreen(StationScreen):
                 reopen = domain.is_reopen(r["status"], st)  # not 办理: 重新办理
                 buttons.append((st, self._button_label(kid, move_name(r["status"], st) if reopen else None)))
         moves = bool(buttons)
-        if r["status"] in REFERABLE:
+        if domain.can_refer(r["status"]):
             buttons.append(("refer", self._button_label("detail.refer")))
         buttons.append(("note", self._button_label("detail.note")))
         if correctable(r["status"]):
@@ -269,7 +268,7 @@ class RequestDetailScreen(StationScreen):
         if action == "move":
             return self.req is not None and parameters[0] in self.req["legal_moves"]
         if action == "refer":
-            return self.req is not None and self.req["status"] in REFERABLE
+            return self.req is not None and domain.can_refer(self.req["status"])
         if action == "correct":
             return self.req is not None and bool(correctable(self.req["status"]))
         if action == "rectify":
@@ -320,7 +319,7 @@ class RequestDetailScreen(StationScreen):
     def action_refer(self) -> None:
         from qi_station.screens.dialogs import ReferDialog
 
-        if self.req is None:
+        if self.req is None or not domain.can_refer(self.req["status"]):
             return
         self.app.push_screen(ReferDialog(self.req["id"], self.req["number"]), self._referred)
 

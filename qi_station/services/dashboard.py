@@ -9,6 +9,7 @@ bars are the monthly report's ``received`` figure, computed by the same function
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -112,19 +113,30 @@ def compute(
 
 
 class EarlyFigures:
-    """:func:`compute` started in a thread before the UI exists (``qi_station.entry`` starts it before
-    Textual is imported, so the read overlaps the UI's imports and set-up; SQLite leaves the GIL): the
-    dashboard then paints its figures in its first frame. Only a database already at the newest schema is
-    read (one the app would migrate first, or a missing file, gives None: the dashboard's worker reads it
-    after the app has opened it); so is a failure (the worker reads again and shows why)."""
+    """:func:`compute` in a plain thread the console entry point starts before Textual is imported (SQLite
+    leaves the GIL): the dashboard paints the figures in its first frame when they are in at its mount,
+    else paints placeholders and the thread calls back (:meth:`when_done`: the dashboard posts a message)
+    -- never waited for on the UI thread. ``start=False``: the dashboard starts it at mount (:meth:`start`).
+    Only a database already at the newest schema is read (one the app would migrate first, or a missing
+    file, gives None: the dashboard's worker reads it after the app has opened it); so is a failure (the
+    worker reads again and shows why). The app opens the database after these figures are painted."""
 
-    def __init__(self, db_path: str | Path) -> None:
+    def __init__(self, db_path: str | Path, *, start: bool = True) -> None:
         import threading
 
         self.db_path = Path(db_path)
         self._figs: DashboardFigures | None = None
         self._done = threading.Event()
-        threading.Thread(target=self._run, name="qi-early-figures", daemon=True).start()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[DashboardFigures | None], None]] = []
+        self._thread = threading.Thread(target=self._run, name="qi-early-figures", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the read (once; a second call does nothing)."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _run(self) -> None:
         from qi_station.db.engine import SCHEMA_HEAD, configure, current_revision, raw_connect
@@ -141,16 +153,25 @@ class EarlyFigures:
         except Exception:  # noqa: BLE001, S110 - the dashboard's worker reads again and shows the error
             pass
         finally:
-            self._done.set()
+            with self._lock:
+                self._done.set()
+                callbacks, self._callbacks = self._callbacks, []
+            for callback in callbacks:
+                callback(self._figs)
 
     def result(self, timeout: float | None = None) -> DashboardFigures | None:
         """The figures (None: not read, or not yet done within ``timeout`` seconds; 0: do not wait)."""
         self._done.wait(timeout)
         return self._figs
 
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
+    def when_done(self, callback: Callable[[DashboardFigures | None], None]) -> None:
+        """Call ``callback(figures or None)`` once the read is over: at once (here) when it is, else in the
+        read's thread (the TUI posts a message from it)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback(self._figs)
 
 
 def _compute(conn: sqlite3.Connection, now: datetime | None, with_months: bool) -> DashboardFigures:

@@ -341,7 +341,7 @@ def refer_request(
         ).first()
         if item is None or item[2]:
             raise NotFoundError(kind, item_id)
-        if req.status in ("closed", "cancelled", "resolved"):
+        if not domain.can_refer(req.status):
             raise ValidationError(
                 "status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办"
             )
