@@ -142,22 +142,52 @@ def month_moves(q: Q, month: str, requests: Mapping[str, Mapping[str, Any]]) -> 
     return out
 
 
-def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[Move]) -> None:
+def last_resolutions(moves: list[Move]) -> dict[str, tuple[Move, Any]]:
+    """THE month's last resolution of each request (its move into ``resolved`` of the highest n among the
+    month's moves), with its data decoded once (a JSON text's value, None where the text is not JSON; a
+    driver's dict as it is) for every figure that reads it (charges, 明细's 收费金额: ``reports.fees``)."""
+    last: dict[str, Move] = {}
+    for mv in moves:
+        if mv.to_status == "resolved":
+            prev = last.get(mv.rid)
+            if prev is None or mv.n > prev.n:
+                last[mv.rid] = mv
+    out: dict[str, tuple[Move, Any]] = {}
+    loads = json.loads
+    for rid, mv in last.items():
+        data = mv.data
+        if isinstance(data, str):
+            try:
+                data = loads(data)
+            except ValueError:
+                data = None
+        out[rid] = (mv, data)
+    return out
+
+
+def collect_quality(
+    q: Q,
+    month: str,
+    quality: Any,
+    cal: Calendar,
+    moves: list[Move],
+    last: Mapping[str, tuple[Move, Any]] | None = None,
+) -> None:
     """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`;
-    ``moves`` are the month's moves (:func:`month_moves`)."""
+    ``moves`` are the month's moves (:func:`month_moves`), ``last`` their :func:`last_resolutions` (made
+    here when not given)."""
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
     month_end = first_day(next_month(month))  # a due date before this is overdue at the month's end
 
     # last resolution of each request within the month: on time? charged?
-    last: dict[str, Move] = {}
+    if last is None:
+        last = last_resolutions(moves)
     reopened: set[tuple[str, str]] = set()  # (station, request) reopened (resolved -> in_progress)
     for mv in moves:
         if mv.to_status == "resolved":
-            prev = last.get(mv.rid)
-            if prev is None or mv.n > prev.n:
-                last[mv.rid] = mv
+            continue
         elif mv.to_status == "in_progress":
             if mv.from_status == "resolved":
                 reopened.add((mv.code, mv.rid))
@@ -165,19 +195,14 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
             quality(mv.code).levels[int(mv.satisfaction)] += 1
     for code, _rid in reopened:
         quality(code).reopened += 1
-    for mv in last.values():
+    for mv, d in last.values():
         g = quality(mv.code)
         g.resolved += 1
         when = as_utc(mv.at)
         pd = as_date(mv.promised_date)
         if when is not None and pd is not None and local_date(when) <= pd:
             g.on_time += 1
-        data = mv.data
-        try:
-            d = json.loads(data) if isinstance(data, str) else dict(data or {})
-        except ValueError:
-            d = {}
-        if isinstance(d, dict) and d.get("charged") is True:
+        if isinstance(d, Mapping) and d.get("charged") is True:
             g.charged += 1
             g.fee_cents += _fen(d.get("fee"))
 
