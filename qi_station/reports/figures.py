@@ -252,9 +252,15 @@ def detail_row(d: dict[str, Any]) -> dict[str, Any]:
     for i in _DT_AT:
         v = vals[i]
         if v is not None:
-            # local_iso's fast path inline (a row has eight times): a stored naive-UTC text whose UTC hour
-            # is known, its minutes and seconds copied; anything else through local_iso itself
-            if type(v) is str and len(v) == 26 and v[19] == "." and v[13] == ":" and v[16] == ":":
+            # local_iso's fast paths inline (a row has eight times): PostgreSQL's naive UTC since the
+            # zone's fixed +08:00, one addition; a stored naive-UTC text whose UTC hour is known, its
+            # minutes and seconds copied; anything else through local_iso itself
+            tv = type(v)
+            if tv is datetime:
+                if v >= _FIXED_SINCE:
+                    vals[i] = (v + _SHANGHAI).isoformat(timespec="seconds") + "+08:00"
+                    continue
+            elif tv is str and len(v) == 26 and v[19] == "." and v[13] == ":" and v[16] == ":":
                 hour = hours.get(v[:13])
                 if hour is not None and hour[0]:
                     vals[i] = hour[0] + v[13:19] + hour[1]
