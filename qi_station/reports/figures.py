@@ -18,7 +18,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ
 from qi_station.core.months import check_month, month_bounds_utc
-from qi_station.reports.quality import quality_figures, sort_open, split_open
+from qi_station.reports.quality import open_stations, quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -341,7 +341,8 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     # large hub) and split per station and per group in that order, not sorted again for each of them
     ordered = sort_open(province.quality.rectify_open)
     province.quality.rectify_open, province.quality.open_sorted = ordered, True
-    for c, rows in split_open(ordered, {c: c for c in codes}).items():
+    open_codes = open_stations(ordered)
+    for c, rows in split_open(ordered, {c: c for c in codes}, open_codes).items():
         raw.accs[c].quality.rectify_open, raw.accs[c].quality.open_sorted = rows, True
 
     stations_out = []
@@ -363,7 +364,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
         for c in codes:
             members.setdefault(prof(c, field), []).append(c)
         groups[group] = []
-        parts = split_open(ordered, {c: prof(c, field) for c in codes})
+        parts = split_open(ordered, {c: prof(c, field) for c in codes}, open_codes)
         for code in sorted(members, key=lambda x: (x == UNKNOWN, x)):
             a = merged(raw.accs[c] for c in members[code])
             a.quality.rectify_open, a.quality.open_sorted = parts.get(code, []), True

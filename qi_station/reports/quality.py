@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from datetime import date, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -326,26 +327,43 @@ def collect_quality(
         vals[2] += int(people or 0)
 
 
-_OPEN_ORDER = itemgetter("rated_on", "station_code", "number")
-
-
 def sort_open(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """THE order of the open-rectification list: by day of the rating, station, number (a total order:
-    a station's numbers are unique)."""
-    return sorted(rows, key=_OPEN_ORDER)
+    a station's numbers are unique). Sorted by the last key, then stably by each earlier one: the same
+    order as one sort by the (day, station, number) tuple (Python's sort is stable), in half the time
+    (no tuple per row; the rows come mostly in order of rating: 326k rows 0.36 -> 0.17 s)."""
+    out = sorted(rows, key=itemgetter("number"))
+    out.sort(key=itemgetter("station_code"))
+    out.sort(key=itemgetter("rated_on"))
+    return out
 
 
-def split_open(ordered: list[dict[str, Any]], group_of: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+_STATION = itemgetter("station_code")
+_OVERDUE = itemgetter("overdue")
+
+
+def open_stations(ordered: list[dict[str, Any]]) -> list[str]:
+    """The station code of each row of ``ordered``, in its order (read once for every :func:`split_open`)."""
+    return list(map(_STATION, ordered))
+
+
+def split_open(
+    ordered: list[dict[str, Any]], group_of: Mapping[str, str], stations: list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The rows of ``ordered`` (:func:`sort_open`'s order) per group (``group_of``: station code -> group),
     each group's rows in the same order: the part of a sorted list is sorted, so a report of many groups
-    (the province's cities, counties, …) sorts its open-rectification list once, not once per group."""
+    (the province's cities, counties, …) sorts its open-rectification list once, not once per group.
+    ``stations``: :func:`open_stations` of ``ordered`` when the caller splits it more than once."""
+    if stations is None:
+        stations = open_stations(ordered)
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in ordered:
-        key = group_of[row["station_code"]]
-        rows = out.get(key)
-        if rows is None:
-            rows = out[key] = []
-        rows.append(row)
+    append: dict[str, Any] = {}  # group -> its list's append (a province's list: 6 x 326k rows at 10 M)
+    for key, row in zip(map(group_of.__getitem__, stations), ordered):
+        try:
+            append[key](row)
+        except KeyError:
+            rows = out[key] = [row]
+            append[key] = rows.append
     return out
 
 
@@ -361,7 +379,7 @@ def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
     """The quality figures of one group. ``rated`` / ``resolved``: the month's ``satisfaction.rated`` and
     ``resolved`` (the follow-up rate is their quotient)."""
     open_ = g.rectify_open if g.open_sorted else sort_open(g.rectify_open)
-    overdue = [r for r in open_ if r["overdue"]]
+    overdue = list(compress(open_, map(_OVERDUE, open_)))  # the rows whose "overdue" is true, in order
     return {
         "on_time": {"count": g.on_time, "resolved": g.resolved, "rate": _rate(g.on_time, g.resolved)},
         "followup": {"rated": rated, "resolved": resolved, "rate": _rate(rated, resolved)},
