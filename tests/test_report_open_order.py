@@ -32,7 +32,10 @@ def test_sort_open_is_one_sort_by_day_station_number(rows: list[dict[str, Any]])
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_row, max_size=40), st.dictionaries(st.sampled_from(["S1", "S10", "S2", "S9"]), st.sampled_from("xy")))
+@given(
+    st.lists(_row, max_size=40),
+    st.dictionaries(st.sampled_from(["S1", "S10", "S2", "S9"]), st.sampled_from("xy")),
+)
 def test_split_open_is_each_groups_rows_in_order(rows: list[dict[str, Any]], groups: dict[str, str]) -> None:
     group_of = {c: groups.get(c, "z") for c in ("S1", "S10", "S2", "S9")}
     ordered = sort_open(rows)
@@ -41,7 +44,9 @@ def test_split_open_is_each_groups_rows_in_order(rows: list[dict[str, Any]], gro
         want: dict[str, list[dict[str, Any]]] = {}
         for r in ordered:
             want.setdefault(group_of[r["station_code"]], []).append(r)
-        assert {k: [id(r) for r in v] for k, v in got.items()} == {k: [id(r) for r in v] for k, v in want.items()}
+        assert {k: [id(r) for r in v] for k, v in got.items()} == {
+            k: [id(r) for r in v] for k, v in want.items()
+        }
 
 
 @settings(max_examples=100, deadline=None)

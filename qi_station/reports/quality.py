@@ -11,8 +11,8 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import compress
 from datetime import date, timedelta
+from itertools import compress
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -358,7 +358,7 @@ def split_open(
         stations = open_stations(ordered)
     out: dict[str, list[dict[str, Any]]] = {}
     append: dict[str, Any] = {}  # group -> its list's append (a province's list: 6 x 326k rows at 10 M)
-    for key, row in zip(map(group_of.__getitem__, stations), ordered):
+    for key, row in zip(map(group_of.__getitem__, stations), ordered, strict=True):
         try:
             append[key](row)
         except KeyError:
