@@ -8,7 +8,7 @@ earlier, closed or otherwise touched this month) have their resolves and reopens
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.chain import request_fee, resolution_fee
@@ -20,23 +20,19 @@ if TYPE_CHECKING:
 CHUNK = 500  # ids per query
 
 
-def attach_fees(q: Q, details: list[dict[str, Any]], moves: Iterable[Move]) -> None:
-    """Set ``fee_cents`` (hundredths of a yuan, None: no fee recorded) on every row of ``details``."""
-    latest: dict[str, Move] = {}  # the month's last resolve of each request
-    for mv in moves:
-        if mv.to_status == "resolved":
-            prev = latest.get(mv.rid)
-            if prev is None or mv.n > prev.n:
-                latest[mv.rid] = mv
+def attach_fees(q: Q, details: list[dict[str, Any]], latest: Mapping[str, tuple[Move, Any]]) -> None:
+    """Set ``fee_cents`` (hundredths of a yuan, None: no fee recorded) on every row of ``details``;
+    ``latest``: the month's last resolution of each request, its data decoded
+    (``quality.last_resolutions``)."""
     todo: list[str] = []
     for d in details:
         d["fee_cents"] = None
         resolved = d.get("resolved_at")
         if resolved is None:  # never resolved, or reopened since: no fee (request_fee)
             continue
-        last = latest.get(d["id"])
-        if last is not None and last.at == resolved:  # stands on the month's resolution
-            d["fee_cents"] = _cents(resolution_fee(last.data))
+        got = latest.get(d["id"])
+        if got is not None and got[0].at == resolved:  # stands on the month's resolution
+            d["fee_cents"] = _cents(resolution_fee(got[1]))
         else:
             todo.append(d["id"])
     if not todo:

@@ -18,7 +18,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ
 from qi_station.core.months import check_month, month_bounds_utc
-from qi_station.reports.quality import quality_figures, sort_open, split_open
+from qi_station.reports.quality import open_stations, quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -248,9 +248,23 @@ def detail_row(d: dict[str, Any]) -> dict[str, Any]:
     except KeyError:  # a field this database lacks
         get = d.get
         vals = [get(k) for k in _READ_FIELDS]
+    hours = _LOCAL_HOURS
     for i in _DT_AT:
         v = vals[i]
         if v is not None:
+            # local_iso's fast paths inline (a row has eight times): PostgreSQL's naive UTC since the
+            # zone's fixed +08:00, one addition; a stored naive-UTC text whose UTC hour is known, its
+            # minutes and seconds copied; anything else through local_iso itself
+            tv = type(v)
+            if tv is datetime:
+                if v >= _FIXED_SINCE:
+                    vals[i] = (v + _SHANGHAI).isoformat(timespec="seconds") + "+08:00"
+                    continue
+            elif tv is str and len(v) == 26 and v[19] == "." and v[13] == ":" and v[16] == ":":
+                hour = hours.get(v[:13])
+                if hour is not None and hour[0]:
+                    vals[i] = hour[0] + v[13:19] + hour[1]
+                    continue
             vals[i] = local_iso(v)
     vals[_ELEMENTS_AT] = domain.stored_elements(vals[_ELEMENTS_AT])[0]
     pv = vals[_PROMISED_AT]
@@ -327,7 +341,8 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     # large hub) and split per station and per group in that order, not sorted again for each of them
     ordered = sort_open(province.quality.rectify_open)
     province.quality.rectify_open, province.quality.open_sorted = ordered, True
-    for c, rows in split_open(ordered, {c: c for c in codes}).items():
+    open_codes = open_stations(ordered)
+    for c, rows in split_open(ordered, {c: c for c in codes}, open_codes).items():
         raw.accs[c].quality.rectify_open, raw.accs[c].quality.open_sorted = rows, True
 
     stations_out = []
@@ -349,7 +364,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
         for c in codes:
             members.setdefault(prof(c, field), []).append(c)
         groups[group] = []
-        parts = split_open(ordered, {c: prof(c, field) for c in codes})
+        parts = split_open(ordered, {c: prof(c, field) for c in codes}, open_codes)
         for code in sorted(members, key=lambda x: (x == UNKNOWN, x)):
             a = merged(raw.accs[c] for c in members[code])
             a.quality.rectify_open, a.quality.open_sorted = parts.get(code, []), True

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import compress
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -142,22 +143,52 @@ def month_moves(q: Q, month: str, requests: Mapping[str, Mapping[str, Any]]) -> 
     return out
 
 
-def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[Move]) -> None:
+def last_resolutions(moves: list[Move]) -> dict[str, tuple[Move, Any]]:
+    """THE month's last resolution of each request (its move into ``resolved`` of the highest n among the
+    month's moves), with its data decoded once (a JSON text's value, None where the text is not JSON; a
+    driver's dict as it is) for every figure that reads it (charges, 明细's 收费金额: ``reports.fees``)."""
+    last: dict[str, Move] = {}
+    for mv in moves:
+        if mv.to_status == "resolved":
+            prev = last.get(mv.rid)
+            if prev is None or mv.n > prev.n:
+                last[mv.rid] = mv
+    out: dict[str, tuple[Move, Any]] = {}
+    loads = json.loads
+    for rid, mv in last.items():
+        data = mv.data
+        if isinstance(data, str):
+            try:
+                data = loads(data)
+            except ValueError:
+                data = None
+        out[rid] = (mv, data)
+    return out
+
+
+def collect_quality(
+    q: Q,
+    month: str,
+    quality: Any,
+    cal: Calendar,
+    moves: list[Move],
+    last: Mapping[str, tuple[Move, Any]] | None = None,
+) -> None:
     """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`;
-    ``moves`` are the month's moves (:func:`month_moves`)."""
+    ``moves`` are the month's moves (:func:`month_moves`), ``last`` their :func:`last_resolutions` (made
+    here when not given)."""
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
     month_end = first_day(next_month(month))  # a due date before this is overdue at the month's end
 
     # last resolution of each request within the month: on time? charged?
-    last: dict[str, Move] = {}
+    if last is None:
+        last = last_resolutions(moves)
     reopened: set[tuple[str, str]] = set()  # (station, request) reopened (resolved -> in_progress)
     for mv in moves:
         if mv.to_status == "resolved":
-            prev = last.get(mv.rid)
-            if prev is None or mv.n > prev.n:
-                last[mv.rid] = mv
+            continue
         elif mv.to_status == "in_progress":
             if mv.from_status == "resolved":
                 reopened.add((mv.code, mv.rid))
@@ -165,19 +196,14 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
             quality(mv.code).levels[int(mv.satisfaction)] += 1
     for code, _rid in reopened:
         quality(code).reopened += 1
-    for mv in last.values():
+    for mv, d in last.values():
         g = quality(mv.code)
         g.resolved += 1
         when = as_utc(mv.at)
         pd = as_date(mv.promised_date)
         if when is not None and pd is not None and local_date(when) <= pd:
             g.on_time += 1
-        data = mv.data
-        try:
-            d = json.loads(data) if isinstance(data, str) else dict(data or {})
-        except ValueError:
-            d = {}
-        if isinstance(d, dict) and d.get("charged") is True:
+        if isinstance(d, Mapping) and d.get("charged") is True:
             g.charged += 1
             g.fee_cents += _fen(d.get("fee"))
 
@@ -301,26 +327,43 @@ def collect_quality(q: Q, month: str, quality: Any, cal: Calendar, moves: list[M
         vals[2] += int(people or 0)
 
 
-_OPEN_ORDER = itemgetter("rated_on", "station_code", "number")
-
-
 def sort_open(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """THE order of the open-rectification list: by day of the rating, station, number (a total order:
-    a station's numbers are unique)."""
-    return sorted(rows, key=_OPEN_ORDER)
+    a station's numbers are unique). Sorted by the last key, then stably by each earlier one: the same
+    order as one sort by the (day, station, number) tuple (Python's sort is stable), in half the time
+    (no tuple per row; the rows come mostly in order of rating: 326k rows 0.36 -> 0.17 s)."""
+    out = sorted(rows, key=itemgetter("number"))
+    out.sort(key=itemgetter("station_code"))
+    out.sort(key=itemgetter("rated_on"))
+    return out
 
 
-def split_open(ordered: list[dict[str, Any]], group_of: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+_STATION = itemgetter("station_code")
+_OVERDUE = itemgetter("overdue")
+
+
+def open_stations(ordered: list[dict[str, Any]]) -> list[str]:
+    """The station code of each row of ``ordered``, in its order (read once for every :func:`split_open`)."""
+    return list(map(_STATION, ordered))
+
+
+def split_open(
+    ordered: list[dict[str, Any]], group_of: Mapping[str, str], stations: list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The rows of ``ordered`` (:func:`sort_open`'s order) per group (``group_of``: station code -> group),
     each group's rows in the same order: the part of a sorted list is sorted, so a report of many groups
-    (the province's cities, counties, …) sorts its open-rectification list once, not once per group."""
+    (the province's cities, counties, …) sorts its open-rectification list once, not once per group.
+    ``stations``: :func:`open_stations` of ``ordered`` when the caller splits it more than once."""
+    if stations is None:
+        stations = open_stations(ordered)
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in ordered:
-        key = group_of[row["station_code"]]
-        rows = out.get(key)
-        if rows is None:
-            rows = out[key] = []
-        rows.append(row)
+    append: dict[str, Any] = {}  # group -> its list's append (a province's list: 6 x 326k rows at 10 M)
+    for key, row in zip(map(group_of.__getitem__, stations), ordered, strict=True):
+        try:
+            append[key](row)
+        except KeyError:
+            rows = out[key] = [row]
+            append[key] = rows.append
     return out
 
 
@@ -336,7 +379,7 @@ def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
     """The quality figures of one group. ``rated`` / ``resolved``: the month's ``satisfaction.rated`` and
     ``resolved`` (the follow-up rate is their quotient)."""
     open_ = g.rectify_open if g.open_sorted else sort_open(g.rectify_open)
-    overdue = [r for r in open_ if r["overdue"]]
+    overdue = list(compress(open_, map(_OVERDUE, open_)))  # the rows whose "overdue" is true, in order
     return {
         "on_time": {"count": g.on_time, "resolved": g.resolved, "rate": _rate(g.on_time, g.resolved)},
         "followup": {"rated": rated, "resolved": resolved, "rate": _rate(rated, resolved)},

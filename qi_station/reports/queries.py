@@ -28,7 +28,7 @@ from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
 from qi_station.reports.fees import attach_fees
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
-from qi_station.reports.quality import Quality, collect_quality, month_moves
+from qi_station.reports.quality import Quality, collect_quality, last_resolutions, month_moves
 from qi_station.services.figures import received_by_month
 from qi_station.services.workdays import load_calendar
 
@@ -480,7 +480,8 @@ def collect(
     # for these and the quality figures (step 7b): of the requests of the details
     step("durations")
     moves = month_moves(q, month, {d["id"]: d for d in details})
-    attach_fees(q, details, moves)  # 明细's 收费金额 (reports.fees)
+    last = last_resolutions(moves)  # each request's last resolution of the month, its data decoded once
+    attach_fees(q, details, last)  # 明细's 收费金额 (reports.fees)
     accepted: dict[str, tuple[str, float]] = {}
     resolved: dict[str, tuple[str, datetime, datetime]] = {}
     for mv in moves:
@@ -513,7 +514,7 @@ def collect(
 
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
-    collect_quality(q, month, lambda code: acc(code).quality, cal, moves)
+    collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last)
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
