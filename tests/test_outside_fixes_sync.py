@@ -353,3 +353,45 @@ def test_a_copy_that_catches_up_from_the_hub_is_on_the_admins_list(env: Any, tmp
     assert ei.value.code == "device_conflict"
     (st,) = [s for s in hub.stations() if s["code"] == "ZB01"]
     assert st["conflicts"] == 2 and st["last_conflict"]["kind"] == "device_conflict"
+
+
+def test_a_copy_whose_first_change_after_the_ack_differs_is_recorded_as_a_conflict(
+    env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: F811
+    """Outside attacker: a copied station database (same key, same device id: a cloned disk) that caught
+    up from the hub and then pushes a change the hub does not hold, over a chain the hub holds otherwise,
+    was refused [history_differs] ("its history was rewritten") with NO sync_conflict: ``hub stations``
+    showed nothing. Now it is recorded (kind ``history_differs``) as [device_conflict] is, the message
+    points at a second copy and the administrator, and nothing is written or renumbered."""
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import secrets
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.station import apply as S
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    monkeypatch.setattr(S, "device_id", lambda conn: "same-device-id-0001")  # a cloned disk image
+    r1 = ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "clone" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    ledger.create_request(a, request_input(2))
+    assert sync(a, tc)["pending"] == 0
+    assert sync(b, tc)["pending"] == 0  # the clone had nothing to push: it caught up from the hub
+    ledger.add_note(b, r1["id"], "the clone's note")
+    hub_before = hub_requests(hub)
+    before = {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")}
+    with pytest.raises(SyncError) as ei:
+        sync(b, tc)
+    assert ei.value.code == "history_differs", ei.value.message
+    assert "second copy" in ei.value.message and "administrator" in ei.value.message
+    assert "Nothing was written" in ei.value.message
+    assert hub_requests(hub) == hub_before
+    assert {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")} == before
+    (st,) = [s for s in hub.stations() if s["code"] == "ZB01"]
+    assert st["conflicts"] == 1 and st["last_conflict"]["kind"] == "history_differs"
