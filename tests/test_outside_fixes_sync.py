@@ -395,3 +395,32 @@ def test_a_copy_whose_first_change_after_the_ack_differs_is_recorded_as_a_confli
     assert {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")} == before
     (st,) = [s for s in hub.stations() if s["code"] == "ZB01"]
     assert st["conflicts"] == 1 and st["last_conflict"]["kind"] == "history_differs"
+
+
+def test_a_damaged_hub_nonce_file_answers_a_clear_503_not_a_traceback(env: Any) -> None:  # noqa: F811
+    """Outside attacker: ``echo garbage > hub.db.nonces`` made every signed call a 500 with a traceback.
+    Now the reply is 503 ``nonce_file_damaged`` naming the file (fail closed: nothing done)."""
+    from test_sync_util import signed_push
+
+    from qi_station.db import secrets
+    from qi_station.db.engine import SCHEMA_HEAD
+    from qi_station.sync.hub import registry
+    from qi_station.sync.proto import PROTOCOL
+
+    hub, tc, dbs = env
+    if hub.sqlite_path is None:
+        pytest.skip("the nonce file is a SQLite hub's")
+    a = dbs["ZB01"]
+    path = registry.nonce_path(hub.sqlite_path)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
+    path.write_text("garbage\n" * 200, encoding="utf-8")
+    kw = signed_push(a, {"batch": []})
+    auth = {
+        "X-Sync-Protocol": str(PROTOCOL),
+        "X-Sync-Schema": SCHEMA_HEAD,
+        "Authorization": f"Bearer {secrets.load(a)['api_token']}",
+    }
+    resp = tc.post("/sync/v1/push", headers={**auth, **kw["headers"]}, content=kw["content"])
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"] == "nonce_file_damaged" and str(path) in resp.json()["message"]
