@@ -320,3 +320,32 @@ def test_request_list_on_a_hub_database_is_refused_before_anything_touches_it(tm
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     finally:
         c.close()
+
+
+def test_restore_keeps_only_the_newest_safety_copies(tmp_path: Path) -> None:
+    """Outside attacker: every ``restore`` (a killed one too) kept another full
+    ``<db>.before-restore.N``; they piled up. Now the newest ``KEEP_SAFETY_COPIES`` (3) are kept, each
+    new one numbered above the highest (so the highest is the newest), never overwriting one."""
+    from qi_station.db.engine import open_db
+    from qi_station.services import backup
+    from qi_station.services.station import init_station
+
+    db = tmp_path / "st.db"
+    init_station(open_db(db), code="ZB01")
+    bak = backup.backup_db(db, tmp_path / "bk.db")
+    base = db.with_name(db.name + backup.SAFETY_SUFFIX)
+    # copies a killed restore left (its copy made, the restore itself never ran)
+    for n in ("", ".1", ".7"):
+        base.with_name(base.name + n).write_bytes(db.read_bytes())
+    notes = tmp_path / "st.db.before-restore.notes"  # not a copy: never touched
+    notes.write_text("mine", encoding="utf-8")
+    kept, _ = backup.restore_db(bak, db)
+    assert kept == base.with_name(base.name + ".8")
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("st.db.before-restore"))
+    assert names == ["st.db.before-restore.1", "st.db.before-restore.7", "st.db.before-restore.8", notes.name]
+    for _ in range(3):
+        kept, _ = backup.restore_db(bak, db)
+    assert kept is not None and kept.name == "st.db.before-restore.11"
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("st.db.before-restore"))
+    assert names == [f"st.db.before-restore.{n}" for n in (10, 11, 9)] + [notes.name]
+    assert notes.read_text(encoding="utf-8") == "mine"

@@ -135,3 +135,49 @@ def test_the_nonce_file_removed_while_the_hub_runs_is_made_again(hub: Any) -> No
         p.unlink(missing_ok=True)
     hub.use_nonce("ZB01", "after-removal-000001", _now())
     assert "after-removal-000001" in _nonces(hub)
+
+
+def test_the_nonce_file_is_named_from_the_real_path_so_a_symlink_cannot_replay(
+    hub: Any, tmp_path: Path
+) -> None:
+    """Outside attacker: ``link.db -> hub.db`` got its own empty ``link.db.nonces``, so a captured
+    signed call replayed through the other spelling. The nonce file is named from the resolved path."""
+    from qi_station.sync.hub.store import Hub
+
+    n = "captured-call-nonce-0001"
+    hub.use_nonce("ZB01", n, _now())
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "hub.db")
+    (tmp_path / "sub").mkdir()
+    for spelling in (link, tmp_path / "sub" / ".." / "hub.db"):
+        other = Hub(f"sqlite:///{spelling}")
+        assert registry.nonce_path(other.sqlite_path) == tmp_path.resolve() / "hub.db.nonces"
+        with pytest.raises(SyncError) as e:
+            other.use_nonce("ZB01", n, _now())
+        assert e.value.code == "replayed_call"
+    assert not (tmp_path / "link.db.nonces").exists()
+
+
+def test_a_damaged_nonce_file_is_a_clear_503_and_fails_closed(
+    hub: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Outside attacker: ``echo garbage > hub.db.nonces`` gave 500 with a traceback on every signed
+    call. Now: 503 ``nonce_file_damaged`` naming the file and what to do, logged at the hub; still no
+    call gets through (fail closed)."""
+    import logging
+
+    hub.use_nonce("ZB01", "before-damage-000001", _now())
+    path = registry.nonce_path(hub.sqlite_path)
+    for p in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
+    path.write_text("garbage\n" * 200, encoding="utf-8")
+    for fresh in (False, True):  # this process knew the file; a restarted one did not
+        if fresh:
+            registry._SIDE_READY.clear()
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="qi_station.sync.hub.registry"):
+            with pytest.raises(SyncError) as e:
+                hub.use_nonce("ZB01", f"after-damage-00000{int(fresh)}", _now())
+        assert (e.value.status, e.value.code) == (503, "nonce_file_damaged")
+        assert str(path) in e.value.message and "delete" in e.value.message
+        assert any(str(path) in r.getMessage() for r in caplog.records)

@@ -353,3 +353,74 @@ def test_a_copy_that_catches_up_from_the_hub_is_on_the_admins_list(env: Any, tmp
     assert ei.value.code == "device_conflict"
     (st,) = [s for s in hub.stations() if s["code"] == "ZB01"]
     assert st["conflicts"] == 2 and st["last_conflict"]["kind"] == "device_conflict"
+
+
+def test_a_copy_whose_first_change_after_the_ack_differs_is_recorded_as_a_conflict(
+    env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: F811
+    """Outside attacker: a copied station database (same key, same device id: a cloned disk) that caught
+    up from the hub and then pushes a change the hub does not hold, over a chain the hub holds otherwise,
+    was refused [history_differs] ("its history was rewritten") with NO sync_conflict: ``hub stations``
+    showed nothing. Now it is recorded (kind ``history_differs``) as [device_conflict] is, the message
+    points at a second copy and the administrator, and nothing is written or renumbered."""
+    from test_sync_heal import sqlite_copy
+    from test_sync_util import request_input
+
+    from qi_station.db import secrets
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.station import apply as S
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    monkeypatch.setattr(S, "device_id", lambda conn: "same-device-id-0001")  # a cloned disk image
+    r1 = ledger.create_request(a, request_input(1))
+    assert sync(a, tc)["pending"] == 0
+    dispose_all()
+    b = tmp_path / "clone" / "ZB01.db"
+    b.parent.mkdir()
+    sqlite_copy(a, b)
+    secrets.save(b, **secrets.load(a))
+    ledger.create_request(a, request_input(2))
+    assert sync(a, tc)["pending"] == 0
+    assert sync(b, tc)["pending"] == 0  # the clone had nothing to push: it caught up from the hub
+    ledger.add_note(b, r1["id"], "the clone's note")
+    hub_before = hub_requests(hub)
+    before = {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")}
+    with pytest.raises(SyncError) as ei:
+        sync(b, tc)
+    assert ei.value.code == "history_differs", ei.value.message
+    assert "second copy" in ei.value.message and "administrator" in ei.value.message
+    assert "Nothing was written" in ei.value.message
+    assert hub_requests(hub) == hub_before
+    assert {r[0]: r[1] for r in rows(b, "SELECT id, number FROM request")} == before
+    (st,) = [s for s in hub.stations() if s["code"] == "ZB01"]
+    assert st["conflicts"] == 1 and st["last_conflict"]["kind"] == "history_differs"
+
+
+def test_a_damaged_hub_nonce_file_answers_a_clear_503_not_a_traceback(env: Any) -> None:  # noqa: F811
+    """Outside attacker: ``echo garbage > hub.db.nonces`` made every signed call a 500 with a traceback.
+    Now the reply is 503 ``nonce_file_damaged`` naming the file (fail closed: nothing done)."""
+    from test_sync_util import signed_push
+
+    from qi_station.db import secrets
+    from qi_station.db.engine import SCHEMA_HEAD
+    from qi_station.sync.hub import registry
+    from qi_station.sync.proto import PROTOCOL
+
+    hub, tc, dbs = env
+    if hub.sqlite_path is None:
+        pytest.skip("the nonce file is a SQLite hub's")
+    a = dbs["ZB01"]
+    path = registry.nonce_path(hub.sqlite_path)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
+    path.write_text("garbage\n" * 200, encoding="utf-8")
+    kw = signed_push(a, {"batch": []})
+    auth = {
+        "X-Sync-Protocol": str(PROTOCOL),
+        "X-Sync-Schema": SCHEMA_HEAD,
+        "Authorization": f"Bearer {secrets.load(a)['api_token']}",
+    }
+    resp = tc.post("/sync/v1/push", headers={**auth, **kw["headers"]}, content=kw["content"])
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"] == "nonce_file_damaged" and str(path) in resp.json()["message"]

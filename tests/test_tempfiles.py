@@ -118,3 +118,91 @@ def test_a_killed_backup_leaves_a_part_the_next_backup_sweeps(tmp_path: Path) ->
     assert out.is_file()
     assert not part.exists()
     assert not [x for x in out.parent.iterdir() if ".part" in x.name]
+
+
+BUNDLE_CHILD = """
+import os, sys
+from pathlib import Path
+from qi_station.core.errors import ValidationError
+from qi_station.sync import bundle, keys
+real = os.fsync
+def fsync(fd):  # the bundle is written, not yet put in place: say so and wait
+    d = Path(sys.argv[1]) if Path(sys.argv[1]).is_dir() else Path(sys.argv[1]).parent
+    parts = sorted(p.name for p in d.iterdir() if p.name.startswith(".") and p.name.endswith(".part"))
+    print("WRITING", *parts, flush=True)
+    sys.stdin.readline()
+    real(fd)
+os.fsync = fsync
+priv, pub = keys.generate()
+try:
+    got = bundle.write_bundle(sys.argv[1], {"kind": "restore", "to": sys.argv[2]}, [b"{}\\n"], priv,
+                              signer_id="hub", public_b64=pub, default_name=sys.argv[2])
+    print("WROTE", got, flush=True)
+except ValidationError as e:
+    print("REFUSED", e.rule, flush=True)
+    sys.exit(2)
+"""
+
+
+def _bundle(folder: Path, name: str) -> Path:
+    from qi_station.sync import bundle, keys
+
+    priv, pub = keys.generate()
+    return bundle.write_bundle(
+        folder, {"kind": "restore"}, [b"{}\n"], priv, signer_id="hub", public_b64=pub, default_name=name
+    )
+
+
+def test_a_killed_bundle_export_leaves_a_hidden_part_the_next_export_sweeps(tmp_path: Path) -> None:
+    """Outside attacker: killing ``hub export-bundle --restore --out DIR/`` left a visible
+    ``syncb_restore_…<uuid>.zip.part`` forever (the next export has another name). Bundles now use the
+    shared temp-file rule: a hidden ``.NAME.XXXXXXXX.part`` held by the run, swept by the next export
+    to that folder whatever its bundle name; a live export's file is never swept."""
+    out = tmp_path / "usb"
+    out.mkdir()
+    first = "syncb_restore_0_5_ZB01_0193aaaa-0000-7000-8000-000000000001.zip"
+    p, names = _start(BUNDLE_CHILD, str(out), first)
+    try:
+        assert len(names) == 1 and names[0].startswith(f".{first}.") and names[0].endswith(".part")
+        part = out / names[0]
+        _age(part)
+        assert tempfiles.sweep(out / first, ".part") == []  # the running export holds it
+    finally:
+        _kill(p)
+    assert part.exists() and not (out / first).exists()
+    assert not [x for x in out.iterdir() if x.name.endswith(".zip.part")]  # nothing visible, ever
+    got = _bundle(out, "syncb_restore_0_9_ZB01_0193bbbb-0000-7000-8000-000000000002.zip")
+    assert got.is_file() and not part.exists()
+    assert [x.name for x in out.iterdir()] == [got.name]
+
+
+def test_two_bundle_exports_to_one_out_at_once_never_lose_one_silently(tmp_path: Path) -> None:
+    """Outside attacker: with a fixed ``--out`` both exports wrote ``NAME.zip.part`` (one temp name for
+    every run), both said "wrote" and one was lost; a user's own ``NAME.zip.part`` was overwritten. Now
+    each run has its own held temp file; the second to finish is refused (``exists``), the first's bundle
+    stands whole, and the user's file is untouched."""
+    from qi_station.sync.bundle import read_bundle
+
+    out = tmp_path / "b.zip"
+    mine = tmp_path / "b.zip.part"
+    mine.write_text("the user's own file", encoding="utf-8")
+    a, a_parts = _start(BUNDLE_CHILD, str(out), "A")
+    b, b_parts = _start(BUNDLE_CHILD, str(out), "B")
+    try:
+        assert set(a_parts) < set(b_parts) and mine.name not in b_parts
+        assert a.stdin is not None and b.stdin is not None and a.stdout and b.stdout
+        a.stdin.write("\n")
+        a.stdin.flush()
+        assert a.stdout.readline().startswith("WROTE")
+        assert a.wait() == 0
+        b.stdin.write("\n")
+        b.stdin.flush()
+        assert b.stdout.readline().split() == ["REFUSED", "exists"]
+        assert b.wait() == 2
+    finally:
+        for p in (a, b):
+            if p.poll() is None:
+                _kill(p)
+    assert read_bundle(out).mbytes  # A's bundle, whole
+    assert mine.read_text(encoding="utf-8") == "the user's own file"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["b.zip", "b.zip.part"]

@@ -85,11 +85,15 @@ def is_safety_copy(path: Path, db: Path) -> bool:
     """Is ``path`` a copy :func:`restore_db` kept of ``db`` (``<db>.before-restore`` or
     ``<db>.before-restore.N`` beside it)?"""
     p, d = Path(path).resolve(), Path(db).resolve()
-    stem = d.name + SAFETY_SUFFIX
-    if p.parent != d.parent or not p.name.startswith(stem):
-        return False
-    rest = p.name[len(stem) :]
-    return rest == "" or (rest[:1] == "." and rest[1:].isdigit())
+    return p.parent == d.parent and _safety_number(p.name, d.name + SAFETY_SUFFIX) is not None
+
+
+def _safety_number(name: str, stem: str) -> int | None:
+    """``stem`` (``<db>.before-restore``) is copy 0, ``stem.N`` copy N; any other name: None."""
+    if not name.startswith(stem):
+        return None
+    rest = name[len(stem) :]
+    return 0 if rest == "" else int(rest[1:]) if rest[:1] == "." and rest[1:].isdigit() else None
 
 
 #: what :func:`restore_db` appends to the database's name for the copy it keeps
@@ -175,18 +179,56 @@ def _station_with_requests(db: Path) -> str | None:
     return code if has else None
 
 
+#: how many copies ``restore`` keeps of the database it replaced (``<db>.before-restore[.N]``): each is
+#: a full database, and every restore (a killed one too) made another, so they piled up
+KEEP_SAFETY_COPIES = 3
+
+
+def _safety_copies(base: Path) -> list[tuple[int, Path]]:
+    """The copies ``restore`` kept beside the database (``base`` = ``<db>.before-restore``: number 0,
+    ``base.N``: N), oldest first; regular files only (a symlink or folder of that name is not ours)."""
+    out: list[tuple[int, Path]] = []
+    try:
+        names = [e.name for e in os.scandir(base.parent)]
+    except OSError:
+        return out
+    for name in names:
+        n = _safety_number(name, base.name)
+        p = base.parent / name
+        if n is not None and p.is_file() and not p.is_symlink():
+            out.append((n, p))
+    return sorted(out)
+
+
 def _free_name(base: Path) -> Path:
-    """``base`` or, when it exists, the first free ``base.1``, ``base.2``, ...: an earlier copy is kept."""
-    p, n = base, 0
-    while p.exists() or p.is_symlink():
+    """``base``, or when copies exist the number above the highest (``base.N+1``): an earlier copy is
+    never overwritten, and the highest number is always the newest."""
+    held = [n for n, _ in _safety_copies(base)]
+    p = base if not held and not (base.exists() or base.is_symlink()) else None
+    n = max(held, default=0)
+    while p is None or p.exists() or p.is_symlink():
         n += 1
         p = base.with_name(f"{base.name}.{n}")
     return p
 
 
+def _prune_safety_copies(base: Path, keep: int = KEEP_SAFETY_COPIES) -> list[Path]:
+    """Remove all but the newest ``keep`` copies ``restore`` kept (the highest numbers). Returns what
+    was removed."""
+    gone: list[Path] = []
+    for _n, p in _safety_copies(base)[:-keep]:
+        try:
+            p.unlink()
+            gone.append(p)
+        except OSError:
+            continue
+    return gone
+
+
 def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     """Replace ``db`` with ``file``, everything checked first (:func:`check_backup`). The old database is
-    first copied to ``<db>.before-restore`` (or ``.before-restore.N``: earlier copies are kept). Returns
+    first copied to ``<db>.before-restore`` (or ``.before-restore.N``, N above the highest held; the
+    newest :data:`KEEP_SAFETY_COPIES` are kept, older ones removed). Returns
     that copy (None when there was no database) and the ledger check run on the restored database
     (``services.verify.verify_ledger``; kept in kv for the dashboard)."""
     from qi_station.db.engine import open_db
@@ -197,7 +239,9 @@ def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     kept: Path | None = None
     db.parent.mkdir(parents=True, exist_ok=True)
     if db.exists():
-        kept = backup_db(db, _free_name(db.with_name(db.name + SAFETY_SUFFIX)))
+        base = db.with_name(db.name + SAFETY_SUFFIX)
+        kept = backup_db(db, _free_name(base))
+        _prune_safety_copies(base)  # the new copy is whole: keep it and the two before it
     src = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(db, timeout=5)

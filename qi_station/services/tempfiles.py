@@ -34,8 +34,9 @@ GRACE_SECONDS = 30.0
 STALE_SECONDS = 15 * 60
 
 
-def _pattern(out: Path, suffix: str) -> re.Pattern[str]:
-    return re.compile(re.escape(f".{out.name}.") + r"[A-Za-z0-9_]{8}" + re.escape(suffix) + r"(-journal)?")
+def _pattern(out: Path, suffix: str, name_re: str | None = None) -> re.Pattern[str]:
+    name = re.escape(out.name) if name_re is None else f"(?:{name_re})"
+    return re.compile(r"\." + name + r"\.[A-Za-z0-9_]{8}" + re.escape(suffix) + r"(-journal)?")
 
 
 def _free(p: Path) -> bool:
@@ -55,11 +56,14 @@ def _free(p: Path) -> bool:
     return True
 
 
-def sweep(out: Path, suffix: str) -> list[Path]:
+def sweep(out: Path, suffix: str, name_re: str | None = None) -> list[Path]:
     """Remove the temporary files of ``out`` (``suffix``: ``.tmp``, ``.part``) that a killed writer
-    left: see the module. Returns what was removed; anything else is left as it is."""
+    left: see the module. ``name_re``: the temporary files of every output name in ``out``'s folder
+    that matches this regular expression (a writer whose default names never repeat, e.g. bundles
+    named by their id) instead of ``out``'s own. Returns what was removed; anything else is left as it
+    is."""
     out = Path(out)
-    pat = _pattern(out, suffix)
+    pat = _pattern(out, suffix, name_re)
     now = time.time()
     gone: list[Path] = []
     try:
@@ -92,12 +96,14 @@ def sweep(out: Path, suffix: str) -> list[Path]:
 
 
 @contextlib.contextmanager
-def held_temp(out: Path, suffix: str) -> Iterator[Path]:
+def held_temp(out: Path, suffix: str, sweep_re: str | None = None) -> Iterator[Path]:
     """A new temporary file beside ``out``, held for as long as the block runs (after the stale ones of
-    ``out`` were swept). The caller writes it and renames it over ``out``; whatever is left of it when
-    the block ends (an error) is removed."""
+    ``out`` were swept, and those of every name matching ``sweep_re``: :func:`sweep`). The caller writes
+    it and renames it over ``out``; whatever is left of it when the block ends (an error) is removed."""
     out = Path(out)
     sweep(out, suffix)
+    if sweep_re is not None:
+        sweep(out, suffix, sweep_re)
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
     if fcntl is not None:
         fcntl.flock(fd, fcntl.LOCK_EX)  # a new file nobody else has opened: taken at once

@@ -47,16 +47,56 @@ def write_bundle(
     sig = keys.sign(private_b64, mbytes)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        z.writestr("manifest.json", mbytes)
-        z.writestr("changes.jsonl", body)
-        z.writestr("manifest.sig", sig.encode("ascii"))
-        z.writestr(KEY_MEMBER, f"{signer_id} {public_b64}".encode())
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
+    from qi_station.services.tempfiles import held_temp
+
+    # a hidden ``.NAME.XXXXXXXX.part`` held by this run (services.tempfiles); the ones a killed export
+    # left are swept first, those of other bundle names too (default names carry the bundle id)
+    with held_temp(out, ".part", sweep_re=BUNDLE_NAME_RE) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+            z.writestr("manifest.json", mbytes)
+            z.writestr("changes.jsonl", body)
+            z.writestr("manifest.sig", sig.encode("ascii"))
+            z.writestr(KEY_MEMBER, f"{signer_id} {public_b64}".encode())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a bundle is an ordinary file, as before
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        _place(tmp, out, force)
     return out
+
+
+def _place(tmp: Path, out: Path, force: bool) -> None:
+    """Put the finished bundle in place. Without ``force`` it never replaces a file another run (or
+    the user) put there since ``check_out`` looked: a hard link fails if ``out`` exists (two exports to
+    one ``--out`` at once: the second is refused, never silently lost). A file system without hard
+    links (FAT on a USB stick) is checked, then renamed."""
+    if force:
+        os.replace(tmp, out)
+        return
+    try:
+        os.link(tmp, out)
+    except FileExistsError:
+        raise _exists(out) from None
+    except OSError:  # no hard links here
+        if out.exists():
+            raise _exists(out) from None
+        os.replace(tmp, out)
+
+
+def _exists(out: Path) -> Exception:
+    from qi_station.core.errors import ValidationError
+
+    return ValidationError(
+        "out",
+        "exists",
+        f"{out} was written by another run meanwhile: not replaced (use --force to replace it) / "
+        "文件已被另一次导出写入，未覆盖",
+    )
+
+
+#: default bundle file names (:func:`bundle_name`): their killed exports' temporary files are swept
+BUNDLE_NAME_RE = r"syncb_[A-Za-z0-9_.-]+\.zip"
 
 
 # ---- reading: caps first, signature before parsing ------------------------------------------------

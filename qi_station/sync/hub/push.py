@@ -69,8 +69,23 @@ class PushJobs(LedgerJobs):
     def conflict_refused(self, e: SyncError) -> SyncError:
         """``e``; a ``device_conflict`` (two copies under one station identity) is first recorded as a
         ``sync_conflict`` of its station (``station_id``) in its own transaction (the refused push or
-        bundle wrote nothing)."""
-        if e.code != "device_conflict":
+        bundle wrote nothing). So is a ``history_differs`` from :meth:`apply_push` (content at a chain
+        position the hub holds otherwise: ``ledger``): a copy of the station (a cloned disk, same key
+        and device id) that caught up from the hub and then pushed, or a database changed outside
+        qi-station; both are for the administrator (``hub stations`` CONFLICTS), and the message says
+        so, as ``device_conflict``'s does."""
+        if e.code == "history_differs" and e.data.get("station_id"):
+            e = SyncError(
+                e.status,
+                e.code,
+                f"{e.message}. Nothing was written and no request number was changed; the hub recorded a "
+                "sync conflict (history_differs). Most likely a second copy of this station (a copied "
+                "database and token, e.g. a cloned disk) pushed first: keep working on ONE copy only and "
+                "ask the hub's administrator which one / 可能有另一份本站数据库（复制的数据库与令牌）先推送了"
+                "不同内容，已拒绝并记录冲突，请只保留一份并联系中心管理员",
+                **e.data,
+            )
+        elif e.code != "device_conflict":
             return e
         return self.refuse(e, "hub_station", str(e.data.get("station_id") or ""), e.code, e.data)
 
@@ -143,7 +158,27 @@ class PushJobs(LedgerJobs):
         or, ``restored``, ``station_behind``: :meth:`_check_duplicates`), refuse gaps, check ownership
         and every new event's hash and link (``ledger.check_events``), s_rev guards, stamp seq, ack,
         remember each applied change's digest by oseq, keep the signed running head. ``into``: the
-        station row's new values (ack, head) are added to it, written by the caller."""
+        station row's new values (ack, head) are added to it, written by the caller. A
+        ``history_differs`` names the station (``station_id``): :meth:`conflict_refused` records it."""
+        try:
+            return self._apply_push(c, st, batch, head=head, restored=restored, into=into)
+        except SyncError as e:
+            if e.code != "history_differs":
+                raise
+            raise SyncError(
+                e.status, e.code, e.message, **{**e.data, "station": st["code"], "station_id": st["id"]}
+            ) from None
+
+    def _apply_push(
+        self,
+        c: Connection,
+        st: dict[str, Any],
+        batch: list[dict[str, Any]],
+        *,
+        head: dict[str, Any] | None = None,
+        restored: bool = False,
+        into: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         import sqlalchemy as sa
 
         acked = int(st["acked_oseq"])

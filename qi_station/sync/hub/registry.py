@@ -3,6 +3,7 @@ station's own rows."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sqlite3
 import threading
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
+log = logging.getLogger(__name__)
+
 #: expired nonces are pruned at most this often per process (``use_nonce``), not on every signed call
 NONCE_PRUNE_EVERY_S = 60.0
 _NONCE_PRUNED: dict[str, float] = {}  # hub URL -> when this process last pruned (monotonic seconds)
@@ -52,8 +55,25 @@ def _prune_due(url: str) -> bool:
 
 
 def nonce_path(db: Path) -> Path:
-    """A SQLite hub's nonce file, beside its database (``hub.db`` -> ``hub.db.nonces``)."""
-    return db.with_name(db.name + ".nonces")
+    """A SQLite hub's nonce file, beside its database (``hub.db`` -> ``hub.db.nonces``), named from the
+    database's real path (symlinks resolved): every spelling of one hub database (``link.db -> hub.db``,
+    a relative path, ``..``) shares one nonce file, so a captured signed call cannot be replayed through
+    another spelling."""
+    real = db.resolve()
+    return real.with_name(real.name + ".nonces")
+
+
+def _damaged(path: Path, e: Exception) -> SyncError:
+    """A nonce file SQLite cannot read (``file is not a database``, …): every signed call is refused
+    (fail closed: no replay check, no call), said plainly in the hub's log and the reply."""
+    msg = (
+        f"the hub's nonce file {path} is damaged ({str(e).splitlines()[0][:120]}): signed calls are "
+        "refused until it is fixed. Stop `qi-station hub serve`, delete that file (and its -wal/-shm "
+        "files; it only holds the last minutes of call nonces, no data) and start the hub again / "
+        "中心的防重放文件已损坏，请停止中心服务、删除该文件后重启"
+    )
+    log.error("%s", msg)
+    return SyncError(503, "nonce_file_damaged", msg)
 
 
 _SIDE_READY: set[str] = set()  # nonce files this process made sure of (WAL, the table)
@@ -103,6 +123,8 @@ def _side_nonce(path: Path, code: str, nonce: str, at_ms: int, prune_before: int
             _SIDE_READY.discard(str(path))
             return _side_nonce(path, code, nonce, at_ms, prune_before)
         raise busy(e) from None  # locked past the busy timeout: 503, the station retries
+    except sqlite3.DatabaseError as e:  # not a database / malformed: fail closed, say what to do
+        raise _damaged(path, e) from None
     return fresh
 
 
