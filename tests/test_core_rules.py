@@ -103,6 +103,10 @@ def test_cost_rules() -> None:
     assert v.parse_cost("１２００．５") == Decimal("1200.50")
     assert v.parse_cost("1,200.50") == Decimal("1200.50")
     assert v.parse_cost(" 12,345,678 ") == Decimal("12345678.00")
+    for zero in ("-0", "-0.00", "-.0", "－０"):  # -0 is stored as 0.00, never "-0.00"
+        assert str(v.parse_cost(zero)) == "0.00"
+        assert str(v.parse_cost(zero, "fee")) == "0.00"
+    assert str(v.parse_charge(None, "-0")[1]) == "0.00"
     for bad, rule in (
         ("1,2", "number"),  # a comma not grouping thousands is never read as a decimal point
         ("1,2000.5", "number"),
@@ -111,7 +115,14 @@ def test_cost_rules() -> None:
         ("1.234", "decimals"),
         ("abc", "number"),
         ("nan", "number"),
-        ("1e400", "max"),
+        ("1e400", "number"),  # no exponent in money text
+        ("1e3", "number"),
+        ("1e-2", "number"),
+        ("1E3", "number"),
+        ("1_000", "number"),
+        ("+5", "number"),
+        ("+1,200", "number"),
+        ("１_０００", "number"),
         ("100000000", "max"),
     ):
         with pytest.raises(ValidationError) as e:

@@ -369,19 +369,25 @@ def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
 
 
 #: an amount as people write it: digits grouped by thousands with commas (1,200.50)
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_GROUPED = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+#: the only amount text taken (after NFKC and the grouping commas): plain decimal digits with an optional
+#: point and a leading minus (refused as negative, by name); no exponent (1e3), underscores (1_000) or '+'
+_PLAIN_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -> Decimal | None:
     """万元 (or yuan for a fee), ≥ 0, at most 2 decimals. Read as people type it: full-width digits and
     point (a Chinese input method's １２００．５, NFKC) and thousands commas (1,200.50); a comma
-    anywhere else (1,2) is refused, never guessed as a decimal point."""
+    anywhere else (1,2) is refused, never guessed as a decimal point. Text with an exponent (1e3),
+    underscores (1_000) or a leading '+' is refused; -0 is 0.00."""
     if value is None or value == "":
         return None
     text = unicodedata.normalize("NFKC", str(value)).strip()
     if _GROUPED.fullmatch(text):
         text = text.replace(",", "")
     try:
+        if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(text):
+            raise InvalidOperation  # 1e3, 1_000, +5: Decimal reads them, people do not write money so
         d = Decimal(text)
     except InvalidOperation:
         raise ValidationError(
@@ -397,7 +403,7 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
         raise ValidationError(field, "max", "too large / 数值过大")
     if d != d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
         raise ValidationError(field, "decimals", "at most 2 decimal places / 最多两位小数")
-    return d.quantize(Decimal("0.01"))
+    return abs(d).quantize(Decimal("0.01"))  # abs: -0 is stored as 0.00, never "-0.00"
 
 
 def money_text(amount: Decimal | int | None, hundredths: bool = False) -> str | None:
