@@ -294,3 +294,24 @@ def test_broken_database_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     c.close()
     p = run(half, "request", "list", ok=False)
     assert p.returncode == 1 and "no such table" in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (
+            ["request", "add", "--enterprise", "\udcff\udcfe济南", "--uscc", USCC, "--elements", "metrology"]
+            + ["--title", "t"],
+            "enterprise",
+        ),
+        (["library", "search", "experts", "\udcff\udcfe"], "query"),
+        (["request", "show", "\udcff\udcfe"], "key"),
+        (["enterprise", "show", "\udcff\udcfe"], "key"),
+    ],
+)
+def test_argv_bytes_not_utf8_are_refused_not_a_traceback(cdb: Path, args: list[str], field: str) -> None:
+    """Python reads argv bytes that are not UTF-8 as lone surrogates; subprocess writes them back as
+    the raw bytes (\\xff\\xfe): every command refuses them by name, [encoding], exit 2, nothing written."""
+    p = run(cdb, *args, ok=False)
+    assert p.returncode == 2 and f"{field}:" in p.stderr and "[encoding]" in p.stderr
+    assert json.loads(run(cdb, "request", "list", "--json").stdout) == []

@@ -147,3 +147,16 @@ def test_satisfaction_range() -> None:
         with pytest.raises(ValidationError) as e:
             v.parse_satisfaction(bad)
         assert e.value.rule == "range_1_5"
+
+
+def test_text_that_is_not_utf8_is_refused_as_encoding() -> None:
+    """Bytes that are not UTF-8 on a command line reach Python as lone surrogates: refused [encoding]."""
+    for bad in ("\udcff\udcfe济南", "\udcff"):
+        with pytest.raises(ValidationError) as e:
+            v.clean_text(bad, "title")
+        assert e.value.field == "title" and e.value.rule == "encoding"
+        assert "UTF-8" in e.value.message and "编码" in e.value.message
+        with pytest.raises(ValidationError) as e:
+            v.check_encoding(bad, "query")
+        assert e.value.rule == "encoding"
+    assert v.check_encoding("济南 ok", "query") == "济南 ok"

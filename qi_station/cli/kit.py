@@ -120,6 +120,19 @@ def run_app(app: Callable[[], Any]) -> None:
         raise
 
 
+def _check_argv_text(kwargs: dict[str, Any]) -> None:
+    """Every text argument of a command (search queries, ids, notes...) is valid UTF-8: bytes that are not
+    (Python's lone surrogates) are refused by the core rule, naming the option, before any work."""
+    from qi_station.core.validate import check_encoding
+
+    for name, value in kwargs.items():
+        for one in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(one, str):
+                check_encoding(one, name)
+            elif isinstance(one, Path):
+                check_encoding(str(one), name)
+
+
 def handle_errors(fn: F) -> F:
     """Turn core errors into a message and an exit code; never a traceback for a user's mistake."""
 
@@ -132,6 +145,7 @@ def handle_errors(fn: F) -> F:
                 error(f"error: --{name.replace('_', '-')}: {value} is too large / 数值过大 [range]")
                 raise typer.Exit(2)
         try:
+            _check_argv_text(kwargs)
             return fn(*args, **kwargs)
         except ValidationError as e:
             for one in every_error(e):  # every bad field at once, in form order

@@ -290,9 +290,26 @@ def check_station_profile(
     }
 
 
+def check_encoding(v: str, field: str) -> str:
+    """Refuse a lone surrogate: what Python makes of bytes that are not UTF-8 (a command line typed in
+    a GBK terminal, ``$'\\xff'``). Such text cannot be stored, printed or sent; ``[encoding]``."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            field,
+            "encoding",
+            f"{field} is not valid UTF-8 text; check the terminal's encoding (UTF-8) / "
+            "文本不是有效的 UTF-8 编码，请检查终端的字符编码（应为 UTF-8）",
+        ) from None
+    return v
+
+
 def check_control_chars(v: str, field: str, *, multiline: bool = False) -> None:
     """Refuse control (and format, surrogate, private-use) characters; newline and tab only in
-    multi-line text. The rule of :func:`clean_text`, also for text taken whole (library files)."""
+    multi-line text. The rule of :func:`clean_text`, also for text taken whole (library files).
+    A lone surrogate (bytes that were not UTF-8) is refused by :func:`check_encoding`."""
+    check_encoding(v, field)
     for ch in v:
         if ch in "\n\t" and multiline:
             continue
