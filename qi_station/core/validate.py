@@ -305,15 +305,37 @@ def check_encoding(v: str, field: str) -> str:
     return v
 
 
+def _refused_char(ch: str, multiline: bool) -> bool:
+    """THE character rule of text: control, format, surrogate and private-use characters are refused
+    (but ZWJ, and newline/tab in multi-line text)."""
+    if ch in "\n\t" and multiline:
+        return False
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch != "\u200d"
+
+
+#: what :func:`neutralise` puts in place of a character the text rule refuses
+REPLACEMENT = "\ufffd"
+
+
+def neutralise(text: str, *, multiline: bool = True) -> str:
+    """Stored text made safe to show or write (terminal, xlsx, csv, md): every character the text rule
+    (:func:`check_control_chars`) refuses becomes U+FFFD. Ledgers written before the rule, or by a
+    hub before ``hub assign`` checked its text, may hold ESC sequences, BEL, lone surrogates...;
+    newline and tab are kept unless ``multiline`` is false. Printable text is returned as it is."""
+    if text.isprintable():  # no Cc/Cf/Cs/Co at all (C speed): nearly every text
+        return text
+    if not any(_refused_char(ch, multiline) for ch in text):
+        return text
+    return "".join(REPLACEMENT if _refused_char(ch, multiline) else ch for ch in text)
+
+
 def check_control_chars(v: str, field: str, *, multiline: bool = False) -> None:
     """Refuse control (and format, surrogate, private-use) characters; newline and tab only in
     multi-line text. The rule of :func:`clean_text`, also for text taken whole (library files).
     A lone surrogate (bytes that were not UTF-8) is refused by :func:`check_encoding`."""
     check_encoding(v, field)
     for ch in v:
-        if ch in "\n\t" and multiline:
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\u200d":
+        if _refused_char(ch, multiline):
             raise ValidationError(
                 field, "control_char", f"{field} contains a control character U+{ord(ch):04X} / 含控制字符"
             )
