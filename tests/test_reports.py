@@ -379,7 +379,9 @@ def test_markdown(report: dict[str, Any]) -> None:
     assert "\r" not in md
 
 
-def test_csv_and_markdown_neutralise_stored_control_characters(report: dict[str, Any], tmp_path: Path) -> None:
+def test_csv_and_markdown_neutralise_stored_control_characters(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
     """Stored text with ESC/BEL (a hub note, an old ledger) is written as U+FFFD in csv and md: never raw
     bytes a terminal or a spreadsheet would act on."""
     import copy

@@ -355,7 +355,7 @@ def _write_rows(
                 col = _Column(letter, qp, formula_like, many, style)
             columns.append(col)
 
-        def made(chunk: list[Sequence[Any]]) -> bytes | None:
+        def made(chunk: list[Sequence[Any]], width: int = width, at: int = first + n) -> bytes | None:
             """The chunk's XML; None when it holds a character a worksheet cannot (then nothing of it
             is remembered by the columns)."""
             values = zip(*chunk, strict=True) if min(map(len, chunk)) == width else zip_longest(*chunk)
@@ -364,7 +364,7 @@ def _write_rows(
             except IllegalCharacterError:
                 return None
             k = len(chunk)
-            numbers = map(str, range(first + n, first + n + k))
+            numbers = map(str, range(at, at + k))
             xml = zip(repeat('<row r="' + _MARK + '">', k), *cells, repeat("</row>", k), strict=True)
             text = "".join([("".join(x)).replace(_MARK, r) for r, x in zip(numbers, xml, strict=True)])
             try:
