@@ -160,3 +160,18 @@ def test_text_that_is_not_utf8_is_refused_as_encoding() -> None:
             v.check_encoding(bad, "query")
         assert e.value.rule == "encoding"
     assert v.check_encoding("济南 ok", "query") == "济南 ok"
+
+
+def test_neutralise_replaces_what_the_text_rule_refuses() -> None:
+    """Stored text shown or written (terminal, xlsx, csv, md): the characters check_control_chars refuses
+    become U+FFFD; newline and tab are kept in multi-line text; printable text is returned as is."""
+    assert v.neutralise("x\x1b]0;PWNED\x07\x1b[2J") == "x\ufffd]0;PWNED\ufffd\ufffd[2J"
+    assert v.neutralise("a\udcffb\u202ec\x9b") == "a\ufffdb\ufffdc\ufffd"
+    assert v.neutralise("l1\nl2\tz 中文\u3000。") == "l1\nl2\tz 中文\u3000。"
+    assert v.neutralise("l1\nl2", multiline=False) == "l1\ufffdl2"
+    ok = "济南 ok"
+    assert v.neutralise(ok) is ok
+    for text in ("a\x07", "\udcff", "\u202e"):  # one rule: what is refused on input is replaced on output
+        with pytest.raises(ValidationError):
+            v.check_control_chars(text, "note", multiline=True)
+        assert "\ufffd" in v.neutralise(text)

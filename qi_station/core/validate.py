@@ -317,6 +317,23 @@ def _refused_char(ch: str, multiline: bool) -> bool:
 REPLACEMENT = "\ufffd"
 
 
+class _Neutral(dict[int, int | str]):
+    """A ``str.translate`` table: a refused character -> U+FFFD, any other -> itself; each distinct
+    character asked of :func:`_refused_char` once (then a C-speed dict look-up)."""
+
+    def __init__(self, multiline: bool) -> None:
+        super().__init__()
+        self.multiline = multiline
+
+    def __missing__(self, code: int) -> int | str:
+        got: int | str = REPLACEMENT if _refused_char(chr(code), self.multiline) else code
+        self[code] = got
+        return got
+
+
+_NEUTRAL = {True: _Neutral(True), False: _Neutral(False)}
+
+
 def neutralise(text: str, *, multiline: bool = True) -> str:
     """Stored text made safe to show or write (terminal, xlsx, csv, md): every character the text rule
     (:func:`check_control_chars`) refuses becomes U+FFFD. Ledgers written before the rule, or by a
@@ -324,9 +341,7 @@ def neutralise(text: str, *, multiline: bool = True) -> str:
     newline and tab are kept unless ``multiline`` is false. Printable text is returned as it is."""
     if text.isprintable():  # no Cc/Cf/Cs/Co at all (C speed): nearly every text
         return text
-    if not any(_refused_char(ch, multiline) for ch in text):
-        return text
-    return "".join(REPLACEMENT if _refused_char(ch, multiline) else ch for ch in text)
+    return text.translate(_NEUTRAL[multiline])
 
 
 def check_control_chars(v: str, field: str, *, multiline: bool = False) -> None:
