@@ -264,7 +264,10 @@ class _SafeWriter:
         self.w = w
 
     def writerow(self, row: Iterable[Any]) -> None:
-        self.w.writerow(["'" + v if formula_like(v) else v for v in map(_shown, row)])
+        shown = (
+            v if v.__class__ is not str or v.isprintable() else neutralise(v) for v in row
+        )  # _shown inline
+        self.w.writerow(["'" + v if formula_like(v) else v for v in shown])
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
