@@ -331,3 +331,10 @@ def test_stored_control_characters_reach_the_terminal_neutralised(cdb: Path) -> 
         out = run(cdb, *cmd).stdout
         assert "\x1b" not in out and "\x07" not in out and "\ufffd" in out, (cmd, out)
     assert "x\ufffd]0;PWNED\ufffd" in run(cdb, "request", "show", num).stdout  # (click drops CSI off a tty)
+    from qi_station.core.months import current_month
+
+    for fmt in ("xlsx", "csv", "md"):  # report writers never crash on such text (openpyxl would refuse it)
+        out = cdb.parent / f"r.{fmt}"
+        run(cdb, "report", "monthly", "--month", current_month(), "--format", fmt, "--out", str(out))
+        if fmt != "xlsx":
+            assert "\x1b" not in out.read_text(encoding="utf-8-sig")
