@@ -341,7 +341,9 @@ def neutralise(text: str, *, multiline: bool = True) -> str:
     newline and tab are kept unless ``multiline`` is false. Printable text is returned as it is."""
     if text.isprintable():  # no Cc/Cf/Cs/Co at all (C speed): nearly every text
         return text
-    return text.translate(_NEUTRAL[multiline])
+    if multiline and text.replace("\n", "").replace("\t", "").isprintable():  # lines of output: C speed
+        return text
+    return text.translate(_NEUTRAL[multiline])  # a look-up per character
 
 
 def check_control_chars(v: str, field: str, *, multiline: bool = False) -> None:
