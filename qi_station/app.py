@@ -89,6 +89,31 @@ def _plain_scrollbars() -> None:
     ScrollBar.renderer = PlainScrollBarRender
 
 
+def _neutral_control_codes() -> None:
+    """Stored text the screens show may hold ESC sequences or other control characters (a ledger written
+    before the text rule, a hub note): Textual (``textual.content``) and Rich (``rich.control``) strip
+    only BEL, BS, VT, FF and CR from text, so ESC would reach the terminal. Their strip tables get
+    every other character the text rule refuses (``core.validate.neutralise``) mapped to U+FFFD, in
+    place (the tables are bound as default arguments)."""
+    import rich.control
+    import textual.content
+
+    from qi_station.core.validate import neutralise
+
+    extra: dict[int, str] = {}
+    for cp in (*range(0x100), *range(0x200B, 0x2070), 0xFEFF):
+        shown = neutralise(chr(cp))
+        if shown != chr(cp):
+            extra[cp] = shown
+    tables: tuple[dict[int, Any], ...] = (
+        textual.content._CONTROL_STRIP_TRANSLATE,
+        rich.control._CONTROL_STRIP_TRANSLATE,
+    )
+    for table in tables:
+        for cp, shown in extra.items():
+            table.setdefault(cp, shown)
+
+
 class StationApp(App[None]):
     """qi-station: the park workstation's daily screens."""
 
@@ -123,6 +148,7 @@ class StationApp(App[None]):
         # each CSS source parsed once per set of variables (Textual re-parses all of them per new screen)
         self.stylesheet = CachedStylesheet(variables=self.stylesheet._variables)
         _plain_scrollbars()
+        _neutral_control_codes()
         from qi_station.screens.base import localize_bindings
 
         localize_bindings(self)

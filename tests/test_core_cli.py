@@ -294,3 +294,47 @@ def test_broken_database_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     c.close()
     p = run(half, "request", "list", ok=False)
     assert p.returncode == 1 and "no such table" in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (
+            ["request", "add", "--enterprise", "\udcff\udcfe济南", "--uscc", USCC, "--elements", "metrology"]
+            + ["--title", "t"],
+            "enterprise",
+        ),
+        (["library", "search", "experts", "\udcff\udcfe"], "query"),
+        (["request", "show", "\udcff\udcfe"], "key"),
+        (["enterprise", "show", "\udcff\udcfe"], "key"),
+    ],
+)
+def test_argv_bytes_not_utf8_are_refused_not_a_traceback(cdb: Path, args: list[str], field: str) -> None:
+    """Python reads argv bytes that are not UTF-8 as lone surrogates; subprocess writes them back as
+    the raw bytes (\\xff\\xfe): every command refuses them by name, [encoding], exit 2, nothing written."""
+    p = run(cdb, *args, ok=False)
+    assert p.returncode == 2 and f"{field}:" in p.stderr and "[encoding]" in p.stderr
+    assert json.loads(run(cdb, "request", "list", "--json").stdout) == []
+
+
+def test_stored_control_characters_reach_the_terminal_neutralised(cdb: Path) -> None:
+    """Text stored before the text rule (or by a hub before hub assign checked it) may hold ESC/BEL:
+    show and list print it with U+FFFD, never the raw sequence (which would retitle or clear a terminal)."""
+    import sqlite3
+
+    args = ["--enterprise", "济南示例机械有限公司", "--uscc", USCC, "--elements", "metrology", "--title", "t"]
+    num = json.loads(run(cdb, "request", "add", *args, "--json").stdout)["number"]
+    with sqlite3.connect(cdb) as c:
+        c.execute("UPDATE request SET title = ?", ("x\x1b]0;PWNED\x07\x1b[2J",))
+        c.execute("UPDATE enterprise SET name = ?", ("e\x1b[31mred",))
+    for cmd in (["request", "show", num], ["request", "list"], ["enterprise", "show", USCC]):
+        out = run(cdb, *cmd).stdout
+        assert "\x1b" not in out and "\x07" not in out and "\ufffd" in out, (cmd, out)
+    assert "x\ufffd]0;PWNED\ufffd" in run(cdb, "request", "show", num).stdout  # (click drops CSI off a tty)
+    from qi_station.core.months import current_month
+
+    for fmt in ("xlsx", "csv", "md"):  # report writers never crash on such text (openpyxl would refuse it)
+        out = cdb.parent / f"r.{fmt}"
+        run(cdb, "report", "monthly", "--month", current_month(), "--format", fmt, "--out", str(out))
+        if fmt != "xlsx":
+            assert "\x1b" not in out.read_text(encoding="utf-8-sig")

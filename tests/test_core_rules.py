@@ -103,6 +103,10 @@ def test_cost_rules() -> None:
     assert v.parse_cost("１２００．５") == Decimal("1200.50")
     assert v.parse_cost("1,200.50") == Decimal("1200.50")
     assert v.parse_cost(" 12,345,678 ") == Decimal("12345678.00")
+    for zero in ("-0", "-0.00", "-.0", "－０"):  # -0 is stored as 0.00, never "-0.00"
+        assert str(v.parse_cost(zero)) == "0.00"
+        assert str(v.parse_cost(zero, "fee")) == "0.00"
+    assert str(v.parse_charge(None, "-0")[1]) == "0.00"
     for bad, rule in (
         ("1,2", "number"),  # a comma not grouping thousands is never read as a decimal point
         ("1,2000.5", "number"),
@@ -111,7 +115,14 @@ def test_cost_rules() -> None:
         ("1.234", "decimals"),
         ("abc", "number"),
         ("nan", "number"),
-        ("1e400", "max"),
+        ("1e400", "number"),  # no exponent in money text
+        ("1e3", "number"),
+        ("1e-2", "number"),
+        ("1E3", "number"),
+        ("1_000", "number"),
+        ("+5", "number"),
+        ("+1,200", "number"),
+        ("１_０００", "number"),
         ("100000000", "max"),
     ):
         with pytest.raises(ValidationError) as e:
@@ -136,3 +147,31 @@ def test_satisfaction_range() -> None:
         with pytest.raises(ValidationError) as e:
             v.parse_satisfaction(bad)
         assert e.value.rule == "range_1_5"
+
+
+def test_text_that_is_not_utf8_is_refused_as_encoding() -> None:
+    """Bytes that are not UTF-8 on a command line reach Python as lone surrogates: refused [encoding]."""
+    for bad in ("\udcff\udcfe济南", "\udcff"):
+        with pytest.raises(ValidationError) as e:
+            v.clean_text(bad, "title")
+        assert e.value.field == "title" and e.value.rule == "encoding"
+        assert "UTF-8" in e.value.message and "编码" in e.value.message
+        with pytest.raises(ValidationError) as e:
+            v.check_encoding(bad, "query")
+        assert e.value.rule == "encoding"
+    assert v.check_encoding("济南 ok", "query") == "济南 ok"
+
+
+def test_neutralise_replaces_what_the_text_rule_refuses() -> None:
+    """Stored text shown or written (terminal, xlsx, csv, md): the characters check_control_chars refuses
+    become U+FFFD; newline and tab are kept in multi-line text; printable text is returned as is."""
+    assert v.neutralise("x\x1b]0;PWNED\x07\x1b[2J") == "x\ufffd]0;PWNED\ufffd\ufffd[2J"
+    assert v.neutralise("a\udcffb\u202ec\x9b") == "a\ufffdb\ufffdc\ufffd"
+    assert v.neutralise("l1\nl2\tz 中文\u3000。") == "l1\nl2\tz 中文\u3000。"
+    assert v.neutralise("l1\nl2", multiline=False) == "l1\ufffdl2"
+    ok = "济南 ok"
+    assert v.neutralise(ok) is ok
+    for text in ("a\x07", "\udcff", "\u202e"):  # one rule: what is refused on input is replaced on output
+        with pytest.raises(ValidationError):
+            v.check_control_chars(text, "note", multiline=True)
+        assert "\ufffd" in v.neutralise(text)

@@ -56,3 +56,12 @@ def test_month_outside_the_syntax_or_range_is_refused(bad: object) -> None:
     with pytest.raises(ValidationError) as e:
         M.check_month(bad)  # type: ignore[arg-type]
     assert e.value.field == "month" and repr(bad) in str(e.value)
+
+
+@pytest.mark.parametrize("bad", ["0001-01", "9999-12", "1899-12"])
+def test_month_out_of_range_says_so(bad: str) -> None:
+    """A well-formed month whose year the program cannot hold is out of range, not "not a month"."""
+    with pytest.raises(ValidationError) as e:
+        M.check_month(bad)
+    assert e.value.rule == "range" and "out of range" in e.value.message and "超出范围" in e.value.message
+    assert "not a month" not in e.value.message

@@ -137,21 +137,24 @@ def test_xlsx_details_read_only_mode(tmp_path: Path) -> None:
     assert rows == want
 
 
-def test_xlsx_refuses_a_control_character_and_writes_nothing(tmp_path: Path) -> None:
-    """A control character in a detail row is refused as openpyxl refuses it (the rows are streamed as
-    XML, checked per chunk of rows); the target file is not left behind."""
-    import pytest
-    from openpyxl.utils.exceptions import IllegalCharacterError
+def test_xlsx_writes_stored_control_characters_as_replacement(tmp_path: Path) -> None:
+    """Stored text holding characters a worksheet cannot hold (a ledger written before the text rule,
+    a hub note with ESC/BEL) never crashes the writer: each is written as U+FFFD, in the streamed rows
+    (明细, checked per chunk) and in the cells openpyxl writes; tab and newline are kept."""
+    import openpyxl
 
     from qi_station.reports.writers import write_report
 
     report = load_fixture()
     report["details"][-1]["title"] = "bad\x01title"
-    with pytest.raises(IllegalCharacterError, match="cannot be used in worksheets"):
-        write_report(report, "xlsx", tmp_path / "r.xlsx")
-    assert list(tmp_path.iterdir()) == []
-    report["details"][-1]["title"] = "tab\tnewline\nok"  # allowed control characters
-    write_report(report, "xlsx", tmp_path / "r.xlsx")
+    report["details"][0]["title"] = "\x1b]0;PWNED\x07\x1b[2J"
+    report["details"][1]["title"] = "a\x00b\udcff"
+    report["details"][2]["title"] = "tab\tnewline\nok"
+    out = write_report(report, "xlsx", tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(out).worksheets[-1]
+    got = {v for r in ws.iter_rows(min_row=2, values_only=True) for v in r if isinstance(v, str)}
+    assert {"bad\ufffdtitle", "\ufffd]0;PWNED\ufffd\ufffd[2J", "a\ufffdb\ufffd", "tab\tnewline\nok"} <= got
+    assert not any("\x1b" in v or "\x07" in v for v in got)
 
 
 if __name__ == "__main__" and "--regenerate" in sys.argv:
@@ -231,9 +234,6 @@ def test_xlsx_rows_keep_types_apart_and_refuse_nul() -> None:
     import io
     import xml.etree.ElementTree as ET
 
-    import pytest
-    from openpyxl.utils.exceptions import IllegalCharacterError
-
     from qi_station.reports.writers import formula_like, formula_like_texts
     from qi_station.reports.xlsx_rows import _write_rows
 
@@ -262,10 +262,11 @@ def test_xlsx_rows_keep_types_apart_and_refuse_nul() -> None:
             else:
                 assert (c.get("t"), c.findtext("is/t")) == ("inlineStr", v)
                 assert (c.get("s") == "7") == formula_like(v)
-    with pytest.raises(IllegalCharacterError, match="cannot be used in worksheets"):
-        _write_rows(
-            io.BytesIO(), [["ok"]] * 600 + [["a\x00b"]], 2, "7", formula_like, None, formula_like_texts
-        )
+    buf = io.BytesIO()  # NUL (the row-number mark) and other control characters: U+FFFD, never a crash
+    _write_rows(buf, [["ok"]] * 600 + [["a\x00b", "c\x07"]], 2, "7", formula_like, None, formula_like_texts)
+    last = ET.fromstring(b"<d>" + buf.getvalue() + b"</d>").findall("row")[-1]
+    assert [c.findtext("is/t") for c in last.findall("c")] == ["a\ufffdb", "c\ufffd"]
+    assert last.get("r") == "602"
 
 
 def test_xlsx_rows_distinct_texts_column() -> None:

@@ -379,6 +379,26 @@ def test_markdown(report: dict[str, Any]) -> None:
     assert "\r" not in md
 
 
+def test_csv_and_markdown_neutralise_stored_control_characters(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    """Stored text with ESC/BEL (a hub note, an old ledger) is written as U+FFFD in csv and md: never raw
+    bytes a terminal or a spreadsheet would act on."""
+    import copy
+
+    from qi_station.reports.writers import render_markdown, write_report
+
+    rep = copy.deepcopy(report)
+    rep["details"][0]["enterprise_name"] = "\x1b]0;PWNED\x07\x1b[2J"
+    rep["details"][1]["enterprise_name"] = "a\x07b\udcff"
+    out = write_report(rep, "csv", tmp_path / "r.csv")
+    text = out.read_text(encoding="utf-8-sig")
+    md = render_markdown(rep)
+    for got in (text, md):
+        assert "\x1b" not in got and "\x07" not in got and "\udcff" not in got
+        assert "\ufffd]0;PWNED\ufffd\ufffd[2J" in got and "a\ufffdb\ufffd" in got
+
+
 # ---- CLI ---------------------------------------------------------------------------------------------
 def _cli(args: list[str], db: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     code = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -68,7 +69,27 @@ def test_cli_offline_roundtrip(tmp_path: Path) -> None:
     r = run("sync", "import-bundle", str(down), "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["pending"] == 0
-    assert run("hub", "assign", req["number"], "--expert", "x", "--database-url", url).returncode == 0
+    # hub assign checks every text by the core's rules before any write (exit 2, the field, the rule)
+    for args, field, rule in (
+        (("--note", "a\x07b"), "note", "control_char"),
+        (("--note", "\x1b]0;PWNED\x07\x1b[2J"), "note", "control_char"),
+        (("--expert", "e\x1b[2J"), "expert", "control_char"),
+        (("--priority", "hi\x07"), "priority", "control_char"),
+        (("--priority", "sky-high"), "priority", "choice"),
+        (("--expert", "x"), "expert", "unknown_expert"),
+        (("--status", "nowhere"), "status", "choice"),
+    ):
+        r = run("hub", "assign", req["number"], *args, "--database-url", url)
+        assert r.returncode == 2 and f"{field}:" in r.stderr and f"[{rule}]" in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as c:
+        expert = c.execute("SELECT id FROM expert WHERE NOT deleted ORDER BY id LIMIT 1").fetchone()[0]
+        assert c.execute("SELECT h_rev FROM request").fetchone()[0] == 0  # nothing was written
+    args = ("--expert", expert, "--priority", "高", "--note", "省局指派\n请跟进")
+    assert run("hub", "assign", req["number"], *args, "--database-url", url).returncode == 0
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as c:
+        got = c.execute("SELECT hub_expert_id, hub_priority, hub_note FROM request").fetchone()
+    assert got == (expert, "high", "省局指派\n请跟进")
     # an enrolled station gets a new token only with --reissue (rebuilding a lost station database)
     r = run("hub", "add-station", "ZB01", "--name", "淄博站", "--database-url", url)
     assert r.returncode != 0 and "--reissue" in r.stderr

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -32,6 +33,7 @@ from test_sync_util import (
 
 from qi_station.core import domain
 from qi_station.core.chain import verify_chain
+from qi_station.core.errors import ValidationError
 from qi_station.db import secrets
 from qi_station.db.write import EVENT_COLUMNS
 from qi_station.services import ledger
@@ -172,6 +174,11 @@ class SyncMachine(RuleBasedStateMachine):
                 st.sampled_from(sorted(domain.TRANSITIONS[r["status"]] - {"resolved", "closed"}) or ["x"])
             )
             status = None if status == "x" else status
+        if expert and expert not in hub_library_ids(self.hub):
+            with pytest.raises(ValidationError) as e:  # an expert no longer in the library is refused
+                self.hub.assign(r["id"], expert_id=expert, status=status)
+            assert e.value.rule == "unknown_expert"
+            return
         self.hub.assign(r["id"], expert_id=expert, status=status)
         self.assigned[r["id"]] = expert or None
 
@@ -418,3 +425,9 @@ def test_library_row_recreated_after_its_tombstone_was_purged_reaches_the_statio
         state.hub_library(delete=False, i=1, name="张三")
     finally:
         state.teardown()  # heals and checks every station's library equals the hub's
+
+
+def hub_library_ids(hub: Any) -> set[str]:
+    """The experts in the hub's library (not deleted)."""
+    with hub.engine.connect() as c:
+        return {r[0] for r in c.execute(sa.text("SELECT id FROM expert WHERE NOT deleted"))}

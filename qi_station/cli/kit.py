@@ -120,6 +120,40 @@ def run_app(app: Callable[[], Any]) -> None:
         raise
 
 
+class NeutralStdout:
+    """stdout while a command runs: every text written passes ``core.validate.neutralise`` (control
+    characters of stored text, such as a hub note's ESC sequences, reach the terminal as U+FFFD, and
+    a lone surrogate never fails the write). Everything else is the real stream's."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def write(self, s: str) -> int:
+        from qi_station.core.validate import neutralise
+
+        return int(self.raw.write(neutralise(s)))
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def _check_argv_text(kwargs: dict[str, Any]) -> None:
+    """Every text argument of a command (search queries, ids, notes...) is valid UTF-8: bytes that are not
+    (Python's lone surrogates) are refused by the core rule, naming the option, before any work."""
+    from qi_station.core.validate import check_encoding
+
+    for name, value in kwargs.items():
+        for one in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(one, str):
+                check_encoding(one, name)
+            elif isinstance(one, Path):
+                check_encoding(str(one), name)
+
+
 def handle_errors(fn: F) -> F:
     """Turn core errors into a message and an exit code; never a traceback for a user's mistake."""
 
@@ -131,7 +165,11 @@ def handle_errors(fn: F) -> F:
             if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
                 error(f"error: --{name.replace('_', '-')}: {value} is too large / 数值过大 [range]")
                 raise typer.Exit(2)
+        plain = not isinstance(sys.stdout, NeutralStdout)
+        if plain:  # the outermost command: what it prints is neutralised (stored text may hold ESC...)
+            sys.stdout = NeutralStdout(sys.stdout)
         try:
+            _check_argv_text(kwargs)
             return fn(*args, **kwargs)
         except ValidationError as e:
             for one in every_error(e):  # every bad field at once, in form order
@@ -157,5 +195,8 @@ def handle_errors(fn: F) -> F:
                 error(f"error: database: {getattr(e, 'orig', None) or e} / 数据库错误")
                 raise typer.Exit(1) from None
             raise
+        finally:
+            if plain and isinstance(sys.stdout, NeutralStdout):
+                sys.stdout = sys.stdout.raw
 
     return wrapper  # type: ignore[return-value]

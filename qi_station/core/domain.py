@@ -168,6 +168,10 @@ CHANNELS: Final = ("visit", "walk_in", "phone", "online", "event")
 CHANNEL_ZH: Final = {"visit": "走访", "walk_in": "来访", "phone": "电话", "online": "网上", "event": "活动"}
 URGENCIES: Final = ("normal", "urgent")
 URGENCY_ZH: Final = {"normal": "一般", "urgent": "紧急"}
+#: the hub's priority of a request (``hub assign --priority``, column ``hub_priority``): a code of this list
+PRIORITIES: Final = ("high", "normal", "low")
+PRIORITY_ZH: Final = {"high": "高", "normal": "中", "low": "低"}
+PRIORITY_EN: Final = {"high": "High", "normal": "Normal", "low": "Low"}
 # the default promise (承诺时限) in WORKING days after the day of receipt, by urgency; a station sets its
 # own (`qi-station station promise`, kv `promise_workdays:*`, `services.workdays`)
 PROMISE_WORKDAYS: Final = {"normal": 10, "urgent": 3}
@@ -288,6 +292,7 @@ def _label_tables() -> dict[tuple[str, ...], tuple[dict[str, str], ...]]:
         STATUSES: (STATUS_ZH, STATUS_EN),
         CHANNELS: (CHANNEL_ZH, CHANNEL_EN),
         URGENCIES: (URGENCY_ZH, URGENCY_EN),
+        PRIORITIES: (PRIORITY_ZH, PRIORITY_EN),
     }
 
 

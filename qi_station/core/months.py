@@ -36,8 +36,15 @@ def parse_month(text: str) -> tuple[int, int]:
     if found is None:
         raise _bad(text)
     y, m = int(found.group(1)), int(found.group(2))
-    if not (1 <= m <= 12 and YEARS[0] <= y <= YEARS[1]):
+    if not 1 <= m <= 12:
         raise _bad(text)
+    if not YEARS[0] <= y <= YEARS[1]:
+        raise ValidationError(
+            "month",
+            "range",
+            f"month {text.strip()!r} is out of range: the year must fall in {YEARS[0]}..{YEARS[1]} / "
+            f"月份超出范围：年份应在{YEARS[0]}-{YEARS[1]}年之间",
+        )
     return y, m
 
 

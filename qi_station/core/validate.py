@@ -290,13 +290,69 @@ def check_station_profile(
     }
 
 
+def check_encoding(v: str, field: str) -> str:
+    """Refuse a lone surrogate: what Python makes of bytes that are not UTF-8 (a command line typed in
+    a GBK terminal, ``$'\\xff'``). Such text cannot be stored, printed or sent; ``[encoding]``."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            field,
+            "encoding",
+            f"{field} is not valid UTF-8 text; check the terminal's encoding (UTF-8) / "
+            "文本不是有效的 UTF-8 编码，请检查终端的字符编码（应为 UTF-8）",
+        ) from None
+    return v
+
+
+def _refused_char(ch: str, multiline: bool) -> bool:
+    """THE character rule of text: control, format, surrogate and private-use characters are refused
+    (but ZWJ, and newline/tab in multi-line text)."""
+    if ch in "\n\t" and multiline:
+        return False
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch != "\u200d"
+
+
+#: what :func:`neutralise` puts in place of a character the text rule refuses
+REPLACEMENT = "\ufffd"
+
+
+class _Neutral(dict[int, int | str]):
+    """A ``str.translate`` table: a refused character -> U+FFFD, any other -> itself; each distinct
+    character asked of :func:`_refused_char` once (then a C-speed dict look-up)."""
+
+    def __init__(self, multiline: bool) -> None:
+        super().__init__()
+        self.multiline = multiline
+
+    def __missing__(self, code: int) -> int | str:
+        got: int | str = REPLACEMENT if _refused_char(chr(code), self.multiline) else code
+        self[code] = got
+        return got
+
+
+_NEUTRAL = {True: _Neutral(True), False: _Neutral(False)}
+
+
+def neutralise(text: str, *, multiline: bool = True) -> str:
+    """Stored text made safe to show or write (terminal, xlsx, csv, md): every character the text rule
+    (:func:`check_control_chars`) refuses becomes U+FFFD. Ledgers written before the rule, or by a
+    hub before ``hub assign`` checked its text, may hold ESC sequences, BEL, lone surrogates...;
+    newline and tab are kept unless ``multiline`` is false. Printable text is returned as it is."""
+    if text.isprintable():  # no Cc/Cf/Cs/Co at all (C speed): nearly every text
+        return text
+    if multiline and text.replace("\n", "").replace("\t", "").isprintable():  # lines of output: C speed
+        return text
+    return text.translate(_NEUTRAL[multiline])  # a look-up per character
+
+
 def check_control_chars(v: str, field: str, *, multiline: bool = False) -> None:
     """Refuse control (and format, surrogate, private-use) characters; newline and tab only in
-    multi-line text. The rule of :func:`clean_text`, also for text taken whole (library files)."""
+    multi-line text. The rule of :func:`clean_text`, also for text taken whole (library files).
+    A lone surrogate (bytes that were not UTF-8) is refused by :func:`check_encoding`."""
+    check_encoding(v, field)
     for ch in v:
-        if ch in "\n\t" and multiline:
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\u200d":
+        if _refused_char(ch, multiline):
             raise ValidationError(
                 field, "control_char", f"{field} contains a control character U+{ord(ch):04X} / 含控制字符"
             )
@@ -369,19 +425,25 @@ def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
 
 
 #: an amount as people write it: digits grouped by thousands with commas (1,200.50)
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_GROUPED = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+#: the only amount text taken (after NFKC and the grouping commas): plain decimal digits with an optional
+#: point and a leading minus (refused as negative, by name); no exponent (1e3), underscores (1_000) or '+'
+_PLAIN_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -> Decimal | None:
     """万元 (or yuan for a fee), ≥ 0, at most 2 decimals. Read as people type it: full-width digits and
     point (a Chinese input method's １２００．５, NFKC) and thousands commas (1,200.50); a comma
-    anywhere else (1,2) is refused, never guessed as a decimal point."""
+    anywhere else (1,2) is refused, never guessed as a decimal point. Text with an exponent (1e3),
+    underscores (1_000) or a leading '+' is refused; -0 is 0.00."""
     if value is None or value == "":
         return None
     text = unicodedata.normalize("NFKC", str(value)).strip()
     if _GROUPED.fullmatch(text):
         text = text.replace(",", "")
     try:
+        if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(text):
+            raise InvalidOperation  # 1e3, 1_000, +5: Decimal reads them, people do not write money so
         d = Decimal(text)
     except InvalidOperation:
         raise ValidationError(
@@ -397,7 +459,7 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
         raise ValidationError(field, "max", "too large / 数值过大")
     if d != d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
         raise ValidationError(field, "decimals", "at most 2 decimal places / 最多两位小数")
-    return d.quantize(Decimal("0.01"))
+    return abs(d).quantize(Decimal("0.01"))  # abs: -0 is stored as 0.00, never "-0.00"
 
 
 def money_text(amount: Decimal | int | None, hundredths: bool = False) -> str | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from qi_station.core import domain
+from qi_station.core.validate import neutralise
 from qi_station.reports.figures import DETAIL_DATETIME_FIELDS
 from qi_station.reports.labels import (
     DETAIL_LABELS,
@@ -249,14 +250,24 @@ def _cell(v: Any) -> Any:
     return v
 
 
+def _shown(v: Any) -> Any:
+    """Stored text as every writer puts it out: control characters (an old ledger, a hub note) as
+    U+FFFD (``core.validate.neutralise``); newline and tab kept. Other values as they are."""
+    return neutralise(v) if isinstance(v, str) else v
+
+
 class _SafeWriter:
-    """Every CSV row goes through here: formula-like text gets a leading ``'`` (OWASP)."""
+    """Every CSV row goes through here: formula-like text gets a leading ``'`` (OWASP); control
+    characters become U+FFFD (:func:`_shown`)."""
 
     def __init__(self, w: Any) -> None:
         self.w = w
 
     def writerow(self, row: Iterable[Any]) -> None:
-        self.w.writerow(["'" + v if formula_like(v) else v for v in row])
+        shown = (
+            v if v.__class__ is not str or v.isprintable() else neutralise(v) for v in row
+        )  # _shown inline
+        self.w.writerow(["'" + v if formula_like(v) else v for v in shown])
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
@@ -269,8 +280,8 @@ def _md(v: Any) -> str:
         return "—"
     if isinstance(v, float):
         return f"{v:.2f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v)) if abs(v) < 1e15 else str(v)
-    s = str(v)
-    return s.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    s = str(v).replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return neutralise(s)  # control characters of stored text (an old ledger) as U+FFFD
 
 
 def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
@@ -393,14 +404,14 @@ def write_xlsx(
 
     def hdr(ws: Any, values: list[Any]) -> list[Any]:
         cells = []
-        for v in values:
+        for v in map(_shown, values):
             c = WriteOnlyCell(ws, value=v)
             c.font = bold
             cells.append(text(c))
         return cells
 
     def safe(ws: Any, values: Iterable[Any]) -> list[Any]:
-        return [text(WriteOnlyCell(ws, value=v)) if formula_like(v) else v for v in values]
+        return [text(WriteOnlyCell(ws, value=v)) if formula_like(v) else v for v in map(_shown, values)]
 
     # 概览
     ov = wb.create_sheet(word("overview", lang))

@@ -8,7 +8,8 @@ openpyxl as before (every sheet, style, width, frozen pane and the native chart)
 the same XML openpyxl writes for them: inline strings, ``t="n"`` numbers as ``%.16g``, ``t="b"``
 booleans, no cell for ``None``, ``xml:space="preserve"`` where text has outer spaces, and formula-like
 text (``writers.formula_like``) a string cell with the quote-prefix style openpyxl gave the probe
-(the probe is formula-like on purpose). Control characters are refused as openpyxl refuses them.
+(the probe is formula-like on purpose). Characters a worksheet cannot hold (control characters in
+old ledgers) are written as U+FFFD (`core.validate.neutralise`), never a crash.
 
 Rows go CHUNK_ROWS at a time, column by column: each distinct value's cell XML is made once per
 column (the row number left as a mark) and reused; a row is then one ``join`` and one ``replace``.
@@ -301,6 +302,14 @@ class _DateColumn(_Column):
         return out
 
 
+def _xml_safe(v: Any) -> Any:
+    """A value with every character a worksheet cannot hold (and every one the text rule refuses)
+    replaced by U+FFFD (``core.validate.neutralise``); newline and tab are kept."""
+    from qi_station.core.validate import neutralise
+
+    return neutralise(v) if isinstance(v, str) else v
+
+
 def _refuse(v: str) -> None:
     from openpyxl.utils.exceptions import IllegalCharacterError
 
@@ -325,6 +334,7 @@ def _write_rows(
     before it is replaced) is refused as openpyxl refuses it."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.utils import get_column_letter
+    from openpyxl.utils.exceptions import IllegalCharacterError
 
     qp = f' s="{quote_style}"'
     many = formula_like_texts or (lambda texts: map(formula_like, texts))
@@ -344,19 +354,37 @@ def _write_rows(
             else:
                 col = _Column(letter, qp, formula_like, many, style)
             columns.append(col)
-        values = zip(*chunk, strict=True) if min(map(len, chunk)) == width else zip_longest(*chunk)
-        cells = [col.cells(vals) for col, vals in zip(columns, values, strict=False)]
-        k = len(chunk)
-        numbers = map(str, range(first + n, first + n + k))
-        xml = zip(repeat('<row r="' + _MARK + '">', k), *cells, repeat("</row>", k), strict=True)
-        text = "".join([("".join(x)).replace(_MARK, r) for r, x in zip(numbers, xml, strict=True)])
-        data = text.encode("utf-8")
-        if data.translate(None, _legal_bytes(ILLEGAL_CHARACTERS_RE)):  # ~10x quicker than the regex
-            bad = ILLEGAL_CHARACTERS_RE.search(text)
-            if bad:
-                _refuse(text[max(0, bad.start() - 40) : bad.end()])
+
+        def made(chunk: list[Sequence[Any]], width: int = width, at: int = first + n) -> bytes | None:
+            """The chunk's XML; None when it holds a character a worksheet cannot (then nothing of it
+            is remembered by the columns)."""
+            values = zip(*chunk, strict=True) if min(map(len, chunk)) == width else zip_longest(*chunk)
+            try:
+                cells = [col.cells(vals) for col, vals in zip(columns, values, strict=False)]
+            except IllegalCharacterError:
+                return None
+            k = len(chunk)
+            numbers = map(str, range(at, at + k))
+            xml = zip(repeat('<row r="' + _MARK + '">', k), *cells, repeat("</row>", k), strict=True)
+            text = "".join([("".join(x)).replace(_MARK, r) for r, x in zip(numbers, xml, strict=True)])
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate
+                return None
+            if data.translate(None, _legal_bytes(ILLEGAL_CHARACTERS_RE)):  # ~10x quicker than the regex
+                if ILLEGAL_CHARACTERS_RE.search(text):
+                    return None
+            return data
+
+        data = made(chunk)
+        if data is None:  # stored text holding control characters (an old ledger): shown as U+FFFD
+            for col in columns:
+                col.xml.clear()  # cells made of the raw text are never reused
+            data = made([[_xml_safe(v) for v in row] for row in chunk])
+            if data is None:
+                raise RuntimeError("xlsx: a chunk still holds an illegal character after neutralising")
         f.write(data)
-        n += k
+        n += len(chunk)
         if progress and n % 2000 == 0:
             progress(n)
     if progress and n % 2000:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qi_station.core.errors import ValidationError
 from qi_station.sync.hub.base import HubBase
 from qi_station.sync.hub.tables import core_table
 from qi_station.sync.proto import SyncError
@@ -25,7 +26,21 @@ class AssignJobs(HubBase):
         import sqlalchemy as sa
 
         from qi_station.core import domain
+        from qi_station.core import validate as v
 
+        # every text by the core's rules (the ones the hub applies to a station's rows), before any write
+        checks = v.Checks()
+        if expert_id is not None:
+            expert_id = checks.run(v.clean_text, expert_id, "expert")
+        if note is not None:
+            note = checks.run(v.clean_text, note, "note", multiline=True)
+        if priority is not None:
+            priority = checks.run(v.clean_text, priority, "priority")
+            if priority:
+                priority = checks.run(v.check_choice, priority, domain.PRIORITIES, "priority")
+        if status is not None:
+            status = checks.run(v.check_choice, status, domain.STATUSES, "status")
+        checks.done()
         t = core_table("request")
         with self.write() as c:
             r: Any = (
@@ -35,6 +50,15 @@ class AssignJobs(HubBase):
             )
             if r is None:
                 raise SyncError(404, "unknown_request", f"no request {request_id!r} at this hub")
+            if expert_id:
+                e = core_table("expert")
+                known = c.execute(sa.select(e.c.id).where(e.c.id == expert_id, sa.not_(e.c.deleted))).first()
+                if known is None:
+                    raise ValidationError(
+                        "expert",
+                        "unknown_expert",
+                        f"no expert {expert_id!r} in the hub's expert library / 专家库中没有该专家",
+                    )
             refused = (
                 status is not None and status != r["status"] and not domain.can_move(r["status"], status)
             )
