@@ -41,6 +41,8 @@ MESSAGES: dict[str, str] = {
     "key.note": "Note",
     "note.leave_title": "Note not saved",
     "note.leave_question": "The note you typed is not saved; discarded, it cannot be restored.",
+    "dialog.leave_title": "Not saved yet",
+    "dialog.leave_question": "What you typed is not saved; discarded, it cannot be restored.",
     "move.leave_title": "Move not saved",
     "move.leave_question": "What you typed is not saved; discarded, it cannot be restored.",
     "note.title": "{number}: add a note",

@@ -42,6 +42,8 @@ MESSAGES: dict[str, str] = {
     "key.note": "备注",
     "note.leave_title": "备注尚未保存",
     "note.leave_question": "已填写的备注还没有保存, 放弃后不能恢复。",
+    "dialog.leave_title": "内容尚未保存",
+    "dialog.leave_question": "已填写的内容还没有保存, 放弃后不能恢复。",
     "move.leave_title": "流转尚未保存",
     "move.leave_question": "已填写的内容还没有保存, 放弃后不能恢复。",
     "note.title": "{number}: 添加备注",

@@ -72,8 +72,9 @@ class WorkerDialog(OkCancelModal):
 
     OK_LABEL = "btn.save"
     #: asks before an F-key or Ctrl+Q (``StationApp.leave_then``) drops what was typed here: the catalogue
-    #: prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); None: never asks
-    LEAVE_ASKS: str | None = None
+    #: prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); every dialog with fields asks
+    #: (整改, 更正, 转办, 站点信息, backup ...); None: never asks
+    LEAVE_ASKS: str | None = "dialog"
 
     def dialog_title(self) -> str:
         return ""
@@ -88,8 +89,13 @@ class WorkerDialog(OkCancelModal):
 
     @on(events.Mount)
     def _remember_opened(self) -> None:
-        self._opened_with = self._field_values()
+        self.remember_opened()
         self._asking = False
+
+    def remember_opened(self) -> None:
+        """What the fields hold now counts as "nothing typed" (on mount; a dialog that fills its fields
+        from a worker, as 站点信息 does, calls it again once they are filled)."""
+        self._opened_with = self._field_values()
 
     def typed(self) -> bool:
         """Has the operator typed or chosen anything here not saved yet (a field unlike when opened)?"""

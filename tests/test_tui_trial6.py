@@ -1,0 +1,144 @@
+"""An outside operator's findings at 80x24 (Chinese UI), round 6: the safe answer is the default of every
+question (a reflexive Enter never throws typed text away nor renames an enterprise), and every dialog with
+typed text asks before an F-key drops it (one shared mechanism: ``WorkerDialog.ask_before_leaving``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_journeys import make_app, rows, settle
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+
+
+def _rid(db: Path, number: str) -> str:
+    return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
+
+
+async def test_f2_then_enter_on_a_half_typed_move_keeps_editing(tmp_path: Path) -> None:
+    """流转尚未保存: 继续编辑 is highlighted and focused, so F2 then a reflexive Enter keeps the text."""
+    from qi_station.screens.dialogs import MoveDialog
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(_rid(db, "QI0001-202603-0002"))
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        move = app.screen
+        assert isinstance(move, MoveDialog)
+        await pilot.press(*"已出具标准文本")
+        await pilot.press("f3")
+        await settle(pilot)
+        asked = app.screen
+        assert isinstance(asked, ChoicesDialog)
+        assert asked.focused is asked.query_one("#ans-edit")
+        assert asked.query_one("#ans-edit").variant == "primary"
+        assert asked.query_one("#ans-discard").variant == "default"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is move
+        assert move.query_one("#result").value == "已出具标准文本"
+
+
+async def test_the_rename_question_defaults_to_keep_editing(tmp_path: Path) -> None:
+    """企业改名了吗？: a reflexive Enter answers 继续编辑, never 已改名."""
+    from qi_station.screens.form_dialogs import rename_dialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    got: list[Any] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        dialog = rename_dialog("91370100MA3C00001X", "旧名称", "新名称")
+        app.push_screen(dialog, got.append)
+        await settle(pilot)
+        assert dialog.focused is dialog.query_one("#ans-edit")
+        assert dialog.query_one("#ans-renamed").variant == "default"
+        await pilot.press("enter")
+        await settle(pilot)
+    assert got == ["edit"]
+
+
+def _resolved(db: Path) -> str:
+    return rows(db, "SELECT id FROM request WHERE status = 'resolved'")[0][0]
+
+
+async def _open(pilot: Any, db: Path, which: str) -> tuple[Any, str]:
+    """Open ``which`` dialog and return it with the id of a field to type into."""
+    from qi_station.services.ledger import move_request
+
+    app = pilot.app
+    if which == "profile":
+        app.action_profile()
+        await settle(pilot)
+        return app.screen, "park"
+    if which == "rectify":
+        closed = rows(db, "SELECT id FROM request WHERE status = 'closed' AND satisfaction = 1")
+        rid = closed[0][0] if closed else _resolved(db)
+        if not closed:
+            move_request(db, rid, "closed", satisfaction=1, actor="小刘")
+        app.open_request(rid)
+        await settle(pilot)
+        app.screen.action_rectify()
+        await settle(pilot)
+        return app.screen, "action"
+    if which == "correct":
+        app.open_request(_resolved(db))
+        await settle(pilot)
+        app.screen.action_correct()
+        await settle(pilot)
+        return app.screen, "reason"
+    app.open_request(_rid(db, "QI0001-202603-0002"))  # refer: in progress
+    await settle(pilot)
+    app.screen.action_refer()
+    await settle(pilot)
+    return app.screen, "note" if app.screen.query("#note") else "search"
+
+
+@pytest.mark.parametrize("which", ["rectify", "correct", "refer", "profile"])
+async def test_every_dialog_with_typed_text_asks_before_an_f_key(tmp_path: Path, which: str) -> None:
+    """整改, 更正, 转办 and 站点信息 ask 放弃 / 继续编辑 (the shared question) before F2 drops typed text;
+    untouched (站点信息: as loaded), F2 goes at once."""
+    from qi_station.screens.dashboard import DashboardScreen
+    from qi_station.screens.dialogs import WorkerDialog
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        dialog, field = await _open(pilot, db, which)
+        assert isinstance(dialog, WorkerDialog)
+        dialog.query_one(f"#{field}").focus()
+        await pilot.press(*"半句话")
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        await pilot.press("enter")  # the default: 继续编辑
+        await settle(pilot)
+        assert app.screen is dialog
+        assert "半句话" in dialog.query_one(f"#{field}").value
+        await pilot.press("f2")
+        await settle(pilot)
+        app.screen.query_one("#ans-discard").press()
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await _open(pilot, db, which)
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
