@@ -142,3 +142,61 @@ async def test_every_dialog_with_typed_text_asks_before_an_f_key(tmp_path: Path,
         await pilot.press("f2")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_the_activity_form_shows_every_error_at_once_and_drops_a_corrected_one(tmp_path: Path) -> None:
+    """走访培训活动: a save with several bad fields names them all (the core's ValidationErrors), the first
+    focused; correcting one takes its line away at once; a good save clears the title and note (a
+    reflexive second Ctrl+S is refused, never a duplicate) and nothing bad was written."""
+    from textual.widgets import Input
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.switch_mode("activities")
+        await settle(pilot)
+        scr = app.screen
+        scr.query_one("#people", Input).value = "-3"
+        scr.query_one("#title", Input).value = ""
+        scr.query_one("#date", Input).value = "2099-01-01"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        shown = str(scr.query_one("#activity-error").render())
+        assert "活动日期" in shown or "日期" in shown
+        assert "覆盖人数" in shown and "活动名称" in shown, shown
+        assert len(shown.strip().splitlines()) == 3
+        assert scr.focused is scr.query_one("#date")
+        assert rows(db, "SELECT count(*) FROM activity") == [(0,)]
+        scr.query_one("#people", Input).value = "30"
+        await settle(pilot)
+        shown = str(scr.query_one("#activity-error").render())
+        assert "覆盖人数" not in shown and "活动名称" in shown
+        scr.query_one("#date", Input).value = FROZEN_NOW[:10]
+        scr.query_one("#title", Input).value = "计量进园区"
+        await settle(pilot)
+        assert not str(scr.query_one("#activity-error").render()).strip()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert rows(db, "SELECT title FROM activity") == [("计量进园区",)]
+        assert scr.query_one("#title", Input).value == ""
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert rows(db, "SELECT count(*) FROM activity") == [(1,)]
+
+
+async def test_esc_on_the_activity_page_goes_back(tmp_path: Path) -> None:
+    """t from the dashboard, Esc: back to the dashboard as on every other page."""
+    from qi_station.screens.activity import ActivityScreen
+    from qi_station.screens.dashboard import DashboardScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ActivityScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
