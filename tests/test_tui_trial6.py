@@ -200,3 +200,26 @@ async def test_esc_on_the_activity_page_goes_back(tmp_path: Path) -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_a_refused_backup_names_the_field_as_the_dialog_labels_it(tmp_path: Path) -> None:
+    """A missing folder: the message starts with 备份到 (the dialog's label), never the CLI's ``out``."""
+    import os
+
+    from qi_station.screens.backup import BackupDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.action_backup()
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, BackupDialog)
+        dialog.query_one("#out").value = str(tmp_path / "没有这个文件夹") + os.sep
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is dialog
+        shown = str(dialog.query_one("#error").render()).strip()
+        assert shown.startswith("备份到: "), shown
+        assert "out" not in shown.split(":", 1)[0]

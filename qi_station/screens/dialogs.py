@@ -75,6 +75,9 @@ class WorkerDialog(OkCancelModal):
     #: prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); every dialog with fields asks
     #: (整改, 更正, 转办, 站点信息, backup ...); None: never asks
     LEAVE_ASKS: str | None = "dialog"
+    #: ``ValidationError.field`` -> the catalogue key of the label this dialog shows beside that field,
+    #: where the core's field name (a CLI option such as ``out``) is no label of its own
+    FIELD_LABELS: dict[str, str] = {}
 
     def dialog_title(self) -> str:
         return ""
@@ -184,7 +187,9 @@ class WorkerDialog(OkCancelModal):
             target.first().focus()
 
     def validation_text(self, e: Any) -> str:
-        return f"{field_label(e.field)}: {err_text(e)}"
+        """``<the field's label as the dialog shows it>: <the rule's message>``: never a CLI option name."""
+        key = self.FIELD_LABELS.get(e.field)
+        return f"{t(key) if key else field_label(e.field)}: {err_text(e)}"
 
     @on(Choice.Changed)
     @on(Input.Changed)
