@@ -223,3 +223,58 @@ async def test_a_refused_backup_names_the_field_as_the_dialog_labels_it(tmp_path
         shown = str(dialog.query_one("#error").render()).strip()
         assert shown.startswith("备份到: "), shown
         assert "out" not in shown.split(":", 1)[0]
+
+
+def _footer_text(app: Any, action: str) -> str | None:
+    """The footer's text of the key bound to ``action`` on the current screen."""
+    for ab in app.active_bindings.values():
+        if ab.binding.show and ab.enabled and ab.binding.action == action:
+            return ab.binding.description
+    return None
+
+
+async def test_the_footer_names_the_reopen_as_the_button_does(tmp_path: Path) -> None:
+    """A resolved request: the button reads 重新办理 s and so does the key bar (not s 办理); an open
+    request's key bar still says 办理."""
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(_resolved(db))
+        await settle(pilot)
+        labels = dict(app.screen._buttons)
+        assert labels["in_progress"].startswith("重新办理")
+        assert _footer_text(app, "move('in_progress')") == "重新办理"
+        app.screen.dismiss(None)
+        await settle(pilot)
+        accepted = rows(db, "SELECT id FROM request WHERE status = 'accepted'")
+        if accepted:
+            app.open_request(accepted[0][0])
+            await settle(pilot)
+            assert _footer_text(app, "move('in_progress')") == "办理"
+
+
+@pytest.mark.parametrize(
+    ("status", "key", "says"),
+    [("resolved", "r", "不能转办"), ("cancelled", "c", "没有可更正"), ("cancelled", "z", "整改仅针对")],
+)
+async def test_a_key_the_status_refuses_says_why(tmp_path: Path, status: str, key: str, says: str) -> None:
+    """r on 已办结, c and z on 已取消: a warning with the core rule's message, as x/h/a give."""
+    from qi_station.services.ledger import move_request
+
+    db = fixture_db(tmp_path)
+    if status == "cancelled":
+        rid = _rid(db, "QI0001-202603-0002")
+        move_request(db, rid, "cancelled", note="企业撤回", actor="测试员")
+    else:
+        rid = _resolved(db)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        await pilot.press(key)
+        await settle(pilot)
+        assert app.screen is detail
+        assert any(says in n.message for n in app._notifications), [n.message for n in app._notifications]
