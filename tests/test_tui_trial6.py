@@ -278,3 +278,29 @@ async def test_a_key_the_status_refuses_says_why(tmp_path: Path, status: str, ke
         await settle(pilot)
         assert app.screen is detail
         assert any(says in n.message for n in app._notifications), [n.message for n in app._notifications]
+
+
+async def test_the_rating_hint_says_digits_first_as_the_field_behaves(tmp_path: Path) -> None:
+    """回访: the empty rating's hint asks for a digit (an arrow does nothing before one: never a stray
+    rating); after a digit the arrows move it."""
+    from qi_station.screens.widgets import Choice
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(_resolved(db))
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        rating = app.screen.query_one("#satisfaction", Choice)
+        rating.focus()
+        await settle(pilot)
+        shown = str(rating.render())
+        assert "数字键" in shown and "方向键或数字键" not in shown, shown
+        await pilot.press("right")
+        await settle(pilot)
+        assert rating.value is None
+        await pilot.press("3", "right")
+        await settle(pilot)
+        assert rating.value == 4

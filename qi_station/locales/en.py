@@ -347,7 +347,7 @@ MESSAGES: dict[str, str] = {
     "reports.exported": "Exported {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "required; 0 if none",
-    "ph.satisfaction": "choose 1-5 (arrows or a digit)",
+    "ph.satisfaction": "press a digit 1-5 (then Left/Right)",
     "key.correct": "Correct",
     "correct.title": "{number}: correct a recorded outcome or follow-up",
     "correct.current": "Recorded: {value}",
