@@ -304,3 +304,23 @@ async def test_the_rating_hint_says_digits_first_as_the_field_behaves(tmp_path: 
         await pilot.press("3", "right")
         await settle(pilot)
         assert rating.value == 4
+
+
+async def test_a_free_request_shows_the_same_fee_line_in_the_cli_and_the_tui(tmp_path: Path) -> None:
+    """收费金额 of a free resolution: ``request show`` and the TUI detail both say 0.00 (one definition:
+    ``core.chain.request_fee`` shown by ``validate.money_text``)."""
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app as cli
+
+    db = fixture_db(tmp_path)
+    rid = _resolved(db)
+    number = rows(db, "SELECT number FROM request WHERE id = ?", rid)[0][0]
+    out = CliRunner().invoke(cli, ["--db", str(db), "request", "show", number])
+    assert out.exit_code == 0 and "收费金额(元): 0.00" in out.output, out.output
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        assert "收费金额(元): 0.00" in str(app.screen.query_one("#fields").render())
