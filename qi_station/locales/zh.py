@@ -360,7 +360,7 @@ MESSAGES: dict[str, str] = {
     "reports.exported": "已导出 {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "必填，没有则填 0",
-    "ph.satisfaction": "按数字键 1-5 选择（选后可用左右键）",
+    "ph.satisfaction": "请选择: 按数字键 1-5（选后可用左右键）",
     "key.correct": "更正",
     "correct.title": "{number}: 更正已记录的结果或回访",
     "correct.current": "原值: {value}",
