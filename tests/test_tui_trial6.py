@@ -324,3 +324,27 @@ async def test_a_free_request_shows_the_same_fee_line_in_the_cli_and_the_tui(tmp
         app.open_request(rid)
         await settle(pilot)
         assert "收费金额(元): 0.00" in str(app.screen.query_one("#fields").render())
+
+
+async def test_a_half_typed_filter_name_asks_too(tmp_path: Path) -> None:
+    """台账 Ctrl+S (save the filter), a name typed, F2: the same question (OkCancelModal's mechanism)."""
+    from qi_station.screens.dialogs import InputDialog
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        app.screen.action_save_filter()
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, InputDialog)
+        await pilot.press(*"本月")
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is dialog and dialog.query_one("#value").value == "本月"
