@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Final
 
+from qi_station.core.errors import ValidationError
+
 # ---- request lifecycle -------------------------------------------------------------------
 STATUSES: Final = (
     "new",
@@ -79,6 +81,33 @@ def can_refer(status: str) -> bool:
     """May a request in ``status`` be referred (转办)? Only while open: a resolved, closed or cancelled
     one is done (the ledger refuses it; the TUI offers 转办 only when this says yes)."""
     return status in OPEN_STATUSES
+
+
+def check_refer(status: str) -> None:
+    """Refuse a referral of a request that :func:`can_refer` says is done (the ledger's rule; the TUI
+    shows this message when 转办's key is pressed on such a request)."""
+    if not can_refer(status):
+        raise ValidationError(
+            "status",
+            "referable",
+            f"a {status} request cannot be referred / {STATUS_ZH.get(status, status)}的需求不能转办",
+        )
+
+
+def correctable_fields(status: str) -> list[str]:
+    """The fields a request in ``status`` holds and may correct (:data:`CORRECTABLE_IN`)."""
+    return [f for f in CORRECTABLE if status in CORRECTABLE_IN[f]]
+
+
+def check_any_correctable(status: str) -> None:
+    """Refuse 更正 of a request that holds nothing to correct (no outcome or follow-up recorded)."""
+    if not correctable_fields(status):
+        raise ValidationError(
+            "status",
+            "correctable_now",
+            f"a {status} request has nothing to correct (only resolved or closed ones) / "
+            f"{STATUS_ZH.get(status, status)}的需求没有可更正的内容（仅已办结、已回访的需求可更正）",
+        )
 
 
 def can_reach(from_status: str, to_status: str) -> bool:

@@ -41,6 +41,8 @@ MESSAGES: dict[str, str] = {
     "key.note": "Note",
     "note.leave_title": "Note not saved",
     "note.leave_question": "The note you typed is not saved; discarded, it cannot be restored.",
+    "dialog.leave_title": "Not saved yet",
+    "dialog.leave_question": "What you typed is not saved; discarded, it cannot be restored.",
     "move.leave_title": "Move not saved",
     "move.leave_question": "What you typed is not saved; discarded, it cannot be restored.",
     "note.title": "{number}: add a note",
@@ -345,7 +347,7 @@ MESSAGES: dict[str, str] = {
     "reports.exported": "Exported {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "required; 0 if none",
-    "ph.satisfaction": "choose 1-5 (arrows or a digit)",
+    "ph.satisfaction": "press a digit 1-5 (then Left/Right)",
     "key.correct": "Correct",
     "correct.title": "{number}: correct a recorded outcome or follow-up",
     "correct.current": "Recorded: {value}",

@@ -42,6 +42,8 @@ MESSAGES: dict[str, str] = {
     "key.note": "备注",
     "note.leave_title": "备注尚未保存",
     "note.leave_question": "已填写的备注还没有保存, 放弃后不能恢复。",
+    "dialog.leave_title": "内容尚未保存",
+    "dialog.leave_question": "已填写的内容还没有保存, 放弃后不能恢复。",
     "move.leave_title": "流转尚未保存",
     "move.leave_question": "已填写的内容还没有保存, 放弃后不能恢复。",
     "note.title": "{number}: 添加备注",
@@ -358,7 +360,7 @@ MESSAGES: dict[str, str] = {
     "reports.exported": "已导出 {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "必填，没有则填 0",
-    "ph.satisfaction": "请选择 1-5（方向键或数字键）",
+    "ph.satisfaction": "请选择: 按数字键 1-5（选后可用左右键）",
     "key.correct": "更正",
     "correct.title": "{number}: 更正已记录的结果或回访",
     "correct.current": "原值: {value}",

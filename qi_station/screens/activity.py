@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
@@ -42,7 +42,7 @@ def activity_lines(rows: list[dict[str, Any]]) -> list[str]:
 class ActivityScreen(MainScreen):
     SCREEN_KEY = "activities"
     CSS_PATH = "activity.tcss"
-    BINDINGS = bindings("activity")
+    BINDINGS = bindings("activity", "main")  # main: Esc goes back as on every main screen
 
     class Listed(Message):
         def __init__(self, month: str, rows: list[dict[str, Any]] | None, error: str | None = None) -> None:
@@ -57,6 +57,7 @@ class ActivityScreen(MainScreen):
     def __init__(self) -> None:
         super().__init__()
         self.month = current_month()
+        self._errors: list[Any] = []  # the last refused save's errors still standing (form order)
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="activity-body"):
@@ -145,24 +146,46 @@ class ActivityScreen(MainScreen):
             return
         self.post_message(self.Done(row))
 
+    def _error_text(self) -> str:
+        return "\n".join(
+            f"{t(OWN_LABELS[e.field]) if e.field in OWN_LABELS else field_label(e.field)}: {err_text(e)}"
+            for e in self._errors
+        )
+
     def on_activity_screen_done(self, msg: Done) -> None:
-        from qi_station.core.errors import ValidationError
+        from qi_station.core.errors import ValidationError, every_error
 
         err = self.query_one("#activity-error", Static)
         if msg.row is None:
             e = msg.error
-            if isinstance(e, ValidationError):
-                label = t(OWN_LABELS[e.field]) if e.field in OWN_LABELS else field_label(e.field)
-                err.update(f"{label}: {err_text(e)}")
-                found = self.query(f"#{e.field}")
+            if isinstance(e, ValidationError):  # every bad field at once (the core collects them all)
+                order = ["kind", *FIELDS]
+                self._errors = sorted(
+                    every_error(e), key=lambda x: order.index(x.field) if x.field in order else len(order)
+                )
+                err.update(self._error_text())
+                found = self.query(f"#{self._errors[0].field}")
                 if found:
                     found.first().focus()
             else:
+                self._errors = []
                 err.update(error_message(e) if e else "")
             return
+        self._errors = []
         err.update("")
+        # the title and note go (a second Ctrl+S is refused, not a duplicate); kind, date, counts stay
         for f in ("title", "note"):
             self.query_one(f"#{f}", Input).value = ""
+        self.query_one("#title", Input).focus()
         self.notify(t("activity.saved", title=msg.row["title"]))
         self.month = str(msg.row["date"])[:7]
         self.refresh_data()
+
+    @on(Choice.Changed)
+    @on(Input.Changed)
+    def _field_edited(self, event: Choice.Changed | Input.Changed) -> None:
+        """A field the operator corrects loses its message at once (not at the next Ctrl+S)."""
+        field = event.control.id
+        if field and any(x.field == field for x in self._errors):
+            self._errors = [x for x in self._errors if x.field != field]
+            self.query_one("#activity-error", Static).update(self._error_text())

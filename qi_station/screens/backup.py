@@ -27,6 +27,7 @@ class BackupDialog(WorkerDialog):
     """备份到: a folder (a trailing separator; the file is named qi-backup-<station>-<time>.db) or a file."""
 
     OK_LABEL = "backup.ok"
+    FIELD_LABELS = {"out": "field.backup_out"}  # a refusal names 备份到, not the CLI's --out
 
     def dialog_title(self) -> str:
         return t("backup.title")

@@ -31,6 +31,19 @@ def localize_bindings(node: DOMNode) -> None:
     node._bindings = BindingsMap.from_keys(keys)
 
 
+def relabel_binding(node: DOMNode, binding_id: str, description: str) -> None:
+    """Give the binding ``binding_id`` of ``node`` another footer text (a key whose meaning follows the
+    data shown, e.g. 办理 / 重新办理); the footer is refreshed only when the text changes."""
+    changed = False
+    for binds in node._bindings.key_to_bindings.values():
+        for i, b in enumerate(binds):
+            if b.id == binding_id and b.description != description:
+                binds[i] = dataclasses.replace(b, description=description)
+                changed = True
+    if changed:
+        node.refresh_bindings()
+
+
 def title_line(screen_name: str, operator: str | None = None) -> str:
     """The title bar: where you are, and the two keys the footer leaves out (help and quit) so that the
     screen's own keys and the F-keys fit in 80 cells. With a chosen operator (a station with several

@@ -17,7 +17,7 @@ from qi_station.screens.widgets import Choice
 
 def correctable(status: str) -> list[str]:
     """The fields a request in ``status`` holds and may correct (the core's table)."""
-    return [f for f in domain.CORRECTABLE if status in domain.CORRECTABLE_IN[f]]
+    return domain.correctable_fields(status)
 
 
 def shown_value(field: str, value: Any) -> str:

@@ -49,6 +49,10 @@ class OkCancelModal(StationModal):
     """A dialog with 确定 (``#ok``: :meth:`action_ok`) and 取消 (any other button, Esc: closes with None)."""
 
     BINDINGS = bindings("modal")
+    #: asks before an F-key or Ctrl+Q (``StationApp.leave_then``) drops what was typed here: the catalogue
+    #: prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); every dialog with fields asks
+    #: (整改, 更正, 转办, 站点信息, backup, a filter's name ...); None: never asks
+    LEAVE_ASKS: str | None = "dialog"
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "ok":
@@ -62,22 +66,6 @@ class OkCancelModal(StationModal):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-
-class WorkerDialog(OkCancelModal):
-    """A dialog that writes in a thread worker: a title, the subclass's rows (:meth:`compose_fields`), an
-    ``#error`` line and its buttons. :class:`Saved` closes it, :class:`Failed` shows why in the ``#error``
-    line: every bad field of a ValidationError at once, one line each, the first one (in the dialog's
-    order) focused. Subclasses give :meth:`dialog_title`, :meth:`compose_fields` and :meth:`action_ok`,
-    which hands the write to :meth:`write`."""
-
-    OK_LABEL = "btn.save"
-    #: asks before an F-key or Ctrl+Q (``StationApp.leave_then``) drops what was typed here: the catalogue
-    #: prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); None: never asks
-    LEAVE_ASKS: str | None = None
-
-    def dialog_title(self) -> str:
-        return ""
-
     def _field_values(self) -> dict[str, Any]:
         """What each field holds (an Input's text without edge blanks, a Choice's value), by id."""
         out: dict[str, Any] = {}
@@ -88,8 +76,13 @@ class WorkerDialog(OkCancelModal):
 
     @on(events.Mount)
     def _remember_opened(self) -> None:
-        self._opened_with = self._field_values()
+        self.remember_opened()
         self._asking = False
+
+    def remember_opened(self) -> None:
+        """What the fields hold now counts as "nothing typed" (on mount; a dialog that fills its fields
+        from a worker, as 站点信息 does, calls it again once they are filled)."""
+        self._opened_with = self._field_values()
 
     def typed(self) -> bool:
         """Has the operator typed or chosen anything here not saved yet (a field unlike when opened)?"""
@@ -115,6 +108,22 @@ class WorkerDialog(OkCancelModal):
 
         self.app.push_screen(leave_dialog(self.LEAVE_ASKS), answer)
         return True
+
+
+class WorkerDialog(OkCancelModal):
+    """A dialog that writes in a thread worker: a title, the subclass's rows (:meth:`compose_fields`), an
+    ``#error`` line and its buttons. :class:`Saved` closes it, :class:`Failed` shows why in the ``#error``
+    line: every bad field of a ValidationError at once, one line each, the first one (in the dialog's
+    order) focused. Subclasses give :meth:`dialog_title`, :meth:`compose_fields` and :meth:`action_ok`,
+    which hands the write to :meth:`write`."""
+
+    OK_LABEL = "btn.save"
+    #: ``ValidationError.field`` -> the catalogue key of the label this dialog shows beside that field,
+    #: where the core's field name (a CLI option such as ``out``) is no label of its own
+    FIELD_LABELS: dict[str, str] = {}
+
+    def dialog_title(self) -> str:
+        return ""
 
     def compose_fields(self) -> ComposeResult:
         yield from ()
@@ -178,7 +187,9 @@ class WorkerDialog(OkCancelModal):
             target.first().focus()
 
     def validation_text(self, e: Any) -> str:
-        return f"{field_label(e.field)}: {err_text(e)}"
+        """``<the field's label as the dialog shows it>: <the rule's message>``: never a CLI option name."""
+        key = self.FIELD_LABELS.get(e.field)
+        return f"{t(key) if key else field_label(e.field)}: {err_text(e)}"
 
     @on(Choice.Changed)
     @on(Input.Changed)

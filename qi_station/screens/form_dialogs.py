@@ -14,7 +14,8 @@ from qi_station.screens.base import StationModal
 
 
 class ChoicesDialog(StationModal):
-    """A question with a few answers (buttons, the first focused); Esc answers ``escape_id``.
+    """A question with a few answers (buttons; ``default``, else the first, highlighted and focused, so a
+    reflexive Enter picks it: always the harmless answer); Esc answers ``escape_id``.
     Left/Right move between the buttons; nothing is chosen without Enter or a click."""
 
     BINDINGS = [
@@ -23,22 +24,33 @@ class ChoicesDialog(StationModal):
         Binding("right", "app.focus_next", "", show=False),
     ]
 
-    def __init__(self, title: str, question: str, answers: list[tuple[str, str]], escape_id: str) -> None:
+    def __init__(
+        self,
+        title: str,
+        question: str,
+        answers: list[tuple[str, str]],
+        escape_id: str,
+        default: str | None = None,
+    ) -> None:
         super().__init__()
         self._title, self._question, self._answers, self._escape = title, question, answers, escape_id
+        self._default = default if default is not None else answers[0][0]
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self._title, classes="dialog-title", markup=False)
             yield Static(self._question, markup=False)
             with Horizontal(classes="buttons"):
-                for i, (aid, label) in enumerate(self._answers):
+                for aid, label in self._answers:
                     yield Button(
-                        label, id=f"ans-{aid}", variant="primary" if i == 0 else "default", compact=True
+                        label,
+                        id=f"ans-{aid}",
+                        variant="primary" if aid == self._default else "default",
+                        compact=True,
                     )
 
     def on_mount(self) -> None:
-        self.query(Button).first().focus()
+        self.query_one(f"#ans-{self._default}", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -49,14 +61,16 @@ class ChoicesDialog(StationModal):
 
 
 def leave_dialog(what: str = "form") -> ChoicesDialog:
-    """保存草稿 / 放弃 / 继续编辑 before an unsaved form is left; 放弃 / 继续编辑 before a half-typed
-    dialog (``what="note"``: a note keeps no draft) is."""
+    """保存草稿 / 放弃 / 继续编辑 before an unsaved form is left (保存草稿 the default); 放弃 / 继续编辑
+    before a half-typed dialog (``what="note"``: a note keeps no draft) is (继续编辑 the default: a
+    reflexive Enter never throws typed text away)."""
     keep = [("keep", t("btn.keep_draft"))] if what == "form" else []
     return ChoicesDialog(
         t(f"{what}.leave_title"),
         t(f"{what}.leave_question"),
         [*keep, ("discard", t("btn.discard")), ("edit", t("btn.keep_editing"))],
         "edit",
+        default="keep" if keep else "edit",
     )
 
 
@@ -71,10 +85,12 @@ def restore_dialog(when: str, summary: str) -> ChoicesDialog:
 
 
 def rename_dialog(uscc: str, old: str, new: str) -> ChoicesDialog:
-    """The USCC is registered under another name: renamed (record it) / use the registered name / edit."""
+    """The USCC is registered under another name: renamed (record it) / use the registered name / edit
+    (the default: a reflexive Enter never renames the library's enterprise)."""
     return ChoicesDialog(
         t("form.rename_title"),
         t("form.rename_question", uscc=uscc, old=old, new=new),
         [("renamed", t("btn.renamed")), ("known", t("btn.use_known")), ("edit", t("btn.keep_editing"))],
         "edit",
+        default="edit",
     )

@@ -98,6 +98,7 @@ class ProfileScreen(WorkerDialog):
         self.query_one("#park", Input).value = p.get("park") or ""
         self.query_one("#station_type", Choice).value = p.get("station_type")
         self.query_one("#service_mode", Choice).value = p.get("service_mode")
+        self.remember_opened()  # the stored profile is not "typed": only a change asks before leaving
 
     @on(Input.Changed, "#region")
     def _region_changed(self, event: Input.Changed) -> None:

@@ -27,7 +27,7 @@ from qi_station.i18n import (
     t,
     urgency_name,
 )
-from qi_station.screens.base import StationScreen, error_message
+from qi_station.screens.base import StationScreen, error_message, relabel_binding
 from qi_station.screens.bindings import bindings
 from qi_station.screens.correct_dialog import correctable, correction_text
 from qi_station.screens.footer import StationFooter
@@ -187,6 +187,10 @@ class RequestDetailScreen(StationScreen):
                 reopen = domain.is_reopen(r["status"], st)  # not 办理: 重新办理
                 buttons.append((st, self._button_label(kid, move_name(r["status"], st) if reopen else None)))
         moves = bool(buttons)
+        start = (
+            move_name(r["status"], "in_progress") if domain.is_reopen(r["status"], "in_progress") else None
+        )
+        relabel_binding(self, "detail.start", start or t("key.start"))  # the footer says what the button says
         if domain.can_refer(r["status"]):
             buttons.append(("refer", self._button_label("detail.refer")))
         buttons.append(("note", self._button_label("detail.note")))
@@ -275,18 +279,35 @@ class RequestDetailScreen(StationScreen):
             return self.req is not None and _rectifiable(self.req)
         return True
 
+    def _keys(self, kid: str) -> list[str]:
+        return [k.strip() for k in self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")]
+
     def on_key(self, event: Any) -> None:
-        """A move key that the status does not allow (hidden from the footer, so Textual skips it): say
-        so, naming both statuses, instead of doing nothing."""
+        """A move, 转办, 更正 or 整改 key that the status does not allow (hidden from the footer, so
+        Textual skips it): say why with the core rule's own message instead of doing nothing."""
         if self.req is None:
             return
-        for st, kid in MOVE_KEYS.items():
-            keys = self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")
-            if event.key in (k.strip() for k in keys) and st not in self.req["legal_moves"]:
-                from qi_station.core.errors import TransitionError
+        from qi_station.core.errors import TransitionError, ValidationError
+        from qi_station.core.rectify import check_rectify_target
 
+        r = self.req
+        for st, kid in MOVE_KEYS.items():
+            if event.key in self._keys(kid) and st not in r["legal_moves"]:
                 event.stop()
-                self.notify(err_text(TransitionError(self.req["status"], st)), severity="warning")
+                self.notify(err_text(TransitionError(r["status"], st)), severity="warning")
+                return
+        rules = {
+            "detail.refer": lambda: domain.check_refer(r["status"]),
+            "detail.correct": lambda: domain.check_any_correctable(r["status"]),
+            "detail.rectify": lambda: check_rectify_target(r["status"], r.get("satisfaction")),
+        }
+        for kid, rule in rules.items():
+            if event.key in self._keys(kid):
+                try:
+                    rule()
+                except ValidationError as e:
+                    event.stop()
+                    self.notify(err_text(e), severity="warning")
                 return
 
     def _head_only(self, action: str) -> bool:

@@ -341,10 +341,7 @@ def refer_request(
         ).first()
         if item is None or item[2]:
             raise NotFoundError(kind, item_id)
-        if not domain.can_refer(req.status):
-            raise ValidationError(
-                "status", "referable", f"a {req.status} request cannot be referred / 当前状态不能转办"
-            )
+        domain.check_refer(req.status)
         extra = check_referral(s.connection(), req.id, req.elements, kind, item[0], reason, local_date(when))
         ref = row_dict(
             Referral(
