@@ -421,18 +421,25 @@ class StationApp(App[None]):
         self.reader.close()
 
     # ---- navigation ----------------------------------------------------------------------------
-    def leave_then(self, go: Any) -> None:
+    def leave_then(self, go: Any, *, quitting: bool = False) -> None:
         """Run ``go`` (a move away from the pushed screens, or quit) unless a screen on the stack holds
         unsaved input: that screen asks first (the request form: keep the draft / discard / keep
-        editing) and runs ``go`` after the answer."""
-        for scr in reversed(self.screen_stack):
+        editing) and runs ``go`` after the answer. A main screen a switch keeps (``KEPT_ON_SWITCH``:
+        the 走访培训活动 form) asks only when ``quitting``, then from whichever screen is shown."""
+        screens = list(reversed(self.screen_stack))
+        if quitting:  # the other screens' kept forms are dropped too
+            kept = getattr(self, "_screen_stacks", {})  # Textual's stack of each mode
+            screens += [s for stack in kept.values() for s in stack if s not in screens]
+        for scr in screens:
+            if getattr(scr, "KEPT_ON_SWITCH", False) and not quitting:
+                continue
             ask = getattr(scr, "ask_before_leaving", None)
             if ask is not None and ask(go):
                 return
         go()
 
     async def action_quit(self) -> None:
-        self.leave_then(self.exit)
+        self.leave_then(self.exit, quitting=True)
 
     def action_settled(self, action: str) -> None:
         """Run the screen's ``action`` after the focused field has processed every key already sent to

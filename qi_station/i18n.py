@@ -134,10 +134,22 @@ def satisfaction_name(n: int | None) -> str:
     return table.get(int(n), str(n))
 
 
-def kind_name(kind: str) -> str:
-    """'expert' or 'experts' -> the library's name."""
+def _word(key: str, lang: str | None, default: str) -> str:
+    """The catalogue text of ``key`` in ``lang`` (the current language unless given), else ``default``."""
+    return catalogue(lang).get(key, default) if lang else (t(key) if has(key) else default)
+
+
+def kind_name(kind: str, lang: str | None = None) -> str:
+    """'expert' or 'experts' -> the library's name (in ``lang``: the current language unless given)."""
     plural = kind if kind.endswith("s") or kind == "equipment" else kind + "s"
-    return t(f"kind.{plural}")
+    return _word(f"kind.{plural}", lang, f"kind.{plural}")
+
+
+def event_name(kind: str, lang: str | None = None) -> str:
+    """THE name of a ledger event's kind (``created`` 登记, ``status`` 状态变更, ``referral`` 转办 …: the
+    ``event.*`` keys), in ``lang`` (the current language unless given); a kind without one as itself.
+    The detail screen's history and ``qi-station request show`` name events by it."""
+    return _word(f"event.{kind}", lang, kind)
 
 
 def city_name(code: str | None) -> str:
@@ -167,6 +179,7 @@ def has(key: str) -> bool:
     return key in _cat
 
 
-def field_label(name: str) -> str:
-    """The label of a form field named by ``ValidationError.field``."""
-    return t(f"field.{name}") if has(f"field.{name}") else name
+def field_label(name: str, lang: str | None = None) -> str:
+    """The label of a form field named by ``ValidationError.field`` (in ``lang``: the current language
+    unless given)."""
+    return _word(f"field.{name}", lang, name)

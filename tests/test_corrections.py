@@ -259,7 +259,7 @@ def test_cli_request_correct(tmp_path: Path) -> None:
     p = run(db, "request", "correct", num, "--field", "satisfaction", "--value", "4", "--reason", "误选")
     assert "1 -> 4" in p.stdout
     show = run(db, "request", "show", num).stdout
-    assert "satisfaction: 1 -> 4" in show and "已更正，见 #6" in show
+    assert "满意度: 1 -> 4" in show and "已更正，见 #6" in show
     assert json.loads(run(db, "request", "show", num, "--json").stdout)["satisfaction"] == 4
     assert "台账完整" in run(db, "ledger", "verify").stdout
 

@@ -212,6 +212,31 @@ def test_xlsx_many_rows_read_back_as_written(tmp_path: Path) -> None:
     assert ws.column_dimensions["P"].width >= 17 and ws["P2"].number_format == "yyyy-mm-dd hh:mm"
 
 
+def test_xlsx_rectify_dates_are_excel_dates(tmp_path: Path) -> None:
+    """整改's 评价日期 and 整改期限 are Excel dates (numbers formatted yyyy-mm-dd), as 明细's dates are,
+    not text: each reads back as the report's date."""
+    from datetime import date, datetime
+
+    import openpyxl
+
+    from qi_station.reports.writers import write_report
+
+    report = load_fixture()
+    open_rows = report["rectification"]["open"]
+    out = write_report(report, "xlsx", tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(out)["整改"]
+    assert [c.value for c in ws[1]][4:6] == ["评价日期", "整改期限"]
+    rows = list(ws.iter_rows(min_row=2))
+    assert len(rows) == len(open_rows)
+    for cells, r in zip(rows, open_rows, strict=True):
+        for cell, key in ((cells[4], "rated_on"), (cells[5], "due")):
+            assert isinstance(cell.value, datetime), (cell.coordinate, cell.value)
+            assert cell.number_format == "yyyy-mm-dd"
+            assert cell.value.date() == date.fromisoformat(r[key])
+    assert isinstance(rows[0][0].value, str)  # the request number stays text
+    assert ws.column_dimensions["E"].width >= 12 and ws.column_dimensions["F"].width >= 12
+
+
 def test_xlsx_indicator_definitions_in_chinese(tmp_path: Path) -> None:
     """指标's 定义 column names each figure in Chinese (``labels.definition_label``); English keeps the
     figure names."""

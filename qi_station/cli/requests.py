@@ -217,8 +217,13 @@ def request_show(
         lines.append(
             f"  {'满意度' if in_zh else 'satisfaction'}: {domain.SATISFACTION_ZH[d['satisfaction']]}"
         )
+    from qi_station.i18n import event_name, field_label, kind_name
+
+    # zh: the event kinds, libraries and corrected fields by the catalogue's names (as the detail
+    # screen shows them); en keeps the codes
     for ref in d["referrals"]:
-        lines.append(f"  -> {ref['kind']}: {ref['item_name']} ({ref['item_id']})")
+        kind = kind_name(ref["kind"], "zh") if in_zh else ref["kind"]
+        lines.append(f"  -> {kind}: {ref['item_name']} ({ref['item_id']})")
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
     for e in d["events"]:
         move = (
@@ -230,7 +235,8 @@ def request_show(
             move += f" ({domain.REOPEN_ZH if in_zh else domain.REOPEN_EN})"
         if e["kind"] == "correct":
             x = e["data"]
-            move = f"{x.get('field')}: {x.get('old')} -> {x.get('new')}"
+            field = str(x.get("field"))
+            move = f"{field_label(field, 'zh') if in_zh else field}: {x.get('old')} -> {x.get('new')}"
         fixed = (
             f"  ({'已更正，见' if in_zh else 'corrected by'} #{e['corrected_by']})"
             if e["corrected_by"]
@@ -241,8 +247,9 @@ def request_show(
             fixed += f"  [{'原因' if in_zh else 'reason'}: {data['reason']}]"
         if e["kind"] == "status" and data.get("charged"):
             fixed += f"  [{'收费金额(元)' if in_zh else 'fee (CNY)'}: {data.get('fee')}]"
+        what = event_name(e["kind"], "zh") if in_zh else e["kind"]
         lines.append(
-            f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {e['kind']} {move} {e['note'] or ''}".rstrip()
+            f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {what} {move} {e['note'] or ''}".rstrip()
             + fixed
         )
     if d["legal_moves"]:

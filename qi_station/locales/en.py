@@ -391,6 +391,8 @@ MESSAGES: dict[str, str] = {
     "rectify.done": "done",
     "msg.rectified": "Rectification recorded for {number}",
     "event.rectify": "rectified",
+    "activity.leave_title": "Activity not saved",
+    "activity.leave_question": "What you typed in the activity form is not saved; discarded, it cannot be restored.",
     "activity.form": "Record an activity",
     "activity.list": "Activities in {month}",
     "activity.none": "No activities recorded this month",

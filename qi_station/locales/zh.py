@@ -404,6 +404,8 @@ MESSAGES: dict[str, str] = {
     "rectify.done": "已整改",
     "msg.rectified": "{number} 已记录整改",
     "event.rectify": "整改",
+    "activity.leave_title": "活动尚未保存",
+    "activity.leave_question": "登记活动表单里填写的内容还没有保存, 放弃后不能恢复。",
     "activity.form": "登记活动",
     "activity.list": "{month} 活动",
     "activity.none": "本月没有登记活动",

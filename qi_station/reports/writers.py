@@ -42,6 +42,7 @@ from qi_station.reports.labels import (
 from qi_station.reports.sections import (
     INDICATOR_UNIT,
     INDICATOR_VALUE,
+    RECTIFY_COLUMNS,
     breakdown_rows,
     extra_tables,
     indicator_cell,
@@ -538,7 +539,14 @@ def write_xlsx(
     for title, header, xrows in extra_tables(report, lang):  # 整改, 指标
         ws = wb.create_sheet(title)
         if title != word("indicators", lang):
-            table(ws, header, xrows)
+            # 整改: 评价日期 and 整改期限 as Excel dates, like 明细's (XLSX_RECTIFY_DATES)
+            from openpyxl.utils import get_column_letter
+
+            cols = [RECTIFY_COLUMNS.index(k) for k in XLSX_RECTIFY_DATES]
+            for i in cols:  # wide enough for the date (a narrow one shows ####)
+                ws.column_dimensions[get_column_letter(i + 1)].width = DETAIL_WIDTHS["promised_date"]
+            table(ws, header, xrows, {i: XLSX_RECTIFY_DATES[RECTIFY_COLUMNS[i]] for i in cols})
+            dates[probe(len(later) - 1)] = cols
             continue
         # 指标: a few dozen rows, each value with its own format (a percentage as 0.0%): cell by cell
         list_sheet(ws, len(header), len(xrows))
@@ -584,6 +592,8 @@ XLSX_DETAIL_DATES: dict[str, str] = {
     **dict.fromkeys(DETAIL_DATETIME_FIELDS, "yyyy-mm-dd hh:mm"),
     "promised_date": "yyyy-mm-dd",
 }
+#: the 整改 columns written as Excel dates (``sections.RECTIFY_COLUMNS`` keys), as 明细's are
+XLSX_RECTIFY_DATES: dict[str, str] = {"rated_on": "yyyy-mm-dd", "due": "yyyy-mm-dd"}
 #: every 明细 column with a number format (the dates, then money)
 XLSX_DETAIL_FORMATS: dict[str, str] = {**XLSX_DETAIL_DATES, "fee_yuan": "0.00"}
 

@@ -19,6 +19,7 @@ from qi_station.core.months import current_month, shift_month
 from qi_station.i18n import err_text, field_label, get_lang, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.dialogs import LeaveAsks
 from qi_station.screens.widgets import Choice
 
 FIELDS = ("date", "enterprises", "people", "title", "note")
@@ -39,8 +40,11 @@ def activity_lines(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-class ActivityScreen(MainScreen):
+class ActivityScreen(LeaveAsks, MainScreen):
     SCREEN_KEY = "activities"
+    #: a half-filled form asks before Ctrl+Q drops it (放弃 / 继续编辑); an F-key keeps it (the screen stays)
+    LEAVE_ASKS = "activity"
+    KEPT_ON_SWITCH = True
     CSS_PATH = "activity.tcss"
     BINDINGS = bindings("activity", "main")  # main: Esc goes back as on every main screen
 
@@ -89,6 +93,7 @@ class ActivityScreen(MainScreen):
         yield Static(t("activity.hint"), id="status-line", markup=False)
 
     def on_mount(self) -> None:
+        self.remember_opened()
         if self.station.ready:
             self.refresh_data()
 
@@ -176,6 +181,7 @@ class ActivityScreen(MainScreen):
         # the title and note go (a second Ctrl+S is refused, not a duplicate); kind, date, counts stay
         for f in ("title", "note"):
             self.query_one(f"#{f}", Input).value = ""
+        self.remember_opened()  # saved: what stays (kind, date, counts) is not "typed"
         self.query_one("#title", Input).focus()
         self.notify(t("activity.saved", title=msg.row["title"]))
         self.month = str(msg.row["date"])[:7]

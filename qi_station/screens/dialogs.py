@@ -45,26 +45,18 @@ class SuggestionsLoaded(Message):
         self.items, self.kind = items, kind
 
 
-class OkCancelModal(StationModal):
-    """A dialog with 确定 (``#ok``: :meth:`action_ok`) and 取消 (any other button, Esc: closes with None)."""
+class LeaveAsks:
+    """THE question before typed input is dropped (an F-key, Ctrl+Q: ``StationApp.leave_then``):
+    放弃 / 继续编辑 (继续编辑 the default) when a field differs from what it held when opened. Every
+    dialog with fields (:class:`OkCancelModal`) and the 走访培训活动 form (``activity.ActivityScreen``)
+    ask by it; the screen calls :meth:`remember_opened` when mounted and after a save."""
 
-    BINDINGS = bindings("modal")
-    #: asks before an F-key or Ctrl+Q (``StationApp.leave_then``) drops what was typed here: the catalogue
-    #: prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); every dialog with fields asks
-    #: (整改, 更正, 转办, 站点信息, backup, a filter's name ...); None: never asks
+    #: the catalogue prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); None: never asks
     LEAVE_ASKS: str | None = "dialog"
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_ok()
-        else:
-            self.dismiss(None)
-
-    def action_ok(self) -> None:
-        raise NotImplementedError
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    #: True on a main screen: a screen switch keeps it (and its fields), only quitting drops them
+    KEPT_ON_SWITCH = False
+    app: Any  # the host screen's
+    query: Any
 
     def _field_values(self) -> dict[str, Any]:
         """What each field holds (an Input's text without edge blanks, a Choice's value), by id."""
@@ -73,11 +65,6 @@ class OkCancelModal(StationModal):
             if w.id:
                 out[w.id] = w.value.strip() if isinstance(w, Input) else getattr(w, "value", None)
         return out
-
-    @on(events.Mount)
-    def _remember_opened(self) -> None:
-        self.remember_opened()
-        self._asking = False
 
     def remember_opened(self) -> None:
         """What the fields hold now counts as "nothing typed" (on mount; a dialog that fills its fields
@@ -108,6 +95,31 @@ class OkCancelModal(StationModal):
 
         self.app.push_screen(leave_dialog(self.LEAVE_ASKS), answer)
         return True
+
+
+class OkCancelModal(LeaveAsks, StationModal):
+    """A dialog with 确定 (``#ok``: :meth:`action_ok`) and 取消 (any other button, Esc: closes with None).
+    It asks before an F-key or Ctrl+Q drops what was typed here (:class:`LeaveAsks`); every dialog with
+    fields asks (整改, 更正, 转办, 站点信息, backup, a filter's name ...)."""
+
+    BINDINGS = bindings("modal")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_ok()
+        else:
+            self.dismiss(None)
+
+    def action_ok(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(events.Mount)
+    def _remember_opened(self) -> None:
+        self.remember_opened()
+        self._asking = False
 
 
 class WorkerDialog(OkCancelModal):

@@ -19,6 +19,7 @@ from qi_station.i18n import (
     city_name,
     elements_text,
     err_text,
+    event_name,
     kind_name,
     move_name,
     role_name,
@@ -211,11 +212,7 @@ class RequestDetailScreen(StationScreen):
         self.query_one("#referrals", Static).update("\n".join(refs) or t("detail.no_referrals"))
         evs = []
         for e in r["events"]:
-            what = (
-                t(f"event.{e['kind']}")
-                if e["kind"] in ("created", "status", "referral", "edit", "note", "hub", "correct", "rectify")
-                else e["kind"]
-            )
+            what = event_name(e["kind"])
             move = ""
             if e.get("to_status") and e.get("from_status") != e.get("to_status"):
                 move = (
