@@ -361,9 +361,12 @@ def test_generate_parallel_gives_the_same_rows(gen_db: tuple[Path, dict[str, Any
     assert _dump(p2, tables) == _dump(gen_db[0], tables)
 
 
-def test_generate_then_ledger_continues(tmp_path: Path) -> None:
+def test_generate_then_ledger_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the clock pinned mid-month: the generator's last month and the ledger's "now" are one month (the real
+    # clock failed this on the last evening of a month in UTC, already the next month in Shanghai)
+    monkeypatch.setenv("QI_STATION_NOW", "2026-06-15T10:00:00+08:00")
     p = tmp_path / "cont.db"
-    g.generate(p, requests=300, library=100, seed=3, now=datetime.now(UTC).replace(tzinfo=None))
+    g.generate(p, requests=300, library=100, seed=3)
     conn = connect(p)
     from qi_station.core.clock import env_now, local_date
 
