@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,10 @@ def test_the_monthly_xlsx_has_the_indicator_sheet(report: dict[str, Any], tmp_pa
     assert cell.number_format == "0.0%" and cell.data_type == "n"
     rect = list(wb["整改"].iter_rows(values_only=True))
     assert (
-        len(rect) == 2 and rect[1][3] == "1 非常不满意" and rect[1][5] == "2026-01-28" and rect[1][6] == "是"
+        len(rect) == 2
+        and rect[1][3] == "1 非常不满意"
+        and rect[1][5] == datetime(2026, 1, 28)
+        and rect[1][6] == "是"
     )
     ov = {r[0]: r[1] for r in wb["概览"].iter_rows(values_only=True) if r and r[0]}
     assert ov["按期办结率"] == 0.75 and ov["收费金额（元）"] == 1200.0 and ov["待整改数"] == 1
