@@ -88,6 +88,19 @@ def rectify_parts(report: dict[str, Any], lang: str) -> list[str]:
     return lines
 
 
+class FlowBox(Static):
+    """A report block whose items are flowed to its width (``dashboard.flow``): flowed again when its
+    own width changes (its scrollbar comes once the blocks are taller than the screen), not only when
+    the screen is resized; the layout was the one of whichever came first."""
+
+    flowed_at = 0
+
+    def on_resize(self) -> None:
+        width = self.content_region.width
+        if self.flowed_at and width and max(20, width) != self.flowed_at:
+            self.screen.call_later(getattr(self.screen, "_show", lambda: None))
+
+
 class ReportsScreen(MainScreen):
     SCREEN_KEY = "reports"
     CSS_PATH = "reports.tcss"
@@ -117,13 +130,13 @@ class ReportsScreen(MainScreen):
         with VerticalScroll(id="reports-body"):
             with Vertical(classes="panel"):
                 yield Static("", id="month-title", classes="panel-title", markup=False)
-                yield Static(t("msg.loading"), id="summary", markup=False)
+                yield FlowBox(t("msg.loading"), id="summary", markup=False)
             with Vertical(classes="panel"):
                 yield Static(t("reports.by_element"), classes="panel-title", markup=False)
-                yield Static("", id="by-element", markup=False)
+                yield FlowBox("", id="by-element", markup=False)
             with Vertical(classes="panel"):
                 yield Static(t("reports.breakdowns"), classes="panel-title", markup=False)
-                yield Static("", id="breakdowns", markup=False)
+                yield FlowBox("", id="breakdowns", markup=False)
             with Vertical(classes="panel"):
                 yield Static(t("reports.rectify"), classes="panel-title", markup=False)
                 yield Static("", id="rectify", markup=False)
@@ -179,9 +192,10 @@ class ReportsScreen(MainScreen):
             ("#breakdowns", self._breakdowns),
         ):
             if parts:
-                box = self.query_one(wid, Static)
+                box = self.query_one(wid, FlowBox)
                 width = box.content_region.width or max(20, self.size.width - 4)
-                box.update(flow(parts, max(20, width)))
+                box.flowed_at = max(20, width)
+                box.update(flow(parts, box.flowed_at))
         if self._rectify is not None:
             self.query_one("#rectify", Static).update("\n".join(self._rectify))
 
