@@ -168,6 +168,9 @@ class StationApp(App[None]):
         self.operator: str | None = None  # who signs the events (None: no staff list, the old default)
         # where Esc goes back to: (mode, the request that was open there or None), newest last
         self.back_stack: list[tuple[str, str | None]] = []
+        #: the last backup written from the app ("<full path> (<size>)"): the backup dialog shows it, the
+        #: toast names only the file (a full path wraps over the page at 80x24)
+        self.last_backup: str | None = None
         self.library_preset: dict[str, Any] | None = None  # ... and to the libraries (资质将到期)
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
@@ -563,8 +566,14 @@ class StationApp(App[None]):
 
     def _backed_up(self, done: dict[str, Any] | None) -> None:
         if done:
+            from pathlib import PurePath
+
             size = f"{done['size'] / 2**20:.1f} MiB"
-            self.notify(t("backup.done", path=done["path"], size=size), timeout=15)
+            self.last_backup = t("backup.done", path=done["path"], size=size)
+            from qi_station.screens.base import brief
+
+            name = PurePath(done["path"]).name
+            self.notify(brief(t("backup.written", name=name, size=size)), timeout=15)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most

@@ -26,3 +26,14 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.setenv("XDG_DOCUMENTS_DIR", str(tmp_path / "documents"))  # the export folder's parent
     monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+
+
+@pytest.fixture
+def tui_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TUI pilot test's station: the frozen clock, no config file, the operator 测试员 (a module asks
+    for it with ``pytestmark = pytest.mark.usefixtures("tui_env")``)."""
+    from test_tui_helpers import FROZEN_NOW, NO_CONFIG
+
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")

@@ -108,7 +108,8 @@ async def test_toasts_leave_the_title_bar_and_the_key_bar_visible_and_stay_on_th
 
 async def test_a_backup_from_the_app_writes_a_checked_copy_and_says_where(tmp_path: Path) -> None:
     """备份数据库 is in the command palette; its dialog writes the backup in a worker with the CLI's
-    service (a folder: qi-backup-<station>-<time>.db in it) and the toast names the file."""
+    service (a folder: qi-backup-<station>-<time>.db in it) and the toast names the file (its name: the
+    full path is in the dialog opened again, ``test_tui_review``)."""
     import os
 
     from qi_station.screens.backup import BackupDialog
@@ -134,7 +135,7 @@ async def test_a_backup_from_the_app_writes_a_checked_copy_and_says_where(tmp_pa
         written = list(folder.glob("qi-backup-QI0001-*.db"))
         assert len(written) == 1
         check_backup(written[0], db)  # a backup `restore` accepts
-        assert any(str(written[0]) in n.message for n in app._notifications)
+        assert any(written[0].name in n.message for n in app._notifications)
 
 
 async def test_a_backup_refused_keeps_the_dialog_open_and_says_why(tmp_path: Path) -> None:

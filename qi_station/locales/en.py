@@ -368,6 +368,8 @@ MESSAGES: dict[str, str] = {
     "backup.hint": "A folder ending in / gets qi-backup-<station>-<time>.db; or type a file name. The station key is never in a backup.",
     "backup.working": "Backing up, please wait",
     "backup.done": "Backup written: {path} ({size})",
+    "backup.written": "Backup written ({size}): {name}",
+    "backup.last": "Last: {done}",
     "palette.backup": "Back up the database",
     "palette.backup_help": "A consistent copy of the station database in a backup file (as qi-station backup)",
     "screen.activities": "Activities",

@@ -381,6 +381,8 @@ MESSAGES: dict[str, str] = {
     "backup.hint": "文件夹以 / 结尾时, 在其中写入 qi-backup-站点-时间.db; 也可写文件名。备份不含本站密钥。",
     "backup.working": "正在备份, 请稍候",
     "backup.done": "备份已写入: {path} ({size})",
+    "backup.written": "备份已写入 ({size}): {name}",
+    "backup.last": "上次: {done}",
     "palette.backup": "备份数据库",
     "palette.backup_help": "把本站数据库完整复制到一个备份文件 (与 qi-station backup 相同)",
     "screen.activities": "走访培训活动",

@@ -1,6 +1,7 @@
 """The backup dialog (command palette: 备份数据库): a consistent copy of the station database, made by
 the CLI's own service (``services.backup.backup_db``: the same rules for where it may write) in a thread
-worker; the dialog says it is working, then the app's toast names the file written."""
+worker; the dialog says it is working, then the app's toast names the file written; the dialog opened
+again shows where the last one went (its full path)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class BackupDialog(WorkerDialog):
             yield Label(t("field.backup_out"))
             yield Input(default_folder(), id="out", compact=True)
         yield Static(t("backup.hint"), classes="muted", markup=False)
+        if self.station.last_backup:
+            yield Static(t("backup.last", done=self.station.last_backup), id="last-backup", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#out", Input).focus()

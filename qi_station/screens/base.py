@@ -76,6 +76,34 @@ def error_message(exc: BaseException) -> str:
     return t("err.unexpected", detail=f"{type(exc).__name__}: {raw[:200]}")
 
 
+#: cells inside a toast at 80 columns (as drawn: 46 cells wide, ``app.tcss`` padding 0 1)
+TOAST_WIDTH = 44
+#: lines a toast may take at 80x24: more covers the page for seconds
+TOAST_LINES = 2
+
+
+def toast_lines(text: str, width: int = TOAST_WIDTH) -> int:
+    """How many lines ``text`` wraps to inside a toast ``width`` cells wide (rich's wrapping, as drawn)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(width=width, legacy_windows=False, file=None, color_system=None)
+    return len(Text(text).wrap(console, width))
+
+
+def brief(text: str, lines: int = TOAST_LINES, width: int = TOAST_WIDTH) -> str:
+    """A toast's text that fits ``lines`` lines at 80 columns: ``text`` itself, or its head and "…" (the
+    whole text stays in the page's own status line; a toast only says that something happened)."""
+    if toast_lines(text, width) <= lines:
+        return text
+    from rich.cells import cell_len, set_cell_size
+
+    cut = set_cell_size(text, lines * width - 1)
+    while cut and toast_lines(cut.rstrip() + "…", width) > lines:
+        cut = set_cell_size(cut, cell_len(cut) - 2)
+    return cut.rstrip() + "…"
+
+
 class StationScreen(Screen[None]):
     """Base screen: translated bindings and a typed ``station`` handle on the app."""
 

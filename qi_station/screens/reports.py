@@ -21,7 +21,7 @@ from qi_station.core import domain
 from qi_station.core.months import current_month, shift_month
 from qi_station.i18n import element_name, get_lang, t
 from qi_station.reports.labels import HEADLINE, RATE_KEYS, fig_label, headline_values
-from qi_station.screens.base import MainScreen, error_message
+from qi_station.screens.base import MainScreen, brief, error_message
 from qi_station.screens.bindings import bindings
 
 
@@ -114,9 +114,12 @@ class ReportsScreen(MainScreen):
             self.month, self.report, self.error = month, report, error
 
     class Exported(Message):
-        def __init__(self, message: str, failed: bool) -> None:
+        """The export's answer: ``message`` for the page's status line (the full path), ``toast`` for the
+        toast (the file's name: a full path wraps over the page at 80x24)."""
+
+        def __init__(self, message: str, failed: bool, toast: str | None = None) -> None:
             super().__init__()
-            self.message, self.failed = message, failed
+            self.message, self.failed, self.toast = message, failed, toast
 
     def __init__(self) -> None:
         super().__init__()
@@ -228,8 +231,9 @@ class ReportsScreen(MainScreen):
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Exported(error_message(e), True))
             return
-        self.post_message(self.Exported(t("reports.exported", path=str(path.resolve())), False))
+        full = t("reports.exported", path=str(path.resolve()))
+        self.post_message(self.Exported(full, False, t("reports.exported", path=path.name)))
 
     def on_reports_screen_exported(self, msg: Exported) -> None:
         self.query_one("#export-status", Static).update(msg.message)
-        self.notify(msg.message, severity="error" if msg.failed else "information")
+        self.notify(brief(msg.toast or msg.message), severity="error" if msg.failed else "information")

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from qi_station.i18n import get_lang, has, t
-from qi_station.screens.base import MainScreen, error_message
+from qi_station.screens.base import MainScreen, brief, error_message
 from qi_station.screens.bindings import bindings
 
 
@@ -46,9 +46,12 @@ class JobProgress(Message):
 
 
 class JobDone(Message):
-    def __init__(self, message: str, failed: bool) -> None:
+    """A job's answer: ``message`` for the page's progress line, ``toast`` (when shorter, e.g. the bundle's
+    file name instead of its full path) for the toast."""
+
+    def __init__(self, message: str, failed: bool, toast: str | None = None) -> None:
         super().__init__()
-        self.message, self.failed = message, failed
+        self.message, self.failed, self.toast = message, failed, toast
 
 
 def _time(stored: object) -> str:
@@ -103,9 +106,10 @@ def in_language(text: str) -> str:
 
 
 def toast_text(message: str) -> str:
-    """A job's answer as a toast (one line at 80 columns): "not enrolled" says only that; how to enroll
-    stays in the page's progress line and status panel."""
-    return t("sync.not_enrolled_short") if message == t("sync.not_enrolled") else message
+    """A job's answer as a toast (at most two lines at 80 columns, :func:`~qi_station.screens.base.brief`):
+    "not enrolled" says only that (one line); how to enroll, like any whole answer, stays in the page's
+    progress line and status panel."""
+    return t("sync.not_enrolled_short") if message == t("sync.not_enrolled") else brief(message)
 
 
 def sync_error(exc: BaseException) -> str:
@@ -232,6 +236,7 @@ class SyncScreen(MainScreen):
             count = "" if done is None else f" {done}" + (f"/{total}" if total else "")
             self.post_message(JobProgress(f"{label}{count}"))
 
+        toast: str | None = None
         try:
             if job == "sync":
                 r = client.run_sync(db_path, progress=progress)
@@ -241,6 +246,7 @@ class SyncScreen(MainScreen):
                     db_path, files.export_path(path, "", "zip", base=files.export_dir())
                 )
                 done = t("sync.exported", n=r["changes"], path=r["file"])
+                toast = t("sync.exported", n=r["changes"], path=Path(r["file"]).name)
             else:
                 r = bundles.import_bundle(db_path, path)
                 done = {
@@ -251,7 +257,7 @@ class SyncScreen(MainScreen):
         except Exception as e:  # noqa: BLE001
             self.post_message(JobDone(sync_error(e), True))
             return
-        self.post_message(JobDone(done, False))
+        self.post_message(JobDone(done, False, toast))
 
     @on(JobProgress)
     def _progress(self, event: JobProgress) -> None:
@@ -260,5 +266,5 @@ class SyncScreen(MainScreen):
     @on(JobDone)
     def _done(self, event: JobDone) -> None:
         self.query_one("#sync-progress", Static).update(event.message)
-        self.notify(toast_text(event.message), severity="error" if event.failed else "information")
+        self.notify(toast_text(event.toast or event.message), severity="error" if event.failed else "information")
         self.refresh_data()

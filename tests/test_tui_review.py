@@ -1,0 +1,122 @@
+"""Review items at 80x24 (Chinese UI): a toast never covers more than two lines of the page (a written
+file's full path stands in the page's own line or the dialog, the toast names the file); 整改 on a
+request that has one already is offered as 再次整改 and shows the existing one; leaving a page asks by
+the pages' own registry of unsaved input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import fixture_db
+from test_tui_journeys import make_app, settle
+from tui_pilot import notes, toasts, until
+
+pytestmark = pytest.mark.usefixtures("tui_env")
+
+#: a deep folder with a Chinese name: the full path of a file in it is three toast lines and more
+DEEP = ("山东省质量基础设施", "烟台市园区工作站", "二〇二六年三月", "月度汇总报表导出")
+
+
+def _deep(tmp_path: Path) -> Path:
+    folder = tmp_path.joinpath(*DEEP)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _assert_short_toasts(app: Any) -> None:
+    drawn = toasts(app)
+    assert drawn, notes(app)
+    for toast in drawn:
+        assert 0 < toast.region.height <= 2, (toast.region, notes(app))
+
+
+async def test_a_report_written_says_its_file_in_a_short_toast_and_its_path_on_the_page(
+    tmp_path: Path,
+) -> None:
+    """Ctrl+E on 报表 into a deep folder: the toast (at most two lines) names the file; the page's export
+    line shows the full path."""
+    from textual.widgets import Input
+
+    folder = _deep(tmp_path)
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        app.screen.query_one("#out", Input).value = str(folder / "三月汇总.xlsx")
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: bool(toasts(app)))
+        written = folder / "三月汇总.xlsx"
+        assert written.exists()
+        status = str(app.screen.query_one("#export-status").render())
+        assert str(written.resolve()) in status.replace("\n", "")
+        assert any("三月汇总.xlsx" in n for n in notes(app))
+        assert not any(str(folder) in n for n in notes(app))
+        _assert_short_toasts(app)
+
+
+async def test_a_bundle_export_says_its_file_in_a_short_toast_and_its_path_on_the_page(
+    tmp_path: Path,
+) -> None:
+    """The bundle job's answer: the progress line keeps the whole sentence, the toast the file name; any
+    other long answer (a heal) is cut to two lines in the toast, whole on the page."""
+    from qi_station.i18n import t
+    from qi_station.screens.sync import JobDone
+
+    folder = _deep(tmp_path)
+    full = t("sync.exported", n=12, path=str(folder / "QI0001-20260301.qib"))
+    short = t("sync.exported", n=12, path="QI0001-20260301.qib")
+    healed = t("sync.healed", n=1234, renumbered=56) + " " + str(folder)
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("f6")
+        await settle(pilot)
+        for message, toast in ((full, short), (healed, None)):
+            app.screen.post_message(JobDone(message, False, toast))
+            await until(pilot, lambda m=message: str(app.screen.query_one("#sync-progress").render()) == m)
+            assert str(app.screen.query_one("#sync-progress").render()) == message
+        assert notes(app)[0] == short
+        assert notes(app)[1].endswith("…") and len(notes(app)[1]) < len(healed)
+        _assert_short_toasts(app)
+
+
+async def test_a_backup_names_its_file_in_a_short_toast_and_the_dialog_keeps_the_path(
+    tmp_path: Path,
+) -> None:
+    """备份数据库 into a deep folder: the toast (at most two lines) names the file and its size; the dialog
+    opened again shows the last backup's full path."""
+    from qi_station.screens.backup import BackupDialog
+
+    folder = _deep(tmp_path)
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.action_backup()
+        await settle(pilot)
+        assert not app.screen.query("#last-backup")
+        app.screen.query_one("#out").value = str(folder) + os.sep
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(toasts(app)))
+        (written,) = folder.glob("qi-backup-QI0001-*.db")
+        assert any(written.name in n and "MiB" in n for n in notes(app))
+        assert not any(str(folder) in n for n in notes(app))
+        _assert_short_toasts(app)
+        app.action_backup()
+        await settle(pilot)
+        assert isinstance(app.screen, BackupDialog)
+        assert str(written) in str(app.screen.query_one("#last-backup").render()).replace("\n", "")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_brief_fits_two_toast_lines_and_keeps_short_texts(lang: str) -> None:
+    from qi_station.screens.base import brief, toast_lines
+
+    long = ("已导出 " if lang == "zh" else "Exported ") + "/".join(DEEP) * 3
+    assert toast_lines(long) > 2
+    cut = brief(long)
+    assert toast_lines(cut) <= 2 and cut.endswith("…") and long.startswith(cut[:-1].rstrip())
+    assert brief("已导出 三月汇总.xlsx") == "已导出 三月汇总.xlsx"
