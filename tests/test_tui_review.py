@@ -120,3 +120,60 @@ def test_brief_fits_two_toast_lines_and_keeps_short_texts(lang: str) -> None:
     cut = brief(long)
     assert toast_lines(cut) <= 2 and cut.endswith("…") and long.startswith(cut[:-1].rstrip())
     assert brief("已导出 三月汇总.xlsx") == "已导出 三月汇总.xlsx"
+
+
+# ---- 整改 after a rectification: 再次整改, the existing one shown ------------------------------------------
+def test_the_core_says_when_a_rectification_is_a_further_one() -> None:
+    """``core.rectify.rectify_again``: only where a rectification may be made and one exists."""
+    from qi_station.core.rectify import RECTIFY_KIND, rectify_again, rectify_records
+
+    one = [{"kind": "status"}, {"kind": RECTIFY_KIND, "data": {"action": "复检"}}]
+    assert rectify_records(one) == one[1:]
+    assert rectify_again("closed", 1, one)
+    assert not rectify_again("closed", 1, one[:1])
+    assert not rectify_again("closed", 4, one) and not rectify_again("resolved", 1, one)
+
+
+async def test_a_second_rectification_is_offered_as_rectify_again_and_shows_the_first(tmp_path: Path) -> None:
+    """A closed request rated 非常不满意 with one rectification: the key bar and the button say 再次整改, the
+    detail shows the existing one (when, by whom, what); z opens 再次整改 and the second is recorded,
+    the first kept (the ledger is append-only)."""
+    from test_tui_journeys import rows
+    from tui_pilot import footer_text
+
+    from qi_station.screens.rectify import RectifyDialog
+    from qi_station.services.ledger import move_request, rectify_request
+
+    db = fixture_db(tmp_path)
+    rid = rows(db, "SELECT id FROM request WHERE status = 'resolved'")[0][0]
+    move_request(db, rid, "closed", satisfaction=1, actor="小刘")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        assert footer_text(app, "rectify") == "整改"
+        assert dict(app.screen._buttons)["rectify"] == "整改 z"
+        assert "待整改" in str(app.screen.query_one("#fields").render())
+        app.pop_screen()
+        rectify_request(db, rid, "上门复检并更换检测设备", by="王工")
+        app.open_request(rid)
+        await settle(pilot)
+        assert footer_text(app, "rectify") == "再次整改"
+        assert dict(app.screen._buttons)["rectify"] == "再次整改 z"
+        fields = str(app.screen.query_one("#fields").render())
+        assert "已整改" in fields and "王工: 上门复检并更换检测设备" in fields
+        await pilot.press("z")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, RectifyDialog)
+        assert "再次整改" in str(dialog.query_one(".dialog-title").render())
+        await pilot.press(*"回访后补充培训")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, RectifyDialog))
+        fields = str(app.screen.query_one("#fields").render())
+        assert "已整改 2 次" in fields and "回访后补充培训" in fields
+    kept = rows(
+        db, "SELECT note FROM request_event WHERE request_id = ? AND kind = 'rectify' ORDER BY n", rid
+    )
+    assert kept == [("上门复检并更换检测设备",), ("回访后补充培训",)]

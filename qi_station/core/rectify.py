@@ -66,8 +66,22 @@ class RectifyDues:
 
 def can_rectify(status: Any, satisfaction: Any) -> bool:
     """May a rectify record be made: a closed request rated 不满意 / 非常不满意 (the TUI offers 整改 only
-    then; :func:`check_rectify_target` refuses the rest)."""
+    then; :func:`check_rectify_target` refuses the rest). One made already does not stop another
+    (:func:`rectify_again`)."""
     return status == "closed" and needs_rectify(satisfaction)
+
+
+def rectify_records(events: Any) -> list[Mapping[str, Any]]:
+    """The rectify records among a request's events (``kind`` :data:`RECTIFY_KIND`), oldest first."""
+    return [e for e in events if e.get("kind") == RECTIFY_KIND]
+
+
+def rectify_again(status: Any, satisfaction: Any, events: Any) -> bool:
+    """Is a rectify record made now a further one (再次整改)? A request takes several: the follow-up after a
+    rectification may find the enterprise still dissatisfied, or the work is done in steps, and the ledger
+    is append-only (a record is never edited): each further step is a further record, the earlier ones
+    stay shown. True when one may be made (:func:`can_rectify`) and ``events`` hold one already."""
+    return can_rectify(status, satisfaction) and bool(rectify_records(events))
 
 
 def check_rectify_target(status: Any, satisfaction: Any) -> None:

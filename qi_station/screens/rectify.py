@@ -14,12 +14,15 @@ from qi_station.screens.dialogs import WorkerDialog
 
 
 class RectifyDialog(WorkerDialog):
-    def __init__(self, request_id: str, number: str) -> None:
+    """``again``: the request has a rectify record already (``core.rectify.rectify_again``): this one adds
+    a further step (再次整改), the earlier ones stay."""
+
+    def __init__(self, request_id: str, number: str, again: bool = False) -> None:
         super().__init__()
-        self.request_id, self.number = request_id, number
+        self.request_id, self.number, self.again = request_id, number, again
 
     def dialog_title(self) -> str:
-        return t("rectify.title", number=self.number)
+        return t("rectify.title_again" if self.again else "rectify.title", number=self.number)
 
     def compose_fields(self) -> ComposeResult:
         with Horizontal(classes="row"):

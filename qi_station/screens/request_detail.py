@@ -65,6 +65,13 @@ def _rectifiable(r: dict[str, Any]) -> bool:
     return rectify.can_rectify(r.get("status"), r.get("satisfaction"))
 
 
+def _rectify_again(r: dict[str, Any]) -> bool:
+    """Would a rectify record be a further one, 再次整改 (the core's rule: ``core.rectify.rectify_again``)?"""
+    from qi_station.core import rectify
+
+    return rectify.rectify_again(r.get("status"), r.get("satisfaction"), r.get("events") or [])
+
+
 class RequestLoaded(Message):
     def __init__(self, request: dict[str, Any]) -> None:
         super().__init__()
@@ -174,11 +181,19 @@ class RequestDetailScreen(StationScreen):
                 + (f"   {t('field.note')}: {r['followup_note']}" if r.get("followup_note") else "")
             )
         if _rectifiable(r) and r.get("rectify_due"):
-            from qi_station.core.rectify import RECTIFY_KIND
+            from qi_station.core.rectify import rectify_records
 
-            done = any(e["kind"] == RECTIFY_KIND for e in r["events"])
-            state = t("rectify.done" if done else "rectify.open")
+            done = rectify_records(r["events"])
+            state = {0: t("rectify.open"), 1: t("rectify.done")}.get(len(done)) or t(
+                "rectify.done_n", n=len(done)
+            )
             lines.append(t("rectify.due", due=r["rectify_due"], state=state))
+            if done:  # the last one made: 再次整改 adds to it, never replaces it
+                last = done[-1]
+                lines.append(
+                    t("rectify.last", at=_time(last["at"]), by=last["data"].get("by") or last["actor"])
+                    + f": {last['data'].get('action') or last.get('note') or ''}"
+                )
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         self.query_one("#fields", Static).update("\n".join(lines))
@@ -198,7 +213,11 @@ class RequestDetailScreen(StationScreen):
         if correctable(r["status"]):
             buttons.append(("correct", self._button_label("detail.correct")))
         if _rectifiable(r):
-            buttons.append(("rectify", self._button_label("detail.rectify")))
+            again = _rectify_again(r)  # the footer says what the button says
+            buttons.append(
+                ("rectify", self._button_label("detail.rectify", t("key.rectify_again") if again else None))
+            )
+            relabel_binding(self, "detail.rectify", t("key.rectify_again" if again else "key.rectify"))
         self.query_one("#actions", Static).update("" if moves else t("detail.no_actions"))
         self.query_one("#actions").display = not moves
         if buttons != self._buttons:
@@ -381,7 +400,8 @@ class RequestDetailScreen(StationScreen):
 
         if self.req is None or not _rectifiable(self.req):
             return
-        self.app.push_screen(RectifyDialog(self.req["id"], self.req["number"]), self._rectified)
+        again = _rectify_again(self.req)
+        self.app.push_screen(RectifyDialog(self.req["id"], self.req["number"], again), self._rectified)
 
     def _rectified(self, event: dict[str, Any] | None) -> None:
         if event:

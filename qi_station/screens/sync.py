@@ -266,5 +266,7 @@ class SyncScreen(MainScreen):
     @on(JobDone)
     def _done(self, event: JobDone) -> None:
         self.query_one("#sync-progress", Static).update(event.message)
-        self.notify(toast_text(event.toast or event.message), severity="error" if event.failed else "information")
+        self.notify(
+            toast_text(event.toast or event.message), severity="error" if event.failed else "information"
+        )
         self.refresh_data()
