@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
@@ -105,6 +106,7 @@ def _neutral_control_codes() -> None:
         shown = neutralise(chr(cp))
         if shown != chr(cp):
             extra[cp] = shown
+    # private, no public hook for the strip tables; guard: test_tui_control_codes.py
     tables: tuple[dict[int, Any], ...] = (
         textual.content._CONTROL_STRIP_TRANSLATE,
         rich.control._CONTROL_STRIP_TRANSLATE,
@@ -171,6 +173,9 @@ class StationApp(App[None]):
         #: the last backup written from the app ("<full path> (<size>)"): the backup dialog shows it, the
         #: toast names only the file (a full path wraps over the page at 80x24)
         self.last_backup: str | None = None
+        #: the error toasts shown (:meth:`notify`): a screen switch drops every other toast
+        self.errors_shown: list[tuple[float, str, str, bool]] = []
+        self.user_keys: dict[str, str] = {}  # the [keys] table (on_mount): binding id -> keys
         self.library_preset: dict[str, Any] | None = None  # ... and to the libraries (资质将到期)
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
@@ -237,6 +242,8 @@ class StationApp(App[None]):
         a scanner, a paste of keys) reach the field first: Ctrl+U then ``yantai`` left the box empty, six
         Backspaces then ``ytld`` left ``yant``, Backspace 6 0 in a field holding 0 saved 6. A key with a
         priority binding keeps Textual's way (those read fields through ``settled``)."""
+        # Textual privates (_bindings, _binding_chain, _check_bindings, _forward_event), no public way to
+        # run a binding in order; guard: test_tui_trial4.py::test_a_burst_of_keys_in_a_search_box_is_never_lost
         focused, key = self.focused, event.key
         if focused is None or key not in focused._bindings.key_to_bindings:
             return False
@@ -251,8 +258,15 @@ class StationApp(App[None]):
         if not await self._check_bindings(event.key):
             (self.focused or self.screen)._forward_event(event)
 
+    def keys_of(self, binding_id: str) -> list[str]:
+        """The keys of the binding ``binding_id`` as this app binds them: the user's [keys] table
+        (:attr:`user_keys`, handed to Textual's ``set_keymap``), else the keymap's default."""
+        keys = self.user_keys.get(binding_id, keymap.BY_ID[binding_id].key)
+        return [k.strip() for k in keys.split(",")]
+
     def on_mount(self) -> None:
         km = keymap.user_keymap(self.config_data)
+        self.user_keys = km  # our own record of what set_keymap was given (Textual keeps it private)
         if km:
             self.set_keymap(km)
         if "_error" in self.config_data:
@@ -429,10 +443,11 @@ class StationApp(App[None]):
         unsaved input: that screen asks first (the request form: keep the draft / discard / keep
         editing) and runs ``go`` after the answer. A main screen a switch keeps (``KEPT_ON_SWITCH``:
         the 走访培训活动 form) asks only when ``quitting``, then from whichever screen is shown."""
-        screens = list(reversed(self.screen_stack))
-        if quitting:  # the other screens' kept forms are dropped too
-            kept = getattr(self, "_screen_stacks", {})  # Textual's stack of each mode
-            screens += [s for stack in kept.values() for s in stack if s not in screens]
+        from qi_station.screens.dialogs import LeaveAsks
+
+        screens: list[Any] = list(reversed(self.screen_stack))
+        if quitting:  # the other modes' kept pages are dropped too (LeaveAsks' registry of mounted ones)
+            screens += [s for s in LeaveAsks.open_pages(self) if s not in screens]
         for scr in screens:
             if getattr(scr, "KEPT_ON_SWITCH", False) and not quitting:
                 continue
@@ -457,14 +472,36 @@ class StationApp(App[None]):
             return
         self.leave_then(lambda: self._goto(mode))
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Textual's notify; an error is also kept in :attr:`errors_shown` (a screen switch keeps it)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        if severity == "error":
+            ends = monotonic() + (self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
+            self.errors_shown = [*self.live_errors(), (ends, message, title, markup)]
+
+    def live_errors(self) -> list[tuple[float, str, str, bool]]:
+        """The error toasts shown and not yet timed out: (when it ends, message, title, markup)."""
+        now = monotonic()
+        return [e for e in self.errors_shown if e[0] > now]
+
     def drop_stale_toasts(self) -> None:
-        """On a screen switch: the notifications about the screen left go (an error stays: it is still
-        true on the next screen, e.g. a database that cannot be opened)."""
-        stale = [n for n in self._notifications if n.severity != "error"]
-        for n in stale:
-            self._unnotify(n, refresh=False)
-        if stale:
-            self._refresh_notifications()
+        """On a screen switch: the notifications about the screen left go (an error stays, for the time it
+        has left: it is still true on the next screen, e.g. a database that cannot be opened). Textual's
+        public calls only: every toast is cleared, the live errors are shown again."""
+        errors = self.live_errors()
+        self.clear_notifications()
+        self.errors_shown = []
+        now = monotonic()
+        for ends, message, title, markup in errors:
+            self.notify(message, title=title, severity="error", timeout=ends - now, markup=markup)
 
     def _goto(self, mode: str) -> None:
         request_id = getattr(self.screen, "request_id", None)  # a request open here: Esc comes back to it
@@ -541,12 +578,13 @@ class StationApp(App[None]):
     # ---- command palette: every binding of the app and of the current screen ----------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         seen: set[str] = set()
-        for node in (screen, self):
+        for node in (screen, self):  # _bindings: private, no public list of a node's own bindings;
+            # guard: test_tui_stumbles.py::test_command_palette_speaks_chinese
             for _key, b in node._bindings:
                 if not b.id or b.id in seen or b.action == "command_palette":
                     continue
                 seen.add(b.id)
-                keys = self._keymap.get(b.id, b.key)
+                keys = self.user_keys.get(b.id, b.key)
                 yield SystemCommand(
                     f"{b.description} ({keys})",
                     t("palette.binding", id=b.id),

@@ -177,3 +177,53 @@ async def test_a_second_rectification_is_offered_as_rectify_again_and_shows_the_
         db, "SELECT note FROM request_event WHERE request_id = ? AND kind = 'rectify' ORDER BY n", rid
     )
     assert kept == [("上门复检并更换检测设备",), ("回访后补充培训",)]
+
+
+# ---- LeaveAsks keeps its own registry; Textual's private stacks and toast list are not read ------------
+async def test_leave_asks_keeps_the_pages_that_may_hold_input_from_mount_to_unmount(tmp_path: Path) -> None:
+    """The 走访培训活动 page stays registered after F2 (its mode's stack keeps it: Ctrl+Q asks it from the
+    dashboard), a dialog only while it is open; nothing else is in the registry."""
+    from qi_station.screens.activity import ActivityScreen
+    from qi_station.screens.backup import BackupDialog
+    from qi_station.screens.dialogs import LeaveAsks
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert LeaveAsks.open_pages(app) == []
+        app.switch_mode("activities")
+        await settle(pilot)
+        activity = app.screen
+        assert isinstance(activity, ActivityScreen)
+        await pilot.press("f2")
+        await settle(pilot)
+        assert LeaveAsks.open_pages(app) == [activity]
+        app.action_backup()
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, BackupDialog)
+        assert LeaveAsks.open_pages(app) == [activity, dialog]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert LeaveAsks.open_pages(app) == [activity]
+
+
+async def test_a_screen_switch_keeps_an_error_toast_by_public_calls_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F-keys drop the toasts of the screen left, an error stays: by ``clear_notifications`` and ``notify``,
+    not Textual's private ``_unnotify`` (a toast timing out would call it: 60 s here)."""
+    from textual.app import App
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.notify("已保存筛选条件", timeout=60)
+        app.notify("数据库只读", severity="error", timeout=60)
+        await settle(pilot)
+        calls: list[str] = []
+        monkeypatch.setattr(App, "_unnotify", lambda *a, **k: calls.append("_unnotify"))
+        await pilot.press("f3")
+        await settle(pilot)
+        assert calls == []
+        assert notes(app) == ["数据库只读"]

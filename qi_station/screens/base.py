@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 def localize_bindings(node: DOMNode) -> None:
     """Replace catalogue keys in this node's binding descriptions with the current language."""
     keys: dict[str, list[Any]] = {}
+    # _bindings: private, Textual has no public call to replace a node's bindings; guard:
+    # test_tui_stumbles.py::test_footer_fits_80_columns (the footer's texts in each language)
     for key, binds in node._bindings.key_to_bindings.items():
         out = []
         for b in binds:
@@ -34,7 +36,7 @@ def localize_bindings(node: DOMNode) -> None:
 def relabel_binding(node: DOMNode, binding_id: str, description: str) -> None:
     """Give the binding ``binding_id`` of ``node`` another footer text (a key whose meaning follows the
     data shown, e.g. 办理 / 重新办理); the footer is refreshed only when the text changes."""
-    changed = False
+    changed = False  # _bindings: as localize_bindings; guard: test_tui_trial6.py::test_the_footer_names_the_reopen_as_the_button_does
     for binds in node._bindings.key_to_bindings.values():
         for i, b in enumerate(binds):
             if b.id == binding_id and b.description != description:

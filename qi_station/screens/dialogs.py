@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -49,7 +50,14 @@ class LeaveAsks:
     """THE question before typed input is dropped (an F-key, Ctrl+Q: ``StationApp.leave_then``):
     放弃 / 继续编辑 (继续编辑 the default) when a field differs from what it held when opened. Every
     dialog with fields (:class:`OkCancelModal`) and the 走访培训活动 form (``activity.ActivityScreen``)
-    ask by it; the screen calls :meth:`remember_opened` when mounted and after a save."""
+    ask by it; the screen calls :meth:`remember_opened` when mounted and after a save.
+
+    It keeps the registry of the pages that may hold unsaved input (:meth:`open_pages`): each page is in
+    it from its mount to its unmount, whichever mode's stack it lies on, so Ctrl+Q asks a kept page of
+    another mode too (Textual's own stacks of the modes are private)."""
+
+    #: each app's mounted pages that ask, in the order they were mounted
+    _open: ClassVar[WeakKeyDictionary[Any, list[LeaveAsks]]] = WeakKeyDictionary()
 
     #: the catalogue prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); None: never asks
     LEAVE_ASKS: str | None = "dialog"
@@ -57,6 +65,22 @@ class LeaveAsks:
     KEPT_ON_SWITCH = False
     app: Any  # the host screen's
     query: Any
+
+    # Textual calls the handler each class of the MRO defines itself: a host's on_mount runs too
+    def on_mount(self) -> None:
+        pages = LeaveAsks._open.setdefault(self.app, [])
+        if self not in pages:  # once, whether a host's on_mount calls super() or not
+            pages.append(self)
+
+    def on_unmount(self) -> None:
+        pages = LeaveAsks._open.get(self.app, [])
+        if self in pages:
+            pages.remove(self)
+
+    @staticmethod
+    def open_pages(app: Any) -> list[LeaveAsks]:
+        """The pages of ``app`` mounted now that ask before their input is dropped (any mode's stack)."""
+        return list(LeaveAsks._open.get(app, ()))
 
     def _field_values(self) -> dict[str, Any]:
         """What each field holds (an Input's text without edge blanks, a Choice's value), by id."""

@@ -42,9 +42,9 @@ class HelpScreen(StationModal):
         """(keys, description, binding id) for the target screen and the app."""
         out: list[tuple[str, str, str]] = []
         seen: set[str] = set()
-        km = self.app._keymap
+        km = self.station.user_keys
         for node in (self.target, self.app):
-            for _key, b in node._bindings:
+            for _key, b in node._bindings:  # private (as localize_bindings); guard: test_f1_shows_the_key_ids
                 if not b.id or b.id in seen:
                     continue
                 seen.add(b.id)

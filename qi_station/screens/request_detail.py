@@ -258,7 +258,7 @@ class RequestDetailScreen(StationScreen):
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
 
     def _button_label(self, kid: str, name: str | None = None) -> str:
-        key = self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")[0]
+        key = self.station.keys_of(kid)[0]
         return f"{name or t(keymap.BY_ID[kid].description)} {key}"  # the key as the footer shows it: a
 
     async def _set_buttons(self, buttons: list[tuple[str, str]]) -> None:
@@ -296,7 +296,7 @@ class RequestDetailScreen(StationScreen):
         return True
 
     def _keys(self, kid: str) -> list[str]:
-        return [k.strip() for k in self.station._keymap.get(kid, keymap.BY_ID[kid].key).split(",")]
+        return self.station.keys_of(kid)
 
     def on_key(self, event: Any) -> None:
         """A move, 转办, 更正 or 整改 key that the status does not allow (hidden from the footer, so

@@ -212,10 +212,7 @@ class SyncScreen(MainScreen):
         self.notify(t("sync.enter_hint", export=self._key("sync.export"), load=self._key("sync.import")))
 
     def _key(self, binding_id: str) -> str:
-        from qi_station.services import keymap
-
-        key = self.station._keymap.get(binding_id, keymap.BY_ID[binding_id].key).split(",")[0]
-        return key.title()
+        return self.station.keys_of(binding_id)[0].title()
 
     def _bundle_job(self, job: str) -> None:
         path = self.query_one("#bundle", Input).value.strip()
