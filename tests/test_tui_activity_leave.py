@@ -9,15 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_helpers import FROZEN_NOW, fixture_db
 from test_tui_journeys import make_app, settle
+from tui_pilot import press_to
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 def _watch_exit(app: Any) -> list[int]:
@@ -40,16 +36,10 @@ async def test_ctrl_q_on_a_half_filled_activity_form_asks(tmp_path: Path) -> Non
     async with app.run_test(size=(80, 24)) as pilot:
         exited = _watch_exit(app)
         await settle(pilot)
-        await pilot.press("t")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, ActivityScreen)
+        form = await press_to(pilot, "t", ActivityScreen)
         form.query_one("#title", Input).focus()
         await pilot.press(*"计量进园区")
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        asked = app.screen
-        assert isinstance(asked, ChoicesDialog)
+        asked = await press_to(pilot, "ctrl+q", ChoicesDialog)
         assert asked.focused is asked.query_one("#ans-edit")
         assert str(asked.query_one(".dialog-title").render()) == "活动尚未保存"
         await pilot.press("enter")  # the default: 继续编辑
@@ -80,9 +70,7 @@ async def test_an_f_key_keeps_the_activity_form_and_quitting_elsewhere_asks(tmp_
         await settle(pilot)
         form = app.screen
         form.query_one("#people", Input).value = "12"
-        await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, DashboardScreen)
+        await press_to(pilot, "f2", DashboardScreen)
         await pilot.press("ctrl+q")
         await settle(pilot)
         assert isinstance(app.screen, ChoicesDialog) and not exited

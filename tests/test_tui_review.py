@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, settle
-from tui_pilot import notes, toasts, until
+from tui_pilot import notes, press_to, toasts, until
 
 pytestmark = pytest.mark.usefixtures("tui_env")
 
@@ -163,10 +163,7 @@ async def test_a_second_rectification_is_offered_as_rectify_again_and_shows_the_
         assert dict(app.screen._buttons)["rectify"] == "再次整改 z"
         fields = str(app.screen.query_one("#fields").render())
         assert "已整改" in fields and "王工: 上门复检并更换检测设备" in fields
-        await pilot.press("z")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, RectifyDialog)
+        dialog = await press_to(pilot, "z", RectifyDialog)
         assert "再次整改" in str(dialog.query_one(".dialog-title").render())
         await pilot.press(*"回访后补充培训")
         await pilot.press("ctrl+s")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
 from test_tui_journeys import make_app, settle
+from tui_pilot import notes, req_id, until
 
 SCREENS = ("dashboard", "ledger", "libraries", "sync", "reports", "detail")
 
@@ -22,39 +23,18 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
 
 
-def _rid(db: Path, number: str) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return str(conn.execute("SELECT id FROM request WHERE number = ?", (number,)).fetchone()[0])
-    finally:
-        conn.close()
-
-
 async def _open(pilot: Any, screen: str, db: Path) -> None:
     await settle(pilot)
     keys = {"ledger": "f3", "libraries": "f5", "sync": "f6", "reports": "f7"}
     if screen in keys:
         await pilot.press(keys[screen])
     elif screen == "detail":
-        pilot.app.open_request(_rid(db, "QI0001-202603-0002"))  # in progress: many moves
+        pilot.app.open_request(req_id(db, "QI0001-202603-0002"))  # in progress: many moves
     await settle(pilot)
 
 
 def _lines(app: Any) -> list[str]:
     return ["".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips()]
-
-
-async def _until(pilot: Any, done: Any) -> None:
-    """Wait for what the screen shows to change (a debounced search), not for a fixed time."""
-    for _ in range(200):
-        await settle(pilot)
-        if done():
-            return
-        await pilot.pause(0.02)
-
-
-def _notes(app: Any) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 # ---- every footer key works from every focused widget --------------------------------------------------
@@ -144,7 +124,7 @@ async def test_sync_export_key_works_after_asking_for_the_path(tmp_path: Path) -
         await _open(pilot, "sync", tmp_path)
         await pilot.press("ctrl+e")
         await settle(pilot)
-        assert t("sync.need_path") in _notes(app)
+        assert t("sync.need_path") in notes(app)
         assert app.focused is app.screen.query_one("#bundle")
         await pilot.press(*"up.qib", "ctrl+e")
         await settle(pilot)
@@ -153,7 +133,7 @@ async def test_sync_export_key_works_after_asking_for_the_path(tmp_path: Path) -
         assert "`" not in progress and "run" not in progress
         await pilot.press("enter")  # Enter cannot tell export from import: it names both keys
         await settle(pilot)
-        assert t("sync.enter_hint", export="Ctrl+E", load="Ctrl+O") in _notes(app)
+        assert t("sync.enter_hint", export="Ctrl+E", load="Ctrl+O") in notes(app)
 
 
 @pytest.mark.asyncio
@@ -162,7 +142,7 @@ async def test_ctrl_x_clears_the_ledger_filters_from_the_search_box(tmp_path: Pa
     async with app.run_test(size=(80, 24)) as pilot:
         await _open(pilot, "ledger", tmp_path)
         await pilot.press("ctrl+f", *"华泰")
-        await _until(pilot, lambda: app.screen.total == 2)
+        await until(pilot, lambda: app.screen.total == 2)
         assert app.screen.total == 2
         await pilot.press("ctrl+x")
         await settle(pilot)
@@ -189,7 +169,7 @@ async def test_esc_goes_back_and_back_to_the_request_after_the_library(tmp_path:
             await pilot.press("escape")
             await settle(pilot)
             assert isinstance(app.screen, want)
-        rid = _rid(db, "QI0001-202603-0001")
+        rid = req_id(db, "QI0001-202603-0001")
         await pilot.press("f3")
         await settle(pilot)
         app.open_request(rid)
@@ -220,11 +200,11 @@ async def test_a_move_the_status_does_not_allow_says_why(tmp_path: Path) -> None
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0003"))  # 已登记
+        app.open_request(req_id(db, "QI0001-202603-0003"))  # 已登记
         await settle(pilot)
         await pilot.press("v")  # 回访: only after 已办结
         await settle(pilot)
-        assert "不允许从「已登记」转为「已回访」" in _notes(app)
+        assert "不允许从「已登记」转为「已回访」" in notes(app)
         assert type(app.screen).__name__ == "RequestDetailScreen"
 
 
@@ -334,7 +314,7 @@ async def test_resolve_dialog_labels_do_not_run_into_their_fields(tmp_path: Path
     app = make_app(db, lang=lang)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.push_screen(MoveDialog(_rid(db, "QI0001-202603-0002"), "QI0001-202603-0002", "resolved"))
+        app.push_screen(MoveDialog(req_id(db, "QI0001-202603-0002"), "QI0001-202603-0002", "resolved"))
         await settle(pilot)
         for row in app.screen.query(".row"):
             label, field = row.query_one(Label), row.query(Input)
@@ -394,7 +374,7 @@ async def test_ledger_search_by_pinyin_of_the_enterprise(tmp_path: Path, typed: 
     async with app.run_test(size=(80, 24)) as pilot:
         await _open(pilot, "ledger", tmp_path)
         await pilot.press("ctrl+f", *typed)
-        await _until(pilot, lambda: app.screen.total != 5)
+        await until(pilot, lambda: app.screen.total != 5)
         assert app.screen.total == n
 
 
@@ -407,4 +387,4 @@ async def test_enter_on_a_single_match_opens_it(tmp_path: Path) -> None:
         await pilot.press("ctrl+f", *"qdhr", "enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "RequestDetailScreen"
-        assert app.screen.request_id == _rid(db, "QI0001-202602-0001")
+        assert app.screen.request_id == req_id(db, "QI0001-202602-0001")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, settle
-from test_tui_stumbles import _env, _open, _rid, _until  # noqa: F401 - _env: the frozen clock, no config
+from test_tui_stumbles import _env, _open  # noqa: F401 - _env: the frozen clock, no config
+from tui_pilot import req_id, until
 
 
 async def test_down_from_the_search_box_lands_on_the_first_row(tmp_path: Path) -> None:
@@ -18,7 +19,7 @@ async def test_down_from_the_search_box_lands_on_the_first_row(tmp_path: Path) -
     async with app.run_test(size=(80, 24)) as pilot:
         await _open(pilot, "ledger", db)
         await pilot.press("ctrl+f", *"yantai")
-        await _until(pilot, lambda: app.screen.total == 2)
+        await until(pilot, lambda: app.screen.total == 2)
         await pilot.press("down")
         await settle(pilot)
         table = app.screen.query_one("#ledger-table")
@@ -128,13 +129,13 @@ async def test_a_notification_does_not_cover_the_request_timeline(tmp_path: Path
     app = make_app(db)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
+        app.open_request(req_id(db, "QI0001-202603-0002"))
         await settle(pilot)
         await pilot.press("n", *"abc", "ctrl+s")
         await settle(pilot)
         detail = app.screen
         detail.query_one("#detail").scroll_end(animate=False)
-        await _until(pilot, lambda: bool(detail.query("Toast")))
+        await until(pilot, lambda: bool(detail.query("Toast")))
         toasts = [t.region for t in detail.query("Toast")]
         assert toasts and all(r.height == 1 for r in toasts), toasts
         bar = detail.query_one("#titlebar").region

@@ -8,15 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, settle
+from tui_pilot import burst, open_detail, req_id, until
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 def _form_layout(form: Any) -> dict[str, Any]:
@@ -30,13 +26,6 @@ def _form_layout(form: Any) -> dict[str, Any]:
     for w in form.query(Input):
         regions[f"#{w.id}"] = tuple(w.region)
     return regions
-
-
-def _burst(app: Any, *keys: str) -> None:
-    from textual import events
-
-    for key in keys:
-        app.post_message(events.Key(key, key if len(key) == 1 else None))
 
 
 async def _open_form(pilot: Any) -> Any:
@@ -65,9 +54,7 @@ async def test_the_form_has_the_same_layout_whatever_was_shown_before(tmp_path: 
         if via == "activities":
             app.switch_mode("activities")
         elif via == "detail":
-            from test_tui_stumbles import _rid
-
-            app.open_request(_rid(db, "QI0001-202603-0002"))
+            app.open_request(req_id(db, "QI0001-202603-0002"))
         else:
             await pilot.press(via)
         await settle(pilot)
@@ -90,7 +77,7 @@ async def test_keys_typed_right_after_f4_land_in_the_name_field(tmp_path: Path, 
             await _open_form(pilot)
             await pilot.press("escape")
             await settle(pilot)
-        _burst(app, "f4", *"潍坊滨海")  # as a terminal sends them: no wait for the form between keys
+        burst(app, "f4", *"潍坊滨海")  # as a terminal sends them: no wait for the form between keys
         await settle(pilot)
         assert app.screen.query_one("#enterprise").value == "潍坊滨海"
 
@@ -140,7 +127,6 @@ async def test_ledger_names_and_titles_get_the_room_the_statuses_do_not_need(tmp
 
 async def test_refer_suggestions_are_one_line_each(tmp_path: Path) -> None:
     from rich.cells import cell_len
-    from test_tui_stumbles import _rid
     from textual.widgets import OptionList
 
     from qi_station.screens.dialogs import SuggestionsLoaded
@@ -148,9 +134,7 @@ async def test_refer_suggestions_are_one_line_each(tmp_path: Path) -> None:
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
-        await settle(pilot)
+        await open_detail(pilot, db)
         await pilot.press("r")
         await settle(pilot)
         dlg = app.screen
@@ -223,7 +207,6 @@ async def test_confirm_buttons_follow_left_and_right_and_the_focused_one_is_mark
 
 
 async def test_clearing_the_name_clears_not_in_the_library(tmp_path: Path) -> None:
-    from test_tui_stumbles import _until
 
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -231,7 +214,7 @@ async def test_clearing_the_name_clears_not_in_the_library(tmp_path: Path) -> No
         form = await _open_form(pilot)
         err = form.query_one("#err-enterprise")
         await pilot.press(*"无名企业")
-        await _until(pilot, lambda: not err.has_class("hidden"))
+        await until(pilot, lambda: not err.has_class("hidden"))
         assert "库中无此企业" in str(err.render())
         await pilot.press(*["backspace"] * 4)
         await settle(pilot)
@@ -256,15 +239,12 @@ async def test_a_newline_alone_in_the_description_leaves_the_form_empty(tmp_path
 
 
 async def test_detail_buttons_show_the_key_as_the_footer_does(tmp_path: Path) -> None:
-    from test_tui_stumbles import _rid
     from textual.widgets import Button
 
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
-        await settle(pilot)
+        await open_detail(pilot, db)
         labels = [str(b.label) for b in app.screen.query("#action-bar Button").results(Button)]
         assert labels and any(x.endswith(" r") for x in labels), labels
         assert not any(x[-2:] == x[-2:].upper() and x[-1].isalpha() and x[-2] == " " for x in labels), labels

@@ -8,33 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, rows, settle
+from tui_pilot import ask_to_leave, burst, open_detail, press_to, req_id
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
-
-
-def _burst(app: Any, *keys: str) -> None:
-    """Keys as tmux send-keys delivers them: queued at once, no pause for the app between them."""
-    from textual import events
-
-    for key in keys:
-        app.post_message(events.Key(key, key if len(key) == 1 else None))
-
-
-def _rid(db: Path, number: str) -> str:
-    return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 async def _open_refer(pilot: Any, db: Path, number: str = "QI0001-202603-0002") -> Any:
     from qi_station.screens.dialogs import ReferDialog
 
-    pilot.app.open_request(_rid(db, number))  # 0002: in progress, standards + certification
+    pilot.app.open_request(req_id(db, number))  # 0002: in progress, standards + certification
     await settle(pilot)
     await pilot.press("r")
     await settle(pilot)
@@ -90,7 +74,7 @@ async def test_refer_down_arrow_moves_the_highlight_and_ctrl_s_refers_it(
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not isinstance(app.screen, type(dialog))
-    got = rows(db, "SELECT item_id FROM referral WHERE request_id = ?", _rid(db, number))
+    got = rows(db, "SELECT item_id FROM referral WHERE request_id = ?", req_id(db, number))
     assert got == [(second["id"],)]
 
 
@@ -141,10 +125,10 @@ async def test_a_burst_of_keys_in_a_search_box_is_never_lost(tmp_path: Path, scr
         await pilot.press("ctrl+f")
         box = app.screen.focused
         assert isinstance(box, Input)
-        _burst(app, "ctrl+u", *"yantai")
+        burst(app, "ctrl+u", *"yantai")
         await settle(pilot)
         assert box.value == "yantai"
-        _burst(app, *["backspace"] * 6, *"ytld")
+        burst(app, *["backspace"] * 6, *"ytld")
         await settle(pilot)
         assert box.value == "ytld"
         assert app.screen.focused is box
@@ -165,7 +149,7 @@ async def test_a_burst_in_the_activity_form_saves_what_was_typed(tmp_path: Path)
         people.focus()
         await pilot.pause()
         people.cursor_position = len(people.value)
-        _burst(app, "backspace", "6", "0", "ctrl+s")
+        burst(app, "backspace", "6", "0", "ctrl+s")
         await settle(pilot)
         assert people.value == "60"
     assert rows(db, "SELECT people FROM activity") == [(60,)]
@@ -179,23 +163,14 @@ async def test_a_screen_switch_asks_before_throwing_a_half_typed_note_away(
     and its text, 放弃 goes to the dashboard."""
     from qi_station.screens.dashboard import DashboardScreen
     from qi_station.screens.dialogs import NoteDialog
-    from qi_station.screens.form_dialogs import ChoicesDialog
 
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        note = app.screen
-        assert isinstance(note, NoteDialog)
+        await open_detail(pilot, db)
+        note = await press_to(pilot, "n", NoteDialog)
         await pilot.press(*"已电话联系")
-        await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, ChoicesDialog)
-        assert "备注尚未保存" in str(app.screen.query_one(".dialog-title").render())
+        await ask_to_leave(pilot, "f2", "备注尚未保存")
         app.screen.query_one(f"#ans-{answer}").press()
         await settle(pilot)
         if answer == "edit":

@@ -9,19 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, rows, settle
+from tui_pilot import ask_to_leave, backup_dialog, open_detail, press_to, req_id, toasts
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
-
-
-def _rid(db: Path, number: str) -> str:
-    return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 @pytest.mark.parametrize("answer", ["edit", "discard"])
@@ -32,23 +24,14 @@ async def test_a_screen_switch_asks_before_throwing_a_half_typed_move_away(
     继续编辑 keeps the dialog and its text, 放弃 goes to the dashboard and writes nothing."""
     from qi_station.screens.dashboard import DashboardScreen
     from qi_station.screens.dialogs import MoveDialog
-    from qi_station.screens.form_dialogs import ChoicesDialog
 
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
-        await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        move = app.screen
-        assert isinstance(move, MoveDialog)
+        await open_detail(pilot, db)
+        move = await press_to(pilot, "d", MoveDialog)
         await pilot.press(*"已出具标准文本")
-        await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, ChoicesDialog)
-        assert "流转尚未保存" in str(app.screen.query_one(".dialog-title").render())
+        await ask_to_leave(pilot, "f2", "流转尚未保存")
         app.screen.query_one(f"#ans-{answer}").press()
         await settle(pilot)
         if answer == "edit":
@@ -67,15 +50,9 @@ async def test_an_untouched_move_dialog_lets_a_screen_switch_go(tmp_path: Path) 
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
-        await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        assert isinstance(app.screen, MoveDialog)
-        await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, DashboardScreen)
+        await open_detail(pilot, db)
+        await press_to(pilot, "d", MoveDialog)
+        await press_to(pilot, "f2", DashboardScreen)
 
 
 async def test_toasts_leave_the_title_bar_and_the_key_bar_visible_and_stay_on_their_screen(
@@ -83,8 +60,6 @@ async def test_toasts_leave_the_title_bar_and_the_key_bar_visible_and_stay_on_th
 ) -> None:
     """At 80x24 a toast lies under the title bar (the breadcrumb) and above the key bar, never on them;
     F-keys to another screen drop the toasts of the screen left, an error stays."""
-    from textual.widgets._toast import Toast
-
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
@@ -96,9 +71,9 @@ async def test_toasts_leave_the_title_bar_and_the_key_bar_visible_and_stay_on_th
         await settle(pilot)
         bar = app.screen.query_one("#titlebar").region
         footer = app.screen.query_one("StationFooter").region
-        toasts: list[Any] = list(app.screen.query(Toast))
-        assert len(toasts) == 2
-        for toast in toasts:
+        shown = toasts(app)
+        assert len(shown) == 2
+        for toast in shown:
             r = toast.region
             assert r.height > 0 and not r.overlaps(bar) and not r.overlaps(footer), (r, bar, footer)
         await pilot.press("f2")
@@ -142,17 +117,10 @@ async def test_a_backup_refused_keeps_the_dialog_open_and_says_why(tmp_path: Pat
     """A missing folder is refused by the service's rule (never created), named in the dialog."""
     import os
 
-    from qi_station.screens.backup import BackupDialog
-
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.action_backup()
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, BackupDialog)
-        dialog.query_one("#out").value = str(tmp_path / "没有这个文件夹") + os.sep
+        dialog = await backup_dialog(pilot, str(tmp_path / "没有这个文件夹") + os.sep)
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is dialog
@@ -205,7 +173,7 @@ async def test_the_detail_asks_the_core_which_actions_a_status_allows(
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))  # in progress
+        app.open_request(req_id(db, "QI0001-202603-0002"))  # in progress
         await settle(pilot)
         buttons, shown = _offered(app)
         assert "refer" in buttons and "refer" in shown and "rectify" not in buttons
@@ -229,10 +197,7 @@ async def test_search_results_paint_a_screenful_first_then_the_rest(tmp_path: Pa
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
-        lib = app.screen
-        assert isinstance(lib, LibrariesScreen)
+        lib = await press_to(pilot, "f5", LibrariesScreen)
         table = lib.query_one(DataTable)
 
         def fake(n: int, tag: str) -> list[dict[str, Any]]:
@@ -271,13 +236,8 @@ async def test_keys_typed_right_after_tab_land_in_the_next_field(tmp_path: Path)
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
-        await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, MoveDialog)
+        await open_detail(pilot, db)
+        dialog = await press_to(pilot, "d", MoveDialog)
         for key in [*"abc", "tab", *"12", "shift+tab", "end", "d"]:
             app.post_message(events.Key(key, key if len(key) == 1 else None))
         await settle(pilot)

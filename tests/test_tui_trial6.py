@@ -8,19 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_helpers import FROZEN_NOW, fixture_db
 from test_tui_journeys import make_app, rows, settle
+from tui_pilot import backup_dialog, footer_text, open_detail, press_to, req_id
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
-
-
-def _rid(db: Path, number: str) -> str:
-    return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 async def test_f2_then_enter_on_a_half_typed_move_keeps_editing(tmp_path: Path) -> None:
@@ -31,18 +23,10 @@ async def test_f2_then_enter_on_a_half_typed_move_keeps_editing(tmp_path: Path) 
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_request(_rid(db, "QI0001-202603-0002"))
-        await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        move = app.screen
-        assert isinstance(move, MoveDialog)
+        await open_detail(pilot, db)
+        move = await press_to(pilot, "d", MoveDialog)
         await pilot.press(*"已出具标准文本")
-        await pilot.press("f3")
-        await settle(pilot)
-        asked = app.screen
-        assert isinstance(asked, ChoicesDialog)
+        asked = await press_to(pilot, "f3", ChoicesDialog)
         assert asked.focused is asked.query_one("#ans-edit")
         assert asked.query_one("#ans-edit").variant == "primary"
         assert asked.query_one("#ans-discard").variant == "default"
@@ -100,7 +84,7 @@ async def _open(pilot: Any, db: Path, which: str) -> tuple[Any, str]:
         app.screen.action_correct()
         await settle(pilot)
         return app.screen, "reason"
-    app.open_request(_rid(db, "QI0001-202603-0002"))  # refer: in progress
+    app.open_request(req_id(db, "QI0001-202603-0002"))  # refer: in progress
     await settle(pilot)
     app.screen.action_refer()
     await settle(pilot)
@@ -123,9 +107,7 @@ async def test_every_dialog_with_typed_text_asks_before_an_f_key(tmp_path: Path,
         assert isinstance(dialog, WorkerDialog)
         dialog.query_one(f"#{field}").focus()
         await pilot.press(*"半句话")
-        await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, ChoicesDialog)
+        await press_to(pilot, "f2", ChoicesDialog)
         await pilot.press("enter")  # the default: 继续编辑
         await settle(pilot)
         assert app.screen is dialog
@@ -139,9 +121,7 @@ async def test_every_dialog_with_typed_text_asks_before_an_f_key(tmp_path: Path,
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await _open(pilot, db, which)
-        await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, DashboardScreen)
+        await press_to(pilot, "f2", DashboardScreen)
 
 
 async def test_the_activity_form_shows_every_error_at_once_and_drops_a_corrected_one(tmp_path: Path) -> None:
@@ -194,43 +174,24 @@ async def test_esc_on_the_activity_page_goes_back(tmp_path: Path) -> None:
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("t")
-        await settle(pilot)
-        assert isinstance(app.screen, ActivityScreen)
-        await pilot.press("escape")
-        await settle(pilot)
-        assert isinstance(app.screen, DashboardScreen)
+        await press_to(pilot, "t", ActivityScreen)
+        await press_to(pilot, "escape", DashboardScreen)
 
 
 async def test_a_refused_backup_names_the_field_as_the_dialog_labels_it(tmp_path: Path) -> None:
     """A missing folder: the message starts with 备份到 (the dialog's label), never the CLI's ``out``."""
     import os
 
-    from qi_station.screens.backup import BackupDialog
-
     db = fixture_db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.action_backup()
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, BackupDialog)
-        dialog.query_one("#out").value = str(tmp_path / "没有这个文件夹") + os.sep
+        dialog = await backup_dialog(pilot, str(tmp_path / "没有这个文件夹") + os.sep)
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is dialog
         shown = str(dialog.query_one("#error").render()).strip()
         assert shown.startswith("备份到: "), shown
         assert "out" not in shown.split(":", 1)[0]
-
-
-def _footer_text(app: Any, action: str) -> str | None:
-    """The footer's text of the key bound to ``action`` on the current screen."""
-    for ab in app.active_bindings.values():
-        if ab.binding.show and ab.enabled and ab.binding.action == action:
-            return ab.binding.description
-    return None
 
 
 async def test_the_footer_names_the_reopen_as_the_button_does(tmp_path: Path) -> None:
@@ -244,14 +205,14 @@ async def test_the_footer_names_the_reopen_as_the_button_does(tmp_path: Path) ->
         await settle(pilot)
         labels = dict(app.screen._buttons)
         assert labels["in_progress"].startswith("重新办理")
-        assert _footer_text(app, "move('in_progress')") == "重新办理"
+        assert footer_text(app, "move('in_progress')") == "重新办理"
         app.screen.dismiss(None)
         await settle(pilot)
         accepted = rows(db, "SELECT id FROM request WHERE status = 'accepted'")
         if accepted:
             app.open_request(accepted[0][0])
             await settle(pilot)
-            assert _footer_text(app, "move('in_progress')") == "办理"
+            assert footer_text(app, "move('in_progress')") == "办理"
 
 
 @pytest.mark.parametrize(
@@ -264,7 +225,7 @@ async def test_a_key_the_status_refuses_says_why(tmp_path: Path, status: str, ke
 
     db = fixture_db(tmp_path)
     if status == "cancelled":
-        rid = _rid(db, "QI0001-202603-0002")
+        rid = req_id(db, "QI0001-202603-0002")
         move_request(db, rid, "cancelled", note="企业撤回", actor="测试员")
     else:
         rid = _resolved(db)
@@ -342,9 +303,7 @@ async def test_a_half_typed_filter_name_asks_too(tmp_path: Path) -> None:
         dialog = app.screen
         assert isinstance(dialog, InputDialog)
         await pilot.press(*"本月")
-        await pilot.press("f2")
-        await settle(pilot)
-        assert isinstance(app.screen, ChoicesDialog)
+        await press_to(pilot, "f2", ChoicesDialog)
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is dialog and dialog.query_one("#value").value == "本月"

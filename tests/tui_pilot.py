@@ -12,7 +12,7 @@ from typing import Any
 from test_tui_journeys import rows, settle
 
 
-def rid(db: Path, number: str) -> str:
+def req_id(db: Path, number: str) -> str:
     """The id of the request numbered ``number``."""
     return str(rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0])
 
@@ -53,3 +53,47 @@ def footer_text(app: Any, action: str) -> str | None:
         if ab.binding.show and ab.enabled and ab.binding.action == action:
             return str(ab.binding.description)
     return None
+
+
+#: the fixture's in-progress request (standards + certification): many moves, 转办 allowed
+IN_PROGRESS = "QI0001-202603-0002"
+
+
+async def open_detail(pilot: Any, db: Path, number: str = IN_PROGRESS) -> Any:
+    """The app settled, then the detail of request ``number`` opened; returns the detail screen."""
+    await settle(pilot)
+    pilot.app.open_request(req_id(db, number))
+    await settle(pilot)
+    return pilot.app.screen
+
+
+async def press_to(pilot: Any, key: str, kind: type) -> Any:
+    """Press ``key``; the screen then shown is a ``kind`` (asserted) and is returned."""
+    await pilot.press(key)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, kind), screen
+    return screen
+
+
+async def ask_to_leave(pilot: Any, key: str, title: str) -> Any:
+    """``key`` (an F-key, Ctrl+Q) with input typed: the 放弃 / 继续编辑 question is shown, its title holds
+    ``title`` (e.g. 流转尚未保存); returns the question."""
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    asked = await press_to(pilot, key, ChoicesDialog)
+    assert title in str(asked.query_one(".dialog-title").render())
+    return asked
+
+
+async def backup_dialog(pilot: Any, out: str) -> Any:
+    """The app settled, 备份数据库 opened (asserted), ``out`` put in 备份到; returns the dialog."""
+    from qi_station.screens.backup import BackupDialog
+
+    await settle(pilot)
+    pilot.app.action_backup()
+    await settle(pilot)
+    dialog = pilot.app.screen
+    assert isinstance(dialog, BackupDialog), dialog
+    dialog.query_one("#out").value = out
+    return dialog
