@@ -604,13 +604,11 @@ class StationApp(App[None]):
 
     def _backed_up(self, done: dict[str, Any] | None) -> None:
         if done:
-            from pathlib import PurePath
+            from qi_station.screens.base import brief
 
             size = f"{done['size'] / 2**20:.1f} MiB"
             self.last_backup = t("backup.done", path=done["path"], size=size)
-            from qi_station.screens.base import brief
-
-            name = PurePath(done["path"]).name
+            name = Path(done["path"]).name
             self.notify(brief(t("backup.written", name=name, size=size)), timeout=15)
 
 

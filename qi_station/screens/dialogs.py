@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -56,8 +56,9 @@ class LeaveAsks:
     it from its mount to its unmount, whichever mode's stack it lies on, so Ctrl+Q asks a kept page of
     another mode too (Textual's own stacks of the modes are private)."""
 
-    #: each app's mounted pages that ask, in the order they were mounted
-    _open: ClassVar[WeakKeyDictionary[Any, list[LeaveAsks]]] = WeakKeyDictionary()
+    #: each app's mounted pages that ask, in the order they were mounted (weak both ways: a page refers to
+    #: its app, so a strong list would keep a finished app alive)
+    _open: ClassVar[WeakKeyDictionary[Any, list[ref[LeaveAsks]]]] = WeakKeyDictionary()
 
     #: the catalogue prefix of the question (``form_dialogs.leave_dialog(LEAVE_ASKS)``); None: never asks
     LEAVE_ASKS: str | None = "dialog"
@@ -69,18 +70,18 @@ class LeaveAsks:
     # Textual calls the handler each class of the MRO defines itself: a host's on_mount runs too
     def on_mount(self) -> None:
         pages = LeaveAsks._open.setdefault(self.app, [])
-        if self not in pages:  # once, whether a host's on_mount calls super() or not
-            pages.append(self)
+        if ref(self) not in pages:  # once, whether a host's on_mount calls super() or not
+            pages.append(ref(self))
 
     def on_unmount(self) -> None:
         pages = LeaveAsks._open.get(self.app, [])
-        if self in pages:
-            pages.remove(self)
+        if ref(self) in pages:
+            pages.remove(ref(self))
 
     @staticmethod
     def open_pages(app: Any) -> list[LeaveAsks]:
         """The pages of ``app`` mounted now that ask before their input is dropped (any mode's stack)."""
-        return list(LeaveAsks._open.get(app, ()))
+        return [page for r in LeaveAsks._open.get(app, ()) if (page := r()) is not None]
 
     def _field_values(self) -> dict[str, Any]:
         """What each field holds (an Input's text without edge blanks, a Choice's value), by id."""
