@@ -286,6 +286,8 @@ def test_details_complete(report: dict[str, Any], ledger_db: tuple[Path, dict[st
     assert r1["received_in_month"] is True
     r5 = next(d for d in report["details"] if d["number"] == n["R5"])
     assert r5["received_in_month"] is False and r5["cost_saved_wan"] == 2.0 and r5["satisfaction"] == 2
+    # its events in January: reopened 01-03, resolved 01-15, closed 01-25 (the December ones not counted)
+    assert r5["events_in_month"] == 3
 
 
 def test_february_edges(ledger_db: tuple[Path, dict[str, str]]) -> None:

@@ -8,7 +8,7 @@ earlier, closed or otherwise touched this month) have their resolves and reopens
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.chain import request_fee, resolution_fee
@@ -20,24 +20,22 @@ if TYPE_CHECKING:
 CHUNK = 500  # ids per query
 
 
-def attach_fees(q: Q, details: list[dict[str, Any]], latest: Mapping[str, tuple[Move, Any]]) -> None:
-    """Set ``fee_cents`` (hundredths of a yuan, None: no fee recorded) on every row of ``details``;
-    ``latest``: the month's last resolution of each request, its data decoded
-    (``quality.last_resolutions``)."""
+def request_fees(
+    q: Q, resolved: Iterable[tuple[str, Any]], latest: Mapping[str, tuple[Move, Any]]
+) -> dict[str, int | None]:
+    """``fee_cents`` (hundredths of a yuan, None: no fee recorded) of each request of the details that
+    stands resolved: ``resolved`` gives (id, resolved_at) of those rows (resolved_at not None; a request
+    never resolved, or reopened since, has no fee: ``request_fee``); ``latest``: the month's last
+    resolution of each request, its data decoded (``quality.last_resolutions``)."""
+    out: dict[str, int | None] = {}
     todo: list[str] = []
-    for d in details:
-        d["fee_cents"] = None
-        resolved = d.get("resolved_at")
-        if resolved is None:  # never resolved, or reopened since: no fee (request_fee)
-            continue
-        got = latest.get(d["id"])
-        if got is not None and got[0].at == resolved:  # stands on the month's resolution
-            d["fee_cents"] = _cents(resolution_fee(got[1]))
+    for rid, at in resolved:
+        got = latest.get(rid)
+        if got is not None and got[0].at == at:  # stands on the month's resolution
+            out[rid] = _cents(resolution_fee(got[1]))
         else:
-            todo.append(d["id"])
-    if not todo:
-        return
-    by_id = {d["id"]: d for d in details}
+            out[rid] = None
+            todo.append(rid)
     events: dict[str, list[dict[str, Any]]] = {}
     for i in range(0, len(todo), CHUNK):
         ids = todo[i : i + CHUNK]
@@ -54,7 +52,8 @@ def attach_fees(q: Q, details: list[dict[str, Any]], latest: Mapping[str, tuple[
             )
     for rid, evs in events.items():
         evs.sort(key=lambda e: e["n"])
-        by_id[rid]["fee_cents"] = _cents(request_fee(evs))
+        out[rid] = _cents(request_fee(evs))
+    return out
 
 
 def _cents(fee: Any) -> int | None:

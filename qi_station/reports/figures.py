@@ -12,7 +12,6 @@ import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from typing import Any
 
 from qi_station.core import domain, places
@@ -24,6 +23,7 @@ from qi_station.reports.queries import (
     UNKNOWN,
     WINDOW,
     Acc,
+    Details,
     Raw,
     as_date,
     as_utc,
@@ -228,7 +228,6 @@ DETAIL_DATETIME_FIELDS = _DT_FIELDS  # the details' times (ISO-8601, Asia/Shangh
 _READ_FIELDS = tuple(
     k for k in DETAIL_FIELDS if k not in ("cost_saved_wan", "fee_yuan")
 )  # the others: the row's
-_DETAIL_GET = itemgetter(*_READ_FIELDS)
 _DT_AT = tuple(_READ_FIELDS.index(k) for k in _DT_FIELDS)
 _COST_AT = DETAIL_FIELDS.index("cost_saved_wan")
 _FEE_AT = DETAIL_FIELDS.index("fee_yuan")
@@ -240,14 +239,21 @@ _IN_MONTH_AT = _READ_FIELDS.index("received_in_month")
 _PROMISED_ISO: dict[Any, str | None] = {}  # a stored promised date -> ISO (rows share days)
 
 
-def detail_row(d: dict[str, Any]) -> dict[str, Any]:
-    """One details row: every request field, times in Asia/Shanghai ISO-8601, money in 万元. Built in one
-    pass: the values in ``DETAIL_FIELDS`` order, then one dict."""
-    try:
-        vals = list(_DETAIL_GET(d))
-    except KeyError:  # a field this database lacks
-        get = d.get
-        vals = [get(k) for k in _READ_FIELDS]
+def detail_rows(details: Details, code: str | None = None) -> list[dict[str, Any]]:
+    """The details rows (:func:`detail_row`), of station ``code`` only when given."""
+    get = details.getter((*_READ_FIELDS, "cost_saved_cents", "fee_cents"))
+    if code is None:
+        return [detail_row(list(get(v))) for v in details.rows]
+    st = details.index("station_code")
+    return [detail_row(list(get(v))) for v in details.rows if v[st] == code]
+
+
+def detail_row(vals: list[Any]) -> dict[str, Any]:
+    """One details row: every request field, times in Asia/Shanghai ISO-8601, money in 万元. ``vals``: the
+    row's values of ``_READ_FIELDS``, then its cost saved and fee in cents (:func:`detail_rows`); built in
+    one pass: the values in ``DETAIL_FIELDS`` order, then one dict."""
+    f = vals.pop()  # 收费金额 (reports.fees, core.chain.request_fee), in yuan
+    c = vals.pop()
     hours = _LOCAL_HOURS
     for i in _DT_AT:
         v = vals[i]
@@ -279,9 +285,7 @@ def detail_row(d: dict[str, Any]) -> dict[str, Any]:
         pd = as_date(pv)
         vals[_PROMISED_AT] = pd.isoformat() if pd else None
     vals[_IN_MONTH_AT] = bool(vals[_IN_MONTH_AT])
-    c = d.get("cost_saved_cents")
     vals.insert(_COST_AT, None if c is None else _cents_to_wan(int(c)))
-    f = d.get("fee_cents")  # 收费金额 (reports.fees, core.chain.request_fee), in yuan
     vals.insert(_FEE_AT, None if f is None else _cents_to_wan(int(f)))
     return dict(zip(DETAIL_FIELDS, vals, strict=True))
 
@@ -307,7 +311,7 @@ def station_report(raw: Raw, code: str | None = None) -> dict[str, Any]:
         "generated_at": local_iso(raw.generated_at),
         "data_as_of": _as_of(acc),
         **figures(acc, raw.month, raw.months),
-        "details": [detail_row(d) for d in raw.details if d["station_code"] == code],
+        "details": detail_rows(raw.details, code),
     }
 
 
@@ -385,7 +389,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
         **figures(province, raw.month, raw.months),
         **groups,
         "stations": stations_out,
-        "details": [detail_row(d) for d in raw.details],
+        "details": detail_rows(raw.details),
     }
 
 

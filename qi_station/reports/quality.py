@@ -34,7 +34,11 @@ def enterprise_county(ent: Mapping[str, Any]) -> str:
     """THE county an enterprise is counted under: where it is today (``enterprise.county_code``, its
     location: the registered region's current county by default, editable with ``enterprise
     locate``; ``core.places.location``), else ``unknown``."""
-    county = ent.get("enterprise_county")
+    return county_or_unknown(ent.get("enterprise_county"))
+
+
+def county_or_unknown(county: Any) -> str:
+    """:func:`enterprise_county` of the stored ``enterprise.county_code`` value itself."""
     return county if isinstance(county, str) and county else UNKNOWN
 
 
@@ -71,11 +75,12 @@ class Quality:
                 mine[i] += x
         return self
 
-    def count_received(self, d: Mapping[str, Any]) -> None:
-        """A request received in the month (a details row with its enterprise's region, industry, size)."""
-        self.by_county[enterprise_county(d)] += 1
-        self.by_industry[d.get("enterprise_industry") or UNKNOWN] += 1
-        self.by_size[d.get("enterprise_scale") or UNKNOWN] += 1
+    def count_received(self, county: Any, industry: Any, scale: Any) -> None:
+        """A request received in the month, by its enterprise's county (``enterprise.county_code``),
+        industry and size (the details row's ``enterprise_county``, ``_industry``, ``_scale``)."""
+        self.by_county[county_or_unknown(county)] += 1
+        self.by_industry[industry or UNKNOWN] += 1
+        self.by_size[scale or UNKNOWN] += 1
 
 
 def _fen(text: Any) -> int:
@@ -107,38 +112,42 @@ class Move(NamedTuple):
     satisfaction: Any
 
 
-def month_moves(q: Q, month: str, requests: Mapping[str, Mapping[str, Any]]) -> list[Move]:
-    """THE month's moves (:func:`~qi_station.db.rollup.move_sql`) into :data:`MONTH_MOVES`, of the requests
-    in ``requests`` (id -> its row: the report's details, every request with an event in the month that is
-    not deleted, in scope). One pass over the month's events, without a lookup of each one's request, for
-    every figure built on them (times to accept / resolve, on time, charges, reopened, ratings by level)."""
+def month_events(q: Q, month: str) -> list[Any]:
+    """THE month's events, every kind, read once (one range scan of ``ix_request_event_at``) for the
+    report's details (which requests changed in the month, and how many events each had) and its moves
+    (:func:`month_moves`). Rows: (request id, n, at, from_status, to_status, data of a resolution else
+    None, whether it is a move (:func:`~qi_station.db.rollup.move_sql`) into :data:`MONTH_MOVES`)."""
     start, end = month_bounds_utc(month)
     statuses = ", ".join(f"'{s}'" for s in MONTH_MOVES)
+    return list(
+        q.rows(
+            "SELECT e.request_id, e.n, e.at, e.from_status, e.to_status, "
+            "CASE WHEN e.to_status = 'resolved' THEN e.data END, "
+            f"CASE WHEN {move_sql('e')} AND e.to_status IN ({statuses}) THEN 1 ELSE 0 END "
+            "FROM request_event e WHERE e.at >= :s AND e.at < :e",
+            s=start,
+            e=end,
+        )
+    )
+
+
+def month_moves(events: list[Any], requests: Mapping[str, tuple[Any, ...]]) -> list[Move]:
+    """THE month's moves into :data:`MONTH_MOVES` (of :func:`month_events`), of the requests in
+    ``requests`` (id -> (station code, received_at, accepted_at, promised_date, satisfaction): the
+    report's details, every request with an event in the month that is not deleted, in scope). One pass
+    over the month's events, without a lookup of each one's request, for every figure built on them
+    (times to accept / resolve, on time, charges, reopened, ratings by level)."""
     out: list[Move] = []
-    for rid, n, at, fs, ts, data in q.rows(
-        "SELECT e.request_id, e.n, e.at, e.from_status, e.to_status, "
-        "CASE WHEN e.to_status = 'resolved' THEN e.data END FROM request_event e "
-        f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ({statuses})",
-        s=start,
-        e=end,
-    ):
-        r = requests.get(rid)
+    get = requests.get
+    for rid, n, at, fs, ts, data, is_move in events:
+        if not is_move:
+            continue
+        r = get(rid)
         if r is None:  # deleted, or another station's
             continue
+        code, received_at, accepted_at, promised_date, satisfaction = r
         out.append(
-            Move(
-                r["station_code"],
-                rid,
-                int(n),
-                at,
-                fs,
-                ts,
-                data,
-                r["received_at"],
-                r["accepted_at"],
-                r["promised_date"],
-                r["satisfaction"],
-            )
+            Move(code, rid, int(n), at, fs, ts, data, received_at, accepted_at, promised_date, satisfaction)
         )
     return out
 

@@ -12,6 +12,7 @@ recomputed from the merged raw material (:mod:`qi_station.reports.figures`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -26,9 +27,15 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
-from qi_station.reports.fees import attach_fees
+from qi_station.reports.fees import request_fees
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
-from qi_station.reports.quality import Quality, collect_quality, last_resolutions, month_moves
+from qi_station.reports.quality import (
+    Quality,
+    collect_quality,
+    last_resolutions,
+    month_events,
+    month_moves,
+)
 from qi_station.services.figures import received_by_month
 from qi_station.services.workdays import load_calendar
 
@@ -237,11 +244,12 @@ class Q:
         proc = type_.bind_processor(self.conn.dialect)
         return proc(v) if proc else v
 
-    def dicts(self, sql: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """:meth:`rows` as dicts (column name -> value), the names read once."""
+    def table(self, sql: str, **params: Any) -> tuple[list[str], Iterator[Any]]:
+        """:meth:`rows` with the column names (read once): a report reads tens of thousands of rows, each
+        kept as its tuple (no dict per row)."""
         res = self._execute(sql, params)
         keys = [c[0] for c in res.description] if self.dialect == "sqlite" else list(res.keys())
-        return (dict(zip(keys, row, strict=True)) for row in res)
+        return keys, iter(res)
 
 
 def normalize_url(url_or_path: Any) -> Any:
@@ -294,13 +302,37 @@ def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
 
 
 # ---- the figures -------------------------------------------------------------------------------------
+#: what the report adds to each details row (after the SQL columns): received in the month, the month's
+#: events, the days taken / overdue (``core.workdays.request_days``), the fee (``reports.fees``)
+DAY_KEYS = ("days_taken", "workdays_taken", "overdue_days", "overdue_workdays")
+DETAIL_EXTRA = ("received_in_month", "events_in_month", *DAY_KEYS, "fee_cents")
+
+
+class Details:
+    """The details' rows, each a list: the SQL row's values (``keys``), then :data:`DETAIL_EXTRA`, then
+    one None (what a field this database lacks reads)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = [*keys, *DETAIL_EXTRA]
+        self._at = {k: i for i, k in enumerate(self.keys)}  # a repeated name: its last value
+        self.rows: list[list[Any]] = []
+
+    def index(self, key: str) -> int:
+        """The position of ``key`` in each row (the trailing None where the database lacks it)."""
+        return self._at.get(key, len(self.keys))
+
+    def getter(self, keys: Iterable[str]) -> Callable[[list[Any]], tuple[Any, ...]]:
+        """The values of ``keys`` of a row, as one tuple."""
+        return itemgetter(*map(self.index, keys))
+
+
 @dataclass
 class Raw:
     month: str
     months: list[str]
     accs: dict[str, Acc]  # per station code
     stations: dict[str, dict[str, Any]]  # code -> profile_entry(...)
-    details: list[dict[str, Any]]
+    details: Details
     generated_at: datetime
 
 
@@ -371,7 +403,6 @@ def collect(
 
     # 6. details: every request received or changed in the month, every field
     step("details")
-    details: list[dict[str, Any]] = []
     local_days: dict[tuple[date, int], date] = {}
     promised_days: dict[Any, date] = {}  # a stored promised date -> the date (rows share days)
 
@@ -392,96 +423,120 @@ def collect(
         assert at is not None
         return day_of(at)
 
-    @cache
-    def days_of(
-        received: date, promised: date, resolved: date | None, is_open: bool
-    ) -> dict[str, int | None]:
-        return request_days(cal, received, promised, resolved, is_open, today)
+    days_at = itemgetter(*DAY_KEYS)
 
-    # two index range scans (received in the month; an event in the month) and the month's events
-    # counted once, grouped: the cost follows the month, not the history
+    @cache
+    def days_of(received: date, promised: date, resolved: date | None, is_open: bool) -> tuple[Any, ...]:
+        return days_at(request_days(cal, received, promised, resolved, is_open, today))  # type: ignore[no-any-return]
+
+    # the month's events read once (quality.month_events): which requests changed in the month and how
+    # many events each had here, the month's moves in step 7
+    events = month_events(q, month)
+    n_events = Counter(map(itemgetter(0), events))  # request id -> its events in the month
+    # two index range scans (received in the month; the ids of the month's events, given) and each
+    # request looked up by its key: the cost follows the month, not the history
     if q.dialect == "postgresql":
         # the ids as one array: PostgreSQL cannot tell how many of the two scans' ids are the same one
         # (it guessed 4x too many) and read every request instead of looking up each id by its key
-        ids = (
-            "SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
-            "UNION SELECT e.request_id FROM request_event e WHERE e.at >= :s AND e.at < :e"
-        )
-        where = f"r.id = ANY(ARRAY({ids})) AND "
-        count = (
-            "COALESCE(cnt.n, 0) AS events_in_month FROM request r LEFT JOIN (SELECT x.request_id, COUNT(*) "
-            "AS n FROM request_event x WHERE x.at >= :s AND x.at < :e GROUP BY x.request_id) cnt "
-            "ON cnt.request_id = r.id "
+        ids: Any = list(n_events)
+        src = "request r"
+        where = (
+            "r.id = ANY(ARRAY(SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
+            "UNION SELECT unnest(CAST(:ids AS VARCHAR[])))) AND "
         )
     else:
-        # SQLite: the month's events read once, for the ids and their count together
-        count = (
-            "ids.n AS events_in_month FROM (SELECT u.id, SUM(u.n) AS n FROM (SELECT x.request_id AS id, "
-            "1 AS n FROM request_event x WHERE x.at >= :s AND x.at < :e UNION ALL SELECT r0.id, 0 FROM "
-            "request r0 WHERE r0.received_at >= :s AND r0.received_at < :e) u GROUP BY u.id) ids "
-            "JOIN request r ON r.id = ids.id "
+        ids = json.dumps(list(n_events))
+        src = (
+            "(SELECT value AS id FROM json_each(:ids) UNION SELECT r0.id FROM request r0 "
+            "WHERE r0.received_at >= :s AND r0.received_at < :e) ids JOIN request r ON r.id = ids.id"
         )
         where = ""
     # ordered by receipt and number: PostgreSQL sorts (its collation); SQLite's rows are sorted here, by
     # the same text comparison as its BINARY collation, without moving every wide row through a temp
     # B-tree (both columns are NOT NULL)
     order = " ORDER BY r.received_at, r.number" if q.dialect != "sqlite" else ""
-    rows: Iterable[dict[str, Any]] = q.dicts(
+    rows: Iterable[Any]
+    keys, rows = q.table(
         "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
-        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
-        f"{count}"
-        "LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
+        f"FROM {src} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
         f"WHERE {where}NOT r.deleted{q.st()}{order}",
         s=start,
         e=end,
+        ids=ids,
+    )
+    out = Details(keys)
+    col = out.index
+    ID, NUM, ST, REC, RES, PROM, STATUS = map(
+        col, ("id", "number", "station_code", "received_at", "resolved_at", "promised_date", "status")
+    )
+    ENT, USCC, ELEMENTS, CHANNEL, CITY, COUNTY, INDUSTRY, SCALE = map(
+        col,
+        (
+            "enterprise_id",
+            "enterprise_uscc",
+            "elements",
+            "channel",
+            "enterprise_city",
+            "enterprise_county",
+            "enterprise_industry",
+            "enterprise_scale",
+        ),
     )
     if not order:
-        rows = sorted(rows, key=itemgetter("received_at", "number"))
+        rows = sorted(rows, key=itemgetter(REC, NUM))
     # the month's edges as SQLite stores a naive-UTC time ('YYYY-MM-DD HH:MM:SS.ffffff'): a stored text of
     # that fixed width compares as its time does (no parse per row)
     start_txt, end_txt = start.isoformat(" ", "microseconds"), end.isoformat(" ", "microseconds")
-    for d in rows:
-        rec_v, resolved_v, promised_v = d["received_at"], d.get("resolved_at"), d["promised_date"]
+    open_statuses = domain.OPEN_STATUSES
+    details = out.rows
+    served: set[str] = set()  # the USCCs of the requests received in the month (step 8)
+    for row in rows:
+        rec_v, resolved_v, promised_v = row[REC], row[RES], row[PROM]
         if type(rec_v) is str and len(rec_v) == 26 and rec_v[10] == " ":
-            d["received_in_month"] = start_txt <= rec_v < end_txt
+            in_month = start_txt <= rec_v < end_txt
         else:
             rec = as_utc(rec_v)
             assert rec is not None
-            d["received_in_month"] = start <= rec < end
+            in_month = start <= rec < end
         promised = promised_days.get(promised_v)
         if promised is None:
             got = as_date(promised_v)
             assert got is not None
             promised = promised_days[promised_v] = got
         # days taken / overdue as of today, calendar and working days (core.workdays); rows share days
-        d.update(
-            days_of(
-                day_of_stored(rec_v),
-                promised,
-                None if resolved_v is None else day_of_stored(resolved_v),
-                d["status"] in domain.OPEN_STATUSES,
-            )
+        days = days_of(
+            day_of_stored(rec_v),
+            promised,
+            None if resolved_v is None else day_of_stored(resolved_v),
+            row[STATUS] in open_statuses,
         )
-        if d["received_in_month"]:
-            a = acc(d["station_code"])
-            a.enterprises.add(d.get("enterprise_uscc") or d["enterprise_id"])  # an enterprise is its USCC
-            elements, sound = domain.stored_elements(d.get("elements"))
-            if not sound:  # a damaged row (refused at the hub today; maybe stored earlier): skipped, flagged
-                d["bad_elements"] = True
-            for el in dict.fromkeys(elements):  # a request counts once under each of its elements
-                a.by_element[el] += 1
-            a.by_channel[d.get("channel") or UNKNOWN] += 1
-            a.by_city[d.get("enterprise_city") or UNKNOWN] += 1
-            a.quality.count_received(d)
-        details.append(d)
+        # the row, then DETAIL_EXTRA (fee_cents set in step 7) and the None of a missing field
+        details.append([*row, in_month, n_events.get(row[ID], 0), *days, None, None])
+        if in_month:
+            a = acc(row[ST])
+            uscc = row[USCC]
+            a.enterprises.add(uscc or row[ENT])  # an enterprise is its USCC
+            if uscc is not None:
+                served.add(uscc)
+            # a damaged elements text (refused at the hub today; maybe stored earlier) counts under none
+            for el in dict.fromkeys(domain.stored_elements(row[ELEMENTS])[0]):
+                a.by_element[el] += 1  # a request counts once under each of its elements
+            a.by_channel[row[CHANNEL] or UNKNOWN] += 1
+            a.by_city[row[CITY] or UNKNOWN] += 1
+            a.quality.count_received(row[COUNTY], row[INDUSTRY], row[SCALE])
 
     # 7. time to accept / resolve (medians), for moves within the month; the month's moves are read once
     # for these and the quality figures (step 7b): of the requests of the details
     step("durations")
-    moves = month_moves(q, month, {d["id"]: d for d in details})
+    ACC, SAT, FEE = col("accepted_at"), col("satisfaction"), col("fee_cents")
+    moves = month_moves(events, {v[ID]: (v[ST], v[REC], v[ACC], v[PROM], v[SAT]) for v in details})
     last = last_resolutions(moves)  # each request's last resolution of the month, its data decoded once
-    attach_fees(q, details, last)  # 明细's 收费金额 (reports.fees)
+    standing = [v for v in details if v[RES] is not None]
+    fees = request_fees(q, ((v[ID], v[RES]) for v in standing), last)  # 明细's 收费金额 (reports.fees)
+    for v in standing:
+        v[FEE] = fees[v[ID]]
     accepted: dict[str, tuple[str, float]] = {}
     resolved: dict[str, tuple[str, datetime, datetime]] = {}
     for mv in moves:
@@ -521,23 +576,25 @@ def collect(
     step("enterprises")
     # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
     # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0015).
-    served = (
-        "SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN "
-        "(SELECT e2.uscc FROM request r2 JOIN enterprise e2 ON e2.id = r2.enterprise_id "
-        f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')})"
-    )
+    # The USCCs served are those of the month's received details (step 6), given, not read again.
     # PostgreSQL: the ids as one array, looked up one by one in the index (it misjudges how many rows
     # share a USCC and would read the whole index: 10 M entries at a 10 M-request hub)
-    served = f"= ANY(ARRAY({served}))" if q.dialect == "postgresql" else f"IN ({served})"
+    usccs: Any = sorted(served)
+    if q.dialect == "postgresql":
+        served_sql = (
+            "= ANY(ARRAY(SELECT e3.id FROM enterprise e3 WHERE e3.uscc = ANY(CAST(:u AS VARCHAR[]))))"
+        )
+    else:
+        usccs = json.dumps(usccs)
+        served_sql = "IN (SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN (SELECT value FROM json_each(:u)))"
     for code, ent_key, first in q.rows(
         "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
         "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "
-        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id {served} "
+        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id {served_sql} "
         "GROUP BY r.enterprise_id, r.station_code) m "
         "LEFT JOIN enterprise ent ON ent.id = m.enterprise_id "
         "GROUP BY m.station_code, COALESCE(ent.uscc, m.enterprise_id)",
-        s=start,
-        e=end,
+        u=usccs,
     ):
         at = as_utc(first)
         assert at is not None
@@ -555,7 +612,7 @@ def collect(
     stations = station_profiles(conn, q)
     for c in accs:
         stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))
-    return Raw(month, months, accs, stations, details, env_now())
+    return Raw(month, months, accs, stations, out, env_now())
 
 
 def profile_entry(
