@@ -504,8 +504,8 @@ def parse_satisfaction(value: str | int | None, field: str = "satisfaction") -> 
 # ---- corrections -------------------------------------------------------------------------------
 def parse_correction(field: str, value: object, status: str) -> object:
     """A correction's new value, checked by the same rule as the original (satisfaction 1..5, a whole
-    number ≥ 0, 万元 with 2 decimals, the result text): returned in the form its event carries
-    (``cost_saved`` as 万元 text). ``status``: the request's, which must hold a value for ``field``."""
+    number ≥ 0, 万元 or yuan with 2 decimals, the result text): returned in the form its event carries
+    (``cost_saved`` as 万元 text, ``fee`` as yuan text; a fee of 0 means the service was free). ``status``: the request's, which must hold a value for ``field``."""
     f = (field or "").strip()
     if f not in domain.CORRECTABLE:
         raise ValidationError(
@@ -525,7 +525,7 @@ def parse_correction(field: str, value: object, status: str) -> object:
         got = parse_satisfaction(text, "value")
     elif f == "problems_solved":
         got = parse_non_negative_int(text, "value")
-    elif f == "cost_saved":
+    elif f in ("cost_saved", "fee"):  # 万元 / yuan: the money rule of the original value
         cost = parse_cost(text, "value")
         got = None if cost is None else str(cost)
     else:

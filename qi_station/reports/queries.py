@@ -26,7 +26,7 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
-from qi_station.reports.fees import attach_fees
+from qi_station.reports.fees import attach_fees, follow_fee_corrections
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import Quality, collect_quality, last_resolutions, month_moves
 from qi_station.services.figures import received_by_month
@@ -481,6 +481,7 @@ def collect(
     step("durations")
     moves = month_moves(q, month, {d["id"]: d for d in details})
     last = last_resolutions(moves)  # each request's last resolution of the month, its data decoded once
+    follow_fee_corrections(q, last)  # ... with a later fee correction followed (reports.fees)
     attach_fees(q, details, last)  # 明细's 收费金额 (reports.fees)
     accepted: dict[str, tuple[str, float]] = {}
     resolved: dict[str, tuple[str, datetime, datetime]] = {}
