@@ -694,6 +694,15 @@ def parse_charge(charged: bool | None, fee: str | float | Decimal | None) -> tup
     return is_charged, amount if amount is not None else Decimal("0.00")
 
 
+def check_fee_on_resolve(to_status: str, charged: bool) -> None:
+    """A fee (收费金额) is recorded only by a resolution (``request move resolved``, an imported row with
+    a 办结日期)."""
+    if to_status != "resolved" and charged:
+        raise ValidationError(
+            "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
+        )
+
+
 #: how far after the received date a promised date may lie (承诺日期): PRODUCT.md sets no limit, a year
 #: is far beyond any promise in working days and catches a mistyped year (``--promised 2099-01-01``)
 PROMISE_HORIZON_DAYS = 365
