@@ -171,7 +171,7 @@ def test_cli_request_correct_fee(tmp_path: Path) -> None:
     assert p.returncode == 2 and "value" in p.stderr and "number" in p.stderr
     p = run(db, "request", "correct", num, "--field", "fee", "--value", "700", "--reason", "多收")
     assert "800.00 -> 700.00" in p.stdout
-    assert json.loads(run(db, "request", "show", num, "--json").stdout)["fee_yuan"] == "700.00"
+    assert json.loads(run(db, "request", "show", num, "--json").stdout)["fee_yuan"] == 700.0
     assert "台账完整" in run(db, "ledger", "verify").stdout
 
 

@@ -119,7 +119,7 @@ def request_add(
     if as_json:
         from qi_station.services.queries import get_request
 
-        emit_json(present_times(get_request(db, r["id"])))
+        emit_json(detail_json(get_request(db, r["id"])))
     else:
         typer.echo(
             f"{'已登记' if zh() else 'logged'} {r['number']}  id={r['id']}  "
@@ -161,6 +161,14 @@ def request_list(
     sys.stderr.write(f"{len(rows)} {'条' if zh() else 'requests'}\n")
 
 
+def detail_json(d: dict[str, Any]) -> dict[str, Any]:
+    """A request detail as ``--json`` prints it: times as ISO text, ``fee_yuan`` a number as the report's
+    JSON gives it (``core.validate.money_number``)."""
+    from qi_station.core.validate import money_number
+
+    return present_times({**d, "fee_yuan": money_number(d.get("fee_yuan"))})
+
+
 @request_app.command("show")
 @handle_errors
 def request_show(
@@ -171,7 +179,7 @@ def request_show(
 
     d = get_request(station_db(), key)
     if as_json:
-        emit_json(present_times(d))
+        emit_json(detail_json(d))
         return
     in_zh = zh()
     el = "、".join((domain.ELEMENT_ZH if in_zh else domain.ELEMENT_EN)[e] for e in d["elements"])
@@ -298,7 +306,7 @@ def request_move(
     if as_json:
         from qi_station.services.queries import get_request
 
-        emit_json(present_times(get_request(station_db(), r["id"])))
+        emit_json(detail_json(get_request(station_db(), r["id"])))
     else:
         typer.echo(f"{r['number']} -> {_status_label(r['status'])}")
 

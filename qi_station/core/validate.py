@@ -472,6 +472,13 @@ def money_text(amount: Decimal | int | None, hundredths: bool = False) -> str | 
     return f"{value:.2f}"
 
 
+def money_number(amount: Decimal | str | None) -> float | None:
+    """THE form money takes in JSON: a number rounded to 2 decimals (``1200.5``), None for none. The
+    report's JSON gives 明细's ``fee_yuan`` so (``reports.figures``), and ``request show --json`` gives the
+    request's ``fee_yuan`` (text from :func:`money_text` in the detail) in the same form."""
+    return None if amount is None else round(float(Decimal(amount)), 2)
+
+
 def parse_non_negative_int(value: str | int | None, field: str) -> int | None:
     if value is None or value == "":
         return None
