@@ -17,8 +17,10 @@ from qi_station.sync.proto import SyncError
 
 
 def test_a_clone_reusing_a_number_is_recorded_as_a_conflict(
-    env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: F811
+    env: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from test_sync_heal import sqlite_copy
 
     from qi_station.db import secrets
