@@ -130,12 +130,12 @@ def test_only_a_head_of_station_may_correct_or_cancel(db: Path, monkeypatch: pyt
         correct_request(db, r["id"], "satisfaction", "4", "误选", actor="李专员")
     assert (e.value.field, e.value.rule) == ("operator", "head_only") and "站长" in e.value.message
     with pytest.raises(ValidationError) as e:
-        ledger.move_request(db, other["id"], "cancelled", actor="李专员")
+        ledger.move_request(db, other["id"], "cancelled", note="企业撤回", actor="李专员")
     assert e.value.rule == "head_only"
     assert _counts(db) == before
     ledger.move_request(db, other["id"], "accepted", actor="李专员")  # any other move: any staff member
     correct_request(db, r["id"], "satisfaction", "4", "误选", actor="王站长")
-    ledger.move_request(db, other["id"], "cancelled", actor="王站长")
+    ledger.move_request(db, other["id"], "cancelled", note="企业撤回", actor="王站长")
     evs = queries.get_request(db, other["id"])["events"]
     assert [e["actor"] for e in evs[1:]] == ["李专员", "王站长"]
 

@@ -701,6 +701,16 @@ def parse_charge(charged: bool | None, fee: str | float | Decimal | None) -> tup
     return is_charged, amount if amount is not None else Decimal("0.00")
 
 
+def check_cancel_reason(to_status: str, note: str | None) -> None:
+    """A cancellation (取消) says why: its note (the reason, already cleaned by :func:`clean_text`) is
+    required. ``request move … cancelled --note``, the TUI's move dialog and ``api.move_request`` all go
+    through ``services.ledger.move_request``, which calls this."""
+    if to_status == "cancelled" and not note:
+        raise ValidationError(
+            "note", "required", "a cancellation needs its reason (--note) / 取消须填写原因（备注）"
+        )
+
+
 def check_fee_on_resolve(to_status: str, charged: bool) -> None:
     """A fee (收费金额) is recorded only by a resolution (``request move resolved``, an imported row with
     a 办结日期)."""

@@ -258,6 +258,7 @@ def move_request(
     sat = c.run(v.parse_satisfaction, satisfaction)
     note = c.run(v.clean_text, note, "note", multiline=True) or None
     at_ = c.run(_parse_at, at)
+    c.run_parsed(v.check_cancel_reason, to_status, note)  # a cancellation says why
     c.run(v.check_fee_on_resolve, to_status, is_charged)
 
     with write_session(db) as s:
