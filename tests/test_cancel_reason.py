@@ -4,24 +4,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
+from test_fee_correction import _events
 from test_sync_util import request_input
 from typer.testing import CliRunner
 
 from qi_station.core import validate as v
 from qi_station.core.errors import ValidationError
 from qi_station.services import ledger, queries
-
-
-def _events(db: Path) -> int:
-    c = sqlite3.connect(db)
-    try:
-        return int(c.execute("SELECT count(*) FROM request_event").fetchone()[0])
-    finally:
-        c.close()
 
 
 def test_the_core_rule() -> None:

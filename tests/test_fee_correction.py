@@ -18,7 +18,7 @@ from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures shared wit
 from test_sync_util import request_input
 
 from qi_station.core import validate as v
-from qi_station.core.chain import event_fields, event_hash, request_fee
+from qi_station.core.chain import request_fee
 from qi_station.core.errors import ValidationError
 from qi_station.services import ledger, queries
 from qi_station.services.corrections import correct_request
@@ -126,32 +126,10 @@ def test_the_report_follows_a_fee_correction(month_db: Any) -> None:  # noqa: F8
 def test_ledger_verify_checks_the_old_fee(month_db: Any) -> None:  # noqa: F811
     """A fee correction that misstates the fee it corrected (old 1.00 where the resolution charged
     350.50) is reported."""
+    from test_corrections import forge_correction
+
     db, rs = month_db
-    rid = rs["B"]["id"]
-    c = sqlite3.connect(db)
-    c.row_factory = sqlite3.Row
-    last = dict(
-        c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n DESC", (rid,)).fetchone()
-    )
-    ev = {
-        **{k: last[k] for k in ("request_id", "at", "actor")},
-        "id": "forged-fee",
-        "n": last["n"] + 1,
-        "kind": "correct",
-        "from_status": "resolved",
-        "to_status": "resolved",
-        "note": "改",
-        "data": json.dumps({"field": "fee", "new": "300.00", "old": "1.00"}),
-        "prev_hash": last["hash"],
-    }
-    ev["hash"] = event_hash(ev["prev_hash"], event_fields(ev))
-    with c:
-        c.execute(
-            f"INSERT INTO request_event ({', '.join(ev)}) VALUES ({', '.join('?' * len(ev))})",
-            tuple(ev.values()),
-        )
-        c.execute("UPDATE request SET s_rev = s_rev + 1 WHERE id = ?", (rid,))
-    c.close()
+    forge_correction(db, rs["B"]["id"], "resolved", {"field": "fee", "new": "300.00", "old": "1.00"})
     res = verify_ledger(db)
     assert not res["ok"] and "correct_old" in res["problems"][0]["problems"][0]
 
