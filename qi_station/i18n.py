@@ -152,6 +152,22 @@ def event_name(kind: str, lang: str | None = None) -> str:
     return _word(f"event.{kind}", lang, kind)
 
 
+def event_detail(kind: str, data: Any, lang: str | None = None) -> str:
+    """What a history line shows of an event beyond its name, move and note (THE text of both ``request
+    show`` and the detail screen's history): a rectify record's 整改人 (``data.by``: who did the
+    rectification; its note is what was done, its actor who recorded it). In ``lang`` (the current
+    language unless given); empty for the rest."""
+    if kind == "rectify" and isinstance(data, dict) and data.get("by"):
+        return f"  [{field_label('by', lang)}: {data['by']}]"
+    return ""
+
+
+def word(key: str, lang: str | None = None) -> str:
+    """The catalogue text of ``key`` in ``lang`` (the current language unless given); the key itself
+    when the catalogue has none (the CLI passes its ``--lang``)."""
+    return _word(key, lang, key)
+
+
 def city_name(code: str | None) -> str:
     from qi_station.core import places
 

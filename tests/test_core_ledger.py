@@ -74,7 +74,11 @@ PATH = {
     "cancelled": ["cancelled"],
     "on_hold": ["on_hold"],
 }
-EXTRA = {"resolved": {"result": "已完成", "problems_solved": 1}, "closed": {"satisfaction": 4}}
+EXTRA = {
+    "resolved": {"result": "已完成", "problems_solved": 1},
+    "closed": {"satisfaction": 4},
+    "cancelled": {"note": "企业撤回"},
+}
 
 
 def _walk(db: Path, number: str, path: list[str]) -> None:

@@ -130,12 +130,12 @@ def test_only_a_head_of_station_may_correct_or_cancel(db: Path, monkeypatch: pyt
         correct_request(db, r["id"], "satisfaction", "4", "误选", actor="李专员")
     assert (e.value.field, e.value.rule) == ("operator", "head_only") and "站长" in e.value.message
     with pytest.raises(ValidationError) as e:
-        ledger.move_request(db, other["id"], "cancelled", actor="李专员")
+        ledger.move_request(db, other["id"], "cancelled", note="企业撤回", actor="李专员")
     assert e.value.rule == "head_only"
     assert _counts(db) == before
     ledger.move_request(db, other["id"], "accepted", actor="李专员")  # any other move: any staff member
     correct_request(db, r["id"], "satisfaction", "4", "误选", actor="王站长")
-    ledger.move_request(db, other["id"], "cancelled", actor="王站长")
+    ledger.move_request(db, other["id"], "cancelled", note="企业撤回", actor="王站长")
     evs = queries.get_request(db, other["id"])["events"]
     assert [e["actor"] for e in evs[1:]] == ["李专员", "王站长"]
 
@@ -144,32 +144,9 @@ def test_ledger_verify_checks_a_correction_by_the_core_rule(db: Path) -> None:
     """A correct event written behind the service's back (an out-of-range value, with a valid hash and the
     row to match) is reported, though its chain verifies."""
     r = _closed(db, sat=3)
-    c = sqlite3.connect(db)
-    c.row_factory = sqlite3.Row
-    last = dict(
-        c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n DESC", (r["id"],)).fetchone()
+    forge_correction(
+        db, r["id"], "closed", {"field": "satisfaction", "new": 9, "old": 3}, "satisfaction = 9, "
     )
-    ev = {
-        "id": "forged-1",
-        "request_id": r["id"],
-        "n": last["n"] + 1,
-        "at": last["at"],
-        "actor": "测试员",
-        "kind": "correct",
-        "from_status": "closed",
-        "to_status": "closed",
-        "note": "改",
-        "data": json.dumps({"field": "satisfaction", "new": 9, "old": 3}),
-        "prev_hash": last["hash"],
-    }
-    ev["hash"] = event_hash(ev["prev_hash"], event_fields(ev))
-    with c:
-        c.execute(
-            f"INSERT INTO request_event ({', '.join(ev)}) VALUES ({', '.join('?' * len(ev))})",
-            tuple(ev.values()),
-        )
-        c.execute("UPDATE request SET satisfaction = 9, s_rev = s_rev + 1 WHERE id = ?", (r["id"],))
-    c.close()
     res = verify_ledger(db)
     assert not res["ok"]
     assert "range_1_5" in res["problems"][0]["problems"][0]
@@ -178,20 +155,30 @@ def test_ledger_verify_checks_a_correction_by_the_core_rule(db: Path) -> None:
 def test_ledger_verify_checks_the_old_value_of_a_correction(db: Path) -> None:
     """A correction that misstates what it corrected (old 5 where the follow-up recorded 3) is reported."""
     r = _closed(db, sat=3)
+    forge_correction(
+        db, r["id"], "closed", {"field": "satisfaction", "new": 4, "old": 5}, "satisfaction = 4, "
+    )
+    res = verify_ledger(db)
+    assert not res["ok"] and "correct_old" in res["problems"][0]["problems"][0]
+
+
+def forge_correction(db: Path, rid: str, status: str, data: dict[str, Any], row_set: str = "") -> None:
+    """A ``correct`` event written behind the service's back, with a valid hash and link (and the row
+    changed by ``row_set``, SQL assignments ending in a comma, and its s_rev bumped)."""
     c = sqlite3.connect(db)
     c.row_factory = sqlite3.Row
     last = dict(
-        c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n DESC", (r["id"],)).fetchone()
+        c.execute("SELECT * FROM request_event WHERE request_id = ? ORDER BY n DESC", (rid,)).fetchone()
     )
     ev = {
         **{k: last[k] for k in ("request_id", "at", "actor")},
-        "id": "forged-2",
+        "id": f"forged-{last['n'] + 1}",
         "n": last["n"] + 1,
         "kind": "correct",
-        "from_status": "closed",
-        "to_status": "closed",
+        "from_status": status,
+        "to_status": status,
         "note": "改",
-        "data": json.dumps({"field": "satisfaction", "new": 4, "old": 5}),
+        "data": json.dumps(data),
         "prev_hash": last["hash"],
     }
     ev["hash"] = event_hash(ev["prev_hash"], event_fields(ev))
@@ -200,10 +187,8 @@ def test_ledger_verify_checks_the_old_value_of_a_correction(db: Path) -> None:
             f"INSERT INTO request_event ({', '.join(ev)}) VALUES ({', '.join('?' * len(ev))})",
             tuple(ev.values()),
         )
-        c.execute("UPDATE request SET satisfaction = 4, s_rev = s_rev + 1 WHERE id = ?", (r["id"],))
+        c.execute(f"UPDATE request SET {row_set}s_rev = s_rev + 1 WHERE id = ?", (rid,))
     c.close()
-    res = verify_ledger(db)
-    assert not res["ok"] and "correct_old" in res["problems"][0]["problems"][0]
 
 
 def test_the_report_uses_the_corrected_values(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

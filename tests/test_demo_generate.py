@@ -479,3 +479,24 @@ def test_generate_parallel_library_gives_the_same_rows(tmp_path: Path) -> None:
         )
         conn.close()
     assert out[0] == out[1]
+
+
+def test_demo_resolutions_record_the_fee_as_a_real_one_does(demo_db: tuple[Path, dict[str, Any]]) -> None:
+    """Every demo resolution records 是否收费 / 收费金额 as ``request move resolved`` does for a free
+    service (stations are free): not charged, 0.00; so a resolved or closed demo request shows 收费金额
+    0.00 (``core.chain.request_fee``), never an empty one."""
+    import json
+
+    from qi_station.core.chain import resolution_fee
+    from qi_station.services.queries import get_request
+
+    db, _info = demo_db
+    conn = connect(db)
+    try:
+        datas = [r[0] for r in conn.execute("SELECT data FROM request_event WHERE to_status = 'resolved'")]
+        closed = conn.execute("SELECT number FROM request WHERE status = 'closed' LIMIT 1").fetchone()[0]
+    finally:
+        conn.close()
+    assert datas and all(resolution_fee(d) == 0 for d in datas)
+    assert {json.loads(d)["charged"] for d in datas} == {False}
+    assert get_request(db, closed)["fee_yuan"] == "0.00"

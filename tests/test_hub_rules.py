@@ -124,7 +124,7 @@ def test_the_station_rules_hold_on_updates(env: Any) -> None:  # noqa: F811
     hub, tc, dbs = env
     a, b = dbs["ZB01"], dbs["QD02"]
     r = ledger.create_request(a, request_input(1, 1))
-    ledger.move_request(a, r["id"], "cancelled")
+    ledger.move_request(a, r["id"], "cancelled", note="企业撤回")
     sync(a, tc)
     rb = ledger.create_request(b, request_input(2, 2))
     sync(b, tc)

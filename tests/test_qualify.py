@@ -235,7 +235,7 @@ def test_expert_load_counts_open_requests_whose_latest_referral_names_them(qdb: 
     ledger.refer_request(qdb, b["number"], "expert", "x1")
     ledger.refer_request(qdb, c["number"], "expert", "x1")
     ledger.refer_request(qdb, c["number"], "expert", "x2")  # c's latest referral names x2
-    ledger.move_request(qdb, b["number"], "cancelled")  # b is no longer open
+    ledger.move_request(qdb, b["number"], "cancelled", note="企业撤回")  # b is no longer open
     loads = {r["id"]: r["load"] for r in search(qdb, "experts", "")}
     assert loads == {"x1": 1, "x2": 1}
     d = _request(qdb)

@@ -88,7 +88,11 @@ def test_request_detail_and_cli_show_the_fee(month_db: Any) -> None:
     out = CliRunner().invoke(app, ["--db", str(db), "--lang", "en", "request", "show", rs["D"]["number"]])
     assert out.exit_code == 0 and "\n  fee (CNY):" not in out.output, out.output  # reopened: no fee line
     out = CliRunner().invoke(app, ["--db", str(db), "request", "show", rs["A"]["number"], "--json"])
-    assert json.loads(out.output)["fee_yuan"] == "800.00"
+    assert json.loads(out.output)["fee_yuan"] == 800.0  # a number, as the report's JSON gives it
+    out = CliRunner().invoke(app, ["--db", str(db), "request", "show", rs["B"]["number"], "--json"])
+    assert json.loads(out.output)["fee_yuan"] == 350.5
+    out = CliRunner().invoke(app, ["--db", str(db), "request", "show", rs["D"]["number"], "--json"])
+    assert json.loads(out.output)["fee_yuan"] is None
 
 
 def test_report_details_carry_the_fee_in_every_format(month_db: Any, tmp_path: Path) -> None:

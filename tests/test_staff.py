@@ -112,9 +112,12 @@ def test_cli_staff_and_operator(tmp_path: Path) -> None:
     p = _cli(db, "--operator", "李专员", *add)
     assert p.returncode == 0, p.stderr
     num = json.loads(p.stdout)["number"]
-    p = _cli(db, "--operator", "李专员", "request", "move", num, "cancelled")
+    p = _cli(db, "--operator", "李专员", "request", "move", num, "cancelled", "--note", "企业撤回")
     assert p.returncode == 2 and "站长" in p.stderr
-    assert _cli(db, "--operator", "王站长", "request", "move", num, "cancelled").returncode == 0
+    assert (
+        _cli(db, "--operator", "王站长", "request", "move", num, "cancelled", "--note", "企业撤回").returncode
+        == 0
+    )
     show = json.loads(_cli(db, "--operator", "王站长", "request", "show", num, "--json").stdout)
     assert [e["actor"] for e in show["events"]] == ["李专员", "王站长"]
     assert _cli(db, "staff", "remove", "李专员").returncode == 0

@@ -119,3 +119,26 @@ def test_cli_refuses_plain_http_elsewhere_and_hides_the_token(tmp_path: Path) ->
     assert token.rsplit(".", 1)[1] not in r.stdout + r.stderr
     r = run("hub", "serve", "--database-url", url, "--certfile", str(tmp_path / "x.crt"))
     assert r.returncode != 0 and "--keyfile" in r.stderr
+
+
+def test_sync_json_prints_a_refusal_as_json(tmp_path: Path) -> None:
+    """``sync --json`` refused (not enrolled): a JSON object on stdout with field, rule and message (as
+    ``request import --json``'s refused rows), the same message on stderr and the same exit code."""
+    env = dict(os.environ, QI_STATION_DB=str(tmp_path / "st.db"))
+    assert (
+        run(
+            "init", "--station-code", "ZB01", "--station-name", "站", "--region", "370100", env=env
+        ).returncode
+        == 0
+    )
+    plain = run("sync", env=env)
+    r = run("sync", "--json", env=env)
+    assert r.returncode == plain.returncode == 2, r.stderr
+    got = json.loads(r.stdout)
+    assert (got["field"], got["rule"], got["error"], got["exit_code"]) == (
+        "sync",
+        "not_enrolled",
+        "not_enrolled",
+        2,
+    )
+    assert "enroll" in got["message"] and "[not_enrolled]" in r.stderr

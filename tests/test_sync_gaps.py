@@ -99,7 +99,9 @@ def test_hub_status_not_adopted_is_still_recorded(env: Any) -> None:  # noqa: F8
     r = ledger.create_request(db, request_input(2))
     sync(db, tc)
     hub.assign(r["id"], status="accepted", priority="high")
-    ledger.move_request(db, r["id"], "cancelled")  # offline: the station's own newer change wins
+    ledger.move_request(
+        db, r["id"], "cancelled", note="企业撤回"
+    )  # offline: the station's own newer change wins
     conn = S.open_conn(db)
     page = json.loads(json.dumps(hub.pull(hub.station_by_token(S.api_token(conn)), 0, 1000)))
     S.apply_page(conn, page)

@@ -119,7 +119,7 @@ def request_add(
     if as_json:
         from qi_station.services.queries import get_request
 
-        emit_json(present_times(get_request(db, r["id"])))
+        emit_json(detail_json(get_request(db, r["id"])))
     else:
         typer.echo(
             f"{'已登记' if zh() else 'logged'} {r['number']}  id={r['id']}  "
@@ -161,6 +161,14 @@ def request_list(
     sys.stderr.write(f"{len(rows)} {'条' if zh() else 'requests'}\n")
 
 
+def detail_json(d: dict[str, Any]) -> dict[str, Any]:
+    """A request detail as ``--json`` prints it: times as ISO text, ``fee_yuan`` a number as the report's
+    JSON gives it (``core.validate.money_number``)."""
+    from qi_station.core.validate import money_number
+
+    return present_times({**d, "fee_yuan": money_number(d.get("fee_yuan"))})
+
+
 @request_app.command("show")
 @handle_errors
 def request_show(
@@ -171,14 +179,17 @@ def request_show(
 
     d = get_request(station_db(), key)
     if as_json:
-        emit_json(present_times(d))
+        emit_json(detail_json(d))
         return
+    from qi_station.i18n import event_detail, event_name, field_label, kind_name, word
+
     in_zh = zh()
     el = "、".join((domain.ELEMENT_ZH if in_zh else domain.ELEMENT_EN)[e] for e in d["elements"])
     channels = domain.CHANNEL_ZH if in_zh else domain.CHANNEL_EN
     urgencies = domain.URGENCY_ZH if in_zh else domain.URGENCY_EN
     lines = [
-        f"{d['number']}  {_status_label(d['status'])}{'  (overdue 逾期)' if d['overdue'] else ''}",
+        f"{d['number']}  {_status_label(d['status'])}"
+        + (f"  ({word('show.overdue', 'zh' if in_zh else 'en')})" if d["overdue"] else ""),
         f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}"
         + (
             f"  ({'所在地' if in_zh else 'located in'} {d['location_name']})"
@@ -217,8 +228,6 @@ def request_show(
         lines.append(
             f"  {'满意度' if in_zh else 'satisfaction'}: {domain.SATISFACTION_ZH[d['satisfaction']]}"
         )
-    from qi_station.i18n import event_name, field_label, kind_name
-
     # zh: the event kinds, libraries and corrected fields by the catalogue's names (as the detail
     # screen shows them); en keeps the codes
     for ref in d["referrals"]:
@@ -247,6 +256,7 @@ def request_show(
             fixed += f"  [{'原因' if in_zh else 'reason'}: {data['reason']}]"
         if e["kind"] == "status" and data.get("charged"):
             fixed += f"  [{'收费金额(元)' if in_zh else 'fee (CNY)'}: {data.get('fee')}]"
+        fixed += event_detail(e["kind"], data, "zh" if in_zh else "en")  # a rectify record's 整改人
         what = event_name(e["kind"], "zh") if in_zh else e["kind"]
         lines.append(
             f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {what} {move} {e['note'] or ''}".rstrip()
@@ -298,7 +308,7 @@ def request_move(
     if as_json:
         from qi_station.services.queries import get_request
 
-        emit_json(present_times(get_request(station_db(), r["id"])))
+        emit_json(detail_json(get_request(station_db(), r["id"])))
     else:
         typer.echo(f"{r['number']} -> {_status_label(r['status'])}")
 

@@ -61,8 +61,33 @@ def sync_main(
     _run_sync(as_json, retries, insecure_http)
 
 
+def json_refusal(e: Any) -> dict[str, Any]:
+    """A refused sync (``SyncError``) as ``--json`` prints it: ``field``, ``rule`` and ``message`` as each
+    refused row of ``request import --json`` (a hub refusal of one change keeps its own ``field``,
+    ``rule``, ``table``, ``oseq``), plus ``error`` (the code, as the hub's JSON error) and ``exit_code``."""
+    return {
+        "field": "sync",
+        "rule": e.code,
+        "message": e.message,
+        **e.data,
+        "error": e.code,
+        "exit_code": e.exit_code,
+    }
+
+
 @sync_errors
 def _run_sync(as_json: bool, retries: int, insecure_http: bool = False) -> None:
+    from qi_station.sync.proto import SyncError
+
+    try:
+        _sync(as_json, retries, insecure_http)
+    except SyncError as e:
+        if as_json:  # stdout has the refusal as JSON; stderr and the exit code as without --json
+            emit_json(json_refusal(e))
+        raise
+
+
+def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
     from qi_station.sync.station.client import run_sync
 
     db = _db()

@@ -235,6 +235,10 @@ def fold_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[Any], int]:
 
 
 # ---- the request's fee (收费金额) -------------------------------------------------------------------
+#: the correctable field of the fee (a ``correct`` event's ``data.field``; no request column)
+FEE_FIELD = "fee"
+
+
 def resolution_fee(data: Any) -> Decimal | None:
     """收费金额 a resolution recorded (its ``status`` event's ``data``, a dict or JSON text: ``charged`` and
     ``fee`` in yuan, ``core.validate.parse_charge``): the fee when charged, 0 when the service was free,
@@ -259,15 +263,23 @@ def resolution_fee(data: Any) -> Decimal | None:
 
 def request_fee(events: Iterable[Mapping[str, Any]]) -> Decimal | None:
     """THE request's fee (收费金额): what its latest resolution recorded (:func:`resolution_fee`), as
-    long as the request stands resolved on it (or closed after it); a reopen (resolved -> in_progress)
-    clears it as it clears ``resolved_at`` (:func:`fold_rows`), and the next resolution records its
-    own. ``events``: the request's events ordered by n (mappings with ``kind``, ``from_status``,
-    ``to_status``, ``data``); only its ``status`` moves into resolved and its reopens matter, so a
-    caller may pass just those. Used by the request detail (``services.queries.get_request``: CLI
-    ``request show``, the TUI) and the report's 明细 (``reports.fees``)."""
+    long as the request stands resolved on it (or closed after it), or what a later ``correct`` event of
+    field ``fee`` set (yuan text; 0: free); a reopen (resolved -> in_progress) clears it as it clears
+    ``resolved_at`` (:func:`fold_rows`), and the next resolution records its own. ``events``: the
+    request's events ordered by n (mappings with ``kind``, ``from_status``, ``to_status``, ``data``);
+    only its ``status`` moves into resolved, its reopens and its fee corrections matter, so a caller
+    may pass just those. Used by the request detail (``services.queries.get_request``: CLI
+    ``request show``, the TUI), the report's 明细 (``reports.fees``) and a fee correction's old value
+    (``services.corrections``, ``services.verify``)."""
     fee: Decimal | None = None
     for e in events:
-        if e.get("kind") != "status":
+        kind = e.get("kind")
+        if kind == "correct":
+            data = _data(e.get("data"))[0]
+            if data.get("field") == FEE_FIELD:
+                fee = resolution_fee({"charged": True, "fee": data.get("new")})
+            continue
+        if kind != "status":
             continue
         to = e.get("to_status")
         if to == "resolved":
@@ -287,7 +299,7 @@ def status_and_satisfaction(rows: Iterable[Sequence[Any]]) -> tuple[Any, Any]:
 
 #: the correctable fields a status move sets (a ``correct`` event sets its own field)
 _SET_BY_MOVE = {
-    "resolved": ("result", "problems_solved", "cost_saved"),
+    "resolved": ("result", "problems_solved", "cost_saved", FEE_FIELD),
     "closed": ("satisfaction", "followup_note"),
 }
 

@@ -214,13 +214,16 @@ SATISFACTION_EN: Final = {
 }
 
 # ---- corrections: a mistaken outcome or follow-up is corrected by a ``correct`` event ---------------
-#: field -> the request column it corrects (``cost_saved`` travels as 万元 text, kept in hundredths)
-CORRECTABLE: Final = {
+#: field -> the request column it corrects (``cost_saved`` travels as 万元 text, kept in hundredths);
+#: ``fee`` (收费金额, yuan text) has no column: the request's fee is read from its events
+#: (:func:`qi_station.core.chain.request_fee`, which follows a fee correction)
+CORRECTABLE: Final[dict[str, str | None]] = {
     "satisfaction": "satisfaction",
     "problems_solved": "problems_solved",
     "cost_saved": "cost_saved_cents",
     "result": "result",
     "followup_note": "followup_note",
+    "fee": None,
 }
 #: field -> the statuses in which it holds a value that can be corrected
 CORRECTABLE_IN: Final[dict[str, frozenset[str]]] = {
@@ -229,6 +232,7 @@ CORRECTABLE_IN: Final[dict[str, frozenset[str]]] = {
     "result": frozenset({"resolved", "closed"}),
     "problems_solved": frozenset({"resolved", "closed"}),
     "cost_saved": frozenset({"resolved", "closed"}),
+    "fee": frozenset({"resolved", "closed"}),
 }
 
 # ---- staff: who works at a station (attribution on a shared PC, not a security boundary) ------------

@@ -472,6 +472,13 @@ def money_text(amount: Decimal | int | None, hundredths: bool = False) -> str | 
     return f"{value:.2f}"
 
 
+def money_number(amount: Decimal | str | None) -> float | None:
+    """THE form money takes in JSON: a number rounded to 2 decimals (``1200.5``), None for none. The
+    report's JSON gives 明细's ``fee_yuan`` so (``reports.figures``), and ``request show --json`` gives the
+    request's ``fee_yuan`` (text from :func:`money_text` in the detail) in the same form."""
+    return None if amount is None else round(float(Decimal(amount)), 2)
+
+
 def parse_non_negative_int(value: str | int | None, field: str) -> int | None:
     if value is None or value == "":
         return None
@@ -504,8 +511,8 @@ def parse_satisfaction(value: str | int | None, field: str = "satisfaction") -> 
 # ---- corrections -------------------------------------------------------------------------------
 def parse_correction(field: str, value: object, status: str) -> object:
     """A correction's new value, checked by the same rule as the original (satisfaction 1..5, a whole
-    number ≥ 0, 万元 with 2 decimals, the result text): returned in the form its event carries
-    (``cost_saved`` as 万元 text). ``status``: the request's, which must hold a value for ``field``."""
+    number ≥ 0, 万元 or yuan with 2 decimals, the result text): returned in the form its event carries
+    (``cost_saved`` as 万元 text, ``fee`` as yuan text; a fee of 0 means the service was free). ``status``: the request's, which must hold a value for ``field``."""
     f = (field or "").strip()
     if f not in domain.CORRECTABLE:
         raise ValidationError(
@@ -525,7 +532,7 @@ def parse_correction(field: str, value: object, status: str) -> object:
         got = parse_satisfaction(text, "value")
     elif f == "problems_solved":
         got = parse_non_negative_int(text, "value")
-    elif f == "cost_saved":
+    elif f in ("cost_saved", "fee"):  # 万元 / yuan: the money rule of the original value
         cost = parse_cost(text, "value")
         got = None if cost is None else str(cost)
     else:
@@ -692,6 +699,25 @@ def parse_charge(charged: bool | None, fee: str | float | Decimal | None) -> tup
             "fee", "required", "a charged service needs its fee (yuan) / 收费服务须填写收费金额（元）"
         )
     return is_charged, amount if amount is not None else Decimal("0.00")
+
+
+def check_cancel_reason(to_status: str, note: str | None) -> None:
+    """A cancellation (取消) says why: its note (the reason, already cleaned by :func:`clean_text`) is
+    required. ``request move … cancelled --note``, the TUI's move dialog and ``api.move_request`` all go
+    through ``services.ledger.move_request``, which calls this."""
+    if to_status == "cancelled" and not note:
+        raise ValidationError(
+            "note", "required", "a cancellation needs its reason (--note) / 取消须填写原因（备注）"
+        )
+
+
+def check_fee_on_resolve(to_status: str, charged: bool) -> None:
+    """A fee (收费金额) is recorded only by a resolution (``request move resolved``, an imported row with
+    a 办结日期)."""
+    if to_status != "resolved" and charged:
+        raise ValidationError(
+            "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
+        )
 
 
 #: how far after the received date a promised date may lie (承诺日期): PRODUCT.md sets no limit, a year

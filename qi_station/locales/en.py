@@ -193,6 +193,7 @@ MESSAGES: dict[str, str] = {
     "ent.referrals": "Referrals: {n}",
     "ent.none": "none",
     "ent.more": "] load more",
+    "show.overdue": "overdue",  # request show's first line
     "detail.overdue": "OVERDUE",
     "detail.took": "Took: {workdays} working days ({days} days)",
     "detail.open_for": "Open for: {workdays} working days ({days} days)",

@@ -3,7 +3,9 @@
 
 A request that stands resolved on a resolution made in the month has it among the month's moves
 (``quality.month_moves``, read once for every figure); the others that stand resolved (resolved
-earlier, closed or otherwise touched this month) have their resolves and reopens read by request id.
+earlier, closed or otherwise touched this month) have their resolves, reopens and fee corrections read
+by request id. A fee corrected after the month's resolution (a ``correct`` event of field ``fee``) is
+followed by :func:`follow_fee_corrections`, so the 明细 and the charged figure use the corrected fee.
 """
 
 from __future__ import annotations
@@ -18,6 +20,34 @@ if TYPE_CHECKING:
     from qi_station.reports.queries import Q
 
 CHUNK = 500  # ids per query
+
+
+def _marks(ids: list[str]) -> tuple[str, dict[str, str]]:
+    return ", ".join(f":i{j}" for j in range(len(ids))), {f"i{j}": v for j, v in enumerate(ids)}
+
+
+def follow_fee_corrections(q: Q, last: dict[str, tuple[Move, Any]]) -> None:
+    """Rewrite the data of each of the month's last resolutions (``quality.last_resolutions``) whose fee
+    a later ``correct`` event changed: ``charged`` and ``fee`` become what :func:`request_fee` makes of
+    the resolution and its corrections (the one rule), so the charged figure and the 明细 follow."""
+    ids = list(last)
+    for i in range(0, len(ids), CHUNK):
+        marks, params = _marks(ids[i : i + CHUNK])
+        fixes: dict[str, list[dict[str, Any]]] = {}
+        for rid, n, data in q.rows(
+            "SELECT e.request_id, e.n, e.data FROM request_event e "
+            f"WHERE e.request_id IN ({marks}) AND e.kind = 'correct'",
+            **params,
+        ):
+            if int(n) > last[rid][0].n:
+                fixes.setdefault(rid, []).append({"n": int(n), "kind": "correct", "data": data})
+        for rid, evs in fixes.items():
+            mv, data = last[rid]
+            evs.sort(key=lambda e: e["n"])
+            fee = request_fee([{"kind": "status", "to_status": "resolved", "data": data}, *evs])
+            if fee is not None:  # (a correction of another field leaves it as the resolution recorded)
+                base = dict(data) if isinstance(data, Mapping) else {}
+                last[rid] = (mv, {**base, "charged": fee > 0, "fee": str(fee)})
 
 
 def request_fees(
@@ -39,13 +69,13 @@ def request_fees(
     events: dict[str, list[dict[str, Any]]] = {}
     for i in range(0, len(todo), CHUNK):
         ids = todo[i : i + CHUNK]
-        marks = ", ".join(f":i{j}" for j in range(len(ids)))
+        marks, params = _marks(ids)
         for rid, n, kind, fs, ts, data in q.rows(
             "SELECT e.request_id, e.n, e.kind, e.from_status, e.to_status, "
-            "CASE WHEN e.to_status = 'resolved' THEN e.data END FROM request_event e "
-            f"WHERE e.request_id IN ({marks}) AND e.kind = 'status' "
-            "AND e.to_status IN ('resolved', 'in_progress')",
-            **{f"i{j}": v for j, v in enumerate(ids)},
+            "CASE WHEN e.to_status = 'resolved' OR e.kind = 'correct' THEN e.data END FROM request_event e "
+            f"WHERE e.request_id IN ({marks}) AND (e.kind = 'correct' OR e.kind = 'status' "
+            "AND e.to_status IN ('resolved', 'in_progress'))",
+            **params,
         ):
             events.setdefault(rid, []).append(
                 {"n": int(n), "kind": kind, "from_status": fs, "to_status": ts, "data": data}

@@ -27,7 +27,7 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
-from qi_station.reports.fees import request_fees
+from qi_station.reports.fees import follow_fee_corrections, request_fees
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import (
     Quality,
@@ -533,6 +533,7 @@ def collect(
     ACC, SAT, FEE = col("accepted_at"), col("satisfaction"), col("fee_cents")
     moves = month_moves(events, {v[ID]: (v[ST], v[REC], v[ACC], v[PROM], v[SAT]) for v in details})
     last = last_resolutions(moves)  # each request's last resolution of the month, its data decoded once
+    follow_fee_corrections(q, last)  # ... with a later fee correction followed (reports.fees)
     standing = [v for v in details if v[RES] is not None]
     fees = request_fees(q, ((v[ID], v[RES]) for v in standing), last)  # 明细's 收费金额 (reports.fees)
     for v in standing:

@@ -137,6 +137,24 @@ def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
     ]
 
 
+def percent_text(fraction: Any) -> Any:
+    """THE CSV form of a rate or percentage: the fraction as percent text with two decimals (0.9444 ->
+    ``"94.44%"``), which Excel reads as the number 0.9444 shown as a percentage; None as it is. The CSV
+    writes the headline rates (满意率, 按期办结率, 回访率) and the indicators whose unit is % by it
+    (an indicator's value is a percentage: pass ``value / 100``)."""
+    if fraction is None or isinstance(fraction, bool) or not isinstance(fraction, int | float):
+        return fraction
+    return f"{fraction * 100:.2f}%"
+
+
+def csv_time(value: Any) -> Any:
+    """THE CSV form of a report time (ISO-8601 local text, ``2026-01-15T10:00:00+08:00``): Asia/Shanghai
+    wall-clock ``2026-01-15 10:00:00``, which Excel reads as a date-time; other values as they are."""
+    if isinstance(value, str) and len(value) >= 19 and value[10] == "T" and value[4] == "-":
+        return f"{value[:10]} {value[11:19]}"
+    return value
+
+
 #: the percent format of an indicator whose unit is % (its value, a percentage, written as the fraction)
 PERCENT_FORMAT = "0.0%"
 NUMBER_FORMAT = "0.00"

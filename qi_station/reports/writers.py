@@ -44,9 +44,11 @@ from qi_station.reports.sections import (
     INDICATOR_VALUE,
     RECTIFY_COLUMNS,
     breakdown_rows,
+    csv_time,
     extra_tables,
     indicator_cell,
     indicator_header,
+    percent_text,
 )
 
 FORMATS = ("xlsx", "csv", "json", "md")
@@ -194,11 +196,14 @@ def render_json(report: dict[str, Any]) -> str:
 
 # ---- CSV -------------------------------------------------------------------------------------------
 def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Progress | None = None) -> None:
-    """Sections: headline figures, (hub) cities and stations, breakdowns, details. Blank line between."""
+    """Sections: headline figures, (hub) cities and stations, breakdowns, details. Blank line between.
+    One convention for Excel: every rate and % indicator as percent text (``sections.percent_text``:
+    ``94.44%``), every time as local ``YYYY-MM-DD HH:MM:SS`` (``sections.csv_time``); the JSON keeps
+    fractions and ISO-8601."""
     w = _SafeWriter(csv.writer(f, lineterminator="\r\n"))
     w.writerow([word("title", lang), report.get("month"), _station_title(report, lang)])
-    w.writerow([word("generated_at", lang), report.get("generated_at")])
-    w.writerow([word("data_as_of", lang), report.get("data_as_of")])
+    w.writerow([word("generated_at", lang), csv_time(report.get("generated_at"))])
+    w.writerow([word("data_as_of", lang), csv_time(report.get("data_as_of"))])
     w.writerow([])
     w.writerow(
         [
@@ -209,16 +214,20 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
             word("ytd", lang),
         ]
     )
+
+    def fig(k: str, v: Any) -> Any:
+        return _cell(percent_text(v) if k in RATE_KEYS else v)
+
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
         w.writerow(
             [
                 fig_label(k, lang),
-                _cell(v),
-                _cell(c.get("previous")),
-                _cell(c.get("delta")),
-                _cell(ytd.get("satisfaction_rate" if k == "rate" else k)),
+                fig(k, v),
+                fig(k, c.get("previous")),
+                fig(k, c.get("delta")),
+                fig(k, ytd.get("satisfaction_rate" if k == "rate" else k)),
             ]
         )
     for group in GROUPS:
@@ -227,20 +236,33 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
             w.writerow([word(group, lang), *[fig_label(k, lang) for k in HEADLINE]])
             for g in report[group]:
                 vals = headline_values(g)
-                w.writerow([group_name(group, g, lang), *[_cell(vals[k]) for k in HEADLINE]])
+                w.writerow([group_name(group, g, lang), *[fig(k, vals[k]) for k in HEADLINE]])
     w.writerow([])
     w.writerow([word("category", lang), word("item", lang), word("count", lang)])
     for row in breakdown_rows(report, lang):
         w.writerow(row)
     for title, header, rows in extra_tables(report, lang):
+        if header == indicator_header(lang):  # a % indicator's value (a percentage) as percent text
+            rows = [_percent_indicator(r) for r in rows]
         w.writerows([[], [title], header, *[[_cell(v) for v in r] for r in rows]])
     w.writerow([])
     w.writerow(detail_header(report, lang))
+    times = [i for i, k in enumerate(_detail_keys(report)) if k in DETAIL_DATETIME_FIELDS]
     total = len(report.get("details") or [])
     for i, drow in enumerate(detail_values(report, lang), start=1):
+        for j in times:
+            drow[j] = csv_time(drow[j])
         w.writerow([_cell(v) for v in drow])
         if progress and (i % 2000 == 0 or i == total):
             progress(i, total)
+
+
+def _percent_indicator(row: list[Any]) -> list[Any]:
+    v = row[INDICATOR_VALUE]
+    if row[INDICATOR_UNIT] == "%" and isinstance(v, int | float) and not isinstance(v, bool):
+        row = [*row]
+        row[INDICATOR_VALUE] = percent_text(v / 100)
+    return row
 
 
 def _cell(v: Any) -> Any:

@@ -35,7 +35,9 @@ def correction_text(data: dict[str, Any]) -> str:
 
 
 def _current(req: dict[str, Any], field: str) -> Any:
-    return req.get("cost_saved_wan") if field == "cost_saved" else req.get(domain.CORRECTABLE[field])
+    from qi_station.services.corrections import detail_value
+
+    return detail_value(req, field)
 
 
 class CorrectDialog(WorkerDialog):

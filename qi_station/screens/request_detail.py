@@ -19,6 +19,7 @@ from qi_station.i18n import (
     city_name,
     elements_text,
     err_text,
+    event_detail,
     event_name,
     kind_name,
     move_name,
@@ -250,6 +251,7 @@ class RequestDetailScreen(StationScreen):
                 extra = f"  {t('field.fee')}: {e['data'].get('fee')}"
             if e["kind"] == "correct":
                 extra = " " + correction_text(e["data"])
+            extra += event_detail(e["kind"], e["data"])  # a rectify record's 整改人 (i18n)
             note = f"  ({e['note']})" if e.get("note") else ""
             fixed = f"  [{t('detail.corrected', n=e['corrected_by'])}]" if e.get("corrected_by") else ""
             evs.append(f"{e['n']:>2}. {_time(e['at'])}  {e['actor']}  {what}{move}{extra}{note}{fixed}")

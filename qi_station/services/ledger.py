@@ -258,12 +258,8 @@ def move_request(
     sat = c.run(v.parse_satisfaction, satisfaction)
     note = c.run(v.clean_text, note, "note", multiline=True) or None
     at_ = c.run(_parse_at, at)
-    if to_status != "resolved" and is_charged:
-        c.errors.append(
-            ValidationError(
-                "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
-            )
-        )
+    c.run_parsed(v.check_cancel_reason, to_status, note)  # a cancellation says why
+    c.run(v.check_fee_on_resolve, to_status, is_charged)
 
     with write_session(db) as s:
         st = ensure_station(s)

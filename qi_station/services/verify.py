@@ -21,7 +21,16 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from qi_station.core.chain import EVENT_ROW, FOLDED, GENESIS, chain_break, fold_head, fold_rows, wan_to_cents
+from qi_station.core.chain import (
+    EVENT_ROW,
+    FOLDED,
+    GENESIS,
+    chain_break,
+    fold_head,
+    fold_rows,
+    request_fee,
+    wan_to_cents,
+)
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
@@ -83,7 +92,7 @@ def _bad_corrections(events: Sequence[Sequence[Any]], at: Sequence[int]) -> list
     say (:func:`core.chain.fold_rows` of those events)."""
     from qi_station.core.domain import CORRECTABLE
     from qi_station.core.errors import ValidationError
-    from qi_station.core.validate import check_correct_event
+    from qi_station.core.validate import check_correct_event, money_text
 
     out = []
     for k in at:
@@ -93,8 +102,12 @@ def _bad_corrections(events: Sequence[Sequence[Any]], at: Sequence[int]) -> list
             check_correct_event(e[5], e[6], e[7], data)
             col = CORRECTABLE[data["field"]]
             old = data.get("old")
-            was = fold_rows(events[:k])[0][FOLDED.index(col)]
-            if (wan_to_cents(old) if col == "cost_saved_cents" else old) != was:
+            if col is None:  # the fee: no column, read from the events before (core.chain.request_fee)
+                was = money_text(request_fee(dict(zip(EVENT_ROW, r, strict=False)) for r in events[:k]))
+            else:
+                was = fold_rows(events[:k])[0][FOLDED.index(col)]
+                old = wan_to_cents(old) if col == "cost_saved_cents" else old
+            if old != was:
                 raise ValidationError("old", "correct_old", "the old value is not the recorded one")
         except (ValueError, ArithmeticError, ValidationError) as x:
             rule = getattr(x, "rule", "json")

@@ -284,9 +284,11 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
                 result = RESULTS[int(rand() * len(RESULTS))]
                 solved = 1 + int(rand() * 5)
                 cost = int(rand() ** 3 * 5000) if rand() < 0.8 else 0
-                data = canonical(
-                    {
+                data = canonical(  # not charged, fee 0.00: what `request move resolved` records for a
+                    {  # free service (stations are free), so 明细's 收费金额 reads 0.00, never empty
+                        "charged": False,
                         "cost_saved": f"{cost // 100}.{cost % 100:02d}",
+                        "fee": "0.00",
                         "problems_solved": solved,
                         "result": result,
                     }

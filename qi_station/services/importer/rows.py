@@ -130,10 +130,15 @@ def _history(
 ) -> list[dict[str, Any]]:
     """The moves after ``created``: accepted at receipt; with a 办结日期, in progress and resolved (the
     outcome); with a rating, closed (the follow-up). Each move is a legal one (``domain.can_move``) and
-    carries the fields ``request move`` would accept for it (``validate.check_outcome``)."""
+    carries the fields ``request move`` would accept for it (``validate.check_outcome``, the fee by
+    ``validate.parse_charge`` and ``validate.check_fee_on_resolve``)."""
     result = v.clean_text(text.get("result"), "result", multiline=True) or None
     solved = v.parse_non_negative_int(text.get("problems_solved"), "problems_solved")
     cost = v.parse_cost(text.get("cost_saved"), "cost_saved")
+    # 收费金额 (yuan; the rule of request move resolved --fee): an empty cell records no charge, as a
+    # sheet without the column; 0 records a free service
+    fee_given = bool(text.get("fee"))
+    charged, fee = v.parse_charge(None, text.get("fee"))
     sat = v.parse_satisfaction(text.get("satisfaction"))
     follow = v.clean_text(text.get("followup_note"), "followup", multiline=True) or None
     resolved = _when(cells.get("resolved_at"), "resolved_at")
@@ -142,6 +147,7 @@ def _history(
     if resolved is None:
         # outcome or rating without a 办结日期: the rule request move applies to a request not resolved
         v.check_outcome("accepted", result, solved, cost, sat)
+        v.check_fee_on_resolve("accepted", fee_given)
         if closed is not None:
             raise ValidationError(
                 "closed_at", "after_resolved", "a follow-up needs a 办结日期 / 回访须在办结之后"
@@ -154,6 +160,8 @@ def _history(
             "problems_solved": solved if solved is not None else 0,
             "cost_saved": str(cost if cost is not None else "0.00"),
         }
+        if fee_given:
+            outcome.update(charged=charged, fee=str(fee))
         path += [("in_progress", received, {}), ("resolved", at, outcome)]
         if sat is not None or closed is not None:
             v.check_outcome("closed", None, None, None, sat)

@@ -24,6 +24,19 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
+def kept_as_conflict(e: SyncError) -> str | None:
+    """The ``sync_conflict`` kind a refused push is recorded under, else None: ``history_differs``
+    (content at a chain position the hub holds otherwise) and a ``unique_number`` refusal (a request
+    number another request holds: a second copy of the station that caught up from the hub and then
+    numbered a new request again, or a station put back from an older copy) point at a second copy
+    of the station; ``device_conflict`` is recorded by :meth:`PushJobs.conflict_refused` itself."""
+    if e.code == "history_differs":
+        return "history_differs"
+    if e.code == "rule" and e.data.get("rule") == "unique_number":
+        return "unique_number"
+    return None
+
+
 class PushJobs(LedgerJobs):
     def push(
         self,
@@ -73,13 +86,15 @@ class PushJobs(LedgerJobs):
         position the hub holds otherwise: ``ledger``): a copy of the station (a cloned disk, same key
         and device id) that caught up from the hub and then pushed, or a database changed outside
         qi-station; both are for the administrator (``hub stations`` CONFLICTS), and the message says
-        so, as ``device_conflict``'s does."""
-        if e.code == "history_differs" and e.data.get("station_id"):
+        so, as ``device_conflict``'s does. So is a ``unique_number`` refusal (a copy that caught up from
+        the hub and then numbered a new request as the other copy had: :func:`kept_as_conflict`)."""
+        kind = kept_as_conflict(e)
+        if kind is not None and e.data.get("station_id"):
             e = SyncError(
                 e.status,
                 e.code,
                 f"{e.message}. Nothing was written and no request number was changed; the hub recorded a "
-                "sync conflict (history_differs). Most likely a second copy of this station (a copied "
+                f"sync conflict ({kind}). Most likely a second copy of this station (a copied "
                 "database and token, e.g. a cloned disk) pushed first: keep working on ONE copy only and "
                 "ask the hub's administrator which one / 可能有另一份本站数据库（复制的数据库与令牌）先推送了"
                 "不同内容，已拒绝并记录冲突，请只保留一份并联系中心管理员",
@@ -87,7 +102,9 @@ class PushJobs(LedgerJobs):
             )
         elif e.code != "device_conflict":
             return e
-        return self.refuse(e, "hub_station", str(e.data.get("station_id") or ""), e.code, e.data)
+        else:
+            kind = e.code
+        return self.refuse(e, "hub_station", str(e.data.get("station_id") or ""), kind, e.data)
 
     def check_device(
         self,
@@ -163,7 +180,7 @@ class PushJobs(LedgerJobs):
         try:
             return self._apply_push(c, st, batch, head=head, restored=restored, into=into)
         except SyncError as e:
-            if e.code != "history_differs":
+            if kept_as_conflict(e) is None:
                 raise
             raise SyncError(
                 e.status, e.code, e.message, **{**e.data, "station": st["code"], "station_id": st["id"]}
