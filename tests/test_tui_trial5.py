@@ -217,12 +217,16 @@ async def test_the_detail_asks_the_core_which_actions_a_status_allows(
         assert "rectify" in buttons and "rectify" in shown
 
 
-async def test_search_results_paint_a_screenful_first_then_the_rest(tmp_path: Path) -> None:
-    """New results put the rows the table shows in before the frame (the keystroke's paint), the rest
-    after it, in order; results replaced in between never get the old rest."""
-    from textual.widgets import DataTable
+async def test_search_results_draw_only_the_lines_in_view_and_the_keys_move_the_cursor(
+    tmp_path: Path,
+) -> None:
+    """New results are all in the list at once, but only the lines in view are drawn (the keystroke's
+    paint); a newer list replaces them. Down, PgDn, End and Home move the cursor (and the detail), the
+    view follows it; wide (Chinese) names are cut to their column in terminal cells."""
+    from rich.cells import cell_len
 
-    from qi_station.screens.libraries import FIRST_ROWS, LibrariesScreen
+    from qi_station.screens.libraries import LibrariesScreen
+    from qi_station.screens.result_list import ResultList
 
     db = fixture_db(tmp_path)
     app = make_app(db)
@@ -232,30 +236,44 @@ async def test_search_results_paint_a_screenful_first_then_the_rest(tmp_path: Pa
         await settle(pilot)
         lib = app.screen
         assert isinstance(lib, LibrariesScreen)
-        table = lib.query_one(DataTable)
+        table = lib.query_one("#lib-table", ResultList)
 
         def fake(n: int, tag: str) -> list[dict[str, Any]]:
             return [
-                {"id": f"{tag}{i}", "kind": "experts", "name": f"{tag}专家{i}", "city_name": "烟台市"}
+                {"id": f"{tag}{i}", "kind": "experts", "name": f"{tag}专家{i}" * (8 if i == 1 else 1)}
                 for i in range(n)
             ]
 
         lib.show(lib._params(), fake(40, "甲"))
-        first = table.row_count
-        assert max(FIRST_ROWS, table.size.height + 1) == first < 40
         await settle(pilot)
         assert table.row_count == 40
-        assert [str(table.get_row_at(i)[0]) for i in (0, first, 39)] == [
-            "甲专家0",
-            f"甲专家{first}",
-            "甲专家39",
-        ]
-        lib.show(lib._params(), fake(40, "乙"))
-        lib.show(lib._params(), fake(3, "丙"))  # before the frame: the 乙 rest must not follow
+        drawn = [i for i, line in enumerate(table._shown) if line is not None]
+        assert drawn == list(range(table.size.height - 1))  # the header takes the first line
+        assert [table.get_cell_at((i, 0)) for i in (0, 39)] == ["甲专家0", "甲专家39"]
+        assert table.widths[0] == 24  # 80 columns: 甲专家1 is 7 cells, three of them and the cut mark fit
+        lines = [str(line.text) for line in table.render_lines(table.region.reset_offset)]
+        assert lines[2].startswith(" 甲专家1甲专家1甲专家1..  ")
+        assert {cell_len(line) for line in lines} == {table.size.width}
+        table.focus()
+        await pilot.press("down")
         await settle(pilot)
-        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [
+        assert table.cursor_row == 1 and "甲专家1甲专家1" in str(lib.query_one("#lib-detail-text").render())
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert table.cursor_row == 1 + table.size.height - 2
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.cursor_row == 39 and table.scroll_offset.y == 40 + 1 - table.size.height
+        assert "甲专家39" in str(lib.query_one("#lib-detail-text").render())
+        await pilot.press("home")
+        await settle(pilot)
+        assert table.cursor_row == 0 and table.scroll_offset.y == 0
+        lib.show(lib._params(), fake(40, "乙"))
+        lib.show(lib._params(), fake(3, "丙"))  # before the frame: only the 丙 rows are shown
+        await settle(pilot)
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == [
             "丙专家0",
-            "丙专家1",
+            "丙专家1" * 8,
             "丙专家2",
         ]
 
