@@ -234,22 +234,16 @@ ROUNDS = 3  # the keystroke list is typed this many times (the machine's load va
 
 
 SIZE = (120, 40)  # the terminal the keystrokes are typed in (--size)
-FIRST_ROWS: dict[str, int] = {}
 
 
-async def keystrokes(db: Path, all_rows_first: bool = False) -> dict[str, Any]:
-    """``all_rows_first``: the baseline of the same app putting every result row in before the frame (as
-    before the screenful-first change), instead of a screenful first and the rest after it."""
+async def keystrokes(db: Path) -> dict[str, Any]:
     from textual import events
     from textual.widgets import Input
 
     from qi_station.app import StationApp
-    from qi_station.screens import libraries
     from qi_station.screens.libraries import LibrariesScreen
     from qi_station.screens.widgets import Choice
 
-    FIRST_ROWS.setdefault("app", libraries.FIRST_ROWS)  # the app's own value, kept for the next run
-    libraries.FIRST_ROWS = libraries.RESULTS if all_rows_first else FIRST_ROWS["app"]
     app = StationApp(db, lang="zh", config={}, offer_demo=False)
     lat: list[float] = []
     cpu: list[float] = []  # the process's CPU (UI thread + the search worker) from key to paint
@@ -632,14 +626,12 @@ def main() -> None:
         try:
             hello = asyncio.run(hello_keystrokes(db))
             k = asyncio.run(keystrokes(db))
-            every_row = asyncio.run(keystrokes(db, all_rows_first=True))
             hello2 = asyncio.run(hello_keystrokes(db))
         finally:
             for h in hogs:
                 h.kill()
                 h.wait()
         k["hello_world"] = [hello, hello2]  # before and after the station's keys
-        k["all_rows_first"] = {x: every_row[x] for x in ("median", "p90", "max", "cpu_median")}
         k["size"] = list(SIZE)
         k["process_cpu_s"] = round(time.process_time() - c0, 2)
         k["hogs"] = len(hogs)

@@ -278,6 +278,33 @@ async def test_search_results_draw_only_the_lines_in_view_and_the_keys_move_the_
         ]
 
 
+async def test_a_search_longer_than_its_box_scrolls_to_the_cursor(tmp_path: Path) -> None:
+    """The search box's growing text moves only its scroll limits (no re-layout per key): a text longer
+    than the box still shows its end and the cursor, and Home shows its start again."""
+    from qi_station.screens.libraries import LibrariesScreen
+    from qi_station.screens.result_list import SearchInput
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        lib = app.screen
+        assert isinstance(lib, LibrariesScreen)
+        box = lib.query_one("#q", SearchInput)
+        text = "abc" + "x" * 80 + "XYZ"  # the box is about 64 cells wide at 80 columns
+        await pilot.press(*text)
+        await settle(pilot)
+        shown = "".join(str(line.text) for line in box.render_lines(box.region.reset_offset))
+        assert box.value == text and box.size.width < len(text)
+        assert box.virtual_size.width == len(text) + 1 and box.scroll_offset.x > 0
+        assert "XYZ" in shown and not shown.startswith("abc")
+        await pilot.press("home")
+        await settle(pilot)
+        shown = "".join(str(line.text) for line in box.render_lines(box.region.reset_offset))
+        assert box.scroll_offset.x == 0 and shown.startswith("abc")
+
+
 async def test_keys_typed_right_after_tab_land_in_the_next_field(tmp_path: Path) -> None:
     """办结: ``abc`` Tab ``12`` Shift+Tab ``d`` as one burst (a scanner, tmux send-keys): the result is abcd,
     the problems solved 12 -- the keys after a Tab wait until the focus has moved, in their order."""

@@ -19,7 +19,7 @@ from qi_station.core.clock import today_local
 from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, get_lang, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
-from qi_station.screens.result_list import ResultList
+from qi_station.screens.result_list import ResultList, SearchInput
 from qi_station.screens.widgets import Chip, Choice
 
 DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
@@ -137,7 +137,7 @@ class LibrariesScreen(MainScreen):
         with Vertical(id="lib-top"):
             with Horizontal(classes="filter-row"):
                 yield Choice([(k, kind_name(k)) for k in domain.SEARCH_KINDS], "experts", id="kind")
-                yield Input(id="q", placeholder=t("ph.library_search"), compact=True, max_length=100)
+                yield SearchInput(id="q", placeholder=t("ph.library_search"), compact=True, max_length=100)
             with Horizontal(classes="filter-row"):
                 yield Choice(
                     [("", t("filter.all_elements"))] + [(e, element_name(e)) for e in domain.ELEMENTS],
@@ -334,9 +334,13 @@ class LibrariesScreen(MainScreen):
         if self._t0 is not None:
             self.last_latency_ms = (time.perf_counter() - self._t0) * 1000
             self._t0 = None
-        self.show_detail(0 if rows else None)
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
         self.call_after_refresh(self._painted)
+        # the detail pane after the results' frame: its new text re-lays out the screen (a few ms)
+        self.call_after_refresh(self._show_cursor_detail)
+
+    def _show_cursor_detail(self) -> None:
+        self.show_detail(self.query_one(ResultList).cursor_row if self.rows else None)
 
     def _painted(self) -> None:
         self.painted_at = time.perf_counter()
