@@ -24,6 +24,18 @@ def _rid(db: Path, number: str) -> str:
     return rows(db, "SELECT id FROM request WHERE number = ?", number)[0][0]
 
 
+async def _libraries(pilot: Any) -> Any:
+    """F5 from the dashboard: the libraries screen, settled."""
+    from qi_station.screens.libraries import LibrariesScreen
+
+    await settle(pilot)
+    await pilot.press("f5")
+    await settle(pilot)
+    lib = pilot.app.screen
+    assert isinstance(lib, LibrariesScreen)
+    return lib
+
+
 @pytest.mark.parametrize("answer", ["edit", "discard"])
 async def test_a_screen_switch_asks_before_throwing_a_half_typed_move_away(
     tmp_path: Path, answer: str
@@ -225,17 +237,11 @@ async def test_search_results_draw_only_the_lines_in_view_and_the_keys_move_the_
     view follows it; wide (Chinese) names are cut to their column in terminal cells."""
     from rich.cells import cell_len
 
-    from qi_station.screens.libraries import LibrariesScreen
     from qi_station.screens.result_list import ResultList
 
-    db = fixture_db(tmp_path)
-    app = make_app(db)
+    app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
-        lib = app.screen
-        assert isinstance(lib, LibrariesScreen)
+        lib = await _libraries(pilot)
         table = lib.query_one("#lib-table", ResultList)
 
         def fake(n: int, tag: str) -> list[dict[str, Any]]:
@@ -281,16 +287,11 @@ async def test_search_results_draw_only_the_lines_in_view_and_the_keys_move_the_
 async def test_a_search_longer_than_its_box_scrolls_to_the_cursor(tmp_path: Path) -> None:
     """The search box's growing text moves only its scroll limits (no re-layout per key): a text longer
     than the box still shows its end and the cursor, and Home shows its start again."""
-    from qi_station.screens.libraries import LibrariesScreen
     from qi_station.screens.result_list import SearchInput
 
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
-        lib = app.screen
-        assert isinstance(lib, LibrariesScreen)
+        lib = await _libraries(pilot)
         box = lib.query_one("#q", SearchInput)
         text = "abc" + "x" * 80 + "XYZ"  # the box is about 64 cells wide at 80 columns
         await pilot.press(*text)

@@ -16,7 +16,6 @@ from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -24,6 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input
 
+from qi_station.screens.bindings import ROW_CURSOR
 from qi_station.screens.cells import clip
 
 Cells = tuple[str, ...]
@@ -40,15 +40,7 @@ class ResultList(ScrollView, can_focus=True):
     cursor (:class:`Highlighted`), Enter or a click on the cursor row posts :class:`Selected`. Wide
     (Chinese) characters are measured in terminal cells; a cell cut to its column ends with ``..``."""
 
-    BINDINGS = [
-        Binding("up", "cursor(-1)", "up", show=False),
-        Binding("down", "cursor(1)", "down", show=False),
-        Binding("pageup", "cursor_page(-1)", "page up", show=False),
-        Binding("pagedown", "cursor_page(1)", "page down", show=False),
-        Binding("home", "cursor_to(0)", "first", show=False),
-        Binding("end", "cursor_to(-1)", "last", show=False),
-        Binding("enter", "select", "open", show=False),
-    ]
+    BINDINGS = ROW_CURSOR
     COMPONENT_CLASSES = {
         "result-list--header",
         "result-list--cursor",
