@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
@@ -133,6 +134,20 @@ class MainScreen(StationScreen):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long
+
+    _styled = False  # every node restyled by a resume since the screen was last suspended
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Textual resumes a mode's screen twice when it is first shown (``App._init_mode``, then
+        ``App.switch_mode``) and each resume restyles every node of the screen: the first frame styled
+        the dashboard's nodes three times. The second of two resumes with no suspend between them keeps
+        the styles the first one gave (new CSS, a theme, is applied by ``App.refresh_css`` itself)."""
+        if self._styled:
+            event.refresh_styles = False
+        self._styled = self.is_attached
+
+    def _on_screen_suspend(self) -> None:
+        self._styled = False
 
     def compose_body(self) -> Any:
         yield from ()
