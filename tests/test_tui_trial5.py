@@ -328,3 +328,30 @@ async def test_keys_typed_right_after_tab_land_in_the_next_field(tmp_path: Path)
         await settle(pilot)
         assert dialog.query_one("#result").value == "abcd"
         assert dialog.query_one("#problems_solved").value == "12"
+
+
+async def test_a_main_screen_is_restyled_once_per_resume(tmp_path: Path) -> None:
+    """Textual resumes a mode's screen twice when it is first shown; the second resume (no suspend
+    between) keeps the styles, so F5 restyles the libraries screen once, and coming back to it after
+    another screen (a suspend, then a resume) restyles it again."""
+    from qi_station.screens.libraries import LibrariesScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        restyled: list[Any] = []
+        update_styles = app.update_styles
+
+        def counted(node: Any, animate: bool = True) -> None:
+            if isinstance(node, LibrariesScreen):
+                restyled.append(node)
+            update_styles(node, animate)
+
+        app.update_styles = counted  # type: ignore[method-assign]
+        lib = await _libraries(pilot)
+        assert restyled == [lib]
+        await pilot.press("f3")
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        assert app.screen is lib and restyled == [lib, lib]
