@@ -355,3 +355,31 @@ async def test_a_main_screen_is_restyled_once_per_resume(tmp_path: Path) -> None
         await pilot.press("f5")
         await settle(pilot)
         assert app.screen is lib and restyled == [lib, lib]
+
+
+async def test_a_screen_reloads_its_data_once_per_visit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F5 loads the libraries at mount and once more as the screen is resumed (Textual resumes a new
+    mode's screen twice; the screen's handler also ran again through ``super()``: five searches); a
+    return to it after F3 loads once."""
+    from qi_station.screens.libraries import LibrariesScreen
+
+    loads: list[Any] = []
+    refresh_data = LibrariesScreen.refresh_data
+
+    def counted(self: LibrariesScreen) -> None:
+        loads.append(self)
+        refresh_data(self)
+
+    monkeypatch.setattr(LibrariesScreen, "refresh_data", counted)
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        lib = await _libraries(pilot)
+        assert app.ready and loads == [lib, lib]
+        await pilot.press("f3")
+        await settle(pilot)
+        loads.clear()
+        await pilot.press("f5")
+        await settle(pilot)
+        assert app.screen is lib and loads == [lib]

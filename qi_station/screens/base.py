@@ -100,12 +100,23 @@ class StationScreen(Screen[None]):
     def title_text(self) -> str:
         return title_line(t("screen." + self.SCREEN_KEY), self.station.operator)
 
+    _resumed = False  # on_screen_resume has run since the screen was last suspended
+
     def on_screen_resume(self) -> None:
+        """Once per resume: Textual resumes a mode's screen twice when it is first shown, and calls this
+        handler a second time for a screen whose own ``on_screen_resume`` calls it through ``super()``;
+        each call reloaded the screen's data (F3 read the ledger's first page and its COUNT five times)."""
+        if self._resumed:
+            return
+        self._resumed = True
         bar = self.query("#titlebar")
         if bar:
             bar.first().update(self.title_text())  # type: ignore[attr-defined]
         if self.station.ready:
             self.refresh_data()
+
+    def _on_screen_suspend(self) -> None:
+        self._resumed = False
 
 
 class StationModal(ModalScreen[Any]):
