@@ -153,6 +153,8 @@ class MainScreen(StationScreen):
         ``App.switch_mode``) and each resume restyles every node of the screen: the first frame styled
         the dashboard's nodes three times. The second of two resumes with no suspend between them keeps
         the styles the first one gave (new CSS, a theme, is applied by ``App.refresh_css`` itself)."""
+        # a private handler of Textual's Screen (runs before its own); guard:
+        # test_tui_results.py::test_a_main_screen_is_restyled_once_per_resume
         if self._styled:
             event.refresh_styles = False
         self._styled = self.is_attached

@@ -120,6 +120,8 @@ class ResultList(ScrollView, can_focus=True):
     def _set_virtual_height(self) -> None:
         size = Size(self.size.width, len(self.rows) + 1)  # the header line, then the rows
         if size != self.virtual_size:
+            # _scroll_update: private, Textual has no public call to move a virtual size's scroll limits
+            # without a layout; guard: test_tui_results.py (the list's view follows its cursor)
             self.set_reactive(Widget.virtual_size, size)  # no re-layout for the new length ...
             self._scroll_update(size)  # ... the scrollbar follows (a layout if it appears or goes)
 
@@ -239,6 +241,8 @@ class SearchInput(Input):
     so here the new virtual size only moves the scroll limits."""
 
     def _watch_value(self, value: str) -> None:
+        # Input._watch_value and _scroll_update: private; guard:
+        # test_tui_results.py::test_a_search_longer_than_its_box_scrolls_to_the_cursor
         size = Size(self.content_width, 1)  # what Input._watch_value sets: it is then no change
         if size != self.virtual_size:
             self.set_reactive(Widget.virtual_size, size)
