@@ -545,11 +545,10 @@ async def test_library_names_are_shown_as_written_and_a_repeat_keeps_the_table(s
     """A library name is text, never Rich markup: ``x[/]`` (a markup error) and ``a[b]c`` (a style tag)
     are shown as written. The same results again (one more letter that changes nothing) keep the
     table's rows as they are, and the cursor goes back to the first row, whose detail is shown."""
-    from textual.widgets import DataTable
-
     from qi_station.db import write
     from qi_station.db.engine import connect
     from qi_station.screens.libraries import LibrariesScreen
+    from qi_station.screens.result_list import ResultList
 
     conn = connect(station_db)
     conn.execute("BEGIN IMMEDIATE")
@@ -594,7 +593,7 @@ async def test_library_names_are_shown_as_written_and_a_repeat_keeps_the_table(s
         await pilot.press(*"蓝鲸")
         await pilot.pause(0.1)
         await settle(pilot)
-        table = lib.query_one(DataTable)
+        table = lib.query_one(ResultList)
         shown = sorted(str(table.get_cell_at((i, 0))) for i in range(table.row_count))
         assert shown == sorted(names)
         rendered = "\n".join(str(line.text) for line in table.render_lines(table.region.reset_offset))

@@ -41,13 +41,13 @@ def _detail(lib: Any) -> str:
 
 
 async def test_institution_list_and_detail_mark_expired_and_expiring(tmp_path: Path) -> None:
-    from textual.widgets import DataTable
+    from qi_station.screens.result_list import ResultList
 
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         lib = await _institutions(pilot)
-        table = lib.query_one(DataTable)
+        table = lib.query_one(ResultList)
         info = {r["id"]: str(table.get_row_at(i)[2]) for i, r in enumerate(lib.rows)}
         assert info["in-2"] == "CMA已过期"  # CMA 2025-12-31, today 2026-03-20
         assert info["in-1"] == "CMA将到期"  # CMA 2026-05-01: within 90 days
@@ -84,9 +84,10 @@ def _testing_request(db: Path) -> dict[str, Any]:
 
 
 async def test_ctrl_r_confirms_asks_a_reason_and_refuses_a_second_time(tmp_path: Path) -> None:
-    from textual.widgets import DataTable, Input, Static
+    from textual.widgets import Input, Static
 
     from qi_station.screens.refer_confirm import ReferConfirmDialog
+    from qi_station.screens.result_list import ResultList
 
     db = fixture_db(tmp_path)
     req = _testing_request(db)
@@ -95,7 +96,7 @@ async def test_ctrl_r_confirms_asks_a_reason_and_refuses_a_second_time(tmp_path:
         await settle(pilot)
         app.current_request, app.current_request_label = req["id"], f"{req['number']} 拉伸检测"
         lib = await _institutions(pilot)
-        table = lib.query_one(DataTable)
+        table = lib.query_one(ResultList)
         table.focus()
         table.move_cursor(row=next(i for i, r in enumerate(lib.rows) if r["id"] == "in-2"))
         await pilot.press("ctrl+r")

@@ -186,46 +186,6 @@ async def test_the_detail_asks_the_core_which_actions_a_status_allows(
         assert "rectify" in buttons and "rectify" in shown
 
 
-async def test_search_results_paint_a_screenful_first_then_the_rest(tmp_path: Path) -> None:
-    """New results put the rows the table shows in before the frame (the keystroke's paint), the rest
-    after it, in order; results replaced in between never get the old rest."""
-    from textual.widgets import DataTable
-
-    from qi_station.screens.libraries import FIRST_ROWS, LibrariesScreen
-
-    db = fixture_db(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        lib = await press_to(pilot, "f5", LibrariesScreen)
-        table = lib.query_one(DataTable)
-
-        def fake(n: int, tag: str) -> list[dict[str, Any]]:
-            return [
-                {"id": f"{tag}{i}", "kind": "experts", "name": f"{tag}专家{i}", "city_name": "烟台市"}
-                for i in range(n)
-            ]
-
-        lib.show(lib._params(), fake(40, "甲"))
-        first = table.row_count
-        assert max(FIRST_ROWS, table.size.height + 1) == first < 40
-        await settle(pilot)
-        assert table.row_count == 40
-        assert [str(table.get_row_at(i)[0]) for i in (0, first, 39)] == [
-            "甲专家0",
-            f"甲专家{first}",
-            "甲专家39",
-        ]
-        lib.show(lib._params(), fake(40, "乙"))
-        lib.show(lib._params(), fake(3, "丙"))  # before the frame: the 乙 rest must not follow
-        await settle(pilot)
-        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [
-            "丙专家0",
-            "丙专家1",
-            "丙专家2",
-        ]
-
-
 async def test_keys_typed_right_after_tab_land_in_the_next_field(tmp_path: Path) -> None:
     """办结: ``abc`` Tab ``12`` Shift+Tab ``d`` as one burst (a scanner, tmux send-keys): the result is abcd,
     the problems solved 12 -- the keys after a Tab wait until the focus has moved, in their order."""

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
@@ -129,12 +130,23 @@ class StationScreen(Screen[None]):
     def title_text(self) -> str:
         return title_line(t("screen." + self.SCREEN_KEY), self.station.operator)
 
+    _resumed = False  # on_screen_resume has run since the screen was last suspended
+
     def on_screen_resume(self) -> None:
+        """Once per resume: Textual resumes a mode's screen twice when it is first shown, and calls this
+        handler a second time for a screen whose own ``on_screen_resume`` calls it through ``super()``;
+        each call reloaded the screen's data (F3 read the ledger's first page and its COUNT five times)."""
+        if self._resumed:
+            return
+        self._resumed = True
         bar = self.query("#titlebar")
         if bar:
             bar.first().update(self.title_text())  # type: ignore[attr-defined]
         if self.station.ready:
             self.refresh_data()
+
+    def _on_screen_suspend(self) -> None:
+        self._resumed = False
 
 
 class StationModal(ModalScreen[Any]):
@@ -163,6 +175,22 @@ class MainScreen(StationScreen):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long
+
+    _styled = False  # every node restyled by a resume since the screen was last suspended
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Textual resumes a mode's screen twice when it is first shown (``App._init_mode``, then
+        ``App.switch_mode``) and each resume restyles every node of the screen: the first frame styled
+        the dashboard's nodes three times. The second of two resumes with no suspend between them keeps
+        the styles the first one gave (new CSS, a theme, is applied by ``App.refresh_css`` itself)."""
+        # a private handler of Textual's Screen (runs before its own); guard:
+        # test_tui_results.py::test_a_main_screen_is_restyled_once_per_resume
+        if self._styled:
+            event.refresh_styles = False
+        self._styled = self.is_attached
+
+    def _on_screen_suspend(self) -> None:
+        self._styled = False
 
     def compose_body(self) -> Any:
         yield from ()

@@ -36,3 +36,16 @@ def bindings(*prefixes: str) -> list[BindingType]:
         for k in KEYS
         if k.id.split(".", 1)[0] == prefix
     ]
+
+
+#: a table's row cursor (the ledger's virtual table, the library results): actions ``cursor``,
+#: ``cursor_page``, ``cursor_to`` and ``select`` of the widget
+ROW_CURSOR: list[BindingType] = [
+    Binding("up", "cursor(-1)", "up", show=False),
+    Binding("down", "cursor(1)", "down", show=False),
+    Binding("pageup", "cursor_page(-1)", "page up", show=False),
+    Binding("pagedown", "cursor_page(1)", "page down", show=False),
+    Binding("home", "cursor_to(0)", "first", show=False),
+    Binding("end", "cursor_to(-1)", "last", show=False),
+    Binding("enter", "select", "open", show=False),
+]

@@ -11,7 +11,6 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -19,6 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from qi_station.i18n import status_short
+from qi_station.screens.bindings import ROW_CURSOR
 from qi_station.screens.cells import clip
 
 PAGE_SIZE = 100  # rows per SQL page (LIMIT/OFFSET); pages are fetched as the view reaches them
@@ -31,15 +31,7 @@ class LedgerTable(ScrollView, can_focus=True):
     only the pages under the view (and the cursor) are fetched, in a thread worker of the screen.
     The table knows nothing of SQL: it posts :class:`NeedPages` and is fed with :meth:`set_page`."""
 
-    BINDINGS = [
-        Binding("up", "cursor(-1)", "up", show=False),
-        Binding("down", "cursor(1)", "down", show=False),
-        Binding("pageup", "cursor_page(-1)", "page up", show=False),
-        Binding("pagedown", "cursor_page(1)", "page down", show=False),
-        Binding("home", "cursor_to(0)", "first", show=False),
-        Binding("end", "cursor_to(-1)", "last", show=False),
-        Binding("enter", "select", "open", show=False),
-    ]
+    BINDINGS = ROW_CURSOR
     COMPONENT_CLASSES = {
         "ledger-table--cursor",
         "ledger-table--even",

@@ -7,24 +7,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from qi_station.core import domain, places, qualify
 from qi_station.core.clock import today_local
 from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, get_lang, kind_name, t
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.result_list import ResultList, SearchInput
 from qi_station.screens.widgets import Chip, Choice
 
 DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
 RESULTS = 50
-FIRST_ROWS = 12  # rows put in the table before the first paint of new results (at least a screenful)
 DETAIL_WIDTH = 28  # the detail pane (libraries.tcss #lib-detail)
 CITY_WIDTH = 4
 REFER_KIND = {
@@ -138,7 +137,7 @@ class LibrariesScreen(MainScreen):
         with Vertical(id="lib-top"):
             with Horizontal(classes="filter-row"):
                 yield Choice([(k, kind_name(k)) for k in domain.SEARCH_KINDS], "experts", id="kind")
-                yield Input(id="q", placeholder=t("ph.library_search"), compact=True, max_length=100)
+                yield SearchInput(id="q", placeholder=t("ph.library_search"), compact=True, max_length=100)
             with Horizontal(classes="filter-row"):
                 yield Choice(
                     [("", t("filter.all_elements"))] + [(e, element_name(e)) for e in domain.ELEMENTS],
@@ -155,17 +154,16 @@ class LibrariesScreen(MainScreen):
                 yield Chip(t("filter.shared_only"), "shared", id="f-shared")
                 yield Static("", id="lib-count", markup=False)
         with Horizontal(id="lib-main"):
-            yield DataTable(id="lib-table", cursor_type="row", zebra_stripes=True)
+            yield ResultList(id="lib-table")
             with VerticalScroll(id="lib-detail"):
                 yield Static(t("lib.pick"), id="lib-detail-text", markup=False)
         yield Static("", id="status-line", markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
         name_w, info_w = self._widths(self.app.size.width)
-        table.add_column(t("col.name"), width=name_w, key="name")
-        table.add_column(t("col.city"), width=CITY_WIDTH, key="city")
-        table.add_column(t("col.info"), width=info_w, key="info")
+        self.query_one(ResultList).set_columns(
+            [(t("col.name"), name_w), (t("col.city"), CITY_WIDTH), (t("col.info"), info_w)]
+        )
         self._kind_filters()
         self.query_one("#q", Input).focus()
         if self.station.ready:
@@ -181,13 +179,8 @@ class LibrariesScreen(MainScreen):
         return rest - info, info
 
     def on_resize(self) -> None:
-        table = self.query_one(DataTable)
-        for key, width in zip(("name", "info"), self._widths(self.size.width), strict=True):
-            col = table.columns.get(key)  # type: ignore[call-overload]
-            if col is not None and col.width != width:
-                col.width = width
-                table._require_update_dimensions = True
-        table.refresh(layout=True)
+        name_w, info_w = self._widths(self.size.width)
+        self.query_one(ResultList).set_widths([name_w, CITY_WIDTH, info_w])
 
     def on_screen_resume(self) -> None:
         self._apply_preset()
@@ -322,23 +315,17 @@ class LibrariesScreen(MainScreen):
         if p != self._params():
             return  # a newer search is on its way
         self.rows = rows
-        # the cells as plain Text: a name is never Rich markup (``a[b]c`` stays itself, ``x[/]`` is no
+        # the cells as plain text: a name is never Rich markup (``a[b]c`` stays itself, ``x[/]`` is no
         # error), and no markup parse per cell; 烟台: the column is narrow, the pane says 烟台市
         cells = [
             (r["name"], (r.get("city_name") or "").removesuffix("市"), _extra(p["kind"], r)) for r in rows
         ]
-        table = self.query_one(DataTable)
-        rest: list[tuple[str, str, str]] = []
+        table = self.query_one(ResultList)
         if cells != self._cells:  # the same rows again (no match, a filter that changed nothing): kept
             self._cells = cells
-            table.clear()
-            # the rows the table shows first, the rest after that frame: a DataTable row costs ~0.3 ms of
-            # CPU to add and lay out, so 50 rows took ~20 ms of every keystroke's paint (bench_tui.py)
-            first = max(FIRST_ROWS, table.size.height + 1)
-            rest = cells[first:]
-            self._add_rows(cells[:first], 0)
+            table.set_rows(cells)  # only the lines in view are drawn, in the next frame
         elif rows and table.cursor_row:
-            table.move_cursor(row=0)  # as clear() would: the detail below is row 0's
+            table.move_cursor(row=0)  # as new rows would: the detail below is row 0's
         more = "+" if len(rows) >= RESULTS else ""
         count = t("lib.count", n=f"{len(rows)}{more}")
         if count != self._count:  # one line of a fixed row (libraries.tcss): no new layout
@@ -347,29 +334,20 @@ class LibrariesScreen(MainScreen):
         if self._t0 is not None:
             self.last_latency_ms = (time.perf_counter() - self._t0) * 1000
             self._t0 = None
-        self.show_detail(0 if rows else None)
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
         self.call_after_refresh(self._painted)
-        if rest:
-            self.call_after_refresh(self._add_rest, cells, rest)
+        # the detail pane after the results' frame: its new text re-lays out the screen (a few ms)
+        self.call_after_refresh(self._show_cursor_detail)
 
-    def _add_rows(self, cells: list[tuple[str, str, str]], start: int) -> None:
-        table = self.query_one(DataTable)
-        for i, row in enumerate(cells, start):
-            table.add_row(*(Text(c, no_wrap=True, end="") for c in row), key=str(i))
-
-    def _add_rest(self, cells: list[tuple[str, str, str]], rest: list[tuple[str, str, str]]) -> None:
-        """The rows below the first screenful, once it is painted (unless newer results replaced them)."""
-        if self._cells is cells:
-            self._add_rows(rest, len(cells) - len(rest))
+    def _show_cursor_detail(self) -> None:
+        self.show_detail(self.query_one(ResultList).cursor_row if self.rows else None)
 
     def _painted(self) -> None:
         self.painted_at = time.perf_counter()
         self.searches += 1
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None:
-            self.show_detail(int(event.row_key.value))
+    def on_result_list_highlighted(self, event: ResultList.Highlighted) -> None:
+        self.show_detail(event.index)
 
     def show_detail(self, idx: int | None) -> None:
         if idx is None or idx >= len(self.rows):
@@ -409,7 +387,7 @@ class LibrariesScreen(MainScreen):
         self.query_one("#q", Input).focus()
 
     def on_input_submitted(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(ResultList).focus()
 
     def action_refer(self) -> None:
         if self.kind not in REFER_KIND:
@@ -419,7 +397,7 @@ class LibrariesScreen(MainScreen):
         if not req:
             self.notify(t("lib.no_current"), severity="warning")
             return
-        table = self.query_one(DataTable)
+        table = self.query_one(ResultList)
         if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
             self.notify(t("lib.pick"), severity="warning")
             return
