@@ -471,3 +471,17 @@ def test_pairs_and_triples_in_one_pass_are_the_two_functions(text: str | None) -
         searchindex._paired("b", text),
         searchindex._tripled("t", text),
     )
+
+
+_FIELD = st.text(alphabet="ab jz09-~济南Σ", max_size=8) | st.none() | st.integers(0, 3)
+_ROW = st.tuples(*(st.sampled_from(["济南", "ab", "", None]) | _FIELD for _ in searchindex.DOC_COLUMNS))
+
+
+@given(st.lists(_ROW, max_size=8))
+def test_documents_equal_doc_row_by_row(rows: list[tuple[Any, ...]]) -> None:
+    """A build's :class:`searchindex.Documents` (each part once per distinct text) gives every row the
+    document :func:`searchindex.doc` gives it, repeated texts and ``None`` included; a fresh one too."""
+    make = searchindex.Documents()
+    twice = rows + rows[::-1]
+    assert [make(*r) for r in twice] == [searchindex.doc(*r) for r in twice]
+    assert [searchindex.Documents()(*r) for r in rows] == [searchindex.doc(*r) for r in rows]
