@@ -43,6 +43,9 @@ DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "c
 # element; ``t`` / ``u`` a run of three characters of what ``b`` / ``q`` pair (migration 0020)
 FTS_COLUMNS = ("d",)
 TRIPLE = {"b": "t", "q": "u"}
+# no positions (``detail=none``, migration 0023): the queries AND their tokens (:func:`phrase`); a third
+# of the index's size and less work in each insert and in the build's merge (docs/benchmarks.md, idx)
+FTS_OPTIONS = "content='', columnsize=0, detail=none, tokenize='ascii'"
 PENDING = "search_pending"
 STALE_RID = 0  # the ``search_pending`` row of a table whose index waits for a rebuild (mark_stale)  # read with "+tbl" (no index use): small, and "PRAGMA optimize" then
 # finds nothing to ANALYZE (a generated database keeps the migrated schema, no sqlite_stat1)
@@ -182,18 +185,21 @@ class Documents:
 # ---- queries ---------------------------------------------------------------------------------------
 def phrase(tag: str, text: str) -> str | None:
     """An FTS5 expression for the rows of the index that may hold ``text`` in what ``tag`` stands for
-    (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` a phrase of its non-ASCII characters;
-    ``b`` / ``q`` a phrase of its triples (``t`` / ``u``: three characters or more), of its one pair
-    (two), or for one character the pairs it starts (``"bj" *``). None:
-    nothing to look up (the caller scans). User text only ever reaches the FTS5 syntax inside double
-    quotes, as characters other than ``"``."""
+    (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` all of its non-ASCII characters;
+    ``b`` / ``q`` all of its triples (``t`` / ``u``: three characters or more), its one pair
+    (two), or for one character the pairs it starts (``"bj" *``). The index keeps no positions
+    (``detail=none``, migration 0023), so the tokens are ANDed, not a phrase: a row holding the text
+    holds each of them (a wider superset; the search checks every candidate). None: nothing to look up
+    (the caller scans). User text only ever reaches the FTS5 syntax inside double quotes, as
+    characters other than ``"``, one token per quoted string (cut where the tokenizer cuts)."""
     if tag in ("b", "q"):
         if len(text) == 1:
             return f'"{tag}{text}" *' if text.isascii() and text.isalnum() else None
         toks = _paired(tag, text, end="") if len(text) == 2 else _tripled(TRIPLE[tag], text)
     else:
         toks = _spaced(tag, text)
-    return f'"{toks}"' if toks else None
+    terms = [f'"{t}"' for t in dict.fromkeys(_DROP.split(toks)) if t]
+    return "(" + " AND ".join(terms) + ")" if terms else None
 
 
 def vocab_term(token: str) -> str:
@@ -228,7 +234,7 @@ def ddl() -> list[str]:
     for t in TABLES:
         out += [
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts(t)} USING fts5({', '.join(FTS_COLUMNS)}, "
-            "content='', columnsize=0, tokenize='ascii')",
+            f"{FTS_OPTIONS})",
             f"CREATE TRIGGER IF NOT EXISTS {t}_search_ins AFTER INSERT ON {t} BEGIN "
             f"{ins} ('{t}', new.rowid, 0, {nulls}); END",
             f"CREATE TRIGGER IF NOT EXISTS {t}_search_upd AFTER UPDATE OF {watched} ON {t} BEGIN "
