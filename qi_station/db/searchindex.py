@@ -156,16 +156,9 @@ class Documents:
         self._own: dict[str, tuple[str, str]] = {}
         self._other: dict[Any, tuple[str, str]] = {}
 
-    def __call__(
-        self,
-        name: Any,
-        haystack: Any,
-        initials: Any,
-        py: Any,
-        haystack_py: Any,
-        city_code: Any,
-        elements: Any,
-    ) -> tuple[str]:
+    def __call__(self, *row: Any) -> tuple[str]:
+        """The document of one row of :data:`DOC_COLUMNS`, as :func:`doc`."""
+        name, haystack, initials, py, haystack_py, city_code, elements = row
         head = self._head.get((city_code, elements))
         if head is None:
             head = self._head[(city_code, elements)] = _head(city_code, elements)
