@@ -6,10 +6,10 @@ it is its own FTS5 term: ``n`` / ``h`` + one non-ASCII character of ``name`` / `
 ``q`` + an adjacent pair of the name's ``name_initials`` + ``name_py`` / of ``haystack_py``, ``t`` /
 ``u`` + a run of three characters of the same; ``c`` +
 the city code; ``e`` + each element code. The ``ascii`` tokenizer keeps every non-ASCII character,
-folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes a
-phrase of its non-ASCII characters (Chinese) or of its triples (ASCII; two letters: its pair; one
-letter: a prefix query on the pairs it starts): a row holding the query as a substring holds that phrase, so the index returns
-a superset of the scan's matches, and the search checks each candidate with the scan's own
+folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes all
+of its non-ASCII characters (Chinese) or triples covering it (ASCII; two letters: its pair; one
+letter: a prefix query on the pairs it starts), ANDed (the index keeps no positions, migration 0023):
+a row holding the query as a substring holds each of those tokens, so the index returns a superset of the scan's matches, and the search checks each candidate with the scan's own
 ``instr`` condition (identical results). User text reaches FTS5 only inside double quotes, with
 ``"`` and ASCII punctuation dropped: ``AND``, ``NEAR``, ``*``, ``(`` are never syntax.
 
