@@ -403,12 +403,16 @@ def test_large_pull_builds_the_index_once_after_it(tmp_path: Path, monkeypatch: 
 
 
 def test_ascii_queries_of_three_or_more_read_triples() -> None:
-    """Three characters or more: a phrase of the ``t`` / ``u`` triples (short doclists); two: the one
-    pair; one: a prefix query on the pairs."""
-    assert searchindex.phrase("b", "jianguo") == '"tjia tian tang tngu tguo"'
-    assert searchindex.phrase("q", "zqh") == '"uzqh"'
-    assert searchindex.phrase("q", "a-1") == '"ua~1"'  # the tokenizer cuts it, in documents the same
-    assert searchindex.phrase("b", "jn") == '"bjn"' and searchindex.phrase("b", "j") == '"bj" *'
+    """Three characters or more: ``t`` / ``u`` triples covering it (short doclists), ANDed (the index
+    keeps no positions, migration 0023); two: the one pair; one: a prefix query on the pairs."""
+    # no positions, so no overlap is needed: every third triple and the last cover each character
+    assert searchindex.phrase("b", "jianguo") == '("tjia" AND "tngu" AND "tguo")'
+    assert searchindex.phrase("q", "abcd") == '("uabc" AND "ubcd")'
+    assert searchindex.phrase("q", "zqh") == '("uzqh")'
+    # cut where the tokenizer cuts (one token per quoted string), in documents the same
+    assert searchindex.phrase("q", "a-1") == '("ua" AND "1")'
+    assert searchindex.phrase("h", "济南济") == '("h济" AND "h南")'
+    assert searchindex.phrase("b", "jn") == '("bjn")' and searchindex.phrase("b", "j") == '"bj" *'
     (d,) = searchindex.doc("王建国", "", "wjg", "wangjianguo", "cnas l-1", "370100", "[]")
     assert "tngu" in d.split() and "unas" in d.split() and "ul~1" in d.split()
 
@@ -471,3 +475,64 @@ def test_pairs_and_triples_in_one_pass_are_the_two_functions(text: str | None) -
         searchindex._paired("b", text),
         searchindex._tripled("t", text),
     )
+
+
+_FIELD = st.text(alphabet="ab jz09-~济南Σ", max_size=8) | st.none() | st.integers(0, 3)
+_ROW = st.tuples(*(st.sampled_from(["济南", "ab", "", None]) | _FIELD for _ in searchindex.DOC_COLUMNS))
+
+
+@given(st.lists(_ROW, max_size=8))
+def test_documents_equal_doc_row_by_row(rows: list[tuple[Any, ...]]) -> None:
+    """A build's :class:`searchindex.Documents` (each part once per distinct text) gives every row the
+    document :func:`searchindex.doc` gives it, repeated texts and ``None`` included; a fresh one too."""
+    make = searchindex.Documents()
+    twice = rows + rows[::-1]
+    assert [make(*r) for r in twice] == [searchindex.doc(*r) for r in twice]
+    assert [searchindex.Documents()(*r) for r in rows] == [searchindex.doc(*r) for r in rows]
+
+
+def test_migration_0023_drops_the_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 0022 index (positions kept, phrase queries) is made again with ``detail=none`` and built whole:
+    current, the same results as the scan; a downgrade gives the tables their positions back, stale."""
+    import importlib
+
+    from qi_station.db.engine import MIGRATIONS_DIR, connect, open_db, run_migrations, sqlite_url
+
+    m23 = importlib.import_module("qi_station.db.migrations.versions.0023_search_detail_none")
+    db = tmp_path / "old.db"
+    run_migrations(sqlite_url(db), "0022")
+    conn = sqlite3.connect(db)
+    m23._recreate(conn, m23._FULL)  # the tables as 0012 to 0022 made them
+    base = {"rev": 1, "seq": 0, "deleted": False, "active_requests": 0, "updated_at": "2026-01-01 00:00:00"}
+    rows = [{"id": "x1", "name": "单雄信", "city_code": "370800", "elements": ["testing"], "specialty": "压力计量"},
+            {"id": "x2", "name": "王建国", "city_code": "370100", "elements": [], "employer": "济南计量院"}]  # fmt: skip
+    write.upsert_library_rows(conn, "expert", [{**r, **base} for r in rows], COLS + COMMON)
+    conn.commit()
+    fts_sql = "SELECT sql FROM sqlite_master WHERE name = 'expert_fts'"
+    assert "detail" not in conn.execute(fts_sql).fetchone()[0]
+    conn.close()
+    assert open_db(db) == db
+    conn = connect(db)
+    assert "detail=none" in conn.execute(fts_sql).fetchone()[0]
+    assert searchindex.is_current(conn, "expert")
+    for q, want in (
+        ("jianguo", ["x2"]),
+        ("sxx", ["x1"]),
+        ("济南", ["x2"]),
+        ("建单", []),
+        ("j", ["x2", "x1"]),
+    ):
+        fts, scan = _both(conn, monkeypatch, "experts", q)
+        assert fts == scan == want, q
+    conn.close()
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", sqlite_url(db))
+    command.downgrade(cfg, "0022")
+    conn = connect(db)
+    assert "detail" not in conn.execute(fts_sql).fetchone()[0]
+    assert searchindex.stale(conn) == list(searchindex.TABLES)
+    conn.close()

@@ -6,10 +6,10 @@ it is its own FTS5 term: ``n`` / ``h`` + one non-ASCII character of ``name`` / `
 ``q`` + an adjacent pair of the name's ``name_initials`` + ``name_py`` / of ``haystack_py``, ``t`` /
 ``u`` + a run of three characters of the same; ``c`` +
 the city code; ``e`` + each element code. The ``ascii`` tokenizer keeps every non-ASCII character,
-folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes a
-phrase of its non-ASCII characters (Chinese) or of its triples (ASCII; two letters: its pair; one
-letter: a prefix query on the pairs it starts): a row holding the query as a substring holds that phrase, so the index returns
-a superset of the scan's matches, and the search checks each candidate with the scan's own
+folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes all
+of its non-ASCII characters (Chinese) or triples covering it (ASCII; two letters: its pair; one
+letter: a prefix query on the pairs it starts), ANDed (the index keeps no positions, migration 0023):
+a row holding the query as a substring holds each of those tokens, so the index returns a superset of the scan's matches, and the search checks each candidate with the scan's own
 ``instr`` condition (identical results). User text reaches FTS5 only inside double quotes, with
 ``"`` and ASCII punctuation dropped: ``AND``, ``NEAR``, ``*``, ``(`` are never syntax.
 
@@ -43,6 +43,9 @@ DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "c
 # element; ``t`` / ``u`` a run of three characters of what ``b`` / ``q`` pair (migration 0020)
 FTS_COLUMNS = ("d",)
 TRIPLE = {"b": "t", "q": "u"}
+# no positions (``detail=none``, migration 0023): the queries AND their tokens (:func:`phrase`); a third
+# of the index's size and less work in each insert and in the build's merge (docs/benchmarks.md, idx)
+FTS_OPTIONS = "content='', columnsize=0, detail=none, tokenize='ascii'"
 PENDING = "search_pending"
 STALE_RID = 0  # the ``search_pending`` row of a table whose index waits for a rebuild (mark_stale)  # read with "+tbl" (no index use): small, and "PRAGMA optimize" then
 # finds nothing to ANALYZE (a generated database keeps the migrated schema, no sqlite_stat1)
@@ -101,6 +104,27 @@ def _pairs_and_triples(tag2: str, tag3: str, text: Any) -> tuple[str, str]:
     return paired, (tag3 + f" {tag3}".join(map(add, pairs, t[2:])) if len(t) > 2 else "")
 
 
+def _head(city_code: Any, elements: Any) -> tuple[str, ...]:
+    """The vocabulary tokens of a row: each element (``e`` + code), then the city (``c`` + code)."""
+    el = str(elements or "")
+    parts = [tok for quoted, tok in _ELEMENT_QUOTED if quoted in el]
+    city = str(city_code or "")
+    if city.isascii() and city.isalnum():  # one token, so "not this city" is exact too
+        parts.append("c" + city)
+    return tuple(parts)
+
+
+def _own(initials: Any, py: Any) -> str:
+    """The text the name's own pairs and triples (``b`` / ``t``) are cut from."""
+    return f"{initials or ''} {py or ''}"
+
+
+def _document(
+    head: tuple[str, ...], name: str, hay: str, own: tuple[str, str], other: tuple[str, str]
+) -> tuple[str]:
+    return (" ".join([*head, name, hay, own[0], other[0], own[1], other[1]]),)
+
+
 def doc(
     name: Any,
     haystack: Any,
@@ -111,32 +135,69 @@ def doc(
     elements: Any,
 ) -> tuple[str]:
     """The document of one row (the FTS column ``d``), from :data:`DOC_COLUMNS`."""
-    el = str(elements or "")
-    parts = [tok for quoted, tok in _ELEMENT_QUOTED if quoted in el]
-    city = str(city_code or "")
-    if city.isascii() and city.isalnum():  # one token, so "not this city" is exact too
-        parts.append("c" + city)
-    own_pairs, own_triples = _pairs_and_triples("b", TRIPLE["b"], f"{initials or ''} {py or ''}")
-    py_pairs, py_triples = _pairs_and_triples("q", TRIPLE["q"], haystack_py)
-    parts += [_spaced("n", name), _spaced("h", haystack), own_pairs, py_pairs, own_triples, py_triples]
-    return (" ".join(parts),)
+    return _document(
+        _head(city_code, elements),
+        _spaced("n", name),
+        _spaced("h", haystack),
+        _pairs_and_triples("b", TRIPLE["b"], _own(initials, py)),
+        _pairs_and_triples("q", TRIPLE["q"], haystack_py),
+    )
+
+
+class Documents:
+    """:func:`doc` for many rows, each part computed once per distinct text (a build's rows repeat
+    them: 24 equipment names in 60,000 rows, a third of the experts' names and pinyin, half the
+    ``haystack_py``, a few city + element sets); only the haystack, distinct per row, is cut each
+    time. The same documents as :func:`doc`."""
+
+    def __init__(self) -> None:
+        self._head: dict[tuple[Any, Any], tuple[str, ...]] = {}
+        self._name: dict[Any, str] = {}
+        self._own: dict[str, tuple[str, str]] = {}
+        self._other: dict[Any, tuple[str, str]] = {}
+
+    def __call__(self, *row: Any) -> tuple[str]:
+        """The document of one row of :data:`DOC_COLUMNS`, as :func:`doc`."""
+        name, haystack, initials, py, haystack_py, city_code, elements = row
+        head = self._head.get((city_code, elements))
+        if head is None:
+            head = self._head[(city_code, elements)] = _head(city_code, elements)
+        n = self._name.get(name)
+        if n is None:
+            n = self._name[name] = _spaced("n", name)
+        key = _own(initials, py)
+        own = self._own.get(key)
+        if own is None:
+            own = self._own[key] = _pairs_and_triples("b", TRIPLE["b"], key)
+        other = self._other.get(haystack_py)
+        if other is None:
+            other = self._other[haystack_py] = _pairs_and_triples("q", TRIPLE["q"], haystack_py)
+        return _document(head, n, _spaced("h", haystack), own, other)
 
 
 # ---- queries ---------------------------------------------------------------------------------------
 def phrase(tag: str, text: str) -> str | None:
     """An FTS5 expression for the rows of the index that may hold ``text`` in what ``tag`` stands for
-    (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` a phrase of its non-ASCII characters;
-    ``b`` / ``q`` a phrase of its triples (``t`` / ``u``: three characters or more), of its one pair
-    (two), or for one character the pairs it starts (``"bj" *``). None:
-    nothing to look up (the caller scans). User text only ever reaches the FTS5 syntax inside double
-    quotes, as characters other than ``"``."""
+    (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` all of its non-ASCII characters;
+    ``b`` / ``q`` every third of its triples and the last, which cover each character (``t`` /
+    ``u``: three characters or more; ANDing the common ``ian`` ``ang`` too doubled the time of
+    ``jianguo``), its one pair
+    (two), or for one character the pairs it starts (``"bj" *``). The index keeps no positions
+    (``detail=none``, migration 0023), so the tokens are ANDed, not a phrase: a row holding the text
+    holds each of them (a wider superset; the search checks every candidate). None: nothing to look up
+    (the caller scans). User text only ever reaches the FTS5 syntax inside double quotes, as
+    characters other than ``"``, one token per quoted string (cut where the tokenizer cuts)."""
     if tag in ("b", "q"):
         if len(text) == 1:
             return f'"{tag}{text}" *' if text.isascii() and text.isalnum() else None
         toks = _paired(tag, text, end="") if len(text) == 2 else _tripled(TRIPLE[tag], text)
+        triples = toks.split(" ")
+        if len(triples) > 2:  # AND needs no overlap: every third triple and the last cover each character
+            toks = " ".join(triples[i] for i in range(len(triples)) if i % 3 == 0 or i == len(triples) - 1)
     else:
         toks = _spaced(tag, text)
-    return f'"{toks}"' if toks else None
+    terms = [f'"{t}"' for t in dict.fromkeys(_DROP.split(toks)) if t]
+    return "(" + " AND ".join(terms) + ")" if terms else None
 
 
 def vocab_term(token: str) -> str:
@@ -171,7 +232,7 @@ def ddl() -> list[str]:
     for t in TABLES:
         out += [
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts(t)} USING fts5({', '.join(FTS_COLUMNS)}, "
-            "content='', columnsize=0, tokenize='ascii')",
+            f"{FTS_OPTIONS})",
             f"CREATE TRIGGER IF NOT EXISTS {t}_search_ins AFTER INSERT ON {t} BEGIN "
             f"{ins} ('{t}', new.rowid, 0, {nulls}); END",
             f"CREATE TRIGGER IF NOT EXISTS {t}_search_upd AFTER UPDATE OF {watched} ON {t} BEGIN "
@@ -292,16 +353,19 @@ _FTS5_DEFAULT_MERGE = (("automerge", 4), ("crisismerge", 16))
 _REBUILD_MERGE = (("automerge", 0), ("crisismerge", 2000))
 
 
-def _docs(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """(rowid, document) of each (rowid, *DOC_COLUMNS) row (a pool worker's job in :func:`rebuild`)."""
-    return [(r[0], *doc(*r[1:])) for r in rows]
+def _docs(rows: list[tuple[Any, ...]], make: Documents | None = None) -> list[tuple[Any, ...]]:
+    """(rowid, document) of each (rowid, *DOC_COLUMNS) row (a pool worker's job in :func:`rebuild`:
+    its own :class:`Documents` per batch)."""
+    make = make or Documents()
+    return [(r[0], *make(*r[1:])) for r in rows]
 
 
 def _computed(batches: Iterator[list[Any]], pool: Any, ahead: int = 4) -> Iterator[list[tuple[Any, ...]]]:
     """:func:`_docs` of each batch, in order; with ``pool``, up to ``ahead`` batches in its workers
-    while the caller inserts (the rows are read here, in the connection's own thread)."""
+    while the caller inserts (the rows are read here, in the connection's own thread). Without it one
+    :class:`Documents` serves every batch."""
     if pool is None:
-        yield from map(_docs, batches)
+        yield from map(partial(_docs, make=Documents()), batches)
         return
     pending: deque[Any] = deque()
     for b in batches:
