@@ -236,6 +236,7 @@ _FEE_AT = DETAIL_FIELDS.index("fee_yuan")
 _ELEMENTS_AT = _READ_FIELDS.index("elements")
 _PROMISED_AT = _READ_FIELDS.index("promised_date")
 _IN_MONTH_AT = _READ_FIELDS.index("received_in_month")
+_DETAIL_TEMPLATE: dict[str, Any] = dict.fromkeys(DETAIL_FIELDS)  # detail_row's dicts: its keys, in order
 _PROMISED_ISO: dict[Any, str | None] = {}  # a stored promised date -> ISO (rows share days)
 
 
@@ -287,7 +288,11 @@ def detail_row(vals: list[Any]) -> dict[str, Any]:
     vals[_IN_MONTH_AT] = bool(vals[_IN_MONTH_AT])
     vals.insert(_COST_AT, None if c is None else _cents_to_wan(int(c)))
     vals.insert(_FEE_AT, None if f is None else _cents_to_wan(int(f)))
-    return dict(zip(DETAIL_FIELDS, vals, strict=True))
+    # a copy of a dict of the same keys, its values replaced: made at its full size at once (a dict built
+    # key by key grows four times on the way to 43 keys; ~20 % of the 13k rows' dicts of a busy month)
+    out = _DETAIL_TEMPLATE.copy()
+    out.update(zip(DETAIL_FIELDS, vals, strict=True))
+    return out
 
 
 def _station_ref(code: str, stations: dict[str, dict[str, Any]]) -> dict[str, Any]:
