@@ -1,0 +1,102 @@
+"""What an outside operator found at 80x24 (Chinese, demo data), round op5. Pilot tests at 80x24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db, uscc
+from test_tui_journeys import make_app, settle
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+
+
+async def until(pilot: Any, ready: Any, what: str) -> None:
+    """Wait for observed progress (a worker's answer landing), never a fixed time."""
+    for _ in range(500):
+        await settle(pilot, rounds=1)
+        if ready():
+            return
+    raise AssertionError(f"never happened: {what}")
+
+
+async def open_form(pilot: Any) -> Any:
+    from qi_station.screens.request_form import RequestFormScreen
+
+    await settle(pilot)
+    await pilot.press("f4")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, RequestFormScreen)
+    return pilot.app.screen
+
+
+def six_yantai(tmp_path: Path) -> Path:
+    """The fixture plus five more 烟台 enterprises: six suggestions for 烟台, as in the demo data."""
+    from qi_station.db.session import dispose_all
+    from qi_station.services.ledger import RequestInput, create_request
+
+    db = fixture_db(tmp_path)
+    for i in range(5):
+        create_request(
+            db, RequestInput(f"烟台第{i}机械有限公司", uscc(f"91370600MA3D0000{i}"), ["testing"], "检测")
+        )
+    dispose_all()
+    return db
+
+
+async def suggestions(pilot: Any, form: Any, typed: str) -> Any:
+    await pilot.press(*typed)
+    ol = form.query_one("#ent-list")
+    await until(pilot, lambda: not ol.has_class("hidden") and ol.option_count, "suggestions shown")
+    return ol
+
+
+async def test_down_enter_picks_a_suggestion_when_the_list_makes_the_form_scroll(tmp_path: Path) -> None:
+    """Six matches at 80x24: Down went to the scrolling form (the name left the screen) and Enter
+    picked nothing. Down now goes into the list, Down moves in it, Enter fills the name and USCC."""
+    app = make_app(six_yantai(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        ol = await suggestions(pilot, form, "烟台")
+        assert ol.option_count == 6
+        scroller = form.query_one("#form")
+        assert scroller.max_scroll_y > 0  # the case that failed: the form can scroll
+        await pilot.press("down")
+        await settle(pilot)
+        assert app.focused is ol
+        assert scroller.scroll_y == 0  # the name box stays on the screen
+        await pilot.press("down")
+        await settle(pilot)
+        assert ol.highlighted == 1
+        picked = form._enterprises[1]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert form.query_one("#enterprise").value == picked["name"]
+        assert form.query_one("#uscc").value == picked["uscc"]
+        assert app.focused is form.query_one("#el-standards")
+
+
+async def test_typing_after_a_pick_goes_on_at_the_end_of_the_name(tmp_path: Path) -> None:
+    """After 济南华 Down Enter, Shift+Tab twice and typing landed mid-name (济南华Q泰...)."""
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await suggestions(pilot, form, "济南华")
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        name = form.query_one("#enterprise")
+        assert name.value == "济南华泰食品股份有限公司"
+        await pilot.press("shift+tab", "shift+tab")
+        await settle(pilot)
+        assert app.focused is name
+        await pilot.press("Q")
+        await settle(pilot)
+        assert name.value == "济南华泰食品股份有限公司Q"
