@@ -100,3 +100,44 @@ async def test_typing_after_a_pick_goes_on_at_the_end_of_the_name(tmp_path: Path
         await pilot.press("Q")
         await settle(pilot)
         assert name.value == "济南华泰食品股份有限公司Q"
+
+
+async def test_export_asks_before_overwriting_and_cancel_is_the_default(tmp_path: Path) -> None:
+    """F7 Ctrl+E twice said "文件已存在，用 --force 覆盖" (the TUI has no --force). It asks now: Enter
+    (取消 first) keeps the file; 覆盖 writes it again through the writer's own --force path."""
+    from textual.widgets import Input
+
+    from qi_station.screens.dialogs import ConfirmDialog
+    from qi_station.screens.reports import ReportsScreen
+
+    out = tmp_path / "report.csv"
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, ReportsScreen)
+        scr.query_one("#out", Input).value = str(out)
+        status = scr.query_one("#export-status")
+        await pilot.press("ctrl+e")
+        await until(pilot, out.exists, "the first export")
+        out.write_bytes(
+            b"\xef\xbb\xbf" + out.read_bytes()[3:].replace(b"\n", b"\r\n", 1)
+        )  # marked, still ours
+        before = out.read_bytes()
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        dialog = app.screen
+        assert "覆盖" in str(dialog.query_one(".dialog-title").render())
+        assert app.focused is dialog.query_one("#no")  # 取消 is the default
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is scr
+        assert out.read_bytes() == before
+        assert "未导出" in str(status.render())
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question again")
+        await pilot.press("left", "enter")  # 覆盖
+        await until(pilot, lambda: "已导出" in str(status.render()), "the overwrite")
+        assert out.read_bytes() != before

@@ -23,6 +23,7 @@ from qi_station.i18n import element_name, get_lang, t
 from qi_station.reports.labels import HEADLINE, RATE_KEYS, fig_label, headline_values
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.dialogs import ConfirmDialog
 
 
 def _value(key: str, v: Any) -> str:
@@ -114,9 +115,11 @@ class ReportsScreen(MainScreen):
             self.month, self.report, self.error = month, report, error
 
     class Exported(Message):
-        def __init__(self, message: str, failed: bool) -> None:
+        """The export's outcome; ``exists``: the file that is there already (ask before overwriting)."""
+
+        def __init__(self, message: str, failed: bool, exists: Path | None = None) -> None:
             super().__init__()
-            self.message, self.failed = message, failed
+            self.message, self.failed, self.exists = message, failed, exists
 
     def __init__(self) -> None:
         super().__init__()
@@ -214,7 +217,9 @@ class ReportsScreen(MainScreen):
         self.export(self.month, out, self.db_path, self.station.lang)
 
     @work(thread=True, exclusive=True, group="report-export")
-    def export(self, month: str, out: str, db_path: Path, lang: str) -> None:
+    def export(self, month: str, out: str, db_path: Path, lang: str, force: bool = False) -> None:
+        """``force``: the operator said yes to overwriting (the CLI's ``--force``, the same writer rule:
+        only a file of this kind; never a database)."""
         from qi_station.reports.figures import monthly_report
         from qi_station.reports.writers import FORMATS, write_report
         from qi_station.services import files
@@ -224,12 +229,40 @@ class ReportsScreen(MainScreen):
             report = monthly_report(db_path, month)
             name = files.report_name(report["station"]["code"], month, fmt)
             path = files.export_path(out or None, name, fmt, base=files.export_dir())
-            path = write_report(report, fmt, path, lang=lang, default_name=name, protect=(db_path,))
+            path = write_report(
+                report, fmt, path, lang=lang, default_name=name, protect=(db_path,), force=force
+            )
+        except files.FileExists as e:
+            self.post_message(self.Exported(error_message(e), True, None if force else e.path))
+            return
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Exported(error_message(e), True))
             return
         self.post_message(self.Exported(t("reports.exported", path=str(path.resolve())), False))
 
     def on_reports_screen_exported(self, msg: Exported) -> None:
-        self.query_one("#export-status", Static).update(msg.message)
+        status = self.query_one("#export-status", Static)
+        if msg.exists is not None:  # ask (Cancel first); yes writes it again with the CLI's --force
+            month, out = self.month, self.query_one("#out", Input).value.strip()
+            status.update(t("reports.overwrite_ask", path=str(msg.exists)))
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    status.update(t("msg.saving"))
+                    self.export(month, out, self.db_path, self.station.lang, force=True)
+                else:
+                    status.update(t("reports.not_overwritten", path=str(msg.exists)))
+
+            self.app.push_screen(
+                ConfirmDialog(
+                    t("reports.overwrite_title"),
+                    t("reports.overwrite_ask", path=str(msg.exists)),
+                    yes=t("btn.overwrite"),
+                    no=t("btn.cancel"),
+                    default_no=True,
+                ),
+                answer,
+            )
+            return
+        status.update(msg.message)
         self.notify(msg.message, severity="error" if msg.failed else "information")
