@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db, uscc
-from test_tui_journeys import make_app, settle
+from test_tui_journeys import make_app, rows, settle
 
 pytestmark = pytest.mark.asyncio
 
@@ -141,3 +141,42 @@ async def test_export_asks_before_overwriting_and_cancel_is_the_default(tmp_path
         await pilot.press("left", "enter")  # 覆盖
         await until(pilot, lambda: "已导出" in str(status.render()), "the overwrite")
         assert out.read_bytes() != before
+
+
+async def test_tab_from_the_kind_reaches_the_referral_note(tmp_path: Path) -> None:
+    """r, Right (机构库), Tab, typing, Ctrl+S: the first Tab landed on the suggestions, which swallowed
+    the typing, and the referral was saved with no note. The list is moved by the arrows from any
+    field, so Tab goes from the kind straight to the note."""
+    from textual.widgets import Input
+
+    from qi_station.db.session import dispose_all
+    from qi_station.screens.dialogs import ReferDialog
+    from qi_station.services.ledger import move_request
+
+    db = fixture_db(tmp_path)
+    rid = rows(db, "SELECT id FROM request WHERE number = 'QI0001-202603-0001'")[0][0]  # metrology
+    move_request(db, rid, "in_progress", at="2026-03-03T09:00:00", actor="小刘")  # 处理中
+    dispose_all()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        detail = app.screen
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ReferDialog)
+        await pilot.press("right")
+        await until(pilot, lambda: not dialog._loading and dialog.items, "the institutions")
+        assert dialog.items[0]["kind"] == "institution"
+        await pilot.press("tab", *"请尽快联系")
+        await settle(pilot)
+        assert app.focused is dialog.query_one("#note")
+        assert dialog.query_one("#note", Input).value == "请尽快联系"
+        dialog.query_one("#reason", Input).value = "企业指定"  # in case the institution needs a reason
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is detail, "the referral saved")
+    assert rows(db, "SELECT kind, note FROM referral WHERE request_id = ?", rid) == [
+        ("institution", "请尽快联系")
+    ]

@@ -415,7 +415,11 @@ class ReferDialog(WorkerDialog):
             yield Label(t("field.kind"))
             yield Choice([(k, kind_name(k)) for k in self.KINDS], "expert", id="kind")
         yield Static(t("refer.suggestions"), classes="muted")
-        yield OptionList(id="suggestions")
+        suggestions = OptionList(id="suggestions")
+        # not in the Tab order: the arrows move it from any field (on_key), and a focused list swallowed
+        # what was typed after kind, Tab (the note was lost); Tab goes from the kind to the note
+        suggestions.can_focus = False
+        yield suggestions
         yield Static("", id="target", markup=False)  # whom Ctrl+S refers to: the highlighted suggestion
         with Horizontal(classes="row"):
             yield Label(t("field.note"))
