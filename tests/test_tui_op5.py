@@ -180,3 +180,24 @@ async def test_tab_from_the_kind_reaches_the_referral_note(tmp_path: Path) -> No
     assert rows(db, "SELECT kind, note FROM referral WHERE request_id = ?", rid) == [
         ("institution", "请尽快联系")
     ]
+
+
+async def test_the_activities_page_opens_with_its_first_field_focused(tmp_path: Path) -> None:
+    """F2 t opened the page with the scrolling body focused: typing went nowhere and after Tab every
+    key landed one field late. The first field (类型) is focused: Tab, then typing, reaches 日期."""
+    from qi_station.screens.activity import ActivityScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, ActivityScreen)
+        assert app.focused is scr.query_one("#kind")
+        await pilot.press("tab", "ctrl+u", *"2026-03-05")
+        await settle(pilot)
+        assert app.focused is scr.query_one("#date")
+        assert scr.query_one("#date").value == "2026-03-05"
