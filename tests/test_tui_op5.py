@@ -201,3 +201,36 @@ async def test_the_activities_page_opens_with_its_first_field_focused(tmp_path: 
         await settle(pilot)
         assert app.focused is scr.query_one("#date")
         assert scr.query_one("#date").value == "2026-03-05"
+
+
+async def test_the_library_refuses_at_once_to_refer_a_cancelled_request(tmp_path: Path) -> None:
+    """A cancelled request open, F5, Ctrl+T, Ctrl+R: the dialog opened and refused only on save. The
+    referral's own rule (domain.check_refer) refuses at once, with the reason, and no dialog opens."""
+    from textual.widgets import DataTable
+
+    from qi_station.db.session import dispose_all
+    from qi_station.screens.libraries import LibrariesScreen
+    from qi_station.services.ledger import move_request
+
+    db = fixture_db(tmp_path)
+    rid = rows(db, "SELECT id FROM request WHERE number = 'QI0001-202603-0001'")[0][0]
+    move_request(db, rid, "cancelled", note="企业撤回", at="2026-03-03T09:00:00", actor="小刘")
+    dispose_all()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        lib = app.screen
+        assert isinstance(lib, LibrariesScreen)
+        await pilot.press("ctrl+t")  # 机构库
+        await settle(pilot)
+        assert lib.rows
+        lib.query_one(DataTable).focus()
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: any("不能转办" in str(n.message) for n in app._notifications), "refusal")
+        assert app.screen is lib  # no dialog
+        assert any("已取消" in str(n.message) for n in app._notifications)
+    assert rows(db, "SELECT COUNT(*) FROM referral WHERE request_id = ?", rid) == [(0,)]
