@@ -563,8 +563,9 @@ class StationApp(App[None]):
 
     def _backed_up(self, done: dict[str, Any] | None) -> None:
         if done:
-            size = f"{done['size'] / 2**20:.1f} MiB"
-            self.notify(t("backup.done", path=done["path"], size=size), timeout=15)
+            from qi_station.i18n import human_size
+
+            self.notify(t("backup.done", path=done["path"], size=human_size(done["size"])), timeout=15)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most

@@ -346,7 +346,10 @@ def request_refer(
     if as_json:
         emit_json(present_times(ref))
     else:
-        typer.echo(f"{'已转办' if zh() else 'referred'} -> {kind} {ref['item_name']}")
+        from qi_station.i18n import kind_name
+
+        label = kind_name(kind, "zh") if zh() else kind  # as `request show` names it
+        typer.echo(f"{'已转办' if zh() else 'referred'} -> {label} {ref['item_name']}")
 
 
 @request_app.command("note")
