@@ -69,3 +69,27 @@ def test_human_size() -> None:
         "3.5 MiB",
         "5.0 GiB",
     ]
+
+
+def test_every_bad_field_of_activity_add_at_once(tmp_path: Path) -> None:
+    """``--people x`` (a Typer int) hid the bad date, the negative count and the empty title: the counts
+    are read as text and the core's rule names each bad field."""
+    db = fixture_db(tmp_path)
+    args = ["--kind", "visit", "--date", "2026-12-03", "--enterprises", "-1", "--people", "x", "--title", ""]
+    err = cli(db, "activity", "add", *args, code=2).stderr
+    tags = [ln.split(": ", 2)[1] + ln[ln.rindex(" [") :] for ln in err.strip().splitlines()]
+    assert tags == [
+        "date [not_future]",
+        "enterprises [non_negative]",
+        "people [integer]",
+        "title [required]",
+    ], err
+
+
+def test_request_move_and_station_promise_report_every_bad_number(tmp_path: Path) -> None:
+    db = fixture_db(tmp_path)
+    move = ["request", "move", NUMBER, "resolved", "--result", "完成", "--problems-solved", "x"]
+    err = cli(db, *move, "--cost-saved", "-1", code=2).stderr
+    assert "problems_solved:" in err and "[integer]" in err and "cost_saved:" in err, err
+    err = cli(db, "station", "promise", "--normal", "x", "--urgent", "0", code=2).stderr
+    assert "--normal:" in err and "--urgent:" in err, err
