@@ -543,9 +543,10 @@ class StationApp(App[None]):
                 if not b.id or b.id in seen or b.action == "command_palette":
                     continue
                 seen.add(b.id)
-                keys = self._keymap.get(b.id, b.key)
+                from qi_station.screens.bindings import key_text
+
                 yield SystemCommand(
-                    f"{b.description} ({keys})",
+                    f"{b.description} ({key_text(self, b)})",
                     t("palette.binding", id=b.id),
                     _runner(node, b.action),
                 )

@@ -234,3 +234,23 @@ async def test_the_library_refuses_at_once_to_refer_a_cancelled_request(tmp_path
         assert app.screen is lib  # no dialog
         assert any("已取消" in str(n.message) for n in app._notifications)
     assert rows(db, "SELECT COUNT(*) FROM referral WHERE request_id = ?", rid) == [(0,)]
+
+
+async def test_the_command_palette_names_keys_as_people_read_them(tmp_path: Path) -> None:
+    """Ctrl+P on F7 listed "上月 (left_square_bracket)" and "导出 (ctrl+e)"; F1's help uses the same
+    one home (bindings.key_text)."""
+    from qi_station.screens.help import HelpScreen
+    from qi_station.screens.reports import ReportsScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, ReportsScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "上月 ([)" in titles and "下月 (])" in titles, titles
+        assert any(x.endswith(" (Ctrl+E)") for x in titles), titles
+        assert not any("square_bracket" in x or "ctrl+" in x or "(^" in x for x in titles), titles
+        keys = [k for k, _desc, _id in HelpScreen(app.screen).rows()]
+        assert "[" in keys and "Ctrl+E" in keys, keys
