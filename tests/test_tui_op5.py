@@ -254,3 +254,22 @@ async def test_the_command_palette_names_keys_as_people_read_them(tmp_path: Path
         assert not any("square_bracket" in x or "ctrl+" in x or "(^" in x for x in titles), titles
         keys = [k for k, _desc, _id in HelpScreen(app.screen).rows()]
         assert "[" in keys and "Ctrl+E" in keys, keys
+
+
+async def test_a_full_width_uscc_is_shown_half_width_on_leaving_the_box(tmp_path: Path) -> None:
+    """９１３７…ＭＡ… was accepted but the box showed only its tail and kept the full-width form: on
+    leaving the box it is the core's normal form (validate.normalize_uscc), all of it visible."""
+    from qi_station.core.validate import normalize_uscc
+
+    full = "９１３７０２１２ＭＡ３ＸＹ１２３４６"
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await pilot.press("tab", *full)
+        await settle(pilot)
+        box = form.query_one("#uscc")
+        assert box.value == full
+        await pilot.press("tab")
+        await settle(pilot)
+        assert box.value == normalize_uscc(full) == "91370212MA3XY12346"
+        assert "91370212MA3XY12346" in box.render_line(0).text  # the whole code in view

@@ -268,6 +268,17 @@ class RequestFormScreen(FormErrors, DraftedForm):
             self._check_names_soon()
         self.touch()
 
+    @on(Input.Blurred, "#uscc")
+    def _uscc_left(self, event: Input.Blurred) -> None:
+        """Leaving the box, a USCC typed full-width (a Chinese input method's ９１３７…ＭＡ) is shown as the
+        save reads it (``normalize_uscc``): half-width, trimmed, upper case, all of it in the box."""
+        from qi_station.core.validate import normalize_uscc
+
+        shown = normalize_uscc(event.value)
+        if shown != event.value:
+            event.input.value = shown
+            event.input.cursor_position = len(shown)
+
     def _check_uscc(self, value: str) -> None:
         from qi_station.core.errors import ValidationError
         from qi_station.core.validate import uscc_region, uscc_warnings, validate_uscc
