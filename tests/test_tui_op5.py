@@ -273,3 +273,35 @@ async def test_a_full_width_uscc_is_shown_half_width_on_leaving_the_box(tmp_path
         await settle(pilot)
         assert box.value == normalize_uscc(full) == "91370212MA3XY12346"
         assert "91370212MA3XY12346" in box.render_line(0).text  # the whole code in view
+
+
+async def test_the_channel_list_stays_over_the_form_and_does_not_wrap(tmp_path: Path) -> None:
+    """渠道's list stood alone on a blank screen and Up from its top went to the bottom: the form stays
+    in view behind it, and Up at the top / Down at the bottom stay where they are."""
+    from textual.widgets import OptionList
+
+    from qi_station.screens.widgets import ChoiceMenu
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        form.query_one("#channel").focus()
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        menu = app.screen
+        assert isinstance(menu, ChoiceMenu)
+        assert menu.styles.background.a < 1  # see-through: the form is drawn behind it
+        assert "企业名称" in app.export_screenshot() and "信用代码" in app.export_screenshot()
+        ol = menu.query_one(OptionList)
+        ol.highlighted = 0
+        await pilot.press("up")
+        await settle(pilot)
+        assert ol.highlighted == 0
+        ol.highlighted = ol.option_count - 1
+        await pilot.press("down")
+        await settle(pilot)
+        assert ol.highlighted == ol.option_count - 1
+        await pilot.press("up")
+        await settle(pilot)
+        assert ol.highlighted == ol.option_count - 2
