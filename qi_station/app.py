@@ -584,9 +584,10 @@ class StationApp(App[None]):
                 if not b.id or b.id in seen or b.action == "command_palette":
                     continue
                 seen.add(b.id)
-                keys = self.user_keys.get(b.id, b.key)
+                from qi_station.screens.bindings import key_text
+
                 yield SystemCommand(
-                    f"{b.description} ({keys})",
+                    f"{b.description} ({key_text(self, b)})",
                     t("palette.binding", id=b.id),
                     _runner(node, b.action),
                 )
@@ -604,9 +605,10 @@ class StationApp(App[None]):
 
     def _backed_up(self, done: dict[str, Any] | None) -> None:
         if done:
+            from qi_station.i18n import human_size
             from qi_station.screens.base import brief
 
-            size = f"{done['size'] / 2**20:.1f} MiB"
+            size = human_size(done["size"])
             self.last_backup = t("backup.done", path=done["path"], size=size)
             name = Path(done["path"]).name
             self.notify(brief(t("backup.written", name=name, size=size)), timeout=15)

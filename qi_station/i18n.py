@@ -32,6 +32,22 @@ def catalogue(lang: str) -> dict[str, str]:
     return ZH
 
 
+def text(key: str, lang: str, **kw: Any) -> str:
+    """The catalogue text of ``key`` in ``lang`` (not the current language: the CLI's ``--lang``)."""
+    msg = catalogue(lang).get(key, key)
+    return msg.format(**kw) if kw else msg
+
+
+def human_size(n: int) -> str:
+    """A file's size as people read it (``824 B``, ``3.4 MiB``): the backup's message, TUI and CLI."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # not reached
+
+
 def set_lang(lang: str | None) -> str:
     global _lang, _cat
     _lang = normalize_lang(lang)

@@ -89,6 +89,7 @@ async def test_a_backup_names_its_file_in_a_short_toast_and_the_dialog_keeps_the
 ) -> None:
     """备份数据库 into a deep folder: the toast (at most two lines) names the file and its size; the dialog
     opened again shows the last backup's full path."""
+    from qi_station.i18n import human_size
     from qi_station.screens.backup import BackupDialog
 
     folder = _deep(tmp_path)
@@ -102,7 +103,8 @@ async def test_a_backup_names_its_file_in_a_short_toast_and_the_dialog_keeps_the
         await pilot.press("enter")
         await until(pilot, lambda: bool(toasts(app)))
         (written,) = folder.glob("qi-backup-QI0001-*.db")
-        assert any(written.name in n and "MiB" in n for n in notes(app))
+        size = human_size(written.stat().st_size)
+        assert any(written.name in n and size in n for n in notes(app))
         assert not any(str(folder) in n for n in notes(app))
         _assert_short_toasts(app)
         app.action_backup()

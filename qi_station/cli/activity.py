@@ -22,8 +22,9 @@ def _kind_label(kind: str) -> str:
 def activity_add(
     kind: str = typer.Option(..., "--kind", help="visit (走访) | training (培训) | event (活动)."),
     date: str = typer.Option(..., "--date", help="YYYY-MM-DD (the day it took place)."),
-    enterprises: int = typer.Option(..., "--enterprises", help="Enterprises reached 覆盖企业数."),
-    people: int = typer.Option(..., "--people", help="People reached 覆盖人数."),
+    # counts as text: the core's rule names each bad field, all at once (a Typer int stopped at the first)
+    enterprises: str = typer.Option(..., "--enterprises", help="Enterprises reached 覆盖企业数."),
+    people: str = typer.Option(..., "--people", help="People reached 覆盖人数."),
     title: str = typer.Option(..., "--title", help="Title 标题."),
     note: str | None = typer.Option(None, "--note"),
     as_json: bool = typer.Option(False, "--json"),

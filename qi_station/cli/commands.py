@@ -299,7 +299,10 @@ def backup(
 
     db = station_db()
     path = backup_db(db, out, force=force)
-    typer.echo(f"backup written: {path} ({path.stat().st_size} bytes)")
+    from qi_station.i18n import human_size, text
+
+    lang = "en" if OPTS.lang == "en" else "zh"
+    typer.echo(text("backup.done", lang, path=str(path), size=human_size(path.stat().st_size)))
 
 
 @root_app.command("restore")

@@ -48,8 +48,11 @@ def enterprise_show(
             f"{status.get(r['status'], r['status'])}  {r['title']}\n"
         )
     out.write(f"{'转办' if zh() else 'referrals'} ({e['referrals']}):\n")
-    for f in refs:
-        out.write(f"  {f['number']}  {f['kind']}  {f['item_name']}\n")
+    from qi_station.i18n import kind_name
+
+    for f in refs:  # zh: the library's name, as `request show` gives it
+        kind = kind_name(f["kind"], "zh") if zh() else f["kind"]
+        out.write(f"  {f['number']}  {kind}  {f['item_name']}\n")
 
 
 @enterprise_app.command("locate")

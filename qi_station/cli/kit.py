@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qi_station.core.errors import QIError, ValidationError, every_error
+from qi_station.core.errors import NotFoundError, QIError, ValidationError, every_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -175,6 +175,9 @@ def handle_errors(fn: F) -> F:
             for one in every_error(e):  # every bad field at once, in form order
                 error(f"error: {one.field}: {one.message} [{one.rule}]")
             raise typer.Exit(2) from None
+        except NotFoundError as e:
+            error(f"error: {e} [{e.rule}]")
+            raise typer.Exit(e.exit_code) from None
         except QIError as e:
             error(f"error: {e}")
             raise typer.Exit(e.exit_code) from None

@@ -279,7 +279,8 @@ def request_move(
         None, "--at", help="e.g. 2026-03-20 09:30 or 9:30 (today); default now; no zone = Asia/Shanghai."
     ),
     result: str | None = typer.Option(None, "--result", help="Outcome, when resolving."),
-    problems_solved: int | None = typer.Option(None, "--problems-solved"),
+    # text: the ledger's rule names it beside every other bad field (a Typer int stopped at the first)
+    problems_solved: str | None = typer.Option(None, "--problems-solved"),
     cost_saved: str | None = typer.Option(None, "--cost-saved", help="万元, ≥ 0, 2 decimals."),
     satisfaction: str | None = typer.Option(
         None, "--satisfaction", help="1..5 or its label (5 = 非常满意 … 1 = 非常不满意), on follow-up."
@@ -356,7 +357,10 @@ def request_refer(
     if as_json:
         emit_json(present_times(ref))
     else:
-        typer.echo(f"{'已转办' if zh() else 'referred'} -> {kind} {ref['item_name']}")
+        from qi_station.i18n import kind_name
+
+        label = kind_name(kind, "zh") if zh() else kind  # as `request show` names it
+        typer.echo(f"{'已转办' if zh() else 'referred'} -> {label} {ref['item_name']}")
 
 
 @request_app.command("note")

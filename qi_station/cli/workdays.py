@@ -20,10 +20,10 @@ hub_calendar_app = typer.Typer(
 @station_app.command("promise")
 @handle_errors
 def station_promise(
-    normal: int | None = typer.Option(
+    normal: str | None = typer.Option(
         None, "--normal", help="working days for a normal request (default 10)"
     ),
-    urgent: int | None = typer.Option(
+    urgent: str | None = typer.Option(
         None, "--urgent", help="working days for an urgent request (default 3)"
     ),
     as_json: bool = typer.Option(False, "--json"),

@@ -45,12 +45,20 @@ def every_error(e: ValidationError) -> list[ValidationError]:
 
 
 class NotFoundError(QIError):
+    """No ``what`` (request, enterprise, staff, a library item's kind) is known by ``key``; the message
+    is bilingual like a ValidationError's, ``rule`` its tag."""
+
     exit_code = 2
+    rule = "not_found"
 
     def __init__(self, what: str, key: str) -> None:
+        from qi_station.core.domain import KIND_TABLE, KIND_ZH
+
         self.what = what
         self.key = key
-        super().__init__(f"{what} not found: {key}")
+        plural = {v: k for k, v in KIND_TABLE.items()}.get(what, what)
+        zh = {"request": "需求", "staff": "人员"}.get(what) or KIND_ZH.get(plural, what)
+        super().__init__(f"{what} not found: {key} / 找不到{zh}: {key}")
 
 
 class TransitionError(ValidationError):

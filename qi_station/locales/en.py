@@ -345,6 +345,10 @@ MESSAGES: dict[str, str] = {
     "profile.no_station": "no station yet",
     "profile.saved": "Profile saved; the hub gets it at the next sync",
     "ph.report_path": "file name; xlsx, csv, json or md",
+    "reports.overwrite_title": "Overwrite?",
+    "reports.overwrite_ask": "{path} exists already. Overwrite it?",
+    "reports.not_overwritten": "Not exported: {path} kept as it was",
+    "btn.overwrite": "Overwrite",
     "reports.exported": "Exported {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "required; 0 if none",

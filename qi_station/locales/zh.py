@@ -358,6 +358,10 @@ MESSAGES: dict[str, str] = {
     "profile.no_station": "站点尚未建立",
     "profile.saved": "站点信息已保存，下次同步时报送中心",
     "ph.report_path": "文件名，后缀决定格式: xlsx csv json md",
+    "reports.overwrite_title": "覆盖？",
+    "reports.overwrite_ask": "{path} 已存在，覆盖吗？",
+    "reports.not_overwritten": "未导出：{path} 保持原样",
+    "btn.overwrite": "覆盖",
     "reports.exported": "已导出 {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "必填，没有则填 0",

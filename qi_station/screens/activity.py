@@ -46,6 +46,7 @@ class ActivityScreen(LeaveAsks, MainScreen):
     LEAVE_ASKS = "activity"
     KEPT_ON_SWITCH = True
     CSS_PATH = "activity.tcss"
+    AUTO_FOCUS = "#kind"  # the first field, not the scrolling body (typing went nowhere, Tab one field late)
     BINDINGS = bindings("activity", "main")  # main: Esc goes back as on every main screen
 
     class Listed(Message):

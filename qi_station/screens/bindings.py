@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from textual.binding import Binding, BindingType
 
 from qi_station.services.keymap import KEYS, Key
@@ -49,3 +52,23 @@ ROW_CURSOR: list[BindingType] = [
     Binding("end", "cursor_to(-1)", "last", show=False),
     Binding("enter", "select", "open", show=False),
 ]
+
+
+def key_text(app: Any, binding: Binding) -> str:
+    """THE way a binding's keys are shown to people (the command palette, the F1 help): the operator's
+    keymap applied, each key as Textual's footer names it (``[`` not ``left_square_bracket``) and
+    written out (``Ctrl+E`` for ``^e``, ``F7``, ``Esc``); several keys joined by ``,``."""
+    keys = app.user_keys.get(binding.id, binding.key) if binding.id else binding.key
+    return ",".join(
+        _readable(app.get_key_display(dataclasses.replace(binding, key=k.strip()))) for k in keys.split(",")
+    )
+
+
+def _readable(shown: str) -> str:
+    out: list[str] = []
+    for part in shown.split("+") if len(shown) > 1 else [shown]:
+        if part.startswith("^") and len(part) > 1:
+            out += ["Ctrl", part[1:].upper() if len(part) == 2 else part[1:].capitalize()]
+        else:
+            out.append(part[:1].upper() + part[1:] if len(part) > 1 else part)
+    return "+".join(out)

@@ -242,21 +242,32 @@ class WorkerDialog(OkCancelModal):
 class ConfirmDialog(StationModal):
     BINDINGS = bindings("modal")
 
-    def __init__(self, title: str, question: str) -> None:
+    def __init__(
+        self,
+        title: str,
+        question: str,
+        *,
+        yes: str | None = None,
+        no: str | None = None,
+        default_no: bool = False,
+    ) -> None:
+        """``default_no``: the answer button focused at first is No (Enter keeps things as they are, as
+        for overwriting a file); ``yes``/``no``: the buttons' words (Yes / No when not given)."""
         super().__init__()
         self._title = title
         self._question = question
+        self._yes, self._no, self._default_no = yes or t("btn.yes"), no or t("btn.no"), default_no
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self._title, classes="dialog-title", markup=False)
             yield Static(self._question, markup=False)
             with Horizontal(classes="buttons"):  # no blue default: the focused button is the marked one
-                yield Button(t("btn.yes"), id="yes", compact=True)
-                yield Button(t("btn.no"), id="no", compact=True)
+                yield Button(self._yes, id="yes", compact=True)
+                yield Button(self._no, id="no", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one("#no" if self._default_no else "#yes", Button).focus()
 
     def on_key(self, event: Any) -> None:
         """Left/Right move between the buttons (as Tab/Shift+Tab do), stopping at the ends."""
@@ -429,7 +440,11 @@ class ReferDialog(WorkerDialog):
             yield Label(t("field.kind"))
             yield Choice([(k, kind_name(k)) for k in self.KINDS], "expert", id="kind")
         yield Static(t("refer.suggestions"), classes="muted")
-        yield OptionList(id="suggestions")
+        suggestions = OptionList(id="suggestions")
+        # not in the Tab order: the arrows move it from any field (on_key), and a focused list swallowed
+        # what was typed after kind, Tab (the note was lost); Tab goes from the kind to the note
+        suggestions.can_focus = False
+        yield suggestions
         yield Static("", id="target", markup=False)  # whom Ctrl+S refers to: the highlighted suggestion
         with Horizontal(classes="row"):
             yield Label(t("field.note"))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from textual.app import ComposeResult
@@ -13,7 +12,7 @@ from textual.widgets import Static
 
 from qi_station.i18n import t
 from qi_station.screens.base import StationModal
-from qi_station.screens.bindings import bindings
+from qi_station.screens.bindings import bindings, key_text
 from qi_station.services import keymap
 
 
@@ -42,17 +41,12 @@ class HelpScreen(StationModal):
         """(keys, description, binding id) for the target screen and the app."""
         out: list[tuple[str, str, str]] = []
         seen: set[str] = set()
-        km = self.station.user_keys
         for node in (self.target, self.app):
             for _key, b in node._bindings:  # private (as localize_bindings); guard: test_f1_shows_the_key_ids
                 if not b.id or b.id in seen:
                     continue
                 seen.add(b.id)
-                keys = km.get(b.id, b.key)
-                shown = ",".join(
-                    self.app.get_key_display(dataclasses.replace(b, key=k.strip())) for k in keys.split(",")
-                )
-                out.append((shown, b.description, b.id))
+                out.append((key_text(self.app, b), b.description, b.id))
         return out
 
     def compose(self) -> ComposeResult:

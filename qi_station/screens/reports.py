@@ -23,6 +23,7 @@ from qi_station.i18n import element_name, get_lang, t
 from qi_station.reports.labels import HEADLINE, RATE_KEYS, fig_label, headline_values
 from qi_station.screens.base import MainScreen, brief, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.dialogs import ConfirmDialog
 
 
 def _value(key: str, v: Any) -> str:
@@ -115,11 +116,14 @@ class ReportsScreen(MainScreen):
 
     class Exported(Message):
         """The export's answer: ``message`` for the page's status line (the full path), ``toast`` for the
-        toast (the file's name: a full path wraps over the page at 80x24)."""
+        toast (the file's name: a full path wraps over the page at 80x24); ``exists``: the file that is
+        there already (ask before overwriting)."""
 
-        def __init__(self, message: str, failed: bool, toast: str | None = None) -> None:
+        def __init__(
+            self, message: str, failed: bool, toast: str | None = None, exists: Path | None = None
+        ) -> None:
             super().__init__()
-            self.message, self.failed, self.toast = message, failed, toast
+            self.message, self.failed, self.toast, self.exists = message, failed, toast, exists
 
     def __init__(self) -> None:
         super().__init__()
@@ -217,7 +221,9 @@ class ReportsScreen(MainScreen):
         self.export(self.month, out, self.db_path, self.station.lang)
 
     @work(thread=True, exclusive=True, group="report-export")
-    def export(self, month: str, out: str, db_path: Path, lang: str) -> None:
+    def export(self, month: str, out: str, db_path: Path, lang: str, force: bool = False) -> None:
+        """``force``: the operator said yes to overwriting (the CLI's ``--force``, the same writer rule:
+        only a file of this kind; never a database)."""
         from qi_station.reports.figures import monthly_report
         from qi_station.reports.writers import FORMATS, write_report
         from qi_station.services import files
@@ -227,7 +233,12 @@ class ReportsScreen(MainScreen):
             report = monthly_report(db_path, month)
             name = files.report_name(report["station"]["code"], month, fmt)
             path = files.export_path(out or None, name, fmt, base=files.export_dir())
-            path = write_report(report, fmt, path, lang=lang, default_name=name, protect=(db_path,))
+            path = write_report(
+                report, fmt, path, lang=lang, default_name=name, protect=(db_path,), force=force
+            )
+        except files.FileExists as e:
+            self.post_message(self.Exported(error_message(e), True, exists=None if force else e.path))
+            return
         except Exception as e:  # noqa: BLE001
             self.post_message(self.Exported(error_message(e), True))
             return
@@ -235,5 +246,28 @@ class ReportsScreen(MainScreen):
         self.post_message(self.Exported(full, False, t("reports.exported", path=path.name)))
 
     def on_reports_screen_exported(self, msg: Exported) -> None:
-        self.query_one("#export-status", Static).update(msg.message)
+        status = self.query_one("#export-status", Static)
+        if msg.exists is not None:  # ask (Cancel first); yes writes it again with the CLI's --force
+            month, out = self.month, self.query_one("#out", Input).value.strip()
+            status.update(t("reports.overwrite_ask", path=str(msg.exists)))
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    status.update(t("msg.saving"))
+                    self.export(month, out, self.db_path, self.station.lang, force=True)
+                else:
+                    status.update(t("reports.not_overwritten", path=str(msg.exists)))
+
+            self.app.push_screen(
+                ConfirmDialog(
+                    t("reports.overwrite_title"),
+                    t("reports.overwrite_ask", path=str(msg.exists)),
+                    yes=t("btn.overwrite"),
+                    no=t("btn.cancel"),
+                    default_no=True,
+                ),
+                answer,
+            )
+            return
+        status.update(msg.message)
         self.notify(brief(msg.toast or msg.message), severity="error" if msg.failed else "information")

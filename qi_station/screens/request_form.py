@@ -17,6 +17,7 @@ from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
@@ -72,6 +73,30 @@ class NamesChecked(Message):
         self.uscc, self.known, self.similar = uscc, known, similar
 
 
+class NameInput(Input):
+    """The enterprise name box: Down goes into the suggestions showing under it. Its own binding: the
+    app runs a key the focused field binds in the field's order, and the first binding in the focus
+    chain wins, so a screen handler never saw Down once the suggestions made the form scrollable (the
+    form scrolled instead and the name left the screen, 80x24 with six matches)."""
+
+    BINDINGS = [Binding("down", "suggestions", show=False)]
+
+    def _list(self) -> OptionList | None:
+        found = self.screen.query("#ent-list")
+        return found.first(OptionList) if found else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "suggestions":  # no list showing: Down goes on as before
+            ol = self._list()
+            return ol is not None and not ol.has_class("hidden") and ol.option_count > 0
+        return super().check_action(action, parameters)
+
+    def action_suggestions(self) -> None:
+        ol = self._list()
+        if ol is not None:
+            ol.focus()
+
+
 class RequestFormScreen(FormErrors, DraftedForm):
     CSS_PATH = "request_form.tcss"
     BINDINGS = bindings("form")
@@ -94,7 +119,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
         with VerticalScroll(id="form"):
             with Horizontal(classes="frow"):
                 yield Label(t("field.enterprise"))
-                yield Input(
+                yield NameInput(
                     id="enterprise", select_on_focus=False, placeholder=t("ph.enterprise"), compact=True
                 )
             yield OptionList(id="ent-list", classes="hidden")
@@ -243,6 +268,17 @@ class RequestFormScreen(FormErrors, DraftedForm):
             self._check_names_soon()
         self.touch()
 
+    @on(Input.Blurred, "#uscc")
+    def _uscc_left(self, event: Input.Blurred) -> None:
+        """Leaving the box, a USCC typed full-width (a Chinese input method's ９１３７…ＭＡ) is shown as the
+        save reads it (``normalize_uscc``): half-width, trimmed, upper case, all of it in the box."""
+        from qi_station.core.validate import normalize_uscc
+
+        shown = normalize_uscc(event.value)
+        if shown != event.value:
+            event.input.value = shown
+            event.input.cursor_position = len(shown)
+
     def _check_uscc(self, value: str) -> None:
         from qi_station.core.errors import ValidationError
         from qi_station.core.validate import uscc_region, uscc_warnings, validate_uscc
@@ -355,10 +391,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
         ol = self.query_one("#ent-list", OptionList)
         if self.focused is not enterprise or ol.has_class("hidden"):
             return
-        if event.key == "down":  # Down from the enterprise box goes into the suggestions
-            ol.focus()
-            event.stop()
-        elif event.key == "tab":  # Tab goes on to the USCC (a scanner's burst), never into the list
+        if event.key == "tab":  # Tab goes on to the USCC (a scanner's burst), never into the list
             ol.add_class("hidden")
             self.query_one("#uscc", Input).focus()
             event.stop()
@@ -368,9 +401,11 @@ class RequestFormScreen(FormErrors, DraftedForm):
         idx = event.option_index
         if 0 <= idx < len(self._enterprises):
             r = self._enterprises[idx]
+            name = self.query_one("#enterprise", Input)
             self._filling = True
-            self.query_one("#enterprise", Input).value = r["name"]
+            name.value = r["name"]
             self._filling = False
+            name.cursor_position = len(name.value)  # back in the box (Shift+Tab), typing goes on at the end
             self.query_one("#uscc", Input).value = r["uscc"]
             if r.get("contact_name") and not self.query_one("#contact", Input).value:
                 self.query_one("#contact", Input).value = r["contact_name"]

@@ -17,7 +17,7 @@ class ChoiceMenu(ModalScreen[Any]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "back", show=False)]
     DEFAULT_CSS = """
-    ChoiceMenu { align: center middle; }
+    ChoiceMenu { align: center middle; }  /* its see-through background: app.tcss, after `Screen` */
     ChoiceMenu OptionList { width: auto; min-width: 16; max-width: 40; height: auto; max-height: 12; }
     """
 
@@ -28,7 +28,18 @@ class ChoiceMenu(ModalScreen[Any]):
     def compose(self) -> Any:
         from textual.widgets import OptionList
 
-        yield OptionList(*[label for _v, label in self.options], id="choice-menu")
+        class MenuList(OptionList):
+            """Up at the first option and Down at the last stay there (Textual's list wraps around)."""
+
+            def action_cursor_up(self) -> None:
+                if self.highlighted:
+                    super().action_cursor_up()
+
+            def action_cursor_down(self) -> None:
+                if self.highlighted is None or self.highlighted < self.option_count - 1:
+                    super().action_cursor_down()
+
+        yield MenuList(*[label for _v, label in self.options], id="choice-menu")
 
     def on_mount(self) -> None:
         from textual.widgets import OptionList

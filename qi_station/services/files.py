@@ -290,12 +290,18 @@ def check_out(
             "/ 该文件不是本程序生成的报表，不能覆盖",
         )
     if not force:
-        raise ValidationError(
-            "out",
-            "exists",
-            f"{what} and exists already: use --force to replace it / 文件已存在，用 --force 覆盖",
+        raise FileExists(
+            p, f"{what} and exists already: use --force to replace it / 文件已存在，用 --force 覆盖"
         )
     return p
+
+
+class FileExists(ValidationError):
+    """``out`` is a file this writer may replace, but only when asked (``--force``; the TUI asks)."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__("out", "exists", message)
+        self.path = path
 
 
 # ---- exports: format, default name, folder -------------------------------------------------------------

@@ -95,7 +95,8 @@ def check_referral(
 
 def precheck(db_path: Any, request_key: str, kind: str, item_id: str) -> dict[str, Any]:
     """:func:`assess` for a request by id or number, on its own read connection (the TUI asks before
-    it opens the referral dialog)."""
+    it opens the referral dialog). A request that may not be referred (cancelled, resolved, closed) is
+    refused here at once (``domain.check_refer``, the ledger's rule), before any dialog opens."""
     from qi_station.core.clock import today_local
     from qi_station.core.errors import NotFoundError
     from qi_station.db.engine import connect
@@ -103,10 +104,12 @@ def precheck(db_path: Any, request_key: str, kind: str, item_id: str) -> dict[st
     conn = connect(db_path)
     try:
         req = conn.execute(
-            "SELECT id, elements FROM request WHERE id = ? OR number = ?", (request_key, request_key.upper())
+            "SELECT id, elements, status FROM request WHERE id = ? OR number = ?",
+            (request_key, request_key.upper()),
         ).fetchone()
         if req is None:
             raise NotFoundError("request", request_key)
+        domain.check_refer(req[2])
         return assess(conn, req[0], req[1], kind, item_id, today_local())
     finally:
         conn.close()

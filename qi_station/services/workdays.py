@@ -58,13 +58,16 @@ def promise_for(conn: Any, received: date, urgency: str) -> Promise:
 
 def set_promises(db: Path, normal: Any = None, urgent: Any = None) -> dict[str, int]:
     """Save this station's promise (working days) for the urgencies given; returns all of them."""
+    from qi_station.core.validate import Checks
     from qi_station.db.session import write_session
 
+    c = Checks()  # both bad values reported at once
     given = {
-        u: check_promise_days(n, f"--{u}")
+        u: c.run(check_promise_days, n, f"--{u}")
         for u, n in (("normal", normal), ("urgent", urgent))
         if n is not None
     }
+    c.done()
     with write_session(db) as s:
         conn = s.connection()
         if given:
