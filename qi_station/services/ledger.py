@@ -299,7 +299,7 @@ def move_request(
         if to_status == "cancelled":
             ch["cancelled_at"] = when
         if domain.is_reopen(frm, to_status):  # the outcome is no longer final
-            ch["resolved_at"] = None
+            ch.update(domain.move_clears(frm, to_status))
             data = {"reopen": True}
         ch.update(s_rev=req.s_rev + 1, updated_at=now)
         event = dict(

@@ -62,6 +62,10 @@ class AssignJobs(HubBase):
             refused = (
                 status is not None and status != r["status"] and not domain.can_move(r["status"], status)
             )
+            if not refused and status is not None and status != r["status"]:
+                # the outcome a move needs, by the station's rule: the hub records none (no result, no
+                # satisfaction), so a close (satisfaction [required]) or a resolve is the station's
+                v.check_outcome(status, None, None, None, None)
             if not refused:
                 vals: dict[str, Any] = {}
                 if expert_id is not None:
@@ -72,6 +76,7 @@ class AssignJobs(HubBase):
                     vals["hub_priority"] = priority or None
                 if status is not None and status != r["status"]:
                     vals["status"] = status
+                    vals.update(domain.move_clears(r["status"], status))  # a reopen, as the station's
                 if not vals:
                     return {"id": r["id"], "h_rev": r["h_rev"], "changed": False}
                 vals["h_rev"] = int(r["h_rev"]) + 1  # updated_at is a station-owned field: left alone
