@@ -281,13 +281,16 @@ def check_station_profile(
     region: str | None, park: str | None, type_: str | None, mode: str | None
 ) -> dict[str, str | None]:
     """A station's profile as the hub receives it: every field checked by the same rules as at the
-    station (None: not given)."""
-    return {
-        "region_code": check_region(region) if region is not None else None,
-        "park": check_park(park) if park is not None else None,
-        "station_type": parse_station_type(type_) if type_ is not None else None,
-        "service_mode": parse_service_mode(mode) if mode is not None else None,
+    station (None: not given). Every bad field is reported at once."""
+    c = Checks()
+    out = {
+        "region_code": c.run(check_region, region) if region is not None else None,
+        "park": c.run(check_park, park) if park is not None else None,
+        "station_type": c.run(parse_station_type, type_) if type_ is not None else None,
+        "service_mode": c.run(parse_service_mode, mode) if mode is not None else None,
     }
+    c.done()
+    return out
 
 
 def check_encoding(v: str, field: str) -> str:

@@ -273,8 +273,9 @@ def move_request(
             raise TransitionError(frm, to_status)
         actor = operator_for(s.connection(), actor, "cancel" if to_status == "cancelled" else None)
         c.run_parsed(v.check_outcome, to_status, result_t, solved, cost, sat)
+        stamped = c.run_parsed(_stamp, s, req, at_)  # the time against the request: with the others
         c.done()
-        now, when = _stamp(s, req, at_)
+        now, when = stamped
         data: dict[str, Any] = {}
         ch: dict[str, Any] = {"status": to_status}
         if to_status == "accepted" and req.accepted_at is None:

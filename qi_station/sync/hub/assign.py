@@ -40,7 +40,6 @@ class AssignJobs(HubBase):
                 priority = checks.run(v.check_choice, priority, domain.PRIORITIES, "priority")
         if status is not None:
             status = checks.run(v.check_choice, status, domain.STATUSES, "status")
-        checks.done()
         t = core_table("request")
         with self.write() as c:
             r: Any = (
@@ -49,16 +48,20 @@ class AssignJobs(HubBase):
                 .first()
             )
             if r is None:
+                checks.done()  # the values first: a bad one is said whatever the request
                 raise SyncError(404, "unknown_request", f"no request {request_id!r} at this hub")
             if expert_id:
                 e = core_table("expert")
                 known = c.execute(sa.select(e.c.id).where(e.c.id == expert_id, sa.not_(e.c.deleted))).first()
-                if known is None:
-                    raise ValidationError(
-                        "expert",
-                        "unknown_expert",
-                        f"no expert {expert_id!r} in the hub's expert library / 专家库中没有该专家",
+                if known is None:  # with every other bad value (nothing is written: the checks raise)
+                    checks.errors.append(
+                        ValidationError(
+                            "expert",
+                            "unknown_expert",
+                            f"no expert {expert_id!r} in the hub's expert library / 专家库中没有该专家",
+                        )
                     )
+            checks.done()
             refused = (
                 status is not None and status != r["status"] and not domain.can_move(r["status"], status)
             )

@@ -1,0 +1,94 @@
+"""Outside attacker, today, item 4 (and 5-8 below): cli.md's rule, every bad field of one command at
+once, each `error: FIELD: … [rule]`, exit 2, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
+from test_sync_util import hub_requests, request_input
+from typer.testing import CliRunner
+
+from qi_station.core.errors import ValidationError, every_error
+from qi_station.services import ledger
+
+_ = (env, hub_url)
+
+
+def cli(*args: str) -> Any:
+    from qi_station.cli.commands import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def rules(output: str) -> list[tuple[str, str]]:
+    """(field, rule) of every `error: FIELD: … [rule]` line."""
+    out = []
+    for line in output.splitlines():
+        if line.startswith("error: ") and line.rstrip().endswith("]"):
+            field = line[len("error: ") :].split(":", 1)[0]
+            out.append((field, line.rstrip().rsplit("[", 1)[1][:-1]))
+    return out
+
+
+def test_hub_assign_says_every_bad_value(env: Any) -> None:  # noqa: F811
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    r = ledger.create_request(db, request_input(1))
+    sync(db, tc)
+    before = hub_requests(hub)[r["id"]]
+    with pytest.raises(ValidationError) as ei:
+        hub.assign(r["id"], priority="极高", expert_id="nope", note="ok")
+    assert [(e.field, e.rule) for e in every_error(ei.value)] == [
+        ("priority", "choice"),
+        ("expert", "unknown_expert"),
+    ]
+    assert hub_requests(hub)[r["id"]] == before
+
+
+def test_hub_add_station_says_every_bad_field(tmp_path: Path) -> None:
+    from qi_station.sync.hub.store import Hub
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    hub.dispose()
+    res = cli(
+        "hub", "add-station", "ZZ09", "--name", "长" * 101, "--region", "999999", "--type", "乱", "--mode", "乱",
+        "--database-url", url,
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    got = rules(res.output)
+    assert [f for f, _r in got] == ["name", "region", "station_type", "service_mode"], res.output
+    hub = Hub(url)
+    try:
+        assert "ZZ09" not in {s["code"] for s in hub.stations()}  # nothing written
+    finally:
+        hub.dispose()
+
+
+@pytest.fixture
+def station(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    from qi_station.db.engine import open_db
+
+    monkeypatch.setenv("QI_STATION_NOW", "2026-06-10T10:00:00+08:00")
+    db = open_db(tmp_path / "station.db")
+    r = ledger.create_request(db, request_input(1))
+    for to in ("accepted", "in_progress"):
+        ledger.move_request(db, r["id"], to)
+    return db, r
+
+
+def test_request_move_says_every_bad_field(station: tuple[Path, dict[str, Any]]) -> None:
+    db, r = station
+    res = cli(
+        "--db", str(db), "request", "move", r["number"], "resolved", "--result", "好", "--problems-solved", "1",
+        "--fee", "1e3", "--at", "2020-01-01 01:00",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert {f for f, _r in rules(res.output)} == {"fee", "at"}, res.output
+    from qi_station.services.queries import get_request
+
+    assert get_request(db, r["id"])["status"] == "in_progress"
