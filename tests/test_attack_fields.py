@@ -92,3 +92,29 @@ def test_request_move_says_every_bad_field(station: tuple[Path, dict[str, Any]])
     from qi_station.services.queries import get_request
 
     assert get_request(db, r["id"])["status"] == "in_progress"
+
+
+@pytest.mark.parametrize(
+    "args", [["--charged"], ["--fee", "10"], ["--fee", "0"], ["--charged", "--fee", "0"]]
+)
+def test_a_charge_on_a_move_that_does_not_resolve(
+    station: tuple[Path, dict[str, Any]], args: list[str]
+) -> None:
+    """Item 5: cli.md: a non-resolving move with --charged / --fee gets [only_on_resolve], whatever the
+    charge would be on a resolution (--charged alone is not `[required]` there)."""
+    db, r = station
+    res = cli("--db", str(db), "request", "move", r["number"], "on_hold", *args)
+    assert res.exit_code == 2, res.output
+    assert rules(res.output) == [("fee", "only_on_resolve")], res.output
+
+
+def test_a_fee_of_zero_alone_records_a_free_service(station: tuple[Path, dict[str, Any]]) -> None:
+    """Item 9: a charged service has a fee above 0 (``--charged --fee 0`` is refused), so ``--fee 0``
+    alone records a free one (docs/cli.md says so)."""
+    import json
+
+    db, r = station
+    res = cli("--db", str(db), "request", "move", r["number"], "resolved", "--result", "好",
+              "--problems-solved", "1", "--fee", "0", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["fee_yuan"] in ("0.00", "0")

@@ -254,16 +254,19 @@ def move_request(
     result_t = c.run(v.clean_text, result, "result", multiline=True) or None
     solved = c.run(v.parse_non_negative_int, problems_solved, "problems_solved")
     cost = c.run(v.parse_cost, cost_saved, "cost_saved")
-    is_charged, fee_d = c.run(v.parse_charge, charged, fee) or (False, Decimal("0.00"))
-    sat = c.run(v.parse_satisfaction, satisfaction)
-    note = c.run(v.clean_text, note, "note", multiline=True) or None
-    at_ = c.run(_parse_at, at)
-    if to_status != "resolved" and is_charged:
+    if to_status != "resolved" and (charged or fee not in (None, "")):
+        # 是否收费 / 收费金额 go with a resolution only: said before whether they would make one
         c.errors.append(
             ValidationError(
                 "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"
             )
         )
+        is_charged, fee_d = False, Decimal("0.00")
+    else:
+        is_charged, fee_d = c.run(v.parse_charge, charged, fee) or (False, Decimal("0.00"))
+    sat = c.run(v.parse_satisfaction, satisfaction)
+    note = c.run(v.clean_text, note, "note", multiline=True) or None
+    at_ = c.run(_parse_at, at)
 
     with write_session(db) as s:
         st = ensure_station(s)
