@@ -118,3 +118,25 @@ def test_a_fee_of_zero_alone_records_a_free_service(station: tuple[Path, dict[st
               "--problems-solved", "1", "--fee", "0", "--json")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["fee_yuan"] in ("0.00", "0")
+
+
+@pytest.mark.parametrize("sep", ["\u2028", "\u2029"])
+def test_line_separators_are_refused_in_one_line_text(sep: str) -> None:
+    """Item 6: U+2028/U+2029 break a line as \\n does: refused [control_char] in one-line text, a newline
+    in multi-line text."""
+    from qi_station.core import validate as v
+
+    with pytest.raises(ValidationError) as ei:
+        v.clean_text(f"标题{sep}第二行", "title")
+    assert (ei.value.field, ei.value.rule) == ("title", "control_char")
+    assert v.clean_text(f"一{sep}二", "note", multiline=True) == "一\n二"
+
+
+def test_windows_line_ends_in_a_multi_line_hub_note(env: Any) -> None:  # noqa: F811
+    """Item 6: a CRLF (or lone CR) note is kept with newlines, not refused for U+000D."""
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    r = ledger.create_request(db, request_input(1))
+    sync(db, tc)
+    hub.assign(r["id"], note="省局指派\r\n请跟进\r完")
+    assert hub_requests(hub)[r["id"]]["hub_note"] == "省局指派\n请跟进\n完"

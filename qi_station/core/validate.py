@@ -310,10 +310,12 @@ def check_encoding(v: str, field: str) -> str:
 
 def _refused_char(ch: str, multiline: bool) -> bool:
     """THE character rule of text: control, format, surrogate and private-use characters are refused
-    (but ZWJ, and newline/tab in multi-line text)."""
+    (but ZWJ, and newline/tab in multi-line text); so are the line and paragraph separators (U+2028,
+    U+2029: a line break) in one-line text (multi-line text has them as newlines: :func:`clean_text`)."""
     if ch in "\n\t" and multiline:
         return False
-    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch != "\u200d"
+    cat = unicodedata.category(ch)
+    return (cat in ("Cc", "Cf", "Cs", "Co") and ch != "\u200d") or cat in ("Zl", "Zp")
 
 
 #: what :func:`neutralise` puts in place of a character the text rule refuses
@@ -369,8 +371,12 @@ def clean_text(
     limit: int | None = None,
     multiline: bool = False,
 ) -> str:
-    """Strip, refuse control characters, enforce a length limit."""
-    v = (value or "").strip()
+    """Strip, refuse control characters, enforce a length limit. Multi-line text has its line breaks
+    as newlines first (CRLF, a lone CR, U+2028, U+2029: text pasted from Windows, Word or the web)."""
+    v = value or ""
+    if multiline:
+        v = v.replace("\r\n", "\n").translate(_LINE_BREAKS)
+    v = v.strip()
     if required and not v:
         raise ValidationError(field, "required", f"{field} is required / 必填")
     lim = limit or LIMITS.get(field, 200)
@@ -379,9 +385,11 @@ def clean_text(
             field, "max_length", f"{field} is {len(v)} characters, limit {lim} / 超过{lim}字"
         )
     check_control_chars(v, field, multiline=multiline)
-    if multiline:
-        v = v.replace("\r\n", "\n")
     return v
+
+
+#: the line breaks multi-line text keeps as a newline (:func:`clean_text`; CRLF is one)
+_LINE_BREAKS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n"})
 
 
 def parse_element(value: str, field: str = "element") -> str:
