@@ -140,3 +140,21 @@ def test_windows_line_ends_in_a_multi_line_hub_note(env: Any) -> None:  # noqa: 
     sync(db, tc)
     hub.assign(r["id"], note="省局指派\r\n请跟进\r完")
     assert hub_requests(hub)[r["id"]]["hub_note"] == "省局指派\n请跟进\n完"
+
+
+def test_a_full_width_uscc_is_not_another_enterprise(station: tuple[Path, dict[str, Any]]) -> None:
+    """Item 7: the same USCC typed full-width is the same enterprise: no "similar name under another
+    USCC" warning (the USCCs are compared normalised, core.validate.normalize_uscc)."""
+    from qi_station.services import enterprises
+    from qi_station.services.queries import get_request
+
+    db, r = station
+    got = get_request(db, r["id"])
+    name, uscc = got["enterprise_name"], got["uscc"]
+    wide = "".join(chr(ord(ch) + 0xFEE0) for ch in uscc)  # ９１３７… as a Chinese input method types it
+    assert enterprises.similar(db, name, wide) == []
+    assert enterprises.by_uscc(db, wide)["uscc"] == uscc
+    res = cli("--db", str(db), "request", "add", "--enterprise", name, "--uscc", wide, "--elements", "计量",
+              "--title", "再次")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "similar" not in res.output and "相似" not in res.output, res.output
