@@ -158,3 +158,22 @@ def test_a_full_width_uscc_is_not_another_enterprise(station: tuple[Path, dict[s
               "--title", "再次")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "similar" not in res.output and "相似" not in res.output, res.output
+
+
+@pytest.mark.parametrize("text", ["2026-02-29 09:00", "2026-11-31", "2026/4/31 9:30", "2026-03-01 25:00"])
+def test_an_impossible_date_is_said_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """Item 8: a readable date that does not exist is `no such date or time … [date]`, as the importer
+    says (one rule, core.clock), not "cannot read the time … [time]"."""
+    from qi_station.core.clock import parse_datetime, parse_sheet_time
+    from qi_station.db.engine import open_db
+
+    for parse in (parse_datetime, lambda t, f: parse_sheet_time(t, f)[0]):
+        with pytest.raises(ValidationError) as ei:
+            parse(text, "received_at")
+        assert (ei.value.field, ei.value.rule) == ("received_at", "date"), text
+        assert "no such date" in ei.value.message
+    monkeypatch.setenv("QI_STATION_NOW", "2026-06-10T10:00:00+08:00")
+    db = open_db(tmp_path / "s.db")
+    res = cli("--db", str(db), "request", "add", "--enterprise", "济南示例机械有限公司", "--uscc",
+              "N2370100MA3C000011", "--elements", "计量", "--title", "九", "--received-at", text)  # fmt: skip
+    assert res.exit_code == 2 and rules(res.output) == [("received_at", "date")], res.output
