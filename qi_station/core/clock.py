@@ -92,11 +92,13 @@ def _typed_time(s: str, text: str, field: str) -> datetime:
     return _calendar_time(text, field, year, month, day, hour, minute, second)
 
 
-def _calendar_time(text: str, field: str, *parts: int) -> datetime:
+def _calendar_time(
+    text: str, field: str, year: int, month: int, day: int, hour: int, minute: int, second: int
+) -> datetime:
     """THE date-or-time-does-not-exist rule (2026-02-29, 2026-11-31, 25:00) of a time read from text,
     typed or from a spreadsheet: ``[date]`` naming the text, never "cannot read"."""
     try:
-        return datetime(*parts)
+        return datetime(year, month, day, hour, minute, second)
     except ValueError:
         raise ValidationError(
             field,

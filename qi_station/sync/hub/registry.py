@@ -169,12 +169,12 @@ class RegistryJobs(HubBase):
         from qi_station.core.validate import Checks, clean_text
 
         # every bad field at once, before anything is written
-        c = Checks()
+        checks = Checks()
         # no control characters, ≤ 100, not empty (ValidationError("name")): never the code in its place
-        name = c.run(clean_text, name, "name", required=True)
+        name = checks.run(clean_text, name, "name", required=True)
         if profile:
-            c.run(check_profile, profile, fields=True)
-        c.done()
+            checks.run(check_profile, profile, fields=True)
+        checks.done()
         info = self.info()
         secret = secrets.token_urlsafe(24)
         token = make_enroll_token(code, info["hub_fingerprint"], secret)
