@@ -65,9 +65,7 @@ CASES = [
     ("request", {"channel": "pigeon"}, "channel", "choice"),
     ("request", {"urgency": "yesterday"}, "urgency", "choice"),
     ("request", {"status": None}, "status", "choice"),  # not a code: the core's rule decides
-    ("request", {"h_rev": 7}, "h_rev", "hub_only"),
-    ("request", {"hub_note": "forged"}, "hub_note", "hub_only"),
-    ("request", {"hub_priority": "high"}, "hub_priority", "hub_only"),
+    ("request", {"h_rev": -1}, "h_rev", "range"),
     ("request", {"number": "QD02-202601-0001"}, "number", "own_number"),
     ("request", {"received_at": "1970-01-01 00:00:00.000000"}, "received_at", "range"),
     ("request", {"promised_date": "9999-12-31"}, "promised_date", "range"),
@@ -118,6 +116,22 @@ def test_a_bad_row_refuses_the_whole_batch(
     # the station is not stuck: its real outbox goes through
     assert sync(a, tc)["pending"] == 0
     assert hub_requests(hub)[r["id"]]["number"] == r["number"]
+
+
+@pytest.mark.parametrize("forged", [{"h_rev": 7}, {"hub_note": "forged"}, {"hub_priority": "high"}])
+def test_hub_fields_on_a_new_request_are_never_taken(env: Any, forged: dict[str, Any]) -> None:  # noqa: F811
+    """A station's new request that carries hub fields (its echo of a hub that lost them, or a forgery):
+    the request is taken, the hub fields are not; the hub's h_rev goes past the echo (so the station
+    takes the hub's own fields back on its next pull), and the hub records what it did not take."""
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    batch, _oseq = tamper(outbox_batch(a), "request", **forged)
+    resp = push(tc, a, batch)
+    assert resp.status_code == 200, resp.text
+    got = hub_requests(hub)[r["id"]]
+    assert (got["hub_note"], got["hub_priority"], got["hub_expert_id"]) == (None, None, None)
+    assert got["h_rev"] == forged.get("h_rev", 0) + 1
 
 
 def test_the_station_rules_hold_on_updates(env: Any) -> None:  # noqa: F811

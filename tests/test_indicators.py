@@ -186,7 +186,7 @@ def test_csv_and_markdown_carry_the_new_figures(report: dict[str, Any], tmp_path
     raw = write_report(report, "csv", tmp_path / "r.csv").read_bytes().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(raw)))
     flat = {r[0]: r[1:] for r in rows if r}
-    assert flat["按期办结数"][0] == "3" and flat["回访率"][0] == "0.75" and flat["重新办理数"][0] == "1"
+    assert flat["按期办结数"][0] == "3" and flat["回访率"][0] == "75.00%" and flat["重新办理数"][0] == "1"
     assert ["县区", "济南市历下区 370102", "1"] in rows and ["企业规模", "小型", "1"] in rows
     assert ["满意度等级", "1 非常不满意", "1"] in rows and ["活动", "培训 / 覆盖人数", "30"] in rows
     md = render_markdown(report)

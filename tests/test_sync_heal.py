@@ -281,3 +281,45 @@ def test_hub_restored_from_an_old_copy_heals(env: Any, tmp_path: Path, hub_url: 
     ledger.move_request(db, made[-1]["id"], "accepted")
     res = sync(db, tc)
     assert res["pending"] == 0 and "healed" not in res
+
+
+@pytest.mark.parametrize("hub_url", ["sqlite"], indirect=True)  # the old copy: SQLite's backup API
+def test_hub_restored_before_a_hub_assign_heals(env: Any, tmp_path: Path, hub_url: str) -> None:  # noqa: F811
+    """Attacker, round N item 1: a request the restored hub lost had a ``hub assign``: the resent row
+    echoes the hub's h_rev and fields. The hub takes the request, keeps its own hub fields (none: it
+    lost them), moves its h_rev past the echo so the station takes them back, and records what was lost;
+    every later sync goes through, and the hub's verify covers the request."""
+    import sqlalchemy as sa
+
+    from qi_station.sync.hub.tables import core_table
+
+    hub, tc, dbs = env
+    hub_db = Path(hub_url.removeprefix("sqlite:///"))
+    db = dbs["ZB01"]
+    copy = tmp_path / "hub-old.db"
+    sqlite_copy(hub_db, copy)
+    r = ledger.create_request(db, request_input(1))
+    sync(db, tc)
+    hub.assign(r["id"], priority="high", note="请加急")
+    sync(db, tc)
+    assert station_requests(db)[r["id"]]["h_rev"] == 1
+    r2 = ledger.create_request(db, request_input(2))
+    sqlite_copy(copy, hub_db)  # the hub is put back to the copy from before the request
+    res = sync(db, tc)
+    assert res["pending"] == 0 and res["healed"][0]["kind"] == "hub_behind"
+    hr, mine = hub_requests(hub), station_requests(db)
+    assert {r["id"], r2["id"]} <= set(hr)
+    assert hr[r["id"]]["hub_priority"] is None and hr[r["id"]]["h_rev"] == 2  # the hub's own, past the echo
+    assert mine[r["id"]]["hub_priority"] is None and mine[r["id"]]["h_rev"] == 2  # the station follows
+    checked = hub.verify("ZB01")
+    assert checked["ok"] and checked["requests"] >= 2, checked
+    sc = core_table("sync_conflict")
+    with hub.engine.connect() as c:
+        lost = c.execute(sa.select(sc.c.detail).where(sc.c.kind == "hub_changes_lost")).scalars().all()
+    assert any("请加急" in d for d in lost)  # what the hub lost, for the administrator to assign again
+    ledger.move_request(db, r["id"], "accepted")
+    res = sync(db, tc)
+    assert res["pending"] == 0 and "healed" not in res
+    hub.assign(r["id"], priority="high")  # a new assignment reaches the station
+    sync(db, tc)
+    assert station_requests(db)[r["id"]]["hub_priority"] == "high"

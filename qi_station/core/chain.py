@@ -279,14 +279,20 @@ def request_fee(events: Iterable[Mapping[str, Any]]) -> Decimal | None:
             if data.get("field") == FEE_FIELD:
                 fee = resolution_fee({"charged": True, "fee": data.get("new")})
             continue
-        if kind != "status":
-            continue
         to = e.get("to_status")
-        if to == "resolved":
+        if kind == "status" and to == "resolved":
             fee = resolution_fee(e.get("data"))
-        elif is_reopen(e.get("from_status"), to):
+        elif is_reopen(e.get("from_status"), to) and (kind == "status" or _clears_resolution(e.get("data"))):
             fee = None
     return fee
+
+
+def _clears_resolution(data: Any) -> bool:
+    """A hub reopen the station adopted (a ``hub`` event): its data clears ``resolved_at``
+    (``domain.move_clears``); one adopted before that rule kept the resolution, and still does."""
+    if isinstance(data, str):
+        data = _data(data)[0] if data != "{}" else {}
+    return isinstance(data, Mapping) and "resolved_at" in data and data["resolved_at"] is None
 
 
 def status_and_satisfaction(rows: Iterable[Sequence[Any]]) -> tuple[Any, Any]:

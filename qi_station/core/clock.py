@@ -89,10 +89,23 @@ def _typed_time(s: str, text: str, field: str) -> datetime:
         if m is None:
             raise _bad_time(text, field)
         hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    return _calendar_time(text, field, year, month, day, hour, minute, second)
+
+
+def _calendar_time(
+    text: str, field: str, year: int, month: int, day: int, hour: int, minute: int, second: int
+) -> datetime:
+    """THE date-or-time-does-not-exist rule (2026-02-29, 2026-11-31, 25:00) of a time read from text,
+    typed or from a spreadsheet: ``[date]`` naming the text, never "cannot read"."""
     try:
         return datetime(year, month, day, hour, minute, second)
     except ValueError:
-        raise _bad_time(text, field) from None
+        raise ValidationError(
+            field,
+            "date",
+            f"no such date or time: {text!r} (a real date and time, like 2026-03-20 09:30) "
+            "/ 日期或时间不存在",
+        ) from None
 
 
 def to_naive_utc(dt: datetime, field: str) -> datetime:
@@ -188,10 +201,7 @@ def parse_sheet_time(value: object, field: str) -> tuple[datetime, bool]:
             "/ 日期格式应为 2024-03-05、2024/3/5 或 2024年3月5日（可加 9:30）",
         )
     y, mo, d, hh, mm, ss = (int(g) if g else 0 for g in m.groups())
-    try:
-        dt = datetime(y, mo, d, hh, mm, ss)
-    except ValueError:
-        raise ValidationError(field, "date", f"no such date or time: {text!r} / 日期或时间不存在") from None
+    dt = _calendar_time(text, field, y, mo, d, hh, mm, ss)
     return to_naive_utc(dt, field), m.group(4) is not None
 
 

@@ -69,6 +69,14 @@ def is_reopen(from_status: str | None, to_status: str | None) -> bool:
     return from_status == "resolved" and to_status == "in_progress"
 
 
+def move_clears(from_status: str | None, to_status: str | None) -> dict[str, None]:
+    """The request columns a move empties, wherever it is made (the station's move, the hub's
+    ``hub assign --status``, the station adopting it): the reopen of a resolved request clears its
+    ``resolved_at`` (its outcome, and the fee recorded with it, are no longer final; the ledger's fold,
+    ``core.chain``, does the same for the reopen's event)."""
+    return {"resolved_at": None} if is_reopen(from_status, to_status) else {}
+
+
 OPEN_STATUSES: Final = frozenset({"new", "accepted", "in_progress", "referred", "waiting", "on_hold"})
 DONE_STATUSES: Final = frozenset({"resolved", "closed", "cancelled"})
 

@@ -281,13 +281,16 @@ def check_station_profile(
     region: str | None, park: str | None, type_: str | None, mode: str | None
 ) -> dict[str, str | None]:
     """A station's profile as the hub receives it: every field checked by the same rules as at the
-    station (None: not given)."""
-    return {
-        "region_code": check_region(region) if region is not None else None,
-        "park": check_park(park) if park is not None else None,
-        "station_type": parse_station_type(type_) if type_ is not None else None,
-        "service_mode": parse_service_mode(mode) if mode is not None else None,
+    station (None: not given). Every bad field is reported at once."""
+    c = Checks()
+    out = {
+        "region_code": c.run(check_region, region) if region is not None else None,
+        "park": c.run(check_park, park) if park is not None else None,
+        "station_type": c.run(parse_station_type, type_) if type_ is not None else None,
+        "service_mode": c.run(parse_service_mode, mode) if mode is not None else None,
     }
+    c.done()
+    return out
 
 
 def check_encoding(v: str, field: str) -> str:
@@ -307,10 +310,12 @@ def check_encoding(v: str, field: str) -> str:
 
 def _refused_char(ch: str, multiline: bool) -> bool:
     """THE character rule of text: control, format, surrogate and private-use characters are refused
-    (but ZWJ, and newline/tab in multi-line text)."""
+    (but ZWJ, and newline/tab in multi-line text); so are the line and paragraph separators (U+2028,
+    U+2029: a line break) in one-line text (multi-line text has them as newlines: :func:`clean_text`)."""
     if ch in "\n\t" and multiline:
         return False
-    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch != "\u200d"
+    cat = unicodedata.category(ch)
+    return (cat in ("Cc", "Cf", "Cs", "Co") and ch != "\u200d") or cat in ("Zl", "Zp")
 
 
 #: what :func:`neutralise` puts in place of a character the text rule refuses
@@ -366,8 +371,12 @@ def clean_text(
     limit: int | None = None,
     multiline: bool = False,
 ) -> str:
-    """Strip, refuse control characters, enforce a length limit."""
-    v = (value or "").strip()
+    """Strip, refuse control characters, enforce a length limit. Multi-line text has its line breaks
+    as newlines first (CRLF, a lone CR, U+2028, U+2029: text pasted from Windows, Word or the web)."""
+    v = value or ""
+    if multiline:
+        v = v.replace("\r\n", "\n").translate(_LINE_BREAKS)
+    v = v.strip()
     if required and not v:
         raise ValidationError(field, "required", f"{field} is required / 必填")
     lim = limit or LIMITS.get(field, 200)
@@ -376,9 +385,11 @@ def clean_text(
             field, "max_length", f"{field} is {len(v)} characters, limit {lim} / 超过{lim}字"
         )
     check_control_chars(v, field, multiline=multiline)
-    if multiline:
-        v = v.replace("\r\n", "\n")
     return v
+
+
+#: the line breaks multi-line text keeps as a newline (:func:`clean_text`; CRLF is one)
+_LINE_BREAKS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n"})
 
 
 def parse_element(value: str, field: str = "element") -> str:
@@ -713,7 +724,8 @@ def check_cancel_reason(to_status: str, note: str | None) -> None:
 
 def check_fee_on_resolve(to_status: str, charged: bool) -> None:
     """A fee (收费金额) is recorded only by a resolution (``request move resolved``, an imported row with
-    a 办结日期)."""
+    a 办结日期). ``charged``: a charge or a fee was given at all (checked before the fee itself is read,
+    so ``--charged`` on another move says ``only_on_resolve``, not that its fee is missing)."""
     if to_status != "resolved" and charged:
         raise ValidationError(
             "fee", "only_on_resolve", "a fee is recorded only when resolving / 收费金额仅在办结时填写"

@@ -158,7 +158,7 @@ def by_uscc(db: str | Path | sqlite3.Connection, uscc: str) -> dict[str, Any] | 
             conn,
             "SELECT id, name, uscc, contact_name, phone_display FROM enterprise "
             "WHERE uscc = ? AND deleted = 0 LIMIT 1",
-            ((uscc or "").strip().upper(),),
+            (v.normalize_uscc(uscc),),  # as typed: full-width, lower case (the core's normaliser)
         )
         return got[0] if got else None
     finally:
@@ -181,7 +181,7 @@ def similar(
             conn,
             "SELECT id, name, uscc FROM enterprise WHERE deleted = 0 AND uscc != ? "
             "AND (instr(lower(name), ?) > 0 OR instr(lower(name), ?) > 0) ORDER BY name LIMIT 200",
-            ((uscc or "").strip().upper(), core[:2], core[-2:]),
+            (v.normalize_uscc(uscc), core[:2], core[-2:]),  # the USCC as stored (full-width typed)
         ):
             if v.similar_name(name, r["name"]):
                 out.append(r)

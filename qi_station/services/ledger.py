@@ -254,12 +254,17 @@ def move_request(
     result_t = c.run(v.clean_text, result, "result", multiline=True) or None
     solved = c.run(v.parse_non_negative_int, problems_solved, "problems_solved")
     cost = c.run(v.parse_cost, cost_saved, "cost_saved")
-    is_charged, fee_d = c.run(v.parse_charge, charged, fee) or (False, Decimal("0.00"))
+    # 是否收费 / 收费金额 go with a resolution only: said before whether they would make one
+    before = len(c.errors)
+    c.run(v.check_fee_on_resolve, to_status, bool(charged) or fee not in (None, ""))
+    if len(c.errors) > before:
+        is_charged, fee_d = False, Decimal("0.00")
+    else:
+        is_charged, fee_d = c.run(v.parse_charge, charged, fee) or (False, Decimal("0.00"))
     sat = c.run(v.parse_satisfaction, satisfaction)
     note = c.run(v.clean_text, note, "note", multiline=True) or None
     at_ = c.run(_parse_at, at)
     c.run_parsed(v.check_cancel_reason, to_status, note)  # a cancellation says why
-    c.run(v.check_fee_on_resolve, to_status, is_charged)
 
     with write_session(db) as s:
         st = ensure_station(s)
@@ -269,8 +274,9 @@ def move_request(
             raise TransitionError(frm, to_status)
         actor = operator_for(s.connection(), actor, "cancel" if to_status == "cancelled" else None)
         c.run_parsed(v.check_outcome, to_status, result_t, solved, cost, sat)
+        stamped = c.run_parsed(_stamp, s, req, at_)  # the time against the request: with the others
         c.done()
-        now, when = _stamp(s, req, at_)
+        now, when = stamped
         data: dict[str, Any] = {}
         ch: dict[str, Any] = {"status": to_status}
         if to_status == "accepted" and req.accepted_at is None:
@@ -295,7 +301,7 @@ def move_request(
         if to_status == "cancelled":
             ch["cancelled_at"] = when
         if domain.is_reopen(frm, to_status):  # the outcome is no longer final
-            ch["resolved_at"] = None
+            ch.update(domain.move_clears(frm, to_status))
             data = {"reopen": True}
         ch.update(s_rev=req.s_rev + 1, updated_at=now)
         event = dict(

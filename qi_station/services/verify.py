@@ -40,7 +40,10 @@ EVENT_READ = EVENT_ROW
 #: the request columns a check reads, in this order
 ROW_READ = ("id", "number", "s_rev", *FOLDED)
 _STATUS_ONLY = tuple(
-    i for i, f in enumerate(FOLDED) if f in ("status", "hub_expert_id", "hub_note", "hub_priority", "h_rev")
+    i
+    for i, f in enumerate(FOLDED)
+    # resolved_at: a hub reopen clears it at the hub before the station's event says so (move_clears)
+    if f in ("status", "resolved_at", "hub_expert_id", "hub_note", "hub_priority", "h_rev")
 )
 _H_REV = FOLDED.index("h_rev")
 

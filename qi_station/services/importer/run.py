@@ -15,7 +15,7 @@ from qi_station.core.errors import ValidationError
 from qi_station.db import write as w
 from qi_station.db.session import write_session
 from qi_station.services.importer.rows import Planned, check_row, row_key, row_text
-from qi_station.services.importer.sheet import load_mapping, map_headers, read_sheet
+from qi_station.services.importer.sheet import NoValue, load_mapping, map_headers, read_sheet
 from qi_station.services.staff import operator_for
 from qi_station.services.station import ensure_station
 from qi_station.services.workdays import promise_for
@@ -28,7 +28,7 @@ class ImportRefused(ValidationError):
     """Some rows break a rule: nothing was written. ``summary`` lists each refused row."""
 
     def __init__(self, summary: dict[str, Any]) -> None:
-        n = len(summary["refused"])
+        n = summary["refused_rows"]  # rows, not errors (a row may break several rules)
         super().__init__(
             "file",
             "rows_refused",
@@ -70,7 +70,23 @@ def import_ledger(
             continue
         row = rowmap[row_no]
         cells = {f: row[i] if i < len(row) else None for i, f in cols.items()}
+        formulas = [
+            ValidationError(
+                f,
+                "formula",
+                f"the cell holds a formula ({c.formula[:60]}) with no computed value: open the file in "
+                "Excel or WPS and save it again, or paste the values / 单元格是公式但没有计算结果，"
+                "请在 Excel 或 WPS 中打开后另存，或粘贴为数值",
+            )
+            for f, c in cells.items()
+            if isinstance(c, NoValue)
+        ]
+        if formulas:  # said as such, not as an empty cell of the same field
+            cells = {f: None if isinstance(c, NoValue) else c for f, c in cells.items()}
         plan, errors = check_row(cells, row_no, key, now, operator)
+        if formulas:
+            said = {e.field for e in formulas}
+            errors = formulas + [e for e in errors if _column_field(e.field) not in said]
         if plan is not None:
             planned.append(plan)
         for e in errors:

@@ -181,21 +181,66 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
         )
 
 
+class NoValue:
+    """A formula cell the workbook keeps no computed value of (saved by a program that does not
+    calculate, e.g. a script): read as empty text, refused ``[formula]`` by the importer, not taken for
+    an empty cell."""
+
+    __slots__ = ("formula",)
+
+    def __init__(self, formula: str) -> None:
+        self.formula = formula
+
+    def __str__(self) -> str:
+        return ""
+
+
+def _has_formulas(path: Path) -> bool:
+    """Does any worksheet of the workbook hold a formula (an ``<f>`` element)? Only then is it read a
+    second time for its formulas."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                    with z.open(name) as f:
+                        while chunk := f.read(1 << 20):
+                            if b"<f>" in chunk or b"<f " in chunk or b":f>" in chunk or b":f " in chunk:
+                                return True
+    except (OSError, zipfile.BadZipFile):
+        return False  # the workbook's own reader says what is wrong
+    return False
+
+
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
     from openpyxl import load_workbook
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
+        fb = load_workbook(path, read_only=True, data_only=False) if _has_formulas(path) else None
     except Exception as e:  # noqa: BLE001 - zip / xml errors: one message
         raise ValidationError(
             "file", "xlsx", f"{path.name} is not a readable Excel workbook: {e} / 无法读取 Excel 文件"
         ) from None
     try:
         ws = wb.worksheets[0]
+        formulas = fb.worksheets[0].iter_rows(min_row=1, values_only=True) if fb is not None else None
         for n, row in enumerate(ws.iter_rows(min_row=1, values_only=True), 1):
-            yield n, tuple(row)
+            got = tuple(row)
+            if formulas is not None:
+                raw = next(formulas, ())
+                got = tuple(
+                    NoValue(str(raw[i]))
+                    if v is None and i < len(raw) and isinstance(raw[i], str) and raw[i].startswith("=")
+                    else v
+                    for i, v in enumerate(got)
+                )
+            yield n, got
     finally:
         wb.close()
+        if fb is not None:
+            fb.close()
 
 
 def sniff_encoding(raw: bytes) -> str:

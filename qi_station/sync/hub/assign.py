@@ -40,7 +40,6 @@ class AssignJobs(HubBase):
                 priority = checks.run(v.check_choice, priority, domain.PRIORITIES, "priority")
         if status is not None:
             status = checks.run(v.check_choice, status, domain.STATUSES, "status")
-        checks.done()
         t = core_table("request")
         with self.write() as c:
             r: Any = (
@@ -49,19 +48,27 @@ class AssignJobs(HubBase):
                 .first()
             )
             if r is None:
+                checks.done()  # the values first: a bad one is said whatever the request
                 raise SyncError(404, "unknown_request", f"no request {request_id!r} at this hub")
             if expert_id:
                 e = core_table("expert")
                 known = c.execute(sa.select(e.c.id).where(e.c.id == expert_id, sa.not_(e.c.deleted))).first()
-                if known is None:
-                    raise ValidationError(
-                        "expert",
-                        "unknown_expert",
-                        f"no expert {expert_id!r} in the hub's expert library / 专家库中没有该专家",
+                if known is None:  # with every other bad value (nothing is written: the checks raise)
+                    checks.errors.append(
+                        ValidationError(
+                            "expert",
+                            "unknown_expert",
+                            f"no expert {expert_id!r} in the hub's expert library / 专家库中没有该专家",
+                        )
                     )
+            checks.done()
             refused = (
                 status is not None and status != r["status"] and not domain.can_move(r["status"], status)
             )
+            if not refused and status is not None and status != r["status"]:
+                # the outcome a move needs, by the station's rule: the hub records none (no result, no
+                # satisfaction), so a close (satisfaction [required]) or a resolve is the station's
+                v.check_outcome(status, None, None, None, None)
             if not refused:
                 vals: dict[str, Any] = {}
                 if expert_id is not None:
@@ -72,6 +79,7 @@ class AssignJobs(HubBase):
                     vals["hub_priority"] = priority or None
                 if status is not None and status != r["status"]:
                     vals["status"] = status
+                    vals.update(domain.move_clears(r["status"], status))  # a reopen, as the station's
                 if not vals:
                     return {"id": r["id"], "h_rev": r["h_rev"], "changed": False}
                 vals["h_rev"] = int(r["h_rev"]) + 1  # updated_at is a station-owned field: left alone

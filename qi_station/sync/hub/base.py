@@ -358,9 +358,11 @@ def busy(e: Exception) -> SyncError:
 PROFILE_KEYS = ("region_code", "park", "station_type", "service_mode")
 
 
-def check_profile(profile: Any) -> dict[str, str | None]:
+def check_profile(profile: Any, *, fields: bool = False) -> dict[str, str | None]:
     """A station profile from the wire (or ``hub add-station``) -> its checked values; refused (422,
-    naming the field and the rule) by the core's rules."""
+    naming the field and the rule) by the core's rules. ``fields``: a bad value is raised as the core's
+    ValidationError(s), every bad field at once (``hub add-station`` reports them with its other
+    fields), not as one 422."""
     from qi_station.core.errors import ValidationError
     from qi_station.core.validate import check_station_profile
 
@@ -379,6 +381,8 @@ def check_profile(profile: Any) -> dict[str, str | None]:
             profile.get("service_mode"),
         )
     except ValidationError as e:
+        if fields:
+            raise
         raise SyncError(
             422, "bad_profile", f"station profile: {e.field}: {e.message}", field=e.field, rule=e.rule
         ) from None

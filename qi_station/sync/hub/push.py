@@ -423,8 +423,21 @@ class PushJobs(LedgerJobs):
                         status_of[oseq] = "stale"
                 elif table == "request":
                     prevr = owners.get(row["id"])
+                    echo = rules.hub_echo(row, None if prevr is None else prevr[2])
+                    if echo is not None:  # hub changes the hub lost (or forged): its own win
+                        self.conflict(
+                            c,
+                            "request",
+                            row["id"],
+                            "hub_changes_lost",
+                            {"station": code, "station_h_rev": row.get("h_rev"), "hub_fields": echo[1]},
+                        )
                     if prevr is None:
                         row["seq"] = 0
+                        row["h_rev"] = echo[0] if echo is not None else 0
+                        for f in HUB_REQUEST_FIELDS:
+                            if f in row:
+                                row[f] = None
                         ins[row["id"]] = row
                         owners[row["id"]] = (
                             code,
@@ -463,6 +476,14 @@ class PushJobs(LedgerJobs):
                         status_of[oseq] = "applied"
                     else:
                         status_of[oseq] = "stale"
+                    if prevr is not None and echo is not None:  # the hub's h_rev past the echo
+                        if row["id"] in ins:
+                            ins[row["id"]]["h_rev"] = echo[0]
+                        else:
+                            c.execute(t.update().where(t.c.id == row["id"]).values(h_rev=echo[0]))
+                        own = owners[row["id"]]
+                        owners[row["id"]] = (own[0], own[1], echo[0], own[3])
+                        written.append((table, row["id"]))
                 else:  # append-only rows: insert once
                     if row["id"] in have:
                         status_of[oseq] = "duplicate"

@@ -166,12 +166,15 @@ class RegistryJobs(HubBase):
                 "bad_code",
                 "station code: ASCII letters, digits, - and _ (≤ 20) / 站点编码只能含字母数字",
             )
-        from qi_station.core.validate import clean_text
+        from qi_station.core.validate import Checks, clean_text
 
+        # every bad field at once, before anything is written
+        checks = Checks()
         # no control characters, ≤ 100, not empty (ValidationError("name")): never the code in its place
-        name = clean_text(name, "name", required=True)
+        name = checks.run(clean_text, name, "name", required=True)
         if profile:
-            check_profile(profile)  # before anything is written
+            checks.run(check_profile, profile, fields=True)
+        checks.done()
         info = self.info()
         secret = secrets.token_urlsafe(24)
         token = make_enroll_token(code, info["hub_fingerprint"], secret)

@@ -336,13 +336,15 @@ def check_request_change(
     t = "request"
     if enterprise_station != code:
         raise refusal(oseq, t, "enterprise_id", "own_enterprise", "an enterprise this station registered")
+    h_rev = row.get("h_rev") or 0
+    if not isinstance(h_rev, int) or isinstance(h_rev, bool) or h_rev < 0:
+        raise refusal(
+            oseq, t, "h_rev", "range", f"a revision, a whole number ≥ 0 (the station sent {h_rev!r})"
+        )
     if stored is None:
-        # hub-only fields are never taken from a station: a new row carries none
-        if int(row.get("h_rev") or 0) != 0:
-            raise refusal(oseq, t, "h_rev", "hub_only", "0 on a new request (set by the hub only)")
-        for f in HUB_REQUEST_FIELDS:
-            if row.get(f) is not None:
-                raise refusal(oseq, t, f, "hub_only", "empty on a new request (set by the hub only)")
+        # hub-only fields are never taken from a station: a new row's are dropped by the apply
+        # (:func:`hub_echo`), not refused (a hub restored from an older copy gets them back from the
+        # station that saw them)
         return
     status = row.get("status")
     if int(row.get("s_rev") or 0) <= stored[1]:
@@ -351,3 +353,17 @@ def check_request_change(
         return  # the station had not seen the hub's last change: a recorded conflict, not a refusal
     if isinstance(status, str) and not domain.can_reach(stored[3], status):
         raise refusal(oseq, t, "status", "lifecycle", f"a status the lifecycle allows after {stored[3]!r}")
+
+
+def hub_echo(row: dict[str, Any], hub_h_rev: int | None) -> tuple[int, dict[str, Any]] | None:
+    """A station's request row that carries hub changes the hub does not hold: its ``h_rev`` is above
+    the hub's (``hub_h_rev``; None: the hub has no such request) or, for a request new to the hub, it
+    carries hub fields. That is the station's echo of what the hub once set and then lost (the hub was
+    restored from an older copy), or a forgery: hub fields are never taken from a station. Returns
+    (the hub's new ``h_rev``: one above the echo, so the station takes the hub's own fields back on its
+    next pull, the echoed hub fields for the conflict record), or None when the row echoes nothing."""
+    echo = int(row.get("h_rev") or 0)
+    lost = {f: row[f] for f in HUB_REQUEST_FIELDS if row.get(f) is not None}
+    if echo > (hub_h_rev or 0) or (hub_h_rev is None and lost):
+        return echo + 1, lost
+    return None

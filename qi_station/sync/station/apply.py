@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qi_station.core import domain
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys, searchindex, write
 from qi_station.sync.proto import DOWN_TABLES, HUB_REQUEST_FIELDS, PUSH_BATCH, SyncError
@@ -369,6 +370,11 @@ def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
             data["adopted"] = adopt
         changes = {f: inc[f] for f in HUB_REQUEST_FIELDS}
         changes.update(h_rev=inc["h_rev"], seq=inc["seq"], status=new_status)
+        # a hub reopen clears what the station's reopen clears; the event says so (the fold takes a
+        # column of its data outright), so the row and the chain agree
+        cleared = domain.move_clears(loc["status"], new_status)
+        changes.update(cleared)
+        data.update(cleared)
         event = dict(
             at=to_db(env_now()),
             keep_order=True,  # the ledger stays in time order even on a slow clock
