@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,7 +29,14 @@ from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
 from qi_station.reports.fees import attach_fees
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
-from qi_station.reports.quality import Quality, collect_quality, last_resolutions, month_moves
+from qi_station.reports.quality import (
+    Quality,
+    collect_quality,
+    last_resolutions,
+    low_ratings_query,
+    month_moves,
+    month_moves_query,
+)
 from qi_station.services.figures import received_by_month
 from qi_station.services.workdays import load_calendar
 
@@ -183,12 +191,39 @@ class Q:
         self.conn = conn
         self.dialect = conn.dialect.name
         self.station = station
+        self._side: _Side | None = None
+        self._ahead: dict[tuple[str, tuple[tuple[str, Any], ...]], Future[list[Any]]] = {}
 
     def st(self, alias: str = "r") -> str:
         return f" AND {alias}.station_code = :st" if self.station else ""
 
     def rows(self, sql: str, **params: Any) -> Iterator[Any]:
+        future = self._ahead.pop((sql, tuple(sorted(params.items()))), None)
+        if future is not None:
+            try:
+                return iter(future.result())
+            except Exception:  # noqa: BLE001 - the side connection failed: run it here (raises its error)
+                pass
         return iter(self._execute(sql, params))
+
+    def ahead(self, sql: str, **params: Any) -> None:
+        """Start ``sql`` now on a second connection of the same snapshot (PostgreSQL; :class:`_Side`), its
+        rows fetched in the background: a later :meth:`rows` of the same statement and parameters reads
+        them. Elsewhere (SQLite) nothing: :meth:`rows` runs it then."""
+        if self.dialect != "postgresql":
+            return
+        if self._side is None:
+            self._side = _Side(self.conn, self.station)
+        self._ahead[(sql, tuple(sorted(params.items())))] = self._side.submit(sql, dict(params))
+
+    def close(self) -> None:
+        """End the side connection (its rows not read are dropped)."""
+        if self._side is not None:
+            for future in self._ahead.values():
+                future.cancel()
+            self._ahead.clear()
+            self._side.close()
+            self._side = None
 
     def _execute(self, sql: str, params: dict[str, Any]) -> Any:
         from sqlalchemy import Date, DateTime, String, bindparam, text
@@ -279,18 +314,78 @@ def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
         else:
             with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
                 if engine.dialect.name == "postgresql":
-                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-                    conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
-                    # no JIT compilation: a report's queries are index range scans of one month, but at a
-                    # large hub their cost estimates pass jit_above_cost, and compiling (inlining and
-                    # optimising) took ~3 s of a 7 s details query at 10 M requests, to save nothing
-                    conn.exec_driver_sql("SET LOCAL jit = off")
+                    _report_transaction(conn)
                 try:
                     yield conn
                 finally:
                     conn.rollback()
     finally:
         engine.dispose()
+
+
+def _report_transaction(conn: Connection, snapshot: str | None = None) -> None:
+    """THE settings of a report's PostgreSQL transaction (its first statements): read-only, in UTC, no JIT;
+    ``snapshot``: the snapshot another report connection exported (:class:`_Side`), read alike."""
+    if snapshot is not None:
+        conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+    # no JIT compilation: a report's queries are index range scans of one month, but at a large hub their
+    # cost estimates pass jit_above_cost, and compiling (inlining and optimising) took ~3 s of a 7 s
+    # details query at 10 M requests, to save nothing
+    conn.exec_driver_sql("SET LOCAL jit = off")
+
+
+class _Side:
+    """A second connection to the report's PostgreSQL database, in the SAME snapshot (the report's
+    transaction exports it: ``pg_export_snapshot``), running the queries :meth:`Q.ahead` queues in a
+    thread and fetching their rows, while the report's own connection runs the others and Python builds
+    the report (a hub has more than one core; the server works on both queries at once, and the rows of
+    one are fetched while those of the other are read). The rows are what the report's connection would
+    read: the same snapshot, the same transaction settings (:func:`_report_transaction`)."""
+
+    def __init__(self, conn: Connection, station: str | None) -> None:
+        import queue
+        import threading
+
+        snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+        self.jobs: queue.SimpleQueue[tuple[Future[list[Any]], str, dict[str, Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self.thread = threading.Thread(
+            target=self._run, args=(conn, str(snapshot), station), name="report-side", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, main: Connection, snapshot: str, station: str | None) -> None:
+        failed: BaseException | None = None
+        try:
+            with main.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+                _report_transaction(conn, snapshot)
+                q = Q(conn, station)
+                try:
+                    while (job := self.jobs.get()) is not None:
+                        future, sql, params = job
+                        if future.set_running_or_notify_cancel():
+                            try:
+                                future.set_result(list(q._execute(sql, params)))
+                            except BaseException as e:  # noqa: BLE001 - handed to the reader
+                                future.set_exception(e)
+                finally:
+                    conn.rollback()
+        except BaseException as e:  # noqa: BLE001 - e.g. no connection left: the report's runs them
+            failed = e
+        while failed is not None and (job := self.jobs.get()) is not None:
+            job[0].set_exception(failed)
+
+    def submit(self, sql: str, params: dict[str, Any]) -> Future[list[Any]]:
+        future: Future[list[Any]] = Future()
+        self.jobs.put((future, sql, params))
+        return future
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
 
 
 # ---- the figures -------------------------------------------------------------------------------------
@@ -319,6 +414,32 @@ def collect(
     start, end = month_bounds_utc(month)  # validates the month
     months = last_months(month, WINDOW)
     q = Q(conn, station)
+    try:
+        # PostgreSQL: the month's moves, the low ratings (the open-rectification list spans the history)
+        # and the served enterprises' first requests run on a second connection of the same snapshot
+        # while this one reads the rest (:class:`_Side`)
+        for sql, params in (
+            month_moves_query(month),
+            low_ratings_query(q, month),
+            first_requests_query(q, month),
+        ):
+            q.ahead(sql, **params)
+        return _collect(q, month, months, station, progress, exact=exact)
+    finally:
+        q.close()
+
+
+def _collect(
+    q: Q,
+    month: str,
+    months: list[str],
+    station: str | None,
+    progress: Callable[[str], None] | None,
+    *,
+    exact: bool,
+) -> Raw:
+    conn = q.conn
+    start, end = month_bounds_utc(month)
     accs: dict[str, Acc] = {}
 
     def acc(code: str) -> Acc:
@@ -519,26 +640,8 @@ def collect(
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
     step("enterprises")
-    # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
-    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0015).
-    served = (
-        "SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN "
-        "(SELECT e2.uscc FROM request r2 JOIN enterprise e2 ON e2.id = r2.enterprise_id "
-        f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')})"
-    )
-    # PostgreSQL: the ids as one array, looked up one by one in the index (it misjudges how many rows
-    # share a USCC and would read the whole index: 10 M entries at a 10 M-request hub)
-    served = f"= ANY(ARRAY({served}))" if q.dialect == "postgresql" else f"IN ({served})"
-    for code, ent_key, first in q.rows(
-        "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
-        "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "
-        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id {served} "
-        "GROUP BY r.enterprise_id, r.station_code) m "
-        "LEFT JOIN enterprise ent ON ent.id = m.enterprise_id "
-        "GROUP BY m.station_code, COALESCE(ent.uscc, m.enterprise_id)",
-        s=start,
-        e=end,
-    ):
+    sql, params = first_requests_query(q, month)
+    for code, ent_key, first in q.rows(sql, **params):
         at = as_utc(first)
         assert at is not None
         acc(code).first_seen[ent_key] = at
@@ -556,6 +659,31 @@ def collect(
     for c in accs:
         stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))
     return Raw(month, months, accs, stations, details, env_now())
+
+
+def first_requests_query(q: Q, month: str) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of the first request ever (in scope) of each enterprise served in
+    ``month``, per station (:func:`collect`'s step 8; ``Q.ahead`` starts it early)."""
+    start, end = month_bounds_utc(month)
+    # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
+    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0015).
+    served = (
+        "SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN "
+        "(SELECT e2.uscc FROM request r2 JOIN enterprise e2 ON e2.id = r2.enterprise_id "
+        f"WHERE r2.received_at >= :s AND r2.received_at < :e AND NOT r2.deleted{q.st('r2')})"
+    )
+    # PostgreSQL: the ids as one array, looked up one by one in the index (it misjudges how many rows
+    # share a USCC and would read the whole index: 10 M entries at a 10 M-request hub)
+    served = f"= ANY(ARRAY({served}))" if q.dialect == "postgresql" else f"IN ({served})"
+    return (
+        "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
+        "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "
+        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id {served} "
+        "GROUP BY r.enterprise_id, r.station_code) m "
+        "LEFT JOIN enterprise ent ON ent.id = m.enterprise_id "
+        "GROUP BY m.station_code, COALESCE(ent.uscc, m.enterprise_id)",
+        {"s": start, "e": end},
+    )
 
 
 def profile_entry(
