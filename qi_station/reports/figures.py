@@ -73,6 +73,22 @@ def local_iso(value: Any) -> str | None:
     return _slow_iso(value)
 
 
+#: the suffix of a details column holding a time already as :func:`local_iso` writes it (PostgreSQL)
+LOCAL_SUFFIX = "__local"
+
+
+def local_iso_sql(col: str) -> str:
+    """:func:`local_iso`'s fast path as a PostgreSQL expression of a naive-UTC ``timestamp`` column: the
+    same text from the fixed +08:00 on (one addition, whole seconds), NULL before it or for NULL (then
+    :func:`local_iso` itself, in :func:`detail_row`). The server writes the details' eight times per row
+    in C while the report reads the rest (at a large hub: ~860 k times a month)."""
+    return (
+        f"CASE WHEN {col} >= TIMESTAMP '{_FIXED_SINCE.isoformat(' ')}' THEN "
+        f"to_char({col} + INTERVAL '{int(_SHANGHAI.total_seconds())} seconds', "
+        '\'YYYY-MM-DD"T"HH24:MI:SS"+08:00"\') END'
+    )
+
+
 def _slow_iso(value: Any) -> str | None:
     dt: datetime | None = datetime.fromisoformat(value) if type(value) is str else None
     if dt is None or dt.tzinfo is not None:
@@ -230,6 +246,9 @@ _READ_FIELDS = tuple(
 )  # the others: the row's
 _DETAIL_GET = itemgetter(*_READ_FIELDS)
 _DT_AT = tuple(_READ_FIELDS.index(k) for k in _DT_FIELDS)
+_LOCAL_KEYS = tuple(k + LOCAL_SUFFIX for k in _DT_FIELDS)  # the times the server wrote (local_iso_sql)
+_LOCAL_GET = itemgetter(*_LOCAL_KEYS)
+_NO_LOCALS = (None,) * len(_DT_FIELDS)
 _COST_AT = DETAIL_FIELDS.index("cost_saved_wan")
 _FEE_AT = DETAIL_FIELDS.index("fee_yuan")
 
@@ -249,7 +268,10 @@ def detail_row(d: dict[str, Any]) -> dict[str, Any]:
         get = d.get
         vals = [get(k) for k in _READ_FIELDS]
     hours = _LOCAL_HOURS
-    for i in _DT_AT:
+    for i, loc in zip(_DT_AT, _LOCAL_GET(d) if _LOCAL_KEYS[0] in d else _NO_LOCALS, strict=True):
+        if loc is not None:  # written by the server (local_iso_sql)
+            vals[i] = loc
+            continue
         v = vals[i]
         if v is not None:
             # local_iso's fast paths inline (a row has eight times): PostgreSQL's naive UTC since the

@@ -204,7 +204,11 @@ class Q:
                 return iter(future.result())
             except Exception:  # noqa: BLE001 - the side connection failed: run it here (raises its error)
                 pass
-        return iter(self._execute(sql, params))
+        return iter(self._all(self._execute(sql, params)))
+
+    def _all(self, res: Any) -> Any:
+        """The rows of an executed statement: PostgreSQL's all at once (:meth:`_execute`), else as they come."""
+        return res.fetchall() if self.dialect == "postgresql" else res
 
     def ahead(self, sql: str, **params: Any) -> None:
         """Start ``sql`` now on a second connection of the same snapshot (PostgreSQL; :class:`_Side`), its
@@ -238,6 +242,15 @@ class Q:
             return self.conn.connection.driver_connection.execute(  # type: ignore[union-attr]
                 sql, {k: self._sqlite_value(v) for k, v in params.items() if k in used}
             )
+        if self.dialect == "postgresql":
+            # psycopg's own cursor, the same values as SQLAlchemy binds them there (it passes datetime,
+            # date and str as they are): its rows are built in C all at once (fetchall), not one Row per
+            # fetchone (a province report reads hundreds of thousands of rows at a large hub)
+            cur = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cur.execute(
+                _PARAM.sub(r"%(\1)s", sql.replace("%", "%%")), {k: v for k, v in params.items() if k in used}
+            )
+            return cur
         stmt = text(sql)
         binds: list[Any] = []
         for k, v in params.items():
@@ -275,8 +288,10 @@ class Q:
     def dicts(self, sql: str, **params: Any) -> Iterator[dict[str, Any]]:
         """:meth:`rows` as dicts (column name -> value), the names read once."""
         res = self._execute(sql, params)
-        keys = [c[0] for c in res.description] if self.dialect == "sqlite" else list(res.keys())
-        return (dict(zip(keys, row, strict=True)) for row in res)
+        keys = (
+            [c[0] for c in res.description] if self.dialect in ("sqlite", "postgresql") else list(res.keys())
+        )
+        return (dict(zip(keys, row, strict=True)) for row in self._all(res))
 
 
 def normalize_url(url_or_path: Any) -> Any:
@@ -368,7 +383,7 @@ class _Side:
                         future, sql, params = job
                         if future.set_running_or_notify_cancel():
                             try:
-                                future.set_result(list(q._execute(sql, params)))
+                                future.set_result(list(q._all(q._execute(sql, params))))
                             except BaseException as e:  # noqa: BLE001 - handed to the reader
                                 future.set_exception(e)
                 finally:
@@ -547,8 +562,13 @@ def _collect(
     # the same text comparison as its BINARY collation, without moving every wide row through a temp
     # B-tree (both columns are NOT NULL)
     order = " ORDER BY r.received_at, r.number" if q.dialect != "sqlite" else ""
+    local = ""
+    if q.dialect == "postgresql":  # the eight times as the report writes them, by the server (figures)
+        from qi_station.reports.figures import DETAIL_DATETIME_FIELDS, LOCAL_SUFFIX, local_iso_sql
+
+        local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
     rows: Iterable[dict[str, Any]] = q.dicts(
-        "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale, "
         f"{count}"
