@@ -180,6 +180,9 @@ def bucket_sql(col: str, n: int, before: bool = False, after: bool = False) -> s
     return " ".join(parts)
 
 
+#: each registered station's newest change at a hub (``data_as_of``): one indexed MAX per station
+#: (ix_request_station_updated) in one statement
+NEWEST_OF_HUB_STATIONS = "SELECT h.code, (SELECT MAX(r.updated_at) FROM request r WHERE r.station_code = h.code) FROM hub_station h"
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 STEPS = 8  # progress steps reported by collect()
 
@@ -433,13 +436,20 @@ def collect(
         # PostgreSQL: the month's moves, the low ratings (the open-rectification list spans the history)
         # and the served enterprises' first requests run on a second connection of the same snapshot
         # while this one reads the rest (:class:`_Side`)
+        # (and, at a hub, each registered station's newest change: one statement, not one per station)
+        hub_newest = False
+        if q.dialect == "postgresql":
+            from sqlalchemy import inspect
+
+            hub_newest = station is None and inspect(conn).has_table("hub_station")
         for sql, params in (
             month_moves_query(month),
             low_ratings_query(q, month),
             first_requests_query(q, month),
+            *([(NEWEST_OF_HUB_STATIONS, {})] if hub_newest else []),
         ):
             q.ahead(sql, **params)
-        return _collect(q, month, months, station, progress, exact=exact)
+        return _collect(q, month, months, station, progress, exact=exact, hub_newest=hub_newest)
     finally:
         q.close()
 
@@ -452,6 +462,7 @@ def _collect(
     progress: Callable[[str], None] | None,
     *,
     exact: bool,
+    hub_newest: bool,
 ) -> Raw:
     conn = q.conn
     start, end = month_bounds_utc(month)
@@ -672,7 +683,11 @@ def _collect(
         (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request"))
         next(iter(accs.values())).data_as_of = as_utc(newest)
     else:  # one indexed MAX per station (ix_request_station_updated), not a pass over every request
+        known = dict(q.rows(NEWEST_OF_HUB_STATIONS)) if hub_newest else {}
         for code, a in accs.items():
+            if code in known:
+                a.data_as_of = as_utc(known[code])
+                continue
             (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request WHERE station_code = :c", c=code))
             a.data_as_of = as_utc(newest)
     stations = station_profiles(conn, q)
