@@ -8,7 +8,7 @@ earlier, closed or otherwise touched this month) have their resolves and reopens
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.chain import request_fee, resolution_fee
@@ -24,6 +24,15 @@ def attach_fees(q: Q, details: list[dict[str, Any]], latest: Mapping[str, tuple[
     """Set ``fee_cents`` (hundredths of a yuan, None: no fee recorded) on every row of ``details``;
     ``latest``: the month's last resolution of each request, its data decoded
     (``quality.last_resolutions``)."""
+    fees_later(q, details, latest)()
+
+
+def fees_later(
+    q: Q, details: list[dict[str, Any]], latest: Mapping[str, tuple[Move, Any]]
+) -> Callable[[], None]:
+    """:func:`attach_fees` in two halves: the rows standing on the month's resolution now, the others'
+    events read on the side connection (PostgreSQL: ``Q.later``) while the report goes on; the call it
+    returns sets their ``fee_cents`` (before anything reads them)."""
     todo: list[str] = []
     for d in details:
         d["fee_cents"] = None
@@ -36,25 +45,41 @@ def attach_fees(q: Q, details: list[dict[str, Any]], latest: Mapping[str, tuple[
         else:
             todo.append(d["id"])
     if not todo:
-        return
-    by_id = {d["id"]: d for d in details}
-    events: dict[str, list[dict[str, Any]]] = {}
-    for i in range(0, len(todo), CHUNK):
-        ids = todo[i : i + CHUNK]
-        marks = ", ".join(f":i{j}" for j in range(len(ids)))
-        for rid, n, kind, fs, ts, data in q.rows(
-            "SELECT e.request_id, e.n, e.kind, e.from_status, e.to_status, "
-            "CASE WHEN e.to_status = 'resolved' THEN e.data END FROM request_event e "
-            f"WHERE e.request_id IN ({marks}) AND e.kind = 'status' "
-            "AND e.to_status IN ('resolved', 'in_progress')",
-            **{f"i{j}": v for j, v in enumerate(ids)},
-        ):
-            events.setdefault(rid, []).append(
-                {"n": int(n), "kind": kind, "from_status": fs, "to_status": ts, "data": data}
+        return lambda: None
+    # PostgreSQL: every id in one array parameter, one statement (at a large hub tens of thousands of
+    # ids); SQLite: CHUNK bound ids a statement
+    size = len(todo) if q.dialect == "postgresql" else CHUNK
+    reads = []
+    for i in range(0, len(todo), size):
+        ids = todo[i : i + size]
+        params: dict[str, Any]
+        if q.dialect == "postgresql":
+            where, params = "e.request_id = ANY(:ids)", {"ids": ids}
+        else:
+            where = f"e.request_id IN ({', '.join(f':i{j}' for j in range(len(ids)))})"
+            params = {f"i{j}": v for j, v in enumerate(ids)}
+        reads.append(
+            q.later(
+                "SELECT e.request_id, e.n, e.kind, e.from_status, e.to_status, "
+                "CASE WHEN e.to_status = 'resolved' THEN e.data END FROM request_event e "
+                f"WHERE {where} AND e.kind = 'status' AND e.to_status IN ('resolved', 'in_progress')",
+                **params,
             )
-    for rid, evs in events.items():
-        evs.sort(key=lambda e: e["n"])
-        by_id[rid]["fee_cents"] = _cents(request_fee(evs))
+        )
+
+    def finish() -> None:
+        by_id = {d["id"]: d for d in details}
+        events: dict[str, list[dict[str, Any]]] = {}
+        for read in reads:
+            for rid, n, kind, fs, ts, data in read():
+                events.setdefault(rid, []).append(
+                    {"n": int(n), "kind": kind, "from_status": fs, "to_status": ts, "data": data}
+                )
+        for rid, evs in events.items():
+            evs.sort(key=lambda e: e["n"])
+            by_id[rid]["fee_cents"] = _cents(request_fee(evs))
+
+    return finish
 
 
 def _cents(fee: Any) -> int | None:

@@ -27,7 +27,7 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
-from qi_station.reports.fees import attach_fees
+from qi_station.reports.fees import fees_later
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import (
     Quality,
@@ -187,6 +187,11 @@ _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 STEPS = 8  # progress steps reported by collect()
 
 
+def _key(sql: str, params: dict[str, Any]) -> tuple[str, str]:
+    """What tells a statement :meth:`Q.ahead` started from another: its text and parameters."""
+    return sql, repr(sorted(params.items()))
+
+
 class Q:
     """Runs ``text()`` queries with typed bind parameters on one connection."""
 
@@ -195,13 +200,13 @@ class Q:
         self.dialect = conn.dialect.name
         self.station = station
         self._side: _Side | None = None
-        self._ahead: dict[tuple[str, tuple[tuple[str, Any], ...]], Future[list[Any]]] = {}
+        self._ahead: dict[tuple[str, str], Future[list[Any]]] = {}
 
     def st(self, alias: str = "r") -> str:
         return f" AND {alias}.station_code = :st" if self.station else ""
 
     def rows(self, sql: str, **params: Any) -> Iterator[Any]:
-        future = self._ahead.pop((sql, tuple(sorted(params.items()))), None)
+        future = self._ahead.pop(_key(sql, params), None) if self._ahead else None
         if future is not None:
             try:
                 return iter(future.result())
@@ -221,7 +226,24 @@ class Q:
             return
         if self._side is None:
             self._side = _Side(self.conn, self.station)
-        self._ahead[(sql, tuple(sorted(params.items())))] = self._side.submit(sql, dict(params))
+        self._ahead[_key(sql, params)] = self._side.submit(sql, dict(params))
+
+    def later(self, sql: str, **params: Any) -> Callable[[], Iterator[Any]]:
+        """Start ``sql`` now on the side connection (PostgreSQL; :class:`_Side`); the call returned gives its
+        rows (waiting for them). Elsewhere (SQLite) the call runs it then."""
+        if self.dialect != "postgresql":
+            return lambda: self.rows(sql, **params)
+        if self._side is None:
+            self._side = _Side(self.conn, self.station)
+        future = self._side.submit(sql, dict(params))
+
+        def rows() -> Iterator[Any]:
+            try:
+                return iter(future.result())
+            except Exception:  # noqa: BLE001 - the side connection failed: run it here (raises its error)
+                return iter(self._all(self._execute(sql, dict(params))))
+
+        return rows
 
     def close(self) -> None:
         """End the side connection (its rows not read are dropped)."""
@@ -633,7 +655,7 @@ def _collect(
     step("durations")
     moves = month_moves(q, month, {d["id"]: d for d in details})
     last = last_resolutions(moves)  # each request's last resolution of the month, its data decoded once
-    attach_fees(q, details, last)  # 明细's 收费金额 (reports.fees)
+    fees_done = fees_later(q, details, last)  # 明细's 收费金额 (reports.fees), set before the end
     accepted: dict[str, tuple[str, float]] = {}
     resolved: dict[str, tuple[str, datetime, datetime]] = {}
     for mv in moves:
@@ -693,6 +715,7 @@ def _collect(
     stations = station_profiles(conn, q)
     for c in accs:
         stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))
+    fees_done()
     return Raw(month, months, accs, stations, details, env_now())
 
 
