@@ -201,6 +201,7 @@ class Q:
         self.station = station
         self._side: _Side | None = None
         self._ahead: dict[tuple[str, str], Future[list[Any]]] = {}
+        self._later: list[_Side] = []  # the connections of :meth:`later`, one statement each
 
     def st(self, alias: str = "r") -> str:
         return f" AND {alias}.station_code = :st" if self.station else ""
@@ -229,13 +230,15 @@ class Q:
         self._ahead[_key(sql, params)] = self._side.submit(sql, dict(params))
 
     def later(self, sql: str, **params: Any) -> Callable[[], Iterator[Any]]:
-        """Start ``sql`` now on the side connection (PostgreSQL; :class:`_Side`); the call returned gives its
-        rows (waiting for them). Elsewhere (SQLite) the call runs it then."""
+        """Start ``sql`` now on a side connection of its own (PostgreSQL; :class:`_Side`, same snapshot); the
+        call returned gives its rows (waiting for them). Elsewhere (SQLite) the call runs it then."""
         if self.dialect != "postgresql":
             return lambda: self.rows(sql, **params)
-        if self._side is None:
-            self._side = _Side(self.conn, self.station)
-        future = self._side.submit(sql, dict(params))
+        # a connection of its own: the side connection's queue may still hold long statements
+        side = _Side(self.conn, self.station)
+        self._later.append(side)
+        future = side.submit(sql, dict(params))
+        side.jobs.put(None)  # its only statement
 
         def rows() -> Iterator[Any]:
             try:
@@ -246,7 +249,9 @@ class Q:
         return rows
 
     def close(self) -> None:
-        """End the side connection (its rows not read are dropped)."""
+        """End the side connections (their rows not read are dropped)."""
+        while self._later:
+            self._later.pop().thread.join()
         if self._side is not None:
             for future in self._ahead.values():
                 future.cancel()
