@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from test_sync_util import pg_available, pg_create, pg_drop, rows, uscc
 
+from qi_station.core.errors import ValidationError
 from qi_station.core.months import current_month
 from qi_station.db.engine import open_db
 from qi_station.reports.figures import monthly_report
@@ -155,8 +156,9 @@ def test_province_report_groups_stations_by_their_own_profile(hub_url: str, tmp_
         with pytest.raises(SyncError) as ei:
             hub.push({"code": "DZ01"}, [], profile={"station_type": "分站"})
         assert ei.value.status == 422 and ei.value.data["field"] == "station_type"
-        with pytest.raises(SyncError):
+        with pytest.raises(ValidationError) as vi:  # with its other fields, every bad one at once
             hub.add_station("XX01", "x", profile={"region_code": "371200"})  # 莱芜 is no current place
+        assert vi.value.field == "region"
         assert "XX01" not in {s["code"] for s in hub.stations()}
     finally:
         tc.close()

@@ -512,3 +512,52 @@ def test_a_report_on_postgresql_compiles_nothing() -> None:
             engine.dispose()
     finally:
         pg_drop(url)
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL at 127.0.0.1:5432 is not reachable")
+def test_the_servers_local_times_are_local_iso() -> None:
+    """The details' times the server writes on PostgreSQL (``figures.local_iso_sql``) are ``local_iso``'s
+    text, whole seconds; before Asia/Shanghai's fixed +08:00 (1991) and for NULL the server gives NULL
+    and ``detail_row`` asks ``local_iso`` itself; and a details row reads the same either way."""
+    from sqlalchemy import text
+
+    from qi_station.reports.figures import (
+        DETAIL_DATETIME_FIELDS,
+        detail_row,
+        local_iso,
+        local_iso_sql,
+    )
+
+    times = [
+        datetime(2026, 11, 30, 15, 59, 59, 999999),
+        datetime(2026, 11, 30, 16, 0, 0),
+        datetime(1999, 12, 31, 23, 30, 1, 500000),
+        datetime(1991, 9, 15, 0, 0, 0),
+        datetime(1991, 9, 14, 23, 59, 59),
+        datetime(1988, 7, 1, 12, 0, 0),
+    ]
+    url = pg_create()
+    try:
+        pg = url.replace("postgresql://", "postgresql+psycopg://")
+        with report_connection(pg) as conn:
+            got = [
+                conn.execute(text(f"SELECT {local_iso_sql('CAST(:t AS timestamp)')}"), {"t": t}).scalar()
+                for t in [*times, None]
+            ]
+    finally:
+        pg_drop(url)
+    assert got[:4] == [local_iso(t) for t in times[:4]]
+    assert got[4:] == [None, None, None]  # before 1991 and NULL: local_iso in Python
+    # a details row as detail_rows hands it: the row's fields, the eight server times, cost, fee
+    from qi_station.reports.figures import _READ_FIELDS
+
+    row: dict[str, Any] = {k: None for k in _READ_FIELDS}
+    row.update({k: times[i % len(times)] for i, k in enumerate(DETAIL_DATETIME_FIELDS)})
+    row["promised_date"] = date(2026, 12, 1)
+    row["received_in_month"] = True
+    fields = [row[k] for k in _READ_FIELDS]
+    locals_ = [got[i % len(times)] for i, _ in enumerate(DETAIL_DATETIME_FIELDS)]
+    server = detail_row([*fields, *locals_, None, None])
+    python = detail_row([*fields, *([None] * len(locals_)), None, None])
+    assert server == python
+    assert server["received_at"] == local_iso(times[0])

@@ -10,7 +10,7 @@ followed by :func:`follow_fee_corrections`, so the 明细 and the charged figure
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.chain import request_fee, resolution_fee
@@ -19,24 +19,31 @@ if TYPE_CHECKING:
     from qi_station.reports.quality import Move
     from qi_station.reports.queries import Q
 
-CHUNK = 500  # ids per query
+CHUNK = 500  # ids per query (SQLite)
 
 
-def _marks(ids: list[str]) -> tuple[str, dict[str, str]]:
-    return ", ".join(f":i{j}" for j in range(len(ids))), {f"i{j}": v for j, v in enumerate(ids)}
+def _by_ids(q: Q, ids: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The condition ``e.request_id`` in ``ids`` and its parameters, per statement: PostgreSQL every id
+    in one array parameter, one statement (at a large hub tens of thousands of ids); SQLite CHUNK bound
+    ids a statement."""
+    if q.dialect == "postgresql":
+        if ids:
+            yield "e.request_id = ANY(:ids)", {"ids": ids}
+        return
+    for i in range(0, len(ids), CHUNK):
+        part = ids[i : i + CHUNK]
+        marks = ", ".join(f":i{j}" for j in range(len(part)))
+        yield f"e.request_id IN ({marks})", {f"i{j}": v for j, v in enumerate(part)}
 
 
 def follow_fee_corrections(q: Q, last: dict[str, tuple[Move, Any]]) -> None:
     """Rewrite the data of each of the month's last resolutions (``quality.last_resolutions``) whose fee
     a later ``correct`` event changed: ``charged`` and ``fee`` become what :func:`request_fee` makes of
     the resolution and its corrections (the one rule), so the charged figure and the 明细 follow."""
-    ids = list(last)
-    for i in range(0, len(ids), CHUNK):
-        marks, params = _marks(ids[i : i + CHUNK])
+    for where, params in _by_ids(q, list(last)):
         fixes: dict[str, list[dict[str, Any]]] = {}
         for rid, n, data in q.rows(
-            "SELECT e.request_id, e.n, e.data FROM request_event e "
-            f"WHERE e.request_id IN ({marks}) AND e.kind = 'correct'",
+            f"SELECT e.request_id, e.n, e.data FROM request_event e WHERE {where} AND e.kind = 'correct'",
             **params,
         ):
             if int(n) > last[rid][0].n:
@@ -57,6 +64,15 @@ def request_fees(
     stands resolved: ``resolved`` gives (id, resolved_at) of those rows (resolved_at not None; a request
     never resolved, or reopened since, has no fee: ``request_fee``); ``latest``: the month's last
     resolution of each request, its data decoded (``quality.last_resolutions``)."""
+    return request_fees_later(q, resolved, latest)()
+
+
+def request_fees_later(
+    q: Q, resolved: Iterable[tuple[str, Any]], latest: Mapping[str, tuple[Move, Any]]
+) -> Callable[[], dict[str, int | None]]:
+    """:func:`request_fees` in two halves: the requests standing on the month's resolution now, the
+    others' events read on a side connection (PostgreSQL: ``Q.later``) while the report goes on; the
+    call it returns gives every fee (waiting for those events)."""
     out: dict[str, int | None] = {}
     todo: list[str] = []
     for rid, at in resolved:
@@ -66,24 +82,30 @@ def request_fees(
         else:
             out[rid] = None
             todo.append(rid)
-    events: dict[str, list[dict[str, Any]]] = {}
-    for i in range(0, len(todo), CHUNK):
-        ids = todo[i : i + CHUNK]
-        marks, params = _marks(ids)
-        for rid, n, kind, fs, ts, data in q.rows(
+    reads = [
+        q.later(
             "SELECT e.request_id, e.n, e.kind, e.from_status, e.to_status, "
             "CASE WHEN e.to_status = 'resolved' OR e.kind = 'correct' THEN e.data END FROM request_event e "
-            f"WHERE e.request_id IN ({marks}) AND (e.kind = 'correct' OR e.kind = 'status' "
+            f"WHERE {where} AND (e.kind = 'correct' OR e.kind = 'status' "
             "AND e.to_status IN ('resolved', 'in_progress'))",
             **params,
-        ):
-            events.setdefault(rid, []).append(
-                {"n": int(n), "kind": kind, "from_status": fs, "to_status": ts, "data": data}
-            )
-    for rid, evs in events.items():
-        evs.sort(key=lambda e: e["n"])
-        out[rid] = _cents(request_fee(evs))
-    return out
+        )
+        for where, params in _by_ids(q, todo)
+    ]
+
+    def finish() -> dict[str, int | None]:
+        events: dict[str, list[dict[str, Any]]] = {}
+        for read in reads:
+            for rid, n, kind, fs, ts, data in read():
+                events.setdefault(rid, []).append(
+                    {"n": int(n), "kind": kind, "from_status": fs, "to_status": ts, "data": data}
+                )
+        for rid, evs in events.items():
+            evs.sort(key=lambda e: e["n"])
+            out[rid] = _cents(request_fee(evs))
+        return out
+
+    return finish
 
 
 def _cents(fee: Any) -> int | None:

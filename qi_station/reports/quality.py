@@ -112,23 +112,26 @@ class Move(NamedTuple):
     satisfaction: Any
 
 
+def month_events_query(month: str) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters :func:`month_events` reads (``Q.ahead`` starts it early)."""
+    start, end = month_bounds_utc(month)
+    statuses = ", ".join(f"'{s}'" for s in MONTH_MOVES)
+    return (
+        "SELECT e.request_id, e.n, e.at, e.from_status, e.to_status, "
+        "CASE WHEN e.to_status = 'resolved' THEN e.data END, "
+        f"CASE WHEN {move_sql('e')} AND e.to_status IN ({statuses}) THEN 1 ELSE 0 END "
+        "FROM request_event e WHERE e.at >= :s AND e.at < :e",
+        {"s": start, "e": end},
+    )
+
+
 def month_events(q: Q, month: str) -> list[Any]:
     """THE month's events, every kind, read once (one range scan of ``ix_request_event_at``) for the
     report's details (which requests changed in the month, and how many events each had) and its moves
     (:func:`month_moves`). Rows: (request id, n, at, from_status, to_status, data of a resolution else
     None, whether it is a move (:func:`~qi_station.db.rollup.move_sql`) into :data:`MONTH_MOVES`)."""
-    start, end = month_bounds_utc(month)
-    statuses = ", ".join(f"'{s}'" for s in MONTH_MOVES)
-    return list(
-        q.rows(
-            "SELECT e.request_id, e.n, e.at, e.from_status, e.to_status, "
-            "CASE WHEN e.to_status = 'resolved' THEN e.data END, "
-            f"CASE WHEN {move_sql('e')} AND e.to_status IN ({statuses}) THEN 1 ELSE 0 END "
-            "FROM request_event e WHERE e.at >= :s AND e.at < :e",
-            s=start,
-            e=end,
-        )
-    )
+    sql, params = month_events_query(month)
+    return list(q.rows(sql, **params))
 
 
 def month_moves(events: list[Any], requests: Mapping[str, tuple[Any, ...]]) -> list[Move]:
@@ -175,6 +178,39 @@ def last_resolutions(moves: list[Move]) -> dict[str, tuple[Move, Any]]:
     return out
 
 
+def low_ratings_query(q: Q, month: str) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of :func:`collect_quality`'s low ratings given up to the month's end,
+    with their first rectify record (``Q.ahead`` starts it early)."""
+    start, end = month_bounds_utc(month)
+    # The partial index of revision 0010 holds exactly these rows (its condition is repeated literally);
+    # SQLite is told to use it when it is there, or it would read every closed request through
+    # ix_request_status
+    low = ""
+    if (
+        q.dialect == "sqlite"
+        and next(
+            q.rows(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_request_low_rating'"
+            )
+        )[0]
+    ):
+        low = " INDEXED BY ix_request_low_rating"
+    # Each request's first rectify record comes from one grouped read of the rectify records
+    # (ix_request_event_rectify), joined: a correlated subquery was run once per row and per use of it
+    # (PostgreSQL inlined ``t``: three times)
+    return (
+        "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
+        "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
+        "(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, f.fixed "
+        f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id LEFT JOIN "
+        f"(SELECT x.request_id, MIN(x.at) AS fixed FROM request_event x WHERE x.kind = '{RECTIFY_KIND}' "
+        "GROUP BY x.request_id) f ON f.request_id = r.id "
+        f"WHERE r.status = 'closed' AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e "
+        f"AND NOT r.deleted{q.st()}) t ORDER BY t.closed_at, t.number",
+        {"s": start, "e": end},
+    )
+
+
 def collect_quality(
     q: Q,
     month: str,
@@ -216,19 +252,6 @@ def collect_quality(
             g.charged += 1
             g.fee_cents += _fen(d.get("fee"))
 
-    # low ratings given up to the month's end, with their first rectify record. The partial index of
-    # revision 0010 holds exactly these rows (its condition is repeated literally); SQLite is told to use
-    # it when it is there, or it would read every closed request through ix_request_status
-    low = ""
-    if (
-        q.dialect == "sqlite"
-        and next(
-            q.rows(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_request_low_rating'"
-            )
-        )[0]
-    ):
-        low = " INDEXED BY ix_request_low_rating"
     dues: dict[Any, tuple[str, str, bool]] = {}  # rating day -> (day, due, overdue): days repeat
     hours: dict[Any, tuple[str, str, bool]] = {}  # the same by UTC hour of the rating
     # the same by UTC date of a stored text: (before 16:00 UTC, from 16:00 UTC), or None where that date's
@@ -263,21 +286,9 @@ def collect_quality(
     early: dict[str, tuple[str, str, bool]] = {}
     late: dict[str, tuple[str, str, bool]] = {}
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
-    # when its UTC date (or hour) is new: the open list spans the history. Each request's first rectify
-    # record comes from one grouped read of the rectify records (ix_request_event_rectify), joined: a
-    # correlated subquery was run once per row and per use of it (PostgreSQL inlined ``t``: three times)
-    for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(
-        "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
-        "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
-        "(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, f.fixed "
-        f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id LEFT JOIN "
-        f"(SELECT x.request_id, MIN(x.at) AS fixed FROM request_event x WHERE x.kind = '{RECTIFY_KIND}' "
-        "GROUP BY x.request_id) f ON f.request_id = r.id "
-        f"WHERE r.status = 'closed' AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e "
-        f"AND NOT r.deleted{q.st()}) t ORDER BY t.closed_at, t.number",
-        s=start,
-        e=end,
-    ):
+    # when its UTC date (or hour) is new: the open list spans the history
+    sql, params = low_ratings_query(q, month)
+    for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(sql, **params):
         if closed_at is None:
             continue
         g = groups.get(code)

@@ -16,6 +16,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -27,13 +28,15 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
-from qi_station.reports.fees import follow_fee_corrections, request_fees
+from qi_station.reports.fees import follow_fee_corrections, request_fees_later
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import (
     Quality,
     collect_quality,
     last_resolutions,
+    low_ratings_query,
     month_events,
+    month_events_query,
     month_moves,
 )
 from qi_station.services.figures import received_by_month
@@ -179,8 +182,16 @@ def bucket_sql(col: str, n: int, before: bool = False, after: bool = False) -> s
     return " ".join(parts)
 
 
+#: each registered station's newest change at a hub (``data_as_of``): one indexed MAX per station
+#: (ix_request_station_updated) in one statement
+NEWEST_OF_HUB_STATIONS = "SELECT h.code, (SELECT MAX(r.updated_at) FROM request r WHERE r.station_code = h.code) FROM hub_station h"
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 STEPS = 8  # progress steps reported by collect()
+
+
+def _key(sql: str, params: dict[str, Any]) -> tuple[str, str]:
+    """What tells a statement :meth:`Q.ahead` started from another: its text and parameters."""
+    return sql, repr(sorted(params.items()))
 
 
 class Q:
@@ -190,12 +201,65 @@ class Q:
         self.conn = conn
         self.dialect = conn.dialect.name
         self.station = station
+        self._side: _Side | None = None
+        self._ahead: dict[tuple[str, str], Future[list[Any]]] = {}
+        self._later: list[_Side] = []  # the connections of :meth:`later`, one statement each
 
     def st(self, alias: str = "r") -> str:
         return f" AND {alias}.station_code = :st" if self.station else ""
 
     def rows(self, sql: str, **params: Any) -> Iterator[Any]:
-        return iter(self._execute(sql, params))
+        future = self._ahead.pop(_key(sql, params), None) if self._ahead else None
+        if future is not None:
+            try:
+                return iter(future.result())
+            except Exception:  # noqa: BLE001 - the side connection failed: run it here (raises its error)
+                pass
+        return iter(self._all(self._execute(sql, params)))
+
+    def _all(self, res: Any) -> Any:
+        """The rows of an executed statement: PostgreSQL's all at once (:meth:`_execute`), else as they come."""
+        return res.fetchall() if self.dialect == "postgresql" else res
+
+    def ahead(self, sql: str, **params: Any) -> None:
+        """Start ``sql`` now on a second connection of the same snapshot (PostgreSQL; :class:`_Side`), its
+        rows fetched in the background: a later :meth:`rows` of the same statement and parameters reads
+        them. Elsewhere (SQLite) nothing: :meth:`rows` runs it then."""
+        if self.dialect != "postgresql":
+            return
+        if self._side is None:
+            self._side = _Side(self.conn, self.station)
+        self._ahead[_key(sql, params)] = self._side.submit(sql, dict(params))
+
+    def later(self, sql: str, **params: Any) -> Callable[[], Iterator[Any]]:
+        """Start ``sql`` now on a side connection of its own (PostgreSQL; :class:`_Side`, same snapshot); the
+        call returned gives its rows (waiting for them). Elsewhere (SQLite) the call runs it then."""
+        if self.dialect != "postgresql":
+            return lambda: self.rows(sql, **params)
+        # a connection of its own: the side connection's queue may still hold long statements
+        side = _Side(self.conn, self.station)
+        self._later.append(side)
+        future = side.submit(sql, dict(params))
+        side.jobs.put(None)  # its only statement
+
+        def rows() -> Iterator[Any]:
+            try:
+                return iter(future.result())
+            except Exception:  # noqa: BLE001 - the side connection failed: run it here (raises its error)
+                return iter(self._all(self._execute(sql, dict(params))))
+
+        return rows
+
+    def close(self) -> None:
+        """End the side connections (their rows not read are dropped)."""
+        while self._later:
+            self._later.pop().thread.join()
+        if self._side is not None:
+            for future in self._ahead.values():
+                future.cancel()
+            self._ahead.clear()
+            self._side.close()
+            self._side = None
 
     def _execute(self, sql: str, params: dict[str, Any]) -> Any:
         from sqlalchemy import Date, DateTime, String, bindparam, text
@@ -210,6 +274,15 @@ class Q:
             return self.conn.connection.driver_connection.execute(  # type: ignore[union-attr]
                 sql, {k: self._sqlite_value(v) for k, v in params.items() if k in used}
             )
+        if self.dialect == "postgresql":
+            # psycopg's own cursor, the same values as SQLAlchemy binds them there (it passes datetime,
+            # date and str as they are): its rows are built in C all at once (fetchall), not one Row per
+            # fetchone (a province report reads hundreds of thousands of rows at a large hub)
+            cur = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cur.execute(
+                _PARAM.sub(r"%(\1)s", sql.replace("%", "%%")), {k: v for k, v in params.items() if k in used}
+            )
+            return cur
         stmt = text(sql)
         binds: list[Any] = []
         for k, v in params.items():
@@ -248,8 +321,10 @@ class Q:
         """:meth:`rows` with the column names (read once): a report reads tens of thousands of rows, each
         kept as its tuple (no dict per row)."""
         res = self._execute(sql, params)
-        keys = [c[0] for c in res.description] if self.dialect == "sqlite" else list(res.keys())
-        return keys, iter(res)
+        keys = (
+            [c[0] for c in res.description] if self.dialect in ("sqlite", "postgresql") else list(res.keys())
+        )
+        return keys, iter(self._all(res))
 
 
 def normalize_url(url_or_path: Any) -> Any:
@@ -287,18 +362,78 @@ def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
         else:
             with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
                 if engine.dialect.name == "postgresql":
-                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-                    conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
-                    # no JIT compilation: a report's queries are index range scans of one month, but at a
-                    # large hub their cost estimates pass jit_above_cost, and compiling (inlining and
-                    # optimising) took ~3 s of a 7 s details query at 10 M requests, to save nothing
-                    conn.exec_driver_sql("SET LOCAL jit = off")
+                    _report_transaction(conn)
                 try:
                     yield conn
                 finally:
                     conn.rollback()
     finally:
         engine.dispose()
+
+
+def _report_transaction(conn: Connection, snapshot: str | None = None) -> None:
+    """THE settings of a report's PostgreSQL transaction (its first statements): read-only, in UTC, no JIT;
+    ``snapshot``: the snapshot another report connection exported (:class:`_Side`), read alike."""
+    if snapshot is not None:
+        conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+    # no JIT compilation: a report's queries are index range scans of one month, but at a large hub their
+    # cost estimates pass jit_above_cost, and compiling (inlining and optimising) took ~3 s of a 7 s
+    # details query at 10 M requests, to save nothing
+    conn.exec_driver_sql("SET LOCAL jit = off")
+
+
+class _Side:
+    """A second connection to the report's PostgreSQL database, in the SAME snapshot (the report's
+    transaction exports it: ``pg_export_snapshot``), running the queries :meth:`Q.ahead` queues in a
+    thread and fetching their rows, while the report's own connection runs the others and Python builds
+    the report (a hub has more than one core; the server works on both queries at once, and the rows of
+    one are fetched while those of the other are read). The rows are what the report's connection would
+    read: the same snapshot, the same transaction settings (:func:`_report_transaction`)."""
+
+    def __init__(self, conn: Connection, station: str | None) -> None:
+        import queue
+        import threading
+
+        snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+        self.jobs: queue.SimpleQueue[tuple[Future[list[Any]], str, dict[str, Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self.thread = threading.Thread(
+            target=self._run, args=(conn, str(snapshot), station), name="report-side", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, main: Connection, snapshot: str, station: str | None) -> None:
+        failed: BaseException | None = None
+        try:
+            with main.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+                _report_transaction(conn, snapshot)
+                q = Q(conn, station)
+                try:
+                    while (job := self.jobs.get()) is not None:
+                        future, sql, params = job
+                        if future.set_running_or_notify_cancel():
+                            try:
+                                future.set_result(list(q._all(q._execute(sql, params))))
+                            except BaseException as e:  # noqa: BLE001 - handed to the reader
+                                future.set_exception(e)
+                finally:
+                    conn.rollback()
+        except BaseException as e:  # noqa: BLE001 - e.g. no connection left: the report's runs them
+            failed = e
+        while failed is not None and (job := self.jobs.get()) is not None:
+            job[0].set_exception(failed)
+
+    def submit(self, sql: str, params: dict[str, Any]) -> Future[list[Any]]:
+        future: Future[list[Any]] = Future()
+        self.jobs.put((future, sql, params))
+        return future
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
 
 
 # ---- the figures -------------------------------------------------------------------------------------
@@ -351,6 +486,39 @@ def collect(
     start, end = month_bounds_utc(month)  # validates the month
     months = last_months(month, WINDOW)
     q = Q(conn, station)
+    try:
+        # PostgreSQL: the month's events, the low ratings (the open-rectification list spans the history)
+        # and (from step 6, when their USCCs are known) the served enterprises' first requests run on a
+        # second connection of the same snapshot while this one reads the rest (:class:`_Side`)
+        # (and, at a hub, each registered station's newest change: one statement, not one per station)
+        hub_newest = False
+        if q.dialect == "postgresql":
+            from sqlalchemy import inspect
+
+            hub_newest = station is None and inspect(conn).has_table("hub_station")
+        for sql, params in (
+            month_events_query(month),
+            low_ratings_query(q, month),
+            *([(NEWEST_OF_HUB_STATIONS, {})] if hub_newest else []),
+        ):
+            q.ahead(sql, **params)
+        return _collect(q, month, months, station, progress, exact=exact, hub_newest=hub_newest)
+    finally:
+        q.close()
+
+
+def _collect(
+    q: Q,
+    month: str,
+    months: list[str],
+    station: str | None,
+    progress: Callable[[str], None] | None,
+    *,
+    exact: bool,
+    hub_newest: bool,
+) -> Raw:
+    conn = q.conn
+    start, end = month_bounds_utc(month)
     accs: dict[str, Acc] = {}
 
     def acc(code: str) -> Acc:
@@ -455,9 +623,14 @@ def collect(
     # the same text comparison as its BINARY collation, without moving every wide row through a temp
     # B-tree (both columns are NOT NULL)
     order = " ORDER BY r.received_at, r.number" if q.dialect != "sqlite" else ""
+    local = ""
+    if q.dialect == "postgresql":  # the eight times as the report writes them, by the server (figures)
+        from qi_station.reports.figures import DETAIL_DATETIME_FIELDS, LOCAL_SUFFIX, local_iso_sql
+
+        local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
     rows: Iterable[Any]
     keys, rows = q.table(
-        "SELECT r.*, ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
         f"FROM {src} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
@@ -527,6 +700,10 @@ def collect(
             a.by_city[row[CITY] or UNKNOWN] += 1
             a.quality.count_received(row[COUNTY], row[INDUSTRY], row[SCALE])
 
+    # the served enterprises' first requests (step 8) start now on the side connection (PostgreSQL)
+    first_sql, first_params = first_requests_query(q, served)
+    q.ahead(first_sql, **first_params)
+
     # 7. time to accept / resolve (medians), for moves within the month; the month's moves are read once
     # for these and the quality figures (step 7b): of the requests of the details
     step("durations")
@@ -535,9 +712,9 @@ def collect(
     last = last_resolutions(moves)  # each request's last resolution of the month, its data decoded once
     follow_fee_corrections(q, last)  # ... with a later fee correction followed (reports.fees)
     standing = [v for v in details if v[RES] is not None]
-    fees = request_fees(q, ((v[ID], v[RES]) for v in standing), last)  # 明细's 收费金额 (reports.fees)
-    for v in standing:
-        v[FEE] = fees[v[ID]]
+    # 明细's 收费金额 (reports.fees): the events of those not standing on the month's resolution read on a
+    # side connection (PostgreSQL) while the report goes on, set before the end
+    fees_done = request_fees_later(q, ((v[ID], v[RES]) for v in standing), last)
     accepted: dict[str, tuple[str, float]] = {}
     resolved: dict[str, tuple[str, datetime, datetime]] = {}
     for mv in moves:
@@ -575,28 +752,7 @@ def collect(
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
     step("enterprises")
-    # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
-    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0015).
-    # The USCCs served are those of the month's received details (step 6), given, not read again.
-    # PostgreSQL: the ids as one array, looked up one by one in the index (it misjudges how many rows
-    # share a USCC and would read the whole index: 10 M entries at a 10 M-request hub)
-    usccs: Any = sorted(served)
-    if q.dialect == "postgresql":
-        served_sql = (
-            "= ANY(ARRAY(SELECT e3.id FROM enterprise e3 WHERE e3.uscc = ANY(CAST(:u AS VARCHAR[]))))"
-        )
-    else:
-        usccs = json.dumps(usccs)
-        served_sql = "IN (SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN (SELECT value FROM json_each(:u)))"
-    for code, ent_key, first in q.rows(
-        "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
-        "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "
-        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id {served_sql} "
-        "GROUP BY r.enterprise_id, r.station_code) m "
-        "LEFT JOIN enterprise ent ON ent.id = m.enterprise_id "
-        "GROUP BY m.station_code, COALESCE(ent.uscc, m.enterprise_id)",
-        u=usccs,
-    ):
+    for code, ent_key, first in q.rows(first_sql, **first_params):
         at = as_utc(first)
         assert at is not None
         acc(code).first_seen[ent_key] = at
@@ -607,13 +763,47 @@ def collect(
         (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request"))
         next(iter(accs.values())).data_as_of = as_utc(newest)
     else:  # one indexed MAX per station (ix_request_station_updated), not a pass over every request
+        known = dict(q.rows(NEWEST_OF_HUB_STATIONS)) if hub_newest else {}
         for code, a in accs.items():
+            if code in known:
+                a.data_as_of = as_utc(known[code])
+                continue
             (newest,) = next(q.rows("SELECT MAX(updated_at) FROM request WHERE station_code = :c", c=code))
             a.data_as_of = as_utc(newest)
     stations = station_profiles(conn, q)
     for c in accs:
         stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))
+    fees = fees_done()
+    for v in standing:
+        v[FEE] = fees[v[ID]]
     return Raw(month, months, accs, stations, out, env_now())
+
+
+def first_requests_query(q: Q, served: Iterable[str]) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of the first request ever (in scope) of each enterprise served in the
+    month, per station (:func:`collect`'s step 8; ``Q.ahead`` starts it early): ``served``, the USCCs of
+    the month's received details (step 6), given, not read again."""
+    # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
+    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0015).
+    # PostgreSQL: the ids as one array, looked up one by one in the index (it misjudges how many rows
+    # share a USCC and would read the whole index: 10 M entries at a 10 M-request hub)
+    usccs: Any = sorted(served)
+    if q.dialect == "postgresql":
+        served_sql = (
+            "= ANY(ARRAY(SELECT e3.id FROM enterprise e3 WHERE e3.uscc = ANY(CAST(:u AS VARCHAR[]))))"
+        )
+    else:
+        usccs = json.dumps(usccs)
+        served_sql = "IN (SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN (SELECT value FROM json_each(:u)))"
+    return (
+        "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
+        "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "
+        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id {served_sql} "
+        "GROUP BY r.enterprise_id, r.station_code) m "
+        "LEFT JOIN enterprise ent ON ent.id = m.enterprise_id "
+        "GROUP BY m.station_code, COALESCE(ent.uscc, m.enterprise_id)",
+        {"u": usccs},
+    )
 
 
 def profile_entry(
