@@ -150,6 +150,8 @@ class SyncMachine(RuleBasedStateMachine):
             kw = {"result": "已解决", "problems_solved": 1, "cost_saved": "1.5"}
         if to == "closed":
             kw = {"satisfaction": 5}
+        if to == "cancelled":
+            kw = {"note": "企业撤回"}  # a cancellation says why (validate.check_cancel_reason)
         ledger.move_request(self.db[s], rid, to, **kw)
 
     # -- hub edits -----------------------------------------------------------------------------
