@@ -66,6 +66,7 @@ CASES = [
     ("request", {"urgency": "yesterday"}, "urgency", "choice"),
     ("request", {"status": None}, "status", "choice"),  # not a code: the core's rule decides
     ("request", {"h_rev": -1}, "h_rev", "range"),
+    ("request", {"h_rev": 2**31 - 2}, "h_rev", "range"),  # one above it would not fit the column
     ("request", {"number": "QD02-202601-0001"}, "number", "own_number"),
     ("request", {"received_at": "1970-01-01 00:00:00.000000"}, "received_at", "range"),
     ("request", {"promised_date": "9999-12-31"}, "promised_date", "range"),

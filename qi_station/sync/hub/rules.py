@@ -324,6 +324,10 @@ def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
     )
 
 
+#: a revision above this is no revision (the hub sets one above an echo: it must fit a 32-bit column)
+MAX_REV = 2**31 - 2
+
+
 def check_request_change(
     oseq: Any,
     row: dict[str, Any],
@@ -337,9 +341,13 @@ def check_request_change(
     if enterprise_station != code:
         raise refusal(oseq, t, "enterprise_id", "own_enterprise", "an enterprise this station registered")
     h_rev = row.get("h_rev") or 0
-    if not isinstance(h_rev, int) or isinstance(h_rev, bool) or h_rev < 0:
+    if not isinstance(h_rev, int) or isinstance(h_rev, bool) or not 0 <= h_rev < MAX_REV:
         raise refusal(
-            oseq, t, "h_rev", "range", f"a revision, a whole number ≥ 0 (the station sent {h_rev!r})"
+            oseq,
+            t,
+            "h_rev",
+            "range",
+            f"a revision, a whole number from 0 to {MAX_REV - 1} (the station sent {h_rev!r})",
         )
     if stored is None:
         # hub-only fields are never taken from a station: a new row's are dropped by the apply
