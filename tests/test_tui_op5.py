@@ -6,17 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db, uscc
+from test_tui_helpers import fixture_db, uscc
 from test_tui_journeys import make_app, rows, settle
 
-pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("tui_env")]
 
 
 async def until(pilot: Any, ready: Any, what: str) -> None:

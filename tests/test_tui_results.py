@@ -7,15 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, settle
+from tui_pilot import press_to
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
-    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
-    monkeypatch.setenv("QI_STATION_OPERATOR", "测试员")
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 async def _libraries(pilot: Any) -> Any:
@@ -23,11 +19,7 @@ async def _libraries(pilot: Any) -> Any:
     from qi_station.screens.libraries import LibrariesScreen
 
     await settle(pilot)
-    await pilot.press("f5")
-    await settle(pilot)
-    lib = pilot.app.screen
-    assert isinstance(lib, LibrariesScreen)
-    return lib
+    return await press_to(pilot, "f5", LibrariesScreen)
 
 
 async def test_search_results_draw_only_the_lines_in_view_and_the_keys_move_the_cursor(
