@@ -16,7 +16,8 @@ A3     training 2026-02-02 (February: not counted in January)
 Hand-computed for January:
 - on time: R3 (01-10 <= 01-20), R6 (01-20 <= 01-25), R10 (01-06 <= 01-17); R5 late (resolved 01-15,
   promised 2026-01-04) -> 3 of 4 resolved = 0.75;
-- follow-up: rated R3 (4), R5 (2), R10 (1) = 3 of 4 resolved = 0.75; reopened: R5 (01-03) = 1;
+- follow-up: of the 4 resolved, R3, R5, R10 were followed up (closed) after it in January = 0.75;
+  reopened: R5 (01-03) = 1;
 - levels: 4 -> 1, 2 -> 1, 1 -> 1; charged: 1, 1200.00 yuan;
 - received 6 (R1 R3 R4 R6 R8 R10): county 370102 1, unknown 5; industry 制造业 1, unknown 5; size 小型 1;
 - rectification: low ratings 2 (R5, R10), rectified 1 (R5), open [R10], overdue [R10].
@@ -24,6 +25,8 @@ Hand-computed for January:
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -102,7 +105,7 @@ def expected(n: dict[str, str], code: str = "QI0001") -> dict[str, Any]:
     }
     return {
         "on_time": {"count": 3, "resolved": 4, "rate": 0.75},
-        "followup": {"rated": 3, "resolved": 4, "rate": 0.75},
+        "followup": {"followed_up": 3, "resolved": 4, "rate": 0.75},
         "reopened": 1,
         "satisfaction_levels": {"5": 0, "4": 1, "3": 0, "2": 1, "1": 1},
         "by_county": {"370102": 1, "unknown": 5},
@@ -129,6 +132,47 @@ def test_every_new_figure(report: dict[str, Any], built: tuple[Path, dict[str, s
     for key, want in expected(built[1]).items():
         assert report[key] == want, key
     assert report["received"] == 6 and report["resolved"] == 4  # the existing keys keep their meaning
+
+
+def test_followup_rate_is_a_share_of_the_months_resolutions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """回访率 never exceeds 100 %: follow-ups in January of requests resolved in December (F1, F2) are not
+    January's; F3 resolved and followed up in January counts, F4 resolved in January is not followed up
+    in January (its follow-up in February is not January's either) -> 1 of 2. The old definition (the
+    month's ratings over its resolutions) gave 3 / 2 = 1.5. Every writer reads the one figure."""
+    monkeypatch.setenv("QI_STATION_NOW", "2026-11-30T12:00:00Z")
+    from qi_station.db.engine import open_db
+    from qi_station.reports.figures import monthly_report
+    from qi_station.reports.labels import headline_values
+    from qi_station.reports.writers import write_csv
+    from qi_station.services.station import init_station
+    from test_reports import ENT_A, _mv, _req
+
+    db = tmp_path / "station.db"
+    open_db(db)
+    init_station(db, code="QI0001", name="测试工作站", region_code="370100")
+    plan = (  # received, resolved, closed
+        ("2025-12-01", "2025-12-20", "2026-01-05"),
+        ("2025-12-02", "2025-12-30", "2026-01-06"),
+        ("2026-01-03", "2026-01-10", "2026-01-12"),
+        ("2026-01-04", "2026-01-31", "2026-02-02"),
+    )
+    for received, resolved, closed in plan:
+        num = _req(db, ENT_A, "标准", f"{received}T09:00:00+08:00")
+        _mv(db, num, "accepted", f"{received}T10:00:00+08:00")
+        _mv(db, num, "in_progress", f"{received}T11:00:00+08:00")
+        _mv(db, num, "resolved", f"{resolved}T09:00:00+08:00", result="已办结", problems_solved=1)
+        _mv(db, num, "closed", f"{closed}T09:00:00+08:00", satisfaction=5)
+    jan = monthly_report(db, MONTH)
+    assert jan["satisfaction"]["rated"] == 3  # the ratings of the month are still 3
+    assert jan["followup"] == {"followed_up": 1, "resolved": 2, "rate": 0.5}
+    assert headline_values(jan)["followup_rate"] == 0.5  # the row every writer and the TUI read
+    out = io.StringIO()
+    write_csv(jan, out)
+    assert [r[:2] for r in csv.reader(io.StringIO(out.getvalue())) if r[:1] == ["回访率"]] == [["回访率", "50.00%"]]
+    dec = monthly_report(db, "2025-12")
+    assert dec["followup"] == {"followed_up": 0, "resolved": 2, "rate": 0.0}
 
 
 def test_february(built: tuple[Path, dict[str, str]]) -> None:

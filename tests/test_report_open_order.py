@@ -53,6 +53,6 @@ def test_split_open_is_each_groups_rows_in_order(rows: list[dict[str, Any]], gro
 @given(st.lists(_row, max_size=40))
 def test_the_overdue_list_is_the_open_rows_overdue(rows: list[dict[str, Any]]) -> None:
     q = Quality(rectify_open=list(rows))
-    rect = quality_figures(q, 0, 0)["rectification"]
+    rect = quality_figures(q)["rectification"]
     assert rect["overdue"] == [r for r in rect["open"] if r["overdue"]]
     assert rect["overdue_count"] == sum(1 for r in rows if r["overdue"])

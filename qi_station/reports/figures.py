@@ -147,7 +147,7 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
             for kind, items in per_kind.items()
         },
     }
-    out.update(quality_figures(acc.quality, rated, s["resolved"][cur]))
+    out.update(quality_figures(acc.quality))
     out["median_hours_to_accept"] = _median(acc.accept_hours)
     out["median_days_to_resolve"] = _median(acc.resolve_days)
     out["median_workdays_to_resolve"] = _median(acc.resolve_workdays)

@@ -48,6 +48,7 @@ class Quality:
 
     resolved: int = 0  # requests whose last resolution of the month is in the month
     on_time: int = 0  # ... of those, resolved (local date) on or before the promised date
+    followed_up: int = 0  # ... of those, followed up (moved into closed) after it within the month
     reopened: int = 0  # requests reopened (resolved -> in_progress) in the month
     levels: Counter[int] = field(default_factory=Counter)  # ratings given in the month, by level
     charged: int = 0  # last resolutions of the month that were charged
@@ -62,7 +63,7 @@ class Quality:
     activities: dict[str, list[int]] = field(default_factory=dict)  # kind -> [count, enterprises, people]
 
     def merge(self, o: Quality) -> Quality:
-        for k in ("resolved", "on_time", "reopened", "charged", "fee_cents", "low_ratings", "rectified"):
+        for k in ("resolved", "on_time", "followed_up", "reopened", "charged", "fee_cents", "low_ratings", "rectified"):
             setattr(self, k, getattr(self, k) + getattr(o, k))
         for k in ("levels", "by_county", "by_industry", "by_size"):
             getattr(self, k).update(getattr(o, k))
@@ -231,19 +232,25 @@ def collect_quality(
     if last is None:
         last = last_resolutions(moves)
     reopened: set[tuple[str, str]] = set()  # (station, request) reopened (resolved -> in_progress)
+    followed: set[str] = set()  # requests followed up after their last resolution of the month
     for mv in moves:
         if mv.to_status == "resolved":
             continue
         elif mv.to_status == "in_progress":
             if mv.from_status == "resolved":
                 reopened.add((mv.code, mv.rid))
-        elif mv.to_status == "closed" and mv.satisfaction is not None:
-            quality(mv.code).levels[int(mv.satisfaction)] += 1
+        elif mv.to_status == "closed":
+            if mv.satisfaction is not None:
+                quality(mv.code).levels[int(mv.satisfaction)] += 1
+            res = last.get(mv.rid)
+            if res is not None and mv.n > res[0].n:
+                followed.add(mv.rid)
     for code, _rid in reopened:
         quality(code).reopened += 1
     for mv, d in last.values():
         g = quality(mv.code)
         g.resolved += 1
+        g.followed_up += mv.rid in followed
         when = as_utc(mv.at)
         pd = as_date(mv.promised_date)
         if when is not None and pd is not None and local_date(when) <= pd:
@@ -395,14 +402,19 @@ def _counts(c: Counter[str]) -> dict[str, int]:
     return dict(sorted(c.items(), key=lambda kv: (kv[0] == UNKNOWN, kv[0])))
 
 
-def quality_figures(g: Quality, rated: int, resolved: int) -> dict[str, Any]:
-    """The quality figures of one group. ``rated`` / ``resolved``: the month's ``satisfaction.rated`` and
-    ``resolved`` (the follow-up rate is their quotient)."""
+def quality_figures(g: Quality) -> dict[str, Any]:
+    """The quality figures of one group. THE follow-up rate (回访率) is the share of the month's
+    resolutions that were followed up (moved into ``closed``) after it within the month: a part over its
+    whole, never above 1 (a follow-up of a request resolved in an earlier month is not in it)."""
     open_ = g.rectify_open if g.open_sorted else sort_open(g.rectify_open)
     overdue = list(compress(open_, map(_OVERDUE, open_)))  # the rows whose "overdue" is true, in order
     return {
         "on_time": {"count": g.on_time, "resolved": g.resolved, "rate": _rate(g.on_time, g.resolved)},
-        "followup": {"rated": rated, "resolved": resolved, "rate": _rate(rated, resolved)},
+        "followup": {
+            "followed_up": g.followed_up,
+            "resolved": g.resolved,
+            "rate": _rate(g.followed_up, g.resolved),
+        },
         "reopened": g.reopened,
         "satisfaction_levels": {str(k): g.levels.get(k, 0) for k in LEVELS},
         "by_county": _counts(g.by_county),
