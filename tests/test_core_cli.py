@@ -88,7 +88,7 @@ def test_request_round_trip(cdb: Path) -> None:
     )
     run(cdb, "request", "move", num, "closed", "--satisfaction", "5", "--at", "2026-11-05T10:00:00")
     show = json.loads(run(cdb, "request", "show", num, "--json").stdout)
-    assert show["status"] == "closed" and show["satisfaction"] == 5 and show["cost_saved_wan"] == "1.50"
+    assert show["status"] == "closed" and show["satisfaction"] == 5 and show["cost_saved_wan"] == 1.5
     assert [e["to_status"] for e in show["events"]] == [
         "new",
         "accepted",
@@ -99,6 +99,7 @@ def test_request_round_trip(cdb: Path) -> None:
     assert show["events"][1]["at"] == "2026-11-01T09:00:00+08:00"
     lst = json.loads(run(cdb, "request", "list", "--month", "2026-10", "--json").stdout)
     assert [x["number"] for x in lst] == [num]
+    assert lst[0]["cost_saved_wan"] == 1.5  # a number, as in show --json and the report's JSON
     assert json.loads(run(cdb, "request", "list", "--month", "2026-11", "--json").stdout) == []
     assert len(json.loads(run(cdb, "request", "list", "--status", "closed", "--json").stdout)) == 1
     human = run(cdb, "request", "show", num).stdout

@@ -168,3 +168,25 @@ def test_rectify_sheet_names_the_rating_and_indicators_are_percentages(month_db:
     want = {v["id"]: v["value"] for v in rep["indicators"] if v["unit"] == "%" and v["value"] is not None}
     got = {str(r[2].value).split(" ")[0]: r[3].value for r in pct}
     assert got == pytest.approx({k: v / 100 for k, v in want.items()})
+
+
+def test_cost_saved_is_a_number_in_every_json(month_db: Any) -> None:
+    """节约成本 (``cost_saved_wan``) has one JSON type, a number (``core.validate.money_number``): the
+    report's JSON, ``request show --json`` and ``request list --json`` (it was "2.50" text in the last
+    two); null where nothing was recorded."""
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+    from qi_station.reports.figures import monthly_report
+
+    db, rs = month_db
+    _to_resolved(db, rs["F"], cost_saved="2.5")
+    details = {d["number"]: d["cost_saved_wan"] for d in monthly_report(db, "2026-01")["details"]}
+    assert details[rs["F"]["number"]] == 2.5
+    out = CliRunner().invoke(app, ["--db", str(db), "request", "list", "--json"])
+    listed = {r["number"]: r["cost_saved_wan"] for r in json.loads(out.output)}
+    assert listed[rs["F"]["number"]] == 2.5 and listed[rs["B"]["number"]] == 0
+    for number, want in details.items():
+        out = CliRunner().invoke(app, ["--db", str(db), "request", "show", number, "--json"])
+        got = json.loads(out.output)["cost_saved_wan"]
+        assert (got, type(got)) == (want, type(want)) == (listed[number], type(listed[number])), number

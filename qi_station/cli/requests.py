@@ -149,7 +149,7 @@ def request_list(
     finally:
         conn.close()
     if as_json:
-        emit_json(present_rows(rows))
+        emit_json(present_rows([json_money(r) for r in rows]))
         return
     out = sys.stdout
     for r in rows:
@@ -161,12 +161,25 @@ def request_list(
     sys.stderr.write(f"{len(rows)} {'条' if zh() else 'requests'}\n")
 
 
-def detail_json(d: dict[str, Any]) -> dict[str, Any]:
-    """A request detail as ``--json`` prints it: times as ISO text, ``fee_yuan`` a number as the report's
-    JSON gives it (``core.validate.money_number``)."""
+#: the money of a request row (text by ``core.validate.money_text``) that ``--json`` prints as a number
+JSON_MONEY = ("cost_saved_wan", "fee_yuan")
+
+
+def json_money(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` (a request detail or list row) with its money (:data:`JSON_MONEY`) a number as the report's
+    JSON gives it (``core.validate.money_number``), in place and returned."""
     from qi_station.core.validate import money_number
 
-    return present_times({**d, "fee_yuan": money_number(d.get("fee_yuan"))})
+    for k in JSON_MONEY:
+        if k in d:
+            d[k] = money_number(d[k])
+    return d
+
+
+def detail_json(d: dict[str, Any]) -> dict[str, Any]:
+    """A request detail as ``--json`` prints it: times as ISO text, money (``cost_saved_wan``,
+    ``fee_yuan``) numbers as the report's JSON gives them (:func:`json_money`)."""
+    return present_times(json_money(dict(d)))
 
 
 @request_app.command("show")
