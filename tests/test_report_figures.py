@@ -142,12 +142,13 @@ def test_followup_rate_is_a_share_of_the_months_resolutions(
     in January (its follow-up in February is not January's either) -> 1 of 2. The old definition (the
     month's ratings over its resolutions) gave 3 / 2 = 1.5. Every writer reads the one figure."""
     monkeypatch.setenv("QI_STATION_NOW", "2026-11-30T12:00:00Z")
+    from test_reports import ENT_A, _mv, _req
+
     from qi_station.db.engine import open_db
     from qi_station.reports.figures import monthly_report
     from qi_station.reports.labels import headline_values
     from qi_station.reports.writers import write_csv
     from qi_station.services.station import init_station
-    from test_reports import ENT_A, _mv, _req
 
     db = tmp_path / "station.db"
     open_db(db)
@@ -170,7 +171,9 @@ def test_followup_rate_is_a_share_of_the_months_resolutions(
     assert headline_values(jan)["followup_rate"] == 0.5  # the row every writer and the TUI read
     out = io.StringIO()
     write_csv(jan, out)
-    assert [r[:2] for r in csv.reader(io.StringIO(out.getvalue())) if r[:1] == ["回访率"]] == [["回访率", "50.00%"]]
+    assert [r[:2] for r in csv.reader(io.StringIO(out.getvalue())) if r[:1] == ["回访率"]] == [
+        ["回访率", "50.00%"]
+    ]
     dec = monthly_report(db, "2025-12")
     assert dec["followup"] == {"followed_up": 0, "resolved": 2, "rate": 0.0}
 

@@ -425,6 +425,12 @@ def request_import(
     mapping: Path | None = typer.Option(
         None, "--mapping", help="TOML or JSON file of header = field pairs (overrides the default table)."
     ),
+    renamed: bool = typer.Option(
+        False,
+        "--renamed",
+        help="A USCC under another name (registered, or in an earlier row) is a renamed enterprise: "
+        "record each rename 企业已改名 instead of refusing the file.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary (and any refused rows) as JSON."),
 ) -> None:
     """Import an existing spreadsheet ledger 导入 Excel 台账: all rows or none; a row imported before is
@@ -432,7 +438,9 @@ def request_import(
     from qi_station.services.importer import ImportRefused, import_ledger
 
     try:
-        summary = import_ledger(station_db(), file, mapping=mapping, dry_run=dry_run, operator=OPTS.operator)
+        summary = import_ledger(
+            station_db(), file, mapping=mapping, dry_run=dry_run, operator=OPTS.operator, renamed=renamed
+        )
     except ImportRefused as e:
         if as_json:
             emit_json(e.summary)
@@ -468,6 +476,11 @@ def request_import(
         )
     if skipped:
         line += f"；{skipped} 行已导入过，跳过" if zh() else f"; {skipped} rows imported before, skipped"
+    for r in summary["renames"]:  # --renamed: each rename recorded (or, in a dry run, to be recorded)
+        sys.stderr.write(
+            f"{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {r['uscc']}: "
+            f"「{r['from']}」 → 「{r['to']}」 {'企业已改名' if zh() else 'renamed'}\n"
+        )
     typer.echo(f"{line}  ({summary['seconds']} s)")
 
 

@@ -42,6 +42,10 @@ def county_or_unknown(county: Any) -> str:
     return county if isinstance(county, str) and county else UNKNOWN
 
 
+#: the counts of :class:`Quality` a merge adds up
+_SUMMED = ("resolved", "on_time", "followed_up", "reopened", "charged", "fee_cents", "low_ratings", "rectified")
+
+
 @dataclass
 class Quality:
     """Service-quality raw material of one group (a station; cities and the province are merges)."""
@@ -63,7 +67,7 @@ class Quality:
     activities: dict[str, list[int]] = field(default_factory=dict)  # kind -> [count, enterprises, people]
 
     def merge(self, o: Quality) -> Quality:
-        for k in ("resolved", "on_time", "followed_up", "reopened", "charged", "fee_cents", "low_ratings", "rectified"):
+        for k in _SUMMED:
             setattr(self, k, getattr(self, k) + getattr(o, k))
         for k in ("levels", "by_county", "by_industry", "by_size"):
             getattr(self, k).update(getattr(o, k))

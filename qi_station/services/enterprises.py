@@ -135,6 +135,20 @@ def check_rename(known: dict[str, Any] | None, typed: str, renamed: bool) -> boo
     return True
 
 
+def record_rename(
+    conn: Any, known: dict[str, Any] | None, typed: str, renamed: bool, station_code: str, *, at: Any, by: str
+) -> dict[str, Any] | None:
+    """THE rename path (``request add --renamed``, the form's 企业改名了吗 answer, ``request import
+    --renamed``): :func:`check_rename`, then the new name recorded and the old one kept in
+    ``former_names`` (:func:`qi_station.db.write.rename_enterprise`, ``until`` = ``at``, ``by``).
+    Returns the renamed row, or None when the name is the enterprise's own."""
+    from qi_station.db import write as w
+
+    if known is None or not check_rename(known, typed, renamed):
+        return None
+    return w.rename_enterprise(conn, known, typed, station_code, at=at, by=by)
+
+
 # ---- reads ----------------------------------------------------------------------------------------
 def _conn(db: str | Path | sqlite3.Connection) -> tuple[sqlite3.Connection, bool]:
     if isinstance(db, sqlite3.Connection):

@@ -25,7 +25,7 @@ from qi_station.services.enterprises import (
     check_contact,
     check_identity,
     check_profile,
-    check_rename,
+    record_rename,
     station_region,
 )
 from qi_station.services.staff import operator_for
@@ -148,9 +148,10 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
             {"c": st.code, "u": ent_in["uscc"]},
         )
         event_data: dict[str, Any] = {"title": data["title"]}
-        if known is not None and check_rename(known, ent_in["name"], inp.renamed):
+        if known is not None and record_rename(
+            conn, known, ent_in["name"], inp.renamed, st.code, at=env_now(), by=data["operator"]
+        ):
             event_data["renamed_from"] = known["name"]
-            w.rename_enterprise(conn, known, ent_in["name"], st.code, at=env_now(), by=data["operator"])
         ent = w.upsert_enterprise(conn, ent_in, st.code)
         now = env_now()
         row = row_dict(

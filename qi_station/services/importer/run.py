@@ -44,9 +44,12 @@ def import_ledger(
     mapping: str | Path | None = None,
     dry_run: bool = False,
     operator: str | None = None,
+    renamed: bool = False,
 ) -> dict[str, Any]:
     """Check every row of the file, then (unless ``dry_run``) write them all in one transaction. Returns
-    the summary; raises :class:`ImportRefused` (nothing written) when any row breaks a rule."""
+    the summary; raises :class:`ImportRefused` (nothing written) when any row breaks a rule.
+    ``renamed``: the operator confirms that a USCC under another name (registered, or in an earlier row)
+    is a renamed enterprise: each rename is recorded (``summary["renames"]``) instead of refused."""
     started = time.perf_counter()
     table = load_mapping(mapping)
     sheet = read_sheet(path, table)
@@ -99,7 +102,18 @@ def import_ledger(
                     "message": e.message,
                 }
             )
-    refused += _renames(db, planned, header_of)
+    refused_names, renames = _renames(db, planned)
+    if not renamed:
+        refused += [
+            {
+                "row": r["row"],
+                "field": "enterprise",
+                "column": header_of.get("enterprise", ""),
+                "rule": "renamed",
+                "message": r["message"],
+            }
+            for r in refused_names
+        ]
     summary: dict[str, Any] = {
         "file": str(path),
         "header_row": sheet.header_row,
@@ -113,12 +127,13 @@ def import_ledger(
         "unknown_columns": unknown,
         "dry_run": dry_run,
         "numbers": [],
+        "renames": renames if renamed else [],
     }
     if refused:
         summary["seconds"] = round(time.perf_counter() - started, 2)
         raise ImportRefused(summary)
     if not dry_run and planned:
-        numbers = _write(db, sheet.name, planned, importer or "")
+        numbers = _write(db, sheet.name, planned, importer or "", renamed)
         summary["imported"] = len(numbers)
         summary["numbers"] = [numbers[0], numbers[-1]] if numbers else []
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -176,12 +191,16 @@ def _imported(db: Path, keys: list[str]) -> set[str]:
         conn.close()
 
 
-def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list[str]:
+def _write(db: Path, source: str, planned: list[Planned], importer: str, renamed: bool = False) -> list[str]:
     """Every planned row in one transaction: enterprises (found by USCC or created), ledger numbers in
-    order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys."""
+    order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys.
+    ``renamed``: an enterprise takes each row's name in order of receipt, every change recorded by THE
+    rename path (``services.enterprises.record_rename``) at that row's receipt, by the importer; a new
+    enterprise is created under its first row's name."""
     from qi_station.core.ids import uuid7
     from qi_station.db.models import Request
     from qi_station.db.session import jsonable, row_dict
+    from qi_station.services.enterprises import record_rename
 
     planned = sorted(planned, key=lambda p: (p.request["received_at"], p.row_no))
     with write_session(db) as s:
@@ -193,6 +212,11 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list
         importer = operator_for(raw, importer or None)
         now = env_now()
         latest = {p.request["enterprise"]["uscc"]: p.request["enterprise"] for p in planned}
+        if renamed:  # created under the first name; the later ones are renames
+            first: dict[str, str] = {}
+            for p in planned:
+                first.setdefault(p.request["enterprise"]["uscc"], p.request["enterprise"]["name"])
+            latest = {u: {**e, "name": first[u]} for u, e in latest.items()}
         ents = {u: w.upsert_enterprise(raw, e, st.code) for u, e in latest.items()}  # the latest row's data
         template: dict[str, Any] | None = None
         histories = []
@@ -200,8 +224,15 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list
         numbers = []
         for p in planned:
             data = dict(p.request)
-            ent = ents[data.pop("enterprise")["uscc"]]
+            typed = data.pop("enterprise")
+            ent = ents[typed["uscc"]]
             received = data["received_at"]
+            created: dict[str, Any] = {"title": data["title"]}
+            if renamed:
+                got = record_rename(raw, ent, typed["name"], True, st.code, at=received, by=importer)
+                if got is not None:
+                    created["renamed_from"] = ent["name"]  # as request add records it
+                    ent = ents[typed["uscc"]] = got
             if data["promised_date"] is None:  # no 承诺办结日期 column: THE promise (working days)
                 data["promised_date"] = promise_for(raw, local_date(received), data["urgency"]).date
             values = {
@@ -219,9 +250,7 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list
                 template = row_dict(Request(**values))
             row = {**template, **{k: jsonable(x) for k, x in values.items()}}
             actor = row["operator"] = row["operator"] or importer
-            events = [
-                dict(at=received, actor=actor, kind="created", to_status="new", data={"title": row["title"]})
-            ]
+            events = [dict(at=received, actor=actor, kind="created", to_status="new", data=created)]
             events += [dict(kind="status", actor=actor, **m) for m in p.moves]
             source_note = f"导入自 {source} 第 {p.row_no} 行 / imported from {source} row {p.row_no}"
             events.append(
@@ -251,25 +280,28 @@ def _operator(db: Path, given: str | None) -> str:
         conn.close()
 
 
-def _renames(db: Path, planned: list[Planned], header_of: dict[str, str]) -> list[dict[str, Any]]:
-    """The rename rule of ``request add`` (``services.enterprises.check_rename``): a USCC already
-    registered under another name, or one USCC under two names in the file, is refused (an import has
-    no rename confirmation: register the rename first with ``request add --renamed``, or write the
-    registered name)."""
+def _renames(db: Path, planned: list[Planned]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rename rule of ``request add`` (``services.enterprises.check_rename``) over the file. Returns
+    (the rows it refuses without ``renamed``: each whose USCC is registered under another name, or is under
+    another name in an earlier row, ``{row, message}`` in row order; the renames :func:`_write` records
+    with ``renamed``: each change of an enterprise's name in order of receipt, ``{row, uscc, from, to}``)."""
     from qi_station.core import validate as v
     from qi_station.core.errors import ValidationError
     from qi_station.services.enterprises import by_uscc, check_rename
 
-    out: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
     first: dict[str, tuple[str, int]] = {}
+    known: dict[str, str | None] = {}  # USCC -> its registered name (None: not registered)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         for p in sorted(planned, key=lambda x: x.row_no):
             ent = p.request["enterprise"]
             uscc, name = ent["uscc"], ent["name"]
             msg = None
+            row = by_uscc(conn, uscc)
+            known[uscc] = row["name"] if row else None
             try:
-                check_rename(by_uscc(conn, uscc), name, False)
+                check_rename(row, name, False)
             except ValidationError as e:
                 msg = e.message
             seen = first.setdefault(uscc, (name, p.row_no))
@@ -279,15 +311,15 @@ def _renames(db: Path, planned: list[Planned], header_of: dict[str, str]) -> lis
                     f"同一信用代码在第 {seen[1]} 行为「{seen[0]}」，此行为「{name}」"
                 )
             if msg is not None:
-                out.append(
-                    {
-                        "row": p.row_no,
-                        "field": "enterprise",
-                        "column": header_of.get("enterprise", ""),
-                        "rule": "renamed",
-                        "message": msg,
-                    }
-                )
+                refused.append({"row": p.row_no, "message": msg})
     finally:
         conn.close()
-    return out
+    renames: list[dict[str, Any]] = []
+    current: dict[str, str] = {}  # USCC -> its name after the rows received before
+    for p in sorted(planned, key=lambda x: (x.request["received_at"], x.row_no)):  # _write's order
+        uscc, name = p.request["enterprise"]["uscc"], p.request["enterprise"]["name"]
+        was = current.get(uscc) or known[uscc] or name
+        current[uscc] = name
+        if v.name_key(was) != v.name_key(name):
+            renames.append({"row": p.row_no, "uscc": uscc, "from": was, "to": name})
+    return refused, renames
