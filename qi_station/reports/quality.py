@@ -43,7 +43,7 @@ def county_or_unknown(county: Any) -> str:
 
 
 #: the counts of :class:`Quality` a merge adds up
-_SUMMED = ("resolved", "on_time", "followed_up", "reopened", "charged", "fee_cents", "low_ratings", "rectified")
+_SUMMED = tuple("resolved on_time followed_up reopened charged fee_cents low_ratings rectified".split())
 
 
 @dataclass
