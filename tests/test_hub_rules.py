@@ -60,6 +60,8 @@ CASES = [
     ("request", {"elements": "[]"}, "elements", "required"),
     ("request", {"title": BIG}, "title", "max_length"),
     ("request", {"title": "bell\x07"}, "title", "control_char"),
+    ("request", {"title": "一行\u2028两行"}, "title", "control_char"),  # a line break in one-line text
+    ("request", {"contact_name": "张\u2029三"}, "contact_name", "control_char"),
     ("request", {"cost_saved_cents": -10_000}, "cost_saved_cents", "non_negative"),
     ("request", {"satisfaction": 9}, "satisfaction", "range_1_5"),
     ("request", {"channel": "pigeon"}, "channel", "choice"),
@@ -515,3 +517,32 @@ def test_a_rename_travels_to_the_hub(env: Any) -> None:  # noqa: F811
         got = c.execute(sa.select(t.c.name, t.c.former_names).where(t.c.station_code == "ZB01")).one()
     assert got[0] == "测试企业改名后"
     assert [n["name"] for n in json.loads(got[1])] == ["测试企业1"]
+
+
+def test_an_old_stations_line_separators_are_stored_as_newlines(env: Any) -> None:  # noqa: F811
+    """A station from before the text rule took U+2028 / U+2029 / CRLF as they came; the hub stores a
+    multi-line text in the core's form (``core.validate.clean_text``: a newline), as a station stores it
+    now. What the ledger's chain covers stays as sent, so ``hub verify`` still verifies."""
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    batch, _oseq = tamper(outbox_batch(a), "request", description="第一行\u2028第二行\u2029第三行\r\n完")
+    resp = push(tc, a, batch)
+    assert resp.status_code == 200, resp.text
+    assert hub_requests(hub)[r["id"]]["description"] == "第一行\n第二行\n第三行\n完"
+    assert hub.verify()["ok"]
+
+
+def test_evidence_text_is_checked_but_kept_as_sent() -> None:
+    """An event's note is hashed into its chain; a request's result and follow-up note are the fold of
+    its events: checked by the core's rule, kept byte-exact (a newline form would break the chain)."""
+    from qi_station.sync.hub import rules
+    from qi_station.sync.proto import SyncError
+
+    event = {"request_id": "r1", "n": 1, "actor": "张三", "kind": "note", "to_status": "new",
+             "note": "一\u2028二", "data": "{}"}  # fmt: skip
+    rules.check_row(1, "request_event", event, "ZB01")
+    assert event["note"] == "一\u2028二"
+    with pytest.raises(SyncError) as e:  # a one-line text with a line break is refused, naming the field
+        rules.check_row(2, "request_event", {**event, "actor": "张\u2028三"}, "ZB01")
+    assert (e.value.data["field"], e.value.data["rule"]) == ("actor", "control_char")

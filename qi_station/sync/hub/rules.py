@@ -54,6 +54,11 @@ TEXT: dict[str, dict[str, tuple[str, bool, bool]]] = {
         "actor": ("operator", False, True),
     },
 }
+# multi-line text the ledger's evidence covers: an event's note is hashed into its chain, a request's
+# result and follow-up note must equal the fold of its (hashed) events (``services.verify``). Kept as the
+# station sent it (normalised, the chain and ``hub verify`` would break); every other multi-line text is
+# stored in the core's form (:func:`check_row`)
+EVIDENCE = frozenset({("request_event", "note"), ("request", "result"), ("request", "followup_note")})
 # every other text column (ids, hashes, phone, pinyin, search text, event data): a plain length cap
 OTHER_TEXT_MAX = 2000
 LONG_TEXT_MAX = {"haystack": 8000, "haystack_py": 8000, "data": 20000}
@@ -120,7 +125,10 @@ def _text_rule(key: str) -> str:
 
 
 def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
-    """The rules one row must keep on its own (before it is compared with what the hub holds)."""
+    """The rules one row must keep on its own (before it is compared with what the hub holds). A text
+    column (:data:`TEXT`) keeps the core's text rule (``core.validate.clean_text``, said naming the
+    column); a multi-line one not in :data:`EVIDENCE` is stored in that rule's form, in place (an old
+    station's CRLF, U+2028 or U+2029 a newline, as a station stores text now)."""
     texts = TEXT.get(table, _NO_TEXT)
     for col, val in row.items():
         tv = type(val)
@@ -150,13 +158,17 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
             continue
         if type(val) is str and (val, key, multiline, required) in _CLEAN_OK:
             continue  # the same text passed this rule before (actors, titles and notes repeat)
-        _core(
+        cleaned = _core(
             oseq,
             table,
             col,
             partial(v.clean_text, val, key, required=required, multiline=multiline),
             partial(_text_rule, key),
         )
+        if cleaned != val:
+            if multiline and val is not None and (table, col) not in EVIDENCE:
+                row[col] = cleaned  # the core's form, as the station stores it now
+            continue  # not cached: the next such text is cleaned again
         if type(val) is str and len(val) <= 200 and len(_CLEAN_OK) < 50_000:
             _CLEAN_OK.add((val, key, multiline, required))
     if table == "enterprise":
