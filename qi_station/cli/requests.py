@@ -106,8 +106,8 @@ def request_add(
     db = station_db()
     for near in enterprises.similar(db, enterprise, uscc):
         sys.stderr.write(
-            f"warning: 名称相近的企业「{near['name']}」已登记 (信用代码 {near['uscc']}) / "
-            f"a similar name is registered under another USCC\n"
+            f"warning: a similar name is registered under another USCC: 「{near['name']}」 ({near['uscc']}) / "
+            f"名称相近的企业「{near['name']}」已登记 (信用代码 {near['uscc']})\n"
         )
     r = ledger.create_request(db, inp)
     for warning in r["warnings"]:  # e.g. the calendar does not cover the promised date's year

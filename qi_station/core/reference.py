@@ -24,7 +24,7 @@ def check_calendar(key: str, body: str) -> dict[int, Any]:
         raise ValidationError(
             "year",
             "key",
-            f"日历文档 {key} 应只含 {key} 年 / calendar document {key!r} must hold that one year (got {sorted(years)})",
+            f"calendar document {key!r} must hold that one year (got {sorted(years)}) / 日历文档 {key} 应只含 {key} 年",
         )
     return years
 
@@ -43,10 +43,10 @@ def check(kind: str, key: str, body: str) -> Any:
         raise ValidationError(
             "kind",
             "choice",
-            f"未知的参考资料类型 {kind!r} / unknown reference kind (known: {', '.join(CHECKS)})",
+            f"unknown reference kind {kind!r} (known: {', '.join(CHECKS)}) / 未知的参考资料类型",
         )
     if not isinstance(body, str) or not body.strip() or len(body) > MAX_BODY:
         raise ValidationError(
-            "body", "size", f"{kind} {key}: 内容为空或过大 / empty or larger than {MAX_BODY}"
+            "body", "size", f"{kind} {key}: empty or larger than {MAX_BODY} / 内容为空或过大"
         )
     return fn(key, body)

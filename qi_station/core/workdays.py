@@ -30,8 +30,8 @@ class CalendarGap(ValidationError):
         super().__init__(
             field,
             "calendar_missing",
-            f"节假日日历未包含 {year} 年，无法按工作日计算 / the holiday calendar does not cover {year}: "
-            "load it (`qi-station hub calendar import FILE` at the hub, then sync)",
+            f"the holiday calendar does not cover {year}: load it (`qi-station hub calendar import FILE` at "
+            f"the hub, then sync) / 节假日日历未包含 {year} 年，无法按工作日计算",
         )
         self.year = year
 
@@ -104,7 +104,7 @@ class Calendar:
             raise ValidationError(
                 "workdays",
                 "range",
-                f"工作日数应在 0-{MAX_WORKDAYS} 之间 / working days must be 0..{MAX_WORKDAYS}",
+                f"working days must be 0..{MAX_WORKDAYS} / 工作日数应在 0-{MAX_WORKDAYS} 之间",
             )
         if n == 0:
             return start
@@ -229,8 +229,8 @@ class Promise:
             return None
         ys = "、".join(str(y) for y in self.uncovered)
         return (
-            f"节假日日历未包含 {ys} 年：承诺日期仅按周末推算，请核对 / the holiday calendar does not cover "
-            f"{', '.join(str(y) for y in self.uncovered)}: the promised date counts weekends only, check it"
+            f"the holiday calendar does not cover {', '.join(str(y) for y in self.uncovered)}: the promised "
+            f"date counts weekends only, check it / 节假日日历未包含 {ys} 年：承诺日期仅按周末推算，请核对"
         )
 
 
@@ -253,7 +253,7 @@ def check_promise_days(value: object, field: str) -> int:
         raise ValidationError(
             field,
             "range",
-            f"承诺时限应为 1-{MAX_WORKDAYS} 个工作日的整数 / {field}: whole working days 1..{MAX_WORKDAYS} (got {value!r})",
+            f"whole working days 1..{MAX_WORKDAYS} (got {value!r}) / 承诺时限应为 1-{MAX_WORKDAYS} 个工作日的整数",
         )
     return n
 
@@ -268,7 +268,7 @@ def check_year_days(year: object, rows: Iterable[dict[str, object]], source: str
     except ValueError:
         y = 0
     if not 1900 <= y <= 2999:
-        raise ValidationError("year", "range", f"{source}: 年份无效 {year!r} / not a year: {year!r}")
+        raise ValidationError("year", "range", f"{source}: not a year: {year!r} / 年份无效 {year!r}")
     out: dict[date, Day] = {}
     for i, r in enumerate(rows, start=1):
         where = f"{source} {y} row {i}"
@@ -277,33 +277,33 @@ def check_year_days(year: object, rows: Iterable[dict[str, object]], source: str
             d = date.fromisoformat(raw)
         except ValueError:
             raise ValidationError(
-                "date", "date", f"{where}: 日期格式应为 YYYY-MM-DD / not a date YYYY-MM-DD: {raw!r}"
+                "date", "date", f"{where}: not a date YYYY-MM-DD: {raw!r} / 日期格式应为 YYYY-MM-DD"
             ) from None
         if d.year != y:
             raise ValidationError(
-                "date", "year", f"{where}: {d} 不在 {y} 年内 / {d} is not in the year {y} the file claims"
+                "date", "year", f"{where}: {d} is not in the year {y} the file claims / {d} 不在 {y} 年内"
             )
         kind = str(r.get("kind") or "").strip().lower()
         if kind not in KINDS:
             raise ValidationError(
                 "kind",
                 "choice",
-                f"{where}: 类型应为 off(放假) 或 work(调休上班) / kind must be off or work: {kind!r}",
+                f"{where}: kind must be off or work: {kind!r} / 类型应为 off(放假) 或 work(调休上班)",
             )
         name = str(r.get("name") or "").strip()
         if not name or len(name) > 40:
-            raise ValidationError("name", "required", f"{where}: 需要节日名称(≤40字) / a holiday name (≤40)")
+            raise ValidationError("name", "required", f"{where}: a holiday name (≤40) / 需要节日名称(≤40字)")
         if kind == "work" and d.weekday() < 5:
             raise ValidationError(
                 "kind",
                 "weekend",
-                f"{where}: 调休上班日 {d} 应为周六或周日 / a worked day must be a weekend day",
+                f"{where}: a worked day must be a weekend day / 调休上班日 {d} 应为周六或周日",
             )
         if d in out:
-            raise ValidationError("date", "duplicate", f"{where}: {d} 重复 / {d} appears twice")
+            raise ValidationError("date", "duplicate", f"{where}: {d} appears twice / {d} 重复")
         out[d] = Day(d, kind, name)
     if not out:
-        raise ValidationError("date", "required", f"{source} {y}: 没有日期 / no days for the year")
+        raise ValidationError("date", "required", f"{source} {y}: no days for the year / 没有日期")
     return [out[d] for d in sorted(out)]
 
 
@@ -320,14 +320,14 @@ def read_calendar_text(text: str, source: str = "calendar") -> dict[int, list[Da
         raise ValidationError(
             "file",
             "columns",
-            f"{source}: 需要列 year,date,kind,name / the header must be year,date,kind,name",
+            f"{source}: the header must be year,date,kind,name / 需要列 year,date,kind,name",
         )
     by_year: dict[str, list[dict[str, object]]] = {}
     for r in reader:
         row = {(k or "").strip(): v for k, v in r.items()}
         by_year.setdefault(str(row.get("year") or "").strip(), []).append(row)
     if not by_year:
-        raise ValidationError("file", "required", f"{source}: 没有数据 / no rows")
+        raise ValidationError("file", "required", f"{source}: no rows / 没有数据")
     out: dict[int, list[Day]] = {}
     for y, rows in by_year.items():
         days = check_year_days(y, rows, source)

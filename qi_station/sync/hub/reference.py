@@ -71,7 +71,7 @@ class ReferenceJobs(HubBase):
         except ValidationError as e:
             raise SyncError(400, "bad_reference", e.message) from None
         except UnicodeDecodeError:
-            raise SyncError(400, "bad_reference", f"{p.name}: 不是 UTF-8 文本 / not UTF-8 text") from None
+            raise SyncError(400, "bad_reference", f"{p.name}: not UTF-8 text / 不是 UTF-8 文本") from None
         docs = [("calendar", str(y), calendar_csv(y, days)) for y, days in sorted(years.items())]
         return {"years": sorted(years), **self.put_references(docs)}
 
