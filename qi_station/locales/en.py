@@ -326,7 +326,6 @@ MESSAGES: dict[str, str] = {
     "demo.loading": "Loading the demo data...",
     "demo.loaded": "Demo data loaded",
     "demo.missing": "The demo data module is not available",
-    "err.not_found": "Not found: {what}",
     "err.db_locked": "The database is in use by another program; nothing was saved. Press Ctrl+S again shortly.",
     "err.db_readonly": "The database is read-only; nothing was saved. Check the file permissions.",
     "err.disk_full": "The disk is full; nothing was saved. Free some space and save again.",

@@ -339,7 +339,6 @@ MESSAGES: dict[str, str] = {
     "demo.loading": "正在载入演示数据...",
     "demo.loaded": "演示数据已载入",
     "demo.missing": "演示数据模块不可用",
-    "err.not_found": "找不到: {what}",
     "err.db_locked": "数据库正被其他程序占用，未保存任何内容。请稍后再按 Ctrl+S。",
     "err.db_readonly": "数据库是只读的，未保存任何内容。请检查文件权限。",
     "err.disk_full": "磁盘已满，未保存任何内容。请清理磁盘后再保存。",

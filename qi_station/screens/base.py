@@ -59,10 +59,8 @@ def error_message(exc: BaseException) -> str:
     """A clear, translated message for any error the core raises."""
     from qi_station.core.errors import DatabaseError, NotFoundError, ValidationError
 
-    if isinstance(exc, ValidationError):
-        return err_text(exc)
-    if isinstance(exc, NotFoundError):
-        return t("err.not_found", what=exc.key)
+    if isinstance(exc, ValidationError | NotFoundError):  # the core's own bilingual message, its half
+        return err_text(exc)  # in the current language (a not-found one names what: 找不到需求: …)
     raw = str(exc)
     low = raw.lower()
     if isinstance(exc, DatabaseError | OSError) or "sqlite" in type(exc).__module__:
