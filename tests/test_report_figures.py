@@ -217,6 +217,7 @@ def test_hub_adds_up(built: tuple[Path, dict[str, str]], tmp_path: Path) -> None
         for key in ("on_time", "followup", "reopened", "charged", "activities", "rectification"):
             assert s[key] == want[key], (s["station"]["code"], key)
     assert rep["on_time"] == {"count": 6, "resolved": 8, "rate": 0.75}
+    assert rep["followup"] == {"followed_up": 6, "resolved": 8, "rate": 0.75}  # the province: the sum
     assert rep["charged"] == {"count": 2, "fee_yuan": 2400.0}
     assert rep["satisfaction_levels"] == {"5": 0, "4": 2, "3": 0, "2": 2, "1": 2}
     assert rep["by_county"] == {"370102": 2, "unknown": 10}
