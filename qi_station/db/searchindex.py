@@ -386,15 +386,15 @@ def rebuild(conn: Any, tables: Sequence[str] = TABLES, *, pool: Any = None) -> i
     if raw is None or not has_index(raw):
         return 0
     n = 0
-    in_sql = pool is None and _doc_function(raw, True)
+    make = _doc_function(raw) if pool is None else None
     try:
         for t in tables:
             if REBUILD_MERGE_ONCE:
                 _merge_config(raw, t, _REBUILD_MERGE)
             raw.execute(f"INSERT INTO {fts(t)} ({fts(t)}) VALUES ('delete-all')")
             raw.execute(f"DELETE FROM {PENDING} WHERE +tbl = ?", (t,))
-            if in_sql:
-                n += _insert_select(raw, t)
+            if make is not None:
+                n += _insert_select(raw, t, make)
                 continue
             cur = raw.execute(f"SELECT rowid, {', '.join(DOC_COLUMNS)} FROM {t}")
             batches = iter(partial(cur.fetchmany, REBUILD_BATCH), [])
@@ -402,8 +402,8 @@ def rebuild(conn: Any, tables: Sequence[str] = TABLES, *, pool: Any = None) -> i
                 raw.executemany(f"INSERT INTO {fts(t)} (rowid, {_FC}) VALUES (?, {_FQ})", docs)
                 n += len(docs)
     finally:
-        if in_sql:
-            _doc_function(raw, False)
+        if make is not None:
+            make.clear()
     optimize(raw, tables)
     if REBUILD_MERGE_ONCE:
         for t in tables:
@@ -411,42 +411,35 @@ def rebuild(conn: Any, tables: Sequence[str] = TABLES, *, pool: Any = None) -> i
     return n
 
 
-# the SQL function :func:`rebuild` lends its connection for the build (:func:`_insert_select`), and the
-# :class:`Documents` it calls (one per table: its caches go with the table)
+# the SQL function :func:`rebuild` lends its connection for the build (:func:`_insert_select`)
 _DOC_FN = "qi_search_document"
-_MAKERS: dict[int, Documents] = {}
 
 
-def _doc_function(raw: sqlite3.Connection, on: bool) -> bool:
-    """Register (``on``) or remove :data:`_DOC_FN` on ``raw``. SQLite refuses to change a function
-    while a statement of the connection is running: then False (the build inserts rows from Python
-    instead; the same documents)."""
-    key = id(raw)
-    if not on:
-        _MAKERS.pop(key, None)  # the caches go even when the function cannot be removed
+def _doc_function(raw: sqlite3.Connection) -> list[Documents] | None:
+    """Register :data:`_DOC_FN` on ``raw``: the document of a row of :data:`DOC_COLUMNS` by the
+    :class:`Documents` in the returned list (empty: the function raises). Python's ``sqlite3`` cannot
+    remove a function, so after the build it stays, holding nothing (the caller empties the list: the
+    caches go). None: SQLite refuses to replace the function of an earlier build while a statement of
+    the connection is running; the build then inserts rows from Python (the same documents)."""
+    make: list[Documents] = []
     try:
-        if on:
-            raw.create_function(
-                _DOC_FN, len(DOC_COLUMNS), lambda *row: _MAKERS[key](*row)[0], deterministic=True
-            )
-        else:
-            raw.create_function(_DOC_FN, len(DOC_COLUMNS), None)
+        raw.create_function(_DOC_FN, len(DOC_COLUMNS), lambda *row: make[0](*row)[0], deterministic=True)
     except sqlite3.OperationalError:
-        return False
-    return True
+        return None
+    return make
 
 
-def _insert_select(raw: sqlite3.Connection, table: str) -> int:
-    """Index every row of ``table`` in one ``INSERT … SELECT`` (the documents of :class:`Documents`
-    through :data:`_DOC_FN`): no Python row, list or parameter per row, ~7 % less of a build's CPU
-    than fetching the rows and inserting their documents (docs/benchmarks.md, idx stop 22)."""
-    _MAKERS[id(raw)] = Documents()
+def _insert_select(raw: sqlite3.Connection, table: str, make: list[Documents]) -> int:
+    """Index every row of ``table`` in one ``INSERT … SELECT``, the documents made by :data:`_DOC_FN`
+    (a fresh :class:`Documents` per table): no Python row, list or parameter per row, ~7 % less of a
+    build's CPU than fetching the rows and inserting their documents (docs/benchmarks.md, idx stop 22)."""
+    make[:] = [Documents()]
     cur = raw.execute(
         f"INSERT INTO {fts(table)} (rowid, {_FC}) SELECT rowid, {_DOC_FN}({', '.join(DOC_COLUMNS)}) "
         f"FROM {table}"
     )
     n = cur.rowcount
-    cur.close()  # no statement left running: the function can be removed after the build
+    cur.close()
     return n
 
 
