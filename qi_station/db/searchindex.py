@@ -13,7 +13,8 @@ a row holding the query as a substring holds each of those tokens, so the index 
 ``instr`` condition (identical results). User text reaches FTS5 only inside double quotes, with
 ``"`` and ASCII punctuation dropped: ``AND``, ``NEAR``, ``*``, ``(`` are never syntax.
 
-The index is contentless (no copy of the text) and maintained without any SQL function, so every
+The index is contentless (no copy of the text) and maintained without any SQL function (only a
+whole build, :func:`rebuild`, lends its own connection one for its own statement), so every
 writer (a plain ``sqlite3`` shell included) keeps it correct: triggers record each inserted, updated
 or deleted row in ``search_pending`` (with the values the index holds for it), and :func:`flush` —
 called by :mod:`qi_station.db.write` after each write of these tables, by sync's sweeps and the demo
