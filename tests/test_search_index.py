@@ -536,3 +536,45 @@ def test_migration_0023_drops_the_positions(tmp_path: Path, monkeypatch: pytest.
     assert "detail" not in conn.execute(fts_sql).fetchone()[0]
     assert searchindex.stale(conn) == list(searchindex.TABLES)
     conn.close()
+
+
+def test_build_in_one_statement_is_the_row_by_row_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rebuild`` indexes a table in one ``INSERT … SELECT`` (its documents made by a function lent to
+    the connection for the build): the same index (every term and row) as inserting the documents row
+    by row, which it falls back to while a statement of the connection runs (SQLite then refuses to
+    replace the function of the earlier build). After a build the function holds nothing."""
+    from qi_station.db.engine import connect, open_db
+
+    db = open_db(tmp_path / "one.db")
+    conn = connect(db)
+    conn.execute("BEGIN IMMEDIATE")
+    write.upsert_library_rows(conn, "expert", _rows(random.Random(5), 200, "expert"), COLS + COMMON)
+    conn.execute("COMMIT")
+    called: list[str] = []
+    real = searchindex._insert_select
+    monkeypatch.setattr(searchindex, "_insert_select", lambda raw, t, m: called.append(t) or real(raw, t, m))
+
+    def build() -> list[tuple[Any, ...]]:
+        conn.execute("BEGIN IMMEDIATE")
+        assert searchindex.rebuild(conn, ("expert",)) == 200
+        conn.execute("COMMIT")
+        return conn.execute("SELECT term, doc FROM temp.vocab ORDER BY term, doc").fetchall()
+
+    conn.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, expert_fts, 'instance')")
+
+    in_sql = build()
+    assert called == ["expert"]
+    with pytest.raises(sqlite3.OperationalError, match="user-defined function raised exception"):
+        conn.execute(f"SELECT {searchindex._DOC_FN}(1, 2, 3, 4, 5, 6, 7)")
+    running = conn.execute("SELECT rowid FROM expert")  # a statement left running on the connection
+    running.fetchone()
+    try:
+        by_rows = build()
+    finally:
+        running.close()
+    assert called == ["expert"]  # the row path
+    assert in_sql == by_rows and len(in_sql) > 5000
+    assert S.search(conn, "experts", "王")  # the index answers
+    conn.close()
