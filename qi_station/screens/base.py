@@ -164,17 +164,48 @@ class MainScreen(StationScreen):
 
     SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
+    #: the first frame is the title bar alone; the body and the footer are mounted right after it is
+    #: painted (:meth:`_mount_body`), in one batch (no frame shows them half mounted). The first screen's:
+    #: the app's first frame then comes with few widgets to style and draw. A screen that sets it calls
+    #: :meth:`body_mounted` hooks once its body is in (queries of the body's widgets wait for that).
+    BODY_AFTER_FIRST_FRAME = False
+    body_in = True  # the body's widgets are mounted (False until then when BODY_AFTER_FIRST_FRAME)
+
     def compose(self) -> Any:
         from textual.widgets import Static
 
+        yield Static(self.title_text(), id="titlebar", markup=False)
+        if self.BODY_AFTER_FIRST_FRAME:
+            self.body_in = False
+            return
+        yield from self._body_and_footer()
+
+    def _body_and_footer(self) -> Any:
         from qi_station.screens.footer import StationFooter
 
-        yield Static(self.title_text(), id="titlebar", markup=False)
         yield from self.compose_body()
-        yield StationFooter(compact=True, show_command_palette=False)
+        footer = StationFooter(compact=True, show_command_palette=False)
+        if not self.body_in:  # after the first frame: the screen's bindings are in, its keys at once
+            # (Textual's footer shows keys only after a change of the bindings, none of which comes now;
+            # _bindings_ready is its private flag; guard: test_tui_stumbles.py::test_footer_fits_80_columns)
+            footer.set_reactive(StationFooter._bindings_ready, True)
+        yield footer
+
+    async def _mount_body(self) -> None:
+        if self.body_in or not self.is_attached:
+            return
+        with self.app.batch_update():  # one frame with the body and what body_mounted puts in it
+            await self.mount_compose(self._body_and_footer())
+            self.body_in = True
+            self.body_mounted()
+
+    def body_mounted(self) -> None:
+        """The body is mounted (:attr:`BODY_AFTER_FIRST_FRAME`): show what came before it."""
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long
+        if not self.body_in:
+            self.call_after_refresh(self._mount_body)
 
     _styled = False  # every node restyled by a resume since the screen was last suspended
 
