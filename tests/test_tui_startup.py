@@ -172,7 +172,9 @@ async def test_dashboard_figures_read_before_the_ui_are_in_its_first_frame(
             super()._display(screen, renderable)
             if renderable is not None and type(self.screen).__name__ == "DashboardScreen":
                 scr = self.screen
-                frames.append((bool(scr.query("#titlebar")), bool(scr.query("#cards")), scr.has_class("loaded")))
+                frames.append(
+                    (bool(scr.query("#titlebar")), bool(scr.query("#cards")), scr.has_class("loaded"))
+                )
 
     app = Marked(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
     assert await screenshot(app) == worker_read
