@@ -20,7 +20,6 @@ from textual.message import Message
 from textual.widgets import Static
 
 from qi_station.i18n import get_lang, status_name, t
-from qi_station.reports.labels import fig_label, word
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 
@@ -126,6 +125,8 @@ class DashboardScreen(MainScreen):
             self.summary, self.error = summary, error
 
     def compose_body(self) -> ComposeResult:
+        from qi_station.reports.labels import fig_label, word  # (after the first frame: the body's)
+
         with Vertical(id="dash-body"):
             # few widgets on the first screen: one Static per card and per panel (paint first)
             with Grid(id="cards"):
