@@ -306,3 +306,34 @@ async def test_the_database_opens_even_when_the_early_figures_are_slow(
             assert app.screen.has_class("loaded")
     finally:
         release.set()
+
+
+@pytest.mark.asyncio
+async def test_what_reaches_the_dashboard_before_its_body_is_shown_once_the_body_is_in(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first frame is the title bar alone: an error (or the figures) the dashboard gets before its
+    body is mounted waits for the body and is shown in it, in order -- not lost, not a crash."""
+    from textual.widgets import Static
+
+    from qi_station.screens.dashboard import DashboardScreen
+
+    before_body: list[bool] = []
+    mount = DashboardScreen.on_mount
+
+    def on_mount(self: DashboardScreen) -> None:
+        mount(self)
+        before_body.append(self.body_in)
+        self.show_db_error("数据库文件已损坏")
+        self.post_message(DashboardScreen.Loaded(error="磁盘已满"))
+
+    monkeypatch.setattr(DashboardScreen, "on_mount", on_mount)
+    monkeypatch.setattr(DashboardScreen, "load", lambda self, db_path: None)  # no figures over the errors
+    app = make_app(ledger_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert before_body == [False]
+        shown = str(app.screen.query_one("#by-status", Static).render())
+        assert "磁盘已满" in shown and "数据库文件已损坏" not in shown  # the later one, over the first
+        messages = [str(n.message) for n in app._notifications]  # no public list: tests only
+        assert "数据库文件已损坏" in messages and "磁盘已满" in messages

@@ -107,7 +107,7 @@ class DashboardScreen(MainScreen):
     BODY_AFTER_FIRST_FRAME = True
     BINDINGS = bindings("dash", "main")
     _by_status: list[str] | None = None
-    _pending: Any = None  # a Loaded that came before the body was mounted
+    _pending: tuple[Any, ...] = ()  # the Loaded messages that came before the body was mounted
 
     class Loaded(Message):
         """The figures (``figs``) were read, or the read failed (``error``); neither: the early read did
@@ -146,7 +146,7 @@ class DashboardScreen(MainScreen):
         early = self.station.take_early_figures()
         figs = early.result(0) if early is not None else None
         if figs is not None:  # read while the UI started: painted with the body (body_mounted)
-            self._pending = self.Loaded(figs)
+            self._pending = (self.Loaded(figs),)
         elif early is not None:  # the first frame paints placeholders; the read's thread posts the figures
             early.when_done(self._early_done)
             early.start()  # (a read its caller did not start: SQLite reads while this frame is painted)
@@ -160,9 +160,9 @@ class DashboardScreen(MainScreen):
 
     def body_mounted(self) -> None:
         """The figures (or the error) that came before the body: in the body's first frame."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self.on_dashboard_screen_loaded(pending)
+        pending, self._pending = self._pending, ()
+        for msg in pending:
+            self.on_dashboard_screen_loaded(msg)
 
     def on_resize(self) -> None:
         self._show_by_status()
@@ -208,7 +208,7 @@ class DashboardScreen(MainScreen):
 
     def on_dashboard_screen_loaded(self, msg: Loaded) -> None:
         if not self.body_in:
-            self._pending = msg  # shown by body_mounted
+            self._pending = (*self._pending, msg)  # shown by body_mounted
             return
         if msg.error is not None:
             self.show_db_error(msg.error)
@@ -270,7 +270,7 @@ class DashboardScreen(MainScreen):
 
     def show_db_error(self, message: str) -> None:
         if not self.body_in:
-            self._pending = self.Loaded(error=message)  # shown by body_mounted
+            self._pending = (*self._pending, self.Loaded(error=message))  # shown by body_mounted
             return
         self.query_one("#by-status", Static).update(_panel(t("dash.by_status"), message))
         self.notify(message, severity="error", timeout=20)
