@@ -127,6 +127,9 @@ def spawn(code: str, *args: str, cwd: Path | None = None) -> tuple[dict[str, flo
     fd, mark_path = tempfile.mkstemp(suffix=".marks")
     os.close(fd)
     env = {**os.environ, "QI_STATION_CONFIG": "/nonexistent/qi-bench/config.toml", "TERM": "xterm-256color"}
+    # one terminal size, as a terminal gives the app and its driver alike: headless, Rich's console said
+    # 80x25 and Textual's driver 80x24, a resize (a whole re-layout) no terminal start has
+    env.update(COLUMNS="80", LINES="24")
     t0 = time.time()
     proc = subprocess.Popen(
         [sys.executable, "-c", code, mark_path, *args],

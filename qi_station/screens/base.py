@@ -184,12 +184,7 @@ class MainScreen(StationScreen):
         from qi_station.screens.footer import StationFooter
 
         yield from self.compose_body()
-        footer = StationFooter(compact=True, show_command_palette=False)
-        if not self.body_in:  # after the first frame: the screen's bindings are in, its keys at once
-            # (Textual's footer shows keys only after a change of the bindings, none of which comes now;
-            # _bindings_ready is its private flag; guard: test_tui_stumbles.py::test_footer_fits_80_columns)
-            footer.set_reactive(StationFooter._bindings_ready, True)
-        yield footer
+        yield StationFooter(compact=True, show_command_palette=False)
 
     async def _mount_body(self) -> None:
         if self.body_in or not self.is_attached:
@@ -198,6 +193,9 @@ class MainScreen(StationScreen):
             await self.mount_compose(self._body_and_footer())
             self.body_in = True
             self.body_mounted()
+        # Textual's footer draws its keys after a change of the bindings (all came before it was
+        # mounted): its keys follow in the next frame, as on a screen composed at once
+        self.refresh_bindings()
 
     def body_mounted(self) -> None:
         """The body is mounted (:attr:`BODY_AFTER_FIRST_FRAME`): show what came before it."""
