@@ -165,9 +165,9 @@ class MainScreen(StationScreen):
     SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
     #: the first frame is the title bar alone; the body and the footer are mounted right after it is
-    #: painted (:meth:`_mount_body`), in one batch (no frame shows them half mounted). The first screen's:
-    #: the app's first frame then comes with few widgets to style and draw. A screen that sets it calls
-    #: :meth:`body_mounted` hooks once its body is in (queries of the body's widgets wait for that).
+    #: painted (:meth:`_mount_body`), in one batch (no frame shows them half mounted). For the first
+    #: screen: the app's first frame then has few widgets to style and draw. :meth:`body_mounted` runs
+    #: once the body is in; until then (:attr:`body_in` False) its widgets are not there to query.
     BODY_AFTER_FIRST_FRAME = False
     body_in = True  # the body's widgets are mounted (False until then when BODY_AFTER_FIRST_FRAME)
 
