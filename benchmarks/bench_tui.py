@@ -120,16 +120,21 @@ LATE = STATION.replace(
 )
 
 
-def spawn(code: str, *args: str) -> tuple[dict[str, float], float, float]:
+def spawn(code: str, *args: str, cwd: Path | None = None) -> tuple[dict[str, float], float, float]:
     """Run one child; return (marks relative to spawn, wall seconds, peak RSS MiB). A mark ``name`` is
-    seconds from spawn; ``name_cpu`` the child's CPU seconds (all its threads) at that mark."""
+    seconds from spawn; ``name_cpu`` the child's CPU seconds (all its threads) at that mark. ``cwd``: the
+    child imports the ``qi_station`` package of that tree (``-c`` puts the working directory first)."""
     fd, mark_path = tempfile.mkstemp(suffix=".marks")
     os.close(fd)
     env = {**os.environ, "QI_STATION_CONFIG": "/nonexistent/qi-bench/config.toml", "TERM": "xterm-256color"}
+    # one terminal size, as a terminal gives the app and its driver alike: headless, Rich's console said
+    # 80x25 and Textual's driver 80x24, a resize (a whole re-layout) no terminal start has
+    env.update(COLUMNS="80", LINES="24")
     t0 = time.time()
     proc = subprocess.Popen(
         [sys.executable, "-c", code, mark_path, *args],
         env=env,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -165,20 +170,26 @@ def ensure_db(requests: int, library: int) -> Path:
     return path
 
 
-def startup(db: Path, runs: int) -> dict[str, Any]:
+def startup(db: Path, runs: int, baseline: Path | None = None) -> dict[str, Any]:
+    """``baseline``: another checkout (its ``qi_station`` imported instead of this tree's), whose console
+    entry point is started beside this tree's in the same run (``cli_baseline``: before / after)."""
     hello: dict[str, list[float]] = {}
     hello_rss: list[float] = []
-    res: dict[str, dict[str, list[float]]] = {"cli": {}, "direct": {}, "late_figures": {}}
-    spawn(HELLO)  # warm the page cache for all three
-    spawn(STATION, str(db))
-    spawn(DIRECT, str(db))
+    kinds: list[tuple[str, str, Path | None]] = [("cli", STATION, ROOT), ("direct", DIRECT, ROOT)]
+    kinds.append(("late_figures", LATE, ROOT))
+    if baseline is not None:
+        kinds.insert(0, ("cli_baseline", STATION, baseline))
+    res: dict[str, dict[str, list[float]]] = {name: {} for name, _code, _cwd in kinds}
+    spawn(HELLO)  # warm the page cache for all of them
+    for _name, code, cwd in kinds:
+        spawn(code, str(db), cwd=cwd)
     for _ in range(runs):
         m, _w, rss = spawn(HELLO)
         for k in ("first_frame", "first_frame_cpu"):
             hello.setdefault(k, []).append(m[k])
         hello_rss.append(rss)
-        for name, code in (("cli", STATION), ("direct", DIRECT), ("late_figures", LATE)):
-            m, _w, rss = spawn(code, str(db))
+        for name, code, cwd in kinds:
+            m, _w, rss = spawn(code, str(db), cwd=cwd)
             r = res[name]
             for k in ("first_frame", "dashboard", "first_frame_cpu", "dashboard_cpu"):
                 r.setdefault(k, []).append(m[k])
@@ -199,13 +210,14 @@ def startup(db: Path, runs: int) -> dict[str, Any]:
     return out
 
 
-def compile_bytecode() -> None:
+def compile_bytecode(*trees: Path) -> None:
     """Write the package's ``.pyc`` files first, as an installed package has them (``pip install``
     compiles; with ``PYTHONDONTWRITEBYTECODE`` set and no ``.pyc`` every start would compile every
     module of the project from source, and the figures would measure the compiler)."""
     import compileall
 
-    compileall.compile_dir(str(ROOT / "qi_station"), quiet=1)
+    for root in (ROOT, *trees):
+        compileall.compile_dir(str(root / "qi_station"), quiet=1)
 
 
 # typed one key at a time; Chinese is committed by an IME as whole words (inserted, like a paste)
@@ -612,6 +624,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7, help="start-ups of each kind, alternated (median)")
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="times the keystroke list is typed")
     ap.add_argument("--only-startup", action="store_true", help="skip the keystroke and ledger figures")
+    ap.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="with --only-startup: a checkout of another commit whose console entry point is started "
+        "alternating with this tree's (cli_baseline in the JSON)",
+    )
     ap.add_argument("--update-docs", action="store_true")
     ap.add_argument(
         "--only-keystrokes", action="store_true", help="only keystroke-to-results in library search (JSON)"
@@ -620,7 +638,7 @@ def main() -> None:
     ap.add_argument("--hogs", action="store_true", help="with --only-keystrokes: two CPU-burning processes")
     args = ap.parse_args()
     LOAD[:] = os.getloadavg()
-    compile_bytecode()
+    compile_bytecode(*([args.baseline_tree] if args.baseline_tree else []))
     db = args.db if args.db is not None else ensure_db(args.requests, args.library)
     size = f"{db.stat().st_size / 2**20:.0f} MiB"
     if args.only_keystrokes:
@@ -646,7 +664,7 @@ def main() -> None:
         k["load_end"] = [round(x, 1) for x in os.getloadavg()]
         print(json.dumps(k, indent=1))
         return
-    s = startup(db, args.runs)
+    s = startup(db, args.runs, args.baseline_tree if args.only_startup else None)
     if args.only_startup:
         print(json.dumps({"startup": s}, indent=2), file=sys.stderr)
         return

@@ -1,6 +1,7 @@
 """The station TUI: a thin App. Screens live in ``qi_station/screens/`` (one module each).
 
-Start-up: only Textual, this module and the first screen's are imported before the first frame; the
+Start-up: only Textual, this module and the first screen's are imported before the first frame (the
+first screen's title bar; its body follows in the next frame: ``MainScreen.BODY_AFTER_FIRST_FRAME``); the
 database is checked (and migrated if needed) in a thread worker started at mount, and each screen
 loads its data in its own thread worker (the first screen's waits for the database: ``wait_db``).
 SQLModel/SQLAlchemy are imported only when something is written.

@@ -273,3 +273,27 @@ def test_the_dashboard_shown_loads_no_other_screen(tmp_path: Path) -> None:
     db = open_db(tmp_path / "station.db")
     loaded = _modules(RUN_TO_DASHBOARD, str(tmp_path / "config.toml"), str(db))
     assert loaded == [*FIRST_SCREEN, "qi_station.screens.footer"]
+
+
+RUN_TO_FIRST_FRAME = r"""
+import json, sys
+import qi_station.services.files  # the console entry point checks the database's folder first
+import qi_station.app as qa
+class Probe(qa.StationApp):
+    def _display(self, screen, renderable):
+        super()._display(screen, renderable)
+        if renderable is not None:
+            self.exit()
+Probe(sys.argv[1], offer_demo=False).run(headless=True)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("qi_station.screens.", "qi_station.reports"))
+                        or m in ("zipfile", "textual.widgets._footer"))))
+"""
+
+
+def test_the_first_frame_loads_neither_the_footer_nor_the_body_s_modules(tmp_path: Path) -> None:
+    """The first frame is the dashboard's title bar (``MainScreen.BODY_AFTER_FIRST_FRAME``): the footer,
+    the body's report labels and the folder check's zip reader are imported after it, when used."""
+    from qi_station.db.engine import open_db
+
+    db = open_db(tmp_path / "station.db")
+    assert _modules(RUN_TO_FIRST_FRAME, str(tmp_path / "config.toml"), str(db)) == FIRST_SCREEN

@@ -139,8 +139,10 @@ async def test_dashboard_figures_read_before_the_ui_are_in_its_first_frame(
     ledger_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The console entry point starts the figures' read before Textual is imported
-    (``services.dashboard.EarlyFigures``): the dashboard shows them in its first frame, reads the
-    database no second time for them, and looks as when its worker read them."""
+    (``services.dashboard.EarlyFigures``). The app's first frame is the title bar alone
+    (``MainScreen.BODY_AFTER_FIRST_FRAME``: few widgets, it paints sooner); the cards, panels and footer
+    come in the next frame, with the figures already in them (no frame of placeholders), the database
+    read no second time for them, the screen as when its worker read them."""
     from qi_station.app import StationApp
     from qi_station.services import dashboard
 
@@ -163,17 +165,21 @@ async def test_dashboard_figures_read_before_the_ui_are_in_its_first_frame(
     early = dashboard.EarlyFigures(ledger_db)
     assert early.result(30) is not None
 
-    first_frame: list[bool] = []
+    frames: list[tuple[bool, bool, bool]] = []  # each frame: (title bar, body, figures)
 
     class Marked(StationApp):
         def _display(self, screen: Any, renderable: Any) -> None:
             super()._display(screen, renderable)
-            if renderable is not None and not first_frame:
-                first_frame.append(self.screen.has_class("loaded"))
+            if renderable is not None and type(self.screen).__name__ == "DashboardScreen":
+                scr = self.screen
+                frames.append(
+                    (bool(scr.query("#titlebar")), bool(scr.query("#cards")), scr.has_class("loaded"))
+                )
 
     app = Marked(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
     assert await screenshot(app) == worker_read
-    assert first_frame == [True]
+    assert frames[0] == (True, False, False), frames  # the first frame: the title bar alone
+    assert next(f for f in frames if f[1]) == (True, True, True), frames  # the body comes with its figures
     assert len(calls) == 1  # the early read only
 
 
@@ -262,7 +268,7 @@ async def test_a_first_frame_never_waits_for_the_figures_read(
         opened.set()
         await settle(pilot)
         assert str(app.export_screenshot()) == worker_read
-    assert first_frame == [False]  # placeholders: the read was still held
+    assert first_frame == [False]  # the title bar, then placeholders: the read was still held
     assert len(calls) == 1  # the early read only (no worker read beside it)
     assert loaded_at_open == [True]  # the database is opened once the early figures are painted
 
@@ -300,3 +306,34 @@ async def test_the_database_opens_even_when_the_early_figures_are_slow(
             assert app.screen.has_class("loaded")
     finally:
         release.set()
+
+
+@pytest.mark.asyncio
+async def test_what_reaches_the_dashboard_before_its_body_is_shown_once_the_body_is_in(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first frame is the title bar alone: an error (or the figures) the dashboard gets before its
+    body is mounted waits for the body and is shown in it, in order -- not lost, not a crash."""
+    from textual.widgets import Static
+
+    from qi_station.screens.dashboard import DashboardScreen
+
+    before_body: list[bool] = []
+    mount = DashboardScreen.on_mount
+
+    def on_mount(self: DashboardScreen) -> None:
+        mount(self)
+        before_body.append(self.body_in)
+        self.show_db_error("数据库文件已损坏")
+        self.post_message(DashboardScreen.Loaded(error="磁盘已满"))
+
+    monkeypatch.setattr(DashboardScreen, "on_mount", on_mount)
+    monkeypatch.setattr(DashboardScreen, "load", lambda self, db_path: None)  # no figures over the errors
+    app = make_app(ledger_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert before_body == [False]
+        shown = str(app.screen.query_one("#by-status", Static).render())
+        assert "磁盘已满" in shown and "数据库文件已损坏" not in shown  # the later one, over the first
+        messages = [str(n.message) for n in app._notifications]  # no public list: tests only
+        assert "数据库文件已损坏" in messages and "磁盘已满" in messages

@@ -162,17 +162,46 @@ class MainScreen(StationScreen):
 
     SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
+    #: the first frame is the title bar alone; the body and the footer are mounted right after it is
+    #: painted (:meth:`_mount_body`), in one batch (no frame shows them half mounted). For the first
+    #: screen: the app's first frame then has few widgets to style and draw. :meth:`body_mounted` runs
+    #: once the body is in; until then (:attr:`body_in` False) its widgets are not there to query.
+    BODY_AFTER_FIRST_FRAME = False
+    body_in = True  # the body's widgets are mounted (False until then when BODY_AFTER_FIRST_FRAME)
+
     def compose(self) -> Any:
         from textual.widgets import Static
 
+        yield Static(self.title_text(), id="titlebar", markup=False)
+        if self.BODY_AFTER_FIRST_FRAME:
+            self.body_in = False
+            return
+        yield from self._body_and_footer()
+
+    def _body_and_footer(self) -> Any:
         from qi_station.screens.footer import StationFooter
 
-        yield Static(self.title_text(), id="titlebar", markup=False)
         yield from self.compose_body()
         yield StationFooter(compact=True, show_command_palette=False)
 
+    async def _mount_body(self) -> None:
+        if self.body_in or not self.is_attached:
+            return
+        with self.app.batch_update():  # one frame with the body and what body_mounted puts in it
+            await self.mount_compose(self._body_and_footer())
+            self.body_in = True
+            self.body_mounted()
+        # Textual's footer draws its keys after a change of the bindings (all came before it was
+        # mounted): its keys follow in the next frame, as on a screen composed at once
+        self.refresh_bindings()
+
+    def body_mounted(self) -> None:
+        """The body is mounted (:attr:`BODY_AFTER_FIRST_FRAME`): show what came before it."""
+
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long
+        if not self.body_in:
+            self.call_after_refresh(self._mount_body)
 
     _styled = False  # every node restyled by a resume since the screen was last suspended
 

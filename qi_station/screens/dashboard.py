@@ -1,9 +1,11 @@
 """Dashboard (工作台): today's intake, open by status, overdue, awaiting follow-up, expiring
 certificates, last sync and pending changes, 12 months of requests received as bars (the monthly
 report's ``received``, named by its label). The figures are read in a thread started before Textual's
-import (``services.dashboard.EarlyFigures``; a refresh: a thread worker): in the first frame when in at
-mount, else the first frame paints placeholders and the thread's message fills them (never waited for).  The bars are coloured blanks, not block glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK
-terminal draws them double width and the layout tears)."""
+import (``services.dashboard.EarlyFigures``; a refresh: a thread worker). The app's first frame is the
+title bar alone (``MainScreen.BODY_AFTER_FIRST_FRAME``); the cards, panels and footer are mounted right
+after it, with the figures in them when the read is in by then, else with placeholders the thread's
+message fills (never waited for). The bars are coloured blanks, not block glyphs (U+2581-2588 are
+East-Asian-ambiguous: a CJK terminal draws them double width and the layout tears)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ from textual.message import Message
 from textual.widgets import Static
 
 from qi_station.i18n import get_lang, status_name, t
-from qi_station.reports.labels import fig_label, word
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 
@@ -101,7 +102,12 @@ class DashboardScreen(MainScreen):
     #: the figures start loading at mount, their worker waiting for the database (``StationApp.wait_db``):
     #: they are read while the first frame is painted, and the app's DatabaseReady does not load them again
     LOADS_BEFORE_READY = True
+    #: the app's first frame is the title bar; the cards, panels and footer follow in the next frame,
+    #: with the figures when they are in by then (see :meth:`body_mounted`)
+    BODY_AFTER_FIRST_FRAME = True
     BINDINGS = bindings("dash", "main")
+    _by_status: list[str] | None = None
+    _pending: tuple[Any, ...] = ()  # the Loaded messages that came before the body was mounted
 
     class Loaded(Message):
         """The figures (``figs``) were read, or the read failed (``error``); neither: the early read did
@@ -119,6 +125,8 @@ class DashboardScreen(MainScreen):
             self.summary, self.error = summary, error
 
     def compose_body(self) -> ComposeResult:
+        from qi_station.reports.labels import fig_label, word  # (after the first frame: the body's)
+
         with Vertical(id="dash-body"):
             # few widgets on the first screen: one Static per card and per panel (paint first)
             with Grid(id="cards"):
@@ -135,11 +143,10 @@ class DashboardScreen(MainScreen):
             yield Static("", id="ledger-line", markup=False)
 
     def on_mount(self) -> None:
-        self._by_status: list[str] | None = None
         early = self.station.take_early_figures()
         figs = early.result(0) if early is not None else None
-        if figs is not None:  # read while the UI started: painted in the first frame
-            self._show_loaded(figs)
+        if figs is not None:  # read while the UI started: painted with the body (body_mounted)
+            self._pending = (self.Loaded(figs),)
         elif early is not None:  # the first frame paints placeholders; the read's thread posts the figures
             early.when_done(self._early_done)
             early.start()  # (a read its caller did not start: SQLite reads while this frame is painted)
@@ -150,6 +157,12 @@ class DashboardScreen(MainScreen):
         """The early read is over (called in its thread, or here): its figures, or None (a database the
         app migrates first, a failure) and then the worker reads them once the database is open."""
         self.post_message(self.Loaded(figs))
+
+    def body_mounted(self) -> None:
+        """The figures (or the error) that came before the body: in the body's first frame."""
+        pending, self._pending = self._pending, ()
+        for msg in pending:
+            self.on_dashboard_screen_loaded(msg)
 
     def on_resize(self) -> None:
         self._show_by_status()
@@ -194,6 +207,9 @@ class DashboardScreen(MainScreen):
         self.post_message(self.Verified(summary))
 
     def on_dashboard_screen_loaded(self, msg: Loaded) -> None:
+        if not self.body_in:
+            self._pending = (*self._pending, msg)  # shown by body_mounted
+            return
         if msg.error is not None:
             self.show_db_error(msg.error)
         elif msg.figs is None:  # the early read did not read (see _early_done): the worker does
@@ -253,6 +269,9 @@ class DashboardScreen(MainScreen):
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
 
     def show_db_error(self, message: str) -> None:
+        if not self.body_in:
+            self._pending = (*self._pending, self.Loaded(error=message))  # shown by body_mounted
+            return
         self.query_one("#by-status", Static).update(_panel(t("dash.by_status"), message))
         self.notify(message, severity="error", timeout=20)
 

@@ -114,9 +114,10 @@ def compute(
 
 class EarlyFigures:
     """:func:`compute` in a plain thread the console entry point starts before Textual is imported (SQLite
-    leaves the GIL): the dashboard paints the figures in its first frame when they are in at its mount,
-    else paints placeholders and the thread calls back (:meth:`when_done`: the dashboard posts a message)
-    -- never waited for on the UI thread. ``start=False``: the dashboard starts it at mount (:meth:`start`).
+    leaves the GIL): the dashboard paints the figures with its body (the frame after the title bar's)
+    when they are in at its mount, else paints placeholders and the thread calls back (:meth:`when_done`:
+    the dashboard posts a message) -- never waited for on the UI thread. ``start=False``: the dashboard
+    starts it at mount (:meth:`start`).
     Only a database already at the newest schema is read (one the app would migrate first, or a missing
     file, gives None: the dashboard's worker reads it after the app has opened it); so is a failure (the
     worker reads again and shows why). The app opens the database after these figures are painted."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 import codecs
 import os
 import sqlite3
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -160,6 +159,8 @@ def sniff(path: str | Path) -> str | None:
         if p.name.endswith(s) and p.with_name(p.name[: -len(s)]).is_file():
             return "sqlite-sidecar"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        import zipfile  # (not at import: the console entry point's TUI start checks its folder here)
+
         try:
             with zipfile.ZipFile(p) as z:
                 names = set(z.namelist())
