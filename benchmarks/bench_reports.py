@@ -290,7 +290,7 @@ def pg_load(db: Path, url: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     t = time.perf_counter()
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as pg:
-        for sql in rollup.drop_sql("postgresql"):
+        for sql in rollup.drop_sql("postgresql") + rollup.low_drop_sql("postgresql"):
             pg.execute(sql)
         for table in ("enterprise", "request", "request_event", "referral"):
             cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
@@ -299,13 +299,18 @@ def pg_load(db: Path, url: str) -> dict[str, Any]:
                     cp.write_row(row)
         out["copy_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
-        for sql in rollup.rebuild_sql("postgresql") + rollup.trigger_sql("postgresql"):
+        for sql in (
+            rollup.rebuild_sql("postgresql")
+            + rollup.low_rebuild_sql()
+            + rollup.trigger_sql("postgresql")
+            + rollup.low_trigger_sql("postgresql")
+        ):
             pg.execute(sql)
         out["rollup_s"] = round(time.perf_counter() - t, 1)
     # VACUUM as autovacuum would on a live hub: a table loaded by COPY has no visibility map yet, so its
     # index-only scans (first request of an enterprise, the open rectifications) would read the heap
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as pg:
-        for table in ("enterprise", "request", "request_event", "referral", rollup.TABLE):
+        for table in ("enterprise", "request", "request_event", "referral", rollup.TABLE, rollup.LOW_TABLE):
             pg.execute(f"VACUUM ANALYZE {table}")
     src.close()
     return out

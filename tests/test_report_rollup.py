@@ -72,6 +72,8 @@ op = st.one_of(
     st.tuples(st.just("purge"), st.integers(0, 30)),
     st.tuples(st.just("note"), st.integers(0, 30), st.sampled_from(EDGES)),
     st.tuples(st.just("rectify"), st.integers(0, 30), st.sampled_from(EDGES)),
+    # an enterprise renamed (the open-rectification list shows its name as of the report)
+    st.tuples(st.just("rename"), st.sampled_from(("ent", "ent2")), st.sampled_from(("企业", "企业乙", "丙"))),
 )
 
 
@@ -139,6 +141,9 @@ class Ledger:
         return live[i % len(live)] if live else None
 
     def apply(self, o: tuple[Any, ...]) -> None:
+        if o[0] == "rename":
+            self.x("UPDATE enterprise SET name = :name WHERE id = :id", id=o[1], name=o[2])
+            return
         if o[0] == "create":
             _, code, at, promise = o
             self.n += 1
@@ -220,6 +225,11 @@ def history_figures(url: Any, exact: bool) -> dict[str, Any]:
                     c: (a.series, a.open_before, a.overdue_end, a.overdue_prev_end)
                     for c, a in raw.accs.items()
                 }
+                # the rectification figures and the open list (the low ratings' rollup, revision 0024)
+                out[f"{m}/{station}/rectification"] = {
+                    c: (a.quality.low_ratings, a.quality.rectified, a.quality.rectify_open)
+                    for c, a in raw.accs.items()
+                }
     return out
 
 
@@ -247,6 +257,60 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(H
 def test_rollup_equals_the_events_sqlite(tmp_path_factory: Any, ops: list[tuple[Any, ...]]) -> None:
     db = open_db(tmp_path_factory.mktemp("r") / "q.db")
     check_ledger(db, ops)
+
+
+# every change the low ratings' rollup (revision 0024) follows: low ratings given, an enterprise renamed,
+# a rectify record, a rating corrected out of the low ones, deleted and undeleted, purged
+LOW_LIFE: list[tuple[Any, ...]] = [
+    ("create", "S1", EDGES[2], 5),
+    ("move", 0, "closed", EDGES[3], 0),
+    ("correct", 0, 1, 0, EDGES[3]),
+    ("create", "S2", EDGES[2], 5),
+    ("move", 1, "closed", EDGES[5], 0),
+    ("correct", 1, 2, 0, EDGES[5]),
+    ("create", "S1", EDGES[4], 5),
+    ("move", 2, "closed", EDGES[6], 0),
+    ("correct", 2, 1, 0, EDGES[6]),
+    ("create", "S1", EDGES[4], 5),
+    ("move", 3, "closed", EDGES[6], 0),
+    ("correct", 3, 2, 0, EDGES[6]),
+    ("rename", "ent", "企业乙"),
+    ("rectify", 1, EDGES[7]),
+    ("rectify", 1, EDGES[4]),
+    ("correct", 2, 4, 0, EDGES[7]),
+    ("delete", 3, True),
+    ("create", "S1", EDGES[4], 5),
+    ("move", 4, "closed", EDGES[6], 0),
+    ("correct", 4, 1, 0, EDGES[6]),
+    ("purge", 4),
+    ("rename", "ent2", "丙"),
+]
+
+
+def check_low_life(url: Any) -> None:
+    check_ledger(url, LOW_LIFE)
+    with report_connection(url) as conn:
+        raw = collect(conn, "2026-02")
+    opened = [(r["number"], r["enterprise_name"]) for a in raw.accs.values() for r in a.quality.rectify_open]
+    assert sorted(opened) == [("r1", "企业乙")]  # r2 rectified, r3 rated 4, r4 deleted, r5 purged
+
+
+def test_low_rating_rollup_follows_every_change_sqlite(tmp_path: Path) -> None:
+    check_low_life(open_db(tmp_path / "q.db"))
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL at 127.0.0.1:5432 is not reachable")
+def test_low_rating_rollup_follows_every_change_postgresql() -> None:
+    from qi_station.sync.hub.store import Hub
+
+    url = pg_create()
+    try:
+        hub = Hub(url)
+        hub.migrate()
+        hub.dispose()
+        check_low_life(url.replace("postgresql://", "postgresql+psycopg://"))
+    finally:
+        pg_drop(url)
 
 
 @pytest.mark.skipif(not PG, reason="PostgreSQL at 127.0.0.1:5432 is not reachable")
@@ -300,6 +364,29 @@ def test_report_rebuild_command(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["--db", str(db), "report", "rebuild"])
     assert res.exit_code == 0, res.output
     assert "differed" in res.output and not res.output.startswith("rebuilt: 0 rows")
+    assert history_figures(db, False) == before
+
+
+def test_report_rebuild_puts_back_the_low_ratings(tmp_path: Path) -> None:
+    """``report rebuild`` also writes the low ratings' rollup (revision 0024) again: a row someone emptied
+    is counted as changed and put back, and the open-rectification list is the same."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+
+    db = open_db(tmp_path / "q.db")
+    check_ledger(db, LOW_LIFE)
+    before = history_figures(db, False)
+    con = sqlite3.connect(db)
+    con.execute(f"DELETE FROM {rollup.LOW_TABLE}")
+    con.commit()
+    con.close()
+    assert history_figures(db, False) != before
+    assert rebuild_rollup(db)["changed"] == 2  # the rows of r1 (open) and r2 (rectified) put back
+    res = CliRunner().invoke(app, ["--db", str(db), "report", "rebuild"])
+    assert res.exit_code == 0, res.output
     assert history_figures(db, False) == before
 
 
@@ -405,8 +492,11 @@ def rectification_from_the_rows(conn: Any, month: str) -> dict[str, Any]:
         fixed[rid] = min(fixed.get(rid, t), t)
     low = rectified = 0
     rows: list[dict[str, Any]] = []
-    for rid, number, code, sat, closed, status, deleted in conn.execute(
-        text("SELECT id, number, station_code, satisfaction, closed_at, status, deleted FROM request")
+    for rid, number, code, sat, closed, status, deleted, name in conn.execute(
+        text(
+            "SELECT r.id, r.number, r.station_code, r.satisfaction, r.closed_at, r.status, r.deleted, e.name "
+            "FROM request r LEFT JOIN enterprise e ON e.id = r.enterprise_id"
+        )
     ):
         at = as_utc(closed)
         if status != "closed" or deleted or sat is None or sat > 2 or at is None or at >= e:
@@ -421,7 +511,7 @@ def rectification_from_the_rows(conn: Any, month: str) -> dict[str, Any]:
                 {
                     "number": number,
                     "station_code": code,
-                    "enterprise_name": "企业",
+                    "enterprise_name": name,
                     "satisfaction": sat,
                     "rated_on": day.isoformat(),
                     "due": due.isoformat(),

@@ -248,6 +248,13 @@ class RequestEvent(SQLModel, table=True):
             sqlite_where=text("kind = 'rectify'"),
             postgresql_where=text("kind = 'rectify'"),
         ),
+        Index(  # revision 0024: a request's fee corrections (the report's fees, reports/fees.py)
+            "ix_request_event_correct",
+            "request_id",
+            "n",
+            sqlite_where=text("kind = 'correct'"),
+            postgresql_where=text("kind = 'correct'"),
+        ),
     )
     id: str = Field(primary_key=True)
     request_id: str = Field(foreign_key="request.id", index=True)
@@ -301,6 +308,25 @@ class ReportMonthHold(SQLModel, table=True):
 
     __tablename__ = "report_month_hold"
     id: int = Field(primary_key=True)
+
+
+class ReportLowRating(SQLModel, table=True):
+    """Revision 0024: the closed requests rated 1 or 2, for the open-rectification list, kept by
+    triggers: ``qi_station/db/rollup.py`` (``LOW_TABLE``)."""
+
+    __tablename__ = "report_low_rating"
+    __table_args__ = (
+        Index("ix_report_low_rating_closed", "closed_at", "number"),
+        Index("ix_report_low_rating_enterprise", "enterprise_id"),
+    )
+    request_id: str = Field(primary_key=True)
+    station_code: str
+    number: str
+    enterprise_id: str | None = None
+    ent_name: str | None = None
+    satisfaction: int | None = None
+    closed_at: NaiveDatetime | None = None
+    fixed: NaiveDatetime | None = None
 
 
 class Activity(SQLModel, table=True):

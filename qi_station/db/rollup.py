@@ -268,19 +268,184 @@ def _run(conn: Any, statements: list[str]) -> None:
             conn.execute(sql)
 
 
+# ---------------------------------------------------------------------------------------------------
+# The low ratings (revision 0024): every closed request rated 1 or 2 (``core.rectify``), not deleted,
+# one row each, with what the report's open-rectification list shows and its first rectify record.
+# The list spans the history (every low rating up to the month's end not rectified by then): read from
+# this small table (no lookup of the request, its enterprise and its rectify records per row). Kept by
+# triggers like ``report_month`` (every writer keeps it right), rebuilt with it.
+
+LOW_TABLE = "report_low_rating"
+LOW_COLUMNS = (
+    "request_id",
+    "station_code",
+    "number",
+    "enterprise_id",
+    "ent_name",
+    "satisfaction",
+    "closed_at",
+    "fixed",
+)
+# the request fields a row reads: a change of one of them makes the row again
+LOW_ROW_FIELDS = (
+    "id",
+    "station_code",
+    "number",
+    "enterprise_id",
+    "satisfaction",
+    "closed_at",
+    "status",
+    "deleted",
+)
+LOW_TRIGGERS = (
+    ("report_low_rating_request_ins", "request"),
+    ("report_low_rating_request_upd", "request"),
+    ("report_low_rating_request_del", "request"),
+    ("report_low_rating_event_ins", "request_event"),
+    ("report_low_rating_event_upd", "request_event"),
+    ("report_low_rating_event_del", "request_event"),
+    ("report_low_rating_enterprise_ins", "enterprise"),
+    ("report_low_rating_enterprise_upd", "enterprise"),
+    ("report_low_rating_enterprise_del", "enterprise"),
+)
+
+
+def is_low_sql(r: str) -> str:
+    """THE condition of a row of :data:`LOW_TABLE` on request row ``r`` (the report's exact path reads the
+    same rows from ``request``: ``reports.quality.low_ratings_query``)."""
+    from qi_station.core.rectify import LOW_SATISFACTION
+
+    return f"{r}.status = 'closed' AND {r}.satisfaction <= {LOW_SATISFACTION} AND NOT {r}.deleted"
+
+
+def _first_rectify(rid: str) -> str:
+    from qi_station.core.rectify import RECTIFY_KIND
+
+    return f"(SELECT MIN(x.at) FROM request_event x WHERE x.request_id = {rid} AND x.kind = '{RECTIFY_KIND}')"
+
+
+def low_row_sql(where: str) -> str:
+    """(Re)write the rows of the requests ``where`` selects (on ``r``): removed, then put back when low."""
+    return (
+        f"INSERT INTO {LOW_TABLE} ({', '.join(LOW_COLUMNS)}) SELECT r.id, r.station_code, r.number, "
+        f"r.enterprise_id, ent.name, r.satisfaction, r.closed_at, {_first_rectify('r.id')} FROM request r "
+        f"LEFT JOIN enterprise ent ON ent.id = r.enterprise_id WHERE {where} AND {is_low_sql('r')}"
+    )
+
+
+def _low_refresh(rid: str) -> list[str]:
+    return [f"DELETE FROM {LOW_TABLE} WHERE request_id = {rid}", low_row_sql(f"r.id = {rid}")]
+
+
+def _low_fixed(rid: str) -> str:
+    return f"UPDATE {LOW_TABLE} SET fixed = {_first_rectify(rid)} WHERE request_id = {rid}"
+
+
+def _low_name(eid: str) -> str:
+    return (
+        f"UPDATE {LOW_TABLE} SET ent_name = (SELECT ent.name FROM enterprise ent WHERE ent.id = {eid}) "
+        f"WHERE enterprise_id = {eid}"
+    )
+
+
+def low_trigger_sql(dialect: str) -> list[str]:
+    """CREATE statements of the triggers that keep :data:`LOW_TABLE` right (``low_drop_sql`` undoes them)."""
+    from qi_station.core.rectify import RECTIFY_KIND
+
+    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    rect = f"kind = '{RECTIFY_KIND}'"
+    steps = {  # name -> (timing, event, condition, statements); every one AFTER the row is written
+        "report_low_rating_request_ins": ("INSERT", is_low_sql("NEW"), _low_refresh("NEW.id")),
+        "report_low_rating_request_upd": (
+            "UPDATE",
+            " OR ".join(f"OLD.{f} {op} NEW.{f}" for f in LOW_ROW_FIELDS),
+            [f"DELETE FROM {LOW_TABLE} WHERE request_id = OLD.id", *_low_refresh("NEW.id")],
+        ),
+        "report_low_rating_request_del": (
+            "DELETE",
+            None,
+            [f"DELETE FROM {LOW_TABLE} WHERE request_id = OLD.id"],
+        ),
+        "report_low_rating_event_ins": ("INSERT", f"NEW.{rect}", [_low_fixed("NEW.request_id")]),
+        "report_low_rating_event_upd": (
+            "UPDATE",
+            f"OLD.{rect} OR NEW.{rect}",
+            [_low_fixed("OLD.request_id"), _low_fixed("NEW.request_id")],
+        ),
+        "report_low_rating_event_del": ("DELETE", f"OLD.{rect}", [_low_fixed("OLD.request_id")]),
+        "report_low_rating_enterprise_ins": ("INSERT", None, [_low_name("NEW.id")]),
+        "report_low_rating_enterprise_upd": (
+            "UPDATE",
+            f"OLD.id {op} NEW.id OR OLD.name {op} NEW.name",
+            [_low_name("OLD.id"), _low_name("NEW.id")],
+        ),
+        "report_low_rating_enterprise_del": ("DELETE", None, [_low_name("OLD.id")]),
+    }
+    tables = dict(LOW_TRIGGERS)
+    out: list[str] = []
+    for name, (event, cond, stmts) in steps.items():
+        table = tables[name]
+        if dialect == "postgresql":
+            body = "; ".join(stmts)
+            out.append(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; RETURN NULL; END; "
+                "$$ LANGUAGE plpgsql"
+            )
+            when = f" WHEN ({cond})" if cond else ""
+            out.append(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {name}()"
+            )
+        else:
+            when = f" WHEN {cond}" if cond else ""
+            body = "".join(f"{s}; " for s in stmts)
+            out.append(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} BEGIN {body}END")
+    return out
+
+
+def low_drop_sql(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            s
+            for name, table in LOW_TRIGGERS
+            for s in (f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()")
+        ]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name, _ in LOW_TRIGGERS]
+
+
+def low_rebuild_sql() -> list[str]:
+    """Empty :data:`LOW_TABLE` and write it again from every request (the same SQL as its triggers)."""
+    return [f"DELETE FROM {LOW_TABLE}", low_row_sql("1 = 1")]
+
+
+def _has_low(conn: Any) -> bool:
+    sql = (
+        f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{LOW_TABLE}' "
+        "AND table_schema = current_schema()"
+        if _dialect(conn) == "postgresql"
+        else f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{LOW_TABLE}'"
+    )
+    if hasattr(conn, "exec_driver_sql"):
+        return bool(conn.exec_driver_sql(sql).scalar())
+    return bool(conn.execute(sql).fetchone()[0])
+
+
 def drop_triggers(conn: Any) -> None:
     """Lift the triggers for a bulk load (call :func:`rebuild` and :func:`create_triggers` after it)."""
-    _run(conn, drop_sql(_dialect(conn)))
+    d = _dialect(conn)
+    _run(conn, drop_sql(d) + (low_drop_sql(d) if _has_low(conn) else []))
 
 
 def create_triggers(conn: Any) -> None:
-    _run(conn, drop_sql(_dialect(conn)) + trigger_sql(_dialect(conn)))
+    d = _dialect(conn)
+    low = low_drop_sql(d) + low_trigger_sql(d) if _has_low(conn) else []
+    _run(conn, drop_sql(d) + trigger_sql(d) + low)
 
 
 def rebuild(conn: Any) -> int:
-    """Recompute the rollup from the ledger in the caller's transaction; returns its row count.
-    ``conn``: a ``sqlite3`` or SQLAlchemy connection."""
-    _run(conn, rebuild_sql(_dialect(conn)))
+    """Recompute the rollups (``report_month`` and, from revision 0024, :data:`LOW_TABLE`) from the ledger
+    in the caller's transaction; returns the month rollup's row count. ``conn``: a ``sqlite3`` or
+    SQLAlchemy connection."""
+    _run(conn, rebuild_sql(_dialect(conn)) + (low_rebuild_sql() if _has_low(conn) else []))
     if hasattr(conn, "exec_driver_sql"):
         return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar() or 0)
     return int(conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])

@@ -262,7 +262,8 @@ def remove_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[st
             # request_event is append-only (triggers): lifted for this one transaction, then restored
             trig = conn.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'request_event' "
-                "AND name NOT LIKE 'report_month%'"  # the rollup's own triggers take the events out
+                "AND name NOT LIKE 'report_month%' AND name NOT LIKE 'report_low_rating%'"  # the rollups' own
+                # triggers take the events out
             ).fetchall()
             for name, _sql in trig:
                 conn.execute(f'DROP TRIGGER "{name}"')

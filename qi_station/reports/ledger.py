@@ -128,9 +128,10 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
 
 
 def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
-    """``report rebuild`` / ``hub report rebuild``: compute the month rollup again from the ledger in one
-    write transaction. Returns its rows and how many differed from what was kept (0 unless something
-    wrote the ledger around the triggers)."""
+    """``report rebuild`` / ``hub report rebuild``: compute the month rollup (and the low ratings, revision
+    0024) again from the ledger in one write transaction. Returns the month rollup's rows and how many
+    rows of either differed from what was kept (0 unless something wrote the ledger around the
+    triggers)."""
     from qi_station.db import rollup
     from qi_station.db.engine import make_engine
     from qi_station.reports.queries import normalize_url
@@ -140,7 +141,11 @@ def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
 
     def kept(conn: Any) -> set[tuple[Any, ...]]:
         rows = conn.exec_driver_sql(f"SELECT {cols} FROM {TABLE}")
-        return {tuple(r) for r in rows if any(r[len(rollup.KEY) :])}  # all-zero rows say nothing
+        out = {tuple(r) for r in rows if any(r[len(rollup.KEY) :])}  # all-zero rows say nothing
+        if rollup._has_low(conn):  # the low ratings (revision 0024), rebuilt with it
+            low = conn.exec_driver_sql(f"SELECT {', '.join(rollup.LOW_COLUMNS)} FROM {rollup.LOW_TABLE}")
+            out |= {(rollup.LOW_TABLE, *r) for r in low}
+        return out
 
     try:
         with engine.begin() as conn:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from qi_station.core.activity import ACTIVITY_KINDS
 from qi_station.core.clock import local_date, local_day
 from qi_station.core.months import first_day, month_bounds_utc, next_month
-from qi_station.core.rectify import LOW_SATISFACTION, RECTIFY_KIND, RectifyDues
+from qi_station.core.rectify import RECTIFY_KIND, RectifyDues
 from qi_station.core.workdays import Calendar
-from qi_station.db.rollup import move_sql
+from qi_station.db.rollup import LOW_TABLE, is_low_sql, move_sql
 
 if TYPE_CHECKING:
     from qi_station.reports.queries import Q
@@ -183,10 +183,28 @@ def last_resolutions(moves: list[Move]) -> dict[str, tuple[Move, Any]]:
     return out
 
 
-def low_ratings_query(q: Q, month: str) -> tuple[str, dict[str, Any]]:
+def has_low_rollup(q: Q) -> bool:
+    """Whether the database keeps the low ratings (``db/rollup.LOW_TABLE``, revision 0024)."""
+    from sqlalchemy import inspect
+
+    return bool(inspect(q.conn).has_table(LOW_TABLE))
+
+
+def low_ratings_query(q: Q, month: str, rollup: bool = False) -> tuple[str, dict[str, Any]]:
     """The statement and parameters of :func:`collect_quality`'s low ratings given up to the month's end,
-    with their first rectify record (``Q.ahead`` starts it early)."""
+    with their first rectify record (``Q.ahead`` starts it early). ``rollup``: read them from
+    ``db/rollup.LOW_TABLE`` (the same rows, kept by triggers: one small table, in its index's order),
+    else from the requests and their events (the exact path)."""
     start, end = month_bounds_utc(month)
+    cols = (
+        "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
+        "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
+    )
+    if rollup:
+        return (
+            f"{cols}{LOW_TABLE} t WHERE t.closed_at < :e{q.st('t')} ORDER BY t.closed_at, t.number",
+            {"s": start, "e": end},
+        )
     # The partial index of revision 0010 holds exactly these rows (its condition is repeated literally);
     # SQLite is told to use it when it is there, or it would read every closed request through
     # ix_request_status
@@ -204,14 +222,11 @@ def low_ratings_query(q: Q, month: str) -> tuple[str, dict[str, Any]]:
     # (ix_request_event_rectify), joined: a correlated subquery was run once per row and per use of it
     # (PostgreSQL inlined ``t``: three times)
     return (
-        "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
-        "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
-        "(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, f.fixed "
+        f"{cols}(SELECT r.station_code, r.number, ent.name AS ent_name, r.satisfaction, r.closed_at, f.fixed "
         f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id LEFT JOIN "
         f"(SELECT x.request_id, MIN(x.at) AS fixed FROM request_event x WHERE x.kind = '{RECTIFY_KIND}' "
         "GROUP BY x.request_id) f ON f.request_id = r.id "
-        f"WHERE r.status = 'closed' AND r.satisfaction <= {LOW_SATISFACTION} AND r.closed_at < :e "
-        f"AND NOT r.deleted{q.st()}) t ORDER BY t.closed_at, t.number",
+        f"WHERE {is_low_sql('r')} AND r.closed_at < :e{q.st()}) t ORDER BY t.closed_at, t.number",
         {"s": start, "e": end},
     )
 
@@ -223,10 +238,11 @@ def collect_quality(
     cal: Calendar,
     moves: list[Move],
     last: Mapping[str, tuple[Move, Any]] | None = None,
+    rollup: bool = False,
 ) -> None:
     """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`;
     ``moves`` are the month's moves (:func:`month_moves`), ``last`` their :func:`last_resolutions` (made
-    here when not given)."""
+    here when not given); ``rollup``: the low ratings from their rollup (:func:`low_ratings_query`)."""
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
@@ -251,7 +267,7 @@ def collect_quality(
                 followed.add(mv.rid)
     for code, _rid in reopened:
         quality(code).reopened += 1
-    for mv, d in last.values():
+    for mv, _d in last.values():
         g = quality(mv.code)
         g.resolved += 1
         g.followed_up += mv.rid in followed
@@ -259,9 +275,6 @@ def collect_quality(
         pd = as_date(mv.promised_date)
         if when is not None and pd is not None and local_date(when) <= pd:
             g.on_time += 1
-        if isinstance(d, Mapping) and d.get("charged") is True:
-            g.charged += 1
-            g.fee_cents += _fen(d.get("fee"))
 
     dues: dict[Any, tuple[str, str, bool]] = {}  # rating day -> (day, due, overdue): days repeat
     hours: dict[Any, tuple[str, str, bool]] = {}  # the same by UTC hour of the rating
@@ -298,7 +311,7 @@ def collect_quality(
     late: dict[str, tuple[str, str, bool]] = {}
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
     # when its UTC date (or hour) is new: the open list spans the history
-    sql, params = low_ratings_query(q, month)
+    sql, params = low_ratings_query(q, month, rollup)
     for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(sql, **params):
         if closed_at is None:
             continue
@@ -356,6 +369,17 @@ def collect_quality(
         vals[0] += int(n)
         vals[1] += int(ents or 0)
         vals[2] += int(people or 0)
+
+
+def count_charges(quality: Any, last: Mapping[str, tuple[Move, Any]]) -> None:
+    """The month's charged resolutions and their fees: of each request's last resolution of the month
+    (:func:`last_resolutions`, its fee corrections followed: ``reports.fees``), the charged ones.
+    ``quality(code)`` gives the station's :class:`Quality`."""
+    for mv, d in last.values():
+        if isinstance(d, Mapping) and d.get("charged") is True:
+            g = quality(mv.code)
+            g.charged += 1
+            g.fee_cents += _fen(d.get("fee"))
 
 
 def sort_open(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -28,11 +28,13 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
-from qi_station.reports.fees import follow_fee_corrections, request_fees_later
+from qi_station.reports.fees import request_fees_later
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import (
     Quality,
     collect_quality,
+    count_charges,
+    has_low_rollup,
     last_resolutions,
     low_ratings_query,
     month_events,
@@ -496,13 +498,16 @@ def collect(
             from sqlalchemy import inspect
 
             hub_newest = station is None and inspect(conn).has_table("hub_station")
+        low_rollup = not exact and has_low_rollup(q)  # the low ratings from their rollup (revision 0024)
         for sql, params in (
             month_events_query(month),
-            low_ratings_query(q, month),
+            low_ratings_query(q, month, low_rollup),
             *([(NEWEST_OF_HUB_STATIONS, {})] if hub_newest else []),
         ):
             q.ahead(sql, **params)
-        return _collect(q, month, months, station, progress, exact=exact, hub_newest=hub_newest)
+        return _collect(
+            q, month, months, station, progress, exact=exact, hub_newest=hub_newest, low_rollup=low_rollup
+        )
     finally:
         q.close()
 
@@ -516,6 +521,7 @@ def _collect(
     *,
     exact: bool,
     hub_newest: bool,
+    low_rollup: bool = False,
 ) -> Raw:
     conn = q.conn
     start, end = month_bounds_utc(month)
@@ -710,10 +716,10 @@ def _collect(
     ACC, SAT, FEE = col("accepted_at"), col("satisfaction"), col("fee_cents")
     moves = month_moves(events, {v[ID]: (v[ST], v[REC], v[ACC], v[PROM], v[SAT]) for v in details})
     last = last_resolutions(moves)  # each request's last resolution of the month, its data decoded once
-    follow_fee_corrections(q, last)  # ... with a later fee correction followed (reports.fees)
     standing = [v for v in details if v[RES] is not None]
-    # 明细's 收费金额 (reports.fees): the events of those not standing on the month's resolution read on a
-    # side connection (PostgreSQL) while the report goes on, set before the end
+    # 明细's 收费金额 and the later fee corrections of the month's resolutions (reports.fees): one read of
+    # their events, on a side connection (PostgreSQL) while the report goes on; set before the end, with
+    # the charges (which read the corrected fees)
     fees_done = request_fees_later(q, ((v[ID], v[RES]) for v in standing), last)
     accepted: dict[str, tuple[str, float]] = {}
     resolved: dict[str, tuple[str, datetime, datetime]] = {}
@@ -747,7 +753,7 @@ def _collect(
 
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
-    collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last)
+    collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
@@ -773,9 +779,10 @@ def _collect(
     stations = station_profiles(conn, q)
     for c in accs:
         stations.setdefault(c, profile_entry(c, c, None, None, None, None, False, None))
-    fees = fees_done()
+    fees = fees_done()  # ... and ``last`` with the fee corrections followed
     for v in standing:
         v[FEE] = fees[v[ID]]
+    count_charges(lambda code: acc(code).quality, last)
     return Raw(month, months, accs, stations, out, env_now())
 
 
