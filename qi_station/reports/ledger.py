@@ -128,9 +128,10 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
 
 
 def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
-    """``report rebuild`` / ``hub report rebuild``: compute the month rollup again from the ledger in one
-    write transaction. Returns its rows and how many differed from what was kept (0 unless something
-    wrote the ledger around the triggers)."""
+    """``report rebuild`` / ``hub report rebuild``: compute the month rollup (and the first requests,
+    ``rollup.FIRST_TABLE``) again from the ledger in one write transaction. Returns the month rollup's rows
+    and how many rows of either differed from what was kept (0 unless something wrote the ledger around
+    the triggers)."""
     from qi_station.db import rollup
     from qi_station.db.engine import make_engine
     from qi_station.reports.queries import normalize_url
@@ -140,7 +141,11 @@ def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
 
     def kept(conn: Any) -> set[tuple[Any, ...]]:
         rows = conn.exec_driver_sql(f"SELECT {cols} FROM {TABLE}")
-        return {tuple(r) for r in rows if any(r[len(rollup.KEY) :])}  # all-zero rows say nothing
+        out = {tuple(r) for r in rows if any(r[len(rollup.KEY) :])}  # all-zero rows say nothing
+        firsts = conn.exec_driver_sql(
+            f"SELECT enterprise_id, station_code, first_at FROM {rollup.FIRST_TABLE}"
+        )
+        return out | {(rollup.FIRST_TABLE, *r) for r in firsts}
 
     try:
         with engine.begin() as conn:
