@@ -13,7 +13,8 @@ COPYs them), ``months = years * 12``, full histories for the last 12 months and 
 back-filled with one ``created`` event (as ``generate`` does). For the load the rollup's triggers,
 the secondary indexes and the foreign keys of the bulk tables are lifted; afterwards the indexes and
 foreign keys are created again (as the migrations defined them), the tables ANALYZEd, the month rollup
-rebuilt once (``rollup.rebuild_sql``), its triggers put back, and the tables VACUUM ANALYZEd.
+and the first requests (``request_first``) rebuilt once (``rollup.rebuild_sql``,
+``first_rebuild_sql``), their triggers put back, and the tables VACUUM ANALYZEd.
 
 Prints rows, seconds and rows/s per phase. Benchmark data only (a throwaway database): never a hub
 anyone syncs with.
@@ -87,7 +88,7 @@ def drop_for_load(pg: Any) -> list[str]:
     last), as the migrations defined them."""
     from qi_station.db import rollup
 
-    for sql in rollup.drop_sql("postgresql"):
+    for sql in rollup.drop_sql("postgresql") + rollup.first_drop_sql("postgresql"):
         pg.execute(sql)
     keys: list[str] = []
     fks: list[str] = []
@@ -333,7 +334,12 @@ def main() -> int:
     pg.commit()
     lap("analyze_s", t)
     t = time.perf_counter()
-    for sql in rollup.rebuild_sql("postgresql") + rollup.trigger_sql("postgresql"):
+    for sql in (
+        rollup.rebuild_sql("postgresql")
+        + rollup.first_rebuild_sql()
+        + rollup.trigger_sql("postgresql")
+        + rollup.first_trigger_sql("postgresql")
+    ):
         pg.execute(sql)
     pg.commit()
     lap("rollup_s", t)
@@ -341,7 +347,7 @@ def main() -> int:
     t = time.perf_counter()
     with psycopg.connect(libpq(a.url), autocommit=True) as c:
         c.execute("SET maintenance_work_mem = '1GB'")
-        for table in (*BULK, *LIBRARY, "hub_station", rollup.TABLE):
+        for table in (*BULK, *LIBRARY, "hub_station", rollup.TABLE, rollup.FIRST_TABLE):
             c.execute(f"VACUUM ANALYZE {table}")
         size = c.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
     lap("vacuum_analyze_s", t)

@@ -74,6 +74,14 @@ op = st.one_of(
     st.tuples(st.just("rectify"), st.integers(0, 30), st.sampled_from(EDGES)),
     # an enterprise renamed (the open-rectification list shows its name as of the report)
     st.tuples(st.just("rename"), st.sampled_from(("ent", "ent2")), st.sampled_from(("企业", "企业乙", "丙"))),
+    # what the first requests (request_first, revision 0025) read: the enterprise row, the station, the time
+    st.tuples(
+        st.just("rekey"),
+        st.integers(0, 30),
+        st.sampled_from(("ent", "ent2", "ent3")),
+        st.sampled_from(("S1", "S2")),
+    ),
+    st.tuples(st.just("redate"), st.integers(0, 30), st.sampled_from(EDGES)),
 )
 
 
@@ -111,6 +119,14 @@ class Ledger:
             "INSERT INTO enterprise (id, name, uscc, region_code, name_py, name_initials, haystack, elements, "
             "station_code, s_rev, seq, deleted, created_at, updated_at) VALUES ('ent2', '企业', 'U', '370200', "
             "'', '', '', '[]', 'S2', 1, 0, :f, :now, :now)",
+            f=False,
+            now=now,
+        )
+        # another enterprise, served by S1
+        self.x(
+            "INSERT INTO enterprise (id, name, uscc, region_code, name_py, name_initials, haystack, elements, "
+            "s_rev, seq, deleted, created_at, updated_at) VALUES ('ent3', '另一企业', 'V', '370100', '', '', '', "
+            "'[]', 1, 0, :f, :now, :now)",
             f=False,
             now=now,
         )
@@ -213,6 +229,10 @@ class Ledger:
             self.event(r, "note", o[2], None, None, {})
         elif o[0] == "rectify":  # a rectify record (any time: the report reads its first one)
             self.event(r, "rectify", o[2], None, None, {"action": "整改", "by": "张三"})
+        elif o[0] == "rekey":  # another enterprise row and station
+            self.update(r, enterprise_id=o[2], station_code=o[3])
+        elif o[0] == "redate":  # the receipt time corrected
+            self.update(r, received_at=self.t(o[2]))
 
 
 def history_figures(url: Any, exact: bool) -> dict[str, Any]:
@@ -222,7 +242,7 @@ def history_figures(url: Any, exact: bool) -> dict[str, Any]:
             for station in (None, "S1"):
                 raw = collect(conn, m, station, exact=exact)
                 out[f"{m}/{station}"] = {
-                    c: (a.series, a.open_before, a.overdue_end, a.overdue_prev_end)
+                    c: (a.series, a.open_before, a.overdue_end, a.overdue_prev_end, a.first_seen)
                     for c, a in raw.accs.items()
                 }
                 # the rectification figures and the open list (the low ratings' rollup, revision 0024)
@@ -245,8 +265,35 @@ def check_ledger(url: Any, ops: list[tuple[Any, ...]]) -> None:
         engine.dispose()
     exact = history_figures(url, True)
     assert history_figures(url, False) == exact
+    assert kept_firsts(url) == computed_firsts(url)
     assert rebuild_rollup(url)["changed"] == 0
     assert history_figures(url, False) == exact
+
+
+def _first_rows(url: Any, sql: str) -> set[tuple[Any, ...]]:
+    from qi_station.reports.queries import as_utc
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {(e, s, as_utc(t)) for e, s, t in conn.exec_driver_sql(sql)}
+    finally:
+        engine.dispose()
+
+
+def kept_firsts(url: Any) -> set[tuple[Any, ...]]:
+    """The first requests the triggers kept (request_first, revision 0025)."""
+    return _first_rows(url, f"SELECT enterprise_id, station_code, first_at FROM {rollup.FIRST_TABLE}")
+
+
+def computed_firsts(url: Any) -> set[tuple[Any, ...]]:
+    """The oracle: the first request of each (enterprise row, station) from the request rows, in Python."""
+    rows = _first_rows(url, "SELECT enterprise_id, station_code, received_at FROM request WHERE NOT deleted")
+    first: dict[tuple[Any, Any], Any] = {}
+    for e, s, t in rows:
+        if e is not None and ((e, s) not in first or t < first[e, s]):
+            first[e, s] = t
+    return {(e, s, t) for (e, s), t in first.items()}
 
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -365,6 +412,15 @@ def test_report_rebuild_command(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "differed" in res.output and not res.output.startswith("rebuilt: 0 rows")
     assert history_figures(db, False) == before
+    # the first requests (request_first) alike: emptied, the enterprises' first requests are missing
+    con = sqlite3.connect(db)
+    con.execute(f"DELETE FROM {rollup.FIRST_TABLE}")
+    con.commit()
+    con.close()
+    assert history_figures(db, False) != before
+    res = CliRunner().invoke(app, ["--db", str(db), "report", "rebuild"])
+    assert res.exit_code == 0 and ", 1 differed" in res.output, res.output
+    assert history_figures(db, False) == before and kept_firsts(db) == computed_firsts(db)
 
 
 def test_report_rebuild_puts_back_the_low_ratings(tmp_path: Path) -> None:

@@ -302,6 +302,16 @@ class ReportMonth(SQLModel, table=True):
     cost_cents: int = 0
 
 
+class RequestFirst(SQLModel, table=True):
+    """Revision 0025: the first request (earliest ``received_at``, not deleted) of each (enterprise row,
+    station), kept by triggers: ``qi_station/db/rollup.py`` (``FIRST_TABLE``)."""
+
+    __tablename__ = "request_first"
+    enterprise_id: str = Field(primary_key=True)
+    station_code: str = Field(primary_key=True)
+    first_at: NaiveDatetime
+
+
 class ReportMonthHold(SQLModel, table=True):
     """Revision 0016: a row here (written and removed inside one write transaction, never committed)
     holds the rollup's triggers on SQLite for a batch write: ``rollup.held``."""

@@ -221,23 +221,25 @@ def trigger_sql(dialect: str, *, guard: bool = True) -> list[str]:
     out: list[str] = []
     for name, (table, timing, event, cond0, stmts) in steps.items():
         conds = [f"({x})" for x in (cond0, _free(dialect) if guard else None) if x]
-        cond = " AND ".join(conds) or "true"
-        if dialect == "postgresql":
-            ret = "OLD" if timing == "BEFORE" else "NULL"
-            body = "; ".join(stmts)
-            out.append(
-                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; RETURN {ret}; END; "
-                "$$ LANGUAGE plpgsql"
-            )
-            out.append(
-                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW WHEN ({cond}) EXECUTE FUNCTION {name}()"
-            )
-        else:
-            body = "".join(f"{s}; " for s in stmts)
-            out.append(
-                f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW WHEN {cond} BEGIN {body}END"
-            )
+        out += _trigger(dialect, name, table, timing, event, " AND ".join(conds) or "true", stmts)
     return out
+
+
+def _trigger(
+    dialect: str, name: str, table: str, timing: str, event: str, cond: str, stmts: list[str]
+) -> list[str]:
+    """The CREATE statements of one row trigger running ``stmts`` when ``cond`` holds (PostgreSQL: a
+    function and its trigger; SQLite: the trigger)."""
+    if dialect == "postgresql":
+        ret = "OLD" if timing == "BEFORE" else "NULL"
+        body = "; ".join(stmts)
+        return [
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; RETURN {ret}; END; "
+            "$$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW WHEN ({cond}) EXECUTE FUNCTION {name}()",
+        ]
+    body = "".join(f"{s}; " for s in stmts)
+    return [f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW WHEN {cond} BEGIN {body}END"]
 
 
 def drop_sql(dialect: str) -> list[str]:
@@ -253,6 +255,84 @@ def drop_sql(dialect: str) -> list[str]:
 def rebuild_sql(dialect: str) -> list[str]:
     """Empty the rollup and compute it again from every request and event."""
     return [f"DELETE FROM {TABLE}", contribution_sql(dialect, "r", "1 = 1")]
+
+
+# ---- the first request of each (enterprise row, station): ``request_first`` (revision 0025) --------------
+# The report's "first request ever of the enterprises served this month" (reports.queries'
+# first_requests_query) read every request of each served enterprise at a large hub (1.57 M index entries
+# for 75 k enterprise rows at 10 M requests); this table keeps the answer, one row per (enterprise row,
+# station): the earliest ``received_at`` of its requests that are not deleted. Like ``report_month`` it is
+# a function of the rows as they are, kept by triggers on ``request`` (not held by :func:`held`: a new
+# request is one upsert; a change of one of FIRST_FIELDS, rare, recomputes the old and the new key from
+# ``ix_request_enterprise_first``), rebuilt by :func:`rebuild` (``report rebuild``, ``hub report rebuild``).
+FIRST_TABLE = "request_first"
+FIRST_KEY = ("enterprise_id", "station_code")
+FIRST_FIELDS = ("enterprise_id", "station_code", "received_at", "deleted")  # what the first request reads
+FIRST_TRIGGERS = ("request_first_ins", "request_first_upd", "request_first_del")
+
+
+def first_of_sql(where: str) -> str:
+    """THE first request of each (enterprise row, station) of the requests ``where`` selects (alias ``r``),
+    as rows of :data:`FIRST_TABLE`: the one definition the rebuild and the triggers run, and the one the
+    report computes itself with ``exact=True``."""
+    return (
+        "SELECT r.enterprise_id, r.station_code, MIN(r.received_at) AS first_at FROM request r "
+        f"WHERE {where} AND r.enterprise_id IS NOT NULL AND NOT r.deleted GROUP BY r.enterprise_id, r.station_code"
+    )
+
+
+def _first_recompute(row: str) -> list[str]:
+    """Compute again the row of the key of ``row`` (a trigger's ``NEW`` / ``OLD``)."""
+    key = " AND ".join(f"{k} = {row}.{k}" for k in FIRST_KEY)
+    rkey = " AND ".join(f"r.{k} = {row}.{k}" for k in FIRST_KEY)
+    return [
+        f"DELETE FROM {FIRST_TABLE} WHERE {key}",
+        f"INSERT INTO {FIRST_TABLE} (enterprise_id, station_code, first_at) {first_of_sql(rkey)}",
+    ]
+
+
+def first_trigger_sql(dialect: str) -> list[str]:
+    """CREATE statements of the triggers that keep :data:`FIRST_TABLE` right (``first_drop_sql`` undoes
+    them). A new request can only make its key's first request earlier (one upsert); a change of a field
+    the first request reads, or a removed row, computes the key again (the old key and the new)."""
+    least = "LEAST" if dialect == "postgresql" else "MIN"
+    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    upsert = (
+        f"INSERT INTO {FIRST_TABLE} (enterprise_id, station_code, first_at) VALUES "
+        f"(NEW.enterprise_id, NEW.station_code, NEW.received_at) ON CONFLICT ({', '.join(FIRST_KEY)}) "
+        f"DO UPDATE SET first_at = {least}({FIRST_TABLE}.first_at, excluded.first_at)"
+    )
+    steps = {  # name -> (event, condition, statements)
+        "request_first_ins": ("INSERT", "NEW.enterprise_id IS NOT NULL AND NOT NEW.deleted", [upsert]),
+        "request_first_upd": (
+            "UPDATE",
+            " OR ".join(f"OLD.{f} {op} NEW.{f}" for f in FIRST_FIELDS),
+            _first_recompute("OLD") + _first_recompute("NEW"),
+        ),
+        "request_first_del": ("DELETE", "OLD.enterprise_id IS NOT NULL", _first_recompute("OLD")),
+    }
+    out: list[str] = []
+    for name, (event, cond, stmts) in steps.items():
+        out += _trigger(dialect, name, "request", "AFTER", event, cond, stmts)
+    return out
+
+
+def first_drop_sql(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            s
+            for name in FIRST_TRIGGERS
+            for s in (f"DROP TRIGGER IF EXISTS {name} ON request", f"DROP FUNCTION IF EXISTS {name}()")
+        ]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in FIRST_TRIGGERS]
+
+
+def first_rebuild_sql() -> list[str]:
+    """Empty :data:`FIRST_TABLE` and compute it again from every request."""
+    return [
+        f"DELETE FROM {FIRST_TABLE}",
+        f"INSERT INTO {FIRST_TABLE} (enterprise_id, station_code, first_at) {first_of_sql('1 = 1')}",
+    ]
 
 
 def _dialect(conn: Any) -> str:
@@ -418,11 +498,20 @@ def low_rebuild_sql() -> list[str]:
 
 
 def _has_low(conn: Any) -> bool:
+    return _has_table(conn, LOW_TABLE)
+
+
+def _has_first(conn: Any) -> bool:
+    return _has_table(conn, FIRST_TABLE)
+
+
+def _has_table(conn: Any, table: str) -> bool:
+    """Whether ``table`` exists yet (a migration before the one that made it calls these helpers too)."""
     sql = (
-        f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{LOW_TABLE}' "
+        f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{table}' "
         "AND table_schema = current_schema()"
         if _dialect(conn) == "postgresql"
-        else f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{LOW_TABLE}'"
+        else f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
     )
     if hasattr(conn, "exec_driver_sql"):
         return bool(conn.exec_driver_sql(sql).scalar())
@@ -432,20 +521,26 @@ def _has_low(conn: Any) -> bool:
 def drop_triggers(conn: Any) -> None:
     """Lift the triggers for a bulk load (call :func:`rebuild` and :func:`create_triggers` after it)."""
     d = _dialect(conn)
-    _run(conn, drop_sql(d) + (low_drop_sql(d) if _has_low(conn) else []))
+    _run(conn, drop_sql(d) + (low_drop_sql(d) if _has_low(conn) else []) + (first_drop_sql(d) if _has_first(conn) else []))
 
 
 def create_triggers(conn: Any) -> None:
     d = _dialect(conn)
     low = low_drop_sql(d) + low_trigger_sql(d) if _has_low(conn) else []
-    _run(conn, drop_sql(d) + trigger_sql(d) + low)
+    first = first_drop_sql(d) + first_trigger_sql(d) if _has_first(conn) else []
+    _run(conn, drop_sql(d) + trigger_sql(d) + low + first)
 
 
 def rebuild(conn: Any) -> int:
-    """Recompute the rollups (``report_month`` and, from revision 0024, :data:`LOW_TABLE`) from the ledger
-    in the caller's transaction; returns the month rollup's row count. ``conn``: a ``sqlite3`` or
-    SQLAlchemy connection."""
-    _run(conn, rebuild_sql(_dialect(conn)) + (low_rebuild_sql() if _has_low(conn) else []))
+    """Recompute the rollups (``report_month`` and, from revisions 0024 and 0025, :data:`LOW_TABLE` and
+    :data:`FIRST_TABLE`) from the ledger in the caller's transaction; returns the month rollup's row count.
+    ``conn``: a ``sqlite3`` or SQLAlchemy connection."""
+    _run(
+        conn,
+        rebuild_sql(_dialect(conn))
+        + (low_rebuild_sql() if _has_low(conn) else [])
+        + (first_rebuild_sql() if _has_first(conn) else []),
+    )
     if hasattr(conn, "exec_driver_sql"):
         return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar() or 0)
     return int(conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])

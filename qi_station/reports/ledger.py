@@ -129,9 +129,9 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
 
 def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
     """``report rebuild`` / ``hub report rebuild``: compute the month rollup (and the low ratings, revision
-    0024) again from the ledger in one write transaction. Returns the month rollup's rows and how many
-    rows of either differed from what was kept (0 unless something wrote the ledger around the
-    triggers)."""
+    0024, and the first requests, ``rollup.FIRST_TABLE``, revision 0025) again from the ledger in one write
+    transaction. Returns the month rollup's rows and how many rows of any differed from what was kept (0
+    unless something wrote the ledger around the triggers)."""
     from qi_station.db import rollup
     from qi_station.db.engine import make_engine
     from qi_station.reports.queries import normalize_url
@@ -145,6 +145,11 @@ def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
         if rollup._has_low(conn):  # the low ratings (revision 0024), rebuilt with it
             low = conn.exec_driver_sql(f"SELECT {', '.join(rollup.LOW_COLUMNS)} FROM {rollup.LOW_TABLE}")
             out |= {(rollup.LOW_TABLE, *r) for r in low}
+        if rollup._has_first(conn):  # the first requests (revision 0025), rebuilt with it
+            firsts = conn.exec_driver_sql(
+                f"SELECT enterprise_id, station_code, first_at FROM {rollup.FIRST_TABLE}"
+            )
+            out |= {(rollup.FIRST_TABLE, *r) for r in firsts}
         return out
 
     try:

@@ -28,6 +28,7 @@ from qi_station.core import domain, places
 from qi_station.core.clock import env_now, local_date, local_day, today_local
 from qi_station.core.months import last_months, month_bounds_utc
 from qi_station.core.workdays import elapsed, request_days
+from qi_station.db import rollup
 from qi_station.reports.fees import request_fees_later
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import (
@@ -344,7 +345,8 @@ def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
 
     SQLite: the station engine begins with ``BEGIN IMMEDIATE`` (a write lock); a report only reads, so the
     connection swaps it for a deferred read transaction (one consistent WAL snapshot, writers not blocked).
-    PostgreSQL: ``REPEATABLE READ, READ ONLY``, ``TIME ZONE 'UTC'`` and no JIT for the whole transaction.
+    PostgreSQL: ``REPEATABLE READ, READ ONLY``, ``TIME ZONE 'UTC'``, no JIT and no parallel workers for the
+    whole transaction.
     """
     from qi_station.db.engine import make_engine
 
@@ -374,7 +376,8 @@ def report_connection(url_or_path: str | Any) -> Iterator[Connection]:
 
 
 def _report_transaction(conn: Connection, snapshot: str | None = None) -> None:
-    """THE settings of a report's PostgreSQL transaction (its first statements): read-only, in UTC, no JIT;
+    """THE settings of a report's PostgreSQL transaction (its first statements): read-only, in UTC, no JIT,
+    no parallel workers;
     ``snapshot``: the snapshot another report connection exported (:class:`_Side`), read alike."""
     if snapshot is not None:
         conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
@@ -384,6 +387,10 @@ def _report_transaction(conn: Connection, snapshot: str | None = None) -> None:
     # cost estimates pass jit_above_cost, and compiling (inlining and optimising) took ~3 s of a 7 s
     # details query at 10 M requests, to save nothing
     conn.exec_driver_sql("SET LOCAL jit = off")
+    # no parallel workers: a report already runs its statements on up to three connections at once
+    # (:class:`_Side`); workers on top took cores from them (at a 10 M hub the details' parallel hash join
+    # of the enterprises and the served enterprises' first requests were slower with them)
+    conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 class _Side:
@@ -607,44 +614,49 @@ def _collect(
     # many events each had here, the month's moves in step 7
     events = month_events(q, month)
     n_events = Counter(map(itemgetter(0), events))  # request id -> its events in the month
-    # two index range scans (received in the month; the ids of the month's events, given) and each
-    # request looked up by its key: the cost follows the month, not the history
-    if q.dialect == "postgresql":
-        # the ids as one array: PostgreSQL cannot tell how many of the two scans' ids are the same one
-        # (it guessed 4x too many) and read every request instead of looking up each id by its key
-        ids: Any = list(n_events)
-        src = "request r"
-        where = (
-            "r.id = ANY(ARRAY(SELECT r0.id FROM request r0 WHERE r0.received_at >= :s AND r0.received_at < :e "
-            "UNION SELECT unnest(CAST(:ids AS VARCHAR[])))) AND "
-        )
-    else:
-        ids = json.dumps(list(n_events))
-        src = (
-            "(SELECT value AS id FROM json_each(:ids) UNION SELECT r0.id FROM request r0 "
-            "WHERE r0.received_at >= :s AND r0.received_at < :e) ids JOIN request r ON r.id = ids.id"
-        )
-        where = ""
-    # ordered by receipt and number: PostgreSQL sorts (its collation); SQLite's rows are sorted here, by
-    # the same text comparison as its BINARY collation, without moving every wide row through a temp
-    # B-tree (both columns are NOT NULL)
-    order = " ORDER BY r.received_at, r.number" if q.dialect != "sqlite" else ""
     local = ""
     if q.dialect == "postgresql":  # the eight times as the report writes them, by the server (figures)
         from qi_station.reports.figures import DETAIL_DATETIME_FIELDS, LOCAL_SUFFIX, local_iso_sql
 
         local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
-    rows: Iterable[Any]
-    keys, rows = q.table(
+    select = (
         f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         "ent.county_code AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
-        f"FROM {src} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
-        f"WHERE {where}NOT r.deleted{q.st()}{order}",
-        s=start,
-        e=end,
-        ids=ids,
     )
+    rows: Iterable[Any]
+    if q.dialect == "postgresql":
+        # the requests received in the month by one index range scan (their rows lie together in the
+        # table), then only the month's other changed requests looked up by key (the ids as one array):
+        # at a 10 M hub the busiest month's 90 k requests were each looked up by key (4 buffers a row)
+        # after a sort of both scans' ids. Sorted here, as on SQLite (a sort of the wide rows spilled to
+        # disk on the server)
+        keys, received_rows = q.table(
+            f"{select}FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+            f"WHERE r.received_at >= :s AND r.received_at < :e AND NOT r.deleted{q.st()}",
+            s=start,
+            e=end,
+        )
+        rows = list(received_rows)
+        received = set(map(itemgetter(keys.index("id")), rows))
+        rest = [i for i in n_events if i not in received]
+        if rest:
+            rows += q.table(
+                f"{select}FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+                f"WHERE r.id = ANY(CAST(:ids AS VARCHAR[])) AND NOT r.deleted{q.st()}",
+                ids=rest,
+            )[1]
+    else:
+        # two index range scans (received in the month; the ids of the month's events, given) and each
+        # request looked up by its key: the cost follows the month, not the history
+        keys, rows = q.table(
+            f"{select}FROM (SELECT value AS id FROM json_each(:ids) UNION SELECT r0.id FROM request r0 "
+            "WHERE r0.received_at >= :s AND r0.received_at < :e) ids JOIN request r ON r.id = ids.id "
+            f"LEFT JOIN enterprise ent ON ent.id = r.enterprise_id WHERE NOT r.deleted{q.st()}",
+            s=start,
+            e=end,
+            ids=json.dumps(list(n_events)),
+        )
     out = Details(keys)
     col = out.index
     ID, NUM, ST, REC, RES, PROM, STATUS = map(
@@ -663,8 +675,9 @@ def _collect(
             "enterprise_scale",
         ),
     )
-    if not order:
-        rows = sorted(rows, key=itemgetter(REC, NUM))
+    # ordered by receipt and number, here (both columns are NOT NULL): by the same text comparison as
+    # SQLite's BINARY collation, without moving every wide row through the database's sort
+    rows = sorted(rows, key=itemgetter(REC, NUM))
     # the month's edges as SQLite stores a naive-UTC time ('YYYY-MM-DD HH:MM:SS.ffffff'): a stored text of
     # that fixed width compares as its time does (no parse per row)
     start_txt, end_txt = start.isoformat(" ", "microseconds"), end.isoformat(" ", "microseconds")
@@ -707,7 +720,7 @@ def _collect(
             a.quality.count_received(row[COUNTY], row[INDUSTRY], row[SCALE])
 
     # the served enterprises' first requests (step 8) start now on the side connection (PostgreSQL)
-    first_sql, first_params = first_requests_query(q, served)
+    first_sql, first_params = first_requests_query(q, served, exact=exact)
     q.ahead(first_sql, **first_params)
 
     # 7. time to accept / resolve (medians), for moves within the month; the month's moves are read once
@@ -786,12 +799,16 @@ def _collect(
     return Raw(month, months, accs, stations, out, env_now())
 
 
-def first_requests_query(q: Q, served: Iterable[str]) -> tuple[str, dict[str, Any]]:
+def first_requests_query(q: Q, served: Iterable[str], *, exact: bool = False) -> tuple[str, dict[str, Any]]:
     """The statement and parameters of the first request ever (in scope) of each enterprise served in the
     month, per station (:func:`collect`'s step 8; ``Q.ahead`` starts it early): ``served``, the USCCs of
-    the month's received details (step 6), given, not read again."""
-    # The first request per (enterprise row, station) from ix_request_enterprise_first alone, then one
-    # enterprise lookup per row (not one per request); the rows of a USCC by ix_enterprise_uscc (0015).
+    the month's received details (step 6), given, not read again. Read from ``request_first`` (revision
+    0025: one row per served enterprise row and station, ``db/rollup.py``); ``exact=True`` (or a database
+    without it) computes the same rows from every request of the served enterprises
+    (``rollup.first_of_sql``: ix_request_enterprise_first alone)."""
+    from sqlalchemy import inspect
+
+    # the rows of a USCC by ix_enterprise_uscc (0015), then one enterprise lookup per (row, station).
     # PostgreSQL: the ids as one array, looked up one by one in the index (it misjudges how many rows
     # share a USCC and would read the whole index: 10 M entries at a 10 M-request hub)
     usccs: Any = sorted(served)
@@ -802,11 +819,22 @@ def first_requests_query(q: Q, served: Iterable[str]) -> tuple[str, dict[str, An
     else:
         usccs = json.dumps(usccs)
         served_sql = "IN (SELECT e3.id FROM enterprise e3 WHERE e3.uscc IN (SELECT value FROM json_each(:u)))"
+    if not exact and inspect(q.conn).has_table(rollup.FIRST_TABLE):
+        # the served USCCs' enterprise rows joined to their first requests: each row's USCC is the one it
+        # was found by (no second look-up of the enterprise)
+        usccs_sql = (
+            "= ANY(CAST(:u AS VARCHAR[]))"
+            if q.dialect == "postgresql"
+            else "IN (SELECT value FROM json_each(:u))"
+        )
+        return (
+            f"SELECT f.station_code, e3.uscc AS k, MIN(f.first_at) FROM enterprise e3 JOIN {rollup.FIRST_TABLE} f "
+            f"ON f.enterprise_id = e3.id WHERE e3.uscc {usccs_sql}{q.st('f')} GROUP BY f.station_code, e3.uscc",
+            {"u": usccs},
+        )
     return (
-        "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first) FROM "
-        "(SELECT r.station_code, r.enterprise_id, MIN(r.received_at) AS first FROM request r "
-        f"WHERE NOT r.deleted{q.st()} AND r.enterprise_id {served_sql} "
-        "GROUP BY r.enterprise_id, r.station_code) m "
+        "SELECT m.station_code, COALESCE(ent.uscc, m.enterprise_id) AS k, MIN(m.first_at) FROM "
+        f"({rollup.first_of_sql(f'r.enterprise_id {served_sql}{q.st()}')}) m "
         "LEFT JOIN enterprise ent ON ent.id = m.enterprise_id "
         "GROUP BY m.station_code, COALESCE(ent.uscc, m.enterprise_id)",
         {"u": usccs},
