@@ -521,7 +521,12 @@ def _has_table(conn: Any, table: str) -> bool:
 def drop_triggers(conn: Any) -> None:
     """Lift the triggers for a bulk load (call :func:`rebuild` and :func:`create_triggers` after it)."""
     d = _dialect(conn)
-    _run(conn, drop_sql(d) + (low_drop_sql(d) if _has_low(conn) else []) + (first_drop_sql(d) if _has_first(conn) else []))
+    _run(
+        conn,
+        drop_sql(d)
+        + (low_drop_sql(d) if _has_low(conn) else [])
+        + (first_drop_sql(d) if _has_first(conn) else []),
+    )
 
 
 def create_triggers(conn: Any) -> None:
