@@ -94,6 +94,7 @@ class RequestDetailScreen(StationScreen):
         super().__init__()
         self.request_id = request_id
         self.req: dict[str, Any] | None = None
+        self._load_failed = False
         self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
     def compose(self) -> ComposeResult:
@@ -131,8 +132,14 @@ class RequestDetailScreen(StationScreen):
             return
         self.post_message(RequestLoaded(req))
 
+    def holds_keys(self) -> bool:
+        """Keys typed before the request is read wait for it (``v`` right after Enter on the ledger):
+        the app holds them (``StationApp._hold_for_focus``)."""
+        return self.req is None and not self._load_failed
+
     @on(LoadFailed)
     def _failed(self, event: LoadFailed) -> None:
+        self._load_failed = True
         self.query_one("#fields", Static).update(event.message)
 
     @on(RequestLoaded)
