@@ -129,3 +129,98 @@ async def test_ctrl_s_in_the_draft_window_keeps_the_draft(tmp_path: Path) -> Non
 
         draft = latest_draft(app.db_path)
         assert draft is not None and "换证咨询" in str(draft), draft
+
+
+def _closed_rated_2(db: Path) -> str:
+    from qi_station.db.session import dispose_all
+    from qi_station.services.ledger import move_request
+
+    number = _resolved(db)
+    move_request(db, req_id(db, number), "closed", at="2026-03-19T10:00:00+08:00", satisfaction=2)
+    dispose_all()
+    return number
+
+
+async def test_the_correction_window_shows_every_bad_field_and_reads_a_label(tmp_path: Path) -> None:
+    """更正 满意度 to ``-l9`` with no 原因: both errors at once (it was 原因, then 满意度 on the next save);
+    ``满意`` (the label form 原值 shows) is read as 4 and saved."""
+    from qi_station.screens.correct_dialog import CorrectDialog
+
+    db = fixture_db(tmp_path)
+    number = _closed_rated_2(db)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, db, number)
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, CorrectDialog)
+        dialog.query_one("#field").value = "satisfaction"
+        dialog.query_one("#value").value = "-l9"
+        await pilot.press("ctrl+s")
+        error = dialog.query_one("#error")
+        await until(pilot, lambda: "原因" in str(error.render()), "errors shown")
+        shown = str(error.render())
+        assert "满意度为1-5" in shown and "更正须填写原因" in shown, shown
+        dialog.query_one("#value").value = "满意"
+        dialog.query_one("#reason").value = "回访记录有误"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is not dialog, "saved")
+        assert rows(db, "SELECT satisfaction FROM request WHERE number = ?", number) == [(4,)]
+
+
+async def test_the_first_esc_closes_the_suggestions(tmp_path: Path) -> None:
+    """In F4 with the suggestion list open, Esc closes the list (the name stays, focus in it); only the
+    next Esc asks about leaving the form."""
+    from qi_station.screens.form_dialogs import ChoicesDialog
+
+    app = make_app(six_yantai(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        ol = await suggestions(pilot, form, "烟台")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is form and ol.has_class("hidden")
+        assert app.focused is form.query_one("#enterprise") and form.query_one("#enterprise").value == "烟台"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+
+
+async def test_saving_a_filter_without_a_name_says_the_name_is_required(tmp_path: Path) -> None:
+    from qi_station.screens.dialogs import InputDialog
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, InputDialog)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is dialog  # stays open, says why
+        assert "筛选名称不能为空" in str(dialog.query_one("#error").render())
+
+
+@pytest.mark.parametrize("typed", ["2026年3月", "202603", "2026/03"])
+async def test_the_ledger_month_box_reads_the_usual_month_forms(tmp_path: Path, typed: str) -> None:
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        ledger = app.screen
+        ledger.query_one("#f-month").focus()
+        await pilot.press(*"2026-03", "enter")
+        await settle(pilot)
+        march = ledger.total
+        assert 0 < march < 5
+        ledger.query_one("#f-month").value = ""
+        ledger.query_one("#f-month").focus()
+        await pilot.press(*typed, "enter")
+        await settle(pilot)
+        assert ledger.total == march
+        assert "月份" not in str(ledger.query_one("#page-info").render())

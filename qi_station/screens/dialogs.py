@@ -291,9 +291,14 @@ class ConfirmDialog(StationModal):
 
 
 class InputDialog(OkCancelModal):
-    def __init__(self, title: str, label: str, value: str = "") -> None:
+    """One value asked. ``check``: the core's rule for it (returns the value to answer); a refusal is
+    shown in the dialog, which stays open (an empty filter name closed it silently)."""
+
+    def __init__(
+        self, title: str, label: str, value: str = "", check: Callable[[str], str] | None = None
+    ) -> None:
         super().__init__()
-        self._title, self._label, self._value = title, label, value
+        self._title, self._label, self._value, self._check = title, label, value, check
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -301,6 +306,7 @@ class InputDialog(OkCancelModal):
             with Horizontal(classes="row"):
                 yield Label(self._label)
                 yield Input(self._value, id="value", compact=True)
+            yield Static("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(t("btn.ok"), id="ok", variant="primary", compact=True)
                 yield Button(t("btn.cancel"), id="cancel", compact=True)
@@ -309,7 +315,17 @@ class InputDialog(OkCancelModal):
         self.action_ok()
 
     def action_ok(self) -> None:
-        self.dismiss(self.query_one("#value", Input).value)
+        from qi_station.core.errors import ValidationError
+
+        value = self.query_one("#value", Input).value
+        if self._check is not None:
+            try:
+                value = self._check(value)
+            except ValidationError as e:
+                self.query_one("#error", Static).update(err_text(e))
+                self.query_one("#value", Input).focus()
+                return
+        self.dismiss(value)
 
 
 class MoveDialog(WorkerDialog):
