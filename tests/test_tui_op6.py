@@ -224,3 +224,41 @@ async def test_the_ledger_month_box_reads_the_usual_month_forms(tmp_path: Path, 
         await settle(pilot)
         assert ledger.total == march
         assert "月份" not in str(ledger.query_one("#page-info").render())
+
+
+async def test_export_over_a_file_asks_at_once_and_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F7 Ctrl+E to an existing report: the 覆盖 / 取消 question comes before the report is computed (it
+    came 5-8 s later, after an inline "已存在，覆盖吗？"), and the page's status line does not ask too."""
+    from textual.widgets import Input
+
+    import qi_station.reports.figures as figures
+    from qi_station.screens.dialogs import ConfirmDialog
+    from qi_station.screens.reports import ReportsScreen
+
+    computed: list[str] = []
+    real = figures.monthly_report
+
+    def counted(*a: Any, **kw: Any) -> Any:
+        computed.append(a[1])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(figures, "monthly_report", counted)
+    out = tmp_path / "report.csv"
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, ReportsScreen)
+        scr.query_one("#out", Input).value = str(out)
+        await pilot.press("ctrl+e")
+        await until(pilot, out.exists, "the first export")
+        await settle(pilot)
+        before = len(computed)
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        assert len(computed) == before  # asked before computing
+        assert "覆盖" not in str(scr.query_one("#export-status").render())

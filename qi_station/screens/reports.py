@@ -225,14 +225,18 @@ class ReportsScreen(MainScreen):
         """``force``: the operator said yes to overwriting (the CLI's ``--force``, the same writer rule:
         only a file of this kind; never a database)."""
         from qi_station.reports.figures import monthly_report
-        from qi_station.reports.writers import FORMATS, write_report
+        from qi_station.reports.writers import FORMATS, check_report_out, write_report
         from qi_station.services import files
+        from qi_station.services.queries import station
 
         try:  # the CLI's rules: format from the extension, the default name, the export folder
             fmt = files.export_format(out or None, None, FORMATS)
-            report = monthly_report(db_path, month)
-            name = files.report_name(report["station"]["code"], month, fmt)
+            st = station(db_path)  # the report's station: its code names the file
+            name = files.report_name(st["code"] if st else None, month, fmt)
             path = files.export_path(out or None, name, fmt, base=files.export_dir())
+            # an existing file is asked about now, not after the report's seconds of computing
+            path = check_report_out(path, fmt, default_name=name, protect=(db_path,), force=force)
+            report = monthly_report(db_path, month)
             path = write_report(
                 report, fmt, path, lang=lang, default_name=name, protect=(db_path,), force=force
             )
@@ -249,7 +253,7 @@ class ReportsScreen(MainScreen):
         status = self.query_one("#export-status", Static)
         if msg.exists is not None:  # ask (Cancel first); yes writes it again with the CLI's --force
             month, out = self.month, self.query_one("#out", Input).value.strip()
-            status.update(t("reports.overwrite_ask", path=str(msg.exists)))
+            status.update("")  # one question: the dialog's
 
             def answer(yes: bool | None) -> None:
                 if yes:
