@@ -262,3 +262,28 @@ async def test_export_over_a_file_asks_at_once_and_once(
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         assert len(computed) == before  # asked before computing
         assert "覆盖" not in str(scr.query_one("#export-status").render())
+
+
+async def test_back_on_f7_the_page_keys_work(tmp_path: Path) -> None:
+    """Back on F7 after leaving it from 导出到, ``[`` changes the month (it was typed into the file name)."""
+    from qi_station.screens.reports import ReportsScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, ReportsScreen)
+        scr.query_one("#out").focus()
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert app.screen is scr
+        month = scr.month
+        await pilot.press("[")
+        await settle(pilot)
+        assert scr.query_one("#out").value == ""
+        assert scr.month != month
