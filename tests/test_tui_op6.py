@@ -287,3 +287,56 @@ async def test_back_on_f7_the_page_keys_work(tmp_path: Path) -> None:
         await settle(pilot)
         assert scr.query_one("#out").value == ""
         assert scr.month != month
+
+
+async def test_detail_continuations_hang_under_the_value(tmp_path: Path) -> None:
+    """A multi-line description continues under its value (not at the label), a wrapped log line never
+    leaves ``收费金额(元):`` apart from its amount."""
+    from qi_station.db.session import dispose_all
+    from qi_station.services.ledger import RequestInput, create_request, move_request
+
+    db = fixture_db(tmp_path)
+    r = create_request(
+        db,
+        RequestInput(
+            "烟台鲁星精密机械有限公司",
+            rows(db, "SELECT uscc FROM enterprise WHERE name = '烟台鲁星精密机械有限公司'")[0][0],
+            ["testing"],
+            "检测",
+            description="第一行：拉伸试验\n第二行：硬度试验",
+            received_at="2026-03-19T09:00:00",
+            promised="2026-03-25",
+        ),
+    )
+    for to in ("accepted", "in_progress"):
+        move_request(db, r["id"], to, at="2026-03-19T10:00:00")
+    move_request(
+        db,
+        r["id"],
+        "resolved",
+        at="2026-03-19T11:00:00",
+        result="出具报告",
+        problems_solved=1,
+        fee="1200.50",
+        note="已电话告知企业负责人领取报告",
+    )
+    dispose_all()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_detail(pilot, db, str(r["number"]))
+
+        def shown(wid: str) -> list[str]:
+            box = detail.query_one(wid)
+            return [str(line.text).rstrip() for line in box.render_lines(box.region.reset_offset)]
+
+        fields = shown("#fields")
+        first = next(i for i, line in enumerate(fields) if "第一行" in line)
+        from rich.cells import cell_len
+
+        def at(line: str, word: str) -> int:  # the cell the word starts at
+            return cell_len(line[: line.index(word)])
+
+        assert at(fields[first + 1], "第二行") == at(fields[first], "第一行"), fields
+        log = shown("#timeline")
+        assert not any(line.endswith(":") for line in log), log
+        assert any("收费金额(元): 1200.50" in line for line in log), log
