@@ -340,3 +340,39 @@ async def test_detail_continuations_hang_under_the_value(tmp_path: Path) -> None
         log = shown("#timeline")
         assert not any(line.endswith(":") for line in log), log
         assert any("收费金额(元): 1200.50" in line for line in log), log
+
+
+async def test_the_referral_window_uses_the_width_and_keeps_the_reasons(tmp_path: Path) -> None:
+    """转办 at 80 columns: the window is as wide as the screen (the page no longer shows on its right)
+    and each suggestion keeps its reasons whole (it was cut as "(要素 2, 资质有效, 在办.."): the name is
+    shortened instead."""
+    from textual.containers import Vertical
+
+    from qi_station.screens.dialogs import ReferDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, db)
+        await pilot.press("r")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ReferDialog)
+        assert dialog.query_one(Vertical).region.width == 80
+
+
+async def test_a_long_suggestion_shortens_its_name_not_its_reasons() -> None:
+    from rich.cells import cell_len
+
+    from qi_station.screens.dialogs import _suggestion_line
+
+    it = {
+        "score": 87,
+        "name": "山东省计量科学研究院烟台分院国家衡器产品质量检验检测中心",
+        "city_name": "烟台市",
+    }
+    why = ["要素 2", "同城", "资质有效", "在办 3"]
+    line = _suggestion_line(it, why, 72)
+    assert cell_len(line) <= 72 and line.endswith("(要素 2, 同城, 资质有效, 在办 3)") and ".." in line
+    short = _suggestion_line({**it, "name": "王建国"}, why, 72)
+    assert short == " 87  王建国  烟台市  (要素 2, 同城, 资质有效, 在办 3)"

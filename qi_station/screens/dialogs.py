@@ -429,6 +429,21 @@ class NoteDialog(WorkerDialog):
         self.write(job)
 
 
+def _suggestion_line(it: dict[str, Any], why: list[str], width: int) -> str:
+    """One suggestion on one line of ``width`` cells: the score, the name, the city and the reasons in
+    full -- the name is what gets shortened (``..``), then the city left out; only a line still too wide
+    is cut at its end."""
+    from rich.cells import cell_len
+
+    head, reasons = f"{it['score']:>3}  ", f"({', '.join(why)})"
+    name, city = str(it["name"]), str(it.get("city_name") or "")
+    for tail in (f"  {city}  {reasons}" if city else f"  {reasons}", f"  {reasons}"):
+        room = width - cell_len(head) - cell_len(tail)
+        if room >= min(12, cell_len(name)):
+            return head + clip(name, room) + tail
+    return clip(f"{head}{name}  {reasons}", width)
+
+
 class ReferDialog(WorkerDialog):
     """Refer a request: pick a library kind, see ranked suggestions, refer to the highlighted one."""
 
@@ -551,8 +566,7 @@ class ReferDialog(WorkerDialog):
             elif it.get("qualification"):
                 why.append(t(f"qual.{it['qualification']}"))
             why.append(t("match.load", n=it["load"]))
-            line = f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})"
-            ol.add_option(Option(clip(line, width), id=it["id"]))  # one line a row, marked where cut
+            ol.add_option(Option(_suggestion_line(it, why, width), id=it["id"]))
         ol.highlighted = 0
         for action in pending:
             getattr(ol, f"action_{action}")()
