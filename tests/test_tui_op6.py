@@ -9,7 +9,9 @@ import pytest
 from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, rows, settle
 from test_tui_op5 import open_form, six_yantai, suggestions, until
-from tui_pilot import burst, open_detail, req_id
+from tui_pilot import burst, open_detail, press_to, req_id
+
+from qi_station.screens.ledger import LedgerScreen
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("tui_env")]
 
@@ -59,9 +61,8 @@ async def test_a_burst_from_the_ledger_opens_rates_and_saves(tmp_path: Path) -> 
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.ledger_preset = {"status": "resolved"}
-        await pilot.press("f3")
-        await settle(pilot)
-        app.screen.query_one("#ledger-table").focus()
+        ledger = await press_to(pilot, "f3", LedgerScreen)
+        ledger.query_one("#ledger-table").focus()
         await settle(pilot)
         burst(app, "enter", "v", "4", "ctrl+s")
         await until(
@@ -151,10 +152,7 @@ async def test_the_correction_window_shows_every_bad_field_and_reads_a_label(tmp
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_detail(pilot, db, number)
-        await pilot.press("c")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, CorrectDialog)
+        dialog = await press_to(pilot, "c", CorrectDialog)
         dialog.query_one("#field").value = "satisfaction"
         dialog.query_one("#value").value = "-l9"
         await pilot.press("ctrl+s")
@@ -193,12 +191,8 @@ async def test_saving_a_filter_without_a_name_says_the_name_is_required(tmp_path
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("f3")
-        await settle(pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, InputDialog)
+        await press_to(pilot, "f3", LedgerScreen)
+        dialog = await press_to(pilot, "ctrl+s", InputDialog)
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is dialog  # stays open, says why
@@ -210,9 +204,7 @@ async def test_the_ledger_month_box_reads_the_usual_month_forms(tmp_path: Path, 
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("f3")
-        await settle(pilot)
-        ledger = app.screen
+        ledger = await press_to(pilot, "f3", LedgerScreen)
         ledger.query_one("#f-month").focus()
         await pilot.press(*"2026-03", "enter")
         await settle(pilot)
@@ -249,10 +241,7 @@ async def test_export_over_a_file_asks_at_once_and_once(
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("f7")
-        await settle(pilot)
-        scr = app.screen
-        assert isinstance(scr, ReportsScreen)
+        scr = await press_to(pilot, "f7", ReportsScreen)
         scr.query_one("#out", Input).value = str(out)
         await pilot.press("ctrl+e")
         await until(pilot, out.exists, "the first export")
@@ -271,10 +260,7 @@ async def test_back_on_f7_the_page_keys_work(tmp_path: Path) -> None:
     app = make_app(fixture_db(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("f7")
-        await settle(pilot)
-        scr = app.screen
-        assert isinstance(scr, ReportsScreen)
+        scr = await press_to(pilot, "f7", ReportsScreen)
         scr.query_one("#out").focus()
         await settle(pilot)
         await pilot.press("f2")
@@ -354,10 +340,7 @@ async def test_the_referral_window_uses_the_width_and_keeps_the_reasons(tmp_path
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_detail(pilot, db)
-        await pilot.press("r")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, ReferDialog)
+        dialog = await press_to(pilot, "r", ReferDialog)
         assert dialog.query_one(Vertical).region.width == 80
 
 
