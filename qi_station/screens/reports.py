@@ -68,15 +68,28 @@ def breakdown_parts(report: dict[str, Any], lang: str) -> list[list[str]]:
 
 
 def flow_breakdowns(parts: list[list[str]], width: int) -> str:
-    """Each category on lines of its own no wider than ``width`` (continuations indented), broken only
-    between items: "1 非常不满意" and its count stay together at 80 columns."""
+    """The categories on lines no wider than ``width``: those that fit on a line flowed together (as
+    before), a longer one on lines of its own (continuations indented), broken only between items: "1
+    非常不满意" and its count stay together at 80 columns."""
+    from rich.cells import cell_len
+
     from qi_station.screens.dashboard import flow
 
-    out = []
+    blocks: list[str] = []
+    short: list[str] = []
     for items in parts:
+        whole = "  ".join(items)
+        if cell_len(whole) <= width:
+            short.append(whole)
+            continue
+        if short:
+            blocks.append(flow(short, width))
+            short = []
         lines = flow(items, width - 2, sep="  ").split("\n")
-        out.append("\n".join([lines[0], *("  " + line for line in lines[1:])]))
-    return "\n".join(out)
+        blocks.append("\n".join([lines[0], *("  " + line for line in lines[1:])]))
+    if short:
+        blocks.append(flow(short, width))
+    return "\n".join(blocks)
 
 
 #: open rectifications listed on screen (the file lists every one)
