@@ -75,3 +75,11 @@ def test_states_day_is_today_only_for_a_month_not_ended() -> None:
     assert states_day("2026-12", date(2026, 12, 1)) == date(2026, 12, 1)
     assert states_day("2026-12", date(2026, 12, 9)) == date(2026, 12, 9)
     assert states_day("2026-10", date(2026, 12, 9)) == date(2026, 11, 1)
+
+
+def test_a_month_not_begun_takes_its_first_day() -> None:
+    from datetime import date
+
+    from qi_station.reports.ledger import states_day
+
+    assert states_day("2027-02", date(2026, 12, 9)) == date(2027, 2, 1)

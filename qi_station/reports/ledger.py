@@ -34,12 +34,13 @@ def states_day(month: str, today: date | None = None) -> date:
     """THE day a report's "month end" states are taken at (月末未办结 / 月末超期, an open rectification's
     超期): the first day after ``month`` once it has ended; for a month not ended yet (the current one),
     today -- a request promised, or a rectification due, later this month is not overdue yet (as the
-    dashboard's 已逾期 counts it). Overdue means a promised / due date before this day."""
+    dashboard's 已逾期 counts it); for a month not begun yet, its first day. Overdue means a promised /
+    due date before this day."""
     from qi_station.core.clock import today_local
 
     end = first_day(next_month(month))
     now = today_local() if today is None else today
-    return min(end, now)
+    return min(end, max(now, first_day(month)))
 
 
 _SERIES = {v: v for v in VALUES if v not in ("open_delta",)}  # rollup column -> Acc.series key
