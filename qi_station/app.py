@@ -195,45 +195,69 @@ class StationApp(App[None]):
             return
         self._laid_out_size = event.size
 
-    _focus_move: events.Key | None = None  # a Tab on its way up the focus chain (see _hold_for_focus)
-    _focus_from: Any = None
-    _focus_waits = 0
+    _settling = False  # a key went on: the keys after it wait until the app has settled (_hold_for_focus)
+    _idle_polls = 0
+    _hold_started = 0.0
     _held: list[events.Key] = []
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
-            if self._hold_for_focus(event) or self._field_key(event):
+            if self._hold_for_focus(event):
                 return
-            if event.key in FOCUS_KEYS:
-                self._focus_move, self._focus_from, self._focus_waits = event, self.focused, 0
+            self._settling = True
+            if self._field_key(event):
+                return
         await super().on_event(event)
 
     def _hold_for_focus(self, event: events.Key) -> bool:
-        """A key typed right after Tab / Shift+Tab in one burst is held until the focus has moved. Textual
-        runs Tab's binding (focus_next) only once the key has bubbled back up to the app, and moves the
-        focus in a callback after that, so the next keys reached the field being left: Tab 1 2 after a
-        result put ``12`` in the result. Held keys go on in their order (:meth:`_focus_poll`)."""
-        if self._focus_move is None:
-            return False
-        if not self._held and self.focused is not self._focus_from:
-            self._focus_move = None  # moved: nothing held, the key goes on
+        """Every key of a burst lands where it would land if typed slowly: a key typed while the one
+        before it is still at work (a Tab moving the focus, Down moving into a list, Enter opening a
+        request, ``v`` opening a dialog, a dialog mounting and focusing its first field) or while the
+        screen loads what its keys need (:meth:`holds_keys` of a screen, e.g. the request detail before
+        the request is read) is held, and held keys go on in their order once the app has settled
+        (:meth:`_focus_poll`). Textual hands a key to the focused widget's queue, runs its binding once
+        it has bubbled back up to the app and moves the focus in a callback after that: without the hold
+        the next keys reached the widget being left (Tab 1 2 put ``12`` in the result, Down Down Enter in
+        the enterprise suggestions picked nothing, ``v 4`` lost the 4)."""
+        if not self._held and not self._settling and not self._screen_holds_keys():
             return False
         self._held = [*self._held, event]
         if len(self._held) == 1:
+            self._idle_polls, self._hold_started = 0, monotonic()
             self.post_message(FocusPoll())
+        return True
+
+    def _screen_holds_keys(self) -> bool:
+        holds = getattr(self.screen, "holds_keys", None)
+        return bool(holds()) if holds is not None else False
+
+    def _widgets_idle(self) -> bool:
+        """No message or after-refresh callback waiting in the current screen or its widgets
+        (``_next_callbacks``: private, no public count of them; guard:
+        test_tui_op6.py::test_down_down_enter_in_a_burst_picks_the_second_suggestion)."""
+        screen = self.screen
+        for node in (screen, *screen.walk_children()):
+            if node.message_queue_size or node._next_callbacks:
+                return False
         return True
 
     @on(FocusPoll)
     async def _focus_poll(self) -> None:
         import asyncio
 
-        await asyncio.sleep(0)  # the other widgets' queues run: the Tab goes on bubbling up
-        if self.focused is self._focus_from and self._focus_waits < FOCUS_MOVE_WAITS:
-            self._focus_waits += 1
+        await asyncio.sleep(0)  # the other widgets' queues run: the key before goes on bubbling up
+        # settled: the widgets idle at two polls in a row (what the app queue held between them -- a
+        # binding, a focus callback -- has run) and the screen has what its keys need
+        self._idle_polls = self._idle_polls + 1 if self._widgets_idle() else 0
+        waited = monotonic() - self._hold_started
+        if self._idle_polls < SETTLED_POLLS and waited < HOLD_KEYS_MAX:
             self.post_message(FocusPoll())
             return
-        held, self._held, self._focus_move = self._held, [], None
-        for key in held:  # in order, each as if it came now (a Tab among them starts its own wait)
+        if self._screen_holds_keys() and waited < HOLD_KEYS_MAX:  # a thread worker reads: no busy loop
+            self.set_timer(HOLD_POLL_INTERVAL, lambda: self.post_message(FocusPoll()))
+            return
+        held, self._held, self._settling = self._held, [], False
+        for key in held:  # in order, each as if it came now (each one held again until it has settled)
             await self.on_event(key)
 
     def _field_key(self, event: events.Key) -> bool:
@@ -616,8 +640,9 @@ class StationApp(App[None]):
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
-FOCUS_KEYS = frozenset({"tab", "shift+tab"})
-FOCUS_MOVE_WAITS = 200  # polls keys typed after a Tab are held for at most (the focus moves in a few)
+SETTLED_POLLS = 2  # idle polls in a row before held keys go on (see StationApp._focus_poll)
+HOLD_KEYS_MAX = 3.0  # seconds keys are held at most (a screen whose read hangs never eats them)
+HOLD_POLL_INTERVAL = 0.01  # seconds between polls while a screen's thread worker reads
 OPEN_DB_AFTER = 0.5  # seconds after mount the database is opened at the latest (see on_mount)
 FORM_READY_WAIT = 5.0  # seconds F4 holds the keys typed after it at most (the form is ready in ~0.1 s)
 

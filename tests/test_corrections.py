@@ -278,3 +278,14 @@ def test_the_hub_takes_a_correction_and_checks_it_by_the_core_rule(env: Any) -> 
     assert r2["id"] not in hub_requests(hub)
     assert sync(a, tc)["pending"] == 0  # the real outbox goes through
     assert hub_requests(hub)[r2["id"]]["satisfaction"] == 3
+
+
+def test_the_satisfaction_rule_reads_the_label_form_it_shows() -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.core.validate import parse_satisfaction
+
+    assert parse_satisfaction("2 不满意") == 2
+    assert parse_satisfaction("满意") == 4 and parse_satisfaction("5 Very satisfied") == 5
+    for bad in ("2 满意", "-l9", "6", "0 非常不满意"):
+        with pytest.raises(ValidationError):
+            parse_satisfaction(bad)

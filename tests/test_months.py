@@ -65,3 +65,26 @@ def test_month_out_of_range_says_so(bad: str) -> None:
         M.check_month(bad)
     assert e.value.rule == "range" and "out of range" in e.value.message and "超出范围" in e.value.message
     assert "not a month" not in e.value.message
+
+
+@pytest.mark.parametrize(
+    "typed", ["2026年3月", "2026年03月", "202603", "2026/03", "2026.3", " 2026 年 3 月 "]
+)
+def test_the_usual_month_forms_are_read(typed: str) -> None:
+    from qi_station.core.months import check_month
+
+    assert check_month(typed) == "2026-03"
+
+
+def test_an_activity_date_too_late_states_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tomorrow is allowed: the message says 最晚为明天, not 晚于今天."""
+    from datetime import date
+
+    from qi_station.core.clock import check_not_future
+    from qi_station.core.errors import ValidationError
+
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-20T10:00:00+08:00")
+    check_not_future(date(2026, 3, 21), "date")
+    with pytest.raises(ValidationError) as e:
+        check_not_future(date(2026, 3, 22), "date")
+    assert "最晚为明天（2026-03-21" in e.value.message and "晚于今天" not in e.value.message

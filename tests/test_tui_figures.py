@@ -140,3 +140,39 @@ def test_the_reports_screen_lists_a_few_open_rectifications() -> None:
     assert lines[0].endswith("超期") and not lines[5].endswith("超期")
     assert lines[-1] == "共 2500 条待整改（其中超期 3 条），完整列表见导出的月报"
     assert rectify_parts({"rectification": {"open": []}}, "zh") == ["没有待整改的评价"]
+
+
+def test_the_report_breakdowns_and_rectifications_fit_80_columns() -> None:
+    """F7 at 80 columns: a breakdown item never splits from its count (``1 非常不满意⏎  0``), each open
+    rectification is one line (the enterprise's name shortened)."""
+    from rich.cells import cell_len
+
+    from qi_station.screens.reports import breakdown_parts, flow_breakdowns, rectify_parts
+
+    report: dict[str, Any] = {
+        "satisfaction_levels": {"5": 120, "4": 33, "3": 7, "2": 2, "1": 0},
+        "by_county": {"370602": 40, "370611": 31, "370612": 12, "370613": 9, "370614": 4, "unknown": 3},
+        "rectification": {
+            "open": [
+                {
+                    "number": f"QI0001-202612-00{i:02}",
+                    "station_code": "QI0001",
+                    "enterprise_name": "烟台经济技术开发区鲁星精密机械制造有限责任公司",
+                    "satisfaction": 2,
+                    "rated_on": "2026-11-20",
+                    "due": "2026-12-09",
+                    "overdue": i % 2 == 0,
+                }
+                for i in range(3)
+            ],
+            "overdue_count": 1,
+        },
+    }
+    width = 74
+    text = flow_breakdowns(breakdown_parts(report, "zh"), width)
+    lines = text.split("\n")
+    assert all(cell_len(line) <= width for line in lines), text
+    assert "1 非常不满意 0" in text and "满意度等级: 5 非常满意 120" in text
+    rect = rectify_parts(report, "zh", width)
+    assert len(rect) == 3 and all(cell_len(line) <= width for line in rect), rect
+    assert all(line.endswith(("2026-12-09", "超期")) for line in rect) and ".." in rect[0]

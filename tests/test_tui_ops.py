@@ -169,7 +169,8 @@ async def test_correct_a_closed_request_from_its_detail(tmp_path: Path) -> None:
         await settle(pilot)
         assert app.screen is detail
         text = str(detail.query_one("#timeline").render())
-        assert "更正 满意度: 1 非常不满意 > 4 满意  (回访时误选)" in text
+        # (wrapped at 80 columns under the log line's time: op6, cells.hang)
+        assert "更正 满意度: 1 非常不满意 > 4 满意\n    (回访时误选)" in text
         assert "[已更正，见第 6 条]" in text
         assert "满意度: 满意" in str(detail.query_one("#fields").render())
     assert rows(db, "SELECT satisfaction FROM request WHERE id = ?", rid) == [(4,)]

@@ -148,8 +148,10 @@ def check_not_future(value: datetime | date, field: str, now: datetime | None = 
         raise ValidationError(
             field,
             "not_future",
-            f"{field} {value.isoformat()} is in the future (today is {today.isoformat()}) / "
-            f"日期 {value.isoformat()} 晚于今天（{today.isoformat()}）",
+            f"{field} {value.isoformat()} is in the future: at most tomorrow "
+            f"({(today + timedelta(days=FUTURE_DAYS)).isoformat()}, today is {today.isoformat()}) / "
+            f"日期 {value.isoformat()} 太晚：最晚为明天（{(today + timedelta(days=FUTURE_DAYS)).isoformat()}，"
+            f"今天是 {today.isoformat()}）",
         )
 
 

@@ -505,17 +505,28 @@ def parse_non_negative_int(value: str | int | None, field: str) -> int | None:
 
 
 def parse_satisfaction(value: str | int | None, field: str = "satisfaction") -> int | None:
+    """THE satisfaction rule: 1..5, written as the number, its label (满意, 非常不满意; Satisfied) or both
+    as shown to people (``2 不满意``: the number and its own label)."""
     if value is None or value == "":
         return None
+    text = " ".join(str(value).split())
+    bad = ValidationError(
+        field,
+        "range_1_5",
+        "satisfaction is 1..5 or its label (e.g. 4 or Satisfied) / 满意度为1-5或其名称（如 4 或 满意）",
+    )
+    labels = {v: k for k, v in domain.SATISFACTION_ZH.items()}
+    labels.update({v.lower(): k for k, v in domain.SATISFACTION_EN.items()})
+    number, _, label = text.partition(" ")
     try:
-        n = int(str(value).strip())
+        n = int(number)
     except ValueError:
-        rev = {v: k for k, v in domain.SATISFACTION_ZH.items()}
-        if str(value).strip() in rev:
-            return rev[str(value).strip()]
-        raise ValidationError(field, "range_1_5", "satisfaction is 1..5 / 满意度为1-5") from None
-    if not 1 <= n <= 5:
-        raise ValidationError(field, "range_1_5", "satisfaction is 1..5 / 满意度为1-5")
+        got = labels.get(text.lower())
+        if got is None:
+            raise bad from None
+        return got
+    if not 1 <= n <= 5 or (label and labels.get(label.lower()) != n):
+        raise bad
     return n
 
 

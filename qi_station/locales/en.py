@@ -179,6 +179,7 @@ MESSAGES: dict[str, str] = {
     "btn.keep_draft": "Keep draft",
     "btn.discard": "Discard",
     "btn.keep_editing": "Keep editing",
+    "btn.later": "Later",
     "btn.restore": "Restore",
     "btn.renamed": "Renamed",
     "btn.use_known": "Use registered name",

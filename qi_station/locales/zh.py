@@ -187,6 +187,7 @@ MESSAGES: dict[str, str] = {
     "btn.keep_draft": "保存草稿",
     "btn.discard": "放弃",
     "btn.keep_editing": "继续编辑",
+    "btn.later": "稍后",
     "btn.restore": "恢复",
     "btn.renamed": "已改名",
     "btn.use_known": "用库中名称",

@@ -12,6 +12,7 @@ Two ways to the same figures (``docs/reports.md`` "How it is computed"):
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
@@ -22,6 +23,26 @@ if TYPE_CHECKING:
     from qi_station.reports.queries import Acc, Q
 
 _OPEN_SQL = ", ".join(f"'{s}'" for s in sorted(domain.OPEN_STATUSES))
+#: a move's change of the open count (+1 into an open status, -1 out of one)
+_DELTA = (
+    f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
+    f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"
+)
+
+
+def states_day(month: str, today: date | None = None) -> date:
+    """THE day a report's "month end" states are taken at (月末未办结 / 月末超期, an open rectification's
+    超期): the first day after ``month`` once it has ended; for a month not ended yet (the current one),
+    today -- a request promised, or a rectification due, later this month is not overdue yet (as the
+    dashboard's 已逾期 counts it); for a month not begun yet, its first day. Overdue means a promised /
+    due date before this day."""
+    from qi_station.core.clock import today_local
+
+    end = first_day(next_month(month))
+    now = today_local() if today is None else today
+    return min(end, max(now, first_day(month)))
+
+
 _SERIES = {v: v for v in VALUES if v not in ("open_delta",)}  # rollup column -> Acc.series key
 
 
@@ -38,12 +59,14 @@ def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]
     the history (a province hub's rollup holds stations × months × due months rows)."""
     index = {m: i for i, m in enumerate(months)}
     prev = previous_month(month)
+    cut = states_day(month)
+    ended = cut == first_day(next_month(month))  # else: only the month's days before today count
     cols = ", ".join(f"SUM({v})" for v in VALUES)
     nonzero = " OR ".join(f"{v} <> 0" for v in VALUES)  # what deleted requests leave says nothing
     for code, bucket, od, od_prev, *vals in q.rows(
         "SELECT station_code, CASE WHEN month > :m THEN 'after' WHEN month < :w0 THEN 'before' "
         "ELSE month END AS b, "
-        "SUM(CASE WHEN month <= :m AND promised_month <= :m THEN open_delta ELSE 0 END), "
+        f"SUM(CASE WHEN month <= :m AND promised_month {'<=' if ended else '<'} :m THEN open_delta ELSE 0 END), "
         "SUM(CASE WHEN month <= :p AND promised_month <= :p THEN open_delta ELSE 0 END), "
         f"{cols} FROM {TABLE} WHERE ({nonzero}){q.st(TABLE)} GROUP BY station_code, b",
         m=month,
@@ -63,6 +86,18 @@ def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]
         a.series["open_delta"][i] += row["open_delta"]
         for col, key in _SERIES.items():
             a.series[key][i] += row[col]
+    if not ended:  # promised this month before today: from the requests promised in those few days
+        from qi_station.reports.queries import window_bounds
+
+        for code, od in q.rows(
+            f"SELECT r.station_code, SUM({_DELTA}) FROM request_event e JOIN request r ON r.id = e.request_id "
+            f"WHERE e.kind IN ({', '.join(repr(k) for k in KINDS)}) AND e.at < :b1 AND r.promised_date >= :d0 "
+            f"AND r.promised_date < :cut AND NOT r.deleted{q.st()} GROUP BY r.station_code",
+            b1=window_bounds([month])["b1"],
+            d0=first_day(month),
+            cut=cut,
+        ):
+            acc(code).overdue_end += int(od or 0)
 
 
 def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> None:
@@ -78,10 +113,7 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
     # carries any correction (``correct`` events); an earlier one (reopened since) its own event's data
     ps = f"CASE WHEN r.resolved_at = e.at THEN r.problems_solved ELSE {json_int(q.dialect, 'e.data', 'problems_solved')} END"
     cents = f"CASE WHEN r.resolved_at = e.at THEN r.cost_saved_cents ELSE {json_cents(q.dialect, 'e.data', 'cost_saved')} END"
-    delta = (
-        f"(CASE WHEN e.to_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END) - "
-        f"(CASE WHEN e.from_status IN ({_OPEN_SQL}) THEN 1 ELSE 0 END)"
-    )
+    delta = _DELTA
     in_window = f"e.at >= :b0 AND e.at < :b{w}"
     move = f"{move_sql('e')} AND e.to_status IN ({moves_sql}) AND {in_window}"
     last_resolution = (
@@ -102,7 +134,7 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
         f"WHERE e.kind IN ({', '.join(repr(k) for k in KINDS)}) AND ({delta} <> 0 OR ({move})) "
         f"AND NOT r.deleted{q.st()} GROUP BY r.station_code, bk, e.to_status",
         **b,
-        dend=first_day(next_month(month)),
+        dend=states_day(month),
         dprev=first_day(month),
         pend=start,
     )

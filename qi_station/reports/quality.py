@@ -246,7 +246,10 @@ def collect_quality(
     from qi_station.reports.queries import as_date, as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
-    month_end = first_day(next_month(month))  # a due date before this is overdue at the month's end
+    from qi_station.reports.ledger import states_day
+
+    month_end = first_day(next_month(month))
+    cut = states_day(month)  # a due date before this is overdue (the month's end, or today)
 
     # last resolution of each request within the month: on time? charged?
     if last is None:
@@ -293,7 +296,7 @@ def collect_quality(
             if due_of is None:
                 due_of = RectifyDues(cal, day, month_end)
             due = due_of(day)
-            got = dues[day] = (day.isoformat(), due.isoformat(), due < month_end)
+            got = dues[day] = (day.isoformat(), due.isoformat(), due < cut)
         return got
 
     def split(ymd: str) -> tuple[date, date] | None:

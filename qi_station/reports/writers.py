@@ -698,6 +698,22 @@ def is_report_file(path: Path) -> bool:
         return False
 
 
+def check_report_out(
+    out: Path,
+    fmt: str,
+    *,
+    force: bool = False,
+    default_name: str | None = None,
+    protect: Iterable[Path | None] = (),
+) -> Path:
+    """May a report be written to ``out`` (the path to write)? :func:`write_report`'s check, which the
+    app also asks before computing the report: an existing file is asked about at once (``FileExists``),
+    not once the report is computed."""
+    from qi_station.services.files import check_out
+
+    return check_out(out, fmt, force=force, default_name=default_name, protect=protect, ours=is_report_file)
+
+
 def write_report(
     report: dict[str, Any],
     fmt: str,
@@ -712,12 +728,8 @@ def write_report(
     """Write ``report`` as ``fmt`` to ``out`` atomically; returns the path written. ``out`` is checked
     first by :func:`qi_station.services.files.check_out` (a directory gets ``default_name``; an existing
     file needs ``force`` and the same kind; a database, ``protect`` above all, is never written over)."""
-    from qi_station.services.files import check_out
-
     if fmt in FORMATS:
-        out = check_out(
-            out, fmt, force=force, default_name=default_name, protect=protect, ours=is_report_file
-        )
+        out = check_report_out(out, fmt, force=force, default_name=default_name, protect=protect)
     if fmt == "xlsx":
         with atomic_path(out) as tmp:
             write_xlsx(report, tmp, lang, progress)

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import events
+from textual import events, on
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
@@ -148,9 +148,18 @@ class StationScreen(Screen[None]):
 
 
 class StationModal(ModalScreen[Any]):
+    """A dialog over a page. It has a footer of its own (bottom row, over the page's): the keys it shows
+    are the dialog's (Ctrl+S 确定, Esc 取消), never the page's keys that the dialog does not take."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         localize_bindings(self)
+
+    @on(events.Mount)
+    def _mount_footer(self) -> None:
+        from qi_station.screens.footer import StationFooter
+
+        self.mount(StationFooter(compact=True, show_command_palette=False))
 
     @property
     def station(self) -> StationApp:

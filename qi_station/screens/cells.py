@@ -19,3 +19,43 @@ def clip(text: str, width: int) -> str:
         return set_cell_size(text, width)
     head = set_cell_size(text, width - len(CUT)).rstrip()  # pads a split wide char with a space
     return head + CUT
+
+
+def hang(text: str, width: int, indent: int) -> list[str]:
+    """``text`` on lines of at most ``width`` cells, every line after the first (a wrap or a newline in
+    the text) starting ``indent`` cells in: under the value, not under the label. Lines break at spaces
+    -- never between a ``label:`` and the word after it (``收费金额(元): 1200.50`` stays whole) -- and a
+    word longer than a line (Chinese text has no spaces) is cut by cells."""
+    from rich.cells import chop_cells
+
+    indent = max(0, min(indent, width // 2))
+    pad = " " * indent
+    out: list[str] = []
+    for n, para in enumerate(text.split("\n")):
+        words: list[str] = []
+        for word in para.split(" "):
+            if words and words[-1].endswith((":", "：")) and word:
+                words[-1] += " " + word  # the label stays with its value
+            else:
+                words.append(word)
+        line, placed = ("" if n == 0 else pad), False
+        for word in words:
+            cand = f"{line} {word}" if placed else line + word
+            if cell_len(cand) <= width:
+                line, placed = cand, True
+                continue
+            if placed and line.strip():
+                out.append(line.rstrip())
+                line, placed = pad, False
+                cand = line + word
+                if cell_len(cand) <= width:
+                    line, placed = cand, True
+                    continue
+            room = width - cell_len(line)
+            pieces = chop_cells(word, max(1, room))
+            out.append(line + pieces[0])
+            pieces = chop_cells("".join(pieces[1:]), max(1, width - indent)) if len(pieces) > 1 else []
+            out.extend(pad + piece for piece in pieces[:-1])
+            line, placed = (pad + pieces[-1], True) if pieces else (pad, False)
+        out.append(line.rstrip())
+    return out

@@ -291,9 +291,14 @@ class ConfirmDialog(StationModal):
 
 
 class InputDialog(OkCancelModal):
-    def __init__(self, title: str, label: str, value: str = "") -> None:
+    """One value asked. ``check``: the core's rule for it (returns the value to answer); a refusal is
+    shown in the dialog, which stays open (an empty filter name closed it silently)."""
+
+    def __init__(
+        self, title: str, label: str, value: str = "", check: Callable[[str], str] | None = None
+    ) -> None:
         super().__init__()
-        self._title, self._label, self._value = title, label, value
+        self._title, self._label, self._value, self._check = title, label, value, check
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -301,6 +306,7 @@ class InputDialog(OkCancelModal):
             with Horizontal(classes="row"):
                 yield Label(self._label)
                 yield Input(self._value, id="value", compact=True)
+            yield Static("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(t("btn.ok"), id="ok", variant="primary", compact=True)
                 yield Button(t("btn.cancel"), id="cancel", compact=True)
@@ -309,7 +315,17 @@ class InputDialog(OkCancelModal):
         self.action_ok()
 
     def action_ok(self) -> None:
-        self.dismiss(self.query_one("#value", Input).value)
+        from qi_station.core.errors import ValidationError
+
+        value = self.query_one("#value", Input).value
+        if self._check is not None:
+            try:
+                value = self._check(value)
+            except ValidationError as e:
+                self.query_one("#error", Static).update(err_text(e))
+                self.query_one("#value", Input).focus()
+                return
+        self.dismiss(value)
 
 
 class MoveDialog(WorkerDialog):
@@ -411,6 +427,21 @@ class NoteDialog(WorkerDialog):
             return add_note(db, rid, note, actor=actor)
 
         self.write(job)
+
+
+def _suggestion_line(it: dict[str, Any], why: list[str], width: int) -> str:
+    """One suggestion on one line of ``width`` cells: the score, the name, the city and the reasons in
+    full -- the name is what gets shortened (``..``), then the city left out; only a line still too wide
+    is cut at its end."""
+    from rich.cells import cell_len
+
+    head, reasons = f"{it['score']:>3}  ", f"({', '.join(why)})"
+    name, city = str(it["name"]), str(it.get("city_name") or "")
+    for tail in (f"  {city}  {reasons}" if city else f"  {reasons}", f"  {reasons}"):
+        room = width - cell_len(head) - cell_len(tail)
+        if room >= min(12, cell_len(name)):
+            return head + clip(name, room) + tail
+    return clip(f"{head}{name}  {reasons}", width)
 
 
 class ReferDialog(WorkerDialog):
@@ -535,8 +566,7 @@ class ReferDialog(WorkerDialog):
             elif it.get("qualification"):
                 why.append(t(f"qual.{it['qualification']}"))
             why.append(t("match.load", n=it["load"]))
-            line = f"{it['score']:>3}  {it['name']}  {it['city_name']}  ({', '.join(why)})"
-            ol.add_option(Option(clip(line, width), id=it["id"]))  # one line a row, marked where cut
+            ol.add_option(Option(_suggestion_line(it, why, width), id=it["id"]))
         ol.highlighted = 0
         for action in pending:
             getattr(ol, f"action_{action}")()

@@ -16,10 +16,13 @@ from qi_station.screens.base import StationModal
 class ChoicesDialog(StationModal):
     """A question with a few answers (buttons; ``default``, else the first, highlighted and focused, so a
     reflexive Enter picks it: always the harmless answer); Esc answers ``escape_id``.
-    Left/Right move between the buttons; nothing is chosen without Enter or a click."""
+    Left/Right move between the buttons; nothing is chosen without Enter or a click -- or Ctrl+S where
+    the question has a saving answer (``ok_id``: 保存草稿). The footer shows Esc and Ctrl+S with the
+    answers' own words."""
 
     BINDINGS = [
         Binding("escape", "escape", "", show=False),
+        Binding("ctrl+s", "ok", "", show=False, priority=True),
         Binding("left", "app.focus_previous", "", show=False),
         Binding("right", "app.focus_next", "", show=False),
     ]
@@ -31,10 +34,31 @@ class ChoicesDialog(StationModal):
         answers: list[tuple[str, str]],
         escape_id: str,
         default: str | None = None,
+        ok_id: str | None = None,
     ) -> None:
         super().__init__()
         self._title, self._question, self._answers, self._escape = title, question, answers, escape_id
         self._default = default if default is not None else answers[0][0]
+        self._ok = ok_id
+        words = dict(answers)
+        # the footer's words: each key's answer (Esc: 稍后 where no button says it); _bindings: private,
+        # no public way to word an instance's binding (as localize_bindings)
+        for key, action, word in (
+            ("escape", "escape", words.get(escape_id, t("btn.later"))),
+            ("ctrl+s", "ok", words.get(ok_id or "", "")),
+        ):
+            self._bindings.key_to_bindings[key] = [
+                Binding(key, action, word, show=bool(word), priority=key == "ctrl+s")
+            ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "ok":
+            return self._ok is not None
+        return True
+
+    def action_ok(self) -> None:
+        if self._ok is not None:
+            self.dismiss(self._ok)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -71,6 +95,7 @@ def leave_dialog(what: str = "form") -> ChoicesDialog:
         [*keep, ("discard", t("btn.discard")), ("edit", t("btn.keep_editing"))],
         "edit",
         default="keep" if keep else "edit",
+        ok_id="keep" if keep else None,
     )
 
 

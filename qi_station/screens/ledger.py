@@ -125,7 +125,7 @@ class LedgerScreen(MainScreen):
                     "",
                     id="f-element",
                 )
-                yield Input(id="f-month", placeholder=t("ph.month"), compact=True, max_length=7)
+                yield Input(id="f-month", placeholder=t("ph.month"), compact=True, max_length=9)
                 yield Chip(t("filter.overdue"), "overdue", id="f-overdue")
                 yield Input(id="f-text", placeholder=t("ph.ledger_text"), compact=True)
             with Horizontal(classes="filter-row"):
@@ -261,9 +261,16 @@ class LedgerScreen(MainScreen):
             del self._quiet[event.input.id or ""]
             return
         if event.input.id == "f-month":
+            from qi_station.core.errors import ValidationError
+            from qi_station.core.months import parse_month
+
             v = event.value.strip()
-            if v and len(v) < 7:
-                return  # wait for a whole YYYY-MM
+            try:
+                if v:
+                    parse_month(v)
+            except ValidationError:
+                if len(v) < 9:
+                    return  # wait for a whole month (2026-03, 202603, 2026年3月 ...)
         self._changed(DEBOUNCE)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -479,4 +486,6 @@ class LedgerScreen(MainScreen):
             saved.value = name
             self.notify(t("msg.filter_saved", name=name))
 
-        self.app.push_screen(InputDialog(t("ledger.save_title"), t("field.filter_name")), done)
+        self.app.push_screen(
+            InputDialog(t("ledger.save_title"), t("field.filter_name"), check=keymap.check_filter_name), done
+        )

@@ -48,9 +48,11 @@ def element_parts(report: dict[str, Any]) -> list[str]:
     return [f"{element_name(e)} {by.get(e, 0):,}" for e in domain.ELEMENTS]
 
 
-def breakdown_parts(report: dict[str, Any], lang: str) -> list[str]:
+def breakdown_parts(report: dict[str, Any], lang: str) -> list[list[str]]:
     """County, industry, size, satisfaction level and activity rows of the report (the export's breakdown
-    rows and labels), one part per category; items counting 0 are left out, except the five levels."""
+    rows and labels): per category its items (``1 非常不满意 0``), the first led by the category's name;
+    items counting 0 are left out, except the five levels. Each category is flowed on lines of its own,
+    never breaking inside an item (:func:`flow_breakdowns`)."""
     from qi_station.reports.labels import word
     from qi_station.reports.sections import breakdown_rows
 
@@ -61,17 +63,43 @@ def breakdown_parts(report: dict[str, Any], lang: str) -> list[str]:
     for cat in cats:
         items = [f"{item} {n:,}" for c, item, n in rows if c == cat and (n or c == level)]
         if items:
-            parts.append(f"{cat}: " + "  ".join(items))
+            parts.append([f"{cat}: {items[0]}", *items[1:]])
     return parts
+
+
+def flow_breakdowns(parts: list[list[str]], width: int) -> str:
+    """The categories on lines no wider than ``width``: those that fit on a line flowed together (as
+    before), a longer one on lines of its own (continuations indented), broken only between items: "1
+    非常不满意" and its count stay together at 80 columns."""
+    from rich.cells import cell_len
+
+    from qi_station.screens.dashboard import flow
+
+    blocks: list[str] = []
+    short: list[str] = []
+    for items in parts:
+        whole = "  ".join(items)
+        if cell_len(whole) <= width:
+            short.append(whole)
+            continue
+        if short:
+            blocks.append(flow(short, width))
+            short = []
+        lines = flow(items, width - 2, sep="  ").split("\n")
+        blocks.append("\n".join([lines[0], *("  " + line for line in lines[1:])]))
+    if short:
+        blocks.append(flow(short, width))
+    return "\n".join(blocks)
 
 
 #: open rectifications listed on screen (the file lists every one)
 RECTIFY_SHOWN = 10
 
 
-def rectify_parts(report: dict[str, Any], lang: str) -> list[str]:
+def rectify_parts(report: dict[str, Any], lang: str, width: int | None = None) -> list[str]:
     """The first open rectifications (number, enterprise, rating, due; overdue flagged), a line with the
-    totals when there are more, or a "none" line."""
+    totals when there are more, or a "none" line. ``width``: each row fits it on one line, the
+    enterprise's name shortened (``..``) to make room."""
     from qi_station.reports.labels import word
     from qi_station.reports.sections import rectify_rows
 
@@ -79,11 +107,17 @@ def rectify_parts(report: dict[str, Any], lang: str) -> list[str]:
     if not rows:
         return [t("reports.rectify_none")]
     rect = report.get("rectification") or {}
-    lines = [
-        f"{r[0]} {r[2] or ''} {r[3]} {word('due', lang)} {r[5]}"
-        + (f" {word('overdue', lang)}" if o["overdue"] else "")
-        for r, o in zip(rows[:RECTIFY_SHOWN], rect.get("open") or [], strict=False)
-    ]
+    from rich.cells import cell_len
+
+    from qi_station.screens.cells import clip
+
+    lines = []
+    for r, o in zip(rows[:RECTIFY_SHOWN], rect.get("open") or [], strict=False):
+        rest = f" {r[3]} {word('due', lang)} {r[5]}" + (f" {word('overdue', lang)}" if o["overdue"] else "")
+        name = str(r[2] or "")
+        if width is not None:
+            name = clip(name, max(4, width - cell_len(f"{r[0]} ") - cell_len(rest)))
+        lines.append(f"{r[0]} {name}{rest}")
     if len(rows) > RECTIFY_SHOWN:
         lines.append(t("reports.rectify_more", n=len(rows), overdue=rect.get("overdue_count", 0)))
     return lines
@@ -105,6 +139,8 @@ class FlowBox(Static):
 class ReportsScreen(MainScreen):
     SCREEN_KEY = "reports"
     CSS_PATH = "reports.tcss"
+    #: the page, not 导出到, has the focus when F7 shows it (again): ``[`` / ``]`` change the month
+    AUTO_FOCUS = "#reports-body"
     BINDINGS = bindings("reports", "main")
 
     class Loaded(Message):
@@ -130,8 +166,8 @@ class ReportsScreen(MainScreen):
         self.month = current_month()
         self._summary: list[str] | None = None
         self._by_element: list[str] | None = None
-        self._breakdowns: list[str] | None = None
-        self._rectify: list[str] | None = None
+        self._breakdowns: list[list[str]] | None = None
+        self._report: dict[str, Any] | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="reports-body"):
@@ -146,7 +182,7 @@ class ReportsScreen(MainScreen):
                 yield FlowBox("", id="breakdowns", markup=False)
             with Vertical(classes="panel"):
                 yield Static(t("reports.rectify"), classes="panel-title", markup=False)
-                yield Static("", id="rectify", markup=False)
+                yield FlowBox("", id="rectify", markup=False)
             with Vertical(classes="panel"):
                 yield Static(t("reports.export_title"), classes="panel-title", markup=False)
                 with Horizontal(classes="frow"):
@@ -158,6 +194,10 @@ class ReportsScreen(MainScreen):
     def on_mount(self) -> None:
         if self.station.ready:
             self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        if isinstance(self.focused, Input):  # back on F7: the page keys work, nothing typed into 导出到
+            self.query_one("#reports-body").focus()
 
     def refresh_data(self) -> None:
         self.query_one("#month-title", Static).update(t("reports.month", month=self.month))
@@ -187,24 +227,26 @@ class ReportsScreen(MainScreen):
         self._summary = summary_parts(msg.report, get_lang())
         self._by_element = element_parts(msg.report)
         self._breakdowns = breakdown_parts(msg.report, get_lang())
-        self._rectify = rectify_parts(msg.report, get_lang())
+        self._report = msg.report
         self._show()
 
     def _show(self) -> None:
         from qi_station.screens.dashboard import flow
 
-        for wid, parts in (
-            ("#summary", self._summary),
-            ("#by-element", self._by_element),
-            ("#breakdowns", self._breakdowns),
-        ):
+        def width_of(box: FlowBox) -> int:
+            box.flowed_at = max(20, box.content_region.width or max(20, self.size.width - 4))
+            return box.flowed_at
+
+        for wid, parts in (("#summary", self._summary), ("#by-element", self._by_element)):
             if parts:
                 box = self.query_one(wid, FlowBox)
-                width = box.content_region.width or max(20, self.size.width - 4)
-                box.flowed_at = max(20, width)
-                box.update(flow(parts, box.flowed_at))
-        if self._rectify is not None:
-            self.query_one("#rectify", Static).update("\n".join(self._rectify))
+                box.update(flow(parts, width_of(box)))
+        if self._breakdowns:
+            box = self.query_one("#breakdowns", FlowBox)
+            box.update(flow_breakdowns(self._breakdowns, width_of(box)))
+        if self._report is not None:
+            box = self.query_one("#rectify", FlowBox)
+            box.update("\n".join(rectify_parts(self._report, get_lang(), width_of(box))))
 
     def on_resize(self) -> None:
         self._show()
@@ -225,14 +267,18 @@ class ReportsScreen(MainScreen):
         """``force``: the operator said yes to overwriting (the CLI's ``--force``, the same writer rule:
         only a file of this kind; never a database)."""
         from qi_station.reports.figures import monthly_report
-        from qi_station.reports.writers import FORMATS, write_report
+        from qi_station.reports.writers import FORMATS, check_report_out, write_report
         from qi_station.services import files
+        from qi_station.services.queries import station
 
         try:  # the CLI's rules: format from the extension, the default name, the export folder
             fmt = files.export_format(out or None, None, FORMATS)
-            report = monthly_report(db_path, month)
-            name = files.report_name(report["station"]["code"], month, fmt)
+            st = station(db_path)  # the report's station: its code names the file
+            name = files.report_name(st["code"] if st else None, month, fmt)
             path = files.export_path(out or None, name, fmt, base=files.export_dir())
+            # an existing file is asked about now, not after the report's seconds of computing
+            path = check_report_out(path, fmt, default_name=name, protect=(db_path,), force=force)
+            report = monthly_report(db_path, month)
             path = write_report(
                 report, fmt, path, lang=lang, default_name=name, protect=(db_path,), force=force
             )
@@ -249,7 +295,7 @@ class ReportsScreen(MainScreen):
         status = self.query_one("#export-status", Static)
         if msg.exists is not None:  # ask (Cancel first); yes writes it again with the CLI's --force
             month, out = self.month, self.query_one("#out", Input).value.strip()
-            status.update(t("reports.overwrite_ask", path=str(msg.exists)))
+            status.update("")  # one question: the dialog's
 
             def answer(yes: bool | None) -> None:
                 if yes:

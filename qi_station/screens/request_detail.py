@@ -94,6 +94,7 @@ class RequestDetailScreen(StationScreen):
         super().__init__()
         self.request_id = request_id
         self.req: dict[str, Any] | None = None
+        self._load_failed = False
         self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
     def compose(self) -> ComposeResult:
@@ -131,8 +132,14 @@ class RequestDetailScreen(StationScreen):
             return
         self.post_message(RequestLoaded(req))
 
+    def holds_keys(self) -> bool:
+        """Keys typed before the request is read wait for it (``v`` right after Enter on the ledger):
+        the app holds them (``StationApp._hold_for_focus``)."""
+        return self.req is None and not self._load_failed
+
     @on(LoadFailed)
     def _failed(self, event: LoadFailed) -> None:
+        self._load_failed = True
         self.query_one("#fields", Static).update(event.message)
 
     @on(RequestLoaded)
@@ -197,7 +204,8 @@ class RequestDetailScreen(StationScreen):
                 )
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
-        self.query_one("#fields", Static).update("\n".join(lines))
+        fields = self.query_one("#fields", Static)
+        self.query_one("#fields", Static).update("\n".join(_hanging(lines, fields)))
         buttons: list[tuple[str, str]] = []
         for st, kid in MOVE_KEYS.items():  # the footer's order
             if st in r["legal_moves"]:
@@ -255,7 +263,8 @@ class RequestDetailScreen(StationScreen):
             note = f"  ({e['note']})" if e.get("note") else ""
             fixed = f"  [{t('detail.corrected', n=e['corrected_by'])}]" if e.get("corrected_by") else ""
             evs.append(f"{e['n']:>2}. {_time(e['at'])}  {e['actor']}  {what}{move}{extra}{note}{fixed}")
-        self.query_one("#timeline", Static).update("\n".join(evs))
+        timeline = self.query_one("#timeline", Static)
+        timeline.update("\n".join(_hanging(evs, timeline, indent=4)))
         self.refresh_bindings()
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
 
@@ -412,6 +421,23 @@ class RequestDetailScreen(StationScreen):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def _hanging(lines: list[str], box: Static, indent: int | None = None) -> list[str]:
+    """``lines`` wrapped to ``box``'s width by :func:`~qi_station.screens.cells.hang`: a field's
+    continuation (a description's next line, a wrap) under its value, a log line's under its time, and
+    never ``收费金额(元):`` apart from its amount."""
+    from rich.cells import cell_len
+
+    from qi_station.screens.cells import hang
+
+    width = box.content_region.width or max(20, box.screen.size.width - 6)
+    out: list[str] = []
+    for line in lines:
+        label, sep, _ = line.partition(": ")
+        at = indent if indent is not None else (cell_len(label) + 2 if sep and "\n" not in label else 2)
+        out += hang(line, width, at)
+    return out
 
 
 def _days_line(r: dict[str, Any]) -> str:

@@ -527,5 +527,10 @@ class RequestFormScreen(FormErrors, DraftedForm):
         self._set_promised_default()  # a draft keeps no counted date: the one the save will count
 
     def action_cancel(self) -> None:
+        ol = self.query_one("#ent-list", OptionList)
+        if not ol.has_class("hidden"):  # the first Esc closes the suggestions, back in the name box
+            ol.add_class("hidden")
+            self.query_one("#enterprise", Input).focus()
+            return
         if not self.ask_before_leaving(lambda: self.dismiss(None)):
             self.dismiss(None)

@@ -59,13 +59,16 @@ def _event_form(field: str, column_value: Any) -> Any:
 def correct_request(
     db: Path, key: str, field: str, value: Any, reason: str | None, actor: str | None = None
 ) -> dict[str, Any]:
-    """Correct one outcome or follow-up field of a request. Returns the written ``correct`` event."""
-    reason_t = v.check_reason(reason)
+    """Correct one outcome or follow-up field of a request. Returns the written ``correct`` event. A bad
+    new value and a missing reason are refused together (``ValidationErrors``, the dialog's order)."""
     field = (field or "").strip()
     with write_session(db) as s:
         st = ensure_station(s)
         req = _find_request(s, key)
-        new = v.parse_correction(field, value, req.status)
+        checks = v.Checks()
+        new = checks.run(v.parse_correction, field, value, req.status)
+        reason_t = checks.run(v.check_reason, reason)
+        checks.done()
         conn = s.connection()
         actor = operator_for(conn, actor, "correct")
         col = domain.CORRECTABLE[field]

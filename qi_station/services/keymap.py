@@ -152,9 +152,20 @@ def saved_filters(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(k): dict(v) for k, v in f.items() if isinstance(v, dict)} if isinstance(f, dict) else {}
 
 
+def check_filter_name(name: str | None) -> str:
+    """A saved filter's name: required (spaces around dropped)."""
+    from qi_station.core.errors import ValidationError
+
+    got = (name or "").strip()
+    if not got:
+        raise ValidationError("name", "required", "a saved filter needs a name / 筛选名称不能为空")
+    return got
+
+
 def save_filter(name: str, filters: dict[str, Any], path: Path | None = None) -> Path:
     """Add or replace a saved ledger filter (``[filters.<name>]``) in the config file; everything else in
     the file (comments, other settings, their types and order) is kept as it was."""
+    name = check_filter_name(name)
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 
