@@ -347,10 +347,43 @@ class StationApp(App[None]):
         if refresh is not None and not getattr(self.screen, "LOADS_BEFORE_READY", False):
             refresh()
         self.load_staff(self.db_path)
+        self.watch_restore()
         if empty and self.offer_demo:
             from qi_station.screens.dialogs import ConfirmDialog
 
             self.push_screen(ConfirmDialog(t("demo.title"), t("demo.question")), self._demo_answer)
+
+    _restore_mark: str | None = None
+    _in_use_fd: int | None = None
+
+    def watch_restore(self) -> None:
+        """Hold the database as in use (``restore`` warns) and keep the mark of its last restore: every
+        :data:`RESTORE_POLL` seconds (and on each screen switch) :meth:`check_restored` compares it."""
+        from qi_station.services.backup import hold_in_use, restore_mark
+
+        if self._in_use_fd is None:
+            self._in_use_fd = hold_in_use(self.db_path)
+        self._restore_mark = restore_mark(self.db_path)
+        self.set_interval(RESTORE_POLL, self.check_restored)
+
+    def check_restored(self) -> bool:
+        """``qi-station restore`` replaced the database under the running app (its mark changed): say so
+        plainly and reload the screen shown (the others reload when shown again). Returns True then."""
+        from qi_station.services.backup import restore_mark
+
+        if not self.ready:
+            return False
+        mark = restore_mark(self.db_path)
+        if mark == self._restore_mark:
+            return False
+        self._restore_mark = mark
+        self.reader.close()  # reopened on the next search
+        when = (mark or "").rsplit(" ", 1)[0]
+        self.notify(t("msg.db_restored", when=when), severity="warning", timeout=30)
+        refresh = getattr(self.screen, "refresh_data", None)
+        if refresh is not None:
+            refresh()
+        return True
 
     def _demo_answer(self, yes: bool | None) -> None:
         if yes:
@@ -617,6 +650,7 @@ class StationApp(App[None]):
 BACK_DEPTH = 20  # Esc goes back this many screens at most
 FOCUS_KEYS = frozenset({"tab", "shift+tab"})
 FOCUS_MOVE_WAITS = 200  # polls keys typed after a Tab are held for at most (the focus moves in a few)
+RESTORE_POLL = 2.0  # seconds between the checks that the database was not restored under the app
 OPEN_DB_AFTER = 0.5  # seconds after mount the database is opened at the latest (see on_mount)
 FORM_READY_WAIT = 5.0  # seconds F4 holds the keys typed after it at most (the form is ready in ~0.1 s)
 

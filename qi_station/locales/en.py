@@ -320,6 +320,7 @@ MESSAGES: dict[str, str] = {
     "msg.moved": "{number} is now {status}",
     "msg.referred": "Referred to {name}",
     "msg.filter_saved": "Saved filter {name}",
+    "msg.db_restored": "The database was restored from a backup ({when}): the screens show the restored data now; anything entered since that backup is not in it.",
     "msg.config_error": "Config file ignored: {detail}",
     "demo.title": "The database is empty",
     "demo.question": "Load the demo data (enterprises, experts, institutions, equipment, projects, sample requests)?",

@@ -333,6 +333,7 @@ MESSAGES: dict[str, str] = {
     "msg.moved": "{number} 已转为 {status}",
     "msg.referred": "已转办至 {name}",
     "msg.filter_saved": "已保存筛选 {name}",
+    "msg.db_restored": "数据库已从备份恢复（{when}）：界面已重新载入恢复后的数据，备份之后录入的内容不在其中。",
     "msg.config_error": "配置文件有误，已忽略: {detail}",
     "demo.title": "数据库是空的",
     "demo.question": "是否载入演示数据（企业、专家、机构、设备、项目和示例需求）？",
