@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sync_heal_bundle import offline_station, round_trip
+from test_sync_heal_bundle import round_trip
 from test_sync_hub import env, hub_url  # noqa: F401 - fixtures
 from test_sync_util import request_input
 from typer.testing import CliRunner
@@ -37,7 +37,9 @@ def test_restore_writes_a_new_mark_each_time(tmp_path: Path, monkeypatch: pytest
     assert restore_mark(db) not in (None, first)
 
 
-def test_restore_warns_while_an_app_holds_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restore_warns_while_an_app_holds_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     from qi_station.cli.commands import build

@@ -363,7 +363,9 @@ def _sync_state(db: Path) -> dict[str, str]:
         return {}
     try:
         marks = ",".join("?" * len(_STATE_KEYS))
-        return {str(k): str(v) for k, v in conn.execute(f"SELECT k, v FROM kv WHERE k IN ({marks})", _STATE_KEYS)}
+        return {
+            str(k): str(v) for k, v in conn.execute(f"SELECT k, v FROM kv WHERE k IN ({marks})", _STATE_KEYS)
+        }
     except sqlite3.Error:
         return {}
     finally:
@@ -407,14 +409,15 @@ def behind_hint(kept: Path | None, db: Path) -> str | None:
     enroll = (
         ""
         if new.get("enroll_mode")
-        else f"enroll again here with the same token (`qi-station sync enroll --token TOKEN`; this PC keeps "
+        else "enroll again here with the same token (`qi-station sync enroll --token TOKEN`; this PC keeps "
         "the station key), then "
     )
     return (
         f"this backup is older than what station {code} already sent to the hub: {enroll}ask the hub for a "
         f"restore bundle (at the hub: `qi-station hub export-bundle --station {code} --restore --out DIR`) and "
         "import it here (`qi-station sync import-bundle FILE`) before exporting any bundle (docs/sync.md) / "
-        "此备份早于本站上次同步：" + ("请用原注册码重新注册，再" if enroll else "请")
+        "此备份早于本站上次同步："
+        + ("请用原注册码重新注册，再" if enroll else "请")
         + "导入中心的恢复数据包后再导出数据包"
     )
 
