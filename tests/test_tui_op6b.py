@@ -33,3 +33,39 @@ async def test_a_restore_under_the_running_app_is_said_and_the_screen_reloads(tm
         await settle(pilot)
         assert any("数据库已从备份恢复" in n for n in notes(app))
         assert app.check_restored() is False  # said once
+
+
+async def test_ctrl_r_on_a_usb_station_says_it_syncs_by_bundle_and_ctrl_l_clears_it(tmp_path: Path) -> None:
+    """F6 on a station enrolled by USB: Ctrl+R says it syncs by bundle (never 尚未注册 under 已注册), Ctrl+L
+    clears that answer; the log's numbers are labelled (not "+0/-722", read as 722 rows deleted)."""
+    import sqlite3
+
+    db = fixture_db(tmp_path)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO kv(k, v) VALUES (?, ?)",
+            [("enroll_mode", "offline"), ("station_code", "QI0001"), ("hub_fp", "abc")],
+        )
+        conn.execute(
+            "INSERT INTO sync_log(started_at, finished_at, mode, pushed, pulled, ok) "
+            "VALUES ('2026-03-20 01:00:00.000000', '2026-03-20 01:00:01.000000', 'bundle-in', 0, 722, 1)"
+        )
+    conn.close()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f6")
+        await until(pilot, lambda: app.screen.has_class("loaded"))
+        log = str(app.screen.query_one("#sync-log").render())
+        assert "导入数据包" in log and "收到 722 条" in log and "-722" not in log
+        await pilot.press("ctrl+r")
+        progress = app.screen.query_one("#sync-progress")
+        await until(pilot, lambda: "U盘" in str(progress.render()))
+        text = str(progress.render())
+        assert "本站通过U盘数据包同步" in text and "尚未注册" not in text
+        assert any("本站通过U盘数据包同步" in n for n in notes(app))
+        assert not any("尚未注册" in n for n in notes(app))
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert str(progress.render()).strip() == ""

@@ -206,6 +206,14 @@ def hub_client(conn: Any, *, http: Any = None, insecure_http: bool = False) -> H
     import json
 
     url, token = S.kv_get(conn, "hub_url"), S.api_token(conn)
+    if not url and S.kv_get(conn, "enroll_mode") in ("offline", "offline-pending"):
+        raise SyncError(
+            400,
+            "bundle_only",
+            "this station syncs by USB bundle (`qi-station sync export-bundle` / `import-bundle`); online "
+            "sync needs the hub's address, set by an online enrollment (`qi-station sync enroll --hub URL "
+            "--token TOKEN`) / 本站通过U盘数据包同步；联网同步需要中心地址（联网注册）",
+        )
     if not url:
         raise SyncError(
             400,
