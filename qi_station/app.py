@@ -639,12 +639,25 @@ class StationApp(App[None]):
     def _backed_up(self, done: dict[str, Any] | None) -> None:
         if done:
             from qi_station.i18n import human_size
-            from qi_station.screens.base import brief
 
             size = human_size(done["size"])
             self.last_backup = t("backup.done", path=done["path"], size=size)
-            name = Path(done["path"]).name
-            self.notify(brief(t("backup.written", name=name, size=size)), timeout=15)
+            self.notify(backup_toast(Path(done["path"]), size), timeout=15)
+
+
+def backup_toast(path: Path, size: str) -> str:
+    """The backup toast: the folder on the first line (cut from the left to one line: its end names the
+    USB stick's folder), the file and its size on the second; at most two lines at 80x24."""
+    from rich.cells import cell_len
+
+    from qi_station.screens.base import TOAST_WIDTH, brief
+    from qi_station.screens.cells import clip_left
+
+    head = t("backup.written", folder="")
+    folder = clip_left(str(path.parent), TOAST_WIDTH - cell_len(head))
+    return brief(
+        t("backup.written", folder=folder) + "\n" + t("backup.written_file", name=path.name, size=size)
+    )
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most

@@ -69,3 +69,56 @@ async def test_ctrl_r_on_a_usb_station_says_it_syncs_by_bundle_and_ctrl_l_clears
         await pilot.press("ctrl+l")
         await settle(pilot)
         assert str(progress.render()).strip() == ""
+
+
+AMBIGUOUS_EDGES = "▔▁▕▏"  # Textual's hkey/vkey/tall border glyphs: drawn double width by CJK terminals
+
+
+def _screen_text(app: object) -> str:
+    return "\n".join(
+        "".join(seg.text for seg in strip)
+        for strip in app.screen._compositor.render_strips()  # type: ignore[attr-defined]
+    )
+
+
+async def test_the_command_palette_draws_no_ambiguous_edge_glyphs(tmp_path: Path) -> None:
+    from textual.command import CommandPalette
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"bei")
+        await settle(pilot)
+        text = _screen_text(app)
+        assert ">" in text
+        assert not [c for c in AMBIGUOUS_EDGES if c in text], text
+
+
+async def test_the_backup_toast_names_the_folder_in_two_lines(tmp_path: Path) -> None:
+    """备份已写入: the folder too (cut from the left, so its end -- the USB stick's folder -- shows), then
+    the file and its size; never more than two lines at 80x24."""
+    import os
+
+    from qi_station.screens.backup import BackupDialog
+    from qi_station.screens.base import toast_lines
+
+    db = fixture_db(tmp_path)
+    folder = tmp_path / ("很深的文件夹" * 4) / "U盘备份"
+    folder.mkdir(parents=True)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await until(pilot, lambda: app.ready)
+        app.action_backup()
+        await until(pilot, lambda: isinstance(app.screen, BackupDialog))
+        app.screen.query_one("#out").value = str(folder) + os.sep
+        await pilot.press("enter")
+        await until(pilot, lambda: any("备份已写入" in n for n in notes(app)))
+        toast = next(n for n in notes(app) if "备份已写入" in n)
+        written = next(folder.glob("qi-backup-QI0001-*.db"))
+        first, second = toast.split("\n")
+        assert first.startswith("备份已写入 ..") and first.endswith("U盘备份")
+        assert second.startswith(written.name)
+        assert toast_lines(toast) <= 2

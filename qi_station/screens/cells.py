@@ -19,3 +19,16 @@ def clip(text: str, width: int) -> str:
         return set_cell_size(text, width)
     head = set_cell_size(text, width - len(CUT)).rstrip()  # pads a split wide char with a space
     return head + CUT
+
+
+def clip_left(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut from the left (a path keeps its end, the part that
+    names it: ``..ackups/2026``); a cut one starts with :data:`CUT`."""
+    if cell_len(text) <= width:
+        return text
+    if width <= len(CUT):
+        return CUT[: max(width, 0)]
+    tail = text
+    while tail and cell_len(tail) > width - len(CUT):
+        tail = tail[1:]
+    return CUT + tail
