@@ -116,6 +116,27 @@ def _neutral_control_codes() -> None:
             table.setdefault(cp, shown)
 
 
+def _one_line_paste() -> None:
+    """A paste into a one-line field (every ``Input``) keeps all its lines, joined by the text rule's
+    :func:`~qi_station.core.validate.one_line`: Textual's ``Input`` kept only the first line and dropped
+    the rest without a word (需求事项 pasted from two lines lost the second)."""
+    from textual.widgets import Input
+
+    from qi_station.core.validate import one_line
+
+    def _on_paste(self: Input, event: events.Paste) -> None:
+        if event.text:
+            line = one_line(event.text)
+            if self.selection.is_empty:
+                self.insert_text_at_cursor(line)
+            else:
+                self.replace(line, *self.selection)
+        event.stop()
+
+    # Textual's private handler, replaced (no public hook); guard: test_tui_op6b.py (paste)
+    Input._on_paste = _on_paste  # type: ignore[method-assign]
+
+
 class StationApp(App[None]):
     """qi-station: the park workstation's daily screens."""
 
@@ -151,6 +172,7 @@ class StationApp(App[None]):
         self.stylesheet = CachedStylesheet(variables=self.stylesheet._variables)
         _plain_scrollbars()
         _neutral_control_codes()
+        _one_line_paste()
         from qi_station.screens.base import localize_bindings
 
         localize_bindings(self)

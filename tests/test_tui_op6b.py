@@ -122,3 +122,30 @@ async def test_the_backup_toast_names_the_folder_in_two_lines(tmp_path: Path) ->
         assert first.startswith("备份已写入 ..") and first.endswith("U盘备份")
         assert second.startswith(written.name)
         assert toast_lines(toast) <= 2
+
+
+async def test_two_lines_pasted_into_a_one_line_field_are_joined_not_cut(tmp_path: Path) -> None:
+    from textual import events
+
+    from qi_station.screens.request_form import RequestFormScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready)
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, RequestFormScreen))
+        box = app.screen.query_one("#title")
+        box.focus()
+        await settle(pilot)
+        box.post_message(events.Paste("产品标准制定咨询\r\n  及检测机构推荐\n\n"))
+        await until(pilot, lambda: box.value != "")
+        assert box.value == "产品标准制定咨询 及检测机构推荐"
+
+
+def test_one_line_joins_every_kind_of_line_break() -> None:
+    from qi_station.core.validate import clean_text, one_line
+
+    assert one_line("甲\r\n乙\r丙\u2028丁\u2029戊\n") == "甲 乙 丙 丁 戊"
+    assert one_line("  一行  ") == "  一行  "  # no break: as it is
+    assert clean_text(one_line("甲\n乙"), "title") == "甲 乙"  # passes the one-line text rule
