@@ -92,7 +92,7 @@ def test_restore_of_a_backup_from_before_usb_enrollment_says_what_next(
     assert "--restore" in hint and "docs/sync.md" in hint and "sync enroll" in hint and "恢复数据包" in hint
     # enrolled again with the token already used: the station knows it is behind and sends nothing
     # (the hub would refuse it as a second PC, device_conflict) before the hub's restore bundle
-    C.enroll(db, token)
+    assert "--restore" in C.enroll(db, token)["next"]
     with pytest.raises(SyncError, match="--restore") as ei:
         B.export_bundle(db, d, force=True)
     assert ei.value.code == "station_behind"

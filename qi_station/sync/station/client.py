@@ -177,10 +177,13 @@ def enroll(
             S.kv_set(conn, "hub_fp", fp)
             S.kv_set(conn, "enroll_mode", "offline-pending")
             S.kv_set(conn, "station_code", code)
+        restored = S.kv_get(conn, kvkeys.STATION_RESTORED) == "1"  # a backup from before: behind the hub
         return {
             "station": code,
             "mode": "offline-pending",
-            "next": "run `qi-station sync export-bundle --out FILE` and carry it to the hub",
+            "next": heal.restore_bundle_first(code)
+            if restored
+            else "run `qi-station sync export-bundle --out FILE` and carry it to the hub",
         }
     finally:
         conn.close()
