@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, rows, settle
-from tui_pilot import notes, until
+from tui_pilot import notes, press_to, until
 
 pytestmark = pytest.mark.usefixtures("tui_env")
 
@@ -88,8 +88,7 @@ async def test_the_command_palette_draws_no_ambiguous_edge_glyphs(tmp_path: Path
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.ready)
-        await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await press_to(pilot, "ctrl+p", CommandPalette)
         await pilot.press(*"bei")
         await settle(pilot)
         text = _screen_text(app)
@@ -133,9 +132,7 @@ async def test_two_lines_pasted_into_a_one_line_field_are_joined_not_cut(tmp_pat
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.ready)
-        await pilot.press("f4")
-        await until(pilot, lambda: isinstance(app.screen, RequestFormScreen))
-        box = app.screen.query_one("#title")
+        box = (await press_to(pilot, "f4", RequestFormScreen)).query_one("#title")
         box.focus()
         await settle(pilot)
         box.post_message(events.Paste("产品标准制定咨询\r\n  及检测机构推荐\n\n"))
