@@ -668,18 +668,16 @@ class StationApp(App[None]):
 
 
 def backup_toast(path: Path, size: str) -> str:
-    """The backup toast: the folder on the first line (cut from the left to one line: its end names the
-    USB stick's folder), the file and its size on the second; at most two lines at 80x24."""
+    """The backup toast: its size and folder on the first line (the folder cut from the left to fit: its
+    end names the USB stick's folder), the file on the second; at most two lines at 80x24."""
     from rich.cells import cell_len
 
     from qi_station.screens.base import TOAST_WIDTH, brief
     from qi_station.screens.cells import clip_left
 
-    head = t("backup.written", folder="")
+    head = t("backup.written", size=size, folder="")
     folder = clip_left(str(path.parent), TOAST_WIDTH - cell_len(head))
-    return brief(
-        t("backup.written", folder=folder) + "\n" + t("backup.written_file", name=path.name, size=size)
-    )
+    return brief(t("backup.written", size=size, folder=folder) + "\n" + path.name)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
