@@ -56,5 +56,6 @@ def test_phones_show_cleanly_in_excel_and_formulas_stay_neutralised() -> None:
     assert csv_text("+8653188886666") == '="+8653188886666"'  # Excel shows +8653188886666
     assert csv_text("=WEBSERVICE(1)") == "'=WEBSERVICE(1)"
     assert csv_text("+1+cmd|' /C calc'!A0") == "'+1+cmd|' /C calc'!A0"  # not a phone: apostrophe
-    assert csv_text("-5") == "'-5" and csv_text("@SUM(1)") == "'@SUM(1)"
+    assert csv_text("-5+1") == "'-5+1" and csv_text("@SUM(1)") == "'@SUM(1)"
+    assert csv_text("-30.34") == "-30.34"  # a money change: a number to Excel, no apostrophe
     assert csv_text("0531-88886666") == "0531-88886666" and csv_text(12) == 12

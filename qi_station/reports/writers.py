@@ -70,14 +70,17 @@ def formula_like(v: Any) -> bool:
 
 #: an E.164 phone number (``+8653188886666``): formula-like by its ``+`` but only digits after it
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+#: a negative amount as text (a money change ``-30.34``, ``sections.money_cell``): Excel reads a number
+_NEGATIVE = re.compile(r"-[0-9]+(\.[0-9]+)?")
 
 
 def csv_text(v: Any) -> Any:
     """THE form of a value in a CSV for Excel: formula-like text (:func:`formula_like`) gets a leading
     ``'`` (OWASP), except an E.164 phone number, written as the text formula ``="+8653188886666"``
     (a constant: nothing to inject), which Excel shows as ``+8653188886666`` -- with a ``'`` it showed
-    the apostrophe, bare it read a formula and showed 8.65E+12. Other values as they are."""
-    if not formula_like(v):
+    the apostrophe, bare it read a formula and showed 8.65E+12. A negative number as text (``-30.34``,
+    a money change) is no formula: as it is, as a negative number was before. Other values as they are."""
+    if not formula_like(v) or _NEGATIVE.fullmatch(v):
         return v
     return f'="{v}"' if _E164.fullmatch(v) else "'" + v
 
