@@ -117,6 +117,27 @@ def _neutral_control_codes() -> None:
             table.setdefault(cp, shown)
 
 
+def _one_line_paste() -> None:
+    """A paste into a one-line field (every ``Input``) keeps all its lines, joined by the text rule's
+    :func:`~qi_station.core.validate.one_line`: Textual's ``Input`` kept only the first line and dropped
+    the rest without a word (需求事项 pasted from two lines lost the second)."""
+    from textual.widgets import Input
+
+    from qi_station.core.validate import one_line
+
+    def _on_paste(self: Input, event: events.Paste) -> None:
+        if event.text:
+            line = one_line(event.text)
+            if self.selection.is_empty:
+                self.insert_text_at_cursor(line)
+            else:
+                self.replace(line, *self.selection)
+        event.stop()
+
+    # Textual's private handler, replaced (no public hook); guard: test_tui_op6b.py (paste)
+    Input._on_paste = _on_paste  # type: ignore[method-assign]
+
+
 class StationApp(App[None]):
     """qi-station: the park workstation's daily screens."""
 
@@ -152,6 +173,7 @@ class StationApp(App[None]):
         self.stylesheet = CachedStylesheet(variables=self.stylesheet._variables)
         _plain_scrollbars()
         _neutral_control_codes()
+        _one_line_paste()
         from qi_station.screens.base import localize_bindings
 
         localize_bindings(self)
@@ -372,10 +394,43 @@ class StationApp(App[None]):
         if refresh is not None and not getattr(self.screen, "LOADS_BEFORE_READY", False):
             refresh()
         self.load_staff(self.db_path)
+        self.watch_restore()
         if empty and self.offer_demo:
             from qi_station.screens.dialogs import ConfirmDialog
 
             self.push_screen(ConfirmDialog(t("demo.title"), t("demo.question")), self._demo_answer)
+
+    _restore_mark: str | None = None
+    _in_use_fd: int | None = None
+
+    def watch_restore(self) -> None:
+        """Hold the database as in use (``restore`` warns) and keep the mark of its last restore: every
+        :data:`RESTORE_POLL` seconds (and on each screen switch) :meth:`check_restored` compares it."""
+        from qi_station.services.backup import hold_in_use, restore_mark
+
+        if self._in_use_fd is None:
+            self._in_use_fd = hold_in_use(self.db_path)
+        self._restore_mark = restore_mark(self.db_path)
+        self.set_interval(RESTORE_POLL, self.check_restored)
+
+    def check_restored(self) -> bool:
+        """``qi-station restore`` replaced the database under the running app (its mark changed): say so
+        plainly and reload the screen shown (the others reload when shown again). Returns True then."""
+        from qi_station.services.backup import restore_mark
+
+        if not self.ready:
+            return False
+        mark = restore_mark(self.db_path)
+        if mark == self._restore_mark:
+            return False
+        self._restore_mark = mark
+        self.reader.close()  # reopened on the next search
+        when = (mark or "").rsplit(" ", 1)[0]
+        self.notify(t("msg.db_restored", when=when), severity="warning", timeout=30)
+        refresh = getattr(self.screen, "refresh_data", None)
+        if refresh is not None:
+            refresh()
+        return True
 
     def _demo_answer(self, yes: bool | None) -> None:
         if yes:
@@ -631,18 +686,30 @@ class StationApp(App[None]):
     def _backed_up(self, done: dict[str, Any] | None) -> None:
         if done:
             from qi_station.i18n import human_size
-            from qi_station.screens.base import brief
 
             size = human_size(done["size"])
             self.last_backup = t("backup.done", path=done["path"], size=size)
-            name = Path(done["path"]).name
-            self.notify(brief(t("backup.written", name=name, size=size)), timeout=15)
+            self.notify(backup_toast(Path(done["path"]), size), timeout=15)
+
+
+def backup_toast(path: Path, size: str) -> str:
+    """The backup toast: its size and folder on the first line (the folder cut from the left to fit: its
+    end names the USB stick's folder), the file on the second; at most two lines at 80x24."""
+    from rich.cells import cell_len
+
+    from qi_station.screens.base import TOAST_WIDTH, brief
+    from qi_station.screens.cells import clip_left
+
+    head = t("backup.written", size=size, folder="")
+    folder = clip_left(str(path.parent), TOAST_WIDTH - cell_len(head))
+    return brief(t("backup.written", size=size, folder=folder) + "\n" + path.name)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most
 SETTLED_POLLS = 2  # idle polls in a row before held keys go on (see StationApp._focus_poll)
 HOLD_KEYS_MAX = 3.0  # seconds keys are held at most (a screen whose read hangs never eats them)
 HOLD_POLL_INTERVAL = 0.01  # seconds between polls while a screen's thread worker reads
+RESTORE_POLL = 2.0  # seconds between the checks that the database was not restored under the app
 OPEN_DB_AFTER = 0.5  # seconds after mount the database is opened at the latest (see on_mount)
 FORM_READY_WAIT = 5.0  # seconds F4 holds the keys typed after it at most (the form is ready in ~0.1 s)
 

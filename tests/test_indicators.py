@@ -190,9 +190,9 @@ def test_csv_and_markdown_carry_the_new_figures(report: dict[str, Any], tmp_path
     assert ["县区", "济南市历下区 370102", "1"] in rows and ["企业规模", "小型", "1"] in rows
     assert ["满意度等级", "1 非常不满意", "1"] in rows and ["活动", "培训 / 覆盖人数", "30"] in rows
     md = render_markdown(report)
-    assert "| 按期办结率 | 75.0% |" in md and "## 整改" in md and "## 指标" in md
+    assert "| 按期办结率 | 75.00% |" in md and "## 整改" in md and "## 指标" in md
     en = render_markdown(report, "en")
-    assert "| On-time rate | 75.0% |" in en and "| Training / People | 30 |" in en
+    assert "| On-time rate | 75.00% |" in en and "| Training / People | 30 |" in en
 
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -140,7 +140,7 @@ def test_report_details_carry_the_fee_in_every_format(month_db: Any, tmp_path: P
     at = next(i for i, r in enumerate(rows) if "收费金额（元）" in r and "编号" in r)
     c, n = rows[at].index("收费金额（元）"), rows[at].index("编号")
     got_csv = {r[n]: r[c] for r in rows[at + 1 :] if len(r) > c}
-    assert got_csv == {k: "" if v is None else str(v) for k, v in want.items()}
+    assert got_csv == {k: "" if v is None else f"{v:.2f}" for k, v in want.items()}  # money: 2 decimals
     out = write_report(rep, "json", tmp_path / "r.json")
     got_json = {d["number"]: d["fee_yuan"] for d in json.loads(out.read_text(encoding="utf-8"))["details"]}
     assert got_json == want

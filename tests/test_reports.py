@@ -466,10 +466,16 @@ def test_cli_missing_hub_db(ledger_db: tuple[Path, dict[str, str]], tmp_path: Pa
     assert not (tmp_path / "nope.db").exists()
 
 
-def test_cli_md_to_stdout(ledger_db: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+def test_cli_md_is_written_to_a_file_as_xlsx_and_csv(
+    ledger_db: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """No --out: md is a document, written to the default name in the export folder (op6b item 4), as
+    xlsx and csv; only json goes to stdout (for scripts)."""
     p = _cli(["report", "monthly", "--month", MONTH, "--format", "md"], ledger_db[0], tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "| 登记需求数 | 5 |" in p.stdout
+    out = Path(os.environ["XDG_DOCUMENTS_DIR"]) / "qi-station" / "qi-report-QI0001-2026-01.md"
+    assert p.stdout.strip() == str(out)
+    assert "| 登记需求数 | 5 |" in out.read_text(encoding="utf-8")
 
 
 # ---- hub -------------------------------------------------------------------------------------------

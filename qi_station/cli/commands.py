@@ -310,19 +310,26 @@ def backup(
 def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station backup`.")) -> None:
     """Replace the station database with a backup (checked first; the old one is kept beside it)."""
     from qi_station.db.paths import resolve_db_path
-    from qi_station.services.backup import reenroll_hint, restore_db
+    from qi_station.services.backup import behind_hint, in_use, reenroll_hint, restore_db
     from qi_station.services.files import check_db_folder
 
     check_db_folder(OPTS.db)
     db = resolve_db_path(OPTS.db)
+    if in_use(db):  # warned, not refused: the running app notices the restore and reloads its screens
+        typer.echo(
+            "warning: qi-station is running with this database; it will say the database was restored and "
+            "reload its screens, but whatever is typed there and not yet saved is lost / "
+            "警告：qi-station 正在使用此数据库，恢复后它会提示并重新载入",
+            err=True,
+        )
     kept, check = restore_db(file, db)
     typer.echo(f"restored from {file}" + (f"; previous database kept as {kept}" if kept else ""))
     from qi_station.cli.sync import ledger_line
 
     typer.echo(ledger_line(bool(check["ok"])))
-    hint = reenroll_hint(db)
-    if hint:
-        typer.echo(hint)
+    for hint in (reenroll_hint(db), behind_hint(kept, db)):
+        if hint:
+            typer.echo(hint)
 
 
 @ledger_app.command("verify")

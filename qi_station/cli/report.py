@@ -27,7 +27,7 @@ FORMAT_HELP = (
 )
 OUT_HELP = (
     "Output file or directory (default: qi-report-<station>-<month>.<ext> in the export folder, "
-    "~/Documents/qi-station; stdout for json/md). Never a database; an existing file only with --force."
+    "~/Documents/qi-station; stdout for json). Never a database; an existing file only with --force."
 )
 FORCE_HELP = "Replace an existing report file of the same format (never a database or another kind of file)."
 
@@ -87,12 +87,12 @@ def _emit(
     force: bool = False,
     protect: Path | None = None,
 ) -> None:
-    from qi_station.reports.writers import render_json, render_markdown, write_report
+    from qi_station.reports.writers import render_json, write_report
     from qi_station.services.files import export_path, report_name
 
     lang = "en" if OPTS.lang == "en" else "zh"
-    if out is None and fmt in ("json", "md"):
-        text = render_json(report) if fmt == "json" else render_markdown(report, lang)
+    if out is None and fmt == "json":  # for scripts; md is a document, written to a file as xlsx and csv
+        text = render_json(report)
         sys.stdout.write(text)
         sys.stdout.flush()
         return

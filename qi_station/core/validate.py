@@ -388,6 +388,16 @@ def clean_text(
     return v
 
 
+def one_line(text: str) -> str:
+    """Text pasted into a one-line field: the text rule refuses line breaks there (:func:`clean_text`),
+    so its lines are joined with one space each (blank lines and the spaces around each break
+    dropped), never cut at the first break. The field shows the joined text before anything is saved."""
+    v = text.replace("\r\n", "\n").translate(_LINE_BREAKS)
+    if "\n" not in v:
+        return text
+    return " ".join(part.strip() for part in v.split("\n") if part.strip())
+
+
 #: the line breaks multi-line text keeps as a newline (:func:`clean_text`; CRLF is one)
 _LINE_BREAKS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n"})
 

@@ -13,6 +13,9 @@ LAST_SUCCESS = "last_success"
 #: set by ``restore`` on an enrolled station: the next sync first catches up with the hub
 #: (``sync.station.heal.heal_station_behind``), so no outbox or ledger number is reused
 STATION_RESTORED = "station_restored"
+#: written by every ``restore`` (``"{local time} {random}"``): a running app that read another value
+#: at start-up knows the database under it was replaced (``services.backup.restore_mark``)
+RESTORE_MARK = "restore_mark"
 #: the running head over every event of this station's ledger, in insertion order: ``"{n}:{head}"``
 #: (``core.chain.next_head``; kept by ``db.write.append_event``, sealed again by ``db.write.seal_event_head``)
 EVENT_HEAD = "event_head"

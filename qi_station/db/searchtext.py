@@ -125,6 +125,20 @@ def vocab_words(query: str) -> tuple[str, ...]:
     return VOCAB_WORDS.get(q, ()) if q.isascii() else ()
 
 
+def vocab_splits(query: str) -> list[tuple[str, str]]:
+    """A one-word query that starts with a city's or an element's name (济南检测) or its reading (``jnjc``,
+    ``jinanjiance``) as (that head, the rest), longest head first: the search tries these as two words
+    when the query as typed finds nothing (``services.search.search``). Empty when none applies."""
+    q = query.strip().lower()
+    if not q or any(ch.isspace() for ch in q):
+        return []
+    if q.isascii():
+        heads = {r for r in VOCAB_WORDS if q.startswith(r)}
+    else:
+        heads = {n[:k] for n in VOCAB_SYLLABLES for k in range(2, len(n) + 1) if q.startswith(n[:k])}
+    return [(h, q[len(h) :]) for h in sorted(heads, key=lambda h: (-len(h), h)) if len(h) < len(q)]
+
+
 def vocab_matches(query: str) -> tuple[list[str], list[str]]:
     """(city codes, element codes) a query names: pinyin or initials typed from the start of a city's
     or an element's name (``jn`` 济南 and 济宁, ``jinan``, ``jl`` 计量), or Chinese inside an element's

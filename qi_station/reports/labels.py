@@ -189,6 +189,8 @@ HEADLINE = (
 )
 #: headline figures that are rates (shown as percentages)
 RATE_KEYS = frozenset({"rate", "on_time_rate", "followup_rate"})
+#: the money figures (万元 / 元): text with two decimals in csv, md and on screen (``sections.money_cell``)
+MONEY_KEYS = frozenset({"cost_saved_wan", "fee_yuan"})
 SERIES_KEYS = ("received", "accepted", "resolved", "closed", "cancelled", "open_at_end")
 
 

@@ -138,18 +138,38 @@ def indicator_rows(report: dict[str, Any], lang: str) -> list[list[Any]]:
 
 
 def percent_text(fraction: Any) -> Any:
-    """THE CSV form of a rate or percentage: the fraction as percent text with two decimals (0.9444 ->
-    ``"94.44%"``), which Excel reads as the number 0.9444 shown as a percentage; None as it is. The CSV
-    writes the headline rates (满意率, 按期办结率, 回访率) and the indicators whose unit is % by it
-    (an indicator's value is a percentage: pass ``value / 100``)."""
+    """THE text form of a rate or percentage, in the CSV, the Markdown and on screen (F7): the fraction
+    as percent text with :data:`PERCENT_DECIMALS` decimals (0.9444 -> ``"94.44%"``), which Excel reads as
+    the number 0.9444 shown as a percentage; None as it is. The writers give the headline rates (满意率,
+    按期办结率, 回访率) and the indicators whose unit is % by it (an indicator's value is a
+    percentage: pass ``value / 100``). The xlsx keeps numbers (:data:`PERCENT_FORMAT`)."""
     if fraction is None or isinstance(fraction, bool) or not isinstance(fraction, int | float):
         return fraction
-    return f"{fraction * 100:.2f}%"
+    return f"{fraction * 100:.{PERCENT_DECIMALS}f}%"
+
+
+#: decimals of :func:`percent_text` (the rates themselves are kept to 4 decimals of the fraction)
+PERCENT_DECIMALS = 2
+
+
+def money_cell(value: Any) -> Any:
+    """THE text form of a money figure (万元, 元) in the CSV, the Markdown and on screen (F7): two
+    decimals by ``core.validate.money_text`` (1200.5 -> ``"1200.50"``, 0 -> ``"0.00"``, a change
+    -1.5 -> ``"-1.50"``); another value (None, text) as it is. The JSON keeps numbers."""
+    from decimal import Decimal
+
+    from qi_station.core.validate import money_text
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return money_text(Decimal(str(value)))
 
 
 def csv_time(value: Any) -> Any:
-    """THE CSV form of a report time (ISO-8601 local text, ``2026-01-15T10:00:00+08:00``): Asia/Shanghai
-    wall-clock ``2026-01-15 10:00:00``, which Excel reads as a date-time; other values as they are."""
+    """THE text form of a report time (ISO-8601 local text, ``2026-01-15T10:00:00+08:00``) in the CSV,
+    the Markdown and the xlsx header (生成时间, 数据截至, the CSV's detail times): Asia/Shanghai
+    wall-clock ``2026-01-15 10:00:00``, which Excel reads as a date-time; other values as they are. The
+    JSON keeps ISO-8601."""
     if isinstance(value, str) and len(value) >= 19 and value[10] == "T" and value[4] == "-":
         return f"{value[:10]} {value[11:19]}"
     return value

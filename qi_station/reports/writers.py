@@ -15,6 +15,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter, methodcaller
 from pathlib import Path
@@ -27,6 +28,7 @@ from qi_station.reports.labels import (
     DETAIL_LABELS,
     GROUPS,
     HEADLINE,
+    MONEY_KEYS,
     RATE_KEYS,
     SERIES_KEYS,
     channel_label,
@@ -48,6 +50,7 @@ from qi_station.reports.sections import (
     extra_tables,
     indicator_cell,
     indicator_header,
+    money_cell,
     percent_text,
 )
 
@@ -63,6 +66,23 @@ def formula_like(v: Any) -> bool:
     """THE rule for spreadsheet cells: text a spreadsheet would evaluate (a title typed as
     ``=WEBSERVICE(...)``, ``+1``, ``@SUM(1)``...). Only text: a negative number is a number."""
     return isinstance(v, str) and _formula_start(v)
+
+
+#: an E.164 phone number (``+8653188886666``): formula-like by its ``+`` but only digits after it
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+#: a negative amount as text (a money change ``-30.34``, ``sections.money_cell``): Excel reads a number
+_NEGATIVE = re.compile(r"-[0-9]+(\.[0-9]+)?")
+
+
+def csv_text(v: Any) -> Any:
+    """THE form of a value in a CSV for Excel: formula-like text (:func:`formula_like`) gets a leading
+    ``'`` (OWASP), except an E.164 phone number, written as the text formula ``="+8653188886666"``
+    (a constant: nothing to inject), which Excel shows as ``+8653188886666`` -- with a ``'`` it showed
+    the apostrophe, bare it read a formula and showed 8.65E+12. A negative number as text (``-30.34``,
+    a money change) is no formula: as it is, as a negative number was before. Other values as they are."""
+    if not formula_like(v) or _NEGATIVE.fullmatch(v):
+        return v
+    return f'="{v}"' if _E164.fullmatch(v) else "'" + v
 
 
 def formula_like_texts(texts: Iterable[str]) -> Iterator[bool]:
@@ -216,7 +236,7 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     )
 
     def fig(k: str, v: Any) -> Any:
-        return _cell(percent_text(v) if k in RATE_KEYS else v)
+        return _cell(percent_text(v) if k in RATE_KEYS else money_cell(v) if k in MONEY_KEYS else v)
 
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     for k, v in headline_values(report).items():
@@ -248,10 +268,13 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     w.writerow([])
     w.writerow(detail_header(report, lang))
     times = [i for i, k in enumerate(_detail_keys(report)) if k in DETAIL_DATETIME_FIELDS]
+    money = [i for i, k in enumerate(_detail_keys(report)) if k in MONEY_KEYS]
     total = len(report.get("details") or [])
     for i, drow in enumerate(detail_values(report, lang), start=1):
         for j in times:
             drow[j] = csv_time(drow[j])
+        for j in money:
+            drow[j] = money_cell(drow[j])
         w.writerow([_cell(v) for v in drow])
         if progress and (i % 2000 == 0 or i == total):
             progress(i, total)
@@ -280,7 +303,7 @@ def _shown(v: Any) -> Any:
 
 
 class _SafeWriter:
-    """Every CSV row goes through here: formula-like text gets a leading ``'`` (OWASP); control
+    """Every CSV row goes through here: formula-like text as :func:`csv_text` makes it safe; control
     characters become U+FFFD (:func:`_shown`)."""
 
     def __init__(self, w: Any) -> None:
@@ -290,7 +313,7 @@ class _SafeWriter:
         shown = (
             v if v.__class__ is not str or v.isprintable() else neutralise(v) for v in row
         )  # _shown inline
-        self.w.writerow(["'" + v if formula_like(v) else v for v in shown])
+        self.w.writerow([csv_text(v) for v in shown])
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
@@ -312,8 +335,8 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     out.append(f"# {word('title', lang)} · {report.get('month')} · {_station_title(report, lang)}")
     out.append("")
     out.append(
-        f"{word('generated_at', lang)}: {report.get('generated_at')} · "
-        f"{word('data_as_of', lang)}: {report.get('data_as_of') or '—'}"
+        f"{word('generated_at', lang)}: {csv_time(report.get('generated_at'))} · "
+        f"{word('data_as_of', lang)}: {csv_time(report.get('data_as_of')) or '—'}"
     )
     out.append("")
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
@@ -327,11 +350,12 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
         if k in RATE_KEYS:
             vals = [_pct(v), "—", "—", _pct(ytd.get("satisfaction_rate")) if k == "rate" else "—"]
         else:
+            m = money_cell if k in MONEY_KEYS else (lambda x: x)
             vals = [
-                _md(v),
-                _md(c.get("previous")) if c else "—",
-                _signed(c.get("delta")) if c else "—",
-                _md(ytd.get(k)) if k in ytd else "—",
+                _md(m(v)),
+                _md(m(c.get("previous"))) if c else "—",
+                _signed(m(c.get("delta"))) if c else "—",
+                _md(m(ytd.get(k))) if k in ytd else "—",
             ]
         out.append(f"| {fig_label(k, lang)} | " + " | ".join(vals) + " |")
     # plain two-column copy (easy to grep / paste into a sentence)
@@ -347,7 +371,12 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 hv = headline_values(g)
                 out.append(
                     f"| {_md(name)} | "
-                    + " | ".join(_pct(hv[k]) if k in RATE_KEYS else _md(hv[k]) for k in HEADLINE)
+                    + " | ".join(
+                        _pct(hv[k])
+                        if k in RATE_KEYS
+                        else _md(money_cell(hv[k]) if k in MONEY_KEYS else hv[k])
+                        for k in HEADLINE
+                    )
                     + " |"
                 )
     out.append("")
@@ -393,14 +422,14 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
 
 
 def _pct(v: Any) -> str:
-    return "—" if v is None else f"{v * 100:.1f}%"
+    return "—" if v is None else str(percent_text(v))
 
 
 def _signed(v: Any) -> str:
     if v is None:
         return "—"
     s = _md(v)
-    return s if s.startswith("-") or s == "0" else f"+{s}"
+    return s if s.startswith("-") or not s.strip("0.") else f"+{s}"  # 0 and 0.00 unsigned
 
 
 # ---- xlsx ------------------------------------------------------------------------------------------
@@ -443,8 +472,8 @@ def write_xlsx(
         ov.column_dimensions[col].width = 14
     ov.append(hdr(ov, [word("title", lang), report.get("month")]))
     ov.append(safe(ov, [word("station", lang), _station_title(report, lang)]))
-    ov.append(safe(ov, [word("generated_at", lang), report.get("generated_at")]))
-    ov.append(safe(ov, [word("data_as_of", lang), report.get("data_as_of")]))
+    ov.append(safe(ov, [word("generated_at", lang), csv_time(report.get("generated_at"))]))
+    ov.append(safe(ov, [word("data_as_of", lang), csv_time(report.get("data_as_of"))]))
     ov.append([])
     ov.append(
         hdr(

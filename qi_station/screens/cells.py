@@ -59,3 +59,16 @@ def hang(text: str, width: int, indent: int) -> list[str]:
             line, placed = (pad + pieces[-1], True) if pieces else (pad, False)
         out.append(line.rstrip())
     return out
+
+
+def clip_left(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut from the left (a path keeps its end, the part that
+    names it: ``..ackups/2026``); a cut one starts with :data:`CUT`."""
+    if cell_len(text) <= width:
+        return text
+    if width <= len(CUT):
+        return CUT[: max(width, 0)]
+    tail = text
+    while tail and cell_len(tail) > width - len(CUT):
+        tail = tail[1:]
+    return CUT + tail

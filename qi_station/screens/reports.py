@@ -20,7 +20,8 @@ from textual.widgets import Input, Label, Static
 from qi_station.core import domain
 from qi_station.core.months import current_month, shift_month
 from qi_station.i18n import element_name, get_lang, t
-from qi_station.reports.labels import HEADLINE, RATE_KEYS, fig_label, headline_values
+from qi_station.reports.labels import HEADLINE, MONEY_KEYS, RATE_KEYS, fig_label, headline_values
+from qi_station.reports.sections import money_cell, percent_text
 from qi_station.screens.base import MainScreen, brief, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.dialogs import ConfirmDialog
@@ -30,7 +31,9 @@ def _value(key: str, v: Any) -> str:
     if v is None:
         return "-"
     if key in RATE_KEYS:
-        return f"{v * 100:.1f}%"
+        return str(percent_text(v))
+    if key in MONEY_KEYS:
+        return str(money_cell(v))
     if isinstance(v, float):
         return f"{v:.2f}"
     return f"{v:,}"

@@ -109,13 +109,19 @@ def toast_text(message: str) -> str:
     """A job's answer as a toast (at most two lines at 80 columns, :func:`~qi_station.screens.base.brief`):
     "not enrolled" says only that (one line); how to enroll, like any whole answer, stays in the page's
     progress line and status panel."""
-    return t("sync.not_enrolled_short") if message == t("sync.not_enrolled") else brief(message)
+    short = {
+        t("sync.not_enrolled"): "sync.not_enrolled_short",
+        t("sync.bundle_only"): "sync.bundle_only_short",
+    }
+    return t(short[message]) if message in short else brief(message)
 
 
 def sync_error(exc: BaseException) -> str:
     """A failed sync or bundle job in the UI language; "not enrolled" says how to enroll."""
     if getattr(exc, "code", None) == "not_enrolled":
         return t("sync.not_enrolled")
+    if getattr(exc, "code", None) == "bundle_only":  # enrolled by USB: Ctrl+R has no hub to call
+        return t("sync.bundle_only")
     msg = getattr(exc, "message", None)
     if isinstance(msg, str) and " / " in msg:
         return in_language(msg)
@@ -155,6 +161,7 @@ class SyncScreen(MainScreen):
         self.load(self.station.db_path)
 
     def action_refresh(self) -> None:
+        self.query_one("#sync-progress", Static).update("")  # the last job's answer goes with the reload
         self.refresh_data()
 
     @work(thread=True, exclusive=True, group="sync-status")
@@ -180,7 +187,7 @@ class SyncScreen(MainScreen):
         self.query_one("#sync-status", Static).update("\n".join(status_lines(overview)))
         rows = [
             f"{_time(r['started_at'])}  {t('sync.mode.' + r['mode']) if has('sync.mode.' + r['mode']) else r['mode']}"
-            f"  +{r['pushed']}/-{r['pulled']}  "
+            f"  {t('sync.log_counts', pushed=r['pushed'], pulled=r['pulled'])}  "
             f"{t('dash.sync_ok') if r['ok'] else t('dash.sync_failed')}"
             + (f"  {in_language(str(r['error']))[:40]}" if r.get("error") else "")
             for r in overview["log"]

@@ -225,6 +225,53 @@ def _prune_safety_copies(base: Path, keep: int = KEEP_SAFETY_COPIES) -> list[Pat
     return gone
 
 
+#: beside the database: a running app holds a shared lock on it (:func:`hold_in_use`), so ``restore``
+#: can tell the database is in use (:func:`in_use`)
+IN_USE_SUFFIX = ".in-use"
+
+
+def hold_in_use(db: Path) -> int | None:
+    """Called by the app once its database is open: a shared ``flock`` on ``<db>.in-use``, held until the
+    process ends (the OS drops it then, a killed app too). Returns the descriptor (None: no ``flock``,
+    i.e. Windows, or the folder is not writable)."""
+    from qi_station.services.tempfiles import fcntl
+
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(db.with_name(db.name + IN_USE_SUFFIX), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def in_use(db: Path) -> bool | None:
+    """Does a running app hold ``db`` (:func:`hold_in_use`)? None: cannot tell (Windows: no ``flock``;
+    the app then notices the restore itself, see docs/cli.md)."""
+    from qi_station.services.tempfiles import fcntl
+
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(db.with_name(db.name + IN_USE_SUFFIX), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     """Replace ``db`` with ``file``, everything checked first (:func:`check_backup`). The old database is
     first copied to ``<db>.before-restore`` (or ``.before-restore.N``, N above the highest held; the
@@ -235,6 +282,7 @@ def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     from qi_station.db.session import dispose_all
 
     check_backup(file, db)
+    was_enrolled = bool(_sync_state(db).get("enroll_mode")) if db.exists() else False
     dispose_all()
     kept: Path | None = None
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +303,7 @@ def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
         src.close()
     open_db(db)  # upgrade an older backup to the current schema
     _secrets_out(db)
-    _mark_restored(db)
+    _mark_restored(db, was_enrolled)
     shutil.rmtree(db.with_name(db.name + ".restore-tmp"), ignore_errors=True)
     from qi_station.services.verify import verify_ledger
 
@@ -273,19 +321,105 @@ def _secrets_out(db: Path) -> None:
         conn.close()
 
 
-def _mark_restored(db: Path) -> None:
+def _mark_restored(db: Path, was_enrolled: bool) -> None:
     """An enrolled station restored from a backup may be behind the hub: the next sync catches up
-    before it pushes (``kvkeys.STATION_RESTORED``)."""
+    before it pushes (``kvkeys.STATION_RESTORED``). So is one whose backup was made before it enrolled
+    (``was_enrolled``: the database replaced was): enrolled again, it first takes the hub's restore
+    bundle, never sends its old outbox as a second PC would. Every restore also writes a new
+    :data:`kvkeys.RESTORE_MARK` (:func:`restore_mark`)."""
+    import secrets as _random
+
+    from qi_station.core.clock import env_now, local
     from qi_station.db import kvkeys
     from qi_station.db.engine import connect
 
+    mark = f"{local(env_now()):%Y-%m-%d %H:%M:%S} {_random.token_hex(4)}"
     conn = connect(db)
     try:
-        if conn.execute("SELECT 1 FROM kv WHERE k = 'enroll_mode'").fetchone():
-            with conn:
+        with conn:
+            conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.RESTORE_MARK, mark))
+            if was_enrolled or conn.execute("SELECT 1 FROM kv WHERE k = 'enroll_mode'").fetchone():
                 conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, '1')", (kvkeys.STATION_RESTORED,))
     finally:
         conn.close()
+
+
+def restore_mark(db: Path) -> str | None:
+    """The mark the last ``restore`` of ``db`` wrote (None: never restored, or unreadable). A running
+    app keeps the value it read at start-up; another value means the database was replaced under it."""
+    from qi_station.db import kvkeys
+
+    return _sync_state(db).get(kvkeys.RESTORE_MARK)
+
+
+_STATE_KEYS = ("enroll_mode", "station_code", "hub_url", "acked_oseq", "head_sent", "restore_mark")
+
+
+def _sync_state(db: Path) -> dict[str, str]:
+    """The kv rows of ``db`` that say how far it synced (read-only; empty when unreadable)."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return {}
+    try:
+        marks = ",".join("?" * len(_STATE_KEYS))
+        return {
+            str(k): str(v) for k, v in conn.execute(f"SELECT k, v FROM kv WHERE k IN ({marks})", _STATE_KEYS)
+        }
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
+
+
+def _count(state: dict[str, str], key: str) -> int:
+    head = (state.get(key) or "0").split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def behind_hint(kept: Path | None, db: Path) -> str | None:
+    """After a restore: what to do when the restored database synced less than the one it replaced
+    (``kept``, the copy restore made) -- its backup predates the enrollment, or the hub holds changes it
+    lacks. None when it is not behind. docs/sync.md, "Restoring a station"."""
+    if kept is None:
+        return None
+    old, new = _sync_state(kept), _sync_state(db)
+    if not old.get("enroll_mode"):
+        return None
+    behind = not new.get("enroll_mode") or any(
+        _count(new, k) < _count(old, k) for k in ("acked_oseq", "head_sent")
+    )
+    if not behind:
+        return None
+    code = old.get("station_code") or "CODE"
+    if old.get("enroll_mode") == "online" and not new.get("enroll_mode"):
+        hub = f" --hub {old['hub_url']}" if old.get("hub_url") else ""
+        return (
+            f"this backup was made before station {code} enrolled: ask the hub for a new token "
+            f"(`qi-station hub add-station {code} --name NAME --reissue`; the one used is spent), then run "
+            f"`qi-station sync enroll{hub} --token TOKEN` here: its first sync takes back from the hub what "
+            "the backup lacks (docs/sync.md) / 此备份早于本站注册：请中心重新签发注册码后重新注册，首次同步会从中心取回数据"
+        )
+    if old.get("enroll_mode") == "online":
+        return (
+            f"this backup is older than what station {code} already sent to the hub: run `qi-station sync` "
+            "before new work is sent; it first takes back from the hub what the backup lacks (docs/sync.md) / "
+            "此备份早于本站上次同步：请先运行 qi-station sync，从中心取回备份之后的数据"
+        )
+    enroll = (
+        ""
+        if new.get("enroll_mode")
+        else "enroll again here with the same token (`qi-station sync enroll --token TOKEN`; this PC keeps "
+        "the station key), then "
+    )
+    return (
+        f"this backup is older than what station {code} already sent to the hub: {enroll}ask the hub for a "
+        f"restore bundle (at the hub: `qi-station hub export-bundle --station {code} --restore --out DIR`) and "
+        "import it here (`qi-station sync import-bundle FILE`) before exporting any bundle (docs/sync.md) / "
+        "此备份早于本站上次同步："
+        + ("请用原注册码重新注册，再" if enroll else "请")
+        + "导入中心的恢复数据包后再导出数据包"
+    )
 
 
 def reenroll_hint(db: Path) -> str | None:

@@ -25,7 +25,7 @@ from qi_station.core.clock import today_local
 from qi_station.core.errors import ValidationError
 from qi_station.core.validate import parse_element
 from qi_station.db import searchindex
-from qi_station.db.searchtext import vocab_matches, vocab_words
+from qi_station.db.searchtext import vocab_matches, vocab_splits, vocab_words
 
 MAX_QUERY = 100
 _HIGH = "\U0010ffff"
@@ -241,7 +241,28 @@ def station_city(db: str | Path | sqlite3.Connection) -> str | None:
     return places.city_of(st["region_code"]) if st else None
 
 
+#: splits of a query with no hits tried at most (:func:`search`)
+SPLITS_TRIED = 2
+
+
 def search(
+    db_path: str | Path | sqlite3.Connection, kind: str, query: str = "", **kw: Any
+) -> list[dict[str, Any]]:
+    """:func:`ranked` matches; a one-word query that finds nothing and starts with a city's or an
+    element's name or reading (济南检测, ``jnjc``) is tried again as those two words (济南 检测, ``jn
+    jc``: :func:`qi_station.db.searchtext.vocab_splits`, at most :data:`SPLITS_TRIED`). A query that
+    finds anything as typed is never split, so its results do not change."""
+    got = ranked(db_path, kind, query, **kw)
+    if got or kw.get("offset"):
+        return got
+    for head, rest in vocab_splits(validate.halfwidth_alnum(query or ""))[:SPLITS_TRIED]:
+        got = ranked(db_path, kind, f"{head} {rest}", **kw)
+        if got:
+            return got
+    return got
+
+
+def ranked(
     db_path: str | Path | sqlite3.Connection,
     kind: str,
     query: str = "",

@@ -38,14 +38,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
                 "this station is not enrolled: run `qi-station sync enroll --token TOKEN` first / 尚未注册",
             )
         if S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
-            raise SyncError(
-                409,
-                "station_behind",
-                "this station was restored from a backup and may be behind the hub: first import the "
-                f"hub's restore bundle (at the hub: `qi-station hub export-bundle --station {code} "
-                "--restore --out DIR`; here: `qi-station sync import-bundle FILE`), or run "
-                "`qi-station sync` online / 本站已从备份恢复，请先导入中心的恢复数据包或联网同步",
-            )
+            raise SyncError(409, "station_behind", heal.restore_bundle_first(code))
         priv, pub = S.signing_key(conn)
         with S.tx(conn):  # a station that loaded the demo before demo rows were listed
             write.list_legacy_demo(conn)

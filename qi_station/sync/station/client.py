@@ -177,10 +177,13 @@ def enroll(
             S.kv_set(conn, "hub_fp", fp)
             S.kv_set(conn, "enroll_mode", "offline-pending")
             S.kv_set(conn, "station_code", code)
+        restored = S.kv_get(conn, kvkeys.STATION_RESTORED) == "1"  # a backup from before: behind the hub
         return {
             "station": code,
             "mode": "offline-pending",
-            "next": "run `qi-station sync export-bundle --out FILE` and carry it to the hub",
+            "next": heal.restore_bundle_first(code)
+            if restored
+            else "run `qi-station sync export-bundle --out FILE` and carry it to the hub",
         }
     finally:
         conn.close()
@@ -206,6 +209,14 @@ def hub_client(conn: Any, *, http: Any = None, insecure_http: bool = False) -> H
     import json
 
     url, token = S.kv_get(conn, "hub_url"), S.api_token(conn)
+    if not url and S.kv_get(conn, "enroll_mode") in ("offline", "offline-pending"):
+        raise SyncError(
+            400,
+            "bundle_only",
+            "this station syncs by USB bundle (`qi-station sync export-bundle` / `import-bundle`); online "
+            "sync needs the hub's address, set by an online enrollment (`qi-station sync enroll --hub URL "
+            "--token TOKEN`) / 本站通过U盘数据包同步；联网同步需要中心地址（联网注册）",
+        )
     if not url:
         raise SyncError(
             400,

@@ -31,6 +31,18 @@ from qi_station.sync.station import apply as S
 Progress = Callable[[str, int, "int | None"], None]
 
 
+def restore_bundle_first(code: str) -> str:
+    """What a USB station restored from a backup (``kvkeys.STATION_RESTORED``) does before it sends
+    anything: import the hub's restore bundle. ``sync export-bundle`` refuses with it; ``sync enroll``
+    (a backup from before the enrollment, enrolled again) names it as the next step."""
+    return (
+        "this station was restored from a backup and may be behind the hub: first import the "
+        f"hub's restore bundle (at the hub: `qi-station hub export-bundle --station {code} "
+        "--restore --out DIR`; here: `qi-station sync import-bundle FILE`), or run "
+        "`qi-station sync` online / 本站已从备份恢复，请先导入中心的恢复数据包或联网同步"
+    )
+
+
 def fetch_own(
     cl: Any, progress: Progress | None = None, page_size: int = PULL_PAGE
 ) -> tuple[dict[str, tuple[list[str], list[list[Any]]]], int]:
