@@ -425,10 +425,11 @@ def request_import(
             emit_json(e.summary)
         else:
             _import_head(e.summary)
+            ws = f"{e.summary['sheet']} " if e.summary.get("sheet") else ""  # 台账 第 2 行
             for r in e.summary["refused"]:
                 col = f"「{r['column']}」" if r["column"] else ""
                 sys.stderr.write(
-                    f"{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {col}{r['field']}: "
+                    f"{ws}{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {col}{r['field']}: "
                     f"{r['message']} [{r['rule']}]\n"
                 )
             more = e.summary["refused_rows"] - len({r["row"] for r in e.summary["refused"]})
@@ -454,15 +455,22 @@ def request_import(
             else f"imported {summary['imported']} rows{f' ({nums})' if nums else ''}"
         )
     if skipped:
-        line += f"；{skipped} 行已导入过，跳过" if zh() else f"; {skipped} rows imported before, skipped"
+        files = ", ".join(f"{x['source']} ({x['rows']})" for x in summary.get("imported_before", []))
+        line += (
+            f"；{skipped} 行此前已从 {files} 导入，跳过"
+            if zh()
+            else f"; {skipped} rows were imported before from {files}, skipped"
+        )
     typer.echo(f"{line}  ({summary['seconds']} s)")
 
 
 def _import_head(summary: dict[str, Any]) -> None:
     """The file's header row, the columns used and the columns not recognised (on stderr)."""
     cols = "  ".join(f"{h}→{f}" for h, f in summary["columns"].items())
+    ws = summary.get("sheet")
+    ws = (f"工作表「{ws}」，" if zh() else f"worksheet {ws!r}, ") if ws else ""
     sys.stderr.write(
-        f"{summary['file']}: {'表头在第 ' if zh() else 'header row '}{summary['header_row']}"
+        f"{summary['file']}: {ws}{'表头在第 ' if zh() else 'header row '}{summary['header_row']}"
         f"{' 行，数据 ' if zh() else ', data rows '}{summary['rows']}{' 行' if zh() else ''}\n"
         f"{'列' if zh() else 'columns'}: {cols}\n"
     )

@@ -153,6 +153,33 @@ def check_not_future(value: datetime | date, field: str, now: datetime | None = 
         )
 
 
+def not_after(value: datetime | None, now: datetime) -> datetime | None:
+    """A recorded time shown "as of" ``now`` (both naive UTC): never after it. A clock that ran ahead
+    stamped its rows in the future; a report made now cannot hold data newer than now."""
+    return now if value is not None and value > now else value
+
+
+#: how far two clocks (a station's and the hub's) may differ before a sync says so: a wrong date, not a
+#: slow clock (the same day of slack as :data:`FUTURE_DAYS`)
+CLOCK_GAP = timedelta(days=FUTURE_DAYS)
+
+
+def clock_gap(own: datetime, other: datetime, own_name: str, other_name: str) -> str | None:
+    """THE rule of two clocks (naive UTC each, read at the same moment): more than :data:`CLOCK_GAP`
+    apart -> a message saying which one is ahead and by how much (every time ``own`` stamps is wrong by
+    that much), else None."""
+    gap = own - other
+    if abs(gap) <= CLOCK_GAP:
+        return None
+    days = abs(gap).total_seconds() / 86400
+    way, zh = ("ahead of", "快") if gap > CLOCK_GAP else ("behind", "慢")
+    return (
+        f"{own_name}'s clock is {days:.1f} days {way} {other_name}'s ({to_db(own)[:16]} against "
+        f"{to_db(other)[:16]} UTC): set the right date and time, or every time recorded here is wrong by "
+        f"as much / 本机时钟比中心{zh} {days:.1f} 天，请校正日期时间"
+    )
+
+
 def parse_date(text: str, field: str = "promised") -> date:
     """A date as people type it: ``2026-03-20``, ``2026/3/20``, ``2026.3.20`` or ``3-20`` (this year)."""
     s = text.strip() if isinstance(text, str) else ""

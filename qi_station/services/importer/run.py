@@ -58,16 +58,17 @@ def import_ledger(
     planned: list[Planned] = []
     refused: list[dict[str, Any]] = []
     header_of = {f: sheet.headers[i] for i, f in cols.items()}
-    keys: list[tuple[int, str]] = []
+    keys: list[tuple[int, str, int]] = []
     for row_no, row in sheet.rows:
-        text = row_text(sheet.name, sheet.headers, row)
-        keys.append((row_no, row_key(text, seen[text])))
+        text = row_text(sheet.headers, row)
+        keys.append((row_no, text, seen[text]))
         seen[text] += 1
-    done = _imported(db, [k for _, k in keys])
+    done = _imported(db, keys)
     rowmap = dict(sheet.rows)
-    for row_no, key in keys:
-        if key in done:
+    for row_no, text, occurrence in keys:
+        if row_no in done:
             continue
+        key = row_key(text, occurrence)
         row = rowmap[row_no]
         cells = {f: row[i] if i < len(row) else None for i, f in cols.items()}
         formulas = [
@@ -102,11 +103,16 @@ def import_ledger(
     refused += _renames(db, planned, header_of)
     summary: dict[str, Any] = {
         "file": str(path),
+        "sheet": sheet.sheet,  # the worksheet read (the one the user sees), None for a CSV
         "header_row": sheet.header_row,
         "rows": len(sheet.rows),
         "to_import": len(planned) if not refused else 0,
         "imported": 0,
         "already_imported": len(done),
+        # where the rows skipped were imported from (this file, or another copy of it): [{source, rows}]
+        "imported_before": [
+            {"source": src, "rows": k} for src, k in Counter(x[0] for x in done.values()).most_common()
+        ],
         "refused": refused[:MAX_LISTED],
         "refused_rows": len({r["row"] for r in refused}),
         "columns": {sheet.headers[i]: f for i, f in sorted(cols.items())},
@@ -156,21 +162,33 @@ def _column_field(f: str) -> str:
     return _FIELD_COLUMN.get(f, f)
 
 
-def _imported(db: Path, keys: list[str]) -> set[str]:
-    """The keys already in ``import_row``."""
+def _imported(db: Path, rows: list[tuple[int, str, int]]) -> dict[int, tuple[str, int]]:
+    """The rows (row number, :func:`row_text`, occurrence) already in ``import_row``, whatever file they
+    came from: row number -> (the file, its row number then). A row's key is its content
+    (:func:`row_key`); a key kept by an older release began with its file's name, so those are looked for
+    under every file imported before."""
     import sqlite3
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        got: set[str] = set()
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            got.update(
-                r[0]
-                for r in conn.execute(
-                    f"SELECT key FROM import_row WHERE key IN ({', '.join('?' * len(part))})", part
-                )
-            )
+        sources = [str(r[0]) for r in conn.execute("SELECT DISTINCT source FROM import_row")]
+        if not sources:
+            return {}
+        got: dict[int, tuple[str, int]] = {}
+        for i in range(0, len(rows), 500):
+            want: dict[str, int] = {}
+            for row_no, text, occurrence in rows[i : i + 500]:
+                want[row_key(text, occurrence)] = row_no
+                for src in sources:
+                    want[row_key(text, occurrence, src)] = row_no
+            part = list(want)
+            for j in range(0, len(part), 900):
+                ks = part[j : j + 900]
+                for k, src, then in conn.execute(
+                    f"SELECT key, source, row_no FROM import_row WHERE key IN ({', '.join('?' * len(ks))})",
+                    ks,
+                ):
+                    got.setdefault(want[k], (str(src), int(then)))
         return got
     finally:
         conn.close()
