@@ -118,3 +118,37 @@ def test_a_merged_cell_is_read_into_every_row_it_covers(db: Path, tmp_path: Path
         assert conn.execute("SELECT COUNT(DISTINCT enterprise_id) FROM request").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+def test_money_and_full_width_dates_as_written(db: Path, tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from qi_station.core import validate as v
+    from qi_station.core.clock import parse_date, parse_datetime, parse_sheet_time
+    from qi_station.core.errors import ValidationError
+    from qi_station.services.importer.sheet import cell_text
+
+    with pytest.raises(ValidationError) as e:
+        v.parse_cost("0,100", "fee")
+    assert e.value.field == "fee" and "comma only groups thousands" in e.value.message
+    assert v.parse_cost("100,000.5", "fee") == Decimal("100000.50")
+    with pytest.raises(ValidationError) as e:  # a numeric cell from Excel: its decimals, not "not a number"
+        v.parse_cost(cell_text(1e-10), "fee")
+    assert e.value.rule == "decimals" and "too many decimals" in e.value.message
+    assert parse_sheet_time("２０２６－１０－０５", "received_at") == parse_sheet_time(
+        "2026-10-05", "received_at"
+    )
+    assert parse_date("２０２６－１０－０５") == parse_date("2026-10-05")
+    assert parse_datetime("２０２６－１０－０５ １０：３０") == parse_datetime("2026-10-05 10:30")
+    # in an import: the full-width date read, the tiny fee refused by its decimals
+    row = ROW1.replace("2025/3/5", "２０２５－０３－０５")
+    f = _book(tmp_path / "w.xlsx", [("台账", [HEAD.replace("备注", "收费金额"), row], "visible")], active=0)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(f)
+    ws = wb["台账"]
+    ws["N2"] = 1e-10  # the 收费金额 column, a number cell
+    wb.save(f)
+    p = _cli(db, "request", "import", str(f))
+    assert p.returncode == 2 and "[decimals]" in p.stderr and "too many decimals" in p.stderr, p.stderr
+    assert "received_at:" not in p.stderr and "1 rows refused" in p.stderr

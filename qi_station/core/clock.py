@@ -44,6 +44,14 @@ _DATE = re.compile(r"(?:([0-9]{4})[-/.])?([0-9]{1,2})[-/.]([0-9]{1,2})")
 _TIME = re.compile(r"([0-9]{1,2})[:：]([0-9]{2})(?:[:：]([0-9]{2}))?")
 
 
+def halfwidth(text: str) -> str:
+    """A typed or spreadsheet date as ASCII: full-width digits and signs (a Chinese input method's
+    ２０２６－１０－０５ １０：３０) read as their ASCII forms (NFKC), as money is (``validate.parse_cost``)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text) if not text.isascii() else text
+
+
 def _bad_time(text: str, field: str) -> ValidationError:
     return ValidationError(
         field,
@@ -57,7 +65,7 @@ def parse_datetime(text: str, field: str = "received_at") -> datetime:
     """A time as people type it: ISO-8601 (``2026-03-20T09:30:00+08:00``), ``2026-03-20 9:30``,
     ``2026/3/20 9:30``, ``3-20 9:30`` (this year), ``9:30`` (today), ``2026-03-20`` (midnight). A time
     without a zone is Asia/Shanghai. Returns naive UTC. The one parser of typed times (CLI, API, TUI)."""
-    s = text.strip() if isinstance(text, str) else ""
+    s = halfwidth(text).strip() if isinstance(text, str) else ""
     try:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
@@ -182,7 +190,7 @@ def clock_gap(own: datetime, other: datetime, own_name: str, other_name: str) ->
 
 def parse_date(text: str, field: str = "promised") -> date:
     """A date as people type it: ``2026-03-20``, ``2026/3/20``, ``2026.3.20`` or ``3-20`` (this year)."""
-    s = text.strip() if isinstance(text, str) else ""
+    s = halfwidth(text).strip() if isinstance(text, str) else ""
     try:
         return date.fromisoformat(s)
     except ValueError:
@@ -216,7 +224,7 @@ def parse_sheet_time(value: object, field: str) -> tuple[datetime, bool]:
         return to_naive_utc(value, field), timed
     if isinstance(value, date):
         return to_naive_utc(datetime(value.year, value.month, value.day), field), False
-    text = str(value or "").strip()
+    text = halfwidth(str(value or "")).strip()
     m = _SHEET_TIME.fullmatch(text)
     if m is None:
         if "+" in text[10:] or text.endswith("Z"):  # ISO-8601 with a zone

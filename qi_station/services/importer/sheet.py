@@ -163,6 +163,10 @@ def cell_text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float) and "e" in repr(value):  # 1e-10 as Excel stores it: its digits, never
+        from decimal import Decimal  # an exponent (read as "not a number" by the money rule)
+
+        return format(Decimal(repr(value)), "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value).strip()
