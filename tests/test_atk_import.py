@@ -152,3 +152,19 @@ def test_money_and_full_width_dates_as_written(db: Path, tmp_path: Path) -> None
     p = _cli(db, "request", "import", str(f))
     assert p.returncode == 2 and "[decimals]" in p.stderr and "too many decimals" in p.stderr, p.stderr
     assert "received_at:" not in p.stderr and "1 rows refused" in p.stderr
+
+
+def test_printed_refusals_are_capped_and_json_lists_every_one(db: Path, tmp_path: Path) -> None:
+    import json
+
+    bad = ROW2.replace("{b}", "91110000600037341X")
+    rows = [bad.replace("ISO 9001", f"ISO {i}") for i in range(230)]
+    f = gbk_csv(tmp_path / "many.csv", *rows)
+    p = _cli(db, "request", "import", str(f))
+    assert p.returncode == 2
+    assert p.stderr.count("[uscc_checksum]") == 200
+    assert "… 30 行未列出（--json 列出全部）" in p.stderr, p.stderr[-300:]
+    p = _cli(db, "request", "import", str(f), "--json")
+    got = json.loads(p.stdout)
+    assert got["refused_rows"] == 230 and len(got["refused"]) == 230
+    assert counts(db)["request"] == 0

@@ -412,14 +412,16 @@ def request_import(
     mapping: Path | None = typer.Option(
         None, "--mapping", help="TOML or JSON file of header = field pairs (overrides the default table)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary (and any refused rows) as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (and every refused row) as JSON."),
 ) -> None:
     """Import an existing spreadsheet ledger 导入 Excel 台账: all rows or none; a row imported before is
     skipped."""
     from qi_station.services.importer import ImportRefused, import_ledger
 
     try:
-        summary = import_ledger(station_db(), file, mapping=mapping, dry_run=dry_run, operator=OPTS.operator)
+        summary = import_ledger(
+            station_db(), file, mapping=mapping, dry_run=dry_run, operator=OPTS.operator, list_all=as_json
+        )
     except ImportRefused as e:
         if as_json:
             emit_json(e.summary)
@@ -434,7 +436,11 @@ def request_import(
                 )
             more = e.summary["refused_rows"] - len({r["row"] for r in e.summary["refused"]})
             if more > 0:
-                sys.stderr.write(f"… {more} {'行未列出' if zh() else 'more rows not listed'}\n")
+                sys.stderr.write(
+                    f"… {more} 行未列出（--json 列出全部）\n"
+                    if zh()
+                    else f"… and {more} more rows not listed (--json lists every one)\n"
+                )
         raise
     if as_json:
         emit_json(summary)

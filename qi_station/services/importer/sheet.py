@@ -360,7 +360,17 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
 
 def read_sheet(path: str | Path, mapping: Mapping[str, str]) -> Sheet:
     """Read the file; the header row is the first of the first :data:`HEADER_SEARCH` rows naming at least
-    two known columns (a title line above it is allowed)."""
+    two known columns (a title line above it is allowed). Every data row kept in ``rows``."""
+    sheet, rows = open_sheet(path, mapping)
+    sheet.rows.extend(rows)
+    return sheet
+
+
+def open_sheet(
+    path: str | Path, mapping: Mapping[str, str]
+) -> tuple[Sheet, Iterator[tuple[int, tuple[Any, ...]]]]:
+    """The sheet's header (as :func:`read_sheet` finds it) and an iterator of its data rows, read as they
+    are asked for (a workbook of 100,000 rows is never held whole: ``importer.run``)."""
     p = Path(path)
     if not p.is_file():
         raise ValidationError("file", "missing", f"no such file: {p} / 文件不存在")
@@ -368,16 +378,14 @@ def read_sheet(path: str | Path, mapping: Mapping[str, str]) -> Sheet:
     rows = _raw_rows(p, info)
     sheet: Sheet | None = None
     for n, row in rows:
-        if sheet is None:
-            known = sum(1 for c in row if norm_header(c) in mapping)
-            if known >= 2:
-                sheet = Sheet(p.name, n, [cell_text(c) for c in row], sheet=info.get("sheet"))
-            elif n >= HEADER_SEARCH:
-                break
-            continue
-        if any(cell_text(c) for c in row):
-            sheet.rows.append((n, row))
+        known = sum(1 for c in row if norm_header(c) in mapping)
+        if known >= 2:
+            sheet = Sheet(p.name, n, [cell_text(c) for c in row], sheet=info.get("sheet"))
+            break
+        if n >= HEADER_SEARCH:
+            break
     if sheet is None:
+        rows.close()  # type: ignore[attr-defined]
         where = f" (worksheet {info['sheet']})" if info.get("sheet") else ""
         raise ValidationError(
             "file",
@@ -385,4 +393,4 @@ def read_sheet(path: str | Path, mapping: Mapping[str, str]) -> Sheet:
             f"{p.name}{where}: no header row with known columns (企业名称, 统一社会信用代码, 受理日期 …) in its first "
             f"{HEADER_SEARCH} rows / 未找到表头行",
         )
-    return sheet
+    return sheet, ((n, row) for n, row in rows if any(cell_text(c) for c in row))
