@@ -168,3 +168,25 @@ def test_printed_refusals_are_capped_and_json_lists_every_one(db: Path, tmp_path
     got = json.loads(p.stdout)
     assert got["refused_rows"] == 230 and len(got["refused"]) == 230
     assert counts(db)["request"] == 0
+
+
+def test_rows_written_in_chunks_keep_their_order_and_ledger(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qi_station.services.importer import run
+    from qi_station.services.verify import verify_ledger
+
+    monkeypatch.setattr(run, "WRITE_CHUNK", 2)
+    rows = [
+        ROW2.replace("ISO 9001", f"ISO {i}").replace("2025-04-01", f"2025-04-{10 - i:02d}") for i in range(5)
+    ]
+    got = import_ledger(db, gbk_csv(tmp_path / "c.csv", *rows))
+    assert got["imported"] == 5 and got["numbers"] == ["QI0001-202504-0001", "QI0001-202504-0005"]
+    conn = sqlite3.connect(db)
+    try:  # numbered in order of receipt across the chunks
+        got_rows = conn.execute("SELECT number, received_at FROM request ORDER BY number").fetchall()
+    finally:
+        conn.close()
+    assert [r[1] for r in got_rows] == sorted(r[1] for r in got_rows)
+    assert counts(db)["import_row"] == 5
+    assert verify_ledger(db, record=False)["ok"]

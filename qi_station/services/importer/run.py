@@ -107,9 +107,7 @@ def import_ledger(
         summary["seconds"] = round(time.perf_counter() - started, 2)
         raise ImportRefused(summary)
     if not dry_run and planned:
-        numbers = _write(db, sheet.name, planned, importer or "")
-        summary["imported"] = len(numbers)
-        summary["numbers"] = [numbers[0], numbers[-1]] if numbers else []
+        summary["imported"], summary["numbers"] = _write(db, sheet.name, planned, importer or "")
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -231,14 +229,21 @@ class _Imported:
         return got
 
 
-def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list[str]:
+#: rows whose histories are built and inserted together (all in the one transaction of the import)
+WRITE_CHUNK = 2000
+
+
+def _write(db: Path, source: str, planned: list[Planned], importer: str) -> tuple[int, list[str]]:
     """Every planned row in one transaction: enterprises (found by USCC or created), ledger numbers in
-    order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys."""
+    order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys,
+    :data:`WRITE_CHUNK` rows at a time. ``planned`` is consumed (each plan let go once written). Returns
+    the rows written and the first and last ledger numbers."""
     from qi_station.core.ids import uuid7
     from qi_station.db.models import Request
     from qi_station.db.session import jsonable, row_dict
 
-    planned = sorted(planned, key=lambda p: (p.request["received_at"], p.row_no))
+    # popped from the end: in order of receipt
+    planned.sort(key=lambda p: (p.request["received_at"], p.row_no), reverse=True)
     with write_session(db) as s:
         st = ensure_station(s)
         # the raw sqlite3 connection of the same transaction: the bulk paths of db.write
@@ -250,10 +255,19 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list
         latest = {p.request["enterprise"]["uscc"]: p.request["enterprise"] for p in planned}
         ents = {u: w.upsert_enterprise(raw, e, st.code) for u, e in latest.items()}  # the latest row's data
         template: dict[str, Any] | None = None
-        histories = []
-        keys = []
-        numbers = []
-        for p in planned:
+        histories: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        keys: list[tuple[Any, ...]] = []
+        numbers: list[str] = []  # the first and the last
+        total = 0
+
+        def flush() -> None:
+            w.insert_histories(raw, histories, st.code)
+            w.insert_rows(raw, "import_row", ("key", "request_id", "source", "row_no", "imported_at"), keys)
+            histories.clear()
+            keys.clear()
+
+        while planned:
+            p = planned.pop()
             data = dict(p.request)
             ent = ents[data.pop("enterprise")["uscc"]]
             received = data["received_at"]
@@ -291,10 +305,12 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str) -> list
             )
             histories.append((row, events))
             keys.append((p.key, row["id"], source, p.row_no, to_db(now)))
-            numbers.append(row["number"])
-        w.insert_histories(raw, histories, st.code)
-        w.insert_rows(raw, "import_row", ("key", "request_id", "source", "row_no", "imported_at"), keys)
-    return numbers
+            numbers = [numbers[0] if numbers else row["number"], row["number"]]
+            total += 1
+            if len(histories) >= WRITE_CHUNK:
+                flush()
+        flush()
+    return total, numbers
 
 
 def _operator(db: Path, given: str | None) -> str:
