@@ -109,6 +109,9 @@ def test_cost_rules() -> None:
     assert str(v.parse_charge(None, "-0")[1]) == "0.00"
     for bad, rule in (
         ("1,2", "number"),  # a comma not grouping thousands is never read as a decimal point
+        ("0,100", "number"),  # nor is a first group starting with 0 (atkfix 5: it was read as 100.00)
+        ("00,100", "number"),
+        ("0,100.00", "number"),
         ("1,2000.5", "number"),
         ("-1,200", "non_negative"),
         ("-1", "non_negative"),

@@ -230,7 +230,7 @@ def test_cli_lists_refused_rows_then_imports_and_skips(db: Path, tmp_path: Path)
     assert p.returncode == 0
     assert json.loads(p.stdout)["already_imported"] == 2
     p = _cli(db, "request", "import", str(good))
-    assert "2 行已导入过，跳过" in p.stdout
+    assert "2 行此前已从 good.csv (2) 导入，跳过" in p.stdout
 
 
 def test_imported_rows_sync_to_the_hub_whole(tmp_path: Path) -> None:

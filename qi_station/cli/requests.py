@@ -431,7 +431,7 @@ def request_import(
         help="A USCC under another name (registered, or in an earlier row) is a renamed enterprise: "
         "record each rename 企业已改名 instead of refusing the file.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary (and any refused rows) as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (and every refused row) as JSON."),
 ) -> None:
     """Import an existing spreadsheet ledger 导入 Excel 台账: all rows or none; a row imported before is
     skipped."""
@@ -439,22 +439,33 @@ def request_import(
 
     try:
         summary = import_ledger(
-            station_db(), file, mapping=mapping, dry_run=dry_run, operator=OPTS.operator, renamed=renamed
+            station_db(),
+            file,
+            mapping=mapping,
+            dry_run=dry_run,
+            operator=OPTS.operator,
+            renamed=renamed,
+            list_all=as_json,
         )
     except ImportRefused as e:
         if as_json:
             emit_json(e.summary)
         else:
             _import_head(e.summary)
+            ws = f"{e.summary['sheet']} " if e.summary.get("sheet") else ""  # 台账 第 2 行
             for r in e.summary["refused"]:
                 col = f"「{r['column']}」" if r["column"] else ""
                 sys.stderr.write(
-                    f"{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {col}{r['field']}: "
+                    f"{ws}{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {col}{r['field']}: "
                     f"{r['message']} [{r['rule']}]\n"
                 )
             more = e.summary["refused_rows"] - len({r["row"] for r in e.summary["refused"]})
             if more > 0:
-                sys.stderr.write(f"… {more} {'行未列出' if zh() else 'more rows not listed'}\n")
+                sys.stderr.write(
+                    f"… {more} 行未列出（--json 列出全部）\n"
+                    if zh()
+                    else f"… and {more} more rows not listed (--json lists every one)\n"
+                )
         raise
     if as_json:
         emit_json(summary)
@@ -475,7 +486,12 @@ def request_import(
             else f"imported {summary['imported']} rows{f' ({nums})' if nums else ''}"
         )
     if skipped:
-        line += f"；{skipped} 行已导入过，跳过" if zh() else f"; {skipped} rows imported before, skipped"
+        files = ", ".join(f"{x['source']} ({x['rows']})" for x in summary.get("imported_before", []))
+        line += (
+            f"；{skipped} 行此前已从 {files} 导入，跳过"
+            if zh()
+            else f"; {skipped} rows were imported before from {files}, skipped"
+        )
     for r in summary["renames"]:  # --renamed: each rename recorded (or, in a dry run, to be recorded)
         sys.stderr.write(
             f"{'第 ' if zh() else 'row '}{r['row']}{' 行' if zh() else ''}  {r['uscc']}: "
@@ -487,8 +503,10 @@ def request_import(
 def _import_head(summary: dict[str, Any]) -> None:
     """The file's header row, the columns used and the columns not recognised (on stderr)."""
     cols = "  ".join(f"{h}→{f}" for h, f in summary["columns"].items())
+    ws = summary.get("sheet")
+    ws = (f"工作表「{ws}」，" if zh() else f"worksheet {ws!r}, ") if ws else ""
     sys.stderr.write(
-        f"{summary['file']}: {'表头在第 ' if zh() else 'header row '}{summary['header_row']}"
+        f"{summary['file']}: {ws}{'表头在第 ' if zh() else 'header row '}{summary['header_row']}"
         f"{' 行，数据 ' if zh() else ', data rows '}{summary['rows']}{' 行' if zh() else ''}\n"
         f"{'列' if zh() else 'columns'}: {cols}\n"
     )

@@ -126,6 +126,8 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
             f"sync ok: pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']} / 同步完成"
         )
         typer.echo(ledger_line(res["ledger_ok"]))
+        if res.get("clock_warning"):
+            typer.echo(f"warning: {res['clock_warning']}", err=True)
 
 
 def ledger_line(ok: bool) -> str:

@@ -44,6 +44,14 @@ _DATE = re.compile(r"(?:([0-9]{4})[-/.])?([0-9]{1,2})[-/.]([0-9]{1,2})")
 _TIME = re.compile(r"([0-9]{1,2})[:：]([0-9]{2})(?:[:：]([0-9]{2}))?")
 
 
+def halfwidth(text: str) -> str:
+    """A typed or spreadsheet date as ASCII: full-width digits and signs (a Chinese input method's
+    ２０２６－１０－０５ １０：３０) read as their ASCII forms (NFKC), as money is (``validate.parse_cost``)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text) if not text.isascii() else text
+
+
 def _bad_time(text: str, field: str) -> ValidationError:
     return ValidationError(
         field,
@@ -57,7 +65,7 @@ def parse_datetime(text: str, field: str = "received_at") -> datetime:
     """A time as people type it: ISO-8601 (``2026-03-20T09:30:00+08:00``), ``2026-03-20 9:30``,
     ``2026/3/20 9:30``, ``3-20 9:30`` (this year), ``9:30`` (today), ``2026-03-20`` (midnight). A time
     without a zone is Asia/Shanghai. Returns naive UTC. The one parser of typed times (CLI, API, TUI)."""
-    s = text.strip() if isinstance(text, str) else ""
+    s = halfwidth(text).strip() if isinstance(text, str) else ""
     try:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
@@ -155,9 +163,36 @@ def check_not_future(value: datetime | date, field: str, now: datetime | None = 
         )
 
 
+def not_after(value: datetime | None, now: datetime) -> datetime | None:
+    """A recorded time shown "as of" ``now`` (both naive UTC): never after it. A clock that ran ahead
+    stamped its rows in the future; a report made now cannot hold data newer than now."""
+    return now if value is not None and value > now else value
+
+
+#: how far two clocks (a station's and the hub's) may differ before a sync says so: a wrong date, not a
+#: slow clock (the same day of slack as :data:`FUTURE_DAYS`)
+CLOCK_GAP = timedelta(days=FUTURE_DAYS)
+
+
+def clock_gap(own: datetime, other: datetime, own_name: str, other_name: str) -> str | None:
+    """THE rule of two clocks (naive UTC each, read at the same moment): more than :data:`CLOCK_GAP`
+    apart -> a message saying which one is ahead and by how much (every time ``own`` stamps is wrong by
+    that much), else None."""
+    gap = own - other
+    if abs(gap) <= CLOCK_GAP:
+        return None
+    days = abs(gap).total_seconds() / 86400
+    way, zh = ("ahead of", "快") if gap > CLOCK_GAP else ("behind", "慢")
+    return (
+        f"{own_name}'s clock is {days:.1f} days {way} {other_name}'s ({to_db(own)[:16]} against "
+        f"{to_db(other)[:16]} UTC): set the right date and time, or every time recorded here is wrong by "
+        f"as much / 本机时钟比中心{zh} {days:.1f} 天，请校正日期时间"
+    )
+
+
 def parse_date(text: str, field: str = "promised") -> date:
     """A date as people type it: ``2026-03-20``, ``2026/3/20``, ``2026.3.20`` or ``3-20`` (this year)."""
-    s = text.strip() if isinstance(text, str) else ""
+    s = halfwidth(text).strip() if isinstance(text, str) else ""
     try:
         return date.fromisoformat(s)
     except ValueError:
@@ -191,7 +226,7 @@ def parse_sheet_time(value: object, field: str) -> tuple[datetime, bool]:
         return to_naive_utc(value, field), timed
     if isinstance(value, date):
         return to_naive_utc(datetime(value.year, value.month, value.day), field), False
-    text = str(value or "").strip()
+    text = halfwidth(str(value or "")).strip()
     m = _SHEET_TIME.fullmatch(text)
     if m is None:
         if "+" in text[10:] or text.endswith("Z"):  # ISO-8601 with a zone

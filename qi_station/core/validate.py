@@ -446,7 +446,8 @@ def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
 
 
 #: an amount as people write it: digits grouped by thousands with commas (1,200.50)
-_GROUPED = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+#: the first group is 1-3 digits not starting with 0 ("0,100" is not a hundred), every later one exactly 3
+_GROUPED = re.compile(r"-?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?")
 #: the only amount text taken (after NFKC and the grouping commas): plain decimal digits with an optional
 #: point and a leading minus (refused as negative, by name); no exponent (1e3), underscores (1_000) or '+'
 _PLAIN_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
@@ -462,6 +463,13 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
     text = unicodedata.normalize("NFKC", str(value)).strip()
     if _GROUPED.fullmatch(text):
         text = text.replace(",", "")
+    elif "," in text and isinstance(value, str):
+        raise ValidationError(
+            field,
+            "number",
+            f"not a number: {value!r}: a comma only groups thousands, 1-3 digits (not starting with 0) "
+            "and then groups of exactly three, like 1,200.50 / 千分位逗号用法不对，应如 1,200.50",
+        )
     try:
         if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(text):
             raise InvalidOperation  # 1e3, 1_000, +5: Decimal reads them, people do not write money so
@@ -479,7 +487,9 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
     if d > Decimal("99999999.99"):  # before quantize: 1e400 would overflow the context
         raise ValidationError(field, "max", "too large / 数值过大")
     if d != d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
-        raise ValidationError(field, "decimals", "at most 2 decimal places / 最多两位小数")
+        raise ValidationError(
+            field, "decimals", f"too many decimals: {value!r}: at most 2 decimal places / 最多两位小数"
+        )
     return abs(d).quantize(Decimal("0.01"))  # abs: -0 is stored as 0.00, never "-0.00"
 
 

@@ -24,6 +24,12 @@ ACKED_HEAD = "acked_head"
 #: the running head last sent to the hub (a push or an up bundle), ``"{n}:{head}"``: from then on the hub
 #: counts those events, so ``demo remove`` is refused (``devtools.demo.remove_demo``)
 HEAD_SENT = "head_sent"
+#: the running heads sent to the hub, oldest first, as JSON ``[[n, head], ...]`` (the last
+#: ``sync.proto.HEADS_EARLIER``): each signed head lists the earlier ones (``sync.station.heads.signed_head``)
+HEADS_SENT = "heads_sent"
+#: the last sync's clock check (``core.clock.clock_gap`` of this PC against the hub's time in its signed
+#: pull reply): the message, or absent when the clocks agree
+CLOCK_WARNING = "clock_warning"
 #: the station profile (region, park, type, mode) the hub last acknowledged, as canonical JSON: a sync
 #: with nothing to upload still sends the profile when it differs
 PROFILE_SENT = "profile_sent"

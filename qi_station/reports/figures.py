@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from qi_station.core import domain, places
-from qi_station.core.clock import TZ
+from qi_station.core.clock import TZ, not_after
 from qi_station.core.months import check_month, month_bounds_utc
 from qi_station.reports.quality import open_stations, quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
@@ -321,8 +321,10 @@ def _station_ref(code: str, stations: dict[str, dict[str, Any]]) -> dict[str, An
     return {"code": code, "name": st["name"] if st else code}
 
 
-def _as_of(acc: Acc) -> str | None:
-    return local_iso(acc.data_as_of)
+def _as_of(acc: Acc, generated_at: datetime) -> str | None:
+    """数据截至: the newest change the figures count, never after the report was made (a station whose
+    clock ran ahead stamps its rows in the future: the report's data is as of its making then)."""
+    return local_iso(not_after(acc.data_as_of, generated_at))
 
 
 def station_report(raw: Raw, code: str | None = None) -> dict[str, Any]:
@@ -335,7 +337,7 @@ def station_report(raw: Raw, code: str | None = None) -> dict[str, Any]:
         "month": raw.month,
         "station": _station_ref(code, raw.stations),
         "generated_at": local_iso(raw.generated_at),
-        "data_as_of": _as_of(acc),
+        "data_as_of": _as_of(acc, raw.generated_at),
         **figures(acc, raw.month, raw.months),
         "details": detail_rows(raw.details, code),
     }
@@ -384,7 +386,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
                 **{key: _ref(key, prof(c, field)) for key, field in GROUPINGS.values()},
                 "park": st.get("park"),
                 "profile_from": st.get("profile_from"),
-                "data_as_of": _as_of(raw.accs[c]),
+                "data_as_of": _as_of(raw.accs[c], raw.generated_at),
                 **figures(raw.accs[c], raw.month, raw.months),
             }
         )
@@ -402,7 +404,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
                 {
                     key: _ref(key, code),
                     "stations": members[code],
-                    "data_as_of": _as_of(a),
+                    "data_as_of": _as_of(a, raw.generated_at),
                     **figures(a, raw.month, raw.months),
                 }
             )
@@ -411,7 +413,7 @@ def hub_report(raw: Raw) -> dict[str, Any]:
         "scope": "province",
         "station": {"code": places.PROVINCE_CODE, "name": places.PROVINCE_NAME},
         "generated_at": local_iso(raw.generated_at),
-        "data_as_of": _as_of(province),
+        "data_as_of": _as_of(province, raw.generated_at),
         **figures(province, raw.month, raw.months),
         **groups,
         "stations": stations_out,

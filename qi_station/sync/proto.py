@@ -15,6 +15,9 @@ PUSH_BATCH = 500
 PULL_PAGE = 5000
 MAX_PULL_PAGE = 20000
 SKEW_WARN_MS = 5 * 60 * 1000
+#: how many of the running heads it sent before a station lists with each signed head (``earlier``): the
+#: hub keeps them, so a late bundle or push over a shorter history is checked against them (a prefix)
+HEADS_EARLIER = 64
 TOMBSTONE_DAYS = 365  # how long the hub keeps library tombstones (QI_HUB_TOMBSTONE_DAYS overrides)
 
 

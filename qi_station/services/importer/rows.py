@@ -32,19 +32,21 @@ class Planned:
     remark: str | None = None
 
 
-def row_text(source: str, headers: list[str], row: tuple[Any, ...]) -> str:
-    """A row as its idempotency key sees it: the file name and the row's cells by header (sorted, so a
-    reordered sheet keeps its keys)."""
+def row_text(headers: list[str], row: tuple[Any, ...]) -> str:
+    """A row as its idempotency key sees it: the row's cells by header (sorted, so a reordered sheet keeps
+    its keys), NOT the file's name (a copy of the file under another name holds the same rows)."""
     cells = sorted(
         (norm_header(h), cell_text(row[i]) if i < len(row) else "") for i, h in enumerate(headers) if h
     )
-    return "\x1e".join([source, *(f"{h}\x1f{c}" for h, c in cells)])
+    return "\x1e".join(f"{h}\x1f{c}" for h, c in cells)
 
 
-def row_key(text: str, occurrence: int) -> str:
+def row_key(text: str, occurrence: int, source: str | None = None) -> str:
     """The idempotency key of a row: sha256 of :func:`row_text` and the row's occurrence among
-    identical rows of the file (two identical rows are two requests)."""
-    return hashlib.sha256(f"{text}\x1e{occurrence}".encode()).hexdigest()
+    identical rows of the file (two identical rows are two requests). ``source``: the key a release
+    before this one kept, which began with the file's name (still recognised: ``importer.run``)."""
+    body = text if source is None else f"{source}\x1e{text}"
+    return hashlib.sha256(f"{body}\x1e{occurrence}".encode()).hexdigest()
 
 
 def _when(value: Any, field_: str) -> tuple[datetime, bool] | None:

@@ -3,10 +3,12 @@ rows or none, in one write transaction; a row imported before (its key in ``impo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
 from collections import Counter
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from qi_station.core.errors import ValidationError
 from qi_station.db import write as w
 from qi_station.db.session import write_session
 from qi_station.services.importer.rows import Planned, check_row, row_key, row_text
-from qi_station.services.importer.sheet import NoValue, load_mapping, map_headers, read_sheet
+from qi_station.services.importer.sheet import NoValue, load_mapping, map_headers, open_sheet
 from qi_station.services.staff import operator_for
 from qi_station.services.station import ensure_station
 from qi_station.services.workdays import promise_for
@@ -45,63 +47,47 @@ def import_ledger(
     dry_run: bool = False,
     operator: str | None = None,
     renamed: bool = False,
+    list_all: bool = False,
 ) -> dict[str, Any]:
     """Check every row of the file, then (unless ``dry_run``) write them all in one transaction. Returns
-    the summary; raises :class:`ImportRefused` (nothing written) when any row breaks a rule.
+    the summary; raises :class:`ImportRefused` (nothing written) when any row breaks a rule. The summary
+    lists the first :data:`MAX_LISTED` refusals (``refused_rows`` counts them all); ``list_all``: every one.
     ``renamed``: the operator confirms that a USCC under another name (registered, or in an earlier row)
     is a renamed enterprise: each rename is recorded (``summary["renames"]``) instead of refused."""
     started = time.perf_counter()
     table = load_mapping(mapping)
-    sheet = read_sheet(path, table)
+    sheet, stream = open_sheet(path, table)
     cols, unknown = map_headers(sheet.headers, table)
     check_columns(set(cols.values()), sheet.name)
     now = env_now()
     importer = _operator(db, operator)  # who imports: the staff rule, checked before any row (dry run too)
-    seen: Counter[str] = Counter()
+    # the file is read as it is checked, a chunk of rows at a time: what is kept of a row is its plan
+    # (or its refusals) and the digest of its text (identical rows are counted, not kept)
+    seen: Counter[bytes] = Counter()
     planned: list[Planned] = []
     refused: list[dict[str, Any]] = []
     header_of = {f: sheet.headers[i] for i, f in cols.items()}
-    keys: list[tuple[int, str]] = []
-    for row_no, row in sheet.rows:
-        text = row_text(sheet.name, sheet.headers, row)
-        keys.append((row_no, row_key(text, seen[text])))
-        seen[text] += 1
-    done = _imported(db, [k for _, k in keys])
-    rowmap = dict(sheet.rows)
-    for row_no, key in keys:
-        if key in done:
-            continue
-        row = rowmap[row_no]
-        cells = {f: row[i] if i < len(row) else None for i, f in cols.items()}
-        formulas = [
-            ValidationError(
-                f,
-                "formula",
-                f"the cell holds a formula ({c.formula[:60]}) with no computed value: open the file in "
-                "Excel or WPS and save it again, or paste the values / 单元格是公式但没有计算结果，"
-                "请在 Excel 或 WPS 中打开后另存，或粘贴为数值",
-            )
-            for f, c in cells.items()
-            if isinstance(c, NoValue)
-        ]
-        if formulas:  # said as such, not as an empty cell of the same field
-            cells = {f: None if isinstance(c, NoValue) else c for f, c in cells.items()}
-        plan, errors = check_row(cells, row_no, key, now, operator)
-        if formulas:
-            said = {e.field for e in formulas}
-            errors = formulas + [e for e in errors if _column_field(e.field) not in said]
-        if plan is not None:
-            planned.append(plan)
-        for e in errors:
-            refused.append(
-                {
-                    "row": row_no,
-                    "field": e.field,
-                    "column": header_of.get(_column_field(e.field), ""),
-                    "rule": e.rule,
-                    "message": e.message,
-                }
-            )
+    before: Counter[str] = Counter()  # rows imported before, by the file they came from
+    n_rows = 0
+    with _Imported(db) as imported:
+        while chunk := list(islice(stream, 1000)):
+            n_rows += len(chunk)
+            keys: list[tuple[int, str, int]] = []
+            for row_no, row in chunk:
+                text = row_text(sheet.headers, row)
+                digest = hashlib.sha256(text.encode("utf-8")).digest()
+                keys.append((row_no, text, seen[digest]))
+                seen[digest] += 1
+            done = imported.lookup(keys)
+            before.update(src for src, _then in done.values())
+            rowmap = dict(chunk)
+            for row_no, text, occurrence in keys:
+                if row_no in done:
+                    continue
+                key = row_key(text, occurrence)
+                _check_one(rowmap[row_no], row_no, key, cols, header_of, now, operator, planned, refused)
+                if dry_run and planned and planned[-1].row_no == row_no:  # nothing will be written: keep
+                    planned[-1] = _slim(planned[-1])  # only what the file-wide rename rule reads
     refused_names, renames = _renames(db, planned)
     if not renamed:
         refused += [
@@ -116,28 +102,83 @@ def import_ledger(
         ]
     summary: dict[str, Any] = {
         "file": str(path),
+        "sheet": sheet.sheet,  # the worksheet read (the one the user sees), None for a CSV
         "header_row": sheet.header_row,
-        "rows": len(sheet.rows),
+        "rows": n_rows,
         "to_import": len(planned) if not refused else 0,
         "imported": 0,
-        "already_imported": len(done),
-        "refused": refused[:MAX_LISTED],
+        "already_imported": sum(before.values()),
+        # where the rows skipped were imported from (this file, or another copy of it): [{source, rows}]
+        "imported_before": [{"source": src, "rows": k} for src, k in before.most_common()],
+        "refused": refused if list_all else refused[:MAX_LISTED],
         "refused_rows": len({r["row"] for r in refused}),
         "columns": {sheet.headers[i]: f for i, f in sorted(cols.items())},
         "unknown_columns": unknown,
+        "renames": renames if renamed else [],
         "dry_run": dry_run,
         "numbers": [],
-        "renames": renames if renamed else [],
     }
     if refused:
         summary["seconds"] = round(time.perf_counter() - started, 2)
         raise ImportRefused(summary)
     if not dry_run and planned:
-        numbers = _write(db, sheet.name, planned, importer or "", renamed)
-        summary["imported"] = len(numbers)
-        summary["numbers"] = [numbers[0], numbers[-1]] if numbers else []
+        summary["imported"], summary["numbers"] = _write(db, sheet.name, planned, importer or "", renamed)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
+
+
+def _slim(p: Planned) -> Planned:
+    """A checked row as a dry run keeps it: its number, key and enterprise (``_renames``), not its history."""
+    ent = p.request["enterprise"]
+    return Planned(
+        p.row_no,
+        p.key,
+        {"enterprise": {"uscc": ent["uscc"], "name": ent["name"]}, "received_at": p.request["received_at"]},
+    )
+
+
+def _check_one(
+    row: tuple[Any, ...],
+    row_no: int,
+    key: str,
+    cols: dict[int, str],
+    header_of: dict[str, str],
+    now: Any,
+    operator: str | None,
+    planned: list[Planned],
+    refused: list[dict[str, Any]],
+) -> None:
+    """One row by the ledger's rules: its plan into ``planned``, else each of its refusals into ``refused``."""
+    cells = {f: row[i] if i < len(row) else None for i, f in cols.items()}
+    formulas = [
+        ValidationError(
+            f,
+            "formula",
+            f"the cell holds a formula ({c.formula[:60]}) with no computed value: open the file in "
+            "Excel or WPS and save it again, or paste the values / 单元格是公式但没有计算结果，"
+            "请在 Excel 或 WPS 中打开后另存，或粘贴为数值",
+        )
+        for f, c in cells.items()
+        if isinstance(c, NoValue)
+    ]
+    if formulas:  # said as such, not as an empty cell of the same field
+        cells = {f: None if isinstance(c, NoValue) else c for f, c in cells.items()}
+    plan, errors = check_row(cells, row_no, key, now, operator)
+    if formulas:
+        said = {e.field for e in formulas}
+        errors = formulas + [e for e in errors if _column_field(e.field) not in said]
+    if plan is not None:
+        planned.append(plan)
+    for e in errors:
+        refused.append(
+            {
+                "row": row_no,
+                "field": e.field,
+                "column": header_of.get(_column_field(e.field), ""),
+                "rule": e.rule,
+                "message": e.message,
+            }
+        )
 
 
 #: the fields a ledger must have a column for (a title may come from the description)
@@ -171,38 +212,63 @@ def _column_field(f: str) -> str:
     return _FIELD_COLUMN.get(f, f)
 
 
-def _imported(db: Path, keys: list[str]) -> set[str]:
-    """The keys already in ``import_row``."""
-    import sqlite3
+class _Imported:
+    """The rows already in ``import_row``, whatever file they came from (one read-only connection for the
+    whole file). A row's key is its content (:func:`row_key`); a key kept by an older release began with
+    its file's name, so those are looked for under every file imported before."""
 
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        got: set[str] = set()
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            got.update(
-                r[0]
-                for r in conn.execute(
-                    f"SELECT key FROM import_row WHERE key IN ({', '.join('?' * len(part))})", part
-                )
-            )
+    def __init__(self, db: Path) -> None:
+        self.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        self.sources = [str(r[0]) for r in self.conn.execute("SELECT DISTINCT source FROM import_row")]
+
+    def __enter__(self) -> _Imported:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    def lookup(self, rows: list[tuple[int, str, int]]) -> dict[int, tuple[str, int]]:
+        """Rows (row number, :func:`row_text`, occurrence) imported before: row number -> (the file,
+        its row number then)."""
+        if not self.sources:
+            return {}
+        want: dict[str, int] = {}
+        for row_no, text, occurrence in rows:
+            want[row_key(text, occurrence)] = row_no
+            for src in self.sources:
+                want[row_key(text, occurrence, src)] = row_no
+        got: dict[int, tuple[str, int]] = {}
+        part = list(want)
+        for j in range(0, len(part), 900):
+            ks = part[j : j + 900]
+            for k, src, then in self.conn.execute(
+                f"SELECT key, source, row_no FROM import_row WHERE key IN ({', '.join('?' * len(ks))})", ks
+            ):
+                got.setdefault(want[k], (str(src), int(then)))
         return got
-    finally:
-        conn.close()
 
 
-def _write(db: Path, source: str, planned: list[Planned], importer: str, renamed: bool = False) -> list[str]:
+#: rows whose histories are built and inserted together (all in the one transaction of the import)
+WRITE_CHUNK = 2000
+
+
+def _write(
+    db: Path, source: str, planned: list[Planned], importer: str, renamed: bool = False
+) -> tuple[int, list[str]]:
     """Every planned row in one transaction: enterprises (found by USCC or created), ledger numbers in
-    order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys.
-    ``renamed``: an enterprise takes each row's name in order of receipt, every change recorded by THE
-    rename path (``services.enterprises.record_rename``) at that row's receipt, by the importer; a new
-    enterprise is created under its first row's name."""
+    order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys,
+    :data:`WRITE_CHUNK` rows at a time. ``planned`` is consumed (each plan let go once written). Returns
+    the rows written and the first and last ledger numbers. ``renamed``: an enterprise takes each row's
+    name in order of receipt, every change recorded by THE rename path
+    (``services.enterprises.record_rename``) at that row's receipt, by the importer; a new enterprise is
+    created under its first row's name."""
     from qi_station.core.ids import uuid7
     from qi_station.db.models import Request
     from qi_station.db.session import jsonable, row_dict
     from qi_station.services.enterprises import record_rename
 
-    planned = sorted(planned, key=lambda p: (p.request["received_at"], p.row_no))
+    # popped from the end: in order of receipt
+    planned.sort(key=lambda p: (p.request["received_at"], p.row_no), reverse=True)
     with write_session(db) as s:
         st = ensure_station(s)
         # the raw sqlite3 connection of the same transaction: the bulk paths of db.write
@@ -211,18 +277,28 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str, renamed
         # 经办人 is history and is kept as written
         importer = operator_for(raw, importer or None)
         now = env_now()
-        latest = {p.request["enterprise"]["uscc"]: p.request["enterprise"] for p in planned}
+        # planned is in reverse order of receipt: the last row received wins
+        latest = {p.request["enterprise"]["uscc"]: p.request["enterprise"] for p in reversed(planned)}
         if renamed:  # created under the first name; the later ones are renames
             first: dict[str, str] = {}
-            for p in planned:
+            for p in reversed(planned):
                 first.setdefault(p.request["enterprise"]["uscc"], p.request["enterprise"]["name"])
             latest = {u: {**e, "name": first[u]} for u, e in latest.items()}
         ents = {u: w.upsert_enterprise(raw, e, st.code) for u, e in latest.items()}  # the latest row's data
         template: dict[str, Any] | None = None
-        histories = []
-        keys = []
-        numbers = []
-        for p in planned:
+        histories: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        keys: list[tuple[Any, ...]] = []
+        numbers: list[str] = []  # the first and the last
+        total = 0
+
+        def flush() -> None:
+            w.insert_histories(raw, histories, st.code)
+            w.insert_rows(raw, "import_row", ("key", "request_id", "source", "row_no", "imported_at"), keys)
+            histories.clear()
+            keys.clear()
+
+        while planned:
+            p = planned.pop()
             data = dict(p.request)
             typed = data.pop("enterprise")
             ent = ents[typed["uscc"]]
@@ -265,10 +341,12 @@ def _write(db: Path, source: str, planned: list[Planned], importer: str, renamed
             )
             histories.append((row, events))
             keys.append((p.key, row["id"], source, p.row_no, to_db(now)))
-            numbers.append(row["number"])
-        w.insert_histories(raw, histories, st.code)
-        w.insert_rows(raw, "import_row", ("key", "request_id", "source", "row_no", "imported_at"), keys)
-    return numbers
+            numbers = [numbers[0] if numbers else row["number"], row["number"]]
+            total += 1
+            if len(histories) >= WRITE_CHUNK:
+                flush()
+        flush()
+    return total, numbers
 
 
 def _operator(db: Path, given: str | None) -> str:

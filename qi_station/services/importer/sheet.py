@@ -93,6 +93,8 @@ class Sheet:
     header_row: int
     headers: list[str]
     rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    #: the worksheet read (a workbook: the one the user sees, :func:`pick_sheet`); None for a CSV
+    sheet: str | None = None
 
 
 def load_mapping(path: str | Path | None) -> dict[str, str]:
@@ -161,15 +163,20 @@ def cell_text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float) and "e" in repr(value):  # 1e-10 as Excel stores it: its digits, never
+        from decimal import Decimal  # an exponent (read as "not a number" by the money rule)
+
+        return format(Decimal(repr(value)), "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value).strip()
 
 
-def _raw_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
+def _raw_rows(path: Path, info: dict[str, Any]) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """The file's rows (number as Excel shows it, values); ``info["sheet"]``: the worksheet read."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        yield from _xlsx_rows(path)
+        yield from _xlsx_rows(path, info)
     elif suffix in (".csv", ".txt"):
         yield from _csv_rows(path)
     else:
@@ -213,7 +220,76 @@ def _has_formulas(path: Path) -> bool:
     return False
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
+def pick_sheet(sheets: list[Any], active: Any) -> int:
+    """The worksheet the user sees when opening the workbook: the active one if it is visible, else the
+    first visible one (a hidden first sheet of lookups or an old copy is not the ledger)."""
+    visible = [i for i, ws in enumerate(sheets) if getattr(ws, "sheet_state", "visible") == "visible"]
+    if not visible:
+        raise ValidationError(
+            "file", "xlsx", "the workbook has no visible worksheet / 工作簿没有可见的工作表"
+        )
+    for i in visible:
+        if sheets[i] is active:
+            return i
+    return visible[0]
+
+
+_MERGE = re.compile(rb"<(?:\w+:)?mergeCell\s+ref=\"([A-Z]{1,3}[0-9]+)(?::([A-Z]{1,3}[0-9]+))?\"")
+
+
+def merged_ranges(path: Path, member: str) -> list[tuple[int, int, int, int]]:
+    """The merged ranges of a worksheet (its part ``member`` in the workbook zip), as (first row, first
+    column, last row, last column), 1-based; read in chunks (a read-only workbook does not load them)."""
+    import zipfile
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    out: list[tuple[int, int, int, int]] = []
+    tail = b""
+    try:
+        with zipfile.ZipFile(path) as z, z.open(member.lstrip("/")) as f:
+            while chunk := f.read(1 << 20):
+                buf = tail + chunk
+                end = 0
+                for m in _MERGE.finditer(buf):
+                    a = coordinate_to_tuple(m.group(1).decode())
+                    b = coordinate_to_tuple(m.group(2).decode()) if m.group(2) else a
+                    out.append((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])))
+                    end = m.end()
+                tail = buf[max(end, len(buf) - 200) :]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    return out
+
+
+def _fill_merged(
+    rows: Iterator[tuple[int, tuple[Any, ...]]], ranges: list[tuple[int, int, int, int]]
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """A merged range's value (its top-left cell's) in every cell it covers, so each row it spans reads
+    it (a 企业名称 merged over three rows is each row's enterprise)."""
+    if not ranges:
+        yield from rows
+        return
+    by_first: dict[int, list[tuple[int, int, int, int]]] = {}
+    for r in ranges:
+        by_first.setdefault(r[0], []).append(r)
+    live: list[tuple[int, int, int, Any]] = []  # (last row, first col, last col, value)
+    for n, row in rows:
+        live = [x for x in live if x[0] >= n]
+        for _r0, c0, r1, c1 in by_first.get(n, ()):
+            live.append((r1, c0, c1, row[c0 - 1] if c0 - 1 < len(row) else None))
+        if live:
+            cells = list(row)
+            for _r1, c0, c1, value in live:
+                if len(cells) < c1:
+                    cells.extend([None] * (c1 - len(cells)))
+                for c in range(c0 - 1, c1):
+                    cells[c] = value
+            row = tuple(cells)
+        yield n, row
+
+
+def _xlsx_rows(path: Path, info: dict[str, Any]) -> Iterator[tuple[int, tuple[Any, ...]]]:
     from openpyxl import load_workbook
 
     try:
@@ -224,19 +300,25 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
             "file", "xlsx", f"{path.name} is not a readable Excel workbook: {e} / 无法读取 Excel 文件"
         ) from None
     try:
-        ws = wb.worksheets[0]
-        formulas = fb.worksheets[0].iter_rows(min_row=1, values_only=True) if fb is not None else None
-        for n, row in enumerate(ws.iter_rows(min_row=1, values_only=True), 1):
-            got = tuple(row)
-            if formulas is not None:
-                raw = next(formulas, ())
-                got = tuple(
-                    NoValue(str(raw[i]))
-                    if v is None and i < len(raw) and isinstance(raw[i], str) and raw[i].startswith("=")
-                    else v
-                    for i, v in enumerate(got)
-                )
-            yield n, got
+        i = pick_sheet(wb.worksheets, wb.active)
+        ws = wb.worksheets[i]
+        info["sheet"] = ws.title
+        formulas = fb.worksheets[i].iter_rows(min_row=1, values_only=True) if fb is not None else None
+
+        def values() -> Iterator[tuple[int, tuple[Any, ...]]]:
+            for n, row in enumerate(ws.iter_rows(min_row=1, values_only=True), 1):
+                got = tuple(row)
+                if formulas is not None:
+                    raw = next(formulas, ())
+                    got = tuple(
+                        NoValue(str(raw[i]))
+                        if v is None and i < len(raw) and isinstance(raw[i], str) and raw[i].startswith("=")
+                        else v
+                        for i, v in enumerate(got)
+                    )
+                yield n, got
+
+        yield from _fill_merged(values(), merged_ranges(path, str(getattr(ws, "_worksheet_path", ""))))
     finally:
         wb.close()
         if fb is not None:
@@ -278,27 +360,37 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
 
 def read_sheet(path: str | Path, mapping: Mapping[str, str]) -> Sheet:
     """Read the file; the header row is the first of the first :data:`HEADER_SEARCH` rows naming at least
-    two known columns (a title line above it is allowed)."""
+    two known columns (a title line above it is allowed). Every data row kept in ``rows``."""
+    sheet, rows = open_sheet(path, mapping)
+    sheet.rows.extend(rows)
+    return sheet
+
+
+def open_sheet(
+    path: str | Path, mapping: Mapping[str, str]
+) -> tuple[Sheet, Iterator[tuple[int, tuple[Any, ...]]]]:
+    """The sheet's header (as :func:`read_sheet` finds it) and an iterator of its data rows, read as they
+    are asked for (a workbook of 100,000 rows is never held whole: ``importer.run``)."""
     p = Path(path)
     if not p.is_file():
         raise ValidationError("file", "missing", f"no such file: {p} / 文件不存在")
-    rows = _raw_rows(p)
+    info: dict[str, Any] = {}
+    rows = _raw_rows(p, info)
     sheet: Sheet | None = None
     for n, row in rows:
-        if sheet is None:
-            known = sum(1 for c in row if norm_header(c) in mapping)
-            if known >= 2:
-                sheet = Sheet(p.name, n, [cell_text(c) for c in row])
-            elif n >= HEADER_SEARCH:
-                break
-            continue
-        if any(cell_text(c) for c in row):
-            sheet.rows.append((n, row))
+        known = sum(1 for c in row if norm_header(c) in mapping)
+        if known >= 2:
+            sheet = Sheet(p.name, n, [cell_text(c) for c in row], sheet=info.get("sheet"))
+            break
+        if n >= HEADER_SEARCH:
+            break
     if sheet is None:
+        rows.close()  # type: ignore[attr-defined]
+        where = f" (worksheet {info['sheet']})" if info.get("sheet") else ""
         raise ValidationError(
             "file",
             "header",
-            f"{p.name}: no header row with known columns (企业名称, 统一社会信用代码, 受理日期 …) in its first "
+            f"{p.name}{where}: no header row with known columns (企业名称, 统一社会信用代码, 受理日期 …) in its first "
             f"{HEADER_SEARCH} rows / 未找到表头行",
         )
-    return sheet
+    return sheet, ((n, row) for n, row in rows if any(cell_text(c) for c in row))

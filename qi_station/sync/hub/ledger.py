@@ -7,8 +7,12 @@ hub holds, the station's signed running head is kept, and ``hub verify`` checks 
   event the hub already holds comes back unchanged. Otherwise the batch is refused, naming the request:
   422 ``bad_event`` (does not verify) or 409 ``history_differs`` (differs from what was acknowledged).
 - :meth:`LedgerJobs.accept_head`: the push's signed head (``{"n", "head", "sig"}``, signed by the
-  station key over :func:`~qi_station.core.chain.head_message`) must verify and may not go back: a
-  head over fewer events, or another head over as many, is refused (409 ``history_differs``).
+  station key over :func:`~qi_station.core.chain.head_message`) must verify and may not go back:
+  another head over as many events is refused (409 ``history_differs``); a head over fewer events (an
+  older bundle imported after a newer one or after an online sync) is compared with the station's
+  history AT THAT LENGTH: the heads the hub keeps (:meth:`LedgerJobs.head_trail`: those it
+  acknowledged and the ``earlier`` ones each signed head lists). The same head there is a prefix (its
+  changes are duplicates, the newer head stays); another one, or none kept, is refused.
 - :meth:`LedgerJobs.verify`: every request the hub holds, through ``services.verify.check_request``
   (the same fold as the station's ``ledger verify``).
 """
@@ -23,9 +27,46 @@ from qi_station.core.clock import env_now, to_db
 from qi_station.sync import keys
 from qi_station.sync.hub.base import HubBase
 from qi_station.sync.hub.tables import chunks, core_table, hub_tables, id_in
-from qi_station.sync.proto import SyncError
+from qi_station.sync.proto import HEADS_EARLIER, SyncError
 
 PAGE = 500
+#: how many of a station's running heads the hub keeps (the highest numbers of events)
+TRAIL_KEEP = 256
+
+
+def trail_key(station_id: str) -> str:
+    """The ``hub_meta`` key of a station's running heads (:meth:`LedgerJobs.head_trail`)."""
+    return f"heads:{station_id}"
+
+
+def _earlier(
+    st: Mapping[str, Any], head: Mapping[str, Any], n: int, h: str, trail: Mapping[int, str]
+) -> dict[int, str]:
+    """The heads the station says it sent before this one (``earlier``: ``{n, head}`` over fewer events
+    than ``n``), each checked against the heads the hub holds: one over as many events with another
+    head is a rewritten history (409 ``history_differs``)."""
+    out: dict[int, str] = {}
+    got = head.get("earlier") or []
+    if not isinstance(got, list) or len(got) > HEADS_EARLIER:
+        raise SyncError(
+            422, "bad_head", f"head.earlier must be a list of at most {HEADS_EARLIER} {{n, head}}"
+        )
+    for e in got:
+        en, eh = (e.get("n"), e.get("head")) if isinstance(e, Mapping) else (None, None)
+        if not isinstance(en, int) or isinstance(en, bool) or not 0 <= en < n or not isinstance(eh, str):
+            raise SyncError(
+                422, "bad_head", f"head.earlier: each must be {{n, head}} over fewer than {n} events"
+            )
+        if trail.get(en, eh) != eh:
+            raise SyncError(
+                409,
+                "history_differs",
+                f"station {st['code']} reports head {eh[:12]}… over its first {en} events, but the hub "
+                f"holds head {trail[en][:12]}… for them (its history was rewritten) / 站点台账被改写",
+            )
+        out[en] = eh
+    return out
+
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -123,13 +164,33 @@ class LedgerJobs(HubBase):
                 403, "bad_head", "the running head is not signed by this station's key / 签名无效"
             )
         old_n = int(st.get("head_n") or 0)
-        if n < old_n or (n == old_n and old_n and h != st.get("head_hash")):
+        trail = self.head_trail(c, st["id"])
+        if old_n and st.get("head_hash"):
+            trail.setdefault(old_n, str(st["head_hash"]))
+        if n < old_n:  # a history shorter than the acknowledged one: a late bundle or push, or a rewrite
+            if trail.get(n) != h:
+                raise SyncError(
+                    409,
+                    "history_differs",
+                    f"station {st['code']} reports {n} events with head {h[:12]}…, but the hub acknowledged "
+                    f"{old_n} events with head {str(st.get('head_hash'))[:12]}…"
+                    + (
+                        f" and holds head {trail[n][:12]}… for its first {n} events"
+                        if n in trail
+                        else f" and holds no head of this station over {n} events"
+                    )
+                    + " (its history was rewritten) / 站点台账被改写",
+                )
+            self.keep_trail(c, st["id"], trail, _earlier(st, head, n, h, trail))
+            return  # a prefix of what the hub holds (an older bundle): the newer head stays
+        if n == old_n and old_n and h != st.get("head_hash"):
             raise SyncError(
                 409,
                 "history_differs",
                 f"station {st['code']} reports {n} events with head {h[:12]}…, but the hub acknowledged "
                 f"{old_n} events with head {str(st.get('head_hash'))[:12]}… (its history was rewritten) / 站点台账被改写",
             )
+        self.keep_trail(c, st["id"], trail, {**_earlier(st, head, n, h, trail), n: h})
         vals = {"head_n": n, "head_hash": h, "head_sig": sig, "head_at": env_now()}
         if into is not None:
             into.update(vals)
@@ -137,6 +198,35 @@ class LedgerJobs(HubBase):
             hs = hub_tables()["hub_station"]
             c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
         st.update(head_n=n, head_hash=h, head_sig=sig)
+
+    def head_trail(self, c: Connection, station_id: str) -> dict[int, str]:
+        """The station's running heads the hub holds, by number of events (``hub_meta``
+        ``heads:{station_id}``, JSON ``{n: head}``): heads it acknowledged and the ``earlier`` ones
+        its signed heads listed."""
+        import json
+
+        import sqlalchemy as sa
+
+        hm = hub_tables()["hub_meta"]
+        raw = c.execute(sa.select(hm.c.v).where(hm.c.k == trail_key(station_id))).scalar()
+        try:
+            return {int(k): str(v) for k, v in json.loads(raw or "{}").items()}
+        except (TypeError, ValueError, AttributeError):
+            return {}
+
+    def keep_trail(self, c: Connection, station_id: str, trail: dict[int, str], new: dict[int, str]) -> None:
+        """Add ``new`` heads to the station's trail (the highest :data:`TRAIL_KEEP` kept); written only
+        when it changes."""
+        import json
+
+        if all(trail.get(k) == v for k, v in new.items()):
+            return
+        merged = {**trail, **new}
+        keep = dict(sorted(merged.items())[-TRAIL_KEEP:])
+        hm = hub_tables()["hub_meta"]
+        v = json.dumps({str(k): x for k, x in keep.items()}, separators=(",", ":"))
+        ins = self.dialect_insert(hm).values(k=trail_key(station_id), v=v)
+        c.execute(ins.on_conflict_do_update(index_elements=["k"], set_={"v": v}))
 
     def verify(self, station: str | None = None) -> dict[str, Any]:
         """Check every request the hub holds (of one station): chain, row against its events. Same

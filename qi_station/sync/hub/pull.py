@@ -6,6 +6,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from qi_station.core.clock import env_now, to_db
 from qi_station.sync.hub.base import HubBase
 from qi_station.sync.hub.tables import core_table, hub_tables, wire_value
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, PROTOCOL, PULL_TABLES, SyncError, schema_head
@@ -202,6 +203,7 @@ class PullJobs(HubBase):
         except SyncError:
             pass  # bookkeeping only: a busy hub still serves the page
         page["acked_oseq"] = int(station.get("acked_oseq") or 0)
+        page["hub_now"] = to_db(env_now())  # the hub's clock, in the signed reply: the station compares
         page["protocol"] = PROTOCOL
         page["schema"] = schema_head()
         return page

@@ -16,6 +16,7 @@ from qi_station.core.clock import env_now
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
 from qi_station.sync.hub.base import PROFILE_KEYS, HubBase, busy, check_profile
+from qi_station.sync.hub.ledger import trail_key
 from qi_station.sync.hub.tables import core_table, hub_tables, norm_value, wire_value
 from qi_station.sync.proto import (
     CALL_WINDOW_MS,
@@ -224,6 +225,8 @@ class RegistryJobs(HubBase):
                         head_sig=None,
                     )
                 )
+                hm = hub_tables()["hub_meta"]
+                c.execute(hm.delete().where(hm.c.k == trail_key(sid)))  # and the heads it sent before
             if profile:
                 self.keep_profile(c, {"id": sid}, profile)
         return {"station_id": sid, "code": code, "name": name, "token": token}

@@ -15,6 +15,7 @@ from qi_station.sync.hub.base import busy
 from qi_station.sync.hub.guard import Guard, error_headers, note, setup_access_log
 from qi_station.sync.hub.store import Hub
 from qi_station.sync.proto import (
+    HEADS_EARLIER,
     HUB_PROOF_PATH,
     MAX_PULL_PAGE,
     NONCE_HEADER,
@@ -37,12 +38,21 @@ class Change(BaseModel):
     hlc: str = Field(default="", max_length=200)
 
 
+class EarlierHead(BaseModel):
+    """A running head the station sent before (the push body is signed by its key)."""
+
+    n: int = Field(ge=0, le=BIG)
+    head: str = Field(min_length=64, max_length=64)
+
+
 class SignedHead(BaseModel):
-    """The station's running head over its first ``n`` events, signed by its key."""
+    """The station's running head over its first ``n`` events, signed by its key; ``earlier``: the heads
+    it sent before (``ledger.LedgerJobs.accept_head`` keeps them: a late bundle is checked against them)."""
 
     n: int = Field(ge=0, le=BIG)
     head: str = Field(min_length=64, max_length=64)
     sig: str = Field(max_length=200)
+    earlier: list[EarlierHead] = Field(default_factory=list, max_length=HEADS_EARLIER)
 
 
 class Profile(BaseModel):
@@ -127,6 +137,7 @@ PULL_SCHEMA = {
         "more": {"type": "boolean"},
         "head": {"type": "integer"},
         "acked_oseq": {"type": "integer"},
+        "hub_now": {"type": "string"},
         "protocol": {"type": "integer"},
         "horizon": {"type": "integer"},
         "schema": {"type": "string"},

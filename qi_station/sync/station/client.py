@@ -370,6 +370,8 @@ def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_si
             item = q.get()
             if isinstance(item, BaseException):
                 raise item
+            if n == 0 and isinstance(item.get("hub_now"), str):
+                check_clock(conn, item["hub_now"])
             hub_ack = int(item.get("acked_oseq") or 0)
             if hub_ack < S.kv_int(conn, kvkeys.ACKED_OSEQ):  # the hub lost changes we sent (restored)
                 raise SyncError(409, "hub_behind", "the hub is behind this station", acked_oseq=hub_ack)
@@ -382,6 +384,20 @@ def pull_all(conn: Any, cl: HubClient, progress: Progress | None = None, page_si
     finally:
         stop.set()
         th.join(120)
+
+
+def check_clock(conn: Any, hub_now: str) -> None:
+    """This PC's clock against the hub's (its time in the signed pull reply): more than a day apart
+    (``core.clock.clock_gap``) is kept as kv ``clock_warning`` and said by the sync; else cleared."""
+    from qi_station.core.clock import clock_gap, env_now, from_db
+
+    hub = from_db(hub_now)
+    msg = clock_gap(env_now(), hub, "this PC", "the hub") if hub is not None else None
+    with S.tx(conn):
+        if msg:
+            S.kv_set(conn, kvkeys.CLOCK_WARNING, msg)
+        else:
+            S.kv_del(conn, kvkeys.CLOCK_WARNING)
 
 
 def _pull(conn: Any, cl: HubClient, progress: Progress | None, page_size: int, batch_size: int) -> int:
@@ -503,6 +519,7 @@ def run_sync(
             "busy_waited_s": busy_waited,
             "ledger_ok": ledger_ok,
             **({"healed": healed} if healed else {}),
+            **({"clock_warning": w} if (w := S.kv_get(conn, kvkeys.CLOCK_WARNING)) else {}),
         }
     finally:
         conn.close()

@@ -26,14 +26,35 @@ def signed_head(conn: Any) -> dict[str, Any]:
     """The running head over every event of this station (kv ``event_head``), signed with its key:
     ``{"n", "head", "sig"}`` (``core.chain.head_message``). Sent with every push and bundle: kept as kv
     ``head_sent``."""
-    from qi_station.core.chain import head_message
+    from qi_station.core.chain import canonical, head_message
     from qi_station.db import write
     from qi_station.sync import keys
+    from qi_station.sync.proto import HEADS_EARLIER
 
     code, priv = _signer(conn)
     n, head = write.event_head(conn)
     S.kv_set(conn, kvkeys.HEAD_SENT, f"{n}:{head}")  # the hub will count these events
-    return {"n": n, "head": head, "sig": keys.sign(priv, head_message(code, n, head))}
+    earlier = [e for e in _heads_sent(conn) if e[0] < n]
+    S.kv_set(conn, kvkeys.HEADS_SENT, canonical([*earlier, [n, head]][-HEADS_EARLIER:]))
+    return {
+        "n": n,
+        "head": head,
+        "sig": keys.sign(priv, head_message(code, n, head)),
+        # the heads this station sent before (over fewer events): the hub keeps them, so a bundle made
+        # earlier and imported after this one is checked as a prefix of this history, not a rewrite
+        "earlier": [{"n": en, "head": eh} for en, eh in earlier[-HEADS_EARLIER:]],
+    }
+
+
+def _heads_sent(conn: Any) -> list[tuple[int, str]]:
+    """The running heads this station sent (kv ``heads_sent``), oldest first; unreadable: none."""
+    import json
+
+    try:
+        got = json.loads(S.kv_get(conn, kvkeys.HEADS_SENT) or "[]")
+        return [(int(n), str(h)) for n, h in got]
+    except (TypeError, ValueError):
+        return []
 
 
 def call_signer(conn: Any) -> Callable[[str, str, str, int, str, bytes], str]:
