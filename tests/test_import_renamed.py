@@ -76,3 +76,28 @@ def test_a_registered_name_is_renamed_as_request_add_does(db: Path, tmp_path: Pa
     assert f"{USCC_A}: 「甲公司」 → 「济南测试机械有限公司」" in out.output
     name, former = _enterprise(db)
     assert (name, [x["name"] for x in former]) == ("济南测试机械有限公司", ["甲公司"])
+
+
+def test_the_latest_receipt_s_contact_data_wins_whatever_the_file_order(db: Path, tmp_path: Path) -> None:
+    """The rows are written in order of receipt (popped from a reversed list): the enterprise keeps the
+    contact data of the row received last, not of the row received first (a merge of the streaming import
+    with ``--renamed`` once took the wrong end of that list)."""
+    from qi_station.services.importer import import_ledger
+
+    later = (
+        ROW1.replace("1,", "2,", 1)
+        .replace("张三,13812345678", "赵六,13900001111")
+        .replace("2025/3/5", "2025/6/5")
+    )
+    later = later.replace("2025-03-20", "2025-06-20").replace("2025年3月18日", "2025年6月18日")
+    f = gbk_csv(tmp_path / "台账.csv", later, ROW1)  # the later receipt written first
+    assert import_ledger(db, f)["imported"] == 2
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute("SELECT * FROM enterprise WHERE uscc = ?", (USCC_A,)).fetchone()
+        cols = [d[0] for d in conn.execute("SELECT * FROM enterprise LIMIT 0").description]
+    finally:
+        conn.close()
+    ent = dict(zip(cols, row, strict=True))
+    assert "13900001111" in json.dumps(ent, ensure_ascii=False)
+    assert "13812345678" not in json.dumps(ent, ensure_ascii=False)
