@@ -91,7 +91,9 @@ def main() -> None:
     srv2 = B.SERVER.get(hub2.url, 0.0)
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
-    print(f"load average {os.getloadavg()[0]:.1f}; {n:,} changes in {len(calls)} pushes (batch cap {args.batch})\n")
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; {n:,} changes in {len(calls)} pushes (batch cap {args.batch})\n"
+    )
     print("| backend | pass | wall s | CPU s (this process) | µs/change | CPU s (PostgreSQL) |")
     print("|---|---|---|---|---|---|")
     print(
