@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -420,10 +421,13 @@ def replay_rush(args: argparse.Namespace) -> None:
     failed: list[R.Plan] = []
     try:
         t0 = time.perf_counter()
-        dbs = [
-            make_station(hub, d, f"RS{i:03d}", args.requests, i + 1, base, cache)
-            for i in range(args.stations + 1)
-        ]
+        with ThreadPoolExecutor(4) as ex:  # enrollment waits on the hub: a few at a time
+            dbs = list(
+                ex.map(
+                    lambda i: make_station(hub, d, f"RS{i:03d}", args.requests, i + 1, base, cache),
+                    range(args.stations + 1),
+                )
+            )
         setup = time.perf_counter() - t0
         t0 = time.perf_counter()
         plans = [R.plan(db) for db in dbs]
