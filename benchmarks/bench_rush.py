@@ -72,11 +72,15 @@ def make_station(
     hub: object, d: Path, code: str, requests: int, seed: int, url: str, cache: Path | None = None
 ) -> Path:
     """A station database with ``requests`` generated requests, enrolled, its whole ledger queued."""
+    return enroll_station(hub, generated(d, code, requests, seed, cache), code, url)
+
+
+def enroll_station(hub: object, db: Path, code: str, url: str) -> Path:
+    """Enroll a generated station at the hub's server; its whole ledger queued (a first sync)."""
     from qi_station.sync.station import apply as S
     from qi_station.sync.station import client as C
     from qi_station.sync.station.heal import resend_all
 
-    db = generated(d, code, requests, seed, cache)
     C.enroll(db, hub.add_station(code, f"{code}站")["token"], url)  # type: ignore[attr-defined]
     conn = S.open_conn(db)
     try:
@@ -421,13 +425,12 @@ def replay_rush(args: argparse.Namespace) -> None:
     failed: list[R.Plan] = []
     try:
         t0 = time.perf_counter()
+        codes = [f"RS{i:03d}" for i in range(args.stations + 1)]
+        made = [
+            generated(d, c, args.requests, i + 1, cache) for i, c in enumerate(codes)
+        ]  # alembic: one at a time
         with ThreadPoolExecutor(4) as ex:  # enrollment waits on the hub: a few at a time
-            dbs = list(
-                ex.map(
-                    lambda i: make_station(hub, d, f"RS{i:03d}", args.requests, i + 1, base, cache),
-                    range(args.stations + 1),
-                )
-            )
+            dbs = list(ex.map(lambda x: enroll_station(hub, x[0], x[1], base), zip(made, codes, strict=True)))
         setup = time.perf_counter() - t0
         t0 = time.perf_counter()
         plans = [R.plan(db) for db in dbs]

@@ -199,18 +199,21 @@ async def _station(http: Any, p: Plan, page: int) -> None:
     p.seconds = time.perf_counter() - t0
 
 
-async def _all(base: str, plans: list[Plan], page: int) -> None:
+async def _all(base: str, plans: list[Plan], page: int, transport: Any = None) -> None:
     import httpx
 
     limits = httpx.Limits(max_connections=len(plans) + 10, max_keepalive_connections=len(plans) + 10)
-    async with httpx.AsyncClient(base_url=base, timeout=600.0, trust_env=False, limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=600.0, trust_env=False, limits=limits, transport=transport
+    ) as http:
         await asyncio.gather(*(_station(http, p, page) for p in plans))
 
 
-def replay(base: str, plans: list[Plan], page: int = 0) -> float:
-    """Every station's sync at once from this one process; the wall seconds."""
+def replay(base: str, plans: list[Plan], page: int = 0, *, transport: Any = None) -> float:
+    """Every station's sync at once from this one process; the wall seconds. ``transport``: an httpx
+    transport (tests: ``httpx.ASGITransport`` over the app in process)."""
     t0 = time.perf_counter()
-    asyncio.run(_all(base, plans, page))
+    asyncio.run(_all(base, plans, page, transport))
     return time.perf_counter() - t0
 
 
