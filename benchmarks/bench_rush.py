@@ -462,6 +462,11 @@ def replay_rush(args: argparse.Namespace) -> None:
                 f"max {secs[-1]:.2f} s; failed {len(bad)}; ~{rows / wall:,.0f} pushed changes/s; "
                 f"busy waits {sum(p.busy_waited for p in ps):.0f} s, retries {sum(p.retries for p in ps)}"
             )
+            from collections import Counter
+
+            why = Counter(w.split(":")[0] + ":" + w.split(":", 2)[1][:40] for p in ps for w in p.why)
+            if why:
+                lines.append(f"  what the waits and retries met: {dict(why.most_common(4))}")
             lines.append(
                 f"  CPU: hub server {hub_cpu:.1f} s, PostgreSQL backends {pg1 - pg0:.1f} s, driver {me1 - me0:.1f} s "
                 f"({1e6 * (hub_cpu + pg1 - pg0) / max(rows, 1):.0f} µs hub+PostgreSQL per pushed change, pulls "

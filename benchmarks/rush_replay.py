@@ -45,6 +45,7 @@ class Plan:
     pulled_rows: int = 0
     busy_waited: float = 0.0
     retries: int = 0
+    why: list[str] = field(default_factory=list)  # what each retry or busy wait met
     calls: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -159,6 +160,7 @@ async def _retrying(http: Any, p: Plan, *args: Any, busy_max: float = 1800.0) ->
             return await _call(http, p, *args)
         except (Busy, httpx.HTTPError) as e:
             wait = e.wait if isinstance(e, Busy) else None
+            p.why.append(f"{type(e).__name__}: {e}"[:120])
             if wait is not None and p.busy_waited + wait <= busy_max:
                 p.busy_waited += wait
                 await asyncio.sleep(wait)
@@ -174,7 +176,7 @@ async def _station(http: Any, p: Plan, page: int) -> None:
     from qi_station.sync.proto import PULL_PAGE
 
     t0 = time.perf_counter()
-    p.error, p.pulled_rows, p.busy_waited, p.retries, p.calls = None, 0, 0.0, 0, []
+    p.error, p.pulled_rows, p.busy_waited, p.retries, p.calls, p.why = None, 0, 0.0, 0, [], []
     try:
         tail = json.dumps(p.tail, ensure_ascii=False, separators=(",", ":")).encode("utf-8")[1:]
         for raw, last in zip(p.batches, p.lasts, strict=True):
