@@ -61,10 +61,18 @@ def generated(d: Path, code: str, requests: int, seed: int, cache: Path | None) 
     init_station(open_db(db), code=code)
     generate(db, requests=requests, library=0, seed=seed)
     if kept is not None:
+        c = sqlite3.connect(db)
+        try:
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy is the whole database
+        finally:
+            c.close()
         kept.parent.mkdir(parents=True, exist_ok=True)
         part = kept.with_suffix(".part")
         shutil.copyfile(db, part)
         part.replace(kept)
+        for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):  # the run uses a copy, as on a cache hit
+            f.unlink(missing_ok=True)
+        shutil.copyfile(kept, db)
     return db
 
 
@@ -236,46 +244,11 @@ def rush() -> None:
         replay_rush(args)
         return
 
-    import httpx
-
     d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
-    hub = new_hub(args.backend, d, "hub.db")  # PostgreSQL: the tests' throwaway database
+    hub, base, srv = start_hub(args, d)  # PostgreSQL: the tests' throwaway database
     url = hub.url
-    if args.backend == "sqlite":
-        fill_hub(d / "hub.db", args.library)
-    else:
-        hub.upsert_library(
-            [("expert", {"id": f"x-{i:07d}", "name": f"专家{i}号"}) for i in range(args.library)]
-        )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    srv = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qi_station",
-            "hub",
-            "serve",
-            "--database-url",
-            url,
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--access-log",
-            str(d / "access.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     hogs: list[subprocess.Popen[bytes]] = []
     try:
-        for _ in range(600):  # wait for the server to answer (observed progress, not a fixed sleep)
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=0.5, trust_env=False)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         t0 = time.perf_counter()
         dbs = [
             make_station(

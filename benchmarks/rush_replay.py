@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,11 +216,3 @@ def replay(base: str, plans: list[Plan], page: int = 0, *, transport: Any = None
     t0 = time.perf_counter()
     asyncio.run(_all(base, plans, page, transport))
     return time.perf_counter() - t0
-
-
-def outbox_rows(db: Path) -> int:
-    c = sqlite3.connect(db)
-    try:
-        return int(c.execute("SELECT count(*) FROM outbox").fetchone()[0])
-    finally:
-        c.close()
