@@ -44,35 +44,60 @@ def burn() -> None:  # pragma: no cover - a CPU hog for the loaded runs
         pass
 
 
-def generated(d: Path, code: str, requests: int, seed: int, cache: Path | None) -> Path:
-    """A station database with ``requests`` generated requests (not enrolled), copied from ``cache``
-    when a run made it before (same code, size, seed and schema), else generated there once."""
-    import shutil
-
-    from qi_station.db.engine import SCHEMA_HEAD, open_db
+def _generate_into(kept: str, code: str, requests: int, seed: int) -> None:
+    """(In a pool process) a station database with generated requests, written to ``kept``."""
+    from qi_station.db.engine import open_db
     from qi_station.devtools.generate.run import generate
     from qi_station.services.station import init_station
 
+    part = Path(kept).with_suffix(".part.db")
+    for f in (part, Path(f"{part}-wal"), Path(f"{part}-shm")):
+        f.unlink(missing_ok=True)
+    init_station(open_db(part), code=code)
+    generate(part, requests=requests, library=0, seed=seed)
+    c = sqlite3.connect(part)
+    try:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file is the whole database
+    finally:
+        c.close()
+    part.replace(kept)
+
+
+def station_file(cache: Path, code: str, requests: int, seed: int) -> Path:
+    from qi_station.db.engine import SCHEMA_HEAD
+
+    return cache / f"{code}-r{requests}-s{seed}-{SCHEMA_HEAD}.db"
+
+
+def fill_cache(cache: Path, codes: list[str], requests: int) -> None:
+    """Generate the stations the cache lacks, two processes at a time. Never in this process: a
+    database file this process had open and then copied (``shutil.copyfile`` opens and closes it)
+    loses this process's POSIX locks on it, and a station process writing it then corrupts it."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    cache.mkdir(parents=True, exist_ok=True)
+    todo = [(str(station_file(cache, c, requests, i + 1)), c, requests, i + 1) for i, c in enumerate(codes)]
+    todo = [t for t in todo if not Path(t[0]).exists()]
+    if todo:
+        with ProcessPoolExecutor(2) as ex:
+            list(ex.map(_generate_into, *zip(*todo, strict=True)))
+
+
+def generated(d: Path, code: str, requests: int, seed: int, cache: Path | None) -> Path:
+    """A station database with ``requests`` generated requests (not enrolled): a copy of the one in
+    ``cache`` (made there by :func:`fill_cache` when missing; a throwaway cache when None)."""
+    import shutil
+
+    cache = cache or d / "generated"
+    kept = station_file(cache, code, requests, seed)
+    if not kept.exists():
+        from concurrent.futures import ProcessPoolExecutor
+
+        cache.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(1) as ex:  # not in this process: see fill_cache
+            ex.submit(_generate_into, str(kept), code, requests, seed).result()
     db = d / f"{code}.db"
-    kept = cache / f"{code}-r{requests}-s{seed}-{SCHEMA_HEAD}.db" if cache else None
-    if kept is not None and kept.exists():
-        shutil.copyfile(kept, db)
-        return db
-    init_station(open_db(db), code=code)
-    generate(db, requests=requests, library=0, seed=seed)
-    if kept is not None:
-        c = sqlite3.connect(db)
-        try:
-            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy is the whole database
-        finally:
-            c.close()
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        part = kept.with_suffix(".part")
-        shutil.copyfile(db, part)
-        part.replace(kept)
-        for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):  # the run uses a copy, as on a cache hit
-            f.unlink(missing_ok=True)
-        shutil.copyfile(kept, db)
+    shutil.copyfile(kept, db)
     return db
 
 
@@ -250,6 +275,11 @@ def rush() -> None:
     hogs: list[subprocess.Popen[bytes]] = []
     try:
         t0 = time.perf_counter()
+        fill_cache(
+            Path(args.cache) if args.cache else d / "generated",
+            [f"RS{i:03d}" for i in range(args.stations + 1)],
+            args.requests,
+        )
         dbs = [
             make_station(
                 hub, d, f"RS{i:03d}", args.requests, i + 1, base, Path(args.cache) if args.cache else None
@@ -399,9 +429,8 @@ def replay_rush(args: argparse.Namespace) -> None:
     try:
         t0 = time.perf_counter()
         codes = [f"RS{i:03d}" for i in range(args.stations + 1)]
-        made = [
-            generated(d, c, args.requests, i + 1, cache) for i, c in enumerate(codes)
-        ]  # alembic: one at a time
+        fill_cache(cache or d / "generated", codes, args.requests)
+        made = [generated(d, c, args.requests, i + 1, cache) for i, c in enumerate(codes)]
         with ThreadPoolExecutor(4) as ex:  # enrollment waits on the hub: a few at a time
             dbs = list(ex.map(lambda x: enroll_station(hub, x[0], x[1], base), zip(made, codes, strict=True)))
         setup = time.perf_counter() - t0
