@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=("sqlite", "pg"), default="sqlite")
     ap.add_argument("--stations", type=int, default=2)
     ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=500, help="changes per push (next_batch's count cap)")
+    ap.add_argument("--profile", action="store_true", help="cProfile (CPU time) of the HTTP pass, top 30")
     args = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="qi_bench_push_http_"))
     hub = B.new_hub(args.backend, d, "http.db")
@@ -58,7 +60,7 @@ def main() -> None:
         batches = []
         try:
             resend_all(conn, 0)
-            while b := S.next_batch(conn, 500):
+            while b := S.next_batch(conn, args.batch):
                 batches.append(b)
                 S.ack(conn, b[-1]["oseq"])
         finally:
@@ -71,15 +73,27 @@ def main() -> None:
         work.append((code, auth, batches, db))
     calls = [(auth, signed_push(db, {"batch": b}), len(b)) for _c, auth, bs, db in work for b in bs]
     n = sum(x[2] for x in calls)
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile(time.process_time) if args.profile else None
     s0, c0, w0 = B.server_cpu(hub), time.process_time(), time.perf_counter()
+    if prof:
+        prof.enable()
     for auth, kw, _n in calls:
         r = tc.post("/sync/v1/push", headers={**auth, **kw["headers"]}, content=kw["content"])
         assert r.status_code == 200, r.text[:300]
+    if prof:
+        prof.disable()
     cpu, wall, srv = time.process_time() - c0, time.perf_counter() - w0, B.server_cpu(hub) - s0
     hub2 = B.new_hub(args.backend, d, "direct.db")
     w2, cpu2, n2 = B.push_pass(hub2, {c: [copy.deepcopy(b) for b in bs] for c, _a, bs, _d in work})
     srv2 = B.SERVER.get(hub2.url, 0.0)
-    print(f"load average {os.getloadavg()[0]:.1f}; {n:,} changes in batches of 500\n")
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; {n:,} changes in {len(calls)} pushes (batch cap {args.batch})\n"
+    )
     print("| backend | pass | wall s | CPU s (this process) | µs/change | CPU s (PostgreSQL) |")
     print("|---|---|---|---|---|---|")
     print(

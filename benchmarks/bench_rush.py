@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QI_STATION_OPERATOR", "bench")
@@ -42,18 +44,76 @@ def burn() -> None:  # pragma: no cover - a CPU hog for the loaded runs
         pass
 
 
-def make_station(hub: object, d: Path, code: str, requests: int, seed: int, url: str) -> Path:
-    """A station database with ``requests`` generated requests, enrolled, its whole ledger queued."""
+def _generate_into(kept: str, code: str, requests: int, seed: int) -> None:
+    """(In a pool process) a station database with generated requests, written to ``kept``."""
     from qi_station.db.engine import open_db
     from qi_station.devtools.generate.run import generate
     from qi_station.services.station import init_station
+
+    part = Path(kept).with_suffix(".part.db")
+    for f in (part, Path(f"{part}-wal"), Path(f"{part}-shm")):
+        f.unlink(missing_ok=True)
+    init_station(open_db(part), code=code)
+    generate(part, requests=requests, library=0, seed=seed)
+    c = sqlite3.connect(part)
+    try:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file is the whole database
+    finally:
+        c.close()
+    part.replace(kept)
+
+
+def station_file(cache: Path, code: str, requests: int, seed: int) -> Path:
+    from qi_station.db.engine import SCHEMA_HEAD
+
+    return cache / f"{code}-r{requests}-s{seed}-{SCHEMA_HEAD}.db"
+
+
+def fill_cache(cache: Path, codes: list[str], requests: int) -> None:
+    """Generate the stations the cache lacks, two processes at a time. Never in this process: a
+    database file this process had open and then copied (``shutil.copyfile`` opens and closes it)
+    loses this process's POSIX locks on it, and a station process writing it then corrupts it."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    cache.mkdir(parents=True, exist_ok=True)
+    todo = [(str(station_file(cache, c, requests, i + 1)), c, requests, i + 1) for i, c in enumerate(codes)]
+    todo = [t for t in todo if not Path(t[0]).exists()]
+    if todo:
+        with ProcessPoolExecutor(2) as ex:
+            list(ex.map(_generate_into, *zip(*todo, strict=True)))
+
+
+def generated(d: Path, code: str, requests: int, seed: int, cache: Path | None) -> Path:
+    """A station database with ``requests`` generated requests (not enrolled): a copy of the one in
+    ``cache`` (made there by :func:`fill_cache` when missing; a throwaway cache when None)."""
+    import shutil
+
+    cache = cache or d / "generated"
+    kept = station_file(cache, code, requests, seed)
+    if not kept.exists():
+        from concurrent.futures import ProcessPoolExecutor
+
+        cache.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(1) as ex:  # not in this process: see fill_cache
+            ex.submit(_generate_into, str(kept), code, requests, seed).result()
+    db = d / f"{code}.db"
+    shutil.copyfile(kept, db)
+    return db
+
+
+def make_station(
+    hub: object, d: Path, code: str, requests: int, seed: int, url: str, cache: Path | None = None
+) -> Path:
+    """A station database with ``requests`` generated requests, enrolled, its whole ledger queued."""
+    return enroll_station(hub, generated(d, code, requests, seed, cache), code, url)
+
+
+def enroll_station(hub: object, db: Path, code: str, url: str) -> Path:
+    """Enroll a generated station at the hub's server; its whole ledger queued (a first sync)."""
     from qi_station.sync.station import apply as S
     from qi_station.sync.station import client as C
     from qi_station.sync.station.heal import resend_all
 
-    db = d / f"{code}.db"
-    init_station(open_db(db), code=code)
-    generate(db, requests=requests, library=0, seed=seed)
     C.enroll(db, hub.add_station(code, f"{code}站")["token"], url)  # type: ignore[attr-defined]
     conn = S.open_conn(db)
     try:
@@ -192,51 +252,39 @@ def rush() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--burn", type=int, default=0)
     ap.add_argument("--steady", type=int, default=0, help="changes per station in a second, steady round")
+    ap.add_argument(
+        "--mode",
+        choices=("clients", "replay"),
+        default="clients",
+        help="clients: a `qi-station sync` process per station; replay: one driver process replays every "
+        "station's signed push and pull calls at once (benchmarks/rush_replay.py)",
+    )
+    ap.add_argument(
+        "--cache",
+        default=str(Path(tempfile.gettempdir()) / "qi_bench_rush_stations"),
+        help="generated station databases kept here between runs ('' for none)",
+    )
     args = ap.parse_args()
-
-    import httpx
+    if args.mode == "replay":
+        replay_rush(args)
+        return
 
     d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
-    hub = new_hub(args.backend, d, "hub.db")  # PostgreSQL: the tests' throwaway database
+    hub, base, srv = start_hub(args, d)  # PostgreSQL: the tests' throwaway database
     url = hub.url
-    if args.backend == "sqlite":
-        fill_hub(d / "hub.db", args.library)
-    else:
-        hub.upsert_library(
-            [("expert", {"id": f"x-{i:07d}", "name": f"专家{i}号"}) for i in range(args.library)]
-        )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    srv = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qi_station",
-            "hub",
-            "serve",
-            "--database-url",
-            url,
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--access-log",
-            str(d / "access.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     hogs: list[subprocess.Popen[bytes]] = []
     try:
-        for _ in range(600):  # wait for the server to answer (observed progress, not a fixed sleep)
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=0.5, trust_env=False)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         t0 = time.perf_counter()
+        fill_cache(
+            Path(args.cache) if args.cache else d / "generated",
+            [f"RS{i:03d}" for i in range(args.stations + 1)],
+            args.requests,
+        )
         dbs = [
-            make_station(hub, d, f"RS{i:03d}", args.requests, i + 1, base) for i in range(args.stations + 1)
+            make_station(
+                hub, d, f"RS{i:03d}", args.requests, i + 1, base, Path(args.cache) if args.cache else None
+            )
+            for i in range(args.stations + 1)
         ]
         setup = time.perf_counter() - t0
         outbox = sum(sqlite3.connect(db).execute("SELECT count(*) FROM outbox").fetchone()[0] for db in dbs)
@@ -331,6 +379,125 @@ def rush() -> None:
     print(f"hub holds {n:,} requests of {expect:,} made; {dup} numbers held twice")
     for f in failed[:5]:
         print("FAILED", f[0].name, f[3].replace("\n", " ")[:300])
+    if n != expect or dup or failed:
+        sys.exit(1)
+
+
+def start_hub(args: argparse.Namespace, d: Path) -> tuple[Any, str, subprocess.Popen[bytes]]:
+    """The hub (a throwaway PostgreSQL database or a SQLite file) with the library, and its server."""
+    import httpx
+
+    hub = new_hub(args.backend, d, "hub.db")
+    if args.backend == "sqlite":
+        fill_hub(d / "hub.db", args.library)
+    else:
+        hub.upsert_library(
+            [("expert", {"id": f"x-{i:07d}", "name": f"专家{i}号"}) for i in range(args.library)]
+        )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    srv = subprocess.Popen(
+        [sys.executable, "-m", "qi_station", "hub", "serve", "--database-url", hub.url, "--port", str(port)]
+        + ["--workers", str(args.workers), "--access-log", str(d / "access.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(600):  # wait for the server to answer (observed progress, not a fixed sleep)
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=0.5, trust_env=False)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    return hub, base, srv
+
+
+def replay_rush(args: argparse.Namespace) -> None:
+    """``--mode replay``: the stations' calls replayed by this one process (rush_replay.py)."""
+    import resource
+
+    import rush_replay as R
+
+    def own_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
+    hub, base, srv = start_hub(args, d)
+    cache = Path(args.cache) if args.cache else None
+    lines: list[str] = []
+    failed: list[R.Plan] = []
+    try:
+        t0 = time.perf_counter()
+        codes = [f"RS{i:03d}" for i in range(args.stations + 1)]
+        fill_cache(cache or d / "generated", codes, args.requests)
+        made = [generated(d, c, args.requests, i + 1, cache) for i, c in enumerate(codes)]
+        with ThreadPoolExecutor(4) as ex:  # enrollment waits on the hub: a few at a time
+            dbs = list(ex.map(lambda x: enroll_station(hub, x[0], x[1], base), zip(made, codes, strict=True)))
+        setup = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        plans = [R.plan(db) for db in dbs]
+        outbox = sum(p.changes for p in plans[1:])
+        lines.append(
+            f"hub {args.backend}, {args.workers} workers; {args.stations} stations x {args.requests} requests; "
+            f"library {args.library}; mode replay (one driver process); setup {setup:.0f} s (station cache "
+            f"{cache}); plans {time.perf_counter() - t0:.0f} s; {outbox:,} changes to push in "
+            f"{sum(len(p.batches) for p in plans[1:]):,} batches"
+        )
+        wall = R.replay(base, plans[:1])
+        lines.append(
+            f"baseline: one station's first sync alone (replayed): {wall:.2f} s, {plans[0].changes:,} changes, "
+            f"{plans[0].pulled_rows:,} rows pulled, error {plans[0].error}"
+        )
+
+        def pass_(name: str, ps: list[R.Plan], rows: int) -> None:
+            h0, pg0, me0, l0 = tree_cpu(srv.pid), server_cpu(hub), own_cpu(), os.getloadavg()[0]
+            wall = R.replay(base, ps)
+            h1, pg1, me1 = tree_cpu(srv.pid), server_cpu(hub), own_cpu()
+            secs = sorted(p.seconds for p in ps)
+            bad = [p for p in ps if p.error]
+            failed.extend(bad)
+            hub_cpu = (h1 or 0) - (h0 or 0)
+            pulled = sum(p.pulled_rows for p in ps)
+            lines.append(
+                f"{name}: {len(ps)} stations at once, {rows:,} changes pushed, {pulled:,} rows pulled: "
+                f"**{wall:.1f} s wall**; per station p50 {statistics.median(secs):.2f} s, p95 {p95(secs):.2f} s, "
+                f"max {secs[-1]:.2f} s; failed {len(bad)}; ~{rows / wall:,.0f} pushed changes/s; "
+                f"busy waits {sum(p.busy_waited for p in ps):.0f} s, retries {sum(p.retries for p in ps)}"
+            )
+            from collections import Counter
+
+            why = Counter(w.split(":")[0] + ":" + w.split(":", 2)[1][:40] for p in ps for w in p.why)
+            if why:
+                lines.append(f"  what the waits and retries met: {dict(why.most_common(4))}")
+            lines.append(
+                f"  CPU: hub server {hub_cpu:.1f} s, PostgreSQL backends {pg1 - pg0:.1f} s, driver {me1 - me0:.1f} s "
+                f"({1e6 * (hub_cpu + pg1 - pg0) / max(rows, 1):.0f} µs hub+PostgreSQL per pushed change, pulls "
+                f"included); load average {l0:.1f} -> {os.getloadavg()[0]:.1f}"
+            )
+
+        pass_("rush (first syncs)", plans[1:], outbox)
+        if args.steady:
+            for p in plans[1:]:
+                R.acked(p)
+                add_changes(p.db, args.steady)
+            steady = []
+            for p in plans[1:]:
+                q = R.plan(p.db, since=p.since)
+                steady.append(q)
+            pass_("steady round", steady, sum(q.changes for q in steady))
+    finally:
+        srv.terminate()
+        srv.wait(timeout=30)
+    n, dup = hub_counts(hub.url)
+    expect = sum(sqlite3.connect(db).execute("SELECT count(*) FROM request").fetchone()[0] for db in dbs)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    )
+    for line in lines:
+        print(line)
+    print(f"hub holds {n:,} requests of {expect:,} made; {dup} numbers held twice")
+    for f in failed[:5]:
+        print("FAILED", f.code, f.error)
     if n != expect or dup or failed:
         sys.exit(1)
 

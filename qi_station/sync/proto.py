@@ -11,7 +11,11 @@ from qi_station.core.errors import QIError
 PROTOCOL = 2  # the hub accepts PROTOCOL and PROTOCOL - 1
 MIN_PROTOCOL = PROTOCOL - 1
 BUNDLE_FORMAT = "sync-bundle/1"
-PUSH_BATCH = 500
+PUSH_BATCH = 2000
+#: bytes of row JSON a push batch is cut at (``apply.next_batch``), whatever its count: a quarter of the
+#: hub's body cap (``hub.guard.MAX_PUSH_BODY``, 32 MiB), so the longest texts cannot make a batch the hub
+#: refuses, with room for a transaction group carried whole past the cut
+PUSH_BYTES = 8 * 1024 * 1024
 PULL_PAGE = 5000
 MAX_PULL_PAGE = 20000
 SKEW_WARN_MS = 5 * 60 * 1000

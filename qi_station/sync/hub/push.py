@@ -493,8 +493,10 @@ class PushJobs(LedgerJobs):
                         status_of[oseq] = "applied"
             if current is not None:
                 flush(current)
-        self.stamp(c, written)
+        # the digests before the seq stamp: the stamp takes the hub's change counter, held until commit
+        # and so taken by one push at a time; the less after it, the more pushes commit per second
         self.bulk_insert(c, hub_tables()["hub_oseq"], digests)
+        self.stamp(c, written)
         new_ack = fresh[-1]["oseq"]
         if into is not None:
             into["acked_oseq"] = new_ack

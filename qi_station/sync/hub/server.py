@@ -76,6 +76,33 @@ class PushBody(BaseModel):
     restored: bool = False
 
 
+#: the push's request body in the OpenAPI document (the endpoint reads the bytes itself: ``push_body``)
+PUSH_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushBody"}}},
+    }
+}
+
+
+def push_body(raw: bytes) -> PushBody:
+    """A push's body bytes parsed and validated in one pass (pydantic's ``model_validate_json``, about
+    half the CPU of ``json.loads`` and then validating the objects); a body that is not a valid
+    ``PushBody`` answers 422 as FastAPI's own body check did (``loc`` under ``body``, no input echoed)."""
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    try:
+        return PushBody.model_validate_json(raw)
+    except ValidationError as e:
+        raise RequestValidationError(
+            [
+                {"loc": ("body", *x.get("loc", ())), "msg": x.get("msg"), "type": x.get("type")}
+                for x in e.errors(include_input=False, include_url=False)
+            ]
+        ) from None
+
+
 class PushReply(BaseModel):
     acked_oseq: int
     applied: int
@@ -211,6 +238,22 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
             status_code=422, content={"error": "invalid", "message": "invalid request", "detail": detail}
         )
 
+    openapi = app.openapi
+
+    def with_push_body() -> dict[str, Any]:
+        """The OpenAPI document with ``PushBody`` in its components: the push reads its body itself
+        (``push_body``), so FastAPI does not list the model on its own."""
+        doc = openapi()
+        comps = doc.setdefault("components", {}).setdefault("schemas", {})
+        if "PushBody" not in comps:
+            js = PushBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in js.pop("$defs", {}).items():
+                comps.setdefault(name, sub)
+            comps["PushBody"] = js
+        return doc
+
+    app.openapi = with_push_body  # type: ignore[method-assign]
+
     def signed(content: Any, nonce: str | None) -> Response:
         """The reply as JSON bytes, signed over the caller's nonce with the hub key (stations verify it
         with the key they pinned at enrollment before they use anything in it)."""
@@ -277,14 +320,18 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         note(request.scope, station=out.get("station_code"))
         return signed(out, nonce)
 
-    @app.post("/sync/v1/push", response_model=PushReply, responses=ERRORS)
+    async def raw_body(request: Request) -> bytes:
+        return await request.body()  # the Guard has read it already (bounded): its bytes, no copy
+
+    @app.post("/sync/v1/push", response_model=PushReply, responses=ERRORS, openapi_extra=PUSH_OPENAPI)
     def push(
         request: Request,
-        body: PushBody,
+        raw: bytes = Depends(raw_body),
         v: tuple[str | None, str | None] = Depends(versions),
         st: dict[str, Any] = Depends(station),
         nonce: str | None = Depends(call_nonce),
     ) -> Any:
+        body = push_body(raw)  # parsed and validated in one pass, in this worker thread
         batch = [  # what model_dump() gives, without its per-model copy
             {"oseq": c.oseq, "table": c.table, "op": c.op, "row": c.row, "hlc": c.hlc} for c in body.batch
         ]

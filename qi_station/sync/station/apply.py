@@ -18,7 +18,7 @@ from typing import Any
 from qi_station.core import domain
 from qi_station.core.clock import env_now, to_db
 from qi_station.db import kvkeys, searchindex, write
-from qi_station.sync.proto import DOWN_TABLES, HUB_REQUEST_FIELDS, PUSH_BATCH, SyncError
+from qi_station.sync.proto import DOWN_TABLES, HUB_REQUEST_FIELDS, PUSH_BATCH, PUSH_BYTES, SyncError
 
 _COLS: dict[tuple[str, str], list[str]] = {}
 
@@ -156,14 +156,26 @@ def fix_oseq(conn: sqlite3.Connection) -> int:
         return shift
 
 
-def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[str, Any]]:
-    """The oldest outbox rows. A full batch is cut after its last request/enterprise/activity row: every
+def next_batch(
+    conn: sqlite3.Connection, limit: int = PUSH_BATCH, max_bytes: int = PUSH_BYTES
+) -> list[dict[str, Any]]:
+    """The oldest outbox rows: at most ``limit`` of them and, past the first, at most ``max_bytes`` of row
+    JSON. A full batch (either cap reached) is cut after its last request/enterprise/activity row: every
     ledger transaction ends with one, so an event never travels without the request it belongs to (an
     activity is a transaction of its own)."""
     rows = conn.execute(
-        "SELECT oseq, table_name, op, row_json, hlc FROM outbox ORDER BY oseq LIMIT ?", (limit,)
+        "SELECT oseq, table_name, op, row_json, hlc, length(CAST(row_json AS BLOB)) FROM outbox ORDER BY oseq "
+        "LIMIT ?",
+        (limit,),
     ).fetchall()
-    if len(rows) == limit:
+    full = len(rows) == limit
+    size = 0
+    for i, r in enumerate(rows):
+        size += r[5] + 100  # the change's own keys (oseq, table, op, hlc) on the wire
+        if size > max_bytes and i > 0:
+            rows, full = rows[:i], True
+            break
+    if full:
         cut = max(
             (i for i, r in enumerate(rows) if r[1] in ("request", "enterprise", "activity")), default=-1
         )
@@ -176,7 +188,7 @@ def next_batch(conn: sqlite3.Connection, limit: int = PUSH_BATCH) -> list[dict[s
             ).fetchone()[0]
             if end is not None:
                 rows = conn.execute(
-                    "SELECT oseq, table_name, op, row_json, hlc FROM outbox WHERE oseq <= ? ORDER BY oseq",
+                    "SELECT oseq, table_name, op, row_json, hlc, 0 FROM outbox WHERE oseq <= ? ORDER BY oseq",
                     (end,),
                 ).fetchall()
     return [{"oseq": r[0], "table": r[1], "op": r[2], "row": json.loads(r[3]), "hlc": r[4]} for r in rows]
