@@ -106,3 +106,24 @@ def test_a_shorter_history_that_differs_is_refused_and_recorded(env: Any, tmp_pa
     assert e.value.code == "history_differs" and "first 1 events" in e.value.message
     assert _conflicts(hub) == 3
     assert _head_n(hub) == 3  # nothing was kept
+
+
+def test_an_earlier_head_over_no_events_must_be_genesis(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    """atk7: ``earlier`` listed ``{n: 0, head: abab…}`` and the hub kept it; the head of no events can only
+    be GENESIS (``core.chain``), so such a list is refused ``bad_head`` and nothing is kept."""
+    from qi_station.core.chain import GENESIS
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    ledger.create_request(a, request_input(1, 1))
+    assert sync(a, tc)["pending"] == 0
+    n = _head_n(hub)
+    with pytest.raises(SyncError) as e:
+        hub.push(
+            {"code": "ZB01"}, [], head=_forged(a, n + 1, "cd" * 32, earlier=[{"n": 0, "head": "ab" * 32}])
+        )
+    assert e.value.code == "bad_head" and "GENESIS" in e.value.message
+    assert _head_n(hub) == n
+    with pytest.raises(SyncError) as e:  # GENESIS over 0 events is no conflict (the head over n still checks)
+        hub.push({"code": "ZB01"}, [], head=_forged(a, n, "cd" * 32, earlier=[{"n": 0, "head": GENESIS}]))
+    assert e.value.code == "history_differs"

@@ -57,6 +57,8 @@ def _earlier(
             raise SyncError(
                 422, "bad_head", f"head.earlier: each must be {{n, head}} over fewer than {n} events"
             )
+        if en == 0 and eh != GENESIS:  # the head of no events is GENESIS (core.chain.running_head)
+            raise SyncError(422, "bad_head", "head.earlier: the head over 0 events must be GENESIS")
         if trail.get(en, eh) != eh:
             raise SyncError(
                 409,
