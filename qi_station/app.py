@@ -257,6 +257,8 @@ class StationApp(App[None]):
         """No message or after-refresh callback waiting in the current screen or its widgets
         (``_next_callbacks``: private, no public count of them; guard:
         test_tui_op6.py::test_down_down_enter_in_a_burst_picks_the_second_suggestion)."""
+        if not self.screen_stack:  # the app is closing: nothing left to settle
+            return True
         screen = self.screen
         for node in (screen, *screen.walk_children()):
             if node.message_queue_size or node._next_callbacks:

@@ -9,7 +9,7 @@ import pytest
 from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, rows, settle
 from test_tui_op5 import open_form, six_yantai, suggestions, until
-from tui_pilot import burst, open_detail, press_to, req_id
+from tui_pilot import IN_PROGRESS, burst, open_detail, press_to, req_id
 
 from qi_station.screens.ledger import LedgerScreen
 
@@ -359,3 +359,31 @@ async def test_a_long_suggestion_shortens_its_name_not_its_reasons() -> None:
     assert cell_len(line) <= 72 and line.endswith("(要素 2, 同城, 资质有效, 在办 3)") and ".." in line
     short = _suggestion_line({**it, "name": "王建国"}, why, 72)
     assert short == " 87  王建国  烟台市  (要素 2, 同城, 资质有效, 在办 3)"
+
+
+async def test_ctrl_s_twice_in_the_note_dialog_writes_the_note_once(tmp_path: Path) -> None:
+    """op7: 备注, a note typed, then Ctrl+S Ctrl+S in one burst wrote the note twice (two hash-chained
+    events that go to the hub) and the second answer closed the request's detail too. A dialog's write
+    goes once; the operator stays on the detail with one note."""
+    from tui_pilot import until as until_shown
+
+    from qi_station.screens.dialogs import NoteDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_detail(pilot, db)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, NoteDialog)
+        await pilot.press(*"双击保存")
+        dialog = app.screen
+        dialog.action_ok()  # Ctrl+S twice before the first write's answer (a slow disk, a busy PC)
+        dialog.action_ok()
+        burst(app, "ctrl+s")  # and once more as a key in the same burst
+        await until_shown(pilot, lambda: not isinstance(app.screen, NoteDialog))
+        await settle(pilot)
+        rid = req_id(db, IN_PROGRESS)
+        sql = "SELECT COUNT(*) FROM request_event WHERE request_id = ? AND kind = 'note' AND note = ?"
+        assert rows(db, sql, rid, "双击保存")[0][0] == 1
+        assert app.screen is detail, app.screen

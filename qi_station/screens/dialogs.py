@@ -174,8 +174,14 @@ class WorkerDialog(OkCancelModal):
                 yield Button(t(self.OK_LABEL), id="ok", variant="primary", compact=True)
                 yield Button(t("btn.cancel"), id="cancel", compact=True)
 
+    _writing = False  # a write is on its way: a second Ctrl+S / Enter before its answer writes nothing
+
     def write(self, job: Callable[[], Any]) -> None:
-        """Run ``job`` (a service call, its values read on the UI thread) in a thread worker."""
+        """Run ``job`` (a service call, its values read on the UI thread) in a thread worker -- once: a
+        second submit while the first is being written is ignored (Ctrl+S Ctrl+S wrote a note twice)."""
+        if self._writing:
+            return
+        self._writing = True
         self.query_one("#error", Static).update(t("msg.saving"))
         self._write(job)
 
@@ -211,6 +217,7 @@ class WorkerDialog(OkCancelModal):
         from qi_station.core.errors import ValidationError, every_error
 
         event.stop()
+        self._writing = False  # the input is kept: the operator may correct it and save again
         e = event.error
         if not isinstance(e, ValidationError):
             self.query_one("#error", Static).update(error_message(e))
