@@ -252,7 +252,8 @@ class SyncScreen(MainScreen):
                 done = t("sync.exported", n=r["changes"], path=r["file"])
                 toast = t("sync.exported", n=r["changes"], path=Path(r["file"]).name)
             else:
-                r = bundles.import_bundle(db_path, path)
+                # a bare name: also looked for in the export folder, where an export with one went
+                r = bundles.import_bundle(db_path, files.input_path(path, files.export_dir()))
                 done = {
                     "imported": lambda: t("sync.imported", n=r["applied"]),
                     "healed": lambda: t("sync.healed", n=r["applied"], renumbered=len(r["renumbered"])),

@@ -354,6 +354,15 @@ def export_dir() -> Path:
     return d
 
 
+def input_path(text: str | Path, base: Path) -> Path:
+    """A file to read that the operator typed: as given (``~`` expanded); a relative name not found
+    there, in ``base`` (the export folder, where a bare name given to an export went)."""
+    p = Path(str(text).strip()).expanduser()
+    if not p.is_absolute() and not p.exists() and (base / p).exists():
+        return base / p
+    return p
+
+
 def export_path(out: str | Path | None, default_name: str, fmt: str, *, base: Path | None = None) -> Path:
     """Where an export goes, as an absolute path: no ``out``, ``default_name`` in the export folder;
     ``out`` relative, under ``base`` (None: the current folder); ``out`` without an extension gets

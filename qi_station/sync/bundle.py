@@ -225,7 +225,7 @@ def read_bundle(path: str | os.PathLike[str]) -> RawBundle:
             }
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
         if isinstance(e, FileNotFoundError):
-            raise SyncError(400, "bad_bundle", f"no such bundle file: {p}") from None
+            raise SyncError(400, "bad_bundle", f"no such bundle file: {p} / 找不到数据包文件：{p}") from None
         raise SyncError(
             400, "bad_bundle", f"bundle {p.name} is damaged or truncated ({e}) / 数据包损坏"
         ) from None
