@@ -11,8 +11,8 @@ import pytest
 from test_import import HEAD, ROW1, ROW2, USCC_A, USCC_B, _cli, counts, gbk_csv
 
 from qi_station.services.importer import import_ledger
-from qi_station.services.importer.rows import row_key, row_text
-from qi_station.services.importer.sheet import load_mapping, read_sheet
+from qi_station.services.importer.rows import row_key, row_meaning, row_text
+from qi_station.services.importer.sheet import load_mapping, map_headers, read_sheet
 
 pytestmark = pytest.mark.usefixtures("_now")
 
@@ -45,20 +45,38 @@ def test_rows_an_older_release_keyed_with_the_file_name_are_still_recognised(
 ) -> None:
     f = gbk_csv(tmp_path / "old.csv", ROW1, ROW2)
     import_ledger(db, f)
-    sheet = read_sheet(f, load_mapping(None))
-    conn = sqlite3.connect(db)
-    with conn:  # what the older release kept: the key began with the file's name
-        for _row_no, row in sheet.rows:
-            text = row_text(sheet.headers, row)
-            conn.execute(
-                "UPDATE import_row SET key = ? WHERE key = ?",
-                (row_key(text, 0, "old.csv"), row_key(text, 0)),
-            )
-    conn.close()
+    _rekey(db, f, "old.csv")
     copy = tmp_path / "renamed.csv"
     shutil.copy(f, copy)
     assert import_ledger(db, f)["already_imported"] == 2
     assert import_ledger(db, copy)["already_imported"] == 2
+    assert counts(db)["request"] == 2
+
+
+def _rekey(db: Path, f: Path, source: str | None) -> None:
+    """Keep the keys of ``f``'s rows as an older release did: of the raw text, after the file's name."""
+    table = load_mapping(None)
+    sheet = read_sheet(f, table)
+    cols, _unknown = map_headers(sheet.headers, table)
+    conn = sqlite3.connect(db)
+    with conn:
+        changed = sum(
+            conn.execute(
+                "UPDATE import_row SET key = ? WHERE key = ?",
+                (row_key(row_text(sheet.headers, row), 0, source), row_key(row_meaning(cols, row), 0)),
+            ).rowcount
+            for _row_no, row in sheet.rows
+        )
+    conn.close()
+    assert changed == len(sheet.rows)  # every row's key was the one of its meaning
+
+
+def test_rows_an_older_release_keyed_by_their_raw_text_are_still_recognised(db: Path, tmp_path: Path) -> None:
+    f = gbk_csv(tmp_path / "raw.csv", ROW1, ROW2)
+    import_ledger(db, f)
+    _rekey(db, f, None)
+    got = import_ledger(db, f)
+    assert got["imported"] == 0 and got["already_imported"] == 2
     assert counts(db)["request"] == 2
 
 

@@ -33,18 +33,51 @@ class Planned:
 
 
 def row_text(headers: list[str], row: tuple[Any, ...]) -> str:
-    """A row as its idempotency key sees it: the row's cells by header (sorted, so a reordered sheet keeps
-    its keys), NOT the file's name (a copy of the file under another name holds the same rows)."""
+    """A row as the key of an earlier release saw it: the row's raw cells by header (sorted). Still looked
+    for (``importer.run``), so no row imported by that release is imported again."""
     cells = sorted(
         (norm_header(h), cell_text(row[i]) if i < len(row) else "") for i, h in enumerate(headers) if h
     )
     return "\x1e".join(f"{h}\x1f{c}" for h, c in cells)
 
 
+#: the fields the import reads as dates (``check_row``: ``_when``)
+_DATES = frozenset({"received_at", "promised", "resolved_at", "closed_at"})
+
+
+def row_meaning(cols: dict[int, str], row: tuple[Any, ...]) -> str:
+    """A row as its idempotency key sees it: what it MEANS to the import, each field it reads (``cols``:
+    column index -> field) as the import parses it (a date as the time it is read as, the USCC
+    normalised, a channel or urgency as its code), empty fields and the columns it does not read left
+    out. So the same ledger saved again by Excel (``2026/3/5`` for ``2026-03-05``), with a column more
+    the import ignores, or with a header synonym (``企业`` for ``企业名称``) keeps its keys; NOT the
+    file's name (a copy of the file under another name holds the same rows)."""
+    got = sorted((f, _meaning(f, row[i] if i < len(row) else None)) for i, f in cols.items())
+    return "v2\x1e" + "\x1e".join(f"{f}\x1f{t}" for f, t in got if t)
+
+
+def _meaning(field_: str, value: Any) -> str:
+    text = cell_text(value)
+    if not text:
+        return ""
+    if field_ in _DATES:
+        try:
+            at, timed = parse_sheet_time(value, field_)
+        except ValidationError:  # refused by check_row: the key of a refused row is never kept
+            return text
+        return f"{at.isoformat()}{'T' if timed else ''}"
+    if field_ == "uscc":
+        return v.normalize_uscc(text)
+    if field_ in ("channel", "urgency"):
+        return _choice(text, _CHANNEL if field_ == "channel" else _URGENCY)
+    return text
+
+
 def row_key(text: str, occurrence: int, source: str | None = None) -> str:
-    """The idempotency key of a row: sha256 of :func:`row_text` and the row's occurrence among
-    identical rows of the file (two identical rows are two requests). ``source``: the key a release
-    before this one kept, which began with the file's name (still recognised: ``importer.run``)."""
+    """THE idempotency key of a row: sha256 of :func:`row_meaning` (or, looking for a key of an earlier
+    release, :func:`row_text`) and the row's occurrence among the rows of the file with the same text
+    (two identical rows are two requests). ``source``: the key a release before that kept, which began
+    with the file's name (still recognised: ``importer.run``)."""
     body = text if source is None else f"{source}\x1e{text}"
     return hashlib.sha256(f"{body}\x1e{occurrence}".encode()).hexdigest()
 

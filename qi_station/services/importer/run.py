@@ -16,7 +16,7 @@ from qi_station.core.clock import env_now, local_date, to_db
 from qi_station.core.errors import ValidationError
 from qi_station.db import write as w
 from qi_station.db.session import write_session
-from qi_station.services.importer.rows import Planned, check_row, row_key, row_text
+from qi_station.services.importer.rows import Planned, check_row, row_key, row_meaning, row_text
 from qi_station.services.importer.sheet import NoValue, load_mapping, map_headers, open_sheet
 from qi_station.services.staff import operator_for
 from qi_station.services.station import ensure_station
@@ -62,8 +62,10 @@ def import_ledger(
     now = env_now()
     importer = _operator(db, operator)  # who imports: the staff rule, checked before any row (dry run too)
     # the file is read as it is checked, a chunk of rows at a time: what is kept of a row is its plan
-    # (or its refusals) and the digest of its text (identical rows are counted, not kept)
+    # (or its refusals) and the digests of its meaning and of its raw text (identical rows are counted,
+    # not kept): the key is the meaning's, the raw text's is how an earlier release keyed it
     seen: Counter[bytes] = Counter()
+    seen_raw: Counter[bytes] = Counter()
     planned: list[Planned] = []
     refused: list[dict[str, Any]] = []
     header_of = {f: sheet.headers[i] for i, f in cols.items()}
@@ -72,19 +74,20 @@ def import_ledger(
     with _Imported(db) as imported:
         while chunk := list(islice(stream, 1000)):
             n_rows += len(chunk)
-            keys: list[tuple[int, str, int]] = []
+            keys: list[tuple[int, str, int, str, int]] = []
             for row_no, row in chunk:
-                text = row_text(sheet.headers, row)
-                digest = hashlib.sha256(text.encode("utf-8")).digest()
-                keys.append((row_no, text, seen[digest]))
-                seen[digest] += 1
+                meaning, text = row_meaning(cols, row), row_text(sheet.headers, row)
+                d_meaning, d_text = (hashlib.sha256(t.encode("utf-8")).digest() for t in (meaning, text))
+                keys.append((row_no, meaning, seen[d_meaning], text, seen_raw[d_text]))
+                seen[d_meaning] += 1
+                seen_raw[d_text] += 1
             done = imported.lookup(keys)
             before.update(src for src, _then in done.values())
             rowmap = dict(chunk)
-            for row_no, text, occurrence in keys:
+            for row_no, meaning, occurrence, _text, _raw_occurrence in keys:
                 if row_no in done:
                     continue
-                key = row_key(text, occurrence)
+                key = row_key(meaning, occurrence)
                 _check_one(rowmap[row_no], row_no, key, cols, header_of, now, operator, planned, refused)
                 if dry_run and planned and planned[-1].row_no == row_no:  # nothing will be written: keep
                     planned[-1] = _slim(planned[-1])  # only what the file-wide rename rule reads
@@ -214,8 +217,9 @@ def _column_field(f: str) -> str:
 
 class _Imported:
     """The rows already in ``import_row``, whatever file they came from (one read-only connection for the
-    whole file). A row's key is its content (:func:`row_key`); a key kept by an older release began with
-    its file's name, so those are looked for under every file imported before."""
+    whole file). A row's key is what it means (:func:`row_key` of :func:`row_meaning`); the keys earlier
+    releases kept are looked for too: of the row's raw text (:func:`row_text`), and of that text after
+    the file's name (under every file imported before)."""
 
     def __init__(self, db: Path) -> None:
         self.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -227,16 +231,17 @@ class _Imported:
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
 
-    def lookup(self, rows: list[tuple[int, str, int]]) -> dict[int, tuple[str, int]]:
-        """Rows (row number, :func:`row_text`, occurrence) imported before: row number -> (the file,
-        its row number then)."""
+    def lookup(self, rows: list[tuple[int, str, int, str, int]]) -> dict[int, tuple[str, int]]:
+        """Rows (row number, :func:`row_meaning`, its occurrence, :func:`row_text`, its occurrence)
+        imported before: row number -> (the file, its row number then)."""
         if not self.sources:
             return {}
         want: dict[str, int] = {}
-        for row_no, text, occurrence in rows:
-            want[row_key(text, occurrence)] = row_no
+        for row_no, meaning, occurrence, text, raw_occurrence in rows:
+            want[row_key(meaning, occurrence)] = row_no
+            want[row_key(text, raw_occurrence)] = row_no
             for src in self.sources:
-                want[row_key(text, occurrence, src)] = row_no
+                want[row_key(text, raw_occurrence, src)] = row_no
         got: dict[int, tuple[str, int]] = {}
         part = list(want)
         for j in range(0, len(part), 900):
