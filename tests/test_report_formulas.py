@@ -99,12 +99,14 @@ def test_csv_formula_text_is_neutralised(
     for p in [*PAYLOADS, ENTERPRISE]:
         shown = neutralise(p)  # a CR is a control character: shown as U+FFFD, which no spreadsheet runs
         want = "'" + shown if shown[:1] in ("=", "+", "-", "@", "\t", "\r") else shown
+        if shown == "-2":  # a negative number as text is no formula: written as it is (op6b, csv_text)
+            want = shown
         assert want in fields, p
     assert "\ufffdx" in fields  # the CR payload, neutralised (stored text never reaches a file raw)
     assert next(r for r in rows if r and r[0] == "登记需求数")[3] == "-3"
     head = next(r for r in rows if r and r[0] == "编号")
     first = rows[rows.index(head) + 1]
-    assert first[head.index("节约成本（万元）")] == "-1.5"
+    assert first[head.index("节约成本（万元）")] == "-1.50"  # money: two decimals in every CSV (op6b)
 
 
 @pytest.mark.parametrize("which", ["station", "hub"])
