@@ -497,15 +497,7 @@ def low_rebuild_sql() -> list[str]:
     return [f"DELETE FROM {LOW_TABLE}", low_row_sql("1 = 1")]
 
 
-def _has_low(conn: Any) -> bool:
-    return _has_table(conn, LOW_TABLE)
-
-
-def _has_first(conn: Any) -> bool:
-    return _has_table(conn, FIRST_TABLE)
-
-
-def _has_table(conn: Any, table: str) -> bool:
+def has_table(conn: Any, table: str) -> bool:
     """Whether ``table`` exists yet (a migration before the one that made it calls these helpers too)."""
     sql = (
         f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{table}' "
@@ -524,15 +516,15 @@ def drop_triggers(conn: Any) -> None:
     _run(
         conn,
         drop_sql(d)
-        + (low_drop_sql(d) if _has_low(conn) else [])
-        + (first_drop_sql(d) if _has_first(conn) else []),
+        + (low_drop_sql(d) if has_table(conn, LOW_TABLE) else [])
+        + (first_drop_sql(d) if has_table(conn, FIRST_TABLE) else []),
     )
 
 
 def create_triggers(conn: Any) -> None:
     d = _dialect(conn)
-    low = low_drop_sql(d) + low_trigger_sql(d) if _has_low(conn) else []
-    first = first_drop_sql(d) + first_trigger_sql(d) if _has_first(conn) else []
+    low = low_drop_sql(d) + low_trigger_sql(d) if has_table(conn, LOW_TABLE) else []
+    first = first_drop_sql(d) + first_trigger_sql(d) if has_table(conn, FIRST_TABLE) else []
     _run(conn, drop_sql(d) + trigger_sql(d) + low + first)
 
 
@@ -543,8 +535,8 @@ def rebuild(conn: Any) -> int:
     _run(
         conn,
         rebuild_sql(_dialect(conn))
-        + (low_rebuild_sql() if _has_low(conn) else [])
-        + (first_rebuild_sql() if _has_first(conn) else []),
+        + (low_rebuild_sql() if has_table(conn, LOW_TABLE) else [])
+        + (first_rebuild_sql() if has_table(conn, FIRST_TABLE) else []),
     )
     if hasattr(conn, "exec_driver_sql"):
         return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar() or 0)

@@ -174,10 +174,10 @@ def rebuild_rollup(url_or_path: Any) -> dict[str, int]:
     def kept(conn: Any) -> set[tuple[Any, ...]]:
         rows = conn.exec_driver_sql(f"SELECT {cols} FROM {TABLE}")
         out = {tuple(r) for r in rows if any(r[len(rollup.KEY) :])}  # all-zero rows say nothing
-        if rollup._has_low(conn):  # the low ratings (revision 0024), rebuilt with it
+        if rollup.has_table(conn, rollup.LOW_TABLE):  # the low ratings (revision 0024), rebuilt with it
             low = conn.exec_driver_sql(f"SELECT {', '.join(rollup.LOW_COLUMNS)} FROM {rollup.LOW_TABLE}")
             out |= {(rollup.LOW_TABLE, *r) for r in low}
-        if rollup._has_first(conn):  # the first requests (revision 0025), rebuilt with it
+        if rollup.has_table(conn, rollup.FIRST_TABLE):  # the first requests (revision 0025), rebuilt with it
             firsts = conn.exec_driver_sql(
                 f"SELECT enterprise_id, station_code, first_at FROM {rollup.FIRST_TABLE}"
             )
