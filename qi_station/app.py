@@ -34,6 +34,10 @@ class FocusPoll(Message):
     """Has the focus moved after a Tab yet (keys typed after it are held: ``StationApp._hold_for_focus``)?"""
 
 
+class RestoreSeen(Message):
+    """The restore poll's thread worker read another restore mark (``StationApp._poll_restored``)."""
+
+
 class DatabaseReady(Message):
     """The database is open at the newest schema; ``empty``: it holds no data yet."""
 
@@ -413,7 +417,20 @@ class StationApp(App[None]):
         if self._in_use_fd is None:
             self._in_use_fd = hold_in_use(self.db_path)
         self._restore_mark = restore_mark(self.db_path)
-        self.set_interval(RESTORE_POLL, self.check_restored)
+        self.set_interval(RESTORE_POLL, self._poll_restored)
+
+    @work(thread=True, exclusive=True, group="restore-poll")
+    def _poll_restored(self) -> None:
+        """The periodic check reads the mark in a thread worker (the UI thread opens no database every
+        :data:`RESTORE_POLL` seconds); only another mark posts :class:`RestoreSeen`."""
+        from qi_station.services.backup import restore_mark
+
+        if restore_mark(self.db_path) != self._restore_mark:
+            self.post_message(RestoreSeen())
+
+    @on(RestoreSeen)
+    def _restore_seen(self) -> None:
+        self.check_restored()
 
     def check_restored(self) -> bool:
         """``qi-station restore`` replaced the database under the running app (its mark changed): say so

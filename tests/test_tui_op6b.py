@@ -35,6 +35,26 @@ async def test_a_restore_under_the_running_app_is_said_and_the_screen_reloads(tm
         assert app.check_restored() is False  # said once
 
 
+async def test_the_periodic_restore_check_reads_in_a_worker_and_says_it_once(tmp_path: Path) -> None:
+    """The poll (every RESTORE_POLL s) reads the restore mark in a thread worker, not on the UI thread;
+    another mark is said as :meth:`check_restored` says it, once."""
+    from qi_station.services.backup import backup_db, restore_db
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready)
+        bk = backup_db(db, tmp_path / "b.db")
+        restore_db(bk, db)
+        app._poll_restored()
+        await until(pilot, lambda: any("数据库已从备份恢复" in n for n in notes(app)))
+        assert sum("数据库已从备份恢复" in n for n in notes(app)) == 1
+        app._poll_restored()  # the same mark again: nothing more said
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert sum("数据库已从备份恢复" in n for n in notes(app)) == 1
+
+
 async def test_ctrl_r_on_a_usb_station_says_it_syncs_by_bundle_and_ctrl_l_clears_it(tmp_path: Path) -> None:
     """F6 on a station enrolled by USB: Ctrl+R says it syncs by bundle (never 尚未注册 under 已注册), Ctrl+L
     clears that answer; the log's numbers are labelled (not "+0/-722", read as 722 rows deleted)."""

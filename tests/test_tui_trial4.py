@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, rows, settle
+from test_tui_op5 import suggestions
 from tui_pilot import ask_to_leave, burst, open_detail, press_to, req_id
 
 pytestmark = pytest.mark.usefixtures("tui_env")
@@ -192,8 +193,8 @@ async def test_picking_an_enterprise_goes_on_to_the_elements(tmp_path: Path) -> 
         await pilot.press("f4")
         await settle(pilot)
         form = app.screen
-        await pilot.press(*"yantai")
-        await settle(pilot)
+        # the list is shown before Down (keys typed before it appears: a known gap, not this test's)
+        await suggestions(pilot, form, "yantai")
         await pilot.press("down", "enter")
         await settle(pilot)
         assert len(form.query_one("#uscc", Input).value) == 18
