@@ -88,7 +88,13 @@ def drop_for_load(pg: Any) -> list[str]:
     last), as the migrations defined them."""
     from qi_station.db import rollup
 
-    for sql in rollup.drop_sql("postgresql") + rollup.first_drop_sql("postgresql"):
+    # every rollup's triggers (revision 0024's low ratings too: its insert trigger reads the new request
+    # by key, and without the primary key each inserted row was a scan of the whole table)
+    for sql in (
+        rollup.drop_sql("postgresql")
+        + rollup.first_drop_sql("postgresql")
+        + rollup.low_drop_sql("postgresql")
+    ):
         pg.execute(sql)
     keys: list[str] = []
     fks: list[str] = []
@@ -337,8 +343,10 @@ def main() -> int:
     for sql in (
         rollup.rebuild_sql("postgresql")
         + rollup.first_rebuild_sql()
+        + rollup.low_rebuild_sql()
         + rollup.trigger_sql("postgresql")
         + rollup.first_trigger_sql("postgresql")
+        + rollup.low_trigger_sql("postgresql")
     ):
         pg.execute(sql)
     pg.commit()
@@ -347,7 +355,7 @@ def main() -> int:
     t = time.perf_counter()
     with psycopg.connect(libpq(a.url), autocommit=True) as c:
         c.execute("SET maintenance_work_mem = '1GB'")
-        for table in (*BULK, *LIBRARY, "hub_station", rollup.TABLE, rollup.FIRST_TABLE):
+        for table in (*BULK, *LIBRARY, "hub_station", rollup.TABLE, rollup.FIRST_TABLE, rollup.LOW_TABLE):
             c.execute(f"VACUUM ANALYZE {table}")
         size = c.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
     lap("vacuum_analyze_s", t)
