@@ -592,3 +592,46 @@ def test_build_in_one_statement_is_the_row_by_row_build(
     assert in_sql == by_rows and len(in_sql) > 5000
     assert S.search(conn, "experts", "王")  # the index answers
     conn.close()
+
+
+def test_migration_0026_builds_the_padded_triples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 0025 index (pairs and triples) is built again whole with one padded triple per character:
+    no pair token left, current, one- and two-letter queries (now prefix queries on the triples) and
+    longer ones the same as the scan; a downgrade leaves every table stale (0025's queries read pairs)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from qi_station.db.engine import MIGRATIONS_DIR, connect, open_db, run_migrations, sqlite_url
+
+    db = tmp_path / "old.db"
+    run_migrations(sqlite_url(db), "0025")
+    conn = sqlite3.connect(db)
+    base = {"rev": 1, "seq": 0, "deleted": False, "active_requests": 0, "updated_at": "2026-01-01 00:00:00"}
+    rows = [{"id": "x1", "name": "单雄信", "city_code": "370800", "elements": ["testing"], "specialty": "压力计量"},
+            {"id": "x2", "name": "王建国", "city_code": "370100", "elements": [], "employer": "济南计量院"}]  # fmt: skip
+    write.upsert_library_rows(conn, "expert", [{**r, **base} for r in rows], COLS + COMMON)
+    write.flush_search(conn)
+    # the index as 0025 wrote it: a pair (``b`` / ``q``) beside each triple
+    conn.execute("INSERT INTO expert_fts (expert_fts) VALUES ('delete-all')")
+    for rid, *cols in conn.execute(f"SELECT rowid, {', '.join(searchindex.DOC_COLUMNS)} FROM expert").fetchall():
+        (d,) = searchindex.doc(*cols)
+        pairs = " ".join(("b" if t[0] == "t" else "q") + t[1:3] for t in d.split() if t[0] in "tu")
+        conn.execute("INSERT INTO expert_fts (rowid, d) VALUES (?, ?)", (rid, f"{d} {pairs}"))
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH '\"bji\"'").fetchone()[0] == 1
+    conn.close()
+    assert open_db(db) == db
+    conn = connect(db)
+    assert searchindex.is_current(conn, "expert")
+    assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH '\"bji\"'").fetchone()[0] == 0
+    for q, want in (("j", ["x2", "x1"]), ("wj", ["x2"]), ("sx", ["x1"]), ("jianguo", ["x2"]), ("济南", ["x2"])):
+        fts, scan = _both(conn, monkeypatch, "experts", q)
+        assert fts == scan == want, q
+    conn.close()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", sqlite_url(db))
+    command.downgrade(cfg, "0025")
+    conn = connect(db)
+    assert searchindex.stale(conn) == list(searchindex.TABLES)
+    conn.close()
