@@ -613,7 +613,9 @@ def test_migration_0026_builds_the_padded_triples(tmp_path: Path, monkeypatch: p
     write.flush_search(conn)
     # the index as 0025 wrote it: a pair (``b`` / ``q``) beside each triple
     conn.execute("INSERT INTO expert_fts (expert_fts) VALUES ('delete-all')")
-    for rid, *cols in conn.execute(f"SELECT rowid, {', '.join(searchindex.DOC_COLUMNS)} FROM expert").fetchall():
+    for rid, *cols in conn.execute(
+        f"SELECT rowid, {', '.join(searchindex.DOC_COLUMNS)} FROM expert"
+    ).fetchall():
         (d,) = searchindex.doc(*cols)
         pairs = " ".join(("b" if t[0] == "t" else "q") + t[1:3] for t in d.split() if t[0] in "tu")
         conn.execute("INSERT INTO expert_fts (rowid, d) VALUES (?, ?)", (rid, f"{d} {pairs}"))
@@ -624,7 +626,13 @@ def test_migration_0026_builds_the_padded_triples(tmp_path: Path, monkeypatch: p
     conn = connect(db)
     assert searchindex.is_current(conn, "expert")
     assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH '\"bji\"'").fetchone()[0] == 0
-    for q, want in (("j", ["x2", "x1"]), ("wj", ["x2"]), ("sx", ["x1"]), ("jianguo", ["x2"]), ("济南", ["x2"])):
+    for q, want in (
+        ("j", ["x2", "x1"]),
+        ("wj", ["x2"]),
+        ("sx", ["x1"]),
+        ("jianguo", ["x2"]),
+        ("济南", ["x2"]),
+    ):
         fts, scan = _both(conn, monkeypatch, "experts", q)
         assert fts == scan == want, q
     conn.close()

@@ -30,7 +30,6 @@ import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
-from operator import add
 from typing import Any
 
 from qi_station.core import domain
