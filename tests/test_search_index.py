@@ -404,7 +404,8 @@ def test_large_pull_builds_the_index_once_after_it(tmp_path: Path, monkeypatch: 
 
 def test_ascii_queries_of_three_or_more_read_triples() -> None:
     """Three characters or more: ``t`` / ``u`` triples covering it (short doclists), ANDed (the index
-    keeps no positions, migration 0023); two: the one pair; one: a prefix query on the pairs."""
+    keeps no positions, migration 0023); one or two: a prefix query on the triples they start (no
+    pairs in the index since migration 0026)."""
     # no positions, so no overlap is needed: every third triple and the last cover each character
     assert searchindex.phrase("b", "jianguo") == '("tjia" AND "tngu" AND "tguo")'
     assert searchindex.phrase("q", "abcd") == '("uabc" AND "ubcd")'
@@ -412,7 +413,8 @@ def test_ascii_queries_of_three_or_more_read_triples() -> None:
     # cut where the tokenizer cuts (one token per quoted string), in documents the same
     assert searchindex.phrase("q", "a-1") == '("ua" AND "1")'
     assert searchindex.phrase("h", "济南济") == '("h济" AND "h南")'
-    assert searchindex.phrase("b", "jn") == '("bjn")' and searchindex.phrase("b", "j") == '"bj" *'
+    assert searchindex.phrase("b", "jn") == '"tjn" *' and searchindex.phrase("b", "j") == '"tj" *'
+    assert searchindex.phrase("q", "a-") == '"ua" *' and searchindex.phrase("q", "--") is None
     (d,) = searchindex.doc("王建国", "", "wjg", "wangjianguo", "cnas l-1", "370100", "[]")
     assert "tngu" in d.split() and "unas" in d.split() and "ul~1" in d.split()
 
@@ -455,7 +457,7 @@ def test_migration_0020_builds_the_triples(tmp_path: Path, monkeypatch: pytest.M
         assert fts == scan == want, q
     conn.execute("DELETE FROM expert WHERE id = 'x2'")
     write.flush_search(conn)
-    for tok in ("tjia", "bji", "n建", "c370100"):
+    for tok in ("tjia", "tji", "n建", "c370100"):
         assert (
             conn.execute(
                 "SELECT count(*) FROM expert_fts WHERE expert_fts MATCH ?", (f'"{tok}"',)
@@ -468,13 +470,25 @@ def test_migration_0020_builds_the_triples(tmp_path: Path, monkeypatch: pytest.M
     conn.close()
 
 
-@given(st.text(alphabet="abz09 -~济Σ", max_size=12) | st.none())
-def test_pairs_and_triples_in_one_pass_are_the_two_functions(text: str | None) -> None:
-    """``doc`` builds its pairs and triples in one pass: the same tokens as ``_paired`` and ``_tripled``."""
-    assert searchindex._pairs_and_triples("b", "t", text) == (
-        searchindex._paired("b", text),
-        searchindex._tripled("t", text),
-    )
+@given(st.text(alphabet="abz09 -~济Σ", max_size=12) | st.none(), st.text(alphabet="abz09 -~济", max_size=4))
+def test_padded_triples_hold_every_query_of_the_text(text: str | None, q: str) -> None:
+    """A document's pinyin tokens (migration 0026: one padded triple per character, no pairs) hold
+    what each query of a substring of the text asks (:func:`searchindex.phrase`): its triples, or
+    for one or two characters a token its prefix starts."""
+    toks = searchindex._padded_triples("t", text)
+    assert len(toks.split(" ")) == len(str(text or "")) or not text
+    held = set(searchindex._DROP.split(toks)) - {""}
+    if not q or q not in str(text or "").lower():
+        return
+    expr = searchindex.phrase("b", q)
+    if expr is None:
+        assert not any(c.isascii() and c.isalnum() for c in q)
+    elif expr.endswith(" *"):
+        prefix = expr[1:-3]
+        assert any(t.startswith(prefix) for t in held), (text, q, expr)
+    else:
+        wanted = [t.strip('"') for t in expr.strip("()").split(" AND ")]
+        assert set(wanted) <= held, (text, q, expr)
 
 
 _FIELD = st.text(alphabet="ab jz09-~济南Σ", max_size=8) | st.none() | st.integers(0, 3)
@@ -577,4 +591,55 @@ def test_build_in_one_statement_is_the_row_by_row_build(
     assert called == ["expert"]  # the row path
     assert in_sql == by_rows and len(in_sql) > 5000
     assert S.search(conn, "experts", "王")  # the index answers
+    conn.close()
+
+
+def test_migration_0026_builds_the_padded_triples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 0025 index (pairs and triples) is built again whole with one padded triple per character:
+    no pair token left, current, one- and two-letter queries (now prefix queries on the triples) and
+    longer ones the same as the scan; a downgrade leaves every table stale (0025's queries read pairs)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from qi_station.db.engine import MIGRATIONS_DIR, connect, open_db, run_migrations, sqlite_url
+
+    db = tmp_path / "old.db"
+    run_migrations(sqlite_url(db), "0025")
+    conn = sqlite3.connect(db)
+    base = {"rev": 1, "seq": 0, "deleted": False, "active_requests": 0, "updated_at": "2026-01-01 00:00:00"}
+    rows = [{"id": "x1", "name": "单雄信", "city_code": "370800", "elements": ["testing"], "specialty": "压力计量"},
+            {"id": "x2", "name": "王建国", "city_code": "370100", "elements": [], "employer": "济南计量院"}]  # fmt: skip
+    write.upsert_library_rows(conn, "expert", [{**r, **base} for r in rows], COLS + COMMON)
+    write.flush_search(conn)
+    # the index as 0025 wrote it: a pair (``b`` / ``q``) beside each triple
+    conn.execute("INSERT INTO expert_fts (expert_fts) VALUES ('delete-all')")
+    for rid, *cols in conn.execute(
+        f"SELECT rowid, {', '.join(searchindex.DOC_COLUMNS)} FROM expert"
+    ).fetchall():
+        (d,) = searchindex.doc(*cols)
+        pairs = " ".join(("b" if t[0] == "t" else "q") + t[1:3] for t in d.split() if t[0] in "tu")
+        conn.execute("INSERT INTO expert_fts (rowid, d) VALUES (?, ?)", (rid, f"{d} {pairs}"))
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH '\"bji\"'").fetchone()[0] == 1
+    conn.close()
+    assert open_db(db) == db
+    conn = connect(db)
+    assert searchindex.is_current(conn, "expert")
+    assert conn.execute("SELECT count(*) FROM expert_fts WHERE expert_fts MATCH '\"bji\"'").fetchone()[0] == 0
+    for q, want in (
+        ("j", ["x2", "x1"]),
+        ("wj", ["x2"]),
+        ("sx", ["x1"]),
+        ("jianguo", ["x2"]),
+        ("济南", ["x2"]),
+    ):
+        fts, scan = _both(conn, monkeypatch, "experts", q)
+        assert fts == scan == want, q
+    conn.close()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", sqlite_url(db))
+    command.downgrade(cfg, "0025")
+    conn = connect(db)
+    assert searchindex.stale(conn) == list(searchindex.TABLES)
     conn.close()

@@ -2,13 +2,13 @@
 filter for the substring tier of :mod:`qi_station.services.search`.
 
 A row's document is one column of tokens computed here (the one home), each tagged by its source so
-it is its own FTS5 term: ``n`` / ``h`` + one non-ASCII character of ``name`` / ``haystack``; ``b`` /
-``q`` + an adjacent pair of the name's ``name_initials`` + ``name_py`` / of ``haystack_py``, ``t`` /
-``u`` + a run of three characters of the same; ``c`` +
-the city code; ``e`` + each element code. The ``ascii`` tokenizer keeps every non-ASCII character,
+it is its own FTS5 term: ``n`` / ``h`` + one non-ASCII character of ``name`` / ``haystack``; ``t`` /
+``u`` + the run of three characters each character of the name's ``name_initials`` + ``name_py`` /
+of ``haystack_py`` starts (padded at the end, migration 0026); ``c`` + the city code; ``e`` + each
+element code. The ``ascii`` tokenizer keeps every non-ASCII character,
 folds A-Z and drops ASCII punctuation, the same way for documents and queries. A query becomes all
-of its non-ASCII characters (Chinese) or triples covering it (ASCII; two letters: its pair; one
-letter: a prefix query on the pairs it starts), ANDed (the index keeps no positions, migration 0023):
+of its non-ASCII characters (Chinese) or triples covering it (ASCII; one or two letters: a prefix
+query on the triples they start), ANDed (the index keeps no positions, migration 0023):
 a row holding the query as a substring holds each of those tokens, so the index returns a superset of the scan's matches, and the search checks each candidate with the scan's own
 ``instr`` condition (identical results). User text reaches FTS5 only inside double quotes, with
 ``"`` and ASCII punctuation dropped: ``AND``, ``NEAR``, ``*``, ``(`` are never syntax.
@@ -30,7 +30,6 @@ import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
-from operator import add
 from typing import Any
 
 from qi_station.core import domain
@@ -39,9 +38,10 @@ TABLES = ("expert", "institution", "equipment", "project", "enterprise")
 # the columns a document is made of (and that the triggers watch), in :func:`doc`'s order
 DOC_COLUMNS = ("name", "haystack", "name_initials", "name_py", "haystack_py", "city_code", "elements")
 # the index has one column; its tokens carry a letter saying what they come from (so each is its own
-# FTS5 term with its own short doclist): ``n`` / ``h`` a non-ASCII character of name / haystack, ``b``
-# / ``q`` an adjacent pair of the name's initials + pinyin / of haystack_py, ``c`` the city, ``e`` an
-# element; ``t`` / ``u`` a run of three characters of what ``b`` / ``q`` pair (migration 0020)
+# FTS5 term with its own short doclist): ``n`` / ``h`` a non-ASCII character of name / haystack, ``c``
+# the city, ``e`` an element; ``t`` / ``u`` a run of three characters of the name's initials + pinyin /
+# of haystack_py (migration 0020; since 0026 one per character, no pairs). A query names the text it
+# searches ``b`` / ``q`` (:func:`phrase`), read from the ``t`` / ``u`` tokens (TRIPLE)
 FTS_COLUMNS = ("d",)
 TRIPLE = {"b": "t", "q": "u"}
 # no positions (``detail=none``, migration 0023): the queries AND their tokens (:func:`phrase`); a third
@@ -76,33 +76,27 @@ def _spaced(tag: str, text: Any) -> str:
     return tag + f" {tag}".join(chars)
 
 
-def _paired(tag: str, text: Any, end: str = "~") -> str:
-    """One token per adjacent pair of characters (a pair holding anything but ``0-9A-Za-z`` is cut to
-    what the tokenizer keeps of it); ``end`` makes the last character start a pair too. The pairs of a
-    substring are a run of the text's pairs, so a phrase of them is a superset of ``instr``, and a
-    single character is the prefix of a pair."""
-    t = _NOT_ALNUM.sub("~", str(text or "")) + end
-    return tag + f" {tag}".join(map(add, t, t[1:])) if len(t) > 1 else ""
-
-
 def _tripled(tag: str, text: Any) -> str:
-    """One token per run of three characters (cut by the tokenizer as :func:`_paired`'s pairs are):
-    the triples of a substring of three or more characters are a run of the text's triples, so a phrase
-    of them is a superset of ``instr`` too, over far shorter doclists than the pairs' (``ji`` ``an``
-    ``ng`` are in most pinyin; ``ngu`` is not)."""
+    """One token per run of three characters (a character other than ``0-9A-Za-z`` made ``~``, where
+    the tokenizer cuts): the triples of a substring of three or more characters are a run of the
+    text's :func:`_padded_triples`, so ANDing them is a superset of ``instr``, over far shorter
+    doclists than pairs would have (``ji`` ``an`` ``ng`` are in most pinyin; ``ngu`` is not)."""
     t = _NOT_ALNUM.sub("~", str(text or ""))
     return tag + f" {tag}".join(t[i : i + 3] for i in range(len(t) - 2)) if len(t) > 2 else ""
 
 
-def _pairs_and_triples(tag2: str, tag3: str, text: Any) -> tuple[str, str]:
-    """``(_paired(tag2, text), _tripled(tag3, text))`` in one pass: each triple is a pair plus the next
-    character (the same tokens; ~20 % less of :func:`doc`'s time, which a build pays per row)."""
+def _padded_triples(tag: str, text: Any) -> str:
+    """One token per character of the text: the run of three characters it starts, the text padded
+    with two ``~`` (cut by the tokenizer as :func:`_tripled`'s triples are). A substring of three
+    characters or more holds a run of them (:func:`_tripled`), a substring of one or two alphanumeric
+    characters is the prefix of one (``"tzw" *``, ``"tz" *``): the pairs the index held before
+    migration 0026 are not needed, and a build inserts a third fewer tokens (docs/benchmarks.md, idx
+    stop 23)."""
     t = _NOT_ALNUM.sub("~", str(text or ""))
     if not t:
-        return "", ""
-    pairs = list(map(add, t, t[1:] + "~"))
-    paired = tag2 + f" {tag2}".join(pairs)
-    return paired, (tag3 + f" {tag3}".join(map(add, pairs, t[2:])) if len(t) > 2 else "")
+        return ""
+    t += "~~"
+    return tag + f" {tag}".join(t[i : i + 3] for i in range(len(t) - 2))
 
 
 def _head(city_code: Any, elements: Any) -> tuple[str, ...]:
@@ -116,14 +110,12 @@ def _head(city_code: Any, elements: Any) -> tuple[str, ...]:
 
 
 def _own(initials: Any, py: Any) -> str:
-    """The text the name's own pairs and triples (``b`` / ``t``) are cut from."""
+    """The text the name's own triples (``t``) are cut from."""
     return f"{initials or ''} {py or ''}"
 
 
-def _document(
-    head: tuple[str, ...], name: str, hay: str, own: tuple[str, str], other: tuple[str, str]
-) -> tuple[str]:
-    return (" ".join([*head, name, hay, own[0], other[0], own[1], other[1]]),)
+def _document(head: tuple[str, ...], name: str, hay: str, own: str, other: str) -> tuple[str]:
+    return (" ".join([*head, name, hay, own, other]),)
 
 
 def doc(
@@ -140,8 +132,8 @@ def doc(
         _head(city_code, elements),
         _spaced("n", name),
         _spaced("h", haystack),
-        _pairs_and_triples("b", TRIPLE["b"], _own(initials, py)),
-        _pairs_and_triples("q", TRIPLE["q"], haystack_py),
+        _padded_triples(TRIPLE["b"], _own(initials, py)),
+        _padded_triples(TRIPLE["q"], haystack_py),
     )
 
 
@@ -154,8 +146,8 @@ class Documents:
     def __init__(self) -> None:
         self._head: dict[tuple[Any, Any], tuple[str, ...]] = {}
         self._name: dict[Any, str] = {}
-        self._own: dict[str, tuple[str, str]] = {}
-        self._other: dict[Any, tuple[str, str]] = {}
+        self._own: dict[str, str] = {}
+        self._other: dict[Any, str] = {}
 
     def __call__(self, *row: Any) -> tuple[str]:
         """The document of one row of :data:`DOC_COLUMNS`, as :func:`doc`."""
@@ -169,10 +161,10 @@ class Documents:
         key = _own(initials, py)
         own = self._own.get(key)
         if own is None:
-            own = self._own[key] = _pairs_and_triples("b", TRIPLE["b"], key)
+            own = self._own[key] = _padded_triples(TRIPLE["b"], key)
         other = self._other.get(haystack_py)
         if other is None:
-            other = self._other[haystack_py] = _pairs_and_triples("q", TRIPLE["q"], haystack_py)
+            other = self._other[haystack_py] = _padded_triples(TRIPLE["q"], haystack_py)
         return _document(head, n, _spaced("h", haystack), own, other)
 
 
@@ -180,18 +172,20 @@ class Documents:
 def phrase(tag: str, text: str) -> str | None:
     """An FTS5 expression for the rows of the index that may hold ``text`` in what ``tag`` stands for
     (a superset of ``instr(source, text) > 0``): ``n`` / ``h`` all of its non-ASCII characters;
-    ``b`` / ``q`` every third of its triples and the last, which cover each character (``t`` /
-    ``u``: three characters or more; ANDing the common ``ian`` ``ang`` too doubled the time of
-    ``jianguo``), its one pair
-    (two), or for one character the pairs it starts (``"bj" *``). The index keeps no positions
-    (``detail=none``, migration 0023), so the tokens are ANDed, not a phrase: a row holding the text
-    holds each of them (a wider superset; the search checks every candidate). None: nothing to look up
-    (the caller scans). User text only ever reaches the FTS5 syntax inside double quotes, as
-    characters other than ``"``, one token per quoted string (cut where the tokenizer cuts)."""
+    ``b`` / ``q`` (the name's pinyin / ``haystack_py``, whose tokens are the ``t`` / ``u`` triples of
+    :func:`_padded_triples`): three characters or more, every third of its triples and the last,
+    which cover each character (ANDing the common ``ian`` ``ang`` too doubled the time of
+    ``jianguo``); one or two, a prefix query on the triples its longest alphanumeric run starts
+    (``"tzw" *``, ``"tz" *``). The index keeps no positions (``detail=none``, migration 0023), so the
+    tokens are ANDed, not a phrase: a row holding the text holds each of them (a wider superset; the
+    search checks every candidate). None: nothing to look up (the caller scans). User text only ever
+    reaches the FTS5 syntax inside double quotes, as characters other than ``"``, one token per quoted
+    string (cut where the tokenizer cuts)."""
     if tag in ("b", "q"):
-        if len(text) == 1:
-            return f'"{tag}{text}" *' if text.isascii() and text.isalnum() else None
-        toks = _paired(tag, text, end="") if len(text) == 2 else _tripled(TRIPLE[tag], text)
+        if len(text) <= 2:
+            run = max(_NOT_ALNUM.split(text), key=len)
+            return f'"{TRIPLE[tag]}{run}" *' if run else None
+        toks = _tripled(TRIPLE[tag], text)
         triples = toks.split(" ")
         if len(triples) > 2:  # AND needs no overlap: every third triple and the last cover each character
             toks = " ".join(triples[i] for i in range(len(triples)) if i % 3 == 0 or i == len(triples) - 1)
