@@ -245,7 +245,7 @@ class StationApp(App[None]):
         it has bubbled back up to the app and moves the focus in a callback after that: without the hold
         the next keys reached the widget being left (Tab 1 2 put ``12`` in the result, Down Down Enter in
         the enterprise suggestions picked nothing, ``v 4`` lost the 4)."""
-        if not self._held and not self._settling and not self._screen_holds_keys():
+        if not self._held and not self._settling and not self._screen_holds_keys(event.key):
             return False
         self._held = [*self._held, event]
         if len(self._held) == 1:
@@ -253,9 +253,12 @@ class StationApp(App[None]):
             self.post_message(FocusPoll())
         return True
 
-    def _screen_holds_keys(self) -> bool:
+    def _screen_holds_keys(self, key: str) -> bool:
+        """Does the screen (or dialog) shown wait for something before ``key`` (the first key held) may
+        go on: its ``holds_keys(key)`` (the request detail before the request is read, a dialog while it
+        writes, the request form while the suggestions for the typed name are on their way)."""
         holds = getattr(self.screen, "holds_keys", None)
-        return bool(holds()) if holds is not None else False
+        return bool(holds(key)) if holds is not None else False
 
     def _widgets_idle(self) -> bool:
         """No message or after-refresh callback waiting in the current screen or its widgets
@@ -281,7 +284,7 @@ class StationApp(App[None]):
         if self._idle_polls < SETTLED_POLLS and waited < HOLD_KEYS_MAX:
             self.post_message(FocusPoll())
             return
-        if self._screen_holds_keys() and waited < HOLD_KEYS_MAX:  # a thread worker reads: no busy loop
+        if self._held and self._screen_holds_keys(self._held[0].key) and waited < HOLD_KEYS_MAX:  # a thread worker reads: no busy loop
             self.set_timer(HOLD_POLL_INTERVAL, lambda: self.post_message(FocusPoll()))
             return
         held, self._held, self._settling = self._held, [], False

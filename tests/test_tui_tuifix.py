@@ -36,3 +36,40 @@ async def test_a_choice_set_while_a_layout_is_pending_fits_its_label() -> None:
         want = cell_len("< Park >") + 2
         await until(pilot, lambda: choice.region.width == want)
         assert choice.region.width == want
+
+
+async def test_a_name_then_down_enter_before_the_suggestions_show_picks_the_first(tmp_path: Path) -> None:
+    """烟台 ↓ Enter in one burst, before the suggestions for 烟台 are shown: ↓ waits for them and Enter
+    picks the first (both keys were dropped: ↓ found no list, Enter did nothing)."""
+    from test_tui_journeys import make_app
+    from test_tui_op5 import open_form, six_yantai
+    from tui_pilot import burst
+
+    app = make_app(six_yantai(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        burst(app, *"烟台", "down", "enter")
+        name, uscc = form.query_one("#enterprise"), form.query_one("#uscc")
+        await until(pilot, lambda: bool(uscc.value))
+        first = form._enterprises[0]
+        assert (name.value, uscc.value) == (first["name"], first["uscc"])
+
+
+async def test_accept_then_start_in_one_burst_makes_both_moves(tmp_path: Path) -> None:
+    """In the detail of a new request, ``a Ctrl+S s Ctrl+S`` in one burst: 受理 then 办理 (the ``s`` came
+    while 受理 was being written and was lost, and the second Ctrl+S with it)."""
+    from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app, rows
+    from tui_pilot import burst, open_detail
+
+    db = fixture_db(tmp_path)
+    number = "QI0001-202601-0001"
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_detail(pilot, db, number)
+        burst(app, "a", "ctrl+s", "s", "ctrl+s")
+        await until(
+            pilot,
+            lambda: app.screen is detail and detail.req and detail.req["status"] == "in_progress",
+        )
+        assert rows(db, "SELECT status FROM request WHERE number = ?", number) == [("in_progress",)]
