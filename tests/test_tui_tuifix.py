@@ -73,3 +73,102 @@ async def test_accept_then_start_in_one_burst_makes_both_moves(tmp_path: Path) -
             lambda: app.screen is detail and detail.req and detail.req["status"] == "in_progress",
         )
         assert rows(db, "SELECT status FROM request WHERE number = ?", number) == [("in_progress",)]
+
+
+def _text(app: Any) -> str:
+    """What the terminal shows (80 columns), as text."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=80, record=True, file=io.StringIO(), legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))  # no public text of a frame: tests only
+    return console.export_text()
+
+
+async def test_the_page_keys_line_is_hidden_under_a_dialog(tmp_path: Path) -> None:
+    """走访培训活动 says ``[ ] 切换月份`` on its last line; under a dialog those keys are the dialog's, so
+    the line is hidden while it is open and back after it."""
+    from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app, settle
+
+    from qi_station.screens.activity import ActivityScreen
+    from qi_station.screens.profile import ProfileScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, ActivityScreen) and "切换月份" in _text(app))
+        assert "切换月份" in _text(app)
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, ProfileScreen) and "切换月份" not in _text(app))
+        assert "切换月份" not in _text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ActivityScreen) and "切换月份" in _text(app))
+        assert "切换月份" in _text(app)
+
+
+async def test_the_month_box_shows_a_whole_chinese_month(tmp_path: Path) -> None:
+    """台账's month box typed 2026年11月 showed 026年11月 (ten cells and the cursor in ten)."""
+    from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app, settle
+
+    from qi_station.screens.ledger import LedgerScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, LedgerScreen))
+        app.screen.query_one("#f-month").focus()
+        await pilot.press(*"2026年11月")
+        await until(pilot, lambda: "2026年11月" in _text(app))
+        assert "2026年11月" in _text(app)
+
+
+async def test_the_enterprise_page_offers_more_only_while_some_are_not_shown(tmp_path: Path) -> None:
+    """An enterprise whose requests and referrals are all shown: no ``] 更多`` in the footer."""
+    from test_tui_helpers import fixture_db
+    from tui_pilot import footer_text, open_detail
+
+    from qi_station.screens.enterprise import EnterpriseScreen
+    from test_tui_journeys import make_app
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, db)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EnterpriseScreen) and app.screen.ent is not None)
+        assert app.screen.requests and not app.screen._has_more()
+        assert footer_text(app, "more") is None
+        assert "更多" not in _text(app)
+
+
+async def test_cancelling_the_overwrite_question_returns_to_the_export_field(tmp_path: Path) -> None:
+    """F7, 导出到 an existing file, Enter: 覆盖？ -- 取消 puts the cursor back in 导出到 (it went to the
+    page, and the next name typed went nowhere)."""
+    from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app, settle
+
+    from qi_station.screens.dialogs import ConfirmDialog
+    from qi_station.screens.reports import ReportsScreen
+
+    existing = tmp_path / "月报.csv"
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await until(pilot, lambda: isinstance(app.screen, ReportsScreen))
+        out = app.screen.query_one("#out")
+        out.focus()
+        out.value = str(existing)
+        await pilot.press("enter")  # the report written once
+        await until(pilot, lambda: existing.exists() and not app.screen.workers)
+        await pilot.press("enter")  # again: 覆盖？
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert isinstance(app.screen, ConfirmDialog), str(app.screen.query_one("#export-status").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ReportsScreen) and app.focused is out)
+        assert app.focused is out
