@@ -130,10 +130,10 @@ async def test_the_month_box_shows_a_whole_chinese_month(tmp_path: Path) -> None
 async def test_the_enterprise_page_offers_more_only_while_some_are_not_shown(tmp_path: Path) -> None:
     """An enterprise whose requests and referrals are all shown: no ``] 更多`` in the footer."""
     from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app
     from tui_pilot import footer_text, open_detail
 
     from qi_station.screens.enterprise import EnterpriseScreen
-    from test_tui_journeys import make_app
 
     db = fixture_db(tmp_path)
     app = make_app(db)
@@ -172,3 +172,43 @@ async def test_cancelling_the_overwrite_question_returns_to_the_export_field(tmp
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ReportsScreen) and app.focused is out)
         assert app.focused is out
+
+
+async def test_a_toast_over_chinese_text_keeps_every_character(tmp_path: Path) -> None:
+    """A toast over the ledger's filter row (edges of its boxes under the toast): the restore notice
+    read 数据库已  备份恢复, its 从 cut into two blanks by an edge underneath."""
+    from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app, settle
+    from tui_pilot import toasts
+
+    from qi_station.i18n import t
+    from qi_station.screens.ledger import LedgerScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, LedgerScreen))
+        app.notify(t("msg.db_restored", when="2026-03-20 10:00"), severity="warning", timeout=30)
+        await until(pilot, lambda: bool(toasts(app)) and "数据库已从备份恢复" in _text(app))
+        lines = [line for line in _text(app).splitlines() if "数据库" in line]
+        assert lines and "数据库已从备份恢复" in lines[0], lines
+
+
+async def test_a_toast_never_covers_the_forms_name_field(tmp_path: Path) -> None:
+    """F4 with a toast showing: the toast sits above the hint line, not over 企业名称 being typed in."""
+    from test_tui_helpers import fixture_db
+    from test_tui_journeys import make_app
+    from test_tui_op5 import open_form
+    from tui_pilot import toasts
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        form = await open_form(pilot)
+        app.notify("数据库已从备份恢复：界面已重新载入恢复后的数据", timeout=30)
+        await until(pilot, lambda: bool(toasts(app)) and toasts(app)[0].region.height > 0)
+        name = form.query_one("#enterprise").region
+        hint = form.query_one("#form-error").region
+        for toast in toasts(app):
+            assert not toast.region.overlaps(name), (toast.region, name)
+            assert not toast.region.overlaps(hint), (toast.region, hint)
