@@ -121,6 +121,55 @@ def _neutral_control_codes() -> None:
             table.setdefault(cp, shown)
 
 
+def _whole_wide_chars() -> None:
+    """A Chinese character drawn over an edge of a widget underneath stays whole. Textual's compositor
+    cuts each line of a widget at every edge of every widget on that line, the ones it covers too, and
+    a double-width character across such a cut became two blanks: a toast over a page lost one character
+    in its text wherever the page had an edge (数据库已  备份恢复 for 数据库已从备份恢复). A line with a
+    character cut so keeps the pieces this widget shows next to each other in one piece (the first
+    cut's; the others hold an empty strip): nothing is cut between them."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+    from textual.strip import Strip
+
+    empty = Strip([])
+
+    def _render_chops(self: Compositor, crop: Region, is_rendered_line: Any) -> Any:
+        cuts = self.cuts
+        chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
+        for region, clip, strips in self._get_renders(crop):
+            render_region = Region.intersection(region, clip)
+            render_x = render_region.x
+            first_cut, last_cut = render_region.column_span
+            for y, strip in zip(render_region.line_range, strips, strict=False):
+                if not is_rendered_line(y):
+                    continue
+                chops_line = chops[y]
+                final_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
+                pieces = strip.divide([cut - render_x for cut in final_cuts[1:]])
+                if len(pieces) > 1 and "".join(p.text for p in pieces) != strip.text:  # a character cut
+                    runs: list[tuple[int, int]] = []  # (first, end) of each run of free pieces
+                    for i, cut in enumerate(final_cuts[:-1]):
+                        if chops_line.get(cut) is None:
+                            if runs and runs[-1][1] == i:
+                                runs[-1] = (runs[-1][0], i + 1)
+                            else:
+                                runs.append((i, i + 1))
+                    for first, end in runs:
+                        whole = strip.crop(final_cuts[first] - render_x, final_cuts[end] - render_x)
+                        chops_line[final_cuts[first]] = whole
+                        for cut in final_cuts[first + 1 : end]:
+                            chops_line[cut] = empty
+                    continue
+                for cut, piece in zip(final_cuts, pieces, strict=False):
+                    if chops_line.get(cut) is None:
+                        chops_line[cut] = piece
+        return chops
+
+    # Textual's private method, replaced (no public hook); guard: test_tui_tuifix.py (toast over wide text)
+    Compositor._render_chops = _render_chops  # type: ignore[method-assign]
+
+
 def _one_line_paste() -> None:
     """A paste into a one-line field (every ``Input``) keeps all its lines, joined by the text rule's
     :func:`~qi_station.core.validate.one_line`: Textual's ``Input`` kept only the first line and dropped
@@ -178,6 +227,7 @@ class StationApp(App[None]):
         _plain_scrollbars()
         _neutral_control_codes()
         _one_line_paste()
+        _whole_wide_chars()
         from qi_station.screens.base import localize_bindings
 
         localize_bindings(self)
@@ -245,7 +295,7 @@ class StationApp(App[None]):
         it has bubbled back up to the app and moves the focus in a callback after that: without the hold
         the next keys reached the widget being left (Tab 1 2 put ``12`` in the result, Down Down Enter in
         the enterprise suggestions picked nothing, ``v 4`` lost the 4)."""
-        if not self._held and not self._settling and not self._screen_holds_keys():
+        if not self._held and not self._settling and not self._screen_holds_keys(event.key):
             return False
         self._held = [*self._held, event]
         if len(self._held) == 1:
@@ -253,9 +303,12 @@ class StationApp(App[None]):
             self.post_message(FocusPoll())
         return True
 
-    def _screen_holds_keys(self) -> bool:
+    def _screen_holds_keys(self, key: str) -> bool:
+        """Does the screen (or dialog) shown wait for something before ``key`` (the first key held) may
+        go on: its ``holds_keys(key)`` (the request detail before the request is read, a dialog while it
+        writes, the request form while the suggestions for the typed name are on their way)."""
         holds = getattr(self.screen, "holds_keys", None)
-        return bool(holds()) if holds is not None else False
+        return bool(holds(key)) if holds is not None else False
 
     def _widgets_idle(self) -> bool:
         """No message or after-refresh callback waiting in the current screen or its widgets
@@ -281,7 +334,9 @@ class StationApp(App[None]):
         if self._idle_polls < SETTLED_POLLS and waited < HOLD_KEYS_MAX:
             self.post_message(FocusPoll())
             return
-        if self._screen_holds_keys() and waited < HOLD_KEYS_MAX:  # a thread worker reads: no busy loop
+        if (
+            self._held and self._screen_holds_keys(self._held[0].key) and waited < HOLD_KEYS_MAX
+        ):  # a thread worker reads: no busy loop
             self.set_timer(HOLD_POLL_INTERVAL, lambda: self.post_message(FocusPoll()))
             return
         held, self._held, self._settling = self._held, [], False

@@ -42,6 +42,33 @@ async def _settle(pilot: Any) -> None:
     await pilot.pause()
 
 
+def _quiet(app: Any) -> bool:
+    """Nothing left to happen on the screen: no worker running, no message or callback waiting in a
+    widget, no layout or repaint pending (Screen's privates: a worker's answer applied in the last pause
+    may still have a layout to do -- a Choice filled with a shorter label kept its old width)."""
+    scr = app.screen
+    pending = scr._layout_required or scr._repaint_required or scr._dirty_widgets
+    running = any(not w.is_finished for w in app.workers)
+    return not pending and not running and app._widgets_idle()
+
+
+def _profile_filled(app: Any) -> bool:
+    """The F9 dialog shows the stored profile (its worker's answer: the county code is filled)."""
+    region = app.screen.query("#region")
+    return bool(region) and bool(region.first().value)
+
+
+async def _until_quiet(pilot: Any, filled: Any = lambda: True) -> None:
+    """Wait (by observed state, no fixed time) until ``filled()`` holds and the app has been quiet at two
+    polls in a row: under load a worker's answer lands after the settle's last pause."""
+    calm = 0
+    for _ in range(500):
+        await _settle(pilot)
+        calm = calm + 1 if filled() and _quiet(pilot.app) else 0
+        if calm >= 2:
+            return
+
+
 def _rid(db: Path, number: str) -> str:
     conn = sqlite3.connect(db)
     try:
@@ -99,8 +126,9 @@ def _journey(screen: str, db: Path) -> Any:
             await pilot.press("f6")
         elif screen == "reports":
             await pilot.press("f7")
-        elif screen == "profile":
+        elif screen == "profile":  # the dialog filled from its worker and laid out again
             await pilot.press("f9")
+            await _until_quiet(pilot, lambda: _profile_filled(pilot.app))
         elif screen == "help":
             await pilot.press("f3")
             await _settle(pilot)

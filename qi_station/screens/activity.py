@@ -91,7 +91,7 @@ class ActivityScreen(LeaveAsks, MainScreen):
             with Vertical(classes="panel"):
                 yield Static("", id="month-title", classes="panel-title", markup=False)
                 yield Static(t("msg.loading"), id="activities", markup=False)
-        yield Static(t("activity.hint"), id="status-line", markup=False)
+        yield Static(t("activity.hint"), id="status-line", classes="page-hint", markup=False)
 
     def on_mount(self) -> None:
         self.remember_opened()

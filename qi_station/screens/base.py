@@ -146,6 +146,18 @@ class StationScreen(Screen[None]):
     def _on_screen_suspend(self) -> None:
         self._resumed = False
 
+    @on(events.ScreenSuspend)
+    def _hide_page_hints(self) -> None:
+        """A dialog over the page (or another page shown): its line of page keys (``.page-hint``: [ ]
+        切换月份, Ctrl+E 导出) is hidden, those keys go to the dialog now; the dialog's footer says its own."""
+        for hint in self.query(".page-hint"):
+            hint.visible = False
+
+    @on(events.ScreenResume)
+    def _show_page_hints(self) -> None:
+        for hint in self.query(".page-hint"):
+            hint.visible = True
+
 
 class StationModal(ModalScreen[Any]):
     """A dialog over a page. It has a footer of its own (bottom row, over the page's): the keys it shows

@@ -176,6 +176,12 @@ class WorkerDialog(OkCancelModal):
 
     _writing = False  # a write is on its way: a second Ctrl+S / Enter before its answer writes nothing
 
+    def holds_keys(self, key: str = "") -> bool:
+        """Keys typed while the write is on its way wait for its answer (the app holds them:
+        ``StationApp._hold_for_focus``): after Saved they reach the screen below (the request detail's
+        next move in ``a Ctrl+S s Ctrl+S``), after Failed the dialog kept open."""
+        return self._writing
+
     def write(self, job: Callable[[], Any]) -> None:
         """Run ``job`` (a service call, its values read on the UI thread) in a thread worker -- once: a
         second submit while the first is being written is ignored (Ctrl+S Ctrl+S wrote a note twice)."""

@@ -118,15 +118,23 @@ class EnterpriseScreen(StationScreen):
         refs = [t("ent.referrals", n=e["referrals"])]
         refs += [f"  {f['number']}  {kind_name(f['kind'])}  {f['item_name']}" for f in self.referrals]
         self.query_one("#ent-referrals", Static).update("\n".join(refs))
+        self.refresh_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
             self.station.open_request(str(event.row_key.value))
 
+    def _has_more(self) -> bool:
+        e = self.ent
+        return e is not None and (len(self.requests) < e["requests"] or len(self.referrals) < e["referrals"])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "more":  # the footer offers ] 更多 only while something is not shown yet
+            return self._has_more()
+        return True
+
     def action_more(self) -> None:
-        if self.ent is None:
-            return
-        if len(self.requests) < self.ent["requests"] or len(self.referrals) < self.ent["referrals"]:
+        if self._has_more():
             self.load(self.station.db_path, self.key, len(self.requests), len(self.referrals), self._gen)
 
     def action_back(self) -> None:

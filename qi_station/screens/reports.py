@@ -192,13 +192,18 @@ class ReportsScreen(MainScreen):
                     yield Label(t("field.report_path"))
                     yield Input(id="out", compact=True, placeholder=t("ph.report_path"))
                 yield Static("", id="export-status", markup=False)
-        yield Static(t("reports.cli_hint"), id="status-line", markup=False)
+        yield Static(t("reports.cli_hint"), id="status-line", classes="page-hint", markup=False)
 
     def on_mount(self) -> None:
         if self.station.ready:
             self.refresh_data()
 
+    _asked = False  # back from the 覆盖？ question: 导出到 keeps the focus (not back on F7)
+
     def on_screen_resume(self) -> None:
+        if self._asked:
+            self._asked = False
+            return
         if isinstance(self.focused, Input):  # back on F7: the page keys work, nothing typed into 导出到
             self.query_one("#reports-body").focus()
 
@@ -304,9 +309,11 @@ class ReportsScreen(MainScreen):
                 if yes:
                     status.update(t("msg.saving"))
                     self.export(month, out, self.db_path, self.station.lang, force=True)
-                else:
+                else:  # back in 导出到: another name is typed there
                     status.update(t("reports.not_overwritten", path=str(msg.exists)))
+                    self.query_one("#out", Input).focus()
 
+            self._asked = True
             self.app.push_screen(
                 ConfirmDialog(
                     t("reports.overwrite_title"),

@@ -118,7 +118,10 @@ class RequestDetailScreen(StationScreen):
         self.station.current_request = self.request_id
         self.refresh_data()
 
+    _reading = False  # a read of the request is on its way (holds_keys)
+
     def refresh_data(self) -> None:
+        self._reading = True
         self.load(self.station.db_path, self.request_id)
 
     @work(thread=True, exclusive=True, group="detail")
@@ -132,18 +135,20 @@ class RequestDetailScreen(StationScreen):
             return
         self.post_message(RequestLoaded(req))
 
-    def holds_keys(self) -> bool:
-        """Keys typed before the request is read wait for it (``v`` right after Enter on the ledger):
-        the app holds them (``StationApp._hold_for_focus``)."""
-        return self.req is None and not self._load_failed
+    def holds_keys(self, key: str = "") -> bool:
+        """Keys typed before the request is read wait for it (``v`` right after Enter on the ledger),
+        and after a write until it is read again (``a Ctrl+S s Ctrl+S``: ``s`` needs the status 受理
+        wrote): the app holds them (``StationApp._hold_for_focus``)."""
+        return (self.req is None or self._reading) and not self._load_failed
 
     @on(LoadFailed)
     def _failed(self, event: LoadFailed) -> None:
-        self._load_failed = True
+        self._load_failed, self._reading = True, False
         self.query_one("#fields", Static).update(event.message)
 
     @on(RequestLoaded)
     def _loaded(self, event: RequestLoaded) -> None:
+        self._reading = False
         self.show(event.request)
 
     def show(self, r: dict[str, Any]) -> None:

@@ -39,9 +39,9 @@ LOOKUP_DEBOUNCE = 0.15
 
 
 class EnterprisesFound(Message):
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], q: str = "") -> None:
         super().__init__()
-        self.rows = rows
+        self.rows, self.q = rows, q
 
 
 class RequestSaved(Message):
@@ -255,6 +255,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
             if self._lookup_timer is not None:
                 self._lookup_timer.stop()
             q = event.value.strip()
+            self._looking_up = q or None
             if q:
                 self._lookup_timer = self.set_timer(
                     LOOKUP_DEBOUNCE, lambda: self.lookup(self.station.reader, q)
@@ -321,7 +322,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
                 rows = search(conn, "enterprises", q, limit=6)
         except Exception:  # noqa: BLE001 - a bad query just shows no suggestions
             rows = []
-        self.post_message(EnterprisesFound(rows))
+        self.post_message(EnterprisesFound(rows, q))
 
     def _check_names_soon(self) -> None:
         if self._names_timer is not None:
@@ -366,6 +367,8 @@ class RequestFormScreen(FormErrors, DraftedForm):
 
     @on(EnterprisesFound)
     def _show_enterprises(self, event: EnterprisesFound) -> None:
+        if event.q == self._looking_up:
+            self._looking_up = None
         if not self.query_one("#enterprise", Input).value.strip():
             return  # a late answer: the name was cleared meanwhile
         rows = self._enterprises = event.rows
@@ -385,6 +388,18 @@ class RequestFormScreen(FormErrors, DraftedForm):
             ol.add_option(Option(f"{r['name']}  {r['uscc']}  {r.get('city_name') or ''}", id=r["id"]))
         ol.highlighted = 0
         ol.remove_class("hidden")
+
+    _looking_up: str | None = None  # the name whose suggestions are on their way (holds_keys)
+
+    def holds_keys(self, key: str) -> bool:
+        """Down typed in the name box before the suggestions for the name typed are shown waits for them
+        (the app holds it and the keys after it: ``StationApp._hold_for_focus``): a fast name, Down,
+        Enter picks the first suggestion instead of losing Down and Enter."""
+        return (
+            key == "down"
+            and self._looking_up is not None
+            and self.focused is self.query_one("#enterprise", Input)
+        )
 
     def on_key(self, event: Any) -> None:
         enterprise = self.query_one("#enterprise", Input)

@@ -127,8 +127,13 @@ class Choice(Static, can_focus=True):
 
     @value.setter
     def value(self, v: Any) -> None:
-        """Set quietly (no Changed message): for code restoring a state."""
+        """Set quietly (no Changed message): for code restoring a state. Its width follows the new label
+        even when a layout of the Choice is still pending: Textual's ``refresh(layout=True)`` bumps the
+        key of the size it caches (``_layout_updates``, private) only when none is pending, so a value
+        set then kept the old label's width (站点信息 filled from its worker under load drew 园区工作站 in
+        the width of 综合服务中心; guard: test_tui_tuifix.py::test_a_choice_set_while_a_layout_is_pending_fits_its_label)."""
         self.set_reactive(Choice.index, self._index_of(v))
+        self._layout_updates += 1
         self.update(self._text())
 
     def select(self, v: Any) -> None:
