@@ -153,16 +153,22 @@ class HubBase:
         return postgresql.insert(t)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction; SQLite busy/locked becomes a 503 the client retries."""
+    def write(self, *, autocommit: bool = False) -> Iterator[Connection]:
+        """One write transaction; SQLite busy/locked becomes a 503 the client retries. ``autocommit``
+        (PostgreSQL; SQLite ignores it): for ONE statement, which is then its own transaction, without
+        the BEGIN and COMMIT round trips."""
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
         from sqlalchemy.exc import TimeoutError as PoolTimeout
 
         with _WRITERS_LOCK:
             _WRITERS[0] += 1
         try:
-            with self.engine.execution_options(sqlite_read=False).begin() as c:
-                yield c
+            if autocommit and not self.is_sqlite:
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                    yield c
+            else:
+                with self.engine.execution_options(sqlite_read=False).begin() as c:
+                    yield c
         except IntegrityError as e:
             raise SyncError(
                 422, "integrity", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}"
@@ -224,6 +230,8 @@ class HubBase:
         for i, key in enumerate(written):
             last_pos[key] = i
         order = sorted(last_pos, key=last_pos.__getitem__)
+        if not self.is_sqlite:
+            return self._stamp_pg(c, order)
         first = self.alloc_seq(c, len(order))
         by_table: dict[str, list[dict[str, Any]]] = {}
         for i, (t, rid) in enumerate(order):
@@ -241,6 +249,30 @@ class HubBase:
                 {"ids": [p["i"] for p in params], "seqs": [p["s"] for p in params]},
             )
         return first + len(order) - 1
+
+    def _stamp_pg(self, c: Connection, order: list[tuple[str, str]]) -> int:
+        """PostgreSQL: the counter taken and every written row's seq set in ONE statement (data-modifying
+        CTEs: the counter's UPDATE, then one UPDATE per table joined to its ids and their positions in
+        write order). The counter row stays locked until commit, as with :meth:`alloc_seq`."""
+        import sqlalchemy as sa
+
+        n = len(order)
+        by_table: dict[str, tuple[list[str], list[int]]] = {}
+        for i, (t, rid) in enumerate(order):
+            ids, pos = by_table.setdefault(t, ([], []))
+            ids.append(rid)
+            pos.append(i)
+        parts = ["c AS (UPDATE hub_counter SET value = value + :n WHERE name = 'seq' RETURNING value)"]
+        params: dict[str, Any] = {"n": n}
+        for k, (t, (ids, pos)) in enumerate(sorted(by_table.items())):
+            parts.append(
+                f"u{k} AS (UPDATE {t} SET seq = c.value - :n + 1 + v.p FROM c, "
+                f"unnest(CAST(:ids{k} AS text[]), CAST(:pos{k} AS bigint[])) AS v(i, p) "
+                f"WHERE {t}.id = v.i RETURNING 1)"
+            )
+            params[f"ids{k}"], params[f"pos{k}"] = ids, pos
+        last = c.execute(sa.text("WITH " + ", ".join(parts) + " SELECT value FROM c"), params).scalar_one()
+        return int(last)
 
     def station_by_code(self, c: Connection, code: str, *, lock: bool = False) -> dict[str, Any]:
         import sqlalchemy as sa

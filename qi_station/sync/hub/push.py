@@ -37,6 +37,13 @@ def kept_as_conflict(e: SyncError) -> str | None:
     return None
 
 
+def _pairs(a: Any, b: Any) -> list[tuple[list[Any], list[Any]]]:
+    """Two lists of chunks side by side (the shorter padded with empty chunks)."""
+    a, b = list(a), list(b)
+    n = max(len(a), len(b))
+    return [(a[i] if i < len(a) else [], b[i] if i < len(b) else []) for i in range(n)]
+
+
 class PushJobs(LedgerJobs):
     def push(
         self,
@@ -264,20 +271,36 @@ class PushJobs(LedgerJobs):
         }
         req_ids.discard(None)
         owners: dict[str, tuple[str, int, int, str]] = {}
-        for chunk in chunks(sorted(x for x in req_ids if isinstance(x, str)), 500):
+        # request numbers the hub holds under the batch's numbers (each number names one request): read
+        # with the owners, one statement per chunk of ids and numbers
+        numbers: dict[str, str] = {}
+        want_ids = sorted(x for x in req_ids if isinstance(x, str))
+        nums = sorted({str(p[3].get("number")) for p in prepared if p[2] == "request"})
+        num_set = set(nums)
+        for chunk, nchunk in _pairs(chunks(want_ids, 500), chunks(nums, 500)):
             for r in c.execute(
-                sa.select(treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status).where(
-                    id_in(c, treq.c.id, chunk)
-                )
+                sa.select(
+                    treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status, treq.c.number
+                ).where(sa.or_(id_in(c, treq.c.id, chunk), id_in(c, treq.c.number, nchunk)))
             ):
-                owners[r[0]] = (r[1], r[2], r[3], r[4])
+                if r[0] in req_ids:
+                    owners[r[0]] = (r[1], r[2], r[3], r[4])
+                if r[5] in num_set:
+                    numbers[r[5]] = r[0]
         ent_ids = [p[3]["id"] for p in prepared if p[2] == "enterprise"]
+        # the enterprises the batch writes and those its requests name, in one read
+        ent_refs = sorted(
+            {str(p[3].get("enterprise_id")) for p in prepared if p[2] == "request"} - set(ent_ids)
+        )
         ent_owner: dict[str, tuple[str | None, int]] = {}
-        for chunk in chunks(ent_ids, 500):
+        ent_held: dict[str, str | None] = {}
+        for chunk in chunks(sorted(set(ent_ids)) + ent_refs, 500):
             for er in c.execute(
                 sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(id_in(c, tent.c.id, chunk))
             ):
+                ent_held[er[0]] = er[1]
                 ent_owner[er[0]] = (er[1], er[2])
+        ent_owner = {k: v for k, v in ent_owner.items() if k in set(ent_ids)}
         for _rank, _o, table, row, _ch in prepared:
             rid = row["id"] if table == "request" else row.get("request_id")
             if table in ("request", "request_event", "referral"):
@@ -301,20 +324,9 @@ class PushJobs(LedgerJobs):
                     )
         # the station's rules against what the hub holds: its own enterprises, lifecycle moves, hub fields
         ent_station = {p[3]["id"]: code for p in prepared if p[2] == "enterprise"}
-        ent_refs = sorted(
-            {str(p[3].get("enterprise_id")) for p in prepared if p[2] == "request"} - set(ent_station)
-        )
-        for chunk in chunks(ent_refs, 500):
-            for eref in c.execute(
-                sa.select(tent.c.id, tent.c.station_code).where(id_in(c, tent.c.id, chunk))
-            ):
-                ent_station[eref[0]] = eref[1]
-        # request numbers the hub holds under these numbers (each number names one request)
-        numbers: dict[str, str] = {}
-        nums = sorted({str(p[3].get("number")) for p in prepared if p[2] == "request"})
-        for chunk in chunks(nums, 500):
-            for nr in c.execute(sa.select(treq.c.number, treq.c.id).where(id_in(c, treq.c.number, chunk))):
-                numbers[nr[0]] = nr[1]
+        for eid in ent_refs:
+            if eid in ent_held:
+                ent_station[eid] = ent_held[eid]
         stored = dict(owners)
         final_numbers: dict[str, tuple[str, int]] = {}  # request id -> its number after the batch
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
