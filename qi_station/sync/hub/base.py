@@ -45,6 +45,12 @@ def _need_psycopg() -> None:
         ) from None
 
 
+#: the ``hub_meta`` key prefix of a station's running heads (``ledger.trail_key``)
+TRAIL_PREFIX = "heads:"
+#: where ``station_by_code(with_trail=True)`` puts the trail it read with the station row
+TRAIL_COLUMN = "_heads_trail"
+
+
 class HubBase:
     """A handle on one hub database (cheap; engines are cached per URL): the connection, the write
     transaction, seq stamping, meta, and the station-row helpers every job shares."""
@@ -274,13 +280,23 @@ class HubBase:
         last = c.execute(sa.text("WITH " + ", ".join(parts) + " SELECT value FROM c"), params).scalar_one()
         return int(last)
 
-    def station_by_code(self, c: Connection, code: str, *, lock: bool = False) -> dict[str, Any]:
+    def station_by_code(
+        self, c: Connection, code: str, *, lock: bool = False, with_trail: bool = False
+    ) -> dict[str, Any]:
+        """The station's row (``lock``: held FOR UPDATE until commit on PostgreSQL). ``with_trail``: its
+        running heads' trail (``hub_meta``) read in the same statement, under :data:`TRAIL_COLUMN`
+        (taken by ``head_trail``)."""
         import sqlalchemy as sa
 
         t = hub_tables()["hub_station"]
-        q = sa.select(t).where(t.c.code == code)
+        cols: list[Any] = [t]
+        if with_trail:
+            hm = hub_tables()["hub_meta"]
+            key = sa.literal(TRAIL_PREFIX) + t.c.id
+            cols.append(sa.select(hm.c.v).where(hm.c.k == key).scalar_subquery().label(TRAIL_COLUMN))
+        q = sa.select(*cols).where(t.c.code == code)
         if lock and not self.is_sqlite:
-            q = q.with_for_update()
+            q = q.with_for_update(of=t)
         r = c.execute(q).mappings().first()
         if r is None:
             raise SyncError(404, "unknown_station", f"no station {code!r} at this hub")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from qi_station.core.chain import EVENT_FIELDS, GENESIS, event_hash_of, head_message
 from qi_station.core.clock import env_now, to_db
 from qi_station.sync import keys
-from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.base import TRAIL_COLUMN, TRAIL_PREFIX, HubBase
 from qi_station.sync.hub.tables import chunks, core_table, hub_tables, id_in
 from qi_station.sync.proto import HEADS_EARLIER, SyncError
 
@@ -36,7 +36,7 @@ TRAIL_KEEP = 256
 
 def trail_key(station_id: str) -> str:
     """The ``hub_meta`` key of a station's running heads (:meth:`LedgerJobs.head_trail`)."""
-    return f"heads:{station_id}"
+    return f"{TRAIL_PREFIX}{station_id}"
 
 
 def _earlier(
@@ -166,7 +166,7 @@ class LedgerJobs(HubBase):
                 403, "bad_head", "the running head is not signed by this station's key / 签名无效"
             )
         old_n = int(st.get("head_n") or 0)
-        trail = self.head_trail(c, st["id"])
+        trail = self.head_trail(c, st["id"], st)
         if old_n and st.get("head_hash"):
             trail.setdefault(old_n, str(st["head_hash"]))
         if n < old_n:  # a history shorter than the acknowledged one: a late bundle or push, or a rewrite
@@ -201,16 +201,22 @@ class LedgerJobs(HubBase):
             c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
         st.update(head_n=n, head_hash=h, head_sig=sig)
 
-    def head_trail(self, c: Connection, station_id: str) -> dict[int, str]:
+    def head_trail(
+        self, c: Connection, station_id: str, st: dict[str, Any] | None = None
+    ) -> dict[int, str]:
         """The station's running heads the hub holds, by number of events (``hub_meta``
         ``heads:{station_id}``, JSON ``{n: head}``): heads it acknowledged and the ``earlier`` ones
-        its signed heads listed."""
+        its signed heads listed. ``st``: a station row read with its trail in the same transaction
+        (:meth:`~.base.HubBase.station_by_code` ``with_trail``): taken from it (once), not read again."""
         import json
 
         import sqlalchemy as sa
 
-        hm = hub_tables()["hub_meta"]
-        raw = c.execute(sa.select(hm.c.v).where(hm.c.k == trail_key(station_id))).scalar()
+        if st is not None and TRAIL_COLUMN in st:
+            raw = st.pop(TRAIL_COLUMN)
+        else:
+            hm = hub_tables()["hub_meta"]
+            raw = c.execute(sa.select(hm.c.v).where(hm.c.k == trail_key(station_id))).scalar()
         try:
             return {int(k): str(v) for k, v in json.loads(raw or "{}").items()}
         except (TypeError, ValueError, AttributeError):

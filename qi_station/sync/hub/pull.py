@@ -41,25 +41,24 @@ class PullJobs(HubBase):
             finally:
                 conn.execute("ROLLBACK") if conn.in_transaction else None
                 conn.close()
-        if raw is True and limit is not None:  # the HTTP pull: the whole page in ONE statement
-            return self._read_page_pg(station_code, since, limit, check_horizon=check_horizon)
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as sc:
             with sc.begin():
                 return self._read_changes(
                     _SaExec(sc), station_code, since, limit, raw=raw is True, check_horizon=check_horizon
                 )
 
-    def _read_page_pg(self, station_code: str, since: int, limit: int, *, check_horizon: bool) -> dict[str, Any]:
+    def _read_page_pg(
+        self, c: Connection, station_code: str, since: int, limit: int, *, check_horizon: bool
+    ) -> dict[str, Any]:
         """PostgreSQL, a page of at most ``limit`` rows as JSON built by the server: the head, the
-        horizon, the page's cut and every table's rows in ONE statement (one snapshot, one round trip,
-        no transaction of its own), the same document :meth:`_read_changes` gives with ``raw``. A
-        station with nothing new costs the one indexed ``seq > since`` probe per table."""
+        horizon, the page's cut and every table's rows in ONE statement on ``c`` (autocommit: one
+        snapshot, one round trip, no transaction of its own), the same document :meth:`read_changes`
+        gives with ``raw``. A station with nothing new costs one indexed ``seq > since`` probe a table."""
         import sqlalchemy as sa
 
         sql = _page_sql()
         params = {"code": station_code, "since": since, "lim1": limit + 1, "off": limit - 1}
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            row = c.execute(sa.text(sql), params).one()
+        row = c.execute(sa.text(sql), params).one()
         head, horizon_v, more, cutoff = int(row[0] or 0), row[1], bool(row[2]), int(row[3] or 0)
         horizon = int(horizon_v or 0)
         if 0 < since < horizon and check_horizon:
@@ -170,6 +169,29 @@ class PullJobs(HubBase):
         nxt = cutoff if more else max(head, since)
         return {"since": since, "next": nxt, "more": more, "head": head, "horizon": horizon, "tables": tables}
 
+    def _seen(
+        self,
+        c: Connection,
+        station: dict[str, Any],
+        since: int,
+        page: dict[str, Any],
+        protocol: Any,
+        schema: Any,
+        station_now_ms: Any,
+    ) -> None:
+        """After a pull page: the station's last seen, versions and clock skew (``touch``) and its
+        cursor, in ONE UPDATE of its row."""
+        import sqlalchemy as sa
+
+        hs = hub_tables()["hub_station"]
+        vals: dict[str, Any] = {}
+        self.touch(c, station, protocol, schema, station_now_ms, into=vals)
+        # what the station says it has applied, never past what the hub has written: a call with only
+        # the token cannot push the cursor beyond the head and starve its USB bundles
+        cur = min(since, int(page.get("head") or 0))
+        vals["station_cursor"] = sa.case((hs.c.station_cursor < cur, cur), else_=hs.c.station_cursor)
+        c.execute(sa.update(hs).where(hs.c.id == station["id"]).values(**vals))
+
     def pull_json(
         self,
         station: dict[str, Any],
@@ -216,23 +238,22 @@ class PullJobs(HubBase):
     ) -> dict[str, Any]:
         """``resync``: a page of a snapshot pass the station began at since=0 (it will delete what the
         pass does not bring), so no 410 below the tombstone horizon."""
-        page = self.read_changes(station["code"], since, limit, raw=raw, check_horizon=not resync)
-        try:
-            with self.write(autocommit=True) as c:  # one statement: no transaction of its own
-                import sqlalchemy as sa
+        if raw and not self.is_sqlite:  # PostgreSQL: the page and the bookkeeping, two statements
+            from sqlalchemy.exc import DBAPIError
 
-                hs = hub_tables()["hub_station"]
-                vals: dict[str, Any] = {}
-                self.touch(c, station, protocol, schema, station_now_ms, into=vals)
-                # what the station says it has applied, never past what the hub has written: a call
-                # with only the token cannot push the cursor beyond the head and starve its USB bundles
-                cur = min(since, int(page.get("head") or 0))
-                vals["station_cursor"] = sa.case(
-                    (hs.c.station_cursor < cur, cur), else_=hs.c.station_cursor
-                )
-                c.execute(sa.update(hs).where(hs.c.id == station["id"]).values(**vals))
-        except SyncError:
-            pass  # bookkeeping only: a busy hub still serves the page
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                page = self._read_page_pg(c, station["code"], since, limit, check_horizon=not resync)
+                try:
+                    self._seen(c, station, since, page, protocol, schema, station_now_ms)
+                except DBAPIError:
+                    pass  # bookkeeping only: a busy hub still serves the page
+        else:
+            page = self.read_changes(station["code"], since, limit, raw=raw, check_horizon=not resync)
+            try:
+                with self.write() as c:
+                    self._seen(c, station, since, page, protocol, schema, station_now_ms)
+            except SyncError:
+                pass  # bookkeeping only: a busy hub still serves the page
         page["acked_oseq"] = int(station.get("acked_oseq") or 0)
         page["hub_now"] = to_db(env_now())  # the hub's clock, in the signed reply: the station compares
         page["protocol"] = PROTOCOL

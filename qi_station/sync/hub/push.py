@@ -67,16 +67,22 @@ class PushJobs(LedgerJobs):
         skew = None
         try:
             with self.write() as c:
-                st = self.station_by_code(c, station["code"], lock=True)
+                st = self.station_by_code(c, station["code"], lock=True, with_trail=True)
                 if st["revoked"]:
                     raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
                 vals: dict[str, Any] = {}  # the station row's new values: one UPDATE per push, not four
                 self.check_device(c, st, batch, device, vals)  # raises device_conflict, nothing written
                 self.keep_profile(c, st, profile, vals)
-                out = self.apply_push(c, st, batch, head=head, restored=restored, into=vals)
+                written: list[tuple[str, str]] = []
+                out = self.apply_push(
+                    c, st, batch, head=head, restored=restored, into=vals, stamp_into=written
+                )
                 skew = self.touch(c, st, protocol, schema, station_now_ms, into=vals)
                 hs = hub_tables()["hub_station"]
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
+                # the seq stamp last: it takes the hub's change counter, held until commit and so by
+                # one push at a time; nothing but the commit after it
+                self.stamp(c, written)
         except SyncError as e:
             raise self.conflict_refused(e) from None
         if skew is not None and abs(skew) > SKEW_WARN_MS:
@@ -176,16 +182,21 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         restored: bool = False,
         into: dict[str, Any] | None = None,
+        stamp_into: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
         transaction: skip what is acked (the same content under a held oseq, else ``device_conflict``
         or, ``restored``, ``station_behind``: :meth:`_check_duplicates`), refuse gaps, check ownership
         and every new event's hash and link (``ledger.check_events``), s_rev guards, stamp seq, ack,
         remember each applied change's digest by oseq, keep the signed running head. ``into``: the
-        station row's new values (ack, head) are added to it, written by the caller. A
-        ``history_differs`` names the station (``station_id``): :meth:`conflict_refused` records it."""
+        station row's new values (ack, head) are added to it, written by the caller. ``stamp_into``:
+        the written rows are added to it for the caller to stamp (:meth:`stamp`, last before its commit)
+        instead of stamped here. A ``history_differs`` names the station (``station_id``):
+        :meth:`conflict_refused` records it."""
         try:
-            return self._apply_push(c, st, batch, head=head, restored=restored, into=into)
+            return self._apply_push(
+                c, st, batch, head=head, restored=restored, into=into, stamp_into=stamp_into
+            )
         except SyncError as e:
             if kept_as_conflict(e) is None:
                 raise
@@ -202,6 +213,7 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         restored: bool = False,
         into: dict[str, Any] | None = None,
+        stamp_into: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         import sqlalchemy as sa
 
@@ -508,7 +520,10 @@ class PushJobs(LedgerJobs):
         # the digests before the seq stamp: the stamp takes the hub's change counter, held until commit
         # and so taken by one push at a time; the less after it, the more pushes commit per second
         self.bulk_insert(c, hub_tables()["hub_oseq"], digests)
-        self.stamp(c, written)
+        if stamp_into is not None:
+            stamp_into.extend(written)
+        else:
+            self.stamp(c, written)
         new_ack = fresh[-1]["oseq"]
         if into is not None:
             into["acked_oseq"] = new_ack
