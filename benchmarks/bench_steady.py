@@ -111,7 +111,9 @@ def main() -> None:
     for s, k in stmts.most_common(40):
         print(f"  {k / syncs:5.2f}  {s}")
     if prof:
-        pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumtime")).print_stats(int(os.environ.get("TOP", "45")))
+        pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumtime")).print_stats(
+            int(os.environ.get("TOP", "45"))
+        )
     tc.close()
     hub.dispose()
     if args.backend == "pg":

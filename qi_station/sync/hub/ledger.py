@@ -86,11 +86,18 @@ def _number(c: Connection, batch_numbers: Mapping[str, str], rid: str) -> str:
 
 
 def check_events(
-    c: Connection, events: Sequence[Mapping[str, Any]], batch_numbers: Mapping[str, str]
+    c: Connection,
+    events: Sequence[Mapping[str, Any]],
+    batch_numbers: Mapping[str, str],
+    *,
+    ids: Sequence[str] = (),
+    found: set[str] | None = None,
 ) -> None:
     """Refuse (SyncError) pushed events (wire rows, in oseq order) that do not verify or rewrite what
     the hub holds. An event whose predecessor the hub never received (a request loaded on the station
-    outside the ledger) cannot be linked and is taken as it is."""
+    outside the ledger) cannot be linked and is taken as it is. ``ids`` and ``found``: the event ids
+    among ``ids`` the hub holds (under any request) are added to ``found``, read in the same statement
+    as the chains when they fit one."""
     import sqlalchemy as sa
 
     if not events:
@@ -98,11 +105,24 @@ def check_events(
     te = core_table("request_event")
     rids = sorted({str(e.get("request_id")) for e in events})
     held: dict[tuple[str, int], tuple[str, str]] = {}  # (request, n) -> (id, hash)
-    for chunk in chunks(rids, 500):
+    want = sorted(set(ids)) if found is not None else []
+    cols = (te.c.request_id, te.c.n, te.c.id, te.c.hash)
+    if found is not None and want and len(rids) <= 500 and len(want) <= 500:
+        rid_set, want_set = set(rids), set(want)  # one read: the chains and the ids
         for rid, n, eid, h in c.execute(
-            sa.select(te.c.request_id, te.c.n, te.c.id, te.c.hash).where(id_in(c, te.c.request_id, chunk))
+            sa.select(*cols).where(sa.or_(id_in(c, te.c.request_id, rids), id_in(c, te.c.id, want)))
         ):
-            held[(rid, int(n))] = (eid, h)
+            if rid in rid_set:
+                held[(rid, int(n))] = (eid, h)
+            if eid in want_set:
+                found.add(eid)
+    else:
+        for chunk in chunks(rids, 500):
+            for rid, n, eid, h in c.execute(sa.select(*cols).where(id_in(c, te.c.request_id, chunk))):
+                held[(rid, int(n))] = (eid, h)
+        for chunk in chunks(want, 500):
+            if found is not None:
+                found.update(r[0] for r in c.execute(sa.select(te.c.id).where(id_in(c, te.c.id, chunk))))
     for e in events:
         rid, n = str(e.get("request_id")), e.get("n")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -201,9 +221,7 @@ class LedgerJobs(HubBase):
             c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
         st.update(head_n=n, head_hash=h, head_sig=sig)
 
-    def head_trail(
-        self, c: Connection, station_id: str, st: dict[str, Any] | None = None
-    ) -> dict[int, str]:
+    def head_trail(self, c: Connection, station_id: str, st: dict[str, Any] | None = None) -> dict[int, str]:
         """The station's running heads the hub holds, by number of events (``hub_meta``
         ``heads:{station_id}``, JSON ``{n: head}``): heads it acknowledged and the ``earlier`` ones
         its signed heads listed. ``st``: a station row read with its trail in the same transaction

@@ -378,6 +378,7 @@ class PushJobs(LedgerJobs):
                 n = int(ev.get("n") or 0)
                 before = [chain[k] for k in sorted(chain) if k < n]
                 rules.check_rectify_event(oseq, status_and_satisfaction(before) if before else None)
+        events_held: set[str] = set()  # the batch's event ids the hub holds, read with the chains
         check_events(
             c,
             [
@@ -386,14 +387,16 @@ class PushJobs(LedgerJobs):
                 if ch.get("table") == "request_event" and isinstance(ch.get("row"), dict)
             ],
             {p[3]["id"]: str(p[3].get("number")) for p in prepared if p[2] == "request"},
+            ids=[p[3]["id"] for p in prepared if p[2] == "request_event"],
+            found=events_held,
         )
         # apply in foreign-key order; within a table in oseq order. New rows are collected and inserted
         # in bulk (one executemany per table and column set) before the next table; a later change of a
         # row inserted in this batch is merged into its pending insert.
         written: list[tuple[str, str]] = []
         status_of: dict[int, str] = {}
-        have: set[str] = set()
-        for tname in ("request_event", "referral", "activity"):
+        have: set[str] = set(events_held)
+        for tname in ("referral", "activity"):
             ids = [p[3]["id"] for p in prepared if p[2] == tname]
             tt = core_table(tname)
             for chunk in chunks(ids, 500):
