@@ -37,6 +37,10 @@ def kept_as_conflict(e: SyncError) -> str | None:
     return None
 
 
+#: a key of ``apply_push``'s ``into``: a list the written rows go to, stamped by the caller last
+STAMP_LATER = "__stamp_later__"
+
+
 def _pairs(a: Any, b: Any) -> list[tuple[list[Any], list[Any]]]:
     """Two lists of chunks side by side (the shorter padded with empty chunks)."""
     a, b = list(a), list(b)
@@ -74,10 +78,10 @@ class PushJobs(LedgerJobs):
                 self.check_device(c, st, batch, device, vals)  # raises device_conflict, nothing written
                 self.keep_profile(c, st, profile, vals)
                 written: list[tuple[str, str]] = []
-                out = self.apply_push(
-                    c, st, batch, head=head, restored=restored, into=vals, stamp_into=written
-                )
+                vals[STAMP_LATER] = written
+                out = self.apply_push(c, st, batch, head=head, restored=restored, into=vals)
                 skew = self.touch(c, st, protocol, schema, station_now_ms, into=vals)
+                vals.pop(STAMP_LATER)
                 hs = hub_tables()["hub_station"]
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
                 # the seq stamp last: it takes the hub's change counter, held until commit and so by
@@ -182,21 +186,18 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         restored: bool = False,
         into: dict[str, Any] | None = None,
-        stamp_into: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
         transaction: skip what is acked (the same content under a held oseq, else ``device_conflict``
         or, ``restored``, ``station_behind``: :meth:`_check_duplicates`), refuse gaps, check ownership
         and every new event's hash and link (``ledger.check_events``), s_rev guards, stamp seq, ack,
         remember each applied change's digest by oseq, keep the signed running head. ``into``: the
-        station row's new values (ack, head) are added to it, written by the caller. ``stamp_into``:
-        the written rows are added to it for the caller to stamp (:meth:`stamp`, last before its commit)
-        instead of stamped here. A ``history_differs`` names the station (``station_id``):
+        station row's new values (ack, head) are added to it, written by the caller; when it holds
+        :data:`STAMP_LATER` (a list), the written rows are added to that list for the caller to stamp
+        (:meth:`stamp`, last before its commit) instead of stamped here. A ``history_differs`` names the station (``station_id``):
         :meth:`conflict_refused` records it."""
         try:
-            return self._apply_push(
-                c, st, batch, head=head, restored=restored, into=into, stamp_into=stamp_into
-            )
+            return self._apply_push(c, st, batch, head=head, restored=restored, into=into)
         except SyncError as e:
             if kept_as_conflict(e) is None:
                 raise
@@ -213,7 +214,6 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         restored: bool = False,
         into: dict[str, Any] | None = None,
-        stamp_into: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         import sqlalchemy as sa
 
@@ -523,6 +523,7 @@ class PushJobs(LedgerJobs):
         # the digests before the seq stamp: the stamp takes the hub's change counter, held until commit
         # and so taken by one push at a time; the less after it, the more pushes commit per second
         self.bulk_insert(c, hub_tables()["hub_oseq"], digests)
+        stamp_into = into.get(STAMP_LATER) if into is not None else None
         if stamp_into is not None:
             stamp_into.extend(written)
         else:
