@@ -46,12 +46,12 @@ _MADE: set[str] = set()  # the qi_sync_* databases this process made and has not
 
 
 def pg_create() -> str:
-    """A throwaway PostgreSQL database (``qi_sync_<hex>``) on the shared server. Drop it with
+    """A throwaway PostgreSQL database (``qi_sync_<hex>``, or ``$QI_TEST_PG_PREFIX<hex>``) on the shared server. Drop it with
     ``pg_drop`` (in a ``finally``); whatever this process made and did not drop goes when it exits
     (``atexit``: a test or benchmark that failed in its setup leaves nothing behind)."""
     import psycopg
 
-    name = f"qi_sync_{uuid.uuid4().hex[:12]}"
+    name = f"{os.environ.get('QI_TEST_PG_PREFIX') or 'qi_sync_'}{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
     if not _MADE:

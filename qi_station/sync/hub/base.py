@@ -45,6 +45,12 @@ def _need_psycopg() -> None:
         ) from None
 
 
+#: the ``hub_meta`` key prefix of a station's running heads (``ledger.trail_key``)
+TRAIL_PREFIX = "heads:"
+#: where ``station_by_code(with_trail=True)`` puts the trail it read with the station row
+TRAIL_COLUMN = "_heads_trail"
+
+
 class HubBase:
     """A handle on one hub database (cheap; engines are cached per URL): the connection, the write
     transaction, seq stamping, meta, and the station-row helpers every job shares."""
@@ -153,16 +159,22 @@ class HubBase:
         return postgresql.insert(t)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction; SQLite busy/locked becomes a 503 the client retries."""
+    def write(self, *, autocommit: bool = False) -> Iterator[Connection]:
+        """One write transaction; SQLite busy/locked becomes a 503 the client retries. ``autocommit``
+        (PostgreSQL; SQLite ignores it): for ONE statement, which is then its own transaction, without
+        the BEGIN and COMMIT round trips."""
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
         from sqlalchemy.exc import TimeoutError as PoolTimeout
 
         with _WRITERS_LOCK:
             _WRITERS[0] += 1
         try:
-            with self.engine.execution_options(sqlite_read=False).begin() as c:
-                yield c
+            if autocommit and not self.is_sqlite:
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                    yield c
+            else:
+                with self.engine.execution_options(sqlite_read=False).begin() as c:
+                    yield c
         except IntegrityError as e:
             raise SyncError(
                 422, "integrity", f"refused, nothing changed: {str(e.orig).splitlines()[0][:200]}"
@@ -224,6 +236,8 @@ class HubBase:
         for i, key in enumerate(written):
             last_pos[key] = i
         order = sorted(last_pos, key=last_pos.__getitem__)
+        if not self.is_sqlite:
+            return self._stamp_pg(c, order)
         first = self.alloc_seq(c, len(order))
         by_table: dict[str, list[dict[str, Any]]] = {}
         for i, (t, rid) in enumerate(order):
@@ -242,13 +256,47 @@ class HubBase:
             )
         return first + len(order) - 1
 
-    def station_by_code(self, c: Connection, code: str, *, lock: bool = False) -> dict[str, Any]:
+    def _stamp_pg(self, c: Connection, order: list[tuple[str, str]]) -> int:
+        """PostgreSQL: the counter taken and every written row's seq set in ONE statement (data-modifying
+        CTEs: the counter's UPDATE, then one UPDATE per table joined to its ids and their positions in
+        write order). The counter row stays locked until commit, as with :meth:`alloc_seq`."""
+        import sqlalchemy as sa
+
+        n = len(order)
+        by_table: dict[str, tuple[list[str], list[int]]] = {}
+        for i, (t, rid) in enumerate(order):
+            ids, pos = by_table.setdefault(t, ([], []))
+            ids.append(rid)
+            pos.append(i)
+        parts = ["c AS (UPDATE hub_counter SET value = value + :n WHERE name = 'seq' RETURNING value)"]
+        params: dict[str, Any] = {"n": n}
+        for k, (t, (ids, pos)) in enumerate(sorted(by_table.items())):
+            parts.append(
+                f"u{k} AS (UPDATE {t} SET seq = c.value - :n + 1 + v.p FROM c, "
+                f"unnest(CAST(:ids{k} AS text[]), CAST(:pos{k} AS bigint[])) AS v(i, p) "
+                f"WHERE {t}.id = v.i RETURNING 1)"
+            )
+            params[f"ids{k}"], params[f"pos{k}"] = ids, pos
+        last = c.execute(sa.text("WITH " + ", ".join(parts) + " SELECT value FROM c"), params).scalar_one()
+        return int(last)
+
+    def station_by_code(
+        self, c: Connection, code: str, *, lock: bool = False, with_trail: bool = False
+    ) -> dict[str, Any]:
+        """The station's row (``lock``: held FOR UPDATE until commit on PostgreSQL). ``with_trail``: its
+        running heads' trail (``hub_meta``) read in the same statement, under :data:`TRAIL_COLUMN`
+        (taken by ``head_trail``)."""
         import sqlalchemy as sa
 
         t = hub_tables()["hub_station"]
-        q = sa.select(t).where(t.c.code == code)
+        cols: list[Any] = [t]
+        if with_trail:
+            hm = hub_tables()["hub_meta"]
+            key = sa.literal(TRAIL_PREFIX) + t.c.id
+            cols.append(sa.select(hm.c.v).where(hm.c.k == key).scalar_subquery().label(TRAIL_COLUMN))
+        q = sa.select(*cols).where(t.c.code == code)
         if lock and not self.is_sqlite:
-            q = q.with_for_update()
+            q = q.with_for_update(of=t)
         r = c.execute(q).mappings().first()
         if r is None:
             raise SyncError(404, "unknown_station", f"no station {code!r} at this hub")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from qi_station.core.chain import EVENT_FIELDS, GENESIS, event_hash_of, head_message
 from qi_station.core.clock import env_now, to_db
 from qi_station.sync import keys
-from qi_station.sync.hub.base import HubBase
+from qi_station.sync.hub.base import TRAIL_COLUMN, TRAIL_PREFIX, HubBase
 from qi_station.sync.hub.tables import chunks, core_table, hub_tables, id_in
 from qi_station.sync.proto import HEADS_EARLIER, SyncError
 
@@ -36,7 +36,7 @@ TRAIL_KEEP = 256
 
 def trail_key(station_id: str) -> str:
     """The ``hub_meta`` key of a station's running heads (:meth:`LedgerJobs.head_trail`)."""
-    return f"heads:{station_id}"
+    return f"{TRAIL_PREFIX}{station_id}"
 
 
 def _earlier(
@@ -86,11 +86,18 @@ def _number(c: Connection, batch_numbers: Mapping[str, str], rid: str) -> str:
 
 
 def check_events(
-    c: Connection, events: Sequence[Mapping[str, Any]], batch_numbers: Mapping[str, str]
+    c: Connection,
+    events: Sequence[Mapping[str, Any]],
+    batch_numbers: Mapping[str, str],
+    *,
+    ids: Sequence[str] = (),
+    found: set[str] | None = None,
 ) -> None:
     """Refuse (SyncError) pushed events (wire rows, in oseq order) that do not verify or rewrite what
     the hub holds. An event whose predecessor the hub never received (a request loaded on the station
-    outside the ledger) cannot be linked and is taken as it is."""
+    outside the ledger) cannot be linked and is taken as it is. ``ids`` and ``found``: the event ids
+    among ``ids`` the hub holds (under any request) are added to ``found``, read in the same statement
+    as the chains when they fit one."""
     import sqlalchemy as sa
 
     if not events:
@@ -98,11 +105,24 @@ def check_events(
     te = core_table("request_event")
     rids = sorted({str(e.get("request_id")) for e in events})
     held: dict[tuple[str, int], tuple[str, str]] = {}  # (request, n) -> (id, hash)
-    for chunk in chunks(rids, 500):
+    want = sorted(set(ids)) if found is not None else []
+    cols = (te.c.request_id, te.c.n, te.c.id, te.c.hash)
+    if found is not None and want and len(rids) <= 500 and len(want) <= 500:
+        rid_set, want_set = set(rids), set(want)  # one read: the chains and the ids
         for rid, n, eid, h in c.execute(
-            sa.select(te.c.request_id, te.c.n, te.c.id, te.c.hash).where(id_in(c, te.c.request_id, chunk))
+            sa.select(*cols).where(sa.or_(id_in(c, te.c.request_id, rids), id_in(c, te.c.id, want)))
         ):
-            held[(rid, int(n))] = (eid, h)
+            if rid in rid_set:
+                held[(rid, int(n))] = (eid, h)
+            if eid in want_set:
+                found.add(eid)
+    else:
+        for chunk in chunks(rids, 500):
+            for rid, n, eid, h in c.execute(sa.select(*cols).where(id_in(c, te.c.request_id, chunk))):
+                held[(rid, int(n))] = (eid, h)
+        for chunk in chunks(want, 500):
+            if found is not None:
+                found.update(r[0] for r in c.execute(sa.select(te.c.id).where(id_in(c, te.c.id, chunk))))
     for e in events:
         rid, n = str(e.get("request_id")), e.get("n")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -166,7 +186,7 @@ class LedgerJobs(HubBase):
                 403, "bad_head", "the running head is not signed by this station's key / 签名无效"
             )
         old_n = int(st.get("head_n") or 0)
-        trail = self.head_trail(c, st["id"])
+        trail = self.head_trail(c, st["id"], st)
         if old_n and st.get("head_hash"):
             trail.setdefault(old_n, str(st["head_hash"]))
         if n < old_n:  # a history shorter than the acknowledged one: a late bundle or push, or a rewrite
@@ -201,16 +221,20 @@ class LedgerJobs(HubBase):
             c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
         st.update(head_n=n, head_hash=h, head_sig=sig)
 
-    def head_trail(self, c: Connection, station_id: str) -> dict[int, str]:
+    def head_trail(self, c: Connection, station_id: str, st: dict[str, Any] | None = None) -> dict[int, str]:
         """The station's running heads the hub holds, by number of events (``hub_meta``
         ``heads:{station_id}``, JSON ``{n: head}``): heads it acknowledged and the ``earlier`` ones
-        its signed heads listed."""
+        its signed heads listed. ``st``: a station row read with its trail in the same transaction
+        (:meth:`~.base.HubBase.station_by_code` ``with_trail``): taken from it (once), not read again."""
         import json
 
         import sqlalchemy as sa
 
-        hm = hub_tables()["hub_meta"]
-        raw = c.execute(sa.select(hm.c.v).where(hm.c.k == trail_key(station_id))).scalar()
+        if st is not None and TRAIL_COLUMN in st:
+            raw = st.pop(TRAIL_COLUMN)
+        else:
+            hm = hub_tables()["hub_meta"]
+            raw = c.execute(sa.select(hm.c.v).where(hm.c.k == trail_key(station_id))).scalar()
         try:
             return {int(k): str(v) for k, v in json.loads(raw or "{}").items()}
         except (TypeError, ValueError, AttributeError):

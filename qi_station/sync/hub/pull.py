@@ -47,6 +47,36 @@ class PullJobs(HubBase):
                     _SaExec(sc), station_code, since, limit, raw=raw is True, check_horizon=check_horizon
                 )
 
+    def _read_page_pg(
+        self, c: Connection, station_code: str, since: int, limit: int, *, check_horizon: bool
+    ) -> dict[str, Any]:
+        """PostgreSQL, a page of at most ``limit`` rows as JSON built by the server: the head, the
+        horizon, the page's cut and every table's rows in ONE statement on ``c`` (autocommit: one
+        snapshot, one round trip, no transaction of its own), the same document :meth:`read_changes`
+        gives with ``raw``. A station with nothing new costs one indexed ``seq > since`` probe a table."""
+        import sqlalchemy as sa
+
+        sql = _page_sql()
+        params = {"code": station_code, "since": since, "lim1": limit + 1, "off": limit - 1}
+        row = c.execute(sa.text(sql), params).one()
+        head, horizon_v, more, cutoff = int(row[0] or 0), row[1], bool(row[2]), int(row[3] or 0)
+        horizon = int(horizon_v or 0)
+        if 0 < since < horizon and check_horizon:
+            raise SyncError(
+                410,
+                "resync_required",
+                f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
+                "download a full snapshot / 需要重新全量同步",
+                horizon=horizon,
+            )
+        tables: dict[str, Any] = {}
+        for i, t in enumerate(PULL_TABLES):
+            text = row[4 + i]
+            if text and text != "[]":
+                tables[t] = {"cols": _pull_cols(t), "rows_json": text}
+        nxt = cutoff if more else max(head, since)
+        return {"since": since, "next": nxt, "more": more, "head": head, "horizon": horizon, "tables": tables}
+
     def _read_changes(
         self,
         ex: Any,
@@ -139,6 +169,29 @@ class PullJobs(HubBase):
         nxt = cutoff if more else max(head, since)
         return {"since": since, "next": nxt, "more": more, "head": head, "horizon": horizon, "tables": tables}
 
+    def _seen(
+        self,
+        c: Connection,
+        station: dict[str, Any],
+        since: int,
+        page: dict[str, Any],
+        protocol: Any,
+        schema: Any,
+        station_now_ms: Any,
+    ) -> None:
+        """After a pull page: the station's last seen, versions and clock skew (``touch``) and its
+        cursor, in ONE UPDATE of its row."""
+        import sqlalchemy as sa
+
+        hs = hub_tables()["hub_station"]
+        vals: dict[str, Any] = {}
+        self.touch(c, station, protocol, schema, station_now_ms, into=vals)
+        # what the station says it has applied, never past what the hub has written: a call with only
+        # the token cannot push the cursor beyond the head and starve its USB bundles
+        cur = min(since, int(page.get("head") or 0))
+        vals["station_cursor"] = sa.case((hs.c.station_cursor < cur, cur), else_=hs.c.station_cursor)
+        c.execute(sa.update(hs).where(hs.c.id == station["id"]).values(**vals))
+
     def pull_json(
         self,
         station: dict[str, Any],
@@ -185,28 +238,67 @@ class PullJobs(HubBase):
     ) -> dict[str, Any]:
         """``resync``: a page of a snapshot pass the station began at since=0 (it will delete what the
         pass does not bring), so no 410 below the tombstone horizon."""
-        page = self.read_changes(station["code"], since, limit, raw=raw, check_horizon=not resync)
-        try:
-            with self.write() as c:
-                import sqlalchemy as sa
+        if raw and not self.is_sqlite:  # PostgreSQL: the page and the bookkeeping, two statements
+            from sqlalchemy.exc import DBAPIError
 
-                hs = hub_tables()["hub_station"]
-                self.touch(c, station, protocol, schema, station_now_ms)
-                # what the station says it has applied, never past what the hub has written: a call
-                # with only the token cannot push the cursor beyond the head and starve its USB bundles
-                cur = min(since, int(page.get("head") or 0))
-                c.execute(
-                    sa.update(hs)
-                    .where(hs.c.id == station["id"], hs.c.station_cursor < cur)
-                    .values(station_cursor=cur)
-                )
-        except SyncError:
-            pass  # bookkeeping only: a busy hub still serves the page
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                page = self._read_page_pg(c, station["code"], since, limit, check_horizon=not resync)
+                try:
+                    self._seen(c, station, since, page, protocol, schema, station_now_ms)
+                except DBAPIError:
+                    pass  # bookkeeping only: a busy hub still serves the page
+        else:
+            page = self.read_changes(station["code"], since, limit, raw=raw, check_horizon=not resync)
+            try:
+                with self.write() as c:
+                    self._seen(c, station, since, page, protocol, schema, station_now_ms)
+            except SyncError:
+                pass  # bookkeeping only: a busy hub still serves the page
         page["acked_oseq"] = int(station.get("acked_oseq") or 0)
         page["hub_now"] = to_db(env_now())  # the hub's clock, in the signed reply: the station compares
         page["protocol"] = PROTOCOL
         page["schema"] = schema_head()
         return page
+
+
+def _pull_cols(t: str) -> list[str]:
+    if t == "request":
+        return ["id", "station_code", "status", "s_rev", "h_rev", "seq", *HUB_REQUEST_FIELDS]
+    return [c.key for c in core_table(t).columns]
+
+
+_PAGE_SQL: list[str] = []
+
+
+def _page_sql() -> str:
+    """The one-statement pull page (PostgreSQL): ``:since``, ``:code`` (the station: its own requests),
+    ``:lim1`` (limit + 1) and ``:off`` (limit - 1). The cut is the limit-th smallest seq after since
+    over the pulled tables when more than ``limit`` rows wait (``more``), else the head; each table's
+    rows up to the cut, in seq order, as one JSON text (``[]`` when none)."""
+    if _PAGE_SQL:
+        return _PAGE_SQL[0]
+
+    def where(t: str) -> str:
+        return "station_code = :code AND seq > :since" if t == "request" else "seq > :since"
+
+    probes = " UNION ALL ".join(
+        f"(SELECT seq FROM {t} WHERE {where(t)} ORDER BY seq LIMIT :lim1)" for t in PULL_TABLES
+    )
+    blocks = ", ".join(
+        f"(SELECT coalesce(json_agg(json_build_array({', '.join(pg_json_cols(t, _pull_cols(t)))}) ORDER BY seq), "
+        f"'[]')::text FROM {t} WHERE {where(t)} AND seq <= cut.cut)"
+        for t in PULL_TABLES
+    )
+    sql = (
+        "WITH hd AS (SELECT (SELECT value FROM hub_counter WHERE name = 'seq') AS head, "
+        "(SELECT v FROM hub_meta WHERE k = 'tombstone_horizon') AS horizon), "
+        f"s AS (SELECT seq FROM ({probes}) u ORDER BY seq OFFSET :off LIMIT 2), "
+        "cut AS (SELECT (SELECT count(*) FROM s) > 1 AS more, CASE WHEN (SELECT count(*) FROM s) > 1 "
+        "THEN (SELECT min(seq) FROM s) ELSE coalesce((SELECT head FROM hd), 0) END AS cut) "
+        f"SELECT hd.head, hd.horizon, cut.more, cut.cut, {blocks} FROM hd, cut"
+    )
+    _PAGE_SQL.append(sql)
+    return sql
 
 
 def pg_json_cols(table: str, cols: list[str]) -> list[str]:

@@ -37,6 +37,17 @@ def kept_as_conflict(e: SyncError) -> str | None:
     return None
 
 
+#: a key of ``apply_push``'s ``into``: a list the written rows go to, stamped by the caller last
+STAMP_LATER = "__stamp_later__"
+
+
+def _pairs(a: Any, b: Any) -> list[tuple[list[Any], list[Any]]]:
+    """Two lists of chunks side by side (the shorter padded with empty chunks)."""
+    a, b = list(a), list(b)
+    n = max(len(a), len(b))
+    return [(a[i] if i < len(a) else [], b[i] if i < len(b) else []) for i in range(n)]
+
+
 class PushJobs(LedgerJobs):
     def push(
         self,
@@ -60,16 +71,22 @@ class PushJobs(LedgerJobs):
         skew = None
         try:
             with self.write() as c:
-                st = self.station_by_code(c, station["code"], lock=True)
+                st = self.station_by_code(c, station["code"], lock=True, with_trail=True)
                 if st["revoked"]:
                     raise SyncError(401, "revoked", "this station was revoked / 站点已被吊销")
                 vals: dict[str, Any] = {}  # the station row's new values: one UPDATE per push, not four
                 self.check_device(c, st, batch, device, vals)  # raises device_conflict, nothing written
                 self.keep_profile(c, st, profile, vals)
+                written: list[tuple[str, str]] = []
+                vals[STAMP_LATER] = written
                 out = self.apply_push(c, st, batch, head=head, restored=restored, into=vals)
                 skew = self.touch(c, st, protocol, schema, station_now_ms, into=vals)
+                vals.pop(STAMP_LATER)
                 hs = hub_tables()["hub_station"]
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
+                # the seq stamp last: it takes the hub's change counter, held until commit and so by
+                # one push at a time; nothing but the commit after it
+                self.stamp(c, written)
         except SyncError as e:
             raise self.conflict_refused(e) from None
         if skew is not None and abs(skew) > SKEW_WARN_MS:
@@ -175,8 +192,10 @@ class PushJobs(LedgerJobs):
         or, ``restored``, ``station_behind``: :meth:`_check_duplicates`), refuse gaps, check ownership
         and every new event's hash and link (``ledger.check_events``), s_rev guards, stamp seq, ack,
         remember each applied change's digest by oseq, keep the signed running head. ``into``: the
-        station row's new values (ack, head) are added to it, written by the caller. A
-        ``history_differs`` names the station (``station_id``): :meth:`conflict_refused` records it."""
+        station row's new values (ack, head) are added to it, written by the caller; when it holds
+        :data:`STAMP_LATER` (a list), the written rows are added to that list for the caller to stamp
+        (:meth:`stamp`, last before its commit) instead of stamped here. A ``history_differs`` names the station (``station_id``):
+        :meth:`conflict_refused` records it."""
         try:
             return self._apply_push(c, st, batch, head=head, restored=restored, into=into)
         except SyncError as e:
@@ -264,20 +283,36 @@ class PushJobs(LedgerJobs):
         }
         req_ids.discard(None)
         owners: dict[str, tuple[str, int, int, str]] = {}
-        for chunk in chunks(sorted(x for x in req_ids if isinstance(x, str)), 500):
+        # request numbers the hub holds under the batch's numbers (each number names one request): read
+        # with the owners, one statement per chunk of ids and numbers
+        numbers: dict[str, str] = {}
+        want_ids = sorted(x for x in req_ids if isinstance(x, str))
+        nums = sorted({str(p[3].get("number")) for p in prepared if p[2] == "request"})
+        num_set = set(nums)
+        for chunk, nchunk in _pairs(chunks(want_ids, 500), chunks(nums, 500)):
             for r in c.execute(
-                sa.select(treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status).where(
-                    id_in(c, treq.c.id, chunk)
-                )
+                sa.select(
+                    treq.c.id, treq.c.station_code, treq.c.s_rev, treq.c.h_rev, treq.c.status, treq.c.number
+                ).where(sa.or_(id_in(c, treq.c.id, chunk), id_in(c, treq.c.number, nchunk)))
             ):
-                owners[r[0]] = (r[1], r[2], r[3], r[4])
+                if r[0] in req_ids:
+                    owners[r[0]] = (r[1], r[2], r[3], r[4])
+                if r[5] in num_set:
+                    numbers[r[5]] = r[0]
         ent_ids = [p[3]["id"] for p in prepared if p[2] == "enterprise"]
+        # the enterprises the batch writes and those its requests name, in one read
+        ent_refs = sorted(
+            {str(p[3].get("enterprise_id")) for p in prepared if p[2] == "request"} - set(ent_ids)
+        )
         ent_owner: dict[str, tuple[str | None, int]] = {}
-        for chunk in chunks(ent_ids, 500):
+        ent_held: dict[str, str | None] = {}
+        for chunk in chunks(sorted(set(ent_ids)) + ent_refs, 500):
             for er in c.execute(
                 sa.select(tent.c.id, tent.c.station_code, tent.c.s_rev).where(id_in(c, tent.c.id, chunk))
             ):
+                ent_held[er[0]] = er[1]
                 ent_owner[er[0]] = (er[1], er[2])
+        ent_owner = {k: v for k, v in ent_owner.items() if k in set(ent_ids)}
         for _rank, _o, table, row, _ch in prepared:
             rid = row["id"] if table == "request" else row.get("request_id")
             if table in ("request", "request_event", "referral"):
@@ -301,20 +336,9 @@ class PushJobs(LedgerJobs):
                     )
         # the station's rules against what the hub holds: its own enterprises, lifecycle moves, hub fields
         ent_station = {p[3]["id"]: code for p in prepared if p[2] == "enterprise"}
-        ent_refs = sorted(
-            {str(p[3].get("enterprise_id")) for p in prepared if p[2] == "request"} - set(ent_station)
-        )
-        for chunk in chunks(ent_refs, 500):
-            for eref in c.execute(
-                sa.select(tent.c.id, tent.c.station_code).where(id_in(c, tent.c.id, chunk))
-            ):
-                ent_station[eref[0]] = eref[1]
-        # request numbers the hub holds under these numbers (each number names one request)
-        numbers: dict[str, str] = {}
-        nums = sorted({str(p[3].get("number")) for p in prepared if p[2] == "request"})
-        for chunk in chunks(nums, 500):
-            for nr in c.execute(sa.select(treq.c.number, treq.c.id).where(id_in(c, treq.c.number, chunk))):
-                numbers[nr[0]] = nr[1]
+        for eid in ent_refs:
+            if eid in ent_held:
+                ent_station[eid] = ent_held[eid]
         stored = dict(owners)
         final_numbers: dict[str, tuple[str, int]] = {}  # request id -> its number after the batch
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
@@ -354,6 +378,7 @@ class PushJobs(LedgerJobs):
                 n = int(ev.get("n") or 0)
                 before = [chain[k] for k in sorted(chain) if k < n]
                 rules.check_rectify_event(oseq, status_and_satisfaction(before) if before else None)
+        events_held: set[str] = set()  # the batch's event ids the hub holds, read with the chains
         check_events(
             c,
             [
@@ -362,14 +387,16 @@ class PushJobs(LedgerJobs):
                 if ch.get("table") == "request_event" and isinstance(ch.get("row"), dict)
             ],
             {p[3]["id"]: str(p[3].get("number")) for p in prepared if p[2] == "request"},
+            ids=[p[3]["id"] for p in prepared if p[2] == "request_event"],
+            found=events_held,
         )
         # apply in foreign-key order; within a table in oseq order. New rows are collected and inserted
         # in bulk (one executemany per table and column set) before the next table; a later change of a
         # row inserted in this batch is merged into its pending insert.
         written: list[tuple[str, str]] = []
         status_of: dict[int, str] = {}
-        have: set[str] = set()
-        for tname in ("request_event", "referral", "activity"):
+        have: set[str] = set(events_held)
+        for tname in ("referral", "activity"):
             ids = [p[3]["id"] for p in prepared if p[2] == tname]
             tt = core_table(tname)
             for chunk in chunks(ids, 500):
@@ -496,7 +523,11 @@ class PushJobs(LedgerJobs):
         # the digests before the seq stamp: the stamp takes the hub's change counter, held until commit
         # and so taken by one push at a time; the less after it, the more pushes commit per second
         self.bulk_insert(c, hub_tables()["hub_oseq"], digests)
-        self.stamp(c, written)
+        stamp_into = into.get(STAMP_LATER) if into is not None else None
+        if stamp_into is not None:
+            stamp_into.extend(written)
+        else:
+            self.stamp(c, written)
         new_ack = fresh[-1]["oseq"]
         if into is not None:
             into["acked_oseq"] = new_ack

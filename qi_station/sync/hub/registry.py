@@ -331,7 +331,7 @@ class RegistryJobs(HubBase):
             import sqlalchemy as sa
 
             t = hub_tables()["hub_call_nonce"]
-            with self.write() as c:
+            with self.write(autocommit=True) as c:  # each statement its own transaction: one round trip
                 if prune:
                     c.execute(sa.delete(t).where(t.c.at_ms < cutoff))
                 got = c.execute(
