@@ -74,3 +74,52 @@ def test_city_level_enterprises_count_under_their_city_not_unknown(station: Path
     col = keys.index("enterprise_county")
     shown = sorted(str(row[col]) for row in detail_values(rep, "zh"))
     assert shown == sorted(["济南市历下区", "济南市（市本级）", "济南市（市本级）", "德州市（市本级）", "青岛市（市本级）"])
+
+
+def cli(db: Path, *args: str, code: int = 0) -> Any:
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+
+    out = CliRunner().invoke(app, ["--db", str(db), *args])
+    assert out.exit_code == code, out.output
+    return out
+
+
+def _new_request(db: Path, i: int = 1, region: str = "370102") -> str:
+    from qi_station.services import ledger
+
+    r = ledger.create_request(
+        db,
+        ledger.RequestInput(
+            f"济南第{i}机械有限公司",
+            uscc(region, f"MA3C0020{i}"),
+            "计量",
+            "仪器校准",
+            received_at="2026-12-01T09:00:00+08:00",
+            contact="王工",
+            phone="13800000000",
+        ),
+    )
+    return str(r["number"])
+
+
+# ---- 5. the app's Chinese action names in `request move` ----------------------------------------------
+
+
+def test_request_move_takes_the_apps_action_names(station: Path) -> None:
+    from qi_station.core import domain
+
+    number = _new_request(station)
+    assert cli(station, "request", "move", number, "受理").output.strip() == f"{number} -> 已受理"
+    assert cli(station, "request", "move", number, "办理").output.strip() == f"{number} -> 处理中"
+    out = cli(station, "request", "move", number, "办结", "--result", "已校准", "--problems-solved", "2")
+    assert out.output.strip() == f"{number} -> 已办结"
+    assert cli(station, "request", "move", number, "重新办理").output.strip() == f"{number} -> 处理中"
+    assert cli(station, "request", "move", number, "Hold").output.strip() == f"{number} -> 已挂起"
+    assert domain.move_target("取消需求") == "cancelled" and domain.move_target("已受理") is None
+    assert "受理" in cli(station, "request", "move", "--help").output
+    # the app's buttons are named from the same table
+    from qi_station.locales.zh import MESSAGES
+
+    assert MESSAGES["key.accept"] == domain.MOVE_ZH["accepted"] == "受理"

@@ -286,7 +286,12 @@ def request_show(
 @handle_errors
 def request_move(
     key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
-    status: str = typer.Argument(..., help=" ".join(domain.STATUSES)),
+    status: str = typer.Argument(
+        ...,
+        metavar="STATUS_OR_ACTION",
+        help="The status it moves to, its label (已受理), or the action's name as the app's buttons say it: "
+        + domain.move_names(),
+    ),
     note: str | None = typer.Option(None, "--note"),
     at: str | None = typer.Option(
         None, "--at", help="e.g. 2026-03-20 09:30 or 9:30 (today); default now; no zone = Asia/Shanghai."

@@ -1,5 +1,7 @@
 """English."""
 
+from qi_station.core.domain import MOVE_EN  # the move actions' names: one home
+
 MESSAGES: dict[str, str] = {
     "app.title": "QI one-stop service station",
     "screen.dashboard": "Dashboard",
@@ -31,12 +33,12 @@ MESSAGES: dict[str, str] = {
     "key.clear_filters": "Clear",
     "key.save": "Save",
     "key.back": "Back",
-    "key.accept": "Accept",
-    "key.start": "Work on",
-    "key.wait": "Wait",
-    "key.resolve": "Resolve",
-    "key.close": "Follow up",
-    "key.hold": "Hold",
+    "key.accept": MOVE_EN["accepted"],
+    "key.start": MOVE_EN["in_progress"],
+    "key.wait": MOVE_EN["waiting"],
+    "key.resolve": MOVE_EN["resolved"],
+    "key.close": MOVE_EN["closed"],
+    "key.hold": MOVE_EN["on_hold"],
     "key.cancel_request": "Cancel request",
     "key.note": "Note",
     "note.leave_title": "Note not saved",
@@ -47,7 +49,7 @@ MESSAGES: dict[str, str] = {
     "move.leave_question": "What you typed is not saved; discarded, it cannot be restored.",
     "note.title": "{number}: add a note",
     "msg.noted": "Note added to {number}",
-    "key.refer": "Refer",
+    "key.refer": MOVE_EN["referred"],
     "key.next_kind": "Next library",
     "key.refer_here": "Refer here",
     "key.run_sync": "Sync now",

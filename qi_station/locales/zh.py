@@ -1,5 +1,7 @@
 """简体中文（默认）。界面文字不使用东亚宽度不定的符号（如 “ ” · — ① ℃）。"""
 
+from qi_station.core.domain import MOVE_ZH  # the move actions' names: one home
+
 MESSAGES: dict[str, str] = {
     "app.title": "质量基础设施一站式服务工作站",
     "screen.dashboard": "工作台",
@@ -32,12 +34,12 @@ MESSAGES: dict[str, str] = {
     "key.clear_filters": "清筛选",
     "key.save": "保存",
     "key.back": "返回",
-    "key.accept": "受理",
-    "key.start": "办理",
-    "key.wait": "待反馈",
-    "key.resolve": "办结",
-    "key.close": "回访",
-    "key.hold": "挂起",
+    "key.accept": MOVE_ZH["accepted"],
+    "key.start": MOVE_ZH["in_progress"],
+    "key.wait": MOVE_ZH["waiting"],
+    "key.resolve": MOVE_ZH["resolved"],
+    "key.close": MOVE_ZH["closed"],
+    "key.hold": MOVE_ZH["on_hold"],
     "key.cancel_request": "取消需求",
     "key.note": "备注",
     "note.leave_title": "备注尚未保存",
@@ -48,7 +50,7 @@ MESSAGES: dict[str, str] = {
     "move.leave_question": "已填写的内容还没有保存, 放弃后不能恢复。",
     "note.title": "{number}: 添加备注",
     "msg.noted": "{number} 已添加备注",
-    "key.refer": "转办",
+    "key.refer": MOVE_ZH["referred"],
     "key.next_kind": "换库",
     "key.refer_here": "转办至此",
     "key.run_sync": "立即同步",
