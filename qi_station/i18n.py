@@ -195,13 +195,18 @@ def city_name(code: str | None) -> str:
     return name
 
 
+def in_lang(message: str, lang: str) -> str:
+    """A bilingual message (``english / 中文``, how core and sync messages are written) in ``lang``
+    (not the current language: the CLI's ``--lang``); a message in one language as it is."""
+    if " / " not in message:
+        return message
+    en, zh = message.rsplit(" / ", 1)
+    return en if lang == "en" else zh
+
+
 def err_text(exc: BaseException) -> str:
     """The user-facing text of a core error, in the current language."""
-    msg = getattr(exc, "message", None) or str(exc)
-    if " / " in msg:
-        en, zh = msg.rsplit(" / ", 1)
-        return en if _lang == "en" else zh
-    return msg
+    return in_lang(getattr(exc, "message", None) or str(exc), _lang)
 
 
 def has(key: str) -> bool:

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_reports import _mv, uscc
+from test_reports import uscc
+from test_sync_hub import env, hub_url  # noqa: F401 - fixtures
+
+_ = (env, hub_url)
 
 NOW = "2026-12-01T10:00:00+08:00"
 
@@ -123,3 +126,84 @@ def test_request_move_takes_the_apps_action_names(station: Path) -> None:
     from qi_station.locales.zh import MESSAGES
 
     assert MESSAGES["key.accept"] == domain.MOVE_ZH["accepted"] == "受理"
+
+
+# ---- 3. restore says what a restored station does next; export-bundle's refusal names the remedy --------
+
+
+def test_restore_of_a_backup_newer_than_the_last_sync_says_the_next_step(
+    env: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from test_sync_heal_bundle import offline_station, round_trip
+    from test_sync_util import request_input
+
+    from qi_station.db.session import dispose_all
+    from qi_station.services import ledger
+    from qi_station.services.backup import backup_db
+
+    hub, _tc, _dbs = env
+    db, d = tmp_path / "BK02.db", tmp_path / "usb"
+    d.mkdir()
+    offline_station(hub, db, "BK02")
+    ledger.create_request(db, request_input(1))
+    assert round_trip(hub, db, "BK02", d)["pending"] == 0
+    bk = tmp_path / "after.db"
+    backup_db(db, bk)  # newer than the last sync: nothing behind, but the station is marked restored
+    dispose_all()
+    out = cli(db, "restore", str(bk)).output
+    assert "下一步" in out and "qi-station hub export-bundle --station BK02 --restore" in out, out
+    assert "sync import-bundle" in out
+    out_en = cli(db, "--lang", "en", "restore", str(bk)).output
+    assert "next: import the hub's restore bundle" in out_en and "下一步" not in out_en
+    err = cli(db, "sync", "export-bundle", "--out", f"{d}/", code=2).stderr
+    assert "[station_behind]" in err
+    zh = err.split(" / ", 1)[1]  # the Chinese half names the remedy too, commands and all
+    assert "hub export-bundle --station BK02 --restore" in zh and "sync import-bundle" in zh
+
+
+# ---- 4. Chinese for `sync enroll`, `hub init` and the sync log's bundle-restore -------------------------
+
+
+def test_enroll_and_hub_init_speak_the_clis_language(env: Any, tmp_path: Path) -> None:  # noqa: F811
+    from qi_station.db.engine import open_db
+    from qi_station.services.station import init_station
+
+    hub, _tc, _dbs = env
+    db = tmp_path / "EN01.db"
+    init_station(open_db(db), code="EN01")
+    token = hub.add_station("EN01", "EN01站")["token"]
+    out = cli(db, "sync", "enroll", "--token", token).output
+    assert out.splitlines() == [
+        "已准备离线注册：本站 EN01",
+        "下一步：运行 qi-station sync export-bundle --out 文件，把数据包带到中心导入",
+    ]
+    url = f"sqlite:///{tmp_path / 'h2.db'}"
+    zh = cli(db, "hub", "init", "--database-url", url, "--library", str(_library_csv(tmp_path))).output
+    assert zh.startswith("中心已就绪：") and "新增 1" in zh and "hub ready" not in zh
+    en = cli(db, "--lang", "en", "hub", "init", "--database-url", url).output
+    assert en.startswith("hub ready at ") and "library: unchanged" in en
+
+
+def _library_csv(tmp_path: Path) -> Path:
+    p = tmp_path / "lib.csv"
+    p.write_text("table,id,name\nexpert,e-9,李四\n", encoding="utf-8-sig")
+    return p
+
+
+def test_every_sync_log_mode_has_a_label_in_both_languages() -> None:
+    import re
+
+    from qi_station.i18n import catalogue
+
+    src = Path(__file__).parents[1] / "qi_station" / "sync" / "station"
+    modes = {
+        m
+        for f in src.glob("*.py")
+        for m in re.findall(r'log_start\(conn, "([^"]+)"\)', f.read_text(encoding="utf-8"))
+    }
+    assert "bundle-restore" in modes
+    for lang in ("zh", "en"):
+        for m in modes:
+            assert f"sync.mode.{m}" in catalogue(lang), (lang, m)
+    assert catalogue("zh")["sync.mode.bundle-restore"] == "导入恢复数据包"
