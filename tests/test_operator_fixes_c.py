@@ -207,3 +207,28 @@ def test_every_sync_log_mode_has_a_label_in_both_languages() -> None:
         for m in modes:
             assert f"sync.mode.{m}" in catalogue(lang), (lang, m)
     assert catalogue("zh")["sync.mode.bundle-restore"] == "导入恢复数据包"
+
+
+# ---- 6. demo work is dated before this month: the operator's month starts empty -------------------------
+
+
+def test_demo_data_leaves_this_month_to_the_operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.demo import load_demo
+    from qi_station.reports.figures import monthly_report
+    from qi_station.services.dashboard import compute
+
+    monkeypatch.setenv("QI_STATION_NOW", "2026-12-01T10:00:00+08:00")
+    db = open_db(tmp_path / "demo.db")
+    load_demo(db, requests=120, id_seed="fixed")
+    conn = sqlite3.connect(db)
+    last = conn.execute("SELECT max(at) FROM request_event").fetchone()[0]
+    conn.close()
+    assert last < "2026-11-30 16:00:00"  # before 2026-12-01 00:00 Asia/Shanghai
+    dec = monthly_report(db, "2026-12")
+    assert dec["received"] == 0 and dec["resolved"] == 0 and dec["closed"] == 0
+    nov = monthly_report(db, "2026-11")
+    assert nov["received"] > 0  # the demo is still there to look at
+    figs = compute(db)
+    assert figs.today_intake == 0 and figs.open_total > 0 and figs.month_counts[-1] == 0
+    assert all(n > 0 for n in figs.month_counts[:-1])  # the bars before this month: demo work
