@@ -232,3 +232,43 @@ def test_demo_data_leaves_this_month_to_the_operator(tmp_path: Path, monkeypatch
     figs = compute(db)
     assert figs.today_intake == 0 and figs.open_total > 0 and figs.month_counts[-1] == 0
     assert all(n > 0 for n in figs.month_counts[:-1])  # the bars before this month: demo work
+
+
+# ---- 7. a 办结's outcome in the history; a new enterprise's 服务要素; the enterprise by its USCC --------------
+
+
+def test_request_show_history_gives_the_resolutions_result_and_problems(station: Path) -> None:
+    number = _new_request(station)
+    for action in ("受理", "办理"):
+        cli(station, "request", "move", number, action)
+    cli(
+        station, "request", "move", number, "办结", "--result", "已校准压力表", "--problems-solved", "2",
+        "--charged", "--fee", "300",
+    )
+    cli(station, "request", "move", number, "重新办理")  # the outcome is superseded: its history keeps it
+    out = cli(station, "request", "show", number).output
+    (line,) = [x for x in out.splitlines() if "->已办结" in x]
+    assert "[办理结果: 已校准压力表; 解决问题数: 2]" in line and "收费金额(元): 300" in line
+    en = cli(station, "--lang", "en", "request", "show", number).output
+    assert "[Result: 已校准压力表; Problems solved: 2]" in en
+
+
+def test_a_new_enterprise_takes_its_requests_elements(station: Path) -> None:
+    from qi_station.services import enterprises, ledger
+
+    _new_request(station, 3)  # 计量
+    ent = enterprises.get_enterprise(station, uscc("370102", "MA3C00203"))
+    conn = sqlite3.connect(station)
+    els = lambda: conn.execute("SELECT elements FROM enterprise WHERE id = ?", (ent["id"],)).fetchone()[0]  # noqa: E731
+    assert els() == '["metrology"]'
+    ledger.create_request(
+        station,
+        ledger.RequestInput(
+            "济南第3机械有限公司", uscc("370102", "MA3C00203"), "计量,标准", "换证",
+            received_at="2026-12-01T09:30:00+08:00",
+        ),
+    )
+    assert els() == '["metrology", "standards"]'  # gained the one it lacked, each once
+    conn.close()
+    known = enterprises.by_uscc(station, uscc("370102", "MA3C00203").lower())
+    assert known is not None and known["contact_name"] == "王工" and known["phone_display"]

@@ -269,7 +269,8 @@ def request_show(
             fixed += f"  [{'原因' if in_zh else 'reason'}: {data['reason']}]"
         if e["kind"] == "status" and data.get("charged"):
             fixed += f"  [{'收费金额(元)' if in_zh else 'fee (CNY)'}: {data.get('fee')}]"
-        fixed += event_detail(e["kind"], data, "zh" if in_zh else "en")  # a rectify record's 整改人
+        # a rectify record's 整改人; a resolution's 办理结果 and 解决问题数
+        fixed += event_detail(e["kind"], data, "zh" if in_zh else "en", outcome=True)
         what = event_name(e["kind"], "zh") if in_zh else e["kind"]
         lines.append(
             f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {what} {move} {e['note'] or ''}".rstrip()
