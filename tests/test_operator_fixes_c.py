@@ -76,7 +76,9 @@ def test_city_level_enterprises_count_under_their_city_not_unknown(station: Path
     keys = list(rep["details"][0].keys())
     col = keys.index("enterprise_county")
     shown = sorted(str(row[col]) for row in detail_values(rep, "zh"))
-    assert shown == sorted(["济南市历下区", "济南市（市本级）", "济南市（市本级）", "德州市（市本级）", "青岛市（市本级）"])
+    assert shown == sorted(
+        ["济南市历下区", "济南市（市本级）", "济南市（市本级）", "德州市（市本级）", "青岛市（市本级）"]
+    )
 
 
 def cli(db: Path, *args: str, code: int = 0) -> Any:
@@ -242,8 +244,18 @@ def test_request_show_history_gives_the_resolutions_result_and_problems(station:
     for action in ("受理", "办理"):
         cli(station, "request", "move", number, action)
     cli(
-        station, "request", "move", number, "办结", "--result", "已校准压力表", "--problems-solved", "2",
-        "--charged", "--fee", "300",
+        station,
+        "request",
+        "move",
+        number,
+        "办结",
+        "--result",
+        "已校准压力表",
+        "--problems-solved",
+        "2",
+        "--charged",
+        "--fee",
+        "300",
     )
     cli(station, "request", "move", number, "重新办理")  # the outcome is superseded: its history keeps it
     out = cli(station, "request", "show", number).output
@@ -264,7 +276,10 @@ def test_a_new_enterprise_takes_its_requests_elements(station: Path) -> None:
     ledger.create_request(
         station,
         ledger.RequestInput(
-            "济南第3机械有限公司", uscc("370102", "MA3C00203"), "计量,标准", "换证",
+            "济南第3机械有限公司",
+            uscc("370102", "MA3C00203"),
+            "计量,标准",
+            "换证",
             received_at="2026-12-01T09:30:00+08:00",
         ),
     )

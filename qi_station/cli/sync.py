@@ -186,7 +186,6 @@ def _lang() -> str:
     return "en" if OPTS.lang == "en" else "zh"
 
 
-
 @sync_app.command("status")
 @sync_errors
 def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
@@ -279,13 +278,23 @@ def hub_init(
 
         lang = _lang()
         lib = res.get("library")
-        library = (
-            text("cli.library_counts", lang, **{k: lib.get(k, 0) for k in ("added", "updated", "deleted", "unchanged")})
+        loaded = (
+            text(
+                "cli.library_counts",
+                lang,
+                **{k: lib.get(k, 0) for k in ("added", "updated", "deleted", "unchanged")},
+            )
             if isinstance(lib, dict)
             else text("cli.library_unchanged", lang)
         )
         typer.echo(
-            text("cli.hub_ready", lang, database=res["database"], fingerprint=res["hub_fingerprint"], library=library)
+            text(
+                "cli.hub_ready",
+                lang,
+                database=res["database"],
+                fingerprint=res["hub_fingerprint"],
+                library=loaded,
+            )
         )
 
 

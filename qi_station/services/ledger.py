@@ -251,7 +251,9 @@ def move_request(
 ) -> dict[str, Any]:
     """Move a request through the lifecycle. Illegal moves and bad outcomes are refused. A resolution
     records whether the service was charged and the fee in yuan (是否收费 / 收费金额, in its event)."""
-    raw = (to_status or "").strip()  # a code, its label, or the action's name (受理, Accept: domain.move_target)
+    raw = (
+        to_status or ""
+    ).strip()  # a code, its label, or the action's name (受理, Accept: domain.move_target)
     to_status = v.check_choice(domain.move_target(raw) or raw, domain.STATUSES, "status")
     c = v.Checks()  # every bad field of the outcome at once (the resolve dialog shows them all)
     result_t = c.run(v.clean_text, result, "result", multiline=True) or None
