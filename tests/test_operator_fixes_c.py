@@ -287,3 +287,37 @@ def test_a_new_enterprise_takes_its_requests_elements(station: Path) -> None:
     conn.close()
     known = enterprises.by_uscc(station, uscc("370102", "MA3C00203").lower())
     assert known is not None and known["contact_name"] == "王工" and known["phone_display"]
+
+
+# ---- 8. initials over a city's and an element's words: jnjl, jinan jiliang -------------------------------
+
+
+def test_jnjl_and_jinan_jiliang_find_what_the_chinese_words_find(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tester's searches over the demo library."""
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.demo import load_demo
+    from qi_station.services.search import ranked, search
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    db = open_db(tmp_path / "demo.db")
+    load_demo(db, requests=10, id_seed="fixed")
+
+    def names(kind: str, q: str, **kw: Any) -> list[str]:
+        return [str(r["name"]) for r in search(db, kind, q, limit=None, **kw)]
+
+    jinan = names("institutions", "济南 计量")
+    assert len(jinan) == 3
+    as_typed = [str(r["name"]) for r in ranked(db, "institutions", "jnjl", limit=None)]
+    got = names("institutions", "jnjl")
+    assert as_typed and got[: len(as_typed)] == as_typed  # what it found as typed stays first
+    assert set(jinan) <= set(got)  # ... then what jn jl finds: the three 济南 计量 institutions
+    # several words: 济南's rows first (as 济南 jiliang ranks them), then the words as typed
+    experts = names("experts", "jinan jiliang")
+    lead = names("experts", "济南 jiliang")
+    assert lead and experts[: len(lead)] == lead
+    assert "金安鑫" in experts and experts[0] != "金安鑫"  # of 青岛: still found, not first
+    assert names("experts", "jinan")[0] == "金安鑫"  # one word: its own name first, as before
+    paged = search(db, "experts", "jinan jiliang", limit=2, offset=1)
+    assert [str(r["name"]) for r in paged] == experts[1:3]  # paging is the whole list's
