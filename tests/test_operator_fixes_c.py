@@ -283,7 +283,20 @@ def test_a_new_enterprise_takes_its_requests_elements(station: Path) -> None:
             received_at="2026-12-01T09:30:00+08:00",
         ),
     )
-    assert els() == '["metrology", "standards"]'  # gained the one it lacked, each once
+    assert els() == '["metrology"]'  # kept: no enterprise change to push at every request
+    conn.execute("UPDATE enterprise SET elements = '[]' WHERE id = ?", (ent["id"],))  # one made before
+    conn.commit()
+    ledger.create_request(
+        station,
+        ledger.RequestInput(
+            "济南第3机械有限公司",
+            uscc("370102", "MA3C00203"),
+            "标准,计量",
+            "换证",
+            received_at="2026-12-01T09:40:00+08:00",
+        ),
+    )
+    assert els() == '["standards", "metrology"]'  # none yet: its request's
     conn.close()
     known = enterprises.by_uscc(station, uscc("370102", "MA3C00203").lower())
     assert known is not None and known["contact_name"] == "王工" and known["phone_display"]

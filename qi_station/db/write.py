@@ -635,8 +635,9 @@ def upsert_enterprise(
 ) -> dict[str, Any]:
     """Find the station's enterprise by USCC (its identity) or create it (pinyin and search text by
     :func:`searchtext.prepare`); an existing one gets missing or changed contact data. ``add_elements``
-    (a request's elements): the enterprise's 服务要素 gain those it lacks, in order (a new enterprise
-    starts with them). A new or changed row goes to the outbox. Returns the row."""
+    (a request's elements): a new enterprise's 服务要素 start as them, and so do those of one that has
+    none yet; an enterprise with 服务要素 keeps them (no enterprise change to push at every request). A
+    new or changed row goes to the outbox. Returns the row."""
     import json
 
     from qi_station.core.validate import unique_elements
@@ -673,8 +674,8 @@ def upsert_enterprise(
             have = json.loads(old.get("elements") or "[]")
         except ValueError:  # a damaged elements text: left as it is
             have = None
-        if isinstance(have, list) and any(e not in have for e in add_elements):
-            changes["elements"] = json.dumps(unique_elements([*have, *add_elements]))
+        if have == [] and add_elements:  # an enterprise with none yet (made before its first request)
+            changes["elements"] = json.dumps(unique_elements(list(add_elements)))
         if not changes:
             return old
         changes.update(s_rev=int(old["s_rev"]) + 1, updated_at=now)

@@ -152,7 +152,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
             conn, known, ent_in["name"], inp.renamed, st.code, at=env_now(), by=data["operator"]
         ):
             event_data["renamed_from"] = known["name"]
-        # the enterprise's 服务要素 gain this request's elements (a new enterprise's list starts with them)
+        # a new enterprise's 服务要素 (or one's that has none yet) are this request's elements
         ent = w.upsert_enterprise(conn, ent_in, st.code, add_elements=data["elements"])
         now = env_now()
         row = row_dict(
