@@ -168,13 +168,20 @@ def event_name(kind: str, lang: str | None = None) -> str:
     return _word(f"event.{kind}", lang, kind)
 
 
-def event_detail(kind: str, data: Any, lang: str | None = None) -> str:
+def event_detail(kind: str, data: Any, lang: str | None = None, *, outcome: bool = False) -> str:
     """What a history line shows of an event beyond its name, move and note (THE text of both ``request
     show`` and the detail screen's history): a rectify record's 整改人 (``data.by``: who did the
-    rectification; its note is what was done, its actor who recorded it). In ``lang`` (the current
-    language unless given); empty for the rest."""
+    rectification; its note is what was done, its actor who recorded it); with ``outcome``, a
+    resolution's 办理结果 and 解决问题数 (what that 办结 recorded: a reopened request's earlier outcome
+    stays readable in its history). In ``lang`` (the current language unless given); empty for the
+    rest."""
     if kind == "rectify" and isinstance(data, dict) and data.get("by"):
         return f"  [{field_label('by', lang)}: {data['by']}]"
+    if outcome and kind == "status" and isinstance(data, dict) and "problems_solved" in data:
+        parts = [f"{field_label('result', lang)}: {data['result']}"] if data.get("result") else []
+        if data.get("problems_solved") is not None:
+            parts.append(f"{field_label('problems_solved', lang)}: {data['problems_solved']}")
+        return f"  [{'; '.join(parts)}]" if parts else ""
     return ""
 
 
@@ -195,13 +202,18 @@ def city_name(code: str | None) -> str:
     return name
 
 
+def in_lang(message: str, lang: str) -> str:
+    """A bilingual message (``english / 中文``, how core and sync messages are written) in ``lang``
+    (not the current language: the CLI's ``--lang``); a message in one language as it is."""
+    if " / " not in message:
+        return message
+    en, zh = message.rsplit(" / ", 1)
+    return en if lang == "en" else zh
+
+
 def err_text(exc: BaseException) -> str:
     """The user-facing text of a core error, in the current language."""
-    msg = getattr(exc, "message", None) or str(exc)
-    if " / " in msg:
-        en, zh = msg.rsplit(" / ", 1)
-        return en if _lang == "en" else zh
-    return msg
+    return in_lang(getattr(exc, "message", None) or str(exc), _lang)
 
 
 def has(key: str) -> bool:

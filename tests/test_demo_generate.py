@@ -84,9 +84,10 @@ def test_demo_requests_cover_twelve_months_and_every_status(demo_db: tuple[Path,
     statuses = {r[0] for r in conn.execute("SELECT DISTINCT status FROM request")}
     assert statuses == set(domain.STATUSES)
     first, last = conn.execute("SELECT min(received_at), max(received_at) FROM request").fetchone()
-    anchor = datetime(2026, 6, 30, 9, 30)  # 17:30 Asia/Shanghai
-    assert datetime.fromisoformat(last) <= anchor
-    assert datetime.fromisoformat(first) >= anchor - timedelta(days=370)
+    # the 12 months before TODAY's month: every demo request before 2026-06-01 00:00 Asia/Shanghai
+    month_start = datetime(2026, 5, 31, 16, 0)  # (naive UTC)
+    assert datetime.fromisoformat(last) < month_start
+    assert datetime.fromisoformat(first) >= month_start - timedelta(days=370)
     months = {r[0] for r in conn.execute("SELECT DISTINCT substr(number, 8, 6) FROM request")}
     assert len(months) >= 12
     for r in _rows(conn, "SELECT * FROM request"):
@@ -267,7 +268,8 @@ def test_ledger_continues_after_demo(tmp_path: Path) -> None:
     p = open_db(tmp_path / "cont.db")
     load_demo(p, today=TODAY, requests=60)
     conn = connect(p)
-    last = conn.execute("SELECT max(number) FROM request WHERE number LIKE 'QI0001-202606-%'").fetchone()[0]
+    # the demo ends before TODAY's month (June): its last month's counter is continued
+    last = conn.execute("SELECT max(number) FROM request WHERE number LIKE 'QI0001-202605-%'").fetchone()[0]
     ent = conn.execute("SELECT name, uscc FROM enterprise LIMIT 1").fetchone()
     out = ledger.create_request(
         p,
@@ -276,10 +278,10 @@ def test_ledger_continues_after_demo(tmp_path: Path) -> None:
             uscc=ent[1],
             elements="计量",
             title="压力表检定",
-            received_at="2026-06-30T10:00:00",
+            received_at="2026-05-30T10:00:00",
         ),
     )
-    assert out["number"] == f"QI0001-202606-{int(last[-4:]) + 1:04d}"
+    assert out["number"] == f"QI0001-202605-{int(last[-4:]) + 1:04d}"
     assert conn.execute("SELECT count(*) FROM enterprise WHERE uscc = ?", (ent[1],)).fetchone()[0] == 1
 
 

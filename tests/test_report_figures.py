@@ -108,7 +108,9 @@ def expected(n: dict[str, str], code: str = "QI0001") -> dict[str, Any]:
         "followup": {"followed_up": 3, "resolved": 4, "rate": 0.75},
         "reopened": 1,
         "satisfaction_levels": {"5": 0, "4": 1, "3": 0, "2": 1, "1": 1},
-        "by_county": {"370102": 1, "unknown": 5},
+        # ENT_A/B/C are registered at city level (USCC region 370100/370200/370600, no county): each is
+        # counted under its city's 市本级 (was "unknown" before: the old, wrong rule)
+        "by_county": {"370100": 1, "370102": 1, "370200": 1, "370600": 3},
         "by_industry": {"制造业": 1, "unknown": 5},
         "by_size": {"小型": 1, "unknown": 5},
         "charged": {"count": 1, "fee_yuan": 1200.0},
@@ -220,7 +222,7 @@ def test_hub_adds_up(built: tuple[Path, dict[str, str]], tmp_path: Path) -> None
     assert rep["followup"] == {"followed_up": 6, "resolved": 8, "rate": 0.75}  # the province: the sum
     assert rep["charged"] == {"count": 2, "fee_yuan": 2400.0}
     assert rep["satisfaction_levels"] == {"5": 0, "4": 2, "3": 0, "2": 2, "1": 2}
-    assert rep["by_county"] == {"370102": 2, "unknown": 10}
+    assert rep["by_county"] == {"370100": 2, "370102": 2, "370200": 2, "370600": 6}
     assert rep["activities"]["training"] == {"count": 2, "enterprises": 24, "people": 60}
     assert rep["rectification"]["open_count"] == 2
     assert [r["station_code"] for r in rep["rectification"]["overdue"]] == ["JN0001", "QD0001"]

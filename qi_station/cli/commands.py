@@ -327,9 +327,15 @@ def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station 
     from qi_station.cli.sync import ledger_line
 
     typer.echo(ledger_line(bool(check["ok"])))
-    for hint in (reenroll_hint(db), behind_hint(kept, db)):
-        if hint:
-            typer.echo(hint)
+    hints = [h for h in (reenroll_hint(db), behind_hint(kept, db)) if h]
+    for hint in hints:
+        typer.echo(hint)
+    if not hints:  # an enrolled station marked restored: what it does before it sends anything
+        from qi_station.sync.station.heal import restored_next_step
+
+        step = restored_next_step(db, "en" if OPTS.lang == "en" else "zh")
+        if step:
+            typer.echo(step)
 
 
 @ledger_app.command("verify")

@@ -269,7 +269,8 @@ def request_show(
             fixed += f"  [{'原因' if in_zh else 'reason'}: {data['reason']}]"
         if e["kind"] == "status" and data.get("charged"):
             fixed += f"  [{'收费金额(元)' if in_zh else 'fee (CNY)'}: {data.get('fee')}]"
-        fixed += event_detail(e["kind"], data, "zh" if in_zh else "en")  # a rectify record's 整改人
+        # a rectify record's 整改人; a resolution's 办理结果 and 解决问题数
+        fixed += event_detail(e["kind"], data, "zh" if in_zh else "en", outcome=True)
         what = event_name(e["kind"], "zh") if in_zh else e["kind"]
         lines.append(
             f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {what} {move} {e['note'] or ''}".rstrip()
@@ -286,7 +287,12 @@ def request_show(
 @handle_errors
 def request_move(
     key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
-    status: str = typer.Argument(..., help=" ".join(domain.STATUSES)),
+    status: str = typer.Argument(
+        ...,
+        metavar="STATUS_OR_ACTION",
+        help="The status it moves to, its label (已受理), or the action's name as the app's buttons say it: "
+        + domain.move_names(),
+    ),
     note: str | None = typer.Option(None, "--note"),
     at: str | None = typer.Option(
         None, "--at", help="e.g. 2026-03-20 09:30 or 9:30 (today); default now; no zone = Asia/Shanghai."

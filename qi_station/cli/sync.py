@@ -160,20 +160,30 @@ def sync_enroll(
     res = enroll(_db(), token, hub, cafile=cafile, insecure_http=insecure_http)
     if as_json:
         emit_json(res)
-    elif res["mode"] == "online":
-        typer.echo(f"enrolled as {res['station']} with {res['hub']} / 注册成功")
+        return
+    from qi_station.i18n import in_lang, text
+
+    lang = _lang()
+    if res["mode"] == "online":
+        typer.echo(text("cli.enrolled_online", lang, station=res["station"], hub=res["hub"]))
         if res.get("restored"):
-            typer.echo(
-                "restored from the hub / 已从中心恢复: "
-                + ", ".join(f"{t} {n}" for t, n in res["restored"].items())
-            )
+            tables = ", ".join(f"{t} {n}" for t, n in res["restored"].items())
+            typer.echo(text("cli.restored_from_hub", lang, tables=tables))
         if res.get("restore_error"):
-            typer.echo(
-                f"restore from the hub not finished ({res['restore_error']}); "
-                "`qi-station sync` completes it / 恢复未完成，请运行 qi-station sync"
-            )
+            typer.echo(text("cli.restore_unfinished", lang, error=res["restore_error"]))
     else:
-        typer.echo(f"offline enrollment prepared for {res['station']}: {res['next']}")
+        typer.echo(text("cli.enrolled_offline", lang, station=res["station"]))
+        if res.get("next_step") == "restore_bundle":  # a backup from before: the hub's restore bundle first
+            typer.echo(in_lang(res["next"], lang))
+        else:
+            typer.echo(text("cli.enroll_next_bundle", lang))
+
+
+def _lang() -> str:
+    """The CLI's language (``--lang`` / ``QI_STATION_LANG``; Chinese unless English is asked for)."""
+    from qi_station.cli.kit import OPTS
+
+    return "en" if OPTS.lang == "en" else "zh"
 
 
 @sync_app.command("status")
@@ -264,8 +274,27 @@ def hub_init(
     if as_json:
         emit_json(res)
     else:
+        from qi_station.i18n import text
+
+        lang = _lang()
+        lib = res.get("library")
+        loaded = (
+            text(
+                "cli.library_counts",
+                lang,
+                **{k: lib.get(k, 0) for k in ("added", "updated", "deleted", "unchanged")},
+            )
+            if isinstance(lib, dict)
+            else text("cli.library_unchanged", lang)
+        )
         typer.echo(
-            f"hub ready at {res['database']} (hub key {res['hub_fingerprint']}); library: {res.get('library', 'unchanged')}"
+            text(
+                "cli.hub_ready",
+                lang,
+                database=res["database"],
+                fingerprint=res["hub_fingerprint"],
+                library=loaded,
+            )
         )
 
 

@@ -321,6 +321,16 @@ def iso_local(value: object) -> object:
     return (value + hit[0]).isoformat(timespec="seconds") + hit[1]
 
 
+def local_minutes(value: object) -> str:
+    """A stored naive-UTC time (text or datetime) as people read it on a screen: local (Asia/Shanghai)
+    ``YYYY-MM-DD HH:MM``; "" for nothing or text that is not a time. THE screen form of a stored time:
+    the sync screen (F6) and the dashboard's last sync."""
+    v = iso_local(value) if value not in (None, "") else ""
+    if not isinstance(v, str) or len(v) < 16 or v[10] != "T":
+        return ""
+    return v[:16].replace("T", " ")
+
+
 def local_date(dt: datetime) -> date:
     hit = _hour_offset(dt) if dt.tzinfo is None else None
     return local(dt).date() if hit is None else (dt + hit[0]).date()

@@ -64,6 +64,57 @@ REOPEN_ZH: Final = "重新办理"
 REOPEN_EN: Final = "Reopen"
 
 
+#: a move by the action that makes it, as the app's buttons and keys name it (受理 moves to accepted …; the
+#: TUI's catalogue takes its key names from here) -- ``request move N 受理`` takes them too (:func:`move_target`)
+MOVE_ZH: Final = {
+    "accepted": "受理",
+    "in_progress": "办理",
+    "referred": "转办",
+    "waiting": "待反馈",
+    "resolved": "办结",
+    "closed": "回访",
+    "cancelled": "取消",
+    "on_hold": "挂起",
+}
+MOVE_EN: Final = {
+    "accepted": "Accept",
+    "in_progress": "Work on",
+    "referred": "Refer",
+    "waiting": "Wait",
+    "resolved": "Resolve",
+    "closed": "Follow up",
+    "cancelled": "Cancel",
+    "on_hold": "Hold",
+}
+#: other names of an action: the app's 取消需求 button, the reopen (重新办理: back to in_progress)
+_MOVE_ALIASES: Final = {"取消需求": "cancelled", "cancel request": "cancelled"}
+
+
+def move_target(text: str | None) -> str | None:
+    """The status an action's name moves to ('受理' / 'Accept' -> ``accepted``; 重新办理 / Reopen ->
+    ``in_progress``; English without regard to case); None when ``text`` names no action (a status code
+    or label is :func:`code_of`'s)."""
+    v = (text or "").strip()
+    folded = v.casefold().replace("-", " ").replace("_", " ")
+    if v == REOPEN_ZH or folded == REOPEN_EN.casefold():
+        return "in_progress"
+    for code, name in MOVE_ZH.items():
+        if v == name:
+            return code
+    for code, name in MOVE_EN.items():
+        if folded == name.casefold():
+            return code
+    return _MOVE_ALIASES.get(v) or _MOVE_ALIASES.get(folded)
+
+
+def move_names() -> str:
+    """Every move target with its action names, as help and refusals list them
+    (``accepted 受理/Accept, …``)."""
+    return ", ".join(f"{c} {MOVE_ZH[c]}/{MOVE_EN[c]}" for c in STATUSES if c in MOVE_ZH) + (
+        f"; {REOPEN_ZH}/{REOPEN_EN} = in_progress"
+    )
+
+
 def is_reopen(from_status: str | None, to_status: str | None) -> bool:
     """Is this move the reopen of a resolved request (its result superseded)?"""
     return from_status == "resolved" and to_status == "in_progress"

@@ -329,6 +329,21 @@ def full_name(code: str | None) -> str:
     return name_of(code)
 
 
+#: how a county breakdown names a city counted as itself (an enterprise registered by a city-level
+#: authority: USCC region 370100, or its 市辖区 370101; no county known): ``济南市（市本级）``
+CITY_LEVEL_ZH: Final = "市本级"
+CITY_LEVEL_EN: Final = "city level"
+
+
+def breakdown_name(code: str | None, lang: str = "zh") -> str:
+    """A county breakdown's place by name: a county's full name ('济南市历下区'); a city's code (its 市本级:
+    enterprises registered at city level) '济南市（市本级）' ('济南市 (city level)' in English)."""
+    cur = current_code(code)
+    if cur in CITIES:
+        return f"{CITIES[cur]} ({CITY_LEVEL_EN})" if lang == "en" else f"{CITIES[cur]}（{CITY_LEVEL_ZH}）"
+    return full_name(code)
+
+
 def area_code(city_code: str | None) -> str | None:
     """The telephone area code of a (current) city, without the leading 0."""
     city = city_of(city_code)

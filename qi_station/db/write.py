@@ -626,11 +626,21 @@ ENTERPRISE_FILL = ("contact_name", "phone_e164", "phone_display", "industry", "s
 
 
 def upsert_enterprise(
-    conn: Any, data: Mapping[str, Any], station_code: str, *, outbox: bool = True
+    conn: Any,
+    data: Mapping[str, Any],
+    station_code: str,
+    *,
+    outbox: bool = True,
+    add_elements: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Find the station's enterprise by USCC (its identity) or create it (pinyin and search text by
-    :func:`searchtext.prepare`); an existing one gets missing or changed contact data. A new or
-    changed row goes to the outbox. Returns the row."""
+    :func:`searchtext.prepare`); an existing one gets missing or changed contact data. ``add_elements``
+    (a request's elements): a new enterprise's 服务要素 start as them, and so do those of one that has
+    none yet; an enterprise with 服务要素 keeps them (no enterprise change to push at every request). A
+    new or changed row goes to the outbox. Returns the row."""
+    import json
+
+    from qi_station.core.validate import unique_elements
     from qi_station.db.searchtext import prepare
 
     old = fetch_dict(
@@ -642,7 +652,10 @@ def upsert_enterprise(
     if old is not None and outbox:
         old = adopt_generated(conn, old, station_code)
     if old is None:
-        row = prepare("enterprise", {"elements": [], **data})
+        base = {"elements": [], **data}
+        if add_elements and isinstance(base["elements"], list):
+            base["elements"] = [*base["elements"], *add_elements]  # each once: prepare
+        row = prepare("enterprise", base)
         row = {
             "id": row.get("id") or uuid7(),
             **row,
@@ -657,6 +670,12 @@ def upsert_enterprise(
         insert_row(conn, "enterprise", row)
     else:
         changes = {k: data[k] for k in ENTERPRISE_FILL if data.get(k) and old.get(k) != data[k]}
+        try:
+            have = json.loads(old.get("elements") or "[]")
+        except ValueError:  # a damaged elements text: left as it is
+            have = None
+        if have == [] and add_elements:  # an enterprise with none yet (made before its first request)
+            changes["elements"] = json.dumps(unique_elements(list(add_elements)))
         if not changes:
             return old
         changes.update(s_rev=int(old["s_rev"]) + 1, updated_at=now)

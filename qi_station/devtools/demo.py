@@ -10,7 +10,9 @@ What goes in, in ONE transaction (a crash or an error leaves nothing half-loaded
 - certificate expiries: the JSON stores day offsets (``cma_expiry_days`` …) and they are turned
   into dates relative to ``today`` here, so some certificates are always "expiring within 90
   days" and some always "expired", whenever the demo is loaded;
-- ``requests`` requests (default 480) spread over the 12 months before ``today``, in every status,
+- ``requests`` requests (default 480) spread over the 12 **whole months before this one** (every event
+  before the 1st of ``today``'s month, Asia/Shanghai: this month's report, 本月 figures and the
+  dashboard's 今日 start empty of demo work, so the operator's own work is what they count), in every status,
   each with its full hash-chained event history (``core.chain.verify_chain`` accepts it), outcomes on
   resolved ones, satisfaction on closed ones, referrals to library items, some overdue; numbers
   ``STATION-YYYYMM-NNNN`` with this station's code, and the ``ledger_seq:`` counters set so
@@ -80,6 +82,8 @@ def load_demo(
     anchor = _anchor(today)
     day0 = anchor.date()
     now_ms = g.to_ms(anchor)
+    # the demo ledger ends a minute before this month began: no demo event is this month's work
+    ledger_ms = g.to_ms(datetime(day0.year, day0.month, 1, tzinfo=TZ)) - 60_000
     rng = random.Random(seed)
     id_rng = random.Random(id_seed if id_seed is not None else _secrets.token_hex(16))
     conn = connect(path)
@@ -181,7 +185,7 @@ def load_demo(
                 station_code=code,
                 enterprises=ents,
                 refs=refs,
-                now_ms=now_ms,
+                now_ms=ledger_ms,
                 months=12,
                 counters=counters,
                 describe=True,

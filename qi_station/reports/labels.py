@@ -266,6 +266,15 @@ def city_label(code: str, lang: str) -> str:
     return f"{name} {code}" if lang == "en" else name
 
 
+def county_place_label(code: str, lang: str) -> str:
+    """An enterprise's county as the 明细 shows it (企业所在区县): its full name, a city's code as its 市本级
+    (``core.places.breakdown_name``), the code too in English."""
+    if code == "unknown" or not code:
+        return word("unknown", lang)
+    name = places.breakdown_name(code, lang)
+    return f"{name} {code}" if lang == "en" else name
+
+
 #: the province report's tables, in order (the groupings of ``reports.figures.GROUPINGS``, then stations)
 GROUPS = ("cities", "counties", "types", "modes", "stations")
 

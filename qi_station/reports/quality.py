@@ -33,12 +33,15 @@ LEVELS = (5, 4, 3, 2, 1)
 def enterprise_county(ent: Mapping[str, Any]) -> str:
     """THE county an enterprise is counted under: where it is today (``enterprise.county_code``, its
     location: the registered region's current county by default, editable with ``enterprise
-    locate``; ``core.places.location``), else ``unknown``."""
-    return county_or_unknown(ent.get("enterprise_county"))
+    locate``; ``core.places.location``); an enterprise registered at city level (USCC region 370100,
+    370101 市辖区: no county) under its city's code, its 市本级 (``core.places.breakdown_name``); else
+    ``unknown``. The details query gives ``enterprise_county`` as that place already."""
+    return county_or_unknown(ent.get("enterprise_county") or ent.get("enterprise_city"))
 
 
 def county_or_unknown(county: Any) -> str:
-    """:func:`enterprise_county` of the stored ``enterprise.county_code`` value itself."""
+    """:func:`enterprise_county` of a place already chosen (the details row's ``enterprise_county``:
+    ``COALESCE(county_code, city_code)``)."""
     return county if isinstance(county, str) and county else UNKNOWN
 
 

@@ -621,7 +621,9 @@ def _collect(
         local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
     select = (
         f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
-        "ent.county_code AS enterprise_county, "
+        # the county it is counted under (reports.quality.enterprise_county):
+        # a city-level registration (no county) is counted under its city's code, its 市本级
+        "COALESCE(ent.county_code, ent.city_code) AS enterprise_county, "
         "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
     )
     rows: Iterable[Any]

@@ -24,10 +24,10 @@ def _unknown(code: str, lang: str) -> str:
 
 
 def county_label(code: str, lang: str) -> str:
-    """A county by its full name (``core.places``) and code."""
+    """A county by its full name (``core.places.breakdown_name``: a city's code is its 市本级) and code."""
     if code == "unknown" or not code:
         return word("unknown", lang)
-    return f"{places.full_name(code)} {code}"
+    return f"{places.breakdown_name(code, lang)} {code}"
 
 
 def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, int]]:

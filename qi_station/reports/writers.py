@@ -33,6 +33,7 @@ from qi_station.reports.labels import (
     SERIES_KEYS,
     channel_label,
     city_label,
+    county_place_label,
     element_label,
     fig_label,
     group_name,
@@ -118,7 +119,8 @@ def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
         "channel": lambda v: channel_label(v, lang) if v else v,
         "urgency": lambda v: urgency(v) if v else v,
         "enterprise_city": lambda v: city_label(v, lang) if v else v,
-        "enterprise_county": lambda v: city_label(v, lang) if v else v,
+        # a city's code: its 市本级 (an enterprise registered at city level; core.places.breakdown_name)
+        "enterprise_county": lambda v: county_place_label(v, lang) if v else v,
     }
     memos: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
         (i, convert[k], {}) for i, k in enumerate(keys) if k in convert

@@ -261,7 +261,10 @@ class DashboardScreen(MainScreen):
         if figs.last_sync:
             state = t("dash.sync_ok") if figs.last_sync_ok else t("dash.sync_failed")
             line = t(
-                "dash.sync_line", at=str(figs.last_sync)[:16], state=state, pending=f"{figs.pending_outbox:,}"
+                "dash.sync_line",
+                at=figs.last_sync_local or str(figs.last_sync)[:16],
+                state=state,
+                pending=f"{figs.pending_outbox:,}",
             )
         else:
             line = t("dash.sync_never", pending=f"{figs.pending_outbox:,}")

@@ -55,11 +55,10 @@ class JobDone(Message):
 
 
 def _time(stored: object) -> str:
-    """A stored naive-UTC time as local 'YYYY-MM-DD HH:MM'."""
-    from qi_station.core.clock import iso_local
+    """A stored naive-UTC time as local 'YYYY-MM-DD HH:MM' (``core.clock.local_minutes``)."""
+    from qi_station.core.clock import local_minutes
 
-    v = iso_local(stored)
-    return v[:16].replace("T", " ") if isinstance(v, str) else ""
+    return local_minutes(stored)
 
 
 def status_lines(o: dict[str, Any]) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core import domain, qualify
-from qi_station.core.clock import TZ, env_now, local, to_db
+from qi_station.core.clock import TZ, env_now, local, local_minutes, to_db
 from qi_station.core.months import last_months, month_of
 from qi_station.db import kvkeys
 from qi_station.services.figures import received_by_month, sqlite_rows
@@ -34,7 +34,8 @@ class DashboardFigures:
     awaiting_followup: int = 0
     expiring_certs: int = 0  # institutions with a certificate expiring (≤ 90 days) and none expired
     expired_certs: int = 0  # institutions with a certificate already expired
-    last_sync: str | None = None
+    last_sync: str | None = None  # as stored (naive UTC)
+    last_sync_local: str = ""  # ... as shown: local 'YYYY-MM-DD HH:MM' (core.clock.local_minutes, as F6)
     last_sync_ok: bool | None = None
     pending_outbox: int = 0
     months: list[str] = field(default_factory=list)
@@ -206,6 +207,7 @@ def _compute(conn: sqlite3.Connection, now: datetime | None, with_months: bool) 
     ).fetchone()
     figs.expiring_certs = n_attention - figs.expired_certs
     figs.last_sync, figs.last_sync_ok, figs.pending_outbox = sync_figures(conn)
+    figs.last_sync_local = local_minutes(figs.last_sync)
     if with_months:
         figs.months = last_months(month_of(today), MONTHS)
         figs.month_counts = month_counts(conn, figs.months)

@@ -152,7 +152,8 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
             conn, known, ent_in["name"], inp.renamed, st.code, at=env_now(), by=data["operator"]
         ):
             event_data["renamed_from"] = known["name"]
-        ent = w.upsert_enterprise(conn, ent_in, st.code)
+        # a new enterprise's 服务要素 (or one's that has none yet) are this request's elements
+        ent = w.upsert_enterprise(conn, ent_in, st.code, add_elements=data["elements"])
         now = env_now()
         row = row_dict(
             Request(
@@ -250,7 +251,10 @@ def move_request(
 ) -> dict[str, Any]:
     """Move a request through the lifecycle. Illegal moves and bad outcomes are refused. A resolution
     records whether the service was charged and the fee in yuan (是否收费 / 收费金额, in its event)."""
-    to_status = v.check_choice((to_status or "").strip(), domain.STATUSES, "status")  # a code or its label
+    raw = (
+        to_status or ""
+    ).strip()  # a code, its label, or the action's name (受理, Accept: domain.move_target)
+    to_status = v.check_choice(domain.move_target(raw) or raw, domain.STATUSES, "status")
     c = v.Checks()  # every bad field of the outcome at once (the resolve dialog shows them all)
     result_t = c.run(v.clean_text, result, "result", multiline=True) or None
     solved = c.run(v.parse_non_negative_int, problems_solved, "problems_solved")

@@ -251,7 +251,31 @@ def search(
     """:func:`ranked` matches; a one-word query that finds nothing and starts with a city's or an
     element's name or reading (济南检测, ``jnjc``) is tried again as those two words (济南 检测, ``jn
     jc``: :func:`qi_station.db.searchtext.vocab_splits`, at most :data:`SPLITS_TRIED`). A query that
-    finds anything as typed is never split, so its results do not change."""
+    finds anything as typed keeps those results first, in their order; two ASCII cases add rows after
+    or before them, each row once (the operator's trial: ``jnjl`` found one 济宁 institution and none
+    of the 济南 ones ``济南 计量`` finds; ``jinan jiliang`` put 金安鑫 of 青岛 first):
+
+    - one word that is two readings of a city or element joined (``jnjl`` = jn + jl): its rows as typed,
+      then the rows of the two words (``jn jl``);
+    - several words whose first spells a city's or an element's name (``jinan`` 济南): the rows of
+      that name in Chinese first (``济南 jiliang``, ranked as the Chinese query ranks), then the words
+      as typed (a person whose own name reads ``jinan`` is still found, after).
+
+    The index (``db.searchindex``) is not changed: each part is an ordinary :func:`ranked` query."""
+    typed = validate.halfwidth_alnum(query or "").strip()
+    words = typed.split()
+    if typed.isascii() and words:
+        if len(words) > 1:
+            # jinan jiliang: the first word spells a city's or an element's name (济南): what that word
+            # finds (济南 jiliang) first, then the words as typed (金安鑫 is jinan too, and still found)
+            leads = [" ".join([w, *words[1:]]) for w in vocab_words(words[0])]
+        else:
+            # jnjl: a word that is a city's or an element's reading followed by another's (jn + jl)
+            # finds what those two words find too, after what it finds as typed
+            leads = []
+            tails = [f"{h} {r}" for h, r in vocab_splits(typed)[:SPLITS_TRIED] if vocab_words(r)]
+        if leads or (len(words) == 1 and tails):
+            return _merged(db_path, kind, [*leads, typed] if leads else [typed, *tails], kw)
     got = ranked(db_path, kind, query, **kw)
     if got or kw.get("offset"):
         return got
@@ -260,6 +284,27 @@ def search(
         if got:
             return got
     return got
+
+
+def _merged(
+    db_path: str | Path | sqlite3.Connection, kind: str, queries: list[str], kw: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The rows of each query in turn (each ranked as :func:`ranked` ranks it), each row once, then
+    ``offset`` and ``limit`` applied to the whole."""
+    offset = int(kw.get("offset") or 0)
+    limit = kw.get("limit", 50)
+    want = None if limit is None else offset + limit
+    rest = {k: v for k, v in kw.items() if k not in ("offset", "limit")}
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for q in queries:
+        for r in ranked(db_path, kind, q, limit=want, offset=0, **rest):
+            if r["id"] not in seen:
+                seen.add(r["id"])
+                out.append(r)
+        if want is not None and len(out) >= want:
+            break
+    return out[offset:] if want is None else out[offset:want]
 
 
 def ranked(

@@ -181,6 +181,7 @@ def enroll(
         return {
             "station": code,
             "mode": "offline-pending",
+            "next_step": "restore_bundle" if restored else "export_bundle",  # what `next` says, as a code
             "next": heal.restore_bundle_first(code)
             if restored
             else "run `qi-station sync export-bundle --out FILE` and carry it to the hub",

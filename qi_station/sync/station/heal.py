@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import env_now, to_db
@@ -39,7 +40,50 @@ def restore_bundle_first(code: str) -> str:
         "this station was restored from a backup and may be behind the hub: first import the "
         f"hub's restore bundle (at the hub: `qi-station hub export-bundle --station {code} "
         "--restore --out DIR`; here: `qi-station sync import-bundle FILE`), or run "
-        "`qi-station sync` online / 本站已从备份恢复，请先导入中心的恢复数据包或联网同步"
+        "`qi-station sync` online / 本站已从备份恢复，可能落后于中心：请先导入中心的恢复数据包"
+        f"（在中心运行 qi-station hub export-bundle --station {code} --restore --out 目录；"
+        "在本站运行 qi-station sync import-bundle 文件），或联网运行 qi-station sync"
+    )
+
+
+def restored_next_step(db_path: str | Path, lang: str = "zh") -> str | None:
+    """After ``restore``: what an enrolled station marked restored (``kvkeys.STATION_RESTORED``) does
+    next, in ``lang`` -- online: ``qi-station sync`` (it first takes back from the hub what the backup
+    lacks); by bundle: the hub's restore bundle first (``sync export-bundle`` refuses until then,
+    :func:`restore_bundle_first`). None when the station is not marked or not enrolled."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        keys = (kvkeys.STATION_RESTORED, kvkeys.ENROLL_MODE, kvkeys.STATION_CODE)
+        kv = dict(conn.execute("SELECT k, v FROM kv WHERE k IN (?, ?, ?)", keys).fetchall())
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    mode = kv.get(kvkeys.ENROLL_MODE)
+    if kv.get(kvkeys.STATION_RESTORED) != "1" or not mode:
+        return None
+    code = kv.get(kvkeys.STATION_CODE) or "CODE"
+    en = lang == "en"
+    if mode == "online":
+        return (
+            "next: run `qi-station sync` before new work is sent; it first takes back from the hub "
+            "what this backup lacks (docs/sync.md)"
+            if en
+            else "下一步：请运行 qi-station sync，它先从中心取回此备份之后的数据，再上传新的工作"
+        )
+    if en:
+        return (
+            "next: import the hub's restore bundle before exporting any bundle (at the hub: "
+            f"`qi-station hub export-bundle --station {code} --restore --out DIR`; here: "
+            "`qi-station sync import-bundle FILE`); `sync export-bundle` refuses until then (docs/sync.md)"
+        )
+    return (
+        "下一步：导出数据包之前，请先导入中心的恢复数据包（在中心运行 qi-station hub export-bundle "
+        f"--station {code} --restore --out 目录；在本站运行 qi-station sync import-bundle 文件），"
+        "在此之前 sync export-bundle 会拒绝"
     )
 
 
