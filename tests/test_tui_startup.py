@@ -176,11 +176,29 @@ async def test_dashboard_figures_read_before_the_ui_are_in_its_first_frame(
                     (bool(scr.query("#titlebar")), bool(scr.query("#cards")), scr.has_class("loaded"))
                 )
 
+    from qi_station.services import verify, workspace
+
+    painted_at: dict[str, bool] = {}  # what the frames had shown when the threads' work began
+    open_station, dashboard_check = workspace.open_station, verify.dashboard_check
+
+    def opening(path: Any) -> Any:
+        painted_at["open"] = any(f[2] for f in frames)
+        return open_station(path)
+
+    def checking(path: Any) -> Any:
+        painted_at["check"] = any(f[2] for f in frames)
+        return dashboard_check(path)
+
+    monkeypatch.setattr(workspace, "open_station", opening)
+    monkeypatch.setattr(verify, "dashboard_check", checking)
     app = Marked(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
     assert await screenshot(app) == worker_read
     assert frames[0] == (True, False, False), frames  # the first frame: the title bar alone
     assert next(f for f in frames if f[1]) == (True, True, True), frames  # the body comes with its figures
     assert len(calls) == 1  # the early read only
+    # the database's open and the ledger check (threads that take the GIL) start once the figures are
+    # painted, not while that frame is laid out and drawn
+    assert painted_at == {"open": True, "check": True}
 
 
 def test_early_figures_read_only_a_database_at_the_newest_schema(tmp_path: Path) -> None:

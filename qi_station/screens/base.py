@@ -177,6 +177,8 @@ class MainScreen(StationScreen):
     #: once the body is in; until then (:attr:`body_in` False) its widgets are not there to query.
     BODY_AFTER_FIRST_FRAME = False
     body_in = True  # the body's widgets are mounted (False until then when BODY_AFTER_FIRST_FRAME)
+    body_painted = True  # a frame with the body has been painted (False until then, as body_in)
+    _after_body: list[Any]  # callbacks waiting for that frame (:meth:`call_after_body`)
 
     def compose(self) -> Any:
         from textual.widgets import Static
@@ -184,6 +186,8 @@ class MainScreen(StationScreen):
         yield Static(self.title_text(), id="titlebar", markup=False)
         if self.BODY_AFTER_FIRST_FRAME:
             self.body_in = False
+            self.body_painted = False
+            self._after_body = []
             return
         yield from self._body_and_footer()
 
@@ -200,12 +204,32 @@ class MainScreen(StationScreen):
             await self.mount_compose(self._body_and_footer())
             self.body_in = True
             self.body_mounted()
+        # the body's frame: the next layout of the screen (the new widgets need one), painted before the
+        # signal is published; ``call_after_refresh`` alone can run before it (the new widgets ask for
+        # their layout from their own message queues, after the screen has gone idle)
+        bar = self.query_one("#titlebar")  # (a node of its own: unsubscribing the screen would drop
+        self.screen_layout_refresh_signal.subscribe(bar, self._body_painted)  # Textual's own callback)
         # Textual's footer draws its keys after a change of the bindings (all came before it was
         # mounted): its keys follow in the next frame, as on a screen composed at once
         self.refresh_bindings()
 
     def body_mounted(self) -> None:
         """The body is mounted (:attr:`BODY_AFTER_FIRST_FRAME`): show what came before it."""
+
+    def _body_painted(self, _screen: Any) -> None:
+        self.screen_layout_refresh_signal.unsubscribe(self.query_one("#titlebar"))
+        self.body_painted = True
+        callbacks, self._after_body = self._after_body, []
+        for callback in callbacks:
+            callback()
+
+    def call_after_body(self, callback: Any) -> None:
+        """``call_after_refresh(callback)``, and never before the first frame with the body: work for
+        later (a thread worker, opening the database) stays out of that frame's way."""
+        if self.body_painted:
+            self.call_after_refresh(callback)
+        else:
+            self._after_body.append(callback)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long

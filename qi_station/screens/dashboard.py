@@ -220,8 +220,11 @@ class DashboardScreen(MainScreen):
 
     def _show_loaded(self, figs: Any) -> None:
         self.show(figs)
-        self.call_after_refresh(self.station.open_db)  # (if not open yet) once the figures are painted
-        self.call_after_refresh(self.check, self.db_path)  # the figures painted first
+        self.call_after_body(self._after_figures)  # once the figures are painted
+
+    def _after_figures(self) -> None:
+        self.station.open_db()  # (if not open yet)
+        self.check(self.db_path)
 
     def on_dashboard_screen_verified(self, msg: Verified) -> None:
         from qi_station.core.clock import iso_local  # (zoneinfo: not before the first frame)
