@@ -209,6 +209,11 @@ class MainScreen(StationScreen):
         # their layout from their own message queues, after the screen has gone idle)
         bar = self.query_one("#titlebar")  # (a node of its own: unsubscribing the screen would drop
         self.screen_layout_refresh_signal.subscribe(bar, self._body_painted)  # Textual's own callback)
+        # painted now, not at the screen's next update tick: Textual's update timer ticks on a 1/60 s grid
+        # and, resumed after an idle spell, skips to the tick after next (17-33 ms with nothing to do).
+        # The same call the timer makes (a private handler; guard:
+        # test_tui_startup.py::test_the_body_is_painted_as_soon_as_it_is_mounted)
+        self._on_timer_update()
         # Textual's footer draws its keys after a change of the bindings (all came before it was
         # mounted): its keys follow in the next frame, as on a screen composed at once
         self.refresh_bindings()
