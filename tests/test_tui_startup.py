@@ -404,8 +404,12 @@ async def test_only_the_start_switches_to_its_screen_without_textual_s_hold(
     ledger_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Textual's ``switch_mode`` holds repaints for 50 ms (``App.delay_update``) to mask a change of
-    screens; the start (from Textual's blank screen) skips it, an F-key keeps it."""
+    screens; the start with the figures read early (from Textual's blank screen) skips it, an F-key
+    keeps it."""
     from textual.app import App
+
+    from qi_station.app import StationApp
+    from qi_station.services import dashboard
 
     held: list[str] = []
     delay_update = App.delay_update
@@ -415,7 +419,8 @@ async def test_only_the_start_switches_to_its_screen_without_textual_s_hold(
         delay_update(self, delay)
 
     monkeypatch.setattr(App, "delay_update", recording)
-    app = make_app(ledger_db)
+    early = dashboard.EarlyFigures(ledger_db)
+    app = StationApp(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert type(app.screen).__name__ == "DashboardScreen" and held == []

@@ -2,10 +2,11 @@
 certificates, last sync and pending changes, 12 months of requests received as bars (the monthly
 report's ``received``, named by its label). The figures are read in a thread started before Textual's
 import (``services.dashboard.EarlyFigures``; a refresh: a thread worker). The app's first frame is the
-title bar alone (``MainScreen.BODY_AFTER_FIRST_FRAME``); the cards, panels and footer are mounted right
-after it, with the figures in them when the read is in by then, else with placeholders the thread's
-message fills (never waited for). The bars are coloured blanks, not block glyphs (U+2581-2588 are
-East-Asian-ambiguous: a CJK terminal draws them double width and the layout tears)."""
+title bar alone (``MainScreen.BODY_AFTER_FIRST_FRAME``); the cards and panels are mounted and painted
+right after it (the footer after them), with the figures in them when the read is in by then, else with
+placeholders the thread's message fills (never waited for). The bars are coloured blanks, not block
+glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK terminal draws them double width and the layout
+tears)."""
 
 from __future__ import annotations
 
@@ -102,8 +103,8 @@ class DashboardScreen(MainScreen):
     #: the figures start loading at mount, their worker waiting for the database (``StationApp.wait_db``):
     #: they are read while the first frame is painted, and the app's DatabaseReady does not load them again
     LOADS_BEFORE_READY = True
-    #: the app's first frame is the title bar; the cards, panels and footer follow in the next frame,
-    #: with the figures when they are in by then (see :meth:`body_mounted`)
+    #: the app's first frame is the title bar; the cards and panels follow in the next frame (then the
+    #: footer), with the figures when they are in by then (see :meth:`body_mounted`)
     BODY_AFTER_FIRST_FRAME = True
     BINDINGS = bindings("dash", "main")
     _by_status: list[str] | None = None
