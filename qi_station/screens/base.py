@@ -171,9 +171,9 @@ class MainScreen(StationScreen):
 
     SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
-    #: the first frame is the title bar alone; the body is mounted right after it is painted
-    #: (:meth:`_mount_body`), in one batch (no frame shows it half mounted) and painted at once; the
-    #: footer follows. For the first screen: the app's first frame then has few widgets to style and
+    #: the first frame is the title bar alone; the body and the footer are mounted right after it is
+    #: painted (:meth:`_mount_body`), in one batch (no frame shows them half mounted), and painted at
+    #: once. For the first screen: the app's first frame then has few widgets to style and
     #: draw. :meth:`body_mounted` runs once the body is in; until then (:attr:`body_in` False) its
     #: widgets are not there to query.
     BODY_AFTER_FIRST_FRAME = False
@@ -205,7 +205,7 @@ class MainScreen(StationScreen):
         if self.body_in or not self.is_attached:
             return
         with self.app.batch_update():  # one frame with the body and what body_mounted puts in it
-            await self.mount_compose(self.compose_body())
+            await self.mount_compose(self._body_and_footer())
             self.body_in = True
             self.body_mounted()
         # the body's frame: the next layout of the screen (the new widgets need one), painted before the
@@ -221,12 +221,9 @@ class MainScreen(StationScreen):
         # (and in any case once the app is idle after it: a screen that is not the current one -- a dialog
         # pushed over it at the start -- is laid out as a background and never publishes the signal)
         self.call_after_refresh(self._body_painted, self)
-        # then the footer (its module and widgets are no part of that frame's work); Textual's footer draws
-        # its keys after a change of the bindings (all came before it was mounted): they follow in the
-        # next frame
-        if self.is_attached:  # (not when the app is leaving: that frame can be its last)
-            await self.mount(self._footer())
-            self.refresh_bindings()
+        # Textual's footer draws its keys after a change of the bindings (all came before it was
+        # mounted): its keys follow in the next frame, as on a screen composed at once
+        self.refresh_bindings()
 
     def body_mounted(self) -> None:
         """The body is mounted (:attr:`BODY_AFTER_FIRST_FRAME`): show what came before it."""

@@ -2,8 +2,8 @@
 certificates, last sync and pending changes, 12 months of requests received as bars (the monthly
 report's ``received``, named by its label). The figures are read in a thread started before Textual's
 import (``services.dashboard.EarlyFigures``; a refresh: a thread worker). The app's first frame is the
-title bar alone (``MainScreen.BODY_AFTER_FIRST_FRAME``); the cards and panels are mounted and painted
-right after it (the footer after them), with the figures in them when the read is in by then, else with
+title bar alone (``MainScreen.BODY_AFTER_FIRST_FRAME``); the cards, panels and footer are mounted and
+painted right after it, with the figures in them when the read is in by then, else with
 placeholders the thread's message fills (never waited for). The bars are coloured blanks, not block
 glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK terminal draws them double width and the layout
 tears)."""
@@ -103,8 +103,8 @@ class DashboardScreen(MainScreen):
     #: the figures start loading at mount, their worker waiting for the database (``StationApp.wait_db``):
     #: they are read while the first frame is painted, and the app's DatabaseReady does not load them again
     LOADS_BEFORE_READY = True
-    #: the app's first frame is the title bar; the cards and panels follow in the next frame (then the
-    #: footer), with the figures when they are in by then (see :meth:`body_mounted`)
+    #: the app's first frame is the title bar; the cards, panels and footer follow in the next frame,
+    #: with the figures when they are in by then (see :meth:`body_mounted`)
     BODY_AFTER_FIRST_FRAME = True
     BINDINGS = bindings("dash", "main")
     _by_status: list[str] | None = None
@@ -143,8 +143,11 @@ class DashboardScreen(MainScreen):
             yield Static(_panel(t("dash.sync"), ""), id="sync-line", classes="panel")
             yield Static("", id="ledger-line", markup=False)
 
+    _early = False  # the figures were read early (``EarlyFigures``): the app opens the database after them
+
     def on_mount(self) -> None:
         early = self.station.take_early_figures()
+        self._early = early is not None
         figs = early.result(0) if early is not None else None
         if figs is not None:  # read while the UI started: painted with the body (body_mounted)
             self._pending = (self.Loaded(figs),)
@@ -221,7 +224,10 @@ class DashboardScreen(MainScreen):
 
     def _show_loaded(self, figs: Any) -> None:
         self.show(figs)
-        self.call_after_body(self._after_figures)  # once the figures are painted
+        if self._early:  # the start's frame with the body and figures: nothing else in its way
+            self.call_after_body(self._after_figures)
+        else:  # (the app opened the database at its mount)
+            self.call_after_refresh(self._after_figures)
 
     def _after_figures(self) -> None:
         self.station.open_db()  # (if not open yet)
