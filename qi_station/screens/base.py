@@ -177,6 +177,9 @@ class MainScreen(StationScreen):
     #: draw. :meth:`body_mounted` runs once the body is in; until then (:attr:`body_in` False) its
     #: widgets are not there to query.
     BODY_AFTER_FIRST_FRAME = False
+    #: the body's frame is painted as soon as the body is mounted (:meth:`_mount_body`), not at Textual's
+    #: next update tick (the dashboard: when its figures were read early, at the start)
+    PAINT_BODY_AT_ONCE = False
     body_in = True  # the body's widgets are mounted (False until then when BODY_AFTER_FIRST_FRAME)
     body_painted = True  # a frame with the body has been painted (False until then, as body_in)
     _after_body: list[Any]  # callbacks waiting for that frame (:meth:`call_after_body`)
@@ -217,7 +220,8 @@ class MainScreen(StationScreen):
         # and, resumed after an idle spell, skips to the tick after next (17-33 ms with nothing to do).
         # The same call the timer makes (a private handler; guard:
         # test_tui_startup.py::test_the_body_is_painted_as_soon_as_it_is_mounted)
-        self._on_timer_update()
+        if self.PAINT_BODY_AT_ONCE:
+            self._on_timer_update()
         # (and in any case once the app is idle after it: a screen that is not the current one -- a dialog
         # pushed over it at the start -- is laid out as a background and never publishes the signal)
         self.call_after_refresh(self._body_painted, self)

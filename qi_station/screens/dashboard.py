@@ -147,7 +147,7 @@ class DashboardScreen(MainScreen):
 
     def on_mount(self) -> None:
         early = self.station.take_early_figures()
-        self._early = early is not None
+        self._early = self.PAINT_BODY_AT_ONCE = early is not None
         figs = early.result(0) if early is not None else None
         if figs is not None:  # read while the UI started: painted with the body (body_mounted)
             self._pending = (self.Loaded(figs),)
