@@ -380,7 +380,11 @@ class StationApp(App[None]):
         if "_error" in self.config_data:
             self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
         early = self._early_figures is not None and self._early_figures.db_path == self.db_path
-        self.switch_mode("dashboard")
+        self._undelayed = early  # (see delay_update)
+        try:
+            self.switch_mode("dashboard")
+        finally:
+            self._undelayed = False
         if not early:
             # the database is opened (and the first screen's figures read) while the first screen is
             # composed and painted: the worker's time is mostly in SQLite, which leaves the GIL to the UI
@@ -389,6 +393,18 @@ class StationApp(App[None]):
             # staff list and the rest of DatabaseReady do not share the start-up window with them; at the
             # latest after OPEN_DB_AFTER seconds (a screen left before its figures came)
             self.set_timer(OPEN_DB_AFTER, self.open_db)
+
+    _undelayed = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Textual's ``switch_mode`` holds every repaint for ``delay`` (50 ms) to mask the change of screens.
+        The first switch (at mount, from Textual's blank default screen) has nothing to mask, and the hold
+        kept the dashboard's body and figures off the screen for those 50 ms after its title bar: skipped
+        when the figures were read early (the console entry point). (Without them the hold stays: the
+        figures come later anyway, and what reaches the dashboard before a dialog at the start -- the
+        operator's -- arrives in the order the snapshots show.)"""
+        if not self._undelayed:
+            super().delay_update(delay)
 
     def open_db(self) -> None:
         """Start :meth:`prepare_db` (once)."""

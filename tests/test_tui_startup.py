@@ -176,11 +176,29 @@ async def test_dashboard_figures_read_before_the_ui_are_in_its_first_frame(
                     (bool(scr.query("#titlebar")), bool(scr.query("#cards")), scr.has_class("loaded"))
                 )
 
+    from qi_station.services import verify, workspace
+
+    painted_at: dict[str, bool] = {}  # what the frames had shown when the threads' work began
+    open_station, dashboard_check = workspace.open_station, verify.dashboard_check
+
+    def opening(path: Any) -> Any:
+        painted_at["open"] = any(f[2] for f in frames)
+        return open_station(path)
+
+    def checking(path: Any) -> Any:
+        painted_at["check"] = any(f[2] for f in frames)
+        return dashboard_check(path)
+
+    monkeypatch.setattr(workspace, "open_station", opening)
+    monkeypatch.setattr(verify, "dashboard_check", checking)
     app = Marked(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
     assert await screenshot(app) == worker_read
     assert frames[0] == (True, False, False), frames  # the first frame: the title bar alone
     assert next(f for f in frames if f[1]) == (True, True, True), frames  # the body comes with its figures
     assert len(calls) == 1  # the early read only
+    # the database's open and the ledger check (threads that take the GIL) start once the figures are
+    # painted, not while that frame is laid out and drawn
+    assert painted_at == {"open": True, "check": True}
 
 
 def test_early_figures_read_only_a_database_at_the_newest_schema(tmp_path: Path) -> None:
@@ -337,3 +355,76 @@ async def test_what_reaches_the_dashboard_before_its_body_is_shown_once_the_body
         assert "磁盘已满" in shown and "数据库文件已损坏" not in shown  # the later one, over the first
         messages = [str(n.message) for n in app._notifications]  # no public list: tests only
         assert "数据库文件已损坏" in messages and "磁盘已满" in messages
+
+
+@pytest.mark.asyncio
+async def test_the_body_is_painted_as_soon_as_it_is_mounted(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The frame with the dashboard's body (and its figures) is painted by ``MainScreen._mount_body``
+    itself (``Screen._on_timer_update``, Textual's private handler), not at the screen's next update
+    tick, and the start's switch to the dashboard holds no repaint (``StationApp.delay_update``): a
+    start-up paints the body right after its title bar. Run as the console entry point runs the app
+    (``run_test`` holds a batch of repaints while its pilot starts)."""
+    from qi_station.app import StationApp
+    from qi_station.screens.base import MainScreen
+    from qi_station.services import dashboard
+
+    early = dashboard.EarlyFigures(ledger_db)
+    assert early.result(30) is not None
+    inside: list[bool] = []
+    frames: list[tuple[bool, bool, bool]] = []  # each frame: (body, figures, painted inside _mount_body)
+    mount_body = MainScreen._mount_body
+
+    async def marked_mount(self: MainScreen) -> None:
+        inside.append(True)
+        try:
+            await mount_body(self)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(MainScreen, "_mount_body", marked_mount)
+
+    class Marked(StationApp):
+        def _display(self, screen: Any, renderable: Any) -> None:
+            super()._display(screen, renderable)
+            if renderable is not None and type(self.screen).__name__ == "DashboardScreen":
+                scr = self.screen
+                frames.append((bool(scr.query("#cards")), scr.has_class("loaded"), bool(inside)))
+                if scr.has_class("loaded"):
+                    self.exit()
+
+    app = Marked(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
+    await app.run_async(headless=True, size=(80, 24))
+    assert next(f for f in frames if f[0]) == (True, True, True), frames
+
+
+@pytest.mark.asyncio
+async def test_only_the_start_switches_to_its_screen_without_textual_s_hold(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual's ``switch_mode`` holds repaints for 50 ms (``App.delay_update``) to mask a change of
+    screens; the start with the figures read early (from Textual's blank screen) skips it, an F-key
+    keeps it."""
+    from textual.app import App
+
+    from qi_station.app import StationApp
+    from qi_station.services import dashboard
+
+    held: list[str] = []
+    delay_update = App.delay_update
+
+    def recording(self: App[Any], delay: float = 0.05) -> None:
+        held.append(self.current_mode)
+        delay_update(self, delay)
+
+    monkeypatch.setattr(App, "delay_update", recording)
+    early = dashboard.EarlyFigures(ledger_db)
+    app = StationApp(ledger_db, lang="zh", config={}, offer_demo=False, early_figures=early)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DashboardScreen" and held == []
+        await pilot.press("f3")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "LedgerScreen"
+    assert held == ["dashboard"]  # held when leaving the dashboard for the ledger

@@ -184,11 +184,17 @@ class MainScreen(StationScreen):
     SCREEN_KEY = ""  # each main screen's BINDINGS end with bindings("main"): Esc goes back
 
     #: the first frame is the title bar alone; the body and the footer are mounted right after it is
-    #: painted (:meth:`_mount_body`), in one batch (no frame shows them half mounted). For the first
-    #: screen: the app's first frame then has few widgets to style and draw. :meth:`body_mounted` runs
-    #: once the body is in; until then (:attr:`body_in` False) its widgets are not there to query.
+    #: painted (:meth:`_mount_body`), in one batch (no frame shows them half mounted), and painted at
+    #: once. For the first screen: the app's first frame then has few widgets to style and
+    #: draw. :meth:`body_mounted` runs once the body is in; until then (:attr:`body_in` False) its
+    #: widgets are not there to query.
     BODY_AFTER_FIRST_FRAME = False
+    #: the body's frame is painted as soon as the body is mounted (:meth:`_mount_body`), not at Textual's
+    #: next update tick (the dashboard: when its figures were read early, at the start)
+    PAINT_BODY_AT_ONCE = False
     body_in = True  # the body's widgets are mounted (False until then when BODY_AFTER_FIRST_FRAME)
+    body_painted = True  # a frame with the body has been painted (False until then, as body_in)
+    _after_body: list[Any]  # callbacks waiting for that frame (:meth:`call_after_body`)
 
     def compose(self) -> Any:
         from textual.widgets import Static
@@ -196,14 +202,19 @@ class MainScreen(StationScreen):
         yield Static(self.title_text(), id="titlebar", markup=False)
         if self.BODY_AFTER_FIRST_FRAME:
             self.body_in = False
+            self.body_painted = False
+            self._after_body = []
             return
         yield from self._body_and_footer()
 
     def _body_and_footer(self) -> Any:
+        yield from self.compose_body()
+        yield self._footer()
+
+    def _footer(self) -> Any:
         from qi_station.screens.footer import StationFooter
 
-        yield from self.compose_body()
-        yield StationFooter(compact=True, show_command_palette=False)
+        return StationFooter(compact=True, show_command_palette=False)
 
     async def _mount_body(self) -> None:
         if self.body_in or not self.is_attached:
@@ -212,12 +223,43 @@ class MainScreen(StationScreen):
             await self.mount_compose(self._body_and_footer())
             self.body_in = True
             self.body_mounted()
+        # the body's frame: the next layout of the screen (the new widgets need one), painted before the
+        # signal is published; ``call_after_refresh`` alone can run before it (the new widgets ask for
+        # their layout from their own message queues, after the screen has gone idle)
+        bar = self.query_one("#titlebar")  # (a node of its own: unsubscribing the screen would drop
+        self.screen_layout_refresh_signal.subscribe(bar, self._body_painted)  # Textual's own callback)
+        # painted now, not at the screen's next update tick: Textual's update timer ticks on a 1/60 s grid
+        # and, resumed after an idle spell, skips to the tick after next (17-33 ms with nothing to do).
+        # The same call the timer makes (a private handler; guard:
+        # test_tui_startup.py::test_the_body_is_painted_as_soon_as_it_is_mounted)
+        if self.PAINT_BODY_AT_ONCE:
+            self._on_timer_update()
+        # (and in any case once the app is idle after it: a screen that is not the current one -- a dialog
+        # pushed over it at the start -- is laid out as a background and never publishes the signal)
+        self.call_after_refresh(self._body_painted, self)
         # Textual's footer draws its keys after a change of the bindings (all came before it was
         # mounted): its keys follow in the next frame, as on a screen composed at once
         self.refresh_bindings()
 
     def body_mounted(self) -> None:
         """The body is mounted (:attr:`BODY_AFTER_FIRST_FRAME`): show what came before it."""
+
+    def _body_painted(self, _screen: Any) -> None:
+        if self.body_painted:
+            return
+        self.screen_layout_refresh_signal.unsubscribe(self.query_one("#titlebar"))
+        self.body_painted = True
+        callbacks, self._after_body = self._after_body, []
+        for callback in callbacks:
+            callback()
+
+    def call_after_body(self, callback: Any) -> None:
+        """``call_after_refresh(callback)``, and never before the first frame with the body: work for
+        later (a thread worker, opening the database) stays out of that frame's way."""
+        if self.body_painted:
+            self.call_after_refresh(callback)
+        else:
+            self._after_body.append(callback)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.station.freeze_gc)  # a new main screen: its widgets live long

@@ -2,10 +2,11 @@
 certificates, last sync and pending changes, 12 months of requests received as bars (the monthly
 report's ``received``, named by its label). The figures are read in a thread started before Textual's
 import (``services.dashboard.EarlyFigures``; a refresh: a thread worker). The app's first frame is the
-title bar alone (``MainScreen.BODY_AFTER_FIRST_FRAME``); the cards, panels and footer are mounted right
-after it, with the figures in them when the read is in by then, else with placeholders the thread's
-message fills (never waited for). The bars are coloured blanks, not block glyphs (U+2581-2588 are
-East-Asian-ambiguous: a CJK terminal draws them double width and the layout tears)."""
+title bar alone (``MainScreen.BODY_AFTER_FIRST_FRAME``); the cards, panels and footer are mounted and
+painted right after it, with the figures in them when the read is in by then, else with
+placeholders the thread's message fills (never waited for). The bars are coloured blanks, not block
+glyphs (U+2581-2588 are East-Asian-ambiguous: a CJK terminal draws them double width and the layout
+tears)."""
 
 from __future__ import annotations
 
@@ -142,8 +143,11 @@ class DashboardScreen(MainScreen):
             yield Static(_panel(t("dash.sync"), ""), id="sync-line", classes="panel")
             yield Static("", id="ledger-line", markup=False)
 
+    _early = False  # the figures were read early (``EarlyFigures``): the app opens the database after them
+
     def on_mount(self) -> None:
         early = self.station.take_early_figures()
+        self._early = self.PAINT_BODY_AT_ONCE = early is not None
         figs = early.result(0) if early is not None else None
         if figs is not None:  # read while the UI started: painted with the body (body_mounted)
             self._pending = (self.Loaded(figs),)
@@ -220,8 +224,14 @@ class DashboardScreen(MainScreen):
 
     def _show_loaded(self, figs: Any) -> None:
         self.show(figs)
-        self.call_after_refresh(self.station.open_db)  # (if not open yet) once the figures are painted
-        self.call_after_refresh(self.check, self.db_path)  # the figures painted first
+        if self._early:  # the start's frame with the body and figures: nothing else in its way
+            self.call_after_body(self._after_figures)
+        else:  # (the app opened the database at its mount)
+            self.call_after_refresh(self._after_figures)
+
+    def _after_figures(self) -> None:
+        self.station.open_db()  # (if not open yet)
+        self.check(self.db_path)
 
     def on_dashboard_screen_verified(self, msg: Verified) -> None:
         from qi_station.core.clock import iso_local  # (zoneinfo: not before the first frame)
