@@ -12,11 +12,12 @@ import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ, not_after
-from qi_station.core.months import check_month, month_bounds_utc
+from qi_station.core.months import check_month
 from qi_station.reports.quality import open_stations, quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
     COUNT_KEYS,
@@ -89,6 +90,20 @@ def local_iso_sql(col: str) -> str:
     )
 
 
+#: the suffix of a details column holding a time's local day as :func:`local_day_sql` writes it (PostgreSQL)
+DAY_SUFFIX = "__day"
+
+
+def local_day_sql(col: str) -> str:
+    """The local day (Asia/Shanghai) of a naive-UTC ``timestamp`` column as a PostgreSQL ``date``, from
+    the zone's fixed +08:00 on (one addition); NULL before it or for NULL (then the report computes it,
+    ``core.clock.local_date``). The details' days taken and overdue read it for every row."""
+    return (
+        f"CASE WHEN {col} >= TIMESTAMP '{_FIXED_SINCE.isoformat(' ')}' THEN "
+        f"CAST({col} + INTERVAL '{int(_SHANGHAI.total_seconds())} seconds' AS DATE) END"
+    )
+
+
 def _slow_iso(value: Any) -> str | None:
     dt: datetime | None = datetime.fromisoformat(value) if type(value) is str else None
     if dt is None or dt.tzinfo is not None:
@@ -111,13 +126,13 @@ def _cents_to_wan(c: int) -> float:
 def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
     """The report figures of one group (JSON-ready; the contract of issue 5)."""
     cur = WINDOW - 1
-    start, _end = month_bounds_utc(month)
     s = acc.series
     out: dict[str, Any] = {k: s[k][cur] for k in COUNT_KEYS}
     out["open_at_end"] = acc.open_at(cur)
     out["overdue_at_end"] = acc.overdue_end
     out["enterprises_served"] = len(acc.enterprises)
-    out["new_enterprises"] = sum(1 for e in acc.enterprises if acc.first_seen.get(e, start) >= start)
+    # new: no first request in scope before the month (of any station of the group)
+    out["new_enterprises"] = len(acc.enterprises - acc.seen_before)
     out["by_element"] = {el: acc.by_element[el] for el in domain.ELEMENTS if acc.by_element[el]}
     out["by_element"].update({k: v for k, v in sorted(acc.by_element.items()) if k not in domain.ELEMENTS})
     out["by_channel"] = {ch: acc.by_channel[ch] for ch in domain.CHANNELS if acc.by_channel[ch]}
@@ -257,62 +272,89 @@ _PROMISED_ISO: dict[Any, str | None] = {}  # a stored promised date -> ISO (rows
 
 def detail_rows(details: Details, code: str | None = None) -> list[dict[str, Any]]:
     """The details rows (:func:`detail_row`), of station ``code`` only when given."""
-    get = details.getter((*_READ_FIELDS, *_LOCAL_KEYS, "cost_saved_cents", "fee_cents"))
-    if code is None:
-        return [detail_row(list(get(v))) for v in details.rows]
-    st = details.index("station_code")
-    return [detail_row(list(get(v))) for v in details.rows if v[st] == code]
+    rows = details.rows
+    if code is not None:
+        st = details.index("station_code")
+        rows = [v for v in rows if v[st] == code]
+    return _detail_dicts(rows, details.index)
+
+
+_DETAIL_VALUES = (*_READ_FIELDS, *_LOCAL_KEYS, "cost_saved_cents", "fee_cents")  # what detail_row takes
 
 
 def detail_row(vals: list[Any]) -> dict[str, Any]:
     """One details row: every request field, times in Asia/Shanghai ISO-8601, money in 万元. ``vals``: the
     row's values of ``_READ_FIELDS``, then the eight times the server wrote (``_LOCAL_KEYS``: None where
-    it did not, or on SQLite), then its cost saved and fee in cents (:func:`detail_rows`); built in one
-    pass: the values in ``DETAIL_FIELDS`` order, then one dict."""
-    f = vals.pop()  # 收费金额 (reports.fees, core.chain.request_fee), in yuan
-    c = vals.pop()
-    locs = vals[-len(_LOCAL_KEYS) :]
-    del vals[-len(_LOCAL_KEYS) :]
+    it did not, or on SQLite), then its cost saved and fee in cents (:func:`detail_rows`)."""
+    return _detail_dicts([vals], {k: i for i, k in enumerate(_DETAIL_VALUES)}.__getitem__)[0]
+
+
+def _detail_dicts(rows: list[Any], index: Callable[[str], int]) -> list[dict[str, Any]]:
+    """The details rows of ``rows``; ``index(key)``: the position of a value in each row (of
+    :data:`_DETAIL_VALUES`). Each dict is made at its full size at once (a copy of a dict of
+    ``DETAIL_FIELDS``; a dict built key by key grows four times on the way to 43 keys) from the row's
+    values in one pick: each time as the server wrote it (``local_iso_sql``), the money in cents; then
+    the few values converted set in it."""
+    src = tuple(
+        index(k + LOCAL_SUFFIX)
+        if k in _DT_FIELDS
+        else index("cost_saved_cents")
+        if k == "cost_saved_wan"
+        else index("fee_cents")
+        if k == "fee_yuan"
+        else index(k)
+        for k in DETAIL_FIELDS
+    )
+    pick = itemgetter(*src)
+    # the times the server did not write (NULL, before the fixed +08:00, or SQLite): their stored value
+    times = tuple((k, index(k), index(k + LOCAL_SUFFIX)) for k in _DT_FIELDS)
     hours = _LOCAL_HOURS
-    for i, loc in zip(_DT_AT, locs, strict=True):
-        if loc is not None:  # written by the server (local_iso_sql)
-            vals[i] = loc
-            continue
-        v = vals[i]
-        if v is not None:
-            # local_iso's fast paths inline (a row has eight times): PostgreSQL's naive UTC since the
-            # zone's fixed +08:00, one addition; a stored naive-UTC text whose UTC hour is known, its
-            # minutes and seconds copied; anything else through local_iso itself
-            tv = type(v)
-            if tv is datetime:
-                if v >= _FIXED_SINCE:
-                    vals[i] = (v + _SHANGHAI).isoformat(timespec="seconds") + "+08:00"
+    stored = domain.stored_elements
+    promised_iso = _PROMISED_ISO
+    new = _DETAIL_TEMPLATE.copy
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for row in rows:
+        d = new()
+        d.update(zip(DETAIL_FIELDS, pick(row), strict=True))
+        for k, at, loc_at in times:
+            if row[loc_at] is None:
+                v = row[at]
+                if v is None:
                     continue
-            elif tv is str and len(v) == 26 and v[19] == "." and v[13] == ":" and v[16] == ":":
-                hour = hours.get(v[:13])
-                if hour is not None and hour[0]:
-                    vals[i] = hour[0] + v[13:19] + hour[1]
-                    continue
-            vals[i] = local_iso(v)
-    vals[_ELEMENTS_AT] = domain.stored_elements(vals[_ELEMENTS_AT])[0]
-    pv = vals[_PROMISED_AT]
-    try:
-        vals[_PROMISED_AT] = _PROMISED_ISO[pv]
-    except KeyError:
-        pd = as_date(pv)
-        iso = vals[_PROMISED_AT] = pd.isoformat() if pd else None
-        if len(_PROMISED_ISO) < 1 << 16:
-            _PROMISED_ISO[pv] = iso
-    except TypeError:  # not hashable: not a stored date
-        pd = as_date(pv)
-        vals[_PROMISED_AT] = pd.isoformat() if pd else None
-    vals[_IN_MONTH_AT] = bool(vals[_IN_MONTH_AT])
-    # a copy of a dict of the same keys (DETAIL_FIELDS' order), its values replaced: made at its full size
-    # at once (a dict built key by key grows four times on the way to 43 keys)
-    out = _DETAIL_TEMPLATE.copy()
-    out.update(zip(_READ_FIELDS, vals, strict=True))
-    out["cost_saved_wan"] = None if c is None else _cents_to_wan(int(c))
-    out["fee_yuan"] = None if f is None else _cents_to_wan(int(f))
+                # local_iso's fast paths inline (a row has eight times): PostgreSQL's naive UTC since the
+                # zone's fixed +08:00, one addition; a stored naive-UTC text whose UTC hour is known, its
+                # minutes and seconds copied; anything else through local_iso itself
+                tv = type(v)
+                if tv is datetime:
+                    if v >= _FIXED_SINCE:
+                        d[k] = (v + _SHANGHAI).isoformat(timespec="seconds") + "+08:00"
+                        continue
+                elif tv is str and len(v) == 26 and v[19] == "." and v[13] == ":" and v[16] == ":":
+                    hour = hours.get(v[:13])
+                    if hour is not None and hour[0]:
+                        d[k] = hour[0] + v[13:19] + hour[1]
+                        continue
+                d[k] = local_iso(v)
+        d["elements"] = stored(d["elements"])[0]
+        pv = d["promised_date"]
+        try:
+            d["promised_date"] = promised_iso[pv]
+        except KeyError:
+            pd = as_date(pv)
+            iso = d["promised_date"] = pd.isoformat() if pd else None
+            if len(promised_iso) < 1 << 16:
+                promised_iso[pv] = iso
+        except TypeError:  # not hashable: not a stored date
+            pd = as_date(pv)
+            d["promised_date"] = pd.isoformat() if pd else None
+        d["received_in_month"] = bool(d["received_in_month"])
+        c, f = d["cost_saved_wan"], d["fee_yuan"]  # 收费金额 (reports.fees, core.chain.request_fee)
+        if c is not None:
+            d["cost_saved_wan"] = _cents_to_wan(int(c))
+        if f is not None:
+            d["fee_yuan"] = _cents_to_wan(int(f))
+        append(d)
     return out
 
 

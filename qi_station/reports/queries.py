@@ -98,7 +98,12 @@ class Acc:
     overdue_end: int = 0
     overdue_prev_end: int = 0
     enterprises: set[str] = field(default_factory=set)
-    first_seen: dict[str, datetime] = field(default_factory=dict)  # enterprise -> first request in scope
+    # enterprise -> its first request in scope, of a station (step 8; a merge does not carry it: a group
+    # needs only :attr:`seen_before`)
+    first_seen: dict[str, datetime] = field(default_factory=dict)
+    # the enterprises whose first request in scope is before the report month: served before (a group's
+    # is the union of its stations': min(first) < start when one station's first is)
+    seen_before: set[str] = field(default_factory=set)
     by_element: Counter[str] = field(default_factory=Counter)
     by_channel: Counter[str] = field(default_factory=Counter)
     by_city: Counter[str] = field(default_factory=Counter)
@@ -129,10 +134,7 @@ class Acc:
         self.overdue_end += other.overdue_end
         self.overdue_prev_end += other.overdue_prev_end
         self.enterprises |= other.enterprises
-        for ent, at in other.first_seen.items():
-            cur = self.first_seen.get(ent)
-            if cur is None or at < cur:
-                self.first_seen[ent] = at
+        self.seen_before |= other.seen_before
         self.by_element.update(other.by_element)
         self.by_channel.update(other.by_channel)
         self.by_city.update(other.by_city)
@@ -616,9 +618,19 @@ def _collect(
     n_events = Counter(map(itemgetter(0), events))  # request id -> its events in the month
     local = ""
     if q.dialect == "postgresql":  # the eight times as the report writes them, by the server (figures)
-        from qi_station.reports.figures import DETAIL_DATETIME_FIELDS, LOCAL_SUFFIX, local_iso_sql
+        from qi_station.reports.figures import (
+            DAY_SUFFIX,
+            DETAIL_DATETIME_FIELDS,
+            LOCAL_SUFFIX,
+            local_day_sql,
+            local_iso_sql,
+        )
 
         local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
+        # and the local days of receipt and resolution (the days taken / overdue below)
+        local += "".join(
+            f"{local_day_sql('r.' + k)} AS {k}{DAY_SUFFIX}, " for k in ("received_at", "resolved_at")
+        )
     select = (
         f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         # the county it is counted under (reports.quality.enterprise_county):
@@ -677,6 +689,12 @@ def _collect(
             "enterprise_scale",
         ),
     )
+    # the columns of local_day_sql (PostgreSQL), else -1
+    from qi_station.reports.figures import DAY_SUFFIX
+
+    REC_DAY, RES_DAY = (
+        keys.index(k + DAY_SUFFIX) if k + DAY_SUFFIX in keys else -1 for k in ("received_at", "resolved_at")
+    )
     # ordered by receipt and number, here (both columns are NOT NULL): by the same text comparison as
     # SQLite's BINARY collation, without moving every wide row through the database's sort
     rows = sorted(rows, key=itemgetter(REC, NUM))
@@ -700,12 +718,14 @@ def _collect(
             assert got is not None
             promised = promised_days[promised_v] = got
         # days taken / overdue as of today, calendar and working days (core.workdays); rows share days
-        days = days_of(
-            day_of_stored(rec_v),
-            promised,
-            None if resolved_v is None else day_of_stored(resolved_v),
-            row[STATUS] in open_statuses,
-        )
+        # the local days of receipt and resolution: the server's (PostgreSQL) where it wrote them
+        if REC_DAY < 0 or (rec_day := row[REC_DAY]) is None:
+            rec_day = day_of_stored(rec_v)
+        if resolved_v is None:
+            res_day = None
+        elif RES_DAY < 0 or (res_day := row[RES_DAY]) is None:
+            res_day = day_of_stored(resolved_v)
+        days = days_of(rec_day, promised, res_day, row[STATUS] in open_statuses)
         # the row, then DETAIL_EXTRA (fee_cents set in step 7) and the None of a missing field
         details.append([*row, in_month, n_events.get(row[ID], 0), *days, None, None])
         if in_month:
@@ -776,7 +796,10 @@ def _collect(
     for code, ent_key, first in q.rows(first_sql, **first_params):
         at = as_utc(first)
         assert at is not None
-        acc(code).first_seen[ent_key] = at
+        a = acc(code)
+        a.first_seen[ent_key] = at
+        if at < start:
+            a.seen_before.add(ent_key)
 
     # 9. stations and data freshness
     step("stations")
