@@ -591,6 +591,12 @@ class StationApp(App[None]):
         now = monotonic()
         return [e for e in self.errors_shown if e[0] > now]
 
+    _shown_page: Any = None  # a weak reference to the page (not a dialog) shown last (StationScreen)
+
+    def shown_page(self) -> Any:
+        """The page (a StationScreen, never a dialog) shown last, if it is still alive."""
+        return self._shown_page() if self._shown_page is not None else None
+
     def drop_stale_toasts(self) -> None:
         """On a screen switch: the notifications about the screen left go (an error stays, for the time it
         has left: it is still true on the next screen, e.g. a database that cannot be opened). Textual's

@@ -1,0 +1,101 @@
+"""An outside operator's findings at 80x24 (Chinese UI, tmux), round opfixt: typed text in the 转办
+dialog reaches its note, a toast stays with the page it is about, a restore leaves the sync page fresh,
+F7's export field is in view, the footer offers only what the core allows, columns share 80 cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import fixture_db
+from test_tui_journeys import make_app, rows, settle
+from tui_pilot import IN_PROGRESS, burst, notes, open_detail, press_to, req_id, until
+
+pytestmark = pytest.mark.usefixtures("tui_env")
+
+
+def _screen_text(app: Any) -> str:
+    return "\n".join(
+        "".join(seg.text for seg in strip)
+        for strip in app.screen._compositor.render_strips()  # type: ignore[attr-defined]
+    )
+
+
+async def test_text_typed_on_opening_the_refer_dialog_is_its_note(tmp_path: Path) -> None:
+    """``r`` then 联系专家上门 at once: the text lands in 备注 (not on the kind field, where it was
+    dropped), Ctrl+S refers with it; the title bar over the dialog names where the operator is."""
+    from qi_station.screens.dialogs import ReferDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, db)
+        dialog = await press_to(pilot, "r", ReferDialog)
+        burst(app, *"联系专家上门")
+        note = dialog.query_one("#note")
+        await until(pilot, lambda: note.value == "联系专家上门")
+        assert note.value == "联系专家上门"
+        assert dialog.focused is note
+        assert _screen_text(app).splitlines()[0].strip().startswith("质量基础设施一站式服务工作站  >  需求详情")
+        await until(pilot, lambda: dialog._highlighted_item() is not None)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, ReferDialog))
+    got = rows(db, "SELECT note FROM referral WHERE request_id = ?", req_id(db, IN_PROGRESS))
+    assert got == [("联系专家上门",)]
+
+
+async def test_a_space_on_the_kind_field_still_steps_it(tmp_path: Path) -> None:
+    """Only text moves to the note: Space on 资源库 steps to the next kind as before."""
+    from qi_station.screens.dialogs import ReferDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, db)
+        dialog = await press_to(pilot, "r", ReferDialog)
+        await pilot.press("space")
+        await settle(pilot)
+        assert dialog.query_one("#kind").value == "institution"
+        assert dialog.query_one("#note").value == ""
+
+
+async def test_a_toast_about_one_request_goes_when_back_on_another(tmp_path: Path) -> None:
+    """0001 open, then 0002's page (as the form opens it after 保存), 转办 there: its toast shows there;
+    Esc back on 0001: 已转办至 … is gone (the operator guide: a page's toasts go with it)."""
+    from qi_station.screens.dialogs import ReferDialog
+    from qi_station.screens.request_detail import RequestDetailScreen
+
+    db = fixture_db(tmp_path)
+    first = rows(db, "SELECT number FROM request WHERE number != ? ORDER BY number", IN_PROGRESS)[0][0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        one = await open_detail(pilot, db, first)
+        app.notify("已登记 QI0001-202603-0002")  # the form's toast, shown before it opens the new page
+        two = await open_detail(pilot, db, IN_PROGRESS)
+        assert two is not one
+        assert "已登记 QI0001-202603-0002" in notes(app)  # a page opened by a save keeps its toast
+        dialog = await press_to(pilot, "r", ReferDialog)
+        await until(pilot, lambda: dialog._highlighted_item() is not None)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: any(n.startswith("已转办至") for n in notes(app)))
+        assert app.screen is two and any(n.startswith("已转办至") for n in notes(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: not notes(app))
+        assert isinstance(app.screen, RequestDetailScreen) and app.screen is one
+        assert notes(app) == []
+
+
+async def test_an_error_toast_stays_when_back_on_a_page(tmp_path: Path) -> None:
+    """Errors stay on a return as on a screen switch (``drop_stale_toasts``)."""
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        one = await open_detail(pilot, db)
+        await open_detail(pilot, db, rows(db, "SELECT number FROM request ORDER BY number")[0][0])
+        app.notify("数据库无法打开", severity="error")
+        app.notify("已添加备注")
+        await pilot.press("escape")
+        await until(pilot, lambda: "已添加备注" not in notes(app))
+        assert app.screen is one
+        assert notes(app) == ["数据库无法打开"]
