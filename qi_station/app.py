@@ -407,6 +407,9 @@ class StationApp(App[None]):
             self.push_screen(ConfirmDialog(t("demo.title"), t("demo.question")), self._demo_answer)
 
     _restore_mark: str | None = None
+    #: restores seen under the running app (:meth:`check_restored`): a page compares it with the count
+    #: it last saw to start its fields afresh after one (F6's bundle path is the old database's)
+    restores = 0
     _in_use_fd: int | None = None
 
     def watch_restore(self) -> None:
@@ -443,6 +446,7 @@ class StationApp(App[None]):
         if mark == self._restore_mark:
             return False
         self._restore_mark = mark
+        self.restores += 1  # the pages with fields of their own start afresh (``SyncScreen``)
         self.reader.close()  # reopened on the next search
         when = (mark or "").rsplit(" ", 1)[0]
         self.notify(t("msg.db_restored", when=when), severity="warning", timeout=30)

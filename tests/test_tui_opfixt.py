@@ -99,3 +99,50 @@ async def test_an_error_toast_stays_when_back_on_a_page(tmp_path: Path) -> None:
         await until(pilot, lambda: "已添加备注" not in notes(app))
         assert app.screen is one
         assert notes(app) == ["数据库无法打开"]
+
+
+async def test_after_a_restore_the_sync_page_starts_afresh(tmp_path: Path) -> None:
+    """F6 with a bundle path typed, then ``restore`` under the app: the path and the last answer go, the
+    empty path field has focus; text typed after Tab (focus out of the field) still lands in it."""
+    from qi_station.screens.sync import SyncScreen
+    from qi_station.services.backup import backup_db, restore_db
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready)
+        page = await press_to(pilot, "f6", SyncScreen)
+        await until(pilot, lambda: page.has_class("loaded"))
+        bundle = page.query_one("#bundle")
+        bundle.value = "/media/usb/old-bundle.zip"
+        page.query_one("#sync-progress").update("已导入 3 条")
+        restore_db(backup_db(db, tmp_path / "b.db"), db)
+        assert app.check_restored() is True
+        await until(pilot, lambda: bundle.value == "")
+        assert bundle.value == "" and page.focused is bundle
+        assert str(page.query_one("#sync-progress").render()).strip() == ""
+        await pilot.press("tab")
+        await settle(pilot)
+        assert page.focused is not bundle
+        burst(app, *"/media/usb/new.zip")
+        await until(pilot, lambda: bundle.value == "/media/usb/new.zip")
+        assert bundle.value == "/media/usb/new.zip" and page.focused is bundle
+
+
+async def test_a_restore_seen_on_another_page_clears_the_sync_page_when_shown(tmp_path: Path) -> None:
+    from qi_station.screens.sync import SyncScreen
+    from qi_station.services.backup import backup_db, restore_db
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready)
+        page = await press_to(pilot, "f6", SyncScreen)
+        page.query_one("#bundle").value = "/media/usb/old-bundle.zip"
+        await pilot.press("f3")
+        await settle(pilot)
+        restore_db(backup_db(db, tmp_path / "b.db"), db)
+        assert app.check_restored() is True
+        assert await press_to(pilot, "f6", SyncScreen) is page
+        await until(pilot, lambda: page.query_one("#bundle").value == "")
+        assert page.query_one("#bundle").value == "" and page.focused is page.query_one("#bundle")
