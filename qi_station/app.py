@@ -722,16 +722,23 @@ class StationApp(App[None]):
 
 
 def backup_toast(path: Path, size: str) -> str:
-    """The backup toast: its size and folder on the first line (the folder cut from the left to fit: its
-    end names the USB stick's folder), the file on the second; at most two lines at 80x24."""
+    """The backup toast: its size and folder on the first line, the file on the second; at most two
+    lines at 80x24. The folder is absolute or ``~/...`` (never ``../``, read as a relative path); when
+    it and the size do not fit one line, the folder keeps the line and the size goes beside the file
+    (if it fits there); a folder too long even so is cut from the left, marked ``...`` (its end names
+    the USB stick's folder)."""
     from rich.cells import cell_len
 
     from qi_station.screens.base import TOAST_WIDTH, brief
-    from qi_station.screens.cells import clip_left
+    from qi_station.screens.cells import clip_path, shown_path
 
-    head = t("backup.written", size=size, folder="")
-    folder = clip_left(str(path.parent), TOAST_WIDTH - cell_len(head))
-    return brief(t("backup.written", size=size, folder=folder) + "\n" + path.name)
+    first, second = t("backup.written", size=size, folder=shown_path(path.parent)), path.name
+    if cell_len(first) > TOAST_WIDTH:
+        room = TOAST_WIDTH - cell_len(t("backup.written_to", folder=""))
+        first = t("backup.written_to", folder=clip_path(path.parent, room))
+        sized = f"{path.name} ({size})"
+        second = sized if cell_len(sized) <= TOAST_WIDTH else path.name
+    return brief(first + "\n" + second)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most

@@ -146,3 +146,61 @@ async def test_a_restore_seen_on_another_page_clears_the_sync_page_when_shown(tm
         assert await press_to(pilot, "f6", SyncScreen) is page
         await until(pilot, lambda: page.query_one("#bundle").value == "")
         assert page.query_one("#bundle").value == "" and page.focused is page.query_one("#bundle")
+
+
+async def test_f7_shows_the_export_field_and_the_toast_says_where_the_file_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F7 at 80x24: 导出到 in view without scrolling; Ctrl+E's toast names the file where the operator
+    finds it (the export folder as ``~/...``), not its name alone."""
+    from qi_station.screens.base import toast_lines
+    from qi_station.screens.reports import ReportsScreen
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # the export folder (XDG_DOCUMENTS_DIR) is under it
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await until(pilot, lambda: app.ready)
+        page = await press_to(pilot, "f7", ReportsScreen)
+        await until(pilot, lambda: page.has_class("loaded"))
+        out = page.query_one("#out")
+        assert out.region.height == 1 and out.region.bottom <= 24 - 2  # above the status line and footer
+        assert "导出到" in _screen_text(app)
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: any(n.startswith("已导出") for n in notes(app)))
+        toast = next(n for n in notes(app) if n.startswith("已导出"))
+        written = next((tmp_path / "documents").rglob("*.xlsx"))
+        # the folder on the first line, the file's name on the second (the whole path wrapped to three)
+        assert toast.replace("\n", "") == f"已导出 ~/{written.relative_to(tmp_path).as_posix()}", toast
+        assert toast_lines(toast) <= 2
+        assert str(written.resolve()) in str(page.query_one("#export-status").render())
+
+
+async def test_the_backup_toast_names_its_folder_from_home_never_relative_looking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qi_station.screens.backup import BackupDialog
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = tmp_path / "Documents" / "qi-station"
+    folder.mkdir(parents=True)
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await until(pilot, lambda: app.ready)
+        app.action_backup()
+        await until(pilot, lambda: isinstance(app.screen, BackupDialog))
+        app.screen.query_one("#out").value = str(folder) + "/"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("备份已写入" in n for n in notes(app)))
+        first, second = next(n for n in notes(app) if "备份已写入" in n).split("\n")
+        # the folder whole (with the size it is one cell too wide): the size beside the file, if it fits
+        assert first == "备份已写入 ~/Documents/qi-station", first
+        assert second.startswith("qi-backup-QI0001-")
+
+
+def test_a_path_too_long_for_a_toast_is_cut_with_three_dots() -> None:
+    from qi_station.screens.cells import clip_path
+
+    shown = clip_path("/srv/很深的文件夹很深的文件夹很深的文件夹/U盘备份", 20)
+    assert shown.startswith("...") and not shown.startswith("../") and shown.endswith("U盘备份")

@@ -391,6 +391,7 @@ MESSAGES: dict[str, str] = {
     "backup.working": "正在备份, 请稍候",
     "backup.done": "备份已写入: {path} ({size})",
     "backup.written": "备份已写入 ({size}) {folder}",
+    "backup.written_to": "备份已写入 {folder}",
     "backup.last": "上次: {done}",
     "palette.backup": "备份数据库",
     "palette.backup_help": "把本站数据库完整复制到一个备份文件 (与 qi-station backup 相同)",
