@@ -192,6 +192,8 @@ class StationApp(App[None]):
         self._early_figures = early_figures
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
+        #: its status as last shown (None until read): F5 offers 转办 only where ``domain.can_refer`` allows
+        self.current_request_status: str | None = None
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
         self.staff: list[dict[str, Any]] = []  # the station's staff list (name, role)
         self.operator: str | None = None  # who signs the events (None: no staff list, the old default)

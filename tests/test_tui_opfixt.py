@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from test_tui_helpers import fixture_db
 from test_tui_journeys import make_app, rows, settle
-from tui_pilot import IN_PROGRESS, burst, notes, open_detail, press_to, req_id, until
+from tui_pilot import IN_PROGRESS, burst, footer_text, notes, open_detail, press_to, req_id, until
 
 pytestmark = pytest.mark.usefixtures("tui_env")
 
@@ -204,3 +204,33 @@ def test_a_path_too_long_for_a_toast_is_cut_with_three_dots() -> None:
 
     shown = clip_path("/srv/很深的文件夹很深的文件夹很深的文件夹/U盘备份", 20)
     assert shown.startswith("...") and not shown.startswith("../") and shown.endswith("U盘备份")
+
+
+async def test_f5_offers_refer_only_for_a_request_the_core_would_refer(tmp_path: Path) -> None:
+    """A followed-up (closed) request open, then F5: no ``Ctrl+R 转办至此`` in the footer (the
+    core's ``domain.check_refer`` refuses it); Ctrl+R anyway says the rule's message. An open request:
+    offered."""
+    from qi_station.core import domain
+    from qi_station.screens.libraries import LibrariesScreen
+
+    db = fixture_db(tmp_path)
+    done = rows(db, "SELECT number, status FROM request WHERE status IN ('closed', 'resolved', 'cancelled')")
+    number, status = done[0]
+    assert not domain.can_refer(status)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_detail(pilot, db, number)
+        await until(pilot, lambda: app.current_request_status == status)
+        page = await press_to(pilot, "f5", LibrariesScreen)
+        await until(pilot, lambda: page.has_class("loaded") or bool(page.rows))
+        assert footer_text(app, "refer") is None
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: any("不能转办" in n for n in notes(app)))
+        assert any("不能转办" in n for n in notes(app))
+        await pilot.press("escape")  # back to the request ... then an open one
+        await settle(pilot)
+        await open_detail(pilot, db, IN_PROGRESS)
+        await until(pilot, lambda: app.current_request_status == "in_progress")
+        await press_to(pilot, "f5", LibrariesScreen)
+        await until(pilot, lambda: footer_text(app, "refer") is not None)
+        assert footer_text(app, "refer") == "转办至此"

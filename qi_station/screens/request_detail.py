@@ -116,6 +116,7 @@ class RequestDetailScreen(StationScreen):
 
     def on_mount(self) -> None:
         self.station.current_request = self.request_id
+        self.station.current_request_status = None  # not read yet
         self.refresh_data()
 
     def refresh_data(self) -> None:
@@ -149,6 +150,7 @@ class RequestDetailScreen(StationScreen):
     def show(self, r: dict[str, Any]) -> None:
         self.req = r
         self.station.current_request = r["id"]
+        self.station.current_request_status = r["status"]
         self.station.current_request_label = f"{r['number']} {r['title']}"
         overdue = f"  [{t('detail.overdue')}]" if r.get("overdue") else ""
         lines = [
