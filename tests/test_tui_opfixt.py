@@ -234,3 +234,45 @@ async def test_f5_offers_refer_only_for_a_request_the_core_would_refer(tmp_path:
         await press_to(pilot, "f5", LibrariesScreen)
         await until(pilot, lambda: footer_text(app, "refer") is not None)
         assert footer_text(app, "refer") == "转办至此"
+
+
+def test_at_80_columns_the_enterprise_has_the_room_the_status_does_not_need() -> None:
+    """The status column fits 待反馈 !123 (11 cells, not 15); the enterprise's name gets more than the
+    title; F5's info column at least as wide as the name."""
+    from rich.cells import cell_len
+
+    from qi_station.core import domain
+    from qi_station.i18n import get_lang, set_lang, status_short
+    from qi_station.screens.ledger import LedgerScreen
+    from qi_station.screens.libraries import LibrariesScreen
+
+    old = get_lang()
+    set_lang("zh")
+    try:
+        w = LedgerScreen._widths(80)
+        assert w["status"] == max(cell_len(f"{status_short(s)} !123") for s in domain.STATUSES) == 11
+        assert w["enterprise"] >= 20 and w["enterprise"] > w["title"]
+    finally:
+        set_lang(old)
+    name, info = LibrariesScreen._widths(80)
+    assert info >= name >= 18
+
+
+async def test_the_promised_date_sort_says_earliest_first_and_lists_so(tmp_path: Path) -> None:
+    from qi_station.screens.ledger import LedgerScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready)
+        page = await press_to(pilot, "f3", LedgerScreen)
+        while page.sort != "promised_asc":
+            await pilot.press("ctrl+o")
+        await until(pilot, lambda: "承诺日期 早到晚" in _screen_text(app))
+        assert "承诺日期 早到晚" in _screen_text(app)
+        table = page.query_one("LedgerTable")
+        await until(pilot, lambda: table.row_at(0) is not None and table.row_at(0)["promised_date"] == min(
+            r[0] for r in rows(db, "SELECT promised_date FROM request")
+        ))
+        dates = [table.row_at(i)["promised_date"] for i in range(table.total) if table.row_at(i)]
+        assert dates == sorted(dates) and len(dates) == table.total

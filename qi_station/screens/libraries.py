@@ -172,10 +172,11 @@ class LibrariesScreen(MainScreen):
     @staticmethod
     def _widths(total: int) -> tuple[int, int]:
         """(name, info) column widths for a terminal ``total`` cells wide: the detail pane and the city
-        column are fixed, each column pads one cell either side, the scrollbar takes two. The info column
-        keeps 16 cells (a fee and its unit, a certificate's date); the name takes the rest."""
+        column are fixed, each column pads one cell either side, the scrollbar takes two. Name and info
+        share the rest evenly (10 characters of a name; 工程师 烟台检测中心 whole), the info at least 16
+        cells (a fee and its unit, a certificate's date)."""
         rest = max(40, total - DETAIL_WIDTH - CITY_WIDTH - 3 * 2 - 2)
-        info = max(16, rest * 2 // 5)
+        info = max(16, rest // 2)
         return rest - info, info
 
     def on_resize(self) -> None:
