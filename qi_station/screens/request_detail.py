@@ -149,9 +149,10 @@ class RequestDetailScreen(StationScreen):
 
     def show(self, r: dict[str, Any]) -> None:
         self.req = r
-        self.station.current_request = r["id"]
-        self.station.current_request_status = r["status"]
-        self.station.current_request_label = f"{r['number']} {r['title']}"
+        if self.is_current:  # a page under another (reloaded late) never takes "the current request"
+            self.station.current_request = r["id"]
+            self.station.current_request_label = f"{r['number']} {r['title']}"
+            self.station.current_request_status = r["status"]
         overdue = f"  [{t('detail.overdue')}]" if r.get("overdue") else ""
         lines = [
             f"{t('field.number')}: {r['number']}    {t('field.status')}: {status_name(r['status'])}{overdue}",
