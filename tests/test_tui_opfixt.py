@@ -37,7 +37,9 @@ async def test_text_typed_on_opening_the_refer_dialog_is_its_note(tmp_path: Path
         await until(pilot, lambda: note.value == "联系专家上门")
         assert note.value == "联系专家上门"
         assert dialog.focused is note
-        assert _screen_text(app).splitlines()[0].strip().startswith("质量基础设施一站式服务工作站  >  需求详情")
+        assert (
+            _screen_text(app).splitlines()[0].strip().startswith("质量基础设施一站式服务工作站  >  需求详情")
+        )
         await until(pilot, lambda: dialog._highlighted_item() is not None)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, ReferDialog))
@@ -271,8 +273,13 @@ async def test_the_promised_date_sort_says_earliest_first_and_lists_so(tmp_path:
         await until(pilot, lambda: "承诺日期 早到晚" in _screen_text(app))
         assert "承诺日期 早到晚" in _screen_text(app)
         table = page.query_one("LedgerTable")
-        await until(pilot, lambda: table.row_at(0) is not None and table.row_at(0)["promised_date"] == min(
-            r[0] for r in rows(db, "SELECT promised_date FROM request")
-        ))
+        await until(
+            pilot,
+            lambda: (
+                table.row_at(0) is not None
+                and table.row_at(0)["promised_date"]
+                == min(r[0] for r in rows(db, "SELECT promised_date FROM request"))
+            ),
+        )
         dates = [table.row_at(i)["promised_date"] for i in range(table.total) if table.row_at(i)]
         assert dates == sorted(dates) and len(dates) == table.total
