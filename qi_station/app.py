@@ -597,11 +597,15 @@ class StationApp(App[None]):
         now = monotonic()
         return [e for e in self.errors_shown if e[0] > now]
 
-    _shown_page: Any = None  # a weak reference to the page (not a dialog) shown last (StationScreen)
+    #: the page (a StationScreen, not a dialog) shown last, weakly, and the mode it was shown in
+    _shown_page: tuple[Any, str] | None = None
 
-    def shown_page(self) -> Any:
-        """The page (a StationScreen, never a dialog) shown last, if it is still alive."""
-        return self._shown_page() if self._shown_page is not None else None
+    def shown_page(self) -> tuple[Any, str | None]:
+        """The page (a StationScreen, never a dialog) shown last if it is still alive, and its mode."""
+        if self._shown_page is None:
+            return None, None
+        page, mode = self._shown_page
+        return page(), mode
 
     def drop_stale_toasts(self) -> None:
         """On a screen switch: the notifications about the screen left go (an error stays, for the time it

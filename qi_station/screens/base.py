@@ -157,11 +157,14 @@ class StationScreen(Screen[None]):
         from weakref import ref
 
         app = self.station
-        last = app.shown_page()
-        if self._shown_before and last is not None and last is not self and last not in app.screen_stack:
+        last, mode = app.shown_page()
+        # the page shown last was of this mode and has left its stack (a screen switch drops the
+        # toasts itself: ``StationApp._goto``)
+        closed = last is not None and mode == app.current_mode and last not in app.screen_stack
+        if self._shown_before and last is not self and closed:
             app.drop_stale_toasts()
         self._shown_before = True
-        app._shown_page = ref(self)
+        app._shown_page = (ref(self), app.current_mode)
 
 
 class StationModal(ModalScreen[Any]):
