@@ -71,7 +71,8 @@ async def test_a_toast_about_one_request_goes_when_back_on_another(tmp_path: Pat
     db = fixture_db(tmp_path)
     first = rows(db, "SELECT number FROM request WHERE number != ? ORDER BY number", IN_PROGRESS)[0][0]
     app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    app.NOTIFICATION_TIMEOUT = 120  # no toast times out while the test runs: only the page drops it
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         one = await open_detail(pilot, db, first)
         app.notify("已登记 QI0001-202603-0002")  # the form's toast, shown before it opens the new page
         two = await open_detail(pilot, db, IN_PROGRESS)
@@ -83,7 +84,8 @@ async def test_a_toast_about_one_request_goes_when_back_on_another(tmp_path: Pat
         await until(pilot, lambda: any(n.startswith("已转办至") for n in notes(app)))
         assert app.screen is two and any(n.startswith("已转办至") for n in notes(app))
         await pilot.press("escape")
-        await until(pilot, lambda: not notes(app))
+        await until(pilot, lambda: app.screen is one)
+        await settle(pilot)
         assert isinstance(app.screen, RequestDetailScreen) and app.screen is one
         assert notes(app) == []
 
@@ -92,13 +94,14 @@ async def test_an_error_toast_stays_when_back_on_a_page(tmp_path: Path) -> None:
     """Errors stay on a return as on a screen switch (``drop_stale_toasts``)."""
     db = fixture_db(tmp_path)
     app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         one = await open_detail(pilot, db)
         await open_detail(pilot, db, rows(db, "SELECT number FROM request ORDER BY number")[0][0])
         app.notify("数据库无法打开", severity="error")
         app.notify("已添加备注")
         await pilot.press("escape")
-        await until(pilot, lambda: "已添加备注" not in notes(app))
+        await until(pilot, lambda: app.screen is one)
+        await settle(pilot)
         assert app.screen is one
         assert notes(app) == ["数据库无法打开"]
 
@@ -111,7 +114,8 @@ async def test_after_a_restore_the_sync_page_starts_afresh(tmp_path: Path) -> No
 
     db = fixture_db(tmp_path)
     app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    app.NOTIFICATION_TIMEOUT = 120  # no toast times out while the test runs: only the page drops it
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await until(pilot, lambda: app.ready)
         page = await press_to(pilot, "f6", SyncScreen)
         await until(pilot, lambda: page.has_class("loaded"))
