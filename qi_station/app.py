@@ -242,6 +242,8 @@ class StationApp(App[None]):
         self._early_figures = early_figures
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
+        #: its status as last shown (None until read): F5 offers 转办 only where ``domain.can_refer`` allows
+        self.current_request_status: str | None = None
         self.ledger_preset: dict[str, Any] | None = None  # filters the dashboard hands to the ledger
         self.staff: list[dict[str, Any]] = []  # the station's staff list (name, role)
         self.operator: str | None = None  # who signs the events (None: no staff list, the old default)
@@ -478,6 +480,9 @@ class StationApp(App[None]):
             self.push_screen(ConfirmDialog(t("demo.title"), t("demo.question")), self._demo_answer)
 
     _restore_mark: str | None = None
+    #: restores seen under the running app (:meth:`check_restored`): a page compares it with the count
+    #: it last saw to start its fields afresh after one (F6's bundle path is the old database's)
+    restores = 0
     _in_use_fd: int | None = None
 
     def watch_restore(self) -> None:
@@ -514,6 +519,7 @@ class StationApp(App[None]):
         if mark == self._restore_mark:
             return False
         self._restore_mark = mark
+        self.restores += 1  # the pages with fields of their own start afresh (``SyncScreen``)
         self.reader.close()  # reopened on the next search
         when = (mark or "").rsplit(" ", 1)[0]
         self.notify(t("msg.db_restored", when=when), severity="warning", timeout=30)
@@ -662,6 +668,16 @@ class StationApp(App[None]):
         now = monotonic()
         return [e for e in self.errors_shown if e[0] > now]
 
+    #: the page (a StationScreen, not a dialog) shown last, weakly, and the mode it was shown in
+    _shown_page: tuple[Any, str] | None = None
+
+    def shown_page(self) -> tuple[Any, str | None]:
+        """The page (a StationScreen, never a dialog) shown last if it is still alive, and its mode."""
+        if self._shown_page is None:
+            return None, None
+        page, mode = self._shown_page
+        return page(), mode
+
     def drop_stale_toasts(self) -> None:
         """On a screen switch: the notifications about the screen left go (an error stays, for the time it
         has left: it is still true on the next screen, e.g. a database that cannot be opened). Textual's
@@ -783,16 +799,23 @@ class StationApp(App[None]):
 
 
 def backup_toast(path: Path, size: str) -> str:
-    """The backup toast: its size and folder on the first line (the folder cut from the left to fit: its
-    end names the USB stick's folder), the file on the second; at most two lines at 80x24."""
+    """The backup toast: its size and folder on the first line, the file on the second; at most two
+    lines at 80x24. The folder is absolute or ``~/...`` (never ``../``, read as a relative path); when
+    it and the size do not fit one line, the folder keeps the line and the size goes beside the file
+    (if it fits there); a folder too long even so is cut from the left, marked ``...`` (its end names
+    the USB stick's folder)."""
     from rich.cells import cell_len
 
     from qi_station.screens.base import TOAST_WIDTH, brief
-    from qi_station.screens.cells import clip_left
+    from qi_station.screens.cells import clip_path, shown_path
 
-    head = t("backup.written", size=size, folder="")
-    folder = clip_left(str(path.parent), TOAST_WIDTH - cell_len(head))
-    return brief(t("backup.written", size=size, folder=folder) + "\n" + path.name)
+    first, second = t("backup.written", size=size, folder=shown_path(path.parent)), path.name
+    if cell_len(first) > TOAST_WIDTH:
+        room = TOAST_WIDTH - cell_len(t("backup.written_to", folder=""))
+        first = t("backup.written_to", folder=clip_path(path.parent, room))
+        sized = f"{path.name} ({size})"
+        second = sized if cell_len(sized) <= TOAST_WIDTH else path.name
+    return brief(first + "\n" + second)
 
 
 BACK_DEPTH = 20  # Esc goes back this many screens at most

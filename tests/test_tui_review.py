@@ -104,7 +104,10 @@ async def test_a_backup_names_its_file_in_a_short_toast_and_the_dialog_keeps_the
         await until(pilot, lambda: bool(toasts(app)))
         (written,) = folder.glob("qi-backup-QI0001-*.db")
         size = human_size(written.stat().st_size)
-        assert any(written.name in n and size in n for n in notes(app))
+        assert any(written.name in n for n in notes(app))
+        # the folder whole or cut keeps the first line; the size beside the file when it fits, else in
+        # the dialog opened again (opfixt: the folder never reads as a relative ../ path)
+        assert any(size in n for n in notes(app)) or size in (app.last_backup or "")
         # the folder too (op6b: to confirm the USB stick), cut from the left: never the whole deep path
         assert not any(str(folder) in n for n in notes(app))
         assert any(n.split("\n")[0].endswith(folder.name) for n in notes(app))

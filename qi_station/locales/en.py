@@ -390,6 +390,7 @@ MESSAGES: dict[str, str] = {
     "backup.working": "Backing up, please wait",
     "backup.done": "Backup written: {path} ({size})",
     "backup.written": "Backup ({size}) written to {folder}",
+    "backup.written_to": "Backup written to {folder}",
     "backup.last": "Last: {done}",
     "palette.backup": "Back up the database",
     "palette.backup_help": "A consistent copy of the station database in a backup file (as qi-station backup)",

@@ -109,7 +109,9 @@ MESSAGES: dict[str, str] = {
     "element_short.brand": "品牌建设",
     "element_short.ip": "知识产权",
     "element_short.safety": "质量安全监管",
-    "status_short.waiting": "待企业反馈",  # ledger column (the full name is in the detail)
+    # ledger column (the full name is in the detail): 3 characters as every other status, so the column
+    # is 11 cells with an overdue mark (待反馈 !123) and the enterprise's name has the room
+    "status_short.waiting": "待反馈",
     "ph.ledger_text": "搜索编号、企业、事项",
     "ph.library_search": "输入名称、拼音或首字母",
     "ph.result": "办理结果",
@@ -157,7 +159,7 @@ MESSAGES: dict[str, str] = {
     "filter.saved": "筛选: {name}",
     "sort.received_desc": "受理时间 新到旧",
     "sort.received_asc": "受理时间 旧到新",
-    "sort.promised_asc": "承诺日期 近到远",
+    "sort.promised_asc": "承诺日期 早到晚",  # the earliest first (近到远 read as the newest first)
     "sort.number": "编号",
     "sort.status": "状态",
     "ledger.rows": "第 {row}/{total} 条",
@@ -403,6 +405,7 @@ MESSAGES: dict[str, str] = {
     "backup.working": "正在备份, 请稍候",
     "backup.done": "备份已写入: {path} ({size})",
     "backup.written": "备份已写入 ({size}) {folder}",
+    "backup.written_to": "备份已写入 {folder}",
     "backup.last": "上次: {done}",
     "palette.backup": "备份数据库",
     "palette.backup_help": "把本站数据库完整复制到一个备份文件 (与 qi-station backup 相同)",

@@ -137,6 +137,7 @@ class StationScreen(Screen[None]):
         if self._resumed:
             return
         self._resumed = True
+        self._drop_toasts_of_closed_page()
         bar = self.query("#titlebar")
         if bar:
             bar.first().update(self.title_text())  # type: ignore[attr-defined]
@@ -157,6 +158,25 @@ class StationScreen(Screen[None]):
     def _show_page_hints(self) -> None:
         for hint in self.query(".page-hint"):
             hint.visible = True
+
+    _shown_before = False  # this page has been shown (resumed) before: a resume now is a return to it
+
+    def _drop_toasts_of_closed_page(self) -> None:
+        """Back on a page from one that was closed (Esc from request 0002 to request 0001): the closed
+        page's toasts (已转办至 …) go, as on a screen switch (``StationApp.drop_stale_toasts``: errors
+        stay). A page shown for the first time keeps them (已保存 … from the form that opened it), and a
+        dialog closed over the page is no page (its 已转办至 … is about this page)."""
+        from weakref import ref
+
+        app = self.station
+        last, mode = app.shown_page()
+        # the page shown last was of this mode and has left its stack (a screen switch drops the
+        # toasts itself: ``StationApp._goto``)
+        closed = last is not None and mode == app.current_mode and last not in app.screen_stack
+        if self._shown_before and last is not self and closed:
+            app.drop_stale_toasts()
+        self._shown_before = True
+        app._shown_page = (ref(self), app.current_mode)
 
 
 class StationModal(ModalScreen[Any]):

@@ -4,6 +4,8 @@ terminals, which would push the rest of a table row one cell out of its column."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.cells import cell_len, set_cell_size
 
 CUT = ".."
@@ -72,3 +74,23 @@ def clip_left(text: str, width: int) -> str:
     while tail and cell_len(tail) > width - len(CUT):
         tail = tail[1:]
     return CUT + tail
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as the operator can find it: absolute, the home folder written ``~`` (never one that
+    looks relative: a toast showed ``../Documents/qi-station``)."""
+    p = Path(path).expanduser().resolve()
+    try:
+        rel = p.relative_to(Path.home().resolve())
+    except (ValueError, RuntimeError):  # not under the home folder (or no home): the absolute path
+        return str(p)
+    return str(Path("~") / rel) if rel.parts else "~"
+
+
+def clip_path(path: str | Path, width: int) -> str:
+    """:func:`shown_path` in at most ``width`` cells: cut from the left (its end names the folder) with
+    ``...``, never :data:`CUT` alone (``..`` reads as the parent folder)."""
+    text = shown_path(path)
+    if cell_len(text) <= width:
+        return text
+    return "..." + clip_left(text, width - 1)[len(CUT) :]

@@ -492,13 +492,21 @@ class ReferDialog(WorkerDialog):
         yield Static("", id="target", markup=False)  # whom Ctrl+S refers to: the highlighted suggestion
         with Horizontal(classes="row"):
             yield Label(t("field.note"))
-            yield Input(id="note", compact=True)
+            # typing on the kind field moves here with its first character (_to_note): selecting all on
+            # focus made the second character replace the first
+            yield Input(id="note", compact=True, select_on_focus=False)
         with Horizontal(classes="row", id="reason-row"):  # shown for an unqualified institution
             yield Label(t("field.reason"))
             yield Input(id="reason", compact=True, max_length=200, placeholder=t("ph.reason"))
 
     def on_mount(self) -> None:
+        from qi_station.screens.base import title_line
+
         self.query_one("#reason-row").display = False
+        # the dialog fills the screen's height at 80x24: the title bar over it says where the operator is
+        where = f"{t('screen.detail')}  >  {t('btn.refer')}"
+        bar = Static(title_line(where, self.station.operator), id="titlebar", markup=False)
+        self.mount(bar, before=0)
         self._load("expert")
 
     def _load(self, kind: str) -> None:
@@ -510,6 +518,8 @@ class ReferDialog(WorkerDialog):
         the note): the list is what they point at. Typed before a kind's list is in, they wait for it."""
         action = self.LIST_KEYS.get(event.key)
         ol = self.query_one("#suggestions", OptionList)
+        if action is None and self._to_note(event):
+            return
         if action is None or self.focused is ol:
             return
         event.stop()
@@ -518,6 +528,19 @@ class ReferDialog(WorkerDialog):
             self._pending.append(action)
         else:
             getattr(ol, f"action_{action}")()
+
+    def _to_note(self, event: Any) -> bool:
+        """Text typed on the kind field or a button (where it meant nothing and was dropped: 联系专家上门
+        typed right after ``r``) goes to the note: focus moves there, the character with it. A space is
+        left to the field or button it belongs to (it opens the kind's list, presses a button)."""
+        if isinstance(self.focused, Input) or not event.is_printable or event.character in (None, " "):
+            return False
+        note = self.query_one("#note", Input)
+        self.set_focus(note)  # at once: the next key of a burst already lands in the note
+        note.insert_text_at_cursor(event.character)
+        event.stop()
+        event.prevent_default()
+        return True
 
     def _highlighted_item(self) -> dict[str, Any] | None:
         """The suggestion the list highlights (by its option id: what is shown is what is referred)."""

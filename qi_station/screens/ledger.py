@@ -152,14 +152,14 @@ class LedgerScreen(MainScreen):
         """Column widths for a terminal ``total`` cells wide: enterprise and title share what is left
         (one cell after each column, one for the scrollbar). The status column is as wide as the widest
         status of the rows loaded (``status_fit``: 已登记 !1), else as the longest status could be
-        (待企业反馈 !123): the room it does not need goes to the enterprise and the title."""
+        (待反馈 !123): the room it does not need goes to the enterprise (4/7) and the title (3/7)."""
         from rich.cells import cell_len
 
         widest = max(cell_len(status_short(s)) + 5 for s in domain.STATUSES)
         status = min(16, max(8, status_fit or widest, cell_len(t("col.status"))))
         fixed = 18 + status + 10
         rest = max(20, total - fixed - 5 - 1)
-        ent = max(10, rest // 2)
+        ent = max(10, rest * 4 // 7)  # the enterprise's name is the longer (济南华泰食品股份有限公司)
         return {"number": 18, "status": status, "promised": 10, "enterprise": ent, "title": rest - ent}
 
     def on_ledger_table_status_width(self, event: LedgerTable.StatusWidth) -> None:

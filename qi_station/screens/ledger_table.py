@@ -226,7 +226,7 @@ class LedgerTable(ScrollView, can_focus=True):
 
 
 def status_text(row: dict[str, Any]) -> str:
-    """A row's status cell: the short status, and the working days overdue ("待企业反馈 !12")."""
+    """A row's status cell: the short status, and the working days overdue ("待反馈 !12")."""
     return status_short(row["status"]) + (f" !{_overdue_workdays(row)}" if row.get("overdue") else "")
 
 

@@ -172,10 +172,11 @@ class LibrariesScreen(MainScreen):
     @staticmethod
     def _widths(total: int) -> tuple[int, int]:
         """(name, info) column widths for a terminal ``total`` cells wide: the detail pane and the city
-        column are fixed, each column pads one cell either side, the scrollbar takes two. The info column
-        keeps 16 cells (a fee and its unit, a certificate's date); the name takes the rest."""
+        column are fixed, each column pads one cell either side, the scrollbar takes two. Name and info
+        share the rest evenly (10 characters of a name; 工程师 烟台检测中心 whole), the info at least 16
+        cells (a fee and its unit, a certificate's date)."""
         rest = max(40, total - DETAIL_WIDTH - CITY_WIDTH - 3 * 2 - 2)
-        info = max(16, rest * 2 // 5)
+        info = max(16, rest // 2)
         return rest - info, info
 
     def on_resize(self) -> None:
@@ -185,7 +186,38 @@ class LibrariesScreen(MainScreen):
     def on_screen_resume(self) -> None:
         self._apply_preset()
         self._update_status()
+        self.refresh_bindings()  # the current request may have moved on since (回访: no 转办 now)
         super().on_screen_resume()
+
+    def _refer_refused(self) -> Exception | None:
+        """The core's refusal of a referral of the current request (``domain.check_refer``: resolved,
+        closed, cancelled), by its status as last shown; None when it may be referred (or is not read)."""
+        from qi_station.core.errors import ValidationError
+
+        status = self.station.current_request_status
+        if not self.station.current_request or status is None:
+            return None
+        try:
+            domain.check_refer(status)
+        except ValidationError as e:
+            return e
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """转办至选中项 is offered only for a request the core would refer (hidden otherwise)."""
+        if action == "refer" and self._refer_refused() is not None:
+            return False
+        return super().check_action(action, parameters)
+
+    def on_key(self, event: Any) -> None:
+        """The hidden 转办 key pressed anyway: say why with the core rule's own message."""
+        refused = self._refer_refused()
+        if refused is not None and event.key in self.station.keys_of("lib.refer"):
+            from qi_station.i18n import err_text
+
+            event.stop()
+            event.prevent_default()
+            self.notify(err_text(refused), severity="warning")
 
     def _apply_preset(self) -> None:
         """The dashboard's "资质将到期" card hands over a preset: institutions needing attention."""

@@ -186,12 +186,15 @@ class ReportsScreen(MainScreen):
             with Vertical(classes="panel"):
                 yield Static(t("reports.rectify"), classes="panel-title", markup=False)
                 yield FlowBox("", id="rectify", markup=False)
-            with Vertical(classes="panel"):
-                yield Static(t("reports.export_title"), classes="panel-title", markup=False)
-                with Horizontal(classes="frow"):
-                    yield Label(t("field.report_path"))
-                    yield Input(id="out", compact=True, placeholder=t("ph.report_path"))
-                yield Static("", id="export-status", markup=False)
+        # 导出到 under the figures, out of their scroll: in view at 80x24 whatever the month's figures
+        # take (it was the last panel, below the fold: F7 showed only "Ctrl+E 导出月报")
+        with Vertical(id="export-bar"):
+            with Horizontal(classes="frow"):
+                yield Label(t("field.report_path"))
+                yield Input(id="out", compact=True, placeholder=t("ph.report_path"))
+            status = Static("", id="export-status", markup=False)
+            status.display = False  # shown with an answer (_export_status)
+            yield status
         yield Static(t("reports.cli_hint"), id="status-line", classes="page-hint", markup=False)
 
     def on_mount(self) -> None:
@@ -260,6 +263,12 @@ class ReportsScreen(MainScreen):
         self._show()
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
 
+    def _export_status(self, text: str) -> None:
+        """The export's answer under 导出到; no blank line while there is none (a line of the figures)."""
+        status = self.query_one("#export-status", Static)
+        status.update(text)
+        status.display = bool(text)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in 导出到 exports, as Ctrl+E does."""
         event.stop()
@@ -267,7 +276,7 @@ class ReportsScreen(MainScreen):
 
     def action_export(self) -> None:
         out = self.query_one("#out", Input).value.strip()
-        self.query_one("#export-status", Static).update(t("msg.saving"))
+        self._export_status(t("msg.saving"))
         self.export(self.month, out, self.db_path, self.station.lang)
 
     @work(thread=True, exclusive=True, group="report-export")
@@ -297,20 +306,20 @@ class ReportsScreen(MainScreen):
             self.post_message(self.Exported(error_message(e), True))
             return
         full = t("reports.exported", path=str(path.resolve()))
-        self.post_message(self.Exported(full, False, t("reports.exported", path=path.name)))
+        self.post_message(self.Exported(full, False, export_toast(path)))
 
     def on_reports_screen_exported(self, msg: Exported) -> None:
-        status = self.query_one("#export-status", Static)
+        status = self._export_status
         if msg.exists is not None:  # ask (Cancel first); yes writes it again with the CLI's --force
             month, out = self.month, self.query_one("#out", Input).value.strip()
-            status.update("")  # one question: the dialog's
+            status("")  # one question: the dialog's
 
             def answer(yes: bool | None) -> None:
                 if yes:
-                    status.update(t("msg.saving"))
+                    status(t("msg.saving"))
                     self.export(month, out, self.db_path, self.station.lang, force=True)
                 else:  # back in 导出到: another name is typed there
-                    status.update(t("reports.not_overwritten", path=str(msg.exists)))
+                    status(t("reports.not_overwritten", path=str(msg.exists)))
                     self.query_one("#out", Input).focus()
 
             self._asked = True
@@ -325,5 +334,23 @@ class ReportsScreen(MainScreen):
                 answer,
             )
             return
-        status.update(msg.message)
+        status(msg.message)
         self.notify(brief(msg.toast or msg.message), severity="error" if msg.failed else "information")
+
+
+def export_toast(path: Path) -> str:
+    """The export's toast: where the file is, as the operator finds it (``~/Documents/qi-station/...``,
+    not the file's name alone); a folder too long for the toast's first line is cut from the left and
+    the file's name has the second."""
+    import os
+
+    from rich.cells import cell_len
+
+    from qi_station.screens.base import TOAST_LINES, TOAST_WIDTH, toast_lines
+    from qi_station.screens.cells import clip_path, shown_path
+
+    whole = t("reports.exported", path=shown_path(path))
+    if toast_lines(whole) <= TOAST_LINES:
+        return whole
+    head = t("reports.exported", path="")
+    return brief(f"{head}{clip_path(path.parent, TOAST_WIDTH - cell_len(head) - 1)}{os.sep}\n{path.name}")

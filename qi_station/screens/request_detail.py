@@ -116,6 +116,7 @@ class RequestDetailScreen(StationScreen):
 
     def on_mount(self) -> None:
         self.station.current_request = self.request_id
+        self.station.current_request_status = None  # not read yet
         self.refresh_data()
 
     _reading = False  # a read of the request is on its way (holds_keys)
@@ -153,8 +154,10 @@ class RequestDetailScreen(StationScreen):
 
     def show(self, r: dict[str, Any]) -> None:
         self.req = r
-        self.station.current_request = r["id"]
-        self.station.current_request_label = f"{r['number']} {r['title']}"
+        if self.is_current:  # a page under another (reloaded late) never takes "the current request"
+            self.station.current_request = r["id"]
+            self.station.current_request_label = f"{r['number']} {r['title']}"
+            self.station.current_request_status = r["status"]
         overdue = f"  [{t('detail.overdue')}]" if r.get("overdue") else ""
         lines = [
             f"{t('field.number')}: {r['number']}    {t('field.status')}: {status_name(r['status'])}{overdue}",

@@ -141,7 +141,9 @@ class SyncScreen(MainScreen):
                 yield Static(t("sync.bundle"), classes="panel-title", markup=False)
                 with Horizontal(classes="frow"):
                     yield Label(t("field.bundle_path"))
-                    yield Input(id="bundle", compact=True, placeholder=t("ph.bundle"))
+                    # typing elsewhere on the page moves here with its first character (on_key):
+                    # selecting all on that focus made the second character replace the first
+                    yield Input(id="bundle", compact=True, placeholder=t("ph.bundle"), select_on_focus=False)
                 yield Static("", id="sync-progress", markup=False)
             with Vertical(classes="panel"):
                 yield Static(t("sync.log"), classes="panel-title", markup=False)
@@ -156,8 +158,31 @@ class SyncScreen(MainScreen):
         if self.station.ready:
             self.refresh_data()
 
+    _restores_seen = 0  # the app's restore count when this page last loaded (``StationApp.restores``)
+
     def refresh_data(self) -> None:
+        if self._restores_seen != self.station.restores:
+            self._restores_seen = self.station.restores
+            self._start_afresh()
         self.load(self.station.db_path)
+
+    def _start_afresh(self) -> None:
+        """After a restore the bundle path and the last job's answer are about the old database (Ctrl+O
+        re-imported the old bundle): both go, and the empty path field has focus."""
+        bundle = self.query_one("#bundle", Input)
+        bundle.value = ""
+        self.query_one("#sync-progress", Static).update("")
+        self.set_focus(bundle)
+
+    def on_key(self, event: Any) -> None:
+        """Text typed while the path field has no focus (after Tab) goes into it, never nowhere."""
+        bundle = self.query_one("#bundle", Input)
+        if self.focused is bundle or not event.is_printable or event.character in (None, " "):
+            return
+        event.stop()
+        event.prevent_default()
+        self.set_focus(bundle)
+        bundle.insert_text_at_cursor(event.character)
 
     def action_refresh(self) -> None:
         self.query_one("#sync-progress", Static).update("")  # the last job's answer goes with the reload
