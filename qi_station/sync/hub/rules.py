@@ -21,6 +21,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core import validate as v
 from qi_station.core.activity import check_activity
+from qi_station.core.chain import HUB_FOLD_FIELDS
 from qi_station.core.clock import MAX_YEAR, MIN_YEAR, check_year
 from qi_station.core.errors import ValidationError
 from qi_station.core.rectify import RECTIFY_KIND, check_rectify_target, rectify_data_of
@@ -334,6 +335,42 @@ def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
         lambda: check_rectify_target(status, sat),
         "a rectify record on a closed request rated 1 or 2",
     )
+
+
+#: the rule a pushed request row breaks when it is not what its own events give
+FOLD_RULE = "ledger_fold"
+
+
+def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, ...]]) -> None:
+    """A pushed request row against its own event chain (``events``: the events the hub holds and those
+    of the batch before this row, as :data:`~qi_station.services.verify.EVENT_READ` tuples of
+    comparable values, ordered by n): every column the station's events decide
+    (:data:`~qi_station.core.chain.FOLD_FIELDS`: status, outcome, follow-up) and ``s_rev`` must be what
+    THE fold gives (``services.verify.fold_differences``, the comparison ``hub verify`` makes). A chain
+    that does not start at event 1 or has a hole (a request loaded on the station outside the ledger,
+    taken as it is by ``ledger.check_events``) cannot be folded and is not compared."""
+    from qi_station.services.verify import ROW_READ, comparable, fold_differences
+
+    if not events or events[-1][1] != len(events) or events[0][1] != 1:
+        return
+    diffs = [
+        d
+        for d in fold_differences(tuple(comparable(row.get(k)) for k in ROW_READ), events)
+        if d[0] not in HUB_FOLD_FIELDS  # never taken from a station (:func:`hub_echo`): not refused
+    ]
+    if not diffs:
+        return
+    field = diffs[0][0]
+
+    def what() -> str:
+        if field == "s_rev":
+            return "the number of the request's events that changed it (an event is missing)"
+        return (
+            f"the value its own events give (no event of request {row.get('number')} sets this "
+            f"{field}; every change of a request travels as an event of its ledger)"
+        )
+
+    raise refusal(oseq, "request", field, FOLD_RULE, what)
 
 
 #: a revision above this is no revision (the hub sets one above an echo: it must fit a 32-bit column)
