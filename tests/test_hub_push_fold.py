@@ -128,3 +128,27 @@ def test_a_bundled_row_that_contradicts_its_events_is_refused(env: Any, tmp_path
     B.export_bundle(a, up, force=True)
     assert hub.import_bundle(up)["status"] == "imported"
     assert hub_requests(hub)[r["id"]]["satisfaction"] == 1
+
+
+def test_a_time_ahead_of_the_hub_clock_beyond_the_gap_is_refused(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A row stamped more than ``core.clock.CLOCK_GAP`` ahead of the hub's clock (the station's PC clock
+    runs ahead) is refused, naming the field and the rule; within the gap it is taken."""
+    from qi_station.core.clock import CLOCK_GAP
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-10T10:00:00+08:00")
+    ledger.create_request(a, request_input(1, 1))
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-08T09:00:00+08:00")  # the hub, 2 days 1 h behind
+    resp = push(tc, a, outbox_batch(a))
+    assert resp.status_code == 422, resp.text
+    d = resp.json()
+    assert d["rule"] == "clock_ahead" and d["field"] in ("at", "created_at", "updated_at", "received_at"), d
+    assert f"{CLOCK_GAP.days} day ahead of the hub's clock" in d["message"]
+    assert hub_requests(hub) == {}
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-09T11:00:00+08:00")  # 23 h behind: within the gap
+    assert sync(a, tc)["pending"] == 0
+    assert len(hub_requests(hub)) == 1

@@ -75,6 +75,9 @@ CASES = [
     ("request", {"received_at": "9999-12-31T23:00:00-10:00"}, "received_at", "type"),
     ("request", {"created_at": "0001-01-01T00:00:00+05:00"}, "created_at", "type"),
     ("request", {"evil_column": 1}, "evil_column", "unknown_column"),
+    # stamped ahead of the hub's clock by more than core.clock.CLOCK_GAP: a PC clock that runs ahead
+    ("request", {"updated_at": "2099-01-01 00:00:00.000000"}, "updated_at", "clock_ahead"),
+    ("request_event", {"at": "2099-01-01 00:00:00.000000"}, "at", "clock_ahead"),
     ("enterprise", {"uscc": "91370100MA3C000000"}, "uscc", "uscc_checksum"),
     ("enterprise", {"name": BIG}, "name", "max_length"),
     ("enterprise", {"scale": "巨型"}, "scale", "choice"),
