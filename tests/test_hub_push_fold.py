@@ -22,7 +22,9 @@ def _closed_rated_1(a: Path, tc: Any) -> dict[str, Any]:
     r = ledger.create_request(a, request_input(1, 1))
     ledger.move_request(a, r["id"], "accepted")
     ledger.move_request(a, r["id"], "in_progress")
-    ledger.move_request(a, r["id"], "resolved", result="已解决", problems_solved=1, cost_saved="0", charged=False)
+    ledger.move_request(
+        a, r["id"], "resolved", result="已解决", problems_solved=1, cost_saved="0", charged=False
+    )
     sync(a, tc)
     ledger.move_request(a, r["id"], "closed", satisfaction=1, note="不满意")
     return r

@@ -83,7 +83,11 @@ def test_a_row_really_edited_is_new(first: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [(("100", "1.5"), ("100.00", "1.50")), (("１００", "1,200.5"), ("100.0", "1200.50")), (("0", ""), ("0.00", ""))],
+    [
+        (("100", "1.5"), ("100.00", "1.50")),
+        (("１００", "1,200.5"), ("100.0", "1200.50")),
+        (("0", ""), ("0.00", "")),
+    ],
 )
 def test_money_of_equal_value_is_one_key(a: tuple[str, str], b: tuple[str, str]) -> None:
     """A fee of 100 and of 100.00 (or 节约成本 1.5 and 1.50) is one value: the key reads money through the
