@@ -286,14 +286,14 @@ def earlier_moves_query(q: Q, month: str) -> tuple[str, dict[str, Any], list[str
     months = [first]
     while months[-1] != prev:
         months.append(next_month(months[-1]))
-    start, _e = month_bounds_utc(first)
-    end, _e2 = month_bounds_utc(month)
+    edges = {f"m{i}": month_bounds_utc(m)[1] for i, m in enumerate(months)}  # each month's end
+    which = " ".join(f"WHEN e.at < :m{i} THEN {i}" for i in range(len(months)))
     return (
-        "SELECT e.request_id, e.n, e.at, e.from_status, e.to_status, r.station_code, r.promised_date "
-        "FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"SELECT CASE {which} END, e.request_id, e.n, e.at, e.from_status, e.to_status, r.station_code, "
+        "r.promised_date FROM request_event e JOIN request r ON r.id = e.request_id "
         f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ('resolved', 'closed') "
         f"AND NOT r.deleted{q.st('r')}",
-        {"s": start, "e": end},
+        {"s": month_bounds_utc(first)[0], "e": month_bounds_utc(month)[0], **edges},
         months,
     )
 
@@ -302,20 +302,10 @@ def collect_earlier(q: Q, month: str, quality: Any) -> None:
     """The previous month's and the year's earlier months' resolutions (:func:`resolution_counts` of
     each month, by the same definitions as the report's month) into each station's :class:`Quality`
     (``quality(code)``: ``prev_*``, ``ytd_*``). A move belongs to the month (Asia/Shanghai) of its time."""
-    from bisect import bisect_right
-
-    from qi_station.reports.queries import as_utc  # queries imports this module
-
     sql, params, months = earlier_moves_query(q, month)
-    edges = [month_bounds_utc(m)[0] for m in months]
-    by_month: list[list[Move]] = [[] for _ in months]
-    for rid, n, at, fs, ts, code, promised in q.rows(sql, **params):
-        when = as_utc(at)
-        if when is None:
-            continue
-        i = bisect_right(edges, when) - 1
-        if i >= 0:
-            by_month[i].append(Move(code, rid, int(n), at, fs, ts, None, None, None, promised, None))
+    by_month: list[list[Move]] = [[] for _ in months]  # the month of each move: by the database (CASE)
+    for i, rid, n, at, fs, ts, code, promised in q.rows(sql, **params):
+        by_month[i].append(Move(code, rid, int(n), at, fs, ts, None, None, None, promised, None))
     year = month[:4]
     for m, moves in zip(months, by_month, strict=True):
         if not moves:
