@@ -704,7 +704,6 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
 
     from qi_station.core import clock as timeutil
     from qi_station.core import ids
-
     from qi_station.sync.proto import SyncError
 
     outcomes = []
