@@ -128,7 +128,9 @@ def _text_rule(key: str) -> str:
 def _ahead_rule() -> str:
     return (
         f"a time at most {CLOCK_GAP.days} day ahead of the hub's clock (this PC's clock runs ahead: set "
-        "the right date and time, then sync again; nothing was written) / 时间晚于中心时钟，请校正本机日期时间后再同步"
+        "the right date and time; nothing was written. A change already stamped ahead is taken once the "
+        "hub's clock is within a day of it: ask the hub's administrator) / 时间晚于中心时钟，请校正本机"
+        "日期时间；已按错误时间记录的变更须等中心时钟到达后才能同步，请联系中心管理员"
     )
 
 
