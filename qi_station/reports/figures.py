@@ -17,8 +17,8 @@ from typing import Any
 
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ, not_after
-from qi_station.core.months import check_month
-from qi_station.reports.quality import open_stations, quality_figures, sort_open, split_open
+from qi_station.core.months import check_month, month_bounds_utc
+from qi_station.reports.quality import earlier_rates, open_stations, quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -190,6 +190,15 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
             "delta": round(c - p, 2) if isinstance(c, float) else c - p,
             "pct": round((c - p) / p * 100, 1) if p else None,
         }
+    # the ratio figures (按期办结率, 回访率): their previous month and year to date by the month's rule
+    for k, (p_rate, y_rate) in earlier_rates(acc.quality).items():
+        c_rate = out[k.removesuffix("_rate")]["rate"]
+        change[k] = {
+            "previous": p_rate,
+            "delta": None if c_rate is None or p_rate is None else round(c_rate - p_rate, 4),
+            "pct": None,
+        }
+        ytd[k] = y_rate
     out["change"] = change
     out["series"] = [
         {"month": m, **{k: s[k][i] for k in COUNT_KEYS}, "open_at_end": acc.open_at(i)}

@@ -74,18 +74,36 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
         bad_fix = _bad_corrections(events, fixes)
         if bad_fix:
             return bad_fix
+    out: list[str] = []
+    for f, have, got in fold_differences(row, events, hub=hub):
+        if f == "s_rev":
+            out.append(f"s_rev {have} but {got} changing events (an event is missing) / 变更次数与记录不符")
+        else:
+            out.append(f"{f} is {have!r} but its events say {got!r} / 字段与台账记录不符")
+    return out
+
+
+def fold_differences(
+    row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: bool = False
+) -> list[tuple[str, Any, Any]]:
+    """THE comparison of a request row with its events (``row``: :data:`ROW_READ`; ``events``:
+    :data:`EVENT_READ` ordered by n, values :func:`comparable`): each column whose value is not what
+    :func:`~qi_station.core.chain.fold_rows` of the events gives, as (column, the row's value, the
+    events' value); ``s_rev`` first when it is not the number of changing events. ``hub``: as in
+    :func:`check_request`. Used by :func:`check_request` and by the hub's push (a pushed row that
+    contradicts its own events is refused: ``sync.hub.rules.check_request_fold``)."""
     got, changes = fold_rows(events)
     have = list(row[3:])
     have[_H_REV] = have[_H_REV] or 0
     if have == got and row[2] == changes:
         return []
-    out: list[str] = []
+    out: list[tuple[str, Any, Any]] = []
     if int(row[2] or 0) != changes:
-        out.append(f"s_rev {row[2]} but {changes} changing events (an event is missing) / 变更次数与记录不符")
+        out.append(("s_rev", row[2], changes))
     skip = _STATUS_ONLY if hub and int(have[_H_REV] or 0) != int(got[_H_REV] or 0) else ()
     for i, f in enumerate(FOLDED):
         if i not in skip and have[i] != got[i]:
-            out.append(f"{f} is {have[i]!r} but its events say {got[i]!r} / 字段与台账记录不符")
+            out.append((f, have[i], got[i]))
     return out
 
 

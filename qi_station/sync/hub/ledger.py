@@ -158,6 +158,37 @@ def check_events(
         held[(rid, n)] = (str(e.get("id")), str(e.get("hash")))
 
 
+def check_folds(
+    c: Connection,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    events: Sequence[tuple[int, Mapping[str, Any]]],
+) -> None:
+    """Refuse (``rules.check_request_fold``, 422 ``ledger_fold``) a pushed request row (``rows``: (oseq,
+    row) of the rows the batch applies) that is not what its own events give: the events the hub holds
+    of it and those of the batch (``events``: (oseq, wire row)) written before the row (a station
+    writes a request's events, then its row, in one ledger transaction)."""
+    import sqlalchemy as sa
+
+    from qi_station.services.verify import EVENT_READ
+    from qi_station.sync.hub import rules
+
+    if not rows:
+        return
+    te = core_table("request_event")
+    chains: dict[str, dict[int, tuple[int, tuple[Any, ...]]]] = {str(r["id"]): {} for _o, r in rows}
+    for chunk in chunks(sorted(chains), 500):
+        for x in c.execute(sa.select(*(te.c[k] for k in EVENT_READ)).where(id_in(c, te.c.request_id, chunk))):
+            chains[x[0]][int(x[1])] = (0, tuple(x))
+    for oseq, e in events:
+        chain = chains.get(str(e.get("request_id")))
+        n = e.get("n")
+        if chain is not None and isinstance(n, int):
+            chain[n] = (oseq, tuple([e.get(k) for k in EVENT_READ]))
+    for oseq, row in rows:
+        chain = chains[str(row["id"])]
+        rules.check_request_fold(oseq, dict(row), [chain[n][1] for n in sorted(chain) if chain[n][0] < oseq])
+
+
 class LedgerJobs(HubBase):
     def accept_head(
         self,
