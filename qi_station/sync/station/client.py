@@ -507,9 +507,10 @@ def run_sync(
             cl.close()
         S.finish_search(conn)  # what a large pull left stale (a failed sync leaves it to the next one)
         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
-        ledger_ok = H.check_ledger(conn)
+        ledger_ok, ledger_problems = H.check_ledger(conn)
         return {
-            "ok": True,
+            "ok": ledger_ok,  # the data went through; a ledger that does not verify is not ok
+            **({"ledger_problems": ledger_problems} if ledger_problems else {}),
             "pushed": pushed,
             "pulled": pulled,
             "pending": S.pending(conn),
