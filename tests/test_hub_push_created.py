@@ -149,3 +149,24 @@ def test_an_event_that_does_not_start_from_the_chains_status_is_refused(
     )
     assert "event 3" in ei.value.message
     assert hub_requests(hub)[r["id"]]["s_rev"] == 2  # nothing of the batch
+
+
+def test_a_request_recorded_with_the_clock_ahead_is_refused_and_the_station_says_what_to_do(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from test_sync_util import station_requests
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    monkeypatch.setenv("QI_STATION_NOW", "2027-06-15T10:00:00+08:00")  # this PC's clock ahead
+    r = ledger.create_request(a, request_input(1, 1))
+    monkeypatch.setenv("QI_STATION_NOW", "2026-12-01T10:00:00+08:00")  # the clock set right; the hub's
+    with pytest.raises(SyncError) as ei:
+        sync(a, tc)
+    e = ei.value
+    assert (e.status, e.data.get("rule")) == (422, "clock_ahead")
+    assert r["number"] in e.message and "2027-06-15" in e.message
+    assert "stays on this PC" in e.message and "operator" in e.message
+    assert hub_requests(hub) == {}
+    assert r["id"] in station_requests(a)  # kept here, unsent
