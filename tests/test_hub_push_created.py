@@ -57,7 +57,10 @@ def test_a_created_column_no_event_recorded_is_refused(
     assert (got["number"], got["status"]) == (r["number"], "accepted")
 
 
-def test_a_created_column_changed_on_a_later_push_is_refused(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_a_created_column_changed_on_a_later_push_is_refused(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The row the hub already holds, pushed again with a later change and a created column edited."""
     monkeypatch.setenv("QI_STATION_NOW", NOW)
     hub, tc, dbs = env
@@ -72,7 +75,10 @@ def test_a_created_column_changed_on_a_later_push_is_refused(env: Any, monkeypat
     assert hub_requests(hub)[r["id"]]["status"] == "new"
 
 
-def test_hub_verify_reports_a_created_column_edited_at_the_hub(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_hub_verify_reports_a_created_column_edited_at_the_hub(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import sqlalchemy as sa
 
     from qi_station.sync.hub.tables import core_table
@@ -135,7 +141,11 @@ def test_an_event_that_does_not_start_from_the_chains_status_is_refused(
                 {"s_rev": int(loc["s_rev"]) + 1},
                 "ZB01",
                 event=dict(
-                    at="2026-03-10 02:30:00", actor="x", kind="status", from_status="new", to_status="accepted"
+                    at="2026-03-10 02:30:00",
+                    actor="x",
+                    kind="status",
+                    from_status="new",
+                    to_status="accepted",
                 ),
             )
     finally:

@@ -126,7 +126,9 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
         if res["ledger_ok"]:
             typer.echo(f"sync ok: {done} / 同步完成")
         else:  # the data went through, but this station's ledger does not verify: not ok
-            typer.echo(f"sync done ({done}), but the ledger check FAILED / 同步已完成，但台账校验失败:", err=True)
+            typer.echo(
+                f"sync done ({done}), but the ledger check FAILED / 同步已完成，但台账校验失败:", err=True
+            )
             for line in res.get("ledger_problems") or ():
                 typer.echo(f"  {line}", err=True)
         typer.echo(ledger_line(res["ledger_ok"]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -168,7 +169,7 @@ def created_data(row: Mapping[str, Any]) -> dict[str, Any]:
         val = row.get(k)
         if k == "elements" and isinstance(val, str):
             val = json.loads(val)
-        elif hasattr(val, "isoformat"):
+        elif isinstance(val, date):
             val = val.isoformat()
         out[k] = val
     return out

@@ -537,7 +537,9 @@ def refold_requests(conn: Any, ids: Sequence[str]) -> list[str]:
         evs = [
             dict(zip(EVENT_ROW, r, strict=True))
             for r in execute(
-                conn, f"SELECT {', '.join(EVENT_ROW)} FROM request_event WHERE request_id = :i ORDER BY n", {"i": rid}
+                conn,
+                f"SELECT {', '.join(EVENT_ROW)} FROM request_event WHERE request_id = :i ORDER BY n",
+                {"i": rid},
             ).fetchall()
         ]
         if not evs or [e["n"] for e in evs] != list(range(1, len(evs) + 1)):

@@ -13,9 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core.chain import created_data
 from qi_station.core import domain
 from qi_station.core import validate as v
+from qi_station.core.chain import created_data
 from qi_station.core.clock import check_not_future, check_year, env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import uuid7

@@ -161,7 +161,9 @@ def created_differences(row: Sequence[Any], events: Sequence[Sequence[Any]]) -> 
         except ValueError:
             return out
         if month != f"{day.year}{day.month:02d}":
-            out.append(("number", row[1], f"a number of {day.year}{day.month:02d}, the month it was received"))
+            out.append(
+                ("number", row[1], f"a number of {day.year}{day.month:02d}, the month it was received")
+            )
     return out
 
 

@@ -140,7 +140,9 @@ def check_events(
                 f"request {_number(c, batch_numbers, rid)}: event {n} does not follow the event {n - 1} the hub holds / 与中心已确认的台账不衔接",
             )
         if n > 1 and (rid, n - 1) in to:  # it starts where the chain stands (core.chain.check_step)
-            wrong = check_step(_status_at(to, rid, n - 1), e.get("kind"), e.get("from_status"), e.get("to_status"))
+            wrong = check_step(
+                _status_at(to, rid, n - 1), e.get("kind"), e.get("from_status"), e.get("to_status")
+            )
             if wrong is not None:
                 raise SyncError(
                     422,
