@@ -246,9 +246,8 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
         from qi_station.core.chain import EVENT_ROW
         from qi_station.services.verify import ROW_READ, check_request
 
-        problems = check_request(
-            tuple(d.get(k) for k in ROW_READ), [tuple(e[k] for k in EVENT_ROW) for e in events]
-        )
+        held = conn.execute(f"SELECT {', '.join(ROW_READ)} FROM request WHERE id = ?", (d["id"],)).fetchone()
+        problems = check_request(tuple(held), [tuple(e[k] for k in EVENT_ROW) for e in events])
         marks = corrected_by(events)
         for e in events:
             e["data"] = json.loads(e["data"] or "{}")
