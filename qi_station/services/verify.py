@@ -150,15 +150,15 @@ def created_differences(row: Sequence[Any], events: Sequence[Sequence[Any]]) -> 
         said = created_says(events[0])
         for i, f in enumerate(CREATED_FIELDS):
             if f in said and len(row) > _FOLD_END + i:
-                have, got = _said_form(f, row[_FOLD_END + i]), _said_form(f, said[f])
-                if have != got:
-                    out.append((f, row[_FOLD_END + i], said[f]))
-    received = _said_form("received_at", row[_FOLD_END] if len(row) > _FOLD_END else None)
+                have, got = row[_FOLD_END + i], said[f]
+                if have != got and _said_form(f, have) != _said_form(f, got):  # equal as held: most rows
+                    out.append((f, have, got))
+    received = row[_FOLD_END] if len(row) > _FOLD_END else None
     month = number_month(str(row[1])) if row[1] is not None else None
-    if month is not None and isinstance(received, str):
+    if month is not None and received is not None:
         try:
-            day = local_date(datetime.fromisoformat(received))
-        except ValueError:
+            day = local_date(received if isinstance(received, datetime) else datetime.fromisoformat(received))
+        except (TypeError, ValueError):
             return out
         if month != f"{day.year}{day.month:02d}":
             out.append(
