@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from qi_station.core.domain import CORRECTABLE, is_reopen
+from qi_station.core.domain import CORRECTABLE, can_move, is_reopen
 
 GENESIS = "0" * 64
 EVENT_FIELDS = ("request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data")
@@ -186,12 +186,10 @@ def created_says(event: Sequence[Any]) -> dict[str, Any]:
 
 
 def check_step(current: Any, kind: Any, from_status: Any, to_status: Any) -> str | None:
-    """THE rule of one more event on a chain whose status is ``current`` (the last ``to_status`` set, as :func:`fold_rows` takes it): an
-    event that says where it starts (``from_status``) starts from the current status, and a ``status``
-    move is a legal move of the lifecycle (:func:`~qi_station.core.domain.can_move`). Returns what is
-    wrong (the rule broken), or None."""
-    from qi_station.core.domain import can_move
-
+    """THE rule of one more event on a chain whose status is ``current`` (the last ``to_status`` set,
+    as :func:`fold_rows` takes it): an event that says where it starts (``from_status``) starts from
+    the current status, and a ``status`` move is a legal move of the lifecycle
+    (:func:`~qi_station.core.domain.can_move`). Returns what is wrong (the rule broken), or None."""
     if from_status is not None and current is not None and from_status != current:
         return f"it starts from {from_status!r} but the request is {current!r}"
     if kind == "status" and from_status is not None and not can_move(str(from_status), str(to_status)):

@@ -33,7 +33,8 @@ from qi_station.core.chain import (
     request_fee,
     wan_to_cents,
 )
-from qi_station.core.clock import env_now, to_db
+from qi_station.core.clock import env_now, local_date, to_db
+from qi_station.core.ids import number_month
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
 
@@ -142,9 +143,6 @@ def created_differences(row: Sequence[Any], events: Sequence[Sequence[Any]]) -> 
     (``core.ids.number_month``): each (column, the row's value, what the events say). Used by
     :func:`check_request` (``ledger verify``, ``hub verify``) and by the hub's push
     (``sync.hub.rules.check_request_fold``)."""
-    from qi_station.core.clock import local_date
-    from qi_station.core.ids import number_month
-
     out: list[tuple[str, Any, Any]] = []
     if events and events[0][1] == 1:
         said = created_says(events[0])
