@@ -17,7 +17,7 @@ from typing import Any
 
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ, not_after
-from qi_station.core.months import check_month, month_bounds_utc
+from qi_station.core.months import check_month
 from qi_station.reports.quality import earlier_rates, open_stations, quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
     COUNT_KEYS,

@@ -356,6 +356,10 @@ def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
 
 #: the rule a pushed request row breaks when it is not what its own events give
 FOLD_RULE = "ledger_fold"
+#: ... when a column its created event fixed (``core.chain.CREATED_FIELDS``) is not what that event says
+CREATED_RULE = "ledger_created"
+#: ... when its number's month is not its receipt month (``core.ids.number_month``)
+NUMBER_RULE = "number_month"
 
 
 def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, ...]]) -> None:
@@ -366,11 +370,24 @@ def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, .
     THE fold gives (``services.verify.fold_differences``, the comparison ``hub verify`` makes). A chain
     that does not start at event 1 or has a hole (a request loaded on the station outside the ledger,
     taken as it is by ``ledger.check_events``) cannot be folded and is not compared."""
-    from qi_station.services.verify import ROW_READ, comparable, fold_differences
+    from qi_station.services.verify import ROW_READ, comparable, created_differences, fold_differences
 
+    got = tuple(row.get(k) for k in ROW_READ)
+    fixed = created_differences(got, events)  # what its created event fixed; its number's month
+    if fixed:
+        field, _have, said = fixed[0]
+
+        def fixed_rule() -> str:
+            if field == "number":
+                return f"{said} (the number's YYYYMM is the request's receipt month)"
+            return (
+                f"{said!r}, what the request's created event recorded (no event of request "
+                f"{row.get('number')} changes its {field}; every change travels as an event of its ledger)"
+            )
+
+        raise refusal(oseq, "request", field, NUMBER_RULE if field == "number" else CREATED_RULE, fixed_rule)
     if not events or events[-1][1] != len(events) or events[0][1] != 1:
         return
-    got = tuple(row.get(k) for k in ROW_READ)
     diffs = fold_differences(got, events)  # as held (times both datetimes): most rows agree here
     if diffs:  # compared as ``hub verify`` compares (a time as text, a bool as 0/1)
         diffs = fold_differences(
