@@ -1,0 +1,103 @@
+"""Round-9 fixes at 80x24 (Chinese UI): F7's months without data, the request form's known credit code,
+the 办结 outcome in the detail's history, the backup's next step after a restore, the enterprise page's
+request count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import fixture_db
+from test_tui_journeys import make_app, settle
+from tui_pilot import notes, press_to, until
+
+pytestmark = pytest.mark.usefixtures("tui_env")
+
+
+def _text(scr: Any, wid: str) -> str:
+    return str(scr.query_one(wid).render())
+
+
+async def test_f7_a_month_without_data_shows_no_other_months_figures(tmp_path: Path) -> None:
+    """2027-01 (after this month): 尚未到来 in the summary, and the blocks below no longer hold the
+    figures of the month shown before (按服务要素 counts, 满意度 levels)."""
+    from qi_station.screens.reports import ReportsScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        scr = await press_to(pilot, "f7", ReportsScreen)
+        await until(pilot, lambda: "标准" in _text(scr, "#by-element"))
+        assert "标准" in _text(scr, "#by-element")
+        scr.month = "2027-01"
+        scr.refresh_data()
+        await until(pilot, lambda: "尚未到来" in _text(scr, "#summary"))
+        assert "尚未到来" in _text(scr, "#summary")
+        for wid in ("#by-element", "#breakdowns", "#rectify"):
+            assert "2027-01 无数据" in _text(scr, wid), wid
+        await pilot.resize_terminal(90, 24)  # a new layout flows nothing back in
+        await settle(pilot)
+        assert "标准" not in _text(scr, "#by-element")
+
+
+async def test_f7_brackets_stop_at_the_months_with_data_and_scroll_to_the_top(tmp_path: Path) -> None:
+    """``]`` at this month stays (and says so); ``[`` stops at the first month with data (and says so);
+    after each the page is back at its top (the month's title visible)."""
+    from qi_station.core.months import current_month
+    from qi_station.screens.reports import ReportsScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        scr = await press_to(pilot, "f7", ReportsScreen)
+        await until(pilot, lambda: scr._span is not None)
+        first, last = scr._span
+        assert last == current_month()
+        body = scr.query_one("#reports-body")
+        body.scroll_end(animate=False)
+        await until(pilot, lambda: body.scroll_y > 0)
+        await pilot.press("]")
+        await until(pilot, lambda: any("本月" in n for n in notes(app)))
+        assert scr.month == last
+        assert any(last in n and "本月" in n for n in notes(app))
+        assert body.scroll_y == 0
+        for _ in range(24):
+            await pilot.press("[")
+            await settle(pilot)
+            if any("最早" in n for n in notes(app)):
+                break
+        assert scr.month == first
+        assert any(first in n and "最早有数据" in n for n in notes(app))
+        assert "早于" not in _text(scr, "#summary")  # never a refused month shown
+        body.scroll_end(animate=False)
+        await until(pilot, lambda: body.scroll_y > 0)
+        await pilot.press("]")
+        await until(pilot, lambda: body.scroll_y == 0)
+        assert body.scroll_y == 0
+
+
+async def test_f7_export_of_a_month_without_data_says_so_before_asking_to_overwrite(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from qi_station.screens.dialogs import ConfirmDialog
+    from qi_station.screens.reports import ReportsScreen
+
+    out = tmp_path / "report.csv"
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        scr = await press_to(pilot, "f7", ReportsScreen)
+        scr.query_one("#out", Input).value = str(out)
+        await pilot.press("ctrl+e")  # this month's report: the file 2027-01 would overwrite
+        await until(pilot, lambda: "已导出" in _text(scr, "#export-status"))
+        assert out.exists()
+        scr.month = "2027-01"
+        await pilot.press("ctrl+e")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmDialog) or "尚未到来" in _text(scr, "#export-status"),
+        )
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert "尚未到来" in _text(scr, "#export-status")
