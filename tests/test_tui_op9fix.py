@@ -101,3 +101,65 @@ async def test_f7_export_of_a_month_without_data_says_so_before_asking_to_overwr
         )
         assert not isinstance(app.screen, ConfirmDialog)
         assert "尚未到来" in _text(scr, "#export-status")
+
+
+async def test_a_typed_known_uscc_fills_the_empty_contact_and_phone(tmp_path: Path) -> None:
+    """The credit code of an enterprise on file typed (not picked from the list): 联系人 and 电话 filled
+    as a pick fills them, a typed contact kept."""
+    import sqlite3
+
+    from test_tui_helpers import ENTERPRISES
+
+    db = fixture_db(tmp_path)
+    name, code = ENTERPRISES[0]
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "UPDATE enterprise SET contact_name = '孙丽', phone_display = '0535-6212345' WHERE uscc = ?",
+            (code,),
+        )
+    conn.close()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#uscc").focus()
+        await pilot.press(*code)
+        await until(pilot, lambda: form.query_one("#contact").value)
+        assert form.query_one("#contact").value == "孙丽"
+        assert form.query_one("#phone").value == "0535-6212345"
+
+
+async def test_the_enterprise_being_picked_is_never_a_similar_name(tmp_path: Path) -> None:
+    """济南华泰 ↓ Enter: while its suggestion is offered and once picked, no "名称相近的企业已登记" about
+    that same enterprise."""
+    from test_tui_helpers import ENTERPRISES
+
+    db = fixture_db(tmp_path)
+    full, code = ENTERPRISES[1]
+    app = make_app(db)
+    seen: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        form = app.screen
+        hint = form.query_one("#ent-hint")
+        real = hint.update
+
+        def spy(text: Any = "", *a: Any, **kw: Any) -> Any:
+            seen.append(str(text))
+            return real(text, *a, **kw)
+
+        hint.update = spy
+        form.query_one("#enterprise").focus()
+        await pilot.press(*"济南华泰")
+        await until(pilot, lambda: not form.query_one("#ent-list").has_class("hidden") and form._similar)
+        assert form._similar and full in [r["name"] for r in form._similar]  # the core finds it similar
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: form.query_one("#uscc").value == code and form._known)
+        await settle(pilot)
+        assert form.query_one("#enterprise").value == full
+    assert not [s for s in seen if "名称相近" in s], seen
