@@ -163,3 +163,20 @@ async def test_the_enterprise_being_picked_is_never_a_similar_name(tmp_path: Pat
         await settle(pilot)
         assert form.query_one("#enterprise").value == full
     assert not [s for s in seen if "名称相近" in s], seen
+
+
+async def test_the_history_shows_what_the_resolution_recorded(tmp_path: Path) -> None:
+    """The 办结 line of the history holds its 办理结果 and 解决问题数 (as ``request show`` prints them)."""
+    from test_tui_journeys import rows
+
+    from qi_station.screens.request_detail import RequestDetailScreen
+
+    db = fixture_db(tmp_path)
+    rid = rows(db, "SELECT id FROM request WHERE status = 'resolved'")[0][0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await until(pilot, lambda: isinstance(app.screen, RequestDetailScreen) and app.screen.has_class("loaded"))
+        timeline = _text(app.screen, "#timeline")
+        assert "办理结果:" in timeline and "解决问题数:" in timeline, timeline
