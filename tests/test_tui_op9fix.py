@@ -180,3 +180,40 @@ async def test_the_history_shows_what_the_resolution_recorded(tmp_path: Path) ->
         await until(pilot, lambda: isinstance(app.screen, RequestDetailScreen) and app.screen.has_class("loaded"))
         timeline = _text(app.screen, "#timeline")
         assert "办理结果:" in timeline and "解决问题数:" in timeline, timeline
+
+
+def _mark_restored(db: Path, mode: str = "online") -> None:
+    """The kv rows ``restore`` leaves on an enrolled station (the core's mark; heal.restored_next_step)."""
+    import sqlite3
+
+    from qi_station.db import kvkeys
+
+    conn = sqlite3.connect(db)
+    with conn:
+        for k, v in (
+            (kvkeys.STATION_RESTORED, "1"),
+            (kvkeys.ENROLL_MODE, mode),
+            (kvkeys.STATION_CODE, "QI0001"),
+            (kvkeys.RESTORE_MARK, "2026-03-20 10:00 x"),
+        ):
+            conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (k, v))
+    conn.close()
+
+
+async def test_after_a_restore_the_backup_dialog_and_the_toast_say_what_to_do_next(tmp_path: Path) -> None:
+    """Restored under the running app: the toast and 备份数据库 carry the core's next step (sync first)."""
+    from qi_station.sync.station.heal import restored_next_step
+    from tui_pilot import backup_dialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        _mark_restored(db)
+        step = restored_next_step(db, "zh")
+        assert step and "qi-station sync" in step
+        app.check_restored()
+        await until(pilot, lambda: any(step in n for n in notes(app)))
+        assert any("已从备份恢复" in n and step in n for n in notes(app))
+        dialog = await backup_dialog(pilot, str(tmp_path) + "/")
+        assert step in _text(dialog, "#restored-next")
