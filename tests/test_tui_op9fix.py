@@ -217,3 +217,35 @@ async def test_after_a_restore_the_backup_dialog_and_the_toast_say_what_to_do_ne
         assert any("已从备份恢复" in n and step in n for n in notes(app))
         dialog = await backup_dialog(pilot, str(tmp_path) + "/")
         assert step in _text(dialog, "#restored-next")
+
+
+async def test_the_enterprise_page_says_how_many_requests_of_how_many_are_shown(tmp_path: Path) -> None:
+    """A page more than one page of requests: "已显示 50 / 共 51 条" (the count from the core), never the
+    loaded count as the total; once ] loaded them all, no 加载更多 in the header or the footer."""
+    from test_tui_helpers import ENTERPRISES
+    from test_tui_journeys import rows
+    from tui_pilot import footer_text
+
+    from qi_station.screens.enterprise import PAGE, EnterpriseScreen
+    from qi_station.services.ledger import RequestInput, create_request
+
+    db = fixture_db(tmp_path)
+    name, code = ENTERPRISES[0]
+    have = rows(db, "SELECT count(*) FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE e.uscc = ?", code)
+    for i in range(PAGE + 1 - have[0][0]):
+        create_request(db, RequestInput(name, code, ["testing"], f"检测{i}", received_at="2026-03-19T09:00:00"))
+    total = PAGE + 1
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(EnterpriseScreen(code))
+        await until(pilot, lambda: isinstance(app.screen, EnterpriseScreen) and app.screen.ent is not None)
+        scr = app.screen
+        title = _text(scr, "#ent-requests-title")
+        assert f"已显示 {PAGE} / 共 {total} 条" in title and "加载更多" in title, title
+        await pilot.press("]")
+        await until(pilot, lambda: len(scr.requests) == total)
+        await settle(pilot)
+        title = _text(scr, "#ent-requests-title")
+        assert f"需求 {total} 条" in title and "加载更多" not in title and "已显示" not in title, title
+        assert footer_text(app, "more") is None

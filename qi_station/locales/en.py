@@ -195,6 +195,7 @@ MESSAGES: dict[str, str] = {
     "ent.requests": "Requests: {n}",
     "ent.referrals": "Referrals: {n}",
     "ent.none": "none",
+    "ent.requests_shown": "Requests: {shown} of {n} shown",
     "ent.more": "] load more",
     "show.overdue": "overdue",  # request show's first line
     "detail.overdue": "OVERDUE",

@@ -203,6 +203,7 @@ MESSAGES: dict[str, str] = {
     "ent.requests": "需求 {n} 条",
     "ent.referrals": "转办 {n} 次",
     "ent.none": "无",
+    "ent.requests_shown": "需求 已显示 {shown} / 共 {n} 条",
     "ent.more": "] 加载更多",
     # detail
     "show.overdue": "逾期",  # request show's first line
