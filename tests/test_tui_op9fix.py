@@ -177,7 +177,9 @@ async def test_the_history_shows_what_the_resolution_recorded(tmp_path: Path) ->
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_request(rid)
-        await until(pilot, lambda: isinstance(app.screen, RequestDetailScreen) and app.screen.has_class("loaded"))
+        await until(
+            pilot, lambda: isinstance(app.screen, RequestDetailScreen) and app.screen.has_class("loaded")
+        )
         timeline = _text(app.screen, "#timeline")
         assert "办理结果:" in timeline and "解决问题数:" in timeline, timeline
 
@@ -202,8 +204,9 @@ def _mark_restored(db: Path, mode: str = "online") -> None:
 
 async def test_after_a_restore_the_backup_dialog_and_the_toast_say_what_to_do_next(tmp_path: Path) -> None:
     """Restored under the running app: the toast and 备份数据库 carry the core's next step (sync first)."""
-    from qi_station.sync.station.heal import restored_next_step
     from tui_pilot import backup_dialog
+
+    from qi_station.sync.station.heal import restored_next_step
 
     db = fixture_db(tmp_path)
     app = make_app(db)
@@ -231,9 +234,15 @@ async def test_the_enterprise_page_says_how_many_requests_of_how_many_are_shown(
 
     db = fixture_db(tmp_path)
     name, code = ENTERPRISES[0]
-    have = rows(db, "SELECT count(*) FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE e.uscc = ?", code)
+    have = rows(
+        db,
+        "SELECT count(*) FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE e.uscc = ?",
+        code,
+    )
     for i in range(PAGE + 1 - have[0][0]):
-        create_request(db, RequestInput(name, code, ["testing"], f"检测{i}", received_at="2026-03-19T09:00:00"))
+        create_request(
+            db, RequestInput(name, code, ["testing"], f"检测{i}", received_at="2026-03-19T09:00:00")
+        )
     total = PAGE + 1
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
