@@ -22,6 +22,7 @@ from qi_station.core.months import first_day, month_bounds_utc, next_month
 from qi_station.core.rectify import RECTIFY_KIND, RectifyDues
 from qi_station.core.workdays import Calendar
 from qi_station.db.rollup import LOW_TABLE, is_low_sql, move_sql
+from qi_station.db.rollup import TABLE as ROLLUP_TABLE
 
 if TYPE_CHECKING:
     from qi_station.reports.queries import Q
@@ -301,10 +302,44 @@ def earlier_moves_query(q: Q, month: str) -> tuple[str, dict[str, Any], list[str
     )
 
 
-def collect_earlier(q: Q, month: str, quality: Any) -> None:
+def earlier_rollup_query(q: Q, month: str) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of :func:`collect_earlier` from the month rollup (``db/rollup.py``:
+    ``resolved``, ``on_time``, ``followed_up`` per station and month, revision 0027): per station, the
+    sums of the previous month and of January .. the month before ``month``, of the stations with a
+    resolution in those months (as :func:`resolution_counts` gives them)."""
+    from qi_station.core.months import previous_month
+
+    prev, year0 = previous_month(month), f"{month[:4]}-01"
+    cols = ", ".join(
+        f"SUM(CASE WHEN month {cond} THEN {v} ELSE 0 END)"
+        for cond in ("= :p", ">= :y")
+        for v in ("resolved", "on_time", "followed_up")
+    )
+    return (
+        f"SELECT station_code, {cols} FROM {ROLLUP_TABLE} WHERE month >= :f AND month < :m{q.st(ROLLUP_TABLE)} "
+        "GROUP BY station_code HAVING SUM(resolved) > 0",
+        {"p": prev, "y": year0, "f": min(prev, year0), "m": month},
+    )
+
+
+def collect_earlier(q: Q, month: str, quality: Any, rollup: bool = False) -> None:
     """The previous month's and the year's earlier months' resolutions (:func:`resolution_counts` of
     each month, by the same definitions as the report's month) into each station's :class:`Quality`
-    (``quality(code)``: ``prev_*``, ``ytd_*``). A move belongs to the month (Asia/Shanghai) of its time."""
+    (``quality(code)``: ``prev_*``, ``ytd_*``). A move belongs to the month (Asia/Shanghai) of its time.
+    ``rollup``: the sums from the month rollup (:func:`earlier_rollup_query`: a few rows per station),
+    else from the moves themselves (:func:`earlier_moves_query`, the exact path)."""
+    if rollup:
+        sql, params = earlier_rollup_query(q, month)
+        for code, *vals in q.rows(sql, **params):
+            g = quality(code)
+            p_res, p_on, p_fol, y_res, y_on, y_fol = (int(v or 0) for v in vals)
+            g.prev_resolved += p_res
+            g.prev_on_time += p_on
+            g.prev_followed_up += p_fol
+            g.ytd_resolved += y_res
+            g.ytd_on_time += y_on
+            g.ytd_followed_up += y_fol
+        return
     sql, params, months = earlier_moves_query(q, month)
     by_month: list[list[Move]] = [[] for _ in months]  # the month of each move: by the database (CASE)
     for i, rid, n, at, fs, ts, code, promised in q.rows(sql, **params):

@@ -792,7 +792,8 @@ def _collect(
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
     collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
-    collect_earlier(q, month, lambda code: acc(code).quality)  # 按期办结率, 回访率: previous month, year
+    # 按期办结率, 回访率: previous month, year to date (from the month rollup, revision 0027)
+    collect_earlier(q, month, lambda code: acc(code).quality, rollup=not exact and has_rollup(q))
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
