@@ -1,0 +1,101 @@
+"""An outside operator at 80x24 (op9b): toasts never over a field, a partial county code is no error yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_helpers import FROZEN_NOW, NO_CONFIG, fixture_db
+from test_tui_journeys import make_app, settle
+from tui_pilot import toasts, until
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QI_STATION_NOW", FROZEN_NOW)
+    monkeypatch.setenv("QI_STATION_CONFIG", NO_CONFIG)
+
+
+def _fields(app: Any) -> list[Any]:
+    from textual.widgets import Input, TextArea
+
+    from qi_station.screens.widgets import Chip, Choice
+
+    kinds = (Input, TextArea, Choice, Chip)
+    return [w for w in app.screen.query("*") if isinstance(w, kinds) and w.display and w.region.height]
+
+
+def _covered(app: Any) -> list[tuple[Any, Any]]:
+    return [(t.region, f.id) for t in toasts(app) for f in _fields(app) if t.region.overlaps(f.region)]
+
+
+def _shown(app: Any, n: int) -> bool:
+    shown = toasts(app)
+    return len(shown) == n and all(t.region.height > 0 for t in shown) and not _covered(app)
+
+
+@pytest.mark.parametrize("key", ["f3", "f4", "f5", "f7", "f9"])
+async def test_toasts_never_cover_a_field(tmp_path: Path, key: str) -> None:
+    """Two toasts (a long one wrapping) on the ledger (month box), the form (USCC), the library (search
+    line, 资质有效), reports and the profile dialog: none lies over a field of the screen."""
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await until(pilot, lambda: bool(_fields(app)))
+        app.notify("该需求已转办给此对象：济南市计量检定测试院（计量），可在需求详情里查看转办记录和进度")
+        app.notify("数据库只读", severity="error")
+        await until(pilot, lambda: _shown(app, 2))
+        assert len(toasts(app)) == 2 and not _covered(app), _covered(app)
+        bar = app.screen.query("#titlebar")
+        for t in toasts(app):
+            assert not any(t.region.overlaps(b.region) for b in bar)
+
+
+async def test_information_toasts_time_out_soon_errors_stay(tmp_path: Path) -> None:
+    """A 30-second restore notice was in the way for 25 s: information and warnings stay at most
+    INFO_TIMEOUT; an error keeps the time asked."""
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.notify("数据库已从备份恢复", severity="warning", timeout=30)
+        app.notify("数据库只读", severity="error", timeout=30)
+        await settle(pilot)
+        got = {n.severity: n.timeout for n in app._notifications}
+    assert got["warning"] <= app.INFO_TIMEOUT < 30
+    assert got["error"] == 30
+
+
+async def test_a_partial_county_code_is_no_error_until_complete_or_left(tmp_path: Path) -> None:
+    """F9: "3701" on the way to a county code shows no 不是山东现行区县; the 6th digit or leaving the
+    field gives the verdict."""
+    from textual.widgets import Input, Static
+
+    from qi_station.screens.profile import ProfileScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, ProfileScreen))
+        scr = app.screen
+        region = scr.query_one("#region", Input)
+        await until(pilot, lambda: region.value != "" and region.has_focus)
+
+        def place() -> str:
+            return str(scr.query_one("#place", Static).render())
+
+        region.select_all()
+        await pilot.press("backspace", *"3701")
+        await until(pilot, lambda: region.value == "3701")
+        assert "不是" not in place(), place()
+        await pilot.press(*"02")
+        await until(pilot, lambda: region.value == "370102")
+        assert "济南" in place() and "不是" not in place(), place()
+        await pilot.press("backspace", "backspace", "tab")
+        await until(pilot, lambda: not region.has_focus)
+        await until(pilot, lambda: "不是" in place())
+        assert "不是山东现行区县或地市代码" in place()
