@@ -99,3 +99,26 @@ async def test_a_partial_county_code_is_no_error_until_complete_or_left(tmp_path
         await until(pilot, lambda: not region.has_focus)
         await until(pilot, lambda: "不是" in place())
         assert "不是山东现行区县或地市代码" in place()
+
+
+async def test_the_valid_only_chip_names_what_it_checks_for_the_element(tmp_path: Path) -> None:
+    """F5 institutions: 资质有效 checks the CMA for 检验检测 (or no element); 计量 needs no licence
+    (core/qualify), so the chip says 无须资质 rather than seeming to drop expired-CMA institutions."""
+    from qi_station.screens.libraries import LibrariesScreen
+    from qi_station.screens.widgets import Chip, Choice
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, LibrariesScreen))
+        scr = app.screen
+        scr.query_one("#kind", Choice).select("institutions")
+        chip = scr.query_one("#f-valid", Chip)
+        await until(pilot, lambda: chip.display)
+        assert "CMA有效" in str(chip.render())
+        scr.query_one("#f-element", Choice).select("metrology")
+        await until(pilot, lambda: "无须资质" in str(chip.render()))
+        scr.query_one("#f-element", Choice).select("testing")
+        await until(pilot, lambda: "CMA有效" in str(chip.render()))
+        assert "CMA有效" in str(chip.render())

@@ -145,6 +145,8 @@ MESSAGES: dict[str, str] = {
     "filter.all_cities": "All cities",
     "filter.overdue": "Overdue",
     "filter.valid_only": "Valid only",
+    "filter.valid_for": "{certs} valid",
+    "filter.valid_none": "No licence needed",
     "filter.shared_only": "Shared only",
     "filter.saved_none": "Saved filters",
     "filter.saved": "Filter: {name}",

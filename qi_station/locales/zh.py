@@ -154,6 +154,8 @@ MESSAGES: dict[str, str] = {
     "filter.all_cities": "全部地市",
     "filter.overdue": "仅逾期",
     "filter.valid_only": "资质有效",
+    "filter.valid_for": "{certs}有效",
+    "filter.valid_none": "无须资质",
     "filter.shared_only": "可共享",
     "filter.saved_none": "已存筛选",
     "filter.saved": "筛选: {name}",
