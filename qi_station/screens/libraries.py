@@ -16,7 +16,16 @@ from textual.widgets import Input, Static
 
 from qi_station.core import domain, places, qualify
 from qi_station.core.clock import today_local
-from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, get_lang, kind_name, t
+from qi_station.i18n import (
+    city_name,
+    element_name,
+    elements_text,
+    fee_unit_name,
+    get_lang,
+    kind_name,
+    referred_text,
+    t,
+)
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.result_list import ResultList, SearchInput
@@ -480,7 +489,7 @@ class LibrariesScreen(MainScreen):
 
         def done(row: Any) -> None:
             if row:
-                self.notify(t("msg.referred", name=row["item_name"]))
+                self.notify(referred_text(row))
                 self.refresh_data()
 
         self.app.push_screen(
