@@ -47,3 +47,18 @@ def test_an_in_progress_referral_moves_and_says_referred(tmp_path: Path) -> None
     db = fixture_db(tmp_path)
     code, out = _cli("--db", str(db), "request", "refer", "QI0001-202603-0002", "--equipment", "eq-1")
     assert code == 0 and "仍为" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("lang", "want", "not_want"),
+    [
+        ("zh", "不允许从「已登记」转为「已回访」", "cannot move"),
+        ("en", "cannot move from New to Closed", "不允许"),
+    ],
+)
+def test_the_cli_move_refusal_is_in_the_cli_language(
+    tmp_path: Path, lang: str, want: str, not_want: str
+) -> None:
+    db = fixture_db(tmp_path)
+    code, out = _cli("--db", str(db), "--lang", lang, "request", "move", NEW, "closed")
+    assert code == 2 and want in out and not_want not in out and "[lifecycle]" in out, out

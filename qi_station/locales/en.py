@@ -337,6 +337,7 @@ MESSAGES: dict[str, str] = {
     "msg.request_saved": "Logged {number}",
     "msg.moved": "{number} is now {status}",
     "msg.referred": "Referred to {name}",
+    "err.transition": "cannot move from {frm} to {to}",
     "msg.referred_kept": "Referral to {name} recorded; the request stays {status} (only one in progress becomes Referred)",
     "msg.filter_saved": "Saved filter {name}",
     "msg.db_restored": "The database was restored from a backup ({when}): the screens show the restored data now; anything entered since that backup is not in it.",

@@ -352,6 +352,7 @@ MESSAGES: dict[str, str] = {
     "msg.request_saved": "已登记 {number}",
     "msg.moved": "{number} 已转为 {status}",
     "msg.referred": "已转办至 {name}",
+    "err.transition": "不允许从「{frm}」转为「{to}」",
     "msg.referred_kept": "已记录转办至 {name}；需求仍为「{status}」（处理中的需求才转为已转办）",
     "msg.filter_saved": "已保存筛选 {name}",
     "msg.db_restored": "数据库已从备份恢复（{when}）：界面已重新载入恢复后的数据，备份之后录入的内容不在其中。",
