@@ -122,3 +122,33 @@ async def test_the_valid_only_chip_names_what_it_checks_for_the_element(tmp_path
         scr.query_one("#f-element", Choice).select("testing")
         await until(pilot, lambda: "CMA有效" in str(chip.render()))
         assert "CMA有效" in str(chip.render())
+
+
+async def test_a_dialog_at_80x24_has_a_frame_and_covers_its_area(tmp_path: Path) -> None:
+    """The 转办 dialog at 80x24: an ASCII frame (+-|, one cell on any terminal) round its area, so the
+    dimmed page's characters beside it (量, 435) no longer read as the dialog's."""
+    import io
+    import sqlite3
+
+    from rich.console import Console
+
+    from qi_station.screens.dialogs import ReferDialog
+
+    db = fixture_db(tmp_path)
+    rid = sqlite3.connect(db).execute("SELECT id FROM request WHERE number = 'QI0001-202603-0002'").fetchone()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_request(rid[0])
+        await settle(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ReferDialog))
+        box = app.screen.query_one("ReferDialog > Vertical").region
+        console = Console(width=80, record=True, file=io.StringIO(), legacy_windows=False)
+        console.print(app.screen._compositor.render_update(full=True))  # the frame as text: tests only
+        lines = console.export_text().splitlines()
+    top, bottom = lines[box.y], lines[box.bottom - 1]
+    assert top.strip().startswith("+--") and top.rstrip().endswith("-+"), top
+    assert bottom.strip().startswith("+--"), bottom
+    for line in lines[box.y + 1 : box.bottom - 1]:
+        assert line[box.x] == "|" and line.rstrip().endswith("|"), line
