@@ -524,7 +524,11 @@ class StationApp(App[None]):
         self.restores += 1  # the pages with fields of their own start afresh (``SyncScreen``)
         self.reader.close()  # reopened on the next search
         when = (mark or "").rsplit(" ", 1)[0]
-        self.notify(t("msg.db_restored", when=when), severity="warning", timeout=30)
+        from qi_station.sync.station.heal import restored_next_step
+
+        step = restored_next_step(self.db_path, self.lang)  # what the station must do next (sync first)
+        said = t("msg.db_restored", when=when) + (f"\n{step}" if step else "")
+        self.notify(said, severity="warning", timeout=30)
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None:
             refresh()

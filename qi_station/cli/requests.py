@@ -247,6 +247,7 @@ def request_show(
         kind = kind_name(ref["kind"], "zh") if in_zh else ref["kind"]
         lines.append(f"  -> {kind}: {ref['item_name']} ({ref['item_id']})")
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
+    lines += [f"    ! {p}" for p in d.get("ledger_problems") or ()]
     for e in d["events"]:
         move = (
             f"{_status_label(e['from_status']) if e['from_status'] else ''}->{_status_label(e['to_status'])}"

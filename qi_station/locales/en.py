@@ -197,6 +197,7 @@ MESSAGES: dict[str, str] = {
     "ent.requests": "Requests: {n}",
     "ent.referrals": "Referrals: {n}",
     "ent.none": "none",
+    "ent.requests_shown": "Requests: {shown} of {n} shown",
     "ent.more": "] load more",
     "show.overdue": "overdue",  # request show's first line
     "detail.overdue": "OVERDUE",
@@ -365,6 +366,9 @@ MESSAGES: dict[str, str] = {
     "profile.no_station": "no station yet",
     "profile.saved": "Profile saved; the hub gets it at the next sync",
     "ph.report_path": "file name; xlsx, csv, json or md",
+    "reports.first_month": "{month} is the first month with data: no earlier report",
+    "reports.last_month": "{month} is this month: later months have no data yet",
+    "reports.no_data": "(no data for {month})",
     "reports.overwrite_title": "Overwrite?",
     "reports.overwrite_ask": "{path} exists already. Overwrite it?",
     "reports.not_overwritten": "Not exported: {path} kept as it was",

@@ -207,6 +207,7 @@ MESSAGES: dict[str, str] = {
     "ent.requests": "需求 {n} 条",
     "ent.referrals": "转办 {n} 次",
     "ent.none": "无",
+    "ent.requests_shown": "需求 已显示 {shown} / 共 {n} 条",
     "ent.more": "] 加载更多",
     # detail
     "show.overdue": "逾期",  # request show's first line
@@ -380,6 +381,9 @@ MESSAGES: dict[str, str] = {
     "profile.no_station": "站点尚未建立",
     "profile.saved": "站点信息已保存，下次同步时报送中心",
     "ph.report_path": "文件名，后缀决定格式: xlsx csv json md",
+    "reports.first_month": "{month} 是最早有数据的月份，没有更早的月报",
+    "reports.last_month": "{month} 是本月，之后的月份尚无数据",
+    "reports.no_data": "（{month} 无数据）",
     "reports.overwrite_title": "覆盖？",
     "reports.overwrite_ask": "{path} 已存在，覆盖吗？",
     "reports.not_overwritten": "未导出：{path} 保持原样",
