@@ -381,6 +381,10 @@ def request_refer(
 
         label = kind_name(kind, "zh") if zh() else kind  # as `request show` names it
         typer.echo(f"{'已转办' if zh() else 'referred'} -> {label} {ref['item_name']}")
+        if ref.get("request_status") not in (None, "referred"):
+            from qi_station.i18n import referred_text
+
+            typer.echo(referred_text(ref, "zh" if zh() else "en"))
 
 
 @request_app.command("note")

@@ -23,6 +23,7 @@ from qi_station.i18n import (
     event_name,
     kind_name,
     move_name,
+    referred_text,
     role_name,
     satisfaction_name,
     status_name,
@@ -382,7 +383,7 @@ class RequestDetailScreen(StationScreen):
 
     def _referred(self, row: dict[str, Any] | None) -> None:
         if row:
-            self.notify(t("msg.referred", name=row["item_name"]))
+            self.notify(referred_text(row))
             self.refresh_data()
 
     def action_note(self) -> None:

@@ -384,7 +384,9 @@ def refer_request(
             st.code,
             event=event,
         )
-        return ref
+        # the request's status after the referral: a new / accepted / waiting one keeps its own (the
+        # lifecycle enters 已转办 from 处理中 only); callers say so (``i18n.referred_text``)
+        return {**ref, "request_status": to}
 
 
 def add_note(
