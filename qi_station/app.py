@@ -589,7 +589,13 @@ class StationApp(App[None]):
         elif event.remembered is not None and event.remembered in names:
             self.set_operator(event.remembered, remember=False)
         elif names:
-            self.action_switch_operator()
+            # over a dashboard still filling, the dialog waits for its figures: a screen under a dialog is
+            # painted with the layout it had (its sync line, a row taller once filled, came out cut)
+            after = getattr(self.screen, "after_loaded", None)
+            if after is not None:
+                after(self.action_switch_operator)
+            else:
+                self.action_switch_operator()
 
     def action_switch_operator(self) -> None:
         from qi_station.screens.operator import OperatorDialog

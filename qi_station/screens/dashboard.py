@@ -280,6 +280,23 @@ class DashboardScreen(MainScreen):
             line = t("dash.sync_never", pending=f"{figs.pending_outbox:,}")
         self.query_one("#sync-line", Static).update(_panel(t("dash.sync"), line))
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
+        self._run_waiting()
+
+    _waiting: tuple[Any, ...] = ()  # callbacks for after the figures are shown (:meth:`after_loaded`)
+
+    def after_loaded(self, callback: Any) -> None:
+        """Call ``callback`` once the figures (or the error) are shown and laid out: at once if they are."""
+        if self.has_class("loaded") or self._failed:
+            self.call_after_refresh(callback)
+        else:
+            self._waiting = (*self._waiting, callback)
+
+    _failed = False
+
+    def _run_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, ()
+        for callback in waiting:
+            self.call_after_refresh(callback)
 
     def show_db_error(self, message: str) -> None:
         if not self.body_in:
@@ -287,6 +304,8 @@ class DashboardScreen(MainScreen):
             return
         self.query_one("#by-status", Static).update(_panel(t("dash.by_status"), message))
         self.notify(message, severity="error", timeout=20)
+        self._failed = True
+        self._run_waiting()
 
     def action_refresh(self) -> None:
         if self.station.ready:
