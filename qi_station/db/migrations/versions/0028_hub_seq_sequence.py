@@ -1,7 +1,7 @@
 """PostgreSQL hub: the change seq comes from a sequence, not the locked counter row (issue 13 goal 6)
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 
 A push used to take the ``hub_counter`` row (``UPDATE … RETURNING``) and hold its lock until its
 commit was flushed, so concurrent pushes committed one WAL flush at a time. On PostgreSQL the seq now
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0027"
-down_revision: str | None = "0026"
+revision: str = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
