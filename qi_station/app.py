@@ -196,6 +196,8 @@ class StationApp(App[None]):
 
     CSS_PATH = Path(__file__).resolve().parent / "screens" / "app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    #: the longest an information or warning toast stays (seconds); errors stay as long as asked
+    INFO_TIMEOUT: float = 10
     MODES = {
         "dashboard": _screen("dashboard", "DashboardScreen"),
         "ledger": _screen("ledger", "LedgerScreen"),
@@ -522,7 +524,11 @@ class StationApp(App[None]):
         self.restores += 1  # the pages with fields of their own start afresh (``SyncScreen``)
         self.reader.close()  # reopened on the next search
         when = (mark or "").rsplit(" ", 1)[0]
-        self.notify(t("msg.db_restored", when=when), severity="warning", timeout=30)
+        from qi_station.sync.station.heal import restored_next_step
+
+        step = restored_next_step(self.db_path, self.lang)  # what the station must do next (sync first)
+        said = t("msg.db_restored", when=when) + (f"\n{step}" if step else "")
+        self.notify(said, severity="warning", timeout=30)
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None:
             refresh()
@@ -657,11 +663,28 @@ class StationApp(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """Textual's notify; an error is also kept in :attr:`errors_shown` (a screen switch keeps it)."""
+        """Textual's notify; an error is also kept in :attr:`errors_shown` (a screen switch keeps it).
+        Information and warnings stay at most :attr:`INFO_TIMEOUT` seconds (a long one over the page the
+        operator works on is in the way); an error stays as long as asked."""
+        if severity != "error":
+            timeout = min(self.NOTIFICATION_TIMEOUT if timeout is None else timeout, self.INFO_TIMEOUT)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
         if severity == "error":
             ends = monotonic() + (self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
             self.errors_shown = [*self.live_errors(), (ends, message, title, markup)]
+
+    def _refresh_notifications(self) -> None:
+        """Textual's (the toasts shown on the current screen), then placed off the fields there
+        (:func:`qi_station.screens.toasts.place_toasts`, again once the screen is laid out)."""
+        super()._refresh_notifications()
+        from qi_station.screens.toasts import place_toasts
+
+        try:
+            screen = self.screen
+        except Exception:  # noqa: BLE001 - no screen yet: nothing to place
+            return
+        place_toasts(screen)
+        screen.call_after_refresh(place_toasts, screen)
 
     def live_errors(self) -> list[tuple[float, str, str, bool]]:
         """The error toasts shown and not yet timed out: (when it ends, message, title, markup)."""

@@ -93,6 +93,20 @@ def status_name(code: str | None) -> str:
     return table.get(code, code)
 
 
+def referred_text(ref: dict[str, Any], lang: str | None = None) -> str:
+    """What a referral did (``ledger.refer_request``'s answer): 已转办至 X, or, for a request the lifecycle
+    does not move to 已转办 (new, accepted, waiting: only 处理中 moves), that it is recorded and the
+    request keeps its status (an operator saw 已登记 and thought the referral lost)."""
+    from qi_station.core import domain
+
+    lang = lang or _lang
+    status = ref.get("request_status")
+    if status is None or status == "referred":
+        return text("msg.referred", lang, name=ref["item_name"])
+    table = domain.STATUS_EN if lang == "en" else domain.STATUS_ZH
+    return text("msg.referred_kept", lang, name=ref["item_name"], status=table.get(status, status))
+
+
 def status_short(code: str | None) -> str:
     """A status name that fits a table column (English "Waiting on enterprise" is too wide)."""
     key = f"status_short.{code}"

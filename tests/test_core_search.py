@@ -284,3 +284,13 @@ def test_vocabulary_words_are_whole_syllables_of_the_names() -> None:
     for q in ["jl", "jiliang", "zhiliang", "zl", "jianyan", "jy", "bz", "rz", "zhishi", "pinpai"]:
         for w in vocab_words(q):
             assert set(vocab_matches(w)[1]) <= set(vocab_matches(q)[1]), (q, w)
+
+
+def test_a_list_without_a_query_is_in_pinyin_order(tmp_path: Path) -> None:
+    """No query: the stored pinyin's order (李 单 王 张: li shan wang zhang), not Unicode's (单 张 李 王)."""
+    from test_tui_helpers import fixture_db
+
+    db = fixture_db(tmp_path)
+    names = [r["name"] for r in search(db, "experts", "")]
+    assert names == ["李秀兰", "单立新", "王建国", "张伟"]
+    assert names != sorted(names)

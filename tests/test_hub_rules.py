@@ -75,6 +75,9 @@ CASES = [
     ("request", {"received_at": "9999-12-31T23:00:00-10:00"}, "received_at", "type"),
     ("request", {"created_at": "0001-01-01T00:00:00+05:00"}, "created_at", "type"),
     ("request", {"evil_column": 1}, "evil_column", "unknown_column"),
+    # stamped ahead of the hub's clock by more than core.clock.CLOCK_GAP: a PC clock that runs ahead
+    ("request", {"updated_at": "2099-01-01 00:00:00.000000"}, "updated_at", "clock_ahead"),
+    ("request_event", {"at": "2099-01-01 00:00:00.000000"}, "at", "clock_ahead"),
     ("enterprise", {"uscc": "91370100MA3C000000"}, "uscc", "uscc_checksum"),
     ("enterprise", {"name": BIG}, "name", "max_length"),
     ("enterprise", {"scale": "巨型"}, "scale", "choice"),
@@ -164,11 +167,21 @@ def test_the_station_rules_hold_on_updates(env: Any) -> None:  # noqa: F811
     resp = one(enterprise_id=ent_b)
     assert resp.status_code == 422 and resp.json()["rule"] == "own_enterprise", resp.text
     assert hub_requests(hub)[r["id"]]["status"] == "cancelled"
-    # hub fields on an update are ignored (the hub keeps its own), not taken
-    resp = one(hub_note="forged", h_rev=0, title="改过的标题")
+    # a change no event of the request made is refused (its s_rev counts its changing events)
+    resp = one(title="改过的标题")  # fixed by its created event (core.chain.CREATED_FIELDS)
+    assert resp.status_code == 422 and resp.json()["rule"] == "ledger_created", resp.text
+    resp = one(result="编的结果")
+    assert resp.status_code == 422 and resp.json()["rule"] == "ledger_fold", resp.text
+    # hub fields on an update are ignored (the hub keeps its own), not taken: a real change (its event,
+    # then its row) that carries them
+    r2 = ledger.create_request(a, request_input(3, 1))
+    sync(a, tc)
+    ledger.move_request(a, r2["id"], "accepted")
+    batch, _oseq = tamper(outbox_batch(a), "request", hub_note="forged", h_rev=0)
+    resp = push(tc, a, batch)
     assert resp.status_code == 200, resp.text
-    h = hub_requests(hub)[r["id"]]
-    assert (h["hub_note"], h["title"]) == (None, "改过的标题")
+    h = hub_requests(hub)[r2["id"]]
+    assert (h["hub_note"], h["status"]) == (None, "accepted")
 
 
 def test_number_squatting_is_refused_and_the_real_station_syncs(env: Any) -> None:  # noqa: F811

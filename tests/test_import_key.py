@@ -79,3 +79,21 @@ def test_a_row_really_edited_is_new(first: Path, tmp_path: Path) -> None:
     got = import_ledger(first, _csv(tmp_path / "c.csv", HEAD + edited))
     assert got["imported"] == 1 and got["already_imported"] == 2
     assert counts(first)["request"] == 4
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("100", "1.5"), ("100.00", "1.50")),
+        (("１００", "1,200.5"), ("100.0", "1200.50")),
+        (("0", ""), ("0.00", "")),
+    ],
+)
+def test_money_of_equal_value_is_one_key(a: tuple[str, str], b: tuple[str, str]) -> None:
+    """A fee of 100 and of 100.00 (or 节约成本 1.5 and 1.50) is one value: the key reads money through the
+    money rule (``core.validate.parse_cost``, written by ``money_text``), so the rows match."""
+    from qi_station.services.importer.rows import row_key, row_meaning
+
+    cols = {0: "fee", 1: "cost_saved"}
+    assert row_key(row_meaning(cols, a), 0) == row_key(row_meaning(cols, b), 0)
+    assert row_meaning(cols, a) != row_meaning(cols, ("100.01", a[1]))  # another value: another row

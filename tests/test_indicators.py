@@ -165,10 +165,10 @@ def test_the_monthly_xlsx_has_the_indicator_sheet(report: dict[str, Any], tmp_pa
     assert rows[0][:4] == ("一级指标", "二级指标", "统计指标", "本月")
     assert len(rows) == 1 + 32
     by_id = {r[2].split()[0]: r for r in rows[1:]}
-    # a percentage is a real percentage: 75 % is 0.75 shown 0.0% (the operator's request)
+    # a percentage is a real percentage: 75 % is 0.75 shown 0.00%, as the CSV writes 75.00% (the operator's request)
     assert by_id["3.3.1"][3] == 0.75 and by_id["3.3.1"][4] == "%" and by_id["3.3.1"][5] == "越高越好"
     cell = next(r[3] for r in wb["指标"].iter_rows(min_row=2) if str(r[2].value).startswith("3.3.1 "))
-    assert cell.number_format == "0.0%" and cell.data_type == "n"
+    assert cell.number_format == "0.00%" and cell.data_type == "n"
     rect = list(wb["整改"].iter_rows(values_only=True))
     assert (
         len(rect) == 2
@@ -224,12 +224,12 @@ def test_cli_station_and_hub(built: tuple[Path, dict[str, str]], tmp_path: Path)
         written = Path(p.stdout.strip().splitlines()[-1])  # no --out: the export folder, never the cwd
         assert written.name == f"qi-indicators-QI0001-{MONTH}.{fmt}" and written.is_file()
         assert written.parent.name == "qi-station" and not (tmp_path / written.name).exists()
-        if fmt == "xlsx":  # the same cells as the monthly report's 指标 sheet: 75 % is 0.75 shown 0.0%
+        if fmt == "xlsx":  # the same cells as the monthly report's 指标 sheet: 75 % is 0.75 shown 0.00%
             import openpyxl
 
             ws = openpyxl.load_workbook(written).worksheets[0]
             cell = next(r[3] for r in ws.iter_rows(min_row=2) if str(r[2].value).startswith("3.3.1 "))
-            assert (cell.value, cell.number_format) == (0.75, "0.0%")
+            assert (cell.value, cell.number_format) == (0.75, "0.00%")
             assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:G33"
     p = _cli(["report", "indicators", "--month", MONTH, "--format", "md"], env, tmp_path)
     assert p.stdout.startswith("# 指标 · 2026-01") and "| 1 计量能力 | 1.1 计量服务需求 |" in p.stdout

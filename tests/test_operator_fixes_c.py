@@ -334,3 +334,36 @@ def test_jnjl_and_jinan_jiliang_find_what_the_chinese_words_find(
     assert names("experts", "jinan")[0] == "金安鑫"  # one word: its own name first, as before
     paged = search(db, "experts", "jinan jiliang", limit=2, offset=1)
     assert [str(r["name"]) for r in paged] == experts[1:3]  # paging is the whole list's
+
+
+@pytest.mark.parametrize(
+    ("now", "first"),
+    [
+        ("2026-03-31T12:00:00+08:00", "2025-03"),
+        ("2024-02-29T12:00:00+08:00", "2023-02"),
+        ("2026-12-31T23:59:00+08:00", "2025-12"),
+    ],
+)
+def test_demo_data_spans_twelve_whole_months_never_a_thirteenth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, now: str, first: str
+) -> None:
+    """Late in a month (the 31st of March, the 29th of February) a fixed 12 × 30.44 days back reached into
+    a 13th month (2025-02 when loaded on 2026-03-31): the demo starts on the 1st a year before."""
+    from qi_station.db.engine import open_db
+    from qi_station.devtools.demo import load_demo
+
+    monkeypatch.setenv("QI_STATION_NOW", now)
+    db = open_db(tmp_path / "demo.db")
+    load_demo(db, requests=200, id_seed="fixed")
+    conn = sqlite3.connect(db)
+    # local months (Asia/Shanghai, UTC+8) of every receipt and every event
+    months = {
+        r[0]
+        for r in conn.execute(
+            "SELECT strftime('%Y-%m', received_at, '+8 hours') FROM request "
+            "UNION SELECT strftime('%Y-%m', at, '+8 hours') FROM request_event"
+        )
+    }
+    conn.close()
+    assert min(months) == first, sorted(months)
+    assert len(months) <= 12 and max(months) < now[:7]

@@ -163,7 +163,7 @@ def test_rectify_sheet_names_the_rating_and_indicators_are_percentages(month_db:
     pct = [r for r in ind.iter_rows(min_row=2) if r[4].value == "%" and r[3].value is not None]
     assert pct
     for r in pct:
-        assert r[3].data_type == "n" and r[3].number_format == "0.0%", r[2].value
+        assert r[3].data_type == "n" and r[3].number_format == "0.00%", r[2].value
         assert 0 <= r[3].value <= 1.0, (r[2].value, r[3].value)
     want = {v["id"]: v["value"] for v in rep["indicators"] if v["unit"] == "%" and v["value"] is not None}
     got = {str(r[2].value).split(" ")[0]: r[3].value for r in pct}

@@ -168,6 +168,7 @@ def test_followup_rate_is_a_share_of_the_months_resolutions(
         _mv(db, num, "resolved", f"{resolved}T09:00:00+08:00", result="已办结", problems_solved=1)
         _mv(db, num, "closed", f"{closed}T09:00:00+08:00", satisfaction=5)
     jan = monthly_report(db, MONTH)
+    _earlier_ratios(db, jan)
     assert jan["satisfaction"]["rated"] == 3  # the ratings of the month are still 3
     assert jan["followup"] == {"followed_up": 1, "resolved": 2, "rate": 0.5}
     assert headline_values(jan)["followup_rate"] == 0.5  # the row every writer and the TUI read
@@ -178,6 +179,39 @@ def test_followup_rate_is_a_share_of_the_months_resolutions(
     ]
     dec = monthly_report(db, "2025-12")
     assert dec["followup"] == {"followed_up": 0, "resolved": 2, "rate": 0.0}
+
+
+def _earlier_ratios(db: Path, jan: dict[str, Any]) -> None:
+    """上月 and 本年累计 of the ratio figures (按期办结率, 回访率): the previous month's own rate and the year's
+    share, by the month's definitions (hand-computed for the ledger above: December resolved F1, F2,
+    followed up neither in December -> 0 of 2; January 1 of 2; February resolves nothing)."""
+    from qi_station.reports.figures import monthly_report
+    from qi_station.reports.writers import render_markdown, write_csv
+
+    dec, feb = monthly_report(db, "2025-12"), monthly_report(db, "2026-02")
+    assert jan["change"]["followup_rate"]["previous"] == 0.0 == dec["followup"]["rate"]
+    assert jan["change"]["followup_rate"]["delta"] == 0.5
+    assert jan["year_to_date"]["followup_rate"] == 0.5  # January only: the year began with it
+    assert feb["change"]["followup_rate"]["previous"] == 0.5
+    assert feb["year_to_date"]["followup_rate"] == 0.5  # (1 + 0) of (2 + 0)
+    for k in ("on_time", "followup"):  # the same rule as the month's own rate, whatever the promises
+        assert jan["change"][f"{k}_rate"]["previous"] == dec[k]["rate"], k
+        assert feb["change"][f"{k}_rate"]["previous"] == jan[k]["rate"], k
+        num = "count" if k == "on_time" else "followed_up"
+        assert feb["year_to_date"][f"{k}_rate"] == round(
+            (jan[k][num] + feb[k][num]) / (jan[k]["resolved"] + feb[k]["resolved"]), 4
+        ), k
+    out = io.StringIO()
+    write_csv(jan, out)
+    assert [r for r in csv.reader(io.StringIO(out.getvalue())) if r[:1] == ["回访率"]][0] == [
+        "回访率",
+        "50.00%",
+        "0.00%",
+        "50.00%",
+        "50.00%",
+    ]
+    md = render_markdown(jan)
+    assert "| 回访率 | 50.00% | 0.00% | 50.00% | 50.00% |" in md
 
 
 def test_february(built: tuple[Path, dict[str, str]]) -> None:
@@ -293,3 +327,19 @@ def test_the_cycle_collector_is_paused_while_a_report_is_built_and_put_back(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_indicator_money_and_percent_precision(report: dict[str, Any]) -> None:
+    """指标 tables write money with two decimals (收费金额 1200.00, not 1200.0) in the CSV and the Markdown,
+    and the xlsx shows a percentage with the CSV's decimals (one home: ``sections.PERCENT_DECIMALS``)."""
+    from qi_station.reports.sections import PERCENT_FORMAT, indicator_cell, percent_text
+    from qi_station.reports.writers import render_markdown, write_csv
+
+    out = io.StringIO()
+    write_csv(report, out)
+    fee = [r for r in csv.reader(io.StringIO(out.getvalue())) if len(r) > 4 and r[2].endswith("收费金额")]
+    assert fee and fee[0][3:5] == ["1200.00", "元"], fee
+    assert "收费金额 | 1200.00 | 元 |" in render_markdown(report)
+    assert percent_text(0.857142) == "85.71%" and PERCENT_FORMAT == "0.00%"
+    assert indicator_cell(85.7142, "%") == (0.857142, "0.00%")
+    assert indicator_cell(1200.0, "元") == (1200.0, "0.00")

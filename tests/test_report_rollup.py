@@ -250,6 +250,16 @@ def history_figures(url: Any, exact: bool) -> dict[str, Any]:
                     c: (a.quality.low_ratings, a.quality.rectified, a.quality.rectify_open)
                     for c, a in raw.accs.items()
                 }
+                # 按期办结率 and 回访率: the month's, the previous month's and the year's earlier months'
+                # (the rollup's on_time / followed_up, revision 0027)
+                out[f"{m}/{station}/resolutions"] = {
+                    c: tuple(
+                        getattr(a.quality, f"{p}{k}")
+                        for p in ("", "prev_", "ytd_")
+                        for k in ("resolved", "on_time", "followed_up")
+                    )
+                    for c, a in raw.accs.items()
+                }
     return out
 
 
@@ -372,6 +382,60 @@ def test_rollup_equals_the_events_postgresql(ops: list[tuple[Any, ...]]) -> None
         hub.migrate()
         hub.dispose()
         check_ledger(url.replace("postgresql://", "postgresql+psycopg://"), ops)
+    finally:
+        pg_drop(url)
+
+
+# 按期办结率 / 回访率 of earlier months (revision 0027): resolutions in January and February 2026, one late,
+# one resolved again in the next month, one whose later-numbered resolution is earlier in time (the last
+# is the one of the highest n) and closed before it (not followed up)
+EARLIER: list[tuple[Any, ...]] = [
+    ("create", "S1", EDGES[2], 10),  # r0: promised Jan 25
+    ("move", 0, "resolved", EDGES[3], 1),  # Jan 31: late
+    ("move", 0, "closed", EDGES[3], 0),  # followed up in January
+    ("create", "S1", EDGES[2], 30),  # r1: promised Feb 14
+    ("move", 1, "resolved", EDGES[2], 1),  # Jan 15: on time, not followed up in January
+    ("move", 1, "resolved", EDGES[4], 1),  # Feb 1: on time
+    ("move", 1, "closed", EDGES[5], 0),  # followed up in February
+    ("create", "S1", EDGES[4], 0),  # r2: promised Feb 1
+    ("move", 2, "resolved", EDGES[6], 1),  # Feb 28: late
+    ("move", 2, "closed", EDGES[6], 0),
+    ("move", 2, "resolved", EDGES[5], 1),  # Feb 1 (a higher n, an earlier time): the last, on time
+    ("create", "S2", EDGES[4], 5),  # r3: S2, on time, never closed
+    ("move", 3, "resolved", EDGES[5], 1),
+]
+
+
+def check_earlier(url: Any) -> None:
+    check_ledger(url, EARLIER)
+    with report_connection(url) as conn:
+        for exact in (True, False):
+            q = {c: a.quality for c, a in collect(conn, "2026-03", exact=exact).accs.items()}
+            got = {
+                c: [
+                    getattr(g, f"{p}{k}")
+                    for p in ("prev_", "ytd_")
+                    for k in ("resolved", "on_time", "followed_up")
+                ]
+                for c, g in q.items()
+            }
+            assert got == {"S1": [2, 2, 1, 4, 3, 2], "S2": [1, 1, 0, 1, 1, 0]}, exact
+
+
+def test_earlier_resolutions_from_the_rollup_sqlite(tmp_path: Path) -> None:
+    check_earlier(open_db(tmp_path / "q.db"))
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL at 127.0.0.1:5432 is not reachable")
+def test_earlier_resolutions_from_the_rollup_postgresql() -> None:
+    from qi_station.sync.hub.store import Hub
+
+    url = pg_create()
+    try:
+        hub = Hub(url)
+        hub.migrate()
+        hub.dispose()
+        check_earlier(url.replace("postgresql://", "postgresql+psycopg://"))
     finally:
         pg_drop(url)
 

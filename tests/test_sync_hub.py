@@ -704,9 +704,10 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
 
     from qi_station.core import clock as timeutil
     from qi_station.core import ids
+    from qi_station.sync.proto import SyncError
 
     outcomes = []
-    for code, years in (("ZB01", 10), ("QD02", -10)):
+    for code, years in (("ZB01", -10), ("QD02", -10)):
         db = dbs[code]
         shift = timedelta(days=365 * years)
         real_now = timeutil.now_utc
@@ -733,6 +734,17 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
     assert outcomes[0] == outcomes[1] == (5, "accepted", 2, 1, "e-1")
     skews = {s["code"]: s["clock_skew_ms"] for s in hub.stations()}
     assert skews["ZB01"] is not None
+    # a clock AHEAD of the hub's by more than core.clock.CLOCK_GAP stamps rows the hub refuses
+    # (clock_ahead, naming the field); nothing of the batch is written
+    with monkeypatch.context() as mp:
+        shift = timedelta(days=3650)
+        mp.setattr(ledger, "env_now", lambda s=shift, f=timeutil.now_utc: f() + s)
+        mp.setattr(ids.time, "time_ns", lambda s=shift: int((_time.time() + s.total_seconds()) * 1e9))
+        r = ledger.create_request(dbs["ZB01"], request_input(2, 1))
+        with pytest.raises(SyncError) as ei:
+            sync(dbs["ZB01"], tc)
+    assert ei.value.data.get("rule") == "clock_ahead", ei.value.data
+    assert r["id"] not in hub_requests(hub)
 
 
 @pytest.mark.skipif(not PG, reason="PostgreSQL not reachable")

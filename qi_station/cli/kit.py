@@ -86,6 +86,23 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def _cli_message(e: ValidationError) -> str:
+    """A refusal's text: a lifecycle move refused (``TransitionError``) from the locale catalogue in the
+    CLI's language (``err.transition``: it read "cannot move from In progress to Closed / ..." in
+    Chinese mode); any other the core's own message."""
+    from qi_station.core.errors import TransitionError
+
+    if not isinstance(e, TransitionError):
+        return e.message
+    from qi_station.core import domain
+    from qi_station.i18n import text
+
+    lang = "en" if OPTS.lang == "en" else "zh"
+    table = domain.STATUS_EN if lang == "en" else domain.STATUS_ZH
+    frm, to = (table.get(s, s) for s in (e.from_status, e.to_status))
+    return text("err.transition", lang, frm=frm, to=to)
+
+
 def error(msg: str) -> None:
     sys.stderr.write(msg.rstrip() + "\n")
 
@@ -173,7 +190,7 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ValidationError as e:
             for one in every_error(e):  # every bad field at once, in form order
-                error(f"error: {one.field}: {one.message} [{one.rule}]")
+                error(f"error: {one.field}: {_cli_message(one)} [{one.rule}]")
             raise typer.Exit(2) from None
         except NotFoundError as e:
             error(f"error: {e} [{e.rule}]")

@@ -247,6 +247,7 @@ def request_show(
         kind = kind_name(ref["kind"], "zh") if in_zh else ref["kind"]
         lines.append(f"  -> {kind}: {ref['item_name']} ({ref['item_id']})")
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
+    lines += [f"    ! {p}" for p in d.get("ledger_problems") or ()]
     for e in d["events"]:
         move = (
             f"{_status_label(e['from_status']) if e['from_status'] else ''}->{_status_label(e['to_status'])}"
@@ -380,6 +381,10 @@ def request_refer(
 
         label = kind_name(kind, "zh") if zh() else kind  # as `request show` names it
         typer.echo(f"{'已转办' if zh() else 'referred'} -> {label} {ref['item_name']}")
+        if ref.get("request_status") not in (None, "referred"):
+            from qi_station.i18n import referred_text
+
+            typer.echo(referred_text(ref, "zh" if zh() else "en"))
 
 
 @request_app.command("note")

@@ -122,19 +122,31 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
     if as_json:
         emit_json(res)
     else:
-        typer.echo(
-            f"sync ok: pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']} / 同步完成"
-        )
+        done = f"pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']}"
+        if res["ledger_ok"]:
+            typer.echo(f"sync ok: {done} / 同步完成")
+        else:  # the data went through, but this station's ledger does not verify: not ok
+            typer.echo(
+                f"sync done ({done}), but the ledger check FAILED / 同步已完成，但台账校验失败:", err=True
+            )
+            for line in res.get("ledger_problems") or ():
+                typer.echo(f"  {line}", err=True)
         typer.echo(ledger_line(res["ledger_ok"]))
         if res.get("clock_warning"):
             typer.echo(f"warning: {res['clock_warning']}", err=True)
+        if not res["ledger_ok"]:
+            raise typer.Exit(1)
 
 
 def ledger_line(ok: bool) -> str:
     """The one line that reports the ledger check run after a sync or a restore."""
     if ok:
         return "ledger check: intact / 台账校验通过"
-    return "ledger check: NOT INTACT, run `qi-station ledger verify` / 台账校验失败，请运行 ledger verify"
+    return (
+        "ledger check: NOT INTACT: run `qi-station ledger verify` for the details and keep this PC's "
+        "database as it is (do not restore or edit it); tell the hub's operator, who can compare it "
+        "with `hub verify` / 台账校验失败：请运行 ledger verify 查看详情，保留本机数据库原样，并联系中心核对"
+    )
 
 
 @sync_app.command("enroll")

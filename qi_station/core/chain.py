@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from qi_station.core.domain import CORRECTABLE, is_reopen
+from qi_station.core.domain import CORRECTABLE, can_move, is_reopen
 
 GENESIS = "0" * 64
 EVENT_FIELDS = ("request_id", "n", "at", "actor", "kind", "from_status", "to_status", "note", "data")
@@ -151,6 +152,49 @@ FOLD_FIELDS = (
 HUB_FOLD_FIELDS = ("hub_expert_id", "hub_note", "hub_priority", "h_rev")
 #: event kinds that are station changes of the request row (each bumps its ``s_rev``)
 ROW_EVENT_KINDS = ("created", "status", "referral", "edit", "correct", "renumbered")  # renumbered: a heal
+
+
+#: request columns its ``created`` event fixes: ``received_at`` is the event's ``at``, the others are
+#: in its data (:func:`created_data`; a request recorded before a key was written carries only ``title``:
+#: what the event does not say is not compared). No event changes them afterwards.
+CREATED_FIELDS = ("received_at", "title", "elements", "channel", "urgency", "promised_date")
+
+
+def created_data(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a request's ``created`` event records of its new row (its ``data``; the event's ``at`` is
+    the row's ``received_at``): :data:`CREATED_FIELDS` but ``received_at``, in JSON form (elements a
+    list, the promised date ISO text). Written by ``services.ledger`` and the spreadsheet import."""
+    out: dict[str, Any] = {}
+    for k in CREATED_FIELDS[1:]:
+        val = row.get(k)
+        if k == "elements" and isinstance(val, str):
+            val = json.loads(val)
+        elif isinstance(val, date):
+            val = val.isoformat()
+        out[k] = val
+    return out
+
+
+def created_says(event: Sequence[Any]) -> dict[str, Any]:
+    """What a request's first event (a row tuple, :data:`EVENT_ROW`) says of its columns
+    (:data:`CREATED_FIELDS`): ``received_at`` its time, the others as its data holds them; nothing
+    for an event that is not ``created``."""
+    if event[4] != "created":
+        return {}
+    data = _data(event[8])[0] if event[8] not in (None, "{}") else {}
+    return {"received_at": event[2], **{k: data[k] for k in CREATED_FIELDS[1:] if k in data}}
+
+
+def check_step(current: Any, kind: Any, from_status: Any, to_status: Any) -> str | None:
+    """THE rule of one more event on a chain whose status is ``current`` (the last ``to_status`` set,
+    as :func:`fold_rows` takes it): an event that says where it starts (``from_status``) starts from
+    the current status, and a ``status`` move is a legal move of the lifecycle
+    (:func:`~qi_station.core.domain.can_move`). Returns what is wrong (the rule broken), or None."""
+    if from_status is not None and current is not None and from_status != current:
+        return f"it starts from {from_status!r} but the request is {current!r}"
+    if kind == "status" and from_status is not None and not can_move(str(from_status), str(to_status)):
+        return f"{from_status!r} -> {to_status!r} is not a move of the lifecycle"
+    return None
 
 
 def wan_to_cents(text: Any) -> int | None:

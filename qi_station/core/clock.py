@@ -190,6 +190,19 @@ def clock_gap(own: datetime, other: datetime, own_name: str, other_name: str) ->
     )
 
 
+def check_not_ahead(value: datetime, field: str, now: datetime) -> None:
+    """THE rule for a time another clock stamped (a station's row at the hub, ``sync.hub.rules``): at most
+    :data:`CLOCK_GAP` ahead of ``now`` (naive UTC each); beyond it, a ValidationError naming the field,
+    rule ``clock_ahead`` (the other clock runs ahead: every time it stamps would sort after the hub's)."""
+    if value > now + CLOCK_GAP:
+        raise ValidationError(
+            field,
+            "clock_ahead",
+            f"{field} is more than {CLOCK_GAP.days} day ahead of this clock / 时间比本机时钟晚超过 "
+            f"{CLOCK_GAP.days} 天",
+        )
+
+
 def parse_date(text: str, field: str = "promised") -> date:
     """A date as people type it: ``2026-03-20``, ``2026/3/20``, ``2026.3.20`` or ``3-20`` (this year)."""
     s = halfwidth(text).strip() if isinstance(text, str) else ""

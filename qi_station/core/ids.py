@@ -28,3 +28,13 @@ def uuid7(ms: int | None = None, rand: int | None = None) -> str:
 def hlc_now(station_code: str) -> str:
     """The outbox ordering stamp: ``<13-digit epoch ms>:<station code>``."""
     return f"{time.time_ns() // 1_000_000:013d}:{station_code}"
+
+
+def number_month(number: str) -> str | None:
+    """The ``YYYYMM`` of a request number ``{CODE}-{YYYYMM}-{NNNN}``: the month the request was received
+    in (local time; ``db.write.next_ledger_no`` numbers it so, a renumbering keeps it); None for text
+    not of that form."""
+    parts = number.rsplit("-", 2) if isinstance(number, str) else []
+    if len(parts) == 3 and len(parts[1]) == 6 and parts[1].isdigit() and parts[2].isdigit():
+        return parts[1]
+    return None

@@ -300,6 +300,8 @@ class ReportMonth(SQLModel, table=True):
     satisfied: int = 0
     problems_solved: int = 0
     cost_cents: int = 0
+    on_time: int = 0  # revision 0027
+    followed_up: int = 0
 
 
 class RequestFirst(SQLModel, table=True):

@@ -12,7 +12,12 @@ One row holds, for the requests of one station whose events fall in one Asia/Sha
   event, or a hub event that changed the status) into that status in the month (once per request and month);
 - ``rated`` / ``satisfied``: moves into ``closed`` in the month of requests rated (3-5 for satisfied);
 - ``problems_solved`` / ``cost_cents``: of each request's last resolution in the month, the row's outcome
-  when it is the request's latest resolution (corrections included), else the event's own.
+  when it is the request's latest resolution (corrections included), else the event's own;
+- ``on_time`` / ``followed_up`` (revision 0027): of the requests resolved in the month (``resolved``), those
+  whose last resolution of the month (its move into ``resolved`` of the highest n among the month's) was
+  on or before the promised date (local date), and those moved into ``closed`` after it within the month
+  (a closing move of a higher n): 按期办结率 and 回访率 of the previous month and the year to date
+  (``reports.quality.resolution_counts`` is the definition, ``collect_earlier`` reads these).
 
 Every figure is the one ``reports.queries.collect(..., exact=True)`` computes from the events (the
 definitions in ``docs/reports.md``). The rollup is **a function of the rows as they are**: database
@@ -41,7 +46,8 @@ from typing import Any
 from qi_station.core import domain
 
 TABLE = "report_month"
-VALUES = (
+#: the columns of revision 0013 (its migrations, and 0016 / 0017, keep and rebuild these)
+VALUES_0013 = (
     "open_delta",
     "accepted",
     "resolved",
@@ -52,6 +58,7 @@ VALUES = (
     "problems_solved",
     "cost_cents",
 )
+VALUES = (*VALUES_0013, "on_time", "followed_up")  # revision 0027: the resolutions' on time, followed up
 KEY = ("station_code", "month", "promised_month")
 # the request fields a contribution reads: a change of one of them recomputes it
 ROW_FIELDS = (
@@ -116,6 +123,14 @@ def local_month(dialect: str, col: str) -> str:
     return f"strftime('%Y-%m', substr({col}, 1, 19), '+8 hours')"
 
 
+def local_date(dialect: str, col: str) -> str:
+    """The Asia/Shanghai date of a naive-UTC timestamp, comparable with a date column (SQLite: the
+    'YYYY-MM-DD' text, the time cut to the second as in :func:`local_month`)."""
+    if dialect == "postgresql":
+        return f"CAST({col} + interval '8 hours' AS date)"
+    return f"date(substr({col}, 1, 19), '+8 hours')"
+
+
 def date_month(dialect: str, col: str) -> str:
     """'YYYY-MM' of a date column."""
     if dialect == "postgresql":
@@ -123,12 +138,20 @@ def date_month(dialect: str, col: str) -> str:
     return f"substr({col}, 1, 7)"
 
 
-def contribution_sql(dialect: str, r: str, where: str, skip: str | None = None, sign: int = 1) -> str:
+def contribution_sql(
+    dialect: str,
+    r: str,
+    where: str,
+    skip: str | None = None,
+    sign: int = 1,
+    values: tuple[str, ...] = VALUES,
+) -> str:
     """The upsert adding ``sign`` × the contribution of the requests ``where`` selects to the rollup.
 
     ``r`` is the request row: ``"r"`` (joined from ``request``) or a trigger's ``NEW`` / ``OLD``
     pseudo-row (then ``where`` names the events, ``e.request_id = NEW.id``). ``skip``: an event id
-    left out (a trigger's "before" state: the event being inserted, or the one being deleted)."""
+    left out (a trigger's "before" state: the event being inserted, or the one being deleted).
+    ``values``: the columns written (an earlier revision's: :data:`VALUES_0013`)."""
     src = "request r JOIN request_event e ON e.request_id = r.id" if r == "r" else "request_event e"
     skip_e = f" AND e.id <> {skip}" if skip else ""
     skip_e2 = f" AND e2.id <> {skip}" if skip else ""
@@ -149,19 +172,27 @@ def contribution_sql(dialect: str, r: str, where: str, skip: str | None = None, 
         f"(CASE WHEN e.from_status IN ({_OPEN}) THEN 1 ELSE 0 END)"
     )
     moves = ", ".join(f"MAX(CASE WHEN {status} = '{s}' THEN 1 ELSE 0 END) AS {s}" for s in MOVES)
+    # the last resolution of the month is the one of the highest n (reports.quality.last_resolutions): the
+    # largest 2n + (on time) of the month's resolutions is 2 × that n + its "on time" (no correlated
+    # lookup; no ``%``, which a driver's parameter style would take for a placeholder)
+    due = f"CASE WHEN {local_date(dialect, 'e.at')} <= {r}.promised_date THEN 1 ELSE 0 END"
+    last_n = f"MAX(CASE WHEN {status} = 'resolved' THEN e.n END)"
+    on_time = f"COALESCE(MAX(CASE WHEN {status} = 'resolved' THEN 2 * e.n + {due} END) - 2 * {last_n}, 0)"
+    followed = f"CASE WHEN MAX(CASE WHEN {status} = 'closed' THEN e.n END) > {last_n} THEN 1 ELSE 0 END"
     inner = (
         f"SELECT {r}.station_code AS st, {m_e} AS m, {date_month(dialect, f'{r}.promised_date')} AS pm, "
         f"SUM({delta}) AS open_delta, {moves}, "
         f"SUM(CASE WHEN {status} = 'closed' AND {r}.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS rated, "
         f"SUM(CASE WHEN {status} = 'closed' AND {r}.satisfaction >= 3 THEN 1 ELSE 0 END) AS satisfied, "
         f"SUM(CASE WHEN {last} THEN {ps} END) AS problems_solved, "
-        f"SUM(CASE WHEN {last} THEN {cents} END) AS cost_cents "
+        f"SUM(CASE WHEN {last} THEN {cents} END) AS cost_cents, "
+        f"{on_time} AS on_time, {followed} AS followed_up "
         f"FROM {src} WHERE {where} AND e.kind IN ({_KINDS}) AND NOT {r}.deleted{skip_e} "
         f"GROUP BY {r}.id, {r}.station_code, {m_e}, {r}.promised_date"
     )
-    sums = ", ".join(f"{sign} * COALESCE(SUM(x.{v}), 0)" for v in VALUES)
-    cols = ", ".join((*KEY, *VALUES))
-    sets = ", ".join(f"{v} = {TABLE}.{v} + excluded.{v}" for v in VALUES)
+    sums = ", ".join(f"{sign} * COALESCE(SUM(x.{v}), 0)" for v in values)
+    cols = ", ".join((*KEY, *values))
+    sets = ", ".join(f"{v} = {TABLE}.{v} + excluded.{v}" for v in values)
     return (
         f"INSERT INTO {TABLE} ({cols}) SELECT x.st, x.m, x.pm, {sums} FROM ({inner}) x "
         f"GROUP BY x.st, x.m, x.pm ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {sets}"
@@ -180,10 +211,14 @@ def _free(dialect: str) -> str:
     return f"NOT EXISTS (SELECT 1 FROM {HOLD_TABLE})"
 
 
-def trigger_sql(dialect: str, *, guard: bool = True) -> list[str]:
+def trigger_sql(dialect: str, *, guard: bool = True, values: tuple[str, ...] = VALUES) -> list[str]:
     """CREATE statements of the triggers that keep the rollup right (``drop_sql`` undoes them).
-    ``guard=False``: without the hold guard (revision 0013's triggers, for a downgrade)."""
-    c = lambda *a, **k: contribution_sql(dialect, *a, **k)  # noqa: E731
+    ``guard=False``: without the hold guard (revision 0013's triggers, for a downgrade); ``values``: the
+    columns they keep (an earlier revision's: :data:`VALUES_0013`)."""
+
+    def c(r: str, where: str, skip: str | None = None, sign: int = 1) -> str:
+        return contribution_sql(dialect, r, where, skip=skip, sign=sign, values=values)
+
     ev_new = ("r", "r.id = NEW.request_id")
     ev_old = ("r", "r.id = OLD.request_id")
     kinds = f"kind IN ({_KINDS})"
@@ -252,9 +287,10 @@ def drop_sql(dialect: str) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGERS]
 
 
-def rebuild_sql(dialect: str) -> list[str]:
-    """Empty the rollup and compute it again from every request and event."""
-    return [f"DELETE FROM {TABLE}", contribution_sql(dialect, "r", "1 = 1")]
+def rebuild_sql(dialect: str, values: tuple[str, ...] = VALUES) -> list[str]:
+    """Empty the rollup and compute it again from every request and event (``values``: the columns, an
+    earlier revision's for its migration)."""
+    return [f"DELETE FROM {TABLE}", contribution_sql(dialect, "r", "1 = 1", values=values)]
 
 
 # ---- the first request of each (enterprise row, station): ``request_first`` (revision 0025) --------------

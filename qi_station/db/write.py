@@ -521,6 +521,39 @@ def update_request(
     return new
 
 
+def refold_requests(conn: Any, ids: Sequence[str]) -> list[str]:
+    """Re-derive each request row (``ids``) from its events, as they stand (events written outside
+    :func:`append_event`, e.g. those a restored station fetched back from the hub): its lifecycle fields
+    and ``s_rev`` become what :func:`qi_station.core.chain.fold_events` of its chain gives (the fold
+    ``ledger verify`` compares with). No outbox row (the hub holds those events and a row at least as
+    new). Returns the ids of the rows changed."""
+    from qi_station.core.chain import EVENT_ROW, fold_events
+
+    changed: list[str] = []
+    for rid in ids:
+        row = fetch_dict(conn, "SELECT * FROM request WHERE id = :i", {"i": rid})
+        if row is None:
+            continue
+        evs = [
+            dict(zip(EVENT_ROW, r, strict=True))
+            for r in execute(
+                conn,
+                f"SELECT {', '.join(EVENT_ROW)} FROM request_event WHERE request_id = :i ORDER BY n",
+                {"i": rid},
+            ).fetchall()
+        ]
+        if not evs or [e["n"] for e in evs] != list(range(1, len(evs) + 1)):
+            continue  # no chain, or one with a hole: nothing to fold from
+        folded = fold_events(evs)
+        want = {k: db_value(x) for k, x in folded.items() if k in row and k != "row_events"}
+        want["s_rev"] = folded["row_events"]
+        diff = {k: x for k, x in want.items() if row.get(k) != x}
+        if diff:
+            update_row(conn, "request", rid, diff)
+            changed.append(rid)
+    return changed
+
+
 def insert_histories(
     conn: Any, histories: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]], station_code: str
 ) -> list[dict[str, Any]]:

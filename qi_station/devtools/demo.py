@@ -84,6 +84,10 @@ def load_demo(
     now_ms = g.to_ms(anchor)
     # the demo ledger ends a minute before this month began: no demo event is this month's work
     ledger_ms = g.to_ms(datetime(day0.year, day0.month, 1, tzinfo=TZ)) - 60_000
+    # ... and begins on the 1st of the month a year before this one: 12 whole months, never a 13th (a
+    # fixed 12 × 30.44 days back from the 28th of February would reach into the February before)
+    first_ms = g.to_ms(datetime(day0.year - 1, day0.month, 1, tzinfo=TZ))
+    span_months = (ledger_ms - first_ms - 60_000) / (30.44 * g.DAY_MS)
     rng = random.Random(seed)
     id_rng = random.Random(id_seed if id_seed is not None else _secrets.token_hex(16))
     conn = connect(path)
@@ -186,7 +190,7 @@ def load_demo(
                 enterprises=ents,
                 refs=refs,
                 now_ms=ledger_ms,
-                months=12,
+                months=span_months,
                 counters=counters,
                 describe=True,
             ):

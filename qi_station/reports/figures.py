@@ -18,7 +18,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ, not_after
 from qi_station.core.months import check_month
-from qi_station.reports.quality import open_stations, quality_figures, sort_open, split_open
+from qi_station.reports.quality import earlier_rates, open_stations, quality_figures, sort_open, split_open
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -190,6 +190,15 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
             "delta": round(c - p, 2) if isinstance(c, float) else c - p,
             "pct": round((c - p) / p * 100, 1) if p else None,
         }
+    # the ratio figures (按期办结率, 回访率): their previous month and year to date by the month's rule
+    for k, (p_rate, y_rate) in earlier_rates(acc.quality).items():
+        c_rate = out[k.removesuffix("_rate")]["rate"]
+        change[k] = {
+            "previous": p_rate,
+            "delta": None if c_rate is None or p_rate is None else round(c_rate - p_rate, 4),
+            "pct": None,
+        }
+        ytd[k] = y_rate
     out["change"] = change
     out["series"] = [
         {"month": m, **{k: s[k][i] for k in COUNT_KEYS}, "open_at_end": acc.open_at(i)}
@@ -486,10 +495,8 @@ def check_report_month(conn: Any, month: str, station: str | None = None) -> Non
     refused ``[range]`` after this month (nothing can have happened yet) and before the floor, which is
     the month of the first request received or activity held (of ``station`` at the hub, else all),
     or the last full month (the default report month) when that is earlier or there is no data."""
-    from sqlalchemy import text
-
     from qi_station.core.errors import ValidationError
-    from qi_station.core.months import current_month, last_full_month, month_of
+    from qi_station.core.months import current_month
 
     now = current_month()
     if month > now:
@@ -498,6 +505,24 @@ def check_report_month(conn: Any, month: str, station: str | None = None) -> Non
             "range",
             f"{month} is after this month ({now}): there is nothing to report yet / {month} 尚未到来，无数据",
         )
+    floor = report_floor(conn, station)
+    if month < floor:
+        raise ValidationError(
+            "month",
+            "range",
+            f"{month} is before the first month with data ({floor}): the report would be empty; give a month "
+            f"from {floor} to {now} / {month} 早于最早有数据的月份 {floor}",
+        )
+
+
+def report_floor(conn: Any, station: str | None = None) -> str:
+    """The earliest report month (:func:`check_report_month`'s floor): the month of the first request
+    received or activity held (of ``station`` at the hub, else all), or the last full month when that is
+    earlier or there is no data."""
+    from sqlalchemy import text
+
+    from qi_station.core.months import last_full_month, month_of
+
     where, params = "deleted = :f", dict[str, Any]({"f": False})
     if station is not None:
         where += " AND station_code = :s"
@@ -515,14 +540,25 @@ def check_report_month(conn: Any, month: str, station: str | None = None) -> Non
         floors.append(month_of(at.replace(tzinfo=UTC).astimezone(TZ)))
     if first_act is not None:
         floors.append(str(first_act)[:7])
-    floor = min(floors)
-    if month < floor:
-        raise ValidationError(
-            "month",
-            "range",
-            f"{month} is before the first month with data ({floor}): the report would be empty; give a month "
-            f"from {floor} to {now} / {month} 早于最早有数据的月份 {floor}",
-        )
+    return min(floors)
+
+
+def report_month_range(url_or_path: Any) -> tuple[str, str]:
+    """The station's report months as ``(first, last)``: the first month with data and this month (the
+    months :func:`check_report_month` accepts)."""
+    from qi_station.core.months import current_month
+
+    with report_connection(url_or_path) as conn:
+        return report_floor(conn), current_month()
+
+
+def check_report_month_of(url_or_path: Any, month: str) -> str:
+    """:func:`check_report_month` on a station database (before asking about a file to overwrite): the
+    month written 'YYYY-MM', or ValidationError("month")."""
+    month = check_month(month)
+    with report_connection(url_or_path) as conn:
+        check_report_month(conn, month)
+    return month
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from qi_station.reports.sections import (
     indicator_cell,
     indicator_header,
     indicator_rows,
+    indicator_text,
 )
 
 INDICATOR_FORMATS = ("table", "json", "csv", "xlsx", "md")
@@ -33,6 +34,18 @@ def indicator_report(report: dict[str, Any]) -> dict[str, Any]:
         "distributed": spec["distributed"],
         "indicators": report["indicators"],
     }
+
+
+def _texts(rows: list[list[Any]]) -> list[list[Any]]:
+    """The rows with each value as text (``sections.indicator_text``: 85.71%, money 1200.50)."""
+    return [
+        [
+            *r[:INDICATOR_VALUE],
+            indicator_text(r[INDICATOR_VALUE], r[INDICATOR_UNIT]),
+            *r[INDICATOR_VALUE + 1 :],
+        ]
+        for r in rows
+    ]
 
 
 def _fmt(v: Any) -> str:
@@ -59,11 +72,12 @@ def render_indicators(report: dict[str, Any], fmt: str, lang: str = "zh") -> str
     title = f"{word('indicators', lang)} · {report.get('month')} · {st.get('name', '')} {st.get('code', '')}"
     if fmt == "md":
         lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(_fmt(v).replace("|", "\\|") for v in r) + " |" for r in rows]
+        lines += ["| " + " | ".join(_fmt(v).replace("|", "\\|") for v in r) + " |" for r in _texts(rows)]
         return "\n".join(lines) + "\n"
     lines = [title]
-    for r in rows:  # table: indicator, value, unit (the levels as section lines)
-        lines.append(f"{r[2]}  {_fmt(r[3])} {r[4]}  ({r[1]})")
+    for r in rows:  # table: indicator, value, unit (the levels as section lines); money with 2 decimals
+        value = r[3] if r[4] == "%" else indicator_text(r[3], r[4])
+        lines.append(f"{r[2]}  {_fmt(value)} {r[4]}  ({r[1]})")
     return "\n".join(lines) + "\n"
 
 
@@ -114,7 +128,9 @@ def write_indicators(
         with atomic_text(out, encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f, lineterminator="\r\n")
             w.writerow(head)
-            w.writerows([["'" + v if formula_like(v) else ("" if v is None else v) for v in r] for r in rows])
+            w.writerows(
+                [["'" + v if formula_like(v) else ("" if v is None else v) for v in r] for r in _texts(rows)]
+            )
     else:
         with atomic_text(out) as f:
             f.write(render_indicators(report, fmt, lang))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core.months import first_day, next_month, previous_month
-from qi_station.db.rollup import KINDS, TABLE, VALUES, json_cents, json_int, move_sql
+from qi_station.db.rollup import KINDS, TABLE, VALUES, VALUES_0013, json_cents, json_int, move_sql
 
 if TYPE_CHECKING:
     from qi_station.reports.queries import Acc, Q
@@ -43,7 +43,10 @@ def states_day(month: str, today: date | None = None) -> date:
     return min(end, max(now, first_day(month)))
 
 
-_SERIES = {v: v for v in VALUES if v not in ("open_delta",)}  # rollup column -> Acc.series key
+# the rollup's columns the ledger figures read (on_time / followed_up, revision 0027, are the quality's:
+# reports.quality.collect_earlier)
+_LEDGER = VALUES_0013
+_SERIES = {v: v for v in _LEDGER if v not in ("open_delta",)}  # rollup column -> Acc.series key
 
 
 def has_rollup(q: Q) -> bool:
@@ -61,8 +64,8 @@ def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]
     prev = previous_month(month)
     cut = states_day(month)
     ended = cut == first_day(next_month(month))  # else: only the month's days before today count
-    cols = ", ".join(f"SUM({v})" for v in VALUES)
-    nonzero = " OR ".join(f"{v} <> 0" for v in VALUES)  # what deleted requests leave says nothing
+    cols = ", ".join(f"SUM({v})" for v in _LEDGER)
+    nonzero = " OR ".join(f"{v} <> 0" for v in _LEDGER)  # what deleted requests leave says nothing
     for code, bucket, od, od_prev, *vals in q.rows(
         "SELECT station_code, CASE WHEN month > :m THEN 'after' WHEN month < :w0 THEN 'before' "
         "ELSE month END AS b, "
@@ -76,7 +79,7 @@ def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]
         a = acc(code)  # a station with a request in any month is in the report (as from the events)
         if bucket == "after":
             continue
-        row = dict(zip(VALUES, (int(v or 0) for v in vals), strict=True))
+        row = dict(zip(_LEDGER, (int(v or 0) for v in vals), strict=True))
         a.overdue_end += int(od or 0)
         a.overdue_prev_end += int(od_prev or 0)
         if bucket == "before":

@@ -22,6 +22,7 @@ from qi_station.core.months import first_day, month_bounds_utc, next_month
 from qi_station.core.rectify import RECTIFY_KIND, RectifyDues
 from qi_station.core.workdays import Calendar
 from qi_station.db.rollup import LOW_TABLE, is_low_sql, move_sql
+from qi_station.db.rollup import TABLE as ROLLUP_TABLE
 
 if TYPE_CHECKING:
     from qi_station.reports.queries import Q
@@ -46,7 +47,10 @@ def county_or_unknown(county: Any) -> str:
 
 
 #: the counts of :class:`Quality` a merge adds up
-_SUMMED = tuple("resolved on_time followed_up reopened charged fee_cents low_ratings rectified".split())
+_SUMMED = tuple(
+    "resolved on_time followed_up reopened charged fee_cents low_ratings rectified "
+    "prev_resolved prev_on_time prev_followed_up ytd_resolved ytd_on_time ytd_followed_up".split()
+)
 
 
 @dataclass
@@ -56,6 +60,14 @@ class Quality:
     resolved: int = 0  # requests whose last resolution of the month is in the month
     on_time: int = 0  # ... of those, resolved (local date) on or before the promised date
     followed_up: int = 0  # ... of those, followed up (moved into closed) after it within the month
+    # the same three of the previous month and of the earlier months of the year (January .. the month
+    # before; the report's month is added by :func:`quality_figures`): :func:`collect_earlier`
+    prev_resolved: int = 0
+    prev_on_time: int = 0
+    prev_followed_up: int = 0
+    ytd_resolved: int = 0
+    ytd_on_time: int = 0
+    ytd_followed_up: int = 0
     reopened: int = 0  # requests reopened (resolved -> in_progress) in the month
     levels: Counter[int] = field(default_factory=Counter)  # ratings given in the month, by level
     charged: int = 0  # last resolutions of the month that were charged
@@ -234,6 +246,120 @@ def low_ratings_query(q: Q, month: str, rollup: bool = False) -> tuple[str, dict
     )
 
 
+def resolution_counts(
+    moves: list[Move], last: Mapping[str, tuple[Move, Any]] | None = None
+) -> dict[str, list[int]]:
+    """THE month's resolutions, by station: [resolved, on time, followed up] of a month's moves
+    (:func:`month_moves`; ``last`` their :func:`last_resolutions`). A request counts once, by its last
+    resolution of the month: on time when resolved (local date) on or before its promised date,
+    followed up when moved into ``closed`` after it within the month. 按期办结率 and 回访率 are the
+    shares of these (:func:`quality_figures`), for the report's month, the previous month and the
+    year to date alike (:func:`collect_earlier`)."""
+    from qi_station.reports.queries import as_date, as_utc  # queries imports this module
+
+    if last is None:
+        last = last_resolutions(moves)
+    followed: set[str] = set()  # requests followed up after their last resolution of the month
+    for mv in moves:
+        if mv.to_status == "closed":
+            res = last.get(mv.rid)
+            if res is not None and mv.n > res[0].n:
+                followed.add(mv.rid)
+    out: dict[str, list[int]] = {}
+    for mv, _d in last.values():
+        g = out.get(mv.code)
+        if g is None:
+            g = out[mv.code] = [0, 0, 0]
+        g[0] += 1
+        g[2] += mv.rid in followed
+        when = as_utc(mv.at)
+        pd = as_date(mv.promised_date)
+        if when is not None and pd is not None and local_date(when) <= pd:
+            g[1] += 1
+    return out
+
+
+def earlier_moves_query(q: Q, month: str) -> tuple[str, dict[str, Any], list[str]]:
+    """The statement, parameters and months :func:`collect_earlier` reads: the moves into ``resolved``
+    and ``closed`` of the previous month and of January .. the month before ``month`` (one range scan
+    of ``ix_request_event_at``), of the requests in scope (not deleted, the station's)."""
+    from qi_station.core.months import previous_month
+
+    prev = previous_month(month)
+    first = min(prev, f"{month[:4]}-01")
+    months = [first]
+    while months[-1] != prev:
+        months.append(next_month(months[-1]))
+    edges = {f"m{i}": month_bounds_utc(m)[1] for i, m in enumerate(months)}  # each month's end
+    which = " ".join(f"WHEN e.at < :m{i} THEN {i}" for i in range(len(months)))
+    return (
+        f"SELECT CASE {which} END, e.request_id, e.n, e.at, e.from_status, e.to_status, r.station_code, "
+        "r.promised_date FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"WHERE e.at >= :s AND e.at < :e AND {move_sql('e')} AND e.to_status IN ('resolved', 'closed') "
+        f"AND NOT r.deleted{q.st('r')}",
+        {"s": month_bounds_utc(first)[0], "e": month_bounds_utc(month)[0], **edges},
+        months,
+    )
+
+
+def earlier_rollup_query(q: Q, month: str) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of :func:`collect_earlier` from the month rollup (``db/rollup.py``:
+    ``resolved``, ``on_time``, ``followed_up`` per station and month, revision 0027): per station, the
+    sums of the previous month and of January .. the month before ``month``, of the stations with a
+    resolution in those months (as :func:`resolution_counts` gives them)."""
+    from qi_station.core.months import previous_month
+
+    prev, year0 = previous_month(month), f"{month[:4]}-01"
+    cols = ", ".join(
+        f"SUM(CASE WHEN month {cond} THEN {v} ELSE 0 END)"
+        for cond in ("= :p", ">= :y")
+        for v in ("resolved", "on_time", "followed_up")
+    )
+    return (
+        f"SELECT station_code, {cols} FROM {ROLLUP_TABLE} WHERE month >= :f AND month < :m{q.st(ROLLUP_TABLE)} "
+        "GROUP BY station_code HAVING SUM(resolved) > 0",
+        {"p": prev, "y": year0, "f": min(prev, year0), "m": month},
+    )
+
+
+def collect_earlier(q: Q, month: str, quality: Any, rollup: bool = False) -> None:
+    """The previous month's and the year's earlier months' resolutions (:func:`resolution_counts` of
+    each month, by the same definitions as the report's month) into each station's :class:`Quality`
+    (``quality(code)``: ``prev_*``, ``ytd_*``). A move belongs to the month (Asia/Shanghai) of its time.
+    ``rollup``: the sums from the month rollup (:func:`earlier_rollup_query`: a few rows per station),
+    else from the moves themselves (:func:`earlier_moves_query`, the exact path)."""
+    if rollup:
+        sql, params = earlier_rollup_query(q, month)
+        for code, *vals in q.rows(sql, **params):
+            g = quality(code)
+            p_res, p_on, p_fol, y_res, y_on, y_fol = (int(v or 0) for v in vals)
+            g.prev_resolved += p_res
+            g.prev_on_time += p_on
+            g.prev_followed_up += p_fol
+            g.ytd_resolved += y_res
+            g.ytd_on_time += y_on
+            g.ytd_followed_up += y_fol
+        return
+    sql, params, months = earlier_moves_query(q, month)
+    by_month: list[list[Move]] = [[] for _ in months]  # the month of each move: by the database (CASE)
+    for i, rid, n, at, fs, ts, code, promised in q.rows(sql, **params):
+        by_month[i].append(Move(code, rid, int(n), at, fs, ts, None, None, None, promised, None))
+    year = month[:4]
+    for m, moves in zip(months, by_month, strict=True):
+        if not moves:
+            continue
+        for code, (res, on_time, followed) in resolution_counts(moves).items():
+            g = quality(code)
+            if m == months[-1]:  # the previous month
+                g.prev_resolved += res
+                g.prev_on_time += on_time
+                g.prev_followed_up += followed
+            if m[:4] == year:
+                g.ytd_resolved += res
+                g.ytd_on_time += on_time
+                g.ytd_followed_up += followed
+
+
 def collect_quality(
     q: Q,
     month: str,
@@ -246,7 +372,7 @@ def collect_quality(
     """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`;
     ``moves`` are the month's moves (:func:`month_moves`), ``last`` their :func:`last_resolutions` (made
     here when not given); ``rollup``: the low ratings from their rollup (:func:`low_ratings_query`)."""
-    from qi_station.reports.queries import as_date, as_utc  # queries imports this module
+    from qi_station.reports.queries import as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
     from qi_station.reports.ledger import states_day
@@ -258,7 +384,6 @@ def collect_quality(
     if last is None:
         last = last_resolutions(moves)
     reopened: set[tuple[str, str]] = set()  # (station, request) reopened (resolved -> in_progress)
-    followed: set[str] = set()  # requests followed up after their last resolution of the month
     for mv in moves:
         if mv.to_status == "resolved":
             continue
@@ -268,19 +393,13 @@ def collect_quality(
         elif mv.to_status == "closed":
             if mv.satisfaction is not None:
                 quality(mv.code).levels[int(mv.satisfaction)] += 1
-            res = last.get(mv.rid)
-            if res is not None and mv.n > res[0].n:
-                followed.add(mv.rid)
     for code, _rid in reopened:
         quality(code).reopened += 1
-    for mv, _d in last.values():
-        g = quality(mv.code)
-        g.resolved += 1
-        g.followed_up += mv.rid in followed
-        when = as_utc(mv.at)
-        pd = as_date(mv.promised_date)
-        if when is not None and pd is not None and local_date(when) <= pd:
-            g.on_time += 1
+    for code, counts in resolution_counts(moves, last).items():
+        g = quality(code)
+        g.resolved += counts[0]
+        g.on_time += counts[1]
+        g.followed_up += counts[2]
 
     dues: dict[Any, tuple[str, str, bool]] = {}  # rating day -> (day, due, overdue): days repeat
     hours: dict[Any, tuple[str, str, bool]] = {}  # the same by UTC hour of the rating
@@ -434,6 +553,20 @@ def _rate(num: int, den: int) -> float | None:
 
 def _counts(c: Counter[str]) -> dict[str, int]:
     return dict(sorted(c.items(), key=lambda kv: (kv[0] == UNKNOWN, kv[0])))
+
+
+def earlier_rates(g: Quality) -> dict[str, tuple[float | None, float | None]]:
+    """按期办结率 and 回访率 (headline keys ``on_time_rate``, ``followup_rate``) of the previous month and of
+    the year to date (its earlier months and the report's month): (previous, year to date), each the
+    share :func:`quality_figures` gives the month (:func:`resolution_counts`' definitions)."""
+    res = g.ytd_resolved + g.resolved
+    return {
+        "on_time_rate": (_rate(g.prev_on_time, g.prev_resolved), _rate(g.ytd_on_time + g.on_time, res)),
+        "followup_rate": (
+            _rate(g.prev_followed_up, g.prev_resolved),
+            _rate(g.ytd_followed_up + g.followed_up, res),
+        ),
+    }
 
 
 def quality_figures(g: Quality) -> dict[str, Any]:

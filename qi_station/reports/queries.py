@@ -33,8 +33,10 @@ from qi_station.reports.fees import request_fees_later
 from qi_station.reports.ledger import has_rollup, ledger_exact, ledger_rollup
 from qi_station.reports.quality import (
     Quality,
+    collect_earlier,
     collect_quality,
     count_charges,
+    earlier_moves_query,
     has_low_rollup,
     last_resolutions,
     low_ratings_query,
@@ -511,6 +513,7 @@ def collect(
         for sql, params in (
             month_events_query(month),
             low_ratings_query(q, month, low_rollup),
+            earlier_moves_query(q, month)[:2],
             *([(NEWEST_OF_HUB_STATIONS, {})] if hub_newest else []),
         ):
             q.ahead(sql, **params)
@@ -789,6 +792,8 @@ def _collect(
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
     collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
+    # 按期办结率, 回访率: previous month, year to date (from the month rollup, revision 0027)
+    collect_earlier(q, month, lambda code: acc(code).quality, rollup=not exact and has_rollup(q))
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).

@@ -175,21 +175,37 @@ def csv_time(value: Any) -> Any:
     return value
 
 
-#: the percent format of an indicator whose unit is % (its value, a percentage, written as the fraction)
-PERCENT_FORMAT = "0.0%"
+#: THE spreadsheet percent format (the headline rates, an indicator whose unit is %: its value, a
+#: percentage, written as the fraction): as many decimals as :func:`percent_text` writes (94.44%)
+PERCENT_FORMAT = f"0.{'0' * PERCENT_DECIMALS}%"
 NUMBER_FORMAT = "0.00"
+#: the units of an indicator that is money (万元, 元): two decimals, as :func:`money_cell` writes money
+MONEY_UNITS = frozenset({"万元", "元"})
+
+
+def indicator_text(value: Any, unit: Any) -> Any:
+    """THE text form of an indicator's value (CSV, Markdown, ``report indicators``): a percentage (unit
+    ``%``) as :func:`percent_text` (``85.71%``), money (:data:`MONEY_UNITS`) as :func:`money_cell`
+    (``1200.50``), another value as it is. The xlsx keeps numbers (:func:`indicator_cell`)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if unit == "%":
+        return percent_text(value / 100)
+    if unit in MONEY_UNITS:
+        return money_cell(value)
+    return value
 
 
 def indicator_cell(value: Any, unit: Any) -> tuple[Any, str | None]:
     """An indicator's value as a spreadsheet number and its number format: a percentage (unit ``%``:
-    ``83.3333``) as the fraction with :data:`PERCENT_FORMAT` (shows 83.3%), another fractional number
-    with :data:`NUMBER_FORMAT`, a whole number or no value as it is. The monthly xlsx's 指标 sheet and
+    ``83.3333``) as the fraction with :data:`PERCENT_FORMAT` (shows 83.33%), money
+    (:data:`MONEY_UNITS`) and another fractional number with :data:`NUMBER_FORMAT`, a whole number or no value as it is. The monthly xlsx's 指标 sheet and
     ``report indicators --format xlsx`` write each value through here."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value, None
     if unit == "%":
         return round(value / 100, 6), PERCENT_FORMAT  # the value has 4 decimals: exact
-    if isinstance(value, float) and not value.is_integer():
+    if unit in MONEY_UNITS or (isinstance(value, float) and not value.is_integer()):
         return value, NUMBER_FORMAT
     return value, None
 

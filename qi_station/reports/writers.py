@@ -45,12 +45,14 @@ from qi_station.reports.labels import (
 from qi_station.reports.sections import (
     INDICATOR_UNIT,
     INDICATOR_VALUE,
+    PERCENT_FORMAT,
     RECTIFY_COLUMNS,
     breakdown_rows,
     csv_time,
     extra_tables,
     indicator_cell,
     indicator_header,
+    indicator_text,
     money_cell,
     percent_text,
 )
@@ -264,8 +266,8 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     for row in breakdown_rows(report, lang):
         w.writerow(row)
     for title, header, rows in extra_tables(report, lang):
-        if header == indicator_header(lang):  # a % indicator's value (a percentage) as percent text
-            rows = [_percent_indicator(r) for r in rows]
+        if header == indicator_header(lang):  # a % indicator as percent text, money with 2 decimals
+            rows = [_indicator_text(r) for r in rows]
         w.writerows([[], [title], header, *[[_cell(v) for v in r] for r in rows]])
     w.writerow([])
     w.writerow(detail_header(report, lang))
@@ -282,11 +284,10 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
             progress(i, total)
 
 
-def _percent_indicator(row: list[Any]) -> list[Any]:
-    v = row[INDICATOR_VALUE]
-    if row[INDICATOR_UNIT] == "%" and isinstance(v, int | float) and not isinstance(v, bool):
-        row = [*row]
-        row[INDICATOR_VALUE] = percent_text(v / 100)
+def _indicator_text(row: list[Any]) -> list[Any]:
+    """An indicator row with its value as text (``sections.indicator_text``)."""
+    row = [*row]
+    row[INDICATOR_VALUE] = indicator_text(row[INDICATOR_VALUE], row[INDICATOR_UNIT])
     return row
 
 
@@ -350,7 +351,12 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
         if k in RATE_KEYS:
-            vals = [_pct(v), "—", "—", _pct(ytd.get("satisfaction_rate")) if k == "rate" else "—"]
+            vals = [  # 按期办结率, 回访率: previous month and year to date (quality.earlier_rates)
+                _pct(v),
+                _pct(c.get("previous")) if c else "—",
+                _pct(c.get("delta")) if c else "—",
+                _pct(ytd.get("satisfaction_rate" if k == "rate" else k)),
+            ]
         else:
             m = money_cell if k in MONEY_KEYS else (lambda x: x)
             vals = [
@@ -395,6 +401,8 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
             out.append(f"| {_md(item)} | {n} |")
         out.append("")
     for title, header, trows in extra_tables(report, lang):
+        if header == indicator_header(lang):  # as the CSV writes them (sections.indicator_text)
+            trows = [_indicator_text(r) for r in trows]
         out += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(_md(v) for v in r) + " |" for r in trows] + [""]
     out.append(f"## {word('series', lang)}")
@@ -491,7 +499,7 @@ def write_xlsx(
     )
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     fmt = {
-        **dict.fromkeys(RATE_KEYS, "0.0%"),
+        **dict.fromkeys(RATE_KEYS, PERCENT_FORMAT),
         "fee_yuan": "0.00",
         "cost_saved_wan": "0.00",
         "median_hours_to_accept": "0.00",

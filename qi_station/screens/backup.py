@@ -40,6 +40,11 @@ class BackupDialog(WorkerDialog):
         yield Static(t("backup.hint"), classes="muted", markup=False)
         if self.station.last_backup:
             yield Static(t("backup.last", done=self.station.last_backup), id="last-backup", markup=False)
+        from qi_station.sync.station.heal import restored_next_step
+
+        step = restored_next_step(self.station.db_path, self.station.lang)  # restored: what to do next
+        if step:
+            yield Static(step, id="restored-next", classes="warning", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#out", Input).focus()

@@ -108,8 +108,11 @@ class EnterpriseScreen(StationScreen):
         self.requests += fresh
         seen = {f["id"] for f in self.referrals}
         self.referrals += [f for f in event.referrals if f["id"] not in seen]
-        more = f"   {t('ent.more')}" if len(self.requests) < e["requests"] else ""
-        self.query_one("#ent-requests-title", Static).update(t("ent.requests", n=e["requests"]) + more)
+        if len(self.requests) < e["requests"]:  # a page of them: how many shown of the core's count
+            title = t("ent.requests_shown", shown=len(self.requests), n=e["requests"]) + f"   {t('ent.more')}"
+        else:
+            title = t("ent.requests", n=e["requests"])
+        self.query_one("#ent-requests-title", Static).update(title)
         table = self.query_one("#ent-requests", DataTable)
         for r in fresh:
             table.add_row(

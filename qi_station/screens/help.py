@@ -25,9 +25,7 @@ def _pad(text: str, width: int) -> str:
 
 class HelpScreen(StationModal):
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; background: $background 60%; }
-    HelpScreen > Vertical { width: 76; max-width: 100%; height: auto; max-height: 100%;
-        background: $panel; padding: 1 2; }
+    HelpScreen > Vertical { width: 76; max-width: 100%; height: auto; max-height: 100%; }
     HelpScreen .dialog-title { text-style: bold; color: $accent; }
     HelpScreen VerticalScroll { height: auto; max-height: 18; }
     """

@@ -16,7 +16,16 @@ from textual.widgets import Input, Static
 
 from qi_station.core import domain, places, qualify
 from qi_station.core.clock import today_local
-from qi_station.i18n import city_name, element_name, elements_text, fee_unit_name, get_lang, kind_name, t
+from qi_station.i18n import (
+    city_name,
+    element_name,
+    elements_text,
+    fee_unit_name,
+    get_lang,
+    kind_name,
+    referred_text,
+    t,
+)
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.result_list import ResultList, SearchInput
@@ -239,7 +248,21 @@ class LibrariesScreen(MainScreen):
         if self.station.ready:
             self._schedule(0)
 
+    def _valid_label(self) -> None:
+        """The 资质有效 chip names what it checks for the chosen element (``qualify.required``, the one
+        rule): "CMA有效" for 检验检测 or no element; 无须资质 for an element no licence is named for (计量:
+        the filter keeps every institution, and says so instead of seeming to check a licence)."""
+        element = self.query_one("#f-element", Choice).value or None
+        certs = qualify.required([element] if element else None)
+        label = (
+            t("filter.valid_for", certs="、".join(qualify.CERT_LABEL[c] for c in certs))
+            if certs
+            else t("filter.valid_none")
+        )
+        self.query_one("#f-valid", Chip).set_label(label)
+
     def _kind_filters(self) -> None:
+        self._valid_label()
         self.query_one("#f-valid").display = self.kind == "institutions"
         self.query_one("#f-expiring").display = self.kind == "institutions"
         self.query_one("#f-shared").display = self.kind == "equipment"
@@ -297,6 +320,8 @@ class LibrariesScreen(MainScreen):
         if event.choice.id == "kind":
             self.kind = event.value
             self._kind_filters()
+        if event.choice.id == "f-element":
+            self._valid_label()
         if self.is_mounted and self.station.ready:
             self._schedule(0)
 
@@ -464,7 +489,7 @@ class LibrariesScreen(MainScreen):
 
         def done(row: Any) -> None:
             if row:
-                self.notify(t("msg.referred", name=row["item_name"]))
+                self.notify(referred_text(row))
                 self.refresh_data()
 
         self.app.push_screen(

@@ -28,10 +28,12 @@ LABELS = {
 }
 
 
-def place_text(code: str) -> str:
-    """The live name under the region field: the place the code names today, or why it is not one."""
+def place_text(code: str, *, complete: bool = True) -> str:
+    """The live name under the region field: the place the code names today, or why it is not one.
+    While the code is still being typed (``complete=False``, fewer than its 6 digits) there is no
+    verdict yet: "3701" on the way to "370102" is no error."""
     c = code.strip()
-    if not c:
+    if not c or (not complete and len(c) < 6):
         return ""
     if c in places.HISTORIC:
         name, now = places.HISTORIC[c]
@@ -102,6 +104,12 @@ class ProfileScreen(WorkerDialog):
 
     @on(Input.Changed, "#region")
     def _region_changed(self, event: Input.Changed) -> None:
+        region = self.query_one("#region", Input)
+        self.query_one("#place", Static).update(place_text(event.value, complete=not region.has_focus))
+
+    @on(Input.Blurred, "#region")
+    def _region_left(self, event: Input.Blurred) -> None:
+        """Leaving the field: a partial code now reads as the error it is."""
         self.query_one("#place", Static).update(place_text(event.value))
 
     def on_input_submitted(self) -> None:

@@ -147,11 +147,18 @@ class ReportsScreen(MainScreen):
     BINDINGS = bindings("reports", "main")
 
     class Loaded(Message):
-        """A worker computed the report of ``month`` (or failed with ``error``)."""
+        """A worker computed the report of ``month`` (or failed with ``error``); ``span``: the months
+        with data, ``(first, this month)`` (``[`` / ``]`` stop there)."""
 
-        def __init__(self, month: str, report: dict[str, Any] | None, error: str | None = None) -> None:
+        def __init__(
+            self,
+            month: str,
+            report: dict[str, Any] | None,
+            error: str | None = None,
+            span: tuple[str, str] | None = None,
+        ) -> None:
             super().__init__()
-            self.month, self.report, self.error = month, report, error
+            self.month, self.report, self.error, self.span = month, report, error, span
 
     class Exported(Message):
         """The export's answer: ``message`` for the page's status line (the full path), ``toast`` for the
@@ -171,6 +178,7 @@ class ReportsScreen(MainScreen):
         self._by_element: list[str] | None = None
         self._breakdowns: list[list[str]] | None = None
         self._report: dict[str, Any] | None = None
+        self._span: tuple[str, str] | None = None  # (first month with data, this month)
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="reports-body"):
@@ -215,31 +223,56 @@ class ReportsScreen(MainScreen):
         self.load(self.month, self.db_path)
 
     def action_month(self, delta: int) -> None:
-        self.month = shift_month(self.month, delta)
-        self.refresh_data()
+        month = shift_month(self.month, delta)
+        first, last = self._span or (None, None)
+        if first is not None and month < first and delta < 0:  # the core refuses it: say so, stay
+            self.notify(t("reports.first_month", month=first))
+            month = max(first, self.month)
+        elif last is not None and month > last and delta > 0:
+            self.notify(t("reports.last_month", month=last))
+            month = min(last, self.month)
+        if month != self.month:
+            self.month = month
+            self._clear(t("msg.loading"), "")  # the last month's figures never stand under this title
+            self.refresh_data()
+        self.query_one("#reports-body", VerticalScroll).scroll_home(animate=False)
 
     @work(thread=True, exclusive=True, group="report")
     def load(self, month: str, db_path: Path) -> None:
-        from qi_station.reports.figures import monthly_report
+        from qi_station.reports.figures import monthly_report, report_month_range
 
+        try:
+            span = report_month_range(db_path)
+        except Exception:  # noqa: BLE001  (the report's own error says what is wrong)
+            span = None
         try:
             report = monthly_report(db_path, month)
         except Exception as e:  # noqa: BLE001
-            self.post_message(self.Loaded(month, None, error_message(e)))
+            self.post_message(self.Loaded(month, None, error_message(e), span))
             return
-        self.post_message(self.Loaded(month, report))
+        self.post_message(self.Loaded(month, report, span=span))
 
     def on_reports_screen_loaded(self, msg: Loaded) -> None:
+        if msg.span is not None:
+            self._span = msg.span
         if msg.month != self.month:  # the user moved on while it was computed
             return
-        if msg.report is None:
-            self.query_one("#summary", Static).update(msg.error or "")
+        if msg.report is None:  # no figure of another month stays under this month's title
+            self._clear(msg.error or "", t("reports.no_data", month=msg.month))
             return
         self._summary = summary_parts(msg.report, get_lang())
         self._by_element = element_parts(msg.report)
         self._breakdowns = breakdown_parts(msg.report, get_lang())
         self._report = msg.report
         self._show()
+
+    def _clear(self, summary: str, sections: str) -> None:
+        """The month's blocks emptied: ``summary`` in the first, ``sections`` in the others."""
+        self._summary = self._by_element = self._breakdowns = None
+        self._report = None
+        self.query_one("#summary", Static).update(summary)
+        for wid in ("#by-element", "#breakdowns", "#rectify"):
+            self.query_one(wid, Static).update(sections)
 
     def _show(self) -> None:
         from qi_station.screens.dashboard import flow
@@ -283,7 +316,7 @@ class ReportsScreen(MainScreen):
     def export(self, month: str, out: str, db_path: Path, lang: str, force: bool = False) -> None:
         """``force``: the operator said yes to overwriting (the CLI's ``--force``, the same writer rule:
         only a file of this kind; never a database)."""
-        from qi_station.reports.figures import monthly_report
+        from qi_station.reports.figures import check_report_month_of, monthly_report
         from qi_station.reports.writers import FORMATS, check_report_out, write_report
         from qi_station.services import files
         from qi_station.services.queries import station
@@ -293,6 +326,7 @@ class ReportsScreen(MainScreen):
             st = station(db_path)  # the report's station: its code names the file
             name = files.report_name(st["code"] if st else None, month, fmt)
             path = files.export_path(out or None, name, fmt, base=files.export_dir())
+            check_report_month_of(db_path, month)  # a month without data: said before any 覆盖？
             # an existing file is asked about now, not after the report's seconds of computing
             path = check_report_out(path, fmt, default_name=name, protect=(db_path,), force=force)
             report = monthly_report(db_path, month)

@@ -23,6 +23,7 @@ from qi_station.i18n import (
     event_name,
     kind_name,
     move_name,
+    referred_text,
     role_name,
     satisfaction_name,
     status_name,
@@ -267,7 +268,8 @@ class RequestDetailScreen(StationScreen):
                 extra = f"  {t('field.fee')}: {e['data'].get('fee')}"
             if e["kind"] == "correct":
                 extra = " " + correction_text(e["data"])
-            extra += event_detail(e["kind"], e["data"])  # a rectify record's 整改人 (i18n)
+            # a rectify record's 整改人; a 办结's 办理结果 and 解决问题数 (as ``request show`` prints them)
+            extra += event_detail(e["kind"], e["data"], outcome=True)
             note = f"  ({e['note']})" if e.get("note") else ""
             fixed = f"  [{t('detail.corrected', n=e['corrected_by'])}]" if e.get("corrected_by") else ""
             evs.append(f"{e['n']:>2}. {_time(e['at'])}  {e['actor']}  {what}{move}{extra}{note}{fixed}")
@@ -381,7 +383,7 @@ class RequestDetailScreen(StationScreen):
 
     def _referred(self, row: dict[str, Any] | None) -> None:
         if row:
-            self.notify(t("msg.referred", name=row["item_name"]))
+            self.notify(referred_text(row))
             self.refresh_data()
 
     def action_note(self) -> None:

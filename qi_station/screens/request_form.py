@@ -347,25 +347,58 @@ class RequestFormScreen(FormErrors, DraftedForm):
 
     @on(NamesChecked)
     def _names_checked(self, event: NamesChecked) -> None:
-        from qi_station.core.validate import name_key
-
         if event.uscc != self.query_one("#uscc", Input).value.strip().upper():
             return  # a late answer for a USCC no longer typed
+        was = (self._known or {}).get("id")
         self._known = event.known
-        name = self.query_one("#enterprise", Input).value
-        lines = []
-        if event.known and name_key(event.known["name"]) != name_key(name):
-            lines.append(t("form.known_uscc", name=event.known["name"]))
-        lines += [t("form.similar", name=r["name"], uscc=r["uscc"]) for r in event.similar]
-        hint = self.query_one("#ent-hint", Static)
-        hint.update("\n".join(lines))
-        hint.set_classes("field-error warning" if lines else "field-error hidden")
+        self._similar = event.similar
+        if event.known and event.known["id"] != was:  # a known USCC typed: its contact, as a pick fills it
+            self._fill_contact(event.known)
+        self._show_hint()
         err = self.query_one("#err-enterprise", Static)
         if event.known and err.has_class("muted"):  # never "not in the library" for a known USCC
             err.update("")
             err.set_classes("field-error hidden")
 
+    _similar: list[dict[str, Any]] = []  # the last similar names found (``_show_hint``)
+
+    def _show_hint(self) -> None:
+        """The known USCC's other name and the similar names, never about the enterprise picked or being
+        picked (the typed USCC's, the known one, one offered in the open suggestion list)."""
+        from qi_station.core.validate import name_key
+
+        name = self.query_one("#enterprise", Input).value
+        uscc = self.query_one("#uscc", Input).value.strip().upper()
+        known = self._known
+        picked = {known["id"]} if known else set()
+        if not uscc and self._looking_up is not None:  # its suggestions are on their way: wait for them
+            picked |= {r["id"] for r in self._similar}
+        elif not uscc and not self.query_one("#ent-list").has_class("hidden"):  # still choosing from it
+            picked |= {r["id"] for r in self._enterprises}
+        lines = []
+        if known and name_key(known["name"]) != name_key(name):
+            lines.append(t("form.known_uscc", name=known["name"]))
+        lines += [
+            t("form.similar", name=r["name"], uscc=r["uscc"])
+            for r in self._similar
+            if r["id"] not in picked and r["uscc"] != uscc
+        ]
+        hint = self.query_one("#ent-hint", Static)
+        hint.update("\n".join(lines))
+        hint.set_classes("field-error warning" if lines else "field-error hidden")
+
+    def _fill_contact(self, r: dict[str, Any]) -> None:
+        """The enterprise's contact and phone into the boxes left empty."""
+        if r.get("contact_name") and not self.query_one("#contact", Input).value:
+            self.query_one("#contact", Input).value = r["contact_name"]
+        if r.get("phone_display") and not self.query_one("#phone", Input).value:
+            self.query_one("#phone", Input).value = r["phone_display"]
+
     @on(EnterprisesFound)
+    def _enterprises_found(self, event: EnterprisesFound) -> None:
+        self._show_enterprises(event)
+        self._show_hint()  # the similar names, now that the list is (or is not) offered
+
     def _show_enterprises(self, event: EnterprisesFound) -> None:
         if event.q == self._looking_up:
             self._looking_up = None
@@ -422,11 +455,9 @@ class RequestFormScreen(FormErrors, DraftedForm):
             self._filling = False
             name.cursor_position = len(name.value)  # back in the box (Shift+Tab), typing goes on at the end
             self.query_one("#uscc", Input).value = r["uscc"]
-            if r.get("contact_name") and not self.query_one("#contact", Input).value:
-                self.query_one("#contact", Input).value = r["contact_name"]
-            if r.get("phone_display") and not self.query_one("#phone", Input).value:
-                self.query_one("#phone", Input).value = r["phone_display"]
+            self._fill_contact(r)
         self.query_one("#ent-list").add_class("hidden")
+        self._show_hint()  # the picked one: its USCC is typed now
         self.query_one("#el-standards", Chip).focus()
 
     def action_open_enterprise(self) -> None:

@@ -213,6 +213,10 @@ class Chip(Static, can_focus=True):
     def _text(self) -> str:
         return f"[{'x' if self.checked else ' '}] {self.label}"
 
+    def set_label(self, label: str) -> None:
+        self.label = label
+        self.update(self._text())
+
     def watch_checked(self, value: bool) -> None:
         self.update(self._text())
         self.set_class(value, "-on")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from qi_station.core import domain
 from qi_station.core import validate as v
+from qi_station.core.chain import created_data
 from qi_station.core.clock import check_not_future, check_year, env_now, local_date, parse_datetime
 from qi_station.core.errors import NotFoundError, TransitionError, ValidationError
 from qi_station.core.ids import uuid7
@@ -177,7 +178,7 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
                 actor=row["operator"] or "",
                 kind="created",
                 to_status="new",
-                data=event_data,
+                data={**created_data(row), **event_data},
             ),
         )
         return {**row, "enterprise_name": ent["name"], "uscc": ent["uscc"], "warnings": warnings}
@@ -383,7 +384,9 @@ def refer_request(
             st.code,
             event=event,
         )
-        return ref
+        # the request's status after the referral: a new / accepted / waiting one keeps its own (the
+        # lifecycle enters 已转办 from 处理中 only); callers say so (``i18n.referred_text``)
+        return {**ref, "request_status": to}
 
 
 def add_note(

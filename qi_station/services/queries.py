@@ -241,13 +241,21 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
             )
         ]
         ok, bad = verify_chain(events)
+        # THE request check (``services.verify.check_request``: chain, the row against its events), as
+        # ``ledger verify`` makes it: a row its events contradict is not intact either
+        from qi_station.core.chain import EVENT_ROW
+        from qi_station.services.verify import ROW_READ, check_request
+
+        held = conn.execute(f"SELECT {', '.join(ROW_READ)} FROM request WHERE id = ?", (d["id"],)).fetchone()
+        problems = check_request(tuple(held), [tuple(e[k] for k in EVENT_ROW) for e in events])
         marks = corrected_by(events)
         for e in events:
             e["data"] = json.loads(e["data"] or "{}")
             e["corrected_by"] = marks.get(e["n"])  # a later correction replaced this event's value
         d["events"] = events
         d["fee_yuan"] = money_text(request_fee(events))  # 收费金额 of the resolution it stands on
-        d["ledger_ok"] = ok
+        d["ledger_ok"] = ok and not problems
+        d["ledger_problems"] = problems
         d["ledger_broken_at"] = bad
         d["referrals"] = [
             dict(x)

@@ -372,7 +372,8 @@ def ranked(
     if by_name:
         where[city_at] = "+t.city_code = ?"
     cols = f"t.id, t.name, t.city_code, t.elements, {_EXTRA_COLS[table]}"
-    city_order = "(t.city_code IS NOT ?) , t.name" if own_city else "t.name"
+    # no query: in pinyin order (name_py, stored on write by db/searchtext, indexed), not Unicode's
+    city_order = "(t.city_code IS NOT ?) , t.name_py, t.name" if own_city else "t.name_py, t.name"
     city_params: tuple[Any, ...] = (own_city,) if own_city else ()
 
     conn: sqlite3.Connection

@@ -22,23 +22,28 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.chain import (
+    CREATED_FIELDS,
     EVENT_ROW,
     FOLDED,
     GENESIS,
     chain_break,
+    created_says,
     fold_head,
     fold_rows,
     request_fee,
     wan_to_cents,
 )
-from qi_station.core.clock import env_now, to_db
+from qi_station.core.clock import env_now, local_date, to_db
+from qi_station.core.ids import number_month
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
 
 #: the event columns a check reads, in this order (``core.chain.EVENT_ROW``)
 EVENT_READ = EVENT_ROW
-#: the request columns a check reads, in this order
-ROW_READ = ("id", "number", "s_rev", *FOLDED)
+#: the request columns a check reads, in this order: the folded ones, then those its ``created`` event
+#: fixes (``core.chain.CREATED_FIELDS``)
+ROW_READ = ("id", "number", "s_rev", *FOLDED, *CREATED_FIELDS)
+_FOLD_END = 3 + len(FOLDED)
 _STATUS_ONLY = tuple(
     i
     for i, f in enumerate(FOLDED)
@@ -74,18 +79,89 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
         bad_fix = _bad_corrections(events, fixes)
         if bad_fix:
             return bad_fix
+    out: list[str] = []
+    for f, have, got in created_differences(row, events):
+        out.append(f"{f} is {have!r} but its events say {got!r} / 字段与台账记录不符")
+    for f, have, got in fold_differences(row, events, hub=hub):
+        if f == "s_rev":
+            out.append(f"s_rev {have} but {got} changing events (an event is missing) / 变更次数与记录不符")
+        else:
+            out.append(f"{f} is {have!r} but its events say {got!r} / 字段与台账记录不符")
+    return out
+
+
+def fold_differences(
+    row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: bool = False
+) -> list[tuple[str, Any, Any]]:
+    """THE comparison of a request row with its events (``row``: :data:`ROW_READ`; ``events``:
+    :data:`EVENT_READ` ordered by n, values :func:`comparable`): each column whose value is not what
+    :func:`~qi_station.core.chain.fold_rows` of the events gives, as (column, the row's value, the
+    events' value); ``s_rev`` first when it is not the number of changing events. ``hub``: as in
+    :func:`check_request`. Used by :func:`check_request` and by the hub's push (a pushed row that
+    contradicts its own events is refused: ``sync.hub.rules.check_request_fold``)."""
     got, changes = fold_rows(events)
-    have = list(row[3:])
+    have = list(row[3:_FOLD_END])
     have[_H_REV] = have[_H_REV] or 0
     if have == got and row[2] == changes:
         return []
-    out: list[str] = []
+    out: list[tuple[str, Any, Any]] = []
     if int(row[2] or 0) != changes:
-        out.append(f"s_rev {row[2]} but {changes} changing events (an event is missing) / 变更次数与记录不符")
+        out.append(("s_rev", row[2], changes))
     skip = _STATUS_ONLY if hub and int(have[_H_REV] or 0) != int(got[_H_REV] or 0) else ()
     for i, f in enumerate(FOLDED):
         if i not in skip and have[i] != got[i]:
-            out.append(f"{f} is {have[i]!r} but its events say {got[i]!r} / 字段与台账记录不符")
+            out.append((f, have[i], got[i]))
+    return out
+
+
+def _said_form(field: str, value: Any) -> Any:
+    """A value of a :data:`~qi_station.core.chain.CREATED_FIELDS` column in one form, whether the row
+    or the event holds it (a time as DB text, elements a list, a date ISO text)."""
+    if value is None:
+        return None
+    if field == "received_at":
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+        return to_db(value) if isinstance(value, datetime) else value
+    if field == "elements" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if field == "promised_date":
+        return value.isoformat() if isinstance(value, date) else str(value)[:10]
+    return value
+
+
+def created_differences(row: Sequence[Any], events: Sequence[Sequence[Any]]) -> list[tuple[str, Any, Any]]:
+    """THE comparison of a request row (:data:`ROW_READ`) with what its ``created`` event (``events[0]``,
+    n 1) fixed (``core.chain.created_says``: received_at, title, elements, channel, urgency, promised
+    date: no event changes them afterwards), then of its number's month with its receipt month
+    (``core.ids.number_month``): each (column, the row's value, what the events say). Used by
+    :func:`check_request` (``ledger verify``, ``hub verify``) and by the hub's push
+    (``sync.hub.rules.check_request_fold``)."""
+    out: list[tuple[str, Any, Any]] = []
+    if events and events[0][1] == 1:
+        said = created_says(events[0])
+        for i, f in enumerate(CREATED_FIELDS):
+            if f in said and len(row) > _FOLD_END + i:
+                have, got = row[_FOLD_END + i], said[f]
+                if have != got and _said_form(f, have) != _said_form(f, got):  # equal as held: most rows
+                    out.append((f, have, got))
+    received = row[_FOLD_END] if len(row) > _FOLD_END else None
+    month = number_month(str(row[1])) if row[1] is not None else None
+    if month is not None and received is not None:
+        try:
+            day = local_date(received if isinstance(received, datetime) else datetime.fromisoformat(received))
+        except (TypeError, ValueError):
+            return out
+        if month != f"{day.year}{day.month:02d}":
+            out.append(
+                ("number", row[1], f"a number of {day.year}{day.month:02d}, the month it was received")
+            )
     return out
 
 

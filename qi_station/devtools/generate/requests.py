@@ -235,7 +235,7 @@ def plan_requests(
     enterprises: Sequence[EntRef],
     refs: Mapping[str, Sequence[tuple[str, str]]],
     now_ms: int,
-    months: int = 12,
+    months: float = 12,
     counters: dict[str, int] | None = None,
     chunk: int = CHUNK,
     detailed_from_ms: int | None = None,

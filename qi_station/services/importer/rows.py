@@ -43,12 +43,14 @@ def row_text(headers: list[str], row: tuple[Any, ...]) -> str:
 
 #: the fields the import reads as dates (``check_row``: ``_when``)
 _DATES = frozenset({"received_at", "promised", "resolved_at", "closed_at"})
+#: the fields the import reads as money (``check_row``: ``core.validate.parse_cost``)
+_MONEY = frozenset({"cost_saved", "fee"})
 
 
 def row_meaning(cols: dict[int, str], row: tuple[Any, ...]) -> str:
     """A row as its idempotency key sees it: what it MEANS to the import, each field it reads (``cols``:
-    column index -> field) as the import parses it (a date as the time it is read as, the USCC
-    normalised, a channel or urgency as its code), empty fields and the columns it does not read left
+    column index -> field) as the import parses it (a date as the time it is read as, money as
+    ``core.validate.money_text`` of its value (``100`` and ``100.00`` are one fee), the USCC normalised, a channel or urgency as its code), empty fields and the columns it does not read left
     out. So the same ledger saved again by Excel (``2026/3/5`` for ``2026-03-05``), with a column more
     the import ignores, or with a header synonym (``企业`` for ``企业名称``) keeps its keys; NOT the
     file's name (a copy of the file under another name holds the same rows)."""
@@ -68,6 +70,11 @@ def _meaning(field_: str, value: Any) -> str:
         return f"{at.isoformat()}{'T' if timed else ''}"
     if field_ == "uscc":
         return v.normalize_uscc(text)
+    if field_ in _MONEY:  # the money rule's value in its text form: 100 and 100.00 are one fee
+        try:
+            return v.money_text(v.parse_cost(text, field_)) or ""
+        except ValidationError:  # refused by check_row: the key of a refused row is never kept
+            return text
     if field_ in ("channel", "urgency"):
         return _choice(text, _CHANNEL if field_ == "channel" else _URGENCY)
     return text

@@ -12,6 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from qi_station.core.chain import created_data
 from qi_station.core.clock import env_now, local_date, to_db
 from qi_station.core.errors import ValidationError
 from qi_station.db import write as w
@@ -331,6 +332,7 @@ def _write(
                 template = row_dict(Request(**values))
             row = {**template, **{k: jsonable(x) for k, x in values.items()}}
             actor = row["operator"] = row["operator"] or importer
+            created = {**created_data(row), **created}  # what the row's creation fixed (core.chain)
             events = [dict(at=received, actor=actor, kind="created", to_status="new", data=created)]
             events += [dict(kind="status", actor=actor, **m) for m in p.moves]
             source_note = f"导入自 {source} 第 {p.row_no} 行 / imported from {source} row {p.row_no}"

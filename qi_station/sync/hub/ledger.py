@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from qi_station.core.chain import EVENT_FIELDS, GENESIS, event_hash_of, head_message
+from qi_station.core.chain import EVENT_FIELDS, GENESIS, check_step, event_hash_of, head_message
 from qi_station.core.clock import env_now, to_db
 from qi_station.sync import keys
 from qi_station.sync.hub.base import TRAIL_COLUMN, TRAIL_PREFIX, HubBase
@@ -105,21 +105,24 @@ def check_events(
     te = core_table("request_event")
     rids = sorted({str(e.get("request_id")) for e in events})
     held: dict[tuple[str, int], tuple[str, str]] = {}  # (request, n) -> (id, hash)
+    to: dict[tuple[str, int], Any] = {}  # (request, n) -> its to_status (the chain's status after it)
     want = sorted(set(ids)) if found is not None else []
-    cols = (te.c.request_id, te.c.n, te.c.id, te.c.hash)
+    cols = (te.c.request_id, te.c.n, te.c.id, te.c.hash, te.c.to_status)
     if found is not None and want and len(rids) <= 500 and len(want) <= 500:
         rid_set, want_set = set(rids), set(want)  # one read: the chains and the ids
-        for rid, n, eid, h in c.execute(
+        for rid, n, eid, h, ts in c.execute(
             sa.select(*cols).where(sa.or_(id_in(c, te.c.request_id, rids), id_in(c, te.c.id, want)))
         ):
             if rid in rid_set:
                 held[(rid, int(n))] = (eid, h)
+                to[(rid, int(n))] = ts
             if eid in want_set:
                 found.add(eid)
     else:
         for chunk in chunks(rids, 500):
-            for rid, n, eid, h in c.execute(sa.select(*cols).where(id_in(c, te.c.request_id, chunk))):
+            for rid, n, eid, h, ts in c.execute(sa.select(*cols).where(id_in(c, te.c.request_id, chunk))):
                 held[(rid, int(n))] = (eid, h)
+                to[(rid, int(n))] = ts
         for chunk in chunks(want, 500):
             if found is not None:
                 found.update(r[0] for r in c.execute(sa.select(te.c.id).where(id_in(c, te.c.id, chunk))))
@@ -155,7 +158,68 @@ def check_events(
                 "history_differs",
                 f"request {_number(c, batch_numbers, rid)}: event {n} does not follow the event {n - 1} the hub holds / 与中心已确认的台账不衔接",
             )
+        if n > 1 and (rid, n - 1) in to:  # it starts where the chain stands (core.chain.check_step)
+            wrong = check_step(
+                _status_at(to, rid, n - 1), e.get("kind"), e.get("from_status"), e.get("to_status")
+            )
+            if wrong is not None:
+                raise SyncError(
+                    422,
+                    "rule",
+                    f"refused, nothing written: request {_number(c, batch_numbers, rid)}: event {n} "
+                    f"(request_event.from_status) breaks rule {STEP_RULE!r}: {wrong}; an event starts from "
+                    "the status the events before it leave / 状态变更与台账当前状态不衔接",
+                    table="request_event",
+                    field="from_status",
+                    rule=STEP_RULE,
+                )
         held[(rid, n)] = (str(e.get("id")), str(e.get("hash")))
+        to[(rid, n)] = e.get("to_status")
+
+
+#: the rule an event breaks when it does not start from its chain's status (``core.chain.check_step``)
+STEP_RULE = "lifecycle_step"
+
+
+def _status_at(to: Mapping[tuple[str, int], Any], rid: str, n: int) -> Any:
+    """The chain's status after its event ``n`` (the last ``to_status`` set, as ``core.chain.fold_rows`` takes it, over the held
+    ``to_status``es): the last one set; None when unknown (a hole)."""
+    while n >= 1 and (rid, n) in to:
+        if to[(rid, n)] is not None:
+            return to[(rid, n)]
+        n -= 1
+    return None
+
+
+def check_folds(
+    c: Connection,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    events: Sequence[tuple[int, Mapping[str, Any]]],
+) -> None:
+    """Refuse (``rules.check_request_fold``, 422 ``ledger_fold``) a pushed request row (``rows``: (oseq,
+    row) of the rows the batch applies) that is not what its own events give: the events the hub holds
+    of it and those of the batch (``events``: (oseq, wire row)) written before the row (a station
+    writes a request's events, then its row, in one ledger transaction)."""
+    import sqlalchemy as sa
+
+    from qi_station.services.verify import EVENT_READ
+    from qi_station.sync.hub import rules
+
+    if not rows:
+        return
+    te = core_table("request_event")
+    chains: dict[str, dict[int, tuple[int, tuple[Any, ...]]]] = {str(r["id"]): {} for _o, r in rows}
+    for chunk in chunks(sorted(chains), 500):
+        for x in c.execute(sa.select(*(te.c[k] for k in EVENT_READ)).where(id_in(c, te.c.request_id, chunk))):
+            chains[x[0]][int(x[1])] = (0, tuple(x))
+    for oseq, e in events:
+        chain = chains.get(str(e.get("request_id")))
+        n = e.get("n")
+        if chain is not None and isinstance(n, int):
+            chain[n] = (oseq, tuple([e.get(k) for k in EVENT_READ]))
+    for oseq, row in rows:
+        chain = chains[str(row["id"])]
+        rules.check_request_fold(oseq, dict(row), [chain[n][1] for n in sorted(chain) if chain[n][0] < oseq])
 
 
 class LedgerJobs(HubBase):

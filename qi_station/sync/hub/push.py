@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from qi_station.core.chain import EVENT_ROW, status_and_satisfaction
 from qi_station.db import rollup
 from qi_station.sync.hub import rules
-from qi_station.sync.hub.ledger import LedgerJobs, check_events
+from qi_station.sync.hub.ledger import LedgerJobs, check_events, check_folds
 from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables, id_in
 from qi_station.sync.proto import (
     HUB_REQUEST_FIELDS,
@@ -341,6 +341,7 @@ class PushJobs(LedgerJobs):
                 ent_station[eid] = ent_held[eid]
         stored = dict(owners)
         final_numbers: dict[str, tuple[str, int]] = {}  # request id -> its number after the batch
+        folds: list[tuple[int, dict[str, Any]]] = []  # the request rows applied: each against its events
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
             rules.check_row(oseq, table, row, code)
             if table == "request":
@@ -350,6 +351,7 @@ class PushJobs(LedgerJobs):
                 )
                 if held is None or int(row.get("s_rev") or 0) > held[1]:  # applied, not stale
                     final_numbers[row["id"]] = (str(row.get("number")), oseq)
+                    folds.append((oseq, row))
                     stored[row["id"]] = (
                         code,
                         int(row.get("s_rev") or 0),
@@ -390,6 +392,8 @@ class PushJobs(LedgerJobs):
             ids=[p[3]["id"] for p in prepared if p[2] == "request_event"],
             found=events_held,
         )
+        # each request row applied is what its own events give (the fold ``hub verify`` checks)
+        check_folds(c, folds, [(p[1], p[3]) for p in prepared if p[2] == "request_event"])
         # apply in foreign-key order; within a table in oseq order. New rows are collected and inserted
         # in bulk (one executemany per table and column set) before the next table; a later change of a
         # row inserted in this batch is merged into its pending insert.

@@ -21,7 +21,8 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core import validate as v
 from qi_station.core.activity import check_activity
-from qi_station.core.clock import MAX_YEAR, MIN_YEAR, check_year
+from qi_station.core.chain import HUB_FOLD_FIELDS
+from qi_station.core.clock import CLOCK_GAP, MAX_YEAR, MIN_YEAR, check_not_ahead, check_year, env_now
 from qi_station.core.errors import ValidationError
 from qi_station.core.rectify import RECTIFY_KIND, check_rectify_target, rectify_data_of
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
@@ -124,12 +125,23 @@ def _text_rule(key: str) -> str:
     return f"text of at most {v.LIMITS.get(key, 200)} characters, no control characters"
 
 
+def _ahead_rule() -> str:
+    return (
+        f"a time at most {CLOCK_GAP.days} day ahead of the hub's clock (this PC's clock runs ahead: set "
+        "the right date and time; nothing was written. A change already stamped ahead is taken once the "
+        "hub's clock is within a day of it: ask the hub's administrator) / 时间晚于中心时钟，请校正本机"
+        "日期时间；已按错误时间记录的变更须等中心时钟到达后才能同步，请联系中心管理员"
+    )
+
+
 def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
     """The rules one row must keep on its own (before it is compared with what the hub holds). A text
     column (:data:`TEXT`) keeps the core's text rule (``core.validate.clean_text``, said naming the
     column); a multi-line one not in :data:`EVIDENCE` is stored in that rule's form, in place (an old
     station's CRLF, U+2028 or U+2029 a newline, as a station stores text now)."""
     texts = TEXT.get(table, _NO_TEXT)
+    now: datetime | None = None  # the hub's clock, read once, when a time is met
+    ahead = datetime.max  # the latest time a station may stamp: not ahead of the hub's clock
     for col, val in row.items():
         tv = type(val)
         if tv is str:  # every cap is at least OTHER_TEXT_MAX: a shorter text needs no look-up
@@ -144,6 +156,12 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
         elif isinstance(val, datetime | date):
             if not MIN_YEAR <= val.year <= MAX_YEAR:  # the core's rule (check_year), said by it
                 _core(oseq, table, col, partial(check_year, val, col), "a time in range")
+            if isinstance(val, datetime):  # a time the station's clock stamped (a date is a day)
+                if now is None:
+                    now = env_now()
+                    ahead = now + CLOCK_GAP
+                if val > ahead:  # the core's rule decides (check_not_ahead), said by it
+                    _core(oseq, table, col, partial(check_not_ahead, val, col, now), _ahead_rule)
         elif isinstance(val, str) and col not in texts:
             cap = LONG_TEXT_MAX.get(col, OTHER_TEXT_MAX)
             if table == "request_event" and col == "note":
@@ -334,6 +352,61 @@ def check_rectify_event(oseq: Any, request: tuple[Any, Any] | None) -> None:
         lambda: check_rectify_target(status, sat),
         "a rectify record on a closed request rated 1 or 2",
     )
+
+
+#: the rule a pushed request row breaks when it is not what its own events give
+FOLD_RULE = "ledger_fold"
+#: ... when a column its created event fixed (``core.chain.CREATED_FIELDS``) is not what that event says
+CREATED_RULE = "ledger_created"
+#: ... when its number's month is not its receipt month (``core.ids.number_month``)
+NUMBER_RULE = "number_month"
+
+
+def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, ...]]) -> None:
+    """A pushed request row against its own event chain (``events``: the events the hub holds and those
+    of the batch before this row, as :data:`~qi_station.services.verify.EVENT_READ` tuples of the
+    values as held, ordered by n): every column the station's events decide
+    (:data:`~qi_station.core.chain.FOLD_FIELDS`: status, outcome, follow-up) and ``s_rev`` must be what
+    THE fold gives (``services.verify.fold_differences``, the comparison ``hub verify`` makes). A chain
+    that does not start at event 1 or has a hole (a request loaded on the station outside the ledger,
+    taken as it is by ``ledger.check_events``) cannot be folded and is not compared."""
+    from qi_station.services.verify import ROW_READ, comparable, created_differences, fold_differences
+
+    got = tuple(row.get(k) for k in ROW_READ)
+    fixed = created_differences(got, events)  # what its created event fixed; its number's month
+    if fixed:
+        field, _have, said = fixed[0]
+
+        def fixed_rule() -> str:
+            if field == "number":
+                return f"{said} (the number's YYYYMM is the request's receipt month)"
+            return (
+                f"{said!r}, what the request's created event recorded (no event of request "
+                f"{row.get('number')} changes its {field}; every change travels as an event of its ledger)"
+            )
+
+        raise refusal(oseq, "request", field, NUMBER_RULE if field == "number" else CREATED_RULE, fixed_rule)
+    if not events or events[-1][1] != len(events) or events[0][1] != 1:
+        return
+    diffs = fold_differences(got, events)  # as held (times both datetimes): most rows agree here
+    if diffs:  # compared as ``hub verify`` compares (a time as text, a bool as 0/1)
+        diffs = fold_differences(
+            tuple(comparable(x) for x in got), [tuple(comparable(x) for x in e) for e in events]
+        )
+    diffs = [d for d in diffs if d[0] not in HUB_FOLD_FIELDS]  # never taken from a station: not refused
+    if not diffs:
+        return
+    field = diffs[0][0]
+
+    def what() -> str:
+        if field == "s_rev":
+            return "the number of the request's events that changed it (an event is missing)"
+        return (
+            f"the value its own events give (no event of request {row.get('number')} sets this "
+            f"{field}; every change of a request travels as an event of its ledger)"
+        )
+
+    raise refusal(oseq, "request", field, FOLD_RULE, what)
 
 
 #: a revision above this is no revision (the hub sets one above an echo: it must fit a 32-bit column)

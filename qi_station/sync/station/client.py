@@ -298,6 +298,52 @@ def demo_collision_hint(e: SyncError) -> SyncError:
     )
 
 
+def clock_ahead_hint(conn: Any, e: SyncError, batch: list[dict[str, Any]]) -> SyncError:
+    """A push refused because a change carries a time ahead of the hub's clock (``clock_ahead``: this
+    PC's clock ran ahead when it was recorded): name the request and its time, and say what becomes of
+    it (it stays here, unsent, with that time; the hub refuses it, and what is queued after it, until
+    that time comes) and what to do. Any other refusal as it is."""
+    if e.data.get("rule") != "clock_ahead":
+        return e
+    from qi_station.core.clock import CLOCK_GAP, env_now, to_db
+
+    ch = next((c for c in batch if c.get("oseq") == e.data.get("oseq")), None)
+    row = ch.get("row") if ch else None
+    row = row if isinstance(row, dict) else {}
+    table = str(e.data.get("table"))
+    rid = row.get("request_id") if table == "request_event" else row.get("id") if table == "request" else None
+    got = conn.execute("SELECT number FROM request WHERE id = ?", (rid,)).fetchone() if rid else None
+    if got:
+        what = f"request {got[0]}"
+    elif table == "enterprise" and row.get("name"):
+        what = f"enterprise {row['name']}"
+    else:
+        what = f"change {e.data.get('oseq')} ({table})"
+    stamp = str(row.get(str(e.data.get("field"))))[:19]
+    now = env_now()
+    lim = to_db(now + CLOCK_GAP)  # by this PC's clock as it reads now: the requests stamped ahead of it
+    ahead = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT number FROM request WHERE received_at > ? OR created_at > ? ORDER BY number LIMIT 20",
+            (lim, lim),
+        )
+    ]
+    which = f" (requests stamped ahead of this PC's clock: {', '.join(ahead)})" if ahead else ""
+    return SyncError(
+        e.status,
+        e.code,
+        f"{e.message}: {what} is stamped {stamp} (this PC's clock ran ahead when it was recorded; it reads "
+        f"{to_db(now)[:16]} now){which}. What was recorded stays on this PC with that time, unsent, and so "
+        "does every change queued after it: the hub refuses them until that time comes. Set this PC's date "
+        "and time right, then ask the hub's operator what to do with those requests; do not delete or "
+        f"restore the database / 本机时钟曾超前：{what} 的时间为 {stamp}{'（' + '、'.join(ahead) + '）' if ahead else ''}，"
+        "仍保存在本机但无法上传（其后的变更也一并等待），中心时钟到达该时间前会一直拒收。请校正本机日期时间，并联系中心处理，"
+        "勿删除或恢复数据库",
+        **e.data,
+    )
+
+
 def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
     """Upload the outbox in batches; every batch carries the station's profile. With nothing to upload,
     one empty push still carries the profile when the hub has not acknowledged it as it is now."""
@@ -319,7 +365,7 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
         try:
             reply = cl.push(batch, head, profile, device, restored=restored)
         except SyncError as e:
-            raise demo_collision_hint(e) from None
+            raise clock_ahead_hint(conn, demo_collision_hint(e), batch) from None
         if sent is not None:
             S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
         acked = int(reply["acked_oseq"])
@@ -508,9 +554,10 @@ def run_sync(
             cl.close()
         S.finish_search(conn)  # what a large pull left stale (a failed sync leaves it to the next one)
         S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
-        ledger_ok = H.check_ledger(conn)
+        ledger_ok, ledger_problems = H.check_ledger(conn)
         return {
-            "ok": True,
+            "ok": ledger_ok,  # the data went through; a ledger that does not verify is not ok
+            **({"ledger_problems": ledger_problems} if ledger_problems else {}),
             "pushed": pushed,
             "pulled": pulled,
             "pending": S.pending(conn),

@@ -76,8 +76,11 @@ def keep_acked_head(conn: Any, head: dict[str, Any]) -> None:
         S.kv_set(conn, kvkeys.ACKED_HEAD, f"{int(head['n'])}:{head['head']}")
 
 
-def check_ledger(conn: Any) -> bool:
-    """The ledger check after a sync (``services.verify``), kept in kv for the dashboard."""
-    from qi_station.services.verify import record_result, verify_conn
+def check_ledger(conn: Any) -> tuple[bool, list[str]]:
+    """The ledger check after a sync (``services.verify``), kept in kv for the dashboard: whether the
+    ledger is intact, and what is wrong (``services.verify.report_lines`` but its totals line)."""
+    from qi_station.services.verify import record_result, report_lines, verify_conn
 
-    return bool(record_result(conn, verify_conn(conn))["ok"])
+    res = verify_conn(conn)
+    ok = bool(record_result(conn, res)["ok"])
+    return ok, [] if ok else report_lines(res)[:-1]

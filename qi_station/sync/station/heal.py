@@ -215,6 +215,7 @@ def heal_station_behind(
         # 2. the hub's rows: missing ones written; a request the hub has seen more changes of (and with
         #    nothing of ours pending) takes the hub's row
         out["rekeyed"] = adopt_hub_enterprises(conn, *fetched["enterprise"])
+        refold: set[str] = set()  # requests the hub's events were added to
         for t, (cols, got) in fetched.items():
             if not got:
                 out["recovered"][t] = 0
@@ -227,6 +228,8 @@ def heal_station_behind(
                 held = set(conn.execute("SELECT request_id, n FROM request_event").fetchall())
                 got = [r for r in got if (r[ci["request_id"]], r[ci["n"]]) not in held]
             out["recovered"][t] = write.insert_missing_rows(conn, t, kc, [[r[i] for i in keep] for r in got])
+            if t == "request_event" and got:
+                refold.update(str(r[ci["request_id"]]) for r in got)
             if t == "request":
                 for r in got:
                     row = {kc[j]: r[i] for j, i in enumerate(keep)}
@@ -240,6 +243,8 @@ def heal_station_behind(
                         write.update_row(
                             conn, "request", row["id"], {k: v for k, v in row.items() if k != "id"}
                         )
+        # each request whose events came back is what its whole chain gives (core.chain.fold_events)
+        out["refolded"] = len(write.refold_requests(conn, sorted(refold)))
         # 3. counters past every number either side used; the outbox above the hub's ack
         write.set_ledger_counters(conn, counters)  # never lowers one
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))

@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("station_code", sa.String(), nullable=False),
         sa.Column("month", sa.String(7), nullable=False),
         sa.Column("promised_month", sa.String(7), nullable=False),
-        *(sa.Column(v, sa.BigInteger(), nullable=False, server_default="0") for v in rollup.VALUES),
+        *(sa.Column(v, sa.BigInteger(), nullable=False, server_default="0") for v in rollup.VALUES_0013),
         sa.PrimaryKeyConstraint(*rollup.KEY),
     )
     op.create_index(
@@ -46,7 +46,8 @@ def upgrade() -> None:
         postgresql_where=sa.text("kind = 'rectify'"),
     )
     bind = op.get_bind()
-    for sql in rollup.rebuild_sql(bind.dialect.name) + rollup.trigger_sql(bind.dialect.name):
+    d, old = bind.dialect.name, rollup.VALUES_0013  # the columns of this revision
+    for sql in rollup.rebuild_sql(d, old) + rollup.trigger_sql(d, values=old):
         op.execute(sa.text(sql.replace(":", "\\:")))
 
 

@@ -31,11 +31,16 @@ def _triggers(statements: list[str]) -> None:
 def upgrade() -> None:
     op.create_table(rollup.HOLD_TABLE, sa.Column("id", sa.Integer(), primary_key=True))
     bind = op.get_bind()
-    _triggers(rollup.drop_sql(bind.dialect.name) + rollup.trigger_sql(bind.dialect.name))
+    _triggers(
+        rollup.drop_sql(bind.dialect.name) + rollup.trigger_sql(bind.dialect.name, values=rollup.VALUES_0013)
+    )
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     # the unguarded triggers of 0013
-    _triggers(rollup.drop_sql(bind.dialect.name) + rollup.trigger_sql(bind.dialect.name, guard=False))
+    _triggers(
+        rollup.drop_sql(bind.dialect.name)
+        + rollup.trigger_sql(bind.dialect.name, guard=False, values=rollup.VALUES_0013)
+    )
     op.drop_table(rollup.HOLD_TABLE)

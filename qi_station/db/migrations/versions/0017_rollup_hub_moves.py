@@ -25,7 +25,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     bind = op.get_bind()
     d = bind.dialect.name
-    for sql in rollup.drop_sql(d) + rollup.rebuild_sql(d) + rollup.trigger_sql(d):
+    for sql in (
+        rollup.drop_sql(d)
+        + rollup.rebuild_sql(d, rollup.VALUES_0013)
+        + rollup.trigger_sql(d, values=rollup.VALUES_0013)
+    ):
         op.execute(sa.text(sql.replace(":", "\\:")))
 
 

@@ -1,0 +1,69 @@
+"""Where the notifications (toasts) lie: THE one rule, for every screen and dialog.
+
+A toast never covers a field the operator types in or picks from (an 80x24 operator lost the library's
+search line, 资质有效, the ledger's month box and the request form's USCC under them): it goes right under
+the title bar when no field is there (the request detail, the dashboard, a dialog in the middle), else in
+the rows above the page's foot (its status or hint line and the key bar), over the list; both bands
+holding a field (the request form): the foot, as close to the key bar as the page's hint allows.
+Called by :meth:`qi_station.app.StationApp._refresh_notifications` whenever toasts are shown."""
+
+from __future__ import annotations
+
+from textual.css.query import NoMatches
+from textual.geometry import Region
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Input, TextArea
+from textual.widgets._toast import ToastRack
+
+#: rows a band of toasts may take (one or two toasts of a line each, or a long one wrapped)
+BAND: int = 3
+#: the lines at a page's foot a toast keeps clear of, besides the key bar
+FOOT_IDS: tuple[str, ...] = ("status-line", "form-error")
+
+
+def _fields(screen: Screen[object]) -> list[Region]:
+    from qi_station.screens.widgets import Chip, Choice
+
+    kinds = (Input, TextArea, Choice, Chip)
+    return [w.region for w in screen.query("*") if isinstance(w, kinds) and w.display and w.region.height > 0]
+
+
+def _foot_top(screen: Screen[object]) -> int:
+    """The first row of the page's foot (the key bar, and the status or hint line right above it)."""
+    top = screen.size.height
+    for w in screen.query("StationFooter, Footer"):
+        if w.region.height:
+            top = min(top, w.region.y)
+    for fid in FOOT_IDS:
+        try:
+            w = screen.query_one(f"#{fid}", Widget)
+        except NoMatches:
+            continue
+        if w.display and w.region.height and w.region.bottom >= top - 1:
+            top = min(top, w.region.y)
+    return top
+
+
+def place_toasts(screen: Screen[object]) -> None:
+    """Dock ``screen``'s toast rack at the top (under the title bar) or at the foot, whichever band
+    holds no field; a screen not laid out yet keeps its style sheet's place (called again after)."""
+    try:
+        rack = screen.get_child_by_type(ToastRack)
+    except NoMatches:
+        return
+    height = screen.size.height
+    if height <= 0:
+        return
+    fields = _fields(screen)
+    top_band = Region(0, 1, screen.size.width, BAND)
+    foot = _foot_top(screen)
+    if not any(top_band.overlaps(f) for f in fields):
+        rack.styles.dock = "top"
+        rack.styles.align = ("right", "top")
+        rack.styles.margin = (1, 0, 0, 0)
+    else:
+        # the foot: over the list, or (both bands holding fields) as low as the page allows
+        rack.styles.dock = "bottom"
+        rack.styles.align = ("right", "bottom")
+        rack.styles.margin = (0, 0, max(0, height - foot), 0)
