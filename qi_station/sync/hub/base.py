@@ -1,8 +1,10 @@
 """The hub database handle: engine, migrations, meta, the write transaction and seq stamping.
 
-Every writing transaction assigns the hub ``seq`` at its very end from the ``hub_counter`` row
-(``UPDATE ... RETURNING`` takes the row lock), so on PostgreSQL seq follows commit order; SQLite has a
-single writer anyway. The jobs (registry, push, pull, library, assign, bundles, purge) are mixins on
+Every writing transaction assigns the hub ``seq`` at its very end. SQLite (one writer): from the
+``hub_counter`` row. PostgreSQL: from the ``hub_seq`` sequence, which no writer holds until its commit,
+so concurrent writes commit (and flush) together; seq then need not follow commit order, so a writer
+first registers a lower bound of the seqs it will take (a shared advisory lock, held until its commit
+ends) and pulls serve only up to :meth:`HubBase.safe_head`, below every seq still in flight. The jobs (registry, push, pull, library, assign, bundles, purge) are mixins on
 :class:`HubBase`, composed into :class:`qi_station.sync.hub.store.Hub`.
 """
 
@@ -44,6 +46,18 @@ def _need_psycopg() -> None:
             "PostgreSQL 中心需先安装 postgres 扩展",
         ) from None
 
+
+#: PostgreSQL: the advisory lock key of an in-flight writer's seq bound is this + the bound (bigint key:
+#: pg_locks shows its high 32 bits as classid, the low ones as objid)
+_INFLIGHT_TAG = 0x51_4953 << 40
+_SAFE_HEAD_SQL = (
+    "SELECT h.last_value, (SELECT min(((l.classid::bigint << 32) | l.objid::bigint) - "
+    f"{_INFLIGHT_TAG}) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 1 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    f"AND ((l.classid::bigint << 32) | l.objid::bigint) > {_INFLIGHT_TAG} "
+    f"AND ((l.classid::bigint << 32) | l.objid::bigint) <= {_INFLIGHT_TAG} + h.last_value + 1) "
+    "FROM hub_seq h"
+)
 
 #: the ``hub_meta`` key prefix of a station's running heads (``ledger.trail_key``)
 TRAIL_PREFIX = "heads:"
@@ -257,28 +271,53 @@ class HubBase:
         return first + len(order) - 1
 
     def _stamp_pg(self, c: Connection, order: list[tuple[str, str]]) -> int:
-        """PostgreSQL: the counter taken and every written row's seq set in ONE statement (data-modifying
-        CTEs: the counter's UPDATE, then one UPDATE per table joined to its ids and their positions in
-        write order). The counter row stays locked until commit, as with :meth:`alloc_seq`."""
+        """PostgreSQL: register the in-flight bound, then take n seqs from ``hub_seq`` and set every
+        written row's seq in ONE statement (data-modifying CTEs: the seqs, ascending, given to the rows
+        by their position in write order). Nothing is held until commit but the shared advisory lock on
+        the bound (:meth:`safe_head` reads it), so concurrent writers commit together."""
         import sqlalchemy as sa
 
+        # first: a lower bound of every seq this transaction will take (the sequence's value now + 1),
+        # held until commit ends. The bound is read and locked in one row's evaluation, BEFORE nextval
+        c.execute(
+            sa.text(f"SELECT pg_advisory_xact_lock_shared({_INFLIGHT_TAG} + last_value + 1) FROM hub_seq")
+        )
         n = len(order)
         by_table: dict[str, tuple[list[str], list[int]]] = {}
         for i, (t, rid) in enumerate(order):
             ids, pos = by_table.setdefault(t, ([], []))
             ids.append(rid)
             pos.append(i)
-        parts = ["c AS (UPDATE hub_counter SET value = value + :n WHERE name = 'seq' RETURNING value)"]
+        parts = [
+            "q0 AS (SELECT nextval('hub_seq') AS s FROM generate_series(1, :n)), "
+            "q AS (SELECT s, row_number() OVER (ORDER BY s) - 1 AS p FROM q0)"
+        ]
         params: dict[str, Any] = {"n": n}
         for k, (t, (ids, pos)) in enumerate(sorted(by_table.items())):
             parts.append(
-                f"u{k} AS (UPDATE {t} SET seq = c.value - :n + 1 + v.p FROM c, "
+                f"u{k} AS (UPDATE {t} SET seq = q.s FROM q, "
                 f"unnest(CAST(:ids{k} AS text[]), CAST(:pos{k} AS bigint[])) AS v(i, p) "
-                f"WHERE {t}.id = v.i RETURNING 1)"
+                f"WHERE {t}.id = v.i AND q.p = v.p RETURNING 1)"
             )
             params[f"ids{k}"], params[f"pos{k}"] = ids, pos
-        last = c.execute(sa.text("WITH " + ", ".join(parts) + " SELECT value FROM c"), params).scalar_one()
+        last = c.execute(sa.text("WITH " + ", ".join(parts) + " SELECT max(s) FROM q"), params).scalar_one()
         return int(last)
+
+    def safe_head(self, c: Connection) -> int:
+        """The highest seq a pull may serve: every change with a seq at or below it has committed
+        (or never will). SQLite: the counter (one writer). PostgreSQL: the sequence's value L, lowered
+        below the smallest bound a writer still in flight registered (:meth:`_stamp_pg`). L is read
+        BEFORE the locks (a correlated subquery runs after its outer row), and the caller's data must be
+        read in a LATER statement: a writer whose seq is <= L took it after registering, so at the
+        lock read it is either still registered (and below the answer) or finished, and then committed
+        before the caller's snapshot. Not inside a REPEATABLE READ transaction's snapshot."""
+        import sqlalchemy as sa
+
+        if self.is_sqlite:
+            return int(c.execute(sa.text("SELECT value FROM hub_counter WHERE name = 'seq'")).scalar() or 0)
+        row = c.execute(sa.text(_SAFE_HEAD_SQL)).one()
+        last, low = int(row[0]), row[1]
+        return last if low is None else min(last, int(low) - 1)
 
     def station_by_code(
         self, c: Connection, code: str, *, lock: bool = False, with_trail: bool = False

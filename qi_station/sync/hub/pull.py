@@ -41,10 +41,19 @@ class PullJobs(HubBase):
             finally:
                 conn.execute("ROLLBACK") if conn.in_transaction else None
                 conn.close()
+        with self.engine.connect() as hc:  # the in-flight horizon, read BEFORE the snapshot
+            head = self.safe_head(hc)
+            hc.rollback()
         with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as sc:
             with sc.begin():
                 return self._read_changes(
-                    _SaExec(sc), station_code, since, limit, raw=raw is True, check_horizon=check_horizon
+                    _SaExec(sc),
+                    station_code,
+                    since,
+                    limit,
+                    raw=raw is True,
+                    check_horizon=check_horizon,
+                    head=head,
                 )
 
     def _read_page_pg(
@@ -57,7 +66,9 @@ class PullJobs(HubBase):
         import sqlalchemy as sa
 
         sql = _page_sql()
-        params = {"code": station_code, "since": since, "lim1": limit + 1, "off": limit - 1}
+        # the in-flight horizon in its own statement: the page's snapshot is taken after it
+        head = self.safe_head(c)
+        params = {"code": station_code, "since": since, "lim1": limit + 1, "off": limit - 1, "head": head}
         row = c.execute(sa.text(sql), params).one()
         head, horizon_v, more, cutoff = int(row[0] or 0), row[1], bool(row[2]), int(row[3] or 0)
         horizon = int(horizon_v or 0)
@@ -85,15 +96,24 @@ class PullJobs(HubBase):
         limit: int | None,
         raw: bool | str = False,
         check_horizon: bool = True,
+        head: int | None = None,
     ) -> dict[str, Any]:
+        """``head``: the PostgreSQL in-flight horizon (:meth:`safe_head`), read before this snapshot;
+        SQLite reads the counter in it (one writer)."""
         import heapq
+
+        if head is None:
+            head = int(ex.scalar("SELECT value FROM hub_counter WHERE name = 'seq'") or 0)
 
         def where(t: str) -> tuple[str, dict[str, Any]]:
             if t == "request":
-                return "station_code = :code AND seq > :since", {"code": station_code, "since": since}
-            return "seq > :since", {"since": since}
+                return "station_code = :code AND seq > :since AND seq <= :head", {
+                    "code": station_code,
+                    "since": since,
+                    "head": head,
+                }
+            return "seq > :since AND seq <= :head", {"since": since, "head": head}
 
-        head = int(ex.scalar("SELECT value FROM hub_counter WHERE name = 'seq'") or 0)
         horizon = int(ex.scalar("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'") or 0)
         if 0 < since < horizon:
             if check_horizon:
@@ -165,7 +185,8 @@ class PullJobs(HubBase):
                 si = cols.index("seq")
                 nxt = max(nxt, rows[-1][si])
                 tables[t] = {"cols": cols, "rows": rows}
-        # everything <= head is committed in this snapshot (seq is assigned under the counter row lock)
+        # everything <= head is committed in this snapshot (SQLite: one writer; PostgreSQL: the in-flight
+        # horizon was read before the snapshot)
         nxt = cutoff if more else max(head, since)
         return {"since": since, "next": nxt, "more": more, "head": head, "horizon": horizon, "tables": tables}
 
@@ -272,14 +293,19 @@ _PAGE_SQL: list[str] = []
 
 def _page_sql() -> str:
     """The one-statement pull page (PostgreSQL): ``:since``, ``:code`` (the station: its own requests),
-    ``:lim1`` (limit + 1) and ``:off`` (limit - 1). The cut is the limit-th smallest seq after since
+    ``:lim1`` (limit + 1), ``:off`` (limit - 1) and ``:head`` (:meth:`~.base.HubBase.safe_head`, read
+    before this statement). The cut is the limit-th smallest seq after since (and at most the head)
     over the pulled tables when more than ``limit`` rows wait (``more``), else the head; each table's
     rows up to the cut, in seq order, as one JSON text (``[]`` when none)."""
     if _PAGE_SQL:
         return _PAGE_SQL[0]
 
     def where(t: str) -> str:
-        return "station_code = :code AND seq > :since" if t == "request" else "seq > :since"
+        return (
+            "station_code = :code AND seq > :since AND seq <= :head"
+            if t == "request"
+            else "seq > :since AND seq <= :head"
+        )
 
     probes = " UNION ALL ".join(
         f"(SELECT seq FROM {t} WHERE {where(t)} ORDER BY seq LIMIT :lim1)" for t in PULL_TABLES
@@ -290,7 +316,7 @@ def _page_sql() -> str:
         for t in PULL_TABLES
     )
     sql = (
-        "WITH hd AS (SELECT (SELECT value FROM hub_counter WHERE name = 'seq') AS head, "
+        "WITH hd AS (SELECT CAST(:head AS bigint) AS head, "
         "(SELECT v FROM hub_meta WHERE k = 'tombstone_horizon') AS horizon), "
         f"s AS (SELECT seq FROM ({probes}) u ORDER BY seq OFFSET :off LIMIT 2), "
         "cut AS (SELECT (SELECT count(*) FROM s) > 1 AS more, CASE WHEN (SELECT count(*) FROM s) > 1 "

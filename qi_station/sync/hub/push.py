@@ -84,8 +84,8 @@ class PushJobs(LedgerJobs):
                 vals.pop(STAMP_LATER)
                 hs = hub_tables()["hub_station"]
                 c.execute(sa.update(hs).where(hs.c.id == st["id"]).values(**vals))
-                # the seq stamp last: it takes the hub's change counter, held until commit and so by
-                # one push at a time; nothing but the commit after it
+                # the seq stamp last (SQLite: the change counter, held until commit, one push at a
+                # time; PostgreSQL: the sequence and the in-flight bound, HubBase._stamp_pg)
                 self.stamp(c, written)
         except SyncError as e:
             raise self.conflict_refused(e) from None
