@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
+def _resync_required(horizon: int) -> SyncError:
+    """410: the station's cursor is below the tombstone horizon (rows it never saw were compacted)."""
+    return SyncError(
+        410,
+        "resync_required",
+        f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
+        "download a full snapshot / 需要重新全量同步",
+        horizon=horizon,
+    )
+
+
 class PullJobs(HubBase):
     def read_changes(
         self,
@@ -73,13 +84,7 @@ class PullJobs(HubBase):
         head, horizon_v, more, cutoff = int(row[0] or 0), row[1], bool(row[2]), int(row[3] or 0)
         horizon = int(horizon_v or 0)
         if 0 < since < horizon and check_horizon:
-            raise SyncError(
-                410,
-                "resync_required",
-                f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
-                "download a full snapshot / 需要重新全量同步",
-                horizon=horizon,
-            )
+            raise _resync_required(horizon)
         tables: dict[str, Any] = {}
         for i, t in enumerate(PULL_TABLES):
             text = row[4 + i]
@@ -115,15 +120,8 @@ class PullJobs(HubBase):
             return "seq > :since AND seq <= :head", {"since": since, "head": head}
 
         horizon = int(ex.scalar("SELECT v FROM hub_meta WHERE k = 'tombstone_horizon'") or 0)
-        if 0 < since < horizon:
-            if check_horizon:
-                raise SyncError(
-                    410,
-                    "resync_required",
-                    f"changes before hub seq {horizon} were compacted (tombstones older than the horizon); "
-                    "download a full snapshot / 需要重新全量同步",
-                    horizon=horizon,
-                )
+        if 0 < since < horizon and check_horizon:
+            raise _resync_required(horizon)
         cutoff = head
         more = False
         if limit is not None:
