@@ -683,6 +683,8 @@ class StationApp(App[None]):
         """Textual's (the toasts shown on the current screen), then placed off the fields there
         (:func:`qi_station.screens.toasts.place_toasts`, again once the screen is laid out)."""
         super()._refresh_notifications()
+        if not len(self._notifications):  # none shown (every screen change at the start): nothing to place,
+            return  # and the placing module stays out of the first frame (test_import_hygiene)
         from qi_station.screens.toasts import place_toasts
 
         try:
