@@ -510,15 +510,27 @@ def collect(
 
             hub_newest = station is None and inspect(conn).has_table("hub_station")
         low_rollup = not exact and has_low_rollup(q)  # the low ratings from their rollup (revision 0024)
+        # 上月 / 本年累计 from the month rollup (revision 0027) where it is there: the earlier months' moves
+        # are read only by the exact path (at the year's last months they are most of a year's moves: at
+        # a 10 M hub, read and dropped, they held the side connection and a core for seconds)
+        earlier_rollup = not exact and has_rollup(q)
         for sql, params in (
             month_events_query(month),
             low_ratings_query(q, month, low_rollup),
-            earlier_moves_query(q, month)[:2],
+            *([] if earlier_rollup else [earlier_moves_query(q, month)[:2]]),
             *([(NEWEST_OF_HUB_STATIONS, {})] if hub_newest else []),
         ):
             q.ahead(sql, **params)
         return _collect(
-            q, month, months, station, progress, exact=exact, hub_newest=hub_newest, low_rollup=low_rollup
+            q,
+            month,
+            months,
+            station,
+            progress,
+            exact=exact,
+            hub_newest=hub_newest,
+            low_rollup=low_rollup,
+            earlier_rollup=earlier_rollup,
         )
     finally:
         q.close()
@@ -534,6 +546,7 @@ def _collect(
     exact: bool,
     hub_newest: bool,
     low_rollup: bool = False,
+    earlier_rollup: bool = False,
 ) -> Raw:
     conn = q.conn
     start, end = month_bounds_utc(month)
@@ -793,7 +806,7 @@ def _collect(
     step("quality")
     collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
     # 按期办结率, 回访率: previous month, year to date (from the month rollup, revision 0027)
-    collect_earlier(q, month, lambda code: acc(code).quality, rollup=not exact and has_rollup(q))
+    collect_earlier(q, month, lambda code: acc(code).quality, rollup=earlier_rollup)
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
