@@ -243,19 +243,29 @@ class Q:
         call returned gives its rows (waiting for them). Elsewhere (SQLite) the call runs it then."""
         if self.dialect != "postgresql":
             return lambda: self.rows(sql, **params)
+        got = self.later_table(sql, **params)
+        return lambda: got()[1]
+
+    def later_table(self, sql: str, **params: Any) -> Callable[[], tuple[list[str], Iterator[Any]]]:
+        """:meth:`later` with the column names (:meth:`table`): the statement starts now on a side
+        connection of its own (PostgreSQL), the call returned gives ``(keys, rows)``; elsewhere the call
+        runs it then."""
+        if self.dialect != "postgresql":
+            return lambda: self.table(sql, **params)
         # a connection of its own: the side connection's queue may still hold long statements
         side = _Side(self.conn, self.station)
         self._later.append(side)
-        future = side.submit(sql, dict(params))
+        future = side.submit(sql, dict(params), keys=True)
         side.jobs.put(None)  # its only statement
 
-        def rows() -> Iterator[Any]:
+        def table() -> tuple[list[str], Iterator[Any]]:
             try:
-                return iter(future.result())
+                keys, rows = future.result()
+                return keys, iter(rows)
             except Exception:  # noqa: BLE001 - the side connection failed: run it here (raises its error)
-                return iter(self._all(self._execute(sql, dict(params))))
+                return self.table(sql, **params)
 
-        return rows
+        return table
 
     def close(self) -> None:
         """End the side connections (their rows not read are dropped)."""
@@ -410,7 +420,7 @@ class _Side:
         import threading
 
         snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
-        self.jobs: queue.SimpleQueue[tuple[Future[list[Any]], str, dict[str, Any]] | None] = (
+        self.jobs: queue.SimpleQueue[tuple[Future[Any], str, dict[str, Any], bool] | None] = (
             queue.SimpleQueue()
         )
         self.thread = threading.Thread(
@@ -426,10 +436,13 @@ class _Side:
                 q = Q(conn, station)
                 try:
                     while (job := self.jobs.get()) is not None:
-                        future, sql, params = job
+                        future, sql, params, keys = job
                         if future.set_running_or_notify_cancel():
                             try:
-                                future.set_result(list(q._all(q._execute(sql, params))))
+                                cur = q._execute(sql, params)
+                                rows = list(q._all(cur))
+                                # with the column names (:meth:`Q.later_table`) when asked
+                                future.set_result(([c[0] for c in cur.description], rows) if keys else rows)
                             except BaseException as e:  # noqa: BLE001 - handed to the reader
                                 future.set_exception(e)
                 finally:
@@ -439,9 +452,10 @@ class _Side:
         while failed is not None and (job := self.jobs.get()) is not None:
             job[0].set_exception(failed)
 
-    def submit(self, sql: str, params: dict[str, Any]) -> Future[list[Any]]:
-        future: Future[list[Any]] = Future()
-        self.jobs.put((future, sql, params))
+    def submit(self, sql: str, params: dict[str, Any], keys: bool = False) -> Future[Any]:
+        """Queue ``sql``: its future gives its rows, or ``(column names, rows)`` with ``keys``."""
+        future: Future[Any] = Future()
+        self.jobs.put((future, sql, params, keys))
         return future
 
     def close(self) -> None:
@@ -562,6 +576,20 @@ def _collect(
         if progress:
             progress(name)
 
+    # the details' requests received in the month (step 6) start now on a connection of their own
+    # (PostgreSQL): at a 10 M hub the month's ~80 k wide rows took the server seconds, which the steps
+    # before the details now overlap
+    received_details = (
+        q.later_table(
+            f"{_details_select(q)}FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+            f"WHERE r.received_at >= :s AND r.received_at < :e AND NOT r.deleted{q.st()}",
+            s=start,
+            e=end,
+        )
+        if q.dialect == "postgresql"
+        else None
+    )
+
     # 1. received per window month
     step("received")
     for code, counts in received_by_month(q.rows, months, q.st()).items():
@@ -571,7 +599,8 @@ def _collect(
 
     # 2-4. moves, outcomes, satisfaction per window month; open / overdue at month ends (reports/ledger.py)
     step("ledger")
-    (ledger_exact if exact or not has_rollup(q) else ledger_rollup)(q, month, months, acc)
+    # (the current month's overdue requests come on a side connection: added before step 9)
+    ledger_rest = (ledger_exact if exact or not has_rollup(q) else ledger_rollup)(q, month, months, acc)
 
     cal, today = load_calendar(conn), today_local()
 
@@ -632,41 +661,15 @@ def _collect(
     # many events each had here, the month's moves in step 7
     events = month_events(q, month)
     n_events = Counter(map(itemgetter(0), events))  # request id -> its events in the month
-    local = ""
-    if q.dialect == "postgresql":  # the eight times as the report writes them, by the server (figures)
-        from qi_station.reports.figures import (
-            DAY_SUFFIX,
-            DETAIL_DATETIME_FIELDS,
-            LOCAL_SUFFIX,
-            local_day_sql,
-            local_iso_sql,
-        )
-
-        local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
-        # and the local days of receipt and resolution (the days taken / overdue below)
-        local += "".join(
-            f"{local_day_sql('r.' + k)} AS {k}{DAY_SUFFIX}, " for k in ("received_at", "resolved_at")
-        )
-    select = (
-        f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
-        # the county it is counted under (reports.quality.enterprise_county):
-        # a city-level registration (no county) is counted under its city's code, its 市本级
-        "COALESCE(ent.county_code, ent.city_code) AS enterprise_county, "
-        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
-    )
+    select = _details_select(q)
     rows: Iterable[Any]
-    if q.dialect == "postgresql":
+    if received_details is not None:  # PostgreSQL
         # the requests received in the month by one index range scan (their rows lie together in the
-        # table), then only the month's other changed requests looked up by key (the ids as one array):
-        # at a 10 M hub the busiest month's 90 k requests were each looked up by key (4 buffers a row)
-        # after a sort of both scans' ids. Sorted here, as on SQLite (a sort of the wide rows spilled to
-        # disk on the server)
-        keys, received_rows = q.table(
-            f"{select}FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
-            f"WHERE r.received_at >= :s AND r.received_at < :e AND NOT r.deleted{q.st()}",
-            s=start,
-            e=end,
-        )
+        # table; started at the report's start on a side connection), then only the month's other changed
+        # requests looked up by key (the ids as one array): at a 10 M hub the busiest month's 90 k
+        # requests were each looked up by key (4 buffers a row) after a sort of both scans' ids. Sorted
+        # here, as on SQLite (a sort of the wide rows spilled to disk on the server)
+        keys, received_rows = received_details()
         rows = list(received_rows)
         received = set(map(itemgetter(keys.index("id")), rows))
         rest = [i for i in n_events if i not in received]
@@ -819,6 +822,8 @@ def _collect(
         if at < start:
             a.seen_before.add(ent_key)
 
+    ledger_rest()  # before step 9: a station it names has its data_as_of
+
     # 9. stations and data freshness
     step("stations")
     if len(accs) == 1 and not station:  # the station database: one indexed MAX (ix_request_updated)
@@ -840,6 +845,34 @@ def _collect(
         v[FEE] = fees[v[ID]]
     count_charges(lambda code: acc(code).quality, last)
     return Raw(month, months, accs, stations, out, env_now())
+
+
+def _details_select(q: Q) -> str:
+    """The details' ``SELECT`` list (step 6): every request field, its enterprise's, and on PostgreSQL the
+    eight times as the report writes them and the local days of receipt and resolution, by the server
+    (``reports.figures.local_iso_sql``, ``local_day_sql``)."""
+    local = ""
+    if q.dialect == "postgresql":
+        from qi_station.reports.figures import (
+            DAY_SUFFIX,
+            DETAIL_DATETIME_FIELDS,
+            LOCAL_SUFFIX,
+            local_day_sql,
+            local_iso_sql,
+        )
+
+        local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
+        # and the local days of receipt and resolution (the days taken / overdue)
+        local += "".join(
+            f"{local_day_sql('r.' + k)} AS {k}{DAY_SUFFIX}, " for k in ("received_at", "resolved_at")
+        )
+    return (
+        f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        # the county it is counted under (reports.quality.enterprise_county):
+        # a city-level registration (no county) is counted under its city's code, its 市本级
+        "COALESCE(ent.county_code, ent.city_code) AS enterprise_county, "
+        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
+    )
 
 
 def first_requests_query(q: Q, served: Iterable[str], *, exact: bool = False) -> tuple[str, dict[str, Any]]:
