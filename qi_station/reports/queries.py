@@ -496,6 +496,9 @@ class Raw:
     stations: dict[str, dict[str, Any]]  # code -> profile_entry(...)
     details: Details
     generated_at: datetime
+    # every open-rectification row in the report's order (``quality.sort_open``) when the database gave
+    # them so (``quality.collect_quality``), else None
+    open_rows: list[dict[str, Any]] | None = None
 
 
 def collect(
@@ -807,7 +810,7 @@ def _collect(
 
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
-    collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
+    open_rows = collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
     # 按期办结率, 回访率: previous month, year to date (from the month rollup, revision 0027)
     collect_earlier(q, month, lambda code: acc(code).quality, rollup=earlier_rollup)
 
@@ -844,7 +847,7 @@ def _collect(
     for v in standing:
         v[FEE] = fees[v[ID]]
     count_charges(lambda code: acc(code).quality, last)
-    return Raw(month, months, accs, stations, out, env_now())
+    return Raw(month, months, accs, stations, out, env_now(), open_rows)
 
 
 def _details_select(q: Q) -> str:
