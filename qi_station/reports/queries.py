@@ -728,7 +728,9 @@ def _collect(
     served: set[str] = set()  # the USCCs of the requests received in the month (step 8)
     for row in rows:
         rec_v, resolved_v, promised_v = row[REC], row[RES], row[PROM]
-        if type(rec_v) is str and len(rec_v) == 26 and rec_v[10] == " ":
+        if type(rec_v) is datetime and rec_v.tzinfo is None:  # PostgreSQL's naive UTC: as_utc's own
+            in_month = start <= rec_v < end
+        elif type(rec_v) is str and len(rec_v) == 26 and rec_v[10] == " ":
             in_month = start_txt <= rec_v < end_txt
         else:
             rec = as_utc(rec_v)
@@ -785,14 +787,17 @@ def _collect(
         if to_status not in ("accepted", "resolved"):
             continue
         rid, code = mv.rid, mv.code
-        rec = as_utc(mv.received_at)
+        rv = mv.received_at
+        rec = rv if type(rv) is datetime and rv.tzinfo is None else as_utc(rv)
         assert rec is not None
         if to_status == "accepted":
-            first = as_utc(mv.accepted_at)
+            av = mv.accepted_at
+            first = av if type(av) is datetime and av.tzinfo is None else as_utc(av)
             if first is not None and start <= first < end:
                 accepted[rid] = (code, (first - rec).total_seconds() / 3600)
         else:
-            when = as_utc(mv.at)
+            wv = mv.at
+            when = wv if type(wv) is datetime and wv.tzinfo is None else as_utc(wv)
             assert when is not None
             prev = resolved.get(rid)
             if prev is None or when > prev[1]:
