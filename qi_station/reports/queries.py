@@ -401,7 +401,7 @@ def _report_transaction(conn: Connection, snapshot: str | None = None) -> None:
     # cost estimates pass jit_above_cost, and compiling (inlining and optimising) took ~3 s of a 7 s
     # details query at 10 M requests, to save nothing
     conn.exec_driver_sql("SET LOCAL jit = off")
-    # no parallel workers: a report already runs its statements on up to three connections at once
+    # no parallel workers: a report already runs its statements on up to five connections at once
     # (:class:`_Side`); workers on top took cores from them (at a 10 M hub the details' parallel hash join
     # of the enterprises and the served enterprises' first requests were slower with them)
     conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
