@@ -239,6 +239,10 @@ class MainScreen(StationScreen):
     async def _mount_body(self) -> None:
         if self.body_in or not self.is_attached:
             return
+        if self.app._batch_count:  # the app's start (the first screen is composed with the app) holds
+            # its repaints until its own mount is over: the body is mounted after that, painted at once
+            self.app.call_later(self._mount_body)
+            return
         with self.app.batch_update():  # one frame with the body and what body_mounted puts in it
             await self.mount_compose(self._body_and_footer())
             self.body_in = True
