@@ -241,6 +241,8 @@ class MainScreen(StationScreen):
             return
         if self.app._batch_count:  # the app's start (the first screen is composed with the app) holds
             # its repaints until its own mount is over: the body is mounted after that, painted at once
+            # (a private count, no public one; guard:
+            # test_tui_startup.py::test_the_body_is_painted_as_soon_as_it_is_mounted)
             self.app.call_later(self._mount_body)
             return
         with self.app.batch_update():  # one frame with the body and what body_mounted puts in it
