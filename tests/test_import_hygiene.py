@@ -309,6 +309,8 @@ class Probe(qa.StationApp):
         if renderable is not None and not seen:
             seen.append(sorted(m for m in sys.modules if m in ("qi_station.core.validate", "qi_station.core.places")))
             seen.append(len(self._screen_stacks))
+            seen.append(sorted(str(path).rsplit("/", 1)[-1] for path, _var in self.stylesheet.source
+                               if str(path).endswith(".tcss")))
             self.exit()
 Probe(sys.argv[1], offer_demo=False).run(headless=True)
 print(json.dumps(seen))
@@ -323,4 +325,6 @@ def test_the_first_frame_is_painted_before_textual_s_rendering_is_adjusted(tmp_p
     from qi_station.db.engine import open_db
 
     db = open_db(tmp_path / "station.db")
-    assert _modules(RUN_TO_FIRST_FRAME_AT_ITS_PAINT, str(tmp_path / "config.toml"), str(db)) == [[], 1]
+    shown = _modules(RUN_TO_FIRST_FRAME_AT_ITS_PAINT, str(tmp_path / "config.toml"), str(db))
+    # and the CSS parsed for it: the app's and the dashboard's files, not the dialogs' (dialogs.tcss)
+    assert shown == [[], 1, ["app.tcss", "dashboard.tcss"]]

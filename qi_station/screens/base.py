@@ -183,6 +183,8 @@ class StationModal(ModalScreen[Any]):
     """A dialog over a page. It has a footer of its own (bottom row, over the page's): the keys it shows
     are the dialog's (Ctrl+S 确定, Esc 取消), never the page's keys that the dialog does not take."""
 
+    CSS_PATH = "dialogs.tcss"  # read with the first dialog shown: not part of the app's first frame
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         localize_bindings(self)
