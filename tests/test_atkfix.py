@@ -1,0 +1,76 @@
+"""Outside attacker's findings (stop 24): a month past 9,999 requests, concurrent imports, a killed
+restore's leftovers, messages naming the right rule in both languages, concurrent syncs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sync_util import request_input
+
+from qi_station.core.ids import format_number, number_month, split_number
+from qi_station.services import ledger
+from qi_station.services.verify import verify_ledger
+
+
+# ---- 1. the request number past 9,999 in a month ---------------------------------------------
+def test_the_number_rule_takes_any_width() -> None:
+    assert format_number("JN-AT1K-202611", 7) == "JN-AT1K-202611-0007"
+    assert format_number("JN-AT1K-202611", 10005) == "JN-AT1K-202611-10005"
+    assert split_number("JN-AT1K-202611-10005") == ("JN-AT1K-202611", 10005)
+    assert split_number("JN-AT1K-202611-0001") == ("JN-AT1K-202611", 1)
+    assert number_month("JN-AT1K-202611-10005") == "202611"
+    assert split_number("JN-AT1K-2026-0001") is None and split_number("0001") is None
+    assert split_number(None) is None
+
+
+def test_a_month_past_9999_requests_verifies_intact(db: Path) -> None:
+    from qi_station.db import write
+
+    first = ledger.create_request(db, request_input(0, 1))
+    prefix, n = split_number(first["number"]) or ("", 0)
+    assert n == 1
+    c = sqlite3.connect(db)
+    with c:
+        c.execute("UPDATE kv SET v = '9998' WHERE k = ?", (write.LEDGER_SEQ + prefix,))
+    c.close()
+    numbers = [ledger.create_request(db, request_input(i, 1))["number"] for i in range(1, 4)]
+    assert numbers == [f"{prefix}-9999", f"{prefix}-10000", f"{prefix}-10001"]
+    res = verify_ledger(db)
+    assert res["ok"], res  # used to say "ledger counter …- is 0 but number 1 is used"
+    c = sqlite3.connect(db)
+    try:
+        code = prefix.rsplit("-", 1)[0]
+        assert write.ledger_counters(c, code) == {prefix: 10001}  # no "{prefix}-" key made up
+    finally:
+        c.close()
+    assert ledger.create_request(db, request_input(9, 1))["number"] == f"{prefix}-10002"
+
+
+# ---- 2. two imports of the same ledger at once -------------------------------------------------
+def test_the_import_that_loses_the_race_skips_what_the_other_wrote(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_import import ROW1, ROW2, counts, gbk_csv
+
+    from qi_station.services.importer import import_ledger
+    from qi_station.services.importer import run as R
+
+    f = gbk_csv(tmp_path / "台账.csv", ROW1, ROW2)
+    real = R._renames
+    other: list[dict[str, Any]] = []
+
+    def the_other_import_commits_first(*a: Any) -> Any:  # after our check, before our write lock
+        if not other:
+            monkeypatch.setattr(R, "_renames", real)
+            other.append(import_ledger(db, f))
+        return real(*a)
+
+    monkeypatch.setattr(R, "_renames", the_other_import_commits_first)
+    s = import_ledger(db, f)  # used to fail: UNIQUE constraint failed: import_row.key
+    assert other[0]["imported"] == 2
+    assert s["imported"] == 0 and s["already_imported"] == 2 and s["numbers"] == []
+    assert s["imported_before"] == [{"source": "台账.csv", "rows": 2}]
+    assert counts(db)["request"] == 2 and counts(db)["import_row"] == 2
