@@ -74,3 +74,31 @@ def test_the_import_that_loses_the_race_skips_what_the_other_wrote(
     assert s["imported"] == 0 and s["already_imported"] == 2 and s["numbers"] == []
     assert s["imported_before"] == [{"source": "台账.csv", "rows": 2}]
     assert counts(db)["request"] == 2 and counts(db)["import_row"] == 2
+
+
+# ---- 3. a restore killed while it copied the database aside ------------------------------------
+def test_a_later_restore_removes_what_a_killed_one_left(db: Path, tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    from qi_station.services.backup import SAFETY_SUFFIX, backup_db, restore_db
+
+    ledger.create_request(db, request_input(0, 1))
+    bk = backup_db(db, tmp_path / "bk.db")
+    restore_db(bk, db)  # a safety copy <db>.before-restore now exists: the next one is .1
+    base = db.name + SAFETY_SUFFIX
+    left = [tmp_path / f".{base}.k2j4x8qa.part", tmp_path / f".{base}.k2j4x8qa.part-journal"]
+    live = tmp_path / f".{base}.2.zzzzzzzz.part"  # another restore's, held right now
+    other = tmp_path / f".{db.name}.k2j4x8qa.part"  # not a safety copy's: not restore's to remove
+    for p in [*left, live, other]:
+        p.write_bytes(b"x")
+        os.utime(p, (1_000_000_000, 1_000_000_000))  # long untouched
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        kept, _ = restore_db(bk, db)
+    finally:
+        os.close(fd)
+    assert kept is not None and kept.name == base + ".1"
+    assert not any(p.exists() for p in left)  # used to stay for good
+    assert live.exists() and other.exists()
