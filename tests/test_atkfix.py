@@ -102,3 +102,80 @@ def test_a_later_restore_removes_what_a_killed_one_left(db: Path, tmp_path: Path
     assert kept is not None and kept.name == base + ".1"
     assert not any(p.exists() for p in left)  # used to stay for good
     assert live.exists() and other.exists()
+
+
+# ---- 4. messages: the right rule, both languages, every bad field ------------------------------
+def test_a_bundle_of_the_other_side_is_the_wrong_kind_in_both_languages(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from test_sync_util import enroll_station
+
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.server import create_app
+    from qi_station.sync.hub.store import Hub
+    from qi_station.sync.proto import SyncError
+    from qi_station.sync.station import bundles as B
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    tc = TestClient(create_app(url))
+    try:
+        a, b = tmp_path / "ZB01.db", tmp_path / "QD02.db"
+        enroll_station(a, hub, tc, "ZB01")
+        enroll_station(b, hub, tc, "QD02")
+        ledger.create_request(a, request_input(1, 1))
+        up = tmp_path / "up.zip"
+        B.export_bundle(a, up)
+        with pytest.raises(SyncError) as ei:  # another station's up bundle: used to say bad_signature
+            B.import_bundle(b, up)
+        assert ei.value.code == "wrong_kind" and "up bundle" in ei.value.message, ei.value
+        assert "不是中心下发的数据包" in ei.value.message
+        down = tmp_path / "down.zip"
+        hub.export_bundle("ZB01", down)
+        with pytest.raises(SyncError) as ei:
+            hub.import_bundle(down)
+        assert ei.value.code == "wrong_kind" and "不是站点上传的数据包" in ei.value.message, ei.value
+    finally:
+        tc.close()
+        dispose_all()
+        hub.dispose()
+
+
+def test_a_workbook_is_not_a_bundle(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from qi_station.sync.bundle import read_bundle
+    from qi_station.sync.proto import SyncError
+
+    wb = Workbook()
+    for i in range(6):
+        wb.create_sheet(f"s{i}")
+    x = tmp_path / "台账.xlsx"
+    wb.save(x)
+    with pytest.raises(SyncError) as ei:  # used to say "N members, more than the limit 8"
+        read_bundle(x)
+    assert ei.value.code == "bad_bundle" and "not a qi-station sync bundle" in ei.value.message
+    assert "不是 qi-station 同步数据包" in ei.value.message
+    small = tmp_path / "small.xlsx"
+    Workbook().save(small)  # fewer members than the cap: the same answer
+    with pytest.raises(SyncError) as ei:
+        read_bundle(small)
+    assert "not a qi-station sync bundle" in ei.value.message
+
+
+def test_library_kind_is_refused_in_both_languages(db: Path) -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.services.search import search
+
+    with pytest.raises(ValidationError) as ei:
+        search(db, "bogus", "x")
+    assert (ei.value.field, ei.value.rule) == ("kind", "choice") and "类别应为" in ei.value.message
+
+
+def test_report_monthly_names_every_bad_field(db: Path) -> None:
+    from qi_station.cli.report import _check_month_format
+    from qi_station.core.errors import ValidationError, every_error
+
+    with pytest.raises(ValidationError) as ei:
+        _check_month_format("abc", "docx", None)
+    assert [e.field for e in every_error(ei.value)] == ["month", "format"]
