@@ -130,6 +130,17 @@ def test_a_bundle_of_the_other_side_is_the_wrong_kind_in_both_languages(tmp_path
             B.import_bundle(b, up)
         assert ei.value.code == "wrong_kind" and "up bundle" in ei.value.message, ei.value
         assert "不是中心下发的数据包" in ei.value.message
+        import zipfile
+
+        with zipfile.ZipFile(up) as z:
+            parts = {n: z.read(n) for n in z.namelist()}
+        forged = tmp_path / "forged.zip"  # a manifest edited to say "up": not read, a bad signature
+        with zipfile.ZipFile(forged, "w") as z:
+            for n, body in parts.items():
+                z.writestr(n, body.replace(b'"up"', b'"up" ') if n == "manifest.json" else body)
+        with pytest.raises(SyncError) as ei:
+            B.import_bundle(b, forged)
+        assert ei.value.code == "bad_signature"
         down = tmp_path / "down.zip"
         hub.export_bundle("ZB01", down)
         with pytest.raises(SyncError) as ei:
@@ -179,3 +190,42 @@ def test_report_monthly_names_every_bad_field(db: Path) -> None:
     with pytest.raises(ValidationError) as ei:
         _check_month_format("abc", "docx", None)
     assert [e.field for e in every_error(ei.value)] == ["month", "format"]
+
+
+# ---- 5. syncs of one station at once ----------------------------------------------------------
+def test_a_second_sync_of_the_station_is_refused_while_one_runs(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    from fastapi.testclient import TestClient
+    from test_sync_util import enroll_station
+
+    from qi_station.db.session import dispose_all
+    from qi_station.sync.hub.server import create_app
+    from qi_station.sync.hub.store import Hub
+    from qi_station.sync.proto import SyncError
+    from qi_station.sync.station import client as C
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = Hub(url)
+    hub.init(demo=False)
+    tc = TestClient(create_app(url))
+    try:
+        a = tmp_path / "ZB01.db"
+        enroll_station(a, hub, tc, "ZB01")
+        ledger.create_request(a, request_input(1, 1))
+        fd = os.open(str(a) + C.SYNC_LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a sync of this station is running
+        try:
+            with pytest.raises(SyncError) as ei:  # used to push the same rows and count them again
+                C.run_sync(a, http=tc, sleep=lambda s: None)
+            assert ei.value.code == "sync_running" and ei.value.exit_code == 1
+            assert "本站另一同步正在进行" in ei.value.message
+        finally:
+            os.close(fd)
+        res = C.run_sync(a, http=tc, sleep=lambda s: None)  # once it finished: this one runs
+        assert res["pushed"] >= 1 and res["pending"] == 0
+    finally:
+        tc.close()
+        dispose_all()
+        hub.dispose()

@@ -161,13 +161,17 @@ def _holds_no_member(p: Path) -> bool:
 
 
 def claimed_kind(raw: RawBundle) -> str | None:
-    """The kind the manifest SAYS, before its signature is checked: used only to word a refusal (a
-    bundle of the other side is refused whatever it says; nothing else of it is trusted or used)."""
+    """The kind of a bundle whose manifest is signed by the key it names itself (``manifest.key``), read
+    BEFORE the expected key is checked: used only to word a refusal (a bundle of the other side is
+    refused whatever it says; nothing else of it is trusted or used). A manifest that does not verify
+    with its own key (edited, junk) is not read at all: None."""
     import json
 
+    if not keys.verify(raw.signer_key, raw.mbytes, raw.sig):
+        return None
     try:
         m = json.loads(raw.mbytes.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # signed by a key of the sender's own
         return None
     kind = m.get("kind") if isinstance(m, dict) else None
     return kind if isinstance(kind, str) else None
