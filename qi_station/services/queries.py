@@ -141,7 +141,7 @@ def list_requests(
     sort: str = "received_desc",
 ) -> list[dict[str, Any]]:
     if sort not in SORTS:
-        raise ValidationError("sort", "choice", f"sort must be one of {', '.join(SORTS)}")
+        raise ValidationError("sort", "choice", f"sort must be one of {', '.join(SORTS)} / 排序方式无效")
     if limit is not None and limit < 0:
         raise ValidationError("limit", "non_negative", "limit must be ≥ 0")
     where, params = _filters(status, month, overdue, element, text, enterprise_id)

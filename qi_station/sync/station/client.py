@@ -11,8 +11,11 @@ USB bundles (``export_bundle``, ``import_bundle``) are in :mod:`qi_station.sync.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -480,6 +483,41 @@ def _heal(conn: Any, cl: HubClient, e: SyncError, progress: Progress | None, hea
 BUSY_MAX = 1800.0
 
 
+#: beside the station database: the exclusive ``flock`` a running sync holds (the OS drops it with the
+#: process, a killed sync too)
+SYNC_LOCK_SUFFIX = ".sync-lock"
+
+
+@contextmanager
+def sync_lock(conn: Any) -> Iterator[None]:
+    """One sync of this station at a time: an exclusive non-blocking ``flock`` on ``<db>.sync-lock``;
+    held by another sync: refused ``sync_running`` (nothing done; its own sync reports what it pushed
+    and pulled). Without ``flock`` (Windows) or a writable folder: not held (the hub's ack keeps two
+    syncs correct; only their counts overlap)."""
+    from qi_station.services.tempfiles import fcntl
+
+    row = conn.execute("PRAGMA database_list").fetchone()
+    fd = -1
+    if fcntl is not None and row and row[2]:
+        with contextlib.suppress(OSError):
+            fd = os.open(str(row[2]) + SYNC_LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fd >= 0:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise SyncError(
+                    503,
+                    "sync_running",
+                    "another sync of this station is running: nothing was done; try again when it has "
+                    "finished / 本站另一同步正在进行，未执行；请待其完成后再试",
+                ) from None
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def run_sync(
     db_path: str | Path | None,
     progress: Progress | None = None,
@@ -495,79 +533,95 @@ def run_sync(
     """Push the outbox, then pull; network trouble is retried with exponential backoff (a refused call is
     not); a busy hub's ``Retry-After`` is honoured for up to ``BUSY_MAX`` seconds in all, without using
     up the retries. Each step is idempotent, so a retry after any crash or lost reply is safe. Every reply is
-    checked against the hub key pinned at enrollment before it is applied."""
-    import os
-
+    checked against the hub key pinned at enrollment before it is applied. One sync of a station at a
+    time (:func:`sync_lock`): a second is refused ``sync_running``."""
     page_size = int(os.environ.get("QI_SYNC_PAGE", page_size))
     batch_size = int(os.environ.get("QI_SYNC_PUSH_BATCH", batch_size))
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
-        cl = hub_client(conn, http=http, insecure_http=insecure_http)
-        with S.tx(conn):  # a station that loaded the demo before demo rows were listed
-            write.list_legacy_demo(conn)
-        log_id = S.log_start(conn, "http")
-        pushed = pulled = 0
-        attempt = 0
-        busy_waited, busy_max = 0.0, float(os.environ.get("QI_SYNC_BUSY_MAX", BUSY_MAX))
-        healed: list[dict[str, Any]] = []
-        try:
-            while True:
-                try:
-                    if S.kv_get(conn, "restore_pending") == "1":
-                        restore_all(conn, cl, progress, page_size)
-                    elif S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
-                        healed.append({"kind": "restored", **heal.heal_station_behind(conn, cl, progress)})
-                    try:
-                        pushed += push_all(conn, cl, progress, batch_size)
-                        pulled += _pull(conn, cl, progress, page_size, batch_size)
-                    except SyncError as e:
-                        if not _heal(conn, cl, e, progress, healed):
-                            raise
-                        pushed += push_all(conn, cl, progress, batch_size)
-                        pulled += _pull(conn, cl, progress, page_size, batch_size)
-                    pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
-                    break
-                except TransientError as e:
-                    wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
-                    if wait is not None and busy_waited + wait <= busy_max:
-                        # the hub is up and says when to come back (a morning rush): not a failure
-                        busy_waited += wait
-                        if progress:
-                            progress("wait", int(busy_waited), int(busy_max))
-                        sleep(wait)
-                        continue
-                    attempt += 1
-                    if attempt > retries:
-                        S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
-                        raise SyncError(
-                            503,
-                            "unreachable",
-                            f"{e} (gave up after {retries} retries; data is safe, try again later)",
-                        ) from None
-                    if progress:
-                        progress("retry", attempt, retries)
-                    sleep(wait if wait is not None else min(30.0, backoff * (2 ** (attempt - 1))))
-                except SyncError as e:
-                    S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
-                    raise
-        finally:
-            cl.close()
-        S.finish_search(conn)  # what a large pull left stale (a failed sync leaves it to the next one)
-        S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
-        ledger_ok, ledger_problems = H.check_ledger(conn)
-        return {
-            "ok": ledger_ok,  # the data went through; a ledger that does not verify is not ok
-            **({"ledger_problems": ledger_problems} if ledger_problems else {}),
-            "pushed": pushed,
-            "pulled": pulled,
-            "pending": S.pending(conn),
-            "pull_cursor": S.kv_int(conn, "pull_cursor"),
-            "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
-            "retries": attempt,
-            "busy_waited_s": busy_waited,
-            "ledger_ok": ledger_ok,
-            **({"healed": healed} if healed else {}),
-            **({"clock_warning": w} if (w := S.kv_get(conn, kvkeys.CLOCK_WARNING)) else {}),
-        }
+        with sync_lock(conn):
+            return _run_sync(
+                conn, progress, http, retries, backoff, page_size, batch_size, sleep, insecure_http
+            )
     finally:
         conn.close()
+
+
+def _run_sync(
+    conn: Any,
+    progress: Progress | None,
+    http: Any,
+    retries: int,
+    backoff: float,
+    page_size: int,
+    batch_size: int,
+    sleep: Callable[[float], None],
+    insecure_http: bool,
+) -> dict[str, Any]:
+    cl = hub_client(conn, http=http, insecure_http=insecure_http)
+    with S.tx(conn):  # a station that loaded the demo before demo rows were listed
+        write.list_legacy_demo(conn)
+    log_id = S.log_start(conn, "http")
+    pushed = pulled = 0
+    attempt = 0
+    busy_waited, busy_max = 0.0, float(os.environ.get("QI_SYNC_BUSY_MAX", BUSY_MAX))
+    healed: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                if S.kv_get(conn, "restore_pending") == "1":
+                    restore_all(conn, cl, progress, page_size)
+                elif S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
+                    healed.append({"kind": "restored", **heal.heal_station_behind(conn, cl, progress)})
+                try:
+                    pushed += push_all(conn, cl, progress, batch_size)
+                    pulled += _pull(conn, cl, progress, page_size, batch_size)
+                except SyncError as e:
+                    if not _heal(conn, cl, e, progress, healed):
+                        raise
+                    pushed += push_all(conn, cl, progress, batch_size)
+                    pulled += _pull(conn, cl, progress, page_size, batch_size)
+                pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
+                break
+            except TransientError as e:
+                wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
+                if wait is not None and busy_waited + wait <= busy_max:
+                    # the hub is up and says when to come back (a morning rush): not a failure
+                    busy_waited += wait
+                    if progress:
+                        progress("wait", int(busy_waited), int(busy_max))
+                    sleep(wait)
+                    continue
+                attempt += 1
+                if attempt > retries:
+                    S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
+                    raise SyncError(
+                        503,
+                        "unreachable",
+                        f"{e} (gave up after {retries} retries; data is safe, try again later)",
+                    ) from None
+                if progress:
+                    progress("retry", attempt, retries)
+                sleep(wait if wait is not None else min(30.0, backoff * (2 ** (attempt - 1))))
+            except SyncError as e:
+                S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
+                raise
+    finally:
+        cl.close()
+    S.finish_search(conn)  # what a large pull left stale (a failed sync leaves it to the next one)
+    S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
+    ledger_ok, ledger_problems = H.check_ledger(conn)
+    return {
+        "ok": ledger_ok,  # the data went through; a ledger that does not verify is not ok
+        **({"ledger_problems": ledger_problems} if ledger_problems else {}),
+        "pushed": pushed,
+        "pulled": pulled,
+        "pending": S.pending(conn),
+        "pull_cursor": S.kv_int(conn, "pull_cursor"),
+        "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
+        "retries": attempt,
+        "busy_waited_s": busy_waited,
+        "ledger_ok": ledger_ok,
+        **({"healed": healed} if healed else {}),
+        **({"clock_warning": w} if (w := S.kv_get(conn, kvkeys.CLOCK_WARNING)) else {}),
+    }
