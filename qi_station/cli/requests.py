@@ -216,11 +216,15 @@ def request_show(
         f"{'渠道' if in_zh else 'channel'}: {domain.label(channels, d['channel'])}  "
         f"{'紧急程度' if in_zh else 'urgency'}: {domain.label(urgencies, d['urgency'])}",
     ]
-    who = "  ".join(
-        str(x) for x in (d.get("contact_name"), d.get("phone_display") or d.get("phone_e164")) if x
-    )
-    if who:
-        lines.insert(2, f"  {'联系人' if in_zh else 'contact'}: {who}")
+    phone = d.get("phone_display") or d.get("phone_e164")
+    if d.get("contact_name") or phone:  # each on its own line: a phone is never read as a name
+        lang = "zh" if in_zh else "en"
+        contact = [
+            f"  {'联系人' if in_zh else 'contact'}: {d.get('contact_name') or word('show.not_given', lang)}"
+        ]
+        if phone:
+            contact.append(f"  {'电话' if in_zh else 'phone'}: {phone}")
+        lines[2:2] = contact
     days = "  ".join(x for x in (_taken_text(d), _overdue_text(d) if d["overdue"] else "") if x)
     if days:
         lines.append(f"  {days}")

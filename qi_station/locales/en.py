@@ -200,6 +200,7 @@ MESSAGES: dict[str, str] = {
     "ent.requests_shown": "Requests: {shown} of {n} shown",
     "ent.more": "] load more",
     "show.overdue": "overdue",  # request show's first line
+    "show.not_given": "(not given)",  # an empty field beside a filled one (a contact without a name)
     "detail.overdue": "OVERDUE",
     "detail.took": "Took: {workdays} working days ({days} days)",
     "detail.open_for": "Open for: {workdays} working days ({days} days)",

@@ -211,6 +211,7 @@ MESSAGES: dict[str, str] = {
     "ent.more": "] 加载更多",
     # detail
     "show.overdue": "逾期",  # request show's first line
+    "show.not_given": "未填",  # an empty field beside a filled one (a contact without a name)
     "detail.overdue": "已逾期",
     "detail.took": "办理用时：{workdays} 个工作日（{days} 天）",
     "detail.open_for": "已用时：{workdays} 个工作日（{days} 天）",

@@ -179,8 +179,8 @@ class RequestDetailScreen(StationScreen):
             lines.append(days)
         if r.get("contact_name") or r.get("phone_display"):
             lines.append(
-                f"{t('field.contact')}: {r.get('contact_name') or ''}   "
-                f"{t('field.phone')}: {r.get('phone_display') or ''}"
+                f"{t('field.contact')}: {r.get('contact_name') or t('show.not_given')}   "
+                f"{t('field.phone')}: {r.get('phone_display') or t('show.not_given')}"
             )
         lines.append(f"{t('field.operator')}: {r.get('operator') or ''}")
         if r.get("resolved_at") or r.get("result"):
