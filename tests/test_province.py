@@ -174,8 +174,8 @@ def test_a_station_at_a_city_level_region_is_counted_as_its_city_level_county_no
 
     from qi_station.reports.figures import hub_report
     from qi_station.reports.labels import group_name
-    from qi_station.reports.queries import Acc, Details, Raw, last_months, profile_entry
     from qi_station.reports.quality import enterprise_county, place_county
+    from qi_station.reports.queries import Acc, Details, Raw, last_months, profile_entry
 
     month = "2026-11"
     stations = {
