@@ -250,6 +250,14 @@ def request_show(
     for ref in d["referrals"]:
         kind = kind_name(ref["kind"], "zh") if in_zh else ref["kind"]
         lines.append(f"  -> {kind}: {ref['item_name']} ({ref['item_id']})")
+    for o in d.get("hub_overrides") or ():  # the province's status this station's move overrode
+        hub_s, own_s = _status_label(o.get("hub_status")), _status_label(o.get("status"))
+        lines.append(
+            f"  ! 省级中心曾将其改为「{hub_s}」，本站在看到之前的变更（→{own_s}）覆盖了中心的决定；中心已记录冲突，请与中心核实"
+            if in_zh
+            else f"  ! the province had set it to {hub_s}; this station's change (-> {own_s}), made before it "
+            "saw that, overrode it; the hub recorded the conflict: check with the province"
+        )
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
     lines += [f"    ! {p}" for p in d.get("ledger_problems") or ()]
     for e in d["events"]:

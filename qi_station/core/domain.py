@@ -90,6 +90,12 @@ MOVE_EN: Final = {
 _MOVE_ALIASES: Final = {"取消需求": "cancelled", "cancel request": "cancelled"}
 
 
+#: the ``sync_conflict`` kind (at the hub and at the station) of a station's status move that overrode one
+#: the province had set (a cancellation) because the station had not seen it yet: the station's status
+#: stands, the conflict is for a person (docs/sync.md, "Hub status moves")
+HUB_STATUS_OVERRIDDEN: Final = "station_overrides_hub_status"
+
+
 def typed(text: str | None) -> str:
     """A name or code as typed, trimmed, its full-width letters and digits (a Chinese input method's
     ＡＣＣＥＰＴ, ３７０８００) read as ASCII (NFKC: ``core.clock.halfwidth``): how every choice, action name

@@ -322,6 +322,7 @@ MESSAGES: dict[str, str] = {
     "sync.enrolled_offline_pending": "Enrolled (USB bundles): press Ctrl+E to export a bundle for the hub, then import the hub's reply",
     "sync.enrolled_offline": "Enrolled (USB bundle sync)",
     "sync.enrolled_online": "Enrolled (online sync), hub: {hub}",
+    "sync.enrolment_unusable": "But this enrollment cannot be used on this PC: its station key or hub token is not here (a database restored from a backup, or on a new PC; backups never carry them). Ask the hub's administrator to reissue a token (qi-station hub add-station {code} --name NAME --reissue), then run qi-station sync enroll again; nothing recorded here is lost",
     "sync.enter_hint": "Press {export} to export this station's bundle, {load} to import one from the hub",
     "reports.month": "Summary for {month}",
     "reports.by_element": "By element",

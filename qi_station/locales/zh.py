@@ -335,6 +335,7 @@ MESSAGES: dict[str, str] = {
     "sync.enrolled_offline_pending": "本站已注册（U盘数据包）：请按 Ctrl+E 导出数据包交给中心，等中心发回数据包后导入",
     "sync.enrolled_offline": "本站已注册（U盘数据包同步）",
     "sync.enrolled_online": "本站已注册（联网同步），中心地址: {hub}",
+    "sync.enrolment_unusable": "但本机无法使用该注册：本机没有站点密钥或中心令牌（从备份恢复或更换电脑后，备份不含这些）。请联系中心管理员重新签发注册码（qi-station hub add-station {code} --name 名称 --reissue），再运行 qi-station sync enroll 重新注册；本机数据不会丢失",
     "sync.enter_hint": "按 {export} 导出本站数据包，按 {load} 导入中心发来的数据包",
     # reports
     "reports.month": "{month} 月度汇总",
