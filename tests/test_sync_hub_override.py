@@ -51,3 +51,16 @@ def test_a_province_cancellation_overridden_by_a_station_move_is_said_at_the_sta
         CliRunner().invoke(app, ["--db", str(a), "request", "show", r["number"], "--json"]).output
     )
     assert js["hub_overrides"][0]["hub_status"] == "cancelled"
+
+
+def test_the_detail_screen_line_reads_in_both_languages() -> None:
+    from qi_station.i18n import set_lang, status_name, t
+
+    set_lang("en")
+    try:
+        en = t("detail.hub_override", hub=status_name("cancelled"), own=status_name("in_progress"))
+    finally:
+        set_lang("zh")
+    zh = t("detail.hub_override", hub=status_name("cancelled"), own=status_name("in_progress"))
+    assert "省级中心曾将其改为「已取消」" in zh and "→处理中" in zh
+    assert "The province had set it to Cancelled" in en

@@ -212,6 +212,7 @@ MESSAGES: dict[str, str] = {
     "detail.result_superseded": "Earlier result (reopened, superseded)",
     "detail.timeline": "Timeline",
     "detail.chain_broken": "Warning: the event chain fails verification (event {n})",
+    "detail.hub_override": "! The province had set it to {hub}; this station's change (-> {own}), made before it saw that, overrode it. The hub recorded the conflict: check with the province (move it again if the province's decision stands)",
     "event.created": "logged",
     "event.status": "status",
     "event.referral": "referred",

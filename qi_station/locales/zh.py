@@ -223,6 +223,7 @@ MESSAGES: dict[str, str] = {
     "detail.result_superseded": "原办理结果（已重新办理，作废）",
     "detail.timeline": "办理记录",
     "detail.chain_broken": "警告: 办理记录校验失败（第 {n} 条）",
+    "detail.hub_override": "! 省级中心曾将其改为「{hub}」，本站在看到之前的变更（→{own}）覆盖了中心的决定；中心已记录冲突，请与省级中心核实（如以中心为准，请再次变更状态）",
     "event.created": "登记",
     "event.status": "状态变更",
     "event.referral": "转办",
