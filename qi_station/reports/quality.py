@@ -37,7 +37,14 @@ def enterprise_county(ent: Mapping[str, Any]) -> str:
     locate``; ``core.places.location``); an enterprise registered at city level (USCC region 370100,
     370101 市辖区: no county) under its city's code, its 市本级 (``core.places.breakdown_name``); else
     ``unknown``. The details query gives ``enterprise_county`` as that place already."""
-    return county_or_unknown(ent.get("enterprise_county") or ent.get("enterprise_city"))
+    return place_county(ent.get("enterprise_county"), ent.get("enterprise_city"))
+
+
+def place_county(county: Any, city: Any) -> str:
+    """THE county breakdown's place of anything placed by a county and a city (an enterprise, a station
+    by its profile's region): its county; with none (a city-level code such as 370100: no county), its
+    city's code, counted as that city's 市本级 (``core.places.breakdown_name``); else ``unknown``."""
+    return county_or_unknown(county or city)
 
 
 def county_or_unknown(county: Any) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 from qi_station.core.clock import env_now, to_db
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
+from qi_station.sync.hub import rules
+from qi_station.sync.hub.base import skew_of
 from qi_station.sync.hub.pull import PullJobs
 from qi_station.sync.hub.push import PushJobs
 from qi_station.sync.hub.registry import RegistryJobs, check_key_free
@@ -104,7 +106,10 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
             head = manifest.get("head")
             self.keep_profile(c, st, manifest.get("profile"))
             try:
-                out = self.apply_push(c, st, batch, head=head if isinstance(head, dict) else None)
+                ok = rules.clock_ok(skew_of(manifest.get("station_now_ms")))  # its clock when written
+                out = self.apply_push(
+                    c, st, batch, head=head if isinstance(head, dict) else None, clock_ok=ok
+                )
             except SyncError as e:
                 raise _with_bundle_hint(e, code, manifest) from None
             cur = manifest.get("station_cursor")
