@@ -78,7 +78,8 @@ def make_engine(url_or_path: str | Path, *, foreign_keys: bool = True, **kw: Any
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kw)
+    kw.setdefault("pool_pre_ping", True)  # the hub passes False: it retries a dropped connection itself
+    return create_engine(url, **kw)
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:

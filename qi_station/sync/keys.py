@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+from typing import Any
 
 
 def generate() -> tuple[str, str]:
@@ -19,21 +21,30 @@ def generate() -> tuple[str, str]:
     return base64.b64encode(priv).decode("ascii"), base64.b64encode(pub).decode("ascii")
 
 
-def sign(private_b64: str, data: bytes) -> str:
+@functools.lru_cache(maxsize=8)
+def _private(private_b64: str) -> Any:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    k = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_b64))
-    return base64.b64encode(k.sign(data)).decode("ascii")
+    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_b64))
+
+
+@functools.lru_cache(maxsize=4096)
+def _public(public_b64: str) -> Any:
+    """The key object of a base64 public key (a hub verifies its stations' calls: parsed once each)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64))
+
+
+def sign(private_b64: str, data: bytes) -> str:
+    return base64.b64encode(_private(private_b64).sign(data)).decode("ascii")
 
 
 def verify(public_b64: str, data: bytes, sig_b64: str) -> bool:
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64)).verify(
-            base64.b64decode(sig_b64), data
-        )
+        _public(public_b64).verify(base64.b64decode(sig_b64), data)
         return True
     except (InvalidSignature, ValueError, TypeError):
         return False

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -102,9 +102,31 @@ class HubBase:
         if eng is None:
             from qi_station.db.engine import make_engine
 
-            raw = make_engine(self.url)
+            # no pre-ping (a round trip at every checkout, ~6 a station's sync): a connection the server
+            # dropped fails its first statement, the pool is invalidated, and the call is retried
+            # (:meth:`admit`) or answers 503 busy, which stations retry
+            raw = make_engine(self.url, pool_pre_ping=self.is_sqlite)
             eng = _ENGINES[self.url] = (raw, raw.execution_options(sqlite_read=True))
         return eng[1]  # type: ignore[no-any-return]
+
+    def read_once(self, read: Callable[[Connection], Any]) -> Any:
+        """``read(c)``: a few reads, each statement its own snapshot (PostgreSQL: an AUTOCOMMIT
+        connection, no BEGIN and ROLLBACK round trips). A pooled connection the server dropped (a
+        restart: the pool has no pre-ping) fails its first statement; the pool is then invalidated and
+        ``read`` runs once more on a fresh connection."""
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt in (0, 1):
+            try:
+                if self.is_sqlite:
+                    with self.engine.connect() as c:
+                        return read(c)
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                    return read(c)
+            except DBAPIError as e:
+                if attempt or not e.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def dispose(self) -> None:
         eng = _ENGINES.pop(self.url, None)

@@ -113,17 +113,25 @@ class Guard:
     async def _guarded(
         self, scope: Scope, receive: Receive, send: Send, path: str, line: dict[str, Any]
     ) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if path in TOKEN_PATHS:
-            from starlette.concurrency import run_in_threadpool
+        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+        from starlette.concurrency import run_in_threadpool
 
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = str(scope.get("method") or "")
+        query = (scope.get("query_string") or b"").decode("latin-1")
+        limit = body_limit(path)
+        length = headers.get("content-length")
+        if path in TOKEN_PATHS:
             auth = headers.get("authorization") or ""
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-            from sqlalchemy.exc import OperationalError
-            from sqlalchemy.exc import TimeoutError as PoolTimeout
-
+            # a signed GET has no body to wait for: the token, the signature and the nonce in one hop
+            # to a worker thread (the same checks in the same order as below)
+            whole_now = method in ("GET", "HEAD") and length is None and path in STATION_SIGNED_PATHS
             try:
-                st = await run_in_threadpool(self.station_by_token, token)
+                st, refused = await run_in_threadpool(
+                    self._admit, token, (method, path, query, b"", headers) if whole_now else None
+                )
             except SyncError as e:
                 await _reply(send, e)
                 return
@@ -132,8 +140,13 @@ class Guard:
                 return
             line["station"] = st.get("code")
             scope.setdefault("state", {})["qi_station"] = st
-        limit = body_limit(path)
-        length = headers.get("content-length")
+            if whole_now:
+                line["bytes_in"] = 0
+                if refused is not None:
+                    await _reply(send, refused)
+                    return
+                await self.app(scope, _no_body(receive), send)
+                return
         if length is not None and (not length.strip().isdigit() or int(length) > limit):
             await _reply(
                 send, SyncError(413, "too_large", f"request body over the {limit}-byte limit / 请求过大")
@@ -142,7 +155,7 @@ class Guard:
         # read the body (bounded), then replay it to the app
         chunks: list[bytes] = []
         n = 0
-        more = scope.get("method") not in ("GET", "HEAD")
+        more = method not in ("GET", "HEAD")
         while more:
             msg = await receive()
             if msg["type"] == "http.disconnect":
@@ -162,43 +175,58 @@ class Guard:
         whole = b"".join(chunks)
         if path in STATION_SIGNED_PATHS:
             st = scope.get("state", {}).get("qi_station") or {}
-            refused = call_refusal(
-                st,
-                str(scope.get("method") or ""),
-                path,
-                (scope.get("query_string") or b"").decode("latin-1"),
-                whole,
-                headers,
-            )
-            if refused is None and self.use_nonce is not None:
-                from sqlalchemy.exc import OperationalError
-                from sqlalchemy.exc import TimeoutError as PoolTimeout
-                from starlette.concurrency import run_in_threadpool
-
-                try:
-                    await run_in_threadpool(
-                        self.use_nonce,
-                        str(st.get("code") or ""),
-                        headers[NONCE_HEADER.lower()],
-                        int(headers[STATION_TIME_HEADER.lower()]),
-                    )
-                except SyncError as e:
-                    refused = e
-                except (OperationalError, PoolTimeout) as e:
-                    refused = busy(e)
+            try:  # the signature (off the event loop: Ed25519 over the body) and then the nonce
+                refused = await run_in_threadpool(self._signed, st, (method, path, query, whole, headers))
+            except (OperationalError, PoolTimeout) as e:
+                refused = busy(e)
             if refused is not None:
                 await _reply(send, refused)
                 return
-        sent = False
+        await self.app(scope, _replayed(whole, receive), send)
 
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": whole, "more_body": False}
-            return await receive()
+    def _admit(
+        self, token: str | None, call: tuple[str, str, str, bytes, dict[str, str]] | None
+    ) -> tuple[dict[str, Any], SyncError | None]:
+        """The station by its token (raises SyncError 401); with ``call`` (a signed call whose body is
+        already whole), also its refusal, or None (:meth:`_signed`)."""
+        st = self.station_by_token(token)
+        return st, (self._signed(st, call) if call is not None else None)
 
-        await self.app(scope, replay, send)
+    def _signed(
+        self, st: dict[str, Any], call: tuple[str, str, str, bytes, dict[str, str]]
+    ) -> SyncError | None:
+        """The call's signature and time (:func:`call_refusal`), THEN its nonce (``use_nonce``: stored
+        only for a call whose signature is good): the refusal, or None."""
+        method, path, query, body, headers = call
+        refused = call_refusal(st, method, path, query, body, headers)
+        if refused is None and self.use_nonce is not None:
+            try:
+                self.use_nonce(
+                    str(st.get("code") or ""),
+                    headers[NONCE_HEADER.lower()],
+                    int(headers[STATION_TIME_HEADER.lower()]),
+                )
+            except SyncError as e:
+                return e
+        return refused
+
+
+def _replayed(whole: bytes, receive: Receive) -> Receive:
+    """The body the guard read, given to the app once; then the connection's own messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": whole, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _no_body(receive: Receive) -> Receive:
+    return _replayed(b"", receive)
 
 
 def call_refusal(

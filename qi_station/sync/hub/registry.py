@@ -298,8 +298,8 @@ class RegistryJobs(HubBase):
         if not token:
             raise SyncError(401, "no_token", "missing bearer token / 缺少访问令牌")
         t = hub_tables()["hub_station"]
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(t).where(t.c.token_hash == token_hash(token))).mappings().first()
+        q = sa.select(t).where(t.c.token_hash == token_hash(token))
+        r = self.read_once(lambda c: c.execute(q).mappings().first())
         if r is None:
             raise SyncError(401, "bad_token", "unknown or revoked token / 令牌无效或已吊销")
         if r["revoked"]:

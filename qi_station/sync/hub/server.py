@@ -277,14 +277,16 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
             headers[SIGNATURE_HEADER] = keys.sign(signer["key"], reply_message(nonce, body))
         return Response(content=body, media_type="application/json", headers=headers)
 
-    def call_nonce(
+    # the dependencies are ``async def`` (no I/O of their own): FastAPI runs a plain ``def`` one in a
+    # worker thread, a hop each per call
+    async def call_nonce(
         x_sync_nonce: str | None = Header(default=None, alias=NONCE_HEADER, max_length=200),
     ) -> str | None:
         if x_sync_nonce is not None and not x_sync_nonce.isascii():
             raise SyncError(400, "bad_nonce", "X-Sync-Nonce must be ASCII")
         return x_sync_nonce
 
-    def versions(
+    async def versions(
         x_sync_protocol: str | None = Header(default=None, max_length=20),
         x_sync_schema: str | None = Header(default=None, max_length=20),
     ) -> tuple[str | None, str | None]:
@@ -293,7 +295,7 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         check_versions(x_sync_protocol, x_sync_schema)
         return x_sync_protocol, x_sync_schema
 
-    def station(
+    async def station(
         request: Request, authorization: str | None = Header(default=None, max_length=500)
     ) -> dict[str, Any]:
         st = getattr(request.state, "qi_station", None)  # checked by the Guard before the body was read
@@ -302,7 +304,9 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         token = None
         if authorization and authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
-        return hub.station_by_token(token)
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(hub.station_by_token, token)
 
     @app.get("/sync/v1/info", response_model=InfoReply, responses=ERRORS)
     def info() -> Any:
