@@ -5,13 +5,16 @@ search line, 资质有效, the ledger's month box and the request form's USCC un
 the title bar when no field is there (the request detail, the dashboard, a dialog in the middle), else in
 the rows above the page's foot (its status or hint line and the key bar), over the list; both bands
 holding a field (the request form): the foot, as close to the key bar as the page's hint allows.
+A screen's key lines (its ``KEY_LINES``: the request detail's 编号/状态 line) count as fields: two
+toasts or a long one wrapped covered the detail's "状态: …" at 80x24. A newer toast replaces an older
+one of the same severity (:meth:`qi_station.app.StationApp.notify`), so a band holds few.
 Called by :meth:`qi_station.app.StationApp._refresh_notifications` whenever toasts are shown."""
 
 from __future__ import annotations
 
 from textual.css.query import NoMatches
 from textual.geometry import Region
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from textual.widgets._toast import ToastRack
@@ -26,7 +29,27 @@ def _fields(screen: Screen[object]) -> list[Region]:
     from qi_station.screens.widgets import Chip, Choice
 
     kinds = (Input, TextArea, Choice, Chip)
-    return [w.region for w in screen.query("*") if isinstance(w, kinds) and w.display and w.region.height > 0]
+    found = [
+        w.region for w in screen.query("*") if isinstance(w, kinds) and w.display and w.region.height > 0
+    ]
+    # the key lines of the page, also under a dialog (they show round it; its toasts lie where the
+    # page's do, never a second copy elsewhere)
+    stack = list(screen.app.screen_stack)
+    pages = stack[: stack.index(screen) + 1] if screen in stack else [screen]
+    shown: list[Screen[object]] = []
+    for page in reversed(pages):
+        shown.append(page)
+        if not isinstance(page, ModalScreen):
+            break
+    for page in shown:
+        for wid in getattr(page, "KEY_LINES", ()):
+            try:
+                w = page.query_one(f"#{wid}", Widget)
+            except NoMatches:
+                continue
+            if w.display and w.region.height > 0:  # its first line (a long block reaches the foot's band)
+                found.append(Region(w.region.x, w.region.y, w.region.width, 1))
+    return found
 
 
 def _foot_top(screen: Screen[object]) -> int:
