@@ -157,6 +157,7 @@ MESSAGES: dict[str, str] = {
     "sort.status": "status",
     "ledger.rows": "row {row} of {total}",
     "ledger.empty": "No requests match",
+    "ledger.unfiltered": " - by number, filters not applied",
     "ledger.bad_month": "'{typed}' is not a month, e.g. {example}",
     "ledger.sort": "Sort: {sort}",
     "ledger.save_title": "Save the current filter",

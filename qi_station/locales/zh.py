@@ -166,6 +166,7 @@ MESSAGES: dict[str, str] = {
     "sort.status": "状态",
     "ledger.rows": "第 {row}/{total} 条",
     "ledger.empty": "没有符合条件的需求",
+    "ledger.unfiltered": "，按编号找到，未套用筛选",
     "ledger.bad_month": "「{typed}」不是月份，例 {example}",
     "ledger.sort": "排序: {sort}",
     "ledger.save_title": "保存当前筛选",
