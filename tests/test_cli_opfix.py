@@ -1,0 +1,43 @@
+"""CLI findings of an outside operator: ``request correct --field`` takes the labels the app shows, and
+says what it corrected by that label in Chinese."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_core_cli import run
+
+
+def _resolved(db: Path) -> str:
+    run(db, "init", "--station-code", "JN-GX01", "--station-name", "济南高新区工作站", "--region", "370100")
+    out = run(
+        db,
+        "request",
+        "add",
+        "--enterprise",
+        "济南示例机械有限公司",
+        "--uscc",
+        "91350100M000100Y43",
+        "--elements",
+        "计量",
+        "--title",
+        "校准",
+        "--json",
+    )
+    num = str(json.loads(out.stdout)["number"])
+    for move in ("受理", "办理"):
+        run(db, "request", "move", num, move)
+    run(db, "request", "move", num, "办结", "--result", "完成", "--problems-solved", "1")
+    return num
+
+
+def test_request_correct_takes_the_chinese_label_and_answers_with_it(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    num = _resolved(db)
+    p = run(db, "request", "correct", num, "--field", "节约成本", "--value", "0.8", "--reason", "漏填")
+    assert "已更正 节约成本(万元): 0.00 -> 0.80" in p.stdout, p.stdout
+    p = run(db, "request", "correct", num, "--field", "解决问题数", "--value", "2", "--reason", "漏计")
+    assert "已更正 解决问题数: 1 -> 2" in p.stdout, p.stdout
+    p = run(db, "request", "correct", num, "--field", "nonsense", "--value", "2", "--reason", "x", ok=False)
+    assert p.returncode == 2
