@@ -103,3 +103,98 @@ async def test_f7_after_esc_from_the_question_typing_goes_into_the_export_box(tm
         await pilot.press("end", "z")
         await settle(pilot)
         assert app.focused is box and box.value == str(out) + "z"
+
+
+async def test_toasts_on_the_detail_keep_off_its_status_line_and_replace_their_kind(tmp_path: Path) -> None:
+    """Two move results and a long warning on the request detail: the newer information toast replaces
+    the older (no stack), and no toast lies over the 编号/状态 line."""
+    from test_tui_journeys import rows
+    from tui_pilot import notes, toasts
+
+    from qi_station.screens.request_detail import RequestDetailScreen
+
+    db = fixture_db(tmp_path)
+    rid = rows(db, "SELECT id FROM request WHERE status = 'resolved'")[0][0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.open_request(rid)
+        await until(
+            pilot, lambda: isinstance(app.screen, RequestDetailScreen) and app.screen.has_class("loaded")
+        )
+        app.notify("已将 QI0001-202603-0001 改为 受理")
+        app.notify("已将 QI0001-202603-0001 改为 办理中")
+        app.notify(
+            "该需求已转办给此对象：济南市计量检定测试院（计量），可在需求详情里查看转办记录",
+            severity="warning",
+        )
+        await until(pilot, lambda: len(toasts(app)) == 2 and all(t.region.height for t in toasts(app)))
+        assert [n for n in notes(app) if "改为" in n] == ["已将 QI0001-202603-0001 改为 办理中"]
+        line = app.screen.query_one("#fields").region
+        assert "状态:" in str(app.screen.query_one("#fields").render()).split("\n")[0]
+        for t in toasts(app):
+            assert t.region.bottom <= line.y or t.region.y > line.y, (t.region, line)
+
+
+async def test_a_whole_request_number_finds_its_request_past_the_ledgers_filters(tmp_path: Path) -> None:
+    """状态 = 已办结 set (the dashboard's ``u``), Ctrl+F, a whole number of a request in another status,
+    Enter: the request opens (it said 没有符合条件的需求); the page line says the filters were not applied."""
+    from test_tui_journeys import rows
+
+    from qi_station.screens.ledger import LedgerScreen
+    from qi_station.screens.request_detail import RequestDetailScreen
+
+    db = fixture_db(tmp_path)
+    rid, number = rows(db, "SELECT id, number FROM request WHERE status <> 'closed' AND deleted = 0")[0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        scr = await press_to(pilot, "f3", LedgerScreen)
+        scr.apply_filters({"status": "closed", "element": "", "month": "", "overdue": False, "text": ""})
+        await until(pilot, lambda: scr.has_class("loaded") and scr._query.get("status") == "closed")
+        await pilot.press("ctrl+f")
+        await pilot.press(*number)
+        info = ""
+
+        def seen() -> bool:
+            nonlocal info
+            info = _text(scr, "#page-info")
+            return "未套用筛选" in info
+
+        await until(pilot, seen)
+        assert "第 1/1 条" in info and "没有符合条件" not in info, info
+        await pilot.press("ctrl+f", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RequestDetailScreen))
+        assert isinstance(app.screen, RequestDetailScreen) and app.screen.request_id == rid
+
+
+@pytest.mark.parametrize("key", ["f3", "f5"])
+async def test_ctrl_f_selects_the_search_text_so_typing_replaces_it(tmp_path: Path, key: str) -> None:
+    """Ctrl+F into the ledger's or the library's search box with an old search in it: typing replaces
+    the old text (it was appended); in the library Ctrl+T (the next library) leaves it selected too, and
+    Ctrl+A selects all of it (it moved to the start)."""
+    from textual.widgets import Input
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await settle(pilot)
+        box = app.screen.query_one("#f-text" if key == "f3" else "#q", Input)
+        await pilot.press("ctrl+f", *"abc")
+        await settle(pilot)
+        app.screen.query_one("#ledger-table" if key == "f3" else "ResultList").focus()
+        await settle(pilot)
+        await pilot.press("ctrl+f", *"xy")
+        await settle(pilot)
+        assert box.value == "xy"
+        await pilot.press("ctrl+f", *"uv")  # Ctrl+F again, the box already focused: replaced again
+        await settle(pilot)
+        assert box.value == "uv"
+        if key == "f5":
+            await pilot.press("ctrl+t", "z")
+            await settle(pilot)
+            assert box.value == "z" and app.focused is box
+            await pilot.press("home", "ctrl+a", "w")
+            await settle(pilot)
+            assert box.value == "w"
