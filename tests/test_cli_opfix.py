@@ -64,6 +64,18 @@ def test_hub_commands_answer_in_the_clis_language(tmp_path: Path) -> None:
     ledger.create_request(db, request_input(1, 1))
     up = tmp_path / "up.zip"
     assert cli("sync", "export-bundle", "--out", str(up), env=env).returncode == 0
+    # the export is in F6's log (sync_log, 导出数据包), and is no sync on the dashboard
+    import sqlite3
+
+    from qi_station.services.dashboard import sync_figures
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT mode, pushed, ok FROM sync_log WHERE mode = 'bundle-out'").fetchall() == [
+        ("bundle-out", 3, 1)
+    ]
+    last, _ok, _pending = sync_figures(conn)
+    conn.close()
+    assert last is None
     r = cli("hub", "import-bundle", str(up), "--database-url", url)
     assert r.returncode == 0 and r.stdout.startswith("已导入：工作站 ZB01，"), r.stdout + r.stderr
     r = cli("--lang", "en", "hub", "import-bundle", str(up), "--database-url", url)

@@ -198,3 +198,21 @@ async def test_ctrl_f_selects_the_search_text_so_typing_replaces_it(tmp_path: Pa
             await pilot.press("home", "ctrl+a", "w")
             await settle(pilot)
             assert box.value == "w"
+
+
+async def test_f9_saved_says_how_the_profile_reaches_the_hub(tmp_path: Path) -> None:
+    """F9 saved: the message no longer promises a change the dashboard's 待上传变更 does not count."""
+    from tui_pilot import notes
+
+    from qi_station.screens.profile import ProfileScreen
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, ProfileScreen))
+        await until(pilot, lambda: app.screen.query_one("#region").value != "")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: any("站点信息已保存" in n for n in notes(app)))
+        said = next(n for n in notes(app) if "站点信息已保存" in n)
+        assert "不计入待上传变更" in said, said

@@ -374,7 +374,7 @@ MESSAGES: dict[str, str] = {
     "profile.historic": "{old} no longer exists: now {code} {name}",
     "profile.unknown_place": "not a current Shandong county or city code",
     "profile.no_station": "no station yet",
-    "profile.saved": "Profile saved; the hub gets it at the next sync",
+    "profile.saved": "Profile saved; the next sync or exported bundle carries it to the hub (not counted in pending changes)",
     "ph.report_path": "file name; xlsx, csv, json or md",
     "reports.first_month": "{month} is the first month with data: no earlier report",
     "reports.last_month": "{month} is this month: later months have no data yet",

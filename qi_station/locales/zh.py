@@ -389,7 +389,7 @@ MESSAGES: dict[str, str] = {
     "profile.historic": "{old}已撤销，现为 {code} {name}",
     "profile.unknown_place": "不是山东现行区县或地市代码",
     "profile.no_station": "站点尚未建立",
-    "profile.saved": "站点信息已保存，下次同步时报送中心",
+    "profile.saved": "站点信息已保存，随下次联网同步或导出的数据包报送中心（不计入待上传变更）",
     "ph.report_path": "文件名，后缀决定格式: xlsx csv json md",
     "reports.first_month": "{month} 是最早有数据的月份，没有更早的月报",
     "reports.last_month": "{month} 是本月，之后的月份尚无数据",
