@@ -660,7 +660,8 @@ class StationApp(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """Textual's notify; an error is also kept in :attr:`errors_shown` (a screen switch keeps it).
+        """Textual's notify (a newer information or warning replaces the older: :meth:`_on_notify`); an
+        error is also kept in :attr:`errors_shown` (a screen switch keeps it).
         Information and warnings stay at most :attr:`INFO_TIMEOUT` seconds (a long one over the page the
         operator works on is in the way); an error stays as long as asked."""
         if severity != "error":
@@ -669,6 +670,16 @@ class StationApp(App[None]):
         if severity == "error":
             ends = monotonic() + (self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
             self.errors_shown = [*self.live_errors(), (ends, message, title, markup)]
+
+    def _on_notify(self, event: Any) -> None:
+        """A newer information or warning toast replaces an older one of its severity still shown:
+        stacked, they covered the page's key line (the request detail's 状态 at 80x24). Errors stay
+        (each is a different trouble, kept across screens: :attr:`errors_shown`)."""
+        severity = event.notification.severity
+        if severity != "error":
+            for n in [n for n in self._notifications if n.severity == severity]:
+                self._unnotify(n, refresh=False)
+        super()._on_notify(event)
 
     def _refresh_notifications(self) -> None:
         """Textual's (the toasts shown on the current screen), then placed off the fields there

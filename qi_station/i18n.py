@@ -8,6 +8,7 @@ picks the half that matches the language.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 LANGS = ("zh", "en")
@@ -241,3 +242,27 @@ def field_label(name: str, lang: str | None = None) -> str:
     """The label of a form field named by ``ValidationError.field`` (in ``lang``: the current language
     unless given)."""
     return _word(f"field.{name}", lang, name)
+
+
+def _bare_label(text: str) -> str:
+    """A label without its unit (``节约成本(万元)`` / ``节约成本（万元）`` -> ``节约成本``), folded."""
+    import re
+
+    return re.sub(r"\s*[(（][^()（）]*[)）]\s*$", "", text.strip()).casefold()
+
+
+def field_code(text: str, fields: Iterable[str]) -> str:
+    """The field among ``fields`` that ``text`` names: its code, or the label the app shows for it in
+    either language (:func:`field_label`; with or without its unit: ``节约成本`` and ``节约成本(万元)``
+    are ``cost_saved``); ``text`` itself when it names none (the caller's check refuses it)."""
+    v = (text or "").strip()
+    if v in fields:
+        return v
+    bare = _bare_label(v)
+    for name in fields:
+        if any(
+            bare in (_bare_label(field_label(name, lang)), field_label(name, lang).casefold())
+            for lang in ("zh", "en")
+        ):
+            return name
+    return v

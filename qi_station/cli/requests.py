@@ -423,20 +423,26 @@ def request_note(
 @handle_errors
 def request_correct(
     key: str = typer.Argument(..., metavar="ID_OR_NUMBER"),
-    field: str = typer.Option(..., "--field", help=" | ".join(domain.CORRECTABLE)),
+    field: str = typer.Option(
+        ..., "--field", help=" | ".join(domain.CORRECTABLE) + " (or the label the app shows: 节约成本 …)"
+    ),
     value: str = typer.Option(..., "--value", help="The right value (by the same rule as the original)."),
     reason: str = typer.Option(..., "--reason", help="Why the recorded value was wrong 更正原因."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Correct a mistaken outcome or follow-up 更正 (a 站长 only; the original stays in the ledger)."""
+    """Correct a mistaken outcome or follow-up 更正 (a 站长 only; the original stays in the ledger).
+    ``--field`` takes the code or the label the app shows (节约成本, 满意度 …)."""
+    from qi_station.i18n import field_code, field_label
     from qi_station.services.corrections import correct_request
 
+    field = field_code(field, domain.CORRECTABLE)
     got = correct_request(station_db(), key, field, value, reason, actor=OPTS.operator)
     if as_json:
         emit_json(got)
     else:
+        shown = field_label(field, "zh") if zh() else field
         typer.echo(
-            f"{got['number']} {'已更正' if zh() else 'corrected'} {field}: {got['old']} -> {got['new']} (#{got['n']})"
+            f"{got['number']} {'已更正' if zh() else 'corrected'} {shown}: {got['old']} -> {got['new']} (#{got['n']})"
         )
 
 

@@ -195,6 +195,18 @@ def sync_enroll(
             typer.echo(text("cli.enroll_next_bundle", lang))
 
 
+#: the counts of a library import, as ``cli.library_counts`` names them
+LIBRARY_COUNTS = ("added", "updated", "deleted", "unchanged")
+
+
+def _say(key: str, **kw: object) -> str:
+    """A hub command's answer in the CLI's language (``--lang`` / ``QI_STATION_LANG``), as ``hub init``
+    answers: the catalogue's ``key`` (``cli.hub_*``)."""
+    from qi_station.i18n import text
+
+    return text(key, _lang(), **kw)
+
+
 def _lang() -> str:
     """The CLI's language (``--lang`` / ``QI_STATION_LANG``; Chinese unless English is asked for)."""
     from qi_station.cli.kit import OPTS
@@ -369,7 +381,7 @@ def hub_add_station(
     given = {"region_code": region, "park": park, "station_type": station_type, "service_mode": mode}
     profile = {k: v for k, v in given.items() if v is not None}
     res = _hub(database_url).add_station(code, name, reissue=reissue, profile=profile or None)
-    typer.echo(f"station {res['code']} ({res['name']}) id {res['station_id']}; one-time enrollment token:")
+    typer.echo(_say("cli.hub_station_added", code=res["code"], name=res["name"], id=res["station_id"]))
     typer.echo(res["token"])
 
 
@@ -381,7 +393,7 @@ def hub_revoke(
 ) -> None:
     """Revoke a station's token (its calls and bundles are refused from now on)."""
     _hub(database_url).revoke_station(code)
-    typer.echo(f"station {code.upper()} revoked")
+    typer.echo(_say("cli.hub_station_revoked", code=code.upper()))
 
 
 @hub_app.command("stations")
@@ -450,7 +462,14 @@ def hub_import_library(
     """Import the library (csv/xlsx/json): adds, updates, and tombstones rows that are marked deleted or
     (unless --partial) missing from the tables present in the file."""
     res = _hub(database_url).import_library(path, partial=partial)
-    emit_json(res) if as_json else typer.echo(" ".join(f"{k} {v}" for k, v in res.items()))
+    if as_json:
+        emit_json(res)
+    elif _lang() == "en":
+        typer.echo(" ".join(f"{k} {v}" for k, v in res.items()))
+    else:
+        from qi_station.i18n import text
+
+        typer.echo(text("cli.library_counts", "zh", **{k: res.get(k, 0) for k in LIBRARY_COUNTS}))
 
 
 @hub_app.command("import-bundle")
@@ -463,7 +482,12 @@ def hub_import_bundle(
     """Import a station (up) bundle through the same apply code as HTTP push."""
     res = _hub(database_url).import_bundle(file)
     emit_json(res) if as_json else typer.echo(
-        f"{res['status']}: station {res['station']}, {res['applied']} changes, acked {res['acked_oseq']}"
+        _say(
+            f"cli.hub_bundle_{res['status']}",
+            station=res["station"],
+            applied=res["applied"],
+            acked=res["acked_oseq"],
+        )
     )
 
 
@@ -496,7 +520,9 @@ def hub_export_bundle(
         if restore
         else hub.export_bundle(station, out, force=force, resend=resend)
     )
-    emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['rows']} rows)")
+    emit_json(res) if as_json else typer.echo(
+        _say("cli.hub_bundle_written", file=res["file"], rows=res["rows"])
+    )
 
 
 @hub_app.command("purge-tombstones")
@@ -511,7 +537,7 @@ def hub_purge(
     """Delete library tombstones older than the horizon; stations behind it get 410 and resync."""
     res = _hub(database_url).purge_tombstones(days)
     emit_json(res) if as_json else typer.echo(
-        f"purged {res['purged']} tombstones; horizon seq {res['horizon']}"
+        _say("cli.hub_purged", purged=res["purged"], horizon=res["horizon"])
     )
 
 
@@ -529,7 +555,7 @@ def hub_prune_oseq(
     """Delete old change digests (hub_oseq) that ordinary sync never needs again (docs/deploy.md)."""
     res = _hub(database_url).prune_oseq(keep)
     emit_json(res) if as_json else typer.echo(
-        f"deleted {res['deleted']} change digests; {res['kept']} kept (the last {res['keep']} per station)"
+        _say("cli.hub_pruned", deleted=res["deleted"], kept=res["kept"], keep=res["keep"])
     )
 
 
@@ -545,7 +571,8 @@ def hub_assign(
 ) -> None:
     """Hub-side update of a request (flows down to its station)."""
     res = _hub(database_url).assign(request, expert_id=expert, note=note, priority=priority, status=status)
-    typer.echo(f"request {res['id']}: h_rev {res['h_rev']}{'' if res['changed'] else ' (no change)'}")
+    key = "cli.hub_assigned" if res["changed"] else "cli.hub_assigned_same"
+    typer.echo(_say(key, id=res["id"], h_rev=res["h_rev"]))
 
 
 hub_app.add_typer(hub_report_app, name="report")

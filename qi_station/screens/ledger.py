@@ -21,6 +21,7 @@ from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.dialogs import status_choices
 from qi_station.screens.ledger_table import LedgerTable
+from qi_station.screens.result_list import SearchInput
 from qi_station.screens.widgets import Chip, Choice
 from qi_station.services import keymap
 
@@ -95,6 +96,26 @@ def _failure_text(e: Exception, f: dict[str, Any]) -> str:
     return error_message(e)
 
 
+#: the filters a request number typed whole in the search box is not held back by
+NUMBER_FREE = {"status": "", "element": "", "month": "", "overdue": False}
+
+
+def exact_number(conn: Any, f: dict[str, Any], kw: Any) -> dict[str, Any]:
+    """``f`` itself, or (the search text a whole request number, ``QI0001-202612-0001``, that the other
+    filters hide: 状态=已办结 set from the dashboard) ``f`` without them, marked ``unfiltered``: a number
+    finds its request whatever the filters (the operator saw 没有符合条件的需求)."""
+    from qi_station.core.ids import number_month
+    from qi_station.services.queries import count_requests
+
+    text = (f.get("text") or "").strip()
+    if not text or number_month(text) is None or all(f.get(k) == v for k, v in NUMBER_FREE.items()):
+        return f
+    if count_requests(conn, **kw(f)):
+        return f
+    bare = {**f, **NUMBER_FREE}
+    return {**bare, "unfiltered": True} if count_requests(conn, **kw(bare)) else f
+
+
 class LedgerScreen(MainScreen):
     SCREEN_KEY = "ledger"
     CSS_PATH = "ledger.tcss"
@@ -127,7 +148,7 @@ class LedgerScreen(MainScreen):
                 )
                 yield Input(id="f-month", placeholder=t("ph.month"), compact=True, max_length=9)
                 yield Chip(t("filter.overdue"), "overdue", id="f-overdue")
-                yield Input(id="f-text", placeholder=t("ph.ledger_text"), compact=True)
+                yield SearchInput(id="f-text", placeholder=t("ph.ledger_text"), compact=True)
             with Horizontal(classes="filter-row"):
                 yield Choice(self._saved_options(), "", id="f-saved")
                 yield Static("", id="sort-label", classes="muted", markup=False)
@@ -315,8 +336,10 @@ class LedgerScreen(MainScreen):
         270-440 ms)."""
         from qi_station.services.queries import count_requests
 
-        kw = self._kw(f)
         try:
+            with reader as conn:
+                f = exact_number(conn, f, self._kw)
+            kw = self._kw(f)
             if keep and page:
                 with reader as conn:
                     total = count_requests(conn, **kw)
@@ -437,7 +460,10 @@ class LedgerScreen(MainScreen):
             info.update(t("ledger.empty"))
         else:
             total = "..." if self._counting else f"{self.total:,}"
-            info.update(t("ledger.rows", row=f"{table.cursor + 1:,}", total=total))
+            text = t("ledger.rows", row=f"{table.cursor + 1:,}", total=total)
+            if self._query.get("unfiltered"):  # a whole number shown past the filters: say so
+                text += t("ledger.unfiltered")
+            info.update(text)
 
     # ---- actions -------------------------------------------------------------------------------
     def action_page(self, delta: int) -> None:
@@ -452,7 +478,7 @@ class LedgerScreen(MainScreen):
         self.query_one("#sort-label", Static).update(t("ledger.sort", sort=t(f"sort.{self.sort}")))
 
     def action_focus_search(self) -> None:
-        self.query_one("#f-text", Input).focus()
+        self.query_one("#f-text", SearchInput).take()
 
     def action_clear_filters(self) -> None:
         self.apply_filters({"status": "", "element": "", "month": "", "overdue": False, "text": ""})

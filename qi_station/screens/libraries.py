@@ -439,9 +439,12 @@ class LibrariesScreen(MainScreen):
     # ---- actions ---------------------------------------------------------------------------------
     def action_next_kind(self) -> None:
         self.query_one("#kind", Choice).action_step(1)
+        box = self.query_one("#q", SearchInput)
+        if box.has_focus:  # another library: the old search is selected, typing replaces it
+            box.take()
 
     def action_focus_search(self) -> None:
-        self.query_one("#q", Input).focus()
+        self.query_one("#q", SearchInput).take()
 
     def on_input_submitted(self) -> None:
         self.query_one(ResultList).focus()

@@ -232,6 +232,7 @@ class ReportsScreen(MainScreen):
             self.notify(t("reports.last_month", month=last))
             month = min(last, self.month)
         if month != self.month:
+            self._follow_month(self.month, month)
             self.month = month
             self._clear(t("msg.loading"), "")  # the last month's figures never stand under this title
             self.refresh_data()
@@ -295,6 +296,22 @@ class ReportsScreen(MainScreen):
     def on_resize(self) -> None:
         self._show()
         self.add_class("loaded", update=False)  # a marker (tests, the benchmark): no style uses it
+
+    def _follow_month(self, old: str, new: str) -> None:
+        """The month changes: the last export's answer (about ``old``) goes; a file name in 导出到 that
+        the app proposes for ``old`` (:func:`qi_station.services.files.report_name`) becomes
+        ``new``'s; a name the operator typed stays (the 覆盖？ question names the month written)."""
+        self._export_status("")
+        from qi_station.services import files
+
+        box = self.query_one("#out", Input)
+        text = box.value
+        name = text.replace("\\", "/").rpartition("/")[2]
+        fmt = name.rpartition(".")[2]
+        tail = f"-{old}.{fmt}"
+        code = name[len("qi-report-") : -len(tail)] if name.endswith(tail) else ""
+        if code and name == files.report_name(code, old, fmt):
+            box.value = text[: len(text) - len(name)] + files.report_name(code, new, fmt)
 
     def _export_status(self, text: str) -> None:
         """The export's answer under 导出到; no blank line while there is none (a line of the figures)."""
@@ -360,7 +377,7 @@ class ReportsScreen(MainScreen):
             self.app.push_screen(
                 ConfirmDialog(
                     t("reports.overwrite_title"),
-                    t("reports.overwrite_ask", path=str(msg.exists)),
+                    t("reports.overwrite_ask", path=str(msg.exists), month=month_name(month)),
                     yes=t("btn.overwrite"),
                     no=t("btn.cancel"),
                     default_no=True,
@@ -370,6 +387,12 @@ class ReportsScreen(MainScreen):
             return
         status(msg.message)
         self.notify(brief(msg.toast or msg.message), severity="error" if msg.failed else "information")
+
+
+def month_name(month: str) -> str:
+    """``2026-12`` as the page says it to the operator (``2026年12月``)."""
+    year, _, mm = month.partition("-")
+    return t("reports.month_name", year=year, month=int(mm) if mm.isdigit() else mm)
 
 
 def export_toast(path: Path) -> str:

@@ -98,6 +98,9 @@ class RequestDetailScreen(StationScreen):
         self._load_failed = False
         self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
+    #: the 编号/状态 line (the first of #fields): toasts keep off it (:mod:`qi_station.screens.toasts`)
+    KEY_LINES = ("fields",)
+
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="titlebar", markup=False)
         with VerticalScroll(id="detail"):

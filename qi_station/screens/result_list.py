@@ -16,6 +16,7 @@ from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -235,10 +236,21 @@ class ResultList(ScrollView, can_focus=True):
 
 
 class SearchInput(Input):
-    """Textual's ``Input`` sets its virtual size to its text's width on every change, and that size is a
+    """A search box (the ledger's, the library's). Ctrl+A selects all its text (Textual's moves to the
+    start, as Home does); :meth:`take` (Ctrl+F, Ctrl+T) focuses it with its text selected: typing
+    replaces the old search, as after Tab into the month box, never appends to it.
+
+    Textual's ``Input`` sets its virtual size to its text's width on every change, and that size is a
     layout reactive: every key re-laid out the whole screen before the frame (two to three ms of CPU
     on the library screen). The box's own size never depends on its text (``width: 1fr``, one line),
     so here the new virtual size only moves the scroll limits."""
+
+    BINDINGS = [Binding("ctrl+a", "select_all", show=False)]
+
+    def take(self) -> None:
+        """Focus the box with its whole text selected (already focused too: Ctrl+F twice)."""
+        self.focus()
+        self.select_all()
 
     def _watch_value(self, value: str) -> None:
         # Input._watch_value and _scroll_update: private; guard:

@@ -5,13 +5,17 @@ search line, 资质有效, the ledger's month box and the request form's USCC un
 the title bar when no field is there (the request detail, the dashboard, a dialog in the middle), else in
 the rows above the page's foot (its status or hint line and the key bar), over the list; both bands
 holding a field (the request form): the foot, as close to the key bar as the page's hint allows.
+A screen's key lines (its ``KEY_LINES``: the request detail's 编号/状态 line) are never covered: two
+toasts or a long one wrapped covered the detail's "状态: …" at 80x24; the band then starts right under
+the key line (over the fields that follow, far from the timeline at the foot). A newer toast replaces an older
+one of the same severity, errors aside (:meth:`qi_station.app.StationApp._on_notify`), so a band holds few.
 Called by :meth:`qi_station.app.StationApp._refresh_notifications` whenever toasts are shown."""
 
 from __future__ import annotations
 
 from textual.css.query import NoMatches
 from textual.geometry import Region
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
 from textual.widgets._toast import ToastRack
@@ -27,6 +31,28 @@ def _fields(screen: Screen[object]) -> list[Region]:
 
     kinds = (Input, TextArea, Choice, Chip)
     return [w.region for w in screen.query("*") if isinstance(w, kinds) and w.display and w.region.height > 0]
+
+
+def _key_lines(screen: Screen[object]) -> list[Region]:
+    """The key lines of the page (its ``KEY_LINES``: their first line), also under a dialog (they show
+    round it; its toasts lie where the page's do, never a second copy elsewhere)."""
+    stack = list(screen.app.screen_stack)
+    pages = stack[: stack.index(screen) + 1] if screen in stack else [screen]
+    shown: list[Screen[object]] = []
+    for page in reversed(pages):
+        shown.append(page)
+        if not isinstance(page, ModalScreen):
+            break
+    found = []
+    for page in shown:
+        for wid in getattr(page, "KEY_LINES", ()):
+            try:
+                w = page.query_one(f"#{wid}", Widget)
+            except NoMatches:
+                continue
+            if w.display and w.region.height > 0:
+                found.append(Region(w.region.x, w.region.y, w.region.width, 1))
+    return found
 
 
 def _foot_top(screen: Screen[object]) -> int:
@@ -56,12 +82,16 @@ def place_toasts(screen: Screen[object]) -> None:
     if height <= 0:
         return
     fields = _fields(screen)
-    top_band = Region(0, 1, screen.size.width, BAND)
+    top = 1  # right under the title bar, or right under a key line there (the detail's 状态)
+    for line in sorted(_key_lines(screen), key=lambda r: r.y):
+        if line.overlaps(Region(0, top, screen.size.width, BAND)):
+            top = line.bottom
+    top_band = Region(0, top, screen.size.width, BAND)
     foot = _foot_top(screen)
-    if not any(top_band.overlaps(f) for f in fields):
+    if not any(top_band.overlaps(f) for f in fields) and top_band.bottom <= foot:
         rack.styles.dock = "top"
         rack.styles.align = ("right", "top")
-        rack.styles.margin = (1, 0, 0, 0)
+        rack.styles.margin = (top, 0, 0, 0)
     else:
         # the foot: over the list, or (both bands holding fields) as low as the page allows
         rack.styles.dock = "bottom"

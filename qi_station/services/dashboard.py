@@ -78,7 +78,9 @@ def sync_figures(conn: sqlite3.Connection) -> tuple[str | None, bool | None, int
     ok: bool | None = None
     if table_exists(conn, "sync_log"):
         row = conn.execute(
-            "SELECT COALESCE(finished_at, started_at), ok FROM sync_log ORDER BY id DESC LIMIT 1"
+            # an exported bundle is logged (F6) but is no sync: the hub has acknowledged nothing
+            "SELECT COALESCE(finished_at, started_at), ok FROM sync_log WHERE mode <> 'bundle-out' "
+            "ORDER BY id DESC LIMIT 1"
         ).fetchone()
         if row is not None:
             last, ok = row[0], bool(row[1])

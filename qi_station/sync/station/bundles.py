@@ -87,6 +87,13 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             default_name=bundle_name("up", manifest["from"], manifest["to"], target, bid),
             protect=(db_path,),
         )
+        now = to_db(env_now())
+        with S.tx(conn):  # F6's log lists the export too (not a sync: the hub has acknowledged nothing)
+            conn.execute(
+                "INSERT INTO sync_log(started_at, finished_at, mode, pushed, pulled, ok)"
+                " VALUES (?, ?, 'bundle-out', ?, 0, 1)",
+                (now, now, len(lines)),
+            )
         return {
             "file": str(outp),
             "bundle_id": bid,
