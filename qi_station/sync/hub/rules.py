@@ -134,14 +134,15 @@ def _ahead_rule() -> str:
     )
 
 
-def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
+def check_row(oseq: Any, table: str, row: dict[str, Any], code: str, *, now: datetime | None = None) -> None:
     """The rules one row must keep on its own (before it is compared with what the hub holds). A text
     column (:data:`TEXT`) keeps the core's text rule (``core.validate.clean_text``, said naming the
     column); a multi-line one not in :data:`EVIDENCE` is stored in that rule's form, in place (an old
-    station's CRLF, U+2028 or U+2029 a newline, as a station stores text now)."""
+    station's CRLF, U+2028 or U+2029 a newline, as a station stores text now). ``now``: the hub's clock
+    (``core.clock.env_now``) as the caller read it once for a batch; else read here when a time is met."""
     texts = TEXT.get(table, _NO_TEXT)
-    now: datetime | None = None  # the hub's clock, read once, when a time is met
-    ahead = datetime.max  # the latest time a station may stamp: not ahead of the hub's clock
+    # the latest time a station may stamp: not ahead of the hub's clock
+    ahead = datetime.max if now is None else now + CLOCK_GAP
     for col, val in row.items():
         tv = type(val)
         if tv is str:  # every cap is at least OTHER_TEXT_MAX: a shorter text needs no look-up
@@ -362,6 +363,20 @@ CREATED_RULE = "ledger_created"
 NUMBER_RULE = "number_month"
 
 
+_ROW_READ: list[Callable[[dict[str, Any]], tuple[Any, ...]]] = []
+
+
+def _row_read() -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A request row's :data:`~qi_station.services.verify.ROW_READ` values (made on first use: the
+    services are imported late here)."""
+    if not _ROW_READ:
+        from qi_station.services.verify import ROW_READ
+        from qi_station.sync.hub.tables import picker
+
+        _ROW_READ.append(picker(ROW_READ))
+    return _ROW_READ[0]
+
+
 def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, ...]]) -> None:
     """A pushed request row against its own event chain (``events``: the events the hub holds and those
     of the batch before this row, as :data:`~qi_station.services.verify.EVENT_READ` tuples of the
@@ -370,9 +385,9 @@ def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, .
     THE fold gives (``services.verify.fold_differences``, the comparison ``hub verify`` makes). A chain
     that does not start at event 1 or has a hole (a request loaded on the station outside the ledger,
     taken as it is by ``ledger.check_events``) cannot be folded and is not compared."""
-    from qi_station.services.verify import ROW_READ, comparable, created_differences, fold_differences
+    from qi_station.services.verify import comparable, created_differences, fold_differences
 
-    got = tuple(row.get(k) for k in ROW_READ)
+    got = _row_read()(row)
     fixed = created_differences(got, events)  # what its created event fixed; its number's month
     if fixed:
         field, _have, said = fixed[0]
