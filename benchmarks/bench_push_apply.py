@@ -111,12 +111,23 @@ def _worker(
     hub = Hub(url)
     with hub.engine.connect():  # the engine and its pool made before the clock
         pass
+    from qi_station.sync.proto import SyncError
+
     errors: list[str] = []
+    busy = [0]
 
     def one(code: str, batches: list[list[dict[str, Any]]]) -> None:
         try:
             for b in batches:
-                hub.push({"code": code}, b)
+                while True:
+                    try:
+                        hub.push({"code": code}, b)
+                        break
+                    except SyncError as e:  # a busy hub (every pooled connection in use): the
+                        if e.code != "busy":  # client waits and sends the batch again
+                            raise
+                        busy[0] += 1
+                        time.sleep(0.2)
         except Exception as e:  # noqa: BLE001 - counted, reported
             errors.append(f"{code}: {type(e).__name__}: {e}"[:300])
 
@@ -148,7 +159,7 @@ def _worker(
         pstats.Stats(profiler, stream=s).sort_stats("tottime").print_stats(35)
         pstats.Stats(profiler, stream=s).sort_stats("cumtime").print_stats(35)
         sys.stderr.write(s.getvalue())
-    q.put((time.process_time() - c0, errors))
+    q.put((time.process_time() - c0, errors, busy[0]))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -192,6 +203,7 @@ def run(args: argparse.Namespace) -> None:
             p.join()
         cpu = sum(g[0] for g in got)
         errors = [e for g in got for e in g[1]]
+        busy = sum(g[2] for g in got)
         n = sum(len(b) for c in codes for b in data[c])
         want_req = sum(1 for c in codes for b in data[c] for ch in b if ch["table"] == "request")
         hub = Hub(url)
@@ -226,6 +238,7 @@ def run(args: argparse.Namespace) -> None:
                     "server": server,
                     "errors": errors[:3],
                     "n_errors": len(errors),
+                    "busy_retries": busy,
                     "held": held,
                     "want": {"req": len(want_ids), "ev": len(want_ev), "oseq": n, "req_changes": want_req},
                 }
@@ -269,7 +282,7 @@ def ab(args: argparse.Namespace) -> None:
                     f"| {Path(tree).name} | {k} | {n:,} | {r['wall']:.2f} | {n / r['wall']:,.0f} | "
                     f"{r['cpu']:.2f} | {r['server']:.2f} | {1e6 * r['cpu'] / n:.0f} | "
                     f"{1e6 * r['server'] / n:.0f} | {1e6 * (r['cpu'] + r['server']) / n:.0f} | "
-                    f"{r['n_errors']} | {'ok' if ok else 'MISMATCH ' + json.dumps(r['held'])} | {la:.1f} |",
+                    f"{r['n_errors']} ({r['busy_retries']} busy) | {'ok' if ok else 'MISMATCH ' + json.dumps(r['held'])} | {la:.1f} |",
                     flush=True,
                 )
                 if r["errors"]:
