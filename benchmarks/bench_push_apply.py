@@ -222,6 +222,16 @@ def run(args: argparse.Namespace) -> None:
                     )
                 ).all()
             )
+            tables = {
+                r[0]: list(r[1:])
+                for r in c.execute(
+                    sa.text(
+                        "SELECT relname, seq_scan, seq_tup_read, idx_scan, autovacuum_count, "
+                        "autoanalyze_count FROM pg_stat_user_tables WHERE relname IN "
+                        "('request', 'request_event', 'enterprise', 'hub_oseq', 'report_month')"
+                    )
+                )
+            }
         hub.dispose()
         want_ids = {ch["row"]["id"] for c in codes for b in data[c] for ch in b if ch["table"] == "request"}
         want_ev = {
@@ -240,6 +250,7 @@ def run(args: argparse.Namespace) -> None:
                     "n_errors": len(errors),
                     "busy_retries": busy,
                     "held": held,
+                    "tables": tables,
                     "want": {"req": len(want_ids), "ev": len(want_ev), "oseq": n, "req_changes": want_req},
                 }
             ),

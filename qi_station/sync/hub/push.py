@@ -249,6 +249,12 @@ class PushJobs(LedgerJobs):
         if not fresh:
             self.accept_head(c, st, head, into)
             return {"acked_oseq": acked, "results": results, "applied": 0}
+        if c.dialect.name == "postgresql":
+            # every read and write below goes by key: index scans whatever the planner's statistics say.
+            # In a morning rush the ledger tables grow faster than autovacuum analyzes them, and a
+            # planner that still takes request_event for small seq-scans it for each batch's look-ups
+            # (measured: 50 first syncs at once read 79 M event rows in 973 seq scans)
+            c.exec_driver_sql("SET LOCAL enable_seqscan = off")
         digests = [{"station_id": st["id"], "oseq": ch["oseq"], "digest": change_digest(ch)} for ch in fresh]
         # authorize + coerce everything before writing anything
         prepared: list[tuple[int, int, str, dict[str, Any], dict[str, Any]]] = []
