@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.chain import EVENT_ROW, status_and_satisfaction
-from qi_station.core.clock import env_now
 from qi_station.core.gcpause import no_cycle_collection
 from qi_station.db import rollup
 from qi_station.sync.hub import rules
@@ -353,9 +352,8 @@ class PushJobs(LedgerJobs):
         stored = dict(owners)
         final_numbers: dict[str, tuple[str, int]] = {}  # request id -> its number after the batch
         folds: list[tuple[int, dict[str, Any]]] = []  # the request rows applied: each against its events
-        now = env_now()  # the hub's clock, read once for the batch (a station may not stamp ahead of it)
-        for _rank, oseq, table, row, _ch in prepared:  # in oseq order (``fresh`` is)
-            rules.check_row(oseq, table, row, code, now=now)
+        for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
+            rules.check_row(oseq, table, row, code)
             if table == "request":
                 held = stored.get(row["id"])
                 rules.check_request_change(

@@ -155,15 +155,14 @@ def _ahead_rule() -> str:
     )
 
 
-def check_row(oseq: Any, table: str, row: dict[str, Any], code: str, *, now: datetime | None = None) -> None:
+def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
     """The rules one row must keep on its own (before it is compared with what the hub holds). A text
     column (:data:`TEXT`) keeps the core's text rule (``core.validate.clean_text``, said naming the
     column); a multi-line one not in :data:`EVIDENCE` is stored in that rule's form, in place (an old
-    station's CRLF, U+2028 or U+2029 a newline, as a station stores text now). ``now``: the hub's clock
-    (``core.clock.env_now``) as the caller read it once for a batch; else read here when a time is met."""
+    station's CRLF, U+2028 or U+2029 a newline, as a station stores text now)."""
     texts = TEXT.get(table, _NO_TEXT)
-    # the latest time a station may stamp: not ahead of the hub's clock
-    ahead = datetime.max if now is None else now + CLOCK_GAP
+    now: datetime | None = None  # the hub's clock, read once, when a time is met
+    ahead = datetime.max  # the latest time a station may stamp: not ahead of the hub's clock
     for col, val in row.items():
         tv = type(val)
         if tv is str:  # every cap is at least OTHER_TEXT_MAX: a shorter text needs no look-up
