@@ -198,6 +198,9 @@ class StationApp(App[None]):
     ENABLE_COMMAND_PALETTE = True
     #: the longest an information or warning toast stays (seconds); errors stay as long as asked
     INFO_TIMEOUT: float = 10
+    #: the first screen: Textual composes it as the app is composed (``App._init_mode``), with no blank
+    #: default screen before it to compose, style and switch away from (``switch_mode`` restyled both)
+    DEFAULT_MODE = "dashboard"
     MODES = {
         "dashboard": _screen("dashboard", "DashboardScreen"),
         "ledger": _screen("ledger", "LedgerScreen"),
@@ -226,10 +229,6 @@ class StationApp(App[None]):
 
         # each CSS source parsed once per set of variables (Textual re-parses all of them per new screen)
         self.stylesheet = CachedStylesheet(variables=self.stylesheet._variables)
-        _plain_scrollbars()
-        _neutral_control_codes()
-        _one_line_paste()
-        _whole_wide_chars()
         from qi_station.screens.base import localize_bindings
 
         localize_bindings(self)
@@ -242,6 +241,9 @@ class StationApp(App[None]):
         self.offer_demo = offer_demo
         # the dashboard's figures, read in a thread since before Textual was imported (``run``)
         self._early_figures = early_figures
+        #: the dashboard opens the database once its early figures are painted (see on_mount); decided
+        #: here: the dashboard (composed with the app) may take the figures before the app's own mount
+        self._early_open = early_figures is not None and early_figures.db_path == self.db_path
         self.current_request: str | None = None  # id of the request last opened: "refer to this" targets it
         self.current_request_label: str = ""
         #: its status as last shown (None until read): F5 offers 转办 only where ``domain.can_refer`` allows
@@ -256,7 +258,11 @@ class StationApp(App[None]):
         self.last_backup: str | None = None
         #: the error toasts shown (:meth:`notify`): a screen switch drops every other toast
         self.errors_shown: list[tuple[float, str, str, bool]] = []
-        self.user_keys: dict[str, str] = {}  # the [keys] table (on_mount): binding id -> keys
+        #: the [keys] table: binding id -> keys (our own record of what set_keymap was given; Textual keeps
+        #: it private), set before the first screen is composed (with the app: ``DEFAULT_MODE``)
+        self.user_keys: dict[str, str] = keymap.user_keymap(self.config_data)
+        if self.user_keys:
+            self.set_keymap(self.user_keys)
         self.library_preset: dict[str, Any] | None = None  # ... and to the libraries (资质将到期)
         self.reader = SharedReader(self.db_path)  # search-as-you-type connection (warm page cache)
         self.title = t("app.title")
@@ -377,19 +383,16 @@ class StationApp(App[None]):
         return [k.strip() for k in keys.split(",")]
 
     def on_mount(self) -> None:
-        km = keymap.user_keymap(self.config_data)
-        self.user_keys = km  # our own record of what set_keymap was given (Textual keeps it private)
-        if km:
-            self.set_keymap(km)
+        # Textual's rendering as the station wants it, in place before anything but the first screen's
+        # title bar is shown (the first frame: painted as the app is composed, before its mount; the
+        # body, toasts, dialogs and other screens come after): the imports stay out of the first frame
+        _plain_scrollbars()
+        _neutral_control_codes()
+        _one_line_paste()
+        _whole_wide_chars()
         if "_error" in self.config_data:
             self.notify(t("msg.config_error", detail=self.config_data["_error"]), severity="warning")
-        early = self._early_figures is not None and self._early_figures.db_path == self.db_path
-        self._undelayed = early  # (see delay_update)
-        try:
-            self.switch_mode("dashboard")
-        finally:
-            self._undelayed = False
-        if not early:
+        if not self._early_open:
             # the database is opened (and the first screen's figures read) while the first screen is
             # composed and painted: the worker's time is mostly in SQLite, which leaves the GIL to the UI
             self.open_db()
@@ -397,18 +400,6 @@ class StationApp(App[None]):
             # staff list and the rest of DatabaseReady do not share the start-up window with them; at the
             # latest after OPEN_DB_AFTER seconds (a screen left before its figures came)
             self.set_timer(OPEN_DB_AFTER, self.open_db)
-
-    _undelayed = False
-
-    def delay_update(self, delay: float = 0.05) -> None:
-        """Textual's ``switch_mode`` holds every repaint for ``delay`` (50 ms) to mask the change of screens.
-        The first switch (at mount, from Textual's blank default screen) has nothing to mask, and the hold
-        kept the dashboard's body and figures off the screen for those 50 ms after its title bar: skipped
-        when the figures were read early (the console entry point). (Without them the hold stays: the
-        figures come later anyway, and what reaches the dashboard before a dialog at the start -- the
-        operator's -- arrives in the order the snapshots show.)"""
-        if not self._undelayed:
-            super().delay_update(delay)
 
     def open_db(self) -> None:
         """Start :meth:`prepare_db` (once)."""

@@ -98,7 +98,8 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["init", "--region", "37010"], "region"),
     (["init", "--region", "3701000"], "region"),
     (["init", "--region", "110000"], "region"),
-    (["init", "--region", "３７０１００"], "region"),
+    # full-width digits are read as ASCII (core.domain.typed, NFKC); other scripts' digits are not digits here
+    (["init", "--region", "٣٧٠١٠٠"], "region"),
     (["init", "--station-code", "济南站"], "station_code"),
     (["init", "--station-type", "spaceport"], "station_type"),
     (["init", "--station-name", ""], "station_name"),

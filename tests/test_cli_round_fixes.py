@@ -111,6 +111,14 @@ def test_request_show_has_the_contact_phone(cli_db: Any) -> None:
     assert "139" in res.output and "联系人" in res.output, res.output
     en = cli(app, "--db", str(db), "--lang", "en", "request", "show", r["number"])
     assert "contact:" in en.output and "139" in en.output, en.output
+    # no contact name: the name field says so and the phone has its own line (it was printed as the name)
+    lines = res.output.splitlines()
+    assert "  联系人: 未填" in lines, res.output
+    assert any(ln.startswith("  电话: ") and "139" in ln for ln in lines), res.output
+    assert not any(ln.startswith("  联系人:") and "139" in ln for ln in lines), res.output
+    en_lines = en.output.splitlines()
+    assert "  contact: (not given)" in en_lines, en.output
+    assert any(ln.startswith("  phone: ") and "139" in ln for ln in en_lines), en.output
 
 
 ADD = ["request", "add", "--enterprise", "济南示例机械有限公司", "--uscc", USCC, "--elements", "metrology"]

@@ -161,22 +161,51 @@ def test_an_event_that_does_not_start_from_the_chains_status_is_refused(
     assert hub_requests(hub)[r["id"]]["s_rev"] == 2  # nothing of the batch
 
 
-def test_a_request_recorded_with_the_clock_ahead_is_refused_and_the_station_says_what_to_do(
+def test_a_request_recorded_with_the_clock_ahead_is_taken_as_stamped_and_flagged_once_the_clock_is_right(
     env: Any,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A request recorded while this PC's clock ran ahead: refused while the clock still runs ahead (the
+    station is told to set it); once it is set right, the hub takes it as stamped (never re-dated) and
+    flags it (sync_conflict clock_ahead), and the sync says so; what was queued after it goes too."""
+    import json
+    import time
+
+    import sqlalchemy as sa
     from test_sync_util import station_requests
+
+    from qi_station.sync.station import wire
 
     hub, tc, dbs = env
     a = dbs["ZB01"]
     monkeypatch.setenv("QI_STATION_NOW", "2027-06-15T10:00:00+08:00")  # this PC's clock ahead
     r = ledger.create_request(a, request_input(1, 1))
-    monkeypatch.setenv("QI_STATION_NOW", "2026-12-01T10:00:00+08:00")  # the clock set right; the hub's
-    with pytest.raises(SyncError) as ei:
-        sync(a, tc)
+    ahead_ms = time.time_ns() // 1_000_000 + 200 * 86_400_000
+    monkeypatch.setenv("QI_STATION_NOW", "2026-12-01T10:00:00+08:00")  # the hub's clock
+    with monkeypatch.context() as mp:  # this PC's clock, as it tells the hub, still runs ahead
+        mp.setattr(wire, "station_now_ms", lambda: ahead_ms)
+        with pytest.raises(SyncError) as ei:
+            sync(a, tc)
     e = ei.value
     assert (e.status, e.data.get("rule")) == (422, "clock_ahead")
     assert r["number"] in e.message and "2027-06-15" in e.message
-    assert "stays on this PC" in e.message and "operator" in e.message
+    assert "stays on this PC" in e.message and "Set this PC's date and time right" in e.message
     assert hub_requests(hub) == {}
     assert r["id"] in station_requests(a)  # kept here, unsent
+    # the clock set right: the same rows, never re-dated, are taken and flagged; the next request too
+    r2 = ledger.create_request(a, request_input(2, 1))
+    res = sync(a, tc)
+    assert res["pending"] == 0
+    held = hub_requests(hub)
+    assert set(held) == {r["id"], r2["id"]}
+    assert str(held[r["id"]]["received_at"]).startswith("2027-06-15")  # as stamped
+    assert r["number"] in res["clock_ahead_taken"] and "flagged" in res["clock_ahead_taken"]
+    assert r2["number"] not in res["clock_ahead_taken"]
+    with hub.engine.connect() as c:
+        flags = c.execute(
+            sa.text("SELECT table_name, row_id, detail FROM sync_conflict WHERE kind = 'clock_ahead'")
+        ).all()
+    assert {(t, rid) for t, rid, _d in flags} >= {("request", r["id"])}
+    assert all(json.loads(d)["station"] == "ZB01" for _t, _rid, d in flags)
+    assert r2["id"] not in {rid for _t, rid, _d in flags}
+    assert "clock_ahead_taken" not in sync(a, tc)  # said once

@@ -297,3 +297,34 @@ def test_the_first_frame_loads_neither_the_footer_nor_the_body_s_modules(tmp_pat
 
     db = open_db(tmp_path / "station.db")
     assert _modules(RUN_TO_FIRST_FRAME, str(tmp_path / "config.toml"), str(db)) == FIRST_SCREEN
+
+
+RUN_TO_FIRST_FRAME_AT_ITS_PAINT = r"""
+import json, sys
+import qi_station.app as qa
+seen = []
+class Probe(qa.StationApp):
+    def _display(self, screen, renderable):
+        super()._display(screen, renderable)
+        if renderable is not None and not seen:
+            seen.append(sorted(m for m in sys.modules if m in ("qi_station.core.validate", "qi_station.core.places")))
+            seen.append(len(self._screen_stacks))
+            seen.append(sorted(str(path).rsplit("/", 1)[-1] for path, _var in self.stylesheet.source
+                               if str(path).endswith(".tcss")))
+            self.exit()
+Probe(sys.argv[1], offer_demo=False).run(headless=True)
+print(json.dumps(seen))
+"""
+
+
+def test_the_first_frame_is_painted_before_textual_s_rendering_is_adjusted(tmp_path: Path) -> None:
+    """The first screen is composed with the app (``StationApp.DEFAULT_MODE``: no blank default screen
+    before it, one screen stack) and its title bar painted before the app's mount, where the text rule's
+    strip tables are put in (``StationApp.on_mount``): the text rule's modules are imported after the
+    first frame (``sys.modules`` as that frame is painted)."""
+    from qi_station.db.engine import open_db
+
+    db = open_db(tmp_path / "station.db")
+    shown = _modules(RUN_TO_FIRST_FRAME_AT_ITS_PAINT, str(tmp_path / "config.toml"), str(db))
+    # and the CSS parsed for it: the app's and the dashboard's files, not the dialogs' (dialogs.tcss)
+    assert shown == [[], 1, ["app.tcss", "dashboard.tcss"]]

@@ -164,3 +164,43 @@ def test_province_report_groups_stations_by_their_own_profile(hub_url: str, tmp_
         tc.close()
         dispose_all()
         hub.dispose()
+
+
+def test_a_station_at_a_city_level_region_is_counted_as_its_city_level_county_not_unknown() -> None:
+    """An outside tester's finding: the hub's counties table put a station whose region is a city-level
+    code (370100: no county) under "unknown"; it is 济南市（市本级）, as an enterprise registered there is
+    counted (``reports.quality.place_county``, one rule)."""
+    from datetime import datetime
+
+    from qi_station.reports.figures import hub_report
+    from qi_station.reports.labels import group_name
+    from qi_station.reports.quality import enterprise_county, place_county
+    from qi_station.reports.queries import Acc, Details, Raw, last_months, profile_entry
+
+    month = "2026-11"
+    stations = {
+        "JN09": profile_entry("JN09", "济南市本级站", "370100", None, None, None, False, "hub"),
+        "LX01": profile_entry("LX01", "历下站", "370102", None, None, None, False, "hub"),
+        "XX01": profile_entry("XX01", "无地区站", None, None, None, None, False, "hub"),
+    }
+    raw = Raw(
+        month,
+        last_months(month, 12),
+        {c: Acc() for c in stations},
+        stations,
+        Details([]),
+        datetime(2026, 12, 1),
+    )
+    rep = hub_report(raw)
+    counties = {g["county"]["code"]: g for g in rep["counties"]}
+    assert set(counties) == {"370100", "370102", "unknown"}
+    assert counties["370100"]["stations"] == ["JN09"] and counties["unknown"]["stations"] == ["XX01"]
+    assert counties["370100"]["county"]["name"] == "济南市（市本级）"
+    assert group_name("counties", counties["370100"], "zh") == "济南市（市本级）"
+    assert group_name("counties", counties["370100"], "en") == "济南市 (city level) 370100"
+    assert group_name("counties", counties["370102"], "zh") == "济南市历下区"
+    st = {s["station"]["code"]: s for s in rep["stations"]}
+    assert st["JN09"]["county"]["code"] == "370100"
+    # the same rule as an enterprise's
+    assert place_county(None, "370100") == enterprise_county({"enterprise_city": "370100"}) == "370100"
+    assert place_county(None, None) == "unknown"

@@ -56,3 +56,34 @@ def test_the_overdue_list_is_the_open_rows_overdue(rows: list[dict[str, Any]]) -
     rect = quality_figures(q)["rectification"]
     assert rect["overdue"] == [r for r in rect["open"] if r["overdue"]]
     assert rect["overdue_count"] == sum(1 for r in rows if r["overdue"])
+
+
+_texts = st.lists(st.text(st.sampled_from("aAbBzZ09-_é中 "), min_size=1, max_size=4), min_size=1, max_size=30)
+
+
+@settings(max_examples=30, deadline=None)
+@given(codes=_texts, numbers=_texts)
+def test_the_servers_open_order_is_sort_opens(codes: list[str], numbers: list[str]) -> None:
+    """PostgreSQL gives the open list in its order (``quality.low_ratings_query``: day, then station and
+    number COLLATE "C"; the hub report then does not sort it): the server's order of any texts is
+    Python's, whatever the database's own collation."""
+    import pytest
+    from test_sync_util import PG_ADMIN, pg_available
+
+    if not pg_available():
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    import psycopg
+
+    rows = [
+        {"rated_on": day, "station_code": c, "number": n}
+        for i, (c, n) in enumerate(zip(codes, numbers * len(codes), strict=False))
+        for day in (("2026-01-0" + str(1 + i % 3)),)
+    ]
+    with psycopg.connect(PG_ADMIN) as conn:
+        got = conn.execute(
+            "SELECT d, c, n FROM unnest(CAST(%s AS DATE[]), CAST(%s AS VARCHAR[]), CAST(%s AS VARCHAR[])) "
+            'AS v(d, c, n) ORDER BY d, c COLLATE "C", n COLLATE "C"',
+            ([r["rated_on"] for r in rows], [r["station_code"] for r in rows], [r["number"] for r in rows]),
+        ).fetchall()
+    want = [(r["rated_on"], r["station_code"], r["number"]) for r in sort_open(rows)]
+    assert [(d.isoformat(), c, n) for d, c, n in got] == want

@@ -29,6 +29,7 @@ from qi_station.services import ledger
 from qi_station.sync.proto import PROTOCOL, SyncError
 from qi_station.sync.station import bundles as B
 from qi_station.sync.station import client as C
+from qi_station.sync.station import wire
 
 PG = pg_available()
 
@@ -740,6 +741,9 @@ def test_clock_skew_changes_nothing(env: Any, monkeypatch: pytest.MonkeyPatch) -
         shift = timedelta(days=3650)
         mp.setattr(ledger, "env_now", lambda s=shift, f=timeutil.now_utc: f() + s)
         mp.setattr(ids.time, "time_ns", lambda s=shift: int((_time.time() + s.total_seconds()) * 1e9))
+        # ... and this PC's clock, as the push tells the hub, runs ahead of the hub's still (the patched
+        # time_ns above is the hub's too, in this process): refused, not taken and flagged (rules.clock_ok)
+        mp.setattr(wire, "station_now_ms", lambda s=shift: int((_time.time() + 2 * s.total_seconds()) * 1000))
         r = ledger.create_request(dbs["ZB01"], request_input(2, 1))
         with pytest.raises(SyncError) as ei:
             sync(dbs["ZB01"], tc)

@@ -447,12 +447,31 @@ def test_restore_on_another_pc_says_how_to_reenroll(
     a = tmp_path / "a.db"
     enroll_station(a, hub, tc, "ZB01")
     backup_db(a, tmp_path / "a.bak")
+    assert C.sync_status(a)["enrolment_usable"] is True  # on its own PC (its secrets file is there)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-pc-config"))
     other = tmp_path / "other-pc" / "station.db"
     other.parent.mkdir()  # a named --db's folder must exist (never created: docs/cli.md)
     res = CliRunner().invoke(app, ["--db", str(other), "restore", str(tmp_path / "a.bak")])
     assert res.exit_code == 0, res.output
     assert "add-station ZB01" in res.output and "--reissue" in res.output
+    # sync status says the truth: enrolled, but not usable on this PC, and the next step (it said
+    # "enrolled online" as if it could sync)
+    st = C.sync_status(other)
+    assert st["enrolled"] == "online" and st["enrolment_usable"] is False
+    assert "add-station ZB01" in st["next_step"] and "--reissue" in st["next_step"]
+    assert "sync enroll --hub http://testserver --token TOKEN" in st["next_step"]
+    out = CliRunner().invoke(app, ["--db", str(other), "sync", "status"])
+    assert out.exit_code == 0, out.output
+    assert "NOT usable on this PC" in out.output and "next step" in out.output, out.output
+    # the TUI's sync page says it too (services.workspace.sync_overview, the same rule: db.secrets)
+    from qi_station.i18n import set_lang
+    from qi_station.screens.sync import status_lines
+    from qi_station.services.workspace import sync_overview
+
+    ov = sync_overview(other)
+    assert ov["enrolment_usable"] is False
+    set_lang("zh")
+    assert any("本机无法使用该注册" in ln and "add-station ZB01" in ln for ln in status_lines(ov))
     with pytest.raises(SyncError) as e:
         sync(other, tc)
     assert e.value.code == "not_enrolled" and "--reissue" in e.value.message
@@ -460,3 +479,5 @@ def test_restore_on_another_pc_says_how_to_reenroll(
     token = hub.add_station("ZB01", "淄博", reissue=True)["token"]
     C.enroll(other, token, "http://testserver", http=tc)
     assert sync(other, tc)["ok"]
+    st = C.sync_status(other)
+    assert st["enrolment_usable"] is True and "next_step" not in st

@@ -363,7 +363,7 @@ async def test_the_body_is_painted_as_soon_as_it_is_mounted(
 ) -> None:
     """The frame with the dashboard's body (and its figures) is painted by ``MainScreen._mount_body``
     itself (``Screen._on_timer_update``, Textual's private handler), not at the screen's next update
-    tick, and the start's switch to the dashboard holds no repaint (``StationApp.delay_update``): a
+    tick, and the start holds no repaint (no switch: the dashboard is ``StationApp.DEFAULT_MODE``): a
     start-up paints the body right after its title bar. Run as the console entry point runs the app
     (``run_test`` holds a batch of repaints while its pilot starts)."""
     from qi_station.app import StationApp
@@ -404,8 +404,8 @@ async def test_only_the_start_switches_to_its_screen_without_textual_s_hold(
     ledger_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Textual's ``switch_mode`` holds repaints for 50 ms (``App.delay_update``) to mask a change of
-    screens; the start with the figures read early (from Textual's blank screen) skips it, an F-key
-    keeps it."""
+    screens; the start has no switch (the dashboard is ``StationApp.DEFAULT_MODE``, composed with the
+    app), an F-key keeps it."""
     from textual.app import App
 
     from qi_station.app import StationApp

@@ -254,15 +254,16 @@ async def test_detail_buttons_show_the_key_as_the_footer_does(tmp_path: Path) ->
 
 def test_every_screen_css_file_is_scoped_to_its_screen() -> None:
     """A screen's CSS file stays loaded once the screen has been shown; unscoped, its rules restyle
-    every later screen (reports' ``.frow { height: 1 }`` squashed the form). Each file but app.tcss is
-    one block ``<ItsScreen> { ... }``."""
+    every later screen (reports' ``.frow { height: 1 }`` squashed the form). Each file but the shared
+    ones is one block ``<ItsScreen> { ... }``: app.tcss, and dialogs.tcss (the dialogs' rules, each
+    selector starting at a dialog class: read with the first dialog, not before the first frame)."""
     import re
 
     import qi_station.screens as pkg
 
     folder = Path(pkg.__file__).parent
     for path in sorted(folder.glob("*.tcss")):
-        if path.name == "app.tcss":
+        if path.name in ("app.tcss", "dialogs.tcss"):
             continue
         css = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S).strip()
         head = re.match(r"([A-Z]\w*Screen)\s*\{", css)
@@ -274,3 +275,17 @@ def test_every_screen_css_file_is_scoped_to_its_screen() -> None:
         assert depth == 0, path.name
         source = (folder / path.name.replace(".tcss", ".py")).read_text(encoding="utf-8")
         assert f"class {head.group(1)}(" in source, (path.name, head.group(1))
+
+
+def test_the_dialogs_css_styles_dialogs_only() -> None:
+    """dialogs.tcss is loaded once, with the first dialog, and stays: every rule in it starts at a dialog
+    class, so it never restyles a page."""
+    import re
+
+    import qi_station.screens as pkg
+
+    css = (Path(pkg.__file__).parent / "dialogs.tcss").read_text(encoding="utf-8")
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    selectors = [s.strip() for rule in re.findall(r"([^{}]+)\{[^{}]*\}", css) for s in rule.split(",")]
+    assert selectors
+    assert all(re.match(r"(StationModal|ChoiceMenu|ReferDialog)\b", s) for s in selectors), selectors

@@ -33,11 +33,9 @@ def library_search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Search a library by Chinese text, full pinyin or initials (ranked; own city first)."""
-    from qi_station.core.errors import ValidationError
-    from qi_station.services.search import search, station_city
+    from qi_station.services.search import check_kind, search, station_city
 
-    if kind not in domain.SEARCH_KINDS:
-        raise ValidationError("kind", "choice", f"kind must be one of {', '.join(domain.SEARCH_KINDS)}")
+    check_kind(kind)
     db = station_db()
     own = station_city(db)
     rows = search(

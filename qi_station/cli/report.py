@@ -39,6 +39,17 @@ def _check_format(fmt: str | None, out: str | Path | None) -> str:
     return export_format(out, fmt, FORMATS)
 
 
+def _check_month_format(month: str | None, fmt: str | None, out: str | Path | None) -> tuple[str, str]:
+    """``--month`` and ``--format``: every bad one at once (``core.validate.Checks``)."""
+    from qi_station.core.validate import Checks
+
+    c = Checks()
+    m = c.run(_check_month, month)
+    f = c.run(_check_format, fmt, out)
+    c.done()
+    return m, f
+
+
 def _check_month(month: str | None) -> str:
     from qi_station.core.months import check_month, last_full_month
 
@@ -120,8 +131,7 @@ def monthly(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """This station's monthly summary 本站月报."""
-    f = _check_format(fmt, out)
-    m = _check_month(month)
+    m, f = _check_month_format(month, fmt, out)
     from qi_station.reports.figures import monthly_report
 
     db = station_db()
@@ -175,8 +185,7 @@ def hub_monthly(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Province-wide monthly summary: per station, per city, province 全省月报."""
-    f = _check_format(fmt, out)
-    m = _check_month(month)
+    m, f = _check_month_format(month, fmt, out)
     code = station.strip().upper() if station is not None else None
     report = _hub_report(database_url, m, code)
     _emit(report, f, out, code or "province", force)
@@ -215,7 +224,9 @@ def _emit_indicators(
     f = (fmt or "").strip().lower()
     if f not in INDICATOR_FORMATS:
         raise ValidationError(
-            "format", "choice", f"--format must be one of {', '.join(INDICATOR_FORMATS)}: {fmt!r}"
+            "format",
+            "choice",
+            f"--format must be one of {', '.join(INDICATOR_FORMATS)}: {fmt!r} / 导出格式无效",
         )
     lang = "en" if OPTS.lang == "en" else "zh"
     if out is None and f in ("table", "json", "md"):

@@ -216,11 +216,15 @@ def request_show(
         f"{'渠道' if in_zh else 'channel'}: {domain.label(channels, d['channel'])}  "
         f"{'紧急程度' if in_zh else 'urgency'}: {domain.label(urgencies, d['urgency'])}",
     ]
-    who = "  ".join(
-        str(x) for x in (d.get("contact_name"), d.get("phone_display") or d.get("phone_e164")) if x
-    )
-    if who:
-        lines.insert(2, f"  {'联系人' if in_zh else 'contact'}: {who}")
+    phone = d.get("phone_display") or d.get("phone_e164")
+    if d.get("contact_name") or phone:  # each on its own line: a phone is never read as a name
+        lang = "zh" if in_zh else "en"
+        contact = [
+            f"  {'联系人' if in_zh else 'contact'}: {d.get('contact_name') or word('show.not_given', lang)}"
+        ]
+        if phone:
+            contact.append(f"  {'电话' if in_zh else 'phone'}: {phone}")
+        lines[2:2] = contact
     days = "  ".join(x for x in (_taken_text(d), _overdue_text(d) if d["overdue"] else "") if x)
     if days:
         lines.append(f"  {days}")
@@ -246,6 +250,14 @@ def request_show(
     for ref in d["referrals"]:
         kind = kind_name(ref["kind"], "zh") if in_zh else ref["kind"]
         lines.append(f"  -> {kind}: {ref['item_name']} ({ref['item_id']})")
+    for o in d.get("hub_overrides") or ():  # the province's status this station's move overrode
+        hub_s, own_s = _status_label(o.get("hub_status")), _status_label(o.get("status"))
+        lines.append(
+            f"  ! 省级中心曾将其改为「{hub_s}」，本站在看到之前的变更（→{own_s}）覆盖了中心的决定；中心已记录冲突，请与中心核实"
+            if in_zh
+            else f"  ! the province had set it to {hub_s}; this station's change (-> {own_s}), made before it "
+            "saw that, overrode it; the hub recorded the conflict: check with the province"
+        )
     lines.append(f"  {'台账' if in_zh else 'ledger'}: {'完整' if d['ledger_ok'] else 'BROKEN 被篡改'}")
     lines += [f"    ! {p}" for p in d.get("ledger_problems") or ()]
     for e in d["events"]:

@@ -134,6 +134,10 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
         typer.echo(ledger_line(res["ledger_ok"]))
         if res.get("clock_warning"):
             typer.echo(f"warning: {res['clock_warning']}", err=True)
+        if res.get("clock_ahead_taken"):
+            typer.echo(f"warning: {res['clock_ahead_taken']}", err=True)
+        for msg in res.get("hub_status_overridden") or ():
+            typer.echo(f"warning: {msg}", err=True)
         if not res["ledger_ok"]:
             raise typer.Exit(1)
 
@@ -218,7 +222,12 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         "pull_cursor",
         "conflicts",
     ):
-        typer.echo(f"{k:13} {st.get(k) if st.get(k) is not None else '-'}")
+        val = st.get(k) if st.get(k) is not None else "-"
+        if k == "enrolled" and st.get("enrolment_usable") is False:
+            val = f"{val} (NOT usable on this PC / 本机无法使用)"
+        typer.echo(f"{k:13} {val}")
+    if st.get("next_step"):
+        typer.echo(f"{'next step':13} {st['next_step']}")
 
 
 @sync_app.command("export-bundle")

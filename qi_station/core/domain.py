@@ -90,11 +90,26 @@ MOVE_EN: Final = {
 _MOVE_ALIASES: Final = {"取消需求": "cancelled", "cancel request": "cancelled"}
 
 
+#: the ``sync_conflict`` kind (at the hub and at the station) of a station's status move that overrode one
+#: the province had set (a cancellation) because the station had not seen it yet: the station's status
+#: stands, the conflict is for a person (docs/sync.md, "Hub status moves")
+HUB_STATUS_OVERRIDDEN: Final = "station_overrides_hub_status"
+
+
+def typed(text: str | None) -> str:
+    """A name or code as typed, trimmed, its full-width letters and digits (a Chinese input method's
+    ＡＣＣＥＰＴ, ３７０８００) read as ASCII (NFKC: ``core.clock.halfwidth``): how every choice, action name
+    and place code given to the CLI (and the API) is read before it is compared."""
+    from qi_station.core.clock import halfwidth
+
+    return halfwidth(text or "").strip()
+
+
 def move_target(text: str | None) -> str | None:
     """The status an action's name moves to ('受理' / 'Accept' -> ``accepted``; 重新办理 / Reopen ->
     ``in_progress``; English without regard to case); None when ``text`` names no action (a status code
     or label is :func:`code_of`'s)."""
-    v = (text or "").strip()
+    v = typed(text)
     folded = v.casefold().replace("-", " ").replace("_", " ")
     if v == REOPEN_ZH or folded == REOPEN_EN.casefold():
         return "in_progress"
@@ -392,7 +407,7 @@ def code_of(value: str, choices: tuple[str, ...]) -> str | None:
     """The code ``value`` names among ``choices``: the code itself, or the label the program shows for it
     (the zh or en table above: 已受理 / Accepted → ``accepted``, 紧急 / urgent → ``urgent``; English
     without regard to case or ``-`` / ``_`` / spaces). None when it names none."""
-    v = (value or "").strip()
+    v = typed(value)
     if v in choices:
         return v
     folded = v.casefold().replace("-", " ").replace("_", " ")

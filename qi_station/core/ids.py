@@ -30,11 +30,42 @@ def hlc_now(station_code: str) -> str:
     return f"{time.time_ns() // 1_000_000:013d}:{station_code}"
 
 
+# ---- the request number ``{CODE}-{YYYYMM}-{N}`` (its one home: format and parse) ----------------
+#: the sequence's least width: zero-padded to 4 digits; a month past 9,999 requests gets 5 or more
+NUMBER_SEQ_WIDTH = 4
+
+
+def format_number(prefix: str, seq: int) -> str:
+    """The request number ``{prefix}-{seq}``: ``prefix`` is ``{CODE}-{YYYYMM}`` (``db.write.ledger_prefix``),
+    ``seq`` zero-padded to :data:`NUMBER_SEQ_WIDTH` digits (never cut: 10000 stays 10000)."""
+    return f"{prefix}-{seq:0{NUMBER_SEQ_WIDTH}d}"
+
+
+def split_number(number: object) -> tuple[str, int] | None:
+    """``(prefix, seq)`` of a request number ``{CODE}-{YYYYMM}-{N}`` (the code may hold dashes; the
+    sequence is everything after the last dash, any width); None for text not of that form."""
+    if not isinstance(number, str):
+        return None
+    prefix, _, seq = number.rpartition("-")
+    code, _, ym = prefix.rpartition("-")
+    if code and len(ym) == 6 and ym.isdigit() and seq.isdigit() and seq.isascii() and ym.isascii():
+        return prefix, int(seq)
+    return None
+
+
+def number_sql(col: str = "number", code: str = "station_code") -> tuple[str, str]:
+    """SQL (SQLite) for a number of station ``code`` (a column or a bound parameter): its prefix
+    ``{CODE}-{YYYYMM}`` and its sequence as an integer (any width), the :func:`split_number` of a row
+    whose number starts with its own code and a dash."""
+    return (
+        f"substr({col}, 1, length({code}) + 7)",
+        f"CAST(substr({col}, length({code}) + 9) AS INTEGER)",
+    )
+
+
 def number_month(number: str) -> str | None:
     """The ``YYYYMM`` of a request number ``{CODE}-{YYYYMM}-{NNNN}``: the month the request was received
     in (local time; ``db.write.next_ledger_no`` numbers it so, a renumbering keeps it); None for text
     not of that form."""
-    parts = number.rsplit("-", 2) if isinstance(number, str) else []
-    if len(parts) == 3 and len(parts[1]) == 6 and parts[1].isdigit() and parts[2].isdigit():
-        return parts[1]
-    return None
+    parts = split_number(number)
+    return parts[0][-6:] if parts else None

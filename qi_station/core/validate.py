@@ -197,8 +197,8 @@ def uscc_warnings(code: str) -> list[tuple[str, str]]:
 
 def check_region(code: str, field: str = "region") -> str:
     """A current Shandong GB/T 2260 city or county code (six ASCII digits). A historic code is refused
-    with the code that holds its place today."""
-    c = (code or "").strip()
+    with the code that holds its place today. Full-width digits are read as ASCII (``domain.typed``)."""
+    c = domain.typed(code)
     if len(c) != 6 or not (c.isascii() and c.isdigit()):
         raise ValidationError(
             field, "gbt2260", f"not a 6-digit Shandong GB/T 2260 code: {code!r} / 非山东六位行政区划码"
@@ -233,7 +233,7 @@ def check_county(code: str, field: str = "county") -> str:
 def check_city(code: str, field: str = "city") -> str:
     """A Shandong city code (the library's city filter). A county code is named as one, with its city;
     a historic code with the code that holds its place today (:func:`check_region`)."""
-    c = (code or "").strip()
+    c = domain.typed(code)
     if c in places.CITIES:
         return c
     if c in places.COUNTY_NAMES:
@@ -260,7 +260,7 @@ def parse_service_mode(value: str, field: str = "service_mode") -> str:
 
 
 def _vocab(value: str, terms: tuple[str, ...], en: dict[str, str], field: str) -> str:
-    v = (value or "").strip()
+    v = domain.typed(value)
     if v in terms:
         return v
     for term, label in en.items():

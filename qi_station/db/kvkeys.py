@@ -30,6 +30,14 @@ HEADS_SENT = "heads_sent"
 #: the last sync's clock check (``core.clock.clock_gap`` of this PC against the hub's time in its signed
 #: pull reply): the message, or absent when the clocks agree
 CLOCK_WARNING = "clock_warning"
+#: changes the hub took although this PC had stamped them ahead of the hub's clock (it flagged them for its
+#: administrator, ``sync_conflict`` kind ``clock_ahead``): JSON list of what they were, said by the next
+#: sync's result and then cleared (``sync.station.client.clock_ahead_taken``)
+CLOCK_AHEAD_TAKEN = "clock_ahead_taken"
+#: requests whose status, moved here before this station saw the province's move (a cancellation),
+#: overrode it at the hub: JSON list of messages, said by the next sync's result and then cleared; each is
+#: also a ``sync_conflict`` row here (``sync.station.client.keep_overrides``), which ``request show`` says
+HUB_STATUS_OVERRIDDEN = "hub_status_overridden"
 #: the station profile (region, park, type, mode) the hub last acknowledged, as canonical JSON: a sync
 #: with nothing to upload still sends the profile when it differs
 PROFILE_SENT = "profile_sent"

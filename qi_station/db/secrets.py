@@ -102,3 +102,18 @@ def migrate(conn: sqlite3.Connection) -> int:
     if own:
         conn.execute("COMMIT")
     return len(rows)
+
+
+def enrolment_usable(db: str | os.PathLike[str], mode: str | None, hub_key_pinned: bool) -> bool | None:
+    """THE rule of whether a station's enrolment (``mode``: kv ``enroll_mode``; None: not enrolled) can be
+    used on THIS PC: the key and token live in this PC's secrets file, never in the database, so a database
+    restored on another PC (or whose secrets file was lost) says it is enrolled but cannot sync until it
+    is enrolled again. Online needs this station's key, the hub token and the pinned hub key
+    (``hub_key_pinned``); a bundle station its key (the hub checks every bundle's signature with it)."""
+    if not mode:
+        return None
+    got = load(db)
+    have_key = bool(got.get("station_privkey") and got.get("station_pubkey"))
+    if mode == "online":
+        return have_key and bool(got.get("api_token")) and hub_key_pinned
+    return have_key

@@ -36,7 +36,7 @@ from qi_station.core.chain import (
     next_head,
 )
 from qi_station.core.clock import env_now, to_db
-from qi_station.core.ids import hlc_now, uuid7
+from qi_station.core.ids import format_number, hlc_now, number_sql, uuid7
 from qi_station.db.kvkeys import EVENT_HEAD
 from qi_station.db.sqlexec import execute
 
@@ -450,7 +450,7 @@ def next_ledger_no(conn: Any, station_code: str, month: date | str) -> str:
         {"k": LEDGER_SEQ + prefix},
     )
     assert row is not None
-    return f"{prefix}-{int(row[0]):04d}"
+    return format_number(prefix, int(row[0]))
 
 
 def ledger_counters(conn: Any, station_code: str) -> dict[str, int]:
@@ -461,10 +461,11 @@ def ledger_counters(conn: Any, station_code: str) -> dict[str, int]:
         conn, "SELECT k, v FROM kv WHERE k LIKE :p", {"p": f"{LEDGER_SEQ}{station_code}-%"}
     ).fetchall():
         out[str(k).removeprefix(LEDGER_SEQ)] = int(v)
+    pre, seq = number_sql("number", ":c")
     for mk, mx in execute(
         conn,
-        "SELECT substr(number, 1, length(number) - 5), max(CAST(substr(number, -4) AS INTEGER)) "
-        "FROM request WHERE station_code = :c GROUP BY 1",
+        f"SELECT {pre}, max({seq}) FROM request WHERE station_code = :c "
+        "AND substr(number, 1, length(:c) + 1) = :c || '-' GROUP BY 1",
         {"c": station_code},
     ).fetchall():
         if mk and mx and int(mx) > out.get(mk, 0):

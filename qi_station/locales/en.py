@@ -200,6 +200,7 @@ MESSAGES: dict[str, str] = {
     "ent.requests_shown": "Requests: {shown} of {n} shown",
     "ent.more": "] load more",
     "show.overdue": "overdue",  # request show's first line
+    "show.not_given": "(not given)",  # an empty field beside a filled one (a contact without a name)
     "detail.overdue": "OVERDUE",
     "detail.took": "Took: {workdays} working days ({days} days)",
     "detail.open_for": "Open for: {workdays} working days ({days} days)",
@@ -211,6 +212,7 @@ MESSAGES: dict[str, str] = {
     "detail.result_superseded": "Earlier result (reopened, superseded)",
     "detail.timeline": "Timeline",
     "detail.chain_broken": "Warning: the event chain fails verification (event {n})",
+    "detail.hub_override": "! The province had set it to {hub}; this station's change (-> {own}), made before it saw that, overrode it. The hub recorded the conflict: check with the province (move it again if the province's decision stands)",
     "event.created": "logged",
     "event.status": "status",
     "event.referral": "referred",
@@ -321,6 +323,7 @@ MESSAGES: dict[str, str] = {
     "sync.enrolled_offline_pending": "Enrolled (USB bundles): press Ctrl+E to export a bundle for the hub, then import the hub's reply",
     "sync.enrolled_offline": "Enrolled (USB bundle sync)",
     "sync.enrolled_online": "Enrolled (online sync), hub: {hub}",
+    "sync.enrolment_unusable": "But this enrollment cannot be used on this PC: its station key or hub token is not here (a database restored from a backup, or on a new PC; backups never carry them). Ask the hub's administrator to reissue a token (qi-station hub add-station {code} --name NAME --reissue), then run qi-station sync enroll again; nothing recorded here is lost",
     "sync.enter_hint": "Press {export} to export this station's bundle, {load} to import one from the hub",
     "reports.month": "Summary for {month}",
     "reports.by_element": "By element",

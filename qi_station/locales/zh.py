@@ -211,6 +211,7 @@ MESSAGES: dict[str, str] = {
     "ent.more": "] 加载更多",
     # detail
     "show.overdue": "逾期",  # request show's first line
+    "show.not_given": "未填",  # an empty field beside a filled one (a contact without a name)
     "detail.overdue": "已逾期",
     "detail.took": "办理用时：{workdays} 个工作日（{days} 天）",
     "detail.open_for": "已用时：{workdays} 个工作日（{days} 天）",
@@ -222,6 +223,7 @@ MESSAGES: dict[str, str] = {
     "detail.result_superseded": "原办理结果（已重新办理，作废）",
     "detail.timeline": "办理记录",
     "detail.chain_broken": "警告: 办理记录校验失败（第 {n} 条）",
+    "detail.hub_override": "! 省级中心曾将其改为「{hub}」，本站在看到之前的变更（→{own}）覆盖了中心的决定；中心已记录冲突，请与省级中心核实（如以中心为准，请再次变更状态）",
     "event.created": "登记",
     "event.status": "状态变更",
     "event.referral": "转办",
@@ -334,6 +336,7 @@ MESSAGES: dict[str, str] = {
     "sync.enrolled_offline_pending": "本站已注册（U盘数据包）：请按 Ctrl+E 导出数据包交给中心，等中心发回数据包后导入",
     "sync.enrolled_offline": "本站已注册（U盘数据包同步）",
     "sync.enrolled_online": "本站已注册（联网同步），中心地址: {hub}",
+    "sync.enrolment_unusable": "但本机无法使用该注册：本机没有站点密钥或中心令牌（从备份恢复或更换电脑后，备份不含这些）。请联系中心管理员重新签发注册码（qi-station hub add-station {code} --name 名称 --reissue），再运行 qi-station sync enroll 重新注册；本机数据不会丢失",
     "sync.enter_hint": "按 {export} 导出本站数据包，按 {load} 导入中心发来的数据包",
     # reports
     "reports.month": "{month} 月度汇总",

@@ -17,7 +17,14 @@ from qi_station.core import domain, places
 from qi_station.core.clock import TZ, not_after
 from qi_station.core.gcpause import no_cycle_collection
 from qi_station.core.months import check_month
-from qi_station.reports.quality import earlier_rates, open_stations, quality_figures, sort_open, split_open
+from qi_station.reports.quality import (
+    earlier_rates,
+    open_stations,
+    place_county,
+    quality_figures,
+    sort_open,
+    split_open,
+)
 from qi_station.reports.queries import (
     COUNT_KEYS,
     UNKNOWN,
@@ -406,6 +413,8 @@ def _ref(key: str, code: str) -> dict[str, str]:
     """``{code, name}`` of a city, county, station type or service mode (``unknown`` when not set)."""
     if code == UNKNOWN or key in ("type", "mode"):
         return {"code": code, "name": code}
+    if key == "county" and code in places.CITIES:  # a city-level station: its 市本级
+        return {"code": code, "name": places.breakdown_name(code)}
     return {"code": code, "name": places.name_of(code) if key == "county" else places.CITIES.get(code, code)}
 
 
@@ -417,11 +426,15 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     province = merged(raw.accs.values())
 
     def prof(c: str, field: str) -> str:
-        return (raw.stations.get(c) or {}).get(field) or UNKNOWN
+        st = raw.stations.get(c) or {}
+        if field == "county_code":  # a station at a city-level region: its city's 市本级, as an enterprise
+            return place_county(st.get("county_code"), st.get("city_code"))
+        return st.get(field) or UNKNOWN
 
     # the open-rectification list sorted once (it spans the history: hundreds of thousands of rows at a
     # large hub) and split per station and per group in that order, not sorted again for each of them
-    ordered = sort_open(province.quality.rectify_open)
+    # (in that order from the database already where it gave them so: ``Raw.open_rows``)
+    ordered = raw.open_rows if raw.open_rows is not None else sort_open(province.quality.rectify_open)
     province.quality.rectify_open, province.quality.open_sorted = ordered, True
     open_codes = open_stations(ordered)
     for c, rows in split_open(ordered, {c: c for c in codes}, open_codes).items():

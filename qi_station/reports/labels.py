@@ -291,6 +291,8 @@ def group_name(group: str, g: dict[str, Any], lang: str) -> str:
         return domain.station_type_label(code, lang)
     if key == "mode":
         return domain.service_mode_label(code, lang)
+    if key == "county":  # a city's code: its 市本级 (reports.quality.place_county)
+        return county_place_label(code, lang)
     return city_label(code, lang)
 
 

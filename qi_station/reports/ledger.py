@@ -56,10 +56,13 @@ def has_rollup(q: Q) -> bool:
     return bool(inspect(q.conn).has_table(TABLE))
 
 
-def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> None:
+def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> Callable[[], None]:
     """The figures from ``report_month``, summed in SQL per station and window month (the months before
     the window in one bucket, those after the report month in another): a few rows per station, whatever
-    the history (a province hub's rollup holds stations × months × due months rows)."""
+    the history (a province hub's rollup holds stations × months × due months rows).
+
+    Returns the call that adds the rest (the current month's requests overdue before today, read on a
+    side connection meanwhile: ``Q.later``); the caller makes it before the figures are read."""
     index = {m: i for i, m in enumerate(months)}
     prev = previous_month(month)
     cut = states_day(month)
@@ -89,30 +92,39 @@ def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]
         a.series["open_delta"][i] += row["open_delta"]
         for col, key in _SERIES.items():
             a.series[key][i] += row[col]
-    if not ended:  # promised this month before today: from the requests promised in those few days
-        from qi_station.reports.queries import window_bounds
+    if ended:
+        return lambda: None
+    # promised this month before today: from the requests promised in those few days
+    from qi_station.reports.queries import window_bounds
 
-        # PostgreSQL: the events of those requests looked up by request (their ids as one array); it
-        # misjudged the join and read every event of the history (13.8 M rows, 12-18 s at a 10 M hub)
-        by_id = (
-            " AND e.request_id = ANY(ARRAY(SELECT r2.id FROM request r2 WHERE r2.promised_date >= :d0 "
-            f"AND r2.promised_date < :cut AND NOT r2.deleted{q.st('r2')}))"
-            if q.dialect == "postgresql"
-            else ""
-        )
-        for code, od in q.rows(
-            f"SELECT r.station_code, SUM({_DELTA}) FROM request_event e JOIN request r ON r.id = e.request_id "
-            f"WHERE e.kind IN ({', '.join(repr(k) for k in KINDS)}) AND e.at < :b1 AND r.promised_date >= :d0 "
-            f"AND r.promised_date < :cut AND NOT r.deleted{q.st()}{by_id} GROUP BY r.station_code",
-            b1=window_bounds([month])["b1"],
-            d0=first_day(month),
-            cut=cut,
-        ):
+    # PostgreSQL: the events of those requests looked up by request (their ids as one array); it
+    # misjudged the join and read every event of the history (13.8 M rows, 12-18 s at a 10 M hub). On a
+    # side connection while the report goes on (~3 s of the server at a 10 M hub)
+    by_id = (
+        " AND e.request_id = ANY(ARRAY(SELECT r2.id FROM request r2 WHERE r2.promised_date >= :d0 "
+        f"AND r2.promised_date < :cut AND NOT r2.deleted{q.st('r2')}))"
+        if q.dialect == "postgresql"
+        else ""
+    )
+    overdue = q.later(
+        f"SELECT r.station_code, SUM({_DELTA}) FROM request_event e JOIN request r ON r.id = e.request_id "
+        f"WHERE e.kind IN ({', '.join(repr(k) for k in KINDS)}) AND e.at < :b1 AND r.promised_date >= :d0 "
+        f"AND r.promised_date < :cut AND NOT r.deleted{q.st()}{by_id} GROUP BY r.station_code",
+        b1=window_bounds([month])["b1"],
+        d0=first_day(month),
+        cut=cut,
+    )
+
+    def finish() -> None:
+        for code, od in overdue():
             acc(code).overdue_end += int(od or 0)
 
+    return finish
 
-def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> None:
-    """The figures from every event (one grouped pass; the reference for :func:`ledger_rollup`)."""
+
+def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]) -> Callable[[], None]:
+    """The figures from every event (one grouped pass; the reference for :func:`ledger_rollup`); returns
+    a call with nothing left to add (as :func:`ledger_rollup`'s)."""
     from qi_station.core.months import month_bounds_utc
     from qi_station.reports.queries import MOVE_STATUSES, WINDOW, bucket_sql, window_bounds
 
@@ -168,6 +180,7 @@ def ledger_exact(q: Q, month: str, months: list[str], acc: Callable[[str], Acc])
         if to_status == "resolved":
             a.series["problems_solved"][i] += int(solved or 0)
             a.series["cost_cents"][i] += int(cost or 0)
+    return lambda: None
 
 
 def rebuild_rollup(url_or_path: Any) -> dict[str, int]:

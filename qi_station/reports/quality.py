@@ -37,7 +37,14 @@ def enterprise_county(ent: Mapping[str, Any]) -> str:
     locate``; ``core.places.location``); an enterprise registered at city level (USCC region 370100,
     370101 市辖区: no county) under its city's code, its 市本级 (``core.places.breakdown_name``); else
     ``unknown``. The details query gives ``enterprise_county`` as that place already."""
-    return county_or_unknown(ent.get("enterprise_county") or ent.get("enterprise_city"))
+    return place_county(ent.get("enterprise_county"), ent.get("enterprise_city"))
+
+
+def place_county(county: Any, city: Any) -> str:
+    """THE county breakdown's place of anything placed by a county and a city (an enterprise, a station
+    by its profile's region): its county; with none (a city-level code such as 370100: no county), its
+    city's code, counted as that city's 市本级 (``core.places.breakdown_name``); else ``unknown``."""
+    return county_or_unknown(county or city)
 
 
 def county_or_unknown(county: Any) -> str:
@@ -211,13 +218,23 @@ def low_ratings_query(q: Q, month: str, rollup: bool = False) -> tuple[str, dict
     ``db/rollup.LOW_TABLE`` (the same rows, kept by triggers: one small table, in its index's order),
     else from the requests and their events (the exact path)."""
     start, end = month_bounds_utc(month)
+    # PostgreSQL: the local day of the rating too (the fixed +08:00 rule of ``figures.local_day_sql``;
+    # NULL before it), and the rows in the open list's order (:func:`sort_open`: day, station, number;
+    # COLLATE "C" compares the text as Python does), sorted by the server instead of by the report
+    if q.dialect == "postgresql":
+        from qi_station.reports.figures import local_day_sql
+
+        day = local_day_sql("t.closed_at")
+        order = f'{day}, t.station_code COLLATE "C", t.number COLLATE "C"'
+    else:
+        day, order = "NULL", "t.closed_at, t.number"
     cols = (
         "SELECT t.station_code, t.number, t.ent_name, t.satisfaction, t.closed_at, t.closed_at >= :s, "
-        "t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e FROM "
+        f"t.fixed >= :s AND t.fixed < :e, t.fixed IS NULL OR t.fixed >= :e, {day} FROM "
     )
     if rollup:
         return (
-            f"{cols}{LOW_TABLE} t WHERE t.closed_at < :e{q.st('t')} ORDER BY t.closed_at, t.number",
+            f"{cols}{LOW_TABLE} t WHERE t.closed_at < :e{q.st('t')} ORDER BY {order}",
             {"s": start, "e": end},
         )
     # The partial index of revision 0010 holds exactly these rows (its condition is repeated literally);
@@ -241,7 +258,7 @@ def low_ratings_query(q: Q, month: str, rollup: bool = False) -> tuple[str, dict
         f"FROM request r{low} LEFT JOIN enterprise ent ON ent.id = r.enterprise_id LEFT JOIN "
         f"(SELECT x.request_id, MIN(x.at) AS fixed FROM request_event x WHERE x.kind = '{RECTIFY_KIND}' "
         "GROUP BY x.request_id) f ON f.request_id = r.id "
-        f"WHERE {is_low_sql('r')} AND r.closed_at < :e{q.st()}) t ORDER BY t.closed_at, t.number",
+        f"WHERE {is_low_sql('r')} AND r.closed_at < :e{q.st()}) t ORDER BY {order}",
         {"s": start, "e": end},
     )
 
@@ -368,10 +385,13 @@ def collect_quality(
     moves: list[Move],
     last: Mapping[str, tuple[Move, Any]] | None = None,
     rollup: bool = False,
-) -> None:
+) -> list[dict[str, Any]] | None:
     """Run the quality queries for ``month``; ``quality(code)`` gives the station's :class:`Quality`;
     ``moves`` are the month's moves (:func:`month_moves`), ``last`` their :func:`last_resolutions` (made
-    here when not given); ``rollup``: the low ratings from their rollup (:func:`low_ratings_query`)."""
+    here when not given); ``rollup``: the low ratings from their rollup (:func:`low_ratings_query`).
+
+    Returns every station's open-rectification rows in :func:`sort_open`'s order when the database gave
+    them so (PostgreSQL, every row's day from the server), else None."""
     from qi_station.reports.queries import as_utc  # queries imports this module
 
     start, end = month_bounds_utc(month)
@@ -437,7 +457,11 @@ def collect_quality(
     # the comparisons with the month's edges are made in SQL (typed parameters), so a row is parsed only
     # when its UTC date (or hour) is new: the open list spans the history
     sql, params = low_ratings_query(q, month, rollup)
-    for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open in q.rows(sql, **params):
+    everyone: list[dict[str, Any]] = []  # the open rows of every station, in the rows' order
+    in_order = q.dialect == "postgresql"  # ... which is sort_open's while each row's day is the server's
+    for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open, day in q.rows(
+        sql, **params
+    ):
         if closed_at is None:
             continue
         g = groups.get(code)
@@ -449,7 +473,11 @@ def collect_quality(
             g.rectified += 1
         if still_open:
             rated_on = None
-            if (
+            if day is not None:  # the server's local day (PostgreSQL)
+                rated_on = rated(day)
+            else:
+                in_order = False
+            if rated_on is None and (
                 type(closed_at) is str
                 and len(closed_at) >= 19
                 and closed_at[13] == ":"
@@ -472,17 +500,17 @@ def collect_quality(
                     at = as_utc(closed_at)
                     assert at is not None
                     rated_on = hours[hour] = rated(local_date(at))
-            g.rectify_open.append(
-                {
-                    "number": number,
-                    "station_code": code,
-                    "enterprise_name": ent_name,
-                    "satisfaction": int(sat),
-                    "rated_on": rated_on[0],
-                    "due": rated_on[1],
-                    "overdue": rated_on[2],
-                }
-            )
+            row = {
+                "number": number,
+                "station_code": code,
+                "enterprise_name": ent_name,
+                "satisfaction": int(sat),
+                "rated_on": rated_on[0],
+                "due": rated_on[1],
+                "overdue": rated_on[2],
+            }
+            g.rectify_open.append(row)
+            everyone.append(row)
 
     for code, kind, n, ents, people in q.rows(
         "SELECT a.station_code, a.kind, COUNT(*), SUM(a.enterprises), SUM(a.people) FROM activity a "
@@ -494,6 +522,7 @@ def collect_quality(
         vals[0] += int(n)
         vals[1] += int(ents or 0)
         vals[2] += int(people or 0)
+    return everyone if in_order else None
 
 
 def count_charges(quality: Any, last: Mapping[str, tuple[Move, Any]]) -> None:

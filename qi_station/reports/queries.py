@@ -243,19 +243,29 @@ class Q:
         call returned gives its rows (waiting for them). Elsewhere (SQLite) the call runs it then."""
         if self.dialect != "postgresql":
             return lambda: self.rows(sql, **params)
+        got = self.later_table(sql, **params)
+        return lambda: got()[1]
+
+    def later_table(self, sql: str, **params: Any) -> Callable[[], tuple[list[str], Iterator[Any]]]:
+        """:meth:`later` with the column names (:meth:`table`): the statement starts now on a side
+        connection of its own (PostgreSQL), the call returned gives ``(keys, rows)``; elsewhere the call
+        runs it then."""
+        if self.dialect != "postgresql":
+            return lambda: self.table(sql, **params)
         # a connection of its own: the side connection's queue may still hold long statements
         side = _Side(self.conn, self.station)
         self._later.append(side)
-        future = side.submit(sql, dict(params))
+        future = side.submit(sql, dict(params), keys=True)
         side.jobs.put(None)  # its only statement
 
-        def rows() -> Iterator[Any]:
+        def table() -> tuple[list[str], Iterator[Any]]:
             try:
-                return iter(future.result())
+                keys, rows = future.result()
+                return keys, iter(rows)
             except Exception:  # noqa: BLE001 - the side connection failed: run it here (raises its error)
-                return iter(self._all(self._execute(sql, dict(params))))
+                return self.table(sql, **params)
 
-        return rows
+        return table
 
     def close(self) -> None:
         """End the side connections (their rows not read are dropped)."""
@@ -391,7 +401,7 @@ def _report_transaction(conn: Connection, snapshot: str | None = None) -> None:
     # cost estimates pass jit_above_cost, and compiling (inlining and optimising) took ~3 s of a 7 s
     # details query at 10 M requests, to save nothing
     conn.exec_driver_sql("SET LOCAL jit = off")
-    # no parallel workers: a report already runs its statements on up to three connections at once
+    # no parallel workers: a report already runs its statements on up to five connections at once
     # (:class:`_Side`); workers on top took cores from them (at a 10 M hub the details' parallel hash join
     # of the enterprises and the served enterprises' first requests were slower with them)
     conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
@@ -410,7 +420,7 @@ class _Side:
         import threading
 
         snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
-        self.jobs: queue.SimpleQueue[tuple[Future[list[Any]], str, dict[str, Any]] | None] = (
+        self.jobs: queue.SimpleQueue[tuple[Future[Any], str, dict[str, Any], bool] | None] = (
             queue.SimpleQueue()
         )
         self.thread = threading.Thread(
@@ -426,10 +436,13 @@ class _Side:
                 q = Q(conn, station)
                 try:
                     while (job := self.jobs.get()) is not None:
-                        future, sql, params = job
+                        future, sql, params, keys = job
                         if future.set_running_or_notify_cancel():
                             try:
-                                future.set_result(list(q._all(q._execute(sql, params))))
+                                cur = q._execute(sql, params)
+                                rows = list(q._all(cur))
+                                # with the column names (:meth:`Q.later_table`) when asked
+                                future.set_result(([c[0] for c in cur.description], rows) if keys else rows)
                             except BaseException as e:  # noqa: BLE001 - handed to the reader
                                 future.set_exception(e)
                 finally:
@@ -439,9 +452,10 @@ class _Side:
         while failed is not None and (job := self.jobs.get()) is not None:
             job[0].set_exception(failed)
 
-    def submit(self, sql: str, params: dict[str, Any]) -> Future[list[Any]]:
-        future: Future[list[Any]] = Future()
-        self.jobs.put((future, sql, params))
+    def submit(self, sql: str, params: dict[str, Any], keys: bool = False) -> Future[Any]:
+        """Queue ``sql``: its future gives its rows, or ``(column names, rows)`` with ``keys``."""
+        future: Future[Any] = Future()
+        self.jobs.put((future, sql, params, keys))
         return future
 
     def close(self) -> None:
@@ -482,6 +496,9 @@ class Raw:
     stations: dict[str, dict[str, Any]]  # code -> profile_entry(...)
     details: Details
     generated_at: datetime
+    # every open-rectification row in the report's order (``quality.sort_open``) when the database gave
+    # them so (``quality.collect_quality``), else None
+    open_rows: list[dict[str, Any]] | None = None
 
 
 def collect(
@@ -510,15 +527,27 @@ def collect(
 
             hub_newest = station is None and inspect(conn).has_table("hub_station")
         low_rollup = not exact and has_low_rollup(q)  # the low ratings from their rollup (revision 0024)
+        # 上月 / 本年累计 from the month rollup (revision 0027) where it is there: the earlier months' moves
+        # are read only by the exact path (at the year's last months they are most of a year's moves: at
+        # a 10 M hub, read and dropped, they held the side connection and a core for seconds)
+        earlier_rollup = not exact and has_rollup(q)
         for sql, params in (
             month_events_query(month),
             low_ratings_query(q, month, low_rollup),
-            earlier_moves_query(q, month)[:2],
+            *([] if earlier_rollup else [earlier_moves_query(q, month)[:2]]),
             *([(NEWEST_OF_HUB_STATIONS, {})] if hub_newest else []),
         ):
             q.ahead(sql, **params)
         return _collect(
-            q, month, months, station, progress, exact=exact, hub_newest=hub_newest, low_rollup=low_rollup
+            q,
+            month,
+            months,
+            station,
+            progress,
+            exact=exact,
+            hub_newest=hub_newest,
+            low_rollup=low_rollup,
+            earlier_rollup=earlier_rollup,
         )
     finally:
         q.close()
@@ -534,6 +563,7 @@ def _collect(
     exact: bool,
     hub_newest: bool,
     low_rollup: bool = False,
+    earlier_rollup: bool = False,
 ) -> Raw:
     conn = q.conn
     start, end = month_bounds_utc(month)
@@ -549,6 +579,20 @@ def _collect(
         if progress:
             progress(name)
 
+    # the details' requests received in the month (step 6) start now on a connection of their own
+    # (PostgreSQL): at a 10 M hub the month's ~80 k wide rows took the server seconds, which the steps
+    # before the details now overlap
+    received_details = (
+        q.later_table(
+            f"{_details_select(q)}FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
+            f"WHERE r.received_at >= :s AND r.received_at < :e AND NOT r.deleted{q.st()}",
+            s=start,
+            e=end,
+        )
+        if q.dialect == "postgresql"
+        else None
+    )
+
     # 1. received per window month
     step("received")
     for code, counts in received_by_month(q.rows, months, q.st()).items():
@@ -558,7 +602,8 @@ def _collect(
 
     # 2-4. moves, outcomes, satisfaction per window month; open / overdue at month ends (reports/ledger.py)
     step("ledger")
-    (ledger_exact if exact or not has_rollup(q) else ledger_rollup)(q, month, months, acc)
+    # (the current month's overdue requests come on a side connection: added before step 9)
+    ledger_rest = (ledger_exact if exact or not has_rollup(q) else ledger_rollup)(q, month, months, acc)
 
     cal, today = load_calendar(conn), today_local()
 
@@ -619,41 +664,15 @@ def _collect(
     # many events each had here, the month's moves in step 7
     events = month_events(q, month)
     n_events = Counter(map(itemgetter(0), events))  # request id -> its events in the month
-    local = ""
-    if q.dialect == "postgresql":  # the eight times as the report writes them, by the server (figures)
-        from qi_station.reports.figures import (
-            DAY_SUFFIX,
-            DETAIL_DATETIME_FIELDS,
-            LOCAL_SUFFIX,
-            local_day_sql,
-            local_iso_sql,
-        )
-
-        local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
-        # and the local days of receipt and resolution (the days taken / overdue below)
-        local += "".join(
-            f"{local_day_sql('r.' + k)} AS {k}{DAY_SUFFIX}, " for k in ("received_at", "resolved_at")
-        )
-    select = (
-        f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
-        # the county it is counted under (reports.quality.enterprise_county):
-        # a city-level registration (no county) is counted under its city's code, its 市本级
-        "COALESCE(ent.county_code, ent.city_code) AS enterprise_county, "
-        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
-    )
+    select = _details_select(q)
     rows: Iterable[Any]
-    if q.dialect == "postgresql":
+    if received_details is not None:  # PostgreSQL
         # the requests received in the month by one index range scan (their rows lie together in the
-        # table), then only the month's other changed requests looked up by key (the ids as one array):
-        # at a 10 M hub the busiest month's 90 k requests were each looked up by key (4 buffers a row)
-        # after a sort of both scans' ids. Sorted here, as on SQLite (a sort of the wide rows spilled to
-        # disk on the server)
-        keys, received_rows = q.table(
-            f"{select}FROM request r LEFT JOIN enterprise ent ON ent.id = r.enterprise_id "
-            f"WHERE r.received_at >= :s AND r.received_at < :e AND NOT r.deleted{q.st()}",
-            s=start,
-            e=end,
-        )
+        # table; started at the report's start on a side connection), then only the month's other changed
+        # requests looked up by key (the ids as one array): at a 10 M hub the busiest month's 90 k
+        # requests were each looked up by key (4 buffers a row) after a sort of both scans' ids. Sorted
+        # here, as on SQLite (a sort of the wide rows spilled to disk on the server)
+        keys, received_rows = received_details()
         rows = list(received_rows)
         received = set(map(itemgetter(keys.index("id")), rows))
         rest = [i for i in n_events if i not in received]
@@ -709,7 +728,9 @@ def _collect(
     served: set[str] = set()  # the USCCs of the requests received in the month (step 8)
     for row in rows:
         rec_v, resolved_v, promised_v = row[REC], row[RES], row[PROM]
-        if type(rec_v) is str and len(rec_v) == 26 and rec_v[10] == " ":
+        if type(rec_v) is datetime and rec_v.tzinfo is None:  # PostgreSQL's naive UTC: as_utc's own
+            in_month = start <= rec_v < end
+        elif type(rec_v) is str and len(rec_v) == 26 and rec_v[10] == " ":
             in_month = start_txt <= rec_v < end_txt
         else:
             rec = as_utc(rec_v)
@@ -766,14 +787,17 @@ def _collect(
         if to_status not in ("accepted", "resolved"):
             continue
         rid, code = mv.rid, mv.code
-        rec = as_utc(mv.received_at)
+        rv = mv.received_at
+        rec = rv if type(rv) is datetime and rv.tzinfo is None else as_utc(rv)
         assert rec is not None
         if to_status == "accepted":
-            first = as_utc(mv.accepted_at)
+            av = mv.accepted_at
+            first = av if type(av) is datetime and av.tzinfo is None else as_utc(av)
             if first is not None and start <= first < end:
                 accepted[rid] = (code, (first - rec).total_seconds() / 3600)
         else:
-            when = as_utc(mv.at)
+            wv = mv.at
+            when = wv if type(wv) is datetime and wv.tzinfo is None else as_utc(wv)
             assert when is not None
             prev = resolved.get(rid)
             if prev is None or when > prev[1]:
@@ -791,9 +815,9 @@ def _collect(
 
     # 7b. service quality: on time, reopened, ratings by level, charges, rectification, activities
     step("quality")
-    collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
+    open_rows = collect_quality(q, month, lambda code: acc(code).quality, cal, moves, last, low_rollup)
     # 按期办结率, 回访率: previous month, year to date (from the month rollup, revision 0027)
-    collect_earlier(q, month, lambda code: acc(code).quality, rollup=not exact and has_rollup(q))
+    collect_earlier(q, month, lambda code: acc(code).quality, rollup=earlier_rollup)
 
     # 8. first request ever (in scope) of the enterprises served this month. An enterprise is its USCC:
     # the hub holds one row per station for it (a province counts it once, however many served it).
@@ -805,6 +829,8 @@ def _collect(
         a.first_seen[ent_key] = at
         if at < start:
             a.seen_before.add(ent_key)
+
+    ledger_rest()  # before step 9: a station it names has its data_as_of
 
     # 9. stations and data freshness
     step("stations")
@@ -826,7 +852,35 @@ def _collect(
     for v in standing:
         v[FEE] = fees[v[ID]]
     count_charges(lambda code: acc(code).quality, last)
-    return Raw(month, months, accs, stations, out, env_now())
+    return Raw(month, months, accs, stations, out, env_now(), open_rows)
+
+
+def _details_select(q: Q) -> str:
+    """The details' ``SELECT`` list (step 6): every request field, its enterprise's, and on PostgreSQL the
+    eight times as the report writes them and the local days of receipt and resolution, by the server
+    (``reports.figures.local_iso_sql``, ``local_day_sql``)."""
+    local = ""
+    if q.dialect == "postgresql":
+        from qi_station.reports.figures import (
+            DAY_SUFFIX,
+            DETAIL_DATETIME_FIELDS,
+            LOCAL_SUFFIX,
+            local_day_sql,
+            local_iso_sql,
+        )
+
+        local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
+        # and the local days of receipt and resolution (the days taken / overdue)
+        local += "".join(
+            f"{local_day_sql('r.' + k)} AS {k}{DAY_SUFFIX}, " for k in ("received_at", "resolved_at")
+        )
+    return (
+        f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        # the county it is counted under (reports.quality.enterprise_county):
+        # a city-level registration (no county) is counted under its city's code, its 市本级
+        "COALESCE(ent.county_code, ent.city_code) AS enterprise_county, "
+        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
+    )
 
 
 def first_requests_query(q: Q, served: Iterable[str], *, exact: bool = False) -> tuple[str, dict[str, Any]]:

@@ -784,5 +784,5 @@ def write_report(
     else:
         from qi_station.core.errors import ValidationError
 
-        raise ValidationError("format", "choice", f"format must be one of {', '.join(FORMATS)}")
+        raise ValidationError("format", "choice", f"format must be one of {', '.join(FORMATS)} / 格式无效")
     return out

@@ -183,6 +183,8 @@ class StationModal(ModalScreen[Any]):
     """A dialog over a page. It has a footer of its own (bottom row, over the page's): the keys it shows
     are the dialog's (Ctrl+S 确定, Esc 取消), never the page's keys that the dialog does not take."""
 
+    CSS_PATH = "dialogs.tcss"  # read with the first dialog shown: not part of the app's first frame
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         localize_bindings(self)
@@ -238,6 +240,12 @@ class MainScreen(StationScreen):
 
     async def _mount_body(self) -> None:
         if self.body_in or not self.is_attached:
+            return
+        if self.app._batch_count:  # the app's start (the first screen is composed with the app) holds
+            # its repaints until its own mount is over: the body is mounted after that, painted at once
+            # (a private count, no public one; guard:
+            # test_tui_startup.py::test_the_body_is_painted_as_soon_as_it_is_mounted)
+            self.app.call_later(self._mount_body)
             return
         with self.app.batch_update():  # one frame with the body and what body_mounted puts in it
             await self.mount_compose(self._body_and_footer())

@@ -179,8 +179,8 @@ class RequestDetailScreen(StationScreen):
             lines.append(days)
         if r.get("contact_name") or r.get("phone_display"):
             lines.append(
-                f"{t('field.contact')}: {r.get('contact_name') or ''}   "
-                f"{t('field.phone')}: {r.get('phone_display') or ''}"
+                f"{t('field.contact')}: {r.get('contact_name') or t('show.not_given')}   "
+                f"{t('field.phone')}: {r.get('phone_display') or t('show.not_given')}"
             )
         lines.append(f"{t('field.operator')}: {r.get('operator') or ''}")
         if r.get("resolved_at") or r.get("result"):
@@ -211,6 +211,14 @@ class RequestDetailScreen(StationScreen):
                     t("rectify.last", at=_time(last["at"]), by=last["data"].get("by") or last["actor"])
                     + f": {last['data'].get('action') or last.get('note') or ''}"
                 )
+        for o in r.get("hub_overrides") or ():  # this station's move overrode the province's (a cancel)
+            lines.append(
+                t(
+                    "detail.hub_override",
+                    hub=status_name(o.get("hub_status")),
+                    own=status_name(o.get("status")),
+                )
+            )
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         fields = self.query_one("#fields", Static)

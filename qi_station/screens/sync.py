@@ -71,6 +71,8 @@ def status_lines(o: dict[str, Any]) -> list[str]:
         lines = [t(f"sync.enrolled_{enrolled.replace('-', '_')}")]
     else:
         lines = [t("sync.not_enrolled")]
+    if enrolled and o.get("enrolment_usable") is False:  # restored on another PC: key or token not here
+        lines.append(t("sync.enrolment_unusable", code=o.get("station") or "CODE"))
     if o.get("station"):
         lines.append(t("sync.station", code=o["station"]))
     last, ok = o.get("last"), o.get("ok")

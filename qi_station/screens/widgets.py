@@ -16,8 +16,9 @@ class ChoiceMenu(ModalScreen[Any]):
     """The options of a :class:`Choice` opened as a list: arrows move, Enter chooses, Esc keeps."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "back", show=False)]
+    CSS_PATH = "dialogs.tcss"  # its see-through background (read after app.tcss's `Screen`)
     DEFAULT_CSS = """
-    ChoiceMenu { align: center middle; }  /* its see-through background: app.tcss, after `Screen` */
+    ChoiceMenu { align: center middle; }  /* its see-through background: dialogs.tcss */
     ChoiceMenu OptionList { width: auto; min-width: 16; max-width: 40; height: auto; max-height: 12; }
     """
 

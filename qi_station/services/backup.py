@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -200,6 +201,16 @@ def _safety_copies(base: Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
+def sweep_safety_parts(base: Path) -> list[Path]:
+    """Remove what a killed restore left while copying the database aside: the ``.part`` (and its
+    ``-journal``) of ANY safety copy's name (``<db>.before-restore`` or ``.before-restore.N``: the next
+    restore copies to another number, so the sweep of its own name would never reach it), only those
+    no writer holds (``services.tempfiles.sweep``). Returns what was removed."""
+    from qi_station.services.tempfiles import sweep
+
+    return sweep(base, ".part", re.escape(base.name) + r"(?:\.[0-9]+)?")
+
+
 def _free_name(base: Path) -> Path:
     """``base``, or when copies exist the number above the highest (``base.N+1``): an earlier copy is
     never overwritten, and the highest number is always the newest."""
@@ -288,6 +299,7 @@ def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     db.parent.mkdir(parents=True, exist_ok=True)
     if db.exists():
         base = db.with_name(db.name + SAFETY_SUFFIX)
+        sweep_safety_parts(base)
         kept = backup_db(db, _free_name(base))
         _prune_safety_copies(base)  # the new copy is whole: keep it and the two before it
     src = sqlite3.connect(f"file:{file}?mode=ro", uri=True)

@@ -335,7 +335,7 @@ def refer_request(
     from qi_station.services.referral import check_referral
 
     if kind not in REFER_KINDS:
-        raise ValidationError("kind", "choice", f"kind must be one of {', '.join(REFER_KINDS)}")
+        raise ValidationError("kind", "choice", f"kind must be one of {', '.join(REFER_KINDS)} / 类别无效")
     note = v.clean_text(note, "note", multiline=True) or None
     reason = v.clean_text(reason, "reason", multiline=True) or None
     at_ = _parse_at(at)

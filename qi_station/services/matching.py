@@ -61,7 +61,9 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
     table = KINDS.get(kind)
     if table is None:
         raise ValidationError(
-            "kind", "choice", f"kind must be one of expert, institution, equipment, project: {kind!r}"
+            "kind",
+            "choice",
+            f"kind must be one of expert, institution, equipment, project: {kind!r} / 类别无效",
         )
     today = today_local()
     conn = connect(db_path)

@@ -141,7 +141,7 @@ def list_requests(
     sort: str = "received_desc",
 ) -> list[dict[str, Any]]:
     if sort not in SORTS:
-        raise ValidationError("sort", "choice", f"sort must be one of {', '.join(SORTS)}")
+        raise ValidationError("sort", "choice", f"sort must be one of {', '.join(SORTS)} / 排序方式无效")
     if limit is not None and limit < 0:
         raise ValidationError("limit", "non_negative", "limit must be ≥ 0")
     where, params = _filters(status, month, overdue, element, text, enterprise_id)
@@ -266,6 +266,15 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
             )
         ]
         d["legal_moves"] = sorted(domain.TRANSITIONS[d["status"]], key=domain.STATUSES.index)
+        overrides = [  # this station's move overrode a status the province set (a cancellation): open
+            {"at": at, **json.loads(detail)}
+            for at, detail in conn.execute(
+                "SELECT at, detail FROM sync_conflict WHERE row_id = ? AND kind = ? AND resolved = 0 ORDER BY at",
+                (d["id"], domain.HUB_STATUS_OVERRIDDEN),
+            )
+        ]
+        if overrides:
+            d["hub_overrides"] = overrides
         d.pop("deleted", None)
         return d
     finally:

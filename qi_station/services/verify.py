@@ -34,7 +34,7 @@ from qi_station.core.chain import (
     wan_to_cents,
 )
 from qi_station.core.clock import env_now, local_date, to_db
-from qi_station.core.ids import number_month
+from qi_station.core.ids import number_month, number_sql
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
 
@@ -266,9 +266,11 @@ def _counter_problems(conn: sqlite3.Connection) -> list[str]:
         for k, v in conn.execute("SELECT k, v FROM kv WHERE k LIKE ?", (LEDGER_SEQ + "%",))
     }
     out = []
+    pre, seq = number_sql("number", "station_code")
     for prefix, mx in conn.execute(
-        "SELECT substr(number, 1, length(number) - 5), max(CAST(substr(number, -4) AS INTEGER)) FROM request "
-        "WHERE station_code = (SELECT code FROM station WHERE is_self) GROUP BY 1"
+        f"SELECT {pre}, max({seq}) FROM request "
+        "WHERE station_code = (SELECT code FROM station WHERE is_self) "
+        "AND substr(number, 1, length(station_code) + 1) = station_code || '-' GROUP BY 1"
     ):
         if prefix and mx and kv.get(prefix, 0) < int(mx):
             out.append(

@@ -30,7 +30,8 @@ def open_station(path: str | Path) -> bool:
 
 def sync_overview(path: str | Path) -> dict[str, Any]:
     """The sync screen's state of this station, read at once (no sync client needed): ``enrolled``
-    (``online`` / ``offline`` / ``offline-pending`` / None), ``hub`` (its address), ``station`` (the
+    (``online`` / ``offline`` / ``offline-pending`` / None), ``enrolment_usable`` (False: enrolled, but
+    its key or token is not on this PC: ``db.secrets.enrolment_usable``), ``hub`` (its address), ``station`` (the
     enrolled code), ``last`` (time as stored), ``ok`` (did it succeed; None before any sync),
     ``pending`` (outbox rows not yet acknowledged), ``last_error`` ({"at", "message"} or None),
     ``conflicts`` (unresolved) and ``log`` (the newest sync_log rows)."""
@@ -54,8 +55,17 @@ def sync_overview(path: str | Path) -> dict[str, Any]:
             if table_exists(conn, "sync_conflict")
             else 0
         )
+        from qi_station.core.errors import QIError
+        from qi_station.db import secrets
+
+        mode = kv_value(conn, kvkeys.ENROLL_MODE)
+        try:
+            usable = secrets.enrolment_usable(path, mode, bool(kv_value(conn, "hub_pubkey")))
+        except QIError:  # an unreadable secrets file: its key and token cannot be used
+            usable = False
         return {
-            "enrolled": kv_value(conn, kvkeys.ENROLL_MODE),
+            "enrolled": mode,
+            "enrolment_usable": usable,
             "hub": kv_value(conn, kvkeys.HUB_URL),
             "station": kv_value(conn, kvkeys.STATION_CODE),
             "last": last,

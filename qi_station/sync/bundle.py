@@ -141,6 +141,42 @@ def _too_big(name: str, rule: str) -> SyncError:
     )
 
 
+def _not_a_bundle(name: str) -> SyncError:
+    return SyncError(
+        400,
+        "bad_bundle",
+        f"{name} is not a qi-station sync bundle (it holds no {', '.join(MEMBERS)}) / "
+        "不是 qi-station 同步数据包",
+    )
+
+
+def _holds_no_member(p: Path) -> bool:
+    """Does the zip at ``p`` hold none of a bundle's members? Read only when its directory is within
+    :data:`MAX_DIRECTORY` (a spreadsheet, a document: a zip of another kind); unreadable: False."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            return not set(z.namelist()) & set(MEMBERS)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return False
+
+
+def claimed_kind(raw: RawBundle) -> str | None:
+    """The kind of a bundle whose manifest is signed by the key it names itself (``manifest.key``), read
+    BEFORE the expected key is checked: used only to word a refusal (a bundle of the other side is
+    refused whatever it says; nothing else of it is trusted or used). A manifest that does not verify
+    with its own key (edited, junk) is not read at all: None."""
+    import json
+
+    if not keys.verify(raw.signer_key, raw.mbytes, raw.sig):
+        return None
+    try:
+        m = json.loads(raw.mbytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # signed by a key of the sender's own
+        return None
+    kind = m.get("kind") if isinstance(m, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def _directory(p: Path) -> None:
     """Member count and directory size from the end-of-central-directory record, before zipfile reads
     the directory (a zip can declare millions of members)."""
@@ -167,6 +203,8 @@ def _directory(p: Path) -> None:
                 raise SyncError(400, "bad_bundle", f"bundle {p.name}: damaged zip64 directory / 数据包损坏")
             count, cd = struct.unpack("<QQ", rec[32:48])
     if count > MAX_MEMBERS:
+        if cd <= MAX_DIRECTORY and _holds_no_member(p):  # a workbook, a document: say what it is not
+            raise _not_a_bundle(p.name)
         raise _too_big(p.name, f"{count} members, more than the limit {MAX_MEMBERS}")
     if cd > MAX_DIRECTORY:
         raise _too_big(p.name, f"zip directory of {cd} bytes, more than the limit {MAX_DIRECTORY}")
@@ -198,6 +236,8 @@ def read_bundle(path: str | os.PathLike[str]) -> RawBundle:
             names = [i.filename for i in infos]
             if len(infos) > MAX_MEMBERS:
                 raise _too_big(p.name, f"{len(infos)} members, more than the limit {MAX_MEMBERS}")
+            if not set(names) & set(MEMBERS):
+                raise _not_a_bundle(p.name)
             for need in MEMBERS:
                 if need not in names:
                     raise SyncError(400, "bad_bundle", f"bundle {p.name}: {need} is missing / 数据包不完整")

@@ -11,6 +11,7 @@ from typing import Any
 
 from qi_station.core import domain
 from qi_station.core.chain import canonical
+from qi_station.core.ids import format_number
 from qi_station.core.ids import uuid7 as uuid7_from
 from qi_station.devtools.generate.fields import (
     _EPOCH,
@@ -325,7 +326,7 @@ def _synth_chunk(plan: RequestPlan, k: int) -> RequestBatch:
         batch.requests.append(
             (
                 rid,
-                f"{mkey}-{seqn:04d}",
+                format_number(mkey, seqn),
                 station_code,
                 ent.id,
                 el_json,

@@ -126,7 +126,14 @@ def import_ledger(
         summary["seconds"] = round(time.perf_counter() - started, 2)
         raise ImportRefused(summary)
     if not dry_run and planned:
-        summary["imported"], summary["numbers"] = _write(db, sheet.name, planned, importer or "", renamed)
+        summary["imported"], summary["numbers"], late = _write(
+            db, sheet.name, planned, importer or "", renamed
+        )
+        if late:  # another import of the same rows committed between our check and our write lock
+            before.update(late)
+            summary["to_import"] = summary["imported"]
+            summary["already_imported"] = sum(before.values())
+            summary["imported_before"] = [{"source": src, "rows": k} for src, k in before.most_common()]
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -260,11 +267,13 @@ WRITE_CHUNK = 2000
 
 def _write(
     db: Path, source: str, planned: list[Planned], importer: str, renamed: bool = False
-) -> tuple[int, list[str]]:
+) -> tuple[int, list[str], Counter[str]]:
     """Every planned row in one transaction: enterprises (found by USCC or created), ledger numbers in
     order of receipt, the requests with their histories (``db.write.insert_histories``) and the keys,
     :data:`WRITE_CHUNK` rows at a time. ``planned`` is consumed (each plan let go once written). Returns
-    the rows written and the first and last ledger numbers. ``renamed``: an enterprise takes each row's
+    the rows written, the first and last ledger numbers, and the rows found imported once the write
+    lock is held (an import of the same rows run at the same time committed first: skipped, by the
+    file they came from). ``renamed``: an enterprise takes each row's
     name in order of receipt, every change recorded by THE rename path
     (``services.enterprises.record_rename``) at that row's receipt, by the importer; a new enterprise is
     created under its first row's name."""
@@ -279,6 +288,7 @@ def _write(
         st = ensure_station(s)
         # the raw sqlite3 connection of the same transaction: the bulk paths of db.write
         raw = s.connection().connection.dbapi_connection
+        late = _imported_since(raw, planned)  # checked again under the write lock (BEGIN IMMEDIATE)
         # who imports: the staff rule (one of the station's staff when it keeps a list); a row's own
         # 经办人 is history and is kept as written
         importer = operator_for(raw, importer or None)
@@ -353,7 +363,22 @@ def _write(
             if len(histories) >= WRITE_CHUNK:
                 flush()
         flush()
-    return total, numbers
+    return total, numbers, late
+
+
+def _imported_since(raw: Any, planned: list[Planned]) -> Counter[str]:
+    """The planned rows whose key is in ``import_row`` now (read under the write lock): removed from
+    ``planned``; returns their count by the file they came from."""
+    found: dict[str, str] = {}
+    keys = [p.key for p in planned]
+    for j in range(0, len(keys), 900):
+        ks = keys[j : j + 900]
+        q = f"SELECT key, source FROM import_row WHERE key IN ({', '.join('?' * len(ks))})"
+        found.update((str(k), str(src)) for k, src in raw.execute(q, ks))
+    if not found:
+        return Counter()
+    planned[:] = [p for p in planned if p.key not in found]
+    return Counter(found.values())
 
 
 def _operator(db: Path, given: str | None) -> str:

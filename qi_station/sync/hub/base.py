@@ -65,6 +65,16 @@ TRAIL_PREFIX = "heads:"
 TRAIL_COLUMN = "_heads_trail"
 
 
+def skew_of(station_now_ms: Any) -> int | None:
+    """``station_now - hub_now`` in ms (the station's clock as a push or bundle says it reads), or None
+    when it says nothing usable."""
+    if isinstance(station_now_ms, int) and not isinstance(station_now_ms, bool):
+        from time import time_ns
+
+        return max(-(2**62), min(2**62, station_now_ms - time_ns() // 1_000_000))
+    return None
+
+
 class HubBase:
     """A handle on one hub database (cheap; engines are cached per URL): the connection, the write
     transaction, seq stamping, meta, and the station-row helpers every job shares."""
@@ -356,11 +366,7 @@ class HubBase:
         import sqlalchemy as sa
 
         t = hub_tables()["hub_station"]
-        skew = None
-        if isinstance(station_now_ms, int) and not isinstance(station_now_ms, bool):
-            from time import time_ns
-
-            skew = max(-(2**62), min(2**62, station_now_ms - time_ns() // 1_000_000))
+        skew = skew_of(station_now_ms)
         vals: dict[str, Any] = {
             "last_seen": env_now(),
             "protocol": _int_or_none(protocol),

@@ -10,6 +10,8 @@ from typing import Any
 from qi_station.core.clock import env_now, to_db
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
+from qi_station.sync.hub import rules
+from qi_station.sync.hub.base import skew_of
 from qi_station.sync.hub.pull import PullJobs
 from qi_station.sync.hub.push import PushJobs
 from qi_station.sync.hub.registry import RegistryJobs, check_key_free
@@ -23,15 +25,18 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
         enrolled with), then parse; the bundle's station must be the signer's station. Then the SAME
         apply_push as HTTP, in one transaction; a second copy of the station (``check_device``, the
         oseq rule) is refused ``device_conflict`` and recorded, as an HTTP push is."""
-        from qi_station.sync.bundle import read_bundle
+        from qi_station.sync.bundle import claimed_kind, read_bundle
 
         self.require()
         p = Path(path)
         raw = read_bundle(p)
         info = self.info()
-        if raw.signer_id == info["hub_id"]:
+        if raw.signer_id == info["hub_id"] or claimed_kind(raw) in ("down", "restore"):  # only the kind
             raise SyncError(
-                400, "wrong_kind", f"bundle {p.name} was made by this hub (a down bundle), not by a station"
+                400,
+                "wrong_kind",
+                f"bundle {p.name} was made by a hub (a down or restore bundle), not by a station / "
+                "这是中心下发的数据包，不是站点上传的数据包",
             )
         try:
             return self._import_up(p, raw, raw.signer_id, info)
@@ -101,7 +106,10 @@ class BundleJobs(PushJobs, PullJobs, RegistryJobs):
             head = manifest.get("head")
             self.keep_profile(c, st, manifest.get("profile"))
             try:
-                out = self.apply_push(c, st, batch, head=head if isinstance(head, dict) else None)
+                ok = rules.clock_ok(skew_of(manifest.get("station_now_ms")))  # its clock when written
+                out = self.apply_push(
+                    c, st, batch, head=head if isinstance(head, dict) else None, clock_ok=ok
+                )
             except SyncError as e:
                 raise _with_bundle_hint(e, code, manifest) from None
             cur = manifest.get("station_cursor")
@@ -324,7 +332,8 @@ def _check_up_manifest(name: str, manifest: dict[str, Any], signer: str, info: d
         raise SyncError(
             400,
             "wrong_kind",
-            f"bundle {name} is a {manifest.get('kind')!r} bundle, not a station (up) bundle",
+            f"bundle {name} is a {manifest.get('kind')!r} bundle, not a station (up) bundle / "
+            "不是站点上传的数据包",
         )
     check_versions(manifest.get("protocol"), manifest.get("schema"))
     if manifest.get("target_id") not in (info["hub_id"], info["hub_fingerprint"]):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.chain import EVENT_ROW, status_and_satisfaction
+from qi_station.core.clock import env_now, to_db
 from qi_station.core.gcpause import no_cycle_collection
 from qi_station.db import rollup
 from qi_station.sync.hub import rules
+from qi_station.sync.hub.base import skew_of
 from qi_station.sync.hub.ledger import LedgerJobs, check_events, check_folds
 from qi_station.sync.hub.tables import chunks, coerce_row, core_table, hub_tables, id_in
 from qi_station.sync.proto import (
@@ -80,7 +82,8 @@ class PushJobs(LedgerJobs):
                 self.keep_profile(c, st, profile, vals)
                 written: list[tuple[str, str]] = []
                 vals[STAMP_LATER] = written
-                out = self.apply_push(c, st, batch, head=head, restored=restored, into=vals)
+                ok = rules.clock_ok(skew_of(station_now_ms))  # rows stamped ahead: taken and flagged
+                out = self.apply_push(c, st, batch, head=head, restored=restored, into=vals, clock_ok=ok)
                 skew = self.touch(c, st, protocol, schema, station_now_ms, into=vals)
                 vals.pop(STAMP_LATER)
                 hs = hub_tables()["hub_station"]
@@ -187,6 +190,7 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         restored: bool = False,
         into: dict[str, Any] | None = None,
+        clock_ok: bool = False,
     ) -> dict[str, Any]:
         """THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
         transaction: skip what is acked (the same content under a held oseq, else ``device_conflict``
@@ -199,7 +203,9 @@ class PushJobs(LedgerJobs):
         :meth:`conflict_refused` records it."""
         try:
             with no_cycle_collection():  # thousands of short-lived dicts and tuples, none in a cycle
-                return self._apply_push(c, st, batch, head=head, restored=restored, into=into)
+                return self._apply_push(
+                    c, st, batch, head=head, restored=restored, into=into, clock_ok=clock_ok
+                )
         except SyncError as e:
             if kept_as_conflict(e) is None:
                 raise
@@ -216,6 +222,7 @@ class PushJobs(LedgerJobs):
         head: dict[str, Any] | None = None,
         restored: bool = False,
         into: dict[str, Any] | None = None,
+        clock_ok: bool = False,
     ) -> dict[str, Any]:
         import sqlalchemy as sa
 
@@ -352,8 +359,14 @@ class PushJobs(LedgerJobs):
         stored = dict(owners)
         final_numbers: dict[str, tuple[str, int]] = {}  # request id -> its number after the batch
         folds: list[tuple[int, dict[str, Any]]] = []  # the request rows applied: each against its events
+        ahead: list[str] | None = [] if clock_ok else None  # columns stamped ahead (rules.clock_ok)
+        stamped_ahead: list[dict[str, Any]] = []
+        overrode: list[dict[str, Any]] = []  # station rows whose status overrode the hub's (said back)
         for _rank, oseq, table, row, _ch in sorted(prepared, key=lambda p: p[1]):
-            rules.check_row(oseq, table, row, code)
+            rules.check_row(oseq, table, row, code, ahead)
+            if ahead:
+                stamped_ahead.append({"oseq": oseq, "table": table, "id": row.get("id"), "fields": ahead[:]})
+                ahead.clear()
             if table == "request":
                 held = stored.get(row["id"])
                 rules.check_request_change(
@@ -497,6 +510,14 @@ class PushJobs(LedgerJobs):
                             if k not in ("id", "seq", "h_rev", *HUB_REQUEST_FIELDS)
                         }
                         if row.get("h_rev", 0) < prevr[2] and row.get("status") != prevr[3]:
+                            overrode.append(
+                                {
+                                    "oseq": oseq,
+                                    "id": row["id"],
+                                    "hub_status": prevr[3],
+                                    "status": row.get("status"),
+                                }
+                            )
                             self.conflict(
                                 c,
                                 "request",
@@ -553,7 +574,15 @@ class PushJobs(LedgerJobs):
         st["acked_oseq"] = new_ack
         self.accept_head(c, st, head, into)
         results.extend({"oseq": ch["oseq"], "status": status_of.get(ch["oseq"], "applied")} for ch in fresh)
-        return {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
+        for a in stamped_ahead:  # taken as the station recorded them: flagged for the administrator
+            detail = {"station": code, "oseq": a["oseq"], "fields": a["fields"], "hub_now": to_db(env_now())}
+            self.conflict(c, a["table"], str(a["id"]), rules.CLOCK_AHEAD_KIND, detail)
+        out: dict[str, Any] = {"acked_oseq": new_ack, "results": results, "applied": len(fresh)}
+        if stamped_ahead:
+            out["clock_ahead"] = stamped_ahead
+        if overrode:
+            out["overrode"] = overrode
+        return out
 
     def _check_duplicates(
         self, c: Connection, st: dict[str, Any], dups: list[dict[str, Any]], acked: int, restored: bool

@@ -431,7 +431,7 @@ class RegistryJobs(HubBase):
         import sqlalchemy as sa
 
         if table not in STATION_TABLES:
-            raise SyncError(400, "bad_table", f"table must be one of {', '.join(STATION_TABLES)}")
+            raise SyncError(400, "bad_table", f"table must be one of {', '.join(STATION_TABLES)} / 表名无效")
         t = core_table(table)
         code = station["code"]
         if table in ("enterprise", "request", "activity"):

@@ -148,18 +148,37 @@ def _text_rule(key: str) -> str:
 
 def _ahead_rule() -> str:
     return (
-        f"a time at most {CLOCK_GAP.days} day ahead of the hub's clock (this PC's clock runs ahead: set "
-        "the right date and time; nothing was written. A change already stamped ahead is taken once the "
-        "hub's clock is within a day of it: ask the hub's administrator) / 时间晚于中心时钟，请校正本机"
-        "日期时间；已按错误时间记录的变更须等中心时钟到达后才能同步，请联系中心管理员"
+        f"a time at most {CLOCK_GAP.days} day ahead of the hub's clock, while this PC's clock runs ahead "
+        "(set the right date and time, then sync again: what was stamped ahead is then taken as this PC "
+        "recorded it and flagged for the hub's administrator; nothing was written) / 本机时钟超前：请校正"
+        "本机日期时间后重新同步；按超前时间记录的变更届时按原样上传，并标记供中心管理员核查"
     )
 
 
-def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
+#: the ``sync_conflict`` kind of a row the hub took although it was stamped ahead of the hub's clock (the
+#: station's clock had been set right by then: :func:`clock_ok`); its detail names the columns
+CLOCK_AHEAD_KIND = "clock_ahead"
+
+
+def clock_ok(skew_ms: int | None) -> bool:
+    """THE rule of when a row stamped ahead of the hub's clock is taken (as recorded, flagged
+    :data:`CLOCK_AHEAD_KIND`) rather than refused: the station's clock as it reads now (``skew_ms``:
+    ``station_now - hub_now`` of this push or bundle, ``HubBase.skew_of``) is not ahead of the hub's by
+    more than ``core.clock.CLOCK_GAP``. A station whose clock still runs ahead is refused, so it is told
+    to set it before it stamps more; once it is set right, what it already stamped (sealed in its ledger)
+    is taken as it is, never re-dated, and the flag tells the hub's administrator."""
+    return skew_ms is not None and skew_ms <= CLOCK_GAP.total_seconds() * 1000
+
+
+def check_row(
+    oseq: Any, table: str, row: dict[str, Any], code: str, stamped_ahead: list[str] | None = None
+) -> None:
     """The rules one row must keep on its own (before it is compared with what the hub holds). A text
     column (:data:`TEXT`) keeps the core's text rule (``core.validate.clean_text``, said naming the
     column); a multi-line one not in :data:`EVIDENCE` is stored in that rule's form, in place (an old
-    station's CRLF, U+2028 or U+2029 a newline, as a station stores text now)."""
+    station's CRLF, U+2028 or U+2029 a newline, as a station stores text now). ``stamped_ahead``: a list
+    when the station's clock is right now (:func:`clock_ok`): a time ahead of the hub's clock is then
+    taken and its column added to the list (the caller flags it), not refused."""
     texts = TEXT.get(table, _NO_TEXT)
     now: datetime | None = None  # the hub's clock, read once, when a time is met
     ahead = datetime.max  # the latest time a station may stamp: not ahead of the hub's clock
@@ -182,6 +201,9 @@ def check_row(oseq: Any, table: str, row: dict[str, Any], code: str) -> None:
                     now = env_now()
                     ahead = now + CLOCK_GAP
                 if val > ahead:  # the core's rule decides (check_not_ahead), said by it
+                    if stamped_ahead is not None:
+                        stamped_ahead.append(col)
+                        continue
                     _core(oseq, table, col, partial(check_not_ahead, val, col, now), _ahead_rule)
         elif isinstance(val, str) and col not in texts:
             cap = LONG_TEXT_MAX.get(col, OTHER_TEXT_MAX)

@@ -109,6 +109,12 @@ class PushReply(BaseModel):
     results: list[dict[str, Any]]
     warning: str | None = None
     clock_skew_ms: int | None = None
+    #: the changes taken although stamped ahead of the hub's clock (the station's clock is right now:
+    #: ``rules.clock_ok``), each flagged as a ``sync_conflict`` kind ``clock_ahead``: oseq, table, id, fields
+    clock_ahead: list[dict[str, Any]] | None = None
+    #: requests whose pushed status overrode one the hub had set (the station had not seen it: the hub
+    #: recorded ``station_overrides_hub_status``): oseq, id, hub_status, status
+    overrode: list[dict[str, Any]] | None = None
 
 
 class EnrollBody(BaseModel):

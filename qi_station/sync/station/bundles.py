@@ -105,16 +105,19 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
     (a bundle for another station is refused); then the SAME apply as HTTP pull, the cursor and the ack
     in one transaction. Stale or repeated bundles change nothing."""
     from qi_station.sync import keys
-    from qi_station.sync.bundle import open_signed, read_bundle
+    from qi_station.sync.bundle import claimed_kind, open_signed, read_bundle
 
     p = Path(file)
     raw = read_bundle(p)
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
         code = S.kv_get(conn, "station_code") or S.station_code(conn)
-        if raw.signer_id == code:
+        if raw.signer_id == code or claimed_kind(raw) == "up":  # before the signature: only the kind
             raise SyncError(
-                400, "wrong_kind", f"bundle {p.name} was made by this station (an up bundle), not by the hub"
+                400,
+                "wrong_kind",
+                f"bundle {p.name} is a station's up bundle, not one made by the hub (down or restore) / "
+                "这是站点上传的数据包，不是中心下发的数据包",
             )
         pinned = S.kv_get(conn, "hub_pubkey")
         extra: dict[str, str] = {}
@@ -140,7 +143,8 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
             raise SyncError(
                 400,
                 "wrong_kind",
-                f"bundle {p.name} is a {kind!r} bundle, not a hub (down or restore) bundle",
+                f"bundle {p.name} is a {kind!r} bundle, not a hub (down or restore) bundle / "
+                "不是中心下发的数据包",
             )
         proto = manifest.get("protocol")
         if not isinstance(proto, int) or not MIN_PROTOCOL <= proto <= PROTOCOL:

@@ -11,8 +11,11 @@ USB bundles (``export_bundle``, ``import_bundle``) are in :mod:`qi_station.sync.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,39 @@ Progress = Callable[[str, int, "int | None"], None]
 
 
 # ---- status -----------------------------------------------------------------------------------
+def enrolment_check(conn: Any) -> dict[str, Any]:
+    """Whether this station's enrolment can be used on THIS PC: ``enrolment_usable`` (None: not
+    enrolled) and, when it cannot, ``next_step``. The key and the hub token live in the secrets file
+    outside the database (:mod:`qi_station.db.secrets`), so a database restored on another PC (or
+    after its secrets file was lost) still says it is enrolled but has neither: it must be enrolled
+    again (the hub reissues a token). Online needs the hub's address, its pinned key, the token and this
+    station's key; a bundle station its key (the hub checks every bundle's signature against it)."""
+    from qi_station.db import secrets
+
+    mode = S.kv_get(conn, "enroll_mode")
+    try:
+        usable = secrets.enrolment_usable(secrets.db_file(conn), mode, bool(S.kv_get(conn, "hub_pubkey")))
+    except ValueError:  # an in-memory database: nothing to check
+        usable = None
+    if usable is not False:
+        return {"enrolment_usable": usable}
+    code = S.kv_get(conn, "station_code") or S.station_code(conn) or "CODE"
+    url = S.kv_get(conn, "hub_url")
+    enrol = (
+        f"qi-station sync enroll --hub {url} --token TOKEN" if url else "qi-station sync enroll --token TOKEN"
+    )
+    return {
+        "enrolment_usable": False,
+        "next_step": (
+            f"enrolled ({mode}) but not usable on this PC: its hub token or station key is not here (a "
+            "database restored from a backup, or on a new PC; a backup never carries them). Ask the hub's "
+            f"administrator for `qi-station hub add-station {code} --name NAME --reissue`, then run `{enrol}`; "
+            "nothing recorded here is lost / 已注册但本机无法使用：本机没有站点令牌或密钥（从备份恢复或更换电脑后），"
+            f"请联系中心管理员重新签发（hub add-station {code} --reissue），再运行 {enrol} 重新注册；本机数据不会丢失"
+        ),
+    }
+
+
 def sync_status(db_path: str | Path | None) -> dict[str, Any]:
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
@@ -48,6 +84,7 @@ def sync_status(db_path: str | Path | None) -> dict[str, Any]:
             "last_error": S.kv_get(conn, "last_error"),
             "station": S.station_code(conn),
             "enrolled": S.kv_get(conn, "enroll_mode"),
+            **enrolment_check(conn),
             "pull_cursor": S.kv_int(conn, "pull_cursor"),
             "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
             "conflicts": int(conflicts),
@@ -299,10 +336,11 @@ def demo_collision_hint(e: SyncError) -> SyncError:
 
 
 def clock_ahead_hint(conn: Any, e: SyncError, batch: list[dict[str, Any]]) -> SyncError:
-    """A push refused because a change carries a time ahead of the hub's clock (``clock_ahead``: this
-    PC's clock ran ahead when it was recorded): name the request and its time, and say what becomes of
-    it (it stays here, unsent, with that time; the hub refuses it, and what is queued after it, until
-    that time comes) and what to do. Any other refusal as it is."""
+    """A push refused because a change carries a time ahead of the hub's clock (``clock_ahead``) while
+    this PC's clock still runs ahead (``sync.hub.rules.clock_ok``): name the request and its time, say
+    what becomes of it (it stays here, unsent, and so does what is queued after it) and what to do (set
+    the clock right and sync again: the hub then takes it as stamped and flags it). Any other refusal as
+    it is."""
     if e.data.get("rule") != "clock_ahead":
         return e
     from qi_station.core.clock import CLOCK_GAP, env_now, to_db
@@ -311,14 +349,7 @@ def clock_ahead_hint(conn: Any, e: SyncError, batch: list[dict[str, Any]]) -> Sy
     row = ch.get("row") if ch else None
     row = row if isinstance(row, dict) else {}
     table = str(e.data.get("table"))
-    rid = row.get("request_id") if table == "request_event" else row.get("id") if table == "request" else None
-    got = conn.execute("SELECT number FROM request WHERE id = ?", (rid,)).fetchone() if rid else None
-    if got:
-        what = f"request {got[0]}"
-    elif table == "enterprise" and row.get("name"):
-        what = f"enterprise {row['name']}"
-    else:
-        what = f"change {e.data.get('oseq')} ({table})"
+    what = _what_changed(conn, table, row, e.data.get("oseq"))
     stamp = str(row.get(str(e.data.get("field"))))[:19]
     now = env_now()
     lim = to_db(now + CLOCK_GAP)  # by this PC's clock as it reads now: the requests stamped ahead of it
@@ -333,15 +364,133 @@ def clock_ahead_hint(conn: Any, e: SyncError, batch: list[dict[str, Any]]) -> Sy
     return SyncError(
         e.status,
         e.code,
-        f"{e.message}: {what} is stamped {stamp} (this PC's clock ran ahead when it was recorded; it reads "
-        f"{to_db(now)[:16]} now){which}. What was recorded stays on this PC with that time, unsent, and so "
-        "does every change queued after it: the hub refuses them until that time comes. Set this PC's date "
-        "and time right, then ask the hub's operator what to do with those requests; do not delete or "
-        f"restore the database / 本机时钟曾超前：{what} 的时间为 {stamp}{'（' + '、'.join(ahead) + '）' if ahead else ''}，"
-        "仍保存在本机但无法上传（其后的变更也一并等待），中心时钟到达该时间前会一直拒收。请校正本机日期时间，并联系中心处理，"
-        "勿删除或恢复数据库",
+        f"{e.message}: {what} is stamped {stamp}, and this PC's clock runs ahead of the hub's (it reads "
+        f"{to_db(now)[:16]} UTC){which}. What was recorded stays on this PC, unsent, and so does every change "
+        "queued after it. Set this PC's date and time right, then sync again: the hub then takes what was "
+        "stamped ahead as it was recorded (a ledger is never re-dated) and flags it for its administrator. "
+        f"Do not delete or restore the database / 本机时钟超前：{what} 的时间为 {stamp}"
+        f"{'（' + '、'.join(ahead) + '）' if ahead else ''}，仍保存在本机未上传（其后的变更也一并等待）。"
+        "请校正本机日期时间后重新同步：届时这些变更按原时间上传，并由中心标记供管理员核查。勿删除或恢复数据库",
         **e.data,
     )
+
+
+def _what_changed(conn: Any, table: str, row: dict[str, Any], oseq: Any) -> str:
+    """A change as a person knows it: ``request {number}``, ``enterprise {name}``, else its oseq."""
+    rid = row.get("request_id") if table == "request_event" else row.get("id") if table == "request" else None
+    got = conn.execute("SELECT number FROM request WHERE id = ?", (rid,)).fetchone() if rid else None
+    if got:
+        return f"request {got[0]}"
+    if table == "enterprise" and row.get("name"):
+        return f"enterprise {row['name']}"
+    return f"change {oseq} ({table})"
+
+
+def keep_clock_ahead(conn: Any, taken: list[Any], batch: list[dict[str, Any]]) -> None:
+    """Keep (kv ``CLOCK_AHEAD_TAKEN``) what the hub took although this PC stamped it ahead of the hub's
+    clock (``sync.hub.rules.clock_ok``): the request numbers, for the sync to say."""
+    import json
+
+    by_oseq = {c.get("oseq"): c for c in batch}
+    have = json.loads(S.kv_get(conn, kvkeys.CLOCK_AHEAD_TAKEN) or "[]")
+    for t in taken:
+        if not isinstance(t, dict):
+            continue
+        ch = by_oseq.get(t.get("oseq")) or {}
+        row = ch.get("row")
+        what = _what_changed(conn, str(t.get("table")), row if isinstance(row, dict) else {}, t.get("oseq"))
+        if what not in have:
+            have.append(what)
+    with S.tx(conn):
+        S.kv_set(conn, kvkeys.CLOCK_AHEAD_TAKEN, json.dumps(have[:200], ensure_ascii=False))
+
+
+def said_once(conn: Any, key: str) -> list[str]:
+    """The messages kept under kv ``key`` (a JSON list), cleared once read."""
+    import json
+
+    got = S.kv_get(conn, key)
+    if not got:
+        return []
+    with S.tx(conn):
+        S.kv_del(conn, key)
+    return [str(x) for x in json.loads(got)]
+
+
+def clock_ahead_taken(conn: Any) -> str | None:
+    """The message for what the hub took although stamped ahead (kv ``CLOCK_AHEAD_TAKEN``), cleared
+    once read: what it is, that its times stay as stamped, and what to do. None when nothing was."""
+    import json
+
+    got = S.kv_get(conn, kvkeys.CLOCK_AHEAD_TAKEN)
+    if not got:
+        return None
+    with S.tx(conn):
+        S.kv_del(conn, kvkeys.CLOCK_AHEAD_TAKEN)
+    what = json.loads(got)
+    names = ", ".join(what[:20]) + (f" and {len(what) - 20} more" if len(what) > 20 else "")
+    return (
+        f"the hub took {names}, stamped by this PC while its clock ran ahead, as recorded (their times stay "
+        "as this PC stamped them: a ledger is never re-dated) and flagged them for its administrator "
+        "(conflict clock_ahead). Keep this PC's date and time right; tell the hub's administrator the real "
+        f"dates if you know them / 本机时钟超前时记录的 {names} 已按原时间上传，中心已标记（clock_ahead）"
+        "供管理员核查；台账时间不会改写，请保持本机日期时间正确，如知道实际日期请告知中心管理员"
+    )
+
+
+def override_message(number: str, hub_status: str, status: str) -> str:
+    """What a station move that overrode the province's says (sync, ``request show``)."""
+    from qi_station.core.domain import STATUS_ZH
+
+    hz, sz = STATUS_ZH.get(hub_status, hub_status), STATUS_ZH.get(status, status)
+    return (
+        f"request {number}: the province had set it to {hub_status} (e.g. cancelled it) and this station's "
+        f"change, made before it saw that, overrode it: it is {status} at the hub and here. The hub recorded "
+        "the conflict (station_overrides_hub_status): agree with the province's administrator which is right "
+        f"(move it again if the province's stands) / 需求 {number}：省级中心已将其改为「{hz}」（如取消），本站在看到之前"
+        f"所做的变更覆盖了中心的决定，现为「{sz}」；中心已记录冲突，请与省级中心管理员核实（如以中心为准，请再次变更状态）"
+    )
+
+
+def keep_overrides(conn: Any, overrode: list[Any]) -> None:
+    """The hub took this station's status over one the province had set (``overrode`` of its push
+    reply): a move out of a status this station never had itself (a cancellation, a hold the province
+    made) is kept as a ``sync_conflict`` row here (``request show`` says it) and said by the sync's result
+    (kv ``HUB_STATUS_OVERRIDDEN``); a hub copy merely behind the station's own earlier moves is not."""
+    import json
+
+    from qi_station.core.clock import env_now, to_db
+    from qi_station.core.domain import HUB_STATUS_OVERRIDDEN
+    from qi_station.core.ids import uuid7
+
+    said = json.loads(S.kv_get(conn, kvkeys.HUB_STATUS_OVERRIDDEN) or "[]")
+    with S.tx(conn):
+        for o in overrode:
+            if not isinstance(o, dict) or not isinstance(o.get("id"), str):
+                continue
+            hub_status, status = str(o.get("hub_status")), str(o.get("status"))
+            own = conn.execute(
+                "SELECT 1 FROM request_event WHERE request_id = ? AND (from_status = ? OR to_status = ?) "
+                "AND kind != 'hub' LIMIT 1",
+                (o["id"], hub_status, hub_status),
+            ).fetchone()
+            got = conn.execute("SELECT number FROM request WHERE id = ?", (o["id"],)).fetchone()
+            if own is not None or got is None:  # the station's own earlier status: the hub was behind
+                continue
+            detail = {"hub_status": hub_status, "status": status, "oseq": o.get("oseq")}
+            conn.execute(
+                "INSERT INTO sync_conflict (id, at, table_name, row_id, kind, detail, resolved) "
+                "VALUES (?, ?, 'request', ?, ?, ?, 0)",
+                (
+                    uuid7(),
+                    to_db(env_now()),
+                    o["id"],
+                    HUB_STATUS_OVERRIDDEN,
+                    json.dumps(detail, ensure_ascii=False),
+                ),
+            )
+            said.append(override_message(str(got[0]), hub_status, status))
+        S.kv_set(conn, kvkeys.HUB_STATUS_OVERRIDDEN, json.dumps(said[-50:], ensure_ascii=False))
 
 
 def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
@@ -369,6 +518,10 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
         if sent is not None:
             S.kv_set(conn, kvkeys.PROFILE_SENT, sent)
         acked = int(reply["acked_oseq"])
+        if reply.get("clock_ahead"):  # taken as stamped, flagged at the hub: said by the sync's result
+            keep_clock_ahead(conn, reply["clock_ahead"], batch)
+        if reply.get("overrode"):  # this station's move overrode the province's: kept and said
+            keep_overrides(conn, reply["overrode"])
         S.ack(conn, acked)
         H.keep_acked_head(conn, head)
         if acked < batch[-1]["oseq"]:
@@ -480,6 +633,41 @@ def _heal(conn: Any, cl: HubClient, e: SyncError, progress: Progress | None, hea
 BUSY_MAX = 1800.0
 
 
+#: beside the station database: the exclusive ``flock`` a running sync holds (the OS drops it with the
+#: process, a killed sync too)
+SYNC_LOCK_SUFFIX = ".sync-lock"
+
+
+@contextmanager
+def sync_lock(conn: Any) -> Iterator[None]:
+    """One sync of this station at a time: an exclusive non-blocking ``flock`` on ``<db>.sync-lock``;
+    held by another sync: refused ``sync_running`` (nothing done; its own sync reports what it pushed
+    and pulled). Without ``flock`` (Windows) or a writable folder: not held (the hub's ack keeps two
+    syncs correct; only their counts overlap)."""
+    from qi_station.services.tempfiles import fcntl
+
+    row = conn.execute("PRAGMA database_list").fetchone()
+    fd = -1
+    if fcntl is not None and row and row[2]:
+        with contextlib.suppress(OSError):
+            fd = os.open(str(row[2]) + SYNC_LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fd >= 0:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise SyncError(
+                    503,
+                    "sync_running",
+                    "another sync of this station is running: nothing was done; try again when it has "
+                    "finished / 本站另一同步正在进行，未执行；请待其完成后再试",
+                ) from None
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def run_sync(
     db_path: str | Path | None,
     progress: Progress | None = None,
@@ -495,79 +683,97 @@ def run_sync(
     """Push the outbox, then pull; network trouble is retried with exponential backoff (a refused call is
     not); a busy hub's ``Retry-After`` is honoured for up to ``BUSY_MAX`` seconds in all, without using
     up the retries. Each step is idempotent, so a retry after any crash or lost reply is safe. Every reply is
-    checked against the hub key pinned at enrollment before it is applied."""
-    import os
-
+    checked against the hub key pinned at enrollment before it is applied. One sync of a station at a
+    time (:func:`sync_lock`): a second is refused ``sync_running``."""
     page_size = int(os.environ.get("QI_SYNC_PAGE", page_size))
     batch_size = int(os.environ.get("QI_SYNC_PUSH_BATCH", batch_size))
     conn = S.open_conn(db_path)  # type: ignore[arg-type]
     try:
-        cl = hub_client(conn, http=http, insecure_http=insecure_http)
-        with S.tx(conn):  # a station that loaded the demo before demo rows were listed
-            write.list_legacy_demo(conn)
-        log_id = S.log_start(conn, "http")
-        pushed = pulled = 0
-        attempt = 0
-        busy_waited, busy_max = 0.0, float(os.environ.get("QI_SYNC_BUSY_MAX", BUSY_MAX))
-        healed: list[dict[str, Any]] = []
-        try:
-            while True:
-                try:
-                    if S.kv_get(conn, "restore_pending") == "1":
-                        restore_all(conn, cl, progress, page_size)
-                    elif S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
-                        healed.append({"kind": "restored", **heal.heal_station_behind(conn, cl, progress)})
-                    try:
-                        pushed += push_all(conn, cl, progress, batch_size)
-                        pulled += _pull(conn, cl, progress, page_size, batch_size)
-                    except SyncError as e:
-                        if not _heal(conn, cl, e, progress, healed):
-                            raise
-                        pushed += push_all(conn, cl, progress, batch_size)
-                        pulled += _pull(conn, cl, progress, page_size, batch_size)
-                    pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
-                    break
-                except TransientError as e:
-                    wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
-                    if wait is not None and busy_waited + wait <= busy_max:
-                        # the hub is up and says when to come back (a morning rush): not a failure
-                        busy_waited += wait
-                        if progress:
-                            progress("wait", int(busy_waited), int(busy_max))
-                        sleep(wait)
-                        continue
-                    attempt += 1
-                    if attempt > retries:
-                        S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
-                        raise SyncError(
-                            503,
-                            "unreachable",
-                            f"{e} (gave up after {retries} retries; data is safe, try again later)",
-                        ) from None
-                    if progress:
-                        progress("retry", attempt, retries)
-                    sleep(wait if wait is not None else min(30.0, backoff * (2 ** (attempt - 1))))
-                except SyncError as e:
-                    S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
-                    raise
-        finally:
-            cl.close()
-        S.finish_search(conn)  # what a large pull left stale (a failed sync leaves it to the next one)
-        S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
-        ledger_ok, ledger_problems = H.check_ledger(conn)
-        return {
-            "ok": ledger_ok,  # the data went through; a ledger that does not verify is not ok
-            **({"ledger_problems": ledger_problems} if ledger_problems else {}),
-            "pushed": pushed,
-            "pulled": pulled,
-            "pending": S.pending(conn),
-            "pull_cursor": S.kv_int(conn, "pull_cursor"),
-            "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
-            "retries": attempt,
-            "busy_waited_s": busy_waited,
-            "ledger_ok": ledger_ok,
-            **({"healed": healed} if healed else {}),
-            **({"clock_warning": w} if (w := S.kv_get(conn, kvkeys.CLOCK_WARNING)) else {}),
-        }
+        with sync_lock(conn):
+            return _run_sync(
+                conn, progress, http, retries, backoff, page_size, batch_size, sleep, insecure_http
+            )
     finally:
         conn.close()
+
+
+def _run_sync(
+    conn: Any,
+    progress: Progress | None,
+    http: Any,
+    retries: int,
+    backoff: float,
+    page_size: int,
+    batch_size: int,
+    sleep: Callable[[float], None],
+    insecure_http: bool,
+) -> dict[str, Any]:
+    cl = hub_client(conn, http=http, insecure_http=insecure_http)
+    with S.tx(conn):  # a station that loaded the demo before demo rows were listed
+        write.list_legacy_demo(conn)
+    log_id = S.log_start(conn, "http")
+    pushed = pulled = 0
+    attempt = 0
+    busy_waited, busy_max = 0.0, float(os.environ.get("QI_SYNC_BUSY_MAX", BUSY_MAX))
+    healed: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                if S.kv_get(conn, "restore_pending") == "1":
+                    restore_all(conn, cl, progress, page_size)
+                elif S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
+                    healed.append({"kind": "restored", **heal.heal_station_behind(conn, cl, progress)})
+                try:
+                    pushed += push_all(conn, cl, progress, batch_size)
+                    pulled += _pull(conn, cl, progress, page_size, batch_size)
+                except SyncError as e:
+                    if not _heal(conn, cl, e, progress, healed):
+                        raise
+                    pushed += push_all(conn, cl, progress, batch_size)
+                    pulled += _pull(conn, cl, progress, page_size, batch_size)
+                pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
+                break
+            except TransientError as e:
+                wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
+                if wait is not None and busy_waited + wait <= busy_max:
+                    # the hub is up and says when to come back (a morning rush): not a failure
+                    busy_waited += wait
+                    if progress:
+                        progress("wait", int(busy_waited), int(busy_max))
+                    sleep(wait)
+                    continue
+                attempt += 1
+                if attempt > retries:
+                    S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
+                    raise SyncError(
+                        503,
+                        "unreachable",
+                        f"{e} (gave up after {retries} retries; data is safe, try again later)",
+                    ) from None
+                if progress:
+                    progress("retry", attempt, retries)
+                sleep(wait if wait is not None else min(30.0, backoff * (2 ** (attempt - 1))))
+            except SyncError as e:
+                S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=False, error=str(e))
+                raise
+    finally:
+        cl.close()
+    S.finish_search(conn)  # what a large pull left stale (a failed sync leaves it to the next one)
+    S.log_end(conn, log_id, pushed=pushed, pulled=pulled, ok=True, error=None)
+    ledger_ok, ledger_problems = H.check_ledger(conn)
+    return {
+        "ok": ledger_ok,  # the data went through; a ledger that does not verify is not ok
+        **({"ledger_problems": ledger_problems} if ledger_problems else {}),
+        "pushed": pushed,
+        "pulled": pulled,
+        "pending": S.pending(conn),
+        "pull_cursor": S.kv_int(conn, "pull_cursor"),
+        "acked_oseq": S.kv_int(conn, kvkeys.ACKED_OSEQ),
+        "retries": attempt,
+        "busy_waited_s": busy_waited,
+        "ledger_ok": ledger_ok,
+        **({"healed": healed} if healed else {}),
+        **({"clock_warning": w} if (w := S.kv_get(conn, kvkeys.CLOCK_WARNING)) else {}),
+        **({"clock_ahead_taken": t} if (t := clock_ahead_taken(conn)) else {}),
+        **({"hub_status_overridden": o} if (o := said_once(conn, kvkeys.HUB_STATUS_OVERRIDDEN)) else {}),
+    }

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qi_station.core.clock import env_now, to_db
+from qi_station.core.ids import format_number, split_number
 from qi_station.db import kvkeys, write
 from qi_station.sync.proto import PULL_PAGE, STATION_TABLES, SyncError
 from qi_station.sync.station import apply as S
@@ -179,9 +180,9 @@ def heal_station_behind(
         hub_no = {str(r[ri["number"]]): str(r[ri["id"]]) for r in rrows}
         counters = write.ledger_counters(conn, code)
         for no in hub_no:
-            pre, _, n = no.rpartition("-")
-            if n.isdigit() and int(n) > counters.get(pre, 0):
-                counters[pre] = int(n)
+            parts = split_number(no)
+            if parts and parts[1] > counters.get(parts[0], 0):
+                counters[parts[0]] = parts[1]
         # 1. a local request holding a number the hub gave another request gets the next free number
         now = to_db(env_now())
         for no, hid in hub_no.items():
@@ -190,7 +191,7 @@ def heal_station_behind(
                 continue
             pre = no.rpartition("-")[0]
             counters[pre] = counters.get(pre, 0) + 1
-            new = f"{pre}-{counters[pre]:04d}"
+            new = format_number(pre, counters[pre])
             write.update_request(
                 conn,
                 loc,

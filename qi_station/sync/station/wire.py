@@ -34,6 +34,13 @@ from qi_station.sync.proto import (
 RETRY_AFTER_MAX = 30.0  # seconds: the longest wait a hub's Retry-After can ask of a sync
 
 
+def station_now_ms() -> int:
+    """This PC's clock as a push, a pull or an up bundle tells the hub (ms since the epoch): the hub
+    keeps the skew and takes rows stamped ahead of its clock only while this clock is right
+    (``sync.hub.rules.clock_ok``)."""
+    return time.time_ns() // 1_000_000
+
+
 class TransientError(Exception):
     """Network trouble or a 5xx/503: retried with backoff, or after the hub's ``Retry-After``
     (``retry_after``, seconds, capped at RETRY_AFTER_MAX)."""
@@ -256,7 +263,7 @@ class HubClient:
     ) -> dict[str, Any]:
         """Signed with the client's ``signer`` (the hub refuses an unsigned push). ``restored``: this
         station was restored from a backup and has not caught up yet (``kvkeys.STATION_RESTORED``)."""
-        body: dict[str, Any] = {"batch": batch, "station_now_ms": time.time_ns() // 1_000_000}
+        body: dict[str, Any] = {"batch": batch, "station_now_ms": station_now_ms()}
         if restored:
             body["restored"] = True
         if device is not None:
@@ -275,7 +282,7 @@ class HubClient:
         params: dict[str, Any] = {
             "since": since,
             "limit": limit,
-            "station_now_ms": time.time_ns() // 1_000_000,
+            "station_now_ms": station_now_ms(),
         }
         if resync:
             params["resync"] = "true"
