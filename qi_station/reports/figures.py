@@ -7,16 +7,15 @@ the others (distinct enterprises, medians, rates) are recomputed from the merged
 
 from __future__ import annotations
 
-import gc
 import statistics
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
 from qi_station.core import domain, places
 from qi_station.core.clock import TZ, not_after
+from qi_station.core.gcpause import no_cycle_collection
 from qi_station.core.months import check_month
 from qi_station.reports.quality import (
     earlier_rates,
@@ -574,21 +573,6 @@ def check_report_month_of(url_or_path: Any, month: str) -> str:
     return month
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused while a report is built: it builds tens of thousands of dicts and
-    tuples (detail rows, the open-rectification list), none in a cycle (freed by their counts), and the
-    collector would walk them again and again as they are made (measured: 0-5 % of a station's busy
-    month). Put back as it was, also when the report raises."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def monthly_report(
     url_or_path: Any,
     month: str,
@@ -607,7 +591,7 @@ def monthly_report(
     ``hub=True``: the province report; with ``station`` it is that station's report at the hub.
     """
     month = check_month(month)  # the one month syntax, written YYYY-MM (ValidationError("month"))
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return _monthly_report(url_or_path, month, station=station, hub=hub, progress=progress, exact=exact)
 
 

@@ -26,10 +26,11 @@ from qi_station.core.chain import EVENT_FIELDS, GENESIS, check_step, event_hash_
 from qi_station.core.clock import env_now, to_db
 from qi_station.sync import keys
 from qi_station.sync.hub.base import TRAIL_COLUMN, TRAIL_PREFIX, HubBase
-from qi_station.sync.hub.tables import chunks, core_table, hub_tables, id_in
+from qi_station.sync.hub.tables import chunks, core_table, hub_tables, id_in, picker
 from qi_station.sync.proto import HEADS_EARLIER, SyncError
 
 PAGE = 500
+_EVENT_FIELDS_OF = picker(EVENT_FIELDS)  # a wire event's hashed fields, in the hash's order
 #: how many of a station's running heads the hub keeps (the highest numbers of events)
 TRAIL_KEEP = 256
 
@@ -133,7 +134,7 @@ def check_events(
                 422, "bad_event", f"request {_number(c, batch_numbers, rid)}: event n {n!r} is invalid"
             )
         try:
-            ok = event_hash_of(str(e.get("prev_hash")), *[e.get(k) for k in EVENT_FIELDS]) == e.get("hash")
+            ok = event_hash_of(str(e.get("prev_hash")), *_EVENT_FIELDS_OF(e)) == e.get("hash")
         except (TypeError, ValueError):
             ok = False
         if not ok:
@@ -212,11 +213,12 @@ def check_folds(
     for chunk in chunks(sorted(chains), 500):
         for x in c.execute(sa.select(*(te.c[k] for k in EVENT_READ)).where(id_in(c, te.c.request_id, chunk))):
             chains[x[0]][int(x[1])] = (0, tuple(x))
+    read = picker(EVENT_READ)
     for oseq, e in events:
         chain = chains.get(str(e.get("request_id")))
         n = e.get("n")
         if chain is not None and isinstance(n, int):
-            chain[n] = (oseq, tuple([e.get(k) for k in EVENT_READ]))
+            chain[n] = (oseq, read(e))
     for oseq, row in rows:
         chain = chains[str(row["id"])]
         rules.check_request_fold(oseq, dict(row), [chain[n][1] for n in sorted(chain) if chain[n][0] < oseq])

@@ -104,7 +104,26 @@ def _core(oseq: Any, table: str, field: str, check: Callable[[], Any], what: Tex
         raise refusal(oseq, table, field, e.rule, what) from None
 
 
+# values that passed a pure core rule, by (rule, the value's type, the value): the same value is not
+# checked again (satisfactions, counts, amounts and element lists repeat); bounded like _CLEAN_OK
+_PASSED: set[tuple[str, type, Any]] = set()
+
+
+def _core_once(oseq: Any, table: str, field: str, value: Any, check: Callable[[], Any], what: Text) -> None:
+    """:func:`_core` of a pure rule of ``value`` alone (hashable), skipped for a value that passed it."""
+    key = (f"{table}.{field}", type(value), value)
+    if key in _PASSED:
+        return
+    _core(oseq, table, field, check, what)
+    if len(_PASSED) < 50_000:
+        _PASSED.add(key)
+
+
 def _elements(oseq: Any, table: str, text: Any, *, required: bool) -> None:
+    key = (f"{table}.elements.{required}", type(text), text)
+    if type(text) is str and key in _PASSED:
+        return  # the same list passed this rule before
+
     def what() -> str:
         return f"a JSON array of element codes ({', '.join(domain.ELEMENTS)})"
 
@@ -119,6 +138,8 @@ def _elements(oseq: Any, table: str, text: Any, *, required: bool) -> None:
     codes = _core(oseq, table, "elements", lambda: v.parse_elements(items), what)
     if codes != items:  # stored as codes, each once: a name or a duplicate is not the station's form
         raise refusal(oseq, table, "elements", "element", what)
+    if type(text) is str and len(_PASSED) < 50_000:
+        _PASSED.add(key)
 
 
 def _text_rule(key: str) -> str:
@@ -325,19 +346,27 @@ def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:
     _elements(oseq, t, row.get("elements"), required=True)
     cents = row.get("cost_saved_cents")
     if cents is not None:
-        _core(
-            oseq, t, "cost_saved_cents", lambda: v.parse_cost(Decimal(cents) / 100), "≥ 0 and not too large"
+        _core_once(
+            oseq,
+            t,
+            "cost_saved_cents",
+            cents,
+            lambda: v.parse_cost(Decimal(cents) / 100),
+            "≥ 0 and not too large",
         )
-    if row.get("problems_solved") is not None:
-        _core(
+    solved = row.get("problems_solved")
+    if solved is not None:
+        _core_once(
             oseq,
             t,
             "problems_solved",
-            lambda: v.parse_non_negative_int(row["problems_solved"], "problems_solved"),
+            solved,
+            lambda: v.parse_non_negative_int(solved, "problems_solved"),
             "a whole number ≥ 0",
         )
-    if row.get("satisfaction") is not None:
-        _core(oseq, t, "satisfaction", lambda: v.parse_satisfaction(row["satisfaction"]), "1..5")
+    sat = row.get("satisfaction")
+    if sat is not None:
+        _core_once(oseq, t, "satisfaction", sat, lambda: v.parse_satisfaction(sat), "1..5")
 
 
 def check_numbers_free(final: dict[str, tuple[str, Any]], held: dict[str, str]) -> None:
@@ -384,6 +413,20 @@ CREATED_RULE = "ledger_created"
 NUMBER_RULE = "number_month"
 
 
+_ROW_READ: list[Callable[[dict[str, Any]], tuple[Any, ...]]] = []
+
+
+def _row_read() -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A request row's :data:`~qi_station.services.verify.ROW_READ` values (made on first use: the
+    services are imported late here)."""
+    if not _ROW_READ:
+        from qi_station.services.verify import ROW_READ
+        from qi_station.sync.hub.tables import picker
+
+        _ROW_READ.append(picker(ROW_READ))
+    return _ROW_READ[0]
+
+
 def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, ...]]) -> None:
     """A pushed request row against its own event chain (``events``: the events the hub holds and those
     of the batch before this row, as :data:`~qi_station.services.verify.EVENT_READ` tuples of the
@@ -392,9 +435,9 @@ def check_request_fold(oseq: Any, row: dict[str, Any], events: list[tuple[Any, .
     THE fold gives (``services.verify.fold_differences``, the comparison ``hub verify`` makes). A chain
     that does not start at event 1 or has a hole (a request loaded on the station outside the ledger,
     taken as it is by ``ledger.check_events``) cannot be folded and is not compared."""
-    from qi_station.services.verify import ROW_READ, comparable, created_differences, fold_differences
+    from qi_station.services.verify import comparable, created_differences, fold_differences
 
-    got = tuple(row.get(k) for k in ROW_READ)
+    got = _row_read()(row)
     fixed = created_differences(got, events)  # what its created event fixed; its number's month
     if fixed:
         field, _have, said = fixed[0]

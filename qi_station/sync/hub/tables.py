@@ -6,8 +6,9 @@ tables (stations, imported bundles, meta, the seq counter) are :func:`hub_tables
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from qi_station.core.clock import to_db, to_naive_utc
@@ -283,6 +284,20 @@ def norm_value(v: Any) -> Any:
     if isinstance(v, date):
         return v.isoformat()
     return v
+
+
+def picker(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``row -> tuple(row.get(k) for k in keys)`` (at least two keys), by one ``itemgetter`` call; a row
+    that lacks one of them is read key by key (None for each missing one)."""
+    get = itemgetter(*keys)
+
+    def pick(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        try:
+            return get(row)  # type: ignore[no-any-return]
+        except KeyError:
+            return tuple([row.get(k) for k in keys])
+
+    return pick
 
 
 def chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
