@@ -157,6 +157,7 @@ class ReferenceHub(Hub):
         head: dict[str, Any] | None = None,
         restored: bool = False,  # today's push() passes the station's restore mark; the frozen one has no oseq digests
         into: Any = None,  # today's push() offers to write the ack and head itself; the frozen one writes its own
+        clock_ok: bool = False,  # today's push() says whether the station's clock is right now; the frozen one refuses any time ahead
     ) -> dict[str, Any]:
         """The apply function as it was before the rush work (frozen). THE apply function for station changes (HTTP push and up bundles). Runs inside ``c``'s
         transaction: skip what is acked, refuse gaps, check ownership and every new event's hash and
