@@ -1,6 +1,8 @@
 """Benchmark: the monthly report of two source trees, interleaved (A/B in one run on a shared machine).
 
-    python benchmarks/ab_report.py --base /path/to/main/checkout --new /path/to/branch --db DB MONTH...
+    python benchmarks/ab_report.py --base /path/to/main/checkout --new /path/to/branch --db DB [--hub] MONTH...
+
+``--hub``: the province report (``monthly_report(db, month, hub=True)``; ``--db`` a hub's URL or path).
 
 Each (month, tree) runs in its own subprocess (PYTHONPATH=tree), alternating base and new for ``--rounds``
 rounds of ``--runs`` timed reports after a warm-up; prints median wall and CPU (process) seconds as
@@ -19,12 +21,12 @@ import sys
 CHILD = r"""
 import json, sys, time
 from qi_station.reports.figures import monthly_report
-db, m, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-monthly_report(db, m)
+db, m, n, hub = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+monthly_report(db, m, hub=hub)
 w, c = [], []
 for _ in range(n):
     t, p = time.perf_counter(), time.process_time()
-    monthly_report(db, m)
+    monthly_report(db, m, hub=hub)
     w.append(time.perf_counter() - t)
     c.append(time.process_time() - p)
 print(json.dumps([w, c]))
@@ -38,6 +40,7 @@ def main() -> int:
     ap.add_argument("--db", required=True)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--hub", action="store_true", help="the province report (hub=True)")
     ap.add_argument("months", nargs="+")
     a = ap.parse_args()
     res: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
@@ -46,7 +49,7 @@ def main() -> int:
             for name, path in (("base", a.base), ("new", a.new)):
                 env = {**os.environ, "PYTHONPATH": os.path.abspath(path)}
                 out = subprocess.run(
-                    [sys.executable, "-c", CHILD, a.db, m, str(a.runs)],
+                    [sys.executable, "-c", CHILD, a.db, m, str(a.runs), "1" if a.hub else "0"],
                     env=env,
                     capture_output=True,
                     text=True,

@@ -434,11 +434,16 @@ def hub_report(raw: Raw) -> dict[str, Any]:
     # the open-rectification list sorted once (it spans the history: hundreds of thousands of rows at a
     # large hub) and split per station and per group in that order, not sorted again for each of them
     # (in that order from the database already where it gave them so: ``Raw.open_rows``)
+    # (each station's own rows, from the database in that order, are its part of it already)
     ordered = raw.open_rows if raw.open_rows is not None else sort_open(province.quality.rectify_open)
     province.quality.rectify_open, province.quality.open_sorted = ordered, True
     open_codes = open_stations(ordered)
-    for c, rows in split_open(ordered, {c: c for c in codes}, open_codes).items():
-        raw.accs[c].quality.rectify_open, raw.accs[c].quality.open_sorted = rows, True
+    if raw.open_rows is not None:
+        for c in codes:
+            raw.accs[c].quality.open_sorted = True
+    else:
+        for c, rows in split_open(ordered, {c: c for c in codes}, open_codes).items():
+            raw.accs[c].quality.rectify_open, raw.accs[c].quality.open_sorted = rows, True
 
     stations_out = []
     for c in codes:

@@ -458,6 +458,8 @@ def collect_quality(
     # when its UTC date (or hour) is new: the open list spans the history
     sql, params = low_ratings_query(q, month, rollup)
     everyone: list[dict[str, Any]] = []  # the open rows of every station, in the rows' order
+    add_everyone = everyone.append
+    adds: dict[str, Any] = {}  # station -> its rectify_open's append (the open list: 326k rows at 10 M)
     in_order = q.dialect == "postgresql"  # ... which is sort_open's while each row's day is the server's
     for code, number, ent_name, sat, closed_at, in_month, fixed_in_month, still_open, day in q.rows(
         sql, **params
@@ -467,13 +469,17 @@ def collect_quality(
         g = groups.get(code)
         if g is None:
             g = groups[code] = quality(code)
+            adds[code] = g.rectify_open.append
         if in_month:
             g.low_ratings += 1
         if fixed_in_month:
             g.rectified += 1
         if still_open:
-            rated_on = None
-            if day is not None:  # the server's local day (PostgreSQL)
+            # the server's local day (PostgreSQL): its (day, due, overdue) known once the day was seen
+            rated_on = None if day is None else dues.get(day)
+            if rated_on is not None:
+                pass
+            elif day is not None:
                 rated_on = rated(day)
             else:
                 in_order = False
@@ -509,8 +515,8 @@ def collect_quality(
                 "due": rated_on[1],
                 "overdue": rated_on[2],
             }
-            g.rectify_open.append(row)
-            everyone.append(row)
+            adds[code](row)
+            add_everyone(row)
 
     for code, kind, n, ents, people in q.rows(
         "SELECT a.station_code, a.kind, COUNT(*), SUM(a.enterprises), SUM(a.people) FROM activity a "

@@ -726,6 +726,8 @@ def _collect(
     open_statuses = domain.OPEN_STATUSES
     details = out.rows
     served: set[str] = set()  # the USCCs of the requests received in the month (step 8)
+    # an elements text -> its codes, each once (rows share the texts)
+    element_sets: dict[Any, tuple[str, ...]] = {}
     for row in rows:
         rec_v, resolved_v, promised_v = row[REC], row[RES], row[PROM]
         if type(rec_v) is datetime and rec_v.tzinfo is None:  # PostgreSQL's naive UTC: as_utc's own
@@ -759,8 +761,13 @@ def _collect(
             if uscc is not None:
                 served.add(uscc)
             # a damaged elements text (refused at the hub today; maybe stored earlier) counts under none
-            for el in dict.fromkeys(domain.stored_elements(row[ELEMENTS])[0]):
-                a.by_element[el] += 1  # a request counts once under each of its elements
+            el_text = row[ELEMENTS]
+            els = element_sets.get(el_text)
+            if els is None:
+                els = element_sets[el_text] = tuple(dict.fromkeys(domain.stored_elements(el_text)[0]))
+            by_element = a.by_element
+            for el in els:
+                by_element[el] += 1  # a request counts once under each of its elements
             a.by_channel[row[CHANNEL] or UNKNOWN] += 1
             a.by_city[row[CITY] or UNKNOWN] += 1
             a.quality.count_received(row[COUNTY], row[INDUSTRY], row[SCALE])
