@@ -374,6 +374,7 @@ def _whole_in(
         for k, v in _counter_max(conn, ids).items():
             used[k] = max(used.get(k, 0), v)
     state["counters"] = used
+    state["rows"] = int(conn.execute("SELECT max(rowid) FROM request").fetchone()[0] or 0)
     return n_ev, ledger + _counter_problems(conn, used), state
 
 
@@ -418,6 +419,7 @@ def _valid_mark(conn: sqlite3.Connection) -> dict[str, Any] | None:
             return None
         dict(mark["counters"])
         str(mark["head"])
+        int(mark["rows"])
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     return mark
@@ -440,6 +442,10 @@ def _incremental(
                 for r in conn.execute(
                     "SELECT DISTINCT request_id FROM request_event WHERE rowid > ?", (int(mark["rowid"]),)
                 )
+            }
+            | {  # new rows (a request with no event yet shows too)
+                str(r[0])
+                for r in conn.execute("SELECT id FROM request WHERE rowid > ?", (int(mark["rows"]),))
             }
             | {str(t) for t in touched}
         )
