@@ -285,15 +285,16 @@ def _head_problems(
 def _counter_max(conn: sqlite3.Connection, ids: Sequence[str] | None = None) -> dict[str, int]:
     """The highest number used per ledger prefix by this station's own requests (``ids``: only those)."""
     pre, seq = number_sql("number", "station_code")
-    where, params = "", tuple[str, ...]()
-    if ids is not None:
-        where, params = " AND id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
+    source, params = "request", tuple[str, ...]()
+    if ids is not None:  # driven by the ids (CROSS JOIN keeps that order): never a scan of every request
+        source = "json_each(?) AS j CROSS JOIN request ON request.id = j.value"
+        params = (json.dumps(list(ids)),)
     return {
         str(prefix): int(mx)
         for prefix, mx in conn.execute(
-            f"SELECT {pre}, max({seq}) FROM request "
+            f"SELECT {pre}, max({seq}) FROM {source} "
             "WHERE station_code = (SELECT code FROM station WHERE is_self) "
-            f"AND substr(number, 1, length(station_code) + 1) = station_code || '-'{where} GROUP BY 1",
+            "AND substr(number, 1, length(station_code) + 1) = station_code || '-' GROUP BY 1",
             params,
         )
         if prefix and mx
@@ -401,11 +402,10 @@ def _valid_mark(conn: sqlite3.Connection) -> dict[str, Any] | None:
         mark = json.loads(_kv(conn, kvkeys.VERIFY_MARK) or "null")
         if not isinstance(mark, dict):
             return None
-        full_at = datetime.fromisoformat(str(mark["full_at"]))
-        now = env_now()
-        if full_at.tzinfo is None and now.tzinfo is not None:
-            now = now.replace(tzinfo=None)
-        age = (now - full_at).total_seconds()
+        # both naive UTC (the DB's form, core.clock.to_db)
+        age = (
+            datetime.fromisoformat(to_db(env_now())) - datetime.fromisoformat(str(mark["full_at"]))
+        ).total_seconds()
         if not 0 <= age <= FULL_CHECK_DAYS * 86_400:
             return None
         rowid, n = int(mark["rowid"]), int(mark["n"])
