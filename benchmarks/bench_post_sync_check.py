@@ -113,19 +113,20 @@ def steady(n: int, rounds: int, main: Path) -> None:
         )
 
 
-def big(db: Path) -> None:
+def big(db: Path, inc_only: bool = False) -> None:
     from bench_rush import add_changes
 
     from qi_station.services.verify import record_result, verify_conn
 
     c = sqlite3.connect(db)
     try:
-        c.execute("DELETE FROM kv WHERE k = 'verify_mark'")
-        c.commit()
-        for label, kw in (
-            ("full (main's and `ledger verify`)", {}),
-            ("incremental, nothing new", {"incremental": True}),
-        ):
+        if not inc_only:
+            c.execute("DELETE FROM kv WHERE k = 'verify_mark'")
+            c.commit()
+        runs: list[tuple[str, dict[str, Any]]] = [("incremental, nothing new", {"incremental": True})]
+        if not inc_only:
+            runs.insert(0, ("full (main's and `ledger verify`)", {}))
+        for label, kw in runs:
             t, p, ch, w = time.thread_time(), time.process_time(), _children_cpu(), time.perf_counter()
             res = verify_conn(c, **kw)
             w, p, ch = time.perf_counter() - w, time.process_time() - p, _children_cpu() - ch
@@ -153,11 +154,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--main", type=Path, default=Path("/work/main"))
     ap.add_argument("--db", type=Path)
+    ap.add_argument("--inc-only", action="store_true", help="keep --db's watermark: no full check first")
     args = ap.parse_args()
     for n in args.requests:
         steady(n, args.rounds, args.main)
     if args.db:
-        big(args.db)
+        big(args.db, args.inc_only)
 
 
 if __name__ == "__main__":
