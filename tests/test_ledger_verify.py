@@ -117,7 +117,8 @@ def test_worker_processes_find_what_one_process_finds(tmp_path: Path) -> None:
         c.close()
     one, two = verify_ledger(db, workers=1), verify_ledger(db, workers=2)
     assert {p["number"] for p in one["problems"]} == bad
-    assert one == two
+    assert {**one, "mark": None} == {**two, "mark": None}  # the watermarks differ in their time only
+    assert one["mark"] == {**two["mark"], "full_at": one["mark"]["full_at"]}
 
 
 def test_an_edited_outcome_field_is_caught(db: Path) -> None:

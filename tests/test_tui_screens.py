@@ -192,6 +192,8 @@ async def test_dashboard_on_a_large_ledger_shows_the_last_recorded_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Above the size the dashboard checks itself: "not checked yet", then the last recorded check."""
+    import sqlite3
+
     from qi_station.services import verify
 
     db = fixture_db(tmp_path)
@@ -205,6 +207,20 @@ async def test_dashboard_on_a_large_ledger_shows_the_last_recorded_check(
             text = str(app.screen.query_one("#ledger-line").render())
             assert ("ledger verify" in text) is not recorded
             assert ("✓" in text) is recorded
+    # a post-sync (incremental) check since: the line says when the last full check ran
+    from qi_station.sync.station import heads
+
+    c = sqlite3.connect(db)
+    try:
+        assert heads.check_ledger(c) == (True, [])
+    finally:
+        c.close()
+    assert verify.last_result(db)["full"] is False  # type: ignore[index]
+    app = make_app(db)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        text = str(app.screen.query_one("#ledger-line").render())
+        assert "✓" in text and "完整校验以来" in text
 
 
 async def test_profile_screen_sets_the_station_profile(tmp_path: Path) -> None:

@@ -43,6 +43,10 @@ HUB_STATUS_OVERRIDDEN = "hub_status_overridden"
 PROFILE_SENT = "profile_sent"
 #: the last ledger check (``services.verify``): JSON ``{"ok", "at", "problems", "requests"}``
 VERIFY_LAST = "verify_last"
+#: where the last intact ledger check left off (``services.verify._valid_mark``): JSON ``{"rowid", "hash",
+#: "n", "head", "acked", "counters", "rows", "full_at"}`` (``rows``: the
+#: highest request rowid then); the check after a sync starts from it
+VERIFY_MARK = "verify_mark"
 #: when ``init --demo`` loaded the demo (the loader's time, as stored); written by ``devtools.demo``
 DEMO_LOADED = "demo_loaded"
 #: set once the demo rows of a station that loaded the demo before they were listed were found

@@ -129,6 +129,7 @@ MESSAGES: dict[str, str] = {
     "dash.ledger_ok": "Ledger ✓ intact ({requests} requests checked)",
     "dash.ledger_bad": "Ledger ✗ NOT INTACT: {problems} problems, run `qi-station ledger verify`",
     "dash.ledger_ok_at": "Ledger ✓ intact at the last check ({at}, {requests} requests)",
+    "dash.ledger_ok_since": "Ledger ✓ intact at the last check ({at}, {requests} requests changed since the full check of {full})",
     "dash.ledger_unchecked": "Ledger not checked yet: run `qi-station ledger verify` (sync checks it too)",
     "dash.sync_ok": "ok",
     "dash.sync_failed": "failed",

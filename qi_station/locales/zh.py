@@ -137,6 +137,7 @@ MESSAGES: dict[str, str] = {
     "dash.ledger_ok": "台账校验 ✓ 完整（已校验 {requests} 件）",
     "dash.ledger_bad": "台账校验 ✗ 未通过：{problems} 处异常，请运行 qi-station ledger verify",
     "dash.ledger_ok_at": "台账校验 ✓ 上次校验完整（{at}，{requests} 件）",
+    "dash.ledger_ok_since": "台账校验 ✓ 上次校验完整（{at}，自 {full} 完整校验以来变动的 {requests} 件）",
     "dash.ledger_unchecked": "台账尚未校验：请运行 qi-station ledger verify（同步后也会校验）",
     "dash.sync_ok": "成功",
     "dash.sync_failed": "失败",

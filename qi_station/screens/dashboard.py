@@ -243,9 +243,28 @@ class DashboardScreen(MainScreen):
             line.update(Text(t("dash.ledger_unchecked"), style="dim"))
         elif msg.summary["ok"]:
             key = "dash.ledger_ok_at" if msg.summary.get("recorded") else "dash.ledger_ok"
-            at = iso_local(msg.summary.get("at"))
-            when = at[:16].replace("T", " ") if isinstance(at, str) else ""
-            line.update(Text(t(key, requests=f"{msg.summary['requests']:,}", at=when), style="dim"))
+            if (
+                msg.summary.get("recorded")
+                and msg.summary.get("full") is False
+                and msg.summary.get("full_at")
+            ):
+                key = "dash.ledger_ok_since"  # a post-sync check: it says when the last full check ran
+
+            def when(v: Any) -> str:
+                at = iso_local(v)
+                return at[:16].replace("T", " ") if isinstance(at, str) else ""
+
+            line.update(
+                Text(
+                    t(
+                        key,
+                        requests=f"{msg.summary['requests']:,}",
+                        at=when(msg.summary.get("at")),
+                        full=when(msg.summary.get("full_at")),
+                    ),
+                    style="dim",
+                )
+            )
         else:
             line.update(Text(t("dash.ledger_bad", problems=msg.summary["problems"]), style="bold red"))
 

@@ -229,24 +229,44 @@ def _kv(conn: sqlite3.Connection, k: str) -> str | None:
     return None if r is None else str(r[0])
 
 
-def _head_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
-    """The running head recomputed over every event (insertion order) against kv ``event_head`` and
-    the head the hub acknowledged (kv ``acked_head``)."""
-    n_kv, head_kv = parse_head(_kv(conn, kvkeys.EVENT_HEAD))
-    n_ack, head_ack = parse_head(_kv(conn, kvkeys.ACKED_HEAD))
-    head, n, at_ack = GENESIS, 0, GENESIS if n_ack == 0 else None
-    cur = conn.execute("SELECT hash FROM request_event ORDER BY rowid")
+def _fold_from(
+    conn: sqlite3.Connection, rowid: int, n: int, head: str, n_ack: int
+) -> tuple[int, str, str | None, int, str | None]:
+    """Fold the running head from (``n`` events, ``head``) over the events after ``rowid`` (insertion
+    order): (events, head, the head after the first ``n_ack`` events when reached here, last rowid, its
+    hash)."""
+    at_ack = head if n_ack == n else None
+    last_rowid, last_hash = rowid, None
+    cur = conn.execute("SELECT rowid, hash FROM request_event WHERE rowid > ? ORDER BY rowid", (rowid,))
     while True:
-        hashes = [r[0] for r in cur.fetchmany(20_000)]
-        if not hashes:
+        rows = cur.fetchmany(20_000)
+        if not rows:
             break
-        if at_ack is None and n + len(hashes) >= n_ack:
+        hashes = [r[1] for r in rows]
+        if at_ack is None and n < n_ack <= n + len(hashes):
             k = n_ack - n
             at_ack = fold_head(head, hashes[:k])
             head = fold_head(at_ack, hashes[k:])
         else:
             head = fold_head(head, hashes)
         n += len(hashes)
+        last_rowid, last_hash = rows[-1]
+    return n, head, at_ack, last_rowid, last_hash
+
+
+def _head_problems(
+    conn: sqlite3.Connection, mark: Mapping[str, Any] | None = None
+) -> tuple[int, list[str], dict[str, Any]]:
+    """The running head recomputed over every event (insertion order; with ``mark``, a watermark of
+    :func:`_valid_mark`, folded on from its head over the events after it) against kv ``event_head`` and
+    the head the hub acknowledged (kv ``acked_head``): (events, problems, the new watermark's head part)."""
+    n_kv, head_kv = parse_head(_kv(conn, kvkeys.EVENT_HEAD))
+    acked = _kv(conn, kvkeys.ACKED_HEAD)
+    n_ack, head_ack = parse_head(acked)
+    start = (0, 0, GENESIS) if mark is None else (int(mark["rowid"]), int(mark["n"]), str(mark["head"]))
+    n, head, at_ack, rowid, last = _fold_from(conn, *start, n_ack)
+    if mark is not None and n_ack <= int(mark["n"]):
+        at_ack = head_ack  # unchanged since the watermark (_valid_mark), checked then
     out: list[str] = []
     if (n, head) != (n_kv, head_kv):
         out.append(
@@ -257,22 +277,40 @@ def _head_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
         out.append(
             f"the first {n_ack} events differ from the history the hub acknowledged / 已被中心确认的台账被改写"
         )
-    return n, out
+    if mark is not None and last is None:
+        last = mark.get("hash")
+    return n, out, {"rowid": rowid, "hash": last, "n": n, "head": head, "acked": acked}
 
 
-def _counter_problems(conn: sqlite3.Connection) -> list[str]:
+def _counter_max(conn: sqlite3.Connection, ids: Sequence[str] | None = None) -> dict[str, int]:
+    """The highest number used per ledger prefix by this station's own requests (``ids``: only those)."""
+    pre, seq = number_sql("number", "station_code")
+    source, params = "request", tuple[str, ...]()
+    if ids is not None:  # driven by the ids (CROSS JOIN keeps that order): never a scan of every request
+        source = "json_each(?) AS j CROSS JOIN request ON request.id = j.value"
+        params = (json.dumps(list(ids)),)
+    return {
+        str(prefix): int(mx)
+        for prefix, mx in conn.execute(
+            f"SELECT {pre}, max({seq}) FROM {source} "
+            "WHERE station_code = (SELECT code FROM station WHERE is_self) "
+            "AND substr(number, 1, length(station_code) + 1) = station_code || '-' GROUP BY 1",
+            params,
+        )
+        if prefix and mx
+    }
+
+
+def _counter_problems(conn: sqlite3.Connection, used: Mapping[str, int] | None = None) -> list[str]:
+    """Every ledger counter (kv ``ledger_seq:…``) against the highest number used (``used``:
+    :func:`_counter_max`, read here when None)."""
     kv = {
         str(k).removeprefix(LEDGER_SEQ): int(v)
         for k, v in conn.execute("SELECT k, v FROM kv WHERE k LIKE ?", (LEDGER_SEQ + "%",))
     }
     out = []
-    pre, seq = number_sql("number", "station_code")
-    for prefix, mx in conn.execute(
-        f"SELECT {pre}, max({seq}) FROM request "
-        "WHERE station_code = (SELECT code FROM station WHERE is_self) "
-        "AND substr(number, 1, length(station_code) + 1) = station_code || '-' GROUP BY 1"
-    ):
-        if prefix and mx and kv.get(prefix, 0) < int(mx):
+    for prefix, mx in sorted((_counter_max(conn) if used is None else used).items()):
+        if kv.get(prefix, 0) < mx:
             out.append(
                 f"ledger counter {prefix} is {kv.get(prefix, 0)} but number {mx} is used / 台账编号计数器落后"
             )
@@ -296,9 +334,9 @@ def _range_sql(lo: str | None, hi: str | None, col: str) -> tuple[str, tuple[str
 
 def _check_range(
     conn: sqlite3.Connection, lo: str | None = None, hi: str | None = None
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, list[dict[str, Any]], int]:
     """The per-request checks of the requests with ``lo <= id < hi`` (and of events in that range
-    that belong to no request), read in one transaction."""
+    that belong to no request), read in one transaction; with the highest event rowid it saw."""
     rw, rp = _range_sql(lo, hi, "id")
     ew, ep = _range_sql(lo, hi, "request_id")
     conn.execute("BEGIN")
@@ -307,12 +345,14 @@ def _check_range(
         events = conn.execute(
             f"SELECT {', '.join(EVENT_READ)} FROM request_event{ew} ORDER BY request_id, n", ep
         )
-        return check_requests(iter(rows), iter(events))
+        n, problems = check_requests(iter(rows), iter(events))
+        top = int(conn.execute("SELECT max(rowid) FROM request_event").fetchone()[0] or 0)
+        return n, problems, top
     finally:
         conn.execute("COMMIT")
 
 
-def _check_file_range(db: str, lo: str | None, hi: str | None) -> tuple[int, list[dict[str, Any]]]:
+def _check_file_range(db: str, lo: str | None, hi: str | None) -> tuple[int, list[dict[str, Any]], int]:
     """:func:`_check_range` in a worker process, on its own read-only connection."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
     try:
@@ -321,39 +361,142 @@ def _check_file_range(db: str, lo: str | None, hi: str | None) -> tuple[int, lis
         conn.close()
 
 
-def _whole(conn: sqlite3.Connection) -> tuple[int, list[str]]:
-    """The running head and the counters, read in one transaction: (events, problems)."""
+def _whole_in(
+    conn: sqlite3.Connection, mark: Mapping[str, Any] | None = None, ids: Sequence[str] | None = None
+) -> tuple[int, list[str], dict[str, Any]]:
+    """The running head and the counters (with ``mark``: from the watermark on, the counters' highest
+    numbers from the watermark's and those of requests ``ids``), in the caller's transaction: (events,
+    problems, the new watermark but its ``full_at``)."""
+    n_ev, ledger, state = _head_problems(conn, mark)
+    if mark is None:
+        used = _counter_max(conn)
+    else:
+        used = {str(k): int(v) for k, v in dict(mark["counters"]).items()}
+        for k, v in _counter_max(conn, ids).items():
+            used[k] = max(used.get(k, 0), v)
+    state["counters"] = used
+    state["rows"] = int(conn.execute("SELECT max(rowid) FROM request").fetchone()[0] or 0)
+    return n_ev, ledger + _counter_problems(conn, used), state
+
+
+def _whole(conn: sqlite3.Connection) -> tuple[int, list[str], dict[str, Any]]:
+    """The running head and the counters, read in one transaction: (events, problems, watermark)."""
     conn.execute("BEGIN")
     try:
-        n_ev, ledger = _head_problems(conn)
-        return n_ev, ledger + _counter_problems(conn)
+        return _whole_in(conn)
     finally:
         conn.execute("COMMIT")
 
 
-def verify_conn(conn: sqlite3.Connection, *, workers: int | None = None) -> dict[str, Any]:
+#: the post-sync check (``verify_conn(incremental=True)``) is a full one when the last full check is
+#: older than this many days (or there is no intact watermark): what an edit of an old row outside the
+#: app can hide from the checks after a sync, it hides for at most this long (docs/sync.md)
+FULL_CHECK_DAYS = 7
+
+
+def _valid_mark(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The watermark (kv ``verify_mark``) the last intact check left, when it still fits the database:
+    a full check within :data:`FULL_CHECK_DAYS`, its last event still there with its hash, the recorded
+    running head not behind it, the hub's acknowledged head unchanged unless past it. Else None."""
+    try:
+        mark = json.loads(_kv(conn, kvkeys.VERIFY_MARK) or "null")
+        if not isinstance(mark, dict):
+            return None
+        # both naive UTC (the DB's form, core.clock.to_db)
+        age = (
+            datetime.fromisoformat(to_db(env_now())) - datetime.fromisoformat(str(mark["full_at"]))
+        ).total_seconds()
+        if not 0 <= age <= FULL_CHECK_DAYS * 86_400:
+            return None
+        rowid, n = int(mark["rowid"]), int(mark["n"])
+        got = conn.execute("SELECT hash FROM request_event WHERE rowid = ?", (rowid,)).fetchone()
+        if (rowid or n) and (got is None or got[0] != mark["hash"]):
+            return None
+        if parse_head(_kv(conn, kvkeys.EVENT_HEAD))[0] < n:
+            return None
+        acked = _kv(conn, kvkeys.ACKED_HEAD)
+        if parse_head(acked)[0] <= n and acked != mark["acked"]:
+            return None
+        dict(mark["counters"])
+        str(mark["head"])
+        int(mark["rows"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return mark
+
+
+def _incremental(
+    conn: sqlite3.Connection, touched: Sequence[str]
+) -> tuple[int, list[dict[str, Any]], int, list[str], dict[str, Any]] | None:
+    """The post-sync check from the watermark on, in one transaction: the chains of the requests with an
+    event after it or in ``touched``, the running head folded on from it, the counters. None: no valid
+    watermark (the caller checks in full)."""
+    conn.execute("BEGIN")
+    try:
+        mark = _valid_mark(conn)
+        if mark is None:
+            return None
+        ids = sorted(
+            {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT DISTINCT request_id FROM request_event WHERE rowid > ?", (int(mark["rowid"]),)
+                )
+            }
+            | {  # new rows (a request with no event yet shows too)
+                str(r[0])
+                for r in conn.execute("SELECT id FROM request WHERE rowid > ?", (int(mark["rows"]),))
+            }
+            | {str(t) for t in touched}
+        )
+        each = json.dumps(ids)
+        rows = conn.execute(
+            f"SELECT {', '.join(ROW_READ)} FROM request "
+            "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (each,),
+        )
+        events = conn.execute(
+            f"SELECT {', '.join(EVENT_READ)} FROM request_event "
+            "WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY request_id, n",
+            (each,),
+        )
+        n, problems = check_requests(iter(rows), iter(events))
+        n_ev, ledger, state = _whole_in(conn, mark, ids)
+        return n, problems, n_ev, ledger, {**state, "full_at": mark["full_at"]}
+    finally:
+        conn.execute("COMMIT")
+
+
+def verify_conn(
+    conn: sqlite3.Connection,
+    *,
+    workers: int | None = None,
+    incremental: bool = False,
+    touched: Sequence[str] = (),
+) -> dict[str, Any]:
     """Check a station database (read only). Returns ``{"ok", "requests", "events", "problems",
-    "ledger"}``: ``problems`` lists each bad request (number, id, what is wrong); ``ledger`` what is
-    wrong with the ledger as a whole (running head, counters). A large ledger (more than
-    :data:`PARALLEL_EVENTS` events, ``workers`` None) is split by request id over one worker
-    process per core while this process folds the running head; ``QI_VERIFY_WORKERS`` sets
-    ``workers`` (1: one process)."""
+    "ledger", "full", "mark"}``: ``problems`` lists each bad request (number, id, what is wrong);
+    ``ledger`` what is wrong with the ledger as a whole (running head, counters); ``full`` whether every
+    request was checked; ``mark`` the watermark :func:`record_result` keeps when the check found the
+    ledger intact (None: none can be kept). A large ledger (more than :data:`PARALLEL_EVENTS` events,
+    ``workers`` None) is split by request id over one worker process per core while this process folds
+    the running head; ``QI_VERIFY_WORKERS`` sets ``workers`` (1: one process).
+
+    ``incremental`` (the check after a sync): from the last intact check's watermark on, only the
+    requests with a newer event or in ``touched``, the running head over the newer events and the
+    counters; in full when there is no valid watermark or the last full check is older than
+    :data:`FULL_CHECK_DAYS` (:func:`_valid_mark`). ``qi-station ledger verify`` always checks in full."""
     old = conn.isolation_level
     conn.isolation_level = None  # explicit BEGIN/COMMIT: each part reads one snapshot
     try:
-        db = str(conn.execute("PRAGMA database_list").fetchone()[2] or "")
-        if workers is None and os.environ.get("QI_VERIFY_WORKERS", "").isdigit():
-            workers = int(os.environ["QI_VERIFY_WORKERS"])
-        if workers is None:
-            big = (
-                int(conn.execute("SELECT max(rowid) FROM request_event").fetchone()[0] or 0) > PARALLEL_EVENTS
-            )
-            workers = min(4, os.cpu_count() or 1) if big and db else 1
-        if workers <= 1:
-            n, problems = _check_range(conn)
-            n_ev, ledger = _whole(conn)
+        inc = _incremental(conn, touched) if incremental else None
+        mark: dict[str, Any] | None
+        if inc is not None:
+            n, problems, n_ev, ledger, mark = inc
+            full = False
         else:
-            n, problems, (n_ev, ledger) = _parallel(conn, db, workers)
+            n, problems, n_ev, ledger, mark = _full(conn, workers)
+            full = True
     finally:
         conn.isolation_level = old
     return {
@@ -362,12 +505,35 @@ def verify_conn(conn: sqlite3.Connection, *, workers: int | None = None) -> dict
         "events": n_ev,
         "problems": problems,
         "ledger": ledger,
+        "full": full,
+        "mark": mark,
     }
+
+
+def _full(
+    conn: sqlite3.Connection, workers: int | None
+) -> tuple[int, list[dict[str, Any]], int, list[str], dict[str, Any] | None]:
+    """Every request, the running head and the counters: (requests, problems, events, ledger problems,
+    the watermark, None when an event came between the parts' snapshots)."""
+    db = str(conn.execute("PRAGMA database_list").fetchone()[2] or "")
+    if workers is None and os.environ.get("QI_VERIFY_WORKERS", "").isdigit():
+        workers = int(os.environ["QI_VERIFY_WORKERS"])
+    if workers is None:
+        big = int(conn.execute("SELECT max(rowid) FROM request_event").fetchone()[0] or 0) > PARALLEL_EVENTS
+        workers = min(4, os.cpu_count() or 1) if big and db else 1
+    if workers <= 1:
+        n, problems, seen = _check_range(conn)
+        n_ev, ledger, state = _whole(conn)
+    else:
+        n, problems, seen, (n_ev, ledger, state) = _parallel(conn, db, workers)
+    # the watermark covers only events every per-request part saw
+    mark = {**state, "full_at": to_db(env_now())} if int(state["rowid"]) <= seen else None
+    return n, problems, n_ev, ledger, mark
 
 
 def _parallel(
     conn: sqlite3.Connection, db: str, workers: int
-) -> tuple[int, list[dict[str, Any]], tuple[int, list[str]]]:
+) -> tuple[int, list[dict[str, Any]], int, tuple[int, list[str], dict[str, Any]]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -384,12 +550,13 @@ def _parallel(
     with ProcessPoolExecutor(max_workers=len(cuts) - 1, mp_context=ctx) as ex:
         futs = [ex.submit(_check_file_range, db, cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
         whole = _whole(conn)
-        n, problems = 0, []
+        n, problems, seen = 0, [], -1
         for f in futs:
-            k, p = f.result()
+            k, p, top = f.result()
             n += k
             problems += p
-    return n, problems, whole
+            seen = top if seen < 0 else min(seen, top)
+    return n, problems, seen, whole
 
 
 def verify_ledger(db: Path | str, *, record: bool = True, workers: int | None = None) -> dict[str, Any]:
@@ -436,18 +603,26 @@ def check_and_record(db: Path | str) -> dict[str, Any]:
 
 
 def record_result(conn: sqlite3.Connection, res: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep a check's outcome in kv ``verify_last`` (own transaction); returns the summary kept."""
+    """Keep a check's outcome in kv ``verify_last`` (own transaction) and, when intact, its watermark in kv
+    ``verify_mark`` (where the next post-sync check starts; dropped otherwise); returns the summary kept
+    (``full_at``: when the last full check ran)."""
+    mark = res.get("mark") if res["ok"] else None
     summary = {
         "ok": bool(res["ok"]),
         "at": to_db(env_now()),
         "requests": res["requests"],
         "problems": len(res["problems"]) + len(res["ledger"]),
+        "full": bool(res.get("full", True)),
     }
+    if mark is not None:
+        summary["full_at"] = mark["full_at"]  # the last full check (the dashboard says when)
+    set_kv = "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"
     with conn:
-        conn.execute(
-            "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-            (kvkeys.VERIFY_LAST, json.dumps(summary)),
-        )
+        conn.execute(set_kv, (kvkeys.VERIFY_LAST, json.dumps(summary)))
+        if mark is not None:
+            conn.execute(set_kv, (kvkeys.VERIFY_MARK, json.dumps(mark)))
+        else:  # not intact (or not all seen): the next check after a sync is a full one
+            conn.execute("DELETE FROM kv WHERE k = ?", (kvkeys.VERIFY_MARK,))
     return summary
 
 

@@ -76,11 +76,14 @@ def keep_acked_head(conn: Any, head: dict[str, Any]) -> None:
         S.kv_set(conn, kvkeys.ACKED_HEAD, f"{int(head['n'])}:{head['head']}")
 
 
-def check_ledger(conn: Any) -> tuple[bool, list[str]]:
+def check_ledger(conn: Any, *, full: bool = False) -> tuple[bool, list[str]]:
     """The ledger check after a sync (``services.verify``), kept in kv for the dashboard: whether the
-    ledger is intact, and what is wrong (``services.verify.report_lines`` but its totals line)."""
+    ledger is intact, and what is wrong (``services.verify.report_lines`` but its totals line). It starts
+    from the last intact check's watermark (``verify_conn(incremental=True)``: every row a sync changes
+    comes with an event) unless ``full`` (a restore or heal rewrote rows) or the watermark is missing,
+    unfit or its full check too old."""
     from qi_station.services.verify import record_result, report_lines, verify_conn
 
-    res = verify_conn(conn)
+    res = verify_conn(conn, incremental=not full)
     ok = bool(record_result(conn, res)["ok"])
     return ok, [] if ok else report_lines(res)[:-1]
