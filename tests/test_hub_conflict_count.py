@@ -14,6 +14,7 @@ from test_sync_util import hub_requests, request_input
 from typer.testing import CliRunner
 
 from qi_station.services import ledger
+from qi_station.sync.proto import SyncError
 
 
 def _stations(hub: Any) -> dict[str, dict[str, Any]]:
@@ -75,3 +76,77 @@ def test_hub_stations_counts_every_open_conflict_of_the_station_with_its_kinds(
         )
         == []
     )
+
+
+AHEAD = "2027-06-15T10:00:00+08:00"  # this PC's clock, half a year ahead of the hub's
+
+
+def _hub_clock_is_the_real_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub runs in this process: its own clock (what it checks rows and the station's claimed now
+    against) reads the real one while QI_STATION_NOW stands for the station PC's clock."""
+    import time
+
+    from qi_station.core import clock
+    from qi_station.sync.hub import base, rules
+
+    monkeypatch.setattr(base, "env_now_ms", lambda: time.time_ns() // 1_000_000)
+    monkeypatch.setattr(rules, "env_now", clock.now_utc)
+
+
+def test_the_station_reports_the_clock_it_stamps_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from qi_station.core.clock import env_now_ms
+    from qi_station.sync.station import wire
+
+    monkeypatch.setenv("QI_STATION_NOW", AHEAD)
+    want = int(datetime.fromisoformat(AHEAD).astimezone(UTC).timestamp() * 1000)
+    assert env_now_ms() == want
+    assert wire.station_now_ms() == want
+
+
+def test_a_station_whose_clock_runs_ahead_is_refused_then_taken_and_flagged_once_set_right(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    _hub_clock_is_the_real_one(monkeypatch)
+    monkeypatch.setenv("QI_STATION_NOW", AHEAD)
+    r = ledger.create_request(a, request_input(1, 1))
+    with pytest.raises(SyncError) as ei:  # it says the clock it stamped with: still ahead, refused
+        sync(a, tc)
+    assert (ei.value.status, ei.value.data.get("rule")) == (422, "clock_ahead")
+    assert "Set this PC's date and time right" in ei.value.message
+    assert hub_requests(hub) == {}
+    skew = _stations(hub)["ZB01"]["clock_skew_ms"]
+    assert skew is not None and skew > 100 * 86_400_000, skew  # the claimed clock, as hub stations says
+    assert _stations(hub)["ZB01"]["conflicts"] == 0  # nothing taken, nothing flagged
+    monkeypatch.delenv("QI_STATION_NOW")  # the clock set right
+    res = sync(a, tc)
+    assert r["number"] in res["clock_ahead_taken"]
+    assert r["id"] in hub_requests(hub)
+    st = _stations(hub)["ZB01"]
+    assert st["conflict_kinds"].get("clock_ahead", 0) >= 1 and abs(st["clock_skew_ms"]) < 86_400_000
+
+
+def test_an_up_bundle_written_while_the_clock_runs_ahead_is_refused(
+    env: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    from qi_station.sync.station import bundles as B
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    sync(a, tc)
+    _hub_clock_is_the_real_one(monkeypatch)
+    monkeypatch.setenv("QI_STATION_NOW", AHEAD)
+    ledger.create_request(a, request_input(1, 1))
+    up = tmp_path / "up.zip"
+    B.export_bundle(a, up)
+    monkeypatch.delenv("QI_STATION_NOW")
+    with pytest.raises(SyncError) as ei:
+        hub.import_bundle(up)
+    assert ei.value.data.get("rule") == "clock_ahead", ei.value.data
+    assert hub_requests(hub) == {}
