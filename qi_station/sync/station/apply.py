@@ -430,11 +430,22 @@ def _overridden_hub_status(conn: sqlite3.Connection, rid: str, status: Any, h_re
         hub_status = detail.get("hub_status")
         if not isinstance(hub_status, str) or hub_status == status:
             continue
-        detail["event_h_rev"] = h_rev
+        # a hub event already said it (the station pulled the province's move before its push
+        # overrode it, e.g. a down bundle first): marked said, not said again
+        last = conn.execute(
+            "SELECT data FROM request_event WHERE request_id = ? AND kind = 'hub' ORDER BY n DESC LIMIT 1",
+            (rid,),
+        ).fetchone()
+        try:
+            said = json.loads(last[0]) if last is not None and last[0] else {}
+        except ValueError:
+            said = {}
+        already = isinstance(said, dict) and said.get("hub_status") == hub_status
+        detail["event_h_rev"] = said.get("h_rev") if already else h_rev
         conn.execute(
             "UPDATE sync_conflict SET detail = ? WHERE id = ?", (json.dumps(detail, ensure_ascii=False), cid)
         )
-        return hub_status
+        return None if already else hub_status
     return None
 
 
