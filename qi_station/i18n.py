@@ -186,12 +186,21 @@ def event_name(kind: str, lang: str | None = None) -> str:
 def event_detail(kind: str, data: Any, lang: str | None = None, *, outcome: bool = False) -> str:
     """What a history line shows of an event beyond its name, move and note (THE text of both ``request
     show`` and the detail screen's history): a rectify record's 整改人 (``data.by``: who did the
-    rectification; its note is what was done, its actor who recorded it); with ``outcome``, a
+    rectification; its note is what was done, its actor who recorded it); a ``hub`` event whose status
+    the station did not take (``data.adopted`` false: its own move came first or overrode the
+    province's, e.g. a cancellation) names the province's status (``data.hub_status``); with ``outcome``, a
     resolution's 办理结果 and 解决问题数 (what that 办结 recorded: a reopened request's earlier outcome
     stays readable in its history). In ``lang`` (the current language unless given); empty for the
     rest."""
     if kind == "rectify" and isinstance(data, dict) and data.get("by"):
         return f"  [{field_label('by', lang)}: {data['by']}]"
+    if kind == "hub" and isinstance(data, dict) and data.get("adopted") is False and data.get("hub_status"):
+        # the province's status this station did not take (its own move came first, or overrode it)
+        from qi_station.core import domain
+
+        names = domain.STATUS_EN if (lang or _lang) == "en" else domain.STATUS_ZH
+        hub = names.get(str(data["hub_status"]), str(data["hub_status"]))
+        return f"  [{_word('event.hub_overridden', lang, 'event.hub_overridden').format(hub=hub)}]"
     if outcome and kind == "status" and isinstance(data, dict) and "problems_solved" in data:
         parts = [f"{field_label('result', lang)}: {data['result']}"] if data.get("result") else []
         if data.get("problems_solved") is not None:

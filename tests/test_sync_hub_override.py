@@ -64,3 +64,66 @@ def test_the_detail_screen_line_reads_in_both_languages() -> None:
     zh = t("detail.hub_override", hub=status_name("cancelled"), own=status_name("in_progress"))
     assert "省级中心曾将其改为「已取消」" in zh and "→处理中" in zh
     assert "The province had set it to Cancelled" in en
+
+
+def test_the_hub_event_of_an_overridden_cancellation_says_the_province_cancelled_it(
+    env: Any,  # noqa: F811
+) -> None:
+    """An outside attacker's finding: after a station's offline move overrode a province cancellation,
+    the ``hub`` event recording the cancellation read ``处理中->处理中 省级取消`` at the station and at
+    the hub (the hub row, pulled after the push, already held the station's status). Its data now says
+    the province's status and that the station's move overrode it; both chains still verify."""
+    import sqlalchemy as sa
+
+    from qi_station.cli.commands import app
+    from qi_station.services.verify import verify_ledger
+
+    hub, tc, dbs = env
+    a = dbs["ZB01"]
+    r = ledger.create_request(a, request_input(1, 1))
+    ledger.move_request(a, r["id"], "accepted")
+    sync(a, tc)
+    hub.assign(r["id"], status="cancelled", note="省级取消")
+    ledger.move_request(a, r["id"], "in_progress")  # offline
+    sync(a, tc)
+    sync(a, tc)  # the hub event, written at the pull, goes up
+    hub.assign(r["id"], expert_id="e-1")  # a later hub change: no override to say again
+    sync(a, tc)
+    sync(a, tc)
+
+    def hub_events(rows: Any) -> list[tuple[Any, Any, Any, dict[str, Any]]]:
+        return [(f, t, n, json.loads(d) if isinstance(d, str) else d) for f, t, n, d in rows]
+
+    import sqlite3
+
+    with sqlite3.connect(a) as conn:
+        here = hub_events(
+            conn.execute(
+                "SELECT from_status, to_status, note, data FROM request_event WHERE request_id = ? "
+                "AND kind = 'hub' ORDER BY n",
+                (r["id"],),
+            ).fetchall()
+        )
+    assert len(here) == 2, here
+    first, later = here
+    assert (first[0], first[1], first[2]) == ("in_progress", "in_progress", "省级取消")
+    assert (first[3]["hub_status"], first[3]["adopted"]) == ("cancelled", False)
+    assert "hub_status" not in later[3]  # said once
+    with hub.engine.connect() as c:
+        there = hub_events(
+            c.execute(
+                sa.text(
+                    "SELECT from_status, to_status, note, data FROM request_event WHERE request_id = :r "
+                    "AND kind = 'hub' ORDER BY n"
+                ),
+                {"r": r["id"]},
+            ).all()
+        )
+    assert there == here  # the same chain at the hub
+    assert verify_ledger(a)["ok"]
+    assert hub.verify("ZB01")["ok"]
+    zh = CliRunner().invoke(app, ["--db", str(a), "request", "show", r["number"]])
+    line = next(x for x in zh.output.splitlines() if "省级取消" in x)
+    assert "省级中心将其改为「已取消」，已被本站的变更覆盖" in line, zh.output
+    en = CliRunner().invoke(app, ["--db", str(a), "--lang", "en", "request", "show", r["number"]])
+    assert "the province set it to Cancelled; this station's move overrode it" in en.output, en.output

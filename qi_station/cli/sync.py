@@ -430,6 +430,33 @@ def hub_stations(
         )
 
 
+@hub_app.command("conflicts")
+@sync_errors
+def hub_conflicts(
+    station: str | None = typer.Option(None, "--station", help="one station's only (its code)"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The hub's unresolved sync conflicts, oldest first (what `hub stations` counts): when, whose
+    station, kind, the row it is about, and its detail."""
+    import json
+
+    from qi_station.core.clock import iso_local
+
+    rows = [
+        {**r, "at": iso_local(r["at"]) if r.get("at") else None}
+        for r in _hub(database_url).conflicts(station)
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        typer.echo(
+            f"{r['at']}  {r['station'] or '(hub)':12} {r['kind']:30} {r['table']} {r['row_id']}  "
+            f"{json.dumps(r['detail'], ensure_ascii=False, sort_keys=True)}"
+        )
+
+
 @hub_app.command("verify")
 @sync_errors
 def hub_verify(

@@ -382,6 +382,16 @@ def env_now() -> datetime:
         raise _bad_time(fake, "QI_STATION_NOW") from None
 
 
+def env_now_ms() -> int:
+    """:func:`env_now` as ms since the epoch: the clock a station stamps its rows with, as it tells the
+    hub (``sync.station.wire.station_now_ms``, an up bundle's ``station_now_ms``), and the hub's own
+    clock it compares that with (``sync.hub.base.skew_of``, ``sync.hub.rules.clock_ok``)."""
+    return (env_now() - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
 def today_local() -> date:
     """Today in Asia/Shanghai, by :func:`env_now`."""
     return local_date(env_now())

@@ -221,6 +221,7 @@ MESSAGES: dict[str, str] = {
     "event.edit": "edited",
     "event.note": "note",
     "event.hub": "hub update",
+    "event.hub_overridden": "the province set it to {hub}; this station's move overrode it",
     "move.title": "{number}: move to {status}",
     "refer.title": "{number}: refer",
     "refer.suggestions": "Suggestions (elements, same city, valid qualification, load)",

@@ -232,6 +232,7 @@ MESSAGES: dict[str, str] = {
     "event.edit": "修改",
     "event.note": "备注",
     "event.hub": "中心更新",
+    "event.hub_overridden": "省级中心将其改为「{hub}」，已被本站的变更覆盖",
     "move.title": "{number}: 转为 {status}",
     "refer.title": "{number}: 转办",
     "refer.suggestions": "推荐（按要素匹配、同城、资质有效、当前负荷排序）",

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from qi_station.core.clock import env_now
+from qi_station.core.clock import env_now, env_now_ms
 from qi_station.core.ids import uuid7
 from qi_station.sync import keys
 from qi_station.sync.hub.tables import core_table, hub_tables
@@ -67,11 +67,10 @@ TRAIL_COLUMN = "_heads_trail"
 
 def skew_of(station_now_ms: Any) -> int | None:
     """``station_now - hub_now`` in ms (the station's clock as a push or bundle says it reads), or None
-    when it says nothing usable."""
+    when it says nothing usable. ``hub_now`` is the hub's own clock (``core.clock.env_now_ms``), the one
+    it checks stamped rows against (``rules.check_row``), never the station's word."""
     if isinstance(station_now_ms, int) and not isinstance(station_now_ms, bool):
-        from time import time_ns
-
-        return max(-(2**62), min(2**62, station_now_ms - time_ns() // 1_000_000))
+        return max(-(2**62), min(2**62, station_now_ms - env_now_ms()))
     return None
 
 

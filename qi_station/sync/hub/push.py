@@ -92,6 +92,11 @@ class PushJobs(LedgerJobs):
                 # time; PostgreSQL: the sequence and the in-flight bound, HubBase._stamp_pg)
                 self.stamp(c, written)
         except SyncError as e:
+            if e.data.get("rule") == rules.CLOCK_AHEAD_KIND and station.get("id"):
+                # its clock still runs ahead: how far (its claimed clock, as a push that went through
+                # keeps it) and why it was refused, in their own transaction, for ``hub stations``
+                with self.write() as c:
+                    self.touch(c, station, protocol, schema, station_now_ms, error=e.message)
             raise self.conflict_refused(e) from None
         if skew is not None and abs(skew) > SKEW_WARN_MS:
             out["warning"] = (

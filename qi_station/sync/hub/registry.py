@@ -267,29 +267,78 @@ class RegistryJobs(HubBase):
             t.c.service_mode,
             t.c.profile_at,
         ]
-        sc = core_table("sync_conflict")
         with self.engine.connect() as c:
             rows = c.execute(sa.select(*cols).order_by(t.c.code)).mappings().all()
-            # each station's open conflicts (device_conflict, device_moved, …): what the admin must look at
-            seen: dict[str, list[Any]] = {}
-            for rid, at, kind in c.execute(
-                sa.select(sc.c.row_id, sc.c.at, sc.c.kind)
-                .where(sc.c.table_name == "hub_station", sc.c.resolved == sa.false())
-                .order_by(sc.c.at)
-            ):
-                seen.setdefault(str(rid), []).append({"kind": kind, "at": wire_value(at)})
+        # each station's open conflicts, of every kind (device_moved, clock_ahead,
+        # station_overrides_hub_status, …): what the admin must look at (``hub conflicts`` lists them)
+        seen: dict[str, list[dict[str, Any]]] = {}
+        for k in self.conflicts():
+            if k["station"] is not None:
+                seen.setdefault(k["station"], []).append(k)
         out = []
         for r in rows:
             d = {k: wire_value(v) for k, v in r.items()}
-            mine = seen.get(str(d["id"]), [])
+            mine = seen.get(str(d["code"]), [])
+            kinds: dict[str, int] = {}
+            for k in mine:
+                kinds[k["kind"]] = kinds.get(k["kind"], 0) + 1
             d["conflicts"] = len(mine)
-            d["last_conflict"] = mine[-1] if mine else None
+            d["conflict_kinds"] = kinds
+            d["last_conflict"] = {"kind": mine[-1]["kind"], "at": mine[-1]["at"]} if mine else None
             d["enrolled"] = bool(d.pop("pubkey"))
             d["revoked"] = bool(d["revoked"])
             d["enroll_used"] = bool(d["enroll_used"])
             d["city_code"] = places.city_of(d["region_code"])
             d["county_code"] = places.county_of(d["region_code"])
             out.append(d)
+        return out
+
+    def conflicts(self, station: str | None = None) -> list[dict[str, Any]]:
+        """The hub's unresolved ``sync_conflict`` rows, oldest first, each with the code of the station
+        it is about (``station``; None for the hub's own, e.g. ``hub_move_refused``): a ``hub_station``
+        row's is its row id (the station's id), any other's the ``station`` its detail names. With
+        ``station`` (a code), that station's only. THE reading of whose conflict a row is (``hub
+        stations`` counts these, ``hub conflicts`` lists them)."""
+        import json
+
+        import sqlalchemy as sa
+
+        t = hub_tables()["hub_station"]
+        sc = core_table("sync_conflict")
+        with self.engine.connect() as c:
+            code_of = {str(i): str(code) for i, code in c.execute(sa.select(t.c.id, t.c.code))}
+            got = c.execute(
+                sa.select(sc.c.id, sc.c.at, sc.c.table_name, sc.c.row_id, sc.c.kind, sc.c.detail)
+                .where(sc.c.resolved == sa.false())
+                .order_by(sc.c.at, sc.c.id)
+            ).all()
+        want = station.strip().upper() if station is not None else None
+        out = []
+        for cid, at, table, rid, kind, text in got:
+            try:
+                detail = json.loads(text) if text else {}
+            except ValueError:
+                detail = {"text": text}
+            if not isinstance(detail, dict):
+                detail = {"value": detail}
+            if table == "hub_station":
+                who = code_of.get(str(rid)) or detail.get("station")
+            else:
+                who = detail.get("station")
+            who = str(who) if who else None
+            if want is not None and who != want:
+                continue
+            out.append(
+                {
+                    "id": cid,
+                    "at": wire_value(at),
+                    "station": who,
+                    "kind": kind,
+                    "table": table,
+                    "row_id": rid,
+                    "detail": detail,
+                }
+            )
         return out
 
     def station_by_token(self, token: str | None) -> dict[str, Any]:

@@ -380,6 +380,11 @@ def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
         if inc["status"] != loc["status"]:
             data["hub_status"] = inc["status"]
             data["adopted"] = adopt
+        else:  # the province's status this station's push overrode (the hub row no longer says it)
+            overridden = _overridden_hub_status(conn, rid, loc["status"], inc["h_rev"])
+            if overridden is not None:
+                data["hub_status"] = overridden
+                data["adopted"] = False
         changes = {f: inc[f] for f in HUB_REQUEST_FIELDS}
         changes.update(h_rev=inc["h_rev"], seq=inc["seq"], status=new_status)
         # a hub reopen clears what the station's reopen clears; the event says so (the fold takes a
@@ -400,6 +405,48 @@ def _apply_hub_requests(conn: sqlite3.Connection, block: dict[str, Any]) -> int:
         # the hub's fields are not pushed back; the event is (both chains stay identical)
         write.update_request(conn, loc, changes, code, event=event, push=False)
     return len(incoming)
+
+
+def _overridden_hub_status(conn: sqlite3.Connection, rid: str, status: Any, h_rev: Any) -> str | None:
+    """The status the province had set on request ``rid`` that this station's offline move (to
+    ``status``) overrode at the hub, as the push reply told it (an unresolved ``sync_conflict``
+    ``station_overrides_hub_status`` kept by ``client.keep_overrides``), not yet said by a ``hub``
+    event: the hub's row, pulled after the push, already holds the station's status, so the ``hub``
+    event that records the province's decision says it in its data (``hub_status``, ``adopted``
+    false: the timeline reads that the province set it and the station's move overrode it). The
+    conflict is marked said (``event_h_rev``) so a later hub change does not say it again."""
+    rows = conn.execute(
+        "SELECT id, detail FROM sync_conflict WHERE table_name = 'request' AND row_id = ? AND kind = ? "
+        "AND resolved = 0 ORDER BY at DESC",
+        (rid, domain.HUB_STATUS_OVERRIDDEN),
+    ).fetchall()
+    for cid, text in rows:
+        try:
+            detail = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(detail, dict) or "event_h_rev" in detail or detail.get("status") != status:
+            continue
+        hub_status = detail.get("hub_status")
+        if not isinstance(hub_status, str) or hub_status == status:
+            continue
+        # a hub event already said it (the station pulled the province's move before its push
+        # overrode it, e.g. a down bundle first): marked said, not said again
+        last = conn.execute(
+            "SELECT data FROM request_event WHERE request_id = ? AND kind = 'hub' ORDER BY n DESC LIMIT 1",
+            (rid,),
+        ).fetchone()
+        try:
+            said = json.loads(last[0]) if last is not None and last[0] else {}
+        except ValueError:
+            said = {}
+        already = isinstance(said, dict) and said.get("hub_status") == hub_status
+        detail["event_h_rev"] = said.get("h_rev") if already else h_rev
+        conn.execute(
+            "UPDATE sync_conflict SET detail = ? WHERE id = ?", (json.dumps(detail, ensure_ascii=False), cid)
+        )
+        return None if already else hub_status
+    return None
 
 
 def start_resync(conn: sqlite3.Connection) -> None:

@@ -4,7 +4,6 @@ signature, kind, protocol and target are checked. The CLI and the TUI's Sync scr
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from qi_station.sync.proto import MIN_PROTOCOL, PROTOCOL, SyncError, schema_head
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import heads as H
 from qi_station.sync.station import heal
+from qi_station.sync.station.wire import station_now_ms
 
 #: kv: when the newest down bundle imported here was made (an older one replayed is stale, never a sign
 #: that the hub lost changes)
@@ -67,7 +67,7 @@ def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = 
             "station_cursor": cursor,
             "counts": counts,
             "created_at": to_db(env_now()),
-            "station_now_ms": time.time_ns() // 1_000_000,
+            "station_now_ms": station_now_ms(),  # the clock it stamps with, as a push says it
             "head": head,
             "resyncing": S.resyncing(conn),
             "device": S.device_id(conn),  # this install: the hub refuses a second copy (device_conflict)

@@ -35,10 +35,13 @@ RETRY_AFTER_MAX = 30.0  # seconds: the longest wait a hub's Retry-After can ask 
 
 
 def station_now_ms() -> int:
-    """This PC's clock as a push, a pull or an up bundle tells the hub (ms since the epoch): the hub
-    keeps the skew and takes rows stamped ahead of its clock only while this clock is right
-    (``sync.hub.rules.clock_ok``)."""
-    return time.time_ns() // 1_000_000
+    """This PC's clock as a push, a pull or an up bundle tells the hub (ms since the epoch): the clock
+    the station stamps its rows with (``core.clock.env_now_ms``, which honours ``QI_STATION_NOW``), never
+    another; the hub keeps the skew and takes rows stamped ahead of its clock only while this clock is
+    right (``sync.hub.rules.clock_ok``)."""
+    from qi_station.core.clock import env_now_ms
+
+    return env_now_ms()
 
 
 class TransientError(Exception):
