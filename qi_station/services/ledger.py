@@ -189,8 +189,11 @@ def _find_request(session: Session, key: str) -> Any:
 
     from qi_station.db.models import Request
 
+    from qi_station.core.ids import number_key
+
     key = (key or "").strip()
-    req = session.exec(select(Request).where(or_(Request.id == key, Request.number == key.upper()))).first()
+    num = number_key(key)
+    req = session.exec(select(Request).where(or_(Request.id == key, Request.number == num))).first()
     if req is None or req.deleted:
         raise NotFoundError("request", key)
     return req
