@@ -187,9 +187,8 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
 def _find_request(session: Session, key: str) -> Any:
     from sqlmodel import or_, select
 
-    from qi_station.db.models import Request
-
     from qi_station.core.ids import number_key
+    from qi_station.db.models import Request
 
     key = (key or "").strip()
     num = number_key(key)
