@@ -234,6 +234,7 @@ MESSAGES: dict[str, str] = {
     "lib.none": "Nothing found",
     "lib.count": "{n} found",
     "lib.current": "Current request: {request}   Ctrl+R refers it to the selection",
+    "lib.current_no_refer": "Current request: {request}   {reason}",
     "lib.no_current": "Open a request from the ledger to refer it",
     "lib.not_referable": "Enterprises cannot take referrals",
     "lib.shared": "shared",

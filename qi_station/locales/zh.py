@@ -246,6 +246,7 @@ MESSAGES: dict[str, str] = {
     "lib.none": "没有找到",
     "lib.count": "{n} 条",
     "lib.current": "当前需求: {request}   Ctrl+R 转办至选中项",
+    "lib.current_no_refer": "当前需求: {request}   {reason}",
     "lib.no_current": "先在台账中打开一条需求，才能转办",
     "lib.not_referable": "企业不能作为转办对象",
     "lib.shared": "可共享",
