@@ -25,7 +25,9 @@ async def test_f5_line_offers_ctrl_r_only_when_the_footer_does(tmp_path: Path) -
     from qi_station.screens.libraries import LibrariesScreen
 
     db = fixture_db(tmp_path)
-    number, status = rows(db, "SELECT number, status FROM request WHERE status IN ('closed', 'resolved') ORDER BY status")[0]
+    number, status = rows(
+        db, "SELECT number, status FROM request WHERE status IN ('closed', 'resolved') ORDER BY status"
+    )[0]
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_detail(pilot, db, number)
