@@ -44,3 +44,48 @@ async def test_f5_line_offers_ctrl_r_only_when_the_footer_does(tmp_path: Path) -
         await press_to(pilot, "f5", LibrariesScreen)
         await until(pilot, lambda: footer_text(app, "refer") is not None)
         assert "Ctrl+R 转办至选中项" in _text(page, "#status-line")
+
+
+async def test_detail_toasts_keep_one_place_under_the_status_line(tmp_path: Path) -> None:
+    """Moves in quick succession on the request detail: each result replaces the last at the same
+    place, the line right under 编号/状态 (it came a line lower each time, over 需求事项, 需求描述,
+    承诺日期: Textual left a replaced toast's holder in the rack)."""
+    from tui_pilot import toasts
+
+    db = fixture_db(tmp_path)
+    number = rows(db, "SELECT number FROM request WHERE status = 'new'")[0][0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        scr = await open_detail(pilot, db, number)
+        key = scr.query_one("#fields").region.y
+        for move in ("a", "s"):  # 受理, 开始办理: each through its dialog (Ctrl+S)
+            await pilot.press(move)
+            await settle(pilot)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert [t.region.y for t in toasts(app)] == [key + 1]
+        for i in range(4):
+            app.notify(f"已将 {number} 改为 {i}")
+            await pilot.pause()
+        await settle(pilot)
+        assert [t.region.y for t in toasts(app)] == [key + 1]
+
+
+async def test_a_toast_never_draws_over_an_open_dialogs_border(tmp_path: Path) -> None:
+    """The 办结 dialog open on the detail (its top border right under 状态 at 80x24) and a toast: the
+    toast lies off the dialog's frame (over the page below it), not on its top line."""
+    from tui_pilot import toasts
+
+    from qi_station.screens.dialogs import MoveDialog
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_detail(pilot, db, IN_PROGRESS)
+        dialog = await press_to(pilot, "d", MoveDialog)
+        app.notify("已将 QI0001-202603-0001 改为 办理中")
+        await until(pilot, lambda: bool(toasts(app)) and all(t.region.height for t in toasts(app)))
+        await settle(pilot)
+        frame = next(w for w in dialog.children if w.region.height > 3).region
+        for toast in toasts(app):
+            assert not toast.region.overlaps(frame), (toast.region, frame)
