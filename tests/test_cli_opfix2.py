@@ -76,3 +76,42 @@ def test_sync_and_hub_commands_answer_in_the_cli_language(tmp_path: Path) -> Non
         assert ledger_line(True) == "ledger check: intact"
     finally:
         OPTS.lang = was
+
+
+def test_an_empty_hub_bundle_is_no_sync_while_changes_wait(tmp_path: Path) -> None:
+    """F6 after importing a hub bundle that acknowledged none of the 3 changes waiting: 上次同步 stays
+    "从未同步" (it said 成功), ``last_success`` unset; the import's log row says only 收到 (no 上传).
+    The hub's next bundle, acknowledging them: 上次同步 成功."""
+    from qi_station.db.session import dispose_all
+    from qi_station.i18n import get_lang, set_lang
+    from qi_station.screens.sync import log_counts, status_lines
+    from qi_station.services.workspace import sync_overview
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    db = tmp_path / "st.db"
+    old = get_lang()
+    set_lang("zh")
+    try:
+        cli("hub", "init", "--database-url", url)
+        token = cli("hub", "add-station", "ZB01", "--name", "淄博站", "--database-url", url).splitlines()[-1]
+        cli("--db", str(db), "sync", "enroll", "--token", token)
+        ledger.create_request(db, request_input(1, 1))
+        up, empty, down = tmp_path / "up.zip", tmp_path / "empty.zip", tmp_path / "down.zip"
+        cli("hub", "export-bundle", "--station", "ZB01", "--out", str(empty), "--database-url", url)
+        cli("--db", str(db), "sync", "export-bundle", "--out", str(up))
+        cli("--db", str(db), "sync", "import-bundle", str(empty))
+        ov = sync_overview(db)
+        assert ov["pending"] == 3 and ov["ok"] is None, ov
+        assert any("从未同步" in line for line in status_lines(ov)), status_lines(ov)
+        assert json.loads(cli("--db", str(db), "sync", "status", "--json"))["last_success"] is None
+        row = ov["log"][0]
+        assert log_counts(row).startswith("收到") and "上传" not in log_counts(row)
+        cli("hub", "import-bundle", str(up), "--database-url", url)
+        cli("hub", "export-bundle", "--station", "ZB01", "--out", str(down), "--database-url", url)
+        cli("--db", str(db), "sync", "import-bundle", str(down))
+        ov = sync_overview(db)
+        assert ov["pending"] == 0 and ov["ok"] is True and ov["last"], ov
+        assert json.loads(cli("--db", str(db), "sync", "status", "--json"))["last_success"]
+    finally:
+        set_lang(old)
+        dispose_all()

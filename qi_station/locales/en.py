@@ -296,6 +296,8 @@ MESSAGES: dict[str, str] = {
     "sync.running": "Syncing...",
     "sync.need_path": "Enter the bundle file first",
     "sync.mode.bundle-in": "bundle import",
+    "sync.mode.bundle-in-waiting": "bundle imported (changes here not acknowledged)",
+    "sync.log_received": "received {pulled}",
     "sync.mode.http": "online",
     "sync.mode.bundle-restore": "restore bundle import",
     "sync.mode.bundle-out": "bundle export",

@@ -309,6 +309,8 @@ MESSAGES: dict[str, str] = {
     "sync.running": "正在同步...",
     "sync.need_path": "请先填写数据包路径",
     "sync.mode.bundle-in": "导入数据包",
+    "sync.mode.bundle-in-waiting": "导入数据包（未确认本站变更）",
+    "sync.log_received": "收到 {pulled} 条",
     "sync.mode.http": "联网",
     "sync.mode.bundle-restore": "导入恢复数据包",
     "sync.mode.bundle-out": "导出数据包",
