@@ -21,7 +21,7 @@ from textual.geometry import Region
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
-from textual.widgets._toast import Toast, ToastHolder, ToastRack
+from textual.widgets._toast import ToastHolder, ToastRack
 
 #: rows a band of toasts may take (one or two toasts of a line each, or a long one wrapped)
 BAND: int = 3
@@ -90,10 +90,9 @@ def drop_stale_holders(rack: ToastRack) -> None:
     """Textual removes a replaced toast but not the holder it sits in: each replaced toast left a row in
     the rack, and the next toast came one line lower each time (over 需求事项, 需求描述, 承诺日期 at
     80x24). The holders whose toast is gone or no longer notified go with it."""
-    shown = rack.app._notifications
+    live = {rack._toast_id(n) for n in rack.app._notifications}  # the holder's id names its toast
     for holder in list(rack.query_children(ToastHolder)):
-        toasts = [w for w in holder.children if isinstance(w, Toast)]
-        if not toasts or all(w._notification not in shown for w in toasts):
+        if holder.id not in live:
             holder.remove()
 
 
