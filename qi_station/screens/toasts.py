@@ -108,13 +108,25 @@ def place_toasts(screen: Screen[object]) -> None:
     if height <= 0:
         return
     foot = _foot_top(screen)
-    fields = _fields(screen) + _frames(screen, foot)
+    fields = _fields(screen)
+    frames = _frames(screen, foot)
     top = 1  # right under the title bar, or right under a key line there (the detail's 状态)
     for line in sorted(_key_lines(screen), key=lambda r: r.y):
         if line.overlaps(Region(0, top, screen.size.width, BAND)):
             top = line.bottom
     top_band = Region(0, top, screen.size.width, BAND)
-    if not any(top_band.overlaps(f) for f in fields) and top_band.bottom <= foot:
+    from qi_station.screens.base import toast_lines
+
+    # a dialog's frame: the rows the toasts take (their text wrapped as drawn): one toast of a line
+    # over the page right above a dialog's top border stays there (the page's copy shows there too)
+    taken = sum(toast_lines(str(n.message)) + bool(n.title) for n in screen.app._notifications) or BAND
+    toast_band = Region(0, top, screen.size.width, min(BAND, taken))
+    at_top = (
+        not any(top_band.overlaps(f) for f in fields)
+        and not any(toast_band.overlaps(f) for f in frames)
+        and top_band.bottom <= foot
+    )
+    if at_top:
         rack.styles.dock = "top"
         rack.styles.align = ("right", "top")
         rack.styles.margin = (top, 0, 0, 0)
