@@ -349,3 +349,18 @@ def test_restore_keeps_only_the_newest_safety_copies(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("st.db.before-restore"))
     assert names == [f"st.db.before-restore.{n}" for n in (10, 11, 9)] + [notes.name]
     assert notes.read_text(encoding="utf-8") == "mine"
+
+
+def test_an_export_name_of_punctuation_only_is_refused(tmp_path: Path) -> None:
+    """``[`` (a month key typed over 导出到) or ``-.xlsx`` is no file name: refused by the one rule,
+    naming the field and the rule; a Chinese name is a name."""
+    import pytest
+
+    from qi_station.core.errors import ValidationError
+    from qi_station.services.files import export_path
+
+    for bad in ("[", "]", "-.xlsx", "【】.csv"):
+        with pytest.raises(ValidationError) as e:
+            export_path(bad, "d.xlsx", "xlsx", base=tmp_path)
+        assert e.value.field == "out" and e.value.rule == "no_name" and "导出到" in e.value.message
+    assert export_path("月报", "d.xlsx", "xlsx", base=tmp_path) == tmp_path / "月报.xlsx"

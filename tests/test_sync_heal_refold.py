@@ -79,6 +79,9 @@ def test_a_sync_whose_ledger_check_fails_is_not_ok(env: Any, monkeypatch: Any) -
     monkeypatch.setattr(C, "run_sync", lambda d, **kw: real(d, http=tc, sleep=lambda s: None))
     out = CliRunner().invoke(app, ["--db", str(db), "sync"])
     assert out.exit_code == 1, out.output
-    assert "sync ok" not in out.output
-    assert "ledger check FAILED" in out.output and "status" in out.output and "ledger verify" in out.output
+    assert "同步完成" not in out.output  # Chinese by default (opfix2): the failed check says so first
+    assert "台账校验失败" in out.output and "status" in out.output and "ledger verify" in out.output
+    out = CliRunner().invoke(app, ["--lang", "en", "--db", str(db), "sync"])
+    assert out.exit_code == 1 and "sync ok" not in out.output
+    assert "ledger check FAILED" in out.output and "ledger verify" in out.output
     assert hub_requests(hub)[r["id"]]["status"] == "new"

@@ -462,6 +462,8 @@ def test_restore_on_another_pc_says_how_to_reenroll(
     assert "sync enroll --hub http://testserver --token TOKEN" in st["next_step"]
     out = CliRunner().invoke(app, ["--db", str(other), "sync", "status"])
     assert out.exit_code == 0, out.output
+    assert "本机无法使用" in out.output and "下一步" in out.output, out.output  # Chinese by default
+    out = CliRunner().invoke(app, ["--lang", "en", "--db", str(other), "sync", "status"])
     assert "NOT usable on this PC" in out.output and "next step" in out.output, out.output
     # the TUI's sync page says it too (services.workspace.sync_overview, the same rule: db.secrets)
     from qi_station.i18n import set_lang

@@ -216,3 +216,57 @@ async def test_f9_saved_says_how_the_profile_reaches_the_hub(tmp_path: Path) -> 
         await until(pilot, lambda: any("站点信息已保存" in n for n in notes(app)))
         said = next(n for n in notes(app) if "站点信息已保存" in n)
         assert "不计入待上传变更" in said, said
+
+
+async def test_f7_esc_from_the_question_asked_from_the_page_leaves_the_month_keys_on_the_page(
+    tmp_path: Path,
+) -> None:
+    """Ctrl+E on the page, 覆盖？, Esc: the focus is back on the page, so ``[`` is the month key (the
+    name in 导出到 stays); asked with Enter in 导出到, Esc leaves nothing selected there: ``[``
+    adds to the name, never replaces it."""
+    from textual.widgets import Input
+
+    from qi_station.screens.dialogs import ConfirmDialog
+    from qi_station.screens.reports import ReportsScreen
+
+    out = tmp_path / "r.csv"
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _f7(pilot, app)
+        await _export(pilot, scr, str(out))
+        month = scr.month
+        scr.query_one("#reports-body").focus()
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ReportsScreen))
+        await until(pilot, lambda: "未导出" in _text(scr, "#export-status"))
+        await settle(pilot)
+        assert not isinstance(app.focused, Input)
+        await pilot.press("[")
+        await until(pilot, lambda: scr.month != month)
+        box = scr.query_one("#out", Input)
+        assert box.value == str(out)
+        # asked from 导出到 (Enter): back there, the name not selected
+        box.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ReportsScreen) and app.focused is box)
+        await settle(pilot)
+        await pilot.press("[")
+        await settle(pilot)
+        assert box.value == str(out) + "["
+
+
+async def test_f7_a_name_of_punctuation_only_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """导出到 reading ``[``: Ctrl+E writes no ``[.csv``, the answer names 导出到 and the rule."""
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _f7(pilot, app)
+        scr.query_one("#out").value = str(tmp_path / "[")
+        scr.query_one("#out").focus()
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: "导出到" in _text(scr, "#export-status"))
+        assert "文件名" in _text(scr, "#export-status")
+        assert not list(tmp_path.glob("[[]*"))

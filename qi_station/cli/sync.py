@@ -122,13 +122,11 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
     if as_json:
         emit_json(res)
     else:
-        done = f"pushed {res['pushed']}, pulled {res['pulled']}, pending {res['pending']}"
+        done = {k: res[k] for k in ("pushed", "pulled", "pending")}
         if res["ledger_ok"]:
-            typer.echo(f"sync ok: {done} / 同步完成")
+            typer.echo(_say("cli.sync_ok", **done))
         else:  # the data went through, but this station's ledger does not verify: not ok
-            typer.echo(
-                f"sync done ({done}), but the ledger check FAILED / 同步已完成，但台账校验失败:", err=True
-            )
+            typer.echo(_say("cli.sync_ledger_failed", **done), err=True)
             for line in res.get("ledger_problems") or ():
                 typer.echo(f"  {line}", err=True)
         typer.echo(ledger_line(res["ledger_ok"]))
@@ -143,14 +141,8 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
 
 
 def ledger_line(ok: bool) -> str:
-    """The one line that reports the ledger check run after a sync or a restore."""
-    if ok:
-        return "ledger check: intact / 台账校验通过"
-    return (
-        "ledger check: NOT INTACT: run `qi-station ledger verify` for the details and keep this PC's "
-        "database as it is (do not restore or edit it); tell the hub's operator, who can compare it "
-        "with `hub verify` / 台账校验失败：请运行 ledger verify 查看详情，保留本机数据库原样，并联系中心核对"
-    )
+    """The one line that reports the ledger check run after a sync or a restore (in the CLI's language)."""
+    return _say("cli.ledger_intact" if ok else "cli.ledger_not_intact")
 
 
 @sync_app.command("enroll")
@@ -224,6 +216,10 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         emit_json(st)
         return
+    from qi_station.i18n import catalogue, in_lang
+
+    lang = _lang()
+    lines: list[tuple[str, str]] = []
     for k in (
         "station",
         "hub",
@@ -234,12 +230,23 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         "pull_cursor",
         "conflicts",
     ):
-        val = st.get(k) if st.get(k) is not None else "-"
+        val = str(st[k]) if st.get(k) is not None else "-"
+        if k == "enrolled" and st.get(k) and f"cli.enroll_mode.{st[k]}" in catalogue(lang):
+            val = _say(f"cli.enroll_mode.{st[k]}")
         if k == "enrolled" and st.get("enrolment_usable") is False:
-            val = f"{val} (NOT usable on this PC / 本机无法使用)"
-        typer.echo(f"{k:13} {val}")
+            val += _say("cli.status.not_usable")
+        lines.append((_say(f"cli.status.{k}"), in_lang(val, lang)))
     if st.get("next_step"):
-        typer.echo(f"{'next step':13} {st['next_step']}")
+        lines.append((_say("cli.status.next_step"), in_lang(str(st["next_step"]), lang)))
+    for label, val in lines:  # the values in one column (a Chinese label is two cells a character)
+        typer.echo(f"{_pad(label, 13)} {val}")
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (Chinese characters take two)."""
+    from rich.cells import cell_len
+
+    return text + " " * max(0, width - cell_len(text))
 
 
 @sync_app.command("export-bundle")
@@ -253,7 +260,9 @@ def sync_export(
     from qi_station.sync.station.bundles import export_bundle
 
     res = export_bundle(_db(), out, force=force)
-    emit_json(res) if as_json else typer.echo(f"wrote {res['file']} ({res['changes']} changes)")
+    emit_json(res) if as_json else typer.echo(
+        _say("cli.bundle_written", file=res["file"], changes=res["changes"])
+    )
 
 
 @sync_app.command("import-bundle")
@@ -269,20 +278,18 @@ def sync_import(
     if as_json:
         emit_json(res)
     elif res["status"] == "healed":
+        tables = ", ".join(f"{t} {n}" for t, n in res["recovered"].items())
         typer.echo(
-            "healed from the hub's restore bundle / 已按中心恢复数据包修复: "
-            + ", ".join(f"{t} {n}" for t, n in res["recovered"].items())
-            + f"; renumbered {len(res['renumbered'])}"
+            _say("cli.bundle_healed", tables=tables, n=len(res["renumbered"]))
             + "".join(f"\n  {r['from']} → {r['to']}" for r in res["renumbered"])
-            + f"\npending {res['pending']}: export a bundle for the hub next / 请再导出数据包交给中心"
+            + "\n"
+            + _say("cli.bundle_healed_next", pending=res["pending"])
         )
     elif res["status"] == "hub_behind":
-        typer.echo(
-            f"the hub is behind this station: {res['resent']} changes queued again; export a bundle "
-            "for the hub next / 中心数据比本站旧，已重新排队，请导出数据包交给中心"
-        )
-    else:
-        typer.echo(f"{res['status']}: {res['applied']} rows, pending {res['pending']}")
+        typer.echo(_say("cli.bundle_hub_behind", resent=res["resent"]))
+    else:  # imported, or stale (older than the last one imported: nothing applied)
+        status = res["status"] if res["status"] in ("imported", "stale") else "imported"
+        typer.echo(_say(f"cli.bundle_{status}", applied=res["applied"], pending=res["pending"]))
 
 
 # ---- hub ------------------------------------------------------------------------------------
@@ -420,13 +427,21 @@ def hub_stations(
         profile = f"{place}  {r['station_type'] or '-'}  {r['service_mode'] or '-'}  {r['park'] or '-'}"
         last = r["last_conflict"]
         conflicts = (
-            f"  CONFLICTS {r['conflicts']} (last {last['kind']} {iso_local(last['at'])}) 同步冲突"
+            _say("cli.station_conflicts", n=r["conflicts"], kind=last["kind"], at=iso_local(last["at"]))
             if r["conflicts"]
             else ""
         )
         typer.echo(
-            f"{r['code']:12} {state:9} acked {r['acked_oseq']:>7}  seen {r['last_seen'] or '-'}  {r['name']}"
-            f"  {profile}{conflicts}"
+            _say(
+                "cli.station_line",
+                code=_pad(r["code"], 12),
+                state=_pad(_say(f"cli.station_state.{state}"), 9),
+                acked=r["acked_oseq"],
+                seen=r["last_seen"] or "-",
+                name=r["name"],
+                profile=profile,
+                conflicts=conflicts,
+            )
         )
 
 
@@ -472,7 +487,11 @@ def hub_verify(
     if as_json:
         emit_json(res)
     else:
-        for line in report_lines(res):
+        lines = report_lines(res)
+        events = _say("cli.hub_verified_events", events=res["events"]) if "events" in res else ""
+        verdict = _say("cli.verdict_intact" if res["ok"] else "cli.verdict_not_intact")
+        lines[-1] = _say("cli.hub_verified", requests=res["requests"], events=events, verdict=verdict)
+        for line in lines:  # the problems as the check words them, the totals in the CLI's language
             typer.echo(line)
     if not res["ok"]:
         raise typer.Exit(1)

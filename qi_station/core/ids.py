@@ -53,6 +53,16 @@ def split_number(number: object) -> tuple[str, int] | None:
     return None
 
 
+def number_key(text: str | None) -> str:
+    """A request number (or id) as the operator typed it, read for looking it up (the one home for
+    every lookup by number: the CLI's ``request show/move``, F3's search, the app's Ctrl+F): trimmed,
+    full-width letters, digits and dashes (``ＱＩ０００１－２０２６１１－００３０``) read as ASCII
+    (``domain.typed``, NFKC), upper-cased."""
+    from qi_station.core.domain import typed
+
+    return typed(text).upper()
+
+
 def number_sql(col: str = "number", code: str = "station_code") -> tuple[str, str]:
     """SQL (SQLite) for a number of station ``code`` (a column or a bound parameter): its prefix
     ``{CODE}-{YYYYMM}`` and its sequence as an integer (any width), the :func:`split_number` of a row

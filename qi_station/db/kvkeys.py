@@ -63,3 +63,11 @@ ENROLL_MODE = "enroll_mode"
 LAST_ERROR = "last_error"
 #: this station's code as enrolled
 STATION_CODE = "station_code"
+
+
+#: the sync log's mode of a hub bundle imported that acknowledged none of the changes waiting at the
+#: station (an empty or older bundle while changes wait): shown on F6, but no sync with the hub for
+#: 上次同步 (``services.dashboard.sync_figures``) nor ``last_success`` (``sync.station.apply.log_end``)
+BUNDLE_IN_WAITING = "bundle-in-waiting"
+#: sync log modes that are no sync with the hub (the hub acknowledged nothing)
+NOT_A_SYNC = ("bundle-out", BUNDLE_IN_WAITING)

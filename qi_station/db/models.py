@@ -398,7 +398,7 @@ class SyncLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     started_at: NaiveDatetime
     finished_at: NaiveDatetime | None = None
-    mode: str  # http | bundle-out | bundle-in
+    mode: str  # http | bundle-out | bundle-in | kvkeys.BUNDLE_IN_WAITING
     pushed: int = 0
     pulled: int = 0
     ok: bool = False

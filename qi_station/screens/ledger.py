@@ -104,10 +104,10 @@ def exact_number(conn: Any, f: dict[str, Any], kw: Any) -> dict[str, Any]:
     """``f`` itself, or (the search text a whole request number, ``QI0001-202612-0001``, that the other
     filters hide: 状态=已办结 set from the dashboard) ``f`` without them, marked ``unfiltered``: a number
     finds its request whatever the filters (the operator saw 没有符合条件的需求)."""
-    from qi_station.core.ids import number_month
+    from qi_station.core.ids import number_key, number_month
     from qi_station.services.queries import count_requests
 
-    text = (f.get("text") or "").strip()
+    text = number_key(f.get("text"))  # ＱＩ０００１－… typed with a Chinese input method too
     if not text or number_month(text) is None or all(f.get(k) == v for k, v in NUMBER_FREE.items()):
         return f
     if count_requests(conn, **kw(f)):

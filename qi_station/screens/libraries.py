@@ -20,6 +20,7 @@ from qi_station.i18n import (
     city_name,
     element_name,
     elements_text,
+    err_text,
     fee_unit_name,
     get_lang,
     kind_name,
@@ -270,8 +271,13 @@ class LibrariesScreen(MainScreen):
 
     def _update_status(self) -> None:
         label = self.station.current_request_label
+        refused = self._refer_refused()  # the footer's rule (check_action): no Ctrl+R offered then
         line = (
-            t("lib.current", request=label)
+            (
+                t("lib.current", request=label)
+                if refused is None
+                else t("lib.current_no_refer", request=label, reason=err_text(refused))
+            )
             if label and self.kind in REFER_KIND
             else (t("lib.no_current") if self.kind in REFER_KIND else "")
         )

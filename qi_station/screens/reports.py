@@ -324,7 +324,12 @@ class ReportsScreen(MainScreen):
         event.stop()
         self.action_export()
 
+    #: where the focus was when the export was asked (the page or 导出到): back there after 覆盖？ is
+    #: cancelled, so ``[`` / ``]`` pressed on the page are the month keys, never typed over the name
+    _focus_before: Any = None
+
     def action_export(self) -> None:
+        self._focus_before = self.focused
         out = self.query_one("#out", Input).value.strip()
         self._export_status(t("msg.saving"))
         self.export(self.month, out, self.db_path, self.station.lang)
@@ -359,6 +364,23 @@ class ReportsScreen(MainScreen):
         full = t("reports.exported", path=str(path.resolve()))
         self.post_message(self.Exported(full, False, export_toast(path)))
 
+    def _refocus(self) -> None:
+        """The focus back where it was before the export: on the page (``[`` / ``]`` change the
+        month); in 导出到 with the cursor at the name's end and nothing selected (a key typed next
+        adds to the name, never replaces it)."""
+        box = self.query_one("#out", Input)
+        if self._focus_before is box:
+            box.select_on_focus = False  # not the whole name selected: the next key would replace it
+            box.focus()
+
+            def unselect() -> None:
+                box.cursor_position = len(box.value)
+                box.select_on_focus = True
+
+            self.call_after_refresh(unselect)
+        else:
+            self.query_one("#reports-body").focus()
+
     def on_reports_screen_exported(self, msg: Exported) -> None:
         status = self._export_status
         if msg.exists is not None:  # ask (Cancel first); yes writes it again with the CLI's --force
@@ -369,9 +391,9 @@ class ReportsScreen(MainScreen):
                 if yes:
                     status(t("msg.saving"))
                     self.export(month, out, self.db_path, self.station.lang, force=True)
-                else:  # back in 导出到: another name is typed there
+                else:  # back where the export was asked: the page (month keys) or 导出到
                     status(t("reports.not_overwritten", path=str(msg.exists)))
-                    self.query_one("#out", Input).focus()
+                    self._refocus()
 
             self._asked = True
             self.app.push_screen(

@@ -61,6 +61,14 @@ def _time(stored: object) -> str:
     return local_minutes(stored)
 
 
+def log_counts(row: dict[str, Any]) -> str:
+    """A sync log row's counts: an imported bundle (``bundle-in…``, ``bundle-restore``) uploads nothing,
+    its row says only what it brought (收到 N 条); a sync or an exported bundle both."""
+    if str(row.get("mode") or "").startswith(("bundle-in", "bundle-restore")):
+        return t("sync.log_received", pulled=row["pulled"])
+    return t("sync.log_counts", pushed=row["pushed"], pulled=row["pulled"])
+
+
 def status_lines(o: dict[str, Any]) -> list[str]:
     """The station's sync state in the UI language: enrolled or not (and how to enroll), hub, last sync
     and its result, changes waiting, the last error, open conflicts."""
@@ -213,7 +221,7 @@ class SyncScreen(MainScreen):
         self.query_one("#sync-status", Static).update("\n".join(status_lines(overview)))
         rows = [
             f"{_time(r['started_at'])}  {t('sync.mode.' + r['mode']) if has('sync.mode.' + r['mode']) else r['mode']}"
-            f"  {t('sync.log_counts', pushed=r['pushed'], pulled=r['pulled'])}  "
+            f"  {log_counts(r)}  "
             f"{t('dash.sync_ok') if r['ok'] else t('dash.sync_failed')}"
             + (f"  {in_language(str(r['error']))[:40]}" if r.get("error") else "")
             for r in overview["log"]

@@ -4,7 +4,10 @@ A toast never covers a field the operator types in or picks from (an 80x24 opera
 search line, 资质有效, the ledger's month box and the request form's USCC under them): it goes right under
 the title bar when no field is there (the request detail, the dashboard, a dialog in the middle), else in
 the rows above the page's foot (its status or hint line and the key bar), over the list; both bands
-holding a field (the request form): the foot, as close to the key bar as the page's hint allows.
+holding a field (the request form): the foot, as close to the key bar as the page's hint allows. An open
+dialog's frame counts as a field (a toast never draws over its border: the 办结 dialog's top line).
+The rack holds one row per toast shown: a replaced toast's holder goes too (:func:`drop_stale_holders`),
+so a toast keeps its one place under the key line however many replaced it.
 A screen's key lines (its ``KEY_LINES``: the request detail's 编号/状态 line) are never covered: two
 toasts or a long one wrapped covered the detail's "状态: …" at 80x24; the band then starts right under
 the key line (over the fields that follow, far from the timeline at the foot). A newer toast replaces an older
@@ -18,7 +21,7 @@ from textual.geometry import Region
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
-from textual.widgets._toast import ToastRack
+from textual.widgets._toast import ToastHolder, ToastRack
 
 #: rows a band of toasts may take (one or two toasts of a line each, or a long one wrapped)
 BAND: int = 3
@@ -31,6 +34,18 @@ def _fields(screen: Screen[object]) -> list[Region]:
 
     kinds = (Input, TextArea, Choice, Chip)
     return [w.region for w in screen.query("*") if isinstance(w, kinds) and w.display and w.region.height > 0]
+
+
+def _frames(screen: Screen[object], foot: int) -> list[Region]:
+    """An open dialog's frame (its box, border included): a toast over its top border hid the 办结
+    dialog's title line at 80x24. The page's foot (its key bar) is not the dialog's."""
+    if not isinstance(screen, ModalScreen):
+        return []
+    return [
+        w.region
+        for w in screen.children
+        if not isinstance(w, ToastRack) and w.display and w.region.height > 0 and w.region.y < foot
+    ]
 
 
 def _key_lines(screen: Screen[object]) -> list[Region]:
@@ -71,6 +86,16 @@ def _foot_top(screen: Screen[object]) -> int:
     return top
 
 
+def drop_stale_holders(rack: ToastRack) -> None:
+    """Textual removes a replaced toast but not the holder it sits in: each replaced toast left a row in
+    the rack, and the next toast came one line lower each time (over 需求事项, 需求描述, 承诺日期 at
+    80x24). The holders whose toast is gone or no longer notified go with it."""
+    live = {rack._toast_id(n) for n in rack.app._notifications}  # the holder's id names its toast
+    for holder in list(rack.query_children(ToastHolder)):
+        if holder.id not in live:
+            holder.remove()
+
+
 def place_toasts(screen: Screen[object]) -> None:
     """Dock ``screen``'s toast rack at the top (under the title bar) or at the foot, whichever band
     holds no field; a screen not laid out yet keeps its style sheet's place (called again after)."""
@@ -78,17 +103,30 @@ def place_toasts(screen: Screen[object]) -> None:
         rack = screen.get_child_by_type(ToastRack)
     except NoMatches:
         return
+    drop_stale_holders(rack)
     height = screen.size.height
     if height <= 0:
         return
+    foot = _foot_top(screen)
     fields = _fields(screen)
+    frames = _frames(screen, foot)
     top = 1  # right under the title bar, or right under a key line there (the detail's 状态)
     for line in sorted(_key_lines(screen), key=lambda r: r.y):
         if line.overlaps(Region(0, top, screen.size.width, BAND)):
             top = line.bottom
     top_band = Region(0, top, screen.size.width, BAND)
-    foot = _foot_top(screen)
-    if not any(top_band.overlaps(f) for f in fields) and top_band.bottom <= foot:
+    from qi_station.screens.base import toast_lines
+
+    # a dialog's frame: the rows the toasts take (their text wrapped as drawn): one toast of a line
+    # over the page right above a dialog's top border stays there (the page's copy shows there too)
+    taken = sum(toast_lines(str(n.message)) + bool(n.title) for n in screen.app._notifications) or BAND
+    toast_band = Region(0, top, screen.size.width, min(BAND, taken))
+    at_top = (
+        not any(top_band.overlaps(f) for f in fields)
+        and not any(toast_band.overlaps(f) for f in frames)
+        and top_band.bottom <= foot
+    )
+    if at_top:
         rack.styles.dock = "top"
         rack.styles.align = ("right", "top")
         rack.styles.margin = (top, 0, 0, 0)

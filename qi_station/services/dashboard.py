@@ -79,8 +79,10 @@ def sync_figures(conn: sqlite3.Connection) -> tuple[str | None, bool | None, int
     if table_exists(conn, "sync_log"):
         row = conn.execute(
             # an exported bundle is logged (F6) but is no sync: the hub has acknowledged nothing
-            "SELECT COALESCE(finished_at, started_at), ok FROM sync_log WHERE mode <> 'bundle-out' "
-            "ORDER BY id DESC LIMIT 1"
+            # nor is a hub bundle imported that acknowledged none of the changes waiting (an empty one)
+            "SELECT COALESCE(finished_at, started_at), ok FROM sync_log "
+            f"WHERE mode NOT IN ({','.join('?' * len(kvkeys.NOT_A_SYNC))}) ORDER BY id DESC LIMIT 1",
+            kvkeys.NOT_A_SYNC,
         ).fetchone()
         if row is not None:
             last, ok = row[0], bool(row[1])

@@ -378,4 +378,21 @@ def export_path(out: str | Path | None, default_name: str, fmt: str, *, base: Pa
         return (p / default_name).absolute()
     if not p.suffix and not p.is_dir():
         p = p.with_name(f"{p.name}.{fmt}")
+    if not p.is_dir():
+        check_file_name(p.name)
     return p.absolute()
+
+
+def check_file_name(name: str) -> None:
+    """THE rule for a file name an export is given (the CLI's ``--out``, the app's 导出到): its stem (the
+    name before the extension) holds at least one letter or digit (Chinese counts). A lone ``[`` or
+    ``-`` typed over the field is no name (``ValidationError("out", "no_name", ...)``)."""
+    suffix = Path(name).suffix
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    if not any(ch.isalnum() for ch in stem):
+        raise ValidationError(
+            "out",
+            "no_name",
+            f"Save as (--out): {name!r} has no file name (only punctuation): type a name such as "
+            f"report.xlsx / 导出到: “{name}” 没有文件名（只有标点符号），请输入文件名，如 月报.xlsx",
+        )

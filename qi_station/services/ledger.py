@@ -187,10 +187,12 @@ def create_request(db: Path, inp: RequestInput) -> dict[str, Any]:
 def _find_request(session: Session, key: str) -> Any:
     from sqlmodel import or_, select
 
+    from qi_station.core.ids import number_key
     from qi_station.db.models import Request
 
     key = (key or "").strip()
-    req = session.exec(select(Request).where(or_(Request.id == key, Request.number == key.upper()))).first()
+    num = number_key(key)
+    req = session.exec(select(Request).where(or_(Request.id == key, Request.number == num))).first()
     if req is None or req.deleted:
         raise NotFoundError("request", key)
     return req

@@ -19,6 +19,7 @@ from typing import Any
 from qi_station.core import domain, places, qualify
 from qi_station.core.clock import today_local
 from qi_station.core.errors import NotFoundError, ValidationError
+from qi_station.core.ids import number_key
 from qi_station.services.referral import open_loads
 
 KINDS = {
@@ -46,7 +47,7 @@ def _request(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
     row = conn.execute(
         "SELECT r.id, r.elements, e.city_code FROM request r JOIN enterprise e ON e.id = r.enterprise_id "
         "WHERE r.id = ? OR r.number = ?",
-        (key, key.upper()),
+        (key, number_key(key)),
     ).fetchone()
     if row is None:
         raise NotFoundError("request", key)

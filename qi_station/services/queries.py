@@ -12,6 +12,7 @@ from typing import Any
 from qi_station.core import domain, places
 from qi_station.core.clock import from_db, local_date, local_day, to_db, today_local
 from qi_station.core.errors import NotFoundError, ValidationError
+from qi_station.core.ids import number_key
 from qi_station.core.months import month_bounds_utc
 from qi_station.core.rectify import needs_rectify, rectify_due
 from qi_station.core.validate import money_text, parse_element
@@ -116,7 +117,7 @@ def _filters(
     if text and text.strip():
         t = text.strip()
         match = "instr(r.title, ?) > 0 OR instr(r.number, ?) > 0 OR instr(e.name, ?) > 0 OR e.uscc = ?"
-        params += [t, t.upper(), t, t.upper()]
+        params += [t, number_key(t), t, t.upper()]
         if t.isascii() and t.isalpha():  # pinyin initials or full pinyin of the enterprise name (written
             match += " OR instr(e.name_initials, ?) > 0 OR instr(e.name_py, ?) > 0"  # by db/searchtext)
             params += [t.lower(), t.lower()]
@@ -215,7 +216,7 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
             "e.scale "
             "FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE (r.id = ? OR r.number = ?) "
             "AND r.deleted = 0",
-            (k, k.upper()),
+            (k, number_key(k)),
         ).fetchone()
         if r is None:
             raise NotFoundError("request", k)

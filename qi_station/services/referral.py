@@ -99,13 +99,14 @@ def precheck(db_path: Any, request_key: str, kind: str, item_id: str) -> dict[st
     refused here at once (``domain.check_refer``, the ledger's rule), before any dialog opens."""
     from qi_station.core.clock import today_local
     from qi_station.core.errors import NotFoundError
+    from qi_station.core.ids import number_key
     from qi_station.db.engine import connect
 
     conn = connect(db_path)
     try:
         req = conn.execute(
             "SELECT id, elements, status FROM request WHERE id = ? OR number = ?",
-            (request_key, request_key.upper()),
+            (request_key, number_key(request_key)),
         ).fetchone()
         if req is None:
             raise NotFoundError("request", request_key)

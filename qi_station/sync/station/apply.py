@@ -626,16 +626,29 @@ def log_start(conn: sqlite3.Connection, mode: str) -> int:
     return int(cur.lastrowid or 0)
 
 
+BUNDLE_IN_WAITING = kvkeys.BUNDLE_IN_WAITING
+
+
 def log_end(
-    conn: sqlite3.Connection, log_id: int, *, pushed: int, pulled: int, ok: bool, error: str | None
+    conn: sqlite3.Connection,
+    log_id: int,
+    *,
+    pushed: int,
+    pulled: int,
+    ok: bool,
+    error: str | None,
+    mode: str | None = None,
 ) -> None:
+    """The sync log's row ``log_id`` finished; ``ok`` records ``last_success`` unless ``mode`` is
+    :data:`BUNDLE_IN_WAITING` (the row's mode then becomes it)."""
     now = to_db(env_now())
     with tx(conn):
         conn.execute(
-            "UPDATE sync_log SET finished_at = ?, pushed = ?, pulled = ?, ok = ?, error = ? WHERE id = ?",
-            (now, pushed, pulled, 1 if ok else 0, error, log_id),
+            "UPDATE sync_log SET finished_at = ?, pushed = ?, pulled = ?, ok = ?, error = ?, "
+            "mode = COALESCE(?, mode) WHERE id = ?",
+            (now, pushed, pulled, 1 if ok else 0, error, mode, log_id),
         )
-        if ok:
+        if ok and mode != BUNDLE_IN_WAITING:
             kv_set(conn, kvkeys.LAST_SUCCESS, now)
             kv_del(conn, "last_error")
         elif error:

@@ -171,6 +171,7 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
         if kind == "restore":
             return _heal_from_bundle(conn, p.name, manifest, tables)
         log_id = S.log_start(conn, "bundle-in")
+        waiting = S.pending(conn)  # changes the hub has not acknowledged before this bundle
         made = str(manifest.get("created_at") or "")
         older = made < (S.kv_get(conn, DOWN_BUNDLE_AT) or "")  # a replay of an older down bundle
         if not older:
@@ -213,14 +214,17 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
         except SyncError as e:
             S.log_end(conn, log_id, pushed=0, pulled=0, ok=False, error=str(e))
             raise
-        S.log_end(conn, log_id, pushed=0, pulled=res["applied"], ok=True, error=None)
+        left = S.pending(conn)
+        # a sync with the hub (上次同步) only when it acknowledged changes waiting here, or none wait
+        mode = S.BUNDLE_IN_WAITING if left and left >= waiting else None
+        S.log_end(conn, log_id, pushed=0, pulled=res["applied"], ok=True, error=None, mode=mode)
         S.finish_search(conn)  # the index of what a large bundle left stale, in its own transaction
         return {
             "bundle_id": manifest.get("bundle_id"),
             "status": "stale" if res["stale"] else "imported",
             "applied": res["applied"],
             "pull_cursor": res["cursor"],
-            "pending": S.pending(conn),
+            "pending": left,
         }
     finally:
         conn.close()
