@@ -50,10 +50,13 @@ def test_hub_stations_counts_every_open_conflict_of_the_station_with_its_kinds(
     assert st["ZB01"]["last_conflict"]["kind"] == "clock_ahead"
     assert (st["QD02"]["conflicts"], st["QD02"]["conflict_kinds"]) == (0, {})  # another station's: none
     url = hub.url
-    out = CliRunner().invoke(app, ["hub", "stations", "--database-url", url])
+    out = CliRunner().invoke(app, ["--lang", "en", "hub", "stations", "--database-url", url])
     assert out.exit_code == 0, out.output
     line = next(x for x in out.output.splitlines() if x.startswith("ZB01"))
     assert f"CONFLICTS {st['ZB01']['conflicts']} (last clock_ahead" in line, line
+    out = CliRunner().invoke(app, ["hub", "stations", "--database-url", url])  # zh, the default
+    line = next(x for x in out.output.splitlines() if x.startswith("ZB01"))
+    assert f"同步冲突 {st['ZB01']['conflicts']} 条（最近 clock_ahead" in line, line
     js = json.loads(CliRunner().invoke(app, ["hub", "stations", "--json", "--database-url", url]).output)
     assert next(s for s in js if s["code"] == "ZB01")["conflict_kinds"] == kinds
     # the admin lists them: hub conflicts (--station, --json)
