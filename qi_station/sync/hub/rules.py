@@ -107,6 +107,13 @@ def _core(oseq: Any, table: str, field: str, check: Callable[[], Any], what: Tex
 # values that passed a pure core rule, by (rule, the value's type, the value): the same value is not
 # checked again (satisfactions, counts, amounts and element lists repeat); bounded like _CLEAN_OK
 _PASSED: set[tuple[str, type, Any]] = set()
+_PASSED_MAX = 50_000
+
+
+def _remember(key: tuple[str, type, Any]) -> None:
+    """Note that ``key``'s value passed its rule (up to :data:`_PASSED_MAX` values)."""
+    if len(_PASSED) < _PASSED_MAX:
+        _PASSED.add(key)
 
 
 def _core_once(oseq: Any, table: str, field: str, value: Any, check: Callable[[], Any], what: Text) -> None:
@@ -115,8 +122,7 @@ def _core_once(oseq: Any, table: str, field: str, value: Any, check: Callable[[]
     if key in _PASSED:
         return
     _core(oseq, table, field, check, what)
-    if len(_PASSED) < 50_000:
-        _PASSED.add(key)
+    _remember(key)
 
 
 def _elements(oseq: Any, table: str, text: Any, *, required: bool) -> None:
@@ -138,8 +144,8 @@ def _elements(oseq: Any, table: str, text: Any, *, required: bool) -> None:
     codes = _core(oseq, table, "elements", lambda: v.parse_elements(items), what)
     if codes != items:  # stored as codes, each once: a name or a duplicate is not the station's form
         raise refusal(oseq, table, "elements", "element", what)
-    if type(text) is str and len(_PASSED) < 50_000:
-        _PASSED.add(key)
+    if type(text) is str:
+        _remember(key)
 
 
 def _text_rule(key: str) -> str:
