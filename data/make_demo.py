@@ -8,7 +8,8 @@ the initials "jn"; 单县 shan, 费县 bi, 乐陵 lao, 长清 chang; surnames �
 莱芜 371200 USCCs, placed in 济南 today; GB 32100 prefixes other than 91: 93… farmers' cooperatives,
 81… a trade union).
 
-Ids are uuid5 of a fixed namespace and a row key, so they never change between runs.
+Ids are uuid5 of a fixed namespace and a row key (``qi_station.core.ids.demo_id``), so they never
+change between runs.
 Certificate expiries are stored as day offsets (``cma_expiry_days``, ``cnas_expiry_days``)
 relative to the day the demo is loaded: ``qi_station.devtools.demo.load_demo`` turns them into dates, so
 "expiring within 90 days" and "expired" stay true whenever the demo is loaded.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import random
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,16 @@ sys.path.insert(0, str(HERE.parent))
 
 from qi_station.core import domain  # noqa: E402
 from qi_station.core import places as core_places  # noqa: E402
+from qi_station.core.ids import demo_id  # noqa: E402
 from qi_station.core.validate import uscc_check_char, validate_uscc  # noqa: E402
 from qi_station.devtools.generate import fields, places, vocab  # noqa: E402
 
-NS = uuid.UUID("6f1c3b1e-2021-4a51-9d0c-5d0a0c0e1234")
 OUT = HERE / "demo"
 SEED = 20211
 
 
 def sid(kind: str, key: str) -> str:
-    return str(uuid.uuid5(NS, f"{kind}:{key}"))
+    return demo_id(kind, key)
 
 
 def uscc(rng: random.Random, region: str, prefix: str = "91") -> str:

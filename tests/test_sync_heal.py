@@ -89,6 +89,24 @@ def test_demo_station_enrolls_and_syncs_real_work_online(env: Any, tmp_path: Pat
     assert hub_requests(hub)[made[0]["id"]]["status"] == "accepted"
 
 
+def as_the_older_loader_left_it(db: Path) -> None:
+    """The demo as a release before demo rows were listed left it: no ``kv demo_rows``, and the demo
+    enterprises under the fixed ids of ``data/demo`` (stations got ids of their own later)."""
+    from qi_station.db import write
+    from qi_station.services.demo import read_demo
+
+    shipped = {r["uscc"]: r["id"] for r in read_demo()["enterprises"]}
+    c = S.open_conn(db)
+    try:
+        with S.tx(c):
+            for eid, uscc in c.execute("SELECT id, uscc FROM enterprise").fetchall():
+                write.rekey_enterprise(c, eid, shipped[uscc], 0)
+            c.execute("UPDATE enterprise SET s_rev = 1")
+            c.execute("DELETE FROM kv WHERE k = 'demo_rows'")
+    finally:
+        c.close()
+
+
 def test_station_that_loaded_the_demo_before_demo_rows_were_listed_syncs(env: Any, tmp_path: Path) -> None:  # noqa: F811
     """An older qi-station loaded the demo without listing its rows: every sync then failed (changes of
     demo requests, real requests on demo enterprises the hub never had). The first sync finds them."""
@@ -97,13 +115,9 @@ def test_station_that_loaded_the_demo_before_demo_rows_were_listed_syncs(env: An
     hub, tc, _dbs = env
     db = tmp_path / "DM03.db"
     demo_station(db, "DM03")
-    dreq, dent = demo_ids(db)
-    c = S.open_conn(db)
-    try:
-        c.execute("DELETE FROM kv WHERE k = 'demo_rows'")  # as the older loader left it
-        c.commit()
-    finally:
-        c.close()
+    dreq, _ = demo_ids(db)
+    as_the_older_loader_left_it(db)
+    dent = {r[0] for r in rows(db, "SELECT id FROM enterprise")}
     enroll_station(db, hub, tc, "DM03")
     made = real_work(
         db, dreq
@@ -113,9 +127,48 @@ def test_station_that_loaded_the_demo_before_demo_rows_were_listed_syncs(env: An
     own = {rid for rid, r in hub_requests(hub).items() if r["station_code"] == "DM03"}
     assert own == {r["id"] for r in made}  # real work reached the hub, no demo request did
     dreq2, dent2 = demo_ids(db)
-    assert dreq2 == dreq and len(dent2) == len(dent) - 1  # the demo enterprise real work uses is real now
+    assert dreq2 == dreq  # the demo requests, and only they, are listed
+    assert dent2 < dent and len(dent2) == len(dent) - 1  # the demo enterprise real work uses is real now
     ledger.move_request(db, made[0]["id"], "accepted")
     assert sync(db, tc)["pending"] == 0  # and the next sync is an ordinary one
+
+
+@pytest.mark.parametrize(
+    "load_at, work_at",
+    [
+        # the demo loaded at 12:00:00 sharp and real work logged within the same instant (the stamp is to
+        # the minute): real work was taken for demo, never pushed (CI: `own == set()`)
+        ("2026-11-30T12:00:00Z", "2026-11-30T12:00:00Z"),
+        # the PC's clock was a day fast when the demo was loaded, set right before the real work
+        ("2026-12-01T12:00:00Z", "2026-11-30T12:00:00Z"),
+    ],
+    ids=["same-minute", "clock-set-back"],
+)
+def test_legacy_demo_heal_never_takes_real_work_for_demo_whatever_the_clock(
+    env: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    load_at: str,
+    work_at: str,
+) -> None:
+    """The demo's rows are found by what the older loader wrote (the shipped enterprise ids, requests
+    never queued for the hub), not by comparing times with the load stamp."""
+    from test_sync_util import enroll_station
+
+    hub, tc, _dbs = env
+    db = tmp_path / "DM04.db"
+    monkeypatch.setenv("QI_STATION_NOW", load_at)
+    demo_station(db, "DM04")
+    dreq, _ = demo_ids(db)
+    as_the_older_loader_left_it(db)
+    monkeypatch.setenv("QI_STATION_NOW", work_at)
+    enroll_station(db, hub, tc, "DM04")
+    made = real_work(db, dreq)
+    res = sync(db, tc)
+    assert res["ok"] and res["pending"] == 0
+    own = {rid for rid, r in hub_requests(hub).items() if r["station_code"] == "DM04"}
+    assert own == {r["id"] for r in made}
+    assert demo_ids(db)[0] == dreq
 
 
 def test_demo_station_syncs_by_bundle_and_demo_remove_keeps_real_work(env: Any, tmp_path: Path) -> None:  # noqa: F811

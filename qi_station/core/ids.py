@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 
 
 def uuid7(ms: int | None = None, rand: int | None = None) -> str:
@@ -23,6 +24,18 @@ def uuid7(ms: int | None = None, rand: int | None = None) -> str:
     )
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+#: the namespace of the shipped demo data's fixed ids (``data/make_demo.py``): :func:`demo_id`
+DEMO_ID_NAMESPACE = uuid.UUID("6f1c3b1e-2021-4a51-9d0c-5d0a0c0e1234")
+
+
+def demo_id(kind: str, key: str) -> str:
+    """The fixed id ``data/demo`` gives a row (UUIDv5 of :data:`DEMO_ID_NAMESPACE` and ``kind:key``; an
+    enterprise's key is its name). Older releases loaded the demo enterprises under these ids, so an
+    enterprise whose id is ``demo_id("enterprise", its name)`` is the demo loader's: a station's own
+    rows get UUIDv7 ids (:func:`uuid7`), never these."""
+    return str(uuid.uuid5(DEMO_ID_NAMESPACE, f"{kind}:{key}"))
 
 
 def hlc_now(station_code: str) -> str:

@@ -217,11 +217,19 @@ def set_demo_rows(conn: Any, rows: Mapping[str, Iterable[str]]) -> None:
 def list_legacy_demo(conn: sqlite3.Connection) -> dict[str, int] | None:
     """A station that loaded the demo before demo rows were listed (``kv demo_loaded`` but no
     ``demo_rows``) pushed changes of demo requests and real requests on demo enterprises the hub never
-    received: every sync failed. Caller holds the transaction. Found once: the requests and enterprises
-    created up to the demo's load time are the demo's (the loader wrote them, before any real work);
-    pending outbox rows of demo requests are dropped (they stay on this PC, as demo changes do now); a
-    demo enterprise a real request uses becomes real and is queued ahead of the pending rows (the hub
-    needs it first); the rest are listed in ``kv demo_rows``. Returns what was done, or None."""
+    received: every sync failed. Caller holds the transaction. Found once, by what the older loader
+    wrote, never by time (a clock set back, or work in the minute of the load, would make real work
+    demo): its enterprises carry the shipped fixed ids (:func:`qi_station.core.ids.demo_id` of their
+    name or a former one; a station's own ids are UUIDv7); its requests are the ones on those
+    enterprises whose creation never went to the outbox (no pending first event) and that the hub
+    never sent back (``seq = 0``): a real request's creation is queued with it, and one on a demo
+    enterprise could never be taken by the hub. Pending outbox rows of demo requests are dropped (they
+    stay on this PC, as demo changes do now); a demo enterprise a real request uses becomes real and is
+    queued ahead of the pending rows (the hub needs it first); the rest are listed in ``kv demo_rows``.
+    Returns what was done, or None."""
+    import json
+
+    from qi_station.core.ids import demo_id
     from qi_station.db import kvkeys
 
     stamp = conn.execute("SELECT v FROM kv WHERE k = ?", (kvkeys.DEMO_LOADED,)).fetchone()
@@ -230,14 +238,31 @@ def list_legacy_demo(conn: sqlite3.Connection) -> dict[str, int] | None:
         or conn.execute("SELECT 1 FROM kv WHERE k IN (?, ?)", (DEMO_ROWS, kvkeys.DEMO_LEGACY_DONE)).fetchone()
     ):
         return None
-    at = stamp[0]
     code_row = conn.execute("SELECT code FROM station WHERE is_self = 1").fetchone()
     code = str(code_row[0]) if code_row else ""
-    reqs = [r[0] for r in conn.execute("SELECT id FROM request WHERE created_at <= ?", (at,))]
-    ents = [r[0] for r in conn.execute("SELECT id FROM enterprise WHERE created_at <= ?", (at,))]
-    used = {
-        r[0] for r in conn.execute("SELECT DISTINCT enterprise_id FROM request WHERE created_at > ?", (at,))
+    ents = [  # UUIDv5 ids only (the 15th character is the version)
+        eid
+        for eid, name, former in conn.execute(
+            "SELECT id, name, former_names FROM enterprise WHERE substr(id, 15, 1) = '5'"
+        )
+        if eid in {demo_id("enterprise", n) for n in [name, *(f["name"] for f in json.loads(former or "[]"))]}
+    ]
+    created = {
+        r[0]
+        for r in conn.execute(
+            "SELECT json_extract(row_json, '$.request_id') FROM outbox "
+            "WHERE table_name = 'request_event' AND json_extract(row_json, '$.n') = 1"
+        )
     }
+    reqs, used = [], set()
+    for rid, eid, seq in conn.execute(
+        "SELECT id, enterprise_id, seq FROM request WHERE enterprise_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ents),),
+    ):
+        if rid in created or (seq or 0) > 0:
+            used.add(eid)  # real work on a demo enterprise
+        else:
+            reqs.append(rid)
     adopted = [e for e in ents if e in used]
     demo_ents = [e for e in ents if e not in used]
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _demo_ids (id TEXT PRIMARY KEY)")
