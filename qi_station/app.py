@@ -476,15 +476,16 @@ class StationApp(App[None]):
     #: restores seen under the running app (:meth:`check_restored`): a page compares it with the count
     #: it last saw to start its fields afresh after one (F6's bundle path is the old database's)
     restores = 0
-    _in_use_fd: int | None = None
+    #: the app's hold on its database (``services.backup.hold_in_use``), kept while it runs
+    _in_use: object | None = None
 
     def watch_restore(self) -> None:
         """Hold the database as in use (``restore`` warns) and keep the mark of its last restore: every
         :data:`RESTORE_POLL` seconds (and on each screen switch) :meth:`check_restored` compares it."""
         from qi_station.services.backup import hold_in_use, restore_mark
 
-        if self._in_use_fd is None:
-            self._in_use_fd = hold_in_use(self.db_path)
+        if self._in_use is None:
+            self._in_use = hold_in_use(self.db_path)
         self._restore_mark = restore_mark(self.db_path)
         self.set_interval(RESTORE_POLL, self._poll_restored)
 

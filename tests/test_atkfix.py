@@ -194,13 +194,11 @@ def test_report_monthly_names_every_bad_field(db: Path) -> None:
 
 # ---- 5. syncs of one station at once ----------------------------------------------------------
 def test_a_second_sync_of_the_station_is_refused_while_one_runs(tmp_path: Path) -> None:
-    import fcntl
-    import os
-
     from fastapi.testclient import TestClient
     from test_sync_util import enroll_station
 
     from qi_station.db.session import dispose_all
+    from qi_station.services.locks import exclusive
     from qi_station.sync.hub.server import create_app
     from qi_station.sync.hub.store import Hub
     from qi_station.sync.proto import SyncError
@@ -214,15 +212,12 @@ def test_a_second_sync_of_the_station_is_refused_while_one_runs(tmp_path: Path) 
         a = tmp_path / "ZB01.db"
         enroll_station(a, hub, tc, "ZB01")
         ledger.create_request(a, request_input(1, 1))
-        fd = os.open(str(a) + C.SYNC_LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a sync of this station is running
-        try:
+        with exclusive(Path(str(a) + C.SYNC_LOCK_SUFFIX), AssertionError) as held:  # a sync is running
+            assert held
             with pytest.raises(SyncError) as ei:  # used to push the same rows and count them again
                 C.run_sync(a, http=tc, sleep=lambda s: None)
             assert ei.value.code == "sync_running" and ei.value.exit_code == 1
             assert "本站另一同步正在进行" in ei.value.message
-        finally:
-            os.close(fd)
         res = C.run_sync(a, http=tc, sleep=lambda s: None)  # once it finished: this one runs
         assert res["pushed"] >= 1 and res["pending"] == 0
     finally:

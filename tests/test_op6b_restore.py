@@ -40,7 +40,6 @@ def test_restore_writes_a_new_mark_each_time(tmp_path: Path, monkeypatch: pytest
 def test_restore_warns_while_an_app_holds_the_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
 
     from qi_station.cli.commands import build
     from qi_station.db.engine import open_db
@@ -55,12 +54,12 @@ def test_restore_warns_while_an_app_holds_the_database(
     quiet = CliRunner().invoke(build(), args)
     assert quiet.exit_code == 0, quiet.output
     assert "正在使用" not in quiet.output
-    fd = hold_in_use(db)
-    assert fd is not None and in_use(db) is True
+    held = hold_in_use(db)
+    assert held is not None and in_use(db) is True
     try:
         got = CliRunner().invoke(build(), args)
     finally:
-        os.close(fd)
+        held.release()
     assert got.exit_code == 0, got.output
     assert "qi-station is running with this database" in got.output and "正在使用此数据库" in got.output
     assert in_use(db) is False  # the lock goes with the holder

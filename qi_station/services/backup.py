@@ -7,9 +7,12 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qi_station.core.errors import QIError, ValidationError
+
+if TYPE_CHECKING:
+    from filelock import ReadWriteLock
 
 
 def _self_code(conn: sqlite3.Connection) -> str | None:
@@ -241,46 +244,21 @@ def _prune_safety_copies(base: Path, keep: int = KEEP_SAFETY_COPIES) -> list[Pat
 IN_USE_SUFFIX = ".in-use"
 
 
-def hold_in_use(db: Path) -> int | None:
-    """Called by the app once its database is open: a shared ``flock`` on ``<db>.in-use``, held until the
-    process ends (the OS drops it then, a killed app too). Returns the descriptor (None: no ``flock``,
-    i.e. Windows, or the folder is not writable)."""
-    from qi_station.services.tempfiles import fcntl
+def hold_in_use(db: Path) -> ReadWriteLock | None:
+    """Called by the app once its database is open: a shared hold on ``<db>.in-use``
+    (``services.locks.hold_shared``), kept until the process ends (the OS drops it then, a killed app
+    too). Returns the lock, which the app keeps (None: the folder is not writable)."""
+    from qi_station.services.locks import hold_shared
 
-    if fcntl is None:
-        return None
-    try:
-        fd = os.open(db.with_name(db.name + IN_USE_SUFFIX), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+    return hold_shared(db.with_name(db.name + IN_USE_SUFFIX))
 
 
 def in_use(db: Path) -> bool | None:
-    """Does a running app hold ``db`` (:func:`hold_in_use`)? None: cannot tell (Windows: no ``flock``;
-    the app then notices the restore itself, see docs/cli.md)."""
-    from qi_station.services.tempfiles import fcntl
+    """Does a running app hold ``db`` (:func:`hold_in_use`)? None: cannot tell (the app then notices the
+    restore itself, see docs/cli.md)."""
+    from qi_station.services.locks import held
 
-    if fcntl is None:
-        return None
-    try:
-        fd = os.open(db.with_name(db.name + IN_USE_SUFFIX), os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return held(db.with_name(db.name + IN_USE_SUFFIX))
 
 
 def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:

@@ -11,7 +11,6 @@ USB bundles (``export_bundle``, ``import_bundle``) are in :mod:`qi_station.sync.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -633,39 +632,34 @@ def _heal(conn: Any, cl: HubClient, e: SyncError, progress: Progress | None, hea
 BUSY_MAX = 1800.0
 
 
-#: beside the station database: the exclusive ``flock`` a running sync holds (the OS drops it with the
-#: process, a killed sync too)
+#: beside the station database: the lock a running sync holds alone (the OS drops it with the process,
+#: a killed sync too)
 SYNC_LOCK_SUFFIX = ".sync-lock"
 
 
 @contextmanager
 def sync_lock(conn: Any) -> Iterator[None]:
-    """One sync of this station at a time: an exclusive non-blocking ``flock`` on ``<db>.sync-lock``;
-    held by another sync: refused ``sync_running`` (nothing done; its own sync reports what it pushed
-    and pulled). Without ``flock`` (Windows) or a writable folder: not held (the hub's ack keeps two
+    """One sync of this station at a time: ``<db>.sync-lock`` held alone (``services.locks.exclusive``,
+    POSIX and Windows); held by another sync: refused ``sync_running`` (nothing done; its own sync
+    reports what it pushed and pulled). Without a writable folder: not held (the hub's ack keeps two
     syncs correct; only their counts overlap)."""
-    from qi_station.services.tempfiles import fcntl
+    from qi_station.services.locks import exclusive
 
     row = conn.execute("PRAGMA database_list").fetchone()
-    fd = -1
-    if fcntl is not None and row and row[2]:
-        with contextlib.suppress(OSError):
-            fd = os.open(str(row[2]) + SYNC_LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if fd >= 0:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise SyncError(
-                    503,
-                    "sync_running",
-                    "another sync of this station is running: nothing was done; try again when it has "
-                    "finished / 本站另一同步正在进行，未执行；请待其完成后再试",
-                ) from None
+    if not (row and row[2]):  # an in-memory database: nothing beside it to lock
         yield
-    finally:
-        if fd >= 0:
-            os.close(fd)
+        return
+
+    def busy() -> SyncError:
+        return SyncError(
+            503,
+            "sync_running",
+            "another sync of this station is running: nothing was done; try again when it has "
+            "finished / 本站另一同步正在进行，未执行；请待其完成后再试",
+        )
+
+    with exclusive(Path(str(row[2]) + SYNC_LOCK_SUFFIX), busy):
+        yield
 
 
 def run_sync(
