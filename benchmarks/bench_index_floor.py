@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +71,48 @@ def _trigram(raw: sqlite3.Connection, block: int) -> None:
         raw.execute(f"INSERT INTO {t}_tri ({t}_tri) VALUES ('optimize')")
 
 
+def _hybrid(raw: sqlite3.Connection) -> None:
+    """Today's ``ascii`` table with only the Chinese tokens (``c`` / ``e`` + ``n`` / ``h`` one per
+    character, made in Python with the same caches) and a ``trigram`` table over the name's initials +
+    pinyin and ``haystack_py`` (C): the ASCII triples, 56 % of today's tokens and most of its Python,
+    no longer made in Python."""
+    from qi_station.db import searchindex as si
+
+    heads: dict[tuple[object, object], str] = {}
+    names: dict[object, str] = {}
+
+    def chinese(name: object, hay: object, city: object, elements: object) -> str:
+        head = heads.get((city, elements))
+        if head is None:
+            head = heads[(city, elements)] = " ".join(si._head(city, elements))
+        n = names.get(name)
+        if n is None:
+            n = names[name] = si._spaced("n", name)
+        return f"{head} {n} {si._spaced('h', hay)}"
+
+    raw.create_function("qi_bench_chinese", 4, chinese, deterministic=True)
+    for t in TABLES:
+        raw.execute(f"CREATE VIRTUAL TABLE {t}_hc USING fts5(d, {si.FTS_OPTIONS})")
+        raw.execute(
+            f"CREATE VIRTUAL TABLE {t}_ht USING fts5(o, q, content='', columnsize=0, detail=none, "
+            "tokenize='trigram')"
+        )
+        for f in (f"{t}_hc", f"{t}_ht"):
+            for key, value in (("automerge", 0), ("crisismerge", 2000)):
+                raw.execute(f"INSERT INTO {f} ({f}, rank) VALUES (?, ?)", (key, value))
+        raw.execute(
+            f"INSERT INTO {t}_hc (rowid, d) SELECT rowid, qi_bench_chinese(name, haystack, city_code, "
+            f"elements) FROM {t}"
+        )
+        raw.execute(
+            f"INSERT INTO {t}_ht (rowid, o, q) SELECT rowid, name_initials || '~' || name_py || '~~', "
+            f"haystack_py || '~~' FROM {t}"
+        )
+    for t in TABLES:
+        for f in (f"{t}_hc", f"{t}_ht"):
+            raw.execute(f"INSERT INTO {f} ({f}) VALUES ('optimize')")
+
+
 def _documents(raw: sqlite3.Connection) -> None:
     from qi_station.db import searchindex
 
@@ -81,41 +124,49 @@ def _documents(raw: sqlite3.Connection) -> None:
     make.clear()
 
 
-def _short_queries(raw: sqlite3.Connection, reps: int) -> list[tuple[str, str, int, float, float]]:
-    """(table, query, trigram terms ORed, CPU ms median today, CPU ms median trigram) for :data:`SHORT`."""
+def _or_of_terms(raw: sqlite3.Connection, table: str, text: str) -> int:
+    """The first 50 rows of ``table`` (a trigram table) holding a term that starts with ``text``: an OR
+    of those terms, read from its ``fts5vocab`` table ``temp.<table>_voc``. Returns how many terms."""
+    terms = [
+        r[0]
+        for r in raw.execute(
+            f"SELECT term FROM temp.{table}_voc WHERE term >= ? AND term < ?", (text, text + "\U0010ffff")
+        )
+    ]
+    if terms:
+        m = " OR ".join('"' + x.replace('"', '""') + '"' for x in terms)
+        raw.execute(
+            f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid LIMIT 50", (m,)
+        ).fetchall()
+    return len(terms)
+
+
+def _today(raw: sqlite3.Connection, table: str, text: str) -> None:
+    """The first 50 rows of today's index ``<table>_fts`` the substring tier would check for ``text``:
+    the name's own tokens or the other text's."""
     from qi_station.db import searchindex
 
+    tags = ("b", "q") if text.isascii() else ("n", "h")
+    expr = searchindex.any_of([x for x in (searchindex.phrase(g, text) for g in tags) if x])
+    raw.execute(
+        f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? ORDER BY rowid LIMIT 50", (expr,)
+    ).fetchall()
+
+
+def _short_queries(
+    raw: sqlite3.Connection, reps: int, suffix: str, texts: tuple[str, ...]
+) -> list[tuple[str, str, str, int, float, float]]:
+    """(trigram table suffix, library, query, terms ORed, CPU ms median today, CPU ms median trigram)
+    for ``texts``, the trigram table being ``<library><suffix>``."""
     out = []
     for t in TABLES:
-        raw.execute(f"CREATE VIRTUAL TABLE temp.{t}_voc USING fts5vocab(main, {t}_tri, 'row')")
-        for text in SHORT:
-            ascii_q = text.isascii()
-            today = searchindex.phrase("b" if ascii_q else "h", text)
-            probe = text if ascii_q else text
-
-            def tri() -> int:
-                terms = [
-                    r[0]
-                    for r in raw.execute(
-                        f"SELECT term FROM temp.{t}_voc WHERE term >= ? AND term < ?",
-                        (probe, probe + "\U0010ffff"),
-                    )
-                ]
-                if not terms:
-                    return 0
-                m = " OR ".join('"' + x.replace('"', '""') + '"' for x in terms)
-                raw.execute(f"SELECT rowid FROM {t}_tri WHERE {t}_tri MATCH ? ORDER BY rowid LIMIT 50", (m,)).fetchall()
-                return len(terms)
-
-            def cur() -> None:
-                raw.execute(
-                    f"SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH ? ORDER BY rowid LIMIT 50", (today,)
-                ).fetchall()
-
-            nterms = tri()
-            a = [_timed(cur)[1] * 1000 for _ in range(reps)]
-            b = [_timed(tri)[1] * 1000 for _ in range(reps)]
-            out.append((t, text, nterms, statistics.median(a), statistics.median(b)))
+        tri = f"{t}{suffix}"
+        raw.execute(f"CREATE VIRTUAL TABLE temp.{tri}_voc USING fts5vocab(main, {tri}, 'row')")
+        for text in texts:
+            nterms = _or_of_terms(raw, tri, text)
+            a = [_timed(partial(_today, raw, t, text))[1] * 1000 for _ in range(reps)]
+            b = [_timed(partial(_or_of_terms, raw, tri, text))[1] * 1000 for _ in range(reps)]
+            out.append((suffix, t, text, nterms, statistics.median(a), statistics.median(b)))
     return out
 
 
@@ -124,13 +175,16 @@ def main() -> None:
     ap.add_argument("--source", type=Path, required=True, help="a generated database to copy rows from")
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--page", type=int, default=5000)
-    ap.add_argument("--blocks", type=int, nargs="*", default=[64], help="rows per block of the blocked variant")
+    ap.add_argument(
+        "--blocks", type=int, nargs="*", default=[64], help="rows per block of the blocked variant"
+    )
     ap.add_argument("--reps", type=int, default=15, help="calls per short query")
     args = ap.parse_args()
     rows = read_rows(args.source, args.rows)
     n = sum(len(v) for v in rows.values())
     print(f"Load average at the start: {'{:.1f} / {:.1f} / {:.1f}'.format(*os.getloadavg())}.\n")
     res: dict[str, tuple[float, float]] = {}
+    short: list[tuple[str, str, str, int, float, float]] = []
     with tempfile.TemporaryDirectory() as d:
         bare = fresh_db(Path(d) / "bare.db", False)
         w, c, _, _ = sync_apply(bare, rows, args.page)
@@ -143,25 +197,33 @@ def main() -> None:
         for label, fn in [
             ("today's documents alone (Python, no FTS5)", lambda: _documents(raw)),
             ("trigram, C only, a document a row", lambda: _trigram(raw, 1)),
+            ("hybrid: Chinese tokens in Python + ASCII trigrams in C", lambda: _hybrid(raw)),
             *[(f"trigram, C only, blocks of {b} rows", (lambda b=b: _trigram(raw, b))) for b in args.blocks],
         ]:
             raw.execute("BEGIN")
             res[label] = _timed(fn)
             if label.endswith("a document a row"):
-                short = _short_queries(raw, args.reps)
+                short += _short_queries(raw, args.reps, "_tri", SHORT)
+            elif label.startswith("hybrid"):
+                short += _short_queries(raw, args.reps, "_ht", tuple(x for x in SHORT if x.isascii()))
             raw.execute("ROLLBACK")
         raw.close()
     base = res["the pull without the index (pages)"][1]
-    print(f"Load average at the end: {'{:.1f} / {:.1f} / {:.1f}'.format(*os.getloadavg())}; "
-          f"SQLite {sqlite3.sqlite_version}.\n")
+    print(
+        f"Load average at the end: {'{:.1f} / {:.1f} / {:.1f}'.format(*os.getloadavg())}; "
+        f"SQLite {sqlite3.sqlite_version}.\n"
+    )
     print(f"| {n:,} library rows | wall | CPU | CPU / the pull without the index |")
     print("|---|---|---|---|")
     for label, (w, c) in res.items():
         print(f"| {label} | {w:.2f} s | {c:.2f} s | ×{c / base:.2f} |")
-    print("\n| table | query | trigram terms ORed | today's index, CPU ms (median) | trigram, CPU ms (median) |")
-    print("|---|---|---|---|---|")
-    for t, text, nt, a, b in short:
-        print(f"| {t} | `{text}` | {nt} | {a:.2f} | {b:.2f} |")
+    print(
+        "\n| trigram table | library | query | its terms ORed | today's index, CPU ms (median) "
+        "| trigram, CPU ms (median) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for suffix, t, text, nt, a, b in short:
+        print(f"| `{suffix}` | {t} | `{text}` | {nt} | {a:.2f} | {b:.2f} |")
 
 
 if __name__ == "__main__":
