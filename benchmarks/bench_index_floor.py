@@ -6,16 +6,18 @@ index within 20 % of the sync without it)
 In one process, on the same rows: the station's pull without the index and with it (the pages, then
 ``finish_search``: today's build, Python documents + FTS5 ``ascii`` tokens), as
 ``bench_search_index.py --sync`` measures them; then, on the pulled database, inside a transaction
-rolled back, builds that make no document in Python at all, as a floor for any FTS5 substring index:
+rolled back, builds that make little or no document in Python, as a floor for any FTS5 substring index:
 
 - ``trigram``: SQLite's own ``trigram`` tokenizer (C) over the stored columns, one ``INSERT … SELECT``
   per table (``haystack``, the name's ``name_initials`` + ``name_py``, ``haystack_py``, each padded so
   that every character starts a trigram), ``detail=none``;
 - ``trigram, blocks of N rows``: the same text of N consecutive rows as one document (``group_concat``),
   so FTS5 writes each term once per block (a coarser superset: the search would check N rows a hit);
+- ``hybrid``: today's ``ascii`` table with only its Chinese and vocabulary tokens (Python) beside a
+  ``trigram`` table over the name's initials + pinyin and ``haystack_py`` (C);
 - today's documents alone (the build's Python, no FTS5).
 
-Then the price at search time of the trigram index: a query of one or two characters has no trigram
+Then the price at search time of the trigram tables: a query of one or two characters has no trigram
 of its own (SQLite's tokenizer emits none), so it becomes an OR of every term of the index that starts
 with it (read from an ``fts5vocab`` table); timed beside today's index answering the same query.
 Prints Markdown; nothing here is a test and nothing asserts a time.
