@@ -189,7 +189,7 @@ def event_detail(kind: str, data: Any, lang: str | None = None, *, outcome: bool
     rectification; its note is what was done, its actor who recorded it); a ``hub`` event whose status
     the station did not take (``data.adopted`` false: its own move came first or overrode the
     province's, e.g. a cancellation) names the province's status (``data.hub_status``); with ``outcome``, a
-    resolution's 办理结果 and 解决问题数 (what that 办结 recorded: a reopened request's earlier outcome
+    resolution's 办理结果, 解决问题数 and 节约成本 (what that 办结 recorded: a reopened request's earlier outcome
     stays readable in its history). In ``lang`` (the current language unless given); empty for the
     rest."""
     if kind == "rectify" and isinstance(data, dict) and data.get("by"):
@@ -205,6 +205,8 @@ def event_detail(kind: str, data: Any, lang: str | None = None, *, outcome: bool
         parts = [f"{field_label('result', lang)}: {data['result']}"] if data.get("result") else []
         if data.get("problems_solved") is not None:
             parts.append(f"{field_label('problems_solved', lang)}: {data['problems_solved']}")
+        if data.get("cost_saved") is not None:  # as recorded: a later correction's old value is this one
+            parts.append(f"{field_label('cost_saved', lang)}: {data['cost_saved']}")
         return f"  [{'; '.join(parts)}]" if parts else ""
     return ""
 

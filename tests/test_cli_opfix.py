@@ -36,7 +36,7 @@ def test_request_correct_takes_the_chinese_label_and_answers_with_it(tmp_path: P
     db = tmp_path / "cli.db"
     num = _resolved(db)
     p = run(db, "request", "correct", num, "--field", "节约成本", "--value", "0.8", "--reason", "漏填")
-    assert "已更正 节约成本(万元): 0.00 -> 0.80" in p.stdout, p.stdout
+    assert "已更正 节约成本（万元）: 0.00 -> 0.80" in p.stdout, p.stdout
     p = run(db, "request", "correct", num, "--field", "解决问题数", "--value", "2", "--reason", "漏计")
     assert "已更正 解决问题数: 1 -> 2" in p.stdout, p.stdout
     p = run(db, "request", "correct", num, "--field", "nonsense", "--value", "2", "--reason", "x", ok=False)

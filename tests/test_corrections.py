@@ -289,3 +289,25 @@ def test_the_satisfaction_rule_reads_the_label_form_it_shows() -> None:
     for bad in ("2 满意", "-l9", "6", "0 非常不满意"):
         with pytest.raises(ValidationError):
             parse_satisfaction(bad)
+
+
+def test_a_corrected_cost_saved_shows_its_old_and_new_value(db: Path) -> None:
+    """Testers corrected 节约成本 and could not find its old value in the history: the resolution's line
+    (marked corrected) gives what it recorded, 节约成本 too (``i18n.event_detail``, the one text of
+    ``request show`` and the detail screen), and the correction's line old -> new."""
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+    from qi_station.i18n import event_detail
+
+    r = _closed(db, cost_saved="1.50")
+    correct_request(db, r["id"], "cost_saved", "2.8", "漏算检测费")
+    out = CliRunner().invoke(app, ["--db", str(db), "request", "show", r["number"]]).output
+    (resolved,) = [x for x in out.splitlines() if "->已办结" in x]
+    assert "节约成本（万元）: 1.50" in resolved and "已更正，见 #6" in resolved, out
+    (fix,) = [x for x in out.splitlines() if "更正 节约成本" in x]
+    assert "节约成本（万元）: 1.50 -> 2.80" in fix, out
+    data = {"result": "已解决", "problems_solved": 2, "cost_saved": "1.50"}
+    assert event_detail("status", data, "en", outcome=True) == (
+        "  [Result: 已解决; Problems solved: 2; Saved (10k CNY): 1.50]"
+    )

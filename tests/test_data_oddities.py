@@ -348,7 +348,7 @@ def test_cli_show_names_the_reopen_and_supersedes_the_result(db: Path) -> None:
     )
     assert p.returncode == 0, p.stderr
     assert "原办理结果（已重新办理，作废）: 已校准" in p.stdout
-    assert "已办结->处理中 (重新办理)" in p.stdout  # labels, not codes (issue 9 item 11)
+    assert "已办结->处理中（重新办理）" in p.stdout  # labels, not codes (issue 9 item 11)
 
 
 async def test_a_bundle_named_on_the_sync_screen_goes_to_the_export_folder(

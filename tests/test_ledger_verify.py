@@ -193,10 +193,15 @@ def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_ledger_verify_cli(db: Path) -> None:
     r = _life(db)
     p = _cli(db, "ledger", "verify")
-    assert p.returncode == 0 and "intact" in p.stdout
+    assert p.returncode == 0 and "台账完整" in p.stdout and "intact" not in p.stdout, p.stdout
     _tamper(db, ("UPDATE request SET cost_saved_cents = 99999900 WHERE id = ?", (r["id"],)))
     p = _cli(db, "ledger", "verify")
     assert p.returncode == 1 and r["number"] in p.stdout and "cost_saved_cents" in p.stdout
+    # Chinese by default (the CLI's language), English when asked: never both halves on one line
+    assert "字段 cost_saved_cents 为 99999900，台账记录为 325" in p.stdout, p.stdout
+    assert "its events say" not in p.stdout and "台账异常" in p.stdout, p.stdout
+    en = _cli(db, "--lang", "en", "ledger", "verify").stdout
+    assert "cost_saved_cents is 99999900 but its events say 325" in en and "台账" not in en, en
     p = _cli(db, "ledger", "verify", "--json")
     out = json.loads(p.stdout)
     assert p.returncode == 1 and out["ok"] is False and out["problems"][0]["number"] == r["number"]
@@ -358,6 +363,15 @@ def test_hub_verify_cli_catches_an_edited_hub_row(env: Any, tmp_path: Path) -> N
     p = _cli(db, "hub", "verify", "--station", "ZB01", "--json", "--database-url", url)
     out = json.loads(p.stdout)
     assert p.returncode == 1 and out["problems"][0]["number"] == r["number"]
+    # the problem lines in the CLI's language: Chinese by default (the province's staff read it) ...
+    p = _cli(db, "hub", "verify", "--database-url", url)
+    line = f"{r['number']}: 字段 cost_saved_cents 为 99999900，台账记录为 325"
+    assert p.returncode == 1 and p.stdout.splitlines()[0] == line, p.stdout
+    assert not any(c in p.stdout for c in ("its events say", "checked", " / ")), p.stdout
+    # ... English when asked
+    en = _cli(db, "--lang", "en", "hub", "verify", "--database-url", url).stdout.splitlines()
+    assert en[0] == f"{r['number']}: cost_saved_cents is 99999900 but its events say 325", en
+    assert en[-1].endswith("checked: NOT INTACT"), en
 
 
 def test_hub_decisions_fold_on_both_sides(env: Any) -> None:

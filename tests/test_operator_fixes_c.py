@@ -260,9 +260,12 @@ def test_request_show_history_gives_the_resolutions_result_and_problems(station:
     cli(station, "request", "move", number, "重新办理")  # the outcome is superseded: its history keeps it
     out = cli(station, "request", "show", number).output
     (line,) = [x for x in out.splitlines() if "->已办结" in x]
-    assert "[办理结果: 已校准压力表; 解决问题数: 2]" in line and "收费金额(元): 300" in line
+    assert (
+        "[办理结果: 已校准压力表; 解决问题数: 2; 节约成本（万元）: 0.00]" in line
+        and "收费金额（元）: 300" in line
+    )
     en = cli(station, "--lang", "en", "request", "show", number).output
-    assert "[Result: 已校准压力表; Problems solved: 2]" in en
+    assert "[Result: 已校准压力表; Problems solved: 2; Saved (10k CNY): 0.00]" in en
 
 
 def test_a_new_enterprise_takes_its_requests_elements(station: Path) -> None:

@@ -84,7 +84,7 @@ def test_request_detail_and_cli_show_the_fee(month_db: Any) -> None:
     for k, want in WANT.items():
         assert get_request(db, rs[k]["number"])["fee_yuan"] == want, k
     out = CliRunner().invoke(app, ["--db", str(db), "request", "show", rs["B"]["number"]])
-    assert out.exit_code == 0 and "收费金额(元): 350.50" in out.output, out.output
+    assert out.exit_code == 0 and "收费金额（元）: 350.50" in out.output, out.output
     out = CliRunner().invoke(app, ["--db", str(db), "--lang", "en", "request", "show", rs["D"]["number"]])
     assert out.exit_code == 0 and "\n  fee (CNY):" not in out.output, out.output  # reopened: no fee line
     out = CliRunner().invoke(app, ["--db", str(db), "request", "show", rs["A"]["number"], "--json"])

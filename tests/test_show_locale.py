@@ -27,7 +27,7 @@ def test_overdue_mark_follows_the_language(db: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("QI_STATION_NOW", "2026-05-04T10:00:00+08:00")  # weeks past its promise
     zh = _show(db, r["number"]).splitlines()[0]
     en = _show(db, r["number"], "--lang", "en").splitlines()[0]
-    assert zh.endswith("(逾期)") and "overdue" not in zh, zh
+    assert zh.endswith("（逾期）") and "overdue" not in zh, zh
     assert en.endswith("(overdue)") and "逾期" not in en, en
 
 
@@ -46,3 +46,30 @@ def test_history_names_who_did_the_rectification(db: Path, monkeypatch: pytest.M
     line = next(ln for ln in _show(db, r["number"], "--lang", "en").splitlines() if " rectify " in ln)
     assert "[Done by: 赵整改]" in line, line
     assert event_detail("status", {"by": "x"}, "zh") == ""  # only a rectify record has one
+
+
+def test_chinese_show_writes_full_width_brackets(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bracket ``request show`` adds to Chinese text is full-width （…）: the location, days taken, the outcome, the fee, the reopen, a corrected event (testers saw "(…)");
+    English keeps (…)."""
+    from qi_station.services.corrections import correct_request
+    from qi_station.services.enterprises import locate_enterprise
+
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-02T10:00:00+08:00")
+    r = ledger.create_request(db, request_input(1, 1))
+    locate_enterprise(db, r["uscc"], "370102")
+    for status in ("accepted", "in_progress"):
+        ledger.move_request(db, r["id"], status)
+    ledger.move_request(db, r["id"], "resolved", result="已解决", problems_solved=1, cost_saved="1.5")
+    ledger.move_request(db, r["id"], "in_progress", note="问题复现")
+    monkeypatch.setenv("QI_STATION_NOW", "2026-05-04T10:00:00+08:00")  # past its promise: days taken
+    ledger.move_request(
+        db, r["id"], "resolved", result="再次解决", problems_solved=2, cost_saved="2", charged=True, fee="300"
+    )
+    correct_request(db, r["id"], "problems_solved", "3", "漏计")
+    zh = _show(db, r["number"])
+    for part in ("（所在地 ", "（重新办理）", "（解决问题 3，节约 2.00 万元）", "收费金额（元）: 300"):
+        assert part in zh, (part, zh)
+    assert "（已更正，见 #" in zh and "个工作日（" in zh, zh
+    assert "(" not in zh and ")" not in zh, zh
+    en = _show(db, r["number"], "--lang", "en")
+    assert "(located in " in en and "(reopen" in en.lower() and "（" not in en, en

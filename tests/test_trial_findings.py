@@ -157,4 +157,4 @@ def test_the_fee_of_a_resolution_is_shown(db: Path) -> None:
         timeout=120,
     )
     assert p.returncode == 0, p.stderr
-    assert "收费金额(元): 800.00" in p.stdout
+    assert "收费金额（元）: 800.00" in p.stdout

@@ -325,7 +325,7 @@ async def test_detail_continuations_hang_under_the_value(tmp_path: Path) -> None
         assert at(fields[first + 1], "第二行") == at(fields[first], "第一行"), fields
         log = shown("#timeline")
         assert not any(line.endswith(":") for line in log), log
-        assert any("收费金额(元): 1200.50" in line for line in log), log
+        assert any("收费金额（元）: 1200.50" in line for line in log), log
 
 
 async def test_the_referral_window_uses_the_width_and_keeps_the_reasons(tmp_path: Path) -> None:

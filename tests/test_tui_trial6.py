@@ -278,13 +278,13 @@ async def test_a_free_request_shows_the_same_fee_line_in_the_cli_and_the_tui(tmp
     rid = _resolved(db)
     number = rows(db, "SELECT number FROM request WHERE id = ?", rid)[0][0]
     out = CliRunner().invoke(cli, ["--db", str(db), "request", "show", number])
-    assert out.exit_code == 0 and "收费金额(元): 0.00" in out.output, out.output
+    assert out.exit_code == 0 and "收费金额（元）: 0.00" in out.output, out.output
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_request(rid)
         await settle(pilot)
-        assert "收费金额(元): 0.00" in str(app.screen.query_one("#fields").render())
+        assert "收费金额（元）: 0.00" in str(app.screen.query_one("#fields").render())
 
 
 async def test_a_half_typed_filter_name_asks_too(tmp_path: Path) -> None:

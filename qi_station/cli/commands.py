@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from qi_station import __version__
-from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db
+from qi_station.cli.kit import OPTS, emit_json, handle_errors, run_app, station_db, verify_lines
 from qi_station.cli.usage import QIGroup
 from qi_station.devtools.generate import MAX_LIBRARY, MAX_REQUESTS
 
@@ -343,13 +343,13 @@ def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station 
 def ledger_verify(as_json: bool = typer.Option(False, "--json")) -> None:
     """Check the whole ledger: every request's hash chain, its row against its events, the running
     head and the number counters. Exit 0 when intact, 1 listing each request and what is wrong."""
-    from qi_station.services.verify import report_lines, verify_ledger
+    from qi_station.services.verify import verify_ledger
 
     res = verify_ledger(station_db())
     if as_json:
         emit_json(res)
     else:
-        for line in report_lines(res):
+        for line in verify_lines(res):
             typer.echo(line)
     if not res["ok"]:
         raise typer.Exit(1)

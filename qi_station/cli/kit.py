@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -101,6 +101,22 @@ def _cli_message(e: ValidationError) -> str:
     table = domain.STATUS_EN if lang == "en" else domain.STATUS_ZH
     frm, to = (table.get(s, s) for s in (e.from_status, e.to_status))
     return text("err.transition", lang, frm=frm, to=to)
+
+
+def verify_lines(res: Mapping[str, Any]) -> list[str]:
+    """THE plain text of a ledger check (``ledger verify``, ``hub verify``) in the CLI's language
+    (``--lang`` / ``QI_STATION_LANG``; Chinese unless English is asked for): each problem as the check
+    words it (``services.verify.report_lines``), the half of its bilingual message in that language
+    (``i18n.in_lang``), then the totals from the catalogue (``cli.hub_verified``)."""
+    from qi_station.i18n import in_lang, text
+    from qi_station.services.verify import report_lines
+
+    lang = "en" if OPTS.lang == "en" else "zh"
+    lines = report_lines(res, lambda m: in_lang(m, lang))
+    events = text("cli.hub_verified_events", lang, events=res["events"]) if "events" in res else ""
+    verdict = text("cli.verdict_intact" if res["ok"] else "cli.verdict_not_intact", lang)
+    lines[-1] = text("cli.hub_verified", lang, requests=res["requests"], events=events, verdict=verdict)
+    return lines
 
 
 def error(msg: str) -> None:

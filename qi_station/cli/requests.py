@@ -29,6 +29,12 @@ def _wd(n: int | None) -> str:
     return "?" if n is None else str(n)
 
 
+def _br(text: object, space: str = "") -> str:
+    """``text`` in brackets of the output's language: full-width （…） in Chinese, (…) in English after
+    ``space`` (a full-width bracket carries its own)."""
+    return f"（{text}）" if zh() else f"{space}({text})"
+
+
 def _overdue_text(r: dict[str, object]) -> str:
     wd, d = r["overdue_workdays"], r["overdue_days"]
     if zh():
@@ -45,7 +51,7 @@ def _taken_text(r: dict[str, object]) -> str:
         if zh()
         else ("took" if r.get("resolved_at") else "open for")
     )
-    return f"{head}: {wd} {'个工作日' if zh() else 'working days'} ({d} {'天' if zh() else 'days'})"
+    return f"{head}: {wd} {'个工作日' if zh() else 'working days'}{_br(f'{d} ' + ('天' if zh() else 'days'), ' ')}"
 
 
 def _local_short(value: str | None) -> str:
@@ -202,10 +208,10 @@ def request_show(
     urgencies = domain.URGENCY_ZH if in_zh else domain.URGENCY_EN
     lines = [
         f"{d['number']}  {_status_label(d['status'])}"
-        + (f"  ({word('show.overdue', 'zh' if in_zh else 'en')})" if d["overdue"] else ""),
+        + (f"  {_br(word('show.overdue', 'zh' if in_zh else 'en'))}" if d["overdue"] else ""),
         f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}"
         + (
-            f"  ({'所在地' if in_zh else 'located in'} {d['location_name']})"
+            f"  {_br(('所在地 ' if in_zh else 'located in ') + d['location_name'])}"
             if d.get("location_name")
             else ""
         ),
@@ -235,12 +241,14 @@ def request_show(
             label = "办理结果" if in_zh else "result"
         else:  # reopened: the result is no longer final
             label = "原办理结果（已重新办理，作废）" if in_zh else "earlier result (reopened, superseded)"
-        lines.append(
-            f"  {label}: {d['result']}  ({'解决问题' if in_zh else 'problems'} "
-            f"{d['problems_solved']}, {'节约' if in_zh else 'saved'} {d['cost_saved_wan']} 万元)"
+        outcome = (
+            f"解决问题 {d['problems_solved']}，节约 {d['cost_saved_wan']} 万元"
+            if in_zh
+            else f"problems {d['problems_solved']}, saved {d['cost_saved_wan']} 万元"
         )
+        lines.append(f"  {label}: {d['result']}  {_br(outcome)}")
     if d.get("fee_yuan") is not None:  # 收费金额 of the resolution it stands on (core.chain.request_fee)
-        lines.append(f"  {'收费金额(元)' if in_zh else 'fee (CNY)'}: {d['fee_yuan']}")
+        lines.append(f"  {field_label('fee', 'zh') if in_zh else 'fee (CNY)'}: {d['fee_yuan']}")
     if d.get("satisfaction"):
         lines.append(
             f"  {'满意度' if in_zh else 'satisfaction'}: {domain.SATISFACTION_ZH[d['satisfaction']]}"
@@ -249,7 +257,7 @@ def request_show(
     # screen shows them); en keeps the codes
     for ref in d["referrals"]:
         kind = kind_name(ref["kind"], "zh") if in_zh else ref["kind"]
-        lines.append(f"  -> {kind}: {ref['item_name']} ({ref['item_id']})")
+        lines.append(f"  -> {kind}: {ref['item_name']}{_br(ref['item_id'], ' ')}")
     for o in d.get("hub_overrides") or ():  # the province's status this station's move overrode
         hub_s, own_s = _status_label(o.get("hub_status")), _status_label(o.get("status"))
         lines.append(
@@ -267,13 +275,13 @@ def request_show(
             else ""
         )
         if domain.is_reopen(e["from_status"], e["to_status"]):
-            move += f" ({domain.REOPEN_ZH if in_zh else domain.REOPEN_EN})"
+            move += _br(domain.REOPEN_ZH if in_zh else domain.REOPEN_EN, " ")
         if e["kind"] == "correct":
             x = e["data"]
             field = str(x.get("field"))
             move = f"{field_label(field, 'zh') if in_zh else field}: {x.get('old')} -> {x.get('new')}"
         fixed = (
-            f"  ({'已更正，见' if in_zh else 'corrected by'} #{e['corrected_by']})"
+            f"  {_br(('已更正，见' if in_zh else 'corrected by') + ' #' + str(e['corrected_by']))}"
             if e["corrected_by"]
             else ""
         )
@@ -281,7 +289,7 @@ def request_show(
         if e["kind"] == "referral" and data.get("reason"):  # referred although not qualified
             fixed += f"  [{'原因' if in_zh else 'reason'}: {data['reason']}]"
         if e["kind"] == "status" and data.get("charged"):
-            fixed += f"  [{'收费金额(元)' if in_zh else 'fee (CNY)'}: {data.get('fee')}]"
+            fixed += f"  [{field_label('fee', 'zh') if in_zh else 'fee (CNY)'}: {data.get('fee')}]"
         # a rectify record's 整改人; a resolution's 办理结果 and 解决问题数
         fixed += event_detail(e["kind"], data, "zh" if in_zh else "en", outcome=True)
         what = event_name(e["kind"], "zh") if in_zh else e["kind"]

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from qi_station.cli.kit import OPTS, emit_json, error, handle_errors
+from qi_station.cli.kit import OPTS, emit_json, error, handle_errors, verify_lines
 from qi_station.cli.report import hub_report_app
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -481,17 +481,11 @@ def hub_verify(
 ) -> None:
     """Check the ledgers the hub holds: every request's hash chain, its row against its events, each
     station's signed running head. Exit 0 when intact, 1 listing each request and what is wrong."""
-    from qi_station.services.verify import report_lines
-
     res = _hub(database_url).verify(station)
     if as_json:
         emit_json(res)
     else:
-        lines = report_lines(res)
-        events = _say("cli.hub_verified_events", events=res["events"]) if "events" in res else ""
-        verdict = _say("cli.verdict_intact" if res["ok"] else "cli.verdict_not_intact")
-        lines[-1] = _say("cli.hub_verified", requests=res["requests"], events=events, verdict=verdict)
-        for line in lines:  # the problems as the check words them, the totals in the CLI's language
+        for line in verify_lines(res):
             typer.echo(line)
     if not res["ok"]:
         raise typer.Exit(1)

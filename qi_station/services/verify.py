@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from itertools import groupby
 from operator import itemgetter
@@ -81,13 +81,25 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
             return bad_fix
     out: list[str] = []
     for f, have, got in created_differences(row, events):
-        out.append(f"{f} is {have!r} but its events say {got!r} / 字段与台账记录不符")
+        if f == "number":
+            month = "".join(c for c in str(got) if c.isdigit())  # the receipt month (created_differences)
+            out.append(f"number {have!r} is not {got} / 编号 {have!r} 不是登记月份 {month} 的编号")
+        else:
+            out.append(_differs(f, have, got))
     for f, have, got in fold_differences(row, events, hub=hub):
         if f == "s_rev":
-            out.append(f"s_rev {have} but {got} changing events (an event is missing) / 变更次数与记录不符")
+            out.append(
+                f"s_rev {have} but {got} changing events (an event is missing) / "
+                f"变更次数 s_rev 为 {have}，台账记录有 {got} 次变更（缺少记录）"
+            )
         else:
-            out.append(f"{f} is {have!r} but its events say {got!r} / 字段与台账记录不符")
+            out.append(_differs(f, have, got))
     return out
+
+
+def _differs(field: str, have: Any, got: Any) -> str:
+    """A column that is not what the events say, both ways worded (the field and both values in each)."""
+    return f"{field} is {have!r} but its events say {got!r} / 字段 {field} 为 {have!r}，台账记录为 {got!r}"
 
 
 def fold_differences(
@@ -190,7 +202,9 @@ def _bad_corrections(events: Sequence[Sequence[Any]], at: Sequence[int]) -> list
                 raise ValidationError("old", "correct_old", "the old value is not the recorded one")
         except (ValueError, ArithmeticError, ValidationError) as x:
             rule = getattr(x, "rule", "json")
-            out.append(f"correction at event {e[1]} breaks rule {rule!r} / 第 {e[1]} 条更正不符合规则")
+            out.append(
+                f"correction at event {e[1]} breaks rule {rule!r} / 第 {e[1]} 条更正不符合规则 {rule!r}"
+            )
     return out
 
 
@@ -271,11 +285,13 @@ def _head_problems(
     if (n, head) != (n_kv, head_kv):
         out.append(
             f"the running head over {n} events differs from the one recorded over {n_kv} events "
-            "(an event was deleted, added or rewritten outside the ledger) / 台账总哈希与记录不符"
+            "(an event was deleted, added or rewritten outside the ledger) / "
+            f"按 {n} 条记录重算的台账总哈希与记录的（{n_kv} 条）不符（有记录在台账之外被删除、添加或改写）"
         )
     if n_ack and at_ack != head_ack:
         out.append(
-            f"the first {n_ack} events differ from the history the hub acknowledged / 已被中心确认的台账被改写"
+            f"the first {n_ack} events differ from the history the hub acknowledged / "
+            f"已被中心确认的前 {n_ack} 条记录被改写"
         )
     if mark is not None and last is None:
         last = mark.get("hash")
@@ -312,7 +328,8 @@ def _counter_problems(conn: sqlite3.Connection, used: Mapping[str, int] | None =
     for prefix, mx in sorted((_counter_max(conn) if used is None else used).items()):
         if kv.get(prefix, 0) < mx:
             out.append(
-                f"ledger counter {prefix} is {kv.get(prefix, 0)} but number {mx} is used / 台账编号计数器落后"
+                f"ledger counter {prefix} is {kv.get(prefix, 0)} but number {mx} is used / "
+                f"台账编号计数器 {prefix} 为 {kv.get(prefix, 0)}，落后于已使用的编号 {mx}"
             )
     return out
 
@@ -638,10 +655,14 @@ def last_result(db: Path | str) -> dict[str, Any] | None:
     return json.loads(got) if got else None
 
 
-def report_lines(res: Mapping[str, Any]) -> list[str]:
-    """Plain text: one line per bad request and per ledger problem; a last line with the totals."""
-    out = [f"{p['number'] or p['id']}: {'; '.join(p['problems'])}" for p in res["problems"]]
-    out += [f"ledger: {x}" for x in res["ledger"]]
+def report_lines(res: Mapping[str, Any], pick: Callable[[str], str] | None = None) -> list[str]:
+    """Plain text: one line per bad request and per ledger problem; a last line with the totals.
+    ``pick``: each bilingual message (``english / 中文``) in the reader's language (the CLI passes
+    ``i18n.in_lang`` in its language: ``cli/kit.verify_lines``); without it, as the check words it."""
+    say = pick or str
+    out = [f"{p['number'] or p['id']}: {'; '.join(map(say, p['problems']))}" for p in res["problems"]]
+    lead = pick("ledger:  / 台账：") if pick else "ledger: "  # English "ledger: x", Chinese "台账：x"
+    out += [f"{lead}{say(x)}" for x in res["ledger"]]
     verdict = "intact / 台账完整" if res["ok"] else "NOT INTACT / 台账异常"
     events = f", {res['events']} events" if "events" in res else ""
     out.append(f"{res['requests']} requests{events} checked: {verdict}")

@@ -347,7 +347,7 @@ class LedgerJobs(HubBase):
                     continue
                 if h and not (pub and keys.verify(pub, head_message(code, int(n or 0), h), sig or "")):
                     ledger.append(
-                        f"station {code}: the stored head's signature does not verify / 站点签名无效"
+                        f"station {code}: the stored head's signature does not verify / 站点 {code} 的台账签名无效"
                     )
             last = ""
             while True:  # keyset pages of requests (the database's own order), their events by id
