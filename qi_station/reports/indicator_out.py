@@ -95,6 +95,7 @@ def write_indicators(
     from qi_station.reports.writers import (
         atomic_path,
         atomic_text,
+        csv_text,
         formula_like,
         is_report_file,
         list_sheet,
@@ -129,7 +130,7 @@ def write_indicators(
             w = csv.writer(f, lineterminator="\r\n")
             w.writerow(head)
             w.writerows(
-                [["'" + v if formula_like(v) else ("" if v is None else v) for v in r] for r in _texts(rows)]
+                [["" if v is None else csv_text(v) for v in r] for r in _texts(rows)]
             )
     else:
         with atomic_text(out) as f:

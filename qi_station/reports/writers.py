@@ -73,8 +73,9 @@ def formula_like(v: Any) -> bool:
 
 #: an E.164 phone number (``+8653188886666``): formula-like by its ``+`` but only digits after it
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-#: a negative amount as text (a money change ``-30.34``, ``sections.money_cell``): Excel reads a number
-_NEGATIVE = re.compile(r"-[0-9]+(\.[0-9]+)?")
+#: a negative number as text -- a money change ``-30.34`` (``sections.money_cell``), a rate's change
+#: ``-7.85%`` (``sections.percent_text``): Excel reads a number, nothing to run
+_NEGATIVE = re.compile(r"-[0-9]+(\.[0-9]+)?%?")
 
 
 def csv_text(v: Any) -> Any:
@@ -82,7 +83,8 @@ def csv_text(v: Any) -> Any:
     ``'`` (OWASP), except an E.164 phone number, written as the text formula ``="+8653188886666"``
     (a constant: nothing to inject), which Excel shows as ``+8653188886666`` -- with a ``'`` it showed
     the apostrophe, bare it read a formula and showed 8.65E+12. A negative number as text (``-30.34``,
-    a money change) is no formula: as it is, as a negative number was before. Other values as they are."""
+    a money change; ``-7.85%``, a rate's change) is no formula: as it is, as a negative whole number.
+    Other values as they are."""
     if not formula_like(v) or _NEGATIVE.fullmatch(v):
         return v
     return f'="{v}"' if _E164.fullmatch(v) else "'" + v
