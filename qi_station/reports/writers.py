@@ -45,11 +45,12 @@ from qi_station.reports.labels import (
 from qi_station.reports.sections import (
     INDICATOR_UNIT,
     INDICATOR_VALUE,
-    PERCENT_FORMAT,
     RECTIFY_COLUMNS,
     breakdown_rows,
     csv_time,
     extra_tables,
+    figure_format,
+    figure_text,
     indicator_cell,
     indicator_header,
     indicator_text,
@@ -242,7 +243,7 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     )
 
     def fig(k: str, v: Any) -> Any:
-        return _cell(percent_text(v) if k in RATE_KEYS else money_cell(v) if k in MONEY_KEYS else v)
+        return _cell(figure_text(k, v))
 
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     for k, v in headline_values(report).items():
@@ -360,12 +361,11 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 _pct(ytd.get("satisfaction_rate" if k == "rate" else k)),
             ]
         else:
-            m = money_cell if k in MONEY_KEYS else (lambda x: x)
             vals = [
-                _md(m(v)),
-                _md(m(c.get("previous"))) if c else "—",
-                _signed(m(c.get("delta"))) if c else "—",
-                _md(m(ytd.get(k))) if k in ytd else "—",
+                _md(figure_text(k, v)),
+                _md(figure_text(k, c.get("previous"))) if c else "—",
+                _signed(figure_text(k, c.get("delta"))) if c else "—",
+                _md(figure_text(k, ytd.get(k))) if k in ytd else "—",
             ]
         out.append(f"| {fig_label(k, lang)} | " + " | ".join(vals) + " |")
     # plain two-column copy (easy to grep / paste into a sentence)
@@ -381,12 +381,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 hv = headline_values(g)
                 out.append(
                     f"| {_md(name)} | "
-                    + " | ".join(
-                        _pct(hv[k])
-                        if k in RATE_KEYS
-                        else _md(money_cell(hv[k]) if k in MONEY_KEYS else hv[k])
-                        for k in HEADLINE
-                    )
+                    + " | ".join(_md(figure_text(k, hv[k])) for k in HEADLINE)
                     + " |"
                 )
     out.append("")
@@ -500,14 +495,7 @@ def write_xlsx(
         )
     )
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
-    fmt = {
-        **dict.fromkeys(RATE_KEYS, PERCENT_FORMAT),
-        "fee_yuan": "0.00",
-        "cost_saved_wan": "0.00",
-        "median_hours_to_accept": "0.00",
-        "median_days_to_resolve": "0.00",
-        "median_workdays_to_resolve": "0.0",
-    }
+    fmt = {k: f for k in HEADLINE if (f := figure_format(k))}
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
         row: list[Any] = [
