@@ -129,9 +129,7 @@ def write_indicators(
         with atomic_text(out, encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f, lineterminator="\r\n")
             w.writerow(head)
-            w.writerows(
-                [["" if v is None else csv_text(v) for v in r] for r in _texts(rows)]
-            )
+            w.writerows([["" if v is None else csv_text(v) for v in r] for r in _texts(rows)])
     else:
         with atomic_text(out) as f:
             f.write(render_indicators(report, fmt, lang))

@@ -380,9 +380,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 name = group_name(group, g, lang)
                 hv = headline_values(g)
                 out.append(
-                    f"| {_md(name)} | "
-                    + " | ".join(_md(figure_text(k, hv[k])) for k in HEADLINE)
-                    + " |"
+                    f"| {_md(name)} | " + " | ".join(_md(figure_text(k, hv[k])) for k in HEADLINE) + " |"
                 )
     out.append("")
     out.append(f"## {word('breakdowns', lang)}")
