@@ -190,7 +190,8 @@ def event_detail(kind: str, data: Any, lang: str | None = None, *, outcome: bool
     the station did not take (``data.adopted`` false: its own move came first or overrode the
     province's, e.g. a cancellation) names the province's status (``data.hub_status``); with ``outcome``, a
     resolution's 办理结果, 解决问题数 and 节约成本 (what that 办结 recorded: a reopened request's earlier outcome
-    stays readable in its history). In ``lang`` (the current language unless given); empty for the
+    stays readable in its history) and a follow-up's 满意度 (what that 回访 recorded). In ``lang`` (the current
+    language unless given); empty for the
     rest."""
     if kind == "rectify" and isinstance(data, dict) and data.get("by"):
         return f"  [{field_label('by', lang)}: {data['by']}]"
@@ -208,6 +209,12 @@ def event_detail(kind: str, data: Any, lang: str | None = None, *, outcome: bool
         if data.get("cost_saved") is not None:  # as recorded: a later correction's old value is this one
             parts.append(f"{field_label('cost_saved', lang)}: {data['cost_saved']}")
         return f"  [{'; '.join(parts)}]" if parts else ""
+    if outcome and kind == "status" and isinstance(data, dict) and data.get("satisfaction") is not None:
+        from qi_station.core import domain  # a follow-up's rating (回访: 满意度), as the 办结 line its result
+
+        levels = domain.SATISFACTION_EN if (lang or _lang) == "en" else domain.SATISFACTION_ZH
+        n = data["satisfaction"]
+        return f"  [{field_label('satisfaction', lang)}: {levels.get(n, n) if isinstance(n, int) else n}]"
     return ""
 
 

@@ -49,9 +49,10 @@ def test_one_month_syntax() -> None:
     assert M.check_month(" 2026-03 ") == "2026-03"
     assert M.check_month("2026-3") == "2026-03"  # the CLI, the API and request list --month agree
     assert M.parse_month("2026-3") == (2026, 3)
+    assert M.check_month("２０２６-０３") == "2026-03"  # a Chinese input method's digits (opfix3), as dates
 
 
-@pytest.mark.parametrize("bad", ["２０２６-０３", "0001-01", "9999-12", "2026-3-1", "2026-003", None, 202603])
+@pytest.mark.parametrize("bad", ["２０２６-１３", "0001-01", "9999-12", "2026-3-1", "2026-003", None, 202603])
 def test_month_outside_the_syntax_or_range_is_refused(bad: object) -> None:
     with pytest.raises(ValidationError) as e:
         M.check_month(bad)  # type: ignore[arg-type]

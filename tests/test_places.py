@@ -67,6 +67,18 @@ def test_location_defaults_to_the_registered_county() -> None:
     assert places.full_name("371202") == "济南市莱芜区"
 
 
+def test_a_former_laiwu_city_code_is_named_as_todays_districts() -> None:
+    """Outside operator (opfix3) item 4: a USCC issued by 莱芜市 itself (371200, 371201) showed
+    "登记地 济南市"; the operator guide says 济南市莱芜区、钢城区. Its city stays 济南, no single county."""
+    assert places.FORMER_AREA == {"371200": ("370116", "370117"), "371201": ("370116", "370117")}
+    for code in ("371200", "371201"):
+        assert places.full_name(code) == "济南市莱芜区、钢城区"
+        assert places.location(None, code) == (None, "370100")
+    assert places.full_name("371203") == "济南市钢城区" and places.full_name("370100") == "济南市"
+    guide = Path(__file__).resolve().parents[1] / "docs" / "operator-guide-zh.md"
+    assert "原莱芜市本级（371200、371201）显示“济南市莱芜区、钢城区”" in guide.read_text(encoding="utf-8")
+
+
 def test_region_and_county_rules() -> None:
     assert v.check_region("370116") == "370116" and v.check_region("370100") == "370100"
     with pytest.raises(ValidationError) as e:

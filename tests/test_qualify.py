@@ -159,6 +159,23 @@ def test_suggestions_never_rank_an_unqualified_institution_above_a_qualified_one
     assert by_id["i-cnas"]["score"] > by_id["i-valid"]["score"]
 
 
+def test_a_suggestion_says_what_was_checked(qdb: Path) -> None:
+    """Outside operator (opfix3) item 3: a metrology institution whose CMA expired was listed as
+    "资质有效": metrology needs no CMA (the rule stays), so the line says so -- and that the CMA lapsed."""
+    from qi_station.services.matching import suggest
+
+    by_id = {r["id"]: r for r in suggest(qdb, _request(qdb, "metrology")["id"], "institution")}
+    assert by_id["i-cnas"]["qualified"]  # the rule is unchanged: metrology needs no CMA
+    assert by_id["i-cnas"]["basis"] == {
+        "zh": "CMA已过期（本要素不要求）",
+        "en": "CMA expired (not needed here)",
+    }
+    assert by_id["i-none"]["basis"]["zh"] == "无需CMA"
+    testing = {r["id"]: r for r in suggest(qdb, _request(qdb, "testing")["id"], "institution")}
+    assert testing["i-cnas"]["basis"]["zh"] == "CMA已过期" and testing["i-none"]["basis"]["zh"] == "无CMA"
+    assert testing["i-soon"]["basis"]["zh"] == "CMA将到期" and testing["i-valid"]["basis"]["zh"] == "CMA有效"
+
+
 # ---- the referral ---------------------------------------------------------------------------------
 def _events(db: Path, request_id: str) -> list[dict]:
     c = sqlite3.connect(db)

@@ -48,6 +48,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
             rep["details"].append(dict(rep["details"][0], title=raw))
         rep["details"][0]["cost_saved_wan"] = -1.5  # a negative number stays a number
         rep["change"]["received"]["delta"] = -3
+        rep["change"]["on_time_rate"] = {"previous": 0.6667, "delta": -0.0785}  # a rate fell: -7.85%
     return out
 
 
@@ -92,8 +93,8 @@ def test_csv_formula_text_is_neutralised(
     for f in fields:
         if f[:1] in ("=", "+", "@", "\t", "\r"):
             pytest.fail(f"CSV field {f!r} would run as a formula")
-        if f.startswith("-"):  # only a number may start with a minus
-            float(f)
+        if f.startswith("-"):  # only a number (or a percentage) may start with a minus
+            float(f.removesuffix("%"))
     from qi_station.core.validate import neutralise
 
     for p in [*PAYLOADS, ENTERPRISE]:
@@ -104,6 +105,7 @@ def test_csv_formula_text_is_neutralised(
         assert want in fields, p
     assert "\ufffdx" in fields  # the CR payload, neutralised (stored text never reaches a file raw)
     assert next(r for r in rows if r and r[0] == "登记需求数")[3] == "-3"
+    assert next(r for r in rows if r and r[0] == "按期办结率")[3] == "-7.85%"  # a number: no apostrophe
     head = next(r for r in rows if r and r[0] == "编号")
     first = rows[rows.index(head) + 1]
     assert first[head.index("节约成本（万元）")] == "-1.50"  # money: two decimals in every CSV (op6b)
@@ -121,3 +123,15 @@ def test_json_and_markdown_keep_the_text(
     md = render_markdown(rep)
     assert f"| {ENTERPRISE} |" in md  # Markdown is not a spreadsheet: the text as typed
     assert "\r" not in md and "\t" not in md.split("## ")[-1]
+
+
+def test_csv_text_keeps_negative_numbers_and_neutralises_formulas() -> None:
+    """One neutraliser (``writers.csv_text``): a negative number or percentage is a number to Excel,
+    written as it is; a minus (or =, +, @) before anything else is a formula, neutralised."""
+    from qi_station.reports.writers import csv_text
+
+    for number in ("-7.85%", "-0.5", "-10", "-30.34", "-100%"):
+        assert csv_text(number) == number
+    for formula in ("-7.85%+A1", "-A1", "-%", "-1e3", "-1,5", "=1", "@A1", "\t-1", "\r1", "-7.85%%"):
+        assert csv_text(formula) == "'" + formula, formula
+    assert csv_text("+8618595953415") == '="+8618595953415"'  # E.164: Excel's text trick, kept

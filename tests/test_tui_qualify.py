@@ -149,6 +149,7 @@ async def test_refer_dialog_ranks_qualified_first_and_asks_a_reason(tmp_path: Pa
         assert [it["id"] for it in dialog.items] == ["in-1", "in-2"]
         assert not dialog.query_one("#reason-row").display
         ol = dialog.query_one("#suggestions", OptionList)
+        assert "CMA已过期" in str(ol.get_option_at_index(1).prompt)  # what was checked (qualify.basis)
         ol.focus()
         ol.highlighted = 1
         await settle(pilot)

@@ -18,7 +18,9 @@ library_app = typer.Typer(help="The four libraries and enterprises 四库.", no_
 @library_app.command("search")
 @handle_errors
 def library_search(
-    kind: str = typer.Argument(..., help="experts|institutions|equipment|projects|enterprises"),
+    kind: str = typer.Argument(
+        ..., help="experts|institutions|equipment|projects|enterprises (专家库 机构库 设备库 项目库 企业库)"
+    ),
     query: str = typer.Argument("", help="Chinese text, pinyin or initials; empty lists everything."),
     element: str | None = typer.Option(None, "--element"),
     city: str | None = typer.Option(None, "--city", help="GB/T 2260 city code, e.g. 370800."),
@@ -35,7 +37,7 @@ def library_search(
     """Search a library by Chinese text, full pinyin or initials (ranked; own city first)."""
     from qi_station.services.search import check_kind, search, station_city
 
-    check_kind(kind)
+    kind = check_kind(kind)  # 专家库 / 专家 / experts
     db = station_db()
     own = station_city(db)
     rows = search(

@@ -127,7 +127,7 @@ def _emit(
 def monthly(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
-    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
+    out: str | None = typer.Option(None, "--out", "-o", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """This station's monthly summary 本站月报."""
@@ -181,7 +181,7 @@ def hub_monthly(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     station: str | None = typer.Option(None, "--station", help="One station's report (its code)."),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
-    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
+    out: str | None = typer.Option(None, "--out", "-o", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Province-wide monthly summary: per station, per city, province 全省月报."""
@@ -246,7 +246,7 @@ def _emit_indicators(
 def indicators(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     fmt: str = typer.Option("table", "--format", help=INDICATOR_FORMAT_HELP),
-    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
+    out: str | None = typer.Option(None, "--out", "-o", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """This station's indicators of a month (data/indicators/default.toml) 本站指标."""
@@ -268,7 +268,7 @@ def hub_indicators(
     month: str | None = typer.Option(None, "--month", help=MONTH_HELP),
     station: str | None = typer.Option(None, "--station", help="One station's indicators (its code)."),
     fmt: str = typer.Option("table", "--format", help=INDICATOR_FORMAT_HELP),
-    out: str | None = typer.Option(None, "--out", help=OUT_HELP),  # as typed (usb/)
+    out: str | None = typer.Option(None, "--out", "-o", help=OUT_HELP),  # as typed (usb/)
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Province-wide (or one station's) indicators of a month 全省指标."""

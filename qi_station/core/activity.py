@@ -28,8 +28,9 @@ def check_activity(
     naive UTC (default the clock). ``new=False`` (the hub, on a row a station already wrote by its own
     clock): the date's years only, so a row stored before this rule still syncs."""
     c = v.Checks()  # every bad field at once, in the form's order
-    kind = str(row.get("kind") or "").strip()
-    c.run(v.check_choice, kind, ACTIVITY_KINDS, "kind")
+    kind = c.run(
+        v.check_choice, str(row.get("kind") or "").strip(), ACTIVITY_KINDS, "kind"
+    )  # 培训 -> training
     day = c.run(_day, row.get("date"), now, new)
     counts: dict[str, int] = {}
     for f in ("enterprises", "people"):

@@ -391,11 +391,23 @@ KIND_ZH: Final = {
     "projects": "项目",
     "enterprises": "企业",
 }
+#: a searched table by its library's name (``library search 专家库``; 专家 is :data:`KIND_ZH`'s)
+LIBRARY_ZH: Final = {
+    "experts": "专家库",
+    "institutions": "机构库",
+    "equipment": "设备库",
+    "projects": "项目库",
+    "enterprises": "企业库",
+}
 ENTERPRISE_SCALES: Final = ("大型", "中型", "小型", "微型")
 
 
 def _label_tables() -> dict[tuple[str, ...], tuple[dict[str, str], ...]]:
+    from qi_station.core.activity import ACTIVITY_KIND_EN, ACTIVITY_KIND_ZH, ACTIVITY_KINDS
+
     return {
+        SEARCH_KINDS: (KIND_ZH, LIBRARY_ZH, KIND_TABLE),  # 专家, 专家库, expert
+        ACTIVITY_KINDS: (ACTIVITY_KIND_ZH, ACTIVITY_KIND_EN),  # 培训, Training
         STATUSES: (STATUS_ZH, STATUS_EN),
         CHANNELS: (CHANNEL_ZH, CHANNEL_EN),
         URGENCIES: (URGENCY_ZH, URGENCY_EN),

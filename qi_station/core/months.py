@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from qi_station.core.clock import TZ, today_local
+from qi_station.core.clock import TZ, halfwidth, today_local
 from qi_station.core.errors import ValidationError
 
-# ASCII digits only (not full-width): 2026-03, 2026-3, 2026/03, 2026.3, 2026年3月, 202603
+# ASCII digits (full-width ones are read as ASCII first: ``clock.halfwidth``): 2026-03, 2026-3, 2026/03, 2026.3, 2026年3月, 202603
 _MONTH = re.compile(r"([0-9]{4})(?:\s*[-/.年]\s*([0-9]{1,2})\s*月?|([0-9]{2}))")
 YEARS = (1900, 9998)  # a month whose edges convert to UTC and back without overflow
 
@@ -32,9 +32,10 @@ def _bad(text: object) -> ValidationError:
 
 def parse_month(text: str) -> tuple[int, int]:
     """'YYYY-MM' (a one-digit month is accepted; spaces around are ignored; also ``2026/03``,
-    ``2026.3``, ``2026年3月`` and ``202603``) -> (year, month), years 1900-9998; ValidationError("month")
+    ``2026.3``, ``2026年3月`` and ``202603``; full-width digits and signs as typed with a Chinese input
+    method, ``２０２６－１１``, read as ASCII) -> (year, month), years 1900-9998; ValidationError("month")
     otherwise. The one month syntax of the CLI, the API and the TUI."""
-    found = _MONTH.fullmatch(text.strip()) if isinstance(text, str) else None
+    found = _MONTH.fullmatch(halfwidth(text).strip()) if isinstance(text, str) else None
     if found is None:
         raise _bad(text)
     y, m = int(found.group(1)), int(found.group(2) or found.group(3))

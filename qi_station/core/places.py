@@ -223,6 +223,13 @@ HISTORIC: Final = {
     "371727": ("定陶县", "371703"),
 }
 HISTORIC_CITIES: Final = frozenset(c for c in HISTORIC if c.endswith("00"))
+#: a former city's own code (and its 市辖区) -> the current counties its area is now: 371200 (莱芜市) ->
+#: 370116 莱芜区, 370117 钢城区 (the counties its historic codes map to), named by :func:`full_name`
+FORMER_AREA: Final = {
+    code: tuple(now for old, (_, now) in HISTORIC.items() if old[:4] == code[:4] and now in COUNTY_NAMES)
+    for code, (_, city) in HISTORIC.items()
+    if code[:4] + "00" in HISTORIC_CITIES and city in CITIES
+}
 
 # City telephone area codes (a landline typed without one gets its city's). 莱芜's former 0634 numbers
 # moved to 济南's 0531.
@@ -322,7 +329,11 @@ def name_of(code: str | None) -> str:
 
 
 def full_name(code: str | None) -> str:
-    """City and county together ('济南市莱芜区'), or the city's or province's name alone."""
+    """City and county together ('济南市莱芜区'), or the city's or province's name alone; a former city
+    (371200 莱芜市, merged into 济南市) as the counties its area is now: '济南市莱芜区、钢城区'."""
+    area = FORMER_AREA.get(_six(code) or "")
+    if area:
+        return CITIES[COUNTY_CITY[area[0]]] + "、".join(COUNTY_NAMES[c] for c in area)
     county = county_of(code)
     if county:
         return CITIES[COUNTY_CITY[county]] + COUNTY_NAMES[county]

@@ -84,6 +84,26 @@ def state_for(row: Mapping[str, Any], elements: Iterable[str] | None, today: dat
     return min(states, key=_ORDER.__getitem__) if states else VALID
 
 
+def basis(row: Mapping[str, Any], elements: Iterable[str] | None, today: date, zh: bool = True) -> str:
+    """What :func:`state_for` checked, in words, for a suggestion or a referral line: the certificates
+    the work needs with their state (``CMA有效``, ``CMA已过期``, ``无CMA``); when it needs none, that it
+    needs none -- and a CMA on record that has lapsed is said, not hidden (``CMA已过期（本要素不要求）``)."""
+    need = required(elements)
+    if need:
+        parts = []
+        for c in need:
+            st = cert_state(row.get(f"{c}_expiry"), today)
+            if st == MISSING:
+                parts.append(f"无{CERT_LABEL[c]}" if zh else f"no {CERT_LABEL[c]}")
+            else:
+                parts.append(f"{CERT_LABEL[c]}{STATE_ZH[st]}" if zh else f"{CERT_LABEL[c]} {STATE_EN[st]}")
+        return ("、" if zh else ", ").join(parts)
+    cma = cert_state(row.get("cma_expiry"), today)
+    if cma == EXPIRED:
+        return "CMA已过期（本要素不要求）" if zh else "CMA expired (not needed here)"
+    return "无需CMA" if zh else "no CMA needed"
+
+
 def certs(row: Mapping[str, Any], today: date, days: int = EXPIRING_DAYS) -> dict[str, str]:
     """Each certificate's state (for the marks in lists and details)."""
     return {c: cert_state(row.get(f"{c}_expiry"), today, days) for c in CERTS}

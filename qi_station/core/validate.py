@@ -382,7 +382,9 @@ def clean_text(
     lim = limit or LIMITS.get(field, 200)
     if len(v) > lim:
         raise ValidationError(
-            field, "max_length", f"{field} is {len(v)} characters, limit {lim} / 超过{lim}字"
+            field,
+            "max_length",
+            f"{field} is {len(v)} characters, limit {lim} / 超过{lim}字（已输入{len(v)}字）",
         )
     check_control_chars(v, field, multiline=multiline)
     return v

@@ -241,7 +241,8 @@ MESSAGES: dict[str, str] = {
     "refer.pick": "请先选择一项",
     "match.elements": "要素 {n}",
     "match.city": "同城",
-    "match.qualified": "资质有效",
+    "match.equipment": "可共享",
+    "match.project": "未结束",
     "match.load": "在办 {n}",
     # libraries
     "lib.pick": "选择一项查看详情",

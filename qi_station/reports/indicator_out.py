@@ -95,6 +95,7 @@ def write_indicators(
     from qi_station.reports.writers import (
         atomic_path,
         atomic_text,
+        csv_text,
         formula_like,
         is_report_file,
         list_sheet,
@@ -128,9 +129,7 @@ def write_indicators(
         with atomic_text(out, encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f, lineterminator="\r\n")
             w.writerow(head)
-            w.writerows(
-                [["'" + v if formula_like(v) else ("" if v is None else v) for v in r] for r in _texts(rows)]
-            )
+            w.writerows([["" if v is None else csv_text(v) for v in r] for r in _texts(rows)])
     else:
         with atomic_text(out) as f:
             f.write(render_indicators(report, fmt, lang))

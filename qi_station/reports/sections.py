@@ -8,6 +8,8 @@ from typing import Any
 from qi_station.core import places
 from qi_station.core.activity import ACTIVITY_KIND_EN, ACTIVITY_KIND_ZH
 from qi_station.reports.labels import (
+    MONEY_KEYS,
+    RATE_KEYS,
     REFERRAL_KIND_LABELS,
     channel_label,
     city_label,
@@ -179,6 +181,36 @@ def csv_time(value: Any) -> Any:
 #: percentage, written as the fraction): as many decimals as :func:`percent_text` writes (94.44%)
 PERCENT_FORMAT = f"0.{'0' * PERCENT_DECIMALS}%"
 NUMBER_FORMAT = "0.00"
+#: the headline figures with a fixed number of decimals (the medians: hours and days 2, working days 1
+#: -- a median of whole days is whole or a half): THE form on screen, in CSV and Markdown (text) and in
+#: the xlsx (the number format), whatever the month's value (0.0 and 6 alike)
+FIGURE_DECIMALS = {"median_hours_to_accept": 2, "median_days_to_resolve": 2, "median_workdays_to_resolve": 1}
+
+
+def figure_text(key: str, value: Any) -> Any:
+    """THE text form of a headline figure (``labels.HEADLINE``) on screen (F7), in the CSV and the
+    Markdown: a rate as :func:`percent_text`, money as :func:`money_cell`, a median with its
+    :data:`FIGURE_DECIMALS` (``0.10``, ``6.0``), another value (a count, None) as it is."""
+    if key in RATE_KEYS:
+        return percent_text(value)
+    if key in MONEY_KEYS:
+        return money_cell(value)
+    if key in FIGURE_DECIMALS and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.{FIGURE_DECIMALS[key]}f}"
+    return value
+
+
+def figure_format(key: str) -> str | None:
+    """The xlsx number format of a headline figure: the same decimals as :func:`figure_text` writes."""
+    if key in RATE_KEYS:
+        return PERCENT_FORMAT
+    if key in MONEY_KEYS:
+        return NUMBER_FORMAT
+    if key in FIGURE_DECIMALS:
+        return f"0.{'0' * FIGURE_DECIMALS[key]}"
+    return None
+
+
 #: the units of an indicator that is money (万元, 元): two decimals, as :func:`money_cell` writes money
 MONEY_UNITS = frozenset({"万元", "元"})
 

@@ -45,11 +45,12 @@ from qi_station.reports.labels import (
 from qi_station.reports.sections import (
     INDICATOR_UNIT,
     INDICATOR_VALUE,
-    PERCENT_FORMAT,
     RECTIFY_COLUMNS,
     breakdown_rows,
     csv_time,
     extra_tables,
+    figure_format,
+    figure_text,
     indicator_cell,
     indicator_header,
     indicator_text,
@@ -73,8 +74,9 @@ def formula_like(v: Any) -> bool:
 
 #: an E.164 phone number (``+8653188886666``): formula-like by its ``+`` but only digits after it
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-#: a negative amount as text (a money change ``-30.34``, ``sections.money_cell``): Excel reads a number
-_NEGATIVE = re.compile(r"-[0-9]+(\.[0-9]+)?")
+#: a negative number as text -- a money change ``-30.34`` (``sections.money_cell``), a rate's change
+#: ``-7.85%`` (``sections.percent_text``): Excel reads a number, nothing to run
+_NEGATIVE = re.compile(r"-[0-9]+(\.[0-9]+)?%?")
 
 
 def csv_text(v: Any) -> Any:
@@ -82,7 +84,8 @@ def csv_text(v: Any) -> Any:
     ``'`` (OWASP), except an E.164 phone number, written as the text formula ``="+8653188886666"``
     (a constant: nothing to inject), which Excel shows as ``+8653188886666`` -- with a ``'`` it showed
     the apostrophe, bare it read a formula and showed 8.65E+12. A negative number as text (``-30.34``,
-    a money change) is no formula: as it is, as a negative number was before. Other values as they are."""
+    a money change; ``-7.85%``, a rate's change) is no formula: as it is, as a negative whole number.
+    Other values as they are."""
     if not formula_like(v) or _NEGATIVE.fullmatch(v):
         return v
     return f'="{v}"' if _E164.fullmatch(v) else "'" + v
@@ -240,7 +243,7 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     )
 
     def fig(k: str, v: Any) -> Any:
-        return _cell(percent_text(v) if k in RATE_KEYS else money_cell(v) if k in MONEY_KEYS else v)
+        return _cell(figure_text(k, v))
 
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     for k, v in headline_values(report).items():
@@ -358,12 +361,11 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 _pct(ytd.get("satisfaction_rate" if k == "rate" else k)),
             ]
         else:
-            m = money_cell if k in MONEY_KEYS else (lambda x: x)
             vals = [
-                _md(m(v)),
-                _md(m(c.get("previous"))) if c else "—",
-                _signed(m(c.get("delta"))) if c else "—",
-                _md(m(ytd.get(k))) if k in ytd else "—",
+                _md(figure_text(k, v)),
+                _md(figure_text(k, c.get("previous"))) if c else "—",
+                _signed(figure_text(k, c.get("delta"))) if c else "—",
+                _md(figure_text(k, ytd.get(k))) if k in ytd else "—",
             ]
         out.append(f"| {fig_label(k, lang)} | " + " | ".join(vals) + " |")
     # plain two-column copy (easy to grep / paste into a sentence)
@@ -378,14 +380,7 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 name = group_name(group, g, lang)
                 hv = headline_values(g)
                 out.append(
-                    f"| {_md(name)} | "
-                    + " | ".join(
-                        _pct(hv[k])
-                        if k in RATE_KEYS
-                        else _md(money_cell(hv[k]) if k in MONEY_KEYS else hv[k])
-                        for k in HEADLINE
-                    )
-                    + " |"
+                    f"| {_md(name)} | " + " | ".join(_md(figure_text(k, hv[k])) for k in HEADLINE) + " |"
                 )
     out.append("")
     out.append(f"## {word('breakdowns', lang)}")
@@ -498,14 +493,7 @@ def write_xlsx(
         )
     )
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
-    fmt = {
-        **dict.fromkeys(RATE_KEYS, PERCENT_FORMAT),
-        "fee_yuan": "0.00",
-        "cost_saved_wan": "0.00",
-        "median_hours_to_accept": "0.00",
-        "median_days_to_resolve": "0.00",
-        "median_workdays_to_resolve": "0.0",
-    }
+    fmt = {k: f for k in HEADLINE if (f := figure_format(k))}
     for k, v in headline_values(report).items():
         c = change.get(k) or {}
         row: list[Any] = [

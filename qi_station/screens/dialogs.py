@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qi_station.core import domain
-from qi_station.i18n import err_text, field_label, kind_name, satisfaction_name, status_name, t
+from qi_station.i18n import err_text, field_label, get_lang, kind_name, satisfaction_name, status_name, t
 from qi_station.screens.base import StationModal, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.cells import clip
@@ -597,10 +597,10 @@ class ReferDialog(WorkerDialog):
                 why.append(t("match.elements", n=it["element_match"]))
             if it["same_city"]:
                 why.append(t("match.city"))
-            if it["qualified"]:
-                why.append(t("match.qualified"))
-            elif it.get("qualification"):
-                why.append(t(f"qual.{it['qualification']}"))
+            if it.get("basis"):  # an institution: what was checked (core.qualify.basis), not just "valid"
+                why.append(it["basis"]["en" if get_lang() == "en" else "zh"])
+            elif it["qualified"] and it.get("kind") in ("equipment", "project"):  # shared / not finished
+                why.append(t(f"match.{it['kind']}"))
             why.append(t("match.load", n=it["load"]))
             ol.add_option(Option(_suggestion_line(it, why, width), id=it["id"]))
         ol.highlighted = 0

@@ -20,23 +20,20 @@ from textual.widgets import Input, Label, Static
 from qi_station.core import domain
 from qi_station.core.months import current_month, shift_month
 from qi_station.i18n import element_name, get_lang, t
-from qi_station.reports.labels import HEADLINE, MONEY_KEYS, RATE_KEYS, fig_label, headline_values
-from qi_station.reports.sections import money_cell, percent_text
+from qi_station.reports.labels import HEADLINE, fig_label, headline_values
+from qi_station.reports.sections import figure_text
 from qi_station.screens.base import MainScreen, brief, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.dialogs import ConfirmDialog
 
 
 def _value(key: str, v: Any) -> str:
+    """A headline figure as the export writes it (``sections.figure_text``); a count with thousands
+    separators."""
     if v is None:
         return "-"
-    if key in RATE_KEYS:
-        return str(percent_text(v))
-    if key in MONEY_KEYS:
-        return str(money_cell(v))
-    if isinstance(v, float):
-        return f"{v:.2f}"
-    return f"{v:,}"
+    shown = figure_text(key, v)
+    return f"{shown:,}" if isinstance(shown, int) and not isinstance(shown, bool) else str(shown)
 
 
 def summary_parts(report: dict[str, Any], lang: str) -> list[str]:

@@ -56,7 +56,9 @@ def _request(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
 
 def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) -> list[dict[str, Any]]:
     """Library items of ``kind`` ranked for the request. Each dict: id, name, kind, city_code, city_name,
-    elements, score, element_match, same_city, qualified, load."""
+    elements, score, element_match, same_city, qualified, load; an institution also ``qualification``
+    (its state for the request's elements) and ``basis`` (what was checked, ``core.qualify.basis``:
+    ``{"zh": "无需CMA", "en": "no CMA needed"}``)."""
     from qi_station.db.engine import connect
 
     table = KINDS.get(kind)
@@ -115,6 +117,9 @@ def suggest(db_path: str | Path, request_id: str, kind: str, limit: int = 10) ->
                 "same_city": bool(r["sc"]),
                 "qualified": bool(r["q"]),
                 "qualification": state,
+                "basis": {lang: qualify.basis(dict(r), els, today, zh=lang == "zh") for lang in ("zh", "en")}
+                if table == "institution"
+                else None,
                 "load": load,
             }
         )

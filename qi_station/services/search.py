@@ -245,15 +245,18 @@ def station_city(db: str | Path | sqlite3.Connection) -> str | None:
 SPLITS_TRIED = 2
 
 
-def check_kind(kind: str) -> None:
-    """The library searched: one of ``domain.SEARCH_KINDS`` ``[choice]``."""
-    if kind not in domain.KIND_TABLE:
+def check_kind(kind: str) -> str:
+    """The library searched: one of ``domain.SEARCH_KINDS``, by its code or name (专家库, 专家, expert:
+    ``domain.code_of``, the one reading of a choice), else ``[choice]``."""
+    code = domain.code_of(kind, domain.SEARCH_KINDS)
+    if code is None:
         raise ValidationError(
             "kind",
             "choice",
             f"kind must be one of {', '.join(domain.SEARCH_KINDS)}: {kind!r} / 类别应为 "
             f"{'、'.join(domain.SEARCH_KINDS)} 之一",
         )
+    return code
 
 
 def search(
@@ -336,7 +339,7 @@ def ranked(
     separated by spaces: rows matching every word, ranked by the first.
     ``valid_only``: institutions valid for ``element`` (:func:`qi_station.core.qualify.valid_sql`);
     ``expiring_only``: institutions with a certificate expired or expiring within 90 days."""
-    check_kind(kind)
+    kind = check_kind(kind)
     table = domain.KIND_TABLE[kind]
     q = validate.halfwidth_alnum(query or "").strip()  # ｊｉｎａｎ is jinan
     if len(q) > MAX_QUERY:
