@@ -21,7 +21,7 @@ def test_the_followup_line_shows_its_rating(tmp_path: Path) -> None:
     )
     move_request(db, NUMBER, "closed", satisfaction=4, actor="测试员")
     zh = [ln for ln in _show(db).splitlines() if re.match(r"\s+#\d+ ", ln)]
-    assert "[办理结果: 已完成校准; 解决问题数: 1]" in zh[-2]
+    assert "[办理结果: 已完成校准; 解决问题数: 1; 节约成本（万元）: 0.50]" in zh[-2]
     assert zh[-1].endswith("[满意度: 满意]"), zh[-1]
     en = [ln for ln in _show(db, "en").splitlines() if re.match(r"\s+#\d+ ", ln)]
     assert en[-1].endswith("[Satisfaction: Satisfied]"), en[-1]
