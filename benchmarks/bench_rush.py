@@ -180,11 +180,21 @@ def add_changes(db: Path, n: int) -> None:
 
 def hub_ms(log: Path, offset: int) -> dict[str, float]:
     """Milliseconds the hub spent on each station's calls (its access log from ``offset`` on)."""
-    import json
 
     per: dict[str, float] = {}
+    for x in access_lines(log, offset):
+        if x.get("station"):
+            per[x["station"]] = per.get(x["station"], 0.0) + float(x.get("ms") or 0)
+    return per
+
+
+def access_lines(log: Path, offset: int) -> list[dict[str, Any]]:
+    """The hub's access-log lines (JSON objects) from ``offset`` on; none when there is no log."""
+    import json
+
+    out: list[dict[str, Any]] = []
     if not log.exists():
-        return per
+        return out
     with open(log, encoding="utf-8") as f:
         f.seek(offset)
         for line in f:
@@ -192,9 +202,9 @@ def hub_ms(log: Path, offset: int) -> dict[str, float]:
                 x = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(x, dict) and x.get("station"):
-                per[x["station"]] = per.get(x["station"], 0.0) + float(x.get("ms") or 0)
-    return per
+            if isinstance(x, dict):
+                out.append(x)
+    return out
 
 
 def pending(db: Path) -> int:
@@ -580,7 +590,6 @@ def phases(ps: list[Any], log: Path, offset: int, ws: WaitSampler) -> list[str]:
     """Where a pass's time went: each call's wall at the driver (push, pull) against the hub's own ms
     for it (its access log: from the request's first byte to its reply), so the rest is the driver and
     the queue in front of the hub's event loop; and the database's activity."""
-    import json
 
     def q(xs: list[float]) -> str:
         xs = sorted(xs)
@@ -592,16 +601,9 @@ def phases(ps: list[Any], log: Path, offset: int, ws: WaitSampler) -> list[str]:
     for path in ("/sync/v1/push", "/sync/v1/pull"):
         out.append(f"  driver-side {path}: {q([s for p in ps for (c, s) in p.calls if c == path])}")
     hub: dict[str, list[float]] = {}
-    if log.exists():
-        with open(log, encoding="utf-8") as f:
-            f.seek(offset)
-            for line in f:
-                try:
-                    x = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(x, dict) and x.get("endpoint"):
-                    hub.setdefault(str(x["endpoint"]), []).append(float(x.get("ms") or 0) / 1000)
+    for x in access_lines(log, offset):
+        if x.get("endpoint"):
+            hub.setdefault(str(x["endpoint"]), []).append(float(x.get("ms") or 0) / 1000)
     for path, xs in sorted(hub.items()):
         out.append(f"  hub access log {path}: {q(xs)}")
     if ws.samples:
