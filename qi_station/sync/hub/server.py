@@ -5,8 +5,6 @@ Run several workers with ``uvicorn qi_station.sync.hub.server:app_from_env --fac
 """
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -208,37 +206,6 @@ def cert_sha256(certfile: str | os.PathLike[str] | None) -> str | None:
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem[start:end])).hexdigest()
 
 
-HUB_THREADS = 8  # worker threads per hub process doing a call's database work at once (QI_HUB_THREADS)
-
-
-def hub_threads() -> int:
-    """How many calls one hub process works on at once (``QI_HUB_THREADS``, default :data:`HUB_THREADS`)."""
-    try:
-        return max(1, int(os.environ.get("QI_HUB_THREADS") or HUB_THREADS))
-    except ValueError:
-        return HUB_THREADS
-
-
-@asynccontextmanager
-async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """At start-up: every blocking step of a call (token, signature and nonce, the push, the pull page)
-    runs in a worker thread of anyio's default limiter, which allows 40 at once. In a morning round of
-    150 stations (75 calls a process) that let 40 threads of one process share its GIL and its 15
-    pooled connections: connections idle in a transaction while their thread waited for the GIL,
-    interpreter CPU per call ×2–3. Limited to :func:`hub_threads` (below the pool's size: no call
-    waits for a connection, none times out in the pool), the other calls wait their turn in the
-    limiter's FIFO queue, costing nothing. The objects made at start-up (the app, its models, the
-    SQLAlchemy and pydantic machinery) are moved out of the cycle collector's generations
-    (``gc.freeze``): a full collection during a round no longer walks them."""
-    import gc
-
-    from anyio.to_thread import current_default_thread_limiter
-
-    current_default_thread_limiter().total_tokens = hub_threads()
-    gc.freeze()
-    yield
-
-
 def create_app(database_url: str | None = None, *, certfile: str | None = None) -> FastAPI:
     """``certfile``: the TLS certificate this hub serves (its SHA-256 goes into the enrollment proof)."""
     from fastapi.exceptions import RequestValidationError
@@ -252,7 +219,6 @@ def create_app(database_url: str | None = None, *, certfile: str | None = None) 
         title="qi-station hub",
         version=f"protocol {PROTOCOL}",
         description="Station <-> hub sync for the Shandong QI one-stop service (see docs/sync.md).",
-        lifespan=_lifespan,
     )
     app.state.hub = hub
     # limits, the token first, the station's signature and a fresh nonce, the access log
