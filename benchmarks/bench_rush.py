@@ -180,11 +180,21 @@ def add_changes(db: Path, n: int) -> None:
 
 def hub_ms(log: Path, offset: int) -> dict[str, float]:
     """Milliseconds the hub spent on each station's calls (its access log from ``offset`` on)."""
-    import json
 
     per: dict[str, float] = {}
+    for x in access_lines(log, offset):
+        if x.get("station"):
+            per[x["station"]] = per.get(x["station"], 0.0) + float(x.get("ms") or 0)
+    return per
+
+
+def access_lines(log: Path, offset: int) -> list[dict[str, Any]]:
+    """The hub's access-log lines (JSON objects) from ``offset`` on; none when there is no log."""
+    import json
+
+    out: list[dict[str, Any]] = []
     if not log.exists():
-        return per
+        return out
     with open(log, encoding="utf-8") as f:
         f.seek(offset)
         for line in f:
@@ -192,9 +202,9 @@ def hub_ms(log: Path, offset: int) -> dict[str, float]:
                 x = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(x, dict) and x.get("station"):
-                per[x["station"]] = per.get(x["station"], 0.0) + float(x.get("ms") or 0)
-    return per
+            if isinstance(x, dict):
+                out.append(x)
+    return out
 
 
 def pending(db: Path) -> int:
@@ -424,7 +434,7 @@ def replay_rush(args: argparse.Namespace) -> None:
     d = Path(tempfile.mkdtemp(prefix="qi_bench_rush_"))
     hub, base, srv = start_hub(args, d)
     cache = Path(args.cache) if args.cache else None
-    lines: list[str] = []
+    lines = _Lines()  # each line printed as it comes (a run cut short keeps what it measured)
     failed: list[R.Plan] = []
     try:
         t0 = time.perf_counter()
@@ -451,8 +461,11 @@ def replay_rush(args: argparse.Namespace) -> None:
 
         def pass_(name: str, ps: list[R.Plan], rows: int) -> None:
             h0, pg0, me0, l0 = tree_cpu(srv.pid), server_cpu(hub), own_cpu(), os.getloadavg()[0]
-            wall = R.replay(base, ps)
+            log_at = (d / "access.log").stat().st_size if (d / "access.log").exists() else 0
+            with WaitSampler(hub) as ws:
+                wall = R.replay(base, ps)
             h1, pg1, me1 = tree_cpu(srv.pid), server_cpu(hub), own_cpu()
+            lines.extend(phases(ps, d / "access.log", log_at, ws))
             secs = sorted(p.seconds for p in ps)
             bad = [p for p in ps if p.error]
             failed.extend(bad)
@@ -493,13 +506,109 @@ def replay_rush(args: argparse.Namespace) -> None:
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     )
-    for line in lines:
-        print(line)
     print(f"hub holds {n:,} requests of {expect:,} made; {dup} numbers held twice")
     for f in failed[:5]:
         print("FAILED", f.code, f.error)
     if n != expect or dup or failed:
         sys.exit(1)
+
+
+class _Lines(list[str]):
+    def append(self, line: str) -> None:
+        print(line, flush=True)
+        super().append(line)
+
+    def extend(self, more: Any) -> None:
+        for line in more:
+            self.append(line)
+
+
+class WaitSampler:
+    """(PostgreSQL) ``pg_stat_activity`` of the hub's database sampled every 50 ms on a side connection
+    while a pass runs: how many of its backends were active, idle in a transaction, or waiting, and on
+    what (``wait_event_type:wait_event``). Nothing on SQLite."""
+
+    def __init__(self, hub: Any) -> None:
+        self.hub, self.samples = hub, 0
+        from collections import Counter
+
+        self.states: Counter[str] = Counter()
+        self.waits: Counter[str] = Counter()
+        self.peak_active = 0
+        self.peak_conns = 0
+
+    def __enter__(self) -> WaitSampler:
+        import threading
+
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        if not self.hub.is_sqlite:
+            self.t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.t.is_alive():
+            self.t.join()
+
+    def _run(self) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(self.hub.url)
+        with psycopg.connect(
+            host=u.host, port=u.port or 5432, user=u.username, dbname=u.database, autocommit=True
+        ) as c:
+            me = c.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+            while not self.stop.wait(0.05):
+                rows = c.execute(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> %s AND backend_type = 'client backend'",
+                    (me,),
+                ).fetchall()
+                self.samples += 1
+                active = 0
+                for st, wt, we in rows:
+                    self.states[st or "?"] += 1
+                    if st == "active":
+                        active += 1
+                        self.waits[f"{wt}:{we}" if wt else "on CPU"] += 1
+                self.peak_active = max(self.peak_active, active)
+                self.peak_conns = max(self.peak_conns, len(rows))
+
+    def report(self) -> str:
+        n = max(self.samples, 1)
+        st = ", ".join(f"{k} {v / n:.1f}" for k, v in self.states.most_common())
+        wt = ", ".join(f"{k} {v / n:.2f}" for k, v in self.waits.most_common(6))
+        return (
+            f"  pg_stat_activity ({self.samples} samples, mean backends per sample): {st}; peak "
+            f"{self.peak_conns} connections, {self.peak_active} active; active ones on: {wt}"
+        )
+
+
+def phases(ps: list[Any], log: Path, offset: int, ws: WaitSampler) -> list[str]:
+    """Where a pass's time went: each call's wall at the driver (push, pull) against the hub's own ms
+    for it (its access log: from the request's first byte to its reply), so the rest is the driver and
+    the queue in front of the hub's event loop; and the database's activity."""
+
+    def q(xs: list[float]) -> str:
+        xs = sorted(xs)
+        if not xs:
+            return "-"
+        return f"n {len(xs)} p50 {1000 * statistics.median(xs):.0f} p95 {1000 * p95(xs):.0f} max {1000 * xs[-1]:.0f} ms"
+
+    out = []
+    for path in ("/sync/v1/push", "/sync/v1/pull"):
+        out.append(f"  driver-side {path}: {q([s for p in ps for (c, s) in p.calls if c == path])}")
+    hub: dict[str, list[float]] = {}
+    for x in access_lines(log, offset):
+        if x.get("endpoint"):
+            hub.setdefault(str(x["endpoint"]), []).append(float(x.get("ms") or 0) / 1000)
+    for path, xs in sorted(hub.items()):
+        out.append(f"  hub access log {path}: {q(xs)}")
+    if ws.samples:
+        out.append(ws.report())
+    return out
 
 
 def main() -> None:
