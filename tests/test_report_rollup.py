@@ -82,6 +82,22 @@ op = st.one_of(
         st.sampled_from(("S1", "S2")),
     ),
     st.tuples(st.just("redate"), st.integers(0, 30), st.sampled_from(EDGES)),
+    # requests written by ONE statement (a hub push's COPY): PostgreSQL's statement-level triggers
+    # (revision 0029) see them at once, keys repeated, deleted ones and other stations among them
+    st.tuples(
+        st.just("bulk"),
+        st.lists(
+            st.tuples(
+                st.sampled_from(("S1", "S2")),
+                st.sampled_from(("ent", "ent2", "ent3")),
+                st.sampled_from(EDGES),
+                st.integers(-40, 60),
+                st.booleans(),
+            ),
+            min_size=1,
+            max_size=6,
+        ),
+    ),
 )
 
 
@@ -152,6 +168,40 @@ class Ledger:
         sets = ", ".join(f"{k} = :{k}" for k in changes)
         self.x(f"UPDATE request SET {sets} WHERE id = :rid", rid=r["id"], **changes)
 
+    def bulk(self, items: list[tuple[Any, ...]]) -> None:
+        """Requests (and their ``created`` events) inserted by one multi-row INSERT each."""
+        rows, events, p = [], [], {}
+        for k, (code, ent, at, promise, deleted) in enumerate(items):
+            self.n += 1
+            r = {"id": f"r{self.n}", "n": 1, "status": "new", "purged": False}
+            promised = (at + timedelta(hours=8)).date() + timedelta(days=promise)
+            rows.append(
+                f"(:id{k}, :id{k}, :code{k}, :ent{k}, '[]', 't', 'walk_in', 'normal', :at{k}, :pd{k}, 'new', 1, 0, "
+                f"0, :del{k}, :at{k}, :at{k})"
+            )
+            events.append(f"(:eid{k}, :id{k}, 1, :at{k}, 'a', 'created', NULL, 'new', NULL, '{{}}', '', '')")
+            p |= {
+                f"id{k}": r["id"],
+                f"code{k}": code,
+                f"ent{k}": ent,
+                f"at{k}": self.t(at),
+                f"pd{k}": self.d(promised),
+                f"del{k}": deleted,
+                f"eid{k}": uuid.uuid4().hex,
+            }
+            self.reqs.append(r)
+        self.x(
+            "INSERT INTO request (id, number, station_code, enterprise_id, elements, title, channel, urgency, "
+            "received_at, promised_date, status, s_rev, h_rev, seq, deleted, created_at, updated_at) VALUES "
+            + ", ".join(rows),
+            **p,
+        )
+        self.x(
+            "INSERT INTO request_event (id, request_id, n, at, actor, kind, from_status, to_status, note, data, "
+            "prev_hash, hash) VALUES " + ", ".join(events),
+            **p,
+        )
+
     def pick(self, i: int) -> dict[str, Any] | None:
         live = [r for r in self.reqs if not r["purged"]]
         return live[i % len(live)] if live else None
@@ -159,6 +209,9 @@ class Ledger:
     def apply(self, o: tuple[Any, ...]) -> None:
         if o[0] == "rename":
             self.x("UPDATE enterprise SET name = :name WHERE id = :id", id=o[1], name=o[2])
+            return
+        if o[0] == "bulk":
+            self.bulk(o[1])
             return
         if o[0] == "create":
             _, code, at, promise = o

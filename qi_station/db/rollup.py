@@ -307,12 +307,13 @@ FIRST_FIELDS = ("enterprise_id", "station_code", "received_at", "deleted")  # wh
 FIRST_TRIGGERS = ("request_first_ins", "request_first_upd", "request_first_del")
 
 
-def first_of_sql(where: str) -> str:
-    """THE first request of each (enterprise row, station) of the requests ``where`` selects (alias ``r``),
-    as rows of :data:`FIRST_TABLE`: the one definition the rebuild and the triggers run, and the one the
-    report computes itself with ``exact=True``."""
+def first_of_sql(where: str, rows: str = "request") -> str:
+    """THE first request of each (enterprise row, station) of the requests ``where`` selects (alias ``r``)
+    from ``rows`` (the request table, or a statement's new requests: :data:`NEW_ROWS`), as rows of
+    :data:`FIRST_TABLE`: the one definition the rebuild and the triggers run, and the one the report
+    computes itself with ``exact=True``."""
     return (
-        "SELECT r.enterprise_id, r.station_code, MIN(r.received_at) AS first_at FROM request r "
+        f"SELECT r.enterprise_id, r.station_code, MIN(r.received_at) AS first_at FROM {rows} r "
         f"WHERE {where} AND r.enterprise_id IS NOT NULL AND NOT r.deleted GROUP BY r.enterprise_id, r.station_code"
     )
 
@@ -327,17 +328,44 @@ def _first_recompute(row: str) -> list[str]:
     ]
 
 
-def first_trigger_sql(dialect: str) -> list[str]:
-    """CREATE statements of the triggers that keep :data:`FIRST_TABLE` right (``first_drop_sql`` undoes
-    them). A new request can only make its key's first request earlier (one upsert); a change of a field
-    the first request reads, or a removed row, computes the key again (the old key and the new)."""
+#: PostgreSQL (revision 0029): the transition table of the statement-level insert triggers
+NEW_ROWS = "new_rows"
+
+
+def _first_upsert(dialect: str, source: str) -> str:
+    """Make each (enterprise row, station) key of the rows ``source`` gives (``enterprise_id``,
+    ``station_code``, ``received_at``: one row per key) at most the time it names: THE upsert of a new
+    request, for one row (a row trigger's ``NEW``) or a statement's new rows at once."""
     least = "LEAST" if dialect == "postgresql" else "MIN"
-    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
-    upsert = (
-        f"INSERT INTO {FIRST_TABLE} (enterprise_id, station_code, first_at) VALUES "
-        f"(NEW.enterprise_id, NEW.station_code, NEW.received_at) ON CONFLICT ({', '.join(FIRST_KEY)}) "
+    return (
+        f"INSERT INTO {FIRST_TABLE} (enterprise_id, station_code, first_at) {source} "
+        f"ON CONFLICT ({', '.join(FIRST_KEY)}) "
         f"DO UPDATE SET first_at = {least}({FIRST_TABLE}.first_at, excluded.first_at)"
     )
+
+
+def _statement_trigger(name: str, table: str, stmts: list[str]) -> list[str]:
+    """PostgreSQL: the CREATE statements of one AFTER INSERT trigger run once per statement over the
+    statement's new rows (the transition table :data:`NEW_ROWS`; COPY fills it too), instead of once
+    per row: the same rows written by one set-based statement (revision 0029)."""
+    body = "; ".join(stmts)
+    return [
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; RETURN NULL; END; "
+        "$$ LANGUAGE plpgsql",
+        f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS {NEW_ROWS} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+    ]
+
+
+def first_trigger_sql(dialect: str, *, per_statement: bool = True) -> list[str]:
+    """CREATE statements of the triggers that keep :data:`FIRST_TABLE` right (``first_drop_sql`` undoes
+    them). A new request can only make its key's first request earlier (one upsert); a change of a field
+    the first request reads, or a removed row, computes the key again (the old key and the new).
+    PostgreSQL, ``per_statement`` (revision 0029): the new requests of one statement (a push's COPY) in
+    one upsert of their keys' earliest times, :func:`first_of_sql` over the statement's new rows;
+    ``per_statement=False``: revision 0025's row trigger (SQLite keeps it: the same rows)."""
+    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    upsert = _first_upsert(dialect, "VALUES (NEW.enterprise_id, NEW.station_code, NEW.received_at)")
     steps = {  # name -> (event, condition, statements)
         "request_first_ins": ("INSERT", "NEW.enterprise_id IS NOT NULL AND NOT NEW.deleted", [upsert]),
         "request_first_upd": (
@@ -349,6 +377,10 @@ def first_trigger_sql(dialect: str) -> list[str]:
     }
     out: list[str] = []
     for name, (event, cond, stmts) in steps.items():
+        if name == "request_first_ins" and dialect == "postgresql" and per_statement:
+            new = _first_upsert(dialect, first_of_sql("true", NEW_ROWS))
+            out += _statement_trigger(name, "request", [new])
+            continue
         out += _trigger(dialect, name, "request", "AFTER", event, cond, stmts)
     return out
 
@@ -464,8 +496,11 @@ def _low_name(eid: str) -> str:
     )
 
 
-def low_trigger_sql(dialect: str) -> list[str]:
-    """CREATE statements of the triggers that keep :data:`LOW_TABLE` right (``low_drop_sql`` undoes them)."""
+def low_trigger_sql(dialect: str, *, per_statement: bool = True) -> list[str]:
+    """CREATE statements of the triggers that keep :data:`LOW_TABLE` right (``low_drop_sql`` undoes them).
+    PostgreSQL, ``per_statement`` (revision 0029): the names of a statement's new enterprises (a push's
+    COPY) written into their low ratings by one UPDATE; ``per_statement=False``: revision 0024's row
+    trigger (SQLite keeps it: the same rows)."""
     from qi_station.core.rectify import RECTIFY_KIND
 
     op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
@@ -501,6 +536,14 @@ def low_trigger_sql(dialect: str) -> list[str]:
     out: list[str] = []
     for name, (event, cond, stmts) in steps.items():
         table = tables[name]
+        if name == "report_low_rating_enterprise_ins" and dialect == "postgresql" and per_statement:
+            # each new enterprise's own row: its name as the row trigger's look-up by id finds it
+            name_of = (
+                f"UPDATE {LOW_TABLE} SET ent_name = n.name FROM {NEW_ROWS} n "
+                f"WHERE {LOW_TABLE}.enterprise_id = n.id"
+            )
+            out += _statement_trigger(name, table, [name_of])
+            continue
         if dialect == "postgresql":
             body = "; ".join(stmts)
             out.append(

@@ -334,6 +334,31 @@ class HubBase:
         last = c.execute(sa.text("WITH " + ", ".join(parts) + " SELECT max(s) FROM q"), params).scalar_one()
         return int(last)
 
+    def take_seqs(self, c: Connection, n: int) -> list[int]:
+        """PostgreSQL: ``n`` new seqs, ascending, for rows about to be inserted with them (no UPDATE of
+        each row after its insert: a second heap tuple and every index entry again). The in-flight
+        bound is registered first, as :meth:`_stamp_pg` does, and held until commit: pulls serve below
+        it from this point of the writer's transaction on, not only from its end."""
+        import sqlalchemy as sa
+
+        c.execute(
+            sa.text(f"SELECT pg_advisory_xact_lock_shared({_INFLIGHT_TAG} + last_value + 1) FROM hub_seq")
+        )
+        got = c.execute(sa.text("SELECT nextval('hub_seq') FROM generate_series(1, :n)"), {"n": n})
+        return sorted(int(s) for (s,) in got)
+
+    def set_seqs(self, c: Connection, table: str, ids: list[str], seqs: list[int]) -> None:
+        """PostgreSQL: give the rows ``ids`` of ``table`` the seqs ``seqs`` (one UPDATE over two arrays)."""
+        import sqlalchemy as sa
+
+        c.execute(
+            sa.text(
+                f"UPDATE {table} SET seq = v.s FROM unnest(CAST(:ids AS text[]), CAST(:seqs AS bigint[])) "
+                f"AS v(i, s) WHERE {table}.id = v.i"
+            ),
+            {"ids": ids, "seqs": seqs},
+        )
+
     def safe_head(self, c: Connection) -> int:
         """The highest seq a pull may serve: every change with a seq at or below it has committed
         (or never will). SQLite: the counter (one writer). PostgreSQL: the sequence's value L, lowered

@@ -437,8 +437,33 @@ class PushJobs(LedgerJobs):
             c.exec_driver_sql("SET LOCAL enable_seqscan = DEFAULT")
         pending: dict[str, dict[str, dict[str, Any]]] = {}
 
+        def seqs_now(table: str, rows_: dict[str, dict[str, Any]]) -> None:
+            """PostgreSQL: the seqs of the table's written rows, taken now (every write of the table is
+            made: the tables go by rank) in write order, a row written twice at its later place, as the
+            stamp would give them; the new rows carry theirs into the COPY, the rows updated get theirs
+            by one UPDATE. They leave ``written`` (nothing left for the stamp)."""
+            last: dict[str, int] = {}
+            for i, (t_, rid) in enumerate(written):
+                if t_ == table:
+                    last[rid] = i
+            if not last:
+                return
+            order = sorted(last, key=last.__getitem__)
+            upd: tuple[list[str], list[int]] = ([], [])
+            for rid, s in zip(order, self.take_seqs(c, len(order)), strict=True):
+                if rid in rows_:
+                    rows_[rid]["seq"] = s
+                else:
+                    upd[0].append(rid)
+                    upd[1].append(s)
+            if upd[0]:
+                self.set_seqs(c, table, *upd)
+            written[:] = [w for w in written if w[0] != table]
+
         def flush(table: str) -> None:
             rows_ = pending.pop(table, None)
+            if pg and table in ("enterprise", "request"):
+                seqs_now(table, rows_ or {})
             if not rows_:
                 return
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}

@@ -51,7 +51,7 @@ def upgrade() -> None:
     op.create_index("ix_report_low_rating_closed", rollup.LOW_TABLE, ["closed_at", "number"])
     op.create_index("ix_report_low_rating_enterprise", rollup.LOW_TABLE, ["enterprise_id"])
     bind = op.get_bind()
-    for sql in rollup.low_rebuild_sql() + rollup.low_trigger_sql(bind.dialect.name):
+    for sql in rollup.low_rebuild_sql() + rollup.low_trigger_sql(bind.dialect.name, per_statement=False):
         op.execute(sa.text(sql.replace(":", "\\:")))
 
 

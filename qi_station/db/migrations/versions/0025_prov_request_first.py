@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(*rollup.FIRST_KEY),
     )
     bind = op.get_bind()
-    for sql in rollup.first_rebuild_sql() + rollup.first_trigger_sql(bind.dialect.name):
+    for sql in rollup.first_rebuild_sql() + rollup.first_trigger_sql(bind.dialect.name, per_statement=False):
         op.execute(sa.text(sql.replace(":", "\\:")))
 
 
