@@ -866,7 +866,7 @@ def _details_select(q: Q) -> str:
     """The details' ``SELECT`` list (step 6): every request field, its enterprise's, and on PostgreSQL the
     eight times as the report writes them and the local days of receipt and resolution, by the server
     (``reports.figures.local_iso_sql``, ``local_day_sql``)."""
-    local = ""
+    fields = "r.*, "
     if q.dialect == "postgresql":
         from qi_station.reports.figures import (
             DAY_SUFFIX,
@@ -874,20 +874,69 @@ def _details_select(q: Q) -> str:
             LOCAL_SUFFIX,
             local_day_sql,
             local_iso_sql,
+            stored_unless_local_sql,
         )
 
-        local = "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
+        # the request's fields the report reads, not ``r.*`` (its sync columns are not read); a time
+        # read only where the server could not write it (``local_iso_sql``: before the fixed +08:00) is
+        # given only then: psycopg decodes no datetime the report never uses (five of eight a row)
+        fields = "".join(
+            f"{stored_unless_local_sql('r.' + k)} AS {k}, " if k in _LOCAL_ONLY else f"r.{k}, "
+            for k in DETAIL_REQUEST_FIELDS
+        )
+        fields += "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
         # and the local days of receipt and resolution (the days taken / overdue)
-        local += "".join(
+        fields += "".join(
             f"{local_day_sql('r.' + k)} AS {k}{DAY_SUFFIX}, " for k in ("received_at", "resolved_at")
         )
     return (
-        f"SELECT r.*, {local}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
+        f"SELECT {fields}ent.name AS enterprise_name, ent.uscc AS enterprise_uscc, ent.city_code AS enterprise_city, "
         # the county it is counted under (reports.quality.enterprise_county):
         # a city-level registration (no county) is counted under its city's code, its 市本级
         "COALESCE(ent.county_code, ent.city_code) AS enterprise_county, "
-        "ent.region_code AS enterprise_region, ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
+        "ent.industry AS enterprise_industry, ent.scale AS enterprise_scale "
     )
+
+
+#: the request columns of the details (PostgreSQL's :func:`_details_select`): every field of the 明细
+#: (``reports.figures.DETAIL_FIELDS``) that is the request's, and its cost saved in cents
+DETAIL_REQUEST_FIELDS = (
+    "id",
+    "number",
+    "station_code",
+    "enterprise_id",
+    "elements",
+    "sub_type",
+    "title",
+    "description",
+    "channel",
+    "urgency",
+    "contact_name",
+    "phone_e164",
+    "phone_display",
+    "received_at",
+    "promised_date",
+    "status",
+    "operator",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "result",
+    "problems_solved",
+    "cost_saved_cents",
+    "satisfaction",
+    "followup_note",
+    "followup_at",
+    "hub_expert_id",
+    "hub_note",
+    "hub_priority",
+    "created_at",
+    "updated_at",
+)
+#: the details' times read only as the 明细 writes them (received, accepted and resolved are also
+#: compared and counted: read as stored)
+_LOCAL_ONLY = ("closed_at", "cancelled_at", "followup_at", "created_at", "updated_at")
 
 
 def first_requests_query(q: Q, served: Iterable[str], *, exact: bool = False) -> tuple[str, dict[str, Any]]:
