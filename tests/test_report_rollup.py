@@ -355,7 +355,9 @@ def check_current_month(url: Any, ops: list[tuple[Any, ...]], day: int) -> None:
 
 @SETTINGS
 @given(ops=st.lists(op, min_size=1, max_size=40), day=st.integers(0, 58))
-def test_current_month_overdue_from_the_rollup_sqlite(tmp_path_factory: Any, ops: list[Any], day: int) -> None:
+def test_current_month_overdue_from_the_rollup_sqlite(
+    tmp_path_factory: Any, ops: list[Any], day: int
+) -> None:
     check_current_month(open_db(tmp_path_factory.mktemp("r") / "q.db"), ops, day)
 
 
