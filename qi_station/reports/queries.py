@@ -887,7 +887,7 @@ def _details_select(q: Q) -> str:
         # given only then: psycopg decodes no datetime the report never uses (five of eight a row)
         fields = "".join(
             f"{stored_unless_local_sql('r.' + k)} AS {k}, " if k in _LOCAL_ONLY else f"r.{k}, "
-            for k in DETAIL_REQUEST_FIELDS
+            for k in detail_request_fields()
         )
         fields += "".join(f"{local_iso_sql('r.' + k)} AS {k}{LOCAL_SUFFIX}, " for k in DETAIL_DATETIME_FIELDS)
         # and the local days of receipt and resolution (the days taken / overdue)
@@ -912,42 +912,21 @@ _DETAILS_FROM_PG = (
 )
 
 
-#: the request columns of the details (PostgreSQL's :func:`_details_select`): every field of the 明细
-#: (``reports.figures.DETAIL_FIELDS``) that is the request's, and its cost saved in cents
-DETAIL_REQUEST_FIELDS = (
-    "id",
-    "number",
-    "station_code",
-    "enterprise_id",
-    "elements",
-    "sub_type",
-    "title",
-    "description",
-    "channel",
-    "urgency",
-    "contact_name",
-    "phone_e164",
-    "phone_display",
-    "received_at",
-    "promised_date",
-    "status",
-    "operator",
-    "accepted_at",
-    "resolved_at",
-    "closed_at",
-    "cancelled_at",
-    "result",
-    "problems_solved",
-    "cost_saved_cents",
-    "satisfaction",
-    "followup_note",
-    "followup_at",
-    "hub_expert_id",
-    "hub_note",
-    "hub_priority",
-    "created_at",
-    "updated_at",
-)
+def detail_request_fields() -> list[str]:
+    """The request columns of the details (PostgreSQL's :func:`_details_select`): every field of the 明细
+    (``reports.figures.DETAIL_FIELDS``) that is the request's (not its enterprise's, nor one the report
+    adds: :data:`DETAIL_EXTRA`, the money in 万元), and its cost saved in cents."""
+    from qi_station.reports.figures import DETAIL_FIELDS
+
+    added = {*DETAIL_EXTRA, "cost_saved_wan", "fee_yuan"}
+    own = [
+        k
+        for k in DETAIL_FIELDS
+        if k not in added and (k == "enterprise_id" or not k.startswith("enterprise_"))
+    ]
+    return [*own, "cost_saved_cents"]
+
+
 #: the details' times read only as the 明细 writes them (received, accepted and resolved are also
 #: compared and counted: read as stored)
 _LOCAL_ONLY = ("closed_at", "cancelled_at", "followup_at", "created_at", "updated_at")
