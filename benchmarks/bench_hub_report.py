@@ -10,8 +10,10 @@ the busiest and the last (or ``--month``). For each: the report's wall / CPU sec
 month's events and of the requests received in the month (two index range scans; the floor for
 anything that reads the month). ``--check`` also computes the report by the exact path (every event:
 ``exact=True``) and requires the same figures (slow on a large hub: hours at 10M; use it at 1M).
-``--steps`` prints the seconds of each step of the report (its ``progress`` callback). No asserts on
-time; exit status 1 when ``--check`` finds a difference.
+``--steps`` prints the seconds of each step of the report (its ``progress`` callback). ``--pg-cpu``
+also gives the CPU seconds of the report's PostgreSQL backends (every connection of this process, by
+its ``application_name``: a child process samples ``/proc/PID/stat`` of each every 10 ms; the server must
+run on this machine). No asserts on time; exit status 1 when ``--check`` finds a difference.
 """
 
 from __future__ import annotations
@@ -47,6 +49,65 @@ def pick_months(url: str) -> dict[str, str]:
     return {"first": rows[0][0], "busiest": busiest, "last": rows[-1][0]}
 
 
+APP = f"bench_hub_report_{os.getpid()}"  # the report's connections' application_name (PGAPPNAME)
+
+
+def sample_backends(url: str, app: str) -> None:
+    """The ``--pg-cpu`` child: until its stdin closes, the CPU ticks last seen of every backend of
+    ``application_name`` ``app``; prints their sum in seconds."""
+    import threading
+
+    import psycopg
+
+    seen: dict[int, int] = {}
+    pids: set[int] = set()
+    done = threading.Event()
+
+    def wait_stdin() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=wait_stdin, daemon=True).start()
+    with psycopg.connect(libpq(url), autocommit=True) as c:
+        asked = 0.0
+        while not done.is_set():
+            if time.monotonic() - asked > 0.05:
+                sql = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+                pids |= {r[0] for r in c.execute(sql, (app,))}
+                asked = time.monotonic()
+            for pid in list(pids):
+                try:
+                    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+                        stat = f.read().rsplit(")", 1)[1].split()
+                    seen[pid] = int(stat[11]) + int(stat[12])  # utime + stime
+                except OSError:
+                    pids.discard(pid)
+            time.sleep(0.01)
+    print(sum(seen.values()) / os.sysconf("SC_CLK_TCK"), flush=True)
+
+
+class Backends:
+    """``--pg-cpu``: the CPU seconds of this process's PostgreSQL backends between start and stop."""
+
+    def __init__(self, url: str, on: bool) -> None:
+        self.url, self.on, self.seconds = url, on, float("nan")
+        self.child: Any = None
+
+    def __enter__(self) -> Backends:
+        import subprocess
+
+        if self.on:
+            args = [sys.executable, __file__, "--url", self.url, "--sample-backends", APP]
+            self.child = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            time.sleep(0.3)  # connected and sampling
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.child is not None:
+            out, _ = self.child.communicate("")
+            self.seconds = float(out.strip() or "nan")
+
+
 def timed(fn: Any, repeat: int) -> tuple[float, float]:
     walls, cpus = [], []
     for _ in range(repeat):
@@ -64,7 +125,13 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--check", action="store_true", help="also compare with the exact path (slow)")
     ap.add_argument("--steps", action="store_true", help="print the seconds of each report step")
+    ap.add_argument("--pg-cpu", action="store_true", help="also the CPU seconds of the PostgreSQL backends")
+    ap.add_argument("--sample-backends", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.sample_backends:
+        sample_backends(a.url, a.sample_backends)
+        return 0
+    os.environ["PGAPPNAME"] = APP
 
     import psycopg
 
@@ -126,7 +193,16 @@ def main() -> int:
 
         # --repeat 1 (default): the first run is the figure (a 10 M hub's report takes tens of seconds;
         # the whole bench stays within a few minutes); more: the median of that many runs after it
-        r = first if a.repeat <= 1 else timed(lambda m=month: monthly_report(a.url, m, hub=True), a.repeat)
+        with Backends(a.url, a.pg_cpu) as pg:
+            r = (
+                first
+                if a.repeat <= 1
+                else timed(lambda m=month: monthly_report(a.url, m, hub=True), a.repeat)
+            )
+        if a.pg_cpu:
+            runs = 0 if a.repeat <= 1 else a.repeat
+            each = pg.seconds / runs if runs else float("nan")
+            print(f"  PostgreSQL backends' CPU: {each:.2f} s a report ({runs} timed runs; --repeat 1: none)")
         b = timed(base, max(3, a.repeat))
         print(
             f"| {label} {month} | {len(rep['details']):,} | {r[0]:.2f} / {r[1]:.2f} | {b[0]:.3f} "

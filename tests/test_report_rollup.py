@@ -369,6 +369,67 @@ def test_rollup_equals_the_events_sqlite(tmp_path_factory: Any, ops: list[tuple[
     check_ledger(db, ops)
 
 
+def check_current_month(url: Any, ops: list[tuple[Any, ...]], day: int) -> None:
+    """A month not ended (today, ``QI_STATION_NOW``, is its ``day``-th day from 2026-01-01): its overdue
+    requests as of today from the rollup (the month's promised requests, less those promised from today
+    on, or plus those promised before today: whichever are fewer days) equal the ones from every event."""
+    import os
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            led = Ledger(conn)
+            led.setup()
+            for o in ops:
+                led.apply(o)
+    finally:
+        engine.dispose()
+    today = date(2026, 1, 1) + timedelta(days=day)
+    month = today.isoformat()[:7]
+    was = os.environ.get("QI_STATION_NOW")
+    os.environ["QI_STATION_NOW"] = f"{today.isoformat()}T12:00:00+08:00"
+    try:
+        got = {}
+        with report_connection(url) as conn:
+            for exact in (True, False):
+                for station in (None, "S1"):
+                    got[exact, station] = {
+                        c: (a.overdue_end, a.overdue_prev_end, a.open_before, a.series)
+                        for c, a in collect(conn, month, station, exact=exact).accs.items()
+                    }
+    finally:
+        if was is None:
+            os.environ.pop("QI_STATION_NOW")
+        else:
+            os.environ["QI_STATION_NOW"] = was
+    for station in (None, "S1"):
+        assert got[False, station] == got[True, station]
+
+
+@SETTINGS
+@given(ops=st.lists(op, min_size=1, max_size=40), day=st.integers(0, 58))
+def test_current_month_overdue_from_the_rollup_sqlite(
+    tmp_path_factory: Any, ops: list[Any], day: int
+) -> None:
+    check_current_month(open_db(tmp_path_factory.mktemp("r") / "q.db"), ops, day)
+
+
+@pytest.mark.skipif(not PG, reason="PostgreSQL at 127.0.0.1:5432 is not reachable")
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ops=st.lists(op, min_size=1, max_size=30), day=st.integers(0, 58))
+def test_current_month_overdue_from_the_rollup_postgresql(ops: list[Any], day: int) -> None:
+    from qi_station.sync.hub.store import Hub
+
+    url = pg_create()
+    try:
+        hub = Hub(url)
+        hub.migrate()
+        hub.dispose()
+        check_current_month(url.replace("postgresql://", "postgresql+psycopg://"), ops, day)
+    finally:
+        pg_drop(url)
+
+
 # every change the low ratings' rollup (revision 0024) follows: low ratings given, an enterprise renamed,
 # a rectify record, a rating corrected out of the low ones, deleted and undeleted, purged
 LOW_LIFE: list[tuple[Any, ...]] = [

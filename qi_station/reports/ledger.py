@@ -62,17 +62,23 @@ def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]
     the history (a province hub's rollup holds stations × months × due months rows).
 
     Returns the call that adds the rest (the current month's requests overdue before today, read on a
-    side connection meanwhile: ``Q.later``); the caller makes it before the figures are read."""
+    side connection meanwhile: ``Q.later``, of the fewer days: those promised before today, or those
+    promised from today on, taken off the month's); the caller makes it before the figures are read."""
     index = {m: i for i, m in enumerate(months)}
     prev = previous_month(month)
     cut = states_day(month)
-    ended = cut == first_day(next_month(month))  # else: only the month's days before today count
+    d0, month_end = first_day(month), first_day(next_month(month))
+    ended = cut == month_end  # else: only the month's days before today count
+    # a month not ended: the requests promised before today are those promised in the month (the
+    # rollup's promised month) less those promised from today on; the fewer days are read from the
+    # requests themselves (late in the month, those from today: a day instead of four weeks)
+    forward = not ended and cut - d0 <= month_end - cut
     cols = ", ".join(f"SUM({v})" for v in _LEDGER)
     nonzero = " OR ".join(f"{v} <> 0" for v in _LEDGER)  # what deleted requests leave says nothing
     for code, bucket, od, od_prev, *vals in q.rows(
         "SELECT station_code, CASE WHEN month > :m THEN 'after' WHEN month < :w0 THEN 'before' "
         "ELSE month END AS b, "
-        f"SUM(CASE WHEN month <= :m AND promised_month {'<=' if ended else '<'} :m THEN open_delta ELSE 0 END), "
+        f"SUM(CASE WHEN month <= :m AND promised_month {'<' if forward else '<='} :m THEN open_delta ELSE 0 END), "
         "SUM(CASE WHEN month <= :p AND promised_month <= :p THEN open_delta ELSE 0 END), "
         f"{cols} FROM {TABLE} WHERE ({nonzero}){q.st(TABLE)} GROUP BY station_code, b",
         m=month,
@@ -94,30 +100,33 @@ def ledger_rollup(q: Q, month: str, months: list[str], acc: Callable[[str], Acc]
             a.series[key][i] += row[col]
     if ended:
         return lambda: None
-    # promised this month before today: from the requests promised in those few days
+    # promised this month before today (forward: added), or from today on (else: taken off the month's):
+    # from the requests promised in those few days
     from qi_station.reports.queries import window_bounds
+
+    lo, hi, sign = (d0, cut, 1) if forward else (cut, month_end, -1)
 
     # PostgreSQL: the events of those requests looked up by request (their ids as one array); it
     # misjudged the join and read every event of the history (13.8 M rows, 12-18 s at a 10 M hub). On a
     # side connection while the report goes on (~3 s of the server at a 10 M hub)
     by_id = (
-        " AND e.request_id = ANY(ARRAY(SELECT r2.id FROM request r2 WHERE r2.promised_date >= :d0 "
-        f"AND r2.promised_date < :cut AND NOT r2.deleted{q.st('r2')}))"
+        " AND e.request_id = ANY(ARRAY(SELECT r2.id FROM request r2 WHERE r2.promised_date >= :lo "
+        f"AND r2.promised_date < :hi AND NOT r2.deleted{q.st('r2')}))"
         if q.dialect == "postgresql"
         else ""
     )
     overdue = q.later(
         f"SELECT r.station_code, SUM({_DELTA}) FROM request_event e JOIN request r ON r.id = e.request_id "
-        f"WHERE e.kind IN ({', '.join(repr(k) for k in KINDS)}) AND e.at < :b1 AND r.promised_date >= :d0 "
-        f"AND r.promised_date < :cut AND NOT r.deleted{q.st()}{by_id} GROUP BY r.station_code",
+        f"WHERE e.kind IN ({', '.join(repr(k) for k in KINDS)}) AND e.at < :b1 AND r.promised_date >= :lo "
+        f"AND r.promised_date < :hi AND NOT r.deleted{q.st()}{by_id} GROUP BY r.station_code",
         b1=window_bounds([month])["b1"],
-        d0=first_day(month),
-        cut=cut,
+        lo=lo,
+        hi=hi,
     )
 
     def finish() -> None:
         for code, od in overdue():
-            acc(code).overdue_end += int(od or 0)
+            acc(code).overdue_end += sign * int(od or 0)
 
     return finish
 
