@@ -22,7 +22,20 @@ QUERIES = ("博达机械", "bdjx", "bodajixie")  # none of them is in the new na
 
 
 def _add(db: Path, name: str, title: str, *extra: str) -> None:
-    run(db, "request", "add", "--enterprise", name, "--uscc", USCC, "--elements", "计量", "--title", title, *extra)
+    run(
+        db,
+        "request",
+        "add",
+        "--enterprise",
+        name,
+        "--uscc",
+        USCC,
+        "--elements",
+        "计量",
+        "--title",
+        title,
+        *extra,
+    )
 
 
 @pytest.fixture
