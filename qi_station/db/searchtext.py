@@ -153,13 +153,37 @@ def vocab_matches(query: str) -> tuple[list[str], list[str]]:
     return [], [e for e, name in domain.ELEMENT_ZH.items() if q in name]
 
 
+# An enterprise's former names (``former_names``, kept by a rename) end its haystack and haystack_py
+# after this mark, so operators still find it by the name they know; the request search reads only
+# that part (:func:`former_part_sql`), not the enterprise's industry or city.
+FORMER_MARK = " | "
+
+
+def former_names(row: dict[str, Any]) -> list[str]:
+    """The names an enterprise row had before its renames, oldest first (``former_names`` as stored
+    JSON text or as a list)."""
+    raw = row.get("former_names") or "[]"
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    return [str(x["name"]) for x in items if isinstance(x, dict) and x.get("name")]
+
+
+def former_part_sql(column: str) -> str:
+    """SQL for the former names' part of an enterprise's ``haystack`` / ``haystack_py`` (empty when
+    the enterprise was never renamed)."""
+    return f"(CASE WHEN instr({column}, '{FORMER_MARK}') > 0 THEN substr({column}, instr({column}, '{FORMER_MARK}')) ELSE '' END)"
+
+
 def haystack(table: str, row: dict[str, Any]) -> str:
-    """Lowercased name, searchable fields and city: what any query is looked for in."""
+    """Lowercased name, searchable fields and city (and an enterprise's former names after
+    :data:`FORMER_MARK`): what any query is looked for in."""
     parts = [str(row.get("name") or "")]
     parts += [str(row[f]) for f in HAYSTACK_FIELDS.get(table, ()) if row.get(f)]
     city = places.CITIES.get(row.get("city_code") or "")
     if city:
         parts.append(city)
+    former = former_names(row) if table == "enterprise" else []
+    if former:
+        parts.append(FORMER_MARK.strip() + " " + " ".join(former))
     return " ".join(parts).lower()
 
 
@@ -190,7 +214,14 @@ def haystack_py(table: str, row: dict[str, Any]) -> str:
             full, ini = readings(text)[0]
             tokens += [full, ini] if len(text) <= FULL_PINYIN_MAX else [ini]
     py = [x for x in dict.fromkeys(tokens) if x and x not in primary[0] and x not in primary[1]]
-    return " ".join(ascii_parts + py)
+    out = " ".join(ascii_parts + py)
+    former = former_names(row) if table == "enterprise" else []
+    if former:  # every former name's readings, after the mark (the request search reads only these)
+        old: list[str] = [x.lower() for x in former if _ASCII.search(x)]
+        for f in former:
+            old += [r for pair in readings(f) for r in pair]
+        out += FORMER_MARK + " ".join(dict.fromkeys(x for x in old if x))
+    return out
 
 
 def prepare(table: str, row: dict[str, Any], *, keep_pinyin: bool = False) -> dict[str, Any]:

@@ -776,8 +776,8 @@ def rekey_enterprise(conn: Any, old_id: str, new_id: str, hub_rev: int) -> None:
 def rename_enterprise(
     conn: Any, old: Mapping[str, Any], name: str, station_code: str, *, at: datetime, by: str
 ) -> dict[str, Any]:
-    """The enterprise's new name (its pinyin and search text by :func:`searchtext.prepare`); the old
-    name is appended to ``former_names`` (``{"name", "until", "by"}``, oldest first), so the change
+    """The enterprise's new name (its pinyin and search text by :func:`searchtext.prepare`, the former
+    names still in the search text); the old name is appended to ``former_names`` (``{"name", "until", "by"}``, oldest first), so the change
     travels with the row to the hub. Returns the updated row (also written to the outbox)."""
     import json
 
@@ -785,12 +785,13 @@ def rename_enterprise(
 
     former = json.loads(old.get("former_names") or "[]")
     former.append({"name": old["name"], "until": to_db(at), "by": by})
-    fresh = prepare("enterprise", {**old, "name": name})
+    fresh = prepare("enterprise", {**old, "name": name, "former_names": former})
     changes = {
         "name": name,
         "name_py": fresh["name_py"],
         "name_initials": fresh["name_initials"],
         "haystack": fresh["haystack"],
+        "haystack_py": fresh["haystack_py"],  # the old name's readings stay searchable
         "former_names": canonical(former),
         "s_rev": int(old["s_rev"]) + 1,
         "updated_at": to_db(env_now()),

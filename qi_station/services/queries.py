@@ -17,6 +17,7 @@ from qi_station.core.months import month_bounds_utc
 from qi_station.core.rectify import needs_rectify, rectify_due
 from qi_station.core.validate import money_text, parse_element
 from qi_station.core.workdays import Calendar, request_days
+from qi_station.db.searchtext import former_part_sql
 from qi_station.services.workdays import load_calendar
 
 SORTS = {
@@ -118,9 +119,17 @@ def _filters(
         t = text.strip()
         match = "instr(r.title, ?) > 0 OR instr(r.number, ?) > 0 OR instr(e.name, ?) > 0 OR e.uscc = ?"
         params += [t, number_key(t), t, t.upper()]
+        # a former name of a renamed enterprise (the part of its search text db/searchtext keeps for
+        # them), and its readings: the renamed enterprises are looked at once, not once per request
+        former = f"instr({former_part_sql('x.haystack')}, ?) > 0"
+        former_p = [t.lower()]
         if t.isascii() and t.isalpha():  # pinyin initials or full pinyin of the enterprise name (written
             match += " OR instr(e.name_initials, ?) > 0 OR instr(e.name_py, ?) > 0"  # by db/searchtext)
             params += [t.lower(), t.lower()]
+            former += f" OR instr({former_part_sql('x.haystack_py')}, ?) > 0"
+            former_p.append(t.lower())
+        match += f" OR r.enterprise_id IN (SELECT x.id FROM enterprise x WHERE x.former_names <> '[]' AND ({former}))"
+        params += former_p
         where.append(f"({match})")
     if enterprise_id:
         where.append("r.enterprise_id = ?")
