@@ -1,0 +1,98 @@
+"""Outside testers' findings (round opfix4): focus in dialogs, the correction dialog's arrows, the
+request form's element checkboxes, Ctrl+A in form inputs, F6's export messages, toasts at 80x24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from test_tui_helpers import fixture_db
+from test_tui_journeys import make_app, settle
+from test_tui_op6 import _closed_rated_2
+from tui_pilot import burst, open_detail, press_to, until
+
+
+def _marked(widget: Any) -> bool:
+    """A focus marker seen at any colour depth (a 256-colour tmux, where blended backgrounds fall
+    together) and on CJK text (where bold alone hardly shows): reverse or underline."""
+    style = widget.styles.text_style
+    return bool(style.reverse or style.underline)
+
+
+async def _every_focus_is_seen(pilot: Any, dialog: Any) -> list[str]:
+    """Each widget Tab reaches in ``dialog``: on screen, enabled, and drawn otherwise when focused."""
+    bad = []
+    chain = list(dialog.focus_chain)
+    assert chain
+    for widget in chain:
+        other = next((w for w in chain if w is not widget), None)
+        if other is not None:
+            other.focus()
+            await settle(pilot)
+            if _marked(widget):
+                bad.append(f"{type(widget).__name__}#{widget.id} marked unfocused")
+        widget.focus()
+        await settle(pilot)
+        on_screen = widget.display and widget.visible and widget.region.area > 0 and not widget.disabled
+        on_screen = on_screen and dialog.region.contains_region(widget.region)
+        if not on_screen or not _marked(widget):
+            bad.append(f"{type(widget).__name__}#{widget.id}")
+    return bad
+
+
+async def test_every_focusable_widget_of_a_dialog_shows_its_focus(tmp_path: Path) -> None:
+    """更正 after a 节约成本 error: the operator pressed Shift+Tab and could not tell where focus was (the
+    更正项 selector, the inputs, the buttons look alike focused or not at a low colour depth); in 企业改名
+    the focused 继续编辑 had no marker of its own. Every focusable widget of a dialog is on screen and
+    shows its focus in its text style."""
+    from qi_station.screens.correct_dialog import CorrectDialog
+    from qi_station.screens.form_dialogs import rename_dialog
+
+    db = fixture_db(tmp_path)
+    number = _closed_rated_2(db)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, db, number)
+        dialog = await press_to(pilot, "c", CorrectDialog)
+        dialog.query_one("#field").value = "cost_saved"
+        await pilot.press("tab", *"abc", "ctrl+s")
+        error = dialog.query_one("#error")
+        await until(pilot, lambda: "节约" in str(error.render()) or "数字" in str(error.render()))
+        assert "数字" in str(error.render())
+        assert await _every_focus_is_seen(pilot, dialog) == []
+        question = rename_dialog("91370100MA3C00001X", "旧名称", "新名称")
+        app.push_screen(question)
+        await settle(pilot)
+        assert app.focused is question.query_one("#ans-edit")
+        assert await _every_focus_is_seen(pilot, question) == []
+
+
+async def test_arrows_after_a_correction_error_move_where_the_focus_is(tmp_path: Path) -> None:
+    """更正 after a 节约成本 error, keys as tmux sends them: Shift+Tab twice from 更正为 reaches 取消, where
+    ← → did nothing (the dialog seemed frozen); they move between the buttons now, and back on 更正项
+    they cycle it."""
+    from qi_station.screens.correct_dialog import CorrectDialog
+
+    db = fixture_db(tmp_path)
+    number = _closed_rated_2(db)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, db, number)
+        dialog = await press_to(pilot, "c", CorrectDialog)
+        field = dialog.query_one("#field")
+        burst(app, "right", "right", "tab", "a", "b", "ctrl+s")
+        error = dialog.query_one("#error")
+        await until(pilot, lambda: "数字" in str(error.render()))
+        assert field.value == "cost_saved" and app.focused is dialog.query_one("#value")
+        burst(app, "shift+tab", "shift+tab", "left")
+        await settle(pilot)
+        assert app.focused is dialog.query_one("#ok")
+        burst(app, "right")
+        await settle(pilot)
+        assert app.focused is dialog.query_one("#cancel")
+        burst(app, "tab", "right")
+        await settle(pilot)
+        assert app.focused is field and field.value == "result"
+        burst(app, "left", "left")
+        await settle(pilot)
+        assert field.value == "problems_solved"
