@@ -96,3 +96,31 @@ async def test_arrows_after_a_correction_error_move_where_the_focus_is(tmp_path:
         burst(app, "left", "left")
         await settle(pilot)
         assert field.value == "problems_solved"
+
+
+async def test_the_element_checkboxes_move_with_the_arrows(tmp_path: Path) -> None:
+    """F4's 服务要素: the arrows move between the boxes (Down a row of the grid), Space toggles, Enter
+    goes on to the next field without toggling (only Tab moved: 8 Tabs to 质量安全监管)."""
+    from test_tui_op5 import open_form
+
+    from qi_station.screens.widgets import Chip
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        chips = list(form.query_one("#elements").query_children(Chip))
+        chips[0].focus()
+        await settle(pilot)
+        await pilot.press("right", "right", "left")
+        assert app.focused is chips[1]
+        await pilot.press("down")
+        assert app.focused is chips[5]
+        await pilot.press("right", "right", "right", "right")
+        assert app.focused is chips[-1]
+        await pilot.press("space")
+        assert chips[-1].checked
+        await pilot.press("up", "left")
+        assert app.focused is chips[2]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not chips[2].checked and app.focused is form.query_one("#title")
