@@ -124,3 +124,18 @@ async def test_the_element_checkboxes_move_with_the_arrows(tmp_path: Path) -> No
         await pilot.press("enter")
         await settle(pilot)
         assert not chips[2].checked and app.focused is form.query_one("#title")
+
+
+async def test_ctrl_a_selects_the_whole_field_in_the_request_form(tmp_path: Path) -> None:
+    """F4: Ctrl+A then typing replaces the field's text (it went to the line start and the new text
+    went in front of the old), as in F3/F5's search boxes; in 需求描述 (a TextArea) it goes on as before."""
+    from test_tui_op5 import open_form
+
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        title = form.query_one("#title")
+        title.focus()
+        await pilot.press(*"old", "ctrl+a", *"new")
+        await settle(pilot)
+        assert title.value == "new"
