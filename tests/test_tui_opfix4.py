@@ -40,25 +40,32 @@ async def _every_focus_is_seen(pilot: Any, dialog: Any) -> list[str]:
     return bad
 
 
+async def _correction_refused(pilot: Any, db: Path) -> Any:
+    """更正 of a closed request, keys as tmux sends them: 节约成本 ``ab`` saved, refused (应为数字); the
+    dialog, focus on 更正为 (the bad field)."""
+    from qi_station.screens.correct_dialog import CorrectDialog
+
+    app = pilot.app
+    await open_detail(pilot, db, _closed_rated_2(db))
+    dialog = await press_to(pilot, "c", CorrectDialog)
+    burst(app, "right", "right", "tab", "a", "b", "ctrl+s")
+    error = dialog.query_one("#error")
+    await until(pilot, lambda: "数字" in str(error.render()))
+    assert dialog.query_one("#field").value == "cost_saved" and app.focused is dialog.query_one("#value")
+    return dialog
+
+
 async def test_every_focusable_widget_of_a_dialog_shows_its_focus(tmp_path: Path) -> None:
     """更正 after a 节约成本 error: the operator pressed Shift+Tab and could not tell where focus was (the
     更正项 selector, the inputs, the buttons look alike focused or not at a low colour depth); in 企业改名
     the focused 继续编辑 had no marker of its own. Every focusable widget of a dialog is on screen and
     shows its focus in its text style."""
-    from qi_station.screens.correct_dialog import CorrectDialog
     from qi_station.screens.form_dialogs import rename_dialog
 
     db = fixture_db(tmp_path)
-    number = _closed_rated_2(db)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_detail(pilot, db, number)
-        dialog = await press_to(pilot, "c", CorrectDialog)
-        dialog.query_one("#field").value = "cost_saved"
-        await pilot.press("tab", *"abc", "ctrl+s")
-        error = dialog.query_one("#error")
-        await until(pilot, lambda: "节约" in str(error.render()) or "数字" in str(error.render()))
-        assert "数字" in str(error.render())
+        dialog = await _correction_refused(pilot, db)
         assert await _every_focus_is_seen(pilot, dialog) == []
         question = rename_dialog("91370100MA3C00001X", "旧名称", "新名称")
         app.push_screen(question)
@@ -71,19 +78,11 @@ async def test_arrows_after_a_correction_error_move_where_the_focus_is(tmp_path:
     """更正 after a 节约成本 error, keys as tmux sends them: Shift+Tab twice from 更正为 reaches 取消, where
     ← → did nothing (the dialog seemed frozen); they move between the buttons now, and back on 更正项
     they cycle it."""
-    from qi_station.screens.correct_dialog import CorrectDialog
-
     db = fixture_db(tmp_path)
-    number = _closed_rated_2(db)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_detail(pilot, db, number)
-        dialog = await press_to(pilot, "c", CorrectDialog)
+        dialog = await _correction_refused(pilot, db)
         field = dialog.query_one("#field")
-        burst(app, "right", "right", "tab", "a", "b", "ctrl+s")
-        error = dialog.query_one("#error")
-        await until(pilot, lambda: "数字" in str(error.render()))
-        assert field.value == "cost_saved" and app.focused is dialog.query_one("#value")
         burst(app, "shift+tab", "shift+tab", "left")
         await settle(pilot)
         assert app.focused is dialog.query_one("#ok")
