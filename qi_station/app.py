@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
@@ -209,7 +210,23 @@ class StationApp(App[None]):
         "reports": _screen("reports", "ReportsScreen"),
         "activities": _screen("activity", "ActivityScreen"),
     }
-    BINDINGS = bindings("app")
+    #: Ctrl+A selects the whole text of any one-line field (F4's, a dialog's, F3/F5's search): typing
+    #: then replaces it. Textual's Input takes Ctrl+A as Home (text typed went in front of the old one in
+    #: F4, while the search boxes selected all); a priority key, so the field's own binding never runs
+    BINDINGS = [*bindings("app"), Binding("ctrl+a", "select_all_text", show=False, priority=True)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_all_text":  # elsewhere (a TextArea, a table) Ctrl+A goes on as before
+            from textual.widgets import Input
+
+            return isinstance(self.focused, Input)
+        return True
+
+    def action_select_all_text(self) -> None:
+        from textual.widgets import Input
+
+        if isinstance(self.focused, Input):
+            self.focused.select_all()
 
     def __init__(
         self,

@@ -120,6 +120,7 @@ def test_a_station_whose_clock_runs_ahead_is_refused_then_taken_and_flagged_once
     with pytest.raises(SyncError) as ei:  # it says the clock it stamped with: still ahead, refused
         sync(a, tc)
     assert (ei.value.status, ei.value.data.get("rule")) == (422, "clock_ahead")
+    assert ei.value.code == "clock_ahead"  # the CLI's [code] and --json error: never a bare [rule]
     assert "Set this PC's date and time right" in ei.value.message
     assert hub_requests(hub) == {}
     skew = _stations(hub)["ZB01"]["clock_skew_ms"]

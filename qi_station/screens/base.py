@@ -199,6 +199,23 @@ class StationModal(ModalScreen[Any]):
     def station(self) -> StationApp:
         return self.app  # type: ignore[return-value]
 
+    @on(events.Key)
+    def _arrow_between_buttons(self, event: events.Key) -> None:
+        """Left/Right on a button move to the next button of its row (as Tab/Shift+Tab do), stopping at
+        the ends: in every dialog (after a save error an operator Shift+Tabbed onto 取消 in 更正 and took
+        the dialog for frozen when ← → did nothing there)."""
+        from textual.widgets import Button
+
+        focused = self.focused
+        if event.key not in ("left", "right") or not isinstance(focused, Button):
+            return
+        buttons = list(focused.parent.query_children(Button)) if focused.parent else [focused]
+        i = buttons.index(focused) + (1 if event.key == "right" else -1)
+        if 0 <= i < len(buttons):
+            buttons[i].focus()
+        event.stop()
+        event.prevent_default()
+
 
 class MainScreen(StationScreen):
     """A main screen (reached by an F-key): a title bar, the body, the footer; Esc goes back."""

@@ -282,17 +282,6 @@ class ConfirmDialog(StationModal):
     def on_mount(self) -> None:
         self.query_one("#no" if self._default_no else "#yes", Button).focus()
 
-    def on_key(self, event: Any) -> None:
-        """Left/Right move between the buttons (as Tab/Shift+Tab do), stopping at the ends."""
-        if event.key not in ("left", "right") or not isinstance(self.focused, Button):
-            return
-        buttons = list(self.query(Button))
-        i = buttons.index(self.focused) + (1 if event.key == "right" else -1)
-        if 0 <= i < len(buttons):
-            buttons[i].focus()
-        event.stop()
-        event.prevent_default()
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 

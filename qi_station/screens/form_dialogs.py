@@ -16,15 +16,13 @@ from qi_station.screens.base import StationModal
 class ChoicesDialog(StationModal):
     """A question with a few answers (buttons; ``default``, else the first, highlighted and focused, so a
     reflexive Enter picks it: always the harmless answer); Esc answers ``escape_id``.
-    Left/Right move between the buttons; nothing is chosen without Enter or a click -- or Ctrl+S where
+    Left/Right move between the buttons (every dialog's: StationModal); nothing is chosen without Enter or a click -- or Ctrl+S where
     the question has a saving answer (``ok_id``: 保存草稿). The footer shows Esc and Ctrl+S with the
     answers' own words."""
 
     BINDINGS = [
         Binding("escape", "escape", "", show=False),
         Binding("ctrl+s", "ok", "", show=False, priority=True),
-        Binding("left", "app.focus_previous", "", show=False),
-        Binding("right", "app.focus_next", "", show=False),
     ]
 
     def __init__(

@@ -16,7 +16,6 @@ from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -244,8 +243,6 @@ class SearchInput(Input):
     layout reactive: every key re-laid out the whole screen before the frame (two to three ms of CPU
     on the library screen). The box's own size never depends on its text (``width: 1fr``, one line),
     so here the new virtual size only moves the scroll limits."""
-
-    BINDINGS = [Binding("ctrl+a", "select_all", show=False)]
 
     def take(self) -> None:
         """Focus the box with its whole text selected (already focused too: Ctrl+F twice)."""

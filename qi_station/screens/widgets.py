@@ -183,9 +183,19 @@ class Choice(Static, can_focus=True):
 
 
 class Chip(Static, can_focus=True):
-    """``[x] label``: Space/Enter/click toggles."""
+    """``[x] label``: Space/Enter/click toggles. In a container of chips only (F4's 服务要素) the
+    arrows move between them (Up/Down by a row of the grid, stopping at the ends) and Enter moves on
+    to the next field: only Space (or a click) toggles there (an operator Tabbed 8 times to reach
+    质量安全监管, and Enter flipped a box instead of going on)."""
 
-    BINDINGS = [Binding("space,enter", "flip", "toggle", show=False)]
+    BINDINGS = [
+        Binding("space", "flip", "toggle", show=False),
+        Binding("enter", "enter", "toggle", show=False),
+        Binding("left", "move(-1, 0)", show=False),
+        Binding("right", "move(1, 0)", show=False),
+        Binding("up", "move(0, -1)", show=False),
+        Binding("down", "move(0, 1)", show=False),
+    ]
     DEFAULT_CSS = """
     Chip { width: auto; height: 1; padding: 0 1 0 0; margin-right: 1; }
     Chip:focus { background: $accent; color: $text; }
@@ -230,6 +240,35 @@ class Chip(Static, can_focus=True):
     def action_flip(self) -> None:
         self.checked = not self.checked
         self.post_message(self.Toggled(self))
+
+    def _group(self) -> list[Chip]:
+        """The chips of a container holding only chips (F4's 服务要素 grid); a chip among other widgets
+        (a filter row's 仅逾期) stands alone, its keys as before."""
+        siblings = list(self.parent.children) if self.parent else []
+        group = len(siblings) > 1 and all(isinstance(c, Chip) for c in siblings)
+        return [c for c in siblings if isinstance(c, Chip)] if group else [self]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "move":  # a lone chip leaves the arrows to its screen
+            return len(self._group()) > 1
+        return True
+
+    def action_enter(self) -> None:
+        group = self._group()
+        if len(group) > 1:  # the field after the last chip
+            chain = self.screen.focus_chain
+            after = chain[chain.index(group[-1]) + 1 :] if group[-1] in chain else []
+            if after:
+                after[0].focus()
+        else:
+            self.action_flip()
+
+    def action_move(self, dx: int, dy: int) -> None:
+        group = self._group()
+        per_row = sum(1 for c in group if c.region.y == self.region.y) or 1
+        i = group.index(self) + dx + dy * per_row
+        if 0 <= i < len(group):
+            group[i].focus()
 
     def on_click(self) -> None:
         self.focus()

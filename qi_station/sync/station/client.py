@@ -360,9 +360,9 @@ def clock_ahead_hint(conn: Any, e: SyncError, batch: list[dict[str, Any]]) -> Sy
         )
     ]
     which = f" (requests stamped ahead of this PC's clock: {', '.join(ahead)})" if ahead else ""
-    return SyncError(
+    return SyncError(  # its own code, as its rule: the CLI's ``[clock_ahead]`` and --json ``error``
         e.status,
-        e.code,
+        "clock_ahead",
         f"{e.message}: {what} is stamped {stamp}, and this PC's clock runs ahead of the hub's (it reads "
         f"{to_db(now)[:16]} UTC){which}. What was recorded stays on this PC, unsent, and so does every change "
         "queued after it. Set this PC's date and time right, then sync again: the hub then takes what was "
