@@ -36,6 +36,12 @@ LIMITS = {
     "by": 50,
 }
 
+# the hub's cap on a synced row's other text columns (ids, hashes, phone, pinyin, search text, event
+# data, an enterprise's former names): a station keeps its rows within them, or the change and every one
+# queued after it would never leave the PC (``sync.hub.rules.check_row`` refuses it)
+OTHER_TEXT_MAX = 2000
+LONG_TEXT_MAX = {"haystack": 8000, "haystack_py": 8000, "data": 20000}
+
 
 class Checks:
     """Run each field's rule and keep every refusal, so one save reports all bad fields at once, in

@@ -777,15 +777,25 @@ def rename_enterprise(
     conn: Any, old: Mapping[str, Any], name: str, station_code: str, *, at: datetime, by: str
 ) -> dict[str, Any]:
     """The enterprise's new name (its pinyin and search text by :func:`searchtext.prepare`, the former
-    names still in the search text); the old name is appended to ``former_names`` (``{"name", "until", "by"}``, oldest first), so the change
-    travels with the row to the hub. Returns the updated row (also written to the outbox)."""
+    names still in the search text); the old name is appended to ``former_names`` (``{"name", "until", "by"}``,
+    oldest first), so the change travels with the row to the hub; the oldest names are dropped when the
+    row would pass the hub's text caps (``core.validate.OTHER_TEXT_MAX`` / ``LONG_TEXT_MAX``: a refused
+    row would hold every later change on this PC). Returns the updated row (also written to the outbox)."""
     import json
 
+    from qi_station.core.validate import LONG_TEXT_MAX, OTHER_TEXT_MAX
     from qi_station.db.searchtext import prepare
 
     former = json.loads(old.get("former_names") or "[]")
     former.append({"name": old["name"], "until": to_db(at), "by": by})
-    fresh = prepare("enterprise", {**old, "name": name, "former_names": former})
+    while True:  # the row must stay within the hub's caps, or it and every later change never leave the PC:
+        fresh = prepare("enterprise", {**old, "name": name, "former_names": former})  # the oldest names go
+        if len(former) <= 1 or (
+            len(canonical(former)) <= OTHER_TEXT_MAX
+            and all(len(fresh[c]) <= LONG_TEXT_MAX[c] for c in ("haystack", "haystack_py"))
+        ):
+            break
+        former.pop(0)
     changes = {
         "name": name,
         "name_py": fresh["name_py"],

@@ -60,9 +60,10 @@ TEXT: dict[str, dict[str, tuple[str, bool, bool]]] = {
 # station sent it (normalised, the chain and ``hub verify`` would break); every other multi-line text is
 # stored in the core's form (:func:`check_row`)
 EVIDENCE = frozenset({("request_event", "note"), ("request", "result"), ("request", "followup_note")})
-# every other text column (ids, hashes, phone, pinyin, search text, event data): a plain length cap
-OTHER_TEXT_MAX = 2000
-LONG_TEXT_MAX = {"haystack": 8000, "haystack_py": 8000, "data": 20000}
+# every other text column (ids, hashes, phone, pinyin, search text, event data): a plain length cap, the
+# core's (a station keeps its rows within it)
+OTHER_TEXT_MAX = v.OTHER_TEXT_MAX
+LONG_TEXT_MAX = v.LONG_TEXT_MAX
 # a hub event carries the hub's note (written at the hub, not by the station's form)
 HUB_EVENT_NOTE_MAX = 20000
 
