@@ -771,8 +771,8 @@ class StationApp(App[None]):
 
         from qi_station.screens.request_form import RequestFormScreen
 
-        if isinstance(self.screen, RequestFormScreen):
-            return
+        if any(isinstance(s, RequestFormScreen) for s in self.screen_stack):
+            return  # one form: F4 on it, or on its leave question (Esc), never stacks a second one
         form = RequestFormScreen()
         self.push_screen(form)
         try:

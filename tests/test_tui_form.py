@@ -411,3 +411,25 @@ async def test_a_too_long_multi_line_description_names_the_field_and_the_limit(t
         assert app.focused is form.query_one("#description")
         assert form.query_one("#description").text.count("\n") == 1500  # the input stays
     assert rows(db, "SELECT count(*) FROM request") == before
+
+
+async def test_f4_on_the_leave_question_never_stacks_a_second_form(tmp_path: Path) -> None:
+    """F4 while the form's 登记尚未保存 question is up (Esc pressed on a typed form) opened a second
+    blank form over it, and each Esc then brought back an older one (an outside operator stacked four)."""
+    from qi_station.screens.form_dialogs import ChoicesDialog
+    from qi_station.screens.request_form import RequestFormScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await type_a_request(pilot, form)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicesDialog)
+        await pilot.press("f4")
+        await settle(pilot)
+        assert [s for s in app.screen_stack if isinstance(s, RequestFormScreen)] == [form]
+        await pilot.press("escape")  # 继续编辑
+        await settle(pilot)
+        assert app.screen is form
