@@ -483,7 +483,9 @@ class StationApp(App[None]):
         if refresh is not None and not getattr(self.screen, "LOADS_BEFORE_READY", False):
             refresh()
         self.load_staff(self.db_path)
-        self.watch_restore()
+        # the in-use hold after the figures' frame: taking it loads filelock and makes its lock file
+        # (~20-60 ms on an old PC), which the dashboard's first figures need not wait for
+        self.call_after_refresh(self.watch_restore)
         if empty and self.offer_demo:
             from qi_station.screens.dialogs import ConfirmDialog
 
