@@ -44,7 +44,7 @@ def test_request_show_history_in_chinese(tmp_path: Path) -> None:
     history = [ln for ln in zh.splitlines() if re.match(r"\s+#\d+ ", ln)]
     assert history and all(not re.search(r"[A-Za-z]{3,}", ln) for ln in history), history
     assert any(" 登记" in ln for ln in history) and any(" 转办" in ln for ln in history), history
-    assert "  -> 设备库: 三坐标测量机 (eq-1)" in zh
+    assert "  -> 设备库: 三坐标测量机（eq-1）" in zh  # full-width brackets in Chinese (cli.requests._br)
     assert not re.search(r"\b(created|status|referral|equipment)\b", zh), zh
     en = _show(db, "en")
     assert " created" in en and " referral" in en and "  -> equipment: 三坐标测量机 (eq-1)" in en
