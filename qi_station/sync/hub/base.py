@@ -50,6 +50,9 @@ def _need_psycopg() -> None:
 #: PostgreSQL: the advisory lock key of an in-flight writer's seq bound is this + the bound (bigint key:
 #: pg_locks shows its high 32 bits as classid, the low ones as objid)
 _INFLIGHT_TAG = 0x51_4953 << 40
+#: a writer's in-flight registration: a lower bound of every seq its transaction will take (the
+#: sequence's value now + 1), read and locked in one row's evaluation, BEFORE nextval; held until commit
+_REGISTER_INFLIGHT = f"SELECT pg_advisory_xact_lock_shared({_INFLIGHT_TAG} + last_value + 1) FROM hub_seq"
 _SAFE_HEAD_SQL = (
     "SELECT h.last_value, (SELECT min(((l.classid::bigint << 32) | l.objid::bigint) - "
     f"{_INFLIGHT_TAG}) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 1 "
@@ -308,11 +311,7 @@ class HubBase:
         the bound (:meth:`safe_head` reads it), so concurrent writers commit together."""
         import sqlalchemy as sa
 
-        # first: a lower bound of every seq this transaction will take (the sequence's value now + 1),
-        # held until commit ends. The bound is read and locked in one row's evaluation, BEFORE nextval
-        c.execute(
-            sa.text(f"SELECT pg_advisory_xact_lock_shared({_INFLIGHT_TAG} + last_value + 1) FROM hub_seq")
-        )
+        c.execute(sa.text(_REGISTER_INFLIGHT))  # first: the in-flight bound, held until commit ends
         n = len(order)
         by_table: dict[str, tuple[list[str], list[int]]] = {}
         for i, (t, rid) in enumerate(order):
@@ -341,9 +340,7 @@ class HubBase:
         it from this point of the writer's transaction on, not only from its end."""
         import sqlalchemy as sa
 
-        c.execute(
-            sa.text(f"SELECT pg_advisory_xact_lock_shared({_INFLIGHT_TAG} + last_value + 1) FROM hub_seq")
-        )
+        c.execute(sa.text(_REGISTER_INFLIGHT))
         got = c.execute(sa.text("SELECT nextval('hub_seq') FROM generate_series(1, :n)"), {"n": n})
         return sorted(int(s) for (s,) in got)
 
