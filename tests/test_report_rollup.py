@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -316,7 +316,8 @@ def history_figures(url: Any, exact: bool) -> dict[str, Any]:
     return out
 
 
-def check_ledger(url: Any, ops: list[tuple[Any, ...]]) -> None:
+def apply_ops(url: Any, ops: list[tuple[Any, ...]]) -> None:
+    """The ledger ``ops`` written into the database ``url`` (set up first), in one transaction."""
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
@@ -326,6 +327,10 @@ def check_ledger(url: Any, ops: list[tuple[Any, ...]]) -> None:
                 led.apply(o)
     finally:
         engine.dispose()
+
+
+def check_ledger(url: Any, ops: list[tuple[Any, ...]]) -> None:
+    apply_ops(url, ops)
     exact = history_figures(url, True)
     assert history_figures(url, False) == exact
     assert kept_firsts(url) == computed_firsts(url)
@@ -369,39 +374,29 @@ def test_rollup_equals_the_events_sqlite(tmp_path_factory: Any, ops: list[tuple[
     check_ledger(db, ops)
 
 
+def pinned_now(iso: str) -> Any:
+    """The clock (``QI_STATION_NOW``, core.clock) at ``iso`` for a block, as it was after it."""
+    import os
+    from unittest import mock
+
+    return mock.patch.dict(os.environ, {"QI_STATION_NOW": iso})
+
+
 def check_current_month(url: Any, ops: list[tuple[Any, ...]], day: int) -> None:
     """A month not ended (today, ``QI_STATION_NOW``, is its ``day``-th day from 2026-01-01): its overdue
     requests as of today from the rollup (the month's promised requests, less those promised from today
     on, or plus those promised before today: whichever are fewer days) equal the ones from every event."""
-    import os
-
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            led = Ledger(conn)
-            led.setup()
-            for o in ops:
-                led.apply(o)
-    finally:
-        engine.dispose()
+    apply_ops(url, ops)
     today = date(2026, 1, 1) + timedelta(days=day)
     month = today.isoformat()[:7]
-    was = os.environ.get("QI_STATION_NOW")
-    os.environ["QI_STATION_NOW"] = f"{today.isoformat()}T12:00:00+08:00"
-    try:
-        got = {}
-        with report_connection(url) as conn:
-            for exact in (True, False):
-                for station in (None, "S1"):
-                    got[exact, station] = {
-                        c: (a.overdue_end, a.overdue_prev_end, a.open_before, a.series)
-                        for c, a in collect(conn, month, station, exact=exact).accs.items()
-                    }
-    finally:
-        if was is None:
-            os.environ.pop("QI_STATION_NOW")
-        else:
-            os.environ["QI_STATION_NOW"] = was
+    got = {}
+    with pinned_now(f"{today.isoformat()}T12:00:00+08:00"), report_connection(url) as conn:
+        for exact in (True, False):
+            for station in (None, "S1"):
+                got[exact, station] = {
+                    c: (a.overdue_end, a.overdue_prev_end, a.open_before, a.series)
+                    for c, a in collect(conn, month, station, exact=exact).accs.items()
+                }
     for station in (None, "S1"):
         assert got[False, station] == got[True, station]
 
@@ -690,16 +685,10 @@ def test_province_report_postgresql_equals_sqlite(tmp_path_factory: Any, ops: li
         hub.dispose()
         pg = url.replace("postgresql://", "postgresql+psycopg://")
         for target in (db, pg):
-            engine = make_engine(target)
-            try:
-                with engine.begin() as conn:
-                    led = Ledger(conn)
-                    led.setup()
-                    for o in ops:
-                        led.apply(o)
-            finally:
-                engine.dispose()
-        assert whole_reports(pg) == whole_reports(db)
+            apply_ops(target, ops)
+        # one clock for both (their 数据截至 is the report's time: a second apart, they differed)
+        with pinned_now(datetime.now(UTC).isoformat(timespec="seconds")):
+            assert whole_reports(pg) == whole_reports(db)
     finally:
         pg_drop(url)
 
@@ -772,15 +761,7 @@ def test_rectification_list_is_the_rows(tmp_path_factory: Any, ops: list[tuple[A
     from qi_station.reports.figures import hub_report
 
     db = open_db(tmp_path_factory.mktemp("x") / "q.db")
-    engine = make_engine(db)
-    try:
-        with engine.begin() as conn:
-            led = Ledger(conn)
-            led.setup()
-            for o in ops:
-                led.apply(o)
-    finally:
-        engine.dispose()
+    apply_ops(db, ops)
     with report_connection(db) as conn:
         for m in MONTHS:
             want = rectification_from_the_rows(conn, m)
