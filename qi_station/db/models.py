@@ -181,6 +181,8 @@ class Request(SQLModel, table=True):
         # revision 0013: an enterprise's first request from the index alone (reports: new enterprises)
         Index("ix_request_enterprise_first", "enterprise_id", "station_code", "deleted", "received_at"),
         Index("ix_request_station_updated", "station_code", "updated_at"),  # revision 0013: data as of
+        # revision 0031: the current month's report, the requests promised in a few days (reports/ledger.py)
+        Index("ix_request_promised", "promised_date"),
         Index(  # revision 0010: the open rectifications (core.rectify.LOW_SATISFACTION); 0015: covering
             "ix_request_low_rating",
             "closed_at",
