@@ -133,3 +133,33 @@ def test_breakdown_keeps_codes_outside_the_domain_after_it() -> None:
         ("unknown", 1),
     ]
     assert in_domain_order(None, ("a",)) == [("a", 0)]
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"), [("zh", "本站默认（未登记人员）"), ("en", "Station default (no staff recorded)")]
+)
+def test_a_request_without_staff_reads_the_station_default(
+    months: dict[str, dict[str, Any]], lang: str, label: str, tmp_path: Path
+) -> None:
+    """明细's 登记人 of a request with no staff member recorded: the station default, never a blank."""
+    import copy
+
+    import openpyxl
+
+    from qi_station.reports.labels import DETAIL_LABELS, lang_index
+    from qi_station.reports.writers import detail_values, write_report
+
+    rep = copy.deepcopy(months["2026-01"])
+    rep["details"][0]["operator"] = None
+    rep["details"][1]["operator"] = ""
+    col = list(rep["details"][0]).index("operator")
+    assert [r[col] for r in detail_values(rep, lang)] == [label, label]
+    rep["details"][1]["operator"] = "张三"
+    assert [r[col] for r in detail_values(rep, lang)] == [label, "张三"]
+    head = DETAIL_LABELS["operator"][lang_index(lang)]
+    rows = _csv_rows(rep, lang)
+    at = next(i for i, r in enumerate(rows) if head in r)
+    assert rows[at + 1][rows[at].index(head)] == label
+    det = openpyxl.load_workbook(write_report(rep, "xlsx", tmp_path / "r.xlsx", lang=lang)).worksheets[-1]
+    cells = [[c.value for c in r] for r in det.iter_rows(max_row=2)]
+    assert cells[1][cells[0].index(head)] == label

@@ -110,7 +110,8 @@ def _detail_keys(report: dict[str, Any]) -> list[str]:
 
 
 def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
-    """Details rows as display values (labels for codes; every field, nothing cut). A month has
+    """Details rows as display values (labels for codes, 登记人 of a request with no staff member
+    recorded as the station default ``labels.WORDS["no_staff"]``; every field, nothing cut). A month has
     thousands of rows over a few dozen codes: each code's label is looked up once (``memo``)."""
     keys = _detail_keys(report)
     sep = ", " if lang == "en" else "、"
@@ -129,6 +130,7 @@ def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
         "enterprise_city": lambda v: city_label(v, lang) if v else v,
         # a city's code: its 市本级 (an enterprise registered at city level; core.places.breakdown_name)
         "enterprise_county": lambda v: county_place_label(v, lang) if v else v,
+        "operator": lambda v: v or word("no_staff", lang),  # never a blank 登记人
     }
     memos: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
         (i, convert[k], {}) for i, k in enumerate(keys) if k in convert
