@@ -65,7 +65,7 @@ async def test_form_errors_are_in_view_at_80x24(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.focused is form.query_one("#phone")
-        assert _shown(app, "电话: 电话号码无效") and _shown(app, "未保存")
+        assert _shown(app, "电话: 联系电话「12」无效（无此号码）") and _shown(app, "未保存")
 
 
 async def test_an_edit_clears_its_fields_message_and_the_summary_follows(tmp_path: Path) -> None:

@@ -202,6 +202,21 @@ def figures(acc: Acc, month: str, months: list[str]) -> dict[str, Any]:
             "delta": round(c - p, 2) if isinstance(c, float) else c - p,
             "pct": round((c - p) / p * 100, 1) if p else None,
         }
+    # 评价数, 满意数, 满意率 and 按期办结数: the previous month's from the same series / resolution counts
+    p_rated, p_sat = s["rated"][cur - 1], s["satisfied"][cur - 1]
+    for k, c, p in (
+        ("rated", rated, p_rated),
+        ("satisfied", satisfied, p_sat),
+        ("on_time_count", acc.quality.on_time, acc.quality.prev_on_time),
+    ):
+        change[k] = {"previous": p, "delta": c - p, "pct": round((c - p) / p * 100, 1) if p else None}
+    p_rate = round(p_sat / p_rated, 4) if p_rated else None
+    c_rate = out["satisfaction"]["rate"]
+    change["rate"] = {
+        "previous": p_rate,
+        "delta": None if c_rate is None or p_rate is None else round(c_rate - p_rate, 4),
+        "pct": None,
+    }
     # the ratio figures (按期办结率, 回访率): their previous month and year to date by the month's rule
     for k, (p_rate, y_rate) in earlier_rates(acc.quality).items():
         c_rate = out[k.removesuffix("_rate")]["rate"]

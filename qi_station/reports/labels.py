@@ -74,6 +74,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "stations": ("站点", "Stations"),
     "province": ("全省", "Province"),
     "unknown": ("未知", "Unknown"),
+    # a request with no staff member recorded (an old ledger's, an import's without 经办人): 明细's 登记人
+    "no_staff": ("本站默认（未登记人员）", "Station default (no staff recorded)"),
     "county": ("县区", "County"),
     "industry": ("行业", "Industry"),
     "size": ("企业规模", "Enterprise size"),

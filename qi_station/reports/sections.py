@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qi_station.core import places
+from qi_station.core import domain, places
 from qi_station.core.activity import ACTIVITY_KIND_EN, ACTIVITY_KIND_ZH
 from qi_station.reports.labels import (
     MONEY_KEYS,
@@ -32,21 +32,37 @@ def county_label(code: str, lang: str) -> str:
     return f"{places.breakdown_name(code, lang)} {code}"
 
 
+def in_domain_order(counts: dict[str, int] | None, codes: tuple[str, ...]) -> list[tuple[str, int]]:
+    """THE order of a breakdown over a fixed domain: every code of ``codes`` in its order, 0 when the
+    month has none (so two months' tables compare line by line), then the codes outside it (an old
+    ledger's, sorted) and 未知 last."""
+    got = counts or {}
+    extra = sorted((k for k in got if k not in codes), key=lambda k: (k == "unknown", k))
+    return [(k, got.get(k, 0)) for k in codes] + [(k, got[k]) for k in extra]
+
+
+#: the current cities (GB/T 2260 order): the 地市 breakdown lists each of them
+CITY_CODES = tuple(places.CITIES)
+
+
 def breakdown_rows(report: dict[str, Any], lang: str) -> list[tuple[str, str, int]]:
     """(category, item, count) rows: elements, channels, cities, counties, industries, sizes, satisfaction
-    levels, activities, referral counts and top items."""
+    levels, activities, referral counts and top items. A category over a fixed domain (elements,
+    channels, cities, sizes, levels, activity kinds, referral kinds) lists every item in the domain's
+    order, 0 included (:func:`in_domain_order`); counties, industries and top items list those counted."""
     rows: list[tuple[str, str, int]] = []
-    for code, n in (report.get("by_element") or {}).items():
+    for code, n in in_domain_order(report.get("by_element"), domain.ELEMENTS):
         rows.append((word("element", lang), element_label(code, lang), n))
-    for code, n in (report.get("by_channel") or {}).items():
+    for code, n in in_domain_order(report.get("by_channel"), domain.CHANNELS):
         rows.append((word("channel", lang), channel_label(code, lang), n))
-    for code, n in (report.get("by_city") or {}).items():
+    for code, n in in_domain_order(report.get("by_city"), CITY_CODES):
         rows.append((word("city", lang), city_label(code, lang), n))
     for code, n in (report.get("by_county") or {}).items():
         rows.append((word("county", lang), county_label(code, lang), n))
-    for key, cat in (("by_industry", "industry"), ("by_size", "size")):
-        for code, n in (report.get(key) or {}).items():
-            rows.append((word(cat, lang), _unknown(code, lang), n))
+    for code, n in (report.get("by_industry") or {}).items():
+        rows.append((word("industry", lang), _unknown(code, lang), n))
+    for code, n in in_domain_order(report.get("by_size"), domain.ENTERPRISE_SCALES):
+        rows.append((word("size", lang), _unknown(code, lang), n))
     for lvl, n in (report.get("satisfaction_levels") or {}).items():
         rows.append((word("level", lang), satisfaction_label(lvl, lang), n))
     kinds = ACTIVITY_KIND_EN if lang == "en" else ACTIVITY_KIND_ZH
@@ -198,6 +214,33 @@ def figure_text(key: str, value: Any) -> Any:
     if key in FIGURE_DECIMALS and isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:.{FIGURE_DECIMALS[key]}f}"
     return value
+
+
+#: decimals of a rate's change in percentage points (:func:`points_text`: ``+3.2 个百分点``)
+POINTS_DECIMALS = 1
+#: the unit of a rate's change: percentage points, never ``%`` (a rate from 90% to 93% rose 3 points)
+POINTS_UNIT = {"zh": "个百分点", "en": "pp"}
+
+
+def points_text(delta: Any, lang: str) -> Any:
+    """THE text form of the change of a rate (满意率, 按期办结率, 回访率 … versus the previous month) in
+    percentage points, in every writer (CSV, Markdown, the xlsx 概览): the change of the fraction
+    (0.032) as ``+3.2 个百分点`` (en ``+3.2 pp``), :data:`POINTS_DECIMALS` decimals, a fall with ``-``,
+    no change ``0.0`` unsigned; None as it is."""
+    if delta is None or isinstance(delta, bool) or not isinstance(delta, int | float):
+        return delta
+    from decimal import ROUND_HALF_UP, Decimal
+
+    # the fraction's decimal text (0.0785, kept to 4 decimals) times 100, half away from zero: -7.9
+    points = (Decimal(str(delta)) * 100).quantize(Decimal(1).scaleb(-POINTS_DECIMALS), ROUND_HALF_UP)
+    shown = f"{points:+}" if points else f"{abs(points)}"
+    return f"{shown} {POINTS_UNIT['en' if lang == 'en' else 'zh']}"
+
+
+def change_text(key: str, delta: Any, lang: str) -> Any:
+    """THE text form of a headline figure's change versus the previous month (环比增减): a rate's in
+    percentage points (:func:`points_text`), another figure's as :func:`figure_text` writes it."""
+    return points_text(delta, lang) if key in RATE_KEYS else figure_text(key, delta)
 
 
 def figure_format(key: str) -> str | None:

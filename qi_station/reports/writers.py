@@ -47,6 +47,7 @@ from qi_station.reports.sections import (
     INDICATOR_VALUE,
     RECTIFY_COLUMNS,
     breakdown_rows,
+    change_text,
     csv_time,
     extra_tables,
     figure_format,
@@ -72,23 +73,25 @@ def formula_like(v: Any) -> bool:
     return isinstance(v, str) and _formula_start(v)
 
 
-#: an E.164 phone number (``+8653188886666``): formula-like by its ``+`` but only digits after it
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-#: a negative number as text -- a money change ``-30.34`` (``sections.money_cell``), a rate's change
-#: ``-7.85%`` (``sections.percent_text``): Excel reads a number, nothing to run
+#: an E.164 phone number (``+8653188886666``) or a rate's change in percentage points (``+3.2 个百分点``,
+#: ``-1.5 pp``: ``sections.points_text``): formula-like by the sign, nothing to run after it
+_CONSTANT = re.compile(r"\+[1-9][0-9]{6,14}|[+-][0-9]+\.[0-9]+ (个百分点|pp)")
+#: a negative number as text -- a money change ``-30.34`` (``sections.money_cell``), a negative
+#: percentage ``-7.85%`` (``sections.percent_text``): Excel reads a number, nothing to run
 _NEGATIVE = re.compile(r"-[0-9]+(\.[0-9]+)?%?")
 
 
 def csv_text(v: Any) -> Any:
     """THE form of a value in a CSV for Excel: formula-like text (:func:`formula_like`) gets a leading
-    ``'`` (OWASP), except an E.164 phone number, written as the text formula ``="+8653188886666"``
-    (a constant: nothing to inject), which Excel shows as ``+8653188886666`` -- with a ``'`` it showed
-    the apostrophe, bare it read a formula and showed 8.65E+12. A negative number as text (``-30.34``,
-    a money change; ``-7.85%``, a rate's change) is no formula: as it is, as a negative whole number.
+    ``'`` (OWASP), except an E.164 phone number and a rate's change in percentage points
+    (``+3.2 个百分点``), written as the text formula ``="+8653188886666"`` (a constant: nothing to
+    inject), which Excel shows as ``+8653188886666`` -- with a ``'`` it showed the apostrophe, bare it
+    read a formula and showed 8.65E+12. A negative number as text (``-30.34``, a money change;
+    ``-7.85%``) is no formula: as it is, as a negative whole number.
     Other values as they are."""
     if not formula_like(v) or _NEGATIVE.fullmatch(v):
         return v
-    return f'="{v}"' if _E164.fullmatch(v) else "'" + v
+    return f'="{v}"' if _CONSTANT.fullmatch(v) else "'" + v
 
 
 def formula_like_texts(texts: Iterable[str]) -> Iterator[bool]:
@@ -107,7 +110,8 @@ def _detail_keys(report: dict[str, Any]) -> list[str]:
 
 
 def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
-    """Details rows as display values (labels for codes; every field, nothing cut). A month has
+    """Details rows as display values (labels for codes, 登记人 of a request with no staff member
+    recorded as the station default ``labels.WORDS["no_staff"]``; every field, nothing cut). A month has
     thousands of rows over a few dozen codes: each code's label is looked up once (``memo``)."""
     keys = _detail_keys(report)
     sep = ", " if lang == "en" else "、"
@@ -126,6 +130,7 @@ def detail_values(report: dict[str, Any], lang: str) -> Iterator[list[Any]]:
         "enterprise_city": lambda v: city_label(v, lang) if v else v,
         # a city's code: its 市本级 (an enterprise registered at city level; core.places.breakdown_name)
         "enterprise_county": lambda v: county_place_label(v, lang) if v else v,
+        "operator": lambda v: v or word("no_staff", lang),  # never a blank 登记人
     }
     memos: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
         (i, convert[k], {}) for i, k in enumerate(keys) if k in convert
@@ -253,7 +258,7 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
                 fig_label(k, lang),
                 fig(k, v),
                 fig(k, c.get("previous")),
-                fig(k, c.get("delta")),
+                _cell(change_text(k, c.get("delta"), lang)),
                 fig(k, ytd.get("satisfaction_rate" if k == "rate" else k)),
             ]
         )
@@ -357,14 +362,14 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
             vals = [  # 按期办结率, 回访率: previous month and year to date (quality.earlier_rates)
                 _pct(v),
                 _pct(c.get("previous")) if c else "—",
-                _pct(c.get("delta")) if c else "—",
+                _md(change_text(k, c.get("delta"), lang)) if c else "—",
                 _pct(ytd.get("satisfaction_rate" if k == "rate" else k)),
             ]
         else:
             vals = [
                 _md(figure_text(k, v)),
                 _md(figure_text(k, c.get("previous"))) if c else "—",
-                _signed(figure_text(k, c.get("delta"))) if c else "—",
+                _signed(change_text(k, c.get("delta"), lang)) if c else "—",
                 _md(figure_text(k, ytd.get(k))) if k in ytd else "—",
             ]
         out.append(f"| {fig_label(k, lang)} | " + " | ".join(vals) + " |")
@@ -503,9 +508,14 @@ def write_xlsx(
             c.get("delta"),
             ytd.get("satisfaction_rate" if k == "rate" else k),
         ]
+        if k in RATE_KEYS:  # a rate's change: text in percentage points, as the CSV writes it
+            row[3] = change_text(k, row[3], lang)
         if k in fmt:
             cells: list[Any] = safe(ov, [row[0]])
             for value in row[1:]:
+                if isinstance(value, str):
+                    cells.extend(safe(ov, [value]))
+                    continue
                 cell = WriteOnlyCell(ov, value=value)
                 cell.number_format = fmt[k]
                 cells.append(cell)

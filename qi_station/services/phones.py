@@ -12,8 +12,24 @@ from qi_station.core.errors import ValidationError
 
 LAIWU_OLD = "0634"  # 莱芜's area code until 2019 (now 济南's 0531, numbers gained a leading 7)
 #: what a valid number looks like, said with every refusal (an operator who typed a local number needs it)
-PHONE_HINT_EN = "a mobile is 11 digits (1…); a landline is its area code and 7-8 digits, e.g. 0535-6688123"
-PHONE_HINT_ZH = "手机为11位；固定电话为区号加7-8位号码，如 0535-6688123"
+PHONE_HINT_EN = (
+    "a mobile is 11 digits (1…); a landline is its area code and 7-8 digits (2-9 first), e.g. 0535-6688123"
+)
+PHONE_HINT_ZH = "手机为11位；固定电话为区号加7-8位号码（首位2-9），如 0535-6688123"
+
+
+#: a phone field by name in the refusal (English, Chinese): the enterprise's contact phone by default
+_FIELD_NAMES = {"phone": ("phone", "联系电话")}
+
+
+def _refuse(field: str, v: str, why_en: str, why_zh: str) -> ValidationError:
+    en, zh = _FIELD_NAMES.get(field, (field, field))
+    return ValidationError(
+        field,
+        "phone",
+        f"{en} {v!r} is not a valid phone number ({why_en}): {PHONE_HINT_EN} / "
+        f"{zh}「{v}」无效（{why_zh}） {PHONE_HINT_ZH}",  # a space: a form wraps there at 80 columns
+    )
 
 
 def normalize_phone(
@@ -21,10 +37,16 @@ def normalize_phone(
 ) -> tuple[str, str] | None:
     """Return (E.164, display) or None for empty.
 
-    A landline typed without its area code (7 or 8 digits) gets the area code of ``city_code`` (the
-    caller passes the enterprise's current city, else the station's: ``services.ledger.check_enterprise``);
-    a city without one (None) leaves the number as typed. A former 莱芜 number typed with the retired
-    0634 is written the way it is dialled since 2019: 0531 and a 7 before the old seven digits."""
+    THE phone rule: a number ``phonenumbers`` finds valid (``is_valid_number``, parsed for region CN: a
+    mobile, a landline, a 400/800 number; a foreign one typed with its +country code), whose local number after a landline's area code starts
+    with 2-9 (0 is the trunk prefix and 1 the special services: ``phonenumbers`` lets ``0531-05318888``
+    and ``0531-12345678`` through). A refusal names the field (联系电话 / phone) and the rule.
+
+    A landline typed without its area code (7 or 8 digits, 2-9 first) gets the area code of
+    ``city_code`` (the caller passes the enterprise's current city, else the station's:
+    ``services.ledger.check_enterprise``); a city without one (None) leaves the number as typed. A
+    former 莱芜 number typed with the retired 0634 is written the way it is dialled since 2019: 0531
+    and a 7 before the old seven digits."""
     v = (value or "").strip()
     if not v:
         return None
@@ -34,19 +56,21 @@ def normalize_phone(
     if digits.isdigit() and len(digits) == 11 and digits.startswith(LAIWU_OLD):
         digits = "05317" + digits[4:]
     area = places.area_code(city_code)
-    if area and digits.isdigit() and len(digits) in (7, 8):
+    if area and digits.isdigit() and len(digits) in (7, 8) and digits[0] not in "01":
         digits = "0" + area + digits
     try:
         num = phonenumbers.parse(digits, "CN")
     except phonenumbers.NumberParseException:
-        raise ValidationError(
-            field, "phone", f"not a phone number: {v!r}: {PHONE_HINT_EN} / 电话号码无效：{PHONE_HINT_ZH}"
-        ) from None
+        raise _refuse(field, v, "not a phone number", "不是电话号码") from None
     if not phonenumbers.is_valid_number(num):
-        raise ValidationError(
+        raise _refuse(field, v, "no such number", "无此号码")
+    area_len = phonenumbers.length_of_geographical_area_code(num)
+    if area_len and phonenumbers.national_significant_number(num)[area_len] in "01":
+        raise _refuse(
             field,
-            "phone",
-            f"not a valid phone number: {v!r}: {PHONE_HINT_EN} / 电话号码无效：{PHONE_HINT_ZH}",
+            v,
+            "a local number never starts with 0 or 1 after the area code",
+            "区号后的本地号码不以0或1开头",
         )
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
     display = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
