@@ -287,3 +287,37 @@ async def test_the_promised_date_sort_says_earliest_first_and_lists_so(tmp_path:
         )
         dates = [table.row_at(i)["promised_date"] for i in range(table.total) if table.row_at(i)]
         assert dates == sorted(dates) and len(dates) == table.total
+
+
+async def test_the_ledger_shows_whole_numbers_of_a_long_station_code(tmp_path: Path) -> None:
+    """A 7-character station code (JN-GX01, the README's own example) makes 19-character numbers: F3 at
+    80 columns showed JN-GX01-202612-000 for every one of them (a fixed 18-cell column)."""
+    from test_tui_helpers import ENTERPRISES
+
+    from qi_station.db.engine import open_db
+    from qi_station.db.session import dispose_all
+    from qi_station.screens.ledger import LedgerScreen
+    from qi_station.services.ledger import RequestInput, create_request
+    from qi_station.services.station import init_station
+
+    db = tmp_path / "station.db"
+    open_db(db)
+    init_station(db, code="JN-GX01", name="济南高新区园区工作站", region_code="370100")
+    name, uscc = ENTERPRISES[0]
+    numbers = [
+        create_request(
+            db,
+            RequestInput(name, uscc, ["metrology"], f"压力表校准 {i}", received_at=f"2026-03-0{i}T09:30:00"),
+        )["number"]
+        for i in range(1, 4)
+    ]
+    dispose_all()
+    assert all(len(n) == 19 for n in numbers)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready)
+        await press_to(pilot, "f3", LedgerScreen)
+        await until(pilot, lambda: all(n in _screen_text(app) for n in numbers))
+        text = _screen_text(app)
+        assert all(n in text for n in numbers)
+        assert "编号" in text and "压力表校准" in text  # the other columns still fit at 80

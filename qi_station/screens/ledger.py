@@ -169,27 +169,30 @@ class LedgerScreen(MainScreen):
             self.refresh_data()
 
     @staticmethod
-    def _widths(total: int, status_fit: int = 0) -> dict[str, int]:
+    def _widths(total: int, status_fit: int = 0, number_fit: int = 0) -> dict[str, int]:
         """Column widths for a terminal ``total`` cells wide: enterprise and title share what is left
         (one cell after each column, one for the scrollbar). The status column is as wide as the widest
         status of the rows loaded (``status_fit``: 已登记 !1), else as the longest status could be
-        (待反馈 !123): the room it does not need goes to the enterprise (4/7) and the title (3/7)."""
+        (待反馈 !123): the room it does not need goes to the enterprise (4/7) and the title (3/7). The
+        number column is as wide as the longest number loaded (``number_fit``; 18 for a 6-character
+        station code, more for a longer one: a number is never cut)."""
         from rich.cells import cell_len
 
         widest = max(cell_len(status_short(s)) + 5 for s in domain.STATUSES)
         status = min(16, max(8, status_fit or widest, cell_len(t("col.status"))))
-        fixed = 18 + status + 10
+        number = max(18, number_fit)
+        fixed = number + status + 10
         rest = max(20, total - fixed - 5 - 1)
         ent = max(10, rest * 4 // 7)  # the enterprise's name is the longer (济南华泰食品股份有限公司)
-        return {"number": 18, "status": status, "promised": 10, "enterprise": ent, "title": rest - ent}
+        return {"number": number, "status": status, "promised": 10, "enterprise": ent, "title": rest - ent}
 
     def on_ledger_table_status_width(self, event: LedgerTable.StatusWidth) -> None:
         event.stop()
         self._set_columns(self.size.width)
 
     def _set_columns(self, width: int) -> None:
-        widths = self._widths(width, self.query_one(LedgerTable).status_width)
         table = self.query_one(LedgerTable)
+        widths = self._widths(width, table.status_width, table.number_width)
         table.columns = [(FIELD.get(k, k), w) for k, w in widths.items()]
         head = Text(no_wrap=True, end="")
         for k, w in widths.items():

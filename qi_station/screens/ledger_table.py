@@ -60,7 +60,8 @@ class LedgerTable(ScrollView, can_focus=True):
             self.table, self.row = table, row
 
     class StatusWidth(Message):
-        """The widest status (with its overdue mark) of the rows loaded since the last reset grew."""
+        """The widest status (with its overdue mark) or request number of the rows loaded since the last
+        reset grew: the screen sets its columns again."""
 
         def __init__(self, table: LedgerTable, width: int) -> None:
             super().__init__()
@@ -81,6 +82,7 @@ class LedgerTable(ScrollView, can_focus=True):
         self.fetched: list[int] = []  # every page asked for since the last reset (tests read it)
         self.page_size = PAGE_SIZE  # rows per page: the screen fetches pages of this many rows
         self.status_width = 0  # the widest status cell of the rows loaded since the last reset
+        self.number_width = 0  # the widest request number of the rows loaded since the last reset
 
     # ---- rows ------------------------------------------------------------------------------------
     @property
@@ -99,6 +101,7 @@ class LedgerTable(ScrollView, can_focus=True):
         self.pending.clear()
         self.fetched = []
         self.status_width = 0
+        self.number_width = 0
         self.virtual_size = Size(self.size.width, total)
         cursor = min(self.cursor, max(0, total - 1)) if keep_cursor else 0
         if not keep_cursor:
@@ -120,9 +123,12 @@ class LedgerTable(ScrollView, can_focus=True):
         if generation != self.generation:
             return  # rows of an older query
         widest = max((cell_len(status_text(r)) for r in rows), default=0)
-        if widest > self.status_width:  # the status column fits the rows shown, not the rarest status
-            self.status_width = widest
-            self.post_message(self.StatusWidth(self, widest))
+        numbers = max((cell_len(r.get("number") or "") for r in rows), default=0)
+        grew = widest > self.status_width or numbers > self.number_width
+        self.status_width = max(self.status_width, widest)  # the rows shown, not the rarest status
+        self.number_width = max(self.number_width, numbers)  # a long station code: whole numbers
+        if grew:
+            self.post_message(self.StatusWidth(self, self.status_width))
         self.pending.discard(page)
         self.pages[page] = rows
         self.pages.move_to_end(page)
