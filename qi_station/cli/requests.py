@@ -12,6 +12,7 @@ import typer
 from qi_station.cli.kit import OPTS, emit_json, error, handle_errors, station_conn, station_db
 from qi_station.core import domain
 from qi_station.core.clock import iso_local, present_rows, present_times
+from qi_station.core.validate import money_number  # (every request command's service imports it)
 
 request_app = typer.Typer(help="Request ledger 服务台账.", no_args_is_help=True)
 
@@ -174,8 +175,6 @@ JSON_MONEY = ("cost_saved_wan", "fee_yuan")
 def json_money(d: dict[str, Any]) -> dict[str, Any]:
     """``d`` (a request detail or list row) with its money (:data:`JSON_MONEY`) a number as the report's
     JSON gives it (``core.validate.money_number``), in place and returned."""
-    from qi_station.core.validate import money_number
-
     for k in JSON_MONEY:
         if k in d:
             d[k] = money_number(d[k])
