@@ -176,8 +176,9 @@ def json_money(d: dict[str, Any]) -> dict[str, Any]:
     """``d`` (a request detail or list row) with its money (:data:`JSON_MONEY`) a number as the report's
     JSON gives it (``core.validate.money_number``), in place and returned."""
     for k in JSON_MONEY:
-        if k in d:
-            d[k] = money_number(d[k])
+        v = d.get(k)
+        if v is not None:  # (a key absent stays absent, None stays None: money_number(None) is None)
+            d[k] = money_number(v)
     return d
 
 
