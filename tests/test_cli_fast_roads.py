@@ -206,12 +206,13 @@ def _hub_url(db: Path) -> str:
 
 
 def _call(road: str, args: list[str]) -> tuple[bytes, dict[str, Any]]:
+    """stdout and what the probe saw (``err``: stderr before it)."""
     env = {**os.environ, "QI_STATION_NOW": NOW}
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, road, *args], capture_output=True, timeout=120, env=env
     )
-    info = json.loads(proc.stderr.decode("utf-8").rsplit("\n@@", 1)[1])
-    return proc.stdout, info
+    err, info = proc.stderr.decode("utf-8").rsplit("\n@@", 1)
+    return proc.stdout, {**json.loads(info), "err": err}
 
 
 def _cases(db: Path) -> dict[str, list[str]]:
@@ -293,3 +294,60 @@ def test_every_group_s_help_is_the_whole_cli_s(group: str, tmp_path: Path) -> No
     assert group.encode() in fast_out and b"Commands" in fast_out
     assert fast_out == slow_out
     assert not fast["pydantic"], "help needs no value coerced"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["request", "list", "--bogus"],
+        ["request", "list", "--limit", "-1"],
+        ["request", "lst"],
+        ["request", "show"],
+        ["staff", "list", "extra"],
+        ["hub", "calendar", "lst"],
+        ["--lang", "en", "request", "move"],
+    ],
+    ids=" ".join,
+)
+def test_a_refused_call_reads_as_the_whole_cli_s(args: list[str], tmp_path: Path) -> None:
+    """A call's group holds just the command it names (``cli.commands.build(only=…)``): a bad option,
+    a typo'd command, a missing argument are refused in the same words and exit code."""
+    from qi_station.db.engine import open_db
+
+    full = ["--db", str(open_db(tmp_path / "station.db")), *args]
+    fast_out, fast = _call("fast", full)
+    slow_out, slow = _call("slow", full)
+    assert fast["code"] == slow["code"] == 2, (fast, slow)
+    assert (fast_out, fast["err"]) == (slow_out, slow["err"])
+    assert "error: " in fast["err"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "only"),
+    [
+        (["--db", "X", "request", "list", "--json"], "list"),
+        (["--db=X", "--lang", "en", "staff", "list"], "list"),
+        (["--db", "request", "request", "show", "1"], "show"),  # a value that reads as the group's name
+        (["request", "--help"], None),
+        (["request"], None),
+        (["hub", "calendar", "list"], "calendar"),
+    ],
+)
+def test_the_command_a_call_names(argv: list[str], only: str | None) -> None:
+    from qi_station.cli.startup import subcommand_called
+
+    assert subcommand_called(argv) == only
+
+
+def test_a_call_s_group_holds_the_command_it_names_alone() -> None:
+    from qi_station.cli.commands import app_for
+    from qi_station.cli.requests import request_app
+
+    every = {c.name for c in request_app.registered_commands}
+    (group,) = app_for(["--db", "X", "request", "list", "--json"]).registered_groups
+    assert [c.name for c in group.typer_instance.registered_commands] == ["list"]
+    assert {c.name for c in request_app.registered_commands} == every  # the module's group: untouched
+    (group,) = app_for(["--db", "X", "request", "lst"]).registered_groups  # a typo: every command
+    assert {c.name for c in group.typer_instance.registered_commands} == every
+    (group,) = app_for(["hub", "calendar", "list"]).registered_groups  # a nested group: every command
+    assert len(group.typer_instance.registered_commands) > 5
