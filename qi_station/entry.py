@@ -38,7 +38,8 @@ def tui_args(argv: list[str]) -> tuple[str | None, str | None] | None:
 
 
 def main() -> None:
-    fast = tui_args(sys.argv[1:])
+    # the shell asking for completions runs ``qi-station`` with no words: the CLI's, never the app
+    fast = None if os.environ.get("_QI_STATION_COMPLETE") else tui_args(sys.argv[1:])
     if fast is not None:
         from qi_station.core.errors import QIError
         from qi_station.db.paths import resolve_db_path

@@ -351,3 +351,39 @@ def test_a_call_s_group_holds_the_command_it_names_alone() -> None:
     assert {c.name for c in group.typer_instance.registered_commands} == every
     (group,) = app_for(["hub", "calendar", "list"]).registered_groups  # a nested group: every command
     assert len(group.typer_instance.registered_commands) > 5
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "want"),
+    [
+        ("qi-station req", 1, ["request"]),
+        ("qi-station request li", 2, ["list"]),
+        ("qi-station --db x st", 3, []),
+    ],
+)
+def test_shell_completion_answers_from_the_cli(words: str, cword: int, want: list[str]) -> None:
+    """The completion script runs ``qi-station`` with no words and ``_QI_STATION_COMPLETE`` set: the CLI
+    answers (the app's fast road is not taken; Typer's shells are added though ``add_completion`` is off)."""
+    code = "import sys; sys.argv[0] = 'qi-station'; from qi_station.entry import main; main()"
+    env = {
+        **os.environ,
+        "_QI_STATION_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(cword),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = proc.stdout.split()
+    assert got == want if want else set(got) >= {"staff", "station"}, got
+    env["_QI_STATION_COMPLETE"] = "source_bash"
+    script = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert "complete -o default -F _qi_station_completion qi-station" in script.stdout, script.stderr

@@ -406,7 +406,15 @@ def app_for(argv: list[str]) -> typer.Typer:
     return build()
 
 
+#: set by the shell's completion script (``eval "$(_QI_STATION_COMPLETE=source_bash qi-station)"``)
+COMPLETE_VAR = "_QI_STATION_COMPLETE"
+
+
 def main() -> None:
+    if os.environ.get(COMPLETE_VAR):  # the shell asks for completions: Typer's shells, which it adds
+        from typer.completion import completion_init  # only with --install-completion (add_completion)
+
+        completion_init()
     run_app(app_for(sys.argv[1:]))
 
 
