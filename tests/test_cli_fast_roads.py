@@ -387,3 +387,25 @@ def test_shell_completion_answers_from_the_cli(words: str, cword: int, want: lis
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
     )
     assert "complete -o default -F _qi_station_completion qi-station" in script.stdout, script.stderr
+
+
+def test_request_list_runs_with_the_cycle_collector_paused_and_puts_it_back(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``request list`` builds its rows with the collector paused (``core.gcpause``), also when refused."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from qi_station.cli import requests
+    from qi_station.cli.commands import build
+
+    seen: list[bool] = []
+    real = requests._list
+    monkeypatch.setattr(requests, "_list", lambda *a: (seen.append(gc.isenabled()), real(*a)))
+    app = build(("request",), commands=False)
+    assert gc.isenabled()
+    got = CliRunner().invoke(app, ["--db", str(db), "request", "list", "--json"])
+    assert (got.exit_code, got.stdout, seen, gc.isenabled()) == (0, "[]\n", [False], True)
+    got = CliRunner().invoke(app, ["--db", str(db), "request", "list", "--month", "2026-13"])
+    assert (got.exit_code, seen, gc.isenabled()) == (2, [False, False], True)

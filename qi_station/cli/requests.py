@@ -146,6 +146,23 @@ def request_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List requests, newest first."""
+    from qi_station.core.gcpause import no_cycle_collection
+
+    # a month's list is ~10 000 row dicts (each holding its elements' list: the collector tracks them),
+    # none in a cycle: the collector walked them again and again as they were made (~5-10 % of the call)
+    with no_cycle_collection():
+        _list(status, month, overdue, element, text, limit, as_json)  # (the rows freed before it resumes)
+
+
+def _list(
+    status: str | None,
+    month: str | None,
+    overdue: bool,
+    element: str | None,
+    text: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     from qi_station.services.queries import list_requests
 
     conn = station_conn()
