@@ -409,3 +409,18 @@ def test_request_list_runs_with_the_cycle_collector_paused_and_puts_it_back(
     assert (got.exit_code, got.stdout, seen, gc.isenabled()) == (0, "[]\n", [False], True)
     got = CliRunner().invoke(app, ["--db", str(db), "request", "list", "--month", "2026-13"])
     assert (got.exit_code, seen, gc.isenabled()) == (2, [False, False], True)
+
+
+def test_start_up_is_set_aside_from_the_collector_and_the_command_runs_with_it() -> None:
+    """``entry.main``: the CLI's start-up made with the collector paused, then frozen (``gc.freeze``: later
+    collections never walk it); the command itself runs with the collector on."""
+    code = (
+        "import gc, json, sys; import qi_station.cli.kit as kit; seen = {}\n"
+        "kit.run_app = lambda app: seen.update(on=gc.isenabled(), frozen=gc.get_freeze_count())\n"
+        "sys.argv = ['qi-station', '--db', 'x.db', 'request', 'list']\n"
+        "from qi_station.entry import main; main(); print(json.dumps(seen))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["on"] is True, proc.stderr
+    assert seen["frozen"] > 10_000, seen  # Typer and the request group's modules

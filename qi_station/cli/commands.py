@@ -410,12 +410,17 @@ def app_for(argv: list[str]) -> typer.Typer:
 COMPLETE_VAR = "_QI_STATION_COMPLETE"
 
 
-def main() -> None:
+def start(argv: list[str]) -> typer.Typer:
+    """The CLI for ``argv`` (:func:`app_for`), ready to run."""
     if os.environ.get(COMPLETE_VAR):  # the shell asks for completions: Typer's shells, which it adds
         from typer.completion import completion_init  # only with --install-completion (add_completion)
 
         completion_init()
-    run_app(app_for(sys.argv[1:]))
+    return app_for(argv)
+
+
+def main() -> None:
+    run_app(start(sys.argv[1:]))
 
 
 if __name__ == "__main__":
