@@ -355,18 +355,23 @@ def ledger_verify(as_json: bool = typer.Option(False, "--json")) -> None:
         raise typer.Exit(1)
 
 
-def build(groups: Any = None, *, commands: bool = True) -> typer.Typer:
+def build(groups: Any = None, *, commands: bool = True, only: str | None = None) -> typer.Typer:
     """The CLI with the named command groups (None: all of them) and, unless ``commands`` is False, the
-    root's own commands. Only the named groups' modules are imported."""
+    root's own commands. Only the named groups' modules are imported. ``only``: of the groups' own
+    commands, just the one of that name (its nested groups kept), where a group has it."""
     app = copy.copy(root_app)
     app.registered_groups = []
     app.registered_commands = list(root_app.registered_commands) if commands else []
     for name, load, help_ in GROUPS:
         if groups is None or name in groups:
+            sub = load()
+            if only is not None and any(c.name == only for c in sub.registered_commands):
+                sub = copy.copy(sub)  # (the module's own group keeps every command)
+                sub.registered_commands = [c for c in sub.registered_commands if c.name == only]
             if help_ is None:  # the group's own help (an explicit None would blank it)
-                app.add_typer(load(), name=name)
+                app.add_typer(sub, name=name)
             else:
-                app.add_typer(load(), name=name, help=help_)
+                app.add_typer(sub, name=name, help=help_)
     return app
 
 
@@ -384,24 +389,38 @@ def __getattr__(name: str) -> Any:
 
 
 def app_for(argv: list[str]) -> typer.Typer:
-    """The CLI a call needs (issue 13): a group's call (``request list``) gets that group alone, a root
-    command (``init``) the root's commands, ``--version`` neither; anything else (``--help``, a typo, no
-    command) the whole CLI, so help and "no such command" read as before. Typer builds the Click command
-    of every command it holds before it parses, and the groups' modules import the core."""
-    from qi_station.cli.startup import command_called
+    """The CLI a call needs (issue 13): a group's call (``request list``) gets that group alone, and of
+    its commands the one it names (a typo or a nested group: all of them), a root command (``init``) the
+    root's commands, ``--version`` neither; anything else (``--help``, a typo, no command) the whole CLI,
+    so help and "no such command" read as before. Typer builds the Click command of every command it
+    holds before it parses, and the groups' modules import the core."""
+    from qi_station.cli.startup import command_called, subcommand_called
 
     name = command_called(argv)
     if name == "":
         return build((), commands=False)
     if name is not None and any(g[0] == name for g in GROUPS):
-        return build((name,), commands=False)
+        return build((name,), commands=False, only=subcommand_called(argv))
     if name is not None and any(c.name == name for c in root_app.registered_commands):
         return build(())
     return build()
 
 
+#: set by the shell's completion script (``eval "$(_QI_STATION_COMPLETE=source_bash qi-station)"``)
+COMPLETE_VAR = "_QI_STATION_COMPLETE"
+
+
+def start(argv: list[str]) -> typer.Typer:
+    """The CLI for ``argv`` (:func:`app_for`), ready to run."""
+    if os.environ.get(COMPLETE_VAR):  # the shell asks for completions: Typer's shells, which it adds
+        from typer.completion import completion_init  # only with --install-completion (add_completion)
+
+        completion_init()
+    return app_for(argv)
+
+
 def main() -> None:
-    run_app(app_for(sys.argv[1:]))
+    run_app(start(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -87,6 +87,23 @@ def install() -> None:
 VALUE_OPTIONS = ("--db", "--lang", "--operator")
 
 
+def _words(argv: list[str]) -> list[str]:
+    """``argv`` from its first word that is neither a root option nor a root option's value on."""
+    rest = list(argv)
+    while rest and rest[0].startswith("-"):
+        tok = rest.pop(0)
+        if tok in VALUE_OPTIONS and rest:
+            rest.pop(0)
+    return rest
+
+
+def subcommand_called(argv: list[str]) -> str | None:
+    """The word after the command group a call names (``list`` in ``--db X request list``; read where
+    :func:`command_called` named a group), None when an option follows the group's name or nothing does."""
+    rest = _words(argv)[1:]
+    return rest[0] if rest and not rest[0].startswith("-") else None
+
+
 def command_called(argv: list[str]) -> str | None:
     """The command ``argv`` names (``request`` in ``--db X request list``), ``""`` when it only asks for
     ``--version``, None when it cannot tell without Click (``--help``, another option first, no command):
