@@ -339,6 +339,10 @@ def _mark_restored(db: Path, was_enrolled: bool) -> None:
             conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.RESTORE_MARK, mark))
             if was_enrolled or conn.execute("SELECT 1 FROM kv WHERE k = 'enroll_mode'").fetchone():
                 conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, '1')", (kvkeys.STATION_RESTORED,))
+                top = conn.execute("SELECT COALESCE(MAX(oseq), 0) FROM outbox").fetchone()[0]
+                conn.execute(
+                    "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.RESTORED_OUTBOX_TOP, str(top))
+                )
     finally:
         conn.close()
 
