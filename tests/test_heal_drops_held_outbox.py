@@ -52,3 +52,29 @@ def test_a_backup_with_waiting_changes_the_hub_acknowledged_since_heals_with_not
     hr, mine = hub_requests(hub), station_requests(db)
     assert {r["id"] for r in [*made, late]} <= set(hr)
     assert all(hr[k]["number"] == mine[k]["number"] for k in mine)
+
+
+def test_online_a_restored_backup_with_waiting_changes_sends_only_the_new_work(
+    env: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from test_sync_hub import sync
+
+    from qi_station.db.session import dispose_all
+    from qi_station.services.backup import backup_db, restore_db
+
+    hub, tc, dbs = env
+    db = dbs["ZB01"]
+    made = [ledger.create_request(db, request_input(i)) for i in range(1, 6)]
+    old = tmp_path / "b.db"
+    backup_db(db, old)  # five requests waiting
+    assert sync(db, tc)["pending"] == 0
+    dispose_all()
+    restore_db(old, db)
+    late = ledger.create_request(db, request_input(9))
+    res = sync(db, tc)
+    assert res["healed"] and res["pending"] == 0
+    # the request made after the restore (its event and its enterprise), not the backup's five again
+    assert res["pushed"] == res["acked"] <= 3, res
+    hr = hub_requests(hub)
+    assert {r["id"] for r in [*made, late]} <= set(hr)
