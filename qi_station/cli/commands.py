@@ -322,11 +322,11 @@ def restore(
     from qi_station.services.locks import SyncLockError
 
     lang = "en" if OPTS.lang == "en" else "zh"
-    check_db_folder(OPTS.db)
     db = resolve_db_path(OPTS.db)
-    if in_use(db):  # warned, not refused: the running app notices the restore and reloads its screens
-        typer.echo(text("cli.restore_in_use", lang), err=True)
     try:
+        check_db_folder(OPTS.db)
+        if in_use(db):  # warned, not refused: the running app notices the restore and reloads its screens
+            typer.echo(text("cli.restore_in_use", lang), err=True)
         kept, check = restore_db(file, db)
     except (SyncLockError, ValidationError) as e:  # as every refusal: both languages, [code], exit code
         refuse(e, as_json)

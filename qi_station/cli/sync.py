@@ -40,15 +40,15 @@ def sync_errors(fn: F) -> F:
     return handle_errors(wrapper)  # type: ignore[return-value]
 
 
-def refuse(e: Any, as_json: bool, message: str | None = None) -> NoReturn:
+def refuse(e: Any, as_json: bool) -> NoReturn:
     """A refusal (``SyncError``, ``services.locks.SyncLockError``, a restore's ``ValidationError``):
     ``error: message [code]`` on stderr, or with ``--json`` only :func:`json_refusal` on stdout; exit
-    ``e.exit_code`` either way. ``message``: the text to print (default ``e.message``)."""
+    ``e.exit_code`` either way."""
     if as_json:
         emit_json(json_refusal(e))
     else:
         field = f"{e.field}: " if getattr(e, "field", None) else ""  # a bad input names its field
-        error(f"error: {field}{message or e.message} [{code_of(e)}]")
+        error(f"error: {field}{e.message} [{code_of(e)}]")
     raise typer.Exit(e.exit_code)
 
 
