@@ -153,4 +153,5 @@ def test_an_up_bundle_written_while_the_clock_runs_ahead_is_refused(
     with pytest.raises(SyncError) as ei:
         hub.import_bundle(up)
     assert ei.value.data.get("rule") == "clock_ahead", ei.value.data
+    assert ei.value.code == "clock_ahead"  # `hub import-bundle` says [clock_ahead], as a push does
     assert hub_requests(hub) == {}

@@ -101,8 +101,8 @@ def test_cli_offline_roundtrip(tmp_path: Path) -> None:
     r = run("hub", "import-bundle", str(up2), "--database-url", url)
     assert r.returncode != 0 and "revoked" in r.stderr
     # online sync without enrollment is refused with a reason
-    r = run("--db", str(tmp_path / "other.db"), "sync", "--json")
-    assert r.returncode != 0 and "enroll" in r.stderr
+    r = run("--db", str(tmp_path / "other.db"), "sync", "--json")  # as JSON on stdout, not plain text
+    assert r.returncode != 0 and "enroll" in json.loads(r.stdout)["message"] and r.stderr == ""
     # a hub command on an uninitialised database says so
     r = run("hub", "stations", "--database-url", f"sqlite:///{tmp_path / 'none.db'}")
     assert r.returncode != 0 and "hub init" in r.stderr
@@ -122,8 +122,9 @@ def test_cli_refuses_plain_http_elsewhere_and_hides_the_token(tmp_path: Path) ->
 
 
 def test_sync_json_prints_a_refusal_as_json(tmp_path: Path) -> None:
-    """``sync --json`` refused (not enrolled): a JSON object on stdout with field, rule and message (as
-    ``request import --json``'s refused rows), the same message on stderr and the same exit code."""
+    """``sync --json`` refused (not enrolled): a JSON object on stdout with error, field, rule and
+    message (as ``request import --json``'s refused rows) instead of the plain text on stderr, and the
+    same exit code."""
     env = dict(os.environ, QI_STATION_DB=str(tmp_path / "st.db"))
     assert (
         run(
@@ -141,4 +142,4 @@ def test_sync_json_prints_a_refusal_as_json(tmp_path: Path) -> None:
         "not_enrolled",
         2,
     )
-    assert "enroll" in got["message"] and "[not_enrolled]" in r.stderr
+    assert "enroll" in got["message"] and r.stderr == "" and "[not_enrolled]" in plain.stderr

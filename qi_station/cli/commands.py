@@ -307,35 +307,53 @@ def backup(
 
 @root_app.command("restore")
 @handle_errors
-def restore(file: Path = typer.Argument(..., help="A backup made by `qi-station backup`.")) -> None:
-    """Replace the station database with a backup (checked first; the old one is kept beside it)."""
+def restore(
+    file: Path = typer.Argument(..., metavar="FILE", help="A backup made by `qi-station backup`."),
+    as_json: bool = typer.Option(False, "--json", help="print the result (or the refusal) as JSON"),
+) -> None:
+    """Replace the station database with a backup (checked first; the old one is kept beside it).
+    Refused while a sync, a bundle import or export runs."""
+    from qi_station.cli.sync import refuse
+    from qi_station.core.errors import ValidationError
     from qi_station.db.paths import resolve_db_path
+    from qi_station.i18n import in_lang, text
     from qi_station.services.backup import behind_hint, in_use, reenroll_hint, restore_db
     from qi_station.services.files import check_db_folder
+    from qi_station.services.locks import SyncLockError
 
-    check_db_folder(OPTS.db)
+    lang = "en" if OPTS.lang == "en" else "zh"
     db = resolve_db_path(OPTS.db)
-    if in_use(db):  # warned, not refused: the running app notices the restore and reloads its screens
-        typer.echo(
-            "warning: qi-station is running with this database; it will say the database was restored and "
-            "reload its screens, but whatever is typed there and not yet saved is lost / "
-            "警告：qi-station 正在使用此数据库，恢复后它会提示并重新载入",
-            err=True,
-        )
-    kept, check = restore_db(file, db)
-    typer.echo(f"restored from {file}" + (f"; previous database kept as {kept}" if kept else ""))
-    from qi_station.cli.sync import ledger_line
-
-    typer.echo(ledger_line(bool(check["ok"])))
+    try:
+        check_db_folder(OPTS.db)
+        if in_use(db):  # warned, not refused: the running app notices the restore and reloads its screens
+            typer.echo(text("cli.restore_in_use", lang), err=True)
+        kept, check = restore_db(file, db)
+    except (SyncLockError, ValidationError) as e:  # as every refusal: both languages, [code], exit code
+        refuse(e, as_json)
     hints = [h for h in (reenroll_hint(db), behind_hint(kept, db)) if h]
-    for hint in hints:
-        typer.echo(hint)
     if not hints:  # an enrolled station marked restored: what it does before it sends anything
         from qi_station.sync.station.heal import restored_next_step
 
-        step = restored_next_step(db, "en" if OPTS.lang == "en" else "zh")
-        if step:
-            typer.echo(step)
+        step = restored_next_step(db, lang)
+        hints = [step] if step else []
+    hints = [in_lang(h, lang) for h in hints]
+    if as_json:
+        emit_json(
+            {
+                "restored_from": str(file),
+                "kept": str(kept) if kept else None,
+                "ledger_ok": bool(check["ok"]),
+                "next": hints,
+            }
+        )
+        return
+    said = text("cli.restored_kept", lang, file=file, kept=kept) if kept else None
+    typer.echo(said or text("cli.restored", lang, file=file))
+    from qi_station.cli.sync import ledger_line
+
+    typer.echo(ledger_line(bool(check["ok"])))
+    for hint in hints:
+        typer.echo(hint)
 
 
 @ledger_app.command("verify")

@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
@@ -24,19 +24,37 @@ FORCE_HELP = "replace an existing bundle file (never a database or another kind 
 
 def sync_errors(fn: F) -> F:
     """Refused calls/bundles: a message saying why [code] and the exit code of ``SyncError.exit_code``
-    (one rule for every code: 2 refused, 3 upgrade required, 1 could not finish)."""
+    (one rule for every code: 2 refused, 3 upgrade required, 1 could not finish); with ``--json``
+    (``as_json``) the refusal as a JSON object on stdout instead (:func:`json_refusal`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from qi_station.services.locks import SyncLockError
         from qi_station.sync.proto import SyncError
 
         try:
             return fn(*args, **kwargs)
-        except SyncError as e:
-            error(f"error: {e.message} [{e.code}]")
-            raise typer.Exit(e.exit_code) from None
+        except (SyncError, SyncLockError) as e:
+            refuse(e, bool(kwargs.get("as_json")))
 
     return handle_errors(wrapper)  # type: ignore[return-value]
+
+
+def refuse(e: Any, as_json: bool) -> NoReturn:
+    """A refusal (``SyncError``, ``services.locks.SyncLockError``, a restore's ``ValidationError``):
+    ``error: message [code]`` on stderr, or with ``--json`` only :func:`json_refusal` on stdout; exit
+    ``e.exit_code`` either way."""
+    if as_json:
+        emit_json(json_refusal(e))
+    else:
+        field = f"{e.field}: " if getattr(e, "field", None) else ""  # a bad input names its field
+        error(f"error: {field}{e.message} [{code_of(e)}]")
+    raise typer.Exit(e.exit_code)
+
+
+def code_of(e: Any) -> str:
+    """A refusal's code: a sync refusal's ``code``, a validation error's ``rule``."""
+    return str(getattr(e, "code", None) or getattr(e, "rule", "error"))
 
 
 def _db() -> Path:
@@ -58,33 +76,28 @@ def sync_main(
     """Push pending changes, then pull from the hub (retries with backoff; progress on stderr)."""
     if ctx.invoked_subcommand is not None:
         return
-    _run_sync(as_json, retries, insecure_http)
+    _run_sync(as_json=as_json, retries=retries, insecure_http=insecure_http)
 
 
 def json_refusal(e: Any) -> dict[str, Any]:
-    """A refused sync (``SyncError``) as ``--json`` prints it: ``field``, ``rule`` and ``message`` as each
-    refused row of ``request import --json`` (a hub refusal of one change keeps its own ``field``,
-    ``rule``, ``table``, ``oseq``), plus ``error`` (the code, as the hub's JSON error) and ``exit_code``."""
+    """A refusal (``SyncError``, ``SyncLockError``, a restore's ``ValidationError``) as ``--json`` prints
+    it, instead of the plain ``error:`` line: ``error`` (the code, as the hub's JSON error) and
+    ``message``, plus ``field``, ``rule`` as each refused row of ``request import --json`` (a hub refusal
+    of one change keeps its own ``field``, ``rule``, ``table``, ``oseq``) and ``exit_code``."""
+    code = code_of(e)
     return {
-        "field": "sync",
-        "rule": e.code,
+        "field": getattr(e, "field", "sync"),
+        "rule": code,
         "message": e.message,
-        **e.data,
-        "error": e.code,
+        **getattr(e, "data", {}),
+        "error": code,
         "exit_code": e.exit_code,
     }
 
 
 @sync_errors
-def _run_sync(as_json: bool, retries: int, insecure_http: bool = False) -> None:
-    from qi_station.sync.proto import SyncError
-
-    try:
-        _sync(as_json, retries, insecure_http)
-    except SyncError as e:
-        if as_json:  # stdout has the refusal as JSON; stderr and the exit code as without --json
-            emit_json(json_refusal(e))
-        raise
+def _run_sync(*, as_json: bool, retries: int, insecure_http: bool = False) -> None:
+    _sync(as_json, retries, insecure_http)
 
 
 def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
@@ -122,7 +135,7 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
     if as_json:
         emit_json(res)
     else:
-        done = {k: res[k] for k in ("pushed", "pulled", "pending")}
+        done = {k: res[k] for k in ("pushed", "acked", "pulled", "pending")}
         if res["ledger_ok"]:
             typer.echo(_say("cli.sync_ok", **done))
         else:  # the data went through, but this station's ledger does not verify: not ok
@@ -268,7 +281,7 @@ def sync_export(
 @sync_app.command("import-bundle")
 @sync_errors
 def sync_import(
-    file: Path = typer.Argument(..., help="a bundle exported by the hub"),
+    file: Path = typer.Argument(..., metavar="FILE", help="a bundle exported by the hub"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Import a hub bundle (library updates, hub decisions, acknowledgements)."""
@@ -515,7 +528,7 @@ def hub_import_library(
 @hub_app.command("import-bundle")
 @sync_errors
 def hub_import_bundle(
-    file: Path = typer.Argument(...),
+    file: Path = typer.Argument(..., metavar="FILE"),
     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

@@ -10,18 +10,29 @@ class QIError(Exception):
 
 
 class ValidationError(QIError):
-    """Bad input: names the field and the rule; nothing was written."""
+    """Bad input: names the field and the rule; nothing was written. Every display puts the field in
+    front of the message (``error: received_at: …``, the forms' ``label: …``), so a message that begins
+    with its field's name (``received_at is in the future``) is kept without it (:func:`_unprefixed`)."""
 
     exit_code = 2
 
     def __init__(self, field: str, rule: str, message: str) -> None:
         self.field = field
         self.rule = rule
-        self.message = message
-        super().__init__(f"{field}: {message}")
+        self.message = _unprefixed(field, message)
+        super().__init__(f"{field}: {self.message}")
 
     def to_dict(self) -> dict[str, str]:
         return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+def _unprefixed(field: str, message: str) -> str:
+    """``message`` without a leading ``field`` (``received_at is in the future`` -> ``is in the future``;
+    ``received_at: …`` -> ``…``): the one place a field's name is kept out of its own message."""
+    for lead in (f"{field}: ", f"{field} "):
+        if field and message.startswith(lead) and len(message) > len(lead):
+            return message[len(lead) :]
+    return message
 
 
 class ValidationErrors(ValidationError):

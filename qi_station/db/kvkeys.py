@@ -13,6 +13,10 @@ LAST_SUCCESS = "last_success"
 #: set by ``restore`` on an enrolled station: the next sync first catches up with the hub
 #: (``sync.station.heal.heal_station_behind``), so no outbox or ledger number is reused
 STATION_RESTORED = "station_restored"
+#: set with it: the highest outbox oseq the restored backup held. Those of its waiting changes at or
+#: below the hub's ack the hub already has (the same station sent them under those oseqs after the
+#: backup was made): the heal drops them instead of queueing them again above the ack
+RESTORED_OUTBOX_TOP = "restored_outbox_top"
 #: written by every ``restore`` (``"{local time} {random}"``): a running app that read another value
 #: at start-up knows the database under it was replaced (``services.backup.restore_mark``)
 RESTORE_MARK = "restore_mark"

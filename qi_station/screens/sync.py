@@ -278,7 +278,7 @@ class SyncScreen(MainScreen):
         try:
             if job == "sync":
                 r = client.run_sync(db_path, progress=progress)
-                done = t("sync.synced", pushed=r["pushed"], pulled=r["pulled"], pending=r["pending"])
+                done = t("sync.synced", **{k: r[k] for k in ("pushed", "acked", "pulled", "pending")})
             elif job == "export":  # a relative path: in the export folder, never where the app started
                 r = bundles.export_bundle(
                     db_path, files.export_path(path, "", "zip", base=files.export_dir())

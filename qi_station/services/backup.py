@@ -266,15 +266,24 @@ def restore_db(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     first copied to ``<db>.before-restore`` (or ``.before-restore.N``, N above the highest held; the
     newest :data:`KEEP_SAFETY_COPIES` are kept, older ones removed). Returns
     that copy (None when there was no database) and the ledger check run on the restored database
-    (``services.verify.verify_ledger``; kept in kv for the dashboard)."""
+    (``services.verify.verify_ledger``; kept in kv for the dashboard). Never while a sync, a bundle
+    import or export runs: the station's sync lock is held throughout (``services.locks.hold_sync``;
+    refused ``sync_running``, or ``sync_lock`` when it cannot be made), nothing done."""
+    from qi_station.services.locks import hold_sync
+
+    check_backup(file, db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with hold_sync(db, "restore", "恢复", required=True):
+        return _restore(file, db)
+
+
+def _restore(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     from qi_station.db.engine import open_db
     from qi_station.db.session import dispose_all
 
-    check_backup(file, db)
     was_enrolled = bool(_sync_state(db).get("enroll_mode")) if db.exists() else False
     dispose_all()
     kept: Path | None = None
-    db.parent.mkdir(parents=True, exist_ok=True)
     if db.exists():
         base = db.with_name(db.name + SAFETY_SUFFIX)
         sweep_safety_parts(base)
@@ -330,6 +339,10 @@ def _mark_restored(db: Path, was_enrolled: bool) -> None:
             conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.RESTORE_MARK, mark))
             if was_enrolled or conn.execute("SELECT 1 FROM kv WHERE k = 'enroll_mode'").fetchone():
                 conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, '1')", (kvkeys.STATION_RESTORED,))
+                top = conn.execute("SELECT COALESCE(MAX(oseq), 0) FROM outbox").fetchone()[0]
+                conn.execute(
+                    "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.RESTORED_OUTBOX_TOP, str(top))
+                )
     finally:
         conn.close()
 
@@ -388,13 +401,15 @@ def behind_hint(kept: Path | None, db: Path) -> str | None:
             f"this backup was made before station {code} enrolled: ask the hub for a new token "
             f"(`qi-station hub add-station {code} --name NAME --reissue`; the one used is spent), then run "
             f"`qi-station sync enroll{hub} --token TOKEN` here: its first sync takes back from the hub what "
-            "the backup lacks (docs/sync.md) / 此备份早于本站注册：请中心重新签发注册码后重新注册，首次同步会从中心取回数据"
+            "the backup lacks (docs/sync.md) / 此备份早于本站注册：请中心重新签发注册码（"
+            f"qi-station hub add-station {code} --name 名称 --reissue；原注册码已用过），再在本机运行 "
+            f"qi-station sync enroll{hub} --token 注册码，首次同步会从中心取回备份缺少的数据（见 docs/sync.md）"
         )
     if old.get("enroll_mode") == "online":
         return (
             f"this backup is older than what station {code} already sent to the hub: run `qi-station sync` "
             "before new work is sent; it first takes back from the hub what the backup lacks (docs/sync.md) / "
-            "此备份早于本站上次同步：请先运行 qi-station sync，从中心取回备份之后的数据"
+            "此备份早于本站上次同步：请先运行 qi-station sync（在上传新工作之前），它先从中心取回备份之后的数据（见 docs/sync.md）"
         )
     enroll = (
         ""
@@ -407,8 +422,13 @@ def behind_hint(kept: Path | None, db: Path) -> str | None:
         f"restore bundle (at the hub: `qi-station hub export-bundle --station {code} --restore --out DIR`) and "
         "import it here (`qi-station sync import-bundle FILE`) before exporting any bundle (docs/sync.md) / "
         "此备份早于本站上次同步："
-        + ("请用原注册码重新注册，再" if enroll else "请")
-        + "导入中心的恢复数据包后再导出数据包"
+        + (
+            "请用原注册码重新注册（qi-station sync enroll --token 注册码；本机保留站点密钥），再"
+            if enroll
+            else "请"
+        )
+        + f"向中心索取恢复数据包（在中心运行 qi-station hub export-bundle --station {code} --restore --out 文件夹）"
+        "并在本机导入（qi-station sync import-bundle 文件），然后才能导出数据包（见 docs/sync.md）"
     )
 
 
@@ -435,5 +455,7 @@ def reenroll_hint(db: Path) -> str | None:
     return (
         f"station {code}'s key and hub token are not in backups and not on this PC: ask the hub to run "
         f"`qi-station hub add-station {code} --name NAME --reissue`, then run "
-        f"`qi-station sync enroll{hub} --token TOKEN` here / 备份不含站点密钥，请中心重新签发注册码后重新注册"
+        f"`qi-station sync enroll{hub} --token TOKEN` here / 备份不含站点密钥与中心令牌，本机也没有：请中心运行 "
+        f"qi-station hub add-station {code} --name 名称 --reissue 重新签发注册码，再在本机运行 "
+        f"qi-station sync enroll{hub} --token 注册码"
     )

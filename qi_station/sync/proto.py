@@ -69,15 +69,32 @@ def exit_code_for(status: int) -> int:
     return 2 if 400 <= status < 500 else 1
 
 
+#: the rules a refused change surfaces as, as its own code rather than the hub's generic ``rule``: the
+#: station's clock ahead of the hub's (``sync.hub.rules.clock_ok``)
+OWN_CODE_RULES = frozenset({"clock_ahead"})
+
+
+def refusal_code(code: str, data: dict[str, Any]) -> str:
+    """THE code a refusal surfaces as (the hub's JSON ``error``, the CLI's ``[code]`` and ``--json``
+    ``error``, the TUI): ``code``, except a change refused by a rule of :data:`OWN_CODE_RULES`
+    (``rule`` with ``data["rule"]`` ``clock_ahead``), which is that rule, on the hub and the station
+    alike (an HTTP push, an up bundle at the hub)."""
+    rule = data.get("rule")
+    if code == "rule" and isinstance(rule, str) and rule in OWN_CODE_RULES:
+        return rule
+    return code
+
+
 class SyncError(QIError):
-    """A refused call or bundle. ``status`` mirrors the HTTP status, ``data`` the JSON detail."""
+    """A refused call or bundle. ``status`` mirrors the HTTP status, ``data`` the JSON detail; ``code``
+    as :func:`refusal_code` makes it."""
 
     exit_code = 1
 
     def __init__(self, status: int, code: str, message: str, **data: Any) -> None:
         self.exit_code = exit_code_for(status)
         self.status = status
-        self.code = code
+        self.code = refusal_code(code, data)
         self.message = message
         self.data = data
         super().__init__(f"{message} [{code}]")

@@ -13,6 +13,7 @@ from qi_station.sync.proto import MIN_PROTOCOL, PROTOCOL, SyncError, schema_head
 from qi_station.sync.station import apply as S
 from qi_station.sync.station import heads as H
 from qi_station.sync.station import heal
+from qi_station.sync.station.client import db_sync_lock
 from qi_station.sync.station.wire import station_now_ms
 
 #: kv: when the newest down bundle imported here was made (an older one replayed is stale, never a sign
@@ -22,7 +23,13 @@ DOWN_BUNDLE_AT = "down_bundle_at"
 
 def export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = False) -> dict[str, Any]:
     """Everything not yet acknowledged (cumulative), signed with this station's key. ``out``: a file or
-    a directory (``force`` replaces an existing bundle file; nothing else is ever written over)."""
+    a directory (``force`` replaces an existing bundle file; nothing else is ever written over). Never
+    beside a sync, a bundle import or a restore (``client.db_sync_lock``: refused ``sync_running``)."""
+    with db_sync_lock(db_path, "bundle export", "导出数据包"):
+        return _export_bundle(db_path, out, force=force)
+
+
+def _export_bundle(db_path: str | Path | None, out: str | Path, *, force: bool = False) -> dict[str, Any]:
     from qi_station.core.clock import env_now, to_db
     from qi_station.core.ids import uuid7
     from qi_station.sync.bundle import bundle_name, write_bundle
@@ -110,7 +117,13 @@ def import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any
     """A hub (down) bundle: caps, then the signature of the pinned hub key (or, offline-enrolled, of the
     key whose fingerprint the token carries) before anything is parsed; then kind, protocol and target
     (a bundle for another station is refused); then the SAME apply as HTTP pull, the cursor and the ack
-    in one transaction. Stale or repeated bundles change nothing."""
+    in one transaction. Stale or repeated bundles change nothing. Never beside a sync, a bundle export
+    or a restore (``client.db_sync_lock``: refused ``sync_running``)."""
+    with db_sync_lock(db_path, "bundle import", "导入数据包"):
+        return _import_bundle(db_path, file)
+
+
+def _import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, Any]:
     from qi_station.sync import keys
     from qi_station.sync.bundle import claimed_kind, open_signed, read_bundle
 

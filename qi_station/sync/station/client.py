@@ -21,6 +21,7 @@ from typing import Any
 from qi_station.core.chain import canonical
 from qi_station.core.clock import iso_local
 from qi_station.db import kvkeys, write
+from qi_station.services.locks import SYNC_LOCK_SUFFIX as SYNC_LOCK
 from qi_station.services.station import profile as station_profile
 from qi_station.sync.proto import (
     PULL_PAGE,
@@ -360,9 +361,9 @@ def clock_ahead_hint(conn: Any, e: SyncError, batch: list[dict[str, Any]]) -> Sy
         )
     ]
     which = f" (requests stamped ahead of this PC's clock: {', '.join(ahead)})" if ahead else ""
-    return SyncError(  # its own code, as its rule: the CLI's ``[clock_ahead]`` and --json ``error``
+    return SyncError(  # its own code (proto.refusal_code): the CLI's ``[clock_ahead]``, --json ``error``
         e.status,
-        "clock_ahead",
+        e.code,
         f"{e.message}: {what} is stamped {stamp}, and this PC's clock runs ahead of the hub's (it reads "
         f"{to_db(now)[:16]} UTC){which}. What was recorded stays on this PC, unsent, and so does every change "
         "queued after it. Set this PC's date and time right, then sync again: the hub then takes what was "
@@ -492,9 +493,17 @@ def keep_overrides(conn: Any, overrode: list[Any]) -> None:
         S.kv_set(conn, kvkeys.HUB_STATUS_OVERRIDDEN, json.dumps(said[-50:], ensure_ascii=False))
 
 
-def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_size: int = PUSH_BATCH) -> int:
+def push_all(
+    conn: Any,
+    cl: HubClient,
+    progress: Progress | None = None,
+    batch_size: int = PUSH_BATCH,
+    tally: dict[str, int] | None = None,
+) -> int:
     """Upload the outbox in batches; every batch carries the station's profile. With nothing to upload,
-    one empty push still carries the profile when the hub has not acknowledged it as it is now."""
+    one empty push still carries the profile when the hub has not acknowledged it as it is now. Returns
+    how many changes were sent; ``tally["acked"]`` counts those the hub's reply acknowledged (its
+    ``acked_oseq`` at or above their oseq), a batch acknowledged only in part too."""
     S.fix_oseq(conn)
     total = S.pending(conn)
     done = 0
@@ -523,6 +532,8 @@ def push_all(conn: Any, cl: HubClient, progress: Progress | None = None, batch_s
             keep_overrides(conn, reply["overrode"])
         S.ack(conn, acked)
         H.keep_acked_head(conn, head)
+        if tally is not None:
+            tally["acked"] = tally.get("acked", 0) + sum(1 for c in batch if c["oseq"] <= acked)
         if acked < batch[-1]["oseq"]:
             raise SyncError(409, "not_acked", f"hub acknowledged only up to {acked} of {batch[-1]['oseq']}")
         done += len(batch)
@@ -633,33 +644,36 @@ BUSY_MAX = 1800.0
 
 
 #: beside the station database: the lock a running sync holds alone (the OS drops it with the process,
-#: a killed sync too)
-SYNC_LOCK_SUFFIX = ".sync-lock"
+#: a killed sync too): ``services.locks.SYNC_LOCK_SUFFIX``
+SYNC_LOCK_SUFFIX = SYNC_LOCK
 
 
 @contextmanager
-def sync_lock(conn: Any) -> Iterator[None]:
-    """One sync of this station at a time: ``<db>.sync-lock`` held alone (``services.locks.exclusive``,
-    POSIX and Windows); held by another sync: refused ``sync_running`` (nothing done; its own sync
-    reports what it pushed and pulled). Without a writable folder: not held (the hub's ack keeps two
-    syncs correct; only their counts overlap)."""
-    from qi_station.services.locks import exclusive
-
+def sync_lock(conn: Any, what: str = "sync", what_zh: str = "同步") -> Iterator[None]:
+    """One sync of this station at a time, and no bundle import or export or restore beside it:
+    ``<db>.sync-lock`` held alone (``services.locks.hold_sync``, POSIX and Windows); held by another:
+    refused ``sync_running`` (nothing done; its own sync reports what it pushed and pulled). Without a
+    writable folder: not held (the hub's ack keeps two syncs correct; only their counts overlap)."""
     row = conn.execute("PRAGMA database_list").fetchone()
     if not (row and row[2]):  # an in-memory database: nothing beside it to lock
         yield
         return
-
-    def busy() -> SyncError:
-        return SyncError(
-            503,
-            "sync_running",
-            "another sync of this station is running: nothing was done; try again when it has "
-            "finished / 本站另一同步正在进行，未执行；请待其完成后再试",
-        )
-
-    with exclusive(Path(str(row[2]) + SYNC_LOCK_SUFFIX), busy):
+    with db_sync_lock(str(row[2]), what, what_zh):
         yield
+
+
+@contextmanager
+def db_sync_lock(db_path: str | Path | None, what: str, what_zh: str) -> Iterator[None]:
+    """:func:`sync_lock` of the station database at ``db_path`` (None: the default one), for a bundle
+    import or export; a refusal as a ``SyncError`` (``sync_running``, exit 1)."""
+    from qi_station.db.paths import resolve_db_path
+    from qi_station.services.locks import SyncLockError, hold_sync
+
+    try:
+        with hold_sync(resolve_db_path(db_path), what, what_zh):
+            yield
+    except SyncLockError as e:
+        raise SyncError(503, e.code, e.message) from None
 
 
 def run_sync(
@@ -710,6 +724,7 @@ def _run_sync(
     attempt = 0
     busy_waited, busy_max = 0.0, float(os.environ.get("QI_SYNC_BUSY_MAX", BUSY_MAX))
     healed: list[dict[str, Any]] = []
+    tally = {"acked": 0}  # of the changes pushed, how many the hub acknowledged (push_all)
     restored = False
     try:
         while True:
@@ -720,14 +735,14 @@ def _run_sync(
                 elif S.kv_get(conn, kvkeys.STATION_RESTORED) == "1":
                     healed.append({"kind": "restored", **heal.heal_station_behind(conn, cl, progress)})
                 try:
-                    pushed += push_all(conn, cl, progress, batch_size)
+                    pushed += push_all(conn, cl, progress, batch_size, tally)
                     pulled += _pull(conn, cl, progress, page_size, batch_size)
                 except SyncError as e:
                     if not _heal(conn, cl, e, progress, healed):
                         raise
-                    pushed += push_all(conn, cl, progress, batch_size)
+                    pushed += push_all(conn, cl, progress, batch_size, tally)
                     pulled += _pull(conn, cl, progress, page_size, batch_size)
-                pushed += push_all(conn, cl, progress, batch_size)  # edits made while pulling
+                pushed += push_all(conn, cl, progress, batch_size, tally)  # edits made while pulling
                 break
             except TransientError as e:
                 wait = e.retry_after  # the hub's Retry-After (a busy hub), capped in wire
@@ -762,6 +777,7 @@ def _run_sync(
         "ok": ledger_ok,  # the data went through; a ledger that does not verify is not ok
         **({"ledger_problems": ledger_problems} if ledger_problems else {}),
         "pushed": pushed,
+        "acked": tally["acked"],
         "pulled": pulled,
         "pending": S.pending(conn),
         "pull_cursor": S.kv_int(conn, "pull_cursor"),

@@ -250,11 +250,25 @@ def heal_station_behind(
         write.set_ledger_counters(conn, counters)  # never lowers one
         write.set_ledger_counters(conn, write.ledger_counters(conn, code))
         write.seal_event_head(conn)  # the recovered events bypassed append_event
+        out["already_held"] = drop_held_backup_outbox(conn, acked)
         move_outbox_above(conn, acked)
         S.kv_del(conn, kvkeys.STATION_RESTORED)
         S.kv_del(conn, "restore_pending")
     S.fix_oseq(conn)
     return out
+
+
+def drop_held_backup_outbox(conn: sqlite3.Connection, acked: int) -> int:
+    """Caller holds the transaction: the restored backup's waiting changes (oseq up to kv
+    ``RESTORED_OUTBOX_TOP``) at or below the hub's ack are the hub's already (this station sent them
+    under those oseqs after the backup was made), so they are deleted, not renumbered above the ack and
+    sent again (a backup made before the first sync held the whole ledger). Work done after the restore
+    is numbered above that top and stays. Returns how many were dropped."""
+    top = S.kv_int(conn, kvkeys.RESTORED_OUTBOX_TOP)
+    S.kv_del(conn, kvkeys.RESTORED_OUTBOX_TOP)
+    if top <= 0:
+        return 0
+    return int(conn.execute("DELETE FROM outbox WHERE oseq <= ?", (min(top, acked),)).rowcount)
 
 
 def resend_all(conn: sqlite3.Connection, hub_acked: int) -> int:
