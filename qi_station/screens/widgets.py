@@ -100,6 +100,7 @@ class Choice(Static, can_focus=True):
         classes: str | None = None,
         placeholder: str | None = None,
         wrap: bool = True,
+        type_on: bool = False,
     ) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self.options = options
@@ -107,6 +108,7 @@ class Choice(Static, can_focus=True):
         self.placeholder = placeholder
         self.wrap = wrap
         self.menu = menu
+        self.type_on = type_on
         self.set_reactive(Choice.index, self._index_of(value))
         self.update(self._text())
 
@@ -160,12 +162,30 @@ class Choice(Static, can_focus=True):
             self.select(self.options[i][0])
 
     def on_key(self, event: Any) -> None:
-        """A digit chooses the option whose value is that number (the satisfaction 1..5)."""
+        """A digit chooses the option whose value is that number (the satisfaction 1..5). With
+        ``type_on``, other text typed here goes on in the next field: the focus moves there with its
+        first character (回访: ``4 企业很满意`` lost the text on the rating); the arrows, Space and Enter
+        keep their use here."""
         ch = event.character
         if ch and ch.isdigit() and any(type(v) is int and v == int(ch) for v, _label in self.options):
             event.stop()
             event.prevent_default()
             self.select(int(ch))
+        elif self.type_on and event.is_printable and ch and ch != " " and not ch.isdigit():
+            self._type_on(event, ch)
+
+    def _type_on(self, event: Any, ch: str) -> None:
+        from textual import events
+        from textual.widgets import Input
+
+        chain = self.screen.focus_chain
+        after = chain[chain.index(self) + 1 :] if self in chain else []
+        if after and isinstance(after[0], Input):
+            event.stop()
+            event.prevent_default()
+            self.screen.set_focus(after[0])  # at once: the next key of a burst lands there too
+            # the key after the field's Focus in its queue: typed as if it had been focused by Tab
+            after[0].post_message(events.Key(event.key, ch))
 
     def action_open(self) -> None:
         if not self.menu:
