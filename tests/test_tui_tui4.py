@@ -71,3 +71,35 @@ async def test_text_typed_right_after_the_rating_goes_to_the_note(tmp_path: Path
         assert dialog.query_one("#satisfaction").value == 4
         assert note.value == "企业很满意"
         assert dialog.focused is note
+
+
+async def test_the_arrows_stop_at_the_ends_of_a_selector(tmp_path: Path) -> None:
+    """F5: → on the last library (企业) stays there, ← on the first (专家库) too (→ went round to 专家库);
+    Ctrl+T 换库 still goes round. The same for F3's 状态."""
+    from qi_station.core import domain
+    from qi_station.screens.widgets import Choice
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        kind = app.screen.query_one("#kind", Choice)
+        kind.focus()
+        await pilot.press("left")
+        assert kind.value == "experts"
+        await pilot.press(*["right"] * (len(domain.SEARCH_KINDS) + 2))
+        await settle(pilot)
+        assert kind.value == "enterprises" and app.screen.kind == "enterprises"
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        assert kind.value == "experts"
+        await pilot.press("f3")
+        await settle(pilot)
+        status = app.screen.query_one("#f-status", Choice)
+        status.focus()
+        await pilot.press("left")
+        assert status.value == ""  # 全部状态, the first
+        await pilot.press(*["right"] * (len(domain.STATUSES) + 2))
+        assert status.value == domain.STATUSES[-1]

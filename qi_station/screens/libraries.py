@@ -444,7 +444,7 @@ class LibrariesScreen(MainScreen):
 
     # ---- actions ---------------------------------------------------------------------------------
     def action_next_kind(self) -> None:
-        self.query_one("#kind", Choice).action_step(1)
+        self.query_one("#kind", Choice).action_step(1, cycle_only=True)  # 换库 goes round (the arrows stop)
         box = self.query_one("#q", SearchInput)
         if box.has_focus:  # another library: the old search is selected, typing replaces it
             box.take()

@@ -58,12 +58,13 @@ class ChoiceMenu(ModalScreen[Any]):
 
 
 class Choice(Static, can_focus=True):
-    """``< label >``: Left/Right (or Space/Enter/click) cycles through the options.
+    """``< label >``: Left/Right step through the options and stop at the ends; Space/Enter/click
+    cycle through them.
 
     With a ``placeholder`` the choice may start with nothing chosen (value None): the digit of a
     numbered option chooses; arrows, Space and Enter never choose for the operator (Left would
     otherwise land on the last option: the top rating). With ``wrap=False``
-    the arrows stop at the ends (never from the last option to the first). With ``menu`` (a form
+    Space/Enter stop at the last option too (never from the last option to the first). With ``menu`` (a form
     field), only a deliberate choice changes it: Enter/Space/click opens the list of options and Enter
     in the list chooses; arrows and Esc on the field itself change nothing (a burst of keys from a
     scanner, a pasted ESC)."""
@@ -150,11 +151,14 @@ class Choice(Static, can_focus=True):
         self.value = current
 
     def action_step(self, delta: int, cycle_only: bool = False) -> None:
+        """Left/Right: the option before/after, stopping at the ends (→ on the last never lands on the
+        first, as the footer's ``< … >`` promises: F5's 企业 went round to 专家库). ``cycle_only``
+        (Space/Enter, a screen's "next" key such as F5's Ctrl+T 换库) goes round unless ``wrap=False``."""
         if not self.options or self.menu or (cycle_only and self.index < 0):
             return  # a menu field never changes on an arrow
         if self.index < 0:
             return  # nothing chosen yet: an arrow (a stray key) never chooses for the operator
-        if self.wrap:
+        if self.wrap and cycle_only:
             i = (self.index + delta) % len(self.options)
         else:
             i = min(max(self.index + delta, 0), len(self.options) - 1)
