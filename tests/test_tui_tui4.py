@@ -103,3 +103,70 @@ async def test_the_arrows_stop_at_the_ends_of_a_selector(tmp_path: Path) -> None
         assert status.value == ""  # 全部状态, the first
         await pilot.press(*["right"] * (len(domain.STATUSES) + 2))
         assert status.value == domain.STATUSES[-1]
+
+
+def _screen_text(app: object) -> str:
+    return "\n".join(
+        "".join(seg.text for seg in strip)
+        for strip in app.screen._compositor.render_strips()  # type: ignore[attr-defined]
+    )
+
+
+async def test_the_enterprise_library_names_an_enterprises_open_requests(tmp_path: Path) -> None:
+    """F5 企业: 烟台鲁星 has two open requests (已受理, 已登记): the status line's 当前需求 names them
+    (it was blank) and the detail pane counts them; 青岛海润's only request is resolved: 无."""
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        await pilot.press("ctrl+t", "ctrl+t", "ctrl+t", "ctrl+t")
+        await until(pilot, lambda: app.screen.kind == "enterprises" and "鲁星" in _screen_text(app))
+        await pilot.press(*"ytlx")
+        line = app.screen.query_one("#status-line")
+        await until(pilot, lambda: "当前需求" in str(line.render()))
+        shown = str(line.render())
+        assert "在办 2 条" in shown and "QI0001-202603-0001" in shown, shown
+        assert "在办需求: 2 条" in str(app.screen.query_one("#lib-detail-text").render())
+        assert "QI0001-202601-0001" in _screen_text(app)
+        await pilot.press("ctrl+a", *"qdhr")
+        await until(pilot, lambda: "无" in str(line.render()))
+        assert "当前需求: 无" in str(line.render())
+
+
+async def test_a_renamed_enterprises_old_requests_keep_the_name_they_were_logged_under(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """烟台鲁星精密机械 renamed 烟台鲁星智能装备 (a day after the fixture's requests were logged): F3 lists
+    its old requests under 精密机械 (all were under the new name) and the new one under 智能装备; the old
+    one's detail names both; a change of width or spaces only is no rename (the one rule)."""
+    from qi_station.services import enterprises
+    from qi_station.services.ledger import RequestInput, create_request
+
+    db = fixture_db(tmp_path)
+    monkeypatch.setenv("QI_STATION_NOW", "2026-03-21T10:00:00+08:00")
+    uscc = rows(db, "SELECT uscc FROM enterprise WHERE name = '烟台鲁星精密机械有限公司'")[0][0]
+    create_request(
+        db, RequestInput("烟台鲁星智能装备有限公司", uscc, ["metrology"], "改名后的校准", renamed=True)
+    )
+    former = rows(db, "SELECT former_names FROM enterprise WHERE uscc = ?", uscc)[0][0]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await until(pilot, lambda: "改名后" in _screen_text(app))
+        lines = _screen_text(app).splitlines()
+        by_number = {line.split()[0]: line for line in lines if line.startswith("QI0001-")}
+        assert "烟台鲁星精密机械" in by_number["QI0001-202603-0001"], lines
+        assert "烟台鲁星精密机械" in by_number["QI0001-202601-0001"], lines
+        assert "烟台鲁星智能装备" in next(line for line in lines if "改名后" in line), lines
+        await open_detail(pilot, db, "QI0001-202603-0001")
+        shown = _screen_text(app)
+        assert "烟台鲁星智能装备有限公司（登记时名为烟台鲁星精密机械有限公司）" in shown.replace(" ", ""), (
+            shown
+        )
+    new, old = "烟台鲁星智能装备有限公司", "烟台鲁星精密机械有限公司"
+    assert enterprises.former_name(new, former, "2026-03-20 02:00:00") == old  # logged before the rename
+    assert enterprises.former_name(new, former, "2026-03-21 02:00:00") is None  # with it (the same instant)
+    assert enterprises.former_name("烟台鲁星精密机械 有限公司", former, "2026-03-20") is None  # spaces only
