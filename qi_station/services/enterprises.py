@@ -119,10 +119,18 @@ def locate_enterprise(db: Path, uscc: str, county: str) -> dict[str, Any]:
 
 
 # ---- the rename rule ------------------------------------------------------------------------------
+def is_rename(old: str | None, new: str | None) -> bool:
+    """THE rule for when a change of an enterprise's name counts as a rename (the old name kept as a
+    former name, shown beside the new one): the names differ by :func:`qi_station.core.validate.name_key`;
+    a change of spaces, full-width letters or case only is the same name. :func:`check_rename`,
+    :func:`former_name`, the spreadsheet import's renames and the request form's hint judge by it."""
+    return bool(old) and bool(new) and v.name_key(old) != v.name_key(new)
+
+
 def check_rename(known: dict[str, Any] | None, typed: str, renamed: bool) -> bool:
     """Is this a confirmed rename of ``known`` (the enterprise already holding the USCC)? A different
     name without ``renamed`` is refused: it is never silently dropped nor silently taken."""
-    if known is None or v.name_key(known["name"]) == v.name_key(typed):
+    if known is None or not is_rename(known["name"], typed):
         return False
     if not renamed:
         raise ValidationError(
@@ -153,8 +161,8 @@ def former_name(name: str, former_names: str | list[dict[str, Any]] | None, logg
     """THE rule for which name a request was logged under when its enterprise has since been renamed:
     the former name in force when the request was logged (``logged_at``: its ``created_at``; the request
     that made the rename is logged after it, :func:`record_rename`, or in the same instant: the new name), if it is
-    another name than the current ``name`` (a change of spaces, width or case only is no rename:
-    :func:`qi_station.core.validate.name_key`, as :func:`check_rename` judges); else None. ``former_names``:
+    another name than the current ``name`` (:func:`is_rename`: a change of spaces, width or case only
+    is none); else None. ``former_names``:
     the enterprise's column (JSON ``[{"name", "until", "by"}]``, oldest first) or its parsed list."""
     from qi_station.core.clock import from_db, to_db
 
@@ -166,7 +174,7 @@ def former_name(name: str, former_names: str | list[dict[str, Any]] | None, logg
     for n in names:
         until = from_db(n.get("until") or None)
         if until is not None and at < to_db(until):  # the first name given up after the request was logged
-            return str(n["name"]) if v.name_key(n["name"]) != v.name_key(name) else None
+            return str(n["name"]) if is_rename(n["name"], name) else None
     return None
 
 
