@@ -170,3 +170,15 @@ async def test_a_renamed_enterprises_old_requests_keep_the_name_they_were_logged
     assert enterprises.former_name(new, former, "2026-03-20 02:00:00") == old  # logged before the rename
     assert enterprises.former_name(new, former, "2026-03-21 02:00:00") is None  # with it (the same instant)
     assert enterprises.former_name("烟台鲁星精密机械 有限公司", former, "2026-03-20") is None  # spaces only
+
+
+def test_chinese_halves_quote_text_with_corner_brackets() -> None:
+    """The Chinese half of a ledger check's line (the dashboard's 台账校验, ``ledger verify``) quotes text
+    as the zh catalogue does (「」), never with ASCII quotes; numbers stay bare; the English half keeps repr."""
+    from qi_station.services.verify import _differs
+
+    line = _differs("status", "new", "closed")
+    en, zh = line.split(" / ")
+    assert en == "status is 'new' but its events say 'closed'"
+    assert zh == "字段 status 为 「new」，台账记录为 「closed」" and "'" not in zh and '"' not in zh
+    assert _differs("cost_saved_cents", 99999900, 325).endswith("为 99999900，台账记录为 325")
