@@ -182,3 +182,25 @@ def test_chinese_halves_quote_text_with_corner_brackets() -> None:
     assert en == "status is 'new' but its events say 'closed'"
     assert zh == "字段 status 为 「new」，台账记录为 「closed」" and "'" not in zh and '"' not in zh
     assert _differs("cost_saved_cents", 99999900, 325).endswith("为 99999900，台账记录为 325")
+
+
+async def test_the_arrows_move_along_the_detail_action_bar_and_stop_at_its_ends(tmp_path: Path) -> None:
+    """The request detail (where F4's save lands): ← → move between the 可办理 buttons as in a dialog
+    (they did nothing), → on the last stays there, ← on the first too."""
+    from textual.widgets import Button
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_detail(pilot, db)
+        buttons = list(detail.query("#action-bar Button").results(Button))
+        assert len(buttons) > 2
+        buttons[0].focus()
+        await pilot.press("left")
+        assert detail.focused is buttons[0]
+        await pilot.press("right", "right")
+        assert detail.focused is buttons[2]
+        await pilot.press(*["right"] * len(buttons))
+        assert detail.focused is buttons[-1]
+        await pilot.press("left")
+        assert detail.focused is buttons[-2]
