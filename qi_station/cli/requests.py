@@ -180,7 +180,7 @@ def _list(
         flag = f" !{_overdue_text(r)}" if r["overdue"] else ""
         out.write(
             f"{r['number']}  {_local_short(r['received_at'])}  {_status_label(r['status'])}{flag}  "
-            f"{r['enterprise_name']}  {r['title']}\n"
+            f"{r['enterprise_former_name'] or r['enterprise_name']}  {r['title']}\n"  # as logged (F3 too)
         )
     sys.stderr.write(f"{len(rows)} {'条' if zh() else 'requests'}\n")
 
@@ -227,6 +227,11 @@ def request_show(
         f"{d['number']}  {_status_label(d['status'])}"
         + (f"  {_br(word('show.overdue', 'zh' if in_zh else 'en'))}" if d["overdue"] else ""),
         f"  {'企业' if in_zh else 'enterprise'}: {d['enterprise_name']}  {d['uscc']}  {d['region_name']}"
+        + (
+            f"  {_br(('登记时名为 ' if in_zh else 'logged as ') + d['enterprise_former_name'])}"
+            if d.get("enterprise_former_name")
+            else ""
+        )
         + (
             f"  {_br(('所在地 ' if in_zh else 'located in ') + d['location_name'])}"
             if d.get("location_name")

@@ -268,7 +268,7 @@ def check_year_days(year: object, rows: Iterable[dict[str, object]], source: str
     except ValueError:
         y = 0
     if not 1900 <= y <= 2999:
-        raise ValidationError("year", "range", f"{source}: not a year: {year!r} / 年份无效 {year!r}")
+        raise ValidationError("year", "range", f"{source}: not a year: {year!r} / 年份无效「{year}」")
     out: dict[date, Day] = {}
     for i, r in enumerate(rows, start=1):
         where = f"{source} {y} row {i}"

@@ -530,7 +530,7 @@ def _check_hub_station(conn: Any, code: str) -> None:
             "station",
             "known_station",
             f"no station {code!r} at this hub: give the code of a registered station (`qi-station hub "
-            f"stations`) / 中心没有站点 {code!r}",
+            f"stations`) / 中心没有站点「{code}」",
         )
 
 

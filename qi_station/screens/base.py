@@ -128,6 +128,10 @@ class StationScreen(Screen[None]):
     def title_text(self) -> str:
         return title_line(t("screen." + self.SCREEN_KEY), self.station.operator)
 
+    @on(events.Key)
+    def _arrow_between_buttons(self, event: events.Key) -> None:
+        arrow_between_buttons(self, event)
+
     _resumed = False  # on_screen_resume has run since the screen was last suspended
 
     def on_screen_resume(self) -> None:
@@ -201,20 +205,25 @@ class StationModal(ModalScreen[Any]):
 
     @on(events.Key)
     def _arrow_between_buttons(self, event: events.Key) -> None:
-        """Left/Right on a button move to the next button of its row (as Tab/Shift+Tab do), stopping at
-        the ends: in every dialog (after a save error an operator Shift+Tabbed onto 取消 in 更正 and took
-        the dialog for frozen when ← → did nothing there)."""
-        from textual.widgets import Button
+        arrow_between_buttons(self, event)
 
-        focused = self.focused
-        if event.key not in ("left", "right") or not isinstance(focused, Button):
-            return
-        buttons = list(focused.parent.query_children(Button)) if focused.parent else [focused]
-        i = buttons.index(focused) + (1 if event.key == "right" else -1)
-        if 0 <= i < len(buttons):
-            buttons[i].focus()
-        event.stop()
-        event.prevent_default()
+
+def arrow_between_buttons(screen: Screen[Any], event: events.Key) -> None:
+    """Left/Right on a button move to the next button of its row or bar (as Tab/Shift+Tab do), stopping
+    at the ends (→ on the last never goes round to the first): in every dialog (after a save error an
+    operator Shift+Tabbed onto 取消 in 更正 and took the dialog for frozen when ← → did nothing there) and
+    on every page (the request detail's 可办理 bar, shown after F4 saves, ignored ← →)."""
+    from textual.widgets import Button
+
+    focused = screen.focused
+    if event.key not in ("left", "right") or not isinstance(focused, Button):
+        return
+    buttons = list(focused.parent.query_children(Button)) if focused.parent else [focused]
+    i = buttons.index(focused) + (1 if event.key == "right" else -1)
+    if 0 <= i < len(buttons):
+        buttons[i].focus()
+    event.stop()
+    event.prevent_default()
 
 
 class MainScreen(StationScreen):

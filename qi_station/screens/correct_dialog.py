@@ -47,6 +47,8 @@ class CorrectDialog(WorkerDialog):
         super().__init__()
         self.req = req
         self.fields = correctable(req["status"])
+        self._field = self.fields[0]  # the 更正项 the value box is for now
+        self._typed: dict[str, str] = {}  # what was typed for each 更正项 (kept while another is shown)
 
     def dialog_title(self) -> str:
         return t("correct.title", number=self.req["number"])
@@ -67,8 +69,18 @@ class CorrectDialog(WorkerDialog):
         return t("correct.current", value=shown_value(field, _current(self.req, field)))
 
     def on_choice_changed(self, event: Choice.Changed) -> None:
+        """Another 更正项: the value typed for the previous one never carries over (a satisfaction's
+        ``4`` was saved as 解决问题数 4); the box shows what was typed for this one (empty at first), and
+        the messages about the previous one's value go (原因's stays: it is still missing)."""
         event.stop()
-        self.query_one("#current", Static).update(self._current_text(str(event.value)))
+        field = str(event.value)
+        box = self.query_one("#value", Input)
+        self._typed[self._field] = box.value
+        self._field = field
+        with self.prevent(Input.Changed):
+            box.value = self._typed.get(field, "")
+        self.query_one("#current", Static).update(self._current_text(field))
+        self.drop_errors("value", "field")
 
     def action_ok(self) -> None:
         db, rid, actor = self.station.db_path, self.req["id"], self.station.operator

@@ -245,10 +245,14 @@ class WorkerDialog(OkCancelModal):
     @on(Input.Changed)
     def _field_edited(self, event: Choice.Changed | Input.Changed) -> None:
         """A field the operator changes loses its message (回访须填写满意度 once a rating is chosen)."""
-        field = event.control.id
+        if event.control.id:
+            self.drop_errors(event.control.id)
+
+    def drop_errors(self, *fields: str) -> None:
+        """The messages about ``fields`` leave the ``#error`` line; the others' stay."""
         errors = getattr(self, "_errors", [])
-        if field and any(x.field == field for x in errors):
-            self._errors = [x for x in errors if x.field != field]
+        if any(x.field in fields for x in errors):
+            self._errors = [x for x in errors if x.field not in fields]
             self.query_one("#error", Static).update("\n".join(self.validation_text(x) for x in self._errors))
 
 
@@ -366,6 +370,7 @@ class MoveDialog(WorkerDialog):
                     id="satisfaction",
                     placeholder=t("ph.satisfaction"),
                     wrap=False,
+                    type_on=True,  # text typed after the rating goes on in 备注 (arrows still step it)
                 )
         with Horizontal(classes="row"):
             yield Label(t("field.note"))

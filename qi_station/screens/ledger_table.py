@@ -176,7 +176,14 @@ class LedgerTable(ScrollView, can_focus=True):
         overdue = self.get_component_rich_style("ledger-table--overdue", partial=True)
         line = Text(no_wrap=True, overflow="crop", end="")
         for field, w in self.columns:
-            value = status_text(row) if field == "status" else str(row.get(field) or "")
+            if field == "status":
+                value = status_text(row)
+            elif (
+                field == "enterprise_name"
+            ):  # a renamed enterprise's old request: the name it was logged under
+                value = row.get("enterprise_former_name") or row["enterprise_name"]
+            else:
+                value = str(row.get(field) or "")
             cell = Text(
                 value if field in EXACT else clip(value, w),
                 no_wrap=True,

@@ -29,6 +29,7 @@ from qi_station.i18n import (
 )
 from qi_station.screens.base import MainScreen, error_message
 from qi_station.screens.bindings import bindings
+from qi_station.screens.cells import clip
 from qi_station.screens.result_list import ResultList, SearchInput
 from qi_station.screens.widgets import Chip, Choice
 
@@ -36,6 +37,7 @@ DEBOUNCE = 0.02  # coalesces key repeats and pastes; typing is slower than this
 RESULTS = 50
 DETAIL_WIDTH = 28  # the detail pane (libraries.tcss #lib-detail)
 CITY_WIDTH = 4
+ENT_OPEN_SHOWN = 5  # an enterprise's open requests listed in the detail pane (then "...")
 REFER_KIND = {
     "experts": "expert",
     "institutions": "institution",
@@ -270,6 +272,10 @@ class LibrariesScreen(MainScreen):
         self._update_status()
 
     def _update_status(self) -> None:
+        if self.kind == "enterprises":  # the highlighted enterprise's 当前需求 (no referral from here)
+            row = self.query_one(ResultList).cursor_row if self.rows else None
+            self._ent_status(self.rows[row] if row is not None and row < len(self.rows) else None)
+            return
         label = self.station.current_request_label
         refused = self._refer_refused()  # the footer's rule (check_action): no Ctrl+R offered then
         line = (
@@ -358,6 +364,12 @@ class LibrariesScreen(MainScreen):
                     own_city=own_city,
                     limit=RESULTS,
                 )
+                if p["kind"] == "enterprises" and rows:  # their 当前需求 (the open ones)
+                    from qi_station.services.enterprises import open_requests
+
+                    opens = open_requests(conn, [r["id"] for r in rows])
+                    for r in rows:
+                        r["open_requests"] = opens.get(r["id"], [])
         except Exception as e:  # noqa: BLE001
             self.post_message(SearchFailed(error_message(e)))
             return
@@ -415,6 +427,7 @@ class LibrariesScreen(MainScreen):
     def show_detail(self, idx: int | None) -> None:
         if idx is None or idx >= len(self.rows):
             self._set_detail(t("lib.none"))
+            self._ent_status(None)
             return
         r = self.rows[idx]
         lines = [
@@ -435,7 +448,27 @@ class LibrariesScreen(MainScreen):
             lines.append(f"{t('lib.f.' + f)}: {v}")
         if r["kind"] == "institutions":  # both dates, labelled, with their marks (the one rule)
             lines[3:3] = qualify.expiry_line(r, today_local(), get_lang() != "en").split("  ")
+        if r["kind"] == "enterprises":  # its open requests (the status line names them too)
+            opens = r.get("open_requests") or []
+            lines.append(t("lib.ent_open", n=len(opens)))
+            lines += [f"  {number}" for number in opens[:ENT_OPEN_SHOWN]]
+            if len(opens) > ENT_OPEN_SHOWN:
+                lines.append("  ...")
         self._set_detail("\n".join(lines))
+        self._ent_status(r if r["kind"] == "enterprises" else None)
+
+    def _ent_status(self, r: dict[str, Any] | None) -> None:
+        """The 企业 library's status line: the highlighted enterprise's 当前需求 (its open requests;
+        the line was blank there, where the other libraries name the request being referred)."""
+        if self.kind != "enterprises":
+            return
+        line = ""
+        if r is not None:
+            opens = r.get("open_requests") or []
+            line = (
+                t("lib.ent_current", n=len(opens), numbers="、".join(opens)) if opens else t("lib.ent_none")
+            )
+        self.query_one("#status-line", Static).update(clip(line, max(10, self.size.width - 2)))
 
     def _set_detail(self, text: str) -> None:
         if text != self._detail:  # the same item again: no new paint nor layout
@@ -444,7 +477,7 @@ class LibrariesScreen(MainScreen):
 
     # ---- actions ---------------------------------------------------------------------------------
     def action_next_kind(self) -> None:
-        self.query_one("#kind", Choice).action_step(1)
+        self.query_one("#kind", Choice).action_step(1, cycle_only=True)  # 换库 goes round (the arrows stop)
         box = self.query_one("#q", SearchInput)
         if box.has_focus:  # another library: the old search is selected, typing replaces it
             box.take()

@@ -165,7 +165,12 @@ class RequestDetailScreen(StationScreen):
         overdue = f"  [{t('detail.overdue')}]" if r.get("overdue") else ""
         lines = [
             f"{t('field.number')}: {r['number']}    {t('field.status')}: {status_name(r['status'])}{overdue}",
-            f"{t('field.enterprise')}: {r['enterprise_name']}",
+            f"{t('field.enterprise')}: {r['enterprise_name']}"
+            + (
+                f"  {t('detail.logged_as', name=r['enterprise_former_name'])}"
+                if r.get("enterprise_former_name")
+                else ""
+            ),
             f"{t('field.uscc')}: {r['uscc']}   {t('field.region')}: {city_name(r.get('region_code'))}"
             + (f"   {t('field.location')}: {r['location_name']}" if r.get("location_name") else ""),
             f"{t('field.elements')}: {elements_text(r['elements'])}",

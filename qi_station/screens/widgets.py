@@ -58,12 +58,13 @@ class ChoiceMenu(ModalScreen[Any]):
 
 
 class Choice(Static, can_focus=True):
-    """``< label >``: Left/Right (or Space/Enter/click) cycles through the options.
+    """``< label >``: Left/Right step through the options and stop at the ends; Space/Enter/click
+    cycle through them.
 
     With a ``placeholder`` the choice may start with nothing chosen (value None): the digit of a
     numbered option chooses; arrows, Space and Enter never choose for the operator (Left would
     otherwise land on the last option: the top rating). With ``wrap=False``
-    the arrows stop at the ends (never from the last option to the first). With ``menu`` (a form
+    Space/Enter stop at the last option too (never from the last option to the first). With ``menu`` (a form
     field), only a deliberate choice changes it: Enter/Space/click opens the list of options and Enter
     in the list chooses; arrows and Esc on the field itself change nothing (a burst of keys from a
     scanner, a pasted ESC)."""
@@ -100,6 +101,7 @@ class Choice(Static, can_focus=True):
         classes: str | None = None,
         placeholder: str | None = None,
         wrap: bool = True,
+        type_on: bool = False,
     ) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self.options = options
@@ -107,6 +109,7 @@ class Choice(Static, can_focus=True):
         self.placeholder = placeholder
         self.wrap = wrap
         self.menu = menu
+        self.type_on = type_on
         self.set_reactive(Choice.index, self._index_of(value))
         self.update(self._text())
 
@@ -148,11 +151,14 @@ class Choice(Static, can_focus=True):
         self.value = current
 
     def action_step(self, delta: int, cycle_only: bool = False) -> None:
+        """Left/Right: the option before/after, stopping at the ends (→ on the last never lands on the
+        first, as the footer's ``< … >`` promises: F5's 企业 went round to 专家库). ``cycle_only``
+        (Space/Enter, a screen's "next" key such as F5's Ctrl+T 换库) goes round unless ``wrap=False``."""
         if not self.options or self.menu or (cycle_only and self.index < 0):
             return  # a menu field never changes on an arrow
         if self.index < 0:
             return  # nothing chosen yet: an arrow (a stray key) never chooses for the operator
-        if self.wrap:
+        if self.wrap and cycle_only:
             i = (self.index + delta) % len(self.options)
         else:
             i = min(max(self.index + delta, 0), len(self.options) - 1)
@@ -160,12 +166,30 @@ class Choice(Static, can_focus=True):
             self.select(self.options[i][0])
 
     def on_key(self, event: Any) -> None:
-        """A digit chooses the option whose value is that number (the satisfaction 1..5)."""
+        """A digit chooses the option whose value is that number (the satisfaction 1..5). With
+        ``type_on``, other text typed here goes on in the next field: the focus moves there with its
+        first character (回访: ``4 企业很满意`` lost the text on the rating); the arrows, Space and Enter
+        keep their use here."""
         ch = event.character
         if ch and ch.isdigit() and any(type(v) is int and v == int(ch) for v, _label in self.options):
             event.stop()
             event.prevent_default()
             self.select(int(ch))
+        elif self.type_on and event.is_printable and ch and ch != " " and not ch.isdigit():
+            self._type_on(event, ch)
+
+    def _type_on(self, event: Any, ch: str) -> None:
+        from textual import events
+        from textual.widgets import Input
+
+        chain = self.screen.focus_chain
+        after = chain[chain.index(self) + 1 :] if self in chain else []
+        if after and isinstance(after[0], Input):
+            event.stop()
+            event.prevent_default()
+            self.screen.set_focus(after[0])  # at once: the next key of a burst lands there too
+            # the key after the field's Focus in its queue: typed as if it had been focused by Tab
+            after[0].post_message(events.Key(event.key, ch))
 
     def action_open(self) -> None:
         if not self.menu:

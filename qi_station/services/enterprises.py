@@ -119,10 +119,18 @@ def locate_enterprise(db: Path, uscc: str, county: str) -> dict[str, Any]:
 
 
 # ---- the rename rule ------------------------------------------------------------------------------
+def is_rename(old: str | None, new: str | None) -> bool:
+    """THE rule for when a change of an enterprise's name counts as a rename (the old name kept as a
+    former name, shown beside the new one): the names differ by :func:`qi_station.core.validate.name_key`;
+    a change of spaces, full-width letters or case only is the same name. :func:`check_rename`,
+    :func:`former_name`, the spreadsheet import's renames and the request form's hint judge by it."""
+    return bool(old) and bool(new) and v.name_key(old) != v.name_key(new)
+
+
 def check_rename(known: dict[str, Any] | None, typed: str, renamed: bool) -> bool:
     """Is this a confirmed rename of ``known`` (the enterprise already holding the USCC)? A different
     name without ``renamed`` is refused: it is never silently dropped nor silently taken."""
-    if known is None or v.name_key(known["name"]) == v.name_key(typed):
+    if known is None or not is_rename(known["name"], typed):
         return False
     if not renamed:
         raise ValidationError(
@@ -147,6 +155,27 @@ def record_rename(
     if known is None or not check_rename(known, typed, renamed):
         return None
     return w.rename_enterprise(conn, known, typed, station_code, at=at, by=by)
+
+
+def former_name(name: str, former_names: str | list[dict[str, Any]] | None, logged_at: Any) -> str | None:
+    """THE rule for which name a request was logged under when its enterprise has since been renamed:
+    the former name in force when the request was logged (``logged_at``: its ``created_at``; the request
+    that made the rename is logged after it, :func:`record_rename`, or in the same instant: the new name), if it is
+    another name than the current ``name`` (:func:`is_rename`: a change of spaces, width or case only
+    is none); else None. ``former_names``:
+    the enterprise's column (JSON ``[{"name", "until", "by"}]``, oldest first) or its parsed list."""
+    from qi_station.core.clock import from_db, to_db
+
+    names = json.loads(former_names) if isinstance(former_names, str) else former_names
+    logged = from_db(logged_at) if logged_at else None
+    if not names or logged is None:
+        return None
+    at = to_db(logged)
+    for n in names:
+        until = from_db(n.get("until") or None)
+        if until is not None and at < to_db(until):  # the first name given up after the request was logged
+            return str(n["name"]) if is_rename(n["name"], name) else None
+    return None
 
 
 # ---- reads ----------------------------------------------------------------------------------------
@@ -249,6 +278,29 @@ def get_enterprise(db: str | Path | sqlite3.Connection, key: str) -> dict[str, A
             (e["id"],),
         ).fetchone()[0]
         return e
+    finally:
+        if own:
+            conn.close()
+
+
+def open_requests(db: str | Path | sqlite3.Connection, enterprise_ids: list[str]) -> dict[str, list[str]]:
+    """The numbers of each enterprise's open requests (:data:`qi_station.core.domain.OPEN_STATUSES`:
+    not resolved, closed nor cancelled), newest first; an enterprise with none is left out. F5's 企业
+    library shows them as its 当前需求."""
+    if not enterprise_ids:
+        return {}
+    opens = sorted(domain.OPEN_STATUSES)
+    conn, own = _conn(db)
+    try:
+        out: dict[str, list[str]] = {}
+        for eid, number in conn.execute(
+            f"SELECT enterprise_id, number FROM request WHERE deleted = 0 "
+            f"AND enterprise_id IN ({','.join('?' * len(enterprise_ids))}) "
+            f"AND status IN ({','.join('?' * len(opens))}) ORDER BY received_at DESC, number DESC",
+            (*enterprise_ids, *opens),
+        ):
+            out.setdefault(eid, []).append(number)
+        return out
     finally:
         if own:
             conn.close()

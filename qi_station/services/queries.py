@@ -32,7 +32,9 @@ LIST_COLS = (
     "r.id, r.number, r.station_code, r.enterprise_id, e.name AS enterprise_name, e.uscc, e.city_code, "
     "r.elements, r.sub_type, r.title, r.channel, r.urgency, r.received_at, r.promised_date, r.status, "
     "r.operator, r.accepted_at, r.resolved_at, r.closed_at, r.cancelled_at, r.problems_solved, "
-    "r.cost_saved_cents, r.satisfaction, r.updated_at"
+    "r.cost_saved_cents, r.satisfaction, r.updated_at, "
+    # a renamed enterprise's names before (``enterprise_former_name``, see _decorate), else NULL
+    "NULLIF(e.former_names, '[]') AS _former_names, r.created_at AS _logged_at"
 )
 
 
@@ -50,6 +52,13 @@ def _decorate(
     """Codes and counts a list or a detail shows. ``memo`` (one per list) keeps what many rows share:
     the parsed element lists and the day counts of a (received, promised, resolved, open) day tuple."""
     memo = {} if memo is None else memo
+    # the name the request was logged under, where its enterprise has been renamed since (the one rule)
+    former, logged = d.pop("_former_names", None), d.pop("_logged_at", None) or d.get("created_at")
+    d["enterprise_former_name"] = None
+    if former:  # a renamed enterprise: rare (services.enterprises is not read on the first frame's path)
+        from qi_station.services.enterprises import former_name
+
+        d["enterprise_former_name"] = former_name(d["enterprise_name"], former, logged)
     raw = d.get("elements") or "[]"
     els = memo.get(raw)
     if els is None:
@@ -222,7 +231,7 @@ def get_request(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]
         k = (key or "").strip()
         r = conn.execute(
             "SELECT r.*, e.name AS enterprise_name, e.uscc, e.region_code, e.city_code, e.county_code, e.industry, "
-            "e.scale "
+            "e.scale, NULLIF(e.former_names, '[]') AS _former_names "
             "FROM request r JOIN enterprise e ON e.id = r.enterprise_id WHERE (r.id = ? OR r.number = ?) "
             "AND r.deleted = 0",
             (k, number_key(k)),

@@ -395,9 +395,8 @@ def _renames(db: Path, planned: list[Planned]) -> tuple[list[dict[str, Any]], li
     (the rows it refuses without ``renamed``: each whose USCC is registered under another name, or is under
     another name in an earlier row, ``{row, message}`` in row order; the renames :func:`_write` records
     with ``renamed``: each change of an enterprise's name in order of receipt, ``{row, uscc, from, to}``)."""
-    from qi_station.core import validate as v
     from qi_station.core.errors import ValidationError
-    from qi_station.services.enterprises import by_uscc, check_rename
+    from qi_station.services.enterprises import by_uscc, check_rename, is_rename
 
     refused: list[dict[str, Any]] = []
     first: dict[str, tuple[str, int]] = {}
@@ -415,7 +414,7 @@ def _renames(db: Path, planned: list[Planned]) -> tuple[list[dict[str, Any]], li
             except ValidationError as e:
                 msg = e.message
             seen = first.setdefault(uscc, (name, p.row_no))
-            if msg is None and v.name_key(seen[0]) != v.name_key(name):
+            if msg is None and is_rename(seen[0], name):
                 msg = (
                     f"USCC {uscc} is 「{seen[0]}」 in row {seen[1]} and 「{name}」 here / "
                     f"同一信用代码在第 {seen[1]} 行为「{seen[0]}」，此行为「{name}」"
@@ -430,6 +429,6 @@ def _renames(db: Path, planned: list[Planned]) -> tuple[list[dict[str, Any]], li
         uscc, name = p.request["enterprise"]["uscc"], p.request["enterprise"]["name"]
         was = current.get(uscc) or known[uscc] or name
         current[uscc] = name
-        if v.name_key(was) != v.name_key(name):
+        if is_rename(was, name):
             renames.append({"row": p.row_no, "uscc": uscc, "from": was, "to": name})
     return refused, renames
