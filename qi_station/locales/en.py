@@ -163,6 +163,7 @@ MESSAGES: dict[str, str] = {
     "ledger.sort": "Sort: {sort}",
     "ledger.save_title": "Save the current filter",
     "form.hint": "Ctrl+S save  Esc back  Tab next field  Space ticks an element  F8 enterprise",
+    "form.hint_elements": "Elements: arrows move  Space ticks  Tab next field  typing goes to Title",
     "form.uscc_count": "{n}/18 characters",
     "form.uscc_bad": "invalid code",
     "form.uscc_ok": "valid, registered in {region}",
@@ -428,6 +429,7 @@ MESSAGES: dict[str, str] = {
     "reports.exported": "Exported {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "required; 0 if none",
+    "ph.cost_saved": "in 10k CNY: 2.5 is 25,000 yuan",
     "ph.satisfaction": "press a digit 1-5 (then Left/Right)",
     "key.correct": "Correct",
     "correct.title": "{number}: correct a recorded outcome or follow-up",

@@ -173,6 +173,7 @@ MESSAGES: dict[str, str] = {
     "ledger.save_title": "保存当前筛选",
     # form
     "form.hint": "Ctrl+S 保存   Esc 返回   Tab 下一项   空格 勾选要素   F8 查看企业",
+    "form.hint_elements": "服务要素: ←→↑↓ 移动  空格 勾选  Tab 下一项  直接打字即填入需求事项",
     "form.uscc_count": "已输入 {n}/18 位",
     "form.uscc_bad": "代码有误",
     "form.uscc_ok": "代码有效  登记地 {region}",
@@ -443,6 +444,7 @@ MESSAGES: dict[str, str] = {
     "reports.exported": "已导出 {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "必填，没有则填 0",
+    "ph.cost_saved": "单位万元，如 2.5 即 2.5 万元",
     "ph.satisfaction": "请选择: 按数字键 1-5（选后可用左右键）",
     "key.correct": "更正",
     "correct.title": "{number}: 更正已记录的结果或回访",

@@ -34,6 +34,11 @@ def correction_text(data: dict[str, Any]) -> str:
     return f"{field_label(f)}: {shown_value(f, data.get('old'))} > {shown_value(f, data.get('new'))}"
 
 
+def _placeholder(field: str) -> str:
+    """The new value's example where its unit matters: 节约成本 is in 万元 (2.5, never 1200.50)."""
+    return t("ph.cost_saved") if field == "cost_saved" else ""
+
+
 def _current(req: dict[str, Any], field: str) -> Any:
     from qi_station.services.corrections import detail_value
 
@@ -58,7 +63,7 @@ class CorrectDialog(WorkerDialog):
         yield Static(self._current_text(self.fields[0]), id="current", classes="muted", markup=False)
         with Horizontal(classes="row"):
             yield Label(t("field.value"))
-            yield Input(id="value", compact=True)
+            yield Input(id="value", compact=True, placeholder=_placeholder(self.fields[0]))
         with Horizontal(classes="row"):
             yield Label(t("field.reason"))
             yield Input(id="reason", compact=True, max_length=2000)
@@ -69,6 +74,7 @@ class CorrectDialog(WorkerDialog):
     def on_choice_changed(self, event: Choice.Changed) -> None:
         event.stop()
         self.query_one("#current", Static).update(self._current_text(str(event.value)))
+        self.query_one("#value", Input).placeholder = _placeholder(str(event.value))
 
     def action_ok(self) -> None:
         db, rid, actor = self.station.db_path, self.req["id"], self.station.operator

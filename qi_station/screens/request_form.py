@@ -237,6 +237,23 @@ class RequestFormScreen(FormErrors, DraftedForm):
         self.field_edited("elements")
         self.touch()
 
+    def key_hint(self) -> str:
+        """In the 服务要素 block: its keys (arrows, Space, Tab; typing goes on into 需求事项)."""
+        focused = self.focused
+        if isinstance(focused, Chip) and focused.parent is not None and focused.parent.id == "elements":
+            return t("form.hint_elements")
+        return t("form.hint")
+
+    def on_descendant_focus(self) -> None:
+        if not self._errors:  # the summary line names the errors while any stands
+            self._summarize()
+
+    def on_chip_hint(self) -> None:
+        """Enter in the 服务要素 block: it neither toggles nor leaves; the line says the block's keys."""
+        status = self.query_one("#form-error", Static)
+        status.update(t("form.hint_elements"))
+        status.set_classes("warning")
+
     def on_text_area_changed(self) -> None:
         self.field_edited("description")
         self.touch()
