@@ -776,6 +776,7 @@ class StationApp(App[None]):
 
         if any(isinstance(s, RequestFormScreen) for s in self.screen_stack):
             return  # one form: F4 on it, or on its leave question (Esc), never stacks a second one
+        self.drop_stale_toasts()  # the page left (已登记 … on the detail) keeps its toasts, errors stay
         form = RequestFormScreen()
         self.push_screen(form)
         try:

@@ -179,6 +179,8 @@ MESSAGES: dict[str, str] = {
     "form.leave_question": "What you typed is not saved yet. A draft is offered again next time the form opens.",
     "form.draft_title": "Unsaved draft",
     "form.draft_question": "There is an unsaved draft. Restore it?\n{when}  {summary}",
+    "form.drafts_kept": "{n} drafts are kept; this is the newest, the others are offered in turn",
+    "form.draft_later": "An unsaved draft is kept: it is offered when the form opens next",
     "form.draft_restored": "Draft restored",
     "form.rename_title": "Was the enterprise renamed?",
     "form.rename_question": 'USCC {uscc} is registered as "{old}"; you typed "{new}".',

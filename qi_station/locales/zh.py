@@ -189,6 +189,8 @@ MESSAGES: dict[str, str] = {
     "form.leave_question": "已填写的内容还没有保存。草稿可在下次打开登记时恢复。",
     "form.draft_title": "未保存的草稿",
     "form.draft_question": "有未保存的草稿，恢复？\n{when}  {summary}",
+    "form.drafts_kept": "共有 {n} 份草稿，这是最新的一份；其余的以后逐份再问",
+    "form.draft_later": "有未保存的草稿，已留待下次打开登记表时恢复",
     "form.draft_restored": "已恢复草稿",
     "form.rename_title": "企业改名了吗？",
     "form.rename_question": "信用代码 {uscc} 已登记为「{old}」，现填写「{new}」。",

@@ -444,7 +444,10 @@ class RequestFormScreen(FormErrors, DraftedForm):
     def holds_keys(self, key: str) -> bool:
         """Down typed in the name box before the suggestions for the name typed are shown waits for them
         (the app holds it and the keys after it: ``StationApp._hold_for_focus``): a fast name, Down,
-        Enter picks the first suggestion instead of losing Down and Enter."""
+        Enter picks the first suggestion instead of losing Down and Enter. Every key waits while the
+        lookup of a kept draft is on its way (its question takes them on to the form)."""
+        if self.draft_pending:  # the kept draft's question may come: the keys wait for it
+            return True
         return (
             key == "down"
             and self._looking_up is not None
