@@ -210,22 +210,23 @@ class StationApp(App[None]):
         "reports": _screen("reports", "ReportsScreen"),
         "activities": _screen("activity", "ActivityScreen"),
     }
-    #: Ctrl+A selects the whole text of any one-line field (F4's, a dialog's, F3/F5's search): typing
-    #: then replaces it. Textual's Input takes Ctrl+A as Home (text typed went in front of the old one in
-    #: F4, while the search boxes selected all); a priority key, so the field's own binding never runs
+    #: Ctrl+A selects the whole text of the field typed in (F4's, a dialog's, F3/F5's search, F4's
+    #: 需求描述): typing then replaces it. Textual's Input and TextArea take Ctrl+A as Home (text typed
+    #: went in front of the old one in F4, while the search boxes selected all; in 需求描述 the cursor
+    #: went to the line's start); a priority key, so the field's own binding never runs
     BINDINGS = [*bindings("app"), Binding("ctrl+a", "select_all_text", show=False, priority=True)]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "select_all_text":  # elsewhere (a TextArea, a table) Ctrl+A goes on as before
-            from textual.widgets import Input
+        if action == "select_all_text":  # elsewhere (a table, a list) Ctrl+A goes on as before
+            from textual.widgets import Input, TextArea
 
-            return isinstance(self.focused, Input)
+            return isinstance(self.focused, Input | TextArea)
         return True
 
     def action_select_all_text(self) -> None:
-        from textual.widgets import Input
+        from textual.widgets import Input, TextArea
 
-        if isinstance(self.focused, Input):
+        if isinstance(self.focused, Input | TextArea):
             self.focused.select_all()
 
     def __init__(
@@ -775,6 +776,7 @@ class StationApp(App[None]):
 
         if any(isinstance(s, RequestFormScreen) for s in self.screen_stack):
             return  # one form: F4 on it, or on its leave question (Esc), never stacks a second one
+        self.drop_stale_toasts()  # the page left (已登记 … on the detail) keeps its toasts, errors stay
         form = RequestFormScreen()
         self.push_screen(form)
         try:

@@ -48,8 +48,8 @@ async def test_f5_line_offers_ctrl_r_only_when_the_footer_does(tmp_path: Path) -
 
 async def test_detail_toasts_keep_one_place_under_the_status_line(tmp_path: Path) -> None:
     """Moves in quick succession on the request detail: each result replaces the last at the same
-    place, the line right under 编号/状态 (it came a line lower each time, over 需求事项, 需求描述,
-    承诺日期: Textual left a replaced toast's holder in the rack)."""
+    place, the line right under 编号/状态, 企业名称 and 信用代码/登记地 (it came a line lower each time,
+    over 需求事项, 需求描述, 承诺日期: Textual left a replaced toast's holder in the rack)."""
     from tui_pilot import toasts
 
     db = fixture_db(tmp_path)
@@ -57,7 +57,7 @@ async def test_detail_toasts_keep_one_place_under_the_status_line(tmp_path: Path
     app = make_app(db)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         scr = await open_detail(pilot, db, number)
-        key = scr.query_one("#fields").region.y
+        key = scr.query_one("#fields").region.y + scr.key_rows - 1  # under 信用代码/登记地 (form4)
         for move in ("a", "s"):  # 受理, 开始办理: each through its dialog (Ctrl+S)
             await pilot.press(move)
             await settle(pilot)

@@ -99,7 +99,7 @@ async def test_arrows_after_a_correction_error_move_where_the_focus_is(tmp_path:
 
 async def test_the_element_checkboxes_move_with_the_arrows(tmp_path: Path) -> None:
     """F4's 服务要素: the arrows move between the boxes (Down a row of the grid), Space toggles, Enter
-    goes on to the next field without toggling (only Tab moved: 8 Tabs to 质量安全监管)."""
+    neither toggles nor leaves the block (form4: Tab leaves it, test_tui_form4.py)."""
     from test_tui_op5 import open_form
 
     from qi_station.screens.widgets import Chip
@@ -122,12 +122,12 @@ async def test_the_element_checkboxes_move_with_the_arrows(tmp_path: Path) -> No
         assert app.focused is chips[2]
         await pilot.press("enter")
         await settle(pilot)
-        assert not chips[2].checked and app.focused is form.query_one("#title")
+        assert not chips[2].checked and app.focused is chips[2]
 
 
 async def test_ctrl_a_selects_the_whole_field_in_the_request_form(tmp_path: Path) -> None:
     """F4: Ctrl+A then typing replaces the field's text (it went to the line start and the new text
-    went in front of the old), as in F3/F5's search boxes; in 需求描述 (a TextArea) it goes on as before."""
+    went in front of the old), as in F3/F5's search boxes; in 需求描述 too (test_tui_form4.py)."""
     from test_tui_op5 import open_form
 
     app = make_app(fixture_db(tmp_path))

@@ -461,13 +461,30 @@ _GROUPED = re.compile(r"-?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?")
 _PLAIN_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
-def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -> Decimal | None:
+#: the example a refused amount names, by its unit: 节约成本 is in 万元, where 1200.50 would be twelve
+#: million yuan (an operator copied the example); a fee is in yuan
+_MONEY_EXAMPLE = {  # unit: (the example of a number, of a thousands comma), English / Chinese
+    "wan": (
+        ("in 10k CNY: write e.g. 2.5 for 25,000 yuan", "应为数字，单位为万元，如 2.5（即 2.5 万元）"),
+        ("like 1,000 (in 10k CNY: 2.5 is 25,000 yuan)", "应如 1,000；单位为万元，如 2.5 即 2.5 万元"),
+    ),
+    "yuan": (("write e.g. 1200.50 or 1,200.50", "应为数字，如 1200.50"), ("like 1,200.50", "应如 1,200.50")),
+}
+
+
+def parse_cost(
+    value: str | float | Decimal | None, field: str = "cost_saved", unit: str | None = None
+) -> Decimal | None:
     """万元 (or yuan for a fee), ≥ 0, at most 2 decimals. Read as people type it: full-width digits and
     point (a Chinese input method's １２００．５, NFKC) and thousands commas (1,200.50); a comma
     anywhere else (1,2) is refused, never guessed as a decimal point. Text with an exponent (1e3),
-    underscores (1_000) or a leading '+' is refused; -0 is 0.00."""
+    underscores (1_000) or a leading '+' is refused; -0 is 0.00. ``unit`` (``wan`` / ``yuan``; by
+    default yuan for ``field`` ``fee``, else 万元) chooses the example a refusal names."""
     if value is None or value == "":
         return None
+    (number_en, number_zh), (comma_en, comma_zh) = _MONEY_EXAMPLE[
+        unit or ("yuan" if field == "fee" else "wan")
+    ]
     text = unicodedata.normalize("NFKC", str(value)).strip()
     if _GROUPED.fullmatch(text):
         text = text.replace(",", "")
@@ -476,7 +493,7 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
             field,
             "number",
             f"not a number: {value!r}: a comma only groups thousands, 1-3 digits (not starting with 0) "
-            "and then groups of exactly three, like 1,200.50 / 千分位逗号用法不对，应如 1,200.50",
+            f"and then groups of exactly three, {comma_en} / 千分位逗号用法不对，{comma_zh}",
         )
     try:
         if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(text):
@@ -486,7 +503,7 @@ def parse_cost(value: str | float | Decimal | None, field: str = "cost_saved") -
         raise ValidationError(
             field,
             "number",
-            f"not a number: {value!r} (write e.g. 1200.50 or 1,200.50) / 应为数字，如 1200.50",
+            f"not a number: {value!r} ({number_en}) / {number_zh}",
         ) from None
     if not d.is_finite():
         raise ValidationError(field, "number", f"not a number: {value!r} / 应为数字")
@@ -606,7 +623,7 @@ def parse_correction(field: str, value: object, status: str) -> object:
     elif f == "problems_solved":
         got = parse_non_negative_int(text, "value")
     elif f in ("cost_saved", "fee"):  # 万元 / yuan: the money rule of the original value
-        cost = parse_cost(text, "value")
+        cost = parse_cost(text, "value", "yuan" if f == "fee" else "wan")
         got = None if cost is None else str(cost)
     else:
         limit = LIMITS["result" if f == "result" else "followup"]

@@ -173,6 +173,7 @@ MESSAGES: dict[str, str] = {
     "ledger.save_title": "保存当前筛选",
     # form
     "form.hint": "Ctrl+S 保存   Esc 返回   Tab 下一项   空格 勾选要素   F8 查看企业",
+    "form.hint_elements": "服务要素: ←→↑↓ 移动  空格 勾选  Tab 下一项  直接打字即填入需求事项",
     "form.uscc_count": "已输入 {n}/18 位",
     "form.uscc_bad": "代码有误",
     "form.uscc_ok": "代码有效  登记地 {region}",
@@ -188,6 +189,8 @@ MESSAGES: dict[str, str] = {
     "form.leave_question": "已填写的内容还没有保存。草稿可在下次打开登记时恢复。",
     "form.draft_title": "未保存的草稿",
     "form.draft_question": "有未保存的草稿，恢复？\n{when}  {summary}",
+    "form.drafts_kept": "共有 {n} 份草稿，这是最新的一份；其余的以后逐份再问",
+    "form.draft_later": "有未保存的草稿，已留待下次打开登记表时恢复",
     "form.draft_restored": "已恢复草稿",
     "form.rename_title": "企业改名了吗？",
     "form.rename_question": "信用代码 {uscc} 已登记为「{old}」，现填写「{new}」。",
@@ -450,6 +453,7 @@ MESSAGES: dict[str, str] = {
     "reports.exported": "已导出 {path}",
     # corrections, operators (issue 9)
     "ph.problems_solved": "必填，没有则填 0",
+    "ph.cost_saved": "单位万元，如 2.5 即 2.5 万元",
     "ph.satisfaction": "请选择: 按数字键 1-5（选后可用左右键）",
     "key.correct": "更正",
     "correct.title": "{number}: 更正已记录的结果或回访",

@@ -173,6 +173,8 @@ class StationScreen(Screen[None]):
         from weakref import ref
 
         app = self.station
+        if app.screen is not self:  # resumed and covered at once (the form closed, the detail it opened
+            return  # pushed over this page): never shown, its resume drops nothing (the 已登记 … toast)
         last, mode = app.shown_page()
         # the page shown last was of this mode and has left its stack (a screen switch drops the
         # toasts itself: ``StationApp._goto``)

@@ -34,6 +34,11 @@ def correction_text(data: dict[str, Any]) -> str:
     return f"{field_label(f)}: {shown_value(f, data.get('old'))} > {shown_value(f, data.get('new'))}"
 
 
+def _placeholder(field: str) -> str:
+    """The new value's example where its unit matters: 节约成本 is in 万元 (2.5, never 1200.50)."""
+    return t("ph.cost_saved") if field == "cost_saved" else ""
+
+
 def _current(req: dict[str, Any], field: str) -> Any:
     from qi_station.services.corrections import detail_value
 
@@ -60,7 +65,7 @@ class CorrectDialog(WorkerDialog):
         yield Static(self._current_text(self.fields[0]), id="current", classes="muted", markup=False)
         with Horizontal(classes="row"):
             yield Label(t("field.value"))
-            yield Input(id="value", compact=True)
+            yield Input(id="value", compact=True, placeholder=_placeholder(self.fields[0]))
         with Horizontal(classes="row"):
             yield Label(t("field.reason"))
             yield Input(id="reason", compact=True, max_length=2000)
@@ -79,6 +84,7 @@ class CorrectDialog(WorkerDialog):
         self._field = field
         with self.prevent(Input.Changed):
             box.value = self._typed.get(field, "")
+        box.placeholder = _placeholder(field)
         self.query_one("#current", Static).update(self._current_text(field))
         self.drop_errors("value", "field")
 

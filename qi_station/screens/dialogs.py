@@ -357,7 +357,8 @@ class MoveDialog(WorkerDialog):
                 yield Input(id="problems_solved", compact=True, placeholder=t("ph.problems_solved"))
             with Horizontal(classes="row"):
                 yield Label(t("field.cost_saved"))
-                yield Input("0", id="cost_saved", compact=True)
+                # 万元: its example (shown once the 0 is cleared) is of that order, never 1200.50
+                yield Input("0", id="cost_saved", compact=True, placeholder=t("ph.cost_saved"))
             with Horizontal(classes="row"):  # 收费金额: a fee means the service was charged
                 yield Label(t("field.fee"))
                 yield Input(id="fee", compact=True, placeholder=t("ph.fee"))

@@ -4,6 +4,7 @@ Esc is always the harmless answer (keep editing, decide later)."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -97,13 +98,44 @@ def leave_dialog(what: str = "form") -> ChoicesDialog:
     )
 
 
-def restore_dialog(when: str, summary: str) -> ChoicesDialog:
-    """有未保存的草稿，恢复？ (恢复 / 放弃 / 稍后: Esc keeps the draft for later)."""
-    return ChoicesDialog(
+class RestoreDialog(ChoicesDialog):
+    """有未保存的草稿，恢复？ over a form just opened. The operator often types the new request at once
+    (keys typed after F4 came to the question and were lost): a character typed (or text pasted) here
+    answers 稍后 (the draft stays for the next time), and what was typed while it was up is kept in
+    :attr:`typed` for the form's focused field (``DraftedForm._offer_draft``)."""
+
+    typed = ""  # the text typed while the question was up, in order
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character:
+            self._type(event.character)
+            event.stop()
+            event.prevent_default()
+
+    def on_paste(self, event: events.Paste) -> None:
+        self._type(event.text)
+        event.stop()
+
+    def _type(self, text: str) -> None:
+        first = not self.typed
+        self.typed += text
+        if first:
+            self.dismiss("later")
+
+
+def restore_dialog(when: str, summary: str, count: int = 1) -> RestoreDialog:
+    """有未保存的草稿，恢复？ (恢复 / 放弃 / 稍后: 稍后 the default, as Esc: a reflexive Enter keeps the
+    draft for later and never fills the form with it). ``count`` drafts kept: the newest is asked about,
+    the question says how many are kept (each is offered in its turn, none overwrites another)."""
+    question = t("form.draft_question", when=when, summary=summary)
+    if count > 1:
+        question += "\n" + t("form.drafts_kept", n=count)
+    return RestoreDialog(
         t("form.draft_title"),
-        t("form.draft_question", when=when, summary=summary),
-        [("restore", t("btn.restore")), ("discard", t("btn.discard"))],
+        question,
+        [("restore", t("btn.restore")), ("discard", t("btn.discard")), ("later", t("btn.later"))],
         "later",
+        default="later",
     )
 
 

@@ -22,7 +22,9 @@ DRAFT_DEBOUNCE = 0.4  # a pause in typing saves the draft
 
 
 class DraftFound(Message):
-    def __init__(self, draft: dict[str, Any]) -> None:
+    """The draft lookup's answer: the newest kept draft, or None."""
+
+    def __init__(self, draft: dict[str, Any] | None) -> None:
         super().__init__()
         self.draft = draft
 
@@ -43,6 +45,9 @@ class DraftedForm(StationScreen):
         self._asking = False
         self._filling = False
         self.saving = False
+        #: the lookup of a kept draft is on its way: the keys typed meanwhile wait for its question
+        #: (:meth:`draft_holds_keys`), which then passes them on to the form (``RestoreDialog``)
+        self.draft_pending = False
 
     def collect(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -53,6 +58,7 @@ class DraftedForm(StationScreen):
     def start_drafts(self) -> None:
         """The empty form is ready: remember its defaults and look for a draft to offer."""
         self._defaults = self.collect()
+        self.draft_pending = True
         self.find_draft(self.station.db_path)
 
     def stop_draft_timer(self) -> None:
@@ -107,26 +113,49 @@ class DraftedForm(StationScreen):
         try:
             draft = latest_draft(db_path)
         except Exception:  # noqa: BLE001 - no draft to offer
-            return
-        if draft is not None:
-            self.post_message(DraftFound(draft))
+            draft = None
+        self.post_message(DraftFound(draft))  # also none: the keys held meanwhile go on
 
     @on(DraftFound)
     def _offer_draft(self, event: DraftFound) -> None:
+        """Ask about the newest kept draft (the older ones in their turn, each its own). A form typed in
+        already (the keys before the lookup answered) is never filled over: the draft stays for the next
+        time, and a toast says so."""
         from qi_station.core.clock import iso_local
+        from qi_station.services.drafts import has_input
 
+        self.draft_pending = False
         d = event.draft
+        if d is None:
+            return
+        if has_input(self.collect(), self._defaults):
+            self.notify(t("form.draft_later"))
+            return
         data = d["data"]
         summary = "  ".join(x for x in (data.get("enterprise"), data.get("title")) if x)
         when = str(iso_local(d["updated_at"]) or "")[:16].replace("T", " ")
+
+        question = restore_dialog(when, summary, int(d.get("count") or 1))
 
         def answer(choice: str | None) -> None:
             if choice == "restore":
                 self.restore(d["id"], data)
             elif choice == "discard":
                 self._in_thread(lambda: _delete_draft(self.station.db_path, d["id"]))
+            if question.typed:  # typed while the question was up: into the focused field, never lost
+                self.type_in(question.typed)
 
-        self.app.push_screen(restore_dialog(when, summary), answer)
+        self.app.push_screen(question, answer)
+
+    def type_in(self, text: str) -> None:
+        """``text`` at the cursor of the focused text field (what was typed on the restore question)."""
+        from textual.widgets import Input, TextArea
+
+        field = self.focused
+        if isinstance(field, Input):
+            field.insert_text_at_cursor(text)
+        elif isinstance(field, TextArea):
+            field.insert(text)
 
     def restore(self, draft_id: str, data: dict[str, Any]) -> None:
         """Fill the form from a draft; later typing updates that same draft."""

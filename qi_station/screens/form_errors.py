@@ -90,12 +90,17 @@ class FormErrors:
         # after the focus has scrolled to the field: its message below it too
         self.call_after_refresh(lambda: msg.scroll_visible(animate=False))  # type: ignore[attr-defined]
 
+    def key_hint(self) -> str:
+        """The summary line with no error standing: the form's keys (the focused field's own where it
+        has some: :meth:`RequestFormScreen.key_hint`)."""
+        return t("form.hint")
+
     def _summarize(self) -> None:
         """The summary line: the errors still standing (the first one named), or the key hint."""
         status = self.query_one("#form-error", Static)  # type: ignore[attr-defined]
         errors = self._errors
         if not errors:
-            status.update(t("form.hint"))
+            status.update(self.key_hint())
             status.set_classes("muted")
             return
         first = errors[0]

@@ -98,8 +98,10 @@ class RequestDetailScreen(StationScreen):
         self._load_failed = False
         self._buttons: list[tuple[str, str]] = []  # (action id, label) of the buttons on screen
 
-    #: the 编号/状态 line (the first of #fields): toasts keep off it (:mod:`qi_station.screens.toasts`)
+    #: the 编号/状态, 企业名称 and 信用代码/登记地 lines (the first of #fields, ``key_rows`` rows as
+    #: wrapped): toasts keep off them (:mod:`qi_station.screens.toasts`)
     KEY_LINES = ("fields",)
+    key_rows = 3
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="titlebar", markup=False)
@@ -230,7 +232,10 @@ class RequestDetailScreen(StationScreen):
         if not r.get("ledger_ok", True):
             lines.append(t("detail.chain_broken", n=r.get("ledger_broken_at")))
         fields = self.query_one("#fields", Static)
+        self.key_rows = len(_hanging(lines[:3], fields))  # 编号/状态, 企业名称, 信用代码/登记地 as wrapped
         self.query_one("#fields", Static).update("\n".join(_hanging(lines, fields)))
+        # the toasts shown before the request was read (已登记 … from the form) move off its key lines
+        self.call_after_refresh(self.station._refresh_notifications)
         buttons: list[tuple[str, str]] = []
         for st, kid in MOVE_KEYS.items():  # the footer's order
             if st in r["legal_moves"]:

@@ -237,6 +237,23 @@ class RequestFormScreen(FormErrors, DraftedForm):
         self.field_edited("elements")
         self.touch()
 
+    def key_hint(self) -> str:
+        """In the 服务要素 block: its keys (arrows, Space, Tab; typing goes on into 需求事项)."""
+        focused = self.focused
+        if isinstance(focused, Chip) and focused.parent is not None and focused.parent.id == "elements":
+            return t("form.hint_elements")
+        return t("form.hint")
+
+    def on_descendant_focus(self) -> None:
+        if not self._errors:  # the summary line names the errors while any stands
+            self._summarize()
+
+    def on_chip_hint(self) -> None:
+        """Enter in the 服务要素 block: it neither toggles nor leaves; the line says the block's keys."""
+        status = self.query_one("#form-error", Static)
+        status.update(t("form.hint_elements"))
+        status.set_classes("warning")
+
     def on_text_area_changed(self) -> None:
         self.field_edited("description")
         self.touch()
@@ -427,7 +444,10 @@ class RequestFormScreen(FormErrors, DraftedForm):
     def holds_keys(self, key: str) -> bool:
         """Down typed in the name box before the suggestions for the name typed are shown waits for them
         (the app holds it and the keys after it: ``StationApp._hold_for_focus``): a fast name, Down,
-        Enter picks the first suggestion instead of losing Down and Enter."""
+        Enter picks the first suggestion instead of losing Down and Enter. Every key waits while the
+        lookup of a kept draft is on its way (its question takes them on to the form)."""
+        if self.draft_pending:  # the kept draft's question may come: the keys wait for it
+            return True
         return (
             key == "down"
             and self._looking_up is not None

@@ -8,9 +8,10 @@ holding a field (the request form): the foot, as close to the key bar as the pag
 dialog's frame counts as a field (a toast never draws over its border: the 办结 dialog's top line).
 The rack holds one row per toast shown: a replaced toast's holder goes too (:func:`drop_stale_holders`),
 so a toast keeps its one place under the key line however many replaced it.
-A screen's key lines (its ``KEY_LINES``: the request detail's 编号/状态 line) are never covered: two
-toasts or a long one wrapped covered the detail's "状态: …" at 80x24; the band then starts right under
-the key line (over the fields that follow, far from the timeline at the foot). A newer toast replaces an older
+A screen's key lines (its ``KEY_LINES``: the request detail's 编号/状态, 企业名称 and 信用代码/登记地
+lines, ``key_rows`` of them) are never covered: two toasts or a long one wrapped covered the detail's
+"状态: …" at 80x24, the toast after a save hid 企业名称 and 登记地; the band then starts right under
+the key lines (over the fields that follow, far from the timeline at the foot). A newer toast replaces an older
 one of the same severity, errors aside (:meth:`qi_station.app.StationApp._on_notify`), so a band holds few.
 Called by :meth:`qi_station.app.StationApp._refresh_notifications` whenever toasts are shown."""
 
@@ -49,8 +50,9 @@ def _frames(screen: Screen[object], foot: int) -> list[Region]:
 
 
 def _key_lines(screen: Screen[object]) -> list[Region]:
-    """The key lines of the page (its ``KEY_LINES``: their first line), also under a dialog (they show
-    round it; its toasts lie where the page's do, never a second copy elsewhere)."""
+    """The key lines of the page (its ``KEY_LINES``: their first ``key_rows`` rows, one unless the page
+    says more: the detail's 编号/状态, 企业名称 and 信用代码/登记地), also under a dialog (they show round
+    it; its toasts lie where the page's do, never a second copy elsewhere)."""
     stack = list(screen.app.screen_stack)
     pages = stack[: stack.index(screen) + 1] if screen in stack else [screen]
     shown: list[Screen[object]] = []
@@ -66,7 +68,8 @@ def _key_lines(screen: Screen[object]) -> list[Region]:
             except NoMatches:
                 continue
             if w.display and w.region.height > 0:
-                found.append(Region(w.region.x, w.region.y, w.region.width, 1))
+                rows = max(1, min(int(getattr(page, "key_rows", 1)), w.region.height))
+                found.append(Region(w.region.x, w.region.y, w.region.width, rows))
     return found
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 
@@ -207,14 +209,19 @@ class Choice(Static, can_focus=True):
 
 
 class Chip(Static, can_focus=True):
-    """``[x] label``: Space/Enter/click toggles. In a container of chips only (F4's 服务要素) the
-    arrows move between them (Up/Down by a row of the grid, stopping at the ends) and Enter moves on
-    to the next field: only Space (or a click) toggles there (an operator Tabbed 8 times to reach
-    质量安全监管, and Enter flipped a box instead of going on)."""
+    """``[x] label``: Space/Enter/click toggles. In a container of chips only (F4's 服务要素) the chips
+    are one field: Tab / Shift+Tab leave the block for the next / previous field (an operator typed
+    Tab 压力表校准 in the block and the text was lost: Tab had moved to the next box), the arrows move
+    between the boxes (Up/Down by a row of the grid, stopping at the ends), only Space (or a click)
+    toggles, Enter neither toggles nor leaves (it jumped to 需求事项; a reflexive Enter after Space
+    untoggled): it posts :class:`Hint`, and text typed or pasted in the block goes on into the first
+    text field after it (the block takes no text: nothing typed is lost)."""
 
     BINDINGS = [
         Binding("space", "flip", "toggle", show=False),
         Binding("enter", "enter", "toggle", show=False),
+        Binding("tab", "leave(1)", show=False),
+        Binding("shift+tab", "leave(-1)", show=False),
         Binding("left", "move(-1, 0)", show=False),
         Binding("right", "move(1, 0)", show=False),
         Binding("up", "move(0, -1)", show=False),
@@ -229,6 +236,17 @@ class Chip(Static, can_focus=True):
     checked: reactive[bool] = reactive(False)
 
     class Toggled(Message):
+        def __init__(self, chip: Chip) -> None:
+            super().__init__()
+            self.chip = chip
+
+        @property
+        def control(self) -> Chip:
+            return self.chip
+
+    class Hint(Message):
+        """Enter in a block of chips: the screen says which keys the block takes."""
+
         def __init__(self, chip: Chip) -> None:
             super().__init__()
             self.chip = chip
@@ -273,19 +291,66 @@ class Chip(Static, can_focus=True):
         return [c for c in siblings if isinstance(c, Chip)] if group else [self]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "move":  # a lone chip leaves the arrows to its screen
+        if action in ("move", "leave"):  # a lone chip leaves the arrows and Tab to its screen
             return len(self._group()) > 1
         return True
 
+    def _beyond(self, direction: int) -> list[Widget]:
+        """The focusable widgets after (``direction`` 1) or before (-1, nearest first) the block."""
+        group, chain = self._group(), self.screen.focus_chain
+        if group[0] not in chain or group[-1] not in chain:
+            return []
+        if direction > 0:
+            return chain[chain.index(group[-1]) + 1 :]
+        return chain[: chain.index(group[0])][::-1]
+
+    def action_leave(self, direction: int) -> None:
+        beyond = self._beyond(direction)
+        if beyond:
+            beyond[0].focus()
+
     def action_enter(self) -> None:
-        group = self._group()
-        if len(group) > 1:  # the field after the last chip
-            chain = self.screen.focus_chain
-            after = chain[chain.index(group[-1]) + 1 :] if group[-1] in chain else []
-            if after:
-                after[0].focus()
+        if len(self._group()) > 1:
+            self.post_message(self.Hint(self))
         else:
             self.action_flip()
+
+    def _text_field(self) -> Widget | None:
+        """The first text field after the block (F4's 需求事项): where text typed in the block goes."""
+        from textual.widgets import Input, TextArea
+
+        return next((w for w in self._beyond(1) if isinstance(w, Input | TextArea)), None)
+
+    def _type_on(self, text: str) -> bool:
+        """``text`` typed in a block of chips goes on at the end of the next text field, focused."""
+        from textual.widgets import Input, TextArea
+
+        field = self._text_field() if len(self._group()) > 1 else None
+        if field is None:
+            return False
+        field.focus()
+        if isinstance(field, Input):
+            field.cursor_position = len(field.value)
+            field.insert_text_at_cursor(text)
+        elif isinstance(field, TextArea):
+            field.move_cursor(field.document.end)
+            field.insert(text)
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        if (
+            event.is_printable
+            and event.character
+            and event.character != " "
+            and self._type_on(event.character)
+        ):
+            event.stop()
+            event.prevent_default()
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self._type_on(event.text):
+            event.stop()
+            event.prevent_default()
 
     def action_move(self, dx: int, dy: int) -> None:
         group = self._group()

@@ -69,16 +69,22 @@ def delete_draft(db: Path, draft_id: str) -> None:
 
 
 def latest_draft(db: Path) -> dict[str, Any] | None:
-    """The newest draft: ``{"id", "data", "updated_at"}``, or None. A damaged one is skipped."""
+    """The newest draft: ``{"id", "data", "updated_at", "count"}`` (``count``: the drafts kept, this one
+    included: each kept form is its own draft, the older ones are offered after it), or None. A damaged
+    one is skipped."""
     conn = connect(db, readonly=True)
     try:
+        found: dict[str, Any] | None = None
+        count = 0
         for r in conn.execute("SELECT id, data, updated_at FROM request_draft ORDER BY updated_at DESC"):
             try:
                 data = json.loads(r["data"])
             except ValueError:
                 continue
             if isinstance(data, dict):
-                return {"id": r["id"], "data": _form(data), "updated_at": r["updated_at"]}
-        return None
+                count += 1
+                if found is None:
+                    found = {"id": r["id"], "data": _form(data), "updated_at": r["updated_at"]}
+        return None if found is None else {**found, "count": count}
     finally:
         conn.close()
