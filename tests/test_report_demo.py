@@ -1,0 +1,78 @@
+"""Operator tester (demo5): a station's own monthly report quietly counted the demo data (``init --demo``)
+while the hub, which never receives demo rows, left it out: the station head would have sent demo numbers
+upward as real. The station's report leaves the demo requests (``db.write.demo_requests_sql``, the one rule)
+out of every figure and says how many (``demo_excluded``): the station's report and the hub's report of
+that station agree, month by month, for a station holding demo and real work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sync_heal import demo_station, real_work
+from test_sync_hub import env, hub_url, sync  # noqa: F401 - fixtures
+from test_sync_util import rows
+
+from qi_station.core.months import current_month, last_full_month, month_of
+
+_ = (env, hub_url)
+
+#: what differs by nature between the two reports (when computed, how fresh, which profile, the note)
+_OWN = ("generated_at", "data_as_of", "station", "demo_excluded", "indicator_set")
+
+
+def _figures(report: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in report.items() if k not in _OWN}
+    out["details"] = sorted((d["number"], d["status"], d["events_in_month"]) for d in report["details"])
+    return out
+
+
+def _demo_months(db: Path) -> list[str]:
+    from datetime import UTC, datetime
+
+    from qi_station.core.clock import TZ
+
+    got = rows(db, "SELECT received_at FROM request")
+    return sorted({month_of(datetime.fromisoformat(r[0]).replace(tzinfo=UTC).astimezone(TZ)) for r in got})
+
+
+@pytest.mark.parametrize("hub_url", ["sqlite"], indirect=True)
+def test_station_report_equals_the_hubs_with_demo_data(env: Any, tmp_path: Path, hub_url: str) -> None:  # noqa: F811
+    from test_sync_util import enroll_station
+
+    from qi_station.reports.figures import monthly_report
+
+    hub, tc, _dbs = env
+    db = tmp_path / "DM07.db"
+    demo_station(db, "DM07")
+    enroll_station(db, hub, tc, "DM07")
+    real_work(db)  # real requests (one on a demo enterprise), a move of a demo request
+    assert sync(db, tc)["pending"] == 0
+    # the months the hub reports for it (from the last full month: the demo's last month, and this one)
+    months = [last_full_month(), current_month()]
+    assert last_full_month() in _demo_months(db)
+    for month in months:
+        here = monthly_report(db, month)
+        there = monthly_report(hub_url, month, station="DM07", hub=True)
+        assert _figures(here) == _figures(there), month
+        assert here["demo_excluded"] == 40
+    # the demo is there, and would count without the rule: the last demo month had demo work
+    last = months[0]
+    assert monthly_report(db, last, exact=True)["received"] == 0
+    from qi_station.reports.queries import collect, report_connection
+
+    with report_connection(db) as conn:
+        raw = collect(conn, last, None, exact=True)
+    assert sum(a.series["received"][-1] for a in raw.accs.values()) > 0
+    assert sum(a.open_at(11) for a in raw.accs.values()) > 0
+
+
+def test_report_without_demo_says_none(tmp_path: Path) -> None:
+    from qi_station.db.engine import open_db
+    from qi_station.reports.figures import monthly_report
+    from qi_station.services.station import init_station
+
+    db = tmp_path / "plain.db"
+    init_station(open_db(db), code="PL01")
+    assert monthly_report(db, current_month())["demo_excluded"] == 0
