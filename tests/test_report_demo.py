@@ -76,3 +76,39 @@ def test_report_without_demo_says_none(tmp_path: Path) -> None:
     db = tmp_path / "plain.db"
     init_station(open_db(db), code="PL01")
     assert monthly_report(db, current_month())["demo_excluded"] == 0
+
+
+def test_every_format_says_the_demo_was_left_out(tmp_path: Path) -> None:
+    """md, CSV, xlsx (its chart still on the 12-month table, one row lower), JSON and the Reports screen's
+    summary name how many demo requests the figures leave out; a report without demo data has no such line."""
+    import csv
+    import json
+
+    from openpyxl import load_workbook
+
+    from qi_station.reports.figures import monthly_report
+    from qi_station.reports.writers import render_markdown, write_report
+    from qi_station.screens.reports import summary_parts
+
+    db = tmp_path / "DM08.db"
+    demo_station(db, "DM08")
+    report = monthly_report(db, last_full_month())
+    assert report["received"] == 0 and report["demo_excluded"] == 40
+    assert "未计入的演示需求（条）: 40" in render_markdown(report, "zh")
+    assert "Demo requests left out: 40" in render_markdown(report, "en")
+    assert (
+        json.loads(write_report(report, "json", tmp_path / "r.json").read_text("utf-8"))["demo_excluded"]
+        == 40
+    )
+    got = list(csv.reader(write_report(report, "csv", tmp_path / "r.csv").open(encoding="utf-8-sig")))
+    assert ["未计入的演示需求（条）", "40"] in got
+    wb = load_workbook(write_report(report, "xlsx", tmp_path / "r.xlsx"))
+    ov = wb.worksheets[0]
+    assert [ov.cell(5, 1).value, ov.cell(5, 2).value] == ["未计入的演示需求（条）", 40]
+    series_header = next(r for r in range(1, ov.max_row + 1) if ov.cell(r, 1).value == "月份")
+    ref = ov._charts[0].series[0].val.numRef.f  # the bars read the table's rows
+    assert ref.endswith(f"$B${series_header + 1}:$B${series_header + 12}"), ref
+    assert "未计入的演示需求（条） 40" in summary_parts(report, "zh")
+    plain = {**report, "demo_excluded": 0}
+    assert "演示" not in render_markdown(plain, "zh")
+    assert not any("演示" in p for p in summary_parts(plain, "zh"))
