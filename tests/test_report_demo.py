@@ -112,3 +112,47 @@ def test_every_format_says_the_demo_was_left_out(tmp_path: Path) -> None:
     plain = {**report, "demo_excluded": 0}
     assert "演示" not in render_markdown(plain, "zh")
     assert not any("演示" in p for p in summary_parts(plain, "zh"))
+
+
+def test_enroll_warns_of_demo_data_and_the_first_bundle_says_it_stays(tmp_path: Path) -> None:
+    """``sync enroll`` on a database holding demo data warns and names ``qi-station demo remove`` (still
+    possible then); the first ``sync export-bundle`` says the demo can no longer be removed, a later one says
+    nothing; ``demo remove`` afterwards is refused, saying why and that the demo stays out of the reports."""
+    import os
+
+    from test_sync_cli import run
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run("hub", "init", "--database-url", url).returncode == 0
+    r = run("hub", "add-station", "DM09", "--name", "演示站", "--database-url", url)
+    token = r.stdout.strip().splitlines()[-1]
+    db = tmp_path / "DM09.db"
+    demo_station(db, "DM09")
+    env = dict(os.environ, QI_STATION_DB=str(db), QI_STATION_LANG="zh")
+    r = run("sync", "enroll", "--token", token, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "演示数据 40 条" in r.stderr and "qi-station demo remove" in r.stderr
+    r = run("--lang", "en", "sync", "export-bundle", "--out", str(tmp_path / "up1.zip"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "40 demo requests" in r.stderr and "can no longer be removed" in r.stderr
+    r = run("sync", "export-bundle", "--out", str(tmp_path / "up2.zip"), env=env)
+    assert r.returncode == 0 and "演示" not in r.stderr, r.stderr
+    r = run("demo", "remove", env=env)
+    assert r.returncode == 2 and "[head_sent]" in r.stderr and "不计入本站和全省的报表" in r.stderr
+
+
+def test_enroll_without_demo_data_says_nothing_of_it(tmp_path: Path) -> None:
+    import os
+
+    from test_sync_cli import run
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run("hub", "init", "--database-url", url).returncode == 0
+    token = (
+        run("hub", "add-station", "PL02", "--name", "真实站", "--database-url", url)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    env = dict(os.environ, QI_STATION_DB=str(tmp_path / "PL02.db"))
+    r = run("sync", "enroll", "--token", token, env=env)
+    assert r.returncode == 0 and "演示" not in r.stderr and "demo" not in r.stderr, r.stderr
