@@ -230,7 +230,9 @@ def test_demo_data_leaves_this_month_to_the_operator(tmp_path: Path, monkeypatch
     dec = monthly_report(db, "2026-12")
     assert dec["received"] == 0 and dec["resolved"] == 0 and dec["closed"] == 0
     nov = monthly_report(db, "2026-11")
-    assert nov["received"] > 0  # the demo is still there to look at
+    # the demo is still there to look at (the dashboard's bars), but no report counts it as work (demo5:
+    # the hub never receives it; the report says how many requests it left out)
+    assert nov["received"] == 0 and nov["demo_excluded"] == 120
     figs = compute(db)
     assert figs.today_intake == 0 and figs.open_total > 0 and figs.month_counts[-1] == 0
     assert all(n > 0 for n in figs.month_counts[:-1])  # the bars before this month: demo work

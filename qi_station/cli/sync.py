@@ -104,6 +104,7 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
     from qi_station.sync.station.client import run_sync
 
     db = _db()
+    demo = _removable_demo()  # the first sync sends the head: the demo stays for good
     if as_json or not sys.stderr.isatty():
         res = run_sync(db, retries=retries, insecure_http=insecure_http)
     else:
@@ -132,6 +133,7 @@ def _sync(as_json: bool, retries: int, insecure_http: bool) -> None:
                 bar.update(tasks[phase], completed=done, total=total)
 
             res = run_sync(db, progress=cb, retries=retries, insecure_http=insecure_http)
+    _demo_warning("cli.demo_kept_after_first_sync", demo - _removable_demo())
     if as_json:
         emit_json(res)
     else:
@@ -179,6 +181,9 @@ def sync_enroll(
     from qi_station.sync.station.client import enroll
 
     res = enroll(_db(), token, hub, cafile=cafile, insecure_http=insecure_http)
+    _demo_warning(
+        "cli.demo_before_first_sync", _removable_demo()
+    )  # enrolled, not synced yet: still removable
     if as_json:
         emit_json(res)
         return
@@ -198,6 +203,19 @@ def sync_enroll(
             typer.echo(in_lang(res["next"], lang))
         else:
             typer.echo(text("cli.enroll_next_bundle", lang))
+
+
+def _removable_demo() -> int:
+    """The demo requests ``demo remove`` could still delete (``devtools.demo.removable_demo``)."""
+    from qi_station.devtools.demo import removable_demo
+
+    return removable_demo(_db())
+
+
+def _demo_warning(key: str, n: int) -> None:
+    """On stderr (also with ``--json``): the demo data left, before or at the station's first sync."""
+    if n:
+        typer.echo(_say(key, n=n), err=True)
 
 
 #: the counts of a library import, as ``cli.library_counts`` names them
@@ -272,10 +290,12 @@ def sync_export(
     """Write everything the hub has not acknowledged into a signed bundle (for a USB stick)."""
     from qi_station.sync.station.bundles import export_bundle
 
+    demo = _removable_demo()  # a first bundle sends the head: the demo stays for good
     res = export_bundle(_db(), out, force=force)
     emit_json(res) if as_json else typer.echo(
         _say("cli.bundle_written", file=res["file"], changes=res["changes"])
     )
+    _demo_warning("cli.demo_kept_after_first_sync", demo - _removable_demo())
 
 
 @sync_app.command("import-bundle")

@@ -193,6 +193,19 @@ def is_demo(conn: Any, kind: str, row_id: str) -> bool:
     )
 
 
+def demo_requests_sql(schema: str = "") -> str:
+    """The ids of the demo requests (``kv demo_rows``) as a subquery: ``id NOT IN (…)`` leaves demo data
+    out (the station's report, ``reports.queries.leave_out_demo``; the enroll check). ``schema``: e.g.
+    ``"main."`` from a temporary view."""
+    return f"SELECT j.value FROM {schema}kv d, json_each(d.v, '$.request') j WHERE d.k = '{DEMO_ROWS}'"
+
+
+def demo_request_count(conn: Any) -> int:
+    """How many demo requests this database still holds (0 when the demo was never loaded or removed)."""
+    r = fetch_one(conn, f"SELECT COUNT(*) FROM ({demo_requests_sql()}) x", {})
+    return int(r[0]) if r else 0
+
+
 def demo_rows(conn: Any) -> dict[str, list[str]]:
     import json
 

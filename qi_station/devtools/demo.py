@@ -364,22 +364,47 @@ def rekey_demo(db_path: Path | str, *, data_dir: Path | None = None) -> dict[str
     return {"rekeyed": rekeyed, "kept": kept}
 
 
+def _head_sent(conn: Any) -> bool:
+    """Has this station sent its running head to a hub (a push or an up bundle; ``acked_*`` of an older
+    version)? From then on the hub's head counts every event here, the demo's included."""
+    return any(
+        conn.execute("SELECT 1 FROM kv WHERE k = ? AND v NOT IN ('', '0')", (k,)).fetchone()
+        for k in (kvkeys.HEAD_SENT, kvkeys.ACKED_HEAD, kvkeys.ACKED_OSEQ)
+    )
+
+
+def removable_demo(db_path: Path | str) -> int:
+    """The demo requests :func:`remove_demo` could still delete: all of them before the station's first
+    sync (its head not sent yet), none after it (0 without demo data). ``sync enroll``, the first ``sync``
+    and the first ``sync export-bundle`` say so while it can still be done."""
+    from qi_station.db.engine import connect, open_db
+
+    if not Path(db_path).exists():  # no database yet: nothing to say (and none made here)
+        return 0
+    conn = connect(open_db(db_path))
+    try:
+        return 0 if _head_sent(conn) else write.demo_request_count(conn)
+    finally:
+        conn.close()
+
+
 def _check_head_not_sent(conn: Any, marked: dict[str, list[str]]) -> None:
     from qi_station.core.errors import ValidationError
 
     if not marked["request"]:
         return
-    sent = any(
-        conn.execute("SELECT 1 FROM kv WHERE k = ? AND v NOT IN ('', '0')", (k,)).fetchone()
-        for k in (kvkeys.HEAD_SENT, kvkeys.ACKED_HEAD, kvkeys.ACKED_OSEQ)
-    )
-    if sent:
+    # Not even the demo requests the hub never received: the running head is ONE chain over every event
+    # in insertion order, and the hub holds (and checks each later head against) the one it was sent;
+    # taking any event out changes every head after it
+    if _head_sent(conn):
         raise ValidationError(
             "demo",
             "head_sent",
-            "demo data cannot be removed once this station has synced: the hub's ledger head counts the "
-            "demo events and removing them would rewrite history the hub holds (demo rows never reach the "
-            "hub or its figures) / 已同步的站点不能删除演示数据（中心的台账总哈希已包含演示记录）",
+            "demo data cannot be removed once this station has synced: the ledger head the hub holds counts "
+            "the demo events, and removing any of them would rewrite history the hub holds. The demo rows "
+            "never reach the hub and are left out of every report (this station's and the province's), so "
+            "they can stay / 已同步的站点不能删除演示数据（中心保存的台账总哈希已包含演示记录，删除会改写已上报的"
+            "历史）；演示数据不会上传到中心，也不计入本站和全省的报表，保留无妨",
         )
 
 

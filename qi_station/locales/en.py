@@ -319,6 +319,8 @@ MESSAGES: dict[str, str] = {
     "cli.restore_unfinished": "restore from the hub not finished ({error}); `qi-station sync` completes it",
     "cli.enrolled_offline": "offline enrollment prepared for {station}",
     "cli.enroll_next_bundle": "next: run `qi-station sync export-bundle --out FILE` and carry it to the hub",
+    "cli.demo_before_first_sync": "warning: this database still holds {n} demo requests (init --demo). They never reach the hub and are left out of the reports, but after this station's first sync (`qi-station sync` or `sync export-bundle`) they can no longer be removed: to remove them, run `qi-station demo remove` before syncing",
+    "cli.demo_kept_after_first_sync": "note: this was the station's first sync: its {n} demo requests are now counted in the ledger head the hub holds and can no longer be removed (`qi-station demo remove` is refused); they never reach the hub and are left out of the reports",
     "cli.hub_station_added": "station {code} ({name}) id {id}; one-time enrollment token:",
     "cli.hub_station_revoked": "station {code} revoked",
     "cli.hub_bundle_imported": "imported: station {station}, {applied} changes, acked {acked}",

@@ -332,6 +332,8 @@ MESSAGES: dict[str, str] = {
     "cli.restore_unfinished": "从中心恢复未完成（{error}），请运行 qi-station sync 完成",
     "cli.enrolled_offline": "已准备离线注册：本站 {station}",
     "cli.enroll_next_bundle": "下一步：运行 qi-station sync export-bundle --out 文件，把数据包带到中心导入",
+    "cli.demo_before_first_sync": "注意：本库仍有演示数据 {n} 条需求（init --demo 载入）。演示数据不会上传到中心，也不计入报表；但本站第一次同步（qi-station sync 或 sync export-bundle）之后就不能再删除。如不需要，请在同步前运行 qi-station demo remove",
+    "cli.demo_kept_after_first_sync": "注意：这是本站第一次同步，演示数据 {n} 条已计入中心保存的台账总哈希，今后不能再删除（qi-station demo remove 会被拒绝）；它们不会上传到中心，也不计入报表",
     "cli.hub_station_added": "已登记工作站 {code}（{name}），编号 {id}；一次性注册令牌：",
     "cli.hub_station_revoked": "已吊销工作站 {code}",
     "cli.hub_bundle_imported": "已导入：工作站 {station}，{applied} 条变更，确认至 {acked}",

@@ -35,6 +35,7 @@ from qi_station.reports.queries import (
     as_date,
     as_utc,
     collect,
+    leave_out_demo,
     merged,
     report_connection,
 )
@@ -636,6 +637,7 @@ def _monthly_report(
     progress: Callable[[str], None] | None,
     exact: bool,
 ) -> dict[str, Any]:
+    demo = 0
     with report_connection(url_or_path) as conn:
         check_report_month(conn, month, station if hub else None)
         if not hub:
@@ -648,7 +650,10 @@ def _monthly_report(
                     text("SELECT code FROM station WHERE is_self = :t").bindparams(t=True)
                 ).first()
                 station = row[0] if row else None
-            raw = collect(conn, month, None, progress, exact=exact)
+            # demo data (init --demo) is left out of every figure, as the hub leaves it out: computed from
+            # the ledger then (the month rollups count the demo)
+            with leave_out_demo(conn) as demo:
+                raw = collect(conn, month, None, progress, exact=exact or bool(demo))
         else:
             if station is not None:
                 _check_hub_station(conn, station)
@@ -657,6 +662,8 @@ def _monthly_report(
 
         definitions = distributed_body(conn)
     report = hub_report(raw) if hub and station is None else station_report(raw, station)
+    if not hub:
+        report["demo_excluded"] = demo  # demo requests left out of the figures (docs/reports.md)
     # the indicators of this report, by the definitions the hub distributed (else the shipped default)
     from qi_station.core.errors import ValidationError
     from qi_station.reports.indicators import indicator_values, load_indicators

@@ -50,6 +50,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "station": ("站点", "Station"),
     "generated_at": ("生成时间", "Generated at"),
     "data_as_of": ("数据截至", "Data as of"),
+    # a station report that left demo data (init --demo) out of its figures: how many requests
+    "demo_excluded": ("未计入的演示需求（条）", "Demo requests left out"),
     "figure": ("指标", "Figure"),
     "value": ("本月", "This month"),
     "previous": ("上月", "Previous month"),

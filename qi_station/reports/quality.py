@@ -239,13 +239,15 @@ def low_ratings_query(q: Q, month: str, rollup: bool = False) -> tuple[str, dict
         )
     # The partial index of revision 0010 holds exactly these rows (its condition is repeated literally);
     # SQLite is told to use it when it is there, or it would read every closed request through
-    # ix_request_status
+    # ix_request_status; not through the view that leaves demo data out (``queries.leave_out_demo``: a view
+    # has no index to name)
     low = ""
     if (
         q.dialect == "sqlite"
         and next(
             q.rows(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_request_low_rating'"
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_request_low_rating' "
+                "AND NOT EXISTS (SELECT 1 FROM sqlite_temp_master WHERE type = 'view' AND name = 'request')"
             )
         )[0]
     ):

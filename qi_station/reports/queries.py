@@ -463,6 +463,37 @@ class _Side:
         self.thread.join()
 
 
+# ---- demo data ---------------------------------------------------------------------------------------
+#: the tables whose demo rows a station's report leaves out (each names its request by this column)
+_DEMO_TABLES = (("request", "id"), ("request_event", "request_id"), ("referral", "request_id"))
+
+
+@contextmanager
+def leave_out_demo(conn: Connection) -> Iterator[int]:
+    """A station database still holding demo data (``init --demo``; ``db.write.demo_requests_sql``, the one
+    rule): for the report's queries on ``conn`` (SQLite), the demo requests, their events and referrals are
+    not there — temporary views of the same names shadow the tables, so every figure, from the ledger as
+    :func:`collect` ``exact=True`` computes it (the month rollups count the demo), is the one the hub
+    computes for this station (demo rows never reach it). Gives the number of demo requests left out
+    (0: nothing is shadowed)."""
+    from qi_station.db import write
+
+    n = write.demo_request_count(conn) if conn.dialect.name == "sqlite" else 0
+    if not n:
+        yield 0
+        return
+    demo = write.demo_requests_sql("main.")
+    for table, col in _DEMO_TABLES:
+        conn.exec_driver_sql(
+            f"CREATE TEMP VIEW {table} AS SELECT * FROM main.{table} WHERE {col} NOT IN ({demo})"
+        )
+    try:
+        yield n
+    finally:
+        for table, _col in _DEMO_TABLES:
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS temp.{table}")
+
+
 # ---- the figures -------------------------------------------------------------------------------------
 #: what the report adds to each details row (after the SQL columns): received in the month, the month's
 #: events, the days taken / overdue (``core.workdays.request_days``), the fee (``reports.fees``)

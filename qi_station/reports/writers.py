@@ -236,6 +236,8 @@ def write_csv(report: dict[str, Any], f: IO[str], lang: str = "zh", progress: Pr
     w.writerow([word("title", lang), report.get("month"), _station_title(report, lang)])
     w.writerow([word("generated_at", lang), csv_time(report.get("generated_at"))])
     w.writerow([word("data_as_of", lang), csv_time(report.get("data_as_of"))])
+    if report.get("demo_excluded"):
+        w.writerow([word("demo_excluded", lang), report["demo_excluded"]])
     w.writerow([])
     w.writerow(
         [
@@ -349,6 +351,9 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
         f"{word('generated_at', lang)}: {csv_time(report.get('generated_at'))} · "
         f"{word('data_as_of', lang)}: {csv_time(report.get('data_as_of')) or '—'}"
     )
+    if report.get("demo_excluded"):
+        out.append("")
+        out.append(f"{word('demo_excluded', lang)}: {report['demo_excluded']}")
     out.append("")
     change, ytd = report.get("change") or {}, report.get("year_to_date") or {}
     out.append(
@@ -484,6 +489,8 @@ def write_xlsx(
     ov.append(safe(ov, [word("station", lang), _station_title(report, lang)]))
     ov.append(safe(ov, [word("generated_at", lang), csv_time(report.get("generated_at"))]))
     ov.append(safe(ov, [word("data_as_of", lang), csv_time(report.get("data_as_of"))]))
+    if report.get("demo_excluded"):
+        ov.append([word("demo_excluded", lang), report["demo_excluded"]])
     ov.append([])
     ov.append(
         hdr(
@@ -523,7 +530,8 @@ def write_xlsx(
         ov.append(safe(ov, row))
     ov.append([])
     series = report.get("series") or []
-    first_row = 6 + len(HEADLINE) + 3  # title block 5 rows, header, figures, blank, series title
+    # title block 5 rows (6 with the demo line), header, figures, blank, series title
+    first_row = 6 + bool(report.get("demo_excluded")) + len(HEADLINE) + 3
     ov.append(hdr(ov, [word("series", lang)]))
     ov.append(hdr(ov, [word("month", lang), *[fig_label(k, lang) for k in SERIES_KEYS]]))
     for s in series:

@@ -20,7 +20,7 @@ from textual.widgets import Input, Label, Static
 from qi_station.core import domain
 from qi_station.core.months import current_month, shift_month
 from qi_station.i18n import element_name, get_lang, t
-from qi_station.reports.labels import HEADLINE, fig_label, headline_values
+from qi_station.reports.labels import HEADLINE, fig_label, headline_values, word
 from qi_station.reports.sections import figure_text
 from qi_station.screens.base import MainScreen, brief, error_message
 from qi_station.screens.bindings import bindings
@@ -39,7 +39,10 @@ def _value(key: str, v: Any) -> str:
 def summary_parts(report: dict[str, Any], lang: str) -> list[str]:
     """The headline figures of a monthly report as "label value" (the export's labels), in the file's order."""
     values = headline_values(report)
-    return [f"{fig_label(k, lang)} {_value(k, values[k])}" for k in HEADLINE]
+    parts = [f"{fig_label(k, lang)} {_value(k, values[k])}" for k in HEADLINE]
+    if report.get("demo_excluded"):  # the files' line too (reports.writers)
+        parts.append(f"{word('demo_excluded', lang)} {report['demo_excluded']:,}")
+    return parts
 
 
 def element_parts(report: dict[str, Any]) -> list[str]:

@@ -131,9 +131,7 @@ def real_requests(conn: sqlite3.Connection) -> int:
     """Requests that are not demo data (``db.write.DEMO_ROWS``)."""
     return int(
         conn.execute(
-            "SELECT COUNT(*) FROM request WHERE id NOT IN (SELECT j.value FROM kv, "
-            "json_each(kv.v, '$.request') j WHERE kv.k = ?)",
-            (write.DEMO_ROWS,),
+            f"SELECT COUNT(*) FROM request WHERE id NOT IN ({write.demo_requests_sql()})"
         ).fetchone()[0]
     )
 
