@@ -1,0 +1,82 @@
+"""An operator tester's CLI stumbles, fixed in the core and services (so the TUI gets them too): each
+test here fails without its fix."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reports import uscc
+
+NOW = "2026-12-01T10:00:00+08:00"
+
+
+@pytest.fixture
+def station(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from qi_station.db.engine import open_db
+    from qi_station.services.station import init_station
+
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    path = tmp_path / "station.db"
+    open_db(path)
+    init_station(path, code="QI0001", name="测试工作站", region_code="370100")
+    return path
+
+
+def cli(db: Path, *args: str, code: int = 0) -> Any:
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+
+    out = CliRunner().invoke(app, ["--db", str(db), *args])
+    assert out.exit_code == code, out.output
+    return out
+
+
+def _request(db: Path, contact: str | None, phone: str | None, at: str = "2026-12-01T09:00:00+08:00") -> None:
+    from qi_station.services import ledger
+
+    ledger.create_request(
+        db,
+        ledger.RequestInput(
+            "济南信鑫制药有限公司",
+            uscc("370126", "890457693"),
+            "计量",
+            "仪器校准",
+            received_at=at,
+            contact=contact,
+            phone=phone,
+        ),
+    )
+
+
+def _stored(db: Path) -> tuple[Any, Any]:
+    conn = sqlite3.connect(db)
+    row = conn.execute("SELECT contact_name, phone_display FROM enterprise").fetchone()
+    conn.close()
+    return row[0], row[1]
+
+
+# ---- 1. a phone without a name never takes the stored contact's name ------------------------------------
+
+
+def test_a_phone_without_a_contact_leaves_the_stored_pair(station: Path) -> None:
+    _request(station, "钟伟晨", "13800000000")
+    _request(station, None, "0634-6123456", "2026-12-01T09:10:00+08:00")
+    assert _stored(station) == ("钟伟晨", "138 0000 0000")  # not 钟伟晨 with someone else's number
+    conn = sqlite3.connect(station)
+    phones = [r[0] for r in conn.execute("SELECT phone_display FROM request ORDER BY received_at")]
+    conn.close()
+    assert phones == ["138 0000 0000", "0531 7612 3456"]  # the request keeps its own (莱芜 0634 → 0531 76)
+    _request(station, "李娜", None, "2026-12-01T09:20:00+08:00")  # nor a name with someone else's phone
+    assert _stored(station) == ("钟伟晨", "138 0000 0000")
+    _request(station, "李娜", "13900000000", "2026-12-01T09:30:00+08:00")  # a whole pair replaces it
+    assert _stored(station) == ("李娜", "139 0000 0000")
+
+
+def test_half_a_pair_fills_an_enterprise_that_lacks_the_other_half(station: Path) -> None:
+    _request(station, None, "13800000000")
+    _request(station, None, "13900000000", "2026-12-01T09:10:00+08:00")  # an unnamed contact: new phone
+    assert _stored(station) == (None, "139 0000 0000")
