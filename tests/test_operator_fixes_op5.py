@@ -80,3 +80,40 @@ def test_half_a_pair_fills_an_enterprise_that_lacks_the_other_half(station: Path
     _request(station, None, "13800000000")
     _request(station, None, "13900000000", "2026-12-01T09:10:00+08:00")  # an unnamed contact: new phone
     assert _stored(station) == (None, "139 0000 0000")
+
+
+# ---- 2. one syntax of an operator's date and time: the CLI's time options read what the importer reads ----
+
+
+TYPED = {
+    "2026年12月1日": "2026-12-01 00:00",
+    "2026-12-01 9点": "2026-12-01 09:00",
+    "2026年12月1日 9点30": "2026-12-01 09:30",
+    "2026年12月1日9点30分": "2026-12-01 09:30",
+    "2026/12/1 9点半": "2026-12-01 09:30",
+    "２０２６年１２月１日 ９：００": "2026-12-01 09:00",
+}
+
+
+def test_typed_and_spreadsheet_times_share_one_syntax(station: Path) -> None:
+    from qi_station.core.clock import local_minutes, parse_datetime, parse_sheet_time, to_db
+
+    for text, want in TYPED.items():
+        at = parse_datetime(text)
+        assert local_minutes(to_db(at)) == want, text
+        assert parse_sheet_time(text, "received_at")[0] == at, text
+    assert local_minutes(to_db(parse_datetime("12月1日 9:00"))) == "2026-12-01 09:00"  # this year
+    assert local_minutes(to_db(parse_datetime("9点"))) == "2026-12-01 09:00"  # today
+
+
+def test_request_add_takes_chinese_received_times_and_names_the_field(station: Path) -> None:
+    base = ["request", "add", "--enterprise", "济南信鑫制药有限公司", "--uscc", uscc("370126", "890457693")]
+    base += ["--elements", "计量", "--title", "仪器校准"]
+    for text in ("2026年12月1日", "12月1日 9:00", "2026-12-01 9点"):
+        cli(station, *base, "--received-at", text)
+    conn = sqlite3.connect(station)
+    n = conn.execute("SELECT count(*) FROM request").fetchone()[0]
+    conn.close()
+    assert n == 3
+    bad = cli(station, *base, "--received-at", "12月19点", code=2)
+    assert "received_at" in bad.output or "收到" in bad.output
