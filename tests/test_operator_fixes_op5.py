@@ -117,3 +117,42 @@ def test_request_add_takes_chinese_received_times_and_names_the_field(station: P
     assert n == 3
     bad = cli(station, *base, "--received-at", "12月19点", code=2)
     assert "received_at" in bad.output or "收到" in bad.output
+
+
+# ---- 3. enterprise show: the USCC as request add reads it, the name or a former name, 未填 -------------
+
+
+def test_enterprise_show_finds_a_full_width_uscc_a_name_and_a_former_name(station: Path) -> None:
+    from qi_station.services import ledger
+
+    code = uscc("370211", "MA3X77777")
+    wide = code.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
+    ledger.create_request(
+        station,
+        ledger.RequestInput("青岛示例有限公司", wide, "计量", "校准", received_at=NOW, phone="400 123 4567"),
+    )
+    ledger.create_request(
+        station,
+        ledger.RequestInput("青岛新示例有限公司", code, "计量", "校准", received_at=NOW, renamed=True),
+    )
+    for key in (wide, code.lower(), "青岛新示例有限公司", "青岛示例有限公司", " 青岛新示例 有限公司"):
+        out = cli(station, "enterprise", "show", key).output
+        assert out.startswith(f"青岛新示例有限公司  {code}"), key
+    assert "联系人: 未填  400 123 4567" in out  # as request show: the phone is not a name
+    en = cli(station, "--lang", "en", "enterprise", "show", code).output
+    assert "contact: (not given)  400 123 4567" in en
+    cli(station, "enterprise", "show", "青岛", code=2)  # a part of a name is not a name
+
+
+def test_a_name_two_enterprises_have_is_refused_naming_their_usccs(station: Path) -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.services import enterprises, ledger
+
+    a, b = uscc("370211", "MA3X77771"), uscc("370211", "MA3X77772")
+    for code in (a, b):
+        ledger.create_request(
+            station, ledger.RequestInput("青岛同名有限公司", code, "计量", "校准", received_at=NOW)
+        )
+    with pytest.raises(ValidationError) as e:
+        enterprises.get_enterprise(station, "青岛同名有限公司")
+    assert e.value.field == "enterprise" and a in e.value.message and b in e.value.message
