@@ -156,3 +156,32 @@ def test_a_name_two_enterprises_have_is_refused_naming_their_usccs(station: Path
     with pytest.raises(ValidationError) as e:
         enterprises.get_enterprise(station, "青岛同名有限公司")
     assert e.value.field == "enterprise" and a in e.value.message and b in e.value.message
+
+
+# ---- 4. a bundle brought to a station that never enrolled: not_enrolled and the next step --------------
+
+
+def test_import_bundle_on_a_station_never_enrolled_says_so_and_the_next_step(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+    from qi_station.db.session import dispose_all
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, list(args))
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    down = tmp_path / "down.zip"
+    try:
+        assert run("hub", "init", "--database-url", url).exit_code == 0
+        assert run("hub", "add-station", "ZB01", "--name", "淄博站", "--database-url", url).exit_code == 0
+        made = run("hub", "export-bundle", "--station", "ZB01", "--out", str(down), "--database-url", url)
+        assert made.exit_code == 0, made.output
+        db = tmp_path / "fresh.db"
+        assert run("--db", str(db), "init", "--station-code", "ZB01").exit_code == 0, "init"
+        got = run("--db", str(db), "sync", "import-bundle", str(down))
+    finally:
+        dispose_all()
+    assert got.exit_code != 0
+    assert "[not_enrolled]" in got.output and "qi-station sync enroll --token" in got.output, got.output
+    assert "bad_signature" not in got.output
