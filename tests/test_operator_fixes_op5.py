@@ -3,6 +3,7 @@ test here fails without its fix."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,54 @@ def test_import_bundle_on_a_station_never_enrolled_says_so_and_the_next_step(tmp
     assert got.exit_code != 0
     assert "[not_enrolled]" in got.output and "qi-station sync enroll --token" in got.output, got.output
     assert "bad_signature" not in got.output
+
+
+# ---- 5. times for people as request show gives them (YYYY-MM-DD HH:MM), ISO kept in --json ------------
+
+
+def test_sync_status_hub_stations_and_the_markdown_details_show_times_as_request_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from test_sync_util import request_input
+    from typer.testing import CliRunner
+
+    from qi_station.cli.commands import app
+    from qi_station.db.session import dispose_all
+    from qi_station.services import ledger
+
+    def run(*args: str) -> str:
+        res = CliRunner().invoke(app, list(args))
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+    shown = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d(?!:)")
+    monkeypatch.setenv("QI_STATION_NOW", NOW)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    db = tmp_path / "st.db"
+    up, down, md = tmp_path / "up.zip", tmp_path / "down.zip", tmp_path / "r.md"
+    try:
+        run("hub", "init", "--database-url", url)
+        token = run("hub", "add-station", "ZB01", "--name", "淄博站", "--database-url", url).splitlines()[-1]
+        run("--db", str(db), "sync", "enroll", "--token", token)
+        ledger.create_request(db, request_input(1, 1))
+        run("--db", str(db), "sync", "export-bundle", "--out", str(up))
+        run("hub", "import-bundle", str(up), "--database-url", url)
+        run("hub", "export-bundle", "--station", "ZB01", "--out", str(down), "--database-url", url)
+        run("--db", str(db), "sync", "import-bundle", str(down))
+        status = run("--db", str(db), "sync", "status")
+        stations = run("hub", "stations", "--database-url", url)
+        st_json = json.loads(run("--db", str(db), "sync", "status", "--json"))
+        hub_json = json.loads(run("hub", "stations", "--json", "--database-url", url))
+        run("--db", str(db), "report", "monthly", "--month", "2026-12", "--format", "md", "--out", str(md))
+    finally:
+        dispose_all()
+    last = next(line for line in status.splitlines() if line.startswith("上次成功同步"))
+    assert shown.search(last) and not iso.search(last), status
+    seen = next(line for line in stations.splitlines() if line.startswith("ZB01"))
+    assert shown.search(seen) and not iso.search(seen), stations
+    assert iso.search(st_json["last_success"]) and iso.search(hub_json[0]["last_seen"])  # JSON keeps ISO
+    details = md.read_text(encoding="utf-8").split("## 明细", 1)[1]
+    assert shown.search(details) and not iso.search(details), details

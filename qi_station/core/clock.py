@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -342,8 +343,13 @@ def iso_local(value: object) -> object:
 
 def local_minutes(value: object) -> str:
     """A stored naive-UTC time (text or datetime) as people read it on a screen: local (Asia/Shanghai)
-    ``YYYY-MM-DD HH:MM``; "" for nothing or text that is not a time. THE screen form of a stored time:
-    the sync screen (F6) and the dashboard's last sync."""
+    ``YYYY-MM-DD HH:MM``; "" for nothing or text that is not a time (an ISO time with its zone is read
+    as that moment). THE screen form of a stored time: the sync screen (F6), the dashboard's last sync,
+    ``request show`` / ``list``, ``sync status``, ``hub stations`` and the Markdown report's 明细 (their
+    ``--json`` keeps ISO-8601)."""
+    if isinstance(value, str) and len(value) > 19 and any(c in value[19:] for c in "+-Z"):
+        with contextlib.suppress(ValueError, ValidationError):  # an ISO time with its zone: that moment
+            value = to_naive_utc(datetime.fromisoformat(value.replace("Z", "+00:00")), "time")
     v = iso_local(value) if value not in (None, "") else ""
     if not isinstance(v, str) or len(v) < 16 or v[10] != "T":
         return ""
