@@ -237,3 +237,24 @@ def test_sync_status_hub_stations_and_the_markdown_details_show_times_as_request
     assert iso.search(st_json["last_success"]) and iso.search(hub_json[0]["last_seen"])  # JSON keeps ISO
     details = md.read_text(encoding="utf-8").split("## 明细", 1)[1]
     assert shown.search(details) and not iso.search(details), details
+
+
+# ---- 6. activity list labels its counts --------------------------------------------------------------
+
+
+def test_activity_list_labels_the_enterprises_and_people_reached(station: Path) -> None:
+    args = [
+        "--kind",
+        "visit",
+        "--date",
+        "2026-12-01",
+        "--enterprises",
+        "3",
+        "--people",
+        "12",
+        "--title",
+        "走访",
+    ]
+    cli(station, "activity", "add", *args)
+    assert "覆盖企业数 3  覆盖人数 12" in cli(station, "activity", "list").stdout
+    assert "Enterprises 3  People 12" in cli(station, "--lang", "en", "activity", "list").stdout
