@@ -224,6 +224,13 @@ def word(key: str, lang: str | None = None) -> str:
     return _word(key, lang, key)
 
 
+def contact_text(name: str | None, phone: str | None, lang: str | None = None) -> str:
+    """A contact person and phone on one line (an enterprise's contacts, in ``enterprise show`` and the
+    app's enterprise page): a contact without a name reads 未填 / (not given), as in ``request show``,
+    so a phone is never read as a name."""
+    return f"{name or word('show.not_given', lang)}  {phone or ''}".rstrip()
+
+
 def city_name(code: str | None) -> str:
     from qi_station.core import places
 

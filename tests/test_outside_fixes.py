@@ -213,6 +213,6 @@ def test_demo_remove_with_nothing_left_says_so_and_hub_stations_show_local_times
         c.execute(sa.update(t).values(last_seen=datetime(2026, 5, 1, 1, 2, 3)))
     hub.dispose()
     p = _cli(["hub", "stations", "--database-url", url], tmp_path)
-    assert p.returncode == 0 and "seen 2026-05-01T09:02:03+08:00" in p.stdout, p.stdout
+    assert p.returncode == 0 and "seen 2026-05-01 09:02 " in p.stdout, p.stdout  # as request show
     p = _cli(["hub", "add-station", "ZB02", "--name", "", "--database-url", url], tmp_path)
     assert p.returncode == 2 and "name" in p.stderr

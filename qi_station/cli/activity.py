@@ -65,8 +65,13 @@ def activity_list(
     if as_json:
         emit_json(rows)
         return
+    from qi_station.i18n import field_label
+
+    lang = "en" if OPTS.lang == "en" else "zh"
+    firms, people = field_label("enterprises", lang), field_label("people", lang)  # the form's labels
     for r in rows:
         sys.stdout.write(
-            f"{r['date']}  {_kind_label(r['kind'])}  {r['enterprises']} / {r['people']}  {r['title']}\n"
+            f"{r['date']}  {_kind_label(r['kind'])}  {firms} {r['enterprises']}  {people} {r['people']}  "
+            f"{r['title']}\n"
         )
     sys.stderr.write(f"{len(rows)} {'条' if OPTS.lang != 'en' else 'activities'}\n")

@@ -18,11 +18,15 @@ enterprise_app = typer.Typer(help="Enterprises 企业.", no_args_is_help=True)
 @enterprise_app.command("show")
 @handle_errors
 def enterprise_show(
-    key: str = typer.Argument(..., metavar="USCC_OR_ID"),
+    key: str = typer.Argument(
+        ..., metavar="USCC_OR_NAME", help="USCC (full-width too), name or former name, or id."
+    ),
     limit: int = typer.Option(50, "--limit", min=1, help="At most N requests and N referrals."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """An enterprise: names over time, contacts, its requests and referrals (newest first)."""
+    """An enterprise (by USCC, current or former name, or id): names over time, contacts, its requests
+    and referrals (newest first)."""
+    from qi_station.i18n import contact_text
     from qi_station.services import enterprises as ent
 
     db = station_db()
@@ -40,7 +44,8 @@ def enterprise_show(
         for n in e["names"][:-1]:
             out.write(f"  {n['name']}  ({'至' if zh() else 'until'} {str(iso_local(n['until']))[:10]})\n")
     for c in e["contacts"]:
-        out.write(f"{'联系人' if zh() else 'contact'}: {c['name'] or ''}  {c['phone'] or ''}\n")
+        text = contact_text(c["name"], c["phone"], "zh" if zh() else "en")
+        out.write(f"{'联系人' if zh() else 'contact'}: {text}\n")
     out.write(f"{'需求' if zh() else 'requests'} ({e['requests']}):\n")
     for r in reqs:
         out.write(

@@ -11,7 +11,7 @@ import typer
 
 from qi_station.cli.kit import OPTS, emit_json, error, handle_errors, station_conn, station_db
 from qi_station.core import domain
-from qi_station.core.clock import iso_local, present_rows, present_times
+from qi_station.core.clock import local_minutes, present_rows, present_times
 from qi_station.core.validate import money_number  # (every request command's service imports it)
 
 request_app = typer.Typer(help="Request ledger 服务台账.", no_args_is_help=True)
@@ -53,11 +53,6 @@ def _taken_text(r: dict[str, object]) -> str:
         else ("took" if r.get("resolved_at") else "open for")
     )
     return f"{head}: {wd} {'个工作日' if zh() else 'working days'}{_br(f'{d} ' + ('天' if zh() else 'days'), ' ')}"
-
-
-def _local_short(value: str | None) -> str:
-    v = iso_local(value)
-    return v[:16].replace("T", " ") if isinstance(v, str) else ""
 
 
 # ---- request -------------------------------------------------------------------------------
@@ -179,7 +174,7 @@ def _list(
     for r in rows:
         flag = f" !{_overdue_text(r)}" if r["overdue"] else ""
         out.write(
-            f"{r['number']}  {_local_short(r['received_at'])}  {_status_label(r['status'])}{flag}  "
+            f"{r['number']}  {local_minutes(r['received_at'])}  {_status_label(r['status'])}{flag}  "
             f"{r['enterprise_former_name'] or r['enterprise_name']}  {r['title']}\n"  # as logged (F3 too)
         )
     sys.stderr.write(f"{len(rows)} {'条' if zh() else 'requests'}\n")
@@ -239,7 +234,7 @@ def request_show(
         ),
         f"  {'要素' if in_zh else 'elements'}: {el}",
         f"  {'标题' if in_zh else 'title'}: {d['title']}",
-        f"  {'受理' if in_zh else 'received'}: {_local_short(d['received_at'])}   "
+        f"  {'受理' if in_zh else 'received'}: {local_minutes(d['received_at'])}   "
         f"{'承诺' if in_zh else 'promised'}: {d['promised_date']}   "
         f"{'渠道' if in_zh else 'channel'}: {domain.label(channels, d['channel'])}  "
         f"{'紧急程度' if in_zh else 'urgency'}: {domain.label(urgencies, d['urgency'])}",
@@ -316,7 +311,7 @@ def request_show(
         fixed += event_detail(e["kind"], data, "zh" if in_zh else "en", outcome=True)
         what = event_name(e["kind"], "zh") if in_zh else e["kind"]
         lines.append(
-            f"   #{e['n']} {_local_short(e['at'])} {e['actor']} {what} {move} {e['note'] or ''}".rstrip()
+            f"   #{e['n']} {local_minutes(e['at'])} {e['actor']} {what} {move} {e['note'] or ''}".rstrip()
             + fixed
         )
     if d["legal_moves"]:

@@ -247,6 +247,7 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         emit_json(st)
         return
+    from qi_station.core.clock import local_minutes
     from qi_station.i18n import catalogue, in_lang
 
     lang = _lang()
@@ -262,6 +263,8 @@ def sync_status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         "conflicts",
     ):
         val = str(st[k]) if st.get(k) is not None else "-"
+        if k == "last_success":  # as request show gives a time (--json keeps ISO)
+            val = local_minutes(st[k]) or "-"
         if k == "enrolled" and st.get(k) and f"cli.enroll_mode.{st[k]}" in catalogue(lang):
             val = _say(f"cli.enroll_mode.{st[k]}")
         if k == "enrolled" and st.get("enrolment_usable") is False:
@@ -443,7 +446,7 @@ def hub_stations(
     database_url: str | None = typer.Option(None, "--database-url", help=DB_URL_HELP),
 ) -> None:
     """Stations with their sync state."""
-    from qi_station.core.clock import iso_local
+    from qi_station.core.clock import iso_local, local_minutes
 
     rows = [  # times in Asia/Shanghai with their +08:00, like every other command
         {**r, **{k: iso_local(r[k]) if r.get(k) else None for k in ("last_seen", "profile_at")}}
@@ -460,7 +463,7 @@ def hub_stations(
         profile = f"{place}  {r['station_type'] or '-'}  {r['service_mode'] or '-'}  {r['park'] or '-'}"
         last = r["last_conflict"]
         conflicts = (
-            _say("cli.station_conflicts", n=r["conflicts"], kind=last["kind"], at=iso_local(last["at"]))
+            _say("cli.station_conflicts", n=r["conflicts"], kind=last["kind"], at=local_minutes(last["at"]))
             if r["conflicts"]
             else ""
         )
@@ -470,7 +473,7 @@ def hub_stations(
                 code=_pad(r["code"], 12),
                 state=_pad(_say(f"cli.station_state.{state}"), 9),
                 acked=r["acked_oseq"],
-                seen=r["last_seen"] or "-",
+                seen=local_minutes(r["last_seen"]) or "-",  # as request show gives a time
                 name=r["name"],
                 profile=profile,
                 conflicts=conflicts,

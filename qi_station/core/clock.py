@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -38,10 +39,14 @@ MIN_YEAR = 2000
 MAX_YEAR = 2100
 
 
-# What operators type besides ISO-8601: a date with - / or . (the year may be left out: this year), a
-# time with : (one-digit hours, a full-width colon), either alone (a time alone is today).
-_DATE = re.compile(r"(?:([0-9]{4})[-/.])?([0-9]{1,2})[-/.]([0-9]{1,2})")
-_TIME = re.compile(r"([0-9]{1,2})[:：]([0-9]{2})(?:[:：]([0-9]{2}))?")
+# What operators type besides ISO-8601 (the one syntax of a typed or spreadsheet time, :func:`_read_time`):
+# a date with - / . or 年月日 (the year may be left out: this year), a time with : (one-digit hours, a
+# full-width colon) or 点/时 (9点, 9点30, 9点30分, 9点半), either alone (a time alone is today).
+_DATE = re.compile(r"(?:([0-9]{4})\s*[-/.年]\s*)?([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})(?:\s*([日号]))?")
+_TIME = re.compile(
+    r"([0-9]{1,2})\s*(?:[:：]\s*([0-9]{2})(?:[:：]([0-9]{2})(?:\.[0-9]+)?)?"
+    r"|[点时]\s*(?:([0-9]{1,2})\s*分?|(半))?)"
+)
 
 
 def halfwidth(text: str) -> str:
@@ -56,48 +61,57 @@ def _bad_time(text: str, field: str) -> ValidationError:
     return ValidationError(
         field,
         "time",
-        f"cannot read the time {text!r}: write it like 2026-03-20 09:30 (or 09:30 for today)"
-        f" / 时间「{text}」无法识别，请写成 2026-03-20 09:30 这样（今天的可只写 09:30）",
+        f"cannot read the time {text!r}: write it like 2026-03-20 09:30, 2026年3月20日 9点30 (or 09:30 for"
+        f" today) / 时间「{text}」无法识别，请写成 2026-03-20 09:30、2026年3月20日 9点30 这样（今天的可只写 09:30）",
     )
 
 
 def parse_datetime(text: str, field: str = "received_at") -> datetime:
     """A time as people type it: ISO-8601 (``2026-03-20T09:30:00+08:00``), ``2026-03-20 9:30``,
-    ``2026/3/20 9:30``, ``3-20 9:30`` (this year), ``9:30`` (today), ``2026-03-20`` (midnight). A time
-    without a zone is Asia/Shanghai. Returns naive UTC. The one parser of typed times (CLI, API, TUI)."""
+    ``2026/3/20 9:30``, ``2026年3月20日 9点30``, ``12月1日 9:00`` and ``3-20 9:30`` (this year), ``9:30``
+    or ``9点`` (today), ``2026-03-20`` (midnight): :func:`_read_time`. A time without a zone is
+    Asia/Shanghai. Returns naive UTC. The one parser of typed times (CLI, API, TUI; the spreadsheet
+    importer's :func:`parse_sheet_time` reads text by the same syntax)."""
     s = halfwidth(text).strip() if isinstance(text, str) else ""
     try:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
-        dt = _typed_time(s, text, field)
+        read = _read_time(s, text, field, year_needed=False)
+        if read is None:
+            raise _bad_time(text, field) from None
+        dt = read[0]
     return to_naive_utc(dt, field)
 
 
-def _typed_time(s: str, text: str, field: str) -> datetime:
-    parts = s.replace("T", " ").split()
-    if len(parts) == 2:
-        date_part, time_part = parts
-    elif len(parts) == 1 and _TIME.fullmatch(parts[0]):
-        date_part, time_part = "", parts[0]
-    elif len(parts) == 1:
-        date_part, time_part = parts[0], ""
-    else:
-        raise _bad_time(text, field)
+def _read_time(s: str, text: str, field: str, *, year_needed: bool) -> tuple[datetime, bool] | None:
+    """THE syntax of a time typed or kept in a spreadsheet (``s``: :func:`halfwidth`, stripped): an optional
+    date (:data:`_DATE`) and an optional time of day (:data:`_TIME`), apart by spaces or ``T`` (none
+    needed after 日/号) -> (naive local time, whether a time of day was given); None when ``s`` is not
+    such a time. ``year_needed`` (a spreadsheet's dates): a date with its year must come first."""
     today = today_local()
     year, month, day = today.year, today.month, today.day
-    if date_part:
-        d = _DATE.fullmatch(date_part)
-        if d is None:
-            raise _bad_time(text, field)
+    rest = s
+    d = _DATE.match(s)
+    if d is not None:
+        if d.group(1) is None and year_needed:
+            return None
         year = int(d.group(1)) if d.group(1) else today.year
         month, day = int(d.group(2)), int(d.group(3))
+        rest = s[d.end() :]
+        if rest and not (d.group(4) or rest[0].isspace() or rest[0] == "T"):
+            return None  # 12月19点: no telling where the day ends
+        rest = rest.strip().removeprefix("T").strip()
+    elif year_needed or not s:
+        return None
     hour = minute = second = 0
-    if time_part:
-        m = _TIME.fullmatch(time_part)
-        if m is None:
-            raise _bad_time(text, field)
-        hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-    return _calendar_time(text, field, year, month, day, hour, minute, second)
+    if rest:
+        t = _TIME.fullmatch(rest)
+        if t is None:
+            return None
+        hour = int(t.group(1))
+        minute = 30 if t.group(5) else int(t.group(2) or t.group(4) or 0)
+        second = int(t.group(3) or 0)
+    return _calendar_time(text, field, year, month, day, hour, minute, second), bool(rest)
 
 
 def _calendar_time(
@@ -219,40 +233,33 @@ def parse_date(text: str, field: str = "promised") -> date:
         raise ValidationError(
             field,
             "date",
-            f"cannot read the date {text!r}: write it like 2026-03-20 / 日期「{text}」无法识别，请写成 2026-03-20 这样",
+            f"cannot read the date {text!r}: write it like 2026-03-20 or 2026年3月20日 / 日期「{text}」无法识别，"
+            "请写成 2026-03-20 或 2026年3月20日 这样",
         ) from None
-
-
-_SHEET_TIME = re.compile(
-    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:[\sT]+(\d{1,2})[:：](\d{2})(?:[:：](\d{2})(?:\.\d+)?)?)?"
-)
 
 
 def parse_sheet_time(value: object, field: str) -> tuple[datetime, bool]:
     """A time as a person keeps it in a spreadsheet ledger -> (naive UTC, whether a time of day was
     given). Accepts a spreadsheet cell's ``datetime`` / ``date``, ISO-8601 and the common Chinese forms
-    ``2024/3/5``, ``2024.3.5``, ``2024年3月5日``, each optionally followed by ``9:30`` or ``9:30:15``.
-    No zone = Asia/Shanghai; a date alone is that day's midnight. Out of range: ValidationError."""
+    ``2024/3/5``, ``2024.3.5``, ``2024年3月5日``, each optionally followed by ``9:30``, ``9:30:15`` or
+    ``9点30`` (the typed syntax, :func:`_read_time`, with the year required). No zone = Asia/Shanghai; a date alone is that day's midnight. Out of range: ValidationError."""
     if isinstance(value, datetime):
         timed = (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0)
         return to_naive_utc(value, field), timed
     if isinstance(value, date):
         return to_naive_utc(datetime(value.year, value.month, value.day), field), False
     text = halfwidth(str(value or "")).strip()
-    m = _SHEET_TIME.fullmatch(text)
-    if m is None:
+    read = _read_time(text, text, field, year_needed=True)
+    if read is None:
         if "+" in text[10:] or text.endswith("Z"):  # ISO-8601 with a zone
             return parse_datetime(text, field), True
         raise ValidationError(
             field,
             "date",
-            f"not a date: {text!r} (write 2024-03-05, 2024/3/5 or 2024年3月5日, optionally 9:30) "
-            "/ 日期格式应为 2024-03-05、2024/3/5 或 2024年3月5日（可加 9:30）",
+            f"not a date: {text!r} (write 2024-03-05, 2024/3/5 or 2024年3月5日, optionally 9:30 or 9点30) "
+            "/ 日期格式应为 2024-03-05、2024/3/5 或 2024年3月5日（可加 9:30 或 9点30）",
         )
-    y, mo, d, hh, mm, ss = (int(g) if g else 0 for g in m.groups())
-    dt = _calendar_time(text, field, y, mo, d, hh, mm, ss)
-    return to_naive_utc(dt, field), m.group(4) is not None
+    return to_naive_utc(read[0], field), read[1]
 
 
 def local(dt: datetime) -> datetime:
@@ -336,8 +343,13 @@ def iso_local(value: object) -> object:
 
 def local_minutes(value: object) -> str:
     """A stored naive-UTC time (text or datetime) as people read it on a screen: local (Asia/Shanghai)
-    ``YYYY-MM-DD HH:MM``; "" for nothing or text that is not a time. THE screen form of a stored time:
-    the sync screen (F6) and the dashboard's last sync."""
+    ``YYYY-MM-DD HH:MM``; "" for nothing or text that is not a time (an ISO time with its zone is read
+    as that moment). THE screen form of a stored time: the sync screen (F6), the dashboard's last sync,
+    ``request show`` / ``list``, ``sync status``, ``hub stations`` and the Markdown report's 明细 (their
+    ``--json`` keeps ISO-8601)."""
+    if isinstance(value, str) and len(value) > 19 and any(c in value[19:] for c in "+-Z"):
+        with contextlib.suppress(ValueError, ValidationError):  # an ISO time with its zone: that moment
+            value = to_naive_utc(datetime.fromisoformat(value.replace("Z", "+00:00")), "time")
     v = iso_local(value) if value not in (None, "") else ""
     if not isinstance(v, str) or len(v) < 16 or v[10] != "T":
         return ""

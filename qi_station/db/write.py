@@ -697,6 +697,25 @@ def insert_activity(conn: Any, row: Mapping[str, Any], station_code: str) -> Non
 ENTERPRISE_FILL = ("contact_name", "phone_e164", "phone_display", "industry", "scale")
 
 
+CONTACT_PAIR = ("contact_name", "phone_e164", "phone_display")
+
+
+def contact_half(data: Mapping[str, Any], old: Mapping[str, Any]) -> tuple[str, ...]:
+    """The contact fields of ``data`` an existing enterprise must not take: the contact person and the
+    phone are one pair. Half a pair (a phone without a name, or a name without a phone) fills the
+    enterprise only when its stored pair lacks the other half; otherwise the stored pair stays as it
+    is (the request keeps its own contact and phone), so a phone is never paired with someone else's
+    name. Both given: the pair is replaced."""
+    name, phone = bool(data.get("contact_name")), bool(data.get("phone_e164"))
+    if name and phone:
+        return ()
+    if phone and old.get("contact_name"):
+        return CONTACT_PAIR
+    if name and old.get("phone_e164"):
+        return CONTACT_PAIR
+    return ()
+
+
 def upsert_enterprise(
     conn: Any,
     data: Mapping[str, Any],
@@ -706,9 +725,9 @@ def upsert_enterprise(
     add_elements: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Find the station's enterprise by USCC (its identity) or create it (pinyin and search text by
-    :func:`searchtext.prepare`); an existing one gets missing or changed contact data. ``add_elements``
-    (a request's elements): a new enterprise's 服务要素 start as them, and so do those of one that has
-    none yet; an enterprise with 服务要素 keeps them (no enterprise change to push at every request). A
+    :func:`searchtext.prepare`); an existing one gets missing or changed contact data (the contact and
+    phone as one pair: :func:`contact_half`). ``add_elements`` (a request's elements): a new
+    enterprise's 服务要素 start as them, and so do those of one that has none yet; an enterprise with 服务要素 keeps them (no enterprise change to push at every request). A
     new or changed row goes to the outbox. Returns the row."""
     import json
 
@@ -741,7 +760,8 @@ def upsert_enterprise(
         row = {k: db_value(v) for k, v in row.items()}
         insert_row(conn, "enterprise", row)
     else:
-        changes = {k: data[k] for k in ENTERPRISE_FILL if data.get(k) and old.get(k) != data[k]}
+        fill = [k for k in ENTERPRISE_FILL if k not in contact_half(data, old)]
+        changes = {k: data[k] for k in fill if data.get(k) and old.get(k) != data[k]}
         try:
             have = json.loads(old.get("elements") or "[]")
         except ValueError:  # a damaged elements text: left as it is

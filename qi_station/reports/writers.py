@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from qi_station.core import domain
+from qi_station.core.clock import local_minutes
 from qi_station.core.validate import neutralise
 from qi_station.reports.figures import DETAIL_DATETIME_FIELDS
 from qi_station.reports.labels import (
@@ -430,6 +431,8 @@ def render_markdown(report: dict[str, Any], lang: str = "zh") -> str:
                 v = "、".join(element_label(e, lang) for e in v or [])
             elif k == "status":
                 v = status_label(v, lang)
+            elif k in ("received_at", "resolved_at"):  # as request show gives them; json keeps ISO
+                v = local_minutes(v) or None
             cells.append(_md(v))
         out.append("| " + " | ".join(cells) + " |")
     out.append("")

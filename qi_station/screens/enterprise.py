@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from qi_station.i18n import kind_name, status_name, t
+from qi_station.i18n import contact_text, kind_name, status_name, t
 from qi_station.screens.base import StationScreen, error_message
 from qi_station.screens.bindings import bindings
 from qi_station.screens.footer import StationFooter
@@ -101,7 +101,7 @@ class EnterpriseScreen(StationScreen):
             until = t("ent.until", date=_day(n["until"])) if n["until"] else t("ent.current")
             lines.append(f"  {n['name']}  ({until})")
         lines += ["", t("ent.contacts")]
-        lines += [f"  {c['name'] or ''}  {c['phone'] or ''}" for c in e["contacts"]] or [f"  {t('ent.none')}"]
+        lines += [f"  {contact_text(c['name'], c['phone'])}" for c in e["contacts"]] or [f"  {t('ent.none')}"]
         head.update("\n".join(lines))
         have = {r["id"] for r in self.requests}
         fresh = [r for r in event.requests if r["id"] not in have]  # "]" twice: one page once

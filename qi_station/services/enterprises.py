@@ -236,18 +236,49 @@ def similar(
             conn.close()
 
 
+def id_by_name(conn: sqlite3.Connection, name: str) -> str | None:
+    """The enterprise whose name, or one of whose former names, is ``name`` (the same name by
+    :func:`core.validate.name_key`: spaces, full-width characters and case aside); the current name
+    first. Several enterprises under one name: a ValidationError naming their USCCs."""
+    key = v.name_key(name)
+    if not key:
+        return None
+    hits: dict[str, tuple[bool, str]] = {}
+    for eid, uscc, current, former in conn.execute(
+        "SELECT id, uscc, name, former_names FROM enterprise WHERE deleted = 0 "
+        "AND (instr(lower(name), ?) > 0 OR instr(lower(former_names), ?) > 0)",
+        (key[:2], key[:2]),  # a cheap filter; the names are compared by their keys below
+    ):
+        if v.name_key(current) == key:
+            hits[eid] = (True, uscc)
+        elif any(v.name_key(f.get("name")) == key for f in json.loads(former or "[]") if isinstance(f, dict)):
+            hits.setdefault(eid, (False, uscc))
+    best = [eid for eid, (now, _) in hits.items() if now] or list(hits)
+    if len(best) > 1:
+        usccs = "、".join(sorted(hits[eid][1] for eid in best))
+        raise ValidationError(
+            "enterprise",
+            "ambiguous",
+            f"several enterprises are named {name!r}: give the USCC ({usccs}) / "
+            f"名称为「{name}」的企业不止一家，请用统一社会信用代码（{usccs}）",
+        )
+    return best[0] if best else None
+
+
 def get_enterprise(db: str | Path | sqlite3.Connection, key: str) -> dict[str, Any]:
-    """One enterprise by id or USCC: its row, its names over time, its contacts (its own and those
-    given on its requests) and how many requests and referrals it has."""
+    """One enterprise by id, USCC (as typed: the core's normaliser, as ``request add`` reads it) or
+    name (its current or a former one: :func:`id_by_name`): its row, its names over time, its contacts
+    (its own and those given on its requests) and how many requests and referrals it has."""
     conn, own = _conn(db)
     try:
         k = (key or "").strip()
-        got = _dicts(
-            conn,
+        sql = (
             "SELECT id, name, uscc, region_code, city_code, industry, scale, contact_name, phone_display, "
-            "former_names, created_at, updated_at FROM enterprise WHERE (id = ? OR uscc = ?) AND deleted = 0",
-            (k, k.upper()),
+            "former_names, created_at, updated_at FROM enterprise WHERE (id = ? OR uscc = ?) AND deleted = 0"
         )
+        got = _dicts(conn, sql, (k, v.normalize_uscc(k)))
+        if not got and (eid := id_by_name(conn, k)) is not None:
+            got = _dicts(conn, sql, (eid, eid))
         if not got:
             raise NotFoundError("enterprise", k)
         e = got[0]

@@ -145,7 +145,17 @@ def _import_bundle(db_path: str | Path | None, file: str | Path) -> dict[str, An
             manifest = open_signed(raw, pinned)
         else:
             fp = S.kv_get(conn, "hub_fp")
-            if not fp or not keys.valid_pubkey(raw.signer_key) or keys.fingerprint(raw.signer_key) != fp:
+            if not fp:  # never enrolled: no hub to check the signer against
+                raise SyncError(
+                    400,
+                    "not_enrolled",
+                    f"this station is not enrolled yet, so bundle {p.name} cannot be checked: ask the hub for "
+                    "an enrollment token (`qi-station hub add-station CODE --name NAME`), run "
+                    "`qi-station sync enroll --token TOKEN` here, then import the bundle again / "
+                    "本站尚未注册，无法校验数据包：请向省级中心索取注册码，运行 qi-station sync enroll --token 注册码"
+                    " 登记本站后再导入",
+                )
+            if not keys.valid_pubkey(raw.signer_key) or keys.fingerprint(raw.signer_key) != fp:
                 raise SyncError(
                     400,
                     "bad_signature",
