@@ -91,3 +91,11 @@ class TransitionError(ValidationError):
 
 class DatabaseError(QIError):
     exit_code = 1
+
+
+def zh_quoted(value: object) -> str:
+    """A value in a message's Chinese half: text in 「」 (the zh catalogue's quotes, never ASCII ones)
+    with control characters escaped as ``repr`` escapes them (a station code or ledger value may hold
+    ESC or BEL: the English half's ``!r`` never echoed them raw, nor may this); a number or None as
+    Python writes it."""
+    return f"「{repr(value)[1:-1]}」" if isinstance(value, str) else repr(value)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from qi_station.core.errors import ValidationError
+from qi_station.core.errors import ValidationError, zh_quoted
 
 KINDS = ("off", "work")  # off = an official day off; work = a weekend day worked instead (调休)
 MAX_WORKDAYS = 366  # a promise longer than a year of working days is a typo
@@ -268,7 +268,7 @@ def check_year_days(year: object, rows: Iterable[dict[str, object]], source: str
     except ValueError:
         y = 0
     if not 1900 <= y <= 2999:
-        raise ValidationError("year", "range", f"{source}: not a year: {year!r} / 年份无效「{year}」")
+        raise ValidationError("year", "range", f"{source}: not a year: {year!r} / 年份无效{zh_quoted(year)}")
     out: dict[date, Day] = {}
     for i, r in enumerate(rows, start=1):
         where = f"{source} {y} row {i}"

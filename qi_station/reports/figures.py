@@ -521,7 +521,7 @@ def _check_hub_station(conn: Any, code: str) -> None:
     """``--station CODE`` at the hub names a station the hub knows (registered, or with requests)."""
     from sqlalchemy import inspect, text
 
-    from qi_station.core.errors import ValidationError
+    from qi_station.core.errors import ValidationError, zh_quoted
 
     known = conn.execute(text("SELECT 1 FROM request WHERE station_code = :c LIMIT 1"), {"c": code}).first()
     if known is None and inspect(conn).has_table("hub_station"):
@@ -531,7 +531,7 @@ def _check_hub_station(conn: Any, code: str) -> None:
             "station",
             "known_station",
             f"no station {code!r} at this hub: give the code of a registered station (`qi-station hub "
-            f"stations`) / 中心没有站点「{code}」",
+            f"stations`) / 中心没有站点{zh_quoted(code)}",
         )
 
 

@@ -34,6 +34,7 @@ from qi_station.core.chain import (
     wan_to_cents,
 )
 from qi_station.core.clock import env_now, local_date, to_db
+from qi_station.core.errors import zh_quoted
 from qi_station.core.ids import number_month, number_sql
 from qi_station.db import kvkeys
 from qi_station.db.write import LEDGER_SEQ, parse_head
@@ -83,7 +84,7 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
     for f, have, got in created_differences(row, events):
         if f == "number":
             month = "".join(c for c in str(got) if c.isdigit())  # the receipt month (created_differences)
-            out.append(f"number {have!r} is not {got} / 编号 {_zh(have)} 不是登记月份 {month} 的编号")
+            out.append(f"number {have!r} is not {got} / 编号 {zh_quoted(have)} 不是登记月份 {month} 的编号")
         else:
             out.append(_differs(f, have, got))
     for f, have, got in fold_differences(row, events, hub=hub):
@@ -97,17 +98,9 @@ def check_request(row: Sequence[Any], events: Sequence[Sequence[Any]], *, hub: b
     return out
 
 
-def _zh(value: Any) -> str:
-    """A value in a message's Chinese half: text in 「」 (the zh catalogue's quotes, never ASCII ones), a
-    number or None as Python writes it (the English half keeps ``repr``)."""
-    return f"「{value}」" if isinstance(value, str) else repr(value)
-
-
 def _differs(field: str, have: Any, got: Any) -> str:
     """A column that is not what the events say, both ways worded (the field and both values in each)."""
-    return (
-        f"{field} is {have!r} but its events say {got!r} / 字段 {field} 为 {_zh(have)}，台账记录为 {_zh(got)}"
-    )
+    return f"{field} is {have!r} but its events say {got!r} / 字段 {field} 为 {zh_quoted(have)}，台账记录为 {zh_quoted(got)}"
 
 
 def fold_differences(
@@ -211,7 +204,7 @@ def _bad_corrections(events: Sequence[Sequence[Any]], at: Sequence[int]) -> list
         except (ValueError, ArithmeticError, ValidationError) as x:
             rule = getattr(x, "rule", "json")
             out.append(
-                f"correction at event {e[1]} breaks rule {rule!r} / 第 {e[1]} 条更正不符合规则 {_zh(rule)}"
+                f"correction at event {e[1]} breaks rule {rule!r} / 第 {e[1]} 条更正不符合规则 {zh_quoted(rule)}"
             )
     return out
 
