@@ -1,0 +1,134 @@
+"""Restore replaces the station database atomically with its safety copy: a write committed by another
+process around a restore is in the restored database or in ``<db>.before-restore``, never lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qi_station.services import backup as B
+
+_WRITER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("INSERT INTO kv (k, v) VALUES ('probe', 'written')")
+print("held", flush=True)
+sys.stdin.readline()
+conn.execute("COMMIT")
+print("committed", flush=True)
+"""
+
+
+def _kv(db: Path, k: str) -> str | None:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
+def _spy_sqlite(busy: threading.Event) -> Any:
+    """``sqlite3`` as ``services.backup`` sees it, its backups reporting when the target was busy."""
+
+    class Spy(sqlite3.Connection):
+        def backup(self, target: Any, *, pages: int = -1, progress: Any = None, **kw: Any) -> None:
+            def step(status: int, remaining: int, total: int) -> None:
+                if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    busy.set()
+                if progress is not None:
+                    progress(status, remaining, total)
+
+            super().backup(target, pages=pages, progress=step, **kw)
+
+    class Proxy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sqlite3, name)
+
+        @staticmethod
+        def connect(*a: Any, **kw: Any) -> sqlite3.Connection:
+            return sqlite3.connect(*a, factory=Spy, **kw)
+
+    return Proxy()
+
+
+def test_a_write_committed_while_restore_waits_is_kept_in_the_safety_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qi_station.db.engine import open_db
+
+    db = tmp_path / "s.db"
+    open_db(db)
+    bk = B.backup_db(db, tmp_path / "b.db")
+    busy = threading.Event()
+    monkeypatch.setattr(B, "sqlite3", _spy_sqlite(busy))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    assert writer.stdout is not None and writer.stdin is not None
+    try:
+        assert writer.stdout.readline().strip() == "held"  # a write transaction open on the live database
+        out: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                out["kept"] = B.restore_db(bk, db)[0]
+            except BaseException as e:  # noqa: BLE001 - reported below
+                out["error"] = e
+
+        t = threading.Thread(target=run)
+        t.start()
+        # the restore reached the live database and found the writer holding it
+        while not busy.wait(0.05):
+            assert t.is_alive(), out
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == "committed"  # the writer was told it succeeded
+        t.join()
+    finally:
+        writer.stdin.close()
+        writer.wait()
+    assert "error" not in out, out
+    kept = out["kept"]
+    # the write the writer reported is somewhere: here, in the copy restore kept of the old database
+    assert _kv(kept, "probe") == "written"
+    assert _kv(db, "probe") is None  # the restored database is the backup's
+
+
+def test_restore_refuses_a_writer_that_never_lets_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held past RESTORE_WAIT_SECONDS: database_busy, nothing done (no safety copy, the database as it was)."""
+    from qi_station.core.errors import QIError
+    from qi_station.db.engine import open_db
+
+    db = tmp_path / "s.db"
+    open_db(db)
+    bk = B.backup_db(db, tmp_path / "b.db")
+    monkeypatch.setattr(B, "RESTORE_WAIT_SECONDS", 0)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None and writer.stdin is not None
+    try:
+        assert writer.stdout.readline().strip() == "held"
+        with pytest.raises(QIError, match="database_busy"):
+            B.restore_db(bk, db)
+        assert not list(tmp_path.glob("s.db.before-restore*"))
+        assert not list(tmp_path.glob(".s.db.restoring*"))
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == "committed"
+    finally:
+        writer.stdin.close()
+        writer.wait()
+    assert _kv(db, "probe") == "written" and B.restore_mark(db) is None
