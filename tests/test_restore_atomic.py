@@ -3,6 +3,7 @@ process around a restore is in the restored database or in ``<db>.before-restore
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -132,3 +133,42 @@ def test_restore_refuses_a_writer_that_never_lets_go(tmp_path: Path, monkeypatch
         writer.stdin.close()
         writer.wait()
     assert _kv(db, "probe") == "written" and B.restore_mark(db) is None
+
+
+def test_the_sync_lock_is_the_same_through_a_symlink_or_another_spelling(tmp_path: Path) -> None:
+    from qi_station.db.engine import open_db
+    from qi_station.services.locks import SyncLockError, hold_sync
+    from qi_station.sync.proto import SyncError
+    from qi_station.sync.station.client import db_sync_lock
+
+    db = tmp_path / "s.db"
+    open_db(db)
+    bk = B.backup_db(db, tmp_path / "b.db")
+    link = tmp_path / "link.db"
+    link.symlink_to(db)
+    (tmp_path / "sub").mkdir()
+    spelled = tmp_path / "sub" / ".." / "s.db"
+    with hold_sync(db, "sync", "同步"):  # a sync of the station, by the path SQLite resolves
+        for other in (link, spelled):
+            with pytest.raises(SyncLockError) as e:
+                B.restore_db(bk, other)
+            assert e.value.code == "sync_running"
+            with pytest.raises(SyncError), db_sync_lock(other, "bundle export", "导出数据包"):
+                pass
+    with hold_sync(link, "restore", "恢复"), pytest.raises(SyncError), db_sync_lock(db, "sync", "同步"):
+        pass
+    assert not (tmp_path / "link.db.sync-lock").exists()
+
+
+def test_restore_of_a_hard_link_to_the_own_database_is_refused(tmp_path: Path) -> None:
+    from qi_station.core.errors import ValidationError
+    from qi_station.db.engine import open_db
+
+    db = tmp_path / "s.db"
+    open_db(db)
+    hard = tmp_path / "link.db"
+    os.link(db, hard)
+    with pytest.raises(ValidationError) as e:
+        B.restore_db(hard, db)
+    assert e.value.rule == "own_database"
+    assert not list(tmp_path.glob("s.db.before-restore*"))

@@ -115,7 +115,7 @@ def check_backup(file: Path, db: Path | None = None) -> str:
     kind = sniff(file)
     if kind is None:
         raise ValidationError("file", "exists", f"no such file: {file} / 文件不存在")
-    if db is not None and file.resolve() == Path(db).resolve():
+    if db is not None and _same_file(file, Path(db)):
         raise ValidationError("file", "own_database", f"{file} is this station's own database / 即本站数据库")
     if kind == "hub-db":
         raise ValidationError(
@@ -157,6 +157,16 @@ def check_backup(file: Path, db: Path | None = None) -> str:
             f"{file} is station {code}'s database, this is station {mine} / 这是其他站点 {code} 的数据库",
         )
     return str(rev[0])
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Are ``a`` and ``b`` one file: the same path once resolved, or another name of it (a hard link)?"""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
 
 
 def _station_with_requests(db: Path) -> str | None:
