@@ -172,3 +172,69 @@ def test_restore_of_a_hard_link_to_the_own_database_is_refused(tmp_path: Path) -
         B.restore_db(hard, db)
     assert e.value.rule == "own_database"
     assert not list(tmp_path.glob("s.db.before-restore*"))
+
+
+#: restores ``argv[1]`` onto ``argv[2]`` and is killed (``os._exit``) at ``argv[3]``: ``after_copy``,
+#: once the backup's pages are in the database (before the schema upgrade and the rest), or
+#: ``during_copy``, once the safety copy is made (the backup's pages not yet committed)
+_KILLED_RESTORE = """
+import os, sys
+from pathlib import Path
+from qi_station.db import engine
+from qi_station.services import backup
+def die(*a, **k):
+    os._exit(9)
+if sys.argv[3] == "after_copy":
+    engine.open_db = die
+else:
+    backup._prune_safety_copies = die
+backup.restore_db(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def _enrolled_station(tmp_path: Path) -> tuple[Path, Path]:
+    from qi_station.db.engine import open_db
+
+    db = tmp_path / "s.db"
+    open_db(db)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO kv (k, v) VALUES ('enroll_mode', 'usb')")
+    conn.close()
+    return db, B.backup_db(db, tmp_path / "b.db")
+
+
+def test_a_restore_killed_after_the_copy_leaves_the_restored_database_with_its_marks(tmp_path: Path) -> None:
+    from qi_station.db import kvkeys
+
+    db, bk = _enrolled_station(tmp_path)
+    run = subprocess.run([sys.executable, "-c", _KILLED_RESTORE, str(bk), str(db), "after_copy"], check=False)
+    assert run.returncode == 9
+    # the next sync heals (catches up from the hub) instead of failing device_conflict
+    assert _kv(db, kvkeys.STATION_RESTORED) == "1"
+    assert _kv(db, kvkeys.RESTORED_OUTBOX_TOP) == "0"
+    assert B.restore_mark(db)
+    assert list(tmp_path.glob("s.db.before-restore*"))
+
+
+def test_a_restore_killed_during_the_copy_leaves_the_old_database(tmp_path: Path) -> None:
+    from qi_station.db import kvkeys
+
+    db, bk = _enrolled_station(tmp_path)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO kv (k, v) VALUES ('probe', 'old')")
+    conn.close()
+    run = subprocess.run(
+        [sys.executable, "-c", _KILLED_RESTORE, str(bk), str(db), "during_copy"], check=False
+    )
+    assert run.returncode == 9
+    assert _kv(db, "probe") == "old" and _kv(db, kvkeys.STATION_RESTORED) is None
+    assert B.restore_mark(db) is None
+    left = list(tmp_path.glob(".s.db.restoring*"))
+    assert left  # the backup's copy the killed restore prepared
+    for p in left:  # older than the sweep's grace (services.tempfiles.GRACE_SECONDS)
+        os.utime(p, (p.stat().st_mtime - 60,) * 2)
+    B.restore_db(bk, db)  # the next restore sweeps what the killed one left and restores
+    assert _kv(db, "probe") is None and _kv(db, kvkeys.STATION_RESTORED) == "1"
+    assert not list(tmp_path.glob(".s.db.restoring*"))
