@@ -57,16 +57,7 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
     from qi_station.services.tempfiles import held_temp
 
     with held_temp(out, ".part") as tmp:  # the .part files a killed backup left are swept first
-        src = sqlite3.connect(db)
-        try:
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-                dst.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _copy(db, tmp)
         os.chmod(tmp, 0o600)
         os.replace(tmp, out)
     return out
