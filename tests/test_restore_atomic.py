@@ -109,8 +109,8 @@ def test_a_write_committed_while_restore_waits_is_kept_in_the_safety_copy(
 
 def test_restore_refuses_a_writer_that_never_lets_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Held past RESTORE_WAIT_SECONDS: database_busy, nothing done (no safety copy, the database as it was)."""
-    from qi_station.core.errors import QIError
     from qi_station.db.engine import open_db
+    from qi_station.services.locks import SyncLockError
 
     db = tmp_path / "s.db"
     open_db(db)
@@ -122,8 +122,9 @@ def test_restore_refuses_a_writer_that_never_lets_go(tmp_path: Path, monkeypatch
     assert writer.stdout is not None and writer.stdin is not None
     try:
         assert writer.stdout.readline().strip() == "held"
-        with pytest.raises(QIError, match="database_busy"):
+        with pytest.raises(SyncLockError) as e:
             B.restore_db(bk, db)
+        assert e.value.code == "database_busy"
         assert not list(tmp_path.glob("s.db.before-restore*"))
         assert not list(tmp_path.glob(".s.db.restoring*"))
         writer.stdin.write("go\n")

@@ -369,10 +369,12 @@ def _replace(prepared: Path, db: Path) -> Path | None:
         try:
             src.backup(dst, pages=1, progress=step)  # one write transaction on dst, held between steps
         except _RestoreBusy:
-            raise QIError(
-                f"restore refused, database unchanged: another program kept writing to {db} for "
-                f"{RESTORE_WAIT_SECONDS} s; try again when it has finished / 另一程序正在写入数据库，"
-                "恢复未执行；请待其完成后再试 [database_busy]"
+            from qi_station.services.locks import SyncLockError
+
+            raise SyncLockError(
+                "database_busy",
+                f"another program kept writing to {db} for {RESTORE_WAIT_SECONDS} s: the restore did "
+                "nothing; try again when it has finished / 另一程序一直在写入数据库，恢复未执行；请待其完成后再试",
             ) from None
         except sqlite3.Error as e:
             raise QIError(f"restore failed, database unchanged: {e}") from e

@@ -85,7 +85,8 @@ SYNC_LOCK_SUFFIX = ".sync-lock"
 class SyncLockError(QIError):
     """A sync, bundle or restore refused because of the station's sync lock (exit 1, as every refusal
     that may pass when tried again): ``code`` ``sync_running`` (another holds it) or ``sync_lock``
-    (the lock file cannot be made); ``message`` bilingual (``english / 中文``)."""
+    (the lock file cannot be made), or a restore's ``database_busy`` (another program kept writing to
+    the database, ``services.backup``); ``message`` bilingual (``english / 中文``)."""
 
     exit_code = 1
 
