@@ -239,3 +239,49 @@ def test_a_restore_killed_during_the_copy_leaves_the_old_database(tmp_path: Path
     B.restore_db(bk, db)  # the next restore sweeps what the killed one left and restores
     assert _kv(db, "probe") is None and _kv(db, kvkeys.STATION_RESTORED) == "1"
     assert not list(tmp_path.glob(".s.db.restoring*"))
+
+
+_LATE_WRITER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+print("trying", flush=True)
+try:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO kv (k, v) VALUES ('late', 'written')")
+    conn.execute("COMMIT")
+except sqlite3.Error as e:
+    print("failed", e, flush=True)
+else:
+    print("committed", flush=True)
+"""
+
+
+def test_a_writer_coming_while_restore_holds_the_database_writes_into_the_restored_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qi_station.db.engine import open_db
+
+    db = tmp_path / "s.db"
+    open_db(db)
+    bk = B.backup_db(db, tmp_path / "b.db")
+    started: list[subprocess.Popen[str]] = []
+    prune = B._prune_safety_copies
+
+    def prune_with_a_writer(base: Path) -> list[Path]:  # runs while restore holds the write lock
+        w = subprocess.Popen([sys.executable, "-c", _LATE_WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+        started.append(w)
+        assert w.stdout is not None and w.stdout.readline().strip() == "trying"
+        return prune(base)
+
+    monkeypatch.setattr(B, "_prune_safety_copies", prune_with_a_writer)
+    kept = B.restore_db(bk, db)[0]
+    assert kept is not None and started
+    w = started[0]
+    assert w.stdout is not None
+    said = w.stdout.readline().strip()
+    w.wait()
+    assert _kv(kept, "late") is None
+    if said == "committed":  # it reported success: the write is in the restored database
+        assert _kv(db, "late") == "written"
+    else:  # or it failed, clearly
+        assert said.startswith("failed") and _kv(db, "late") is None
