@@ -57,16 +57,7 @@ def backup_db(db: Path, out: str | Path, *, force: bool = False) -> Path:
     from qi_station.services.tempfiles import held_temp
 
     with held_temp(out, ".part") as tmp:  # the .part files a killed backup left are swept first
-        src = sqlite3.connect(db)
-        try:
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-                dst.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _copy(db, tmp)
         os.chmod(tmp, 0o600)
         os.replace(tmp, out)
     return out
@@ -115,7 +106,7 @@ def check_backup(file: Path, db: Path | None = None) -> str:
     kind = sniff(file)
     if kind is None:
         raise ValidationError("file", "exists", f"no such file: {file} / 文件不存在")
-    if db is not None and file.resolve() == Path(db).resolve():
+    if db is not None and _same_file(file, Path(db)):
         raise ValidationError("file", "own_database", f"{file} is this station's own database / 即本站数据库")
     if kind == "hub-db":
         raise ValidationError(
@@ -157,6 +148,16 @@ def check_backup(file: Path, db: Path | None = None) -> str:
             f"{file} is station {code}'s database, this is station {mine} / 这是其他站点 {code} 的数据库",
         )
     return str(rev[0])
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Are ``a`` and ``b`` one file: the same path once resolved, or another name of it (a hard link)?"""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
 
 
 def _station_with_requests(db: Path) -> str | None:
@@ -283,30 +284,109 @@ def _restore(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
 
     was_enrolled = bool(_sync_state(db).get("enroll_mode")) if db.exists() else False
     dispose_all()
-    kept: Path | None = None
     if db.exists():
+        _secrets_out(db)  # a write: before the restore holds the database (the safety copy has none)
+    kept: Path | None = None
+    from qi_station.services.tempfiles import held_temp
+
+    # the backup copied aside and marked restored first: the replacement brings the marks with it, so a
+    # restore killed at any point leaves the old database or the restored one with its marks
+    with held_temp(db.with_name(db.name + RESTORING_SUFFIX), ".part") as tmp:
+        _copy(file, tmp, readonly=True)
+        _mark_restored(tmp, was_enrolled)
+        kept = _replace(tmp, db)
+    open_db(db)  # upgrade an older backup to the current schema
+    _secrets_out(db)
+    shutil.rmtree(db.with_name(db.name + ".restore-tmp"), ignore_errors=True)
+    from qi_station.services.verify import verify_ledger
+
+    return kept, verify_ledger(db)
+
+
+#: beside the database while ``restore`` prepares the backup it copies in (``.<db>.restoring.XXXX.part``)
+RESTORING_SUFFIX = ".restoring"
+
+#: how long ``restore`` waits for a writer of the database (an import, the app saving) to finish before
+#: it gives up, nothing done (``database_busy``)
+RESTORE_WAIT_SECONDS = 120
+
+
+def _copy(src_path: Path, out: Path, *, readonly: bool = False) -> None:
+    """``src_path``'s committed content written into ``out`` (SQLite backup API), journal DELETE."""
+    src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True) if readonly else sqlite3.connect(src_path)
+    try:
+        dst = sqlite3.connect(out)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
+def _replace(prepared: Path, db: Path) -> Path | None:
+    """Copy ``prepared`` over ``db`` in one write transaction on ``db``, and before any page of it is
+    committed, copy ``db``'s content aside (the safety copy, returned; None when there was no database).
+    Both happen under one hold of ``db``'s write lock: the copy-in holds it from its first page to its
+    commit, and the safety copy is taken while it is held, so no write commits between them (a writer
+    waits, then writes into the restored database, or fails busy; never succeeds into neither). A writer
+    holding ``db`` is waited for (:data:`RESTORE_WAIT_SECONDS`), then ``database_busy``, nothing done."""
+    import time
+
+    had = db.exists() and db.stat().st_size > 0
+    kept: list[Path] = []
+    waited: list[float] = []
+
+    def step(status: int, remaining: int, total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            waited.append(time.monotonic())
+            if waited[-1] - waited[0] > RESTORE_WAIT_SECONDS:
+                raise _RestoreBusy
+            return
+        if kept or not had:
+            return
+        if status != sqlite3.SQLITE_OK:  # done in one step: the safety copy would come too late
+            raise QIError(
+                "restore failed, database unchanged: the backup is too small to be a station database"
+            )
+        # the first page is copied, uncommitted: db's write lock is held; its committed content is read
         base = db.with_name(db.name + SAFETY_SUFFIX)
         sweep_safety_parts(base)
-        kept = backup_db(db, _free_name(base))
+        out = _free_name(base)
+        with held_temp(out, ".part") as part:
+            _copy(db, part)
+            os.chmod(part, 0o600)
+            os.replace(part, out)
+        kept.append(out)
         _prune_safety_copies(base)  # the new copy is whole: keep it and the two before it
-    src = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+
+    from qi_station.services.tempfiles import held_temp
+
+    src = sqlite3.connect(f"file:{prepared}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(db, timeout=5)
         try:
-            src.backup(dst)  # page-by-page inside one write transaction on dst
+            src.backup(dst, pages=1, progress=step)  # one write transaction on dst, held between steps
+        except _RestoreBusy:
+            from qi_station.services.locks import SyncLockError
+
+            raise SyncLockError(
+                "database_busy",
+                f"another program kept writing to {db} for {RESTORE_WAIT_SECONDS} s: the restore did "
+                "nothing; try again when it has finished / 另一程序一直在写入数据库，恢复未执行；请待其完成后再试",
+            ) from None
         except sqlite3.Error as e:
             raise QIError(f"restore failed, database unchanged: {e}") from e
         finally:
             dst.close()
     finally:
         src.close()
-    open_db(db)  # upgrade an older backup to the current schema
-    _secrets_out(db)
-    _mark_restored(db, was_enrolled)
-    shutil.rmtree(db.with_name(db.name + ".restore-tmp"), ignore_errors=True)
-    from qi_station.services.verify import verify_ledger
+    return kept[0] if kept else None
 
-    return kept, verify_ledger(db)
+
+class _RestoreBusy(Exception):
+    """The database stayed write-locked by another program longer than :data:`RESTORE_WAIT_SECONDS`."""
 
 
 def _secrets_out(db: Path) -> None:
@@ -321,7 +401,7 @@ def _secrets_out(db: Path) -> None:
 
 
 def _mark_restored(db: Path, was_enrolled: bool) -> None:
-    """An enrolled station restored from a backup may be behind the hub: the next sync catches up
+    """Written into the backup's copy before it replaces the database (:func:`_restore`). An enrolled station restored from a backup may be behind the hub: the next sync catches up
     before it pushes (``kvkeys.STATION_RESTORED``). So is one whose backup was made before it enrolled
     (``was_enrolled``: the database replaced was): enrolled again, it first takes the hub's restore
     bundle, never sends its old outbox as a second PC would. Every restore also writes a new
@@ -330,10 +410,9 @@ def _mark_restored(db: Path, was_enrolled: bool) -> None:
 
     from qi_station.core.clock import env_now, local
     from qi_station.db import kvkeys
-    from qi_station.db.engine import connect
 
     mark = f"{local(env_now()):%Y-%m-%d %H:%M:%S} {_random.token_hex(4)}"
-    conn = connect(db)
+    conn = sqlite3.connect(db)  # the copy being prepared: no station pragmas (it stays journal DELETE)
     try:
         with conn:
             conn.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.RESTORE_MARK, mark))

@@ -85,7 +85,8 @@ SYNC_LOCK_SUFFIX = ".sync-lock"
 class SyncLockError(QIError):
     """A sync, bundle or restore refused because of the station's sync lock (exit 1, as every refusal
     that may pass when tried again): ``code`` ``sync_running`` (another holds it) or ``sync_lock``
-    (the lock file cannot be made); ``message`` bilingual (``english / 中文``)."""
+    (the lock file cannot be made), or a restore's ``database_busy`` (another program kept writing to
+    the database, ``services.backup``); ``message`` bilingual (``english / 中文``)."""
 
     exit_code = 1
 
@@ -105,20 +106,29 @@ def sync_running(what: str, what_zh: str) -> SyncLockError:
     )
 
 
+def sync_lock_path(db: Path) -> Path:
+    """The sync lock of the station database ``db``: ``<db>.sync-lock`` beside the file the path leads
+    to (symlinks followed, ``..`` and relative parts resolved)."""
+    real = Path(db).resolve()
+    return real.with_name(real.name + SYNC_LOCK_SUFFIX)
+
+
 @contextmanager
 def hold_sync(db: Path, what: str, what_zh: str, *, required: bool = False) -> Iterator[bool]:
     """``<db>.sync-lock`` held alone for the block (yields True): one sync, bundle import or export, or
     restore of a station at a time. Held by another: :func:`sync_running` raised, nothing done. The lock
     file cannot be made: ``required`` raises ``sync_lock`` (a restore, which replaces the whole database,
     never runs without knowing no sync runs); else the block runs unheld (yields False: the hub's ack
-    keeps two syncs correct, only their counts overlap)."""
-    with exclusive(Path(str(db) + SYNC_LOCK_SUFFIX), lambda: sync_running(what, what_zh)) as held:
+    keeps two syncs correct, only their counts overlap). The path is resolved here, once for every
+    caller: a symlink to the database, or another spelling of its path, locks the same file."""
+    lock = sync_lock_path(db)
+    with exclusive(lock, lambda: sync_running(what, what_zh)) as held:
         if not held and required:
             raise SyncLockError(
                 "sync_lock",
-                f"cannot make the sync lock {db}{SYNC_LOCK_SUFFIX} (is the folder read-only, or is that "
+                f"cannot make the sync lock {lock} (is the folder read-only, or is that "
                 f"name taken by something else?): the {what} did nothing, as it cannot tell whether a sync "
-                f"is running; make the folder writable and try again / 无法创建同步锁 {db}{SYNC_LOCK_SUFFIX}"
+                f"is running; make the folder writable and try again / 无法创建同步锁 {lock}"
                 f"（文件夹只读或该名称已被占用），无法确认是否正在同步，{what_zh}未执行；请确保文件夹可写后重试",
             )
         yield held
