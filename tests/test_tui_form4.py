@@ -236,3 +236,20 @@ async def test_the_saved_toast_keeps_off_the_details_key_lines_and_stays_behind_
         await until(pilot, lambda: isinstance(app.screen, RequestFormScreen))
         await settle(pilot)
         assert notes(app) == [] and toasts(app) == []
+
+
+async def test_tab_from_the_phone_goes_round_to_the_name_with_no_hidden_stop(tmp_path: Path) -> None:
+    """Tab from 电话 (the form's last field) went to the form's scroll container, an invisible stop where
+    typed text vanished; the next Tab reached 企业名称. Now one Tab goes round to 企业名称 and what is
+    typed lands there."""
+    app = make_app(fixture_db(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        phone = form.query_one("#phone")
+        phone.focus()
+        await until(pilot, lambda: app.focused is phone)
+        name = form.query_one("#enterprise")
+        before = name.value
+        burst(app, "tab", *"潍坊")
+        await until(pilot, lambda: name.value.endswith("潍坊"))
+        assert app.focused is name and name.value == before + "潍坊"

@@ -116,7 +116,7 @@ class RequestFormScreen(FormErrors, DraftedForm):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="titlebar", markup=False)
-        with VerticalScroll(id="form"):
+        with VerticalScroll(id="form", can_focus=False):  # no hidden Tab stop after 电话
             with Horizontal(classes="frow"):
                 yield Label(t("field.enterprise"))
                 yield NameInput(
