@@ -60,6 +60,10 @@ def test_phone_normalization() -> None:
     # an 8-digit local number in Qingdao gets the city's area code
     assert normalize_phone("88886666", city_code="370200")[0] == "+8653288886666"
     assert normalize_phone("") is None
+    # a foreign number is shown with its country code; a Chinese one as dialled here
+    assert normalize_phone("+44 20 7946 0958") == ("+442079460958", "+44 20 7946 0958")
+    assert normalize_phone("+852 2123 4567") == ("+85221234567", "+852 2123 4567")
+    assert normalize_phone("+86 531 8888 6666") == ("+8653188886666", "0531 8888 6666")
     for bad in ("12345", "abc", "0532-123"):
         with pytest.raises(ValidationError) as e:
             normalize_phone(bad)

@@ -46,7 +46,8 @@ def normalize_phone(
     ``city_code`` (the caller passes the enterprise's current city, else the station's:
     ``services.ledger.check_enterprise``); a city without one (None) leaves the number as typed. A
     former 莱芜 number typed with the retired 0634 is written the way it is dialled since 2019: 0531
-    and a 7 before the old seven digits."""
+    and a 7 before the old seven digits. The display is a Chinese number's national form (``0531 8888
+    6666``), a foreign number's international one (``+44 20 7946 0958``): never without its country code."""
     v = (value or "").strip()
     if not v:
         return None
@@ -73,5 +74,11 @@ def normalize_phone(
             "区号后的本地号码不以0或1开头",
         )
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-    display = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
+    # a Chinese number as dialled here (0531 8888 6666); a foreign one keeps its country code (+44 …)
+    shown = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if num.country_code == 86
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    display = phonenumbers.format_number(num, shown)
     return e164, display
