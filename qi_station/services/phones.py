@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from qi_station.core import places
 from qi_station.core.errors import ValidationError
@@ -15,6 +16,8 @@ LAIWU_OLD = "0634"  # 莱芜's area code until 2019 (now 济南's 0531, numbers 
 PHONE_HINT_EN = (
     "a mobile is 11 digits (1…); a landline is its area code and 7-8 digits (2-9 first), e.g. 0535-6688123"
 )
+#: a number and its extension: ``转123``, ``分机123``, or ``-123`` after a whole number
+_EXTENSION = re.compile(r"(.*\d)\s*(转|分机|-)\s*(\d{1,6})")
 PHONE_HINT_ZH = "手机为11位；固定电话为区号加7-8位号码（首位2-9），如 0535-6688123"
 
 
@@ -53,12 +56,22 @@ def normalize_phone(
         return None
     import phonenumbers  # lazy: ~30 ms, never the geocoder
 
-    digits = re.sub(r"[\s\-()]", "", v)
+    typed = unicodedata.normalize("NFKC", v)  # full-width ０６３４－６１２３４５６ as half-width
+    extension = ""
+    ext = _EXTENSION.fullmatch(typed)
+    if ext:
+        head = re.sub(r"[\s\-()]", "", ext[1])
+        # 转/分机 always; a dash only after a whole number (longer than any number dialled here, 12)
+        if ext[2] != "-" or (len(head) >= 10 and len(head) + len(ext[3]) > 12):
+            typed, extension = ext[1], ext[3]
+    digits = re.sub(r"[\s\-()]", "", typed)
     if digits.isdigit() and len(digits) == 11 and digits.startswith(LAIWU_OLD):
         digits = "05317" + digits[4:]
     area = places.area_code(city_code)
     if area and digits.isdigit() and len(digits) in (7, 8) and digits[0] not in "01":
         digits = "0" + area + digits
+    if extension:
+        digits += "ext" + extension
     try:
         num = phonenumbers.parse(digits, "CN")
     except phonenumbers.NumberParseException:
