@@ -74,3 +74,46 @@ def test_an_older_restore_bundle_is_refused_as_stale_and_the_current_one_heals(
     hr, mine = hub_requests(hub), station_requests(db)
     assert {r["id"] for r in (u1, u2, u3)} <= set(hr)
     assert all(hr[k]["number"] == mine[k]["number"] for k in mine)
+
+
+class _OldHub:
+    """The hub's ``restore`` endpoint answering with an ack below what the station knew (a hub put back
+    from an older copy): nothing of its own, ack ``acked``."""
+
+    def __init__(self, acked: int) -> None:
+        self.acked = acked
+
+    def restore(self, table: str, after: str, limit: int) -> dict[str, Any]:
+        return {"cols": [], "rows": [], "more": False, "last": after, "acked_oseq": self.acked}
+
+
+def test_online_a_stale_restore_answer_heals_nothing_and_keeps_the_mark(
+    env: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from test_sync_hub import sync
+
+    from qi_station.db.session import dispose_all
+    from qi_station.services.backup import backup_db, restore_db
+    from qi_station.sync.station import heal
+
+    _hub, tc, dbs = env
+    db = dbs["ZB01"]
+    ledger.create_request(db, request_input(1))
+    old = tmp_path / "b.db"
+    backup_db(db, old)
+    ledger.create_request(db, request_input(2))
+    assert sync(db, tc)["pending"] == 0
+    known = int(_kv(db)[kvkeys.ACKED_OSEQ])
+    dispose_all()
+    restore_db(old, db)
+    conn = S.open_conn(db)
+    try:
+        with pytest.raises(SyncError) as e:
+            heal.heal_station_behind(conn, _OldHub(known - 1))
+    finally:
+        conn.close()
+    assert e.value.code == "stale_restore"
+    assert _kv(db).get(kvkeys.STATION_RESTORED) == "1"
+    res = sync(db, tc)  # the hub's own answer is current: the heal goes through
+    assert res["healed"] and res["pending"] == 0
