@@ -60,7 +60,20 @@ def test_phone_normalization() -> None:
     # an 8-digit local number in Qingdao gets the city's area code
     assert normalize_phone("88886666", city_code="370200")[0] == "+8653288886666"
     assert normalize_phone("") is None
-    for bad in ("12345", "abc", "0532-123"):
+    # a foreign number is shown with its country code; a Chinese one as dialled here
+    assert normalize_phone("+44 20 7946 0958") == ("+442079460958", "+44 20 7946 0958")
+    assert normalize_phone("+852 2123 4567") == ("+85221234567", "+852 2123 4567")
+    assert normalize_phone("+86 531 8888 6666") == ("+8653188886666", "0531 8888 6666")
+    # full-width digits are the same number: the old 莱芜 0634 mapping too
+    assert normalize_phone("０６３４－６１２３４５６") == normalize_phone("0634-6123456")
+    assert normalize_phone("0634-6123456") == ("+8653176123456", "0531 7612 3456")
+    # an extension: 转, 分机 or a dash after a whole number, as "ext"; a dash inside a number is not one
+    ext = normalize_phone("0531-88886666 ext 123")
+    assert ext == ("+8653188886666", "0531 8888 6666 ext. 123")
+    for typed in ("0531-88886666转123", "0531-88886666 分机 123", "0531-88886666-123"):
+        assert normalize_phone(typed) == ext, typed
+    assert normalize_phone("0531-8888666-6") == ("+8653188886666", "0531 8888 6666")
+    for bad in ("12345", "abc", "0532-123", "0531转8888"):
         with pytest.raises(ValidationError) as e:
             normalize_phone(bad)
         assert e.value.field == "phone"

@@ -88,6 +88,11 @@ CASES = [
         "control_char",
     ),
     ("enterprise", {"former_names": '{"name": "x"}'}, "former_names", "json_array"),
+    # the one phone rule (services.phones.normalize_phone) and the text rule on the display
+    ("enterprise", {"phone_e164": '=HYPERLINK("http://x")\x1b[31m'}, "phone_e164", "phone"),
+    ("enterprise", {"phone_e164": "053188886666"}, "phone_e164", "phone_form"),  # not its E.164 form
+    ("enterprise", {"phone_display": "0531 8888 6666\x07"}, "phone_display", "control_char"),
+    ("enterprise", {"phone_display": "\x1b[31m0531"}, "phone_display", "control_char"),
     ("enterprise", {"county_code": "371202"}, "county_code", "historic"),  # 莱城区: now 370116
     ("enterprise", {"city_code": "371200"}, "city_code", "location_city"),  # 莱芜 is no current city
     ("enterprise", {"county_code": "370602"}, "city_code", "location_city"),  # 芝罘区 is not in 济南

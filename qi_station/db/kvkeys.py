@@ -17,6 +17,10 @@ STATION_RESTORED = "station_restored"
 #: below the hub's ack the hub already has (the same station sent them under those oseqs after the
 #: backup was made): the heal drops them instead of queueing them again above the ack
 RESTORED_OUTBOX_TOP = "restored_outbox_top"
+#: set with it: the highest hub ack the replaced database had known (its ``acked_oseq``, or its own
+#: ``restored_known_ack``). A restore bundle (or online restore answer) acknowledging less is stale: it
+#: cannot bring the station level with the hub, so the heal refuses it (``sync.station.heal``)
+RESTORED_KNOWN_ACK = "restored_known_ack"
 #: written by every ``restore`` (``"{local time} {random}"``): a running app that read another value
 #: at start-up knows the database under it was replaced (``services.backup.restore_mark``)
 RESTORE_MARK = "restore_mark"

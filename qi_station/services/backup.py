@@ -282,7 +282,9 @@ def _restore(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     from qi_station.db.engine import open_db
     from qi_station.db.session import dispose_all
 
-    was_enrolled = bool(_sync_state(db).get("enroll_mode")) if db.exists() else False
+    replaced = _sync_state(db) if db.exists() else {}
+    was_enrolled = bool(replaced.get("enroll_mode"))
+    known_ack = max(_count(replaced, "acked_oseq"), _count(replaced, "restored_known_ack"))
     dispose_all()
     if db.exists():
         _secrets_out(db)  # a write: before the restore holds the database (the safety copy has none)
@@ -293,7 +295,7 @@ def _restore(file: Path, db: Path) -> tuple[Path | None, dict[str, Any]]:
     # restore killed at any point leaves the old database or the restored one with its marks
     with held_temp(db.with_name(db.name + RESTORING_SUFFIX), ".part") as tmp:
         _copy(file, tmp, readonly=True)
-        _mark_restored(tmp, was_enrolled)
+        _mark_restored(tmp, was_enrolled, known_ack)
         kept = _replace(tmp, db)
     open_db(db)  # upgrade an older backup to the current schema
     _secrets_out(db)
@@ -400,12 +402,13 @@ def _secrets_out(db: Path) -> None:
         conn.close()
 
 
-def _mark_restored(db: Path, was_enrolled: bool) -> None:
+def _mark_restored(db: Path, was_enrolled: bool, known_ack: int = 0) -> None:
     """Written into the backup's copy before it replaces the database (:func:`_restore`). An enrolled station restored from a backup may be behind the hub: the next sync catches up
     before it pushes (``kvkeys.STATION_RESTORED``). So is one whose backup was made before it enrolled
     (``was_enrolled``: the database replaced was): enrolled again, it first takes the hub's restore
     bundle, never sends its old outbox as a second PC would. Every restore also writes a new
-    :data:`kvkeys.RESTORE_MARK` (:func:`restore_mark`)."""
+    :data:`kvkeys.RESTORE_MARK` (:func:`restore_mark`). ``known_ack``: the highest hub ack the replaced
+    database had known (``kvkeys.RESTORED_KNOWN_ACK``): an older restore bundle is refused as stale."""
     import secrets as _random
 
     from qi_station.core.clock import env_now, local
@@ -422,6 +425,12 @@ def _mark_restored(db: Path, was_enrolled: bool) -> None:
                 conn.execute(
                     "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", (kvkeys.RESTORED_OUTBOX_TOP, str(top))
                 )
+                acked = conn.execute("SELECT v FROM kv WHERE k = ?", (kvkeys.ACKED_OSEQ,)).fetchone()
+                held = int(acked[0]) if acked and str(acked[0]).isdigit() else 0
+                conn.execute(
+                    "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
+                    (kvkeys.RESTORED_KNOWN_ACK, str(max(known_ack, held))),
+                )
     finally:
         conn.close()
 
@@ -434,7 +443,15 @@ def restore_mark(db: Path) -> str | None:
     return _sync_state(db).get(kvkeys.RESTORE_MARK)
 
 
-_STATE_KEYS = ("enroll_mode", "station_code", "hub_url", "acked_oseq", "head_sent", "restore_mark")
+_STATE_KEYS = (
+    "enroll_mode",
+    "station_code",
+    "hub_url",
+    "acked_oseq",
+    "head_sent",
+    "restore_mark",
+    "restored_known_ack",
+)
 
 
 def _sync_state(db: Path) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The station's own rules, applied by the hub to every row a station sends (HTTP push and up bundles
 both go through :meth:`PushJobs.apply_push`, which calls this module and nothing else for row rules).
 
-Every rule is the core's (``core.validate``, ``core.domain``, ``core.clock``): this module only says
-which core rule guards which column. A broken rule refuses the whole batch with a 422 that names the
+Every rule is the core's (``core.validate``, ``core.domain``, ``core.clock``), or the one phone rule
+(``services.phones.normalize_phone``, a third-party library's, so outside the core): this module only
+says which rule guards which column. A broken rule refuses the whole batch with a 422 that names the
 change (``oseq``), the table, the field and the rule, and never echoes the value.
 
 Seam for the event chain (issue 11): each event's hash and link are checked by the chain checks on the
@@ -25,6 +26,7 @@ from qi_station.core.chain import HUB_FOLD_FIELDS
 from qi_station.core.clock import CLOCK_GAP, MAX_YEAR, MIN_YEAR, check_not_ahead, check_year, env_now
 from qi_station.core.errors import ValidationError
 from qi_station.core.rectify import RECTIFY_KIND, check_rectify_target, rectify_data_of
+from qi_station.services.phones import normalize_phone
 from qi_station.sync.proto import HUB_REQUEST_FIELDS, LIBRARY_TABLES, SyncError
 
 # column -> (core.validate.LIMITS key, multiline, required): the same clean_text the station applies
@@ -300,6 +302,7 @@ def _check_enterprise(oseq: Any, row: dict[str, Any]) -> None:
     got = _core(oseq, t, "uscc", lambda: v.validate_uscc(str(uscc or "")), "a valid USCC")
     if got != uscc:
         raise refusal(oseq, t, "uscc", "uscc_form", "the USCC in its normalised form")
+    _check_phone(oseq, row)
     if row.get("scale") is not None:
         _core(
             oseq,
@@ -326,6 +329,28 @@ def _check_enterprise(oseq: Any, row: dict[str, Any]) -> None:
             raise refusal(
                 oseq, t, "city_code", "location_city", "the current city of the enterprise's location"
             )
+
+
+def _check_phone(oseq: Any, row: dict[str, Any]) -> None:
+    """An enterprise's phone: ``phone_e164`` is a number the phone rule takes, in the E.164 form it
+    gives (``services.phones.normalize_phone``); ``phone_display`` keeps the text rule (no control
+    characters, a length cap: ``core.validate.clean_text``), as the station's form writes them."""
+    t = "enterprise"
+    e164, display = row.get("phone_e164"), row.get("phone_display")
+    if e164 is not None:
+        what = "a valid phone number in its E.164 form (+86…)"
+        if not isinstance(e164, str):
+            raise refusal(oseq, t, "phone_e164", "phone", what)
+        key = ("enterprise.phone_e164", str, e164)
+        if key not in _PASSED:
+            got = _core(oseq, t, "phone_e164", lambda: normalize_phone(e164, "phone_e164"), what)
+            if got is None or got[0] != e164:
+                raise refusal(oseq, t, "phone_e164", "phone_form", what)
+            _remember(key)
+    if display is not None:
+        if not isinstance(display, str):
+            raise refusal(oseq, t, "phone_display", "text", partial(_text_rule, "phone"))
+        _core(oseq, t, "phone_display", partial(v.clean_text, display, "phone"), partial(_text_rule, "phone"))
 
 
 def _check_request(oseq: Any, row: dict[str, Any], code: str) -> None:

@@ -130,6 +130,28 @@ def check_own(fetched: dict[str, tuple[list[str], list[list[Any]]]], code: str) 
             )
 
 
+def refuse_stale(conn: sqlite3.Connection, hub_acked: int, code: str) -> None:
+    """A station restored from a backup: the hub's answer (a restore bundle, or the ``restore``
+    endpoint) acknowledges less than the station had known before the restore (the ack of the database
+    ``restore`` replaced, or of the backup, ``kvkeys.RESTORED_KNOWN_ACK``): it is older than changes the
+    hub already holds, so healing from it would reuse their oseqs (``device_conflict``) and numbers.
+    Refused before anything is written; the restore mark stays. (A station not restored, or already
+    healed, takes an older restore bundle as before: it changes nothing it holds.)"""
+    known = S.kv_int(conn, kvkeys.RESTORED_KNOWN_ACK)
+    if hub_acked >= known:
+        return
+    raise SyncError(
+        409,
+        "stale_restore",
+        f"the hub's restore data acknowledges this station's changes up to {hub_acked}, but this station "
+        f"has known an acknowledgement up to {known}: it is older than what the hub holds; nothing was "
+        f"written. Ask the hub for a current restore bundle (`qi-station hub export-bundle --station {code} "
+        "--restore --out DIR`) and import that one / 中心的恢复数据只确认到第 "
+        f"{hub_acked} 条，而本站已知中心确认到第 {known} 条：这是过期的恢复数据，未写入任何数据。请在中心"
+        f"重新导出当前的恢复数据包（qi-station hub export-bundle --station {code} --restore --out 目录）后再导入",
+    )
+
+
 def move_outbox_above(conn: sqlite3.Connection, acked: int) -> None:
     """Caller holds the transaction: the ack becomes at least ``acked`` and new outbox rows (and the
     pending ones, by ``S.fix_oseq`` after commit) are numbered above it."""
@@ -173,6 +195,7 @@ def heal_station_behind(
     fetched, acked = fetch_own(cl, progress)
     code = S.station_code(conn) or ""
     check_own(fetched, code)
+    refuse_stale(conn, acked, code)
     out: dict[str, Any] = {"hub_acked_oseq": acked, "renumbered": [], "recovered": {}}
     with S.tx(conn):
         rcols, rrows = fetched["request"]
@@ -253,6 +276,7 @@ def heal_station_behind(
         out["already_held"] = drop_held_backup_outbox(conn, acked)
         move_outbox_above(conn, acked)
         S.kv_del(conn, kvkeys.STATION_RESTORED)
+        S.kv_del(conn, kvkeys.RESTORED_KNOWN_ACK)
         S.kv_del(conn, "restore_pending")
     S.fix_oseq(conn)
     return out
