@@ -253,3 +253,24 @@ async def test_tab_from_the_phone_goes_round_to_the_name_with_no_hidden_stop(tmp
         burst(app, "tab", *"潍坊")
         await until(pilot, lambda: name.value.endswith("潍坊"))
         assert app.focused is name and name.value == before + "潍坊"
+
+
+async def test_a_form_typed_then_cleared_leaves_no_draft(tmp_path: Path) -> None:
+    """潍坊 typed (the pause saves it as a draft), then cleared, then Esc: the form leaves at once, as an
+    untouched one does, and the draft is gone (it was offered at every F4 after, one junk draft more
+    each time, in front of the operator's real one)."""
+    from qi_station.screens.request_form import RequestFormScreen
+
+    db = fixture_db(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        name = form.query_one("#enterprise")
+        burst(app, *"潍坊")
+        await until(pilot, lambda: rows(db, "SELECT count(*) FROM request_draft") == [(1,)])
+        burst(app, *(["backspace"] * 2))
+        await until(pilot, lambda: name.value == "")
+        burst(app, "escape")
+        await until(pilot, lambda: not isinstance(app.screen, RequestFormScreen))
+        await until(pilot, lambda: rows(db, "SELECT count(*) FROM request_draft") == [(0,)])
+    assert rows(db, "SELECT count(*) FROM request_draft") == [(0,)]

@@ -41,6 +41,7 @@ class DraftedForm(StationScreen):
         self._draft_timer: Timer | None = None
         self._draft_lock = threading.Lock()
         self._draft_closed = False
+        self._draft_saved = False  # this form's draft is in the database (a pause in typing saved it)
         self._defaults: dict[str, Any] = {}
         self._asking = False
         self._filling = False
@@ -92,19 +93,26 @@ class DraftedForm(StationScreen):
         data = self.collect()
         if has_input(data, self._defaults):
             self.keep_draft(self.station.db_path, data)
+        elif self._draft_saved:  # typed, then cleared: the empty form's draft is no draft
+            self.keep_draft(self.station.db_path, None)
 
     @work(thread=True, exclusive=True, group="draft")
-    def keep_draft(self, db_path: Path, data: dict[str, Any]) -> None:
-        from qi_station.services.drafts import save_draft
+    def keep_draft(self, db_path: Path, data: dict[str, Any] | None) -> None:
+        """Save this form's draft (``data``), or delete it (None: the form was cleared)."""
+        from qi_station.services.drafts import delete_draft, save_draft
 
         operator = getattr(self.app, "operator", None) or ""  # who is working (the app's choice)
         with self._draft_lock:
             if self._draft_closed:
                 return
             try:
-                save_draft(db_path, self.draft_id, data, operator)
+                if data is None:
+                    delete_draft(db_path, self.draft_id)
+                else:
+                    save_draft(db_path, self.draft_id, data, operator)
             except Exception:  # noqa: BLE001 - a draft is a safety net; the form itself is not affected
                 return
+            self._draft_saved = data is not None
 
     @work(thread=True, exclusive=True, group="find-draft")
     def find_draft(self, db_path: Path) -> None:
@@ -160,6 +168,7 @@ class DraftedForm(StationScreen):
     def restore(self, draft_id: str, data: dict[str, Any]) -> None:
         """Fill the form from a draft; later typing updates that same draft."""
         self.draft_id = draft_id
+        self._draft_saved = True  # the restored draft is in the database under this id
         self._filling = True
         try:
             self.fill(data)
@@ -187,8 +196,18 @@ class DraftedForm(StationScreen):
 
         if self._asking:
             return True
-        if self.saving or self._draft_closed or not has_input(self.collect(), self._defaults):
+        if self.saving or self._draft_closed:
             return False
+        if not has_input(self.collect(), self._defaults):
+            if not self._draft_saved:
+                return False
+            # typed, saved as a draft, then cleared: leave without a question, and without the draft
+            # (it was offered at every F4 after: junk drafts piled up in front of the real one)
+            self._draft_closed = True
+            self.stop_draft_timer()
+            db = self.station.db_path
+            self._in_thread(lambda: _delete_draft(db, self.draft_id), go)
+            return True
         self._asking = True
         self.stop_draft_timer()
         data, db = self.collect(), self.station.db_path
